@@ -1,0 +1,32 @@
+GO ?= go
+BIN := bin/ibctl
+# The race detector needs cgo; use it where a C compiler is present.
+RACE := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
+
+.PHONY: all build docs test bench fuzz vet clean
+
+all: build docs
+
+build:
+	$(GO) build -o $(BIN) ./cmd/ibctl
+
+docs:
+	$(GO) run ./cmd/gen-docs man completions
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+test: vet
+	$(GO) test $(RACE) -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2x -benchmem ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseInt -fuzztime 20s ./sysfs
+	$(GO) test -run '^$$' -fuzz FuzzParseLinkArgs -fuzztime 20s ./ibctl
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./netlinkx
+
+clean:
+	rm -rf bin

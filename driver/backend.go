@@ -1,0 +1,30 @@
+package driver
+
+import (
+	"github.com/ibctl/ibctl/netlinkx"
+)
+
+// Backend returns the driver as a netlinkx.Backend.
+func (d *Driver) Backend() netlinkx.Backend { return backend{d} }
+
+type backend struct{ d *Driver }
+
+func (b backend) Node(name string) (netlinkx.Node, error) {
+	n, err := b.d.Node(name)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (b backend) Status() netlinkx.Status { return b.d.Status() }
+func (b backend) Stop()                   { b.d.Stop() }
+
+// SysRead reads a sysfs file of the node.
+func (n *Node) SysRead(path string) ([]byte, error) { return n.tree.Read(path) }
+
+// SysWrite writes a sysfs file of the node.
+func (n *Node) SysWrite(path string, data []byte) (int, error) { return n.tree.Write(path, data) }
+
+// SysList lists a sysfs directory of the node.
+func (n *Node) SysList(path string) ([]netlinkx.SysEntry, error) { return n.tree.List(path) }

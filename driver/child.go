@@ -1,0 +1,202 @@
+package driver
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// ValidPKey is the one P_Key rule both front ends share: the low 15 bits
+// (the partition) must not be zero, so 0x0000 and 0x8000 are invalid.
+func ValidPKey(pkey uint16) bool { return pkey&0x7fff != 0 }
+
+// legacyName is the name create_child gives: "%.10s.%04x" of the parent
+// name and the P_Key as written.
+func legacyName(parent string, pkey uint16) string {
+	if len(parent) > 10 {
+		parent = parent[:10]
+	}
+	return fmt.Sprintf("%s.%04x", parent, pkey)
+}
+
+// addChild is __ipoib_vlan_add for both front ends: uniqueness (legacy
+// only), name clash, registration with the full-member bit forced.
+func (n *Node) addChild(op string, p *Netdev, pkey uint16, name string, legacy bool) (*Netdev, error) {
+	if p.parent != nil {
+		p.warn("child creation disallowed for child devices")
+		return nil, errorf(op, p.name, unix.EINVAL, "child creation disallowed for child devices")
+	}
+	if !ValidPKey(pkey) {
+		return nil, errorf(op, p.name, unix.EINVAL, "invalid P_Key 0x%04x", pkey)
+	}
+	if legacy {
+		if pkey == p.pkey {
+			return nil, errorf(op, p.name, unix.ENOTUNIQ, "P_Key 0x%04x is the parent's", pkey)
+		}
+		for _, c := range n.childrenOf(p) {
+			if c.legacy && c.pkey == pkey {
+				return nil, errorf(op, p.name, unix.ENOTUNIQ, "P_Key 0x%04x already used by %s", pkey, c.name)
+			}
+		}
+	}
+	if !validName(name) {
+		return nil, errorf(op, name, unix.EINVAL, "invalid device name %q", name)
+	}
+	if _, ok := n.byName[name]; ok {
+		return nil, errorf(op, name, unix.EEXIST, "device %s already exists", name)
+	}
+	c := n.newNetdev(name, p.port, p)
+	c.legacy = legacy
+	c.pkey = pkey | 0x8000
+	c.numTxQ = c.allocTxQ()
+	c.wanted = c.initialWanted()
+	n.insert(c)
+	return c, nil
+}
+
+// nextDefaultName is the kernel's "ipoib%d": the lowest free number.
+func (n *Node) nextDefaultName() string {
+	used := map[int]bool{}
+	for name := range n.byName {
+		if rest, ok := strings.CutPrefix(name, "ipoib"); ok {
+			if v, err := strconv.Atoi(rest); err == nil && v >= 0 {
+				used[v] = true
+			}
+		}
+	}
+	i := 0
+	for used[i] {
+		i++
+	}
+	return fmt.Sprintf("ipoib%d", i)
+}
+
+// CreateChild is create_child_store after parsing.
+func (n *Node) CreateChild(parent string, pkey uint16) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	p, err := n.lookup("create_child", 0, parent)
+	if err != nil {
+		return err
+	}
+	c, err := n.addChild("create_child", p, pkey, legacyName(p.name, pkey), true)
+	if err != nil {
+		return err
+	}
+	if err := n.persist(c); err != nil {
+		n.remove(c)
+		return err
+	}
+	return nil
+}
+
+// DeleteChild is delete_child_store: the first sysfs-created child whose
+// stored P_Key equals pkey.
+func (n *Node) DeleteChild(parent string, pkey uint16) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	p, err := n.lookup("delete_child", 0, parent)
+	if err != nil {
+		return err
+	}
+	for _, c := range n.childrenOf(p) {
+		if c.legacy && c.pkey == pkey {
+			return n.unregister(c)
+		}
+	}
+	return errorf("delete_child", p.name, unix.ENODEV, "no child with P_Key 0x%04x", pkey)
+}
+
+// unregister removes a child and makes that durable.
+func (n *Node) unregister(c *Netdev) error {
+	n.remove(c)
+	if err := n.persistDelete(c); err != nil {
+		n.insert(c)
+		return err
+	}
+	return nil
+}
+
+// NewLink is rtnl newlink for kind ipoib (ipoib_new_child_link).
+func (n *Node) NewLink(r netlinkx.LinkRequest) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	const op = "newlink"
+	if r.Name != "" {
+		if _, ok := n.byName[r.Name]; ok {
+			return errorf(op, r.Name, unix.EEXIST, "")
+		}
+	}
+	if r.Kind != "ipoib" {
+		return errorf(op, r.Name, unix.EOPNOTSUPP, "Unknown device type")
+	}
+	if r.ParentIndex == 0 {
+		return errorf(op, r.Name, unix.EINVAL, "")
+	}
+	p, ok := n.devs[r.ParentIndex]
+	if !ok {
+		return errorf(op, r.Name, unix.ENODEV, "")
+	}
+	pkey := p.pkey
+	if r.PKey != nil {
+		pkey = *r.PKey
+	} else {
+		p.dbg("no pkey specified, using parent pkey")
+	}
+	name := r.Name
+	if name == "" {
+		name = n.nextDefaultName()
+	}
+	c, err := n.addChild(op, p, pkey, name, false)
+	if err != nil {
+		return err
+	}
+	if err := n.changelink(c, r); err != nil {
+		n.remove(c)
+		return err
+	}
+	if r.MTU != nil {
+		if err := c.devSetMTU(*r.MTU); err != nil {
+			n.remove(c)
+			return err
+		}
+	}
+	if r.Up != nil && *r.Up {
+		c.open()
+	}
+	if err := n.persist(c); err != nil {
+		n.remove(c)
+		return err
+	}
+	return nil
+}
+
+// changelink is ipoib_changelink: mode then umcast; pkey is ignored.
+func (n *Node) changelink(nd *Netdev, r netlinkx.LinkRequest) error {
+	if r.Mode != nil {
+		if err := nd.setMode(*r.Mode); err != nil {
+			return err
+		}
+	}
+	if r.Umcast != nil {
+		nd.setUmcast(*r.Umcast > 0)
+	}
+	return nil
+}
+
+// DelLink is rtnl dellink: children are unregistered, parents ignored.
+func (n *Node) DelLink(index int32, name string) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("dellink", index, name)
+	if err != nil {
+		return err
+	}
+	if nd.parent == nil {
+		return nil
+	}
+	return n.unregister(nd)
+}

@@ -1,0 +1,167 @@
+// Package daemon runs the emulated driver as a service: it takes the state
+// directory's lock, restores the driver from its store and serves the
+// netlinkx protocol on a unix socket until asked to stop.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/ibctl/ibctl/driver"
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/store"
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// ErrRunning is returned when another driver holds the state directory.
+var ErrRunning = errors.New("another driver is running with this state directory")
+
+// Options configure the service.
+type Options struct {
+	Socket   string
+	StateDir string
+	Topology *fabric.Topology
+	Params   map[string]int
+	// Log receives the driver's kernel-style messages (one line each).
+	Log func(string)
+	// Ready is called once the socket accepts connections.
+	Ready func()
+}
+
+// Run serves until ctx ends, SIGTERM/SIGINT arrives or a client sends stop.
+func Run(ctx context.Context, opts Options) error {
+	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	if err := os.Chmod(opts.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(opts.StateDir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return ErrRunning
+		}
+		return fmt.Errorf("lock: %w", err)
+	}
+	st, err := store.Open(filepath.Join(opts.StateDir, "store"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := driver.New(driver.Options{Topology: opts.Topology, Store: st, Params: opts.Params, Log: opts.Log,
+		KernelRelease: kernelRelease()})
+	if err != nil {
+		return err
+	}
+	d.SetStatus(netlinkx.Status{Socket: opts.Socket, StateDir: opts.StateDir})
+	l, err := Listen(opts.Socket)
+	if err != nil {
+		return err
+	}
+	if err := lock.Truncate(0); err == nil {
+		_, _ = lock.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	srv := netlinkx.NewServer(d.Backend())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	if opts.Ready != nil {
+		opts.Ready()
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+	select {
+	case <-ctx.Done():
+	case <-sig:
+	case <-d.Done():
+	case err := <-done:
+		return err
+	}
+	os.Remove(opts.Socket)
+	l.Close()
+	return <-done
+}
+
+// Listen creates the socket (mode 0600, its directory 0700), replacing a
+// stale socket file. Callers hold the state lock, so no live driver owns it.
+func Listen(path string) (*net.UnixListener, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("socket dir: %w", err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("socket %s: exists and is not a socket", path)
+		}
+		os.Remove(path)
+	}
+	old := unix.Umask(0o177)
+	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	unix.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", path, err)
+	}
+	l.SetUnlinkOnClose(false)
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("socket %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// kernelRelease is the running kernel's release, which the ethtool core
+// reports as the driver version.
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return strings.TrimRight(string(u.Release[:]), "\x00")
+}
+
+// DefaultSocket is $IBCTL_SOCKET, else ibctl/ibctl.sock under
+// $XDG_RUNTIME_DIR, /run/ibctl/ibctl.sock for root, or a per-user
+// directory under the system temp dir.
+func DefaultSocket() string {
+	if s := os.Getenv("IBCTL_SOCKET"); s != "" {
+		return s
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "ibctl", "ibctl.sock")
+	}
+	if os.Geteuid() == 0 {
+		return "/run/ibctl/ibctl.sock"
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("ibctl-%d", os.Geteuid()), "ibctl.sock")
+}
+
+// DefaultStateDir is $IBCTL_STATE_DIR, else /var/lib/ibctl for root, else
+// ibctl under $XDG_STATE_HOME (~/.local/state).
+func DefaultStateDir() string {
+	if s := os.Getenv("IBCTL_STATE_DIR"); s != "" {
+		return s
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/ibctl"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "ibctl")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "ibctl")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("ibctl-%d", os.Geteuid()), "state")
+}

@@ -1,0 +1,147 @@
+// Package driver is the emulated ib_ipoib driver: one network stack per
+// fabric node, each with a parent netdev per HCA port and its P_Key
+// children, modes, MTU rules, features and interrupt moderation. Every
+// acknowledged change is written to the store before the call returns.
+//
+// Concerns live in their own files, as in drivers/infiniband/ulp/ipoib:
+// netdev.go (devices, addresses, carrier), child.go (create/delete child),
+// mode.go (mode and MTU), features.go, coalesce.go, params.go,
+// ethtool.go, persist.go.
+package driver
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/store"
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// Options configure a driver.
+type Options struct {
+	// Topology is the fabric; nil means fabric.DefaultTopology (or the
+	// topology saved in the store by an earlier run).
+	Topology *fabric.Topology
+	// Store makes changes durable; nil keeps them in memory only.
+	Store *store.Store
+	// Params are module parameters given at start (send_queue_size, ...).
+	Params map[string]int
+	// Log receives kernel-style messages ("ib0: ..."); nil discards them.
+	Log func(msg string)
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// KernelRelease is reported as the driver version by ethtool -i.
+	KernelRelease string
+}
+
+// Driver is the emulated driver for all nodes of a fabric. mu plays the
+// role of RTNL: every operation that reads or changes netdevs holds it.
+type Driver struct {
+	mu      sync.Mutex
+	fab     *fabric.Fabric
+	st      *store.Store
+	nodes   map[string]*Node
+	order   []string
+	log     func(string)
+	now     func() time.Time
+	started time.Time
+	stop    chan struct{}
+	once    sync.Once
+	status  netlinkx.Status
+	release string
+}
+
+// New builds the fabric, creates a parent netdev per port on every node and
+// restores the saved configuration from the store.
+func New(opts Options) (*Driver, error) {
+	d := &Driver{st: opts.Store, log: opts.Log, now: opts.Now, nodes: map[string]*Node{}, stop: make(chan struct{}),
+		release: opts.KernelRelease}
+	if d.release == "" {
+		d.release = defaultRelease
+	}
+	if d.log == nil {
+		d.log = func(string) {}
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	d.started = d.now()
+	topo, err := d.loadTopology(opts.Topology)
+	if err != nil {
+		return nil, err
+	}
+	if d.fab, err = fabric.New(topo); err != nil {
+		return nil, fmt.Errorf("fabric: %w", err)
+	}
+	params, err := d.loadParams(opts.Params)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range d.fab.NodeNames() {
+		ns, _ := d.fab.Node(name)
+		n := newNode(d, ns, params)
+		d.nodes[name] = n
+		d.order = append(d.order, name)
+		if err := n.restore(); err != nil {
+			return nil, fmt.Errorf("restore %s: %w", name, err)
+		}
+	}
+	return d, nil
+}
+
+// NodeNames lists the nodes in topology order.
+func (d *Driver) NodeNames() []string { return append([]string(nil), d.order...) }
+
+// Node returns a node by name; "" is the first node.
+func (d *Driver) Node(name string) (*Node, error) {
+	if name == "" {
+		name = d.order[0]
+	}
+	n, ok := d.nodes[name]
+	if !ok {
+		return nil, errorf("node", name, unix.ENOENT, "no node %q in the fabric", name)
+	}
+	return n, nil
+}
+
+// Fabric returns the fabric.
+func (d *Driver) Fabric() *fabric.Fabric { return d.fab }
+
+// SetStatus records how the daemon serves this driver (socket, state dir).
+func (d *Driver) SetStatus(st netlinkx.Status) { d.status = st }
+
+// Status reports the driver's process, socket and size.
+func (d *Driver) Status() netlinkx.Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.status
+	st.PID = uint32(os.Getpid())
+	st.Nodes = d.NodeNames()
+	st.Uptime = uint64(d.now().Sub(d.started) / time.Second)
+	st.Links = 0
+	for _, n := range d.nodes {
+		st.Links += uint32(len(n.devs))
+	}
+	return st
+}
+
+// Stop signals Done.
+func (d *Driver) Stop() { d.once.Do(func() { close(d.stop) }) }
+
+// Done is closed when a client asked the driver to stop.
+func (d *Driver) Done() <-chan struct{} { return d.stop }
+
+// sortedDevs returns a node's devices in ifindex order.
+func sortedDevs(m map[int32]*Netdev) []*Netdev {
+	out := make([]*Netdev, 0, len(m))
+	for _, nd := range m {
+		out = append(out, nd)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].index < out[j].index })
+	return out
+}

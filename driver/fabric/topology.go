@@ -1,0 +1,201 @@
+// Package fabric describes the emulated InfiniBand fabric: nodes, HCAs,
+// ports, links and the subnet manager's partition table.
+package fabric
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Lane rates in Mb/s per lane, as ib_get_link_ksettings reports them.
+var laneRates = map[string]int{
+	"SDR": 2500, "DDR": 5000, "QDR": 10000, "FDR10": 10000, "FDR": 14000,
+	"EDR": 25000, "HDR": 50000, "NDR": 100000, "XDR": 200000,
+}
+
+var widths = map[string]int{"1X": 1, "2X": 2, "4X": 4, "8X": 8, "12X": 12}
+
+// Capabilities are what a port's HCA offers IPoIB.
+type Capabilities struct {
+	Checksum  bool `json:"checksum"`  // UD IP checksum offload
+	LSO       bool `json:"lso"`       // UD large send offload
+	Connected bool `json:"connected"` // RC connected mode (address flag 0x80)
+}
+
+// Port is one HCA port and the link behind it.
+type Port struct {
+	Width string        `json:"width"`  // "4X"
+	Speed string        `json:"speed"`  // "EDR"
+	MTU   int           `json:"ib_mtu"` // port max IB MTU: 256…4096
+	Caps  *Capabilities `json:"caps,omitempty"`
+}
+
+// Node is one host with one HCA.
+type Node struct {
+	Name     string `json:"name"`
+	GUID     string `json:"guid,omitempty"`     // node GUID, hex; derived when empty
+	BusInfo  string `json:"bus_info,omitempty"` // PCI address of the HCA
+	Firmware string `json:"firmware,omitempty"`
+	Ports    []Port `json:"ports"`
+}
+
+// Member is one port's membership of a partition.
+type Member struct {
+	Node string `json:"node"`
+	Port int    `json:"port"`
+	Full bool   `json:"full"`
+}
+
+// Partition is one entry of the subnet manager's partition table.
+type Partition struct {
+	PKey    string   `json:"pkey"`             // "0x7fff" / "0xffff"; bit 15 ignored
+	MTU     int      `json:"ib_mtu,omitempty"` // broadcast group IB MTU, default 2048
+	Members []Member `json:"members,omitempty"`
+	All     string   `json:"all,omitempty"` // "full" or "limited": every port is a member
+}
+
+// Topology is the whole fabric as read from `driver start --topology FILE`.
+type Topology struct {
+	Nodes      []Node      `json:"nodes"`
+	Partitions []Partition `json:"partitions"`
+}
+
+// DefaultTopology is two nodes with one dual-port 4X EDR HCA each, port IB
+// MTU 4096 and the default partition 0xffff with a 2048-byte broadcast group.
+func DefaultTopology() *Topology {
+	caps := &Capabilities{Checksum: true, LSO: true, Connected: true}
+	port := Port{Width: "4X", Speed: "EDR", MTU: 4096, Caps: caps}
+	t := &Topology{Partitions: []Partition{{PKey: "0xffff", MTU: 2048, All: "full"}}}
+	for i, name := range []string{"node0", "node1"} {
+		t.Nodes = append(t.Nodes, Node{
+			Name:     name,
+			BusInfo:  fmt.Sprintf("0000:%02x:00.0", 0x81+i),
+			Firmware: "2.42.5000",
+			Ports:    []Port{port, port},
+		})
+	}
+	return t
+}
+
+// LoadTopology reads and validates a topology file.
+func LoadTopology(path string) (*Topology, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("topology: %w", err)
+	}
+	var t Topology
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		return nil, fmt.Errorf("topology %s: %w", path, err)
+	}
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("topology %s: %w", path, err)
+	}
+	return &t, nil
+}
+
+// Validate checks names, rates, MTUs and partitions and fills defaults.
+func (t *Topology) Validate() error {
+	if len(t.Nodes) == 0 {
+		return fmt.Errorf("no nodes")
+	}
+	seen := map[string]bool{}
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		if n.Name == "" || strings.ContainsAny(n.Name, "/ \t") {
+			return fmt.Errorf("node %d: invalid name %q", i, n.Name)
+		}
+		if seen[n.Name] {
+			return fmt.Errorf("node %q: duplicate name", n.Name)
+		}
+		seen[n.Name] = true
+		if len(n.Ports) == 0 || len(n.Ports) > 8 {
+			return fmt.Errorf("node %q: %d ports (want 1…8)", n.Name, len(n.Ports))
+		}
+		if n.GUID != "" {
+			if _, err := strconv.ParseUint(strings.TrimPrefix(n.GUID, "0x"), 16, 64); err != nil {
+				return fmt.Errorf("node %q: invalid guid %q", n.Name, n.GUID)
+			}
+		}
+		if n.BusInfo == "" {
+			n.BusInfo = fmt.Sprintf("0000:%02x:00.0", 0x81+i)
+		}
+		if n.Firmware == "" {
+			n.Firmware = "2.42.5000"
+		}
+		for p := range n.Ports {
+			port := &n.Ports[p]
+			if port.Width == "" {
+				port.Width = "4X"
+			}
+			if port.Speed == "" {
+				port.Speed = "EDR"
+			}
+			if port.MTU == 0 {
+				port.MTU = 4096
+			}
+			if _, ok := widths[port.Width]; !ok {
+				return fmt.Errorf("node %q port %d: invalid width %q", n.Name, p+1, port.Width)
+			}
+			if _, ok := laneRates[port.Speed]; !ok {
+				return fmt.Errorf("node %q port %d: invalid speed %q", n.Name, p+1, port.Speed)
+			}
+			if !validIBMTU(port.MTU) {
+				return fmt.Errorf("node %q port %d: invalid ib_mtu %d", n.Name, p+1, port.MTU)
+			}
+			if port.Caps == nil {
+				port.Caps = &Capabilities{Checksum: true, LSO: true, Connected: true}
+			}
+			if port.Caps.LSO && !port.Caps.Checksum {
+				return fmt.Errorf("node %q port %d: lso needs checksum", n.Name, p+1)
+			}
+		}
+	}
+	pkeys := map[uint16]bool{}
+	for i := range t.Partitions {
+		pt := &t.Partitions[i]
+		v, err := strconv.ParseUint(pt.PKey, 0, 16)
+		if err != nil || v&0x7fff == 0 {
+			return fmt.Errorf("partition %d: invalid pkey %q", i, pt.PKey)
+		}
+		if pkeys[uint16(v)&0x7fff] {
+			return fmt.Errorf("partition %q: duplicate", pt.PKey)
+		}
+		pkeys[uint16(v)&0x7fff] = true
+		if pt.MTU == 0 {
+			pt.MTU = 2048
+		}
+		if !validIBMTU(pt.MTU) {
+			return fmt.Errorf("partition %q: invalid ib_mtu %d", pt.PKey, pt.MTU)
+		}
+		if pt.All != "" && pt.All != "full" && pt.All != "limited" {
+			return fmt.Errorf("partition %q: all must be \"full\" or \"limited\"", pt.PKey)
+		}
+		for _, m := range pt.Members {
+			if !seen[m.Node] {
+				return fmt.Errorf("partition %q: unknown node %q", pt.PKey, m.Node)
+			}
+			for _, n := range t.Nodes {
+				if n.Name == m.Node && (m.Port < 1 || m.Port > len(n.Ports)) {
+					return fmt.Errorf("partition %q: node %q has no port %d", pt.PKey, m.Node, m.Port)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func validIBMTU(m int) bool {
+	switch m {
+	case 256, 512, 1024, 2048, 4096:
+		return true
+	}
+	return false
+}
+
+// LinkSpeed returns the port's speed in Mb/s: lane rate × width.
+func (p Port) LinkSpeed() int { return laneRates[p.Speed] * widths[p.Width] }

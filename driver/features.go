@@ -1,0 +1,222 @@
+package driver
+
+import (
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// featureNames are the kernel's netdev_features_strings in bit order
+// (include/linux/netdev_features.h, net/ethtool/common.c); bits without a
+// string (unused) are left out, so an index here is not a kernel bit.
+var featureNames = []string{
+	"tx-scatter-gather",
+	"tx-checksum-ipv4",
+	"tx-checksum-ip-generic",
+	"tx-checksum-ipv6",
+	"highdma",
+	"tx-scatter-gather-fraglist",
+	"tx-vlan-hw-insert",
+	"rx-vlan-hw-parse",
+	"rx-vlan-filter",
+	"vlan-challenged",
+	"tx-generic-segmentation",
+	"rx-gro",
+	"rx-lro",
+	"tx-tcp-segmentation",
+	"tx-gso-robust",
+	"tx-tcp-ecn-segmentation",
+	"tx-tcp-mangleid-segmentation",
+	"tx-tcp6-segmentation",
+	"tx-fcoe-segmentation",
+	"tx-gre-segmentation",
+	"tx-gre-csum-segmentation",
+	"tx-ipxip4-segmentation",
+	"tx-ipxip6-segmentation",
+	"tx-udp_tnl-segmentation",
+	"tx-udp_tnl-csum-segmentation",
+	"tx-gso-partial",
+	"tx-tunnel-remcsum-segmentation",
+	"tx-sctp-segmentation",
+	"tx-esp-segmentation",
+	"tx-udp-segmentation",
+	"tx-gso-list",
+	"tx-checksum-fcoe-crc",
+	"tx-checksum-sctp",
+	"rx-ntuple-filter",
+	"rx-hashing",
+	"rx-checksum",
+	"tx-nocache-copy",
+	"loopback",
+	"rx-fcs",
+	"rx-all",
+	"tx-vlan-stag-hw-insert",
+	"rx-vlan-stag-hw-parse",
+	"rx-vlan-stag-filter",
+	"l2-fwd-offload",
+	"hw-tc-offload",
+	"esp-hw-offload",
+	"esp-tx-csum-hw-offload",
+	"rx-udp_tunnel-port-offload",
+	"tls-hw-tx-offload",
+	"tls-hw-rx-offload",
+	"rx-gro-hw",
+	"tls-hw-record",
+	"rx-gro-list",
+	"macsec-hw-offload",
+	"rx-udp-gro-forwarding",
+	"hsr-tag-ins-offload",
+	"hsr-tag-rm-offload",
+	"hsr-fwd-offload",
+	"hsr-dup-offload",
+}
+
+// featureSet is a bitmask over featureNames.
+type featureSet uint64
+
+var featureIndex = func() map[string]int {
+	m := make(map[string]int, len(featureNames))
+	for i, n := range featureNames {
+		m[n] = i
+	}
+	return m
+}()
+
+func feat(names ...string) featureSet {
+	var s featureSet
+	for _, n := range names {
+		i, ok := featureIndex[n]
+		if !ok {
+			panic("driver: unknown feature " + n)
+		}
+		s |= 1 << i
+	}
+	return s
+}
+
+var (
+	fSG          = feat("tx-scatter-gather")
+	fIPCsum      = feat("tx-checksum-ipv4")
+	fHWCsum      = feat("tx-checksum-ip-generic")
+	fIPv6Csum    = feat("tx-checksum-ipv6")
+	fRxCsum      = feat("rx-checksum")
+	fTSO         = feat("tx-tcp-segmentation")
+	fTSOMangleID = feat("tx-tcp-mangleid-segmentation")
+	fTSO6        = feat("tx-tcp6-segmentation")
+	fTSOECN      = feat("tx-tcp-ecn-segmentation")
+	fLRO         = feat("rx-lro")
+	fGROHW       = feat("rx-gro-hw")
+	// fixedOn is in features but not hw_features: SG (max_send_sge > 1),
+	// HIGHDMA and VLAN_CHALLENGED, always on and not changeable.
+	fixedOn = feat("tx-scatter-gather", "highdma", "vlan-challenged")
+	// neverChange is NETIF_F_NEVER_CHANGE.
+	neverChange = feat("vlan-challenged")
+	// softwareDefaults are the core's NETIF_F_SOFT_FEATURES, on at register.
+	softwareDefaults = feat("tx-generic-segmentation", "rx-gro")
+	// softwareOff are changeable software features that start off
+	// (NETIF_F_SOFT_FEATURES_OFF and tx-nocache-copy).
+	softwareOff = feat("rx-gro-list", "rx-udp-gro-forwarding", "tx-nocache-copy")
+)
+
+// hwFeatures is hw_features: what the HCA offers IPoIB plus the core's
+// changeable software features. LRO is offered on checksum-capable HCAs
+// as Documentation/infiniband/ipoib.rst describes it.
+func (nd *Netdev) hwFeatures() featureSet {
+	c := nd.caps()
+	hw := softwareDefaults | softwareOff
+	if c.Checksum {
+		hw |= fIPCsum | fRxCsum | fLRO
+		if c.LSO {
+			hw |= fTSO | fTSOMangleID
+		}
+	}
+	return hw
+}
+
+// initialWanted is wanted_features after register_netdevice: what the
+// driver enabled (features |= hw_features, LRO off as the old module
+// parameter lro=0) plus the core's software features; the changeable
+// features the core adds later (tx-nocache-copy, mangle-ID TSO, GRO list,
+// UDP GRO forwarding) start off.
+func (nd *Netdev) initialWanted() featureSet {
+	return nd.hwFeatures()&^(fLRO|softwareOff|fTSOMangleID) | softwareDefaults
+}
+
+// activeFeatures is __netdev_update_features: wanted plus the fixed ones,
+// through ipoib_fix_features and the core's netdev_fix_features.
+func (nd *Netdev) activeFeatures() featureSet {
+	hw := nd.hwFeatures()
+	f := fixedOn | (nd.wanted & hw)
+	// ipoib_fix_features: stateless offloads only in datagram mode.
+	if nd.mode == netlinkx.ModeConnected {
+		f &^= fIPCsum | fTSO | fLRO
+	}
+	// netdev_fix_features: TSO needs SG and a checksum feature.
+	if f&fSG == 0 {
+		f &^= fTSO | fTSO6 | fTSOECN | fTSOMangleID
+	}
+	if f&(fIPCsum|fHWCsum) == 0 {
+		f &^= fTSO | fTSOECN
+	}
+	if f&(fIPv6Csum|fHWCsum) == 0 {
+		f &^= fTSO6
+	}
+	if f&fTSO == 0 {
+		f &^= fTSOMangleID
+	}
+	if f&fRxCsum == 0 {
+		f &^= fGROHW
+	}
+	return f
+}
+
+func (nd *Netdev) features() []netlinkx.Feature {
+	hw, active := nd.hwFeatures(), nd.activeFeatures()
+	wanted := (nd.wanted & hw) | fixedOn
+	out := make([]netlinkx.Feature, len(featureNames))
+	for i, name := range featureNames {
+		bit := featureSet(1) << i
+		out[i] = netlinkx.Feature{Name: name, Available: hw&bit != 0, Wanted: wanted&bit != 0,
+			Active: active&bit != 0, NoChange: neverChange&bit != 0}
+	}
+	return out
+}
+
+// Features is FEATURES_GET.
+func (n *Node) Features(dev string) ([]netlinkx.Feature, error) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("features", 0, dev)
+	if err != nil {
+		return nil, err
+	}
+	return nd.features(), nil
+}
+
+// SetFeatures is FEATURES_SET: names the kernel does not know fail with
+// EINVAL; requests for features outside hw_features are dropped, as
+// ethnl_set_features does, and the caller sees the result.
+func (n *Node) SetFeatures(dev string, want map[string]bool) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("features", 0, dev)
+	if err != nil {
+		return err
+	}
+	var on, off featureSet
+	for name, v := range want {
+		i, ok := featureIndex[name]
+		if !ok {
+			return errorf("features", dev, unix.EINVAL, "unrecognized feature name %q", name)
+		}
+		if v {
+			on |= 1 << i
+		} else {
+			off |= 1 << i
+		}
+	}
+	hw := nd.hwFeatures()
+	return n.change([]*Netdev{nd}, func() error {
+		nd.wanted = (nd.wanted&^off | on) & hw
+		return nil
+	})
+}

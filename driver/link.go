@@ -1,0 +1,147 @@
+package driver
+
+import (
+	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/ibctl/ibctl/sysfs"
+	"golang.org/x/sys/unix"
+)
+
+var (
+	_ netlinkx.Node = (*Node)(nil)
+	_ sysfs.Driver  = (*Node)(nil)
+)
+
+// Links lists every device in ifindex order.
+func (n *Node) Links() ([]netlinkx.Link, error) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	devs := sortedDevs(n.devs)
+	out := make([]netlinkx.Link, len(devs))
+	for i, nd := range devs {
+		out[i] = nd.link()
+	}
+	return out, nil
+}
+
+// Link looks one device up by index, or by name when index is 0.
+func (n *Node) Link(index int32, name string) (netlinkx.Link, error) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("getlink", index, name)
+	if err != nil {
+		return netlinkx.Link{}, err
+	}
+	return nd.link(), nil
+}
+
+// family is a device and, for a parent, its children: what an operation
+// on the device may change.
+func (n *Node) family(nd *Netdev) []*Netdev {
+	if nd.parent != nil {
+		return []*Netdev{nd}
+	}
+	return append([]*Netdev{nd}, n.childrenOf(nd)...)
+}
+
+// change runs fn on devs and persists them; on any error every device is
+// put back as it was, so a failed request leaves no trace.
+func (n *Node) change(devs []*Netdev, fn func() error) error {
+	saved := make([]Netdev, len(devs))
+	for i, nd := range devs {
+		saved[i] = *nd
+	}
+	err := fn()
+	if err == nil {
+		err = n.persist(devs...)
+	}
+	if err != nil {
+		for i, nd := range devs {
+			*nd = saved[i]
+		}
+	}
+	return err
+}
+
+// SetLink is rtnl setlink for an existing device, in the core's order:
+// kind-specific changelink, MTU, then flags (up/down).
+func (n *Node) SetLink(r netlinkx.LinkRequest) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("setlink", r.Index, r.Name)
+	if err != nil {
+		return err
+	}
+	if r.Kind != "" && r.Kind != "ipoib" {
+		return errorf("setlink", nd.name, unix.EOPNOTSUPP, "device kind %q does not match ipoib", r.Kind)
+	}
+	return n.change(n.family(nd), func() error {
+		if err := n.changelink(nd, r); err != nil {
+			return err
+		}
+		if r.MTU != nil {
+			if err := nd.devSetMTU(*r.MTU); err != nil {
+				return err
+			}
+		}
+		if r.Up != nil {
+			if *r.Up {
+				nd.open()
+			} else {
+				nd.stop()
+			}
+		}
+		return nil
+	})
+}
+
+// Devices lists device names in ifindex order.
+func (n *Node) Devices() []string {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	devs := sortedDevs(n.devs)
+	out := make([]string, len(devs))
+	for i, nd := range devs {
+		out[i] = nd.name
+	}
+	return out
+}
+
+// Device is the sysfs view of one device.
+func (n *Node) Device(name string) (sysfs.Device, error) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("device", 0, name)
+	if err != nil {
+		return sysfs.Device{}, err
+	}
+	dv := sysfs.Device{Link: nd.link(), Legacy: nd.legacy}
+	if nd.parent != nil {
+		dv.Parent = nd.parent.name
+	} else {
+		dv.DevID = uint16(nd.port - 1)
+		dv.DevPort = uint16(nd.port - 1)
+	}
+	return dv, nil
+}
+
+// SetMode is the mode file's store.
+func (n *Node) SetMode(dev string, mode uint16) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("mode", 0, dev)
+	if err != nil {
+		return err
+	}
+	return n.change([]*Netdev{nd}, func() error { return nd.setMode(mode) })
+}
+
+// SetUmcast is the umcast file's store.
+func (n *Node) SetUmcast(dev string, on bool) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("umcast", 0, dev)
+	if err != nil {
+		return err
+	}
+	return n.change([]*Netdev{nd}, func() error { nd.setUmcast(on); return nil })
+}

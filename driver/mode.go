@@ -1,0 +1,149 @@
+package driver
+
+import (
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// cmMaxMTU is ipoib_cm_max_mtu without SRQ limits (16 SGEs × 4 KiB − 16).
+const cmMaxMTU = maxMTU
+
+// open is ipoib_open: IFF_UP, carrier forced off, then the broadcast join
+// turns it on. Opening a parent also opens its children that are down.
+func (nd *Netdev) open() {
+	if nd.up {
+		return
+	}
+	nd.up = true
+	nd.active = true
+	nd.carrier = false
+	if nd.parent != nil && !nd.parent.up {
+		nd.dbg("parent device %s is not up, so child device may be not functioning.", nd.parent.name)
+	}
+	nd.join()
+	if nd.parent == nil {
+		for _, c := range nd.node.childrenOf(nd) {
+			c.open()
+		}
+	}
+}
+
+// stop is ipoib_stop: a parent going down takes its children down.
+func (nd *Netdev) stop() {
+	if !nd.up {
+		return
+	}
+	nd.up = false
+	nd.carrier = false
+	if nd.parent == nil {
+		for _, c := range nd.node.childrenOf(nd) {
+			c.stop()
+		}
+	}
+}
+
+// join checks the P_Key against the port's table and joins the broadcast
+// group; on success carrier goes on and, in datagram mode, the MTU follows
+// the group's (ipoib_mcast_join_complete → carrier_on_task).
+func (nd *Netdev) join() {
+	if !nd.up {
+		return
+	}
+	if nd.pkey&0x7fff == 0 {
+		nd.warn("P_Key 0x%04x is Invalid", nd.pkey)
+		return
+	}
+	table := nd.node.d.fab.PKeyTable(nd.node.name, nd.port)
+	if _, ok := fabric.FindPKey(table, nd.pkey); !ok {
+		nd.warn("P_Key 0x%04x is not found", nd.pkey)
+		return
+	}
+	groupMTU, ok := nd.node.d.fab.BroadcastMTU(nd.pkey)
+	if !ok {
+		nd.mcastDbg("no broadcast group for P_Key 0x%04x, keeping carrier off", nd.pkey)
+		return
+	}
+	mcast := uint32(groupMTU - encapLen)
+	if nd.adminMTU == nd.mcastMTU {
+		nd.adminMTU = mcast
+	}
+	nd.mcastMTU = mcast
+	if nd.mode == netlinkx.ModeDatagram {
+		_ = nd.devSetMTU(min(nd.mcastMTU, nd.adminMTU))
+	}
+	nd.carrier = true
+}
+
+// devSetMTU is dev_set_mtu: no-op when unchanged, the core's maximum
+// check, then the driver's rules.
+func (nd *Netdev) devSetMTU(mtu uint32) error {
+	if mtu == nd.mtu {
+		return nil
+	}
+	if mtu > maxMTU {
+		return errorf("set mtu", nd.name, unix.EINVAL, "mtu greater than device maximum")
+	}
+	return nd.changeMTU(mtu)
+}
+
+// changeMTU is ipoib_change_mtu.
+func (nd *Netdev) changeMTU(mtu uint32) error {
+	if nd.mode == netlinkx.ModeConnected {
+		if mtu > cmMaxMTU {
+			return errorf("set mtu", nd.name, unix.EINVAL, "")
+		}
+		if mtu > nd.mcastMTU {
+			nd.warn("mtu > %d will cause multicast packet drops.", nd.mcastMTU)
+		}
+		nd.mtu = mtu
+		return nil
+	}
+	if mtu < minDatagramMTU || mtu > uint32(nd.node.portSpec(nd.port).MTU-encapLen) {
+		return errorf("set mtu", nd.name, unix.EINVAL, "")
+	}
+	nd.adminMTU = mtu
+	if nd.mcastMTU < nd.adminMTU {
+		nd.dbg("MTU must be smaller than the underlying link layer MTU - 4 (%d)", nd.mcastMTU)
+	}
+	nd.mtu = min(nd.mcastMTU, nd.adminMTU)
+	return nil
+}
+
+// setMode is ipoib_set_mode.
+func (nd *Netdev) setMode(mode uint16) error {
+	if mode == nd.mode {
+		return nil
+	}
+	switch mode {
+	case netlinkx.ModeConnected:
+		if !nd.cmCapable() {
+			return errorf("set mode", nd.name, unix.EINVAL, "connected mode not supported by %s", nd.name)
+		}
+		nd.mode = mode
+		nd.warn("enabling connected mode will cause multicast packet drops")
+		_ = nd.devSetMTU(cmMaxMTU)
+		return nil
+	case netlinkx.ModeDatagram:
+		nd.mode = mode
+		_ = nd.devSetMTU(min(nd.mcastMTU, nd.mtu))
+		return nil
+	}
+	return errorf("set mode", nd.name, unix.EINVAL, "")
+}
+
+// allocTxQ is the number of TX queues allocated: 1 for parents and sysfs
+// children, min(CPUs, 128) for netlink children.
+func (nd *Netdev) allocTxQ() uint32 {
+	if nd.parent != nil && !nd.legacy {
+		return min(emulatedCPUs, 128)
+	}
+	return 1
+}
+
+func (nd *Netdev) setUmcast(on bool) {
+	if on {
+		nd.warn("ignoring multicast groups joined directly by userspace")
+	}
+	nd.umcast = on
+}

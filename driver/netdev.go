@@ -1,0 +1,238 @@
+package driver
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/ibctl/ibctl/sysfs"
+	"golang.org/x/sys/unix"
+)
+
+// Device constants from ipoib.h and the netdev core.
+const (
+	arphrdInfiniband = 32
+	hwAddrLen        = 20
+	maxMTU           = 65520 // IPOIB_CM_MTU: 0x10000 − 0x10
+	encapLen         = 4
+	minDatagramMTU   = 68 + encapLen
+	cmSupported      = 0x80 // hardware address byte 0: RC capable (RFC 4755)
+	emulatedCPUs     = 2    // num_possible_cpus of an emulated host
+	firstQPN         = 0x48
+	firstIfindex     = 2 // 1 is the node's loopback
+)
+
+// RFC 2863 operational states (IF_OPER_*).
+const (
+	ifOperDown           = 2
+	ifOperLowerLayerDown = 3
+	ifOperUp             = 6
+)
+
+// Node is the network stack of one fabric node.
+type Node struct {
+	d         *Driver
+	hw        *fabric.NodeState
+	name      string
+	devs      map[int32]*Netdev
+	byName    map[string]*Netdev
+	nextIndex int32
+	nextQPN   uint32
+	params    params
+	tree      *sysfs.Tree
+}
+
+// Netdev is one IPoIB interface: a parent (one per HCA port) or a child.
+type Netdev struct {
+	node     *Node
+	index    int32
+	name     string
+	port     int // HCA port, 1-based
+	parent   *Netdev
+	legacy   bool   // created through sysfs create_child
+	pkey     uint16 // with the full-member bit
+	qpn      uint32
+	mode     uint16
+	umcast   bool
+	up       bool
+	carrier  bool
+	active   bool // opened at least once: a qdisc is attached
+	mtu      uint32
+	adminMTU uint32
+	mcastMTU uint32
+	numTxQ   uint32
+	wanted   featureSet
+	rxUsecs  uint16
+	rxFrames uint16
+	stats    netlinkx.Stats
+}
+
+func newNode(d *Driver, hw *fabric.NodeState, p params) *Node {
+	n := &Node{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
+		nextIndex: firstIfindex, nextQPN: firstQPN, params: p}
+	n.tree = sysfs.New(n)
+	for port := 1; port <= len(hw.Spec.Ports); port++ {
+		nd := n.newNetdev(fmt.Sprintf("ib%d", port-1), port, nil)
+		nd.pkey = n.portPKey(port)
+		nd.wanted = nd.initialWanted()
+		n.insert(nd)
+	}
+	return n
+}
+
+// newNetdev allocates a device in the state ipoib_intf_alloc leaves it:
+// datagram mode, MTU from the port's IB MTU, down.
+func (n *Node) newNetdev(name string, port int, parent *Netdev) *Netdev {
+	ud := uint32(n.portSpec(port).MTU - encapLen)
+	nd := &Netdev{node: n, name: name, port: port, parent: parent, index: n.nextIndex, qpn: n.nextQPN,
+		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1}
+	n.nextIndex++
+	n.nextQPN++
+	return nd
+}
+
+func (n *Node) insert(nd *Netdev) {
+	n.devs[nd.index] = nd
+	n.byName[nd.name] = nd
+}
+
+func (n *Node) remove(nd *Netdev) {
+	delete(n.devs, nd.index)
+	delete(n.byName, nd.name)
+}
+
+func (n *Node) portSpec(port int) fabric.Port { return n.hw.Spec.Ports[port-1] }
+
+// portPKey is the parent's P_Key: table index 0, full-member bit forced.
+func (n *Node) portPKey(port int) uint16 {
+	table := n.d.fab.PKeyTable(n.name, port)
+	if len(table) == 0 {
+		return 0x8000
+	}
+	return table[0] | 0x8000
+}
+
+// lookup finds a device by index, or by name when index is 0.
+func (n *Node) lookup(op string, index int32, name string) (*Netdev, error) {
+	if index != 0 {
+		if nd, ok := n.devs[index]; ok {
+			return nd, nil
+		}
+		return nil, errorf(op, fmt.Sprint(index), unix.ENODEV, "")
+	}
+	if nd, ok := n.byName[name]; ok {
+		return nd, nil
+	}
+	return nil, errorf(op, name, unix.ENODEV, "Cannot find device %q", name)
+}
+
+func (nd *Netdev) caps() fabric.Capabilities { return *nd.node.portSpec(nd.port).Caps }
+
+// cmCapable is bit 0x80 of the hardware address: set when connected-mode
+// setup succeeded (ipoib_cm_dev_init).
+func (nd *Netdev) cmCapable() bool { return nd.caps().Connected }
+
+// hwAddr is the 20-byte IPoIB address: flags, UD QPN, port GID.
+func (nd *Netdev) hwAddr() []byte {
+	a := make([]byte, hwAddrLen)
+	if nd.cmCapable() {
+		a[0] = cmSupported
+	}
+	a[1], a[2], a[3] = byte(nd.qpn>>16), byte(nd.qpn>>8), byte(nd.qpn)
+	gid := nd.node.hw.PortGID(nd.port)
+	copy(a[4:], gid[:])
+	return a
+}
+
+// broadcast is QPN 0xffffff + MGID ff12:401b:PPPP::ffff:ffff.
+func (nd *Netdev) broadcast() []byte {
+	b := []byte{0x00, 0xff, 0xff, 0xff, 0xff, 0x12, 0x40, 0x1b, byte(nd.pkey >> 8), byte(nd.pkey),
+		0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}
+	return b
+}
+
+// childrenOf lists a parent's children in ifindex order.
+func (n *Node) childrenOf(p *Netdev) []*Netdev {
+	var out []*Netdev
+	for _, nd := range sortedDevs(n.devs) {
+		if nd.parent == p {
+			out = append(out, nd)
+		}
+	}
+	return out
+}
+
+// operstate follows the core's default_operstate.
+func (nd *Netdev) operstate() uint8 {
+	switch {
+	case nd.up && nd.carrier:
+		return ifOperUp
+	case nd.up && nd.parent != nil && !nd.parent.up:
+		return ifOperLowerLayerDown
+	}
+	return ifOperDown
+}
+
+func (nd *Netdev) flags() uint32 {
+	f := uint32(unix.IFF_BROADCAST | unix.IFF_MULTICAST)
+	if nd.up {
+		f |= unix.IFF_UP
+		if nd.carrier {
+			f |= unix.IFF_RUNNING | unix.IFF_LOWER_UP
+		}
+	}
+	return f
+}
+
+// link is the RTM_NEWLINK view of the device.
+func (nd *Netdev) link() netlinkx.Link {
+	l := netlinkx.Link{
+		Index: nd.index, Type: arphrdInfiniband, Flags: nd.flags(), Name: nd.name,
+		MTU: nd.mtu, MinMTU: 0, MaxMTU: maxMTU, TxQLen: uint32(2 * nd.node.params.get("send_queue_size")),
+		Operstate: nd.operstate(), Carrier: nd.carrier, Address: nd.hwAddr(), Broadcast: nd.broadcast(),
+		NumTxQ: nd.numTxQ, NumRxQ: 1, GSOMaxSize: 65536, GSOMaxSegs: 65535, TSOMaxSize: 65536,
+		TSOMaxSegs: 65535, GROMaxSize: 65536, Kind: "ipoib",
+		Qdisc: nd.qdisc(),
+		IPoIB: &netlinkx.IPoIB{PKey: nd.pkey, Mode: nd.mode, Umcast: b2u16(nd.umcast)},
+		Stats: nd.stats,
+	}
+	if nd.parent != nil {
+		l.ParentIndex = nd.parent.index
+	} else {
+		l.ParentBus, l.ParentDev = "pci", nd.node.hw.Spec.BusInfo
+	}
+	return l
+}
+
+func b2u16(b bool) uint16 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// warn logs a kernel-style "<if>: msg" line.
+func (nd *Netdev) warn(format string, args ...any) {
+	nd.node.d.log(nd.name + ": " + fmt.Sprintf(format, args...))
+}
+
+// validName is dev_valid_name.
+func validName(s string) bool {
+	if s == "" || len(s) >= unix.IFNAMSIZ || s == "." || s == ".." {
+		return false
+	}
+	return !strings.ContainsAny(s, "/: \t\n")
+}
+
+// qdisc is noop until the device is first opened, then the default qdisc:
+// pfifo_fast for one TX queue, mq for several.
+func (nd *Netdev) qdisc() string {
+	switch {
+	case !nd.active:
+		return "noop"
+	case nd.numTxQ > 1:
+		return "mq"
+	}
+	return "pfifo_fast"
+}

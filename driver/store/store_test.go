@@ -1,0 +1,620 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func mustOpen(t testing.TB, dir string, opts Options) *Store {
+	t.Helper()
+	s, err := OpenOptions(dir, opts)
+	if err != nil {
+		t.Fatalf("OpenOptions(%s): %v", dir, err)
+	}
+	return s
+}
+
+func mustClose(t testing.TB, s *Store) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// snapshot returns the full contents of s as key -> value string.
+func snapshot(s *Store) map[string]string {
+	m := make(map[string]string)
+	for _, k := range s.Keys("") {
+		v, _ := s.Get(k)
+		m[k] = string(v)
+	}
+	return m
+}
+
+func assertState(t *testing.T, s *Store, want map[string]string) {
+	t.Helper()
+	got := snapshot(s)
+	if len(got) != len(want) {
+		t.Errorf("store has %d keys %v, want %d keys %v", len(got), got, len(want), want)
+	}
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok {
+			t.Errorf("key %q missing, want %s", k, w)
+		} else if g != w {
+			t.Errorf("key %q = %s, want %s", k, g, w)
+		}
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+func TestRoundTripAcrossReopen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	s := mustOpen(t, dir, Options{})
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"put a", func() error { return s.Put("if/a", []byte(`{"mtu":1500}`)) }},
+		{"put b", func() error { return s.Put("if/b", []byte(`{"mtu": 9000, "up": true}`)) }},
+		{"put c", func() error { return s.Put("route/c", []byte(`"x"`)) }},
+		{"overwrite a", func() error { return s.Put("if/a", []byte(`{"mtu":4092}`)) }},
+		{"delete c", func() error { return s.Delete("route/c") }},
+		{"delete missing", func() error { return s.Delete("nope") }},
+		{"put trimmed", func() error { return s.Put("n", []byte(" 42\n")) }},
+		{"odd key and value", func() error { return s.Put("x/<&>\"\n\u2028é", []byte(`{ "s" : "\u00e9<&>" ,"e":"é" }`)) }},
+		{"batch", func() error {
+			var b Batch
+			b.Put("route/d", []byte(`[1, 2]`))
+			b.Put("route/e", []byte(`null`))
+			b.Delete("route/e")
+			if b.Len() != 3 {
+				return fmt.Errorf("Len = %d, want 3", b.Len())
+			}
+			return s.Apply(b)
+		}},
+		{"empty batch", func() error { return s.Apply(Batch{}) }},
+	}
+	for _, st := range steps {
+		if err := st.run(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+	}
+	want := map[string]string{
+		"if/a":             `{"mtu":4092}`,
+		"if/b":             `{"mtu": 9000, "up": true}`,
+		"n":                `42`,
+		"route/d":          `[1, 2]`,
+		"x/<&>\"\n\u2028é": `{ "s" : "\u00e9<&>" ,"e":"é" }`,
+	}
+	assertState(t, s, want)
+	if got, want := s.Keys("if/"), []string{"if/a", "if/b"}; !slices.Equal(got, want) {
+		t.Errorf("Keys(if/) = %v, want %v", got, want)
+	}
+	if got := s.Keys("zzz"); len(got) != 0 {
+		t.Errorf("Keys(zzz) = %v, want none", got)
+	}
+	if _, ok := s.Get("route/c"); ok {
+		t.Errorf("Get(route/c) found deleted key")
+	}
+	mustClose(t, s)
+	if err := s.Put("x", []byte(`1`)); err != ErrClosed {
+		t.Errorf("Put after Close = %v, want ErrClosed", err)
+	}
+
+	// Reopen twice: the first replays the journal, the second reads only
+	// the snapshot written by the first.
+	for i := range 2 {
+		s = mustOpen(t, dir, Options{})
+		assertState(t, s, want)
+		if n := fileSize(t, filepath.Join(dir, journalName)); n != 0 {
+			t.Errorf("reopen %d: journal size %d, want 0", i, n)
+		}
+		mustClose(t, s)
+	}
+}
+
+func TestGetReturnsCopy(t *testing.T) {
+	s := mustOpen(t, t.TempDir(), Options{})
+	defer s.Close()
+	val := []byte(`"abc"`)
+	if err := s.Put("k", val); err != nil {
+		t.Fatal(err)
+	}
+	val[1] = 'X'
+	v, _ := s.Get("k")
+	v[1] = 'Y'
+	if v2, _ := s.Get("k"); string(v2) != `"abc"` {
+		t.Errorf("Get = %s, want \"abc\"", v2)
+	}
+}
+
+func TestInvalidJSONRejected(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	var b Batch
+	b.Put("good", []byte(`1`))
+	b.Put("bad", []byte(`{`))
+	if err := s.Apply(b); err == nil {
+		t.Fatal("Apply with invalid JSON succeeded")
+	}
+	if n := fileSize(t, filepath.Join(dir, journalName)); n != 0 {
+		t.Errorf("journal size %d after rejected batch, want 0", n)
+	}
+	assertState(t, s, map[string]string{})
+	mustClose(t, s)
+}
+
+func TestSecondOpenIsLocked(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	defer s.Close()
+	if s2, err := Open(dir); err == nil {
+		s2.Close()
+		t.Fatal("second Open of a locked store succeeded")
+	}
+}
+
+// TestTornFinalRecord appends a damaged tail after a good batch and checks
+// that reopening keeps exactly the good state and empties the journal.
+func TestTornFinalRecord(t *testing.T) {
+	var b Batch
+	b.Put("k1", []byte(`"new1"`))
+	b.Put("k3", []byte(`"new3"`))
+	b.Delete("k2")
+	torn, err := encodeRecord(b.ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tails := []struct {
+		name string
+		tail []byte
+	}{
+		{"half record", torn[:len(torn)/2]},
+		{"all but last byte", torn[:len(torn)-1]},
+		{"partial header", torn[:3]},
+		{"header only", torn[:headerSize]},
+		{"garbage", []byte("\x13\x00\x00\x00garbage garbage garbage")},
+		{"huge length", []byte{0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4, 5}},
+		{"zeros", make([]byte, 64)},
+	}
+	for _, tc := range tails {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := mustOpen(t, dir, Options{})
+			var good Batch
+			good.Put("k1", []byte(`"v1"`))
+			good.Put("k2", []byte(`"v2"`))
+			if err := s.Apply(good); err != nil {
+				t.Fatal(err)
+			}
+			mustClose(t, s)
+
+			jpath := filepath.Join(dir, journalName)
+			goodSize := fileSize(t, jpath)
+			f, err := os.OpenFile(jpath, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Write(tc.tail); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+
+			// The replay sees exactly one good record.
+			raw, err := os.ReadFile(jpath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			good2, recs := replayJournal(raw, map[string][]byte{})
+			if int64(good2) != goodSize || recs != 1 {
+				t.Errorf("replayJournal = (%d, %d), want (%d, 1)", good2, recs, goodSize)
+			}
+
+			s = mustOpen(t, dir, Options{})
+			want := map[string]string{"k1": `"v1"`, "k2": `"v2"`}
+			assertState(t, s, want)
+			if n := fileSize(t, jpath); n != 0 {
+				t.Errorf("journal size %d after reopen, want 0", n)
+			}
+			// New writes after recovery must survive another reopen.
+			if err := s.Put("k4", []byte(`4`)); err != nil {
+				t.Fatal(err)
+			}
+			mustClose(t, s)
+			want["k4"] = `4`
+			s = mustOpen(t, dir, Options{})
+			assertState(t, s, want)
+			mustClose(t, s)
+		})
+	}
+}
+
+// TestCorruptMiddleRecord flips one byte in the second of three records: it
+// and the third must be dropped.
+func TestCorruptMiddleRecord(t *testing.T) {
+	for _, where := range []string{"payload", "crc", "length"} {
+		t.Run(where, func(t *testing.T) {
+			dir := t.TempDir()
+			s := mustOpen(t, dir, Options{})
+			jpath := filepath.Join(dir, journalName)
+			var offsets []int64
+			for i := range 3 {
+				offsets = append(offsets, fileSize(t, jpath))
+				if err := s.Put(fmt.Sprintf("k%d", i), []byte(strconv.Itoa(i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mustClose(t, s)
+
+			raw, err := os.ReadFile(jpath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pos := offsets[1]
+			switch where {
+			case "payload":
+				pos += headerSize + 2
+			case "crc":
+				pos += 5
+			case "length":
+				pos += 0
+			}
+			raw[pos] ^= 0x01
+			if err := os.WriteFile(jpath, raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			s = mustOpen(t, dir, Options{})
+			assertState(t, s, map[string]string{"k0": "0"})
+			if n := fileSize(t, jpath); n != 0 {
+				t.Errorf("journal size %d after reopen, want 0", n)
+			}
+			mustClose(t, s)
+		})
+	}
+}
+
+func TestCompactionThreshold(t *testing.T) {
+	val := []byte(`"` + strings.Repeat("v", 100) + `"`)
+	recLen := func(key string) int64 {
+		var b Batch
+		b.Put(key, val)
+		rec, err := encodeRecord(b.ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int64(len(rec))
+	}
+	tests := []struct {
+		name        string
+		opts        Options
+		puts        int
+		wantRecords int // records left in the journal after all puts
+	}{
+		{"records", Options{MaxJournalRecords: 4}, 10, 2},
+		{"records exact", Options{MaxJournalRecords: 5}, 10, 0},
+		{"bytes", Options{MaxJournalBytes: 3 * recLen("k00")}, 10, 1},
+		{"below threshold", Options{}, 10, 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := mustOpen(t, dir, tc.opts)
+			want := map[string]string{}
+			for i := range tc.puts {
+				k := fmt.Sprintf("k%02d", i)
+				if err := s.Put(k, val); err != nil {
+					t.Fatal(err)
+				}
+				want[k] = string(val)
+			}
+			jpath := filepath.Join(dir, journalName)
+			if got, w := fileSize(t, jpath), int64(tc.wantRecords)*recLen("k00"); got != w {
+				t.Errorf("journal size %d, want %d (%d records)", got, w, tc.wantRecords)
+			}
+			if s.jRecords != tc.wantRecords {
+				t.Errorf("jRecords = %d, want %d", s.jRecords, tc.wantRecords)
+			}
+			// The snapshot holds every key that is not in the journal.
+			raw, err := os.ReadFile(filepath.Join(dir, snapshotName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var snap map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &snap); err != nil {
+				t.Fatal(err)
+			}
+			if got, w := len(snap), tc.puts-tc.wantRecords; got != w {
+				t.Errorf("snapshot has %d keys, want %d", got, w)
+			}
+			mustClose(t, s)
+
+			s = mustOpen(t, dir, tc.opts)
+			assertState(t, s, want)
+			mustClose(t, s)
+		})
+	}
+}
+
+// TestCrashBetweenSnapshotAndTruncate simulates a crash after the snapshot
+// rename but before the journal truncate: the journal is replayed on top of
+// a snapshot that already contains it.
+func TestCrashBetweenSnapshotAndTruncate(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	for _, step := range []struct{ k, v string }{{"a", "1"}, {"b", "2"}, {"a", "3"}, {"b", ""}} {
+		var err error
+		if step.v == "" {
+			err = s.Delete(step.k)
+		} else {
+			err = s.Put(step.k, []byte(step.v))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	jpath := filepath.Join(dir, journalName)
+	journal, err := os.ReadFile(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.writeSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, s)
+	// Leave a stale temp file as a crash during writeSnapshot would.
+	if err := os.WriteFile(filepath.Join(dir, snapshotName+".tmp-123"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := fileSize(t, jpath); got != int64(len(journal)) {
+		t.Fatalf("journal size %d, want untouched %d", got, len(journal))
+	}
+
+	s = mustOpen(t, dir, Options{})
+	assertState(t, s, map[string]string{"a": "3"})
+	mustClose(t, s)
+	if m, _ := filepath.Glob(filepath.Join(dir, tempPattern)); len(m) != 0 {
+		t.Errorf("stale temp files left: %v", m)
+	}
+}
+
+func TestDirPermissions(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(dir string) error
+	}{
+		{"new nested", func(string) error { return nil }},
+		{"existing 0755", func(dir string) error { return os.MkdirAll(dir, 0o755) }},
+		{"existing 0777", func(dir string) error {
+			if err := os.MkdirAll(dir, 0o777); err != nil {
+				return err
+			}
+			return os.Chmod(dir, 0o777)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "a", "b")
+			if err := tc.prepare(dir); err != nil {
+				t.Fatal(err)
+			}
+			s := mustOpen(t, dir, Options{})
+			defer s.Close()
+			fi, err := os.Stat(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode().Perm(); got != 0o700 {
+				t.Errorf("dir mode %#o, want 0700", got)
+			}
+			for _, name := range []string{snapshotName, journalName} {
+				fi, err := os.Stat(filepath.Join(dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := fi.Mode().Perm(); got != 0o600 {
+					t.Errorf("%s mode %#o, want 0600", name, got)
+				}
+			}
+		})
+	}
+}
+
+const (
+	helperEnv      = "STORE_TEST_HELPER_DIR"
+	helperBatches  = 1_000_000
+	killAfterAcks  = 60
+	helperMaxRecs  = 7 // small, so compactions happen inside the crash window
+	helperValueLen = 300
+)
+
+func helperValue(i int) []byte {
+	return []byte(fmt.Sprintf(`{"seq":%d,"pad":"%s"}`, i, strings.Repeat("p", helperValueLen)))
+}
+
+// TestHelperProcess is the child of TestCrashKill9. It applies batches and
+// prints "acked i" after each Apply returns, until it is killed.
+func TestHelperProcess(t *testing.T) {
+	dir := os.Getenv(helperEnv)
+	if dir == "" {
+		t.Skip("helper process for TestCrashKill9")
+	}
+	s, err := OpenOptions(dir, Options{MaxJournalRecords: helperMaxRecs})
+	if err != nil {
+		fmt.Fprintf(os.Stdout, "error %v\n", err)
+		os.Exit(2)
+	}
+	for i := range helperBatches {
+		var b Batch
+		b.Put(fmt.Sprintf("a/%07d", i), helperValue(i))
+		b.Put(fmt.Sprintf("b/%07d", i), helperValue(i))
+		b.Put("last", []byte(strconv.Itoa(i)))
+		if i > 0 {
+			b.Delete(fmt.Sprintf("tmp/%07d", i-1))
+		}
+		b.Put(fmt.Sprintf("tmp/%07d", i), []byte(`true`))
+		if err := s.Apply(b); err != nil {
+			fmt.Fprintf(os.Stdout, "error %v\n", err)
+			os.Exit(2)
+		}
+		fmt.Fprintf(os.Stdout, "acked %d\n", i)
+	}
+	os.Exit(0)
+}
+
+// TestCrashKill9 kills a writer with SIGKILL mid-stream and checks that
+// every acknowledged batch survives and no batch is partially visible.
+func TestCrashKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	maxAcked := -1
+	killed := false
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		n, ok := strings.CutPrefix(line, "acked ")
+		if !ok {
+			t.Errorf("child: %s", line)
+			continue
+		}
+		i, err := strconv.Atoi(n)
+		if err != nil || i != maxAcked+1 {
+			t.Fatalf("child printed %q after acked %d", line, maxAcked)
+		}
+		maxAcked = i
+		if !killed && i >= killAfterAcks {
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			killed = true
+		}
+	}
+	werr := cmd.Wait()
+	if !killed {
+		t.Fatalf("child exited before being killed: %v", werr)
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child not killed by SIGKILL: %v", werr)
+	}
+	t.Logf("child acked %d batches before SIGKILL", maxAcked+1)
+
+	s := mustOpen(t, dir, Options{})
+	defer s.Close()
+	lastRaw, ok := s.Get("last")
+	if !ok {
+		t.Fatal("key last missing")
+	}
+	last, err := strconv.Atoi(string(lastRaw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The child may have applied at most one batch it did not get to ack.
+	if last != maxAcked && last != maxAcked+1 {
+		t.Fatalf("last = %d, want %d or %d", last, maxAcked, maxAcked+1)
+	}
+	for i := 0; i <= last; i++ {
+		for _, p := range []string{"a", "b"} {
+			k := fmt.Sprintf("%s/%07d", p, i)
+			v, ok := s.Get(k)
+			if !ok {
+				t.Fatalf("acked key %s missing", k)
+			}
+			if !bytes.Equal(v, helperValue(i)) {
+				t.Fatalf("key %s = %s, want %s", k, v, helperValue(i))
+			}
+		}
+	}
+	// Nothing beyond the last visible batch, and the per-batch delete of
+	// the previous tmp key is visible together with its put.
+	if got, want := len(s.Keys("a/")), last+1; got != want {
+		t.Errorf("len(Keys(a/)) = %d, want %d", got, want)
+	}
+	if got, want := len(s.Keys("b/")), last+1; got != want {
+		t.Errorf("len(Keys(b/)) = %d, want %d", got, want)
+	}
+	if got, want := s.Keys("tmp/"), []string{fmt.Sprintf("tmp/%07d", last)}; !slices.Equal(got, want) {
+		t.Errorf("Keys(tmp/) = %v, want %v", got, want)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{MaxJournalRecords: 16})
+	const writers, perWriter = 4, 25
+	done := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range perWriter {
+				if err := s.Put(fmt.Sprintf("w%d/%03d", w, i), []byte(strconv.Itoa(i))); err != nil {
+					done <- err
+					return
+				}
+				s.Get(fmt.Sprintf("w%d/%03d", w, i))
+				s.Keys("w")
+			}
+			done <- nil
+		}()
+	}
+	for range writers {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustClose(t, s)
+	s = mustOpen(t, dir, Options{})
+	defer s.Close()
+	if got, want := len(s.Keys("")), writers*perWriter; got != want {
+		t.Errorf("%d keys after reopen, want %d", got, want)
+	}
+}
+
+func BenchmarkApply(b *testing.B) {
+	s := mustOpen(b, b.TempDir(), Options{})
+	defer s.Close()
+	val := []byte(`"` + strings.Repeat("x", 298) + `"`)
+	keys := make([]string, 4096)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("if/%04d/config", i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		var batch Batch
+		batch.Put(keys[i%len(keys)], val)
+		if err := s.Apply(batch); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

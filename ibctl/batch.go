@@ -1,0 +1,135 @@
+package ibctl
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// splitLine splits a batch line into words as a shell would for simple
+// quoting: blanks separate, '...' and "..." group, \ escapes, # starts a
+// comment.
+func splitLine(line string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote rune
+	esc := false
+	for _, r := range line {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc = false
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else if r == '\\' && quote == '"' {
+				esc = true
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\\':
+			esc, inWord = true, true
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == '#' && !inWord:
+			return words, nil
+		case r == ' ' || r == '\t' || r == '\r':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unterminated quote")
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// globalArgs re-creates the global flags given on the command line, so
+// every batch line runs with them (a line may override them).
+func globalArgs(root *cobra.Command) []string {
+	var args []string
+	root.PersistentFlags().Visit(func(fl *pflag.Flag) {
+		args = append(args, "--"+fl.Name+"="+fl.Value.String())
+	})
+	return args
+}
+
+// runBatch runs one command per line of path ("-" for standard input),
+// like ip -batch: it stops at the first failing line unless --force, and
+// fails if any line failed.
+func runBatch(f *Factory, path string) error {
+	var r io.Reader = f.IO.In
+	if path != "-" {
+		fh, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("batch: %w", err)
+		}
+		defer fh.Close()
+		r = fh
+	}
+	prefix := f.batchGlobals
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	failed := 0
+	status := ExitOK
+	for lineno := 1; sc.Scan(); lineno++ {
+		words, err := splitLine(sc.Text())
+		if err == nil && len(words) > 0 && words[0] == "ibctl" {
+			words = words[1:]
+		}
+		if err == nil && len(words) == 0 {
+			continue
+		}
+		if err == nil {
+			for _, w := range words {
+				if w == "-b" || w == "--batch" || strings.HasPrefix(w, "--batch=") {
+					err = fmt.Errorf("nested --batch")
+				}
+			}
+		}
+		if err != nil {
+			err = &UsageError{Msg: err.Error()}
+		} else {
+			lf := &Factory{IO: f.IO, Globals: &Globals{}, Connect: f.Connect, Executable: f.Executable}
+			root := NewRootCmd(lf)
+			root.SetArgs(append(append([]string(nil), prefix...), words...))
+			err = execute(root)
+		}
+		if err != nil {
+			failed++
+			var se *SilentError
+			if !errors.As(err, &se) {
+				fmt.Fprintf(f.IO.ErrOut, "ibctl: %s:%d: %s\n", path, lineno, err)
+			}
+			if s := ExitStatus(err); s > status {
+				status = s
+			}
+			if !f.Globals.Force {
+				return &SilentError{Status: status}
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("batch %s: %w", path, err)
+	}
+	if failed > 0 {
+		return &SilentError{Status: status}
+	}
+	return nil
+}

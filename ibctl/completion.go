@@ -1,0 +1,163 @@
+package ibctl
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/spf13/cobra"
+)
+
+// NewCmdCompletion is `ibctl completion bash|zsh|fish`.
+func NewCmdCompletion(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:       "completion bash|zsh|fish",
+		Short:     "Print a shell completion script",
+		Long:      "Print a completion script for bash, zsh or fish. Device names, feature names and sys paths are completed from the running driver (it is not started for completion).",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"bash", "zsh", "fish"},
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			root := cmd.Root()
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(f.IO.Out, true)
+			case "zsh":
+				return root.GenZshCompletion(f.IO.Out)
+			case "fish":
+				return root.GenFishCompletion(f.IO.Out, true)
+			}
+			return usagef("completion: unknown shell %q (bash, zsh or fish)", args[0])
+		}),
+	}
+}
+
+// completionClient connects without spawning a driver.
+func completionClient(f *Factory) (*netlinkx.Client, bool) {
+	g := *f.Globals
+	g.NoSpawn = true
+	c, err := f.Connect(&g)
+	return c, err == nil
+}
+
+func linkNames(f *Factory) []string {
+	c, ok := completionClient(f)
+	if !ok {
+		return nil
+	}
+	links, err := c.Links()
+	if err != nil {
+		return nil
+	}
+	names := make([]string, len(links))
+	for i, l := range links {
+		names[i] = l.Name
+	}
+	return names
+}
+
+func completeNodes(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		c, ok := completionClient(f)
+		if !ok {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		st, err := c.Status()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return st.Nodes, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeLinkArgs completes iproute2 keywords and device names.
+func completeLinkArgs(f *Factory, verb string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		nd := cobra.ShellCompDirectiveNoFileComp
+		prev := ""
+		if len(args) > 0 {
+			prev = args[len(args)-1]
+		}
+		inType := false
+		for _, a := range args {
+			if a == "type" {
+				inType = true
+			}
+		}
+		switch prev {
+		case "dev", "link":
+			return linkNames(f), nd
+		case "mode":
+			return []string{"datagram", "connected"}, nd
+		case "umcast":
+			return []string{"0", "1"}, nd
+		case "type":
+			return []string{"ipoib"}, nd
+		case "pkey", "mtu", "name":
+			return nil, nd
+		}
+		if inType {
+			return []string{"pkey", "mode", "umcast"}, nd
+		}
+		switch verb {
+		case "add":
+			return []string{"link", "name", "mtu", "up", "type"}, nd
+		case "set":
+			if len(args) == 0 {
+				return append([]string{"dev"}, linkNames(f)...), nd
+			}
+			return []string{"up", "down", "mtu", "type"}, nd
+		default:
+			if len(args) == 0 {
+				return append([]string{"dev"}, linkNames(f)...), nd
+			}
+		}
+		return nil, nd
+	}
+}
+
+// completeSysPath completes sysfs paths one directory level at a time.
+func completeSysPath(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		nd := cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		c, ok := completionClient(f)
+		if !ok {
+			return nil, nd
+		}
+		dir := ""
+		if i := strings.LastIndex(toComplete, "/"); i >= 0 {
+			dir = toComplete[:i+1]
+		}
+		entries, err := c.SysList(dir)
+		if err != nil {
+			return nil, nd
+		}
+		var out []string
+		for _, e := range entries {
+			p := path.Join(dir, e.Name)
+			if strings.HasPrefix(dir, "/") && !strings.HasPrefix(p, "/") {
+				p = "/" + p
+			}
+			if e.Mode&netlinkx.SysDir != 0 {
+				p += "/"
+			}
+			out = append(out, p)
+		}
+		return out, nd
+	}
+}
+
+// completeDevice completes a device name as the first argument.
+func completeDevice(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if len(args) == 0 {
+			return linkNames(f), cobra.ShellCompDirectiveNoFileComp
+		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+var _ = fmt.Sprint

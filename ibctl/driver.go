@@ -1,0 +1,171 @@
+package ibctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/daemon"
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/spf13/cobra"
+)
+
+// DriverStartOptions are the inputs of `driver start`.
+type DriverStartOptions struct {
+	F          *Factory
+	Foreground bool
+	Topology   string
+	Params     []string
+}
+
+// NewCmdDriver is `ibctl driver`: start, stop and inspect the emulated
+// driver.
+func NewCmdDriver(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "driver",
+		Short: "Start, stop and inspect the emulated IPoIB driver",
+	}
+	so := &DriverStartOptions{F: f}
+	start := &cobra.Command{
+		Use:   "start [--foreground] [--topology FILE] [--param NAME=VALUE]...",
+		Short: "Start the driver (in the background unless --foreground)",
+		Long: `Start the emulated driver. It builds its fabric (by default two nodes, node0 and
+node1, each with one dual-port 4X EDR HCA, port IB MTU 4096 and the default partition
+0xffff with a 2048-byte broadcast group), restores the configuration saved in the state
+directory and serves the socket. Other commands start it on demand.
+
+--topology FILE (JSON) sets nodes, ports (width, speed, ib_mtu, caps) and the subnet
+manager's partitions; --param sets ib_ipoib module parameters (send_queue_size,
+recv_queue_size, max_nonsrq_conn_qp, debug_level, ...) with the module's rounding.`,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return driverStartRun(so) }),
+	}
+	start.Flags().BoolVar(&so.Foreground, "foreground", false, "run in the foreground, logging to standard error")
+	start.Flags().StringVar(&so.Topology, "topology", "", "fabric topology `FILE` (JSON)")
+	start.Flags().StringArrayVar(&so.Params, "param", nil, "module parameter `NAME=VALUE` (repeatable)")
+	stop := &cobra.Command{
+		Use:   "stop",
+		Short: "Stop the driver (its configuration stays in the state directory)",
+		Args:  cobra.NoArgs,
+		RunE:  runE(func(cmd *cobra.Command, args []string) error { return driverStopRun(f) }),
+	}
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show whether the driver runs, its pid, socket and state directory",
+		Args:  cobra.NoArgs,
+		RunE:  runE(func(cmd *cobra.Command, args []string) error { return driverStatusRun(f) }),
+	}
+	cmd.AddCommand(start, stop, status)
+	return cmd
+}
+
+// parseParams parses NAME=VALUE module parameters.
+func parseParams(in []string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, kv := range in {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, usagef("driver start: --param %q: want NAME=VALUE", kv)
+		}
+		v, err := strconv.Atoi(val)
+		if err != nil {
+			return nil, usagef("driver start: --param %s: invalid value %q", name, val)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+func driverStartRun(o *DriverStartOptions) error {
+	g := o.F.Globals
+	params, err := parseParams(o.Params)
+	if err != nil {
+		return err
+	}
+	var topo *fabric.Topology
+	if o.Topology != "" {
+		if topo, err = fabric.LoadTopology(o.Topology); err != nil {
+			return fmt.Errorf("driver start: %w", err)
+		}
+	}
+	sock := g.socketPath()
+	if c, err := netlinkx.Dial(sock); err == nil {
+		st, _ := c.Status()
+		c.Close()
+		return fmt.Errorf("driver start: already running (pid %d, socket %s)", st.PID, sock)
+	}
+	if o.Foreground {
+		err := daemon.Run(context.Background(), daemon.Options{
+			Socket: sock, StateDir: g.stateDir(), Topology: topo, Params: params,
+			Log: func(msg string) { fmt.Fprintf(o.F.IO.ErrOut, "%s %s\n", time.Now().Format(time.RFC3339Nano), msg) },
+		})
+		if errors.Is(err, daemon.ErrRunning) {
+			return fmt.Errorf("driver start: %w (%s)", err, g.stateDir())
+		}
+		if err != nil {
+			return fmt.Errorf("driver start: %w", err)
+		}
+		return nil
+	}
+	var extra []string
+	if o.Topology != "" {
+		extra = append(extra, "--topology", o.Topology)
+	}
+	for _, p := range o.Params {
+		extra = append(extra, "--param", p)
+	}
+	conn := &Connector{Executable: o.F.Executable, stateDir: g.stateDir()}
+	c, err := conn.spawn(sock, extra)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+func driverStopRun(f *Factory) error {
+	sock := f.Globals.socketPath()
+	c, err := netlinkx.Dial(sock)
+	if err != nil {
+		return nil // not running: nothing to stop
+	}
+	defer c.Close()
+	if err := c.Stop(); err != nil {
+		return opError("driver stop", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(sock); os.IsNotExist(err) {
+			return nil
+		}
+	}
+	return fmt.Errorf("driver stop: still running after 5s (socket %s)", sock)
+}
+
+func driverStatusRun(f *Factory) error {
+	g := f.Globals
+	sock := g.socketPath()
+	c, err := netlinkx.Dial(sock)
+	if err != nil {
+		if g.JSON {
+			_ = writeJSON(f.IO.Out, new(Obj).Set("running", false).Set("socket", sock), g.Pretty)
+			return &SilentError{Status: ExitFailure}
+		}
+		return fmt.Errorf("driver: not running (socket %s)", sock)
+	}
+	defer c.Close()
+	st, err := c.Status()
+	if err != nil {
+		return opError("driver status", err)
+	}
+	if g.JSON {
+		return writeJSON(f.IO.Out, new(Obj).Set("running", true).Set("pid", st.PID).Set("socket", st.Socket).
+			Set("state_dir", st.StateDir).Set("nodes", st.Nodes).Set("links", st.Links).Set("uptime", st.Uptime), g.Pretty)
+	}
+	_, err = fmt.Fprintf(f.IO.Out, "driver: running\npid: %d\nsocket: %s\nstate dir: %s\nnodes: %s\nlinks: %d\nuptime: %ds\n",
+		st.PID, st.Socket, st.StateDir, strings.Join(st.Nodes, " "), st.Links, st.Uptime)
+	return err
+}

@@ -1,0 +1,48 @@
+// Package ibctl holds the ibctl commands: one file per object (link, sys,
+// ethtool, driver), each verb an Options struct, a NewCmd constructor and a
+// run function, printing text or JSON through one printer.
+package ibctl
+
+import (
+	"io"
+	"os"
+
+	"github.com/ibctl/ibctl/netlinkx"
+)
+
+// IOStreams are the command's standard streams.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// System returns the process's streams.
+func System() *IOStreams { return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr} }
+
+// Globals are the options every command shares.
+type Globals struct {
+	Node     string // -n/--node
+	Socket   string // --socket
+	StateDir string // --state-dir
+	NoSpawn  bool   // --no-spawn
+	JSON     bool   // -j/--json
+	Pretty   bool   // -p/--pretty
+	Batch    string // -b/--batch
+	Force    bool   // --force
+}
+
+// Factory builds commands with their dependencies.
+type Factory struct {
+	IO *IOStreams
+	// Globals are filled by the root command's flags.
+	Globals *Globals
+	// Connect returns a connection to the driver named by g (spawning it
+	// unless g.NoSpawn), bound to g.Node; connections are reused.
+	Connect func(g *Globals) (*netlinkx.Client, error)
+	// Executable is the program the driver is spawned from.
+	Executable func() (string, error)
+	// batchGlobals are the global flags of the command line running a
+	// batch, applied to each of its lines.
+	batchGlobals []string
+}

@@ -1,0 +1,179 @@
+package ibctl
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+// LinkOptions are the inputs of every link verb.
+type LinkOptions struct {
+	F    *Factory
+	Verb string
+	Args LinkArgs
+}
+
+// NewCmdLink is `ibctl link`, the iproute2 `ip link` object.
+func NewCmdLink(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "link",
+		Short: "Show and change IPoIB links (ip link)",
+		Long: `Show and change IPoIB network devices with the grammar of ip link (iproute2):
+
+  ibctl link show [ [dev] DEVICE ]
+  ibctl link add link PARENT [ name NAME ] [ mtu MTU ] [ up ] type ipoib [ pkey PKEY ] [ mode { datagram | connected } ] [ umcast { 0 | 1 } ]
+  ibctl link delete [ dev ] DEVICE
+  ibctl link set [ dev ] DEVICE [ up | down ] [ mtu MTU ] [ type ipoib [ mode { datagram | connected } ] [ umcast { 0 | 1 } ] ]
+
+show prints what "ip -d link show" prints; with -j the keys of "ip -j -d link show".`,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return linkRun(&LinkOptions{F: f, Verb: "show"})
+		}),
+	}
+	cmd.AddCommand(
+		newLinkVerb(f, "show", []string{"list", "lst", "ls"}, "Show links (ip -d link show)"),
+		newLinkVerb(f, "add", []string{"a"}, "Add an IPoIB child interface (ip link add ... type ipoib)"),
+		newLinkVerb(f, "delete", []string{"del", "d"}, "Delete a child interface (ip link del)"),
+		newLinkVerb(f, "set", []string{"change"}, "Change a link: up/down, mtu, ipoib mode and umcast (ip link set)"),
+	)
+	return cmd
+}
+
+func newLinkVerb(f *Factory, verb string, aliases []string, short string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:                   verb + " ARGS...",
+		Aliases:               aliases,
+		Short:                 short,
+		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeLinkArgs(f, verb),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			a, err := ParseLinkArgs(verb, args)
+			if err != nil {
+				return prefixUsage("link "+verb, err)
+			}
+			return linkRun(&LinkOptions{F: f, Verb: verb, Args: a})
+		}),
+	}
+	cmd.Flags().SetInterspersed(false)
+	return cmd
+}
+
+// prefixUsage names the command in a usage error.
+func prefixUsage(what string, err error) error {
+	var ue *UsageError
+	if errors.As(err, &ue) && !strings.HasPrefix(ue.Msg, what) {
+		return &UsageError{Msg: what + ": " + ue.Msg}
+	}
+	return err
+}
+
+func linkRun(o *LinkOptions) error {
+	c, err := o.F.client()
+	if err != nil {
+		return err
+	}
+	switch o.Verb {
+	case "show":
+		return linkShow(o, c)
+	case "add":
+		return linkAdd(o, c)
+	case "delete":
+		if _, err := lookupLink(c, o.Args.Dev); err != nil {
+			return err
+		}
+		if err := c.DelLink(o.Args.Dev); err != nil {
+			return opError("link delete "+o.Args.Dev, err)
+		}
+		return nil
+	case "set":
+		return linkSet(o, c)
+	}
+	return usagef("link: unknown verb %q", o.Verb)
+}
+
+// lookupLink resolves a device name, as ll_name_to_index does.
+func lookupLink(c *netlinkx.Client, name string) (netlinkx.Link, error) {
+	l, err := c.Link(name)
+	if err != nil {
+		if e, ok := Errno(err); ok && e == unix.ENODEV {
+			return l, fmt.Errorf("Cannot find device %q", name)
+		}
+		return l, opError("link "+name, err)
+	}
+	return l, nil
+}
+
+func linkAdd(o *LinkOptions, c *netlinkx.Client) error {
+	a := o.Args
+	p, err := lookupLink(c, a.Parent)
+	if err != nil {
+		return err
+	}
+	r := netlinkx.LinkRequest{Name: a.Dev, ParentIndex: p.Index, Up: a.Up, MTU: a.MTU, Kind: "ipoib",
+		PKey: a.PKey, Mode: a.Mode, Umcast: a.Umcast}
+	if err := c.NewLink(r); err != nil {
+		return opError("link add", err)
+	}
+	return nil
+}
+
+func linkSet(o *LinkOptions, c *netlinkx.Client) error {
+	a := o.Args
+	if _, err := lookupLink(c, a.Dev); err != nil {
+		return err
+	}
+	r := netlinkx.LinkRequest{Name: a.Dev, Up: a.Up, MTU: a.MTU, Kind: a.Type, PKey: a.PKey, Mode: a.Mode, Umcast: a.Umcast}
+	if err := c.SetLink(r); err != nil {
+		return opError("link set "+a.Dev, err)
+	}
+	return nil
+}
+
+func linkShow(o *LinkOptions, c *netlinkx.Client) error {
+	var links []netlinkx.Link
+	if o.Args.Dev != "" {
+		l, err := c.Link(o.Args.Dev)
+		if err != nil {
+			if e, ok := Errno(err); ok && e == unix.ENODEV {
+				return fmt.Errorf("Device %q does not exist.", o.Args.Dev)
+			}
+			return opError("link show", err)
+		}
+		links = []netlinkx.Link{l}
+	}
+	// The full list is needed anyway to name parents (ib0.8001@ib0).
+	all, err := c.Links()
+	if err != nil {
+		return opError("link show", err)
+	}
+	if links == nil {
+		links = all
+	}
+	names := make(map[int32]string, len(all))
+	for _, l := range all {
+		names[l.Index] = l.Name
+	}
+	return printLinks(o.F.IO.Out, links, names, o.F.Globals)
+}
+
+func printLinks(w io.Writer, links []netlinkx.Link, names map[int32]string, g *Globals) error {
+	objs := make([]*Obj, 0, len(links))
+	var text strings.Builder
+	for _, l := range links {
+		p := NewPrinter()
+		PrintLink(p, l, names[l.ParentIndex])
+		text.WriteString(p.TextOut())
+		objs = append(objs, p.Object())
+	}
+	if g.JSON {
+		return writeJSON(w, objs, g.Pretty)
+	}
+	_, err := io.WriteString(w, text.String())
+	return err
+}

@@ -1,0 +1,116 @@
+package ibctl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// linkFlagNames is iproute2's print_link_flags order.
+var linkFlagNames = []struct {
+	bit  uint32
+	name string
+}{
+	{unix.IFF_LOOPBACK, "LOOPBACK"}, {unix.IFF_BROADCAST, "BROADCAST"}, {unix.IFF_POINTOPOINT, "POINTOPOINT"},
+	{unix.IFF_MULTICAST, "MULTICAST"}, {unix.IFF_NOARP, "NOARP"}, {unix.IFF_ALLMULTI, "ALLMULTI"},
+	{unix.IFF_PROMISC, "PROMISC"}, {unix.IFF_NOTRAILERS, "NOTRAILERS"}, {unix.IFF_DEBUG, "DEBUG"},
+	{unix.IFF_DYNAMIC, "DYNAMIC"}, {unix.IFF_AUTOMEDIA, "AUTOMEDIA"}, {unix.IFF_PORTSEL, "PORTSEL"},
+	{unix.IFF_MASTER, "MASTER"}, {unix.IFF_SLAVE, "SLAVE"}, {unix.IFF_UP, "UP"},
+	{unix.IFF_LOWER_UP, "LOWER_UP"}, {unix.IFF_DORMANT, "DORMANT"}, {unix.IFF_ECHO, "ECHO"},
+}
+
+// operstateNames are iproute2's oper_states.
+var operstateNames = []string{"UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"}
+
+func linkFlags(flags uint32) []string {
+	out := []string{}
+	if flags&unix.IFF_UP != 0 && flags&unix.IFF_RUNNING == 0 {
+		out = append(out, "NO-CARRIER")
+	}
+	for _, f := range linkFlagNames {
+		if flags&f.bit != 0 {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+func hwString(b []byte) string {
+	parts := make([]string, len(b))
+	for i, x := range b {
+		parts[i] = fmt.Sprintf("%02x", x)
+	}
+	return strings.Join(parts, ":")
+}
+
+// PrintLink prints one link as `ip -d link show` does (iproute2 6.1), and
+// builds the `ip -j -d link show` object from the same calls.
+func PrintLink(p *Printer, l netlinkx.Link, parent string) {
+	p.Any("ifindex", "%d: ", l.Index)
+	if parent != "" {
+		p.Any("ifname", "%s", l.Name)
+		p.Any("link", "@%s: ", parent)
+	} else {
+		p.Any("ifname", "%s: ", l.Name)
+	}
+	flags := linkFlags(l.Flags)
+	p.Any("flags", "", flags)
+	p.Text("<" + strings.Join(flags, ",") + "> ")
+	p.Any("mtu", "mtu %d ", l.MTU)
+	if l.Qdisc != "" {
+		p.Any("qdisc", "qdisc %s ", l.Qdisc)
+	}
+	state := "UNKNOWN"
+	if int(l.Operstate) < len(operstateNames) {
+		state = operstateNames[l.Operstate]
+	}
+	p.Any("operstate", "state %s ", state)
+	p.Any("linkmode", "mode %s ", "DEFAULT")
+	p.Any("group", "group %s ", "default")
+	p.Any("txqlen", "qlen %d", l.TxQLen)
+	p.Text("\n    ")
+	p.Any("link_type", "link/%s ", "infiniband")
+	p.Any("address", "%s", hwString(l.Address))
+	p.Any("broadcast", " brd %s", hwString(l.Broadcast))
+	p.Any("promiscuity", " promiscuity %d ", 0)
+	p.Any("allmulti", " allmulti %d ", 0)
+	p.Any("min_mtu", "minmtu %d ", l.MinMTU)
+	p.Any("max_mtu", "maxmtu %d ", l.MaxMTU)
+	if l.Kind != "" {
+		p.Open("linkinfo")
+		p.Text("\n")
+		p.Any("info_kind", "    %s ", l.Kind)
+		if l.IPoIB != nil {
+			p.Open("info_data")
+			printIPoIB(p, *l.IPoIB)
+			p.Close()
+		}
+		p.Close()
+	}
+	p.Any("inet6_addr_gen_mode", "addrgenmode %s ", "eui64")
+	p.Any("num_tx_queues", "numtxqueues %d ", l.NumTxQ)
+	p.Any("num_rx_queues", "numrxqueues %d ", l.NumRxQ)
+	p.Any("gso_max_size", "gso_max_size %d ", l.GSOMaxSize)
+	p.Any("gso_max_segs", "gso_max_segs %d ", l.GSOMaxSegs)
+	p.Any("tso_max_size", "tso_max_size %d ", l.TSOMaxSize)
+	p.Any("tso_max_segs", "tso_max_segs %d ", l.TSOMaxSegs)
+	p.Any("gro_max_size", "gro_max_size %d ", l.GROMaxSize)
+	if l.ParentBus != "" {
+		p.Any("parentbus", "parentbus %s ", l.ParentBus)
+		p.Any("parentdev", "parentdev %s ", l.ParentDev)
+	}
+	p.Text("\n")
+}
+
+// printIPoIB is iplink_ipoib.c's print_opt.
+func printIPoIB(p *Printer, info netlinkx.IPoIB) {
+	pkey := fmt.Sprintf("%#.4x", info.PKey)
+	if info.PKey == 0 {
+		pkey = "0000" // C's %#x prints no 0x for zero
+	}
+	p.Any("key", "pkey  %s ", pkey)
+	p.Any("mode", "mode  %s ", netlinkx.ModeName(info.Mode))
+	p.Any("umcast", "umcast  %s ", fmt.Sprintf("%.4x", info.Umcast))
+}

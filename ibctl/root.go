@@ -1,0 +1,110 @@
+package ibctl
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/spf13/cobra"
+)
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	g := f.Globals
+	root := &cobra.Command{
+		Use:   "ibctl",
+		Short: "Configure IP-over-InfiniBand interfaces of an emulated ib_ipoib driver",
+		Long: `ibctl configures IP-over-InfiniBand (IPoIB) interfaces the way the kernel's ib_ipoib
+driver is configured: sysfs files (create_child, delete_child, mode, umcast, ...),
+ip link (type ipoib) and ethtool. Behind it runs an emulated IPoIB driver with its
+own InfiniBand fabric; the first command that needs it starts it in the background.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if g.Batch != "" {
+				f.batchGlobals = globalArgs(cmd.Root())
+				return runBatch(f, g.Batch)
+			}
+			return usagef("missing command (try \"ibctl --help\")")
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.Node, "node", "n", "", "node of the fabric to act on (default: the first, node0)")
+	pf.StringVar(&g.Socket, "socket", "", "driver socket (default $IBCTL_SOCKET, $XDG_RUNTIME_DIR/ibctl/ibctl.sock or /run/ibctl/ibctl.sock)")
+	pf.StringVar(&g.StateDir, "state-dir", "", "driver state directory used when spawning (default $IBCTL_STATE_DIR, /var/lib/ibctl or ~/.local/state/ibctl)")
+	pf.BoolVar(&g.NoSpawn, "no-spawn", false, "fail instead of starting a driver when none answers")
+	pf.BoolVarP(&g.JSON, "json", "j", false, "print JSON")
+	pf.BoolVarP(&g.Pretty, "pretty", "p", false, "indent JSON output")
+	root.Flags().StringVarP(&g.Batch, "batch", "b", "", "read commands from FILE (- for standard input), one per line")
+	root.Flags().BoolVar(&g.Force, "force", false, "with --batch: go on after a failing line")
+	_ = root.RegisterFlagCompletionFunc("node", completeNodes(f))
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Msg: err.Error()} })
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+
+	root.AddCommand(NewCmdLink(f), NewCmdSys(f), NewCmdEthtool(f), NewCmdDriver(f), NewCmdCompletion(f))
+	return root
+}
+
+// Run executes args and returns the exit status, printing any error as
+// one line "ibctl: <what>: <reason>".
+func Run(f *Factory, args []string) int {
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	err := execute(root)
+	if err != nil {
+		var se *SilentError
+		if !errors.As(err, &se) {
+			fmt.Fprintf(f.IO.ErrOut, "ibctl: %s\n", err)
+		}
+	}
+	return ExitStatus(err)
+}
+
+// execute runs the command tree, turning cobra's own argument errors
+// (unknown command, wrong arity) into usage errors and panics into
+// failures.
+func execute(root *cobra.Command) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return nil
+	}
+	var ue *UsageError
+	var se *SilentError
+	if errors.As(err, &ue) || errors.As(err, &se) || cmd == nil {
+		return err
+	}
+	if cmd.Annotations["ran"] != "yes" {
+		return &UsageError{Msg: err.Error()}
+	}
+	return err
+}
+
+// runE marks that the command got past argument parsing, so its errors are
+// operation failures rather than usage errors.
+func runE(fn func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if cmd.Annotations == nil {
+			cmd.Annotations = map[string]string{}
+		}
+		cmd.Annotations["ran"] = "yes"
+		return fn(cmd, args)
+	}
+}
+
+// NewFactory returns the production factory.
+func NewFactory() *Factory {
+	conn := &Connector{Executable: os.Executable}
+	return &Factory{IO: System(), Globals: &Globals{}, Connect: conn.Client, Executable: os.Executable}
+}
+
+// client connects with the command's globals.
+func (f *Factory) client() (*netlinkx.Client, error) { return f.Connect(f.Globals) }

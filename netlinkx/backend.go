@@ -1,0 +1,39 @@
+package netlinkx
+
+// Backend is what the server drives: the emulated driver today, a kernel
+// (real rtnetlink, ethtool-netlink and /sys) later.
+type Backend interface {
+	// Node returns the node a connection bound to (ENODEV-like error when
+	// there is no such node). The empty name means the default node.
+	Node(name string) (Node, error)
+	// Status describes the backend.
+	Status() Status
+	// Stop asks the backend to shut down after the current request.
+	Stop()
+}
+
+// Node is one host's network stack: its links, their ethtool operations
+// and its sysfs tree. Every method is safe for concurrent use; a mutating
+// method returns only once its change is durable.
+type Node interface {
+	Links() ([]Link, error)
+	// Link looks a device up by index, or by name when index is 0.
+	Link(index int32, name string) (Link, error)
+	NewLink(r LinkRequest) error
+	SetLink(r LinkRequest) error
+	DelLink(index int32, name string) error
+
+	Features(dev string) ([]Feature, error)
+	SetFeatures(dev string, want map[string]bool) error
+	Coalesce(dev string) (Coalesce, error)
+	SetCoalesce(dev string, set CoalesceSet) error
+	LinkSettings(dev string) (LinkSettings, error)
+	DriverInfo(dev string) (DriverInfo, error)
+	Stats(dev string) ([]Stat, error)
+
+	SysRead(path string) ([]byte, error)
+	// SysWrite writes data as one write(2) and returns the byte count the
+	// store accepted.
+	SysWrite(path string, data []byte) (int, error)
+	SysList(path string) ([]SysEntry, error)
+}

@@ -1,0 +1,471 @@
+package netlinkx
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+
+	"github.com/mdlayher/netlink"
+	"github.com/mdlayher/netlink/nlenc"
+	"golang.org/x/sys/unix"
+)
+
+// Client speaks the protocol over one connection. It is safe for
+// concurrent use; requests are serialised.
+type Client struct {
+	mu   sync.Mutex
+	conn *net.UnixConn
+	seq  uint32
+	buf  []byte
+}
+
+// Dial connects to the driver socket at path.
+func Dial(path string) (*Client, error) {
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(c), nil
+}
+
+// NewClient wraps an established SOCK_SEQPACKET connection.
+func NewClient(c *net.UnixConn) *Client {
+	return &Client{conn: c, buf: make([]byte, maxDatagram)}
+}
+
+// Pipe serves b in-process over a socketpair and returns a client for it.
+func Pipe(b Backend) (*Client, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	conns := make([]*net.UnixConn, 2)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "ibctl-pipe")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("socketpair: %w", err)
+		}
+		conns[i] = c.(*net.UnixConn)
+	}
+	go NewServer(b).ServeConn(conns[1])
+	return NewClient(conns[0]), nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Execute sends one request and collects the replies up to the ack (or
+// NLMSG_DONE for dumps). A negative ack becomes a *netlink.OpError whose
+// Err is the errno and Message the extended-ack text.
+func (c *Client) Execute(typ netlink.HeaderType, flags netlink.HeaderFlags, data []byte) ([]netlink.Message, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	b, err := marshalMessage(netlink.Header{Type: typ, Flags: netlink.Request | netlink.Acknowledge | flags, Sequence: c.seq}, data)
+	if err != nil {
+		return nil, fmt.Errorf("marshal request: %w", err)
+	}
+	if _, err := c.conn.Write(b); err != nil {
+		return nil, &netlink.OpError{Op: "send", Err: err}
+	}
+	var out []netlink.Message
+	for {
+		n, err := c.conn.Read(c.buf)
+		if err != nil {
+			return nil, &netlink.OpError{Op: "receive", Err: err}
+		}
+		if n == 0 {
+			return nil, &netlink.OpError{Op: "receive", Err: errors.New("driver closed the connection")}
+		}
+		msgs, err := parseMessages(c.buf[:n])
+		if err != nil {
+			return nil, &netlink.OpError{Op: "receive", Err: err}
+		}
+		for _, m := range msgs {
+			if m.Header.Sequence != c.seq {
+				continue
+			}
+			switch m.Header.Type {
+			case netlink.Done:
+				return out, nil
+			case netlink.Error:
+				errno, msg, err := parseAck(m.Data)
+				if err != nil {
+					return nil, &netlink.OpError{Op: "receive", Err: err}
+				}
+				if errno != 0 {
+					return out, &netlink.OpError{Op: "receive", Err: errno, Message: msg}
+				}
+				return out, nil
+			default:
+				out = append(out, m)
+			}
+		}
+	}
+}
+
+func parseMessages(b []byte) ([]netlink.Message, error) {
+	var out []netlink.Message
+	for len(b) > 0 {
+		m, rest, err := splitMessage(b)
+		if err != nil {
+			return nil, err
+		}
+		m.Data = append([]byte(nil), m.Data...)
+		out = append(out, m)
+		b = rest
+	}
+	return out, nil
+}
+
+// parseAck decodes NLMSG_ERROR: errno and the NLMSGERR_ATTR_MSG text.
+func parseAck(b []byte) (unix.Errno, string, error) {
+	if len(b) < 4+unix.NLMSG_HDRLEN {
+		return 0, "", fmt.Errorf("%w: short ack", errMalformed)
+	}
+	errno := unix.Errno(-nlenc.Int32(b[0:4]))
+	var msg string
+	if rest := b[4+unix.NLMSG_HDRLEN:]; len(rest) > 0 {
+		ad, err := netlink.NewAttributeDecoder(rest)
+		if err == nil {
+			for ad.Next() {
+				if ad.Type() == unix.NLMSGERR_ATTR_MSG {
+					msg = ad.String()
+				}
+			}
+		}
+	}
+	return errno, msg, nil
+}
+
+func (c *Client) genl(family netlink.HeaderType, cmd uint8, fn func(ae *netlink.AttributeEncoder)) ([]netlink.Message, error) {
+	ae := netlink.NewAttributeEncoder()
+	if fn != nil {
+		fn(ae)
+	}
+	return c.Execute(family, 0, append(genlHeader(cmd), encode(ae)...))
+}
+
+// Bind selects the node the following requests go to.
+func (c *Client) Bind(node string) error {
+	_, err := c.genl(FamilyIbctl, CmdBind, func(ae *netlink.AttributeEncoder) { ae.String(AttrNode, node) })
+	return err
+}
+
+// Links dumps every link.
+func (c *Client) Links() ([]Link, error) {
+	msgs, err := c.Execute(unix.RTM_GETLINK, netlink.Dump, ifinfomsg{}.marshal())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Link, 0, len(msgs))
+	for _, m := range msgs {
+		l, err := UnmarshalLink(m.Data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// Link gets one link by name.
+func (c *Client) Link(name string) (Link, error) {
+	msgs, err := c.Execute(unix.RTM_GETLINK, 0, MarshalLinkRequest(LinkRequest{Name: name}))
+	if err != nil {
+		return Link{}, err
+	}
+	if len(msgs) != 1 {
+		return Link{}, fmt.Errorf("%w: %d replies", errMalformed, len(msgs))
+	}
+	return UnmarshalLink(msgs[0].Data)
+}
+
+// NewLink creates a link (RTM_NEWLINK with NLM_F_CREATE|NLM_F_EXCL).
+func (c *Client) NewLink(r LinkRequest) error {
+	_, err := c.Execute(unix.RTM_NEWLINK, netlink.Create|netlink.Excl, MarshalLinkRequest(r))
+	return err
+}
+
+// SetLink changes a link (RTM_NEWLINK without NLM_F_CREATE, as ip link set).
+func (c *Client) SetLink(r LinkRequest) error {
+	_, err := c.Execute(unix.RTM_NEWLINK, 0, MarshalLinkRequest(r))
+	return err
+}
+
+// DelLink deletes a link by name.
+func (c *Client) DelLink(name string) error {
+	_, err := c.Execute(unix.RTM_DELLINK, 0, MarshalLinkRequest(LinkRequest{Name: name}))
+	return err
+}
+
+func (c *Client) ethtool(cmd uint8, dev string) ([]netlink.Message, error) {
+	return c.genl(FamilyEthtool, cmd, func(ae *netlink.AttributeEncoder) { ethtoolHeader(ae, dev) })
+}
+
+func single(msgs []netlink.Message) ([]byte, error) {
+	if len(msgs) != 1 {
+		return nil, fmt.Errorf("%w: %d replies", errMalformed, len(msgs))
+	}
+	return msgs[0].Data, nil
+}
+
+// Features gets a device's features in kernel order.
+func (c *Client) Features(dev string) ([]Feature, error) {
+	msgs, err := c.ethtool(unix.ETHTOOL_MSG_FEATURES_GET, dev)
+	if err != nil {
+		return nil, err
+	}
+	b, err := single(msgs)
+	if err != nil {
+		return nil, err
+	}
+	return UnmarshalFeatures(b)
+}
+
+// SetFeatures requests features on or off by kernel name, in order, and
+// returns the features afterwards.
+func (c *Client) SetFeatures(dev string, names []string, want map[string]bool) ([]Feature, error) {
+	msgs, err := c.Execute(FamilyEthtool, 0, MarshalFeaturesSet(dev, names, want))
+	if err != nil {
+		return nil, err
+	}
+	b, err := single(msgs)
+	if err != nil {
+		return nil, err
+	}
+	return UnmarshalFeatures(b)
+}
+
+// Coalesce gets interrupt moderation parameters.
+func (c *Client) Coalesce(dev string) (Coalesce, error) {
+	msgs, err := c.ethtool(unix.ETHTOOL_MSG_COALESCE_GET, dev)
+	if err != nil {
+		return Coalesce{}, err
+	}
+	b, err := single(msgs)
+	if err != nil {
+		return Coalesce{}, err
+	}
+	return UnmarshalCoalesce(b)
+}
+
+// SetCoalesce sets interrupt moderation parameters (attributes in order).
+func (c *Client) SetCoalesce(dev string, set CoalesceSet, order []uint16) error {
+	_, err := c.Execute(FamilyEthtool, 0, MarshalCoalesceSet(dev, set, order))
+	return err
+}
+
+// LinkSettings gets link info, link modes and link state.
+func (c *Client) LinkSettings(dev string) (LinkSettings, error) {
+	var ls LinkSettings
+	for _, cmd := range []uint8{unix.ETHTOOL_MSG_LINKINFO_GET, unix.ETHTOOL_MSG_LINKMODES_GET, unix.ETHTOOL_MSG_LINKSTATE_GET} {
+		msgs, err := c.ethtool(cmd, dev)
+		if err != nil {
+			return LinkSettings{}, err
+		}
+		b, err := single(msgs)
+		if err != nil {
+			return LinkSettings{}, err
+		}
+		if err := unmarshalLinkSettings(b, &ls); err != nil {
+			return LinkSettings{}, err
+		}
+	}
+	return ls, nil
+}
+
+func unmarshalLinkSettings(b []byte, ls *LinkSettings) error {
+	cmd, rest, err := parseGenl(b)
+	if err != nil {
+		return err
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	for ad.Next() {
+		switch {
+		case cmd == unix.ETHTOOL_MSG_LINKINFO_GET && ad.Type() == unix.ETHTOOL_A_LINKINFO_PORT:
+			ls.Port = portOf(ad.Uint8())
+		case cmd == unix.ETHTOOL_MSG_LINKINFO_GET && ad.Type() == unix.ETHTOOL_A_LINKINFO_PHYADDR:
+			ls.PHYAddress = ad.Uint8()
+		case cmd == unix.ETHTOOL_MSG_LINKMODES_GET && ad.Type() == unix.ETHTOOL_A_LINKMODES_AUTONEG:
+			ls.Autoneg = autonegOf(ad.Uint8())
+		case cmd == unix.ETHTOOL_MSG_LINKMODES_GET && ad.Type() == unix.ETHTOOL_A_LINKMODES_SPEED:
+			if v := ad.Uint32(); v != 0xffffffff {
+				ls.SpeedMegabits = int(v)
+			}
+		case cmd == unix.ETHTOOL_MSG_LINKMODES_GET && ad.Type() == unix.ETHTOOL_A_LINKMODES_DUPLEX:
+			ls.Duplex = duplexOf(ad.Uint8())
+		case cmd == unix.ETHTOOL_MSG_LINKSTATE_GET && ad.Type() == unix.ETHTOOL_A_LINKSTATE_LINK:
+			ls.Link = ad.Uint8() != 0
+		}
+	}
+	return ad.Err()
+}
+
+func (c *Client) ibctl(cmd uint8, fn func(ae *netlink.AttributeEncoder)) (*netlink.AttributeDecoder, error) {
+	msgs, err := c.genl(FamilyIbctl, cmd, fn)
+	if err != nil {
+		return nil, err
+	}
+	b, err := single(msgs)
+	if err != nil {
+		return nil, err
+	}
+	_, rest, err := parseGenl(b)
+	if err != nil {
+		return nil, err
+	}
+	return netlink.NewAttributeDecoder(rest)
+}
+
+// SysRead reads a sysfs file.
+func (c *Client) SysRead(path string) ([]byte, error) {
+	ad, err := c.ibctl(CmdSysRead, func(ae *netlink.AttributeEncoder) { ae.String(AttrPath, path) })
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	for ad.Next() {
+		if ad.Type() == AttrData {
+			data = ad.Bytes()
+		}
+	}
+	return data, ad.Err()
+}
+
+// SysWrite writes data to a sysfs file and returns the accepted byte count.
+func (c *Client) SysWrite(path string, data []byte) (int, error) {
+	ad, err := c.ibctl(CmdSysWrite, func(ae *netlink.AttributeEncoder) {
+		ae.String(AttrPath, path)
+		ae.Bytes(AttrData, data)
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for ad.Next() {
+		if ad.Type() == AttrWritten {
+			n = int(ad.Uint32())
+		}
+	}
+	return n, ad.Err()
+}
+
+// SysList lists a sysfs directory.
+func (c *Client) SysList(path string) ([]SysEntry, error) {
+	ad, err := c.ibctl(CmdSysList, func(ae *netlink.AttributeEncoder) { ae.String(AttrPath, path) })
+	if err != nil {
+		return nil, err
+	}
+	var out []SysEntry
+	for ad.Next() {
+		if ad.Type() != AttrEntry {
+			continue
+		}
+		var e SysEntry
+		ad.Nested(func(n *netlink.AttributeDecoder) error {
+			for n.Next() {
+				switch n.Type() {
+				case AttrName:
+					e.Name = n.String()
+				case AttrMode:
+					e.Mode = n.Uint32()
+				}
+			}
+			return nil
+		})
+		out = append(out, e)
+	}
+	return out, ad.Err()
+}
+
+// DriverInfo is `ethtool -i`.
+func (c *Client) DriverInfo(dev string) (DriverInfo, error) {
+	ad, err := c.ibctl(CmdDrvInfo, func(ae *netlink.AttributeEncoder) { ae.String(AttrDev, dev) })
+	if err != nil {
+		return DriverInfo{}, err
+	}
+	var di DriverInfo
+	for ad.Next() {
+		switch ad.Type() {
+		case AttrDriver:
+			di.Driver = ad.String()
+		case AttrVersion:
+			di.Version = ad.String()
+		case AttrFirmware:
+			di.Firmware = ad.String()
+		case AttrBusInfo:
+			di.BusInfo = ad.String()
+		case AttrNStats:
+			di.NStats = ad.Uint32()
+		}
+	}
+	return di, ad.Err()
+}
+
+// Stats is `ethtool -S`.
+func (c *Client) Stats(dev string) ([]Stat, error) {
+	ad, err := c.ibctl(CmdStats, func(ae *netlink.AttributeEncoder) { ae.String(AttrDev, dev) })
+	if err != nil {
+		return nil, err
+	}
+	var out []Stat
+	for ad.Next() {
+		if ad.Type() != AttrStat {
+			continue
+		}
+		var s Stat
+		ad.Nested(func(n *netlink.AttributeDecoder) error {
+			for n.Next() {
+				switch n.Type() {
+				case AttrName:
+					s.Name = n.String()
+				case AttrValue:
+					s.Value = n.Uint64()
+				}
+			}
+			return nil
+		})
+		out = append(out, s)
+	}
+	return out, ad.Err()
+}
+
+// Status describes the driver.
+func (c *Client) Status() (Status, error) {
+	ad, err := c.ibctl(CmdStatus, nil)
+	if err != nil {
+		return Status{}, err
+	}
+	var st Status
+	for ad.Next() {
+		switch ad.Type() {
+		case AttrPID:
+			st.PID = ad.Uint32()
+		case AttrSocket:
+			st.Socket = ad.String()
+		case AttrStateDir:
+			st.StateDir = ad.String()
+		case AttrUptime:
+			st.Uptime = ad.Uint64()
+		case AttrLinks:
+			st.Links = ad.Uint32()
+		case AttrNode:
+			st.Nodes = append(st.Nodes, ad.String())
+		}
+	}
+	return st, ad.Err()
+}
+
+// Stop asks the driver to exit.
+func (c *Client) Stop() error {
+	_, err := c.genl(FamilyIbctl, CmdStop, nil)
+	return err
+}

@@ -1,0 +1,647 @@
+package netlinkx
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/mdlayher/ethtool"
+	"github.com/mdlayher/netlink"
+	"github.com/mdlayher/netlink/nlenc"
+	"golang.org/x/sys/unix"
+)
+
+// Generic netlink family IDs served on the ibctl socket. A kernel assigns
+// these dynamically (resolved through the genl controller); the emulated
+// driver fixes them.
+const (
+	FamilyEthtool netlink.HeaderType = 0x20
+	FamilyIbctl   netlink.HeaderType = 0x21
+)
+
+// Commands of the ibctl family.
+const (
+	CmdBind     uint8 = 1 // select the node this connection talks to
+	CmdStatus   uint8 = 2
+	CmdStop     uint8 = 3
+	CmdSysRead  uint8 = 4
+	CmdSysWrite uint8 = 5
+	CmdSysList  uint8 = 6
+	CmdDrvInfo  uint8 = 7
+	CmdStats    uint8 = 8
+)
+
+// Attributes of the ibctl family.
+const (
+	AttrNode     uint16 = 1
+	AttrPath     uint16 = 2
+	AttrData     uint16 = 3
+	AttrWritten  uint16 = 4
+	AttrEntry    uint16 = 5 // nested: AttrName, AttrMode
+	AttrDev      uint16 = 6
+	AttrDriver   uint16 = 7
+	AttrVersion  uint16 = 8
+	AttrFirmware uint16 = 9
+	AttrBusInfo  uint16 = 10
+	AttrNStats   uint16 = 11
+	AttrStat     uint16 = 12 // nested: AttrName, AttrValue
+	AttrPID      uint16 = 13
+	AttrSocket   uint16 = 14
+	AttrStateDir uint16 = 15
+	AttrUptime   uint16 = 16
+	AttrLinks    uint16 = 17
+	AttrName     uint16 = 18
+	AttrMode     uint16 = 19
+	AttrValue    uint16 = 20
+)
+
+const (
+	ifinfomsgLen = 16
+	genlHdrLen   = 4
+	nlaFNested   = 0x8000
+)
+
+// errMalformed is returned for messages that cannot be decoded.
+var errMalformed = errors.New("malformed message")
+
+// ifinfomsg is struct ifinfomsg.
+type ifinfomsg struct {
+	Family uint8
+	Type   uint16
+	Index  int32
+	Flags  uint32
+	Change uint32
+}
+
+func (h ifinfomsg) marshal() []byte {
+	b := make([]byte, ifinfomsgLen)
+	b[0] = h.Family
+	nlenc.PutUint16(b[2:4], h.Type)
+	nlenc.PutInt32(b[4:8], h.Index)
+	nlenc.PutUint32(b[8:12], h.Flags)
+	nlenc.PutUint32(b[12:16], h.Change)
+	return b
+}
+
+func parseIfinfomsg(b []byte) (ifinfomsg, []byte, error) {
+	if len(b) < ifinfomsgLen {
+		return ifinfomsg{}, nil, fmt.Errorf("%w: ifinfomsg truncated", errMalformed)
+	}
+	return ifinfomsg{
+		Family: b[0],
+		Type:   nlenc.Uint16(b[2:4]),
+		Index:  nlenc.Int32(b[4:8]),
+		Flags:  nlenc.Uint32(b[8:12]),
+		Change: nlenc.Uint32(b[12:16]),
+	}, b[ifinfomsgLen:], nil
+}
+
+func genlHeader(cmd uint8) []byte { return []byte{cmd, 1, 0, 0} }
+
+func parseGenl(b []byte) (uint8, []byte, error) {
+	if len(b) < genlHdrLen {
+		return 0, nil, fmt.Errorf("%w: genl header truncated", errMalformed)
+	}
+	return b[0], b[genlHdrLen:], nil
+}
+
+func encode(ae *netlink.AttributeEncoder) []byte {
+	b, err := ae.Encode()
+	if err != nil {
+		// The encoders only fail on programming errors (oversized attributes).
+		panic(fmt.Sprintf("netlinkx: encode: %v", err))
+	}
+	return b
+}
+
+// statsFields is rtnl_link_stats64 in kernel field order.
+func statsFields(s *Stats) []*uint64 {
+	var lengthErrors, rxCompressed, txCompressed, otherhost uint64
+	return []*uint64{&s.RxPackets, &s.TxPackets, &s.RxBytes, &s.TxBytes, &s.RxErrors, &s.TxErrors,
+		&s.RxDropped, &s.TxDropped, &s.Multicast, &s.Collisions, &lengthErrors, &s.RxOverErrors,
+		&s.RxCRCErrors, &s.RxFrameErrors, &s.RxFIFOErrors, &s.RxMissedErrors, &s.TxAbortedErrors,
+		&s.TxCarrierErrors, &s.TxFIFOErrors, &s.TxHeartbeatErrors, &s.TxWindowErrors,
+		&rxCompressed, &txCompressed, &s.RxNoHandler, &otherhost}
+}
+
+func marshalStats(s Stats) []byte {
+	f := statsFields(&s)
+	b := make([]byte, 8*len(f))
+	for i, p := range f {
+		binary.NativeEndian.PutUint64(b[8*i:], *p)
+	}
+	return b
+}
+
+func unmarshalStats(b []byte) Stats {
+	var s Stats
+	for i, p := range statsFields(&s) {
+		if 8*i+8 > len(b) {
+			break
+		}
+		*p = binary.NativeEndian.Uint64(b[8*i:])
+	}
+	return s
+}
+
+// MarshalLink encodes l as an RTM_NEWLINK payload.
+func MarshalLink(l Link) []byte {
+	ae := netlink.NewAttributeEncoder()
+	ae.String(unix.IFLA_IFNAME, l.Name)
+	ae.Uint32(unix.IFLA_TXQLEN, l.TxQLen)
+	if l.Qdisc != "" {
+		ae.String(unix.IFLA_QDISC, l.Qdisc)
+	}
+	ae.Uint8(unix.IFLA_OPERSTATE, l.Operstate)
+	ae.Uint32(unix.IFLA_MTU, l.MTU)
+	ae.Uint32(unix.IFLA_MIN_MTU, l.MinMTU)
+	ae.Uint32(unix.IFLA_MAX_MTU, l.MaxMTU)
+	ae.Uint32(unix.IFLA_NUM_TX_QUEUES, l.NumTxQ)
+	ae.Uint32(unix.IFLA_NUM_RX_QUEUES, l.NumRxQ)
+	ae.Uint32(unix.IFLA_GSO_MAX_SIZE, l.GSOMaxSize)
+	ae.Uint32(unix.IFLA_GSO_MAX_SEGS, l.GSOMaxSegs)
+	ae.Uint32(unix.IFLA_TSO_MAX_SIZE, l.TSOMaxSize)
+	ae.Uint32(unix.IFLA_TSO_MAX_SEGS, l.TSOMaxSegs)
+	ae.Uint32(unix.IFLA_GRO_MAX_SIZE, l.GROMaxSize)
+	if l.Carrier {
+		ae.Uint8(unix.IFLA_CARRIER, 1)
+	} else {
+		ae.Uint8(unix.IFLA_CARRIER, 0)
+	}
+	if l.ParentIndex != 0 {
+		ae.Uint32(unix.IFLA_LINK, uint32(l.ParentIndex))
+	}
+	ae.Bytes(unix.IFLA_ADDRESS, l.Address)
+	ae.Bytes(unix.IFLA_BROADCAST, l.Broadcast)
+	ae.Bytes(unix.IFLA_STATS64, marshalStats(l.Stats))
+	if l.Kind != "" {
+		ae.Nested(unix.IFLA_LINKINFO, func(nae *netlink.AttributeEncoder) error {
+			nae.String(unix.IFLA_INFO_KIND, l.Kind)
+			if l.IPoIB != nil {
+				nae.Nested(unix.IFLA_INFO_DATA, func(d *netlink.AttributeEncoder) error {
+					d.Uint16(unix.IFLA_IPOIB_PKEY, l.IPoIB.PKey)
+					d.Uint16(unix.IFLA_IPOIB_MODE, l.IPoIB.Mode)
+					d.Uint16(unix.IFLA_IPOIB_UMCAST, l.IPoIB.Umcast)
+					return nil
+				})
+			}
+			return nil
+		})
+	}
+	if l.ParentDev != "" {
+		ae.String(unix.IFLA_PARENT_DEV_NAME, l.ParentDev)
+		ae.String(unix.IFLA_PARENT_DEV_BUS_NAME, l.ParentBus)
+	}
+	hdr := ifinfomsg{Type: l.Type, Index: l.Index, Flags: l.Flags}
+	return append(hdr.marshal(), encode(ae)...)
+}
+
+// UnmarshalLink decodes an RTM_NEWLINK payload.
+func UnmarshalLink(b []byte) (Link, error) {
+	hdr, rest, err := parseIfinfomsg(b)
+	if err != nil {
+		return Link{}, err
+	}
+	l := Link{Index: hdr.Index, Type: hdr.Type, Flags: hdr.Flags}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return Link{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.IFLA_IFNAME:
+			l.Name = ad.String()
+		case unix.IFLA_TXQLEN:
+			l.TxQLen = ad.Uint32()
+		case unix.IFLA_QDISC:
+			l.Qdisc = ad.String()
+		case unix.IFLA_OPERSTATE:
+			l.Operstate = ad.Uint8()
+		case unix.IFLA_MTU:
+			l.MTU = ad.Uint32()
+		case unix.IFLA_MIN_MTU:
+			l.MinMTU = ad.Uint32()
+		case unix.IFLA_MAX_MTU:
+			l.MaxMTU = ad.Uint32()
+		case unix.IFLA_NUM_TX_QUEUES:
+			l.NumTxQ = ad.Uint32()
+		case unix.IFLA_NUM_RX_QUEUES:
+			l.NumRxQ = ad.Uint32()
+		case unix.IFLA_GSO_MAX_SIZE:
+			l.GSOMaxSize = ad.Uint32()
+		case unix.IFLA_GSO_MAX_SEGS:
+			l.GSOMaxSegs = ad.Uint32()
+		case unix.IFLA_TSO_MAX_SIZE:
+			l.TSOMaxSize = ad.Uint32()
+		case unix.IFLA_TSO_MAX_SEGS:
+			l.TSOMaxSegs = ad.Uint32()
+		case unix.IFLA_GRO_MAX_SIZE:
+			l.GROMaxSize = ad.Uint32()
+		case unix.IFLA_CARRIER:
+			l.Carrier = ad.Uint8() != 0
+		case unix.IFLA_LINK:
+			l.ParentIndex = int32(ad.Uint32())
+		case unix.IFLA_ADDRESS:
+			l.Address = ad.Bytes()
+		case unix.IFLA_BROADCAST:
+			l.Broadcast = ad.Bytes()
+		case unix.IFLA_STATS64:
+			l.Stats = unmarshalStats(ad.Bytes())
+		case unix.IFLA_PARENT_DEV_NAME:
+			l.ParentDev = ad.String()
+		case unix.IFLA_PARENT_DEV_BUS_NAME:
+			l.ParentBus = ad.String()
+		case unix.IFLA_LINKINFO:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					switch nad.Type() {
+					case unix.IFLA_INFO_KIND:
+						l.Kind = nad.String()
+					case unix.IFLA_INFO_DATA:
+						info := &IPoIB{}
+						nad.Nested(func(d *netlink.AttributeDecoder) error {
+							for d.Next() {
+								switch d.Type() {
+								case unix.IFLA_IPOIB_PKEY:
+									info.PKey = d.Uint16()
+								case unix.IFLA_IPOIB_MODE:
+									info.Mode = d.Uint16()
+								case unix.IFLA_IPOIB_UMCAST:
+									info.Umcast = d.Uint16()
+								}
+							}
+							return nil
+						})
+						l.IPoIB = info
+					}
+				}
+				return nil
+			})
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return Link{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	return l, nil
+}
+
+// MarshalLinkRequest encodes a RTM_NEWLINK / RTM_SETLINK request payload.
+func MarshalLinkRequest(r LinkRequest) []byte {
+	hdr := ifinfomsg{Index: r.Index}
+	if r.Up != nil {
+		hdr.Change = unix.IFF_UP
+		if *r.Up {
+			hdr.Flags = unix.IFF_UP
+		}
+	}
+	ae := netlink.NewAttributeEncoder()
+	if r.Name != "" {
+		ae.String(unix.IFLA_IFNAME, r.Name)
+	}
+	if r.ParentIndex != 0 {
+		ae.Uint32(unix.IFLA_LINK, uint32(r.ParentIndex))
+	}
+	if r.MTU != nil {
+		ae.Uint32(unix.IFLA_MTU, *r.MTU)
+	}
+	if r.Kind != "" {
+		ae.Nested(unix.IFLA_LINKINFO, func(nae *netlink.AttributeEncoder) error {
+			nae.String(unix.IFLA_INFO_KIND, r.Kind)
+			if r.PKey != nil || r.Mode != nil || r.Umcast != nil {
+				nae.Nested(unix.IFLA_INFO_DATA, func(d *netlink.AttributeEncoder) error {
+					if r.PKey != nil {
+						d.Uint16(unix.IFLA_IPOIB_PKEY, *r.PKey)
+					}
+					if r.Mode != nil {
+						d.Uint16(unix.IFLA_IPOIB_MODE, *r.Mode)
+					}
+					if r.Umcast != nil {
+						d.Uint16(unix.IFLA_IPOIB_UMCAST, *r.Umcast)
+					}
+					return nil
+				})
+			}
+			return nil
+		})
+	}
+	return append(hdr.marshal(), encode(ae)...)
+}
+
+// UnmarshalLinkRequest decodes a RTM_NEWLINK / RTM_SETLINK / RTM_DELLINK /
+// RTM_GETLINK request payload.
+func UnmarshalLinkRequest(b []byte) (LinkRequest, error) {
+	hdr, rest, err := parseIfinfomsg(b)
+	if err != nil {
+		return LinkRequest{}, err
+	}
+	r := LinkRequest{Index: hdr.Index}
+	if hdr.Change&unix.IFF_UP != 0 {
+		up := hdr.Flags&unix.IFF_UP != 0
+		r.Up = &up
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return LinkRequest{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.IFLA_IFNAME:
+			r.Name = ad.String()
+		case unix.IFLA_LINK:
+			r.ParentIndex = int32(ad.Uint32())
+		case unix.IFLA_MTU:
+			v := ad.Uint32()
+			r.MTU = &v
+		case unix.IFLA_LINKINFO:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					switch nad.Type() {
+					case unix.IFLA_INFO_KIND:
+						r.Kind = nad.String()
+					case unix.IFLA_INFO_DATA:
+						nad.Nested(func(d *netlink.AttributeDecoder) error {
+							for d.Next() {
+								v := d.Uint16()
+								switch d.Type() {
+								case unix.IFLA_IPOIB_PKEY:
+									r.PKey = &v
+								case unix.IFLA_IPOIB_MODE:
+									r.Mode = &v
+								case unix.IFLA_IPOIB_UMCAST:
+									r.Umcast = &v
+								}
+							}
+							return nil
+						})
+					}
+				}
+				return nil
+			})
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return LinkRequest{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	return r, nil
+}
+
+// ethtoolHeader encodes the ETHTOOL_A_*_HEADER nest naming a device.
+func ethtoolHeader(ae *netlink.AttributeEncoder, dev string) {
+	ae.Nested(unix.ETHTOOL_A_HEADER_UNSPEC+1, func(h *netlink.AttributeEncoder) error {
+		h.String(unix.ETHTOOL_A_HEADER_DEV_NAME, dev)
+		return nil
+	})
+}
+
+// parseEthtoolDev returns the device named in an ethtool request header
+// (attribute 1 of every ethtool message).
+func parseEthtoolDev(ad *netlink.AttributeDecoder) string {
+	var dev string
+	ad.Nested(func(h *netlink.AttributeDecoder) error {
+		for h.Next() {
+			if h.Type() == unix.ETHTOOL_A_HEADER_DEV_NAME {
+				dev = h.String()
+			}
+		}
+		return nil
+	})
+	return dev
+}
+
+// bitset encodes features as a verbose ethtool bitset: every bit with its
+// index and name, the VALUE flag on those for which pick returns true.
+func encodeBitset(ae *netlink.AttributeEncoder, typ uint16, fs []Feature, pick func(Feature) bool) {
+	ae.Nested(typ, func(b *netlink.AttributeEncoder) error {
+		b.Flag(unix.ETHTOOL_A_BITSET_NOMASK, true)
+		b.Uint32(unix.ETHTOOL_A_BITSET_SIZE, uint32(len(fs)))
+		b.Nested(unix.ETHTOOL_A_BITSET_BITS, func(bits *netlink.AttributeEncoder) error {
+			for i, f := range fs {
+				bits.Nested(unix.ETHTOOL_A_BITSET_BITS_BIT, func(bit *netlink.AttributeEncoder) error {
+					bit.Uint32(unix.ETHTOOL_A_BITSET_BIT_INDEX, uint32(i))
+					bit.String(unix.ETHTOOL_A_BITSET_BIT_NAME, f.Name)
+					if pick(f) {
+						bit.Flag(unix.ETHTOOL_A_BITSET_BIT_VALUE, true)
+					}
+					return nil
+				})
+			}
+			return nil
+		})
+		return nil
+	})
+}
+
+type bit struct {
+	index uint32
+	name  string
+	value bool
+}
+
+func decodeBitset(ad *netlink.AttributeDecoder) []bit {
+	var out []bit
+	ad.Nested(func(b *netlink.AttributeDecoder) error {
+		for b.Next() {
+			if b.Type() != unix.ETHTOOL_A_BITSET_BITS {
+				continue
+			}
+			b.Nested(func(bits *netlink.AttributeDecoder) error {
+				for bits.Next() {
+					var x bit
+					bits.Nested(func(one *netlink.AttributeDecoder) error {
+						for one.Next() {
+							switch one.Type() {
+							case unix.ETHTOOL_A_BITSET_BIT_INDEX:
+								x.index = one.Uint32()
+							case unix.ETHTOOL_A_BITSET_BIT_NAME:
+								x.name = one.String()
+							case unix.ETHTOOL_A_BITSET_BIT_VALUE:
+								x.value = true
+							}
+						}
+						return nil
+					})
+					out = append(out, x)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	return out
+}
+
+// MarshalFeatures encodes a FEATURES_GET reply.
+func MarshalFeatures(dev string, fs []Feature) []byte {
+	ae := netlink.NewAttributeEncoder()
+	ethtoolHeader(ae, dev)
+	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_HW, fs, func(f Feature) bool { return f.Available })
+	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_WANTED, fs, func(f Feature) bool { return f.Wanted })
+	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_ACTIVE, fs, func(f Feature) bool { return f.Active })
+	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_NOCHANGE, fs, func(f Feature) bool { return f.NoChange })
+	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_GET_REPLY), encode(ae)...)
+}
+
+// UnmarshalFeatures decodes a FEATURES_GET reply.
+func UnmarshalFeatures(b []byte) ([]Feature, error) {
+	_, rest, err := parseGenl(b)
+	if err != nil {
+		return nil, err
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	var fs []Feature
+	set := func(bits []bit, apply func(*Feature, bool)) {
+		for _, x := range bits {
+			for int(x.index) >= len(fs) {
+				fs = append(fs, Feature{})
+			}
+			fs[x.index].Name = x.name
+			apply(&fs[x.index], x.value)
+		}
+	}
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.ETHTOOL_A_FEATURES_HW:
+			set(decodeBitset(ad), func(f *Feature, v bool) { f.Available = v })
+		case unix.ETHTOOL_A_FEATURES_WANTED:
+			set(decodeBitset(ad), func(f *Feature, v bool) { f.Wanted = v })
+		case unix.ETHTOOL_A_FEATURES_ACTIVE:
+			set(decodeBitset(ad), func(f *Feature, v bool) { f.Active = v })
+		case unix.ETHTOOL_A_FEATURES_NOCHANGE:
+			set(decodeBitset(ad), func(f *Feature, v bool) { f.NoChange = v })
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	return fs, nil
+}
+
+// MarshalFeaturesSet encodes a FEATURES_SET request: the named features of
+// want, with their wanted value (a verbose bitset with a mask).
+func MarshalFeaturesSet(dev string, names []string, want map[string]bool) []byte {
+	ae := netlink.NewAttributeEncoder()
+	ethtoolHeader(ae, dev)
+	ae.Nested(unix.ETHTOOL_A_FEATURES_WANTED, func(b *netlink.AttributeEncoder) error {
+		b.Nested(unix.ETHTOOL_A_BITSET_BITS, func(bits *netlink.AttributeEncoder) error {
+			for _, n := range names {
+				bits.Nested(unix.ETHTOOL_A_BITSET_BITS_BIT, func(bit *netlink.AttributeEncoder) error {
+					bit.String(unix.ETHTOOL_A_BITSET_BIT_NAME, n)
+					if want[n] {
+						bit.Flag(unix.ETHTOOL_A_BITSET_BIT_VALUE, true)
+					}
+					return nil
+				})
+			}
+			return nil
+		})
+		return nil
+	})
+	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_SET), encode(ae)...)
+}
+
+// MarshalCoalesce encodes a COALESCE_GET reply: only supported parameters.
+func MarshalCoalesce(dev string, c Coalesce) []byte {
+	ae := netlink.NewAttributeEncoder()
+	ethtoolHeader(ae, dev)
+	for _, typ := range c.Supported {
+		switch typ {
+		case unix.ETHTOOL_A_COALESCE_RX_USECS:
+			ae.Uint32(typ, c.RxUsecs)
+		case unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES:
+			ae.Uint32(typ, c.RxFrames)
+		}
+	}
+	return append(genlHeader(unix.ETHTOOL_MSG_COALESCE_GET_REPLY), encode(ae)...)
+}
+
+// UnmarshalCoalesce decodes a COALESCE_GET reply.
+func UnmarshalCoalesce(b []byte) (Coalesce, error) {
+	_, rest, err := parseGenl(b)
+	if err != nil {
+		return Coalesce{}, err
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return Coalesce{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	var c Coalesce
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.ETHTOOL_A_COALESCE_RX_USECS:
+			c.RxUsecs = ad.Uint32()
+			c.Supported = append(c.Supported, ad.Type())
+		case unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES:
+			c.RxFrames = ad.Uint32()
+			c.Supported = append(c.Supported, ad.Type())
+		}
+	}
+	return c, ad.Err()
+}
+
+// MarshalCoalesceSet encodes a COALESCE_SET request.
+func MarshalCoalesceSet(dev string, set CoalesceSet, order []uint16) []byte {
+	ae := netlink.NewAttributeEncoder()
+	ethtoolHeader(ae, dev)
+	for _, typ := range order {
+		ae.Uint32(typ, set[typ])
+	}
+	return append(genlHeader(unix.ETHTOOL_MSG_COALESCE_SET), encode(ae)...)
+}
+
+func encodeNested(ae *netlink.AttributeEncoder, typ uint16, fn func(*netlink.AttributeEncoder)) {
+	ae.Nested(typ, func(n *netlink.AttributeEncoder) error { fn(n); return nil })
+}
+
+// ErrnoOf extracts the errno an error carries (EIO when it carries none).
+func ErrnoOf(err error) unix.Errno {
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return unix.EIO
+}
+
+// ExtAck is implemented by errors that carry an extended-ack message.
+type ExtAck interface{ ExtAck() string }
+
+// ExtAckOf returns the extended-ack text an error carries, if any.
+func ExtAckOf(err error) string {
+	var x ExtAck
+	if errors.As(err, &x) {
+		return x.ExtAck()
+	}
+	return ""
+}
+
+func portOf(v uint8) ethtool.Port       { return ethtool.Port(v) }
+func duplexOf(v uint8) ethtool.Duplex   { return ethtool.Duplex(v) }
+func autonegOf(v uint8) ethtool.Autoneg { return ethtool.Autoneg(v) }
+
+func nlmsgAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
+
+// marshalMessage encodes a message, padding the payload to 4 bytes as
+// mdlayher/netlink requires.
+func marshalMessage(h netlink.Header, data []byte) ([]byte, error) {
+	h.Length = uint32(nlmsgAlign(unix.NLMSG_HDRLEN + len(data)))
+	return netlink.Message{Header: h, Data: data}.MarshalBinary()
+}
+
+// splitMessage returns the first message of b and the bytes after it.
+func splitMessage(b []byte) (netlink.Message, []byte, error) {
+	var m netlink.Message
+	if len(b) < unix.NLMSG_HDRLEN {
+		return m, nil, fmt.Errorf("%w: truncated netlink header", errMalformed)
+	}
+	l := int(nlenc.Uint32(b[0:4]))
+	adv := nlmsgAlign(l)
+	if l < unix.NLMSG_HDRLEN || adv > len(b) {
+		return m, nil, fmt.Errorf("%w: bad message length %d", errMalformed, l)
+	}
+	if err := m.UnmarshalBinary(b[:adv]); err != nil {
+		return m, nil, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	return m, b[adv:], nil
+}

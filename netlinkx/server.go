@@ -1,0 +1,431 @@
+package netlinkx
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/mdlayher/netlink"
+	"github.com/mdlayher/netlink/nlenc"
+	"golang.org/x/sys/unix"
+)
+
+// maxDatagram bounds one request datagram.
+const maxDatagram = 1 << 20
+
+// Server answers netlink requests for a Backend.
+type Server struct {
+	b  Backend
+	wg sync.WaitGroup
+}
+
+// NewServer returns a server for b.
+func NewServer(b Backend) *Server { return &Server{b: b} }
+
+// Serve accepts connections on l until it is closed.
+func (s *Server) Serve(l *net.UnixListener) error {
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				s.wg.Wait()
+				return nil
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.ServeConn(c)
+		}()
+	}
+}
+
+// ServeConn serves one connection until the peer closes it. A malformed
+// datagram gets an error reply; the connection goes on.
+func (s *Server) ServeConn(c *net.UnixConn) {
+	defer c.Close()
+	sess := &session{s: s}
+	buf := make([]byte, maxDatagram)
+	for {
+		n, err := c.Read(buf)
+		if err != nil || n == 0 {
+			return
+		}
+		for _, reply := range sess.handleDatagram(buf[:n]) {
+			if _, err := c.Write(reply); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// session is one connection's state: the node it is bound to.
+type session struct {
+	s    *Server
+	node Node
+}
+
+// handleDatagram decodes every message in b and returns the reply datagrams.
+func (ss *session) handleDatagram(b []byte) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		m, rest, err := splitMessage(b)
+		if err != nil {
+			var h netlink.Header
+			if len(b) >= unix.NLMSG_HDRLEN {
+				h.Type = netlink.HeaderType(nlenc.Uint16(b[4:6]))
+				h.Sequence = nlenc.Uint32(b[8:12])
+				h.PID = nlenc.Uint32(b[12:16])
+			}
+			return append(out, errorReply(h, unix.EINVAL, err.Error()))
+		}
+		out = append(out, ss.handle(m)...)
+		b = rest
+	}
+	return out
+}
+
+func (ss *session) nodeOrDefault() (Node, error) {
+	if ss.node == nil {
+		n, err := ss.s.b.Node("")
+		if err != nil {
+			return nil, err
+		}
+		ss.node = n
+	}
+	return ss.node, nil
+}
+
+// handle serves one request; the last datagram is always the ack or
+// NLMSG_DONE.
+func (ss *session) handle(m netlink.Message) (out [][]byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = [][]byte{errorReply(m.Header, unix.EINVAL, fmt.Sprintf("internal error: %v", r))}
+		}
+	}()
+	if m.Header.Flags&netlink.Request == 0 {
+		return [][]byte{errorReply(m.Header, unix.EINVAL, "not a request")}
+	}
+	if m.Header.Type == FamilyIbctl {
+		if cmd, rest, err := parseGenl(m.Data); err == nil && cmd == CmdBind {
+			return ss.bind(m, rest)
+		}
+	}
+	node, err := ss.nodeOrDefault()
+	if err != nil {
+		return [][]byte{errorReply(m.Header, ErrnoOf(err), ExtAckOf(err))}
+	}
+	replies, err := dispatch(ss.s.b, node, m)
+	if err != nil {
+		return append(replies, errorReply(m.Header, ErrnoOf(err), ExtAckOf(err)))
+	}
+	if m.Header.Flags&netlink.Dump != 0 {
+		return append(replies, doneReply(m.Header))
+	}
+	return append(replies, errorReply(m.Header, 0, ""))
+}
+
+func (ss *session) bind(m netlink.Message, rest []byte) [][]byte {
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return [][]byte{errorReply(m.Header, unix.EINVAL, "malformed bind request")}
+	}
+	var name string
+	for ad.Next() {
+		if ad.Type() == AttrNode {
+			name = ad.String()
+		}
+	}
+	n, err := ss.s.b.Node(name)
+	if err != nil {
+		return [][]byte{errorReply(m.Header, ErrnoOf(err), ExtAckOf(err))}
+	}
+	ss.node = n
+	return [][]byte{errorReply(m.Header, 0, "")}
+}
+
+func reply(req netlink.Header, typ netlink.HeaderType, flags netlink.HeaderFlags, data []byte) []byte {
+	b, err := marshalMessage(netlink.Header{Type: typ, Flags: flags, Sequence: req.Sequence, PID: req.PID}, data)
+	if err != nil {
+		panic(fmt.Sprintf("netlinkx: marshal reply: %v", err))
+	}
+	return b
+}
+
+// errorReply builds NLMSG_ERROR: -errno, the request header and, when msg
+// is set, NLMSGERR_ATTR_MSG (NLM_F_ACK_TLVS).
+func errorReply(req netlink.Header, errno unix.Errno, msg string) []byte {
+	data := make([]byte, 4+unix.NLMSG_HDRLEN)
+	nlenc.PutInt32(data[0:4], -int32(errno))
+	nlenc.PutUint32(data[4:8], uint32(unix.NLMSG_HDRLEN))
+	nlenc.PutUint16(data[8:10], uint16(req.Type))
+	nlenc.PutUint16(data[10:12], uint16(req.Flags))
+	nlenc.PutUint32(data[12:16], req.Sequence)
+	nlenc.PutUint32(data[16:20], req.PID)
+	flags := netlink.HeaderFlags(0x100) // NLM_F_CAPPED: payload not echoed
+	if msg != "" {
+		ae := netlink.NewAttributeEncoder()
+		ae.String(unix.NLMSGERR_ATTR_MSG, msg)
+		data = append(data, encode(ae)...)
+		flags |= 0x200 // NLM_F_ACK_TLVS
+	}
+	return reply(req, netlink.Error, flags, data)
+}
+
+func doneReply(req netlink.Header) []byte {
+	return reply(req, netlink.Done, netlink.Multi, make([]byte, 4))
+}
+
+// dispatch routes one request to the backend and encodes the replies.
+func dispatch(b Backend, node Node, m netlink.Message) ([][]byte, error) {
+	switch m.Header.Type {
+	case unix.RTM_GETLINK:
+		return getLink(node, m)
+	case unix.RTM_NEWLINK, unix.RTM_SETLINK:
+		r, err := UnmarshalLinkRequest(m.Data)
+		if err != nil {
+			return nil, withMsg(unix.EINVAL, err.Error())
+		}
+		if m.Header.Type == unix.RTM_NEWLINK && m.Header.Flags&netlink.Create != 0 {
+			return nil, node.NewLink(r)
+		}
+		return nil, node.SetLink(r)
+	case unix.RTM_DELLINK:
+		r, err := UnmarshalLinkRequest(m.Data)
+		if err != nil {
+			return nil, withMsg(unix.EINVAL, err.Error())
+		}
+		return nil, node.DelLink(r.Index, r.Name)
+	case FamilyEthtool:
+		return ethtoolRequest(node, m)
+	case FamilyIbctl:
+		return ibctlRequest(b, node, m)
+	}
+	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown message type %d", m.Header.Type))
+}
+
+func getLink(node Node, m netlink.Message) ([][]byte, error) {
+	if m.Header.Flags&netlink.Dump != 0 {
+		links, err := node.Links()
+		if err != nil {
+			return nil, err
+		}
+		out := make([][]byte, 0, len(links))
+		for _, l := range links {
+			out = append(out, reply(m.Header, unix.RTM_NEWLINK, netlink.Multi, MarshalLink(l)))
+		}
+		return out, nil
+	}
+	r, err := UnmarshalLinkRequest(m.Data)
+	if err != nil {
+		return nil, withMsg(unix.EINVAL, err.Error())
+	}
+	l, err := node.Link(r.Index, r.Name)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{reply(m.Header, unix.RTM_NEWLINK, 0, MarshalLink(l))}, nil
+}
+
+func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
+	cmd, rest, err := parseGenl(m.Data)
+	if err != nil {
+		return nil, withMsg(unix.EINVAL, err.Error())
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return nil, withMsg(unix.EINVAL, "malformed attributes")
+	}
+	var dev string
+	var want map[string]bool
+	coal := CoalesceSet{}
+	for ad.Next() {
+		switch {
+		case ad.Type() == 1: // ETHTOOL_A_*_HEADER
+			dev = parseEthtoolDev(ad)
+		case cmd == unix.ETHTOOL_MSG_FEATURES_SET && ad.Type() == unix.ETHTOOL_A_FEATURES_WANTED:
+			want = map[string]bool{}
+			for _, x := range decodeBitset(ad) {
+				want[x.name] = x.value
+			}
+		case cmd == unix.ETHTOOL_MSG_COALESCE_SET:
+			if b := ad.Bytes(); len(b) == 4 {
+				coal[ad.Type()] = nlenc.Uint32(b)
+			} else if len(b) == 1 {
+				coal[ad.Type()] = uint32(b[0])
+			} else {
+				return nil, withMsg(unix.EINVAL, fmt.Sprintf("coalesce attribute %d: bad length %d", ad.Type(), len(b)))
+			}
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return nil, withMsg(unix.EINVAL, "malformed attributes")
+	}
+	if dev == "" {
+		return nil, withMsg(unix.EINVAL, "request header missing device")
+	}
+	one := func(typ uint8, data []byte) [][]byte {
+		return [][]byte{reply(m.Header, FamilyEthtool, 0, data)}
+	}
+	switch cmd {
+	case unix.ETHTOOL_MSG_FEATURES_GET:
+		fs, err := node.Features(dev)
+		if err != nil {
+			return nil, err
+		}
+		return one(cmd, MarshalFeatures(dev, fs)), nil
+	case unix.ETHTOOL_MSG_FEATURES_SET:
+		if err := node.SetFeatures(dev, want); err != nil {
+			return nil, err
+		}
+		fs, err := node.Features(dev)
+		if err != nil {
+			return nil, err
+		}
+		return one(cmd, MarshalFeatures(dev, fs)), nil
+	case unix.ETHTOOL_MSG_COALESCE_GET:
+		c, err := node.Coalesce(dev)
+		if err != nil {
+			return nil, err
+		}
+		return one(cmd, MarshalCoalesce(dev, c)), nil
+	case unix.ETHTOOL_MSG_COALESCE_SET:
+		return nil, node.SetCoalesce(dev, coal)
+	case unix.ETHTOOL_MSG_LINKINFO_GET, unix.ETHTOOL_MSG_LINKMODES_GET, unix.ETHTOOL_MSG_LINKSTATE_GET:
+		ls, err := node.LinkSettings(dev)
+		if err != nil {
+			return nil, err
+		}
+		return one(cmd, marshalLinkSettings(cmd, dev, ls)), nil
+	}
+	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ethtool command %d", cmd))
+}
+
+func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
+	cmd, rest, err := parseGenl(m.Data)
+	if err != nil {
+		return nil, withMsg(unix.EINVAL, err.Error())
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return nil, withMsg(unix.EINVAL, "malformed attributes")
+	}
+	var path, dev string
+	var data []byte
+	for ad.Next() {
+		switch ad.Type() {
+		case AttrPath:
+			path = ad.String()
+		case AttrDev:
+			dev = ad.String()
+		case AttrData:
+			data = ad.Bytes()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return nil, withMsg(unix.EINVAL, "malformed attributes")
+	}
+	ae := netlink.NewAttributeEncoder()
+	switch cmd {
+	case CmdStatus:
+		st := b.Status()
+		ae.Uint32(AttrPID, st.PID)
+		ae.String(AttrSocket, st.Socket)
+		ae.String(AttrStateDir, st.StateDir)
+		ae.Uint64(AttrUptime, st.Uptime)
+		ae.Uint32(AttrLinks, st.Links)
+		for _, n := range st.Nodes {
+			ae.String(AttrNode, n)
+		}
+	case CmdStop:
+		b.Stop()
+		return nil, nil
+	case CmdSysRead:
+		content, err := node.SysRead(path)
+		if err != nil {
+			return nil, err
+		}
+		ae.Bytes(AttrData, content)
+	case CmdSysWrite:
+		n, err := node.SysWrite(path, data)
+		if err != nil {
+			return nil, err
+		}
+		ae.Uint32(AttrWritten, uint32(n))
+	case CmdSysList:
+		entries, err := node.SysList(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			encodeNested(ae, AttrEntry, func(n *netlink.AttributeEncoder) {
+				n.String(AttrName, e.Name)
+				n.Uint32(AttrMode, e.Mode)
+			})
+		}
+	case CmdDrvInfo:
+		di, err := node.DriverInfo(dev)
+		if err != nil {
+			return nil, err
+		}
+		ae.String(AttrDriver, di.Driver)
+		ae.String(AttrVersion, di.Version)
+		ae.String(AttrFirmware, di.Firmware)
+		ae.String(AttrBusInfo, di.BusInfo)
+		ae.Uint32(AttrNStats, di.NStats)
+	case CmdStats:
+		st, err := node.Stats(dev)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range st {
+			encodeNested(ae, AttrStat, func(n *netlink.AttributeEncoder) {
+				n.String(AttrName, s.Name)
+				n.Uint64(AttrValue, s.Value)
+			})
+		}
+	default:
+		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ibctl command %d", cmd))
+	}
+	return [][]byte{reply(m.Header, FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
+}
+
+func marshalLinkSettings(cmd uint8, dev string, ls LinkSettings) []byte {
+	ae := netlink.NewAttributeEncoder()
+	ethtoolHeader(ae, dev)
+	switch cmd {
+	case unix.ETHTOOL_MSG_LINKINFO_GET:
+		ae.Uint8(unix.ETHTOOL_A_LINKINFO_PORT, uint8(ls.Port))
+		ae.Uint8(unix.ETHTOOL_A_LINKINFO_PHYADDR, ls.PHYAddress)
+	case unix.ETHTOOL_MSG_LINKMODES_GET:
+		ae.Uint8(unix.ETHTOOL_A_LINKMODES_AUTONEG, uint8(ls.Autoneg))
+		speed := uint32(ls.SpeedMegabits)
+		if ls.SpeedMegabits == 0 {
+			speed = 0xffffffff // SPEED_UNKNOWN
+		}
+		ae.Uint32(unix.ETHTOOL_A_LINKMODES_SPEED, speed)
+		ae.Uint8(unix.ETHTOOL_A_LINKMODES_DUPLEX, uint8(ls.Duplex))
+	case unix.ETHTOOL_MSG_LINKSTATE_GET:
+		v := uint8(0)
+		if ls.Link {
+			v = 1
+		}
+		ae.Uint8(unix.ETHTOOL_A_LINKSTATE_LINK, v)
+	}
+	return append(genlHeader(cmd), encode(ae)...)
+}
+
+// msgError is an errno with an extended-ack text.
+type msgError struct {
+	errno unix.Errno
+	msg   string
+}
+
+func (e *msgError) Error() string  { return e.errno.Error() + ": " + e.msg }
+func (e *msgError) Unwrap() error  { return e.errno }
+func (e *msgError) ExtAck() string { return e.msg }
+
+func withMsg(errno unix.Errno, msg string) error { return &msgError{errno, msg} }

@@ -1,0 +1,157 @@
+// Package netlinkx is the control protocol between the ibctl CLI and an IPoIB
+// driver: netlink-format messages (rtnetlink links, ethtool-netlink features,
+// coalescing and link info, and an ibctl family for sysfs and driver control)
+// over a SOCK_SEQPACKET unix socket. Requests get replies plus an ack carrying
+// an errno and an extended-ack text, as from the kernel.
+package netlinkx
+
+import "github.com/mdlayher/ethtool"
+
+// IPoIB modes as carried in IFLA_IPOIB_MODE.
+const (
+	ModeDatagram  uint16 = 0
+	ModeConnected uint16 = 1
+)
+
+// ModeName is the name iproute2 prints for an IFLA_IPOIB_MODE value.
+func ModeName(m uint16) string {
+	switch m {
+	case ModeDatagram:
+		return "datagram"
+	case ModeConnected:
+		return "connected"
+	}
+	return "unknown"
+}
+
+// IPoIB is the kind-specific part of a link (IFLA_INFO_DATA for kind ipoib).
+type IPoIB struct {
+	PKey   uint16
+	Mode   uint16
+	Umcast uint16
+}
+
+// Stats are the generic interface counters (a subset of rtnl_link_stats64).
+type Stats struct {
+	RxPackets, TxPackets uint64
+	RxBytes, TxBytes     uint64
+	RxErrors, TxErrors   uint64
+	RxDropped, TxDropped uint64
+	Multicast            uint64
+	Collisions           uint64
+	RxOverErrors         uint64
+	RxCRCErrors          uint64
+	RxFrameErrors        uint64
+	RxFIFOErrors         uint64
+	RxMissedErrors       uint64
+	TxAbortedErrors      uint64
+	TxCarrierErrors      uint64
+	TxFIFOErrors         uint64
+	TxHeartbeatErrors    uint64
+	TxWindowErrors       uint64
+	RxNoHandler          uint64
+}
+
+// Link is one network device as RTM_NEWLINK describes it.
+type Link struct {
+	Index       int32
+	Type        uint16 // ARPHRD_INFINIBAND
+	Flags       uint32 // IFF_* including IFF_RUNNING and IFF_LOWER_UP
+	Name        string
+	MTU         uint32
+	MinMTU      uint32
+	MaxMTU      uint32
+	TxQLen      uint32
+	Qdisc       string // IFLA_QDISC
+	Operstate   uint8  // IF_OPER_*
+	Carrier     bool
+	Address     []byte
+	Broadcast   []byte
+	ParentIndex int32 // IFLA_LINK; 0 when the device has no parent
+	NumTxQ      uint32
+	NumRxQ      uint32
+	GSOMaxSize  uint32
+	GSOMaxSegs  uint32
+	TSOMaxSize  uint32
+	TSOMaxSegs  uint32
+	GROMaxSize  uint32
+	ParentBus   string // IFLA_PARENT_DEV_BUS_NAME
+	ParentDev   string // IFLA_PARENT_DEV_NAME
+	Kind        string
+	IPoIB       *IPoIB
+	Stats       Stats
+}
+
+// LinkRequest is RTM_NEWLINK (create or change) or RTM_SETLINK.
+type LinkRequest struct {
+	Index       int32
+	Name        string // device to change; the new name when creating
+	ParentIndex int32  // IFLA_LINK when creating
+	Up          *bool
+	MTU         *uint32
+	Kind        string // "ipoib" when IFLA_LINKINFO is present
+	PKey        *uint16
+	Mode        *uint16
+	Umcast      *uint16
+}
+
+// Feature is one netdev feature as ethtool-netlink FEATURES_GET reports it.
+type Feature struct {
+	Name      string
+	Available bool // in hw_features: the user may change it
+	Wanted    bool
+	Active    bool
+	NoChange  bool // fixed
+}
+
+// Coalesce holds interrupt moderation parameters; Supported lists the
+// ETHTOOL_A_COALESCE_* attributes the driver accepts.
+type Coalesce struct {
+	RxUsecs   uint32
+	RxFrames  uint32
+	Supported []uint16
+}
+
+// CoalesceSet is a COALESCE_SET request: attribute type → value.
+type CoalesceSet map[uint16]uint32
+
+// LinkSettings is what `ethtool DEV` shows, in mdlayher/ethtool's types.
+type LinkSettings struct {
+	Port          ethtool.Port
+	SpeedMegabits int // 0 when unknown
+	Duplex        ethtool.Duplex
+	Autoneg       ethtool.Autoneg
+	PHYAddress    uint8
+	Link          bool
+}
+
+// DriverInfo is `ethtool -i`.
+type DriverInfo struct {
+	Driver, Version, Firmware, BusInfo string
+	NStats                             uint32
+}
+
+// Stat is one `ethtool -S` counter.
+type Stat struct {
+	Name  string
+	Value uint64
+}
+
+// SysEntry is one file or directory under a sysfs path.
+type SysEntry struct {
+	Name string
+	Mode uint32 // permission bits; directories have 0x80000000 set
+}
+
+// SysDir marks a directory in SysEntry.Mode.
+const SysDir uint32 = 0x80000000
+
+// Status describes the running driver.
+type Status struct {
+	PID      uint32
+	Socket   string
+	StateDir string
+	Nodes    []string
+	Links    uint32
+	Uptime   uint64 // seconds
+}
