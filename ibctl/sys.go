@@ -51,7 +51,7 @@ newline; -n leaves it out, like echo -n) and fails as the kernel does.`,
 			return sysWriteRun(wo)
 		}),
 	}
-	write.Flags().BoolVarP(&wo.NoNewline, "no-newline", "n", false, "do not append a newline (echo -n)")
+	write.Flags().BoolVar(&wo.NoNewline, "no-newline", false, "do not append a newline (like echo -n)")
 	write.Flags().SetInterspersed(false)
 	ls := &cobra.Command{
 		Use:               "ls [PATH]",
