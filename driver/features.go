@@ -40,6 +40,7 @@ var featureNames = []string{
 	"tx-esp-segmentation",
 	"tx-udp-segmentation",
 	"tx-gso-list",
+	"tx-tcp-accecn-segmentation",
 	"tx-checksum-fcoe-crc",
 	"tx-checksum-sctp",
 	"rx-ntuple-filter",

@@ -1,8 +1,366 @@
 package ibctl
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"io"
+	"strings"
 
-// NewCmdEthtool is `ibctl ethtool`. (being written)
+	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/mdlayher/ethtool"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+// EthtoolOptions are the inputs of `ibctl ethtool`.
+type EthtoolOptions struct {
+	F            *Factory
+	Driver       bool // -i
+	ShowFeatures bool // -k
+	Features     bool // -K
+	ShowCoalesce bool // -c
+	Coalesce     bool // -C
+	Statistics   bool // -S
+	Dev          string
+	Args         []string
+}
+
+// NewCmdEthtool is `ibctl ethtool`: ethtool's option letters and output.
 func NewCmdEthtool(f *Factory) *cobra.Command {
-	return &cobra.Command{Use: "ethtool", Short: "Query or control IPoIB device settings (ethtool)", Hidden: true}
+	o := &EthtoolOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "ethtool [-i|-k|-K|-c|-C|-S] DEVICE [ARGS...]",
+		Short: "Query or control IPoIB device settings (ethtool)",
+		Long: `Query or control an IPoIB device as ethtool does, with its option letters and output:
+
+  ibctl ethtool DEVICE                          link settings (speed = lane rate x width)
+  ibctl ethtool -i DEVICE                       driver information
+  ibctl ethtool -k DEVICE                       offload features
+  ibctl ethtool -K DEVICE FEATURE on|off ...    change features (kernel or ethtool short names)
+  ibctl ethtool -c DEVICE                       interrupt moderation
+  ibctl ethtool -C DEVICE rx-usecs N rx-frames N
+  ibctl ethtool -S DEVICE                       statistics
+
+Checksum offload and LSO are off in connected mode and come back in datagram mode; LRO
+(rx-lro, "lro") is offered on checksum-capable ports and works in datagram mode only.
+IPoIB moderates only the receive side: other -C parameters fail with "Operation not
+supported", values above 65535 with "Invalid argument".`,
+		DisableFlagsInUseLine: true,
+		Args:                  cobra.MinimumNArgs(1),
+		ValidArgsFunction:     completeEthtoolArgs(f, o),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			o.Dev, o.Args = args[0], args[1:]
+			return ethtoolRun(o)
+		}),
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.Driver, "driver", "i", false, "show driver information")
+	fl.BoolVarP(&o.ShowFeatures, "show-features", "k", false, "show offload features")
+	fl.BoolVarP(&o.Features, "features", "K", false, "change offload features")
+	fl.BoolVarP(&o.ShowCoalesce, "show-coalesce", "c", false, "show interrupt moderation")
+	fl.BoolVarP(&o.Coalesce, "coalesce", "C", false, "change interrupt moderation")
+	fl.BoolVarP(&o.Statistics, "statistics", "S", false, "show statistics")
+	fl.SetInterspersed(false)
+	cmd.Flags().SetNormalizeFunc(nil)
+	return cmd
+}
+
+func ethtoolRun(o *EthtoolOptions) error {
+	n := 0
+	for _, b := range []bool{o.Driver, o.ShowFeatures, o.Features, o.ShowCoalesce, o.Coalesce, o.Statistics} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		return usagef("ethtool: only one of -i, -k, -K, -c, -C, -S may be given")
+	}
+	if len(o.Args) > 0 && !o.Features && !o.Coalesce {
+		return usagef("ethtool: unexpected argument %q", o.Args[0])
+	}
+	if o.Features {
+		if err := checkFeatureArgs(o.Args); err != nil {
+			return err
+		}
+	}
+	var set netlinkx.CoalesceSet
+	var order []uint16
+	if o.Coalesce {
+		var err error
+		if set, order, err = parseCoalesceArgs(o.Args); err != nil {
+			return err
+		}
+	}
+	c, err := o.F.client()
+	if err != nil {
+		return err
+	}
+	g := o.F.Globals
+	w := o.F.IO.Out
+	switch {
+	case o.Driver:
+		di, err := c.DriverInfo(o.Dev)
+		if err != nil {
+			return opError("ethtool -i "+o.Dev, err)
+		}
+		return emit(w, g, driverInfoPrinter(di))
+	case o.ShowFeatures:
+		fs, err := c.Features(o.Dev)
+		if err != nil {
+			return opError("ethtool -k "+o.Dev, err)
+		}
+		return emit(w, g, featuresPrinter(o.Dev, fs))
+	case o.Features:
+		return setFeatures(o, c)
+	case o.ShowCoalesce:
+		co, err := c.Coalesce(o.Dev)
+		if err != nil {
+			return opError("ethtool -c "+o.Dev, err)
+		}
+		return emit(w, g, coalescePrinter(o.Dev, co))
+	case o.Coalesce:
+		if err := c.SetCoalesce(o.Dev, set, order); err != nil {
+			return opError("ethtool -C "+o.Dev, err)
+		}
+		return nil
+	case o.Statistics:
+		st, err := c.Stats(o.Dev)
+		if err != nil {
+			return opError("ethtool -S "+o.Dev, err)
+		}
+		return emit(w, g, statsPrinter(st))
+	}
+	ls, err := c.LinkSettings(o.Dev)
+	if err != nil {
+		return opError("ethtool "+o.Dev, err)
+	}
+	return emit(w, g, linkSettingsPrinter(o.Dev, ls))
+}
+
+// emit prints a record as text or JSON.
+func emit(w io.Writer, g *Globals, p *Printer) error {
+	if g.JSON {
+		return writeJSON(w, p.Object(), g.Pretty)
+	}
+	_, err := io.WriteString(w, p.TextOut())
+	return err
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// driverInfoPrinter is `ethtool -i`.
+func driverInfoPrinter(di netlinkx.DriverInfo) *Printer {
+	p := NewPrinter()
+	p.Any("driver", "driver: %s\n", di.Driver)
+	p.Any("version", "version: %s\n", di.Version)
+	p.Any("firmware-version", "firmware-version: %s\n", di.Firmware)
+	p.Any("expansion-rom-version", "expansion-rom-version: %s\n", "")
+	p.Any("bus-info", "bus-info: %s\n", di.BusInfo)
+	p.Any("supports-statistics", "supports-statistics: %s\n", yesNo(di.NStats > 0))
+	p.Any("supports-test", "supports-test: %s\n", "no")
+	p.Any("supports-eeprom-access", "supports-eeprom-access: %s\n", "no")
+	p.Any("supports-register-dump", "supports-register-dump: %s\n", "no")
+	p.Any("supports-priv-flags", "supports-priv-flags: %s\n", "no")
+	return p
+}
+
+// statsPrinter is `ethtool -S`.
+func statsPrinter(st []netlinkx.Stat) *Printer {
+	p := NewPrinter()
+	p.Text("NIC statistics:\n")
+	for _, s := range st {
+		p.Any(s.Name, "     "+s.Name+": %d\n", s.Value)
+	}
+	return p
+}
+
+// linkSettingsPrinter is `ethtool DEVICE` as ethtool 6.1 prints an IPoIB
+// device over netlink: no link modes, speed from lane rate × width.
+func linkSettingsPrinter(dev string, ls netlinkx.LinkSettings) *Printer {
+	p := NewPrinter()
+	p.Any("ifname", "Settings for %s:\n", dev)
+	p.Text("\tSupported ports: [  ]\n\tSupported link modes:   Not reported\n\tSupported pause frame use: No\n" +
+		"\tSupports auto-negotiation: No\n\tSupported FEC modes: Not reported\n\tAdvertised link modes:  Not reported\n" +
+		"\tAdvertised pause frame use: No\n\tAdvertised auto-negotiation: No\n\tAdvertised FEC modes: Not reported\n")
+	if ls.SpeedMegabits > 0 {
+		p.Any("speed", "\tSpeed: %dMb/s\n", ls.SpeedMegabits)
+	} else {
+		p.Text("\tSpeed: Unknown!\n")
+		p.Any("speed", "", nil)
+	}
+	switch ls.Duplex {
+	case ethtool.Full:
+		p.Any("duplex", "\tDuplex: %s\n", "Full")
+	case ethtool.Half:
+		p.Any("duplex", "\tDuplex: %s\n", "Half")
+	default:
+		p.Text(fmt.Sprintf("\tDuplex: Unknown! (%d)\n", ls.Duplex))
+		p.Any("duplex", "", "Unknown")
+	}
+	p.Any("auto-negotiation", "\tAuto-negotiation: %s\n", onOff(ls.Autoneg == ethtool.AutonegOn))
+	p.Any("port", "\tPort: %s\n", portName(ls.Port))
+	p.Any("phyad", "\tPHYAD: %d\n", ls.PHYAddress)
+	p.Any("transceiver", "\tTransceiver: %s\n", "internal")
+	p.Any("link-detected", "\tLink detected: %s\n", yesNo(ls.Link))
+	return p
+}
+
+func portName(port ethtool.Port) string {
+	switch port {
+	case ethtool.TwistedPair:
+		return "Twisted Pair"
+	case ethtool.AUI:
+		return "AUI"
+	case ethtool.MII:
+		return "MII"
+	case ethtool.Fibre:
+		return "FIBRE"
+	case ethtool.BNC:
+		return "BNC"
+	case ethtool.DirectAttach:
+		return "Direct Attach Copper"
+	case ethtool.None:
+		return "None"
+	case ethtool.Other:
+		return "Other"
+	}
+	return fmt.Sprintf("Unknown! (%d)", port)
+}
+
+// coalesceRows are ethtool 6.1's -c layout: attribute, label, blank line
+// after. A zero attribute prints "n/a" unless supported.
+var coalesceRows = []struct {
+	attr  uint16
+	label string
+	blank bool
+}{
+	{unix.ETHTOOL_A_COALESCE_STATS_BLOCK_USECS, "stats-block-usecs", false},
+	{unix.ETHTOOL_A_COALESCE_RATE_SAMPLE_INTERVAL, "sample-interval", false},
+	{unix.ETHTOOL_A_COALESCE_PKT_RATE_LOW, "pkt-rate-low", false},
+	{unix.ETHTOOL_A_COALESCE_PKT_RATE_HIGH, "pkt-rate-high", true},
+	{unix.ETHTOOL_A_COALESCE_RX_USECS, "rx-usecs", false},
+	{unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES, "rx-frames", false},
+	{unix.ETHTOOL_A_COALESCE_RX_USECS_IRQ, "rx-usecs-irq", false},
+	{unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES_IRQ, "rx-frames-irq", true},
+	{unix.ETHTOOL_A_COALESCE_TX_USECS, "tx-usecs", false},
+	{unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES, "tx-frames", false},
+	{unix.ETHTOOL_A_COALESCE_TX_USECS_IRQ, "tx-usecs-irq", false},
+	{unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_IRQ, "tx-frames-irq", true},
+	{unix.ETHTOOL_A_COALESCE_RX_USECS_LOW, "rx-usecs-low", false},
+	{unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES_LOW, "rx-frame-low", false},
+	{unix.ETHTOOL_A_COALESCE_TX_USECS_LOW, "tx-usecs-low", false},
+	{unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_LOW, "tx-frame-low", true},
+	{unix.ETHTOOL_A_COALESCE_RX_USECS_HIGH, "rx-usecs-high", false},
+	{unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES_HIGH, "rx-frame-high", false},
+	{unix.ETHTOOL_A_COALESCE_TX_USECS_HIGH, "tx-usecs-high", false},
+	{unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_HIGH, "tx-frame-high", true},
+}
+
+// coalescePrinter is `ethtool -c`.
+func coalescePrinter(dev string, c netlinkx.Coalesce) *Printer {
+	p := NewPrinter()
+	p.Any("ifname", "Coalesce parameters for %s:\n", dev)
+	p.Text("Adaptive RX: n/a  TX: n/a\n")
+	values := map[uint16]uint32{unix.ETHTOOL_A_COALESCE_RX_USECS: c.RxUsecs, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: c.RxFrames}
+	supported := map[uint16]bool{}
+	for _, a := range c.Supported {
+		supported[a] = true
+	}
+	for _, r := range coalesceRows {
+		if supported[r.attr] {
+			p.Any(r.label, r.label+": %d\n", values[r.attr])
+		} else {
+			p.Text(r.label + ": n/a\n")
+		}
+		if r.blank {
+			p.Text("\n")
+		}
+	}
+	p.Text("CQE mode RX: n/a  TX: n/a\n\n")
+	return p
+}
+
+// coalesceParams are the names `ethtool -C` accepts, with their attribute
+// and whether they take on/off.
+var coalesceParams = map[string]struct {
+	attr uint16
+	bool bool
+}{
+	"adaptive-rx":       {unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX, true},
+	"adaptive-tx":       {unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX, true},
+	"sample-interval":   {unix.ETHTOOL_A_COALESCE_RATE_SAMPLE_INTERVAL, false},
+	"stats-block-usecs": {unix.ETHTOOL_A_COALESCE_STATS_BLOCK_USECS, false},
+	"pkt-rate-low":      {unix.ETHTOOL_A_COALESCE_PKT_RATE_LOW, false},
+	"pkt-rate-high":     {unix.ETHTOOL_A_COALESCE_PKT_RATE_HIGH, false},
+	"rx-usecs":          {unix.ETHTOOL_A_COALESCE_RX_USECS, false},
+	"rx-frames":         {unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES, false},
+	"rx-usecs-irq":      {unix.ETHTOOL_A_COALESCE_RX_USECS_IRQ, false},
+	"rx-frames-irq":     {unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES_IRQ, false},
+	"tx-usecs":          {unix.ETHTOOL_A_COALESCE_TX_USECS, false},
+	"tx-frames":         {unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES, false},
+	"tx-usecs-irq":      {unix.ETHTOOL_A_COALESCE_TX_USECS_IRQ, false},
+	"tx-frames-irq":     {unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_IRQ, false},
+	"rx-usecs-low":      {unix.ETHTOOL_A_COALESCE_RX_USECS_LOW, false},
+	"rx-frames-low":     {unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES_LOW, false},
+	"tx-usecs-low":      {unix.ETHTOOL_A_COALESCE_TX_USECS_LOW, false},
+	"tx-frames-low":     {unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_LOW, false},
+	"rx-usecs-high":     {unix.ETHTOOL_A_COALESCE_RX_USECS_HIGH, false},
+	"rx-frames-high":    {unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES_HIGH, false},
+	"tx-usecs-high":     {unix.ETHTOOL_A_COALESCE_TX_USECS_HIGH, false},
+	"tx-frames-high":    {unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_HIGH, false},
+	"cqe-mode-rx":       {unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_RX, true},
+	"cqe-mode-tx":       {unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_TX, true},
+}
+
+// parseCoalesceArgs parses `-C DEV name value ...` as ethtool does (u32
+// values, on/off for the boolean ones).
+func parseCoalesceArgs(args []string) (netlinkx.CoalesceSet, []uint16, error) {
+	if len(args) == 0 {
+		return nil, nil, usagef("ethtool -C: no coalescing parameters given")
+	}
+	set := netlinkx.CoalesceSet{}
+	var order []uint16
+	for i := 0; i < len(args); i += 2 {
+		name := args[i]
+		prm, ok := coalesceParams[name]
+		if !ok {
+			return nil, nil, usagef("ethtool -C: unknown parameter '%s'", name)
+		}
+		if i+1 >= len(args) {
+			return nil, nil, usagef("ethtool -C: parameter '%s' needs a value", name)
+		}
+		val := args[i+1]
+		var v uint32
+		if prm.bool {
+			switch val {
+			case "on":
+				v = 1
+			case "off":
+			default:
+				return nil, nil, usagef("ethtool -C: invalid value '%s' for parameter '%s'", val, name)
+			}
+		} else {
+			u, ok := strtoul(val)
+			if !ok || u > 0xffffffff || strings.HasPrefix(strings.TrimSpace(val), "-") {
+				return nil, nil, usagef("ethtool -C: invalid value '%s' for parameter '%s'", val, name)
+			}
+			v = uint32(u)
+		}
+		if _, dup := set[prm.attr]; !dup {
+			order = append(order, prm.attr)
+		}
+		set[prm.attr] = v
+	}
+	return set, order, nil
 }

@@ -278,7 +278,7 @@ type kind struct {
 
 var kinds = map[string]*kind{
 	"dev": {
-		list: func(c *call) ([]string, error) { return c.drv.Devices(), nil },
+		list: func(c *call) ([]string, error) { return c.devices(), nil },
 		bind: func(c *call, a *args, v string) (bool, error) {
 			d, err := c.device(v)
 			if err != nil || d == nil {
@@ -316,8 +316,10 @@ var kinds = map[string]*kind{
 type call struct {
 	drv      Driver
 	devs     map[string]*Device // nil value: no such device
-	paramsOK bool
+	names    []string
+	namesOK  bool
 	ps       []Param
+	paramsOK bool
 }
 
 func (t *Tree) newCall() *call { return &call{drv: t.drv, devs: map[string]*Device{}} }
@@ -338,6 +340,13 @@ func (c *call) device(name string) (*Device, error) {
 	}
 	c.devs[name] = &d
 	return &d, nil
+}
+
+func (c *call) devices() []string {
+	if !c.namesOK {
+		c.names, c.namesOK = c.drv.Devices(), true
+	}
+	return c.names
 }
 
 func (c *call) params() []Param {

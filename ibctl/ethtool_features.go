@@ -1,0 +1,248 @@
+package ibctl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/spf13/cobra"
+)
+
+// legacyFeature is one of ethtool's off_flag_def entries: a short name for
+// -K, a long name for -k, and the kernel features it stands for.
+type legacyFeature struct {
+	short, long string
+	match       func(kernelName string) bool
+}
+
+func exact(name string) func(string) bool { return func(s string) bool { return s == name } }
+
+// legacyFeatures is ethtool's off_flag_def in order.
+var legacyFeatures = []legacyFeature{
+	{"rx", "rx-checksumming", exact("rx-checksum")},
+	{"tx", "tx-checksumming", func(s string) bool { return strings.HasPrefix(s, "tx-checksum-") }},
+	{"sg", "scatter-gather", func(s string) bool { return strings.HasPrefix(s, "tx-scatter-gather") }},
+	{"tso", "tcp-segmentation-offload", func(s string) bool {
+		return strings.HasPrefix(s, "tx-tcp") && strings.HasSuffix(s, "-segmentation")
+	}},
+	{"ufo", "udp-fragmentation-offload", exact("tx-udp-fragmentation")},
+	{"gso", "generic-segmentation-offload", exact("tx-generic-segmentation")},
+	{"gro", "generic-receive-offload", exact("rx-gro")},
+	{"lro", "large-receive-offload", exact("rx-lro")},
+	{"rxvlan", "rx-vlan-offload", exact("rx-vlan-hw-parse")},
+	{"txvlan", "tx-vlan-offload", exact("tx-vlan-hw-insert")},
+	{"ntuple", "ntuple-filters", exact("rx-ntuple-filter")},
+	{"rxhash", "receive-hashing", exact("rx-hashing")},
+}
+
+// featureSuffix is what ethtool appends to a feature's state.
+func featureSuffix(f netlinkx.Feature) string {
+	switch {
+	case !f.Available || f.NoChange:
+		return " [fixed]"
+	case f.Wanted != f.Active:
+		return " [requested " + onOff(f.Wanted) + "]"
+	}
+	return ""
+}
+
+func featureObj(f netlinkx.Feature) *Obj {
+	return new(Obj).Set("active", f.Active).Set("fixed", !f.Available || f.NoChange).Set("requested", f.Wanted)
+}
+
+// featuresPrinter is `ethtool -k`: ethtool's legacy groups first (a group
+// of one feature prints under the group's name), then every other feature
+// in kernel order.
+func featuresPrinter(dev string, fs []netlinkx.Feature) *Printer {
+	p := NewPrinter()
+	p.Any("ifname", "Features for %s:\n", dev)
+	p.Open("features")
+	done := make([]bool, len(fs))
+	for _, lf := range legacyFeatures {
+		var idx []int
+		for i, f := range fs {
+			if f.Name != "" && lf.match(f.Name) {
+				idx = append(idx, i)
+			}
+		}
+		switch len(idx) {
+		case 0:
+			continue
+		case 1:
+			f := fs[idx[0]]
+			p.Text(fmt.Sprintf("%s: %s%s\n", lf.long, onOff(f.Active), featureSuffix(f)))
+			p.Any(f.Name, "", featureObj(f))
+		default:
+			on := false
+			for _, i := range idx {
+				on = on || fs[i].Active
+			}
+			p.Text(fmt.Sprintf("%s: %s\n", lf.long, onOff(on)))
+			for _, i := range idx {
+				p.Text(fmt.Sprintf("\t%s: %s%s\n", fs[i].Name, onOff(fs[i].Active), featureSuffix(fs[i])))
+				p.Any(fs[i].Name, "", featureObj(fs[i]))
+			}
+		}
+		for _, i := range idx {
+			done[i] = true
+		}
+	}
+	for i, f := range fs {
+		if done[i] || f.Name == "" {
+			continue
+		}
+		p.Text(fmt.Sprintf("%s: %s%s\n", f.Name, onOff(f.Active), featureSuffix(f)))
+		p.Any(f.Name, "", featureObj(f))
+	}
+	p.Close()
+	return p
+}
+
+// checkFeatureArgs checks the NAME on|off pairs of -K before anything is
+// sent; names are checked against the device's features later.
+func checkFeatureArgs(args []string) error {
+	if len(args) == 0 {
+		return usagef("ethtool -K: no features given")
+	}
+	for i := 0; i < len(args); i += 2 {
+		if i+1 >= len(args) || (args[i+1] != "on" && args[i+1] != "off") {
+			return usagef("ethtool -K: feature '%s' is not followed by 'on' or 'off'", args[i])
+		}
+	}
+	return nil
+}
+
+// expandFeatures maps -K names (kernel names or ethtool's short names) to
+// kernel feature names. A short name stands for the features of its group
+// that may change (all of them when none may).
+func expandFeatures(args []string, fs []netlinkx.Feature) ([]string, map[string]bool, error) {
+	want := map[string]bool{}
+	var names []string
+	add := func(n string, v bool) {
+		if _, ok := want[n]; !ok {
+			names = append(names, n)
+		}
+		want[n] = v
+	}
+	for i := 0; i+1 < len(args); i += 2 {
+		name, v := args[i], args[i+1] == "on"
+		found := false
+		for _, f := range fs {
+			if f.Name == name {
+				add(name, v)
+				found = true
+			}
+		}
+		if found {
+			continue
+		}
+		for _, lf := range legacyFeatures {
+			if lf.short != name {
+				continue
+			}
+			var all, changeable []string
+			for _, f := range fs {
+				if lf.match(f.Name) {
+					all = append(all, f.Name)
+					if f.Available && !f.NoChange {
+						changeable = append(changeable, f.Name)
+					}
+				}
+			}
+			if len(changeable) == 0 {
+				changeable = all
+			}
+			for _, n := range changeable {
+				add(n, v)
+			}
+			found = len(all) > 0
+		}
+		if !found {
+			return nil, nil, usagef("ethtool -K: unknown feature %q", name)
+		}
+	}
+	return names, want, nil
+}
+
+// setFeatures is `ethtool -K`: it prints ethtool's "Actual changes:" block
+// when the result differs from the request, and fails when nothing could
+// be changed.
+func setFeatures(o *EthtoolOptions, c *netlinkx.Client) error {
+	before, err := c.Features(o.Dev)
+	if err != nil {
+		return opError("ethtool -K "+o.Dev, err)
+	}
+	names, want, err := expandFeatures(o.Args, before)
+	if err != nil {
+		return err
+	}
+	after, err := c.SetFeatures(o.Dev, names, want)
+	if err != nil {
+		return opError("ethtool -K "+o.Dev, err)
+	}
+	changed := false
+	var lines []string
+	for i, f := range after {
+		if i >= len(before) {
+			break
+		}
+		activeChanged := f.Active != before[i].Active
+		req, requested := want[f.Name]
+		mismatch := requested && req != f.Active
+		changed = changed || activeChanged
+		if (activeChanged && !requested) || mismatch {
+			line := fmt.Sprintf("%s: %s", f.Name, onOff(f.Active))
+			if mismatch {
+				line += " [requested " + onOff(req) + "]"
+			}
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) > 0 {
+		fmt.Fprintf(o.F.IO.Out, "Actual changes:\n%s\n", strings.Join(lines, "\n"))
+	}
+	if !changed && len(lines) > 0 {
+		return fmt.Errorf("ethtool -K %s: Could not change any device features", o.Dev)
+	}
+	return nil
+}
+
+// completeEthtoolArgs completes the device, then feature names (-K) or
+// coalescing parameters (-C).
+func completeEthtoolArgs(f *Factory, o *EthtoolOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		nd := cobra.ShellCompDirectiveNoFileComp
+		if len(args) == 0 {
+			return linkNames(f), nd
+		}
+		if len(args)%2 == 0 {
+			return []string{"on", "off"}, nd
+		}
+		switch {
+		case o.Features:
+			c, ok := completionClient(f)
+			if !ok {
+				return nil, nd
+			}
+			fs, err := c.Features(args[0])
+			if err != nil {
+				return nil, nd
+			}
+			var out []string
+			for _, lf := range legacyFeatures {
+				out = append(out, lf.short)
+			}
+			for _, ft := range fs {
+				out = append(out, ft.Name)
+			}
+			return out, nd
+		case o.Coalesce:
+			var out []string
+			for name := range coalesceParams {
+				out = append(out, name)
+			}
+			return out, nd
+		}
+		return nil, nd
+	}
+}
