@@ -145,3 +145,14 @@ func (n *Node) SetUmcast(dev string, on bool) error {
 	}
 	return n.change([]*Netdev{nd}, func() error { nd.setUmcast(on); return nil })
 }
+
+// SetMTU is the mtu file's store: dev_set_mtu.
+func (n *Node) SetMTU(dev string, mtu uint32) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("mtu", 0, dev)
+	if err != nil {
+		return err
+	}
+	return n.change([]*Netdev{nd}, func() error { return nd.devSetMTU(mtu) })
+}

@@ -29,8 +29,8 @@ var operstates = []string{"unknown", "notpresent", "down", "lowerlayerdown", "te
 func files() []node {
 	return []node{
 		// net/core/net-sysfs.c net_class_attrs, the part the emulation
-		// models. The kernel makes mtu, flags and tx_queue_len 0644;
-		// the Driver interface has no setter for them, so here they are
+		// models. The kernel makes flags and tx_queue_len 0644 too; the
+		// Driver interface has no setter for them, so here they are
 		// read-only.
 		devAttr("addr_len", 0o444, nil, func(d Device) (string, error) { return dec(len(d.Link.Address)), nil }, nil),
 		devAttr("address", 0o444, nil, func(d Device) (string, error) { return mac(d.Link.Address), nil }, nil),
@@ -41,7 +41,7 @@ func files() []node {
 		devAttr("flags", 0o444, nil, func(d Device) (string, error) { return hex(uint64(devFlags(d))), nil }, nil),
 		devAttr("ifindex", 0o444, nil, func(d Device) (string, error) { return dec(int(d.Link.Index)), nil }, nil),
 		devAttr("iflink", 0o444, nil, iflinkShow, nil),
-		devAttr("mtu", 0o444, nil, func(d Device) (string, error) { return dec(int(int32(d.Link.MTU))), nil }, nil),
+		devAttr("mtu", 0o644, nil, func(d Device) (string, error) { return dec(int(int32(d.Link.MTU))), nil }, mtuStore),
 		devAttr("operstate", 0o444, nil, operstateShow, nil),
 		devAttr("tx_queue_len", 0o444, nil, func(d Device) (string, error) { return dec(int(int32(d.Link.TxQLen))), nil }, nil),
 		devAttr("type", 0o444, nil, func(d Device) (string, error) { return dec(int(d.Link.Type)), nil }, nil),
@@ -236,4 +236,17 @@ func umcastShow(d Device) (string, error) {
 // 0x100000000 and 0x80000000 clear the flag). It never rejects input.
 func umcastStore(drv Driver, d Device, buf string) error {
 	return drv.SetUmcast(d.Link.Name, int32(uint32(ParseUlong(buf))) > 0)
+}
+
+// mtuStore is net-sysfs mtu_store: kstrtoul base 0, then dev_set_mtu with
+// the value as an int (so anything above INT_MAX is a negative MTU: EINVAL).
+func mtuStore(drv Driver, d Device, buf string) error {
+	v, err := kstrtoul(buf)
+	if err != nil {
+		return err
+	}
+	if v > 0x7fffffff {
+		return unix.EINVAL
+	}
+	return drv.SetMTU(d.Link.Name, uint32(v))
 }

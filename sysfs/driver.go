@@ -36,6 +36,8 @@ type Driver interface {
 	DeleteChild(parent string, pkey uint16) error
 	// SetMode is ipoib_set_mode: netlinkx.ModeDatagram or ModeConnected.
 	SetMode(dev string, mode uint16) error
+	// SetMTU is dev_set_mtu (the mtu file's store).
+	SetMTU(dev string, mtu uint32) error
 	// SetUmcast is ipoib_set_umcast.
 	SetUmcast(dev string, on bool) error
 	// Params lists the ib_ipoib module parameters in name order.

@@ -33,6 +33,7 @@ type fakeDev struct {
 	up, carrier  bool
 	oper         uint8 // IF_OPER_* while up
 	cm           bool  // hardware address byte 0 has 0x80
+	mtu          uint32
 }
 
 // fakeErr is how a driver reports a failure: an errno plus a message that
@@ -130,7 +131,7 @@ func (f *fakeDriver) Device(name string) (Device, error) {
 	}
 	dv := Device{
 		Link: netlinkx.Link{
-			Index: d.index, Type: 32, Flags: flags, Name: d.name, MTU: 2044, TxQLen: 256,
+			Index: d.index, Type: 32, Flags: flags, Name: d.name, MTU: d.mtuOr2044(), TxQLen: 256,
 			Operstate: oper, Carrier: d.up && d.carrier, Address: addr, Broadcast: brd, Kind: "ipoib",
 			IPoIB: &netlinkx.IPoIB{PKey: d.pkey, Mode: d.mode, Umcast: umcast},
 		},
@@ -196,6 +197,26 @@ func (f *fakeDriver) SetMode(dev string, mode uint16) error {
 	}
 	d.mode = mode
 	return f.modeErr
+}
+
+func (d *fakeDev) mtuOr2044() uint32 {
+	if d.mtu == 0 {
+		return 2044
+	}
+	return d.mtu
+}
+
+func (f *fakeDriver) SetMTU(dev string, mtu uint32) error {
+	f.calls = append(f.calls, fmt.Sprintf("SetMTU(%s, %d)", dev, mtu))
+	d := f.find(dev)
+	if d == nil {
+		return fail("mtu", unix.ENODEV)
+	}
+	if mtu < 72 || mtu > 65520 {
+		return fail("mtu", unix.EINVAL)
+	}
+	d.mtu = mtu
+	return nil
 }
 
 func (f *fakeDriver) SetUmcast(dev string, on bool) error {

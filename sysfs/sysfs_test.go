@@ -448,7 +448,7 @@ func TestEmptyWrite(t *testing.T) {
 		{path: "class/net/ib0/mode"},
 		{path: "class/net/ib0/umcast"},
 		{path: "module/ib_ipoib/parameters/debug_level"},
-		{path: "class/net/ib0/mtu", wantErr: unix.EACCES},
+		{path: "class/net/ib0/mtu"},
 		{path: "class/net/ib9/mode", wantErr: unix.ENOENT},
 		{path: "class/net", wantErr: unix.EISDIR},
 	}
@@ -475,7 +475,6 @@ func TestWriteRejected(t *testing.T) {
 		path    string
 		wantErr error
 	}{
-		{"class/net/ib0/mtu", unix.EACCES},
 		{"class/net/ib0/pkey", unix.EACCES},
 		{"class/net/ib0/address", unix.EACCES},
 		{"class/net/ib0/flags", unix.EACCES},
@@ -611,7 +610,7 @@ func TestList(t *testing.T) {
 	generic := []netlinkx.SysEntry{
 		file("addr_len", 0o444), file("address", 0o444), file("broadcast", 0o444), file("carrier", 0o644),
 		file("dev_id", 0o444), file("dev_port", 0o444), file("flags", 0o444), file("ifindex", 0o444),
-		file("iflink", 0o444), file("mtu", 0o444), file("operstate", 0o444), file("tx_queue_len", 0o444),
+		file("iflink", 0o444), file("mtu", 0o644), file("operstate", 0o444), file("tx_queue_len", 0o444),
 		file("type", 0o444),
 	}
 	with := func(extra ...netlinkx.SysEntry) []netlinkx.SysEntry {
@@ -784,5 +783,34 @@ func TestClean(t *testing.T) {
 		if got := Clean(tc.in); got != tc.want {
 			t.Errorf("Clean(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestMTUStore(t *testing.T) {
+	tests := []struct {
+		in      string
+		wantErr error
+		want    string
+	}{
+		{"1500\n", nil, "1500\n"},
+		{"0x800\n", nil, "2048\n"},
+		{"abc\n", unix.EINVAL, "2044\n"},
+		{"-1\n", unix.EINVAL, "2044\n"},
+		{"4294967295\n", unix.EINVAL, "2044\n"},
+		{"71\n", unix.EINVAL, "2044\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			tree := New(newFake())
+			n, err := tree.Write("class/net/ib0/mtu", []byte(tc.in))
+			checkErr(t, err, tc.wantErr)
+			if tc.wantErr == nil && n != len(tc.in) {
+				t.Errorf("Write = %d", n)
+			}
+			got, _ := tree.Read("class/net/ib0/mtu")
+			if string(got) != tc.want {
+				t.Errorf("mtu = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
