@@ -206,7 +206,10 @@ func ParseLinkArgs(verb string, args []string) (LinkArgs, error) {
 				return a, usagef("type %q is not supported: only ipoib", v)
 			}
 			a.Type = v
-			return a, parseIPoIBArgs(args[i+1:], &a)
+			if err := parseIPoIBArgs(args[i+1:], &a); err != nil {
+				return a, err
+			}
+			return a, checkLinkArgs(verb, a)
 		case arg == "dev" && verb != "add":
 			v, err := next("dev")
 			if err != nil {

@@ -431,6 +431,9 @@ func encodeBitset(ae *netlink.AttributeEncoder, typ uint16, fs []Feature, pick f
 	})
 }
 
+// maxFeatures bounds a feature bitset (the kernel has 64 bits).
+const maxFeatures = 1024
+
 type bit struct {
 	index uint32
 	name  string
@@ -492,8 +495,13 @@ func UnmarshalFeatures(b []byte) ([]Feature, error) {
 		return nil, fmt.Errorf("%w: %v", errMalformed, err)
 	}
 	var fs []Feature
+	bad := false
 	set := func(bits []bit, apply func(*Feature, bool)) {
 		for _, x := range bits {
+			if x.index >= maxFeatures {
+				bad = true
+				continue
+			}
 			for int(x.index) >= len(fs) {
 				fs = append(fs, Feature{})
 			}
@@ -515,6 +523,9 @@ func UnmarshalFeatures(b []byte) ([]Feature, error) {
 	}
 	if err := ad.Err(); err != nil {
 		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	if bad {
+		return nil, fmt.Errorf("%w: feature index out of range", errMalformed)
 	}
 	return fs, nil
 }

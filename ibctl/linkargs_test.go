@@ -1,0 +1,101 @@
+package ibctl
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestStrtoul(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"0x8001", 0x8001, true},
+		{"32769", 32769, true},
+		{"0100001", 0o100001, true},
+		{"08001", 0, false},
+		{"-1", ^uint64(0), true},
+		{"-0", 0, true},
+		{" 5", 5, true},
+		{"5 ", 0, false},
+		{"", 0, false},
+		{"0x", 0, false},
+		{"abc", 0, false},
+		{"99999999999999999999999", 0, false},
+		{"0x1_0", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := strtoul(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("strtoul(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseLinkArgs(t *testing.T) {
+	u16 := func(v uint16) *uint16 { return &v }
+	tests := []struct {
+		verb, line string
+		want       LinkArgs
+		err        string
+	}{
+		{"add", "link ib0 name ib0.8001 type ipoib pkey 0x8001 mode connected umcast 1",
+			LinkArgs{Dev: "ib0.8001", Parent: "ib0", Type: "ipoib", PKey: u16(0x8001), Mode: u16(1), Umcast: u16(1)}, ""},
+		{"add", "link ib0 ib0.9 type ipoib pk 9 mo datagram um 0",
+			LinkArgs{Dev: "ib0.9", Parent: "ib0", Type: "ipoib", PKey: u16(9), Mode: u16(0), Umcast: u16(0)}, ""},
+		{"add", "link ib0 name x", LinkArgs{}, "link add: \"type ipoib\" is required"},
+		{"add", "name x type ipoib", LinkArgs{}, "link add: \"link PARENT\" is required for type ipoib"},
+		{"add", "link ib0 type vlan", LinkArgs{}, "type \"vlan\" is not supported: only ipoib"},
+		{"add", "link ib0 type ipoib pkey", LinkArgs{}, "command line is not complete. Try option \"help\""},
+		{"add", "link ib0 type ipoib umcast 2x", LinkArgs{}, "argument \"2x\" is wrong: umcast is invalid"},
+		{"set", "dev ib0 up mtu 1500", LinkArgs{Dev: "ib0"}, ""},
+		{"set", "ib0 ib1", LinkArgs{}, "either \"dev\" is duplicate, or \"ib1\" is a garbage"},
+		{"set", "up", LinkArgs{}, "Not enough information: \"dev\" argument is required."},
+		{"set", "ib0 mtu 1500 mtu 9000", LinkArgs{}, "duplicate \"mtu\": \"9000\" is the second value"},
+		{"set", "abcdefghijklmnopq up", LinkArgs{}, "\"abcdefghijklmnopq\" not a valid ifname"},
+		{"delete", "dev ib0.8001", LinkArgs{Dev: "ib0.8001"}, ""},
+		{"show", "", LinkArgs{}, ""},
+	}
+	for _, tt := range tests {
+		got, err := ParseLinkArgs(tt.verb, strings.Fields(tt.line))
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%s %q: err %v, want %q", tt.verb, tt.line, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s %q: %v", tt.verb, tt.line, err)
+			continue
+		}
+		if got.Dev != tt.want.Dev || got.Parent != tt.want.Parent || got.Type != tt.want.Type ||
+			!eqU16(got.PKey, tt.want.PKey) || !eqU16(got.Mode, tt.want.Mode) || !eqU16(got.Umcast, tt.want.Umcast) {
+			t.Errorf("%s %q: got %+v", tt.verb, tt.line, got)
+		}
+	}
+}
+
+func eqU16(a, b *uint16) bool { return (a == nil && b == nil) || (a != nil && b != nil && *a == *b) }
+
+// FuzzParseLinkArgs checks that the grammar never panics, that every error
+// is a usage error, and that accepted P_Keys round-trip through strtoul.
+func FuzzParseLinkArgs(f *testing.F) {
+	for _, s := range []string{"link ib0 name ib0.8001 type ipoib pkey 0x8001 mode connected umcast 1",
+		"dev ib0 up mtu 1500 type ipoib mode datagram", "link ib0 type ipoib pkey -1", "ib0 ib1"} {
+		f.Add("add", s)
+		f.Add("set", s)
+	}
+	f.Fuzz(func(t *testing.T, verb, line string) {
+		a, err := ParseLinkArgs(verb, strings.Fields(line))
+		if err != nil {
+			if ExitStatus(err) != ExitUsage {
+				t.Fatalf("non-usage error %v", err)
+			}
+			return
+		}
+		if a.PKey != nil && *a.PKey > 0xffff {
+			t.Fatalf("pkey out of range")
+		}
+	})
+}
