@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ibctl/ibctl/ibctl"
-	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 )
 
@@ -35,7 +35,9 @@ func run(manDir, compDir string) error {
 	for _, f := range old {
 		os.Remove(f)
 	}
-	hdr := &doc.GenManHeader{Title: "IBCTL", Section: "1", Source: "ibctl", Manual: "ibctl manual"}
+	// A fixed date keeps the pages reproducible (cobra would use today).
+	date := time.Date(2026, time.November, 25, 0, 0, 0, 0, time.UTC)
+	hdr := &doc.GenManHeader{Title: "IBCTL", Section: "1", Source: "ibctl", Manual: "ibctl manual", Date: &date}
 	if err := doc.GenManTree(root, hdr, manDir); err != nil {
 		return fmt.Errorf("man: %w", err)
 	}
@@ -58,5 +60,3 @@ func run(manDir, compDir string) error {
 	}
 	return write("ibctl.fish", func(f *os.File) error { return root.GenFishCompletion(f, true) })
 }
-
-var _ = cobra.Command{}
