@@ -8,7 +8,7 @@ RACE := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 all: build docs
 
 build:
-	$(GO) build -o $(BIN) ./cmd/ibctl
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/ibctl
 
 docs:
 	$(GO) run ./cmd/gen-docs man completions

@@ -32,7 +32,7 @@ func (n *Node) SetCoalesce(dev string, set netlinkx.CoalesceSet) error {
 	}
 	for typ := range set {
 		if typ != unix.ETHTOOL_A_COALESCE_RX_USECS && typ != unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES {
-			return errorf("coalesce", dev, unix.EOPNOTSUPP, "unsupported parameter")
+			return errorf("coalesce", dev, unix.EOPNOTSUPP, "cannot modify an unsupported parameter")
 		}
 	}
 	usecs, frames := uint32(nd.rxUsecs), uint32(nd.rxFrames)
@@ -59,12 +59,15 @@ func (n *Node) LinkSettings(dev string) (netlinkx.LinkSettings, error) {
 	if err != nil {
 		return netlinkx.LinkSettings{}, err
 	}
-	if !nd.carrier {
+	// A netdev starts with carrier "ok"; IPoIB first turns it off in
+	// ipoib_open, so a device never opened reports the link's speed while
+	// "Link detected" (running and carrier) is no.
+	if !nd.carrier && nd.active {
 		return netlinkx.LinkSettings{Duplex: ethtool.Unknown}, nil
 	}
 	return netlinkx.LinkSettings{
 		Port: ethtool.Other, SpeedMegabits: n.portSpec(nd.port).LinkSpeed(), Duplex: ethtool.Full,
-		Autoneg: ethtool.AutonegOn, PHYAddress: 255, Link: true,
+		Autoneg: ethtool.AutonegOn, PHYAddress: 255, Link: nd.up && nd.carrier,
 	}, nil
 }
 

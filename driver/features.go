@@ -209,6 +209,9 @@ func (n *Node) SetFeatures(dev string, want map[string]bool) error {
 		if !ok {
 			return errorf("features", dev, unix.EINVAL, "unrecognized feature name %q", name)
 		}
+		if neverChange&(1<<i) != 0 {
+			return errorf("features", dev, unix.EINVAL, "attempt to change non-ethtool features")
+		}
 		if v {
 			on |= 1 << i
 		} else {

@@ -191,7 +191,7 @@ func (nd *Netdev) link() netlinkx.Link {
 		Index: nd.index, Type: arphrdInfiniband, Flags: nd.flags(), Name: nd.name,
 		MTU: nd.mtu, MinMTU: 0, MaxMTU: maxMTU, TxQLen: uint32(2 * nd.node.params.get("send_queue_size")),
 		Operstate: nd.operstate(), Carrier: nd.carrier, Address: nd.hwAddr(), Broadcast: nd.broadcast(),
-		NumTxQ: nd.numTxQ, NumRxQ: 1, GSOMaxSize: 65536, GSOMaxSegs: 65535, TSOMaxSize: 65536,
+		NumTxQ: nd.numTxQ, NumRxQ: nd.numTxQ, GSOMaxSize: 65536, GSOMaxSegs: 65535, TSOMaxSize: 65536,
 		TSOMaxSegs: 65535, GROMaxSize: 65536, Kind: "ipoib",
 		Qdisc: nd.qdisc(),
 		IPoIB: &netlinkx.IPoIB{PKey: nd.pkey, Mode: nd.mode, Umcast: b2u16(nd.umcast)},

@@ -1,7 +1,6 @@
 package ibctl
 
 import (
-	"fmt"
 	"path"
 	"strings"
 
@@ -149,15 +148,3 @@ func completeSysPath(f *Factory) func(*cobra.Command, []string, string) ([]strin
 		return out, nd
 	}
 }
-
-// completeDevice completes a device name as the first argument.
-func completeDevice(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-		if len(args) == 0 {
-			return linkNames(f), cobra.ShellCompDirectiveNoFileComp
-		}
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-}
-
-var _ = fmt.Sprint

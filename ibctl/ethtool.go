@@ -212,6 +212,10 @@ func linkSettingsPrinter(dev string, ls netlinkx.LinkSettings) *Printer {
 	p.Any("port", "\tPort: %s\n", portName(ls.Port))
 	p.Any("phyad", "\tPHYAD: %d\n", ls.PHYAddress)
 	p.Any("transceiver", "\tTransceiver: %s\n", "internal")
+	if ls.Port == ethtool.TwistedPair {
+		// ethtool prints MDI-X for twisted-pair ports; IPoIB leaves it 0.
+		p.Any("mdi-x", "\tMDI-X: %s\n", "Unknown")
+	}
 	p.Any("link-detected", "\tLink detected: %s\n", yesNo(ls.Link))
 	return p
 }

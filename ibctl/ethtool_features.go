@@ -113,8 +113,8 @@ func checkFeatureArgs(args []string) error {
 }
 
 // expandFeatures maps -K names (kernel names or ethtool's short names) to
-// kernel feature names. A short name stands for the features of its group
-// that may change (all of them when none may).
+// kernel feature names in request order; a short name stands for every
+// feature of its group, as ethtool sends them.
 func expandFeatures(args []string, fs []netlinkx.Feature) ([]string, map[string]bool, error) {
 	want := map[string]bool{}
 	var names []string
@@ -133,29 +133,16 @@ func expandFeatures(args []string, fs []netlinkx.Feature) ([]string, map[string]
 				found = true
 			}
 		}
-		if found {
-			continue
-		}
 		for _, lf := range legacyFeatures {
-			if lf.short != name {
+			if found || lf.short != name {
 				continue
 			}
-			var all, changeable []string
 			for _, f := range fs {
 				if lf.match(f.Name) {
-					all = append(all, f.Name)
-					if f.Available && !f.NoChange {
-						changeable = append(changeable, f.Name)
-					}
+					add(f.Name, v)
+					found = true
 				}
 			}
-			if len(changeable) == 0 {
-				changeable = all
-			}
-			for _, n := range changeable {
-				add(n, v)
-			}
-			found = len(all) > 0
 		}
 		if !found {
 			return nil, nil, usagef("ethtool -K: unknown feature %q", name)
@@ -164,9 +151,10 @@ func expandFeatures(args []string, fs []netlinkx.Feature) ([]string, map[string]
 	return names, want, nil
 }
 
-// setFeatures is `ethtool -K`: it prints ethtool's "Actual changes:" block
-// when the result differs from the request, and fails when nothing could
-// be changed.
+// setFeatures is `ethtool -K`, reporting as ethtool 6.1 does: when a
+// requested feature did not end as requested, or a feature nobody asked
+// for changed, it prints "Actual changes:" with one line per such feature
+// (kernel order); when no requested feature could be changed it fails.
 func setFeatures(o *EthtoolOptions, c *netlinkx.Client) error {
 	before, err := c.Features(o.Dev)
 	if err != nil {
@@ -180,28 +168,36 @@ func setFeatures(o *EthtoolOptions, c *netlinkx.Client) error {
 	if err != nil {
 		return opError("ethtool -K "+o.Dev, err)
 	}
-	changed := false
+	failed, show := 0, false
 	var lines []string
 	for i, f := range after {
 		if i >= len(before) {
 			break
 		}
-		activeChanged := f.Active != before[i].Active
+		changed := f.Active != before[i].Active
 		req, requested := want[f.Name]
 		mismatch := requested && req != f.Active
-		changed = changed || activeChanged
-		if (activeChanged && !requested) || mismatch {
-			line := fmt.Sprintf("%s: %s", f.Name, onOff(f.Active))
-			if mismatch {
-				line += " [requested " + onOff(req) + "]"
-			}
-			lines = append(lines, line)
+		if mismatch {
+			failed++
 		}
+		if !mismatch && !changed {
+			continue
+		}
+		line := fmt.Sprintf("%s: %s", f.Name, onOff(f.Active))
+		switch {
+		case mismatch:
+			line += " [requested " + onOff(req) + "]"
+			show = true
+		case !requested:
+			line += " [not requested]"
+			show = true
+		}
+		lines = append(lines, line)
 	}
-	if len(lines) > 0 {
+	if show {
 		fmt.Fprintf(o.F.IO.Out, "Actual changes:\n%s\n", strings.Join(lines, "\n"))
 	}
-	if !changed && len(lines) > 0 {
+	if failed == len(names) {
 		return fmt.Errorf("ethtool -K %s: Could not change any device features", o.Dev)
 	}
 	return nil

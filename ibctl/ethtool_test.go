@@ -19,6 +19,7 @@ func TestEthtoolGolden(t *testing.T) {
 		{"ethtool_S", "ethtool -S ib0"},
 		{"ethtool_settings", "ethtool ib0"},
 		{"ethtool_settings_down", "ethtool ib1"},
+		{"ethtool_settings_nocarrier", "ethtool ib0.8001"},
 	} {
 		for _, j := range []string{"", "-j "} {
 			out, errs, st := e.run(j + tc.cmd)
@@ -88,14 +89,17 @@ func TestEthtoolFeatureChanges(t *testing.T) {
 		{"ethtool -K ib0 gro off", "", "", 0},
 		{"ethtool -K ib0 rx-gro on tx-tcp-mangleid-segmentation on", "", "", 0},
 		{"ethtool -K ib0 highdma off", "Actual changes:\nhighdma: on [requested off]\n", "ibctl: ethtool -K ib0: Could not change any device features\n", 1},
-		{"ethtool -K ib0 tx off", "Actual changes:\ntx-tcp-segmentation: off\ntx-tcp-mangleid-segmentation: off\n", "", 0},
-		{"ethtool -K ib0 tx on tso on", "", "", 0},
+		{"ethtool -K ib0 tx off", "Actual changes:\ntx-checksum-ipv4: off\ntx-tcp-segmentation: off [not requested]\ntx-tcp-mangleid-segmentation: off [not requested]\n", "", 0},
+		{"ethtool -K ib0 tx-checksum-ipv4 on tx-tcp-segmentation on", "Actual changes:\ntx-checksum-ipv4: on\ntx-tcp-segmentation: on\ntx-tcp-mangleid-segmentation: on [not requested]\n", "", 0},
+		{"ethtool -K ib0 tx on", "Actual changes:\ntx-checksum-ip-generic: off [requested on]\ntx-checksum-ipv6: off [requested on]\ntx-checksum-fcoe-crc: off [requested on]\ntx-checksum-sctp: off [requested on]\n", "", 0},
+		{"ethtool -K ib0 sg off", "Actual changes:\ntx-scatter-gather: on [requested off]\n", "", 0},
+		{"ethtool -K ib0 vlan-challenged off", "", "ibctl: ethtool -K ib0: Invalid argument (attempt to change non-ethtool features)\n", 1},
 		{"sys write class/net/ib0/mode connected", "", "", 0},
 		{"ethtool -K ib0 lro on", "Actual changes:\nrx-lro: off [requested on]\n", "ibctl: ethtool -K ib0: Could not change any device features\n", 1},
 		{"ethtool -K ib0 foo on", "", "ibctl: ethtool -K: unknown feature \"foo\"\n", 2},
 		{"ethtool -K ib0 sg", "", "ibctl: ethtool -K: feature 'sg' is not followed by 'on' or 'off'\n", 2},
 		{"ethtool -K ib9 gro off", "", "ibctl: ethtool -K ib9: No such device (Cannot find device \"ib9\")\n", 1},
-		{"ethtool -C ib0 tx-usecs 5", "", "ibctl: ethtool -C ib0: Operation not supported (unsupported parameter)\n", 1},
+		{"ethtool -C ib0 tx-usecs 5", "", "ibctl: ethtool -C ib0: Operation not supported (cannot modify an unsupported parameter)\n", 1},
 		{"ethtool -C ib0 rx-usecs 70000", "", "ibctl: ethtool -C ib0: Invalid argument\n", 1},
 		{"ethtool -C ib0 rx-frames 65536", "", "ibctl: ethtool -C ib0: Invalid argument\n", 1},
 		{"ethtool -C ib0 foo 5", "", "ibctl: ethtool -C: unknown parameter 'foo'\n", 2},

@@ -126,7 +126,7 @@ func golden(t *testing.T, name, got string) {
 // netlink child in connected mode, a sysfs child, ib1 down.
 func scenario(e *env) {
 	e.ok("link set ib0 up",
-		"link add link ib0 name ib0.8001 type ipoib pkey 0x8001 mode connected umcast 1",
+		"link add link ib0 name ib0.8001 up type ipoib pkey 0x8001 mode connected umcast 1",
 		"sys write class/net/ib0/create_child 0x7fff",
 		"link set ib0.7fff up")
 }

@@ -155,19 +155,23 @@ func linkShow(o *LinkOptions, c *netlinkx.Client) error {
 	if links == nil {
 		links = all
 	}
-	names := make(map[int32]string, len(all))
-	for _, l := range all {
-		names[l.Index] = l.Name
+	byIndex := make(map[int32]*netlinkx.Link, len(all))
+	for i := range all {
+		byIndex[all[i].Index] = &all[i]
 	}
-	return printLinks(o.F.IO.Out, links, names, o.F.Globals)
+	return printLinks(o.F.IO.Out, links, byIndex, o.F.Globals)
 }
 
-func printLinks(w io.Writer, links []netlinkx.Link, names map[int32]string, g *Globals) error {
+func printLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.Link, g *Globals) error {
 	objs := make([]*Obj, 0, len(links))
 	var text strings.Builder
 	for _, l := range links {
 		p := NewPrinter()
-		PrintLink(p, l, names[l.ParentIndex])
+		var parent *netlinkx.Link
+		if l.ParentIndex != 0 {
+			parent = byIndex[l.ParentIndex]
+		}
+		PrintLink(p, l, parent)
 		text.WriteString(p.TextOut())
 		objs = append(objs, p.Object())
 	}

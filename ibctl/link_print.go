@@ -46,16 +46,21 @@ func hwString(b []byte) string {
 }
 
 // PrintLink prints one link as `ip -d link show` does (iproute2 6.1), and
-// builds the `ip -j -d link show` object from the same calls.
-func PrintLink(p *Printer, l netlinkx.Link, parent string) {
+// builds the `ip -j -d link show` object from the same calls. parent is
+// the IFLA_LINK device, nil for a parent interface.
+func PrintLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link) {
 	p.Any("ifindex", "%d: ", l.Index)
-	if parent != "" {
-		p.Any("ifname", "%s", l.Name)
-		p.Any("link", "@%s: ", parent)
+	if parent != nil {
+		p.Any("link", "", parent.Name)
+		p.Text(l.Name + "@" + parent.Name + ": ")
+		p.Any("ifname", "", l.Name)
 	} else {
 		p.Any("ifname", "%s: ", l.Name)
 	}
 	flags := linkFlags(l.Flags)
+	if parent != nil && parent.Flags&unix.IFF_UP == 0 {
+		flags = append(flags, "M-DOWN")
+	}
 	p.Any("flags", "", flags)
 	p.Text("<" + strings.Join(flags, ",") + "> ")
 	p.Any("mtu", "mtu %d ", l.MTU)
@@ -102,6 +107,11 @@ func PrintLink(p *Printer, l netlinkx.Link, parent string) {
 		p.Any("parentdev", "parentdev %s ", l.ParentDev)
 	}
 	p.Text("\n")
+	if l.ParentBus == "pci" {
+		// A PCI parent has VF operations: the kernel sends an empty
+		// IFLA_VFINFO_LIST, which iproute2 prints in JSON only.
+		p.Any("vfinfo_list", "", []any{})
+	}
 }
 
 // printIPoIB is iplink_ipoib.c's print_opt.

@@ -14,6 +14,9 @@ import (
 // maxDatagram bounds one request datagram.
 const maxDatagram = 1 << 20
 
+// packLimit bounds one reply datagram (below the socket's send buffer).
+const packLimit = 32 << 10
+
 // Server answers netlink requests for a Backend.
 type Server struct {
 	b  Backend
@@ -53,8 +56,20 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 		if err != nil || n == 0 {
 			return
 		}
+		// Pack replies into datagrams of up to packLimit bytes, as the
+		// kernel fills a dump skb with as many messages as fit.
+		var out []byte
 		for _, reply := range sess.handleDatagram(buf[:n]) {
-			if _, err := c.Write(reply); err != nil {
+			if len(out) > 0 && len(out)+len(reply) > packLimit {
+				if _, err := c.Write(out); err != nil {
+					return
+				}
+				out = out[:0]
+			}
+			out = append(out, reply...)
+		}
+		if len(out) > 0 {
+			if _, err := c.Write(out); err != nil {
 				return
 			}
 		}

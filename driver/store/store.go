@@ -56,7 +56,9 @@ const (
 	opDelete byte = 2
 )
 
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
+// crcTable is built on first use, so programs that link the store but never
+// open one (the CLI) do not pay for it at start-up.
+var crcTable = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // ErrClosed is returned by Apply after Close.
 var ErrClosed = errors.New("store: closed")
@@ -476,7 +478,7 @@ func encodeRecord(ops []op) ([]byte, error) {
 		return nil, fmt.Errorf("store: batch of %d bytes exceeds limit of %d", n, maxPayloadSize)
 	}
 	binary.LittleEndian.PutUint32(buf[0:4], uint32(n))
-	crc := crc32.Update(crc32.Checksum(buf[0:4], crcTable), crcTable, buf[headerSize:])
+	crc := crc32.Update(crc32.Checksum(buf[0:4], crcTable()), crcTable(), buf[headerSize:])
 	binary.LittleEndian.PutUint32(buf[4:8], crc)
 	return buf, nil
 }
@@ -493,7 +495,7 @@ func decodeRecord(b []byte) (ops []op, n int, ok bool) {
 	}
 	n = headerSize + int(plen)
 	payload := b[headerSize:n]
-	crc := crc32.Update(crc32.Checksum(b[0:4], crcTable), crcTable, payload)
+	crc := crc32.Update(crc32.Checksum(b[0:4], crcTable()), crcTable(), payload)
 	if crc != binary.LittleEndian.Uint32(b[4:8]) {
 		return nil, 0, false
 	}

@@ -1,0 +1,56 @@
+// Package e2e drives the real ibctl binary and the driver it spawns: each
+// test gets its own socket and state directory, runs ibctl as separate
+// processes, and stops (or kills) every driver it started.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// ibctlBin is the binary under test, built once by TestMain.
+var ibctlBin string
+
+func TestMain(m *testing.M) { os.Exit(runMain(m)) }
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "ibctl-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ibctlBin = filepath.Join(dir, "ibctl")
+	// Under -race the driver and CLI are built with the race detector too,
+	// so the daemon's concurrency is checked by the same run.
+	args := []string{"build", "-o", ibctlBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/ibctl/ibctl/cmd/ibctl")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", args...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: go %v: %v\n", args, err)
+		return 1
+	}
+	status := m.Run()
+	// No test may leave a process of the binary under test behind.
+	if left := procsOf(ibctlBin); len(left) > 0 {
+		for _, p := range left {
+			fmt.Fprintf(os.Stderr, "e2e: leftover process %d: %s\n", p.pid, p.cmdline)
+			killAndWait(p.pid, 5*time.Second)
+		}
+		if status == 0 {
+			status = 1
+		}
+	}
+	return status
+}
