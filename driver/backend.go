@@ -2,6 +2,7 @@ package driver
 
 import (
 	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/ibctl/ibctl/sysfs"
 )
 
 // Backend returns the driver as a netlinkx.Backend.
@@ -19,12 +20,13 @@ func (b backend) Node(name string) (netlinkx.Node, error) {
 
 func (b backend) Status() netlinkx.Status { return b.d.Status() }
 func (b backend) Stop()                   { b.d.Stop() }
+func (b backend) Sync() error             { return b.d.Sync() }
 
 // SysRead reads a sysfs file of the node.
-func (n *Node) SysRead(path string) ([]byte, error) { return n.tree.Read(path) }
+func (n *Node) SysRead(path string) ([]byte, error) { return sysfs.New(n).Read(path) }
 
 // SysWrite writes a sysfs file of the node.
-func (n *Node) SysWrite(path string, data []byte) (int, error) { return n.tree.Write(path, data) }
+func (n *Node) SysWrite(path string, data []byte) (int, error) { return sysfs.New(n).Write(path, data) }
 
 // SysList lists a sysfs directory of the node.
-func (n *Node) SysList(path string) ([]netlinkx.SysEntry, error) { return n.tree.List(path) }
+func (n *Node) SysList(path string) ([]netlinkx.SysEntry, error) { return sysfs.New(n).List(path) }

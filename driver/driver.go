@@ -45,7 +45,7 @@ type Driver struct {
 	mu      sync.Mutex
 	fab     *fabric.Fabric
 	st      *store.Store
-	nodes   map[string]*Node
+	nodes   map[string]*stack
 	order   []string
 	log     func(string)
 	now     func() time.Time
@@ -59,7 +59,7 @@ type Driver struct {
 // New builds the fabric, creates a parent netdev per port on every node and
 // restores the saved configuration from the store.
 func New(opts Options) (*Driver, error) {
-	d := &Driver{st: opts.Store, log: opts.Log, now: opts.Now, nodes: map[string]*Node{}, stop: make(chan struct{}),
+	d := &Driver{st: opts.Store, log: opts.Log, now: opts.Now, nodes: map[string]*stack{}, stop: make(chan struct{}),
 		release: opts.KernelRelease}
 	if d.release == "" {
 		d.release = defaultRelease
@@ -84,7 +84,7 @@ func New(opts Options) (*Driver, error) {
 	}
 	for _, name := range d.fab.NodeNames() {
 		ns, _ := d.fab.Node(name)
-		n := newNode(d, ns, params)
+		n := newStack(d, ns, params)
 		d.nodes[name] = n
 		d.order = append(d.order, name)
 		if err := n.restore(); err != nil {
@@ -106,7 +106,20 @@ func (d *Driver) Node(name string) (*Node, error) {
 	if !ok {
 		return nil, errorf("node", name, unix.ENOENT, "no node %q in the fabric", name)
 	}
-	return n, nil
+	return &Node{stack: n}, nil
+}
+
+// Deferred returns a handle whose changes are written to the store but
+// synced only by Sync (or by any later synced change): a batch of
+// commands pays for one sync instead of one per command.
+func (n *Node) Deferred() netlinkx.Node { return &Node{stack: n.stack, deferSync: true} }
+
+// Sync makes every change applied through any handle durable.
+func (d *Driver) Sync() error {
+	if d.st == nil {
+		return nil
+	}
+	return d.st.Sync()
 }
 
 // Fabric returns the fabric.

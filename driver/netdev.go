@@ -6,7 +6,6 @@ import (
 
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/netlinkx"
-	"github.com/ibctl/ibctl/sysfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,8 +29,8 @@ const (
 	ifOperUp             = 6
 )
 
-// Node is the network stack of one fabric node.
-type Node struct {
+// stack is the network stack of one fabric node.
+type stack struct {
 	d         *Driver
 	hw        *fabric.NodeState
 	name      string
@@ -40,12 +39,19 @@ type Node struct {
 	nextIndex int32
 	nextQPN   uint32
 	params    params
-	tree      *sysfs.Tree
+}
+
+// Node is a handle on one node's stack: every control operation of the
+// driver for that node. A handle from Deferred acknowledges changes
+// before they are synced (a batch syncs once at its end with Sync).
+type Node struct {
+	*stack
+	deferSync bool
 }
 
 // Netdev is one IPoIB interface: a parent (one per HCA port) or a child.
 type Netdev struct {
-	node     *Node
+	node     *stack
 	index    int32
 	name     string
 	port     int // HCA port, 1-based
@@ -68,10 +74,9 @@ type Netdev struct {
 	stats    netlinkx.Stats
 }
 
-func newNode(d *Driver, hw *fabric.NodeState, p params) *Node {
-	n := &Node{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
+func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
+	n := &stack{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
 		nextIndex: firstIfindex, nextQPN: firstQPN, params: p}
-	n.tree = sysfs.New(n)
 	for port := 1; port <= len(hw.Spec.Ports); port++ {
 		nd := n.newNetdev(fmt.Sprintf("ib%d", port-1), port, nil)
 		nd.pkey = n.portPKey(port)
@@ -83,7 +88,7 @@ func newNode(d *Driver, hw *fabric.NodeState, p params) *Node {
 
 // newNetdev allocates a device in the state ipoib_intf_alloc leaves it:
 // datagram mode, MTU from the port's IB MTU, down.
-func (n *Node) newNetdev(name string, port int, parent *Netdev) *Netdev {
+func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 	ud := uint32(n.portSpec(port).MTU - encapLen)
 	nd := &Netdev{node: n, name: name, port: port, parent: parent, index: n.nextIndex, qpn: n.nextQPN,
 		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1}
@@ -92,20 +97,20 @@ func (n *Node) newNetdev(name string, port int, parent *Netdev) *Netdev {
 	return nd
 }
 
-func (n *Node) insert(nd *Netdev) {
+func (n *stack) insert(nd *Netdev) {
 	n.devs[nd.index] = nd
 	n.byName[nd.name] = nd
 }
 
-func (n *Node) remove(nd *Netdev) {
+func (n *stack) remove(nd *Netdev) {
 	delete(n.devs, nd.index)
 	delete(n.byName, nd.name)
 }
 
-func (n *Node) portSpec(port int) fabric.Port { return n.hw.Spec.Ports[port-1] }
+func (n *stack) portSpec(port int) fabric.Port { return n.hw.Spec.Ports[port-1] }
 
 // portPKey is the parent's P_Key: table index 0, full-member bit forced.
-func (n *Node) portPKey(port int) uint16 {
+func (n *stack) portPKey(port int) uint16 {
 	table := n.d.fab.PKeyTable(n.name, port)
 	if len(table) == 0 {
 		return 0x8000
@@ -114,7 +119,7 @@ func (n *Node) portPKey(port int) uint16 {
 }
 
 // lookup finds a device by index, or by name when index is 0.
-func (n *Node) lookup(op string, index int32, name string) (*Netdev, error) {
+func (n *stack) lookup(op string, index int32, name string) (*Netdev, error) {
 	if index != 0 {
 		if nd, ok := n.devs[index]; ok {
 			return nd, nil
@@ -153,7 +158,7 @@ func (nd *Netdev) broadcast() []byte {
 }
 
 // childrenOf lists a parent's children in ifindex order.
-func (n *Node) childrenOf(p *Netdev) []*Netdev {
+func (n *stack) childrenOf(p *Netdev) []*Netdev {
 	var out []*Netdev
 	for _, nd := range sortedDevs(n.devs) {
 		if nd.parent == p {

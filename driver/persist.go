@@ -97,7 +97,11 @@ func (n *Node) persistParams() error {
 }
 
 func (n *Node) apply(b store.Batch) error {
-	if err := n.d.st.Apply(b); err != nil {
+	apply := n.d.st.Apply
+	if n.deferSync {
+		apply = n.d.st.ApplyLazy
+	}
+	if err := apply(b); err != nil {
 		return &Error{Op: "save state", Err: unix.EIO, Msg: err.Error()}
 	}
 	return nil
@@ -162,7 +166,7 @@ func (d *Driver) loadParams(given map[string]int) (params, error) {
 
 // restore applies the saved state of the node: runtime parameters,
 // allocators, parents' settings and children.
-func (n *Node) restore() error {
+func (n *stack) restore() error {
 	if n.d.st == nil {
 		return nil
 	}

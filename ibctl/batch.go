@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -84,6 +85,32 @@ func runBatch(f *Factory, path string) error {
 		r = fh
 	}
 	prefix := f.batchGlobals
+	// The driver acknowledges the batch's changes before syncing them and
+	// syncs once when the batch ends (group commit); the batch exits only
+	// after that sync.
+	var inBatch *netlinkx.Client
+	connect := func(g *Globals) (*netlinkx.Client, error) {
+		c, err := f.Connect(g)
+		if err == nil && c != inBatch {
+			if err := c.Batch(true); err != nil {
+				return nil, opError("batch", err)
+			}
+			inBatch = c
+		}
+		return c, err
+	}
+	endBatch := func(status int) error {
+		if inBatch != nil {
+			if err := inBatch.Batch(false); err != nil {
+				fmt.Fprintf(f.IO.ErrOut, "ibctl: %s\n", opError("batch: sync", err))
+				return &SilentError{Status: ExitFailure}
+			}
+		}
+		if status != ExitOK {
+			return &SilentError{Status: status}
+		}
+		return nil
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	failed := 0
@@ -106,7 +133,7 @@ func runBatch(f *Factory, path string) error {
 		if err != nil {
 			err = &UsageError{Msg: err.Error()}
 		} else {
-			lf := &Factory{IO: f.IO, Globals: &Globals{}, Connect: f.Connect, Executable: f.Executable}
+			lf := &Factory{IO: f.IO, Globals: &Globals{}, Connect: connect, Executable: f.Executable}
 			root := NewRootCmd(lf)
 			root.SetArgs(append(append([]string(nil), prefix...), words...))
 			err = execute(root)
@@ -121,15 +148,16 @@ func runBatch(f *Factory, path string) error {
 				status = s
 			}
 			if !f.Globals.Force {
-				return &SilentError{Status: status}
+				return endBatch(status)
 			}
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("batch %s: %w", path, err)
+		fmt.Fprintf(f.IO.ErrOut, "ibctl: batch %s: %v\n", path, err)
+		status = ExitFailure
 	}
-	if failed > 0 {
-		return &SilentError{Status: status}
+	if failed == 0 && status == ExitOK {
+		return endBatch(ExitOK)
 	}
-	return nil
+	return endBatch(max(status, ExitFailure))
 }

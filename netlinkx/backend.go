@@ -10,6 +10,16 @@ type Backend interface {
 	Status() Status
 	// Stop asks the backend to shut down after the current request.
 	Stop()
+	// Sync makes every change acknowledged so far durable (after a batch
+	// whose changes were acknowledged before being synced).
+	Sync() error
+}
+
+// Deferrer is implemented by nodes that can acknowledge changes before
+// syncing them; a session in batch mode uses the handle Deferred returns
+// and calls Backend.Sync when the batch ends.
+type Deferrer interface {
+	Deferred() Node
 }
 
 // Node is one host's network stack: its links, their ethtool operations

@@ -156,6 +156,18 @@ func (c *Client) Bind(node string) error {
 	return err
 }
 
+// Batch starts (on) or ends (off) batch mode on this connection: changes
+// are acknowledged before they are synced, and ending the batch syncs them
+// all, so its ack means the whole batch is durable.
+func (c *Client) Batch(on bool) error {
+	v := uint8(0)
+	if on {
+		v = 1
+	}
+	_, err := c.genl(FamilyIbctl, CmdBatch, func(ae *netlink.AttributeEncoder) { ae.Uint8(AttrValue, v) })
+	return err
+}
+
 // Links dumps every link.
 func (c *Client) Links() ([]Link, error) {
 	msgs, err := c.Execute(unix.RTM_GETLINK, netlink.Dump, ifinfomsg{}.marshal())

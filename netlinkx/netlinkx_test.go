@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mdlayher/netlink"
@@ -67,7 +69,13 @@ var testFeatures = []Feature{
 	{Name: "vlan-challenged", Wanted: true, Active: true, NoChange: true},
 }
 
-type fakeBackend struct{ node *fakeNode }
+type fakeBackend struct {
+	node  *fakeNode
+	mu    sync.Mutex
+	syncs int
+}
+
+func (b *fakeBackend) syncCount() int { b.mu.Lock(); defer b.mu.Unlock(); return b.syncs }
 
 func (b *fakeBackend) Node(name string) (Node, error) {
 	if name != "" && name != "node0" {
@@ -77,6 +85,7 @@ func (b *fakeBackend) Node(name string) (Node, error) {
 }
 func (b *fakeBackend) Status() Status { return Status{PID: 7, Nodes: []string{"node0"}} }
 func (b *fakeBackend) Stop()          {}
+func (b *fakeBackend) Sync() error    { b.mu.Lock(); b.syncs++; b.mu.Unlock(); return nil }
 
 var testLink = Link{
 	Index: 2, Type: 32, Flags: unix.IFF_UP | unix.IFF_BROADCAST, Name: "ib0", MTU: 2044, MaxMTU: 65520, TxQLen: 256,
@@ -247,4 +256,33 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestBatchSyncsAtEndAndOnClose(t *testing.T) {
+	b := &fakeBackend{node: &fakeNode{links: []Link{testLink}}}
+	c, err := Pipe(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Batch(true); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.syncCount(); n != 0 {
+		t.Fatalf("synced %d times at batch start", n)
+	}
+	if err := c.Batch(false); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.syncCount(); n != 1 {
+		t.Fatalf("synced %d times at batch end, want 1", n)
+	}
+	if err := c.Batch(true); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for deadline := time.Now().Add(5 * time.Second); b.syncCount() != 2 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	}
+	if b.syncCount() != 2 {
+		t.Fatalf("closing a connection in a batch did not sync")
+	}
 }

@@ -29,6 +29,7 @@ const (
 	CmdSysList  uint8 = 6
 	CmdDrvInfo  uint8 = 7
 	CmdStats    uint8 = 8
+	CmdBatch    uint8 = 9 // AttrValue u8: 1 starts deferred syncing, 0 syncs and ends it
 )
 
 // Attributes of the ibctl family.

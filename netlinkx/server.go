@@ -50,6 +50,11 @@ func (s *Server) Serve(l *net.UnixListener) error {
 func (s *Server) ServeConn(c *net.UnixConn) {
 	defer c.Close()
 	sess := &session{s: s}
+	defer func() {
+		if sess.batch {
+			_ = s.b.Sync()
+		}
+	}()
 	buf := make([]byte, maxDatagram)
 	for {
 		n, err := c.Read(buf)
@@ -76,10 +81,13 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 	}
 }
 
-// session is one connection's state: the node it is bound to.
+// session is one connection's state: the node it is bound to and whether
+// it is in a batch (changes acknowledged before they are synced).
 type session struct {
-	s    *Server
-	node Node
+	s       *Server
+	node    Node
+	batch   bool
+	durable Node // the node handle outside batches
 }
 
 // handleDatagram decodes every message in b and returns the reply datagrams.
@@ -127,6 +135,8 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	if m.Header.Type == FamilyIbctl {
 		if cmd, rest, err := parseGenl(m.Data); err == nil && cmd == CmdBind {
 			return ss.bind(m, rest)
+		} else if err == nil && cmd == CmdBatch {
+			return ss.setBatch(m, rest)
 		}
 	}
 	node, err := ss.nodeOrDefault()
@@ -159,6 +169,47 @@ func (ss *session) bind(m netlink.Message, rest []byte) [][]byte {
 		return [][]byte{errorReply(m.Header, ErrnoOf(err), ExtAckOf(err))}
 	}
 	ss.node = n
+	if ss.batch {
+		ss.durable = n
+		if d, ok := n.(Deferrer); ok {
+			ss.node = d.Deferred()
+		}
+	}
+	return [][]byte{errorReply(m.Header, 0, "")}
+}
+
+// setBatch starts or ends batch mode. Ending it syncs, so the ack of the
+// end of a batch means every change of the batch is durable.
+func (ss *session) setBatch(m netlink.Message, rest []byte) [][]byte {
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return [][]byte{errorReply(m.Header, unix.EINVAL, "malformed batch request")}
+	}
+	on := false
+	for ad.Next() {
+		if ad.Type() == AttrValue {
+			on = ad.Uint8() != 0
+		}
+	}
+	if ad.Err() != nil {
+		return [][]byte{errorReply(m.Header, unix.EINVAL, "malformed batch request")}
+	}
+	node, err := ss.nodeOrDefault()
+	if err != nil {
+		return [][]byte{errorReply(m.Header, ErrnoOf(err), ExtAckOf(err))}
+	}
+	switch {
+	case on && !ss.batch:
+		ss.batch, ss.durable = true, node
+		if d, ok := node.(Deferrer); ok {
+			ss.node = d.Deferred()
+		}
+	case !on && ss.batch:
+		ss.batch, ss.node = false, ss.durable
+		if err := ss.s.b.Sync(); err != nil {
+			return [][]byte{errorReply(m.Header, unix.EIO, err.Error())}
+		}
+	}
 	return [][]byte{errorReply(m.Header, 0, "")}
 }
 

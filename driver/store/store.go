@@ -108,6 +108,7 @@ type Store struct {
 	jRecords   int
 	closed     bool
 	failed     error // sticky: journal state unknown, store refuses writes
+	dirty      bool  // lazily applied records not yet synced
 	compactErr error // last compaction failure, cleared by a successful one
 
 	// mu guards data. Writers hold wmu and mu; readers only mu.RLock, so
@@ -265,7 +266,36 @@ func (s *Store) Delete(key string) error {
 // If the journal has reached its size or record limit Apply then compacts.
 // A failed compaction does not fail Apply (the batch is already durable); it
 // is retried by the next Apply and reported by Close if it never succeeds.
-func (s *Store) Apply(b Batch) error {
+func (s *Store) Apply(b Batch) error { return s.apply(b, true) }
+
+// ApplyLazy writes b to the journal and makes it visible without waiting
+// for the disk: it is durable after the next Sync or synced Apply (which
+// flush everything written before them). A crash may lose a suffix of the
+// lazily applied batches, never a part of one.
+func (s *Store) ApplyLazy(b Batch) error { return s.apply(b, false) }
+
+// Sync makes every batch applied so far durable.
+func (s *Store) Sync() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.failed != nil {
+		return fmt.Errorf("store: unusable after earlier error: %w", s.failed)
+	}
+	if !s.dirty {
+		return nil
+	}
+	if err := fdatasync(s.journal); err != nil {
+		s.failed = fmt.Errorf("store: sync journal %s: %w", filepath.Join(s.dir, journalName), err)
+		return s.failed
+	}
+	s.dirty = false
+	return nil
+}
+
+func (s *Store) apply(b Batch, sync bool) error {
 	if len(b.ops) == 0 {
 		return nil
 	}
@@ -301,11 +331,15 @@ func (s *Store) Apply(b Batch) error {
 		s.failed = fmt.Errorf("store: append journal %s: %w", jpath, err)
 		return s.failed
 	}
-	if err := fdatasync(s.journal); err != nil {
-		// After a failed fsync the on-disk state is unknown (the kernel may
-		// have dropped the dirty pages); do not pretend otherwise.
-		s.failed = fmt.Errorf("store: sync journal %s: %w", jpath, err)
-		return s.failed
+	s.dirty = true
+	if sync {
+		if err := fdatasync(s.journal); err != nil {
+			// After a failed fsync the on-disk state is unknown (the kernel
+			// may have dropped the dirty pages); do not pretend otherwise.
+			s.failed = fmt.Errorf("store: sync journal %s: %w", jpath, err)
+			return s.failed
+		}
+		s.dirty = false
 	}
 	s.jBytes += int64(len(rec))
 	s.jRecords++
@@ -333,8 +367,13 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	var cerr error
+	if s.dirty && s.failed == nil {
+		if err := fdatasync(s.journal); err != nil {
+			cerr = fmt.Errorf("store: sync journal %s: %w", filepath.Join(s.dir, journalName), err)
+		}
+	}
 	if err := s.journal.Close(); err != nil {
-		cerr = fmt.Errorf("store: close journal %s: %w", filepath.Join(s.dir, journalName), err)
+		cerr = errors.Join(cerr, fmt.Errorf("store: close journal %s: %w", filepath.Join(s.dir, journalName), err))
 	}
 	return errors.Join(cerr, s.compactErr)
 }
@@ -364,6 +403,7 @@ func (s *Store) compact() error {
 	}
 	s.jBytes, s.jRecords = 0, 0
 	s.compactErr = nil
+	s.dirty = false
 	return nil
 }
 

@@ -618,3 +618,34 @@ func BenchmarkApply(b *testing.B) {
 		i++
 	}
 }
+
+func TestApplyLazyThenSync(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	var b Batch
+	b.Put("a", []byte(`1`))
+	if err := s.ApplyLazy(b); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := s.Get("a"); !ok || string(v) != "1" {
+		t.Fatalf("lazy put not visible: %q %v", v, ok)
+	}
+	if !s.dirty {
+		t.Fatal("store not dirty after ApplyLazy")
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if s.dirty {
+		t.Fatal("store dirty after Sync")
+	}
+	var b2 Batch
+	b2.Put("b", []byte(`2`))
+	if err := s.ApplyLazy(b2); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, s) // Close syncs what is pending
+	s = mustOpen(t, dir, Options{})
+	defer mustClose(t, s)
+	assertState(t, s, map[string]string{"a": "1", "b": "2"})
+}
