@@ -11,8 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxDatagram bounds one request datagram.
-const maxDatagram = 1 << 20
+// maxDatagram bounds one datagram either way; a larger request is cut
+// short by the socket and answered as malformed.
+const maxDatagram = 64 << 10
 
 // packLimit bounds one reply datagram (below the socket's send buffer).
 const packLimit = 32 << 10
