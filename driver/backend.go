@@ -22,6 +22,11 @@ func (b backend) Status() netlinkx.Status { return b.d.Status() }
 func (b backend) Stop()                   { b.d.Stop() }
 func (b backend) Sync() error             { return b.d.Sync() }
 
+func (b backend) Partitions() []netlinkx.Partition        { return b.d.Partitions() }
+func (b backend) AddPartition(p netlinkx.Partition) error { return b.d.AddPartition(p) }
+func (b backend) DelPartition(pkey uint16) error          { return b.d.DelPartition(pkey) }
+func (b backend) Groups() []netlinkx.Group                { return b.d.Groups() }
+
 // SysRead reads a sysfs file of the node.
 func (n *Node) SysRead(path string) ([]byte, error) { return sysfs.New(n).Read(path) }
 

@@ -54,6 +54,9 @@ type Driver struct {
 	once    sync.Once
 	status  netlinkx.Status
 	release string
+
+	evmu    sync.Mutex
+	pending []fabric.Event // fabric events not yet flushed (see sm.go)
 }
 
 // New builds the fabric, creates a parent netdev per port on every node and
@@ -78,6 +81,7 @@ func New(opts Options) (*Driver, error) {
 	if d.fab, err = fabric.New(topo); err != nil {
 		return nil, fmt.Errorf("fabric: %w", err)
 	}
+	d.fab.Subscribe(d.onEvent)
 	params, err := d.loadParams(opts.Params)
 	if err != nil {
 		return nil, err

@@ -376,3 +376,63 @@ func TestStartParams(t *testing.T) {
 		}
 	}
 }
+
+func TestPartitionAddBringsChildUp(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, n := newTestDriver(t, st)
+	p := mustLink(t, n, "ib0")
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "c1", ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8001)), Up: ptr(true)}), 0)
+	if l := mustLink(t, n, "c1"); l.Carrier || l.MTU != 4092 {
+		t.Fatalf("before: carrier=%v mtu=%d", l.Carrier, l.MTU)
+	}
+	wantErrno(t, d.AddPartition(netlinkx.Partition{PKey: 0x8001, MTU: 4096, All: "full"}), 0)
+	if l := mustLink(t, n, "c1"); !l.Carrier || l.MTU != 4092 {
+		t.Fatalf("after add: carrier=%v mtu=%d (want carrier, 4096-4)", l.Carrier, l.MTU)
+	}
+	wantErrno(t, d.AddPartition(netlinkx.Partition{PKey: 0x0001, All: "full"}), unix.EEXIST)
+	wantErrno(t, d.AddPartition(netlinkx.Partition{PKey: 0x8000}), unix.EINVAL)
+	wantErrno(t, d.DelPartition(0x8001), 0)
+	if l := mustLink(t, n, "c1"); l.Carrier {
+		t.Fatal("carrier stays after the partition is deleted")
+	}
+	wantErrno(t, d.DelPartition(0x8001), unix.ENOENT)
+	wantErrno(t, d.AddPartition(netlinkx.Partition{PKey: 0x8002, MTU: 1024, Members: []netlinkx.PartitionMember{{Node: "node0", Port: 1, Full: true}}}), 0)
+	st.Close()
+
+	st2, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	d2, _ := newTestDriver(t, st2)
+	parts := d2.Partitions()
+	if len(parts) != 2 || parts[0].PKey != 0x8002 || parts[0].MTU != 1024 || parts[1].PKey != 0xffff {
+		t.Fatalf("partitions after restart: %+v", parts)
+	}
+}
+
+func TestPortDownDropsCarrier(t *testing.T) {
+	d, n := newTestDriver(t, nil)
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	d.mu.Lock()
+	if err := d.fab.SetPortState("node0", 1, fabric.StateDown); err != nil {
+		t.Fatal(err)
+	}
+	wantErrno(t, d.drainEvents(), 0)
+	d.mu.Unlock()
+	if l := mustLink(t, n, "ib0"); l.Carrier {
+		t.Fatal("carrier with the port down")
+	}
+	d.mu.Lock()
+	_ = d.fab.SetPortState("node0", 1, fabric.StateActive)
+	wantErrno(t, d.drainEvents(), 0)
+	d.mu.Unlock()
+	if l := mustLink(t, n, "ib0"); !l.Carrier {
+		t.Fatal("no carrier after the port came back")
+	}
+}

@@ -50,6 +50,10 @@ func (nd *Netdev) join() {
 	if !nd.up {
 		return
 	}
+	if nd.node.d.fab.PortState(nd.node.name, nd.port) != fabric.StateActive {
+		nd.dbg("Keeping carrier off until IB port is active")
+		return
+	}
 	if nd.pkey&0x7fff == 0 {
 		nd.warn("P_Key 0x%04x is Invalid", nd.pkey)
 		return

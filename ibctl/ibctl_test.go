@@ -360,3 +360,57 @@ func TestBatch(t *testing.T) {
 		t.Fatalf("batch with node: %d %q", st, out)
 	}
 }
+
+func TestSMAndHCA(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "link add link ib0 name p1 up type ipoib pkey 0x8001")
+	for _, tc := range []struct{ name, cmd string }{
+		{"hca_show", "hca show"},
+		{"hca_show_node1_json", "-n node1 -j hca show"},
+	} {
+		out, errs, st := e.run(tc.cmd)
+		if st != 0 || errs != "" {
+			t.Fatalf("%s: %d %q", tc.cmd, st, errs)
+		}
+		golden(t, tc.name, out)
+	}
+	if out, _, _ := e.run("link show p1"); !strings.Contains(out, "NO-CARRIER") {
+		t.Fatalf("p1 has carrier before its partition exists:\n%s", out)
+	}
+	e.ok("sm partition add 0x8001 mtu 4096 member node0/1 member node1/1:limited")
+	if out, _, _ := e.run("link show p1"); strings.Contains(out, "NO-CARRIER") || !strings.Contains(out, "mtu 4092 ") {
+		t.Fatalf("p1 after partition add:\n%s", out)
+	}
+	for _, tc := range []struct{ name, cmd string }{
+		{"sm_partition_list", "sm partition list"},
+		{"sm_partition_list_json", "-j sm partition list"},
+		{"sm_groups", "sm groups"},
+		{"hca_show_pkeys", "hca show"},
+	} {
+		out, errs, st := e.run(tc.cmd)
+		if st != 0 || errs != "" {
+			t.Fatalf("%s: %d %q", tc.cmd, st, errs)
+		}
+		golden(t, tc.name, out)
+	}
+	for _, tc := range []struct {
+		cmd, stderr string
+		status      int
+	}{
+		{"sm partition add 0x8001", "ibctl: sm partition add: File exists (partition 0x8001 exists)\n", 1},
+		{"sm partition add 0x8000", "ibctl: sm partition add: Invalid argument (invalid P_Key 0x8000)\n", 1},
+		{"sm partition add zz", "ibctl: sm partition add: argument \"zz\" is wrong: pkey is invalid\n", 2},
+		{"sm partition add 0x8003 member node0", "ibctl: sm partition add: member \"node0\": want NODE/PORT\n", 2},
+		{"sm partition add 0x8003 member node7/1", "ibctl: sm partition add: Invalid argument (unknown node \"node7\")\n", 1},
+		{"sm partition del 0x8009", "ibctl: sm partition del: No such file or directory (no partition 0x8009)\n", 1},
+	} {
+		_, errs, st := e.run(tc.cmd)
+		if st != tc.status || errs != tc.stderr {
+			t.Errorf("%s: %d %q, want %d %q", tc.cmd, st, errs, tc.status, tc.stderr)
+		}
+	}
+	e.ok("sm partition del 0x8001")
+	if out, _, _ := e.run("link show p1"); !strings.Contains(out, "NO-CARRIER") {
+		t.Fatalf("p1 keeps carrier after partition del:\n%s", out)
+	}
+}

@@ -13,6 +13,12 @@ type Backend interface {
 	// Sync makes every change acknowledged so far durable (after a batch
 	// whose changes were acknowledged before being synced).
 	Sync() error
+
+	// The subnet manager, shared by every node of the fabric.
+	Partitions() []Partition
+	AddPartition(p Partition) error
+	DelPartition(pkey uint16) error
+	Groups() []Group
 }
 
 // Deferrer is implemented by nodes that can acknowledge changes before
@@ -46,4 +52,7 @@ type Node interface {
 	// store accepted.
 	SysWrite(path string, data []byte) (int, error)
 	SysList(path string) ([]SysEntry, error)
+
+	// HCA describes the node's HCA and its ports.
+	HCA() (HCA, error)
 }

@@ -59,6 +59,10 @@ func (f *fakeNode) SysRead(p string) ([]byte, error) {
 	return nil, unix.ENOENT
 }
 func (f *fakeNode) SysWrite(p string, b []byte) (int, error) { return len(b), nil }
+func (f *fakeNode) HCA() (HCA, error) {
+	return HCA{Name: "mlx4_0", Type: "MT4099", Firmware: "2.42.5000", NodeGUID: 0x2c90300001000, SysImageGUID: 7,
+		Ports: []HCAPort{{Num: 1, State: "Active", PhysState: "LinkUp", Rate: "100", LID: 1, SMLID: 1, PortGUID: 0x2c90300001001, Width: "4X", Speed: "EDR", MTU: 4096, PKeys: []uint16{0xffff, 0x8001}}}}, nil
+}
 func (f *fakeNode) SysList(string) ([]SysEntry, error) {
 	return []SysEntry{{"class", SysDir | 0o755}, {"module", SysDir | 0o755}}, nil
 }
@@ -82,6 +86,20 @@ func (b *fakeBackend) Node(name string) (Node, error) {
 		return nil, withMsg(unix.ENOENT, "no node")
 	}
 	return b.node, nil
+}
+func (b *fakeBackend) Partitions() []Partition {
+	return []Partition{{PKey: 0xffff, MTU: 2048, All: "full"}, {PKey: 0x8001, MTU: 4096, Members: []PartitionMember{{"node0", 1, true}, {"node1", 2, false}}}}
+}
+func (b *fakeBackend) AddPartition(p Partition) error {
+	if p.PKey == 0x8001 {
+		return withMsg(unix.EEXIST, "partition 0x8001 exists")
+	}
+	return nil
+}
+func (b *fakeBackend) DelPartition(uint16) error { return withMsg(unix.ENOENT, "no partition") }
+func (b *fakeBackend) Groups() []Group {
+	return []Group{{MGID: [16]byte{0xff, 0x12, 0x40, 0x1b, 0xff, 0xff, 15: 0xff}, MLID: 0xc000, PKey: 0xffff, QKey: 0xb1b, MTU: 2048, Rate: 100000, Broadcast: true,
+		Members: []GroupMember{{"node0", 1, 1}}}}
 }
 func (b *fakeBackend) Status() Status { return Status{PID: 7, Nodes: []string{"node0"}} }
 func (b *fakeBackend) Stop()          {}
@@ -284,5 +302,37 @@ func TestBatchSyncsAtEndAndOnClose(t *testing.T) {
 	}
 	if b.syncCount() != 2 {
 		t.Fatalf("closing a connection in a batch did not sync")
+	}
+}
+
+func TestSMRoundTrip(t *testing.T) {
+	c, _ := newPipe(t)
+	h, err := c.HCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := (&fakeNode{}).HCA()
+	if diff := cmp.Diff(want, h); diff != "" {
+		t.Errorf("hca (-want +got):\n%s", diff)
+	}
+	parts, err := c.Partitions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff((&fakeBackend{}).Partitions(), parts); diff != "" {
+		t.Errorf("partitions (-want +got):\n%s", diff)
+	}
+	groups, err := c.Groups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff((&fakeBackend{}).Groups(), groups); diff != "" {
+		t.Errorf("groups (-want +got):\n%s", diff)
+	}
+	if err := c.AddPartition(Partition{PKey: 0x8001}); !errors.Is(err, unix.EEXIST) {
+		t.Errorf("add: %v", err)
+	}
+	if err := c.DelPartition(0x8009); !errors.Is(err, unix.ENOENT) {
+		t.Errorf("del: %v", err)
 	}
 }

@@ -155,3 +155,56 @@ type Status struct {
 	Links    uint32
 	Uptime   uint64 // seconds
 }
+
+// HCA is one node's host channel adapter as ibstat shows it.
+type HCA struct {
+	Name, Type, Firmware   string
+	NodeGUID, SysImageGUID uint64
+	Ports                  []HCAPort
+}
+
+// HCAPort is one HCA port.
+type HCAPort struct {
+	Num              uint32
+	State, PhysState string
+	Rate             string // Gb/s as ibstat prints it
+	LID, SMLID       uint16
+	PortGUID         uint64
+	Width, Speed     string
+	MTU              uint32 // port IB MTU
+	PKeys            []uint16
+}
+
+// Partition is one entry of the subnet manager's partition table.
+type Partition struct {
+	PKey    uint16 // full-member form
+	MTU     uint32 // broadcast group IB MTU
+	All     string // "full", "limited" or "" (members only)
+	Members []PartitionMember
+}
+
+// PartitionMember is one port's membership.
+type PartitionMember struct {
+	Node string
+	Port uint32
+	Full bool
+}
+
+// Group is one multicast group of the subnet manager.
+type Group struct {
+	MGID      [16]byte
+	MLID      uint16
+	PKey      uint16
+	QKey      uint32
+	MTU       uint32
+	Rate      uint32 // Mb/s
+	Broadcast bool
+	Members   []GroupMember
+}
+
+// GroupMember is one port's membership of a group.
+type GroupMember struct {
+	Node      string
+	Port      uint32
+	JoinState uint8
+}

@@ -6,38 +6,145 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
-// Fabric is the running fabric: ports with GUIDs and LIDs, and the subnet
-// manager's partition table from which it programs every port's P_Key table.
+// Fabric is the running fabric: a switch joining every HCA port and the
+// subnet manager (SM) with its subnet administrator (SA). The SM assigns
+// LIDs and GIDs, programs every port's P_Key table from its partition
+// table, owns one IPoIB broadcast group per partition and tells
+// subscribers about changes (events.go); the SA answers multicast joins
+// (mcast.go) and path queries (path.go); the switch forwards frames
+// between attached endpoints (switch.go).
+//
+// Partitions, port states and multicast groups change under mu; each change
+// republishes the switch's forwarding snapshot, which Send reads without
+// locking.
 type Fabric struct {
-	mu         sync.Mutex
-	topo       *Topology
-	nodes      map[string]*NodeState
-	partitions []Partition
+	topo   *Topology
+	nodes  map[string]*NodeState
+	ports  []*port            // topology order; fixed after New
+	byRef  map[PortRef]*port  // fixed after New
+	byGID  map[[16]byte]*port // fixed after New
+	nports map[string]int     // node name → port count, for checkPartition
+
+	fwd atomic.Pointer[fwdTable] // switch snapshot, replaced under mu
+	ev  notifier
+
+	mu sync.Mutex
+	// +checklocks:mu
+	partitions []partition
+	// +checklocks:mu
+	groups map[[16]byte]*group
+	// +checklocks:mu
+	mlids map[uint16]*group
+	// +checklocks:mu
+	subs []*subscriber
+	// +checklocks:mu
+	nextTicket uint64
 }
+
+// partition is one entry of the SM's partition table.
+type partition struct {
+	key  uint16 // partition number: the P_Key's low 15 bits
+	spec Partition
+}
+
+// port is one HCA port as the SM and the switch see it.
+type port struct {
+	idx  int // position in Fabric.ports
+	ref  PortRef
+	spec Port
+	lid  uint16
+	guid uint64
+	gid  [16]byte
+	ctr  counters // atomic; bumped by Send without any lock
+
+	// Guarded by Fabric.mu; Send sees them through the snapshot.
+	state State
+	ep    Endpoint
+}
+
+// PortRef names one HCA port: node name and 1-based port number.
+type PortRef struct {
+	Node string
+	Port int
+}
+
+func (r PortRef) String() string { return PortName(r.Node, r.Port) }
 
 // NodeState is one node as the subnet manager sees it.
 type NodeState struct {
 	Index int
 	Spec  Node
 	GUID  uint64
+
+	firstLID uint16 // LID of port 1; 0 when built outside New
 }
 
-// New brings up the fabric for t (validated first).
+// Unicast and multicast LID ranges (IBA 4.1.3).
+const (
+	MaxUnicastLID    = 0xbfff
+	MulticastLIDBase = 0xc000
+	MaxMulticastLID  = 0xfffe // 0xffff is the permissive LID
+)
+
+// New brings up the fabric for t (validated first): LIDs, GUIDs and GIDs
+// for every port (all Active), the partition table with one broadcast
+// group per partition, and an empty switch.
 func New(t *Topology) (*Fabric, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	f := &Fabric{topo: t, nodes: map[string]*NodeState{}, partitions: append([]Partition(nil), t.Partitions...)}
+	f := &Fabric{
+		topo:   t,
+		nodes:  map[string]*NodeState{},
+		byRef:  map[PortRef]*port{},
+		byGID:  map[[16]byte]*port{},
+		nports: map[string]int{},
+		groups: map[[16]byte]*group{},
+		mlids:  map[uint16]*group{},
+	}
+	lid := 1
 	for i, n := range t.Nodes {
+		if lid+len(n.Ports)-1 > MaxUnicastLID {
+			return nil, fmt.Errorf("node %q: out of unicast LIDs", n.Name)
+		}
 		guid := uint64(0x0002c90300000000) | uint64(i+1)<<12
 		if n.GUID != "" {
 			guid, _ = strconv.ParseUint(strings.TrimPrefix(n.GUID, "0x"), 16, 64)
 		}
-		f.nodes[n.Name] = &NodeState{Index: i, Spec: n, GUID: guid}
+		ns := &NodeState{Index: i, Spec: n, GUID: guid, firstLID: uint16(lid)}
+		f.nodes[n.Name] = ns
+		f.nports[n.Name] = len(n.Ports)
+		for num := 1; num <= len(n.Ports); num++ {
+			p := &port{idx: len(f.ports), ref: PortRef{n.Name, num}, spec: n.Ports[num-1],
+				lid: ns.LID(num), guid: ns.PortGUID(num), gid: ns.PortGID(num), state: StateActive}
+			f.ports = append(f.ports, p)
+			f.byRef[p.ref] = p
+			f.byGID[p.gid] = p
+		}
+		lid += len(n.Ports)
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, pt := range t.Partitions {
+		key, _ := parsePKey(pt.PKey)
+		f.partitions = append(f.partitions, partition{key: key, spec: clonePartition(pt)})
+		mlid, ok := f.freeMLIDLocked()
+		if !ok {
+			return nil, fmt.Errorf("partition %q: out of multicast LIDs", pt.PKey)
+		}
+		f.addBroadcastLocked(key, pt.MTU, mlid)
+	}
+	f.resyncLocked()
+	f.publishLocked()
 	return f, nil
+}
+
+func clonePartition(p Partition) Partition {
+	p.Members = append([]Member(nil), p.Members...)
+	return p
 }
 
 // Topology returns the topology the fabric was built from.
@@ -61,8 +168,15 @@ func (f *Fabric) Node(name string) (*NodeState, bool) {
 // PortGUID is the GUID of port (1-based) of the node.
 func (n *NodeState) PortGUID(port int) uint64 { return n.GUID + uint64(port) }
 
-// LID is the port's LID as assigned by the subnet manager (node0 port 1 = 1).
-func (n *NodeState) LID(port int) uint16 { return uint16(n.Index*len(n.Spec.Ports) + port) }
+// LID is the port's LID as assigned by the subnet manager: ports are
+// numbered from 1 in topology order, so node0 port 1 is 1 and, when every
+// node has the same number of ports, node i port p is i × ports + p.
+func (n *NodeState) LID(port int) uint16 {
+	if n.firstLID == 0 {
+		return uint16(n.Index*len(n.Spec.Ports) + port)
+	}
+	return n.firstLID + uint16(port-1)
+}
 
 // PortGID is the port GID: subnet prefix fe80::/64 followed by the port GUID.
 func (n *NodeState) PortGID(port int) [16]byte {
@@ -77,18 +191,25 @@ func (n *NodeState) PortGID(port int) [16]byte {
 
 // PKeyTable is the port's P_Key table as programmed by the subnet manager:
 // the default partition first (index 0), then the others in table order.
-// Full members have bit 15 set.
+// Full members have bit 15 set. It is nil for a port the fabric lacks.
 func (f *Fabric) PKeyTable(node string, port int) []uint16 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.byRef[PortRef{node, port}] == nil {
+		return nil
+	}
+	return f.pkeyTableLocked(PortRef{node, port})
+}
+
+// +checklocks:f.mu
+func (f *Fabric) pkeyTableLocked(ref PortRef) []uint16 {
 	var table []uint16
 	for _, p := range f.partitions {
-		v, _ := strconv.ParseUint(p.PKey, 0, 16)
-		full, ok := membership(p, node, port)
+		full, ok := membership(p.spec, ref.Node, ref.Port)
 		if !ok {
 			continue
 		}
-		key := uint16(v) & 0x7fff
+		key := p.key
 		if full {
 			key |= 0x8000
 		}
@@ -122,20 +243,20 @@ func membership(p Partition, node string, port int) (full, ok bool) {
 func (f *Fabric) BroadcastMTU(pkey uint16) (int, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, p := range f.partitions {
-		v, _ := strconv.ParseUint(p.PKey, 0, 16)
-		if uint16(v)&0x7fff == pkey&0x7fff {
-			return p.MTU, true
-		}
+	if i := f.findPartitionLocked(pkey); i >= 0 {
+		return f.partitions[i].spec.MTU, true
 	}
 	return 0, false
 }
 
-// Partitions lists the partition table sorted by P_Key.
+// Partitions lists the partition table sorted by P_Key (as written).
 func (f *Fabric) Partitions() []Partition {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := append([]Partition(nil), f.partitions...)
+	out := make([]Partition, 0, len(f.partitions))
+	for _, p := range f.partitions {
+		out = append(out, clonePartition(p.spec))
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PKey < out[j].PKey })
 	return out
 }
@@ -161,5 +282,5 @@ func FindPKey(table []uint16, pkey uint16) (int, bool) {
 	return partial, partial >= 0
 }
 
-// String names a port for messages.
+// PortName names a port for messages: "node0/1".
 func PortName(node string, port int) string { return fmt.Sprintf("%s/%d", node, port) }

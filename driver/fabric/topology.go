@@ -1,5 +1,10 @@
-// Package fabric describes the emulated InfiniBand fabric: nodes, HCAs,
-// ports, links and the subnet manager's partition table.
+// Package fabric is the emulated InfiniBand fabric, below any verbs layer:
+// the topology (nodes, HCAs, ports, links; this file), the switch that
+// forwards frames between ports by LID (switch.go), and the subnet manager
+// with its subnet administrator: LIDs, GIDs, P_Key tables from the
+// partition table (fabric.go, sm.go), port states (port.go), multicast
+// groups (mcast.go), path records (path.go) and port events (events.go).
+// Refused requests return *Error, which unwraps to an errno (errors.go).
 package fabric
 
 import (
@@ -155,38 +160,72 @@ func (t *Topology) Validate() error {
 			}
 		}
 	}
+	ports := make(map[string]int, len(t.Nodes))
+	for _, n := range t.Nodes {
+		ports[n.Name] = len(n.Ports)
+	}
 	pkeys := map[uint16]bool{}
 	for i := range t.Partitions {
 		pt := &t.Partitions[i]
-		v, err := strconv.ParseUint(pt.PKey, 0, 16)
-		if err != nil || v&0x7fff == 0 {
-			return fmt.Errorf("partition %d: invalid pkey %q", i, pt.PKey)
+		key, err := checkPartition(pt, ports)
+		if err != nil {
+			if key == 0 {
+				return fmt.Errorf("partition %d: %w", i, err)
+			}
+			return fmt.Errorf("partition %q: %w", pt.PKey, err)
 		}
-		if pkeys[uint16(v)&0x7fff] {
+		if pkeys[key] {
 			return fmt.Errorf("partition %q: duplicate", pt.PKey)
 		}
-		pkeys[uint16(v)&0x7fff] = true
-		if pt.MTU == 0 {
-			pt.MTU = 2048
-		}
-		if !validIBMTU(pt.MTU) {
-			return fmt.Errorf("partition %q: invalid ib_mtu %d", pt.PKey, pt.MTU)
-		}
-		if pt.All != "" && pt.All != "full" && pt.All != "limited" {
-			return fmt.Errorf("partition %q: all must be \"full\" or \"limited\"", pt.PKey)
-		}
-		for _, m := range pt.Members {
-			if !seen[m.Node] {
-				return fmt.Errorf("partition %q: unknown node %q", pt.PKey, m.Node)
-			}
-			for _, n := range t.Nodes {
-				if n.Name == m.Node && (m.Port < 1 || m.Port > len(n.Ports)) {
-					return fmt.Errorf("partition %q: node %q has no port %d", pt.PKey, m.Node, m.Port)
-				}
-			}
-		}
+		pkeys[key] = true
 	}
 	return nil
+}
+
+// checkPartition is the one rule for a partition entry, used by Validate
+// and by Fabric.AddPartition: it fills the MTU default and returns the
+// partition number (low 15 bits of the P_Key). ports maps node names to
+// their port counts. On an invalid P_Key the returned number is 0.
+func checkPartition(pt *Partition, ports map[string]int) (uint16, error) {
+	key, ok := parsePKey(pt.PKey)
+	if !ok {
+		return 0, fmt.Errorf("invalid pkey %q", pt.PKey)
+	}
+	if pt.MTU == 0 {
+		pt.MTU = 2048
+	}
+	if !validIBMTU(pt.MTU) {
+		return key, fmt.Errorf("invalid ib_mtu %d", pt.MTU)
+	}
+	if pt.All != "" && pt.All != "full" && pt.All != "limited" {
+		return key, fmt.Errorf("all must be \"full\" or \"limited\"")
+	}
+	seen := map[PortRef]bool{}
+	for _, m := range pt.Members {
+		n, ok := ports[m.Node]
+		if !ok {
+			return key, fmt.Errorf("unknown node %q", m.Node)
+		}
+		if m.Port < 1 || m.Port > n {
+			return key, fmt.Errorf("node %q has no port %d", m.Node, m.Port)
+		}
+		ref := PortRef{m.Node, m.Port}
+		if seen[ref] {
+			return key, fmt.Errorf("duplicate member %s", ref)
+		}
+		seen[ref] = true
+	}
+	return key, nil
+}
+
+// parsePKey parses a P_Key as written in a topology (strconv base 0) and
+// returns its partition number, the low 15 bits, which must not be zero.
+func parsePKey(s string) (uint16, bool) {
+	v, err := strconv.ParseUint(s, 0, 16)
+	if err != nil || v&0x7fff == 0 {
+		return 0, false
+	}
+	return uint16(v) & 0x7fff, true
 }
 
 func validIBMTU(m int) bool {
@@ -199,3 +238,22 @@ func validIBMTU(m int) bool {
 
 // LinkSpeed returns the port's speed in Mb/s: lane rate × width.
 func (p Port) LinkSpeed() int { return laneRates[p.Speed] * widths[p.Width] }
+
+// RateString is the port rate as ibstat prints it after "Rate: ". The
+// kernel's sysfs rate file counts in units of 0.1 Gb/s with 14 Gb/s per FDR
+// lane ("56 Gb/sec (4X FDR)", "2.5 Gb/sec (1X SDR)"); libibumad keeps the
+// integer part, and ibstat prints it, except that 2 is shown as "2.5" (1X
+// SDR, the only rate with a fraction) and FDR10 gets a " (FDR10)" suffix.
+// So 4X EDR is "100", 4X FDR "56", 1X FDR "14", 4X FDR10 "40 (FDR10)". The
+// SA's rate encoding (14.0625 Gb/s per FDR lane, ib_rate_to_mbps) is not
+// what ibstat shows.
+func (p Port) RateString() string {
+	deci := p.LinkSpeed() / 100 // sysfs rate_show: 0.1 Gb/s units
+	switch {
+	case p.Speed == "FDR10":
+		return strconv.Itoa(deci/10) + " (FDR10)"
+	case deci/10 == 2:
+		return "2.5"
+	}
+	return strconv.Itoa(deci / 10)
+}

@@ -1,0 +1,66 @@
+package verbs
+
+import (
+	"testing"
+)
+
+func TestRing(t *testing.T) {
+	for _, tt := range []struct{ depth, slots int }{{1, 2}, {3, 4}, {4, 8}, {7, 8}, {8, 16}} {
+		r := newRing[int](tt.depth)
+		if len(r.buf) != tt.slots {
+			t.Errorf("depth %d: %d slots, want %d", tt.depth, len(r.buf), tt.slots)
+		}
+		// Fill and drain three times so the indices wrap.
+		next, want := 0, 0
+		for range 3 {
+			for !r.full() {
+				*r.producer() = next
+				r.advanceProducer()
+				next++
+			}
+			if int(r.count()) != tt.depth {
+				t.Fatalf("depth %d: full at %d", tt.depth, r.count())
+			}
+			for !r.empty() {
+				if got := *r.consumer(); got != want {
+					t.Fatalf("depth %d: popped %d, want %d", tt.depth, got, want)
+				}
+				r.advanceConsumer()
+				want++
+			}
+		}
+	}
+}
+
+func TestPacketPool(t *testing.T) {
+	pl := newPool(256, 2)
+	a, b := pl.get(), pl.get()
+	c := pl.get() // the pool grows when empty
+	if pl.total != 3 || len(c.buf) != 256 {
+		t.Errorf("total %d, buf %d", pl.total, len(c.buf))
+	}
+	a.Payload = append(a.buf[:0], 1, 2, 3)
+	a.DLID, a.Opcode = 0xC001, OpUDSendOnlyImm
+	d := a.Clone()
+	if d == a || &d.buf[0] == &a.buf[0] {
+		t.Fatal("clone shares the packet or its buffer")
+	}
+	if diff := diff([]byte{1, 2, 3}, d.Payload); diff != "" || d.DLID != 0xC001 || !d.IsMulticast() {
+		t.Errorf("clone %+v", d)
+	}
+	for _, p := range []*Packet{a, b, c, d} {
+		p.Release()
+	}
+	if len(pl.free) != 4 {
+		t.Errorf("free %d, want 4", len(pl.free))
+	}
+	if p := pl.get(); p.DLID != 0 || p.Opcode != 0 || p.Payload != nil {
+		t.Errorf("recycled packet not cleared: %+v", p)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("double release did not panic")
+		}
+	}()
+	a.Release()
+}

@@ -1,0 +1,136 @@
+package verbs
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// RecvWR is a receive work request: the buffers a message lands in.
+type RecvWR struct {
+	WRID uint64
+	SGL  [][]byte // scatter list; filled in order
+}
+
+// recvWQE is a posted receive as kept in an RQ or SRQ slot (and in the
+// responder while a message is in progress). sgl has a preallocated
+// backing array of the queue's max SGE, so posting copies slice headers
+// only.
+type recvWQE struct {
+	wrid   uint64
+	sgl    [][]byte
+	length int
+}
+
+func (w *recvWQE) set(wr *RecvWR) {
+	w.wrid = wr.WRID
+	w.sgl = append(w.sgl[:0], wr.SGL...)
+	w.length = 0
+	for _, s := range wr.SGL {
+		w.length += len(s)
+	}
+}
+
+func (w *recvWQE) copyFrom(o *recvWQE) {
+	w.wrid = o.wrid
+	w.sgl = append(w.sgl[:0], o.sgl...)
+	w.length = o.length
+}
+
+// clear drops the references to the caller's buffers.
+func (w *recvWQE) clear() {
+	clear(w.sgl)
+	w.sgl = w.sgl[:0]
+}
+
+// newRecvRing preallocates depth slots of maxSGE SGEs each.
+func newRecvRing(depth, maxSGE int) ring[recvWQE] {
+	r := newRing[recvWQE](depth)
+	backing := make([][]byte, len(r.buf)*maxSGE)
+	for i := range r.buf {
+		r.buf[i].sgl = backing[i*maxSGE : i*maxSGE : (i+1)*maxSGE]
+	}
+	return r
+}
+
+// SRQ is a shared receive queue: RC QPs created with it take their receive
+// WQEs from it (IPoIB connected mode).
+type SRQ struct {
+	maxSGE int
+
+	mu         sync.Mutex
+	ring       ring[recvWQE] // +checklocks:mu
+	limit      int           // +checklocks:mu
+	limitFn    func()        // +checklocks:mu
+	limitArmed bool          // +checklocks:mu
+}
+
+// NewSRQ creates an SRQ holding up to depth receive WRs of up to maxSGE
+// buffers each.
+func (d *Device) NewSRQ(depth, maxSGE int) (*SRQ, error) {
+	if depth <= 0 || depth > maxQueueDepth || maxSGE <= 0 || maxSGE > maxSGEs {
+		return nil, newError("create_srq", unix.EINVAL, "depth or max SGE out of range")
+	}
+	return &SRQ{maxSGE: maxSGE, ring: newRecvRing(depth, maxSGE)}, nil
+}
+
+// PostRecv queues a receive WR. It returns ENOMEM when the SRQ is full and
+// EINVAL when wr has more than maxSGE buffers.
+func (s *SRQ) PostRecv(wr *RecvWR) error {
+	if len(wr.SGL) > s.maxSGE {
+		return errSRQTooManySGE
+	}
+	s.mu.Lock()
+	if s.ring.full() {
+		s.mu.Unlock()
+		return errSRQFull
+	}
+	s.ring.producer().set(wr)
+	s.ring.advanceProducer()
+	s.mu.Unlock()
+	return nil
+}
+
+// Len is the number of posted receive WRs not yet taken.
+func (s *SRQ) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int(s.ring.count())
+}
+
+// ArmLimit arms the SRQ limit event (IB_EVENT_SRQ_LIMIT_REACHED): handler
+// is called once, with no verbs lock held, when taking a WQE leaves fewer
+// than limit posted. Arm again to get another event.
+func (s *SRQ) ArmLimit(limit int, handler func()) {
+	s.mu.Lock()
+	s.limit, s.limitFn, s.limitArmed = limit, handler, true
+	s.mu.Unlock()
+}
+
+// take moves the oldest WQE into w. It reports false when the SRQ is empty.
+// A limit event to deliver is added to n.
+func (s *SRQ) take(w *recvWQE, n *notifier) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ring.empty() {
+		return false
+	}
+	slot := s.ring.consumer()
+	w.copyFrom(slot)
+	slot.clear()
+	s.ring.advanceConsumer()
+	if s.limitArmed && int(s.ring.count()) < s.limit {
+		s.limitArmed = false
+		n.srq = s
+	}
+	return true
+}
+
+func (s *SRQ) notifyLimit() {
+	s.mu.Lock()
+	fn := s.limitFn
+	s.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+}
