@@ -110,13 +110,14 @@ func (n *Node) DeleteChild(parent string, pkey uint16) error {
 	return errorf("delete_child", p.name, unix.ENODEV, "no child with P_Key 0x%04x", pkey)
 }
 
-// unregister removes a child and makes that durable.
+// unregister removes a child (closing it first) and makes that durable.
 func (n *Node) unregister(c *Netdev) error {
 	n.remove(c)
 	if err := n.persistDelete(c); err != nil {
 		n.insert(c)
 		return err
 	}
+	c.stop()
 	return nil
 }
 
@@ -168,6 +169,7 @@ func (n *Node) NewLink(r netlinkx.LinkRequest) error {
 		c.open()
 	}
 	if err := n.persist(c); err != nil {
+		c.stop()
 		n.remove(c)
 		return err
 	}

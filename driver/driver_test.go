@@ -2,6 +2,7 @@ package driver
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -434,5 +435,40 @@ func TestPortDownDropsCarrier(t *testing.T) {
 	d.mu.Unlock()
 	if l := mustLink(t, n, "ib0"); !l.Carrier {
 		t.Fatal("no carrier after the port came back")
+	}
+}
+
+func TestBroadcastGroupMembership(t *testing.T) {
+	d, n := newTestDriver(t, nil)
+	members := func() []string {
+		var out []string
+		for _, g := range d.Groups() {
+			if g.PKey != 0xffff {
+				continue
+			}
+			for _, m := range g.Members {
+				out = append(out, fmt.Sprintf("%s/%d:%d", m.Node, m.Port, m.JoinState))
+			}
+		}
+		return out
+	}
+	if got := members(); len(got) != 0 {
+		t.Fatalf("members before up: %v", got)
+	}
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	wantErrno(t, n.CreateChild("ib0", 0x7fff), 0)
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0.7fff", Up: ptr(true)}), 0)
+	if got := members(); len(got) != 1 || got[0] != "node0/1:1" {
+		t.Fatalf("members after up: %v", got)
+	}
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(false)}), 0)
+	if got := members(); len(got) != 0 {
+		t.Fatalf("members after down: %v", got)
+	}
+	// a failed request rolls the membership back with the rest
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(false), MTU: ptr(uint32(70000))}), unix.EINVAL)
+	if got := members(); len(got) != 1 {
+		t.Fatalf("members after failed down: %v", got)
 	}
 }

@@ -56,7 +56,10 @@ func (n *Node) change(devs []*Netdev, fn func() error) error {
 	}
 	if err != nil {
 		for i, nd := range devs {
+			joined := nd.joined
 			*nd = saved[i]
+			nd.joined = joined
+			nd.setJoined(saved[i].joined)
 		}
 	}
 	return err

@@ -36,6 +36,7 @@ func (nd *Netdev) stop() {
 	}
 	nd.up = false
 	nd.carrier = false
+	nd.leave()
 	if nd.parent == nil {
 		for _, c := range nd.node.childrenOf(nd) {
 			c.stop()
@@ -63,12 +64,16 @@ func (nd *Netdev) join() {
 		nd.warn("P_Key 0x%04x is not found", nd.pkey)
 		return
 	}
-	groupMTU, ok := nd.node.d.fab.BroadcastMTU(nd.pkey)
-	if !ok {
-		nd.mcastDbg("no broadcast group for P_Key 0x%04x, keeping carrier off", nd.pkey)
+	m, err := nd.node.d.fab.Join(nd.portRef(), fabric.JoinRequest{
+		MGID: fabric.BroadcastMGID(nd.pkey), PKey: nd.pkey, JoinState: fabric.FullMember})
+	if err != nil {
+		// A missing broadcast group keeps carrier off (the kernel retries
+		// with back-off; here the next P_Key or port event retries).
+		nd.mcastDbg("couldn't join broadcast group: %v", err)
 		return
 	}
-	mcast := uint32(groupMTU - encapLen)
+	nd.joined = true
+	mcast := uint32(m.MTU - encapLen)
 	if nd.adminMTU == nd.mcastMTU {
 		nd.adminMTU = mcast
 	}
@@ -150,4 +155,32 @@ func (nd *Netdev) setUmcast(on bool) {
 		nd.warn("ignoring multicast groups joined directly by userspace")
 	}
 	nd.umcast = on
+}
+
+func (nd *Netdev) portRef() fabric.PortRef { return fabric.PortRef{Node: nd.node.name, Port: nd.port} }
+
+// leave leaves the broadcast group joined by join.
+func (nd *Netdev) leave() {
+	if !nd.joined {
+		return
+	}
+	nd.joined = false
+	if err := nd.node.d.fab.Leave(nd.portRef(), fabric.BroadcastMGID(nd.pkey), fabric.FullMember); err != nil {
+		// The SM already dropped the membership (port down, P_Key gone).
+		nd.mcastDbg("leave broadcast group: %v", err)
+	}
+}
+
+// setJoined brings the group membership back to want after a rolled-back
+// change, without touching the rest of the device.
+func (nd *Netdev) setJoined(want bool) {
+	switch {
+	case want && !nd.joined:
+		if _, err := nd.node.d.fab.Join(nd.portRef(), fabric.JoinRequest{
+			MGID: fabric.BroadcastMGID(nd.pkey), PKey: nd.pkey, JoinState: fabric.FullMember}); err == nil {
+			nd.joined = true
+		}
+	case !want && nd.joined:
+		nd.leave()
+	}
 }

@@ -64,6 +64,7 @@ type Netdev struct {
 	up       bool
 	carrier  bool
 	active   bool // opened at least once: a qdisc is attached
+	joined   bool // full member of the broadcast group (not saved: rejoined on restore)
 	mtu      uint32
 	adminMTU uint32
 	mcastMTU uint32

@@ -77,19 +77,21 @@ func (nd *Netdev) flushHeavy() {
 	if nd.parent == nil {
 		if key := nd.node.portPKey(nd.port); key != nd.pkey {
 			nd.dbg("P_Key 0x%04x changed to 0x%04x", nd.pkey, key)
+			nd.leave()
 			nd.pkey = key
 		}
 	}
 	nd.restart()
 }
 
-// restart takes carrier down and joins again, as a flush of an interface
-// that is up does.
+// restart takes carrier down, leaves and joins again, as a flush of an
+// interface that is up does.
 func (nd *Netdev) restart() {
 	if !nd.up {
 		return
 	}
 	nd.carrier = false
+	nd.leave()
 	nd.join()
 }
 

@@ -1,0 +1,162 @@
+package header
+
+import "testing"
+
+func TestEncodeICMPv4Echo(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		typ  uint8
+		want string
+	}{
+		{"request", ICMPv4Echo, `45 00 00 24 1c 46 40 00 40 01 0a 91 0a 00 00 01 0a 00 00 02
+			08 00 54 35 12 34 00 01 61 62 63 64 65 66 67 68`},
+		// Type 0 instead of 8: the ICMP checksum grows by 0x0800.
+		{"reply", ICMPv4EchoReply, `45 00 00 24 1c 46 40 00 40 01 0a 91 0a 00 00 01 0a 00 00 02
+			00 00 5c 35 12 34 00 01 61 62 63 64 65 66 67 68`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := filled(38)
+			f := IPv4Fields{ID: 0x1c46, Flags: IPv4FlagDontFragment, TTL: 64, Protocol: 99, TotalLength: 1, Src: v4A, Dst: v4B}
+			if n := EncodeICMPv4Echo(b, f, tc.typ, 0x1234, 1, []byte("abcdefgh")); n != 36 {
+				t.Fatalf("EncodeICMPv4Echo = %d, want 36", n)
+			}
+			checkBytes(t, "packet", b[:36], unhexString(t, tc.want))
+			checkBytes(t, "after packet", b[36:], []byte{0xee, 0xee})
+			ip := IPv4(b[:36])
+			m := ICMPv4(ip.Payload())
+			if !ip.Valid() || !ip.IsChecksumValid() || !m.Valid() || !m.IsChecksumValid() {
+				t.Fatal("not valid")
+			}
+			if m.Type() != tc.typ || m.Code() != 0 || m.Ident() != 0x1234 || m.Sequence() != 1 || string(m.Payload()) != "abcdefgh" {
+				t.Errorf("type %d code %d ident %#x seq %d data %q", m.Type(), m.Code(), m.Ident(), m.Sequence(), m.Payload())
+			}
+		})
+	}
+	short := filled(35)
+	if n := EncodeICMPv4Echo(short, IPv4Fields{}, ICMPv4Echo, 1, 1, []byte("abcdefgh")); n != 0 {
+		t.Errorf("EncodeICMPv4Echo into 35 bytes = %d, want 0", n)
+	}
+	checkBytes(t, "short buffer untouched", short, filled(35))
+}
+
+func TestEncodeFragNeeded(t *testing.T) {
+	orig := udp4Packet(t, 0)
+	checkBytes(t, "original datagram", orig[:28], unhexString(t, "45 00 0f fc be ef 40 00 40 11 57 ff 0a 00 00 01 0a 00 00 02 9c 40 13 89 0f e8 00 00"))
+	withOptions := make([]byte, 64)
+	EncodeIPv4(withOptions, IPv4Fields{TotalLength: 64, TTL: 64, Protocol: ProtocolUDP, Src: v4A, Dst: v4B})
+	withOptions[0] = 0x46
+	copy(withOptions[20:], []byte{1, 1, 1, 0, 0x9c, 0x40, 0x13, 0x89, 0x00, 0x2c, 0x00, 0x00, 0xaa, 0xbb})
+	IPv4(withOptions).SetChecksum(IPv4(withOptions).CalculateChecksum())
+
+	for _, tc := range []struct {
+		name string
+		orig []byte
+		mtu  uint16
+		want string
+	}{
+		{
+			name: "UDP datagram over mcast_mtu 2044", orig: orig, mtu: 2044,
+			want: `45 c0 00 38 00 00 00 00 40 01 66 04 0a 00 00 01 0a 00 00 01
+				03 04 35 4e 00 00 07 fc
+				45 00 0f fc be ef 40 00 40 11 57 ff 0a 00 00 01 0a 00 00 02 9c 40 13 89 0f e8 00 00`,
+		},
+		{
+			name: "TOS 0xb8 becomes 0xd8", orig: udp4Packet(t, 0xb8), mtu: 2044,
+			want: `45 d8 00 38 00 00 00 00 40 01 65 ec 0a 00 00 01 0a 00 00 01
+				03 04 35 4e 00 00 07 fc
+				45 b8 0f fc be ef 40 00 40 11 57 47 0a 00 00 01 0a 00 00 02 9c 40 13 89 0f e8 00 00`,
+		},
+		{
+			name: "header options are quoted", orig: withOptions, mtu: 1500,
+			want: "45 c0 00 3c 00 00 00 00 40 01 " + checksumHex(t, "45 c0 00 3c 00 00 00 00 40 01 00 00 0a 00 00 01 0a 00 00 01") +
+				" 0a 00 00 01 0a 00 00 01 03 04 " +
+				checksumHex(t, "03 04 00 00 00 00 05 dc "+hexOf(withOptions[:32])) +
+				" 00 00 05 dc " + hexOf(withOptions[:32]),
+		},
+		{
+			name: "short original quoted whole", orig: orig[:24], mtu: 2044,
+			want: "45 c0 00 34 00 00 00 00 40 01 " + checksumHex(t, "45 c0 00 34 00 00 00 00 40 01 00 00 0a 00 00 01 0a 00 00 01") +
+				" 0a 00 00 01 0a 00 00 01 03 04 " +
+				checksumHex(t, "03 04 00 00 00 00 07 fc "+hexOf(orig[:24])) +
+				" 00 00 07 fc " + hexOf(orig[:24]),
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := unhexString(t, tc.want)
+			b := filled(len(want) + 2)
+			src := IPv4(tc.orig).SourceAddress()
+			if n := EncodeFragNeeded(b, src, src, tc.mtu, tc.orig); n != len(want) {
+				t.Fatalf("EncodeFragNeeded = %d, want %d", n, len(want))
+			}
+			checkBytes(t, "packet", b[:len(want)], want)
+			checkBytes(t, "after packet", b[len(want):], []byte{0xee, 0xee})
+			ip := IPv4(b[:len(want)])
+			m := ICMPv4(ip.Payload())
+			if !ip.Valid() || !ip.IsChecksumValid() || !m.Valid() || !m.IsChecksumValid() {
+				t.Fatal("not valid")
+			}
+			if m.Type() != ICMPv4DstUnreachable || m.Code() != ICMPv4FragmentationNeeded || m.MTU() != tc.mtu || ip.DontFragment() {
+				t.Errorf("type %d code %d mtu %d DF %v", m.Type(), m.Code(), m.MTU(), ip.DontFragment())
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name string
+		orig []byte
+		blen int
+	}{
+		{"original shorter than a header", orig[:19], 100},
+		{"original is IPv6", udp6Packet(t, 100), 200},
+		{"original IHL beyond its bytes", append([]byte{0x4f}, orig[1:40]...), 200},
+		{"original IHL 4", append([]byte{0x44}, orig[1:40]...), 200},
+		{"buffer one byte short", orig, 55},
+	} {
+		b := filled(tc.blen)
+		if n := EncodeFragNeeded(b, v4A, v4A, 2044, tc.orig); n != 0 {
+			t.Errorf("%s: EncodeFragNeeded = %d, want 0", tc.name, n)
+		}
+		checkBytes(t, tc.name+": buffer untouched", b, filled(tc.blen))
+	}
+}
+
+func TestEncodeICMPv4ErrorKernelQuote(t *testing.T) {
+	orig := udp4Packet(t, 0)
+	b := filled(600)
+	n := EncodeICMPv4Error(b, v4A, v4A, ICMPv4DstUnreachable, ICMPv4FragmentationNeeded, 2044, orig, ICMPv4KernelMaxQuote)
+	if n != 576 {
+		t.Fatalf("EncodeICMPv4Error = %d, want 576", n)
+	}
+	checkBytes(t, "headers", b[:28], unhexString(t, "45 c0 02 40 00 00 00 00 40 01 63 fc 0a 00 00 01 0a 00 00 01 03 04 a8 be 00 00 07 fc"))
+	checkBytes(t, "quote", b[28:576], orig[:548])
+	checkBytes(t, "after packet", b[576:], filled(24))
+
+	// The quote stops at the original's total length (link padding is
+	// not quoted), and a limit below a whole header sends nothing.
+	small := make([]byte, 40)
+	copy(small, orig[:28])
+	small[2], small[3] = 0, 30
+	if n := EncodeICMPv4Error(filled(600), v4A, v4A, 3, 4, 0, small, ICMPv4KernelMaxQuote); n != 20+8+30 {
+		t.Errorf("padded original: %d bytes, want 58", n)
+	}
+	if n := EncodeICMPv4Error(filled(600), v4A, v4A, 3, 4, 0, orig, 19); n != 0 {
+		t.Errorf("maxQuote 19: %d bytes, want 0", n)
+	}
+}
+
+func TestICMPv4Valid(t *testing.T) {
+	for n, want := range map[int]bool{0: false, 7: false, 8: true, 100: true} {
+		if got := ICMPv4(make([]byte, n)).Valid(); got != want {
+			t.Errorf("Valid(%d bytes) = %v, want %v", n, got, want)
+		}
+	}
+}
+
+func hexOf(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 0, len(b)*3)
+	for _, c := range b {
+		out = append(out, digits[c>>4], digits[c&0xf], ' ')
+	}
+	return string(out)
+}

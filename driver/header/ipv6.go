@@ -1,0 +1,87 @@
+package header
+
+import "encoding/binary"
+
+const (
+	// IPv6HeaderLen is the fixed header (RFC 8200).
+	IPv6HeaderLen = 40
+	// IPv6MinMTU is the minimum link MTU (RFC 8200 §5); ICMPv6 errors
+	// never exceed it.
+	IPv6MinMTU = 1280
+	// IPv6DefaultHopLimit is net.ipv6.conf.*.hop_limit's default.
+	IPv6DefaultHopLimit = 64
+	// NDPHopLimit is the hop limit Neighbor Discovery messages must carry
+	// (RFC 4861).
+	NDPHopLimit = 255
+)
+
+// IPv6 is a view of an IPv6 packet, fixed header first.
+type IPv6 []byte
+
+// Valid reports whether b holds the fixed header with version 6 and the
+// whole payload it announces (40 + payload length ≤ len(b); trailing bytes
+// are allowed). A zero payload length with a hop-by-hop jumbo option is not
+// supported.
+func (b IPv6) Valid() bool {
+	return len(b) >= IPv6HeaderLen && b[0]>>4 == 6 &&
+		IPv6HeaderLen+int(binary.BigEndian.Uint16(b[4:])) <= len(b)
+}
+
+// Version is the top nibble of byte 0.
+func (b IPv6) Version() uint8 { return b[0] >> 4 }
+
+// TrafficClass is the 8-bit traffic class.
+func (b IPv6) TrafficClass() uint8 { return uint8(binary.BigEndian.Uint16(b[0:]) >> 4) }
+
+// FlowLabel is the 20-bit flow label.
+func (b IPv6) FlowLabel() uint32 { return binary.BigEndian.Uint32(b[0:]) & 0xfffff }
+
+// PayloadLength is the length of everything after the fixed header.
+func (b IPv6) PayloadLength() uint16 { return binary.BigEndian.Uint16(b[4:]) }
+
+// NextHeader is the protocol of the payload (or first extension header).
+func (b IPv6) NextHeader() uint8 { return b[6] }
+
+// HopLimit is byte 7.
+func (b IPv6) HopLimit() uint8 { return b[7] }
+
+// SourceAddress is bytes 8-23.
+func (b IPv6) SourceAddress() [16]byte { return [16]byte(b[8:24]) }
+
+// DestinationAddress is bytes 24-39.
+func (b IPv6) DestinationAddress() [16]byte { return [16]byte(b[24:40]) }
+
+// Payload is the payload-length bytes after the fixed header.
+func (b IPv6) Payload() []byte { return b[IPv6HeaderLen : IPv6HeaderLen+int(b.PayloadLength())] }
+
+// IPv6Fields are the values EncodeIPv6 writes.
+type IPv6Fields struct {
+	TrafficClass uint8
+	// FlowLabel is truncated to 20 bits.
+	FlowLabel     uint32
+	PayloadLength uint16
+	NextHeader    uint8
+	HopLimit      uint8
+	Src, Dst      [16]byte
+}
+
+// EncodeIPv6 writes the 40-byte fixed header with f's values into b and
+// returns IPv6HeaderLen, or 0 if b is shorter than that.
+func EncodeIPv6(b []byte, f IPv6Fields) int {
+	if len(b) < IPv6HeaderLen {
+		return 0
+	}
+	binary.BigEndian.PutUint32(b[0:], 6<<28|uint32(f.TrafficClass)<<20|f.FlowLabel&0xfffff)
+	binary.BigEndian.PutUint16(b[4:], f.PayloadLength)
+	b[6] = f.NextHeader
+	b[7] = f.HopLimit
+	copy(b[8:24], f.Src[:])
+	copy(b[24:40], f.Dst[:])
+	return IPv6HeaderLen
+}
+
+// SolicitedNodeAddr is the solicited-node multicast address of addr
+// (RFC 4291 §2.7.1): ff02::1:ff00:0/104 with addr's low 24 bits.
+func SolicitedNodeAddr(addr [16]byte) [16]byte {
+	return [16]byte{0xff, 0x02, 11: 0x01, 12: 0xff, 13: addr[13], 14: addr[14], 15: addr[15]}
+}
