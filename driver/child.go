@@ -118,6 +118,7 @@ func (n *Node) unregister(c *Netdev) error {
 		return err
 	}
 	c.stop()
+	n.ip.forget(c.index)
 	return nil
 }
 

@@ -89,6 +89,9 @@ func New(opts Options) (*Driver, error) {
 	for _, name := range d.fab.NodeNames() {
 		ns, _ := d.fab.Node(name)
 		n := newStack(d, ns, params)
+		if err := n.newHCAPorts(); err != nil {
+			return nil, fmt.Errorf("hca %s: %w", name, err)
+		}
 		d.nodes[name] = n
 		d.order = append(d.order, name)
 		if err := n.restore(); err != nil {

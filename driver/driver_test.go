@@ -472,3 +472,5 @@ func TestBroadcastGroupMembership(t *testing.T) {
 		t.Fatalf("members after failed down: %v", got)
 	}
 }
+
+func errorsIs(err error, target error) bool { return errors.Is(err, target) }

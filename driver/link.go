@@ -56,10 +56,12 @@ func (n *Node) change(devs []*Netdev, fn func() error) error {
 	}
 	if err != nil {
 		for i, nd := range devs {
-			joined := nd.joined
+			joined, dp, carrier := nd.joined, nd.dp, saved[i].carrier
 			*nd = saved[i]
-			nd.joined = joined
+			nd.joined, nd.dp = joined, dp
 			nd.setJoined(saved[i].joined)
+			nd.carrier = carrier && nd.joined
+			nd.updateDataPath()
 		}
 	}
 	return err

@@ -81,6 +81,11 @@ func (nd *Netdev) join() {
 	if nd.mode == netlinkx.ModeDatagram {
 		_ = nd.devSetMTU(min(nd.mcastMTU, nd.adminMTU))
 	}
+	if err := nd.openDataPath(m); err != nil {
+		nd.warn("failed to open the UD QP: %v", err)
+		nd.leave()
+		return
+	}
 	nd.carrier = true
 }
 
@@ -106,6 +111,7 @@ func (nd *Netdev) changeMTU(mtu uint32) error {
 			nd.warn("mtu > %d will cause multicast packet drops.", nd.mcastMTU)
 		}
 		nd.mtu = mtu
+		nd.updateDataPath()
 		return nil
 	}
 	if mtu < minDatagramMTU || mtu > uint32(nd.node.portSpec(nd.port).MTU-encapLen) {
@@ -116,6 +122,7 @@ func (nd *Netdev) changeMTU(mtu uint32) error {
 		nd.dbg("MTU must be smaller than the underlying link layer MTU - 4 (%d)", nd.mcastMTU)
 	}
 	nd.mtu = min(nd.mcastMTU, nd.adminMTU)
+	nd.updateDataPath()
 	return nil
 }
 
@@ -130,11 +137,13 @@ func (nd *Netdev) setMode(mode uint16) error {
 			return errorf("set mode", nd.name, unix.EINVAL, "connected mode not supported by %s", nd.name)
 		}
 		nd.mode = mode
+		nd.updateDataPath()
 		nd.warn("enabling connected mode will cause multicast packet drops")
 		_ = nd.devSetMTU(cmMaxMTU)
 		return nil
 	case netlinkx.ModeDatagram:
 		nd.mode = mode
+		nd.updateDataPath()
 		_ = nd.devSetMTU(min(nd.mcastMTU, nd.mtu))
 		return nil
 	}
@@ -159,8 +168,9 @@ func (nd *Netdev) setUmcast(on bool) {
 
 func (nd *Netdev) portRef() fabric.PortRef { return fabric.PortRef{Node: nd.node.name, Port: nd.port} }
 
-// leave leaves the broadcast group joined by join.
+// leave closes the data path and leaves the broadcast group joined by join.
 func (nd *Netdev) leave() {
+	nd.closeDataPath()
 	if !nd.joined {
 		return
 	}
@@ -171,15 +181,12 @@ func (nd *Netdev) leave() {
 	}
 }
 
-// setJoined brings the group membership back to want after a rolled-back
-// change, without touching the rest of the device.
+// setJoined brings the group membership and data path back to want after
+// a rolled-back change.
 func (nd *Netdev) setJoined(want bool) {
 	switch {
 	case want && !nd.joined:
-		if _, err := nd.node.d.fab.Join(nd.portRef(), fabric.JoinRequest{
-			MGID: fabric.BroadcastMGID(nd.pkey), PKey: nd.pkey, JoinState: fabric.FullMember}); err == nil {
-			nd.joined = true
-		}
+		nd.join()
 	case !want && nd.joined:
 		nd.leave()
 	}

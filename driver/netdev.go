@@ -39,6 +39,8 @@ type stack struct {
 	nextIndex int32
 	nextQPN   uint32
 	params    params
+	ports     []*hcaPort // per HCA port, index port-1
+	ip        *ipStack
 }
 
 // Node is a handle on one node's stack: every control operation of the
@@ -63,8 +65,10 @@ type Netdev struct {
 	umcast   bool
 	up       bool
 	carrier  bool
-	active   bool // opened at least once: a qdisc is attached
-	joined   bool // full member of the broadcast group (not saved: rejoined on restore)
+	active   bool      // opened at least once: a qdisc is attached
+	joined   bool      // full member of the broadcast group (not saved: rejoined on restore)
+	dp       *dataPath // the UD transport while joined
+	counters *devStats // interface statistics, kept across data path restarts
 	mtu      uint32
 	adminMTU uint32
 	mcastMTU uint32
@@ -72,12 +76,11 @@ type Netdev struct {
 	wanted   featureSet
 	rxUsecs  uint16
 	rxFrames uint16
-	stats    netlinkx.Stats
 }
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	n := &stack{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
-		nextIndex: firstIfindex, nextQPN: firstQPN, params: p}
+		nextIndex: firstIfindex, nextQPN: firstQPN, params: p, ip: newIPStack(d.now)}
 	for port := 1; port <= len(hw.Spec.Ports); port++ {
 		nd := n.newNetdev(fmt.Sprintf("ib%d", port-1), port, nil)
 		nd.pkey = n.portPKey(port)
@@ -92,7 +95,7 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 	ud := uint32(n.portSpec(port).MTU - encapLen)
 	nd := &Netdev{node: n, name: name, port: port, parent: parent, index: n.nextIndex, qpn: n.nextQPN,
-		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1}
+		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, counters: &devStats{}}
 	n.nextIndex++
 	n.nextQPN++
 	return nd
@@ -201,7 +204,7 @@ func (nd *Netdev) link() netlinkx.Link {
 		TSOMaxSegs: 65535, GROMaxSize: 65536, Kind: "ipoib",
 		Qdisc: nd.qdisc(),
 		IPoIB: &netlinkx.IPoIB{PKey: nd.pkey, Mode: nd.mode, Umcast: b2u16(nd.umcast)},
-		Stats: nd.stats,
+		Stats: nd.counters.snapshot(),
 	}
 	if nd.parent != nil {
 		l.ParentIndex = nd.parent.index

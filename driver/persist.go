@@ -3,6 +3,7 @@ package driver
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -33,6 +34,7 @@ type devRecord struct {
 	Wanted   []string `json:"wanted"`
 	RxUsecs  uint16   `json:"rx_usecs,omitempty"`
 	RxFrames uint16   `json:"rx_frames,omitempty"`
+	Addrs    []string `json:"addrs,omitempty"`
 }
 
 type nodeMeta struct {
@@ -52,6 +54,11 @@ func (nd *Netdev) record() devRecord {
 			r.Wanted = append(r.Wanted, name)
 		}
 	}
+	nd.node.ip.mu.Lock()
+	for _, p := range nd.node.ip.addrs[nd.index] {
+		r.Addrs = append(r.Addrs, p.String())
+	}
+	nd.node.ip.mu.Unlock()
 	return r
 }
 
@@ -220,7 +227,8 @@ func (n *stack) restore() error {
 		if !ok || p.parent != nil || strings.TrimSpace(r.Name) == "" {
 			continue
 		}
-		c := &Netdev{node: n, index: r.Index, name: r.Name, port: p.port, parent: p, legacy: r.Legacy, qpn: r.QPN}
+		c := &Netdev{node: n, index: r.Index, name: r.Name, port: p.port, parent: p, legacy: r.Legacy, qpn: r.QPN,
+			counters: &devStats{}}
 		c.load(r)
 		n.insert(c)
 		if r.Up {
@@ -241,6 +249,11 @@ func (nd *Netdev) load(r devRecord) {
 	nd.pkey, nd.mode, nd.umcast, nd.active = r.PKey, r.Mode, r.Umcast, r.Active
 	nd.mtu, nd.adminMTU, nd.mcastMTU = r.MTU, r.AdminMTU, r.McastMTU
 	nd.numTxQ, nd.rxUsecs, nd.rxFrames = r.NumTxQ, r.RxUsecs, r.RxFrames
+	for _, a := range r.Addrs {
+		if p, err := netip.ParsePrefix(a); err == nil {
+			nd.node.ip.addrs[nd.index] = append(nd.node.ip.addrs[nd.index], p)
+		}
+	}
 	nd.wanted = 0
 	for _, name := range r.Wanted {
 		if i, ok := featureIndex[name]; ok {

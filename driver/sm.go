@@ -48,6 +48,9 @@ func (d *Driver) drainEvents() error {
 // what changed (MTU follows a new broadcast group, a parent adopts a new
 // P_Key at index 0).
 func (n *Node) flushPort(ev fabric.Event) error {
+	if ev.Kind == fabric.PKeyChange {
+		n.refreshPKeys(ev.Port)
+	}
 	var changed []*Netdev
 	for _, nd := range sortedDevs(n.devs) {
 		if nd.port != ev.Port {

@@ -396,6 +396,12 @@ func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 		return nil, withMsg(unix.EINVAL, "malformed attributes")
 	}
 	ae := netlink.NewAttributeEncoder()
+	if cmd == CmdPing {
+		if err := pingRequest(node, rest, ae); err != nil {
+			return nil, err
+		}
+		return [][]byte{reply(m.Header, FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
+	}
 	if ok, err := smRequest(b, node, cmd, rest, ae); ok {
 		if err != nil {
 			return nil, err

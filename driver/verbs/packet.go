@@ -147,6 +147,9 @@ func (p *Packet) Release() { p.pool.put(p) }
 // IsMulticast reports whether the DLID is a multicast LID (0xC000-0xFFFE).
 func (p *Packet) IsMulticast() bool { return isMulticastLID(p.DLID) }
 
+// DestLID is the packet's destination LID, as a switch forwards it.
+func (p *Packet) DestLID() uint16 { return p.DLID }
+
 func isMulticastLID(lid uint16) bool { return lid >= 0xC000 && lid != 0xFFFF }
 
 // multicastQPN is the BTH DestQP of multicast packets.

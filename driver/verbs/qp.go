@@ -35,6 +35,9 @@ type QPInitAttr struct {
 	// SigAll makes every send WR complete with a WC (IB_SIGNAL_ALL_WR);
 	// otherwise only SendWR.Signaled ones do. Errors always complete.
 	SigAll bool
+	// QPN asks for a specific QP number (one a driver saved and restores);
+	// 0 allocates the next free one. A number in use gives EBUSY.
+	QPN uint32
 }
 
 // AH is the address of a UD destination, given with each UD send: the
@@ -156,9 +159,18 @@ func (d *Device) CreateQP(init QPInitAttr) (*QP, error) {
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n, ok := d.allocQPN()
-	if !ok {
-		return nil, newError(op, unix.ENOMEM, "out of QP numbers")
+	n, ok := init.QPN, true
+	switch {
+	case n == 0:
+		if n, ok = d.allocQPN(); !ok {
+			return nil, newError(op, unix.ENOMEM, "out of QP numbers")
+		}
+	case n < firstQPN || n > maxQPN:
+		return nil, newError(op, unix.EINVAL, "QPN out of range")
+	default:
+		if _, used := d.qps[n]; used {
+			return nil, newError(op, unix.EBUSY, "QPN in use")
+		}
 	}
 	qp.num = n
 	d.qps[n] = qp

@@ -418,3 +418,24 @@ func TestStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestCreateQPWithNumber(t *testing.T) {
+	f := newFabric(t, fabricOpts{})
+	cq, err := f.a.NewCQ(16, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(n uint32) (*QP, error) {
+		return f.a.CreateQP(QPInitAttr{Type: UD, SendCQ: cq, RecvCQ: cq, MaxSend: 4, MaxRecv: 4, MaxSGE: 1, QPN: n})
+	}
+	qp, err := mk(0x208)
+	if err != nil || qp.Num() != 0x208 {
+		t.Fatalf("QPN 0x208: %v %v", qp, err)
+	}
+	if _, err := mk(0x208); !errors.Is(err, unix.EBUSY) {
+		t.Fatalf("second 0x208: %v", err)
+	}
+	if _, err := mk(1); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("QPN 1: %v", err)
+	}
+}

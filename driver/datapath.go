@@ -1,0 +1,337 @@
+package driver
+
+import (
+	"github.com/ibctl/ibctl/netlinkx"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/verbs"
+)
+
+// The data path, as ipoib_ib.c and ipoib_verbs.c build it: every HCA port
+// is a verbs device attached to the fabric switch; an interface that has
+// joined its broadcast group owns a UD QP (its address's QPN) with a send
+// and a receive CQ, a ring of receive buffers, and a poller goroutine that
+// the receive CQ's completion event wakes (NAPI). The data path never takes
+// the driver lock: what it needs of the interface is in a snapshot that
+// control operations replace.
+
+// hcaPort is one HCA port: its verbs device and a cached P_Key table.
+type hcaPort struct {
+	fab   *fabric.Fabric
+	ref   fabric.PortRef
+	dev   *verbs.Device
+	pkeys atomic.Pointer[[]uint16]
+}
+
+// fabricWire carries a device's packets to the switch.
+type fabricWire struct {
+	fab *fabric.Fabric
+	ref fabric.PortRef
+}
+
+// Transmit hands the packet to the switch, which delivers synchronously;
+// every receiver works on its own copy, so the packet is released here.
+func (w fabricWire) Transmit(p *verbs.Packet) {
+	w.fab.Send(w.ref, p)
+	p.Release()
+}
+
+// fabricEndpoint receives the switch's frames for a device.
+type fabricEndpoint struct{ dev *verbs.Device }
+
+// Deliver gives the device its own copy of the frame. The device already
+// delivered its own multicast to its QPs, so the switch's copy is dropped.
+func (e fabricEndpoint) Deliver(f fabric.Frame) {
+	p, ok := f.(*verbs.Packet)
+	if !ok || (p.IsMulticast() && p.SLID == e.dev.LID()) {
+		return
+	}
+	e.dev.Receive(p.Clone())
+}
+
+func mtuEnum(bytes int) verbs.MTU {
+	for m := verbs.MTU256; m <= verbs.MTU4096; m++ {
+		if m.Bytes() == bytes {
+			return m
+		}
+	}
+	return verbs.MTU4096
+}
+
+// newHCAPorts creates and attaches a verbs device per port of the node.
+func (n *stack) newHCAPorts() error {
+	for port := 1; port <= len(n.hw.Spec.Ports); port++ {
+		hp := &hcaPort{fab: n.d.fab, ref: fabric.PortRef{Node: n.name, Port: port}}
+		table := n.d.fab.PKeyTable(n.name, port)
+		hp.pkeys.Store(&table)
+		dev, err := verbs.NewDevice(verbs.DeviceOptions{
+			LID: n.hw.LID(port), GID: n.hw.PortGID(port), MTU: mtuEnum(n.portSpec(port).MTU),
+			PKeys:        func() []uint16 { return *hp.pkeys.Load() },
+			CQModeration: true, Wire: fabricWire{fab: n.d.fab, ref: hp.ref},
+		})
+		if err != nil {
+			return err
+		}
+		hp.dev = dev
+		if err := n.d.fab.Attach(n.name, port, fabricEndpoint{dev: dev}); err != nil {
+			return err
+		}
+		n.ports = append(n.ports, hp)
+	}
+	return nil
+}
+
+// refreshPKeys re-reads a port's P_Key table after a P_Key change event.
+func (n *stack) refreshPKeys(port int) {
+	if port < 1 || port > len(n.ports) {
+		return
+	}
+	table := n.d.fab.PKeyTable(n.name, port)
+	n.ports[port-1].pkeys.Store(&table)
+}
+
+// devStats are an interface's counters, updated by the data path.
+type devStats struct {
+	rxPackets, txPackets, rxBytes, txBytes atomic.Uint64
+	txErrors, rxDropped, txDropped         atomic.Uint64
+	multicast                              atomic.Uint64
+}
+
+// dpConfig is what the data path reads of its interface.
+type dpConfig struct {
+	name      string
+	mtu       uint32
+	mode      uint16
+	pkey      uint16
+	hwaddr    header.HWAddr
+	qkey      uint32
+	mgid      [16]byte
+	mlid      uint16
+	pkeyIndex uint16
+}
+
+// dataPath is the UD transport of one interface that is up and joined.
+type dataPath struct {
+	port  *hcaPort
+	nd    *Netdev // identity only: the data path reads cfg, never nd's fields
+	cfg   atomic.Pointer[dpConfig]
+	stats *devStats
+	stack *ipStack
+
+	qp       *verbs.QP
+	scq, rcq *verbs.CQ
+	bufs     [][]byte
+	wcs      []verbs.WC
+	wake     chan struct{}
+	quit     chan struct{}
+	done     chan struct{}
+
+	txmu  sync.Mutex
+	txbuf []byte
+	txwcs []verbs.WC
+}
+
+const rxBufLen = 40 + header.IPoIBHeaderLen + 4092 // GRH + encapsulation + largest UD MTU
+
+// openDataPath creates the QP (with the interface's QPN), brings it to
+// RTS, attaches it to the broadcast group and starts the poller. Caller
+// holds d.mu.
+func (nd *Netdev) openDataPath(m fabric.MCMember) error {
+	n := nd.node
+	hp := n.ports[nd.port-1]
+	idx, ok := fabric.FindPKey(*hp.pkeys.Load(), nd.pkey)
+	if !ok {
+		return errorf("open", nd.name, 0, "P_Key 0x%04x not in table", nd.pkey)
+	}
+	dp := &dataPath{port: hp, nd: nd, stats: nd.counters, stack: n.ip,
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	recvq := n.params.get("recv_queue_size")
+	sendq := n.params.get("send_queue_size")
+	var err error
+	if dp.scq, err = hp.dev.NewCQ(sendq, nil); err != nil {
+		return err
+	}
+	if dp.rcq, err = hp.dev.NewCQ(recvq, dp.kick); err != nil {
+		return err
+	}
+	_ = dp.rcq.Modify(nd.rxFrames, nd.rxUsecs)
+	if dp.qp, err = hp.dev.CreateQP(verbs.QPInitAttr{Type: verbs.UD, SendCQ: dp.scq, RecvCQ: dp.rcq,
+		MaxSend: sendq, MaxRecv: recvq, MaxSGE: 1, QPN: nd.qpn}); err != nil {
+		return err
+	}
+	steps := []struct {
+		attr verbs.QPAttr
+		mask verbs.AttrMask
+	}{
+		{verbs.QPAttr{State: verbs.QPInit, PKeyIndex: uint16(idx), Port: uint8(nd.port), QKey: m.QKey},
+			verbs.AttrState | verbs.AttrPKeyIndex | verbs.AttrPort | verbs.AttrQKey},
+		{verbs.QPAttr{State: verbs.QPRTR}, verbs.AttrState},
+		{verbs.QPAttr{State: verbs.QPRTS}, verbs.AttrState | verbs.AttrSQPSN},
+	}
+	for _, s := range steps {
+		if err := dp.qp.Modify(s.attr, s.mask); err != nil {
+			dp.qp.Destroy()
+			return err
+		}
+	}
+	if err := dp.qp.AttachMcast(m.MGID, m.MLID); err != nil {
+		dp.qp.Destroy()
+		return err
+	}
+	dp.bufs = make([][]byte, recvq)
+	dp.wcs = make([]verbs.WC, 64)
+	dp.txwcs = make([]verbs.WC, 64)
+	dp.txbuf = make([]byte, header.IPoIBHeaderLen+65536)
+	for i := range dp.bufs {
+		dp.bufs[i] = make([]byte, rxBufLen)
+		if err := dp.qp.PostRecv(&verbs.RecvWR{WRID: uint64(i), SGL: [][]byte{dp.bufs[i]}}); err != nil {
+			dp.qp.Destroy()
+			return err
+		}
+	}
+	nd.dp = dp
+	nd.refreshDataPath(m.QKey, m.MGID, m.MLID, uint16(idx))
+	dp.rcq.ReqNotify()
+	go dp.poll()
+	return nil
+}
+
+// refreshDataPath publishes the interface's settings to its data path.
+func (nd *Netdev) refreshDataPath(qkey uint32, mgid [16]byte, mlid, pkeyIndex uint16) {
+	if nd.dp == nil {
+		return
+	}
+	var hw header.HWAddr
+	copy(hw[:], nd.hwAddr())
+	nd.dp.cfg.Store(&dpConfig{name: nd.name, mtu: nd.mtu, mode: nd.mode, pkey: nd.pkey, hwaddr: hw,
+		qkey: qkey, mgid: mgid, mlid: mlid, pkeyIndex: pkeyIndex})
+}
+
+// updateDataPath republishes after an MTU or mode change.
+func (nd *Netdev) updateDataPath() {
+	if nd.dp == nil {
+		return
+	}
+	c := *nd.dp.cfg.Load()
+	nd.refreshDataPath(c.qkey, c.mgid, c.mlid, c.pkeyIndex)
+}
+
+// closeDataPath stops the poller and destroys the QP. Caller holds d.mu.
+func (nd *Netdev) closeDataPath() {
+	dp := nd.dp
+	if dp == nil {
+		return
+	}
+	nd.dp = nil
+	close(dp.quit)
+	<-dp.done
+	dp.qp.Destroy()
+}
+
+// kick is the receive CQ's completion handler: it only wakes the poller.
+func (dp *dataPath) kick() {
+	select {
+	case dp.wake <- struct{}{}:
+	default:
+	}
+}
+
+// poll is the NAPI loop: drain the receive CQ, handle each packet, repost
+// its buffer, re-arm.
+func (dp *dataPath) poll() {
+	defer close(dp.done)
+	for {
+		select {
+		case <-dp.quit:
+			return
+		case <-dp.wake:
+		}
+		for {
+			n := dp.rcq.Poll(dp.wcs)
+			for i := range dp.wcs[:n] {
+				dp.receive(&dp.wcs[i])
+			}
+			if n > 0 {
+				continue
+			}
+			if !dp.rcq.ReqNotify() {
+				break
+			}
+		}
+	}
+}
+
+// receive handles one receive completion (ipoib_ib_handle_rx_wc).
+func (dp *dataPath) receive(wc *verbs.WC) {
+	buf := dp.bufs[wc.WRID]
+	defer func() {
+		_ = dp.qp.PostRecv(&verbs.RecvWR{WRID: wc.WRID, SGL: [][]byte{buf}})
+	}()
+	if wc.Status != verbs.WCSuccess {
+		dp.stats.rxDropped.Add(1)
+		return
+	}
+	cfg := dp.cfg.Load()
+	// Drop our own multicast copies: the HCA loops them back.
+	if wc.SrcQP == cfg.hwaddr.QPN() && wc.SLID == dp.port.dev.LID() {
+		return
+	}
+	pkt := buf[40:wc.ByteLen]
+	if len(pkt) < header.IPoIBHeaderLen {
+		dp.stats.rxDropped.Add(1)
+		return
+	}
+	dp.stats.rxPackets.Add(1)
+	dp.stats.rxBytes.Add(uint64(len(pkt)))
+	if wc.GRH {
+		var dgid [16]byte
+		copy(dgid[:], buf[24:40])
+		if dgid[0] == 0xff && dgid != cfg.mgid {
+			dp.stats.multicast.Add(1)
+		}
+	}
+	src := header.NewHWAddr(0, wc.SrcQP, wc.SGID)
+	dp.stack.input(dp, src, header.IPoIB(pkt))
+}
+
+// transmit sends one IPoIB packet (encapsulation header included in pkt)
+// to dst over UD: the broadcast group when bcast is set, else the
+// neighbour's QPN at the LID the path record gives.
+func (dp *dataPath) transmit(pkt []byte, dst header.HWAddr, bcast bool) error {
+	cfg := dp.cfg.Load()
+	ah := verbs.AH{DestQPN: dst.QPN(), QKey: cfg.qkey}
+	if bcast {
+		ah.DLID, ah.GRH, ah.DGID, ah.DestQPN = cfg.mlid, true, cfg.mgid, 0xffffff
+	} else {
+		path, err := dp.port.fab.PathRecord(dp.port.ref, dst.GID(), cfg.pkey)
+		if err != nil {
+			dp.stats.txDropped.Add(1)
+			return err
+		}
+		ah.DLID = path.DLID
+	}
+	dp.txmu.Lock()
+	defer dp.txmu.Unlock()
+	// Retire finished sends so the send queue has room.
+	for dp.scq.Poll(dp.txwcs) > 0 {
+	}
+	if err := dp.qp.PostSend(&verbs.SendWR{SGL: [][]byte{pkt}, AH: ah}); err != nil {
+		dp.stats.txDropped.Add(1)
+		dp.stats.txErrors.Add(1)
+		return err
+	}
+	dp.stats.txPackets.Add(1)
+	dp.stats.txBytes.Add(uint64(len(pkt)))
+	return nil
+}
+
+// snapshot reads the counters as rtnl_link_stats64.
+func (c *devStats) snapshot() netlinkx.Stats {
+	return netlinkx.Stats{
+		RxPackets: c.rxPackets.Load(), TxPackets: c.txPackets.Load(), RxBytes: c.rxBytes.Load(), TxBytes: c.txBytes.Load(),
+		TxErrors: c.txErrors.Load(), RxDropped: c.rxDropped.Load(), TxDropped: c.txDropped.Load(), Multicast: c.multicast.Load(),
+	}
+}

@@ -1,0 +1,407 @@
+package driver
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// ipStack is the node's minimal IPv4 host stack over IPoIB: interface
+// addresses, the ARP neighbour table, and ICMP echo (enough for ping). It
+// has its own lock so the data path never takes the driver's.
+type ipStack struct {
+	mu     sync.Mutex
+	addrs  map[int32][]netip.Prefix // by ifindex, in the order added
+	neigh  map[int32]map[netip.Addr]*neighbour
+	pings  map[uint32]chan pingResult // by ident<<16 | seq
+	nextID uint16
+	now    func() time.Time
+}
+
+// neighbour is one ARP entry.
+type neighbour struct {
+	hw      header.HWAddr
+	state   uint16 // NUD_*
+	updated time.Time
+	waiters []chan struct{}
+}
+
+// Neighbour states (include/uapi/linux/neighbour.h).
+const (
+	nudIncomplete = 0x01
+	nudReachable  = 0x02
+	nudStale      = 0x04
+	nudFailed     = 0x20
+)
+
+// reachableTime is base_reachable_time (30 s) before an entry goes stale.
+const reachableTime = 30 * time.Second
+
+func newIPStack(now func() time.Time) *ipStack {
+	return &ipStack{addrs: map[int32][]netip.Prefix{}, neigh: map[int32]map[netip.Addr]*neighbour{},
+		pings: map[uint32]chan pingResult{}, now: now}
+}
+
+// addrOn returns the interface's first IPv4 address.
+func (s *ipStack) addrOn(index int32) (netip.Addr, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.addrs[index] {
+		if p.Addr().Is4() {
+			return p.Addr(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// owns reports whether ip is an address of the interface.
+func (s *ipStack) owns(index int32, ip netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.addrs[index] {
+		if p.Addr() == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// learn records a neighbour's address and wakes whoever waits for it.
+func (s *ipStack) learn(index int32, ip netip.Addr, hw header.HWAddr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.neigh[index]
+	if t == nil {
+		t = map[netip.Addr]*neighbour{}
+		s.neigh[index] = t
+	}
+	e := t[ip]
+	if e == nil {
+		e = &neighbour{}
+		t[ip] = e
+	}
+	e.hw, e.state, e.updated = hw, nudReachable, s.now()
+	for _, w := range e.waiters {
+		close(w)
+	}
+	e.waiters = nil
+}
+
+// input handles one received IPoIB packet on dp's interface.
+func (s *ipStack) input(dp *dataPath, src header.HWAddr, pkt header.IPoIB) {
+	if !pkt.Valid() {
+		dp.stats.rxDropped.Add(1)
+		return
+	}
+	index := dp.nd.index
+	switch pkt.Type() {
+	case header.EtherTypeARP:
+		a := header.ARP(pkt.Payload())
+		if !a.Valid() {
+			dp.stats.rxDropped.Add(1)
+			return
+		}
+		sip := netip.AddrFrom4(a.SenderIP())
+		s.learn(index, sip, a.SenderHWAddr())
+		tip := netip.AddrFrom4(a.TargetIP())
+		if a.Op() == header.ARPRequest && s.owns(index, tip) {
+			s.sendARP(dp, header.ARPReply, tip, a.SenderHWAddr(), sip, false)
+		}
+	case header.EtherTypeIPv4:
+		s.inputIPv4(dp, header.IPv4(pkt.Payload()))
+	}
+}
+
+func (s *ipStack) inputIPv4(dp *dataPath, ip header.IPv4) {
+	if !ip.Valid() || !ip.IsChecksumValid() || ip.Protocol() != header.ProtocolICMPv4 {
+		return
+	}
+	dst := netip.AddrFrom4(ip.DestinationAddress())
+	if !s.owns(dp.nd.index, dst) {
+		return
+	}
+	m := header.ICMPv4(ip.Payload())
+	if !m.Valid() {
+		return
+	}
+	src := netip.AddrFrom4(ip.SourceAddress())
+	switch m.Type() {
+	case header.ICMPv4Echo:
+		s.mu.Lock()
+		e := s.neigh[dp.nd.index][src]
+		s.mu.Unlock()
+		if e == nil || e.state != nudReachable {
+			return // the kernel would ARP first; peers always ARP before pinging
+		}
+		buf := make([]byte, header.IPoIBHeaderLen+int(ip.TotalLength()))
+		header.IPoIB(buf).Encode(header.EtherTypeIPv4)
+		n := header.EncodeICMPv4Echo(buf[header.IPoIBHeaderLen:], header.IPv4Fields{TTL: 64, Src: dst.As4(), Dst: src.As4()},
+			header.ICMPv4EchoReply, m.Ident(), m.Sequence(), m.Payload())
+		if n > 0 {
+			_ = dp.transmit(buf[:header.IPoIBHeaderLen+n], e.hw, false)
+		}
+	case header.ICMPv4EchoReply:
+		key := uint32(m.Ident())<<16 | uint32(m.Sequence())
+		s.mu.Lock()
+		ch := s.pings[key]
+		delete(s.pings, key)
+		s.mu.Unlock()
+		if ch != nil {
+			ch <- pingResult{reply: true, ttl: ip.TTL(), bytes: len(m), from: src}
+		}
+	}
+}
+
+// sendARP sends an ARP request (broadcast) or reply (unicast).
+func (s *ipStack) sendARP(dp *dataPath, op uint16, spa netip.Addr, tha header.HWAddr, tpa netip.Addr, bcast bool) {
+	cfg := dp.cfg.Load()
+	buf := make([]byte, header.IPoIBHeaderLen+header.ARPSize)
+	header.IPoIB(buf).Encode(header.EtherTypeARP)
+	header.EncodeARP(buf[header.IPoIBHeaderLen:], op, cfg.hwaddr, spa.As4(), tha, tpa.As4())
+	_ = dp.transmit(buf, tha, bcast)
+}
+
+// resolve returns the neighbour's hardware address, sending ARP requests
+// once a second until it answers or the deadline passes.
+func (s *ipStack) resolve(dp *dataPath, src, dst netip.Addr, deadline time.Time) (header.HWAddr, bool) {
+	for {
+		s.mu.Lock()
+		t := s.neigh[dp.nd.index]
+		if t == nil {
+			t = map[netip.Addr]*neighbour{}
+			s.neigh[dp.nd.index] = t
+		}
+		e := t[dst]
+		if e == nil {
+			e = &neighbour{state: nudIncomplete}
+			t[dst] = e
+		}
+		if e.state == nudReachable {
+			hw := e.hw
+			s.mu.Unlock()
+			return hw, true
+		}
+		w := make(chan struct{})
+		e.waiters = append(e.waiters, w)
+		s.mu.Unlock()
+		var bcast header.HWAddr
+		s.sendARP(dp, header.ARPRequest, src, bcast, dst, true)
+		wait := min(time.Second, time.Until(deadline))
+		if wait <= 0 {
+			s.fail(dp.nd.index, dst)
+			return header.HWAddr{}, false
+		}
+		select {
+		case <-w:
+		case <-time.After(wait):
+			if time.Now().After(deadline) {
+				s.fail(dp.nd.index, dst)
+				return header.HWAddr{}, false
+			}
+		}
+	}
+}
+
+func (s *ipStack) fail(index int32, ip netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.neigh[index][ip]; e != nil && e.state != nudReachable {
+		e.state = nudFailed
+	}
+}
+
+// pingResult is the outcome of one echo request.
+type pingResult struct {
+	reply bool
+	ttl   uint8
+	bytes int
+	from  netip.Addr
+}
+
+// echo sends one echo request and waits for its reply.
+func (s *ipStack) echo(dp *dataPath, src, dst netip.Addr, hw header.HWAddr, ident, seq uint16, size int, df bool, deadline time.Time) (pingResult, error) {
+	ch := make(chan pingResult, 1)
+	key := uint32(ident)<<16 | uint32(seq)
+	s.mu.Lock()
+	s.pings[key] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pings, key)
+		s.mu.Unlock()
+	}()
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	buf := make([]byte, header.IPoIBHeaderLen+header.IPv4MinHeaderLen+header.ICMPv4MinHeaderLen+size)
+	header.IPoIB(buf).Encode(header.EtherTypeIPv4)
+	f := header.IPv4Fields{TTL: 64, Src: src.As4(), Dst: dst.As4(), ID: seq}
+	if df {
+		f.Flags = header.IPv4FlagDontFragment
+	}
+	n := header.EncodeICMPv4Echo(buf[header.IPoIBHeaderLen:], f, header.ICMPv4Echo, ident, seq, data)
+	if n == 0 {
+		return pingResult{}, errorf("ping", "", unix.EMSGSIZE, "")
+	}
+	if err := dp.transmit(buf[:header.IPoIBHeaderLen+n], hw, false); err != nil {
+		return pingResult{}, err
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-time.After(time.Until(deadline)):
+		return pingResult{}, nil
+	}
+}
+
+// Addrs lists the node's interface addresses (RTM_GETADDR).
+func (n *Node) Addrs() ([]netlinkx.Addr, error) {
+	n.d.mu.Lock()
+	devs := sortedDevs(n.devs)
+	n.d.mu.Unlock()
+	n.ip.mu.Lock()
+	defer n.ip.mu.Unlock()
+	var out []netlinkx.Addr
+	for _, nd := range devs {
+		for _, p := range n.ip.addrs[nd.index] {
+			out = append(out, addrMsg(nd, p))
+		}
+	}
+	return out, nil
+}
+
+func addrMsg(nd *Netdev, p netip.Prefix) netlinkx.Addr {
+	a := netlinkx.Addr{Index: nd.index, PrefixLen: uint8(p.Bits()), Local: p.Addr().AsSlice(), Label: nd.name}
+	if p.Addr().Is4() {
+		a.Family = unix.AF_INET
+		a.Scope = unix.RT_SCOPE_UNIVERSE
+		if p.Bits() < 31 {
+			b := p.Masked().Addr().As4()
+			for i := p.Bits(); i < 32; i++ {
+				b[i/8] |= 0x80 >> (i % 8)
+			}
+			a.Broadcast = b[:]
+		}
+	} else {
+		a.Family = unix.AF_INET6
+		a.Scope = unix.RT_SCOPE_UNIVERSE
+		if p.Addr().IsLinkLocalUnicast() {
+			a.Scope = unix.RT_SCOPE_LINK
+		}
+	}
+	return a
+}
+
+// AddAddr adds an address (RTM_NEWADDR with NLM_F_EXCL): EEXIST when the
+// interface has it already.
+func (n *Node) AddAddr(a netlinkx.Addr) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("addr add", a.Index, "")
+	if err != nil {
+		return err
+	}
+	ip, ok := netip.AddrFromSlice(a.Local)
+	if !ok || (a.Family == unix.AF_INET && (!ip.Is4() || a.PrefixLen > 32)) || (a.Family == unix.AF_INET6 && (!ip.Is6() || a.PrefixLen > 128)) {
+		return errorf("addr add", nd.name, unix.EINVAL, "invalid address")
+	}
+	p := netip.PrefixFrom(ip, int(a.PrefixLen))
+	n.ip.mu.Lock()
+	for _, q := range n.ip.addrs[nd.index] {
+		if q.Addr() == ip {
+			n.ip.mu.Unlock()
+			return errorf("addr add", nd.name, unix.EEXIST, "")
+		}
+	}
+	n.ip.addrs[nd.index] = append(n.ip.addrs[nd.index], p)
+	n.ip.mu.Unlock()
+	if err := n.persist(nd); err != nil {
+		n.ip.mu.Lock()
+		list := n.ip.addrs[nd.index]
+		n.ip.addrs[nd.index] = list[:len(list)-1]
+		n.ip.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// DelAddr removes an address: EADDRNOTAVAIL when the interface lacks it.
+func (n *Node) DelAddr(a netlinkx.Addr) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("addr del", a.Index, "")
+	if err != nil {
+		return err
+	}
+	ip, _ := netip.AddrFromSlice(a.Local)
+	n.ip.mu.Lock()
+	list := n.ip.addrs[nd.index]
+	for i, q := range list {
+		if q.Addr() == ip && (a.PrefixLen == 0 || q.Bits() == int(a.PrefixLen)) {
+			n.ip.addrs[nd.index] = append(list[:i:i], list[i+1:]...)
+			n.ip.mu.Unlock()
+			if err := n.persist(nd); err != nil {
+				n.ip.mu.Lock()
+				n.ip.addrs[nd.index] = list
+				n.ip.mu.Unlock()
+				return err
+			}
+			return nil
+		}
+	}
+	n.ip.mu.Unlock()
+	return errorf("addr del", nd.name, unix.EADDRNOTAVAIL, "")
+}
+
+// Neighs lists the ARP table (RTM_GETNEIGH): reachable entries older than
+// the reachable time read as stale, as the kernel's timers would make them.
+func (n *Node) Neighs() ([]netlinkx.Neigh, error) {
+	n.d.mu.Lock()
+	devs := sortedDevs(n.devs)
+	n.d.mu.Unlock()
+	n.ip.mu.Lock()
+	defer n.ip.mu.Unlock()
+	var out []netlinkx.Neigh
+	for _, nd := range devs {
+		t := n.ip.neigh[nd.index]
+		ips := make([]netip.Addr, 0, len(t))
+		for ip := range t {
+			ips = append(ips, ip)
+		}
+		sortAddrs(ips)
+		for _, ip := range ips {
+			e := t[ip]
+			st := e.state
+			if st == nudReachable && n.ip.now().Sub(e.updated) > reachableTime {
+				st = nudStale
+			}
+			m := netlinkx.Neigh{Index: nd.index, Family: unix.AF_INET, State: st, Dst: ip.AsSlice()}
+			if st == nudReachable || st == nudStale {
+				m.LLAddr = append([]byte(nil), e.hw[:]...)
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func sortAddrs(ips []netip.Addr) {
+	for i := 1; i < len(ips); i++ {
+		for j := i; j > 0 && ips[j].Less(ips[j-1]); j-- {
+			ips[j], ips[j-1] = ips[j-1], ips[j]
+		}
+	}
+}
+
+// forget drops an unregistered interface's addresses and neighbours.
+func (s *ipStack) forget(index int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.addrs, index)
+	delete(s.neigh, index)
+}

@@ -1,0 +1,89 @@
+package driver
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// Ping sends one ICMP echo request the way the node's IP stack would:
+// route by the interfaces' subnets (or the given device), resolve the
+// neighbour with ARP, send over the interface's UD QP and wait for the
+// reply. It holds the driver lock only to pick the route.
+func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
+	dst, ok := netip.AddrFromSlice(r.Dst)
+	if !ok || !dst.Is4() {
+		return netlinkx.PingReply{}, errorf("ping", "", unix.EAFNOSUPPORT, "only IPv4 is emulated")
+	}
+	deadline := time.Now().Add(time.Duration(r.TimeoutMs) * time.Millisecond)
+	n.d.mu.Lock()
+	nd, src, err := n.route(r.Dev, dst)
+	var dp *dataPath
+	var mtu uint32
+	if err == nil {
+		dp, mtu = nd.dp, nd.mtu
+	}
+	n.d.mu.Unlock()
+	if err != nil {
+		return netlinkx.PingReply{}, err
+	}
+	reply := netlinkx.PingReply{Src: src.AsSlice(), MTU: mtu}
+	if n.ip.owns(nd.index, dst) {
+		// Local delivery goes through loopback, not the HCA.
+		reply.Status, reply.TTL, reply.Bytes, reply.From = netlinkx.PingReplied, 64, r.Size+8, dst.AsSlice()
+		return reply, nil
+	}
+	if dp == nil {
+		return netlinkx.PingReply{}, errorf("ping", nd.name, unix.ENETUNREACH, "")
+	}
+	if header.IPv4MinHeaderLen+header.ICMPv4MinHeaderLen+int(r.Size) > int(mtu) {
+		// IP fragmentation is not emulated: larger echoes fail as with DF.
+		return reply, errorf("ping", nd.name, unix.EMSGSIZE, "")
+	}
+	start := time.Now()
+	hw, ok := n.ip.resolve(dp, src, dst, deadline)
+	if !ok {
+		reply.Status, reply.From = netlinkx.PingUnreachable, src.AsSlice()
+		return reply, nil
+	}
+	res, err := n.ip.echo(dp, src, dst, hw, r.Ident, r.Seq, int(r.Size), r.DF, deadline)
+	if err != nil {
+		return reply, err
+	}
+	if !res.reply {
+		reply.Status = netlinkx.PingTimeout
+		return reply, nil
+	}
+	reply.Status, reply.TTL, reply.Bytes, reply.From = netlinkx.PingReplied, res.ttl, uint32(res.bytes), res.from.AsSlice()
+	reply.RTTNs = uint64(time.Since(start))
+	return reply, nil
+}
+
+// route picks the interface for dst: the named one, or the first whose
+// subnet holds dst. Caller holds d.mu.
+func (n *Node) route(dev string, dst netip.Addr) (*Netdev, netip.Addr, error) {
+	if dev != "" {
+		nd, err := n.lookup("ping", 0, dev)
+		if err != nil {
+			return nil, netip.Addr{}, err
+		}
+		src, ok := n.ip.addrOn(nd.index)
+		if !ok {
+			return nil, netip.Addr{}, errorf("ping", dev, unix.EADDRNOTAVAIL, "")
+		}
+		return nd, src, nil
+	}
+	n.ip.mu.Lock()
+	defer n.ip.mu.Unlock()
+	for _, nd := range sortedDevs(n.devs) {
+		for _, p := range n.ip.addrs[nd.index] {
+			if p.Addr().Is4() && (p.Masked().Contains(dst) || p.Addr() == dst) && nd.up {
+				return nd, p.Addr(), nil
+			}
+		}
+	}
+	return nil, netip.Addr{}, errorf("ping", "", unix.ENETUNREACH, "")
+}

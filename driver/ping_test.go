@@ -1,0 +1,106 @@
+package driver
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+func addAddr(t *testing.T, n *Node, dev, prefix string) {
+	t.Helper()
+	p := netip.MustParsePrefix(prefix)
+	l := mustLink(t, n, dev)
+	wantErrno(t, n.AddAddr(netlinkx.Addr{Index: l.Index, Family: unix.AF_INET, PrefixLen: uint8(p.Bits()), Local: p.Addr().AsSlice()}), 0)
+}
+
+func TestPingBetweenNodes(t *testing.T) {
+	d, n0 := newTestDriver(t, nil)
+	n1, err := d.Node("node1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*Node{n0, n1} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	}
+	addAddr(t, n0, "ib0", "10.0.0.1/24")
+	addAddr(t, n1, "ib0", "10.0.0.2/24")
+
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 56, Ident: 7, Seq: 1, TimeoutMs: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != netlinkx.PingReplied || rep.TTL != 64 || rep.Bytes != 64 || netip.AddrFrom4([4]byte(rep.From)).String() != "10.0.0.2" {
+		t.Fatalf("reply = %+v", rep)
+	}
+	// ARP taught both sides each other's address.
+	for _, tc := range []struct {
+		n    *Node
+		peer string
+		hw   []byte
+	}{{n0, "10.0.0.2", mustLink(t, n1, "ib0").Address}, {n1, "10.0.0.1", mustLink(t, n0, "ib0").Address}} {
+		ns, _ := tc.n.Neighs()
+		if len(ns) != 1 || netip.AddrFrom4([4]byte(ns[0].Dst)).String() != tc.peer || string(ns[0].LLAddr[1:]) != string(tc.hw[1:]) || ns[0].State != nudReachable {
+			t.Fatalf("neighbours = %+v", ns)
+		}
+	}
+	s0, s1 := mustLink(t, n0, "ib0").Stats, mustLink(t, n1, "ib0").Stats
+	// node0: ARP request + echo request out, ARP reply + echo reply in.
+	if s0.TxPackets != 2 || s0.RxPackets != 2 || s1.TxPackets != 2 || s1.RxPackets != 2 {
+		t.Fatalf("stats node0 %+v node1 %+v", s0, s1)
+	}
+	if s0.TxBytes != 4+56+4+84 {
+		t.Fatalf("node0 tx bytes = %d", s0.TxBytes)
+	}
+
+	// a second ping needs no ARP
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 1000, Ident: 7, Seq: 2, TimeoutMs: 2000})
+	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 1008 {
+		t.Fatalf("second reply = %+v, %v", rep, err)
+	}
+	if s := mustLink(t, n0, "ib0").Stats; s.TxPackets != 3 {
+		t.Fatalf("tx after second ping = %d", s.TxPackets)
+	}
+	// nobody owns 10.0.0.9
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 9}, Size: 56, Ident: 7, Seq: 3, TimeoutMs: 300})
+	if err != nil || rep.Status != netlinkx.PingUnreachable {
+		t.Fatalf("unreachable = %+v, %v", rep, err)
+	}
+	// too big without fragmentation
+	if _, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, TimeoutMs: 300}); !errorsIs(err, unix.EMSGSIZE) {
+		t.Fatalf("4000 bytes: %v", err)
+	}
+	// no route
+	if _, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{192, 0, 2, 1}, Size: 56, TimeoutMs: 300}); !errorsIs(err, unix.ENETUNREACH) {
+		t.Fatalf("no route: %v", err)
+	}
+	// the peer goes down: no reply
+	wantErrno(t, n1.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(false)}), 0)
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 56, Ident: 7, Seq: 4, TimeoutMs: 300})
+	if err != nil || rep.Status != netlinkx.PingTimeout {
+		t.Fatalf("peer down = %+v, %v", rep, err)
+	}
+}
+
+func TestPartitionsIsolate(t *testing.T) {
+	d, n0 := newTestDriver(t, nil)
+	n1, _ := d.Node("node1")
+	wantErrno(t, d.AddPartition(netlinkx.Partition{PKey: 0x8001, MTU: 2048, All: "full"}), 0)
+	wantErrno(t, d.AddPartition(netlinkx.Partition{PKey: 0x8002, MTU: 2048, All: "full"}), 0)
+	for _, n := range []*Node{n0, n1} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	}
+	p0, p1 := mustLink(t, n0, "ib0"), mustLink(t, n1, "ib0")
+	wantErrno(t, n0.NewLink(netlinkx.LinkRequest{Name: "a", ParentIndex: p0.Index, Kind: "ipoib", PKey: ptr(uint16(0x8001)), Up: ptr(true)}), 0)
+	wantErrno(t, n1.NewLink(netlinkx.LinkRequest{Name: "b", ParentIndex: p1.Index, Kind: "ipoib", PKey: ptr(uint16(0x8002)), Up: ptr(true)}), 0)
+	addAddr(t, n0, "a", "10.1.0.1/24")
+	addAddr(t, n1, "b", "10.1.0.2/24")
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 1, 0, 2}, Size: 56, Seq: 1, TimeoutMs: 300})
+	if err != nil || rep.Status != netlinkx.PingUnreachable {
+		t.Fatalf("across partitions = %+v, %v", rep, err)
+	}
+	if s := mustLink(t, n1, "b").Stats; s.RxPackets != 0 {
+		t.Fatalf("b received %d packets from another partition", s.RxPackets)
+	}
+}

@@ -1,0 +1,144 @@
+package netlinkx
+
+import (
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// PingRequest asks the node's IP stack to send one ICMP echo request.
+type PingRequest struct {
+	Dev       string // -I; empty routes by address
+	Dst       []byte
+	Size      uint32 // -s: ICMP data bytes
+	Ident     uint16
+	Seq       uint16
+	TimeoutMs uint32
+	DF        bool // -M do
+}
+
+// Ping outcomes.
+const (
+	PingReplied     uint8 = 0
+	PingTimeout     uint8 = 1
+	PingUnreachable uint8 = 2 // ARP got no answer
+)
+
+// PingReply is the outcome of one echo request.
+type PingReply struct {
+	Status uint8
+	Src    []byte // the source address used
+	From   []byte
+	TTL    uint8
+	Bytes  uint32 // ICMP bytes received
+	RTTNs  uint64
+	MTU    uint32 // the interface MTU
+}
+
+// Pinger is implemented by nodes that can send ICMP echo requests.
+type Pinger interface {
+	Ping(r PingRequest) (PingReply, error)
+}
+
+// CmdPing sends one echo request (ibctl family).
+const CmdPing uint8 = 15
+
+// Attributes of ping messages.
+const (
+	AttrDst     uint16 = 60
+	AttrSize    uint16 = 61
+	AttrIdent   uint16 = 62
+	AttrSeq     uint16 = 63
+	AttrTimeout uint16 = 64
+	AttrDF      uint16 = 65
+	AttrStatus  uint16 = 66
+	AttrSrc     uint16 = 67
+	AttrFrom    uint16 = 68
+	AttrTTL     uint16 = 69
+	AttrBytes   uint16 = 70
+	AttrRTT     uint16 = 71
+)
+
+func pingRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
+	p, ok := node.(Pinger)
+	if !ok {
+		return withMsg(unix.EOPNOTSUPP, "this node has no IP stack")
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return withMsg(unix.EINVAL, "malformed ping request")
+	}
+	var r PingRequest
+	for ad.Next() {
+		switch ad.Type() {
+		case AttrDev:
+			r.Dev = ad.String()
+		case AttrDst:
+			r.Dst = ad.Bytes()
+		case AttrSize:
+			r.Size = ad.Uint32()
+		case AttrIdent:
+			r.Ident = ad.Uint16()
+		case AttrSeq:
+			r.Seq = ad.Uint16()
+		case AttrTimeout:
+			r.TimeoutMs = ad.Uint32()
+		case AttrDF:
+			r.DF = true
+		}
+	}
+	if ad.Err() != nil {
+		return withMsg(unix.EINVAL, "malformed ping request")
+	}
+	rep, err := p.Ping(r)
+	if err != nil {
+		return err
+	}
+	ae.Uint8(AttrStatus, rep.Status)
+	ae.Bytes(AttrSrc, rep.Src)
+	if rep.From != nil {
+		ae.Bytes(AttrFrom, rep.From)
+	}
+	ae.Uint8(AttrTTL, rep.TTL)
+	ae.Uint32(AttrBytes, rep.Bytes)
+	ae.Uint64(AttrRTT, rep.RTTNs)
+	ae.Uint32(AttrMTU, rep.MTU)
+	return nil
+}
+
+// Ping sends one echo request through the bound node's IP stack.
+func (c *Client) Ping(r PingRequest) (PingReply, error) {
+	ad, err := c.ibctl(CmdPing, func(ae *netlink.AttributeEncoder) {
+		if r.Dev != "" {
+			ae.String(AttrDev, r.Dev)
+		}
+		ae.Bytes(AttrDst, r.Dst)
+		ae.Uint32(AttrSize, r.Size)
+		ae.Uint16(AttrIdent, r.Ident)
+		ae.Uint16(AttrSeq, r.Seq)
+		ae.Uint32(AttrTimeout, r.TimeoutMs)
+		ae.Flag(AttrDF, r.DF)
+	})
+	if err != nil {
+		return PingReply{}, err
+	}
+	var rep PingReply
+	for ad.Next() {
+		switch ad.Type() {
+		case AttrStatus:
+			rep.Status = ad.Uint8()
+		case AttrSrc:
+			rep.Src = ad.Bytes()
+		case AttrFrom:
+			rep.From = ad.Bytes()
+		case AttrTTL:
+			rep.TTL = ad.Uint8()
+		case AttrBytes:
+			rep.Bytes = ad.Uint32()
+		case AttrRTT:
+			rep.RTTNs = ad.Uint64()
+		case AttrMTU:
+			rep.MTU = ad.Uint32()
+		}
+	}
+	return rep, ad.Err()
+}
