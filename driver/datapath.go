@@ -1,8 +1,10 @@
 package driver
 
 import (
-	"github.com/ibctl/ibctl/netlinkx"
+	"fmt"
 	"sync"
+
+	"github.com/ibctl/ibctl/netlinkx"
 	"sync/atomic"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -104,6 +106,7 @@ type devStats struct {
 type dpConfig struct {
 	name      string
 	mtu       uint32
+	mcastMTU  uint32 // the UD MTU: larger packets cannot go over UD
 	mode      uint16
 	pkey      uint16
 	hwaddr    header.HWAddr
@@ -206,7 +209,7 @@ func (nd *Netdev) refreshDataPath(qkey uint32, mgid [16]byte, mlid, pkeyIndex ui
 	}
 	var hw header.HWAddr
 	copy(hw[:], nd.hwAddr())
-	nd.dp.cfg.Store(&dpConfig{name: nd.name, mtu: nd.mtu, mode: nd.mode, pkey: nd.pkey, hwaddr: hw,
+	nd.dp.cfg.Store(&dpConfig{name: nd.name, mtu: nd.mtu, mcastMTU: nd.mcastMTU, mode: nd.mode, pkey: nd.pkey, hwaddr: hw,
 		qkey: qkey, mgid: mgid, mlid: mlid, pkeyIndex: pkeyIndex})
 }
 
@@ -302,6 +305,14 @@ func (dp *dataPath) receive(wc *verbs.WC) {
 // neighbour's QPN at the LID the path record gives.
 func (dp *dataPath) transmit(pkt []byte, dst header.HWAddr, bcast bool) error {
 	cfg := dp.cfg.Load()
+	if n := len(pkt) - header.IPoIBHeaderLen; n > int(cfg.mcastMTU) {
+		// ipoib_send: a packet larger than the UD MTU is dropped; the
+		// caller reports "fragmentation needed" with the UD MTU.
+		dp.stats.txDropped.Add(1)
+		dp.stats.txErrors.Add(1)
+		dp.nd.warnf(cfg.name, "packet len %d (> %d) too long to send, dropping", n, cfg.mcastMTU)
+		return &tooBig{mtu: cfg.mcastMTU}
+	}
 	ah := verbs.AH{DestQPN: dst.QPN(), QKey: cfg.qkey}
 	if bcast {
 		ah.DLID, ah.GRH, ah.DGID, ah.DestQPN = cfg.mlid, true, cfg.mgid, 0xffffff
@@ -335,3 +346,8 @@ func (c *devStats) snapshot() netlinkx.Stats {
 		TxErrors: c.txErrors.Load(), RxDropped: c.rxDropped.Load(), TxDropped: c.txDropped.Load(), Multicast: c.multicast.Load(),
 	}
 }
+
+// tooBig is a packet that does not fit the UD MTU.
+type tooBig struct{ mtu uint32 }
+
+func (e *tooBig) Error() string { return fmt.Sprintf("packet too long for UD MTU %d", e.mtu) }

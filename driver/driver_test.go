@@ -3,6 +3,7 @@ package driver
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -13,8 +14,9 @@ import (
 
 func newTestDriver(t *testing.T, st *store.Store) (*Driver, *Node) {
 	t.Helper()
+	var mu sync.Mutex
 	var logs []string
-	d, err := New(Options{Store: st, Log: func(s string) { logs = append(logs, s) }, KernelRelease: "6.18.0-test"})
+	d, err := New(Options{Store: st, Log: func(s string) { mu.Lock(); logs = append(logs, s); mu.Unlock() }, KernelRelease: "6.18.0-test"})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

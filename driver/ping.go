@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 
@@ -50,6 +51,13 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 		return reply, nil
 	}
 	res, err := n.ip.echo(dp, src, dst, hw, r.Ident, r.Seq, int(r.Size), r.DF, deadline)
+	var tb *tooBig
+	if errors.As(err, &tb) {
+		// The driver's emulated ICMP "fragmentation needed" (RFC 4755's
+		// answer for a peer reached over UD) carries the UD MTU.
+		reply.Status, reply.From, reply.MTU = netlinkx.PingFragNeeded, src.AsSlice(), tb.mtu
+		return reply, nil
+	}
 	if err != nil {
 		return reply, err
 	}

@@ -104,3 +104,25 @@ func TestPartitionsIsolate(t *testing.T) {
 		t.Fatalf("b received %d packets from another partition", s.RxPackets)
 	}
 }
+
+func TestConnectedModeOversizeGetsFragNeeded(t *testing.T) {
+	d, n0 := newTestDriver(t, nil)
+	n1, _ := d.Node("node1")
+	for _, n := range []*Node{n0, n1} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	}
+	addAddr(t, n0, "ib0", "10.0.0.1/24")
+	addAddr(t, n1, "ib0", "10.0.0.2/24")
+	wantErrno(t, n0.SetMode("ib0", netlinkx.ModeConnected), 0)
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 1, TimeoutMs: 1000})
+	if err != nil || rep.Status != netlinkx.PingFragNeeded || rep.MTU != 2044 {
+		t.Fatalf("4000 bytes in connected mode = %+v, %v", rep, err)
+	}
+	if s := mustLink(t, n0, "ib0").Stats; s.TxDropped != 1 || s.TxErrors != 1 {
+		t.Fatalf("stats = %+v", s)
+	}
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 1000, Seq: 2, TimeoutMs: 1000})
+	if err != nil || rep.Status != netlinkx.PingReplied {
+		t.Fatalf("1000 bytes in connected mode = %+v, %v", rep, err)
+	}
+}

@@ -21,6 +21,7 @@ const (
 	PingReplied     uint8 = 0
 	PingTimeout     uint8 = 1
 	PingUnreachable uint8 = 2 // ARP got no answer
+	PingFragNeeded  uint8 = 3 // ICMP fragmentation needed, MTU in PingReply.MTU
 )
 
 // PingReply is the outcome of one echo request.

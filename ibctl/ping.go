@@ -1,0 +1,176 @@
+package ibctl
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"time"
+
+	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+// PingOptions are ping's options.
+type PingOptions struct {
+	F        *Factory
+	Dev      string
+	Count    int
+	Size     int
+	Interval float64
+	Wait     float64
+	PMTU     string
+	Dst      string
+}
+
+// maxPingSize is 65535 − 20 (IPv4) − 8 (ICMP).
+const maxPingSize = 65507
+
+// NewCmdPing is `ibctl ping`: iputils ping over the emulated IPoIB stack.
+func NewCmdPing(f *Factory) *cobra.Command {
+	o := &PingOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "ping [-I DEV] [-c COUNT] [-s SIZE] [-i SEC] [-W SEC] [-M do|dont] ADDRESS",
+		Short: "Send ICMP echo requests from the node, as ping does",
+		Long: `Send ICMP echo requests through the node's emulated IP stack: the route is the
+interface whose subnet holds ADDRESS (or -I DEV), the neighbour is found with ARP over
+the partition's broadcast group and the echo goes over the interface's UD queue pair.
+Output and exit status are ping's: 0 when a reply came, 1 when none did, 2 on errors.
+IPv4 only; IP fragmentation is not emulated, so an echo larger than the interface MTU
+fails with "message too long", and one larger than the UD MTU (connected mode) gets the
+driver's "Frag needed" answer.`,
+		Args: cobra.ExactArgs(1),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			o.Dst = args[0]
+			return pingRun(o)
+		}),
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&o.Dev, "interface", "I", "", "send through this interface")
+	fl.IntVarP(&o.Count, "count", "c", 0, "stop after COUNT requests (default: until interrupted)")
+	fl.IntVarP(&o.Size, "size", "s", 56, "ICMP data bytes")
+	fl.Float64VarP(&o.Interval, "interval", "i", 1, "seconds between requests")
+	fl.Float64VarP(&o.Wait, "timeout", "W", 1, "seconds to wait for each reply")
+	fl.StringVarP(&o.PMTU, "pmtudisc", "M", "dont", "path MTU discovery: do (set DF) or dont")
+	return cmd
+}
+
+func pingRun(o *PingOptions) error {
+	dst, err := netip.ParseAddr(o.Dst)
+	if err != nil || !dst.Is4() {
+		return &UsageError{Msg: fmt.Sprintf("ping: %s: Name or service not known", o.Dst)}
+	}
+	if o.Size < 0 || o.Size > maxPingSize {
+		return usagef("ping: invalid argument: '%d': out of range: 0 <= value <= %d", o.Size, maxPingSize)
+	}
+	if o.Count < 0 {
+		return usagef("ping: invalid argument: '%d': out of range: 1 <= value <= 9223372036854775807", o.Count)
+	}
+	if o.Interval < 0 || math.IsNaN(o.Interval) || o.Wait <= 0 || math.IsNaN(o.Wait) {
+		return usagef("ping: bad timing interval")
+	}
+	if o.PMTU != "do" && o.PMTU != "dont" && o.PMTU != "want" {
+		return usagef("ping: invalid -M argument: %s", o.PMTU)
+	}
+	c, err := o.F.client()
+	if err != nil {
+		return err
+	}
+	w := o.F.IO.Out
+	fmt.Fprintf(w, "PING %s (%s) %d(%d) bytes of data.\n", dst, dst, o.Size, o.Size+28)
+	ident := uint16(os.Getpid())
+	var sent, received, errs int
+	var rtts []float64
+	start := time.Now()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	for seq := 1; o.Count == 0 || seq <= o.Count; seq++ {
+		if seq > 1 && o.Interval > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(o.Interval * float64(time.Second))):
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		rep, err := c.Ping(netlinkx.PingRequest{Dev: o.Dev, Dst: dst.AsSlice(), Size: uint32(o.Size), Ident: ident,
+			Seq: uint16(seq), TimeoutMs: uint32(o.Wait * 1000), DF: o.PMTU == "do"})
+		if err != nil {
+			e, _ := Errno(err)
+			switch e {
+			case unix.EMSGSIZE:
+				sent++
+				errs++
+				fmt.Fprintf(w, "ping: local error: message too long, mtu=%d\n", rep.MTU)
+				continue
+			case unix.ENETUNREACH:
+				return &UsageError{Msg: "ping: connect: Network is unreachable"}
+			}
+			return opError("ping", err)
+		}
+		sent++
+		switch rep.Status {
+		case netlinkx.PingReplied:
+			received++
+			ms := float64(rep.RTTNs) / 1e6
+			rtts = append(rtts, ms)
+			fmt.Fprintf(w, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms\n", rep.Bytes, addrString(rep.From), seq, rep.TTL, rttString(ms))
+		case netlinkx.PingUnreachable:
+			errs++
+			fmt.Fprintf(w, "From %s icmp_seq=%d Destination Host Unreachable\n", addrString(rep.Src), seq)
+		case netlinkx.PingFragNeeded:
+			errs++
+			fmt.Fprintf(w, "From %s icmp_seq=%d Frag needed and DF set (mtu = %d)\n", addrString(rep.From), seq, rep.MTU)
+		}
+	}
+	elapsed := time.Since(start).Milliseconds()
+	fmt.Fprintf(w, "\n--- %s ping statistics ---\n", dst)
+	loss := 0
+	if sent > 0 {
+		loss = (sent - received) * 100 / sent
+	}
+	errText := ""
+	if errs > 0 {
+		errText = fmt.Sprintf(", +%d errors", errs)
+	}
+	fmt.Fprintf(w, "%d packets transmitted, %d received%s, %d%% packet loss, time %dms\n", sent, received, errText, loss, elapsed)
+	if received > 0 {
+		minv, maxv, sum, sq := rtts[0], rtts[0], 0.0, 0.0
+		for _, r := range rtts {
+			minv, maxv = math.Min(minv, r), math.Max(maxv, r)
+			sum += r
+			sq += r * r
+		}
+		avg := sum / float64(len(rtts))
+		mdev := math.Sqrt(math.Max(sq/float64(len(rtts))-avg*avg, 0))
+		fmt.Fprintf(w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", minv, avg, maxv, mdev)
+		return nil
+	}
+	return &SilentError{Status: ExitFailure}
+}
+
+func addrString(b []byte) string {
+	if a, ok := netip.AddrFromSlice(b); ok {
+		return a.String()
+	}
+	return "?"
+}
+
+// rttString is ping's time format: three significant decimals below 1 ms,
+// fewer above (0.045, 1.23, 12.3, 123).
+func rttString(ms float64) string {
+	switch {
+	case ms < 1:
+		return strconv.FormatFloat(ms, 'f', 3, 64)
+	case ms < 10:
+		return strconv.FormatFloat(ms, 'f', 2, 64)
+	case ms < 100:
+		return strconv.FormatFloat(ms, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(ms, 'f', 0, 64)
+}
