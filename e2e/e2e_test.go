@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,6 +110,11 @@ func testConcurrentChildren(t *testing.T, keepOdd bool) {
 		t.Errorf("driver status = %+v, want running with %d links on %s, state dir %s",
 			st, len(node0)+len(node1), e.sock, e.state)
 	}
+	// The batches' exit 0 acknowledged their changes: they survive a kill.
+	e.kill(st.PID)
+	if diff := cmp.Diff(want, linkIDs(e.links())); diff != "" {
+		t.Errorf("links after SIGKILL and restart (-want +got):\n%s", diff)
+	}
 }
 
 // killRestartChanges are 50 changes of every kind the store must keep.
@@ -195,6 +199,23 @@ func TestKillRestart(t *testing.T) {
 	for _, c := range changes {
 		e.ok(c...)
 	}
+	// The changes took effect: the links are exactly those expected.
+	want := []string{"ib0 0xffff", "ib1 0xffff", "k16@ib0 0xa100", "ib1.b001@ib1 0xb001"}
+	for i := range 16 {
+		parent := map[bool]string{false: "ib0", true: "ib1"}[i%4 == 3]
+		if i != 6 {
+			want = append(want, fmt.Sprintf("k%d@%s 0x%04x", i, parent, 0xa000+i))
+		}
+	}
+	for i := 1; i <= 8; i++ {
+		if i != 3 {
+			want = append(want, fmt.Sprintf("ib0.b00%d@ib0 0xb00%d", i, i))
+		}
+	}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, linkIDs(e.links())); diff != "" {
+		t.Fatalf("links after the changes (-want +got):\n%s", diff)
+	}
 	before := e.snapshot()
 	if got := before["sys read module/ib_ipoib/parameters/debug_level"]; got != "2\n" {
 		t.Fatalf("debug_level = %q before the kill, want \"2\\n\"", got)
@@ -215,14 +236,7 @@ func TestKillRestart(t *testing.T) {
 // in flight may or may not; the next command restarts the driver.
 func TestKillDuringWrites(t *testing.T) {
 	const n = 300
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("E2E_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed = v
-	}
+	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	killAfter := 1 + rng.IntN(n-2) // acknowledged adds before the kill
 	jitter := time.Duration(rng.IntN(3000)) * time.Microsecond
@@ -238,12 +252,25 @@ func TestKillDuringWrites(t *testing.T) {
 	type outcome struct {
 		acked      []string
 		inflight   string
+		inflightR  result
 		unexpected []result
 	}
 	done := make(chan outcome, 1)
+	var abort atomic.Bool
+	finished := make(chan struct{})
+	// Should the test fail early, stop the writer before the env's
+	// cleanup, so it spawns no driver behind it.
+	t.Cleanup(func() {
+		abort.Store(true)
+		<-finished
+	})
 	go func() {
+		defer close(finished)
 		var o outcome
 		for i := range n {
+			if abort.Load() {
+				return
+			}
 			name := fmt.Sprintf("w%d", i)
 			r := e.run("", "link", "add", "link", "ib0", "name", name, "type", "ipoib", "pkey", fmt.Sprintf("0x%04x", 0x3000+i))
 			switch {
@@ -253,7 +280,7 @@ func TestKillDuringWrites(t *testing.T) {
 			case killed.Load() && o.inflight == "":
 				// The command the kill interrupted: go on once the
 				// old driver is gone.
-				o.inflight = name
+				o.inflight, o.inflightR = name, r
 				select {
 				case <-dead:
 				case <-time.After(cmdTimeout):
@@ -285,7 +312,6 @@ func TestKillDuringWrites(t *testing.T) {
 	if len(o.acked) < n-1 {
 		t.Errorf("%d adds acknowledged, want at least %d", len(o.acked), n-1)
 	}
-	t.Logf("%d acknowledged, in flight at the kill: %q", len(o.acked), o.inflight)
 
 	npid := e.driverPID()
 	if npid == pid {
@@ -302,6 +328,7 @@ func TestKillDuringWrites(t *testing.T) {
 	if o.inflight != "" && slices.Contains(got, o.inflight) {
 		want = append(want, o.inflight)
 	}
+	t.Logf("%d acknowledged; in flight at the kill: %q (kept: %v) %s", len(o.acked), o.inflight, slices.Contains(got, o.inflight), o.inflightR.stderr)
 	slices.Sort(got)
 	slices.Sort(want)
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -312,6 +339,91 @@ func TestKillDuringWrites(t *testing.T) {
 	e.kill(npid)
 	if diff := cmp.Diff(linkIDs(all), linkIDs(e.links())); diff != "" {
 		t.Errorf("links after a second SIGKILL (-before +after):\n%s", diff)
+	}
+}
+
+// TestKillDuringBatch SIGKILLs the driver while one batch adds children.
+// Batch lines are acknowledged before they are synced, but each is written
+// to the journal first: what survives is exactly a prefix of the batch, at
+// least every line the driver had applied before the kill, and the batch
+// fails unless it had already finished.
+func TestKillDuringBatch(t *testing.T) {
+	const n = 2000
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	killAt := 1 + rng.IntN(n/2) // children applied before the kill
+	t.Logf("E2E_SEED=%d: kill after %d children", seed, killAt)
+
+	e := newEnv(t)
+	e.ok("link", "show")
+	pid := e.driverPID()
+	base := e.status0().Links
+	var script strings.Builder
+	for i := range n {
+		fmt.Fprintf(&script, "link add link ib0 name b%d type ipoib pkey 0x%04x\n", i, 0x4000+i)
+	}
+	c, err := netlinkx.Dial(e.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd, out, errb := e.command(ctx, script.String(), "-b", "-")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	seen := 0
+	var werr error
+	finished := false
+	for deadline := time.Now().Add(cmdTimeout); seen < killAt; {
+		st, err := c.Status()
+		if err != nil {
+			t.Fatalf("status: %v", err)
+		}
+		seen = int(st.Links) - int(base)
+		select {
+		case werr = <-exited:
+			finished = true
+		default:
+		}
+		if finished || time.Now().After(deadline) {
+			break
+		}
+	}
+	c.Close()
+	e.kill(pid)
+	if !finished {
+		werr = <-exited
+	}
+	r := finish([]string{"-b", "-"}, werr, out, errb)
+
+	var got []string
+	for _, l := range e.links() {
+		if strings.HasPrefix(l.Name, "b") {
+			got = append(got, l.Name)
+		}
+	}
+	m := len(got)
+	want := make([]string, m)
+	for i := range m {
+		want[i] = fmt.Sprintf("b%d", i)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	t.Logf("%d children seen before the kill, %d after the restart; batch: exit %d, %s", seen, m, r.code, r.stderr)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("children after restart are not a prefix of the batch (-prefix +got):\n%s", diff)
+	}
+	switch {
+	case r.code == 0 && m != n:
+		t.Errorf("batch exited 0 but only %d of %d children survived", m, n)
+	case r.code != 0 && r.code != 1:
+		t.Errorf("batch: %v", r)
+	case m < seen:
+		t.Errorf("%d children survived, fewer than the %d applied before the kill", m, seen)
 	}
 }
 
@@ -343,6 +455,9 @@ func TestSpawnRace(t *testing.T) {
 	}
 	if got := pidsOf(e.drivers()); !slices.Equal(got, []int{pid}) {
 		t.Errorf("driver processes = %v, want [%d] (the one driver status names)", got, pid)
+	}
+	if log, err := os.ReadFile(filepath.Join(e.state, "driver.log")); err == nil && len(log) > 0 {
+		t.Logf("driver.log:\n%s", log)
 	}
 	lock, err := os.ReadFile(filepath.Join(e.state, "lock"))
 	if err != nil || string(lock) != fmt.Sprintf("%d\n", pid) {
@@ -548,7 +663,7 @@ func TestGarbageOnSocket(t *testing.T) {
 			t.Fatalf("%s: read: %v", f.name, err)
 		}
 		if err := checkErrorReply(buf[:n], f); err != nil {
-			t.Errorf("%s (%x): %v", f.name, f.data, err)
+			t.Errorf("%s: %v", f.name, err)
 		}
 		if i%8 == 0 {
 			if got := e.ok("link", "show"); got != baseline {
@@ -570,5 +685,33 @@ func TestGarbageOnSocket(t *testing.T) {
 	}
 	if got := e.driverPID(); got != pid {
 		t.Errorf("driver pid %d after garbage, want %d (no restart)", got, pid)
+	}
+}
+
+// TestStopWithOpenConnection: once `driver stop` has succeeded, the driver
+// is gone and the next command starts a new one, even while another client
+// (say an interactive `ibctl -b -`) still holds a connection: the stopping
+// driver closes every connection instead of serving it on.
+func TestStopWithOpenConnection(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link", "show")
+	pid := e.driverPID()
+	c, err := netlinkx.Dial(e.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Status(); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("driver", "stop")
+	if !waitFor(5*time.Second, func() bool { return !alive(pid) }) {
+		t.Errorf("driver %d still running 5s after driver stop succeeded", pid)
+	}
+	if _, err := c.SysWrite("class/net/ib0/create_child", []byte("0x7001\n")); err == nil {
+		t.Errorf("the stopped driver acknowledged create_child 0x7001")
+	}
+	if r := e.run("", "link", "show"); r.code != 0 {
+		t.Errorf("first command after driver stop: %v", r)
 	}
 }

@@ -139,6 +139,16 @@ func (e *env) status() (status, error) {
 	return st, nil
 }
 
+// status0 is the driver status; the test fails when none answers.
+func (e *env) status0() status {
+	e.t.Helper()
+	st, err := e.status()
+	if err != nil || !st.Running {
+		e.t.Fatalf("driver status: %+v, %v", st, err)
+	}
+	return st
+}
+
 // driverPID is the pid of the running driver; the test fails when none
 // answers.
 func (e *env) driverPID() int {
@@ -334,6 +344,20 @@ func killAndWait(pid int, timeout time.Duration) bool {
 		return false
 	}
 	return waitGone(pid, timeout)
+}
+
+// testSeed is $E2E_SEED, else a fresh seed; tests log it so that a
+// failure can be replayed.
+func testSeed(t *testing.T) uint64 {
+	t.Helper()
+	if s := os.Getenv("E2E_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("E2E_SEED: %v", err)
+		}
+		return v
+	}
+	return uint64(time.Now().UnixNano())
 }
 
 // waitFor polls cond until it holds or timeout passes.

@@ -1,6 +1,9 @@
 // Package e2e drives the real ibctl binary and the driver it spawns: each
 // test gets its own socket and state directory, runs ibctl as separate
 // processes, and stops (or kills) every driver it started.
+//
+// Under -race the binary is built with the race detector as well. The
+// environment variable E2E_SEED replays TestKillDuringWrites' kill moment.
 package e2e
 
 import (
@@ -40,6 +43,10 @@ func runMain(m *testing.M) int {
 	if err := build.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: go %v: %v\n", args, err)
 		return 1
+	}
+	// Drivers are spawned from os.Executable, the resolved path.
+	if p, err := filepath.EvalSymlinks(ibctlBin); err == nil {
+		ibctlBin = p
 	}
 	status := m.Run()
 	// No test may leave a process of the binary under test behind.

@@ -101,7 +101,9 @@ func runBatch(f *Factory, path string) error {
 	}
 	endBatch := func(status int) error {
 		if inBatch != nil {
-			if err := inBatch.Batch(false); err != nil {
+			// A batch that already failed has said so; a failed sync
+			// after it (the driver is gone) adds nothing.
+			if err := inBatch.Batch(false); err != nil && status == ExitOK {
 				fmt.Fprintf(f.IO.ErrOut, "ibctl: %s\n", opError("batch: sync", err))
 				return &SilentError{Status: ExitFailure}
 			}

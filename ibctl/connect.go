@@ -99,14 +99,15 @@ func (c *Connector) spawn(sock string, extra []string) (*netlinkx.Client, error)
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	exited := (<-chan struct{})(done)
-	deadline := time.Now().Add(spawnTimeout)
+	start := time.Now()
+	deadline := start.Add(spawnTimeout)
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		cl, err := netlinkx.Dial(sock)
 		if err == nil {
 			return cl, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("driver: no answer at %s after %v (see %s)", sock, spawnTimeout, logf.Name())
+			return nil, fmt.Errorf("driver: no answer at %s after %v (see %s)", sock, time.Since(start).Round(100*time.Millisecond), logf.Name())
 		}
 		select {
 		case <-exited:

@@ -13,6 +13,7 @@ import (
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 // DriverStartOptions are the inputs of `driver start`.
@@ -134,15 +135,23 @@ func driverStopRun(f *Factory) error {
 		return nil // not running: nothing to stop
 	}
 	defer c.Close()
+	st, err := c.Status()
+	if err != nil {
+		return opError("driver stop", err)
+	}
 	if err := c.Stop(); err != nil {
 		return opError("driver stop", err)
 	}
+	// Done when the process is gone (it releases the state lock last).
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if _, err := os.Stat(sock); os.IsNotExist(err) {
+		if err := unix.Kill(int(st.PID), 0); errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+		if zombie(int(st.PID)) {
 			return nil
 		}
 	}
-	return fmt.Errorf("driver stop: still running after 5s (socket %s)", sock)
+	return fmt.Errorf("driver stop: pid %d still running after 5s (socket %s)", st.PID, sock)
 }
 
 func driverStatusRun(f *Factory) error {
@@ -168,4 +177,16 @@ func driverStatusRun(f *Factory) error {
 	_, err = fmt.Fprintf(f.IO.Out, "driver: running\npid: %d\nsocket: %s\nstate dir: %s\nnodes: %s\nlinks: %d\nuptime: %ds\n",
 		st.PID, st.Socket, st.StateDir, strings.Join(st.Nodes, " "), st.Links, st.Uptime)
 	return err
+}
+
+// zombie reports whether pid has exited but was not reaped yet (the driver
+// a test or shell started and has not waited for).
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }

@@ -3,6 +3,7 @@ package netlinkx
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -70,11 +71,17 @@ func (c *Client) Execute(typ netlink.HeaderType, flags netlink.HeaderFlags, data
 		return nil, fmt.Errorf("marshal request: %w", err)
 	}
 	if _, err := c.conn.Write(b); err != nil {
+		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+			err = errors.New("driver closed the connection")
+		}
 		return nil, &netlink.OpError{Op: "send", Err: err}
 	}
 	var out []netlink.Message
 	for {
 		n, err := c.conn.Read(c.buf)
+		if errors.Is(err, io.EOF) {
+			n, err = 0, nil
+		}
 		if err != nil {
 			return nil, &netlink.OpError{Op: "receive", Err: err}
 		}

@@ -20,14 +20,17 @@ const packLimit = 32 << 10
 
 // Server answers netlink requests for a Backend.
 type Server struct {
-	b  Backend
-	wg sync.WaitGroup
+	b     Backend
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[*net.UnixConn]bool
 }
 
 // NewServer returns a server for b.
-func NewServer(b Backend) *Server { return &Server{b: b} }
+func NewServer(b Backend) *Server { return &Server{b: b, conns: map[*net.UnixConn]bool{}} }
 
-// Serve accepts connections on l until it is closed.
+// Serve accepts connections on l until it is closed, then waits for the
+// connections being served (see CloseConns).
 func (s *Server) Serve(l *net.UnixListener) error {
 	for {
 		c, err := l.AcceptUnix()
@@ -46,9 +49,27 @@ func (s *Server) Serve(l *net.UnixListener) error {
 	}
 }
 
+// CloseConns closes every connection being served, so a stopping server
+// acknowledges nothing more; requests in progress finish first.
+func (s *Server) CloseConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		_ = c.CloseRead()
+	}
+}
+
 // ServeConn serves one connection until the peer closes it. A malformed
 // datagram gets an error reply; the connection goes on.
 func (s *Server) ServeConn(c *net.UnixConn) {
+	s.mu.Lock()
+	s.conns[c] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
 	defer c.Close()
 	sess := &session{s: s}
 	defer func() {

@@ -92,6 +92,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	os.Remove(opts.Socket)
 	l.Close()
+	srv.CloseConns()
 	return <-done
 }
 

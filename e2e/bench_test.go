@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// showsPerOp is how many processes one op of the show benchmarks runs,
+// so that even -benchtime 1x gives a stable per-process figure (ms/show).
+const showsPerOp = 25
+
+// BenchmarkLinkShow runs `ibctl link show` processes against a running
+// driver; BenchmarkIPLinkShow runs `ip -d link show` on this machine, so
+// one run gives the ratio of their ms/show.
+func BenchmarkLinkShow(b *testing.B) {
+	e := newEnv(b)
+	e.ok("link", "show") // start the driver outside the timing
+	b.ResetTimer()
+	for range b.N {
+		for range showsPerOp {
+			if r := e.run("", "link", "show"); r.code != 0 {
+				b.Fatalf("%v", r)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*showsPerOp), "ms/show")
+}
+
+func BenchmarkIPLinkShow(b *testing.B) {
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		b.Skip("ip not installed")
+	}
+	for range b.N {
+		for range showsPerOp {
+			if out, err := exec.Command(ip, "-d", "link", "show").CombinedOutput(); err != nil {
+				b.Fatalf("ip -d link show: %v\n%s", err, out)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*showsPerOp), "ms/show")
+}
+
+// batchChildren is the number of children the batch benchmarks create.
+const batchChildren = 4096
+
+// writeBatches writes the batch files creating and deleting c0..c4095,
+// with P_Keys from 0x0001 up, skipping 0x7fff.
+func writeBatches(b *testing.B) (create, del string) {
+	dir := b.TempDir()
+	var cb, db strings.Builder
+	pkey := 0
+	for i := range batchChildren {
+		pkey++
+		if pkey == 0x7fff {
+			pkey++
+		}
+		fmt.Fprintf(&cb, "link add link ib0 name c%d type ipoib pkey 0x%04x\n", i, pkey)
+		fmt.Fprintf(&db, "link del c%d\n", i)
+	}
+	create, del = filepath.Join(dir, "create.batch"), filepath.Join(dir, "delete.batch")
+	if err := os.WriteFile(create, []byte(cb.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(del, []byte(db.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return create, del
+}
+
+// batch runs `ibctl -b file` and fails the benchmark unless it succeeds
+// silently.
+func (e *env) batch(file string) {
+	e.t.Helper()
+	if r := e.run("", "-b", file); r.code != 0 || r.stdout != "" || r.stderr != "" {
+		e.t.Fatalf("%v", r)
+	}
+}
+
+// BenchmarkBatchCreate4096 is one `ibctl -b FILE` adding 4096 children.
+func BenchmarkBatchCreate4096(b *testing.B) {
+	e := newEnv(b)
+	create, del := writeBatches(b)
+	e.ok("link", "show")
+	b.ResetTimer()
+	for range b.N {
+		e.batch(create)
+		b.StopTimer()
+		e.batch(del)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/batch")
+}
+
+// BenchmarkBatchDelete4096 is one `ibctl -b FILE` deleting 4096 children.
+func BenchmarkBatchDelete4096(b *testing.B) {
+	e := newEnv(b)
+	create, del := writeBatches(b)
+	e.ok("link", "show")
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		e.batch(create)
+		b.StartTimer()
+		e.batch(del)
+	}
+	b.StopTimer()
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/batch")
+}
+
+// BenchmarkDriverRSS4096 reports the driver's resident set size with 4096
+// children, in MiB (and before them, MiB-idle). Each op creates them.
+func BenchmarkDriverRSS4096(b *testing.B) {
+	e := newEnv(b)
+	create, del := writeBatches(b)
+	e.ok("link", "show")
+	pid := e.driverPID()
+	idle := vmRSS(b, pid)
+	b.ResetTimer()
+	for i := range b.N {
+		if i > 0 {
+			b.StopTimer()
+			e.batch(del)
+			b.StartTimer()
+		}
+		e.batch(create)
+	}
+	b.StopTimer()
+	if n := len(e.links()); n != batchChildren+2 {
+		b.Fatalf("%d links, want %d", n, batchChildren+2)
+	}
+	if got := e.driverPID(); got != pid {
+		b.Fatalf("driver pid %d, want %d", got, pid)
+	}
+	b.ReportMetric(float64(vmRSS(b, pid))/1024, "MiB")
+	b.ReportMetric(float64(idle)/1024, "MiB-idle")
+}
+
+// vmRSS is VmRSS of /proc/pid/status in KiB.
+func vmRSS(b *testing.B, pid int) int {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			if err != nil {
+				b.Fatalf("VmRSS %q: %v", v, err)
+			}
+			return kb
+		}
+	}
+	b.Fatalf("no VmRSS in /proc/%d/status", pid)
+	return 0
+}
