@@ -42,7 +42,8 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 	}
 	if header.IPv4MinHeaderLen+header.ICMPv4MinHeaderLen+int(r.Size) > int(mtu) {
 		// IP fragmentation is not emulated: larger echoes fail as with DF.
-		return reply, errorf("ping", nd.name, unix.EMSGSIZE, "")
+		reply.Status = netlinkx.PingTooLong
+		return reply, nil
 	}
 	start := time.Now()
 	hw, ok := n.ip.resolve(dp, src, dst, deadline)

@@ -68,8 +68,8 @@ func TestPingBetweenNodes(t *testing.T) {
 		t.Fatalf("unreachable = %+v, %v", rep, err)
 	}
 	// too big without fragmentation
-	if _, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, TimeoutMs: 300}); !errorsIs(err, unix.EMSGSIZE) {
-		t.Fatalf("4000 bytes: %v", err)
+	if rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, TimeoutMs: 300}); err != nil || rep.Status != netlinkx.PingTooLong || rep.MTU != 2044 {
+		t.Fatalf("4000 bytes: %+v %v", rep, err)
 	}
 	// no route
 	if _, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{192, 0, 2, 1}, Size: 56, TimeoutMs: 300}); !errorsIs(err, unix.ENETUNREACH) {

@@ -21,6 +21,7 @@ type env struct {
 	t      *testing.T
 	client *netlinkx.Client
 	node   string
+	drv    *driver.Driver
 }
 
 func newEnv(t *testing.T) *env {
@@ -34,7 +35,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &env{t: t, client: c}
+	return &env{t: t, client: c, drv: d}
 }
 
 // run executes one ibctl command line (split on blanks; stdin optional).

@@ -81,7 +81,12 @@ func pingRun(o *PingOptions) error {
 		return err
 	}
 	w := o.F.IO.Out
-	fmt.Fprintf(w, "PING %s (%s) %d(%d) bytes of data.\n", dst, dst, o.Size, o.Size+28)
+	// ping prints its banner once the socket is connected, i.e. after a
+	// route was found: the first answer from the driver tells.
+	banner := func() {
+		fmt.Fprintf(w, "PING %s (%s) %d(%d) bytes of data.\n", dst, dst, o.Size, o.Size+28)
+		banner = func() {}
+	}
 	ident := uint16(os.Getpid())
 	var sent, received, errs int
 	var rtts []float64
@@ -101,18 +106,12 @@ func pingRun(o *PingOptions) error {
 		rep, err := c.Ping(netlinkx.PingRequest{Dev: o.Dev, Dst: dst.AsSlice(), Size: uint32(o.Size), Ident: ident,
 			Seq: uint16(seq), TimeoutMs: uint32(o.Wait * 1000), DF: o.PMTU == "do"})
 		if err != nil {
-			e, _ := Errno(err)
-			switch e {
-			case unix.EMSGSIZE:
-				sent++
-				errs++
-				fmt.Fprintf(w, "ping: local error: message too long, mtu=%d\n", rep.MTU)
-				continue
-			case unix.ENETUNREACH:
+			if e, _ := Errno(err); e == unix.ENETUNREACH {
 				return &UsageError{Msg: "ping: connect: Network is unreachable"}
 			}
 			return opError("ping", err)
 		}
+		banner()
 		sent++
 		switch rep.Status {
 		case netlinkx.PingReplied:
@@ -123,6 +122,9 @@ func pingRun(o *PingOptions) error {
 		case netlinkx.PingUnreachable:
 			errs++
 			fmt.Fprintf(w, "From %s icmp_seq=%d Destination Host Unreachable\n", addrString(rep.Src), seq)
+		case netlinkx.PingTooLong:
+			errs++
+			fmt.Fprintf(w, "ping: local error: message too long, mtu=%d\n", rep.MTU)
 		case netlinkx.PingFragNeeded:
 			errs++
 			fmt.Fprintf(w, "From %s icmp_seq=%d Frag needed and DF set (mtu = %d)\n", addrString(rep.From), seq, rep.MTU)

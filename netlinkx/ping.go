@@ -22,6 +22,7 @@ const (
 	PingTimeout     uint8 = 1
 	PingUnreachable uint8 = 2 // ARP got no answer
 	PingFragNeeded  uint8 = 3 // ICMP fragmentation needed, MTU in PingReply.MTU
+	PingTooLong     uint8 = 4 // larger than the interface MTU: not sent (EMSGSIZE)
 )
 
 // PingReply is the outcome of one echo request.

@@ -1,0 +1,83 @@
+package ibctl
+
+import (
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// addAddr gives a node's interface an address through the driver.
+func (e *env) addAddr(node, dev, prefix string) {
+	e.t.Helper()
+	n, err := e.drv.Node(node)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	l, err := n.Link(0, dev)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p := netip.MustParsePrefix(prefix)
+	if err := n.AddAddr(netlinkx.Addr{Index: l.Index, Family: unix.AF_INET, PrefixLen: uint8(p.Bits()), Local: p.Addr().AsSlice()}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// timeRE matches the measured parts of ping's output.
+var timeRE = regexp.MustCompile(`time=[0-9.]+ ms|time [0-9]+ms|= [0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+ ms`)
+
+func TestPing(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "-n node1 link set ib0 up")
+	e.addAddr("node0", "ib0", "10.0.0.1/24")
+	e.addAddr("node1", "ib0", "10.0.0.2/24")
+	tests := []struct {
+		cmd, stdout, stderr string
+		status              int
+	}{
+		{"ping -c 2 -i 0 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n" +
+			"64 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=X\n64 bytes from 10.0.0.2: icmp_seq=2 ttl=64 time=X\n\n" +
+			"--- 10.0.0.2 ping statistics ---\n2 packets transmitted, 2 received, 0% packet loss, X\nrtt min/avg/max/mdev X\n", "", 0},
+		{"ping -c 1 -W 0.3 10.0.0.9", "PING 10.0.0.9 (10.0.0.9) 56(84) bytes of data.\n" +
+			"From 10.0.0.1 icmp_seq=1 Destination Host Unreachable\n\n" +
+			"--- 10.0.0.9 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n", "", 1},
+		{"ping -c 1 -s 4000 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n" +
+			"ping: local error: message too long, mtu=2044\n\n" +
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n", "", 1},
+		{"ping -c 1 -s 65508 10.0.0.2", "", "ibctl: ping: invalid argument: '65508': out of range: 0 <= value <= 65507\n", 2},
+		{"ping -c 1 192.0.2.1", "", "ibctl: ping: connect: Network is unreachable\n", 2},
+		{"ping -c 1 nowhere", "", "ibctl: ping: nowhere: Name or service not known\n", 2},
+		{"ping -c 1 -M maybe 10.0.0.2", "", "ibctl: ping: invalid -M argument: maybe\n", 2},
+	}
+	for _, tt := range tests {
+		out, errs, st := e.run(tt.cmd)
+		out = timeRE.ReplaceAllStringFunc(out, func(s string) string {
+			switch {
+			case strings.HasPrefix(s, "time="):
+				return "time=X"
+			case strings.HasPrefix(s, "time "):
+				return "X"
+			}
+			return "X"
+		})
+		out = strings.ReplaceAll(out, "rtt min/avg/max/mdev X", "rtt min/avg/max/mdev X")
+		if out != tt.stdout || errs != tt.stderr || st != tt.status {
+			t.Errorf("%s:\n got %d stdout %q stderr %q\nwant %d stdout %q stderr %q", tt.cmd, st, out, errs, tt.status, tt.stdout, tt.stderr)
+		}
+	}
+	// connected mode: larger than the UD MTU gets the driver's frag-needed
+	e.ok("sys write class/net/ib0/mode connected")
+	out, _, st := e.run("ping -c 1 -s 3000 10.0.0.2")
+	if st != 1 || !strings.Contains(out, "From 10.0.0.1 icmp_seq=1 Frag needed and DF set (mtu = 2044)\n") {
+		t.Errorf("connected mode 3000 bytes: %d %q", st, out)
+	}
+	// counters moved
+	out, _, _ = e.run("ethtool -S ib0")
+	if !strings.Contains(out, "     tx_dropped: 1\n") || strings.Contains(out, "     rx_packets: 0\n") {
+		t.Errorf("ethtool -S after pings:\n%s", out)
+	}
+}
