@@ -83,9 +83,12 @@ func pingRun(o *PingOptions) error {
 	w := o.F.IO.Out
 	// ping prints its banner once the socket is connected, i.e. after a
 	// route was found: the first answer from the driver tells.
+	bannerDone := false
 	banner := func() {
-		fmt.Fprintf(w, "PING %s (%s) %d(%d) bytes of data.\n", dst, dst, o.Size, o.Size+28)
-		banner = func() {}
+		if !bannerDone {
+			fmt.Fprintf(w, "PING %s (%s) %d(%d) bytes of data.\n", dst, dst, o.Size, o.Size+28)
+			bannerDone = true
+		}
 	}
 	ident := uint16(os.Getpid())
 	var sent, received, errs int
