@@ -135,6 +135,9 @@ type dataPath struct {
 	txmu  sync.Mutex
 	txbuf []byte
 	txwcs []verbs.WC
+
+	pathmu sync.Mutex
+	paths  map[[16]byte]fabric.Path // path records by destination GID (ipoib_path)
 }
 
 const rxBufLen = 40 + header.IPoIBHeaderLen + 4092 // GRH + encapsulation + largest UD MTU
@@ -317,7 +320,7 @@ func (dp *dataPath) transmit(pkt []byte, dst header.HWAddr, bcast bool) error {
 	if bcast {
 		ah.DLID, ah.GRH, ah.DGID, ah.DestQPN = cfg.mlid, true, cfg.mgid, 0xffffff
 	} else {
-		path, err := dp.port.fab.PathRecord(dp.port.ref, dst.GID(), cfg.pkey)
+		path, err := dp.path(dst.GID(), cfg.pkey)
 		if err != nil {
 			dp.stats.txDropped.Add(1)
 			return err
@@ -351,3 +354,25 @@ func (c *devStats) snapshot() netlinkx.Stats {
 type tooBig struct{ mtu uint32 }
 
 func (e *tooBig) Error() string { return fmt.Sprintf("packet too long for UD MTU %d", e.mtu) }
+
+// path returns the cached path record to gid, querying the SA the first
+// time (path_rec_start).
+func (dp *dataPath) path(gid [16]byte, pkey uint16) (fabric.Path, error) {
+	dp.pathmu.Lock()
+	p, ok := dp.paths[gid]
+	dp.pathmu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := dp.port.fab.PathRecord(dp.port.ref, gid, pkey)
+	if err != nil {
+		return p, err
+	}
+	dp.pathmu.Lock()
+	if dp.paths == nil {
+		dp.paths = map[[16]byte]fabric.Path{}
+	}
+	dp.paths[gid] = p
+	dp.pathmu.Unlock()
+	return p, nil
+}

@@ -73,6 +73,7 @@ func (nd *Netdev) join() {
 		return
 	}
 	nd.joined = true
+	nd.mcCreated = nd.node.d.jiffies()
 	mcast := uint32(m.MTU - encapLen)
 	if nd.adminMTU == nd.mcastMTU {
 		nd.adminMTU = mcast

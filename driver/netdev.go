@@ -53,29 +53,30 @@ type Node struct {
 
 // Netdev is one IPoIB interface: a parent (one per HCA port) or a child.
 type Netdev struct {
-	node     *stack
-	index    int32
-	name     string
-	port     int // HCA port, 1-based
-	parent   *Netdev
-	legacy   bool   // created through sysfs create_child
-	pkey     uint16 // with the full-member bit
-	qpn      uint32
-	mode     uint16
-	umcast   bool
-	up       bool
-	carrier  bool
-	active   bool      // opened at least once: a qdisc is attached
-	joined   bool      // full member of the broadcast group (not saved: rejoined on restore)
-	dp       *dataPath // the UD transport while joined
-	counters *devStats // interface statistics, kept across data path restarts
-	mtu      uint32
-	adminMTU uint32
-	mcastMTU uint32
-	numTxQ   uint32
-	wanted   featureSet
-	rxUsecs  uint16
-	rxFrames uint16
+	node      *stack
+	index     int32
+	name      string
+	port      int // HCA port, 1-based
+	parent    *Netdev
+	legacy    bool   // created through sysfs create_child
+	pkey      uint16 // with the full-member bit
+	qpn       uint32
+	mode      uint16
+	umcast    bool
+	up        bool
+	carrier   bool
+	active    bool      // opened at least once: a qdisc is attached
+	joined    bool      // full member of the broadcast group (not saved: rejoined on restore)
+	mcCreated int64     // jiffies when the broadcast group entry was created
+	dp        *dataPath // the UD transport while joined
+	counters  *devStats // interface statistics, kept across data path restarts
+	mtu       uint32
+	adminMTU  uint32
+	mcastMTU  uint32
+	numTxQ    uint32
+	wanted    featureSet
+	rxUsecs   uint16
+	rxFrames  uint16
 }
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {

@@ -57,6 +57,11 @@ func files() []node {
 		devAttr("pkey", 0o444, hasIPoIBAttrs, func(d Device) (string, error) { return fmt.Sprintf("0x%04x\n", ipoib(d).PKey), nil }, nil),
 		devAttr("umcast", 0o644, hasIPoIBAttrs, umcastShow, umcastStore),
 
+		// ipoib_fs.c (CONFIG_INFINIBAND_IPOIB_DEBUG): debugfs files per
+		// device, 0444.
+		{path: "kernel/debug/ipoib/{dev}_mcg", mode: 0o444, show: mcgShow},
+		{path: "kernel/debug/ipoib/{dev}_path", mode: 0o444, show: pathShow},
+
 		// kernel/params.c: one file per module parameter, with its perm.
 		{
 			path: "module/ib_ipoib/parameters/{param}",

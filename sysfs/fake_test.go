@@ -267,3 +267,27 @@ func snapshot(d Driver) state {
 }
 
 var _ Driver = (*fakeDriver)(nil)
+
+func (f *fakeDriver) McastGroups(dev string) ([]MCG, error) {
+	if dev != "ib0" {
+		return nil, nil
+	}
+	return []MCG{
+		{GID: [16]byte{0xff, 0x12, 0x40, 0x1b, 0xff, 0xff, 12: 0xff, 13: 0xff, 14: 0xff, 15: 0xff}, Created: 123456, Complete: true},
+		{GID: [16]byte{0xff, 0x12, 0x60, 0x1b, 0xff, 0xff, 15: 1}, Created: 123999, QueueLen: 3, SendOnly: true},
+	}, nil
+}
+
+func (f *fakeDriver) Paths(dev string) ([]Path, error) {
+	if dev != "ib0" {
+		return nil, nil
+	}
+	gid := func(last byte) [16]byte {
+		return [16]byte{0xfe, 0x80, 8: 0, 9: 0x02, 10: 0xc9, 11: 0x03, 12: 0, 13: 0x0b, 14: 0x3b, 15: last}
+	}
+	return []Path{
+		{GID: gid(0x51), Complete: true, DLID: 2, RateMbps: 56250},
+		{GID: gid(0x52)},
+		{GID: gid(0x53), Complete: true, DLID: 0x11, SL: 3, RateMbps: 14062},
+	}, nil
+}

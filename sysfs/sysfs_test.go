@@ -622,8 +622,8 @@ func TestList(t *testing.T) {
 		want    []netlinkx.SysEntry
 		wantErr error
 	}{
-		{path: "", want: []netlinkx.SysEntry{dir("class"), dir("module")}},
-		{path: "/sys/", want: []netlinkx.SysEntry{dir("class"), dir("module")}},
+		{path: "", want: []netlinkx.SysEntry{dir("class"), dir("kernel"), dir("module")}},
+		{path: "/sys/", want: []netlinkx.SysEntry{dir("class"), dir("kernel"), dir("module")}},
 		{path: "class", want: []netlinkx.SysEntry{dir("net")}},
 		{path: "class/net", want: []netlinkx.SysEntry{dir("ib0"), dir("ib0.8001"), dir("ib1"), dir("ipoib0")}},
 		{path: "class/net/ib0", want: with(file("create_child", 0o200), file("delete_child", 0o200),
@@ -683,13 +683,10 @@ func TestListFollowsDriver(t *testing.T) {
 	checkErr(t, err, unix.ENOENT)
 }
 
-// TestExtraNode: a debugfs file is one table entry, its parameter bound
-// inside a component ("{dev}_mcg").
-func TestExtraNode(t *testing.T) {
-	mcg := node{path: "kernel/debug/ipoib/{dev}_mcg", mode: 0o444, show: func(a *args) (string, error) {
-		return "GID: for " + a.dev.Link.Name + "\n", nil
-	}}
-	tree := newTree(newFixture(), append(files(), mcg))
+// TestDebugfs: kernel/debug/ipoib/<dev>_mcg and _path in ipoib_fs.c's
+// formats; a parameter bound inside a path component ("{dev}_mcg").
+func TestDebugfs(t *testing.T) {
+	tree := New(newFixture())
 	entries, err := tree.List("")
 	checkErr(t, err, nil)
 	if diff := cmp.Diff([]string{"class", "kernel", "module"}, names(entries)); diff != "" {
@@ -697,13 +694,23 @@ func TestExtraNode(t *testing.T) {
 	}
 	entries, err = tree.List("kernel/debug/ipoib")
 	checkErr(t, err, nil)
-	if diff := cmp.Diff([]string{"ib0.8001_mcg", "ib0_mcg", "ib1_mcg", "ipoib0_mcg"}, names(entries)); diff != "" {
+	if diff := cmp.Diff([]string{"ib0.8001_mcg", "ib0.8001_path", "ib0_mcg", "ib0_path", "ib1_mcg", "ib1_path", "ipoib0_mcg", "ipoib0_path"}, names(entries)); diff != "" {
 		t.Errorf("kernel/debug/ipoib (-want +got):\n%s", diff)
 	}
-	got, err := tree.Read("/sys/kernel/debug/ipoib/ib0.8001_mcg")
+	got, err := tree.Read("/sys/kernel/debug/ipoib/ib0_mcg")
 	checkErr(t, err, nil)
-	if string(got) != "GID: for ib0.8001\n" {
-		t.Errorf("ib0.8001_mcg = %q", got)
+	want := "GID: ff12:401b:ffff:0:0:0:ffff:ffff\n  created:     123456\n  queuelen:         0\n  complete:       yes\n  send_only:       no\n\n" +
+		"GID: ff12:601b:ffff:0:0:0:0:1\n  created:     123999\n  queuelen:         3\n  complete:        no\n  send_only:      yes\n\n"
+	if string(got) != want {
+		t.Errorf("ib0_mcg = %q\nwant %q", got, want)
+	}
+	got, err = tree.Read("kernel/debug/ipoib/ib0_path")
+	checkErr(t, err, nil)
+	want = "GID: fe80:0:0:0:2:c903:b:3b51\n  complete:    yes\n  DLID:     0x0002\n  SL:            0\n  rate:       56.250 Gb/sec\n\n" +
+		"GID: fe80:0:0:0:2:c903:b:3b52\n  complete:     no\n\n" +
+		"GID: fe80:0:0:0:2:c903:b:3b53\n  complete:    yes\n  DLID:     0x0011\n  SL:            3\n  rate:       14.62 Gb/sec\n\n"
+	if string(got) != want {
+		t.Errorf("ib0_path = %q\nwant %q", got, want)
 	}
 	for _, p := range []string{"kernel/debug/ipoib/_mcg", "kernel/debug/ipoib/ib9_mcg", "kernel/debug/ipoib/ib0", "kernel/debug/ipoib/ib0_mcgx"} {
 		_, err := tree.Read(p)

@@ -1,0 +1,62 @@
+package driver
+
+import (
+	"bytes"
+	"sort"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/sysfs"
+)
+
+var _ sysfs.Debugfs = (*Node)(nil)
+
+// Emulated kernel tick: HZ 250, jiffies starting at INITIAL_JIFFIES
+// (-300 s worth, as an unsigned 32-bit value) when the driver starts.
+const (
+	hz             = 250
+	initialJiffies = int64(1<<32 - 300*hz)
+)
+
+// jiffies is the emulated kernel's tick count.
+func (d *Driver) jiffies() int64 {
+	return initialJiffies + int64(d.now().Sub(d.started)/(time.Second/hz))
+}
+
+// McastGroups lists <dev>_mcg: the multicast groups the interface joined
+// (the broadcast group while the interface is up and joined).
+func (n *Node) McastGroups(dev string) ([]sysfs.MCG, error) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("debugfs", 0, dev)
+	if err != nil {
+		return nil, err
+	}
+	if !nd.joined {
+		return nil, nil
+	}
+	return []sysfs.MCG{{GID: fabric.BroadcastMGID(nd.pkey), Created: nd.mcCreated, Complete: true}}, nil
+}
+
+// Paths lists <dev>_path: the path records the interface looked up,
+// sorted by GID.
+func (n *Node) Paths(dev string) ([]sysfs.Path, error) {
+	n.d.mu.Lock()
+	nd, err := n.lookup("debugfs", 0, dev)
+	var dp *dataPath
+	if err == nil {
+		dp = nd.dp
+	}
+	n.d.mu.Unlock()
+	if err != nil || dp == nil {
+		return nil, err
+	}
+	dp.pathmu.Lock()
+	out := make([]sysfs.Path, 0, len(dp.paths))
+	for gid, p := range dp.paths {
+		out = append(out, sysfs.Path{GID: gid, Complete: p.DLID != 0, DLID: p.DLID, SL: p.SL, RateMbps: p.Rate})
+	}
+	dp.pathmu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].GID[:], out[j].GID[:]) < 0 })
+	return out, nil
+}
