@@ -1,5 +1,16 @@
 package netlinkx
 
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/mdlayher/netlink"
+	"github.com/mdlayher/netlink/nlenc"
+	"golang.org/x/sys/unix"
+)
+
 // Addr is one interface address (RTM_NEWADDR, struct ifaddrmsg + IFA_*).
 type Addr struct {
 	Index     int32
@@ -29,4 +40,338 @@ type AddrNode interface {
 	AddAddr(a Addr) error
 	DelAddr(a Addr) error
 	Neighs() ([]Neigh, error)
+}
+
+// Addresses carry no lifetimes on this protocol: every address is valid
+// and preferred forever. The server says so as the kernel does for such
+// addresses, with an IFA_CACHEINFO of infinite lifetimes and
+// IFA_F_PERMANENT.
+const infinityLifeTime = 0xffffffff
+
+// ifaddrmsg is struct ifaddrmsg.
+type ifaddrmsg struct {
+	Family    uint8
+	PrefixLen uint8
+	Flags     uint8
+	Scope     uint8
+	Index     uint32
+}
+
+func (h ifaddrmsg) marshal() []byte {
+	b := make([]byte, unix.SizeofIfAddrmsg)
+	b[0], b[1], b[2], b[3] = h.Family, h.PrefixLen, h.Flags, h.Scope
+	nlenc.PutUint32(b[4:8], h.Index)
+	return b
+}
+
+func parseIfaddrmsg(b []byte) (ifaddrmsg, []byte, error) {
+	if len(b) < unix.SizeofIfAddrmsg {
+		return ifaddrmsg{}, nil, fmt.Errorf("%w: ifaddrmsg truncated", errMalformed)
+	}
+	return ifaddrmsg{Family: b[0], PrefixLen: b[1], Flags: b[2], Scope: b[3], Index: nlenc.Uint32(b[4:8])},
+		b[unix.SizeofIfAddrmsg:], nil
+}
+
+// ndmsg is struct ndmsg.
+type ndmsg struct {
+	Family uint8
+	Index  int32
+	State  uint16
+	Flags  uint8
+	Type   uint8
+}
+
+func (h ndmsg) marshal() []byte {
+	b := make([]byte, unix.SizeofNdMsg)
+	b[0] = h.Family
+	nlenc.PutInt32(b[4:8], h.Index)
+	nlenc.PutUint16(b[8:10], h.State)
+	b[10], b[11] = h.Flags, h.Type
+	return b
+}
+
+func parseNdmsg(b []byte) (ndmsg, []byte, error) {
+	if len(b) < unix.SizeofNdMsg {
+		return ndmsg{}, nil, fmt.Errorf("%w: ndmsg truncated", errMalformed)
+	}
+	return ndmsg{Family: b[0], Index: nlenc.Int32(b[4:8]), State: nlenc.Uint16(b[8:10]), Flags: b[10], Type: b[11]},
+		b[unix.SizeofNdMsg:], nil
+}
+
+// cacheinfoForever is struct ifa_cacheinfo for an address that never
+// expires.
+func cacheinfoForever() []byte {
+	b := make([]byte, 16) // ifa_prefered, ifa_valid, cstamp, tstamp
+	binary.NativeEndian.PutUint32(b[0:4], infinityLifeTime)
+	binary.NativeEndian.PutUint32(b[4:8], infinityLifeTime)
+	return b
+}
+
+// MarshalAddr encodes a as the kernel's RTM_NEWADDR reply: IFA_ADDRESS,
+// and for IPv4 also IFA_LOCAL, IFA_BROADCAST and IFA_LABEL (the kernel
+// sends neither a label nor a broadcast address for IPv6); IFA_FLAGS with
+// IFA_F_PERMANENT set; an IFA_CACHEINFO of infinite lifetimes.
+func MarshalAddr(a Addr) []byte {
+	flags := a.Flags | unix.IFA_F_PERMANENT
+	ae := netlink.NewAttributeEncoder()
+	if len(a.Local) > 0 {
+		ae.Bytes(unix.IFA_ADDRESS, a.Local)
+	}
+	if a.Family != unix.AF_INET6 {
+		if len(a.Local) > 0 {
+			ae.Bytes(unix.IFA_LOCAL, a.Local)
+		}
+		if len(a.Broadcast) > 0 {
+			ae.Bytes(unix.IFA_BROADCAST, a.Broadcast)
+		}
+		if a.Label != "" {
+			ae.String(unix.IFA_LABEL, a.Label)
+		}
+	}
+	ae.Uint32(unix.IFA_FLAGS, flags)
+	ae.Bytes(unix.IFA_CACHEINFO, cacheinfoForever())
+	hdr := ifaddrmsg{Family: a.Family, PrefixLen: a.PrefixLen, Flags: uint8(flags), Scope: a.Scope, Index: uint32(a.Index)}
+	return append(hdr.marshal(), encode(ae)...)
+}
+
+// marshalAddrRequest encodes an RTM_NEWADDR / RTM_DELADDR request as ip
+// address add/del does: IFA_LOCAL and IFA_ADDRESS (the same address, there
+// being no peer), then IFA_BROADCAST, IFA_LABEL and IFA_FLAGS when set.
+func marshalAddrRequest(a Addr) []byte {
+	ae := netlink.NewAttributeEncoder()
+	if len(a.Local) > 0 {
+		ae.Bytes(unix.IFA_LOCAL, a.Local)
+		ae.Bytes(unix.IFA_ADDRESS, a.Local)
+	}
+	if len(a.Broadcast) > 0 {
+		ae.Bytes(unix.IFA_BROADCAST, a.Broadcast)
+	}
+	if a.Label != "" {
+		ae.String(unix.IFA_LABEL, a.Label)
+	}
+	if a.Flags > 0xff {
+		ae.Uint32(unix.IFA_FLAGS, a.Flags)
+	}
+	hdr := ifaddrmsg{Family: a.Family, PrefixLen: a.PrefixLen, Flags: uint8(a.Flags), Scope: a.Scope, Index: uint32(a.Index)}
+	return append(hdr.marshal(), encode(ae)...)
+}
+
+// UnmarshalAddr decodes an RTM_NEWADDR or RTM_DELADDR payload, a reply or
+// a request: Local is IFA_LOCAL, or IFA_ADDRESS without it (IPv6); Flags
+// is IFA_FLAGS, or the header's 8 bits without it. IFA_CACHEINFO is
+// accepted and ignored.
+func UnmarshalAddr(b []byte) (Addr, error) {
+	hdr, rest, err := parseIfaddrmsg(b)
+	if err != nil {
+		return Addr{}, err
+	}
+	a := Addr{Index: int32(hdr.Index), Family: hdr.Family, PrefixLen: hdr.PrefixLen, Scope: hdr.Scope, Flags: uint32(hdr.Flags)}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return Addr{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	var address []byte
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.IFA_ADDRESS:
+			address = ad.Bytes()
+		case unix.IFA_LOCAL:
+			a.Local = ad.Bytes()
+		case unix.IFA_BROADCAST:
+			a.Broadcast = ad.Bytes()
+		case unix.IFA_LABEL:
+			a.Label = ad.String()
+		case unix.IFA_FLAGS:
+			a.Flags = ad.Uint32()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return Addr{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	if a.Local == nil {
+		a.Local = address
+	}
+	return a, nil
+}
+
+// MarshalNeigh encodes n as the kernel's RTM_NEWNEIGH: NDA_DST, and
+// NDA_LLADDR when the entry has a link-layer address.
+func MarshalNeigh(n Neigh) []byte {
+	ae := netlink.NewAttributeEncoder()
+	if len(n.Dst) > 0 {
+		ae.Bytes(unix.NDA_DST, n.Dst)
+	}
+	if len(n.LLAddr) > 0 {
+		ae.Bytes(unix.NDA_LLADDR, n.LLAddr)
+	}
+	hdr := ndmsg{Family: n.Family, Index: n.Index, State: n.State, Flags: n.Flags, Type: unix.RTN_UNICAST}
+	return append(hdr.marshal(), encode(ae)...)
+}
+
+// UnmarshalNeigh decodes an RTM_NEWNEIGH payload.
+func UnmarshalNeigh(b []byte) (Neigh, error) {
+	hdr, rest, err := parseNdmsg(b)
+	if err != nil {
+		return Neigh{}, err
+	}
+	n := Neigh{Index: hdr.Index, Family: hdr.Family, State: hdr.State, Flags: hdr.Flags}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return Neigh{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NDA_DST:
+			n.Dst = ad.Bytes()
+		case unix.NDA_LLADDR:
+			n.LLAddr = ad.Bytes()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return Neigh{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	return n, nil
+}
+
+// addrRequest serves RTM_GETADDR (dump), RTM_NEWADDR (NLM_F_CREATE|
+// NLM_F_EXCL), RTM_DELADDR and RTM_GETNEIGH (dump) for nodes with an IP
+// stack; other nodes answer EOPNOTSUPP. dispatch routes these four types
+// here.
+func addrRequest(node Node, m netlink.Message) ([][]byte, error) {
+	an, ok := node.(AddrNode)
+	if !ok {
+		return nil, withMsg(unix.EOPNOTSUPP, "this node has no IP stack")
+	}
+	switch m.Header.Type {
+	case unix.RTM_GETADDR:
+		if m.Header.Flags&netlink.Dump == 0 {
+			return nil, withMsg(unix.EOPNOTSUPP, "only address dumps are supported")
+		}
+		addrs, err := an.Addrs()
+		if err != nil {
+			return nil, err
+		}
+		return dumpByFamily(m, addrs, func(a Addr) uint8 { return a.Family }, unix.RTM_NEWADDR, MarshalAddr), nil
+	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
+		a, err := UnmarshalAddr(m.Data)
+		if err != nil {
+			return nil, withMsg(unix.EINVAL, err.Error())
+		}
+		if err := checkAddr(a); err != nil {
+			return nil, err
+		}
+		if m.Header.Type == unix.RTM_DELADDR {
+			return nil, an.DelAddr(a)
+		}
+		if m.Header.Flags&(netlink.Create|netlink.Excl) != netlink.Create|netlink.Excl {
+			return nil, withMsg(unix.EOPNOTSUPP, "only exclusive creation of addresses is supported")
+		}
+		return nil, an.AddAddr(a)
+	case unix.RTM_GETNEIGH:
+		if m.Header.Flags&netlink.Dump == 0 {
+			return nil, withMsg(unix.EOPNOTSUPP, "only neighbour dumps are supported")
+		}
+		ns, err := an.Neighs()
+		if err != nil {
+			return nil, err
+		}
+		return dumpByFamily(m, ns, func(n Neigh) uint8 { return n.Family }, unix.RTM_NEWNEIGH, MarshalNeigh), nil
+	}
+	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown message type %d", m.Header.Type))
+}
+
+// dumpByFamily answers a dump as the kernel does for AF_UNSPEC: family by
+// family (IPv4, then IPv6), each in the node's order; a request naming a
+// family (the first byte of ifaddrmsg, ndmsg or rtgenmsg) gets only that
+// family.
+func dumpByFamily[T any](m netlink.Message, items []T, family func(T) uint8, typ netlink.HeaderType, marshal func(T) []byte) [][]byte {
+	var want uint8
+	if len(m.Data) > 0 {
+		want = m.Data[0]
+	}
+	items = slices.Clone(items)
+	slices.SortStableFunc(items, func(a, b T) int { return cmp.Compare(family(a), family(b)) })
+	out := make([][]byte, 0, len(items))
+	for _, it := range items {
+		if want == unix.AF_UNSPEC || family(it) == want {
+			out = append(out, reply(m.Header, typ, netlink.Multi, marshal(it)))
+		}
+	}
+	return out
+}
+
+// checkAddr validates a request as rtnetlink does before the stack sees
+// it: a known family (EOPNOTSUPP, as for a family with no handler), an
+// address of the family's length and a prefix that fits (EINVAL).
+func checkAddr(a Addr) error {
+	var size int
+	switch a.Family {
+	case unix.AF_INET:
+		size = 4
+	case unix.AF_INET6:
+		size = 16
+	default:
+		return unix.EOPNOTSUPP
+	}
+	if len(a.Local) != size {
+		return withMsg(unix.EINVAL, fmt.Sprintf("address of %d bytes for family %d", len(a.Local), a.Family))
+	}
+	if int(a.PrefixLen) > 8*size {
+		return withMsg(unix.EINVAL, fmt.Sprintf("prefix length %d out of range", a.PrefixLen))
+	}
+	if a.Family == unix.AF_INET && len(a.Broadcast) != 0 && len(a.Broadcast) != 4 {
+		return withMsg(unix.EINVAL, fmt.Sprintf("broadcast address of %d bytes", len(a.Broadcast)))
+	}
+	return nil
+}
+
+// Addrs dumps the bound node's interface addresses, IPv4 first (ip
+// address show). It fails with EOPNOTSUPP when the node has no IP stack.
+func (c *Client) Addrs() ([]Addr, error) {
+	msgs, err := c.Execute(unix.RTM_GETADDR, netlink.Dump, ifaddrmsg{}.marshal())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Addr, 0, len(msgs))
+	for _, m := range msgs {
+		a, err := UnmarshalAddr(m.Data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// AddAddr adds an address (RTM_NEWADDR with NLM_F_CREATE|NLM_F_EXCL, as
+// ip address add): EEXIST when the interface has it already.
+func (c *Client) AddAddr(a Addr) error {
+	_, err := c.Execute(unix.RTM_NEWADDR, netlink.Create|netlink.Excl, marshalAddrRequest(a))
+	return err
+}
+
+// DelAddr removes an address (RTM_DELADDR): EADDRNOTAVAIL when the
+// interface lacks it. A PrefixLen of 0 matches any prefix length, as ip
+// address del does for an IPv4 address given without one.
+func (c *Client) DelAddr(a Addr) error {
+	_, err := c.Execute(unix.RTM_DELADDR, 0, marshalAddrRequest(a))
+	return err
+}
+
+// Neighs dumps the bound node's neighbour tables, IPv4 (ARP) first (ip
+// neigh show). It fails with EOPNOTSUPP when the node has no IP stack.
+func (c *Client) Neighs() ([]Neigh, error) {
+	msgs, err := c.Execute(unix.RTM_GETNEIGH, netlink.Dump, ndmsg{}.marshal())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Neigh, 0, len(msgs))
+	for _, m := range msgs {
+		n, err := UnmarshalNeigh(m.Data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -287,6 +287,8 @@ func dispatch(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 			return nil, withMsg(unix.EINVAL, err.Error())
 		}
 		return nil, node.DelLink(r.Index, r.Name)
+	case unix.RTM_GETADDR, unix.RTM_NEWADDR, unix.RTM_DELADDR, unix.RTM_GETNEIGH:
+		return addrRequest(node, m)
 	case FamilyEthtool:
 		return ethtoolRequest(node, m)
 	case FamilyIbctl:

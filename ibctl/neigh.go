@@ -1,0 +1,313 @@
+package ibctl
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+// NeighOptions are the inputs of neigh show.
+type NeighOptions struct {
+	F    *Factory
+	Args NeighArgs
+}
+
+// NeighArgs is a parsed `neigh show` argument list, in the grammar of
+// iproute2's ip neigh show.
+type NeighArgs struct {
+	Dev string
+	// State selects entries by NUD_* bit; 0x100 selects entries in
+	// NUD_NONE. The default is every state but NOARP.
+	State  uint32
+	Family uint8      // 0, or the family of the "to" prefix
+	To     inetPrefix // entries whose address is in this prefix (no family: all)
+}
+
+// nudNames are the NUD_* states in print_neigh_state order.
+var nudNames = []struct {
+	bit  uint16
+	name string
+}{
+	{unix.NUD_INCOMPLETE, "INCOMPLETE"}, {unix.NUD_REACHABLE, "REACHABLE"}, {unix.NUD_STALE, "STALE"},
+	{unix.NUD_DELAY, "DELAY"}, {unix.NUD_PROBE, "PROBE"}, {unix.NUD_FAILED, "FAILED"},
+	{unix.NUD_NOARP, "NOARP"}, {unix.NUD_PERMANENT, "PERMANENT"},
+}
+
+// neighFlagNames are the NTF_* flags print_neigh shows, in its order.
+var neighFlagNames = []struct {
+	bit  uint8
+	name string
+}{
+	{unix.NTF_ROUTER, "router"}, {unix.NTF_PROXY, "proxy"}, {unix.NTF_EXT_LEARNED, "extern_learn"}, {unix.NTF_OFFLOADED, "offload"},
+}
+
+// NewCmdNeigh is `ibctl neigh`, the iproute2 `ip neigh` object.
+func NewCmdNeigh(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "neigh",
+		Aliases: []string{"n", "ne", "nei", "neig", "neighb", "neighbo", "neighbor", "neighbou", "neighbour"},
+		Short:   "Show the neighbour (ARP) table (ip neigh)",
+		Long: `Show the node's neighbour table with the grammar of ip neigh (iproute2):
+
+  ibctl neigh show [ to PREFIX ] [ dev DEV ] [ nud STATE ]...
+
+  STATE := { permanent | noarp | stale | reachable | none | incomplete | delay | probe | failed | all }
+
+show prints what "ip neigh show" prints; with -j the keys of "ip -j neigh show".
+Without nud, entries in NOARP state are not shown.`,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			a, _ := ParseNeighArgs(nil)
+			return neighRun(&NeighOptions{F: f, Args: a})
+		}),
+	}
+	show := &cobra.Command{
+		Use:                   "show ARGS...",
+		Aliases:               []string{"s", "sh", "sho", "l", "li", "lis", "list", "ls", "lst"},
+		Short:                 "Show neighbours (ip neigh show)",
+		DisableFlagsInUseLine: true,
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			nd := cobra.ShellCompDirectiveNoFileComp
+			if len(args) > 0 {
+				switch args[len(args)-1] {
+				case "dev":
+					return linkNames(f), nd
+				case "nud":
+					return []string{"all", "permanent", "noarp", "stale", "reachable", "none", "incomplete", "delay", "probe", "failed"}, nd
+				case "to":
+					return nil, nd
+				}
+			}
+			return []string{"dev", "nud", "to"}, nd
+		},
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			a, err := ParseNeighArgs(args)
+			if err != nil {
+				return prefixUsage("neigh show", err)
+			}
+			return neighRun(&NeighOptions{F: f, Args: a})
+		}),
+	}
+	show.Flags().SetInterspersed(false)
+	cmd.AddCommand(show)
+	return cmd
+}
+
+// nudStateByName is ipneigh.c's nud_state_a2n: a state name (permanent,
+// reachable and failed by prefix), or a number with one bit below 0x100.
+func nudStateByName(arg string) (uint32, bool) {
+	switch {
+	case matches(arg, "permanent"):
+		return unix.NUD_PERMANENT, true
+	case matches(arg, "reachable"):
+		return unix.NUD_REACHABLE, true
+	case arg == "noarp":
+		return unix.NUD_NOARP, true
+	case arg == "none":
+		return unix.NUD_NONE, true
+	case arg == "stale":
+		return unix.NUD_STALE, true
+	case arg == "incomplete":
+		return unix.NUD_INCOMPLETE, true
+	case arg == "delay":
+		return unix.NUD_DELAY, true
+	case arg == "probe":
+		return unix.NUD_PROBE, true
+	case matches(arg, "failed"):
+		return unix.NUD_FAILED, true
+	}
+	v, ok := getUnsigned(arg)
+	if !ok || v >= 0x100 || v&(v-1) != 0 {
+		return 0, false
+	}
+	return v, true
+}
+
+// ParseNeighArgs parses the arguments of neigh show as ipneigh.c's
+// do_show_or_flush does.
+func ParseNeighArgs(args []string) (NeighArgs, error) {
+	a := NeighArgs{State: 0xff &^ unix.NUD_NOARP}
+	stateGiven := false
+	w := &addrArgs{args: args}
+	for ; w.i < len(args); w.i++ {
+		arg := args[w.i]
+		switch {
+		case arg == "dev":
+			v, err := w.next()
+			if err != nil {
+				return a, err
+			}
+			if a.Dev != "" {
+				return a, usagef("Error: duplicate \"dev\": %q is the second value.", v)
+			}
+			a.Dev = v
+		case arg == "nud":
+			v, err := w.next()
+			if err != nil {
+				return a, err
+			}
+			if !stateGiven {
+				stateGiven, a.State = true, 0
+			}
+			st, ok := nudStateByName(v)
+			if !ok {
+				if v != "all" {
+					return a, usagef("Error: argument %q is wrong: nud state is bad", v)
+				}
+				st = ^uint32(0)
+			}
+			if st == 0 {
+				st = 0x100
+			}
+			a.State |= st
+		case arg == "master" || arg == "vrf" || arg == "unused" || arg == "proxy" || matches(arg, "protocol"):
+			return a, usagef("%q is not supported", arg)
+		default:
+			if arg == "to" {
+				v, err := w.next()
+				if err != nil {
+					return a, err
+				}
+				arg = v
+			}
+			if matches(arg, "help") {
+				return a, usagef("%s", neighUsage)
+			}
+			p, ok := getPrefix(arg, a.Family)
+			if !ok {
+				return a, usagef("Error: %s prefix is expected rather than %q.", familyNameVerbose(a.Family), arg)
+			}
+			a.To = p
+			if a.Family == unix.AF_UNSPEC {
+				a.Family = p.family
+			}
+		}
+	}
+	return a, nil
+}
+
+const neighUsage = `Usage: ibctl neigh show [ to PREFIX ] [ dev DEV ] [ nud STATE ]
+STATE := { permanent | noarp | stale | reachable | none |
+           incomplete | delay | probe | failed | all }`
+
+// inPrefix is iproute2's inet_addr_match_rta: whether dst lies in p (any
+// address does when p has no family or no length).
+func inPrefix(dst []byte, p inetPrefix) bool {
+	if dst == nil || p.family == unix.AF_UNSPEC || p.bitlen <= 0 {
+		return true
+	}
+	if len(dst) != len(p.data) {
+		return false
+	}
+	for i := 0; i < p.bitlen; i++ {
+		m := byte(0x80) >> (i % 8)
+		if dst[i/8]&m != p.data[i/8]&m {
+			return false
+		}
+	}
+	return true
+}
+
+// selected is print_neigh's filter.
+func (a NeighArgs) selected(n netlinkx.Neigh, index int32) bool {
+	if a.Family != unix.AF_UNSPEC && a.Family != n.Family {
+		return false
+	}
+	if index != 0 && index != n.Index {
+		return false
+	}
+	if uint32(n.State)&a.State == 0 && n.Flags&(unix.NTF_PROXY|unix.NTF_EXT_LEARNED) == 0 &&
+		(n.State != 0 || a.State&0x100 == 0) {
+		return false
+	}
+	return inPrefix(n.Dst, a.To)
+}
+
+func neighRun(o *NeighOptions) error {
+	c, err := o.F.client()
+	if err != nil {
+		return err
+	}
+	var index int32
+	if o.Args.Dev != "" {
+		l, err := lookupLink(c, o.Args.Dev)
+		if err != nil {
+			return err
+		}
+		index = l.Index
+	}
+	links, err := c.Links()
+	if err != nil {
+		return opError("neigh show", err)
+	}
+	neighs, err := c.Neighs()
+	if err != nil {
+		return opError("neigh show", err)
+	}
+	names := make(map[int32]string, len(links))
+	for _, l := range links {
+		names[l.Index] = l.Name
+	}
+	objs := []*Obj{}
+	var text strings.Builder
+	for _, n := range neighs {
+		if !o.Args.selected(n, index) {
+			continue
+		}
+		dev := ""
+		if index == 0 && n.Index != 0 {
+			if dev = names[n.Index]; dev == "" {
+				dev = fmt.Sprintf("if%d", n.Index) // ll_index_to_name
+			}
+		}
+		p := NewPrinter()
+		PrintNeigh(p, n, dev)
+		text.WriteString(p.TextOut())
+		objs = append(objs, p.Object())
+	}
+	g := o.F.Globals
+	if g.JSON {
+		return writeJSON(o.F.IO.Out, objs, g.Pretty)
+	}
+	_, err = io.WriteString(o.F.IO.Out, text.String())
+	return err
+}
+
+// PrintNeigh prints one entry as ipneigh.c's print_neigh does (iproute2
+// 6.1), and builds its `ip -j neigh` object from the same calls. dev is
+// the device name, empty when the listing is for one device (ip then
+// leaves it out).
+func PrintNeigh(p *Printer, n netlinkx.Neigh, dev string) {
+	if n.Dst != nil {
+		p.Any("dst", "%s ", formatHost(n.Family, n.Dst))
+	}
+	if dev != "" {
+		p.Text("dev ")
+		p.Any("dev", "%s ", dev)
+	}
+	if n.LLAddr != nil {
+		p.Text("lladdr ")
+		p.Any("lladdr", "%s ", hwString(n.LLAddr))
+	}
+	for _, f := range neighFlagNames {
+		if n.Flags&f.bit != 0 {
+			p.Text(f.name + " ")
+			p.Any(f.name, "", nil)
+		}
+	}
+	if n.State != 0 {
+		states := []string{}
+		for _, s := range nudNames {
+			if n.State&s.bit != 0 {
+				p.Text(s.name + " ")
+				states = append(states, s.name)
+			}
+		}
+		p.Any("state", "", states)
+	}
+	p.Text("\n")
+}
