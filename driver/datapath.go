@@ -292,6 +292,9 @@ func (dp *dataPath) receive(wc *verbs.WC) {
 	}
 	dp.stats.rxPackets.Add(1)
 	dp.stats.rxBytes.Add(uint64(len(pkt)))
+	if dp.nd.node.dataDebug.Load() > 0 {
+		dp.nd.warnf(cfg.name, "received %d bytes, SLID 0x%04x", wc.ByteLen, wc.SLID)
+	}
 	if wc.GRH {
 		var dgid [16]byte
 		copy(dgid[:], buf[24:40])
@@ -339,6 +342,9 @@ func (dp *dataPath) transmit(pkt []byte, dst header.HWAddr, bcast bool) error {
 	}
 	dp.stats.txPackets.Add(1)
 	dp.stats.txBytes.Add(uint64(len(pkt)))
+	if dp.nd.node.dataDebug.Load() > 0 {
+		dp.nd.warnf(cfg.name, "sending packet, length=%d dlid=0x%04x dqpn=0x%06x", len(pkt), ah.DLID, ah.DestQPN)
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package driver
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -41,6 +42,8 @@ type stack struct {
 	params    params
 	ports     []*hcaPort // per HCA port, index port-1
 	ip        *ipStack
+	klog      *klog
+	dataDebug atomic.Int32 // data_debug_level, read by the data path
 }
 
 // Node is a handle on one node's stack: every control operation of the
@@ -81,7 +84,9 @@ type Netdev struct {
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	n := &stack{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
-		nextIndex: firstIfindex, nextQPN: firstQPN, params: p, ip: newIPStack(d.now)}
+		nextIndex: firstIfindex, nextQPN: firstQPN, params: p, ip: newIPStack(d.now),
+		klog: newKlog(d.started, d.now)}
+	n.dataDebug.Store(int32(p.get("data_debug_level")))
 	for port := 1; port <= len(hw.Spec.Ports); port++ {
 		nd := n.newNetdev(fmt.Sprintf("ib%d", port-1), port, nil)
 		nd.pkey = n.portPKey(port)
@@ -225,12 +230,12 @@ func b2u16(b bool) uint16 {
 // warnf logs for the data path, which must not read nd's fields: name
 // comes from its snapshot. The log function is safe for concurrent use.
 func (nd *Netdev) warnf(name, format string, args ...any) {
-	nd.node.d.log(name + ": " + fmt.Sprintf(format, args...))
+	nd.node.logf(name, fmt.Sprintf(format, args...))
 }
 
 // warn logs a kernel-style "<if>: msg" line.
 func (nd *Netdev) warn(format string, args ...any) {
-	nd.node.d.log(nd.name + ": " + fmt.Sprintf(format, args...))
+	nd.node.logf(nd.name, fmt.Sprintf(format, args...))
 }
 
 // validName is dev_valid_name.

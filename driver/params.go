@@ -108,6 +108,9 @@ func (n *Node) SetParam(name string, value int) error {
 		n.params[name] = old
 		return err
 	}
+	if name == "data_debug_level" {
+		n.dataDebug.Store(int32(value))
+	}
 	return nil
 }
 

@@ -186,6 +186,9 @@ func (n *stack) restore() error {
 			if s, ok := paramSpecs[name]; ok && s.perm&0200 != 0 {
 				n.params[name] = v
 			}
+			if name == "data_debug_level" {
+				n.dataDebug.Store(int32(v))
+			}
 		}
 	}
 	if b, ok := n.d.st.Get(n.name + "/meta"); ok {

@@ -81,3 +81,36 @@ func TestPing(t *testing.T) {
 		t.Errorf("ethtool -S after pings:\n%s", out)
 	}
 }
+
+var stampRE = regexp.MustCompile(`(?m)^\[ *[0-9]+\.[0-9]{6}\] `)
+
+func TestDmesg(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link add link ib0 name c1 up type ipoib pkey 0x8001",
+		"sys write class/net/ib0/umcast 1",
+		"link set ib0 type ipoib mode connected")
+	out, _, st := e.run("dmesg")
+	want := "c1: P_Key 0x8001 is not found\nib0: ignoring multicast groups joined directly by userspace\n" +
+		"ib0: enabling connected mode will cause multicast packet drops\nib0: mtu > 4092 will cause multicast packet drops.\n"
+	if st != 0 || stampRE.ReplaceAllString(out, "") != want || len(stampRE.FindAllString(out, -1)) != 4 {
+		t.Fatalf("dmesg: %d %q", st, out)
+	}
+	// data path messages only with data_debug_level
+	e.ok("link set ib0 type ipoib mode datagram", "link set ib0 up", "-n node1 link set ib0 up")
+	e.addAddr("node0", "ib0", "10.0.0.1/24")
+	e.addAddr("node1", "ib0", "10.0.0.2/24")
+	e.ok("ping -c 1 10.0.0.2")
+	if out, _, _ := e.run("dmesg"); strings.Contains(out, "sending packet") {
+		t.Fatalf("data messages without data_debug_level:\n%s", out)
+	}
+	e.ok("sys write module/ib_ipoib/parameters/data_debug_level 1", "ping -c 1 10.0.0.2")
+	out, _, _ = e.run("dmesg")
+	if !strings.Contains(out, "] ib0: sending packet, length=88 dlid=0x0003 dqpn=0x000048\n") ||
+		!strings.Contains(out, "] ib0: received 128 bytes, SLID 0x0003\n") {
+		t.Fatalf("data messages:\n%s", out)
+	}
+	js, _, _ := e.run("-j dmesg")
+	if !strings.HasPrefix(js, `[{"seq":1,"time_ns":`) || !strings.Contains(js, `"msg":"c1: P_Key 0x8001 is not found"`) {
+		t.Fatalf("dmesg -j: %s", js)
+	}
+}

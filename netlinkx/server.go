@@ -419,8 +419,12 @@ func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 		return nil, withMsg(unix.EINVAL, "malformed attributes")
 	}
 	ae := netlink.NewAttributeEncoder()
-	if cmd == CmdPing {
-		if err := pingRequest(node, rest, ae); err != nil {
+	if cmd == CmdPing || cmd == CmdDmesg {
+		run := pingRequest
+		if cmd == CmdDmesg {
+			run = dmesgRequest
+		}
+		if err := run(node, rest, ae); err != nil {
 			return nil, err
 		}
 		return [][]byte{reply(m.Header, FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil

@@ -1,0 +1,69 @@
+package ibctl
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// DmesgOptions are dmesg's options.
+type DmesgOptions struct {
+	F      *Factory
+	Follow bool
+}
+
+// NewCmdDmesg is `ibctl dmesg`: the node's driver messages.
+func NewCmdDmesg(f *Factory) *cobra.Command {
+	o := &DmesgOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "dmesg [-f]",
+		Short: "Print the node's ib_ipoib kernel messages",
+		Long: `Print the node's ib_ipoib messages as dmesg does ("[seconds.micros] ib0: ..."), the
+seconds counted from the driver's start. Warnings always appear; debug messages as the
+module parameters debug_level, mcast_debug_level and data_debug_level enable them.
+-f follows new messages until interrupted.`,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return dmesgRun(o) }),
+	}
+	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "wait for new messages")
+	return cmd
+}
+
+func dmesgRun(o *DmesgOptions) error {
+	c, err := o.F.client()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var after uint64
+	for {
+		recs, err := c.Dmesg(after)
+		if err != nil {
+			return opError("dmesg", err)
+		}
+		if o.F.Globals.JSON && !o.Follow {
+			out := make([]*Obj, len(recs))
+			for i, r := range recs {
+				out[i] = new(Obj).Set("seq", r.Seq).Set("time_ns", r.TimeNs).Set("msg", r.Text)
+			}
+			return writeJSON(o.F.IO.Out, out, o.F.Globals.Pretty)
+		}
+		for _, r := range recs {
+			fmt.Fprintf(o.F.IO.Out, "[%5d.%06d] %s\n", r.TimeNs/1e9, r.TimeNs%1e9/1e3, r.Text)
+			after = r.Seq
+		}
+		if !o.Follow {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

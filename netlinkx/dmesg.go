@@ -1,0 +1,94 @@
+package netlinkx
+
+import (
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// LogRecord is one kernel message of a node.
+type LogRecord struct {
+	Seq    uint64
+	TimeNs uint64 // since the driver started
+	Text   string
+}
+
+// Logger is implemented by nodes with a kernel message ring.
+type Logger interface {
+	Log(after uint64) ([]LogRecord, error)
+}
+
+// CmdDmesg reads a node's kernel messages after AttrSeq (ibctl family).
+const CmdDmesg uint8 = 16
+
+// AttrTime is a message's time in nanoseconds.
+const AttrTime uint16 = 72
+
+func dmesgRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
+	l, ok := node.(Logger)
+	if !ok {
+		return withMsg(unix.EOPNOTSUPP, "this node keeps no kernel log")
+	}
+	var after uint64
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return withMsg(unix.EINVAL, "malformed dmesg request")
+	}
+	for ad.Next() {
+		if ad.Type() == AttrSeq {
+			after = ad.Uint64()
+		}
+	}
+	if ad.Err() != nil {
+		return withMsg(unix.EINVAL, "malformed dmesg request")
+	}
+	recs, err := l.Log(after)
+	if err != nil {
+		return err
+	}
+	// Keep one reply within a datagram: the newest messages win, a
+	// follower asks again for the rest.
+	size := 0
+	first := len(recs)
+	for first > 0 && size+len(recs[first-1].Text)+40 < maxDatagram/2 {
+		first--
+		size += len(recs[first].Text) + 40
+	}
+	for _, r := range recs[first:] {
+		encodeNested(ae, AttrEntry, func(n *netlink.AttributeEncoder) {
+			n.Uint64(AttrSeq, r.Seq)
+			n.Uint64(AttrTime, r.TimeNs)
+			n.String(AttrData, r.Text)
+		})
+	}
+	return nil
+}
+
+// Dmesg returns the bound node's kernel messages after sequence after.
+func (c *Client) Dmesg(after uint64) ([]LogRecord, error) {
+	var out []LogRecord
+	ad, err := c.ibctl(CmdDmesg, func(ae *netlink.AttributeEncoder) { ae.Uint64(AttrSeq, after) })
+	if err != nil {
+		return nil, err
+	}
+	for ad.Next() {
+		if ad.Type() != AttrEntry {
+			continue
+		}
+		var r LogRecord
+		ad.Nested(func(n *netlink.AttributeDecoder) error {
+			for n.Next() {
+				switch n.Type() {
+				case AttrSeq:
+					r.Seq = n.Uint64()
+				case AttrTime:
+					r.TimeNs = n.Uint64()
+				case AttrData:
+					r.Text = n.String()
+				}
+			}
+			return nil
+		})
+		out = append(out, r)
+	}
+	return out, ad.Err()
+}
