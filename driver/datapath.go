@@ -138,6 +138,10 @@ type dataPath struct {
 
 	pathmu sync.Mutex
 	paths  map[[16]byte]fabric.Path // path records by destination GID (ipoib_path)
+
+	cm        cmState
+	listeners *cmListeners
+	cmKey     cmKey // the listener registered for this interface, if any
 }
 
 const rxBufLen = 40 + header.IPoIBHeaderLen + 4092 // GRH + encapsulation + largest UD MTU
@@ -152,7 +156,7 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	if !ok {
 		return errorf("open", nd.name, 0, "P_Key 0x%04x not in table", nd.pkey)
 	}
-	dp := &dataPath{port: hp, nd: nd, stats: nd.counters, stack: n.ip,
+	dp := &dataPath{port: hp, nd: nd, stats: nd.counters, stack: n.ip, listeners: &n.d.cm,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	recvq := n.params.get("recv_queue_size")
 	sendq := n.params.get("send_queue_size")
@@ -200,6 +204,11 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	}
 	nd.dp = dp
 	nd.refreshDataPath(m.QKey, m.MGID, m.MLID, uint16(idx))
+	if nd.cmCapable() {
+		// ipoib_cm_dev_open: listen on the IETF service ID of the UD QPN.
+		dp.cmKey = cmKey{gid: hp.dev.GID(), service: cmServiceID(nd.qpn)}
+		dp.listeners.listen(dp.cmKey, dp)
+	}
 	dp.rcq.ReqNotify()
 	go dp.poll()
 	return nil
@@ -232,8 +241,10 @@ func (nd *Netdev) closeDataPath() {
 		return
 	}
 	nd.dp = nil
+	dp.listeners.unlisten(dp.cmKey, dp)
 	close(dp.quit)
 	<-dp.done
+	dp.closeCM()
 	dp.qp.Destroy()
 }
 
@@ -272,6 +283,10 @@ func (dp *dataPath) poll() {
 
 // receive handles one receive completion (ipoib_ib_handle_rx_wc).
 func (dp *dataPath) receive(wc *verbs.WC) {
+	if wc.WRID&srqWRID != 0 {
+		dp.receiveRC(wc)
+		return
+	}
 	buf := dp.bufs[wc.WRID]
 	defer func() {
 		_ = dp.qp.PostRecv(&verbs.RecvWR{WRID: wc.WRID, SGL: [][]byte{buf}})
@@ -311,6 +326,13 @@ func (dp *dataPath) receive(wc *verbs.WC) {
 // neighbour's QPN at the LID the path record gives.
 func (dp *dataPath) transmit(pkt []byte, dst header.HWAddr, bcast bool) error {
 	cfg := dp.cfg.Load()
+	if !bcast && cfg.mode == netlinkx.ModeConnected && dst.Flags()&header.HWFlagConnected != 0 {
+		c, err := dp.connection(dst)
+		if err == nil {
+			return dp.transmitRC(c, pkt, cfg)
+		}
+		dp.nd.warnf(cfg.name, "connection to %v failed, using UD: %v", dst, err)
+	}
 	if n := len(pkt) - header.IPoIBHeaderLen; n > int(cfg.mcastMTU) {
 		// ipoib_send: a packet larger than the UD MTU is dropped; the
 		// caller reports "fragmentation needed" with the UD MTU.
@@ -381,4 +403,50 @@ func (dp *dataPath) path(gid [16]byte, pkey uint16) (fabric.Path, error) {
 	dp.paths[gid] = p
 	dp.pathmu.Unlock()
 	return p, nil
+}
+
+// receiveRC handles a completion of the shared receive queue: a packet
+// from a passive connection (no GRH in RC buffers).
+func (dp *dataPath) receiveRC(wc *verbs.WC) {
+	idx := wc.WRID &^ srqWRID
+	dp.cm.mu.Lock()
+	srq, bufs := dp.cm.srq, dp.cm.bufs
+	dp.cm.mu.Unlock()
+	if srq == nil || int(idx) >= len(bufs) {
+		return
+	}
+	buf := bufs[idx]
+	defer func() { _ = srq.PostRecv(&verbs.RecvWR{WRID: wc.WRID, SGL: [][]byte{buf}}) }()
+	if wc.Status != verbs.WCSuccess || wc.ByteLen < header.IPoIBHeaderLen {
+		dp.stats.rxDropped.Add(1)
+		return
+	}
+	pkt := buf[:wc.ByteLen]
+	dp.stats.rxPackets.Add(1)
+	dp.stats.rxBytes.Add(uint64(len(pkt)))
+	dp.stack.input(dp, header.HWAddr{}, header.IPoIB(pkt))
+}
+
+// transmitRC sends over a connection (ipoib_cm_send): larger than the
+// connection's MTU is dropped and answered with fragmentation-needed.
+func (dp *dataPath) transmitRC(c *cmConn, pkt []byte, cfg *dpConfig) error {
+	if n := len(pkt) - header.IPoIBHeaderLen; n > c.mtu {
+		dp.stats.txDropped.Add(1)
+		dp.stats.txErrors.Add(1)
+		dp.nd.warnf(cfg.name, "packet len %d (> %d) too long to send, dropping", n, c.mtu)
+		return &tooBig{mtu: uint32(c.mtu)}
+	}
+	dp.txmu.Lock()
+	for dp.scq.Poll(dp.txwcs) > 0 {
+	}
+	err := c.qp.PostSend(&verbs.SendWR{SGL: [][]byte{pkt}})
+	dp.txmu.Unlock()
+	if err != nil {
+		dp.stats.txDropped.Add(1)
+		dp.stats.txErrors.Add(1)
+		return err
+	}
+	dp.stats.txPackets.Add(1)
+	dp.stats.txBytes.Add(uint64(len(pkt)))
+	return nil
 }

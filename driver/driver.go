@@ -55,6 +55,8 @@ type Driver struct {
 	status  netlinkx.Status
 	release string
 
+	cm cmListeners // connected-mode listeners of every node
+
 	evmu    sync.Mutex
 	pending []fabric.Event // fabric events not yet flushed (see sm.go)
 }

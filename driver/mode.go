@@ -139,12 +139,14 @@ func (nd *Netdev) setMode(mode uint16) error {
 		}
 		nd.mode = mode
 		nd.updateDataPath()
+		nd.flushConnections()
 		nd.warn("enabling connected mode will cause multicast packet drops")
 		_ = nd.devSetMTU(cmMaxMTU)
 		return nil
 	case netlinkx.ModeDatagram:
 		nd.mode = mode
 		nd.updateDataPath()
+		nd.flushConnections()
 		_ = nd.devSetMTU(min(nd.mcastMTU, nd.mtu))
 		return nil
 	}
@@ -190,5 +192,13 @@ func (nd *Netdev) setJoined(want bool) {
 		nd.join()
 	case !want && nd.joined:
 		nd.leave()
+	}
+}
+
+// flushConnections drops the active connections, as a mode switch flushes
+// all paths.
+func (nd *Netdev) flushConnections() {
+	if nd.dp != nil {
+		nd.dp.flushCM()
 	}
 }

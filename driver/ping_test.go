@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -105,24 +106,77 @@ func TestPartitionsIsolate(t *testing.T) {
 	}
 }
 
-func TestConnectedModeOversizeGetsFragNeeded(t *testing.T) {
+func TestConnectedModeOverRC(t *testing.T) {
 	d, n0 := newTestDriver(t, nil)
 	n1, _ := d.Node("node1")
 	for _, n := range []*Node{n0, n1} {
 		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+		wantErrno(t, n.SetMode("ib0", netlinkx.ModeConnected), 0)
 	}
 	addAddr(t, n0, "ib0", "10.0.0.1/24")
 	addAddr(t, n1, "ib0", "10.0.0.2/24")
+	for seq, size := range []uint32{56, 4000, 65000} {
+		rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: size, Seq: uint16(seq), TimeoutMs: 2000})
+		if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != size+8 {
+			t.Fatalf("%d bytes over RC = %+v, %v", size, rep, err)
+		}
+	}
+	// one active and one passive connection each way
+	d.mu.Lock()
+	tx0, rx0 := mustDev(t, n0, "ib0").dp.cmCounts()
+	tx1, rx1 := mustDev(t, n1, "ib0").dp.cmCounts()
+	d.mu.Unlock()
+	if tx0 != 1 || rx0 != 1 || tx1 != 1 || rx1 != 1 {
+		t.Fatalf("connections node0 %d/%d node1 %d/%d", tx0, rx0, tx1, rx1)
+	}
+	// above the connection MTU: fragmentation needed with 65520
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 65500, Seq: 9, TimeoutMs: 2000})
+	if err != nil || rep.Status != netlinkx.PingTooLong {
+		t.Fatalf("65500 bytes = %+v, %v", rep, err)
+	}
+	// back to datagram: connections flushed, UD MTU applies
+	wantErrno(t, n0.SetMode("ib0", netlinkx.ModeDatagram), 0)
+	d.mu.Lock()
+	tx0, _ = mustDev(t, n0, "ib0").dp.cmCounts()
+	d.mu.Unlock()
+	if tx0 != 0 {
+		t.Fatalf("active connections after datagram: %d", tx0)
+	}
+}
+
+func TestConnectedModePeerWithoutCMUsesUD(t *testing.T) {
+	topo := fabric.DefaultTopology()
+	topo.Nodes[1].Ports[0].Caps = &fabric.Capabilities{Checksum: true}
+	d, err := New(Options{Topology: topo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n0, _ := d.Node("node0")
+	n1, _ := d.Node("node1")
+	for _, n := range []*Node{n0, n1} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	}
 	wantErrno(t, n0.SetMode("ib0", netlinkx.ModeConnected), 0)
-	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 1, TimeoutMs: 1000})
+	addAddr(t, n0, "ib0", "10.0.0.1/24")
+	addAddr(t, n1, "ib0", "10.0.0.2/24")
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 1000, Seq: 1, TimeoutMs: 2000})
+	if err != nil || rep.Status != netlinkx.PingReplied {
+		t.Fatalf("1000 bytes to a UD peer = %+v, %v", rep, err)
+	}
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 2, TimeoutMs: 2000})
 	if err != nil || rep.Status != netlinkx.PingFragNeeded || rep.MTU != 2044 {
-		t.Fatalf("4000 bytes in connected mode = %+v, %v", rep, err)
+		t.Fatalf("4000 bytes to a UD peer = %+v, %v", rep, err)
 	}
 	if s := mustLink(t, n0, "ib0").Stats; s.TxDropped != 1 || s.TxErrors != 1 {
 		t.Fatalf("stats = %+v", s)
 	}
-	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 1000, Seq: 2, TimeoutMs: 1000})
-	if err != nil || rep.Status != netlinkx.PingReplied {
-		t.Fatalf("1000 bytes in connected mode = %+v, %v", rep, err)
+}
+
+func mustDev(t *testing.T, n *Node, name string) *Netdev {
+	t.Helper()
+	nd, ok := n.byName[name]
+	if !ok {
+		t.Fatalf("no %s", name)
 	}
+	return nd
 }

@@ -1,0 +1,270 @@
+package driver
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/verbs"
+)
+
+// Connected mode (ipoib_cm.c, RFC 4755): a unicast packet to a neighbour
+// whose address has the RC flag, from an interface in connected mode, goes
+// over an RC connection to that neighbour, set up on first use with the
+// CM's REQ / REP / RTU exchange. The passive side's QP receives into the
+// interface's shared receive queue; REQ and REP carry the receive size
+// (65524) as private data, and the connection's MTU is the peer's size
+// minus the 4-byte encapsulation header. Multicast, and peers without
+// the flag, keep using UD.
+//
+// The CM messages are exchanged in-process through the driver's listener
+// table (service ID 0x1000000000000000 | UD QPN, keyed by port GID), which
+// stands for the CM MADs a fabric would carry.
+
+// cmRecvSize is what IPoIB advertises: IPOIB_CM_MTU + the header.
+const cmRecvSize = maxMTU + encapLen
+
+// cmServiceID is the IETF-range service ID IPoIB listens on.
+func cmServiceID(qpn uint32) uint64 { return 0x1000000000000000 | uint64(qpn) }
+
+// cmKey identifies a listener: the port GID and the service ID.
+type cmKey struct {
+	gid     [16]byte
+	service uint64
+}
+
+// cmListeners is the driver-wide table of CM listeners.
+type cmListeners struct {
+	mu sync.Mutex
+	m  map[cmKey]*dataPath
+}
+
+func (l *cmListeners) listen(k cmKey, dp *dataPath) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[cmKey]*dataPath{}
+	}
+	l.m[k] = dp
+}
+
+func (l *cmListeners) unlisten(k cmKey, dp *dataPath) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m[k] == dp {
+		delete(l.m, k)
+	}
+}
+
+func (l *cmListeners) lookup(k cmKey) *dataPath {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m[k]
+}
+
+// cmConn is one RC connection: ipoib_cm_tx on the active side, ipoib_cm_rx
+// on the passive side.
+type cmConn struct {
+	qp  *verbs.QP
+	mtu int // the peer's receive size − 4
+}
+
+// cmState is an interface's connected-mode state.
+type cmState struct {
+	// connectMu serialises this interface's connection set-ups; it is
+	// held across the exchange with the peer, mu only briefly, so two
+	// interfaces connecting to each other cannot deadlock.
+	connectMu sync.Mutex
+	mu        sync.Mutex
+	closed    bool
+	tx        map[header.HWAddr]*cmConn // active connections by neighbour address
+	rx        []*cmConn                 // passive connections
+	srq       *verbs.SRQ
+	bufs      [][]byte
+}
+
+// cmReq is the REQ's content; cmRep the REP's.
+type cmReq struct {
+	lid      uint16
+	qpn, psn uint32
+	recvSize uint32
+}
+
+type cmRep = cmReq
+
+const cmPSN = 0x100
+
+// rcAttrs brings an RC QP to RTS towards the peer.
+func rcConnect(qp *verbs.QP, port uint8, pkeyIndex uint16, peer cmReq) error {
+	steps := []struct {
+		a verbs.QPAttr
+		m verbs.AttrMask
+	}{
+		{verbs.QPAttr{State: verbs.QPInit, PKeyIndex: pkeyIndex, Port: port}, verbs.AttrState | verbs.AttrPKeyIndex | verbs.AttrPort},
+		{verbs.QPAttr{State: verbs.QPRTR, DLID: peer.lid, PathMTU: verbs.MTU2048, DestQPN: peer.qpn, RQPSN: peer.psn, MinRNRTimer: 14},
+			verbs.AttrState | verbs.AttrAV | verbs.AttrPathMTU | verbs.AttrDestQPN | verbs.AttrRQPSN | verbs.AttrMinRNRTimer},
+		// RFC 4755 / ipoib_cm: retry 0, RNR retry 0 in the REQ; the
+		// emulated wire loses nothing, and RNR is retried forever (7) so
+		// a full SRQ slows the sender instead of failing the connection.
+		{verbs.QPAttr{State: verbs.QPRTS, SQPSN: cmPSN, Timeout: 20, RetryCnt: 0, RNRRetry: 7},
+			verbs.AttrState | verbs.AttrSQPSN | verbs.AttrTimeout | verbs.AttrRetryCnt | verbs.AttrRNRRetry},
+	}
+	for _, s := range steps {
+		if err := qp.Modify(s.a, s.m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (dp *dataPath) newRCQP(srq *verbs.SRQ) (*verbs.QP, error) {
+	return dp.port.dev.CreateQP(verbs.QPInitAttr{Type: verbs.RC, SendCQ: dp.scq, RecvCQ: dp.rcq, SRQ: srq,
+		MaxSend: 64, MaxSGE: 1})
+}
+
+// ensureSRQ creates the shared receive queue on first use.
+// Caller holds dp.cm.mu.
+func (dp *dataPath) ensureSRQ() error {
+	if dp.cm.srq != nil {
+		return nil
+	}
+	depth := len(dp.bufs)
+	srq, err := dp.port.dev.NewSRQ(depth, 1)
+	if err != nil {
+		return err
+	}
+	bufs := make([][]byte, depth)
+	for i := range bufs {
+		bufs[i] = make([]byte, cmRecvSize)
+		if err := srq.PostRecv(&verbs.RecvWR{WRID: srqWRID | uint64(i), SGL: [][]byte{bufs[i]}}); err != nil {
+			return err
+		}
+	}
+	dp.cm.srq, dp.cm.bufs = srq, bufs
+	return nil
+}
+
+// srqWRID marks receive WRs of the SRQ (the UD ring uses small indexes).
+const srqWRID = 1 << 62
+
+// accept is the passive side's REQ handler (ipoib_cm_req_handler): a new
+// RC QP on the SRQ, brought to RTS towards the requester; its REP.
+func (dp *dataPath) accept(req cmReq) (cmRep, error) {
+	dp.cm.mu.Lock()
+	defer dp.cm.mu.Unlock()
+	if dp.cm.closed {
+		return cmRep{}, fmt.Errorf("listener closed")
+	}
+	if err := dp.ensureSRQ(); err != nil {
+		return cmRep{}, err
+	}
+	qp, err := dp.newRCQP(dp.cm.srq)
+	if err != nil {
+		return cmRep{}, err
+	}
+	cfg := dp.cfg.Load()
+	if err := rcConnect(qp, uint8(dp.port.ref.Port), cfg.pkeyIndex, req); err != nil {
+		qp.Destroy()
+		return cmRep{}, err
+	}
+	dp.cm.rx = append(dp.cm.rx, &cmConn{qp: qp, mtu: int(req.recvSize) - encapLen})
+	return cmRep{lid: dp.port.dev.LID(), qpn: qp.Num(), psn: cmPSN, recvSize: cmRecvSize}, nil
+}
+
+// connection returns the RC connection to dst, setting it up with the
+// REQ/REP/RTU exchange the first time (ipoib_cm_tx_init).
+func (dp *dataPath) connection(dst header.HWAddr) (*cmConn, error) {
+	dp.cm.mu.Lock()
+	c := dp.cm.tx[dst]
+	dp.cm.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	dp.cm.connectMu.Lock()
+	defer dp.cm.connectMu.Unlock()
+	dp.cm.mu.Lock()
+	c, closed := dp.cm.tx[dst], dp.cm.closed
+	dp.cm.mu.Unlock()
+	switch {
+	case c != nil:
+		return c, nil
+	case closed:
+		return nil, fmt.Errorf("interface closing")
+	}
+	cfg := dp.cfg.Load()
+	path, err := dp.path(dst.GID(), cfg.pkey)
+	if err != nil {
+		return nil, err
+	}
+	peer := dp.listeners.lookup(cmKey{gid: dst.GID(), service: cmServiceID(dst.QPN())})
+	if peer == nil {
+		return nil, fmt.Errorf("REQ to %v: rejected (no listener)", dst)
+	}
+	// The send QP shares the SRQ too, as ipoib_cm_create_tx_qp does.
+	dp.cm.mu.Lock()
+	err = dp.ensureSRQ()
+	srq := dp.cm.srq
+	dp.cm.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	qp, err := dp.newRCQP(srq)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := peer.accept(cmReq{lid: dp.port.dev.LID(), qpn: qp.Num(), psn: cmPSN, recvSize: cmRecvSize})
+	if err == nil && rep.recvSize <= encapLen {
+		err = fmt.Errorf("REP receive size %d too small", rep.recvSize)
+	}
+	if err == nil {
+		rep.lid = path.DLID
+		err = rcConnect(qp, uint8(dp.port.ref.Port), cfg.pkeyIndex, rep)
+	}
+	if err != nil {
+		qp.Destroy()
+		return nil, err
+	}
+	c = &cmConn{qp: qp, mtu: int(rep.recvSize) - encapLen}
+	dp.cm.mu.Lock()
+	defer dp.cm.mu.Unlock()
+	if dp.cm.closed {
+		qp.Destroy()
+		return nil, fmt.Errorf("interface closing")
+	}
+	if dp.cm.tx == nil {
+		dp.cm.tx = map[header.HWAddr]*cmConn{}
+	}
+	dp.cm.tx[dst] = c
+	return c, nil
+}
+
+// closeCM destroys every connection (ipoib_cm_dev_stop).
+func (dp *dataPath) closeCM() {
+	dp.cm.mu.Lock()
+	defer dp.cm.mu.Unlock()
+	dp.cm.closed = true
+	for _, c := range dp.cm.tx {
+		c.qp.Destroy()
+	}
+	for _, c := range dp.cm.rx {
+		c.qp.Destroy()
+	}
+	dp.cm.tx, dp.cm.rx = nil, nil
+}
+
+// flushCM drops the active connections (a mode change flushes paths).
+func (dp *dataPath) flushCM() {
+	dp.cm.mu.Lock()
+	defer dp.cm.mu.Unlock()
+	for _, c := range dp.cm.tx {
+		c.qp.Destroy()
+	}
+	dp.cm.tx = nil
+}
+
+// cmCounts reports the open connections, active and passive.
+func (dp *dataPath) cmCounts() (tx, rx int) {
+	dp.cm.mu.Lock()
+	defer dp.cm.mu.Unlock()
+	return len(dp.cm.tx), len(dp.cm.rx)
+}
