@@ -204,6 +204,7 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	}
 	nd.dp = dp
 	nd.refreshDataPath(m.QKey, m.MGID, m.MLID, uint16(idx))
+	n.d.dps.add(cmKey{gid: hp.dev.GID(), service: cmServiceID(nd.qpn)}, dp)
 	if nd.cmCapable() {
 		// ipoib_cm_dev_open: listen on the IETF service ID of the UD QPN.
 		dp.cmKey = cmKey{gid: hp.dev.GID(), service: cmServiceID(nd.qpn)}
@@ -241,6 +242,7 @@ func (nd *Netdev) closeDataPath() {
 		return
 	}
 	nd.dp = nil
+	nd.node.d.dps.del(cmKey{gid: dp.port.dev.GID(), service: cmServiceID(nd.qpn)}, dp)
 	dp.listeners.unlisten(dp.cmKey, dp)
 	close(dp.quit)
 	<-dp.done

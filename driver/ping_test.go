@@ -180,3 +180,40 @@ func mustDev(t *testing.T, n *Node, name string) *Netdev {
 	}
 	return nd
 }
+
+func TestPerfAndCQModeration(t *testing.T) {
+	d, n0 := newTestDriver(t, nil)
+	n1, _ := d.Node("node1")
+	for _, n := range []*Node{n0, n1} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	}
+	addAddr(t, n0, "ib0", "10.0.0.1/24")
+	addAddr(t, n1, "ib0", "10.0.0.2/24")
+	run := func(frames uint32) netlinkx.PerfReply {
+		wantErrno(t, n1.SetCoalesce("ib0", netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: frames, unix.ETHTOOL_A_COALESCE_RX_USECS: 50}), 0)
+		rep, err := n0.Perf(netlinkx.PerfRequest{Dst: []byte{10, 0, 0, 2}, DurationMs: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Sent == 0 || rep.Received != rep.Sent || rep.Bytes != rep.Received*2048 {
+			t.Fatalf("perf with rx-frames %d: %+v", frames, rep)
+		}
+		return rep
+	}
+	// Every datagram is one receive completion; events are what the
+	// armed CQ raised (NAPI polling and moderation both lower them).
+	for _, frames := range []uint32{1, 16} {
+		rep := run(frames)
+		if rep.Completions != rep.Received || rep.Events == 0 || rep.Events > rep.Completions {
+			t.Fatalf("rx-frames %d: %+v", frames, rep)
+		}
+	}
+	// connected mode streams over RC
+	for _, n := range []*Node{n0, n1} {
+		wantErrno(t, n.SetMode("ib0", netlinkx.ModeConnected), 0)
+	}
+	rep, err := n0.Perf(netlinkx.PerfRequest{Dst: []byte{10, 0, 0, 2}, Size: 65000, DurationMs: 200})
+	if err != nil || rep.Sent == 0 || rep.Received != rep.Sent || rep.Mode != netlinkx.ModeConnected {
+		t.Fatalf("connected perf: %+v %v", rep, err)
+	}
+}

@@ -419,11 +419,8 @@ func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 		return nil, withMsg(unix.EINVAL, "malformed attributes")
 	}
 	ae := netlink.NewAttributeEncoder()
-	if cmd == CmdPing || cmd == CmdDmesg {
-		run := pingRequest
-		if cmd == CmdDmesg {
-			run = dmesgRequest
-		}
+	if run, ok := map[uint8]func(Node, []byte, *netlink.AttributeEncoder) error{
+		CmdPing: pingRequest, CmdDmesg: dmesgRequest, CmdPerf: perfRequest}[cmd]; ok {
 		if err := run(node, rest, ae); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,85 @@
+package ibctl
+
+import (
+	"net/netip"
+
+	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/spf13/cobra"
+)
+
+// PerfOptions are perf's options.
+type PerfOptions struct {
+	F       *Factory
+	Dev     string
+	Seconds float64
+	Length  int
+	Dst     string
+}
+
+// NewCmdPerf is `ibctl perf`: an iperf-like stream between two interfaces.
+func NewCmdPerf(f *Factory) *cobra.Command {
+	o := &PerfOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "perf [-I DEV] [-t SEC] [-l LEN] ADDRESS",
+		Short: "Measure throughput to another interface (iperf-like UDP stream)",
+		Long: `Stream UDP datagrams from the node to ADDRESS for -t seconds over the interface's
+transport (UD in datagram mode, the RC connection in connected mode) and print what the
+receiver got: Gb/s, packets/s and receive-CQ completion events per packet, which
+ethtool -C rx-frames/rx-usecs on the receiver moderate.`,
+		Args: cobra.ExactArgs(1),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			o.Dst = args[0]
+			return perfRun(o)
+		}),
+	}
+	cmd.Flags().StringVarP(&o.Dev, "interface", "I", "", "send through this interface")
+	cmd.Flags().Float64VarP(&o.Seconds, "time", "t", 1, "seconds to stream")
+	cmd.Flags().IntVarP(&o.Length, "length", "l", 0, "UDP payload bytes (default: fill the MTU)")
+	return cmd
+}
+
+func perfRun(o *PerfOptions) error {
+	dst, err := netip.ParseAddr(o.Dst)
+	if err != nil || !dst.Is4() {
+		return usagef("perf: %s: not an IPv4 address", o.Dst)
+	}
+	if o.Seconds <= 0 || o.Seconds > 3600 {
+		return usagef("perf: invalid time %v (0 < SEC <= 3600)", o.Seconds)
+	}
+	if o.Length < 0 || o.Length > 65507 {
+		return usagef("perf: invalid length %d (0 ... 65507)", o.Length)
+	}
+	c, err := o.F.client()
+	if err != nil {
+		return err
+	}
+	rep, err := c.Perf(netlinkx.PerfRequest{Dev: o.Dev, Dst: dst.AsSlice(), Size: uint32(o.Length),
+		DurationMs: uint32(o.Seconds * 1000)})
+	if err != nil {
+		return opError("perf", err)
+	}
+	secs := float64(rep.ElapsedNs) / 1e9
+	gbps := float64(rep.Bytes) * 8 / secs / 1e9
+	pps := float64(rep.Received) / secs
+	perPkt := 0.0
+	if rep.Received > 0 {
+		perPkt = float64(rep.Events) / float64(rep.Received)
+	}
+	transport := "UD"
+	if rep.Mode == netlinkx.ModeConnected {
+		transport = "RC where the peer supports it"
+	}
+	p := NewPrinter()
+	p.Any("dst", "perf to %s: ", dst.String())
+	p.Any("mode", "%s mode", netlinkx.ModeName(rep.Mode))
+	p.Text(" (" + transport + ")\n")
+	p.Any("seconds", "%.2f s: ", secs)
+	p.Any("sent", "sent %d packets, ", rep.Sent)
+	p.Any("received", "received %d", rep.Received)
+	p.Any("lost", " (%d lost)\n", rep.Sent-rep.Received)
+	p.Any("bytes", "", rep.Bytes)
+	p.Any("gbps", "throughput %.3f Gb/s, ", gbps)
+	p.Any("pps", "%.0f packets/s\n", pps)
+	p.Any("cq_events_per_packet", "receive CQ events per packet %.4f\n", perPkt)
+	return emit(o.F.IO.Out, o.F.Globals, p)
+}
