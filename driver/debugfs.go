@@ -35,7 +35,9 @@ func (n *Node) McastGroups(dev string) ([]sysfs.MCG, error) {
 	if !nd.joined {
 		return nil, nil
 	}
-	return []sysfs.MCG{{GID: fabric.BroadcastMGID(nd.pkey), Created: nd.mcCreated, Complete: true}}, nil
+	out := append(nd.mcgRecords(), sysfs.MCG{GID: fabric.BroadcastMGID(nd.pkey), Created: nd.mcCreated, Complete: true})
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].GID[:], out[j].GID[:]) < 0 })
+	return out, nil
 }
 
 // Paths lists <dev>_path: the path records the interface looked up,

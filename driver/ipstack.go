@@ -327,6 +327,7 @@ func (n *Node) AddAddr(a netlinkx.Addr) error {
 		n.ip.mu.Unlock()
 		return err
 	}
+	nd.syncMcast()
 	return nil
 }
 
@@ -351,6 +352,7 @@ func (n *Node) DelAddr(a netlinkx.Addr) error {
 				n.ip.mu.Unlock()
 				return err
 			}
+			nd.syncMcast()
 			return nil
 		}
 	}

@@ -56,9 +56,9 @@ func (n *Node) change(devs []*Netdev, fn func() error) error {
 	}
 	if err != nil {
 		for i, nd := range devs {
-			joined, dp, carrier := nd.joined, nd.dp, saved[i].carrier
+			joined, dp, mc, carrier := nd.joined, nd.dp, nd.mcast, saved[i].carrier
 			*nd = saved[i]
-			nd.joined, nd.dp = joined, dp
+			nd.joined, nd.dp, nd.mcast = joined, dp, mc
 			nd.setJoined(saved[i].joined)
 			nd.carrier = carrier && nd.joined
 			nd.updateDataPath()

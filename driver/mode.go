@@ -88,6 +88,7 @@ func (nd *Netdev) join() {
 		return
 	}
 	nd.carrier = true
+	nd.syncMcast()
 }
 
 // devSetMTU is dev_set_mtu: no-op when unchanged, the core's maximum
@@ -167,12 +168,14 @@ func (nd *Netdev) setUmcast(on bool) {
 		nd.warn("ignoring multicast groups joined directly by userspace")
 	}
 	nd.umcast = on
+	nd.syncMcast()
 }
 
 func (nd *Netdev) portRef() fabric.PortRef { return fabric.PortRef{Node: nd.node.name, Port: nd.port} }
 
 // leave closes the data path and leaves the broadcast group joined by join.
 func (nd *Netdev) leave() {
+	nd.leaveAllMcast()
 	nd.closeDataPath()
 	if !nd.joined {
 		return

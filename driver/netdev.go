@@ -68,11 +68,12 @@ type Netdev struct {
 	umcast    bool
 	up        bool
 	carrier   bool
-	active    bool      // opened at least once: a qdisc is attached
-	joined    bool      // full member of the broadcast group (not saved: rejoined on restore)
-	mcCreated int64     // jiffies when the broadcast group entry was created
-	dp        *dataPath // the UD transport while joined
-	counters  *devStats // interface statistics, kept across data path restarts
+	active    bool                 // opened at least once: a qdisc is attached
+	joined    bool                 // full member of the broadcast group (not saved: rejoined on restore)
+	mcCreated int64                // jiffies when the broadcast group entry was created
+	mcast     map[[16]byte]mcEntry // joined IPv4 multicast groups besides the broadcast group
+	dp        *dataPath            // the UD transport while joined
+	counters  *devStats            // interface statistics, kept across data path restarts
 	mtu       uint32
 	adminMTU  uint32
 	mcastMTU  uint32

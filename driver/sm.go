@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -56,14 +57,14 @@ func (n *Node) flushPort(ev fabric.Event) error {
 		if nd.port != ev.Port {
 			continue
 		}
-		before := *nd
+		before := mustJSON(nd.record())
 		switch ev.Kind {
 		case fabric.PKeyChange:
 			nd.flushHeavy()
 		case fabric.PortActive, fabric.PortDown, fabric.LIDChange, fabric.SMReregister:
 			nd.restart()
 		}
-		if before != *nd {
+		if !bytes.Equal(before, mustJSON(nd.record())) {
 			changed = append(changed, nd)
 		}
 	}

@@ -122,7 +122,11 @@ func TestDebugfsFiles(t *testing.T) {
 	e.addAddr("node1", "ib0", "10.0.0.2/24")
 	e.ok("ping -c 1 -i 0 10.0.0.2")
 	out, errs, st := e.run("sys read kernel/debug/ipoib/ib0_mcg")
-	if st != 0 || !regexp.MustCompile(`^GID: ff12:401b:ffff:0:0:0:ffff:ffff\n  created: +[0-9]+\n  queuelen:         0\n  complete:       yes\n  send_only:       no\n\n$`).MatchString(out) {
+	rec := func(gid string) string {
+		return `GID: ` + gid + `\n  created: +[0-9]+\n  queuelen:         0\n  complete:       yes\n  send_only:       no\n\n`
+	}
+	// the all-hosts group 224.0.0.1 (an IPv4 address is set), then the broadcast group
+	if st != 0 || !regexp.MustCompile(`^`+rec("ff12:401b:ffff:0:0:0:0:1")+rec("ff12:401b:ffff:0:0:0:ffff:ffff")+`$`).MatchString(out) {
 		t.Errorf("ib0_mcg: %d %q %q", st, out, errs)
 	}
 	out, errs, st = e.run("sys read kernel/debug/ipoib/ib0_path")
@@ -132,5 +136,32 @@ func TestDebugfsFiles(t *testing.T) {
 	}
 	if out, _, _ := e.run("sys read kernel/debug/ipoib/ib1_mcg"); out != "" {
 		t.Errorf("ib1_mcg of a down interface = %q", out)
+	}
+}
+
+func TestMaddrAndMulticastJoins(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "-n node1 link set ib0 up")
+	e.addAddr("node0", "ib0", "10.0.0.1/24")
+	e.addAddr("node1", "ib0", "10.0.0.2/24")
+	for _, tc := range []struct{ name, cmd string }{
+		{"maddr_show", "maddr show"},
+		{"maddr_show_json", "-j maddr show dev ib0"},
+		{"sm_groups_allhosts", "sm groups"},
+	} {
+		out, errs, st := e.run(tc.cmd)
+		if st != 0 || errs != "" {
+			t.Fatalf("%s: %d %q", tc.cmd, st, errs)
+		}
+		golden(t, tc.name, out)
+	}
+	if _, errs, st := e.run("maddr show dev ib9"); st != 1 || errs != "ibctl: Device \"ib9\" does not exist.\n" {
+		t.Fatalf("maddr show dev ib9: %d %q", st, errs)
+	}
+	// going down leaves the group
+	e.ok("link set ib0 down")
+	out, _, _ := e.run("sm groups")
+	if strings.Contains(out, "ff12:401b:ffff:0:0:0:0:1  0xc001  0xffff  0x00000b1b  2048    100   node0/1") {
+		t.Fatalf("node0 still in 224.0.0.1 after down:\n%s", out)
 	}
 }

@@ -375,3 +375,16 @@ func (c *Client) Neighs() ([]Neigh, error) {
 	}
 	return out, nil
 }
+
+// Maddr is one interface's multicast list as ip maddr shows it.
+type Maddr struct {
+	Index int32
+	Name  string
+	Link  [][]byte // link-layer multicast addresses (20 bytes each)
+	Inet  [][]byte // IPv4 groups
+}
+
+// MaddrNode is implemented by nodes that keep multicast lists.
+type MaddrNode interface {
+	Maddrs() ([]Maddr, error)
+}

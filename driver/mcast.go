@@ -1,0 +1,130 @@
+package driver
+
+import (
+	"bytes"
+	"net/netip"
+	"sort"
+
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/netlinkx"
+	"github.com/ibctl/ibctl/sysfs"
+)
+
+// IPv4 multicast memberships (ipoib_set_mcast_list →
+// ipoib_mcast_restart_task): an interface with an IPv4 address is in the
+// all-hosts group 224.0.0.1, whose IPoIB address is 00:ff:ff:ff + the
+// mapped MGID; once the broadcast group is joined the driver joins every
+// such group as a full member (creating it with the broadcast group's
+// parameters) and attaches its QP.
+
+// allHosts is 224.0.0.1.
+var allHosts = [4]byte{224, 0, 0, 1}
+
+// mcEntry is one joined multicast group other than the broadcast group.
+type mcEntry struct {
+	group   netip.Addr
+	mlid    uint16
+	created int64 // jiffies
+}
+
+// mcGroups is the interface's dev_mc list: the IPv4 groups it is in
+// (the all-hosts group, once it is up with an IPv4 address).
+func (nd *Netdev) mcGroups() []netip.Addr {
+	if _, ok := nd.node.ip.addrOn(nd.index); !ok || !nd.up {
+		return nil
+	}
+	return []netip.Addr{netip.AddrFrom4(allHosts)}
+}
+
+func (nd *Netdev) mgidOf(g netip.Addr) [16]byte {
+	var b header.HWAddr
+	copy(b[:], nd.broadcast())
+	return header.IPv4MGID(g.As4(), b)
+}
+
+// syncMcast joins the groups of the dev_mc list and leaves the others, as
+// the restart task does; it needs the broadcast group joined first.
+func (nd *Netdev) syncMcast() {
+	want := map[[16]byte]netip.Addr{}
+	if nd.joined && nd.dp != nil && !nd.umcast {
+		for _, g := range nd.mcGroups() {
+			want[nd.mgidOf(g)] = g
+		}
+	}
+	for mgid, e := range nd.mcast {
+		if _, ok := want[mgid]; !ok {
+			nd.leaveGroup(mgid, e)
+		}
+	}
+	for mgid, g := range want {
+		if _, ok := nd.mcast[mgid]; ok {
+			continue
+		}
+		m, err := nd.node.d.fab.Join(nd.portRef(), fabric.JoinRequest{MGID: mgid, PKey: nd.pkey,
+			JoinState: fabric.FullMember, Create: true})
+		if err != nil {
+			nd.mcastDbg("couldn't join multicast group %s: %v", header.FormatGID(mgid), err)
+			continue
+		}
+		if err := nd.dp.qp.AttachMcast(mgid, m.MLID); err != nil {
+			_ = nd.node.d.fab.Leave(nd.portRef(), mgid, fabric.FullMember)
+			continue
+		}
+		if nd.mcast == nil {
+			nd.mcast = map[[16]byte]mcEntry{}
+		}
+		nd.mcast[mgid] = mcEntry{group: g, mlid: m.MLID, created: nd.node.d.jiffies()}
+	}
+}
+
+func (nd *Netdev) leaveGroup(mgid [16]byte, e mcEntry) {
+	if nd.dp != nil {
+		_ = nd.dp.qp.DetachMcast(mgid, e.mlid)
+	}
+	_ = nd.node.d.fab.Leave(nd.portRef(), mgid, fabric.FullMember)
+	delete(nd.mcast, mgid)
+}
+
+// leaveAllMcast leaves every joined multicast group (on stop and flushes).
+func (nd *Netdev) leaveAllMcast() {
+	for mgid, e := range nd.mcast {
+		nd.leaveGroup(mgid, e)
+	}
+}
+
+// syncMcastAll re-evaluates the groups of every interface of the node
+// (after an address change). Caller holds d.mu.
+func (n *stack) syncMcastAll() {
+	for _, nd := range n.devs {
+		nd.syncMcast()
+	}
+}
+
+// Maddrs lists each interface's multicast addresses as ip maddr shows
+// them: the link-layer addresses of its groups, then the IPv4 groups.
+func (n *Node) Maddrs() ([]netlinkx.Maddr, error) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	var out []netlinkx.Maddr
+	for _, nd := range sortedDevs(n.devs) {
+		m := netlinkx.Maddr{Index: nd.index, Name: nd.name}
+		for _, g := range nd.mcGroups() {
+			hw := header.MulticastAddr(nd.mgidOf(g))
+			m.Link = append(m.Link, append([]byte(nil), hw[:]...))
+			m.Inet = append(m.Inet, g.AsSlice())
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// mcgRecords are the _mcg records of the joined non-broadcast groups.
+func (nd *Netdev) mcgRecords() []sysfs.MCG {
+	var out []sysfs.MCG
+	for mgid, e := range nd.mcast {
+		out = append(out, sysfs.MCG{GID: mgid, Created: e.created, Complete: true})
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].GID[:], out[j].GID[:]) < 0 })
+	return out
+}
