@@ -3,6 +3,8 @@ package driver
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/verbs"
@@ -67,7 +69,23 @@ func (l *cmListeners) lookup(k cmKey) *dataPath {
 type cmConn struct {
 	qp  *verbs.QP
 	mtu int // the peer's receive size − 4
+	// last is when a passive connection last received, refreshed at most
+	// every cmActivityRefresh (ipoib_cm_handle_rx_wc).
+	last atomic.Int64
+	// peer and peerQPN identify a passive connection's active end, which
+	// a disconnect (DREQ) reaches.
+	peer    *dataPath
+	peerQPN uint32
 }
+
+// Passive connection timers (ipoib_cm.c): activity is noted at most every
+// 256 s, a connection idle for more than 512 s is reaped, and the stale
+// scan runs every 768 s while passive connections exist.
+const (
+	cmActivityRefresh = 256 * time.Second
+	cmRxTimeout       = 512 * time.Second
+	cmStaleScan       = 768 * time.Second
+)
 
 // cmState is an interface's connected-mode state.
 type cmState struct {
@@ -78,7 +96,7 @@ type cmState struct {
 	mu        sync.Mutex
 	closed    bool
 	tx        map[header.HWAddr]*cmConn // active connections by neighbour address
-	rx        []*cmConn                 // passive connections
+	rx        map[uint32]*cmConn        // passive connections by QPN
 	srq       *verbs.SRQ
 	bufs      [][]byte
 }
@@ -149,7 +167,7 @@ const srqWRID = 1 << 62
 
 // accept is the passive side's REQ handler (ipoib_cm_req_handler): a new
 // RC QP on the SRQ, brought to RTS towards the requester; its REP.
-func (dp *dataPath) accept(req cmReq) (cmRep, error) {
+func (dp *dataPath) accept(req cmReq, from *dataPath) (cmRep, error) {
 	dp.cm.mu.Lock()
 	defer dp.cm.mu.Unlock()
 	if dp.cm.closed {
@@ -167,7 +185,12 @@ func (dp *dataPath) accept(req cmReq) (cmRep, error) {
 		qp.Destroy()
 		return cmRep{}, err
 	}
-	dp.cm.rx = append(dp.cm.rx, &cmConn{qp: qp, mtu: int(req.recvSize) - encapLen})
+	c := &cmConn{qp: qp, mtu: int(req.recvSize) - encapLen, peer: from, peerQPN: req.qpn}
+	c.last.Store(dp.now().UnixNano())
+	if dp.cm.rx == nil {
+		dp.cm.rx = map[uint32]*cmConn{}
+	}
+	dp.cm.rx[qp.Num()] = c
 	return cmRep{lid: dp.port.dev.LID(), qpn: qp.Num(), psn: cmPSN, recvSize: cmRecvSize}, nil
 }
 
@@ -212,7 +235,7 @@ func (dp *dataPath) connection(dst header.HWAddr) (*cmConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep, err := peer.accept(cmReq{lid: dp.port.dev.LID(), qpn: qp.Num(), psn: cmPSN, recvSize: cmRecvSize})
+	rep, err := peer.accept(cmReq{lid: dp.port.dev.LID(), qpn: qp.Num(), psn: cmPSN, recvSize: cmRecvSize}, dp)
 	if err == nil && rep.recvSize <= encapLen {
 		err = fmt.Errorf("REP receive size %d too small", rep.recvSize)
 	}
@@ -268,3 +291,76 @@ func (dp *dataPath) cmCounts() (tx, rx int) {
 	defer dp.cm.mu.Unlock()
 	return len(dp.cm.tx), len(dp.cm.rx)
 }
+
+// noteActivity refreshes a passive connection's activity time.
+func (dp *dataPath) noteActivity(qpn uint32) {
+	dp.cm.mu.Lock()
+	c := dp.cm.rx[qpn]
+	dp.cm.mu.Unlock()
+	if c == nil {
+		return
+	}
+	now := dp.now().UnixNano()
+	if now-c.last.Load() >= int64(cmActivityRefresh) {
+		c.last.Store(now)
+	}
+}
+
+// reapStale destroys passive connections idle for more than cmRxTimeout
+// (ipoib_cm_stale_task) and returns how many it reaped.
+func (dp *dataPath) reapStale() int {
+	dp.cm.mu.Lock()
+	now := dp.now().UnixNano()
+	var gone []*cmConn
+	for qpn, c := range dp.cm.rx {
+		if now-c.last.Load() > int64(cmRxTimeout) {
+			c.qp.Destroy()
+			delete(dp.cm.rx, qpn)
+			gone = append(gone, c)
+		}
+	}
+	dp.cm.mu.Unlock()
+	// The DREQ: each active end drops its connection and will connect
+	// anew on its next packet.
+	for _, c := range gone {
+		if c.peer != nil {
+			c.peer.dropTx(c.peerQPN)
+		}
+	}
+	return len(gone)
+}
+
+// dropTx removes the active connection whose QP is qpn.
+func (dp *dataPath) dropTx(qpn uint32) {
+	dp.cm.mu.Lock()
+	defer dp.cm.mu.Unlock()
+	for dst, c := range dp.cm.tx {
+		if c.qp.Num() == qpn {
+			c.qp.Destroy()
+			delete(dp.cm.tx, dst)
+		}
+	}
+}
+
+// ReapStaleConnections runs the stale-connection scan on every interface
+// of every node; the daemon calls it every cmStaleScan.
+func (d *Driver) ReapStaleConnections() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, s := range d.nodes {
+		for _, nd := range s.devs {
+			if nd.dp != nil {
+				if r := nd.dp.reapStale(); r > 0 {
+					nd.dbg("reaped %d stale connection(s)", r)
+					n += r
+				}
+			}
+		}
+	}
+	return n
+}
+
+// StaleScanInterval is how often the daemon should call
+// ReapStaleConnections.
+const StaleScanInterval = cmStaleScan

@@ -3,6 +3,7 @@ package driver
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ibctl/ibctl/netlinkx"
 	"sync/atomic"
@@ -141,6 +142,7 @@ type dataPath struct {
 
 	cm        cmState
 	listeners *cmListeners
+	now       func() time.Time
 	cmKey     cmKey // the listener registered for this interface, if any
 }
 
@@ -156,7 +158,7 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	if !ok {
 		return errorf("open", nd.name, 0, "P_Key 0x%04x not in table", nd.pkey)
 	}
-	dp := &dataPath{port: hp, nd: nd, stats: nd.counters, stack: n.ip, listeners: &n.d.cm,
+	dp := &dataPath{port: hp, nd: nd, stats: nd.counters, stack: n.ip, listeners: &n.d.cm, now: n.d.now,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	recvq := n.params.get("recv_queue_size")
 	sendq := n.params.get("send_queue_size")
@@ -426,6 +428,7 @@ func (dp *dataPath) receiveRC(wc *verbs.WC) {
 	pkt := buf[:wc.ByteLen]
 	dp.stats.rxPackets.Add(1)
 	dp.stats.rxBytes.Add(uint64(len(pkt)))
+	dp.noteActivity(wc.QPNum)
 	dp.stack.input(dp, header.HWAddr{}, header.IPoIB(pkt))
 }
 

@@ -2,7 +2,9 @@ package driver
 
 import (
 	"net/netip"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -215,5 +217,55 @@ func TestPerfAndCQModeration(t *testing.T) {
 	rep, err := n0.Perf(netlinkx.PerfRequest{Dst: []byte{10, 0, 0, 2}, Size: 65000, DurationMs: 200})
 	if err != nil || rep.Sent == 0 || rep.Received != rep.Sent || rep.Mode != netlinkx.ModeConnected {
 		t.Fatalf("connected perf: %+v %v", rep, err)
+	}
+}
+
+func TestStalePassiveConnectionsReaped(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	d, err := New(Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n0, _ := d.Node("node0")
+	n1, _ := d.Node("node1")
+	for _, n := range []*Node{n0, n1} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+		wantErrno(t, n.SetMode("ib0", netlinkx.ModeConnected), 0)
+	}
+	addAddr(t, n0, "ib0", "10.0.0.1/24")
+	addAddr(t, n1, "ib0", "10.0.0.2/24")
+	ping := func(seq uint16) {
+		if rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 3000, Seq: seq, TimeoutMs: 2000}); err != nil || rep.Status != netlinkx.PingReplied {
+			t.Fatalf("ping %d: %+v %v", seq, rep, err)
+		}
+	}
+	passive := func(n *Node) int {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		_, rx := mustDev(t, n, "ib0").dp.cmCounts()
+		return rx
+	}
+	ping(1)
+	if passive(n1) != 1 {
+		t.Fatalf("node1 passive connections = %d", passive(n1))
+	}
+	advance(500 * time.Second)
+	if got := d.ReapStaleConnections(); got != 0 {
+		t.Fatalf("reaped %d after 500 s", got)
+	}
+	advance(13 * time.Second) // 513 s idle: both passive ends go
+	if got := d.ReapStaleConnections(); got != 2 {
+		t.Fatalf("reaped %d after 513 s, want 2", got)
+	}
+	if passive(n1) != 0 {
+		t.Fatalf("node1 passive connections after reap = %d", passive(n1))
+	}
+	// the active ends were disconnected: the next ping connects anew
+	ping(2)
+	if passive(n1) != 1 {
+		t.Fatalf("node1 passive connections after a new ping = %d", passive(n1))
 	}
 }

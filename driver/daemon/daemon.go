@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ibctl/ibctl/driver"
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -80,6 +81,19 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Ready != nil {
 		opts.Ready()
 	}
+	reap := time.NewTicker(driver.StaleScanInterval)
+	stopReap := make(chan struct{})
+	defer func() { reap.Stop(); close(stopReap) }()
+	go func() {
+		for {
+			select {
+			case <-reap.C:
+				d.ReapStaleConnections()
+			case <-stopReap:
+				return
+			}
+		}
+	}()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
