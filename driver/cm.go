@@ -106,6 +106,7 @@ type cmReq struct {
 	lid      uint16
 	qpn, psn uint32
 	recvSize uint32
+	pathMTU  verbs.MTU // from the path record the REQ was built with
 }
 
 type cmRep = cmReq
@@ -113,13 +114,13 @@ type cmRep = cmReq
 const cmPSN = 0x100
 
 // rcAttrs brings an RC QP to RTS towards the peer.
-func rcConnect(qp *verbs.QP, port uint8, pkeyIndex uint16, peer cmReq) error {
+func rcConnect(qp *verbs.QP, port uint8, pkeyIndex uint16, peer cmReq, mtu verbs.MTU) error {
 	steps := []struct {
 		a verbs.QPAttr
 		m verbs.AttrMask
 	}{
 		{verbs.QPAttr{State: verbs.QPInit, PKeyIndex: pkeyIndex, Port: port}, verbs.AttrState | verbs.AttrPKeyIndex | verbs.AttrPort},
-		{verbs.QPAttr{State: verbs.QPRTR, DLID: peer.lid, PathMTU: verbs.MTU2048, DestQPN: peer.qpn, RQPSN: peer.psn, MinRNRTimer: 14},
+		{verbs.QPAttr{State: verbs.QPRTR, DLID: peer.lid, PathMTU: mtu, DestQPN: peer.qpn, RQPSN: peer.psn, MinRNRTimer: 14},
 			verbs.AttrState | verbs.AttrAV | verbs.AttrPathMTU | verbs.AttrDestQPN | verbs.AttrRQPSN | verbs.AttrMinRNRTimer},
 		// RFC 4755 / ipoib_cm: retry 0, RNR retry 0 in the REQ; the
 		// emulated wire loses nothing, and RNR is retried forever (7) so
@@ -181,7 +182,7 @@ func (dp *dataPath) accept(req cmReq, from *dataPath) (cmRep, error) {
 		return cmRep{}, err
 	}
 	cfg := dp.cfg.Load()
-	if err := rcConnect(qp, uint8(dp.port.ref.Port), cfg.pkeyIndex, req); err != nil {
+	if err := rcConnect(qp, uint8(dp.port.ref.Port), cfg.pkeyIndex, req, req.pathMTU); err != nil {
 		qp.Destroy()
 		return cmRep{}, err
 	}
@@ -191,7 +192,7 @@ func (dp *dataPath) accept(req cmReq, from *dataPath) (cmRep, error) {
 		dp.cm.rx = map[uint32]*cmConn{}
 	}
 	dp.cm.rx[qp.Num()] = c
-	return cmRep{lid: dp.port.dev.LID(), qpn: qp.Num(), psn: cmPSN, recvSize: cmRecvSize}, nil
+	return cmRep{lid: dp.port.dev.LID(), qpn: qp.Num(), psn: cmPSN, recvSize: cmRecvSize, pathMTU: req.pathMTU}, nil
 }
 
 // connection returns the RC connection to dst, setting it up with the
@@ -235,13 +236,14 @@ func (dp *dataPath) connection(dst header.HWAddr) (*cmConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep, err := peer.accept(cmReq{lid: dp.port.dev.LID(), qpn: qp.Num(), psn: cmPSN, recvSize: cmRecvSize}, dp)
+	mtu := mtuEnum(path.MTU)
+	rep, err := peer.accept(cmReq{lid: dp.port.dev.LID(), qpn: qp.Num(), psn: cmPSN, recvSize: cmRecvSize, pathMTU: mtu}, dp)
 	if err == nil && rep.recvSize <= encapLen {
 		err = fmt.Errorf("REP receive size %d too small", rep.recvSize)
 	}
 	if err == nil {
 		rep.lid = path.DLID
-		err = rcConnect(qp, uint8(dp.port.ref.Port), cfg.pkeyIndex, rep)
+		err = rcConnect(qp, uint8(dp.port.ref.Port), cfg.pkeyIndex, rep, mtu)
 	}
 	if err != nil {
 		qp.Destroy()

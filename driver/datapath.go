@@ -36,7 +36,7 @@ type fabricWire struct {
 }
 
 // Transmit hands the packet to the switch, which delivers synchronously;
-// every receiver works on its own copy, so the packet is released here.
+// receivers hold it only during delivery, so it is released here.
 func (w fabricWire) Transmit(p *verbs.Packet) {
 	w.fab.Send(w.ref, p)
 	p.Release()
@@ -45,14 +45,17 @@ func (w fabricWire) Transmit(p *verbs.Packet) {
 // fabricEndpoint receives the switch's frames for a device.
 type fabricEndpoint struct{ dev *verbs.Device }
 
-// Deliver gives the device its own copy of the frame. The device already
-// delivered its own multicast to its QPs, so the switch's copy is dropped.
+// Deliver lends the frame to the device: delivery is synchronous, the
+// device's Receive releases its hold and the sender's wire releases the
+// packet afterwards. The device already delivered its own multicast to
+// its QPs, so the switch's copy is dropped.
 func (e fabricEndpoint) Deliver(f fabric.Frame) {
 	p, ok := f.(*verbs.Packet)
 	if !ok || (p.IsMulticast() && p.SLID == e.dev.LID()) {
 		return
 	}
-	e.dev.Receive(p.Clone())
+	p.Hold()
+	e.dev.Receive(p)
 }
 
 func mtuEnum(bytes int) verbs.MTU {

@@ -117,7 +117,7 @@ func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 		}
 	}
 	// Let the receiver drain what is in flight.
-	for drain := time.Now().Add(time.Second); peer.stats.rxPackets.Load()-rx0p < sent && time.Now().Before(drain); {
+	for drain := time.Now().Add(5 * time.Second); peer.stats.rxPackets.Load()-rx0p < sent && time.Now().Before(drain); {
 		runtime.Gosched()
 	}
 	elapsed := time.Since(start)

@@ -3,6 +3,7 @@ package verbs
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // Wire is how a Device sends packets: the fabric (a switch port) or, in
@@ -125,14 +126,22 @@ type Packet struct {
 	buf  []byte
 	pool *pool
 	busy bool
+	refs atomic.Int32 // extra holders (Hold); Release drops one before freeing
 }
+
+// Hold adds a holder, so that the next Release only drops it: a wire
+// that delivers synchronously can lend its packet to a receiver (whose
+// Receive releases it) and release it itself afterwards.
+func (p *Packet) Hold() { p.refs.Add(1) }
 
 // Clone returns a copy of p from the same pool, for a wire that delivers a
 // packet to several devices.
 func (p *Packet) Clone() *Packet {
 	c := p.pool.get()
 	buf, pool := c.buf, c.pool
-	*c = *p
+	c.SLID, c.DLID, c.GRH, c.SGID, c.DGID = p.SLID, p.DLID, p.GRH, p.SGID, p.DGID
+	c.DestQPN, c.SrcQPN, c.PKey, c.QKey, c.Opcode = p.DestQPN, p.SrcQPN, p.PKey, p.QKey, p.Opcode
+	c.PSN, c.AckReq, c.Syndrome, c.Imm = p.PSN, p.AckReq, p.Syndrome, p.Imm
 	c.buf, c.pool, c.busy = buf, pool, true
 	c.Payload = c.buf[:copy(c.buf, p.Payload)]
 	return c
@@ -142,7 +151,13 @@ func (p *Packet) Clone() *Packet {
 // not be the device that received it). Only the packet's current owner
 // calls it, once; the packet must not be used afterwards. Releasing a
 // packet twice panics.
-func (p *Packet) Release() { p.pool.put(p) }
+func (p *Packet) Release() {
+	if p.refs.Load() > 0 {
+		p.refs.Add(-1)
+		return
+	}
+	p.pool.put(p)
+}
 
 // IsMulticast reports whether the DLID is a multicast LID (0xC000-0xFFFE).
 func (p *Packet) IsMulticast() bool { return isMulticastLID(p.DLID) }
