@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -118,6 +119,7 @@ type dpConfig struct {
 	mgid      [16]byte
 	mlid      uint16
 	pkeyIndex uint16
+	bcast     header.HWAddr // the broadcast address, for multicast mapping
 }
 
 // dataPath is the UD transport of one interface that is up and joined.
@@ -140,8 +142,9 @@ type dataPath struct {
 	txbuf []byte
 	txwcs []verbs.WC
 
-	pathmu sync.Mutex
-	paths  map[[16]byte]fabric.Path // path records by destination GID (ipoib_path)
+	pathmu     sync.Mutex
+	paths      map[[16]byte]fabric.Path // path records by destination GID (ipoib_path)
+	sendGroups map[[16]byte]uint16      // send-only multicast joins: MGID → MLID
 
 	cm        cmState
 	listeners *cmListeners
@@ -225,10 +228,11 @@ func (nd *Netdev) refreshDataPath(qkey uint32, mgid [16]byte, mlid, pkeyIndex ui
 	if nd.dp == nil {
 		return
 	}
-	var hw header.HWAddr
+	var hw, bcast header.HWAddr
 	copy(hw[:], nd.hwAddr())
+	copy(bcast[:], nd.broadcast())
 	nd.dp.cfg.Store(&dpConfig{name: nd.name, mtu: nd.mtu, mcastMTU: nd.mcastMTU, mode: nd.mode, pkey: nd.pkey, hwaddr: hw,
-		qkey: qkey, mgid: mgid, mlid: mlid, pkeyIndex: pkeyIndex})
+		qkey: qkey, mgid: mgid, mlid: mlid, pkeyIndex: pkeyIndex, bcast: bcast})
 }
 
 // updateDataPath republishes after an MTU or mode change.
@@ -252,6 +256,7 @@ func (nd *Netdev) closeDataPath() {
 	close(dp.quit)
 	<-dp.done
 	dp.closeCM()
+	dp.leaveSendOnly()
 	dp.qp.Destroy()
 }
 
@@ -340,25 +345,52 @@ func (dp *dataPath) transmit(pkt []byte, dst header.HWAddr, bcast bool) error {
 		}
 		dp.nd.warnf(cfg.name, "connection to %v failed, using UD: %v", dst, err)
 	}
+	if err := dp.checkUDMTU(pkt, cfg); err != nil {
+		return err
+	}
+	if bcast {
+		return dp.postUD(pkt, cfg, verbs.AH{DLID: cfg.mlid, GRH: true, DGID: cfg.mgid, DestQPN: 0xffffff, QKey: cfg.qkey})
+	}
+	path, err := dp.path(dst.GID(), cfg.pkey)
+	if err != nil {
+		dp.stats.txDropped.Add(1)
+		return err
+	}
+	return dp.postUD(pkt, cfg, verbs.AH{DLID: path.DLID, DestQPN: dst.QPN(), QKey: cfg.qkey})
+}
+
+// transmitMcast sends pkt to the multicast group mgid over UD, joining it
+// send-only first if the interface is not a member.
+func (dp *dataPath) transmitMcast(pkt []byte, mgid [16]byte) error {
+	cfg := dp.cfg.Load()
+	if err := dp.checkUDMTU(pkt, cfg); err != nil {
+		return err
+	}
+	mlid, ok := dp.sendOnly(mgid)
+	if !ok {
+		dp.stats.txDropped.Add(1)
+		return errNoGroup
+	}
+	return dp.postUD(pkt, cfg, verbs.AH{DLID: mlid, GRH: true, DGID: mgid, DestQPN: 0xffffff, QKey: cfg.qkey})
+}
+
+// errNoGroup is a multicast send whose group could not be joined.
+var errNoGroup = errors.New("multicast group not joined")
+
+// checkUDMTU drops a packet larger than the UD MTU (ipoib_send); the
+// caller reports "fragmentation needed" with the UD MTU.
+func (dp *dataPath) checkUDMTU(pkt []byte, cfg *dpConfig) error {
 	if n := len(pkt) - header.IPoIBHeaderLen; n > int(cfg.mcastMTU) {
-		// ipoib_send: a packet larger than the UD MTU is dropped; the
-		// caller reports "fragmentation needed" with the UD MTU.
 		dp.stats.txDropped.Add(1)
 		dp.stats.txErrors.Add(1)
 		dp.nd.warnf(cfg.name, "packet len %d (> %d) too long to send, dropping", n, cfg.mcastMTU)
 		return &tooBig{mtu: cfg.mcastMTU}
 	}
-	ah := verbs.AH{DestQPN: dst.QPN(), QKey: cfg.qkey}
-	if bcast {
-		ah.DLID, ah.GRH, ah.DGID, ah.DestQPN = cfg.mlid, true, cfg.mgid, 0xffffff
-	} else {
-		path, err := dp.path(dst.GID(), cfg.pkey)
-		if err != nil {
-			dp.stats.txDropped.Add(1)
-			return err
-		}
-		ah.DLID = path.DLID
-	}
+	return nil
+}
+
+// postUD posts one UD send.
+func (dp *dataPath) postUD(pkt []byte, cfg *dpConfig, ah verbs.AH) error {
 	dp.txmu.Lock()
 	defer dp.txmu.Unlock()
 	// Retire finished sends so the send queue has room.

@@ -36,6 +36,15 @@ func (n *Node) McastGroups(dev string) ([]sysfs.MCG, error) {
 		return nil, nil
 	}
 	out := append(nd.mcgRecords(), sysfs.MCG{GID: fabric.BroadcastMGID(nd.pkey), Created: nd.mcCreated, Complete: true})
+	if dp := nd.dp; dp != nil {
+		dp.pathmu.Lock()
+		for mgid := range dp.sendGroups {
+			if _, full := nd.mcast[mgid]; !full {
+				out = append(out, sysfs.MCG{GID: mgid, Created: nd.mcCreated, Complete: true, SendOnly: true})
+			}
+		}
+		dp.pathmu.Unlock()
+	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].GID[:], out[j].GID[:]) < 0 })
 	return out, nil
 }

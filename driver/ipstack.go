@@ -47,11 +47,14 @@ func newIPStack(now func() time.Time) *ipStack {
 }
 
 // addrOn returns the interface's first IPv4 address.
-func (s *ipStack) addrOn(index int32) (netip.Addr, bool) {
+func (s *ipStack) addrOn(index int32) (netip.Addr, bool) { return s.addrFor(index, true) }
+
+// addrFor returns the interface's first address of the family.
+func (s *ipStack) addrFor(index int32, v4 bool) (netip.Addr, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.addrs[index] {
-		if p.Addr().Is4() {
+		if p.Addr().Is4() == v4 {
 			return p.Addr(), true
 		}
 	}
@@ -113,6 +116,8 @@ func (s *ipStack) input(dp *dataPath, src header.HWAddr, pkt header.IPoIB) {
 		}
 	case header.EtherTypeIPv4:
 		s.inputIPv4(dp, header.IPv4(pkt.Payload()))
+	case header.EtherTypeIPv6:
+		s.inputIPv6(dp, header.IPv6(pkt.Payload()))
 	}
 }
 
@@ -145,14 +150,19 @@ func (s *ipStack) inputIPv4(dp *dataPath, ip header.IPv4) {
 			_ = dp.transmit(buf[:header.IPoIBHeaderLen+n], e.hw, false)
 		}
 	case header.ICMPv4EchoReply:
-		key := uint32(m.Ident())<<16 | uint32(m.Sequence())
-		s.mu.Lock()
-		ch := s.pings[key]
-		delete(s.pings, key)
-		s.mu.Unlock()
-		if ch != nil {
-			ch <- pingResult{reply: true, ttl: ip.TTL(), bytes: len(m), from: src}
-		}
+		s.deliverReply(m.Ident(), m.Sequence(), pingResult{reply: true, ttl: ip.TTL(), bytes: len(m), from: src})
+	}
+}
+
+// deliverReply hands an echo reply to the ping waiting for it.
+func (s *ipStack) deliverReply(ident, seq uint16, r pingResult) {
+	key := uint32(ident)<<16 | uint32(seq)
+	s.mu.Lock()
+	ch := s.pings[key]
+	delete(s.pings, key)
+	s.mu.Unlock()
+	if ch != nil {
+		ch <- r
 	}
 }
 
@@ -188,8 +198,12 @@ func (s *ipStack) resolve(dp *dataPath, src, dst netip.Addr, deadline time.Time)
 		w := make(chan struct{})
 		e.waiters = append(e.waiters, w)
 		s.mu.Unlock()
-		var bcast header.HWAddr
-		s.sendARP(dp, header.ARPRequest, src, bcast, dst, true)
+		if dst.Is4() {
+			var bcast header.HWAddr
+			s.sendARP(dp, header.ARPRequest, src, bcast, dst, true)
+		} else {
+			s.solicit(dp, src, dst)
+		}
 		wait := min(time.Second, time.Until(deadline))
 		if wait <= 0 {
 			s.fail(dp.nd.index, dst)
@@ -238,13 +252,22 @@ func (s *ipStack) echo(dp *dataPath, src, dst netip.Addr, hw header.HWAddr, iden
 	for i := range data {
 		data[i] = byte(i)
 	}
-	buf := make([]byte, header.IPoIBHeaderLen+header.IPv4MinHeaderLen+header.ICMPv4MinHeaderLen+size)
-	header.IPoIB(buf).Encode(header.EtherTypeIPv4)
-	f := header.IPv4Fields{TTL: 64, Src: src.As4(), Dst: dst.As4(), ID: seq}
-	if df {
-		f.Flags = header.IPv4FlagDontFragment
+	var buf []byte
+	var n int
+	if dst.Is4() {
+		buf = make([]byte, header.IPoIBHeaderLen+header.IPv4MinHeaderLen+header.ICMPv4MinHeaderLen+size)
+		header.IPoIB(buf).Encode(header.EtherTypeIPv4)
+		f := header.IPv4Fields{TTL: 64, Src: src.As4(), Dst: dst.As4(), ID: seq}
+		if df {
+			f.Flags = header.IPv4FlagDontFragment
+		}
+		n = header.EncodeICMPv4Echo(buf[header.IPoIBHeaderLen:], f, header.ICMPv4Echo, ident, seq, data)
+	} else {
+		buf = make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.ICMPv6MinHeaderLen+size)
+		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
+		n = header.EncodeICMPv6Echo(buf[header.IPoIBHeaderLen:], header.IPv6Fields{HopLimit: 64, Src: src.As16(), Dst: dst.As16()},
+			header.ICMPv6EchoRequest, ident, seq, data)
 	}
-	n := header.EncodeICMPv4Echo(buf[header.IPoIBHeaderLen:], f, header.ICMPv4Echo, ident, seq, data)
 	if n == 0 {
 		return pingResult{}, errorf("ping", "", unix.EMSGSIZE, "")
 	}
@@ -382,7 +405,11 @@ func (n *Node) Neighs() ([]netlinkx.Neigh, error) {
 			if st == nudReachable && n.ip.now().Sub(e.updated) > reachableTime {
 				st = nudStale
 			}
-			m := netlinkx.Neigh{Index: nd.index, Family: unix.AF_INET, State: st, Dst: ip.AsSlice()}
+			fam := uint8(unix.AF_INET)
+			if ip.Is6() {
+				fam = unix.AF_INET6
+			}
+			m := netlinkx.Neigh{Index: nd.index, Family: fam, State: st, Dst: ip.AsSlice()}
 			if st == nudReachable || st == nudStale {
 				m.LLAddr = append([]byte(nil), e.hw[:]...)
 			}

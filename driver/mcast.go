@@ -31,16 +31,32 @@ type mcEntry struct {
 // mcGroups is the interface's dev_mc list: the IPv4 groups it is in
 // (the all-hosts group, once it is up with an IPv4 address).
 func (nd *Netdev) mcGroups() []netip.Addr {
-	if _, ok := nd.node.ip.addrOn(nd.index); !ok || !nd.up {
+	if !nd.up {
 		return nil
 	}
-	return []netip.Addr{netip.AddrFrom4(allHosts)}
+	var out []netip.Addr
+	if _, ok := nd.node.ip.addrOn(nd.index); ok {
+		out = append(out, netip.AddrFrom4(allHosts))
+	}
+	// IPv6: all-nodes and the solicited-node group of each address.
+	if v6 := nd.node.ip.v6Addrs(nd.index); len(v6) > 0 {
+		out = append(out, allNodes)
+		seen := map[netip.Addr]bool{}
+		for _, a := range v6 {
+			snm := netip.AddrFrom16(header.SolicitedNodeAddr(a.As16()))
+			if !seen[snm] {
+				seen[snm] = true
+				out = append(out, snm)
+			}
+		}
+	}
+	return out
 }
 
 func (nd *Netdev) mgidOf(g netip.Addr) [16]byte {
 	var b header.HWAddr
 	copy(b[:], nd.broadcast())
-	return header.IPv4MGID(g.As4(), b)
+	return mcastMGID(b, g)
 }
 
 // syncMcast joins the groups of the dev_mc list and leaves the others, as

@@ -16,9 +16,10 @@ import (
 // reply. It holds the driver lock only to pick the route.
 func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 	dst, ok := netip.AddrFromSlice(r.Dst)
-	if !ok || !dst.Is4() {
-		return netlinkx.PingReply{}, errorf("ping", "", unix.EAFNOSUPPORT, "only IPv4 is emulated")
+	if !ok {
+		return netlinkx.PingReply{}, errorf("ping", "", unix.EAFNOSUPPORT, "")
 	}
+	dst = dst.Unmap()
 	deadline := time.Now().Add(time.Duration(r.TimeoutMs) * time.Millisecond)
 	n.d.mu.Lock()
 	nd, src, err := n.route(r.Dev, dst)
@@ -40,7 +41,11 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 	if dp == nil {
 		return netlinkx.PingReply{}, errorf("ping", nd.name, unix.ENETUNREACH, "")
 	}
-	if header.IPv4MinHeaderLen+header.ICMPv4MinHeaderLen+int(r.Size) > int(mtu) {
+	hdr := header.IPv4MinHeaderLen + header.ICMPv4MinHeaderLen
+	if dst.Is6() {
+		hdr = header.IPv6HeaderLen + header.ICMPv6MinHeaderLen
+	}
+	if hdr+int(r.Size) > int(mtu) {
 		// IP fragmentation is not emulated: larger echoes fail as with DF.
 		reply.Status = netlinkx.PingTooLong
 		return reply, nil
@@ -79,7 +84,7 @@ func (n *Node) route(dev string, dst netip.Addr) (*Netdev, netip.Addr, error) {
 		if err != nil {
 			return nil, netip.Addr{}, err
 		}
-		src, ok := n.ip.addrOn(nd.index)
+		src, ok := n.ip.addrFor(nd.index, dst.Is4())
 		if !ok {
 			return nil, netip.Addr{}, errorf("ping", dev, unix.EADDRNOTAVAIL, "")
 		}
@@ -89,7 +94,7 @@ func (n *Node) route(dev string, dst netip.Addr) (*Netdev, netip.Addr, error) {
 	defer n.ip.mu.Unlock()
 	for _, nd := range sortedDevs(n.devs) {
 		for _, p := range n.ip.addrs[nd.index] {
-			if p.Addr().Is4() && (p.Masked().Contains(dst) || p.Addr() == dst) && nd.up {
+			if p.Addr().Is4() == dst.Is4() && (p.Masked().Contains(dst) || p.Addr() == dst) && nd.up {
 				return nd, p.Addr(), nil
 			}
 		}

@@ -2,6 +2,8 @@ package driver
 
 import (
 	"net/netip"
+
+	"github.com/ibctl/ibctl/driver/header"
 	"sync"
 	"testing"
 	"time"
@@ -267,5 +269,51 @@ func TestStalePassiveConnectionsReaped(t *testing.T) {
 	ping(2)
 	if passive(n1) != 1 {
 		t.Fatalf("node1 passive connections after a new ping = %d", passive(n1))
+	}
+}
+
+func addAddr6(t *testing.T, n *Node, dev, prefix string) {
+	t.Helper()
+	p := netip.MustParsePrefix(prefix)
+	l := mustLink(t, n, dev)
+	wantErrno(t, n.AddAddr(netlinkx.Addr{Index: l.Index, Family: unix.AF_INET6, PrefixLen: uint8(p.Bits()), Local: p.Addr().AsSlice()}), 0)
+}
+
+func TestPingIPv6WithNeighbourDiscovery(t *testing.T) {
+	d, n0 := newTestDriver(t, nil)
+	n1, _ := d.Node("node1")
+	for _, n := range []*Node{n0, n1} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	}
+	addAddr6(t, n0, "ib0", "fd00::1/64")
+	addAddr6(t, n1, "ib0", "fd00::2/64")
+	dst := netip.MustParseAddr("fd00::2")
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 56, Seq: 1, TimeoutMs: 2000})
+	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 64 || rep.TTL != 64 {
+		t.Fatalf("ping6 = %+v, %v", rep, err)
+	}
+	ns, _ := n0.Neighs()
+	if len(ns) != 1 || netip.AddrFrom16([16]byte(ns[0].Dst)) != dst || ns[0].LLAddr[0] != 0x80 {
+		t.Fatalf("neighbours = %+v", ns)
+	}
+	// node1 joined its solicited-node group ff02::1:ff00:2 (full member);
+	// node0 sent its solicitation there after a send-only join.
+	var bcast header.HWAddr
+	copy(bcast[:], mustLink(t, n0, "ib0").Broadcast)
+	snm := header.IPv6MGID(header.SolicitedNodeAddr(dst.As16()), bcast)
+	members := map[string]uint8{}
+	for _, g := range d.Groups() {
+		if g.MGID == snm {
+			for _, m := range g.Members {
+				members[m.Node] = m.JoinState
+			}
+		}
+	}
+	if len(members) != 2 || members["node1"] != 1 || members["node0"] != 8 {
+		t.Fatalf("solicited-node group members = %v", members)
+	}
+	ms, _ := n1.Maddrs()
+	if len(ms[0].Inet) != 2 {
+		t.Fatalf("node1 ib0 multicast list = %v", ms[0].Inet)
 	}
 }

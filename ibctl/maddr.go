@@ -58,10 +58,15 @@ func maddrRun(f *Factory, dev string) error {
 			p.Text(fmt.Sprintf("\tlink  %s\n", hwString(l)))
 			addrs = append(addrs, new(Obj).Set("family", "link").Set("address", hwString(l)))
 		}
-		for _, a := range m.Inet {
-			ip, _ := netip.AddrFromSlice(a)
-			p.Text(fmt.Sprintf("\tinet  %s\n", ip))
-			addrs = append(addrs, new(Obj).Set("family", "inet").Set("address", ip.String()))
+		for _, fam := range []string{"inet", "inet6"} {
+			for _, a := range m.Inet {
+				ip, _ := netip.AddrFromSlice(a)
+				if (fam == "inet") != ip.Is4() {
+					continue
+				}
+				p.Text(fmt.Sprintf("\t%-5s %s\n", fam, ip))
+				addrs = append(addrs, new(Obj).Set("family", fam).Set("address", ip.String()))
+			}
 		}
 		p.Any("maddr", "", addrs)
 		objs = append(objs, p.Object())

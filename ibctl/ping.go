@@ -40,7 +40,7 @@ func NewCmdPing(f *Factory) *cobra.Command {
 interface whose subnet holds ADDRESS (or -I DEV), the neighbour is found with ARP over
 the partition's broadcast group and the echo goes over the interface's UD queue pair.
 Output and exit status are ping's: 0 when a reply came, 1 when none did, 2 on errors.
-IPv4 only; IP fragmentation is not emulated, so an echo larger than the interface MTU
+IPv4 (ARP) and IPv6 (neighbour discovery); IP fragmentation is not emulated, so an echo larger than the interface MTU
 fails with "message too long", and one larger than the UD MTU (connected mode) gets the
 driver's "Frag needed" answer.`,
 		Args: cobra.ExactArgs(1),
@@ -61,7 +61,7 @@ driver's "Frag needed" answer.`,
 
 func pingRun(o *PingOptions) error {
 	dst, err := netip.ParseAddr(o.Dst)
-	if err != nil || !dst.Is4() {
+	if err != nil {
 		return &UsageError{Msg: fmt.Sprintf("ping: %s: Name or service not known", o.Dst)}
 	}
 	if o.Size < 0 || o.Size > maxPingSize {
@@ -85,10 +85,14 @@ func pingRun(o *PingOptions) error {
 	// route was found: the first answer from the driver tells.
 	bannerDone := false
 	banner := func() {
-		if !bannerDone {
+		switch {
+		case bannerDone:
+		case dst.Is4():
 			fmt.Fprintf(w, "PING %s (%s) %d(%d) bytes of data.\n", dst, dst, o.Size, o.Size+28)
-			bannerDone = true
+		default:
+			fmt.Fprintf(w, "PING %s(%s) %d data bytes\n", dst, dst, o.Size)
 		}
+		bannerDone = true
 	}
 	ident := uint16(os.Getpid())
 	var sent, received, errs int
@@ -124,13 +128,21 @@ func pingRun(o *PingOptions) error {
 			fmt.Fprintf(w, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms\n", rep.Bytes, addrString(rep.From), seq, rep.TTL, rttString(ms))
 		case netlinkx.PingUnreachable:
 			errs++
-			fmt.Fprintf(w, "From %s icmp_seq=%d Destination Host Unreachable\n", addrString(rep.Src), seq)
+			if dst.Is4() {
+				fmt.Fprintf(w, "From %s icmp_seq=%d Destination Host Unreachable\n", addrString(rep.Src), seq)
+			} else {
+				fmt.Fprintf(w, "From %s icmp_seq=%d Destination unreachable: Address unreachable\n", addrString(rep.Src), seq)
+			}
 		case netlinkx.PingTooLong:
 			errs++
 			fmt.Fprintf(w, "ping: local error: message too long, mtu=%d\n", rep.MTU)
 		case netlinkx.PingFragNeeded:
 			errs++
-			fmt.Fprintf(w, "From %s icmp_seq=%d Frag needed and DF set (mtu = %d)\n", addrString(rep.From), seq, rep.MTU)
+			if dst.Is4() {
+				fmt.Fprintf(w, "From %s icmp_seq=%d Frag needed and DF set (mtu = %d)\n", addrString(rep.From), seq, rep.MTU)
+			} else {
+				fmt.Fprintf(w, "From %s icmp_seq=%d Packet too big: mtu=%d\n", addrString(rep.From), seq, rep.MTU)
+			}
 		}
 	}
 	elapsed := time.Since(start).Milliseconds()

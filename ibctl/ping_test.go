@@ -165,3 +165,30 @@ func TestMaddrAndMulticastJoins(t *testing.T) {
 		t.Fatalf("node0 still in 224.0.0.1 after down:\n%s", out)
 	}
 }
+
+func TestPing6(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "-n node1 link set ib0 up", "addr add fd00::1/64 dev ib0", "-n node1 addr add fd00::2/64 dev ib0")
+	out, errs, st := e.run("ping -c 1 fd00::2")
+	out = timeRE.ReplaceAllString(out, "X")
+	want := "PING fd00::2(fd00::2) 56 data bytes\n64 bytes from fd00::2: icmp_seq=1 ttl=64 X\n\n--- fd00::2 ping statistics ---\n" +
+		"1 packets transmitted, 1 received, 0% packet loss, X\nrtt min/avg/max/mdev X\n"
+	if st != 0 || out != want || errs != "" {
+		t.Fatalf("ping6: %d %q %q\nwant %q", st, out, errs, want)
+	}
+	out, _, st = e.run("ping -c 1 -W 0.3 fd00::9")
+	if st != 1 || !strings.Contains(out, "From fd00::1 icmp_seq=1 Destination unreachable: Address unreachable\n") {
+		t.Fatalf("ping6 unreachable: %d %q", st, out)
+	}
+	out, _, _ = e.run("-n node1 maddr show dev ib0")
+	golden(t, "maddr_show_ipv6", out)
+	// node0 sent its solicitation as a send-only member
+	out, _, _ = e.run("sys read kernel/debug/ipoib/ib0_mcg")
+	if !regexp.MustCompile(`GID: ff12:601b:ffff:0:0:1:ff00:2\n  created: +[0-9]+\n  queuelen:         0\n  complete:       yes\n  send_only:      yes\n`).MatchString(out) {
+		t.Fatalf("ib0_mcg after ping6:\n%s", out)
+	}
+	out, _, _ = e.run("neigh show")
+	if !strings.HasPrefix(out, "fd00::2 dev ib0 lladdr 80:") {
+		t.Fatalf("neigh after ping6: %q", out)
+	}
+}

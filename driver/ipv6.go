@@ -1,0 +1,151 @@
+package driver
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/header"
+)
+
+// IPv6 over IPoIB (RFC 4391 §6–7): neighbour discovery with the 20-byte
+// link-layer option, solicitations to the solicited-node multicast group
+// (sent after a send-only join), ICMPv6 echo, and "packet too big" for
+// oversize packets.
+
+// allNodes is ff02::1.
+var allNodes = netip.MustParseAddr("ff02::1")
+
+// v6Addrs returns the interface's IPv6 addresses.
+func (s *ipStack) v6Addrs(index int32) []netip.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []netip.Addr
+	for _, p := range s.addrs[index] {
+		if p.Addr().Is6() {
+			out = append(out, p.Addr())
+		}
+	}
+	return out
+}
+
+// mcastMGID maps a multicast group to the interface's MGID.
+func mcastMGID(bcast header.HWAddr, g netip.Addr) [16]byte {
+	if g.Is4() {
+		return header.IPv4MGID(g.As4(), bcast)
+	}
+	return header.IPv6MGID(g.As16(), bcast)
+}
+
+// sendOnly returns the MLID of a group the data path sends to, doing a
+// send-only join the first time (ipoib_mcast_send → send-only join,
+// join state 8).
+func (dp *dataPath) sendOnly(mgid [16]byte) (uint16, bool) {
+	dp.pathmu.Lock()
+	mlid, ok := dp.sendGroups[mgid]
+	dp.pathmu.Unlock()
+	if ok {
+		return mlid, true
+	}
+	cfg := dp.cfg.Load()
+	m, err := dp.port.fab.Join(dp.port.ref, fabric.JoinRequest{MGID: mgid, PKey: cfg.pkey,
+		JoinState: fabric.SendOnlyFullMember, Create: true})
+	if err != nil {
+		return 0, false
+	}
+	dp.pathmu.Lock()
+	if dp.sendGroups == nil {
+		dp.sendGroups = map[[16]byte]uint16{}
+	}
+	dp.sendGroups[mgid] = m.MLID
+	dp.pathmu.Unlock()
+	return m.MLID, true
+}
+
+// leaveSendOnly leaves the send-only groups (when the data path closes).
+func (dp *dataPath) leaveSendOnly() {
+	dp.pathmu.Lock()
+	groups := dp.sendGroups
+	dp.sendGroups = nil
+	dp.pathmu.Unlock()
+	for mgid := range groups {
+		_ = dp.port.fab.Leave(dp.port.ref, mgid, fabric.SendOnlyFullMember)
+	}
+}
+
+// inputIPv6 handles ICMPv6: neighbour solicitations and advertisements,
+// echo requests and replies.
+func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
+	if !ip.Valid() || ip.NextHeader() != header.ProtocolICMPv6 {
+		return
+	}
+	src, dst := ip.SourceAddress(), ip.DestinationAddress()
+	m := header.ICMPv6(ip.Payload())
+	if !m.Valid() || !m.IsChecksumValid(src, dst) {
+		return
+	}
+	index := dp.nd.index
+	srcIP := netip.AddrFrom16(src)
+	switch m.Type() {
+	case header.ICMPv6NeighborSolicit:
+		target := netip.AddrFrom16(m.TargetAddress())
+		if !s.owns(index, target) {
+			return
+		}
+		sll, found, ok := header.FindLinkLayerOption(m.NDPOptions(), header.NDPOptionSourceLinkLayerAddress)
+		if !ok || !found {
+			return
+		}
+		s.learn(index, srcIP, sll)
+		cfg := dp.cfg.Load()
+		buf := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen+header.NDPLinkLayerOptionLen)
+		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
+		hw := cfg.hwaddr
+		n := header.EncodeNeighborAdvert(buf[header.IPoIBHeaderLen:], target.As16(), src, target.As16(),
+			header.NAFlagSolicited|header.NAFlagOverride, &hw)
+		if n > 0 {
+			_ = dp.transmit(buf[:header.IPoIBHeaderLen+n], sll, false)
+		}
+	case header.ICMPv6NeighborAdvert:
+		tll, found, ok := header.FindLinkLayerOption(m.NDPOptions(), header.NDPOptionTargetLinkLayerAddress)
+		if ok && found {
+			s.learn(index, netip.AddrFrom16(m.TargetAddress()), tll)
+		}
+	case header.ICMPv6EchoRequest:
+		if !s.owns(index, netip.AddrFrom16(dst)) {
+			return
+		}
+		s.mu.Lock()
+		e := s.neigh[index][srcIP]
+		s.mu.Unlock()
+		if e == nil || e.state != nudReachable {
+			return
+		}
+		buf := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+len(m))
+		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
+		n := header.EncodeICMPv6Echo(buf[header.IPoIBHeaderLen:], header.IPv6Fields{HopLimit: 64, Src: dst, Dst: src},
+			header.ICMPv6EchoReply, m.Ident(), m.Sequence(), m.Payload())
+		if n > 0 {
+			_ = dp.transmit(buf[:header.IPoIBHeaderLen+n], e.hw, false)
+		}
+	case header.ICMPv6EchoReply:
+		s.deliverReply(m.Ident(), m.Sequence(), pingResult{reply: true, ttl: ip.HopLimit(), bytes: len(m), from: srcIP})
+	}
+}
+
+// solicit sends a neighbour solicitation for dst to its solicited-node
+// group.
+func (s *ipStack) solicit(dp *dataPath, src, dst netip.Addr) {
+	cfg := dp.cfg.Load()
+	snm := header.SolicitedNodeAddr(dst.As16())
+	buf := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen+header.NDPLinkLayerOptionLen)
+	header.IPoIB(buf).Encode(header.EtherTypeIPv6)
+	hw := cfg.hwaddr
+	n := header.EncodeNeighborSolicit(buf[header.IPoIBHeaderLen:], src.As16(), snm, dst.As16(), &hw)
+	if n > 0 {
+		_ = dp.transmitMcast(buf[:header.IPoIBHeaderLen+n], mcastMGID(cfg.bcast, netip.AddrFrom16(snm)))
+	}
+}
+
+// probeInterval is the time between neighbour probes (retrans_time).
+const probeInterval = time.Second
