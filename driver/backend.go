@@ -26,6 +26,7 @@ func (b backend) Partitions() []netlinkx.Partition        { return b.d.Partition
 func (b backend) AddPartition(p netlinkx.Partition) error { return b.d.AddPartition(p) }
 func (b backend) DelPartition(pkey uint16) error          { return b.d.DelPartition(pkey) }
 func (b backend) Groups() []netlinkx.Group                { return b.d.Groups() }
+func (b backend) SMInfo() netlinkx.SMInfo                 { return b.d.SMInfo() }
 
 // SysRead reads a sysfs file of the node.
 func (n *Node) SysRead(path string) ([]byte, error) { return sysfs.New(n).Read(path) }

@@ -207,3 +207,19 @@ func (n *Node) HCA() (netlinkx.HCA, error) {
 	}
 	return h, nil
 }
+
+// SMInfo describes the subnet manager: it runs on the port whose LID is
+// the SM LID.
+func (d *Driver) SMInfo() netlinkx.SMInfo {
+	info := netlinkx.SMInfo{LID: d.fab.SMLID(), Partitions: uint32(len(d.fab.Partitions())), Groups: uint32(len(d.fab.Groups()))}
+	for _, name := range d.fab.NodeNames() {
+		ns, _ := d.fab.Node(name)
+		for port := 1; port <= len(ns.Spec.Ports); port++ {
+			if pi, ok := d.fab.PortInfo(name, port); ok && pi.LID == info.LID {
+				info.Node, info.Port = name, uint32(port)
+				return info
+			}
+		}
+	}
+	return info
+}

@@ -126,7 +126,27 @@ port, as a full member unless ":limited" follows.`,
 		Use: "groups", Short: "List the multicast groups and their members", Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error { return groupList(f) }),
 	}
-	cmd.AddCommand(part, groups)
+	show := &cobra.Command{
+		Use: "show", Short: "Show where the subnet manager runs and what it manages", Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			i, err := c.SMInfo()
+			if err != nil {
+				return opError("sm show", err)
+			}
+			p := NewPrinter()
+			p.Any("state", "SM state: %s\n", "MASTER")
+			p.Any("sm_lid", "SM lid: %d\n", i.LID)
+			p.Any("sm_port", "SM port: %s\n", fmt.Sprintf("%s/%d", i.Node, i.Port))
+			p.Any("partitions", "Partitions: %d\n", i.Partitions)
+			p.Any("multicast_groups", "Multicast groups: %d\n", i.Groups)
+			return emit(f.IO.Out, f.Globals, p)
+		}),
+	}
+	cmd.AddCommand(show, part, groups)
 	return cmd
 }
 

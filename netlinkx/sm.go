@@ -12,7 +12,22 @@ const (
 	CmdPartAdd  uint8 = 12
 	CmdPartDel  uint8 = 13
 	CmdGroups   uint8 = 14
+	CmdSMShow   uint8 = 19
 )
+
+// SMInfo describes the subnet manager.
+type SMInfo struct {
+	LID        uint16
+	Node       string
+	Port       uint32
+	Partitions uint32
+	Groups     uint32
+}
+
+// SMInfoer is implemented by backends that can describe their SM.
+type SMInfoer interface {
+	SMInfo() SMInfo
+}
 
 // Attributes of HCA, partition and group messages (nested under
 // AttrEntry where a list is sent).
@@ -248,6 +263,17 @@ func smRequest(b Backend, node Node, cmd uint8, rest []byte, ae *netlink.Attribu
 			return true, b.AddPartition(p)
 		}
 		return true, b.DelPartition(p.PKey)
+	case CmdSMShow:
+		si, ok := b.(SMInfoer)
+		if !ok {
+			return true, withMsg(unix.EOPNOTSUPP, "no subnet manager")
+		}
+		i := si.SMInfo()
+		ae.Uint16(AttrLID, i.LID)
+		ae.String(AttrNode, i.Node)
+		ae.Uint32(AttrPortNum, i.Port)
+		ae.Uint32(AttrEntry, i.Partitions)
+		ae.Uint32(AttrMember, i.Groups)
 	case CmdGroups:
 		for _, g := range b.Groups() {
 			encodeNested(ae, AttrEntry, func(n *netlink.AttributeEncoder) { encodeGroup(n, g) })
@@ -305,4 +331,28 @@ func (c *Client) AddPartition(p Partition) error {
 func (c *Client) DelPartition(pkey uint16) error {
 	_, err := c.genl(FamilyIbctl, CmdPartDel, func(ae *netlink.AttributeEncoder) { ae.Uint16(AttrPKey, pkey) })
 	return err
+}
+
+// SMInfo describes the subnet manager.
+func (c *Client) SMInfo() (SMInfo, error) {
+	ad, err := c.ibctl(CmdSMShow, nil)
+	if err != nil {
+		return SMInfo{}, err
+	}
+	var i SMInfo
+	for ad.Next() {
+		switch ad.Type() {
+		case AttrLID:
+			i.LID = ad.Uint16()
+		case AttrNode:
+			i.Node = ad.String()
+		case AttrPortNum:
+			i.Port = ad.Uint32()
+		case AttrEntry:
+			i.Partitions = ad.Uint32()
+		case AttrMember:
+			i.Groups = ad.Uint32()
+		}
+	}
+	return i, ad.Err()
 }
