@@ -142,8 +142,9 @@ func driverStopRun(f *Factory) error {
 	if err := c.Stop(); err != nil {
 		return opError("driver stop", err)
 	}
+	c.Close() // our own connection must not keep the driver serving
 	// Done when the process is gone (it releases the state lock last).
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(stopTimeout); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if err := unix.Kill(int(st.PID), 0); errors.Is(err, unix.ESRCH) {
 			return nil
 		}
@@ -151,7 +152,7 @@ func driverStopRun(f *Factory) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("driver stop: pid %d still running after 5s (socket %s)", st.PID, sock)
+	return fmt.Errorf("driver stop: pid %d still running after %v (socket %s)", st.PID, stopTimeout, sock)
 }
 
 func driverStatusRun(f *Factory) error {
@@ -190,3 +191,7 @@ func zombie(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
+
+// stopTimeout bounds the wait for a stopping driver: requests in progress
+// (a long perf run, say) finish first.
+const stopTimeout = 30 * time.Second
