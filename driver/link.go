@@ -60,7 +60,7 @@ func (n *Node) change(devs []*Netdev, fn func() error) error {
 			*nd = saved[i]
 			nd.joined, nd.dp, nd.mcast = joined, dp, mc
 			nd.setJoined(saved[i].joined)
-			nd.carrier = carrier && nd.joined
+			nd.setCarrier(carrier && nd.joined)
 			nd.updateDataPath()
 		}
 	}

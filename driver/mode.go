@@ -17,7 +17,7 @@ func (nd *Netdev) open() {
 	}
 	nd.up = true
 	nd.active = true
-	nd.carrier = false
+	nd.setCarrier(false)
 	if nd.parent != nil && !nd.parent.up {
 		nd.dbg("parent device %s is not up, so child device may be not functioning.", nd.parent.name)
 	}
@@ -35,7 +35,7 @@ func (nd *Netdev) stop() {
 		return
 	}
 	nd.up = false
-	nd.carrier = false
+	nd.setCarrier(false)
 	nd.leave()
 	if nd.parent == nil {
 		for _, c := range nd.node.childrenOf(nd) {
@@ -87,7 +87,7 @@ func (nd *Netdev) join() {
 		nd.leave()
 		return
 	}
-	nd.carrier = true
+	nd.setCarrier(true)
 	nd.syncMcast()
 }
 

@@ -56,31 +56,32 @@ type Node struct {
 
 // Netdev is one IPoIB interface: a parent (one per HCA port) or a child.
 type Netdev struct {
-	node      *stack
-	index     int32
-	name      string
-	port      int // HCA port, 1-based
-	parent    *Netdev
-	legacy    bool   // created through sysfs create_child
-	pkey      uint16 // with the full-member bit
-	qpn       uint32
-	mode      uint16
-	umcast    bool
-	up        bool
-	carrier   bool
-	active    bool                 // opened at least once: a qdisc is attached
-	joined    bool                 // full member of the broadcast group (not saved: rejoined on restore)
-	mcCreated int64                // jiffies when the broadcast group entry was created
-	mcast     map[[16]byte]mcEntry // joined IPv4 multicast groups besides the broadcast group
-	dp        *dataPath            // the UD transport while joined
-	counters  *devStats            // interface statistics, kept across data path restarts
-	mtu       uint32
-	adminMTU  uint32
-	mcastMTU  uint32
-	numTxQ    uint32
-	wanted    featureSet
-	rxUsecs   uint16
-	rxFrames  uint16
+	node           *stack
+	index          int32
+	name           string
+	port           int // HCA port, 1-based
+	parent         *Netdev
+	legacy         bool   // created through sysfs create_child
+	pkey           uint16 // with the full-member bit
+	qpn            uint32
+	mode           uint16
+	umcast         bool
+	up             bool
+	carrier        bool
+	carrierChanges uint32               // IFLA_CARRIER_CHANGES
+	active         bool                 // opened at least once: a qdisc is attached
+	joined         bool                 // full member of the broadcast group (not saved: rejoined on restore)
+	mcCreated      int64                // jiffies when the broadcast group entry was created
+	mcast          map[[16]byte]mcEntry // joined IPv4 multicast groups besides the broadcast group
+	dp             *dataPath            // the UD transport while joined
+	counters       *devStats            // interface statistics, kept across data path restarts
+	mtu            uint32
+	adminMTU       uint32
+	mcastMTU       uint32
+	numTxQ         uint32
+	wanted         featureSet
+	rxUsecs        uint16
+	rxFrames       uint16
 }
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
@@ -211,7 +212,7 @@ func (nd *Netdev) link() netlinkx.Link {
 		TSOMaxSegs: 65535, GROMaxSize: 65536, Kind: "ipoib",
 		Qdisc: nd.qdisc(),
 		IPoIB: &netlinkx.IPoIB{PKey: nd.pkey, Mode: nd.mode, Umcast: b2u16(nd.umcast)},
-		Stats: nd.counters.snapshot(),
+		Stats: nd.counters.snapshot(), CarrierChanges: nd.carrierChanges,
 	}
 	if nd.parent != nil {
 		l.ParentIndex = nd.parent.index
@@ -245,6 +246,14 @@ func validName(s string) bool {
 		return false
 	}
 	return !strings.ContainsAny(s, "/: \t\n")
+}
+
+// setCarrier is netif_carrier_on/off: it counts the changes.
+func (nd *Netdev) setCarrier(on bool) {
+	if nd.carrier != on {
+		nd.carrierChanges++
+	}
+	nd.carrier = on
 }
 
 // qdisc is noop until the device is first opened, then the default qdisc:

@@ -94,7 +94,7 @@ func (nd *Netdev) restart() {
 	if !nd.up {
 		return
 	}
-	nd.carrier = false
+	nd.setCarrier(false)
 	nd.leave()
 	nd.join()
 }

@@ -13,9 +13,10 @@ import (
 
 // LinkOptions are the inputs of every link verb.
 type LinkOptions struct {
-	F    *Factory
-	Verb string
-	Args LinkArgs
+	F     *Factory
+	Verb  string
+	Args  LinkArgs
+	Stats int // -s, counted: 2 adds the error rows
 }
 
 // NewCmdLink is `ibctl link`, the iproute2 `ip link` object.
@@ -25,12 +26,13 @@ func NewCmdLink(f *Factory) *cobra.Command {
 		Short: "Show and change IPoIB links (ip link)",
 		Long: `Show and change IPoIB network devices with the grammar of ip link (iproute2):
 
-  ibctl link show [ [dev] DEVICE ]
+  ibctl link show [ -s [ -s ] ] [ [dev] DEVICE ]
   ibctl link add link PARENT [ name NAME ] [ mtu MTU ] [ up ] type ipoib [ pkey PKEY ] [ mode { datagram | connected } ] [ umcast { 0 | 1 } ]
   ibctl link delete [ dev ] DEVICE
   ibctl link set [ dev ] DEVICE [ up | down ] [ mtu MTU ] [ type ipoib [ mode { datagram | connected } ] [ umcast { 0 | 1 } ] ]
 
-show prints what "ip -d link show" prints; with -j the keys of "ip -j -d link show".`,
+show prints what "ip -d link show" prints (-s adds the statistics of "ip -s", twice the
+error rows); with -j the keys of "ip -j -d link show".`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			return linkRun(&LinkOptions{F: f, Verb: "show"})
@@ -46,6 +48,7 @@ show prints what "ip -d link show" prints; with -j the keys of "ip -j -d link sh
 }
 
 func newLinkVerb(f *Factory, verb string, aliases []string, short string) *cobra.Command {
+	stats := 0
 	cmd := &cobra.Command{
 		Use:                   verb + " ARGS...",
 		Aliases:               aliases,
@@ -57,8 +60,11 @@ func newLinkVerb(f *Factory, verb string, aliases []string, short string) *cobra
 			if err != nil {
 				return prefixUsage("link "+verb, err)
 			}
-			return linkRun(&LinkOptions{F: f, Verb: verb, Args: a})
+			return linkRun(&LinkOptions{F: f, Verb: verb, Args: a, Stats: stats})
 		}),
+	}
+	if verb == "show" {
+		cmd.Flags().CountVarP(&stats, "stats", "s", "print statistics (twice: with the error rows), as ip -s")
 	}
 	cmd.Flags().SetInterspersed(false)
 	return cmd
@@ -159,10 +165,10 @@ func linkShow(o *LinkOptions, c *netlinkx.Client) error {
 	for i := range all {
 		byIndex[all[i].Index] = &all[i]
 	}
-	return printLinks(o.F.IO.Out, links, byIndex, o.F.Globals)
+	return printLinks(o.F.IO.Out, links, byIndex, o.F.Globals, o.Stats)
 }
 
-func printLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.Link, g *Globals) error {
+func printLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.Link, g *Globals, stats int) error {
 	objs := make([]*Obj, 0, len(links))
 	var text strings.Builder
 	for _, l := range links {
@@ -171,7 +177,7 @@ func printLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.
 		if l.ParentIndex != 0 {
 			parent = byIndex[l.ParentIndex]
 		}
-		PrintLink(p, l, parent)
+		PrintLink(p, l, parent, stats)
 		text.WriteString(p.TextOut())
 		objs = append(objs, p.Object())
 	}

@@ -48,7 +48,7 @@ func hwString(b []byte) string {
 // PrintLink prints one link as `ip -d link show` does (iproute2 6.1), and
 // builds the `ip -j -d link show` object from the same calls. parent is
 // the IFLA_LINK device, nil for a parent interface.
-func PrintLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link) {
+func PrintLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link, stats int) {
 	p.Any("ifindex", "%d: ", l.Index)
 	if parent != nil {
 		p.Any("link", "", parent.Name)
@@ -107,6 +107,9 @@ func PrintLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link) {
 		p.Any("parentdev", "parentdev %s ", l.ParentDev)
 	}
 	p.Text("\n")
+	if stats > 0 {
+		printStats(p, l, stats > 1)
+	}
 	if l.ParentBus == "pci" {
 		// A PCI parent has VF operations: the kernel sends an empty
 		// IFLA_VFINFO_LIST, which iproute2 prints in JSON only.
@@ -123,4 +126,78 @@ func printIPoIB(p *Printer, info netlinkx.IPoIB) {
 	p.Any("key", "pkey  %s ", pkey)
 	p.Any("mode", "mode  %s ", netlinkx.ModeName(info.Mode))
 	p.Any("umcast", "umcast  %s ", fmt.Sprintf("%.4x", info.Umcast))
+}
+
+// statRow is one column of the statistics block: its header and value.
+type statRow struct {
+	name string
+	v    uint64
+	show bool
+}
+
+// printStats is iproute2 6.1's print_stats64: RX and TX rows under
+// headers, column widths from the header names and the widest value, and
+// with errs the error rows; JSON "stats64".
+func printStats(p *Printer, l netlinkx.Link, errs bool) {
+	s := l.Stats
+	cols := []int{10, 7, 6, 7, 7, 7, 10, 9}
+	widen := func(vals ...uint64) {
+		for i, v := range vals {
+			if n := len(fmt.Sprint(v)); n > cols[i] {
+				cols[i] = n
+			}
+		}
+	}
+	widen(s.RxBytes, s.RxPackets, s.RxErrors, s.RxDropped, s.RxMissedErrors, s.Multicast)
+	widen(s.TxBytes, s.TxPackets, s.TxErrors, s.TxDropped, s.TxCarrierErrors, s.Collisions)
+	if errs {
+		widen(0, 0, s.RxCRCErrors, s.RxFrameErrors, s.RxFIFOErrors, s.RxOverErrors)
+		widen(0, s.TxAbortedErrors, s.TxFIFOErrors, s.TxWindowErrors, s.TxHeartbeatErrors, uint64(l.CarrierChanges))
+	}
+	var b strings.Builder
+	header := func(title string, names ...string) {
+		fmt.Fprintf(&b, "    %s: %*s", title, cols[0]-4, names[0])
+		for i, n := range names[1:] {
+			fmt.Fprintf(&b, " %*s", cols[i+1], n)
+		}
+		fmt.Fprintf(&b, " %*s\n", cols[6], "")
+	}
+	values := func(indent int, first int, vals ...uint64) {
+		b.WriteString(strings.Repeat(" ", indent))
+		for i, v := range vals {
+			fmt.Fprintf(&b, "%*d ", cols[first+i], v)
+		}
+		b.WriteString("\n")
+	}
+	errHeader := func(title string, names ...string) {
+		fmt.Fprintf(&b, "    %s errors:%*s", title, cols[0]-10, "")
+		for i, n := range names {
+			fmt.Fprintf(&b, " %*s", cols[i+1], n)
+		}
+		b.WriteString("\n")
+	}
+	header("RX", "bytes", "packets", "errors", "dropped", "missed", "mcast")
+	values(4, 0, s.RxBytes, s.RxPackets, s.RxErrors, s.RxDropped, s.RxMissedErrors, s.Multicast)
+	if errs {
+		errHeader("RX", "length", "crc", "frame", "fifo", "overrun")
+		values(cols[0]+5, 1, 0, s.RxCRCErrors, s.RxFrameErrors, s.RxFIFOErrors, s.RxOverErrors)
+	}
+	header("TX", "bytes", "packets", "errors", "dropped", "carrier", "collsns")
+	values(4, 0, s.TxBytes, s.TxPackets, s.TxErrors, s.TxDropped, s.TxCarrierErrors, s.Collisions)
+	if errs {
+		errHeader("TX", "aborted", "fifo", "window", "heartbt", "transns")
+		values(cols[0]+5, 1, s.TxAbortedErrors, s.TxFIFOErrors, s.TxWindowErrors, s.TxHeartbeatErrors, uint64(l.CarrierChanges))
+	}
+	p.Text(b.String())
+	rx := new(Obj).Set("bytes", s.RxBytes).Set("packets", s.RxPackets).Set("errors", s.RxErrors).
+		Set("dropped", s.RxDropped).Set("over_errors", s.RxOverErrors).Set("multicast", s.Multicast)
+	tx := new(Obj).Set("bytes", s.TxBytes).Set("packets", s.TxPackets).Set("errors", s.TxErrors).
+		Set("dropped", s.TxDropped).Set("carrier_errors", s.TxCarrierErrors).Set("collisions", s.Collisions)
+	if errs {
+		rx.Set("length_errors", 0).Set("crc_errors", s.RxCRCErrors).Set("frame_errors", s.RxFrameErrors).
+			Set("fifo_errors", s.RxFIFOErrors).Set("missed_errors", s.RxMissedErrors)
+		tx.Set("aborted_errors", s.TxAbortedErrors).Set("fifo_errors", s.TxFIFOErrors).Set("window_errors", s.TxWindowErrors).
+			Set("heartbeat_errors", s.TxHeartbeatErrors).Set("carrier_changes", l.CarrierChanges)
+	}
+	p.Any("stats64", "", new(Obj).Set("rx", rx).Set("tx", tx))
 }

@@ -169,6 +169,7 @@ func MarshalLink(l Link) []byte {
 	} else {
 		ae.Uint8(unix.IFLA_CARRIER, 0)
 	}
+	ae.Uint32(unix.IFLA_CARRIER_CHANGES, l.CarrierChanges)
 	if l.ParentIndex != 0 {
 		ae.Uint32(unix.IFLA_LINK, uint32(l.ParentIndex))
 	}
@@ -240,6 +241,8 @@ func UnmarshalLink(b []byte) (Link, error) {
 			l.GROMaxSize = ad.Uint32()
 		case unix.IFLA_CARRIER:
 			l.Carrier = ad.Uint8() != 0
+		case unix.IFLA_CARRIER_CHANGES:
+			l.CarrierChanges = ad.Uint32()
 		case unix.IFLA_LINK:
 			l.ParentIndex = int32(ad.Uint32())
 		case unix.IFLA_ADDRESS:

@@ -54,32 +54,34 @@ type Stats struct {
 
 // Link is one network device as RTM_NEWLINK describes it.
 type Link struct {
-	Index       int32
-	Type        uint16 // ARPHRD_INFINIBAND
-	Flags       uint32 // IFF_* including IFF_RUNNING and IFF_LOWER_UP
-	Name        string
-	MTU         uint32
-	MinMTU      uint32
-	MaxMTU      uint32
-	TxQLen      uint32
-	Qdisc       string // IFLA_QDISC
-	Operstate   uint8  // IF_OPER_*
-	Carrier     bool
-	Address     []byte
-	Broadcast   []byte
-	ParentIndex int32 // IFLA_LINK; 0 when the device has no parent
-	NumTxQ      uint32
-	NumRxQ      uint32
-	GSOMaxSize  uint32
-	GSOMaxSegs  uint32
-	TSOMaxSize  uint32
-	TSOMaxSegs  uint32
-	GROMaxSize  uint32
-	ParentBus   string // IFLA_PARENT_DEV_BUS_NAME
-	ParentDev   string // IFLA_PARENT_DEV_NAME
-	Kind        string
-	IPoIB       *IPoIB
-	Stats       Stats
+	Index     int32
+	Type      uint16 // ARPHRD_INFINIBAND
+	Flags     uint32 // IFF_* including IFF_RUNNING and IFF_LOWER_UP
+	Name      string
+	MTU       uint32
+	MinMTU    uint32
+	MaxMTU    uint32
+	TxQLen    uint32
+	Qdisc     string // IFLA_QDISC
+	Operstate uint8  // IF_OPER_*
+	Carrier   bool
+	// CarrierChanges is IFLA_CARRIER_CHANGES.
+	CarrierChanges uint32
+	Address        []byte
+	Broadcast      []byte
+	ParentIndex    int32 // IFLA_LINK; 0 when the device has no parent
+	NumTxQ         uint32
+	NumRxQ         uint32
+	GSOMaxSize     uint32
+	GSOMaxSegs     uint32
+	TSOMaxSize     uint32
+	TSOMaxSegs     uint32
+	GROMaxSize     uint32
+	ParentBus      string // IFLA_PARENT_DEV_BUS_NAME
+	ParentDev      string // IFLA_PARENT_DEV_NAME
+	Kind           string
+	IPoIB          *IPoIB
+	Stats          Stats
 }
 
 // LinkRequest is RTM_NEWLINK (create or change) or RTM_SETLINK.
