@@ -20,8 +20,11 @@ vet:
 test: vet
 	$(GO) test $(RACE) -count=1 ./...
 
+# Micro-benchmarks run for the default time; the end-to-end ones (whole
+# processes, 4096-child batches) once each.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2x -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem ./driver/... ./netlinkx/... ./sysfs/... ./ibctl/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./e2e
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseInt -fuzztime 20s ./sysfs

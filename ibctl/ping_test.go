@@ -192,3 +192,11 @@ func TestPing6(t *testing.T) {
 		t.Fatalf("neigh after ping6: %q", out)
 	}
 }
+
+func TestPingUnknownDevice(t *testing.T) {
+	e := newEnv(t)
+	_, errs, st := e.run("ping -c 1 -I ib9 10.0.0.2")
+	if st != 1 || errs != "ibctl: ping: No such device (Cannot find device \"ib9\")\n" {
+		t.Fatalf("ping -I ib9: %d %q", st, errs)
+	}
+}
