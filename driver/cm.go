@@ -35,13 +35,15 @@ type cmKey struct {
 	service uint64
 }
 
-// cmListeners is the driver-wide table of CM listeners.
-type cmListeners struct {
+// dpTable maps interface addresses (port GID and the service ID of the
+// UD QPN) to running data paths: the CM's listeners, and the receivers
+// perf reads.
+type dpTable struct {
 	mu sync.Mutex
 	m  map[cmKey]*dataPath
 }
 
-func (l *cmListeners) listen(k cmKey, dp *dataPath) {
+func (l *dpTable) listen(k cmKey, dp *dataPath) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m == nil {
@@ -50,7 +52,7 @@ func (l *cmListeners) listen(k cmKey, dp *dataPath) {
 	l.m[k] = dp
 }
 
-func (l *cmListeners) unlisten(k cmKey, dp *dataPath) {
+func (l *dpTable) unlisten(k cmKey, dp *dataPath) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m[k] == dp {
@@ -58,7 +60,7 @@ func (l *cmListeners) unlisten(k cmKey, dp *dataPath) {
 	}
 }
 
-func (l *cmListeners) lookup(k cmKey) *dataPath {
+func (l *dpTable) lookup(k cmKey) *dataPath {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.m[k]

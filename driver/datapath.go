@@ -147,7 +147,7 @@ type dataPath struct {
 	sendGroups map[[16]byte]uint16      // send-only multicast joins: MGID → MLID
 
 	cm        cmState
-	listeners *cmListeners
+	listeners *dpTable
 	now       func() time.Time
 	cmKey     cmKey // the listener registered for this interface, if any
 }
@@ -212,7 +212,7 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	}
 	nd.dp = dp
 	nd.refreshDataPath(m.QKey, m.MGID, m.MLID, uint16(idx))
-	n.d.dps.add(cmKey{gid: hp.dev.GID(), service: cmServiceID(nd.qpn)}, dp)
+	n.d.dps.listen(cmKey{gid: hp.dev.GID(), service: cmServiceID(nd.qpn)}, dp)
 	if nd.cmCapable() {
 		// ipoib_cm_dev_open: listen on the IETF service ID of the UD QPN.
 		dp.cmKey = cmKey{gid: hp.dev.GID(), service: cmServiceID(nd.qpn)}
@@ -251,7 +251,7 @@ func (nd *Netdev) closeDataPath() {
 		return
 	}
 	nd.dp = nil
-	nd.node.d.dps.del(cmKey{gid: dp.port.dev.GID(), service: cmServiceID(nd.qpn)}, dp)
+	nd.node.d.dps.unlisten(cmKey{gid: dp.port.dev.GID(), service: cmServiceID(nd.qpn)}, dp)
 	dp.listeners.unlisten(dp.cmKey, dp)
 	close(dp.quit)
 	<-dp.done

@@ -55,8 +55,8 @@ type Driver struct {
 	status  netlinkx.Status
 	release string
 
-	cm  cmListeners // connected-mode listeners of every node
-	dps dataPaths   // running data paths by interface address (perf)
+	cm  dpTable // connected-mode listeners of every node
+	dps dpTable // running data paths by interface address (perf)
 
 	evmu    sync.Mutex
 	pending []fabric.Event // fabric events not yet flushed (see sm.go)

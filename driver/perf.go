@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
@@ -14,37 +13,6 @@ import (
 
 // perfPort is the UDP port perf streams go to (iperf3's).
 const perfPort = 5201
-
-// dataPaths finds a running data path by its interface address (GID and
-// UD QPN), so perf can read the receiver's counters as iperf's server
-// reports them back.
-type dataPaths struct {
-	mu sync.Mutex
-	m  map[cmKey]*dataPath
-}
-
-func (r *dataPaths) add(k cmKey, dp *dataPath) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m == nil {
-		r.m = map[cmKey]*dataPath{}
-	}
-	r.m[k] = dp
-}
-
-func (r *dataPaths) del(k cmKey, dp *dataPath) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m[k] == dp {
-		delete(r.m, k)
-	}
-}
-
-func (r *dataPaths) get(k cmKey) *dataPath {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.m[k]
-}
 
 // Perf streams UDP datagrams of r.Size bytes to r.Dst for r.DurationMs
 // (an iperf-like throughput test) over the interface's transport — UD in
@@ -57,17 +25,11 @@ func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 	if !ok || !dst.Is4() {
 		return netlinkx.PerfReply{}, errorf("perf", "", unix.EAFNOSUPPORT, "only IPv4 is emulated")
 	}
-	n.d.mu.Lock()
-	nd, src, err := n.route(r.Dev, dst)
-	var dp *dataPath
-	var mtu uint32
-	if err == nil {
-		dp, mtu = nd.dp, nd.mtu
-	}
-	n.d.mu.Unlock()
+	rt, err := n.routeTo(r.Dev, dst)
 	if err != nil {
 		return netlinkx.PerfReply{}, err
 	}
+	nd, src, dp, mtu := rt.nd, rt.src, rt.dp, rt.mtu
 	if dp == nil {
 		return netlinkx.PerfReply{}, errorf("perf", nd.name, unix.ENETDOWN, "")
 	}
@@ -82,7 +44,7 @@ func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 	if !ok {
 		return netlinkx.PerfReply{}, errorf("perf", nd.name, unix.EHOSTUNREACH, "")
 	}
-	peer := n.d.dps.get(cmKey{gid: hw.GID(), service: cmServiceID(hw.QPN())})
+	peer := n.d.dps.lookup(cmKey{gid: hw.GID(), service: cmServiceID(hw.QPN())})
 	if peer == nil {
 		return netlinkx.PerfReply{}, errorf("perf", nd.name, unix.ECONNREFUSED, "no receiver at %s", dst)
 	}

@@ -21,17 +21,11 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 	}
 	dst = dst.Unmap()
 	deadline := time.Now().Add(time.Duration(r.TimeoutMs) * time.Millisecond)
-	n.d.mu.Lock()
-	nd, src, err := n.route(r.Dev, dst)
-	var dp *dataPath
-	var mtu uint32
-	if err == nil {
-		dp, mtu = nd.dp, nd.mtu
-	}
-	n.d.mu.Unlock()
+	rt, err := n.routeTo(r.Dev, dst)
 	if err != nil {
 		return netlinkx.PingReply{}, err
 	}
+	nd, src, dp, mtu := rt.nd, rt.src, rt.dp, rt.mtu
 	reply := netlinkx.PingReply{Src: src.AsSlice(), MTU: mtu}
 	if n.ip.owns(nd.index, dst) {
 		// Local delivery goes through loopback, not the HCA.
@@ -74,6 +68,26 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 	reply.Status, reply.TTL, reply.Bytes, reply.From = netlinkx.PingReplied, res.ttl, uint32(res.bytes), res.from.AsSlice()
 	reply.RTTNs = uint64(time.Since(start))
 	return reply, nil
+}
+
+// routeResult is a route and what the data path needs of it, read under
+// the driver lock so that the caller can work without it.
+type routeResult struct {
+	nd  *Netdev // identity only once the lock is released
+	src netip.Addr
+	dp  *dataPath // nil when the interface has no data path (down)
+	mtu uint32
+}
+
+// routeTo picks the route to dst (see route) under the driver lock.
+func (n *Node) routeTo(dev string, dst netip.Addr) (routeResult, error) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, src, err := n.route(dev, dst)
+	if err != nil {
+		return routeResult{}, err
+	}
+	return routeResult{nd: nd, src: src, dp: nd.dp, mtu: nd.mtu}, nil
 }
 
 // route picks the interface for dst: the named one, or the first whose
