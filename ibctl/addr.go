@@ -178,35 +178,7 @@ func addrShow(o *AddrOptions, c *netlinkx.Client) error {
 // each address of addrs on the link, in their order; in JSON the
 // addresses are the link's addr_info array.
 func PrintAddrLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link, addrs []netlinkx.Addr) {
-	p.Any("ifindex", "%d: ", l.Index)
-	if parent != nil {
-		p.Any("link", "", parent.Name)
-		p.Text(l.Name + "@" + parent.Name + ": ")
-		p.Any("ifname", "", l.Name)
-	} else {
-		p.Any("ifname", "%s: ", l.Name)
-	}
-	flags := linkFlags(l.Flags)
-	if parent != nil && parent.Flags&unix.IFF_UP == 0 {
-		flags = append(flags, "M-DOWN")
-	}
-	p.Any("flags", "", flags)
-	p.Text("<" + strings.Join(flags, ",") + "> ")
-	p.Any("mtu", "mtu %d ", l.MTU)
-	if l.Qdisc != "" {
-		p.Any("qdisc", "qdisc %s ", l.Qdisc)
-	}
-	state := "UNKNOWN"
-	if int(l.Operstate) < len(operstateNames) {
-		state = operstateNames[l.Operstate]
-	}
-	p.Any("operstate", "state %s ", state)
-	p.Any("group", "group %s ", "default")
-	p.Any("txqlen", "qlen %d", l.TxQLen)
-	p.Text("\n    ")
-	p.Any("link_type", "link/%s ", "infiniband")
-	p.Any("address", "%s", hwString(l.Address))
-	p.Any("broadcast", " brd %s", hwString(l.Broadcast))
+	printLinkHead(p, l, parent, false)
 	p.Text("\n")
 	infos := []*Obj{}
 	for _, a := range addrs {

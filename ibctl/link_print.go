@@ -45,10 +45,10 @@ func hwString(b []byte) string {
 	return strings.Join(parts, ":")
 }
 
-// PrintLink prints one link as `ip -d link show` does (iproute2 6.1), and
-// builds the `ip -j -d link show` object from the same calls. parent is
-// the IFLA_LINK device, nil for a parent interface.
-func PrintLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link, stats int) {
+// printLinkHead prints the first two lines every iproute2 link listing
+// shares: index, name, flags, MTU, qdisc, state, (with linkMode the link
+// mode,) group and queue length, then the link/infiniband addresses.
+func printLinkHead(p *Printer, l netlinkx.Link, parent *netlinkx.Link, linkMode bool) {
 	p.Any("ifindex", "%d: ", l.Index)
 	if parent != nil {
 		p.Any("link", "", parent.Name)
@@ -72,13 +72,22 @@ func PrintLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link, stats int) {
 		state = operstateNames[l.Operstate]
 	}
 	p.Any("operstate", "state %s ", state)
-	p.Any("linkmode", "mode %s ", "DEFAULT")
+	if linkMode {
+		p.Any("linkmode", "mode %s ", "DEFAULT")
+	}
 	p.Any("group", "group %s ", "default")
 	p.Any("txqlen", "qlen %d", l.TxQLen)
 	p.Text("\n    ")
 	p.Any("link_type", "link/%s ", "infiniband")
 	p.Any("address", "%s", hwString(l.Address))
 	p.Any("broadcast", " brd %s", hwString(l.Broadcast))
+}
+
+// PrintLink prints one link as `ip -d link show` does (iproute2 6.1), and
+// builds the `ip -j -d link show` object from the same calls. parent is
+// the IFLA_LINK device, nil for a parent interface.
+func PrintLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link, stats int) {
+	printLinkHead(p, l, parent, true)
 	p.Any("promiscuity", " promiscuity %d ", 0)
 	p.Any("allmulti", " allmulti %d ", 0)
 	p.Any("min_mtu", "minmtu %d ", l.MinMTU)
