@@ -18,6 +18,8 @@ type ipStack struct {
 	addrs  map[int32][]netip.Prefix // by ifindex, in the order added
 	neigh  map[int32]map[netip.Addr]*neighbour
 	pings  map[uint32]chan pingResult // by ident<<16 | seq
+	pmtu   map[netip.Addr]pmtuEntry   // path MTU exceptions (frag.go)
+	reasm  map[reasmKey]*reasm        // datagrams being reassembled
 	nextID uint16
 	now    func() time.Time
 }
@@ -122,7 +124,15 @@ func (s *ipStack) input(dp *dataPath, src header.HWAddr, pkt header.IPoIB) {
 }
 
 func (s *ipStack) inputIPv4(dp *dataPath, ip header.IPv4) {
-	if !ip.Valid() || !ip.IsChecksumValid() || ip.Protocol() != header.ProtocolICMPv4 {
+	if !ip.Valid() || !ip.IsChecksumValid() {
+		return
+	}
+	if ip.MoreFragments() || ip.FragmentOffset() != 0 {
+		if ip = s.reassemble(ip); ip == nil {
+			return
+		}
+	}
+	if ip.Protocol() != header.ProtocolICMPv4 {
 		return
 	}
 	dst := netip.AddrFrom4(ip.DestinationAddress())
@@ -142,12 +152,11 @@ func (s *ipStack) inputIPv4(dp *dataPath, ip header.IPv4) {
 		if e == nil || e.state != nudReachable {
 			return // the kernel would ARP first; peers always ARP before pinging
 		}
-		buf := make([]byte, header.IPoIBHeaderLen+int(ip.TotalLength()))
-		header.IPoIB(buf).Encode(header.EtherTypeIPv4)
-		n := header.EncodeICMPv4Echo(buf[header.IPoIBHeaderLen:], header.IPv4Fields{TTL: 64, Src: dst.As4(), Dst: src.As4()},
+		buf := make([]byte, int(ip.TotalLength()))
+		n := header.EncodeICMPv4Echo(buf, header.IPv4Fields{TTL: 64, Src: dst.As4(), Dst: src.As4(), ID: ip.ID()},
 			header.ICMPv4EchoReply, m.Ident(), m.Sequence(), m.Payload())
 		if n > 0 {
-			_ = dp.transmit(buf[:header.IPoIBHeaderLen+n], e.hw, false)
+			_ = s.sendIPv4(dp, header.IPv4(buf[:n]), e.hw, int(dp.cfg.Load().mtu))
 		}
 	case header.ICMPv4EchoReply:
 		s.deliverReply(m.Ident(), m.Sequence(), pingResult{reply: true, ttl: ip.TTL(), bytes: len(m), from: src})
@@ -237,7 +246,7 @@ type pingResult struct {
 }
 
 // echo sends one echo request and waits for its reply.
-func (s *ipStack) echo(dp *dataPath, src, dst netip.Addr, hw header.HWAddr, ident, seq uint16, size int, df bool, deadline time.Time) (pingResult, error) {
+func (s *ipStack) echo(dp *dataPath, src, dst netip.Addr, hw header.HWAddr, ident, seq uint16, size int, df bool, mtu int, deadline time.Time) (pingResult, error) {
 	ch := make(chan pingResult, 1)
 	key := uint32(ident)<<16 | uint32(seq)
 	s.mu.Lock()
@@ -255,24 +264,28 @@ func (s *ipStack) echo(dp *dataPath, src, dst netip.Addr, hw header.HWAddr, iden
 	var buf []byte
 	var n int
 	if dst.Is4() {
-		buf = make([]byte, header.IPoIBHeaderLen+header.IPv4MinHeaderLen+header.ICMPv4MinHeaderLen+size)
-		header.IPoIB(buf).Encode(header.EtherTypeIPv4)
+		ip := make([]byte, header.IPv4MinHeaderLen+header.ICMPv4MinHeaderLen+size)
 		f := header.IPv4Fields{TTL: 64, Src: src.As4(), Dst: dst.As4(), ID: seq}
 		if df {
 			f.Flags = header.IPv4FlagDontFragment
 		}
-		n = header.EncodeICMPv4Echo(buf[header.IPoIBHeaderLen:], f, header.ICMPv4Echo, ident, seq, data)
+		if header.EncodeICMPv4Echo(ip, f, header.ICMPv4Echo, ident, seq, data) == 0 {
+			return pingResult{}, errorf("ping", "", unix.EMSGSIZE, "")
+		}
+		if err := s.sendIPv4(dp, header.IPv4(ip), hw, mtu); err != nil {
+			return pingResult{}, err
+		}
 	} else {
 		buf = make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.ICMPv6MinHeaderLen+size)
 		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
 		n = header.EncodeICMPv6Echo(buf[header.IPoIBHeaderLen:], header.IPv6Fields{HopLimit: 64, Src: src.As16(), Dst: dst.As16()},
 			header.ICMPv6EchoRequest, ident, seq, data)
-	}
-	if n == 0 {
-		return pingResult{}, errorf("ping", "", unix.EMSGSIZE, "")
-	}
-	if err := dp.transmit(buf[:header.IPoIBHeaderLen+n], hw, false); err != nil {
-		return pingResult{}, err
+		if n == 0 {
+			return pingResult{}, errorf("ping", "", unix.EMSGSIZE, "")
+		}
+		if err := dp.transmit(buf[:header.IPoIBHeaderLen+n], hw, false); err != nil {
+			return pingResult{}, err
+		}
 	}
 	select {
 	case r := <-ch:

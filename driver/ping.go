@@ -35,14 +35,27 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 	if dp == nil {
 		return netlinkx.PingReply{}, errorf("ping", nd.name, unix.ENETUNREACH, "")
 	}
-	hdr := header.IPv4MinHeaderLen + header.ICMPv4MinHeaderLen
-	if dst.Is6() {
-		hdr = header.IPv6HeaderLen + header.ICMPv6MinHeaderLen
+	// The path MTU: the interface's, lowered by a cached exception.
+	eff := mtu
+	if e, ok := n.ip.pathMTU(dst); ok && e.mtu < eff {
+		eff = e.mtu
 	}
-	if hdr+int(r.Size) > int(mtu) {
-		// IP fragmentation is not emulated: larger echoes fail as with DF.
-		reply.Status = netlinkx.PingTooLong
+	size := header.IPv4MinHeaderLen + header.ICMPv4MinHeaderLen + int(r.Size)
+	if dst.Is6() {
+		size = header.IPv6HeaderLen + header.ICMPv6MinHeaderLen + int(r.Size)
+	}
+	// IP_PMTUDISC_DO refuses what exceeds the path MTU; WANT sets DF
+	// when it fits and fragments otherwise; DONT always fragments.
+	// IPv6 is not fragmented here.
+	df := false
+	switch {
+	case size > int(eff) && (r.PMTUDisc == netlinkx.PMTUDiscDo || dst.Is6()):
+		reply.Status, reply.MTU = netlinkx.PingTooLong, eff
 		return reply, nil
+	case r.PMTUDisc == netlinkx.PMTUDiscDo:
+		df = true
+	case r.PMTUDisc == netlinkx.PMTUDiscWant:
+		df = size <= int(eff)
 	}
 	start := time.Now()
 	hw, ok := n.ip.resolve(dp, src, dst, deadline)
@@ -50,11 +63,13 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 		reply.Status, reply.From = netlinkx.PingUnreachable, src.AsSlice()
 		return reply, nil
 	}
-	res, err := n.ip.echo(dp, src, dst, hw, r.Ident, r.Seq, int(r.Size), r.DF, deadline)
+	res, err := n.ip.echo(dp, src, dst, hw, r.Ident, r.Seq, int(r.Size), df, int(eff), deadline)
 	var tb *tooBig
 	if errors.As(err, &tb) {
-		// The driver's emulated ICMP "fragmentation needed" (RFC 4755's
-		// answer for a peer reached over UD) carries the UD MTU.
+		// The driver's emulated ICMP "fragmentation needed" / "packet
+		// too big" (RFC 4755's answer for a peer reached over UD) carries
+		// the UD MTU, and the route's path MTU drops to it.
+		n.ip.setPMTU(dst, tb.mtu)
 		reply.Status, reply.From, reply.MTU = netlinkx.PingFragNeeded, src.AsSlice(), tb.mtu
 		return reply, nil
 	}

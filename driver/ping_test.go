@@ -72,9 +72,18 @@ func TestPingBetweenNodes(t *testing.T) {
 	if err != nil || rep.Status != netlinkx.PingUnreachable {
 		t.Fatalf("unreachable = %+v, %v", rep, err)
 	}
-	// too big without fragmentation
-	if rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, TimeoutMs: 300}); err != nil || rep.Status != netlinkx.PingTooLong || rep.MTU != 2044 {
-		t.Fatalf("4000 bytes: %+v %v", rep, err)
+	// larger than the MTU: refused with DF (-M do), fragmented and
+	// reassembled both ways otherwise
+	if rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, TimeoutMs: 300, PMTUDisc: netlinkx.PMTUDiscDo}); err != nil || rep.Status != netlinkx.PingTooLong || rep.MTU != 2044 {
+		t.Fatalf("4000 bytes, -M do: %+v %v", rep, err)
+	}
+	tx0 := mustLink(t, n0, "ib0").Stats.TxPackets
+	if rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 10, TimeoutMs: 2000}); err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 4008 {
+		t.Fatalf("4000 bytes, fragmented: %+v %v", rep, err)
+	}
+	// 4028 bytes at MTU 2044: fragments of 2020 + 2008 bytes of payload... 2 or 3 packets
+	if d := mustLink(t, n0, "ib0").Stats.TxPackets - tx0; d != 2 {
+		t.Fatalf("fragments sent = %d, want 2", d)
 	}
 	// no route
 	if _, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{192, 0, 2, 1}, Size: 56, TimeoutMs: 300}); !errorsIs(err, unix.ENETUNREACH) {
@@ -133,9 +142,13 @@ func TestConnectedModeOverRC(t *testing.T) {
 	if tx0 != 1 || rx0 != 1 || tx1 != 1 || rx1 != 1 {
 		t.Fatalf("connections node0 %d/%d node1 %d/%d", tx0, rx0, tx1, rx1)
 	}
-	// above the connection MTU: fragmentation needed with 65520
-	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 65500, Seq: 9, TimeoutMs: 2000})
-	if err != nil || rep.Status != netlinkx.PingTooLong {
+	// above the connection MTU: refused with DF, fragmented otherwise
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 65500, Seq: 9, TimeoutMs: 2000, PMTUDisc: netlinkx.PMTUDiscDo})
+	if err != nil || rep.Status != netlinkx.PingTooLong || rep.MTU != 65520 {
+		t.Fatalf("65500 bytes, -M do = %+v, %v", rep, err)
+	}
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 65500, Seq: 10, TimeoutMs: 2000})
+	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 65508 {
 		t.Fatalf("65500 bytes = %+v, %v", rep, err)
 	}
 	// back to datagram: connections flushed, UD MTU applies
@@ -173,6 +186,20 @@ func TestConnectedModePeerWithoutCMUsesUD(t *testing.T) {
 	}
 	if s := mustLink(t, n0, "ib0").Stats; s.TxDropped != 1 || s.TxErrors != 1 {
 		t.Fatalf("stats = %+v", s)
+	}
+	// the path MTU dropped to the UD MTU: the route shows it, and the next
+	// echo is fragmented to fit
+	r, err := n0.RouteGet([]byte{10, 0, 0, 2})
+	if err != nil || r.MTU != 2044 || r.ExpiresSec != 600 || r.Dev != "ib0" {
+		t.Fatalf("route = %+v, %v", r, err)
+	}
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 3, TimeoutMs: 2000})
+	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 4008 {
+		t.Fatalf("4000 bytes after the path MTU dropped = %+v, %v", rep, err)
+	}
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 4, TimeoutMs: 2000, PMTUDisc: netlinkx.PMTUDiscDo})
+	if err != nil || rep.Status != netlinkx.PingTooLong || rep.MTU != 2044 {
+		t.Fatalf("4000 bytes, -M do, after the path MTU dropped = %+v, %v", rep, err)
 	}
 }
 

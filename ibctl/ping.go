@@ -40,9 +40,11 @@ func NewCmdPing(f *Factory) *cobra.Command {
 interface whose subnet holds ADDRESS (or -I DEV), the neighbour is found with ARP over
 the partition's broadcast group and the echo goes over the interface's UD queue pair.
 Output and exit status are ping's: 0 when a reply came, 1 when none did, 2 on errors.
-IPv4 (ARP) and IPv6 (neighbour discovery); IP fragmentation is not emulated, so an echo larger than the interface MTU
-fails with "message too long", and one larger than the UD MTU (connected mode) gets the
-driver's "Frag needed" answer.`,
+IPv4 (ARP) and IPv6 (neighbour discovery). An IPv4 echo larger than the path MTU is
+fragmented (-M want, the default; -M do refuses it with "message too long"); one larger
+than the UD MTU to a peer reached over UD in connected mode gets the driver's "Frag
+needed" answer, after which the path MTU is the UD MTU (see "ibctl route get"). IPv6 is
+not fragmented.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dst = args[0]
@@ -55,7 +57,7 @@ driver's "Frag needed" answer.`,
 	fl.IntVarP(&o.Size, "size", "s", 56, "ICMP data bytes")
 	fl.Float64VarP(&o.Interval, "interval", "i", 1, "seconds between requests")
 	fl.Float64VarP(&o.Wait, "timeout", "W", 1, "seconds to wait for each reply")
-	fl.StringVarP(&o.PMTU, "pmtudisc", "M", "dont", "path MTU discovery: do (set DF) or dont")
+	fl.StringVarP(&o.PMTU, "pmtudisc", "M", "want", "path MTU discovery: do (set DF, refuse larger), want (fragment larger) or dont (never DF)")
 	return cmd
 }
 
@@ -111,7 +113,7 @@ func pingRun(o *PingOptions) error {
 			break
 		}
 		rep, err := c.Ping(netlinkx.PingRequest{Dev: o.Dev, Dst: dst.AsSlice(), Size: uint32(o.Size), Ident: ident,
-			Seq: uint16(seq), TimeoutMs: uint32(o.Wait * 1000), DF: o.PMTU == "do"})
+			Seq: uint16(seq), TimeoutMs: uint32(o.Wait * 1000), PMTUDisc: pmtuModes[o.PMTU]})
 		if err != nil {
 			if e, _ := Errno(err); e == unix.ENETUNREACH {
 				return &UsageError{Msg: "ping: connect: Network is unreachable"}
@@ -191,3 +193,6 @@ func rttString(ms float64) string {
 	}
 	return strconv.FormatFloat(ms, 'f', 0, 64)
 }
+
+// pmtuModes are -M's values.
+var pmtuModes = map[string]uint8{"want": netlinkx.PMTUDiscWant, "do": netlinkx.PMTUDiscDo, "dont": netlinkx.PMTUDiscDont}

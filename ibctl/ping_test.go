@@ -46,6 +46,9 @@ func TestPing(t *testing.T) {
 			"From 10.0.0.1 icmp_seq=1 Destination Host Unreachable\n\n" +
 			"--- 10.0.0.9 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n", "", 1},
 		{"ping -c 1 -s 4000 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n" +
+			"4008 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=X\n\n" +
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 1 received, 0% packet loss, X\nrtt min/avg/max/mdev X\n", "", 0},
+		{"ping -c 1 -s 4000 -M do 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n" +
 			"ping: local error: message too long, mtu=2044\n\n" +
 			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n", "", 1},
 		{"ping -c 1 -s 65508 10.0.0.2", "", "ibctl: ping: invalid argument: '65508': out of range: 0 <= value <= 65507\n", 2},
@@ -198,5 +201,23 @@ func TestPingUnknownDevice(t *testing.T) {
 	_, errs, st := e.run("ping -c 1 -I ib9 10.0.0.2")
 	if st != 1 || errs != "ibctl: ping: No such device (Cannot find device \"ib9\")\n" {
 		t.Fatalf("ping -I ib9: %d %q", st, errs)
+	}
+}
+
+func TestRouteGet(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up")
+	e.addAddr("node0", "ib0", "10.0.0.1/24")
+	for _, tc := range []struct{ cmd, out, errs string }{
+		{"route get 10.0.0.2", "10.0.0.2 dev ib0 src 10.0.0.1 uid 0 \n    cache \n", ""},
+		{"route get 10.0.0.1", "local 10.0.0.1 dev ib0 src 10.0.0.1 uid 0 \n    cache <local> \n", ""},
+		{"-j route get 10.0.0.2", `[{"dst":"10.0.0.2","dev":"ib0","prefsrc":"10.0.0.1","flags":[],"uid":0,"cache":[]}]` + "\n", ""},
+		{"route get 192.0.2.1", "", "ibctl: route get: Network is unreachable\n"},
+		{"route get nowhere", "", "ibctl: route get: Error: inet address is expected rather than \"nowhere\".\n"},
+	} {
+		out, errs, _ := e.run(tc.cmd)
+		if out != tc.out || errs != tc.errs {
+			t.Errorf("%s: %q %q, want %q %q", tc.cmd, out, errs, tc.out, tc.errs)
+		}
 	}
 }

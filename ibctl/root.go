@@ -45,7 +45,7 @@ own InfiniBand fabric; the first command that needs it starts it in the backgrou
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 
-	root.AddCommand(NewCmdLink(f), NewCmdAddr(f), NewCmdNeigh(f), NewCmdSys(f), NewCmdEthtool(f), NewCmdHCA(f), NewCmdSM(f), NewCmdPing(f), NewCmdDmesg(f), NewCmdPerf(f), NewCmdMaddr(f), NewCmdDriver(f), NewCmdCompletion(f))
+	root.AddCommand(NewCmdLink(f), NewCmdAddr(f), NewCmdNeigh(f), NewCmdSys(f), NewCmdEthtool(f), NewCmdHCA(f), NewCmdSM(f), NewCmdPing(f), NewCmdDmesg(f), NewCmdPerf(f), NewCmdMaddr(f), NewCmdRoute(f), NewCmdDriver(f), NewCmdCompletion(f))
 	return root
 }
 

@@ -13,8 +13,15 @@ type PingRequest struct {
 	Ident     uint16
 	Seq       uint16
 	TimeoutMs uint32
-	DF        bool // -M do
+	PMTUDisc  uint8 // -M: PMTUDiscWant (default), PMTUDiscDo, PMTUDiscDont
 }
+
+// Path MTU discovery modes (IP_PMTUDISC_*), as ping -M sets them.
+const (
+	PMTUDiscWant uint8 = 0
+	PMTUDiscDo   uint8 = 1
+	PMTUDiscDont uint8 = 2
+)
 
 // Ping outcomes.
 const (
@@ -85,7 +92,7 @@ func pingRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 		case AttrTimeout:
 			r.TimeoutMs = ad.Uint32()
 		case AttrDF:
-			r.DF = true
+			r.PMTUDisc = ad.Uint8()
 		}
 	}
 	if ad.Err() != nil {
@@ -118,7 +125,7 @@ func (c *Client) Ping(r PingRequest) (PingReply, error) {
 		ae.Uint16(AttrIdent, r.Ident)
 		ae.Uint16(AttrSeq, r.Seq)
 		ae.Uint32(AttrTimeout, r.TimeoutMs)
-		ae.Flag(AttrDF, r.DF)
+		ae.Uint8(AttrDF, r.PMTUDisc)
 	})
 	if err != nil {
 		return PingReply{}, err

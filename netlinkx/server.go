@@ -420,7 +420,7 @@ func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 	}
 	ae := netlink.NewAttributeEncoder()
 	if run, ok := map[uint8]func(Node, []byte, *netlink.AttributeEncoder) error{
-		CmdPing: pingRequest, CmdDmesg: dmesgRequest, CmdPerf: perfRequest, CmdMaddr: maddrRequest}[cmd]; ok {
+		CmdPing: pingRequest, CmdDmesg: dmesgRequest, CmdPerf: perfRequest, CmdMaddr: maddrRequest, CmdRouteGet: routeRequest}[cmd]; ok {
 		if err := run(node, rest, ae); err != nil {
 			return nil, err
 		}
