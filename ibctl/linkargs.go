@@ -13,39 +13,9 @@ func matches(arg, keyword string) bool { return arg != "" && strings.HasPrefix(k
 // as iproute2's get_u16/get_unsigned require: leading blanks, an optional
 // sign (a '-' negates modulo 2^64), 0x for hex, a leading 0 for octal.
 func strtoul(s string) (uint64, bool) {
-	i := 0
-	for i < len(s) && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')) {
-		i++
-	}
-	neg := false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	base := uint64(10)
-	if i+1 < len(s) && s[i] == '0' && (s[i+1] == 'x' || s[i+1] == 'X') && i+2 < len(s) && digitVal(s[i+2]) < 16 {
-		base, i = 16, i+2
-	} else if i < len(s) && s[i] == '0' {
-		base = 8
-	}
-	start := i
-	var v uint64
-	overflow := false
-	for ; i < len(s); i++ {
-		d := uint64(digitVal(s[i]))
-		if d >= base {
-			break
-		}
-		if v > (^uint64(0)-d)/base {
-			overflow = true
-		}
-		v = v*base + d
-	}
-	if i == start || i != len(s) || overflow {
+	v, n := strtoulPrefix(s)
+	if n == 0 || n != len(s) || v == ^uint64(0) && !strings.HasPrefix(strings.TrimLeft(s, " \t\n\v\f\r"), "-") {
 		return 0, false
-	}
-	if neg {
-		v = -v
 	}
 	return v, true
 }
