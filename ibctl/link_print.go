@@ -2,6 +2,7 @@ package ibctl
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/ibctl/ibctl/netlinkx"
@@ -137,76 +138,91 @@ func printIPoIB(p *Printer, info netlinkx.IPoIB) {
 	p.Any("umcast", "umcast  %s ", fmt.Sprintf("%.4x", info.Umcast))
 }
 
-// statRow is one column of the statistics block: its header and value.
-type statRow struct {
-	name string
-	v    uint64
-	show bool
-}
-
-// printStats is iproute2 6.1's print_stats64: RX and TX rows under
-// headers, column widths from the header names and the widest value, and
-// with errs the error rows; JSON "stats64".
+// printStats is iproute2 6.1's print_stats64 for `ip -s [-s] link show`:
+// with errs (-s -s) the error rows. Text columns are sized as its
+// size_columns calls do, quirks included: the TX error values are passed
+// one column to the right of where they are printed (aborted widens the
+// "errors" column, carrier changes the "compressed" one), so only the RX
+// error values can widen their own columns. JSON is the "stats64" object.
 func printStats(p *Printer, l netlinkx.Link, errs bool) {
 	s := l.Stats
-	cols := []int{10, 7, 6, 7, 7, 7, 10, 9}
-	widen := func(vals ...uint64) {
+	// rx_length_errors, rx/tx_compressed and rx_otherhost_dropped are
+	// not in netlinkx.Stats: the driver never counts them, so they are 0,
+	// and the columns iproute2 shows only when they are non-zero never
+	// appear.
+	const lengthErrors = 0
+	cc := uint64(l.CarrierChanges) // IFLA_CARRIER_CHANGES is always sent
+	cols := []int{len("*X errors:"), len("packets"), len("errors"), len("dropped"),
+		len("heartbt"), len("overrun"), len("compressed"), len("otherhost")}
+	sizeColumns := func(vals ...uint64) {
 		for i, v := range vals {
-			if n := len(fmt.Sprint(v)); n > cols[i] {
+			if n := len(strconv.FormatUint(v, 10)); n > cols[i] {
 				cols[i] = n
 			}
 		}
 	}
-	widen(s.RxBytes, s.RxPackets, s.RxErrors, s.RxDropped, s.RxMissedErrors, s.Multicast)
-	widen(s.TxBytes, s.TxPackets, s.TxErrors, s.TxDropped, s.TxCarrierErrors, s.Collisions)
+	sizeColumns(s.RxBytes, s.RxPackets, s.RxErrors, s.RxDropped, s.RxMissedErrors, s.Multicast)
 	if errs {
-		widen(0, 0, s.RxCRCErrors, s.RxFrameErrors, s.RxFIFOErrors, s.RxOverErrors)
-		widen(0, s.TxAbortedErrors, s.TxFIFOErrors, s.TxWindowErrors, s.TxHeartbeatErrors, uint64(l.CarrierChanges))
+		sizeColumns(0, lengthErrors, s.RxCRCErrors, s.RxFrameErrors, s.RxFIFOErrors, s.RxOverErrors, s.RxNoHandler)
 	}
+	sizeColumns(s.TxBytes, s.TxPackets, s.TxErrors, s.TxDropped, s.TxCarrierErrors, s.Collisions)
+	if errs {
+		sizeColumns(0, 0, s.TxAbortedErrors, s.TxFIFOErrors, s.TxWindowErrors, s.TxHeartbeatErrors, cc)
+	}
+
 	var b strings.Builder
-	header := func(title string, names ...string) {
-		fmt.Fprintf(&b, "    %s: %*s", title, cols[0]-4, names[0])
-		for i, n := range names[1:] {
-			fmt.Fprintf(&b, " %*s", cols[i+1], n)
-		}
-		fmt.Fprintf(&b, " %*s\n", cols[6], "")
-	}
-	values := func(indent int, first int, vals ...uint64) {
-		b.WriteString(strings.Repeat(" ", indent))
+	nums := func(first int, vals ...uint64) { // print_num: "%*llu "
 		for i, v := range vals {
 			fmt.Fprintf(&b, "%*d ", cols[first+i], v)
 		}
-		b.WriteString("\n")
 	}
-	errHeader := func(title string, names ...string) {
-		fmt.Fprintf(&b, "    %s errors:%*s", title, cols[0]-10, "")
-		for i, n := range names {
-			fmt.Fprintf(&b, " %*s", cols[i+1], n)
+	header := func(dir, carrier, collsns string) {
+		fmt.Fprintf(&b, "    %s: %*s %*s %*s %*s %*s %*s %*s\n", dir, cols[0]-4, "bytes", cols[1], "packets",
+			cols[2], "errors", cols[3], "dropped", cols[4], carrier, cols[5], collsns, cols[6], "")
+	}
+
+	header("RX", "missed", "mcast")
+	b.WriteString("    ")
+	nums(0, s.RxBytes, s.RxPackets, s.RxErrors, s.RxDropped, s.RxMissedErrors, s.Multicast)
+	if errs {
+		nohandler := ""
+		if s.RxNoHandler != 0 {
+			nohandler = fmt.Sprintf("%*s", cols[6]+1, " nohandler")
 		}
-		b.WriteString("\n")
+		fmt.Fprintf(&b, "\n    RX errors:%*s %*s %*s %*s %*s %*s%s\n", cols[0]-10, "", cols[1], "length",
+			cols[2], "crc", cols[3], "frame", cols[4], "fifo", cols[5], "overrun", nohandler)
+		b.WriteString(strings.Repeat(" ", cols[0]+5))
+		nums(1, lengthErrors, s.RxCRCErrors, s.RxFrameErrors, s.RxFIFOErrors, s.RxOverErrors)
+		if s.RxNoHandler != 0 {
+			nums(6, s.RxNoHandler)
+		}
 	}
-	header("RX", "bytes", "packets", "errors", "dropped", "missed", "mcast")
-	values(4, 0, s.RxBytes, s.RxPackets, s.RxErrors, s.RxDropped, s.RxMissedErrors, s.Multicast)
+	b.WriteString("\n")
+
+	header("TX", "carrier", "collsns")
+	b.WriteString("    ")
+	nums(0, s.TxBytes, s.TxPackets, s.TxErrors, s.TxDropped, s.TxCarrierErrors, s.Collisions)
 	if errs {
-		errHeader("RX", "length", "crc", "frame", "fifo", "overrun")
-		values(cols[0]+5, 1, 0, s.RxCRCErrors, s.RxFrameErrors, s.RxFIFOErrors, s.RxOverErrors)
+		fmt.Fprintf(&b, "\n    TX errors:%*s %*s %*s %*s %*s %*s\n", cols[0]-10, "", cols[1], "aborted",
+			cols[2], "fifo", cols[3], "window", cols[4], "heartbt", cols[5], "transns")
+		b.WriteString(strings.Repeat(" ", cols[0]+5))
+		nums(1, s.TxAbortedErrors, s.TxFIFOErrors, s.TxWindowErrors, s.TxHeartbeatErrors, cc)
 	}
-	header("TX", "bytes", "packets", "errors", "dropped", "carrier", "collsns")
-	values(4, 0, s.TxBytes, s.TxPackets, s.TxErrors, s.TxDropped, s.TxCarrierErrors, s.Collisions)
-	if errs {
-		errHeader("TX", "aborted", "fifo", "window", "heartbt", "transns")
-		values(cols[0]+5, 1, s.TxAbortedErrors, s.TxFIFOErrors, s.TxWindowErrors, s.TxHeartbeatErrors, uint64(l.CarrierChanges))
-	}
+	b.WriteString("\n")
 	p.Text(b.String())
+
 	rx := new(Obj).Set("bytes", s.RxBytes).Set("packets", s.RxPackets).Set("errors", s.RxErrors).
 		Set("dropped", s.RxDropped).Set("over_errors", s.RxOverErrors).Set("multicast", s.Multicast)
 	tx := new(Obj).Set("bytes", s.TxBytes).Set("packets", s.TxPackets).Set("errors", s.TxErrors).
 		Set("dropped", s.TxDropped).Set("carrier_errors", s.TxCarrierErrors).Set("collisions", s.Collisions)
 	if errs {
-		rx.Set("length_errors", 0).Set("crc_errors", s.RxCRCErrors).Set("frame_errors", s.RxFrameErrors).
+		rx.Set("length_errors", uint64(lengthErrors)).Set("crc_errors", s.RxCRCErrors).Set("frame_errors", s.RxFrameErrors).
 			Set("fifo_errors", s.RxFIFOErrors).Set("missed_errors", s.RxMissedErrors)
+		if s.RxNoHandler != 0 {
+			rx.Set("nohandler", s.RxNoHandler)
+		}
 		tx.Set("aborted_errors", s.TxAbortedErrors).Set("fifo_errors", s.TxFIFOErrors).Set("window_errors", s.TxWindowErrors).
-			Set("heartbeat_errors", s.TxHeartbeatErrors).Set("carrier_changes", l.CarrierChanges)
+			Set("heartbeat_errors", s.TxHeartbeatErrors).Set("carrier_changes", cc)
 	}
 	p.Any("stats64", "", new(Obj).Set("rx", rx).Set("tx", tx))
 }
