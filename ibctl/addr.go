@@ -124,31 +124,13 @@ func addrRun(o *AddrOptions) error {
 }
 
 func addrShow(o *AddrOptions, c *netlinkx.Client) error {
-	var links []netlinkx.Link
-	if o.Args.Dev != "" {
-		l, err := c.Link(o.Args.Dev)
-		if err != nil {
-			if e, ok := Errno(err); ok && e == unix.ENODEV {
-				return fmt.Errorf("Device %q does not exist.", o.Args.Dev)
-			}
-			return opError("addr show", err)
-		}
-		links = []netlinkx.Link{l}
-	}
-	all, err := c.Links()
+	links, byIndex, err := linksToShow(c, "addr show", o.Args.Dev)
 	if err != nil {
-		return opError("addr show", err)
-	}
-	if links == nil {
-		links = all
+		return err
 	}
 	addrs, err := c.Addrs()
 	if err != nil {
 		return opError("addr show", err)
-	}
-	byIndex := make(map[int32]*netlinkx.Link, len(all))
-	for i := range all {
-		byIndex[all[i].Index] = &all[i]
 	}
 	objs := make([]*Obj, 0, len(links))
 	var text strings.Builder

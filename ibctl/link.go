@@ -142,21 +142,30 @@ func linkSet(o *LinkOptions, c *netlinkx.Client) error {
 }
 
 func linkShow(o *LinkOptions, c *netlinkx.Client) error {
+	links, byIndex, err := linksToShow(c, "link show", o.Args.Dev)
+	if err != nil {
+		return err
+	}
+	return printLinks(o.F.IO.Out, links, byIndex, o.F.Globals, o.Stats)
+}
+
+// linksToShow returns the links a show command prints (one device, or
+// all) and every link by index, which names parents (ib0.8001@ib0).
+func linksToShow(c *netlinkx.Client, what, dev string) ([]netlinkx.Link, map[int32]*netlinkx.Link, error) {
 	var links []netlinkx.Link
-	if o.Args.Dev != "" {
-		l, err := c.Link(o.Args.Dev)
+	if dev != "" {
+		l, err := c.Link(dev)
 		if err != nil {
 			if e, ok := Errno(err); ok && e == unix.ENODEV {
-				return fmt.Errorf("Device %q does not exist.", o.Args.Dev)
+				return nil, nil, fmt.Errorf("Device %q does not exist.", dev)
 			}
-			return opError("link show", err)
+			return nil, nil, opError(what, err)
 		}
 		links = []netlinkx.Link{l}
 	}
-	// The full list is needed anyway to name parents (ib0.8001@ib0).
 	all, err := c.Links()
 	if err != nil {
-		return opError("link show", err)
+		return nil, nil, opError(what, err)
 	}
 	if links == nil {
 		links = all
@@ -165,7 +174,7 @@ func linkShow(o *LinkOptions, c *netlinkx.Client) error {
 	for i := range all {
 		byIndex[all[i].Index] = &all[i]
 	}
-	return printLinks(o.F.IO.Out, links, byIndex, o.F.Globals, o.Stats)
+	return links, byIndex, nil
 }
 
 func printLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.Link, g *Globals, stats int) error {
