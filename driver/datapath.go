@@ -43,6 +43,10 @@ func (w fabricWire) Transmit(p *verbs.Packet) {
 	p.Release()
 }
 
+// Synchronous implements verbs.SyncWire: the switch delivers before Send
+// returns, so RC messages travel as zero-copy trains.
+func (w fabricWire) Synchronous() bool { return true }
+
 // fabricEndpoint receives the switch's frames for a device.
 type fabricEndpoint struct{ dev *verbs.Device }
 

@@ -15,6 +15,21 @@ type Frame interface {
 	DestLID() uint16
 }
 
+// A Train is a Frame that stands for several back-to-back packets (an RC
+// message sent as one object); the port counters count each packet.
+type Train interface {
+	Frame
+	Packets() int
+}
+
+// packets is the number of wire packets fr stands for.
+func packets(fr Frame) uint64 {
+	if t, ok := fr.(Train); ok {
+		return uint64(max(1, t.Packets()))
+	}
+	return 1
+}
+
 // Endpoint receives the frames the switch forwards to a port (the HCA
 // behind it).
 type Endpoint interface {
@@ -211,9 +226,10 @@ func (f *Fabric) Send(from PortRef, fr Frame) {
 		src.ctr.xmitDiscards.Add(1)
 		return
 	}
-	src.ctr.xmitPkts.Add(1)
-	src.ctr.ucastXmitPkts.Add(1)
-	h.ctr.rcvPkts.Add(1)
-	h.ctr.ucastRcvPkts.Add(1)
+	n := packets(fr)
+	src.ctr.xmitPkts.Add(n)
+	src.ctr.ucastXmitPkts.Add(n)
+	h.ctr.rcvPkts.Add(n)
+	h.ctr.ucastRcvPkts.Add(n)
 	h.ep.Deliver(fr)
 }

@@ -237,3 +237,25 @@ func BenchmarkSwitchMulticast(b *testing.B) {
 		f.Send(n0p1, fr)
 	}
 }
+
+// trainFrame is a Frame standing for n packets.
+type trainFrame struct {
+	dlid uint16
+	n    int
+}
+
+func (f trainFrame) DestLID() uint16 { return f.dlid }
+func (f trainFrame) Packets() int    { return f.n }
+
+// A Train counts every packet it stands for, in both ports' counters.
+func TestSwitchCountsTrains(t *testing.T) {
+	f := newFabric(t, nil)
+	attachAll(t, f)
+	for _, n := range []int{16, 0} { // 0 is one packet
+		f.Send(n0p1, trainFrame{dlid: 3, n: n})
+	}
+	wantEqual(t, "counters", counters(f), wantCtr{
+		n0p1: {XmitPkts: 17, UnicastXmitPkts: 17},
+		n1p1: {RcvPkts: 17, UnicastRcvPkts: 17},
+	})
+}

@@ -15,7 +15,11 @@
 // Steady-state traffic allocates nothing: work queues and CQs are
 // preallocated rings, and packets come from a per-device free list. A
 // send copies the payload from the send SGEs into a packet buffer, and a
-// receive copies it from the packet into the posted buffers.
+// receive copies it from the packet into the posted buffers. On a
+// synchronous wire an RC message whose payload is one SGE goes instead as
+// one packet train that lends the send buffer to the wire, as an HCA
+// reads send buffers by DMA while it transmits: the receive copy is the
+// only one, and per-packet work is done once per message.
 //
 // Locks: QP.mu, then SRQ.mu, then CQ.mu; Device.mu guards only the QP and
 // multicast tables and is never held while a QP is locked. No lock is held
@@ -82,7 +86,8 @@ type DeviceOptions struct {
 	// (IB_DEVICE_CQ_MODERATION).
 	CQModeration bool
 	// Wire carries the device's outgoing packets; nil drops them (counted
-	// in Stats.TxDropped).
+	// in Stats.TxDropped). A synchronous SyncWire gets RC messages as
+	// zero-copy packet trains.
 	Wire Wire
 	// Clock drives the RNR and CQ moderation timers; nil means the
 	// system clock.
@@ -126,6 +131,9 @@ type Device struct {
 	pkeys func() []uint16
 	pool  *pool
 	st    stats
+	// trains: the wire is synchronous, so RC messages go as zero-copy
+	// trains.
+	trains bool
 
 	mu      sync.RWMutex
 	qps     map[uint32]*QP     // +checklocks:mu
@@ -160,6 +168,9 @@ func NewDevice(opts DeviceOptions) (*Device, error) {
 		d.pkeys = func() []uint16 { return defaultPKeys }
 	}
 	d.pool = newPool(d.mtu, opts.Packets)
+	if w, ok := opts.Wire.(SyncWire); ok && w.Synchronous() {
+		d.trains = true
+	}
 	return d, nil
 }
 
@@ -228,7 +239,7 @@ func (d *Device) allocQPN() (uint32, bool) {
 // Unicast to the port's own LID is looped back; a multicast packet is
 // also delivered to this device's attached QPs, then sent.
 func (d *Device) send(p *Packet) {
-	d.st.txPackets.Add(1)
+	d.st.txPackets.Add(uint64(p.Packets()))
 	if p.DLID == d.opts.LID && !p.IsMulticast() {
 		d.Receive(p)
 		return

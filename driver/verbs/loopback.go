@@ -29,6 +29,10 @@ var _ Wire = (*Loopback)(nil)
 // delivery.
 func NewLoopback(queued bool) *Loopback { return &Loopback{queued: queued} }
 
+// Synchronous implements SyncWire: a Loopback that is not queued delivers
+// inside Transmit.
+func (l *Loopback) Synchronous() bool { return !l.queued }
+
 // Attach connects a device. Create the device with this Loopback as its
 // Wire first.
 func (l *Loopback) Attach(d *Device) {

@@ -24,6 +24,16 @@ type Wire interface {
 	Transmit(p *Packet)
 }
 
+// A SyncWire is a Wire that can promise synchronous delivery: when
+// Synchronous reports true, Transmit returns only after the receiving
+// device's Receive has returned, and the wire keeps no reference to the
+// packet. A device on such a wire sends RC messages zero-copy, as packet
+// trains whose payload is the sender's registered buffer (see Packet).
+type SyncWire interface {
+	Wire
+	Synchronous() bool
+}
+
 // Opcode is the packet type. The names follow the IBA BTH opcodes; RNR NAK
 // and NAK, which the IBA encodes as an ACKNOWLEDGE with an AETH syndrome,
 // get their own values here. The values are not BTH codes.
@@ -123,6 +133,16 @@ type Packet struct {
 	Imm        uint32 // ImmDt, valid when Opcode.hasImm
 	Payload    []byte
 
+	// Segments > 1 makes the packet a train: that many back-to-back
+	// packets of one RC message, PSN to PSN+Segments-1, each a full path
+	// MTU but the last, their payloads concatenated in Payload. Opcode
+	// is the first packet's and LastOpcode the last's; AckReq and Imm
+	// belong to the last. Counters count every packet of a train. Only a
+	// device on a synchronous wire sends trains, and their Payload is
+	// the sender's buffer, valid until Transmit returns.
+	Segments   int
+	LastOpcode Opcode
+
 	buf  []byte
 	pool *pool
 	busy bool
@@ -135,7 +155,7 @@ type Packet struct {
 func (p *Packet) Hold() { p.refs.Add(1) }
 
 // Clone returns a copy of p from the same pool, for a wire that delivers a
-// packet to several devices.
+// packet to several devices (multicast). p must not be a train.
 func (p *Packet) Clone() *Packet {
 	c := p.pool.get()
 	buf, pool := c.buf, c.pool
@@ -158,6 +178,21 @@ func (p *Packet) Release() {
 	}
 	p.pool.put(p)
 }
+
+// Packets is the number of wire packets p stands for: Segments for a
+// train, else 1.
+func (p *Packet) Packets() int { return max(1, p.Segments) }
+
+// last is the opcode of the last packet of p.
+func (p *Packet) last() Opcode {
+	if p.Segments > 1 {
+		return p.LastOpcode
+	}
+	return p.Opcode
+}
+
+// lastPSN is the PSN of the last packet of p.
+func (p *Packet) lastPSN() uint32 { return (p.PSN + uint32(p.Packets()) - 1) & psnMask }
 
 // IsMulticast reports whether the DLID is a multicast LID (0xC000-0xFFFE).
 func (p *Packet) IsMulticast() bool { return isMulticastLID(p.DLID) }

@@ -115,6 +115,7 @@ type QP struct {
 	comp     compInfo      // +checklocks:mu
 	rnrTimer Timer         // +checklocks:mu
 	rnrAt    time.Time     // +checklocks:mu
+	lent     sync.Cond     // L is &mu; signalled when a lent train is delivered
 
 	mgids [][16]byte // +checklocks:dev.mu
 }
@@ -144,6 +145,7 @@ func (d *Device) CreateQP(init QPInitAttr) (*QP, error) {
 		sigAll: init.SigAll,
 	}
 	qp.rnrFn = qp.onRNRTimer
+	qp.lent.L = &qp.mu
 	qp.sq = newRing[sendWQE](init.MaxSend)
 	backing := make([][]byte, len(qp.sq.buf)*init.MaxSGE)
 	for i := range qp.sq.buf {
@@ -231,6 +233,13 @@ func (qp *QP) PostSend(wr *SendWR) error {
 	switch qp.state {
 	case QPRTS:
 	case QPError:
+		if qp.req.flushPending && !qp.sq.full() {
+			// Earlier WQEs flush when the lent train is delivered;
+			// this one completes after them, in order.
+			qp.enqueueSendLocked(wr)
+			qp.mu.Unlock()
+			return nil
+		}
 		var n notifier
 		wc := WC{WRID: wr.WRID, Status: WCWRFlushErr, Opcode: WCSend, QPNum: qp.num}
 		err := qp.postCQ(qp.sendCQ, &wc, &n)
@@ -246,6 +255,14 @@ func (qp *QP) PostSend(wr *SendWR) error {
 		qp.mu.Unlock()
 		return errSendQueueFull
 	}
+	qp.enqueueSendLocked(wr)
+	return qp.runRequesterLocked()
+}
+
+// enqueueSendLocked copies wr into the next SQ slot; the caller checked
+// that the SQ is not full.
+// +checklocks:qp.mu
+func (qp *QP) enqueueSendLocked(wr *SendWR) {
 	w := qp.sq.producer()
 	w.wrid, w.opcode, w.imm, w.ah = wr.WRID, wr.Opcode, wr.Imm, wr.AH
 	w.signaled = wr.Signaled || qp.sigAll
@@ -256,7 +273,6 @@ func (qp *QP) PostSend(wr *SendWR) error {
 	}
 	w.status = WCSuccess
 	qp.sq.advanceProducer()
-	return qp.runRequesterLocked()
 }
 
 // PostRecv queues a receive WR. Receives are accepted in Init, RTR and
@@ -350,14 +366,13 @@ func (qp *QP) getRecv(n *notifier) bool {
 func (qp *QP) enterErrorLocked(n *notifier) {
 	qp.state = QPError
 	qp.stopRNRLocked()
-	for !qp.sq.empty() {
-		w := qp.sq.consumer()
-		if w.status == WCSuccess {
-			w.status = WCWRFlushErr
-		}
-		qp.completeSendNoFail(w, n)
+	if qp.req.lending {
+		// A train still reads a send buffer: flush once it is
+		// delivered (runRequesterLocked).
+		qp.req.flushPending = true
+	} else {
+		qp.flushSendLocked(n)
 	}
-	qp.req.next, qp.req.offset = qp.sq.prod, 0
 	if qp.resp.inMsg {
 		qp.flushRecv(&qp.resp.wqe, n)
 		qp.resp.inMsg = false
@@ -366,6 +381,20 @@ func (qp *QP) enterErrorLocked(n *notifier) {
 		qp.flushRecv(qp.rq.consumer(), n)
 		qp.rq.advanceConsumer()
 	}
+}
+
+// flushSendLocked completes every send WQE, sent or not, with its error
+// status or WRFlushErr.
+// +checklocks:qp.mu
+func (qp *QP) flushSendLocked(n *notifier) {
+	for !qp.sq.empty() {
+		w := qp.sq.consumer()
+		if w.status == WCSuccess {
+			w.status = WCWRFlushErr
+		}
+		qp.completeSendNoFail(w, n)
+	}
+	qp.req.next, qp.req.offset = qp.sq.prod, 0
 }
 
 // +checklocks:qp.mu
@@ -384,9 +413,17 @@ func (qp *QP) flushRecv(w *recvWQE, n *notifier) {
 	w.clear()
 }
 
-// resetLocked drops all work without completions (modify to Reset).
+// resetLocked drops all work without completions (modify to Reset). If a
+// train lends a send buffer to the wire, it first waits (releasing mu)
+// until the train is delivered: the caller may reuse its buffers as soon
+// as the reset returns.
 // +checklocks:qp.mu
 func (qp *QP) resetLocked() {
+	qp.state = QPReset // the requester stops after the current train
+	for qp.req.lending {
+		qp.lent.Wait()
+	}
+	qp.req.flushPending = false
 	qp.stopRNRLocked()
 	for i := range qp.sq.buf {
 		clear(qp.sq.buf[i].sgl)

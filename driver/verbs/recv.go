@@ -10,7 +10,7 @@ package verbs
 // the Q_Key; requests go to the responder, acknowledgements to the
 // completer. Drops are counted in Stats.
 func (d *Device) Receive(p *Packet) {
-	d.st.rxPackets.Add(1)
+	d.st.rxPackets.Add(uint64(p.Packets()))
 	switch {
 	case p.IsMulticast():
 		var members []*QP

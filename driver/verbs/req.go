@@ -39,6 +39,13 @@ type reqInfo struct {
 	offset  int      // bytes of WQE next already sent
 	psn     uint32   // next PSN to send
 	rnrWait bool     // RC: stopped by an RNR NAK until the timer fires
+	// lending: a train borrowing a send WQE's buffer is being
+	// transmitted. Until it is delivered, the send queue is not flushed
+	// (flushPending records a flush to do afterwards) and Modify to
+	// Reset and Destroy wait (lent is signalled), so that no buffer goes
+	// back to its owner while the wire reads it.
+	lending      bool
+	flushPending bool
 }
 
 // runRequesterLocked runs the requester until it has nothing to send. It
@@ -67,10 +74,20 @@ func (qp *QP) runRequesterLocked() error {
 			n.run()
 			return firstErr
 		}
+		lent := p.Segments > 0
+		qp.req.lending = lent
 		qp.mu.Unlock()
 		n.run()
 		qp.dev.send(p)
 		qp.mu.Lock()
+		if lent {
+			qp.req.lending = false
+			if qp.req.flushPending {
+				qp.req.flushPending = false
+				qp.flushSendLocked(&n)
+			}
+			qp.lent.Broadcast()
+		}
 	}
 }
 
@@ -215,6 +232,10 @@ func (qp *QP) buildPacket(w *sendWQE) (*Packet, reqState) {
 		w.firstPSN = p.PSN
 		w.lastPSN = (p.PSN + uint32(max(1, (w.length+mtu-1)/mtu)) - 1) & psnMask
 	}
+	if d.trains && len(w.sgl) == 1 {
+		qp.buildTrain(p, w, mtu, imm)
+		return p, reqTransmit
+	}
 	p.Payload = p.buf[:size]
 	gather(p.Payload, w.sgl, qp.req.offset)
 	qp.req.offset += size
@@ -226,6 +247,29 @@ func (qp *QP) buildPacket(w *sendWQE) (*Packet, reqState) {
 		qp.req.offset = 0
 	}
 	return p, reqTransmit
+}
+
+// buildTrain makes p the rest of w's message as one train whose payload
+// is the WQE's single send buffer, and advances the requester past it.
+// p has the first packet's headers, opcode and PSN already.
+// +checklocks:qp.mu
+func (qp *QP) buildTrain(p *Packet, w *sendWQE, mtu int, imm bool) {
+	rest := w.length - qp.req.offset
+	p.Payload = w.sgl[0][qp.req.offset:w.length:w.length]
+	p.Segments = max(1, (rest+mtu-1)/mtu)
+	p.LastOpcode = p.Opcode
+	if p.Segments > 1 {
+		p.LastOpcode = OpRCSendLast
+		if imm {
+			p.LastOpcode = OpRCSendLastImm
+		}
+		p.Imm = w.imm
+	}
+	// The first packet took its PSN; the others follow it.
+	qp.req.psn = (p.PSN + uint32(p.Segments)) & psnMask
+	p.AckReq = true
+	qp.req.next = qp.sq.next(qp.req.next)
+	qp.req.offset = 0
 }
 
 // rnrTimeouts maps an RNR timer code to its duration in microseconds

@@ -73,14 +73,14 @@ func (qp *QP) responder(p *Packet, n *notifier) *Packet {
 			case diff > 0 && (qp.resp.rnrNaked || qp.resp.nakSent):
 				// Packets behind one we NAKed: the requester
 				// resends from the NAKed PSN.
-				d.st.dropSequence.Add(1)
+				d.st.dropSequence.Add(uint64(p.Packets()))
 				state = respDone
 			case diff > 0:
 				state = respErrPSNOutOfSeq
 			case diff < 0:
 				// A duplicate: cannot happen on a lossless wire
 				// without a retransmit timer; drop it.
-				d.st.dropSequence.Add(1)
+				d.st.dropSequence.Add(uint64(p.Packets()))
 				state = respDone
 			}
 
@@ -117,7 +117,7 @@ func (qp *QP) responder(p *Packet, n *notifier) *Packet {
 				need += grhBytes
 			}
 			state = respExecute
-			if need > qp.resp.wqe.length || isRC && len(p.Payload) > qp.attr.PathMTU.Bytes() {
+			if need > qp.resp.wqe.length || isRC && len(p.Payload) > p.Packets()*qp.attr.PathMTU.Bytes() {
 				state = respErrLength
 			}
 
@@ -134,10 +134,10 @@ func (qp *QP) responder(p *Packet, n *notifier) *Packet {
 			scatter(w.sgl, qp.resp.offset, p.Payload)
 			qp.resp.offset += len(p.Payload)
 			if isRC {
-				qp.resp.epsn = (qp.resp.epsn + 1) & psnMask
+				qp.resp.epsn = (qp.resp.epsn + uint32(p.Packets())) & psnMask
 			}
 			state = respAcknowledge
-			if p.Opcode.ends() {
+			if p.last().ends() {
 				state = respComplete
 			}
 
@@ -151,7 +151,7 @@ func (qp *QP) responder(p *Packet, n *notifier) *Packet {
 				SrcQP:     p.SrcQPN,
 				SLID:      p.SLID,
 				PKeyIndex: qp.attr.PKeyIndex,
-				WithImm:   p.Opcode.hasImm(),
+				WithImm:   p.last().hasImm(),
 				Imm:       p.Imm,
 			}
 			if !isRC && p.GRH {
@@ -166,7 +166,7 @@ func (qp *QP) responder(p *Packet, n *notifier) *Packet {
 
 		case respAcknowledge:
 			if isRC && p.AckReq {
-				return qp.ackPacket(OpRCAck, p.PSN, 0)
+				return qp.ackPacket(OpRCAck, p.lastPSN(), 0)
 			}
 			return nil
 
@@ -178,10 +178,13 @@ func (qp *QP) responder(p *Packet, n *notifier) *Packet {
 			// resends from this PSN, which stays expected.
 			qp.resp.rnrNaked = true
 			d.st.rnrNaksSent.Add(1)
+			// The rest of a train is behind the NAKed PSN.
+			d.st.dropSequence.Add(uint64(p.Packets() - 1))
 			return qp.ackPacket(OpRCRNRNak, p.PSN, qp.attr.MinRNRTimer)
 
 		case respErrPSNOutOfSeq:
 			qp.resp.nakSent = true
+			d.st.dropSequence.Add(uint64(p.Packets() - 1))
 			return qp.ackPacket(OpRCNak, qp.resp.epsn, uint8(NakPSNSeqErr))
 
 		case respErrOpSeq:
