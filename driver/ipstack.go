@@ -20,8 +20,11 @@ type ipStack struct {
 	pings  map[uint32]chan pingResult // by ident<<16 | seq
 	pmtu   map[netip.Addr]pmtuEntry   // path MTU exceptions (frag.go)
 	reasm  map[reasmKey]*reasm        // datagrams being reassembled
+	reasm6 map[frag6Key]*frag6Queue   // IPv6 datagrams being reassembled (frag6.go)
 	nextID uint16
-	now    func() time.Time
+	// nextFragID is the last IPv6 fragment identification used.
+	nextFragID uint32
+	now        func() time.Time
 }
 
 // neighbour is one ARP entry.
@@ -261,8 +264,6 @@ func (s *ipStack) echo(dp *dataPath, src, dst netip.Addr, hw header.HWAddr, iden
 	for i := range data {
 		data[i] = byte(i)
 	}
-	var buf []byte
-	var n int
 	if dst.Is4() {
 		ip := make([]byte, header.IPv4MinHeaderLen+header.ICMPv4MinHeaderLen+size)
 		f := header.IPv4Fields{TTL: 64, Src: src.As4(), Dst: dst.As4(), ID: seq}
@@ -276,14 +277,12 @@ func (s *ipStack) echo(dp *dataPath, src, dst netip.Addr, hw header.HWAddr, iden
 			return pingResult{}, err
 		}
 	} else {
-		buf = make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.ICMPv6MinHeaderLen+size)
-		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
-		n = header.EncodeICMPv6Echo(buf[header.IPoIBHeaderLen:], header.IPv6Fields{HopLimit: 64, Src: src.As16(), Dst: dst.As16()},
-			header.ICMPv6EchoRequest, ident, seq, data)
-		if n == 0 {
+		ip := make([]byte, header.IPv6HeaderLen+header.ICMPv6MinHeaderLen+size)
+		if header.EncodeICMPv6Echo(ip, header.IPv6Fields{HopLimit: 64, Src: src.As16(), Dst: dst.As16()},
+			header.ICMPv6EchoRequest, ident, seq, data) == 0 {
 			return pingResult{}, errorf("ping", "", unix.EMSGSIZE, "")
 		}
-		if err := dp.transmit(buf[:header.IPoIBHeaderLen+n], hw, false); err != nil {
+		if err := s.sendIPv6(dp, header.IPv6(ip), hw, mtu); err != nil {
 			return pingResult{}, err
 		}
 	}

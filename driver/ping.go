@@ -36,22 +36,21 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 		return netlinkx.PingReply{}, errorf("ping", nd.name, unix.ENETUNREACH, "")
 	}
 	// The path MTU: the interface's, lowered by a cached exception.
-	eff := mtu
-	if e, ok := n.ip.pathMTU(dst); ok && e.mtu < eff {
-		eff = e.mtu
-	}
+	eff := n.ip.mtuTo(dst, mtu)
 	size := header.IPv4MinHeaderLen + header.ICMPv4MinHeaderLen + int(r.Size)
 	if dst.Is6() {
 		size = header.IPv6HeaderLen + header.ICMPv6MinHeaderLen + int(r.Size)
 	}
-	// IP_PMTUDISC_DO refuses what exceeds the path MTU; WANT sets DF
-	// when it fits and fragments otherwise; DONT always fragments.
-	// IPv6 is not fragmented here.
+	// IP_PMTUDISC_DO and IPV6_PMTUDISC_DO refuse what exceeds the path
+	// MTU with EMSGSIZE (ip_append_data, __ip6_append_data); otherwise
+	// IPv4 sets DF for WANT when it fits and fragments what does not, and
+	// IPv6, which has no DF bit, fragments at the source.
 	df := false
 	switch {
-	case size > int(eff) && (r.PMTUDisc == netlinkx.PMTUDiscDo || dst.Is6()):
+	case size > int(eff) && r.PMTUDisc == netlinkx.PMTUDiscDo:
 		reply.Status, reply.MTU = netlinkx.PingTooLong, eff
 		return reply, nil
+	case dst.Is6():
 	case r.PMTUDisc == netlinkx.PMTUDiscDo:
 		df = true
 	case r.PMTUDisc == netlinkx.PMTUDiscWant:

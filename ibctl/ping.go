@@ -40,11 +40,11 @@ func NewCmdPing(f *Factory) *cobra.Command {
 interface whose subnet holds ADDRESS (or -I DEV), the neighbour is found with ARP over
 the partition's broadcast group and the echo goes over the interface's UD queue pair.
 Output and exit status are ping's: 0 when a reply came, 1 when none did, 2 on errors.
-IPv4 (ARP) and IPv6 (neighbour discovery). An IPv4 echo larger than the path MTU is
-fragmented (-M want, the default; -M do refuses it with "message too long"); one larger
-than the UD MTU to a peer reached over UD in connected mode gets the driver's "Frag
-needed" answer, after which the path MTU is the UD MTU (see "ibctl route get"). IPv6 is
-not fragmented.`,
+IPv4 (ARP) and IPv6 (neighbour discovery). An echo larger than the path MTU is
+fragmented (-M want, the default, and -M dont; -M do refuses it with "message too
+long"); one larger than the UD MTU to a peer reached over UD in connected mode gets the
+driver's "Frag needed" (IPv4) or "Packet too big" (IPv6) answer, after which the path
+MTU is the UD MTU for 10 minutes (see "ibctl route get").`,
 		Args: cobra.ExactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dst = args[0]
@@ -136,8 +136,14 @@ func pingRun(o *PingOptions) error {
 				fmt.Fprintf(w, "From %s icmp_seq=%d Destination unreachable: Address unreachable\n", addrString(rep.Src), seq)
 			}
 		case netlinkx.PingTooLong:
+			// EMSGSIZE from sendmsg: iputils' ping and ping6 word the
+			// local error differently.
 			errs++
-			fmt.Fprintf(w, "ping: local error: message too long, mtu=%d\n", rep.MTU)
+			if dst.Is4() {
+				fmt.Fprintf(w, "ping: local error: message too long, mtu=%d\n", rep.MTU)
+			} else {
+				fmt.Fprintf(w, "ping: local error: message too long, mtu: %d\n", rep.MTU)
+			}
 		case netlinkx.PingFragNeeded:
 			errs++
 			if dst.Is4() {

@@ -1,11 +1,14 @@
 package ibctl
 
 import (
+	"fmt"
 	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/ibctl/ibctl/driver"
+	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -220,4 +223,64 @@ func TestRouteGet(t *testing.T) {
 			t.Errorf("%s: %q %q, want %q %q", tc.cmd, out, errs, tc.out, tc.errs)
 		}
 	}
+}
+
+// transcript runs command lines and records each as "$ ibctl LINE", its
+// stdout and stderr, and its exit status when not 0, with ping's
+// measured times replaced by X.
+func (e *env) transcript(lines ...string) string {
+	e.t.Helper()
+	var b strings.Builder
+	for _, l := range lines {
+		out, errs, st := e.run(l)
+		out = timeRE.ReplaceAllStringFunc(out, func(s string) string {
+			switch {
+			case strings.HasPrefix(s, "time="):
+				return "time=X ms"
+			case strings.HasPrefix(s, "time "):
+				return "time Xms"
+			}
+			return "= X/X/X/X ms"
+		})
+		fmt.Fprintf(&b, "$ ibctl %s\n%s%s", l, out, errs)
+		if st != 0 {
+			fmt.Fprintf(&b, "[exit %d]\n", st)
+		}
+	}
+	return b.String()
+}
+
+// IPv6 echoes larger than the MTU are fragmented both ways; -M do refuses
+// them as ping6 does.
+func TestPing6Fragmented(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "-n node1 link set ib0 up", "addr add fd00::1/64 dev ib0", "-n node1 addr add fd00::2/64 dev ib0")
+	golden(t, "ping6_fragmented", e.transcript(
+		"ping -c 2 -i 0 -s 4000 fd00::2",
+		"ping -c 1 -s 4000 -M do fd00::2",
+		"ping -c 1 -s 1996 -M do fd00::2",
+		"route get fd00::2",
+		"-j route get fd00::2",
+		"route get fd00::1",
+		"-j route get fd00::1",
+	))
+}
+
+// A peer without connected mode, reached from an interface in connected
+// mode, is behind UD: the driver's packet too big lowers the path MTU,
+// which route get shows, and the next echo is fragmented to it.
+func TestPing6PathMTU(t *testing.T) {
+	topo := fabric.DefaultTopology()
+	topo.Nodes[1].Ports[0].Caps = &fabric.Capabilities{Checksum: true}
+	e := newEnvWith(t, driver.Options{Topology: topo})
+	e.ok("link set ib0 up", "-n node1 link set ib0 up", "link set ib0 type ipoib mode connected",
+		"addr add fd00::1/64 dev ib0", "-n node1 addr add fd00::2/64 dev ib0")
+	golden(t, "ping6_pmtu", e.transcript(
+		"route get fd00::2",
+		"ping -c 1 -s 4000 fd00::2",
+		"route get fd00::2",
+		"-j route get fd00::2",
+		"ping -c 1 -s 4000 fd00::2",
+		"ping -c 1 -s 4000 -M do fd00::2",
+	))
 }
