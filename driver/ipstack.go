@@ -15,7 +15,8 @@ import (
 // has its own lock so the data path never takes the driver's.
 type ipStack struct {
 	mu     sync.Mutex
-	addrs  map[int32][]netip.Prefix // by ifindex, in the order added
+	addrs  map[int32][]netip.Prefix // by ifindex: IPv4 in the order added, IPv6 as insertAddr orders them
+	auto   map[int32]netip.Addr     // the automatic link-local address of an interface (addrconf.go)
 	neigh  map[int32]map[netip.Addr]*neighbour
 	pings  map[uint32]chan pingResult // by ident<<16 | seq
 	pmtu   map[netip.Addr]pmtuEntry   // path MTU exceptions (frag.go)
@@ -64,6 +65,17 @@ func (s *ipStack) addrFor(index int32, v4 bool) (netip.Addr, bool) {
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// srcFor returns the interface's source address for dst: its first IPv4
+// address, or the IPv6 address source selection picks (srcFor6).
+func (s *ipStack) srcFor(index int32, dst netip.Addr) (netip.Addr, bool) {
+	if dst.Is4() {
+		return s.addrFor(index, true)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srcFor6(index, dst)
 }
 
 // owns reports whether ip is an address of the interface.
@@ -294,7 +306,9 @@ func (s *ipStack) echo(dp *dataPath, src, dst netip.Addr, hw header.HWAddr, iden
 	}
 }
 
-// Addrs lists the node's interface addresses (RTM_GETADDR).
+// Addrs lists the node's interface addresses (RTM_GETADDR) as an
+// AF_UNSPEC dump does: every IPv4 address, then every IPv6 address, each
+// family by interface (rtnl_dump_all).
 func (n *Node) Addrs() ([]netlinkx.Addr, error) {
 	n.d.mu.Lock()
 	devs := sortedDevs(n.devs)
@@ -302,9 +316,13 @@ func (n *Node) Addrs() ([]netlinkx.Addr, error) {
 	n.ip.mu.Lock()
 	defer n.ip.mu.Unlock()
 	var out []netlinkx.Addr
-	for _, nd := range devs {
-		for _, p := range n.ip.addrs[nd.index] {
-			out = append(out, addrMsg(nd, p))
+	for _, v4 := range []bool{true, false} {
+		for _, nd := range devs {
+			for _, p := range n.ip.addrs[nd.index] {
+				if p.Addr().Is4() == v4 {
+					out = append(out, addrMsg(nd, p))
+				}
+			}
 		}
 	}
 	return out, nil
@@ -345,7 +363,12 @@ func (n *Node) AddAddr(a netlinkx.Addr) error {
 	if !ok || (a.Family == unix.AF_INET && (!ip.Is4() || a.PrefixLen > 32)) || (a.Family == unix.AF_INET6 && (!ip.Is6() || a.PrefixLen > 128)) {
 		return errorf("addr add", nd.name, unix.EINVAL, "invalid address")
 	}
+	if ip.Is6() && nd.mtu < header.IPv6MinMTU {
+		// no inet6_dev below the IPv6 minimum MTU (ipv6_add_dev)
+		return errorf("addr add", nd.name, unix.EINVAL, "")
+	}
 	p := netip.PrefixFrom(ip, int(a.PrefixLen))
+	undo := n.ip.snapshotAddrs([]*Netdev{nd})
 	n.ip.mu.Lock()
 	for _, q := range n.ip.addrs[nd.index] {
 		if q.Addr() == ip {
@@ -353,13 +376,10 @@ func (n *Node) AddAddr(a netlinkx.Addr) error {
 			return errorf("addr add", nd.name, unix.EEXIST, "")
 		}
 	}
-	n.ip.addrs[nd.index] = append(n.ip.addrs[nd.index], p)
+	n.ip.insertAddr(nd.index, p)
 	n.ip.mu.Unlock()
 	if err := n.persist(nd); err != nil {
-		n.ip.mu.Lock()
-		list := n.ip.addrs[nd.index]
-		n.ip.addrs[nd.index] = list[:len(list)-1]
-		n.ip.mu.Unlock()
+		undo()
 		return err
 	}
 	nd.syncMcast()
@@ -375,16 +395,18 @@ func (n *Node) DelAddr(a netlinkx.Addr) error {
 		return err
 	}
 	ip, _ := netip.AddrFromSlice(a.Local)
+	undo := n.ip.snapshotAddrs([]*Netdev{nd})
 	n.ip.mu.Lock()
 	list := n.ip.addrs[nd.index]
 	for i, q := range list {
 		if q.Addr() == ip && (a.PrefixLen == 0 || q.Bits() == int(a.PrefixLen)) {
 			n.ip.addrs[nd.index] = append(list[:i:i], list[i+1:]...)
+			if n.ip.isAuto(nd.index, ip) {
+				delete(n.ip.auto, nd.index)
+			}
 			n.ip.mu.Unlock()
 			if err := n.persist(nd); err != nil {
-				n.ip.mu.Lock()
-				n.ip.addrs[nd.index] = list
-				n.ip.mu.Unlock()
+				undo()
 				return err
 			}
 			nd.syncMcast()
@@ -444,5 +466,6 @@ func (s *ipStack) forget(index int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.addrs, index)
+	delete(s.auto, index)
 	delete(s.neigh, index)
 }

@@ -20,6 +20,11 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 		return netlinkx.PingReply{}, errorf("ping", "", unix.EAFNOSUPPORT, "")
 	}
 	dst = dst.Unmap()
+	if dst.Is6() && dst.IsLinkLocalUnicast() && r.Dev == "" {
+		// ip6_datagram_connect: a link-local destination needs an
+		// interface
+		return netlinkx.PingReply{}, errorf("ping", "", unix.EINVAL, "")
+	}
 	deadline := time.Now().Add(time.Duration(r.TimeoutMs) * time.Millisecond)
 	rt, err := n.routeTo(r.Dev, dst)
 	if err != nil {
@@ -112,7 +117,7 @@ func (n *Node) route(dev string, dst netip.Addr) (*Netdev, netip.Addr, error) {
 		if err != nil {
 			return nil, netip.Addr{}, err
 		}
-		src, ok := n.ip.addrFor(nd.index, dst.Is4())
+		src, ok := n.ip.srcFor(nd.index, dst)
 		if !ok {
 			return nil, netip.Addr{}, errorf("ping", dev, unix.EADDRNOTAVAIL, "")
 		}
@@ -123,6 +128,10 @@ func (n *Node) route(dev string, dst netip.Addr) (*Netdev, netip.Addr, error) {
 	for _, nd := range sortedDevs(n.devs) {
 		for _, p := range n.ip.addrs[nd.index] {
 			if p.Addr().Is4() == dst.Is4() && (p.Masked().Contains(dst) || p.Addr() == dst) && nd.up {
+				if dst.Is6() {
+					src, _ := n.ip.srcFor6(nd.index, dst)
+					return nd, src, nil
+				}
 				return nd, p.Addr(), nil
 			}
 		}

@@ -131,8 +131,11 @@ func TestDebugfsFiles(t *testing.T) {
 	rec := func(gid string) string {
 		return `GID: ` + gid + `\n  created: +[0-9]+\n  queuelen:         0\n  complete:       yes\n  send_only:       no\n\n`
 	}
-	// the all-hosts group 224.0.0.1 (an IPv4 address is set), then the broadcast group
-	if st != 0 || !regexp.MustCompile(`^`+rec("ff12:401b:ffff:0:0:0:0:1")+rec("ff12:401b:ffff:0:0:0:ffff:ffff")+`$`).MatchString(out) {
+	// the all-hosts group 224.0.0.1 (an IPv4 address is set), the
+	// broadcast group, then all-nodes ff02::1 and the solicited-node group
+	// of the link-local address fe80::202:c903:0:1001
+	if st != 0 || !regexp.MustCompile(`^`+rec("ff12:401b:ffff:0:0:0:0:1")+rec("ff12:401b:ffff:0:0:0:ffff:ffff")+
+		rec("ff12:601b:ffff:0:0:0:0:1")+rec("ff12:601b:ffff:0:0:1:ff00:1001")+`$`).MatchString(out) {
 		t.Errorf("ib0_mcg: %d %q %q", st, out, errs)
 	}
 	out, errs, st = e.run("sys read kernel/debug/ipoib/ib0_path")
@@ -164,11 +167,11 @@ func TestMaddrAndMulticastJoins(t *testing.T) {
 	if _, errs, st := e.run("maddr show dev ib9"); st != 1 || errs != "ibctl: Device \"ib9\" does not exist.\n" {
 		t.Fatalf("maddr show dev ib9: %d %q", st, errs)
 	}
-	// going down leaves the group
+	// going down leaves every group
 	e.ok("link set ib0 down")
 	out, _, _ := e.run("sm groups")
-	if strings.Contains(out, "ff12:401b:ffff:0:0:0:0:1  0xc001  0xffff  0x00000b1b  2048    100   node0/1") {
-		t.Fatalf("node0 still in 224.0.0.1 after down:\n%s", out)
+	if strings.Contains(out, "node0/1") || !strings.Contains(out, "ff12:401b:ffff:0:0:0:0:1        0xc004  0xffff  0x00000b1b  2048    100   node1/1:full\n") {
+		t.Fatalf("node0 still in a group after down:\n%s", out)
 	}
 }
 
@@ -282,5 +285,23 @@ func TestPing6PathMTU(t *testing.T) {
 		"-j route get fd00::2",
 		"ping -c 1 -s 4000 fd00::2",
 		"ping -c 1 -s 4000 -M do fd00::2",
+	))
+}
+
+// Interfaces that come up get their link-local addresses; a peer's is
+// reached through -I or a scope, and not without.
+func TestPing6LinkLocal(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "-n node1 link set ib0 up")
+	golden(t, "ping6_link_local", e.transcript(
+		"addr show dev ib0",
+		"ping -c 1 fe80::202:c903:0:2001",
+		"ping -c 1 -I ib0 fe80::202:c903:0:2001",
+		"ping -c 1 -s 4000 fe80::202:c903:0:2001%ib0",
+		"neigh show",
+		"link set ib0 down",
+		"addr show dev ib0",
+		"link set ib0 up",
+		"-j addr show dev ib0",
 	))
 }
