@@ -445,7 +445,7 @@ func TestBroadcastGroupMembership(t *testing.T) {
 	members := func() []string {
 		var out []string
 		for _, g := range d.Groups() {
-			if g.PKey != 0xffff {
+			if !g.Broadcast || g.PKey != 0xffff {
 				continue
 			}
 			for _, m := range g.Members {

@@ -13,7 +13,8 @@ import (
 // ip_fragment.c) and the path MTU cache that ICMP "fragmentation needed"
 // fills (ipv4_update_pmtu): enough for echoes larger than the MTU.
 
-// pmtuExpires is net.ipv4.route.mtu_expires (600 s).
+// pmtuExpires is net.ipv4.route.mtu_expires, and net.ipv6.route.mtu_expires
+// for IPv6 (both 600 s).
 const pmtuExpires = 600 * time.Second
 
 // reasmTimeout is net.ipv4.ipfrag_time (30 s).
@@ -25,8 +26,12 @@ type pmtuEntry struct {
 	expires time.Time
 }
 
-// setPMTU records a lower path MTU to dst.
+// setPMTU records a lower path MTU to dst. IPv6 path MTUs are never
+// below the minimum link MTU (__ip6_rt_update_pmtu).
 func (s *ipStack) setPMTU(dst netip.Addr, mtu uint32) {
+	if dst.Is6() {
+		mtu = max(mtu, header.IPv6MinMTU)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pmtu == nil {
@@ -45,6 +50,15 @@ func (s *ipStack) pathMTU(dst netip.Addr) (pmtuEntry, bool) {
 		return pmtuEntry{}, false
 	}
 	return e, ok
+}
+
+// mtuTo is the path MTU to dst: the interface's, lowered by a cached
+// exception.
+func (s *ipStack) mtuTo(dst netip.Addr, ifMTU uint32) uint32 {
+	if e, ok := s.pathMTU(dst); ok && e.mtu < ifMTU {
+		return e.mtu
+	}
+	return ifMTU
 }
 
 // sendIPv4 sends an IPv4 packet (without the encapsulation header) to hw,

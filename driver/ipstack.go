@@ -15,13 +15,17 @@ import (
 // has its own lock so the data path never takes the driver's.
 type ipStack struct {
 	mu     sync.Mutex
-	addrs  map[int32][]netip.Prefix // by ifindex, in the order added
+	addrs  map[int32][]netip.Prefix // by ifindex: IPv4 in the order added, IPv6 as insertAddr orders them
+	auto   map[int32]netip.Addr     // the automatic link-local address of an interface (addrconf.go)
 	neigh  map[int32]map[netip.Addr]*neighbour
 	pings  map[uint32]chan pingResult // by ident<<16 | seq
 	pmtu   map[netip.Addr]pmtuEntry   // path MTU exceptions (frag.go)
 	reasm  map[reasmKey]*reasm        // datagrams being reassembled
+	reasm6 map[frag6Key]*frag6Queue   // IPv6 datagrams being reassembled (frag6.go)
 	nextID uint16
-	now    func() time.Time
+	// nextFragID is the last IPv6 fragment identification used.
+	nextFragID uint32
+	now        func() time.Time
 }
 
 // neighbour is one ARP entry.
@@ -61,6 +65,17 @@ func (s *ipStack) addrFor(index int32, v4 bool) (netip.Addr, bool) {
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// srcFor returns the interface's source address for dst: its first IPv4
+// address, or the IPv6 address source selection picks (srcFor6).
+func (s *ipStack) srcFor(index int32, dst netip.Addr) (netip.Addr, bool) {
+	if dst.Is4() {
+		return s.addrFor(index, true)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srcFor6(index, dst)
 }
 
 // owns reports whether ip is an address of the interface.
@@ -261,8 +276,6 @@ func (s *ipStack) echo(dp *dataPath, src, dst netip.Addr, hw header.HWAddr, iden
 	for i := range data {
 		data[i] = byte(i)
 	}
-	var buf []byte
-	var n int
 	if dst.Is4() {
 		ip := make([]byte, header.IPv4MinHeaderLen+header.ICMPv4MinHeaderLen+size)
 		f := header.IPv4Fields{TTL: 64, Src: src.As4(), Dst: dst.As4(), ID: seq}
@@ -276,14 +289,12 @@ func (s *ipStack) echo(dp *dataPath, src, dst netip.Addr, hw header.HWAddr, iden
 			return pingResult{}, err
 		}
 	} else {
-		buf = make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.ICMPv6MinHeaderLen+size)
-		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
-		n = header.EncodeICMPv6Echo(buf[header.IPoIBHeaderLen:], header.IPv6Fields{HopLimit: 64, Src: src.As16(), Dst: dst.As16()},
-			header.ICMPv6EchoRequest, ident, seq, data)
-		if n == 0 {
+		ip := make([]byte, header.IPv6HeaderLen+header.ICMPv6MinHeaderLen+size)
+		if header.EncodeICMPv6Echo(ip, header.IPv6Fields{HopLimit: 64, Src: src.As16(), Dst: dst.As16()},
+			header.ICMPv6EchoRequest, ident, seq, data) == 0 {
 			return pingResult{}, errorf("ping", "", unix.EMSGSIZE, "")
 		}
-		if err := dp.transmit(buf[:header.IPoIBHeaderLen+n], hw, false); err != nil {
+		if err := s.sendIPv6(dp, header.IPv6(ip), hw, mtu); err != nil {
 			return pingResult{}, err
 		}
 	}
@@ -295,7 +306,9 @@ func (s *ipStack) echo(dp *dataPath, src, dst netip.Addr, hw header.HWAddr, iden
 	}
 }
 
-// Addrs lists the node's interface addresses (RTM_GETADDR).
+// Addrs lists the node's interface addresses (RTM_GETADDR) as an
+// AF_UNSPEC dump does: every IPv4 address, then every IPv6 address, each
+// family by interface (rtnl_dump_all).
 func (n *Node) Addrs() ([]netlinkx.Addr, error) {
 	n.d.mu.Lock()
 	devs := sortedDevs(n.devs)
@@ -303,9 +316,13 @@ func (n *Node) Addrs() ([]netlinkx.Addr, error) {
 	n.ip.mu.Lock()
 	defer n.ip.mu.Unlock()
 	var out []netlinkx.Addr
-	for _, nd := range devs {
-		for _, p := range n.ip.addrs[nd.index] {
-			out = append(out, addrMsg(nd, p))
+	for _, v4 := range []bool{true, false} {
+		for _, nd := range devs {
+			for _, p := range n.ip.addrs[nd.index] {
+				if p.Addr().Is4() == v4 {
+					out = append(out, addrMsg(nd, p))
+				}
+			}
 		}
 	}
 	return out, nil
@@ -346,7 +363,12 @@ func (n *Node) AddAddr(a netlinkx.Addr) error {
 	if !ok || (a.Family == unix.AF_INET && (!ip.Is4() || a.PrefixLen > 32)) || (a.Family == unix.AF_INET6 && (!ip.Is6() || a.PrefixLen > 128)) {
 		return errorf("addr add", nd.name, unix.EINVAL, "invalid address")
 	}
+	if ip.Is6() && nd.mtu < header.IPv6MinMTU {
+		// no inet6_dev below the IPv6 minimum MTU (ipv6_add_dev)
+		return errorf("addr add", nd.name, unix.EINVAL, "")
+	}
 	p := netip.PrefixFrom(ip, int(a.PrefixLen))
+	undo := n.ip.snapshotAddrs([]*Netdev{nd})
 	n.ip.mu.Lock()
 	for _, q := range n.ip.addrs[nd.index] {
 		if q.Addr() == ip {
@@ -354,13 +376,10 @@ func (n *Node) AddAddr(a netlinkx.Addr) error {
 			return errorf("addr add", nd.name, unix.EEXIST, "")
 		}
 	}
-	n.ip.addrs[nd.index] = append(n.ip.addrs[nd.index], p)
+	n.ip.insertAddr(nd.index, p)
 	n.ip.mu.Unlock()
 	if err := n.persist(nd); err != nil {
-		n.ip.mu.Lock()
-		list := n.ip.addrs[nd.index]
-		n.ip.addrs[nd.index] = list[:len(list)-1]
-		n.ip.mu.Unlock()
+		undo()
 		return err
 	}
 	nd.syncMcast()
@@ -376,16 +395,18 @@ func (n *Node) DelAddr(a netlinkx.Addr) error {
 		return err
 	}
 	ip, _ := netip.AddrFromSlice(a.Local)
+	undo := n.ip.snapshotAddrs([]*Netdev{nd})
 	n.ip.mu.Lock()
 	list := n.ip.addrs[nd.index]
 	for i, q := range list {
 		if q.Addr() == ip && (a.PrefixLen == 0 || q.Bits() == int(a.PrefixLen)) {
 			n.ip.addrs[nd.index] = append(list[:i:i], list[i+1:]...)
+			if n.ip.isAuto(nd.index, ip) {
+				delete(n.ip.auto, nd.index)
+			}
 			n.ip.mu.Unlock()
 			if err := n.persist(nd); err != nil {
-				n.ip.mu.Lock()
-				n.ip.addrs[nd.index] = list
-				n.ip.mu.Unlock()
+				undo()
 				return err
 			}
 			nd.syncMcast()
@@ -445,5 +466,6 @@ func (s *ipStack) forget(index int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.addrs, index)
+	delete(s.auto, index)
 	delete(s.neigh, index)
 }

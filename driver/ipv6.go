@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 
@@ -10,8 +11,8 @@ import (
 
 // IPv6 over IPoIB (RFC 4391 §6–7): neighbour discovery with the 20-byte
 // link-layer option, solicitations to the solicited-node multicast group
-// (sent after a send-only join), ICMPv6 echo, and "packet too big" for
-// oversize packets.
+// (sent after a send-only join), ICMPv6 echo, "packet too big" for
+// oversize packets, and fragmentation (frag6.go).
 
 // allNodes is ff02::1.
 var allNodes = netip.MustParseAddr("ff02::1")
@@ -74,9 +75,22 @@ func (dp *dataPath) leaveSendOnly() {
 }
 
 // inputIPv6 handles ICMPv6: neighbour solicitations and advertisements,
-// echo requests and replies.
+// echo requests and replies, after reassembly of fragments addressed to
+// the interface (frag6.go).
 func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
-	if !ip.Valid() || ip.NextHeader() != header.ProtocolICMPv6 {
+	if !ip.Valid() {
+		return
+	}
+	index := dp.nd.index
+	if ip.NextHeader() == header.ProtocolIPv6Fragment {
+		if !s.owns(index, netip.AddrFrom16(ip.DestinationAddress())) {
+			return
+		}
+		if ip = s.reassemble6(index, ip); ip == nil {
+			return
+		}
+	}
+	if ip.NextHeader() != header.ProtocolICMPv6 {
 		return
 	}
 	src, dst := ip.SourceAddress(), ip.DestinationAddress()
@@ -84,7 +98,6 @@ func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 	if !m.Valid() || !m.IsChecksumValid(src, dst) {
 		return
 	}
-	index := dp.nd.index
 	srcIP := netip.AddrFrom16(src)
 	switch m.Type() {
 	case header.ICMPv6NeighborSolicit:
@@ -121,12 +134,19 @@ func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 		if e == nil || e.state != nudReachable {
 			return
 		}
-		buf := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+len(m))
-		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
-		n := header.EncodeICMPv6Echo(buf[header.IPoIBHeaderLen:], header.IPv6Fields{HopLimit: 64, Src: dst, Dst: src},
+		// The reply goes out as any locally generated packet does:
+		// fragmented to the path MTU; a packet too big for the
+		// transport lowers the path MTU (the driver's locally delivered
+		// "packet too big").
+		buf := make([]byte, header.IPv6HeaderLen+len(m))
+		n := header.EncodeICMPv6Echo(buf, header.IPv6Fields{HopLimit: 64, Src: dst, Dst: src},
 			header.ICMPv6EchoReply, m.Ident(), m.Sequence(), m.Payload())
-		if n > 0 {
-			_ = dp.transmit(buf[:header.IPoIBHeaderLen+n], e.hw, false)
+		if n == 0 {
+			return
+		}
+		var tb *tooBig
+		if err := s.sendIPv6(dp, header.IPv6(buf[:n]), e.hw, int(s.mtuTo(srcIP, dp.cfg.Load().mtu))); errors.As(err, &tb) {
+			s.setPMTU(srcIP, tb.mtu)
 		}
 	case header.ICMPv6EchoReply:
 		s.deliverReply(m.Ident(), m.Sequence(), pingResult{reply: true, ttl: ip.HopLimit(), bytes: len(m), from: srcIP})

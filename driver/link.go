@@ -50,11 +50,13 @@ func (n *Node) change(devs []*Netdev, fn func() error) error {
 	for i, nd := range devs {
 		saved[i] = *nd
 	}
+	undoAddrs := n.ip.snapshotAddrs(devs)
 	err := fn()
 	if err == nil {
 		err = n.persist(devs...)
 	}
 	if err != nil {
+		undoAddrs()
 		for i, nd := range devs {
 			joined, dp, mc, carrier := nd.joined, nd.dp, nd.mcast, saved[i].carrier
 			*nd = saved[i]

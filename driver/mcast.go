@@ -2,7 +2,9 @@ package driver
 
 import (
 	"bytes"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -61,19 +63,24 @@ func (nd *Netdev) mgidOf(g netip.Addr) [16]byte {
 
 // syncMcast joins the groups of the dev_mc list and leaves the others, as
 // the restart task does; it needs the broadcast group joined first.
+// Groups are joined in dev_mc list order, so that the SM hands out the
+// same MLIDs every time.
 func (nd *Netdev) syncMcast() {
-	want := map[[16]byte]netip.Addr{}
+	var groups []netip.Addr
 	if nd.joined && nd.dp != nil && !nd.umcast {
-		for _, g := range nd.mcGroups() {
-			want[nd.mgidOf(g)] = g
+		groups = nd.mcGroups()
+	}
+	want := map[[16]byte]bool{}
+	for _, g := range groups {
+		want[nd.mgidOf(g)] = true
+	}
+	for _, mgid := range slices.SortedFunc(maps.Keys(nd.mcast), func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) }) {
+		if !want[mgid] {
+			nd.leaveGroup(mgid, nd.mcast[mgid])
 		}
 	}
-	for mgid, e := range nd.mcast {
-		if _, ok := want[mgid]; !ok {
-			nd.leaveGroup(mgid, e)
-		}
-	}
-	for mgid, g := range want {
+	for _, g := range groups {
+		mgid := nd.mgidOf(g)
 		if _, ok := nd.mcast[mgid]; ok {
 			continue
 		}

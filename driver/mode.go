@@ -37,6 +37,7 @@ func (nd *Netdev) stop() {
 	nd.up = false
 	nd.setCarrier(false)
 	nd.leave()
+	nd.addrconfDown()
 	if nd.parent == nil {
 		for _, c := range nd.node.childrenOf(nd) {
 			c.stop()
@@ -88,6 +89,7 @@ func (nd *Netdev) join() {
 		return
 	}
 	nd.setCarrier(true)
+	nd.addrconfReady()
 	nd.syncMcast()
 }
 
@@ -100,7 +102,12 @@ func (nd *Netdev) devSetMTU(mtu uint32) error {
 	if mtu > maxMTU {
 		return errorf("set mtu", nd.name, unix.EINVAL, "mtu greater than device maximum")
 	}
-	return nd.changeMTU(mtu)
+	old := nd.mtu
+	if err := nd.changeMTU(mtu); err != nil {
+		return err
+	}
+	nd.addrconfMTU(old)
+	return nil
 }
 
 // changeMTU is ipoib_change_mtu.

@@ -71,6 +71,7 @@ type Netdev struct {
 	carrierChanges uint32               // IFLA_CARRIER_CHANGES
 	active         bool                 // opened at least once: a qdisc is attached
 	joined         bool                 // full member of the broadcast group (not saved: rejoined on restore)
+	v6Ready        bool                 // IPv6 configured since the link became ready (IF_READY; addrconf.go)
 	mcCreated      int64                // jiffies when the broadcast group entry was created
 	mcast          map[[16]byte]mcEntry // joined IPv4 multicast groups besides the broadcast group
 	dp             *dataPath            // the UD transport while joined

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -56,7 +57,9 @@ func (nd *Netdev) record() devRecord {
 	}
 	nd.node.ip.mu.Lock()
 	for _, p := range nd.node.ip.addrs[nd.index] {
-		r.Addrs = append(r.Addrs, p.String())
+		if !nd.node.ip.isAuto(nd.index, p.Addr()) { // derived again at start
+			r.Addrs = append(r.Addrs, p.String())
+		}
 	}
 	nd.node.ip.mu.Unlock()
 	return r
@@ -239,24 +242,55 @@ func (n *stack) restore() error {
 		}
 	}
 	// Bring devices up as they were, without the parent's propagation
-	// deciding for children that were down.
+	// deciding for children that were down; their link-local addresses
+	// come back as the link gets ready.
 	for _, nd := range ups {
 		nd.up, nd.active = true, true
 		nd.join()
 	}
+	// Then the configured addresses, as if added again in the order they
+	// were: IPv4 as listed, IPv6 oldest first (the list has the newest
+	// first within a scope), so that each lands where it was.
+	for _, r := range records {
+		nd, ok := n.devs[r.Index]
+		if !ok || nd.name != r.Name || nd.port != r.Port {
+			continue
+		}
+		nd.loadAddrs(r.Addrs)
+	}
+	n.syncMcastAll()
 	return nil
 }
 
-// load applies a record's settings; up/carrier are handled by restore.
+// loadAddrs adds saved addresses (see restore).
+func (nd *Netdev) loadAddrs(saved []string) {
+	s := nd.node.ip
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var v6 []netip.Prefix
+	for _, a := range saved {
+		p, err := netip.ParsePrefix(a)
+		switch {
+		case err != nil:
+		case p.Addr().Is4():
+			s.insertAddr(nd.index, p)
+		default:
+			v6 = append(v6, p)
+		}
+	}
+	for _, p := range slices.Backward(v6) {
+		if !slices.ContainsFunc(s.addrs[nd.index], func(q netip.Prefix) bool { return q.Addr() == p.Addr() }) {
+			s.insertAddr(nd.index, p)
+		}
+	}
+}
+
+// load applies a record's settings; up/carrier and addresses are handled
+// by restore.
 func (nd *Netdev) load(r devRecord) {
 	nd.pkey, nd.mode, nd.umcast, nd.active = r.PKey, r.Mode, r.Umcast, r.Active
 	nd.mtu, nd.adminMTU, nd.mcastMTU = r.MTU, r.AdminMTU, r.McastMTU
 	nd.numTxQ, nd.rxUsecs, nd.rxFrames = r.NumTxQ, r.RxUsecs, r.RxFrames
-	for _, a := range r.Addrs {
-		if p, err := netip.ParsePrefix(a); err == nil {
-			nd.node.ip.addrs[nd.index] = append(nd.node.ip.addrs[nd.index], p)
-		}
-	}
 	nd.wanted = 0
 	for _, name := range r.Wanted {
 		if i, ok := featureIndex[name]; ok {

@@ -20,6 +20,11 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 		return netlinkx.PingReply{}, errorf("ping", "", unix.EAFNOSUPPORT, "")
 	}
 	dst = dst.Unmap()
+	if dst.Is6() && dst.IsLinkLocalUnicast() && r.Dev == "" {
+		// ip6_datagram_connect: a link-local destination needs an
+		// interface
+		return netlinkx.PingReply{}, errorf("ping", "", unix.EINVAL, "")
+	}
 	deadline := time.Now().Add(time.Duration(r.TimeoutMs) * time.Millisecond)
 	rt, err := n.routeTo(r.Dev, dst)
 	if err != nil {
@@ -36,22 +41,21 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 		return netlinkx.PingReply{}, errorf("ping", nd.name, unix.ENETUNREACH, "")
 	}
 	// The path MTU: the interface's, lowered by a cached exception.
-	eff := mtu
-	if e, ok := n.ip.pathMTU(dst); ok && e.mtu < eff {
-		eff = e.mtu
-	}
+	eff := n.ip.mtuTo(dst, mtu)
 	size := header.IPv4MinHeaderLen + header.ICMPv4MinHeaderLen + int(r.Size)
 	if dst.Is6() {
 		size = header.IPv6HeaderLen + header.ICMPv6MinHeaderLen + int(r.Size)
 	}
-	// IP_PMTUDISC_DO refuses what exceeds the path MTU; WANT sets DF
-	// when it fits and fragments otherwise; DONT always fragments.
-	// IPv6 is not fragmented here.
+	// IP_PMTUDISC_DO and IPV6_PMTUDISC_DO refuse what exceeds the path
+	// MTU with EMSGSIZE (ip_append_data, __ip6_append_data); otherwise
+	// IPv4 sets DF for WANT when it fits and fragments what does not, and
+	// IPv6, which has no DF bit, fragments at the source.
 	df := false
 	switch {
-	case size > int(eff) && (r.PMTUDisc == netlinkx.PMTUDiscDo || dst.Is6()):
+	case size > int(eff) && r.PMTUDisc == netlinkx.PMTUDiscDo:
 		reply.Status, reply.MTU = netlinkx.PingTooLong, eff
 		return reply, nil
+	case dst.Is6():
 	case r.PMTUDisc == netlinkx.PMTUDiscDo:
 		df = true
 	case r.PMTUDisc == netlinkx.PMTUDiscWant:
@@ -113,7 +117,7 @@ func (n *Node) route(dev string, dst netip.Addr) (*Netdev, netip.Addr, error) {
 		if err != nil {
 			return nil, netip.Addr{}, err
 		}
-		src, ok := n.ip.addrFor(nd.index, dst.Is4())
+		src, ok := n.ip.srcFor(nd.index, dst)
 		if !ok {
 			return nil, netip.Addr{}, errorf("ping", dev, unix.EADDRNOTAVAIL, "")
 		}
@@ -124,6 +128,10 @@ func (n *Node) route(dev string, dst netip.Addr) (*Netdev, netip.Addr, error) {
 	for _, nd := range sortedDevs(n.devs) {
 		for _, p := range n.ip.addrs[nd.index] {
 			if p.Addr().Is4() == dst.Is4() && (p.Masked().Contains(dst) || p.Addr() == dst) && nd.up {
+				if dst.Is6() {
+					src, _ := n.ip.srcFor6(nd.index, dst)
+					return nd, src, nil
+				}
 				return nd, p.Addr(), nil
 			}
 		}

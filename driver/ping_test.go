@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/ibctl/ibctl/driver/header"
@@ -339,8 +340,14 @@ func TestPingIPv6WithNeighbourDiscovery(t *testing.T) {
 	if len(members) != 2 || members["node1"] != 1 || members["node0"] != 8 {
 		t.Fatalf("solicited-node group members = %v", members)
 	}
+	// all-nodes, and the solicited-node groups of fd00::2 and of the
+	// link-local address fe80::202:c903:0:2001
 	ms, _ := n1.Maddrs()
-	if len(ms[0].Inet) != 2 {
-		t.Fatalf("node1 ib0 multicast list = %v", ms[0].Inet)
+	var groups []string
+	for _, g := range ms[0].Inet {
+		groups = append(groups, netip.AddrFrom16([16]byte(g)).String())
+	}
+	if fmt.Sprint(groups) != "[ff02::1 ff02::1:ff00:2 ff02::1:ff00:2001]" {
+		t.Fatalf("node1 ib0 multicast list = %v", groups)
 	}
 }

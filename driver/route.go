@@ -8,6 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// ip6RtPrioAddrconf is IP6_RT_PRIO_ADDRCONF, the metric of the prefix
+// routes of addresses.
+const ip6RtPrioAddrconf = 256
+
 // RouteGet is `ip route get`: the route to dst and its cached path MTU
 // exception, if any.
 func (n *Node) RouteGet(dstb []byte) (netlinkx.Route, error) {
@@ -21,6 +25,15 @@ func (n *Node) RouteGet(dstb []byte) (netlinkx.Route, error) {
 		return netlinkx.Route{}, err
 	}
 	r := netlinkx.Route{Dst: dst.AsSlice(), Dev: rt.nd.name, Src: rt.src.AsSlice(), Local: n.ip.owns(rt.nd.index, dst)}
+	if dst.Is6() {
+		// rt6_fill_node: the prefix route addrconf added (proto kernel,
+		// metric 256), or the local route, whose copies go through the
+		// loopback (ip6_rt_get_dev_rcu).
+		r.Table, r.Protocol, r.Metric = unix.RT_TABLE_MAIN, unix.RTPROT_KERNEL, ip6RtPrioAddrconf
+		if r.Local {
+			r.Dev, r.Table, r.Metric = "lo", unix.RT_TABLE_LOCAL, 0
+		}
+	}
 	if e, ok := n.ip.pathMTU(dst); ok {
 		r.MTU = e.mtu
 		r.ExpiresSec = uint32((e.expires.Sub(n.ip.now()) + time.Second - 1) / time.Second)

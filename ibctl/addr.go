@@ -53,7 +53,9 @@ ip address (iproute2):
   SCOPE-ID := [ host | link | global | site | nowhere | NUMBER ]
 
 show prints what "ip address show" prints; with -j the keys of "ip -j address show".
-Addresses never expire: valid_lft and preferred_lft are forever.`,
+Addresses never expire: valid_lft and preferred_lft are forever. As the kernel does, an
+interface whose link comes up gets its IPv6 link-local address (fe80::/64 and the port
+GUID with 0x02 ORed into its first byte), and going down removes every IPv6 address.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			return addrRun(&AddrOptions{F: f, Verb: "show"})

@@ -26,7 +26,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	d, err := driver.New(driver.Options{KernelRelease: "6.18.0-test"})
+	return newEnvWith(t, driver.Options{})
+}
+
+// newEnvWith is newEnv with driver options (a topology, a clock).
+func newEnvWith(t *testing.T, opts driver.Options) *env {
+	t.Helper()
+	opts.KernelRelease = "6.18.0-test"
+	d, err := driver.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,11 +40,12 @@ func NewCmdPing(f *Factory) *cobra.Command {
 interface whose subnet holds ADDRESS (or -I DEV), the neighbour is found with ARP over
 the partition's broadcast group and the echo goes over the interface's UD queue pair.
 Output and exit status are ping's: 0 when a reply came, 1 when none did, 2 on errors.
-IPv4 (ARP) and IPv6 (neighbour discovery). An IPv4 echo larger than the path MTU is
-fragmented (-M want, the default; -M do refuses it with "message too long"); one larger
-than the UD MTU to a peer reached over UD in connected mode gets the driver's "Frag
-needed" answer, after which the path MTU is the UD MTU (see "ibctl route get"). IPv6 is
-not fragmented.`,
+IPv4 (ARP) and IPv6 (neighbour discovery). An echo larger than the path MTU is
+fragmented (-M want, the default, and -M dont; -M do refuses it with "message too
+long"); one larger than the UD MTU to a peer reached over UD in connected mode gets the
+driver's "Frag needed" (IPv4) or "Packet too big" (IPv6) answer, after which the path
+MTU is the UD MTU for 10 minutes (see "ibctl route get"). A link-local IPv6 ADDRESS
+needs the interface: -I DEV, or ADDRESS%DEV.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dst = args[0]
@@ -82,19 +83,44 @@ func pingRun(o *PingOptions) error {
 	if err != nil {
 		return err
 	}
+	// A scope (fe80::2%ib0) names the interface as sin6_scope_id does;
+	// -I wins.
+	dev := o.Dev
+	if dev == "" {
+		dev = dst.Zone()
+	}
+	// pr prints an address as getnameinfo does: a link-local IPv6
+	// address with the interface it was sent or received on.
+	pr := func(b []byte) string {
+		a, ok := netip.AddrFromSlice(b)
+		if ok && a.Is6() && a.IsLinkLocalUnicast() && dev != "" {
+			a = a.WithZone(dev)
+		}
+		return addrString(a)
+	}
 	w := o.F.IO.Out
 	// ping prints its banner once the socket is connected, i.e. after a
-	// route was found: the first answer from the driver tells.
+	// route was found: the first answer from the driver tells. With -I
+	// it names the source address and the interface.
 	bannerDone := false
-	banner := func() {
-		switch {
-		case bannerDone:
-		case dst.Is4():
-			fmt.Fprintf(w, "PING %s (%s) %d(%d) bytes of data.\n", dst, dst, o.Size, o.Size+28)
-		default:
-			fmt.Fprintf(w, "PING %s(%s) %d data bytes\n", dst, dst, o.Size)
+	banner := func(src []byte) {
+		if bannerDone {
+			return
 		}
 		bannerDone = true
+		if dst.Is4() {
+			fmt.Fprintf(w, "PING %s (%s) ", o.Dst, dst)
+		} else {
+			fmt.Fprintf(w, "PING %s(%s) ", o.Dst, dst)
+		}
+		if o.Dev != "" {
+			fmt.Fprintf(w, "from %s %s: ", pr(src), o.Dev)
+		}
+		if dst.Is4() {
+			fmt.Fprintf(w, "%d(%d) bytes of data.\n", o.Size, o.Size+28)
+		} else {
+			fmt.Fprintf(w, "%d data bytes\n", o.Size)
+		}
 	}
 	ident := uint16(os.Getpid())
 	var sent, received, errs int
@@ -112,43 +138,53 @@ func pingRun(o *PingOptions) error {
 		if ctx.Err() != nil {
 			break
 		}
-		rep, err := c.Ping(netlinkx.PingRequest{Dev: o.Dev, Dst: dst.AsSlice(), Size: uint32(o.Size), Ident: ident,
+		rep, err := c.Ping(netlinkx.PingRequest{Dev: dev, Dst: dst.AsSlice(), Size: uint32(o.Size), Ident: ident,
 			Seq: uint16(seq), TimeoutMs: uint32(o.Wait * 1000), PMTUDisc: pmtuModes[o.PMTU]})
 		if err != nil {
-			if e, _ := Errno(err); e == unix.ENETUNREACH {
+			switch e, _ := Errno(err); e {
+			case unix.ENETUNREACH:
 				return &UsageError{Msg: "ping: connect: Network is unreachable"}
+			case unix.EINVAL:
+				// a link-local destination without an interface
+				return &UsageError{Msg: "ping: connect: Invalid argument"}
 			}
 			return opError("ping", err)
 		}
-		banner()
+		banner(rep.Src)
 		sent++
 		switch rep.Status {
 		case netlinkx.PingReplied:
 			received++
 			ms := float64(rep.RTTNs) / 1e6
 			rtts = append(rtts, ms)
-			fmt.Fprintf(w, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms\n", rep.Bytes, addrString(rep.From), seq, rep.TTL, rttString(ms))
+			fmt.Fprintf(w, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms\n", rep.Bytes, pr(rep.From), seq, rep.TTL, rttString(ms))
 		case netlinkx.PingUnreachable:
 			errs++
 			if dst.Is4() {
-				fmt.Fprintf(w, "From %s icmp_seq=%d Destination Host Unreachable\n", addrString(rep.Src), seq)
+				fmt.Fprintf(w, "From %s icmp_seq=%d Destination Host Unreachable\n", pr(rep.Src), seq)
 			} else {
-				fmt.Fprintf(w, "From %s icmp_seq=%d Destination unreachable: Address unreachable\n", addrString(rep.Src), seq)
+				fmt.Fprintf(w, "From %s icmp_seq=%d Destination unreachable: Address unreachable\n", pr(rep.Src), seq)
 			}
 		case netlinkx.PingTooLong:
+			// EMSGSIZE from sendmsg: iputils' ping and ping6 word the
+			// local error differently.
 			errs++
-			fmt.Fprintf(w, "ping: local error: message too long, mtu=%d\n", rep.MTU)
+			if dst.Is4() {
+				fmt.Fprintf(w, "ping: local error: message too long, mtu=%d\n", rep.MTU)
+			} else {
+				fmt.Fprintf(w, "ping: local error: message too long, mtu: %d\n", rep.MTU)
+			}
 		case netlinkx.PingFragNeeded:
 			errs++
 			if dst.Is4() {
-				fmt.Fprintf(w, "From %s icmp_seq=%d Frag needed and DF set (mtu = %d)\n", addrString(rep.From), seq, rep.MTU)
+				fmt.Fprintf(w, "From %s icmp_seq=%d Frag needed and DF set (mtu = %d)\n", pr(rep.From), seq, rep.MTU)
 			} else {
-				fmt.Fprintf(w, "From %s icmp_seq=%d Packet too big: mtu=%d\n", addrString(rep.From), seq, rep.MTU)
+				fmt.Fprintf(w, "From %s icmp_seq=%d Packet too big: mtu=%d\n", pr(rep.From), seq, rep.MTU)
 			}
 		}
 	}
 	elapsed := time.Since(start).Milliseconds()
-	fmt.Fprintf(w, "\n--- %s ping statistics ---\n", dst)
+	fmt.Fprintf(w, "\n--- %s ping statistics ---\n", o.Dst)
 	loss := 0
 	if sent > 0 {
 		loss = (sent - received) * 100 / sent
@@ -173,8 +209,8 @@ func pingRun(o *PingOptions) error {
 	return &SilentError{Status: ExitFailure}
 }
 
-func addrString(b []byte) string {
-	if a, ok := netip.AddrFromSlice(b); ok {
+func addrString(a netip.Addr) string {
+	if a.IsValid() {
 		return a.String()
 	}
 	return "?"

@@ -1,11 +1,14 @@
 package ibctl
 
 import (
+	"fmt"
 	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/ibctl/ibctl/driver"
+	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -128,8 +131,11 @@ func TestDebugfsFiles(t *testing.T) {
 	rec := func(gid string) string {
 		return `GID: ` + gid + `\n  created: +[0-9]+\n  queuelen:         0\n  complete:       yes\n  send_only:       no\n\n`
 	}
-	// the all-hosts group 224.0.0.1 (an IPv4 address is set), then the broadcast group
-	if st != 0 || !regexp.MustCompile(`^`+rec("ff12:401b:ffff:0:0:0:0:1")+rec("ff12:401b:ffff:0:0:0:ffff:ffff")+`$`).MatchString(out) {
+	// the all-hosts group 224.0.0.1 (an IPv4 address is set), the
+	// broadcast group, then all-nodes ff02::1 and the solicited-node group
+	// of the link-local address fe80::202:c903:0:1001
+	if st != 0 || !regexp.MustCompile(`^`+rec("ff12:401b:ffff:0:0:0:0:1")+rec("ff12:401b:ffff:0:0:0:ffff:ffff")+
+		rec("ff12:601b:ffff:0:0:0:0:1")+rec("ff12:601b:ffff:0:0:1:ff00:1001")+`$`).MatchString(out) {
 		t.Errorf("ib0_mcg: %d %q %q", st, out, errs)
 	}
 	out, errs, st = e.run("sys read kernel/debug/ipoib/ib0_path")
@@ -161,11 +167,11 @@ func TestMaddrAndMulticastJoins(t *testing.T) {
 	if _, errs, st := e.run("maddr show dev ib9"); st != 1 || errs != "ibctl: Device \"ib9\" does not exist.\n" {
 		t.Fatalf("maddr show dev ib9: %d %q", st, errs)
 	}
-	// going down leaves the group
+	// going down leaves every group
 	e.ok("link set ib0 down")
 	out, _, _ := e.run("sm groups")
-	if strings.Contains(out, "ff12:401b:ffff:0:0:0:0:1  0xc001  0xffff  0x00000b1b  2048    100   node0/1") {
-		t.Fatalf("node0 still in 224.0.0.1 after down:\n%s", out)
+	if strings.Contains(out, "node0/1") || !strings.Contains(out, "ff12:401b:ffff:0:0:0:0:1        0xc004  0xffff  0x00000b1b  2048    100   node1/1:full\n") {
+		t.Fatalf("node0 still in a group after down:\n%s", out)
 	}
 }
 
@@ -220,4 +226,82 @@ func TestRouteGet(t *testing.T) {
 			t.Errorf("%s: %q %q, want %q %q", tc.cmd, out, errs, tc.out, tc.errs)
 		}
 	}
+}
+
+// transcript runs command lines and records each as "$ ibctl LINE", its
+// stdout and stderr, and its exit status when not 0, with ping's
+// measured times replaced by X.
+func (e *env) transcript(lines ...string) string {
+	e.t.Helper()
+	var b strings.Builder
+	for _, l := range lines {
+		out, errs, st := e.run(l)
+		out = timeRE.ReplaceAllStringFunc(out, func(s string) string {
+			switch {
+			case strings.HasPrefix(s, "time="):
+				return "time=X ms"
+			case strings.HasPrefix(s, "time "):
+				return "time Xms"
+			}
+			return "= X/X/X/X ms"
+		})
+		fmt.Fprintf(&b, "$ ibctl %s\n%s%s", l, out, errs)
+		if st != 0 {
+			fmt.Fprintf(&b, "[exit %d]\n", st)
+		}
+	}
+	return b.String()
+}
+
+// IPv6 echoes larger than the MTU are fragmented both ways; -M do refuses
+// them as ping6 does.
+func TestPing6Fragmented(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "-n node1 link set ib0 up", "addr add fd00::1/64 dev ib0", "-n node1 addr add fd00::2/64 dev ib0")
+	golden(t, "ping6_fragmented", e.transcript(
+		"ping -c 2 -i 0 -s 4000 fd00::2",
+		"ping -c 1 -s 4000 -M do fd00::2",
+		"ping -c 1 -s 1996 -M do fd00::2",
+		"route get fd00::2",
+		"-j route get fd00::2",
+		"route get fd00::1",
+		"-j route get fd00::1",
+	))
+}
+
+// A peer without connected mode, reached from an interface in connected
+// mode, is behind UD: the driver's packet too big lowers the path MTU,
+// which route get shows, and the next echo is fragmented to it.
+func TestPing6PathMTU(t *testing.T) {
+	topo := fabric.DefaultTopology()
+	topo.Nodes[1].Ports[0].Caps = &fabric.Capabilities{Checksum: true}
+	e := newEnvWith(t, driver.Options{Topology: topo})
+	e.ok("link set ib0 up", "-n node1 link set ib0 up", "link set ib0 type ipoib mode connected",
+		"addr add fd00::1/64 dev ib0", "-n node1 addr add fd00::2/64 dev ib0")
+	golden(t, "ping6_pmtu", e.transcript(
+		"route get fd00::2",
+		"ping -c 1 -s 4000 fd00::2",
+		"route get fd00::2",
+		"-j route get fd00::2",
+		"ping -c 1 -s 4000 fd00::2",
+		"ping -c 1 -s 4000 -M do fd00::2",
+	))
+}
+
+// Interfaces that come up get their link-local addresses; a peer's is
+// reached through -I or a scope, and not without.
+func TestPing6LinkLocal(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "-n node1 link set ib0 up")
+	golden(t, "ping6_link_local", e.transcript(
+		"addr show dev ib0",
+		"ping -c 1 fe80::202:c903:0:2001",
+		"ping -c 1 -I ib0 fe80::202:c903:0:2001",
+		"ping -c 1 -s 4000 fe80::202:c903:0:2001%ib0",
+		"neigh show",
+		"link set ib0 down",
+		"addr show dev ib0",
+		"link set ib0 up",
+		"-j addr show dev ib0",
+	))
 }

@@ -2,12 +2,15 @@ package ibctl
 
 import (
 	"net/netip"
+	"strconv"
 
+	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 // NewCmdRoute is `ibctl route get ADDR`: ip route get, with the path MTU
-// exception that ICMP "fragmentation needed" leaves.
+// exception that ICMP "fragmentation needed" or "packet too big" leaves.
 func NewCmdRoute(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "route", Short: "Show routes (ip route get)"}
 	get := &cobra.Command{
@@ -28,25 +31,7 @@ func NewCmdRoute(f *Factory) *cobra.Command {
 				return opError("route get", err)
 			}
 			p := NewPrinter()
-			if r.Local {
-				p.Any("type", "%s ", "local")
-			}
-			p.Any("dst", "%s ", dst.String())
-			p.Any("dev", "dev %s ", r.Dev)
-			src, _ := netip.AddrFromSlice(r.Src)
-			p.Any("prefsrc", "src %s ", src.String())
-			p.Any("flags", "", []string{})
-			p.Any("uid", "uid %d ", 0)
-			p.Text("\n    cache ")
-			if r.Local {
-				p.Text("<local> ")
-			}
-			p.Any("cache", "", []string{})
-			if r.MTU != 0 {
-				p.Any("expires", "expires %dsec ", r.ExpiresSec)
-				p.Any("mtu", "mtu %d ", r.MTU)
-			}
-			p.Text("\n")
+			PrintRoute(p, dst, r)
 			if f.Globals.JSON {
 				return writeJSON(f.IO.Out, []*Obj{p.Object()}, f.Globals.Pretty)
 			}
@@ -56,4 +41,83 @@ func NewCmdRoute(f *Factory) *cobra.Command {
 	}
 	cmd.AddCommand(get)
 	return cmd
+}
+
+// PrintRoute prints the answer to `ip route get dst` as iproute2's
+// print_route does. IPv4 answers are cached routes (RTM_F_CLONED): uid,
+// then the cache line. IPv6 answers carry the unspecified source of the
+// lookup (from ::), the metric and the preference; a path MTU exception
+// is a cached route (RTF_CACHE), shown without its protocol, with its
+// expiry and MTU metric.
+func PrintRoute(p *Printer, dst netip.Addr, r netlinkx.Route) {
+	if r.Local {
+		p.Any("type", "%s ", "local")
+	}
+	p.Any("dst", "%s ", dst.String())
+	if dst.Is6() {
+		p.Any("from", "from %s ", "::")
+	}
+	p.Any("dev", "dev %s ", r.Dev)
+	if dst.Is6() {
+		if r.Table != unix.RT_TABLE_MAIN {
+			p.Any("table", "table %s ", rtTableName(r.Table))
+		}
+		if r.MTU == 0 && r.Protocol != unix.RTPROT_BOOT {
+			p.Any("protocol", "proto %s ", rtProtoName(r.Protocol))
+		}
+	}
+	src, _ := netip.AddrFromSlice(r.Src)
+	p.Any("prefsrc", "src %s ", src.String())
+	if dst.Is6() {
+		p.Any("metric", "metric %d ", r.Metric)
+	}
+	p.Any("flags", "", []string{})
+	if dst.Is4() {
+		p.Any("uid", "uid %d ", 0)
+		p.Text("\n    cache ")
+		if r.Local {
+			p.Text("<local> ")
+		}
+		p.Any("cache", "", []string{})
+	}
+	if r.MTU != 0 {
+		p.Any("expires", "expires %dsec ", r.ExpiresSec)
+		// print_rta_metrics: "mtu N " in text, a metrics array in JSON
+		p.Any("", "mtu %d ", r.MTU)
+		p.Any("metrics", "", []*Obj{(&Obj{}).Set("mtu", r.MTU)})
+	}
+	if dst.Is6() {
+		p.Any("pref", "pref %s", "medium")
+	}
+	p.Text("\n")
+}
+
+// rtTableName is rtnl_rttable_n2a for the reserved tables.
+func rtTableName(t uint8) string {
+	switch t {
+	case unix.RT_TABLE_DEFAULT:
+		return "default"
+	case unix.RT_TABLE_MAIN:
+		return "main"
+	case unix.RT_TABLE_LOCAL:
+		return "local"
+	}
+	return strconv.Itoa(int(t))
+}
+
+// rtProtoName is rtnl_rtprot_n2a for the kernel's own protocols.
+func rtProtoName(p uint8) string {
+	switch p {
+	case unix.RTPROT_UNSPEC:
+		return "unspec"
+	case unix.RTPROT_REDIRECT:
+		return "redirect"
+	case unix.RTPROT_KERNEL:
+		return "kernel"
+	case unix.RTPROT_BOOT:
+		return "boot"
+	case unix.RTPROT_STATIC:
+		return "static"
+	}
+	return strconv.Itoa(int(p))
 }

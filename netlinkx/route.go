@@ -12,6 +12,12 @@ type Route struct {
 	Local      bool
 	MTU        uint32 // a path MTU exception; 0 when none
 	ExpiresSec uint32
+	// Table, Protocol and Metric are the IPv6 route's rtm_table,
+	// rtm_protocol and RTA_PRIORITY; an IPv4 answer (a cached route)
+	// leaves them 0.
+	Table    uint8
+	Protocol uint8
+	Metric   uint32
 }
 
 // RouteGetter is implemented by nodes with an IP stack.
@@ -22,8 +28,13 @@ type RouteGetter interface {
 // CmdRouteGet asks for the route to AttrDst (ibctl family).
 const CmdRouteGet uint8 = 20
 
-// AttrExpires is a route exception's remaining life in seconds.
-const AttrExpires uint16 = 92
+// Attributes of route answers besides the ping ones.
+const (
+	AttrExpires  uint16 = 92 // a route exception's remaining life in seconds
+	AttrTable    uint16 = 93
+	AttrProtocol uint16 = 94
+	AttrMetric   uint16 = 95
+)
 
 func routeRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	g, ok := node.(RouteGetter)
@@ -50,6 +61,9 @@ func routeRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	ae.Flag(AttrFull, r.Local)
 	ae.Uint32(AttrMTU, r.MTU)
 	ae.Uint32(AttrExpires, r.ExpiresSec)
+	ae.Uint8(AttrTable, r.Table)
+	ae.Uint8(AttrProtocol, r.Protocol)
+	ae.Uint32(AttrMetric, r.Metric)
 	return nil
 }
 
@@ -74,6 +88,12 @@ func (c *Client) RouteGet(dst []byte) (Route, error) {
 			r.MTU = ad.Uint32()
 		case AttrExpires:
 			r.ExpiresSec = ad.Uint32()
+		case AttrTable:
+			r.Table = ad.Uint8()
+		case AttrProtocol:
+			r.Protocol = ad.Uint8()
+		case AttrMetric:
+			r.Metric = ad.Uint32()
 		}
 	}
 	return r, ad.Err()

@@ -206,3 +206,33 @@ func FuzzIPv6(f *testing.F) {
 		}
 	})
 }
+
+func FuzzIPv6Fragment(f *testing.F) {
+	b := make([]byte, 16)
+	EncodeIPv6Fragment(b, IPv6FragmentFields{NextHeader: ProtocolICMPv6, Offset: 1992, More: true, ID: 7})
+	f.Add(b)
+	f.Add(b[:7])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h := IPv6Fragment(data)
+		if h.Valid() != (len(data) >= IPv6FragmentHeaderLen) {
+			t.Fatalf("Valid() = %v for %d bytes", h.Valid(), len(data))
+		}
+		if !h.Valid() {
+			return
+		}
+		if h.FragmentOffset()&7 != 0 || h.FragmentOffset() > IPv6MaxFragmentOffset || len(h.Payload()) != len(data)-IPv6FragmentHeaderLen {
+			t.Fatalf("offset %d, payload %d", h.FragmentOffset(), len(h.Payload()))
+		}
+		// Re-encoding keeps every field and clears only the reserved bits.
+		out := make([]byte, IPv6FragmentHeaderLen)
+		if n := EncodeIPv6Fragment(out, IPv6FragmentFields{NextHeader: h.NextHeader(), Offset: h.FragmentOffset(), More: h.More(), ID: h.ID()}); n != IPv6FragmentHeaderLen {
+			t.Fatalf("EncodeIPv6Fragment = %d", n)
+		}
+		want := append([]byte(nil), data[:IPv6FragmentHeaderLen]...)
+		want[1] = 0
+		want[3] &^= 6
+		if !bytes.Equal(out, want) {
+			t.Fatalf("re-encoded\n% x\nfrom\n% x", out, data[:IPv6FragmentHeaderLen])
+		}
+	})
+}

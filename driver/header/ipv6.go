@@ -54,6 +54,12 @@ func (b IPv6) DestinationAddress() [16]byte { return [16]byte(b[24:40]) }
 // Payload is the payload-length bytes after the fixed header.
 func (b IPv6) Payload() []byte { return b[IPv6HeaderLen : IPv6HeaderLen+int(b.PayloadLength())] }
 
+// SetPayloadLength stores the payload length.
+func (b IPv6) SetPayloadLength(v uint16) { binary.BigEndian.PutUint16(b[4:], v) }
+
+// SetNextHeader stores the next header.
+func (b IPv6) SetNextHeader(v uint8) { b[6] = v }
+
 // IPv6Fields are the values EncodeIPv6 writes.
 type IPv6Fields struct {
 	TrafficClass uint8

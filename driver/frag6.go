@@ -1,0 +1,266 @@
+package driver
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/header"
+)
+
+// IPv6 fragmentation and reassembly as the kernel does it
+// (net/ipv6/ip6_output.c ip6_fragment, net/ipv6/reassembly.c,
+// net/ipv4/inet_fragment.c): only the source fragments; every fragment
+// but the last carries a multiple of 8 bytes; the receiver queues
+// fragments by source, destination, identification (and interface, for
+// link-local and multicast destinations) for at most ip6frag_time, and a
+// fragment that overlaps another drops the whole datagram (RFC 5722).
+
+// reasm6Timeout is net.ipv6.ip6frag_time (IPV6_FRAG_TIMEOUT, 60 s).
+const reasm6Timeout = 60 * time.Second
+
+// sendIPv6 sends an IPv6 packet (without the encapsulation header) to hw,
+// in fragments when it is larger than mtu.
+func (s *ipStack) sendIPv6(dp *dataPath, ip header.IPv6, hw header.HWAddr, mtu int) error {
+	if len(ip) <= mtu {
+		buf := make([]byte, header.IPoIBHeaderLen+len(ip))
+		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
+		copy(buf[header.IPoIBHeaderLen:], ip)
+		return dp.transmit(buf, hw, false)
+	}
+	frags, err := fragment6(ip, mtu, s.fragID())
+	if err != nil {
+		return err
+	}
+	for _, f := range frags {
+		if err := dp.transmit(f, hw, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fragment6 splits ip into encapsulated fragments of at most mtu bytes
+// with identification id, as ip6_fragment's slow path (ip6_frag_next)
+// does: the fixed header is the unfragmentable part, each fragment but the
+// last carries (mtu − 40 − 8) rounded down to a multiple of 8 bytes, the
+// last the rest. An mtu without room for 8 bytes of data is EMSGSIZE
+// (fail_toobig).
+func fragment6(ip header.IPv6, mtu int, id uint32) ([][]byte, error) {
+	chunk := (mtu - header.IPv6HeaderLen - header.IPv6FragmentHeaderLen) &^ 7
+	if chunk < 8 {
+		return nil, &tooBig{mtu: uint32(max(mtu, 0))}
+	}
+	payload := ip.Payload()
+	const hl = header.IPoIBHeaderLen + header.IPv6HeaderLen + header.IPv6FragmentHeaderLen
+	out := make([][]byte, 0, (len(payload)+chunk-1)/chunk)
+	for off := 0; off < len(payload); off += chunk {
+		end := min(off+chunk, len(payload))
+		buf := make([]byte, hl+end-off)
+		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
+		header.EncodeIPv6(buf[header.IPoIBHeaderLen:], header.IPv6Fields{TrafficClass: ip.TrafficClass(), FlowLabel: ip.FlowLabel(),
+			PayloadLength: uint16(header.IPv6FragmentHeaderLen + end - off), NextHeader: header.ProtocolIPv6Fragment,
+			HopLimit: ip.HopLimit(), Src: ip.SourceAddress(), Dst: ip.DestinationAddress()})
+		header.EncodeIPv6Fragment(buf[header.IPoIBHeaderLen+header.IPv6HeaderLen:], header.IPv6FragmentFields{
+			NextHeader: ip.NextHeader(), Offset: uint16(off), More: end < len(payload), ID: id})
+		copy(buf[hl:], payload[off:end])
+		out = append(out, buf)
+	}
+	return out, nil
+}
+
+// fragID is the next fragment identification. The kernel draws a random
+// non-zero one per datagram (ipv6_select_ident); a counter that skips
+// zero keeps the emulation deterministic.
+func (s *ipStack) fragID() uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextFragID++
+	if s.nextFragID == 0 {
+		s.nextFragID = 1
+	}
+	return s.nextFragID
+}
+
+// frag6Key identifies a datagram being reassembled (frag_v6_compare_key).
+type frag6Key struct {
+	src, dst [16]byte
+	id       uint32
+	iif      int32 // the interface, for link-local and multicast destinations; else 0
+}
+
+// fragRun is a run of fragments that arrived back to back at the tail, as
+// inet_frag_queue_insert keeps them.
+type fragRun struct{ off, end int }
+
+// frag6 is one queued fragment's data.
+type frag6 struct {
+	off  int
+	data []byte
+}
+
+// frag6Queue collects the fragments of one datagram (struct frag_queue).
+type frag6Queue struct {
+	runs        []fragRun // by offset, disjoint
+	frags       []frag6
+	length      int // the datagram's fragmentable length, as far as known (q.len)
+	meat        int // bytes received
+	first, last bool
+	hdr         [header.IPv6HeaderLen]byte // the first fragment's fixed header
+	nexthdr     uint8                      // the first fragment's next header
+	started     time.Time
+}
+
+// fragVerdict is what inserting a fragment found (IPFRAG_*).
+type fragVerdict int
+
+const (
+	fragOK fragVerdict = iota
+	fragDup
+	fragOverlap
+)
+
+// insert places [off, end) among the runs (inet_frag_queue_insert): a
+// fragment that extends the last run or starts a new one at the tail, a
+// fragment in a gap, a duplicate lying wholly inside one run (dropped,
+// the queue kept), or an overlap (the queue dropped).
+func (q *frag6Queue) insert(off, end int) fragVerdict {
+	if len(q.runs) == 0 {
+		q.runs = append(q.runs, fragRun{off, end})
+		return fragOK
+	}
+	last := &q.runs[len(q.runs)-1]
+	if last.end < end {
+		switch {
+		case off < last.end:
+			return fragOverlap
+		case off == last.end:
+			last.end = end
+		default:
+			q.runs = append(q.runs, fragRun{off, end})
+		}
+		return fragOK
+	}
+	for i, r := range q.runs {
+		switch {
+		case end <= r.off:
+			q.runs = slices.Insert(q.runs, i, fragRun{off, end})
+			return fragOK
+		case off >= r.end:
+		case off >= r.off && end <= r.end:
+			return fragDup
+		default:
+			return fragOverlap
+		}
+	}
+	return fragOverlap // not reached: the last run ends at or after end
+}
+
+// reassemble6 queues a fragment received on interface iif and returns the
+// whole packet, without the Fragment header, once every byte has come
+// (nil until then, and for dropped fragments). ip6_frag_queue's rules: a
+// last fragment that ends before data already seen, or a second last
+// fragment with another end, drops the datagram; a fragment with M set
+// must end on a multiple of 8 (else only it is dropped, with the ICMP
+// parameter problem left out); an empty fragment, data beyond a known end
+// and overlaps drop the datagram. A fragment with offset 0 and M clear
+// (an atomic fragment) is the whole packet. Queues older than
+// ip6frag_time are dropped when the next fragment arrives (the ICMP time
+// exceeded is left out).
+func (s *ipStack) reassemble6(iif int32, ip header.IPv6) header.IPv6 {
+	fh := header.IPv6Fragment(ip.Payload())
+	if !fh.Valid() {
+		return nil
+	}
+	off, data := int(fh.FragmentOffset()), fh.Payload()
+	end := off + len(data)
+	if off == 0 && !fh.More() {
+		return unfragmented(ip[:header.IPv6HeaderLen], fh.NextHeader(), data)
+	}
+	if end > 0xffff {
+		return nil // IPV6_MAXPLEN: parameter problem
+	}
+	k := frag6Key{src: ip.SourceAddress(), dst: ip.DestinationAddress(), id: fh.ID()}
+	if d := netip.AddrFrom16(k.dst); d.IsLinkLocalUnicast() || d.IsMulticast() {
+		k.iif = iif
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for key, q := range s.reasm6 {
+		if now.Sub(q.started) >= reasm6Timeout {
+			delete(s.reasm6, key)
+		}
+	}
+	if s.reasm6 == nil {
+		s.reasm6 = map[frag6Key]*frag6Queue{}
+	}
+	q := s.reasm6[k]
+	if q == nil {
+		q = &frag6Queue{started: now}
+		s.reasm6[k] = q
+	}
+	if !fh.More() {
+		if end < q.length || (q.last && end != q.length) {
+			delete(s.reasm6, k)
+			return nil
+		}
+		q.last, q.length = true, end
+	} else {
+		if end&7 != 0 {
+			return nil
+		}
+		if end > q.length {
+			if q.last {
+				delete(s.reasm6, k)
+				return nil
+			}
+			q.length = end
+		}
+	}
+	if end == off {
+		delete(s.reasm6, k)
+		return nil
+	}
+	switch q.insert(off, end) {
+	case fragDup:
+		return nil
+	case fragOverlap:
+		delete(s.reasm6, k)
+		return nil
+	}
+	q.frags = append(q.frags, frag6{off: off, data: append([]byte(nil), data...)})
+	q.meat += len(data)
+	if off == 0 {
+		q.first = true
+		q.hdr = [header.IPv6HeaderLen]byte(ip[:header.IPv6HeaderLen])
+		q.nexthdr = fh.NextHeader()
+	}
+	if !q.first || !q.last || q.meat != q.length {
+		return nil
+	}
+	delete(s.reasm6, k)
+	full := make([]byte, header.IPv6HeaderLen+q.length)
+	for _, f := range q.frags {
+		copy(full[header.IPv6HeaderLen+f.off:], f.data)
+	}
+	return unfragmentedInto(full, q.hdr[:], q.nexthdr)
+}
+
+// unfragmented builds the packet a lone fragment stands for: hdr with
+// next header nh, then data.
+func unfragmented(hdr []byte, nh uint8, data []byte) header.IPv6 {
+	full := make([]byte, header.IPv6HeaderLen+len(data))
+	copy(full[header.IPv6HeaderLen:], data)
+	return unfragmentedInto(full, hdr, nh)
+}
+
+// unfragmentedInto writes hdr, with next header nh and the payload length
+// of full, in front of full's payload.
+func unfragmentedInto(full, hdr []byte, nh uint8) header.IPv6 {
+	copy(full, hdr[:header.IPv6HeaderLen])
+	ip := header.IPv6(full)
+	ip.SetPayloadLength(uint16(len(full) - header.IPv6HeaderLen))
+	ip.SetNextHeader(nh)
+	return ip
+}

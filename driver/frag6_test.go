@@ -1,0 +1,371 @@
+package driver
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/netlinkx"
+)
+
+var (
+	frag6Src = netip.MustParseAddr("fd00::1").As16()
+	frag6Dst = netip.MustParseAddr("fd00::2").As16()
+)
+
+// echo6 is an IPv6 echo request carrying size data bytes counting up.
+func echo6(t *testing.T, src, dst [16]byte, size int) header.IPv6 {
+	t.Helper()
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	b := make([]byte, header.IPv6HeaderLen+header.ICMPv6MinHeaderLen+size)
+	if header.EncodeICMPv6Echo(b, header.IPv6Fields{TrafficClass: 0x10, FlowLabel: 0x12345, HopLimit: 64, Src: src, Dst: dst},
+		header.ICMPv6EchoRequest, 7, 1, data) == 0 {
+		t.Fatal("EncodeICMPv6Echo failed")
+	}
+	return header.IPv6(b)
+}
+
+// fragsOf fragments ip at mtu and strips the encapsulation headers.
+func fragsOf(t *testing.T, ip header.IPv6, mtu int, id uint32) []header.IPv6 {
+	t.Helper()
+	bufs, err := fragment6(ip, mtu, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]header.IPv6, len(bufs))
+	for i, b := range bufs {
+		if header.IPoIB(b).Type() != header.EtherTypeIPv6 {
+			t.Fatalf("fragment %d: ethertype %#x", i, header.IPoIB(b).Type())
+		}
+		out[i] = header.IPv6(b[header.IPoIBHeaderLen:])
+	}
+	return out
+}
+
+func TestFragment6SizesAndOffsets(t *testing.T) {
+	type frag struct {
+		off, n int
+		more   bool
+	}
+	for _, tc := range []struct {
+		name      string
+		data, mtu int
+		want      []frag
+	}{
+		// 4000 data bytes: 4008 bytes of ICMPv6 at the 2044 datagram MTU,
+		// (2044 − 48) &^ 7 = 1992 per fragment
+		{"ping -s 4000 at 2044", 4000, 2044, []frag{{0, 1992, true}, {1992, 1992, true}, {3984, 24, false}}},
+		{"one byte over 2044", 1997, 2044, []frag{{0, 1992, true}, {1992, 13, false}}},
+		{"minimum MTU", 3000, 1280, []frag{{0, 1232, true}, {1232, 1232, true}, {2464, 544, false}}},
+		{"exact multiple", 1992*2 - 8, 2044, []frag{{0, 1992, true}, {1992, 1992, false}}},
+		{"UD MTU 4092", 65000, 4092, nil}, // checked by sum below
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ip := echo6(t, frag6Src, frag6Dst, tc.data)
+			frags := fragsOf(t, ip, tc.mtu, 0xfeedf00d)
+			total := 0
+			for i, f := range frags {
+				fh := header.IPv6Fragment(f.Payload())
+				if !f.Valid() || f.NextHeader() != header.ProtocolIPv6Fragment || len(f) > tc.mtu ||
+					f.SourceAddress() != frag6Src || f.DestinationAddress() != frag6Dst || f.HopLimit() != 64 ||
+					f.TrafficClass() != 0x10 || f.FlowLabel() != 0x12345 {
+					t.Fatalf("fragment %d: bad header % x", i, f[:header.IPv6HeaderLen])
+				}
+				if fh.NextHeader() != header.ProtocolICMPv6 || fh.ID() != 0xfeedf00d || f[header.IPv6HeaderLen+1] != 0 {
+					t.Fatalf("fragment %d: bad fragment header % x", i, f[header.IPv6HeaderLen:header.IPv6HeaderLen+8])
+				}
+				if int(fh.FragmentOffset()) != total || (fh.More() && len(fh.Payload())%8 != 0) || fh.More() != (i < len(frags)-1) {
+					t.Fatalf("fragment %d: offset %d len %d more %v", i, fh.FragmentOffset(), len(fh.Payload()), fh.More())
+				}
+				if !bytes.Equal(fh.Payload(), ip.Payload()[total:total+len(fh.Payload())]) {
+					t.Fatalf("fragment %d: data differs", i)
+				}
+				if tc.want != nil && (i >= len(tc.want) || tc.want[i] != (frag{int(fh.FragmentOffset()), len(fh.Payload()), fh.More()})) {
+					t.Fatalf("fragment %d = {%d %d %v}, want %v", i, fh.FragmentOffset(), len(fh.Payload()), fh.More(), tc.want)
+				}
+				total += len(fh.Payload())
+			}
+			if (tc.want != nil && len(frags) != len(tc.want)) || total != len(ip.Payload()) {
+				t.Fatalf("%d fragments carrying %d bytes, want %d carrying %d", len(frags), total, len(tc.want), len(ip.Payload()))
+			}
+		})
+	}
+	var tb *tooBig
+	if _, err := fragment6(echo6(t, frag6Src, frag6Dst, 100), 55, 1); !errors.As(err, &tb) || tb.mtu != 55 {
+		t.Fatalf("MTU 55: %v", err)
+	}
+}
+
+// manualClock is a settable clock for the IP stack.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func newManualClock() *manualClock { return &manualClock{now: time.Unix(1_700_000_000, 0)} }
+
+// rawFragment builds a fragment of datagram id's at off with the M flag more, over data.
+func rawFragment(t *testing.T, id uint32, off int, more bool, data []byte) header.IPv6 {
+	t.Helper()
+	b := make([]byte, header.IPv6HeaderLen+header.IPv6FragmentHeaderLen+len(data))
+	header.EncodeIPv6(b, header.IPv6Fields{PayloadLength: uint16(header.IPv6FragmentHeaderLen + len(data)),
+		NextHeader: header.ProtocolIPv6Fragment, HopLimit: 64, Src: frag6Src, Dst: frag6Dst})
+	if header.EncodeIPv6Fragment(b[header.IPv6HeaderLen:], header.IPv6FragmentFields{NextHeader: header.ProtocolICMPv6,
+		Offset: uint16(off), More: more, ID: id}) == 0 {
+		t.Fatalf("offset %d", off)
+	}
+	copy(b[header.IPv6HeaderLen+header.IPv6FragmentHeaderLen:], data)
+	return header.IPv6(b)
+}
+
+func TestReassemble6(t *testing.T) {
+	ip := echo6(t, frag6Src, frag6Dst, 4000)
+	frags := fragsOf(t, ip, 2044, 9) // 1992 + 1992 + 24
+	data := ip.Payload()
+	part := func(off, end int) []byte { return data[off:end] }
+	tests := []struct {
+		name  string
+		steps []header.IPv6 // fed in order; the last one completes the datagram or not
+		whole bool          // the last step returns the datagram
+		left  int           // queues pending afterwards
+	}{
+		{"in order", []header.IPv6{frags[0], frags[1], frags[2]}, true, 0},
+		{"reversed", []header.IPv6{frags[2], frags[1], frags[0]}, true, 0},
+		{"last first", []header.IPv6{frags[2], frags[0], frags[1]}, true, 0},
+		{"duplicate ignored", []header.IPv6{frags[0], frags[0], frags[1], frags[1], frags[2]}, true, 0},
+		{"missing middle", []header.IPv6{frags[0], frags[2]}, false, 1},
+		// RFC 5722: an overlapping fragment drops the datagram; what comes
+		// after starts a new queue that cannot complete.
+		{"overlap at the tail", []header.IPv6{frags[0], rawFragment(t, 9, 1984, true, part(1984, 3984)), frags[1], frags[2]}, false, 1},
+		{"overlap in a gap", []header.IPv6{frags[0], frags[2], rawFragment(t, 9, 1992, true, part(1992, 4000)), frags[1]}, false, 1},
+		{"overlap at the head", []header.IPv6{frags[1], rawFragment(t, 9, 0, true, part(0, 2000)), frags[0], frags[2]}, false, 1},
+		// a fragment wholly inside what came is a duplicate: dropped, the
+		// queue kept
+		{"inside a run", []header.IPv6{frags[0], frags[1], rawFragment(t, 9, 8, true, part(8, 16)), frags[2]}, true, 0},
+		{"second last with another end", []header.IPv6{frags[2], rawFragment(t, 9, 3984, false, part(3984, 4000)), frags[0], frags[1]}, false, 1},
+		{"last ends before data seen", []header.IPv6{frags[1], rawFragment(t, 9, 8, false, part(8, 16))}, false, 0},
+		{"data beyond the last", []header.IPv6{frags[2], rawFragment(t, 9, 4008, true, make([]byte, 8))}, false, 0},
+		{"empty fragment", []header.IPv6{frags[0], rawFragment(t, 9, 1992, true, nil)}, false, 0},
+		// M set and not a multiple of 8: only that fragment is dropped
+		{"unaligned fragment dropped", []header.IPv6{frags[0], rawFragment(t, 9, 1992, true, part(1992, 1999)), frags[1], frags[2]}, true, 0},
+		{"another identification", []header.IPv6{frags[0], frags[1], fragsOf(t, ip, 2044, 10)[2]}, false, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newIPStack(newManualClock().Now)
+			var got header.IPv6
+			for i, f := range tc.steps {
+				got = s.reassemble6(2, f)
+				if got != nil && i < len(tc.steps)-1 {
+					t.Fatalf("step %d completed the datagram", i)
+				}
+			}
+			if (got != nil) != tc.whole {
+				t.Fatalf("completed = %v", got != nil)
+			}
+			if got != nil && !bytes.Equal(got, ip) {
+				t.Fatalf("reassembled\n% x\nwant\n% x", got[:64], ip[:64])
+			}
+			if n := len(s.reasm6); n != tc.left {
+				t.Fatalf("%d queues left, want %d", n, tc.left)
+			}
+		})
+	}
+}
+
+// An atomic fragment (offset 0, M clear) is the whole packet, processed
+// without a queue.
+func TestReassemble6AtomicFragment(t *testing.T) {
+	ip := echo6(t, frag6Src, frag6Dst, 100)
+	s := newIPStack(newManualClock().Now)
+	got := s.reassemble6(2, rawFragment(t, 11, 0, false, ip.Payload()))
+	if !got.Valid() || got.NextHeader() != header.ProtocolICMPv6 || !bytes.Equal(got.Payload(), ip.Payload()) ||
+		got.SourceAddress() != frag6Src || len(s.reasm6) != 0 {
+		t.Fatalf("atomic fragment: % x", got)
+	}
+}
+
+func TestReassemble6Timeout(t *testing.T) {
+	ip := echo6(t, frag6Src, frag6Dst, 4000)
+	frags := fragsOf(t, ip, 2044, 9)
+	for _, tc := range []struct {
+		wait  time.Duration
+		whole bool
+	}{
+		{59 * time.Second, true},
+		{60 * time.Second, false}, // ip6frag_time: the queue expired, the rest starts anew
+	} {
+		t.Run(fmt.Sprint(tc.wait), func(t *testing.T) {
+			clock := newManualClock()
+			s := newIPStack(clock.Now)
+			s.reassemble6(2, frags[0])
+			s.reassemble6(2, frags[1])
+			clock.Advance(tc.wait)
+			if got := s.reassemble6(2, frags[2]); (got != nil) != tc.whole {
+				t.Fatalf("completed = %v", got != nil)
+			}
+			if !tc.whole && len(s.reasm6) != 1 {
+				t.Fatalf("%d queues", len(s.reasm6))
+			}
+		})
+	}
+}
+
+// Link-local destinations are keyed by interface too (frag_v6_compare_key).
+func TestReassemble6LinkLocalKeyedByInterface(t *testing.T) {
+	src, dst := netip.MustParseAddr("fe80::1").As16(), netip.MustParseAddr("fe80::2").As16()
+	ip := echo6(t, src, dst, 3000)
+	frags := fragsOf(t, ip, 2044, 5)
+	s := newIPStack(newManualClock().Now)
+	s.reassemble6(2, frags[0])
+	if got := s.reassemble6(4, frags[1]); got != nil || len(s.reasm6) != 2 {
+		t.Fatalf("fragments of two interfaces mixed: %v, %d queues", got != nil, len(s.reasm6))
+	}
+	if got := s.reassemble6(2, frags[1]); !bytes.Equal(got, ip) {
+		t.Fatal("not reassembled on interface 2")
+	}
+}
+
+func TestPingIPv6Fragmented(t *testing.T) {
+	d, n0 := newTestDriver(t, nil)
+	n1, _ := d.Node("node1")
+	for _, n := range []*Node{n0, n1} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	}
+	addAddr6(t, n0, "ib0", "fd00::1/64")
+	addAddr6(t, n1, "ib0", "fd00::2/64")
+	dst := netip.MustParseAddr("fd00::2")
+	// neighbour discovery first, so that the counters below are the echo's
+	if rep, err := n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 56, Seq: 1, TimeoutMs: 2000}); err != nil || rep.Status != netlinkx.PingReplied {
+		t.Fatalf("ping6 = %+v, %v", rep, err)
+	}
+	tx0, rx1 := mustLink(t, n0, "ib0").Stats, mustLink(t, n1, "ib0").Stats
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 4000, Seq: 2, TimeoutMs: 2000})
+	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 4008 || rep.TTL != 64 || netip.AddrFrom16([16]byte(rep.From)) != dst {
+		t.Fatalf("4000 bytes = %+v, %v", rep, err)
+	}
+	// three fragments each way: two of 2040 bytes (1992 of data) and one
+	// of 72, each with the 4-byte encapsulation header
+	s0, s1 := mustLink(t, n0, "ib0").Stats, mustLink(t, n1, "ib0").Stats
+	if s0.TxPackets-tx0.TxPackets != 3 || s0.TxBytes-tx0.TxBytes != 2*2044+76 ||
+		s1.RxPackets-rx1.RxPackets != 3 || s1.TxPackets-rx1.TxPackets != 3 || s0.RxPackets-tx0.RxPackets != 3 {
+		t.Fatalf("node0 %+v → %+v, node1 %+v → %+v", tx0, s0, rx1, s1)
+	}
+	for _, n := range []*Node{n0, n1} {
+		n.ip.mu.Lock()
+		left := len(n.ip.reasm6)
+		n.ip.mu.Unlock()
+		if left != 0 {
+			t.Fatalf("%s: %d reassembly queues left", n.name, left)
+		}
+	}
+	// -M do: not sent, EMSGSIZE with the path MTU; -M dont fragments
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 4000, Seq: 3, TimeoutMs: 300, PMTUDisc: netlinkx.PMTUDiscDo})
+	if err != nil || rep.Status != netlinkx.PingTooLong || rep.MTU != 2044 {
+		t.Fatalf("-M do = %+v, %v", rep, err)
+	}
+	if s := mustLink(t, n0, "ib0").Stats; s.TxPackets != s0.TxPackets {
+		t.Fatalf("-M do sent %d packets", s.TxPackets-s0.TxPackets)
+	}
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 1996, Seq: 4, TimeoutMs: 2000, PMTUDisc: netlinkx.PMTUDiscDo})
+	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 2004 {
+		t.Fatalf("1996 bytes (2044 on the wire), -M do = %+v, %v", rep, err)
+	}
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 1997, Seq: 5, TimeoutMs: 2000, PMTUDisc: netlinkx.PMTUDiscDont})
+	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 2005 {
+		t.Fatalf("1997 bytes, -M dont = %+v, %v", rep, err)
+	}
+}
+
+// A peer without connected mode reached from an interface in connected
+// mode goes over UD: the first large echo is answered by the driver's
+// "packet too big", after which the route's path MTU is the UD MTU for
+// 600 s (net.ipv6.route.mtu_expires) and echoes are fragmented to it.
+func TestPingIPv6PathMTU(t *testing.T) {
+	topo := fabric.DefaultTopology()
+	topo.Nodes[1].Ports[0].Caps = &fabric.Capabilities{Checksum: true}
+	clock := newManualClock()
+	d, err := New(Options{Topology: topo, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n0, _ := d.Node("node0")
+	n1, _ := d.Node("node1")
+	for _, n := range []*Node{n0, n1} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	}
+	wantErrno(t, n0.SetMode("ib0", netlinkx.ModeConnected), 0)
+	addAddr6(t, n0, "ib0", "fd00::1/64")
+	addAddr6(t, n1, "ib0", "fd00::2/64")
+	dst := netip.MustParseAddr("fd00::2")
+	ping := func(seq uint16, size uint32, pmtu uint8) netlinkx.PingReply {
+		t.Helper()
+		rep, err := n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: size, Seq: seq, TimeoutMs: 2000, PMTUDisc: pmtu})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	route := func() netlinkx.Route {
+		t.Helper()
+		r, err := n0.RouteGet(dst.AsSlice())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := route(); r.MTU != 0 || r.ExpiresSec != 0 {
+		t.Fatalf("route before: %+v", r)
+	}
+	rep := ping(1, 4000, netlinkx.PMTUDiscWant)
+	if rep.Status != netlinkx.PingFragNeeded || rep.MTU != 2044 || netip.AddrFrom16([16]byte(rep.From)).String() != "fd00::1" {
+		t.Fatalf("first 4000 bytes: %+v", rep)
+	}
+	if s := mustLink(t, n0, "ib0").Stats; s.TxDropped != 1 || s.TxErrors != 1 {
+		t.Fatalf("stats = %+v", s)
+	}
+	if r := route(); r.MTU != 2044 || r.ExpiresSec != 600 || r.Dev != "ib0" {
+		t.Fatalf("route after packet too big: %+v", r)
+	}
+	tx := mustLink(t, n0, "ib0").Stats.TxPackets
+	if rep := ping(2, 4000, netlinkx.PMTUDiscWant); rep.Status != netlinkx.PingReplied || rep.Bytes != 4008 {
+		t.Fatalf("4000 bytes at the path MTU: %+v", rep)
+	}
+	if d := mustLink(t, n0, "ib0").Stats.TxPackets - tx; d != 3 {
+		t.Fatalf("%d fragments sent, want 3", d)
+	}
+	if rep := ping(3, 4000, netlinkx.PMTUDiscDo); rep.Status != netlinkx.PingTooLong || rep.MTU != 2044 {
+		t.Fatalf("-M do at the path MTU: %+v", rep)
+	}
+	clock.Advance(599 * time.Second)
+	if r := route(); r.MTU != 2044 || r.ExpiresSec != 1 {
+		t.Fatalf("route after 599 s: %+v", r)
+	}
+	clock.Advance(time.Second)
+	if r := route(); r.MTU != 0 || r.ExpiresSec != 0 {
+		t.Fatalf("route after 600 s: %+v", r)
+	}
+	// the interface MTU (65520) applies again: sent whole, too big for UD
+	if rep := ping(4, 4000, netlinkx.PMTUDiscDo); rep.Status != netlinkx.PingFragNeeded || rep.MTU != 2044 {
+		t.Fatalf("-M do after expiry: %+v", rep)
+	}
+	if r := route(); r.MTU != 2044 || r.ExpiresSec != 600 {
+		t.Fatalf("route after a new packet too big: %+v", r)
+	}
+}
