@@ -184,7 +184,7 @@ func (dp *dataPath) accept(req cmReq, from *dataPath) (cmRep, error) {
 		return cmRep{}, err
 	}
 	cfg := dp.cfg.Load()
-	if err := rcConnect(qp, uint8(dp.port.ref.Port), cfg.pkeyIndex, req, req.pathMTU); err != nil {
+	if err := rcConnect(qp, verbsPort, cfg.pkeyIndex, req, req.pathMTU); err != nil {
 		qp.Destroy()
 		return cmRep{}, err
 	}
@@ -245,7 +245,7 @@ func (dp *dataPath) connection(dst header.HWAddr) (*cmConn, error) {
 	}
 	if err == nil {
 		rep.lid = path.DLID
-		err = rcConnect(qp, uint8(dp.port.ref.Port), cfg.pkeyIndex, rep, mtu)
+		err = rcConnect(qp, verbsPort, cfg.pkeyIndex, rep, mtu)
 	}
 	if err != nil {
 		qp.Destroy()

@@ -63,6 +63,10 @@ func (e fabricEndpoint) Deliver(f fabric.Frame) {
 	e.dev.Receive(p)
 }
 
+// verbsPort is the port number QPs are bound to: each HCA port is a verbs
+// device of its own, with one port.
+const verbsPort = 1
+
 func mtuEnum(bytes int) verbs.MTU {
 	for m := verbs.MTU256; m <= verbs.MTU4096; m++ {
 		if m.Bytes() == bytes {
@@ -188,7 +192,7 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 		attr verbs.QPAttr
 		mask verbs.AttrMask
 	}{
-		{verbs.QPAttr{State: verbs.QPInit, PKeyIndex: uint16(idx), Port: uint8(nd.port), QKey: m.QKey},
+		{verbs.QPAttr{State: verbs.QPInit, PKeyIndex: uint16(idx), Port: verbsPort, QKey: m.QKey},
 			verbs.AttrState | verbs.AttrPKeyIndex | verbs.AttrPort | verbs.AttrQKey},
 		{verbs.QPAttr{State: verbs.QPRTR}, verbs.AttrState},
 		{verbs.QPAttr{State: verbs.QPRTS}, verbs.AttrState | verbs.AttrSQPSN},

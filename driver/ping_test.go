@@ -351,3 +351,31 @@ func TestPingIPv6WithNeighbourDiscovery(t *testing.T) {
 		t.Fatalf("node1 ib0 multicast list = %v", groups)
 	}
 }
+
+// Port 2 (ib1) is a data path of its own, in either mode: each HCA port is
+// a verbs device, whose QPs use its port 1.
+func TestPingOverSecondPort(t *testing.T) {
+	for _, mode := range []uint16{netlinkx.ModeDatagram, netlinkx.ModeConnected} {
+		d, n0 := newTestDriver(t, nil)
+		n1, err := d.Node("node1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []*Node{n0, n1} {
+			wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib1", Up: ptr(true)}), 0)
+			wantErrno(t, n.SetMode("ib1", mode), 0)
+			if l := mustLink(t, n, "ib1"); !l.Carrier {
+				t.Fatalf("mode %d: ib1 has no carrier", mode)
+			}
+		}
+		addAddr(t, n0, "ib1", "10.1.0.1/24")
+		addAddr(t, n1, "ib1", "10.1.0.2/24")
+		rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 1, 0, 2}, Size: 3000, Ident: 7, Seq: 1, TimeoutMs: 2000})
+		if err != nil || rep.Status != netlinkx.PingReplied {
+			t.Fatalf("mode %d: ping over ib1: %+v %v", mode, rep, err)
+		}
+		if tx, _ := mustDev(t, n0, "ib1").dp.cmCounts(); (tx == 1) != (mode == netlinkx.ModeConnected) {
+			t.Errorf("mode %d: %d active connections", mode, tx)
+		}
+	}
+}
