@@ -166,13 +166,13 @@ func pingRun(o *PingOptions) error {
 				fmt.Fprintf(w, "From %s icmp_seq=%d Destination unreachable: Address unreachable\n", pr(rep.Src), seq)
 			}
 		case netlinkx.PingTooLong:
-			// EMSGSIZE from sendmsg: iputils' ping and ping6 word the
-			// local error differently.
+			// EMSGSIZE from sendmsg, which iputils reports with
+			// error(3) on stderr; ping and ping6 word it differently.
 			errs++
 			if dst.Is4() {
-				fmt.Fprintf(w, "ping: local error: message too long, mtu=%d\n", rep.MTU)
+				fmt.Fprintf(o.F.IO.ErrOut, "ping: local error: message too long, mtu=%d\n", rep.MTU)
 			} else {
-				fmt.Fprintf(w, "ping: local error: message too long, mtu: %d\n", rep.MTU)
+				fmt.Fprintf(o.F.IO.ErrOut, "ping: local error: message too long, mtu: %d\n", rep.MTU)
 			}
 		case netlinkx.PingFragNeeded:
 			errs++

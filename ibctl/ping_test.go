@@ -51,9 +51,9 @@ func TestPing(t *testing.T) {
 		{"ping -c 1 -s 4000 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n" +
 			"4008 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=X\n\n" +
 			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 1 received, 0% packet loss, X\nrtt min/avg/max/mdev X\n", "", 0},
-		{"ping -c 1 -s 4000 -M do 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n" +
-			"ping: local error: message too long, mtu=2044\n\n" +
-			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n", "", 1},
+		{"ping -c 1 -s 4000 -M do 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n\n" +
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n",
+			"ping: local error: message too long, mtu=2044\n", 1},
 		{"ping -c 1 -s 65508 10.0.0.2", "", "ibctl: ping: invalid argument: '65508': out of range: 0 <= value <= 65507\n", 2},
 		{"ping -c 1 192.0.2.1", "", "ibctl: ping: connect: Network is unreachable\n", 2},
 		{"ping -c 1 nowhere", "", "ibctl: ping: nowhere: Name or service not known\n", 2},
