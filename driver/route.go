@@ -33,6 +33,9 @@ func (n *Node) RouteGet(dstb []byte) (netlinkx.Route, error) {
 		if r.Local {
 			r.Dev, r.Table, r.Metric = "lo", unix.RT_TABLE_LOCAL, 0
 		}
+	} else if r.Local {
+		// the local table's route, through the loopback (ip_route_output)
+		r.Dev, r.Table = "lo", unix.RT_TABLE_LOCAL
 	}
 	if e, ok := n.ip.pathMTU(dst); ok {
 		r.MTU = e.mtu

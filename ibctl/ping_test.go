@@ -216,7 +216,8 @@ func TestRouteGet(t *testing.T) {
 	e.addAddr("node0", "ib0", "10.0.0.1/24")
 	for _, tc := range []struct{ cmd, out, errs string }{
 		{"route get 10.0.0.2", "10.0.0.2 dev ib0 src 10.0.0.1 uid 0 \n    cache \n", ""},
-		{"route get 10.0.0.1", "local 10.0.0.1 dev ib0 src 10.0.0.1 uid 0 \n    cache <local> \n", ""},
+		{"route get 10.0.0.1", "local 10.0.0.1 dev lo table local src 10.0.0.1 uid 0 \n    cache <local> \n", ""},
+		{"-j route get 10.0.0.1", `[{"type":"local","dst":"10.0.0.1","dev":"lo","table":"local","prefsrc":"10.0.0.1","flags":[],"uid":0,"cache":["local"]}]` + "\n", ""},
 		{"-j route get 10.0.0.2", `[{"dst":"10.0.0.2","dev":"ib0","prefsrc":"10.0.0.1","flags":[],"uid":0,"cache":[]}]` + "\n", ""},
 		{"route get 192.0.2.1", "", "ibctl: route get: Network is unreachable\n"},
 		{"route get nowhere", "", "ibctl: route get: Error: inet address is expected rather than \"nowhere\".\n"},

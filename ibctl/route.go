@@ -58,10 +58,10 @@ func PrintRoute(p *Printer, dst netip.Addr, r netlinkx.Route) {
 		p.Any("from", "from %s ", "::")
 	}
 	p.Any("dev", "dev %s ", r.Dev)
+	if r.Table != 0 && r.Table != unix.RT_TABLE_MAIN {
+		p.Any("table", "table %s ", rtTableName(r.Table))
+	}
 	if dst.Is6() {
-		if r.Table != unix.RT_TABLE_MAIN {
-			p.Any("table", "table %s ", rtTableName(r.Table))
-		}
 		if r.MTU == 0 && r.Protocol != unix.RTPROT_BOOT {
 			p.Any("protocol", "proto %s ", rtProtoName(r.Protocol))
 		}
@@ -74,11 +74,14 @@ func PrintRoute(p *Printer, dst netip.Addr, r netlinkx.Route) {
 	p.Any("flags", "", []string{})
 	if dst.Is4() {
 		p.Any("uid", "uid %d ", 0)
+		// print_cache_flags: "<local> " in text, a string array in JSON
 		p.Text("\n    cache ")
+		cache := []string{}
 		if r.Local {
+			cache = append(cache, "local")
 			p.Text("<local> ")
 		}
-		p.Any("cache", "", []string{})
+		p.Any("cache", "", cache)
 	}
 	if r.MTU != 0 {
 		p.Any("expires", "expires %dsec ", r.ExpiresSec)
