@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/verbs"
 )
 
@@ -74,8 +73,12 @@ type cmConn struct {
 	// last is when a passive connection last received, refreshed at most
 	// every cmActivityRefresh (ipoib_cm_handle_rx_wc).
 	last atomic.Int64
-	// peer and peerQPN identify a passive connection's active end, which
-	// a disconnect (DREQ) reaches.
+	// sent counts an active connection's sends (tx_head; sends complete
+	// as they are posted on the lossless wire, so tx_tail is the same).
+	sent atomic.Uint32
+	// peer and peerQPN identify the other end, which a disconnect (DREQ)
+	// reaches: a passive connection's active end, or an active
+	// connection's passive end.
 	peer    *dataPath
 	peerQPN uint32
 }
@@ -97,10 +100,10 @@ type cmState struct {
 	connectMu sync.Mutex
 	mu        sync.Mutex
 	closed    bool
-	tx        map[header.HWAddr]*cmConn // active connections by neighbour address
-	rx        map[uint32]*cmConn        // passive connections by QPN
+	rx        map[uint32]*cmConn // passive connections by QPN
 	srq       *verbs.SRQ
 	bufs      [][]byte
+	// The active connections hang off the neighbour table (neigh.go).
 }
 
 // cmReq is the REQ's content; cmRep the REP's.
@@ -197,19 +200,17 @@ func (dp *dataPath) accept(req cmReq, from *dataPath) (cmRep, error) {
 	return cmRep{lid: dp.port.dev.LID(), qpn: qp.Num(), psn: cmPSN, recvSize: cmRecvSize, pathMTU: req.pathMTU}, nil
 }
 
-// connection returns the RC connection to dst, setting it up with the
-// REQ/REP/RTU exchange the first time (ipoib_cm_tx_init).
-func (dp *dataPath) connection(dst header.HWAddr) (*cmConn, error) {
-	dp.cm.mu.Lock()
-	c := dp.cm.tx[dst]
-	dp.cm.mu.Unlock()
-	if c != nil {
+// connection returns the neighbour's RC connection, setting it up with
+// the REQ/REP/RTU exchange the first time (ipoib_cm_create_tx,
+// ipoib_cm_tx_init).
+func (dp *dataPath) connection(n *ipoibNeigh) (*cmConn, error) {
+	if c := n.cm.Load(); c != nil {
 		return c, nil
 	}
 	dp.cm.connectMu.Lock()
 	defer dp.cm.connectMu.Unlock()
 	dp.cm.mu.Lock()
-	c, closed := dp.cm.tx[dst], dp.cm.closed
+	c, closed := n.cm.Load(), dp.cm.closed
 	dp.cm.mu.Unlock()
 	switch {
 	case c != nil:
@@ -218,17 +219,14 @@ func (dp *dataPath) connection(dst header.HWAddr) (*cmConn, error) {
 		return nil, fmt.Errorf("interface closing")
 	}
 	cfg := dp.cfg.Load()
-	path, err := dp.path(dst.GID(), cfg.pkey)
-	if err != nil {
-		return nil, err
-	}
+	dst, path := n.daddr, n.path
 	peer := dp.listeners.lookup(cmKey{gid: dst.GID(), service: cmServiceID(dst.QPN())})
 	if peer == nil {
 		return nil, fmt.Errorf("REQ to %v: rejected (no listener)", dst)
 	}
 	// The send QP shares the SRQ too, as ipoib_cm_create_tx_qp does.
 	dp.cm.mu.Lock()
-	err = dp.ensureSRQ()
+	err := dp.ensureSRQ()
 	srq := dp.cm.srq
 	dp.cm.mu.Unlock()
 	if err != nil {
@@ -251,49 +249,69 @@ func (dp *dataPath) connection(dst header.HWAddr) (*cmConn, error) {
 		qp.Destroy()
 		return nil, err
 	}
-	c = &cmConn{qp: qp, mtu: int(rep.recvSize) - encapLen}
+	c = &cmConn{qp: qp, mtu: int(rep.recvSize) - encapLen, peer: peer, peerQPN: rep.qpn}
 	dp.cm.mu.Lock()
 	defer dp.cm.mu.Unlock()
 	if dp.cm.closed {
 		qp.Destroy()
 		return nil, fmt.Errorf("interface closing")
 	}
-	if dp.cm.tx == nil {
-		dp.cm.tx = map[header.HWAddr]*cmConn{}
-	}
-	dp.cm.tx[dst] = c
+	n.cm.Store(c)
 	return c, nil
 }
 
-// closeCM destroys every connection (ipoib_cm_dev_stop).
-func (dp *dataPath) closeCM() {
+// detachTx takes the neighbour's connection off it.
+func (dp *dataPath) detachTx(n *ipoibNeigh) *cmConn { return n.cm.Swap(nil) }
+
+// destroyTx destroys an active connection (ipoib_cm_tx_destroy): its CM
+// ID goes first, which disconnects the passive end (DREQ), then its QP.
+func (dp *dataPath) destroyTx(c *cmConn) {
+	if c.peer != nil {
+		c.peer.dropRx(c.peerQPN)
+	}
+	c.qp.Destroy()
+}
+
+// dropRx destroys the passive connection whose QP is qpn: its active end
+// disconnected (ipoib_cm_rx_handler on a DREQ).
+func (dp *dataPath) dropRx(qpn uint32) {
 	dp.cm.mu.Lock()
 	defer dp.cm.mu.Unlock()
-	dp.cm.closed = true
-	for _, c := range dp.cm.tx {
+	if c := dp.cm.rx[qpn]; c != nil {
 		c.qp.Destroy()
+		delete(dp.cm.rx, qpn)
 	}
+}
+
+// closeCM destroys every connection (ipoib_ib_dev_down flushes the
+// paths and their neighbours, ipoib_cm_dev_stop the passive connections)
+// and returns the neighbours it freed.
+func (dp *dataPath) closeCM() []freedNeigh {
+	dp.cm.mu.Lock()
+	dp.cm.closed = true
+	dp.cm.mu.Unlock()
+	freed := dp.flushNeighs()
+	dp.cm.mu.Lock()
+	defer dp.cm.mu.Unlock()
 	for _, c := range dp.cm.rx {
 		c.qp.Destroy()
 	}
-	dp.cm.tx, dp.cm.rx = nil, nil
-}
-
-// flushCM drops the active connections (a mode change flushes paths).
-func (dp *dataPath) flushCM() {
-	dp.cm.mu.Lock()
-	defer dp.cm.mu.Unlock()
-	for _, c := range dp.cm.tx {
-		c.qp.Destroy()
-	}
-	dp.cm.tx = nil
+	dp.cm.rx = nil
+	return freed
 }
 
 // cmCounts reports the open connections, active and passive.
 func (dp *dataPath) cmCounts() (tx, rx int) {
+	dp.neighs.mu.Lock()
+	for _, n := range dp.neighs.m {
+		if n.cm.Load() != nil {
+			tx++
+		}
+	}
+	dp.neighs.mu.Unlock()
 	dp.cm.mu.Lock()
 	defer dp.cm.mu.Unlock()
-	return len(dp.cm.tx), len(dp.cm.rx)
+	return tx, len(dp.cm.rx)
 }
 
 // noteActivity refreshes a passive connection's activity time.
@@ -311,9 +329,10 @@ func (dp *dataPath) noteActivity(qpn uint32) {
 }
 
 // reapStale destroys passive connections idle for more than cmRxTimeout
-// (ipoib_cm_stale_task) and returns how many it reaped.
-func (dp *dataPath) reapStale() int {
+// (ipoib_cm_stale_task) and returns them.
+func (dp *dataPath) reapStale() []*cmConn {
 	dp.cm.mu.Lock()
+	defer dp.cm.mu.Unlock()
 	now := dp.now().UnixNano()
 	var gone []*cmConn
 	for qpn, c := range dp.cm.rx {
@@ -323,27 +342,18 @@ func (dp *dataPath) reapStale() int {
 			gone = append(gone, c)
 		}
 	}
-	dp.cm.mu.Unlock()
-	// The DREQ: each active end drops its connection and will connect
-	// anew on its next packet.
-	for _, c := range gone {
-		if c.peer != nil {
-			c.peer.dropTx(c.peerQPN)
-		}
-	}
-	return len(gone)
+	return gone
 }
 
-// dropTx removes the active connection whose QP is qpn.
-func (dp *dataPath) dropTx(qpn uint32) {
-	dp.cm.mu.Lock()
-	defer dp.cm.mu.Unlock()
-	for dst, c := range dp.cm.tx {
-		if c.qp.Num() == qpn {
-			c.qp.Destroy()
-			delete(dp.cm.tx, dst)
-		}
-	}
+// dropTx frees the neighbour whose active connection has QP qpn: the
+// passive end disconnected (a DREQ), so the neighbour and its connection
+// go and the next packet connects anew.
+func (dp *dataPath) dropTx(qpn uint32) []freedNeigh {
+	ns := dp.takeNeighs(func(n *ipoibNeigh) bool {
+		c := n.cm.Load()
+		return c != nil && c.qp.Num() == qpn
+	})
+	return dp.freeNeighs(ns)
 }
 
 // ReapStaleConnections runs the stale-connection scan on every interface
@@ -354,10 +364,20 @@ func (d *Driver) ReapStaleConnections() int {
 	n := 0
 	for _, s := range d.nodes {
 		for _, nd := range s.devs {
-			if nd.dp != nil {
-				if r := nd.dp.reapStale(); r > 0 {
-					nd.dbg("reaped %d stale connection(s)", r)
-					n += r
+			if nd.dp == nil {
+				continue
+			}
+			gone := nd.dp.reapStale()
+			if len(gone) == 0 {
+				continue
+			}
+			nd.dbg("reaped %d stale connection(s)", len(gone))
+			n += len(gone)
+			// The DREQ: each active end drops its neighbour and
+			// will connect anew on its next packet.
+			for _, c := range gone {
+				if c.peer != nil {
+					c.peer.nd.logFreed(c.peer.dropTx(c.peerQPN))
 				}
 			}
 		}

@@ -146,6 +146,7 @@ type dataPath struct {
 	paths      map[[16]byte]fabric.Path // path records by destination GID (ipoib_path)
 	sendGroups map[[16]byte]uint16      // send-only multicast joins: MGID → MLID
 
+	neighs    neighTable // IPoIB neighbours (neigh.go)
 	cm        cmState
 	listeners *dpTable
 	now       func() time.Time
@@ -255,7 +256,7 @@ func (nd *Netdev) closeDataPath() {
 	dp.listeners.unlisten(dp.cmKey, dp)
 	close(dp.quit)
 	<-dp.done
-	dp.closeCM()
+	nd.logFreed(dp.closeCM())
 	dp.leaveSendOnly()
 	dp.qp.Destroy()
 }
@@ -334,26 +335,40 @@ func (dp *dataPath) receive(wc *verbs.WC) {
 }
 
 // transmit sends one IPoIB packet (encapsulation header included in pkt)
-// to dst over UD: the broadcast group when bcast is set, else the
-// neighbour's QPN at the LID the path record gives.
+// to dst: the broadcast group over UD when bcast is set; else, as
+// ipoib_start_xmit, unicast ARP over UD by the path record, and anything
+// else through the neighbour entry: over its RC connection when both
+// ends do connected mode, over UD otherwise.
 func (dp *dataPath) transmit(pkt []byte, dst header.HWAddr, bcast bool) error {
 	cfg := dp.cfg.Load()
-	if !bcast && cfg.mode == netlinkx.ModeConnected && dst.Flags()&header.HWFlagConnected != 0 {
-		c, err := dp.connection(dst)
-		if err == nil {
-			return dp.transmitRC(c, pkt, cfg)
-		}
-		dp.nd.warnf(cfg.name, "connection to %v failed, using UD: %v", dst, err)
-	}
-	if err := dp.checkUDMTU(pkt, cfg); err != nil {
-		return err
-	}
 	if bcast {
+		if err := dp.checkUDMTU(pkt, cfg); err != nil {
+			return err
+		}
 		return dp.postUD(pkt, cfg, verbs.AH{DLID: cfg.mlid, GRH: true, DGID: cfg.mgid, DestQPN: 0xffffff, QKey: cfg.qkey})
 	}
-	path, err := dp.path(dst.GID(), cfg.pkey)
+	var path fabric.Path
+	var err error
+	if t := header.IPoIB(pkt).Type(); t == header.EtherTypeARP || t == header.EtherTypeRARP {
+		path, err = dp.path(dst.GID(), cfg.pkey) // unicast_arp_send
+	} else {
+		var n *ipoibNeigh
+		if n, err = dp.neigh(dst, cfg.pkey); err == nil {
+			path = n.path
+			if cfg.mode == netlinkx.ModeConnected && dst.Flags()&header.HWFlagConnected != 0 {
+				c, err := dp.connection(n)
+				if err == nil {
+					return dp.transmitRC(c, pkt, cfg)
+				}
+				dp.nd.warnf(cfg.name, "connection to %v failed, using UD: %v", dst, err)
+			}
+		}
+	}
 	if err != nil {
 		dp.stats.txDropped.Add(1)
+		return err
+	}
+	if err := dp.checkUDMTU(pkt, cfg); err != nil {
 		return err
 	}
 	return dp.postUD(pkt, cfg, verbs.AH{DLID: path.DLID, DestQPN: dst.QPN(), QKey: cfg.qkey})
@@ -481,6 +496,9 @@ func (dp *dataPath) transmitRC(c *cmConn, pkt []byte, cfg *dpConfig) error {
 	}
 	err := c.qp.PostSend(&verbs.SendWR{SGL: [][]byte{pkt}})
 	dp.txmu.Unlock()
+	if err == nil {
+		c.sent.Add(1)
+	}
 	if err != nil {
 		dp.stats.txDropped.Add(1)
 		dp.stats.txErrors.Add(1)
