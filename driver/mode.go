@@ -202,6 +202,6 @@ func (nd *Netdev) setJoined(want bool) {
 // connections, as a mode switch flushes all paths (ipoib_flush_paths).
 func (nd *Netdev) flushConnections() {
 	if nd.dp != nil {
-		nd.logFreed(nd.dp.flushNeighs())
+		nd.dp.flushNeighs()
 	}
 }

@@ -41,9 +41,13 @@ const NeighReapInterval = arpGCInterval
 // ipoibNeigh is one entry (struct ipoib_neigh).
 type ipoibNeigh struct {
 	daddr header.HWAddr
-	path  fabric.Path            // the path's address handle (neigh->ah)
-	alive atomic.Int64           // driver clock, Unix ns, of the last transmit
-	cm    atomic.Pointer[cmConn] // the active connection (neigh->cm), or nil
+	path  fabric.Path          // the path's address handle (neigh->ah)
+	alive atomic.Int64         // driver clock, Unix ns, of the last transmit
+	cm    atomic.Pointer[cmTx] // the active connection (neigh->cm), or nil
+	freed bool                 // +checklocks:dp.cm.mu: out of the table for good
+	qmu   sync.Mutex           // guards queue and the connection's going up
+	queue [][]byte             // packets waiting for the connection (neigh->queue)
+	qlen  atomic.Int32         // len(queue), read without qmu
 }
 
 // neighTable is an interface's table (priv->ntbl).
@@ -54,14 +58,17 @@ type neighTable struct {
 
 // neigh returns the entry for dst, allocating it (with the path record,
 // queried the first time) when there is none, and marks it alive
-// (ipoib_neigh_get, neigh_add_path).
+// (ipoib_neigh_get, neigh_add_path) unless its queue is full: a
+// neighbour whose connection never comes up expires while used.
 func (dp *dataPath) neigh(dst header.HWAddr, pkey uint16) (*ipoibNeigh, error) {
-	now := dp.now().UnixNano()
+	now := dp.nanos()
 	t := &dp.neighs
 	t.mu.Lock()
 	n := t.m[dst]
 	if n != nil {
-		n.alive.Store(now)
+		if n.qlen.Load() < maxPathRecQueue {
+			n.alive.Store(now)
+		}
 		t.mu.Unlock()
 		return n, nil
 	}
@@ -98,54 +105,64 @@ func (dp *dataPath) takeNeighs(match func(*ipoibNeigh) bool) []*ipoibNeigh {
 	return out
 }
 
+// removeNeigh takes n out of the table, reporting whether it was there.
+func (dp *dataPath) removeNeigh(n *ipoibNeigh) bool {
+	t := &dp.neighs
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m[n.daddr] != n {
+		return false
+	}
+	delete(t.m, n.daddr)
+	return true
+}
+
 // reapNeighs frees the entries idle for more than neighObsolete
 // (__ipoib_reap_neigh: time_after(jiffies - dt, neigh->alive)) and
-// returns them after destroying their connections.
-func (dp *dataPath) reapNeighs() []freedNeigh {
-	obsolete := dp.now().Add(-neighObsolete).UnixNano()
-	return dp.freeNeighs(dp.takeNeighs(func(n *ipoibNeigh) bool { return obsolete > n.alive.Load() }))
+// returns how many.
+func (dp *dataPath) reapNeighs() int {
+	obsolete := dp.nanos() - int64(neighObsolete)
+	ns := dp.takeNeighs(func(n *ipoibNeigh) bool { return obsolete > n.alive.Load() })
+	for _, n := range ns {
+		dp.freeNeigh(n)
+	}
+	return len(ns)
 }
 
 // flushNeighs frees every entry (ipoib_flush_paths, ipoib_flush_neighs).
-func (dp *dataPath) flushNeighs() []freedNeigh {
-	return dp.freeNeighs(dp.takeNeighs(func(*ipoibNeigh) bool { return true }))
-}
-
-// freedNeigh records what freeing an entry did, for the debug log.
-type freedNeigh struct {
-	daddr header.HWAddr
-	cm    *cmConn // the connection destroyed with it, if any
-}
-
-// freeNeighs destroys the entries' connections (ipoib_neigh_dtor →
-// ipoib_cm_destroy_tx).
-func (dp *dataPath) freeNeighs(ns []*ipoibNeigh) []freedNeigh {
-	out := make([]freedNeigh, 0, len(ns))
-	for _, n := range ns {
-		f := freedNeigh{daddr: n.daddr}
-		if c := dp.detachTx(n); c != nil {
-			dp.destroyTx(c)
-			f.cm = c
-		}
-		out = append(out, f)
+func (dp *dataPath) flushNeighs() {
+	for _, n := range dp.takeNeighs(func(*ipoibNeigh) bool { return true }) {
+		dp.freeNeigh(n)
 	}
-	return out
 }
 
-// logFreed writes the debug messages of freed entries in the kernel's
-// order: ipoib_cm_destroy_tx, then ipoib_neigh_dtor, then the reap task's
-// ipoib_cm_tx_destroy.
-func (nd *Netdev) logFreed(freed []freedNeigh) {
-	for _, f := range freed {
-		gid := f.daddr.GID()
-		if f.cm != nil {
-			nd.dbg("Reap connection for gid %s", pI6(gid))
-		}
-		nd.dbg("neigh free for %06x %s", f.daddr.QPN(), pI6(gid))
-		if f.cm != nil {
-			n := f.cm.sent.Load()
-			nd.dbg("Destroy active connection 0x%x head 0x%x tail 0x%x", f.cm.qp.Num(), n, n)
-		}
+// freeNeigh frees an entry taken out of the table (ipoib_neigh_dtor): the
+// packets queued on it are dropped (tx_dropped) and its connection, if it
+// still has one, destroyed (ipoib_cm_destroy_tx), with the kernel's debug
+// messages in the kernel's order.
+func (dp *dataPath) freeNeigh(n *ipoibNeigh) {
+	dp.cm.mu.Lock()
+	n.freed = true
+	tx := n.cm.Swap(nil)
+	reap := tx != nil && !tx.reaped
+	if reap {
+		tx.reaped, tx.neigh = true, nil
+		tx.up.Store(false)
+	}
+	dp.cm.mu.Unlock()
+	n.qmu.Lock()
+	dropped := len(n.queue)
+	n.queue = nil
+	n.qlen.Store(0)
+	n.qmu.Unlock()
+	dp.stats.txDropped.Add(uint64(dropped))
+	gid := n.daddr.GID()
+	if reap {
+		dp.dbg("Reap connection for gid %s", pI6(gid))
+	}
+	dp.dbg("neigh free for %06x %s", n.daddr.QPN(), pI6(gid))
+	if reap {
+		dp.destroyTx(tx)
 	}
 }
 
@@ -165,12 +182,9 @@ func (d *Driver) ReapNeighbours() int {
 	total := 0
 	for _, name := range d.order {
 		for _, nd := range sortedDevs(d.nodes[name].devs) {
-			if nd.dp == nil {
-				continue
+			if nd.dp != nil {
+				total += nd.dp.reapNeighs()
 			}
-			freed := nd.dp.reapNeighs()
-			nd.logFreed(freed)
-			total += len(freed)
 		}
 	}
 	return total

@@ -82,6 +82,8 @@ type CM struct {
 	remote   map[remoteKey]*ID // +checklocks:mu: by the peer's ID, for duplicates
 	nextID   uint32            // +checklocks:mu
 	counters Counters          // +checklocks:mu
+	running  *ID               // +checklocks:mu: the ID whose handler runs
+	handled  sync.Cond         // signalled when a handler returns
 }
 
 // remoteKey names a peer's communication ID (remote_id_table).
@@ -103,6 +105,7 @@ func New(opts Options) (*CM, error) {
 		wq: newWorkQueue(), listens: map[uint64]*ID{}, ids: map[uint32]*ID{}, remote: map[remoteKey]*ID{},
 		counters: Counters{Sent: map[uint16]uint64{}, Retries: map[uint16]uint64{}, Received: map[uint16]uint64{},
 			Duplicates: map[uint16]uint64{}}}
+	cm.handled.L = &cm.mu
 	if cm.clock == nil {
 		cm.clock = systemClock{}
 	}

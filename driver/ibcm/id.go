@@ -88,6 +88,8 @@ type Event struct {
 // the request, with the listener's handler and context. Returning an
 // error makes the CM destroy the ID afterwards, as a non-zero return
 // does in the kernel (a new ID is then rejected with CONSUMER_DEFINED).
+// As in the kernel, a handler must not call Destroy on its own ID (that
+// waits for the handler): it returns an error instead.
 type Handler func(id *ID, ev *Event) error
 
 // Path is what a REQ needs of a path record (struct sa_path_rec).
@@ -393,13 +395,18 @@ func (cm *CM) sendDREPLocked(id *ID, privateData []byte) {
 // does: a pending REQ is abandoned with REJ TIMEOUT (the ARI is the CA
 // GUID), a received REQ or REP rejected with CONSUMER_DEFINED, an
 // established connection disconnected with a DREQ (no DREP awaited), a
-// received DREQ answered. The handler gets no more events.
+// received DREQ answered. The handler gets no more events; if it is
+// running, Destroy waits for it to return (cm_destroy_id waits for the
+// ID's references), so it must not be called from the ID's own handler.
 func (id *ID) Destroy() { id.destroy(nil) }
 
 func (id *ID) destroy(err error) {
 	cm := id.cm
 	cm.mu.Lock()
 	defer cm.mu.Unlock()
+	for cm.running == id {
+		cm.handled.Wait()
+	}
 	if id.destroyed {
 		return
 	}

@@ -126,14 +126,21 @@ func (cm *CM) forgetRemoteLocked(id *ID) {
 
 // deliver gives an event to the ID's handler, unless the ID was destroyed
 // meanwhile, and destroys the ID if the handler fails (cm_process_work).
+// While the handler runs, Destroy of the ID from other goroutines waits.
 func (cm *CM) deliver(id *ID, ev *Event) {
 	cm.mu.Lock()
-	gone := id.destroyed
-	cm.mu.Unlock()
-	if gone || id.handler == nil {
+	if id.destroyed || id.handler == nil {
+		cm.mu.Unlock()
 		return
 	}
-	if err := id.handler(id, ev); err != nil {
+	cm.running = id
+	cm.mu.Unlock()
+	err := id.handler(id, ev)
+	cm.mu.Lock()
+	cm.running = nil
+	cm.handled.Broadcast()
+	cm.mu.Unlock()
+	if err != nil {
 		id.destroy(err)
 	}
 }
