@@ -30,6 +30,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseInt -fuzztime 20s ./sysfs
 	$(GO) test -run '^$$' -fuzz FuzzParseLinkArgs -fuzztime 20s ./ibctl
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./netlinkx
+	$(GO) test -run '^$$' -fuzz FuzzCM -fuzztime 20s ./driver/header
 
 clean:
 	rm -rf bin

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/ibcm"
 	"github.com/ibctl/ibctl/driver/verbs"
 )
 
@@ -22,11 +23,13 @@ import (
 // the driver lock: what it needs of the interface is in a snapshot that
 // control operations replace.
 
-// hcaPort is one HCA port: its verbs device and a cached P_Key table.
+// hcaPort is one HCA port: its verbs device, its communication manager
+// and a cached P_Key table.
 type hcaPort struct {
 	fab   *fabric.Fabric
 	ref   fabric.PortRef
 	dev   *verbs.Device
+	cm    *ibcm.CM
 	pkeys atomic.Pointer[[]uint16]
 }
 
@@ -91,6 +94,10 @@ func (n *stack) newHCAPorts() error {
 			return err
 		}
 		hp.dev = dev
+		if hp.cm, err = ibcm.New(ibcm.Options{Device: dev, PKeys: func() []uint16 { return *hp.pkeys.Load() },
+			CAGUID: n.hw.GUID, AckDelay: caAckDelay, Clock: n.d.clock}); err != nil {
+			return err
+		}
 		if err := n.d.fab.Attach(n.name, port, fabricEndpoint{dev: dev}); err != nil {
 			return err
 		}
@@ -154,10 +161,10 @@ type dataPath struct {
 	paths      map[[16]byte]fabric.Path // path records by destination GID (ipoib_path)
 	sendGroups map[[16]byte]uint16      // send-only multicast joins: MGID → MLID
 
-	cm        cmState
-	listeners *dpTable
-	now       func() time.Time
-	cmKey     cmKey // the listener registered for this interface, if any
+	neighs neighTable // IPoIB neighbours (neigh.go)
+	cm     cmState    // connected mode (cm.go)
+	now    func() time.Time
+	nanos  func() int64 // now in Unix ns, for the transmit path
 }
 
 const rxBufLen = 40 + header.IPoIBHeaderLen + 4092 // GRH + encapsulation + largest UD MTU
@@ -172,7 +179,7 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	if !ok {
 		return errorf("open", nd.name, 0, "P_Key 0x%04x not in table", nd.pkey)
 	}
-	dp := &dataPath{port: hp, nd: nd, stats: nd.counters, stack: n.ip, listeners: &n.d.cm, now: n.d.now,
+	dp := &dataPath{port: hp, nd: nd, stats: nd.counters, stack: n.ip, now: n.d.now, nanos: n.d.nanos,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	recvq := n.params.get("recv_queue_size")
 	sendq := n.params.get("send_queue_size")
@@ -220,11 +227,9 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	}
 	nd.dp = dp
 	nd.refreshDataPath(m.QKey, m.MGID, m.MLID, uint16(idx))
-	n.d.dps.listen(cmKey{gid: hp.dev.GID(), service: cmServiceID(nd.qpn)}, dp)
+	n.d.dps.add(dpKey{gid: hp.dev.GID(), qpn: nd.qpn}, dp)
 	if nd.cmCapable() {
-		// ipoib_cm_dev_open: listen on the IETF service ID of the UD QPN.
-		dp.cmKey = cmKey{gid: hp.dev.GID(), service: cmServiceID(nd.qpn)}
-		dp.listeners.listen(dp.cmKey, dp)
+		dp.cmListen(nd.qpn)
 	}
 	dp.rcq.ReqNotify()
 	go dp.poll()
@@ -259,8 +264,7 @@ func (nd *Netdev) closeDataPath() {
 		return
 	}
 	nd.dp = nil
-	nd.node.d.dps.unlisten(cmKey{gid: dp.port.dev.GID(), service: cmServiceID(nd.qpn)}, dp)
-	dp.listeners.unlisten(dp.cmKey, dp)
+	nd.node.d.dps.remove(dpKey{gid: dp.port.dev.GID(), qpn: nd.qpn}, dp)
 	close(dp.quit)
 	<-dp.done
 	dp.closeCM()
@@ -342,26 +346,37 @@ func (dp *dataPath) receive(wc *verbs.WC) {
 }
 
 // transmit sends one IPoIB packet (encapsulation header included in pkt)
-// to dst over UD: the broadcast group when bcast is set, else the
-// neighbour's QPN at the LID the path record gives.
+// to dst: the broadcast group over UD when bcast is set; else, as
+// ipoib_start_xmit, unicast ARP over UD by the path record, and anything
+// else through the neighbour entry: over its RC connection when both
+// ends do connected mode (queued while it is set up; see cm.go), over UD
+// otherwise.
 func (dp *dataPath) transmit(pkt []byte, dst header.HWAddr, bcast bool) error {
 	cfg := dp.cfg.Load()
-	if !bcast && cfg.mode == netlinkx.ModeConnected && dst.Flags()&header.HWFlagConnected != 0 {
-		c, err := dp.connection(dst)
-		if err == nil {
-			return dp.transmitRC(c, pkt, cfg)
-		}
-		dp.nd.warnf(cfg.name, "connection to %v failed, using UD: %v", dst, err)
-	}
-	if err := dp.checkUDMTU(pkt, cfg); err != nil {
-		return err
-	}
 	if bcast {
+		if err := dp.checkUDMTU(pkt, cfg); err != nil {
+			return err
+		}
 		return dp.postUD(pkt, cfg, verbs.AH{DLID: cfg.mlid, GRH: true, DGID: cfg.mgid, DestQPN: 0xffffff, QKey: cfg.qkey})
 	}
-	path, err := dp.path(dst.GID(), cfg.pkey)
+	var path fabric.Path
+	var err error
+	if t := header.IPoIB(pkt).Type(); t == header.EtherTypeARP || t == header.EtherTypeRARP {
+		path, err = dp.path(dst.GID(), cfg.pkey) // unicast_arp_send
+	} else {
+		var n *ipoibNeigh
+		if n, err = dp.neigh(dst, cfg.pkey); err == nil {
+			path = n.path
+			if cfg.mode == netlinkx.ModeConnected && dst.Flags()&header.HWFlagConnected != 0 {
+				return dp.sendCM(n, pkt, cfg)
+			}
+		}
+	}
 	if err != nil {
 		dp.stats.txDropped.Add(1)
+		return err
+	}
+	if err := dp.checkUDMTU(pkt, cfg); err != nil {
 		return err
 	}
 	return dp.postUD(pkt, cfg, verbs.AH{DLID: path.DLID, DestQPN: dst.QPN(), QKey: cfg.qkey})
@@ -404,17 +419,31 @@ func (dp *dataPath) postUD(pkt []byte, cfg *dpConfig, ah verbs.AH) error {
 	// Retire finished sends so the send queue has room.
 	for dp.scq.Poll(dp.txwcs) > 0 {
 	}
-	if err := dp.qp.PostSend(&verbs.SendWR{SGL: [][]byte{pkt}, AH: ah}); err != nil {
-		dp.stats.txDropped.Add(1)
-		dp.stats.txErrors.Add(1)
-		return err
-	}
-	dp.stats.txPackets.Add(1)
-	dp.stats.txBytes.Add(uint64(len(pkt)))
 	if dp.nd.node.dataDebug.Load() > 0 {
 		dp.nd.warnf(cfg.name, "sending packet, length=%d dlid=0x%04x dqpn=0x%06x", len(pkt), ah.DLID, ah.DestQPN)
 	}
+	// Counted before the post: the wire delivers inside PostSend, so the
+	// receiver may answer before it returns.
+	dp.countTx(len(pkt))
+	if err := dp.qp.PostSend(&verbs.SendWR{SGL: [][]byte{pkt}, AH: ah}); err != nil {
+		dp.uncountTx(len(pkt))
+		return err
+	}
 	return nil
+}
+
+// countTx counts a packet handed to a QP.
+func (dp *dataPath) countTx(n int) {
+	dp.stats.txPackets.Add(1)
+	dp.stats.txBytes.Add(uint64(n))
+}
+
+// uncountTx turns a counted packet that the QP refused into a drop.
+func (dp *dataPath) uncountTx(n int) {
+	dp.stats.txPackets.Add(^uint64(0))
+	dp.stats.txBytes.Add(-uint64(n))
+	dp.stats.txDropped.Add(1)
+	dp.stats.txErrors.Add(1)
 }
 
 // snapshot reads the counters as rtnl_link_stats64.
@@ -475,26 +504,14 @@ func (dp *dataPath) receiveRC(wc *verbs.WC) {
 	dp.stack.input(dp, header.HWAddr{}, header.IPoIB(pkt))
 }
 
-// transmitRC sends over a connection (ipoib_cm_send): larger than the
-// connection's MTU is dropped and answered with fragmentation-needed.
-func (dp *dataPath) transmitRC(c *cmConn, pkt []byte, cfg *dpConfig) error {
-	if n := len(pkt) - header.IPoIBHeaderLen; n > c.mtu {
-		dp.stats.txDropped.Add(1)
-		dp.stats.txErrors.Add(1)
-		dp.nd.warnf(cfg.name, "packet len %d (> %d) too long to send, dropping", n, c.mtu)
-		return &tooBig{mtu: uint32(c.mtu)}
+// dbg logs for the data path when debug_level > 0 (ipoib_dbg).
+func (dp *dataPath) dbg(format string, args ...any) {
+	if dp.nd.node.debugLevel.Load() > 0 {
+		dp.nd.warnf(dp.cfg.Load().name, format, args...)
 	}
-	dp.txmu.Lock()
-	for dp.scq.Poll(dp.txwcs) > 0 {
-	}
-	err := c.qp.PostSend(&verbs.SendWR{SGL: [][]byte{pkt}})
-	dp.txmu.Unlock()
-	if err != nil {
-		dp.stats.txDropped.Add(1)
-		dp.stats.txErrors.Add(1)
-		return err
-	}
-	dp.stats.txPackets.Add(1)
-	dp.stats.txBytes.Add(uint64(len(pkt)))
-	return nil
+}
+
+// warn logs for the data path (ipoib_warn).
+func (dp *dataPath) warn(format string, args ...any) {
+	dp.nd.warnf(dp.cfg.Load().name, format, args...)
 }

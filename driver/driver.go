@@ -6,7 +6,8 @@
 // Concerns live in their own files, as in drivers/infiniband/ulp/ipoib:
 // netdev.go (devices, addresses, carrier), child.go (create/delete child),
 // mode.go (mode and MTU), features.go, coalesce.go, params.go,
-// ethtool.go, persist.go.
+// ethtool.go, persist.go, datapath.go (UD), neigh.go (the IPoIB neighbour
+// table), cm.go (connected mode over driver/ibcm).
 package driver
 
 import (
@@ -18,6 +19,7 @@ import (
 
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/store"
+	"github.com/ibctl/ibctl/driver/verbs"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -33,8 +35,12 @@ type Options struct {
 	Params map[string]int
 	// Log receives kernel-style messages ("ib0: ..."); nil discards them.
 	Log func(msg string)
-	// Now is the clock (time.Now when nil).
+	// Now is the clock (time.Now when nil, Clock.Now when Clock is set).
 	Now func() time.Time
+	// Clock drives the communication managers' timers (CM retries and
+	// time-wait); nil means the system clock. Tests pass a
+	// verbs.ManualClock.
+	Clock verbs.Clock
 	// KernelRelease is reported as the driver version by ethtool -i.
 	KernelRelease string
 }
@@ -49,13 +55,14 @@ type Driver struct {
 	order   []string
 	log     func(string)
 	now     func() time.Time
+	nanos   func() int64 // now in Unix ns, cheaply (see New)
+	clock   verbs.Clock  // nil: the system clock
 	started time.Time
 	stop    chan struct{}
 	once    sync.Once
 	status  netlinkx.Status
 	release string
 
-	cm  dpTable // connected-mode listeners of every node
 	dps dpTable // running data paths by interface address (perf)
 
 	evmu    sync.Mutex
@@ -65,16 +72,25 @@ type Driver struct {
 // New builds the fabric, creates a parent netdev per port on every node and
 // restores the saved configuration from the store.
 func New(opts Options) (*Driver, error) {
-	d := &Driver{st: opts.Store, log: opts.Log, now: opts.Now, nodes: map[string]*stack{}, stop: make(chan struct{}),
-		release: opts.KernelRelease}
+	d := &Driver{st: opts.Store, log: opts.Log, now: opts.Now, clock: opts.Clock, nodes: map[string]*stack{},
+		stop: make(chan struct{}), release: opts.KernelRelease}
 	if d.release == "" {
 		d.release = defaultRelease
 	}
 	if d.log == nil {
 		d.log = func(string) {}
 	}
+	if d.now == nil && d.clock != nil {
+		d.now = d.clock.Now
+	}
 	if d.now == nil {
 		d.now = time.Now
+		// The transmit path reads the time of every packet (neighbour
+		// use): on the system clock, the monotonic reading alone.
+		base := time.Now()
+		d.nanos = func() int64 { return base.UnixNano() + int64(time.Since(base)) }
+	} else {
+		d.nanos = func() int64 { return d.now().UnixNano() }
 	}
 	d.started = d.now()
 	topo, err := d.loadTopology(opts.Topology)

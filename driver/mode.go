@@ -205,10 +205,10 @@ func (nd *Netdev) setJoined(want bool) {
 	}
 }
 
-// flushConnections drops the active connections, as a mode switch flushes
-// all paths.
+// flushConnections frees the neighbours and with them the active
+// connections, as a mode switch flushes all paths (ipoib_flush_paths).
 func (nd *Netdev) flushConnections() {
 	if nd.dp != nil {
-		nd.dp.flushCM()
+		nd.dp.flushNeighs()
 	}
 }

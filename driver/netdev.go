@@ -32,18 +32,19 @@ const (
 
 // stack is the network stack of one fabric node.
 type stack struct {
-	d         *Driver
-	hw        *fabric.NodeState
-	name      string
-	devs      map[int32]*Netdev
-	byName    map[string]*Netdev
-	nextIndex int32
-	nextQPN   uint32
-	params    params
-	ports     []*hcaPort // per HCA port, index port-1
-	ip        *ipStack
-	klog      *klog
-	dataDebug atomic.Int32 // data_debug_level, read by the data path
+	d          *Driver
+	hw         *fabric.NodeState
+	name       string
+	devs       map[int32]*Netdev
+	byName     map[string]*Netdev
+	nextIndex  int32
+	nextQPN    uint32
+	params     params
+	ports      []*hcaPort // per HCA port, index port-1
+	ip         *ipStack
+	klog       *klog
+	dataDebug  atomic.Int32 // data_debug_level, read by the data path
+	debugLevel atomic.Int32 // debug_level, for the data path's and the CM's ipoib_dbg
 }
 
 // Node is a handle on one node's stack: every control operation of the
@@ -90,6 +91,7 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 		nextIndex: firstIfindex, nextQPN: firstQPN, params: p, ip: newIPStack(d.now),
 		klog: newKlog(d.started, d.now)}
 	n.dataDebug.Store(int32(p.get("data_debug_level")))
+	n.debugLevel.Store(int32(p.get("debug_level")))
 	for port := 1; port <= len(hw.Spec.Ports); port++ {
 		nd := n.newNetdev(fmt.Sprintf("ib%d", port-1), port, nil)
 		nd.pkey = n.portPKey(port)

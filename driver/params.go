@@ -108,8 +108,11 @@ func (n *Node) SetParam(name string, value int) error {
 		n.params[name] = old
 		return err
 	}
-	if name == "data_debug_level" {
+	switch name {
+	case "data_debug_level":
 		n.dataDebug.Store(int32(value))
+	case "debug_level":
+		n.debugLevel.Store(int32(value))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
@@ -44,7 +45,7 @@ func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 	if !ok {
 		return netlinkx.PerfReply{}, errorf("perf", nd.name, unix.EHOSTUNREACH, "")
 	}
-	peer := n.d.dps.lookup(cmKey{gid: hw.GID(), service: cmServiceID(hw.QPN())})
+	peer := n.d.dps.lookup(dpKey{gid: hw.GID(), qpn: hw.QPN()})
 	if peer == nil {
 		return netlinkx.PerfReply{}, errorf("perf", nd.name, unix.ECONNREFUSED, "no receiver at %s", dst)
 	}
@@ -58,6 +59,16 @@ func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 	binary.BigEndian.PutUint16(udp[2:], perfPort)
 	binary.BigEndian.PutUint16(udp[4:], uint16(8+size))
 
+	// In connected mode the first packet sets the connection up and waits
+	// on the neighbour meanwhile: send one first and wait for it, so that
+	// the stream runs over the established connection.
+	rxw := peer.stats.rxPackets.Load()
+	if err := dp.transmit(pkt, hw, false); err != nil {
+		return netlinkx.PerfReply{}, errorf("perf", nd.name, netlinkx.ErrnoOf(err), "%v", err)
+	}
+	for warm := time.Now().Add(2 * time.Second); peer.stats.rxPackets.Load() == rxw && time.Now().Before(warm); {
+		runtime.Gosched()
+	}
 	rx0p, rx0b := peer.stats.rxPackets.Load(), peer.stats.rxBytes.Load()
 	ev0 := peer.rcq.Stats()
 	window := uint64(len(peer.bufs) / 2)
@@ -89,4 +100,40 @@ func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 		ElapsedNs: uint64(elapsed), Events: ev1.Events - ev0.Events, Completions: ev1.Completions - ev0.Completions,
 		Mode: nd.mode,
 	}, nil
+}
+
+// dpKey identifies an interface's data path: its port GID and UD QPN.
+type dpKey struct {
+	gid [16]byte
+	qpn uint32
+}
+
+// dpTable maps interface addresses to running data paths, for perf to
+// read its receiver's counters.
+type dpTable struct {
+	mu sync.Mutex
+	m  map[dpKey]*dataPath
+}
+
+func (l *dpTable) add(k dpKey, dp *dataPath) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[dpKey]*dataPath{}
+	}
+	l.m[k] = dp
+}
+
+func (l *dpTable) remove(k dpKey, dp *dataPath) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m[k] == dp {
+		delete(l.m, k)
+	}
+}
+
+func (l *dpTable) lookup(k dpKey) *dataPath {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m[k]
 }

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 
 	"github.com/ibctl/ibctl/driver/header"
-	"sync"
 	"testing"
 	"time"
 
@@ -251,14 +250,8 @@ func TestPerfAndCQModeration(t *testing.T) {
 }
 
 func TestStalePassiveConnectionsReaped(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	d, err := New(Options{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, clk := newClockedDriver(t)
+	advance := clk.Advance
 	n0, _ := d.Node("node0")
 	n1, _ := d.Node("node1")
 	for _, n := range []*Node{n0, n1} {
@@ -279,6 +272,7 @@ func TestStalePassiveConnectionsReaped(t *testing.T) {
 		return rx
 	}
 	ping(1)
+	settleCM(d)
 	if passive(n1) != 1 {
 		t.Fatalf("node1 passive connections = %d", passive(n1))
 	}
@@ -293,7 +287,12 @@ func TestStalePassiveConnectionsReaped(t *testing.T) {
 	if passive(n1) != 0 {
 		t.Fatalf("node1 passive connections after reap = %d", passive(n1))
 	}
-	// the active ends were disconnected: the next ping connects anew
+	// The passive ends' DREQs reach the active ends, which answer and
+	// stay in time-wait for the ACK timeout (2048 ms) before they let go
+	// of their neighbours; the next ping then connects anew.
+	settleCM(d)
+	advance(2048 * time.Millisecond)
+	settleCM(d)
 	ping(2)
 	if passive(n1) != 1 {
 		t.Fatalf("node1 passive connections after a new ping = %d", passive(n1))

@@ -316,7 +316,25 @@ func procsOf(exe string) []proc {
 // spawned detached, so they are not the test's children and are reaped
 // by init.
 func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	// After SIGKILL the thread-group leader can be a zombie while other
+	// threads still run do_exit with the process's files (the driver's
+	// socket) open: the process is gone only when every thread is.
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return false
+	}
+	for _, task := range tasks {
+		if taskAlive(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name())) {
+			return true
+		}
+	}
+	return false
+}
+
+// taskAlive reports whether the task whose stat file is path exists and
+// is neither a zombie nor dead.
+func taskAlive(path string) bool {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return false
 	}

@@ -81,14 +81,19 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Ready != nil {
 		opts.Ready()
 	}
+	// The driver's periodic work: the stale passive connection scan and
+	// the neighbour garbage collection.
 	reap := time.NewTicker(driver.StaleScanInterval)
+	neigh := time.NewTicker(driver.NeighReapInterval)
 	stopReap := make(chan struct{})
-	defer func() { reap.Stop(); close(stopReap) }()
+	defer func() { reap.Stop(); neigh.Stop(); close(stopReap) }()
 	go func() {
 		for {
 			select {
 			case <-reap.C:
 				d.ReapStaleConnections()
+			case <-neigh.C:
+				d.ReapNeighbours()
 			case <-stopReap:
 				return
 			}

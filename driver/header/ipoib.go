@@ -2,7 +2,8 @@
 // writes: the IPoIB encapsulation header and 20-byte hardware address,
 // multicast GID mapping, ARP for IPoIB, and the parts of IPv4, ICMPv4, IPv6,
 // ICMPv6 and Neighbor Discovery the driver needs (RFC 4391, RFC 4392,
-// RFC 4755).
+// RFC 4755), and the communication manager's MADs with IPoIB's private
+// data (mad.go, cm.go: IBA chapters 12 and 13).
 //
 // As in gVisor's tcpip/header package, a format is a byte-slice view type
 // (IPoIB, ARP, IPv4, ICMPv4, IPv6, ICMPv6) with accessor methods. A view's

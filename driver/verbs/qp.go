@@ -35,8 +35,9 @@ type QPInitAttr struct {
 	// SigAll makes every send WR complete with a WC (IB_SIGNAL_ALL_WR);
 	// otherwise only SendWR.Signaled ones do. Errors always complete.
 	SigAll bool
-	// QPN asks for a specific QP number (one a driver saved and restores);
-	// 0 allocates the next free one. A number in use gives EBUSY.
+	// QPN asks for a specific QP number (one a driver saved and restores,
+	// or GSIQPN for a UD QP: see gsi.go); 0 allocates the next free one.
+	// A number in use gives EBUSY.
 	QPN uint32
 }
 
@@ -167,7 +168,7 @@ func (d *Device) CreateQP(init QPInitAttr) (*QP, error) {
 		if n, ok = d.allocQPN(); !ok {
 			return nil, newError(op, unix.ENOMEM, "out of QP numbers")
 		}
-	case n < firstQPN || n > maxQPN:
+	case n < firstQPN && !fixedQPNAllowed(n, init.Type) || n > maxQPN:
 		return nil, newError(op, unix.EINVAL, "QPN out of range")
 	default:
 		if _, used := d.qps[n]; used {

@@ -435,7 +435,14 @@ func TestCreateQPWithNumber(t *testing.T) {
 	if _, err := mk(0x208); !errors.Is(err, unix.EBUSY) {
 		t.Fatalf("second 0x208: %v", err)
 	}
-	if _, err := mk(1); !errors.Is(err, unix.EINVAL) {
-		t.Fatalf("QPN 1: %v", err)
+	// Below 0x48 only QP1 (the GSI QP, a UD QP) can be had.
+	if _, err := mk(2); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("QPN 2: %v", err)
+	}
+	if qp, err := mk(GSIQPN); err != nil || qp.Num() != 1 {
+		t.Fatalf("QPN 1: %v %v", qp, err)
+	}
+	if _, err := f.a.CreateQP(QPInitAttr{Type: RC, SendCQ: cq, RecvCQ: cq, MaxSend: 4, MaxRecv: 4, MaxSGE: 1, QPN: GSIQPN}); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("RC QPN 1: %v", err)
 	}
 }

@@ -76,8 +76,7 @@ func (qp *QP) checkPacket(p *Packet) bool {
 		st.dropQPState.Add(1)
 		return false
 	}
-	own, found := qp.dev.pkey(qp.attr.PKeyIndex)
-	if !found || !pkeyMatch(p.PKey, own) {
+	if !qp.pkeyAccepted(p.PKey) {
 		st.dropBadPKey.Add(1)
 		return false
 	}

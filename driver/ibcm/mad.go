@@ -1,0 +1,143 @@
+package ibcm
+
+import (
+	"encoding/binary"
+
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/verbs"
+)
+
+// grhLen is the GRH space at the head of a UD receive buffer.
+const grhLen = 40
+
+// openGSI creates QP1 with its CQs, brings it to RTS and posts the
+// receive buffers; received MADs are handled on the work queue.
+func (cm *CM) openGSI() error {
+	var err error
+	if cm.scq, err = cm.dev.NewCQ(64, nil); err != nil {
+		return err
+	}
+	if cm.rcq, err = cm.dev.NewCQ(gsiRecvDepth, cm.recvEvent); err != nil {
+		return err
+	}
+	if cm.gsi, err = cm.dev.CreateQP(verbs.QPInitAttr{Type: verbs.UD, SendCQ: cm.scq, RecvCQ: cm.rcq,
+		MaxSend: 64, MaxRecv: gsiRecvDepth, MaxSGE: 1, QPN: verbs.GSIQPN}); err != nil {
+		return err
+	}
+	steps := []struct {
+		a verbs.QPAttr
+		m verbs.AttrMask
+	}{
+		{verbs.QPAttr{State: verbs.QPInit, PKeyIndex: 0, Port: 1, QKey: verbs.GSIQKey},
+			verbs.AttrState | verbs.AttrPKeyIndex | verbs.AttrPort | verbs.AttrQKey},
+		{verbs.QPAttr{State: verbs.QPRTR}, verbs.AttrState},
+		{verbs.QPAttr{State: verbs.QPRTS}, verbs.AttrState | verbs.AttrSQPSN},
+	}
+	for _, s := range steps {
+		if err := cm.gsi.Modify(s.a, s.m); err != nil {
+			cm.gsi.Destroy()
+			return err
+		}
+	}
+	cm.bufs = make([][]byte, gsiRecvDepth)
+	cm.wcs = make([]verbs.WC, 16)
+	cm.swcs = make([]verbs.WC, 16)
+	for i := range cm.bufs {
+		cm.bufs[i] = make([]byte, grhLen+header.MADSize)
+		if err := cm.gsi.PostRecv(&verbs.RecvWR{WRID: uint64(i), SGL: [][]byte{cm.bufs[i]}}); err != nil {
+			cm.gsi.Destroy()
+			return err
+		}
+	}
+	cm.rcq.ReqNotify()
+	return nil
+}
+
+// post sends a MAD to QP1 of the port with LID dlid. A MAD to a port that
+// is down or gone is lost on the wire, as on a fabric; the sender's
+// timers deal with it.
+// +checklocks:cm.mu
+func (cm *CM) post(mad []byte, dlid uint16) {
+	cm.sendMu.Lock()
+	defer cm.sendMu.Unlock()
+	for cm.scq.Poll(cm.swcs) > 0 {
+	}
+	// QP1's own Q_Key (bit 31 set) is the well-known GSI Q_Key.
+	if cm.gsi.PostSend(&verbs.SendWR{SGL: [][]byte{mad}, AH: verbs.AH{DLID: dlid, DestQPN: verbs.GSIQPN, QKey: verbs.GSIQKey}}) == nil {
+		cm.counters.Sent[header.MAD(mad).Header().AttrID]++
+	}
+}
+
+// recvEvent is QP1's receive CQ handler: it runs inside a sender's
+// PostSend, so it only queues the polling.
+func (cm *CM) recvEvent() {
+	if cm.polling.CompareAndSwap(false, true) {
+		cm.wq.add(cm.pollRecv)
+	}
+}
+
+// pollRecv drains QP1's receive CQ on the work queue, handling each MAD.
+func (cm *CM) pollRecv() {
+	cm.polling.Store(false)
+	for {
+		n := cm.rcq.Poll(cm.wcs)
+		for i := range cm.wcs[:n] {
+			cm.receive(&cm.wcs[i])
+		}
+		if n > 0 {
+			continue
+		}
+		if !cm.rcq.ReqNotify() {
+			return
+		}
+	}
+}
+
+// receive copies one MAD out of its buffer, reposts the buffer and
+// dispatches the MAD by attribute (cm_recv_handler, cm_work_handler).
+func (cm *CM) receive(wc *verbs.WC) {
+	buf := cm.bufs[wc.WRID]
+	var mad header.MAD
+	if wc.Status == verbs.WCSuccess && wc.ByteLen == grhLen+header.MADSize {
+		mad = append(header.MAD(nil), buf[grhLen:grhLen+header.MADSize]...)
+	}
+	_ = cm.gsi.PostRecv(&verbs.RecvWR{WRID: wc.WRID, SGL: [][]byte{buf}})
+	if !mad.Valid() {
+		return
+	}
+	h := mad.Header()
+	if h.BaseVersion != header.MADBaseVersion || h.MgmtClass != header.MgmtClassCM ||
+		h.ClassVersion != header.CMClassVersion || h.Method != header.MADMethodSend {
+		return
+	}
+	switch h.AttrID {
+	case header.CMAttrREQ:
+		if m, ok := header.DecodeCMReq(mad); ok {
+			cm.handleREQ(&m, h.TID, wc.SLID)
+		}
+	case header.CMAttrREP:
+		if m, ok := header.DecodeCMRep(mad); ok {
+			cm.handleREP(&m, wc.SLID)
+		}
+	case header.CMAttrRTU:
+		if m, ok := header.DecodeCMRtu(mad); ok {
+			cm.handleRTU(&m)
+		}
+	case header.CMAttrREJ:
+		if m, ok := header.DecodeCMRej(mad); ok {
+			cm.handleREJ(&m)
+		}
+	case header.CMAttrDREQ:
+		if m, ok := header.DecodeCMDreq(mad); ok {
+			cm.handleDREQ(&m, h.TID, wc.SLID)
+		}
+	case header.CMAttrDREP:
+		if m, ok := header.DecodeCMDrep(mad); ok {
+			cm.handleDREP(&m)
+		}
+	default:
+		return // MRA, LAP, APR, SIDR: not modelled
+	}
+}
+
+func putBE64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }

@@ -1,0 +1,198 @@
+package driver
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/header"
+)
+
+// The IPoIB neighbour table (ipoib_main.c: ipoib_neigh_get, ipoib_neigh_alloc,
+// ipoib_neigh_free, __ipoib_reap_neigh). It is not the ARP table: it has
+// one entry per 20-byte unicast address the interface transmitted an IP
+// packet to, holding the path's address handle and, in connected mode,
+// the active connection. A transmit refreshes the entry's alive time; a
+// scan every ARP gc_interval (30 s) frees the entries idle for more than
+// two intervals, and freeing an entry destroys its connection, which
+// disconnects the passive end too. The next packet to that address finds
+// the path record still cached (paths are freed only by a flush), so it
+// allocates a new entry and connects again.
+//
+// Neither the ARP table (ip neigh: fewer than gc_thresh1 = 128 entries are
+// never garbage-collected, they just go STALE) nor the path records
+// (debugfs <dev>_path) change when an entry is freed, as in the kernel.
+// Unicast ARP does not use the table (unicast_arp_send), and multicast
+// entries (ipoib_mcast_send) are not modelled.
+
+// Neighbour garbage collection: arp_tbl.gc_interval is 30 s and an entry
+// is obsolete when idle for more than 2 × gc_interval.
+const (
+	arpGCInterval = 30 * time.Second
+	neighObsolete = 2 * arpGCInterval
+)
+
+// NeighReapInterval is how often the daemon should call ReapNeighbours
+// (ipoib_reap_neigh reschedules itself every arp_tbl.gc_interval).
+const NeighReapInterval = arpGCInterval
+
+// ipoibNeigh is one entry (struct ipoib_neigh).
+type ipoibNeigh struct {
+	daddr header.HWAddr
+	path  fabric.Path          // the path's address handle (neigh->ah)
+	alive atomic.Int64         // driver clock, Unix ns, of the last transmit
+	cm    atomic.Pointer[cmTx] // the active connection (neigh->cm), or nil
+	freed bool                 // +checklocks:dp.cm.mu: out of the table for good
+	qmu   sync.Mutex           // guards queue and the connection's going up
+	queue [][]byte             // packets waiting for the connection (neigh->queue)
+	qlen  atomic.Int32         // len(queue), read without qmu
+}
+
+// neighTable is an interface's table (priv->ntbl).
+type neighTable struct {
+	mu sync.Mutex
+	m  map[header.HWAddr]*ipoibNeigh // +checklocks:mu
+}
+
+// neigh returns the entry for dst, allocating it (with the path record,
+// queried the first time) when there is none, and marks it alive
+// (ipoib_neigh_get, neigh_add_path) unless its queue is full: a
+// neighbour whose connection never comes up expires while used.
+func (dp *dataPath) neigh(dst header.HWAddr, pkey uint16) (*ipoibNeigh, error) {
+	now := dp.nanos()
+	t := &dp.neighs
+	t.mu.Lock()
+	n := t.m[dst]
+	if n != nil {
+		if n.qlen.Load() < maxPathRecQueue {
+			n.alive.Store(now)
+		}
+		t.mu.Unlock()
+		return n, nil
+	}
+	t.mu.Unlock()
+	path, err := dp.path(dst.GID(), pkey)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n = t.m[dst]; n == nil {
+		n = &ipoibNeigh{daddr: dst, path: path}
+		if t.m == nil {
+			t.m = map[header.HWAddr]*ipoibNeigh{}
+		}
+		t.m[dst] = n
+	}
+	n.alive.Store(now)
+	return n, nil
+}
+
+// takeNeighs removes and returns the entries that match.
+func (dp *dataPath) takeNeighs(match func(*ipoibNeigh) bool) []*ipoibNeigh {
+	t := &dp.neighs
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []*ipoibNeigh
+	for dst, n := range t.m {
+		if match(n) {
+			delete(t.m, dst)
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// removeNeigh takes n out of the table, reporting whether it was there.
+func (dp *dataPath) removeNeigh(n *ipoibNeigh) bool {
+	t := &dp.neighs
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m[n.daddr] != n {
+		return false
+	}
+	delete(t.m, n.daddr)
+	return true
+}
+
+// reapNeighs frees the entries idle for more than neighObsolete
+// (__ipoib_reap_neigh: time_after(jiffies - dt, neigh->alive)) and
+// returns how many.
+func (dp *dataPath) reapNeighs() int {
+	obsolete := dp.nanos() - int64(neighObsolete)
+	ns := dp.takeNeighs(func(n *ipoibNeigh) bool { return obsolete > n.alive.Load() })
+	for _, n := range ns {
+		dp.freeNeigh(n)
+	}
+	return len(ns)
+}
+
+// flushNeighs frees every entry (ipoib_flush_paths, ipoib_flush_neighs).
+func (dp *dataPath) flushNeighs() {
+	for _, n := range dp.takeNeighs(func(*ipoibNeigh) bool { return true }) {
+		dp.freeNeigh(n)
+	}
+}
+
+// freeNeigh frees an entry taken out of the table (ipoib_neigh_dtor): the
+// packets queued on it are dropped (tx_dropped) and its connection, if it
+// still has one, destroyed (ipoib_cm_destroy_tx), with the kernel's debug
+// messages in the kernel's order.
+func (dp *dataPath) freeNeigh(n *ipoibNeigh) {
+	dp.cm.mu.Lock()
+	n.freed = true
+	tx := n.cm.Swap(nil)
+	reap := tx != nil && !tx.reaped
+	if reap {
+		tx.reaped, tx.neigh = true, nil
+		tx.up.Store(false)
+	}
+	dp.cm.mu.Unlock()
+	n.qmu.Lock()
+	dropped := len(n.queue)
+	n.queue = nil
+	n.qlen.Store(0)
+	n.qmu.Unlock()
+	dp.stats.txDropped.Add(uint64(dropped))
+	gid := n.daddr.GID()
+	if reap {
+		dp.dbg("Reap connection for gid %s", pI6(gid))
+	}
+	dp.dbg("neigh free for %06x %s", n.daddr.QPN(), pI6(gid))
+	if reap {
+		dp.destroyTx(tx)
+	}
+}
+
+// neighCount is the number of entries.
+func (dp *dataPath) neighCount() int {
+	dp.neighs.mu.Lock()
+	defer dp.neighs.mu.Unlock()
+	return len(dp.neighs.m)
+}
+
+// ReapNeighbours runs the neighbour scan on every interface of every node
+// (ipoib_reap_neigh) and returns how many entries it freed; the daemon
+// calls it every NeighReapInterval.
+func (d *Driver) ReapNeighbours() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	total := 0
+	for _, name := range d.order {
+		for _, nd := range sortedDevs(d.nodes[name].devs) {
+			if nd.dp != nil {
+				total += nd.dp.reapNeighs()
+			}
+		}
+	}
+	return total
+}
+
+// pI6 formats a GID as the kernel's %pI6: eight groups of four lowercase
+// hex digits.
+func pI6(g [16]byte) string {
+	return fmt.Sprintf("%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
+		g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15])
+}

@@ -1,0 +1,221 @@
+package driver
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ibctl/ibctl/driver/verbs"
+	"github.com/ibctl/ibctl/netlinkx"
+)
+
+// newClockedDriver is a driver whose clock moves only when advanced.
+func newClockedDriver(t *testing.T) (*Driver, *verbs.ManualClock) {
+	t.Helper()
+	clk := verbs.NewManualClock(time.Unix(1_700_000_000, 0))
+	d, err := New(Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, clk
+}
+
+// settleCM runs the communication managers' queued work (received MADs,
+// expired timers and their handlers) on every port until none is left.
+func settleCM(d *Driver) {
+	for {
+		n := 0
+		for _, s := range d.nodes {
+			for _, p := range s.ports {
+				n += p.cm.Flush()
+			}
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// pingPair brings ib0 of node0 and node1 up in mode with 10.0.0.1/24 and
+// 10.0.0.2/24, debug_level 1 on both.
+func pingPair(t *testing.T, d *Driver, mode uint16) (n0, n1 *Node) {
+	t.Helper()
+	n0, _ = d.Node("node0")
+	n1, _ = d.Node("node1")
+	for i, n := range []*Node{n0, n1} {
+		wantErrno(t, n.SetParam("debug_level", 1), 0)
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+		wantErrno(t, n.SetMode("ib0", mode), 0)
+		addAddr(t, n, "ib0", netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), 24).String())
+	}
+	return n0, n1
+}
+
+func mustPing(t *testing.T, n *Node, dst [4]byte, seq uint16) {
+	t.Helper()
+	rep, err := n.Ping(netlinkx.PingRequest{Dst: dst[:], Size: 1000, Seq: seq, TimeoutMs: 2000})
+	if err != nil || rep.Status != netlinkx.PingReplied {
+		t.Fatalf("ping %v seq %d: %+v %v", dst, seq, rep, err)
+	}
+}
+
+// logSince returns the node's kernel messages after seq, and the last
+// sequence number.
+func logSince(n *Node, seq uint64) ([]string, uint64) {
+	recs, _ := n.Log(seq)
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.Text)
+		seq = r.Seq
+	}
+	return out, seq
+}
+
+func TestNeighbourExpiry(t *testing.T) {
+	const (
+		gid0 = "fe80:0000:0000:0000:0002:c903:0000:1001"
+		gid1 = "fe80:0000:0000:0000:0002:c903:0000:2001"
+	)
+	tests := []struct {
+		name string
+		mode uint16
+		// the messages of the first scan that frees anything
+		log0, log1 []string
+		// connections (active/passive) on node0 and node1 before expiry
+		conns int
+	}{
+		{"datagram", netlinkx.ModeDatagram,
+			[]string{"ib0: neigh free for 000048 " + gid1},
+			[]string{"ib0: neigh free for 000048 " + gid0}, 0},
+		{"connected", netlinkx.ModeConnected,
+			[]string{"ib0: Reap connection for gid " + gid1, "ib0: neigh free for 000048 " + gid1,
+				"ib0: Destroy active connection 0x49 head 0x1 tail 0x1"},
+			[]string{"ib0: Reap connection for gid " + gid0, "ib0: neigh free for 000048 " + gid0,
+				"ib0: Destroy active connection 0x4a head 0x1 tail 0x1"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, clk := newClockedDriver(t)
+			n0, n1 := pingPair(t, d, tt.mode)
+			mustPing(t, n0, [4]byte{10, 0, 0, 2}, 1)
+			settleCM(d) // the reply's connection finishes its exchange
+			state := func() [6]int {
+				d.mu.Lock()
+				defer d.mu.Unlock()
+				dp0, dp1 := mustDev(t, n0, "ib0").dp, mustDev(t, n1, "ib0").dp
+				tx0, rx0 := dp0.cmCounts()
+				tx1, rx1 := dp1.cmCounts()
+				return [6]int{dp0.neighCount(), tx0, rx0, dp1.neighCount(), tx1, rx1}
+			}
+			c := tt.conns
+			if got, want := state(), [6]int{1, c, c, 1, c, c}; got != want {
+				t.Fatalf("neighbours/active/passive before expiry = %v, want %v", got, want)
+			}
+			_, seq0 := logSince(n0, 0)
+			_, seq1 := logSince(n1, 0)
+			stats0, stats1 := mustLink(t, n0, "ib0").Stats, mustLink(t, n1, "ib0").Stats
+			arp0, _ := n0.Neighs()
+			paths0, _ := n0.Paths("ib0")
+
+			// Idle for exactly 2 × gc_interval: not yet obsolete.
+			clk.Advance(60 * time.Second)
+			if got := d.ReapNeighbours(); got != 0 {
+				t.Fatalf("freed %d neighbours after 60 s", got)
+			}
+			clk.Advance(time.Second)
+			if got := d.ReapNeighbours(); got != 2 {
+				t.Fatalf("freed %d neighbours after 61 s, want 2", got)
+			}
+			settleCM(d) // the DREQs reach the passive ends
+			if got, want := state(), [6]int{0, 0, 0, 0, 0, 0}; got != want {
+				t.Fatalf("neighbours/active/passive after expiry = %v, want %v", got, want)
+			}
+			log0, _ := logSince(n0, seq0)
+			log1, _ := logSince(n1, seq1)
+			if diff := cmp.Diff(tt.log0, log0); diff != "" {
+				t.Errorf("node0 messages (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.log1, log1); diff != "" {
+				t.Errorf("node1 messages (-want +got):\n%s", diff)
+			}
+			// Counters, the ARP table (now STALE) and the path records
+			// stay.
+			if s0, s1 := mustLink(t, n0, "ib0").Stats, mustLink(t, n1, "ib0").Stats; s0 != stats0 || s1 != stats1 {
+				t.Errorf("counters changed: node0 %+v -> %+v, node1 %+v -> %+v", stats0, s0, stats1, s1)
+			}
+			arp, _ := n0.Neighs()
+			if len(arp) != 1 || string(arp[0].Dst) != string(arp0[0].Dst) || arp[0].State != nudStale {
+				t.Errorf("ARP table after expiry = %+v, before %+v", arp, arp0)
+			}
+			if paths, _ := n0.Paths("ib0"); !cmp.Equal(paths, paths0) {
+				t.Errorf("paths after expiry = %+v, before %+v", paths, paths0)
+			}
+			// The next packet allocates the neighbour again and
+			// reconnects.
+			mustPing(t, n0, [4]byte{10, 0, 0, 2}, 2)
+			if got, want := state(), [6]int{1, c, c, 1, c, c}; got != want {
+				t.Fatalf("neighbours/active/passive after a new ping = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestNeighbourUseKeepsItAlive(t *testing.T) {
+	d, clk := newClockedDriver(t)
+	n0, n1 := pingPair(t, d, netlinkx.ModeConnected)
+	mustPing(t, n0, [4]byte{10, 0, 0, 2}, 1)
+	settleCM(d)
+	// A transmit every 50 s keeps both neighbours (each side transmits:
+	// request and reply).
+	for i := range 4 {
+		clk.Advance(50 * time.Second)
+		mustPing(t, n0, [4]byte{10, 0, 0, 2}, uint16(i+2))
+		if got := d.ReapNeighbours(); got != 0 {
+			t.Fatalf("scan %d freed %d neighbours in use", i, got)
+		}
+	}
+	// Idle for more than 60 s: both go.
+	clk.Advance(61 * time.Second)
+	if got := d.ReapNeighbours(); got != 2 {
+		t.Fatalf("freed %d idle neighbours, want 2", got)
+	}
+	// Messages need debug_level.
+	wantErrno(t, n1.SetParam("debug_level", 0), 0)
+	_, seq := logSince(n1, 0)
+	mustPing(t, n0, [4]byte{10, 0, 0, 2}, 9)
+	clk.Advance(61 * time.Second)
+	if got := d.ReapNeighbours(); got != 2 {
+		t.Fatalf("freed %d idle neighbours, want 2", got)
+	}
+	if msgs, _ := logSince(n1, seq); len(msgs) != 0 {
+		t.Errorf("node1 messages with debug_level 0: %q", msgs)
+	}
+}
+
+func TestUnicastARPUsesNoNeighbour(t *testing.T) {
+	d, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n0, n1 := pingPair(t, d, netlinkx.ModeConnected)
+	d.mu.Lock()
+	dp0, dp1 := mustDev(t, n0, "ib0").dp, mustDev(t, n1, "ib0").dp
+	d.mu.Unlock()
+	// node0 asks (broadcast), node1 answers (unicast ARP over UD).
+	src, dst := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	if _, ok := n0.ip.resolve(dp0, src, dst, time.Now().Add(2*time.Second)); !ok {
+		t.Fatal("ARP unanswered")
+	}
+	if n, tx, rx := dp1.neighCount(), 0, 0; n != 0 {
+		tx, rx = dp1.cmCounts()
+		t.Fatalf("node1 after answering ARP: %d neighbours, %d/%d connections", n, tx, rx)
+	}
+	if s := mustLink(t, n0, "ib0").Stats; s.RxPackets != 1 {
+		t.Fatalf("node0 received %d packets, want the ARP reply", s.RxPackets)
+	}
+	if msgs, _ := logSince(n1, 0); strings.Contains(strings.Join(msgs, "\n"), "connection") {
+		t.Fatalf("node1 messages: %q", msgs)
+	}
+}
