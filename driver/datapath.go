@@ -481,6 +481,13 @@ func (dp *dataPath) path(gid [16]byte, pkey uint16) (fabric.Path, error) {
 	return p, nil
 }
 
+// flushPaths drops every cached path record (ipoib_flush_paths).
+func (dp *dataPath) flushPaths() {
+	dp.pathmu.Lock()
+	clear(dp.paths)
+	dp.pathmu.Unlock()
+}
+
 // receiveRC handles a completion of the shared receive queue: a packet
 // from a passive connection (no GRH in RC buffers).
 func (dp *dataPath) receiveRC(wc *verbs.WC) {

@@ -206,9 +206,11 @@ func (nd *Netdev) setJoined(want bool) {
 }
 
 // flushConnections frees the neighbours and with them the active
-// connections, as a mode switch flushes all paths (ipoib_flush_paths).
+// connections, and the path records, as a mode switch flushes all paths
+// (ipoib_flush_paths): the next packet to a peer queries the SA again.
 func (nd *Netdev) flushConnections() {
 	if nd.dp != nil {
 		nd.dp.flushNeighs()
+		nd.dp.flushPaths()
 	}
 }

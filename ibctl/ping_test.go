@@ -146,6 +146,15 @@ func TestDebugfsFiles(t *testing.T) {
 	if out, _, _ := e.run("sys read kernel/debug/ipoib/ib1_mcg"); out != "" {
 		t.Errorf("ib1_mcg of a down interface = %q", out)
 	}
+	// A mode switch flushes the paths; the next packet resolves again.
+	e.ok("sys write class/net/ib0/mode connected")
+	if out, _, _ := e.run("sys read kernel/debug/ipoib/ib0_path"); out != "" {
+		t.Errorf("ib0_path after a mode switch = %q, want empty", out)
+	}
+	e.ok("ping -c 1 -i 0 10.0.0.2")
+	if out, _, _ := e.run("sys read kernel/debug/ipoib/ib0_path"); out != want {
+		t.Errorf("ib0_path after the next ping = %q, want %q", out, want)
+	}
 }
 
 func TestMaddrAndMulticastJoins(t *testing.T) {
