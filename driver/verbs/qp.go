@@ -222,8 +222,10 @@ func (qp *QP) Destroy() {
 
 // PostSend queues a send WR and runs the requester. Sends are accepted
 // only in RTS; in Reset, Init and RTR it returns EINVAL and nothing is
-// queued. In Error the WR completes at once with WRFlushErr. A full send
-// queue returns ENOMEM and too many SGEs EINVAL. If a completion that
+// queued. In Error the WR completes with WRFlushErr: at once, or after
+// the earlier WQEs when their flush waits for a lent train (see
+// reqInfo.lending). A full send queue returns ENOMEM and too many SGEs
+// EINVAL. If a completion that
 // this call generated overflowed the send CQ, it returns that error
 // (EBUSY) and the QP moves to Error.
 func (qp *QP) PostSend(wr *SendWR) error {
@@ -234,9 +236,13 @@ func (qp *QP) PostSend(wr *SendWR) error {
 	switch qp.state {
 	case QPRTS:
 	case QPError:
-		if qp.req.flushPending && !qp.sq.full() {
+		if qp.req.flushPending {
 			// Earlier WQEs flush when the lent train is delivered;
 			// this one completes after them, in order.
+			if qp.sq.full() {
+				qp.mu.Unlock()
+				return errSendQueueFull
+			}
 			qp.enqueueSendLocked(wr)
 			qp.mu.Unlock()
 			return nil
