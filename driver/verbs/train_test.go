@@ -1,8 +1,11 @@
 package verbs
 
 import (
+	"errors"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 	"unsafe"
 )
 
@@ -166,10 +169,11 @@ func TestRCTrainRNR(t *testing.T) {
 
 // While a train lends its send buffer to the wire, the QP entering Error
 // must not hand any send WQE back: the flush completions come once the
-// train is delivered, in order, including a WR posted meanwhile.
+// train is delivered, in order, including WRs posted meanwhile; a WR that
+// finds the send queue full gets ENOMEM.
 func TestRCTrainErrorWhileLending(t *testing.T) {
 	f, w := tapFabric(t)
-	x := newEnd(t, f.a, endOpts{typ: RC, sigAll: true})
+	x := newEnd(t, f.a, endOpts{typ: RC, sigAll: true, maxSend: 4})
 	y := newEnd(t, f.b, endOpts{typ: RC})
 	rcConnect(t, x.qp, y.qp, MTU4096, 7)
 	buf := make([]byte, 8192)
@@ -178,6 +182,7 @@ func TestRCTrainErrorWhileLending(t *testing.T) {
 	}
 	msg := pattern(8192, 5)
 	var during []WC
+	var posted []uint64
 	var postErr error
 	w.before = func(p *Packet) {
 		if !p.Opcode.isRequest() {
@@ -185,21 +190,25 @@ func TestRCTrainErrorWhileLending(t *testing.T) {
 		}
 		w.before = nil
 		mustModify(t, x.qp, QPAttr{State: QPError}, AttrState)
-		postErr = x.qp.PostSend(&SendWR{WRID: 8, SGL: [][]byte{msg}})
+		for id := uint64(8); postErr == nil; id++ {
+			if postErr = x.qp.PostSend(&SendWR{WRID: id, SGL: [][]byte{msg}}); postErr == nil {
+				posted = append(posted, id)
+			}
+		}
 		during = poll(x, x.scq)
 	}
 	if err := x.qp.PostSend(&SendWR{WRID: 7, SGL: [][]byte{msg}}); err != nil {
 		t.Fatal(err)
 	}
-	if postErr != nil {
-		t.Fatalf("PostSend in Error while lending: %v", postErr)
+	if len(posted) == 0 || !errors.Is(postErr, unix.ENOMEM) {
+		t.Fatalf("PostSend in Error while lending: %d posted, then %v; want some, then ENOMEM", len(posted), postErr)
 	}
 	if len(during) != 0 {
 		t.Errorf("send CQ had %v while the train was on the wire, want nothing", during)
 	}
-	want := []WC{
-		{WRID: 7, Status: WCWRFlushErr, Opcode: WCSend, QPNum: x.qp.Num()},
-		{WRID: 8, Status: WCWRFlushErr, Opcode: WCSend, QPNum: x.qp.Num()},
+	want := []WC{{WRID: 7, Status: WCWRFlushErr, Opcode: WCSend, QPNum: x.qp.Num()}}
+	for _, id := range posted {
+		want = append(want, WC{WRID: id, Status: WCWRFlushErr, Opcode: WCSend, QPNum: x.qp.Num()})
 	}
 	if d := diff(want, poll(x, x.scq)); d != "" {
 		t.Errorf("send CQ (-want +got):\n%s", d)
