@@ -4,9 +4,9 @@ import (
 	"errors"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
-	"unsafe"
 )
 
 // tapWire is a synchronous wire that lets a test look at each packet, and
