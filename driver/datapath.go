@@ -35,14 +35,17 @@ type hcaPort struct {
 
 // fabricWire carries a device's packets to the switch.
 type fabricWire struct {
-	fab *fabric.Fabric
-	ref fabric.PortRef
+	fab  *fabric.Fabric
+	ref  fabric.PortRef
+	lose func(fabric.PortRef, *verbs.Packet) bool // Options.LoseFrame
 }
 
 // Transmit hands the packet to the switch, which delivers synchronously;
 // receivers hold it only during delivery, so it is released here.
 func (w fabricWire) Transmit(p *verbs.Packet) {
-	w.fab.Send(w.ref, p)
+	if w.lose == nil || !w.lose(w.ref, p) {
+		w.fab.Send(w.ref, p)
+	}
 	p.Release()
 }
 
@@ -88,7 +91,7 @@ func (n *stack) newHCAPorts() error {
 		dev, err := verbs.NewDevice(verbs.DeviceOptions{
 			LID: n.hw.LID(port), GID: n.hw.PortGID(port), MTU: mtuEnum(n.portSpec(port).MTU),
 			PKeys:        func() []uint16 { return *hp.pkeys.Load() },
-			CQModeration: true, Wire: fabricWire{fab: n.d.fab, ref: hp.ref},
+			CQModeration: true, Wire: fabricWire{fab: n.d.fab, ref: hp.ref, lose: n.d.lose},
 		})
 		if err != nil {
 			return err

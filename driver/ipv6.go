@@ -75,7 +75,7 @@ func (dp *dataPath) leaveSendOnly() {
 }
 
 // inputIPv6 handles ICMPv6: neighbour solicitations and advertisements,
-// echo requests and replies, after reassembly of fragments addressed to
+// echo requests and replies, time exceeded in reassembly, after reassembly of fragments addressed to
 // the interface (frag6.go).
 func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 	if !ip.Valid() {
@@ -150,6 +150,10 @@ func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 		}
 	case header.ICMPv6EchoReply:
 		s.deliverReply(m.Ident(), m.Sequence(), pingResult{reply: true, ttl: ip.HopLimit(), bytes: len(m), from: srcIP})
+	case header.ICMPv6TimeExceeded:
+		if m.Code() == header.ICMPv6ReassemblyTimeout && s.owns(index, netip.AddrFrom16(dst)) {
+			s.timeExceeded(srcIP, m.Payload())
+		}
 	}
 }
 

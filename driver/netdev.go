@@ -88,8 +88,9 @@ type Netdev struct {
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	n := &stack{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
-		nextIndex: firstIfindex, nextQPN: firstQPN, params: p, ip: newIPStack(d.now),
+		nextIndex: firstIfindex, nextQPN: firstQPN, params: p, ip: newIPStack(d.timers),
 		klog: newKlog(d.started, d.now)}
+	n.ip.dataPath = n.liveDataPath
 	n.dataDebug.Store(int32(p.get("data_debug_level")))
 	n.debugLevel.Store(int32(p.get("debug_level")))
 	for port := 1; port <= len(hw.Spec.Ports); port++ {
@@ -99,6 +100,17 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 		n.insert(nd)
 	}
 	return n
+}
+
+// liveDataPath is the data path of the interface with the index, nil when
+// it is gone or down. It takes the driver lock.
+func (n *stack) liveDataPath(index int32) *dataPath {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	if nd := n.devs[index]; nd != nil {
+		return nd.dp
+	}
+	return nil
 }
 
 // newNetdev allocates a device in the state ipoib_intf_alloc leaves it:
