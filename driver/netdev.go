@@ -45,6 +45,7 @@ type stack struct {
 	klog       *klog
 	dataDebug  atomic.Int32 // data_debug_level, read by the data path
 	debugLevel atomic.Int32 // debug_level, for the data path's and the CM's ipoib_dbg
+	mcastDebug atomic.Int32 // mcast_debug_level, for the data path's ipoib_dbg_mcast
 }
 
 // Node is a handle on one node's stack: every control operation of the
@@ -93,6 +94,7 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	n.ip.dataPath = n.liveDataPath
 	n.dataDebug.Store(int32(p.get("data_debug_level")))
 	n.debugLevel.Store(int32(p.get("debug_level")))
+	n.mcastDebug.Store(int32(p.get("mcast_debug_level")))
 	for port := 1; port <= len(hw.Spec.Ports); port++ {
 		nd := n.newNetdev(fmt.Sprintf("ib%d", port-1), port, nil)
 		nd.pkey = n.portPKey(port)

@@ -392,3 +392,24 @@ func TestPingReassemblyTimeout(t *testing.T) {
 		}
 	}
 }
+
+// A send-only join made by neighbour discovery shows in ib0_mcg and in
+// sm groups until the neighbour scan finds the group's neighbour entry
+// idle for more than 60 s; with mcast_debug_level set, dmesg shows both
+// ends as the kernel logs them.
+func TestSendOnlyGroupGC(t *testing.T) {
+	clk := verbs.NewManualClock(time.Unix(1_700_000_000, 0))
+	e := newEnvWith(t, driver.Options{Clock: clk})
+	e.ok("link set ib0 up", "-n node1 link set ib0 up", "addr add fd00::1/64 dev ib0", "-n node1 addr add fd00::2/64 dev ib0",
+		"sys write module/ib_ipoib/parameters/mcast_debug_level 1")
+	clk.Advance(5 * time.Second) // the send-only entry's created jiffies differ from the others'
+	var b strings.Builder
+	b.WriteString(e.transcript("ping -c 1 fd00::2", "sys read kernel/debug/ipoib/ib0_mcg", "sm groups"))
+	for _, step := range []time.Duration{60 * time.Second, time.Second} {
+		clk.Advance(step)
+		fmt.Fprintf(&b, "# %v later, the neighbour scan freed %d entries\n", step, e.drv.ReapNeighbours())
+		b.WriteString(e.transcript("sys read kernel/debug/ipoib/ib0_mcg", "sm groups"))
+	}
+	b.WriteString(e.transcript("dmesg"))
+	golden(t, "sendonly_gc", b.String())
+}
