@@ -179,7 +179,7 @@ func TestLinkLocalNotSaved(t *testing.T) {
 }
 
 func TestIPv6SourceSelection(t *testing.T) {
-	s := newIPStack(newManualClock().Now)
+	s := newTestIPStack()
 	for _, p := range []string{"fe80::202:c903:0:1001/64", "fd00::1/64", "fd01::1/48", "fe80::1/64"} {
 		s.insertAddr(2, netip.MustParsePrefix(p))
 	}

@@ -35,14 +35,17 @@ type hcaPort struct {
 
 // fabricWire carries a device's packets to the switch.
 type fabricWire struct {
-	fab *fabric.Fabric
-	ref fabric.PortRef
+	fab  *fabric.Fabric
+	ref  fabric.PortRef
+	lose func(fabric.PortRef, *verbs.Packet) bool // Options.LoseFrame
 }
 
 // Transmit hands the packet to the switch, which delivers synchronously;
 // receivers hold it only during delivery, so it is released here.
 func (w fabricWire) Transmit(p *verbs.Packet) {
-	w.fab.Send(w.ref, p)
+	if w.lose == nil || !w.lose(w.ref, p) {
+		w.fab.Send(w.ref, p)
+	}
 	p.Release()
 }
 
@@ -88,7 +91,7 @@ func (n *stack) newHCAPorts() error {
 		dev, err := verbs.NewDevice(verbs.DeviceOptions{
 			LID: n.hw.LID(port), GID: n.hw.PortGID(port), MTU: mtuEnum(n.portSpec(port).MTU),
 			PKeys:        func() []uint16 { return *hp.pkeys.Load() },
-			CQModeration: true, Wire: fabricWire{fab: n.d.fab, ref: hp.ref},
+			CQModeration: true, Wire: fabricWire{fab: n.d.fab, ref: hp.ref, lose: n.d.lose},
 		})
 		if err != nil {
 			return err
@@ -157,9 +160,12 @@ type dataPath struct {
 	txbuf []byte
 	txwcs []verbs.WC
 
-	pathmu     sync.Mutex
-	paths      map[[16]byte]fabric.Path // path records by destination GID (ipoib_path)
-	sendGroups map[[16]byte]uint16      // send-only multicast joins: MGID → MLID
+	pathmu sync.Mutex
+	paths  map[[16]byte]fabric.Path // path records by destination GID (ipoib_path)
+
+	mcmu       sync.Mutex                 // held across multicast joins and leaves (sendonly.go)
+	sendOnly   map[[16]byte]sendOnlyGroup // +checklocks:mcmu send-only entries by MGID
+	fullGroups map[[16]byte]uint16        // +checklocks:mcmu the joined full-member groups' MLIDs
 
 	neighs neighTable // IPoIB neighbours (neigh.go)
 	cm     cmState    // connected mode (cm.go)
@@ -383,17 +389,19 @@ func (dp *dataPath) transmit(pkt []byte, dst header.HWAddr, bcast bool) error {
 }
 
 // transmitMcast sends pkt to the multicast group mgid over UD, joining it
-// send-only first if the interface is not a member.
+// send-only first if the interface is not a member, through the group's
+// neighbour entry (ipoib_mcast_send; sendonly.go).
 func (dp *dataPath) transmitMcast(pkt []byte, mgid [16]byte) error {
 	cfg := dp.cfg.Load()
 	if err := dp.checkUDMTU(pkt, cfg); err != nil {
 		return err
 	}
-	mlid, ok := dp.sendOnly(mgid)
+	mlid, ok := dp.mcastGroup(mgid)
 	if !ok {
 		dp.stats.txDropped.Add(1)
 		return errNoGroup
 	}
+	dp.mcastNeigh(header.MulticastAddr(mgid), mlid)
 	return dp.postUD(pkt, cfg, verbs.AH{DLID: mlid, GRH: true, DGID: mgid, DestQPN: 0xffffff, QKey: cfg.qkey})
 }
 

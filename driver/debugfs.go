@@ -24,7 +24,8 @@ func (d *Driver) jiffies() int64 {
 }
 
 // McastGroups lists <dev>_mcg: the multicast groups the interface joined
-// (the broadcast group while the interface is up and joined).
+// (the broadcast group while the interface is up and joined) and its
+// send-only entries, each with the jiffies of its creation.
 func (n *Node) McastGroups(dev string) ([]sysfs.MCG, error) {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
@@ -37,13 +38,7 @@ func (n *Node) McastGroups(dev string) ([]sysfs.MCG, error) {
 	}
 	out := append(nd.mcgRecords(), sysfs.MCG{GID: fabric.BroadcastMGID(nd.pkey), Created: nd.mcCreated, Complete: true})
 	if dp := nd.dp; dp != nil {
-		dp.pathmu.Lock()
-		for mgid := range dp.sendGroups {
-			if _, full := nd.mcast[mgid]; !full {
-				out = append(out, sysfs.MCG{GID: mgid, Created: nd.mcCreated, Complete: true, SendOnly: true})
-			}
-		}
-		dp.pathmu.Unlock()
+		out = append(out, dp.sendOnlyRecords()...)
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].GID[:], out[j].GID[:]) < 0 })
 	return out, nil

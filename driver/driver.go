@@ -43,6 +43,12 @@ type Options struct {
 	Clock verbs.Clock
 	// KernelRelease is reported as the driver version by ethtool -i.
 	KernelRelease string
+	// LoseFrame, when set, is shown every frame an HCA port puts on the
+	// wire, in the sender's goroutine, and discards those it returns true
+	// for, as a lossy link would. It is a test hook (losing a fragment of
+	// a datagram, or watching what a node sends); the kernel has no such
+	// knob and nothing outside tests sets it.
+	LoseFrame func(from fabric.PortRef, p *verbs.Packet) bool
 }
 
 // Driver is the emulated driver for all nodes of a fabric. mu plays the
@@ -57,6 +63,8 @@ type Driver struct {
 	now     func() time.Time
 	nanos   func() int64 // now in Unix ns, cheaply (see New)
 	clock   verbs.Clock  // nil: the system clock
+	timers  verbs.Clock  // the IP stacks' timers: clock, or the system's timers reading now
+	lose    func(fabric.PortRef, *verbs.Packet) bool
 	started time.Time
 	stop    chan struct{}
 	once    sync.Once
@@ -73,7 +81,7 @@ type Driver struct {
 // restores the saved configuration from the store.
 func New(opts Options) (*Driver, error) {
 	d := &Driver{st: opts.Store, log: opts.Log, now: opts.Now, clock: opts.Clock, nodes: map[string]*stack{},
-		stop: make(chan struct{}), release: opts.KernelRelease}
+		stop: make(chan struct{}), release: opts.KernelRelease, lose: opts.LoseFrame}
 	if d.release == "" {
 		d.release = defaultRelease
 	}
@@ -93,6 +101,10 @@ func New(opts Options) (*Driver, error) {
 		d.nanos = func() int64 { return d.now().UnixNano() }
 	}
 	d.started = d.now()
+	d.timers = d.clock
+	if d.timers == nil {
+		d.timers = wallTimers{now: d.now}
+	}
 	topo, err := d.loadTopology(opts.Topology)
 	if err != nil {
 		return nil, err
@@ -174,6 +186,14 @@ func (d *Driver) Stop() { d.once.Do(func() { close(d.stop) }) }
 
 // Done is closed when a client asked the driver to stop.
 func (d *Driver) Done() <-chan struct{} { return d.stop }
+
+// wallTimers is the IP stacks' clock when Options.Clock is nil: the time
+// is the driver's, the timers are the system's.
+type wallTimers struct{ now func() time.Time }
+
+func (c wallTimers) Now() time.Time { return c.now() }
+
+func (wallTimers) AfterFunc(d time.Duration, f func()) verbs.Timer { return time.AfterFunc(d, f) }
 
 // sortedDevs returns a node's devices in ifindex order.
 func sortedDevs(m map[int32]*Netdev) []*Netdev {

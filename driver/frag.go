@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/verbs"
 )
 
 // IPv4 fragmentation and reassembly (net/ipv4/ip_output.c ip_fragment,
@@ -17,7 +18,7 @@ import (
 // for IPv6 (both 600 s).
 const pmtuExpires = 600 * time.Second
 
-// reasmTimeout is net.ipv4.ipfrag_time (30 s).
+// reasmTimeout is net.ipv4.ipfrag_time (IP_FRAG_TIME, 30 s).
 const reasmTimeout = 30 * time.Second
 
 // pmtuEntry is one cached path MTU.
@@ -70,9 +71,21 @@ func (s *ipStack) sendIPv4(dp *dataPath, ip header.IPv4, hw header.HWAddr, mtu i
 		copy(buf[header.IPoIBHeaderLen:], ip)
 		return dp.transmit(buf, hw, false)
 	}
-	hl := ip.HeaderLength()
-	payload := ip[hl:ip.TotalLength()]
+	for _, f := range fragment4(ip, mtu) {
+		if err := dp.transmit(f, hw, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fragment4 splits ip into encapsulated fragments of at most mtu bytes
+// (ip_fragment's slow path): each but the last carries (mtu − 20) rounded
+// down to a multiple of 8 bytes of the payload, with MF set.
+func fragment4(ip header.IPv4, mtu int) [][]byte {
+	payload := ip[ip.HeaderLength():ip.TotalLength()]
 	chunk := (mtu - header.IPv4MinHeaderLen) &^ 7
+	out := make([][]byte, 0, (len(payload)+chunk-1)/chunk)
 	for off := 0; off < len(payload); off += chunk {
 		end := min(off+chunk, len(payload))
 		f := header.IPv4Fields{TOS: ip.TOS(), ID: ip.ID(), TTL: ip.TTL(), Protocol: ip.Protocol(),
@@ -85,11 +98,9 @@ func (s *ipStack) sendIPv4(dp *dataPath, ip header.IPv4, hw header.HWAddr, mtu i
 		header.IPoIB(buf).Encode(header.EtherTypeIPv4)
 		header.EncodeIPv4(buf[header.IPoIBHeaderLen:], f)
 		copy(buf[header.IPoIBHeaderLen+header.IPv4MinHeaderLen:], payload[off:end])
-		if err := dp.transmit(buf, hw, false); err != nil {
-			return err
-		}
+		out = append(out, buf)
 	}
-	return nil
+	return out
 }
 
 // reasmKey identifies a datagram being reassembled.
@@ -99,34 +110,33 @@ type reasmKey struct {
 	proto    uint8
 }
 
-// reasm collects the fragments of one datagram.
+// reasm collects the fragments of one datagram (struct ipq).
 type reasm struct {
-	frags   map[uint16][]byte // by offset
-	total   int               // payload length, known once the last fragment came
-	hdr     []byte
-	started time.Time
+	frags map[uint16][]byte // by offset
+	total int               // payload length, known once the last fragment came
+	hdr   []byte            // the first fragment's header, once it came (INET_FRAG_FIRST_IN)
+	iif   int32             // the interface the latest fragment came in on (qp->iif)
+	timer verbs.Timer       // ip_expire, ipfrag_time after the first fragment
 }
 
-// reassemble adds a fragment and returns the whole datagram once every
-// byte has arrived (nil until then).
-func (s *ipStack) reassemble(ip header.IPv4) header.IPv4 {
+// reassemble adds a fragment received on interface iif and returns the
+// whole datagram once every byte has arrived (nil until then). The first
+// fragment of a datagram arms its queue's timer: the queue expires
+// ipfrag_time later unless it completed (fragexpire.go).
+func (s *ipStack) reassemble(iif int32, ip header.IPv4) header.IPv4 {
 	k := reasmKey{src: ip.SourceAddress(), dst: ip.DestinationAddress(), id: ip.ID(), proto: ip.Protocol()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
-	for key, r := range s.reasm {
-		if now.Sub(r.started) > reasmTimeout {
-			delete(s.reasm, key)
-		}
-	}
 	if s.reasm == nil {
 		s.reasm = map[reasmKey]*reasm{}
 	}
 	r := s.reasm[k]
 	if r == nil {
-		r = &reasm{frags: map[uint16][]byte{}, total: -1, started: now}
+		r = &reasm{frags: map[uint16][]byte{}, total: -1}
+		r.timer = s.clock.AfterFunc(reasmTimeout, func() { s.expire(k, r) })
 		s.reasm[k] = r
 	}
+	r.iif = iif
 	off := ip.FragmentOffset()
 	r.frags[off] = append([]byte(nil), ip.Payload()...)
 	if off == 0 {
@@ -153,6 +163,7 @@ func (s *ipStack) reassemble(ip header.IPv4) header.IPv4 {
 	if next < r.total {
 		return nil
 	}
+	r.timer.Stop()
 	delete(s.reasm, k)
 	full := make([]byte, len(r.hdr)+r.total)
 	copy(full, r.hdr)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/verbs"
 )
 
 // IPv6 fragmentation and reassembly as the kernel does it
@@ -14,7 +15,9 @@ import (
 // but the last carries a multiple of 8 bytes; the receiver queues
 // fragments by source, destination, identification (and interface, for
 // link-local and multicast destinations) for at most ip6frag_time, and a
-// fragment that overlaps another drops the whole datagram (RFC 5722).
+// fragment that overlaps another drops the whole datagram (RFC 5722). A
+// queue that has not completed when ip6frag_time runs out expires
+// (fragexpire.go).
 
 // reasm6Timeout is net.ipv6.ip6frag_time (IPV6_FRAG_TIMEOUT, 60 s).
 const reasm6Timeout = 60 * time.Second
@@ -106,9 +109,11 @@ type frag6Queue struct {
 	length      int // the datagram's fragmentable length, as far as known (q.len)
 	meat        int // bytes received
 	first, last bool
-	hdr         [header.IPv6HeaderLen]byte // the first fragment's fixed header
-	nexthdr     uint8                      // the first fragment's next header
-	started     time.Time
+	hdr         [header.IPv6HeaderLen]byte         // the first fragment's fixed header
+	fh          [header.IPv6FragmentHeaderLen]byte // and its Fragment header
+	nexthdr     uint8                              // the first fragment's next header
+	iif         int32                              // the interface the latest fragment came in on (fq->iif)
+	timer       verbs.Timer                        // ip6_frag_expire, ip6frag_time after the first fragment
 }
 
 // fragVerdict is what inserting a fragment found (IPFRAG_*).
@@ -164,9 +169,8 @@ func (q *frag6Queue) insert(off, end int) fragVerdict {
 // must end on a multiple of 8 (else only it is dropped, with the ICMP
 // parameter problem left out); an empty fragment, data beyond a known end
 // and overlaps drop the datagram. A fragment with offset 0 and M clear
-// (an atomic fragment) is the whole packet. Queues older than
-// ip6frag_time are dropped when the next fragment arrives (the ICMP time
-// exceeded is left out).
+// (an atomic fragment) is the whole packet. A new queue's timer expires
+// it ip6frag_time later unless it completed or was dropped.
 func (s *ipStack) reassemble6(iif int32, ip header.IPv6) header.IPv6 {
 	fh := header.IPv6Fragment(ip.Payload())
 	if !fh.Valid() {
@@ -186,23 +190,18 @@ func (s *ipStack) reassemble6(iif int32, ip header.IPv6) header.IPv6 {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
-	for key, q := range s.reasm6 {
-		if now.Sub(q.started) >= reasm6Timeout {
-			delete(s.reasm6, key)
-		}
-	}
 	if s.reasm6 == nil {
 		s.reasm6 = map[frag6Key]*frag6Queue{}
 	}
 	q := s.reasm6[k]
 	if q == nil {
-		q = &frag6Queue{started: now}
+		q = &frag6Queue{}
+		q.timer = s.clock.AfterFunc(reasm6Timeout, func() { s.expire6(k, q) })
 		s.reasm6[k] = q
 	}
 	if !fh.More() {
 		if end < q.length || (q.last && end != q.length) {
-			delete(s.reasm6, k)
+			s.kill6(k, q)
 			return nil
 		}
 		q.last, q.length = true, end
@@ -212,39 +211,48 @@ func (s *ipStack) reassemble6(iif int32, ip header.IPv6) header.IPv6 {
 		}
 		if end > q.length {
 			if q.last {
-				delete(s.reasm6, k)
+				s.kill6(k, q)
 				return nil
 			}
 			q.length = end
 		}
 	}
 	if end == off {
-		delete(s.reasm6, k)
+		s.kill6(k, q)
 		return nil
 	}
 	switch q.insert(off, end) {
 	case fragDup:
 		return nil
 	case fragOverlap:
-		delete(s.reasm6, k)
+		s.kill6(k, q)
 		return nil
 	}
 	q.frags = append(q.frags, frag6{off: off, data: append([]byte(nil), data...)})
 	q.meat += len(data)
+	q.iif = iif
 	if off == 0 {
 		q.first = true
 		q.hdr = [header.IPv6HeaderLen]byte(ip[:header.IPv6HeaderLen])
+		q.fh = [header.IPv6FragmentHeaderLen]byte(fh[:header.IPv6FragmentHeaderLen])
 		q.nexthdr = fh.NextHeader()
 	}
 	if !q.first || !q.last || q.meat != q.length {
 		return nil
 	}
-	delete(s.reasm6, k)
+	s.kill6(k, q)
 	full := make([]byte, header.IPv6HeaderLen+q.length)
 	for _, f := range q.frags {
 		copy(full[header.IPv6HeaderLen+f.off:], f.data)
 	}
 	return unfragmentedInto(full, q.hdr[:], q.nexthdr)
+}
+
+// kill6 takes a queue out of the table and stops its timer
+// (inet_frag_kill). Caller holds s.mu.
+func (s *ipStack) kill6(k frag6Key, q *frag6Queue) {
+	q.timer.Stop()
+	delete(s.reasm6, k)
 }
 
 // unfragmented builds the packet a lone fragment stands for: hdr with

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/verbs"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -18,14 +19,26 @@ type ipStack struct {
 	addrs  map[int32][]netip.Prefix // by ifindex: IPv4 in the order added, IPv6 as insertAddr orders them
 	auto   map[int32]netip.Addr     // the automatic link-local address of an interface (addrconf.go)
 	neigh  map[int32]map[netip.Addr]*neighbour
-	pings  map[uint32]chan pingResult // by ident<<16 | seq
-	pmtu   map[netip.Addr]pmtuEntry   // path MTU exceptions (frag.go)
-	reasm  map[reasmKey]*reasm        // datagrams being reassembled
-	reasm6 map[frag6Key]*frag6Queue   // IPv6 datagrams being reassembled (frag6.go)
+	pings  map[uint32]pendingPing   // by ident<<16 | seq
+	pmtu   map[netip.Addr]pmtuEntry // path MTU exceptions (frag.go)
+	reasm  map[reasmKey]*reasm      // datagrams being reassembled
+	reasm6 map[frag6Key]*frag6Queue // IPv6 datagrams being reassembled (frag6.go)
 	nextID uint16
 	// nextFragID is the last IPv6 fragment identification used.
 	nextFragID uint32
 	now        func() time.Time
+	// clock runs the reassembly timers (fragexpire.go).
+	clock verbs.Clock
+	// dataPath returns an interface's data path, nil when the interface
+	// is gone or down; it takes the driver lock, so callers must not hold
+	// mu.
+	dataPath func(index int32) *dataPath
+}
+
+// pendingPing is an echo request waiting for its answer.
+type pendingPing struct {
+	dst netip.Addr
+	ch  chan pingResult
 }
 
 // neighbour is one ARP entry.
@@ -47,9 +60,10 @@ const (
 // reachableTime is base_reachable_time (30 s) before an entry goes stale.
 const reachableTime = 30 * time.Second
 
-func newIPStack(now func() time.Time) *ipStack {
+func newIPStack(clock verbs.Clock) *ipStack {
 	return &ipStack{addrs: map[int32][]netip.Prefix{}, neigh: map[int32]map[netip.Addr]*neighbour{},
-		pings: map[uint32]chan pingResult{}, now: now}
+		pings: map[uint32]pendingPing{}, now: clock.Now, clock: clock,
+		dataPath: func(int32) *dataPath { return nil }}
 }
 
 // addrOn returns the interface's first IPv4 address.
@@ -142,16 +156,18 @@ func (s *ipStack) inputIPv4(dp *dataPath, ip header.IPv4) {
 	if !ip.Valid() || !ip.IsChecksumValid() {
 		return
 	}
+	// Only local delivery reassembles (ip_local_deliver → ip_defrag): a
+	// host does not forward.
+	dst := netip.AddrFrom4(ip.DestinationAddress())
+	if !s.owns(dp.nd.index, dst) {
+		return
+	}
 	if ip.MoreFragments() || ip.FragmentOffset() != 0 {
-		if ip = s.reassemble(ip); ip == nil {
+		if ip = s.reassemble(dp.nd.index, ip); ip == nil {
 			return
 		}
 	}
 	if ip.Protocol() != header.ProtocolICMPv4 {
-		return
-	}
-	dst := netip.AddrFrom4(ip.DestinationAddress())
-	if !s.owns(dp.nd.index, dst) {
 		return
 	}
 	m := header.ICMPv4(ip.Payload())
@@ -175,6 +191,10 @@ func (s *ipStack) inputIPv4(dp *dataPath, ip header.IPv4) {
 		}
 	case header.ICMPv4EchoReply:
 		s.deliverReply(m.Ident(), m.Sequence(), pingResult{reply: true, ttl: ip.TTL(), bytes: len(m), from: src})
+	case header.ICMPv4TimeExceeded:
+		if m.Code() == header.ICMPv4ReassemblyTimeout && m.IsChecksumValid() {
+			s.timeExceeded(src, m.Payload())
+		}
 	}
 }
 
@@ -182,11 +202,11 @@ func (s *ipStack) inputIPv4(dp *dataPath, ip header.IPv4) {
 func (s *ipStack) deliverReply(ident, seq uint16, r pingResult) {
 	key := uint32(ident)<<16 | uint32(seq)
 	s.mu.Lock()
-	ch := s.pings[key]
+	p, ok := s.pings[key]
 	delete(s.pings, key)
 	s.mu.Unlock()
-	if ch != nil {
-		ch <- r
+	if ok {
+		p.ch <- r
 	}
 }
 
@@ -255,9 +275,12 @@ func (s *ipStack) fail(index int32, ip netip.Addr) {
 // pingResult is the outcome of one echo request.
 type pingResult struct {
 	reply bool
-	ttl   uint8
-	bytes int
-	from  netip.Addr
+	// reasmTimeout is an ICMP time exceeded in reassembly about the
+	// request, from the address from.
+	reasmTimeout bool
+	ttl          uint8
+	bytes        int
+	from         netip.Addr
 }
 
 // echo sends one echo request and waits for its reply.
@@ -265,7 +288,7 @@ func (s *ipStack) echo(dp *dataPath, src, dst netip.Addr, hw header.HWAddr, iden
 	ch := make(chan pingResult, 1)
 	key := uint32(ident)<<16 | uint32(seq)
 	s.mu.Lock()
-	s.pings[key] = ch
+	s.pings[key] = pendingPing{dst: dst, ch: ch}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/header"
 )
 
@@ -38,45 +37,9 @@ func mcastMGID(bcast header.HWAddr, g netip.Addr) [16]byte {
 	return header.IPv6MGID(g.As16(), bcast)
 }
 
-// sendOnly returns the MLID of a group the data path sends to, doing a
-// send-only join the first time (ipoib_mcast_send → send-only join,
-// join state 8).
-func (dp *dataPath) sendOnly(mgid [16]byte) (uint16, bool) {
-	dp.pathmu.Lock()
-	mlid, ok := dp.sendGroups[mgid]
-	dp.pathmu.Unlock()
-	if ok {
-		return mlid, true
-	}
-	cfg := dp.cfg.Load()
-	m, err := dp.port.fab.Join(dp.port.ref, fabric.JoinRequest{MGID: mgid, PKey: cfg.pkey,
-		JoinState: fabric.SendOnlyFullMember, Create: true})
-	if err != nil {
-		return 0, false
-	}
-	dp.pathmu.Lock()
-	if dp.sendGroups == nil {
-		dp.sendGroups = map[[16]byte]uint16{}
-	}
-	dp.sendGroups[mgid] = m.MLID
-	dp.pathmu.Unlock()
-	return m.MLID, true
-}
-
-// leaveSendOnly leaves the send-only groups (when the data path closes).
-func (dp *dataPath) leaveSendOnly() {
-	dp.pathmu.Lock()
-	groups := dp.sendGroups
-	dp.sendGroups = nil
-	dp.pathmu.Unlock()
-	for mgid := range groups {
-		_ = dp.port.fab.Leave(dp.port.ref, mgid, fabric.SendOnlyFullMember)
-	}
-}
-
 // inputIPv6 handles ICMPv6: neighbour solicitations and advertisements,
-// echo requests and replies, after reassembly of fragments addressed to
-// the interface (frag6.go).
+// echo requests and replies, time exceeded in reassembly (fragexpire.go),
+// after reassembly of fragments addressed to the interface (frag6.go).
 func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 	if !ip.Valid() {
 		return
@@ -150,6 +113,10 @@ func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 		}
 	case header.ICMPv6EchoReply:
 		s.deliverReply(m.Ident(), m.Sequence(), pingResult{reply: true, ttl: ip.HopLimit(), bytes: len(m), from: srcIP})
+	case header.ICMPv6TimeExceeded:
+		if m.Code() == header.ICMPv6ReassemblyTimeout && s.owns(index, netip.AddrFrom16(dst)) {
+			s.timeExceeded(srcIP, m.Payload())
+		}
 	}
 }
 

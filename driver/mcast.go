@@ -84,26 +84,34 @@ func (nd *Netdev) syncMcast() {
 		if _, ok := nd.mcast[mgid]; ok {
 			continue
 		}
-		m, err := nd.node.d.fab.Join(nd.portRef(), fabric.JoinRequest{MGID: mgid, PKey: nd.pkey,
-			JoinState: fabric.FullMember, Create: true})
+		// a send-only entry for the group gives way (sendonly.go)
+		mlid, err := nd.dp.joinFull(mgid, func() (uint16, error) {
+			m, err := nd.node.d.fab.Join(nd.portRef(), fabric.JoinRequest{MGID: mgid, PKey: nd.pkey,
+				JoinState: fabric.FullMember, Create: true})
+			if err != nil {
+				return 0, err
+			}
+			if err := nd.dp.qp.AttachMcast(mgid, m.MLID); err != nil {
+				_ = nd.node.d.fab.Leave(nd.portRef(), mgid, fabric.FullMember)
+				return 0, err
+			}
+			return m.MLID, nil
+		})
 		if err != nil {
 			nd.mcastDbg("couldn't join multicast group %s: %v", header.FormatGID(mgid), err)
-			continue
-		}
-		if err := nd.dp.qp.AttachMcast(mgid, m.MLID); err != nil {
-			_ = nd.node.d.fab.Leave(nd.portRef(), mgid, fabric.FullMember)
 			continue
 		}
 		if nd.mcast == nil {
 			nd.mcast = map[[16]byte]mcEntry{}
 		}
-		nd.mcast[mgid] = mcEntry{group: g, mlid: m.MLID, created: nd.node.d.jiffies()}
+		nd.mcast[mgid] = mcEntry{group: g, mlid: mlid, created: nd.node.d.jiffies()}
 	}
 }
 
 func (nd *Netdev) leaveGroup(mgid [16]byte, e mcEntry) {
 	if nd.dp != nil {
 		_ = nd.dp.qp.DetachMcast(mgid, e.mlid)
+		nd.dp.leftFull(mgid)
 	}
 	_ = nd.node.d.fab.Leave(nd.portRef(), mgid, fabric.FullMember)
 	delete(nd.mcast, mgid)

@@ -205,12 +205,13 @@ func (nd *Netdev) setJoined(want bool) {
 	}
 }
 
-// flushConnections frees the neighbours and with them the active
-// connections, and the path records, as a mode switch flushes all paths
-// (ipoib_flush_paths): the next packet to a peer queries the SA again.
+// flushConnections frees the neighbours of unicast addresses and with
+// them the active connections, and the path records, as a mode switch
+// flushes all paths (ipoib_flush_paths): the next packet to a peer queries
+// the SA again. Multicast neighbours stay.
 func (nd *Netdev) flushConnections() {
 	if nd.dp != nil {
-		nd.dp.flushNeighs()
+		nd.dp.flushPathNeighs()
 		nd.dp.flushPaths()
 	}
 }

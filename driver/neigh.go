@@ -1,7 +1,9 @@
 package driver
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,8 +26,10 @@ import (
 // Neither the ARP table (ip neigh: fewer than gc_thresh1 = 128 entries are
 // never garbage-collected, they just go STALE) nor the path records
 // (debugfs <dev>_path) change when an entry is freed, as in the kernel.
-// Unicast ARP does not use the table (unicast_arp_send), and multicast
-// entries (ipoib_mcast_send) are not modelled.
+// Unicast ARP does not use the table (unicast_arp_send). Packets to
+// multicast groups other than the broadcast group have entries too
+// (ipoib_mcast_send), and freeing one of a send-only group leaves the
+// group (sendonly.go); the broadcast group's entry is not modelled.
 
 // Neighbour garbage collection: arp_tbl.gc_interval is 30 s and an entry
 // is obsolete when idle for more than 2 × gc_interval.
@@ -90,7 +94,9 @@ func (dp *dataPath) neigh(dst header.HWAddr, pkey uint16) (*ipoibNeigh, error) {
 	return n, nil
 }
 
-// takeNeighs removes and returns the entries that match.
+// takeNeighs removes and returns the entries that match, in address
+// order (the kernel walks its hash buckets; a fixed order keeps the
+// debug messages deterministic).
 func (dp *dataPath) takeNeighs(match func(*ipoibNeigh) bool) []*ipoibNeigh {
 	t := &dp.neighs
 	t.mu.Lock()
@@ -102,6 +108,7 @@ func (dp *dataPath) takeNeighs(match func(*ipoibNeigh) bool) []*ipoibNeigh {
 			out = append(out, n)
 		}
 	}
+	slices.SortFunc(out, func(a, b *ipoibNeigh) int { return bytes.Compare(a.daddr[:], b.daddr[:]) })
 	return out
 }
 
@@ -119,19 +126,35 @@ func (dp *dataPath) removeNeigh(n *ipoibNeigh) bool {
 
 // reapNeighs frees the entries idle for more than neighObsolete
 // (__ipoib_reap_neigh: time_after(jiffies - dt, neigh->alive)) and
-// returns how many.
+// returns how many. The send-only groups of freed multicast entries are
+// left first (ipoib_mcast_remove_list runs right after the scan; the
+// entries' destructors run after an RCU grace period).
 func (dp *dataPath) reapNeighs() int {
 	obsolete := dp.nanos() - int64(neighObsolete)
 	ns := dp.takeNeighs(func(n *ipoibNeigh) bool { return obsolete > n.alive.Load() })
+	for _, n := range ns {
+		if n.daddr.IsMulticast() {
+			dp.dropSendOnly(n.daddr.GID())
+		}
+	}
 	for _, n := range ns {
 		dp.freeNeigh(n)
 	}
 	return len(ns)
 }
 
-// flushNeighs frees every entry (ipoib_flush_paths, ipoib_flush_neighs).
+// flushNeighs frees every entry (ipoib_flush_neighs, and the multicast
+// flush when the interface goes down).
 func (dp *dataPath) flushNeighs() {
 	for _, n := range dp.takeNeighs(func(*ipoibNeigh) bool { return true }) {
+		dp.freeNeigh(n)
+	}
+}
+
+// flushPathNeighs frees the entries of unicast addresses, which hang off
+// path records (ipoib_flush_paths): multicast entries stay.
+func (dp *dataPath) flushPathNeighs() {
+	for _, n := range dp.takeNeighs(func(n *ipoibNeigh) bool { return !n.daddr.IsMulticast() }) {
 		dp.freeNeigh(n)
 	}
 }

@@ -45,6 +45,7 @@ type stack struct {
 	klog       *klog
 	dataDebug  atomic.Int32 // data_debug_level, read by the data path
 	debugLevel atomic.Int32 // debug_level, for the data path's and the CM's ipoib_dbg
+	mcastDebug atomic.Int32 // mcast_debug_level, for the data path's ipoib_dbg_mcast
 }
 
 // Node is a handle on one node's stack: every control operation of the
@@ -88,10 +89,12 @@ type Netdev struct {
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	n := &stack{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
-		nextIndex: firstIfindex, nextQPN: firstQPN, params: p, ip: newIPStack(d.now),
+		nextIndex: firstIfindex, nextQPN: firstQPN, params: p, ip: newIPStack(d.timers),
 		klog: newKlog(d.started, d.now)}
+	n.ip.dataPath = n.liveDataPath
 	n.dataDebug.Store(int32(p.get("data_debug_level")))
 	n.debugLevel.Store(int32(p.get("debug_level")))
+	n.mcastDebug.Store(int32(p.get("mcast_debug_level")))
 	for port := 1; port <= len(hw.Spec.Ports); port++ {
 		nd := n.newNetdev(fmt.Sprintf("ib%d", port-1), port, nil)
 		nd.pkey = n.portPKey(port)
@@ -99,6 +102,17 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 		n.insert(nd)
 	}
 	return n
+}
+
+// liveDataPath is the data path of the interface with the index, nil when
+// it is gone or down. It takes the driver lock.
+func (n *stack) liveDataPath(index int32) *dataPath {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	if nd := n.devs[index]; nd != nil {
+		return nd.dp
+	}
+	return nil
 }
 
 // newNetdev allocates a device in the state ipoib_intf_alloc leaves it:

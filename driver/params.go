@@ -113,6 +113,8 @@ func (n *Node) SetParam(name string, value int) error {
 		n.dataDebug.Store(int32(value))
 	case "debug_level":
 		n.debugLevel.Store(int32(value))
+	case "mcast_debug_level":
+		n.mcastDebug.Store(int32(value))
 	}
 	return nil
 }

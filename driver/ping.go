@@ -80,6 +80,10 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 	if err != nil {
 		return reply, err
 	}
+	if res.reasmTimeout {
+		reply.Status, reply.From = netlinkx.PingReasmTimeout, res.from.AsSlice()
+		return reply, nil
+	}
 	if !res.reply {
 		reply.Status = netlinkx.PingTimeout
 		return reply, nil

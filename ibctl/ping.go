@@ -44,8 +44,10 @@ IPv4 (ARP) and IPv6 (neighbour discovery). An echo larger than the path MTU is
 fragmented (-M want, the default, and -M dont; -M do refuses it with "message too
 long"); one larger than the UD MTU to a peer reached over UD in connected mode gets the
 driver's "Frag needed" (IPv4) or "Packet too big" (IPv6) answer, after which the path
-MTU is the UD MTU for 10 minutes (see "ibctl route get"). A link-local IPv6 ADDRESS
-needs the interface: -I DEV, or ADDRESS%DEV.`,
+MTU is the UD MTU for 10 minutes (see "ibctl route get"). A fragmented echo the peer
+cannot reassemble within its reassembly time (30 s for IPv4, 60 s for IPv6) is answered
+with ICMP time exceeded, which ping reports if it still waits for that reply (-W). A
+link-local IPv6 ADDRESS needs the interface: -I DEV, or ADDRESS%DEV.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dst = args[0]
@@ -173,6 +175,15 @@ func pingRun(o *PingOptions) error {
 				fmt.Fprintf(o.F.IO.ErrOut, "ping: local error: message too long, mtu=%d\n", rep.MTU)
 			} else {
 				fmt.Fprintf(o.F.IO.ErrOut, "ping: local error: message too long, mtu: %d\n", rep.MTU)
+			}
+		case netlinkx.PingReasmTimeout:
+			// the peer's reassembly timer ran out: iputils' pr_icmph
+			// (ping.c) and print_icmp (ping6_common.c)
+			errs++
+			if dst.Is4() {
+				fmt.Fprintf(w, "From %s icmp_seq=%d Frag reassembly time exceeded\n", pr(rep.From), seq)
+			} else {
+				fmt.Fprintf(w, "From %s icmp_seq=%d Time exceeded: Defragmentation failure\n", pr(rep.From), seq)
 			}
 		case netlinkx.PingFragNeeded:
 			errs++

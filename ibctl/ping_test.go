@@ -6,9 +6,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ibctl/ibctl/driver"
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/verbs"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -246,21 +249,25 @@ func (e *env) transcript(lines ...string) string {
 	var b strings.Builder
 	for _, l := range lines {
 		out, errs, st := e.run(l)
-		out = timeRE.ReplaceAllStringFunc(out, func(s string) string {
-			switch {
-			case strings.HasPrefix(s, "time="):
-				return "time=X ms"
-			case strings.HasPrefix(s, "time "):
-				return "time Xms"
-			}
-			return "= X/X/X/X ms"
-		})
-		fmt.Fprintf(&b, "$ ibctl %s\n%s%s", l, out, errs)
+		fmt.Fprintf(&b, "$ ibctl %s\n%s%s", l, scrubTimes(out), errs)
 		if st != 0 {
 			fmt.Fprintf(&b, "[exit %d]\n", st)
 		}
 	}
 	return b.String()
+}
+
+// scrubTimes replaces ping's measured times with X.
+func scrubTimes(out string) string {
+	return timeRE.ReplaceAllStringFunc(out, func(s string) string {
+		switch {
+		case strings.HasPrefix(s, "time="):
+			return "time=X ms"
+		case strings.HasPrefix(s, "time "):
+			return "time Xms"
+		}
+		return "= X/X/X/X ms"
+	})
 }
 
 // IPv6 echoes larger than the MTU are fragmented both ways; -M do refuses
@@ -314,4 +321,95 @@ func TestPing6LinkLocal(t *testing.T) {
 		"link set ib0 up",
 		"-j addr show dev ib0",
 	))
+}
+
+// armClock is a manual clock that reports each timer armed, so that a
+// test knows when the peer queued a fragment.
+type armClock struct {
+	*verbs.ManualClock
+	armed chan time.Duration
+}
+
+func (c armClock) AfterFunc(d time.Duration, f func()) verbs.Timer {
+	t := c.ManualClock.AfterFunc(d, f) // armed before it is reported
+	select {
+	case c.armed <- d:
+	default:
+	}
+	return t
+}
+
+// loseLaterFragments loses every IPv4 or IPv6 fragment but the first
+// that node0 sends.
+func loseLaterFragments(from fabric.PortRef, p *verbs.Packet) bool {
+	pkt := header.IPoIB(p.Payload)
+	if from.Node != "node0" || p.DestQPN == 1 || !pkt.Valid() {
+		return false
+	}
+	switch pkt.Type() {
+	case header.EtherTypeIPv4:
+		return header.IPv4(pkt.Payload()).FragmentOffset() != 0
+	case header.EtherTypeIPv6:
+		ip := header.IPv6(pkt.Payload())
+		return ip.NextHeader() == header.ProtocolIPv6Fragment && header.IPv6Fragment(ip.Payload()).FragmentOffset() != 0
+	}
+	return false
+}
+
+// An echo whose later fragments are lost is answered, once the peer's
+// reassembly time has run out on the driver's clock, by ICMP time
+// exceeded, which ping prints as iputils does and counts as an error.
+func TestPingReassemblyTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		addr, peer string
+		want       string
+	}{
+		{"10.0.0.1/24", "10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n" +
+			"From 10.0.0.2 icmp_seq=1 Frag reassembly time exceeded\n\n" +
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, time Xms\n"},
+		{"fd00::1/64", "fd00::2", "PING fd00::2(fd00::2) 4000 data bytes\n" +
+			"From fd00::2 icmp_seq=1 Time exceeded: Defragmentation failure\n\n" +
+			"--- fd00::2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, time Xms\n"},
+	} {
+		clk := armClock{verbs.NewManualClock(time.Unix(1_700_000_000, 0)), make(chan time.Duration, 16)}
+		e := newEnvWith(t, driver.Options{Clock: clk, LoseFrame: loseLaterFragments})
+		peerAddr := strings.Replace(tc.addr, ".1/", ".2/", 1)
+		peerAddr = strings.Replace(peerAddr, "::1/", "::2/", 1)
+		e.ok("link set ib0 up", "-n node1 link set ib0 up", "addr add "+tc.addr+" dev ib0", "-n node1 addr add "+peerAddr+" dev ib0")
+		type result struct {
+			out, errs string
+			st        int
+		}
+		done := make(chan result, 1)
+		go func() {
+			out, errs, st := e.run("ping -c 1 -W 90 -s 4000 " + tc.peer)
+			done <- result{out, errs, st}
+		}()
+		clk.Advance(<-clk.armed) // node1 queued the first fragment; its timer runs out
+		r := <-done
+		if got := scrubTimes(r.out); got != tc.want || r.errs != "" || r.st != 1 {
+			t.Errorf("ping %s: %d stdout %q stderr %q\nwant 1 stdout %q", tc.peer, r.st, got, r.errs, tc.want)
+		}
+	}
+}
+
+// A send-only join made by neighbour discovery shows in ib0_mcg and in
+// sm groups until the neighbour scan finds the group's neighbour entry
+// idle for more than 60 s; with mcast_debug_level set, dmesg shows both
+// ends as the kernel logs them.
+func TestSendOnlyGroupGC(t *testing.T) {
+	clk := verbs.NewManualClock(time.Unix(1_700_000_000, 0))
+	e := newEnvWith(t, driver.Options{Clock: clk})
+	e.ok("link set ib0 up", "-n node1 link set ib0 up", "addr add fd00::1/64 dev ib0", "-n node1 addr add fd00::2/64 dev ib0",
+		"sys write module/ib_ipoib/parameters/mcast_debug_level 1")
+	clk.Advance(5 * time.Second) // the send-only entry's created jiffies differ from the others'
+	var b strings.Builder
+	b.WriteString(e.transcript("ping -c 1 fd00::2", "sys read kernel/debug/ipoib/ib0_mcg", "sm groups"))
+	for _, step := range []time.Duration{60 * time.Second, time.Second} {
+		clk.Advance(step)
+		fmt.Fprintf(&b, "# %v later, the neighbour scan freed %d entries\n", step, e.drv.ReapNeighbours())
+		b.WriteString(e.transcript("sys read kernel/debug/ipoib/ib0_mcg", "sm groups"))
+	}
+	b.WriteString(e.transcript("dmesg"))
+	golden(t, "sendonly_gc", b.String())
 }

@@ -30,6 +30,10 @@ const (
 	PingUnreachable uint8 = 2 // ARP got no answer
 	PingFragNeeded  uint8 = 3 // ICMP fragmentation needed, MTU in PingReply.MTU
 	PingTooLong     uint8 = 4 // larger than the interface MTU: not sent (EMSGSIZE)
+	// PingReasmTimeout is an ICMP time exceeded in fragment reassembly
+	// (IPv4 type 11 code 1, IPv6 type 3 code 1) from PingReply.From: the
+	// peer gave up reassembling the request.
+	PingReasmTimeout uint8 = 5
 )
 
 // PingReply is the outcome of one echo request.

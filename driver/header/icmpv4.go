@@ -7,11 +7,16 @@ const (
 	ICMPv4EchoReply      uint8 = 0
 	ICMPv4DstUnreachable uint8 = 3
 	ICMPv4Echo           uint8 = 8
+	ICMPv4TimeExceeded   uint8 = 11
 
 	// ICMPv4FragmentationNeeded is the Destination Unreachable code
 	// "fragmentation needed and DF set"; bytes 6-7 carry the next-hop MTU
 	// (RFC 1191).
 	ICMPv4FragmentationNeeded uint8 = 4
+
+	// ICMPv4ReassemblyTimeout is the Time Exceeded code "fragment
+	// reassembly time exceeded" (ICMP_EXC_FRAGTIME).
+	ICMPv4ReassemblyTimeout uint8 = 1
 )
 
 const (

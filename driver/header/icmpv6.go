@@ -6,11 +6,16 @@ import "encoding/binary"
 const (
 	ICMPv6DstUnreachable  uint8 = 1
 	ICMPv6PacketTooBig    uint8 = 2
+	ICMPv6TimeExceeded    uint8 = 3
 	ICMPv6EchoRequest     uint8 = 128
 	ICMPv6EchoReply       uint8 = 129
 	ICMPv6NeighborSolicit uint8 = 135
 	ICMPv6NeighborAdvert  uint8 = 136
 )
+
+// ICMPv6ReassemblyTimeout is the Time Exceeded code "fragment reassembly
+// time exceeded" (RFC 4443 §3.3; ICMPV6_EXC_FRAGTIME).
+const ICMPv6ReassemblyTimeout uint8 = 1
 
 const (
 	// ICMPv6MinHeaderLen is type, code, checksum and the 4-byte
@@ -137,15 +142,8 @@ func EncodeICMPv6Echo(b []byte, f IPv6Fields, typ uint8, ident, seq uint16, data
 }
 
 // EncodePacketTooBig writes a complete IPv6 packet carrying ICMPv6 Packet
-// Too Big (type 2, code 0) with the 32-bit mtu, quoting as much of orig as
-// keeps the packet within IPv6MinMTU (ICMPv6MaxQuote bytes; less when orig,
-// bounded by its own payload length, is shorter), as icmp6_send does. The
-// IPv6 header has traffic class 0, flow label 0 (Linux may set an automatic
-// flow-label hash; 0 keeps the emulation deterministic), next header 58 and
-// hop limit 64.
-//
-// orig must start with a whole IPv6 fixed header (version 6); otherwise, or
-// if b is too short, nothing is written and 0 is returned.
+// Too Big (type 2, code 0) with the 32-bit mtu: EncodeICMPv6Error with
+// rest = mtu.
 //
 // Addresses: IPoIB reports with icmpv6_ndo_send (ipoib_cm_skb_reap). The
 // original destination is not local, so icmp6_send leaves the source unset
@@ -153,6 +151,22 @@ func EncodeICMPv6Echo(b []byte, f IPv6Fields, typ uint8, ident, seq uint16, data
 // selection picks that same address (RFC 6724 rule 1). Callers pass
 // src = dst = orig's source address.
 func EncodePacketTooBig(b []byte, src, dst [16]byte, mtu uint32, orig []byte) int {
+	return EncodeICMPv6Error(b, src, dst, ICMPv6PacketTooBig, 0, mtu, orig)
+}
+
+// EncodeICMPv6Error writes a complete IPv6 packet carrying the ICMPv6
+// error typ/code with the 32-bit type-specific word rest, quoting as much
+// of orig as keeps the packet within IPv6MinMTU (ICMPv6MaxQuote bytes;
+// less when orig, bounded by its own payload length, is shorter), as
+// icmp6_send does. The IPv6 header has traffic class 0, flow label 0
+// (Linux may set an automatic flow-label hash; 0 keeps the emulation
+// deterministic), next header 58 and hop limit 64.
+//
+// orig must start with a whole IPv6 fixed header (version 6); otherwise, or
+// if b is too short, nothing is written and 0 is returned. The kernel's
+// policy checks (no errors about ICMPv6 errors, from unspecified or
+// multicast sources) are the caller's.
+func EncodeICMPv6Error(b []byte, src, dst [16]byte, typ, code uint8, rest uint32, orig []byte) int {
 	if len(orig) < IPv6HeaderLen || orig[0]>>4 != 6 {
 		return 0
 	}
@@ -174,8 +188,8 @@ func EncodePacketTooBig(b []byte, src, dst [16]byte, mtu uint32, orig []byte) in
 		Dst:           dst,
 	})
 	m := ICMPv6(b[IPv6HeaderLen:n])
-	m[0], m[1] = ICMPv6PacketTooBig, 0
-	binary.BigEndian.PutUint32(m[4:], mtu)
+	m[0], m[1] = typ, code
+	binary.BigEndian.PutUint32(m[4:], rest)
 	copy(m[ICMPv6MinHeaderLen:], orig[:q])
 	m.SetChecksum(m.CalculateChecksum(src, dst))
 	return n

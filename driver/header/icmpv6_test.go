@@ -229,3 +229,66 @@ func TestICMPv6Valid(t *testing.T) {
 		t.Error("Valid(nil)")
 	}
 }
+
+// Time Exceeded / reassembly timeout, as ip_expire and
+// ip6frag_expire_frag_queue send it: type 11 code 1 quoting up to 548
+// bytes, type 3 code 1 quoting up to 1232 bytes, the unused word zero.
+// The checksums follow from the Frag Needed and Packet Too Big vectors
+// by adjusting the changed words.
+func TestEncodeTimeExceeded(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		enc      func(b []byte) int
+		orig     []byte
+		wantLen  int
+		wantHead string
+	}{
+		{
+			name: "IPv4 quotes 548 bytes",
+			enc: func(b []byte) int {
+				return EncodeICMPv4Error(b, v4A, v4A, ICMPv4TimeExceeded, ICMPv4ReassemblyTimeout, 0, udp4Packet(t, 0), ICMPv4KernelMaxQuote)
+			},
+			orig: udp4Packet(t, 0), wantLen: 576,
+			wantHead: "45 c0 02 40 00 00 00 00 40 01 63 fc 0a 00 00 01 0a 00 00 01 0b 01 a8 bd 00 00 00 00",
+		},
+		{
+			name: "IPv6 small packet quoted whole",
+			enc: func(b []byte) int {
+				return EncodeICMPv6Error(b, v6A, v6A, ICMPv6TimeExceeded, ICMPv6ReassemblyTimeout, 0, udp6Packet(t, 100))
+			},
+			orig: udp6Packet(t, 100), wantLen: 148,
+			wantHead: "60 00 00 00 00 6c 3a 40 " + hexV6A + hexV6A + "03 01 3a a3 00 00 00 00",
+		},
+		{
+			name: "IPv6 quote fills 1280",
+			enc: func(b []byte) int {
+				return EncodeICMPv6Error(b, v6A, v6A, ICMPv6TimeExceeded, ICMPv6ReassemblyTimeout, 0, udp6Packet(t, 4092))
+			},
+			orig: udp6Packet(t, 4092), wantLen: 1280,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := filled(tc.wantLen + 2)
+			if n := tc.enc(b); n != tc.wantLen {
+				t.Fatalf("encoded %d bytes, want %d", n, tc.wantLen)
+			}
+			hl := 28
+			if tc.orig[0]>>4 == 6 {
+				hl = 48
+			}
+			if tc.wantHead != "" {
+				checkBytes(t, "headers", b[:hl], unhexString(t, tc.wantHead))
+			}
+			checkBytes(t, "quote", b[hl:tc.wantLen], tc.orig[:tc.wantLen-hl])
+			checkBytes(t, "after packet", b[tc.wantLen:], []byte{0xee, 0xee})
+			if hl == 48 {
+				m := ICMPv6(IPv6(b[:tc.wantLen]).Payload())
+				if !m.IsChecksumValid(v6A, v6A) || m.Type() != ICMPv6TimeExceeded || m.Code() != ICMPv6ReassemblyTimeout {
+					t.Errorf("checksum %v type %d code %d", m.IsChecksumValid(v6A, v6A), m.Type(), m.Code())
+				}
+			} else if m := ICMPv4(b[20:tc.wantLen]); !m.IsChecksumValid() {
+				t.Error("ICMPv4 checksum does not verify")
+			}
+		})
+	}
+}
