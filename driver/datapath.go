@@ -152,6 +152,8 @@ type dataPath struct {
 	scq, rcq *verbs.CQ
 	bufs     [][]byte
 	wcs      []verbs.WC
+	udRepost reposts // the poller's: UD buffers to give back after a batch
+	rcRepost reposts // the poller's: SRQ buffers to give back after a batch
 	wake     chan struct{}
 	quit     chan struct{}
 	done     chan struct{}
@@ -222,6 +224,7 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	}
 	dp.bufs = make([][]byte, recvq)
 	dp.wcs = make([]verbs.WC, 64)
+	dp.udRepost, dp.rcRepost = newReposts(len(dp.wcs)), newReposts(len(dp.wcs))
 	dp.txwcs = make([]verbs.WC, 64)
 	dp.txbuf = make([]byte, header.IPoIBHeaderLen+65536)
 	for i := range dp.bufs {
@@ -301,6 +304,7 @@ func (dp *dataPath) poll() {
 			for i := range dp.wcs[:n] {
 				dp.receive(&dp.wcs[i])
 			}
+			dp.repost()
 			if n > 0 {
 				continue
 			}
@@ -318,9 +322,7 @@ func (dp *dataPath) receive(wc *verbs.WC) {
 		return
 	}
 	buf := dp.bufs[wc.WRID]
-	defer func() {
-		_ = dp.qp.PostRecv(&verbs.RecvWR{WRID: wc.WRID, SGL: [][]byte{buf}})
-	}()
+	dp.udRepost.add(wc.WRID, buf)
 	if wc.Status != verbs.WCSuccess {
 		dp.stats.rxDropped.Add(1)
 		return
@@ -349,6 +351,40 @@ func (dp *dataPath) receive(wc *verbs.WC) {
 	}
 	src := header.NewHWAddr(0, wc.SrcQP, wc.SGID)
 	dp.stack.input(dp, src, header.IPoIB(pkt))
+}
+
+// reposts collects the receive buffers that a poll batch consumed, to
+// give them back with one post per queue (as ipoib_ib_handle_rx_wc's
+// reposts, batched): fewer acquisitions of the queue the sender's
+// responder takes for every packet.
+type reposts struct {
+	srq  *verbs.SRQ // the SRQ the buffers go back to (RC buffers only)
+	wrs  []verbs.RecvWR
+	sgls [][1][]byte // each WR's one-buffer SGL
+}
+
+func newReposts(n int) reposts {
+	return reposts{wrs: make([]verbs.RecvWR, 0, n), sgls: make([][1][]byte, n)}
+}
+
+func (r *reposts) add(wrid uint64, buf []byte) {
+	i := len(r.wrs)
+	r.sgls[i][0] = buf
+	r.wrs = append(r.wrs, verbs.RecvWR{WRID: wrid, SGL: r.sgls[i][:]})
+}
+
+// repost gives the batch's buffers back to the UD QP and the SRQ. A
+// refused post (the queue is being destroyed) drops the rest: the ring
+// goes with it.
+func (dp *dataPath) repost() {
+	if r := &dp.udRepost; len(r.wrs) > 0 {
+		_, _ = dp.qp.PostRecvList(r.wrs)
+		r.wrs = r.wrs[:0]
+	}
+	if r := &dp.rcRepost; len(r.wrs) > 0 {
+		_, _ = r.srq.PostRecvList(r.wrs)
+		r.wrs = r.wrs[:0]
+	}
 }
 
 // transmit sends one IPoIB packet (encapsulation header included in pkt)
@@ -507,7 +543,11 @@ func (dp *dataPath) receiveRC(wc *verbs.WC) {
 		return
 	}
 	buf := bufs[idx]
-	defer func() { _ = srq.PostRecv(&verbs.RecvWR{WRID: wc.WRID, SGL: [][]byte{buf}}) }()
+	if dp.rcRepost.srq != srq {
+		dp.repost()
+		dp.rcRepost.srq = srq
+	}
+	dp.rcRepost.add(wc.WRID, buf)
 	if wc.Status != verbs.WCSuccess || wc.ByteLen < header.IPoIBHeaderLen {
 		dp.stats.rxDropped.Add(1)
 		return

@@ -290,31 +290,55 @@ func (qp *QP) PostRecv(wr *RecvWR) error {
 	if qp.srq != nil {
 		return errRecvHasSRQ
 	}
+	var n notifier
+	qp.mu.Lock()
+	err := qp.postRecvLocked(wr, &n)
+	qp.mu.Unlock()
+	n.run()
+	return err
+}
+
+// PostRecvList posts wrs in order under one acquisition of the QP, as a
+// chained ibv_post_recv does, and returns how many it posted: it stops
+// at the first WR that PostRecv would refuse, returning that error.
+func (qp *QP) PostRecvList(wrs []RecvWR) (int, error) {
+	if qp.srq != nil {
+		return 0, errRecvHasSRQ
+	}
+	var n notifier
+	qp.mu.Lock()
+	posted := 0
+	var err error
+	for i := range wrs {
+		if err = qp.postRecvLocked(&wrs[i], &n); err != nil {
+			break
+		}
+		posted++
+	}
+	qp.mu.Unlock()
+	n.run()
+	return posted, err
+}
+
+// postRecvLocked queues one receive WR (see PostRecv).
+// +checklocks:qp.mu
+func (qp *QP) postRecvLocked(wr *RecvWR, n *notifier) error {
 	if len(wr.SGL) > qp.maxSGE {
 		return errRecvTooManySGE
 	}
-	qp.mu.Lock()
 	switch qp.state {
 	case QPInit, QPRTR, QPRTS:
 	case QPError:
-		var n notifier
 		wc := WC{WRID: wr.WRID, Status: WCWRFlushErr, Opcode: WCRecv, QPNum: qp.num}
-		err := qp.postCQ(qp.recvCQ, &wc, &n)
-		qp.mu.Unlock()
-		n.run()
-		return err
+		return qp.postCQ(qp.recvCQ, &wc, n)
 	default:
-		st := qp.state
-		qp.mu.Unlock()
-		return newError("post_recv", unix.EINVAL, "QP in state "+st.String())
+		return newError("post_recv", unix.EINVAL, "QP in state "+qp.state.String())
 	}
 	if qp.rq.full() {
-		qp.mu.Unlock()
 		return errRecvQueueFull
 	}
 	qp.rq.producer().set(wr)
 	qp.rq.advanceProducer()
-	qp.mu.Unlock()
 	return nil
 }
 

@@ -446,3 +446,54 @@ func TestCreateQPWithNumber(t *testing.T) {
 		t.Fatalf("RC QPN 1: %v", err)
 	}
 }
+
+// PostRecvList posts in order and stops at the first WR PostRecv would
+// refuse: too many SGEs, a full queue; in Error each WR flushes.
+func TestPostRecvList(t *testing.T) {
+	buf := make([]byte, 16)
+	wrs := func(ids ...uint64) []RecvWR {
+		out := make([]RecvWR, len(ids))
+		for i, id := range ids {
+			out[i] = RecvWR{WRID: id, SGL: [][]byte{buf}}
+		}
+		return out
+	}
+	f := newFabric(t, fabricOpts{})
+	x := newEnd(t, f.a, endOpts{typ: UD, maxRecv: 4, maxSGE: 1})
+	mustModify(t, x.qp, QPAttr{State: QPInit, Port: 1, QKey: 1}, AttrState|AttrPKeyIndex|AttrPort|AttrQKey)
+	bad := wrs(1, 2, 3)
+	bad[1].SGL = [][]byte{buf, buf}
+	n, err := x.qp.PostRecvList(bad)
+	if n != 1 {
+		t.Errorf("posted %d before the WR with too many SGEs, want 1", n)
+	}
+	wantErrno(t, err, unix.EINVAL)
+	n, err = x.qp.PostRecvList(wrs(4, 5, 6, 7))
+	if n != 3 {
+		t.Errorf("posted %d into 3 free slots", n)
+	}
+	wantErrno(t, err, unix.ENOMEM)
+	mustModify(t, x.qp, QPAttr{State: QPError}, AttrState)
+	poll(x, x.rcq)
+	if n, err := x.qp.PostRecvList(wrs(8, 9)); n != 2 || err != nil {
+		t.Fatalf("in Error: %d, %v", n, err)
+	}
+	want := []WC{{WRID: 8, Status: WCWRFlushErr, Opcode: WCRecv, QPNum: x.qp.Num()}, {WRID: 9, Status: WCWRFlushErr, Opcode: WCRecv, QPNum: x.qp.Num()}}
+	if d := diff(want, poll(x, x.rcq)); d != "" {
+		t.Errorf("recv CQ (-want +got):\n%s", d)
+	}
+
+	srq, err := f.b.NewSRQ(2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err = srq.PostRecvList(wrs(1, 2, 3))
+	if n != 2 || srq.Len() != 2 {
+		t.Errorf("SRQ: posted %d (Len %d) into 2 slots", n, srq.Len())
+	}
+	wantErrno(t, err, unix.ENOMEM)
+	y := newEnd(t, f.b, endOpts{typ: RC, srq: srq})
+	if _, err := y.qp.PostRecvList(wrs(1)); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("PostRecvList on a QP with an SRQ: %v, want EINVAL", err)
+	}
+}

@@ -77,17 +77,36 @@ func (d *Device) NewSRQ(depth, maxSGE int) (*SRQ, error) {
 // PostRecv queues a receive WR. It returns ENOMEM when the SRQ is full and
 // EINVAL when wr has more than maxSGE buffers.
 func (s *SRQ) PostRecv(wr *RecvWR) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.postLocked(wr)
+}
+
+// PostRecvList posts wrs in order under one acquisition of the SRQ, as a
+// chained ibv_post_srq_recv does, and returns how many it posted: it
+// stops at the first WR that PostRecv would refuse, returning that error.
+func (s *SRQ) PostRecvList(wrs []RecvWR) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range wrs {
+		if err := s.postLocked(&wrs[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(wrs), nil
+}
+
+// postLocked queues one receive WR (see PostRecv).
+// +checklocks:s.mu
+func (s *SRQ) postLocked(wr *RecvWR) error {
 	if len(wr.SGL) > s.maxSGE {
 		return errSRQTooManySGE
 	}
-	s.mu.Lock()
 	if s.ring.full() {
-		s.mu.Unlock()
 		return errSRQFull
 	}
 	s.ring.producer().set(wr)
 	s.ring.advanceProducer()
-	s.mu.Unlock()
 	return nil
 }
 
