@@ -26,11 +26,15 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./driver/... ./netlinkx/... ./sysfs/... ./ibctl/...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./e2e
 
+# Every fuzz target of every package, FUZZTIME each.
+FUZZTIME ?= 20s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseInt -fuzztime 20s ./sysfs
-	$(GO) test -run '^$$' -fuzz FuzzParseLinkArgs -fuzztime 20s ./ibctl
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./netlinkx
-	$(GO) test -run '^$$' -fuzz FuzzCM -fuzztime 20s ./driver/header
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 clean:
 	rm -rf bin
