@@ -39,7 +39,20 @@ func (n *Node) RouteGet(dstb []byte) (netlinkx.Route, error) {
 	}
 	if e, ok := n.ip.pathMTU(dst); ok {
 		r.MTU = e.mtu
-		r.ExpiresSec = uint32((e.expires.Sub(n.ip.now()) + time.Second - 1) / time.Second)
+		r.ExpiresSec = expiresSec(e.expires, n.ip.now())
 	}
 	return r, nil
+}
+
+// expiresSec is the expiry ip route get shows for an exception: the
+// jiffies left (rt_fill_info, rt6_fill_node), as clock_t, which iproute2
+// divides by USER_HZ, truncating. Within the tick it was set in, a
+// 600 s exception shows 600sec; from the next one, 599sec.
+func expiresSec(expires, now time.Time) uint32 {
+	const tick = int64(time.Second / hz)
+	left := expires.UnixNano()/tick - now.UnixNano()/tick
+	if left <= 0 {
+		return 0
+	}
+	return uint32(left / hz)
 }

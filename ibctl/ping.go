@@ -25,6 +25,8 @@ type PingOptions struct {
 	Wait     float64
 	PMTU     string
 	Dst      string
+
+	cmd *cobra.Command
 }
 
 // maxPingSize is 65535 − 20 (IPv4) − 8 (ICMP).
@@ -50,7 +52,7 @@ with ICMP time exceeded, which ping reports if it still waits for that reply (-W
 link-local IPv6 ADDRESS needs the interface: -I DEV, or ADDRESS%DEV.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			o.Dst = args[0]
+			o.Dst, o.cmd = args[0], cmd
 			return pingRun(o)
 		}),
 	}
@@ -75,8 +77,12 @@ func pingRun(o *PingOptions) error {
 	if o.Count < 0 {
 		return usagef("ping: invalid argument: '%d': out of range: 1 <= value <= 9223372036854775807", o.Count)
 	}
-	if o.Interval < 0 || math.IsNaN(o.Interval) || o.Wait <= 0 || math.IsNaN(o.Wait) {
-		return usagef("ping: bad timing interval")
+	// iputils' checks, naming the argument as given (-W: at least 1 ms).
+	if o.Interval < 0 || math.IsNaN(o.Interval) || o.Interval > math.MaxInt32/1000 {
+		return usagef("ping: bad timing interval: %s", flagText(o.cmd, "interval"))
+	}
+	if o.Wait < 0.001 || math.IsNaN(o.Wait) || o.Wait > math.MaxInt32/1000 {
+		return usagef("ping: bad linger time: %s", flagText(o.cmd, "timeout"))
 	}
 	if o.PMTU != "do" && o.PMTU != "dont" && o.PMTU != "want" {
 		return usagef("ping: invalid -M argument: %s", o.PMTU)
@@ -127,7 +133,10 @@ func pingRun(o *PingOptions) error {
 	ident := uint16(os.Getpid())
 	var sent, received, errs int
 	var rtts []float64
+	// The time printed is from the first request to the last one sent
+	// (iputils: cur_time - start_time), not to the end of the wait.
 	start := time.Now()
+	lastSent := start
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	for seq := 1; o.Count == 0 || seq <= o.Count; seq++ {
@@ -140,6 +149,7 @@ func pingRun(o *PingOptions) error {
 		if ctx.Err() != nil {
 			break
 		}
+		lastSent = time.Now()
 		rep, err := c.Ping(netlinkx.PingRequest{Dev: dev, Dst: dst.AsSlice(), Size: uint32(o.Size), Ident: ident,
 			Seq: uint16(seq), TimeoutMs: uint32(o.Wait * 1000), PMTUDisc: pmtuModes[o.PMTU]})
 		if err != nil {
@@ -194,17 +204,17 @@ func pingRun(o *PingOptions) error {
 			}
 		}
 	}
-	elapsed := time.Since(start).Milliseconds()
+	elapsed := (lastSent.Sub(start) + time.Millisecond/2).Milliseconds()
 	fmt.Fprintf(w, "\n--- %s ping statistics ---\n", o.Dst)
-	loss := 0
-	if sent > 0 {
-		loss = (sent - received) * 100 / sent
-	}
 	errText := ""
 	if errs > 0 {
 		errText = fmt.Sprintf(", +%d errors", errs)
 	}
-	fmt.Fprintf(w, "%d packets transmitted, %d received%s, %d%% packet loss, time %dms\n", sent, received, errText, loss, elapsed)
+	fmt.Fprintf(w, "%d packets transmitted, %d received%s", sent, received, errText)
+	if sent > 0 { // iputils prints loss and time only once something was sent
+		fmt.Fprintf(w, ", %s%% packet loss, time %dms", lossPercent(sent, received), elapsed)
+	}
+	fmt.Fprintln(w)
 	if received > 0 {
 		minv, maxv, sum, sq := rtts[0], rtts[0], 0.0, 0.0
 		for _, r := range rtts {
@@ -218,6 +228,21 @@ func pingRun(o *PingOptions) error {
 		return nil
 	}
 	return &SilentError{Status: ExitFailure}
+}
+
+// lossPercent is iputils' loss figure: a float computed in single
+// precision and printed with %g (66.6667, 100, 0).
+func lossPercent(sent, received int) string {
+	loss := float32(float64(sent-received) * 100.0 / float64(sent))
+	return strconv.FormatFloat(float64(loss), 'g', 6, 32)
+}
+
+// flagText is a flag's value as the command line gave it, for messages.
+func flagText(cmd *cobra.Command, name string) string {
+	if cmd == nil {
+		return ""
+	}
+	return cmd.Flags().Lookup(name).Value.String()
 }
 
 func addrString(a netip.Addr) string {

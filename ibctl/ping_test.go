@@ -61,6 +61,9 @@ func TestPing(t *testing.T) {
 		{"ping -c 1 192.0.2.1", "", "ibctl: ping: connect: Network is unreachable\n", 2},
 		{"ping -c 1 nowhere", "", "ibctl: ping: nowhere: Name or service not known\n", 2},
 		{"ping -c 1 -M maybe 10.0.0.2", "", "ibctl: ping: invalid -M argument: maybe\n", 2},
+		{"ping -c 1 -i -1 10.0.0.2", "", "ibctl: ping: bad timing interval: -1\n", 2},
+		{"ping -c 1 -W 0.0005 10.0.0.2", "", "ibctl: ping: bad linger time: 0.0005\n", 2},
+		{"ping -c 1 -W 0 10.0.0.2", "", "ibctl: ping: bad linger time: 0\n", 2},
 	}
 	for _, tt := range tests {
 		out, errs, st := e.run(tt.cmd)
@@ -292,7 +295,10 @@ func TestPing6Fragmented(t *testing.T) {
 func TestPing6PathMTU(t *testing.T) {
 	topo := fabric.DefaultTopology()
 	topo.Nodes[1].Ports[0].Caps = &fabric.Capabilities{Checksum: true}
-	e := newEnvWith(t, driver.Options{Topology: topo})
+	// A still clock: route get shows the exception's whole 600 s, as
+	// within the jiffy the kernel learned it.
+	still := time.Unix(1_800_000_000, 0)
+	e := newEnvWith(t, driver.Options{Topology: topo, Now: func() time.Time { return still }})
 	e.ok("link set ib0 up", "-n node1 link set ib0 up", "link set ib0 type ipoib mode connected",
 		"addr add fd00::1/64 dev ib0", "-n node1 addr add fd00::2/64 dev ib0")
 	golden(t, "ping6_pmtu", e.transcript(
@@ -412,4 +418,30 @@ func TestSendOnlyGroupGC(t *testing.T) {
 	}
 	b.WriteString(e.transcript("dmesg"))
 	golden(t, "sendonly_gc", b.String())
+}
+
+// The time in ping's statistics runs from the first request to the last
+// one sent, so one request takes 0 ms however long its reply took.
+func TestPingStatisticsTime(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up")
+	e.addAddr("node0", "ib0", "10.0.0.1/24")
+	out, _, st := e.run("ping -c 1 -W 0.2 10.0.0.9")
+	if want := "1 packets transmitted, 0 received, +1 errors, 100% packet loss, time 0ms\n"; st != 1 || !strings.HasSuffix(out, want) {
+		t.Errorf("ping -c 1 to nobody: %d %q, want it to end %q", st, out, want)
+	}
+}
+
+func TestLossPercent(t *testing.T) {
+	tests := []struct {
+		sent, received int
+		want           string
+	}{
+		{1, 1, "0"}, {1, 0, "100"}, {2, 1, "50"}, {3, 2, "33.3333"}, {3, 1, "66.6667"}, {7, 6, "14.2857"}, {1000, 999, "0.1"},
+	}
+	for _, tt := range tests {
+		if got := lossPercent(tt.sent, tt.received); got != tt.want {
+			t.Errorf("lossPercent(%d, %d) = %q, want %q", tt.sent, tt.received, got, tt.want)
+		}
+	}
 }
