@@ -67,29 +67,39 @@ func newIPStack(clock verbs.Clock) *ipStack {
 }
 
 // addrOn returns the interface's first IPv4 address.
-func (s *ipStack) addrOn(index int32) (netip.Addr, bool) { return s.addrFor(index, true) }
-
-// addrFor returns the interface's first address of the family.
-func (s *ipStack) addrFor(index int32, v4 bool) (netip.Addr, bool) {
+func (s *ipStack) addrOn(index int32) (netip.Addr, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.addrs[index] {
-		if p.Addr().Is4() == v4 {
+		if p.Addr().Is4() {
 			return p.Addr(), true
 		}
 	}
 	return netip.Addr{}, false
 }
 
-// srcFor returns the interface's source address for dst: its first IPv4
-// address, or the IPv6 address source selection picks (srcFor6).
+// srcFor returns the interface's source address for dst. IPv4: the
+// preferred source of the connected route holding dst, which is the
+// first address of that subnet; off every subnet of the interface, the
+// kernel assumes dst is on link and takes the first address
+// (inet_select_addr). IPv6: what source selection picks (srcFor6).
 func (s *ipStack) srcFor(index int32, dst netip.Addr) (netip.Addr, bool) {
-	if dst.Is4() {
-		return s.addrFor(index, true)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.srcFor6(index, dst)
+	if dst.Is6() {
+		return s.srcFor6(index, dst)
+	}
+	var first netip.Addr
+	for _, p := range s.addrs[index] {
+		switch {
+		case !p.Addr().Is4():
+		case p.Masked().Contains(dst):
+			return p.Addr(), true
+		case !first.IsValid():
+			first = p.Addr()
+		}
+	}
+	return first, first.IsValid()
 }
 
 // owns reports whether ip is an address of the interface.

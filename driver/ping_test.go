@@ -378,3 +378,43 @@ func TestPingOverSecondPort(t *testing.T) {
 		}
 	}
 }
+
+// With -I, the source is the first address of the interface's subnet
+// that holds the destination (the connected route's preferred source),
+// not the interface's first address; off its subnets, the first address.
+func TestPingSourceWithInterface(t *testing.T) {
+	d, n0 := newTestDriver(t, nil)
+	n1, err := d.Node("node1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*Node{n0, n1} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	}
+	addAddr(t, n0, "ib0", "192.168.1.1/24")
+	addAddr(t, n0, "ib0", "10.0.0.1/24")
+	addAddr(t, n0, "ib0", "10.0.0.7/24")
+	addAddr(t, n1, "ib0", "10.0.0.2/24")
+	tests := []struct {
+		dst  [4]byte
+		want string
+	}{
+		{[4]byte{10, 0, 0, 2}, "10.0.0.1"},
+		{[4]byte{192, 168, 1, 9}, "192.168.1.1"},
+		{[4]byte{172, 16, 0, 1}, "192.168.1.1"},
+	}
+	for _, tt := range tests {
+		rep, err := n0.Ping(netlinkx.PingRequest{Dev: "ib0", Dst: tt.dst[:], Size: 56, Ident: 9, Seq: 1, TimeoutMs: 100})
+		if err != nil {
+			t.Fatalf("ping -I ib0 %v: %v", tt.dst, err)
+		}
+		if got := netip.AddrFrom4([4]byte(rep.Src)).String(); got != tt.want {
+			t.Errorf("ping -I ib0 %v: source %s, want %s", netip.AddrFrom4(tt.dst), got, tt.want)
+		}
+	}
+	// The reply to the in-subnet echo came back to that source.
+	rep, err := n0.Ping(netlinkx.PingRequest{Dev: "ib0", Dst: []byte{10, 0, 0, 2}, Size: 56, Ident: 9, Seq: 2, TimeoutMs: 2000})
+	if err != nil || rep.Status != netlinkx.PingReplied {
+		t.Fatalf("ping -I ib0 10.0.0.2: %+v %v", rep, err)
+	}
+}
