@@ -29,8 +29,9 @@ func (s compState) String() string { return enumName(compStateNames[:], int(s), 
 
 // compInfo is the completer's part of a QP.
 type compInfo struct {
-	state   compState // last state, for debugging and tests
-	rnrLeft uint8     // RNR retries left for the oldest WQE (RNRRetry 7: unlimited)
+	state     compState // last state, for debugging and tests
+	rnrLeft   uint8     // RNR retries left for the oldest WQE (RNRRetry 7: unlimited)
+	retryLeft uint8     // transport retries left (retry.go)
 }
 
 // completer runs the state machine for acknowledgement p.
@@ -66,10 +67,16 @@ func (qp *QP) completer(p *Packet, n *notifier) {
 			case OpRCRNRNak:
 				state = compRNRRetry
 			default:
+				if NakCode(p.Syndrome) == NakPSNSeqErr {
+					// Go back to the oldest unacknowledged
+					// message, or fail when out of retries.
+					if qp.retryLocked(n) {
+						qp.req.resend = true
+					}
+					state = compDone
+					break
+				}
 				switch NakCode(p.Syndrome) {
-				case NakPSNSeqErr:
-					// No retransmission on the emulated wire.
-					w.status = WCRetryExcErr
 				case NakInvalidReq:
 					w.status = WCRemInvReqErr
 				case NakRemAccess:
@@ -81,7 +88,8 @@ func (qp *QP) completer(p *Packet, n *notifier) {
 			}
 
 		case compCompWQE:
-			qp.comp.rnrLeft = qp.attr.RNRRetry // progress resets the retry count
+			// Progress resets the retry counts.
+			qp.comp.rnrLeft, qp.comp.retryLeft = qp.attr.RNRRetry, qp.attr.RetryCnt
 			w.status = WCSuccess
 			_ = qp.completeSend(w, n) // an overflow fails the QP
 			state = compGetWQE
@@ -109,6 +117,9 @@ func (qp *QP) completer(p *Packet, n *notifier) {
 			state = compDone
 
 		case compDone:
+			if !qp.unackedLocked() {
+				qp.clearAckDeadlineLocked()
+			}
 			return
 		}
 	}

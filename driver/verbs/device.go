@@ -99,18 +99,20 @@ type DeviceOptions struct {
 
 // Stats are a device's packet counters.
 type Stats struct {
-	TxPackets    uint64 // packets sent (to the wire or looped back)
-	TxDropped    uint64 // packets dropped because the device has no Wire
-	RxPackets    uint64 // packets passed to Receive
-	DropNoQP     uint64 // no QP with that QPN, or no QP attached to the MGID
-	DropBadDLID  uint64 // unicast DLID is not the port's LID
-	DropBadPKey  uint64 // P_Key mismatch, or both ends limited members
-	DropBadQKey  uint64 // UD Q_Key differs from the QP's
-	DropNoRecv   uint64 // UD packet with no receive WR posted
-	DropQPState  uint64 // QP not in RTR/RTS, or wrong opcode for its type
-	DropSequence uint64 // RC packet out of sequence (dropped after a NAK or RNR NAK)
-	RNRNaksSent  uint64 // RC responder answered receiver-not-ready
-	RNRRetries   uint64 // RC requester resent after an RNR NAK
+	TxPackets     uint64 // packets sent (to the wire or looped back)
+	TxDropped     uint64 // packets dropped because the device has no Wire
+	RxPackets     uint64 // packets passed to Receive
+	DropNoQP      uint64 // no QP with that QPN, or no QP attached to the MGID
+	DropBadDLID   uint64 // unicast DLID is not the port's LID
+	DropBadPKey   uint64 // P_Key mismatch, or both ends limited members
+	DropBadQKey   uint64 // UD Q_Key differs from the QP's
+	DropNoRecv    uint64 // UD packet with no receive WR posted
+	DropQPState   uint64 // QP not in RTR/RTS, or wrong opcode for its type
+	DropSequence  uint64 // RC packet out of sequence (dropped after a NAK or RNR NAK)
+	RNRNaksSent   uint64 // RC responder answered receiver-not-ready
+	RNRRetries    uint64 // RC requester resent after an RNR NAK
+	Retries       uint64 // RC requester resent after an ACK timeout or a sequence NAK
+	RetryExceeded uint64 // RC WQEs failed with RETRY_EXC_ERR
 }
 
 type stats struct {
@@ -118,6 +120,7 @@ type stats struct {
 	dropNoQP, dropBadDLID, dropBadPKey, dropBadQKey atomic.Uint64
 	dropNoRecv, dropQPState, dropSequence           atomic.Uint64
 	rnrNaksSent, rnrRetries                         atomic.Uint64
+	retries, retryExceeded                          atomic.Uint64
 }
 
 var defaultPKeys = []uint16{0xFFFF}
@@ -195,18 +198,20 @@ func (d *Device) NewPacket() *Packet {
 func (d *Device) Stats() Stats {
 	s := &d.st
 	return Stats{
-		TxPackets:    s.txPackets.Load(),
-		TxDropped:    s.txDropped.Load(),
-		RxPackets:    s.rxPackets.Load(),
-		DropNoQP:     s.dropNoQP.Load(),
-		DropBadDLID:  s.dropBadDLID.Load(),
-		DropBadPKey:  s.dropBadPKey.Load(),
-		DropBadQKey:  s.dropBadQKey.Load(),
-		DropNoRecv:   s.dropNoRecv.Load(),
-		DropQPState:  s.dropQPState.Load(),
-		DropSequence: s.dropSequence.Load(),
-		RNRNaksSent:  s.rnrNaksSent.Load(),
-		RNRRetries:   s.rnrRetries.Load(),
+		TxPackets:     s.txPackets.Load(),
+		TxDropped:     s.txDropped.Load(),
+		RxPackets:     s.rxPackets.Load(),
+		DropNoQP:      s.dropNoQP.Load(),
+		DropBadDLID:   s.dropBadDLID.Load(),
+		DropBadPKey:   s.dropBadPKey.Load(),
+		DropBadQKey:   s.dropBadQKey.Load(),
+		DropNoRecv:    s.dropNoRecv.Load(),
+		DropQPState:   s.dropQPState.Load(),
+		DropSequence:  s.dropSequence.Load(),
+		RNRNaksSent:   s.rnrNaksSent.Load(),
+		RNRRetries:    s.rnrRetries.Load(),
+		Retries:       s.retries.Load(),
+		RetryExceeded: s.retryExceeded.Load(),
 	}
 }
 

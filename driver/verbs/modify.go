@@ -84,8 +84,8 @@ type QPAttr struct {
 	RQPSN       uint32 // RC: first PSN the responder expects
 	SQPSN       uint32 // first PSN the requester sends
 	MinRNRTimer uint8  // RC: RNR timer code (0-31) sent in this QP's RNR NAKs
-	Timeout     uint8  // RC: local ACK timeout code (0-31); kept, not used on a lossless wire
-	RetryCnt    uint8  // RC: transport retries (0-7); kept, not used on a lossless wire
+	Timeout     uint8  // RC: local ACK timeout code (0-31; see AckTimeout); 0 waits forever
+	RetryCnt    uint8  // RC: resends after an ACK timeout or sequence NAK (0-7) before RETRY_EXC_ERR
 	RNRRetry    uint8  // RC: RNR retries (0-6, 7 = infinite)
 }
 
@@ -232,6 +232,7 @@ func (qp *QP) Modify(attr QPAttr, mask AttrMask) error {
 	case next == QPRTS:
 		qp.req.psn = a.SQPSN
 		qp.comp.rnrLeft = a.RNRRetry
+		qp.comp.retryLeft = a.RetryCnt
 	}
 	qp.state = next
 	qp.mu.Unlock()

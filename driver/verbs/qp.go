@@ -105,6 +105,7 @@ type QP struct {
 	maxSGE int
 	sigAll bool
 	rnrFn  func() // qp.onRNRTimer, bound once
+	ackFn  func() // qp.onAckTimer, bound once
 
 	mu       sync.Mutex
 	state    QPState       // +checklocks:mu
@@ -116,6 +117,9 @@ type QP struct {
 	comp     compInfo      // +checklocks:mu
 	rnrTimer Timer         // +checklocks:mu
 	rnrAt    time.Time     // +checklocks:mu
+	ackTimer Timer         // +checklocks:mu; the local ACK timeout (retry.go)
+	ackAt    time.Time     // +checklocks:mu; the ACK deadline; zero when none
+	ackArmed bool          // +checklocks:mu; ackTimer is pending
 	lent     sync.Cond     // L is &mu; signalled when a lent train is delivered
 
 	mgids [][16]byte // +checklocks:dev.mu
@@ -146,6 +150,7 @@ func (d *Device) CreateQP(init QPInitAttr) (*QP, error) {
 		sigAll: init.SigAll,
 	}
 	qp.rnrFn = qp.onRNRTimer
+	qp.ackFn = qp.onAckTimer
 	qp.lent.L = &qp.mu
 	qp.sq = newRing[sendWQE](init.MaxSend)
 	backing := make([][]byte, len(qp.sq.buf)*init.MaxSGE)
@@ -397,6 +402,7 @@ func (qp *QP) getRecv(n *notifier) bool {
 func (qp *QP) enterErrorLocked(n *notifier) {
 	qp.state = QPError
 	qp.stopRNRLocked()
+	qp.stopAckTimerLocked()
 	if qp.req.lending {
 		// A train still reads a send buffer: flush once it is
 		// delivered (runRequesterLocked).
@@ -456,6 +462,7 @@ func (qp *QP) resetLocked() {
 	}
 	qp.req.flushPending = false
 	qp.stopRNRLocked()
+	qp.stopAckTimerLocked()
 	for i := range qp.sq.buf {
 		clear(qp.sq.buf[i].sgl)
 		qp.sq.buf[i].sgl = qp.sq.buf[i].sgl[:0]

@@ -255,12 +255,15 @@ func TestRCReceiveTooSmall(t *testing.T) {
 	}
 }
 
+// A lost packet (the requester skips a PSN): the responder NAKs the
+// sequence error once and drops what follows; the requester resends on
+// the NAK and then on each ACK timeout, RetryCnt times in all, and the
+// WQE completes with RETRY_EXC_ERR.
 func TestRCSequenceError(t *testing.T) {
 	f := newFabric(t, fabricOpts{})
 	x := newEnd(t, f.a, endOpts{typ: RC, sigAll: true})
 	y := newEnd(t, f.b, endOpts{typ: RC})
 	rcConnect(t, x.qp, y.qp, MTU4096, 7)
-	// The requester skips a PSN, as if a packet had been lost.
 	x.qp.mu.Lock()
 	x.qp.req.psn = (x.qp.req.psn + 1) & psnMask
 	x.qp.mu.Unlock()
@@ -270,17 +273,29 @@ func TestRCSequenceError(t *testing.T) {
 	if err := x.qp.PostSend(&SendWR{WRID: 3, SGL: [][]byte{make([]byte, 10)}}); err != nil {
 		t.Fatal(err)
 	}
-	if diff := diff([]WC{{WRID: 3, Status: WCRetryExcErr, Opcode: WCSend, QPNum: x.qp.Num()}}, poll(x, x.scq)); diff != "" {
-		t.Errorf("send CQ (-want +got):\n%s", diff)
+	timeout := AckTimeout(14)
+	for i := range 6 {
+		if got := poll(x, x.scq); len(got) != 0 || x.qp.State() != QPRTS {
+			t.Fatalf("after %d timeouts: %v, %v", i, got, x.qp.State())
+		}
+		f.clk.Advance(timeout)
+	}
+	if got := f.a.Stats().Retries; got != 7 {
+		t.Errorf("retries = %d, want 7 (the NAK and 6 timeouts)", got)
+	}
+	f.clk.Advance(timeout)
+	if d := diff([]WC{{WRID: 3, Status: WCRetryExcErr, Opcode: WCSend, QPNum: x.qp.Num()}}, poll(x, x.scq)); d != "" {
+		t.Errorf("send CQ (-want +got):\n%s", d)
 	}
 	if x.qp.State() != QPError || y.qp.State() != QPRTS {
 		t.Errorf("states %v, %v; want ERR, RTS", x.qp.State(), y.qp.State())
 	}
-	y.qp.mu.Lock()
-	rs := y.qp.resp.state
-	y.qp.mu.Unlock()
-	if rs != respErrPSNOutOfSeq {
-		t.Errorf("responder state %v", rs)
+	st := f.b.Stats()
+	if st.DropSequence != 7 {
+		t.Errorf("responder dropped %d resends, want 7", st.DropSequence)
+	}
+	if got := f.a.Stats().RetryExceeded; got != 1 {
+		t.Errorf("RetryExceeded = %d", got)
 	}
 }
 

@@ -50,7 +50,12 @@ func (qp *QP) receive(p *Packet) {
 			reply = qp.responder(p, &n)
 		}
 	}
-	qp.mu.Unlock()
+	if qp.req.resend {
+		qp.req.resend = false
+		_ = qp.runRequesterLocked() // unlocks; an overflow is recorded in the CQ
+	} else {
+		qp.mu.Unlock()
+	}
 	n.run()
 	if reply != nil {
 		qp.dev.send(reply)

@@ -46,6 +46,9 @@ type reqInfo struct {
 	// back to its owner while the wire reads it.
 	lending      bool
 	flushPending bool
+	// resend: the completer rewound the requester after a sequence NAK;
+	// the receive path runs it once the ACK is handled.
+	resend bool
 }
 
 // runRequesterLocked runs the requester until it has nothing to send. It
@@ -243,6 +246,7 @@ func (qp *QP) buildPacket(w *sendWQE) (*Packet, reqState) {
 		// Ask for an ACK at the end of each message; the completer
 		// completes every WQE up to the acknowledged PSN.
 		p.AckReq = true
+		qp.armAckTimerLocked()
 		qp.req.next = qp.sq.next(qp.req.next)
 		qp.req.offset = 0
 	}
@@ -268,6 +272,7 @@ func (qp *QP) buildTrain(p *Packet, w *sendWQE, mtu int, imm bool) {
 	// The first packet took its PSN; the others follow it.
 	qp.req.psn = (p.PSN + uint32(p.Segments)) & psnMask
 	p.AckReq = true
+	qp.armAckTimerLocked()
 	qp.req.next = qp.sq.next(qp.req.next)
 	qp.req.offset = 0
 }
@@ -292,6 +297,7 @@ func (qp *QP) startRNRLocked(code uint8) {
 	d := RNRTimeout(code)
 	clk := qp.dev.clock
 	qp.req.rnrWait = true
+	qp.stopAckTimerLocked() // the RNR timer governs until the resend
 	qp.rnrAt = clk.Now().Add(d)
 	if qp.rnrTimer == nil {
 		qp.rnrTimer = clk.AfterFunc(d, qp.rnrFn)

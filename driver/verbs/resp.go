@@ -78,9 +78,13 @@ func (qp *QP) responder(p *Packet, n *notifier) *Packet {
 			case diff > 0:
 				state = respErrPSNOutOfSeq
 			case diff < 0:
-				// A duplicate: cannot happen on a lossless wire
-				// without a retransmit timer; drop it.
+				// A duplicate, resent after a lost ACK: not
+				// executed again, but acknowledged with the last
+				// PSN received when it asks for an ACK.
 				d.st.dropSequence.Add(uint64(p.Packets()))
+				if p.AckReq {
+					return qp.ackPacket(OpRCAck, (qp.resp.epsn-1)&psnMask, 0)
+				}
 				state = respDone
 			}
 

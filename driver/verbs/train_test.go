@@ -14,11 +14,16 @@ import (
 type tapWire struct {
 	lb     *Loopback
 	before func(p *Packet)
+	lose   func(p *Packet) bool // drops the packets it returns true for
 }
 
 func (w *tapWire) Transmit(p *Packet) {
 	if w.before != nil {
 		w.before(p)
+	}
+	if w.lose != nil && w.lose(p) {
+		p.Release()
+		return
 	}
 	w.lb.Transmit(p)
 }

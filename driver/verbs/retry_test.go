@@ -1,0 +1,100 @@
+package verbs
+
+import "testing"
+
+// A lost request or a lost ACK is recovered by the ACK timeout: the
+// requester resends, the responder executes a message once and
+// acknowledges a duplicate, and the WQE completes successfully.
+func TestRCRetryAfterLoss(t *testing.T) {
+	tests := []struct {
+		name string
+		lose Opcode // the first packet with this opcode is lost
+		dups uint64 // duplicates the responder saw
+	}{
+		{"request lost", OpRCSendFirst, 0},
+		{"ACK lost", OpRCAck, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, w := tapFabric(t)
+			x := newEnd(t, f.a, endOpts{typ: RC, sigAll: true})
+			y := newEnd(t, f.b, endOpts{typ: RC})
+			rcConnect(t, x.qp, y.qp, MTU4096, 7)
+			buf := make([]byte, 8192)
+			if err := y.qp.PostRecv(&RecvWR{WRID: 1, SGL: [][]byte{buf}}); err != nil {
+				t.Fatal(err)
+			}
+			lost := false
+			w.lose = func(p *Packet) bool {
+				if !lost && p.Opcode == tt.lose {
+					lost = true
+					return true
+				}
+				return false
+			}
+			msg := pattern(8192, 6) // a two-packet train
+			if err := x.qp.PostSend(&SendWR{WRID: 9, SGL: [][]byte{msg}}); err != nil {
+				t.Fatal(err)
+			}
+			if got := poll(x, x.scq); len(got) != 0 {
+				t.Fatalf("completed before the timeout: %v", got)
+			}
+			f.clk.Advance(AckTimeout(14))
+			if d := diff([]WC{{WRID: 9, Status: WCSuccess, Opcode: WCSend, ByteLen: 8192, QPNum: x.qp.Num()}}, poll(x, x.scq)); d != "" {
+				t.Errorf("send CQ (-want +got):\n%s", d)
+			}
+			if d := diff([]WC{{WRID: 1, Status: WCSuccess, Opcode: WCRecv, ByteLen: 8192, QPNum: y.qp.Num(), SrcQP: x.qp.Num(), SLID: lidA}}, poll(y, y.rcq)); d != "" {
+				t.Errorf("recv CQ, once (-want +got):\n%s", d)
+			}
+			equalBytes(t, "message", buf, msg)
+			if got := f.a.Stats().Retries; got != 1 {
+				t.Errorf("retries = %d, want 1", got)
+			}
+			if got := f.b.Stats().DropSequence; got != tt.dups {
+				t.Errorf("duplicates = %d, want %d", got, tt.dups)
+			}
+			// Nothing is left to time out.
+			f.clk.Advance(AckTimeout(14) * 10)
+			if got := f.a.Stats().Retries; got != 1 || x.qp.State() != QPRTS {
+				t.Errorf("after more time: retries %d, state %v", got, x.qp.State())
+			}
+		})
+	}
+}
+
+// A peer QP that is gone answers nothing: RetryCnt resends, then
+// RETRY_EXC_ERR, which is how an IPoIB sender learns of it.
+func TestRCRetryExceededWhenPeerGone(t *testing.T) {
+	f, _ := tapFabric(t)
+	x := newEnd(t, f.a, endOpts{typ: RC, sigAll: true})
+	y := newEnd(t, f.b, endOpts{typ: RC})
+	rcConnect(t, x.qp, y.qp, MTU4096, 7)
+	y.qp.Destroy()
+	if err := x.qp.PostSend(&SendWR{WRID: 5, SGL: [][]byte{make([]byte, 100)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.qp.PostSend(&SendWR{WRID: 6, SGL: [][]byte{make([]byte, 100)}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 8 {
+		f.clk.Advance(AckTimeout(14))
+	}
+	want := []WC{
+		{WRID: 5, Status: WCRetryExcErr, Opcode: WCSend, QPNum: x.qp.Num()},
+		{WRID: 6, Status: WCWRFlushErr, Opcode: WCSend, QPNum: x.qp.Num()},
+	}
+	if d := diff(want, poll(x, x.scq)); d != "" {
+		t.Errorf("send CQ (-want +got):\n%s", d)
+	}
+	if s := f.a.Stats(); s.Retries != 7 || s.RetryExceeded != 1 || x.qp.State() != QPError {
+		t.Errorf("retries %d, exceeded %d, state %v", s.Retries, s.RetryExceeded, x.qp.State())
+	}
+}
+
+func TestAckTimeout(t *testing.T) {
+	for code, want := range map[uint8]string{0: "0s", 1: "8.192µs", 14: "67.108864ms", 31: "2h26m36.093022208s", 32: "0s"} {
+		if got := AckTimeout(code).String(); got != want {
+			t.Errorf("AckTimeout(%d) = %s, want %s", code, got, want)
+		}
+	}
+}
