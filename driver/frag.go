@@ -3,11 +3,9 @@ package driver
 import (
 	"encoding/binary"
 	"net/netip"
-	"sort"
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
-	"github.com/ibctl/ibctl/driver/verbs"
 )
 
 // IPv4 fragmentation and reassembly (net/ipv4/ip_output.c ip_fragment,
@@ -112,67 +110,76 @@ type reasmKey struct {
 
 // reasm collects the fragments of one datagram (struct ipq).
 type reasm struct {
-	frags map[uint16][]byte // by offset
-	total int               // payload length, known once the last fragment came
-	hdr   []byte            // the first fragment's header, once it came (INET_FRAG_FIRST_IN)
-	iif   int32             // the interface the latest fragment came in on (qp->iif)
-	timer verbs.Timer       // ip_expire, ipfrag_time after the first fragment
+	fragQueue
+	hdr []byte // the first fragment's header, once it came (INET_FRAG_FIRST_IN)
 }
 
 // reassemble adds a fragment received on interface iif and returns the
-// whole datagram once every byte has arrived (nil until then). The first
-// fragment of a datagram arms its queue's timer: the queue expires
-// ipfrag_time later unless it completed (fragexpire.go).
+// whole datagram once every byte has arrived (nil until then, and for
+// dropped fragments). ip_frag_queue's rules: a fragment with MF set whose
+// end is not a multiple of 8 is cut down to one (end &= ~7); a last
+// fragment that ends before data already seen, or a second last fragment
+// with another end, data beyond a known end, an empty fragment (one cut
+// down to nothing included) and an overlap drop the datagram, a duplicate
+// only itself (fragQueue.queue). A datagram whose header and data exceed
+// 65535 bytes is dropped once complete (ip_frag_reasm, "Oversized IP
+// packet"). Over the memory limit every fragment is dropped (fragq.go).
+// The first fragment of a datagram arms its queue's timer: the queue
+// expires ipfrag_time later unless it completed or was dropped
+// (fragexpire.go).
 func (s *ipStack) reassemble(iif int32, ip header.IPv4) header.IPv4 {
 	k := reasmKey{src: ip.SourceAddress(), dst: ip.DestinationAddress(), id: ip.ID(), proto: ip.Protocol()}
+	off, data, more := int(ip.FragmentOffset()), ip.Payload(), ip.MoreFragments()
+	if more {
+		data = data[:len(data)&^7] // the offset is a multiple of 8, so the end becomes one
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.frag4Mem > fragHighThresh {
+		return nil // inet_frag_find: over ipfrag_high_thresh
+	}
 	if s.reasm == nil {
 		s.reasm = map[reasmKey]*reasm{}
 	}
 	r := s.reasm[k]
 	if r == nil {
-		r = &reasm{frags: map[uint16][]byte{}, total: -1}
+		r = &reasm{}
 		r.timer = s.clock.AfterFunc(reasmTimeout, func() { s.expire(k, r) })
+		r.mem = fragQueueCost
+		s.frag4Mem += fragQueueCost
 		s.reasm[k] = r
 	}
-	r.iif = iif
-	off := ip.FragmentOffset()
-	r.frags[off] = append([]byte(nil), ip.Payload()...)
+	res := r.queue(&s.frag4Mem, iif, off, more, data, int(ip.TotalLength()))
+	switch res {
+	case fragIgnored:
+		return nil
+	case fragDiscard:
+		s.kill4(k, r)
+		return nil
+	}
 	if off == 0 {
 		r.hdr = append([]byte(nil), ip[:ip.HeaderLength()]...)
 	}
-	if !ip.MoreFragments() {
-		r.total = int(off) + len(ip.Payload())
-	}
-	if r.total < 0 || r.hdr == nil {
+	if res != fragComplete {
 		return nil
 	}
-	offs := make([]int, 0, len(r.frags))
-	for o := range r.frags {
-		offs = append(offs, int(o))
+	s.kill4(k, r)
+	if len(r.hdr)+r.length > 0xffff {
+		return nil // oversized: the 16-bit total length cannot hold it
 	}
-	sort.Ints(offs)
-	next := 0
-	for _, o := range offs {
-		if o > next {
-			return nil // a hole
-		}
-		next = max(next, o+len(r.frags[uint16(o)]))
-	}
-	if next < r.total {
-		return nil
-	}
-	r.timer.Stop()
-	delete(s.reasm, k)
-	full := make([]byte, len(r.hdr)+r.total)
+	full := make([]byte, len(r.hdr)+r.length)
 	copy(full, r.hdr)
-	for _, o := range offs {
-		copy(full[len(r.hdr)+o:], r.frags[uint16(o)])
-	}
+	r.assemble(full[len(r.hdr):])
 	out := header.IPv4(full)
 	out.SetTotalLength(uint16(len(full)))
 	binary.BigEndian.PutUint16(full[6:], 0) // flags and offset
 	out.SetChecksum(out.CalculateChecksum())
 	return out
+}
+
+// kill4 takes a queue out of the table, stops its timer and frees its
+// memory (ipq_kill). Caller holds s.mu.
+func (s *ipStack) kill4(k reasmKey, r *reasm) {
+	r.release(&s.frag4Mem)
+	delete(s.reasm, k)
 }

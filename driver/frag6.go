@@ -2,11 +2,9 @@ package driver
 
 import (
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
-	"github.com/ibctl/ibctl/driver/verbs"
 )
 
 // IPv6 fragmentation and reassembly as the kernel does it
@@ -92,73 +90,12 @@ type frag6Key struct {
 	iif      int32 // the interface, for link-local and multicast destinations; else 0
 }
 
-// fragRun is a run of fragments that arrived back to back at the tail, as
-// inet_frag_queue_insert keeps them.
-type fragRun struct{ off, end int }
-
-// frag6 is one queued fragment's data.
-type frag6 struct {
-	off  int
-	data []byte
-}
-
 // frag6Queue collects the fragments of one datagram (struct frag_queue).
 type frag6Queue struct {
-	runs        []fragRun // by offset, disjoint
-	frags       []frag6
-	length      int // the datagram's fragmentable length, as far as known (q.len)
-	meat        int // bytes received
-	first, last bool
-	hdr         [header.IPv6HeaderLen]byte         // the first fragment's fixed header
-	fh          [header.IPv6FragmentHeaderLen]byte // and its Fragment header
-	nexthdr     uint8                              // the first fragment's next header
-	iif         int32                              // the interface the latest fragment came in on (fq->iif)
-	timer       verbs.Timer                        // ip6_frag_expire, ip6frag_time after the first fragment
-}
-
-// fragVerdict is what inserting a fragment found (IPFRAG_*).
-type fragVerdict int
-
-const (
-	fragOK fragVerdict = iota
-	fragDup
-	fragOverlap
-)
-
-// insert places [off, end) among the runs (inet_frag_queue_insert): a
-// fragment that extends the last run or starts a new one at the tail, a
-// fragment in a gap, a duplicate lying wholly inside one run (dropped,
-// the queue kept), or an overlap (the queue dropped).
-func (q *frag6Queue) insert(off, end int) fragVerdict {
-	if len(q.runs) == 0 {
-		q.runs = append(q.runs, fragRun{off, end})
-		return fragOK
-	}
-	last := &q.runs[len(q.runs)-1]
-	if last.end < end {
-		switch {
-		case off < last.end:
-			return fragOverlap
-		case off == last.end:
-			last.end = end
-		default:
-			q.runs = append(q.runs, fragRun{off, end})
-		}
-		return fragOK
-	}
-	for i, r := range q.runs {
-		switch {
-		case end <= r.off:
-			q.runs = slices.Insert(q.runs, i, fragRun{off, end})
-			return fragOK
-		case off >= r.end:
-		case off >= r.off && end <= r.end:
-			return fragDup
-		default:
-			return fragOverlap
-		}
-	}
-	return fragOverlap // not reached: the last run ends at or after end
+	fragQueue
+	hdr     [header.IPv6HeaderLen]byte         // the first fragment's fixed header
+	fh      [header.IPv6FragmentHeaderLen]byte // and its Fragment header
+	nexthdr uint8                              // the first fragment's next header
 }
 
 // reassemble6 queues a fragment received on interface iif and returns the
@@ -168,7 +105,8 @@ func (q *frag6Queue) insert(off, end int) fragVerdict {
 // fragment with another end, drops the datagram; a fragment with M set
 // must end on a multiple of 8 (else only it is dropped, with the ICMP
 // parameter problem left out); an empty fragment, data beyond a known end
-// and overlaps drop the datagram. A fragment with offset 0 and M clear
+// and overlaps drop the datagram (fragQueue.queue). Over the memory limit
+// every fragment is dropped (fragq.go). A fragment with offset 0 and M clear
 // (an atomic fragment) is the whole packet. A new queue's timer expires
 // it ip6frag_time later unless it completed or was dropped.
 func (s *ipStack) reassemble6(iif int32, ip header.IPv6) header.IPv6 {
@@ -190,6 +128,9 @@ func (s *ipStack) reassemble6(iif int32, ip header.IPv6) header.IPv6 {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.frag6Mem > fragHighThresh {
+		return nil // inet_frag_find: over ip6frag_high_thresh
+	}
 	if s.reasm6 == nil {
 		s.reasm6 = map[frag6Key]*frag6Queue{}
 	}
@@ -197,61 +138,39 @@ func (s *ipStack) reassemble6(iif int32, ip header.IPv6) header.IPv6 {
 	if q == nil {
 		q = &frag6Queue{}
 		q.timer = s.clock.AfterFunc(reasm6Timeout, func() { s.expire6(k, q) })
+		q.mem = fragQueueCost
+		s.frag6Mem += fragQueueCost
 		s.reasm6[k] = q
 	}
-	if !fh.More() {
-		if end < q.length || (q.last && end != q.length) {
-			s.kill6(k, q)
-			return nil
-		}
-		q.last, q.length = true, end
-	} else {
-		if end&7 != 0 {
-			return nil
-		}
-		if end > q.length {
-			if q.last {
-				s.kill6(k, q)
-				return nil
-			}
-			q.length = end
-		}
+	if fh.More() && end&7 != 0 {
+		return nil // only this fragment dropped, the queue kept
 	}
-	if end == off {
+	res := q.queue(&s.frag6Mem, iif, off, fh.More(), data, len(ip))
+	switch res {
+	case fragIgnored:
+		return nil
+	case fragDiscard:
 		s.kill6(k, q)
 		return nil
 	}
-	switch q.insert(off, end) {
-	case fragDup:
-		return nil
-	case fragOverlap:
-		s.kill6(k, q)
-		return nil
-	}
-	q.frags = append(q.frags, frag6{off: off, data: append([]byte(nil), data...)})
-	q.meat += len(data)
-	q.iif = iif
 	if off == 0 {
-		q.first = true
 		q.hdr = [header.IPv6HeaderLen]byte(ip[:header.IPv6HeaderLen])
 		q.fh = [header.IPv6FragmentHeaderLen]byte(fh[:header.IPv6FragmentHeaderLen])
 		q.nexthdr = fh.NextHeader()
 	}
-	if !q.first || !q.last || q.meat != q.length {
+	if res != fragComplete {
 		return nil
 	}
 	s.kill6(k, q)
 	full := make([]byte, header.IPv6HeaderLen+q.length)
-	for _, f := range q.frags {
-		copy(full[header.IPv6HeaderLen+f.off:], f.data)
-	}
+	q.assemble(full[header.IPv6HeaderLen:])
 	return unfragmentedInto(full, q.hdr[:], q.nexthdr)
 }
 
-// kill6 takes a queue out of the table and stops its timer
-// (inet_frag_kill). Caller holds s.mu.
+// kill6 takes a queue out of the table, stops its timer and frees its
+// memory (inet_frag_kill). Caller holds s.mu.
 func (s *ipStack) kill6(k frag6Key, q *frag6Queue) {
-	q.timer.Stop()
+	q.release(&s.frag6Mem)
 	delete(s.reasm6, k)
 }
 

@@ -26,12 +26,16 @@ func (s *ipStack) expire(k reasmKey, r *reasm) {
 		s.mu.Unlock()
 		return // completed first (INET_FRAG_COMPLETE)
 	}
-	delete(s.reasm, k)
+	s.kill4(k, r)
 	var head []byte
-	if data, ok := r.frags[0]; ok && r.hdr != nil {
-		head = append(append([]byte(nil), r.hdr...), data...)
+	if r.first {
+		for _, f := range r.frags {
+			if f.off == 0 {
+				head = append(append([]byte(nil), r.hdr...), f.data...)
+			}
+		}
 	}
-	r.frags, r.hdr = nil, nil
+	r.frags, r.runs, r.hdr = nil, nil, nil
 	iif := r.iif
 	s.mu.Unlock()
 	if head == nil {
@@ -57,7 +61,7 @@ func (s *ipStack) expire6(k frag6Key, q *frag6Queue) {
 		s.mu.Unlock()
 		return
 	}
-	delete(s.reasm6, k)
+	s.kill6(k, q)
 	var head []byte
 	if q.first {
 		for _, f := range q.frags {

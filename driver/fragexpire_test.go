@@ -184,7 +184,7 @@ func TestReassemblyExpiry(t *testing.T) {
 				t.Fatalf("timer armed for %v, want %v", got, timeout)
 			}
 			// the queue, to see it freed
-			var frags4 map[uint16][]byte
+			var frags4 []fragData
 			var q6 *frag6Queue
 			n1.ip.mu.Lock()
 			for _, r := range n1.ip.reasm {

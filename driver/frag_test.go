@@ -1,0 +1,218 @@
+package driver
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/ibctl/ibctl/driver/header"
+)
+
+var (
+	frag4Src = [4]byte{10, 0, 0, 1}
+	frag4Dst = [4]byte{10, 0, 0, 2}
+)
+
+// rawFragment4 builds a fragment of datagram id's at off with MF more,
+// over data: an ICMP datagram's piece from frag4Src to frag4Dst.
+func rawFragment4(t *testing.T, id uint16, off int, more bool, data []byte) header.IPv4 {
+	t.Helper()
+	b := make([]byte, header.IPv4MinHeaderLen+len(data))
+	f := header.IPv4Fields{TotalLength: uint16(len(b)), ID: id, FragmentOffset: uint16(off), TTL: 64,
+		Protocol: header.ProtocolICMPv4, Src: frag4Src, Dst: frag4Dst}
+	if more {
+		f.Flags = header.IPv4FlagMoreFragments
+	}
+	if off&7 != 0 || off > 0xfff8 || len(b) > 0xffff || header.EncodeIPv4(b, f) == 0 {
+		t.Fatalf("fragment at %d with %d bytes", off, len(data))
+	}
+	copy(b[header.IPv4MinHeaderLen:], data)
+	return header.IPv4(b)
+}
+
+// datagram4 is the datagram rawFragment4's pieces of data reassemble to.
+func datagram4(t *testing.T, id uint16, data []byte) header.IPv4 {
+	t.Helper()
+	ip := rawFragment4(t, id, 0, false, data)
+	ip.SetChecksum(ip.CalculateChecksum())
+	return ip
+}
+
+// counting is n bytes that differ from their neighbours.
+func counting(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i>>8)
+	}
+	return b
+}
+
+// checkFragMem fails unless the stack's fragment memory is what its
+// queues are charged.
+func checkFragMem(t *testing.T, s *ipStack) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sum4, sum6 := 0, 0
+	for _, r := range s.reasm {
+		sum4 += r.mem
+	}
+	for _, q := range s.reasm6 {
+		sum6 += q.mem
+	}
+	if s.frag4Mem != sum4 || s.frag6Mem != sum6 {
+		t.Fatalf("fragment memory %d/%d, queues hold %d/%d", s.frag4Mem, s.frag6Mem, sum4, sum6)
+	}
+}
+
+func TestReassemble4(t *testing.T) {
+	data := counting(4000)
+	frag := func(off, end int, more bool) header.IPv4 { return rawFragment4(t, 9, off, more, data[off:end]) }
+	in := []header.IPv4{frag(0, 1992, true), frag(1992, 3984, true), frag(3984, 4000, false)}
+	// data[:1000], then 100 bytes of another fragment
+	cut := append(append([]byte(nil), data[:1000]...), bytes.Repeat([]byte{0xee}, 100)...)
+	tests := []struct {
+		name  string
+		steps []header.IPv4 // fed in order; only the last may complete the datagram
+		want  header.IPv4   // what the last step returns
+		left  int           // queues pending afterwards
+	}{
+		{"in order", []header.IPv4{in[0], in[1], in[2]}, datagram4(t, 9, data), 0},
+		{"reversed", []header.IPv4{in[2], in[1], in[0]}, datagram4(t, 9, data), 0},
+		{"duplicate ignored", []header.IPv4{in[0], in[0], in[1], in[1], in[2]}, datagram4(t, 9, data), 0},
+		{"inside a run ignored", []header.IPv4{in[0], in[1], frag(8, 16, true), in[2]}, datagram4(t, 9, data), 0},
+		{"missing middle", []header.IPv4{in[0], in[2]}, nil, 1},
+		{"another identification", []header.IPv4{in[0], in[1], rawFragment4(t, 10, 3984, false, data[3984:])}, nil, 2},
+		// overlaps drop the datagram (inet_frag_queue_insert); what comes
+		// after starts a new queue that cannot complete
+		{"overlap at the tail", []header.IPv4{in[0], frag(1984, 3984, true), in[1], in[2]}, nil, 1},
+		{"overlap in a gap", []header.IPv4{in[0], in[2], frag(1992, 4000, true), in[1]}, nil, 1},
+		{"overlap at the head", []header.IPv4{in[1], frag(0, 2000, true), in[0], in[2]}, nil, 1},
+		{"overlap by the last", []header.IPv4{in[0], in[1], frag(3976, 4000, false)}, nil, 0},
+		{"overlap of 8 bytes", []header.IPv4{frag(0, 1000, true), rawFragment4(t, 9, 992, false, cut[1000:])}, nil, 0},
+		// a last fragment disagreeing about the end drops the datagram
+		{"second last with another end", []header.IPv4{in[2], frag(3984, 3992, false), in[0], in[1]}, nil, 1},
+		{"last ends before data seen", []header.IPv4{in[1], frag(8, 16, false)}, nil, 0},
+		{"data beyond the last", []header.IPv4{in[2], rawFragment4(t, 9, 4000, true, make([]byte, 8))}, nil, 0},
+		{"empty fragment", []header.IPv4{in[0], rawFragment4(t, 9, 1992, true, nil)}, nil, 0},
+		// MF set and not a multiple of 8: cut down to one (end &= ~7)
+		{"non-last cut to a multiple of 8", []header.IPv4{frag(0, 1999, true), in[1], in[2]}, datagram4(t, 9, data), 0},
+		{"cut away the overlap", []header.IPv4{frag(0, 1004, true), rawFragment4(t, 9, 1000, false, cut[1000:])}, datagram4(t, 9, cut), 0},
+		{"cut to nothing is empty", []header.IPv4{in[0], frag(1992, 1999, true)}, nil, 0},
+		{"cut end beyond the last", []header.IPv4{frag(3984, 4000, false), rawFragment4(t, 9, 3984, true, make([]byte, 31))}, nil, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestIPStack()
+			var got header.IPv4
+			for i, f := range tc.steps {
+				got = s.reassemble(2, f)
+				if got != nil && i < len(tc.steps)-1 {
+					t.Fatalf("step %d completed the datagram", i)
+				}
+			}
+			if !bytes.Equal(got, tc.want) {
+				t.Fatalf("reassembled %d bytes, want %d", len(got), len(tc.want))
+			}
+			if got != nil && !got.IsChecksumValid() {
+				t.Fatal("bad header checksum")
+			}
+			if n := len(s.reasm); n != tc.left {
+				t.Fatalf("%d queues left, want %d", n, tc.left)
+			}
+			checkFragMem(t, s)
+		})
+	}
+}
+
+// A datagram whose header and data exceed 65535 bytes is dropped with its
+// queue once complete (ip_frag_reasm); 65535 exactly is delivered.
+func TestReassemble4Oversized(t *testing.T) {
+	for _, size := range []int{0xffff - header.IPv4MinHeaderLen, 0xffff - header.IPv4MinHeaderLen + 1, 0xfff8 + 8} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			data := counting(size)
+			s := newTestIPStack()
+			var got header.IPv4
+			const chunk = 8192
+			for off := 0; off < size; off += chunk {
+				end := min(off+chunk, size)
+				if end < size && size-end < 8 { // the last fragment starts at most at 0xfff8
+					end = size - 8
+				}
+				got = s.reassemble(2, rawFragment4(t, 1, off, end < size, data[off:end]))
+				if end < size && got != nil {
+					t.Fatalf("completed at %d", end)
+				}
+				off = end - chunk
+			}
+			if want := size+header.IPv4MinHeaderLen <= 0xffff; (got != nil) != want {
+				t.Fatalf("delivered = %v, want %v", got != nil, want)
+			}
+			if got != nil && (int(got.TotalLength()) != len(got) || len(got) != 0xffff) {
+				t.Fatalf("total length %d of %d bytes", got.TotalLength(), len(got))
+			}
+			if len(s.reasm) != 0 || s.frag4Mem != 0 {
+				t.Fatalf("%d queues and %d bytes left", len(s.reasm), s.frag4Mem)
+			}
+		})
+	}
+}
+
+// Above ipfrag_high_thresh (ip6frag_high_thresh) every fragment is dropped,
+// a queue's last included, without evicting anything; the memory comes back
+// when the queues expire, and the other family is not affected.
+func TestReassemblyMemoryLimit(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "IPv4", true: "IPv6"}[v6], func(t *testing.T) {
+			s, clock := newClockedIPStack()
+			data := counting(8000)
+			// feed gives fragment [off, off+n) of datagram id to the stack
+			// and reports whether it completed it
+			feed := func(v6 bool, id, off, n int, more bool) bool {
+				if v6 {
+					return s.reassemble6(2, rawFragment(t, uint32(id), off, more, data[off:off+n])) != nil
+				}
+				return s.reassemble(2, rawFragment4(t, uint16(id), off, more, data[off:off+n])) != nil
+			}
+			mem := func() (int, int) {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				if v6 {
+					return s.frag6Mem, len(s.reasm6)
+				}
+				return s.frag4Mem, len(s.reasm)
+			}
+			id := 1
+			for ; ; id++ {
+				if m, _ := mem(); m > fragHighThresh {
+					break
+				}
+				feed(v6, id, 0, 4000, true)
+			}
+			full, queues := mem()
+			if queues != id-1 || full-fragHighThresh > fragQueueCost+4100 {
+				t.Fatalf("%d queues for %d datagrams, %d bytes", queues, id-1, full)
+			}
+			checkFragMem(t, s)
+			// the first datagram's last fragment, and a new datagram
+			if feed(v6, 1, 4000, 4000, false) || feed(v6, id, 0, 4000, true) {
+				t.Fatal("completed over the limit")
+			}
+			if m, n := mem(); m != full || n != queues {
+				t.Fatalf("over the limit: %d bytes, %d queues, want %d, %d", m, n, full, queues)
+			}
+			// the other family still reassembles
+			if feed(!v6, 1, 0, 4000, true) || !feed(!v6, 1, 4000, 4000, false) {
+				t.Fatal("the other family refused")
+			}
+			clock.Advance(max(reasmTimeout, reasm6Timeout))
+			if m, n := mem(); m != 0 || n != 0 {
+				t.Fatalf("after expiry: %d bytes, %d queues", m, n)
+			}
+			if feed(v6, 1, 0, 4000, true) || !feed(v6, 1, 4000, 4000, false) {
+				t.Fatal("not reassembled after expiry")
+			}
+			checkFragMem(t, s)
+		})
+	}
+}
