@@ -125,6 +125,18 @@ func (s *ipStack) learn(index int32, ip netip.Addr, hw header.HWAddr) {
 	e.waiters = nil
 }
 
+// neighHW returns a reachable neighbour's hardware address, read under
+// the lock: fail and learn change the entry under it.
+func (s *ipStack) neighHW(index int32, ip netip.Addr) (header.HWAddr, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.neigh[index][ip]
+	if e == nil || e.state != nudReachable {
+		return header.HWAddr{}, false
+	}
+	return e.hw, true
+}
+
 // input handles one received IPoIB packet on dp's interface.
 func (s *ipStack) input(dp *dataPath, src header.HWAddr, pkt header.IPoIB) {
 	if !pkt.Valid() {
@@ -177,17 +189,15 @@ func (s *ipStack) inputIPv4(dp *dataPath, ip header.IPv4) {
 	src := netip.AddrFrom4(ip.SourceAddress())
 	switch m.Type() {
 	case header.ICMPv4Echo:
-		s.mu.Lock()
-		e := s.neigh[dp.nd.index][src]
-		s.mu.Unlock()
-		if e == nil || e.state != nudReachable {
+		hw, ok := s.neighHW(dp.nd.index, src)
+		if !ok {
 			return // the kernel would ARP first; peers always ARP before pinging
 		}
 		buf := make([]byte, int(ip.TotalLength()))
 		n := header.EncodeICMPv4Echo(buf, header.IPv4Fields{TTL: 64, Src: dst.As4(), Dst: src.As4(), ID: ip.ID()},
 			header.ICMPv4EchoReply, m.Ident(), m.Sequence(), m.Payload())
 		if n > 0 {
-			_ = s.sendIPv4(dp, header.IPv4(buf[:n]), e.hw, int(dp.cfg.Load().mtu))
+			_ = s.sendIPv4(dp, header.IPv4(buf[:n]), hw, int(dp.cfg.Load().mtu))
 		}
 	case header.ICMPv4EchoReply:
 		s.deliverReply(m.Ident(), m.Sequence(), pingResult{reply: true, ttl: ip.TTL(), bytes: len(m), from: src})

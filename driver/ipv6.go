@@ -91,10 +91,8 @@ func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 		if !s.owns(index, netip.AddrFrom16(dst)) {
 			return
 		}
-		s.mu.Lock()
-		e := s.neigh[index][srcIP]
-		s.mu.Unlock()
-		if e == nil || e.state != nudReachable {
+		hw, ok := s.neighHW(index, srcIP)
+		if !ok {
 			return
 		}
 		// The reply goes out as any locally generated packet does:
@@ -108,7 +106,7 @@ func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 			return
 		}
 		var tb *tooBig
-		if err := s.sendIPv6(dp, header.IPv6(buf[:n]), e.hw, int(s.mtuTo(srcIP, dp.cfg.Load().mtu))); errors.As(err, &tb) {
+		if err := s.sendIPv6(dp, header.IPv6(buf[:n]), hw, int(s.mtuTo(srcIP, dp.cfg.Load().mtu))); errors.As(err, &tb) {
 			s.setPMTU(srcIP, tb.mtu)
 		}
 	case header.ICMPv6EchoReply:
