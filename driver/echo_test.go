@@ -68,3 +68,55 @@ func TestEchoRequestNeighbourRace(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// Echo requests and replies whose ICMP checksum does not verify are
+// dropped (icmp_rcv's csum_error, icmpv6_rcv's csum_error): a request
+// gets no reply, a reply does not answer the ping.
+func TestEchoBadChecksumDropped(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		v6      bool
+		corrupt bool
+	}{
+		{"v4 good", false, false},
+		{"v4 corrupt", false, true},
+		{"v6 good", true, false},
+		{"v6 corrupt", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, _, tap, _, n1 := fragPair(t, tc.v6)
+			d.mu.Lock()
+			dp1 := mustDev(t, n1, "ib0").dp
+			d.mu.Unlock()
+			peer, self := pairAddr(tc.v6, 1), pairAddr(tc.v6, 2)
+			req, rep := header.ICMPv4Echo, header.ICMPv4EchoReply
+			if tc.v6 {
+				req, rep = header.ICMPv6EchoRequest, header.ICMPv6EchoReply
+			}
+			n1.ip.input(dp1, header.HWAddr{}, echoRequest(t, peer, self, req, 5, 6, tc.corrupt))
+			want := 1
+			if tc.corrupt {
+				want = 0
+			}
+			if got := len(tap.takeSent1()); got != want {
+				t.Errorf("request: %d replies sent, want %d", got, want)
+			}
+
+			ch := make(chan pingResult, 1)
+			n1.ip.mu.Lock()
+			n1.ip.pings[5<<16|7] = pendingPing{dst: peer, ch: ch}
+			n1.ip.mu.Unlock()
+			n1.ip.input(dp1, header.HWAddr{}, echoRequest(t, peer, self, rep, 5, 7, tc.corrupt))
+			select {
+			case r := <-ch:
+				if tc.corrupt {
+					t.Errorf("corrupt reply delivered: %+v", r)
+				}
+			default:
+				if !tc.corrupt {
+					t.Error("good reply not delivered")
+				}
+			}
+		})
+	}
+}

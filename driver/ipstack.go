@@ -182,8 +182,11 @@ func (s *ipStack) inputIPv4(dp *dataPath, ip header.IPv4) {
 	if ip.Protocol() != header.ProtocolICMPv4 {
 		return
 	}
+	// icmp_rcv validates the checksum before it looks at the type: a
+	// message of any type that fails is dropped (InCsumErrors and
+	// InErrors, counters the driver does not model).
 	m := header.ICMPv4(ip.Payload())
-	if !m.Valid() {
+	if !m.Valid() || !m.IsChecksumValid() {
 		return
 	}
 	src := netip.AddrFrom4(ip.SourceAddress())
@@ -202,7 +205,7 @@ func (s *ipStack) inputIPv4(dp *dataPath, ip header.IPv4) {
 	case header.ICMPv4EchoReply:
 		s.deliverReply(m.Ident(), m.Sequence(), pingResult{reply: true, ttl: ip.TTL(), bytes: len(m), from: src})
 	case header.ICMPv4TimeExceeded:
-		if m.Code() == header.ICMPv4ReassemblyTimeout && m.IsChecksumValid() {
+		if m.Code() == header.ICMPv4ReassemblyTimeout {
 			s.timeExceeded(src, m.Payload())
 		}
 	}
