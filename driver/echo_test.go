@@ -4,8 +4,13 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
 )
 
 // echoRequest is an IPoIB packet carrying an echo request of 8 data bytes
@@ -118,5 +123,116 @@ func TestEchoBadChecksumDropped(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// node0 pinged node1, then changed its address from ::1 to ::3: node1 has
+// no neighbour entry for the new address, so its reply waits while it
+// resolves the address (ARP, neighbour solicitation), and goes out when
+// node0 answers.
+func TestEchoReplyResolvesChangedSource(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		_, _, _, n0, n1 := fragPair(t, v6)
+		fam, bits := uint8(unix.AF_INET), uint8(24)
+		if v6 {
+			fam, bits = unix.AF_INET6, 64
+		}
+		idx := mustLink(t, n0, "ib0").Index
+		wantErrno(t, n0.DelAddr(netlinkx.Addr{Index: idx, Family: fam, PrefixLen: bits, Local: pairAddr(v6, 1).AsSlice()}), 0)
+		wantErrno(t, n0.AddAddr(netlinkx.Addr{Index: idx, Family: fam, PrefixLen: bits, Local: pairAddr(v6, 3).AsSlice()}), 0)
+		for seq := uint16(2); seq <= 3; seq++ {
+			rep, err := n0.Ping(netlinkx.PingRequest{Dst: pairAddr(v6, 2).AsSlice(), Size: 56, Seq: seq, TimeoutMs: 5000})
+			if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 64 || !cmp.Equal(rep.Src, pairAddr(v6, 3).AsSlice()) {
+				t.Fatalf("v6 %v seq %d: %+v %v", v6, seq, rep, err)
+			}
+		}
+		ns, _ := n1.Neighs()
+		var got []string
+		for _, n := range ns {
+			ip, _ := netip.AddrFromSlice(n.Dst)
+			if n.State == nudReachable && ip.Is4() != v6 {
+				got = append(got, ip.String())
+			}
+		}
+		if want := []string{pairAddr(v6, 1).String(), pairAddr(v6, 3).String()}; !cmp.Equal(got, want) {
+			t.Errorf("v6 %v: node1's reachable neighbours %v, want %v", v6, got, want)
+		}
+	}
+}
+
+// A reply to a source nobody answers for waits for three solicitations a
+// second apart and is dropped with the queue when the third goes
+// unanswered (neigh_max_probes; NUD_FAILED).
+func TestEchoReplyUnresolvedDropped(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		d, clk, tap, _, n1 := fragPair(t, v6)
+		d.mu.Lock()
+		dp1 := mustDev(t, n1, "ib0").dp
+		d.mu.Unlock()
+		typ := header.ICMPv4Echo
+		if v6 {
+			typ = header.ICMPv6EchoRequest
+		}
+		peer := pairAddr(v6, 9)
+		state := func() uint16 {
+			n1.ip.mu.Lock()
+			defer n1.ip.mu.Unlock()
+			e := n1.ip.neigh[dp1.nd.index][peer]
+			return e.state
+		}
+		dropped := mustLink(t, n1, "ib0").Stats.TxDropped
+		for seq := uint16(1); seq <= 2; seq++ {
+			n1.ip.input(dp1, header.HWAddr{}, echoRequest(t, peer, pairAddr(v6, 2), typ, 1, seq, false))
+		}
+		for i, want := range []int{1, 1, 1, 0} { // solicitations at 0, 1 and 2 s; failed at 3 s
+			if got := len(tap.takeSent1()); got != want || (i < 3 && state() != nudIncomplete) {
+				t.Fatalf("v6 %v after %d s: %d sent, state %#x; want %d sent, incomplete", v6, i, got, state(), want)
+			}
+			clk.Advance(time.Second)
+		}
+		if st, d := state(), mustLink(t, n1, "ib0").Stats.TxDropped-dropped; st != nudFailed || d != 2 {
+			t.Errorf("v6 %v: state %#x, %d dropped; want failed, 2", v6, st, d)
+		}
+	}
+}
+
+// A UD-only node pings a connected-mode node with 4000 data bytes: the
+// first reply, sent whole at the 65520-byte interface MTU, is too big for
+// the peer's UD MTU and lowers the path MTU to 2044; every later reply is
+// fragmented to fit.
+func TestEchoReplyLearnsPathMTU(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		topo := fabric.DefaultTopology()
+		topo.Nodes[1].Ports[0].Caps = &fabric.Capabilities{Checksum: true}
+		d, err := New(Options{Topology: topo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n0, _ := d.Node("node0")
+		n1, _ := d.Node("node1")
+		for _, n := range []*Node{n0, n1} {
+			wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+		}
+		wantErrno(t, n0.SetMode("ib0", netlinkx.ModeConnected), 0)
+		if v6 {
+			addAddr6(t, n0, "ib0", "fd00::1/64")
+			addAddr6(t, n1, "ib0", "fd00::2/64")
+		} else {
+			addAddr(t, n0, "ib0", "10.0.0.1/24")
+			addAddr(t, n1, "ib0", "10.0.0.2/24")
+		}
+		for seq, want := range []uint8{netlinkx.PingTimeout, netlinkx.PingReplied, netlinkx.PingReplied} {
+			timeout := uint32(5000)
+			if seq == 0 {
+				timeout = 300 // the lost reply
+			}
+			rep, err := n1.Ping(netlinkx.PingRequest{Dst: pairAddr(v6, 1).AsSlice(), Size: 4000, Seq: uint16(seq + 1), TimeoutMs: timeout})
+			if err != nil || rep.Status != want || (want == netlinkx.PingReplied && rep.Bytes != 4008) {
+				t.Fatalf("v6 %v seq %d: %+v %v; want status %d", v6, seq+1, rep, err, want)
+			}
+		}
+		if r, err := n0.RouteGet(pairAddr(v6, 2).AsSlice()); err != nil || r.MTU != 2044 {
+			t.Errorf("v6 %v: node0's route to node1 %+v %v; want MTU 2044", v6, r, err)
+		}
 	}
 }
