@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"errors"
 	"net/netip"
 	"sync"
 	"time"
@@ -50,7 +51,26 @@ type neighbour struct {
 	state   uint16 // NUD_*
 	updated time.Time
 	waiters []chan struct{}
+	// queue holds the locally generated datagrams waiting for the
+	// address (arp_queue), qbytes their length in bytes; probes counts
+	// the solicitations sent by timer, the retransmission timer while
+	// resolving (neigh->timer), and psrc the solicitations' source.
+	queue  [][]byte
+	qbytes int
+	probes int
+	timer  verbs.Timer
+	psrc   netip.Addr
 }
+
+// unresQlenBytes is unres_qlen_bytes (SK_WMEM_MAX, 212992): the bytes a
+// neighbour being resolved queues before it drops the oldest datagram.
+// The driver counts datagram bytes, not skb truesize.
+const unresQlenBytes = 212992
+
+// maxProbes is the broadcast solicitations of a resolution: an
+// INCOMPLETE entry starts at ucast_probes (3) and fails at
+// neigh_max_probes, ucast_probes + app_probes + mcast_probes (3 + 0 + 3).
+const maxProbes = 3
 
 // Neighbour states (include/uapi/linux/neighbour.h).
 const (
@@ -117,8 +137,17 @@ func (s *ipStack) owns(index int32, ip netip.Addr) bool {
 	return false
 }
 
-// learn records a neighbour's address and wakes whoever waits for it.
-func (s *ipStack) learn(index int32, ip netip.Addr, hw header.HWAddr) {
+// learn records a neighbour's address, wakes whoever waits for it and
+// sends the datagrams queued for it on dp (neigh_update's arp_queue
+// flush).
+func (s *ipStack) learn(dp *dataPath, ip netip.Addr, hw header.HWAddr) {
+	for _, q := range s.update(dp.nd.index, ip, hw) {
+		s.xmit(dp, ip, hw, q)
+	}
+}
+
+// update marks the entry reachable at hw and returns its queue.
+func (s *ipStack) update(index int32, ip netip.Addr, hw header.HWAddr) [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.neigh[index]
@@ -136,6 +165,120 @@ func (s *ipStack) learn(index int32, ip netip.Addr, hw header.HWAddr) {
 		close(w)
 	}
 	e.waiters = nil
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	q := e.queue
+	e.queue, e.qbytes, e.probes = nil, 0, 0
+	return q
+}
+
+// output sends a locally generated IPv4 or IPv6 datagram from src to the
+// on-link neighbour dst (neigh_resolve_output): at once when its address
+// is known; otherwise the datagram waits in the entry's queue, the
+// oldest dropped beyond unres_qlen_bytes, while the entry solicits the
+// address once a second (__neigh_event_send, neigh_timer_handler).
+// The queue goes out when the address comes (learn) and is dropped when
+// maxProbes solicitations went unanswered. It never blocks.
+func (s *ipStack) output(dp *dataPath, src, dst netip.Addr, ip []byte) {
+	index := dp.nd.index
+	s.mu.Lock()
+	e := s.entry(index, dst)
+	if e.state == nudReachable {
+		hw := e.hw
+		s.mu.Unlock()
+		s.xmit(dp, dst, hw, ip)
+		return
+	}
+	for len(e.queue) > 0 && e.qbytes+len(ip) > unresQlenBytes {
+		e.qbytes -= len(e.queue[0])
+		e.queue = e.queue[1:]
+		dp.stats.txDropped.Add(1)
+	}
+	e.queue = append(e.queue, ip)
+	e.qbytes += len(ip)
+	start := e.timer == nil
+	if start {
+		e.state, e.probes, e.psrc = nudIncomplete, 1, src
+		e.timer = s.clock.AfterFunc(probeInterval, func() { s.probe(index, dst, e) })
+	}
+	s.mu.Unlock()
+	if start {
+		s.sendProbe(dp, src, dst)
+	}
+}
+
+// entry returns the interface's entry for ip, creating it. Caller holds
+// mu.
+func (s *ipStack) entry(index int32, ip netip.Addr) *neighbour {
+	t := s.neigh[index]
+	if t == nil {
+		t = map[netip.Addr]*neighbour{}
+		s.neigh[index] = t
+	}
+	e := t[ip]
+	if e == nil {
+		e = &neighbour{}
+		t[ip] = e
+	}
+	return e
+}
+
+// probe is an entry's retransmission timer while it resolves: another
+// solicitation, or, after maxProbes, NUD_FAILED and the queue dropped
+// (neigh_invalidate).
+func (s *ipStack) probe(index int32, dst netip.Addr, e *neighbour) {
+	s.mu.Lock()
+	if s.neigh[index][dst] != e || e.timer == nil {
+		s.mu.Unlock()
+		return // resolved, or the interface went away
+	}
+	if e.probes >= maxProbes {
+		dropped := len(e.queue)
+		e.state, e.timer, e.queue, e.qbytes, e.probes = nudFailed, nil, nil, 0, 0
+		s.mu.Unlock()
+		if dp := s.dataPath(index); dp != nil {
+			dp.stats.txDropped.Add(uint64(dropped))
+		}
+		return
+	}
+	e.probes++
+	e.timer = s.clock.AfterFunc(probeInterval, func() { s.probe(index, dst, e) })
+	src := e.psrc
+	s.mu.Unlock()
+	if dp := s.dataPath(index); dp != nil {
+		s.sendProbe(dp, src, dst)
+	}
+}
+
+// sendProbe broadcasts an ARP request or sends a neighbour solicitation.
+func (s *ipStack) sendProbe(dp *dataPath, src, dst netip.Addr) {
+	if dst.Is4() {
+		var bcast header.HWAddr
+		s.sendARP(dp, header.ARPRequest, src, bcast, dst, true)
+	} else {
+		s.solicit(dp, src, dst)
+	}
+}
+
+// xmit sends a locally generated datagram to dst at hw as the kernel's
+// output path does: fragmented to the path MTU (the interface's, lowered
+// by a cached exception); a datagram too big for the transport (the
+// driver's emulated ICMP "fragmentation needed" / "packet too big")
+// lowers the path MTU, so that the next one is fragmented to fit.
+func (s *ipStack) xmit(dp *dataPath, dst netip.Addr, hw header.HWAddr, ip []byte) {
+	mtu := int(s.mtuTo(dst, dp.cfg.Load().mtu))
+	var err error
+	if dst.Is4() {
+		err = s.sendIPv4(dp, header.IPv4(ip), hw, mtu)
+	} else {
+		err = s.sendIPv6(dp, header.IPv6(ip), hw, mtu)
+	}
+	var tb *tooBig
+	if errors.As(err, &tb) {
+		s.setPMTU(dst, tb.mtu)
+	}
 }
 
 // input handles one received IPoIB packet on dp's interface.
@@ -153,7 +296,7 @@ func (s *ipStack) input(dp *dataPath, src header.HWAddr, pkt header.IPoIB) {
 			return
 		}
 		sip := netip.AddrFrom4(a.SenderIP())
-		s.learn(index, sip, a.SenderHWAddr())
+		s.learn(dp, sip, a.SenderHWAddr())
 		tip := netip.AddrFrom4(a.TargetIP())
 		if a.Op() == header.ARPRequest && s.owns(index, tip) {
 			s.sendARP(dp, header.ARPReply, tip, a.SenderHWAddr(), sip, false)
@@ -183,29 +326,32 @@ func (s *ipStack) inputIPv4(dp *dataPath, ip header.IPv4) {
 	if ip.Protocol() != header.ProtocolICMPv4 {
 		return
 	}
+	// icmp_rcv validates the checksum before it looks at the type: a
+	// message of any type that fails is dropped (InCsumErrors and
+	// InErrors, counters the driver does not model).
 	m := header.ICMPv4(ip.Payload())
-	if !m.Valid() {
+	if !m.Valid() || !m.IsChecksumValid() {
 		return
 	}
 	src := netip.AddrFrom4(ip.SourceAddress())
 	switch m.Type() {
 	case header.ICMPv4Echo:
-		s.mu.Lock()
-		e := s.neigh[dp.nd.index][src]
-		s.mu.Unlock()
-		if e == nil || e.state != nudReachable {
-			return // the kernel would ARP first; peers always ARP before pinging
-		}
+		// icmp_reply: the reply goes out as any locally generated
+		// datagram (output), DF clear (the ICMP socket's
+		// IP_PMTUDISC_DONT) and fragmented to the path MTU, its
+		// source's address resolved first when the stack does not know
+		// it (the peer may have changed its address since it last
+		// ARPed).
 		buf := make([]byte, int(ip.TotalLength()))
 		n := header.EncodeICMPv4Echo(buf, header.IPv4Fields{TTL: 64, Src: dst.As4(), Dst: src.As4(), ID: ip.ID()},
 			header.ICMPv4EchoReply, m.Ident(), m.Sequence(), m.Payload())
 		if n > 0 {
-			_ = s.sendIPv4(dp, header.IPv4(buf[:n]), e.hw, int(dp.cfg.Load().mtu))
+			s.output(dp, dst, src, buf[:n])
 		}
 	case header.ICMPv4EchoReply:
 		s.deliverReply(m.Ident(), m.Sequence(), pingResult{reply: true, ttl: ip.TTL(), bytes: len(m), from: src})
 	case header.ICMPv4TimeExceeded:
-		if m.Code() == header.ICMPv4ReassemblyTimeout && m.IsChecksumValid() {
+		if m.Code() == header.ICMPv4ReassemblyTimeout {
 			s.timeExceeded(src, m.Payload())
 		}
 	}

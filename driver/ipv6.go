@@ -1,7 +1,6 @@
 package driver
 
 import (
-	"errors"
 	"net/netip"
 	"time"
 
@@ -72,7 +71,7 @@ func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 		if !ok || !found {
 			return
 		}
-		s.learn(index, srcIP, sll)
+		s.learn(dp, srcIP, sll)
 		cfg := dp.cfg.Load()
 		buf := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen+header.NDPLinkLayerOptionLen)
 		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
@@ -85,32 +84,24 @@ func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 	case header.ICMPv6NeighborAdvert:
 		tll, found, ok := header.FindLinkLayerOption(m.NDPOptions(), header.NDPOptionTargetLinkLayerAddress)
 		if ok && found {
-			s.learn(index, netip.AddrFrom16(m.TargetAddress()), tll)
+			s.learn(dp, netip.AddrFrom16(m.TargetAddress()), tll)
 		}
 	case header.ICMPv6EchoRequest:
 		if !s.owns(index, netip.AddrFrom16(dst)) {
 			return
 		}
-		s.mu.Lock()
-		e := s.neigh[index][srcIP]
-		s.mu.Unlock()
-		if e == nil || e.state != nudReachable {
-			return
-		}
-		// The reply goes out as any locally generated packet does:
-		// fragmented to the path MTU; a packet too big for the
-		// transport lowers the path MTU (the driver's locally delivered
-		// "packet too big").
+		// The reply goes out as any locally generated packet does
+		// (output): its source resolved first when unknown, fragmented
+		// to the path MTU; a packet too big for the transport lowers
+		// the path MTU (the driver's locally delivered "packet too
+		// big").
 		buf := make([]byte, header.IPv6HeaderLen+len(m))
 		n := header.EncodeICMPv6Echo(buf, header.IPv6Fields{HopLimit: 64, Src: dst, Dst: src},
 			header.ICMPv6EchoReply, m.Ident(), m.Sequence(), m.Payload())
 		if n == 0 {
 			return
 		}
-		var tb *tooBig
-		if err := s.sendIPv6(dp, header.IPv6(buf[:n]), e.hw, int(s.mtuTo(srcIP, dp.cfg.Load().mtu))); errors.As(err, &tb) {
-			s.setPMTU(srcIP, tb.mtu)
-		}
+		s.output(dp, netip.AddrFrom16(dst), srcIP, buf[:n])
 	case header.ICMPv6EchoReply:
 		s.deliverReply(m.Ident(), m.Sequence(), pingResult{reply: true, ttl: ip.HopLimit(), bytes: len(m), from: srcIP})
 	case header.ICMPv6TimeExceeded:
