@@ -303,7 +303,10 @@ func (dp *dataPath) sendCM(n *ipoibNeigh, pkt []byte, cfg *dpConfig) error {
 		n.qmu.Unlock()
 		return dp.transmitRC(tx, pkt, cfg)
 	}
-	if len(n.queue) >= maxPathRecQueue {
+	// A neighbour freed meanwhile (the REJ handler's txFailed, a flush)
+	// has dropped its queue already: what would be queued now is lost,
+	// so it is dropped here and counted.
+	if n.dead || len(n.queue) >= maxPathRecQueue {
 		n.qmu.Unlock()
 		dp.stats.txDropped.Add(1)
 		return nil

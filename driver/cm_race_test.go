@@ -97,3 +97,32 @@ func TestConnectedModeCreateTxVsFlush(t *testing.T) {
 	settleCM(e.d)
 	e.checkTxDestroyed()
 }
+
+// A packet for a neighbour freed after sendCM found its connection (the
+// REJ handler's txFailed emptied the queue) is dropped and counted, not
+// stranded on the dead neighbour's queue.
+func TestConnectedModeSendToFreedNeigh(t *testing.T) {
+	e := newCMEnv(t, netlinkx.ModeConnected)
+	cfg := e.dp0.cfg.Load()
+	n, err := e.dp0.neigh(e.hw1, cfg.pkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := mustLink(t, e.n0, "ib0").Stats.TxDropped
+	// What sendCM sees once freeNeigh ran after it loaded the connection.
+	n.cm.Store(&cmTx{dp: e.dp0})
+	n.qmu.Lock()
+	n.dead = true
+	n.qmu.Unlock()
+	if err := e.dp0.sendCM(n, udpPacket(100), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustLink(t, e.n0, "ib0").Stats.TxDropped - before; got != 1 {
+		t.Errorf("tx_dropped grew by %d, want 1", got)
+	}
+	n.qmu.Lock()
+	defer n.qmu.Unlock()
+	if len(n.queue) != 0 {
+		t.Errorf("%d packets stranded on the freed neighbour", len(n.queue))
+	}
+}
