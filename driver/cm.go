@@ -303,7 +303,10 @@ func (dp *dataPath) sendCM(n *ipoibNeigh, pkt []byte, cfg *dpConfig) error {
 		n.qmu.Unlock()
 		return dp.transmitRC(tx, pkt, cfg)
 	}
-	if len(n.queue) >= maxPathRecQueue {
+	// A neighbour freed meanwhile (the REJ handler's txFailed, a flush)
+	// has dropped its queue already: what would be queued now is lost,
+	// so it is dropped here and counted.
+	if n.dead || len(n.queue) >= maxPathRecQueue {
 		n.qmu.Unlock()
 		dp.stats.txDropped.Add(1)
 		return nil
@@ -461,8 +464,13 @@ func (dp *dataPath) txFailed(tx *cmTx) bool {
 
 // destroyTx is ipoib_cm_tx_destroy: the CM ID (a DREQ if the connection
 // was established, a REJ if it was being set up), then the QP. Not for
-// the ID's own handler.
+// the ID's own handler. A neighbour freed while its connection starts
+// (createTx publishes the connection before startTx creates its QP and
+// ID) waits here for the start to end, so that what it made is
+// destroyed.
 func (dp *dataPath) destroyTx(tx *cmTx) {
+	tx.startMu.Lock()
+	tx.startMu.Unlock()
 	dp.logDestroy(tx)
 	if tx.id != nil {
 		tx.id.Destroy()

@@ -168,6 +168,7 @@ type dataPath struct {
 	mcmu       sync.Mutex                 // held across multicast joins and leaves (sendonly.go)
 	sendOnly   map[[16]byte]sendOnlyGroup // +checklocks:mcmu send-only entries by MGID
 	fullGroups map[[16]byte]uint16        // +checklocks:mcmu the joined full-member groups' MLIDs
+	mcClosed   bool                       // +checklocks:mcmu the send-only groups were left: no more joins
 
 	neighs neighTable // IPoIB neighbours (neigh.go)
 	cm     cmState    // connected mode (cm.go)

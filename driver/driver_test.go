@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -476,3 +477,24 @@ func TestBroadcastGroupMembership(t *testing.T) {
 }
 
 func errorsIs(err error, target error) bool { return errors.Is(err, target) }
+
+// umcast only makes the restart task skip groups userspace joined through
+// the SA; with no such joins the interface keeps every group.
+func TestUmcastKeepsGroups(t *testing.T) {
+	d, _ := newClockedDriver(t)
+	n0, _ := pingPair(t, d, netlinkx.ModeDatagram)
+	before, _ := n0.McastGroups("ib0")
+	if len(before) == 0 {
+		t.Fatal("ib0 is in no multicast group")
+	}
+	wantErrno(t, n0.SetUmcast("ib0", true), 0)
+	after, _ := n0.McastGroups("ib0")
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("umcast 1 changed _mcg (-before +after):\n%s", diff)
+	}
+	wantErrno(t, n0.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(false)}), 0)
+	wantErrno(t, n0.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	if again, _ := n0.McastGroups("ib0"); len(again) != len(before) {
+		t.Errorf("umcast 1, after down/up: %d groups, want %d", len(again), len(before))
+	}
+}

@@ -65,9 +65,15 @@ func (nd *Netdev) mgidOf(g netip.Addr) [16]byte {
 // the restart task does; it needs the broadcast group joined first.
 // Groups are joined in dev_mc list order, so that the SM hands out the
 // same MLIDs every time.
+//
+// umcast does not change what is joined here: in the kernel it only makes
+// the restart task skip a group it has not joined yet when the SA already
+// has a membership record for it on the port (ib_sa_get_mcmember_rec), a
+// group userspace joined directly; the emulation has no userspace SA
+// joins, so every group is joined as usual.
 func (nd *Netdev) syncMcast() {
 	var groups []netip.Addr
-	if nd.joined && nd.dp != nil && !nd.umcast {
+	if nd.joined && nd.dp != nil {
 		groups = nd.mcGroups()
 	}
 	want := map[[16]byte]bool{}

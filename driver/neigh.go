@@ -49,8 +49,9 @@ type ipoibNeigh struct {
 	alive atomic.Int64         // driver clock, Unix ns, of the last transmit
 	cm    atomic.Pointer[cmTx] // the active connection (neigh->cm), or nil
 	freed bool                 // +checklocks:dp.cm.mu: out of the table for good
-	qmu   sync.Mutex           // guards queue and the connection's going up
+	qmu   sync.Mutex           // guards queue, dead and the connection's going up
 	queue [][]byte             // packets waiting for the connection (neigh->queue)
+	dead  bool                 // +checklocks:qmu: freed, its queue dropped; nothing may queue
 	qlen  atomic.Int32         // len(queue), read without qmu
 }
 
@@ -174,6 +175,7 @@ func (dp *dataPath) freeNeigh(n *ipoibNeigh) {
 	}
 	dp.cm.mu.Unlock()
 	n.qmu.Lock()
+	n.dead = true
 	dropped := len(n.queue)
 	n.queue = nil
 	n.qlen.Store(0)

@@ -43,10 +43,16 @@ type sendOnlyGroup struct {
 
 // mcastGroup returns the MLID for a packet to mgid: the full-member
 // group's when the interface is in it, else the send-only entry's, set up
-// and joined the first time.
+// and joined the first time. None once the data path closed (a Ping that
+// picked it before the link went down): nothing would leave a group
+// joined then, and ipoib_mcast_send drops the packet (tx_dropped) when
+// the interface is not operational.
 func (dp *dataPath) mcastGroup(mgid [16]byte) (uint16, bool) {
 	dp.mcmu.Lock()
 	defer dp.mcmu.Unlock()
+	if dp.mcClosed {
+		return 0, false
+	}
 	if mlid, ok := dp.fullGroups[mgid]; ok {
 		return mlid, true
 	}
@@ -138,10 +144,12 @@ func (dp *dataPath) leftFull(mgid [16]byte) {
 	delete(dp.fullGroups, mgid)
 }
 
-// leaveSendOnly leaves the send-only groups (when the data path closes).
+// leaveSendOnly leaves the send-only groups when the data path closes;
+// mcastGroup joins none after it.
 func (dp *dataPath) leaveSendOnly() {
 	dp.mcmu.Lock()
 	defer dp.mcmu.Unlock()
+	dp.mcClosed = true
 	for mgid := range dp.sendOnly {
 		_ = dp.port.fab.Leave(dp.port.ref, mgid, fabric.SendOnlyFullMember)
 	}

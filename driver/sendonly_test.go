@@ -199,3 +199,27 @@ func TestModeSwitchKeepsSendOnlyGroup(t *testing.T) {
 		t.Errorf("join state %d after the scan", js)
 	}
 }
+
+// A solicitation from a Ping that picked the data path before the link
+// went down is dropped and counted; it joins no group that nothing would
+// leave.
+func TestSendOnlyNotJoinedAfterClose(t *testing.T) {
+	d, n0, _, _ := sendOnlyPair(t)
+	d.mu.Lock()
+	dp := mustDev(t, n0, "ib0").dp
+	d.mu.Unlock()
+	wantErrno(t, n0.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(false)}), 0)
+	before := dp.stats.txDropped.Load()
+	n0.ip.solicit(dp, pairAddr(true, 1), netip.MustParseAddr("fd00::1:0:2"))
+	if js, _ := membership(d, snm2Dbgfs); js == fabric.SendOnlyFullMember {
+		t.Errorf("node0 (ib0 down) is a send-only member of %s that nothing will leave", snm2Dbgfs)
+	}
+	if got := dp.stats.txDropped.Load() - before; got != 1 {
+		t.Errorf("tx_dropped grew by %d, want 1", got)
+	}
+	wantErrno(t, n0.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	wantErrno(t, n0.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(false)}), 0)
+	if js, _ := membership(d, snm2Dbgfs); js == fabric.SendOnlyFullMember {
+		t.Errorf("still a send-only member after another up/down")
+	}
+}
