@@ -507,12 +507,12 @@ func (dp *dataPath) transmitRC(c *cmTx, pkt []byte, cfg *dpConfig) error {
 		dp.nd.warnf(cfg.name, "packet len %d (> %d) too long to send, dropping", n, c.mtu)
 		return &tooBig{mtu: uint32(c.mtu)}
 	}
+	defer dp.handleSendErrors()
 	dp.txmu.Lock()
-	for dp.scq.Poll(dp.txwcs) > 0 {
-	}
+	dp.retireSendsLocked()
 	dp.countTx(len(pkt))
-	c.sent.Add(1)
-	err := c.qp.PostSend(&verbs.SendWR{SGL: [][]byte{pkt}})
+	head := c.sent.Add(1) - 1
+	err := c.qp.PostSend(&verbs.SendWR{WRID: opCM | uint64(head)&(cmTxRing-1), SGL: [][]byte{pkt}})
 	dp.txmu.Unlock()
 	if err != nil {
 		c.sent.Add(^uint32(0))

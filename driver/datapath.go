@@ -158,9 +158,11 @@ type dataPath struct {
 	quit     chan struct{}
 	done     chan struct{}
 
-	txmu  sync.Mutex
-	txbuf []byte
-	txwcs []verbs.WC
+	txmu        sync.Mutex
+	txbuf       []byte
+	txwcs       []verbs.WC
+	sendErrs    []verbs.WC  // +checklocks:txmu failed RC sends to reap (sendcomp.go)
+	hasSendErrs atomic.Bool // sendErrs is not empty
 
 	pathmu sync.Mutex
 	paths  map[[16]byte]fabric.Path // path records by destination GID (ipoib_path)
@@ -459,11 +461,10 @@ func (dp *dataPath) checkUDMTU(pkt []byte, cfg *dpConfig) error {
 
 // postUD posts one UD send.
 func (dp *dataPath) postUD(pkt []byte, cfg *dpConfig, ah verbs.AH) error {
+	defer dp.handleSendErrors()
 	dp.txmu.Lock()
 	defer dp.txmu.Unlock()
-	// Retire finished sends so the send queue has room.
-	for dp.scq.Poll(dp.txwcs) > 0 {
-	}
+	dp.retireSendsLocked()
 	if dp.nd.node.dataDebug.Load() > 0 {
 		dp.nd.warnf(cfg.name, "sending packet, length=%d dlid=0x%04x dqpn=0x%06x", len(pkt), ah.DLID, ah.DestQPN)
 	}

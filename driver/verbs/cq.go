@@ -7,7 +7,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// WCStatus is a work completion status (enum ib_wc_status).
+// WCStatus is a work completion status: the values of enum ib_wc_status
+// that the emulation produces, numbered in its own order (see IBValue).
 type WCStatus uint8
 
 // Work completion statuses.
@@ -23,6 +24,21 @@ const (
 	WCRetryExcErr                    // transport retry counter exceeded
 	WCRNRRetryExcErr                 // RNR retry counter exceeded
 )
+
+// ibWCStatus maps each status to its enum ib_wc_status value.
+var ibWCStatus = [...]int{
+	WCSuccess: 0, WCLocLenErr: 1, WCLocQPOpErr: 2, WCLocProtErr: 4, WCWRFlushErr: 5,
+	WCRemInvReqErr: 9, WCRemAccessErr: 10, WCRemOpErr: 11, WCRetryExcErr: 12, WCRNRRetryExcErr: 13,
+}
+
+// IBValue is the status's value in the kernel's enum ib_wc_status, as
+// drivers print it.
+func (s WCStatus) IBValue() int {
+	if int(s) < len(ibWCStatus) {
+		return ibWCStatus[s]
+	}
+	return -1
+}
 
 var wcStatusNames = [...]string{
 	WCSuccess:        "success",

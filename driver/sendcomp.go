@@ -1,0 +1,107 @@
+package driver
+
+import (
+	"github.com/ibctl/ibctl/driver/verbs"
+)
+
+// Send completions (ipoib_ib_handle_tx_wc, ipoib_cm_handle_tx_wc). UD and
+// RC sends share the interface's send CQ; RC work requests carry opCM in
+// their ID, as IPOIB_OP_CM marks them, with the connection's ring slot in
+// the low bits. Finished sends are retired before each post. An RC send
+// that fails (its QP ran out of transport retries: the peer is gone) frees
+// the connection's neighbour and reaps the connection, so the next packet
+// resolves and connects again.
+
+// opCM marks the work request IDs of RC sends (IPOIB_OP_CM).
+const opCM = 1 << 30
+
+// cmTxRing is the ring of an RC connection's send slots that a failed
+// completion names (ipoib_sendq_size, the default send_queue_size).
+const cmTxRing = 128
+
+// retireSendsLocked polls the send CQ empty and notes failed RC sends for
+// handleSendErrors. Caller holds txmu.
+func (dp *dataPath) retireSendsLocked() {
+	for {
+		n := dp.scq.Poll(dp.txwcs)
+		if n == 0 {
+			return
+		}
+		for i := range dp.txwcs[:n] {
+			wc := &dp.txwcs[i]
+			if wc.WRID&opCM != 0 && wc.Status != verbs.WCSuccess && wc.Status != verbs.WCWRFlushErr {
+				dp.sendErrs = append(dp.sendErrs, *wc)
+				dp.hasSendErrs.Store(true)
+			}
+		}
+	}
+}
+
+// handleSendErrors reaps the connections whose sends failed; it runs after
+// txmu is released, since reaping destroys QPs.
+func (dp *dataPath) handleSendErrors() {
+	if !dp.hasSendErrs.Load() {
+		return
+	}
+	dp.txmu.Lock()
+	errs := dp.sendErrs
+	dp.sendErrs = nil
+	dp.hasSendErrs.Store(false)
+	dp.txmu.Unlock()
+	for i := range errs {
+		dp.cmSendFailed(&errs[i])
+	}
+}
+
+// cmSendFailed is ipoib_cm_handle_tx_wc's error branch: a retry-exceeded
+// failure is part of a connection's life (a debug message), others are
+// warnings; the connection's neighbour is freed and the connection
+// reaped (ipoib_cm_tx_reap: its CM ID, which disconnects, and its QP).
+func (dp *dataPath) cmSendFailed(wc *verbs.WC) {
+	tx := dp.txByQPN(wc.QPNum)
+	if tx == nil {
+		return // reaped already
+	}
+	const msg = "ipoib_cm_handle_tx_wc: failed cm send event (status=%d, wrid=%d vend_err %#x)"
+	if wc.Status == verbs.WCRetryExcErr || wc.Status == verbs.WCRNRRetryExcErr {
+		dp.dbg(msg, wc.Status.IBValue(), wc.WRID&^opCM, 0)
+	} else {
+		dp.warn(msg, wc.Status.IBValue(), wc.WRID&^opCM, 0)
+	}
+	dp.cm.mu.Lock()
+	n := tx.neigh
+	tx.neigh = nil
+	reap := !tx.reaped
+	tx.reaped = true
+	tx.up.Store(false)
+	dp.cm.mu.Unlock()
+	if n != nil && n.cm.CompareAndSwap(tx, nil) && dp.removeNeigh(n) {
+		dp.freeNeigh(n)
+	}
+	if reap {
+		dp.destroyTx(tx)
+	}
+}
+
+// txByQPN finds the active connection whose QP is qpn. A connection that
+// is starting is waited for (startMu), outside the table's lock.
+func (dp *dataPath) txByQPN(qpn uint32) *cmTx {
+	t := &dp.neighs
+	t.mu.Lock()
+	var txs []*cmTx
+	for _, n := range t.m {
+		if tx := n.cm.Load(); tx != nil {
+			txs = append(txs, tx)
+		}
+	}
+	t.mu.Unlock()
+	for _, tx := range txs {
+		tx.startMu.Lock()
+		qp := tx.qp
+		tx.startMu.Unlock()
+		if qp != nil && qp.Num() == qpn {
+			return tx
+		}
+	}
+	return nil
+}
