@@ -499,13 +499,15 @@ func (dp *dataPath) logDestroy(tx *cmTx) {
 }
 
 // transmitRC sends over a connection (ipoib_cm_send): larger than the
-// connection's MTU is dropped and answered with fragmentation-needed.
+// peer's receive size is dropped (the warning counts the 4-byte header)
+// and answered, as ipoib_cm_skb_reap does, with fragmentation-needed
+// carrying the UD MTU.
 func (dp *dataPath) transmitRC(c *cmTx, pkt []byte, cfg *dpConfig) error {
 	if n := len(pkt) - header.IPoIBHeaderLen; n > c.mtu {
 		dp.stats.txDropped.Add(1)
 		dp.stats.txErrors.Add(1)
-		dp.nd.warnf(cfg.name, "packet len %d (> %d) too long to send, dropping", n, c.mtu)
-		return &tooBig{mtu: uint32(c.mtu)}
+		dp.nd.warnf(cfg.name, "packet len %d (> %d) too long to send, dropping", len(pkt), c.mtu+encapLen)
+		return &tooBig{mtu: cfg.mcastMTU}
 	}
 	defer dp.handleSendErrors()
 	dp.txmu.Lock()

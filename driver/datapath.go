@@ -447,13 +447,14 @@ func (dp *dataPath) transmitMcast(pkt []byte, mgid [16]byte) error {
 // errNoGroup is a multicast send whose group could not be joined.
 var errNoGroup = errors.New("multicast group not joined")
 
-// checkUDMTU drops a packet larger than the UD MTU (ipoib_send); the
-// caller reports "fragmentation needed" with the UD MTU.
+// checkUDMTU drops a packet larger than the UD MTU (ipoib_send, whose
+// warning counts the 4-byte header on both sides); the caller reports
+// "fragmentation needed" with the UD MTU.
 func (dp *dataPath) checkUDMTU(pkt []byte, cfg *dpConfig) error {
 	if n := len(pkt) - header.IPoIBHeaderLen; n > int(cfg.mcastMTU) {
 		dp.stats.txDropped.Add(1)
 		dp.stats.txErrors.Add(1)
-		dp.nd.warnf(cfg.name, "packet len %d (> %d) too long to send, dropping", n, cfg.mcastMTU)
+		dp.nd.warnf(cfg.name, "packet len %d (> %d) too long to send, dropping", len(pkt), cfg.mcastMTU+encapLen)
 		return &tooBig{mtu: cfg.mcastMTU}
 	}
 	return nil
