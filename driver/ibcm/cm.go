@@ -16,8 +16,11 @@
 // The fabric delivers synchronously: a MAD reaches the receiving port
 // inside the sender's PostSend. So, as the kernel's cm.wq, each CM
 // handles received MADs, timer expiries and its consumers' handlers on
-// an ordered work queue, never in the caller's stack; a consumer may call
-// any method from any goroutine, including from its handler.
+// an ordered work queue, never in the caller's stack. A consumer may call
+// the methods from any goroutine and most of them from its handler, but
+// not Destroy on the handler's own ID (return an error to have the CM
+// destroy it, as ib_cm does) nor Flush, which waits for the queue the
+// handler runs on.
 //
 // Not modelled: MRA messages (never sent; received ones are ignored),
 // LAP/APR and alternate paths, SIDR, stale-connection detection by
