@@ -446,6 +446,18 @@ func (dp *dataPath) cmConnected(tx *cmTx, id *ibcm.ID, ev *ibcm.Event) error {
 // and its QP destroyed. It reports whether the caller must destroy the
 // CM ID (false when the connection was reaped already).
 func (dp *dataPath) txFailed(tx *cmTx) bool {
+	reap := dp.detachTx(tx)
+	if reap {
+		dp.destroyTxQP(tx)
+	}
+	return reap
+}
+
+// detachTx takes a failed connection off its neighbour and frees the
+// neighbour (with the packets queued on it); it reports whether the
+// caller is the one to reap the connection (false when it was reaped
+// already).
+func (dp *dataPath) detachTx(tx *cmTx) bool {
 	dp.cm.mu.Lock()
 	n := tx.neigh
 	tx.neigh = nil
@@ -455,9 +467,6 @@ func (dp *dataPath) txFailed(tx *cmTx) bool {
 	dp.cm.mu.Unlock()
 	if n != nil && n.cm.CompareAndSwap(tx, nil) && dp.removeNeigh(n) {
 		dp.freeNeigh(n)
-	}
-	if reap {
-		dp.destroyTxQP(tx)
 	}
 	return reap
 }

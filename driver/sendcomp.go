@@ -68,17 +68,7 @@ func (dp *dataPath) cmSendFailed(wc *verbs.WC) {
 	} else {
 		dp.warn(msg, wc.Status.IBValue(), wc.WRID&^opCM, 0)
 	}
-	dp.cm.mu.Lock()
-	n := tx.neigh
-	tx.neigh = nil
-	reap := !tx.reaped
-	tx.reaped = true
-	tx.up.Store(false)
-	dp.cm.mu.Unlock()
-	if n != nil && n.cm.CompareAndSwap(tx, nil) && dp.removeNeigh(n) {
-		dp.freeNeigh(n)
-	}
-	if reap {
+	if dp.detachTx(tx) {
 		dp.destroyTx(tx)
 	}
 }
