@@ -77,12 +77,25 @@ func v6Scope(a netip.Addr) int {
 	return 0xe
 }
 
-// insertAddr adds p to an interface's address list. IPv4 addresses go
-// last; IPv6 ones before the first IPv6 address of the same or a smaller
+// insertAddr adds p to an interface's address list. An IPv4 primary goes
+// after the last primary and a secondary (one in the subnet of an address
+// already there) last, as __inet_insert_ifa orders them; IPv6 ones before the first IPv6 address of the same or a smaller
 // scope (ipv6_link_dev_addr), so larger scopes come first and, within a
 // scope, the newest. Caller holds s.mu.
 func (s *ipStack) insertAddr(index int32, p netip.Prefix) {
 	list := s.addrs[index]
+	if p.Addr().Is4() && !secondary4(list, p) {
+		// A new primary goes after the last primary, before the
+		// secondaries (__inet_insert_ifa); a secondary goes last.
+		at := 0
+		for i, q := range list {
+			if q.Addr().Is4() && !secondary4(list[:i], q) {
+				at = i + 1
+			}
+		}
+		s.addrs[index] = slices.Insert(list, at, p)
+		return
+	}
 	if p.Addr().Is6() {
 		for i, q := range list {
 			if q.Addr().Is6() && v6Scope(p.Addr()) >= v6Scope(q.Addr()) {

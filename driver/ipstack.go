@@ -500,9 +500,14 @@ func (n *Node) Addrs() ([]netlinkx.Addr, error) {
 	var out []netlinkx.Addr
 	for _, v4 := range []bool{true, false} {
 		for _, nd := range devs {
-			for _, p := range n.ip.addrs[nd.index] {
+			list := n.ip.addrs[nd.index]
+			for i, p := range list {
 				if p.Addr().Is4() == v4 {
-					out = append(out, addrMsg(nd, p))
+					a := addrMsg(nd, p)
+					if secondary4(list[:i], p) {
+						a.Flags |= unix.IFA_F_SECONDARY
+					}
+					out = append(out, a)
 				}
 			}
 		}
@@ -582,7 +587,7 @@ func (n *Node) DelAddr(a netlinkx.Addr) error {
 	list := n.ip.addrs[nd.index]
 	for i, q := range list {
 		if q.Addr() == ip && (a.PrefixLen == 0 || q.Bits() == int(a.PrefixLen)) {
-			n.ip.addrs[nd.index] = append(list[:i:i], list[i+1:]...)
+			n.ip.addrs[nd.index] = deleteAddr4(list, i)
 			if n.ip.isAuto(nd.index, ip) {
 				delete(n.ip.auto, nd.index)
 			}
@@ -650,4 +655,39 @@ func (s *ipStack) forget(index int32) {
 	delete(s.addrs, index)
 	delete(s.auto, index)
 	delete(s.neigh, index)
+}
+
+// secondary4 reports whether IPv4 prefix p is a secondary address: one
+// listed before it (earlier) is in the same subnet with the same mask.
+// The kernel flags the later addresses of a subnet IFA_F_SECONDARY when
+// they are added (__inet_insert_ifa); since a primary always precedes
+// its secondaries and takes them along when deleted, the order tells.
+func secondary4(earlier []netip.Prefix, p netip.Prefix) bool {
+	if !p.Addr().Is4() {
+		return false
+	}
+	for _, q := range earlier {
+		if q.Addr().Is4() && q.Bits() == p.Bits() && q.Masked() == p.Masked() {
+			return true
+		}
+	}
+	return false
+}
+
+// deleteAddr4 removes list[i]; deleting a primary IPv4 address removes its
+// secondaries too (__inet_del_ifa with promote_secondaries 0, the
+// kernel's default).
+func deleteAddr4(list []netip.Prefix, i int) []netip.Prefix {
+	p := list[i]
+	primary := p.Addr().Is4() && !secondary4(list[:i], p)
+	out := make([]netip.Prefix, 0, len(list)-1)
+	for j, q := range list {
+		switch {
+		case j == i:
+		case primary && j > i && q.Addr().Is4() && q.Bits() == p.Bits() && q.Masked() == p.Masked():
+		default:
+			out = append(out, q)
+		}
+	}
+	return out
 }

@@ -521,3 +521,54 @@ func TestAddrAddDel(t *testing.T) {
 		t.Fatalf("node1's address on node0:\n%s", got)
 	}
 }
+
+// IPv4 addresses in a subnet that has one already are secondaries: listed
+// after the primaries and flagged, and deleting the primary deletes them
+// (promote_secondaries 0); a new primary goes before the secondaries.
+func TestAddrSecondaries(t *testing.T) {
+	e := newEnv(t)
+	list := func() string {
+		out, errs, st := e.run("-j addr show dev ib1")
+		if st != 0 {
+			t.Fatalf("show: %d %s", st, errs)
+		}
+		var ls []struct {
+			AddrInfo []struct {
+				Local     string `json:"local"`
+				PrefixLen int    `json:"prefixlen"`
+				Secondary bool   `json:"secondary"`
+			} `json:"addr_info"`
+		}
+		if err := json.Unmarshal([]byte(out), &ls); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, a := range ls[0].AddrInfo {
+			fmt.Fprintf(&b, "%s/%d", a.Local, a.PrefixLen)
+			if a.Secondary {
+				b.WriteString(" secondary")
+			}
+			b.WriteString(", ")
+		}
+		return b.String()
+	}
+	steps := []struct{ cmd, want string }{
+		{"addr add 10.1.0.1/24 dev ib1", "10.1.0.1/24, "},
+		{"addr add 10.1.0.2/24 dev ib1", "10.1.0.1/24, 10.1.0.2/24 secondary, "},
+		{"addr add 10.1.0.3/16 dev ib1", "10.1.0.1/24, 10.1.0.3/16, 10.1.0.2/24 secondary, "},
+		{"addr add 10.2.0.1/24 dev ib1", "10.1.0.1/24, 10.1.0.3/16, 10.2.0.1/24, 10.1.0.2/24 secondary, "},
+		{"addr add 10.1.0.4/24 dev ib1", "10.1.0.1/24, 10.1.0.3/16, 10.2.0.1/24, 10.1.0.2/24 secondary, 10.1.0.4/24 secondary, "},
+		{"addr del 10.1.0.1/24 dev ib1", "10.1.0.3/16, 10.2.0.1/24, "},
+	}
+	for _, s := range steps {
+		e.ok(s.cmd)
+		if got := list(); got != s.want {
+			t.Fatalf("after %s:\n got %s\nwant %s", s.cmd, got, s.want)
+		}
+	}
+	e.ok("addr add 10.2.0.9/24 dev ib1")
+	out, _, _ := e.run("addr show dev ib1")
+	if want := "    inet 10.2.0.9/24 brd 10.2.0.255 scope global secondary ib1\n"; !strings.Contains(out, want) {
+		t.Errorf("addr show lacks %q:\n%s", want, out)
+	}
+}
