@@ -132,7 +132,7 @@ func pingRun(o *PingOptions) error {
 	}
 	ident := uint16(os.Getpid())
 	var sent, received, errs int
-	var rtts []float64
+	var rtts []int64 // µs, as iputils' triptime
 	// The time printed is from the first request to the last one sent
 	// (iputils: cur_time - start_time), not to the end of the wait.
 	start := time.Now()
@@ -167,9 +167,9 @@ func pingRun(o *PingOptions) error {
 		switch rep.Status {
 		case netlinkx.PingReplied:
 			received++
-			ms := float64(rep.RTTNs) / 1e6
-			rtts = append(rtts, ms)
-			fmt.Fprintf(w, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms\n", rep.Bytes, pr(rep.From), seq, rep.TTL, rttString(ms))
+			us := int64(rep.RTTNs / 1000)
+			rtts = append(rtts, us)
+			fmt.Fprintf(w, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms\n", rep.Bytes, pr(rep.From), seq, rep.TTL, rttString(us))
 		case netlinkx.PingUnreachable:
 			errs++
 			if dst.Is4() {
@@ -216,15 +216,7 @@ func pingRun(o *PingOptions) error {
 	}
 	fmt.Fprintln(w)
 	if received > 0 {
-		minv, maxv, sum, sq := rtts[0], rtts[0], 0.0, 0.0
-		for _, r := range rtts {
-			minv, maxv = math.Min(minv, r), math.Max(maxv, r)
-			sum += r
-			sq += r * r
-		}
-		avg := sum / float64(len(rtts))
-		mdev := math.Sqrt(math.Max(sq/float64(len(rtts))-avg*avg, 0))
-		fmt.Fprintf(w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", minv, avg, maxv, mdev)
+		fmt.Fprintf(w, "rtt min/avg/max/mdev = %s ms\n", rttSummary(rtts))
 		return nil
 	}
 	return &SilentError{Status: ExitFailure}
@@ -252,18 +244,48 @@ func addrString(a netip.Addr) string {
 	return "?"
 }
 
-// rttString is ping's time format: three significant decimals below 1 ms,
-// fewer above (0.045, 1.23, 12.3, 123).
-func rttString(ms float64) string {
+// rttString is iputils' time format for a round trip of us microseconds:
+// exact below 1 ms (0.045), then rounded to three significant digits
+// (1.23, 12.3, 123).
+func rttString(us int64) string {
 	switch {
-	case ms < 1:
-		return strconv.FormatFloat(ms, 'f', 3, 64)
-	case ms < 10:
-		return strconv.FormatFloat(ms, 'f', 2, 64)
-	case ms < 100:
-		return strconv.FormatFloat(ms, 'f', 1, 64)
+	case us >= 100000-50:
+		return fmt.Sprintf("%d", (us+500)/1000)
+	case us >= 10000-5:
+		return fmt.Sprintf("%d.%01d", (us+50)/1000, ((us+50)%1000)/100)
+	case us >= 1000:
+		return fmt.Sprintf("%d.%02d", (us+5)/1000, ((us+5)%1000)/10)
 	}
-	return strconv.FormatFloat(ms, 'f', 0, 64)
+	return fmt.Sprintf("%d.%03d", us/1000, us%1000)
+}
+
+// rttSummary is the figures of iputils' "rtt min/avg/max/mdev" line, in
+// integer microseconds as it computes them: the average truncated, the
+// deviation the integer square root of the variance.
+func rttSummary(us []int64) string {
+	minv, maxv, sum, sum2 := us[0], us[0], int64(0), int64(0)
+	for _, t := range us {
+		minv, maxv = min(minv, t), max(maxv, t)
+		sum += t
+		sum2 += t * t
+	}
+	n := int64(len(us))
+	avg := sum / n
+	var variance int64
+	if sum < math.MaxInt32 {
+		variance = (sum2 - sum*sum/n) / n
+	} else {
+		variance = sum2/n - avg*avg
+	}
+	mdev := int64(math.Sqrt(float64(max(variance, 0))))
+	for mdev*mdev > variance {
+		mdev--
+	}
+	for (mdev+1)*(mdev+1) <= variance {
+		mdev++
+	}
+	f := func(v int64) string { return fmt.Sprintf("%d.%03d", v/1000, v%1000) }
+	return f(minv) + "/" + f(avg) + "/" + f(maxv) + "/" + f(mdev)
 }
 
 // pmtuModes are -M's values.

@@ -445,3 +445,27 @@ func TestLossPercent(t *testing.T) {
 		}
 	}
 }
+
+func TestRTTFormats(t *testing.T) {
+	for us, want := range map[int64]string{
+		45: "0.045", 123: "0.123", 999: "0.999", 1000: "1.00", 1234: "1.23", 1235: "1.24", 9994: "9.99",
+		9995: "10.0", 99949: "99.9", 99950: "100", 123456: "123",
+	} {
+		if got := rttString(us); got != want {
+			t.Errorf("rttString(%d) = %q, want %q", us, got, want)
+		}
+	}
+	tests := []struct {
+		us   []int64
+		want string
+	}{
+		{[]int64{100, 200, 300}, "0.100/0.200/0.300/0.081"},
+		{[]int64{1500}, "1.500/1.500/1.500/0.000"},
+		{[]int64{45, 46}, "0.045/0.045/0.046/0.000"},
+	}
+	for _, tt := range tests {
+		if got := rttSummary(tt.us); got != tt.want {
+			t.Errorf("rttSummary(%v) = %q, want %q", tt.us, got, tt.want)
+		}
+	}
+}
