@@ -565,6 +565,12 @@ func (n *Node) AddAddr(a netlinkx.Addr) error {
 	}
 	n.ip.insertAddr(nd.index, p)
 	n.ip.mu.Unlock()
+	return n.commitAddrs(nd, undo)
+}
+
+// commitAddrs saves nd's changed addresses, restoring them (undo) if that
+// fails, and joins or leaves the multicast groups they imply.
+func (n *Node) commitAddrs(nd *Netdev, undo func()) error {
 	if err := n.persist(nd); err != nil {
 		undo()
 		return err
@@ -592,12 +598,7 @@ func (n *Node) DelAddr(a netlinkx.Addr) error {
 				delete(n.ip.auto, nd.index)
 			}
 			n.ip.mu.Unlock()
-			if err := n.persist(nd); err != nil {
-				undo()
-				return err
-			}
-			nd.syncMcast()
-			return nil
+			return n.commitAddrs(nd, undo)
 		}
 	}
 	n.ip.mu.Unlock()
@@ -667,11 +668,17 @@ func secondary4(earlier []netip.Prefix, p netip.Prefix) bool {
 		return false
 	}
 	for _, q := range earlier {
-		if q.Addr().Is4() && q.Bits() == p.Bits() && q.Masked() == p.Masked() {
+		if sameSubnet4(q, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// sameSubnet4 reports whether q is an IPv4 address with p's mask and
+// subnet (inet_ifa_match with equal masks).
+func sameSubnet4(q, p netip.Prefix) bool {
+	return q.Addr().Is4() && q.Bits() == p.Bits() && q.Masked() == p.Masked()
 }
 
 // deleteAddr4 removes list[i]; deleting a primary IPv4 address removes its
@@ -684,7 +691,7 @@ func deleteAddr4(list []netip.Prefix, i int) []netip.Prefix {
 	for j, q := range list {
 		switch {
 		case j == i:
-		case primary && j > i && q.Addr().Is4() && q.Bits() == p.Bits() && q.Masked() == p.Masked():
+		case primary && j > i && sameSubnet4(q, p):
 		default:
 			out = append(out, q)
 		}
