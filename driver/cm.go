@@ -144,7 +144,7 @@ func (dp *dataPath) cmListen(qpn uint32) {
 
 func (dp *dataPath) newRCQP(srq *verbs.SRQ) (*verbs.QP, error) {
 	return dp.port.dev.CreateQP(verbs.QPInitAttr{Type: verbs.RC, SendCQ: dp.scq, RecvCQ: dp.rcq, SRQ: srq,
-		MaxSend: 64, MaxSGE: 1})
+		MaxSend: dp.sendq, MaxSGE: 1}) // max_send_wr = ipoib_sendq_size
 }
 
 // ensureSRQ creates the shared receive queue on first use and returns it.
@@ -523,7 +523,7 @@ func (dp *dataPath) transmitRC(c *cmTx, pkt []byte, cfg *dpConfig) error {
 	dp.retireSendsLocked()
 	dp.countTx(len(pkt))
 	head := c.sent.Add(1) - 1
-	err := c.qp.PostSend(&verbs.SendWR{WRID: opCM | uint64(head)&(cmTxRing-1), SGL: [][]byte{pkt}})
+	err := c.qp.PostSend(&verbs.SendWR{WRID: opCM | uint64(head)&uint64(dp.sendq-1), SGL: [][]byte{pkt}})
 	dp.txmu.Unlock()
 	if err != nil {
 		c.sent.Add(^uint32(0))

@@ -158,6 +158,7 @@ type dataPath struct {
 	quit     chan struct{}
 	done     chan struct{}
 
+	sendq       int // send_queue_size: the size of the send rings
 	txmu        sync.Mutex
 	txbuf       []byte
 	txwcs       []verbs.WC
@@ -194,6 +195,7 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	recvq := n.params.get("recv_queue_size")
 	sendq := n.params.get("send_queue_size")
+	dp.sendq = sendq
 	var err error
 	if dp.scq, err = hp.dev.NewCQ(sendq, nil); err != nil {
 		return err

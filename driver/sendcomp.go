@@ -6,18 +6,14 @@ import (
 
 // Send completions (ipoib_ib_handle_tx_wc, ipoib_cm_handle_tx_wc). UD and
 // RC sends share the interface's send CQ; RC work requests carry opCM in
-// their ID, as IPOIB_OP_CM marks them, with the connection's ring slot in
-// the low bits. Finished sends are retired before each post. An RC send
+// their ID, as IPOIB_OP_CM marks them, with the connection's ring slot (its
+// send count modulo send_queue_size, a power of two) in the low bits. Finished sends are retired before each post. An RC send
 // that fails (its QP ran out of transport retries: the peer is gone) frees
 // the connection's neighbour and reaps the connection, so the next packet
 // resolves and connects again.
 
 // opCM marks the work request IDs of RC sends (IPOIB_OP_CM).
 const opCM = 1 << 30
-
-// cmTxRing is the ring of an RC connection's send slots that a failed
-// completion names (ipoib_sendq_size, the default send_queue_size).
-const cmTxRing = 128
 
 // retireSendsLocked polls the send CQ empty and notes failed RC sends for
 // handleSendErrors. Caller holds txmu.
