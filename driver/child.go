@@ -118,7 +118,7 @@ func (n *Node) unregister(c *Netdev) error {
 		return err
 	}
 	c.stop()
-	n.ip.forget(c.index)
+	n.ip.Forget(c.index)
 	return nil
 }
 

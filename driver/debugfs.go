@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/ipoib"
 	"github.com/ibctl/ibctl/sysfs"
 )
 
@@ -38,7 +39,9 @@ func (n *Node) McastGroups(dev string) ([]sysfs.MCG, error) {
 	}
 	out := append(nd.mcgRecords(), sysfs.MCG{GID: fabric.BroadcastMGID(nd.pkey), Created: nd.mcCreated, Complete: true})
 	if dp := nd.dp; dp != nil {
-		out = append(out, dp.sendOnlyRecords()...)
+		for _, g := range dp.SendOnlyGroups() {
+			out = append(out, sysfs.MCG{GID: g.MGID, Created: g.Created, Complete: true, SendOnly: true})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].GID[:], out[j].GID[:]) < 0 })
 	return out, nil
@@ -49,7 +52,7 @@ func (n *Node) McastGroups(dev string) ([]sysfs.MCG, error) {
 func (n *Node) Paths(dev string) ([]sysfs.Path, error) {
 	n.d.mu.Lock()
 	nd, err := n.lookup("debugfs", 0, dev)
-	var dp *dataPath
+	var dp *ipoib.Endpoint
 	if err == nil {
 		dp = nd.dp
 	}
@@ -57,12 +60,9 @@ func (n *Node) Paths(dev string) ([]sysfs.Path, error) {
 	if err != nil || dp == nil {
 		return nil, err
 	}
-	dp.pathmu.Lock()
-	out := make([]sysfs.Path, 0, len(dp.paths))
-	for gid, p := range dp.paths {
-		out = append(out, sysfs.Path{GID: gid, Complete: p.DLID != 0, DLID: p.DLID, SL: p.SL, RateMbps: p.Rate})
+	var out []sysfs.Path
+	for _, p := range dp.Paths() {
+		out = append(out, sysfs.Path{GID: p.GID, Complete: p.DLID != 0, DLID: p.DLID, SL: p.SL, RateMbps: p.Rate})
 	}
-	dp.pathmu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].GID[:], out[j].GID[:]) < 0 })
 	return out, nil
 }

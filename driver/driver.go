@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/ipoib"
 	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/driver/verbs"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -71,7 +72,7 @@ type Driver struct {
 	status  netlinkx.Status
 	release string
 
-	dps dpTable // running data paths by interface address (perf)
+	endpoints *ipoib.Registry // open endpoints by interface address (perf)
 
 	evmu    sync.Mutex
 	pending []fabric.Event // fabric events not yet flushed (see sm.go)
@@ -81,7 +82,7 @@ type Driver struct {
 // restores the saved configuration from the store.
 func New(opts Options) (*Driver, error) {
 	d := &Driver{st: opts.Store, log: opts.Log, now: opts.Now, clock: opts.Clock, nodes: map[string]*stack{},
-		stop: make(chan struct{}), release: opts.KernelRelease, lose: opts.LoseFrame}
+		stop: make(chan struct{}), release: opts.KernelRelease, lose: opts.LoseFrame, endpoints: &ipoib.Registry{}}
 	if d.release == "" {
 		d.release = defaultRelease
 	}

@@ -49,7 +49,7 @@ func (n *Node) SetCoalesce(dev string, set netlinkx.CoalesceSet) error {
 		nd.rxUsecs, nd.rxFrames = uint16(usecs), uint16(frames)
 		if nd.dp != nil {
 			// ipoib_set_coalesce applies the values to the receive CQ.
-			_ = nd.dp.rcq.Modify(nd.rxFrames, nd.rxUsecs)
+			_ = nd.dp.ModerateRx(nd.rxFrames, nd.rxUsecs)
 		}
 		return nil
 	})
@@ -100,7 +100,7 @@ func (n *Node) Stats(dev string) ([]netlinkx.Stat, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := nd.counters.snapshot()
+	s := nd.stats()
 	vals := []uint64{s.RxPackets, s.TxPackets, s.RxBytes, s.TxBytes, s.TxErrors, s.RxDropped, s.TxDropped, s.Multicast}
 	out := make([]netlinkx.Stat, len(statNames))
 	for i, name := range statNames {

@@ -50,7 +50,7 @@ func (n *Node) change(devs []*Netdev, fn func() error) error {
 	for i, nd := range devs {
 		saved[i] = *nd
 	}
-	undoAddrs := n.ip.snapshotAddrs(devs)
+	undoAddrs := n.ip.SnapshotAddrs(indexes(devs)...)
 	err := fn()
 	if err == nil {
 		err = n.persist(devs...)
@@ -58,9 +58,9 @@ func (n *Node) change(devs []*Netdev, fn func() error) error {
 	if err != nil {
 		undoAddrs()
 		for i, nd := range devs {
-			joined, dp, mc, carrier := nd.joined, nd.dp, nd.mcast, saved[i].carrier
+			joined, dp, nic, mc, carrier := nd.joined, nd.dp, nd.nic, nd.mcast, saved[i].carrier
 			*nd = saved[i]
-			nd.joined, nd.dp, nd.mcast = joined, dp, mc
+			nd.joined, nd.dp, nd.nic, nd.mcast = joined, dp, nic, mc
 			nd.setJoined(saved[i].joined)
 			nd.setCarrier(carrier && nd.joined)
 			nd.updateDataPath()
@@ -162,4 +162,13 @@ func (n *Node) SetMTU(dev string, mtu uint32) error {
 		return err
 	}
 	return n.change([]*Netdev{nd}, func() error { return nd.devSetMTU(mtu) })
+}
+
+// indexes are the devices' ifindexes.
+func indexes(devs []*Netdev) []int32 {
+	out := make([]int32, len(devs))
+	for i, nd := range devs {
+		out[i] = nd.index
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/inet"
 	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/ibctl/ibctl/sysfs"
 )
@@ -20,9 +21,6 @@ import (
 // such group as a full member (creating it with the broadcast group's
 // parameters) and attaches its QP.
 
-// allHosts is 224.0.0.1.
-var allHosts = [4]byte{224, 0, 0, 1}
-
 // mcEntry is one joined multicast group other than the broadcast group.
 type mcEntry struct {
 	group   netip.Addr
@@ -30,35 +28,19 @@ type mcEntry struct {
 	created int64 // jiffies
 }
 
-// mcGroups is the interface's dev_mc list: the IPv4 groups it is in
-// (the all-hosts group, once it is up with an IPv4 address).
+// mcGroups is the interface's dev_mc list: the groups its addresses put
+// it in (inet.Stack.Groups), while it is up.
 func (nd *Netdev) mcGroups() []netip.Addr {
 	if !nd.up {
 		return nil
 	}
-	var out []netip.Addr
-	if _, ok := nd.node.ip.addrOn(nd.index); ok {
-		out = append(out, netip.AddrFrom4(allHosts))
-	}
-	// IPv6: all-nodes and the solicited-node group of each address.
-	if v6 := nd.node.ip.v6Addrs(nd.index); len(v6) > 0 {
-		out = append(out, allNodes)
-		seen := map[netip.Addr]bool{}
-		for _, a := range v6 {
-			snm := netip.AddrFrom16(header.SolicitedNodeAddr(a.As16()))
-			if !seen[snm] {
-				seen[snm] = true
-				out = append(out, snm)
-			}
-		}
-	}
-	return out
+	return nd.node.ip.Groups(nd.index)
 }
 
 func (nd *Netdev) mgidOf(g netip.Addr) [16]byte {
 	var b header.HWAddr
 	copy(b[:], nd.broadcast())
-	return mcastMGID(b, g)
+	return inet.MulticastLinkAddr(b, g).GID()
 }
 
 // syncMcast joins the groups of the dev_mc list and leaves the others, as
@@ -90,19 +72,8 @@ func (nd *Netdev) syncMcast() {
 		if _, ok := nd.mcast[mgid]; ok {
 			continue
 		}
-		// a send-only entry for the group gives way (sendonly.go)
-		mlid, err := nd.dp.joinFull(mgid, func() (uint16, error) {
-			m, err := nd.node.d.fab.Join(nd.portRef(), fabric.JoinRequest{MGID: mgid, PKey: nd.pkey,
-				JoinState: fabric.FullMember, Create: true})
-			if err != nil {
-				return 0, err
-			}
-			if err := nd.dp.qp.AttachMcast(mgid, m.MLID); err != nil {
-				_ = nd.node.d.fab.Leave(nd.portRef(), mgid, fabric.FullMember)
-				return 0, err
-			}
-			return m.MLID, nil
-		})
+		// a send-only entry for the group gives way (ipoib/multicast.go)
+		mlid, err := nd.dp.JoinFull(mgid)
 		if err != nil {
 			nd.mcastDbg("couldn't join multicast group %s: %v", header.FormatGID(mgid), err)
 			continue
@@ -116,10 +87,10 @@ func (nd *Netdev) syncMcast() {
 
 func (nd *Netdev) leaveGroup(mgid [16]byte, e mcEntry) {
 	if nd.dp != nil {
-		_ = nd.dp.qp.DetachMcast(mgid, e.mlid)
-		nd.dp.leftFull(mgid)
+		nd.dp.LeaveFull(mgid, e.mlid)
+	} else {
+		_ = nd.node.d.fab.Leave(nd.portRef(), mgid, fabric.FullMember)
 	}
-	_ = nd.node.d.fab.Leave(nd.portRef(), mgid, fabric.FullMember)
 	delete(nd.mcast, mgid)
 }
 

@@ -211,7 +211,6 @@ func (nd *Netdev) setJoined(want bool) {
 // the SA again. Multicast neighbours stay.
 func (nd *Netdev) flushConnections() {
 	if nd.dp != nil {
-		nd.dp.flushPathNeighs()
-		nd.dp.flushPaths()
+		nd.dp.FlushPaths()
 	}
 }

@@ -3,9 +3,10 @@ package driver
 import (
 	"fmt"
 	"strings"
-	"sync/atomic"
 
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/inet"
+	"github.com/ibctl/ibctl/driver/ipoib"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -14,7 +15,7 @@ import (
 const (
 	arphrdInfiniband = 32
 	hwAddrLen        = 20
-	maxMTU           = 65520 // IPOIB_CM_MTU: 0x10000 − 0x10
+	maxMTU           = ipoib.MaxMTU
 	encapLen         = 4
 	minDatagramMTU   = 68 + encapLen
 	cmSupported      = 0x80 // hardware address byte 0: RC capable (RFC 4755)
@@ -40,12 +41,10 @@ type stack struct {
 	nextIndex  int32
 	nextQPN    uint32
 	params     params
-	ports      []*hcaPort // per HCA port, index port-1
-	ip         *ipStack
+	ports      []*ipoib.Port // per HCA port, index port-1
+	host       *ipoib.Host   // what the node's endpoints share: log, debug levels, clocks
+	ip         *inet.Stack
 	klog       *klog
-	dataDebug  atomic.Int32 // data_debug_level, read by the data path
-	debugLevel atomic.Int32 // debug_level, for the data path's and the CM's ipoib_dbg
-	mcastDebug atomic.Int32 // mcast_debug_level, for the data path's ipoib_dbg_mcast
 }
 
 // Node is a handle on one node's stack: every control operation of the
@@ -76,8 +75,9 @@ type Netdev struct {
 	v6Ready        bool                 // IPv6 configured since the link became ready (IF_READY; addrconf.go)
 	mcCreated      int64                // jiffies when the broadcast group entry was created
 	mcast          map[[16]byte]mcEntry // joined IPv4 multicast groups besides the broadcast group
-	dp             *dataPath            // the UD transport while joined
-	counters       *devStats            // interface statistics, kept across data path restarts
+	dp             *ipoib.Endpoint      // the IPoIB endpoint while joined
+	nic            *inet.NIC            // dp attached to the IP stack
+	counters       *ipoib.Stats         // interface statistics, kept across endpoints
 	mtu            uint32
 	adminMTU       uint32
 	mcastMTU       uint32
@@ -89,12 +89,13 @@ type Netdev struct {
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	n := &stack{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
-		nextIndex: firstIfindex, nextQPN: firstQPN, params: p, ip: newIPStack(d.timers),
+		nextIndex: firstIfindex, nextQPN: firstQPN, params: p, ip: inet.New(d.timers),
 		klog: newKlog(d.started, d.now)}
-	n.ip.dataPath = n.liveDataPath
-	n.dataDebug.Store(int32(p.get("data_debug_level")))
-	n.debugLevel.Store(int32(p.get("debug_level")))
-	n.mcastDebug.Store(int32(p.get("mcast_debug_level")))
+	n.host = &ipoib.Host{Fabric: d.fab, Log: n.logf, Now: d.now, Nanos: d.nanos, Jiffies: d.jiffies,
+		Clock: d.clock, LoseFrame: d.lose, Endpoints: d.endpoints}
+	n.host.DataDebug.Store(int32(p.get("data_debug_level")))
+	n.host.Debug.Store(int32(p.get("debug_level")))
+	n.host.McastDebug.Store(int32(p.get("mcast_debug_level")))
 	for port := 1; port <= len(hw.Spec.Ports); port++ {
 		nd := n.newNetdev(fmt.Sprintf("ib%d", port-1), port, nil)
 		nd.pkey = n.portPKey(port)
@@ -104,23 +105,12 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	return n
 }
 
-// liveDataPath is the data path of the interface with the index, nil when
-// it is gone or down. It takes the driver lock.
-func (n *stack) liveDataPath(index int32) *dataPath {
-	n.d.mu.Lock()
-	defer n.d.mu.Unlock()
-	if nd := n.devs[index]; nd != nil {
-		return nd.dp
-	}
-	return nil
-}
-
 // newNetdev allocates a device in the state ipoib_intf_alloc leaves it:
 // datagram mode, MTU from the port's IB MTU, down.
 func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 	ud := uint32(n.portSpec(port).MTU - encapLen)
 	nd := &Netdev{node: n, name: name, port: port, parent: parent, index: n.nextIndex, qpn: n.nextQPN,
-		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, counters: &devStats{}}
+		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, counters: &ipoib.Stats{}}
 	n.nextIndex++
 	n.nextQPN++
 	return nd
@@ -229,7 +219,7 @@ func (nd *Netdev) link() netlinkx.Link {
 		TSOMaxSegs: 65535, GROMaxSize: 65536, Kind: "ipoib",
 		Qdisc: nd.qdisc(),
 		IPoIB: &netlinkx.IPoIB{PKey: nd.pkey, Mode: nd.mode, Umcast: b2u16(nd.umcast)},
-		Stats: nd.counters.snapshot(), CarrierChanges: nd.carrierChanges,
+		Stats: nd.stats(), CarrierChanges: nd.carrierChanges,
 	}
 	if nd.parent != nil {
 		l.ParentIndex = nd.parent.index

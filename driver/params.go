@@ -110,11 +110,11 @@ func (n *Node) SetParam(name string, value int) error {
 	}
 	switch name {
 	case "data_debug_level":
-		n.dataDebug.Store(int32(value))
+		n.host.DataDebug.Store(int32(value))
 	case "debug_level":
-		n.debugLevel.Store(int32(value))
+		n.host.Debug.Store(int32(value))
 	case "mcast_debug_level":
-		n.mcastDebug.Store(int32(value))
+		n.host.McastDebug.Store(int32(value))
 	}
 	return nil
 }

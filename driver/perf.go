@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/ipoib"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -30,24 +30,24 @@ func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 	if err != nil {
 		return netlinkx.PerfReply{}, err
 	}
-	nd, src, dp, mtu := rt.nd, rt.src, rt.dp, rt.mtu
+	name, src, dp, mtu := rt.name, rt.src, rt.dp, rt.mtu
 	if dp == nil {
-		return netlinkx.PerfReply{}, errorf("perf", nd.name, unix.ENETDOWN, "")
+		return netlinkx.PerfReply{}, errorf("perf", name, unix.ENETDOWN, "")
 	}
 	size := int(r.Size)
 	if size <= 0 {
 		size = int(mtu) - header.IPv4MinHeaderLen - 8
 	}
 	if header.IPv4MinHeaderLen+8+size > int(mtu) {
-		return netlinkx.PerfReply{}, errorf("perf", nd.name, unix.EMSGSIZE, "datagram of %d bytes exceeds the MTU %d", size, mtu)
+		return netlinkx.PerfReply{}, errorf("perf", name, unix.EMSGSIZE, "datagram of %d bytes exceeds the MTU %d", size, mtu)
 	}
-	hw, ok := n.ip.resolve(dp, src, dst, time.Now().Add(3*time.Second))
+	hw, ok := n.ip.Resolve(rt.index, src, dst, time.Now().Add(3*time.Second))
 	if !ok {
-		return netlinkx.PerfReply{}, errorf("perf", nd.name, unix.EHOSTUNREACH, "")
+		return netlinkx.PerfReply{}, errorf("perf", name, unix.EHOSTUNREACH, "")
 	}
-	peer := n.d.dps.lookup(dpKey{gid: hw.GID(), qpn: hw.QPN()})
+	peer := n.d.endpoints.Lookup(ipoib.Key{GID: hw.GID(), QPN: hw.QPN()})
 	if peer == nil {
-		return netlinkx.PerfReply{}, errorf("perf", nd.name, unix.ECONNREFUSED, "no receiver at %s", dst)
+		return netlinkx.PerfReply{}, errorf("perf", name, unix.ECONNREFUSED, "no receiver at %s", dst)
 	}
 	pkt := make([]byte, header.IPoIBHeaderLen+header.IPv4MinHeaderLen+8+size)
 	header.IPoIB(pkt).Encode(header.EtherTypeIPv4)
@@ -62,78 +62,45 @@ func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 	// In connected mode the first packet sets the connection up and waits
 	// on the neighbour meanwhile: send one first and wait for it, so that
 	// the stream runs over the established connection.
-	rxw := peer.stats.rxPackets.Load()
-	if err := dp.transmit(pkt, hw, false); err != nil {
-		return netlinkx.PerfReply{}, errorf("perf", nd.name, netlinkx.ErrnoOf(err), "%v", err)
+	rxw := peer.Stats().RxPackets()
+	if err := dp.WritePacket(pkt, hw); err != nil {
+		return netlinkx.PerfReply{}, errorf("perf", name, netlinkx.ErrnoOf(err), "%v", err)
 	}
-	for warm := time.Now().Add(2 * time.Second); peer.stats.rxPackets.Load() == rxw && time.Now().Before(warm); {
+	for warm := time.Now().Add(2 * time.Second); peer.Stats().RxPackets() == rxw && time.Now().Before(warm); {
 		runtime.Gosched()
 	}
-	rx0p, rx0b := peer.stats.rxPackets.Load(), peer.stats.rxBytes.Load()
-	ev0 := peer.rcq.Stats()
-	window := uint64(len(peer.bufs) / 2)
+	rx0 := peer.Stats().Snapshot()
+	rx0p := rx0.RxPackets
+	ev0 := peer.RecvCQStats()
+	window := uint64(peer.RecvQueueSize() / 2)
 	var sent uint64
 	start := time.Now()
 	end := start.Add(time.Duration(r.DurationMs) * time.Millisecond)
 	for time.Now().Before(end) {
 		for i := 0; i < 64; i++ {
-			for sent-(peer.stats.rxPackets.Load()-rx0p) >= window {
+			for sent-(peer.Stats().RxPackets()-rx0p) >= window {
 				runtime.Gosched()
 				if time.Now().After(end.Add(time.Second)) {
 					break
 				}
 			}
-			if err := dp.transmit(pkt, hw, false); err != nil {
-				return netlinkx.PerfReply{}, errorf("perf", nd.name, netlinkx.ErrnoOf(err), "%v", err)
+			if err := dp.WritePacket(pkt, hw); err != nil {
+				return netlinkx.PerfReply{}, errorf("perf", name, netlinkx.ErrnoOf(err), "%v", err)
 			}
 			sent++
 		}
 	}
 	// Let the receiver drain what is in flight.
-	for drain := time.Now().Add(5 * time.Second); peer.stats.rxPackets.Load()-rx0p < sent && time.Now().Before(drain); {
+	for drain := time.Now().Add(5 * time.Second); peer.Stats().RxPackets()-rx0p < sent && time.Now().Before(drain); {
 		runtime.Gosched()
 	}
 	elapsed := time.Since(start)
-	ev1 := peer.rcq.Stats()
+	ev1 := peer.RecvCQStats()
+	rx1 := peer.Stats().Snapshot()
 	return netlinkx.PerfReply{
-		Sent: sent, Received: peer.stats.rxPackets.Load() - rx0p, Bytes: peer.stats.rxBytes.Load() - rx0b,
+		Sent: sent, Received: rx1.RxPackets - rx0p, Bytes: rx1.RxBytes - rx0.RxBytes,
 		ElapsedNs: uint64(elapsed), Events: ev1.Events - ev0.Events, Completions: ev1.Completions - ev0.Completions,
-		Mode: nd.mode,
+		Mode: rt.mode,
 	}, nil
 }
 
-// dpKey identifies an interface's data path: its port GID and UD QPN.
-type dpKey struct {
-	gid [16]byte
-	qpn uint32
-}
-
-// dpTable maps interface addresses to running data paths, for perf to
-// read its receiver's counters.
-type dpTable struct {
-	mu sync.Mutex
-	m  map[dpKey]*dataPath
-}
-
-func (l *dpTable) add(k dpKey, dp *dataPath) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.m == nil {
-		l.m = map[dpKey]*dataPath{}
-	}
-	l.m[k] = dp
-}
-
-func (l *dpTable) remove(k dpKey, dp *dataPath) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.m[k] == dp {
-		delete(l.m, k)
-	}
-}
-
-func (l *dpTable) lookup(k dpKey) *dataPath {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.m[k]
-}

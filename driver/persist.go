@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/ipoib"
 	"github.com/ibctl/ibctl/driver/store"
 	"golang.org/x/sys/unix"
 )
@@ -55,13 +55,9 @@ func (nd *Netdev) record() devRecord {
 			r.Wanted = append(r.Wanted, name)
 		}
 	}
-	nd.node.ip.mu.Lock()
-	for _, p := range nd.node.ip.addrs[nd.index] {
-		if !nd.node.ip.isAuto(nd.index, p.Addr()) { // derived again at start
-			r.Addrs = append(r.Addrs, p.String())
-		}
+	for _, p := range nd.node.ip.ConfiguredAddrs(nd.index) { // the automatic one is derived again at start
+		r.Addrs = append(r.Addrs, p.String())
 	}
-	nd.node.ip.mu.Unlock()
 	return r
 }
 
@@ -190,7 +186,7 @@ func (n *stack) restore() error {
 				n.params[name] = v
 			}
 			if name == "data_debug_level" {
-				n.dataDebug.Store(int32(v))
+				n.host.DataDebug.Store(int32(v))
 			}
 		}
 	}
@@ -234,7 +230,7 @@ func (n *stack) restore() error {
 			continue
 		}
 		c := &Netdev{node: n, index: r.Index, name: r.Name, port: p.port, parent: p, legacy: r.Legacy, qpn: r.QPN,
-			counters: &devStats{}}
+			counters: &ipoib.Stats{}}
 		c.load(r)
 		n.insert(c)
 		if r.Up {
@@ -262,27 +258,16 @@ func (n *stack) restore() error {
 	return nil
 }
 
-// loadAddrs adds saved addresses (see restore).
+// loadAddrs adds saved addresses (see restore); unparsable ones are
+// skipped.
 func (nd *Netdev) loadAddrs(saved []string) {
-	s := nd.node.ip
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var v6 []netip.Prefix
+	var list []netip.Prefix
 	for _, a := range saved {
-		p, err := netip.ParsePrefix(a)
-		switch {
-		case err != nil:
-		case p.Addr().Is4():
-			s.insertAddr(nd.index, p)
-		default:
-			v6 = append(v6, p)
+		if p, err := netip.ParsePrefix(a); err == nil {
+			list = append(list, p)
 		}
 	}
-	for _, p := range slices.Backward(v6) {
-		if !slices.ContainsFunc(s.addrs[nd.index], func(q netip.Prefix) bool { return q.Addr() == p.Addr() }) {
-			s.insertAddr(nd.index, p)
-		}
-	}
+	nd.node.ip.LoadAddrs(nd.index, list)
 }
 
 // load applies a record's settings; up/carrier and addresses are handled

@@ -24,7 +24,7 @@ func (n *Node) RouteGet(dstb []byte) (netlinkx.Route, error) {
 	if err != nil {
 		return netlinkx.Route{}, err
 	}
-	r := netlinkx.Route{Dst: dst.AsSlice(), Dev: rt.nd.name, Src: rt.src.AsSlice(), Local: n.ip.owns(rt.nd.index, dst)}
+	r := netlinkx.Route{Dst: dst.AsSlice(), Dev: rt.name, Src: rt.src.AsSlice(), Local: n.ip.Owns(rt.index, dst)}
 	if dst.Is6() {
 		// rt6_fill_node: the prefix route addrconf added (proto kernel,
 		// metric 256), or the local route, whose copies go through the
@@ -37,9 +37,9 @@ func (n *Node) RouteGet(dstb []byte) (netlinkx.Route, error) {
 		// the local table's route, through the loopback (ip_route_output)
 		r.Dev, r.Table = "lo", unix.RT_TABLE_LOCAL
 	}
-	if e, ok := n.ip.pathMTU(dst); ok {
-		r.MTU = e.mtu
-		r.ExpiresSec = expiresSec(e.expires, n.ip.now())
+	if mtu, expires, ok := n.ip.PathMTU(dst); ok {
+		r.MTU = mtu
+		r.ExpiresSec = expiresSec(expires, n.ip.Now())
 	}
 	return r, nil
 }

@@ -1,4 +1,4 @@
-package driver
+package inet
 
 import (
 	"net/netip"
@@ -16,7 +16,7 @@ import (
 var allNodes = netip.MustParseAddr("ff02::1")
 
 // v6Addrs returns the interface's IPv6 addresses.
-func (s *ipStack) v6Addrs(index int32) []netip.Addr {
+func (s *Stack) v6Addrs(index int32) []netip.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []netip.Addr
@@ -28,24 +28,26 @@ func (s *ipStack) v6Addrs(index int32) []netip.Addr {
 	return out
 }
 
-// mcastMGID maps a multicast group to the interface's MGID.
-func mcastMGID(bcast header.HWAddr, g netip.Addr) [16]byte {
+// MulticastLinkAddr maps a multicast group to its IPoIB address on the
+// link with broadcast address bcast (ip_ib_mc_map, ipv6_ib_mc_map): the
+// multicast QPN and the group's MGID, with the link's P_Key and scope.
+func MulticastLinkAddr(bcast header.HWAddr, g netip.Addr) header.HWAddr {
 	if g.Is4() {
-		return header.IPv4MGID(g.As4(), bcast)
+		return header.MulticastAddr(header.IPv4MGID(g.As4(), bcast))
 	}
-	return header.IPv6MGID(g.As16(), bcast)
+	return header.MulticastAddr(header.IPv6MGID(g.As16(), bcast))
 }
 
 // inputIPv6 handles ICMPv6: neighbour solicitations and advertisements,
 // echo requests and replies, time exceeded in reassembly (fragexpire.go),
 // after reassembly of fragments addressed to the interface (frag6.go).
-func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
+func (s *Stack) inputIPv6(nic *NIC, ip header.IPv6) {
 	if !ip.Valid() {
 		return
 	}
-	index := dp.nd.index
+	index := nic.index
 	if ip.NextHeader() == header.ProtocolIPv6Fragment {
-		if !s.owns(index, netip.AddrFrom16(ip.DestinationAddress())) {
+		if !s.Owns(index, netip.AddrFrom16(ip.DestinationAddress())) {
 			return
 		}
 		if ip = s.reassemble6(index, ip); ip == nil {
@@ -64,30 +66,29 @@ func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 	switch m.Type() {
 	case header.ICMPv6NeighborSolicit:
 		target := netip.AddrFrom16(m.TargetAddress())
-		if !s.owns(index, target) {
+		if !s.Owns(index, target) {
 			return
 		}
 		sll, found, ok := header.FindLinkLayerOption(m.NDPOptions(), header.NDPOptionSourceLinkLayerAddress)
 		if !ok || !found {
 			return
 		}
-		s.learn(dp, srcIP, sll)
-		cfg := dp.cfg.Load()
+		s.learn(nic, srcIP, sll)
 		buf := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen+header.NDPLinkLayerOptionLen)
 		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
-		hw := cfg.hwaddr
+		hw := nic.link.LinkAddress()
 		n := header.EncodeNeighborAdvert(buf[header.IPoIBHeaderLen:], target.As16(), src, target.As16(),
 			header.NAFlagSolicited|header.NAFlagOverride, &hw)
 		if n > 0 {
-			_ = dp.transmit(buf[:header.IPoIBHeaderLen+n], sll, false)
+			_ = nic.link.WritePacket(buf[:header.IPoIBHeaderLen+n], sll)
 		}
 	case header.ICMPv6NeighborAdvert:
 		tll, found, ok := header.FindLinkLayerOption(m.NDPOptions(), header.NDPOptionTargetLinkLayerAddress)
 		if ok && found {
-			s.learn(dp, netip.AddrFrom16(m.TargetAddress()), tll)
+			s.learn(nic, netip.AddrFrom16(m.TargetAddress()), tll)
 		}
 	case header.ICMPv6EchoRequest:
-		if !s.owns(index, netip.AddrFrom16(dst)) {
+		if !s.Owns(index, netip.AddrFrom16(dst)) {
 			return
 		}
 		// The reply goes out as any locally generated packet does
@@ -101,11 +102,11 @@ func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 		if n == 0 {
 			return
 		}
-		s.output(dp, netip.AddrFrom16(dst), srcIP, buf[:n])
+		s.output(nic, netip.AddrFrom16(dst), srcIP, buf[:n])
 	case header.ICMPv6EchoReply:
 		s.deliverReply(m.Ident(), m.Sequence(), pingResult{reply: true, ttl: ip.HopLimit(), bytes: len(m), from: srcIP})
 	case header.ICMPv6TimeExceeded:
-		if m.Code() == header.ICMPv6ReassemblyTimeout && s.owns(index, netip.AddrFrom16(dst)) {
+		if m.Code() == header.ICMPv6ReassemblyTimeout && s.Owns(index, netip.AddrFrom16(dst)) {
 			s.timeExceeded(srcIP, m.Payload())
 		}
 	}
@@ -113,15 +114,14 @@ func (s *ipStack) inputIPv6(dp *dataPath, ip header.IPv6) {
 
 // solicit sends a neighbour solicitation for dst to its solicited-node
 // group.
-func (s *ipStack) solicit(dp *dataPath, src, dst netip.Addr) {
-	cfg := dp.cfg.Load()
+func (s *Stack) solicit(nic *NIC, src, dst netip.Addr) {
 	snm := header.SolicitedNodeAddr(dst.As16())
 	buf := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen+header.NDPLinkLayerOptionLen)
 	header.IPoIB(buf).Encode(header.EtherTypeIPv6)
-	hw := cfg.hwaddr
+	hw := nic.link.LinkAddress()
 	n := header.EncodeNeighborSolicit(buf[header.IPoIBHeaderLen:], src.As16(), snm, dst.As16(), &hw)
 	if n > 0 {
-		_ = dp.transmitMcast(buf[:header.IPoIBHeaderLen+n], mcastMGID(cfg.bcast, netip.AddrFrom16(snm)))
+		_ = nic.link.WritePacket(buf[:header.IPoIBHeaderLen+n], MulticastLinkAddr(nic.link.Broadcast(), netip.AddrFrom16(snm)))
 	}
 }
 

@@ -1,4 +1,4 @@
-package driver
+package ipoib
 
 import (
 	"bytes"
@@ -38,7 +38,7 @@ const (
 	neighObsolete = 2 * arpGCInterval
 )
 
-// NeighReapInterval is how often the daemon should call ReapNeighbours
+// NeighReapInterval is how often the netdev layer should call ReapNeighbours
 // (ipoib_reap_neigh reschedules itself every arp_tbl.gc_interval).
 const NeighReapInterval = arpGCInterval
 
@@ -48,7 +48,7 @@ type ipoibNeigh struct {
 	path  fabric.Path          // the path's address handle (neigh->ah)
 	alive atomic.Int64         // driver clock, Unix ns, of the last transmit
 	cm    atomic.Pointer[cmTx] // the active connection (neigh->cm), or nil
-	freed bool                 // +checklocks:dp.cm.mu: out of the table for good
+	freed bool                 // +checklocks:ep.cm.mu: out of the table for good
 	qmu   sync.Mutex           // guards queue, dead and the connection's going up
 	queue [][]byte             // packets waiting for the connection (neigh->queue)
 	dead  bool                 // +checklocks:qmu: freed, its queue dropped; nothing may queue
@@ -65,9 +65,9 @@ type neighTable struct {
 // queried the first time) when there is none, and marks it alive
 // (ipoib_neigh_get, neigh_add_path) unless its queue is full: a
 // neighbour whose connection never comes up expires while used.
-func (dp *dataPath) neigh(dst header.HWAddr, pkey uint16) (*ipoibNeigh, error) {
-	now := dp.nanos()
-	t := &dp.neighs
+func (ep *Endpoint) neigh(dst header.HWAddr, pkey uint16) (*ipoibNeigh, error) {
+	now := ep.host.Nanos()
+	t := &ep.neighs
 	t.mu.Lock()
 	n := t.m[dst]
 	if n != nil {
@@ -78,7 +78,7 @@ func (dp *dataPath) neigh(dst header.HWAddr, pkey uint16) (*ipoibNeigh, error) {
 		return n, nil
 	}
 	t.mu.Unlock()
-	path, err := dp.path(dst.GID(), pkey)
+	path, err := ep.path(dst.GID(), pkey)
 	if err != nil {
 		return nil, err
 	}
@@ -98,8 +98,8 @@ func (dp *dataPath) neigh(dst header.HWAddr, pkey uint16) (*ipoibNeigh, error) {
 // takeNeighs removes and returns the entries that match, in address
 // order (the kernel walks its hash buckets; a fixed order keeps the
 // debug messages deterministic).
-func (dp *dataPath) takeNeighs(match func(*ipoibNeigh) bool) []*ipoibNeigh {
-	t := &dp.neighs
+func (ep *Endpoint) takeNeighs(match func(*ipoibNeigh) bool) []*ipoibNeigh {
+	t := &ep.neighs
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []*ipoibNeigh
@@ -114,8 +114,8 @@ func (dp *dataPath) takeNeighs(match func(*ipoibNeigh) bool) []*ipoibNeigh {
 }
 
 // removeNeigh takes n out of the table, reporting whether it was there.
-func (dp *dataPath) removeNeigh(n *ipoibNeigh) bool {
-	t := &dp.neighs
+func (ep *Endpoint) removeNeigh(n *ipoibNeigh) bool {
+	t := &ep.neighs
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m[n.daddr] != n {
@@ -125,38 +125,38 @@ func (dp *dataPath) removeNeigh(n *ipoibNeigh) bool {
 	return true
 }
 
-// reapNeighs frees the entries idle for more than neighObsolete
+// ReapNeighbours frees the entries idle for more than neighObsolete
 // (__ipoib_reap_neigh: time_after(jiffies - dt, neigh->alive)) and
 // returns how many. The send-only groups of freed multicast entries are
 // left first (ipoib_mcast_remove_list runs right after the scan; the
 // entries' destructors run after an RCU grace period).
-func (dp *dataPath) reapNeighs() int {
-	obsolete := dp.nanos() - int64(neighObsolete)
-	ns := dp.takeNeighs(func(n *ipoibNeigh) bool { return obsolete > n.alive.Load() })
+func (ep *Endpoint) ReapNeighbours() int {
+	obsolete := ep.host.Nanos() - int64(neighObsolete)
+	ns := ep.takeNeighs(func(n *ipoibNeigh) bool { return obsolete > n.alive.Load() })
 	for _, n := range ns {
 		if n.daddr.IsMulticast() {
-			dp.dropSendOnly(n.daddr.GID())
+			ep.dropSendOnly(n.daddr.GID())
 		}
 	}
 	for _, n := range ns {
-		dp.freeNeigh(n)
+		ep.freeNeigh(n)
 	}
 	return len(ns)
 }
 
 // flushNeighs frees every entry (ipoib_flush_neighs, and the multicast
 // flush when the interface goes down).
-func (dp *dataPath) flushNeighs() {
-	for _, n := range dp.takeNeighs(func(*ipoibNeigh) bool { return true }) {
-		dp.freeNeigh(n)
+func (ep *Endpoint) flushNeighs() {
+	for _, n := range ep.takeNeighs(func(*ipoibNeigh) bool { return true }) {
+		ep.freeNeigh(n)
 	}
 }
 
 // flushPathNeighs frees the entries of unicast addresses, which hang off
 // path records (ipoib_flush_paths): multicast entries stay.
-func (dp *dataPath) flushPathNeighs() {
-	for _, n := range dp.takeNeighs(func(n *ipoibNeigh) bool { return !n.daddr.IsMulticast() }) {
-		dp.freeNeigh(n)
+func (ep *Endpoint) flushPathNeighs() {
+	for _, n := range ep.takeNeighs(func(n *ipoibNeigh) bool { return !n.daddr.IsMulticast() }) {
+		ep.freeNeigh(n)
 	}
 }
 
@@ -164,8 +164,8 @@ func (dp *dataPath) flushPathNeighs() {
 // packets queued on it are dropped (tx_dropped) and its connection, if it
 // still has one, destroyed (ipoib_cm_destroy_tx), with the kernel's debug
 // messages in the kernel's order.
-func (dp *dataPath) freeNeigh(n *ipoibNeigh) {
-	dp.cm.mu.Lock()
+func (ep *Endpoint) freeNeigh(n *ipoibNeigh) {
+	ep.cm.mu.Lock()
 	n.freed = true
 	tx := n.cm.Swap(nil)
 	reap := tx != nil && !tx.reaped
@@ -173,46 +173,29 @@ func (dp *dataPath) freeNeigh(n *ipoibNeigh) {
 		tx.reaped, tx.neigh = true, nil
 		tx.up.Store(false)
 	}
-	dp.cm.mu.Unlock()
+	ep.cm.mu.Unlock()
 	n.qmu.Lock()
 	n.dead = true
 	dropped := len(n.queue)
 	n.queue = nil
 	n.qlen.Store(0)
 	n.qmu.Unlock()
-	dp.stats.txDropped.Add(uint64(dropped))
+	ep.stats.txDropped.Add(uint64(dropped))
 	gid := n.daddr.GID()
 	if reap {
-		dp.dbg("Reap connection for gid %s", pI6(gid))
+		ep.dbg("Reap connection for gid %s", pI6(gid))
 	}
-	dp.dbg("neigh free for %06x %s", n.daddr.QPN(), pI6(gid))
+	ep.dbg("neigh free for %06x %s", n.daddr.QPN(), pI6(gid))
 	if reap {
-		dp.destroyTx(tx)
+		ep.destroyTx(tx)
 	}
 }
 
-// neighCount is the number of entries.
-func (dp *dataPath) neighCount() int {
-	dp.neighs.mu.Lock()
-	defer dp.neighs.mu.Unlock()
-	return len(dp.neighs.m)
-}
-
-// ReapNeighbours runs the neighbour scan on every interface of every node
-// (ipoib_reap_neigh) and returns how many entries it freed; the daemon
-// calls it every NeighReapInterval.
-func (d *Driver) ReapNeighbours() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	total := 0
-	for _, name := range d.order {
-		for _, nd := range sortedDevs(d.nodes[name].devs) {
-			if nd.dp != nil {
-				total += nd.dp.reapNeighs()
-			}
-		}
-	}
-	return total
+// NeighCount is the number of entries.
+func (ep *Endpoint) NeighCount() int {
+	ep.neighs.mu.Lock()
+	defer ep.neighs.mu.Unlock()
+	return len(ep.neighs.m)
 }
 
 // pI6 formats a GID as the kernel's %pI6: eight groups of four lowercase

@@ -1,4 +1,4 @@
-package driver
+package inet
 
 import (
 	"net/netip"
@@ -22,19 +22,19 @@ const reasm6Timeout = 60 * time.Second
 
 // sendIPv6 sends an IPv6 packet (without the encapsulation header) to hw,
 // in fragments when it is larger than mtu.
-func (s *ipStack) sendIPv6(dp *dataPath, ip header.IPv6, hw header.HWAddr, mtu int) error {
+func (s *Stack) sendIPv6(nic *NIC, ip header.IPv6, hw header.HWAddr, mtu int) error {
 	if len(ip) <= mtu {
 		buf := make([]byte, header.IPoIBHeaderLen+len(ip))
 		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
 		copy(buf[header.IPoIBHeaderLen:], ip)
-		return dp.transmit(buf, hw, false)
+		return nic.link.WritePacket(buf, hw)
 	}
 	frags, err := fragment6(ip, mtu, s.fragID())
 	if err != nil {
 		return err
 	}
 	for _, f := range frags {
-		if err := dp.transmit(f, hw, false); err != nil {
+		if err := nic.link.WritePacket(f, hw); err != nil {
 			return err
 		}
 	}
@@ -50,7 +50,7 @@ func (s *ipStack) sendIPv6(dp *dataPath, ip header.IPv6, hw header.HWAddr, mtu i
 func fragment6(ip header.IPv6, mtu int, id uint32) ([][]byte, error) {
 	chunk := (mtu - header.IPv6HeaderLen - header.IPv6FragmentHeaderLen) &^ 7
 	if chunk < 8 {
-		return nil, &tooBig{mtu: uint32(max(mtu, 0))}
+		return nil, &tooBigError{mtu: uint32(max(mtu, 0))}
 	}
 	payload := ip.Payload()
 	const hl = header.IPoIBHeaderLen + header.IPv6HeaderLen + header.IPv6FragmentHeaderLen
@@ -73,7 +73,7 @@ func fragment6(ip header.IPv6, mtu int, id uint32) ([][]byte, error) {
 // fragID is the next fragment identification. The kernel draws a random
 // non-zero one per datagram (ipv6_select_ident); a counter that skips
 // zero keeps the emulation deterministic.
-func (s *ipStack) fragID() uint32 {
+func (s *Stack) fragID() uint32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextFragID++
@@ -109,7 +109,7 @@ type frag6Queue struct {
 // every fragment is dropped (fragq.go). A fragment with offset 0 and M clear
 // (an atomic fragment) is the whole packet. A new queue's timer expires
 // it ip6frag_time later unless it completed or was dropped.
-func (s *ipStack) reassemble6(iif int32, ip header.IPv6) header.IPv6 {
+func (s *Stack) reassemble6(iif int32, ip header.IPv6) header.IPv6 {
 	fh := header.IPv6Fragment(ip.Payload())
 	if !fh.Valid() {
 		return nil
@@ -169,7 +169,7 @@ func (s *ipStack) reassemble6(iif int32, ip header.IPv6) header.IPv6 {
 
 // kill6 takes a queue out of the table, stops its timer and frees its
 // memory (inet_frag_kill). Caller holds s.mu.
-func (s *ipStack) kill6(k frag6Key, q *frag6Queue) {
+func (s *Stack) kill6(k frag6Key, q *frag6Queue) {
 	q.release(&s.frag6Mem)
 	delete(s.reasm6, k)
 }

@@ -1,4 +1,4 @@
-package driver
+package ipoib
 
 import (
 	"errors"
@@ -49,7 +49,7 @@ import (
 
 // cmRecvSize is what IPoIB advertises: IPOIB_CM_BUF_SIZE, IPOIB_CM_MTU +
 // the header.
-const cmRecvSize = maxMTU + encapLen
+const cmRecvSize = MaxMTU + encapLen
 
 // cmServiceID is the IETF-range service ID IPoIB listens on.
 func cmServiceID(qpn uint32) uint64 { return 0x1000000000000000 | uint64(qpn) }
@@ -68,7 +68,7 @@ const (
 
 // cmTx is an active connection (struct ipoib_cm_tx).
 type cmTx struct {
-	dp *dataPath
+	ep *Endpoint
 	// startMu is held while the connection starts (ipoib_cm_tx_init),
 	// which its CM handler waits for.
 	startMu sync.Mutex
@@ -80,7 +80,7 @@ type cmTx struct {
 	// on the lossless wire, so tx_tail is the same).
 	sent atomic.Uint32
 
-	// Guarded by dp.cm.mu.
+	// Guarded by ep.cm.mu.
 	neigh  *ipoibNeigh // the neighbour it serves, until one lets go
 	reaped bool        // destroyed or being destroyed (IPOIB_FLAG_INITIALIZED clear)
 }
@@ -131,34 +131,34 @@ func cmData(qpn uint32) []byte {
 }
 
 // cmListen registers the interface's listener (ipoib_cm_dev_open).
-func (dp *dataPath) cmListen(qpn uint32) {
-	id, err := dp.port.cm.Listen(cmServiceID(qpn), dp.cmRxHandler, nil)
+func (ep *Endpoint) cmListen(qpn uint32) {
+	id, err := ep.port.cm.Listen(cmServiceID(qpn), ep.cmRxHandler, nil)
 	if err != nil {
-		dp.nd.warnf(dp.cfg.Load().name, "failed to listen on ID 0x%x", cmServiceID(qpn))
+		ep.host.logf(ep.cfg.Load().Name, "failed to listen on ID 0x%x", cmServiceID(qpn))
 		return
 	}
-	dp.cm.mu.Lock()
-	dp.cm.listen = id
-	dp.cm.mu.Unlock()
+	ep.cm.mu.Lock()
+	ep.cm.listen = id
+	ep.cm.mu.Unlock()
 }
 
-func (dp *dataPath) newRCQP(srq *verbs.SRQ) (*verbs.QP, error) {
-	return dp.port.dev.CreateQP(verbs.QPInitAttr{Type: verbs.RC, SendCQ: dp.scq, RecvCQ: dp.rcq, SRQ: srq,
-		MaxSend: dp.sendq, MaxSGE: 1}) // max_send_wr = ipoib_sendq_size
+func (ep *Endpoint) newRCQP(srq *verbs.SRQ) (*verbs.QP, error) {
+	return ep.port.dev.CreateQP(verbs.QPInitAttr{Type: verbs.RC, SendCQ: ep.scq, RecvCQ: ep.rcq, SRQ: srq,
+		MaxSend: ep.sendq, MaxSGE: 1}) // max_send_wr = ipoib_sendq_size
 }
 
 // ensureSRQ creates the shared receive queue on first use and returns it.
-func (dp *dataPath) ensureSRQ() (*verbs.SRQ, error) {
-	dp.cm.mu.Lock()
-	defer dp.cm.mu.Unlock()
-	if dp.cm.closed {
+func (ep *Endpoint) ensureSRQ() (*verbs.SRQ, error) {
+	ep.cm.mu.Lock()
+	defer ep.cm.mu.Unlock()
+	if ep.cm.closed {
 		return nil, errCMClosing
 	}
-	if dp.cm.srq != nil {
-		return dp.cm.srq, nil
+	if ep.cm.srq != nil {
+		return ep.cm.srq, nil
 	}
-	depth := len(dp.bufs)
-	srq, err := dp.port.dev.NewSRQ(depth, 1)
+	depth := len(ep.bufs)
+	srq, err := ep.port.dev.NewSRQ(depth, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (dp *dataPath) ensureSRQ() (*verbs.SRQ, error) {
 			return nil, err
 		}
 	}
-	dp.cm.srq, dp.cm.bufs = srq, bufs
+	ep.cm.srq, ep.cm.bufs = srq, bufs
 	return srq, nil
 }
 
@@ -196,10 +196,10 @@ func modifyFromID(qp *verbs.QP, id *ibcm.ID, state verbs.QPState, fix func(*verb
 
 // cmRxHandler is the listener's and the passive connections' CM handler
 // (ipoib_cm_rx_handler).
-func (dp *dataPath) cmRxHandler(id *ibcm.ID, ev *ibcm.Event) error {
+func (ep *Endpoint) cmRxHandler(id *ibcm.ID, ev *ibcm.Event) error {
 	switch ev.Type {
 	case ibcm.REQReceived:
-		return dp.cmAccept(id, ev.REQ)
+		return ep.cmAccept(id, ev.REQ)
 	case ibcm.DREQReceived:
 		_ = id.SendDREP(nil)
 		fallthrough
@@ -207,7 +207,7 @@ func (dp *dataPath) cmRxHandler(id *ibcm.ID, ev *ibcm.Event) error {
 		// The QP goes to error and the connection is reaped, its ID
 		// after the handler.
 		if rx, ok := id.Context().(*cmRx); ok {
-			dp.removeRx(rx)
+			ep.removeRx(rx)
 			return errCMReap
 		}
 	}
@@ -217,13 +217,13 @@ func (dp *dataPath) cmRxHandler(id *ibcm.ID, ev *ibcm.Event) error {
 // cmAccept is ipoib_cm_req_handler: a QP on the SRQ, brought to RTS
 // towards the requester, and the REP. An error makes the CM reject the
 // REQ (CONSUMER_DEFINED).
-func (dp *dataPath) cmAccept(id *ibcm.ID, req *header.CMReq) error {
-	dp.dbg("REQ arrived")
-	srq, err := dp.ensureSRQ()
+func (ep *Endpoint) cmAccept(id *ibcm.ID, req *header.CMReq) error {
+	ep.dbg("REQ arrived")
+	srq, err := ep.ensureSRQ()
 	if err != nil {
 		return err
 	}
-	qp, err := dp.newRCQP(srq)
+	qp, err := ep.newRCQP(srq)
 	if err != nil {
 		return err
 	}
@@ -236,29 +236,29 @@ func (dp *dataPath) cmAccept(id *ibcm.ID, req *header.CMReq) error {
 		err = modifyFromID(qp, id, verbs.QPRTS, func(a *verbs.QPAttr) { a.RNRRetry = cmRNRRetry })
 	}
 	if err != nil {
-		dp.warn("failed to %v", err)
+		ep.warn("failed to %v", err)
 		qp.Destroy()
 		return err
 	}
 	rx := &cmRx{id: id, qp: qp}
-	rx.last.Store(dp.now().UnixNano())
+	rx.last.Store(ep.host.Now().UnixNano())
 	id.SetContext(rx)
-	dp.cm.mu.Lock()
-	if dp.cm.closed {
-		dp.cm.mu.Unlock()
+	ep.cm.mu.Lock()
+	if ep.cm.closed {
+		ep.cm.mu.Unlock()
 		qp.Destroy()
 		return errCMClosing
 	}
-	if dp.cm.rx == nil {
-		dp.cm.rx = map[uint32]*cmRx{}
+	if ep.cm.rx == nil {
+		ep.cm.rx = map[uint32]*cmRx{}
 	}
-	dp.cm.rx[qp.Num()] = rx
-	dp.cm.mu.Unlock()
-	err = id.SendREP(ibcm.REPParam{QPN: qp.Num(), StartingPSN: psn, PrivateData: cmData(dp.cfg.Load().hwaddr.QPN()),
+	ep.cm.rx[qp.Num()] = rx
+	ep.cm.mu.Unlock()
+	err = id.SendREP(ibcm.REPParam{QPN: qp.Num(), StartingPSN: psn, PrivateData: cmData(ep.cfg.Load().HWAddr.QPN()),
 		RNRRetryCount: req.RNRRetryCount, SRQ: true})
 	if err != nil {
-		dp.warn("failed to send REP: %v", err)
-		dp.removeRx(rx)
+		ep.warn("failed to send REP: %v", err)
+		ep.removeRx(rx)
 		return err
 	}
 	return nil
@@ -266,20 +266,20 @@ func (dp *dataPath) cmAccept(id *ibcm.ID, req *header.CMReq) error {
 
 // removeRx takes a passive connection off the interface and destroys its
 // QP; its CM ID is left to the caller.
-func (dp *dataPath) removeRx(rx *cmRx) {
-	dp.cm.mu.Lock()
-	if dp.cm.rx[rx.qp.Num()] == rx {
-		delete(dp.cm.rx, rx.qp.Num())
+func (ep *Endpoint) removeRx(rx *cmRx) {
+	ep.cm.mu.Lock()
+	if ep.cm.rx[rx.qp.Num()] == rx {
+		delete(ep.cm.rx, rx.qp.Num())
 	}
-	dp.cm.mu.Unlock()
+	ep.cm.mu.Unlock()
 	rx.qp.Destroy()
 }
 
 // dropRx destroys a passive connection: its QP, then its CM ID, which
 // disconnects an established peer (ipoib_cm_free_rx_reap_list). Not for
 // the ID's own handler.
-func (dp *dataPath) dropRx(rx *cmRx) {
-	dp.removeRx(rx)
+func (ep *Endpoint) dropRx(rx *cmRx) {
+	ep.removeRx(rx)
 	rx.id.Destroy()
 }
 
@@ -287,28 +287,28 @@ func (dp *dataPath) dropRx(rx *cmRx) {
 
 // sendCM sends pkt over the neighbour's connection, setting it up the
 // first time, or queues it while the connection is being set up.
-func (dp *dataPath) sendCM(n *ipoibNeigh, pkt []byte, cfg *dpConfig) error {
+func (ep *Endpoint) sendCM(n *ipoibNeigh, pkt []byte, cfg *config) error {
 	tx := n.cm.Load()
 	if tx == nil {
-		if tx = dp.createTx(n, cfg); tx == nil {
-			dp.stats.txDropped.Add(1)
+		if tx = ep.createTx(n, cfg); tx == nil {
+			ep.stats.txDropped.Add(1)
 			return nil
 		}
 	}
 	if tx.up.Load() {
-		return dp.transmitRC(tx, pkt, cfg)
+		return ep.transmitRC(tx, pkt, cfg)
 	}
 	n.qmu.Lock()
 	if tx.up.Load() {
 		n.qmu.Unlock()
-		return dp.transmitRC(tx, pkt, cfg)
+		return ep.transmitRC(tx, pkt, cfg)
 	}
 	// A neighbour freed meanwhile (the REJ handler's txFailed, a flush)
 	// has dropped its queue already: what would be queued now is lost,
 	// so it is dropped here and counted.
 	if n.dead || len(n.queue) >= maxPathRecQueue {
 		n.qmu.Unlock()
-		dp.stats.txDropped.Add(1)
+		ep.stats.txDropped.Add(1)
 		return nil
 	}
 	n.queue = append(n.queue, append([]byte(nil), pkt...))
@@ -321,25 +321,25 @@ func (dp *dataPath) sendCM(n *ipoibNeigh, pkt []byte, cfg *dpConfig) error {
 // starts it (ipoib_cm_tx_start); nil if the interface is closing, the
 // neighbour was freed meanwhile, or the start failed (the neighbour is
 // then freed).
-func (dp *dataPath) createTx(n *ipoibNeigh, cfg *dpConfig) *cmTx {
-	dp.cm.mu.Lock()
-	if dp.cm.closed || n.freed {
-		dp.cm.mu.Unlock()
+func (ep *Endpoint) createTx(n *ipoibNeigh, cfg *config) *cmTx {
+	ep.cm.mu.Lock()
+	if ep.cm.closed || n.freed {
+		ep.cm.mu.Unlock()
 		return nil
 	}
 	if tx := n.cm.Load(); tx != nil {
-		dp.cm.mu.Unlock()
+		ep.cm.mu.Unlock()
 		return tx
 	}
-	tx := &cmTx{dp: dp, neigh: n}
+	tx := &cmTx{ep: ep, neigh: n}
 	tx.startMu.Lock()
 	n.cm.Store(tx)
-	dp.cm.mu.Unlock()
-	err := dp.startTx(tx, n, cfg)
+	ep.cm.mu.Unlock()
+	err := ep.startTx(tx, n, cfg)
 	tx.startMu.Unlock()
 	if err != nil {
-		dp.warn("%v", err)
-		if dp.txFailed(tx) && tx.id != nil {
+		ep.warn("%v", err)
+		if ep.txFailed(tx) && tx.id != nil {
 			tx.id.Destroy()
 		}
 		return nil
@@ -348,15 +348,15 @@ func (dp *dataPath) createTx(n *ipoibNeigh, cfg *dpConfig) *cmTx {
 }
 
 // startTx is ipoib_cm_tx_init: the QP, the CM ID, INIT, the REQ.
-func (dp *dataPath) startTx(tx *cmTx, n *ipoibNeigh, cfg *dpConfig) error {
-	srq, err := dp.ensureSRQ()
+func (ep *Endpoint) startTx(tx *cmTx, n *ipoibNeigh, cfg *config) error {
+	srq, err := ep.ensureSRQ()
 	if err != nil {
 		return fmt.Errorf("failed to create tx qp: %w", err)
 	}
-	if tx.qp, err = dp.newRCQP(srq); err != nil {
+	if tx.qp, err = ep.newRCQP(srq); err != nil {
 		return fmt.Errorf("failed to create tx qp: %w", err)
 	}
-	tx.id = dp.port.cm.NewID(tx.handle, tx)
+	tx.id = ep.port.cm.NewID(tx.handle, tx)
 	// ipoib_cm_modify_tx_init: the interface's P_Key index.
 	if err := tx.qp.Modify(verbs.QPAttr{State: verbs.QPInit, PKeyIndex: cfg.pkeyIndex, Port: verbsPort},
 		verbs.AttrState|verbs.AttrPKeyIndex|verbs.AttrPort); err != nil {
@@ -364,36 +364,36 @@ func (dp *dataPath) startTx(tx *cmTx, n *ipoibNeigh, cfg *dpConfig) error {
 	}
 	dst, path := n.daddr, n.path
 	err = tx.id.SendREQ(ibcm.REQParam{
-		Path: ibcm.Path{SGID: dp.port.dev.GID(), DGID: path.DGID, SLID: path.SLID, DLID: path.DLID, PKey: cfg.pkey,
-			MTU: mtuEnum(path.MTU), SL: path.SL, Rate: ibRate(path.Rate), PacketLifeTime: saPacketLifeTime},
-		ServiceID: cmServiceID(dst.QPN()), QPN: tx.qp.Num(), StartingPSN: 0, PrivateData: cmData(cfg.hwaddr.QPN()),
+		Path: ibcm.Path{SGID: ep.port.dev.GID(), DGID: path.DGID, SLID: path.SLID, DLID: path.DLID, PKey: cfg.PKey,
+			MTU: MTUEnum(path.MTU), SL: path.SL, Rate: ibRate(path.Rate), PacketLifeTime: saPacketLifeTime},
+		ServiceID: cmServiceID(dst.QPN()), QPN: tx.qp.Num(), StartingPSN: 0, PrivateData: cmData(cfg.HWAddr.QPN()),
 		ResponderResources: cmResponderResources, RemoteCMResponseTimeout: cmResponseTimeout,
 		LocalCMResponseTimeout: cmResponseTimeout, RetryCount: 0, RNRRetryCount: 0, MaxCMRetries: cmMaxCMRetries, SRQ: true,
 	})
 	if err != nil {
 		return fmt.Errorf("failed to send cm req: %w", err)
 	}
-	dp.dbg("Request connection 0x%x for gid %s qpn 0x%x", tx.qp.Num(), pI6(dst.GID()), dst.QPN())
+	ep.dbg("Request connection 0x%x for gid %s qpn 0x%x", tx.qp.Num(), pI6(dst.GID()), dst.QPN())
 	return nil
 }
 
 // handle is the active connection's CM handler (ipoib_cm_tx_handler).
 func (tx *cmTx) handle(id *ibcm.ID, ev *ibcm.Event) error {
-	dp := tx.dp
+	ep := tx.ep
 	tx.startMu.Lock() // the start, its debug message included, is over
 	tx.startMu.Unlock()
 	switch ev.Type {
 	case ibcm.DREQReceived:
-		dp.dbg("DREQ received.")
+		ep.dbg("DREQ received.")
 		_ = id.SendDREP(nil)
 	case ibcm.REPReceived:
-		dp.dbg("REP received.")
-		if err := dp.cmConnected(tx, id, ev); err != nil {
+		ep.dbg("REP received.")
+		if err := ep.cmConnected(tx, id, ev); err != nil {
 			_ = id.SendREJ(header.CMRejConsumerDefined, nil, nil)
 		}
 	case ibcm.REQError, ibcm.REJReceived, ibcm.TimewaitExit:
-		dp.dbg("CM error %d.", ev.Type)
-		if dp.txFailed(tx) {
+		ep.dbg("CM error %d.", ev.Type)
+		if ep.txFailed(tx) {
 			return errCMReap
 		}
 	}
@@ -402,10 +402,10 @@ func (tx *cmTx) handle(id *ibcm.ID, ev *ibcm.Event) error {
 
 // cmConnected is ipoib_cm_rep_handler: the QP to RTS, the connection up,
 // the queued packets sent, the RTU.
-func (dp *dataPath) cmConnected(tx *cmTx, id *ibcm.ID, ev *ibcm.Event) error {
+func (ep *Endpoint) cmConnected(tx *cmTx, id *ibcm.ID, ev *ibcm.Event) error {
 	data, _ := header.DecodeIPoIBCMData(ev.PrivateData)
 	if data.MTU <= encapLen {
-		dp.warn("Rejecting connection: mtu %d <= %d", data.MTU, encapLen)
+		ep.warn("Rejecting connection: mtu %d <= %d", data.MTU, encapLen)
 		return errCMMTU
 	}
 	tx.mtu = int(data.MTU) - encapLen
@@ -414,12 +414,12 @@ func (dp *dataPath) cmConnected(tx *cmTx, id *ibcm.ID, ev *ibcm.Event) error {
 		err = modifyFromID(tx.qp, id, verbs.QPRTS, func(a *verbs.QPAttr) { a.RNRRetry = cmRNRRetry })
 	}
 	if err != nil {
-		dp.warn("failed to %v", err)
+		ep.warn("failed to %v", err)
 		return err
 	}
-	dp.cm.mu.Lock()
+	ep.cm.mu.Lock()
 	n := tx.neigh
-	dp.cm.mu.Unlock()
+	ep.cm.mu.Unlock()
 	var queued [][]byte
 	if n != nil {
 		n.qmu.Lock()
@@ -430,12 +430,12 @@ func (dp *dataPath) cmConnected(tx *cmTx, id *ibcm.ID, ev *ibcm.Event) error {
 	} else {
 		tx.up.Store(true)
 	}
-	cfg := dp.cfg.Load()
+	cfg := ep.cfg.Load()
 	for _, pkt := range queued {
-		_ = dp.transmitRC(tx, pkt, cfg)
+		_ = ep.transmitRC(tx, pkt, cfg)
 	}
 	if err := id.SendRTU(nil); err != nil {
-		dp.warn("failed to send RTU: %v", err)
+		ep.warn("failed to send RTU: %v", err)
 		return err
 	}
 	return nil
@@ -445,10 +445,10 @@ func (dp *dataPath) cmConnected(tx *cmTx, id *ibcm.ID, ev *ibcm.Event) error {
 // disconnected: its neighbour is freed (with the packets queued on it)
 // and its QP destroyed. It reports whether the caller must destroy the
 // CM ID (false when the connection was reaped already).
-func (dp *dataPath) txFailed(tx *cmTx) bool {
-	reap := dp.detachTx(tx)
+func (ep *Endpoint) txFailed(tx *cmTx) bool {
+	reap := ep.detachTx(tx)
 	if reap {
-		dp.destroyTxQP(tx)
+		ep.destroyTxQP(tx)
 	}
 	return reap
 }
@@ -457,16 +457,16 @@ func (dp *dataPath) txFailed(tx *cmTx) bool {
 // neighbour (with the packets queued on it); it reports whether the
 // caller is the one to reap the connection (false when it was reaped
 // already).
-func (dp *dataPath) detachTx(tx *cmTx) bool {
-	dp.cm.mu.Lock()
+func (ep *Endpoint) detachTx(tx *cmTx) bool {
+	ep.cm.mu.Lock()
 	n := tx.neigh
 	tx.neigh = nil
 	reap := !tx.reaped
 	tx.reaped = true
 	tx.up.Store(false)
-	dp.cm.mu.Unlock()
-	if n != nil && n.cm.CompareAndSwap(tx, nil) && dp.removeNeigh(n) {
-		dp.freeNeigh(n)
+	ep.cm.mu.Unlock()
+	if n != nil && n.cm.CompareAndSwap(tx, nil) && ep.removeNeigh(n) {
+		ep.freeNeigh(n)
 	}
 	return reap
 }
@@ -477,10 +477,10 @@ func (dp *dataPath) detachTx(tx *cmTx) bool {
 // (createTx publishes the connection before startTx creates its QP and
 // ID) waits here for the start to end, so that what it made is
 // destroyed.
-func (dp *dataPath) destroyTx(tx *cmTx) {
+func (ep *Endpoint) destroyTx(tx *cmTx) {
 	tx.startMu.Lock()
 	tx.startMu.Unlock()
-	dp.logDestroy(tx)
+	ep.logDestroy(tx)
 	if tx.id != nil {
 		tx.id.Destroy()
 	}
@@ -491,43 +491,43 @@ func (dp *dataPath) destroyTx(tx *cmTx) {
 
 // destroyTxQP destroys the QP only, from the connection's handler, which
 // has the CM destroy the ID after it.
-func (dp *dataPath) destroyTxQP(tx *cmTx) {
-	dp.logDestroy(tx)
+func (ep *Endpoint) destroyTxQP(tx *cmTx) {
+	ep.logDestroy(tx)
 	if tx.qp != nil {
 		tx.qp.Destroy()
 	}
 }
 
-func (dp *dataPath) logDestroy(tx *cmTx) {
+func (ep *Endpoint) logDestroy(tx *cmTx) {
 	var qpn uint32
 	if tx.qp != nil {
 		qpn = tx.qp.Num()
 	}
 	n := tx.sent.Load()
-	dp.dbg("Destroy active connection 0x%x head 0x%x tail 0x%x", qpn, n, n)
+	ep.dbg("Destroy active connection 0x%x head 0x%x tail 0x%x", qpn, n, n)
 }
 
 // transmitRC sends over a connection (ipoib_cm_send): larger than the
 // peer's receive size is dropped (the warning counts the 4-byte header)
 // and answered, as ipoib_cm_skb_reap does, with fragmentation-needed
 // carrying the UD MTU.
-func (dp *dataPath) transmitRC(c *cmTx, pkt []byte, cfg *dpConfig) error {
+func (ep *Endpoint) transmitRC(c *cmTx, pkt []byte, cfg *config) error {
 	if n := len(pkt) - header.IPoIBHeaderLen; n > c.mtu {
-		dp.stats.txDropped.Add(1)
-		dp.stats.txErrors.Add(1)
-		dp.nd.warnf(cfg.name, "packet len %d (> %d) too long to send, dropping", len(pkt), c.mtu+encapLen)
-		return &tooBig{mtu: cfg.mcastMTU}
+		ep.stats.txDropped.Add(1)
+		ep.stats.txErrors.Add(1)
+		ep.host.logf(cfg.Name, "packet len %d (> %d) too long to send, dropping", len(pkt), c.mtu+encapLen)
+		return &TooBigError{MTU: cfg.UDMTU}
 	}
-	defer dp.handleSendErrors()
-	dp.txmu.Lock()
-	dp.retireSendsLocked()
-	dp.countTx(len(pkt))
+	defer ep.handleSendErrors()
+	ep.txmu.Lock()
+	ep.retireSendsLocked()
+	ep.countTx(len(pkt))
 	head := c.sent.Add(1) - 1
-	err := c.qp.PostSend(&verbs.SendWR{WRID: opCM | uint64(head)&uint64(dp.sendq-1), SGL: [][]byte{pkt}})
-	dp.txmu.Unlock()
+	err := c.qp.PostSend(&verbs.SendWR{WRID: opCM | uint64(head)&uint64(ep.sendq-1), SGL: [][]byte{pkt}})
+	ep.txmu.Unlock()
 	if err != nil {
 		c.sent.Add(^uint32(0))
-		dp.uncountTx(len(pkt))
+		ep.uncountTx(len(pkt))
 		return err
 	}
 	return nil
@@ -538,13 +538,13 @@ func (dp *dataPath) transmitRC(c *cmTx, pkt []byte, cfg *dpConfig) error {
 // closeCM ends connected mode when the interface goes down: its
 // neighbours and their connections (ipoib_ib_dev_down flushes the paths),
 // then the listener and the passive connections (ipoib_cm_dev_stop).
-func (dp *dataPath) closeCM() {
-	dp.cm.mu.Lock()
-	dp.cm.closed = true
-	listen, rxs := dp.cm.listen, dp.cm.rx
-	dp.cm.listen, dp.cm.rx = nil, nil
-	dp.cm.mu.Unlock()
-	dp.flushNeighs()
+func (ep *Endpoint) closeCM() {
+	ep.cm.mu.Lock()
+	ep.cm.closed = true
+	listen, rxs := ep.cm.listen, ep.cm.rx
+	ep.cm.listen, ep.cm.rx = nil, nil
+	ep.cm.mu.Unlock()
+	ep.flushNeighs()
 	if listen != nil {
 		listen.Destroy()
 	}
@@ -553,79 +553,59 @@ func (dp *dataPath) closeCM() {
 		rx.id.Destroy()
 	}
 	// Let handlers already running for this interface finish.
-	dp.port.cm.Flush()
+	ep.port.cm.Flush()
 }
 
-// cmCounts reports the connections, active (set up or being set up) and
+// ConnCounts reports the connections, active (set up or being set up) and
 // passive.
-func (dp *dataPath) cmCounts() (tx, rx int) {
-	dp.neighs.mu.Lock()
-	for _, n := range dp.neighs.m {
+func (ep *Endpoint) ConnCounts() (tx, rx int) {
+	ep.neighs.mu.Lock()
+	for _, n := range ep.neighs.m {
 		if n.cm.Load() != nil {
 			tx++
 		}
 	}
-	dp.neighs.mu.Unlock()
-	dp.cm.mu.Lock()
-	defer dp.cm.mu.Unlock()
-	return tx, len(dp.cm.rx)
+	ep.neighs.mu.Unlock()
+	ep.cm.mu.Lock()
+	defer ep.cm.mu.Unlock()
+	return tx, len(ep.cm.rx)
 }
 
 // noteActivity refreshes a passive connection's activity time.
-func (dp *dataPath) noteActivity(qpn uint32) {
-	dp.cm.mu.Lock()
-	c := dp.cm.rx[qpn]
-	dp.cm.mu.Unlock()
+func (ep *Endpoint) noteActivity(qpn uint32) {
+	ep.cm.mu.Lock()
+	c := ep.cm.rx[qpn]
+	ep.cm.mu.Unlock()
 	if c == nil {
 		return
 	}
-	now := dp.now().UnixNano()
+	now := ep.host.Now().UnixNano()
 	if now-c.last.Load() >= int64(cmActivityRefresh) {
 		c.last.Store(now)
 	}
 }
 
-// reapStale destroys the passive connections idle for more than
+// ReapStale destroys the passive connections idle for more than
 // cmRxTimeout (ipoib_cm_stale_task): each CM ID's DREQ disconnects the
 // active end. It returns how many it reaped.
-func (dp *dataPath) reapStale() int {
-	now := dp.now().UnixNano()
-	dp.cm.mu.Lock()
+func (ep *Endpoint) ReapStale() int {
+	now := ep.host.Now().UnixNano()
+	ep.cm.mu.Lock()
 	var gone []*cmRx
-	for _, c := range dp.cm.rx {
+	for _, c := range ep.cm.rx {
 		if now-c.last.Load() > int64(cmRxTimeout) {
 			gone = append(gone, c)
 		}
 	}
-	dp.cm.mu.Unlock()
+	ep.cm.mu.Unlock()
 	for _, c := range gone {
-		dp.dropRx(c)
+		ep.dropRx(c)
 	}
 	return len(gone)
 }
 
-// ReapStaleConnections runs the stale-connection scan on every interface
-// of every node; the daemon calls it every cmStaleScan.
-func (d *Driver) ReapStaleConnections() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	n := 0
-	for _, s := range d.nodes {
-		for _, nd := range s.devs {
-			if nd.dp == nil {
-				continue
-			}
-			if r := nd.dp.reapStale(); r > 0 {
-				nd.dbg("reaped %d stale connection(s)", r)
-				n += r
-			}
-		}
-	}
-	return n
-}
-
-// StaleScanInterval is how often the daemon should call
-// ReapStaleConnections.
+// StaleScanInterval is how often the netdev layer should call
+// ReapStale (ipoib_cm_stale_task's period).
 const StaleScanInterval = cmStaleScan
 
 // ibRate is the path rate as enum ib_rate (0, IB_RATE_PORT_CURRENT, for

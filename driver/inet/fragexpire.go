@@ -1,4 +1,4 @@
-package driver
+package inet
 
 import (
 	"net/netip"
@@ -20,7 +20,7 @@ import (
 // queue stays far below it).
 
 // expire is an IPv4 queue's timer: ip_expire.
-func (s *ipStack) expire(k reasmKey, r *reasm) {
+func (s *Stack) expire(k reasmKey, r *reasm) {
 	s.mu.Lock()
 	if s.reasm[k] != r {
 		s.mu.Unlock()
@@ -43,19 +43,19 @@ func (s *ipStack) expire(k reasmKey, r *reasm) {
 	}
 	ip := header.IPv4(head)
 	src, dst := ip.DestinationAddress(), ip.SourceAddress()
-	dp, hw, ok := s.errorRoute(iif, netip.AddrFrom4(dst))
+	nic, hw, ok := s.errorRoute(iif, netip.AddrFrom4(dst))
 	if !ok {
 		return
 	}
 	buf := make([]byte, header.IPv4MinMTU)
 	if n := header.EncodeICMPv4Error(buf, src, dst, header.ICMPv4TimeExceeded, header.ICMPv4ReassemblyTimeout, 0,
 		head, header.ICMPv4KernelMaxQuote); n > 0 {
-		_ = s.sendIPv4(dp, header.IPv4(buf[:n]), hw, int(dp.cfg.Load().mtu))
+		_ = s.sendIPv4(nic, header.IPv4(buf[:n]), hw, int(nic.link.MTU()))
 	}
 }
 
 // expire6 is an IPv6 queue's timer: ip6frag_expire_frag_queue.
-func (s *ipStack) expire6(k frag6Key, q *frag6Queue) {
+func (s *Stack) expire6(k frag6Key, q *frag6Queue) {
 	s.mu.Lock()
 	if s.reasm6[k] != q {
 		s.mu.Unlock()
@@ -78,31 +78,28 @@ func (s *ipStack) expire6(k frag6Key, q *frag6Queue) {
 	}
 	ip := header.IPv6(head)
 	src, dst := ip.DestinationAddress(), ip.SourceAddress()
-	dp, hw, ok := s.errorRoute(iif, netip.AddrFrom16(dst))
+	nic, hw, ok := s.errorRoute(iif, netip.AddrFrom16(dst))
 	if !ok {
 		return
 	}
 	buf := make([]byte, header.IPv6MinMTU)
 	if n := header.EncodeICMPv6Error(buf, src, dst, header.ICMPv6TimeExceeded, header.ICMPv6ReassemblyTimeout, 0, head); n > 0 {
-		_ = s.sendIPv6(dp, header.IPv6(buf[:n]), hw, int(dp.cfg.Load().mtu))
+		_ = s.sendIPv6(nic, header.IPv6(buf[:n]), hw, int(nic.link.MTU()))
 	}
 }
 
 // errorRoute is where an ICMP error about a packet that came in on iif
-// from dst goes: iif's data path and dst's link-layer address, if the
+// from dst goes: iif's link and dst's link-layer address, if the
 // interface is up and the neighbour known (it sent the fragments).
-func (s *ipStack) errorRoute(iif int32, dst netip.Addr) (*dataPath, header.HWAddr, bool) {
-	dp := s.dataPath(iif)
-	if dp == nil {
-		return nil, header.HWAddr{}, false
-	}
+func (s *Stack) errorRoute(iif int32, dst netip.Addr) (*NIC, header.HWAddr, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	nic := s.nics[iif]
 	e := s.neigh[iif][dst]
-	if e == nil || e.state != nudReachable {
+	if nic == nil || e == nil || e.state != nudReachable {
 		return nil, header.HWAddr{}, false
 	}
-	return dp, e.hw, true
+	return nic, e.hw, true
 }
 
 // timeExceeded hands an ICMP time exceeded in reassembly to the ping
@@ -110,7 +107,7 @@ func (s *ipStack) errorRoute(iif int32, dst netip.Addr) (*dataPath, header.HWAdd
 // (icmp_unreach → ping_err; icmpv6_notify skips a Fragment header at
 // offset 0): the quote must hold the request's header, and its
 // destination must be the ping's.
-func (s *ipStack) timeExceeded(from netip.Addr, quoted []byte) {
+func (s *Stack) timeExceeded(from netip.Addr, quoted []byte) {
 	var dst netip.Addr
 	var echo []byte
 	if from.Is4() {

@@ -1,4 +1,4 @@
-package driver
+package ipoib
 
 import (
 	"github.com/ibctl/ibctl/driver/verbs"
@@ -17,17 +17,17 @@ const opCM = 1 << 30
 
 // retireSendsLocked polls the send CQ empty and notes failed RC sends for
 // handleSendErrors. Caller holds txmu.
-func (dp *dataPath) retireSendsLocked() {
+func (ep *Endpoint) retireSendsLocked() {
 	for {
-		n := dp.scq.Poll(dp.txwcs)
+		n := ep.scq.Poll(ep.txwcs)
 		if n == 0 {
 			return
 		}
-		for i := range dp.txwcs[:n] {
-			wc := &dp.txwcs[i]
+		for i := range ep.txwcs[:n] {
+			wc := &ep.txwcs[i]
 			if wc.WRID&opCM != 0 && wc.Status != verbs.WCSuccess && wc.Status != verbs.WCWRFlushErr {
-				dp.sendErrs = append(dp.sendErrs, *wc)
-				dp.hasSendErrs.Store(true)
+				ep.sendErrs = append(ep.sendErrs, *wc)
+				ep.hasSendErrs.Store(true)
 			}
 		}
 	}
@@ -35,17 +35,17 @@ func (dp *dataPath) retireSendsLocked() {
 
 // handleSendErrors reaps the connections whose sends failed; it runs after
 // txmu is released, since reaping destroys QPs.
-func (dp *dataPath) handleSendErrors() {
-	if !dp.hasSendErrs.Load() {
+func (ep *Endpoint) handleSendErrors() {
+	if !ep.hasSendErrs.Load() {
 		return
 	}
-	dp.txmu.Lock()
-	errs := dp.sendErrs
-	dp.sendErrs = nil
-	dp.hasSendErrs.Store(false)
-	dp.txmu.Unlock()
+	ep.txmu.Lock()
+	errs := ep.sendErrs
+	ep.sendErrs = nil
+	ep.hasSendErrs.Store(false)
+	ep.txmu.Unlock()
 	for i := range errs {
-		dp.cmSendFailed(&errs[i])
+		ep.cmSendFailed(&errs[i])
 	}
 }
 
@@ -53,26 +53,26 @@ func (dp *dataPath) handleSendErrors() {
 // failure is part of a connection's life (a debug message), others are
 // warnings; the connection's neighbour is freed and the connection
 // reaped (ipoib_cm_tx_reap: its CM ID, which disconnects, and its QP).
-func (dp *dataPath) cmSendFailed(wc *verbs.WC) {
-	tx := dp.txByQPN(wc.QPNum)
+func (ep *Endpoint) cmSendFailed(wc *verbs.WC) {
+	tx := ep.txByQPN(wc.QPNum)
 	if tx == nil {
 		return // reaped already
 	}
 	const msg = "ipoib_cm_handle_tx_wc: failed cm send event (status=%d, wrid=%d vend_err %#x)"
 	if wc.Status == verbs.WCRetryExcErr || wc.Status == verbs.WCRNRRetryExcErr {
-		dp.dbg(msg, wc.Status.IBValue(), wc.WRID&^opCM, 0)
+		ep.dbg(msg, wc.Status.IBValue(), wc.WRID&^opCM, 0)
 	} else {
-		dp.warn(msg, wc.Status.IBValue(), wc.WRID&^opCM, 0)
+		ep.warn(msg, wc.Status.IBValue(), wc.WRID&^opCM, 0)
 	}
-	if dp.detachTx(tx) {
-		dp.destroyTx(tx)
+	if ep.detachTx(tx) {
+		ep.destroyTx(tx)
 	}
 }
 
 // txByQPN finds the active connection whose QP is qpn. A connection that
 // is starting is waited for (startMu), outside the table's lock.
-func (dp *dataPath) txByQPN(qpn uint32) *cmTx {
-	t := &dp.neighs
+func (ep *Endpoint) txByQPN(qpn uint32) *cmTx {
+	t := &ep.neighs
 	t.mu.Lock()
 	var txs []*cmTx
 	for _, n := range t.m {

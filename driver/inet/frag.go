@@ -1,4 +1,4 @@
-package driver
+package inet
 
 import (
 	"encoding/binary"
@@ -27,7 +27,7 @@ type pmtuEntry struct {
 
 // setPMTU records a lower path MTU to dst. IPv6 path MTUs are never
 // below the minimum link MTU (__ip6_rt_update_pmtu).
-func (s *ipStack) setPMTU(dst netip.Addr, mtu uint32) {
+func (s *Stack) setPMTU(dst netip.Addr, mtu uint32) {
 	if dst.Is6() {
 		mtu = max(mtu, header.IPv6MinMTU)
 	}
@@ -39,38 +39,38 @@ func (s *ipStack) setPMTU(dst netip.Addr, mtu uint32) {
 	s.pmtu[dst] = pmtuEntry{mtu: mtu, expires: s.now().Add(pmtuExpires)}
 }
 
-// pathMTU returns the cached path MTU to dst, if any.
-func (s *ipStack) pathMTU(dst netip.Addr) (pmtuEntry, bool) {
+// PathMTU returns the cached path MTU to dst, if any.
+func (s *Stack) PathMTU(dst netip.Addr) (mtu uint32, expires time.Time, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.pmtu[dst]
 	if ok && !s.now().Before(e.expires) {
 		delete(s.pmtu, dst)
-		return pmtuEntry{}, false
+		return 0, time.Time{}, false
 	}
-	return e, ok
+	return e.mtu, e.expires, ok
 }
 
 // mtuTo is the path MTU to dst: the interface's, lowered by a cached
 // exception.
-func (s *ipStack) mtuTo(dst netip.Addr, ifMTU uint32) uint32 {
-	if e, ok := s.pathMTU(dst); ok && e.mtu < ifMTU {
-		return e.mtu
+func (s *Stack) mtuTo(dst netip.Addr, ifMTU uint32) uint32 {
+	if mtu, _, ok := s.PathMTU(dst); ok && mtu < ifMTU {
+		return mtu
 	}
 	return ifMTU
 }
 
 // sendIPv4 sends an IPv4 packet (without the encapsulation header) to hw,
 // in fragments of at most mtu bytes when it is larger and DF is clear.
-func (s *ipStack) sendIPv4(dp *dataPath, ip header.IPv4, hw header.HWAddr, mtu int) error {
+func (s *Stack) sendIPv4(nic *NIC, ip header.IPv4, hw header.HWAddr, mtu int) error {
 	if len(ip) <= mtu {
 		buf := make([]byte, header.IPoIBHeaderLen+len(ip))
 		header.IPoIB(buf).Encode(header.EtherTypeIPv4)
 		copy(buf[header.IPoIBHeaderLen:], ip)
-		return dp.transmit(buf, hw, false)
+		return nic.link.WritePacket(buf, hw)
 	}
 	for _, f := range fragment4(ip, mtu) {
-		if err := dp.transmit(f, hw, false); err != nil {
+		if err := nic.link.WritePacket(f, hw); err != nil {
 			return err
 		}
 	}
@@ -127,7 +127,7 @@ type reasm struct {
 // The first fragment of a datagram arms its queue's timer: the queue
 // expires ipfrag_time later unless it completed or was dropped
 // (fragexpire.go).
-func (s *ipStack) reassemble(iif int32, ip header.IPv4) header.IPv4 {
+func (s *Stack) reassemble(iif int32, ip header.IPv4) header.IPv4 {
 	k := reasmKey{src: ip.SourceAddress(), dst: ip.DestinationAddress(), id: ip.ID(), proto: ip.Protocol()}
 	off, data, more := int(ip.FragmentOffset()), ip.Payload(), ip.MoreFragments()
 	if more {
@@ -179,7 +179,15 @@ func (s *ipStack) reassemble(iif int32, ip header.IPv4) header.IPv4 {
 
 // kill4 takes a queue out of the table, stops its timer and frees its
 // memory (ipq_kill). Caller holds s.mu.
-func (s *ipStack) kill4(k reasmKey, r *reasm) {
+func (s *Stack) kill4(k reasmKey, r *reasm) {
 	r.release(&s.frag4Mem)
 	delete(s.reasm, k)
 }
+
+// tooBigError is a datagram the stack itself cannot fragment to fit mtu.
+type tooBigError struct{ mtu uint32 }
+
+func (e *tooBigError) Error() string { return "packet too big" }
+
+// TooBigMTU returns the MTU that fits.
+func (e *tooBigError) TooBigMTU() uint32 { return e.mtu }

@@ -1,0 +1,134 @@
+package driver
+
+import (
+	"errors"
+	"net/netip"
+
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/inet"
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// Addrs lists the node's interface addresses (RTM_GETADDR) as an
+// AF_UNSPEC dump does: every IPv4 address, then every IPv6 address, each
+// family by interface (rtnl_dump_all).
+func (n *Node) Addrs() ([]netlinkx.Addr, error) {
+	n.d.mu.Lock()
+	devs := sortedDevs(n.devs)
+	n.d.mu.Unlock()
+	lists := make([][]inet.Address, len(devs))
+	for i, nd := range devs {
+		lists[i] = n.ip.Addrs(nd.index)
+	}
+	var out []netlinkx.Addr
+	for _, v4 := range []bool{true, false} {
+		for i, nd := range devs {
+			for _, a := range lists[i] {
+				if a.Addr().Is4() == v4 {
+					m := addrMsg(nd, a.Prefix)
+					if a.Secondary {
+						m.Flags |= unix.IFA_F_SECONDARY
+					}
+					out = append(out, m)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func addrMsg(nd *Netdev, p netip.Prefix) netlinkx.Addr {
+	a := netlinkx.Addr{Index: nd.index, PrefixLen: uint8(p.Bits()), Local: p.Addr().AsSlice(), Label: nd.name}
+	if p.Addr().Is4() {
+		a.Family = unix.AF_INET
+		a.Scope = unix.RT_SCOPE_UNIVERSE
+		if p.Bits() < 31 {
+			b := p.Masked().Addr().As4()
+			for i := p.Bits(); i < 32; i++ {
+				b[i/8] |= 0x80 >> (i % 8)
+			}
+			a.Broadcast = b[:]
+		}
+	} else {
+		a.Family = unix.AF_INET6
+		a.Scope = unix.RT_SCOPE_UNIVERSE
+		if p.Addr().IsLinkLocalUnicast() {
+			a.Scope = unix.RT_SCOPE_LINK
+		}
+	}
+	return a
+}
+
+// AddAddr adds an address (RTM_NEWADDR with NLM_F_EXCL): EEXIST when the
+// interface has it already.
+func (n *Node) AddAddr(a netlinkx.Addr) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("addr add", a.Index, "")
+	if err != nil {
+		return err
+	}
+	ip, ok := netip.AddrFromSlice(a.Local)
+	if !ok || (a.Family == unix.AF_INET && (!ip.Is4() || a.PrefixLen > 32)) || (a.Family == unix.AF_INET6 && (!ip.Is6() || a.PrefixLen > 128)) {
+		return errorf("addr add", nd.name, unix.EINVAL, "invalid address")
+	}
+	if ip.Is6() && nd.mtu < header.IPv6MinMTU {
+		// no inet6_dev below the IPv6 minimum MTU (ipv6_add_dev)
+		return errorf("addr add", nd.name, unix.EINVAL, "")
+	}
+	undo := n.ip.SnapshotAddrs(nd.index)
+	if err := n.ip.AddAddr(nd.index, netip.PrefixFrom(ip, int(a.PrefixLen))); errors.Is(err, inet.ErrAddrExists) {
+		return errorf("addr add", nd.name, unix.EEXIST, "")
+	}
+	return n.commitAddrs(nd, undo)
+}
+
+// commitAddrs saves nd's changed addresses, restoring them (undo) if that
+// fails, and joins or leaves the multicast groups they imply.
+func (n *Node) commitAddrs(nd *Netdev, undo func()) error {
+	if err := n.persist(nd); err != nil {
+		undo()
+		return err
+	}
+	nd.syncMcast()
+	return nil
+}
+
+// DelAddr removes an address: EADDRNOTAVAIL when the interface lacks it.
+func (n *Node) DelAddr(a netlinkx.Addr) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("addr del", a.Index, "")
+	if err != nil {
+		return err
+	}
+	ip, _ := netip.AddrFromSlice(a.Local)
+	undo := n.ip.SnapshotAddrs(nd.index)
+	if err := n.ip.DelAddr(nd.index, ip, int(a.PrefixLen)); errors.Is(err, inet.ErrAddrNotFound) {
+		return errorf("addr del", nd.name, unix.EADDRNOTAVAIL, "")
+	}
+	return n.commitAddrs(nd, undo)
+}
+
+// Neighs lists the neighbour tables (RTM_GETNEIGH) by interface.
+func (n *Node) Neighs() ([]netlinkx.Neigh, error) {
+	n.d.mu.Lock()
+	devs := sortedDevs(n.devs)
+	n.d.mu.Unlock()
+	var out []netlinkx.Neigh
+	for _, nd := range devs {
+		for _, e := range n.ip.Neighbours(nd.index) {
+			fam := uint8(unix.AF_INET)
+			if e.Addr.Is6() {
+				fam = unix.AF_INET6
+			}
+			m := netlinkx.Neigh{Index: nd.index, Family: fam, State: e.State, Dst: e.Addr.AsSlice()}
+			if e.State == unix.NUD_REACHABLE || e.State == unix.NUD_STALE {
+				m.LLAddr = append([]byte(nil), e.HW[:]...)
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,139 @@
+package driver
+
+import (
+	"fmt"
+
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/inet"
+	"github.com/ibctl/ibctl/driver/ipoib"
+	"github.com/ibctl/ibctl/netlinkx"
+)
+
+// The wiring of the layers: every HCA port of a node is an ipoib.Port;
+// an interface that is up and joined to its broadcast group owns an
+// ipoib.Endpoint, attached to the node's IP stack as an inet.NIC. This
+// file is the only place where the two meet.
+
+var (
+	_ inet.Link        = (*ipoib.Endpoint)(nil)
+	_ inet.TooBig      = (*ipoib.TooBigError)(nil)
+	_ ipoib.Dispatcher = (*inet.NIC)(nil)
+)
+
+// newHCAPorts creates the node's IPoIB ports, one per HCA port.
+func (n *stack) newHCAPorts() error {
+	for port := 1; port <= len(n.hw.Spec.Ports); port++ {
+		p, err := ipoib.NewPort(n.host, ipoib.PortOptions{Ref: fabric.PortRef{Node: n.name, Port: port},
+			LID: n.hw.LID(port), GID: n.hw.PortGID(port), MTU: n.portSpec(port).MTU, CAGUID: n.hw.GUID})
+		if err != nil {
+			return fmt.Errorf("port %d: %w", port, err)
+		}
+		n.ports = append(n.ports, p)
+	}
+	return nil
+}
+
+// refreshPKeys re-reads a port's P_Key table after a P_Key change event.
+func (n *stack) refreshPKeys(port int) {
+	if port >= 1 && port <= len(n.ports) {
+		n.ports[port-1].RefreshPKeys()
+	}
+}
+
+// endpointConfig is what the interface's endpoint reads of it.
+func (nd *Netdev) endpointConfig() ipoib.Config {
+	var hw, bcast header.HWAddr
+	copy(hw[:], nd.hwAddr())
+	copy(bcast[:], nd.broadcast())
+	return ipoib.Config{Name: nd.name, MTU: nd.mtu, UDMTU: nd.mcastMTU, Connected: nd.mode == netlinkx.ModeConnected,
+		PKey: nd.pkey, HWAddr: hw, Broadcast: bcast}
+}
+
+// openDataPath opens the interface's endpoint on the broadcast group m
+// and attaches it to the IP stack. Caller holds d.mu.
+func (nd *Netdev) openDataPath(m fabric.MCMember) error {
+	n := nd.node
+	ep, err := ipoib.Open(n.ports[nd.port-1], ipoib.OpenOptions{Config: nd.endpointConfig(), QPN: nd.qpn, Group: m,
+		SendQueue: n.params.get("send_queue_size"), RecvQueue: n.params.get("recv_queue_size"),
+		RxFrames: nd.rxFrames, RxUsecs: nd.rxUsecs, ListenCM: nd.cmCapable(), Stats: nd.counters})
+	if err != nil {
+		return err
+	}
+	nd.dp = ep
+	nd.nic = n.ip.Attach(nd.index, ep)
+	ep.Attach(nd.nic)
+	return nil
+}
+
+// updateDataPath republishes the interface's settings to its endpoint
+// after an MTU or mode change.
+func (nd *Netdev) updateDataPath() {
+	if nd.dp != nil {
+		nd.dp.Update(nd.endpointConfig())
+	}
+}
+
+// closeDataPath detaches the endpoint from the IP stack and closes it.
+// Caller holds d.mu.
+func (nd *Netdev) closeDataPath() {
+	ep := nd.dp
+	if ep == nil {
+		return
+	}
+	nd.node.ip.Detach(nd.nic)
+	ep.Attach(nil)
+	nd.dp, nd.nic = nil, nil
+	ep.Close()
+}
+
+// ReapNeighbours runs the neighbour scan on every interface of every node
+// (ipoib_reap_neigh) and returns how many entries it freed; the daemon
+// calls it every NeighReapInterval.
+func (d *Driver) ReapNeighbours() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	total := 0
+	for _, name := range d.order {
+		for _, nd := range sortedDevs(d.nodes[name].devs) {
+			if nd.dp != nil {
+				total += nd.dp.ReapNeighbours()
+			}
+		}
+	}
+	return total
+}
+
+// ReapStaleConnections runs the stale-connection scan on every interface
+// of every node; the daemon calls it every StaleScanInterval.
+func (d *Driver) ReapStaleConnections() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	total := 0
+	for _, s := range d.nodes {
+		for _, nd := range s.devs {
+			if nd.dp == nil {
+				continue
+			}
+			if r := nd.dp.ReapStale(); r > 0 {
+				nd.dbg("reaped %d stale connection(s)", r)
+				total += r
+			}
+		}
+	}
+	return total
+}
+
+// NeighReapInterval is how often the daemon should call ReapNeighbours.
+const NeighReapInterval = ipoib.NeighReapInterval
+
+// StaleScanInterval is how often the daemon should call
+// ReapStaleConnections.
+const StaleScanInterval = ipoib.StaleScanInterval
+
+// stats reads the interface's counters as rtnl_link_stats64.
+func (nd *Netdev) stats() netlinkx.Stats {
+	c := nd.counters.Snapshot()
+	return netlinkx.Stats{RxPackets: c.RxPackets, TxPackets: c.TxPackets, RxBytes: c.RxBytes, TxBytes: c.TxBytes,
+		TxErrors: c.TxErrors, RxDropped: c.RxDropped, TxDropped: c.TxDropped, Multicast: c.Multicast}
+}

@@ -1,0 +1,246 @@
+package inet
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/header"
+	"golang.org/x/sys/unix"
+)
+
+// The echo core of ping: an ICMP or ICMPv6 echo request sent the way a
+// ping socket's is, and its answer.
+
+// pendingPing is an echo request waiting for its answer.
+type pendingPing struct {
+	dst netip.Addr
+	ch  chan pingResult
+}
+
+// deliverReply hands an echo reply to the ping waiting for it.
+func (s *Stack) deliverReply(ident, seq uint16, r pingResult) {
+	key := uint32(ident)<<16 | uint32(seq)
+	s.mu.Lock()
+	p, ok := s.pings[key]
+	delete(s.pings, key)
+	s.mu.Unlock()
+	if ok {
+		p.ch <- r
+	}
+}
+
+// resolve returns the neighbour's hardware address, sending ARP requests
+// once a second until it answers or the deadline passes.
+func (s *Stack) resolve(nic *NIC, src, dst netip.Addr, deadline time.Time) (header.HWAddr, bool) {
+	for {
+		s.mu.Lock()
+		t := s.neigh[nic.index]
+		if t == nil {
+			t = map[netip.Addr]*neighbour{}
+			s.neigh[nic.index] = t
+		}
+		e := t[dst]
+		if e == nil {
+			e = &neighbour{state: nudIncomplete}
+			t[dst] = e
+		}
+		if e.state == nudReachable {
+			hw := e.hw
+			s.mu.Unlock()
+			return hw, true
+		}
+		w := make(chan struct{})
+		e.waiters = append(e.waiters, w)
+		s.mu.Unlock()
+		if dst.Is4() {
+			var bcast header.HWAddr
+			s.sendARP(nic, header.ARPRequest, src, bcast, dst, true)
+		} else {
+			s.solicit(nic, src, dst)
+		}
+		wait := min(time.Second, time.Until(deadline))
+		if wait <= 0 {
+			s.fail(nic.index, dst)
+			return header.HWAddr{}, false
+		}
+		select {
+		case <-w:
+		case <-time.After(wait):
+			if time.Now().After(deadline) {
+				s.fail(nic.index, dst)
+				return header.HWAddr{}, false
+			}
+		}
+	}
+}
+
+func (s *Stack) fail(index int32, ip netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.neigh[index][ip]; e != nil && e.state != nudReachable {
+		e.state = nudFailed
+	}
+}
+
+// pingResult is the outcome of one echo request.
+type pingResult struct {
+	reply bool
+	// reasmTimeout is an ICMP time exceeded in reassembly about the
+	// request, from the address from.
+	reasmTimeout bool
+	ttl          uint8
+	bytes        int
+	from         netip.Addr
+}
+
+// echo sends one echo request and waits for its reply.
+func (s *Stack) echo(nic *NIC, src, dst netip.Addr, hw header.HWAddr, ident, seq uint16, size int, df bool, mtu int, deadline time.Time) (pingResult, error) {
+	ch := make(chan pingResult, 1)
+	key := uint32(ident)<<16 | uint32(seq)
+	s.mu.Lock()
+	s.pings[key] = pendingPing{dst: dst, ch: ch}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pings, key)
+		s.mu.Unlock()
+	}()
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	if dst.Is4() {
+		ip := make([]byte, header.IPv4MinHeaderLen+header.ICMPv4MinHeaderLen+size)
+		f := header.IPv4Fields{TTL: 64, Src: src.As4(), Dst: dst.As4(), ID: seq}
+		if df {
+			f.Flags = header.IPv4FlagDontFragment
+		}
+		if header.EncodeICMPv4Echo(ip, f, header.ICMPv4Echo, ident, seq, data) == 0 {
+			return pingResult{}, unix.EMSGSIZE
+		}
+		if err := s.sendIPv4(nic, header.IPv4(ip), hw, mtu); err != nil {
+			return pingResult{}, err
+		}
+	} else {
+		ip := make([]byte, header.IPv6HeaderLen+header.ICMPv6MinHeaderLen+size)
+		if header.EncodeICMPv6Echo(ip, header.IPv6Fields{HopLimit: 64, Src: src.As16(), Dst: dst.As16()},
+			header.ICMPv6EchoRequest, ident, seq, data) == 0 {
+			return pingResult{}, unix.EMSGSIZE
+		}
+		if err := s.sendIPv6(nic, header.IPv6(ip), hw, mtu); err != nil {
+			return pingResult{}, err
+		}
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-time.After(time.Until(deadline)):
+		return pingResult{}, nil
+	}
+}
+
+// PMTUDisc is a socket's path MTU discovery setting (IP_MTU_DISCOVER,
+// IPV6_MTU_DISCOVER).
+type PMTUDisc uint8
+
+// The settings ping's -M takes.
+const (
+	PMTUDiscDont PMTUDisc = iota // IP_PMTUDISC_DONT: fragment, DF clear
+	PMTUDiscWant                 // IP_PMTUDISC_WANT: DF set when it fits
+	PMTUDiscDo                   // IP_PMTUDISC_DO: refuse what does not fit
+)
+
+// EchoRequest is one echo request to send.
+type EchoRequest struct {
+	Index      int32 // the interface it goes out on
+	Src, Dst   netip.Addr
+	Ident, Seq uint16
+	Size       int // bytes of data after the ICMP header
+	PMTUDisc   PMTUDisc
+	Deadline   time.Time
+}
+
+// EchoStatus is how an echo request ended.
+type EchoStatus uint8
+
+// Echo outcomes, as ping reports them.
+const (
+	EchoReplied      EchoStatus = iota + 1 // an echo reply came
+	EchoTimeout                            // nothing came before the deadline
+	EchoUnreachable                        // the neighbour did not resolve
+	EchoFragNeeded                         // the link answered "fragmentation needed" / "packet too big"
+	EchoTooLong                            // refused locally: larger than the path MTU with PMTUDiscDo
+	EchoReasmTimeout                       // ICMP time exceeded in reassembly about the request
+)
+
+// EchoReply is the outcome of an echo request.
+type EchoReply struct {
+	Status EchoStatus
+	TTL    uint8 // the reply's TTL or hop limit
+	Bytes  int   // the ICMP message's length
+	From   netip.Addr
+	MTU    uint32 // the path MTU, with EchoFragNeeded and EchoTooLong only
+	RTT    time.Duration
+}
+
+// ErrNoLink is an interface without a link attached (down, or not joined
+// to its partition).
+var ErrNoLink = errors.New("interface has no link")
+
+// Echo sends one echo request and waits for its answer until the
+// deadline. The path MTU is the link's, lowered by a cached exception:
+// PMTUDiscDo refuses what exceeds it (ip_append_data, __ip6_append_data);
+// otherwise IPv4 sets DF for PMTUDiscWant when it fits and fragments what
+// does not, and IPv6, which has no DF bit, fragments at the source. A
+// "fragmentation needed" from the link lowers the path MTU.
+func (s *Stack) Echo(r EchoRequest) (EchoReply, error) {
+	nic := s.nicOf(r.Index)
+	if nic == nil {
+		return EchoReply{}, ErrNoLink
+	}
+	eff := s.mtuTo(r.Dst, nic.link.MTU())
+	size := header.IPv4MinHeaderLen + header.ICMPv4MinHeaderLen + r.Size
+	if r.Dst.Is6() {
+		size = header.IPv6HeaderLen + header.ICMPv6MinHeaderLen + r.Size
+	}
+	df := false
+	switch {
+	case size > int(eff) && r.PMTUDisc == PMTUDiscDo:
+		return EchoReply{Status: EchoTooLong, MTU: eff}, nil
+	case r.Dst.Is6():
+	case r.PMTUDisc == PMTUDiscDo:
+		df = true
+	case r.PMTUDisc == PMTUDiscWant:
+		df = size <= int(eff)
+	}
+	start := time.Now()
+	hw, ok := s.resolve(nic, r.Src, r.Dst, r.Deadline)
+	if !ok {
+		return EchoReply{Status: EchoUnreachable, From: r.Src}, nil
+	}
+	res, err := s.echo(nic, r.Src, r.Dst, hw, r.Ident, r.Seq, r.Size, df, int(eff), r.Deadline)
+	var tb TooBig
+	switch {
+	case errors.As(err, &tb):
+		s.setPMTU(r.Dst, tb.TooBigMTU())
+		return EchoReply{Status: EchoFragNeeded, From: r.Src, MTU: tb.TooBigMTU()}, nil
+	case err != nil:
+		return EchoReply{}, err
+	case res.reasmTimeout:
+		return EchoReply{Status: EchoReasmTimeout, From: res.from}, nil
+	case !res.reply:
+		return EchoReply{Status: EchoTimeout}, nil
+	}
+	return EchoReply{Status: EchoReplied, TTL: res.ttl, Bytes: res.bytes, From: res.from, RTT: time.Since(start)}, nil
+}
+
+// Resolve returns dst's hardware address on the interface, soliciting it
+// from src until it answers or the deadline passes.
+func (s *Stack) Resolve(index int32, src, dst netip.Addr, deadline time.Time) (header.HWAddr, bool) {
+	nic := s.nicOf(index)
+	if nic == nil {
+		return header.HWAddr{}, false
+	}
+	return s.resolve(nic, src, dst, deadline)
+}

@@ -1,0 +1,506 @@
+package ipoib
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/verbs"
+)
+
+// The data path, as ipoib_ib.c and ipoib_verbs.c build it: an interface
+// that has joined its broadcast group owns an Endpoint, a UD QP (its
+// address's QPN) with a send and a receive CQ, a ring of receive buffers,
+// and a poller goroutine that the receive CQ's completion event wakes
+// (NAPI). The endpoint never takes the netdev layer's lock: what it needs
+// of the interface is in a snapshot (Config) that the netdev layer
+// replaces with Update. Received packets go up to the Dispatcher given to
+// Attach, outside every lock of the endpoint.
+
+// Dispatcher receives the packets an endpoint takes off the wire: the
+// network layer above the link (the host IP stack, or a bridge to the
+// kernel's).
+type Dispatcher interface {
+	// DeliverPacket is called from the endpoint's poller with one
+	// received IPoIB packet, its 4-byte encapsulation header included,
+	// and the sender's address (zero for a packet that came over an RC
+	// connection, which has no GRH). The packet's memory is the
+	// endpoint's receive buffer: it is valid only during the call.
+	DeliverPacket(src header.HWAddr, pkt header.IPoIB)
+}
+
+// Config is what the endpoint reads of its interface.
+type Config struct {
+	Name      string // the interface name, for log messages
+	MTU       uint32
+	UDMTU     uint32 // the broadcast group's MTU − 4: larger packets cannot go over UD
+	Connected bool   // connected mode
+	PKey      uint16 // with the full-member bit
+	HWAddr    header.HWAddr
+	Broadcast header.HWAddr
+}
+
+// config is the published snapshot: the interface's Config and the
+// broadcast group the endpoint joined.
+type config struct {
+	Config
+	qkey      uint32
+	mgid      [16]byte
+	mlid      uint16
+	pkeyIndex uint16
+}
+
+// Endpoint is the UD transport of one interface that is up and joined,
+// with its neighbours, path records, connections and multicast groups.
+type Endpoint struct {
+	port       *Port
+	host       *Host
+	cfg        atomic.Pointer[config]
+	stats      *Stats
+	dispatcher atomic.Pointer[Dispatcher]
+
+	qp       *verbs.QP
+	scq, rcq *verbs.CQ
+	bufs     [][]byte
+	wcs      []verbs.WC
+	udRepost reposts // the poller's: UD buffers to give back after a batch
+	rcRepost reposts // the poller's: SRQ buffers to give back after a batch
+	wake     chan struct{}
+	quit     chan struct{}
+	done     chan struct{}
+
+	sendq       int // send_queue_size: the size of the send rings
+	txmu        sync.Mutex
+	txwcs       []verbs.WC
+	sendErrs    []verbs.WC  // +checklocks:txmu failed RC sends to reap (sendcomp.go)
+	hasSendErrs atomic.Bool // sendErrs is not empty
+
+	pathmu sync.Mutex
+	paths  map[[16]byte]fabric.Path // path records by destination GID (ipoib_path)
+
+	mcmu       sync.Mutex                 // held across multicast joins and leaves (multicast.go)
+	sendOnly   map[[16]byte]sendOnlyGroup // +checklocks:mcmu send-only entries by MGID
+	fullGroups map[[16]byte]uint16        // +checklocks:mcmu the joined full-member groups' MLIDs
+	mcClosed   bool                       // +checklocks:mcmu the send-only groups were left: no more joins
+
+	neighs neighTable // IPoIB neighbours (neigh.go)
+	cm     cmState    // connected mode (cm.go)
+}
+
+const rxBufLen = 40 + header.IPoIBHeaderLen + 4092 // GRH + encapsulation + largest UD MTU
+
+// OpenOptions are what an endpoint is opened with.
+type OpenOptions struct {
+	Config
+	QPN       uint32         // the UD QP's number, the middle of HWAddr
+	Group     fabric.MCMember // the broadcast group the interface joined
+	SendQueue int            // send_queue_size
+	RecvQueue int            // recv_queue_size
+	// RxFrames and RxUsecs moderate the receive CQ (ethtool -C).
+	RxFrames, RxUsecs uint16
+	// ListenCM makes the endpoint accept connections: the interface's
+	// address has the RC flag (ipoib_cm_dev_open).
+	ListenCM bool
+	// Stats are the interface's counters, kept across endpoints.
+	Stats *Stats
+}
+
+// Open creates the QP (with the interface's QPN), brings it to RTS,
+// attaches it to the broadcast group and starts the poller. Received
+// packets are dropped until Attach gives the endpoint a dispatcher.
+func Open(p *Port, o OpenOptions) (*Endpoint, error) {
+	idx, ok := fabric.FindPKey(*p.pkeys.Load(), o.PKey)
+	if !ok {
+		return nil, fmt.Errorf("P_Key 0x%04x not in table", o.PKey)
+	}
+	ep := &Endpoint{port: p, host: p.host, stats: o.Stats, sendq: o.SendQueue,
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	var err error
+	if ep.scq, err = p.dev.NewCQ(o.SendQueue, nil); err != nil {
+		return nil, err
+	}
+	if ep.rcq, err = p.dev.NewCQ(o.RecvQueue, ep.kick); err != nil {
+		return nil, err
+	}
+	_ = ep.rcq.Modify(o.RxFrames, o.RxUsecs)
+	if ep.qp, err = p.dev.CreateQP(verbs.QPInitAttr{Type: verbs.UD, SendCQ: ep.scq, RecvCQ: ep.rcq,
+		MaxSend: o.SendQueue, MaxRecv: o.RecvQueue, MaxSGE: 1, QPN: o.QPN}); err != nil {
+		return nil, err
+	}
+	m := o.Group
+	steps := []struct {
+		attr verbs.QPAttr
+		mask verbs.AttrMask
+	}{
+		{verbs.QPAttr{State: verbs.QPInit, PKeyIndex: uint16(idx), Port: verbsPort, QKey: m.QKey},
+			verbs.AttrState | verbs.AttrPKeyIndex | verbs.AttrPort | verbs.AttrQKey},
+		{verbs.QPAttr{State: verbs.QPRTR}, verbs.AttrState},
+		{verbs.QPAttr{State: verbs.QPRTS}, verbs.AttrState | verbs.AttrSQPSN},
+	}
+	for _, s := range steps {
+		if err := ep.qp.Modify(s.attr, s.mask); err != nil {
+			ep.qp.Destroy()
+			return nil, err
+		}
+	}
+	if err := ep.qp.AttachMcast(m.MGID, m.MLID); err != nil {
+		ep.qp.Destroy()
+		return nil, err
+	}
+	ep.bufs = make([][]byte, o.RecvQueue)
+	ep.wcs = make([]verbs.WC, 64)
+	ep.udRepost, ep.rcRepost = newReposts(len(ep.wcs)), newReposts(len(ep.wcs))
+	ep.txwcs = make([]verbs.WC, 64)
+	for i := range ep.bufs {
+		ep.bufs[i] = make([]byte, rxBufLen)
+		if err := ep.qp.PostRecv(&verbs.RecvWR{WRID: uint64(i), SGL: [][]byte{ep.bufs[i]}}); err != nil {
+			ep.qp.Destroy()
+			return nil, err
+		}
+	}
+	ep.cfg.Store(&config{Config: o.Config, qkey: m.QKey, mgid: m.MGID, mlid: m.MLID, pkeyIndex: uint16(idx)})
+	ep.host.Endpoints.add(ep.key(), ep)
+	if o.ListenCM {
+		ep.cmListen(o.QPN)
+	}
+	ep.rcq.ReqNotify()
+	go ep.poll()
+	return ep, nil
+}
+
+// Attach sets the dispatcher that received packets go to; nil drops them
+// (gVisor's LinkEndpoint.Attach).
+func (ep *Endpoint) Attach(d Dispatcher) {
+	if d == nil {
+		ep.dispatcher.Store(nil)
+		return
+	}
+	ep.dispatcher.Store(&d)
+}
+
+// key is the endpoint's address in the host's registry.
+func (ep *Endpoint) key() Key {
+	return Key{GID: ep.port.dev.GID(), QPN: ep.cfg.Load().HWAddr.QPN()}
+}
+
+// Update publishes the interface's settings after an MTU, mode or
+// address change.
+func (ep *Endpoint) Update(c Config) {
+	cfg := *ep.cfg.Load()
+	cfg.Config = c
+	ep.cfg.Store(&cfg)
+}
+
+// MTU is the interface's MTU.
+func (ep *Endpoint) MTU() uint32 { return ep.cfg.Load().MTU }
+
+// LinkAddress is the interface's 20-byte hardware address.
+func (ep *Endpoint) LinkAddress() header.HWAddr { return ep.cfg.Load().HWAddr }
+
+// Broadcast is the interface's broadcast address.
+func (ep *Endpoint) Broadcast() header.HWAddr { return ep.cfg.Load().Broadcast }
+
+// Close stops the poller, ends connected mode, leaves the send-only
+// groups and destroys the QP. The netdev layer calls it with its lock
+// held, once.
+func (ep *Endpoint) Close() {
+	ep.host.Endpoints.remove(ep.key(), ep)
+	close(ep.quit)
+	<-ep.done
+	ep.closeCM()
+	ep.leaveSendOnly()
+	ep.qp.Destroy()
+}
+
+// ModerateRx sets the receive CQ's interrupt moderation (ipoib_set_coalesce).
+func (ep *Endpoint) ModerateRx(frames, usecs uint16) error { return ep.rcq.Modify(frames, usecs) }
+
+// kick is the receive CQ's completion handler: it only wakes the poller.
+func (ep *Endpoint) kick() {
+	select {
+	case ep.wake <- struct{}{}:
+	default:
+	}
+}
+
+// poll is the NAPI loop: drain the receive CQ, handle each packet, repost
+// its buffer, re-arm.
+func (ep *Endpoint) poll() {
+	defer close(ep.done)
+	for {
+		select {
+		case <-ep.quit:
+			return
+		case <-ep.wake:
+		}
+		for {
+			n := ep.rcq.Poll(ep.wcs)
+			for i := range ep.wcs[:n] {
+				ep.receive(&ep.wcs[i])
+			}
+			ep.repost()
+			if n > 0 {
+				continue
+			}
+			if !ep.rcq.ReqNotify() {
+				break
+			}
+		}
+	}
+}
+
+// receive handles one receive completion (ipoib_ib_handle_rx_wc).
+func (ep *Endpoint) receive(wc *verbs.WC) {
+	if wc.WRID&srqWRID != 0 {
+		ep.receiveRC(wc)
+		return
+	}
+	buf := ep.bufs[wc.WRID]
+	ep.udRepost.add(wc.WRID, buf)
+	if wc.Status != verbs.WCSuccess {
+		ep.stats.rxDropped.Add(1)
+		return
+	}
+	cfg := ep.cfg.Load()
+	// Drop our own multicast copies: the HCA loops them back.
+	if wc.SrcQP == cfg.HWAddr.QPN() && wc.SLID == ep.port.dev.LID() {
+		return
+	}
+	pkt := buf[40:wc.ByteLen]
+	if len(pkt) < header.IPoIBHeaderLen {
+		ep.stats.rxDropped.Add(1)
+		return
+	}
+	ep.stats.rxPackets.Add(1)
+	ep.stats.rxBytes.Add(uint64(len(pkt)))
+	if ep.host.DataDebug.Load() > 0 {
+		ep.host.logf(cfg.Name, "received %d bytes, SLID 0x%04x", wc.ByteLen, wc.SLID)
+	}
+	if wc.GRH {
+		var dgid [16]byte
+		copy(dgid[:], buf[24:40])
+		if dgid[0] == 0xff && dgid != cfg.mgid {
+			ep.stats.multicast.Add(1)
+		}
+	}
+	ep.deliver(header.NewHWAddr(0, wc.SrcQP, wc.SGID), header.IPoIB(pkt))
+}
+
+// reposts collects the receive buffers that a poll batch consumed, to
+// give them back with one post per queue (as ipoib_ib_handle_rx_wc's
+// reposts, batched): fewer acquisitions of the queue the sender's
+// responder takes for every packet.
+type reposts struct {
+	srq  *verbs.SRQ // the SRQ the buffers go back to (RC buffers only)
+	wrs  []verbs.RecvWR
+	sgls [][1][]byte // each WR's one-buffer SGL
+}
+
+func newReposts(n int) reposts {
+	return reposts{wrs: make([]verbs.RecvWR, 0, n), sgls: make([][1][]byte, n)}
+}
+
+func (r *reposts) add(wrid uint64, buf []byte) {
+	i := len(r.wrs)
+	r.sgls[i][0] = buf
+	r.wrs = append(r.wrs, verbs.RecvWR{WRID: wrid, SGL: r.sgls[i][:]})
+}
+
+// repost gives the batch's buffers back to the UD QP and the SRQ. A
+// refused post (the queue is being destroyed) drops the rest: the ring
+// goes with it.
+func (ep *Endpoint) repost() {
+	if r := &ep.udRepost; len(r.wrs) > 0 {
+		_, _ = ep.qp.PostRecvList(r.wrs)
+		r.wrs = r.wrs[:0]
+	}
+	if r := &ep.rcRepost; len(r.wrs) > 0 {
+		_, _ = r.srq.PostRecvList(r.wrs)
+		r.wrs = r.wrs[:0]
+	}
+}
+
+// WritePacket sends one IPoIB packet, its 4-byte encapsulation header
+// included, to dst, as ipoib_start_xmit does: a multicast address goes to
+// its group over UD (the broadcast group, or another one through
+// transmitMcast); a unicast ARP goes over UD by the path record
+// (unicast_arp_send); anything else through the neighbour entry, over its
+// RC connection when both ends do connected mode (queued while it is set
+// up; see cm.go), over UD otherwise. A packet too large for the transport
+// fails with a *TooBigError carrying the MTU to use.
+func (ep *Endpoint) WritePacket(pkt []byte, dst header.HWAddr) error {
+	cfg := ep.cfg.Load()
+	if dst.IsMulticast() {
+		if mgid := dst.GID(); mgid != cfg.mgid {
+			return ep.transmitMcast(pkt, mgid)
+		}
+		if err := ep.checkUDMTU(pkt, cfg); err != nil {
+			return err
+		}
+		return ep.postUD(pkt, cfg, verbs.AH{DLID: cfg.mlid, GRH: true, DGID: cfg.mgid, DestQPN: header.MulticastQPN, QKey: cfg.qkey})
+	}
+	var path fabric.Path
+	var err error
+	if t := header.IPoIB(pkt).Type(); t == header.EtherTypeARP || t == header.EtherTypeRARP {
+		path, err = ep.path(dst.GID(), cfg.PKey) // unicast_arp_send
+	} else {
+		var n *ipoibNeigh
+		if n, err = ep.neigh(dst, cfg.PKey); err == nil {
+			path = n.path
+			if cfg.Connected && dst.Flags()&header.HWFlagConnected != 0 {
+				return ep.sendCM(n, pkt, cfg)
+			}
+		}
+	}
+	if err != nil {
+		ep.stats.txDropped.Add(1)
+		return err
+	}
+	if err := ep.checkUDMTU(pkt, cfg); err != nil {
+		return err
+	}
+	return ep.postUD(pkt, cfg, verbs.AH{DLID: path.DLID, DestQPN: dst.QPN(), QKey: cfg.qkey})
+}
+
+// transmitMcast sends pkt to the multicast group mgid over UD, joining it
+// send-only first if the interface is not a member, through the group's
+// neighbour entry (ipoib_mcast_send; sendonly.go).
+func (ep *Endpoint) transmitMcast(pkt []byte, mgid [16]byte) error {
+	cfg := ep.cfg.Load()
+	if err := ep.checkUDMTU(pkt, cfg); err != nil {
+		return err
+	}
+	mlid, ok := ep.mcastGroup(mgid)
+	if !ok {
+		ep.stats.txDropped.Add(1)
+		return errNoGroup
+	}
+	ep.mcastNeigh(header.MulticastAddr(mgid), mlid)
+	return ep.postUD(pkt, cfg, verbs.AH{DLID: mlid, GRH: true, DGID: mgid, DestQPN: 0xffffff, QKey: cfg.qkey})
+}
+
+// errNoGroup is a multicast send whose group could not be joined.
+var errNoGroup = errors.New("multicast group not joined")
+
+// checkUDMTU drops a packet larger than the UD MTU (ipoib_send, whose
+// warning counts the 4-byte header on both sides); the caller reports
+// "fragmentation needed" with the UD MTU.
+func (ep *Endpoint) checkUDMTU(pkt []byte, cfg *config) error {
+	if n := len(pkt) - header.IPoIBHeaderLen; n > int(cfg.UDMTU) {
+		ep.stats.txDropped.Add(1)
+		ep.stats.txErrors.Add(1)
+		ep.host.logf(cfg.Name, "packet len %d (> %d) too long to send, dropping", len(pkt), cfg.UDMTU+encapLen)
+		return &TooBigError{MTU: cfg.UDMTU}
+	}
+	return nil
+}
+
+// postUD posts one UD send.
+func (ep *Endpoint) postUD(pkt []byte, cfg *config, ah verbs.AH) error {
+	defer ep.handleSendErrors()
+	ep.txmu.Lock()
+	defer ep.txmu.Unlock()
+	ep.retireSendsLocked()
+	if ep.host.DataDebug.Load() > 0 {
+		ep.host.logf(cfg.Name, "sending packet, length=%d dlid=0x%04x dqpn=0x%06x", len(pkt), ah.DLID, ah.DestQPN)
+	}
+	// Counted before the post: the wire delivers inside PostSend, so the
+	// receiver may answer before it returns.
+	ep.countTx(len(pkt))
+	if err := ep.qp.PostSend(&verbs.SendWR{SGL: [][]byte{pkt}, AH: ah}); err != nil {
+		ep.uncountTx(len(pkt))
+		return err
+	}
+	return nil
+}
+
+// countTx counts a packet handed to a QP.
+func (ep *Endpoint) countTx(n int) {
+	ep.stats.txPackets.Add(1)
+	ep.stats.txBytes.Add(uint64(n))
+}
+
+// uncountTx turns a counted packet that the QP refused into a drop.
+func (ep *Endpoint) uncountTx(n int) {
+	ep.stats.txPackets.Add(^uint64(0))
+	ep.stats.txBytes.Add(-uint64(n))
+	ep.stats.txDropped.Add(1)
+	ep.stats.txErrors.Add(1)
+}
+
+// TooBigError is a packet that does not fit the transport: larger than
+// the UD MTU, or than the peer's receive size on a connection. MTU is
+// what the sender should use, the UD MTU (the MTU that ICMP "fragmentation
+// needed" or "packet too big" would carry).
+type TooBigError struct{ MTU uint32 }
+
+func (e *TooBigError) Error() string { return fmt.Sprintf("packet too long for UD MTU %d", e.MTU) }
+
+// TooBigMTU returns the MTU to use.
+func (e *TooBigError) TooBigMTU() uint32 { return e.MTU }
+
+// deliver hands a received packet to the dispatcher, if there is one.
+func (ep *Endpoint) deliver(src header.HWAddr, pkt header.IPoIB) {
+	if d := ep.dispatcher.Load(); d != nil {
+		(*d).DeliverPacket(src, pkt)
+	}
+}
+
+// receiveRC handles a completion of the shared receive queue: a packet
+// from a passive connection (no GRH in RC buffers).
+func (ep *Endpoint) receiveRC(wc *verbs.WC) {
+	idx := wc.WRID &^ srqWRID
+	ep.cm.mu.Lock()
+	srq, bufs := ep.cm.srq, ep.cm.bufs
+	ep.cm.mu.Unlock()
+	if srq == nil || int(idx) >= len(bufs) {
+		return
+	}
+	buf := bufs[idx]
+	if ep.rcRepost.srq != srq {
+		ep.repost()
+		ep.rcRepost.srq = srq
+	}
+	ep.rcRepost.add(wc.WRID, buf)
+	if wc.Status != verbs.WCSuccess || wc.ByteLen < header.IPoIBHeaderLen {
+		ep.stats.rxDropped.Add(1)
+		return
+	}
+	pkt := buf[:wc.ByteLen]
+	ep.stats.rxPackets.Add(1)
+	ep.stats.rxBytes.Add(uint64(len(pkt)))
+	ep.noteActivity(wc.QPNum)
+	ep.deliver(header.HWAddr{}, header.IPoIB(pkt))
+}
+
+// dbg logs for the data path when debug_level > 0 (ipoib_dbg).
+func (ep *Endpoint) dbg(format string, args ...any) {
+	if ep.host.Debug.Load() > 0 {
+		ep.host.logf(ep.cfg.Load().Name, format, args...)
+	}
+}
+
+// warn logs for the data path (ipoib_warn).
+func (ep *Endpoint) warn(format string, args ...any) {
+	ep.host.logf(ep.cfg.Load().Name, format, args...)
+}
+
+// Constants of ipoib.h.
+const (
+	encapLen = header.IPoIBHeaderLen
+	// MaxMTU is IPOIB_CM_MTU (0x10000 − 0x10), the connected-mode MTU
+	// limit.
+	MaxMTU = 65520
+)
+
+// FlushPaths frees the neighbours of unicast addresses and with them the
+// active connections, and the path records, as a mode switch flushes all
+// paths (ipoib_flush_paths): the next packet to a peer queries the SA
+// again. Multicast neighbours stay.
+func (ep *Endpoint) FlushPaths() {
+	ep.flushPathNeighs()
+	ep.flushPaths()
+}
