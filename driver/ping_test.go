@@ -46,7 +46,7 @@ func TestPingBetweenNodes(t *testing.T) {
 		hw   []byte
 	}{{n0, "10.0.0.2", mustLink(t, n1, "ib0").Address}, {n1, "10.0.0.1", mustLink(t, n0, "ib0").Address}} {
 		ns, _ := tc.n.Neighs()
-		if len(ns) != 1 || netip.AddrFrom4([4]byte(ns[0].Dst)).String() != tc.peer || string(ns[0].LLAddr[1:]) != string(tc.hw[1:]) || ns[0].State != nudReachable {
+		if len(ns) != 1 || netip.AddrFrom4([4]byte(ns[0].Dst)).String() != tc.peer || string(ns[0].LLAddr[1:]) != string(tc.hw[1:]) || ns[0].State != unix.NUD_REACHABLE {
 			t.Fatalf("neighbours = %+v", ns)
 		}
 	}
@@ -136,8 +136,8 @@ func TestConnectedModeOverRC(t *testing.T) {
 	}
 	// one active and one passive connection each way
 	d.mu.Lock()
-	tx0, rx0 := mustDev(t, n0, "ib0").dp.cmCounts()
-	tx1, rx1 := mustDev(t, n1, "ib0").dp.cmCounts()
+	tx0, rx0 := mustDev(t, n0, "ib0").dp.ConnCounts()
+	tx1, rx1 := mustDev(t, n1, "ib0").dp.ConnCounts()
 	d.mu.Unlock()
 	if tx0 != 1 || rx0 != 1 || tx1 != 1 || rx1 != 1 {
 		t.Fatalf("connections node0 %d/%d node1 %d/%d", tx0, rx0, tx1, rx1)
@@ -154,7 +154,7 @@ func TestConnectedModeOverRC(t *testing.T) {
 	// back to datagram: connections flushed, UD MTU applies
 	wantErrno(t, n0.SetMode("ib0", netlinkx.ModeDatagram), 0)
 	d.mu.Lock()
-	tx0, _ = mustDev(t, n0, "ib0").dp.cmCounts()
+	tx0, _ = mustDev(t, n0, "ib0").dp.ConnCounts()
 	d.mu.Unlock()
 	if tx0 != 0 {
 		t.Fatalf("active connections after datagram: %d", tx0)
@@ -268,7 +268,7 @@ func TestStalePassiveConnectionsReaped(t *testing.T) {
 	passive := func(n *Node) int {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		_, rx := mustDev(t, n, "ib0").dp.cmCounts()
+		_, rx := mustDev(t, n, "ib0").dp.ConnCounts()
 		return rx
 	}
 	ping(1)
@@ -373,7 +373,7 @@ func TestPingOverSecondPort(t *testing.T) {
 		if err != nil || rep.Status != netlinkx.PingReplied {
 			t.Fatalf("mode %d: ping over ib1: %+v %v", mode, rep, err)
 		}
-		if tx, _ := mustDev(t, n0, "ib1").dp.cmCounts(); (tx == 1) != (mode == netlinkx.ModeConnected) {
+		if tx, _ := mustDev(t, n0, "ib1").dp.ConnCounts(); (tx == 1) != (mode == netlinkx.ModeConnected) {
 			t.Errorf("mode %d: %d active connections", mode, tx)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 func TestExpiresSec(t *testing.T) {
 	set := time.Unix(1000, 0)
+	const pmtuExpires = 600 * time.Second // net.ipv4.route.mtu_expires
 	exp := set.Add(pmtuExpires)
 	tick := time.Second / hz
 	tests := []struct {

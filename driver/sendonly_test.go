@@ -1,6 +1,8 @@
 package driver
 
 import (
+	"github.com/ibctl/ibctl/driver/inet"
+	"github.com/ibctl/ibctl/driver/ipoib"
 	"net/netip"
 	"testing"
 	"time"
@@ -76,7 +78,22 @@ func solicit(t *testing.T, d *Driver, n0 *Node) {
 	d.mu.Lock()
 	dp := mustDev(t, n0, "ib0").dp
 	d.mu.Unlock()
-	n0.ip.solicit(dp, pairAddr(true, 1), netip.MustParseAddr("fd00::1:0:2"))
+	sendSolicit(t, dp, pairAddr(true, 1), netip.MustParseAddr("fd00::1:0:2"))
+}
+
+// sendSolicit writes a neighbour solicitation from src for target to
+// target's solicited-node group on the endpoint, as the stack's would be.
+func sendSolicit(t *testing.T, dp *ipoib.Endpoint, src, target netip.Addr) {
+	t.Helper()
+	snm := header.SolicitedNodeAddr(target.As16())
+	buf := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen+header.NDPLinkLayerOptionLen)
+	header.IPoIB(buf).Encode(header.EtherTypeIPv6)
+	hw := dp.LinkAddress()
+	n := header.EncodeNeighborSolicit(buf[header.IPoIBHeaderLen:], src.As16(), snm, target.As16(), &hw)
+	if n == 0 {
+		t.Fatal("encode neighbour solicitation")
+	}
+	_ = dp.WritePacket(buf[:header.IPoIBHeaderLen+n], inet.MulticastLinkAddr(dp.Broadcast(), netip.AddrFrom16(snm)))
 }
 
 // A send-only join lives as long as its multicast neighbour entry: each
@@ -209,12 +226,12 @@ func TestSendOnlyNotJoinedAfterClose(t *testing.T) {
 	dp := mustDev(t, n0, "ib0").dp
 	d.mu.Unlock()
 	wantErrno(t, n0.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(false)}), 0)
-	before := dp.stats.txDropped.Load()
-	n0.ip.solicit(dp, pairAddr(true, 1), netip.MustParseAddr("fd00::1:0:2"))
+	before := dp.Stats().Snapshot().TxDropped
+	sendSolicit(t, dp, pairAddr(true, 1), netip.MustParseAddr("fd00::1:0:2"))
 	if js, _ := membership(d, snm2Dbgfs); js == fabric.SendOnlyFullMember {
 		t.Errorf("node0 (ib0 down) is a send-only member of %s that nothing will leave", snm2Dbgfs)
 	}
-	if got := dp.stats.txDropped.Load() - before; got != 1 {
+	if got := dp.Stats().Snapshot().TxDropped - before; got != 1 {
 		t.Errorf("tx_dropped grew by %d, want 1", got)
 	}
 	wantErrno(t, n0.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)

@@ -150,6 +150,9 @@ func pingRun(o *PingOptions) error {
 			break
 		}
 		lastSent = time.Now()
+		if seq == 1 {
+			start = lastSent
+		}
 		rep, err := c.Ping(netlinkx.PingRequest{Dev: dev, Dst: dst.AsSlice(), Size: uint32(o.Size), Ident: ident,
 			Seq: uint16(seq), TimeoutMs: uint32(o.Wait * 1000), PMTUDisc: pmtuModes[o.PMTU]})
 		if err != nil {

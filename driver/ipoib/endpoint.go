@@ -95,10 +95,10 @@ const rxBufLen = 40 + header.IPoIBHeaderLen + 4092 // GRH + encapsulation + larg
 // OpenOptions are what an endpoint is opened with.
 type OpenOptions struct {
 	Config
-	QPN       uint32         // the UD QP's number, the middle of HWAddr
+	QPN       uint32          // the UD QP's number, the middle of HWAddr
 	Group     fabric.MCMember // the broadcast group the interface joined
-	SendQueue int            // send_queue_size
-	RecvQueue int            // recv_queue_size
+	SendQueue int             // send_queue_size
+	RecvQueue int             // recv_queue_size
 	// RxFrames and RxUsecs moderate the receive CQ (ethtool -C).
 	RxFrames, RxUsecs uint16
 	// ListenCM makes the endpoint accept connections: the interface's

@@ -112,3 +112,13 @@ func MTUEnum(bytes int) verbs.MTU {
 	}
 	return verbs.MTU4096
 }
+
+// CMCounters are the port's communication manager's MAD counters.
+func (p *Port) CMCounters() ibcm.Counters { return p.cm.Counters() }
+
+// FlushCM runs the communication manager's queued work (received MADs,
+// expired timers and their handlers) and returns how much it ran.
+func (p *Port) FlushCM() int { return p.cm.Flush() }
+
+// HCAStats are the port's verbs device counters.
+func (p *Port) HCAStats() verbs.Stats { return p.dev.Stats() }
