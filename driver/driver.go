@@ -1,13 +1,25 @@
-// Package driver is the emulated ib_ipoib driver: one network stack per
-// fabric node, each with a parent netdev per HCA port and its P_Key
-// children, modes, MTU rules, features and interrupt moderation. Every
+// Package driver is the emulated ib_ipoib driver's netdev layer: one
+// network stack per fabric node, each with a parent netdev per HCA port
+// and its P_Key children, modes, MTU rules, features, interrupt
+// moderation, module parameters, debugfs and the kernel log. Every
 // acknowledged change is written to the store before the call returns.
 //
+// It composes the layers below it and is the only package that sees more
+// than one of them: driver/ipoib is the IPoIB link endpoint (UD and RC
+// data path, neighbours, CM, multicast) over driver/verbs and
+// driver/fabric; driver/inet is the host IP stack over any link that meets
+// its contract. endpoint.go wires an interface's endpoint to the stack.
 // Concerns live in their own files, as in drivers/infiniband/ulp/ipoib:
-// netdev.go (devices, addresses, carrier), child.go (create/delete child),
-// mode.go (mode and MTU), features.go, coalesce.go, params.go,
-// ethtool.go, persist.go, datapath.go (UD), neigh.go (the IPoIB neighbour
-// table), cm.go (connected mode over driver/ibcm).
+// netdev.go (devices, carrier), child.go (create and delete child),
+// mode.go (open, stop, mode and MTU), features.go, ethtool.go (coalescing,
+// statistics), params.go, persist.go, mcast.go (the dev_mc list), addr.go
+// and addrconf.go (addresses), ping.go and route.go (the stack's answers
+// as the protocol reports them), sm.go (fabric events), debugfs.go,
+// klog.go and perf.go.
+//
+// It may import driver/ipoib, driver/inet, driver/fabric, driver/verbs,
+// driver/header, driver/store, netlinkx (the types it answers in) and
+// sysfs (the types of its sysfs view).
 package driver
 
 import (

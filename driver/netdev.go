@@ -236,12 +236,6 @@ func b2u16(b bool) uint16 {
 	return 0
 }
 
-// warnf logs for the data path, which must not read nd's fields: name
-// comes from its snapshot. The log function is safe for concurrent use.
-func (nd *Netdev) warnf(name, format string, args ...any) {
-	nd.node.logf(name, fmt.Sprintf(format, args...))
-}
-
 // warn logs a kernel-style "<if>: msg" line.
 func (nd *Netdev) warn(format string, args ...any) {
 	nd.node.logf(nd.name, fmt.Sprintf(format, args...))

@@ -19,7 +19,7 @@ import (
 type Stack struct {
 	mu     sync.Mutex
 	addrs  map[int32][]netip.Prefix // by ifindex: IPv4 in the order added, IPv6 as insertAddr orders them
-	auto   map[int32]netip.Addr     // the automatic link-local address of an interface (addrconf.go)
+	auto   map[int32]netip.Addr     // the automatic link-local address of an interface (addr.go)
 	neigh  map[int32]map[netip.Addr]*neighbour
 	pings  map[uint32]pendingPing   // by ident<<16 | seq
 	pmtu   map[netip.Addr]pmtuEntry // path MTU exceptions (frag.go)

@@ -22,8 +22,8 @@ func TestConnectionQPs(t *testing.T) {
 	if a.DestQPN != 0x49 || p.DestQPN != 0x49 || a.SQPSN != p.RQPSN || a.DLID != 3 || p.DLID != 1 || a.PathMTU != p.PathMTU || tx.mtu != 65520 {
 		t.Errorf("active %+v, passive %+v, mtu %d", a, p, tx.mtu)
 	}
-	if tp.n1.rx.n.Load() != 1 {
-		t.Errorf("node1 delivered %d packets, want 1", tp.n1.rx.n.Load())
+	if got := tp.n1.waitRx(1); got != 1 {
+		t.Errorf("node1 delivered %d packets, want 1", got)
 	}
 }
 

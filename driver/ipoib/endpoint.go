@@ -367,7 +367,7 @@ func (ep *Endpoint) WritePacket(pkt []byte, dst header.HWAddr) error {
 
 // transmitMcast sends pkt to the multicast group mgid over UD, joining it
 // send-only first if the interface is not a member, through the group's
-// neighbour entry (ipoib_mcast_send; sendonly.go).
+// neighbour entry (ipoib_mcast_send; multicast.go).
 func (ep *Endpoint) transmitMcast(pkt []byte, mgid [16]byte) error {
 	cfg := ep.cfg.Load()
 	if err := ep.checkUDMTU(pkt, cfg); err != nil {

@@ -2,6 +2,7 @@ package ipoib
 
 import (
 	"encoding/binary"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -146,4 +147,14 @@ func udpPacket(size int) []byte {
 		Src: [4]byte{10, 0, 0, 1}, Dst: [4]byte{10, 0, 0, 2}})
 	binary.BigEndian.PutUint16(ip[header.IPv4MinHeaderLen+4:], uint16(8+size))
 	return pkt
+}
+
+// waitRx waits until the node's poller has delivered n packets (it runs
+// on its own goroutine) and returns how many it delivered, giving up
+// after a generous bound.
+func (tn *testNode) waitRx(n int64) int64 {
+	for deadline := time.Now().Add(10 * time.Second); tn.rx.n.Load() < n && time.Now().Before(deadline); {
+		runtime.Gosched()
+	}
+	return tn.rx.n.Load()
 }

@@ -29,7 +29,7 @@ import (
 // Unicast ARP does not use the table (unicast_arp_send). Packets to
 // multicast groups other than the broadcast group have entries too
 // (ipoib_mcast_send), and freeing one of a send-only group leaves the
-// group (sendonly.go); the broadcast group's entry is not modelled.
+// group (multicast.go); the broadcast group's entry is not modelled.
 
 // Neighbour garbage collection: arp_tbl.gc_interval is 30 s and an entry
 // is obsolete when idle for more than 2 × gc_interval.

@@ -1,0 +1,16 @@
+// Package ipoib is the IPoIB link endpoint of an emulated HCA port, as the
+// kernel's ipoib_ib.c, ipoib_cm.c and ipoib_multicast.c build it: the UD
+// data path with its QP, CQs and NAPI-style poller (endpoint.go), the
+// neighbour table and path records (neigh.go, paths.go), connected mode
+// over RC connections set up by the port's communication manager (cm.go,
+// sendcomp.go), and multicast and send-only groups (multicast.go).
+//
+// An Endpoint carries IPoIB packets (the 4-byte encapsulation header and
+// what follows) to 20-byte IPoIB addresses, and hands received ones to the
+// Dispatcher it is attached to: the host IP stack (driver/inet) or any
+// other network layer. It knows nothing of IP beyond the EtherType of the
+// header (unicast ARP goes by path record, as the kernel sends it).
+//
+// It may import driver/verbs, driver/ibcm, driver/fabric and
+// driver/header; never driver/inet or the netdev layer (driver).
+package ipoib
