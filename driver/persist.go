@@ -2,13 +2,16 @@ package driver
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/ipoib"
 	"github.com/ibctl/ibctl/driver/store"
+	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,7 +21,7 @@ import (
 // devRecord is what survives a restart of one device.
 type devRecord struct {
 	Index    int32    `json:"index"`
-	Name     string   `json:"name"`
+	Name     devName  `json:"name"`
 	Port     int      `json:"port"`
 	Parent   int32    `json:"parent,omitempty"`
 	Legacy   bool     `json:"legacy,omitempty"`
@@ -38,13 +41,43 @@ type devRecord struct {
 	Addrs    []string `json:"addrs,omitempty"`
 }
 
+// devName is a device name saved byte for byte: the kernel accepts any
+// bytes but '/', ':' and blanks, and a JSON string holds only UTF-8. A
+// valid UTF-8 name is a JSON string, any other {"bytes": base64}.
+type devName string
+
+func (n devName) MarshalJSON() ([]byte, error) {
+	if utf8.ValidString(string(n)) {
+		return json.Marshal(string(n))
+	}
+	return json.Marshal(struct {
+		Bytes []byte `json:"bytes"`
+	}{[]byte(n)})
+}
+
+func (n *devName) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*n = devName(s)
+		return nil
+	}
+	var raw struct {
+		Bytes *[]byte `json:"bytes"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil || raw.Bytes == nil {
+		return fmt.Errorf("device name: want a string or {\"bytes\": base64}, have %s", b)
+	}
+	*n = devName(*raw.Bytes)
+	return nil
+}
+
 type nodeMeta struct {
 	NextIndex int32  `json:"next_index"`
 	NextQPN   uint32 `json:"next_qpn"`
 }
 
 func (nd *Netdev) record() devRecord {
-	r := devRecord{Index: nd.index, Name: nd.name, Port: nd.port, Legacy: nd.legacy, PKey: nd.pkey, QPN: nd.qpn,
+	r := devRecord{Index: nd.index, Name: devName(nd.name), Port: nd.port, Legacy: nd.legacy, PKey: nd.pkey, QPN: nd.qpn,
 		Mode: nd.mode, Umcast: nd.umcast, Up: nd.up, Active: nd.active, MTU: nd.mtu, AdminMTU: nd.adminMTU, McastMTU: nd.mcastMTU,
 		NumTxQ: nd.numTxQ, RxUsecs: nd.rxUsecs, RxFrames: nd.rxFrames, Wanted: []string{}}
 	if nd.parent != nil {
@@ -102,13 +135,22 @@ func (n *Node) persistParams() error {
 	return n.apply(b)
 }
 
+// apply writes a batch. A failure is logged in full and answered with
+// the errno of its cause when the caller can act on it (ENOSPC, EDQUOT,
+// EROFS, EFBIG), else EIO, as a failed write to a file system is.
 func (n *Node) apply(b store.Batch) error {
 	apply := n.d.st.Apply
 	if n.deferSync {
 		apply = n.d.st.ApplyLazy
 	}
 	if err := apply(b); err != nil {
-		return &Error{Op: "save state", Err: unix.EIO, Msg: err.Error()}
+		n.d.log(n.name + " save state: " + err.Error())
+		errno := unix.EIO
+		var e unix.Errno
+		if errors.As(err, &e) && (e == unix.ENOSPC || e == unix.EDQUOT || e == unix.EROFS || e == unix.EFBIG) {
+			errno = e
+		}
+		return &Error{Op: "save state", Err: errno}
 	}
 	return nil
 }
@@ -202,9 +244,15 @@ func (n *stack) restore() error {
 		b, _ := n.d.st.Get(key)
 		var r devRecord
 		if err := json.Unmarshal(b, &r); err != nil {
-			return fmt.Errorf("%s: %w", key, err)
+			return fmt.Errorf("saved device %s: %w", key, err)
+		}
+		if key != devKey(n.name, r.Index) {
+			return fmt.Errorf("saved device %s: holds ifindex %d", key, r.Index)
 		}
 		records = append(records, r)
+	}
+	if err := n.checkRecords(records); err != nil {
+		return err
 	}
 	// Parents first (they exist already), then children in index order.
 	var ups []*Netdev
@@ -213,7 +261,7 @@ func (n *stack) restore() error {
 			continue
 		}
 		nd, ok := n.devs[r.Index]
-		if !ok || nd.name != r.Name || nd.port != r.Port {
+		if !ok || nd.name != string(r.Name) || nd.port != r.Port {
 			continue // the topology changed: that port is gone
 		}
 		nd.load(r)
@@ -225,11 +273,8 @@ func (n *stack) restore() error {
 		if r.Parent == 0 {
 			continue
 		}
-		p, ok := n.devs[r.Parent]
-		if !ok || p.parent != nil || strings.TrimSpace(r.Name) == "" {
-			continue
-		}
-		c := &Netdev{node: n, index: r.Index, name: r.Name, port: p.port, parent: p, legacy: r.Legacy, qpn: r.QPN,
+		p := n.devs[r.Parent]
+		c := &Netdev{node: n, index: r.Index, name: string(r.Name), port: p.port, parent: p, legacy: r.Legacy, qpn: r.QPN,
 			counters: &ipoib.Stats{}}
 		c.load(r)
 		n.insert(c)
@@ -249,7 +294,7 @@ func (n *stack) restore() error {
 	// first within a scope), so that each lands where it was.
 	for _, r := range records {
 		nd, ok := n.devs[r.Index]
-		if !ok || nd.name != r.Name || nd.port != r.Port {
+		if !ok || nd.name != string(r.Name) || nd.port != r.Port {
 			continue
 		}
 		nd.loadAddrs(r.Addrs)
@@ -258,8 +303,111 @@ func (n *stack) restore() error {
 	return nil
 }
 
+// checkRecords refuses saved devices that a live request could not have
+// made: the name rules of dev_valid_name, unique names and ifindexes, a
+// child's parent that is a parent, a valid P_Key (unique among the
+// parent's sysfs children), a known mode (connected only where the HCA
+// can), the MTU bounds of dev_set_mtu and ipoib_change_mtu, coalescing
+// and queue counts in range, known features and parseable addresses.
+// Parents that the topology no longer has are skipped, as restore does.
+func (n *stack) checkRecords(records []devRecord) error {
+	names := map[string]int32{}
+	for name, nd := range n.byName {
+		names[name] = nd.index
+	}
+	type legacyKey struct {
+		parent int32
+		pkey   uint16
+	}
+	legacy := map[legacyKey]int32{}
+	for _, r := range records {
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("saved device %s (%s): %s", devKey(n.name, r.Index), strconv.Quote(string(r.Name)), fmt.Sprintf(format, args...))
+		}
+		var port int
+		if r.Parent == 0 {
+			nd, ok := n.devs[r.Index]
+			if !ok || nd.name != string(r.Name) || nd.port != r.Port {
+				continue
+			}
+			port = nd.port
+		} else {
+			if r.Index <= 0 {
+				return bad("invalid ifindex %d", r.Index)
+			}
+			if nd, ok := n.devs[r.Index]; ok {
+				return bad("ifindex %d is %s's", r.Index, nd.name)
+			}
+			if !validName(string(r.Name)) {
+				return bad("invalid device name")
+			}
+			if idx, ok := names[string(r.Name)]; ok {
+				return bad("name already used by ifindex %d", idx)
+			}
+			names[string(r.Name)] = r.Index
+			p, ok := n.devs[r.Parent]
+			if !ok || p.parent != nil {
+				return bad("parent ifindex %d is not a parent device", r.Parent)
+			}
+			port = p.port
+			if !ValidPKey(r.PKey) {
+				return bad("invalid P_Key 0x%04x", r.PKey)
+			}
+			if r.Legacy {
+				k := legacyKey{r.Parent, r.PKey}
+				if r.PKey == p.pkey {
+					return bad("P_Key 0x%04x is the parent's", r.PKey)
+				}
+				if idx, ok := legacy[k]; ok {
+					return bad("P_Key 0x%04x already used by ifindex %d", r.PKey, idx)
+				}
+				legacy[k] = r.Index
+			}
+			if r.NumTxQ < 1 || r.NumTxQ > 128 {
+				return bad("invalid number of TX queues %d", r.NumTxQ)
+			}
+		}
+		// dev_set_mtu and ipoib_change_mtu: up to IPOIB_CM_MTU in
+		// connected mode, up to the largest IB MTU (4096) less the
+		// encapsulation in datagram mode, whatever the topology says now.
+		maxDatagram := uint32(4096 - encapLen)
+		switch r.Mode {
+		case netlinkx.ModeConnected:
+			if !n.portSpec(port).Caps.Connected {
+				return bad("connected mode not supported by the port")
+			}
+			if r.MTU > cmMaxMTU {
+				return bad("mtu %d above the maximum %d", r.MTU, cmMaxMTU)
+			}
+		case netlinkx.ModeDatagram:
+			if r.MTU > maxDatagram {
+				return bad("mtu %d above the datagram maximum %d", r.MTU, maxDatagram)
+			}
+		default:
+			return bad("invalid mode %d", r.Mode)
+		}
+		if r.AdminMTU < minDatagramMTU || r.AdminMTU > maxDatagram {
+			return bad("admin mtu %d out of range %d-%d", r.AdminMTU, minDatagramMTU, maxDatagram)
+		}
+		if r.McastMTU > maxDatagram {
+			return bad("multicast mtu %d above the datagram maximum %d", r.McastMTU, maxDatagram)
+		}
+		for _, f := range r.Wanted {
+			if _, ok := featureIndex[f]; !ok {
+				return bad("unknown feature %q", f)
+			}
+		}
+		for _, a := range r.Addrs {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				return bad("address: %v", err)
+			}
+		}
+	}
+	return nil
+}
+
 // loadAddrs adds saved addresses (see restore); unparsable ones are
-// skipped.
+// skipped (checkRecords refuses them first).
 func (nd *Netdev) loadAddrs(saved []string) {
 	var list []netip.Prefix
 	for _, a := range saved {

@@ -1,10 +1,14 @@
 package ibctl
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -89,6 +93,7 @@ func (c *Connector) spawn(sock string, extra []string) (*netlinkx.Client, error)
 		return nil, fmt.Errorf("driver: log: %w", err)
 	}
 	defer logf.Close()
+	logStart, _ := logf.Seek(0, io.SeekEnd)
 	args := append([]string{"driver", "start", "--foreground", "--socket", sock, "--state-dir", state}, extra...)
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -111,8 +116,12 @@ func (c *Connector) spawn(sock string, extra []string) (*netlinkx.Client, error)
 		}
 		select {
 		case <-exited:
-			// Lost a spawn race, or failed: the winner may still be
-			// starting, so keep trying the socket a little longer.
+			// Failed (a damaged state, say): say why. Or lost a spawn
+			// race: the winner may still be starting, so keep trying the
+			// socket a little longer.
+			if why := spawnFailure(logf.Name(), logStart); why != "" {
+				return nil, errors.New(why)
+			}
 			exited = nil
 			if d := time.Now().Add(2 * time.Second); d.Before(deadline) {
 				deadline = d
@@ -121,4 +130,24 @@ func (c *Connector) spawn(sock string, extra []string) (*netlinkx.Client, error)
 		}
 		time.Sleep(delay)
 	}
+}
+
+// spawnFailure is why a spawned driver exited, from the error line it left
+// in its log after offset: "" when there is none, or when it found another
+// driver serving (a lost spawn race).
+func spawnFailure(log string, offset int64) string {
+	b, err := os.ReadFile(log)
+	if err != nil || offset > int64(len(b)) {
+		return ""
+	}
+	why := ""
+	for _, line := range bytes.Split(b[offset:], []byte("\n")) {
+		if rest, ok := strings.CutPrefix(string(line), "ibctl: "); ok {
+			why = rest
+		}
+	}
+	if strings.Contains(why, daemon.ErrRunning.Error()) || strings.Contains(why, "already running") {
+		return ""
+	}
+	return why
 }

@@ -22,6 +22,7 @@ type DriverStartOptions struct {
 	Foreground bool
 	Topology   string
 	Params     []string
+	Recover    bool
 }
 
 // NewCmdDriver is `ibctl driver`: start, stop and inspect the emulated
@@ -33,7 +34,7 @@ func NewCmdDriver(f *Factory) *cobra.Command {
 	}
 	so := &DriverStartOptions{F: f}
 	start := &cobra.Command{
-		Use:   "start [--foreground] [--topology FILE] [--param NAME=VALUE]...",
+		Use:   "start [--foreground] [--recover] [--topology FILE] [--param NAME=VALUE]...",
 		Short: "Start the driver (in the background unless --foreground)",
 		Long: `Start the emulated driver. It builds its fabric (by default two nodes, node0 and
 node1, each with one dual-port 4X EDR HCA, port IB MTU 4096 and the default partition
@@ -42,13 +43,19 @@ directory and serves the socket. Other commands start it on demand.
 
 --topology FILE (JSON) sets nodes, ports (width, speed, ib_mtu, caps) and the subnet
 manager's partitions; --param sets ib_ipoib module parameters (send_queue_size,
-recv_queue_size, max_nonsrq_conn_qp, debug_level, ...) with the module's rounding.`,
+recv_queue_size, max_nonsrq_conn_qp, debug_level, ...) with the module's rounding.
+
+A journal damaged anywhere but in its last, incomplete record makes the driver refuse
+to start, naming the file and offset, and leaves it as it is. --recover then starts
+from the records before the damage and saves a copy of the damaged journal next to
+it (journal.log.damaged-*); the driver's log says what was dropped.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error { return driverStartRun(so) }),
 	}
 	start.Flags().BoolVar(&so.Foreground, "foreground", false, "run in the foreground, logging to standard error")
 	start.Flags().StringVar(&so.Topology, "topology", "", "fabric topology `FILE` (JSON)")
 	start.Flags().StringArrayVar(&so.Params, "param", nil, "module parameter `NAME=VALUE` (repeatable)")
+	start.Flags().BoolVar(&so.Recover, "recover", false, "start from the intact records of a damaged journal, keeping a copy of it")
 	stop := &cobra.Command{
 		Use:   "stop",
 		Short: "Stop the driver (its configuration stays in the state directory)",
@@ -102,7 +109,7 @@ func driverStartRun(o *DriverStartOptions) error {
 	}
 	if o.Foreground {
 		err := daemon.Run(context.Background(), daemon.Options{
-			Socket: sock, StateDir: g.stateDir(), Topology: topo, Params: params,
+			Socket: sock, StateDir: g.stateDir(), Topology: topo, Params: params, Recover: o.Recover,
 			Log: func(msg string) { fmt.Fprintf(o.F.IO.ErrOut, "%s %s\n", time.Now().Format(time.RFC3339Nano), msg) },
 		})
 		if errors.Is(err, daemon.ErrRunning) {
@@ -119,6 +126,9 @@ func driverStartRun(o *DriverStartOptions) error {
 	}
 	for _, p := range o.Params {
 		extra = append(extra, "--param", p)
+	}
+	if o.Recover {
+		extra = append(extra, "--recover")
 	}
 	conn := &Connector{Executable: o.F.Executable, stateDir: g.stateDir()}
 	c, err := conn.spawn(sock, extra)

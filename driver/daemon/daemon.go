@@ -32,6 +32,9 @@ type Options struct {
 	StateDir string
 	Topology *fabric.Topology
 	Params   map[string]int
+	// Recover starts from the intact part of a damaged journal, saving a
+	// copy of it in the store directory (see store.Options.Recover).
+	Recover bool
 	// Log receives the driver's kernel-style messages (one line each).
 	Log func(string)
 	// Ready is called once the socket accepts connections.
@@ -57,7 +60,11 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		return fmt.Errorf("lock: %w", err)
 	}
-	st, err := store.Open(filepath.Join(opts.StateDir, "store"))
+	logf := opts.Log
+	if logf == nil {
+		logf = func(string) {}
+	}
+	st, err := store.OpenOptions(filepath.Join(opts.StateDir, "store"), store.Options{Recover: opts.Recover, Log: logf})
 	if err != nil {
 		return err
 	}

@@ -4,19 +4,32 @@
 //
 // On-disk layout inside the store directory (mode 0700):
 //
-//	state.json   snapshot: a JSON object mapping key to raw JSON value,
-//	             replaced atomically (temp file, fsync, rename, fsync dir).
-//	journal.log  append-only journal of batches written since the snapshot.
+//	state.json   snapshot, replaced atomically (temp file, fsync, rename,
+//	             fsync dir): the line "ibctl-snapshot 2 LENGTH CRC32C\n",
+//	             then LENGTH bytes of a JSON object mapping key to raw JSON
+//	             value, whose CRC32-C (hex) the line gives. Format 1 was
+//	             the JSON object alone; it is still read.
+//	journal.log  append-only journal of batches written since the snapshot:
+//	             the 8 bytes "IBJ\xff" 2 0 0 0 (format 2), then records.
 //
 // Each journal record is
 //
-//	uint32 LE payload length | uint32 LE CRC32-C(length bytes + payload) | payload
+//	uint32 LE payload length | uint32 LE CRC32-C(length bytes + payload) |
+//	uint32 LE CRC32-C(the 8 bytes before it) | payload
 //
 // and holds all operations of one Batch, so a batch is visible after a crash
-// either completely or not at all. On Open the snapshot is loaded and the
-// journal replayed in order; the first record that is short (torn write) or
-// fails its CRC ends the replay, and it and everything after it are dropped.
-// Open then compacts, so the journal always starts empty.
+// either completely or not at all. Format 1 journals (no file header,
+// records without the header check) are still read.
+//
+// On Open the snapshot is loaded and the journal replayed in order. Only a
+// torn tail, an incomplete last record left by a crash during its append,
+// is dropped (and logged): a header cut short, a payload cut short behind
+// an intact header, or a last record whose final byte is still zero. Any
+// other bad record may hide acknowledged records after it: Open refuses
+// with a *CorruptError naming the file and offset and leaves the file as it
+// is, unless Options.Recover is set, which keeps the records before it and
+// saves a copy of the journal next to it. Open then compacts, so the
+// journal starts empty.
 package store
 
 import (
@@ -31,25 +44,36 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 const (
 	snapshotName = "state.json"
 	journalName  = "journal.log"
 	tempPattern  = snapshotName + ".tmp-*"
+	damagedName  = journalName + ".damaged-*"
 
 	// DefaultMaxJournalBytes is the journal size at which Apply compacts.
 	DefaultMaxJournalBytes = 4 << 20
 	// DefaultMaxJournalRecords is the journal record count at which Apply compacts.
 	DefaultMaxJournalRecords = 8192
 
-	headerSize     = 8
+	headerSizeV1   = 8
+	headerSize     = 12
 	maxPayloadSize = 1 << 30
+
+	snapshotMagic = "ibctl-snapshot"
+	// snapshotVersion is the snapshot format written.
+	snapshotVersion = 2
+	// maxSnapshotLine bounds the snapshot's first line.
+	maxSnapshotLine = 64
 )
+
+// journalHeader starts a format 2 journal. Its fourth byte is 0xff so that
+// no single flipped bit makes it read as a plausible format 1 record length.
+var journalHeader = []byte{'I', 'B', 'J', 0xff, 2, 0, 0, 0}
 
 const (
 	opPut    byte = 1
@@ -63,12 +87,40 @@ var crcTable = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32
 // ErrClosed is returned by Apply after Close.
 var ErrClosed = errors.New("store: closed")
 
+// CorruptError is a damaged snapshot or journal that Open refused. The file
+// is left as it was.
+type CorruptError struct {
+	Path   string // the damaged file
+	Offset int64  // where the damage starts
+	Reason string
+	// Records is, for a journal, the number of intact records before
+	// Offset, which Options.Recover keeps; -1 for a snapshot.
+	Records int
+}
+
+func (e *CorruptError) Error() string {
+	if e.Records < 0 {
+		return fmt.Sprintf("store: snapshot %s is damaged: %s at offset %d", e.Path, e.Reason, e.Offset)
+	}
+	return fmt.Sprintf("store: journal %s is damaged: %s at offset %d, with %d intact records before it (--recover keeps those and saves a copy of the journal)",
+		e.Path, e.Reason, e.Offset, e.Records)
+}
+
 // Options tunes a Store. Zero fields select the defaults.
 type Options struct {
 	// MaxJournalBytes triggers compaction once the journal reaches this size.
 	MaxJournalBytes int64
 	// MaxJournalRecords triggers compaction once the journal holds this many records.
 	MaxJournalRecords int
+	// Recover makes Open accept a damaged journal: the records before the
+	// damage are kept, the journal is first copied to
+	// journal.log.damaged-*, and the loss is logged.
+	Recover bool
+	// FS is the file system; nil means OS.
+	FS FS
+	// Log receives one line per notable event (a torn tail dropped, a
+	// journal recovered); nil discards them.
+	Log func(string)
 }
 
 type op struct {
@@ -100,14 +152,19 @@ func (b *Batch) Len() int { return len(b.ops) }
 type Store struct {
 	dir  string
 	opts Options
+	fs   FS
 
 	// wmu serialises writers: journal appends, compaction and Close.
-	wmu        sync.Mutex
-	journal    *os.File
-	jBytes     int64
-	jRecords   int
-	closed     bool
-	failed     error // sticky: journal state unknown, store refuses writes
+	wmu      sync.Mutex
+	journal  File
+	jSize    int64 // journal file size: header and intact records
+	jRecords int
+	closed   bool
+	failed   error // sticky: journal state unknown, store refuses writes
+	// torn is set when an append or its sync failed: the journal may hold
+	// a partial record after jSize, which must be cut off before the next
+	// append. Each Apply retries until the cut is durable.
+	torn       bool
 	dirty      bool  // lazily applied records not yet synced
 	compactErr error // last compaction failure, cleared by a successful one
 
@@ -124,7 +181,8 @@ func Open(dir string) (*Store, error) {
 
 // OpenOptions opens or creates the store in dir. It creates dir with mode
 // 0700 (and resets an existing dir to 0700), loads the snapshot, replays the
-// journal, drops a torn or corrupt journal tail and compacts.
+// journal, drops a torn journal tail and compacts. A damaged snapshot or
+// journal makes it fail with a *CorruptError (see the package comment).
 func OpenOptions(dir string, opts Options) (*Store, error) {
 	if opts.MaxJournalBytes <= 0 {
 		opts.MaxJournalBytes = DefaultMaxJournalBytes
@@ -132,25 +190,32 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 	if opts.MaxJournalRecords <= 0 {
 		opts.MaxJournalRecords = DefaultMaxJournalRecords
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if opts.FS == nil {
+		opts.FS = OS
+	}
+	if opts.Log == nil {
+		opts.Log = func(string) {}
+	}
+	fs := opts.FS
+	if err := fs.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create dir %s: %w", dir, err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
+	if err := fs.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: chmod dir %s: %w", dir, err)
 	}
 
 	jpath := filepath.Join(dir, journalName)
-	f, err := os.OpenFile(jpath, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := fs.OpenFile(jpath, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store: open journal %s: %w", jpath, err)
 	}
 	// An exclusive lock keeps a second daemon from interleaving appends.
 	// The kernel drops it when the process dies, including on kill -9.
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := f.Lock(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("store: lock journal %s: %w", jpath, err)
 	}
-	s := &Store{dir: dir, opts: opts, journal: f}
+	s := &Store{dir: dir, opts: opts, fs: fs, journal: f}
 	if err := s.load(); err != nil {
 		f.Close()
 		return nil, err
@@ -165,28 +230,27 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 // load reads the snapshot and replays the journal into s.data. Stale temp
 // files left by a crash during compaction are removed.
 func (s *Store) load() error {
-	stale, _ := filepath.Glob(filepath.Join(s.dir, tempPattern))
+	stale, _ := s.fs.Glob(filepath.Join(s.dir, tempPattern))
 	for _, p := range stale {
-		if err := os.Remove(p); err != nil {
+		if err := s.fs.Remove(p); err != nil {
 			return fmt.Errorf("store: remove stale temp file %s: %w", p, err)
 		}
 	}
 
 	spath := filepath.Join(s.dir, snapshotName)
-	raw, err := os.ReadFile(spath)
+	raw, err := s.fs.ReadFile(spath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		s.data = make(map[string][]byte)
 	case err != nil:
 		return fmt.Errorf("store: read snapshot %s: %w", spath, err)
 	default:
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return fmt.Errorf("store: parse snapshot %s: %w", spath, err)
-		}
-		s.data = make(map[string][]byte, len(m))
-		for k, v := range m {
-			s.data[k] = v
+		if s.data, err = decodeSnapshot(raw); err != nil {
+			var ce *CorruptError
+			if errors.As(err, &ce) {
+				ce.Path = spath
+			}
+			return err
 		}
 	}
 
@@ -198,24 +262,102 @@ func (s *Store) load() error {
 	if err != nil {
 		return fmt.Errorf("store: read journal %s: %w", jpath, err)
 	}
-	// The tail after the last good record, if any, is discarded by the
-	// compaction that Open performs next (it truncates the journal to 0).
-	replayJournal(jraw, s.data)
+	r := replayJournal(jraw, s.data)
+	switch {
+	case r.bad == "":
+	case r.torn:
+		// Left by a crash during an append that was never acknowledged;
+		// the compaction that Open performs next truncates it away.
+		s.opts.Log(fmt.Sprintf("store: journal %s: dropped the incomplete last record at offset %d (%d bytes, %s), left by an interrupted write",
+			jpath, r.good, len(jraw)-r.good, r.bad))
+	case !s.opts.Recover:
+		return &CorruptError{Path: jpath, Offset: int64(r.good), Reason: r.bad, Records: r.records}
+	default:
+		cp, err := s.saveDamaged(jraw)
+		if err != nil {
+			return err
+		}
+		s.opts.Log(fmt.Sprintf("store: journal %s is damaged: %s at offset %d; kept the %d records before it, dropped %d bytes; the damaged journal is saved as %s",
+			jpath, r.bad, r.good, r.records, len(jraw)-r.good, cp))
+	}
 	return nil
 }
 
-// replayJournal applies every intact record of journal to data, stopping at
-// the first torn or corrupt record. It returns the length of the good prefix
-// and the number of records applied.
-func replayJournal(journal []byte, data map[string][]byte) (good int, records int) {
-	for off := 0; ; {
-		ops, n, ok := decodeRecord(journal[off:])
-		if !ok {
-			return off, records
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// saveDamaged writes a durable copy of a damaged journal and returns its path.
+func (s *Store) saveDamaged(raw []byte) (path string, err error) {
+	f, err := s.fs.CreateTemp(s.dir, damagedName)
+	if err != nil {
+		return "", fmt.Errorf("store: save damaged journal in %s: %w", s.dir, err)
+	}
+	path = f.Name()
+	if _, err = f.Write(raw); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = s.fs.SyncDir(s.dir)
+	}
+	if err != nil {
+		s.fs.Remove(path)
+		return "", fmt.Errorf("store: save damaged journal as %s: %w", path, err)
+	}
+	return path, nil
+}
+
+// replay is the outcome of replaying a journal.
+type replay struct {
+	good    int    // length of the intact prefix
+	records int    // records applied
+	bad     string // why the record at good is bad; "" if none
+	torn    bool   // the bad part is an incomplete last record
+}
+
+// replayJournal applies every intact record of journal to data, up to the
+// first bad one, and says whether that is a torn tail.
+func replayJournal(journal []byte, data map[string][]byte) replay {
+	var r replay
+	hsize := headerSize
+	switch {
+	case len(journal) == 0:
+		return r
+	case len(journal) < len(journalHeader) && bytes.HasPrefix(journalHeader, journal):
+		return replay{bad: "file header cut short", torn: true}
+	case bytes.HasPrefix(journal, journalHeader[:4]):
+		if !bytes.Equal(journal[:len(journalHeader)], journalHeader) {
+			return replay{bad: fmt.Sprintf("unknown journal format %d", journal[4])}
+		}
+		r.good = len(journalHeader)
+	default:
+		hsize = headerSizeV1
+	}
+	for {
+		rest := journal[r.good:]
+		if len(rest) == 0 {
+			return r
+		}
+		ops, n, bad, torn := decodeRecord(rest, hsize)
+		if bad != "" && !torn && allZero(rest) {
+			// Space the file system allocated but the crash left unwritten.
+			bad, torn = "zero-filled tail", true
+		}
+		if bad != "" {
+			r.bad, r.torn = bad, torn
+			return r
 		}
 		applyOps(data, ops)
-		off += n
-		records++
+		r.good += n
+		r.records++
 	}
 }
 
@@ -287,7 +429,9 @@ func (s *Store) Sync() error {
 	if !s.dirty {
 		return nil
 	}
-	if err := fdatasync(s.journal); err != nil {
+	if err := s.journal.Datasync(); err != nil {
+		// Lazily applied batches are visible but may be lost: the state
+		// on disk is not the one in memory any more.
 		s.failed = fmt.Errorf("store: sync journal %s: %w", filepath.Join(s.dir, journalName), err)
 		return s.failed
 	}
@@ -323,36 +467,68 @@ func (s *Store) apply(b Batch, sync bool) error {
 	if s.failed != nil {
 		return fmt.Errorf("store: unusable after earlier error: %w", s.failed)
 	}
-	jpath := filepath.Join(s.dir, journalName)
-	if _, err := s.journal.Write(rec); err != nil {
-		// A partial record may be on disk; further appends after it would
-		// be dropped on replay. Refuse writes until the store is reopened,
-		// which discards the torn tail.
-		s.failed = fmt.Errorf("store: append journal %s: %w", jpath, err)
-		return s.failed
+	if s.torn {
+		if err := s.cutTorn(); err != nil {
+			return err
+		}
 	}
-	s.dirty = true
+	jpath := filepath.Join(s.dir, journalName)
+	if s.jSize == 0 {
+		rec = append(slices.Clip(journalHeader), rec...)
+	}
+	if _, err := s.journal.Write(rec); err != nil {
+		// A partial record may be on disk (a short write, or the disk
+		// is full): cut it off, now or before the next append.
+		s.torn = true
+		err = fmt.Errorf("store: append journal %s: %w", jpath, err)
+		s.cutTorn()
+		return err
+	}
 	if sync {
-		if err := fdatasync(s.journal); err != nil {
-			// After a failed fsync the on-disk state is unknown (the kernel
-			// may have dropped the dirty pages); do not pretend otherwise.
-			s.failed = fmt.Errorf("store: sync journal %s: %w", jpath, err)
-			return s.failed
+		if err := s.journal.Datasync(); err != nil {
+			err = fmt.Errorf("store: sync journal %s: %w", jpath, err)
+			if s.dirty {
+				// Lazily applied batches before this one may be lost.
+				s.failed = err
+				return err
+			}
+			// Only this record is in doubt: cut it off, so that the
+			// journal holds exactly what was acknowledged.
+			s.torn = true
+			s.cutTorn()
+			return err
 		}
 		s.dirty = false
+	} else {
+		s.dirty = true
 	}
-	s.jBytes += int64(len(rec))
+	s.jSize += int64(len(rec))
 	s.jRecords++
 
 	s.mu.Lock()
 	applyOps(s.data, ops)
 	s.mu.Unlock()
 
-	if s.jBytes >= s.opts.MaxJournalBytes || s.jRecords >= s.opts.MaxJournalRecords {
+	if s.jSize >= s.opts.MaxJournalBytes || s.jRecords >= s.opts.MaxJournalRecords {
 		if err := s.compact(); err != nil {
 			s.compactErr = err
 		}
 	}
+	return nil
+}
+
+// cutTorn truncates the journal to its intact records after a failed
+// append and makes that durable. Until it succeeds, s.torn stays set and
+// no record is appended after the partial one.
+func (s *Store) cutTorn() error {
+	jpath := filepath.Join(s.dir, journalName)
+	if err := s.journal.Truncate(s.jSize); err != nil {
+		return fmt.Errorf("store: cut off failed append in journal %s: %w", jpath, err)
+	}
+	if err := s.journal.Datasync(); err != nil {
+		return fmt.Errorf("store: cut off failed append in journal %s: %w", jpath, err)
+	}
+	s.torn = false
 	return nil
 }
 
@@ -368,9 +544,12 @@ func (s *Store) Close() error {
 	s.closed = true
 	var cerr error
 	if s.dirty && s.failed == nil {
-		if err := fdatasync(s.journal); err != nil {
+		if err := s.journal.Datasync(); err != nil {
 			cerr = fmt.Errorf("store: sync journal %s: %w", filepath.Join(s.dir, journalName), err)
 		}
+	}
+	if s.torn && s.failed == nil {
+		cerr = errors.Join(cerr, s.cutTorn())
 	}
 	if err := s.journal.Close(); err != nil {
 		cerr = errors.Join(cerr, fmt.Errorf("store: close journal %s: %w", filepath.Join(s.dir, journalName), err))
@@ -388,20 +567,26 @@ func (s *Store) Close() error {
 // every record is an idempotent put or delete of a whole value and the
 // snapshot already equals the result of applying those records in order, so
 // replay yields the same state again.
+//
+// If the truncation fails the journal stays as it was, which is as
+// harmless, and the next compaction retries.
 func (s *Store) compact() error {
+	if s.torn {
+		if err := s.cutTorn(); err != nil {
+			return err
+		}
+	}
 	if err := s.writeSnapshot(); err != nil {
 		return err
 	}
 	jpath := filepath.Join(s.dir, journalName)
 	if err := s.journal.Truncate(0); err != nil {
-		s.failed = fmt.Errorf("store: truncate journal %s: %w", jpath, err)
-		return s.failed
+		return fmt.Errorf("store: truncate journal %s: %w", jpath, err)
 	}
-	if err := fdatasync(s.journal); err != nil {
-		s.failed = fmt.Errorf("store: sync journal %s: %w", jpath, err)
-		return s.failed
+	s.jSize, s.jRecords = 0, 0
+	if err := s.journal.Datasync(); err != nil {
+		return fmt.Errorf("store: sync journal %s: %w", jpath, err)
 	}
-	s.jBytes, s.jRecords = 0, 0
 	s.compactErr = nil
 	s.dirty = false
 	return nil
@@ -411,7 +596,11 @@ func (s *Store) compact() error {
 // are written verbatim (not re-encoded), so they round-trip byte for byte.
 // Reading s.data without mu is safe: only holders of wmu modify it.
 func (s *Store) writeSnapshot() (err error) {
-	tmp, err := os.CreateTemp(s.dir, tempPattern)
+	body, err := encodeSnapshot(s.data)
+	if err != nil {
+		return err
+	}
+	tmp, err := s.fs.CreateTemp(s.dir, tempPattern)
 	if err != nil {
 		return fmt.Errorf("store: create snapshot temp file in %s: %w", s.dir, err)
 	}
@@ -419,32 +608,12 @@ func (s *Store) writeSnapshot() (err error) {
 	defer func() {
 		if err != nil {
 			tmp.Close()
-			os.Remove(tpath)
+			s.fs.Remove(tpath)
 		}
 	}()
-
-	keys := make([]string, 0, len(s.data))
-	for k := range s.data {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-
 	w := bufio.NewWriterSize(tmp, 64<<10)
-	w.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		w.WriteString("\n")
-		kb, err := json.Marshal(k)
-		if err != nil {
-			return fmt.Errorf("store: encode key %q: %w", k, err)
-		}
-		w.Write(kb)
-		w.WriteByte(':')
-		w.Write(s.data[k])
-	}
-	w.WriteString("\n}\n")
+	fmt.Fprintf(w, "%s %d %d %08x\n", snapshotMagic, snapshotVersion, len(body), crc32.Checksum(body, crcTable()))
+	w.Write(body)
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("store: write snapshot %s: %w", tpath, err)
 	}
@@ -455,34 +624,84 @@ func (s *Store) writeSnapshot() (err error) {
 		return fmt.Errorf("store: close snapshot %s: %w", tpath, err)
 	}
 	spath := filepath.Join(s.dir, snapshotName)
-	if err := os.Rename(tpath, spath); err != nil {
+	if err := s.fs.Rename(tpath, spath); err != nil {
 		return fmt.Errorf("store: rename snapshot %s: %w", spath, err)
 	}
-	if err := syncDir(s.dir); err != nil {
-		return err
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("store: sync dir %s: %w", s.dir, err)
 	}
 	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("store: open dir %s: %w", dir, err)
+// encodeSnapshot is the JSON object of data, keys sorted.
+func encodeSnapshot(data map[string][]byte) ([]byte, error) {
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("store: sync dir %s: %w", dir, err)
+	slices.Sort(keys)
+	var w bytes.Buffer
+	w.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteString("\n")
+		kb, err := json.Marshal(k)
+		if err != nil {
+			return nil, fmt.Errorf("store: encode key %q: %w", k, err)
+		}
+		w.Write(kb)
+		w.WriteByte(':')
+		w.Write(data[k])
 	}
-	return nil
+	w.WriteString("\n}\n")
+	return w.Bytes(), nil
 }
 
-func fdatasync(f *os.File) error {
-	for {
-		err := unix.Fdatasync(int(f.Fd()))
-		if err != unix.EINTR {
-			return err
+// decodeSnapshot parses a snapshot of format 2 (checked) or 1 (the bare
+// JSON object). Damage is a *CorruptError without its Path.
+func decodeSnapshot(raw []byte) (map[string][]byte, error) {
+	bad := func(off int, format string, args ...any) error {
+		return &CorruptError{Offset: int64(off), Reason: fmt.Sprintf(format, args...), Records: -1}
+	}
+	body := raw
+	if len(raw) == 0 || raw[0] != '{' {
+		nl := bytes.IndexByte(raw[:min(len(raw), maxSnapshotLine)], '\n')
+		if nl < 0 {
+			return nil, bad(0, "no snapshot header")
+		}
+		f := strings.Split(string(raw[:nl]), " ")
+		if len(f) != 4 || f[0] != snapshotMagic {
+			return nil, bad(0, "no snapshot header")
+		}
+		if f[1] != strconv.Itoa(snapshotVersion) {
+			return nil, bad(0, "unknown snapshot format %q", f[1])
+		}
+		n, err1 := strconv.ParseUint(f[2], 10, 31)
+		sum, err2 := strconv.ParseUint(f[3], 16, 32)
+		// Only the canonical spelling is accepted, so that every byte of
+		// the header is checked.
+		if err1 != nil || err2 != nil || string(raw[:nl]) != fmt.Sprintf("%s %d %d %08x", snapshotMagic, snapshotVersion, n, sum) {
+			return nil, bad(0, "malformed snapshot header")
+		}
+		body = raw[nl+1:]
+		if uint64(len(body)) != n {
+			return nil, bad(nl+1, "snapshot holds %d bytes, its header says %d", len(body), n)
+		}
+		if crc32.Checksum(body, crcTable()) != uint32(sum) {
+			return nil, bad(nl+1, "checksum mismatch")
 		}
 	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, bad(len(raw)-len(body), "invalid JSON: %v", err)
+	}
+	data := make(map[string][]byte, len(m))
+	for k, v := range m {
+		data[k] = v
+	}
+	return data, nil
 }
 
 func applyOps(data map[string][]byte, ops []op) {
@@ -520,29 +739,45 @@ func encodeRecord(ops []op) ([]byte, error) {
 	binary.LittleEndian.PutUint32(buf[0:4], uint32(n))
 	crc := crc32.Update(crc32.Checksum(buf[0:4], crcTable()), crcTable(), buf[headerSize:])
 	binary.LittleEndian.PutUint32(buf[4:8], crc)
+	binary.LittleEndian.PutUint32(buf[8:12], crc32.Checksum(buf[0:8], crcTable()))
 	return buf, nil
 }
 
-// decodeRecord parses the record at the start of b. ok is false if the
-// record is incomplete, fails its checksum or is malformed.
-func decodeRecord(b []byte) (ops []op, n int, ok bool) {
-	if len(b) < headerSize {
-		return nil, 0, false
+// decodeRecord parses the record at the start of b, whose header is hsize
+// bytes (headerSize, or headerSizeV1 for format 1). bad says why the record
+// is not intact; torn, that it is an incomplete last record.
+func decodeRecord(b []byte, hsize int) (ops []op, n int, bad string, torn bool) {
+	if len(b) < hsize {
+		return nil, 0, "record header cut short", true
 	}
 	plen := binary.LittleEndian.Uint32(b[0:4])
-	if plen > maxPayloadSize || uint64(plen) > uint64(len(b)-headerSize) {
-		return nil, 0, false
+	headerOK := plen <= maxPayloadSize
+	if hsize == headerSize {
+		headerOK = headerOK && crc32.Checksum(b[0:8], crcTable()) == binary.LittleEndian.Uint32(b[8:12])
 	}
-	n = headerSize + int(plen)
-	payload := b[headerSize:n]
+	if !headerOK {
+		return nil, 0, "record header damaged", false
+	}
+	if uint64(plen) > uint64(len(b)-hsize) {
+		return nil, 0, "record cut short", true
+	}
+	n = hsize + int(plen)
+	payload := b[hsize:n]
 	crc := crc32.Update(crc32.Checksum(b[0:4], crcTable()), crcTable(), payload)
 	if crc != binary.LittleEndian.Uint32(b[4:8]) {
-		return nil, 0, false
+		// A crash may leave the end of the last record unwritten (zero)
+		// where the file system had already extended the file. No intact
+		// payload ends in a zero byte: it ends in a JSON value or a key.
+		if n == len(b) && plen > 0 && payload[plen-1] == 0 {
+			return nil, 0, "record not completely written", true
+		}
+		return nil, 0, "record checksum mismatch", false
 	}
 
+	bad = "malformed record"
 	count, m := binary.Uvarint(payload)
 	if m <= 0 || count > uint64(len(payload)) {
-		return nil, 0, false
+		return nil, 0, bad, false
 	}
 	p := payload[m:]
 	readBytes := func() ([]byte, bool) {
@@ -557,30 +792,30 @@ func decodeRecord(b []byte) (ops []op, n int, ok bool) {
 	ops = make([]op, 0, count)
 	for range count {
 		if len(p) == 0 {
-			return nil, 0, false
+			return nil, 0, bad, false
 		}
 		kind := p[0]
 		p = p[1:]
 		key, ok := readBytes()
 		if !ok {
-			return nil, 0, false
+			return nil, 0, bad, false
 		}
 		o := op{kind: kind, key: string(key)}
 		switch kind {
 		case opPut:
 			v, ok := readBytes()
 			if !ok || !json.Valid(v) {
-				return nil, 0, false
+				return nil, 0, bad, false
 			}
 			o.value = bytes.Clone(v)
 		case opDelete:
 		default:
-			return nil, 0, false
+			return nil, 0, bad, false
 		}
 		ops = append(ops, o)
 	}
 	if len(p) != 0 {
-		return nil, 0, false
+		return nil, 0, bad, false
 	}
-	return ops, n, true
+	return ops, n, "", false
 }

@@ -3,7 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -184,6 +184,8 @@ func TestTornFinalRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	unwritten := bytes.Clone(torn)
+	clear(unwritten[len(unwritten)-5:])
 	tails := []struct {
 		name string
 		tail []byte
@@ -192,14 +194,15 @@ func TestTornFinalRecord(t *testing.T) {
 		{"all but last byte", torn[:len(torn)-1]},
 		{"partial header", torn[:3]},
 		{"header only", torn[:headerSize]},
-		{"garbage", []byte("\x13\x00\x00\x00garbage garbage garbage")},
-		{"huge length", []byte{0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4, 5}},
+		{"end unwritten", unwritten},
 		{"zeros", make([]byte, 64)},
 	}
 	for _, tc := range tails {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s := mustOpen(t, dir, Options{})
+			var logs []string
+			opts := Options{Log: func(s string) { logs = append(logs, s) }}
+			s := mustOpen(t, dir, opts)
 			var good Batch
 			good.Put("k1", []byte(`"v1"`))
 			good.Put("k2", []byte(`"v2"`))
@@ -210,30 +213,28 @@ func TestTornFinalRecord(t *testing.T) {
 
 			jpath := filepath.Join(dir, journalName)
 			goodSize := fileSize(t, jpath)
-			f, err := os.OpenFile(jpath, os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.Write(tc.tail); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
+			appendFile(t, jpath, tc.tail)
 
-			// The replay sees exactly one good record.
+			// The replay sees exactly one good record and a torn tail.
 			raw, err := os.ReadFile(jpath)
 			if err != nil {
 				t.Fatal(err)
 			}
-			good2, recs := replayJournal(raw, map[string][]byte{})
-			if int64(good2) != goodSize || recs != 1 {
-				t.Errorf("replayJournal = (%d, %d), want (%d, 1)", good2, recs, goodSize)
+			r := replayJournal(raw, map[string][]byte{})
+			if int64(r.good) != goodSize || r.records != 1 || !r.torn {
+				t.Errorf("replayJournal = %+v, want good %d, 1 record, torn", r, goodSize)
 			}
 
-			s = mustOpen(t, dir, Options{})
+			s = mustOpen(t, dir, opts)
 			want := map[string]string{"k1": `"v1"`, "k2": `"v2"`}
 			assertState(t, s, want)
 			if n := fileSize(t, jpath); n != 0 {
 				t.Errorf("journal size %d after reopen, want 0", n)
+			}
+			wantLog := fmt.Sprintf("store: journal %s: dropped the incomplete last record at offset %d (%d bytes, %s), left by an interrupted write",
+				jpath, goodSize, len(tc.tail), r.bad)
+			if len(logs) != 1 || logs[0] != wantLog {
+				t.Errorf("log = %q, want [%q]", logs, wantLog)
 			}
 			// New writes after recovery must survive another reopen.
 			if err := s.Put("k4", []byte(`4`)); err != nil {
@@ -248,46 +249,98 @@ func TestTornFinalRecord(t *testing.T) {
 	}
 }
 
-// TestCorruptMiddleRecord flips one byte in the second of three records: it
-// and the third must be dropped.
-func TestCorruptMiddleRecord(t *testing.T) {
-	for _, where := range []string{"payload", "crc", "length"} {
-		t.Run(where, func(t *testing.T) {
+func appendFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDamagedJournalRefused damages the second of three records, or
+// appends a tail that no interrupted write leaves: Open refuses, naming
+// the file and offset, and leaves the journal as it is; with Recover it
+// keeps the records before the damage and saves a copy of the journal.
+func TestDamagedJournalRefused(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(raw []byte, offsets []int) []byte
+		reason string
+		at     int // index into offsets of the damaged record
+	}{
+		{"payload", func(raw []byte, o []int) []byte { raw[o[1]+headerSize+2] ^= 1; return raw }, "record checksum mismatch", 1},
+		{"crc", func(raw []byte, o []int) []byte { raw[o[1]+5] ^= 1; return raw }, "record header damaged", 1},
+		{"length", func(raw []byte, o []int) []byte { raw[o[1]] ^= 1; return raw }, "record header damaged", 1},
+		{"length beyond end", func(raw []byte, o []int) []byte { raw[o[1]+3] ^= 0x10; return raw }, "record header damaged", 1},
+		{"header check", func(raw []byte, o []int) []byte { raw[o[1]+9] ^= 0x80; return raw }, "record header damaged", 1},
+		{"last record payload", func(raw []byte, o []int) []byte { raw[len(raw)-1] ^= 1; return raw }, "record checksum mismatch", 2},
+		{"file header", func(raw []byte, o []int) []byte { raw[1] ^= 1; return raw }, "record header damaged", 0},
+		{"format", func(raw []byte, o []int) []byte { raw[4] = 3; return raw }, "unknown journal format 3", 0},
+		{"garbage tail", func(raw []byte, o []int) []byte { return append(raw, "\x13\x00\x00\x00garbage garbage garbage"...) }, "record header damaged", 3},
+		{"huge length tail", func(raw []byte, o []int) []byte { return append(raw, 0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4, 5, 6, 7, 8) }, "record header damaged", 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s := mustOpen(t, dir, Options{})
 			jpath := filepath.Join(dir, journalName)
-			var offsets []int64
+			var offsets []int
 			for i := range 3 {
-				offsets = append(offsets, fileSize(t, jpath))
+				offsets = append(offsets, int(fileSize(t, jpath)))
 				if err := s.Put(fmt.Sprintf("k%d", i), []byte(strconv.Itoa(i))); err != nil {
 					t.Fatal(err)
 				}
 			}
+			offsets = append(offsets, int(fileSize(t, jpath)))
+			offsets[0] = 0 // the file header is part of the first record's append
 			mustClose(t, s)
 
 			raw, err := os.ReadFile(jpath)
 			if err != nil {
 				t.Fatal(err)
 			}
-			pos := offsets[1]
-			switch where {
-			case "payload":
-				pos += headerSize + 2
-			case "crc":
-				pos += 5
-			case "length":
-				pos += 0
-			}
-			raw[pos] ^= 0x01
-			if err := os.WriteFile(jpath, raw, 0o600); err != nil {
+			damaged := tc.damage(raw, offsets)
+			if err := os.WriteFile(jpath, damaged, 0o600); err != nil {
 				t.Fatal(err)
 			}
 
-			s = mustOpen(t, dir, Options{})
-			assertState(t, s, map[string]string{"k0": "0"})
-			if n := fileSize(t, jpath); n != 0 {
-				t.Errorf("journal size %d after reopen, want 0", n)
+			_, err = OpenOptions(dir, Options{})
+			want := &CorruptError{Path: jpath, Offset: int64(offsets[tc.at]), Reason: tc.reason, Records: tc.at}
+			var ce *CorruptError
+			if !errors.As(err, &ce) || *ce != *want {
+				t.Fatalf("Open = %v, want %v", err, want)
 			}
+			if got, _ := os.ReadFile(jpath); !bytes.Equal(got, damaged) {
+				t.Errorf("journal changed by a refused Open")
+			}
+
+			var logs []string
+			s = mustOpen(t, dir, Options{Recover: true, Log: func(s string) { logs = append(logs, s) }})
+			wantState := map[string]string{}
+			for i := range tc.at {
+				wantState[fmt.Sprintf("k%d", i)] = strconv.Itoa(i)
+			}
+			assertState(t, s, wantState)
+			mustClose(t, s)
+			copies, _ := filepath.Glob(filepath.Join(dir, damagedName))
+			if len(copies) != 1 {
+				t.Fatalf("damaged copies %v, want one", copies)
+			}
+			if got, _ := os.ReadFile(copies[0]); !bytes.Equal(got, damaged) {
+				t.Errorf("saved copy differs from the damaged journal")
+			}
+			wantLog := fmt.Sprintf("store: journal %s is damaged: %s at offset %d; kept the %d records before it, dropped %d bytes; the damaged journal is saved as %s",
+				jpath, tc.reason, want.Offset, tc.at, len(damaged)-int(want.Offset), copies[0])
+			if len(logs) != 1 || logs[0] != wantLog {
+				t.Errorf("log = %q, want [%q]", logs, wantLog)
+			}
+			// Started again without Recover, the store is whole.
+			s = mustOpen(t, dir, Options{})
+			assertState(t, s, wantState)
 			mustClose(t, s)
 		})
 	}
@@ -328,7 +381,11 @@ func TestCompactionThreshold(t *testing.T) {
 				want[k] = string(val)
 			}
 			jpath := filepath.Join(dir, journalName)
-			if got, w := fileSize(t, jpath), int64(tc.wantRecords)*recLen("k00"); got != w {
+			w := int64(tc.wantRecords) * recLen("k00")
+			if w > 0 {
+				w += int64(len(journalHeader))
+			}
+			if got := fileSize(t, jpath); got != w {
 				t.Errorf("journal size %d, want %d (%d records)", got, w, tc.wantRecords)
 			}
 			if s.jRecords != tc.wantRecords {
@@ -339,8 +396,8 @@ func TestCompactionThreshold(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var snap map[string]json.RawMessage
-			if err := json.Unmarshal(raw, &snap); err != nil {
+			snap, err := decodeSnapshot(raw)
+			if err != nil {
 				t.Fatal(err)
 			}
 			if got, w := len(snap), tc.puts-tc.wantRecords; got != w {

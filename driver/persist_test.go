@@ -1,0 +1,176 @@
+package driver
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/ibctl/ibctl/driver/store"
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// TestRestoreRefusesInvalidRecords edits a saved child the way damage or
+// a hand edit could, and checks that the driver refuses to start with a
+// message naming the record and the rule, instead of loading it.
+func TestRestoreRefusesInvalidRecords(t *testing.T) {
+	tests := []struct {
+		name string
+		edit map[string]any // fields of the child ib0.8001's record
+		key  string         // save the record under this key instead
+		want string
+	}{
+		{"name of the parent", map[string]any{"name": "ib0"}, "", `"ib0"): name already used by ifindex 2`},
+		{"name of a sibling", map[string]any{"name": "nl0"}, "", `(saved device node0/dev/00000005 ("nl0"): name already used by ifindex 4`},
+		{"invalid name", map[string]any{"name": "a/b"}, "", `"a/b"): invalid device name`},
+		{"empty name", map[string]any{"name": ""}, "", `""): invalid device name`},
+		{"long name", map[string]any{"name": "abcdefghijklmnop"}, "", `"abcdefghijklmnop"): invalid device name`},
+		{"mtu", map[string]any{"mtu": 4294967295}, "", `"ib0.8001"): mtu 4294967295 above the datagram maximum 4092`},
+		{"connected mtu", map[string]any{"mode": 1, "mtu": 65521}, "", `"ib0.8001"): mtu 65521 above the maximum 65520`},
+		{"admin mtu", map[string]any{"admin_mtu": 71}, "", `"ib0.8001"): admin mtu 71 out of range 72-4092`},
+		{"mode", map[string]any{"mode": 2}, "", `"ib0.8001"): invalid mode 2`},
+		{"parent is a child", map[string]any{"parent": 5}, "", `"ib0.8001"): parent ifindex 5 is not a parent device`},
+		{"no parent", map[string]any{"parent": 99}, "", `"ib0.8001"): parent ifindex 99 is not a parent device`},
+		{"pkey", map[string]any{"pkey": 0x8000}, "", `"ib0.8001"): invalid P_Key 0x8000`},
+		{"legacy pkey of the parent", map[string]any{"pkey": 0xffff}, "", `"ib0.8001"): P_Key 0xffff is the parent's`},
+		{"ifindex of a parent", map[string]any{"index": 3}, "node0/dev/00000003", `(saved device node0/dev/00000003 ("ib0.8001"): ifindex 3 is ib1's`},
+		{"key and index differ", nil, "node0/dev/00000042", `saved device node0/dev/00000042: holds ifindex 4`},
+		{"tx queues", map[string]any{"num_tx_queues": 0}, "", `"ib0.8001"): invalid number of TX queues 0`},
+		{"feature", map[string]any{"wanted": []string{"rx-nope"}}, "", `"ib0.8001"): unknown feature "rx-nope"`},
+		{"address", map[string]any{"addrs": []string{"10.0.0.1"}}, "", `"ib0.8001"): address: netip.ParsePrefix("10.0.0.1"): no '/'`},
+		{"name not a string", map[string]any{"name": 5}, "", `saved device node0/dev/00000004: device name: want a string or {"bytes": base64}, have 5`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			st, err := store.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, n := newTestDriver(t, st)
+			p := mustLink(t, n, "ib0")
+			wantErrno(t, n.CreateChild("ib0", 0x8001), 0)
+			wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "nl0", ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8002))}), 0)
+			c := mustLink(t, n, "ib0.8001")
+			key := devKey("node0", c.Index)
+			raw, _ := st.Get(key)
+			var rec map[string]any
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tc.edit {
+				rec[k] = v
+			}
+			b, _ := json.Marshal(rec)
+			var batch store.Batch
+			if tc.key != "" {
+				batch.Delete(key)
+				key = tc.key
+			}
+			batch.Put(key, b)
+			if err := st.Apply(batch); err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+
+			st, err = store.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			_, err = New(Options{Store: st})
+			want := "restore node0: saved device " + key + " (" + tc.want
+			if strings.HasPrefix(tc.want, "saved device") || strings.HasPrefix(tc.want, "(") {
+				want = "restore node0: " + strings.TrimPrefix(tc.want, "(")
+			}
+			if err == nil || err.Error() != want {
+				t.Fatalf("New = %v\nwant %s", err, want)
+			}
+		})
+	}
+}
+
+// TestNonUTF8NamesSurviveRestart: the kernel takes any bytes in a name but
+// '/', ':' and blanks; two names differing only in invalid UTF-8 must come
+// back byte for byte, not both as U+FFFD.
+func TestNonUTF8NamesSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, n := newTestDriver(t, st)
+	p := mustLink(t, n, "ib0")
+	names := []string{"x\xfe", "x\xfd", "é\xff.1", "ok0"}
+	for i, name := range names {
+		wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: name, ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8001 + i))}), 0)
+	}
+	st.Close()
+
+	st, err = store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, n = newTestDriver(t, st)
+	got := n.Devices()
+	want := append([]string{"ib0", "ib1"}, names...)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("devices after restart = %q, want %q", got, want)
+	}
+}
+
+// TestSaveFailureErrno: a full disk answers ENOSPC (other causes EIO), is
+// logged with the store's reason, leaves the device list as it was, and the
+// next change succeeds once there is space again.
+func TestSaveFailureErrno(t *testing.T) {
+	tests := []struct {
+		name  string
+		err   error
+		errno unix.Errno
+		log   string
+	}{
+		{"disk full", syscall.ENOSPC, unix.ENOSPC, "no space left on device"},
+		{"quota", syscall.EDQUOT, unix.EDQUOT, "disk quota exceeded"},
+		{"i/o error", syscall.EIO, unix.EIO, "input/output error"},
+		{"other", syscall.EBADF, unix.EIO, "bad file descriptor"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fs := &store.FaultFS{}
+			st, err := store.OpenOptions(dir, store.Options{FS: fs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			var mu sync.Mutex
+			var logs []string
+			d, err := New(Options{Store: st, Log: func(s string) { mu.Lock(); logs = append(logs, s); mu.Unlock() }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := d.Node("node0")
+			before := n.Devices()
+			fs.Inject(store.Fault{Op: store.OpWrite, Name: "journal.log", Err: tc.err, Short: 3})
+			wantErrno(t, n.CreateChild("ib0", 0x8001), tc.errno)
+			if got := n.Devices(); !slices.Equal(got, before) {
+				t.Errorf("devices after a failed save = %q, want %q", got, before)
+			}
+			want := fmt.Sprintf("node0 save state: store: append journal %s/journal.log: write %s/journal.log: %s", dir, dir, tc.log)
+			mu.Lock()
+			if !slices.Contains(logs, want) {
+				t.Errorf("log %q lacks %q", logs, want)
+			}
+			mu.Unlock()
+			fs.Clear()
+			wantErrno(t, n.CreateChild("ib0", 0x8001), 0)
+		})
+	}
+}
