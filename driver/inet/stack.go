@@ -25,7 +25,6 @@ type Stack struct {
 	pmtu   map[netip.Addr]pmtuEntry // path MTU exceptions (frag.go)
 	reasm  map[reasmKey]*reasm      // datagrams being reassembled
 	reasm6 map[frag6Key]*frag6Queue // IPv6 datagrams being reassembled (frag6.go)
-	nextID uint16
 	// frag4Mem and frag6Mem are the memory the IPv4 and IPv6 queues
 	// hold, against fragHighThresh (fragq.go).
 	frag4Mem, frag6Mem int

@@ -69,9 +69,10 @@ const (
 // cmTx is an active connection (struct ipoib_cm_tx).
 type cmTx struct {
 	ep *Endpoint
-	// startMu is held while the connection starts (ipoib_cm_tx_init),
-	// which its CM handler waits for.
-	startMu sync.Mutex
+	// started is closed when the connection's start (ipoib_cm_tx_init)
+	// is over, its debug message included; its CM handler, destroyTx and
+	// txByQPN wait for it before they read what the start made.
+	started chan struct{}
 	id      *ibcm.ID
 	qp      *verbs.QP
 	mtu     int         // the peer's receive size − 4, set by the REP
@@ -331,12 +332,11 @@ func (ep *Endpoint) createTx(n *ipoibNeigh, cfg *config) *cmTx {
 		ep.cm.mu.Unlock()
 		return tx
 	}
-	tx := &cmTx{ep: ep, neigh: n}
-	tx.startMu.Lock()
+	tx := &cmTx{ep: ep, neigh: n, started: make(chan struct{})}
 	n.cm.Store(tx)
 	ep.cm.mu.Unlock()
 	err := ep.startTx(tx, n, cfg)
-	tx.startMu.Unlock()
+	close(tx.started)
 	if err != nil {
 		ep.warn("%v", err)
 		if ep.txFailed(tx) && tx.id != nil {
@@ -380,8 +380,7 @@ func (ep *Endpoint) startTx(tx *cmTx, n *ipoibNeigh, cfg *config) error {
 // handle is the active connection's CM handler (ipoib_cm_tx_handler).
 func (tx *cmTx) handle(id *ibcm.ID, ev *ibcm.Event) error {
 	ep := tx.ep
-	tx.startMu.Lock() // the start, its debug message included, is over
-	tx.startMu.Unlock()
+	<-tx.started // the start, its debug message included, is over
 	switch ev.Type {
 	case ibcm.DREQReceived:
 		ep.dbg("DREQ received.")
@@ -478,8 +477,7 @@ func (ep *Endpoint) detachTx(tx *cmTx) bool {
 // ID) waits here for the start to end, so that what it made is
 // destroyed.
 func (ep *Endpoint) destroyTx(tx *cmTx) {
-	tx.startMu.Lock()
-	tx.startMu.Unlock()
+	<-tx.started
 	ep.logDestroy(tx)
 	if tx.id != nil {
 		tx.id.Destroy()

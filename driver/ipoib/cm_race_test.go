@@ -45,8 +45,7 @@ func TestConnectedModeNeighFreedWhileStarting(t *testing.T) {
 	// createTx up to the start: the connection hangs off the neighbour,
 	// its QP and ID are not made yet.
 	ep.cm.mu.Lock()
-	tx := &cmTx{ep: ep, neigh: n}
-	tx.startMu.Lock()
+	tx := &cmTx{ep: ep, neigh: n, started: make(chan struct{})}
 	n.cm.Store(tx)
 	ep.cm.mu.Unlock()
 	_, seq := tp.n0.log.since(0)
@@ -66,7 +65,7 @@ func TestConnectedModeNeighFreedWhileStarting(t *testing.T) {
 	if err := ep.startTx(tx, n, cfg); err != nil {
 		t.Fatal(err)
 	}
-	tx.startMu.Unlock()
+	close(tx.started)
 	<-done
 	tp.settle()
 	tp.checkTxDestroyed()
@@ -103,7 +102,9 @@ func TestConnectedModeSendToFreedNeigh(t *testing.T) {
 	}
 	before := ep.Stats().Snapshot().TxDropped
 	// What sendCM sees once freeNeigh ran after it loaded the connection.
-	n.cm.Store(&cmTx{ep: ep})
+	started := make(chan struct{})
+	close(started)
+	n.cm.Store(&cmTx{ep: ep, started: started})
 	n.qmu.Lock()
 	n.dead = true
 	n.qmu.Unlock()

@@ -70,7 +70,7 @@ func (ep *Endpoint) cmSendFailed(wc *verbs.WC) {
 }
 
 // txByQPN finds the active connection whose QP is qpn. A connection that
-// is starting is waited for (startMu), outside the table's lock.
+// is starting is waited for (started), outside the table's lock.
 func (ep *Endpoint) txByQPN(qpn uint32) *cmTx {
 	t := &ep.neighs
 	t.mu.Lock()
@@ -82,9 +82,8 @@ func (ep *Endpoint) txByQPN(qpn uint32) *cmTx {
 	}
 	t.mu.Unlock()
 	for _, tx := range txs {
-		tx.startMu.Lock()
+		<-tx.started
 		qp := tx.qp
-		tx.startMu.Unlock()
 		if qp != nil && qp.Num() == qpn {
 			return tx
 		}
