@@ -52,18 +52,20 @@ func TestReassemblyExpiry(t *testing.T) {
 	tests := []struct {
 		name     string
 		v6       bool
-		deliver  []int // which fragments reach b
-		down     bool  // b's link is detached before the expiry
-		unknown  bool  // b forgot a's address before the expiry
+		deliver  []int  // which fragments reach b
+		down     bool   // b's link is detached before the expiry
+		neigh    uint16 // a's entry on b before the expiry: 0 unchanged, nudFailed, or nudIncomplete for none
 		wantICMP bool
 	}{
-		{"IPv4 first fragment came", false, []int{0}, false, false, true},
-		{"IPv4 only the last came", false, []int{1}, false, false, false},
-		{"IPv4 interface down", false, []int{0}, true, false, false},
-		{"IPv4 neighbour unknown", false, []int{0}, false, true, false},
-		{"IPv6 first and last came", true, []int{0, 2}, false, false, true},
-		{"IPv6 middle and last came", true, []int{1, 2}, false, false, false},
-		{"IPv6 interface down", true, []int{0}, true, false, false},
+		{"IPv4 first fragment came", false, []int{0}, false, 0, true},
+		{"IPv4 only the last came", false, []int{1}, false, 0, false},
+		{"IPv4 interface down", false, []int{0}, true, 0, false},
+		{"IPv4 neighbour forgotten", false, []int{0}, false, nudIncomplete, false},
+		{"IPv4 neighbour failed", false, []int{0}, false, nudFailed, false},
+		{"IPv6 first and last came", true, []int{0, 2}, false, 0, true},
+		{"IPv6 middle and last came", true, []int{1, 2}, false, 0, false},
+		{"IPv6 interface down", true, []int{0}, true, 0, false},
+		{"IPv6 neighbour failed", true, []int{0, 2}, false, nudFailed, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,9 +101,14 @@ func TestReassemblyExpiry(t *testing.T) {
 			if tc.down {
 				p.b.Detach(p.nb)
 			}
-			if tc.unknown {
-				p.b.Forget(ifB)
+			p.b.mu.Lock()
+			switch tc.neigh {
+			case nudIncomplete:
+				delete(p.b.neigh[ifB], pairAddr(tc.v6, 1))
+			case nudFailed:
+				p.b.neigh[ifB][pairAddr(tc.v6, 1)].state = nudFailed
 			}
+			p.b.mu.Unlock()
 			p.clock.Advance(timeout - time.Nanosecond)
 			if got, sent := queues(p.b, tc.v6), p.lb.take(); got != 1 || len(sent) != 0 {
 				t.Fatalf("a nanosecond early: %d queues, %d packets sent", got, len(sent))
