@@ -387,3 +387,61 @@ func TestEchoIPv4DontFragment(t *testing.T) {
 		})
 	}
 }
+
+// A link that refuses the fragments themselves (its MTU toward the peer
+// below the interface's): the echo gets "fragmentation needed" with the
+// MTU that fits, and the rest of the datagram is not sent.
+func TestEchoFragmentRefused(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		p := resolvedPair(t, v6, 2044)
+		p.la.maxTo = map[header.HWAddr]uint32{hwB: 1500}
+		rep, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(v6, 1), Dst: pairAddr(v6, 2), Size: 4000, Deadline: far()})
+		if want := (EchoReply{Status: EchoFragNeeded, From: pairAddr(v6, 1), MTU: 1500}); err != nil || rep != want {
+			t.Errorf("v6 %v: %+v %v, want %+v", v6, rep, err, want)
+		}
+		if _, _, refused := p.la.counters(); refused != 1 || len(p.la.take()) != 0 {
+			t.Errorf("v6 %v: %d refused, want the first fragment only", v6, refused)
+		}
+	}
+}
+
+// A resolution whose interface loses its link sends no more
+// solicitations and counts no drops on a link that is gone; one whose
+// entry was forgotten stops.
+func TestProbeAfterDetachOrForget(t *testing.T) {
+	for _, forget := range []bool{false, true} {
+		p := resolvedPair(t, false, 2044)
+		p.lb.peer = nil
+		peer := pairAddr(false, 9)
+		req, _ := echoTypes(false)
+		p.nb.DeliverPacket(hwA, echoRequest(t, peer, pairAddr(false, 2), req, 1, 1, false))
+		samePackets(t, "first", p.lb.take(), []packet{probePacket(t, hwB, pairAddr(false, 2), peer)})
+		if forget {
+			p.b.Forget(ifB)
+		} else {
+			p.b.Detach(p.nb)
+		}
+		p.clock.Advance(5 * time.Second)
+		samePackets(t, "later", p.lb.take(), nil)
+		if _, tx, _ := p.lb.counters(); tx != 0 {
+			t.Errorf("forget %v: %d dropped on the old link", forget, tx)
+		}
+		if want := map[bool]uint16{false: nudFailed, true: 0}[forget]; state(p.b, ifB, peer) != want {
+			t.Errorf("forget %v: state %#x, want %#x", forget, state(p.b, ifB, peer), want)
+		}
+		if n := p.clock.Pending(); n != 0 {
+			t.Errorf("forget %v: %d timers armed", forget, n)
+		}
+	}
+}
+
+// IPv6 fragment identifications count up from 1, skipping 0.
+func TestFragIDSkipsZero(t *testing.T) {
+	s := newTestStack()
+	s.nextFragID = ^uint32(0) - 1
+	for _, want := range []uint32{^uint32(0), 1, 2} {
+		if got := s.fragID(); got != want {
+			t.Fatalf("fragID = %#x, want %#x", got, want)
+		}
+	}
+}
