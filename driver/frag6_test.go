@@ -1,110 +1,14 @@
 package driver
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ibctl/ibctl/driver/fabric"
-	"github.com/ibctl/ibctl/driver/header"
-	"github.com/ibctl/ibctl/driver/verbs"
 	"github.com/ibctl/ibctl/netlinkx"
 )
-
-var (
-	frag6Src = netip.MustParseAddr("fd00::1").As16()
-	frag6Dst = netip.MustParseAddr("fd00::2").As16()
-)
-
-// echo6 is an IPv6 echo request carrying size data bytes counting up.
-func echo6(t *testing.T, src, dst [16]byte, size int) header.IPv6 {
-	t.Helper()
-	data := make([]byte, size)
-	for i := range data {
-		data[i] = byte(i * 7)
-	}
-	b := make([]byte, header.IPv6HeaderLen+header.ICMPv6MinHeaderLen+size)
-	if header.EncodeICMPv6Echo(b, header.IPv6Fields{TrafficClass: 0x10, FlowLabel: 0x12345, HopLimit: 64, Src: src, Dst: dst},
-		header.ICMPv6EchoRequest, 7, 1, data) == 0 {
-		t.Fatal("EncodeICMPv6Echo failed")
-	}
-	return header.IPv6(b)
-}
-
-// fragsOf fragments ip at mtu and strips the encapsulation headers.
-func fragsOf(t *testing.T, ip header.IPv6, mtu int, id uint32) []header.IPv6 {
-	t.Helper()
-	bufs, err := fragment6(ip, mtu, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]header.IPv6, len(bufs))
-	for i, b := range bufs {
-		if header.IPoIB(b).Type() != header.EtherTypeIPv6 {
-			t.Fatalf("fragment %d: ethertype %#x", i, header.IPoIB(b).Type())
-		}
-		out[i] = header.IPv6(b[header.IPoIBHeaderLen:])
-	}
-	return out
-}
-
-func TestFragment6SizesAndOffsets(t *testing.T) {
-	type frag struct {
-		off, n int
-		more   bool
-	}
-	for _, tc := range []struct {
-		name      string
-		data, mtu int
-		want      []frag
-	}{
-		// 4000 data bytes: 4008 bytes of ICMPv6 at the 2044 datagram MTU,
-		// (2044 − 48) &^ 7 = 1992 per fragment
-		{"ping -s 4000 at 2044", 4000, 2044, []frag{{0, 1992, true}, {1992, 1992, true}, {3984, 24, false}}},
-		{"one byte over 2044", 1997, 2044, []frag{{0, 1992, true}, {1992, 13, false}}},
-		{"minimum MTU", 3000, 1280, []frag{{0, 1232, true}, {1232, 1232, true}, {2464, 544, false}}},
-		{"exact multiple", 1992*2 - 8, 2044, []frag{{0, 1992, true}, {1992, 1992, false}}},
-		{"UD MTU 4092", 65000, 4092, nil}, // checked by sum below
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ip := echo6(t, frag6Src, frag6Dst, tc.data)
-			frags := fragsOf(t, ip, tc.mtu, 0xfeedf00d)
-			total := 0
-			for i, f := range frags {
-				fh := header.IPv6Fragment(f.Payload())
-				if !f.Valid() || f.NextHeader() != header.ProtocolIPv6Fragment || len(f) > tc.mtu ||
-					f.SourceAddress() != frag6Src || f.DestinationAddress() != frag6Dst || f.HopLimit() != 64 ||
-					f.TrafficClass() != 0x10 || f.FlowLabel() != 0x12345 {
-					t.Fatalf("fragment %d: bad header % x", i, f[:header.IPv6HeaderLen])
-				}
-				if fh.NextHeader() != header.ProtocolICMPv6 || fh.ID() != 0xfeedf00d || f[header.IPv6HeaderLen+1] != 0 {
-					t.Fatalf("fragment %d: bad fragment header % x", i, f[header.IPv6HeaderLen:header.IPv6HeaderLen+8])
-				}
-				if int(fh.FragmentOffset()) != total || (fh.More() && len(fh.Payload())%8 != 0) || fh.More() != (i < len(frags)-1) {
-					t.Fatalf("fragment %d: offset %d len %d more %v", i, fh.FragmentOffset(), len(fh.Payload()), fh.More())
-				}
-				if !bytes.Equal(fh.Payload(), ip.Payload()[total:total+len(fh.Payload())]) {
-					t.Fatalf("fragment %d: data differs", i)
-				}
-				if tc.want != nil && (i >= len(tc.want) || tc.want[i] != (frag{int(fh.FragmentOffset()), len(fh.Payload()), fh.More()})) {
-					t.Fatalf("fragment %d = {%d %d %v}, want %v", i, fh.FragmentOffset(), len(fh.Payload()), fh.More(), tc.want)
-				}
-				total += len(fh.Payload())
-			}
-			if (tc.want != nil && len(frags) != len(tc.want)) || total != len(ip.Payload()) {
-				t.Fatalf("%d fragments carrying %d bytes, want %d carrying %d", len(frags), total, len(tc.want), len(ip.Payload()))
-			}
-		})
-	}
-	var tb *tooBig
-	if _, err := fragment6(echo6(t, frag6Src, frag6Dst, 100), 55, 1); !errors.As(err, &tb) || tb.mtu != 55 {
-		t.Fatalf("MTU 55: %v", err)
-	}
-}
 
 // manualClock is a settable clock for the IP stack.
 type manualClock struct {
@@ -120,140 +24,6 @@ func (c *manualClock) Advance(d time.Duration) {
 }
 
 func newManualClock() *manualClock { return &manualClock{now: time.Unix(1_700_000_000, 0)} }
-
-// newClockedIPStack is an IP stack whose timers run when the clock is
-// advanced.
-func newClockedIPStack() (*ipStack, *verbs.ManualClock) {
-	clock := verbs.NewManualClock(time.Unix(1_700_000_000, 0))
-	return newIPStack(clock), clock
-}
-
-// newTestIPStack is an IP stack on a clock that does not move.
-func newTestIPStack() *ipStack {
-	s, _ := newClockedIPStack()
-	return s
-}
-
-// rawFragment builds a fragment of datagram id's at off with the M flag more, over data.
-func rawFragment(t *testing.T, id uint32, off int, more bool, data []byte) header.IPv6 {
-	t.Helper()
-	b := make([]byte, header.IPv6HeaderLen+header.IPv6FragmentHeaderLen+len(data))
-	header.EncodeIPv6(b, header.IPv6Fields{PayloadLength: uint16(header.IPv6FragmentHeaderLen + len(data)),
-		NextHeader: header.ProtocolIPv6Fragment, HopLimit: 64, Src: frag6Src, Dst: frag6Dst})
-	if header.EncodeIPv6Fragment(b[header.IPv6HeaderLen:], header.IPv6FragmentFields{NextHeader: header.ProtocolICMPv6,
-		Offset: uint16(off), More: more, ID: id}) == 0 {
-		t.Fatalf("offset %d", off)
-	}
-	copy(b[header.IPv6HeaderLen+header.IPv6FragmentHeaderLen:], data)
-	return header.IPv6(b)
-}
-
-func TestReassemble6(t *testing.T) {
-	ip := echo6(t, frag6Src, frag6Dst, 4000)
-	frags := fragsOf(t, ip, 2044, 9) // 1992 + 1992 + 24
-	data := ip.Payload()
-	part := func(off, end int) []byte { return data[off:end] }
-	tests := []struct {
-		name  string
-		steps []header.IPv6 // fed in order; the last one completes the datagram or not
-		whole bool          // the last step returns the datagram
-		left  int           // queues pending afterwards
-	}{
-		{"in order", []header.IPv6{frags[0], frags[1], frags[2]}, true, 0},
-		{"reversed", []header.IPv6{frags[2], frags[1], frags[0]}, true, 0},
-		{"last first", []header.IPv6{frags[2], frags[0], frags[1]}, true, 0},
-		{"duplicate ignored", []header.IPv6{frags[0], frags[0], frags[1], frags[1], frags[2]}, true, 0},
-		{"missing middle", []header.IPv6{frags[0], frags[2]}, false, 1},
-		// RFC 5722: an overlapping fragment drops the datagram; what comes
-		// after starts a new queue that cannot complete.
-		{"overlap at the tail", []header.IPv6{frags[0], rawFragment(t, 9, 1984, true, part(1984, 3984)), frags[1], frags[2]}, false, 1},
-		{"overlap in a gap", []header.IPv6{frags[0], frags[2], rawFragment(t, 9, 1992, true, part(1992, 4000)), frags[1]}, false, 1},
-		{"overlap at the head", []header.IPv6{frags[1], rawFragment(t, 9, 0, true, part(0, 2000)), frags[0], frags[2]}, false, 1},
-		// a fragment wholly inside what came is a duplicate: dropped, the
-		// queue kept
-		{"inside a run", []header.IPv6{frags[0], frags[1], rawFragment(t, 9, 8, true, part(8, 16)), frags[2]}, true, 0},
-		{"second last with another end", []header.IPv6{frags[2], rawFragment(t, 9, 3984, false, part(3984, 4000)), frags[0], frags[1]}, false, 1},
-		{"last ends before data seen", []header.IPv6{frags[1], rawFragment(t, 9, 8, false, part(8, 16))}, false, 0},
-		{"data beyond the last", []header.IPv6{frags[2], rawFragment(t, 9, 4008, true, make([]byte, 8))}, false, 0},
-		{"empty fragment", []header.IPv6{frags[0], rawFragment(t, 9, 1992, true, nil)}, false, 0},
-		// M set and not a multiple of 8: only that fragment is dropped
-		{"unaligned fragment dropped", []header.IPv6{frags[0], rawFragment(t, 9, 1992, true, part(1992, 1999)), frags[1], frags[2]}, true, 0},
-		{"another identification", []header.IPv6{frags[0], frags[1], fragsOf(t, ip, 2044, 10)[2]}, false, 2},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newTestIPStack()
-			var got header.IPv6
-			for i, f := range tc.steps {
-				got = s.reassemble6(2, f)
-				if got != nil && i < len(tc.steps)-1 {
-					t.Fatalf("step %d completed the datagram", i)
-				}
-			}
-			if (got != nil) != tc.whole {
-				t.Fatalf("completed = %v", got != nil)
-			}
-			if got != nil && !bytes.Equal(got, ip) {
-				t.Fatalf("reassembled\n% x\nwant\n% x", got[:64], ip[:64])
-			}
-			if n := len(s.reasm6); n != tc.left {
-				t.Fatalf("%d queues left, want %d", n, tc.left)
-			}
-		})
-	}
-}
-
-// An atomic fragment (offset 0, M clear) is the whole packet, processed
-// without a queue.
-func TestReassemble6AtomicFragment(t *testing.T) {
-	ip := echo6(t, frag6Src, frag6Dst, 100)
-	s := newTestIPStack()
-	got := s.reassemble6(2, rawFragment(t, 11, 0, false, ip.Payload()))
-	if !got.Valid() || got.NextHeader() != header.ProtocolICMPv6 || !bytes.Equal(got.Payload(), ip.Payload()) ||
-		got.SourceAddress() != frag6Src || len(s.reasm6) != 0 {
-		t.Fatalf("atomic fragment: % x", got)
-	}
-}
-
-func TestReassemble6Timeout(t *testing.T) {
-	ip := echo6(t, frag6Src, frag6Dst, 4000)
-	frags := fragsOf(t, ip, 2044, 9)
-	for _, tc := range []struct {
-		wait  time.Duration
-		whole bool
-	}{
-		{60*time.Second - time.Nanosecond, true},
-		{60 * time.Second, false}, // ip6frag_time: the queue expired, the rest starts anew
-	} {
-		t.Run(fmt.Sprint(tc.wait), func(t *testing.T) {
-			s, clock := newClockedIPStack()
-			s.reassemble6(2, frags[0])
-			s.reassemble6(2, frags[1])
-			clock.Advance(tc.wait)
-			if got := s.reassemble6(2, frags[2]); (got != nil) != tc.whole {
-				t.Fatalf("completed = %v", got != nil)
-			}
-			if !tc.whole && len(s.reasm6) != 1 {
-				t.Fatalf("%d queues", len(s.reasm6))
-			}
-		})
-	}
-}
-
-// Link-local destinations are keyed by interface too (frag_v6_compare_key).
-func TestReassemble6LinkLocalKeyedByInterface(t *testing.T) {
-	src, dst := netip.MustParseAddr("fe80::1").As16(), netip.MustParseAddr("fe80::2").As16()
-	ip := echo6(t, src, dst, 3000)
-	frags := fragsOf(t, ip, 2044, 5)
-	s := newTestIPStack()
-	s.reassemble6(2, frags[0])
-	if got := s.reassemble6(4, frags[1]); got != nil || len(s.reasm6) != 2 {
-		t.Fatalf("fragments of two interfaces mixed: %v, %d queues", got != nil, len(s.reasm6))
-	}
-	if got := s.reassemble6(2, frags[1]); !bytes.Equal(got, ip) {
-		t.Fatal("not reassembled on interface 2")
-	}
-}
 
 func TestPingIPv6Fragmented(t *testing.T) {
 	d, n0 := newTestDriver(t, nil)
@@ -279,14 +49,6 @@ func TestPingIPv6Fragmented(t *testing.T) {
 	if s0.TxPackets-tx0.TxPackets != 3 || s0.TxBytes-tx0.TxBytes != 2*2044+76 ||
 		s1.RxPackets-rx1.RxPackets != 3 || s1.TxPackets-rx1.TxPackets != 3 || s0.RxPackets-tx0.RxPackets != 3 {
 		t.Fatalf("node0 %+v → %+v, node1 %+v → %+v", tx0, s0, rx1, s1)
-	}
-	for _, n := range []*Node{n0, n1} {
-		n.ip.mu.Lock()
-		left := len(n.ip.reasm6)
-		n.ip.mu.Unlock()
-		if left != 0 {
-			t.Fatalf("%s: %d reassembly queues left", n.name, left)
-		}
 	}
 	// -M do: not sent, EMSGSIZE with the path MTU; -M dont fragments
 	rep, err = n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 4000, Seq: 3, TimeoutMs: 300, PMTUDisc: netlinkx.PMTUDiscDo})

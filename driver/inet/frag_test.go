@@ -1,4 +1,4 @@
-package driver
+package inet
 
 import (
 	"bytes"
@@ -49,7 +49,7 @@ func counting(n int) []byte {
 
 // checkFragMem fails unless the stack's fragment memory is what its
 // queues are charged.
-func checkFragMem(t *testing.T, s *ipStack) {
+func checkFragMem(t *testing.T, s *Stack) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -103,7 +103,7 @@ func TestReassemble4(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newTestIPStack()
+			s := newTestStack()
 			var got header.IPv4
 			for i, f := range tc.steps {
 				got = s.reassemble(2, f)
@@ -131,7 +131,7 @@ func TestReassemble4Oversized(t *testing.T) {
 	for _, size := range []int{0xffff - header.IPv4MinHeaderLen, 0xffff - header.IPv4MinHeaderLen + 1, 0xfff8 + 8} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			data := counting(size)
-			s := newTestIPStack()
+			s := newTestStack()
 			var got header.IPv4
 			const chunk = 8192
 			for off := 0; off < size; off += chunk {
@@ -164,7 +164,7 @@ func TestReassemble4Oversized(t *testing.T) {
 func TestReassemblyMemoryLimit(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		t.Run(map[bool]string{false: "IPv4", true: "IPv6"}[v6], func(t *testing.T) {
-			s, clock := newClockedIPStack()
+			s, clock := newClockedStack()
 			data := counting(8000)
 			// feed gives fragment [off, off+n) of datagram id to the stack
 			// and reports whether it completed it

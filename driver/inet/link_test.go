@@ -1,0 +1,198 @@
+package inet
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/header"
+)
+
+// naPacket is the solicited neighbour advertisement for target, sent by
+// the owner of tll to dst.
+func naPacket(t *testing.T, tll header.HWAddr, target, dst netip.Addr) []byte {
+	t.Helper()
+	b := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen+header.NDPLinkLayerOptionLen)
+	header.IPoIB(b).Encode(header.EtherTypeIPv6)
+	n := header.EncodeNeighborAdvert(b[header.IPoIBHeaderLen:], target.As16(), dst.As16(), target.As16(),
+		header.NAFlagSolicited|header.NAFlagOverride, &tll)
+	if n == 0 {
+		t.Fatal("EncodeNeighborAdvert")
+	}
+	return b[:header.IPoIBHeaderLen+n]
+}
+
+// ARP and neighbour discovery: a solicitation for an address of the
+// interface is answered, exactly, at the asker's address, and teaches the
+// asker's address; one for another address only teaches it; an
+// advertisement teaches the target's address.
+func TestNeighbourDiscoveryInput(t *testing.T) {
+	peer, self, other := pairAddr(false, 1), pairAddr(false, 2), pairAddr(false, 3)
+	peer6, self6, other6 := pairAddr(true, 1), pairAddr(true, 2), pairAddr(true, 3)
+	ns := func(target netip.Addr) []byte { return nsPacket(t, hwA, peer6, target).pkt }
+	tests := []struct {
+		name  string
+		v6    bool
+		in    []byte
+		want  []packet
+		learn netip.Addr // the neighbour b knows afterwards at hwA
+	}{
+		{"ARP request for b", false, arpPacket(header.ARPRequest, hwA, peer, header.HWAddr{}, self),
+			[]packet{{arpPacket(header.ARPReply, hwB, self, hwA, peer), hwA}}, peer},
+		{"ARP request for another", false, arpPacket(header.ARPRequest, hwA, peer, header.HWAddr{}, other), nil, peer},
+		{"ARP reply", false, arpPacket(header.ARPReply, hwA, other, hwB, self), nil, other},
+		{"NS for b", true, ns(self6), []packet{{naPacket(t, hwB, self6, peer6), hwA}}, peer6},
+		{"NS for another", true, ns(other6), nil, netip.Addr{}},
+		{"NA", true, naPacket(t, hwA, other6, self6), nil, other6},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPair(t, tc.v6, 2044)
+			p.lb.peer = nil
+			p.nb.DeliverPacket(hwA, tc.in)
+			samePackets(t, "answer", p.lb.take(), tc.want)
+			var want []Neighbour
+			if tc.learn.IsValid() {
+				want = []Neighbour{{Addr: tc.learn, State: nudReachable, HW: hwA}}
+			}
+			if got := p.b.Neighbours(ifB); !equalNeighbours(got, want) {
+				t.Fatalf("neighbours %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func equalNeighbours(a, b []Neighbour) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Malformed packets are counted with DropRx; packets that are well formed
+// but not for the stack are ignored without counting.
+func TestInputDrops(t *testing.T) {
+	badSum := echoRequest(t, pairAddr(false, 1), pairAddr(false, 2), header.ICMPv4Echo, 1, 1, false)
+	badSum[header.IPoIBHeaderLen+10] ^= 0xff // the IPv4 header checksum
+	notOurs := echoRequest(t, pairAddr(false, 1), pairAddr(false, 7), header.ICMPv4Echo, 1, 1, false)
+	notOurs6 := echoRequest(t, pairAddr(true, 1), pairAddr(true, 7), header.ICMPv6EchoRequest, 1, 1, false)
+	udp := echoRequest(t, pairAddr(false, 1), pairAddr(false, 2), header.ICMPv4Echo, 1, 1, false)
+	ip := header.IPv4(udp[header.IPoIBHeaderLen:])
+	udp[header.IPoIBHeaderLen+9] = 17 // UDP
+	ip.SetChecksum(ip.CalculateChecksum())
+	unknown := append([]byte(nil), udp...)
+	header.IPoIB(unknown).Encode(0x88b5)
+	nsNoOption := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen)
+	header.IPoIB(nsNoOption).Encode(header.EtherTypeIPv6)
+	if header.EncodeNeighborSolicit(nsNoOption[header.IPoIBHeaderLen:], pairAddr(true, 1).As16(),
+		header.SolicitedNodeAddr(pairAddr(true, 2).As16()), pairAddr(true, 2).As16(), nil) == 0 {
+		t.Fatal("EncodeNeighborSolicit")
+	}
+	for _, tc := range []struct {
+		name    string
+		in      []byte
+		dropped uint64
+	}{
+		{"short encapsulation header", []byte{0x08, 0x00, 0x00}, 1},
+		{"short ARP", arpPacket(header.ARPRequest, hwA, pairAddr(false, 1), header.HWAddr{}, pairAddr(false, 2))[:20], 1},
+		{"bad IPv4 header checksum", badSum, 0},
+		{"short IPv4", udp[:header.IPoIBHeaderLen+12], 0},
+		{"IPv4 not ours", notOurs, 0},
+		{"IPv6 not ours", notOurs6, 0},
+		{"not ICMP", udp, 0},
+		{"unknown ethertype", unknown, 0},
+		{"NS without link-layer option", nsNoOption, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPair(t, false, 2044)
+			if err := p.b.AddAddr(ifB, pairPrefix(true, 2)); err != nil {
+				t.Fatal(err)
+			}
+			p.nb.DeliverPacket(hwA, tc.in)
+			samePackets(t, "answer", p.lb.take(), nil)
+			if rx, tx, _ := p.lb.counters(); rx != tc.dropped || tx != 0 {
+				t.Fatalf("%d received and %d sent dropped, want %d and 0", rx, tx, tc.dropped)
+			}
+			if n := p.b.Neighbours(ifB); len(n) != 0 {
+				t.Fatalf("learnt %+v", n)
+			}
+		})
+	}
+}
+
+// A NIC detached, or replaced by a later Attach, delivers nothing and the
+// stack sends nothing on its link; detaching a replaced NIC leaves its
+// successor attached.
+func TestAttachDetach(t *testing.T) {
+	req := arpPacket(header.ARPRequest, hwA, pairAddr(false, 1), header.HWAddr{}, pairAddr(false, 2))
+	reply := []packet{{arpPacket(header.ARPReply, hwB, pairAddr(false, 2), hwA, pairAddr(false, 1)), hwA}}
+	p := newPair(t, false, 2044)
+	old := p.nb
+	p.b.Detach(old)
+	old.DeliverPacket(hwA, req)
+	samePackets(t, "detached", p.lb.take(), nil)
+	if n := p.b.Neighbours(ifB); len(n) != 0 {
+		t.Fatalf("detached NIC learnt %+v", n)
+	}
+	if _, err := p.b.Echo(EchoRequest{Index: ifB, Src: pairAddr(false, 2), Dst: pairAddr(false, 1), Deadline: far()}); !errors.Is(err, ErrNoLink) {
+		t.Fatalf("echo on a detached interface: %v", err)
+	}
+
+	l2 := &fakeLink{mtu: 2044, hw: hwB, bcast: bcast}
+	first := p.b.Attach(ifB, p.lb)
+	second := p.b.Attach(ifB, l2)
+	first.DeliverPacket(hwA, req)
+	samePackets(t, "replaced", p.lb.take(), nil)
+	samePackets(t, "replaced, new link", l2.take(), nil)
+	p.b.Detach(first) // already replaced: second stays
+	second.DeliverPacket(hwA, req)
+	samePackets(t, "new link", l2.take(), reply)
+	if hw, ok := p.b.Resolve(ifB, pairAddr(false, 2), pairAddr(false, 1), time.Now()); !ok || hw != hwA {
+		t.Fatalf("Resolve = %v %v", hw, ok)
+	}
+}
+
+// A reachable neighbour reads as stale once base_reachable_time has
+// passed; Forget drops the interface's neighbours and addresses.
+func TestNeighboursAgeAndForget(t *testing.T) {
+	p := resolvedPair(t, false, 2044)
+	b := Neighbour{Addr: pairAddr(false, 2), State: nudReachable, HW: hwB}
+	if got := p.a.Neighbours(ifA); !equalNeighbours(got, []Neighbour{b}) {
+		t.Fatalf("neighbours %+v", got)
+	}
+	p.clock.Advance(reachableTime)
+	if got := p.a.Neighbours(ifA); !equalNeighbours(got, []Neighbour{b}) {
+		t.Fatalf("after %v: %+v", reachableTime, got)
+	}
+	p.clock.Advance(time.Nanosecond)
+	b.State = nudStale
+	if got := p.a.Neighbours(ifA); !equalNeighbours(got, []Neighbour{b}) {
+		t.Fatalf("after %v: %+v, want stale", reachableTime+time.Nanosecond, got)
+	}
+	p.a.Forget(ifA)
+	if got, addrs := p.a.Neighbours(ifA), p.a.Addrs(ifA); len(got) != 0 || len(addrs) != 0 {
+		t.Fatalf("after Forget: %+v, %v", got, addrs)
+	}
+}
+
+// Multicast groups map to the link's P_Key and scope.
+func TestMulticastLinkAddr(t *testing.T) {
+	b := header.BroadcastAddr(0x8001)
+	for _, tc := range []struct {
+		group string
+		want  string
+	}{
+		{"224.0.0.1", "00:ff:ff:ff:ff:12:40:1b:80:01:00:00:00:00:00:00:00:00:00:01"}, // the group's top nibble masked (ip_ib_mc_map),
+		{"ff02::1:ff00:2", "00:ff:ff:ff:ff:12:60:1b:80:01:00:00:00:00:00:01:ff:00:00:02"},
+	} {
+		if got := MulticastLinkAddr(b, netip.MustParseAddr(tc.group)).String(); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.group, got, tc.want)
+		}
+	}
+}
