@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ibctl/ibctl/driver/daemon"
+	"github.com/ibctl/ibctl/driver/privdir"
 	"github.com/ibctl/ibctl/netlinkx"
 )
 
@@ -72,7 +73,8 @@ func (c *Connector) Client(g *Globals) (*netlinkx.Client, error) {
 }
 
 // spawn starts `ibctl driver start --foreground` detached, with its log in
-// the state directory, and waits for the socket to answer. When two CLIs
+// the state directory, and waits for the socket to answer. A state
+// directory the driver would refuse is refused here first. When two CLIs
 // race, the second driver finds the state lock taken and exits; both CLIs
 // then reach the first.
 func (c *Connector) spawn(sock string, extra []string) (*netlinkx.Client, error) {
@@ -81,10 +83,10 @@ func (c *Connector) spawn(sock string, extra []string) (*netlinkx.Client, error)
 		return nil, fmt.Errorf("driver: spawn: %w", err)
 	}
 	state := c.stateDir
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		return nil, fmt.Errorf("driver: state dir: %w", err)
+	if err := privdir.State(state); err != nil {
+		return nil, err
 	}
-	logf, err := os.OpenFile(filepath.Join(state, "driver.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := privdir.OpenFile(filepath.Join(state, "driver.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("driver: log: %w", err)
 	}

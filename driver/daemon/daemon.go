@@ -18,6 +18,7 @@ import (
 
 	"github.com/ibctl/ibctl/driver"
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/privdir"
 	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
@@ -40,13 +41,10 @@ type Options struct {
 
 // Run serves until ctx ends, SIGTERM/SIGINT arrives or a client sends stop.
 func Run(ctx context.Context, opts Options) error {
-	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state dir: %w", err)
+	if err := privdir.State(opts.StateDir); err != nil {
+		return err
 	}
-	if err := os.Chmod(opts.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state dir: %w", err)
-	}
-	lock, err := os.OpenFile(filepath.Join(opts.StateDir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := privdir.OpenFile(filepath.Join(opts.StateDir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}

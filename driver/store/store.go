@@ -34,6 +34,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ibctl/ibctl/driver/privdir"
 	"golang.org/x/sys/unix"
 )
 
@@ -123,8 +124,10 @@ func Open(dir string) (*Store, error) {
 }
 
 // OpenOptions opens or creates the store in dir. It creates dir with mode
-// 0700 (and resets an existing dir to 0700), loads the snapshot, replays the
-// journal, drops a torn or corrupt journal tail and compacts.
+// 0700 (and resets an existing dir to 0700; a symlink, another user's
+// directory or one writable by group or others is refused), loads the
+// snapshot, replays the journal, drops a torn or corrupt journal tail and
+// compacts. No file is opened through a symlink.
 func OpenOptions(dir string, opts Options) (*Store, error) {
 	if opts.MaxJournalBytes <= 0 {
 		opts.MaxJournalBytes = DefaultMaxJournalBytes
@@ -132,15 +135,12 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 	if opts.MaxJournalRecords <= 0 {
 		opts.MaxJournalRecords = DefaultMaxJournalRecords
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: create dir %s: %w", dir, err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: chmod dir %s: %w", dir, err)
+	if err := privdir.StateNamed("directory", dir); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
 	}
 
 	jpath := filepath.Join(dir, journalName)
-	f, err := os.OpenFile(jpath, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := privdir.OpenFile(jpath, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store: open journal %s: %w", jpath, err)
 	}
@@ -173,7 +173,7 @@ func (s *Store) load() error {
 	}
 
 	spath := filepath.Join(s.dir, snapshotName)
-	raw, err := os.ReadFile(spath)
+	raw, err := privdir.ReadFile(spath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		s.data = make(map[string][]byte)
@@ -465,7 +465,7 @@ func (s *Store) writeSnapshot() (err error) {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := privdir.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return fmt.Errorf("store: open dir %s: %w", dir, err)
 	}
