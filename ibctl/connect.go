@@ -1,6 +1,7 @@
 package ibctl
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -51,6 +52,10 @@ func (c *Connector) Client(g *Globals) (*netlinkx.Client, error) {
 			c.client = nil
 		}
 		cl, err := netlinkx.Dial(sock)
+		var pe *netlinkx.PeerError
+		if errors.As(err, &pe) {
+			return nil, err
+		}
 		if err != nil {
 			if g.NoSpawn {
 				return nil, fmt.Errorf("driver: not running at %s (--no-spawn)", sock)
@@ -73,8 +78,8 @@ func (c *Connector) Client(g *Globals) (*netlinkx.Client, error) {
 }
 
 // spawn starts `ibctl driver start --foreground` detached, with its log in
-// the state directory, and waits for the socket to answer. A state
-// directory the driver would refuse is refused here first. When two CLIs
+// the state directory, and waits for the socket to answer. A state or
+// socket directory the driver would refuse is refused here first. When two CLIs
 // race, the second driver finds the state lock taken and exits; both CLIs
 // then reach the first.
 func (c *Connector) spawn(sock string, extra []string) (*netlinkx.Client, error) {
@@ -84,6 +89,9 @@ func (c *Connector) spawn(sock string, extra []string) (*netlinkx.Client, error)
 	}
 	state := c.stateDir
 	if err := privdir.State(state); err != nil {
+		return nil, err
+	}
+	if err := privdir.Socket(filepath.Dir(sock)); err != nil {
 		return nil, err
 	}
 	logf, err := privdir.OpenFile(filepath.Join(state, "driver.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -105,8 +113,11 @@ func (c *Connector) spawn(sock string, extra []string) (*netlinkx.Client, error)
 	deadline := start.Add(spawnTimeout)
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		cl, err := netlinkx.Dial(sock)
+		var pe *netlinkx.PeerError
 		if err == nil {
 			return cl, nil
+		} else if errors.As(err, &pe) {
+			return nil, err
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("driver: no answer at %s after %v (see %s)", sock, time.Since(start).Round(100*time.Millisecond), logf.Name())

@@ -113,12 +113,12 @@ func Run(ctx context.Context, opts Options) error {
 	return <-done
 }
 
-// Listen creates the socket (mode 0600, its directory 0700), replacing a
-// stale socket file. Callers hold the state lock, so no live driver owns it.
+// Listen creates the socket (mode 0600) in its private directory (see
+// privdir.Socket), replacing a stale socket file. Callers hold the state
+// lock, so no live driver owns it.
 func Listen(path string) (*net.UnixListener, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("socket dir: %w", err)
+	if err := privdir.Socket(filepath.Dir(path)); err != nil {
+		return nil, err
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
