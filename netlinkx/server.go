@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nlenc"
@@ -18,12 +19,22 @@ const maxDatagram = 64 << 10
 // packLimit bounds one reply datagram (below the socket's send buffer).
 const packLimit = 32 << 10
 
+// writeTimeout bounds one reply write: a client that reads nothing for
+// this long loses its connection.
+const writeTimeout = 10 * time.Second
+
+// stopGrace bounds the reply writes of a stopping server (see CloseConns).
+const stopGrace = 200 * time.Millisecond
+
 // Server answers netlink requests for a Backend.
 type Server struct {
 	b     Backend
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns map[*net.UnixConn]bool
+	// stopAt is the write deadline of every connection once CloseConns
+	// was called; zero before.
+	stopAt time.Time
 }
 
 // NewServer returns a server for b.
@@ -49,14 +60,35 @@ func (s *Server) Serve(l *net.UnixListener) error {
 	}
 }
 
-// CloseConns closes every connection being served, so a stopping server
-// acknowledges nothing more; requests in progress finish first.
+// CloseConns closes every connection being served, and every one served
+// later, so a stopping server acknowledges nothing more. Requests in
+// progress finish first, but a reply not written within stopGrace (its
+// client does not read) is dropped with its connection.
 func (s *Server) CloseConns() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stopAt = time.Now().Add(stopGrace)
 	for c := range s.conns {
 		_ = c.CloseRead()
+		_ = c.SetWriteDeadline(s.stopAt)
 	}
+}
+
+// write sends one reply datagram within writeTimeout, or by the stop
+// deadline once CloseConns was called.
+func (s *Server) write(c *net.UnixConn, b []byte) error {
+	s.mu.Lock()
+	deadline := time.Now().Add(writeTimeout)
+	if !s.stopAt.IsZero() && s.stopAt.Before(deadline) {
+		deadline = s.stopAt
+	}
+	err := c.SetWriteDeadline(deadline)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	_, err = c.Write(b)
+	return err
 }
 
 // ServeConn serves one connection until the peer closes it. A malformed
@@ -64,6 +96,10 @@ func (s *Server) CloseConns() {
 func (s *Server) ServeConn(c *net.UnixConn) {
 	s.mu.Lock()
 	s.conns[c] = true
+	if !s.stopAt.IsZero() {
+		// Accepted as the server stopped: CloseConns did not see it.
+		_ = c.CloseRead()
+	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -88,7 +124,7 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 		var out []byte
 		for _, reply := range sess.handleDatagram(buf[:n]) {
 			if len(out) > 0 && len(out)+len(reply) > packLimit {
-				if _, err := c.Write(out); err != nil {
+				if err := s.write(c, out); err != nil {
 					return
 				}
 				out = out[:0]
@@ -96,7 +132,7 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 			out = append(out, reply...)
 		}
 		if len(out) > 0 {
-			if _, err := c.Write(out); err != nil {
+			if err := s.write(c, out); err != nil {
 				return
 			}
 		}
