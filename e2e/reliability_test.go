@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"fmt"
 	"net"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -88,5 +93,116 @@ func TestStopWithNonReadingClient(t *testing.T) {
 				t.Errorf("driver pid %d after stop, want a new one", got)
 			}
 		})
+	}
+}
+
+// TestAcceptOutOfFiles: a driver out of file descriptors backs off and
+// keeps serving once descriptors are free again, logging the failure once.
+func TestAcceptOutOfFiles(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd, _, _ := e.command(ctx, "", "driver", "start", "--foreground", "--socket", e.sock, "--state-dir", e.state)
+	cmd.Stderr = nil
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var logged []string
+	// next is the driver's next log line; false once it exited.
+	next := func() (string, bool) {
+		select {
+		case l, ok := <-lines:
+			if ok {
+				logged = append(logged, l)
+			}
+			return l, ok
+		case <-time.After(20 * time.Second):
+			t.Fatalf("driver silent for 20s; its log:\n%s", strings.Join(logged, "\n"))
+			return "", false
+		}
+	}
+	pid := cmd.Process.Pid
+	if !waitFor(20*time.Second, func() bool {
+		c, err := net.Dial("unixpacket", e.sock)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("driver does not answer at %s", e.sock)
+	}
+	e.ok("link", "show")
+
+	// Leave the driver two descriptors and connect more clients than that.
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lim unix.Rlimit
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &lim); err != nil {
+		t.Fatal(err)
+	}
+	lim.Cur = uint64(len(fds) + 2)
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	for range 6 {
+		c, err := net.Dial("unixpacket", e.sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	const want = "accept: too many open files; retrying"
+	for {
+		l, ok := next()
+		if !ok {
+			t.Fatalf("driver exited; its log:\n%s", strings.Join(logged, "\n"))
+		}
+		if strings.HasSuffix(l, " "+want) {
+			break
+		}
+	}
+	// Free the descriptors: the driver serves new clients again.
+	for _, c := range conns {
+		c.Close()
+	}
+	for range 3 {
+		e.ok("link", "show")
+	}
+	if got := e.driverPID(); got != pid {
+		t.Errorf("driver pid %d, want %d", got, pid)
+	}
+	e.ok("driver", "stop")
+	for {
+		if _, ok := next(); !ok {
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("driver: %v; its log:\n%s", err, strings.Join(logged, "\n"))
+	}
+	n := 0
+	for _, l := range logged {
+		if strings.Contains(l, "accept") {
+			n++
+		}
+	}
+	t.Logf("driver log:\n%s", strings.Join(logged, "\n"))
+	if n != 1 {
+		t.Errorf("%d lines about accept in the driver log, want 1:\n%s", n, strings.Join(logged, "\n"))
 	}
 }

@@ -35,14 +35,32 @@ type Server struct {
 	// stopAt is the write deadline of every connection once CloseConns
 	// was called; zero before.
 	stopAt time.Time
+	// stopping is closed by CloseConns; it ends an accept back-off.
+	stopping chan struct{}
+
+	// Log, when set, receives the server's messages (one line each).
+	Log func(string)
 }
 
 // NewServer returns a server for b.
-func NewServer(b Backend) *Server { return &Server{b: b, conns: map[*net.UnixConn]bool{}} }
+func NewServer(b Backend) *Server {
+	return &Server{b: b, conns: map[*net.UnixConn]bool{}, stopping: make(chan struct{})}
+}
+
+// maxAcceptDelay bounds the back-off after a failed accept.
+const maxAcceptDelay = time.Second
+
+// acceptLogInterval is the least time between two accept failures logged.
+const acceptLogInterval = time.Minute
 
 // Serve accepts connections on l until it is closed, then waits for the
-// connections being served (see CloseConns).
+// connections being served (see CloseConns). When accept fails for want
+// of resources (file descriptors, memory), it backs off from 5 ms up to
+// maxAcceptDelay and tries again, as net/http's Server does, logging one
+// failure a minute at most.
 func (s *Server) Serve(l *net.UnixListener) error {
+	var delay time.Duration
+	var logged time.Time // the last accept failure logged
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {
@@ -50,8 +68,27 @@ func (s *Server) Serve(l *net.UnixListener) error {
 				s.wg.Wait()
 				return nil
 			}
-			return fmt.Errorf("accept: %w", err)
+			if !temporary(err) {
+				return fmt.Errorf("accept: %w", err)
+			}
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else {
+				delay = min(2*delay, maxAcceptDelay)
+			}
+			if now := time.Now(); s.Log != nil && (logged.IsZero() || now.Sub(logged) >= acceptLogInterval) {
+				logged = now
+				s.Log(fmt.Sprintf("accept: %v; retrying", errnoOf(err)))
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.stopping:
+				t.Stop()
+			}
+			continue
 		}
+		delay = 0
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -67,11 +104,34 @@ func (s *Server) Serve(l *net.UnixListener) error {
 func (s *Server) CloseConns() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopAt.IsZero() {
+		close(s.stopping)
+	}
 	s.stopAt = time.Now().Add(stopGrace)
 	for c := range s.conns {
 		_ = c.CloseRead()
 		_ = c.SetWriteDeadline(s.stopAt)
 	}
+}
+
+// temporary reports whether a failed accept may succeed later: the process
+// or system is out of file descriptors or memory.
+func temporary(err error) bool {
+	for _, e := range []unix.Errno{unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// errnoOf is the errno in err, else err.
+func errnoOf(err error) error {
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return err
 }
 
 // write sends one reply datagram within writeTimeout, or by the stop

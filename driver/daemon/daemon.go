@@ -74,6 +74,7 @@ func Run(ctx context.Context, opts Options) error {
 		_, _ = lock.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	srv := netlinkx.NewServer(d.Backend())
+	srv.Log = opts.Log
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	if opts.Ready != nil {
