@@ -28,6 +28,11 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Tests run the binary as another user too.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
 	ibctlBin = filepath.Join(dir, "ibctl")
 	// Under -race the driver and CLI are built with the race detector too,
 	// so the daemon's concurrency is checked by the same run.

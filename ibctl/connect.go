@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ibctl/ibctl/driver/daemon"
+	"github.com/ibctl/ibctl/driver/privdir"
 	"github.com/ibctl/ibctl/netlinkx"
 )
 
@@ -54,6 +55,10 @@ func (c *Connector) Client(g *Globals) (*netlinkx.Client, error) {
 			c.client = nil
 		}
 		cl, err := netlinkx.Dial(sock)
+		var pe *netlinkx.PeerError
+		if errors.As(err, &pe) {
+			return nil, err
+		}
 		if err != nil {
 			if g.NoSpawn {
 				return nil, fmt.Errorf("driver: not running at %s (--no-spawn)", sock)
@@ -76,7 +81,8 @@ func (c *Connector) Client(g *Globals) (*netlinkx.Client, error) {
 }
 
 // spawn starts `ibctl driver start --foreground` detached, with its log in
-// the state directory, and waits for the socket to answer. When two CLIs
+// the state directory, and waits for the socket to answer. A state or
+// socket directory the driver would refuse is refused here first. When two CLIs
 // race, the second driver finds the state lock taken and exits; both CLIs
 // then reach the first.
 func (c *Connector) spawn(sock string, extra []string) (*netlinkx.Client, error) {
@@ -85,10 +91,13 @@ func (c *Connector) spawn(sock string, extra []string) (*netlinkx.Client, error)
 		return nil, fmt.Errorf("driver: spawn: %w", err)
 	}
 	state := c.stateDir
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		return nil, fmt.Errorf("driver: state dir: %w", err)
+	if err := privdir.State(state); err != nil {
+		return nil, err
 	}
-	logf, err := os.OpenFile(filepath.Join(state, "driver.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err := privdir.Socket(filepath.Dir(sock)); err != nil {
+		return nil, err
+	}
+	logf, err := privdir.OpenFile(filepath.Join(state, "driver.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("driver: log: %w", err)
 	}
@@ -108,8 +117,11 @@ func (c *Connector) spawn(sock string, extra []string) (*netlinkx.Client, error)
 	deadline := start.Add(spawnTimeout)
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		cl, err := netlinkx.Dial(sock)
+		var pe *netlinkx.PeerError
 		if err == nil {
 			return cl, nil
+		} else if errors.As(err, &pe) {
+			return nil, err
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("driver: no answer at %s after %v (see %s)", sock, time.Since(start).Round(100*time.Millisecond), logf.Name())

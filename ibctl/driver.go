@@ -102,10 +102,15 @@ func driverStartRun(o *DriverStartOptions) error {
 		}
 	}
 	sock := g.socketPath()
-	if c, err := netlinkx.Dial(sock); err == nil {
+	c, err := netlinkx.Dial(sock)
+	if err == nil {
 		st, _ := c.Status()
 		c.Close()
 		return fmt.Errorf("driver start: already running (pid %d, socket %s)", st.PID, sock)
+	}
+	var pe *netlinkx.PeerError
+	if errors.As(err, &pe) {
+		return err
 	}
 	if o.Foreground {
 		err := daemon.Run(context.Background(), daemon.Options{
@@ -131,7 +136,7 @@ func driverStartRun(o *DriverStartOptions) error {
 		extra = append(extra, "--recover")
 	}
 	conn := &Connector{Executable: o.F.Executable, stateDir: g.stateDir()}
-	c, err := conn.spawn(sock, extra)
+	c, err = conn.spawn(sock, extra)
 	if err != nil {
 		return err
 	}
@@ -141,6 +146,10 @@ func driverStartRun(o *DriverStartOptions) error {
 func driverStopRun(f *Factory) error {
 	sock := f.Globals.socketPath()
 	c, err := netlinkx.Dial(sock)
+	var pe *netlinkx.PeerError
+	if errors.As(err, &pe) {
+		return err
+	}
 	if err != nil {
 		return nil // not running: nothing to stop
 	}
@@ -169,6 +178,10 @@ func driverStatusRun(f *Factory) error {
 	g := f.Globals
 	sock := g.socketPath()
 	c, err := netlinkx.Dial(sock)
+	var pe *netlinkx.PeerError
+	if errors.As(err, &pe) {
+		return err
+	}
 	if err != nil {
 		if g.JSON {
 			_ = writeJSON(f.IO.Out, new(Obj).Set("running", false).Set("socket", sock), g.Pretty)

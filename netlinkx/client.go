@@ -22,13 +22,55 @@ type Client struct {
 	buf  []byte
 }
 
-// Dial connects to the driver socket at path.
+// Dial connects to the driver socket at path. Before anything is sent, the
+// process serving it must be of the effective user or root (SO_PEERCRED),
+// else the connection is closed and the error is a *PeerError.
 func Dial(path string) (*Client, error) {
 	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPeer(c, path, uint32(os.Geteuid())); err != nil {
+		c.Close()
+		return nil, err
+	}
 	return NewClient(c), nil
+}
+
+// PeerError is a socket served by a process of another user.
+type PeerError struct {
+	Path string
+	UID  uint32 // the serving process's
+	Want uint32 // the effective uid of the client
+}
+
+func (e *PeerError) Error() string {
+	if e.Want == 0 {
+		return fmt.Sprintf("socket %s: served by uid %d, not by root", e.Path, e.UID)
+	}
+	return fmt.Sprintf("socket %s: served by uid %d, not by uid %d or root", e.Path, e.UID, e.Want)
+}
+
+// checkPeer accepts the peer of c when it runs as euid or as root.
+func checkPeer(c *net.UnixConn, path string, euid uint32) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("socket %s: %w", path, err)
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := rc.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return fmt.Errorf("socket %s: %w", path, err)
+	}
+	if cerr != nil {
+		return fmt.Errorf("socket %s: peer credentials: %w", path, cerr)
+	}
+	if cred.Uid != euid && cred.Uid != 0 {
+		return &PeerError{Path: path, UID: cred.Uid, Want: euid}
+	}
+	return nil
 }
 
 // NewClient wraps an established SOCK_SEQPACKET connection.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nlenc"
@@ -18,20 +19,48 @@ const maxDatagram = 64 << 10
 // packLimit bounds one reply datagram (below the socket's send buffer).
 const packLimit = 32 << 10
 
+// writeTimeout bounds one reply write: a client that reads nothing for
+// this long loses its connection.
+const writeTimeout = 10 * time.Second
+
+// stopGrace bounds the reply writes of a stopping server (see CloseConns).
+const stopGrace = 200 * time.Millisecond
+
 // Server answers netlink requests for a Backend.
 type Server struct {
 	b     Backend
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns map[*net.UnixConn]bool
+	// stopAt is the write deadline of every connection once CloseConns
+	// was called; zero before.
+	stopAt time.Time
+	// stopping is closed by CloseConns; it ends an accept back-off.
+	stopping chan struct{}
+
+	// Log, when set, receives the server's messages (one line each).
+	Log func(string)
 }
 
 // NewServer returns a server for b.
-func NewServer(b Backend) *Server { return &Server{b: b, conns: map[*net.UnixConn]bool{}} }
+func NewServer(b Backend) *Server {
+	return &Server{b: b, conns: map[*net.UnixConn]bool{}, stopping: make(chan struct{})}
+}
+
+// maxAcceptDelay bounds the back-off after a failed accept.
+const maxAcceptDelay = time.Second
+
+// acceptLogInterval is the least time between two accept failures logged.
+const acceptLogInterval = time.Minute
 
 // Serve accepts connections on l until it is closed, then waits for the
-// connections being served (see CloseConns).
+// connections being served (see CloseConns). When accept fails for want
+// of resources (file descriptors, memory), it backs off from 5 ms up to
+// maxAcceptDelay and tries again, as net/http's Server does, logging one
+// failure a minute at most.
 func (s *Server) Serve(l *net.UnixListener) error {
+	var delay time.Duration
+	var logged time.Time // the last accept failure logged
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {
@@ -39,8 +68,27 @@ func (s *Server) Serve(l *net.UnixListener) error {
 				s.wg.Wait()
 				return nil
 			}
-			return fmt.Errorf("accept: %w", err)
+			if !temporary(err) {
+				return fmt.Errorf("accept: %w", err)
+			}
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else {
+				delay = min(2*delay, maxAcceptDelay)
+			}
+			if now := time.Now(); s.Log != nil && (logged.IsZero() || now.Sub(logged) >= acceptLogInterval) {
+				logged = now
+				s.Log(fmt.Sprintf("accept: %v; retrying", errnoOf(err)))
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.stopping:
+				t.Stop()
+			}
+			continue
 		}
+		delay = 0
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -49,14 +97,58 @@ func (s *Server) Serve(l *net.UnixListener) error {
 	}
 }
 
-// CloseConns closes every connection being served, so a stopping server
-// acknowledges nothing more; requests in progress finish first.
+// CloseConns closes every connection being served, and every one served
+// later, so a stopping server acknowledges nothing more. Requests in
+// progress finish first, but a reply not written within stopGrace (its
+// client does not read) is dropped with its connection.
 func (s *Server) CloseConns() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopAt.IsZero() {
+		close(s.stopping)
+	}
+	s.stopAt = time.Now().Add(stopGrace)
 	for c := range s.conns {
 		_ = c.CloseRead()
+		_ = c.SetWriteDeadline(s.stopAt)
 	}
+}
+
+// temporary reports whether a failed accept may succeed later: the process
+// or system is out of file descriptors or memory.
+func temporary(err error) bool {
+	for _, e := range []unix.Errno{unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// errnoOf is the errno in err, else err.
+func errnoOf(err error) error {
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return err
+}
+
+// write sends one reply datagram within writeTimeout, or by the stop
+// deadline once CloseConns was called.
+func (s *Server) write(c *net.UnixConn, b []byte) error {
+	s.mu.Lock()
+	deadline := time.Now().Add(writeTimeout)
+	if !s.stopAt.IsZero() && s.stopAt.Before(deadline) {
+		deadline = s.stopAt
+	}
+	err := c.SetWriteDeadline(deadline)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	_, err = c.Write(b)
+	return err
 }
 
 // ServeConn serves one connection until the peer closes it. A malformed
@@ -64,6 +156,10 @@ func (s *Server) CloseConns() {
 func (s *Server) ServeConn(c *net.UnixConn) {
 	s.mu.Lock()
 	s.conns[c] = true
+	if !s.stopAt.IsZero() {
+		// Accepted as the server stopped: CloseConns did not see it.
+		_ = c.CloseRead()
+	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -88,7 +184,7 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 		var out []byte
 		for _, reply := range sess.handleDatagram(buf[:n]) {
 			if len(out) > 0 && len(out)+len(reply) > packLimit {
-				if _, err := c.Write(out); err != nil {
+				if err := s.write(c, out); err != nil {
 					return
 				}
 				out = out[:0]
@@ -96,7 +192,7 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 			out = append(out, reply...)
 		}
 		if len(out) > 0 {
-			if _, err := c.Write(out); err != nil {
+			if err := s.write(c, out); err != nil {
 				return
 			}
 		}

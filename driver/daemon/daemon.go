@@ -18,6 +18,7 @@ import (
 
 	"github.com/ibctl/ibctl/driver"
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/privdir"
 	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
@@ -43,13 +44,10 @@ type Options struct {
 
 // Run serves until ctx ends, SIGTERM/SIGINT arrives or a client sends stop.
 func Run(ctx context.Context, opts Options) error {
-	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state dir: %w", err)
+	if err := privdir.State(opts.StateDir); err != nil {
+		return err
 	}
-	if err := os.Chmod(opts.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state dir: %w", err)
-	}
-	lock, err := os.OpenFile(filepath.Join(opts.StateDir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := privdir.OpenFile(filepath.Join(opts.StateDir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}
@@ -83,6 +81,7 @@ func Run(ctx context.Context, opts Options) error {
 		_, _ = lock.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	srv := netlinkx.NewServer(d.Backend())
+	srv.Log = opts.Log
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	if opts.Ready != nil {
@@ -122,12 +121,12 @@ func Run(ctx context.Context, opts Options) error {
 	return <-done
 }
 
-// Listen creates the socket (mode 0600, its directory 0700), replacing a
-// stale socket file. Callers hold the state lock, so no live driver owns it.
+// Listen creates the socket (mode 0600) in its private directory (see
+// privdir.Socket), replacing a stale socket file. Callers hold the state
+// lock, so no live driver owns it.
 func Listen(path string) (*net.UnixListener, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("socket dir: %w", err)
+	if err := privdir.Socket(filepath.Dir(path)); err != nil {
+		return nil, err
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ibctl/ibctl/driver/privdir"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,8 +58,10 @@ type osFS struct{}
 
 type osFile struct{ *os.File }
 
+// OpenFile opens with O_NOFOLLOW (privdir.OpenFile): no file of the store
+// is opened through a symlink.
 func (osFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
-	f, err := os.OpenFile(name, flag, perm)
+	f, err := privdir.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +76,7 @@ func (osFS) CreateTemp(dir, pattern string) (File, error) {
 	return osFile{f}, nil
 }
 
-func (osFS) ReadFile(name string) ([]byte, error)         { return os.ReadFile(name) }
+func (osFS) ReadFile(name string) ([]byte, error)         { return privdir.ReadFile(name) }
 func (osFS) Rename(oldpath, newpath string) error         { return os.Rename(oldpath, newpath) }
 func (osFS) Remove(name string) error                     { return os.Remove(name) }
 func (osFS) MkdirAll(path string, perm os.FileMode) error { return os.MkdirAll(path, perm) }
@@ -81,7 +84,7 @@ func (osFS) Chmod(name string, mode os.FileMode) error    { return os.Chmod(name
 func (osFS) Glob(pattern string) ([]string, error)        { return filepath.Glob(pattern) }
 
 func (osFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := privdir.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/ibctl/ibctl/driver/privdir"
 )
 
 const (
@@ -180,9 +182,11 @@ func Open(dir string) (*Store, error) {
 }
 
 // OpenOptions opens or creates the store in dir. It creates dir with mode
-// 0700 (and resets an existing dir to 0700), loads the snapshot, replays the
+// 0700 (a symlink, another user's directory or one writable by group or
+// others is refused: privdir.State), loads the snapshot, replays the
 // journal, drops a torn journal tail and compacts. A damaged snapshot or
 // journal makes it fail with a *CorruptError (see the package comment).
+// The OS file system opens no file through a symlink.
 func OpenOptions(dir string, opts Options) (*Store, error) {
 	if opts.MaxJournalBytes <= 0 {
 		opts.MaxJournalBytes = DefaultMaxJournalBytes
@@ -197,6 +201,9 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 		opts.Log = func(string) {}
 	}
 	fs := opts.FS
+	if err := privdir.StateNamed("directory", dir); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	if err := fs.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create dir %s: %w", dir, err)
 	}

@@ -454,6 +454,107 @@ func TestCrashBetweenSnapshotAndTruncate(t *testing.T) {
 	}
 }
 
+// TestRefusesUnsafePaths: a store directory that is a symlink or writable
+// by others, and a journal or snapshot that is a symlink, are refused, and
+// nothing is written through them.
+func TestRefusesUnsafePaths(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, dir, target string) // target: a file or directory outside dir
+		want    string                                 // {dir} and {target} are substituted
+	}{
+		{"dir symlink", func(t *testing.T, dir, target string) {
+			mustMkdir(t, target, 0o755)
+			mustSymlink(t, target, dir)
+		}, "store: directory {dir}: is a symlink"},
+		{"dir 0777", func(t *testing.T, dir, target string) {
+			mustMkdir(t, dir, 0o777)
+		}, "store: directory {dir}: writable by group or others (mode 0777)"},
+		{"journal symlink", func(t *testing.T, dir, target string) {
+			mustMkdir(t, dir, 0o700)
+			mustWrite(t, target, "victim\n")
+			mustSymlink(t, target, filepath.Join(dir, journalName))
+		}, "store: open journal {dir}/journal.log: open {dir}/journal.log: is a symlink"},
+		{"snapshot symlink", func(t *testing.T, dir, target string) {
+			mustMkdir(t, dir, 0o700)
+			mustWrite(t, target, "{}\n")
+			mustSymlink(t, target, filepath.Join(dir, snapshotName))
+			if err := os.WriteFile(filepath.Join(dir, journalName), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "store: read snapshot {dir}/state.json: open {dir}/state.json: is a symlink"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			dir, target := filepath.Join(base, "store"), filepath.Join(base, "target")
+			tc.prepare(t, dir, target)
+			before := treeOf(t, base)
+			s, err := OpenOptions(dir, Options{})
+			if err == nil {
+				s.Close()
+				t.Fatalf("OpenOptions(%s) succeeded", dir)
+			}
+			want := strings.NewReplacer("{dir}", dir, "{target}", target).Replace(tc.want)
+			if err.Error() != want {
+				t.Errorf("err = %q, want %q", err, want)
+			}
+			if after := treeOf(t, base); !slices.Equal(after, before) {
+				t.Errorf("files changed:\n%s\nwant:\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+			}
+		})
+	}
+}
+
+func mustMkdir(t *testing.T, dir string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Mkdir(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustSymlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustWrite(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// treeOf lists every path under root with its mode and content.
+func treeOf(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("%s %v", p, fi.Mode())
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			line += fmt.Sprintf(" %q", b)
+		}
+		out = append(out, line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func TestDirPermissions(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -461,12 +562,6 @@ func TestDirPermissions(t *testing.T) {
 	}{
 		{"new nested", func(string) error { return nil }},
 		{"existing 0755", func(dir string) error { return os.MkdirAll(dir, 0o755) }},
-		{"existing 0777", func(dir string) error {
-			if err := os.MkdirAll(dir, 0o777); err != nil {
-				return err
-			}
-			return os.Chmod(dir, 0o777)
-		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
