@@ -12,8 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ibctl/ibctl/driver/daemon"
-	"github.com/ibctl/ibctl/driver/privdir"
+	"github.com/ibctl/ibctl/internal/privdir"
 	"github.com/ibctl/ibctl/netlinkx"
 )
 
@@ -25,7 +24,7 @@ func (g *Globals) socketPath() string {
 	if g.Socket != "" {
 		return g.Socket
 	}
-	return daemon.DefaultSocket()
+	return privdir.DefaultSocket()
 }
 
 // stateDir is --state-dir, else the default.
@@ -33,7 +32,7 @@ func (g *Globals) stateDir() string {
 	if g.StateDir != "" {
 		return g.StateDir
 	}
-	return daemon.DefaultStateDir()
+	return privdir.DefaultStateDir()
 }
 
 // Connector dials the driver, spawning it when nothing answers, and keeps
@@ -158,7 +157,7 @@ func spawnFailure(log string, offset int64) string {
 			why = rest
 		}
 	}
-	if strings.Contains(why, daemon.ErrRunning.Error()) || strings.Contains(why, "already running") {
+	if strings.Contains(why, ErrDriverRunning.Error()) || strings.Contains(why, "already running") {
 		return ""
 	}
 	return why

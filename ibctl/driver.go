@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ibctl/ibctl/driver/daemon"
-	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -95,9 +93,8 @@ func driverStartRun(o *DriverStartOptions) error {
 	if err != nil {
 		return err
 	}
-	var topo *fabric.Topology
-	if o.Topology != "" {
-		if topo, err = fabric.LoadTopology(o.Topology); err != nil {
+	if o.Topology != "" && o.F.Daemon != nil {
+		if err := o.F.Daemon.CheckTopology(o.Topology); err != nil {
 			return fmt.Errorf("driver start: %w", err)
 		}
 	}
@@ -113,11 +110,14 @@ func driverStartRun(o *DriverStartOptions) error {
 		return err
 	}
 	if o.Foreground {
-		err := daemon.Run(context.Background(), daemon.Options{
-			Socket: sock, StateDir: g.stateDir(), Topology: topo, Params: params, Recover: o.Recover,
+		if o.F.Daemon == nil {
+			return errors.New("driver start: this ibctl has no driver to run")
+		}
+		err := o.F.Daemon.Run(context.Background(), DaemonOptions{
+			Socket: sock, StateDir: g.stateDir(), Topology: o.Topology, Params: params, Recover: o.Recover,
 			Log: func(msg string) { fmt.Fprintf(o.F.IO.ErrOut, "%s %s\n", time.Now().Format(time.RFC3339Nano), msg) },
 		})
-		if errors.Is(err, daemon.ErrRunning) {
+		if errors.Is(err, ErrDriverRunning) {
 			return fmt.Errorf("driver start: %w (%s)", err, g.stateDir())
 		}
 		if err != nil {

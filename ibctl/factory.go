@@ -1,6 +1,8 @@
 // Package ibctl holds the ibctl commands: one file per object (link, sys,
 // ethtool, driver), each verb an Options struct, a NewCmd constructor and a
 // run function, printing text or JSON through one printer.
+// It may import netlinkx and internal/privdir, never a driver package: the
+// driver to run is injected through the Factory (Daemon).
 package ibctl
 
 import (
@@ -42,6 +44,8 @@ type Factory struct {
 	Connect func(g *Globals) (*netlinkx.Client, error)
 	// Executable is the program the driver is spawned from.
 	Executable func() (string, error)
+	// Daemon runs a driver in the foreground.
+	Daemon Daemon
 	// batchGlobals are the global flags of the command line running a
 	// batch, applied to each of its lines.
 	batchGlobals []string

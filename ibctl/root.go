@@ -100,10 +100,11 @@ func runE(fn func(cmd *cobra.Command, args []string) error) func(*cobra.Command,
 	}
 }
 
-// NewFactory returns the production factory.
-func NewFactory() *Factory {
+// NewFactory returns the production factory, with d to run a driver in
+// the foreground.
+func NewFactory(d Daemon) *Factory {
 	conn := &Connector{Executable: os.Executable}
-	return &Factory{IO: System(), Globals: &Globals{}, Connect: conn.Client, Executable: os.Executable}
+	return &Factory{IO: System(), Globals: &Globals{}, Connect: conn.Client, Executable: os.Executable, Daemon: d}
 }
 
 // client connects with the command's globals.

@@ -3,6 +3,8 @@
 // coalescing and link info, and an ibctl family for sysfs and driver control)
 // over a SOCK_SEQPACKET unix socket. Requests get replies plus an ack carrying
 // an errno and an extended-ack text, as from the kernel.
+// It imports no package of this module: the CLI, sysfs and the driver all
+// build on it.
 package netlinkx
 
 import "github.com/mdlayher/ethtool"

@@ -2,6 +2,7 @@
 // paths such as class/net/ib0/create_child or
 // module/ib_ipoib/parameters/debug_level map to show/store functions with
 // the kernel's parse rules, formats and errno.
+// It may import netlinkx, whose types the driver answers in.
 package sysfs
 
 import "github.com/ibctl/ibctl/netlinkx"

@@ -24,7 +24,7 @@ func main() {
 }
 
 func run(manDir, compDir string) error {
-	root := ibctl.NewRootCmd(ibctl.NewFactory())
+	root := ibctl.NewRootCmd(ibctl.NewFactory(nil))
 	root.DisableAutoGenTag = true
 	for _, d := range []string{manDir, compDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {

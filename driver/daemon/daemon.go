@@ -1,6 +1,8 @@
 // Package daemon runs the emulated driver as a service: it takes the state
 // directory's lock, restores the driver from its store and serves the
 // netlinkx protocol on a unix socket until asked to stop.
+// It may import the driver and what the driver is built from, netlinkx
+// and internal/privdir.
 package daemon
 
 import (
@@ -18,8 +20,8 @@ import (
 
 	"github.com/ibctl/ibctl/driver"
 	"github.com/ibctl/ibctl/driver/fabric"
-	"github.com/ibctl/ibctl/driver/privdir"
 	"github.com/ibctl/ibctl/driver/store"
+	"github.com/ibctl/ibctl/internal/privdir"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -156,38 +158,4 @@ func kernelRelease() string {
 		return ""
 	}
 	return strings.TrimRight(string(u.Release[:]), "\x00")
-}
-
-// DefaultSocket is $IBCTL_SOCKET, else ibctl/ibctl.sock under
-// $XDG_RUNTIME_DIR, /run/ibctl/ibctl.sock for root, or a per-user
-// directory under the system temp dir.
-func DefaultSocket() string {
-	if s := os.Getenv("IBCTL_SOCKET"); s != "" {
-		return s
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "ibctl", "ibctl.sock")
-	}
-	if os.Geteuid() == 0 {
-		return "/run/ibctl/ibctl.sock"
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("ibctl-%d", os.Geteuid()), "ibctl.sock")
-}
-
-// DefaultStateDir is $IBCTL_STATE_DIR, else /var/lib/ibctl for root, else
-// ibctl under $XDG_STATE_HOME (~/.local/state).
-func DefaultStateDir() string {
-	if s := os.Getenv("IBCTL_STATE_DIR"); s != "" {
-		return s
-	}
-	if os.Geteuid() == 0 {
-		return "/var/lib/ibctl"
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "ibctl")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "state", "ibctl")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("ibctl-%d", os.Geteuid()), "state")
 }

@@ -5,6 +5,7 @@
 // partition table (fabric.go, sm.go), port states (port.go), multicast
 // groups (mcast.go), path records (path.go) and port events (events.go).
 // Refused requests return *Error, which unwraps to an errno (errors.go).
+// It imports no package of this module.
 package fabric
 
 import (

@@ -13,6 +13,8 @@
 // provides and return the number of bytes written, or 0 (writing nothing)
 // when the buffer is too short or the input cannot be encoded; nothing on
 // the encode and checksum paths allocates.
+//
+// It imports no package of this module.
 package header
 
 import (

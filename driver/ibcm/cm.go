@@ -26,6 +26,8 @@
 // LAP/APR and alternate paths, SIDR, stale-connection detection by
 // remote QPN, and per-WR P_Keys on QP1 (MADs leave with the P_Key at
 // index 0 of the port's table; QP1 accepts any P_Key of the table).
+//
+// It may import driver/verbs, driver/fabric and driver/header.
 package ibcm
 
 import (

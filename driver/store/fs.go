@@ -5,7 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/ibctl/ibctl/driver/privdir"
+	"github.com/ibctl/ibctl/internal/privdir"
 	"golang.org/x/sys/unix"
 )
 

@@ -30,6 +30,8 @@
 // is, unless Options.Recover is set, which keeps the records before it and
 // saves a copy of the journal next to it. Open then compacts, so the
 // journal starts empty.
+//
+// It may import internal/privdir.
 package store
 
 import (
@@ -48,7 +50,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ibctl/ibctl/driver/privdir"
+	"github.com/ibctl/ibctl/internal/privdir"
 )
 
 const (

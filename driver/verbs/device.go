@@ -24,6 +24,8 @@
 // Locks: QP.mu, then SRQ.mu, then CQ.mu; Device.mu guards only the QP and
 // multicast tables and is never held while a QP is locked. No lock is held
 // while a packet is given to the Wire or a CQ/SRQ handler is called.
+//
+// It imports no package of this module.
 package verbs
 
 import (

@@ -2,6 +2,8 @@
 // OpenSSH's agent and tmux guard their socket directories: the directory
 // must be a real directory (not a symlink), owned by the effective user and
 // closed to everyone else, or it is refused with the reason.
+// It also knows where they are by default. It imports no package of this
+// module.
 package privdir
 
 import (
@@ -186,4 +188,38 @@ func ReadFile(name string) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(f)
+}
+
+// DefaultSocket is $IBCTL_SOCKET, else ibctl/ibctl.sock under
+// $XDG_RUNTIME_DIR, /run/ibctl/ibctl.sock for root, or a per-user
+// directory under the system temp dir.
+func DefaultSocket() string {
+	if s := os.Getenv("IBCTL_SOCKET"); s != "" {
+		return s
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "ibctl", "ibctl.sock")
+	}
+	if os.Geteuid() == 0 {
+		return "/run/ibctl/ibctl.sock"
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("ibctl-%d", os.Geteuid()), "ibctl.sock")
+}
+
+// DefaultStateDir is $IBCTL_STATE_DIR, else /var/lib/ibctl for root, else
+// ibctl under $XDG_STATE_HOME (~/.local/state).
+func DefaultStateDir() string {
+	if s := os.Getenv("IBCTL_STATE_DIR"); s != "" {
+		return s
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/ibctl"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "ibctl")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "ibctl")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("ibctl-%d", os.Geteuid()), "state")
 }
