@@ -3,6 +3,7 @@ package ibctl
 import (
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestStrtoul(t *testing.T) {
@@ -94,8 +95,66 @@ func FuzzParseLinkArgs(f *testing.F) {
 			}
 			return
 		}
-		if a.PKey != nil && *a.PKey > 0xffff {
-			t.Fatalf("pkey out of range")
+		if a.PKey == nil {
+			return
+		}
+		// The P_Key is the value of one of the line's words, read as
+		// strtoul reads it.
+		for _, w := range strings.Fields(line) {
+			if v, ok := cGetU16(w); ok && v == *a.PKey {
+				return
+			}
+		}
+		t.Fatalf("pkey %#x is no word of %q", *a.PKey, line)
+	})
+}
+
+// cGetU16 is iproute2's get_u16(…, 0) written from C's rules for strtoul
+// on a word without spaces: an optional sign, 0x (with a hex digit after
+// it) for base 16, 0 for base 8, digits to the end; a negated value wraps
+// (so only -0 stays in range); above 0xffff is refused.
+func cGetU16(s string) (uint16, bool) {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimLeft(s[:min(len(s), 1)], "+-") + s[min(len(s), 1):]
+	base := uint64(10)
+	switch {
+	case len(s) > 2 && s[0] == '0' && (s[1]|0x20) == 'x' && strings.ContainsRune("0123456789abcdefABCDEF", rune(s[2])):
+		base, s = 16, s[2:]
+	case strings.HasPrefix(s, "0"):
+		base = 8
+	}
+	if s == "" {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range s {
+		d := uint64(strings.IndexRune("0123456789abcdef", unicode.ToLower(c)))
+		if c > 0x7f || d >= base {
+			return 0, false
+		}
+		if v = v*base + d; v > 0xffff {
+			return 0, false
+		}
+	}
+	if neg && v != 0 {
+		return 0, false
+	}
+	return uint16(v), true
+}
+
+// FuzzGetU16 holds getU16 to C's strtoul rules (cGetU16).
+func FuzzGetU16(f *testing.F) {
+	for _, s := range []string{"0x8001", "32769", "0100001", "-0", "-1", "+7", "0x", "0x10000", "65535", "65536", "08", "0X1f", " 1", "1 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := getU16(s)
+		want, wantOK := cGetU16(s)
+		if strings.ContainsAny(s, " \t\n\v\f\r") {
+			return // strtoul skips leading space; words have none
+		}
+		if got != want || ok != wantOK {
+			t.Fatalf("getU16(%q) = %#x %v, want %#x %v", s, got, ok, want, wantOK)
 		}
 	})
 }

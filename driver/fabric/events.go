@@ -84,7 +84,7 @@ func (f *Fabric) Subscribe(fn func(ev Event)) (cancel func()) {
 type notifier struct {
 	mu   sync.Mutex
 	cond *sync.Cond
-	turn uint64 // +checklocks:mu
+	turn uint64 // guarded by mu
 }
 
 // batch is the events of one change and the subscribers at that time.

@@ -32,15 +32,15 @@ type Fabric struct {
 	ev  notifier
 
 	mu sync.Mutex
-	// +checklocks:mu
+	// Caller holds mu.
 	partitions []partition
-	// +checklocks:mu
+	// Caller holds mu.
 	groups map[[16]byte]*group
-	// +checklocks:mu
+	// Caller holds mu.
 	mlids map[uint16]*group
-	// +checklocks:mu
+	// Caller holds mu.
 	subs []*subscriber
-	// +checklocks:mu
+	// Caller holds mu.
 	nextTicket uint64
 }
 
@@ -201,7 +201,7 @@ func (f *Fabric) PKeyTable(node string, port int) []uint16 {
 	return f.pkeyTableLocked(PortRef{node, port})
 }
 
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) pkeyTableLocked(ref PortRef) []uint16 {
 	var table []uint16
 	for _, p := range f.partitions {

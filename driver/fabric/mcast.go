@@ -189,7 +189,7 @@ func portCarries(p *port, mtu, rate int) error {
 	return nil
 }
 
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) createGroupLocked(op string, p *port, req JoinRequest) (*group, error) {
 	obj := p.ref.String()
 	if !req.Create || !req.JoinState.creates() {
@@ -295,7 +295,7 @@ func (f *Fabric) MulticastMembers(mlid uint16) []PortRef {
 	return out
 }
 
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) membersLocked(g *group) []*port {
 	ps := make([]*port, 0, len(g.members))
 	for p := range g.members {
@@ -305,7 +305,7 @@ func (f *Fabric) membersLocked(g *group) []*port {
 	return ps
 }
 
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) receiversLocked(g *group) []*port {
 	return slices.DeleteFunc(f.membersLocked(g), func(p *port) bool { return !g.members[p].receives() })
 }
@@ -313,7 +313,7 @@ func (f *Fabric) receiversLocked(g *group) []*port {
 // addBroadcastLocked creates a partition's broadcast group (rate is set
 // by resyncLocked).
 //
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) addBroadcastLocked(key uint16, mtu int, mlid uint16) {
 	g := &group{mgid: BroadcastMGID(key), mlid: mlid, pkey: key | 0x8000, qkey: BroadcastQKey, mtu: mtu,
 		broadcast: true, members: map[*port]JoinState{}}
@@ -323,7 +323,7 @@ func (f *Fabric) addBroadcastLocked(key uint16, mtu int, mlid uint16) {
 
 // broadcastLocked is the broadcast group of a partition number, or nil.
 //
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) broadcastLocked(key uint16) *group {
 	if g := f.groups[BroadcastMGID(key)]; g != nil && g.broadcast {
 		return g
@@ -331,7 +331,7 @@ func (f *Fabric) broadcastLocked(key uint16) *group {
 	return nil
 }
 
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) deleteGroupLocked(g *group) {
 	delete(f.groups, g.mgid)
 	delete(f.mlids, g.mlid)
@@ -339,7 +339,7 @@ func (f *Fabric) deleteGroupLocked(g *group) {
 
 // freeMLIDLocked is the lowest multicast LID no group has.
 //
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) freeMLIDLocked() (uint16, bool) {
 	for mlid := uint16(MulticastLIDBase); mlid <= MaxMulticastLID; mlid++ {
 		if f.mlids[mlid] == nil {
@@ -351,7 +351,7 @@ func (f *Fabric) freeMLIDLocked() (uint16, bool) {
 
 // activePortLocked finds the port an SA request comes from.
 //
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) activePortLocked(op string, ref PortRef) (*port, error) {
 	p := f.byRef[ref]
 	if p == nil {

@@ -154,7 +154,7 @@ func (f *Fabric) SMLID() uint16 { return f.ports[0].lid }
 
 // partitionLocked finds the partition for a P_Key given to an operation.
 //
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) partitionLocked(op string, pkey uint16) (int, error) {
 	if pkey&0x7fff == 0 {
 		return -1, errorf(op, pkeyName(pkey), unix.EINVAL, "invalid P_Key")
@@ -166,14 +166,14 @@ func (f *Fabric) partitionLocked(op string, pkey uint16) (int, error) {
 	return i, nil
 }
 
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) findPartitionLocked(pkey uint16) int {
 	return slices.IndexFunc(f.partitions, func(p partition) bool { return p.key == pkey&0x7fff })
 }
 
 // pkeyTablesLocked is every port's P_Key table, in port order.
 //
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) pkeyTablesLocked() [][]uint16 {
 	tables := make([][]uint16, len(f.ports))
 	for i, p := range f.ports {
@@ -188,7 +188,7 @@ func (f *Fabric) pkeyTablesLocked() [][]uint16 {
 // and each broadcast group's rate becomes the slowest rate of the
 // partition's member ports (0 while it has none).
 //
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) resyncLocked() {
 	for _, g := range f.groups {
 		for p := range g.members {
@@ -217,7 +217,7 @@ func (f *Fabric) resyncLocked() {
 // pkeyEventsLocked is a PKeyChange event for every port whose P_Key table
 // differs from before (pkeyTablesLocked), in port order.
 //
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) pkeyEventsLocked(before [][]uint16) []Event {
 	var evs []Event
 	for i, p := range f.ports {

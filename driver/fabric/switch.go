@@ -148,7 +148,7 @@ type mroute struct {
 
 // publishLocked rebuilds the forwarding snapshot.
 //
-// +checklocks:f.mu
+// Caller holds f.mu.
 func (f *Fabric) publishLocked() {
 	t := &fwdTable{src: make(map[PortRef]*hop, len(f.ports))}
 	hops := make([]*hop, len(f.ports))

@@ -79,15 +79,15 @@ type CM struct {
 	wcs      []verbs.WC // used by the work queue only
 	polling  atomic.Bool
 	sendMu   sync.Mutex
-	swcs     []verbs.WC // +checklocks:sendMu
+	swcs     []verbs.WC // guarded by sendMu
 
 	mu       sync.Mutex
-	listens  map[uint64]*ID    // +checklocks:mu: listeners by service ID
-	ids      map[uint32]*ID    // +checklocks:mu: by local communication ID
-	remote   map[remoteKey]*ID // +checklocks:mu: by the peer's ID, for duplicates
-	nextID   uint32            // +checklocks:mu
-	counters Counters          // +checklocks:mu
-	running  *ID               // +checklocks:mu: the ID whose handler runs
+	listens  map[uint64]*ID    // guarded by mu: listeners by service ID
+	ids      map[uint32]*ID    // guarded by mu: by local communication ID
+	remote   map[remoteKey]*ID // guarded by mu: by the peer's ID, for duplicates
+	nextID   uint32            // guarded by mu
+	counters Counters          // guarded by mu
+	running  *ID               // guarded by mu: the ID whose handler runs
 	handled  sync.Cond         // signalled when a handler returns
 }
 
@@ -169,7 +169,7 @@ func (cm *CM) NewID(h Handler, ctx any) *ID {
 	return id
 }
 
-// +checklocks:cm.mu
+// Caller holds cm.mu.
 func (cm *CM) newIDLocked(h Handler, ctx any) *ID {
 	cm.nextID++
 	return &ID{cm: cm, handler: h, context: ctx, localID: cm.nextID}

@@ -13,7 +13,7 @@ import (
 
 // acquireLocked finds the ID with local communication ID local whose peer
 // is remote (cm_acquire_id; remote 0 before the peer's ID is known).
-// +checklocks:cm.mu
+// Caller holds cm.mu.
 func (cm *CM) acquireLocked(local, remote uint32) *ID {
 	if id := cm.ids[local]; id != nil && !id.destroyed && id.remoteID == remote {
 		return id
@@ -75,7 +75,7 @@ func (cm *CM) handleREQ(m *header.CMReq, tid uint64, slid uint16) {
 }
 
 // issueREJLocked answers a message that has no ID (cm_issue_rej).
-// +checklocks:cm.mu
+// Caller holds cm.mu.
 func (cm *CM) issueREJLocked(dlid uint16, tid uint64, remote, local uint32, reason uint16, rejected uint8) {
 	rej := header.CMRej{LocalCommID: local, RemoteCommID: remote, MessageRejected: rejected, Reason: reason}
 	mad := make([]byte, header.MADSize)

@@ -307,7 +307,7 @@ func (id *ID) SendREJ(reason uint16, ari, privateData []byte) error {
 	return cm.sendREJLocked(id, reason, ari, privateData)
 }
 
-// +checklocks:cm.mu
+// Caller holds cm.mu.
 func (cm *CM) sendREJLocked(id *ID, reason uint16, ari, privateData []byte) error {
 	// cm_format_rej: what the REJ answers depends on the state.
 	rej := header.CMRej{LocalCommID: id.localID, RemoteCommID: id.remoteID, Reason: reason,
@@ -356,7 +356,7 @@ func (id *ID) SendDREQ(privateData []byte) error {
 	return nil
 }
 
-// +checklocks:cm.mu
+// Caller holds cm.mu.
 func (cm *CM) sendDREQLocked(id *ID, privateData []byte) {
 	dreq := header.CMDreq{LocalCommID: id.localID, RemoteCommID: id.remoteID, RemoteQPN: id.remoteQPN}
 	copy(dreq.PrivateData[:], privateData)
@@ -381,7 +381,7 @@ func (id *ID) SendDREP(privateData []byte) error {
 	return nil
 }
 
-// +checklocks:cm.mu
+// Caller holds cm.mu.
 func (cm *CM) sendDREPLocked(id *ID, privateData []byte) {
 	cm.enterTimewaitLocked(id)
 	drep := header.CMDrep{LocalCommID: id.localID, RemoteCommID: id.remoteID}

@@ -56,7 +56,7 @@ func (cm *CM) openGSI() error {
 // post sends a MAD to QP1 of the port with LID dlid. A MAD to a port that
 // is down or gone is lost on the wire, as on a fabric; the sender's
 // timers deal with it.
-// +checklocks:cm.mu
+// Caller holds cm.mu.
 func (cm *CM) post(mad []byte, dlid uint16) {
 	cm.sendMu.Lock()
 	defer cm.sendMu.Unlock()

@@ -20,7 +20,7 @@ type outMAD struct {
 }
 
 // sendMsgLocked sends mad to the ID's peer and arms its retransmission.
-// +checklocks:cm.mu
+// Caller holds cm.mu.
 func (cm *CM) sendMsgLocked(id *ID, mad []byte) {
 	cm.cancelLocked(id)
 	m := &outMAD{mad: mad, dlid: id.dlid, retries: id.maxRetries, timeout: id.timeout, state: id.state}
@@ -30,7 +30,7 @@ func (cm *CM) sendMsgLocked(id *ID, mad []byte) {
 }
 
 // cancelLocked stops waiting for an answer (ib_cancel_mad).
-// +checklocks:cm.mu
+// Caller holds cm.mu.
 func (cm *CM) cancelLocked(id *ID) {
 	if m := id.msg; m != nil {
 		m.done = true
@@ -80,7 +80,7 @@ func (cm *CM) msgTimeout(id *ID, m *outMAD) {
 }
 
 // resetToIdleLocked is cm_reset_to_idle.
-// +checklocks:cm.mu
+// Caller holds cm.mu.
 func (cm *CM) resetToIdleLocked(id *ID) {
 	id.state = Idle
 	cm.forgetRemoteLocked(id)
@@ -88,7 +88,7 @@ func (cm *CM) resetToIdleLocked(id *ID) {
 
 // enterTimewaitLocked is cm_enter_timewait: the ID waits out the path's
 // ACK timeout, then the handler gets TimewaitExit.
-// +checklocks:cm.mu
+// Caller holds cm.mu.
 func (cm *CM) enterTimewaitLocked(id *ID) {
 	cm.forgetRemoteLocked(id)
 	id.state = Timewait
@@ -113,7 +113,7 @@ func (cm *CM) timewaitExit(id *ID) {
 
 // forgetRemoteLocked drops the ID from the duplicate table
 // (cm_cleanup_timewait).
-// +checklocks:cm.mu
+// Caller holds cm.mu.
 func (cm *CM) forgetRemoteLocked(id *ID) {
 	if id.inRemote {
 		k := remoteKey{id.remoteID, id.remoteCAGUID}

@@ -10,9 +10,9 @@ import "sync"
 type workQueue struct {
 	mu      sync.Mutex
 	idle    sync.Cond
-	items   []func() // +checklocks:mu
-	running bool     // +checklocks:mu
-	ran     uint64   // +checklocks:mu: functions run so far
+	items   []func() // guarded by mu
+	running bool     // guarded by mu
+	ran     uint64   // guarded by mu: functions run so far
 }
 
 func newWorkQueue() *workQueue {

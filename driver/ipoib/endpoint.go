@@ -75,16 +75,16 @@ type Endpoint struct {
 	sendq       int // send_queue_size: the size of the send rings
 	txmu        sync.Mutex
 	txwcs       []verbs.WC
-	sendErrs    []verbs.WC  // +checklocks:txmu failed RC sends to reap (sendcomp.go)
+	sendErrs    []verbs.WC  // guarded by txmu: failed RC sends to reap (sendcomp.go)
 	hasSendErrs atomic.Bool // sendErrs is not empty
 
 	pathmu sync.Mutex
 	paths  map[[16]byte]fabric.Path // path records by destination GID (ipoib_path)
 
 	mcmu       sync.Mutex                 // held across multicast joins and leaves (multicast.go)
-	sendOnly   map[[16]byte]sendOnlyGroup // +checklocks:mcmu send-only entries by MGID
-	fullGroups map[[16]byte]uint16        // +checklocks:mcmu the joined full-member groups' MLIDs
-	mcClosed   bool                       // +checklocks:mcmu the send-only groups were left: no more joins
+	sendOnly   map[[16]byte]sendOnlyGroup // guarded by mcmu: send-only entries by MGID
+	fullGroups map[[16]byte]uint16        // guarded by mcmu: the joined full-member groups' MLIDs
+	mcClosed   bool                       // guarded by mcmu: the send-only groups were left: no more joins
 
 	neighs neighTable // IPoIB neighbours (neigh.go)
 	cm     cmState    // connected mode (cm.go)

@@ -48,17 +48,17 @@ type ipoibNeigh struct {
 	path  fabric.Path          // the path's address handle (neigh->ah)
 	alive atomic.Int64         // driver clock, Unix ns, of the last transmit
 	cm    atomic.Pointer[cmTx] // the active connection (neigh->cm), or nil
-	freed bool                 // +checklocks:ep.cm.mu: out of the table for good
+	freed bool                 // guarded by ep.cm.mu: out of the table for good
 	qmu   sync.Mutex           // guards queue, dead and the connection's going up
 	queue [][]byte             // packets waiting for the connection (neigh->queue)
-	dead  bool                 // +checklocks:qmu: freed, its queue dropped; nothing may queue
+	dead  bool                 // guarded by qmu: freed, its queue dropped; nothing may queue
 	qlen  atomic.Int32         // len(queue), read without qmu
 }
 
 // neighTable is an interface's table (priv->ntbl).
 type neighTable struct {
 	mu sync.Mutex
-	m  map[header.HWAddr]*ipoibNeigh // +checklocks:mu
+	m  map[header.HWAddr]*ipoibNeigh // guarded by mu
 }
 
 // neigh returns the entry for dst, allocating it (with the path record,

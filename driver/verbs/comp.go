@@ -35,7 +35,7 @@ type compInfo struct {
 }
 
 // completer runs the state machine for acknowledgement p.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) completer(p *Packet, n *notifier) {
 	var w *sendWQE
 	state := compGetWQE

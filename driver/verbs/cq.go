@@ -117,16 +117,16 @@ type CQ struct {
 	handler func()
 
 	mu        sync.Mutex
-	ring      ring[WC]  // +checklocks:mu
-	armed     bool      // +checklocks:mu
-	unrep     uint32    // +checklocks:mu
-	modCount  uint16    // +checklocks:mu
-	modPeriod uint16    // +checklocks:mu
-	timer     Timer     // +checklocks:mu
-	timerOn   bool      // +checklocks:mu
-	deadline  time.Time // +checklocks:mu
-	err       error     // +checklocks:mu
-	stats     CQStats   // +checklocks:mu
+	ring      ring[WC]  // guarded by mu
+	armed     bool      // guarded by mu
+	unrep     uint32    // guarded by mu
+	modCount  uint16    // guarded by mu
+	modPeriod uint16    // guarded by mu
+	timer     Timer     // guarded by mu
+	timerOn   bool      // guarded by mu
+	deadline  time.Time // guarded by mu
+	err       error     // guarded by mu
+	stats     CQStats   // guarded by mu
 	fireTimer func()    // c.onTimer, bound once
 }
 
@@ -240,7 +240,7 @@ func (c *CQ) post(wc *WC) (event bool, err error) {
 	return event, nil
 }
 
-// +checklocks:c.mu
+// Caller holds c.mu.
 func (c *CQ) fireLocked() bool {
 	c.armed = false
 	c.unrep = 0
@@ -252,7 +252,7 @@ func (c *CQ) fireLocked() bool {
 	return true
 }
 
-// +checklocks:c.mu
+// Caller holds c.mu.
 func (c *CQ) startTimerLocked() {
 	d := time.Duration(c.modPeriod) * time.Microsecond
 	clk := c.dev.clock

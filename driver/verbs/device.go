@@ -141,9 +141,9 @@ type Device struct {
 	trains bool
 
 	mu      sync.RWMutex
-	qps     map[uint32]*QP     // +checklocks:mu
-	mcast   map[[16]byte][]*QP // +checklocks:mu; slices are copy-on-write
-	nextQPN uint32             // +checklocks:mu
+	qps     map[uint32]*QP     // guarded by mu
+	mcast   map[[16]byte][]*QP // guarded by mu;: slices are copy-on-write
+	nextQPN uint32             // guarded by mu
 }
 
 // NewDevice creates a device.
@@ -227,7 +227,7 @@ func (d *Device) pkey(i uint16) (uint16, bool) {
 }
 
 // allocQPN returns the next free QPN, wrapping from 0xFFFFFE back to 0x48.
-// +checklocks:d.mu
+// Caller holds d.mu.
 func (d *Device) allocQPN() (uint32, bool) {
 	for range maxQPN - firstQPN + 1 {
 		n := d.nextQPN

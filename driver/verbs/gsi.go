@@ -21,7 +21,7 @@ func fixedQPNAllowed(n uint32, t QPType) bool { return n == GSIQPN && t == UD }
 
 // pkeyAccepted is the receive P_Key check: the P_Key at the QP's index
 // must match, or for QP1 any entry of the port's table.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) pkeyAccepted(pkey uint16) bool {
 	if qp.num != GSIQPN {
 		own, found := qp.dev.pkey(qp.attr.PKeyIndex)

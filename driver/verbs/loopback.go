@@ -17,10 +17,10 @@ type Loopback struct {
 	queued bool
 
 	mu      sync.Mutex
-	devs    []*Device // +checklocks:mu; copy on write
-	q       []*Packet // +checklocks:mu
-	head    int       // +checklocks:mu
-	dropped uint64    // +checklocks:mu
+	devs    []*Device // guarded by mu;: copy on write
+	q       []*Packet // guarded by mu
+	head    int       // guarded by mu
+	dropped uint64    // guarded by mu
 }
 
 var _ Wire = (*Loopback)(nil)

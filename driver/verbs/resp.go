@@ -56,7 +56,7 @@ type respInfo struct {
 
 // responder runs the state machine for request packet p, which recv has
 // checked against the QP. It returns an ACK or NAK to send, if any.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) responder(p *Packet, n *notifier) *Packet {
 	d := qp.dev
 	isRC := qp.typ == RC
@@ -224,7 +224,7 @@ func (qp *QP) responder(p *Packet, n *notifier) *Packet {
 }
 
 // ackPacket builds an acknowledgement to the connected peer.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) ackPacket(op Opcode, psn uint32, syndrome uint8) *Packet {
 	d := qp.dev
 	a := &qp.attr

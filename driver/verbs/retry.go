@@ -27,7 +27,7 @@ func AckTimeout(code uint8) time.Duration {
 // with the ACK-request bit. The timer is lazy: each request only moves
 // the deadline, and a timer that fires early re-arms itself for the
 // rest, so steady traffic costs no timer operation per message.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) armAckTimerLocked() {
 	d := AckTimeout(qp.attr.Timeout)
 	if d == 0 {
@@ -47,14 +47,14 @@ func (qp *QP) armAckTimerLocked() {
 
 // clearAckDeadlineLocked ends the ACK timeout once everything sent is
 // acknowledged; a pending timer finds no deadline when it fires.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) clearAckDeadlineLocked() {
 	qp.ackAt = time.Time{}
 }
 
 // stopAckTimerLocked cancels the ACK timeout and its timer (QP error or
 // reset, RNR wait).
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) stopAckTimerLocked() {
 	qp.ackAt = time.Time{}
 	if qp.ackArmed {
@@ -64,7 +64,7 @@ func (qp *QP) stopAckTimerLocked() {
 }
 
 // unackedLocked reports whether a sent message awaits its ACK.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) unackedLocked() bool {
 	return qp.req.next != qp.sq.cons || qp.req.offset > 0
 }
@@ -102,7 +102,7 @@ func (qp *QP) onAckTimer() {
 // is left, and reports whether it did; otherwise that message completes
 // with RETRY_EXC_ERR and the QP fails. The caller then runs the
 // requester.
-// +checklocks:qp.mu
+// Caller holds qp.mu.
 func (qp *QP) retryLocked(n *notifier) bool {
 	w := qp.sq.consumer()
 	if qp.comp.retryLeft == 0 {

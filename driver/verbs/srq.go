@@ -59,10 +59,10 @@ type SRQ struct {
 	maxSGE int
 
 	mu         sync.Mutex
-	ring       ring[recvWQE] // +checklocks:mu
-	limit      int           // +checklocks:mu
-	limitFn    func()        // +checklocks:mu
-	limitArmed bool          // +checklocks:mu
+	ring       ring[recvWQE] // guarded by mu
+	limit      int           // guarded by mu
+	limitFn    func()        // guarded by mu
+	limitArmed bool          // guarded by mu
 }
 
 // NewSRQ creates an SRQ holding up to depth receive WRs of up to maxSGE
@@ -97,7 +97,7 @@ func (s *SRQ) PostRecvList(wrs []RecvWR) (int, error) {
 }
 
 // postLocked queues one receive WR (see PostRecv).
-// +checklocks:s.mu
+// Caller holds s.mu.
 func (s *SRQ) postLocked(wr *RecvWR) error {
 	if len(wr.SGL) > s.maxSGE {
 		return errSRQTooManySGE

@@ -27,7 +27,7 @@ type Port struct {
 	ref fabric.PortRef
 
 	mu sync.Mutex
-	q  []Frame // +checklocks:mu
+	q  []Frame // guarded by mu
 }
 
 var _ fabric.Endpoint = (*Port)(nil)
@@ -85,7 +85,7 @@ func (p *Port) Drain() []Frame {
 // EventLog records a fabric's events.
 type EventLog struct {
 	mu     sync.Mutex
-	evs    []fabric.Event // +checklocks:mu
+	evs    []fabric.Event // guarded by mu
 	cancel func()
 }
 
