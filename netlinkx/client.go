@@ -379,30 +379,23 @@ func (c *Client) SysWrite(path string, data []byte) (int, error) {
 
 // SysList lists a sysfs directory.
 func (c *Client) SysList(path string) ([]SysEntry, error) {
-	ad, err := c.ibctl(CmdSysList, func(ae *netlink.AttributeEncoder) { ae.String(AttrPath, path) })
+	var out []SysEntry
+	err := c.dump(CmdSysList, AttrEntry, func(ae *netlink.AttributeEncoder) { ae.String(AttrPath, path) }, func(n *netlink.AttributeDecoder) {
+		var e SysEntry
+		for n.Next() {
+			switch n.Type() {
+			case AttrName:
+				e.Name = n.String()
+			case AttrMode:
+				e.Mode = n.Uint32()
+			}
+		}
+		out = append(out, e)
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out []SysEntry
-	for ad.Next() {
-		if ad.Type() != AttrEntry {
-			continue
-		}
-		var e SysEntry
-		ad.Nested(func(n *netlink.AttributeDecoder) error {
-			for n.Next() {
-				switch n.Type() {
-				case AttrName:
-					e.Name = n.String()
-				case AttrMode:
-					e.Mode = n.Uint32()
-				}
-			}
-			return nil
-		})
-		out = append(out, e)
-	}
-	return out, ad.Err()
+	return out, nil
 }
 
 // DriverInfo is `ethtool -i`.
@@ -431,30 +424,23 @@ func (c *Client) DriverInfo(dev string) (DriverInfo, error) {
 
 // Stats is `ethtool -S`.
 func (c *Client) Stats(dev string) ([]Stat, error) {
-	ad, err := c.ibctl(CmdStats, func(ae *netlink.AttributeEncoder) { ae.String(AttrDev, dev) })
+	var out []Stat
+	err := c.dump(CmdStats, AttrStat, func(ae *netlink.AttributeEncoder) { ae.String(AttrDev, dev) }, func(n *netlink.AttributeDecoder) {
+		var s Stat
+		for n.Next() {
+			switch n.Type() {
+			case AttrName:
+				s.Name = n.String()
+			case AttrValue:
+				s.Value = n.Uint64()
+			}
+		}
+		out = append(out, s)
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out []Stat
-	for ad.Next() {
-		if ad.Type() != AttrStat {
-			continue
-		}
-		var s Stat
-		ad.Nested(func(n *netlink.AttributeDecoder) error {
-			for n.Next() {
-				switch n.Type() {
-				case AttrName:
-					s.Name = n.String()
-				case AttrValue:
-					s.Value = n.Uint64()
-				}
-			}
-			return nil
-		})
-		out = append(out, s)
-	}
-	return out, ad.Err()
+	return out, nil
 }
 
 // Status describes the driver.

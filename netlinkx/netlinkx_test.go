@@ -15,8 +15,9 @@ import (
 
 // fakeNode is a Node over a fixed link list.
 type fakeNode struct {
-	links []Link
-	added []LinkRequest
+	links   []Link
+	added   []LinkRequest
+	entries []SysEntry // the listing of every directory when set
 }
 
 func (f *fakeNode) Links() ([]Link, error) { return f.links, nil }
@@ -64,6 +65,9 @@ func (f *fakeNode) HCA() (HCA, error) {
 		Ports: []HCAPort{{Num: 1, State: "Active", PhysState: "LinkUp", Rate: "100", LID: 1, SMLID: 1, PortGUID: 0x2c90300001001, Width: "4X", Speed: "EDR", MTU: 4096, PKeys: []uint16{0xffff, 0x8001}}}}, nil
 }
 func (f *fakeNode) SysList(string) ([]SysEntry, error) {
+	if f.entries != nil {
+		return f.entries, nil
+	}
 	return []SysEntry{{"class", SysDir | 0o755}, {"module", SysDir | 0o755}}, nil
 }
 
@@ -75,6 +79,9 @@ var testFeatures = []Feature{
 
 type fakeBackend struct {
 	node  *fakeNode
+	nodes []string // Status's node list when set
+	parts []Partition
+	grps  []Group // the SM's groups and partitions when set
 	mu    sync.Mutex
 	syncs int
 }
@@ -88,6 +95,9 @@ func (b *fakeBackend) Node(name string) (Node, error) {
 	return b.node, nil
 }
 func (b *fakeBackend) Partitions() []Partition {
+	if b.parts != nil {
+		return b.parts
+	}
 	return []Partition{{PKey: 0xffff, MTU: 2048, All: "full"}, {PKey: 0x8001, MTU: 4096, Members: []PartitionMember{{"node0", 1, true}, {"node1", 2, false}}}}
 }
 func (b *fakeBackend) AddPartition(p Partition) error {
@@ -98,12 +108,20 @@ func (b *fakeBackend) AddPartition(p Partition) error {
 }
 func (b *fakeBackend) DelPartition(uint16) error { return withMsg(unix.ENOENT, "no partition") }
 func (b *fakeBackend) Groups() []Group {
+	if b.grps != nil {
+		return b.grps
+	}
 	return []Group{{MGID: [16]byte{0xff, 0x12, 0x40, 0x1b, 0xff, 0xff, 15: 0xff}, MLID: 0xc000, PKey: 0xffff, QKey: 0xb1b, MTU: 2048, Rate: 100000, Broadcast: true,
 		Members: []GroupMember{{"node0", 1, 1}}}}
 }
-func (b *fakeBackend) Status() Status { return Status{PID: 7, Nodes: []string{"node0"}} }
-func (b *fakeBackend) Stop()          {}
-func (b *fakeBackend) Sync() error    { b.mu.Lock(); b.syncs++; b.mu.Unlock(); return nil }
+func (b *fakeBackend) Status() Status {
+	if b.nodes != nil {
+		return Status{PID: 7, Nodes: b.nodes}
+	}
+	return Status{PID: 7, Nodes: []string{"node0"}}
+}
+func (b *fakeBackend) Stop()       {}
+func (b *fakeBackend) Sync() error { b.mu.Lock(); b.syncs++; b.mu.Unlock(); return nil }
 
 var testLink = Link{
 	Index: 2, Type: 32, Flags: unix.IFF_UP | unix.IFF_BROADCAST, Name: "ib0", MTU: 2044, MaxMTU: 65520, TxQLen: 256,
@@ -194,7 +212,12 @@ func TestErrorsCarryErrnoAndExtAck(t *testing.T) {
 // rawPair returns a raw connection to a server for garbage tests.
 func rawPair(t *testing.T) (*net.UnixConn, *Client) {
 	t.Helper()
-	n := &fakeNode{links: []Link{testLink}}
+	return rawPairWith(t, &fakeNode{links: []Link{testLink}})
+}
+
+// rawPairWith is rawPair over the node n.
+func rawPairWith(t *testing.T, n *fakeNode) (*net.UnixConn, *Client) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -169,6 +169,14 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	if err != nil {
 		return append(replies, errorReply(m.Header, ErrnoOf(err), ExtAckOf(err)))
 	}
+	// A message must fit one datagram; a reply that does not is refused
+	// as genlmsg_reply refuses one that does not fit its skb.
+	for _, r := range replies {
+		if len(r) > maxDatagram {
+			return [][]byte{errorReply(m.Header, unix.EMSGSIZE,
+				fmt.Sprintf("reply message of %d bytes exceeds the %d-byte datagram", len(r), maxDatagram))}
+		}
+	}
 	if m.Header.Flags&netlink.Dump != 0 {
 		return append(replies, doneReply(m.Header))
 	}
@@ -418,9 +426,15 @@ func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 	if err := ad.Err(); err != nil {
 		return nil, withMsg(unix.EINVAL, "malformed attributes")
 	}
+	if isDump := m.Header.Flags&netlink.Dump == netlink.Dump; isDump != dumpCmds[cmd] {
+		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("ibctl command %d: dump flag %t, want %t", cmd, isDump, dumpCmds[cmd]))
+	}
+	if dumpCmds[cmd] {
+		return ibctlDump(b, node, m, cmd, rest, path, dev)
+	}
 	ae := netlink.NewAttributeEncoder()
 	if run, ok := map[uint8]func(Node, []byte, *netlink.AttributeEncoder) error{
-		CmdPing: pingRequest, CmdDmesg: dmesgRequest, CmdPerf: perfRequest, CmdMaddr: maddrRequest, CmdRouteGet: routeRequest}[cmd]; ok {
+		CmdPing: pingRequest, CmdPerf: perfRequest, CmdRouteGet: routeRequest}[cmd]; ok {
 		if err := run(node, rest, ae); err != nil {
 			return nil, err
 		}
@@ -458,17 +472,6 @@ func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 			return nil, err
 		}
 		ae.Uint32(AttrWritten, uint32(n))
-	case CmdSysList:
-		entries, err := node.SysList(path)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			encodeNested(ae, AttrEntry, func(n *netlink.AttributeEncoder) {
-				n.String(AttrName, e.Name)
-				n.Uint32(AttrMode, e.Mode)
-			})
-		}
 	case CmdDrvInfo:
 		di, err := node.DriverInfo(dev)
 		if err != nil {
@@ -479,17 +482,6 @@ func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 		ae.String(AttrFirmware, di.Firmware)
 		ae.String(AttrBusInfo, di.BusInfo)
 		ae.Uint32(AttrNStats, di.NStats)
-	case CmdStats:
-		st, err := node.Stats(dev)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range st {
-			encodeNested(ae, AttrStat, func(n *netlink.AttributeEncoder) {
-				n.String(AttrName, s.Name)
-				n.Uint64(AttrValue, s.Value)
-			})
-		}
 	default:
 		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ibctl command %d", cmd))
 	}
