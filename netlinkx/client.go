@@ -247,17 +247,17 @@ func (c *Client) Features(dev string) ([]Feature, error) {
 }
 
 // SetFeatures requests features on or off by kernel name, in order, and
-// returns the features afterwards.
-func (c *Client) SetFeatures(dev string, names []string, want map[string]bool) ([]Feature, error) {
+// returns what the change did.
+func (c *Client) SetFeatures(dev string, names []string, want map[string]bool) (FeaturesChange, error) {
 	msgs, err := c.Execute(FamilyEthtool, 0, MarshalFeaturesSet(dev, names, want))
 	if err != nil {
-		return nil, err
+		return FeaturesChange{}, err
 	}
 	b, err := single(msgs)
 	if err != nil {
-		return nil, err
+		return FeaturesChange{}, err
 	}
-	return UnmarshalFeatures(b)
+	return UnmarshalFeaturesChange(b)
 }
 
 // Coalesce gets interrupt moderation parameters.

@@ -36,10 +36,12 @@ func (f *fakeNode) NewLink(r LinkRequest) error {
 	f.added = append(f.added, r)
 	return nil
 }
-func (f *fakeNode) SetLink(r LinkRequest) error               { return unix.ENODEV }
-func (f *fakeNode) DelLink(int32, string) error               { return nil }
-func (f *fakeNode) Features(string) ([]Feature, error)        { return testFeatures, nil }
-func (f *fakeNode) SetFeatures(string, map[string]bool) error { return nil }
+func (f *fakeNode) SetLink(r LinkRequest) error        { return unix.ENODEV }
+func (f *fakeNode) DelLink(int32, string) error        { return nil }
+func (f *fakeNode) Features(string) ([]Feature, error) { return testFeatures, nil }
+func (f *fakeNode) SetFeatures(string, map[string]bool) ([]Feature, []Feature, error) {
+	return testFeatures, testFeaturesAfter, nil
+}
 func (f *fakeNode) Coalesce(string) (Coalesce, error) {
 	return Coalesce{RxUsecs: 3, RxFrames: 16, Supported: []uint16{unix.ETHTOOL_A_COALESCE_RX_USECS, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES}}, nil
 }
@@ -69,6 +71,14 @@ func (f *fakeNode) SysList(string) ([]SysEntry, error) {
 		return f.entries, nil
 	}
 	return []SysEntry{{"class", SysDir | 0o755}, {"module", SysDir | 0o755}}, nil
+}
+
+// testFeaturesAfter is testFeatures after a change that turned
+// tx-checksum-ipv4 on and failed to turn tx-scatter-gather off.
+var testFeaturesAfter = []Feature{
+	{Name: "tx-scatter-gather", Wanted: true, Active: true},
+	{Name: "tx-checksum-ipv4", Available: true, Wanted: true, Active: true},
+	{Name: "vlan-challenged", Wanted: true, Active: true, NoChange: true},
 }
 
 var testFeatures = []Feature{
@@ -163,6 +173,14 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if diff := cmp.Diff(testFeatures, fs); diff != "" {
 		t.Errorf("features (-want +got):\n%s", diff)
+	}
+	ch, err := c.SetFeatures("ib0", []string{"tx-checksum-ipv4", "tx-scatter-gather"}, map[string]bool{"tx-checksum-ipv4": true, "tx-scatter-gather": false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCh := FeaturesChange{Wanted: []FeatureBit{{0, "tx-scatter-gather", false}}, Active: []FeatureBit{{1, "tx-checksum-ipv4", true}}}
+	if diff := cmp.Diff(wantCh, ch); diff != "" {
+		t.Errorf("features set reply (-want +got):\n%s", diff)
 	}
 	co, err := c.Coalesce("ib0")
 	if err != nil || co.RxUsecs != 3 || co.RxFrames != 16 || len(co.Supported) != 2 {

@@ -376,14 +376,11 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		}
 		return one(cmd, MarshalFeatures(dev, fs)), nil
 	case unix.ETHTOOL_MSG_FEATURES_SET:
-		if err := node.SetFeatures(dev, want); err != nil {
-			return nil, err
-		}
-		fs, err := node.Features(dev)
+		before, after, err := node.SetFeatures(dev, want)
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, MarshalFeatures(dev, fs)), nil
+		return one(cmd, MarshalFeaturesChange(dev, DiffFeatures(before, after, want))), nil
 	case unix.ETHTOOL_MSG_COALESCE_GET:
 		c, err := node.Coalesce(dev)
 		if err != nil {
