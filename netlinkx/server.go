@@ -1,6 +1,7 @@
 package netlinkx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -71,7 +72,7 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 		s.mu.Unlock()
 	}()
 	defer c.Close()
-	sess := &session{s: s}
+	sess := &session{s: s, conn: c}
 	defer func() {
 		if sess.batch {
 			_ = s.b.Sync()
@@ -107,6 +108,7 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 // it is in a batch (changes acknowledged before they are synced).
 type session struct {
 	s       *Server
+	conn    *net.UnixConn // nil when not served over a connection
 	node    Node
 	batch   bool
 	durable Node // the node handle outside batches
@@ -165,7 +167,15 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	if err != nil {
 		return [][]byte{errorReply(m.Header, ErrnoOf(err), ExtAckOf(err))}
 	}
-	replies, err := dispatch(ss.s.b, node, m)
+	// A request that runs long (a perf stream) ends when its client
+	// goes: the connection is watched for the peer's hangup meanwhile.
+	ctx := context.Background()
+	if ss.conn != nil && isLong(m) {
+		var stop func()
+		ctx, stop = watchHangup(ss.conn)
+		defer stop()
+	}
+	replies, err := dispatch(ctx, ss.s.b, node, m)
 	if err != nil {
 		return append(replies, errorReply(m.Header, ErrnoOf(err), ExtAckOf(err)))
 	}
@@ -276,7 +286,7 @@ func doneReply(req netlink.Header) []byte {
 }
 
 // dispatch routes one request to the backend and encodes the replies.
-func dispatch(b Backend, node Node, m netlink.Message) ([][]byte, error) {
+func dispatch(ctx context.Context, b Backend, node Node, m netlink.Message) ([][]byte, error) {
 	switch m.Header.Type {
 	case unix.RTM_GETLINK:
 		return getLink(node, m)
@@ -300,7 +310,7 @@ func dispatch(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 	case FamilyEthtool:
 		return ethtoolRequest(node, m)
 	case FamilyIbctl:
-		return ibctlRequest(b, node, m)
+		return ibctlRequest(ctx, b, node, m)
 	}
 	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown message type %d", m.Header.Type))
 }
@@ -399,7 +409,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ethtool command %d", cmd))
 }
 
-func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
+func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) ([][]byte, error) {
 	cmd, rest, err := parseGenl(m.Data)
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, err.Error())
@@ -430,8 +440,11 @@ func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 		return ibctlDump(b, node, m, cmd, rest, path, dev)
 	}
 	ae := netlink.NewAttributeEncoder()
+	perf := func(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
+		return perfRequest(ctx, node, rest, ae)
+	}
 	if run, ok := map[uint8]func(Node, []byte, *netlink.AttributeEncoder) error{
-		CmdPing: pingRequest, CmdPerf: perfRequest, CmdRouteGet: routeRequest}[cmd]; ok {
+		CmdPing: pingRequest, CmdPerf: perf, CmdRouteGet: routeRequest}[cmd]; ok {
 		if err := run(node, rest, ae); err != nil {
 			return nil, err
 		}
