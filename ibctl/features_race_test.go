@@ -14,7 +14,7 @@ import (
 // before or after it, so it never reports a saved change as failed.
 func TestConcurrentFeatureToggles(t *testing.T) {
 	e := newEnv(t)
-	const togglers, rounds = 8, 40
+	const togglers, rounds = 8, 150
 	var wg sync.WaitGroup
 	errs := make(chan string, togglers*rounds)
 	for g := 0; g < togglers; g++ {
