@@ -36,10 +36,10 @@ func (n *Node) addChild(op string, p *Netdev, pkey uint16, name string, legacy b
 		if pkey == p.pkey {
 			return nil, errorf(op, p.name, unix.ENOTUNIQ, "P_Key 0x%04x is the parent's", pkey)
 		}
-		for _, c := range n.childrenOf(p) {
-			if c.legacy && c.pkey == pkey {
-				return nil, errorf(op, p.name, unix.ENOTUNIQ, "P_Key 0x%04x already used by %s", pkey, c.name)
-			}
+		// The index, not a walk of every device: the check runs for
+		// every child created.
+		if c, ok := n.legacy[legacyKey{p, pkey}]; ok {
+			return nil, errorf(op, p.name, unix.ENOTUNIQ, "P_Key 0x%04x already used by %s", pkey, c.name)
 		}
 	}
 	if !validName(name) {

@@ -195,22 +195,23 @@ func (n *Node) Features(dev string) ([]netlinkx.Feature, error) {
 
 // SetFeatures is FEATURES_SET: names the kernel does not know fail with
 // EINVAL; requests for features outside hw_features are dropped, as
-// ethnl_set_features does, and the caller sees the result.
-func (n *Node) SetFeatures(dev string, want map[string]bool) error {
+// ethnl_set_features does, and the caller sees the result: the features
+// just before and just after the change, read under the same lock.
+func (n *Node) SetFeatures(dev string, want map[string]bool) (before, after []netlinkx.Feature, err error) {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
 	nd, err := n.lookup("features", 0, dev)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var on, off featureSet
 	for name, v := range want {
 		i, ok := featureIndex[name]
 		if !ok {
-			return errorf("features", dev, unix.EINVAL, "unrecognized feature name %q", name)
+			return nil, nil, errorf("features", dev, unix.EINVAL, "unrecognized feature name %q", name)
 		}
 		if neverChange&(1<<i) != 0 {
-			return errorf("features", dev, unix.EINVAL, "attempt to change non-ethtool features")
+			return nil, nil, errorf("features", dev, unix.EINVAL, "attempt to change non-ethtool features")
 		}
 		if v {
 			on |= 1 << i
@@ -219,8 +220,12 @@ func (n *Node) SetFeatures(dev string, want map[string]bool) error {
 		}
 	}
 	hw := nd.hwFeatures()
-	return n.change([]*Netdev{nd}, func() error {
+	before = nd.features()
+	if err := n.change([]*Netdev{nd}, func() error {
 		nd.wanted = (nd.wanted&^off | on) & hw
 		return nil
-	})
+	}); err != nil {
+		return nil, nil, err
+	}
+	return before, nd.features(), nil
 }

@@ -38,6 +38,7 @@ type stack struct {
 	name      string
 	devs      map[int32]*Netdev
 	byName    map[string]*Netdev
+	legacy    map[legacyKey]*Netdev // legacy children by parent and P_Key
 	nextIndex int32
 	nextQPN   uint32
 	params    params
@@ -89,6 +90,7 @@ type Netdev struct {
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	n := &stack{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
+		legacy:    map[legacyKey]*Netdev{},
 		nextIndex: firstIfindex, nextQPN: firstQPN, params: p, ip: inet.New(d.timers),
 		klog: newKlog(d.started, d.now)}
 	n.host = &ipoib.Host{Fabric: d.fab, Log: n.logf, Now: d.now, Nanos: d.nanos, Jiffies: d.jiffies,
@@ -116,14 +118,27 @@ func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 	return nd
 }
 
+// legacyKey names a legacy child by its parent and its P_Key, which
+// neither changes while the child exists.
+type legacyKey struct {
+	parent *Netdev
+	pkey   uint16
+}
+
 func (n *stack) insert(nd *Netdev) {
 	n.devs[nd.index] = nd
 	n.byName[nd.name] = nd
+	if nd.legacy {
+		n.legacy[legacyKey{nd.parent, nd.pkey}] = nd
+	}
 }
 
 func (n *stack) remove(nd *Netdev) {
 	delete(n.devs, nd.index)
 	delete(n.byName, nd.name)
+	if nd.legacy && n.legacy[legacyKey{nd.parent, nd.pkey}] == nd {
+		delete(n.legacy, legacyKey{nd.parent, nd.pkey})
+	}
 }
 
 func (n *stack) portSpec(port int) fabric.Port { return n.hw.Spec.Ports[port-1] }

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"context"
 	"encoding/binary"
 	"net/netip"
 	"runtime"
@@ -22,6 +23,12 @@ const perfPort = 5201
 // The sender keeps at most half the receiver's queue in flight, as a
 // flow-controlled stream would.
 func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
+	return n.PerfContext(context.Background(), r)
+}
+
+// PerfContext is Perf that stops sending, and fails with ECANCELED, once
+// ctx is done (its client went away).
+func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 	dst, ok := netip.AddrFromSlice(r.Dst)
 	if !ok || !dst.Is4() {
 		return netlinkx.PerfReply{}, errorf("perf", "", unix.EAFNOSUPPORT, "only IPv4 is emulated")
@@ -66,7 +73,7 @@ func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 	if err := dp.WritePacket(pkt, hw); err != nil {
 		return netlinkx.PerfReply{}, errorf("perf", name, netlinkx.ErrnoOf(err), "%v", err)
 	}
-	for warm := time.Now().Add(2 * time.Second); peer.Stats().RxPackets() == rxw && time.Now().Before(warm); {
+	for warm := time.Now().Add(2 * time.Second); peer.Stats().RxPackets() == rxw && time.Now().Before(warm) && ctx.Err() == nil; {
 		runtime.Gosched()
 	}
 	rx0 := peer.Stats().Snapshot()
@@ -77,10 +84,13 @@ func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 	start := time.Now()
 	end := start.Add(time.Duration(r.DurationMs) * time.Millisecond)
 	for time.Now().Before(end) {
+		if ctx.Err() != nil {
+			return netlinkx.PerfReply{}, errorf("perf", name, unix.ECANCELED, "the client went away after %d packets", sent)
+		}
 		for i := 0; i < 64; i++ {
 			for sent-(peer.Stats().RxPackets()-rx0p) >= window {
 				runtime.Gosched()
-				if time.Now().After(end.Add(time.Second)) {
+				if time.Now().After(end.Add(time.Second)) || ctx.Err() != nil {
 					break
 				}
 			}
@@ -91,7 +101,7 @@ func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 		}
 	}
 	// Let the receiver drain what is in flight.
-	for drain := time.Now().Add(5 * time.Second); peer.Stats().RxPackets()-rx0p < sent && time.Now().Before(drain); {
+	for drain := time.Now().Add(5 * time.Second); peer.Stats().RxPackets()-rx0p < sent && time.Now().Before(drain) && ctx.Err() == nil; {
 		runtime.Gosched()
 	}
 	elapsed := time.Since(start)

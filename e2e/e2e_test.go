@@ -715,3 +715,48 @@ func TestStopWithOpenConnection(t *testing.T) {
 		t.Errorf("first command after driver stop: %v", r)
 	}
 }
+
+// TestKilledPerfClient kills `ibctl perf` in the middle of an hour-long
+// stream: the driver stops sending at once, and `driver stop` returns.
+func TestKilledPerfClient(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link", "set", "ib0", "up")
+	e.ok("-n", "node1", "link", "set", "ib0", "up")
+	e.ok("addr", "add", "10.0.0.1/24", "dev", "ib0")
+	e.ok("-n", "node1", "addr", "add", "10.0.0.2/24", "dev", "ib0")
+	rxPackets := func() string {
+		for _, l := range strings.Split(e.ok("-n", "node1", "ethtool", "-S", "ib0"), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "rx_packets: "); ok {
+				return v
+			}
+		}
+		t.Fatal("ethtool -S: no rx_packets")
+		return ""
+	}
+	before := rxPackets()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	perf, _, _ := e.command(ctx, "", "perf", "-t", "3600", "10.0.0.2")
+	if err := perf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(20*time.Second, func() bool { return rxPackets() != before }) {
+		t.Fatal("the stream did not start")
+	}
+	if err := perf.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = perf.Wait()
+	// Two readings in a row that agree: nothing was sent in between.
+	prev := rxPackets()
+	if !waitFor(10*time.Second, func() bool { cur := rxPackets(); same := cur == prev; prev = cur; return same }) {
+		t.Fatalf("the driver still sends 10s after its client was killed")
+	}
+	pid := e.driverPID()
+	if r := e.run("", "driver", "stop"); r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	if !waitFor(5*time.Second, func() bool { return !alive(pid) }) {
+		t.Errorf("driver %d still running 5s after driver stop succeeded", pid)
+	}
+}

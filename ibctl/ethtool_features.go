@@ -2,6 +2,7 @@ package ibctl
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/ibctl/ibctl/netlinkx"
@@ -164,29 +165,51 @@ func setFeatures(o *EthtoolOptions, c *netlinkx.Client) error {
 	if err != nil {
 		return err
 	}
-	after, err := c.SetFeatures(o.Dev, names, want)
+	// The reply describes this change alone, from the states just before
+	// and just after it: other changes meanwhile do not show.
+	ch, err := c.SetFeatures(o.Dev, names, want)
 	if err != nil {
 		return opError("ethtool -K "+o.Dev, err)
 	}
-	failed, show := 0, false
+	type change struct {
+		name               string
+		active, haveActive bool
+		mismatch, req      bool
+	}
+	var order []uint32
+	byIndex := map[uint32]*change{}
+	get := func(b netlinkx.FeatureBit) *change {
+		x, ok := byIndex[b.Index]
+		if !ok {
+			x = &change{name: b.Name}
+			byIndex[b.Index] = x
+			order = append(order, b.Index)
+		}
+		return x
+	}
+	for _, b := range ch.Wanted {
+		x := get(b)
+		x.mismatch, x.req = true, b.Value
+	}
+	for _, b := range ch.Active {
+		x := get(b)
+		x.active, x.haveActive = b.Value, true
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	failed, show := len(ch.Wanted), false
 	var lines []string
-	for i, f := range after {
-		if i >= len(before) {
-			break
+	for _, i := range order {
+		x := byIndex[i]
+		if !x.haveActive {
+			// A requested feature that did not change: it is still
+			// the opposite of the request.
+			x.active = !x.req
 		}
-		changed := f.Active != before[i].Active
-		req, requested := want[f.Name]
-		mismatch := requested && req != f.Active
-		if mismatch {
-			failed++
-		}
-		if !mismatch && !changed {
-			continue
-		}
-		line := fmt.Sprintf("%s: %s", f.Name, onOff(f.Active))
+		_, requested := want[x.name]
+		line := fmt.Sprintf("%s: %s", x.name, onOff(x.active))
 		switch {
-		case mismatch:
-			line += " [requested " + onOff(req) + "]"
+		case x.mismatch:
+			line += " [requested " + onOff(x.req) + "]"
 			show = true
 		case !requested:
 			line += " [not requested]"

@@ -43,8 +43,9 @@ func perfRun(o *PerfOptions) error {
 	if err != nil || !dst.Is4() {
 		return usagef("perf: %s: not an IPv4 address", o.Dst)
 	}
-	if o.Seconds <= 0 || o.Seconds > 3600 {
-		return usagef("perf: invalid time %v (0 < SEC <= 3600)", o.Seconds)
+	// At least a millisecond, the unit of the request; NaN fails too.
+	if !(o.Seconds >= 0.001 && o.Seconds <= 3600) {
+		return usagef("perf: invalid time %v (0.001 <= SEC <= 3600)", o.Seconds)
 	}
 	if o.Length < 0 || o.Length > 65507 {
 		return usagef("perf: invalid length %d (0 ... 65507)", o.Length)

@@ -2,12 +2,14 @@ package ibctl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ibctl/ibctl/netlinkx"
@@ -26,7 +28,49 @@ type PingOptions struct {
 	PMTU     string
 	Dst      string
 
-	cmd *cobra.Command
+	cmd   *cobra.Command
+	count pingCount
+}
+
+// pingCount is ping's -c as given, which iputils reads with
+// strtol_or_err(optarg, "invalid argument", 1, LONG_MAX): a bad one is
+// reported in iputils' words when ping runs.
+type pingCount struct {
+	n    *int
+	text string
+	set  bool
+}
+
+func (c *pingCount) String() string {
+	if c.set {
+		return c.text
+	}
+	return strconv.Itoa(*c.n)
+}
+
+func (c *pingCount) Type() string { return "int" }
+
+func (c *pingCount) Set(s string) error {
+	c.text, c.set = s, true
+	return nil
+}
+
+// parse sets the count from the text given, or fails as strtol_or_err.
+func (c *pingCount) parse() error {
+	if !c.set {
+		return nil
+	}
+	v, err := strconv.ParseInt(strings.TrimLeft(c.text, " \t\n\v\f\r"), 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return usagef("ping: invalid argument: '%s': Numerical result out of range", c.text)
+	case err != nil:
+		return usagef("ping: invalid argument: '%s'", c.text)
+	case v < 1:
+		return usagef("ping: invalid argument: '%s': out of range: 1 <= value <= %d", c.text, int64(math.MaxInt64))
+	}
+	*c.n = int(v)
+	return nil
 }
 
 // maxPingSize is 65535 − 20 (IPv4) − 8 (ICMP).
@@ -35,6 +79,7 @@ const maxPingSize = 65507
 // NewCmdPing is `ibctl ping`: iputils ping over the emulated IPoIB stack.
 func NewCmdPing(f *Factory) *cobra.Command {
 	o := &PingOptions{F: f}
+	o.count.n = &o.Count
 	cmd := &cobra.Command{
 		Use:   "ping [-I DEV] [-c COUNT] [-s SIZE] [-i SEC] [-W SEC] [-M do|dont] ADDRESS",
 		Short: "Send ICMP echo requests from the node, as ping does",
@@ -58,7 +103,7 @@ link-local IPv6 ADDRESS needs the interface: -I DEV, or ADDRESS%DEV.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&o.Dev, "interface", "I", "", "send through this interface")
-	fl.IntVarP(&o.Count, "count", "c", 0, "stop after COUNT requests (default: until interrupted)")
+	fl.VarP(&o.count, "count", "c", "stop after COUNT requests (default: until interrupted)")
 	fl.IntVarP(&o.Size, "size", "s", 56, "ICMP data bytes")
 	fl.Float64VarP(&o.Interval, "interval", "i", 1, "seconds between requests")
 	fl.Float64VarP(&o.Wait, "timeout", "W", 1, "seconds to wait for each reply")
@@ -74,8 +119,8 @@ func pingRun(o *PingOptions) error {
 	if o.Size < 0 || o.Size > maxPingSize {
 		return usagef("ping: invalid argument: '%d': out of range: 0 <= value <= %d", o.Size, maxPingSize)
 	}
-	if o.Count < 0 {
-		return usagef("ping: invalid argument: '%d': out of range: 1 <= value <= 9223372036854775807", o.Count)
+	if err := o.count.parse(); err != nil {
+		return err
 	}
 	// iputils' checks, naming the argument as given (-W: at least 1 ms).
 	if o.Interval < 0 || math.IsNaN(o.Interval) || o.Interval > math.MaxInt32/1000 {

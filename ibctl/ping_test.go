@@ -64,6 +64,12 @@ func TestPing(t *testing.T) {
 		{"ping -c 1 -i -1 10.0.0.2", "", "ibctl: ping: bad timing interval: -1\n", 2},
 		{"ping -c 1 -W 0.0005 10.0.0.2", "", "ibctl: ping: bad linger time: 0.0005\n", 2},
 		{"ping -c 1 -W 0 10.0.0.2", "", "ibctl: ping: bad linger time: 0\n", 2},
+		{"ping -c 0 10.0.0.2", "", "ibctl: ping: invalid argument: '0': out of range: 1 <= value <= 9223372036854775807\n", 2},
+		{"ping -c -3 10.0.0.2", "", "ibctl: ping: invalid argument: '-3': out of range: 1 <= value <= 9223372036854775807\n", 2},
+		{"ping -c 00 10.0.0.2", "", "ibctl: ping: invalid argument: '00': out of range: 1 <= value <= 9223372036854775807\n", 2},
+		{"ping -c abc 10.0.0.2", "", "ibctl: ping: invalid argument: 'abc'\n", 2},
+		{"ping -c 1x 10.0.0.2", "", "ibctl: ping: invalid argument: '1x'\n", 2},
+		{"ping -c 9223372036854775808 10.0.0.2", "", "ibctl: ping: invalid argument: '9223372036854775808': Numerical result out of range\n", 2},
 	}
 	for _, tt := range tests {
 		out, errs, st := e.run(tt.cmd)

@@ -40,7 +40,9 @@ type Node interface {
 	DelLink(index int32, name string) error
 
 	Features(dev string) ([]Feature, error)
-	SetFeatures(dev string, want map[string]bool) error
+	// SetFeatures changes the wanted features and returns the features
+	// just before and just after the change, read together with it.
+	SetFeatures(dev string, want map[string]bool) (before, after []Feature, err error)
 	Coalesce(dev string) (Coalesce, error)
 	SetCoalesce(dev string, set CoalesceSet) error
 	LinkSettings(dev string) (LinkSettings, error)

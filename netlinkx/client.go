@@ -289,17 +289,17 @@ func (c *Client) Features(dev string) ([]Feature, error) {
 }
 
 // SetFeatures requests features on or off by kernel name, in order, and
-// returns the features afterwards.
-func (c *Client) SetFeatures(dev string, names []string, want map[string]bool) ([]Feature, error) {
+// returns what the change did.
+func (c *Client) SetFeatures(dev string, names []string, want map[string]bool) (FeaturesChange, error) {
 	msgs, err := c.Execute(FamilyEthtool, 0, MarshalFeaturesSet(dev, names, want))
 	if err != nil {
-		return nil, err
+		return FeaturesChange{}, err
 	}
 	b, err := single(msgs)
 	if err != nil {
-		return nil, err
+		return FeaturesChange{}, err
 	}
-	return UnmarshalFeatures(b)
+	return UnmarshalFeaturesChange(b)
 }
 
 // Coalesce gets interrupt moderation parameters.
@@ -421,30 +421,23 @@ func (c *Client) SysWrite(path string, data []byte) (int, error) {
 
 // SysList lists a sysfs directory.
 func (c *Client) SysList(path string) ([]SysEntry, error) {
-	ad, err := c.ibctl(CmdSysList, func(ae *netlink.AttributeEncoder) { ae.String(AttrPath, path) })
+	var out []SysEntry
+	err := c.dump(CmdSysList, AttrEntry, func(ae *netlink.AttributeEncoder) { ae.String(AttrPath, path) }, func(n *netlink.AttributeDecoder) {
+		var e SysEntry
+		for n.Next() {
+			switch n.Type() {
+			case AttrName:
+				e.Name = n.String()
+			case AttrMode:
+				e.Mode = n.Uint32()
+			}
+		}
+		out = append(out, e)
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out []SysEntry
-	for ad.Next() {
-		if ad.Type() != AttrEntry {
-			continue
-		}
-		var e SysEntry
-		ad.Nested(func(n *netlink.AttributeDecoder) error {
-			for n.Next() {
-				switch n.Type() {
-				case AttrName:
-					e.Name = n.String()
-				case AttrMode:
-					e.Mode = n.Uint32()
-				}
-			}
-			return nil
-		})
-		out = append(out, e)
-	}
-	return out, ad.Err()
+	return out, nil
 }
 
 // DriverInfo is `ethtool -i`.
@@ -473,30 +466,23 @@ func (c *Client) DriverInfo(dev string) (DriverInfo, error) {
 
 // Stats is `ethtool -S`.
 func (c *Client) Stats(dev string) ([]Stat, error) {
-	ad, err := c.ibctl(CmdStats, func(ae *netlink.AttributeEncoder) { ae.String(AttrDev, dev) })
+	var out []Stat
+	err := c.dump(CmdStats, AttrStat, func(ae *netlink.AttributeEncoder) { ae.String(AttrDev, dev) }, func(n *netlink.AttributeDecoder) {
+		var s Stat
+		for n.Next() {
+			switch n.Type() {
+			case AttrName:
+				s.Name = n.String()
+			case AttrValue:
+				s.Value = n.Uint64()
+			}
+		}
+		out = append(out, s)
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out []Stat
-	for ad.Next() {
-		if ad.Type() != AttrStat {
-			continue
-		}
-		var s Stat
-		ad.Nested(func(n *netlink.AttributeDecoder) error {
-			for n.Next() {
-				switch n.Type() {
-				case AttrName:
-					s.Name = n.String()
-				case AttrValue:
-					s.Value = n.Uint64()
-				}
-			}
-			return nil
-		})
-		out = append(out, s)
-	}
-	return out, ad.Err()
+	return out, nil
 }
 
 // Status describes the driver.

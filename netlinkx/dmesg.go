@@ -23,7 +23,7 @@ const CmdDmesg uint8 = 16
 // AttrTime is a message's time in nanoseconds.
 const AttrTime uint16 = 72
 
-func dmesgRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
+func dmesgRequest(node Node, rest []byte, put putEntry) error {
 	l, ok := node.(Logger)
 	if !ok {
 		return withMsg(unix.EOPNOTSUPP, "this node keeps no kernel log")
@@ -45,16 +45,8 @@ func dmesgRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	if err != nil {
 		return err
 	}
-	// Keep one reply within a datagram: the newest messages win, a
-	// follower asks again for the rest.
-	size := 0
-	first := len(recs)
-	for first > 0 && size+len(recs[first-1].Text)+40 < maxDatagram/2 {
-		first--
-		size += len(recs[first].Text) + 40
-	}
-	for _, r := range recs[first:] {
-		encodeNested(ae, AttrEntry, func(n *netlink.AttributeEncoder) {
+	for _, r := range recs {
+		put(AttrEntry, func(n *netlink.AttributeEncoder) {
 			n.Uint64(AttrSeq, r.Seq)
 			n.Uint64(AttrTime, r.TimeNs)
 			n.String(AttrData, r.Text)
@@ -66,29 +58,22 @@ func dmesgRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 // Dmesg returns the bound node's kernel messages after sequence after.
 func (c *Client) Dmesg(after uint64) ([]LogRecord, error) {
 	var out []LogRecord
-	ad, err := c.ibctl(CmdDmesg, func(ae *netlink.AttributeEncoder) { ae.Uint64(AttrSeq, after) })
+	err := c.dump(CmdDmesg, AttrEntry, func(ae *netlink.AttributeEncoder) { ae.Uint64(AttrSeq, after) }, func(n *netlink.AttributeDecoder) {
+		var r LogRecord
+		for n.Next() {
+			switch n.Type() {
+			case AttrSeq:
+				r.Seq = n.Uint64()
+			case AttrTime:
+				r.TimeNs = n.Uint64()
+			case AttrData:
+				r.Text = n.String()
+			}
+		}
+		out = append(out, r)
+	})
 	if err != nil {
 		return nil, err
 	}
-	for ad.Next() {
-		if ad.Type() != AttrEntry {
-			continue
-		}
-		var r LogRecord
-		ad.Nested(func(n *netlink.AttributeDecoder) error {
-			for n.Next() {
-				switch n.Type() {
-				case AttrSeq:
-					r.Seq = n.Uint64()
-				case AttrTime:
-					r.TimeNs = n.Uint64()
-				case AttrData:
-					r.Text = n.String()
-				}
-			}
-			return nil
-		})
-		out = append(out, r)
-	}
-	return out, ad.Err()
+	return out, nil
 }

@@ -15,7 +15,7 @@ const (
 	AttrInet uint16 = 91
 )
 
-func maddrRequest(node Node, _ []byte, ae *netlink.AttributeEncoder) error {
+func maddrRequest(node Node, _ []byte, put putEntry) error {
 	m, ok := node.(MaddrNode)
 	if !ok {
 		return withMsg(unix.EOPNOTSUPP, "this node keeps no multicast lists")
@@ -25,7 +25,7 @@ func maddrRequest(node Node, _ []byte, ae *netlink.AttributeEncoder) error {
 		return err
 	}
 	for _, e := range list {
-		encodeNested(ae, AttrEntry, func(n *netlink.AttributeEncoder) {
+		put(AttrEntry, func(n *netlink.AttributeEncoder) {
 			n.Uint32(AttrPortNum, uint32(e.Index))
 			n.String(AttrName, e.Name)
 			for _, l := range e.Link {
@@ -42,7 +42,7 @@ func maddrRequest(node Node, _ []byte, ae *netlink.AttributeEncoder) error {
 // Maddrs lists every interface's multicast addresses.
 func (c *Client) Maddrs() ([]Maddr, error) {
 	var out []Maddr
-	err := c.entries(CmdMaddr, func(n *netlink.AttributeDecoder) {
+	err := c.dump(CmdMaddr, AttrEntry, nil, func(n *netlink.AttributeDecoder) {
 		var m Maddr
 		for n.Next() {
 			switch n.Type() {

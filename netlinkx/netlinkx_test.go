@@ -15,8 +15,9 @@ import (
 
 // fakeNode is a Node over a fixed link list.
 type fakeNode struct {
-	links []Link
-	added []LinkRequest
+	links   []Link
+	added   []LinkRequest
+	entries []SysEntry // the listing of every directory when set
 }
 
 func (f *fakeNode) Links() ([]Link, error) { return f.links, nil }
@@ -35,10 +36,12 @@ func (f *fakeNode) NewLink(r LinkRequest) error {
 	f.added = append(f.added, r)
 	return nil
 }
-func (f *fakeNode) SetLink(r LinkRequest) error               { return unix.ENODEV }
-func (f *fakeNode) DelLink(int32, string) error               { return nil }
-func (f *fakeNode) Features(string) ([]Feature, error)        { return testFeatures, nil }
-func (f *fakeNode) SetFeatures(string, map[string]bool) error { return nil }
+func (f *fakeNode) SetLink(r LinkRequest) error        { return unix.ENODEV }
+func (f *fakeNode) DelLink(int32, string) error        { return nil }
+func (f *fakeNode) Features(string) ([]Feature, error) { return testFeatures, nil }
+func (f *fakeNode) SetFeatures(string, map[string]bool) ([]Feature, []Feature, error) {
+	return testFeatures, testFeaturesAfter, nil
+}
 func (f *fakeNode) Coalesce(string) (Coalesce, error) {
 	return Coalesce{RxUsecs: 3, RxFrames: 16, Supported: []uint16{unix.ETHTOOL_A_COALESCE_RX_USECS, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES}}, nil
 }
@@ -64,7 +67,18 @@ func (f *fakeNode) HCA() (HCA, error) {
 		Ports: []HCAPort{{Num: 1, State: "Active", PhysState: "LinkUp", Rate: "100", LID: 1, SMLID: 1, PortGUID: 0x2c90300001001, Width: "4X", Speed: "EDR", MTU: 4096, PKeys: []uint16{0xffff, 0x8001}}}}, nil
 }
 func (f *fakeNode) SysList(string) ([]SysEntry, error) {
+	if f.entries != nil {
+		return f.entries, nil
+	}
 	return []SysEntry{{"class", SysDir | 0o755}, {"module", SysDir | 0o755}}, nil
+}
+
+// testFeaturesAfter is testFeatures after a change that turned
+// tx-checksum-ipv4 on and failed to turn tx-scatter-gather off.
+var testFeaturesAfter = []Feature{
+	{Name: "tx-scatter-gather", Wanted: true, Active: true},
+	{Name: "tx-checksum-ipv4", Available: true, Wanted: true, Active: true},
+	{Name: "vlan-challenged", Wanted: true, Active: true, NoChange: true},
 }
 
 var testFeatures = []Feature{
@@ -75,6 +89,9 @@ var testFeatures = []Feature{
 
 type fakeBackend struct {
 	node  *fakeNode
+	nodes []string // Status's node list when set
+	parts []Partition
+	grps  []Group // the SM's groups and partitions when set
 	mu    sync.Mutex
 	syncs int
 }
@@ -88,6 +105,9 @@ func (b *fakeBackend) Node(name string) (Node, error) {
 	return b.node, nil
 }
 func (b *fakeBackend) Partitions() []Partition {
+	if b.parts != nil {
+		return b.parts
+	}
 	return []Partition{{PKey: 0xffff, MTU: 2048, All: "full"}, {PKey: 0x8001, MTU: 4096, Members: []PartitionMember{{"node0", 1, true}, {"node1", 2, false}}}}
 }
 func (b *fakeBackend) AddPartition(p Partition) error {
@@ -98,12 +118,20 @@ func (b *fakeBackend) AddPartition(p Partition) error {
 }
 func (b *fakeBackend) DelPartition(uint16) error { return withMsg(unix.ENOENT, "no partition") }
 func (b *fakeBackend) Groups() []Group {
+	if b.grps != nil {
+		return b.grps
+	}
 	return []Group{{MGID: [16]byte{0xff, 0x12, 0x40, 0x1b, 0xff, 0xff, 15: 0xff}, MLID: 0xc000, PKey: 0xffff, QKey: 0xb1b, MTU: 2048, Rate: 100000, Broadcast: true,
 		Members: []GroupMember{{"node0", 1, 1}}}}
 }
-func (b *fakeBackend) Status() Status { return Status{PID: 7, Nodes: []string{"node0"}} }
-func (b *fakeBackend) Stop()          {}
-func (b *fakeBackend) Sync() error    { b.mu.Lock(); b.syncs++; b.mu.Unlock(); return nil }
+func (b *fakeBackend) Status() Status {
+	if b.nodes != nil {
+		return Status{PID: 7, Nodes: b.nodes}
+	}
+	return Status{PID: 7, Nodes: []string{"node0"}}
+}
+func (b *fakeBackend) Stop()       {}
+func (b *fakeBackend) Sync() error { b.mu.Lock(); b.syncs++; b.mu.Unlock(); return nil }
 
 var testLink = Link{
 	Index: 2, Type: 32, Flags: unix.IFF_UP | unix.IFF_BROADCAST, Name: "ib0", MTU: 2044, MaxMTU: 65520, TxQLen: 256,
@@ -145,6 +173,14 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if diff := cmp.Diff(testFeatures, fs); diff != "" {
 		t.Errorf("features (-want +got):\n%s", diff)
+	}
+	ch, err := c.SetFeatures("ib0", []string{"tx-checksum-ipv4", "tx-scatter-gather"}, map[string]bool{"tx-checksum-ipv4": true, "tx-scatter-gather": false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCh := FeaturesChange{Wanted: []FeatureBit{{0, "tx-scatter-gather", false}}, Active: []FeatureBit{{1, "tx-checksum-ipv4", true}}}
+	if diff := cmp.Diff(wantCh, ch); diff != "" {
+		t.Errorf("features set reply (-want +got):\n%s", diff)
 	}
 	co, err := c.Coalesce("ib0")
 	if err != nil || co.RxUsecs != 3 || co.RxFrames != 16 || len(co.Supported) != 2 {
@@ -194,7 +230,12 @@ func TestErrorsCarryErrnoAndExtAck(t *testing.T) {
 // rawPair returns a raw connection to a server for garbage tests.
 func rawPair(t *testing.T) (*net.UnixConn, *Client) {
 	t.Helper()
-	n := &fakeNode{links: []Link{testLink}}
+	return rawPairWith(t, &fakeNode{links: []Link{testLink}})
+}
+
+// rawPairWith is rawPair over the node n.
+func rawPairWith(t *testing.T, n *fakeNode) (*net.UnixConn, *Client) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package netlinkx
 
 import (
+	"context"
+
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -21,9 +23,11 @@ type PerfReply struct {
 	Mode                  uint16
 }
 
-// Perfer is implemented by nodes that can run perf streams.
+// Perfer is implemented by nodes that can run perf streams. A stream
+// ends early, with an error, when ctx is done: the client that asked for
+// it went away.
 type Perfer interface {
-	Perf(r PerfRequest) (PerfReply, error)
+	PerfContext(ctx context.Context, r PerfRequest) (PerfReply, error)
 }
 
 // CmdPerf runs a perf stream (ibctl family).
@@ -39,7 +43,7 @@ const (
 	AttrCompletions uint16 = 85
 )
 
-func perfRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
+func perfRequest(ctx context.Context, node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	p, ok := node.(Perfer)
 	if !ok {
 		return withMsg(unix.EOPNOTSUPP, "this node has no IP stack")
@@ -64,7 +68,7 @@ func perfRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	if ad.Err() != nil {
 		return withMsg(unix.EINVAL, "malformed perf request")
 	}
-	rep, err := p.Perf(r)
+	rep, err := p.PerfContext(ctx, r)
 	if err != nil {
 		return err
 	}

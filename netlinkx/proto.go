@@ -557,6 +557,88 @@ func MarshalFeaturesSet(dev string, names []string, want map[string]bool) []byte
 	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_SET), encode(ae)...)
 }
 
+// DiffFeatures is what ethnl_set_features reports of a change from before
+// to after for the request want.
+func DiffFeatures(before, after []Feature, want map[string]bool) FeaturesChange {
+	var c FeaturesChange
+	for i, f := range after {
+		if req, ok := want[f.Name]; ok && req != f.Active {
+			c.Wanted = append(c.Wanted, FeatureBit{Index: uint32(i), Name: f.Name, Value: req})
+		}
+		if i < len(before) && before[i].Active != f.Active {
+			c.Active = append(c.Active, FeatureBit{Index: uint32(i), Name: f.Name, Value: f.Active})
+		}
+	}
+	return c
+}
+
+// encodeMaskedBitset encodes a verbose ethtool bitset with a mask: the
+// bits listed are the mask, the VALUE flag marks those set.
+func encodeMaskedBitset(ae *netlink.AttributeEncoder, typ uint16, bits []FeatureBit) {
+	ae.Nested(typ, func(b *netlink.AttributeEncoder) error {
+		size := uint32(0)
+		if len(bits) > 0 {
+			size = bits[len(bits)-1].Index + 1
+		}
+		b.Uint32(unix.ETHTOOL_A_BITSET_SIZE, size)
+		b.Nested(unix.ETHTOOL_A_BITSET_BITS, func(list *netlink.AttributeEncoder) error {
+			for _, x := range bits {
+				list.Nested(unix.ETHTOOL_A_BITSET_BITS_BIT, func(bit *netlink.AttributeEncoder) error {
+					bit.Uint32(unix.ETHTOOL_A_BITSET_BIT_INDEX, x.Index)
+					bit.String(unix.ETHTOOL_A_BITSET_BIT_NAME, x.Name)
+					if x.Value {
+						bit.Flag(unix.ETHTOOL_A_BITSET_BIT_VALUE, true)
+					}
+					return nil
+				})
+			}
+			return nil
+		})
+		return nil
+	})
+}
+
+// MarshalFeaturesChange encodes a FEATURES_SET reply.
+func MarshalFeaturesChange(dev string, c FeaturesChange) []byte {
+	ae := netlink.NewAttributeEncoder()
+	ethtoolHeader(ae, dev)
+	encodeMaskedBitset(ae, unix.ETHTOOL_A_FEATURES_WANTED, c.Wanted)
+	encodeMaskedBitset(ae, unix.ETHTOOL_A_FEATURES_ACTIVE, c.Active)
+	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_SET_REPLY), encode(ae)...)
+}
+
+// UnmarshalFeaturesChange decodes a FEATURES_SET reply.
+func UnmarshalFeaturesChange(b []byte) (FeaturesChange, error) {
+	_, rest, err := parseGenl(b)
+	if err != nil {
+		return FeaturesChange{}, err
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return FeaturesChange{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	var c FeaturesChange
+	conv := func(bits []bit) []FeatureBit {
+		out := make([]FeatureBit, 0, len(bits))
+		for _, x := range bits {
+			out = append(out, FeatureBit{Index: x.index, Name: x.name, Value: x.value})
+		}
+		return out
+	}
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.ETHTOOL_A_FEATURES_WANTED:
+			c.Wanted = conv(decodeBitset(ad))
+		case unix.ETHTOOL_A_FEATURES_ACTIVE:
+			c.Active = conv(decodeBitset(ad))
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return FeaturesChange{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	return c, nil
+}
+
 // MarshalCoalesce encodes a COALESCE_GET reply: only supported parameters.
 func MarshalCoalesce(dev string, c Coalesce) []byte {
 	ae := netlink.NewAttributeEncoder()

@@ -1,6 +1,7 @@
 package netlinkx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -167,7 +168,7 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 		s.mu.Unlock()
 	}()
 	defer c.Close()
-	sess := &session{s: s}
+	sess := &session{s: s, conn: c}
 	defer func() {
 		if sess.batch {
 			_ = s.b.Sync()
@@ -203,6 +204,7 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 // it is in a batch (changes acknowledged before they are synced).
 type session struct {
 	s       *Server
+	conn    *net.UnixConn // nil when not served over a connection
 	node    Node
 	batch   bool
 	durable Node // the node handle outside batches
@@ -261,9 +263,25 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	if err != nil {
 		return [][]byte{errorReply(m.Header, ErrnoOf(err), ExtAckOf(err))}
 	}
-	replies, err := dispatch(ss.s.b, node, m)
+	// A request that runs long (a perf stream) ends when its client
+	// goes: the connection is watched for the peer's hangup meanwhile.
+	ctx := context.Background()
+	if ss.conn != nil && isLong(m) {
+		var stop func()
+		ctx, stop = watchHangup(ss.conn)
+		defer stop()
+	}
+	replies, err := dispatch(ctx, ss.s.b, node, m)
 	if err != nil {
 		return append(replies, errorReply(m.Header, ErrnoOf(err), ExtAckOf(err)))
+	}
+	// A message must fit one datagram; a reply that does not is refused
+	// as genlmsg_reply refuses one that does not fit its skb.
+	for _, r := range replies {
+		if len(r) > maxDatagram {
+			return [][]byte{errorReply(m.Header, unix.EMSGSIZE,
+				fmt.Sprintf("reply message of %d bytes exceeds the %d-byte datagram", len(r), maxDatagram))}
+		}
 	}
 	if m.Header.Flags&netlink.Dump != 0 {
 		return append(replies, doneReply(m.Header))
@@ -364,7 +382,7 @@ func doneReply(req netlink.Header) []byte {
 }
 
 // dispatch routes one request to the backend and encodes the replies.
-func dispatch(b Backend, node Node, m netlink.Message) ([][]byte, error) {
+func dispatch(ctx context.Context, b Backend, node Node, m netlink.Message) ([][]byte, error) {
 	switch m.Header.Type {
 	case unix.RTM_GETLINK:
 		return getLink(node, m)
@@ -388,7 +406,7 @@ func dispatch(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 	case FamilyEthtool:
 		return ethtoolRequest(node, m)
 	case FamilyIbctl:
-		return ibctlRequest(b, node, m)
+		return ibctlRequest(ctx, b, node, m)
 	}
 	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown message type %d", m.Header.Type))
 }
@@ -464,14 +482,11 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		}
 		return one(cmd, MarshalFeatures(dev, fs)), nil
 	case unix.ETHTOOL_MSG_FEATURES_SET:
-		if err := node.SetFeatures(dev, want); err != nil {
-			return nil, err
-		}
-		fs, err := node.Features(dev)
+		before, after, err := node.SetFeatures(dev, want)
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, MarshalFeatures(dev, fs)), nil
+		return one(cmd, MarshalFeaturesChange(dev, DiffFeatures(before, after, want))), nil
 	case unix.ETHTOOL_MSG_COALESCE_GET:
 		c, err := node.Coalesce(dev)
 		if err != nil {
@@ -490,7 +505,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ethtool command %d", cmd))
 }
 
-func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
+func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) ([][]byte, error) {
 	cmd, rest, err := parseGenl(m.Data)
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, err.Error())
@@ -514,9 +529,18 @@ func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 	if err := ad.Err(); err != nil {
 		return nil, withMsg(unix.EINVAL, "malformed attributes")
 	}
+	if isDump := m.Header.Flags&netlink.Dump == netlink.Dump; isDump != dumpCmds[cmd] {
+		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("ibctl command %d: dump flag %t, want %t", cmd, isDump, dumpCmds[cmd]))
+	}
+	if dumpCmds[cmd] {
+		return ibctlDump(b, node, m, cmd, rest, path, dev)
+	}
 	ae := netlink.NewAttributeEncoder()
+	perf := func(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
+		return perfRequest(ctx, node, rest, ae)
+	}
 	if run, ok := map[uint8]func(Node, []byte, *netlink.AttributeEncoder) error{
-		CmdPing: pingRequest, CmdDmesg: dmesgRequest, CmdPerf: perfRequest, CmdMaddr: maddrRequest, CmdRouteGet: routeRequest}[cmd]; ok {
+		CmdPing: pingRequest, CmdPerf: perf, CmdRouteGet: routeRequest}[cmd]; ok {
 		if err := run(node, rest, ae); err != nil {
 			return nil, err
 		}
@@ -554,17 +578,6 @@ func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 			return nil, err
 		}
 		ae.Uint32(AttrWritten, uint32(n))
-	case CmdSysList:
-		entries, err := node.SysList(path)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			encodeNested(ae, AttrEntry, func(n *netlink.AttributeEncoder) {
-				n.String(AttrName, e.Name)
-				n.Uint32(AttrMode, e.Mode)
-			})
-		}
 	case CmdDrvInfo:
 		di, err := node.DriverInfo(dev)
 		if err != nil {
@@ -575,17 +588,6 @@ func ibctlRequest(b Backend, node Node, m netlink.Message) ([][]byte, error) {
 		ae.String(AttrFirmware, di.Firmware)
 		ae.String(AttrBusInfo, di.BusInfo)
 		ae.Uint32(AttrNStats, di.NStats)
-	case CmdStats:
-		st, err := node.Stats(dev)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range st {
-			encodeNested(ae, AttrStat, func(n *netlink.AttributeEncoder) {
-				n.String(AttrName, s.Name)
-				n.Uint64(AttrValue, s.Value)
-			})
-		}
 	default:
 		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ibctl command %d", cmd))
 	}

@@ -246,10 +246,6 @@ func smRequest(b Backend, node Node, cmd uint8, rest []byte, ae *netlink.Attribu
 			return true, err
 		}
 		encodeHCA(ae, h)
-	case CmdPartList:
-		for _, p := range b.Partitions() {
-			encodeNested(ae, AttrEntry, func(n *netlink.AttributeEncoder) { encodePartition(n, p) })
-		}
 	case CmdPartAdd, CmdPartDel:
 		ad, err := netlink.NewAttributeDecoder(rest)
 		if err != nil {
@@ -274,10 +270,6 @@ func smRequest(b Backend, node Node, cmd uint8, rest []byte, ae *netlink.Attribu
 		ae.Uint32(AttrPortNum, i.Port)
 		ae.Uint32(AttrEntry, i.Partitions)
 		ae.Uint32(AttrMember, i.Groups)
-	case CmdGroups:
-		for _, g := range b.Groups() {
-			encodeNested(ae, AttrEntry, func(n *netlink.AttributeEncoder) { encodeGroup(n, g) })
-		}
 	default:
 		return false, nil
 	}
@@ -294,30 +286,33 @@ func (c *Client) HCA() (HCA, error) {
 	return h, ad.Err()
 }
 
-func (c *Client) entries(cmd uint8, each func(*netlink.AttributeDecoder)) error {
-	ad, err := c.ibctl(cmd, nil)
-	if err != nil {
-		return err
-	}
-	for ad.Next() {
-		if ad.Type() == AttrEntry {
-			ad.Nested(func(n *netlink.AttributeDecoder) error { each(n); return nil })
-		}
-	}
-	return ad.Err()
-}
-
 // Partitions lists the subnet manager's partition table.
 func (c *Client) Partitions() ([]Partition, error) {
 	var out []Partition
-	err := c.entries(CmdPartList, func(n *netlink.AttributeDecoder) { out = append(out, decodePartition(n)) })
+	err := c.dump(CmdPartList, AttrEntry, nil, func(n *netlink.AttributeDecoder) {
+		p := decodePartition(n)
+		// A partition with many members comes in consecutive parts.
+		if last := len(out) - 1; last >= 0 && out[last].PKey == p.PKey {
+			out[last].Members = append(out[last].Members, p.Members...)
+			return
+		}
+		out = append(out, p)
+	})
 	return out, err
 }
 
 // Groups lists the subnet manager's multicast groups.
 func (c *Client) Groups() ([]Group, error) {
 	var out []Group
-	err := c.entries(CmdGroups, func(n *netlink.AttributeDecoder) { out = append(out, decodeGroup(n)) })
+	err := c.dump(CmdGroups, AttrEntry, nil, func(n *netlink.AttributeDecoder) {
+		g := decodeGroup(n)
+		// A group with many members comes in consecutive parts.
+		if last := len(out) - 1; last >= 0 && out[last].MGID == g.MGID {
+			out[last].Members = append(out[last].Members, g.Members...)
+			return
+		}
+		out = append(out, g)
+	})
 	return out, err
 }
 

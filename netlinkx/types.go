@@ -108,6 +108,23 @@ type Feature struct {
 	NoChange  bool // fixed
 }
 
+// FeatureBit is one feature of a FEATURES_SET reply: its index in the
+// feature list, its name and its value.
+type FeatureBit struct {
+	Index uint32
+	Name  string
+	Value bool
+}
+
+// FeaturesChange is the FEATURES_SET reply, as ethnl_set_features builds
+// it from the states just before and just after the change: Wanted has
+// the requested features that did not end as requested (the value
+// requested), Active the features the change turned on or off (the new
+// value), both in kernel order.
+type FeaturesChange struct {
+	Wanted, Active []FeatureBit
+}
+
 // Coalesce holds interrupt moderation parameters; Supported lists the
 // ETHTOOL_A_COALESCE_* attributes the driver accepts.
 type Coalesce struct {

@@ -1,0 +1,157 @@
+package netlinkx
+
+import (
+	"fmt"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// dumpCmds are the ibctl commands that answer with a dump, as a generic
+// netlink family's dumpit does: one NLM_F_MULTI message per entry, then
+// NLMSG_DONE, so that a listing of any length crosses the socket in
+// datagrams of whole messages. They need NLM_F_DUMP, and the other
+// commands refuse it (genl_family_rcv_msg: EOPNOTSUPP without a handler).
+var dumpCmds = map[uint8]bool{
+	CmdSysList:  true,
+	CmdStats:    true,
+	CmdPartList: true,
+	CmdGroups:   true,
+	CmdDmesg:    true,
+	CmdMaddr:    true,
+}
+
+// putEntry adds one dump message holding the attributes fn encodes,
+// nested under typ.
+type putEntry func(typ uint16, fn func(*netlink.AttributeEncoder))
+
+// ibctlDump serves a dump command of the ibctl family.
+func ibctlDump(b Backend, node Node, m netlink.Message, cmd uint8, rest []byte, path, dev string) ([][]byte, error) {
+	var out [][]byte
+	put := func(typ uint16, fn func(*netlink.AttributeEncoder)) {
+		ae := netlink.NewAttributeEncoder()
+		encodeNested(ae, typ, fn)
+		out = append(out, reply(m.Header, FamilyIbctl, netlink.Multi, append(genlHeader(cmd), encode(ae)...)))
+	}
+	var err error
+	switch cmd {
+	case CmdSysList:
+		var entries []SysEntry
+		if entries, err = node.SysList(path); err == nil {
+			for _, e := range entries {
+				put(AttrEntry, func(n *netlink.AttributeEncoder) {
+					n.String(AttrName, e.Name)
+					n.Uint32(AttrMode, e.Mode)
+				})
+			}
+		}
+	case CmdStats:
+		var st []Stat
+		if st, err = node.Stats(dev); err == nil {
+			for _, s := range st {
+				put(AttrStat, func(n *netlink.AttributeEncoder) {
+					n.String(AttrName, s.Name)
+					n.Uint64(AttrValue, s.Value)
+				})
+			}
+		}
+	case CmdPartList:
+		for _, p := range b.Partitions() {
+			for _, part := range splitPartition(p) {
+				put(AttrEntry, func(n *netlink.AttributeEncoder) { encodePartition(n, part) })
+			}
+		}
+	case CmdGroups:
+		for _, g := range b.Groups() {
+			for _, part := range splitGroup(g) {
+				put(AttrEntry, func(n *netlink.AttributeEncoder) { encodeGroup(n, part) })
+			}
+		}
+	case CmdDmesg:
+		err = dmesgRequest(node, rest, put)
+	case CmdMaddr:
+		err = maddrRequest(node, rest, put)
+	default:
+		err = withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ibctl dump %d", cmd))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// dump runs a dump command of the ibctl family and calls each with the
+// attributes nested under typ in every message of the reply.
+func (c *Client) dump(cmd uint8, typ uint16, fn func(*netlink.AttributeEncoder), each func(*netlink.AttributeDecoder)) error {
+	ae := netlink.NewAttributeEncoder()
+	if fn != nil {
+		fn(ae)
+	}
+	msgs, err := c.Execute(FamilyIbctl, netlink.Dump, append(genlHeader(cmd), encode(ae)...))
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		_, rest, err := parseGenl(m.Data)
+		if err != nil {
+			return err
+		}
+		ad, err := netlink.NewAttributeDecoder(rest)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errMalformed, err)
+		}
+		for ad.Next() {
+			if ad.Type() == typ {
+				ad.Nested(func(n *netlink.AttributeDecoder) error { each(n); return nil })
+			}
+		}
+		if err := ad.Err(); err != nil {
+			return fmt.Errorf("%w: %v", errMalformed, err)
+		}
+	}
+	return nil
+}
+
+// partSize bounds the members' attributes in one group or partition
+// message, well below the 64 KiB an attribute (and a datagram) can hold.
+const partSize = 16 << 10
+
+// splitPartition cuts a partition with many explicit members into parts
+// of at most partSize bytes of members, each with the partition's
+// attributes; the client joins consecutive parts of a partition.
+func splitPartition(p Partition) []Partition {
+	var parts []Partition
+	part, size := p, 0
+	part.Members = nil
+	for _, m := range p.Members {
+		// nest + node string + port + full flag
+		sz := 4 + nlmsgAlign(4+len(m.Node)+1) + 8 + 4
+		if len(part.Members) > 0 && size+sz > partSize {
+			parts = append(parts, part)
+			part.Members, size = nil, 0
+		}
+		part.Members = append(part.Members, m)
+		size += sz
+	}
+	return append(parts, part)
+}
+
+// splitGroup cuts a group with many members (a broadcast group of a large
+// fabric) into parts of at most partSize bytes of members, each with
+// the group's attributes; the client joins consecutive parts of a group.
+func splitGroup(g Group) []Group {
+	var parts []Group
+	part, size := g, 0
+	part.Members = nil
+	for _, m := range g.Members {
+		// nest + node string + port + join state
+		sz := 4 + nlmsgAlign(4+len(m.Node)+1) + 8 + 8
+		if len(part.Members) > 0 && size+sz > partSize {
+			parts = append(parts, part)
+			part.Members, size = nil, 0
+		}
+		part.Members = append(part.Members, m)
+		size += sz
+	}
+	return append(parts, part)
+}
