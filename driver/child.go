@@ -2,6 +2,7 @@ package driver
 
 import (
 	"fmt"
+	"github.com/ibctl/ibctl/driver/header"
 	"strconv"
 	"strings"
 
@@ -11,7 +12,7 @@ import (
 
 // ValidPKey is the one P_Key rule both front ends share: the low 15 bits
 // (the partition) must not be zero, so 0x0000 and 0x8000 are invalid.
-func ValidPKey(pkey uint16) bool { return pkey&0x7fff != 0 }
+func ValidPKey(pkey uint16) bool { return header.PKeyValid(pkey) }
 
 // legacyName is the name create_child gives: "%.10s.%04x" of the parent
 // name and the P_Key as written.
@@ -50,7 +51,7 @@ func (n *Node) addChild(op string, p *Netdev, pkey uint16, name string, legacy b
 	}
 	c := n.newNetdev(name, p.port, p)
 	c.legacy = legacy
-	c.pkey = pkey | 0x8000
+	c.pkey = header.PKeyFull(pkey)
 	c.numTxQ = c.allocTxQ()
 	c.wanted = c.initialWanted()
 	n.insert(c)

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -56,7 +57,7 @@ func (nd *Netdev) join() {
 		nd.dbg("Keeping carrier off until IB port is active")
 		return
 	}
-	if nd.pkey&0x7fff == 0 {
+	if !header.PKeyValid(nd.pkey) {
 		nd.warn("P_Key 0x%04x is Invalid", nd.pkey)
 		return
 	}

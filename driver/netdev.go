@@ -2,6 +2,7 @@ package driver
 
 import (
 	"fmt"
+	"github.com/ibctl/ibctl/driver/header"
 	"strings"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -149,7 +150,7 @@ func (n *stack) portPKey(port int) uint16 {
 	if len(table) == 0 {
 		return 0x8000
 	}
-	return table[0] | 0x8000
+	return header.PKeyFull(table[0])
 }
 
 // lookup finds a device by index, or by name when index is 0.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/ibctl/ibctl/driver/header"
 	"strconv"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -112,7 +113,7 @@ func (d *Driver) Partitions() []netlinkx.Partition {
 	var out []netlinkx.Partition
 	for _, p := range d.fab.Partitions() {
 		v, _ := strconv.ParseUint(p.PKey, 0, 16)
-		np := netlinkx.Partition{PKey: uint16(v) | 0x8000, MTU: uint32(p.MTU), All: p.All}
+		np := netlinkx.Partition{PKey: header.PKeyFull(uint16(v)), MTU: uint32(p.MTU), All: p.All}
 		for _, m := range p.Members {
 			np.Members = append(np.Members, netlinkx.PartitionMember{Node: m.Node, Port: uint32(m.Port), Full: m.Full})
 		}
@@ -129,7 +130,7 @@ func (d *Driver) AddPartition(p netlinkx.Partition) error {
 	if err := checkPKeyArg("partition add", p.PKey); err != nil {
 		return err
 	}
-	fp := fabric.Partition{PKey: fmt.Sprintf("0x%04x", p.PKey|0x8000), MTU: int(p.MTU), All: p.All}
+	fp := fabric.Partition{PKey: fmt.Sprintf("0x%04x", header.PKeyFull(p.PKey)), MTU: int(p.MTU), All: p.All}
 	for _, m := range p.Members {
 		fp.Members = append(fp.Members, fabric.Member{Node: m.Node, Port: int(m.Port), Full: m.Full})
 	}

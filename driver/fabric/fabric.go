@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"fmt"
+	"github.com/ibctl/ibctl/driver/header"
 	"sort"
 	"strconv"
 	"strings"
@@ -211,9 +212,9 @@ func (f *Fabric) pkeyTableLocked(ref PortRef) []uint16 {
 		}
 		key := p.key
 		if full {
-			key |= 0x8000
+			key = header.PKeyFull(key)
 		}
-		if key&0x7fff == 0x7fff {
+		if header.PKeyBase(key) == 0x7fff {
 			table = append([]uint16{key}, table...)
 		} else {
 			table = append(table, key)
@@ -264,15 +265,15 @@ func (f *Fabric) Partitions() []Partition {
 // FindPKey is ib_find_pkey as IPoIB uses it: the table index of the entry
 // with the same low 15 bits, a full member preferred over a limited one.
 func FindPKey(table []uint16, pkey uint16) (int, bool) {
-	if pkey&0x7fff == 0 {
+	if !header.PKeyValid(pkey) {
 		return 0, false
 	}
 	partial := -1
 	for i, e := range table {
-		if e&0x7fff != pkey&0x7fff {
+		if header.PKeyBase(e) != header.PKeyBase(pkey) {
 			continue
 		}
-		if e&0x8000 != 0 {
+		if header.PKeyIsFull(e) {
 			return i, true
 		}
 		if partial < 0 {

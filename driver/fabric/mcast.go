@@ -3,6 +3,7 @@ package fabric
 import (
 	"bytes"
 	"fmt"
+	"github.com/ibctl/ibctl/driver/header"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -109,7 +110,7 @@ type group struct {
 // BroadcastMGID is the IPoIB broadcast group of a partition:
 // ff12:401b:PPPP:0:0:0:ffff:ffff with the P_Key's bit 15 set.
 func BroadcastMGID(pkey uint16) [16]byte {
-	pkey |= 0x8000
+	pkey = header.PKeyFull(pkey)
 	return [16]byte{0xff, 0x12, 0x40, 0x1b, byte(pkey >> 8), byte(pkey), 12: 0xff, 13: 0xff, 14: 0xff, 15: 0xff}
 }
 
@@ -138,11 +139,11 @@ func (f *Fabric) Join(ref PortRef, req JoinRequest) (MCMember, error) {
 		if req.JoinState == 0 || req.JoinState&^0xf != 0 {
 			return nil, errorf(op, obj, unix.EINVAL, "invalid join state 0x%x", uint8(req.JoinState))
 		}
-		if req.PKey&0x7fff == 0 {
+		if !header.PKeyValid(req.PKey) {
 			return nil, errorf(op, obj, unix.EINVAL, "invalid P_Key %s", pkeyName(req.PKey))
 		}
 		if _, ok := FindPKey(f.pkeyTableLocked(ref), req.PKey); !ok {
-			return nil, errorf(op, obj, unix.EINVAL, "%s is not a member of P_Key %s", ref, pkeyName(req.PKey|0x8000))
+			return nil, errorf(op, obj, unix.EINVAL, "%s is not a member of P_Key %s", ref, pkeyName(header.PKeyFull(req.PKey)))
 		}
 		if req.MGID[0] != 0xff {
 			return nil, errorf(op, obj, unix.EINVAL, "%s is not a multicast GID", gidString(req.MGID))
@@ -166,8 +167,8 @@ func (f *Fabric) Join(ref PortRef, req JoinRequest) (MCMember, error) {
 // checkJoin checks a join of an existing group.
 func checkJoin(g *group, p *port, req JoinRequest) error {
 	switch {
-	case g.pkey&0x7fff != req.PKey&0x7fff:
-		return fmt.Errorf("group P_Key is %s, not %s", pkeyName(g.pkey), pkeyName(req.PKey|0x8000))
+	case header.PKeyBase(g.pkey) != header.PKeyBase(req.PKey):
+		return fmt.Errorf("group P_Key is %s, not %s", pkeyName(g.pkey), pkeyName(header.PKeyFull(req.PKey)))
 	case req.QKey != 0 && req.QKey != g.qkey:
 		return fmt.Errorf("group Q_Key is 0x%08x, not 0x%08x", g.qkey, req.QKey)
 	case req.MTU != 0 && !req.MTUSelector.accepts(req.MTU, g.mtu):
@@ -195,8 +196,8 @@ func (f *Fabric) createGroupLocked(op string, p *port, req JoinRequest) (*group,
 	if !req.Create || !req.JoinState.creates() {
 		return nil, errorf(op, obj, unix.ENOENT, "no multicast group %s", gidString(req.MGID))
 	}
-	g := &group{mgid: req.MGID, pkey: req.PKey | 0x8000, qkey: BroadcastQKey, mtu: 2048, members: map[*port]JoinState{}}
-	if b := f.broadcastLocked(req.PKey & 0x7fff); b != nil {
+	g := &group{mgid: req.MGID, pkey: header.PKeyFull(req.PKey), qkey: BroadcastQKey, mtu: 2048, members: map[*port]JoinState{}}
+	if b := f.broadcastLocked(header.PKeyBase(req.PKey)); b != nil {
 		g.qkey, g.mtu, g.rate = b.qkey, b.mtu, b.rate
 	}
 	if req.QKey != 0 {
@@ -315,7 +316,7 @@ func (f *Fabric) receiversLocked(g *group) []*port {
 //
 // Caller holds f.mu.
 func (f *Fabric) addBroadcastLocked(key uint16, mtu int, mlid uint16) {
-	g := &group{mgid: BroadcastMGID(key), mlid: mlid, pkey: key | 0x8000, qkey: BroadcastQKey, mtu: mtu,
+	g := &group{mgid: BroadcastMGID(key), mlid: mlid, pkey: header.PKeyFull(key), qkey: BroadcastQKey, mtu: mtu,
 		broadcast: true, members: map[*port]JoinState{}}
 	f.groups[g.mgid] = g
 	f.mlids[mlid] = g

@@ -1,6 +1,9 @@
 package fabric
 
-import "golang.org/x/sys/unix"
+import (
+	"github.com/ibctl/ibctl/driver/header"
+	"golang.org/x/sys/unix"
+)
 
 // Path is an SA PathRecord between two ports.
 type Path struct {
@@ -35,7 +38,7 @@ func (f *Fabric) PathRecord(src PortRef, dgid [16]byte, pkey uint16) (Path, erro
 	if d.state != StateActive {
 		return Path{}, errorf(op, obj, unix.ENOENT, "%s is %s", d.ref, d.state)
 	}
-	if pkey&0x7fff == 0 {
+	if !header.PKeyValid(pkey) {
 		return Path{}, errorf(op, obj, unix.EINVAL, "invalid P_Key %s", pkeyName(pkey))
 	}
 	st, dt := f.pkeyTableLocked(s.ref), f.pkeyTableLocked(d.ref)
@@ -43,9 +46,9 @@ func (f *Fabric) PathRecord(src PortRef, dgid [16]byte, pkey uint16) (Path, erro
 	di, dok := FindPKey(dt, pkey)
 	switch {
 	case !sok || !dok:
-		return Path{}, errorf(op, obj, unix.EINVAL, "P_Key %s is not shared by %s and %s", pkeyName(pkey|0x8000), s.ref, d.ref)
-	case (st[si]|dt[di])&0x8000 == 0:
-		return Path{}, errorf(op, obj, unix.EINVAL, "%s and %s are both limited members of P_Key %s", s.ref, d.ref, pkeyName(pkey|0x8000))
+		return Path{}, errorf(op, obj, unix.EINVAL, "P_Key %s is not shared by %s and %s", pkeyName(header.PKeyFull(pkey)), s.ref, d.ref)
+	case !header.PKeyIsFull(st[si] | dt[di]):
+		return Path{}, errorf(op, obj, unix.EINVAL, "%s and %s are both limited members of P_Key %s", s.ref, d.ref, pkeyName(header.PKeyFull(pkey)))
 	}
 	return Path{SGID: s.gid, DGID: d.gid, SLID: s.lid, DLID: d.lid,
 		MTU: min(s.spec.MTU, d.spec.MTU), Rate: min(s.spec.LinkSpeed(), d.spec.LinkSpeed()), PKey: st[si]}, nil

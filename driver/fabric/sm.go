@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"github.com/ibctl/ibctl/driver/header"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +27,7 @@ func (f *Fabric) AddPartition(p Partition) error {
 			return nil, errorf(op, p.PKey, unix.EINVAL, "%v", err)
 		}
 		if f.findPartitionLocked(key) >= 0 {
-			return nil, errorf(op, p.PKey, unix.EEXIST, "partition %s exists", pkeyName(key|0x8000))
+			return nil, errorf(op, p.PKey, unix.EEXIST, "partition %s exists", pkeyName(header.PKeyFull(key)))
 		}
 		mlid, ok := f.freeMLIDLocked()
 		if !ok {
@@ -54,7 +55,7 @@ func (f *Fabric) DeletePartition(pkey uint16) error {
 		key := f.partitions[i].key
 		f.partitions = slices.Delete(f.partitions, i, i+1)
 		for _, g := range f.groups {
-			if g.pkey&0x7fff == key {
+			if header.PKeyBase(g.pkey) == key {
 				f.deleteGroupLocked(g)
 			}
 		}
@@ -109,7 +110,7 @@ func (f *Fabric) RemoveMember(pkey uint16, ref PortRef) error {
 		}
 		spec := &f.partitions[i].spec
 		if _, ok := membership(*spec, ref.Node, ref.Port); !ok {
-			return nil, errorf(op, pkeyName(pkey), unix.ENOENT, "%s is not a member of %s", ref, pkeyName(f.partitions[i].key|0x8000))
+			return nil, errorf(op, pkeyName(pkey), unix.ENOENT, "%s is not a member of %s", ref, pkeyName(header.PKeyFull(f.partitions[i].key)))
 		}
 		before := f.pkeyTablesLocked()
 		if spec.All != "" {
@@ -156,19 +157,19 @@ func (f *Fabric) SMLID() uint16 { return f.ports[0].lid }
 //
 // Caller holds f.mu.
 func (f *Fabric) partitionLocked(op string, pkey uint16) (int, error) {
-	if pkey&0x7fff == 0 {
+	if !header.PKeyValid(pkey) {
 		return -1, errorf(op, pkeyName(pkey), unix.EINVAL, "invalid P_Key")
 	}
 	i := f.findPartitionLocked(pkey)
 	if i < 0 {
-		return -1, errorf(op, pkeyName(pkey), unix.ENOENT, "no partition %s", pkeyName(pkey|0x8000))
+		return -1, errorf(op, pkeyName(pkey), unix.ENOENT, "no partition %s", pkeyName(header.PKeyFull(pkey)))
 	}
 	return i, nil
 }
 
 // Caller holds f.mu.
 func (f *Fabric) findPartitionLocked(pkey uint16) int {
-	return slices.IndexFunc(f.partitions, func(p partition) bool { return p.key == pkey&0x7fff })
+	return slices.IndexFunc(f.partitions, func(p partition) bool { return p.key == header.PKeyBase(pkey) })
 }
 
 // pkeyTablesLocked is every port's P_Key table, in port order.

@@ -5,12 +5,13 @@
 // partition table (fabric.go, sm.go), port states (port.go), multicast
 // groups (mcast.go), path records (path.go) and port events (events.go).
 // Refused requests return *Error, which unwraps to an errno (errors.go).
-// It imports no package of this module.
+// It may import driver/header.
 package fabric
 
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/ibctl/ibctl/driver/header"
 	"os"
 	"strconv"
 	"strings"
@@ -223,10 +224,10 @@ func checkPartition(pt *Partition, ports map[string]int) (uint16, error) {
 // returns its partition number, the low 15 bits, which must not be zero.
 func parsePKey(s string) (uint16, bool) {
 	v, err := strconv.ParseUint(s, 0, 16)
-	if err != nil || v&0x7fff == 0 {
+	if err != nil || !header.PKeyValid(uint16(v)) {
 		return 0, false
 	}
-	return uint16(v) & 0x7fff, true
+	return header.PKeyBase(uint16(v)), true
 }
 
 func validIBMTU(m int) bool {

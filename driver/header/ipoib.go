@@ -197,7 +197,7 @@ const MulticastQPN = 0xffffff
 // ipv4_bcast_addr; the P_Key bytes 8-9 are written with pkey|0x8000 in
 // ipoib_parent_init and update_parent_pkey).
 func BroadcastAddr(pkey uint16) HWAddr {
-	pkey |= 0x8000
+	pkey = PKeyFull(pkey)
 	return HWAddr{
 		0x00, 0xff, 0xff, 0xff,
 		0xff, 0x12, 0x40, 0x1b, byte(pkey >> 8), byte(pkey), 0, 0,
