@@ -77,14 +77,13 @@ type end struct {
 }
 
 type endOpts struct {
-	typ       QPType
-	cqDepth   int
-	maxSend   int
-	maxRecv   int
-	maxSGE    int
-	srq       *SRQ
-	pkeyIndex uint16
-	sigAll    bool
+	typ     QPType
+	cqDepth int
+	maxSend int
+	maxRecv int
+	maxSGE  int
+	srq     *SRQ
+	sigAll  bool
 }
 
 func newEnd(t testing.TB, d *Device, o endOpts) *end {

@@ -50,8 +50,5 @@ func (r *ring[T]) at(i uint32) *T { return &r.buf[i&r.mask] }
 // next advances a cursor by one slot.
 func (r *ring[T]) next(i uint32) uint32 { return (i + 1) & r.mask }
 
-// distance is the number of slots from cons to the cursor i.
-func (r *ring[T]) distance(i uint32) uint32 { return (i - r.cons) & r.mask }
-
 // reset empties the ring without touching the slots.
 func (r *ring[T]) reset() { r.prod, r.cons = 0, 0 }

@@ -111,9 +111,7 @@ func TestUDDrops(t *testing.T) {
 		qkey                         uint32
 		noRecv                       bool
 		destQPN                      uint32 // 0: the receiver
-		dlid                         uint16 // 0: lidB
 		recvInit                     bool   // receiver left in INIT
-		smallBuf                     bool
 	}
 	// P_Key tables: 0 = 0xFFFF, 1 = 0x8001 (full), 2 = 0x0001 (limited), 3 = 0x8002.
 	tests := []struct {
