@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
@@ -43,17 +44,24 @@ type Tree struct {
 }
 
 // New returns the sysfs tree of d: class/net/<dev>/... and
-// module/ib_ipoib/parameters/....
-func New(d Driver) *Tree { return newTree(d, files()) }
+// module/ib_ipoib/parameters/.... The file table is compiled once, on
+// first use, and shared by every tree (the nodes are never written after).
+func New(d Driver) *Tree { return &Tree{drv: d, nodes: compiledFiles()} }
 
-func newTree(d Driver, specs []node) *Tree {
-	t := &Tree{drv: d}
+// compiledFiles is the compiled table of files().
+var compiledFiles = sync.OnceValue(func() []*node { return compileNodes(files()) })
+
+func newTree(d Driver, specs []node) *Tree { return &Tree{drv: d, nodes: compileNodes(specs)} }
+
+// compileNodes compiles each node's path into its segments.
+func compileNodes(specs []node) []*node {
+	out := make([]*node, len(specs))
 	for i := range specs {
 		n := specs[i]
 		n.segs = compile(n.path)
-		t.nodes = append(t.nodes, &n)
+		out[i] = &n
 	}
-	return t
+	return out
 }
 
 // Read returns a file's content as one read(2) from offset 0 would:
