@@ -3,9 +3,12 @@ package ibctl
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/ibctl/ibctl/driver"
+	"github.com/ibctl/ibctl/driver/verbs"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -308,8 +311,12 @@ func TestPrintNeigh(t *testing.T) {
 // addrScenario is the configuration the addr and neigh goldens show: on
 // node0 ib0 up with IPv4 and IPv6 addresses, a netlink child with one,
 // ib1 down without; node1's ib0 answers a ping, so node0 has learnt it,
-// and a ping to an address nobody has left a failed entry.
-func addrScenario(e *env) {
+// and a ping to an address nobody has left a failed entry: its three
+// solicitations, a second apart, went unanswered on the driver's clock.
+func newAddrEnv(t *testing.T) *env {
+	t.Helper()
+	clk := verbs.NewManualClock(time.Unix(1_700_000_000, 0))
+	e := newEnvWith(t, driver.Options{Clock: clk})
 	e.ok("link set ib0 up",
 		"link add link ib0 name ib0.8001 up type ipoib pkey 0x8001",
 		"addr add 10.0.0.1/24 brd + dev ib0",
@@ -322,11 +329,12 @@ func addrScenario(e *env) {
 	if _, errs, st := e.run("ping -c 1 -W 0.2 10.0.0.9"); st != 1 {
 		e.t.Fatalf("ping 10.0.0.9: %d %s", st, errs)
 	}
+	clk.Advance(3 * time.Second)
+	return e
 }
 
 func TestAddrNeighGolden(t *testing.T) {
-	e := newEnv(t)
-	addrScenario(e)
+	e := newAddrEnv(t)
 	for _, tc := range []struct{ name, cmd string }{
 		{"addr_show", "addr show"},
 		{"addr_show_json", "-j addr show"},
@@ -351,8 +359,7 @@ func TestAddrNeighGolden(t *testing.T) {
 // TestAddrJSONMatchesText rebuilds the text of addr show and neigh show
 // from their -j twins.
 func TestAddrJSONMatchesText(t *testing.T) {
-	e := newEnv(t)
-	addrScenario(e)
+	e := newAddrEnv(t)
 	var links []struct {
 		Ifindex                 int
 		Ifname, Link            string
@@ -470,8 +477,7 @@ func TestAddrBadInputLeavesStateUnchanged(t *testing.T) {
 		{"neigh show dev ib9", 1, "ibctl: Cannot find device \"ib9\"\n"},
 		{"neigh show proxy", 2, "ibctl: neigh show: \"proxy\" is not supported\n"},
 	}
-	e := newEnv(t)
-	addrScenario(e)
+	e := newAddrEnv(t)
 	before := e.addrState()
 	for _, tt := range tests {
 		out, errs, st := e.run(tt.cmd)

@@ -3,6 +3,7 @@ package inet
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
@@ -30,57 +31,38 @@ func (s *Stack) deliverReply(ident, seq uint16, r pingResult) {
 	}
 }
 
-// resolve returns the neighbour's hardware address, sending ARP requests
-// once a second until it answers or the deadline passes.
+// resolve returns the neighbour's hardware address, waiting until the
+// deadline while the entry resolves as any output to it would make it
+// (startProbingLocked, probe): a solicitation a second, NUD_FAILED after
+// maxProbes unanswered ones, which ends the wait at once.
 func (s *Stack) resolve(nic *NIC, src, dst netip.Addr, deadline time.Time) (header.HWAddr, bool) {
-	for {
-		s.mu.Lock()
-		t := s.neigh[nic.index]
-		if t == nil {
-			t = map[netip.Addr]*neighbour{}
-			s.neigh[nic.index] = t
-		}
-		e := t[dst]
-		if e == nil {
-			e = &neighbour{state: nudIncomplete}
-			t[dst] = e
-		}
-		if e.state == nudReachable {
-			hw := e.hw
-			s.mu.Unlock()
-			return hw, true
-		}
-		w := make(chan struct{})
-		e.waiters = append(e.waiters, w)
+	s.mu.Lock()
+	e := s.entry(nic.index, dst)
+	if e.state == nudReachable {
+		hw := e.hw
 		s.mu.Unlock()
-		if dst.Is4() {
-			var bcast header.HWAddr
-			s.sendARP(nic, header.ARPRequest, src, bcast, dst, true)
-		} else {
-			s.solicit(nic, src, dst)
-		}
-		wait := min(time.Second, time.Until(deadline))
-		if wait <= 0 {
-			s.fail(nic.index, dst)
-			return header.HWAddr{}, false
-		}
-		select {
-		case <-w:
-		case <-time.After(wait):
-			if time.Now().After(deadline) {
-				s.fail(nic.index, dst)
-				return header.HWAddr{}, false
-			}
-		}
+		return hw, true
 	}
-}
-
-func (s *Stack) fail(index int32, ip netip.Addr) {
+	w := make(chan struct{})
+	e.waiters = append(e.waiters, w)
+	start := s.startProbingLocked(nic.index, src, dst, e)
+	s.mu.Unlock()
+	if start {
+		s.sendProbe(nic, src, dst)
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-w:
+	case <-timer.C:
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e := s.neigh[index][ip]; e != nil && e.state != nudReachable {
-		e.state = nudFailed
+	e.waiters = slices.DeleteFunc(e.waiters, func(c chan struct{}) bool { return c == w })
+	if e.state == nudReachable {
+		return e.hw, true
 	}
+	return header.HWAddr{}, false
 }
 
 // pingResult is the outcome of one echo request.

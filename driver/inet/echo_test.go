@@ -3,6 +3,7 @@ package inet
 import (
 	"errors"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -45,9 +46,9 @@ func echoTypes(v6 bool) (req, rep uint8) {
 	return header.ICMPv4Echo, header.ICMPv4EchoReply
 }
 
-// An echo request arrives from a source whose neighbour entry another
-// goroutine marks failed: the reply path reads the entry under the lock
-// (run with -race).
+// An echo request arrives from a source whose failed neighbour entry
+// another goroutine resolves again: the reply path reads the entry under
+// the lock (run with -race).
 func TestEchoRequestNeighbourRace(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		p := resolvedPair(t, v6, 2044)
@@ -63,7 +64,7 @@ func TestEchoRequestNeighbourRace(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 200 {
-				p.b.fail(ifB, peer)
+				p.b.Resolve(ifB, pairAddr(v6, 2), peer, time.Now())
 			}
 		}()
 		go func() {
@@ -301,12 +302,35 @@ func TestEchoOutcomes(t *testing.T) {
 			t.Errorf("v6 %v: unresolved: %+v %v", v6, rep, err)
 		}
 		samePackets(t, "unresolved", p.la.take(), []packet{probePacket(t, hwA, self, pairAddr(v6, 9))})
-		if st := state(p.a, ifA, pairAddr(v6, 9)); st != nudFailed {
-			t.Errorf("v6 %v: state %#x, want failed", v6, st)
+		// The deadline ends the wait, not the resolution: the entry
+		// solicits once a second and fails after the third.
+		if st := state(p.a, ifA, pairAddr(v6, 9)); st != nudIncomplete {
+			t.Errorf("v6 %v: state %#x after the deadline, want incomplete", v6, st)
 		}
-		if _, ok := p.a.Resolve(ifA, self, pairAddr(v6, 9), time.Now()); ok {
+		p.clock.Advance(2 * time.Second)
+		probe := probePacket(t, hwA, self, pairAddr(v6, 9))
+		samePackets(t, "retransmitted", p.la.take(), []packet{probe, probe})
+		if st := state(p.a, ifA, pairAddr(v6, 9)); st != nudIncomplete {
+			t.Errorf("v6 %v: state %#x after 2 s, want incomplete", v6, st)
+		}
+		p.clock.Advance(time.Second)
+		if st := state(p.a, ifA, pairAddr(v6, 9)); st != nudFailed {
+			t.Errorf("v6 %v: state %#x after 3 s, want failed", v6, st)
+		}
+		// A waiter ends as soon as the entry fails, before its deadline.
+		done := make(chan bool)
+		go func() {
+			_, ok := p.a.Resolve(ifA, self, pairAddr(v6, 9), time.Now().Add(time.Minute))
+			done <- ok
+		}()
+		for len(p.la.peek()) == 0 {
+			runtime.Gosched() // the new resolution's first solicitation
+		}
+		p.clock.Advance(3 * time.Second)
+		if ok := <-done; ok {
 			t.Errorf("v6 %v: Resolve of nobody succeeded", v6)
 		}
+		p.la.take()
 		if hw, ok := p.a.Resolve(ifA, self, peer, time.Now()); !ok || hw != hwB {
 			t.Errorf("v6 %v: Resolve(b) = %v %v", v6, hw, ok)
 		}

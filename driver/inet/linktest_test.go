@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -110,7 +111,14 @@ func (l *fakeLink) WritePacket(pkt []byte, dst header.HWAddr) error {
 	return nil
 }
 
-// take returns the packets written since the last take.
+// peek returns the packets written since the last take, keeping them.
+func (l *fakeLink) peek() []packet {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.sent)
+}
+
+// take returns the packets written so far and forgets them.
 func (l *fakeLink) take() []packet {
 	l.mu.Lock()
 	defer l.mu.Unlock()

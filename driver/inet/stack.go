@@ -143,16 +143,7 @@ func (s *Stack) learn(nic *NIC, ip netip.Addr, hw header.HWAddr) {
 func (s *Stack) update(index int32, ip netip.Addr, hw header.HWAddr) [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.neigh[index]
-	if t == nil {
-		t = map[netip.Addr]*neighbour{}
-		s.neigh[index] = t
-	}
-	e := t[ip]
-	if e == nil {
-		e = &neighbour{}
-		t[ip] = e
-	}
+	e := s.entry(index, ip)
 	e.hw, e.state, e.updated = hw, nudReachable, s.now()
 	for _, w := range e.waiters {
 		close(w)
@@ -191,15 +182,24 @@ func (s *Stack) output(nic *NIC, src, dst netip.Addr, ip []byte) {
 	}
 	e.queue = append(e.queue, ip)
 	e.qbytes += len(ip)
-	start := e.timer == nil
-	if start {
-		e.state, e.probes, e.psrc = nudIncomplete, 1, src
-		e.timer = s.clock.AfterFunc(probeInterval, func() { s.probe(index, dst, e) })
-	}
+	start := s.startProbingLocked(index, src, dst, e)
 	s.mu.Unlock()
 	if start {
 		s.sendProbe(nic, src, dst)
 	}
+}
+
+// startProbingLocked starts resolving an entry that is not being resolved
+// (INCOMPLETE, its first solicitation from src, the retransmission timer
+// armed) and reports whether it did: the caller then sends that first
+// solicitation, outside the lock. Caller holds mu.
+func (s *Stack) startProbingLocked(index int32, src, dst netip.Addr, e *neighbour) bool {
+	if e.timer != nil {
+		return false
+	}
+	e.state, e.probes, e.psrc = nudIncomplete, 1, src
+	e.timer = s.clock.AfterFunc(probeInterval, func() { s.probe(index, dst, e) })
+	return true
 }
 
 // entry returns the interface's entry for ip, creating it. Caller holds
@@ -230,6 +230,10 @@ func (s *Stack) probe(index int32, dst netip.Addr, e *neighbour) {
 	if e.probes >= maxProbes {
 		dropped := len(e.queue)
 		e.state, e.timer, e.queue, e.qbytes, e.probes = nudFailed, nil, nil, 0, 0
+		for _, w := range e.waiters {
+			close(w) // they find the entry failed
+		}
+		e.waiters = nil
 		s.mu.Unlock()
 		if nic := s.nicOf(index); nic != nil {
 			nic.link.DropTx(uint64(dropped))
