@@ -3,6 +3,10 @@ BIN := bin/ibctl
 # The race detector needs cgo; use it where a C compiler is present.
 RACE := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 
+# staticcheck, pinned: make vet runs it (the go command fetches and builds
+# it the first time).
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 .PHONY: all build docs test bench fuzz vet clean
 
 all: build docs
@@ -15,6 +19,7 @@ docs:
 
 vet:
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 test: vet

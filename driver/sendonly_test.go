@@ -107,7 +107,7 @@ func TestSendOnlyGroupReaped(t *testing.T) {
 	if err != nil || rep.Status != netlinkx.PingReplied {
 		t.Fatalf("ping6: %+v %v", rep, err)
 	}
-	msgs, seq := logSince(n0, seq)
+	msgs, _ := logSince(n0, seq)
 	if want := []string{"ib0: setting up send only multicast group for " + snm2}; !cmp.Equal(msgs, want) {
 		t.Fatalf("messages of the first send:\n%q\nwant %q", msgs, want)
 	}

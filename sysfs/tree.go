@@ -51,8 +51,6 @@ func New(d Driver) *Tree { return &Tree{drv: d, nodes: compiledFiles()} }
 // compiledFiles is the compiled table of files().
 var compiledFiles = sync.OnceValue(func() []*node { return compileNodes(files()) })
 
-func newTree(d Driver, specs []node) *Tree { return &Tree{drv: d, nodes: compileNodes(specs)} }
-
 // compileNodes compiles each node's path into its segments.
 func compileNodes(specs []node) []*node {
 	out := make([]*node, len(specs))

@@ -127,17 +127,6 @@ func (l *fakeLink) take() []packet {
 	return out
 }
 
-// release delivers the held packets to the peer, in order.
-func (l *fakeLink) release() {
-	l.mu.Lock()
-	held, peer := l.held, l.peer
-	l.held = nil
-	l.mu.Unlock()
-	for _, p := range held {
-		peer.DeliverPacket(l.hw, p.pkt)
-	}
-}
-
 // counters returns rxDropped, txDropped and refused.
 func (l *fakeLink) counters() (rx, tx, refused uint64) {
 	l.mu.Lock()
