@@ -236,6 +236,14 @@ func rawPair(t *testing.T) (*net.UnixConn, *Client) {
 // rawPairWith is rawPair over the node n.
 func rawPairWith(t *testing.T, n *fakeNode) (*net.UnixConn, *Client) {
 	t.Helper()
+	conn, _ := serveBackend(t, &fakeBackend{node: n})
+	return conn, NewClient(conn)
+}
+
+// serveBackend serves b over a socketpair and returns the client's end
+// and a channel closed once the server is done with the connection.
+func serveBackend(t *testing.T, b Backend) (*net.UnixConn, <-chan struct{}) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -250,9 +258,13 @@ func rawPairWith(t *testing.T, n *fakeNode) (*net.UnixConn, *Client) {
 		}
 		conns[i] = c.(*net.UnixConn)
 	}
-	go NewServer(&fakeBackend{node: n}).ServeConn(conns[1])
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		NewServer(b).ServeConn(conns[1])
+	}()
 	t.Cleanup(func() { conns[0].Close() })
-	return conns[0], NewClient(conns[0])
+	return conns[0], done
 }
 
 func TestGarbageGetsErrorReplyAndServerGoesOn(t *testing.T) {
@@ -319,10 +331,8 @@ func FuzzDecode(f *testing.F) {
 
 func TestBatchSyncsAtEndAndOnClose(t *testing.T) {
 	b := &fakeBackend{node: &fakeNode{links: []Link{testLink}}}
-	c, err := Pipe(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, served := serveBackend(t, b)
+	c := NewClient(conn)
 	if err := c.Batch(true); err != nil {
 		t.Fatal(err)
 	}
@@ -339,10 +349,13 @@ func TestBatchSyncsAtEndAndOnClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	for deadline := time.Now().Add(5 * time.Second); b.syncCount() != 2 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not end the connection its client closed")
 	}
-	if b.syncCount() != 2 {
-		t.Fatalf("closing a connection in a batch did not sync")
+	if n := b.syncCount(); n != 2 {
+		t.Fatalf("synced %d times after closing a connection in a batch, want 2", n)
 	}
 }
 
