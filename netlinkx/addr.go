@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/mdlayher/netlink"
-	"github.com/mdlayher/netlink/nlenc"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,7 +59,7 @@ type ifaddrmsg struct {
 func (h ifaddrmsg) marshal() []byte {
 	b := make([]byte, unix.SizeofIfAddrmsg)
 	b[0], b[1], b[2], b[3] = h.Family, h.PrefixLen, h.Flags, h.Scope
-	nlenc.PutUint32(b[4:8], h.Index)
+	binary.NativeEndian.PutUint32(b[4:8], h.Index)
 	return b
 }
 
@@ -68,7 +67,7 @@ func parseIfaddrmsg(b []byte) (ifaddrmsg, []byte, error) {
 	if len(b) < unix.SizeofIfAddrmsg {
 		return ifaddrmsg{}, nil, fmt.Errorf("%w: ifaddrmsg truncated", errMalformed)
 	}
-	return ifaddrmsg{Family: b[0], PrefixLen: b[1], Flags: b[2], Scope: b[3], Index: nlenc.Uint32(b[4:8])},
+	return ifaddrmsg{Family: b[0], PrefixLen: b[1], Flags: b[2], Scope: b[3], Index: binary.NativeEndian.Uint32(b[4:8])},
 		b[unix.SizeofIfAddrmsg:], nil
 }
 
@@ -84,8 +83,8 @@ type ndmsg struct {
 func (h ndmsg) marshal() []byte {
 	b := make([]byte, unix.SizeofNdMsg)
 	b[0] = h.Family
-	nlenc.PutInt32(b[4:8], h.Index)
-	nlenc.PutUint16(b[8:10], h.State)
+	binary.NativeEndian.PutUint32(b[4:8], uint32(h.Index))
+	binary.NativeEndian.PutUint16(b[8:10], h.State)
 	b[10], b[11] = h.Flags, h.Type
 	return b
 }
@@ -94,7 +93,7 @@ func parseNdmsg(b []byte) (ndmsg, []byte, error) {
 	if len(b) < unix.SizeofNdMsg {
 		return ndmsg{}, nil, fmt.Errorf("%w: ndmsg truncated", errMalformed)
 	}
-	return ndmsg{Family: b[0], Index: nlenc.Int32(b[4:8]), State: nlenc.Uint16(b[8:10]), Flags: b[10], Type: b[11]},
+	return ndmsg{Family: b[0], Index: int32(binary.NativeEndian.Uint32(b[4:8])), State: binary.NativeEndian.Uint16(b[8:10]), Flags: b[10], Type: b[11]},
 		b[unix.SizeofNdMsg:], nil
 }
 

@@ -1,6 +1,7 @@
 package netlinkx
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/mdlayher/netlink"
-	"github.com/mdlayher/netlink/nlenc"
 	"golang.org/x/sys/unix"
 )
 
@@ -176,7 +176,7 @@ func parseAck(b []byte) (unix.Errno, string, error) {
 	if len(b) < 4+unix.NLMSG_HDRLEN {
 		return 0, "", fmt.Errorf("%w: short ack", errMalformed)
 	}
-	errno := unix.Errno(-nlenc.Int32(b[0:4]))
+	errno := unix.Errno(-int32(binary.NativeEndian.Uint32(b[0:4])))
 	var msg string
 	if rest := b[4+unix.NLMSG_HDRLEN:]; len(rest) > 0 {
 		ad, err := netlink.NewAttributeDecoder(rest)

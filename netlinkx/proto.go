@@ -7,7 +7,6 @@ import (
 
 	"github.com/mdlayher/ethtool"
 	"github.com/mdlayher/netlink"
-	"github.com/mdlayher/netlink/nlenc"
 	"golang.org/x/sys/unix"
 )
 
@@ -77,10 +76,10 @@ type ifinfomsg struct {
 func (h ifinfomsg) marshal() []byte {
 	b := make([]byte, ifinfomsgLen)
 	b[0] = h.Family
-	nlenc.PutUint16(b[2:4], h.Type)
-	nlenc.PutInt32(b[4:8], h.Index)
-	nlenc.PutUint32(b[8:12], h.Flags)
-	nlenc.PutUint32(b[12:16], h.Change)
+	binary.NativeEndian.PutUint16(b[2:4], h.Type)
+	binary.NativeEndian.PutUint32(b[4:8], uint32(h.Index))
+	binary.NativeEndian.PutUint32(b[8:12], h.Flags)
+	binary.NativeEndian.PutUint32(b[12:16], h.Change)
 	return b
 }
 
@@ -90,10 +89,10 @@ func parseIfinfomsg(b []byte) (ifinfomsg, []byte, error) {
 	}
 	return ifinfomsg{
 		Family: b[0],
-		Type:   nlenc.Uint16(b[2:4]),
-		Index:  nlenc.Int32(b[4:8]),
-		Flags:  nlenc.Uint32(b[8:12]),
-		Change: nlenc.Uint32(b[12:16]),
+		Type:   binary.NativeEndian.Uint16(b[2:4]),
+		Index:  int32(binary.NativeEndian.Uint32(b[4:8])),
+		Flags:  binary.NativeEndian.Uint32(b[8:12]),
+		Change: binary.NativeEndian.Uint32(b[12:16]),
 	}, b[ifinfomsgLen:], nil
 }
 
@@ -732,7 +731,7 @@ func splitMessage(b []byte) (netlink.Message, []byte, error) {
 	if len(b) < unix.NLMSG_HDRLEN {
 		return m, nil, fmt.Errorf("%w: truncated netlink header", errMalformed)
 	}
-	l := int(nlenc.Uint32(b[0:4]))
+	l := int(binary.NativeEndian.Uint32(b[0:4]))
 	adv := nlmsgAlign(l)
 	if l < unix.NLMSG_HDRLEN || adv > len(b) {
 		return m, nil, fmt.Errorf("%w: bad message length %d", errMalformed, l)

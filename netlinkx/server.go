@@ -2,6 +2,7 @@ package netlinkx
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -9,7 +10,6 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
-	"github.com/mdlayher/netlink/nlenc"
 	"golang.org/x/sys/unix"
 )
 
@@ -218,9 +218,9 @@ func (ss *session) handleDatagram(b []byte) [][]byte {
 		if err != nil {
 			var h netlink.Header
 			if len(b) >= unix.NLMSG_HDRLEN {
-				h.Type = netlink.HeaderType(nlenc.Uint16(b[4:6]))
-				h.Sequence = nlenc.Uint32(b[8:12])
-				h.PID = nlenc.Uint32(b[12:16])
+				h.Type = netlink.HeaderType(binary.NativeEndian.Uint16(b[4:6]))
+				h.Sequence = binary.NativeEndian.Uint32(b[8:12])
+				h.PID = binary.NativeEndian.Uint32(b[12:16])
 			}
 			return append(out, errorReply(h, unix.EINVAL, err.Error()))
 		}
@@ -361,12 +361,12 @@ func reply(req netlink.Header, typ netlink.HeaderType, flags netlink.HeaderFlags
 // is set, NLMSGERR_ATTR_MSG (NLM_F_ACK_TLVS).
 func errorReply(req netlink.Header, errno unix.Errno, msg string) []byte {
 	data := make([]byte, 4+unix.NLMSG_HDRLEN)
-	nlenc.PutInt32(data[0:4], -int32(errno))
-	nlenc.PutUint32(data[4:8], uint32(unix.NLMSG_HDRLEN))
-	nlenc.PutUint16(data[8:10], uint16(req.Type))
-	nlenc.PutUint16(data[10:12], uint16(req.Flags))
-	nlenc.PutUint32(data[12:16], req.Sequence)
-	nlenc.PutUint32(data[16:20], req.PID)
+	binary.NativeEndian.PutUint32(data[0:4], uint32(-int32(errno)))
+	binary.NativeEndian.PutUint32(data[4:8], uint32(unix.NLMSG_HDRLEN))
+	binary.NativeEndian.PutUint16(data[8:10], uint16(req.Type))
+	binary.NativeEndian.PutUint16(data[10:12], uint16(req.Flags))
+	binary.NativeEndian.PutUint32(data[12:16], req.Sequence)
+	binary.NativeEndian.PutUint32(data[16:20], req.PID)
 	flags := netlink.HeaderFlags(0x100) // NLM_F_CAPPED: payload not echoed
 	if msg != "" {
 		ae := netlink.NewAttributeEncoder()
@@ -457,7 +457,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 			}
 		case cmd == unix.ETHTOOL_MSG_COALESCE_SET:
 			if b := ad.Bytes(); len(b) == 4 {
-				coal[ad.Type()] = nlenc.Uint32(b)
+				coal[ad.Type()] = binary.NativeEndian.Uint32(b)
 			} else if len(b) == 1 {
 				coal[ad.Type()] = uint32(b[0])
 			} else {
