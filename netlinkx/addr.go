@@ -106,11 +106,11 @@ func cacheinfoForever() []byte {
 	return b
 }
 
-// MarshalAddr encodes a as the kernel's RTM_NEWADDR reply: IFA_ADDRESS,
+// marshalAddr encodes a as the kernel's RTM_NEWADDR reply: IFA_ADDRESS,
 // and for IPv4 also IFA_LOCAL, IFA_BROADCAST and IFA_LABEL (the kernel
 // sends neither a label nor a broadcast address for IPv6); IFA_FLAGS with
 // IFA_F_PERMANENT set; an IFA_CACHEINFO of infinite lifetimes.
-func MarshalAddr(a Addr) []byte {
+func marshalAddr(a Addr) []byte {
 	flags := a.Flags | unix.IFA_F_PERMANENT
 	ae := netlink.NewAttributeEncoder()
 	if len(a.Local) > 0 {
@@ -155,11 +155,11 @@ func marshalAddrRequest(a Addr) []byte {
 	return append(hdr.marshal(), encode(ae)...)
 }
 
-// UnmarshalAddr decodes an RTM_NEWADDR or RTM_DELADDR payload, a reply or
+// unmarshalAddr decodes an RTM_NEWADDR or RTM_DELADDR payload, a reply or
 // a request: Local is IFA_LOCAL, or IFA_ADDRESS without it (IPv6); Flags
 // is IFA_FLAGS, or the header's 8 bits without it. IFA_CACHEINFO is
 // accepted and ignored.
-func UnmarshalAddr(b []byte) (Addr, error) {
+func unmarshalAddr(b []byte) (Addr, error) {
 	hdr, rest, err := parseIfaddrmsg(b)
 	if err != nil {
 		return Addr{}, err
@@ -193,9 +193,9 @@ func UnmarshalAddr(b []byte) (Addr, error) {
 	return a, nil
 }
 
-// MarshalNeigh encodes n as the kernel's RTM_NEWNEIGH: NDA_DST, and
+// marshalNeigh encodes n as the kernel's RTM_NEWNEIGH: NDA_DST, and
 // NDA_LLADDR when the entry has a link-layer address.
-func MarshalNeigh(n Neigh) []byte {
+func marshalNeigh(n Neigh) []byte {
 	ae := netlink.NewAttributeEncoder()
 	if len(n.Dst) > 0 {
 		ae.Bytes(unix.NDA_DST, n.Dst)
@@ -207,8 +207,8 @@ func MarshalNeigh(n Neigh) []byte {
 	return append(hdr.marshal(), encode(ae)...)
 }
 
-// UnmarshalNeigh decodes an RTM_NEWNEIGH payload.
-func UnmarshalNeigh(b []byte) (Neigh, error) {
+// unmarshalNeigh decodes an RTM_NEWNEIGH payload.
+func unmarshalNeigh(b []byte) (Neigh, error) {
 	hdr, rest, err := parseNdmsg(b)
 	if err != nil {
 		return Neigh{}, err
@@ -250,9 +250,9 @@ func addrRequest(node Node, m netlink.Message) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return dumpByFamily(m, addrs, func(a Addr) uint8 { return a.Family }, unix.RTM_NEWADDR, MarshalAddr), nil
+		return dumpByFamily(m, addrs, func(a Addr) uint8 { return a.Family }, unix.RTM_NEWADDR, marshalAddr), nil
 	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
-		a, err := UnmarshalAddr(m.Data)
+		a, err := unmarshalAddr(m.Data)
 		if err != nil {
 			return nil, withMsg(unix.EINVAL, err.Error())
 		}
@@ -274,7 +274,7 @@ func addrRequest(node Node, m netlink.Message) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return dumpByFamily(m, ns, func(n Neigh) uint8 { return n.Family }, unix.RTM_NEWNEIGH, MarshalNeigh), nil
+		return dumpByFamily(m, ns, func(n Neigh) uint8 { return n.Family }, unix.RTM_NEWNEIGH, marshalNeigh), nil
 	}
 	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown message type %d", m.Header.Type))
 }
@@ -333,7 +333,7 @@ func (c *Client) Addrs() ([]Addr, error) {
 	}
 	out := make([]Addr, 0, len(msgs))
 	for _, m := range msgs {
-		a, err := UnmarshalAddr(m.Data)
+		a, err := unmarshalAddr(m.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -366,7 +366,7 @@ func (c *Client) Neighs() ([]Neigh, error) {
 	}
 	out := make([]Neigh, 0, len(msgs))
 	for _, m := range msgs {
-		n, err := UnmarshalNeigh(m.Data)
+		n, err := unmarshalNeigh(m.Data)
 		if err != nil {
 			return nil, err
 		}

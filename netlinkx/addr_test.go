@@ -83,7 +83,7 @@ func TestAddrCodec(t *testing.T) {
 	labelled := v6Link
 	labelled.Label, labelled.Broadcast = "ib0", []byte{1, 2, 3, 4}
 	for _, a := range []Addr{v4Addr, v4Secondary, v6Link, labelled} {
-		got, err := UnmarshalAddr(MarshalAddr(a))
+		got, err := unmarshalAddr(marshalAddr(a))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func TestAddrCodec(t *testing.T) {
 	big := v6Link
 	big.Flags = unix.IFA_F_NOPREFIXROUTE | unix.IFA_F_NODAD
 	for _, a := range []Addr{v4Addr, big, {Index: 2}} {
-		got, err := UnmarshalAddr(marshalAddrRequest(a))
+		got, err := unmarshalAddr(marshalAddrRequest(a))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func TestAddrCodec(t *testing.T) {
 		}
 	}
 	for _, n := range testNeighs {
-		got, err := UnmarshalNeigh(MarshalNeigh(n))
+		got, err := unmarshalNeigh(marshalNeigh(n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,20 +114,20 @@ func TestAddrCodec(t *testing.T) {
 	}
 	// truncated headers, then a bad attribute after a whole header
 	for _, b := range [][]byte{{2, 24, 0}, append(make([]byte, 8), 0xff, 0xff, 1, 0)} {
-		if _, err := UnmarshalAddr(b); !errors.Is(err, errMalformed) {
-			t.Errorf("UnmarshalAddr(%x) = %v", b, err)
+		if _, err := unmarshalAddr(b); !errors.Is(err, errMalformed) {
+			t.Errorf("unmarshalAddr(%x) = %v", b, err)
 		}
 	}
 	for _, b := range [][]byte{make([]byte, 11), append(make([]byte, 12), 0xff, 0xff, 1, 0)} {
-		if _, err := UnmarshalNeigh(b); !errors.Is(err, errMalformed) {
-			t.Errorf("UnmarshalNeigh(%x) = %v", b, err)
+		if _, err := unmarshalNeigh(b); !errors.Is(err, errMalformed) {
+			t.Errorf("unmarshalNeigh(%x) = %v", b, err)
 		}
 	}
 }
 
 // TestAddrWireFormat pins the encoding against the kernel's structs.
 func TestAddrWireFormat(t *testing.T) {
-	b := MarshalAddr(v4Addr)
+	b := marshalAddr(v4Addr)
 	if want := []byte{unix.AF_INET, 24, unix.IFA_F_PERMANENT, 0, 2, 0, 0, 0}; string(b[:8]) != string(want) {
 		t.Errorf("ifaddrmsg = % x, want % x", b[:8], want)
 	}
@@ -148,7 +148,7 @@ func TestAddrWireFormat(t *testing.T) {
 	if diff := cmp.Diff(want, types); diff != "" {
 		t.Errorf("attributes (-want +got):\n%s", diff)
 	}
-	n := MarshalNeigh(testNeighs[1])
+	n := marshalNeigh(testNeighs[1])
 	if want := []byte{unix.AF_INET, 0, 0, 0, 2, 0, 0, 0, unix.NUD_REACHABLE, 0, 0, unix.RTN_UNICAST}; string(n[:12]) != string(want) {
 		t.Errorf("ndmsg = % x, want % x", n[:12], want)
 	}
@@ -187,7 +187,7 @@ func TestAddrRequest(t *testing.T) {
 		}
 		var out []Addr
 		for _, m := range decodeAll(replies, unix.RTM_NEWADDR) {
-			a, err := UnmarshalAddr(m.Data)
+			a, err := unmarshalAddr(m.Data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +208,7 @@ func TestAddrRequest(t *testing.T) {
 	}
 	var neighs []Neigh
 	for _, m := range decodeAll(replies, unix.RTM_NEWNEIGH) {
-		nb, err := UnmarshalNeigh(m.Data)
+		nb, err := unmarshalNeigh(m.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,7 +246,7 @@ func TestAddrRequest(t *testing.T) {
 	}
 	for _, typ := range []netlink.HeaderType{unix.RTM_GETADDR, unix.RTM_NEWADDR, unix.RTM_DELADDR, unix.RTM_GETNEIGH} {
 		_, err := addrRequest(&fakeNode{}, request(typ, netlink.Dump|netlink.Create|netlink.Excl, bad(v4Addr)))
-		if !errors.Is(err, unix.EOPNOTSUPP) || ExtAckOf(err) != "this node has no IP stack" {
+		if !errors.Is(err, unix.EOPNOTSUPP) || extAckOf(err) != "this node has no IP stack" {
 			t.Errorf("type %d on a node without IP stack: %v", typ, err)
 		}
 	}
@@ -323,20 +323,20 @@ func TestAddrWithoutIPStack(t *testing.T) {
 }
 
 func FuzzAddrDecode(f *testing.F) {
-	f.Add(MarshalAddr(v4Addr))
-	f.Add(MarshalAddr(v6Link))
+	f.Add(marshalAddr(v4Addr))
+	f.Add(marshalAddr(v6Link))
 	f.Add(marshalAddrRequest(v4Addr))
-	f.Add(MarshalNeigh(testNeighs[0]))
+	f.Add(marshalNeigh(testNeighs[0]))
 	f.Add([]byte{2, 24, 0})
 	n := &ipNode{fakeNode: &fakeNode{}, addrs: []Addr{v4Addr}, neighs: testNeighs}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if a, err := UnmarshalAddr(b); err == nil {
-			if _, err := UnmarshalAddr(MarshalAddr(a)); err != nil {
+		if a, err := unmarshalAddr(b); err == nil {
+			if _, err := unmarshalAddr(marshalAddr(a)); err != nil {
 				t.Fatalf("re-encoding %+v: %v", a, err)
 			}
 		}
-		if nb, err := UnmarshalNeigh(b); err == nil {
-			if _, err := UnmarshalNeigh(MarshalNeigh(nb)); err != nil {
+		if nb, err := unmarshalNeigh(b); err == nil {
+			if _, err := unmarshalNeigh(marshalNeigh(nb)); err != nil {
 				t.Fatalf("re-encoding %+v: %v", nb, err)
 			}
 		}

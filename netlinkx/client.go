@@ -225,7 +225,7 @@ func (c *Client) Links() ([]Link, error) {
 	}
 	out := make([]Link, 0, len(msgs))
 	for _, m := range msgs {
-		l, err := UnmarshalLink(m.Data)
+		l, err := unmarshalLink(m.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -236,31 +236,31 @@ func (c *Client) Links() ([]Link, error) {
 
 // Link gets one link by name.
 func (c *Client) Link(name string) (Link, error) {
-	msgs, err := c.Execute(unix.RTM_GETLINK, 0, MarshalLinkRequest(LinkRequest{Name: name}))
+	msgs, err := c.Execute(unix.RTM_GETLINK, 0, marshalLinkRequest(LinkRequest{Name: name}))
 	if err != nil {
 		return Link{}, err
 	}
 	if len(msgs) != 1 {
 		return Link{}, fmt.Errorf("%w: %d replies", errMalformed, len(msgs))
 	}
-	return UnmarshalLink(msgs[0].Data)
+	return unmarshalLink(msgs[0].Data)
 }
 
 // NewLink creates a link (RTM_NEWLINK with NLM_F_CREATE|NLM_F_EXCL).
 func (c *Client) NewLink(r LinkRequest) error {
-	_, err := c.Execute(unix.RTM_NEWLINK, netlink.Create|netlink.Excl, MarshalLinkRequest(r))
+	_, err := c.Execute(unix.RTM_NEWLINK, netlink.Create|netlink.Excl, marshalLinkRequest(r))
 	return err
 }
 
 // SetLink changes a link (RTM_NEWLINK without NLM_F_CREATE, as ip link set).
 func (c *Client) SetLink(r LinkRequest) error {
-	_, err := c.Execute(unix.RTM_NEWLINK, 0, MarshalLinkRequest(r))
+	_, err := c.Execute(unix.RTM_NEWLINK, 0, marshalLinkRequest(r))
 	return err
 }
 
 // DelLink deletes a link by name.
 func (c *Client) DelLink(name string) error {
-	_, err := c.Execute(unix.RTM_DELLINK, 0, MarshalLinkRequest(LinkRequest{Name: name}))
+	_, err := c.Execute(unix.RTM_DELLINK, 0, marshalLinkRequest(LinkRequest{Name: name}))
 	return err
 }
 
@@ -285,13 +285,13 @@ func (c *Client) Features(dev string) ([]Feature, error) {
 	if err != nil {
 		return nil, err
 	}
-	return UnmarshalFeatures(b)
+	return unmarshalFeatures(b)
 }
 
 // SetFeatures requests features on or off by kernel name, in order, and
 // returns what the change did.
 func (c *Client) SetFeatures(dev string, names []string, want map[string]bool) (FeaturesChange, error) {
-	msgs, err := c.Execute(FamilyEthtool, 0, MarshalFeaturesSet(dev, names, want))
+	msgs, err := c.Execute(FamilyEthtool, 0, marshalFeaturesSet(dev, names, want))
 	if err != nil {
 		return FeaturesChange{}, err
 	}
@@ -299,7 +299,7 @@ func (c *Client) SetFeatures(dev string, names []string, want map[string]bool) (
 	if err != nil {
 		return FeaturesChange{}, err
 	}
-	return UnmarshalFeaturesChange(b)
+	return unmarshalFeaturesChange(b)
 }
 
 // Coalesce gets interrupt moderation parameters.
@@ -312,12 +312,12 @@ func (c *Client) Coalesce(dev string) (Coalesce, error) {
 	if err != nil {
 		return Coalesce{}, err
 	}
-	return UnmarshalCoalesce(b)
+	return unmarshalCoalesce(b)
 }
 
 // SetCoalesce sets interrupt moderation parameters (attributes in order).
 func (c *Client) SetCoalesce(dev string, set CoalesceSet, order []uint16) error {
-	_, err := c.Execute(FamilyEthtool, 0, MarshalCoalesceSet(dev, set, order))
+	_, err := c.Execute(FamilyEthtool, 0, marshalCoalesceSet(dev, set, order))
 	return err
 }
 

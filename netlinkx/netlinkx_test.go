@@ -311,15 +311,15 @@ func TestGarbageGetsErrorReplyAndServerGoesOn(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(MarshalLink(testLink))
-	f.Add(MarshalLinkRequest(LinkRequest{Name: "ib0", ParentIndex: 2, Kind: "ipoib"}))
-	f.Add(MarshalFeatures("ib0", testFeatures))
+	f.Add(marshalLink(testLink))
+	f.Add(marshalLinkRequest(LinkRequest{Name: "ib0", ParentIndex: 2, Kind: "ipoib"}))
+	f.Add(marshalFeatures("ib0", testFeatures))
 	f.Add([]byte{0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = UnmarshalLink(b)
-		_, _ = UnmarshalLinkRequest(b)
-		_, _ = UnmarshalFeatures(b)
-		_, _ = UnmarshalCoalesce(b)
+		_, _ = unmarshalLink(b)
+		_, _ = unmarshalLinkRequest(b)
+		_, _ = unmarshalFeatures(b)
+		_, _ = unmarshalCoalesce(b)
 		ss := &session{s: NewServer(&fakeBackend{node: &fakeNode{links: []Link{testLink}}})}
 		for _, r := range ss.handleDatagram(b) {
 			if _, err := parseMessages(r); err != nil {

@@ -144,8 +144,8 @@ func unmarshalStats(b []byte) Stats {
 	return s
 }
 
-// MarshalLink encodes l as an RTM_NEWLINK payload.
-func MarshalLink(l Link) []byte {
+// marshalLink encodes l as an RTM_NEWLINK payload.
+func marshalLink(l Link) []byte {
 	ae := netlink.NewAttributeEncoder()
 	ae.String(unix.IFLA_IFNAME, l.Name)
 	ae.Uint32(unix.IFLA_TXQLEN, l.TxQLen)
@@ -197,8 +197,8 @@ func MarshalLink(l Link) []byte {
 	return append(hdr.marshal(), encode(ae)...)
 }
 
-// UnmarshalLink decodes an RTM_NEWLINK payload.
-func UnmarshalLink(b []byte) (Link, error) {
+// unmarshalLink decodes an RTM_NEWLINK payload.
+func unmarshalLink(b []byte) (Link, error) {
 	hdr, rest, err := parseIfinfomsg(b)
 	if err != nil {
 		return Link{}, err
@@ -288,8 +288,8 @@ func UnmarshalLink(b []byte) (Link, error) {
 	return l, nil
 }
 
-// MarshalLinkRequest encodes a RTM_NEWLINK / RTM_SETLINK request payload.
-func MarshalLinkRequest(r LinkRequest) []byte {
+// marshalLinkRequest encodes a RTM_NEWLINK / RTM_SETLINK request payload.
+func marshalLinkRequest(r LinkRequest) []byte {
 	hdr := ifinfomsg{Index: r.Index}
 	if r.Up != nil {
 		hdr.Change = unix.IFF_UP
@@ -330,9 +330,9 @@ func MarshalLinkRequest(r LinkRequest) []byte {
 	return append(hdr.marshal(), encode(ae)...)
 }
 
-// UnmarshalLinkRequest decodes a RTM_NEWLINK / RTM_SETLINK / RTM_DELLINK /
+// unmarshalLinkRequest decodes a RTM_NEWLINK / RTM_SETLINK / RTM_DELLINK /
 // RTM_GETLINK request payload.
-func UnmarshalLinkRequest(b []byte) (LinkRequest, error) {
+func unmarshalLinkRequest(b []byte) (LinkRequest, error) {
 	hdr, rest, err := parseIfinfomsg(b)
 	if err != nil {
 		return LinkRequest{}, err
@@ -476,8 +476,8 @@ func decodeBitset(ad *netlink.AttributeDecoder) []bit {
 	return out
 }
 
-// MarshalFeatures encodes a FEATURES_GET reply.
-func MarshalFeatures(dev string, fs []Feature) []byte {
+// marshalFeatures encodes a FEATURES_GET reply.
+func marshalFeatures(dev string, fs []Feature) []byte {
 	ae := netlink.NewAttributeEncoder()
 	ethtoolHeader(ae, dev)
 	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_HW, fs, func(f Feature) bool { return f.Available })
@@ -487,8 +487,8 @@ func MarshalFeatures(dev string, fs []Feature) []byte {
 	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_GET_REPLY), encode(ae)...)
 }
 
-// UnmarshalFeatures decodes a FEATURES_GET reply.
-func UnmarshalFeatures(b []byte) ([]Feature, error) {
+// unmarshalFeatures decodes a FEATURES_GET reply.
+func unmarshalFeatures(b []byte) ([]Feature, error) {
 	_, rest, err := parseGenl(b)
 	if err != nil {
 		return nil, err
@@ -533,9 +533,9 @@ func UnmarshalFeatures(b []byte) ([]Feature, error) {
 	return fs, nil
 }
 
-// MarshalFeaturesSet encodes a FEATURES_SET request: the named features of
+// marshalFeaturesSet encodes a FEATURES_SET request: the named features of
 // want, with their wanted value (a verbose bitset with a mask).
-func MarshalFeaturesSet(dev string, names []string, want map[string]bool) []byte {
+func marshalFeaturesSet(dev string, names []string, want map[string]bool) []byte {
 	ae := netlink.NewAttributeEncoder()
 	ethtoolHeader(ae, dev)
 	ae.Nested(unix.ETHTOOL_A_FEATURES_WANTED, func(b *netlink.AttributeEncoder) error {
@@ -556,9 +556,9 @@ func MarshalFeaturesSet(dev string, names []string, want map[string]bool) []byte
 	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_SET), encode(ae)...)
 }
 
-// DiffFeatures is what ethnl_set_features reports of a change from before
+// diffFeatures is what ethnl_set_features reports of a change from before
 // to after for the request want.
-func DiffFeatures(before, after []Feature, want map[string]bool) FeaturesChange {
+func diffFeatures(before, after []Feature, want map[string]bool) FeaturesChange {
 	var c FeaturesChange
 	for i, f := range after {
 		if req, ok := want[f.Name]; ok && req != f.Active {
@@ -597,8 +597,8 @@ func encodeMaskedBitset(ae *netlink.AttributeEncoder, typ uint16, bits []Feature
 	})
 }
 
-// MarshalFeaturesChange encodes a FEATURES_SET reply.
-func MarshalFeaturesChange(dev string, c FeaturesChange) []byte {
+// marshalFeaturesChange encodes a FEATURES_SET reply.
+func marshalFeaturesChange(dev string, c FeaturesChange) []byte {
 	ae := netlink.NewAttributeEncoder()
 	ethtoolHeader(ae, dev)
 	encodeMaskedBitset(ae, unix.ETHTOOL_A_FEATURES_WANTED, c.Wanted)
@@ -606,8 +606,8 @@ func MarshalFeaturesChange(dev string, c FeaturesChange) []byte {
 	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_SET_REPLY), encode(ae)...)
 }
 
-// UnmarshalFeaturesChange decodes a FEATURES_SET reply.
-func UnmarshalFeaturesChange(b []byte) (FeaturesChange, error) {
+// unmarshalFeaturesChange decodes a FEATURES_SET reply.
+func unmarshalFeaturesChange(b []byte) (FeaturesChange, error) {
 	_, rest, err := parseGenl(b)
 	if err != nil {
 		return FeaturesChange{}, err
@@ -638,8 +638,8 @@ func UnmarshalFeaturesChange(b []byte) (FeaturesChange, error) {
 	return c, nil
 }
 
-// MarshalCoalesce encodes a COALESCE_GET reply: only supported parameters.
-func MarshalCoalesce(dev string, c Coalesce) []byte {
+// marshalCoalesce encodes a COALESCE_GET reply: only supported parameters.
+func marshalCoalesce(dev string, c Coalesce) []byte {
 	ae := netlink.NewAttributeEncoder()
 	ethtoolHeader(ae, dev)
 	for _, typ := range c.Supported {
@@ -653,8 +653,8 @@ func MarshalCoalesce(dev string, c Coalesce) []byte {
 	return append(genlHeader(unix.ETHTOOL_MSG_COALESCE_GET_REPLY), encode(ae)...)
 }
 
-// UnmarshalCoalesce decodes a COALESCE_GET reply.
-func UnmarshalCoalesce(b []byte) (Coalesce, error) {
+// unmarshalCoalesce decodes a COALESCE_GET reply.
+func unmarshalCoalesce(b []byte) (Coalesce, error) {
 	_, rest, err := parseGenl(b)
 	if err != nil {
 		return Coalesce{}, err
@@ -677,8 +677,8 @@ func UnmarshalCoalesce(b []byte) (Coalesce, error) {
 	return c, ad.Err()
 }
 
-// MarshalCoalesceSet encodes a COALESCE_SET request.
-func MarshalCoalesceSet(dev string, set CoalesceSet, order []uint16) []byte {
+// marshalCoalesceSet encodes a COALESCE_SET request.
+func marshalCoalesceSet(dev string, set CoalesceSet, order []uint16) []byte {
 	ae := netlink.NewAttributeEncoder()
 	ethtoolHeader(ae, dev)
 	for _, typ := range order {
@@ -703,8 +703,8 @@ func ErrnoOf(err error) unix.Errno {
 // ExtAck is implemented by errors that carry an extended-ack message.
 type ExtAck interface{ ExtAck() string }
 
-// ExtAckOf returns the extended-ack text an error carries, if any.
-func ExtAckOf(err error) string {
+// extAckOf returns the extended-ack text an error carries, if any.
+func extAckOf(err error) string {
 	var x ExtAck
 	if errors.As(err, &x) {
 		return x.ExtAck()

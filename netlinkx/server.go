@@ -261,7 +261,7 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	}
 	node, err := ss.nodeOrDefault()
 	if err != nil {
-		return [][]byte{errorReply(m.Header, ErrnoOf(err), ExtAckOf(err))}
+		return [][]byte{errorReply(m.Header, ErrnoOf(err), extAckOf(err))}
 	}
 	// A request that runs long (a perf stream) ends when its client
 	// goes: the connection is watched for the peer's hangup meanwhile.
@@ -273,7 +273,7 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	}
 	replies, err := dispatch(ctx, ss.s.b, node, m)
 	if err != nil {
-		return append(replies, errorReply(m.Header, ErrnoOf(err), ExtAckOf(err)))
+		return append(replies, errorReply(m.Header, ErrnoOf(err), extAckOf(err)))
 	}
 	// A message must fit one datagram; a reply that does not is refused
 	// as genlmsg_reply refuses one that does not fit its skb.
@@ -302,7 +302,7 @@ func (ss *session) bind(m netlink.Message, rest []byte) [][]byte {
 	}
 	n, err := ss.s.b.Node(name)
 	if err != nil {
-		return [][]byte{errorReply(m.Header, ErrnoOf(err), ExtAckOf(err))}
+		return [][]byte{errorReply(m.Header, ErrnoOf(err), extAckOf(err))}
 	}
 	ss.node = n
 	if ss.batch {
@@ -332,7 +332,7 @@ func (ss *session) setBatch(m netlink.Message, rest []byte) [][]byte {
 	}
 	node, err := ss.nodeOrDefault()
 	if err != nil {
-		return [][]byte{errorReply(m.Header, ErrnoOf(err), ExtAckOf(err))}
+		return [][]byte{errorReply(m.Header, ErrnoOf(err), extAckOf(err))}
 	}
 	switch {
 	case on && !ss.batch:
@@ -387,7 +387,7 @@ func dispatch(ctx context.Context, b Backend, node Node, m netlink.Message) ([][
 	case unix.RTM_GETLINK:
 		return getLink(node, m)
 	case unix.RTM_NEWLINK, unix.RTM_SETLINK:
-		r, err := UnmarshalLinkRequest(m.Data)
+		r, err := unmarshalLinkRequest(m.Data)
 		if err != nil {
 			return nil, withMsg(unix.EINVAL, err.Error())
 		}
@@ -396,7 +396,7 @@ func dispatch(ctx context.Context, b Backend, node Node, m netlink.Message) ([][
 		}
 		return nil, node.SetLink(r)
 	case unix.RTM_DELLINK:
-		r, err := UnmarshalLinkRequest(m.Data)
+		r, err := unmarshalLinkRequest(m.Data)
 		if err != nil {
 			return nil, withMsg(unix.EINVAL, err.Error())
 		}
@@ -419,11 +419,11 @@ func getLink(node Node, m netlink.Message) ([][]byte, error) {
 		}
 		out := make([][]byte, 0, len(links))
 		for _, l := range links {
-			out = append(out, reply(m.Header, unix.RTM_NEWLINK, netlink.Multi, MarshalLink(l)))
+			out = append(out, reply(m.Header, unix.RTM_NEWLINK, netlink.Multi, marshalLink(l)))
 		}
 		return out, nil
 	}
-	r, err := UnmarshalLinkRequest(m.Data)
+	r, err := unmarshalLinkRequest(m.Data)
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, err.Error())
 	}
@@ -431,7 +431,7 @@ func getLink(node Node, m netlink.Message) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return [][]byte{reply(m.Header, unix.RTM_NEWLINK, 0, MarshalLink(l))}, nil
+	return [][]byte{reply(m.Header, unix.RTM_NEWLINK, 0, marshalLink(l))}, nil
 }
 
 func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
@@ -480,19 +480,19 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, MarshalFeatures(dev, fs)), nil
+		return one(cmd, marshalFeatures(dev, fs)), nil
 	case unix.ETHTOOL_MSG_FEATURES_SET:
 		before, after, err := node.SetFeatures(dev, want)
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, MarshalFeaturesChange(dev, DiffFeatures(before, after, want))), nil
+		return one(cmd, marshalFeaturesChange(dev, diffFeatures(before, after, want))), nil
 	case unix.ETHTOOL_MSG_COALESCE_GET:
 		c, err := node.Coalesce(dev)
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, MarshalCoalesce(dev, c)), nil
+		return one(cmd, marshalCoalesce(dev, c)), nil
 	case unix.ETHTOOL_MSG_COALESCE_SET:
 		return nil, node.SetCoalesce(dev, coal)
 	case unix.ETHTOOL_MSG_LINKINFO_GET, unix.ETHTOOL_MSG_LINKMODES_GET, unix.ETHTOOL_MSG_LINKSTATE_GET:
