@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -201,7 +202,7 @@ func (c *Client) genl(family netlink.HeaderType, cmd uint8, fn func(ae *netlink.
 
 // Bind selects the node the following requests go to.
 func (c *Client) Bind(node string) error {
-	_, err := c.genl(FamilyIbctl, CmdBind, func(ae *netlink.AttributeEncoder) { ae.String(AttrNode, node) })
+	_, err := c.genl(wire.FamilyIbctl, wire.CmdBind, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrNode, node) })
 	return err
 }
 
@@ -213,7 +214,7 @@ func (c *Client) Batch(on bool) error {
 	if on {
 		v = 1
 	}
-	_, err := c.genl(FamilyIbctl, CmdBatch, func(ae *netlink.AttributeEncoder) { ae.Uint8(AttrValue, v) })
+	_, err := c.genl(wire.FamilyIbctl, wire.CmdBatch, func(ae *netlink.AttributeEncoder) { ae.Uint8(wire.AttrValue, v) })
 	return err
 }
 
@@ -265,7 +266,7 @@ func (c *Client) DelLink(name string) error {
 }
 
 func (c *Client) ethtool(cmd uint8, dev string) ([]netlink.Message, error) {
-	return c.genl(FamilyEthtool, cmd, func(ae *netlink.AttributeEncoder) { ethtoolHeader(ae, dev) })
+	return c.genl(wire.FamilyEthtool, cmd, func(ae *netlink.AttributeEncoder) { ethtoolHeader(ae, dev) })
 }
 
 func single(msgs []netlink.Message) ([]byte, error) {
@@ -291,7 +292,7 @@ func (c *Client) Features(dev string) ([]Feature, error) {
 // SetFeatures requests features on or off by kernel name, in order, and
 // returns what the change did.
 func (c *Client) SetFeatures(dev string, names []string, want map[string]bool) (FeaturesChange, error) {
-	msgs, err := c.Execute(FamilyEthtool, 0, marshalFeaturesSet(dev, names, want))
+	msgs, err := c.Execute(wire.FamilyEthtool, 0, marshalFeaturesSet(dev, names, want))
 	if err != nil {
 		return FeaturesChange{}, err
 	}
@@ -317,7 +318,7 @@ func (c *Client) Coalesce(dev string) (Coalesce, error) {
 
 // SetCoalesce sets interrupt moderation parameters (attributes in order).
 func (c *Client) SetCoalesce(dev string, set CoalesceSet, order []uint16) error {
-	_, err := c.Execute(FamilyEthtool, 0, marshalCoalesceSet(dev, set, order))
+	_, err := c.Execute(wire.FamilyEthtool, 0, marshalCoalesceSet(dev, set, order))
 	return err
 }
 
@@ -371,7 +372,7 @@ func unmarshalLinkSettings(b []byte, ls *LinkSettings) error {
 }
 
 func (c *Client) ibctl(cmd uint8, fn func(ae *netlink.AttributeEncoder)) (*netlink.AttributeDecoder, error) {
-	msgs, err := c.genl(FamilyIbctl, cmd, fn)
+	msgs, err := c.genl(wire.FamilyIbctl, cmd, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -388,13 +389,13 @@ func (c *Client) ibctl(cmd uint8, fn func(ae *netlink.AttributeEncoder)) (*netli
 
 // SysRead reads a sysfs file.
 func (c *Client) SysRead(path string) ([]byte, error) {
-	ad, err := c.ibctl(CmdSysRead, func(ae *netlink.AttributeEncoder) { ae.String(AttrPath, path) })
+	ad, err := c.ibctl(wire.CmdSysRead, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrPath, path) })
 	if err != nil {
 		return nil, err
 	}
 	var data []byte
 	for ad.Next() {
-		if ad.Type() == AttrData {
+		if ad.Type() == wire.AttrData {
 			data = ad.Bytes()
 		}
 	}
@@ -403,16 +404,16 @@ func (c *Client) SysRead(path string) ([]byte, error) {
 
 // SysWrite writes data to a sysfs file and returns the accepted byte count.
 func (c *Client) SysWrite(path string, data []byte) (int, error) {
-	ad, err := c.ibctl(CmdSysWrite, func(ae *netlink.AttributeEncoder) {
-		ae.String(AttrPath, path)
-		ae.Bytes(AttrData, data)
+	ad, err := c.ibctl(wire.CmdSysWrite, func(ae *netlink.AttributeEncoder) {
+		ae.String(wire.AttrPath, path)
+		ae.Bytes(wire.AttrData, data)
 	})
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for ad.Next() {
-		if ad.Type() == AttrWritten {
+		if ad.Type() == wire.AttrWritten {
 			n = int(ad.Uint32())
 		}
 	}
@@ -422,13 +423,13 @@ func (c *Client) SysWrite(path string, data []byte) (int, error) {
 // SysList lists a sysfs directory.
 func (c *Client) SysList(path string) ([]SysEntry, error) {
 	var out []SysEntry
-	err := c.dump(CmdSysList, AttrEntry, func(ae *netlink.AttributeEncoder) { ae.String(AttrPath, path) }, func(n *netlink.AttributeDecoder) {
+	err := c.dump(wire.CmdSysList, wire.AttrEntry, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrPath, path) }, func(n *netlink.AttributeDecoder) {
 		var e SysEntry
 		for n.Next() {
 			switch n.Type() {
-			case AttrName:
+			case wire.AttrName:
 				e.Name = n.String()
-			case AttrMode:
+			case wire.AttrMode:
 				e.Mode = n.Uint32()
 			}
 		}
@@ -442,22 +443,22 @@ func (c *Client) SysList(path string) ([]SysEntry, error) {
 
 // DriverInfo is `ethtool -i`.
 func (c *Client) DriverInfo(dev string) (DriverInfo, error) {
-	ad, err := c.ibctl(CmdDrvInfo, func(ae *netlink.AttributeEncoder) { ae.String(AttrDev, dev) })
+	ad, err := c.ibctl(wire.CmdDrvInfo, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrDev, dev) })
 	if err != nil {
 		return DriverInfo{}, err
 	}
 	var di DriverInfo
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrDriver:
+		case wire.AttrDriver:
 			di.Driver = ad.String()
-		case AttrVersion:
+		case wire.AttrVersion:
 			di.Version = ad.String()
-		case AttrFirmware:
+		case wire.AttrFirmware:
 			di.Firmware = ad.String()
-		case AttrBusInfo:
+		case wire.AttrBusInfo:
 			di.BusInfo = ad.String()
-		case AttrNStats:
+		case wire.AttrNStats:
 			di.NStats = ad.Uint32()
 		}
 	}
@@ -467,13 +468,13 @@ func (c *Client) DriverInfo(dev string) (DriverInfo, error) {
 // Stats is `ethtool -S`.
 func (c *Client) Stats(dev string) ([]Stat, error) {
 	var out []Stat
-	err := c.dump(CmdStats, AttrStat, func(ae *netlink.AttributeEncoder) { ae.String(AttrDev, dev) }, func(n *netlink.AttributeDecoder) {
+	err := c.dump(wire.CmdStats, wire.AttrStat, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrDev, dev) }, func(n *netlink.AttributeDecoder) {
 		var s Stat
 		for n.Next() {
 			switch n.Type() {
-			case AttrName:
+			case wire.AttrName:
 				s.Name = n.String()
-			case AttrValue:
+			case wire.AttrValue:
 				s.Value = n.Uint64()
 			}
 		}
@@ -487,24 +488,24 @@ func (c *Client) Stats(dev string) ([]Stat, error) {
 
 // Status describes the driver.
 func (c *Client) Status() (Status, error) {
-	ad, err := c.ibctl(CmdStatus, nil)
+	ad, err := c.ibctl(wire.CmdStatus, nil)
 	if err != nil {
 		return Status{}, err
 	}
 	var st Status
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrPID:
+		case wire.AttrPID:
 			st.PID = ad.Uint32()
-		case AttrSocket:
+		case wire.AttrSocket:
 			st.Socket = ad.String()
-		case AttrStateDir:
+		case wire.AttrStateDir:
 			st.StateDir = ad.String()
-		case AttrUptime:
+		case wire.AttrUptime:
 			st.Uptime = ad.Uint64()
-		case AttrLinks:
+		case wire.AttrLinks:
 			st.Links = ad.Uint32()
-		case AttrNode:
+		case wire.AttrNode:
 			st.Nodes = append(st.Nodes, ad.String())
 		}
 	}
@@ -513,6 +514,6 @@ func (c *Client) Status() (Status, error) {
 
 // Stop asks the driver to exit.
 func (c *Client) Stop() error {
-	_, err := c.genl(FamilyIbctl, CmdStop, nil)
+	_, err := c.genl(wire.FamilyIbctl, wire.CmdStop, nil)
 	return err
 }

@@ -3,23 +3,10 @@ package netlinkx
 import (
 	"fmt"
 
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
-
-// dumpCmds are the ibctl commands that answer with a dump, as a generic
-// netlink family's dumpit does: one NLM_F_MULTI message per entry, then
-// NLMSG_DONE, so that a listing of any length crosses the socket in
-// datagrams of whole messages. They need NLM_F_DUMP, and the other
-// commands refuse it (genl_family_rcv_msg: EOPNOTSUPP without a handler).
-var dumpCmds = map[uint8]bool{
-	CmdSysList:  true,
-	CmdStats:    true,
-	CmdPartList: true,
-	CmdGroups:   true,
-	CmdDmesg:    true,
-	CmdMaddr:    true,
-}
 
 // putEntry adds one dump message holding the attributes fn encodes,
 // nested under typ.
@@ -31,45 +18,45 @@ func ibctlDump(b Backend, node Node, m netlink.Message, cmd uint8, rest []byte, 
 	put := func(typ uint16, fn func(*netlink.AttributeEncoder)) {
 		ae := netlink.NewAttributeEncoder()
 		encodeNested(ae, typ, fn)
-		out = append(out, reply(m.Header, FamilyIbctl, netlink.Multi, append(genlHeader(cmd), encode(ae)...)))
+		out = append(out, reply(m.Header, wire.FamilyIbctl, netlink.Multi, append(genlHeader(cmd), encode(ae)...)))
 	}
 	var err error
 	switch cmd {
-	case CmdSysList:
+	case wire.CmdSysList:
 		var entries []SysEntry
 		if entries, err = node.SysList(path); err == nil {
 			for _, e := range entries {
-				put(AttrEntry, func(n *netlink.AttributeEncoder) {
-					n.String(AttrName, e.Name)
-					n.Uint32(AttrMode, e.Mode)
+				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) {
+					n.String(wire.AttrName, e.Name)
+					n.Uint32(wire.AttrMode, e.Mode)
 				})
 			}
 		}
-	case CmdStats:
+	case wire.CmdStats:
 		var st []Stat
 		if st, err = node.Stats(dev); err == nil {
 			for _, s := range st {
-				put(AttrStat, func(n *netlink.AttributeEncoder) {
-					n.String(AttrName, s.Name)
-					n.Uint64(AttrValue, s.Value)
+				put(wire.AttrStat, func(n *netlink.AttributeEncoder) {
+					n.String(wire.AttrName, s.Name)
+					n.Uint64(wire.AttrValue, s.Value)
 				})
 			}
 		}
-	case CmdPartList:
+	case wire.CmdPartList:
 		for _, p := range b.Partitions() {
 			for _, part := range splitPartition(p) {
-				put(AttrEntry, func(n *netlink.AttributeEncoder) { encodePartition(n, part) })
+				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { encodePartition(n, part) })
 			}
 		}
-	case CmdGroups:
+	case wire.CmdGroups:
 		for _, g := range b.Groups() {
 			for _, part := range splitGroup(g) {
-				put(AttrEntry, func(n *netlink.AttributeEncoder) { encodeGroup(n, part) })
+				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { encodeGroup(n, part) })
 			}
 		}
-	case CmdDmesg:
+	case wire.CmdDmesg:
 		err = dmesgRequest(node, rest, put)
-	case CmdMaddr:
+	case wire.CmdMaddr:
 		err = maddrRequest(node, rest, put)
 	default:
 		err = withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ibctl dump %d", cmd))
@@ -87,7 +74,7 @@ func (c *Client) dump(cmd uint8, typ uint16, fn func(*netlink.AttributeEncoder),
 	if fn != nil {
 		fn(ae)
 	}
-	msgs, err := c.Execute(FamilyIbctl, netlink.Dump, append(genlHeader(cmd), encode(ae)...))
+	msgs, err := c.Execute(wire.FamilyIbctl, netlink.Dump, append(genlHeader(cmd), encode(ae)...))
 	if err != nil {
 		return err
 	}

@@ -10,51 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Generic netlink family IDs served on the ibctl socket. A kernel assigns
-// these dynamically (resolved through the genl controller); the emulated
-// driver fixes them.
-const (
-	FamilyEthtool netlink.HeaderType = 0x20
-	FamilyIbctl   netlink.HeaderType = 0x21
-)
-
-// Commands of the ibctl family.
-const (
-	CmdBind     uint8 = 1 // select the node this connection talks to
-	CmdStatus   uint8 = 2
-	CmdStop     uint8 = 3
-	CmdSysRead  uint8 = 4
-	CmdSysWrite uint8 = 5
-	CmdSysList  uint8 = 6
-	CmdDrvInfo  uint8 = 7
-	CmdStats    uint8 = 8
-	CmdBatch    uint8 = 9 // AttrValue u8: 1 starts deferred syncing, 0 syncs and ends it
-)
-
-// Attributes of the ibctl family.
-const (
-	AttrNode     uint16 = 1
-	AttrPath     uint16 = 2
-	AttrData     uint16 = 3
-	AttrWritten  uint16 = 4
-	AttrEntry    uint16 = 5 // nested: AttrName, AttrMode
-	AttrDev      uint16 = 6
-	AttrDriver   uint16 = 7
-	AttrVersion  uint16 = 8
-	AttrFirmware uint16 = 9
-	AttrBusInfo  uint16 = 10
-	AttrNStats   uint16 = 11
-	AttrStat     uint16 = 12 // nested: AttrName, AttrValue
-	AttrPID      uint16 = 13
-	AttrSocket   uint16 = 14
-	AttrStateDir uint16 = 15
-	AttrUptime   uint16 = 16
-	AttrLinks    uint16 = 17
-	AttrName     uint16 = 18
-	AttrMode     uint16 = 19
-	AttrValue    uint16 = 20
-)
-
 const (
 	ifinfomsgLen = 16
 	genlHdrLen   = 4

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -252,10 +253,10 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	if m.Header.Flags&netlink.Request == 0 {
 		return [][]byte{errorReply(m.Header, unix.EINVAL, "not a request")}
 	}
-	if m.Header.Type == FamilyIbctl {
-		if cmd, rest, err := parseGenl(m.Data); err == nil && cmd == CmdBind {
+	if m.Header.Type == wire.FamilyIbctl {
+		if cmd, rest, err := parseGenl(m.Data); err == nil && cmd == wire.CmdBind {
 			return ss.bind(m, rest)
-		} else if err == nil && cmd == CmdBatch {
+		} else if err == nil && cmd == wire.CmdBatch {
 			return ss.setBatch(m, rest)
 		}
 	}
@@ -296,7 +297,7 @@ func (ss *session) bind(m netlink.Message, rest []byte) [][]byte {
 	}
 	var name string
 	for ad.Next() {
-		if ad.Type() == AttrNode {
+		if ad.Type() == wire.AttrNode {
 			name = ad.String()
 		}
 	}
@@ -323,7 +324,7 @@ func (ss *session) setBatch(m netlink.Message, rest []byte) [][]byte {
 	}
 	on := false
 	for ad.Next() {
-		if ad.Type() == AttrValue {
+		if ad.Type() == wire.AttrValue {
 			on = ad.Uint8() != 0
 		}
 	}
@@ -403,9 +404,9 @@ func dispatch(ctx context.Context, b Backend, node Node, m netlink.Message) ([][
 		return nil, node.DelLink(r.Index, r.Name)
 	case unix.RTM_GETADDR, unix.RTM_NEWADDR, unix.RTM_DELADDR, unix.RTM_GETNEIGH:
 		return addrRequest(node, m)
-	case FamilyEthtool:
+	case wire.FamilyEthtool:
 		return ethtoolRequest(node, m)
-	case FamilyIbctl:
+	case wire.FamilyIbctl:
 		return ibctlRequest(ctx, b, node, m)
 	}
 	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown message type %d", m.Header.Type))
@@ -472,7 +473,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		return nil, withMsg(unix.EINVAL, "request header missing device")
 	}
 	one := func(typ uint8, data []byte) [][]byte {
-		return [][]byte{reply(m.Header, FamilyEthtool, 0, data)}
+		return [][]byte{reply(m.Header, wire.FamilyEthtool, 0, data)}
 	}
 	switch cmd {
 	case unix.ETHTOOL_MSG_FEATURES_GET:
@@ -518,21 +519,21 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 	var data []byte
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrPath:
+		case wire.AttrPath:
 			path = ad.String()
-		case AttrDev:
+		case wire.AttrDev:
 			dev = ad.String()
-		case AttrData:
+		case wire.AttrData:
 			data = ad.Bytes()
 		}
 	}
 	if err := ad.Err(); err != nil {
 		return nil, withMsg(unix.EINVAL, "malformed attributes")
 	}
-	if isDump := m.Header.Flags&netlink.Dump == netlink.Dump; isDump != dumpCmds[cmd] {
-		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("ibctl command %d: dump flag %t, want %t", cmd, isDump, dumpCmds[cmd]))
+	if isDump := m.Header.Flags&netlink.Dump == netlink.Dump; isDump != wire.IsDump(cmd) {
+		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("ibctl command %d: dump flag %t, want %t", cmd, isDump, wire.IsDump(cmd)))
 	}
-	if dumpCmds[cmd] {
+	if wire.IsDump(cmd) {
 		return ibctlDump(b, node, m, cmd, rest, path, dev)
 	}
 	ae := netlink.NewAttributeEncoder()
@@ -540,58 +541,58 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 		return perfRequest(ctx, node, rest, ae)
 	}
 	if run, ok := map[uint8]func(Node, []byte, *netlink.AttributeEncoder) error{
-		CmdPing: pingRequest, CmdPerf: perf, CmdRouteGet: routeRequest}[cmd]; ok {
+		wire.CmdPing: pingRequest, wire.CmdPerf: perf, wire.CmdRouteGet: routeRequest}[cmd]; ok {
 		if err := run(node, rest, ae); err != nil {
 			return nil, err
 		}
-		return [][]byte{reply(m.Header, FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
+		return [][]byte{reply(m.Header, wire.FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
 	}
 	if ok, err := smRequest(b, node, cmd, rest, ae); ok {
 		if err != nil {
 			return nil, err
 		}
-		return [][]byte{reply(m.Header, FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
+		return [][]byte{reply(m.Header, wire.FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
 	}
 	switch cmd {
-	case CmdStatus:
+	case wire.CmdStatus:
 		st := b.Status()
-		ae.Uint32(AttrPID, st.PID)
-		ae.String(AttrSocket, st.Socket)
-		ae.String(AttrStateDir, st.StateDir)
-		ae.Uint64(AttrUptime, st.Uptime)
-		ae.Uint32(AttrLinks, st.Links)
+		ae.Uint32(wire.AttrPID, st.PID)
+		ae.String(wire.AttrSocket, st.Socket)
+		ae.String(wire.AttrStateDir, st.StateDir)
+		ae.Uint64(wire.AttrUptime, st.Uptime)
+		ae.Uint32(wire.AttrLinks, st.Links)
 		for _, n := range st.Nodes {
-			ae.String(AttrNode, n)
+			ae.String(wire.AttrNode, n)
 		}
-	case CmdStop:
+	case wire.CmdStop:
 		b.Stop()
 		return nil, nil
-	case CmdSysRead:
+	case wire.CmdSysRead:
 		content, err := node.SysRead(path)
 		if err != nil {
 			return nil, err
 		}
-		ae.Bytes(AttrData, content)
-	case CmdSysWrite:
+		ae.Bytes(wire.AttrData, content)
+	case wire.CmdSysWrite:
 		n, err := node.SysWrite(path, data)
 		if err != nil {
 			return nil, err
 		}
-		ae.Uint32(AttrWritten, uint32(n))
-	case CmdDrvInfo:
+		ae.Uint32(wire.AttrWritten, uint32(n))
+	case wire.CmdDrvInfo:
 		di, err := node.DriverInfo(dev)
 		if err != nil {
 			return nil, err
 		}
-		ae.String(AttrDriver, di.Driver)
-		ae.String(AttrVersion, di.Version)
-		ae.String(AttrFirmware, di.Firmware)
-		ae.String(AttrBusInfo, di.BusInfo)
-		ae.Uint32(AttrNStats, di.NStats)
+		ae.String(wire.AttrDriver, di.Driver)
+		ae.String(wire.AttrVersion, di.Version)
+		ae.String(wire.AttrFirmware, di.Firmware)
+		ae.String(wire.AttrBusInfo, di.BusInfo)
+		ae.Uint32(wire.AttrNStats, di.NStats)
 	default:
 		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ibctl command %d", cmd))
 	}
-	return [][]byte{reply(m.Header, FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
+	return [][]byte{reply(m.Header, wire.FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
 }
 
 func marshalLinkSettings(cmd uint8, dev string, ls LinkSettings) []byte {
