@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -114,12 +115,12 @@ func TestAddrCodec(t *testing.T) {
 	}
 	// truncated headers, then a bad attribute after a whole header
 	for _, b := range [][]byte{{2, 24, 0}, append(make([]byte, 8), 0xff, 0xff, 1, 0)} {
-		if _, err := unmarshalAddr(b); !errors.Is(err, errMalformed) {
+		if _, err := unmarshalAddr(b); !errors.Is(err, wire.ErrMalformed) {
 			t.Errorf("unmarshalAddr(%x) = %v", b, err)
 		}
 	}
 	for _, b := range [][]byte{make([]byte, 11), append(make([]byte, 12), 0xff, 0xff, 1, 0)} {
-		if _, err := unmarshalNeigh(b); !errors.Is(err, errMalformed) {
+		if _, err := unmarshalNeigh(b); !errors.Is(err, wire.ErrMalformed) {
 			t.Errorf("unmarshalNeigh(%x) = %v", b, err)
 		}
 	}
@@ -166,7 +167,7 @@ func TestAddrRequest(t *testing.T) {
 		t.Helper()
 		var out []netlink.Message
 		for _, r := range replies {
-			msgs, err := parseMessages(r)
+			msgs, err := wire.ParseMessages(r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -181,7 +182,7 @@ func TestAddrRequest(t *testing.T) {
 	}
 	dumpAddrs := func(family uint8) []Addr {
 		t.Helper()
-		replies, err := addrRequest(n, request(unix.RTM_GETADDR, netlink.Dump, ifaddrmsg{Family: family}.marshal()))
+		replies, err := addrRequest(n, request(unix.RTM_GETADDR, netlink.Dump, wire.Ifaddrmsg{Family: family}.Marshal()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +203,7 @@ func TestAddrRequest(t *testing.T) {
 	if diff := cmp.Diff(all[2:], dumpAddrs(unix.AF_INET6)); diff != "" {
 		t.Errorf("inet6 dump (-want +got):\n%s", diff)
 	}
-	replies, err := addrRequest(n, request(unix.RTM_GETNEIGH, netlink.Dump, ndmsg{}.marshal()))
+	replies, err := addrRequest(n, request(unix.RTM_GETNEIGH, netlink.Dump, wire.Ndmsg{}.Marshal()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,8 +225,8 @@ func TestAddrRequest(t *testing.T) {
 		m     netlink.Message
 		errno unix.Errno
 	}{
-		{"get one address", request(unix.RTM_GETADDR, 0, ifaddrmsg{}.marshal()), unix.EOPNOTSUPP},
-		{"get one neighbour", request(unix.RTM_GETNEIGH, 0, ndmsg{}.marshal()), unix.EOPNOTSUPP},
+		{"get one address", request(unix.RTM_GETADDR, 0, wire.Ifaddrmsg{}.Marshal()), unix.EOPNOTSUPP},
+		{"get one neighbour", request(unix.RTM_GETNEIGH, 0, wire.Ndmsg{}.Marshal()), unix.EOPNOTSUPP},
 		{"replace", request(unix.RTM_NEWADDR, netlink.Create|netlink.Replace, bad(v4Addr)), unix.EOPNOTSUPP},
 		{"change", request(unix.RTM_NEWADDR, 0, bad(v4Addr)), unix.EOPNOTSUPP},
 		{"no family", request(unix.RTM_NEWADDR, netlink.Create|netlink.Excl, bad(Addr{Index: 2})), unix.EOPNOTSUPP},

@@ -1,7 +1,6 @@
 package netlinkx
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -109,7 +108,7 @@ func (c *Client) Execute(typ netlink.HeaderType, flags netlink.HeaderFlags, data
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
-	b, err := marshalMessage(netlink.Header{Type: typ, Flags: netlink.Request | netlink.Acknowledge | flags, Sequence: c.seq}, data)
+	b, err := wire.MarshalMessage(netlink.Header{Type: typ, Flags: netlink.Request | netlink.Acknowledge | flags, Sequence: c.seq}, data)
 	if err != nil {
 		return nil, fmt.Errorf("marshal request: %w", err)
 	}
@@ -131,7 +130,7 @@ func (c *Client) Execute(typ netlink.HeaderType, flags netlink.HeaderFlags, data
 		if n == 0 {
 			return nil, &netlink.OpError{Op: "receive", Err: errors.New("driver closed the connection")}
 		}
-		msgs, err := parseMessages(c.buf[:n])
+		msgs, err := wire.ParseMessages(c.buf[:n])
 		if err != nil {
 			return nil, &netlink.OpError{Op: "receive", Err: err}
 		}
@@ -143,7 +142,7 @@ func (c *Client) Execute(typ netlink.HeaderType, flags netlink.HeaderFlags, data
 			case netlink.Done:
 				return out, nil
 			case netlink.Error:
-				errno, msg, err := parseAck(m.Data)
+				errno, msg, err := wire.ParseAck(m.Data)
 				if err != nil {
 					return nil, &netlink.OpError{Op: "receive", Err: err}
 				}
@@ -158,46 +157,12 @@ func (c *Client) Execute(typ netlink.HeaderType, flags netlink.HeaderFlags, data
 	}
 }
 
-func parseMessages(b []byte) ([]netlink.Message, error) {
-	var out []netlink.Message
-	for len(b) > 0 {
-		m, rest, err := splitMessage(b)
-		if err != nil {
-			return nil, err
-		}
-		m.Data = append([]byte(nil), m.Data...)
-		out = append(out, m)
-		b = rest
-	}
-	return out, nil
-}
-
-// parseAck decodes NLMSG_ERROR: errno and the NLMSGERR_ATTR_MSG text.
-func parseAck(b []byte) (unix.Errno, string, error) {
-	if len(b) < 4+unix.NLMSG_HDRLEN {
-		return 0, "", fmt.Errorf("%w: short ack", errMalformed)
-	}
-	errno := unix.Errno(-int32(binary.NativeEndian.Uint32(b[0:4])))
-	var msg string
-	if rest := b[4+unix.NLMSG_HDRLEN:]; len(rest) > 0 {
-		ad, err := netlink.NewAttributeDecoder(rest)
-		if err == nil {
-			for ad.Next() {
-				if ad.Type() == unix.NLMSGERR_ATTR_MSG {
-					msg = ad.String()
-				}
-			}
-		}
-	}
-	return errno, msg, nil
-}
-
 func (c *Client) genl(family netlink.HeaderType, cmd uint8, fn func(ae *netlink.AttributeEncoder)) ([]netlink.Message, error) {
 	ae := netlink.NewAttributeEncoder()
 	if fn != nil {
 		fn(ae)
 	}
-	return c.Execute(family, 0, append(genlHeader(cmd), encode(ae)...))
+	return c.Execute(family, 0, append(wire.GenlHeader(cmd), wire.Encode(ae)...))
 }
 
 // Bind selects the node the following requests go to.
@@ -220,7 +185,7 @@ func (c *Client) Batch(on bool) error {
 
 // Links dumps every link.
 func (c *Client) Links() ([]Link, error) {
-	msgs, err := c.Execute(unix.RTM_GETLINK, netlink.Dump, ifinfomsg{}.marshal())
+	msgs, err := c.Execute(unix.RTM_GETLINK, netlink.Dump, wire.Ifinfomsg{}.Marshal())
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +207,7 @@ func (c *Client) Link(name string) (Link, error) {
 		return Link{}, err
 	}
 	if len(msgs) != 1 {
-		return Link{}, fmt.Errorf("%w: %d replies", errMalformed, len(msgs))
+		return Link{}, fmt.Errorf("%w: %d replies", wire.ErrMalformed, len(msgs))
 	}
 	return unmarshalLink(msgs[0].Data)
 }
@@ -271,7 +236,7 @@ func (c *Client) ethtool(cmd uint8, dev string) ([]netlink.Message, error) {
 
 func single(msgs []netlink.Message) ([]byte, error) {
 	if len(msgs) != 1 {
-		return nil, fmt.Errorf("%w: %d replies", errMalformed, len(msgs))
+		return nil, fmt.Errorf("%w: %d replies", wire.ErrMalformed, len(msgs))
 	}
 	return msgs[0].Data, nil
 }
@@ -342,13 +307,13 @@ func (c *Client) LinkSettings(dev string) (LinkSettings, error) {
 }
 
 func unmarshalLinkSettings(b []byte, ls *LinkSettings) error {
-	cmd, rest, err := parseGenl(b)
+	cmd, rest, err := wire.ParseGenl(b)
 	if err != nil {
 		return err
 	}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errMalformed, err)
+		return fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	for ad.Next() {
 		switch {
@@ -380,7 +345,7 @@ func (c *Client) ibctl(cmd uint8, fn func(ae *netlink.AttributeEncoder)) (*netli
 	if err != nil {
 		return nil, err
 	}
-	_, rest, err := parseGenl(b)
+	_, rest, err := wire.ParseGenl(b)
 	if err != nil {
 		return nil, err
 	}

@@ -17,8 +17,8 @@ func ibctlDump(b Backend, node Node, m netlink.Message, cmd uint8, rest []byte, 
 	var out [][]byte
 	put := func(typ uint16, fn func(*netlink.AttributeEncoder)) {
 		ae := netlink.NewAttributeEncoder()
-		encodeNested(ae, typ, fn)
-		out = append(out, reply(m.Header, wire.FamilyIbctl, netlink.Multi, append(genlHeader(cmd), encode(ae)...)))
+		wire.EncodeNested(ae, typ, fn)
+		out = append(out, wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi, append(wire.GenlHeader(cmd), wire.Encode(ae)...)))
 	}
 	var err error
 	switch cmd {
@@ -74,18 +74,18 @@ func (c *Client) dump(cmd uint8, typ uint16, fn func(*netlink.AttributeEncoder),
 	if fn != nil {
 		fn(ae)
 	}
-	msgs, err := c.Execute(wire.FamilyIbctl, netlink.Dump, append(genlHeader(cmd), encode(ae)...))
+	msgs, err := c.Execute(wire.FamilyIbctl, netlink.Dump, append(wire.GenlHeader(cmd), wire.Encode(ae)...))
 	if err != nil {
 		return err
 	}
 	for _, m := range msgs {
-		_, rest, err := parseGenl(m.Data)
+		_, rest, err := wire.ParseGenl(m.Data)
 		if err != nil {
 			return err
 		}
 		ad, err := netlink.NewAttributeDecoder(rest)
 		if err != nil {
-			return fmt.Errorf("%w: %v", errMalformed, err)
+			return fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 		}
 		for ad.Next() {
 			if ad.Type() == typ {
@@ -93,7 +93,7 @@ func (c *Client) dump(cmd uint8, typ uint16, fn func(*netlink.AttributeEncoder),
 			}
 		}
 		if err := ad.Err(); err != nil {
-			return fmt.Errorf("%w: %v", errMalformed, err)
+			return fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 		}
 	}
 	return nil
@@ -112,7 +112,7 @@ func splitPartition(p Partition) []Partition {
 	part.Members = nil
 	for _, m := range p.Members {
 		// nest + node string + port + full flag
-		sz := 4 + nlmsgAlign(4+len(m.Node)+1) + 8 + 4
+		sz := 4 + wire.Align(4+len(m.Node)+1) + 8 + 4
 		if len(part.Members) > 0 && size+sz > partSize {
 			parts = append(parts, part)
 			part.Members, size = nil, 0
@@ -132,7 +132,7 @@ func splitGroup(g Group) []Group {
 	part.Members = nil
 	for _, m := range g.Members {
 		// nest + node string + port + join state
-		sz := 4 + nlmsgAlign(4+len(m.Node)+1) + 8 + 8
+		sz := 4 + wire.Align(4+len(m.Node)+1) + 8 + 8
 		if len(part.Members) > 0 && size+sz > partSize {
 			parts = append(parts, part)
 			part.Members, size = nil, 0

@@ -32,8 +32,8 @@ func TestDumpFarAboveDatagram(t *testing.T) {
 
 	ae := netlink.NewAttributeEncoder()
 	ae.String(wire.AttrPath, "class/net")
-	req, err := marshalMessage(netlink.Header{Type: wire.FamilyIbctl, Flags: netlink.Request | netlink.Acknowledge | netlink.Dump, Sequence: 5},
-		append(genlHeader(wire.CmdSysList), encode(ae)...))
+	req, err := wire.MarshalMessage(netlink.Header{Type: wire.FamilyIbctl, Flags: netlink.Request | netlink.Acknowledge | netlink.Dump, Sequence: 5},
+		append(wire.GenlHeader(wire.CmdSysList), wire.Encode(ae)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestDumpFarAboveDatagram(t *testing.T) {
 		if k > packLimit {
 			t.Fatalf("datagram %d: %d bytes, above %d", datagrams, k, packLimit)
 		}
-		msgs, err := parseMessages(buf[:k])
+		msgs, err := wire.ParseMessages(buf[:k])
 		if err != nil {
 			t.Fatalf("datagram %d: %v", datagrams, err)
 		}
@@ -74,7 +74,7 @@ func TestDumpFarAboveDatagram(t *testing.T) {
 			if m.Header.Type != wire.FamilyIbctl {
 				t.Fatalf("datagram %d message %d: type %v", datagrams, i, m.Header.Type)
 			}
-			_, rest, err := parseGenl(m.Data)
+			_, rest, err := wire.ParseGenl(m.Data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +137,7 @@ func TestDumpFlag(t *testing.T) {
 		{"status", wire.CmdStatus, 0, 0},
 	}
 	for _, tt := range tests {
-		_, err := c.Execute(wire.FamilyIbctl, tt.flags, genlHeader(tt.cmd))
+		_, err := c.Execute(wire.FamilyIbctl, tt.flags, wire.GenlHeader(tt.cmd))
 		if tt.errno == 0 && err != nil || tt.errno != 0 && !errors.Is(err, tt.errno) {
 			t.Errorf("%s: err %v, want errno %d", tt.name, err, tt.errno)
 		}

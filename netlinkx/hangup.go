@@ -17,7 +17,7 @@ func isLong(m netlink.Message) bool {
 	if m.Header.Type != wire.FamilyIbctl {
 		return false
 	}
-	cmd, _, err := parseGenl(m.Data)
+	cmd, _, err := wire.ParseGenl(m.Data)
 	return err == nil && cmd == wire.CmdPerf
 }
 

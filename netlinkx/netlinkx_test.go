@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -274,15 +275,15 @@ func TestGarbageGetsErrorReplyAndServerGoesOn(t *testing.T) {
 		"length too big":   {0xff, 0, 0, 0, 16, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0},
 		"length too small": {4, 0, 0, 0, 16, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0},
 		"truncated ifinfomsg": func() []byte {
-			b, _ := marshalMessage(netlink.Header{Type: unix.RTM_NEWLINK, Flags: netlink.Request | netlink.Create, Sequence: 9}, []byte{0, 0, 1})
+			b, _ := wire.MarshalMessage(netlink.Header{Type: unix.RTM_NEWLINK, Flags: netlink.Request | netlink.Create, Sequence: 9}, []byte{0, 0, 1})
 			return b
 		}(),
 		"bad attributes": func() []byte {
-			b, _ := marshalMessage(netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request, Sequence: 9}, append(make([]byte, 16), 0xff, 0xff, 1, 0))
+			b, _ := wire.MarshalMessage(netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request, Sequence: 9}, append(make([]byte, 16), 0xff, 0xff, 1, 0))
 			return b
 		}(),
 		"unknown type": func() []byte {
-			b, _ := marshalMessage(netlink.Header{Type: 0x7777, Flags: netlink.Request, Sequence: 9}, nil)
+			b, _ := wire.MarshalMessage(netlink.Header{Type: 0x7777, Flags: netlink.Request, Sequence: 9}, nil)
 			return b
 		}(),
 	}
@@ -295,11 +296,11 @@ func TestGarbageGetsErrorReplyAndServerGoesOn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: read: %v", name, err)
 		}
-		msgs, err := parseMessages(buf[:n])
+		msgs, err := wire.ParseMessages(buf[:n])
 		if err != nil || len(msgs) != 1 || msgs[0].Header.Type != netlink.Error {
 			t.Fatalf("%s: reply %v %v", name, msgs, err)
 		}
-		errno, _, _ := parseAck(msgs[0].Data)
+		errno, _, _ := wire.ParseAck(msgs[0].Data)
 		if errno != unix.EINVAL && errno != unix.EOPNOTSUPP {
 			t.Fatalf("%s: errno %v", name, errno)
 		}
@@ -322,7 +323,7 @@ func FuzzDecode(f *testing.F) {
 		_, _ = unmarshalCoalesce(b)
 		ss := &session{s: NewServer(&fakeBackend{node: &fakeNode{links: []Link{testLink}}})}
 		for _, r := range ss.handleDatagram(b) {
-			if _, err := parseMessages(r); err != nil {
+			if _, err := wire.ParseMessages(r); err != nil {
 				t.Fatalf("server produced an unparsable reply: %v", err)
 			}
 		}

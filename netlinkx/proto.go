@@ -5,69 +5,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/ethtool"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
-
-const (
-	ifinfomsgLen = 16
-	genlHdrLen   = 4
-	nlaFNested   = 0x8000
-)
-
-// errMalformed is returned for messages that cannot be decoded.
-var errMalformed = errors.New("malformed message")
-
-// ifinfomsg is struct ifinfomsg.
-type ifinfomsg struct {
-	Family uint8
-	Type   uint16
-	Index  int32
-	Flags  uint32
-	Change uint32
-}
-
-func (h ifinfomsg) marshal() []byte {
-	b := make([]byte, ifinfomsgLen)
-	b[0] = h.Family
-	binary.NativeEndian.PutUint16(b[2:4], h.Type)
-	binary.NativeEndian.PutUint32(b[4:8], uint32(h.Index))
-	binary.NativeEndian.PutUint32(b[8:12], h.Flags)
-	binary.NativeEndian.PutUint32(b[12:16], h.Change)
-	return b
-}
-
-func parseIfinfomsg(b []byte) (ifinfomsg, []byte, error) {
-	if len(b) < ifinfomsgLen {
-		return ifinfomsg{}, nil, fmt.Errorf("%w: ifinfomsg truncated", errMalformed)
-	}
-	return ifinfomsg{
-		Family: b[0],
-		Type:   binary.NativeEndian.Uint16(b[2:4]),
-		Index:  int32(binary.NativeEndian.Uint32(b[4:8])),
-		Flags:  binary.NativeEndian.Uint32(b[8:12]),
-		Change: binary.NativeEndian.Uint32(b[12:16]),
-	}, b[ifinfomsgLen:], nil
-}
-
-func genlHeader(cmd uint8) []byte { return []byte{cmd, 1, 0, 0} }
-
-func parseGenl(b []byte) (uint8, []byte, error) {
-	if len(b) < genlHdrLen {
-		return 0, nil, fmt.Errorf("%w: genl header truncated", errMalformed)
-	}
-	return b[0], b[genlHdrLen:], nil
-}
-
-func encode(ae *netlink.AttributeEncoder) []byte {
-	b, err := ae.Encode()
-	if err != nil {
-		// The encoders only fail on programming errors (oversized attributes).
-		panic(fmt.Sprintf("netlinkx: encode: %v", err))
-	}
-	return b
-}
 
 // statsFields is rtnl_link_stats64 in kernel field order.
 func statsFields(s *Stats) []*uint64 {
@@ -148,20 +90,20 @@ func marshalLink(l Link) []byte {
 		ae.String(unix.IFLA_PARENT_DEV_NAME, l.ParentDev)
 		ae.String(unix.IFLA_PARENT_DEV_BUS_NAME, l.ParentBus)
 	}
-	hdr := ifinfomsg{Type: l.Type, Index: l.Index, Flags: l.Flags}
-	return append(hdr.marshal(), encode(ae)...)
+	hdr := wire.Ifinfomsg{Type: l.Type, Index: l.Index, Flags: l.Flags}
+	return append(hdr.Marshal(), wire.Encode(ae)...)
 }
 
 // unmarshalLink decodes an RTM_NEWLINK payload.
 func unmarshalLink(b []byte) (Link, error) {
-	hdr, rest, err := parseIfinfomsg(b)
+	hdr, rest, err := wire.ParseIfinfomsg(b)
 	if err != nil {
 		return Link{}, err
 	}
 	l := Link{Index: hdr.Index, Type: hdr.Type, Flags: hdr.Flags}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return Link{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return Link{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	for ad.Next() {
 		switch ad.Type() {
@@ -238,14 +180,14 @@ func unmarshalLink(b []byte) (Link, error) {
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return Link{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return Link{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	return l, nil
 }
 
 // marshalLinkRequest encodes a RTM_NEWLINK / RTM_SETLINK request payload.
 func marshalLinkRequest(r LinkRequest) []byte {
-	hdr := ifinfomsg{Index: r.Index}
+	hdr := wire.Ifinfomsg{Index: r.Index}
 	if r.Up != nil {
 		hdr.Change = unix.IFF_UP
 		if *r.Up {
@@ -282,13 +224,13 @@ func marshalLinkRequest(r LinkRequest) []byte {
 			return nil
 		})
 	}
-	return append(hdr.marshal(), encode(ae)...)
+	return append(hdr.Marshal(), wire.Encode(ae)...)
 }
 
 // unmarshalLinkRequest decodes a RTM_NEWLINK / RTM_SETLINK / RTM_DELLINK /
 // RTM_GETLINK request payload.
 func unmarshalLinkRequest(b []byte) (LinkRequest, error) {
-	hdr, rest, err := parseIfinfomsg(b)
+	hdr, rest, err := wire.ParseIfinfomsg(b)
 	if err != nil {
 		return LinkRequest{}, err
 	}
@@ -299,7 +241,7 @@ func unmarshalLinkRequest(b []byte) (LinkRequest, error) {
 	}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return LinkRequest{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return LinkRequest{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	for ad.Next() {
 		switch ad.Type() {
@@ -338,7 +280,7 @@ func unmarshalLinkRequest(b []byte) (LinkRequest, error) {
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return LinkRequest{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return LinkRequest{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	return r, nil
 }
@@ -439,18 +381,18 @@ func marshalFeatures(dev string, fs []Feature) []byte {
 	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_WANTED, fs, func(f Feature) bool { return f.Wanted })
 	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_ACTIVE, fs, func(f Feature) bool { return f.Active })
 	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_NOCHANGE, fs, func(f Feature) bool { return f.NoChange })
-	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_GET_REPLY), encode(ae)...)
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_FEATURES_GET_REPLY), wire.Encode(ae)...)
 }
 
 // unmarshalFeatures decodes a FEATURES_GET reply.
 func unmarshalFeatures(b []byte) ([]Feature, error) {
-	_, rest, err := parseGenl(b)
+	_, rest, err := wire.ParseGenl(b)
 	if err != nil {
 		return nil, err
 	}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+		return nil, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	var fs []Feature
 	bad := false
@@ -480,10 +422,10 @@ func unmarshalFeatures(b []byte) ([]Feature, error) {
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+		return nil, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	if bad {
-		return nil, fmt.Errorf("%w: feature index out of range", errMalformed)
+		return nil, fmt.Errorf("%w: feature index out of range", wire.ErrMalformed)
 	}
 	return fs, nil
 }
@@ -508,7 +450,7 @@ func marshalFeaturesSet(dev string, names []string, want map[string]bool) []byte
 		})
 		return nil
 	})
-	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_SET), encode(ae)...)
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_FEATURES_SET), wire.Encode(ae)...)
 }
 
 // diffFeatures is what ethnl_set_features reports of a change from before
@@ -558,18 +500,18 @@ func marshalFeaturesChange(dev string, c FeaturesChange) []byte {
 	ethtoolHeader(ae, dev)
 	encodeMaskedBitset(ae, unix.ETHTOOL_A_FEATURES_WANTED, c.Wanted)
 	encodeMaskedBitset(ae, unix.ETHTOOL_A_FEATURES_ACTIVE, c.Active)
-	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_SET_REPLY), encode(ae)...)
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_FEATURES_SET_REPLY), wire.Encode(ae)...)
 }
 
 // unmarshalFeaturesChange decodes a FEATURES_SET reply.
 func unmarshalFeaturesChange(b []byte) (FeaturesChange, error) {
-	_, rest, err := parseGenl(b)
+	_, rest, err := wire.ParseGenl(b)
 	if err != nil {
 		return FeaturesChange{}, err
 	}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return FeaturesChange{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return FeaturesChange{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	var c FeaturesChange
 	conv := func(bits []bit) []FeatureBit {
@@ -588,7 +530,7 @@ func unmarshalFeaturesChange(b []byte) (FeaturesChange, error) {
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return FeaturesChange{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return FeaturesChange{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	return c, nil
 }
@@ -605,18 +547,18 @@ func marshalCoalesce(dev string, c Coalesce) []byte {
 			ae.Uint32(typ, c.RxFrames)
 		}
 	}
-	return append(genlHeader(unix.ETHTOOL_MSG_COALESCE_GET_REPLY), encode(ae)...)
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_COALESCE_GET_REPLY), wire.Encode(ae)...)
 }
 
 // unmarshalCoalesce decodes a COALESCE_GET reply.
 func unmarshalCoalesce(b []byte) (Coalesce, error) {
-	_, rest, err := parseGenl(b)
+	_, rest, err := wire.ParseGenl(b)
 	if err != nil {
 		return Coalesce{}, err
 	}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return Coalesce{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return Coalesce{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	var c Coalesce
 	for ad.Next() {
@@ -639,11 +581,7 @@ func marshalCoalesceSet(dev string, set CoalesceSet, order []uint16) []byte {
 	for _, typ := range order {
 		ae.Uint32(typ, set[typ])
 	}
-	return append(genlHeader(unix.ETHTOOL_MSG_COALESCE_SET), encode(ae)...)
-}
-
-func encodeNested(ae *netlink.AttributeEncoder, typ uint16, fn func(*netlink.AttributeEncoder)) {
-	ae.Nested(typ, func(n *netlink.AttributeEncoder) error { fn(n); return nil })
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_COALESCE_SET), wire.Encode(ae)...)
 }
 
 // ErrnoOf extracts the errno an error carries (EIO when it carries none).
@@ -670,29 +608,3 @@ func extAckOf(err error) string {
 func portOf(v uint8) ethtool.Port       { return ethtool.Port(v) }
 func duplexOf(v uint8) ethtool.Duplex   { return ethtool.Duplex(v) }
 func autonegOf(v uint8) ethtool.Autoneg { return ethtool.Autoneg(v) }
-
-func nlmsgAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
-
-// marshalMessage encodes a message, padding the payload to 4 bytes as
-// mdlayher/netlink requires.
-func marshalMessage(h netlink.Header, data []byte) ([]byte, error) {
-	h.Length = uint32(nlmsgAlign(unix.NLMSG_HDRLEN + len(data)))
-	return netlink.Message{Header: h, Data: data}.MarshalBinary()
-}
-
-// splitMessage returns the first message of b and the bytes after it.
-func splitMessage(b []byte) (netlink.Message, []byte, error) {
-	var m netlink.Message
-	if len(b) < unix.NLMSG_HDRLEN {
-		return m, nil, fmt.Errorf("%w: truncated netlink header", errMalformed)
-	}
-	l := int(binary.NativeEndian.Uint32(b[0:4]))
-	adv := nlmsgAlign(l)
-	if l < unix.NLMSG_HDRLEN || adv > len(b) {
-		return m, nil, fmt.Errorf("%w: bad message length %d", errMalformed, l)
-	}
-	if err := m.UnmarshalBinary(b[:adv]); err != nil {
-		return m, nil, fmt.Errorf("%w: %v", errMalformed, err)
-	}
-	return m, b[adv:], nil
-}

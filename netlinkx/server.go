@@ -215,7 +215,7 @@ type session struct {
 func (ss *session) handleDatagram(b []byte) [][]byte {
 	var out [][]byte
 	for len(b) > 0 {
-		m, rest, err := splitMessage(b)
+		m, rest, err := wire.SplitMessage(b)
 		if err != nil {
 			var h netlink.Header
 			if len(b) >= unix.NLMSG_HDRLEN {
@@ -223,7 +223,7 @@ func (ss *session) handleDatagram(b []byte) [][]byte {
 				h.Sequence = binary.NativeEndian.Uint32(b[8:12])
 				h.PID = binary.NativeEndian.Uint32(b[12:16])
 			}
-			return append(out, errorReply(h, unix.EINVAL, err.Error()))
+			return append(out, wire.ErrorReply(h, unix.EINVAL, err.Error()))
 		}
 		out = append(out, ss.handle(m)...)
 		b = rest
@@ -247,14 +247,14 @@ func (ss *session) nodeOrDefault() (Node, error) {
 func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	defer func() {
 		if r := recover(); r != nil {
-			out = [][]byte{errorReply(m.Header, unix.EINVAL, fmt.Sprintf("internal error: %v", r))}
+			out = [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, fmt.Sprintf("internal error: %v", r))}
 		}
 	}()
 	if m.Header.Flags&netlink.Request == 0 {
-		return [][]byte{errorReply(m.Header, unix.EINVAL, "not a request")}
+		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "not a request")}
 	}
 	if m.Header.Type == wire.FamilyIbctl {
-		if cmd, rest, err := parseGenl(m.Data); err == nil && cmd == wire.CmdBind {
+		if cmd, rest, err := wire.ParseGenl(m.Data); err == nil && cmd == wire.CmdBind {
 			return ss.bind(m, rest)
 		} else if err == nil && cmd == wire.CmdBatch {
 			return ss.setBatch(m, rest)
@@ -262,7 +262,7 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	}
 	node, err := ss.nodeOrDefault()
 	if err != nil {
-		return [][]byte{errorReply(m.Header, ErrnoOf(err), extAckOf(err))}
+		return [][]byte{wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err))}
 	}
 	// A request that runs long (a perf stream) ends when its client
 	// goes: the connection is watched for the peer's hangup meanwhile.
@@ -274,26 +274,26 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	}
 	replies, err := dispatch(ctx, ss.s.b, node, m)
 	if err != nil {
-		return append(replies, errorReply(m.Header, ErrnoOf(err), extAckOf(err)))
+		return append(replies, wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err)))
 	}
 	// A message must fit one datagram; a reply that does not is refused
 	// as genlmsg_reply refuses one that does not fit its skb.
 	for _, r := range replies {
 		if len(r) > maxDatagram {
-			return [][]byte{errorReply(m.Header, unix.EMSGSIZE,
+			return [][]byte{wire.ErrorReply(m.Header, unix.EMSGSIZE,
 				fmt.Sprintf("reply message of %d bytes exceeds the %d-byte datagram", len(r), maxDatagram))}
 		}
 	}
 	if m.Header.Flags&netlink.Dump != 0 {
-		return append(replies, doneReply(m.Header))
+		return append(replies, wire.DoneReply(m.Header))
 	}
-	return append(replies, errorReply(m.Header, 0, ""))
+	return append(replies, wire.ErrorReply(m.Header, 0, ""))
 }
 
 func (ss *session) bind(m netlink.Message, rest []byte) [][]byte {
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return [][]byte{errorReply(m.Header, unix.EINVAL, "malformed bind request")}
+		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "malformed bind request")}
 	}
 	var name string
 	for ad.Next() {
@@ -303,7 +303,7 @@ func (ss *session) bind(m netlink.Message, rest []byte) [][]byte {
 	}
 	n, err := ss.s.b.Node(name)
 	if err != nil {
-		return [][]byte{errorReply(m.Header, ErrnoOf(err), extAckOf(err))}
+		return [][]byte{wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err))}
 	}
 	ss.node = n
 	if ss.batch {
@@ -312,7 +312,7 @@ func (ss *session) bind(m netlink.Message, rest []byte) [][]byte {
 			ss.node = d.Deferred()
 		}
 	}
-	return [][]byte{errorReply(m.Header, 0, "")}
+	return [][]byte{wire.ErrorReply(m.Header, 0, "")}
 }
 
 // setBatch starts or ends batch mode. Ending it syncs, so the ack of the
@@ -320,7 +320,7 @@ func (ss *session) bind(m netlink.Message, rest []byte) [][]byte {
 func (ss *session) setBatch(m netlink.Message, rest []byte) [][]byte {
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return [][]byte{errorReply(m.Header, unix.EINVAL, "malformed batch request")}
+		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "malformed batch request")}
 	}
 	on := false
 	for ad.Next() {
@@ -329,11 +329,11 @@ func (ss *session) setBatch(m netlink.Message, rest []byte) [][]byte {
 		}
 	}
 	if ad.Err() != nil {
-		return [][]byte{errorReply(m.Header, unix.EINVAL, "malformed batch request")}
+		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "malformed batch request")}
 	}
 	node, err := ss.nodeOrDefault()
 	if err != nil {
-		return [][]byte{errorReply(m.Header, ErrnoOf(err), extAckOf(err))}
+		return [][]byte{wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err))}
 	}
 	switch {
 	case on && !ss.batch:
@@ -344,42 +344,10 @@ func (ss *session) setBatch(m netlink.Message, rest []byte) [][]byte {
 	case !on && ss.batch:
 		ss.batch, ss.node = false, ss.durable
 		if err := ss.s.b.Sync(); err != nil {
-			return [][]byte{errorReply(m.Header, unix.EIO, err.Error())}
+			return [][]byte{wire.ErrorReply(m.Header, unix.EIO, err.Error())}
 		}
 	}
-	return [][]byte{errorReply(m.Header, 0, "")}
-}
-
-func reply(req netlink.Header, typ netlink.HeaderType, flags netlink.HeaderFlags, data []byte) []byte {
-	b, err := marshalMessage(netlink.Header{Type: typ, Flags: flags, Sequence: req.Sequence, PID: req.PID}, data)
-	if err != nil {
-		panic(fmt.Sprintf("netlinkx: marshal reply: %v", err))
-	}
-	return b
-}
-
-// errorReply builds NLMSG_ERROR: -errno, the request header and, when msg
-// is set, NLMSGERR_ATTR_MSG (NLM_F_ACK_TLVS).
-func errorReply(req netlink.Header, errno unix.Errno, msg string) []byte {
-	data := make([]byte, 4+unix.NLMSG_HDRLEN)
-	binary.NativeEndian.PutUint32(data[0:4], uint32(-int32(errno)))
-	binary.NativeEndian.PutUint32(data[4:8], uint32(unix.NLMSG_HDRLEN))
-	binary.NativeEndian.PutUint16(data[8:10], uint16(req.Type))
-	binary.NativeEndian.PutUint16(data[10:12], uint16(req.Flags))
-	binary.NativeEndian.PutUint32(data[12:16], req.Sequence)
-	binary.NativeEndian.PutUint32(data[16:20], req.PID)
-	flags := netlink.HeaderFlags(0x100) // NLM_F_CAPPED: payload not echoed
-	if msg != "" {
-		ae := netlink.NewAttributeEncoder()
-		ae.String(unix.NLMSGERR_ATTR_MSG, msg)
-		data = append(data, encode(ae)...)
-		flags |= 0x200 // NLM_F_ACK_TLVS
-	}
-	return reply(req, netlink.Error, flags, data)
-}
-
-func doneReply(req netlink.Header) []byte {
-	return reply(req, netlink.Done, netlink.Multi, make([]byte, 4))
+	return [][]byte{wire.ErrorReply(m.Header, 0, "")}
 }
 
 // dispatch routes one request to the backend and encodes the replies.
@@ -420,7 +388,7 @@ func getLink(node Node, m netlink.Message) ([][]byte, error) {
 		}
 		out := make([][]byte, 0, len(links))
 		for _, l := range links {
-			out = append(out, reply(m.Header, unix.RTM_NEWLINK, netlink.Multi, marshalLink(l)))
+			out = append(out, wire.Reply(m.Header, unix.RTM_NEWLINK, netlink.Multi, marshalLink(l)))
 		}
 		return out, nil
 	}
@@ -432,11 +400,11 @@ func getLink(node Node, m netlink.Message) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return [][]byte{reply(m.Header, unix.RTM_NEWLINK, 0, marshalLink(l))}, nil
+	return [][]byte{wire.Reply(m.Header, unix.RTM_NEWLINK, 0, marshalLink(l))}, nil
 }
 
 func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
-	cmd, rest, err := parseGenl(m.Data)
+	cmd, rest, err := wire.ParseGenl(m.Data)
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, err.Error())
 	}
@@ -473,7 +441,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		return nil, withMsg(unix.EINVAL, "request header missing device")
 	}
 	one := func(typ uint8, data []byte) [][]byte {
-		return [][]byte{reply(m.Header, wire.FamilyEthtool, 0, data)}
+		return [][]byte{wire.Reply(m.Header, wire.FamilyEthtool, 0, data)}
 	}
 	switch cmd {
 	case unix.ETHTOOL_MSG_FEATURES_GET:
@@ -507,7 +475,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 }
 
 func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) ([][]byte, error) {
-	cmd, rest, err := parseGenl(m.Data)
+	cmd, rest, err := wire.ParseGenl(m.Data)
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, err.Error())
 	}
@@ -545,13 +513,13 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 		if err := run(node, rest, ae); err != nil {
 			return nil, err
 		}
-		return [][]byte{reply(m.Header, wire.FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
+		return [][]byte{wire.Reply(m.Header, wire.FamilyIbctl, 0, append(wire.GenlHeader(cmd), wire.Encode(ae)...))}, nil
 	}
 	if ok, err := smRequest(b, node, cmd, rest, ae); ok {
 		if err != nil {
 			return nil, err
 		}
-		return [][]byte{reply(m.Header, wire.FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
+		return [][]byte{wire.Reply(m.Header, wire.FamilyIbctl, 0, append(wire.GenlHeader(cmd), wire.Encode(ae)...))}, nil
 	}
 	switch cmd {
 	case wire.CmdStatus:
@@ -592,7 +560,7 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 	default:
 		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ibctl command %d", cmd))
 	}
-	return [][]byte{reply(m.Header, wire.FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
+	return [][]byte{wire.Reply(m.Header, wire.FamilyIbctl, 0, append(wire.GenlHeader(cmd), wire.Encode(ae)...))}, nil
 }
 
 func marshalLinkSettings(cmd uint8, dev string, ls LinkSettings) []byte {
@@ -617,7 +585,7 @@ func marshalLinkSettings(cmd uint8, dev string, ls LinkSettings) []byte {
 		}
 		ae.Uint8(unix.ETHTOOL_A_LINKSTATE_LINK, v)
 	}
-	return append(genlHeader(cmd), encode(ae)...)
+	return append(wire.GenlHeader(cmd), wire.Encode(ae)...)
 }
 
 // msgError is an errno with an extended-ack text.

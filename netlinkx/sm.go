@@ -27,7 +27,7 @@ func encodeHCA(ae *netlink.AttributeEncoder, h HCA) {
 	ae.Uint64(wire.AttrNodeGUID, h.NodeGUID)
 	ae.Uint64(wire.AttrSysGUID, h.SysImageGUID)
 	for _, p := range h.Ports {
-		encodeNested(ae, wire.AttrPort, func(n *netlink.AttributeEncoder) {
+		wire.EncodeNested(ae, wire.AttrPort, func(n *netlink.AttributeEncoder) {
 			n.Uint32(wire.AttrPortNum, p.Num)
 			n.String(wire.AttrState, p.State)
 			n.String(wire.AttrPhysState, p.PhysState)
@@ -103,7 +103,7 @@ func encodePartition(ae *netlink.AttributeEncoder, p Partition) {
 		ae.String(wire.AttrAll, p.All)
 	}
 	for _, m := range p.Members {
-		encodeNested(ae, wire.AttrMember, func(n *netlink.AttributeEncoder) {
+		wire.EncodeNested(ae, wire.AttrMember, func(n *netlink.AttributeEncoder) {
 			n.String(wire.AttrNode, m.Node)
 			n.Uint32(wire.AttrPortNum, m.Port)
 			n.Flag(wire.AttrFull, m.Full)
@@ -151,7 +151,7 @@ func encodeGroup(ae *netlink.AttributeEncoder, g Group) {
 	ae.Uint32(wire.AttrRate, g.Rate)
 	ae.Flag(wire.AttrBroadcast, g.Broadcast)
 	for _, m := range g.Members {
-		encodeNested(ae, wire.AttrMember, func(n *netlink.AttributeEncoder) {
+		wire.EncodeNested(ae, wire.AttrMember, func(n *netlink.AttributeEncoder) {
 			n.String(wire.AttrNode, m.Node)
 			n.Uint32(wire.AttrPortNum, m.Port)
 			n.Uint8(wire.AttrJoinState, m.JoinState)
