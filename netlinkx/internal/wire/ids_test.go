@@ -4,7 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	iofs "io/fs"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,13 +15,19 @@ import (
 // number is declared there and nowhere else in the package.
 func TestNumbersAreUnique(t *testing.T) {
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, ".", func(fi iofs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]map[uint64]string{} // kind -> number -> name
-	for _, f := range pkgs["wire"].Files {
-		file := fset.Position(f.Pos()).Filename
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, d := range f.Decls {
 			g, ok := d.(*ast.GenDecl)
 			if !ok || g.Tok != token.CONST {
@@ -39,7 +45,7 @@ func TestNumbersAreUnique(t *testing.T) {
 					if kind == "" {
 						continue
 					}
-					if !strings.HasSuffix(file, "ids.go") {
+					if file != "ids.go" {
 						t.Errorf("%s is declared in %s, not in the table ids.go", name.Name, file)
 					}
 					lit, ok := vs.Values[i].(*ast.BasicLit)
