@@ -231,7 +231,7 @@ func (c *Client) DelLink(name string) error {
 }
 
 func (c *Client) ethtool(cmd uint8, dev string) ([]netlink.Message, error) {
-	return c.genl(wire.FamilyEthtool, cmd, func(ae *netlink.AttributeEncoder) { ethtoolHeader(ae, dev) })
+	return c.genl(wire.FamilyEthtool, cmd, func(ae *netlink.AttributeEncoder) { wire.EthtoolHeader(ae, dev) })
 }
 
 func single(msgs []netlink.Message) ([]byte, error) {

@@ -285,29 +285,6 @@ func unmarshalLinkRequest(b []byte) (LinkRequest, error) {
 	return r, nil
 }
 
-// ethtoolHeader encodes the ETHTOOL_A_*_HEADER nest naming a device.
-func ethtoolHeader(ae *netlink.AttributeEncoder, dev string) {
-	ae.Nested(unix.ETHTOOL_A_HEADER_UNSPEC+1, func(h *netlink.AttributeEncoder) error {
-		h.String(unix.ETHTOOL_A_HEADER_DEV_NAME, dev)
-		return nil
-	})
-}
-
-// parseEthtoolDev returns the device named in an ethtool request header
-// (attribute 1 of every ethtool message).
-func parseEthtoolDev(ad *netlink.AttributeDecoder) string {
-	var dev string
-	ad.Nested(func(h *netlink.AttributeDecoder) error {
-		for h.Next() {
-			if h.Type() == unix.ETHTOOL_A_HEADER_DEV_NAME {
-				dev = h.String()
-			}
-		}
-		return nil
-	})
-	return dev
-}
-
 // bitset encodes features as a verbose ethtool bitset: every bit with its
 // index and name, the VALUE flag on those for which pick returns true.
 func encodeBitset(ae *netlink.AttributeEncoder, typ uint16, fs []Feature, pick func(Feature) bool) {
@@ -334,49 +311,10 @@ func encodeBitset(ae *netlink.AttributeEncoder, typ uint16, fs []Feature, pick f
 // maxFeatures bounds a feature bitset (the kernel has 64 bits).
 const maxFeatures = 1024
 
-type bit struct {
-	index uint32
-	name  string
-	value bool
-}
-
-func decodeBitset(ad *netlink.AttributeDecoder) []bit {
-	var out []bit
-	ad.Nested(func(b *netlink.AttributeDecoder) error {
-		for b.Next() {
-			if b.Type() != unix.ETHTOOL_A_BITSET_BITS {
-				continue
-			}
-			b.Nested(func(bits *netlink.AttributeDecoder) error {
-				for bits.Next() {
-					var x bit
-					bits.Nested(func(one *netlink.AttributeDecoder) error {
-						for one.Next() {
-							switch one.Type() {
-							case unix.ETHTOOL_A_BITSET_BIT_INDEX:
-								x.index = one.Uint32()
-							case unix.ETHTOOL_A_BITSET_BIT_NAME:
-								x.name = one.String()
-							case unix.ETHTOOL_A_BITSET_BIT_VALUE:
-								x.value = true
-							}
-						}
-						return nil
-					})
-					out = append(out, x)
-				}
-				return nil
-			})
-		}
-		return nil
-	})
-	return out
-}
-
 // marshalFeatures encodes a FEATURES_GET reply.
 func marshalFeatures(dev string, fs []Feature) []byte {
 	ae := netlink.NewAttributeEncoder()
-	ethtoolHeader(ae, dev)
+	wire.EthtoolHeader(ae, dev)
 	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_HW, fs, func(f Feature) bool { return f.Available })
 	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_WANTED, fs, func(f Feature) bool { return f.Wanted })
 	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_ACTIVE, fs, func(f Feature) bool { return f.Active })
@@ -396,29 +334,29 @@ func unmarshalFeatures(b []byte) ([]Feature, error) {
 	}
 	var fs []Feature
 	bad := false
-	set := func(bits []bit, apply func(*Feature, bool)) {
+	set := func(bits []wire.Bit, apply func(*Feature, bool)) {
 		for _, x := range bits {
-			if x.index >= maxFeatures {
+			if x.Index >= maxFeatures {
 				bad = true
 				continue
 			}
-			for int(x.index) >= len(fs) {
+			for int(x.Index) >= len(fs) {
 				fs = append(fs, Feature{})
 			}
-			fs[x.index].Name = x.name
-			apply(&fs[x.index], x.value)
+			fs[x.Index].Name = x.Name
+			apply(&fs[x.Index], x.Value)
 		}
 	}
 	for ad.Next() {
 		switch ad.Type() {
 		case unix.ETHTOOL_A_FEATURES_HW:
-			set(decodeBitset(ad), func(f *Feature, v bool) { f.Available = v })
+			set(wire.DecodeBitset(ad), func(f *Feature, v bool) { f.Available = v })
 		case unix.ETHTOOL_A_FEATURES_WANTED:
-			set(decodeBitset(ad), func(f *Feature, v bool) { f.Wanted = v })
+			set(wire.DecodeBitset(ad), func(f *Feature, v bool) { f.Wanted = v })
 		case unix.ETHTOOL_A_FEATURES_ACTIVE:
-			set(decodeBitset(ad), func(f *Feature, v bool) { f.Active = v })
+			set(wire.DecodeBitset(ad), func(f *Feature, v bool) { f.Active = v })
 		case unix.ETHTOOL_A_FEATURES_NOCHANGE:
-			set(decodeBitset(ad), func(f *Feature, v bool) { f.NoChange = v })
+			set(wire.DecodeBitset(ad), func(f *Feature, v bool) { f.NoChange = v })
 		}
 	}
 	if err := ad.Err(); err != nil {
@@ -434,7 +372,7 @@ func unmarshalFeatures(b []byte) ([]Feature, error) {
 // want, with their wanted value (a verbose bitset with a mask).
 func marshalFeaturesSet(dev string, names []string, want map[string]bool) []byte {
 	ae := netlink.NewAttributeEncoder()
-	ethtoolHeader(ae, dev)
+	wire.EthtoolHeader(ae, dev)
 	ae.Nested(unix.ETHTOOL_A_FEATURES_WANTED, func(b *netlink.AttributeEncoder) error {
 		b.Nested(unix.ETHTOOL_A_BITSET_BITS, func(bits *netlink.AttributeEncoder) error {
 			for _, n := range names {
@@ -497,7 +435,7 @@ func encodeMaskedBitset(ae *netlink.AttributeEncoder, typ uint16, bits []Feature
 // marshalFeaturesChange encodes a FEATURES_SET reply.
 func marshalFeaturesChange(dev string, c FeaturesChange) []byte {
 	ae := netlink.NewAttributeEncoder()
-	ethtoolHeader(ae, dev)
+	wire.EthtoolHeader(ae, dev)
 	encodeMaskedBitset(ae, unix.ETHTOOL_A_FEATURES_WANTED, c.Wanted)
 	encodeMaskedBitset(ae, unix.ETHTOOL_A_FEATURES_ACTIVE, c.Active)
 	return append(wire.GenlHeader(unix.ETHTOOL_MSG_FEATURES_SET_REPLY), wire.Encode(ae)...)
@@ -514,19 +452,19 @@ func unmarshalFeaturesChange(b []byte) (FeaturesChange, error) {
 		return FeaturesChange{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	var c FeaturesChange
-	conv := func(bits []bit) []FeatureBit {
+	conv := func(bits []wire.Bit) []FeatureBit {
 		out := make([]FeatureBit, 0, len(bits))
 		for _, x := range bits {
-			out = append(out, FeatureBit{Index: x.index, Name: x.name, Value: x.value})
+			out = append(out, FeatureBit{Index: x.Index, Name: x.Name, Value: x.Value})
 		}
 		return out
 	}
 	for ad.Next() {
 		switch ad.Type() {
 		case unix.ETHTOOL_A_FEATURES_WANTED:
-			c.Wanted = conv(decodeBitset(ad))
+			c.Wanted = conv(wire.DecodeBitset(ad))
 		case unix.ETHTOOL_A_FEATURES_ACTIVE:
-			c.Active = conv(decodeBitset(ad))
+			c.Active = conv(wire.DecodeBitset(ad))
 		}
 	}
 	if err := ad.Err(); err != nil {
@@ -538,7 +476,7 @@ func unmarshalFeaturesChange(b []byte) (FeaturesChange, error) {
 // marshalCoalesce encodes a COALESCE_GET reply: only supported parameters.
 func marshalCoalesce(dev string, c Coalesce) []byte {
 	ae := netlink.NewAttributeEncoder()
-	ethtoolHeader(ae, dev)
+	wire.EthtoolHeader(ae, dev)
 	for _, typ := range c.Supported {
 		switch typ {
 		case unix.ETHTOOL_A_COALESCE_RX_USECS:
@@ -577,7 +515,7 @@ func unmarshalCoalesce(b []byte) (Coalesce, error) {
 // marshalCoalesceSet encodes a COALESCE_SET request.
 func marshalCoalesceSet(dev string, set CoalesceSet, order []uint16) []byte {
 	ae := netlink.NewAttributeEncoder()
-	ethtoolHeader(ae, dev)
+	wire.EthtoolHeader(ae, dev)
 	for _, typ := range order {
 		ae.Uint32(typ, set[typ])
 	}

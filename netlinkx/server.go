@@ -418,11 +418,11 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 	for ad.Next() {
 		switch {
 		case ad.Type() == 1: // ETHTOOL_A_*_HEADER
-			dev = parseEthtoolDev(ad)
+			dev = wire.ParseEthtoolDev(ad)
 		case cmd == unix.ETHTOOL_MSG_FEATURES_SET && ad.Type() == unix.ETHTOOL_A_FEATURES_WANTED:
 			want = map[string]bool{}
-			for _, x := range decodeBitset(ad) {
-				want[x.name] = x.value
+			for _, x := range wire.DecodeBitset(ad) {
+				want[x.Name] = x.Value
 			}
 		case cmd == unix.ETHTOOL_MSG_COALESCE_SET:
 			if b := ad.Bytes(); len(b) == 4 {
@@ -565,7 +565,7 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 
 func marshalLinkSettings(cmd uint8, dev string, ls LinkSettings) []byte {
 	ae := netlink.NewAttributeEncoder()
-	ethtoolHeader(ae, dev)
+	wire.EthtoolHeader(ae, dev)
 	switch cmd {
 	case unix.ETHTOOL_MSG_LINKINFO_GET:
 		ae.Uint8(unix.ETHTOOL_A_LINKINFO_PORT, uint8(ls.Port))
