@@ -2,12 +2,11 @@ package netlinkx
 
 import (
 	"cmp"
-	"encoding/binary"
 	"fmt"
 	"slices"
 
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
-	"github.com/mdlayher/netlink/nlenc"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,76 +41,11 @@ type AddrNode interface {
 	Neighs() ([]Neigh, error)
 }
 
-// Addresses carry no lifetimes on this protocol: every address is valid
-// and preferred forever. The server says so as the kernel does for such
-// addresses, with an IFA_CACHEINFO of infinite lifetimes and
-// IFA_F_PERMANENT.
-const infinityLifeTime = 0xffffffff
-
-// ifaddrmsg is struct ifaddrmsg.
-type ifaddrmsg struct {
-	Family    uint8
-	PrefixLen uint8
-	Flags     uint8
-	Scope     uint8
-	Index     uint32
-}
-
-func (h ifaddrmsg) marshal() []byte {
-	b := make([]byte, unix.SizeofIfAddrmsg)
-	b[0], b[1], b[2], b[3] = h.Family, h.PrefixLen, h.Flags, h.Scope
-	nlenc.PutUint32(b[4:8], h.Index)
-	return b
-}
-
-func parseIfaddrmsg(b []byte) (ifaddrmsg, []byte, error) {
-	if len(b) < unix.SizeofIfAddrmsg {
-		return ifaddrmsg{}, nil, fmt.Errorf("%w: ifaddrmsg truncated", errMalformed)
-	}
-	return ifaddrmsg{Family: b[0], PrefixLen: b[1], Flags: b[2], Scope: b[3], Index: nlenc.Uint32(b[4:8])},
-		b[unix.SizeofIfAddrmsg:], nil
-}
-
-// ndmsg is struct ndmsg.
-type ndmsg struct {
-	Family uint8
-	Index  int32
-	State  uint16
-	Flags  uint8
-	Type   uint8
-}
-
-func (h ndmsg) marshal() []byte {
-	b := make([]byte, unix.SizeofNdMsg)
-	b[0] = h.Family
-	nlenc.PutInt32(b[4:8], h.Index)
-	nlenc.PutUint16(b[8:10], h.State)
-	b[10], b[11] = h.Flags, h.Type
-	return b
-}
-
-func parseNdmsg(b []byte) (ndmsg, []byte, error) {
-	if len(b) < unix.SizeofNdMsg {
-		return ndmsg{}, nil, fmt.Errorf("%w: ndmsg truncated", errMalformed)
-	}
-	return ndmsg{Family: b[0], Index: nlenc.Int32(b[4:8]), State: nlenc.Uint16(b[8:10]), Flags: b[10], Type: b[11]},
-		b[unix.SizeofNdMsg:], nil
-}
-
-// cacheinfoForever is struct ifa_cacheinfo for an address that never
-// expires.
-func cacheinfoForever() []byte {
-	b := make([]byte, 16) // ifa_prefered, ifa_valid, cstamp, tstamp
-	binary.NativeEndian.PutUint32(b[0:4], infinityLifeTime)
-	binary.NativeEndian.PutUint32(b[4:8], infinityLifeTime)
-	return b
-}
-
-// MarshalAddr encodes a as the kernel's RTM_NEWADDR reply: IFA_ADDRESS,
+// marshalAddr encodes a as the kernel's RTM_NEWADDR reply: IFA_ADDRESS,
 // and for IPv4 also IFA_LOCAL, IFA_BROADCAST and IFA_LABEL (the kernel
 // sends neither a label nor a broadcast address for IPv6); IFA_FLAGS with
 // IFA_F_PERMANENT set; an IFA_CACHEINFO of infinite lifetimes.
-func MarshalAddr(a Addr) []byte {
+func marshalAddr(a Addr) []byte {
 	flags := a.Flags | unix.IFA_F_PERMANENT
 	ae := netlink.NewAttributeEncoder()
 	if len(a.Local) > 0 {
@@ -129,9 +63,9 @@ func MarshalAddr(a Addr) []byte {
 		}
 	}
 	ae.Uint32(unix.IFA_FLAGS, flags)
-	ae.Bytes(unix.IFA_CACHEINFO, cacheinfoForever())
-	hdr := ifaddrmsg{Family: a.Family, PrefixLen: a.PrefixLen, Flags: uint8(flags), Scope: a.Scope, Index: uint32(a.Index)}
-	return append(hdr.marshal(), encode(ae)...)
+	ae.Bytes(unix.IFA_CACHEINFO, wire.CacheinfoForever())
+	hdr := wire.Ifaddrmsg{Family: a.Family, PrefixLen: a.PrefixLen, Flags: uint8(flags), Scope: a.Scope, Index: uint32(a.Index)}
+	return append(hdr.Marshal(), wire.Encode(ae)...)
 }
 
 // marshalAddrRequest encodes an RTM_NEWADDR / RTM_DELADDR request as ip
@@ -152,23 +86,23 @@ func marshalAddrRequest(a Addr) []byte {
 	if a.Flags > 0xff {
 		ae.Uint32(unix.IFA_FLAGS, a.Flags)
 	}
-	hdr := ifaddrmsg{Family: a.Family, PrefixLen: a.PrefixLen, Flags: uint8(a.Flags), Scope: a.Scope, Index: uint32(a.Index)}
-	return append(hdr.marshal(), encode(ae)...)
+	hdr := wire.Ifaddrmsg{Family: a.Family, PrefixLen: a.PrefixLen, Flags: uint8(a.Flags), Scope: a.Scope, Index: uint32(a.Index)}
+	return append(hdr.Marshal(), wire.Encode(ae)...)
 }
 
-// UnmarshalAddr decodes an RTM_NEWADDR or RTM_DELADDR payload, a reply or
+// unmarshalAddr decodes an RTM_NEWADDR or RTM_DELADDR payload, a reply or
 // a request: Local is IFA_LOCAL, or IFA_ADDRESS without it (IPv6); Flags
 // is IFA_FLAGS, or the header's 8 bits without it. IFA_CACHEINFO is
 // accepted and ignored.
-func UnmarshalAddr(b []byte) (Addr, error) {
-	hdr, rest, err := parseIfaddrmsg(b)
+func unmarshalAddr(b []byte) (Addr, error) {
+	hdr, rest, err := wire.ParseIfaddrmsg(b)
 	if err != nil {
 		return Addr{}, err
 	}
 	a := Addr{Index: int32(hdr.Index), Family: hdr.Family, PrefixLen: hdr.PrefixLen, Scope: hdr.Scope, Flags: uint32(hdr.Flags)}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return Addr{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return Addr{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	var address []byte
 	for ad.Next() {
@@ -186,7 +120,7 @@ func UnmarshalAddr(b []byte) (Addr, error) {
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return Addr{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return Addr{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	if a.Local == nil {
 		a.Local = address
@@ -194,9 +128,9 @@ func UnmarshalAddr(b []byte) (Addr, error) {
 	return a, nil
 }
 
-// MarshalNeigh encodes n as the kernel's RTM_NEWNEIGH: NDA_DST, and
+// marshalNeigh encodes n as the kernel's RTM_NEWNEIGH: NDA_DST, and
 // NDA_LLADDR when the entry has a link-layer address.
-func MarshalNeigh(n Neigh) []byte {
+func marshalNeigh(n Neigh) []byte {
 	ae := netlink.NewAttributeEncoder()
 	if len(n.Dst) > 0 {
 		ae.Bytes(unix.NDA_DST, n.Dst)
@@ -204,20 +138,20 @@ func MarshalNeigh(n Neigh) []byte {
 	if len(n.LLAddr) > 0 {
 		ae.Bytes(unix.NDA_LLADDR, n.LLAddr)
 	}
-	hdr := ndmsg{Family: n.Family, Index: n.Index, State: n.State, Flags: n.Flags, Type: unix.RTN_UNICAST}
-	return append(hdr.marshal(), encode(ae)...)
+	hdr := wire.Ndmsg{Family: n.Family, Index: n.Index, State: n.State, Flags: n.Flags, Type: unix.RTN_UNICAST}
+	return append(hdr.Marshal(), wire.Encode(ae)...)
 }
 
-// UnmarshalNeigh decodes an RTM_NEWNEIGH payload.
-func UnmarshalNeigh(b []byte) (Neigh, error) {
-	hdr, rest, err := parseNdmsg(b)
+// unmarshalNeigh decodes an RTM_NEWNEIGH payload.
+func unmarshalNeigh(b []byte) (Neigh, error) {
+	hdr, rest, err := wire.ParseNdmsg(b)
 	if err != nil {
 		return Neigh{}, err
 	}
 	n := Neigh{Index: hdr.Index, Family: hdr.Family, State: hdr.State, Flags: hdr.Flags}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return Neigh{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return Neigh{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	for ad.Next() {
 		switch ad.Type() {
@@ -228,7 +162,7 @@ func UnmarshalNeigh(b []byte) (Neigh, error) {
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return Neigh{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return Neigh{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	return n, nil
 }
@@ -251,9 +185,9 @@ func addrRequest(node Node, m netlink.Message) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return dumpByFamily(m, addrs, func(a Addr) uint8 { return a.Family }, unix.RTM_NEWADDR, MarshalAddr), nil
+		return dumpByFamily(m, addrs, func(a Addr) uint8 { return a.Family }, unix.RTM_NEWADDR, marshalAddr), nil
 	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
-		a, err := UnmarshalAddr(m.Data)
+		a, err := unmarshalAddr(m.Data)
 		if err != nil {
 			return nil, withMsg(unix.EINVAL, err.Error())
 		}
@@ -275,7 +209,7 @@ func addrRequest(node Node, m netlink.Message) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return dumpByFamily(m, ns, func(n Neigh) uint8 { return n.Family }, unix.RTM_NEWNEIGH, MarshalNeigh), nil
+		return dumpByFamily(m, ns, func(n Neigh) uint8 { return n.Family }, unix.RTM_NEWNEIGH, marshalNeigh), nil
 	}
 	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown message type %d", m.Header.Type))
 }
@@ -294,7 +228,7 @@ func dumpByFamily[T any](m netlink.Message, items []T, family func(T) uint8, typ
 	out := make([][]byte, 0, len(items))
 	for _, it := range items {
 		if want == unix.AF_UNSPEC || family(it) == want {
-			out = append(out, reply(m.Header, typ, netlink.Multi, marshal(it)))
+			out = append(out, wire.Reply(m.Header, typ, netlink.Multi, marshal(it)))
 		}
 	}
 	return out
@@ -328,13 +262,13 @@ func checkAddr(a Addr) error {
 // Addrs dumps the bound node's interface addresses, IPv4 first (ip
 // address show). It fails with EOPNOTSUPP when the node has no IP stack.
 func (c *Client) Addrs() ([]Addr, error) {
-	msgs, err := c.Execute(unix.RTM_GETADDR, netlink.Dump, ifaddrmsg{}.marshal())
+	msgs, err := c.Execute(unix.RTM_GETADDR, netlink.Dump, wire.Ifaddrmsg{}.Marshal())
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Addr, 0, len(msgs))
 	for _, m := range msgs {
-		a, err := UnmarshalAddr(m.Data)
+		a, err := unmarshalAddr(m.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -361,13 +295,13 @@ func (c *Client) DelAddr(a Addr) error {
 // Neighs dumps the bound node's neighbour tables, IPv4 (ARP) first (ip
 // neigh show). It fails with EOPNOTSUPP when the node has no IP stack.
 func (c *Client) Neighs() ([]Neigh, error) {
-	msgs, err := c.Execute(unix.RTM_GETNEIGH, netlink.Dump, ndmsg{}.marshal())
+	msgs, err := c.Execute(unix.RTM_GETNEIGH, netlink.Dump, wire.Ndmsg{}.Marshal())
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Neigh, 0, len(msgs))
 	for _, m := range msgs {
-		n, err := UnmarshalNeigh(m.Data)
+		n, err := unmarshalNeigh(m.Data)
 		if err != nil {
 			return nil, err
 		}

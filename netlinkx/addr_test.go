@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -83,7 +84,7 @@ func TestAddrCodec(t *testing.T) {
 	labelled := v6Link
 	labelled.Label, labelled.Broadcast = "ib0", []byte{1, 2, 3, 4}
 	for _, a := range []Addr{v4Addr, v4Secondary, v6Link, labelled} {
-		got, err := UnmarshalAddr(MarshalAddr(a))
+		got, err := unmarshalAddr(marshalAddr(a))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func TestAddrCodec(t *testing.T) {
 	big := v6Link
 	big.Flags = unix.IFA_F_NOPREFIXROUTE | unix.IFA_F_NODAD
 	for _, a := range []Addr{v4Addr, big, {Index: 2}} {
-		got, err := UnmarshalAddr(marshalAddrRequest(a))
+		got, err := unmarshalAddr(marshalAddrRequest(a))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +105,7 @@ func TestAddrCodec(t *testing.T) {
 		}
 	}
 	for _, n := range testNeighs {
-		got, err := UnmarshalNeigh(MarshalNeigh(n))
+		got, err := unmarshalNeigh(marshalNeigh(n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,20 +115,20 @@ func TestAddrCodec(t *testing.T) {
 	}
 	// truncated headers, then a bad attribute after a whole header
 	for _, b := range [][]byte{{2, 24, 0}, append(make([]byte, 8), 0xff, 0xff, 1, 0)} {
-		if _, err := UnmarshalAddr(b); !errors.Is(err, errMalformed) {
-			t.Errorf("UnmarshalAddr(%x) = %v", b, err)
+		if _, err := unmarshalAddr(b); !errors.Is(err, wire.ErrMalformed) {
+			t.Errorf("unmarshalAddr(%x) = %v", b, err)
 		}
 	}
 	for _, b := range [][]byte{make([]byte, 11), append(make([]byte, 12), 0xff, 0xff, 1, 0)} {
-		if _, err := UnmarshalNeigh(b); !errors.Is(err, errMalformed) {
-			t.Errorf("UnmarshalNeigh(%x) = %v", b, err)
+		if _, err := unmarshalNeigh(b); !errors.Is(err, wire.ErrMalformed) {
+			t.Errorf("unmarshalNeigh(%x) = %v", b, err)
 		}
 	}
 }
 
 // TestAddrWireFormat pins the encoding against the kernel's structs.
 func TestAddrWireFormat(t *testing.T) {
-	b := MarshalAddr(v4Addr)
+	b := marshalAddr(v4Addr)
 	if want := []byte{unix.AF_INET, 24, unix.IFA_F_PERMANENT, 0, 2, 0, 0, 0}; string(b[:8]) != string(want) {
 		t.Errorf("ifaddrmsg = % x, want % x", b[:8], want)
 	}
@@ -148,7 +149,7 @@ func TestAddrWireFormat(t *testing.T) {
 	if diff := cmp.Diff(want, types); diff != "" {
 		t.Errorf("attributes (-want +got):\n%s", diff)
 	}
-	n := MarshalNeigh(testNeighs[1])
+	n := marshalNeigh(testNeighs[1])
 	if want := []byte{unix.AF_INET, 0, 0, 0, 2, 0, 0, 0, unix.NUD_REACHABLE, 0, 0, unix.RTN_UNICAST}; string(n[:12]) != string(want) {
 		t.Errorf("ndmsg = % x, want % x", n[:12], want)
 	}
@@ -166,7 +167,7 @@ func TestAddrRequest(t *testing.T) {
 		t.Helper()
 		var out []netlink.Message
 		for _, r := range replies {
-			msgs, err := parseMessages(r)
+			msgs, err := wire.ParseMessages(r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -181,13 +182,13 @@ func TestAddrRequest(t *testing.T) {
 	}
 	dumpAddrs := func(family uint8) []Addr {
 		t.Helper()
-		replies, err := addrRequest(n, request(unix.RTM_GETADDR, netlink.Dump, ifaddrmsg{Family: family}.marshal()))
+		replies, err := addrRequest(n, request(unix.RTM_GETADDR, netlink.Dump, wire.Ifaddrmsg{Family: family}.Marshal()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out []Addr
 		for _, m := range decodeAll(replies, unix.RTM_NEWADDR) {
-			a, err := UnmarshalAddr(m.Data)
+			a, err := unmarshalAddr(m.Data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -202,13 +203,13 @@ func TestAddrRequest(t *testing.T) {
 	if diff := cmp.Diff(all[2:], dumpAddrs(unix.AF_INET6)); diff != "" {
 		t.Errorf("inet6 dump (-want +got):\n%s", diff)
 	}
-	replies, err := addrRequest(n, request(unix.RTM_GETNEIGH, netlink.Dump, ndmsg{}.marshal()))
+	replies, err := addrRequest(n, request(unix.RTM_GETNEIGH, netlink.Dump, wire.Ndmsg{}.Marshal()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var neighs []Neigh
 	for _, m := range decodeAll(replies, unix.RTM_NEWNEIGH) {
-		nb, err := UnmarshalNeigh(m.Data)
+		nb, err := unmarshalNeigh(m.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,8 +225,8 @@ func TestAddrRequest(t *testing.T) {
 		m     netlink.Message
 		errno unix.Errno
 	}{
-		{"get one address", request(unix.RTM_GETADDR, 0, ifaddrmsg{}.marshal()), unix.EOPNOTSUPP},
-		{"get one neighbour", request(unix.RTM_GETNEIGH, 0, ndmsg{}.marshal()), unix.EOPNOTSUPP},
+		{"get one address", request(unix.RTM_GETADDR, 0, wire.Ifaddrmsg{}.Marshal()), unix.EOPNOTSUPP},
+		{"get one neighbour", request(unix.RTM_GETNEIGH, 0, wire.Ndmsg{}.Marshal()), unix.EOPNOTSUPP},
 		{"replace", request(unix.RTM_NEWADDR, netlink.Create|netlink.Replace, bad(v4Addr)), unix.EOPNOTSUPP},
 		{"change", request(unix.RTM_NEWADDR, 0, bad(v4Addr)), unix.EOPNOTSUPP},
 		{"no family", request(unix.RTM_NEWADDR, netlink.Create|netlink.Excl, bad(Addr{Index: 2})), unix.EOPNOTSUPP},
@@ -246,7 +247,7 @@ func TestAddrRequest(t *testing.T) {
 	}
 	for _, typ := range []netlink.HeaderType{unix.RTM_GETADDR, unix.RTM_NEWADDR, unix.RTM_DELADDR, unix.RTM_GETNEIGH} {
 		_, err := addrRequest(&fakeNode{}, request(typ, netlink.Dump|netlink.Create|netlink.Excl, bad(v4Addr)))
-		if !errors.Is(err, unix.EOPNOTSUPP) || ExtAckOf(err) != "this node has no IP stack" {
+		if !errors.Is(err, unix.EOPNOTSUPP) || extAckOf(err) != "this node has no IP stack" {
 			t.Errorf("type %d on a node without IP stack: %v", typ, err)
 		}
 	}
@@ -323,20 +324,20 @@ func TestAddrWithoutIPStack(t *testing.T) {
 }
 
 func FuzzAddrDecode(f *testing.F) {
-	f.Add(MarshalAddr(v4Addr))
-	f.Add(MarshalAddr(v6Link))
+	f.Add(marshalAddr(v4Addr))
+	f.Add(marshalAddr(v6Link))
 	f.Add(marshalAddrRequest(v4Addr))
-	f.Add(MarshalNeigh(testNeighs[0]))
+	f.Add(marshalNeigh(testNeighs[0]))
 	f.Add([]byte{2, 24, 0})
 	n := &ipNode{fakeNode: &fakeNode{}, addrs: []Addr{v4Addr}, neighs: testNeighs}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if a, err := UnmarshalAddr(b); err == nil {
-			if _, err := UnmarshalAddr(MarshalAddr(a)); err != nil {
+		if a, err := unmarshalAddr(b); err == nil {
+			if _, err := unmarshalAddr(marshalAddr(a)); err != nil {
 				t.Fatalf("re-encoding %+v: %v", a, err)
 			}
 		}
-		if nb, err := UnmarshalNeigh(b); err == nil {
-			if _, err := UnmarshalNeigh(MarshalNeigh(nb)); err != nil {
+		if nb, err := unmarshalNeigh(b); err == nil {
+			if _, err := unmarshalNeigh(marshalNeigh(nb)); err != nil {
 				t.Fatalf("re-encoding %+v: %v", nb, err)
 			}
 		}

@@ -8,8 +8,8 @@ import (
 	"os"
 	"sync"
 
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
-	"github.com/mdlayher/netlink/nlenc"
 	"golang.org/x/sys/unix"
 )
 
@@ -108,7 +108,7 @@ func (c *Client) Execute(typ netlink.HeaderType, flags netlink.HeaderFlags, data
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
-	b, err := marshalMessage(netlink.Header{Type: typ, Flags: netlink.Request | netlink.Acknowledge | flags, Sequence: c.seq}, data)
+	b, err := wire.MarshalMessage(netlink.Header{Type: typ, Flags: netlink.Request | netlink.Acknowledge | flags, Sequence: c.seq}, data)
 	if err != nil {
 		return nil, fmt.Errorf("marshal request: %w", err)
 	}
@@ -130,7 +130,7 @@ func (c *Client) Execute(typ netlink.HeaderType, flags netlink.HeaderFlags, data
 		if n == 0 {
 			return nil, &netlink.OpError{Op: "receive", Err: errors.New("driver closed the connection")}
 		}
-		msgs, err := parseMessages(c.buf[:n])
+		msgs, err := wire.ParseMessages(c.buf[:n])
 		if err != nil {
 			return nil, &netlink.OpError{Op: "receive", Err: err}
 		}
@@ -142,7 +142,7 @@ func (c *Client) Execute(typ netlink.HeaderType, flags netlink.HeaderFlags, data
 			case netlink.Done:
 				return out, nil
 			case netlink.Error:
-				errno, msg, err := parseAck(m.Data)
+				errno, msg, err := wire.ParseAck(m.Data)
 				if err != nil {
 					return nil, &netlink.OpError{Op: "receive", Err: err}
 				}
@@ -157,51 +157,17 @@ func (c *Client) Execute(typ netlink.HeaderType, flags netlink.HeaderFlags, data
 	}
 }
 
-func parseMessages(b []byte) ([]netlink.Message, error) {
-	var out []netlink.Message
-	for len(b) > 0 {
-		m, rest, err := splitMessage(b)
-		if err != nil {
-			return nil, err
-		}
-		m.Data = append([]byte(nil), m.Data...)
-		out = append(out, m)
-		b = rest
-	}
-	return out, nil
-}
-
-// parseAck decodes NLMSG_ERROR: errno and the NLMSGERR_ATTR_MSG text.
-func parseAck(b []byte) (unix.Errno, string, error) {
-	if len(b) < 4+unix.NLMSG_HDRLEN {
-		return 0, "", fmt.Errorf("%w: short ack", errMalformed)
-	}
-	errno := unix.Errno(-nlenc.Int32(b[0:4]))
-	var msg string
-	if rest := b[4+unix.NLMSG_HDRLEN:]; len(rest) > 0 {
-		ad, err := netlink.NewAttributeDecoder(rest)
-		if err == nil {
-			for ad.Next() {
-				if ad.Type() == unix.NLMSGERR_ATTR_MSG {
-					msg = ad.String()
-				}
-			}
-		}
-	}
-	return errno, msg, nil
-}
-
 func (c *Client) genl(family netlink.HeaderType, cmd uint8, fn func(ae *netlink.AttributeEncoder)) ([]netlink.Message, error) {
 	ae := netlink.NewAttributeEncoder()
 	if fn != nil {
 		fn(ae)
 	}
-	return c.Execute(family, 0, append(genlHeader(cmd), encode(ae)...))
+	return c.Execute(family, 0, append(wire.GenlHeader(cmd), wire.Encode(ae)...))
 }
 
 // Bind selects the node the following requests go to.
 func (c *Client) Bind(node string) error {
-	_, err := c.genl(FamilyIbctl, CmdBind, func(ae *netlink.AttributeEncoder) { ae.String(AttrNode, node) })
+	_, err := c.genl(wire.FamilyIbctl, wire.CmdBind, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrNode, node) })
 	return err
 }
 
@@ -213,19 +179,19 @@ func (c *Client) Batch(on bool) error {
 	if on {
 		v = 1
 	}
-	_, err := c.genl(FamilyIbctl, CmdBatch, func(ae *netlink.AttributeEncoder) { ae.Uint8(AttrValue, v) })
+	_, err := c.genl(wire.FamilyIbctl, wire.CmdBatch, func(ae *netlink.AttributeEncoder) { ae.Uint8(wire.AttrValue, v) })
 	return err
 }
 
 // Links dumps every link.
 func (c *Client) Links() ([]Link, error) {
-	msgs, err := c.Execute(unix.RTM_GETLINK, netlink.Dump, ifinfomsg{}.marshal())
+	msgs, err := c.Execute(unix.RTM_GETLINK, netlink.Dump, wire.Ifinfomsg{}.Marshal())
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Link, 0, len(msgs))
 	for _, m := range msgs {
-		l, err := UnmarshalLink(m.Data)
+		l, err := unmarshalLink(m.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -236,41 +202,41 @@ func (c *Client) Links() ([]Link, error) {
 
 // Link gets one link by name.
 func (c *Client) Link(name string) (Link, error) {
-	msgs, err := c.Execute(unix.RTM_GETLINK, 0, MarshalLinkRequest(LinkRequest{Name: name}))
+	msgs, err := c.Execute(unix.RTM_GETLINK, 0, marshalLinkRequest(LinkRequest{Name: name}))
 	if err != nil {
 		return Link{}, err
 	}
 	if len(msgs) != 1 {
-		return Link{}, fmt.Errorf("%w: %d replies", errMalformed, len(msgs))
+		return Link{}, fmt.Errorf("%w: %d replies", wire.ErrMalformed, len(msgs))
 	}
-	return UnmarshalLink(msgs[0].Data)
+	return unmarshalLink(msgs[0].Data)
 }
 
 // NewLink creates a link (RTM_NEWLINK with NLM_F_CREATE|NLM_F_EXCL).
 func (c *Client) NewLink(r LinkRequest) error {
-	_, err := c.Execute(unix.RTM_NEWLINK, netlink.Create|netlink.Excl, MarshalLinkRequest(r))
+	_, err := c.Execute(unix.RTM_NEWLINK, netlink.Create|netlink.Excl, marshalLinkRequest(r))
 	return err
 }
 
 // SetLink changes a link (RTM_NEWLINK without NLM_F_CREATE, as ip link set).
 func (c *Client) SetLink(r LinkRequest) error {
-	_, err := c.Execute(unix.RTM_NEWLINK, 0, MarshalLinkRequest(r))
+	_, err := c.Execute(unix.RTM_NEWLINK, 0, marshalLinkRequest(r))
 	return err
 }
 
 // DelLink deletes a link by name.
 func (c *Client) DelLink(name string) error {
-	_, err := c.Execute(unix.RTM_DELLINK, 0, MarshalLinkRequest(LinkRequest{Name: name}))
+	_, err := c.Execute(unix.RTM_DELLINK, 0, marshalLinkRequest(LinkRequest{Name: name}))
 	return err
 }
 
 func (c *Client) ethtool(cmd uint8, dev string) ([]netlink.Message, error) {
-	return c.genl(FamilyEthtool, cmd, func(ae *netlink.AttributeEncoder) { ethtoolHeader(ae, dev) })
+	return c.genl(wire.FamilyEthtool, cmd, func(ae *netlink.AttributeEncoder) { wire.EthtoolHeader(ae, dev) })
 }
 
 func single(msgs []netlink.Message) ([]byte, error) {
 	if len(msgs) != 1 {
-		return nil, fmt.Errorf("%w: %d replies", errMalformed, len(msgs))
+		return nil, fmt.Errorf("%w: %d replies", wire.ErrMalformed, len(msgs))
 	}
 	return msgs[0].Data, nil
 }
@@ -285,13 +251,13 @@ func (c *Client) Features(dev string) ([]Feature, error) {
 	if err != nil {
 		return nil, err
 	}
-	return UnmarshalFeatures(b)
+	return unmarshalFeatures(b)
 }
 
 // SetFeatures requests features on or off by kernel name, in order, and
 // returns what the change did.
 func (c *Client) SetFeatures(dev string, names []string, want map[string]bool) (FeaturesChange, error) {
-	msgs, err := c.Execute(FamilyEthtool, 0, MarshalFeaturesSet(dev, names, want))
+	msgs, err := c.Execute(wire.FamilyEthtool, 0, marshalFeaturesSet(dev, names, want))
 	if err != nil {
 		return FeaturesChange{}, err
 	}
@@ -299,7 +265,7 @@ func (c *Client) SetFeatures(dev string, names []string, want map[string]bool) (
 	if err != nil {
 		return FeaturesChange{}, err
 	}
-	return UnmarshalFeaturesChange(b)
+	return unmarshalFeaturesChange(b)
 }
 
 // Coalesce gets interrupt moderation parameters.
@@ -312,12 +278,12 @@ func (c *Client) Coalesce(dev string) (Coalesce, error) {
 	if err != nil {
 		return Coalesce{}, err
 	}
-	return UnmarshalCoalesce(b)
+	return unmarshalCoalesce(b)
 }
 
 // SetCoalesce sets interrupt moderation parameters (attributes in order).
 func (c *Client) SetCoalesce(dev string, set CoalesceSet, order []uint16) error {
-	_, err := c.Execute(FamilyEthtool, 0, MarshalCoalesceSet(dev, set, order))
+	_, err := c.Execute(wire.FamilyEthtool, 0, marshalCoalesceSet(dev, set, order))
 	return err
 }
 
@@ -341,13 +307,13 @@ func (c *Client) LinkSettings(dev string) (LinkSettings, error) {
 }
 
 func unmarshalLinkSettings(b []byte, ls *LinkSettings) error {
-	cmd, rest, err := parseGenl(b)
+	cmd, rest, err := wire.ParseGenl(b)
 	if err != nil {
 		return err
 	}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errMalformed, err)
+		return fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	for ad.Next() {
 		switch {
@@ -371,7 +337,7 @@ func unmarshalLinkSettings(b []byte, ls *LinkSettings) error {
 }
 
 func (c *Client) ibctl(cmd uint8, fn func(ae *netlink.AttributeEncoder)) (*netlink.AttributeDecoder, error) {
-	msgs, err := c.genl(FamilyIbctl, cmd, fn)
+	msgs, err := c.genl(wire.FamilyIbctl, cmd, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -379,7 +345,7 @@ func (c *Client) ibctl(cmd uint8, fn func(ae *netlink.AttributeEncoder)) (*netli
 	if err != nil {
 		return nil, err
 	}
-	_, rest, err := parseGenl(b)
+	_, rest, err := wire.ParseGenl(b)
 	if err != nil {
 		return nil, err
 	}
@@ -388,13 +354,13 @@ func (c *Client) ibctl(cmd uint8, fn func(ae *netlink.AttributeEncoder)) (*netli
 
 // SysRead reads a sysfs file.
 func (c *Client) SysRead(path string) ([]byte, error) {
-	ad, err := c.ibctl(CmdSysRead, func(ae *netlink.AttributeEncoder) { ae.String(AttrPath, path) })
+	ad, err := c.ibctl(wire.CmdSysRead, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrPath, path) })
 	if err != nil {
 		return nil, err
 	}
 	var data []byte
 	for ad.Next() {
-		if ad.Type() == AttrData {
+		if ad.Type() == wire.AttrData {
 			data = ad.Bytes()
 		}
 	}
@@ -403,16 +369,16 @@ func (c *Client) SysRead(path string) ([]byte, error) {
 
 // SysWrite writes data to a sysfs file and returns the accepted byte count.
 func (c *Client) SysWrite(path string, data []byte) (int, error) {
-	ad, err := c.ibctl(CmdSysWrite, func(ae *netlink.AttributeEncoder) {
-		ae.String(AttrPath, path)
-		ae.Bytes(AttrData, data)
+	ad, err := c.ibctl(wire.CmdSysWrite, func(ae *netlink.AttributeEncoder) {
+		ae.String(wire.AttrPath, path)
+		ae.Bytes(wire.AttrData, data)
 	})
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for ad.Next() {
-		if ad.Type() == AttrWritten {
+		if ad.Type() == wire.AttrWritten {
 			n = int(ad.Uint32())
 		}
 	}
@@ -422,13 +388,13 @@ func (c *Client) SysWrite(path string, data []byte) (int, error) {
 // SysList lists a sysfs directory.
 func (c *Client) SysList(path string) ([]SysEntry, error) {
 	var out []SysEntry
-	err := c.dump(CmdSysList, AttrEntry, func(ae *netlink.AttributeEncoder) { ae.String(AttrPath, path) }, func(n *netlink.AttributeDecoder) {
+	err := c.dump(wire.CmdSysList, wire.AttrEntry, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrPath, path) }, func(n *netlink.AttributeDecoder) {
 		var e SysEntry
 		for n.Next() {
 			switch n.Type() {
-			case AttrName:
+			case wire.AttrName:
 				e.Name = n.String()
-			case AttrMode:
+			case wire.AttrMode:
 				e.Mode = n.Uint32()
 			}
 		}
@@ -442,22 +408,22 @@ func (c *Client) SysList(path string) ([]SysEntry, error) {
 
 // DriverInfo is `ethtool -i`.
 func (c *Client) DriverInfo(dev string) (DriverInfo, error) {
-	ad, err := c.ibctl(CmdDrvInfo, func(ae *netlink.AttributeEncoder) { ae.String(AttrDev, dev) })
+	ad, err := c.ibctl(wire.CmdDrvInfo, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrDev, dev) })
 	if err != nil {
 		return DriverInfo{}, err
 	}
 	var di DriverInfo
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrDriver:
+		case wire.AttrDriver:
 			di.Driver = ad.String()
-		case AttrVersion:
+		case wire.AttrVersion:
 			di.Version = ad.String()
-		case AttrFirmware:
+		case wire.AttrFirmware:
 			di.Firmware = ad.String()
-		case AttrBusInfo:
+		case wire.AttrBusInfo:
 			di.BusInfo = ad.String()
-		case AttrNStats:
+		case wire.AttrNStats:
 			di.NStats = ad.Uint32()
 		}
 	}
@@ -467,13 +433,13 @@ func (c *Client) DriverInfo(dev string) (DriverInfo, error) {
 // Stats is `ethtool -S`.
 func (c *Client) Stats(dev string) ([]Stat, error) {
 	var out []Stat
-	err := c.dump(CmdStats, AttrStat, func(ae *netlink.AttributeEncoder) { ae.String(AttrDev, dev) }, func(n *netlink.AttributeDecoder) {
+	err := c.dump(wire.CmdStats, wire.AttrStat, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrDev, dev) }, func(n *netlink.AttributeDecoder) {
 		var s Stat
 		for n.Next() {
 			switch n.Type() {
-			case AttrName:
+			case wire.AttrName:
 				s.Name = n.String()
-			case AttrValue:
+			case wire.AttrValue:
 				s.Value = n.Uint64()
 			}
 		}
@@ -487,24 +453,24 @@ func (c *Client) Stats(dev string) ([]Stat, error) {
 
 // Status describes the driver.
 func (c *Client) Status() (Status, error) {
-	ad, err := c.ibctl(CmdStatus, nil)
+	ad, err := c.ibctl(wire.CmdStatus, nil)
 	if err != nil {
 		return Status{}, err
 	}
 	var st Status
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrPID:
+		case wire.AttrPID:
 			st.PID = ad.Uint32()
-		case AttrSocket:
+		case wire.AttrSocket:
 			st.Socket = ad.String()
-		case AttrStateDir:
+		case wire.AttrStateDir:
 			st.StateDir = ad.String()
-		case AttrUptime:
+		case wire.AttrUptime:
 			st.Uptime = ad.Uint64()
-		case AttrLinks:
+		case wire.AttrLinks:
 			st.Links = ad.Uint32()
-		case AttrNode:
+		case wire.AttrNode:
 			st.Nodes = append(st.Nodes, ad.String())
 		}
 	}
@@ -513,6 +479,6 @@ func (c *Client) Status() (Status, error) {
 
 // Stop asks the driver to exit.
 func (c *Client) Stop() error {
-	_, err := c.genl(FamilyIbctl, CmdStop, nil)
+	_, err := c.genl(wire.FamilyIbctl, wire.CmdStop, nil)
 	return err
 }

@@ -1,6 +1,7 @@
 package netlinkx
 
 import (
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -17,12 +18,6 @@ type Logger interface {
 	Log(after uint64) ([]LogRecord, error)
 }
 
-// CmdDmesg reads a node's kernel messages after AttrSeq (ibctl family).
-const CmdDmesg uint8 = 16
-
-// AttrTime is a message's time in nanoseconds.
-const AttrTime uint16 = 72
-
 func dmesgRequest(node Node, rest []byte, put putEntry) error {
 	l, ok := node.(Logger)
 	if !ok {
@@ -34,7 +29,7 @@ func dmesgRequest(node Node, rest []byte, put putEntry) error {
 		return withMsg(unix.EINVAL, "malformed dmesg request")
 	}
 	for ad.Next() {
-		if ad.Type() == AttrSeq {
+		if ad.Type() == wire.AttrSeq {
 			after = ad.Uint64()
 		}
 	}
@@ -46,10 +41,10 @@ func dmesgRequest(node Node, rest []byte, put putEntry) error {
 		return err
 	}
 	for _, r := range recs {
-		put(AttrEntry, func(n *netlink.AttributeEncoder) {
-			n.Uint64(AttrSeq, r.Seq)
-			n.Uint64(AttrTime, r.TimeNs)
-			n.String(AttrData, r.Text)
+		put(wire.AttrEntry, func(n *netlink.AttributeEncoder) {
+			n.Uint64(wire.AttrSeq, r.Seq)
+			n.Uint64(wire.AttrTime, r.TimeNs)
+			n.String(wire.AttrData, r.Text)
 		})
 	}
 	return nil
@@ -58,15 +53,15 @@ func dmesgRequest(node Node, rest []byte, put putEntry) error {
 // Dmesg returns the bound node's kernel messages after sequence after.
 func (c *Client) Dmesg(after uint64) ([]LogRecord, error) {
 	var out []LogRecord
-	err := c.dump(CmdDmesg, AttrEntry, func(ae *netlink.AttributeEncoder) { ae.Uint64(AttrSeq, after) }, func(n *netlink.AttributeDecoder) {
+	err := c.dump(wire.CmdDmesg, wire.AttrEntry, func(ae *netlink.AttributeEncoder) { ae.Uint64(wire.AttrSeq, after) }, func(n *netlink.AttributeDecoder) {
 		var r LogRecord
 		for n.Next() {
 			switch n.Type() {
-			case AttrSeq:
+			case wire.AttrSeq:
 				r.Seq = n.Uint64()
-			case AttrTime:
+			case wire.AttrTime:
 				r.TimeNs = n.Uint64()
-			case AttrData:
+			case wire.AttrData:
 				r.Text = n.String()
 			}
 		}

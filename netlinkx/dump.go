@@ -3,23 +3,10 @@ package netlinkx
 import (
 	"fmt"
 
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
-
-// dumpCmds are the ibctl commands that answer with a dump, as a generic
-// netlink family's dumpit does: one NLM_F_MULTI message per entry, then
-// NLMSG_DONE, so that a listing of any length crosses the socket in
-// datagrams of whole messages. They need NLM_F_DUMP, and the other
-// commands refuse it (genl_family_rcv_msg: EOPNOTSUPP without a handler).
-var dumpCmds = map[uint8]bool{
-	CmdSysList:  true,
-	CmdStats:    true,
-	CmdPartList: true,
-	CmdGroups:   true,
-	CmdDmesg:    true,
-	CmdMaddr:    true,
-}
 
 // putEntry adds one dump message holding the attributes fn encodes,
 // nested under typ.
@@ -30,46 +17,46 @@ func ibctlDump(b Backend, node Node, m netlink.Message, cmd uint8, rest []byte, 
 	var out [][]byte
 	put := func(typ uint16, fn func(*netlink.AttributeEncoder)) {
 		ae := netlink.NewAttributeEncoder()
-		encodeNested(ae, typ, fn)
-		out = append(out, reply(m.Header, FamilyIbctl, netlink.Multi, append(genlHeader(cmd), encode(ae)...)))
+		wire.EncodeNested(ae, typ, fn)
+		out = append(out, wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi, append(wire.GenlHeader(cmd), wire.Encode(ae)...)))
 	}
 	var err error
 	switch cmd {
-	case CmdSysList:
+	case wire.CmdSysList:
 		var entries []SysEntry
 		if entries, err = node.SysList(path); err == nil {
 			for _, e := range entries {
-				put(AttrEntry, func(n *netlink.AttributeEncoder) {
-					n.String(AttrName, e.Name)
-					n.Uint32(AttrMode, e.Mode)
+				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) {
+					n.String(wire.AttrName, e.Name)
+					n.Uint32(wire.AttrMode, e.Mode)
 				})
 			}
 		}
-	case CmdStats:
+	case wire.CmdStats:
 		var st []Stat
 		if st, err = node.Stats(dev); err == nil {
 			for _, s := range st {
-				put(AttrStat, func(n *netlink.AttributeEncoder) {
-					n.String(AttrName, s.Name)
-					n.Uint64(AttrValue, s.Value)
+				put(wire.AttrStat, func(n *netlink.AttributeEncoder) {
+					n.String(wire.AttrName, s.Name)
+					n.Uint64(wire.AttrValue, s.Value)
 				})
 			}
 		}
-	case CmdPartList:
+	case wire.CmdPartList:
 		for _, p := range b.Partitions() {
 			for _, part := range splitPartition(p) {
-				put(AttrEntry, func(n *netlink.AttributeEncoder) { encodePartition(n, part) })
+				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { encodePartition(n, part) })
 			}
 		}
-	case CmdGroups:
+	case wire.CmdGroups:
 		for _, g := range b.Groups() {
 			for _, part := range splitGroup(g) {
-				put(AttrEntry, func(n *netlink.AttributeEncoder) { encodeGroup(n, part) })
+				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { encodeGroup(n, part) })
 			}
 		}
-	case CmdDmesg:
+	case wire.CmdDmesg:
 		err = dmesgRequest(node, rest, put)
-	case CmdMaddr:
+	case wire.CmdMaddr:
 		err = maddrRequest(node, rest, put)
 	default:
 		err = withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ibctl dump %d", cmd))
@@ -87,18 +74,18 @@ func (c *Client) dump(cmd uint8, typ uint16, fn func(*netlink.AttributeEncoder),
 	if fn != nil {
 		fn(ae)
 	}
-	msgs, err := c.Execute(FamilyIbctl, netlink.Dump, append(genlHeader(cmd), encode(ae)...))
+	msgs, err := c.Execute(wire.FamilyIbctl, netlink.Dump, append(wire.GenlHeader(cmd), wire.Encode(ae)...))
 	if err != nil {
 		return err
 	}
 	for _, m := range msgs {
-		_, rest, err := parseGenl(m.Data)
+		_, rest, err := wire.ParseGenl(m.Data)
 		if err != nil {
 			return err
 		}
 		ad, err := netlink.NewAttributeDecoder(rest)
 		if err != nil {
-			return fmt.Errorf("%w: %v", errMalformed, err)
+			return fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 		}
 		for ad.Next() {
 			if ad.Type() == typ {
@@ -106,7 +93,7 @@ func (c *Client) dump(cmd uint8, typ uint16, fn func(*netlink.AttributeEncoder),
 			}
 		}
 		if err := ad.Err(); err != nil {
-			return fmt.Errorf("%w: %v", errMalformed, err)
+			return fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 		}
 	}
 	return nil
@@ -125,7 +112,7 @@ func splitPartition(p Partition) []Partition {
 	part.Members = nil
 	for _, m := range p.Members {
 		// nest + node string + port + full flag
-		sz := 4 + nlmsgAlign(4+len(m.Node)+1) + 8 + 4
+		sz := 4 + wire.Align(4+len(m.Node)+1) + 8 + 4
 		if len(part.Members) > 0 && size+sz > partSize {
 			parts = append(parts, part)
 			part.Members, size = nil, 0
@@ -145,7 +132,7 @@ func splitGroup(g Group) []Group {
 	part.Members = nil
 	for _, m := range g.Members {
 		// nest + node string + port + join state
-		sz := 4 + nlmsgAlign(4+len(m.Node)+1) + 8 + 8
+		sz := 4 + wire.Align(4+len(m.Node)+1) + 8 + 8
 		if len(part.Members) > 0 && size+sz > partSize {
 			parts = append(parts, part)
 			part.Members, size = nil, 0

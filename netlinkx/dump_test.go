@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -30,9 +31,9 @@ func TestDumpFarAboveDatagram(t *testing.T) {
 	raw, _ := rawPairWith(t, &fakeNode{links: []Link{testLink}, entries: want})
 
 	ae := netlink.NewAttributeEncoder()
-	ae.String(AttrPath, "class/net")
-	req, err := marshalMessage(netlink.Header{Type: FamilyIbctl, Flags: netlink.Request | netlink.Acknowledge | netlink.Dump, Sequence: 5},
-		append(genlHeader(CmdSysList), encode(ae)...))
+	ae.String(wire.AttrPath, "class/net")
+	req, err := wire.MarshalMessage(netlink.Header{Type: wire.FamilyIbctl, Flags: netlink.Request | netlink.Acknowledge | netlink.Dump, Sequence: 5},
+		append(wire.GenlHeader(wire.CmdSysList), wire.Encode(ae)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestDumpFarAboveDatagram(t *testing.T) {
 		if k > packLimit {
 			t.Fatalf("datagram %d: %d bytes, above %d", datagrams, k, packLimit)
 		}
-		msgs, err := parseMessages(buf[:k])
+		msgs, err := wire.ParseMessages(buf[:k])
 		if err != nil {
 			t.Fatalf("datagram %d: %v", datagrams, err)
 		}
@@ -70,10 +71,10 @@ func TestDumpFarAboveDatagram(t *testing.T) {
 				done = true
 				continue
 			}
-			if m.Header.Type != FamilyIbctl {
+			if m.Header.Type != wire.FamilyIbctl {
 				t.Fatalf("datagram %d message %d: type %v", datagrams, i, m.Header.Type)
 			}
-			_, rest, err := parseGenl(m.Data)
+			_, rest, err := wire.ParseGenl(m.Data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,9 +87,9 @@ func TestDumpFarAboveDatagram(t *testing.T) {
 					var e SysEntry
 					for nd.Next() {
 						switch nd.Type() {
-						case AttrName:
+						case wire.AttrName:
 							e.Name = nd.String()
-						case AttrMode:
+						case wire.AttrMode:
 							e.Mode = nd.Uint32()
 						}
 					}
@@ -129,14 +130,14 @@ func TestDumpFlag(t *testing.T) {
 		flags netlink.HeaderFlags
 		errno unix.Errno
 	}{
-		{"sys list without NLM_F_DUMP", CmdSysList, 0, unix.EOPNOTSUPP},
-		{"groups without NLM_F_DUMP", CmdGroups, 0, unix.EOPNOTSUPP},
-		{"status with NLM_F_DUMP", CmdStatus, netlink.Dump, unix.EOPNOTSUPP},
-		{"sys list", CmdSysList, netlink.Dump, 0},
-		{"status", CmdStatus, 0, 0},
+		{"sys list without NLM_F_DUMP", wire.CmdSysList, 0, unix.EOPNOTSUPP},
+		{"groups without NLM_F_DUMP", wire.CmdGroups, 0, unix.EOPNOTSUPP},
+		{"status with NLM_F_DUMP", wire.CmdStatus, netlink.Dump, unix.EOPNOTSUPP},
+		{"sys list", wire.CmdSysList, netlink.Dump, 0},
+		{"status", wire.CmdStatus, 0, 0},
 	}
 	for _, tt := range tests {
-		_, err := c.Execute(FamilyIbctl, tt.flags, genlHeader(tt.cmd))
+		_, err := c.Execute(wire.FamilyIbctl, tt.flags, wire.GenlHeader(tt.cmd))
 		if tt.errno == 0 && err != nil || tt.errno != 0 && !errors.Is(err, tt.errno) {
 			t.Errorf("%s: err %v, want errno %d", tt.name, err, tt.errno)
 		}

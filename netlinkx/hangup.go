@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -13,11 +14,11 @@ import (
 // isLong reports whether m asks for a request that runs for a while (a
 // perf stream), during which the server watches for its client's hangup.
 func isLong(m netlink.Message) bool {
-	if m.Header.Type != FamilyIbctl {
+	if m.Header.Type != wire.FamilyIbctl {
 		return false
 	}
-	cmd, _, err := parseGenl(m.Data)
-	return err == nil && cmd == CmdPerf
+	cmd, _, err := wire.ParseGenl(m.Data)
+	return err == nil && cmd == wire.CmdPerf
 }
 
 // watchHangup returns a context that is cancelled when the peer of c

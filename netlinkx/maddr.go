@@ -1,18 +1,9 @@
 package netlinkx
 
 import (
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
-)
-
-// CmdMaddr lists the multicast lists (ibctl family; iproute2 reads them
-// from /proc/net/dev_mcast and /proc/net/igmp).
-const CmdMaddr uint8 = 18
-
-// AttrLink and AttrInet carry a multicast list's addresses.
-const (
-	AttrLink uint16 = 90
-	AttrInet uint16 = 91
 )
 
 func maddrRequest(node Node, _ []byte, put putEntry) error {
@@ -25,14 +16,14 @@ func maddrRequest(node Node, _ []byte, put putEntry) error {
 		return err
 	}
 	for _, e := range list {
-		put(AttrEntry, func(n *netlink.AttributeEncoder) {
-			n.Uint32(AttrPortNum, uint32(e.Index))
-			n.String(AttrName, e.Name)
+		put(wire.AttrEntry, func(n *netlink.AttributeEncoder) {
+			n.Uint32(wire.AttrPortNum, uint32(e.Index))
+			n.String(wire.AttrName, e.Name)
 			for _, l := range e.Link {
-				n.Bytes(AttrLink, l)
+				n.Bytes(wire.AttrLink, l)
 			}
 			for _, a := range e.Inet {
-				n.Bytes(AttrInet, a)
+				n.Bytes(wire.AttrInet, a)
 			}
 		})
 	}
@@ -42,17 +33,17 @@ func maddrRequest(node Node, _ []byte, put putEntry) error {
 // Maddrs lists every interface's multicast addresses.
 func (c *Client) Maddrs() ([]Maddr, error) {
 	var out []Maddr
-	err := c.dump(CmdMaddr, AttrEntry, nil, func(n *netlink.AttributeDecoder) {
+	err := c.dump(wire.CmdMaddr, wire.AttrEntry, nil, func(n *netlink.AttributeDecoder) {
 		var m Maddr
 		for n.Next() {
 			switch n.Type() {
-			case AttrPortNum:
+			case wire.AttrPortNum:
 				m.Index = int32(n.Uint32())
-			case AttrName:
+			case wire.AttrName:
 				m.Name = n.String()
-			case AttrLink:
+			case wire.AttrLink:
 				m.Link = append(m.Link, n.Bytes())
-			case AttrInet:
+			case wire.AttrInet:
 				m.Inet = append(m.Inet, n.Bytes())
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -236,6 +237,14 @@ func rawPair(t *testing.T) (*net.UnixConn, *Client) {
 // rawPairWith is rawPair over the node n.
 func rawPairWith(t *testing.T, n *fakeNode) (*net.UnixConn, *Client) {
 	t.Helper()
+	conn, _ := serveBackend(t, &fakeBackend{node: n})
+	return conn, NewClient(conn)
+}
+
+// serveBackend serves b over a socketpair and returns the client's end
+// and a channel closed once the server is done with the connection.
+func serveBackend(t *testing.T, b Backend) (*net.UnixConn, <-chan struct{}) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -250,9 +259,13 @@ func rawPairWith(t *testing.T, n *fakeNode) (*net.UnixConn, *Client) {
 		}
 		conns[i] = c.(*net.UnixConn)
 	}
-	go NewServer(&fakeBackend{node: n}).ServeConn(conns[1])
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		NewServer(b).ServeConn(conns[1])
+	}()
 	t.Cleanup(func() { conns[0].Close() })
-	return conns[0], NewClient(conns[0])
+	return conns[0], done
 }
 
 func TestGarbageGetsErrorReplyAndServerGoesOn(t *testing.T) {
@@ -262,15 +275,15 @@ func TestGarbageGetsErrorReplyAndServerGoesOn(t *testing.T) {
 		"length too big":   {0xff, 0, 0, 0, 16, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0},
 		"length too small": {4, 0, 0, 0, 16, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0},
 		"truncated ifinfomsg": func() []byte {
-			b, _ := marshalMessage(netlink.Header{Type: unix.RTM_NEWLINK, Flags: netlink.Request | netlink.Create, Sequence: 9}, []byte{0, 0, 1})
+			b, _ := wire.MarshalMessage(netlink.Header{Type: unix.RTM_NEWLINK, Flags: netlink.Request | netlink.Create, Sequence: 9}, []byte{0, 0, 1})
 			return b
 		}(),
 		"bad attributes": func() []byte {
-			b, _ := marshalMessage(netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request, Sequence: 9}, append(make([]byte, 16), 0xff, 0xff, 1, 0))
+			b, _ := wire.MarshalMessage(netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request, Sequence: 9}, append(make([]byte, 16), 0xff, 0xff, 1, 0))
 			return b
 		}(),
 		"unknown type": func() []byte {
-			b, _ := marshalMessage(netlink.Header{Type: 0x7777, Flags: netlink.Request, Sequence: 9}, nil)
+			b, _ := wire.MarshalMessage(netlink.Header{Type: 0x7777, Flags: netlink.Request, Sequence: 9}, nil)
 			return b
 		}(),
 	}
@@ -283,11 +296,11 @@ func TestGarbageGetsErrorReplyAndServerGoesOn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: read: %v", name, err)
 		}
-		msgs, err := parseMessages(buf[:n])
+		msgs, err := wire.ParseMessages(buf[:n])
 		if err != nil || len(msgs) != 1 || msgs[0].Header.Type != netlink.Error {
 			t.Fatalf("%s: reply %v %v", name, msgs, err)
 		}
-		errno, _, _ := parseAck(msgs[0].Data)
+		errno, _, _ := wire.ParseAck(msgs[0].Data)
 		if errno != unix.EINVAL && errno != unix.EOPNOTSUPP {
 			t.Fatalf("%s: errno %v", name, errno)
 		}
@@ -299,18 +312,18 @@ func TestGarbageGetsErrorReplyAndServerGoesOn(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(MarshalLink(testLink))
-	f.Add(MarshalLinkRequest(LinkRequest{Name: "ib0", ParentIndex: 2, Kind: "ipoib"}))
-	f.Add(MarshalFeatures("ib0", testFeatures))
+	f.Add(marshalLink(testLink))
+	f.Add(marshalLinkRequest(LinkRequest{Name: "ib0", ParentIndex: 2, Kind: "ipoib"}))
+	f.Add(marshalFeatures("ib0", testFeatures))
 	f.Add([]byte{0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = UnmarshalLink(b)
-		_, _ = UnmarshalLinkRequest(b)
-		_, _ = UnmarshalFeatures(b)
-		_, _ = UnmarshalCoalesce(b)
+		_, _ = unmarshalLink(b)
+		_, _ = unmarshalLinkRequest(b)
+		_, _ = unmarshalFeatures(b)
+		_, _ = unmarshalCoalesce(b)
 		ss := &session{s: NewServer(&fakeBackend{node: &fakeNode{links: []Link{testLink}}})}
 		for _, r := range ss.handleDatagram(b) {
-			if _, err := parseMessages(r); err != nil {
+			if _, err := wire.ParseMessages(r); err != nil {
 				t.Fatalf("server produced an unparsable reply: %v", err)
 			}
 		}
@@ -319,10 +332,8 @@ func FuzzDecode(f *testing.F) {
 
 func TestBatchSyncsAtEndAndOnClose(t *testing.T) {
 	b := &fakeBackend{node: &fakeNode{links: []Link{testLink}}}
-	c, err := Pipe(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, served := serveBackend(t, b)
+	c := NewClient(conn)
 	if err := c.Batch(true); err != nil {
 		t.Fatal(err)
 	}
@@ -339,10 +350,13 @@ func TestBatchSyncsAtEndAndOnClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	for deadline := time.Now().Add(5 * time.Second); b.syncCount() != 2 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not end the connection its client closed")
 	}
-	if b.syncCount() != 2 {
-		t.Fatalf("closing a connection in a batch did not sync")
+	if n := b.syncCount(); n != 2 {
+		t.Fatalf("synced %d times after closing a connection in a batch, want 2", n)
 	}
 }
 

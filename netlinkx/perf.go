@@ -3,6 +3,7 @@ package netlinkx
 import (
 	"context"
 
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -30,19 +31,6 @@ type Perfer interface {
 	PerfContext(ctx context.Context, r PerfRequest) (PerfReply, error)
 }
 
-// CmdPerf runs a perf stream (ibctl family).
-const CmdPerf uint8 = 17
-
-// Attributes of perf messages.
-const (
-	AttrDuration    uint16 = 80
-	AttrSent        uint16 = 81
-	AttrReceived    uint16 = 82
-	AttrElapsed     uint16 = 83
-	AttrEvents      uint16 = 84
-	AttrCompletions uint16 = 85
-)
-
 func perfRequest(ctx context.Context, node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	p, ok := node.(Perfer)
 	if !ok {
@@ -55,13 +43,13 @@ func perfRequest(ctx context.Context, node Node, rest []byte, ae *netlink.Attrib
 	var r PerfRequest
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrDev:
+		case wire.AttrDev:
 			r.Dev = ad.String()
-		case AttrDst:
+		case wire.AttrDst:
 			r.Dst = ad.Bytes()
-		case AttrSize:
+		case wire.AttrSize:
 			r.Size = ad.Uint32()
-		case AttrDuration:
+		case wire.AttrDuration:
 			r.DurationMs = ad.Uint32()
 		}
 	}
@@ -72,25 +60,25 @@ func perfRequest(ctx context.Context, node Node, rest []byte, ae *netlink.Attrib
 	if err != nil {
 		return err
 	}
-	ae.Uint64(AttrSent, rep.Sent)
-	ae.Uint64(AttrReceived, rep.Received)
-	ae.Uint64(AttrBytes, rep.Bytes)
-	ae.Uint64(AttrElapsed, rep.ElapsedNs)
-	ae.Uint64(AttrEvents, rep.Events)
-	ae.Uint64(AttrCompletions, rep.Completions)
-	ae.Uint16(AttrMode, rep.Mode)
+	ae.Uint64(wire.AttrSent, rep.Sent)
+	ae.Uint64(wire.AttrReceived, rep.Received)
+	ae.Uint64(wire.AttrBytes, rep.Bytes)
+	ae.Uint64(wire.AttrElapsed, rep.ElapsedNs)
+	ae.Uint64(wire.AttrEvents, rep.Events)
+	ae.Uint64(wire.AttrCompletions, rep.Completions)
+	ae.Uint16(wire.AttrMode, rep.Mode)
 	return nil
 }
 
 // Perf runs a perf stream from the bound node.
 func (c *Client) Perf(r PerfRequest) (PerfReply, error) {
-	ad, err := c.ibctl(CmdPerf, func(ae *netlink.AttributeEncoder) {
+	ad, err := c.ibctl(wire.CmdPerf, func(ae *netlink.AttributeEncoder) {
 		if r.Dev != "" {
-			ae.String(AttrDev, r.Dev)
+			ae.String(wire.AttrDev, r.Dev)
 		}
-		ae.Bytes(AttrDst, r.Dst)
-		ae.Uint32(AttrSize, r.Size)
-		ae.Uint32(AttrDuration, r.DurationMs)
+		ae.Bytes(wire.AttrDst, r.Dst)
+		ae.Uint32(wire.AttrSize, r.Size)
+		ae.Uint32(wire.AttrDuration, r.DurationMs)
 	})
 	if err != nil {
 		return PerfReply{}, err
@@ -98,19 +86,19 @@ func (c *Client) Perf(r PerfRequest) (PerfReply, error) {
 	var rep PerfReply
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrSent:
+		case wire.AttrSent:
 			rep.Sent = ad.Uint64()
-		case AttrReceived:
+		case wire.AttrReceived:
 			rep.Received = ad.Uint64()
-		case AttrBytes:
+		case wire.AttrBytes:
 			rep.Bytes = ad.Uint64()
-		case AttrElapsed:
+		case wire.AttrElapsed:
 			rep.ElapsedNs = ad.Uint64()
-		case AttrEvents:
+		case wire.AttrEvents:
 			rep.Events = ad.Uint64()
-		case AttrCompletions:
+		case wire.AttrCompletions:
 			rep.Completions = ad.Uint64()
-		case AttrMode:
+		case wire.AttrMode:
 			rep.Mode = ad.Uint16()
 		}
 	}

@@ -1,6 +1,7 @@
 package netlinkx
 
 import (
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -52,25 +53,6 @@ type Pinger interface {
 	Ping(r PingRequest) (PingReply, error)
 }
 
-// CmdPing sends one echo request (ibctl family).
-const CmdPing uint8 = 15
-
-// Attributes of ping messages.
-const (
-	AttrDst     uint16 = 60
-	AttrSize    uint16 = 61
-	AttrIdent   uint16 = 62
-	AttrSeq     uint16 = 63
-	AttrTimeout uint16 = 64
-	AttrDF      uint16 = 65
-	AttrStatus  uint16 = 66
-	AttrSrc     uint16 = 67
-	AttrFrom    uint16 = 68
-	AttrTTL     uint16 = 69
-	AttrBytes   uint16 = 70
-	AttrRTT     uint16 = 71
-)
-
 func pingRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	p, ok := node.(Pinger)
 	if !ok {
@@ -83,19 +65,19 @@ func pingRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	var r PingRequest
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrDev:
+		case wire.AttrDev:
 			r.Dev = ad.String()
-		case AttrDst:
+		case wire.AttrDst:
 			r.Dst = ad.Bytes()
-		case AttrSize:
+		case wire.AttrSize:
 			r.Size = ad.Uint32()
-		case AttrIdent:
+		case wire.AttrIdent:
 			r.Ident = ad.Uint16()
-		case AttrSeq:
+		case wire.AttrSeq:
 			r.Seq = ad.Uint16()
-		case AttrTimeout:
+		case wire.AttrTimeout:
 			r.TimeoutMs = ad.Uint32()
-		case AttrDF:
+		case wire.AttrDF:
 			r.PMTUDisc = ad.Uint8()
 		}
 	}
@@ -106,30 +88,30 @@ func pingRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	if err != nil {
 		return err
 	}
-	ae.Uint8(AttrStatus, rep.Status)
-	ae.Bytes(AttrSrc, rep.Src)
+	ae.Uint8(wire.AttrStatus, rep.Status)
+	ae.Bytes(wire.AttrSrc, rep.Src)
 	if rep.From != nil {
-		ae.Bytes(AttrFrom, rep.From)
+		ae.Bytes(wire.AttrFrom, rep.From)
 	}
-	ae.Uint8(AttrTTL, rep.TTL)
-	ae.Uint32(AttrBytes, rep.Bytes)
-	ae.Uint64(AttrRTT, rep.RTTNs)
-	ae.Uint32(AttrMTU, rep.MTU)
+	ae.Uint8(wire.AttrTTL, rep.TTL)
+	ae.Uint32(wire.AttrBytes, rep.Bytes)
+	ae.Uint64(wire.AttrRTT, rep.RTTNs)
+	ae.Uint32(wire.AttrMTU, rep.MTU)
 	return nil
 }
 
 // Ping sends one echo request through the bound node's IP stack.
 func (c *Client) Ping(r PingRequest) (PingReply, error) {
-	ad, err := c.ibctl(CmdPing, func(ae *netlink.AttributeEncoder) {
+	ad, err := c.ibctl(wire.CmdPing, func(ae *netlink.AttributeEncoder) {
 		if r.Dev != "" {
-			ae.String(AttrDev, r.Dev)
+			ae.String(wire.AttrDev, r.Dev)
 		}
-		ae.Bytes(AttrDst, r.Dst)
-		ae.Uint32(AttrSize, r.Size)
-		ae.Uint16(AttrIdent, r.Ident)
-		ae.Uint16(AttrSeq, r.Seq)
-		ae.Uint32(AttrTimeout, r.TimeoutMs)
-		ae.Uint8(AttrDF, r.PMTUDisc)
+		ae.Bytes(wire.AttrDst, r.Dst)
+		ae.Uint32(wire.AttrSize, r.Size)
+		ae.Uint16(wire.AttrIdent, r.Ident)
+		ae.Uint16(wire.AttrSeq, r.Seq)
+		ae.Uint32(wire.AttrTimeout, r.TimeoutMs)
+		ae.Uint8(wire.AttrDF, r.PMTUDisc)
 	})
 	if err != nil {
 		return PingReply{}, err
@@ -137,19 +119,19 @@ func (c *Client) Ping(r PingRequest) (PingReply, error) {
 	var rep PingReply
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrStatus:
+		case wire.AttrStatus:
 			rep.Status = ad.Uint8()
-		case AttrSrc:
+		case wire.AttrSrc:
 			rep.Src = ad.Bytes()
-		case AttrFrom:
+		case wire.AttrFrom:
 			rep.From = ad.Bytes()
-		case AttrTTL:
+		case wire.AttrTTL:
 			rep.TTL = ad.Uint8()
-		case AttrBytes:
+		case wire.AttrBytes:
 			rep.Bytes = ad.Uint32()
-		case AttrRTT:
+		case wire.AttrRTT:
 			rep.RTTNs = ad.Uint64()
-		case AttrMTU:
+		case wire.AttrMTU:
 			rep.MTU = ad.Uint32()
 		}
 	}

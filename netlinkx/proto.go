@@ -5,115 +5,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/ethtool"
 	"github.com/mdlayher/netlink"
-	"github.com/mdlayher/netlink/nlenc"
 	"golang.org/x/sys/unix"
 )
-
-// Generic netlink family IDs served on the ibctl socket. A kernel assigns
-// these dynamically (resolved through the genl controller); the emulated
-// driver fixes them.
-const (
-	FamilyEthtool netlink.HeaderType = 0x20
-	FamilyIbctl   netlink.HeaderType = 0x21
-)
-
-// Commands of the ibctl family.
-const (
-	CmdBind     uint8 = 1 // select the node this connection talks to
-	CmdStatus   uint8 = 2
-	CmdStop     uint8 = 3
-	CmdSysRead  uint8 = 4
-	CmdSysWrite uint8 = 5
-	CmdSysList  uint8 = 6
-	CmdDrvInfo  uint8 = 7
-	CmdStats    uint8 = 8
-	CmdBatch    uint8 = 9 // AttrValue u8: 1 starts deferred syncing, 0 syncs and ends it
-)
-
-// Attributes of the ibctl family.
-const (
-	AttrNode     uint16 = 1
-	AttrPath     uint16 = 2
-	AttrData     uint16 = 3
-	AttrWritten  uint16 = 4
-	AttrEntry    uint16 = 5 // nested: AttrName, AttrMode
-	AttrDev      uint16 = 6
-	AttrDriver   uint16 = 7
-	AttrVersion  uint16 = 8
-	AttrFirmware uint16 = 9
-	AttrBusInfo  uint16 = 10
-	AttrNStats   uint16 = 11
-	AttrStat     uint16 = 12 // nested: AttrName, AttrValue
-	AttrPID      uint16 = 13
-	AttrSocket   uint16 = 14
-	AttrStateDir uint16 = 15
-	AttrUptime   uint16 = 16
-	AttrLinks    uint16 = 17
-	AttrName     uint16 = 18
-	AttrMode     uint16 = 19
-	AttrValue    uint16 = 20
-)
-
-const (
-	ifinfomsgLen = 16
-	genlHdrLen   = 4
-	nlaFNested   = 0x8000
-)
-
-// errMalformed is returned for messages that cannot be decoded.
-var errMalformed = errors.New("malformed message")
-
-// ifinfomsg is struct ifinfomsg.
-type ifinfomsg struct {
-	Family uint8
-	Type   uint16
-	Index  int32
-	Flags  uint32
-	Change uint32
-}
-
-func (h ifinfomsg) marshal() []byte {
-	b := make([]byte, ifinfomsgLen)
-	b[0] = h.Family
-	nlenc.PutUint16(b[2:4], h.Type)
-	nlenc.PutInt32(b[4:8], h.Index)
-	nlenc.PutUint32(b[8:12], h.Flags)
-	nlenc.PutUint32(b[12:16], h.Change)
-	return b
-}
-
-func parseIfinfomsg(b []byte) (ifinfomsg, []byte, error) {
-	if len(b) < ifinfomsgLen {
-		return ifinfomsg{}, nil, fmt.Errorf("%w: ifinfomsg truncated", errMalformed)
-	}
-	return ifinfomsg{
-		Family: b[0],
-		Type:   nlenc.Uint16(b[2:4]),
-		Index:  nlenc.Int32(b[4:8]),
-		Flags:  nlenc.Uint32(b[8:12]),
-		Change: nlenc.Uint32(b[12:16]),
-	}, b[ifinfomsgLen:], nil
-}
-
-func genlHeader(cmd uint8) []byte { return []byte{cmd, 1, 0, 0} }
-
-func parseGenl(b []byte) (uint8, []byte, error) {
-	if len(b) < genlHdrLen {
-		return 0, nil, fmt.Errorf("%w: genl header truncated", errMalformed)
-	}
-	return b[0], b[genlHdrLen:], nil
-}
-
-func encode(ae *netlink.AttributeEncoder) []byte {
-	b, err := ae.Encode()
-	if err != nil {
-		// The encoders only fail on programming errors (oversized attributes).
-		panic(fmt.Sprintf("netlinkx: encode: %v", err))
-	}
-	return b
-}
 
 // statsFields is rtnl_link_stats64 in kernel field order.
 func statsFields(s *Stats) []*uint64 {
@@ -145,8 +41,8 @@ func unmarshalStats(b []byte) Stats {
 	return s
 }
 
-// MarshalLink encodes l as an RTM_NEWLINK payload.
-func MarshalLink(l Link) []byte {
+// marshalLink encodes l as an RTM_NEWLINK payload.
+func marshalLink(l Link) []byte {
 	ae := netlink.NewAttributeEncoder()
 	ae.String(unix.IFLA_IFNAME, l.Name)
 	ae.Uint32(unix.IFLA_TXQLEN, l.TxQLen)
@@ -194,20 +90,20 @@ func MarshalLink(l Link) []byte {
 		ae.String(unix.IFLA_PARENT_DEV_NAME, l.ParentDev)
 		ae.String(unix.IFLA_PARENT_DEV_BUS_NAME, l.ParentBus)
 	}
-	hdr := ifinfomsg{Type: l.Type, Index: l.Index, Flags: l.Flags}
-	return append(hdr.marshal(), encode(ae)...)
+	hdr := wire.Ifinfomsg{Type: l.Type, Index: l.Index, Flags: l.Flags}
+	return append(hdr.Marshal(), wire.Encode(ae)...)
 }
 
-// UnmarshalLink decodes an RTM_NEWLINK payload.
-func UnmarshalLink(b []byte) (Link, error) {
-	hdr, rest, err := parseIfinfomsg(b)
+// unmarshalLink decodes an RTM_NEWLINK payload.
+func unmarshalLink(b []byte) (Link, error) {
+	hdr, rest, err := wire.ParseIfinfomsg(b)
 	if err != nil {
 		return Link{}, err
 	}
 	l := Link{Index: hdr.Index, Type: hdr.Type, Flags: hdr.Flags}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return Link{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return Link{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	for ad.Next() {
 		switch ad.Type() {
@@ -284,14 +180,14 @@ func UnmarshalLink(b []byte) (Link, error) {
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return Link{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return Link{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	return l, nil
 }
 
-// MarshalLinkRequest encodes a RTM_NEWLINK / RTM_SETLINK request payload.
-func MarshalLinkRequest(r LinkRequest) []byte {
-	hdr := ifinfomsg{Index: r.Index}
+// marshalLinkRequest encodes a RTM_NEWLINK / RTM_SETLINK request payload.
+func marshalLinkRequest(r LinkRequest) []byte {
+	hdr := wire.Ifinfomsg{Index: r.Index}
 	if r.Up != nil {
 		hdr.Change = unix.IFF_UP
 		if *r.Up {
@@ -328,13 +224,13 @@ func MarshalLinkRequest(r LinkRequest) []byte {
 			return nil
 		})
 	}
-	return append(hdr.marshal(), encode(ae)...)
+	return append(hdr.Marshal(), wire.Encode(ae)...)
 }
 
-// UnmarshalLinkRequest decodes a RTM_NEWLINK / RTM_SETLINK / RTM_DELLINK /
+// unmarshalLinkRequest decodes a RTM_NEWLINK / RTM_SETLINK / RTM_DELLINK /
 // RTM_GETLINK request payload.
-func UnmarshalLinkRequest(b []byte) (LinkRequest, error) {
-	hdr, rest, err := parseIfinfomsg(b)
+func unmarshalLinkRequest(b []byte) (LinkRequest, error) {
+	hdr, rest, err := wire.ParseIfinfomsg(b)
 	if err != nil {
 		return LinkRequest{}, err
 	}
@@ -345,7 +241,7 @@ func UnmarshalLinkRequest(b []byte) (LinkRequest, error) {
 	}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return LinkRequest{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return LinkRequest{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	for ad.Next() {
 		switch ad.Type() {
@@ -384,32 +280,9 @@ func UnmarshalLinkRequest(b []byte) (LinkRequest, error) {
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return LinkRequest{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return LinkRequest{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	return r, nil
-}
-
-// ethtoolHeader encodes the ETHTOOL_A_*_HEADER nest naming a device.
-func ethtoolHeader(ae *netlink.AttributeEncoder, dev string) {
-	ae.Nested(unix.ETHTOOL_A_HEADER_UNSPEC+1, func(h *netlink.AttributeEncoder) error {
-		h.String(unix.ETHTOOL_A_HEADER_DEV_NAME, dev)
-		return nil
-	})
-}
-
-// parseEthtoolDev returns the device named in an ethtool request header
-// (attribute 1 of every ethtool message).
-func parseEthtoolDev(ad *netlink.AttributeDecoder) string {
-	var dev string
-	ad.Nested(func(h *netlink.AttributeDecoder) error {
-		for h.Next() {
-			if h.Type() == unix.ETHTOOL_A_HEADER_DEV_NAME {
-				dev = h.String()
-			}
-		}
-		return nil
-	})
-	return dev
 }
 
 // bitset encodes features as a verbose ethtool bitset: every bit with its
@@ -438,107 +311,68 @@ func encodeBitset(ae *netlink.AttributeEncoder, typ uint16, fs []Feature, pick f
 // maxFeatures bounds a feature bitset (the kernel has 64 bits).
 const maxFeatures = 1024
 
-type bit struct {
-	index uint32
-	name  string
-	value bool
-}
-
-func decodeBitset(ad *netlink.AttributeDecoder) []bit {
-	var out []bit
-	ad.Nested(func(b *netlink.AttributeDecoder) error {
-		for b.Next() {
-			if b.Type() != unix.ETHTOOL_A_BITSET_BITS {
-				continue
-			}
-			b.Nested(func(bits *netlink.AttributeDecoder) error {
-				for bits.Next() {
-					var x bit
-					bits.Nested(func(one *netlink.AttributeDecoder) error {
-						for one.Next() {
-							switch one.Type() {
-							case unix.ETHTOOL_A_BITSET_BIT_INDEX:
-								x.index = one.Uint32()
-							case unix.ETHTOOL_A_BITSET_BIT_NAME:
-								x.name = one.String()
-							case unix.ETHTOOL_A_BITSET_BIT_VALUE:
-								x.value = true
-							}
-						}
-						return nil
-					})
-					out = append(out, x)
-				}
-				return nil
-			})
-		}
-		return nil
-	})
-	return out
-}
-
-// MarshalFeatures encodes a FEATURES_GET reply.
-func MarshalFeatures(dev string, fs []Feature) []byte {
+// marshalFeatures encodes a FEATURES_GET reply.
+func marshalFeatures(dev string, fs []Feature) []byte {
 	ae := netlink.NewAttributeEncoder()
-	ethtoolHeader(ae, dev)
+	wire.EthtoolHeader(ae, dev)
 	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_HW, fs, func(f Feature) bool { return f.Available })
 	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_WANTED, fs, func(f Feature) bool { return f.Wanted })
 	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_ACTIVE, fs, func(f Feature) bool { return f.Active })
 	encodeBitset(ae, unix.ETHTOOL_A_FEATURES_NOCHANGE, fs, func(f Feature) bool { return f.NoChange })
-	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_GET_REPLY), encode(ae)...)
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_FEATURES_GET_REPLY), wire.Encode(ae)...)
 }
 
-// UnmarshalFeatures decodes a FEATURES_GET reply.
-func UnmarshalFeatures(b []byte) ([]Feature, error) {
-	_, rest, err := parseGenl(b)
+// unmarshalFeatures decodes a FEATURES_GET reply.
+func unmarshalFeatures(b []byte) ([]Feature, error) {
+	_, rest, err := wire.ParseGenl(b)
 	if err != nil {
 		return nil, err
 	}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+		return nil, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	var fs []Feature
 	bad := false
-	set := func(bits []bit, apply func(*Feature, bool)) {
+	set := func(bits []wire.Bit, apply func(*Feature, bool)) {
 		for _, x := range bits {
-			if x.index >= maxFeatures {
+			if x.Index >= maxFeatures {
 				bad = true
 				continue
 			}
-			for int(x.index) >= len(fs) {
+			for int(x.Index) >= len(fs) {
 				fs = append(fs, Feature{})
 			}
-			fs[x.index].Name = x.name
-			apply(&fs[x.index], x.value)
+			fs[x.Index].Name = x.Name
+			apply(&fs[x.Index], x.Value)
 		}
 	}
 	for ad.Next() {
 		switch ad.Type() {
 		case unix.ETHTOOL_A_FEATURES_HW:
-			set(decodeBitset(ad), func(f *Feature, v bool) { f.Available = v })
+			set(wire.DecodeBitset(ad), func(f *Feature, v bool) { f.Available = v })
 		case unix.ETHTOOL_A_FEATURES_WANTED:
-			set(decodeBitset(ad), func(f *Feature, v bool) { f.Wanted = v })
+			set(wire.DecodeBitset(ad), func(f *Feature, v bool) { f.Wanted = v })
 		case unix.ETHTOOL_A_FEATURES_ACTIVE:
-			set(decodeBitset(ad), func(f *Feature, v bool) { f.Active = v })
+			set(wire.DecodeBitset(ad), func(f *Feature, v bool) { f.Active = v })
 		case unix.ETHTOOL_A_FEATURES_NOCHANGE:
-			set(decodeBitset(ad), func(f *Feature, v bool) { f.NoChange = v })
+			set(wire.DecodeBitset(ad), func(f *Feature, v bool) { f.NoChange = v })
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+		return nil, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	if bad {
-		return nil, fmt.Errorf("%w: feature index out of range", errMalformed)
+		return nil, fmt.Errorf("%w: feature index out of range", wire.ErrMalformed)
 	}
 	return fs, nil
 }
 
-// MarshalFeaturesSet encodes a FEATURES_SET request: the named features of
+// marshalFeaturesSet encodes a FEATURES_SET request: the named features of
 // want, with their wanted value (a verbose bitset with a mask).
-func MarshalFeaturesSet(dev string, names []string, want map[string]bool) []byte {
+func marshalFeaturesSet(dev string, names []string, want map[string]bool) []byte {
 	ae := netlink.NewAttributeEncoder()
-	ethtoolHeader(ae, dev)
+	wire.EthtoolHeader(ae, dev)
 	ae.Nested(unix.ETHTOOL_A_FEATURES_WANTED, func(b *netlink.AttributeEncoder) error {
 		b.Nested(unix.ETHTOOL_A_BITSET_BITS, func(bits *netlink.AttributeEncoder) error {
 			for _, n := range names {
@@ -554,12 +388,12 @@ func MarshalFeaturesSet(dev string, names []string, want map[string]bool) []byte
 		})
 		return nil
 	})
-	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_SET), encode(ae)...)
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_FEATURES_SET), wire.Encode(ae)...)
 }
 
-// DiffFeatures is what ethnl_set_features reports of a change from before
+// diffFeatures is what ethnl_set_features reports of a change from before
 // to after for the request want.
-func DiffFeatures(before, after []Feature, want map[string]bool) FeaturesChange {
+func diffFeatures(before, after []Feature, want map[string]bool) FeaturesChange {
 	var c FeaturesChange
 	for i, f := range after {
 		if req, ok := want[f.Name]; ok && req != f.Active {
@@ -598,51 +432,51 @@ func encodeMaskedBitset(ae *netlink.AttributeEncoder, typ uint16, bits []Feature
 	})
 }
 
-// MarshalFeaturesChange encodes a FEATURES_SET reply.
-func MarshalFeaturesChange(dev string, c FeaturesChange) []byte {
+// marshalFeaturesChange encodes a FEATURES_SET reply.
+func marshalFeaturesChange(dev string, c FeaturesChange) []byte {
 	ae := netlink.NewAttributeEncoder()
-	ethtoolHeader(ae, dev)
+	wire.EthtoolHeader(ae, dev)
 	encodeMaskedBitset(ae, unix.ETHTOOL_A_FEATURES_WANTED, c.Wanted)
 	encodeMaskedBitset(ae, unix.ETHTOOL_A_FEATURES_ACTIVE, c.Active)
-	return append(genlHeader(unix.ETHTOOL_MSG_FEATURES_SET_REPLY), encode(ae)...)
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_FEATURES_SET_REPLY), wire.Encode(ae)...)
 }
 
-// UnmarshalFeaturesChange decodes a FEATURES_SET reply.
-func UnmarshalFeaturesChange(b []byte) (FeaturesChange, error) {
-	_, rest, err := parseGenl(b)
+// unmarshalFeaturesChange decodes a FEATURES_SET reply.
+func unmarshalFeaturesChange(b []byte) (FeaturesChange, error) {
+	_, rest, err := wire.ParseGenl(b)
 	if err != nil {
 		return FeaturesChange{}, err
 	}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return FeaturesChange{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return FeaturesChange{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	var c FeaturesChange
-	conv := func(bits []bit) []FeatureBit {
+	conv := func(bits []wire.Bit) []FeatureBit {
 		out := make([]FeatureBit, 0, len(bits))
 		for _, x := range bits {
-			out = append(out, FeatureBit{Index: x.index, Name: x.name, Value: x.value})
+			out = append(out, FeatureBit{Index: x.Index, Name: x.Name, Value: x.Value})
 		}
 		return out
 	}
 	for ad.Next() {
 		switch ad.Type() {
 		case unix.ETHTOOL_A_FEATURES_WANTED:
-			c.Wanted = conv(decodeBitset(ad))
+			c.Wanted = conv(wire.DecodeBitset(ad))
 		case unix.ETHTOOL_A_FEATURES_ACTIVE:
-			c.Active = conv(decodeBitset(ad))
+			c.Active = conv(wire.DecodeBitset(ad))
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return FeaturesChange{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return FeaturesChange{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	return c, nil
 }
 
-// MarshalCoalesce encodes a COALESCE_GET reply: only supported parameters.
-func MarshalCoalesce(dev string, c Coalesce) []byte {
+// marshalCoalesce encodes a COALESCE_GET reply: only supported parameters.
+func marshalCoalesce(dev string, c Coalesce) []byte {
 	ae := netlink.NewAttributeEncoder()
-	ethtoolHeader(ae, dev)
+	wire.EthtoolHeader(ae, dev)
 	for _, typ := range c.Supported {
 		switch typ {
 		case unix.ETHTOOL_A_COALESCE_RX_USECS:
@@ -651,18 +485,18 @@ func MarshalCoalesce(dev string, c Coalesce) []byte {
 			ae.Uint32(typ, c.RxFrames)
 		}
 	}
-	return append(genlHeader(unix.ETHTOOL_MSG_COALESCE_GET_REPLY), encode(ae)...)
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_COALESCE_GET_REPLY), wire.Encode(ae)...)
 }
 
-// UnmarshalCoalesce decodes a COALESCE_GET reply.
-func UnmarshalCoalesce(b []byte) (Coalesce, error) {
-	_, rest, err := parseGenl(b)
+// unmarshalCoalesce decodes a COALESCE_GET reply.
+func unmarshalCoalesce(b []byte) (Coalesce, error) {
+	_, rest, err := wire.ParseGenl(b)
 	if err != nil {
 		return Coalesce{}, err
 	}
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return Coalesce{}, fmt.Errorf("%w: %v", errMalformed, err)
+		return Coalesce{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	var c Coalesce
 	for ad.Next() {
@@ -678,18 +512,14 @@ func UnmarshalCoalesce(b []byte) (Coalesce, error) {
 	return c, ad.Err()
 }
 
-// MarshalCoalesceSet encodes a COALESCE_SET request.
-func MarshalCoalesceSet(dev string, set CoalesceSet, order []uint16) []byte {
+// marshalCoalesceSet encodes a COALESCE_SET request.
+func marshalCoalesceSet(dev string, set CoalesceSet, order []uint16) []byte {
 	ae := netlink.NewAttributeEncoder()
-	ethtoolHeader(ae, dev)
+	wire.EthtoolHeader(ae, dev)
 	for _, typ := range order {
 		ae.Uint32(typ, set[typ])
 	}
-	return append(genlHeader(unix.ETHTOOL_MSG_COALESCE_SET), encode(ae)...)
-}
-
-func encodeNested(ae *netlink.AttributeEncoder, typ uint16, fn func(*netlink.AttributeEncoder)) {
-	ae.Nested(typ, func(n *netlink.AttributeEncoder) error { fn(n); return nil })
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_COALESCE_SET), wire.Encode(ae)...)
 }
 
 // ErrnoOf extracts the errno an error carries (EIO when it carries none).
@@ -704,8 +534,8 @@ func ErrnoOf(err error) unix.Errno {
 // ExtAck is implemented by errors that carry an extended-ack message.
 type ExtAck interface{ ExtAck() string }
 
-// ExtAckOf returns the extended-ack text an error carries, if any.
-func ExtAckOf(err error) string {
+// extAckOf returns the extended-ack text an error carries, if any.
+func extAckOf(err error) string {
 	var x ExtAck
 	if errors.As(err, &x) {
 		return x.ExtAck()
@@ -716,29 +546,3 @@ func ExtAckOf(err error) string {
 func portOf(v uint8) ethtool.Port       { return ethtool.Port(v) }
 func duplexOf(v uint8) ethtool.Duplex   { return ethtool.Duplex(v) }
 func autonegOf(v uint8) ethtool.Autoneg { return ethtool.Autoneg(v) }
-
-func nlmsgAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
-
-// marshalMessage encodes a message, padding the payload to 4 bytes as
-// mdlayher/netlink requires.
-func marshalMessage(h netlink.Header, data []byte) ([]byte, error) {
-	h.Length = uint32(nlmsgAlign(unix.NLMSG_HDRLEN + len(data)))
-	return netlink.Message{Header: h, Data: data}.MarshalBinary()
-}
-
-// splitMessage returns the first message of b and the bytes after it.
-func splitMessage(b []byte) (netlink.Message, []byte, error) {
-	var m netlink.Message
-	if len(b) < unix.NLMSG_HDRLEN {
-		return m, nil, fmt.Errorf("%w: truncated netlink header", errMalformed)
-	}
-	l := int(nlenc.Uint32(b[0:4]))
-	adv := nlmsgAlign(l)
-	if l < unix.NLMSG_HDRLEN || adv > len(b) {
-		return m, nil, fmt.Errorf("%w: bad message length %d", errMalformed, l)
-	}
-	if err := m.UnmarshalBinary(b[:adv]); err != nil {
-		return m, nil, fmt.Errorf("%w: %v", errMalformed, err)
-	}
-	return m, b[adv:], nil
-}

@@ -1,6 +1,7 @@
 package netlinkx
 
 import (
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -25,17 +26,6 @@ type RouteGetter interface {
 	RouteGet(dst []byte) (Route, error)
 }
 
-// CmdRouteGet asks for the route to AttrDst (ibctl family).
-const CmdRouteGet uint8 = 20
-
-// Attributes of route answers besides the ping ones.
-const (
-	AttrExpires  uint16 = 92 // a route exception's remaining life in seconds
-	AttrTable    uint16 = 93
-	AttrProtocol uint16 = 94
-	AttrMetric   uint16 = 95
-)
-
 func routeRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	g, ok := node.(RouteGetter)
 	if !ok {
@@ -47,7 +37,7 @@ func routeRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	}
 	var dst []byte
 	for ad.Next() {
-		if ad.Type() == AttrDst {
+		if ad.Type() == wire.AttrDst {
 			dst = ad.Bytes()
 		}
 	}
@@ -55,44 +45,44 @@ func routeRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	if err != nil {
 		return err
 	}
-	ae.Bytes(AttrDst, r.Dst)
-	ae.Bytes(AttrSrc, r.Src)
-	ae.String(AttrDev, r.Dev)
-	ae.Flag(AttrFull, r.Local)
-	ae.Uint32(AttrMTU, r.MTU)
-	ae.Uint32(AttrExpires, r.ExpiresSec)
-	ae.Uint8(AttrTable, r.Table)
-	ae.Uint8(AttrProtocol, r.Protocol)
-	ae.Uint32(AttrMetric, r.Metric)
+	ae.Bytes(wire.AttrDst, r.Dst)
+	ae.Bytes(wire.AttrSrc, r.Src)
+	ae.String(wire.AttrDev, r.Dev)
+	ae.Flag(wire.AttrFull, r.Local)
+	ae.Uint32(wire.AttrMTU, r.MTU)
+	ae.Uint32(wire.AttrExpires, r.ExpiresSec)
+	ae.Uint8(wire.AttrTable, r.Table)
+	ae.Uint8(wire.AttrProtocol, r.Protocol)
+	ae.Uint32(wire.AttrMetric, r.Metric)
 	return nil
 }
 
 // RouteGet asks the bound node for its route to dst.
 func (c *Client) RouteGet(dst []byte) (Route, error) {
-	ad, err := c.ibctl(CmdRouteGet, func(ae *netlink.AttributeEncoder) { ae.Bytes(AttrDst, dst) })
+	ad, err := c.ibctl(wire.CmdRouteGet, func(ae *netlink.AttributeEncoder) { ae.Bytes(wire.AttrDst, dst) })
 	if err != nil {
 		return Route{}, err
 	}
 	var r Route
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrDst:
+		case wire.AttrDst:
 			r.Dst = ad.Bytes()
-		case AttrSrc:
+		case wire.AttrSrc:
 			r.Src = ad.Bytes()
-		case AttrDev:
+		case wire.AttrDev:
 			r.Dev = ad.String()
-		case AttrFull:
+		case wire.AttrFull:
 			r.Local = true
-		case AttrMTU:
+		case wire.AttrMTU:
 			r.MTU = ad.Uint32()
-		case AttrExpires:
+		case wire.AttrExpires:
 			r.ExpiresSec = ad.Uint32()
-		case AttrTable:
+		case wire.AttrTable:
 			r.Table = ad.Uint8()
-		case AttrProtocol:
+		case wire.AttrProtocol:
 			r.Protocol = ad.Uint8()
-		case AttrMetric:
+		case wire.AttrMetric:
 			r.Metric = ad.Uint32()
 		}
 	}

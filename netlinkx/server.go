@@ -2,14 +2,15 @@ package netlinkx
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
 	"time"
 
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
-	"github.com/mdlayher/netlink/nlenc"
 	"golang.org/x/sys/unix"
 )
 
@@ -214,15 +215,15 @@ type session struct {
 func (ss *session) handleDatagram(b []byte) [][]byte {
 	var out [][]byte
 	for len(b) > 0 {
-		m, rest, err := splitMessage(b)
+		m, rest, err := wire.SplitMessage(b)
 		if err != nil {
 			var h netlink.Header
 			if len(b) >= unix.NLMSG_HDRLEN {
-				h.Type = netlink.HeaderType(nlenc.Uint16(b[4:6]))
-				h.Sequence = nlenc.Uint32(b[8:12])
-				h.PID = nlenc.Uint32(b[12:16])
+				h.Type = netlink.HeaderType(binary.NativeEndian.Uint16(b[4:6]))
+				h.Sequence = binary.NativeEndian.Uint32(b[8:12])
+				h.PID = binary.NativeEndian.Uint32(b[12:16])
 			}
-			return append(out, errorReply(h, unix.EINVAL, err.Error()))
+			return append(out, wire.ErrorReply(h, unix.EINVAL, err.Error()))
 		}
 		out = append(out, ss.handle(m)...)
 		b = rest
@@ -246,22 +247,22 @@ func (ss *session) nodeOrDefault() (Node, error) {
 func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	defer func() {
 		if r := recover(); r != nil {
-			out = [][]byte{errorReply(m.Header, unix.EINVAL, fmt.Sprintf("internal error: %v", r))}
+			out = [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, fmt.Sprintf("internal error: %v", r))}
 		}
 	}()
 	if m.Header.Flags&netlink.Request == 0 {
-		return [][]byte{errorReply(m.Header, unix.EINVAL, "not a request")}
+		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "not a request")}
 	}
-	if m.Header.Type == FamilyIbctl {
-		if cmd, rest, err := parseGenl(m.Data); err == nil && cmd == CmdBind {
+	if m.Header.Type == wire.FamilyIbctl {
+		if cmd, rest, err := wire.ParseGenl(m.Data); err == nil && cmd == wire.CmdBind {
 			return ss.bind(m, rest)
-		} else if err == nil && cmd == CmdBatch {
+		} else if err == nil && cmd == wire.CmdBatch {
 			return ss.setBatch(m, rest)
 		}
 	}
 	node, err := ss.nodeOrDefault()
 	if err != nil {
-		return [][]byte{errorReply(m.Header, ErrnoOf(err), ExtAckOf(err))}
+		return [][]byte{wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err))}
 	}
 	// A request that runs long (a perf stream) ends when its client
 	// goes: the connection is watched for the peer's hangup meanwhile.
@@ -273,36 +274,36 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	}
 	replies, err := dispatch(ctx, ss.s.b, node, m)
 	if err != nil {
-		return append(replies, errorReply(m.Header, ErrnoOf(err), ExtAckOf(err)))
+		return append(replies, wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err)))
 	}
 	// A message must fit one datagram; a reply that does not is refused
 	// as genlmsg_reply refuses one that does not fit its skb.
 	for _, r := range replies {
 		if len(r) > maxDatagram {
-			return [][]byte{errorReply(m.Header, unix.EMSGSIZE,
+			return [][]byte{wire.ErrorReply(m.Header, unix.EMSGSIZE,
 				fmt.Sprintf("reply message of %d bytes exceeds the %d-byte datagram", len(r), maxDatagram))}
 		}
 	}
 	if m.Header.Flags&netlink.Dump != 0 {
-		return append(replies, doneReply(m.Header))
+		return append(replies, wire.DoneReply(m.Header))
 	}
-	return append(replies, errorReply(m.Header, 0, ""))
+	return append(replies, wire.ErrorReply(m.Header, 0, ""))
 }
 
 func (ss *session) bind(m netlink.Message, rest []byte) [][]byte {
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return [][]byte{errorReply(m.Header, unix.EINVAL, "malformed bind request")}
+		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "malformed bind request")}
 	}
 	var name string
 	for ad.Next() {
-		if ad.Type() == AttrNode {
+		if ad.Type() == wire.AttrNode {
 			name = ad.String()
 		}
 	}
 	n, err := ss.s.b.Node(name)
 	if err != nil {
-		return [][]byte{errorReply(m.Header, ErrnoOf(err), ExtAckOf(err))}
+		return [][]byte{wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err))}
 	}
 	ss.node = n
 	if ss.batch {
@@ -311,7 +312,7 @@ func (ss *session) bind(m netlink.Message, rest []byte) [][]byte {
 			ss.node = d.Deferred()
 		}
 	}
-	return [][]byte{errorReply(m.Header, 0, "")}
+	return [][]byte{wire.ErrorReply(m.Header, 0, "")}
 }
 
 // setBatch starts or ends batch mode. Ending it syncs, so the ack of the
@@ -319,20 +320,20 @@ func (ss *session) bind(m netlink.Message, rest []byte) [][]byte {
 func (ss *session) setBatch(m netlink.Message, rest []byte) [][]byte {
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
-		return [][]byte{errorReply(m.Header, unix.EINVAL, "malformed batch request")}
+		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "malformed batch request")}
 	}
 	on := false
 	for ad.Next() {
-		if ad.Type() == AttrValue {
+		if ad.Type() == wire.AttrValue {
 			on = ad.Uint8() != 0
 		}
 	}
 	if ad.Err() != nil {
-		return [][]byte{errorReply(m.Header, unix.EINVAL, "malformed batch request")}
+		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "malformed batch request")}
 	}
 	node, err := ss.nodeOrDefault()
 	if err != nil {
-		return [][]byte{errorReply(m.Header, ErrnoOf(err), ExtAckOf(err))}
+		return [][]byte{wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err))}
 	}
 	switch {
 	case on && !ss.batch:
@@ -343,42 +344,10 @@ func (ss *session) setBatch(m netlink.Message, rest []byte) [][]byte {
 	case !on && ss.batch:
 		ss.batch, ss.node = false, ss.durable
 		if err := ss.s.b.Sync(); err != nil {
-			return [][]byte{errorReply(m.Header, unix.EIO, err.Error())}
+			return [][]byte{wire.ErrorReply(m.Header, unix.EIO, err.Error())}
 		}
 	}
-	return [][]byte{errorReply(m.Header, 0, "")}
-}
-
-func reply(req netlink.Header, typ netlink.HeaderType, flags netlink.HeaderFlags, data []byte) []byte {
-	b, err := marshalMessage(netlink.Header{Type: typ, Flags: flags, Sequence: req.Sequence, PID: req.PID}, data)
-	if err != nil {
-		panic(fmt.Sprintf("netlinkx: marshal reply: %v", err))
-	}
-	return b
-}
-
-// errorReply builds NLMSG_ERROR: -errno, the request header and, when msg
-// is set, NLMSGERR_ATTR_MSG (NLM_F_ACK_TLVS).
-func errorReply(req netlink.Header, errno unix.Errno, msg string) []byte {
-	data := make([]byte, 4+unix.NLMSG_HDRLEN)
-	nlenc.PutInt32(data[0:4], -int32(errno))
-	nlenc.PutUint32(data[4:8], uint32(unix.NLMSG_HDRLEN))
-	nlenc.PutUint16(data[8:10], uint16(req.Type))
-	nlenc.PutUint16(data[10:12], uint16(req.Flags))
-	nlenc.PutUint32(data[12:16], req.Sequence)
-	nlenc.PutUint32(data[16:20], req.PID)
-	flags := netlink.HeaderFlags(0x100) // NLM_F_CAPPED: payload not echoed
-	if msg != "" {
-		ae := netlink.NewAttributeEncoder()
-		ae.String(unix.NLMSGERR_ATTR_MSG, msg)
-		data = append(data, encode(ae)...)
-		flags |= 0x200 // NLM_F_ACK_TLVS
-	}
-	return reply(req, netlink.Error, flags, data)
-}
-
-func doneReply(req netlink.Header) []byte {
-	return reply(req, netlink.Done, netlink.Multi, make([]byte, 4))
+	return [][]byte{wire.ErrorReply(m.Header, 0, "")}
 }
 
 // dispatch routes one request to the backend and encodes the replies.
@@ -387,7 +356,7 @@ func dispatch(ctx context.Context, b Backend, node Node, m netlink.Message) ([][
 	case unix.RTM_GETLINK:
 		return getLink(node, m)
 	case unix.RTM_NEWLINK, unix.RTM_SETLINK:
-		r, err := UnmarshalLinkRequest(m.Data)
+		r, err := unmarshalLinkRequest(m.Data)
 		if err != nil {
 			return nil, withMsg(unix.EINVAL, err.Error())
 		}
@@ -396,16 +365,16 @@ func dispatch(ctx context.Context, b Backend, node Node, m netlink.Message) ([][
 		}
 		return nil, node.SetLink(r)
 	case unix.RTM_DELLINK:
-		r, err := UnmarshalLinkRequest(m.Data)
+		r, err := unmarshalLinkRequest(m.Data)
 		if err != nil {
 			return nil, withMsg(unix.EINVAL, err.Error())
 		}
 		return nil, node.DelLink(r.Index, r.Name)
 	case unix.RTM_GETADDR, unix.RTM_NEWADDR, unix.RTM_DELADDR, unix.RTM_GETNEIGH:
 		return addrRequest(node, m)
-	case FamilyEthtool:
+	case wire.FamilyEthtool:
 		return ethtoolRequest(node, m)
-	case FamilyIbctl:
+	case wire.FamilyIbctl:
 		return ibctlRequest(ctx, b, node, m)
 	}
 	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown message type %d", m.Header.Type))
@@ -419,11 +388,11 @@ func getLink(node Node, m netlink.Message) ([][]byte, error) {
 		}
 		out := make([][]byte, 0, len(links))
 		for _, l := range links {
-			out = append(out, reply(m.Header, unix.RTM_NEWLINK, netlink.Multi, MarshalLink(l)))
+			out = append(out, wire.Reply(m.Header, unix.RTM_NEWLINK, netlink.Multi, marshalLink(l)))
 		}
 		return out, nil
 	}
-	r, err := UnmarshalLinkRequest(m.Data)
+	r, err := unmarshalLinkRequest(m.Data)
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, err.Error())
 	}
@@ -431,11 +400,11 @@ func getLink(node Node, m netlink.Message) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return [][]byte{reply(m.Header, unix.RTM_NEWLINK, 0, MarshalLink(l))}, nil
+	return [][]byte{wire.Reply(m.Header, unix.RTM_NEWLINK, 0, marshalLink(l))}, nil
 }
 
 func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
-	cmd, rest, err := parseGenl(m.Data)
+	cmd, rest, err := wire.ParseGenl(m.Data)
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, err.Error())
 	}
@@ -449,15 +418,15 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 	for ad.Next() {
 		switch {
 		case ad.Type() == 1: // ETHTOOL_A_*_HEADER
-			dev = parseEthtoolDev(ad)
+			dev = wire.ParseEthtoolDev(ad)
 		case cmd == unix.ETHTOOL_MSG_FEATURES_SET && ad.Type() == unix.ETHTOOL_A_FEATURES_WANTED:
 			want = map[string]bool{}
-			for _, x := range decodeBitset(ad) {
-				want[x.name] = x.value
+			for _, x := range wire.DecodeBitset(ad) {
+				want[x.Name] = x.Value
 			}
 		case cmd == unix.ETHTOOL_MSG_COALESCE_SET:
 			if b := ad.Bytes(); len(b) == 4 {
-				coal[ad.Type()] = nlenc.Uint32(b)
+				coal[ad.Type()] = binary.NativeEndian.Uint32(b)
 			} else if len(b) == 1 {
 				coal[ad.Type()] = uint32(b[0])
 			} else {
@@ -472,7 +441,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		return nil, withMsg(unix.EINVAL, "request header missing device")
 	}
 	one := func(typ uint8, data []byte) [][]byte {
-		return [][]byte{reply(m.Header, FamilyEthtool, 0, data)}
+		return [][]byte{wire.Reply(m.Header, wire.FamilyEthtool, 0, data)}
 	}
 	switch cmd {
 	case unix.ETHTOOL_MSG_FEATURES_GET:
@@ -480,19 +449,19 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, MarshalFeatures(dev, fs)), nil
+		return one(cmd, marshalFeatures(dev, fs)), nil
 	case unix.ETHTOOL_MSG_FEATURES_SET:
 		before, after, err := node.SetFeatures(dev, want)
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, MarshalFeaturesChange(dev, DiffFeatures(before, after, want))), nil
+		return one(cmd, marshalFeaturesChange(dev, diffFeatures(before, after, want))), nil
 	case unix.ETHTOOL_MSG_COALESCE_GET:
 		c, err := node.Coalesce(dev)
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, MarshalCoalesce(dev, c)), nil
+		return one(cmd, marshalCoalesce(dev, c)), nil
 	case unix.ETHTOOL_MSG_COALESCE_SET:
 		return nil, node.SetCoalesce(dev, coal)
 	case unix.ETHTOOL_MSG_LINKINFO_GET, unix.ETHTOOL_MSG_LINKMODES_GET, unix.ETHTOOL_MSG_LINKSTATE_GET:
@@ -506,7 +475,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 }
 
 func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) ([][]byte, error) {
-	cmd, rest, err := parseGenl(m.Data)
+	cmd, rest, err := wire.ParseGenl(m.Data)
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, err.Error())
 	}
@@ -518,21 +487,21 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 	var data []byte
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrPath:
+		case wire.AttrPath:
 			path = ad.String()
-		case AttrDev:
+		case wire.AttrDev:
 			dev = ad.String()
-		case AttrData:
+		case wire.AttrData:
 			data = ad.Bytes()
 		}
 	}
 	if err := ad.Err(); err != nil {
 		return nil, withMsg(unix.EINVAL, "malformed attributes")
 	}
-	if isDump := m.Header.Flags&netlink.Dump == netlink.Dump; isDump != dumpCmds[cmd] {
-		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("ibctl command %d: dump flag %t, want %t", cmd, isDump, dumpCmds[cmd]))
+	if isDump := m.Header.Flags&netlink.Dump == netlink.Dump; isDump != wire.IsDump(cmd) {
+		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("ibctl command %d: dump flag %t, want %t", cmd, isDump, wire.IsDump(cmd)))
 	}
-	if dumpCmds[cmd] {
+	if wire.IsDump(cmd) {
 		return ibctlDump(b, node, m, cmd, rest, path, dev)
 	}
 	ae := netlink.NewAttributeEncoder()
@@ -540,63 +509,63 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 		return perfRequest(ctx, node, rest, ae)
 	}
 	if run, ok := map[uint8]func(Node, []byte, *netlink.AttributeEncoder) error{
-		CmdPing: pingRequest, CmdPerf: perf, CmdRouteGet: routeRequest}[cmd]; ok {
+		wire.CmdPing: pingRequest, wire.CmdPerf: perf, wire.CmdRouteGet: routeRequest}[cmd]; ok {
 		if err := run(node, rest, ae); err != nil {
 			return nil, err
 		}
-		return [][]byte{reply(m.Header, FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
+		return [][]byte{wire.Reply(m.Header, wire.FamilyIbctl, 0, append(wire.GenlHeader(cmd), wire.Encode(ae)...))}, nil
 	}
 	if ok, err := smRequest(b, node, cmd, rest, ae); ok {
 		if err != nil {
 			return nil, err
 		}
-		return [][]byte{reply(m.Header, FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
+		return [][]byte{wire.Reply(m.Header, wire.FamilyIbctl, 0, append(wire.GenlHeader(cmd), wire.Encode(ae)...))}, nil
 	}
 	switch cmd {
-	case CmdStatus:
+	case wire.CmdStatus:
 		st := b.Status()
-		ae.Uint32(AttrPID, st.PID)
-		ae.String(AttrSocket, st.Socket)
-		ae.String(AttrStateDir, st.StateDir)
-		ae.Uint64(AttrUptime, st.Uptime)
-		ae.Uint32(AttrLinks, st.Links)
+		ae.Uint32(wire.AttrPID, st.PID)
+		ae.String(wire.AttrSocket, st.Socket)
+		ae.String(wire.AttrStateDir, st.StateDir)
+		ae.Uint64(wire.AttrUptime, st.Uptime)
+		ae.Uint32(wire.AttrLinks, st.Links)
 		for _, n := range st.Nodes {
-			ae.String(AttrNode, n)
+			ae.String(wire.AttrNode, n)
 		}
-	case CmdStop:
+	case wire.CmdStop:
 		b.Stop()
 		return nil, nil
-	case CmdSysRead:
+	case wire.CmdSysRead:
 		content, err := node.SysRead(path)
 		if err != nil {
 			return nil, err
 		}
-		ae.Bytes(AttrData, content)
-	case CmdSysWrite:
+		ae.Bytes(wire.AttrData, content)
+	case wire.CmdSysWrite:
 		n, err := node.SysWrite(path, data)
 		if err != nil {
 			return nil, err
 		}
-		ae.Uint32(AttrWritten, uint32(n))
-	case CmdDrvInfo:
+		ae.Uint32(wire.AttrWritten, uint32(n))
+	case wire.CmdDrvInfo:
 		di, err := node.DriverInfo(dev)
 		if err != nil {
 			return nil, err
 		}
-		ae.String(AttrDriver, di.Driver)
-		ae.String(AttrVersion, di.Version)
-		ae.String(AttrFirmware, di.Firmware)
-		ae.String(AttrBusInfo, di.BusInfo)
-		ae.Uint32(AttrNStats, di.NStats)
+		ae.String(wire.AttrDriver, di.Driver)
+		ae.String(wire.AttrVersion, di.Version)
+		ae.String(wire.AttrFirmware, di.Firmware)
+		ae.String(wire.AttrBusInfo, di.BusInfo)
+		ae.Uint32(wire.AttrNStats, di.NStats)
 	default:
 		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ibctl command %d", cmd))
 	}
-	return [][]byte{reply(m.Header, FamilyIbctl, 0, append(genlHeader(cmd), encode(ae)...))}, nil
+	return [][]byte{wire.Reply(m.Header, wire.FamilyIbctl, 0, append(wire.GenlHeader(cmd), wire.Encode(ae)...))}, nil
 }
 
 func marshalLinkSettings(cmd uint8, dev string, ls LinkSettings) []byte {
 	ae := netlink.NewAttributeEncoder()
-	ethtoolHeader(ae, dev)
+	wire.EthtoolHeader(ae, dev)
 	switch cmd {
 	case unix.ETHTOOL_MSG_LINKINFO_GET:
 		ae.Uint8(unix.ETHTOOL_A_LINKINFO_PORT, uint8(ls.Port))
@@ -616,7 +585,7 @@ func marshalLinkSettings(cmd uint8, dev string, ls LinkSettings) []byte {
 		}
 		ae.Uint8(unix.ETHTOOL_A_LINKSTATE_LINK, v)
 	}
-	return append(genlHeader(cmd), encode(ae)...)
+	return append(wire.GenlHeader(cmd), wire.Encode(ae)...)
 }
 
 // msgError is an errno with an extended-ack text.

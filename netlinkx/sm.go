@@ -1,18 +1,9 @@
 package netlinkx
 
 import (
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
-)
-
-// Commands of the ibctl family for the HCA and the subnet manager.
-const (
-	CmdHCA      uint8 = 10
-	CmdPartList uint8 = 11
-	CmdPartAdd  uint8 = 12
-	CmdPartDel  uint8 = 13
-	CmdGroups   uint8 = 14
-	CmdSMShow   uint8 = 19
 )
 
 // SMInfo describes the subnet manager.
@@ -29,55 +20,26 @@ type SMInfoer interface {
 	SMInfo() SMInfo
 }
 
-// Attributes of HCA, partition and group messages (nested under
-// AttrEntry where a list is sent).
-const (
-	AttrHCAName   uint16 = 30
-	AttrHCAType   uint16 = 31
-	AttrNodeGUID  uint16 = 32
-	AttrSysGUID   uint16 = 33
-	AttrPort      uint16 = 34 // nested port
-	AttrPortNum   uint16 = 35
-	AttrState     uint16 = 36
-	AttrPhysState uint16 = 37
-	AttrRate      uint16 = 38
-	AttrLID       uint16 = 39
-	AttrSMLID     uint16 = 40
-	AttrPortGUID  uint16 = 41
-	AttrWidth     uint16 = 42
-	AttrSpeed     uint16 = 43
-	AttrMTU       uint16 = 44
-	AttrPKey      uint16 = 45 // u16, repeated for a table
-	AttrAll       uint16 = 46
-	AttrMember    uint16 = 47 // nested: AttrNode, AttrPortNum, AttrFull / AttrJoinState
-	AttrFull      uint16 = 48
-	AttrMGID      uint16 = 49
-	AttrMLID      uint16 = 50
-	AttrQKey      uint16 = 51
-	AttrBroadcast uint16 = 52
-	AttrJoinState uint16 = 53
-)
-
 func encodeHCA(ae *netlink.AttributeEncoder, h HCA) {
-	ae.String(AttrHCAName, h.Name)
-	ae.String(AttrHCAType, h.Type)
-	ae.String(AttrFirmware, h.Firmware)
-	ae.Uint64(AttrNodeGUID, h.NodeGUID)
-	ae.Uint64(AttrSysGUID, h.SysImageGUID)
+	ae.String(wire.AttrHCAName, h.Name)
+	ae.String(wire.AttrHCAType, h.Type)
+	ae.String(wire.AttrFirmware, h.Firmware)
+	ae.Uint64(wire.AttrNodeGUID, h.NodeGUID)
+	ae.Uint64(wire.AttrSysGUID, h.SysImageGUID)
 	for _, p := range h.Ports {
-		encodeNested(ae, AttrPort, func(n *netlink.AttributeEncoder) {
-			n.Uint32(AttrPortNum, p.Num)
-			n.String(AttrState, p.State)
-			n.String(AttrPhysState, p.PhysState)
-			n.String(AttrRate, p.Rate)
-			n.Uint16(AttrLID, p.LID)
-			n.Uint16(AttrSMLID, p.SMLID)
-			n.Uint64(AttrPortGUID, p.PortGUID)
-			n.String(AttrWidth, p.Width)
-			n.String(AttrSpeed, p.Speed)
-			n.Uint32(AttrMTU, p.MTU)
+		wire.EncodeNested(ae, wire.AttrPort, func(n *netlink.AttributeEncoder) {
+			n.Uint32(wire.AttrPortNum, p.Num)
+			n.String(wire.AttrState, p.State)
+			n.String(wire.AttrPhysState, p.PhysState)
+			n.String(wire.AttrRate, p.Rate)
+			n.Uint16(wire.AttrLID, p.LID)
+			n.Uint16(wire.AttrSMLID, p.SMLID)
+			n.Uint64(wire.AttrPortGUID, p.PortGUID)
+			n.String(wire.AttrWidth, p.Width)
+			n.String(wire.AttrSpeed, p.Speed)
+			n.Uint32(wire.AttrMTU, p.MTU)
 			for _, k := range p.PKeys {
-				n.Uint16(AttrPKey, k)
+				n.Uint16(wire.AttrPKey, k)
 			}
 		})
 	}
@@ -87,42 +49,42 @@ func decodeHCA(ad *netlink.AttributeDecoder) HCA {
 	var h HCA
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrHCAName:
+		case wire.AttrHCAName:
 			h.Name = ad.String()
-		case AttrHCAType:
+		case wire.AttrHCAType:
 			h.Type = ad.String()
-		case AttrFirmware:
+		case wire.AttrFirmware:
 			h.Firmware = ad.String()
-		case AttrNodeGUID:
+		case wire.AttrNodeGUID:
 			h.NodeGUID = ad.Uint64()
-		case AttrSysGUID:
+		case wire.AttrSysGUID:
 			h.SysImageGUID = ad.Uint64()
-		case AttrPort:
+		case wire.AttrPort:
 			var p HCAPort
 			ad.Nested(func(n *netlink.AttributeDecoder) error {
 				for n.Next() {
 					switch n.Type() {
-					case AttrPortNum:
+					case wire.AttrPortNum:
 						p.Num = n.Uint32()
-					case AttrState:
+					case wire.AttrState:
 						p.State = n.String()
-					case AttrPhysState:
+					case wire.AttrPhysState:
 						p.PhysState = n.String()
-					case AttrRate:
+					case wire.AttrRate:
 						p.Rate = n.String()
-					case AttrLID:
+					case wire.AttrLID:
 						p.LID = n.Uint16()
-					case AttrSMLID:
+					case wire.AttrSMLID:
 						p.SMLID = n.Uint16()
-					case AttrPortGUID:
+					case wire.AttrPortGUID:
 						p.PortGUID = n.Uint64()
-					case AttrWidth:
+					case wire.AttrWidth:
 						p.Width = n.String()
-					case AttrSpeed:
+					case wire.AttrSpeed:
 						p.Speed = n.String()
-					case AttrMTU:
+					case wire.AttrMTU:
 						p.MTU = n.Uint32()
-					case AttrPKey:
+					case wire.AttrPKey:
 						p.PKeys = append(p.PKeys, n.Uint16())
 					}
 				}
@@ -135,16 +97,16 @@ func decodeHCA(ad *netlink.AttributeDecoder) HCA {
 }
 
 func encodePartition(ae *netlink.AttributeEncoder, p Partition) {
-	ae.Uint16(AttrPKey, p.PKey)
-	ae.Uint32(AttrMTU, p.MTU)
+	ae.Uint16(wire.AttrPKey, p.PKey)
+	ae.Uint32(wire.AttrMTU, p.MTU)
 	if p.All != "" {
-		ae.String(AttrAll, p.All)
+		ae.String(wire.AttrAll, p.All)
 	}
 	for _, m := range p.Members {
-		encodeNested(ae, AttrMember, func(n *netlink.AttributeEncoder) {
-			n.String(AttrNode, m.Node)
-			n.Uint32(AttrPortNum, m.Port)
-			n.Flag(AttrFull, m.Full)
+		wire.EncodeNested(ae, wire.AttrMember, func(n *netlink.AttributeEncoder) {
+			n.String(wire.AttrNode, m.Node)
+			n.Uint32(wire.AttrPortNum, m.Port)
+			n.Flag(wire.AttrFull, m.Full)
 		})
 	}
 }
@@ -153,22 +115,22 @@ func decodePartition(ad *netlink.AttributeDecoder) Partition {
 	var p Partition
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrPKey:
+		case wire.AttrPKey:
 			p.PKey = ad.Uint16()
-		case AttrMTU:
+		case wire.AttrMTU:
 			p.MTU = ad.Uint32()
-		case AttrAll:
+		case wire.AttrAll:
 			p.All = ad.String()
-		case AttrMember:
+		case wire.AttrMember:
 			var m PartitionMember
 			ad.Nested(func(n *netlink.AttributeDecoder) error {
 				for n.Next() {
 					switch n.Type() {
-					case AttrNode:
+					case wire.AttrNode:
 						m.Node = n.String()
-					case AttrPortNum:
+					case wire.AttrPortNum:
 						m.Port = n.Uint32()
-					case AttrFull:
+					case wire.AttrFull:
 						m.Full = true
 					}
 				}
@@ -181,18 +143,18 @@ func decodePartition(ad *netlink.AttributeDecoder) Partition {
 }
 
 func encodeGroup(ae *netlink.AttributeEncoder, g Group) {
-	ae.Bytes(AttrMGID, g.MGID[:])
-	ae.Uint16(AttrMLID, g.MLID)
-	ae.Uint16(AttrPKey, g.PKey)
-	ae.Uint32(AttrQKey, g.QKey)
-	ae.Uint32(AttrMTU, g.MTU)
-	ae.Uint32(AttrRate, g.Rate)
-	ae.Flag(AttrBroadcast, g.Broadcast)
+	ae.Bytes(wire.AttrMGID, g.MGID[:])
+	ae.Uint16(wire.AttrMLID, g.MLID)
+	ae.Uint16(wire.AttrPKey, g.PKey)
+	ae.Uint32(wire.AttrQKey, g.QKey)
+	ae.Uint32(wire.AttrMTU, g.MTU)
+	ae.Uint32(wire.AttrRate, g.Rate)
+	ae.Flag(wire.AttrBroadcast, g.Broadcast)
 	for _, m := range g.Members {
-		encodeNested(ae, AttrMember, func(n *netlink.AttributeEncoder) {
-			n.String(AttrNode, m.Node)
-			n.Uint32(AttrPortNum, m.Port)
-			n.Uint8(AttrJoinState, m.JoinState)
+		wire.EncodeNested(ae, wire.AttrMember, func(n *netlink.AttributeEncoder) {
+			n.String(wire.AttrNode, m.Node)
+			n.Uint32(wire.AttrPortNum, m.Port)
+			n.Uint8(wire.AttrJoinState, m.JoinState)
 		})
 	}
 }
@@ -201,30 +163,30 @@ func decodeGroup(ad *netlink.AttributeDecoder) Group {
 	var g Group
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrMGID:
+		case wire.AttrMGID:
 			copy(g.MGID[:], ad.Bytes())
-		case AttrMLID:
+		case wire.AttrMLID:
 			g.MLID = ad.Uint16()
-		case AttrPKey:
+		case wire.AttrPKey:
 			g.PKey = ad.Uint16()
-		case AttrQKey:
+		case wire.AttrQKey:
 			g.QKey = ad.Uint32()
-		case AttrMTU:
+		case wire.AttrMTU:
 			g.MTU = ad.Uint32()
-		case AttrRate:
+		case wire.AttrRate:
 			g.Rate = ad.Uint32()
-		case AttrBroadcast:
+		case wire.AttrBroadcast:
 			g.Broadcast = true
-		case AttrMember:
+		case wire.AttrMember:
 			var m GroupMember
 			ad.Nested(func(n *netlink.AttributeDecoder) error {
 				for n.Next() {
 					switch n.Type() {
-					case AttrNode:
+					case wire.AttrNode:
 						m.Node = n.String()
-					case AttrPortNum:
+					case wire.AttrPortNum:
 						m.Port = n.Uint32()
-					case AttrJoinState:
+					case wire.AttrJoinState:
 						m.JoinState = n.Uint8()
 					}
 				}
@@ -240,13 +202,13 @@ func decodeGroup(ad *netlink.AttributeDecoder) Group {
 // other commands.
 func smRequest(b Backend, node Node, cmd uint8, rest []byte, ae *netlink.AttributeEncoder) (ok bool, err error) {
 	switch cmd {
-	case CmdHCA:
+	case wire.CmdHCA:
 		h, err := node.HCA()
 		if err != nil {
 			return true, err
 		}
 		encodeHCA(ae, h)
-	case CmdPartAdd, CmdPartDel:
+	case wire.CmdPartAdd, wire.CmdPartDel:
 		ad, err := netlink.NewAttributeDecoder(rest)
 		if err != nil {
 			return true, withMsg(unix.EINVAL, "malformed partition request")
@@ -255,21 +217,21 @@ func smRequest(b Backend, node Node, cmd uint8, rest []byte, ae *netlink.Attribu
 		if ad.Err() != nil {
 			return true, withMsg(unix.EINVAL, "malformed partition request")
 		}
-		if cmd == CmdPartAdd {
+		if cmd == wire.CmdPartAdd {
 			return true, b.AddPartition(p)
 		}
 		return true, b.DelPartition(p.PKey)
-	case CmdSMShow:
+	case wire.CmdSMShow:
 		si, ok := b.(SMInfoer)
 		if !ok {
 			return true, withMsg(unix.EOPNOTSUPP, "no subnet manager")
 		}
 		i := si.SMInfo()
-		ae.Uint16(AttrLID, i.LID)
-		ae.String(AttrNode, i.Node)
-		ae.Uint32(AttrPortNum, i.Port)
-		ae.Uint32(AttrEntry, i.Partitions)
-		ae.Uint32(AttrMember, i.Groups)
+		ae.Uint16(wire.AttrLID, i.LID)
+		ae.String(wire.AttrNode, i.Node)
+		ae.Uint32(wire.AttrPortNum, i.Port)
+		ae.Uint32(wire.AttrEntry, i.Partitions)
+		ae.Uint32(wire.AttrMember, i.Groups)
 	default:
 		return false, nil
 	}
@@ -278,7 +240,7 @@ func smRequest(b Backend, node Node, cmd uint8, rest []byte, ae *netlink.Attribu
 
 // HCA describes the bound node's HCA.
 func (c *Client) HCA() (HCA, error) {
-	ad, err := c.ibctl(CmdHCA, nil)
+	ad, err := c.ibctl(wire.CmdHCA, nil)
 	if err != nil {
 		return HCA{}, err
 	}
@@ -289,7 +251,7 @@ func (c *Client) HCA() (HCA, error) {
 // Partitions lists the subnet manager's partition table.
 func (c *Client) Partitions() ([]Partition, error) {
 	var out []Partition
-	err := c.dump(CmdPartList, AttrEntry, nil, func(n *netlink.AttributeDecoder) {
+	err := c.dump(wire.CmdPartList, wire.AttrEntry, nil, func(n *netlink.AttributeDecoder) {
 		p := decodePartition(n)
 		// A partition with many members comes in consecutive parts.
 		if last := len(out) - 1; last >= 0 && out[last].PKey == p.PKey {
@@ -304,7 +266,7 @@ func (c *Client) Partitions() ([]Partition, error) {
 // Groups lists the subnet manager's multicast groups.
 func (c *Client) Groups() ([]Group, error) {
 	var out []Group
-	err := c.dump(CmdGroups, AttrEntry, nil, func(n *netlink.AttributeDecoder) {
+	err := c.dump(wire.CmdGroups, wire.AttrEntry, nil, func(n *netlink.AttributeDecoder) {
 		g := decodeGroup(n)
 		// A group with many members comes in consecutive parts.
 		if last := len(out) - 1; last >= 0 && out[last].MGID == g.MGID {
@@ -318,34 +280,34 @@ func (c *Client) Groups() ([]Group, error) {
 
 // AddPartition adds a partition to the subnet manager.
 func (c *Client) AddPartition(p Partition) error {
-	_, err := c.genl(FamilyIbctl, CmdPartAdd, func(ae *netlink.AttributeEncoder) { encodePartition(ae, p) })
+	_, err := c.genl(wire.FamilyIbctl, wire.CmdPartAdd, func(ae *netlink.AttributeEncoder) { encodePartition(ae, p) })
 	return err
 }
 
 // DelPartition removes a partition.
 func (c *Client) DelPartition(pkey uint16) error {
-	_, err := c.genl(FamilyIbctl, CmdPartDel, func(ae *netlink.AttributeEncoder) { ae.Uint16(AttrPKey, pkey) })
+	_, err := c.genl(wire.FamilyIbctl, wire.CmdPartDel, func(ae *netlink.AttributeEncoder) { ae.Uint16(wire.AttrPKey, pkey) })
 	return err
 }
 
 // SMInfo describes the subnet manager.
 func (c *Client) SMInfo() (SMInfo, error) {
-	ad, err := c.ibctl(CmdSMShow, nil)
+	ad, err := c.ibctl(wire.CmdSMShow, nil)
 	if err != nil {
 		return SMInfo{}, err
 	}
 	var i SMInfo
 	for ad.Next() {
 		switch ad.Type() {
-		case AttrLID:
+		case wire.AttrLID:
 			i.LID = ad.Uint16()
-		case AttrNode:
+		case wire.AttrNode:
 			i.Node = ad.String()
-		case AttrPortNum:
+		case wire.AttrPortNum:
 			i.Port = ad.Uint32()
-		case AttrEntry:
+		case wire.AttrEntry:
 			i.Partitions = ad.Uint32()
-		case AttrMember:
+		case wire.AttrMember:
 			i.Groups = ad.Uint32()
 		}
 	}

@@ -1,0 +1,139 @@
+package wire
+
+import "github.com/mdlayher/netlink"
+
+// This file is the one table of the protocol's numbers: the generic
+// netlink families served on the ibctl socket, the commands of the ibctl
+// family, and its attributes. A number is never reused.
+
+// Generic netlink family IDs served on the ibctl socket. A kernel assigns
+// these dynamically (resolved through the genl controller); the emulated
+// driver fixes them.
+const (
+	FamilyEthtool netlink.HeaderType = 0x20
+	FamilyIbctl   netlink.HeaderType = 0x21
+)
+
+// Commands of the ibctl family.
+const (
+	CmdBind     uint8 = 1 // select the node this connection talks to
+	CmdStatus   uint8 = 2
+	CmdStop     uint8 = 3
+	CmdSysRead  uint8 = 4
+	CmdSysWrite uint8 = 5
+	CmdSysList  uint8 = 6 // dump
+	CmdDrvInfo  uint8 = 7
+	CmdStats    uint8 = 8 // dump
+	CmdBatch    uint8 = 9 // AttrValue u8: 1 starts deferred syncing, 0 syncs and ends it
+
+	// The HCA and the subnet manager.
+	CmdHCA      uint8 = 10
+	CmdPartList uint8 = 11 // dump
+	CmdPartAdd  uint8 = 12
+	CmdPartDel  uint8 = 13
+	CmdGroups   uint8 = 14 // dump
+
+	CmdPing     uint8 = 15 // send one echo request
+	CmdDmesg    uint8 = 16 // dump: a node's kernel messages after AttrSeq
+	CmdPerf     uint8 = 17 // run a perf stream
+	CmdMaddr    uint8 = 18 // dump: the multicast lists (iproute2 reads them from /proc/net/dev_mcast and /proc/net/igmp)
+	CmdSMShow   uint8 = 19
+	CmdRouteGet uint8 = 20 // the route to AttrDst
+)
+
+// IsDump reports whether cmd answers with a dump, as a generic netlink
+// family's dumpit does: one NLM_F_MULTI message per entry, then
+// NLMSG_DONE, so that a listing of any length crosses the socket in
+// datagrams of whole messages. Dumps need NLM_F_DUMP, and the other
+// commands refuse it (genl_family_rcv_msg: EOPNOTSUPP without a handler).
+func IsDump(cmd uint8) bool {
+	switch cmd {
+	case CmdSysList, CmdStats, CmdPartList, CmdGroups, CmdDmesg, CmdMaddr:
+		return true
+	}
+	return false
+}
+
+// Attributes of the ibctl family.
+const (
+	AttrNode     uint16 = 1
+	AttrPath     uint16 = 2
+	AttrData     uint16 = 3
+	AttrWritten  uint16 = 4
+	AttrEntry    uint16 = 5 // nested: AttrName, AttrMode, or a dump's entry
+	AttrDev      uint16 = 6
+	AttrDriver   uint16 = 7
+	AttrVersion  uint16 = 8
+	AttrFirmware uint16 = 9
+	AttrBusInfo  uint16 = 10
+	AttrNStats   uint16 = 11
+	AttrStat     uint16 = 12 // nested: AttrName, AttrValue
+	AttrPID      uint16 = 13
+	AttrSocket   uint16 = 14
+	AttrStateDir uint16 = 15
+	AttrUptime   uint16 = 16
+	AttrLinks    uint16 = 17
+	AttrName     uint16 = 18
+	AttrMode     uint16 = 19
+	AttrValue    uint16 = 20
+
+	// HCA, partition and group messages (nested under AttrEntry where a
+	// list is sent).
+	AttrHCAName   uint16 = 30
+	AttrHCAType   uint16 = 31
+	AttrNodeGUID  uint16 = 32
+	AttrSysGUID   uint16 = 33
+	AttrPort      uint16 = 34 // nested port
+	AttrPortNum   uint16 = 35
+	AttrState     uint16 = 36
+	AttrPhysState uint16 = 37
+	AttrRate      uint16 = 38
+	AttrLID       uint16 = 39
+	AttrSMLID     uint16 = 40
+	AttrPortGUID  uint16 = 41
+	AttrWidth     uint16 = 42
+	AttrSpeed     uint16 = 43
+	AttrMTU       uint16 = 44
+	AttrPKey      uint16 = 45 // u16, repeated for a table
+	AttrAll       uint16 = 46
+	AttrMember    uint16 = 47 // nested: AttrNode, AttrPortNum, AttrFull / AttrJoinState
+	AttrFull      uint16 = 48
+	AttrMGID      uint16 = 49
+	AttrMLID      uint16 = 50
+	AttrQKey      uint16 = 51
+	AttrBroadcast uint16 = 52
+	AttrJoinState uint16 = 53
+
+	// Ping messages; dmesg records use AttrSeq too.
+	AttrDst     uint16 = 60
+	AttrSize    uint16 = 61
+	AttrIdent   uint16 = 62
+	AttrSeq     uint16 = 63
+	AttrTimeout uint16 = 64
+	AttrDF      uint16 = 65
+	AttrStatus  uint16 = 66
+	AttrSrc     uint16 = 67
+	AttrFrom    uint16 = 68
+	AttrTTL     uint16 = 69
+	AttrBytes   uint16 = 70
+	AttrRTT     uint16 = 71
+	AttrTime    uint16 = 72 // a kernel message's time in nanoseconds
+
+	// Perf messages.
+	AttrDuration    uint16 = 80
+	AttrSent        uint16 = 81
+	AttrReceived    uint16 = 82
+	AttrElapsed     uint16 = 83
+	AttrEvents      uint16 = 84
+	AttrCompletions uint16 = 85
+
+	// Multicast lists: a list's link-layer and IPv4 addresses.
+	AttrLink uint16 = 90
+	AttrInet uint16 = 91
+
+	// Route answers, besides the ping attributes.
+	AttrExpires  uint16 = 92 // a route exception's remaining life in seconds
+	AttrTable    uint16 = 93
+	AttrProtocol uint16 = 94
+	AttrMetric   uint16 = 95
+)
