@@ -309,3 +309,44 @@ func (s *Stack) Route(dst netip.Addr, up []int32) (index int32, src netip.Addr, 
 
 // Now is the stack's clock.
 func (s *Stack) Now() time.Time { return s.now() }
+
+// secondary4 reports whether IPv4 prefix p is a secondary address: one
+// listed before it (earlier) is in the same subnet with the same mask.
+// The kernel flags the later addresses of a subnet IFA_F_SECONDARY when
+// they are added (__inet_insert_ifa); since a primary always precedes
+// its secondaries and takes them along when deleted, the order tells.
+func secondary4(earlier []netip.Prefix, p netip.Prefix) bool {
+	if !p.Addr().Is4() {
+		return false
+	}
+	for _, q := range earlier {
+		if sameSubnet4(q, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameSubnet4 reports whether q is an IPv4 address with p's mask and
+// subnet (inet_ifa_match with equal masks).
+func sameSubnet4(q, p netip.Prefix) bool {
+	return q.Addr().Is4() && q.Bits() == p.Bits() && q.Masked() == p.Masked()
+}
+
+// deleteAddr4 removes list[i]; deleting a primary IPv4 address removes its
+// secondaries too (__inet_del_ifa with promote_secondaries 0, the
+// kernel's default).
+func deleteAddr4(list []netip.Prefix, i int) []netip.Prefix {
+	p := list[i]
+	primary := p.Addr().Is4() && !secondary4(list[:i], p)
+	out := make([]netip.Prefix, 0, len(list)-1)
+	for j, q := range list {
+		switch {
+		case j == i:
+		case primary && j > i && sameSubnet4(q, p):
+		default:
+			out = append(out, q)
+		}
+	}
+	return out
+}

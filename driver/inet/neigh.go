@@ -1,0 +1,208 @@
+package inet
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/verbs"
+)
+
+// The neighbour table (net/core/neighbour.c with arp_tbl and nd_tbl): one
+// entry per on-link address an interface sent to or heard from, resolved
+// by ARP (IPv4) or neighbour discovery (IPv6) with the IPoIB 20-byte
+// link-layer address; output waits in an entry's queue while it resolves.
+
+// neighbour is one ARP entry.
+type neighbour struct {
+	hw      header.HWAddr
+	state   uint16 // NUD_*
+	updated time.Time
+	waiters []chan struct{}
+	// queue holds the locally generated datagrams waiting for the
+	// address (arp_queue), qbytes their length in bytes; probes counts
+	// the solicitations sent by timer, the retransmission timer while
+	// resolving (neigh->timer), and psrc the solicitations' source.
+	queue  [][]byte
+	qbytes int
+	probes int
+	timer  verbs.Timer
+	psrc   netip.Addr
+}
+
+// unresQlenBytes is unres_qlen_bytes (SK_WMEM_MAX, 212992): the bytes a
+// neighbour being resolved queues before it drops the oldest datagram.
+// The driver counts datagram bytes, not skb truesize.
+const unresQlenBytes = 212992
+
+// maxProbes is the broadcast solicitations of a resolution: an
+// INCOMPLETE entry starts at ucast_probes (3) and fails at
+// neigh_max_probes, ucast_probes + app_probes + mcast_probes (3 + 0 + 3).
+const maxProbes = 3
+
+// Neighbour states (include/uapi/linux/neighbour.h).
+const (
+	nudIncomplete = 0x01
+	nudReachable  = 0x02
+	nudStale      = 0x04
+	nudFailed     = 0x20
+)
+
+// reachableTime is base_reachable_time (30 s) before an entry goes stale.
+const reachableTime = 30 * time.Second
+
+// learn records a neighbour's address, wakes whoever waits for it and
+// sends the datagrams queued for it on nic (neigh_update's arp_queue
+// flush).
+func (s *Stack) learn(nic *NIC, ip netip.Addr, hw header.HWAddr) {
+	for _, q := range s.update(nic.index, ip, hw) {
+		s.xmit(nic, ip, hw, q)
+	}
+}
+
+// update marks the entry reachable at hw and returns its queue.
+func (s *Stack) update(index int32, ip netip.Addr, hw header.HWAddr) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entry(index, ip)
+	e.hw, e.state, e.updated = hw, nudReachable, s.now()
+	for _, w := range e.waiters {
+		close(w)
+	}
+	e.waiters = nil
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	q := e.queue
+	e.queue, e.qbytes, e.probes = nil, 0, 0
+	return q
+}
+
+// output sends a locally generated IPv4 or IPv6 datagram from src to the
+// on-link neighbour dst (neigh_resolve_output): at once when its address
+// is known; otherwise the datagram waits in the entry's queue, the
+// oldest dropped beyond unres_qlen_bytes, while the entry solicits the
+// address once a second (__neigh_event_send, neigh_timer_handler).
+// The queue goes out when the address comes (learn) and is dropped when
+// maxProbes solicitations went unanswered. It never blocks.
+func (s *Stack) output(nic *NIC, src, dst netip.Addr, ip []byte) {
+	index := nic.index
+	s.mu.Lock()
+	e := s.entry(index, dst)
+	if e.state == nudReachable {
+		hw := e.hw
+		s.mu.Unlock()
+		s.xmit(nic, dst, hw, ip)
+		return
+	}
+	for len(e.queue) > 0 && e.qbytes+len(ip) > unresQlenBytes {
+		e.qbytes -= len(e.queue[0])
+		e.queue = e.queue[1:]
+		nic.link.DropTx(1)
+	}
+	e.queue = append(e.queue, ip)
+	e.qbytes += len(ip)
+	start := s.startProbingLocked(index, src, dst, e)
+	s.mu.Unlock()
+	if start {
+		s.sendProbe(nic, src, dst)
+	}
+}
+
+// startProbingLocked starts resolving an entry that is not being resolved
+// (INCOMPLETE, its first solicitation from src, the retransmission timer
+// armed) and reports whether it did: the caller then sends that first
+// solicitation, outside the lock. Caller holds mu.
+func (s *Stack) startProbingLocked(index int32, src, dst netip.Addr, e *neighbour) bool {
+	if e.timer != nil {
+		return false
+	}
+	e.state, e.probes, e.psrc = nudIncomplete, 1, src
+	e.timer = s.clock.AfterFunc(probeInterval, func() { s.probe(index, dst, e) })
+	return true
+}
+
+// entry returns the interface's entry for ip, creating it. Caller holds
+// mu.
+func (s *Stack) entry(index int32, ip netip.Addr) *neighbour {
+	t := s.neigh[index]
+	if t == nil {
+		t = map[netip.Addr]*neighbour{}
+		s.neigh[index] = t
+	}
+	e := t[ip]
+	if e == nil {
+		e = &neighbour{}
+		t[ip] = e
+	}
+	return e
+}
+
+// probe is an entry's retransmission timer while it resolves: another
+// solicitation, or, after maxProbes, NUD_FAILED and the queue dropped
+// (neigh_invalidate).
+func (s *Stack) probe(index int32, dst netip.Addr, e *neighbour) {
+	s.mu.Lock()
+	if s.neigh[index][dst] != e || e.timer == nil {
+		s.mu.Unlock()
+		return // resolved, or the interface went away
+	}
+	if e.probes >= maxProbes {
+		dropped := len(e.queue)
+		e.state, e.timer, e.queue, e.qbytes, e.probes = nudFailed, nil, nil, 0, 0
+		for _, w := range e.waiters {
+			close(w) // they find the entry failed
+		}
+		e.waiters = nil
+		s.mu.Unlock()
+		if nic := s.nicOf(index); nic != nil {
+			nic.link.DropTx(uint64(dropped))
+		}
+		return
+	}
+	e.probes++
+	e.timer = s.clock.AfterFunc(probeInterval, func() { s.probe(index, dst, e) })
+	src := e.psrc
+	s.mu.Unlock()
+	if nic := s.nicOf(index); nic != nil {
+		s.sendProbe(nic, src, dst)
+	}
+}
+
+// sendProbe broadcasts an ARP request or sends a neighbour solicitation.
+func (s *Stack) sendProbe(nic *NIC, src, dst netip.Addr) {
+	if dst.Is4() {
+		var bcast header.HWAddr
+		s.sendARP(nic, header.ARPRequest, src, bcast, dst, true)
+	} else {
+		s.solicit(nic, src, dst)
+	}
+}
+
+// Neighbour is one entry of the neighbour table as ip neigh shows it.
+type Neighbour struct {
+	Addr  netip.Addr
+	State uint16        // NUD_*
+	HW    header.HWAddr // valid when reachable or stale
+}
+
+// Neighbours lists the interface's neighbour table, sorted by address:
+// reachable entries older than the reachable time read as stale, as the
+// kernel's timers would make them.
+func (s *Stack) Neighbours(index int32) []Neighbour {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.neigh[index]
+	out := make([]Neighbour, 0, len(t))
+	for ip, e := range t {
+		st := e.state
+		if st == nudReachable && s.now().Sub(e.updated) > reachableTime {
+			st = nudStale
+		}
+		out = append(out, Neighbour{Addr: ip, State: st, HW: e.hw})
+	}
+	slices.SortFunc(out, func(a, b Neighbour) int { return a.Addr.Compare(b.Addr) })
+	return out
+}
