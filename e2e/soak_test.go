@@ -74,6 +74,18 @@ type soakObj struct {
 	addrNet int // a child's addresses are 10.addrNet.{0,1}.1/24
 	model   objState
 	pending *pending
+	history []string // the client's commands on the object and their outcome
+}
+
+// note records a command on o and its outcome.
+func (o *soakObj) note(cmd []string, outcome string) {
+	o.history = append(o.history, fmt.Sprintf("ibctl %s: %s", strings.Join(cmd, " "), outcome))
+}
+
+// recent is o's last commands, for a failure message.
+func (o *soakObj) recent() string {
+	h := o.history[max(0, len(o.history)-10):]
+	return "\n    " + strings.Join(h, "\n    ")
 }
 
 // soakCounts are one client's statistics.
@@ -289,11 +301,13 @@ func (s *soakRun) settle(o *soakObj, cnt *soakCounts) {
 	case p.after:
 		o.model = p.after
 		cnt.unknownApplied++
+		o.note(p.cmd, "interrupted, applied")
 	case p.before:
 		o.model = p.before
+		o.note(p.cmd, "interrupted, not applied")
 	default:
-		s.t.Errorf("E2E_SEED=%d: %s after the interrupted `ibctl %s`: state is neither the one before nor the one after it\nbefore: %+v\nafter:  %+v\ngot:    %+v",
-			s.seed, o.label, strings.Join(p.cmd, " "), p.before, p.after, got)
+		s.t.Errorf("E2E_SEED=%d: %s after the interrupted `ibctl %s`: state is neither the one before nor the one after it\nbefore: %+v\nafter:  %+v\ngot:    %+v\ncommands:%s",
+			s.seed, o.label, strings.Join(p.cmd, " "), p.before, p.after, got, o.recent())
 		o.model = got
 	}
 	o.pending = nil
@@ -308,7 +322,8 @@ func (s *soakRun) verify(o *soakObj, when string, cnt *soakCounts) {
 		return
 	}
 	if got != o.model {
-		s.t.Errorf("E2E_SEED=%d: %s %s: state differs from what the acknowledgements imply\nwant: %+v\ngot:  %+v", s.seed, o.label, when, o.model, got)
+		s.t.Errorf("E2E_SEED=%d: %s %s: state differs from what the acknowledgements imply\nwant: %+v\ngot:  %+v\ncommands:%s",
+			s.seed, o.label, when, o.model, got, o.recent())
 		o.model = got
 	}
 }
@@ -498,6 +513,7 @@ func TestSoak(t *testing.T) {
 				case okResult(r):
 					o.model = after
 					cnt.acked++
+					o.note(cmd, "acknowledged")
 				case killed:
 					o.pending = &pending{cmd: cmd, before: o.model, after: after}
 					cnt.unknown++
@@ -577,8 +593,8 @@ func TestSoak(t *testing.T) {
 					t.Fatalf("%s %s: %v", o.label, when, err)
 				}
 				if got != o.model {
-					t.Errorf("E2E_SEED=%d: %s %s: state differs from what the acknowledgements imply\nwant: %+v\ngot:  %+v",
-						seed, o.label, when, o.model, got)
+					t.Errorf("E2E_SEED=%d: %s %s: state differs from what the acknowledgements imply\nwant: %+v\ngot:  %+v\ncommands:%s",
+						seed, o.label, when, o.model, got, o.recent())
 				}
 			}
 		}
