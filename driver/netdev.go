@@ -2,10 +2,11 @@ package driver
 
 import (
 	"fmt"
-	"github.com/ibctl/ibctl/driver/header"
+	"maps"
 	"strings"
 
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/inet"
 	"github.com/ibctl/ibctl/driver/ipoib"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -90,9 +91,10 @@ type Netdev struct {
 }
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
+	// Each node's host loads its own module: its parameters are its own.
 	n := &stack{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
 		legacy:    map[legacyKey]*Netdev{},
-		nextIndex: firstIfindex, nextQPN: firstQPN, params: p, ip: inet.New(d.timers),
+		nextIndex: firstIfindex, nextQPN: firstQPN, params: maps.Clone(p), ip: inet.New(d.timers),
 		klog: newKlog(d.started, d.now)}
 	n.host = &ipoib.Host{Fabric: d.fab, Log: n.logf, Now: d.now, Nanos: d.nanos, Jiffies: d.jiffies,
 		Clock: d.clock, LoseFrame: d.lose, Endpoints: d.endpoints}

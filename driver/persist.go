@@ -227,10 +227,10 @@ func (n *stack) restore() error {
 			if s, ok := paramSpecs[name]; ok && s.perm&0200 != 0 {
 				n.params[name] = v
 			}
-			if name == "data_debug_level" {
-				n.host.DataDebug.Store(int32(v))
-			}
 		}
+		n.host.DataDebug.Store(int32(n.params.get("data_debug_level")))
+		n.host.Debug.Store(int32(n.params.get("debug_level")))
+		n.host.McastDebug.Store(int32(n.params.get("mcast_debug_level")))
 	}
 	if b, ok := n.d.st.Get(n.name + "/meta"); ok {
 		var m nodeMeta

@@ -174,3 +174,79 @@ func TestSaveFailureErrno(t *testing.T) {
 		})
 	}
 }
+
+// TestParamsPerNode: each node has its own module parameters, as each
+// host loads its own ib_ipoib. A write on one node leaves the other's as
+// they were, and a restart gives each node its own saved values, both
+// those sysfs shows and those its data path logs by.
+func TestParamsPerNode(t *testing.T) {
+	type write struct {
+		node, name string
+		value      int
+	}
+	tests := []struct {
+		name   string
+		writes []write
+		want   map[string]map[string]int // node → parameter → value
+	}{
+		{"node1 only", []write{{"node1", "debug_level", 3}},
+			map[string]map[string]int{"node0": {"debug_level": 0, "mcast_debug_level": 0, "data_debug_level": 0},
+				"node1": {"debug_level": 3, "mcast_debug_level": 0, "data_debug_level": 0}}},
+		{"node0 then node1", []write{{"node0", "mcast_debug_level", 1}, {"node1", "mcast_debug_level", 2}, {"node0", "debug_level", 1}},
+			map[string]map[string]int{"node0": {"debug_level": 1, "mcast_debug_level": 1, "data_debug_level": 0},
+				"node1": {"debug_level": 0, "mcast_debug_level": 2, "data_debug_level": 0}}},
+		{"both, every parameter", []write{{"node0", "data_debug_level", 1}, {"node1", "debug_level", 2},
+			{"node1", "data_debug_level", 3}, {"node0", "mcast_debug_level", 4}},
+			map[string]map[string]int{"node0": {"debug_level": 0, "mcast_debug_level": 4, "data_debug_level": 1},
+				"node1": {"debug_level": 2, "mcast_debug_level": 0, "data_debug_level": 3}}},
+	}
+	check := func(t *testing.T, d *Driver, when string, want map[string]map[string]int) {
+		t.Helper()
+		for node, params := range want {
+			n, err := d.Node(node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for _, p := range n.Params() {
+				if _, ok := params[p.Name]; ok {
+					got[p.Name] = p.Value
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(params) {
+				t.Errorf("%s: %s parameters = %v, want %v", when, node, got, params)
+			}
+			host := map[string]int{"debug_level": int(n.host.Debug.Load()), "mcast_debug_level": int(n.host.McastDebug.Load()),
+				"data_debug_level": int(n.host.DataDebug.Load())}
+			if fmt.Sprint(host) != fmt.Sprint(params) {
+				t.Errorf("%s: %s data path levels = %v, want %v", when, node, host, params)
+			}
+		}
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			st, err := store.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, _ := newTestDriver(t, st)
+			for _, w := range tt.writes {
+				n, err := d.Node(w.node)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantErrno(t, n.SetParam(w.name, w.value), 0)
+			}
+			check(t, d, "before the restart", tt.want)
+			st.Close()
+			st, err = store.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			d, _ = newTestDriver(t, st)
+			check(t, d, "after the restart", tt.want)
+		})
+	}
+}

@@ -3,7 +3,9 @@
 // processes, and stops (or kills) every driver it started.
 //
 // Under -race the binary is built with the race detector as well. The
-// environment variable E2E_SEED replays TestKillDuringWrites' kill moment.
+// environment variable E2E_SEED replays TestKillDuringWrites' kill moment
+// and TestSoak's choices; IBCTL_SOAK (a duration such as 5m) makes
+// TestSoak run longer than its default.
 package e2e
 
 import (
