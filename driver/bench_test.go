@@ -34,7 +34,7 @@ func benchPair(b *testing.B, mode uint16, params map[string]int) (src, dst *ipoi
 			b.Fatal(err)
 		}
 	}
-	if rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 56, TimeoutMs: 2000}); err != nil || rep.Status != netlinkx.PingReplied {
+	if rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 56, TimeoutMs: 10000}); err != nil || rep.Status != netlinkx.PingReplied {
 		b.Fatalf("ping: %+v %v", rep, err)
 	}
 	d.mu.Lock()

@@ -35,11 +35,11 @@ func TestPingIPv6Fragmented(t *testing.T) {
 	addAddr6(t, n1, "ib0", "fd00::2/64")
 	dst := netip.MustParseAddr("fd00::2")
 	// neighbour discovery first, so that the counters below are the echo's
-	if rep, err := n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 56, Seq: 1, TimeoutMs: 2000}); err != nil || rep.Status != netlinkx.PingReplied {
+	if rep, err := n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 56, Seq: 1, TimeoutMs: 10000}); err != nil || rep.Status != netlinkx.PingReplied {
 		t.Fatalf("ping6 = %+v, %v", rep, err)
 	}
 	tx0, rx1 := mustLink(t, n0, "ib0").Stats, mustLink(t, n1, "ib0").Stats
-	rep, err := n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 4000, Seq: 2, TimeoutMs: 2000})
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 4000, Seq: 2, TimeoutMs: 10000})
 	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 4008 || rep.TTL != 64 || netip.AddrFrom16([16]byte(rep.From)) != dst {
 		t.Fatalf("4000 bytes = %+v, %v", rep, err)
 	}
@@ -58,11 +58,11 @@ func TestPingIPv6Fragmented(t *testing.T) {
 	if s := mustLink(t, n0, "ib0").Stats; s.TxPackets != s0.TxPackets {
 		t.Fatalf("-M do sent %d packets", s.TxPackets-s0.TxPackets)
 	}
-	rep, err = n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 1996, Seq: 4, TimeoutMs: 2000, PMTUDisc: netlinkx.PMTUDiscDo})
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 1996, Seq: 4, TimeoutMs: 10000, PMTUDisc: netlinkx.PMTUDiscDo})
 	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 2004 {
 		t.Fatalf("1996 bytes (2044 on the wire), -M do = %+v, %v", rep, err)
 	}
-	rep, err = n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 1997, Seq: 5, TimeoutMs: 2000, PMTUDisc: netlinkx.PMTUDiscDont})
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 1997, Seq: 5, TimeoutMs: 10000, PMTUDisc: netlinkx.PMTUDiscDont})
 	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 2005 {
 		t.Fatalf("1997 bytes, -M dont = %+v, %v", rep, err)
 	}
@@ -91,7 +91,7 @@ func TestPingIPv6PathMTU(t *testing.T) {
 	dst := netip.MustParseAddr("fd00::2")
 	ping := func(seq uint16, size uint32, pmtu uint8) netlinkx.PingReply {
 		t.Helper()
-		rep, err := n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: size, Seq: seq, TimeoutMs: 2000, PMTUDisc: pmtu})
+		rep, err := n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: size, Seq: seq, TimeoutMs: 10000, PMTUDisc: pmtu})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -56,7 +56,7 @@ func pingPair(t *testing.T, d *Driver, mode uint16) (n0, n1 *Node) {
 
 func mustPing(t *testing.T, n *Node, dst [4]byte, seq uint16) {
 	t.Helper()
-	rep, err := n.Ping(netlinkx.PingRequest{Dst: dst[:], Size: 1000, Seq: seq, TimeoutMs: 2000})
+	rep, err := n.Ping(netlinkx.PingRequest{Dst: dst[:], Size: 1000, Seq: seq, TimeoutMs: 10000})
 	if err != nil || rep.Status != netlinkx.PingReplied {
 		t.Fatalf("ping %v seq %d: %+v %v", dst, seq, rep, err)
 	}

@@ -32,7 +32,7 @@ func TestPingBetweenNodes(t *testing.T) {
 	addAddr(t, n0, "ib0", "10.0.0.1/24")
 	addAddr(t, n1, "ib0", "10.0.0.2/24")
 
-	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 56, Ident: 7, Seq: 1, TimeoutMs: 2000})
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 56, Ident: 7, Seq: 1, TimeoutMs: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestPingBetweenNodes(t *testing.T) {
 	}
 
 	// a second ping needs no ARP
-	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 1000, Ident: 7, Seq: 2, TimeoutMs: 2000})
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 1000, Ident: 7, Seq: 2, TimeoutMs: 10000})
 	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 1008 {
 		t.Fatalf("second reply = %+v, %v", rep, err)
 	}
@@ -78,7 +78,7 @@ func TestPingBetweenNodes(t *testing.T) {
 		t.Fatalf("4000 bytes, -M do: %+v %v", rep, err)
 	}
 	tx0 := mustLink(t, n0, "ib0").Stats.TxPackets
-	if rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 10, TimeoutMs: 2000}); err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 4008 {
+	if rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 10, TimeoutMs: 10000}); err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 4008 {
 		t.Fatalf("4000 bytes, fragmented: %+v %v", rep, err)
 	}
 	// 4028 bytes at MTU 2044: fragments of 2020 + 2008 bytes of payload... 2 or 3 packets
@@ -129,7 +129,7 @@ func TestConnectedModeOverRC(t *testing.T) {
 	addAddr(t, n0, "ib0", "10.0.0.1/24")
 	addAddr(t, n1, "ib0", "10.0.0.2/24")
 	for seq, size := range []uint32{56, 4000, 65000} {
-		rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: size, Seq: uint16(seq), TimeoutMs: 2000})
+		rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: size, Seq: uint16(seq), TimeoutMs: 10000})
 		if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != size+8 {
 			t.Fatalf("%d bytes over RC = %+v, %v", size, rep, err)
 		}
@@ -143,11 +143,11 @@ func TestConnectedModeOverRC(t *testing.T) {
 		t.Fatalf("connections node0 %d/%d node1 %d/%d", tx0, rx0, tx1, rx1)
 	}
 	// above the connection MTU: refused with DF, fragmented otherwise
-	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 65500, Seq: 9, TimeoutMs: 2000, PMTUDisc: netlinkx.PMTUDiscDo})
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 65500, Seq: 9, TimeoutMs: 10000, PMTUDisc: netlinkx.PMTUDiscDo})
 	if err != nil || rep.Status != netlinkx.PingTooLong || rep.MTU != 65520 {
 		t.Fatalf("65500 bytes, -M do = %+v, %v", rep, err)
 	}
-	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 65500, Seq: 10, TimeoutMs: 2000})
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 65500, Seq: 10, TimeoutMs: 10000})
 	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 65508 {
 		t.Fatalf("65500 bytes = %+v, %v", rep, err)
 	}
@@ -176,11 +176,11 @@ func TestConnectedModePeerWithoutCMUsesUD(t *testing.T) {
 	wantErrno(t, n0.SetMode("ib0", netlinkx.ModeConnected), 0)
 	addAddr(t, n0, "ib0", "10.0.0.1/24")
 	addAddr(t, n1, "ib0", "10.0.0.2/24")
-	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 1000, Seq: 1, TimeoutMs: 2000})
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 1000, Seq: 1, TimeoutMs: 10000})
 	if err != nil || rep.Status != netlinkx.PingReplied {
 		t.Fatalf("1000 bytes to a UD peer = %+v, %v", rep, err)
 	}
-	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 2, TimeoutMs: 2000})
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 2, TimeoutMs: 10000})
 	if err != nil || rep.Status != netlinkx.PingFragNeeded || rep.MTU != 2044 {
 		t.Fatalf("4000 bytes to a UD peer = %+v, %v", rep, err)
 	}
@@ -193,11 +193,11 @@ func TestConnectedModePeerWithoutCMUsesUD(t *testing.T) {
 	if err != nil || r.MTU != 2044 || r.ExpiresSec != 600 || r.Dev != "ib0" {
 		t.Fatalf("route = %+v, %v", r, err)
 	}
-	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 3, TimeoutMs: 2000})
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 3, TimeoutMs: 10000})
 	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 4008 {
 		t.Fatalf("4000 bytes after the path MTU dropped = %+v, %v", rep, err)
 	}
-	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 4, TimeoutMs: 2000, PMTUDisc: netlinkx.PMTUDiscDo})
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 4000, Seq: 4, TimeoutMs: 10000, PMTUDisc: netlinkx.PMTUDiscDo})
 	if err != nil || rep.Status != netlinkx.PingTooLong || rep.MTU != 2044 {
 		t.Fatalf("4000 bytes, -M do, after the path MTU dropped = %+v, %v", rep, err)
 	}
@@ -261,7 +261,7 @@ func TestStalePassiveConnectionsReaped(t *testing.T) {
 	addAddr(t, n0, "ib0", "10.0.0.1/24")
 	addAddr(t, n1, "ib0", "10.0.0.2/24")
 	ping := func(seq uint16) {
-		if rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 3000, Seq: seq, TimeoutMs: 2000}); err != nil || rep.Status != netlinkx.PingReplied {
+		if rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 3000, Seq: seq, TimeoutMs: 10000}); err != nil || rep.Status != netlinkx.PingReplied {
 			t.Fatalf("ping %d: %+v %v", seq, rep, err)
 		}
 	}
@@ -315,7 +315,7 @@ func TestPingIPv6WithNeighbourDiscovery(t *testing.T) {
 	addAddr6(t, n0, "ib0", "fd00::1/64")
 	addAddr6(t, n1, "ib0", "fd00::2/64")
 	dst := netip.MustParseAddr("fd00::2")
-	rep, err := n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 56, Seq: 1, TimeoutMs: 2000})
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: dst.AsSlice(), Size: 56, Seq: 1, TimeoutMs: 10000})
 	if err != nil || rep.Status != netlinkx.PingReplied || rep.Bytes != 64 || rep.TTL != 64 {
 		t.Fatalf("ping6 = %+v, %v", rep, err)
 	}
@@ -369,7 +369,7 @@ func TestPingOverSecondPort(t *testing.T) {
 		}
 		addAddr(t, n0, "ib1", "10.1.0.1/24")
 		addAddr(t, n1, "ib1", "10.1.0.2/24")
-		rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 1, 0, 2}, Size: 3000, Ident: 7, Seq: 1, TimeoutMs: 2000})
+		rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 1, 0, 2}, Size: 3000, Ident: 7, Seq: 1, TimeoutMs: 10000})
 		if err != nil || rep.Status != netlinkx.PingReplied {
 			t.Fatalf("mode %d: ping over ib1: %+v %v", mode, rep, err)
 		}
@@ -413,7 +413,7 @@ func TestPingSourceWithInterface(t *testing.T) {
 		}
 	}
 	// The reply to the in-subnet echo came back to that source.
-	rep, err := n0.Ping(netlinkx.PingRequest{Dev: "ib0", Dst: []byte{10, 0, 0, 2}, Size: 56, Ident: 9, Seq: 2, TimeoutMs: 2000})
+	rep, err := n0.Ping(netlinkx.PingRequest{Dev: "ib0", Dst: []byte{10, 0, 0, 2}, Size: 56, Ident: 9, Seq: 2, TimeoutMs: 10000})
 	if err != nil || rep.Status != netlinkx.PingReplied {
 		t.Fatalf("ping -I ib0 10.0.0.2: %+v %v", rep, err)
 	}

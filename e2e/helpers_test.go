@@ -18,7 +18,7 @@ import (
 )
 
 // cmdTimeout bounds every ibctl process a test runs.
-const cmdTimeout = 30 * time.Second
+const cmdTimeout = 60 * time.Second
 
 // env is one driver instance: its socket and state directory, passed to
 // every ibctl process through IBCTL_SOCKET and IBCTL_STATE_DIR.
