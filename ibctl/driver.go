@@ -184,7 +184,7 @@ func driverStatusRun(f *Factory) error {
 	}
 	if err != nil {
 		if g.JSON {
-			_ = writeJSON(f.IO.Out, new(Obj).Set("running", false).Set("socket", sock), g.Pretty)
+			_ = emit(f.IO.Out, g, driverStatusPrinter(false, netlinkx.Status{Socket: sock}))
 			return &SilentError{Status: ExitFailure}
 		}
 		return fmt.Errorf("driver: not running (socket %s)", sock)
@@ -194,13 +194,27 @@ func driverStatusRun(f *Factory) error {
 	if err != nil {
 		return opError("driver status", err)
 	}
-	if g.JSON {
-		return writeJSON(f.IO.Out, new(Obj).Set("running", true).Set("pid", st.PID).Set("socket", st.Socket).
-			Set("state_dir", st.StateDir).Set("nodes", st.Nodes).Set("links", st.Links).Set("uptime", st.Uptime), g.Pretty)
+	return emit(f.IO.Out, g, driverStatusPrinter(true, st))
+}
+
+// driverStatusPrinter prints the driver's status; a driver that does not
+// run is an error in text, an object naming only the socket in JSON.
+func driverStatusPrinter(running bool, st netlinkx.Status) *Printer {
+	p := NewPrinter()
+	p.Any("running", "", running)
+	if !running {
+		p.Any("socket", "", st.Socket)
+		return p
 	}
-	_, err = fmt.Fprintf(f.IO.Out, "driver: running\npid: %d\nsocket: %s\nstate dir: %s\nnodes: %s\nlinks: %d\nuptime: %ds\n",
-		st.PID, st.Socket, st.StateDir, strings.Join(st.Nodes, " "), st.Links, st.Uptime)
-	return err
+	p.Text("driver: running\n")
+	p.Any("pid", "pid: %d\n", st.PID)
+	p.Any("socket", "socket: %s\n", st.Socket)
+	p.Any("state_dir", "state dir: %s\n", st.StateDir)
+	p.Text("nodes: " + strings.Join(st.Nodes, " ") + "\n")
+	p.Any("nodes", "", st.Nodes)
+	p.Any("links", "links: %d\n", st.Links)
+	p.Any("uptime", "uptime: %ds\n", st.Uptime)
+	return p
 }
 
 // zombie reports whether pid has exited but was not reaped yet (the driver

@@ -85,11 +85,17 @@ func sysReadRun(o *SysOptions) error {
 	if err != nil {
 		return fmt.Errorf("%s: %s", displayPath(o.Path), reason(err))
 	}
-	if o.F.Globals.JSON {
-		return writeJSON(o.F.IO.Out, new(Obj).Set("path", displayPath(o.Path)).Set("value", strings.TrimSuffix(string(data), "\n")), o.F.Globals.Pretty)
-	}
-	_, err = o.F.IO.Out.Write(data)
-	return err
+	return emit(o.F.IO.Out, o.F.Globals, sysFilePrinter(o.Path, data))
+}
+
+// sysFilePrinter prints a file's content as cat does; in JSON its path
+// and its content without the final newline.
+func sysFilePrinter(path string, data []byte) *Printer {
+	p := NewPrinter()
+	p.Any("path", "", displayPath(path))
+	p.Text(string(data))
+	p.Any("value", "", strings.TrimSuffix(string(data), "\n"))
+	return p
 }
 
 // sysWriteRun fails like `echo VALUE > PATH` in bash: errors of open(2)
@@ -121,25 +127,25 @@ func sysListRun(o *SysOptions) error {
 	if err != nil {
 		return fmt.Errorf("cannot access '%s': %s", displayPath(o.Path), reason(err))
 	}
-	if o.F.Globals.JSON {
-		out := make([]*Obj, len(entries))
-		for i, e := range entries {
-			typ := "file"
-			if e.Mode&netlinkx.SysDir != 0 {
-				typ = "dir"
-			}
-			out[i] = new(Obj).Set("name", e.Name).Set("type", typ).Set("mode", fmt.Sprintf("%04o", e.Mode&0o7777))
-		}
-		return writeJSON(o.F.IO.Out, out, o.F.Globals.Pretty)
+	records := make([]*Printer, len(entries))
+	for i, e := range entries {
+		records[i] = sysEntryPrinter(e)
 	}
-	var b strings.Builder
-	for _, e := range entries {
-		b.WriteString(e.Name)
-		if e.Mode&netlinkx.SysDir != 0 {
-			b.WriteString("/")
-		}
-		b.WriteString("\n")
+	return emitList(o.F.IO.Out, o.F.Globals, records)
+}
+
+// sysEntryPrinter prints a directory entry as ls -p does (a directory
+// gets a slash); in JSON its name, type and permission bits.
+func sysEntryPrinter(e netlinkx.SysEntry) *Printer {
+	p := NewPrinter()
+	p.Any("name", "%s", e.Name)
+	typ := "file"
+	if e.Mode&netlinkx.SysDir != 0 {
+		typ = "dir"
+		p.Text("/")
 	}
-	_, err = fmt.Fprint(o.F.IO.Out, b.String())
-	return err
+	p.Text("\n")
+	p.Any("type", "", typ)
+	p.Any("mode", "", fmt.Sprintf("%04o", e.Mode&0o7777))
+	return p
 }
