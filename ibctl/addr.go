@@ -34,8 +34,10 @@ type AddrArgs struct {
 	Up       bool // show: only links that are up
 }
 
-// NewCmdAddr is `ibctl addr`, the iproute2 `ip address` object.
-func NewCmdAddr(f *Factory) *cobra.Command {
+// NewCmdAddr is `ibctl addr`, the iproute2 `ip address` object. Every
+// verb calls runF, when not nil, with its parsed options instead of
+// running.
+func NewCmdAddr(f *Factory, runF func(*AddrOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "addr",
 		Aliases: []string{"a", "ad", "add", "addre", "addres", "address"},
@@ -56,18 +58,18 @@ interface whose link comes up gets its IPv6 link-local address (fe80::/64 and th
 GUID with 0x02 ORed into its first byte), and going down removes every IPv6 address.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			return addrRun(&AddrOptions{F: f, Verb: "show"})
+			return runOr(&AddrOptions{F: f, Verb: "show"}, runF, addrRun)
 		}),
 	}
 	cmd.AddCommand(
-		newAddrVerb(f, "add", []string{"a", "ad"}, "Add an address (ip address add)"),
-		newAddrVerb(f, "delete", []string{"d", "de", "del", "dele", "delet"}, "Delete an address (ip address del)"),
-		newAddrVerb(f, "show", []string{"s", "sh", "sho", "l", "li", "lis", "list", "ls", "lst"}, "Show links and their addresses (ip address show)"),
+		newAddrVerb(f, runF, "add", []string{"a", "ad"}, "Add an address (ip address add)"),
+		newAddrVerb(f, runF, "delete", []string{"d", "de", "del", "dele", "delet"}, "Delete an address (ip address del)"),
+		newAddrVerb(f, runF, "show", []string{"s", "sh", "sho", "l", "li", "lis", "list", "ls", "lst"}, "Show links and their addresses (ip address show)"),
 	)
 	return cmd
 }
 
-func newAddrVerb(f *Factory, verb string, aliases []string, short string) *cobra.Command {
+func newAddrVerb(f *Factory, runF func(*AddrOptions) error, verb string, aliases []string, short string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:                   verb + " ARGS...",
 		Aliases:               aliases,
@@ -79,7 +81,7 @@ func newAddrVerb(f *Factory, verb string, aliases []string, short string) *cobra
 			if err != nil {
 				return prefixUsage(addrWhat(verb), err)
 			}
-			return addrRun(&AddrOptions{F: f, Verb: verb, Args: a})
+			return runOr(&AddrOptions{F: f, Verb: verb, Args: a}, runF, addrRun)
 		}),
 	}
 	cmd.Flags().SetInterspersed(false)

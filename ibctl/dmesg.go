@@ -16,8 +16,9 @@ type DmesgOptions struct {
 	Follow bool
 }
 
-// NewCmdDmesg is `ibctl dmesg`: the node's driver messages.
-func NewCmdDmesg(f *Factory) *cobra.Command {
+// NewCmdDmesg is `ibctl dmesg`: the node's driver messages; runF, when
+// not nil, gets the parsed options instead of running.
+func NewCmdDmesg(f *Factory, runF func(*DmesgOptions) error) *cobra.Command {
 	o := &DmesgOptions{F: f}
 	cmd := &cobra.Command{
 		Use:   "dmesg [-f]",
@@ -27,7 +28,7 @@ seconds counted from the driver's start. Warnings always appear; debug messages 
 module parameters debug_level, mcast_debug_level and data_debug_level enable them.
 -f follows new messages until interrupted.`,
 		Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error { return dmesgRun(o) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return runOr(o, runF, dmesgRun) }),
 	}
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "wait for new messages")
 	return cmd

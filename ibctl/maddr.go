@@ -8,8 +8,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// NewCmdMaddr is `ibctl maddr show [dev DEV]`: ip maddr.
-func NewCmdMaddr(f *Factory) *cobra.Command {
+// MaddrOptions are the inputs of `maddr show`.
+type MaddrOptions struct {
+	F   *Factory
+	Dev string // "" for every interface
+}
+
+// NewCmdMaddr is `ibctl maddr show [dev DEV]`: ip maddr; runF, when not
+// nil, gets the parsed options instead of running.
+func NewCmdMaddr(f *Factory, runF func(*MaddrOptions) error) *cobra.Command {
 	cmd := &cobra.Command{Use: "maddr", Short: "Show multicast addresses (ip maddr)"}
 	show := &cobra.Command{
 		Use:               "show [dev DEV]",
@@ -26,7 +33,7 @@ func NewCmdMaddr(f *Factory) *cobra.Command {
 			case len(args) != 0:
 				return usagef("maddr show: want [dev DEV]")
 			}
-			return maddrRun(f, dev)
+			return runOr(&MaddrOptions{F: f, Dev: dev}, runF, maddrRun)
 		}),
 	}
 	show.Flags().SetInterspersed(false)
@@ -34,7 +41,8 @@ func NewCmdMaddr(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func maddrRun(f *Factory, dev string) error {
+func maddrRun(o *MaddrOptions) error {
+	f, dev := o.F, o.Dev
 	c, err := f.client()
 	if err != nil {
 		return err

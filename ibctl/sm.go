@@ -11,8 +11,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// NewCmdHCA is `ibctl hca show`: the node's HCA as ibstat shows it.
-func NewCmdHCA(f *Factory) *cobra.Command {
+// HCAOptions are the inputs of `hca show`.
+type HCAOptions struct {
+	F *Factory
+}
+
+// NewCmdHCA is `ibctl hca show`: the node's HCA as ibstat shows it; runF,
+// when not nil, gets the options instead of running.
+func NewCmdHCA(f *Factory, runF func(*HCAOptions) error) *cobra.Command {
 	cmd := &cobra.Command{Use: "hca", Short: "Show the node's InfiniBand HCA (ibstat)"}
 	show := &cobra.Command{
 		Use:     "show",
@@ -20,19 +26,23 @@ func NewCmdHCA(f *Factory) *cobra.Command {
 		Short:   "Show the HCA and its ports: state, rate, LIDs, GUIDs, P_Key table",
 		Args:    cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			h, err := c.HCA()
-			if err != nil {
-				return opError("hca show", err)
-			}
-			return emit(f.IO.Out, f.Globals, hcaPrinter(h))
+			return runOr(&HCAOptions{F: f}, runF, hcaRun)
 		}),
 	}
 	cmd.AddCommand(show)
 	return cmd
+}
+
+func hcaRun(o *HCAOptions) error {
+	c, err := o.F.client()
+	if err != nil {
+		return err
+	}
+	h, err := c.HCA()
+	if err != nil {
+		return opError("hca show", err)
+	}
+	return emit(o.F.IO.Out, o.F.Globals, hcaPrinter(h))
 }
 
 func hex64(v uint64) string { return fmt.Sprintf("0x%016x", v) }
@@ -71,13 +81,24 @@ func hcaPrinter(h netlinkx.HCA) *Printer {
 	return p
 }
 
-// NewCmdSM is `ibctl sm`: the fabric's subnet manager.
-func NewCmdSM(f *Factory) *cobra.Command {
+// SMOptions are the inputs of the sm verbs.
+type SMOptions struct {
+	F *Factory
+	// Verb is "show", "groups", "partition list", "partition add" or
+	// "partition del".
+	Verb      string
+	Partition netlinkx.Partition // partition add; partition del sets PKey only
+}
+
+// NewCmdSM is `ibctl sm`: the fabric's subnet manager. Every verb calls
+// runF, when not nil, with its parsed options instead of running.
+func NewCmdSM(f *Factory, runF func(*SMOptions) error) *cobra.Command {
+	run := func(o *SMOptions) error { return runOr(o, runF, smRun) }
 	cmd := &cobra.Command{Use: "sm", Short: "Show and change the subnet manager: partitions, multicast groups"}
 	part := &cobra.Command{Use: "partition", Aliases: []string{"part"}, Short: "List, add and delete partitions (P_Keys)"}
 	list := &cobra.Command{
 		Use: "list", Aliases: []string{"show", "ls"}, Short: "List the partition table", Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error { return partitionList(f) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return run(&SMOptions{F: f, Verb: "partition list"}) }),
 	}
 	add := &cobra.Command{
 		Use:   "add PKEY [mtu IB_MTU] [all full|limited] [member NODE/PORT[:full|:limited]]...",
@@ -93,14 +114,7 @@ port, as a full member unless ":limited" follows.`,
 			if err != nil {
 				return err
 			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			if err := c.AddPartition(p); err != nil {
-				return opError("sm partition add", err)
-			}
-			return nil
+			return run(&SMOptions{F: f, Verb: "partition add", Partition: p})
 		}),
 	}
 	add.Flags().SetInterspersed(false)
@@ -112,43 +126,57 @@ port, as a full member unless ":limited" follows.`,
 			if !ok {
 				return usagef("sm partition del: argument %q is wrong: pkey is invalid", args[0])
 			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			if err := c.DelPartition(pkey); err != nil {
-				return opError("sm partition del", err)
-			}
-			return nil
+			return run(&SMOptions{F: f, Verb: "partition del", Partition: netlinkx.Partition{PKey: pkey}})
 		}),
 	}
 	part.AddCommand(list, add, del)
 	groups := &cobra.Command{
 		Use: "groups", Short: "List the multicast groups and their members", Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error { return groupList(f) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return run(&SMOptions{F: f, Verb: "groups"}) }),
 	}
 	show := &cobra.Command{
 		Use: "show", Short: "Show where the subnet manager runs and what it manages", Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			i, err := c.SMInfo()
-			if err != nil {
-				return opError("sm show", err)
-			}
-			p := NewPrinter()
-			p.Any("state", "SM state: %s\n", "MASTER")
-			p.Any("sm_lid", "SM lid: %d\n", i.LID)
-			p.Any("sm_port", "SM port: %s\n", fmt.Sprintf("%s/%d", i.Node, i.Port))
-			p.Any("partitions", "Partitions: %d\n", i.Partitions)
-			p.Any("multicast_groups", "Multicast groups: %d\n", i.Groups)
-			return emit(f.IO.Out, f.Globals, p)
-		}),
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return run(&SMOptions{F: f, Verb: "show"}) }),
 	}
 	cmd.AddCommand(show, part, groups)
 	return cmd
+}
+
+func smRun(o *SMOptions) error {
+	f := o.F
+	switch o.Verb {
+	case "partition list":
+		return partitionList(f)
+	case "groups":
+		return groupList(f)
+	}
+	c, err := f.client()
+	if err != nil {
+		return err
+	}
+	switch o.Verb {
+	case "partition add":
+		if err := c.AddPartition(o.Partition); err != nil {
+			return opError("sm partition add", err)
+		}
+		return nil
+	case "partition del":
+		if err := c.DelPartition(o.Partition.PKey); err != nil {
+			return opError("sm partition del", err)
+		}
+		return nil
+	}
+	i, err := c.SMInfo()
+	if err != nil {
+		return opError("sm show", err)
+	}
+	p := NewPrinter()
+	p.Any("state", "SM state: %s\n", "MASTER")
+	p.Any("sm_lid", "SM lid: %d\n", i.LID)
+	p.Any("sm_port", "SM port: %s\n", fmt.Sprintf("%s/%d", i.Node, i.Port))
+	p.Any("partitions", "Partitions: %d\n", i.Partitions)
+	p.Any("multicast_groups", "Multicast groups: %d\n", i.Groups)
+	return emit(f.IO.Out, f.Globals, p)
 }
 
 // parsePartition parses `PKEY [mtu N] [all full|limited] [member N/P[:m]]...`.

@@ -12,13 +12,15 @@ import (
 // SysOptions are the inputs of the sys verbs.
 type SysOptions struct {
 	F         *Factory
+	Verb      string // "read", "write" or "ls"
 	Path      string
 	Value     string
 	NoNewline bool
 }
 
-// NewCmdSys is `ibctl sys`: the driver's sysfs files.
-func NewCmdSys(f *Factory) *cobra.Command {
+// NewCmdSys is `ibctl sys`: the driver's sysfs files. Every verb calls
+// runF, when not nil, with its parsed options instead of running.
+func NewCmdSys(f *Factory, runF func(*SysOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sys",
 		Short: "Read, write and list the driver's sysfs files",
@@ -36,10 +38,10 @@ newline; -n leaves it out, like echo -n) and fails as the kernel does.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeSysPath(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			return sysReadRun(&SysOptions{F: f, Path: args[0]})
+			return runOr(&SysOptions{F: f, Verb: "read", Path: args[0]}, runF, sysRun)
 		}),
 	}
-	wo := &SysOptions{F: f}
+	wo := &SysOptions{F: f, Verb: "write"}
 	write := &cobra.Command{
 		Use:               "write PATH VALUE",
 		Aliases:           []string{"echo"},
@@ -48,7 +50,7 @@ newline; -n leaves it out, like echo -n) and fails as the kernel does.`,
 		ValidArgsFunction: completeSysPath(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			wo.Path, wo.Value = args[0], args[1]
-			return sysWriteRun(wo)
+			return runOr(wo, runF, sysRun)
 		}),
 	}
 	write.Flags().BoolVar(&wo.NoNewline, "no-newline", false, "do not append a newline (like echo -n)")
@@ -59,15 +61,25 @@ newline; -n leaves it out, like echo -n) and fails as the kernel does.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeSysPath(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			o := &SysOptions{F: f}
+			o := &SysOptions{F: f, Verb: "ls"}
 			if len(args) == 1 {
 				o.Path = args[0]
 			}
-			return sysListRun(o)
+			return runOr(o, runF, sysRun)
 		}),
 	}
 	cmd.AddCommand(read, write, ls)
 	return cmd
+}
+
+func sysRun(o *SysOptions) error {
+	switch o.Verb {
+	case "read":
+		return sysReadRun(o)
+	case "write":
+		return sysWriteRun(o)
+	}
+	return sysListRun(o)
 }
 
 // displayPath is how cat and the shell name a file: under /sys.
