@@ -81,7 +81,7 @@ func TestParseLinkCmd(t *testing.T) {
 				PKey: ptr(uint16(0x8001)), Mode: ptr(uint16(1)), Umcast: ptr(uint16(1))}}},
 		{argv: "set ib0 down mtu 2044", want: LinkOptions{Verb: "set", Args: LinkArgs{Dev: "ib0", Up: ptr(false), MTU: ptr(uint32(2044))}}},
 		{argv: "del dev ib0.8001", want: LinkOptions{Verb: "delete", Args: LinkArgs{Dev: "ib0.8001"}}},
-		{argv: "set ib0 mtu", err: `link set: command line is not complete. Try option "help"`},
+		{argv: "set ib0 mtu", err: `link set: Command line is not complete. Try option "help"`},
 		{argv: "add link ib0 type ipoib pkey zz", err: `link add: argument "zz" is wrong: pkey is invalid`},
 		{argv: "show -x", err: `unknown shorthand flag: 'x' in -x`},
 		{argv: "frob", err: `unknown command "frob" for "link"`},
