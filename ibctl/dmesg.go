@@ -3,10 +3,12 @@ package ibctl
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"time"
 
+	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/spf13/cobra"
 )
 
@@ -48,14 +50,14 @@ func dmesgRun(o *DmesgOptions) error {
 			return opError("dmesg", err)
 		}
 		if o.F.Globals.JSON && !o.Follow {
-			out := make([]*Obj, len(recs))
+			records := make([]*Printer, len(recs))
 			for i, r := range recs {
-				out[i] = new(Obj).Set("seq", r.Seq).Set("time_ns", r.TimeNs).Set("msg", r.Text)
+				records[i] = dmesgPrinter(r)
 			}
-			return writeJSON(o.F.IO.Out, out, o.F.Globals.Pretty)
+			return emitList(o.F.IO.Out, o.F.Globals, records)
 		}
 		for _, r := range recs {
-			fmt.Fprintf(o.F.IO.Out, "[%5d.%06d] %s\n", r.TimeNs/1e9, r.TimeNs%1e9/1e3, r.Text)
+			_, _ = io.WriteString(o.F.IO.Out, dmesgPrinter(r).TextOut())
 			after = r.Seq
 		}
 		if !o.Follow {
@@ -67,4 +69,15 @@ func dmesgRun(o *DmesgOptions) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// dmesgPrinter prints one message as dmesg does, "[seconds.micros] text";
+// in JSON its sequence number, time in nanoseconds and text.
+func dmesgPrinter(r netlinkx.LogRecord) *Printer {
+	p := NewPrinter()
+	p.Any("seq", "", r.Seq)
+	p.Text(fmt.Sprintf("[%5d.%06d] ", r.TimeNs/1e9, r.TimeNs%1e9/1e3))
+	p.Any("time_ns", "", r.TimeNs)
+	p.Any("msg", "%s\n", r.Text)
+	return p
 }
