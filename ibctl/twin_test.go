@@ -266,6 +266,86 @@ func partitionTextFromJSON(t *testing.T, name, js string) string {
 	return b.String()
 }
 
+// featuresTextFromJSON rebuilds `ethtool -k` from its -j twin, whose
+// features come in the order the text prints them: a run of features of
+// one of ethtool's legacy groups under the group's name, indented when
+// there are several, then the rest under their own names.
+func featuresTextFromJSON(t *testing.T, name, js string) string {
+	t.Helper()
+	type feature struct {
+		name                     string
+		Active, Fixed, Requested bool
+	}
+	var top struct {
+		Ifname   string          `json:"ifname"`
+		Features json.RawMessage `json:"features"`
+	}
+	strictDecode(t, name, js, &top)
+	dec := json.NewDecoder(bytes.NewReader(top.Features))
+	var fs []feature
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("%s: features %v %v", name, tok, err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct{ Active, Fixed, Requested bool }
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			t.Fatalf("%s: %v: %v", name, tok, err)
+		}
+		fs = append(fs, feature{tok.(string), f.Active, f.Fixed, f.Requested})
+	}
+	line := func(f feature) string {
+		s := f.name + ": " + onOff(f.Active)
+		switch {
+		case f.Fixed:
+			s += " [fixed]"
+		case f.Requested != f.Active:
+			s += " [requested " + onOff(f.Requested) + "]"
+		}
+		return s + "\n"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Features for %s:\n", top.Ifname)
+	for i := 0; i < len(fs); {
+		var group *legacyFeature
+		for j := range legacyFeatures {
+			if legacyFeatures[j].match(fs[i].name) {
+				group = &legacyFeatures[j]
+				break
+			}
+		}
+		if group == nil {
+			b.WriteString(line(fs[i]))
+			i++
+			continue
+		}
+		n := 1
+		for i+n < len(fs) && group.match(fs[i+n].name) {
+			n++
+		}
+		if n == 1 {
+			f := fs[i]
+			f.name = group.long
+			b.WriteString(line(f))
+		} else {
+			on := false
+			for _, f := range fs[i : i+n] {
+				on = on || f.Active
+			}
+			fmt.Fprintf(&b, "%s: %s\n", group.long, onOff(on))
+			for _, f := range fs[i : i+n] {
+				b.WriteString("\t" + line(f))
+			}
+		}
+		i += n
+	}
+	return b.String()
+}
+
 // TestGoldenJSONTwins checks that each -j golden decodes to the values
 // its text twin shows, every one of them, and to nothing the text does
 // not show but what iproute2 and ethtool print in JSON only.
@@ -295,6 +375,9 @@ func TestGoldenJSONTwins(t *testing.T) {
 		{"link_show_s", rebuild("link_show_s", "link_show_s_json", linkTextFromJSON)},
 		{"link_show_s_s", rebuild("link_show_s_s", "link_show_s_s_json", linkTextFromJSON)},
 		{"sm_partition_list", rebuild("sm_partition_list", "sm_partition_list_json", partitionTextFromJSON)},
+		{"ethtool_k", rebuild("ethtool_k", "ethtool_k_json", featuresTextFromJSON)},
+		{"ethtool_k_connected", rebuild("ethtool_k_connected", "ethtool_k_connected_json", featuresTextFromJSON)},
+		{"ethtool_k_lro", rebuild("ethtool_k_lro", "ethtool_k_lro_json", featuresTextFromJSON)},
 		{"ethtool_c", labelled("ethtool_c", "ethtool_c_json", coalesceTwin)},
 		{"ethtool_i", labelled("ethtool_i", "ethtool_i_json", labelledTwin{})},
 		{"ethtool_S", labelled("ethtool_S", "ethtool_S_json", labelledTwin{header: "NIC statistics:"})},
