@@ -63,7 +63,7 @@ func checkParse[O any](t *testing.T, tests []parseCase, newCmd func(f *Factory, 
 			continue
 		}
 		clear(got)
-		if diff := cmp.Diff(tt.want, *got, cmpopts.IgnoreUnexported(PingOptions{}), cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
+		if diff := cmp.Diff(tt.want, *got, cmpopts.IgnoreUnexported(PingOptions{}), cmp.AllowUnexported(inetPrefix{}), cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("%q (-want +got):\n%s", tt.argv, diff)
 		}
 	}
@@ -159,4 +159,66 @@ func TestParseSysCmd(t *testing.T) {
 		{argv: "write class/net/ib0/mode", err: `accepts 2 arg(s), received 1`},
 		{argv: "ls a b", err: `accepts at most 1 arg(s), received 2`},
 	}, NewCmdSys, func(o *SysOptions) { o.F = nil })
+}
+
+func TestParseOtherCmds(t *testing.T) {
+	all := uint32(0xff &^ unix.NUD_NOARP)
+	checkParse(t, []parseCase{
+		{argv: "", want: NeighOptions{Args: NeighArgs{State: all}}},
+		{argv: "show dev ib0 nud stale", want: NeighOptions{Args: NeighArgs{Dev: "ib0", State: unix.NUD_STALE}}},
+		{argv: "show to 10.0.0.0/8", want: NeighOptions{Args: NeighArgs{State: all, Family: unix.AF_INET,
+			To: inetPrefix{family: unix.AF_INET, data: []byte{10, 0, 0, 0}, bitlen: 8, plenSet: true}}}},
+		{argv: "show dev ib0 dev ib1", err: `neigh show: Error: duplicate "dev": "ib1" is the second value.`},
+		{argv: "show nud bogus", err: `neigh show: Error: argument "bogus" is wrong: nud state is bad`},
+	}, NewCmdNeigh, func(o *NeighOptions) { o.F = nil })
+	checkParse(t, []parseCase{
+		{argv: "show", want: SMOptions{Verb: "show"}},
+		{argv: "groups", want: SMOptions{Verb: "groups"}},
+		{argv: "partition ls", want: SMOptions{Verb: "partition list"}},
+		{argv: "part add 0x8001 mtu 4096 all limited member n10/1 member n2/2:limited", want: SMOptions{Verb: "partition add",
+			Partition: netlinkx.Partition{PKey: 0x8001, MTU: 4096, All: "limited", Members: []netlinkx.PartitionMember{
+				{Node: "n10", Port: 1, Full: true}, {Node: "n2", Port: 2}}}}},
+		{argv: "partition del 0x8001", want: SMOptions{Verb: "partition del", Partition: netlinkx.Partition{PKey: 0x8001}}},
+		{argv: "partition add 0x8001 mtu", err: `sm partition add: "mtu" needs a value`},
+		{argv: "partition add 0x8001 member n1/1:half", err: `sm partition add: member "n1/1:half": membership must be full or limited`},
+		{argv: "partition del zz", err: `sm partition del: argument "zz" is wrong: pkey is invalid`},
+		{argv: "groups x", err: `unknown command "x" for "sm groups"`},
+	}, NewCmdSM, func(o *SMOptions) { o.F = nil })
+	checkParse(t, []parseCase{
+		{argv: "start --foreground --param send_queue_size=256 --param debug_level=1 --topology t.json --recover",
+			want: DriverOptions{Verb: "start", Foreground: true, Topology: "t.json", Recover: true,
+				Params: []string{"send_queue_size=256", "debug_level=1"}, ParamVals: map[string]int{"send_queue_size": 256, "debug_level": 1}}},
+		{argv: "stop", want: DriverOptions{Verb: "stop"}},
+		{argv: "status", want: DriverOptions{Verb: "status"}},
+		{argv: "start --param debug_level", err: `driver start: --param "debug_level": want NAME=VALUE`},
+		{argv: "start --param debug_level=x", err: `driver start: --param debug_level: invalid value "x"`},
+		{argv: "status now", err: `unknown command "now" for "driver status"`},
+	}, NewCmdDriver, func(o *DriverOptions) { o.F = nil })
+	checkParse(t, []parseCase{
+		{argv: "-I ib0 -t 0.5 -l 1000 10.0.0.2", want: PerfOptions{Dev: "ib0", Seconds: 0.5, Length: 1000, Dst: "10.0.0.2", Addr: netip.MustParseAddr("10.0.0.2")}},
+		{argv: "fd00::2", err: `perf: fd00::2: not an IPv4 address`},
+		{argv: "-t 0 10.0.0.2", err: `perf: invalid time 0 (0.001 <= SEC <= 3600)`},
+		{argv: "-l 65508 10.0.0.2", err: `perf: invalid length 65508 (0 ... 65507)`},
+	}, NewCmdPerf, func(o *PerfOptions) { o.F = nil })
+	checkParse(t, []parseCase{
+		{argv: "show", want: MaddrOptions{}},
+		{argv: "show dev ib0", want: MaddrOptions{Dev: "ib0"}},
+		{argv: "show ib0", want: MaddrOptions{Dev: "ib0"}},
+		{argv: "show dev", err: `maddr show: want [dev DEV]`},
+	}, NewCmdMaddr, func(o *MaddrOptions) { o.F = nil })
+	checkParse(t, []parseCase{
+		{argv: "get fd00::2", want: RouteOptions{Dst: netip.MustParseAddr("fd00::2")}},
+		{argv: "get 10.0.0.300", err: `route get: Error: inet address is expected rather than "10.0.0.300".`},
+	}, NewCmdRoute, func(o *RouteOptions) { o.F = nil })
+	checkParse(t, []parseCase{
+		{argv: "-f", want: DmesgOptions{Follow: true}},
+		{argv: "x", err: `unknown command "x" for "dmesg"`},
+	}, NewCmdDmesg, func(o *DmesgOptions) { o.F = nil })
+	checkParse(t, []parseCase{
+		{argv: "show", want: HCAOptions{}},
+	}, NewCmdHCA, func(o *HCAOptions) { o.F = nil })
+	checkParse(t, []parseCase{
+		{argv: "zsh", want: CompletionOptions{Shell: "zsh"}},
+		{argv: "tcsh", err: `completion: unknown shell "tcsh" (bash, zsh or fish)`},
+	}, NewCmdCompletion, func(o *CompletionOptions) { o.F, o.Root = nil, nil })
 }
