@@ -8,8 +8,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// NewCmdCompletion is `ibctl completion bash|zsh|fish`.
-func NewCmdCompletion(f *Factory) *cobra.Command {
+// NewCmdCompletion is `ibctl completion bash|zsh|fish`; runF, when not
+// nil, gets the parsed options instead of printing the script.
+func NewCmdCompletion(f *Factory, runF func(*CompletionOptions) error) *cobra.Command {
 	return &cobra.Command{
 		Use:       "completion bash|zsh|fish",
 		Short:     "Print a shell completion script",
@@ -17,18 +18,31 @@ func NewCmdCompletion(f *Factory) *cobra.Command {
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"bash", "zsh", "fish"},
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			root := cmd.Root()
 			switch args[0] {
-			case "bash":
-				return root.GenBashCompletionV2(f.IO.Out, true)
-			case "zsh":
-				return root.GenZshCompletion(f.IO.Out)
-			case "fish":
-				return root.GenFishCompletion(f.IO.Out, true)
+			case "bash", "zsh", "fish":
+			default:
+				return usagef("completion: unknown shell %q (bash, zsh or fish)", args[0])
 			}
-			return usagef("completion: unknown shell %q (bash, zsh or fish)", args[0])
+			return runOr(&CompletionOptions{F: f, Shell: args[0], Root: cmd.Root()}, runF, completionRun)
 		}),
 	}
+}
+
+// CompletionOptions are the inputs of `completion`.
+type CompletionOptions struct {
+	F     *Factory
+	Shell string         // bash, zsh or fish
+	Root  *cobra.Command // the tree to complete
+}
+
+func completionRun(o *CompletionOptions) error {
+	switch o.Shell {
+	case "bash":
+		return o.Root.GenBashCompletionV2(o.F.IO.Out, true)
+	case "zsh":
+		return o.Root.GenZshCompletion(o.F.IO.Out)
+	}
+	return o.Root.GenFishCompletion(o.F.IO.Out, true)
 }
 
 // completionClient connects without spawning a driver.

@@ -3,10 +3,12 @@ package ibctl
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"time"
 
+	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/spf13/cobra"
 )
 
@@ -16,8 +18,9 @@ type DmesgOptions struct {
 	Follow bool
 }
 
-// NewCmdDmesg is `ibctl dmesg`: the node's driver messages.
-func NewCmdDmesg(f *Factory) *cobra.Command {
+// NewCmdDmesg is `ibctl dmesg`: the node's driver messages; runF, when
+// not nil, gets the parsed options instead of running.
+func NewCmdDmesg(f *Factory, runF func(*DmesgOptions) error) *cobra.Command {
 	o := &DmesgOptions{F: f}
 	cmd := &cobra.Command{
 		Use:   "dmesg [-f]",
@@ -27,7 +30,7 @@ seconds counted from the driver's start. Warnings always appear; debug messages 
 module parameters debug_level, mcast_debug_level and data_debug_level enable them.
 -f follows new messages until interrupted.`,
 		Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error { return dmesgRun(o) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return runOr(o, runF, dmesgRun) }),
 	}
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "wait for new messages")
 	return cmd
@@ -47,14 +50,14 @@ func dmesgRun(o *DmesgOptions) error {
 			return opError("dmesg", err)
 		}
 		if o.F.Globals.JSON && !o.Follow {
-			out := make([]*Obj, len(recs))
+			records := make([]*Printer, len(recs))
 			for i, r := range recs {
-				out[i] = new(Obj).Set("seq", r.Seq).Set("time_ns", r.TimeNs).Set("msg", r.Text)
+				records[i] = dmesgPrinter(r)
 			}
-			return writeJSON(o.F.IO.Out, out, o.F.Globals.Pretty)
+			return emitList(o.F.IO.Out, o.F.Globals, records)
 		}
 		for _, r := range recs {
-			fmt.Fprintf(o.F.IO.Out, "[%5d.%06d] %s\n", r.TimeNs/1e9, r.TimeNs%1e9/1e3, r.Text)
+			_, _ = io.WriteString(o.F.IO.Out, dmesgPrinter(r).TextOut())
 			after = r.Seq
 		}
 		if !o.Follow {
@@ -66,4 +69,15 @@ func dmesgRun(o *DmesgOptions) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// dmesgPrinter prints one message as dmesg does, "[seconds.micros] text";
+// in JSON its sequence number, time in nanoseconds and text.
+func dmesgPrinter(r netlinkx.LogRecord) *Printer {
+	p := NewPrinter()
+	p.Any("seq", "", r.Seq)
+	p.Text(fmt.Sprintf("[%5d.%06d] ", r.TimeNs/1e9, r.TimeNs%1e9/1e3))
+	p.Any("time_ns", "", r.TimeNs)
+	p.Any("msg", "%s\n", r.Text)
+	return p
 }

@@ -14,23 +14,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DriverStartOptions are the inputs of `driver start`.
-type DriverStartOptions struct {
+// DriverOptions are the inputs of the driver verbs; all but Verb and F
+// are those of start.
+type DriverOptions struct {
 	F          *Factory
+	Verb       string // "start", "stop" or "status"
 	Foreground bool
 	Topology   string
-	Params     []string
+	Params     []string       // --param as given
+	ParamVals  map[string]int // Params parsed
 	Recover    bool
 }
 
 // NewCmdDriver is `ibctl driver`: start, stop and inspect the emulated
-// driver.
-func NewCmdDriver(f *Factory) *cobra.Command {
+// driver. Every verb calls runF, when not nil, with its parsed options
+// instead of running.
+func NewCmdDriver(f *Factory, runF func(*DriverOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "driver",
 		Short: "Start, stop and inspect the emulated IPoIB driver",
 	}
-	so := &DriverStartOptions{F: f}
+	so := &DriverOptions{F: f, Verb: "start"}
 	start := &cobra.Command{
 		Use:   "start [--foreground] [--recover] [--topology FILE] [--param NAME=VALUE]...",
 		Short: "Start the driver (in the background unless --foreground)",
@@ -48,7 +52,13 @@ to start, naming the file and offset, and leaves it as it is. --recover then sta
 from the records before the damage and saves a copy of the damaged journal next to
 it (journal.log.damaged-*); the driver's log says what was dropped.`,
 		Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error { return driverStartRun(so) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			var err error
+			if so.ParamVals, err = parseParams(so.Params); err != nil {
+				return err
+			}
+			return runOr(so, runF, driverRun)
+		}),
 	}
 	start.Flags().BoolVar(&so.Foreground, "foreground", false, "run in the foreground, logging to standard error")
 	start.Flags().StringVar(&so.Topology, "topology", "", "fabric topology `FILE` (JSON)")
@@ -58,16 +68,30 @@ it (journal.log.damaged-*); the driver's log says what was dropped.`,
 		Use:   "stop",
 		Short: "Stop the driver (its configuration stays in the state directory)",
 		Args:  cobra.NoArgs,
-		RunE:  runE(func(cmd *cobra.Command, args []string) error { return driverStopRun(f) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return runOr(&DriverOptions{F: f, Verb: "stop"}, runF, driverRun)
+		}),
 	}
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Show whether the driver runs, its pid, socket and state directory",
 		Args:  cobra.NoArgs,
-		RunE:  runE(func(cmd *cobra.Command, args []string) error { return driverStatusRun(f) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return runOr(&DriverOptions{F: f, Verb: "status"}, runF, driverRun)
+		}),
 	}
 	cmd.AddCommand(start, stop, status)
 	return cmd
+}
+
+func driverRun(o *DriverOptions) error {
+	switch o.Verb {
+	case "start":
+		return driverStartRun(o)
+	case "stop":
+		return driverStopRun(o.F)
+	}
+	return driverStatusRun(o.F)
 }
 
 // parseParams parses NAME=VALUE module parameters.
@@ -87,12 +111,8 @@ func parseParams(in []string) (map[string]int, error) {
 	return out, nil
 }
 
-func driverStartRun(o *DriverStartOptions) error {
+func driverStartRun(o *DriverOptions) error {
 	g := o.F.Globals
-	params, err := parseParams(o.Params)
-	if err != nil {
-		return err
-	}
 	if o.Topology != "" && o.F.Daemon != nil {
 		if err := o.F.Daemon.CheckTopology(o.Topology); err != nil {
 			return fmt.Errorf("driver start: %w", err)
@@ -114,7 +134,7 @@ func driverStartRun(o *DriverStartOptions) error {
 			return errors.New("driver start: this ibctl has no driver to run")
 		}
 		err := o.F.Daemon.Run(context.Background(), DaemonOptions{
-			Socket: sock, StateDir: g.stateDir(), Topology: o.Topology, Params: params, Recover: o.Recover,
+			Socket: sock, StateDir: g.stateDir(), Topology: o.Topology, Params: o.ParamVals, Recover: o.Recover,
 			Log: func(msg string) { fmt.Fprintf(o.F.IO.ErrOut, "%s %s\n", time.Now().Format(time.RFC3339Nano), msg) },
 		})
 		if errors.Is(err, ErrDriverRunning) {
@@ -184,7 +204,7 @@ func driverStatusRun(f *Factory) error {
 	}
 	if err != nil {
 		if g.JSON {
-			_ = writeJSON(f.IO.Out, new(Obj).Set("running", false).Set("socket", sock), g.Pretty)
+			_ = emit(f.IO.Out, g, driverStatusPrinter(false, netlinkx.Status{Socket: sock}))
 			return &SilentError{Status: ExitFailure}
 		}
 		return fmt.Errorf("driver: not running (socket %s)", sock)
@@ -194,13 +214,27 @@ func driverStatusRun(f *Factory) error {
 	if err != nil {
 		return opError("driver status", err)
 	}
-	if g.JSON {
-		return writeJSON(f.IO.Out, new(Obj).Set("running", true).Set("pid", st.PID).Set("socket", st.Socket).
-			Set("state_dir", st.StateDir).Set("nodes", st.Nodes).Set("links", st.Links).Set("uptime", st.Uptime), g.Pretty)
+	return emit(f.IO.Out, g, driverStatusPrinter(true, st))
+}
+
+// driverStatusPrinter prints the driver's status; a driver that does not
+// run is an error in text, an object naming only the socket in JSON.
+func driverStatusPrinter(running bool, st netlinkx.Status) *Printer {
+	p := NewPrinter()
+	p.Any("running", "", running)
+	if !running {
+		p.Any("socket", "", st.Socket)
+		return p
 	}
-	_, err = fmt.Fprintf(f.IO.Out, "driver: running\npid: %d\nsocket: %s\nstate dir: %s\nnodes: %s\nlinks: %d\nuptime: %ds\n",
-		st.PID, st.Socket, st.StateDir, strings.Join(st.Nodes, " "), st.Links, st.Uptime)
-	return err
+	p.Text("driver: running\n")
+	p.Any("pid", "pid: %d\n", st.PID)
+	p.Any("socket", "socket: %s\n", st.Socket)
+	p.Any("state_dir", "state dir: %s\n", st.StateDir)
+	p.Text("nodes: " + strings.Join(st.Nodes, " ") + "\n")
+	p.Any("nodes", "", st.Nodes)
+	p.Any("links", "links: %d\n", st.Links)
+	p.Any("uptime", "uptime: %ds\n", st.Uptime)
+	return p
 }
 
 // zombie reports whether pid has exited but was not reaped yet (the driver

@@ -22,10 +22,14 @@ type EthtoolOptions struct {
 	Statistics   bool // -S
 	Dev          string
 	Args         []string
+	// CoalesceSet and CoalesceOrder are -C's parameters, parsed from Args.
+	CoalesceSet   netlinkx.CoalesceSet
+	CoalesceOrder []uint16
 }
 
-// NewCmdEthtool is `ibctl ethtool`: ethtool's option letters and output.
-func NewCmdEthtool(f *Factory) *cobra.Command {
+// NewCmdEthtool is `ibctl ethtool`: ethtool's option letters and output;
+// runF, when not nil, gets the parsed options instead of running.
+func NewCmdEthtool(f *Factory, runF func(*EthtoolOptions) error) *cobra.Command {
 	o := &EthtoolOptions{F: f}
 	cmd := &cobra.Command{
 		Use:   "ethtool [-i|-k|-K|-c|-C|-S] DEVICE [ARGS...]",
@@ -49,7 +53,10 @@ supported", values above 65535 with "Invalid argument".`,
 		ValidArgsFunction:     completeEthtoolArgs(f, o),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dev, o.Args = args[0], args[1:]
-			return ethtoolRun(o)
+			if err := o.parse(); err != nil {
+				return err
+			}
+			return runOr(o, runF, ethtoolRun)
 		}),
 	}
 	fl := cmd.Flags()
@@ -64,7 +71,8 @@ supported", values above 65535 with "Invalid argument".`,
 	return cmd
 }
 
-func ethtoolRun(o *EthtoolOptions) error {
+// parse checks the option letters and the arguments -K and -C take.
+func (o *EthtoolOptions) parse() error {
 	n := 0
 	for _, b := range []bool{o.Driver, o.ShowFeatures, o.Features, o.ShowCoalesce, o.Coalesce, o.Statistics} {
 		if b {
@@ -82,14 +90,16 @@ func ethtoolRun(o *EthtoolOptions) error {
 			return err
 		}
 	}
-	var set netlinkx.CoalesceSet
-	var order []uint16
 	if o.Coalesce {
 		var err error
-		if set, order, err = parseCoalesceArgs(o.Args); err != nil {
+		if o.CoalesceSet, o.CoalesceOrder, err = parseCoalesceArgs(o.Args); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+func ethtoolRun(o *EthtoolOptions) error {
 	c, err := o.F.client()
 	if err != nil {
 		return err
@@ -118,7 +128,7 @@ func ethtoolRun(o *EthtoolOptions) error {
 		}
 		return emit(w, g, coalescePrinter(o.Dev, co))
 	case o.Coalesce:
-		if err := c.SetCoalesce(o.Dev, set, order); err != nil {
+		if err := c.SetCoalesce(o.Dev, o.CoalesceSet, o.CoalesceOrder); err != nil {
 			return opError("ethtool -C "+o.Dev, err)
 		}
 		return nil

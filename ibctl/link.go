@@ -19,8 +19,9 @@ type LinkOptions struct {
 	Stats int // -s, counted: 2 adds the error rows
 }
 
-// NewCmdLink is `ibctl link`, the iproute2 `ip link` object.
-func NewCmdLink(f *Factory) *cobra.Command {
+// NewCmdLink is `ibctl link`, the iproute2 `ip link` object. Every verb
+// calls runF, when not nil, with its parsed options instead of running.
+func NewCmdLink(f *Factory, runF func(*LinkOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "link",
 		Short: "Show and change IPoIB links (ip link)",
@@ -35,19 +36,19 @@ show prints what "ip -d link show" prints (-s adds the statistics of "ip -s", tw
 error rows); with -j the keys of "ip -j -d link show".`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			return linkRun(&LinkOptions{F: f, Verb: "show"})
+			return runOr(&LinkOptions{F: f, Verb: "show"}, runF, linkRun)
 		}),
 	}
 	cmd.AddCommand(
-		newLinkVerb(f, "show", []string{"list", "lst", "ls"}, "Show links (ip -d link show)"),
-		newLinkVerb(f, "add", []string{"a"}, "Add an IPoIB child interface (ip link add ... type ipoib)"),
-		newLinkVerb(f, "delete", []string{"del", "d"}, "Delete a child interface (ip link del)"),
-		newLinkVerb(f, "set", []string{"change"}, "Change a link: up/down, mtu, ipoib mode and umcast (ip link set)"),
+		newLinkVerb(f, runF, "show", []string{"list", "lst", "ls"}, "Show links (ip -d link show)"),
+		newLinkVerb(f, runF, "add", []string{"a"}, "Add an IPoIB child interface (ip link add ... type ipoib)"),
+		newLinkVerb(f, runF, "delete", []string{"del", "d"}, "Delete a child interface (ip link del)"),
+		newLinkVerb(f, runF, "set", []string{"change"}, "Change a link: up/down, mtu, ipoib mode and umcast (ip link set)"),
 	)
 	return cmd
 }
 
-func newLinkVerb(f *Factory, verb string, aliases []string, short string) *cobra.Command {
+func newLinkVerb(f *Factory, runF func(*LinkOptions) error, verb string, aliases []string, short string) *cobra.Command {
 	stats := 0
 	cmd := &cobra.Command{
 		Use:                   verb + " ARGS...",
@@ -60,7 +61,7 @@ func newLinkVerb(f *Factory, verb string, aliases []string, short string) *cobra
 			if err != nil {
 				return prefixUsage("link "+verb, err)
 			}
-			return linkRun(&LinkOptions{F: f, Verb: verb, Args: a, Stats: stats})
+			return runOr(&LinkOptions{F: f, Verb: verb, Args: a, Stats: stats}, runF, linkRun)
 		}),
 	}
 	if verb == "show" {

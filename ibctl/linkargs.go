@@ -69,7 +69,7 @@ func parseIPoIBArgs(args []string, a *LinkArgs) error {
 		arg := args[i]
 		next := func() (string, error) {
 			if i+1 >= len(args) {
-				return "", usagef("command line is not complete. Try option \"help\"")
+				return "", usagef("Command line is not complete. Try option \"help\"")
 			}
 			i++
 			return args[i], nil
@@ -127,7 +127,7 @@ func ParseLinkArgs(verb string, args []string) (LinkArgs, error) {
 		arg := args[i]
 		next := func(what string) (string, error) {
 			if i+1 >= len(args) {
-				return "", usagef("command line is not complete. Try option \"help\"")
+				return "", usagef("Command line is not complete. Try option \"help\"")
 			}
 			i++
 			return args[i], nil

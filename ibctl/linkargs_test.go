@@ -48,7 +48,7 @@ func TestParseLinkArgs(t *testing.T) {
 		{"add", "link ib0 name x", LinkArgs{}, "link add: \"type ipoib\" is required"},
 		{"add", "name x type ipoib", LinkArgs{}, "link add: \"link PARENT\" is required for type ipoib"},
 		{"add", "link ib0 type vlan", LinkArgs{}, "type \"vlan\" is not supported: only ipoib"},
-		{"add", "link ib0 type ipoib pkey", LinkArgs{}, "command line is not complete. Try option \"help\""},
+		{"add", "link ib0 type ipoib pkey", LinkArgs{}, "Command line is not complete. Try option \"help\""},
 		{"add", "link ib0 type ipoib umcast 2x", LinkArgs{}, "argument \"2x\" is wrong: umcast is invalid"},
 		{"set", "dev ib0 up mtu 1500", LinkArgs{Dev: "ib0"}, ""},
 		{"set", "ib0 ib1", LinkArgs{}, "either \"dev\" is duplicate, or \"ib1\" is a garbage"},

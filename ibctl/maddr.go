@@ -4,11 +4,19 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/spf13/cobra"
 )
 
-// NewCmdMaddr is `ibctl maddr show [dev DEV]`: ip maddr.
-func NewCmdMaddr(f *Factory) *cobra.Command {
+// MaddrOptions are the inputs of `maddr show`.
+type MaddrOptions struct {
+	F   *Factory
+	Dev string // "" for every interface
+}
+
+// NewCmdMaddr is `ibctl maddr show [dev DEV]`: ip maddr; runF, when not
+// nil, gets the parsed options instead of running.
+func NewCmdMaddr(f *Factory, runF func(*MaddrOptions) error) *cobra.Command {
 	cmd := &cobra.Command{Use: "maddr", Short: "Show multicast addresses (ip maddr)"}
 	show := &cobra.Command{
 		Use:               "show [dev DEV]",
@@ -25,7 +33,7 @@ func NewCmdMaddr(f *Factory) *cobra.Command {
 			case len(args) != 0:
 				return usagef("maddr show: want [dev DEV]")
 			}
-			return maddrRun(f, dev)
+			return runOr(&MaddrOptions{F: f, Dev: dev}, runF, maddrRun)
 		}),
 	}
 	show.Flags().SetInterspersed(false)
@@ -33,7 +41,8 @@ func NewCmdMaddr(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func maddrRun(f *Factory, dev string) error {
+func maddrRun(o *MaddrOptions) error {
+	f, dev := o.F, o.Dev
 	c, err := f.client()
 	if err != nil {
 		return err
@@ -42,42 +51,47 @@ func maddrRun(f *Factory, dev string) error {
 	if err != nil {
 		return opError("maddr show", err)
 	}
-	var objs []*Obj
-	var text string
+	var records []*Printer
 	found := dev == ""
 	for _, m := range list {
 		if dev != "" && m.Name != dev {
 			continue
 		}
 		found = true
-		p := NewPrinter()
-		p.Any("ifindex", "%d:\t", m.Index)
-		p.Any("ifname", "%s\n", m.Name)
-		var addrs []*Obj
-		for _, l := range m.Link {
-			p.Text(fmt.Sprintf("\tlink  %s\n", hwString(l)))
-			addrs = append(addrs, new(Obj).Set("family", "link").Set("address", hwString(l)))
-		}
-		for _, fam := range []string{"inet", "inet6"} {
-			for _, a := range m.Inet {
-				ip, _ := netip.AddrFromSlice(a)
-				if (fam == "inet") != ip.Is4() {
-					continue
-				}
-				p.Text(fmt.Sprintf("\t%-5s %s\n", fam, ip))
-				addrs = append(addrs, new(Obj).Set("family", fam).Set("address", ip.String()))
-			}
-		}
-		p.Any("maddr", "", addrs)
-		objs = append(objs, p.Object())
-		text += p.TextOut()
+		records = append(records, maddrPrinter(m))
 	}
 	if !found {
 		return fmt.Errorf("Device %q does not exist.", dev)
 	}
-	if f.Globals.JSON {
-		return writeJSON(f.IO.Out, objs, f.Globals.Pretty)
+	return emitList(f.IO.Out, f.Globals, records)
+}
+
+// maddrPrinter prints one interface as ip maddr show does: its
+// link-layer groups, then IPv4, then IPv6 ones; in JSON the maddr array.
+func maddrPrinter(m netlinkx.Maddr) *Printer {
+	p := NewPrinter()
+	p.Any("ifindex", "%d:\t", m.Index)
+	p.Any("ifname", "%s\n", m.Name)
+	addrs := []*Obj{}
+	add := func(family, addr string) {
+		ap := NewPrinter()
+		ap.Any("family", "\t%-5s ", family)
+		ap.Any("address", "%s\n", addr)
+		p.Text(ap.TextOut())
+		addrs = append(addrs, ap.Object())
 	}
-	_, err = fmt.Fprint(f.IO.Out, text)
-	return err
+	for _, l := range m.Link {
+		add("link", hwString(l))
+	}
+	for _, fam := range []string{"inet", "inet6"} {
+		for _, a := range m.Inet {
+			ip, _ := netip.AddrFromSlice(a)
+			if (fam == "inet") != ip.Is4() {
+				continue
+			}
+			add(fam, ip.String())
+		}
+	}
+	p.Any("maddr", "", addrs)
+	return p
 }

@@ -45,8 +45,9 @@ var neighFlagNames = []struct {
 	{unix.NTF_ROUTER, "router"}, {unix.NTF_PROXY, "proxy"}, {unix.NTF_EXT_LEARNED, "extern_learn"}, {unix.NTF_OFFLOADED, "offload"},
 }
 
-// NewCmdNeigh is `ibctl neigh`, the iproute2 `ip neigh` object.
-func NewCmdNeigh(f *Factory) *cobra.Command {
+// NewCmdNeigh is `ibctl neigh`, the iproute2 `ip neigh` object; runF,
+// when not nil, gets the parsed options instead of running.
+func NewCmdNeigh(f *Factory, runF func(*NeighOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "neigh",
 		Aliases: []string{"n", "ne", "nei", "neig", "neighb", "neighbo", "neighbor", "neighbou", "neighbour"},
@@ -62,7 +63,7 @@ Without nud, entries in NOARP state are not shown.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			a, _ := ParseNeighArgs(nil)
-			return neighRun(&NeighOptions{F: f, Args: a})
+			return runOr(&NeighOptions{F: f, Args: a}, runF, neighRun)
 		}),
 	}
 	show := &cobra.Command{
@@ -89,7 +90,7 @@ Without nud, entries in NOARP state are not shown.`,
 			if err != nil {
 				return prefixUsage("neigh show", err)
 			}
-			return neighRun(&NeighOptions{F: f, Args: a})
+			return runOr(&NeighOptions{F: f, Args: a}, runF, neighRun)
 		}),
 	}
 	show.Flags().SetInterspersed(false)

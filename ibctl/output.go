@@ -100,3 +100,21 @@ func writeJSON(w io.Writer, v any, pretty bool) error {
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
 }
+
+// emitList prints records as text, one after another, or as one JSON
+// array (empty, not null, when there are none).
+func emitList(w io.Writer, g *Globals, ps []*Printer) error {
+	if g.JSON {
+		objs := make([]*Obj, len(ps))
+		for i, p := range ps {
+			objs[i] = p.Object()
+		}
+		return writeJSON(w, objs, g.Pretty)
+	}
+	var text strings.Builder
+	for _, p := range ps {
+		text.WriteString(p.TextOut())
+	}
+	_, err := io.WriteString(w, text.String())
+	return err
+}

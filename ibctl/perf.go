@@ -13,11 +13,14 @@ type PerfOptions struct {
 	Dev     string
 	Seconds float64
 	Length  int
-	Dst     string
+	Dst     string     // the address as given
+	Addr    netip.Addr // Dst parsed
 }
 
-// NewCmdPerf is `ibctl perf`: an iperf-like stream between two interfaces.
-func NewCmdPerf(f *Factory) *cobra.Command {
+// NewCmdPerf is `ibctl perf`: an iperf-like stream between two
+// interfaces; runF, when not nil, gets the parsed options instead of
+// running.
+func NewCmdPerf(f *Factory, runF func(*PerfOptions) error) *cobra.Command {
 	o := &PerfOptions{F: f}
 	cmd := &cobra.Command{
 		Use:   "perf [-I DEV] [-t SEC] [-l LEN] ADDRESS",
@@ -29,7 +32,10 @@ ethtool -C rx-frames/rx-usecs on the receiver moderate.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dst = args[0]
-			return perfRun(o)
+			if err := o.parse(); err != nil {
+				return err
+			}
+			return runOr(o, runF, perfRun)
 		}),
 	}
 	cmd.Flags().StringVarP(&o.Dev, "interface", "I", "", "send through this interface")
@@ -38,11 +44,13 @@ ethtool -C rx-frames/rx-usecs on the receiver moderate.`,
 	return cmd
 }
 
-func perfRun(o *PerfOptions) error {
+// parse checks the address, time and length.
+func (o *PerfOptions) parse() error {
 	dst, err := netip.ParseAddr(o.Dst)
 	if err != nil || !dst.Is4() {
 		return usagef("perf: %s: not an IPv4 address", o.Dst)
 	}
+	o.Addr = dst
 	// At least a millisecond, the unit of the request; NaN fails too.
 	if !(o.Seconds >= 0.001 && o.Seconds <= 3600) {
 		return usagef("perf: invalid time %v (0.001 <= SEC <= 3600)", o.Seconds)
@@ -50,6 +58,11 @@ func perfRun(o *PerfOptions) error {
 	if o.Length < 0 || o.Length > 65507 {
 		return usagef("perf: invalid length %d (0 ... 65507)", o.Length)
 	}
+	return nil
+}
+
+func perfRun(o *PerfOptions) error {
+	dst := o.Addr
 	c, err := o.F.client()
 	if err != nil {
 		return err

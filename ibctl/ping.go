@@ -26,7 +26,8 @@ type PingOptions struct {
 	Interval float64
 	Wait     float64
 	PMTU     string
-	Dst      string
+	Dst      string     // the address as given
+	Addr     netip.Addr // Dst parsed
 
 	cmd   *cobra.Command
 	count pingCount
@@ -76,8 +77,9 @@ func (c *pingCount) parse() error {
 // maxPingSize is 65535 − 20 (IPv4) − 8 (ICMP).
 const maxPingSize = 65507
 
-// NewCmdPing is `ibctl ping`: iputils ping over the emulated IPoIB stack.
-func NewCmdPing(f *Factory) *cobra.Command {
+// NewCmdPing is `ibctl ping`: iputils ping over the emulated IPoIB stack;
+// runF, when not nil, gets the parsed options instead of running.
+func NewCmdPing(f *Factory, runF func(*PingOptions) error) *cobra.Command {
 	o := &PingOptions{F: f}
 	o.count.n = &o.Count
 	cmd := &cobra.Command{
@@ -98,7 +100,10 @@ link-local IPv6 ADDRESS needs the interface: -I DEV, or ADDRESS%DEV.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dst, o.cmd = args[0], cmd
-			return pingRun(o)
+			if err := o.parse(); err != nil {
+				return err
+			}
+			return runOr(o, runF, pingRun)
 		}),
 	}
 	fl := cmd.Flags()
@@ -111,11 +116,13 @@ link-local IPv6 ADDRESS needs the interface: -I DEV, or ADDRESS%DEV.`,
 	return cmd
 }
 
-func pingRun(o *PingOptions) error {
+// parse checks the options as iputils does before it opens a socket.
+func (o *PingOptions) parse() error {
 	dst, err := netip.ParseAddr(o.Dst)
 	if err != nil {
 		return &UsageError{Msg: fmt.Sprintf("ping: %s: Name or service not known", o.Dst)}
 	}
+	o.Addr = dst
 	if o.Size < 0 || o.Size > maxPingSize {
 		return usagef("ping: invalid argument: '%d': out of range: 0 <= value <= %d", o.Size, maxPingSize)
 	}
@@ -132,6 +139,11 @@ func pingRun(o *PingOptions) error {
 	if o.PMTU != "do" && o.PMTU != "dont" && o.PMTU != "want" {
 		return usagef("ping: invalid -M argument: %s", o.PMTU)
 	}
+	return nil
+}
+
+func pingRun(o *PingOptions) error {
+	dst := o.Addr
 	c, err := o.F.client()
 	if err != nil {
 		return err

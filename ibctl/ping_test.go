@@ -131,6 +131,24 @@ func TestDmesg(t *testing.T) {
 	if !strings.HasPrefix(js, `[{"seq":1,"time_ns":`) || !strings.Contains(js, `"msg":"c1: P_Key 0x8001 is not found"`) {
 		t.Fatalf("dmesg -j: %s", js)
 	}
+	// The text rebuilt from the JSON twin.
+	out, _, _ = e.run("dmesg")
+	var recs []struct {
+		Seq    uint64 `json:"seq"`
+		TimeNs uint64 `json:"time_ns"`
+		Msg    string `json:"msg"`
+	}
+	strictDecode(t, "-j dmesg", js, &recs)
+	var b strings.Builder
+	for i, r := range recs {
+		if r.Seq != uint64(i+1) {
+			t.Errorf("record %d has seq %d", i, r.Seq)
+		}
+		fmt.Fprintf(&b, "[%5d.%06d] %s\n", r.TimeNs/1e9, r.TimeNs%1e9/1e3, r.Msg)
+	}
+	if b.String() != out {
+		t.Errorf("dmesg text:\n%s\nrebuilt from JSON:\n%s", out, b.String())
+	}
 }
 
 func TestDebugfsFiles(t *testing.T) {

@@ -45,7 +45,9 @@ own InfiniBand fabric; the first command that needs it starts it in the backgrou
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 
-	root.AddCommand(NewCmdLink(f), NewCmdAddr(f), NewCmdNeigh(f), NewCmdSys(f), NewCmdEthtool(f), NewCmdHCA(f), NewCmdSM(f), NewCmdPing(f), NewCmdDmesg(f), NewCmdPerf(f), NewCmdMaddr(f), NewCmdRoute(f), NewCmdDriver(f), NewCmdCompletion(f))
+	root.AddCommand(NewCmdLink(f, nil), NewCmdAddr(f, nil), NewCmdNeigh(f, nil), NewCmdSys(f, nil), NewCmdEthtool(f, nil),
+		NewCmdHCA(f, nil), NewCmdSM(f, nil), NewCmdPing(f, nil), NewCmdDmesg(f, nil), NewCmdPerf(f, nil), NewCmdMaddr(f, nil),
+		NewCmdRoute(f, nil), NewCmdDriver(f, nil), NewCmdCompletion(f, nil))
 	return root
 }
 
@@ -86,6 +88,15 @@ func execute(root *cobra.Command) (err error) {
 		return &UsageError{Msg: err.Error()}
 	}
 	return err
+}
+
+// runOr calls runF with o when one was given (tests check the parsed
+// options that way, without a driver), else run.
+func runOr[O any](o *O, runF, run func(*O) error) error {
+	if runF != nil {
+		return runF(o)
+	}
+	return run(o)
 }
 
 // runE marks that the command got past argument parsing, so its errors are

@@ -9,9 +9,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// RouteOptions are the inputs of `route get`.
+type RouteOptions struct {
+	F   *Factory
+	Dst netip.Addr
+}
+
 // NewCmdRoute is `ibctl route get ADDR`: ip route get, with the path MTU
-// exception that ICMP "fragmentation needed" or "packet too big" leaves.
-func NewCmdRoute(f *Factory) *cobra.Command {
+// exception that ICMP "fragmentation needed" or "packet too big" leaves;
+// runF, when not nil, gets the parsed options instead of running.
+func NewCmdRoute(f *Factory, runF func(*RouteOptions) error) *cobra.Command {
 	cmd := &cobra.Command{Use: "route", Short: "Show routes (ip route get)"}
 	get := &cobra.Command{
 		Use:   "get ADDRESS",
@@ -22,25 +29,25 @@ func NewCmdRoute(f *Factory) *cobra.Command {
 			if err != nil {
 				return usagef("route get: Error: inet address is expected rather than %q.", args[0])
 			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			r, err := c.RouteGet(dst.AsSlice())
-			if err != nil {
-				return opError("route get", err)
-			}
-			p := NewPrinter()
-			PrintRoute(p, dst, r)
-			if f.Globals.JSON {
-				return writeJSON(f.IO.Out, []*Obj{p.Object()}, f.Globals.Pretty)
-			}
-			_, err = f.IO.Out.Write([]byte(p.TextOut()))
-			return err
+			return runOr(&RouteOptions{F: f, Dst: dst}, runF, routeGetRun)
 		}),
 	}
 	cmd.AddCommand(get)
 	return cmd
+}
+
+func routeGetRun(o *RouteOptions) error {
+	c, err := o.F.client()
+	if err != nil {
+		return err
+	}
+	r, err := c.RouteGet(o.Dst.AsSlice())
+	if err != nil {
+		return opError("route get", err)
+	}
+	p := NewPrinter()
+	PrintRoute(p, o.Dst, r)
+	return emitList(o.F.IO.Out, o.F.Globals, []*Printer{p})
 }
 
 // PrintRoute prints the answer to `ip route get dst` as iproute2's

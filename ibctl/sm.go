@@ -1,8 +1,9 @@
 package ibctl
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -10,8 +11,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// NewCmdHCA is `ibctl hca show`: the node's HCA as ibstat shows it.
-func NewCmdHCA(f *Factory) *cobra.Command {
+// HCAOptions are the inputs of `hca show`.
+type HCAOptions struct {
+	F *Factory
+}
+
+// NewCmdHCA is `ibctl hca show`: the node's HCA as ibstat shows it; runF,
+// when not nil, gets the options instead of running.
+func NewCmdHCA(f *Factory, runF func(*HCAOptions) error) *cobra.Command {
 	cmd := &cobra.Command{Use: "hca", Short: "Show the node's InfiniBand HCA (ibstat)"}
 	show := &cobra.Command{
 		Use:     "show",
@@ -19,19 +26,23 @@ func NewCmdHCA(f *Factory) *cobra.Command {
 		Short:   "Show the HCA and its ports: state, rate, LIDs, GUIDs, P_Key table",
 		Args:    cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			h, err := c.HCA()
-			if err != nil {
-				return opError("hca show", err)
-			}
-			return emit(f.IO.Out, f.Globals, hcaPrinter(h))
+			return runOr(&HCAOptions{F: f}, runF, hcaRun)
 		}),
 	}
 	cmd.AddCommand(show)
 	return cmd
+}
+
+func hcaRun(o *HCAOptions) error {
+	c, err := o.F.client()
+	if err != nil {
+		return err
+	}
+	h, err := c.HCA()
+	if err != nil {
+		return opError("hca show", err)
+	}
+	return emit(o.F.IO.Out, o.F.Globals, hcaPrinter(h))
 }
 
 func hex64(v uint64) string { return fmt.Sprintf("0x%016x", v) }
@@ -70,13 +81,24 @@ func hcaPrinter(h netlinkx.HCA) *Printer {
 	return p
 }
 
-// NewCmdSM is `ibctl sm`: the fabric's subnet manager.
-func NewCmdSM(f *Factory) *cobra.Command {
+// SMOptions are the inputs of the sm verbs.
+type SMOptions struct {
+	F *Factory
+	// Verb is "show", "groups", "partition list", "partition add" or
+	// "partition del".
+	Verb      string
+	Partition netlinkx.Partition // partition add; partition del sets PKey only
+}
+
+// NewCmdSM is `ibctl sm`: the fabric's subnet manager. Every verb calls
+// runF, when not nil, with its parsed options instead of running.
+func NewCmdSM(f *Factory, runF func(*SMOptions) error) *cobra.Command {
+	run := func(o *SMOptions) error { return runOr(o, runF, smRun) }
 	cmd := &cobra.Command{Use: "sm", Short: "Show and change the subnet manager: partitions, multicast groups"}
 	part := &cobra.Command{Use: "partition", Aliases: []string{"part"}, Short: "List, add and delete partitions (P_Keys)"}
 	list := &cobra.Command{
 		Use: "list", Aliases: []string{"show", "ls"}, Short: "List the partition table", Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error { return partitionList(f) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return run(&SMOptions{F: f, Verb: "partition list"}) }),
 	}
 	add := &cobra.Command{
 		Use:   "add PKEY [mtu IB_MTU] [all full|limited] [member NODE/PORT[:full|:limited]]...",
@@ -92,14 +114,7 @@ port, as a full member unless ":limited" follows.`,
 			if err != nil {
 				return err
 			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			if err := c.AddPartition(p); err != nil {
-				return opError("sm partition add", err)
-			}
-			return nil
+			return run(&SMOptions{F: f, Verb: "partition add", Partition: p})
 		}),
 	}
 	add.Flags().SetInterspersed(false)
@@ -111,43 +126,57 @@ port, as a full member unless ":limited" follows.`,
 			if !ok {
 				return usagef("sm partition del: argument %q is wrong: pkey is invalid", args[0])
 			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			if err := c.DelPartition(pkey); err != nil {
-				return opError("sm partition del", err)
-			}
-			return nil
+			return run(&SMOptions{F: f, Verb: "partition del", Partition: netlinkx.Partition{PKey: pkey}})
 		}),
 	}
 	part.AddCommand(list, add, del)
 	groups := &cobra.Command{
 		Use: "groups", Short: "List the multicast groups and their members", Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error { return groupList(f) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return run(&SMOptions{F: f, Verb: "groups"}) }),
 	}
 	show := &cobra.Command{
 		Use: "show", Short: "Show where the subnet manager runs and what it manages", Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			i, err := c.SMInfo()
-			if err != nil {
-				return opError("sm show", err)
-			}
-			p := NewPrinter()
-			p.Any("state", "SM state: %s\n", "MASTER")
-			p.Any("sm_lid", "SM lid: %d\n", i.LID)
-			p.Any("sm_port", "SM port: %s\n", fmt.Sprintf("%s/%d", i.Node, i.Port))
-			p.Any("partitions", "Partitions: %d\n", i.Partitions)
-			p.Any("multicast_groups", "Multicast groups: %d\n", i.Groups)
-			return emit(f.IO.Out, f.Globals, p)
-		}),
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return run(&SMOptions{F: f, Verb: "show"}) }),
 	}
 	cmd.AddCommand(show, part, groups)
 	return cmd
+}
+
+func smRun(o *SMOptions) error {
+	f := o.F
+	switch o.Verb {
+	case "partition list":
+		return partitionList(f)
+	case "groups":
+		return groupList(f)
+	}
+	c, err := f.client()
+	if err != nil {
+		return err
+	}
+	switch o.Verb {
+	case "partition add":
+		if err := c.AddPartition(o.Partition); err != nil {
+			return opError("sm partition add", err)
+		}
+		return nil
+	case "partition del":
+		if err := c.DelPartition(o.Partition.PKey); err != nil {
+			return opError("sm partition del", err)
+		}
+		return nil
+	}
+	i, err := c.SMInfo()
+	if err != nil {
+		return opError("sm show", err)
+	}
+	p := NewPrinter()
+	p.Any("state", "SM state: %s\n", "MASTER")
+	p.Any("sm_lid", "SM lid: %d\n", i.LID)
+	p.Any("sm_port", "SM port: %s\n", fmt.Sprintf("%s/%d", i.Node, i.Port))
+	p.Any("partitions", "Partitions: %d\n", i.Partitions)
+	p.Any("multicast_groups", "Multicast groups: %d\n", i.Groups)
+	return emit(f.IO.Out, f.Globals, p)
 }
 
 // parsePartition parses `PKEY [mtu N] [all full|limited] [member N/P[:m]]...`.
@@ -209,21 +238,6 @@ func parseMember(s string) (netlinkx.PartitionMember, error) {
 	return m, nil
 }
 
-func membersText(p netlinkx.Partition) string {
-	var parts []string
-	if p.All != "" {
-		parts = append(parts, "all "+p.All)
-	}
-	for _, m := range p.Members {
-		kind := "full"
-		if !m.Full {
-			kind = "limited"
-		}
-		parts = append(parts, fmt.Sprintf("%s/%d:%s", m.Node, m.Port, kind))
-	}
-	return strings.Join(parts, " ")
-}
-
 func partitionList(f *Factory) error {
 	c, err := f.client()
 	if err != nil {
@@ -233,22 +247,93 @@ func partitionList(f *Factory) error {
 	if err != nil {
 		return opError("sm partition list", err)
 	}
+	rows := partitionRows(parts)
 	if f.Globals.JSON {
-		out := make([]*Obj, len(parts))
-		for i, p := range parts {
-			members := make([]*Obj, len(p.Members))
-			for j, m := range p.Members {
-				members[j] = new(Obj).Set("node", m.Node).Set("port", m.Port).Set("full", m.Full)
-			}
-			out[i] = new(Obj).Set("pkey", fmt.Sprintf("0x%04x", p.PKey)).Set("ib_mtu", p.MTU).Set("all", p.All).Set("members", members)
+		return writeJSON(f.IO.Out, partitionsJSON(rows), f.Globals.Pretty)
+	}
+	return printTable(f.IO.Out, []string{"PKEY", "IB_MTU", "MEMBERS"}, partitionsText(rows))
+}
+
+// smMember is a port of a partition or multicast group as both renderers
+// show it: State is "full" or "limited" for a partition, the join state
+// for a group.
+type smMember struct {
+	Node  string
+	Port  uint32
+	State string
+}
+
+// sortMembers orders members by node name in natural order (node2 before
+// node10), then port, then state, as a reader scanning a list of ports
+// expects.
+func sortMembers(ms []smMember) {
+	slices.SortStableFunc(ms, func(a, b smMember) int {
+		if c := naturalCompare(a.Node, b.Node); c != 0 {
+			return c
 		}
-		return writeJSON(f.IO.Out, out, f.Globals.Pretty)
+		if c := cmp.Compare(a.Port, b.Port); c != 0 {
+			return c
+		}
+		return strings.Compare(a.State, b.State)
+	})
+}
+
+func membersText(ms []smMember) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = fmt.Sprintf("%s/%d:%s", m.Node, m.Port, m.State)
 	}
-	rows := make([][]string, len(parts))
+	return out
+}
+
+// partitionRow is one partition of `sm partition list`, the model both
+// the table and the JSON are rendered from.
+type partitionRow struct {
+	PKey    string
+	MTU     uint32
+	All     string
+	Members []smMember
+}
+
+func partitionRows(parts []netlinkx.Partition) []partitionRow {
+	rows := make([]partitionRow, len(parts))
 	for i, p := range parts {
-		rows[i] = []string{fmt.Sprintf("0x%04x", p.PKey), strconv.Itoa(int(p.MTU)), membersText(p)}
+		ms := make([]smMember, len(p.Members))
+		for j, m := range p.Members {
+			ms[j] = smMember{Node: m.Node, Port: m.Port, State: "limited"}
+			if m.Full {
+				ms[j].State = "full"
+			}
+		}
+		sortMembers(ms)
+		rows[i] = partitionRow{PKey: fmt.Sprintf("0x%04x", p.PKey), MTU: p.MTU, All: p.All, Members: ms}
 	}
-	return printTable(f.IO.Out, []string{"PKEY", "IB_MTU", "MEMBERS"}, rows)
+	return rows
+}
+
+func partitionsText(rows []partitionRow) [][]string {
+	out := make([][]string, len(rows))
+	for i, r := range rows {
+		var members []string
+		if r.All != "" {
+			members = append(members, "all "+r.All)
+		}
+		members = append(members, membersText(r.Members)...)
+		out[i] = []string{r.PKey, strconv.Itoa(int(r.MTU)), strings.Join(members, " ")}
+	}
+	return out
+}
+
+func partitionsJSON(rows []partitionRow) []*Obj {
+	out := make([]*Obj, len(rows))
+	for i, r := range rows {
+		members := make([]*Obj, len(r.Members))
+		for j, m := range r.Members {
+			members[j] = new(Obj).Set("node", m.Node).Set("port", m.Port).Set("full", m.State == "full")
+		}
+		out[i] = new(Obj).Set("pkey", r.PKey).Set("ib_mtu", r.MTU).Set("all", r.All).Set("members", members)
+	}
+	return out
 }
 
 // gidString prints a GID in debugfs style: eight 16-bit groups, no
@@ -284,28 +369,95 @@ func groupList(f *Factory) error {
 	if err != nil {
 		return opError("sm groups", err)
 	}
+	rows := groupRows(groups)
 	if f.Globals.JSON {
-		out := make([]*Obj, len(groups))
-		for i, g := range groups {
-			members := make([]*Obj, len(g.Members))
-			for j, m := range g.Members {
-				members[j] = new(Obj).Set("node", m.Node).Set("port", m.Port).Set("join_state", joinStateName(m.JoinState))
-			}
-			out[i] = new(Obj).Set("mgid", gidString(g.MGID)).Set("mlid", fmt.Sprintf("0x%04x", g.MLID)).
-				Set("pkey", fmt.Sprintf("0x%04x", g.PKey)).Set("qkey", fmt.Sprintf("0x%08x", g.QKey)).
-				Set("ib_mtu", g.MTU).Set("rate", g.Rate).Set("broadcast", g.Broadcast).Set("members", members)
-		}
-		return writeJSON(f.IO.Out, out, f.Globals.Pretty)
+		return writeJSON(f.IO.Out, groupsJSON(rows), f.Globals.Pretty)
 	}
-	rows := make([][]string, len(groups))
+	return printTable(f.IO.Out, []string{"MGID", "MLID", "PKEY", "QKEY", "IB_MTU", "RATE", "MEMBERS"}, groupsText(rows))
+}
+
+// groupRow is one multicast group of `sm groups`, the model both the
+// table and the JSON are rendered from.
+type groupRow struct {
+	MGID, MLID, PKey, QKey string
+	MTU                    uint32
+	Rate                   uint32 // Mb/s
+	Broadcast              bool
+	Members                []smMember
+}
+
+func groupRows(groups []netlinkx.Group) []groupRow {
+	rows := make([]groupRow, len(groups))
 	for i, g := range groups {
-		var ms []string
-		for _, m := range g.Members {
-			ms = append(ms, fmt.Sprintf("%s/%d:%s", m.Node, m.Port, joinStateName(m.JoinState)))
+		ms := make([]smMember, len(g.Members))
+		for j, m := range g.Members {
+			ms[j] = smMember{Node: m.Node, Port: m.Port, State: joinStateName(m.JoinState)}
 		}
-		sort.Strings(ms)
-		rows[i] = []string{gidString(g.MGID), fmt.Sprintf("0x%04x", g.MLID), fmt.Sprintf("0x%04x", g.PKey),
-			fmt.Sprintf("0x%08x", g.QKey), strconv.Itoa(int(g.MTU)), strconv.FormatFloat(float64(g.Rate)/1000, 'f', -1, 64), strings.Join(ms, " ")}
+		sortMembers(ms)
+		rows[i] = groupRow{MGID: gidString(g.MGID), MLID: fmt.Sprintf("0x%04x", g.MLID), PKey: fmt.Sprintf("0x%04x", g.PKey),
+			QKey: fmt.Sprintf("0x%08x", g.QKey), MTU: g.MTU, Rate: g.Rate, Broadcast: g.Broadcast, Members: ms}
 	}
-	return printTable(f.IO.Out, []string{"MGID", "MLID", "PKEY", "QKEY", "IB_MTU", "RATE", "MEMBERS"}, rows)
+	return rows
+}
+
+func groupsText(rows []groupRow) [][]string {
+	out := make([][]string, len(rows))
+	for i, r := range rows {
+		out[i] = []string{r.MGID, r.MLID, r.PKey, r.QKey, strconv.Itoa(int(r.MTU)),
+			strconv.FormatFloat(float64(r.Rate)/1000, 'f', -1, 64), strings.Join(membersText(r.Members), " ")}
+	}
+	return out
+}
+
+func groupsJSON(rows []groupRow) []*Obj {
+	out := make([]*Obj, len(rows))
+	for i, r := range rows {
+		members := make([]*Obj, len(r.Members))
+		for j, m := range r.Members {
+			members[j] = new(Obj).Set("node", m.Node).Set("port", m.Port).Set("join_state", m.State)
+		}
+		out[i] = new(Obj).Set("mgid", r.MGID).Set("mlid", r.MLID).Set("pkey", r.PKey).Set("qkey", r.QKey).
+			Set("ib_mtu", r.MTU).Set("rate", r.Rate).Set("broadcast", r.Broadcast).Set("members", members)
+	}
+	return out
+}
+
+// naturalCompare orders strings as a reader expects where they carry
+// numbers: runs of digits compare by value (n2 before n10), the rest byte
+// by byte; strings that differ only in leading zeros fall back to plain
+// order.
+func naturalCompare(a, b string) int {
+	x, y := a, b
+	for x != "" && y != "" {
+		if isDigit(x[0]) && isDigit(y[0]) {
+			i, j := digitsEnd(x), digitsEnd(y)
+			dx, dy := strings.TrimLeft(x[:i], "0"), strings.TrimLeft(y[:j], "0")
+			if c := cmp.Compare(len(dx), len(dy)); c != 0 {
+				return c
+			}
+			if c := strings.Compare(dx, dy); c != 0 {
+				return c
+			}
+			x, y = x[i:], y[j:]
+			continue
+		}
+		if c := cmp.Compare(x[0], y[0]); c != 0 {
+			return c
+		}
+		x, y = x[1:], y[1:]
+	}
+	if c := cmp.Compare(len(x), len(y)); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func digitsEnd(s string) int {
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return i
 }

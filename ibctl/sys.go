@@ -12,13 +12,15 @@ import (
 // SysOptions are the inputs of the sys verbs.
 type SysOptions struct {
 	F         *Factory
+	Verb      string // "read", "write" or "ls"
 	Path      string
 	Value     string
 	NoNewline bool
 }
 
-// NewCmdSys is `ibctl sys`: the driver's sysfs files.
-func NewCmdSys(f *Factory) *cobra.Command {
+// NewCmdSys is `ibctl sys`: the driver's sysfs files. Every verb calls
+// runF, when not nil, with its parsed options instead of running.
+func NewCmdSys(f *Factory, runF func(*SysOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sys",
 		Short: "Read, write and list the driver's sysfs files",
@@ -36,10 +38,10 @@ newline; -n leaves it out, like echo -n) and fails as the kernel does.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeSysPath(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			return sysReadRun(&SysOptions{F: f, Path: args[0]})
+			return runOr(&SysOptions{F: f, Verb: "read", Path: args[0]}, runF, sysRun)
 		}),
 	}
-	wo := &SysOptions{F: f}
+	wo := &SysOptions{F: f, Verb: "write"}
 	write := &cobra.Command{
 		Use:               "write PATH VALUE",
 		Aliases:           []string{"echo"},
@@ -48,7 +50,7 @@ newline; -n leaves it out, like echo -n) and fails as the kernel does.`,
 		ValidArgsFunction: completeSysPath(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			wo.Path, wo.Value = args[0], args[1]
-			return sysWriteRun(wo)
+			return runOr(wo, runF, sysRun)
 		}),
 	}
 	write.Flags().BoolVar(&wo.NoNewline, "no-newline", false, "do not append a newline (like echo -n)")
@@ -59,15 +61,25 @@ newline; -n leaves it out, like echo -n) and fails as the kernel does.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeSysPath(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			o := &SysOptions{F: f}
+			o := &SysOptions{F: f, Verb: "ls"}
 			if len(args) == 1 {
 				o.Path = args[0]
 			}
-			return sysListRun(o)
+			return runOr(o, runF, sysRun)
 		}),
 	}
 	cmd.AddCommand(read, write, ls)
 	return cmd
+}
+
+func sysRun(o *SysOptions) error {
+	switch o.Verb {
+	case "read":
+		return sysReadRun(o)
+	case "write":
+		return sysWriteRun(o)
+	}
+	return sysListRun(o)
 }
 
 // displayPath is how cat and the shell name a file: under /sys.
@@ -85,11 +97,17 @@ func sysReadRun(o *SysOptions) error {
 	if err != nil {
 		return fmt.Errorf("%s: %s", displayPath(o.Path), reason(err))
 	}
-	if o.F.Globals.JSON {
-		return writeJSON(o.F.IO.Out, new(Obj).Set("path", displayPath(o.Path)).Set("value", strings.TrimSuffix(string(data), "\n")), o.F.Globals.Pretty)
-	}
-	_, err = o.F.IO.Out.Write(data)
-	return err
+	return emit(o.F.IO.Out, o.F.Globals, sysFilePrinter(o.Path, data))
+}
+
+// sysFilePrinter prints a file's content as cat does; in JSON its path
+// and its content without the final newline.
+func sysFilePrinter(path string, data []byte) *Printer {
+	p := NewPrinter()
+	p.Any("path", "", displayPath(path))
+	p.Text(string(data))
+	p.Any("value", "", strings.TrimSuffix(string(data), "\n"))
+	return p
 }
 
 // sysWriteRun fails like `echo VALUE > PATH` in bash: errors of open(2)
@@ -121,25 +139,25 @@ func sysListRun(o *SysOptions) error {
 	if err != nil {
 		return fmt.Errorf("cannot access '%s': %s", displayPath(o.Path), reason(err))
 	}
-	if o.F.Globals.JSON {
-		out := make([]*Obj, len(entries))
-		for i, e := range entries {
-			typ := "file"
-			if e.Mode&netlinkx.SysDir != 0 {
-				typ = "dir"
-			}
-			out[i] = new(Obj).Set("name", e.Name).Set("type", typ).Set("mode", fmt.Sprintf("%04o", e.Mode&0o7777))
-		}
-		return writeJSON(o.F.IO.Out, out, o.F.Globals.Pretty)
+	records := make([]*Printer, len(entries))
+	for i, e := range entries {
+		records[i] = sysEntryPrinter(e)
 	}
-	var b strings.Builder
-	for _, e := range entries {
-		b.WriteString(e.Name)
-		if e.Mode&netlinkx.SysDir != 0 {
-			b.WriteString("/")
-		}
-		b.WriteString("\n")
+	return emitList(o.F.IO.Out, o.F.Globals, records)
+}
+
+// sysEntryPrinter prints a directory entry as ls -p does (a directory
+// gets a slash); in JSON its name, type and permission bits.
+func sysEntryPrinter(e netlinkx.SysEntry) *Printer {
+	p := NewPrinter()
+	p.Any("name", "%s", e.Name)
+	typ := "file"
+	if e.Mode&netlinkx.SysDir != 0 {
+		typ = "dir"
+		p.Text("/")
 	}
-	_, err = fmt.Fprint(o.F.IO.Out, b.String())
-	return err
+	p.Text("\n")
+	p.Any("type", "", typ)
+	p.Any("mode", "", fmt.Sprintf("%04o", e.Mode&0o7777))
+	return p
 }
