@@ -109,6 +109,7 @@ func lookupLink(c *netlinkx.Client, name string) (netlinkx.Link, error) {
 	l, err := c.Link(name)
 	if err != nil {
 		if e, ok := Errno(err); ok && e == unix.ENODEV {
+			//lint:ignore ST1005 iproute2's message, word for word
 			return l, fmt.Errorf("Cannot find device %q", name)
 		}
 		return l, opError("link "+name, err)
@@ -158,6 +159,7 @@ func linksToShow(c *netlinkx.Client, what, dev string) ([]netlinkx.Link, map[int
 		l, err := c.Link(dev)
 		if err != nil {
 			if e, ok := Errno(err); ok && e == unix.ENODEV {
+				//lint:ignore ST1005 iproute2's message, word for word
 				return nil, nil, fmt.Errorf("Device %q does not exist.", dev)
 			}
 			return nil, nil, opError(what, err)

@@ -61,6 +61,7 @@ func maddrRun(o *MaddrOptions) error {
 		records = append(records, maddrPrinter(m))
 	}
 	if !found {
+		//lint:ignore ST1005 iproute2's message, word for word
 		return fmt.Errorf("Device %q does not exist.", dev)
 	}
 	return emitList(f.IO.Out, f.Globals, records)

@@ -156,7 +156,7 @@ func TestDebugfsFiles(t *testing.T) {
 	e.ok("link set ib0 up", "-n node1 link set ib0 up")
 	e.addAddr("node0", "ib0", "10.0.0.1/24")
 	e.addAddr("node1", "ib0", "10.0.0.2/24")
-	e.ok("ping -c 1 -i 0 10.0.0.2")
+	e.ok("ping -c 1 -i 0 -W 10 10.0.0.2")
 	out, errs, st := e.run("sys read kernel/debug/ipoib/ib0_mcg")
 	rec := func(gid string) string {
 		return `GID: ` + gid + `\n  created: +[0-9]+\n  queuelen:         0\n  complete:       yes\n  send_only:       no\n\n`
@@ -181,7 +181,7 @@ func TestDebugfsFiles(t *testing.T) {
 	if out, _, _ := e.run("sys read kernel/debug/ipoib/ib0_path"); out != "" {
 		t.Errorf("ib0_path after a mode switch = %q, want empty", out)
 	}
-	e.ok("ping -c 1 -i 0 10.0.0.2")
+	e.ok("ping -c 1 -i 0 -W 10 10.0.0.2")
 	if out, _, _ := e.run("sys read kernel/debug/ipoib/ib0_path"); out != want {
 		t.Errorf("ib0_path after the next ping = %q, want %q", out, want)
 	}
