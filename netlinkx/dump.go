@@ -107,38 +107,44 @@ const partSize = 16 << 10
 // of at most partSize bytes of members, each with the partition's
 // attributes; the client joins consecutive parts of a partition.
 func splitPartition(p Partition) []Partition {
-	var parts []Partition
-	part, size := p, 0
-	part.Members = nil
-	for _, m := range p.Members {
-		// nest + node string + port + full flag
-		sz := 4 + wire.Align(4+len(m.Node)+1) + 8 + 4
-		if len(part.Members) > 0 && size+sz > partSize {
-			parts = append(parts, part)
-			part.Members, size = nil, 0
-		}
-		part.Members = append(part.Members, m)
-		size += sz
+	// nest + node string + port + full flag
+	runs := splitMembers(p.Members, func(m PartitionMember) int { return 4 + wire.Align(4+len(m.Node)+1) + 8 + 4 })
+	parts := make([]Partition, len(runs))
+	for i, r := range runs {
+		parts[i] = p
+		parts[i].Members = r
 	}
-	return append(parts, part)
+	return parts
 }
 
 // splitGroup cuts a group with many members (a broadcast group of a large
 // fabric) into parts of at most partSize bytes of members, each with
 // the group's attributes; the client joins consecutive parts of a group.
 func splitGroup(g Group) []Group {
-	var parts []Group
-	part, size := g, 0
-	part.Members = nil
-	for _, m := range g.Members {
-		// nest + node string + port + join state
-		sz := 4 + wire.Align(4+len(m.Node)+1) + 8 + 8
-		if len(part.Members) > 0 && size+sz > partSize {
-			parts = append(parts, part)
-			part.Members, size = nil, 0
-		}
-		part.Members = append(part.Members, m)
-		size += sz
+	// nest + node string + port + join state
+	runs := splitMembers(g.Members, func(m GroupMember) int { return 4 + wire.Align(4+len(m.Node)+1) + 8 + 8 })
+	parts := make([]Group, len(runs))
+	for i, r := range runs {
+		parts[i] = g
+		parts[i].Members = r
 	}
-	return append(parts, part)
+	return parts
+}
+
+// splitMembers cuts members into runs whose encoded sizes add up to at
+// most partSize (a member larger than that gets a run of its own); no
+// members make one empty run, so that the entry is still sent.
+func splitMembers[M any](members []M, size func(M) int) [][]M {
+	runs := [][]M{nil}
+	total := 0
+	for _, m := range members {
+		sz := size(m)
+		if last := len(runs) - 1; len(runs[last]) > 0 && total+sz > partSize {
+			runs = append(runs, nil)
+			total = 0
+		}
+		runs[len(runs)-1] = append(runs[len(runs)-1], m)
+		total += sz
+	}
+	return runs
 }
