@@ -163,7 +163,7 @@ func (d *Driver) Node(name string) (*Node, error) {
 // Deferred returns a handle whose changes are written to the store but
 // synced only by Sync (or by any later synced change): a batch of
 // commands pays for one sync instead of one per command.
-func (n *Node) Deferred() netlinkx.Node { return &Node{stack: n.stack, deferSync: true} }
+func (n *Node) Deferred() *Node { return &Node{stack: n.stack, deferSync: true} }
 
 // Sync makes every change applied through any handle durable.
 func (d *Driver) Sync() error {

@@ -10,18 +10,13 @@ import (
 // signature that drifts from its interface fails the build here instead
 // of making the command answer EOPNOTSUPP.
 var (
-	_ netlinkx.Node        = (*Node)(nil)
 	_ netlinkx.AddrNode    = (*Node)(nil)
 	_ netlinkx.MaddrNode   = (*Node)(nil)
 	_ netlinkx.RouteGetter = (*Node)(nil)
 	_ netlinkx.Pinger      = (*Node)(nil)
 	_ netlinkx.Perfer      = (*Node)(nil)
 	_ netlinkx.Logger      = (*Node)(nil)
-	_ netlinkx.Deferrer    = (*Node)(nil)
 	_ sysfs.Driver         = (*Node)(nil)
-
-	_ netlinkx.Backend  = backend{}
-	_ netlinkx.SMInfoer = backend{}
 )
 
 // Links lists every device in ifindex order.

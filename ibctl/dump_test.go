@@ -3,6 +3,7 @@ package ibctl
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/ibctl/ibctl/sysfs"
 	"sort"
 	"strings"
 	"testing"
@@ -22,8 +23,9 @@ func TestSysListOf32767Children(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"ib0", "ib1"}
+	files := sysfs.New(n)
 	for pkey := 1; pkey <= 0x7fff; pkey++ {
-		if _, err := n.SysWrite("class/net/ib0/create_child", []byte(fmt.Sprintf("0x%x", pkey))); err != nil {
+		if _, err := files.Write("class/net/ib0/create_child", []byte(fmt.Sprintf("0x%x", pkey))); err != nil {
 			t.Fatalf("create_child 0x%x: %v", pkey, err)
 		}
 		want = append(want, fmt.Sprintf("ib0.%04x", pkey))
@@ -64,7 +66,7 @@ func TestGroupsOf1024Nodes(t *testing.T) {
 			t.Fatalf("%s ib0 up: %v", nd.Name, err)
 		}
 	}
-	want := e.drv.Backend().Groups()
+	want := e.drv.Groups()
 	out, errs, st := e.run("-j sm groups")
 	if st != 0 || errs != "" {
 		t.Fatalf("sm groups: status %d, stderr %q", st, errs)

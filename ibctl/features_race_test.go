@@ -2,6 +2,7 @@ package ibctl
 
 import (
 	"fmt"
+	"github.com/ibctl/ibctl/driver/daemon"
 	"sync"
 	"testing"
 
@@ -18,7 +19,7 @@ func TestConcurrentFeatureToggles(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan string, togglers*rounds)
 	for g := 0; g < togglers; g++ {
-		c, err := netlinkx.Pipe(e.drv.Backend())
+		c, err := netlinkx.Pipe(daemon.Backend(e.drv))
 		if err != nil {
 			t.Fatal(err)
 		}

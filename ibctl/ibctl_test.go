@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"github.com/ibctl/ibctl/driver/daemon"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,7 +38,7 @@ func newEnvWith(t *testing.T, opts driver.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := netlinkx.Pipe(d.Backend())
+	c, err := netlinkx.Pipe(daemon.Backend(d))
 	if err != nil {
 		t.Fatal(err)
 	}

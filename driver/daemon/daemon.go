@@ -1,8 +1,9 @@
 // Package daemon runs the emulated driver as a service: it takes the state
 // directory's lock, restores the driver from its store and serves the
 // netlinkx protocol on a unix socket until asked to stop.
-// It may import the driver and what the driver is built from, netlinkx
-// and internal/privdir.
+// It composes the driver with its front ends (backend.go: the protocol's
+// nodes with their sysfs files). It may import the driver and what the
+// driver is built from, netlinkx, sysfs and internal/privdir.
 package daemon
 
 import (
@@ -82,7 +83,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := lock.Truncate(0); err == nil {
 		_, _ = lock.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
-	srv := netlinkx.NewServer(d.Backend())
+	srv := netlinkx.NewServer(Backend(d))
 	srv.Log = opts.Log
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
