@@ -432,10 +432,11 @@ func TestDestroy(t *testing.T) {
 		passiveEvents []string
 		reason        uint16
 		activeEvents  []string
+		passiveState  State // right after the message is handled
 	}{
 		{"established: DREQ", true, header.CMAttrDREQ, []string{"REQ_RECEIVED", "RTU_RECEIVED", "DREQ_RECEIVED"}, 0,
-			[]string{"REP_RECEIVED"}},
-		{"REQ pending: REJ TIMEOUT", false, header.CMAttrREJ, []string{"REQ_RECEIVED", "REJ_RECEIVED"}, header.CMRejTimeout, nil},
+			[]string{"REP_RECEIVED"}, Timewait},
+		{"REQ pending: REJ TIMEOUT", false, header.CMAttrREJ, []string{"REQ_RECEIVED", "REJ_RECEIVED"}, header.CMRejTimeout, nil, Idle},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -456,6 +457,9 @@ func TestDestroy(t *testing.T) {
 			e.settle()
 			if diff := cmp.Diff(tt.passiveEvents, rb.got()); diff != "" {
 				t.Errorf("passive events (-want +got):\n%s", diff)
+			}
+			if b := rb.id(t); b.State() != tt.passiveState {
+				t.Errorf("passive state %v, want %v", b.State(), tt.passiveState)
 			}
 			sent := e.wa.sent(tt.attr)
 			if len(sent) != 1 {
