@@ -28,18 +28,31 @@ const (
 
 // tap records the MADs a device sends and passes every packet on.
 type tap struct {
-	next verbs.Wire
-	mu   sync.Mutex
-	mads [][]byte
+	next  verbs.Wire
+	mu    sync.Mutex
+	mads  [][]byte
+	pkeys []uint16 // each MAD's BTH P_Key
 }
 
 func (w *tap) Transmit(p *verbs.Packet) {
 	if p.DestQPN == verbs.GSIQPN {
 		w.mu.Lock()
 		w.mads = append(w.mads, append([]byte(nil), p.Payload...))
+		w.pkeys = append(w.pkeys, p.PKey)
 		w.mu.Unlock()
 	}
 	w.next.Transmit(p)
+}
+
+// sentPKeys lists the attribute and BTH P_Key of each MAD sent.
+func (w *tap) sentPKeys() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for i, m := range w.mads {
+		out = append(out, fmt.Sprintf("%#x %#04x", header.MAD(m).Header().AttrID, w.pkeys[i]))
+	}
+	return out
 }
 
 func (w *tap) sent(attr uint16) [][]byte {
@@ -72,7 +85,7 @@ func newEnv(t *testing.T, attachB bool) *env {
 		pkeysA: []uint16{0xFFFF, 0x8001, 0x8002}, pkeysB: []uint16{0xFFFF, 0x8001}}
 	e.wa, e.wb = &tap{next: e.lb}, &tap{next: e.lb}
 	mk := func(lid uint16, gid [16]byte, guid uint64, w *tap, pkeys *[]uint16, attach bool) *CM {
-		d, err := verbs.NewDevice(verbs.DeviceOptions{LID: lid, GID: gid, Wire: w})
+		d, err := verbs.NewDevice(verbs.DeviceOptions{LID: lid, GID: gid, Wire: w, PKeys: func() []uint16 { return *pkeys }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,16 +315,13 @@ func TestReject(t *testing.T) {
 		{name: "the listener refuses", listen: true, passive: refuse, pkey: 0xffff,
 			reason: header.CMRejConsumerDefined, rejected: header.CMMsgREQ,
 			activeEvents: []string{"REJ_RECEIVED"}, passiveEvents: []string{"REQ_RECEIVED"}, passiveRejecting: true},
-		{name: "P_Key not in the passive port's table", listen: true, passive: passive, pkey: 0x8002,
-			reason: header.CMRejInvalidGID, rejected: header.CMMsgREQ, ari: gidB[:],
-			activeEvents: []string{"REJ_RECEIVED"}, passiveRejecting: true},
 		{name: "the requester refuses the REP", listen: true, passive: passive, active: refuseREP, pkey: 0xffff,
 			reason: header.CMRejConsumerDefined, rejected: header.CMMsgREP,
 			activeEvents: []string{"REP_RECEIVED"}, passiveEvents: []string{"REQ_RECEIVED", "REJ_RECEIVED"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, true) // A's table has 0x8002, B's not
+			e := newEnv(t, true)
 			var ra, rb recorder
 			rb.react, ra.react = tt.passive, tt.active
 			if tt.listen {
@@ -350,6 +360,76 @@ func TestReject(t *testing.T) {
 				t.Errorf("active state %v", a.State())
 			}
 		})
+	}
+}
+
+// TestPKeyOfMADs follows cm_alloc_msg, which sends an ID's MADs with its
+// path's P_Key index (av->pkey_index), and cm_alloc_response_msg, which
+// answers a message that has no ID with the received one's: with the
+// default partition limited on both ports, a connection on 0x8001 is set
+// up and torn down, and a REQ for nobody rejected, all on 0x8001. Two
+// limited members cannot talk: a MAD with the P_Key at index 0 would be
+// dropped by the peer's QP1.
+func TestPKeyOfMADs(t *testing.T) {
+	e := newEnv(t, true)
+	e.pkeysA, e.pkeysB = []uint16{0x7fff, 0x8001}, []uint16{0x7fff, 0x8001}
+	var ra, rb recorder
+	ra.react, rb.react = active, passive
+	if _, err := e.b.Listen(serviceID, rb.handle, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := e.a.NewID(ra.handle, nil)
+	if err := a.SendREQ(reqParam(0x8001)); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	b := rb.id(t)
+	if a.State() != Established || b.State() != Established {
+		t.Fatalf("states %v %v", a.State(), b.State())
+	}
+	for _, id := range []*ID{a, b} {
+		if got, _, err := id.InitQPAttr(verbs.QPInit); err != nil || got.PKeyIndex != 1 {
+			t.Errorf("INIT attributes %+v %v, want P_Key index 1", got, err)
+		}
+	}
+	if err := a.SendDREQ(nil); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	nobody := e.a.NewID(ra.handle, nil)
+	p := reqParam(0x8001)
+	p.ServiceID++
+	if err := nobody.SendREQ(p); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	if diff := cmp.Diff([]string{"0x10 0x8001", "0x14 0x8001", "0x15 0x8001", "0x10 0x8001"}, e.wa.sentPKeys()); diff != "" {
+		t.Errorf("A's MADs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"0x13 0x8001", "0x16 0x8001", "0x12 0x8001"}, e.wb.sentPKeys()); diff != "" {
+		t.Errorf("B's MADs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"REP_RECEIVED", "DREP_RECEIVED", "REJ_RECEIVED"}, ra.got()); diff != "" {
+		t.Errorf("active events (-want +got):\n%s", diff)
+	}
+}
+
+// TestREQOnPartitionPeerLacks: a REQ travels with its connection's P_Key,
+// so a peer whose table lacks it never gets it (its QP1 drops the MAD);
+// the requester is left to its timeout.
+func TestREQOnPartitionPeerLacks(t *testing.T) {
+	e := newEnv(t, true) // A's table has 0x8002, B's not
+	var ra, rb recorder
+	if _, err := e.b.Listen(serviceID, rb.handle, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := e.a.NewID(ra.handle, nil)
+	if err := a.SendREQ(reqParam(0x8002)); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	if got := e.b.dev.Stats().DropBadPKey; got != 1 || len(ra.got())+len(rb.got()) != 0 || a.State() != REQSent {
+		t.Errorf("B dropped %d, events %v %v, state %v", got, ra.got(), rb.got(), a.State())
 	}
 }
 

@@ -23,7 +23,7 @@ func (cm *CM) acquireLocked(local, remote uint32) *ID {
 
 // handleREQ is cm_req_handler: a new ID for the listener of the service
 // ID, or a REJ INVALID_SERVICE_ID when nobody listens.
-func (cm *CM) handleREQ(m *header.CMReq, tid uint64, slid uint16) {
+func (cm *CM) handleREQ(m *header.CMReq, tid uint64, from av) {
 	pkeys := cm.pkeys()
 	cm.mu.Lock()
 	cm.counters.Received[header.CMAttrREQ]++
@@ -37,7 +37,7 @@ func (cm *CM) handleREQ(m *header.CMReq, tid uint64, slid uint16) {
 	}
 	l := cm.listens[m.ServiceID]
 	if l == nil {
-		cm.issueREJLocked(slid, tid, m.LocalCommID, 0, header.CMRejInvalidServiceID, header.CMMsgREQ)
+		cm.issueREJLocked(from, tid, m.LocalCommID, 0, header.CMRejInvalidServiceID, header.CMMsgREQ)
 		cm.mu.Unlock()
 		return
 	}
@@ -49,7 +49,7 @@ func (cm *CM) handleREQ(m *header.CMReq, tid uint64, slid uint16) {
 	id.initiatorDepth, id.responderResources = m.ResponderResources, m.InitiatorDepth
 	id.pathMTU, id.pkey, id.sqPSN = verbs.MTU(m.PathMTU), m.PKey, m.StartingPSN
 	id.retryCount, id.rnrRetryCount = m.RetryCount, m.RNRRetryCount
-	id.dlid = slid // cm_init_av_for_response
+	id.av = from // cm_init_av_for_response
 	cm.remote[key], id.inRemote = id, true
 	// cm_init_av_by_path with the REQ's primary path: its P_Key must be
 	// in the port's table.
@@ -62,8 +62,7 @@ func (cm *CM) handleREQ(m *header.CMReq, tid uint64, slid uint16) {
 		cm.mu.Unlock()
 		return
 	}
-	id.pkeyIndex = uint16(idx)
-	id.dlid = m.Primary.LocalLID
+	id.av = av{dlid: m.Primary.LocalLID, pkeyIndex: uint16(idx)}
 	plt := m.Primary.LocalACKTimeout
 	if plt > 0 {
 		plt--
@@ -76,15 +75,15 @@ func (cm *CM) handleREQ(m *header.CMReq, tid uint64, slid uint16) {
 
 // issueREJLocked answers a message that has no ID (cm_issue_rej).
 // Caller holds cm.mu.
-func (cm *CM) issueREJLocked(dlid uint16, tid uint64, remote, local uint32, reason uint16, rejected uint8) {
+func (cm *CM) issueREJLocked(to av, tid uint64, remote, local uint32, reason uint16, rejected uint8) {
 	rej := header.CMRej{LocalCommID: local, RemoteCommID: remote, MessageRejected: rejected, Reason: reason}
 	mad := make([]byte, header.MADSize)
 	rej.Encode(mad, tid)
-	cm.post(mad, dlid)
+	cm.post(mad, to)
 }
 
 // handleREP is cm_rep_handler.
-func (cm *CM) handleREP(m *header.CMRep, slid uint16) {
+func (cm *CM) handleREP(m *header.CMRep, from av) {
 	cm.mu.Lock()
 	cm.counters.Received[header.CMAttrREP]++
 	id := cm.acquireLocked(m.RemoteCommID, 0)
@@ -95,7 +94,7 @@ func (cm *CM) handleREP(m *header.CMRep, slid uint16) {
 			rtu := header.CMRtu{LocalCommID: id.localID, RemoteCommID: id.remoteID}
 			mad := make([]byte, header.MADSize)
 			rtu.Encode(mad, id.tid)
-			cm.post(mad, slid)
+			cm.post(mad, from)
 		}
 		cm.mu.Unlock()
 		return
@@ -176,7 +175,7 @@ func (cm *CM) handleREJ(m *header.CMRej) {
 
 // handleDREQ is cm_dreq_handler; a DREQ for no ID is answered anyway
 // (cm_issue_drep), a repeated one in time-wait gets the DREP again.
-func (cm *CM) handleDREQ(m *header.CMDreq, tid uint64, slid uint16) {
+func (cm *CM) handleDREQ(m *header.CMDreq, tid uint64, from av) {
 	cm.mu.Lock()
 	cm.counters.Received[header.CMAttrDREQ]++
 	id := cm.acquireLocked(m.RemoteCommID, m.LocalCommID)
@@ -185,7 +184,7 @@ func (cm *CM) handleDREQ(m *header.CMDreq, tid uint64, slid uint16) {
 		drep := header.CMDrep{LocalCommID: m.RemoteCommID, RemoteCommID: m.LocalCommID}
 		mad := make([]byte, header.MADSize)
 		drep.Encode(mad, tid)
-		cm.post(mad, slid)
+		cm.post(mad, from)
 		cm.mu.Unlock()
 		return
 	}
@@ -202,7 +201,7 @@ func (cm *CM) handleDREQ(m *header.CMDreq, tid uint64, slid uint16) {
 		drep := header.CMDrep{LocalCommID: id.localID, RemoteCommID: id.remoteID}
 		mad := make([]byte, header.MADSize)
 		drep.Encode(mad, id.tid)
-		cm.post(mad, slid)
+		cm.post(mad, from)
 		cm.mu.Unlock()
 		return
 	case DREQRcvd:

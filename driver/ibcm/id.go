@@ -151,9 +151,9 @@ type ID struct {
 	localQPN           uint32
 	remoteQPN          uint32
 	sqPSN, rqPSN       uint32
-	pkey, pkeyIndex    uint16
+	pkey               uint16
 	pathMTU            verbs.MTU
-	dlid               uint16 // the address vector: the peer port's LID
+	av                 av     // the peer port's LID and the P_Key index MADs go with
 	avTimeout          uint8  // av.timeout: the path's local ACK timeout
 	timeout            time.Duration
 	maxRetries         uint8
@@ -218,7 +218,8 @@ func (id *ID) SendREQ(p REQParam) error {
 	}
 	plt := p.Path.PacketLifeTime
 	id.serviceID, id.localQPN, id.rqPSN = p.ServiceID, p.QPN, p.StartingPSN
-	id.pkey, id.pkeyIndex, id.pathMTU, id.dlid = p.Path.PKey, uint16(idx), p.Path.MTU, p.Path.DLID
+	id.pkey, id.pathMTU = p.Path.PKey, p.Path.MTU
+	id.av = av{dlid: p.Path.DLID, pkeyIndex: uint16(idx)}
 	id.avTimeout = plt + 1
 	id.timeout = 2*convertToDuration(plt) + convertToDuration(p.RemoteCMResponseTimeout)
 	id.maxRetries, id.retryCount = p.MaxCMRetries, p.RetryCount
@@ -287,7 +288,7 @@ func (id *ID) SendRTU(privateData []byte) error {
 	copy(rtu.PrivateData[:], privateData)
 	mad := make([]byte, header.MADSize)
 	rtu.Encode(mad, id.tid)
-	cm.post(mad, id.dlid)
+	cm.post(mad, id.av)
 	id.state = Established
 	return nil
 }
@@ -327,11 +328,11 @@ func (cm *CM) sendREJLocked(id *ID, reason uint16, ari, privateData []byte) erro
 	switch id.state {
 	case REQSent, MRAREQRcvd, REQRcvd, MRAREQSent, REPRcvd, MRAREPSent:
 		cm.cancelLocked(id)
-		cm.post(mad, id.dlid)
+		cm.post(mad, id.av)
 		cm.resetToIdleLocked(id)
 	case REPSent, MRAREPRcvd:
 		cm.cancelLocked(id)
-		cm.post(mad, id.dlid)
+		cm.post(mad, id.av)
 		cm.enterTimewaitLocked(id)
 	default:
 		return errState("send REJ", id.state)
@@ -388,7 +389,7 @@ func (cm *CM) sendDREPLocked(id *ID, privateData []byte) {
 	copy(drep.PrivateData[:], privateData)
 	mad := make([]byte, header.MADSize)
 	drep.Encode(mad, id.tid)
-	cm.post(mad, id.dlid)
+	cm.post(mad, id.av)
 }
 
 // Destroy ends the ID (ib_destroy_cm_id), telling the peer as the kernel
@@ -455,13 +456,13 @@ func (id *ID) InitQPAttr(state verbs.QPState) (verbs.QPAttr, verbs.AttrMask, err
 	case verbs.QPInit:
 		switch s {
 		case REQSent, MRAREQRcvd, REQRcvd, MRAREQSent, REPRcvd, MRAREPSent, REPSent, MRAREPRcvd, Established:
-			return verbs.QPAttr{State: verbs.QPInit, PKeyIndex: id.pkeyIndex, Port: 1},
+			return verbs.QPAttr{State: verbs.QPInit, PKeyIndex: id.av.pkeyIndex, Port: 1},
 				verbs.AttrState | verbs.AttrPKeyIndex | verbs.AttrPort, nil
 		}
 	case verbs.QPRTR:
 		switch s {
 		case REQRcvd, MRAREQSent, REPRcvd, MRAREPSent, REPSent, MRAREPRcvd, Established:
-			return verbs.QPAttr{State: verbs.QPRTR, DLID: id.dlid, PathMTU: id.pathMTU, DestQPN: id.remoteQPN,
+			return verbs.QPAttr{State: verbs.QPRTR, DLID: id.av.dlid, PathMTU: id.pathMTU, DestQPN: id.remoteQPN,
 					RQPSN: id.rqPSN, MinRNRTimer: 0},
 				verbs.AttrState | verbs.AttrAV | verbs.AttrPathMTU | verbs.AttrDestQPN | verbs.AttrRQPSN | verbs.AttrMinRNRTimer, nil
 		}

@@ -11,7 +11,7 @@ import (
 // timeout_ms and retries): resent every timeout while retries last.
 type outMAD struct {
 	mad     []byte
-	dlid    uint16
+	to      av
 	retries uint8
 	timeout time.Duration
 	state   State // the ID's state when it was sent (msg->context[1])
@@ -23,9 +23,9 @@ type outMAD struct {
 // Caller holds cm.mu.
 func (cm *CM) sendMsgLocked(id *ID, mad []byte) {
 	cm.cancelLocked(id)
-	m := &outMAD{mad: mad, dlid: id.dlid, retries: id.maxRetries, timeout: id.timeout, state: id.state}
+	m := &outMAD{mad: mad, to: id.av, retries: id.maxRetries, timeout: id.timeout, state: id.state}
 	id.msg = m
-	cm.post(mad, m.dlid)
+	cm.post(mad, m.to)
 	m.timer = cm.clock.AfterFunc(m.timeout, func() { cm.wq.add(func() { cm.msgTimeout(id, m) }) })
 }
 
@@ -50,7 +50,7 @@ func (cm *CM) msgTimeout(id *ID, m *outMAD) {
 	if m.retries > 0 {
 		m.retries--
 		cm.counters.Retries[header.MAD(m.mad).Header().AttrID]++
-		cm.post(m.mad, m.dlid)
+		cm.post(m.mad, m.to)
 		m.timer.Reset(m.timeout)
 		cm.mu.Unlock()
 		return
