@@ -153,8 +153,8 @@ type ID struct {
 	sqPSN, rqPSN       uint32
 	pkey               uint16
 	pathMTU            verbs.MTU
-	av                 av     // the peer port's LID and the P_Key index MADs go with
-	avTimeout          uint8  // av.timeout: the path's local ACK timeout
+	av                 av    // the peer port's LID and the P_Key index MADs go with
+	avTimeout          uint8 // av.timeout: the path's local ACK timeout
 	timeout            time.Duration
 	maxRetries         uint8
 	retryCount         uint8
