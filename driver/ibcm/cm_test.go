@@ -590,3 +590,115 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// inject sends a raw MAD from cm's QP1, as a peer's CM would.
+func inject(cm *CM, mad []byte, to av) {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	cm.post(mad, to)
+}
+
+// TestMRA follows cm_mra_handler: a peer that needs more time for a REQ
+// sends an MRA, and the requester then waits the MRA's service timeout
+// plus the path's ACK timeout before resending, in MRA_REQ_RCVD, where a
+// REP still completes the exchange. A second MRA is a duplicate.
+func TestMRA(t *testing.T) {
+	e := newEnv(t, true)
+	var ra, rb recorder // B does not answer the REQ by itself
+	ra.react = active
+	if _, err := e.b.Listen(serviceID, rb.handle, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := e.a.NewID(ra.handle, nil)
+	if err := a.SendREQ(reqParam(0xffff)); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	b := rb.id(t)
+	mra := header.CMMra{LocalCommID: b.LocalID(), RemoteCommID: a.LocalID(), MessageMRAed: header.CMMsgREQ, ServiceTimeout: 24}
+	mad := make([]byte, header.MADSize)
+	mra.Encode(mad, 1<<32|uint64(a.LocalID()))
+	inject(e.b, mad, av{dlid: lidA})
+	e.settle()
+	if a.State() != MRAREQRcvd {
+		t.Fatalf("state after the MRA: %v", a.State())
+	}
+	// 4.096 µs × 2^24 + 4.096 µs × 2^19: 65536 + 2048 ms, instead of
+	// the REQ's 6144 ms.
+	e.advance(67583*time.Millisecond, time.Second)
+	if got := e.a.Counters().Sent[header.CMAttrREQ]; got != 1 {
+		t.Fatalf("%d REQs before the stretched timeout", got)
+	}
+	e.advance(time.Millisecond, time.Millisecond)
+	if c := e.a.Counters(); c.Sent[header.CMAttrREQ] != 2 || c.Retries[header.CMAttrREQ] != 1 {
+		t.Fatalf("counters after the stretched timeout: %+v", c)
+	}
+	inject(e.b, mad, av{dlid: lidA})
+	e.settle()
+	if err := b.SendREP(repParam); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	if a.State() != Established || b.State() != Established {
+		t.Errorf("states %v %v", a.State(), b.State())
+	}
+	if diff := cmp.Diff([]string{"MRA_RECEIVED", "REP_RECEIVED"}, ra.got()); diff != "" {
+		t.Errorf("active events (-want +got):\n%s", diff)
+	}
+	if c := e.a.Counters(); c.Received[header.CMAttrMRA] != 2 || c.Duplicates[header.CMAttrMRA] != 1 {
+		t.Errorf("A counters %+v", c)
+	}
+}
+
+// TestLAPAndSIDRAnswered: a LAP on an established connection gets an APR
+// of status UNSUPPORTED (IPoIB loads no alternate path) and a SIDR_REQ a
+// SIDR_REP of status UNSUPPORTED (cm_reject_sidr_req), each with the
+// request's transaction ID and back on the request's P_Key; APR and
+// SIDR_REP, answers to requests never sent, are only counted.
+func TestLAPAndSIDRAnswered(t *testing.T) {
+	e := newEnv(t, true)
+	var ra, rb recorder
+	ra.react, rb.react = active, passive
+	if _, err := e.b.Listen(serviceID, rb.handle, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := e.a.NewID(ra.handle, nil)
+	if err := a.SendREQ(reqParam(0x8001)); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	b := rb.id(t)
+	const tid = 0x0000000100000077
+	lap := header.CMLap{LocalCommID: a.LocalID(), RemoteCommID: b.LocalID()}
+	mad := make([]byte, header.MADSize)
+	lap.Encode(mad, tid)
+	inject(e.a, mad, av{dlid: lidB, pkeyIndex: 1})
+	sidr := header.CMSIDRReq{RequestID: 9, PKey: 0x8001, ServiceID: serviceID}
+	mad = make([]byte, header.MADSize)
+	sidr.Encode(mad, tid)
+	inject(e.a, mad, av{dlid: lidB, pkeyIndex: 1})
+	e.settle()
+	if diff := cmp.Diff([]string{"0x13 0x8001", "0x1a 0x8001", "0x18 0x8001"}, e.wb.sentPKeys()); diff != "" {
+		t.Fatalf("B's MADs (-want +got):\n%s", diff)
+	}
+	apr, _ := header.DecodeCMApr(e.wb.sent(header.CMAttrAPR)[0])
+	if want := (header.CMApr{LocalCommID: b.LocalID(), RemoteCommID: a.LocalID(), Status: header.CMAPRUnsupported}); apr != want {
+		t.Errorf("APR %+v, want %+v", apr, want)
+	}
+	rep, _ := header.DecodeCMSIDRRep(e.wb.sent(header.CMAttrSIDRRep)[0])
+	if want := (header.CMSIDRRep{RequestID: 9, Status: header.CMSIDRUnsupported, ServiceID: serviceID}); rep != want {
+		t.Errorf("SIDR_REP %+v, want %+v", rep, want)
+	}
+	if got := header.MAD(e.wb.sent(header.CMAttrAPR)[0]).Header().TID; got != tid {
+		t.Errorf("APR TID %#x", got)
+	}
+	if got := header.MAD(e.wb.sent(header.CMAttrSIDRRep)[0]).Header().TID; got != tid {
+		t.Errorf("SIDR_REP TID %#x", got)
+	}
+	if c := e.a.Counters(); c.Received[header.CMAttrAPR] != 1 || c.Received[header.CMAttrSIDRRep] != 1 {
+		t.Errorf("A counters %+v", c)
+	}
+	if a.State() != Established || b.State() != Established || len(rb.got()) != 2 {
+		t.Errorf("states %v %v, passive events %v", a.State(), b.State(), rb.got())
+	}
+}

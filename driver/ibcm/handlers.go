@@ -232,3 +232,75 @@ func (cm *CM) handleDREP(m *header.CMDrep) {
 	cm.mu.Unlock()
 	cm.deliver(id, &Event{Type: DREPReceived, PrivateData: m.PrivateData[:]})
 }
+
+// handleMRA is cm_mra_handler: the peer needs more time to answer our
+// REQ or REP, so the wait for its answer is stretched to the MRA's
+// service timeout plus the path's ACK timeout (ib_modify_mad), and the ID
+// moves to MRA_REQ_RCVD or MRA_REP_RCVD. A repeated MRA is a duplicate.
+func (cm *CM) handleMRA(m *header.CMMra) {
+	cm.mu.Lock()
+	cm.counters.Received[header.CMAttrMRA]++
+	var id *ID
+	switch m.MessageMRAed { // cm_acquire_mraed_id
+	case header.CMMsgREQ:
+		id = cm.acquireLocked(m.RemoteCommID, 0)
+	case header.CMMsgREP, header.CMMsgOther:
+		id = cm.acquireLocked(m.RemoteCommID, m.LocalCommID)
+	}
+	if id == nil {
+		cm.mu.Unlock()
+		return
+	}
+	timeout := convertToDuration(m.ServiceTimeout) + convertToDuration(id.avTimeout)
+	switch {
+	case id.state == REQSent && m.MessageMRAed == header.CMMsgREQ && cm.modifyLocked(id, timeout):
+		id.state = MRAREQRcvd
+	case id.state == REPSent && m.MessageMRAed == header.CMMsgREP && cm.modifyLocked(id, timeout):
+		id.state = MRAREPRcvd
+	case id.state == MRAREQRcvd, id.state == MRAREPRcvd:
+		cm.counters.Duplicates[header.CMAttrMRA]++
+		cm.mu.Unlock()
+		return
+	default:
+		cm.mu.Unlock()
+		return
+	}
+	id.msg.state = id.state // msg->context[1]: a later failure is this state's
+	cm.mu.Unlock()
+	cm.deliver(id, &Event{Type: MRAReceived, PrivateData: m.PrivateData[:]})
+}
+
+// handleLAP answers a request to load an alternate path on an
+// established connection with an APR of status UNSUPPORTED: alternate
+// paths are not modelled and IPoIB, the ULP, takes no LAP (its handlers
+// ignore IB_CM_LAP_RECEIVED), so the peer hears at once what it would
+// otherwise wait out. A LAP for no established ID is dropped, as
+// cm_lap_handler drops it.
+func (cm *CM) handleLAP(m *header.CMLap, tid uint64, from av) {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	cm.counters.Received[header.CMAttrLAP]++
+	id := cm.acquireLocked(m.RemoteCommID, m.LocalCommID)
+	if id == nil || id.state != Established {
+		return
+	}
+	apr := header.CMApr{LocalCommID: id.localID, RemoteCommID: id.remoteID, Status: header.CMAPRUnsupported}
+	mad := make([]byte, header.MADSize)
+	apr.Encode(mad, tid)
+	cm.post(mad, from)
+}
+
+// handleSIDRReq rejects a service ID resolution request with
+// SIDR_REP status UNSUPPORTED, as cm_sidr_req_handler rejects one that no
+// listener takes (cm_reject_sidr_req): the listeners here are IPoIB's,
+// which resolve no UD service. The answer goes back with the request's
+// P_Key (cm_init_av_for_response).
+func (cm *CM) handleSIDRReq(m *header.CMSIDRReq, tid uint64, from av) {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	cm.counters.Received[header.CMAttrSIDRReq]++
+	rep := header.CMSIDRRep{RequestID: m.RequestID, Status: header.CMSIDRUnsupported, ServiceID: m.ServiceID}
+	mad := make([]byte, header.MADSize)
+	rep.Encode(mad, tid)
+	cm.post(mad, from)
+}

@@ -11,8 +11,8 @@ import (
 )
 
 // State is a communication ID's state (enum ib_cm_state, same values).
-// The MRA states are listed for the numbering; the emulation never
-// enters them.
+// MRAREQSent and MRAREPSent are listed for the numbering: no consumer
+// sends an MRA, so the emulation never enters them.
 type State uint8
 
 // ID states.

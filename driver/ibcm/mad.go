@@ -147,8 +147,24 @@ func (cm *CM) receive(wc *verbs.WC) {
 		if m, ok := header.DecodeCMDrep(mad); ok {
 			cm.handleDREP(&m)
 		}
-	default:
-		return // MRA, LAP, APR, SIDR: not modelled
+	case header.CMAttrMRA:
+		if m, ok := header.DecodeCMMra(mad); ok {
+			cm.handleMRA(&m)
+		}
+	case header.CMAttrLAP:
+		if m, ok := header.DecodeCMLap(mad); ok {
+			cm.handleLAP(&m, h.TID, from)
+		}
+	case header.CMAttrSIDRReq:
+		if m, ok := header.DecodeCMSIDRReq(mad); ok {
+			cm.handleSIDRReq(&m, h.TID, from)
+		}
+	case header.CMAttrAPR, header.CMAttrSIDRRep:
+		// Answers to a LAP or SIDR_REQ, which this CM never sends: an
+		// unmatched reply (cm_apr_handler, cm_sidr_rep_handler).
+		cm.mu.Lock()
+		cm.counters.Received[h.AttrID]++
+		cm.mu.Unlock()
 	}
 }
 
