@@ -1,6 +1,6 @@
 // Package ibcm is the InfiniBand communication manager of the emulated HCA
 // ports (drivers/infiniband/core/cm.c): it sets up and tears down
-// connections with the CM messages REQ, REP, RTU, REJ, DREQ and DREP,
+// connections with the CM messages REQ, MRA, REP, RTU, REJ, DREQ and DREP,
 // carried as MADs between the ports' general services QPs (QP1) over the
 // fabric. Consumers such as IPoIB's connected mode (the ULP, as
 // ipoib_cm.c) listen on service IDs, connect, and get each
@@ -28,10 +28,11 @@
 // received one's (cm_alloc_response_msg). So connections on a full
 // partition set up while the default partition is limited.
 //
-// A received MRA stretches the wait for the answer it names
-// (cm_mra_handler: MRA_REQ_RCVD, MRA_REP_RCVD); consumers send none
-// (there is no ib_send_cm_mra), so the MRA_*_SENT states are never
-// entered. Alternate paths and SIDR are not modelled, but their requests
+// A consumer that needs more time to answer a REQ or REP sends an MRA
+// (SendMRA, ib_send_cm_mra), sent again for a duplicate of the message;
+// a received MRA stretches the wait for the answer it names
+// (cm_mra_handler: MRA_REQ_RCVD, MRA_REP_RCVD). IPoIB sends none.
+// Alternate paths and SIDR are not modelled, but their requests
 // are answered so that a peer is not left waiting: a LAP on an
 // established ID with an APR of status UNSUPPORTED, a SIDR_REQ with a
 // SIDR_REP of status UNSUPPORTED (cm_reject_sidr_req); received APRs and

@@ -598,14 +598,22 @@ func inject(cm *CM, mad []byte, to av) {
 	cm.post(mad, to)
 }
 
-// TestMRA follows cm_mra_handler: a peer that needs more time for a REQ
-// sends an MRA, and the requester then waits the MRA's service timeout
-// plus the path's ACK timeout before resending, in MRA_REQ_RCVD, where a
-// REP still completes the exchange. A second MRA is a duplicate.
+// TestMRA: a passive side that needs more time for a REQ sends an MRA
+// (ib_send_cm_mra), and the requester then waits the MRA's service
+// timeout plus the path's ACK timeout before resending (cm_mra_handler),
+// in MRA_REQ_RCVD; the resent REQ, a duplicate, gets the MRA again
+// (cm_dup_req_handler), counted as a duplicate; a REP still completes the
+// exchange.
 func TestMRA(t *testing.T) {
 	e := newEnv(t, true)
-	var ra, rb recorder // B does not answer the REQ by itself
+	var ra, rb recorder
 	ra.react = active
+	rb.react = func(id *ID, ev *Event) error {
+		if ev.Type == REQReceived {
+			return id.SendMRA(24, []byte{0xab})
+		}
+		return nil
+	}
 	if _, err := e.b.Listen(serviceID, rb.handle, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -615,13 +623,21 @@ func TestMRA(t *testing.T) {
 	}
 	e.settle()
 	b := rb.id(t)
-	mra := header.CMMra{LocalCommID: b.LocalID(), RemoteCommID: a.LocalID(), MessageMRAed: header.CMMsgREQ, ServiceTimeout: 24}
-	mad := make([]byte, header.MADSize)
-	mra.Encode(mad, 1<<32|uint64(a.LocalID()))
-	inject(e.b, mad, av{dlid: lidA})
-	e.settle()
-	if a.State() != MRAREQRcvd {
-		t.Fatalf("state after the MRA: %v", a.State())
+	if a.State() != MRAREQRcvd || b.State() != MRAREQSent {
+		t.Fatalf("states after the MRA: %v %v", a.State(), b.State())
+	}
+	if err := a.SendMRA(24, nil); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("SendMRA in MRA_REQ_RCVD: %v", err)
+	}
+	mras := e.wb.sent(header.CMAttrMRA)
+	if len(mras) != 1 {
+		t.Fatalf("%d MRAs", len(mras))
+	}
+	mra, _ := header.DecodeCMMra(mras[0])
+	want := header.CMMra{LocalCommID: b.LocalID(), RemoteCommID: a.LocalID(), MessageMRAed: header.CMMsgREQ, ServiceTimeout: 24}
+	want.PrivateData[0] = 0xab
+	if mra != want {
+		t.Errorf("MRA %+v", mra)
 	}
 	// 4.096 µs × 2^24 + 4.096 µs × 2^19: 65536 + 2048 ms, instead of
 	// the REQ's 6144 ms.
@@ -633,8 +649,6 @@ func TestMRA(t *testing.T) {
 	if c := e.a.Counters(); c.Sent[header.CMAttrREQ] != 2 || c.Retries[header.CMAttrREQ] != 1 {
 		t.Fatalf("counters after the stretched timeout: %+v", c)
 	}
-	inject(e.b, mad, av{dlid: lidA})
-	e.settle()
 	if err := b.SendREP(repParam); err != nil {
 		t.Fatal(err)
 	}
@@ -647,6 +661,9 @@ func TestMRA(t *testing.T) {
 	}
 	if c := e.a.Counters(); c.Received[header.CMAttrMRA] != 2 || c.Duplicates[header.CMAttrMRA] != 1 {
 		t.Errorf("A counters %+v", c)
+	}
+	if c := e.b.Counters(); c.Sent[header.CMAttrMRA] != 2 || c.Duplicates[header.CMAttrREQ] != 1 {
+		t.Errorf("B counters %+v", c)
 	}
 }
 

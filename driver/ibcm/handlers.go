@@ -28,10 +28,14 @@ func (cm *CM) handleREQ(m *header.CMReq, tid uint64, from av) {
 	cm.mu.Lock()
 	cm.counters.Received[header.CMAttrREQ]++
 	key := remoteKey{m.LocalCommID, m.LocalCAGUID}
-	if cm.remote[key] != nil {
+	if dup := cm.remote[key]; dup != nil {
 		// A duplicate (cm_dup_req_handler): the REP, or the REJ, the
-		// first one got is on its way or will be resent.
+		// first one got is on its way or will be resent; an MRA sent
+		// for it is sent again.
 		cm.counters.Duplicates[header.CMAttrREQ]++
+		if dup.state == MRAREQSent {
+			cm.postMRALocked(dup, header.CMMsgREQ, from)
+		}
 		cm.mu.Unlock()
 		return
 	}
@@ -88,13 +92,16 @@ func (cm *CM) handleREP(m *header.CMRep, from av) {
 	cm.counters.Received[header.CMAttrREP]++
 	id := cm.acquireLocked(m.RemoteCommID, 0)
 	if id == nil {
-		// cm_dup_rep_handler: an established ID resends its RTU.
+		// cm_dup_rep_handler: an established ID resends its RTU, one
+		// that sent an MRA for the REP the MRA.
 		cm.counters.Duplicates[header.CMAttrREP]++
 		if id = cm.acquireLocked(m.RemoteCommID, m.LocalCommID); id != nil && id.state == Established {
 			rtu := header.CMRtu{LocalCommID: id.localID, RemoteCommID: id.remoteID}
 			mad := make([]byte, header.MADSize)
 			rtu.Encode(mad, id.tid)
 			cm.post(mad, from)
+		} else if id != nil && id.state == MRAREPSent {
+			cm.postMRALocked(id, header.CMMsgREP, from)
 		}
 		cm.mu.Unlock()
 		return

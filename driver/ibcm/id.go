@@ -11,8 +11,7 @@ import (
 )
 
 // State is a communication ID's state (enum ib_cm_state, same values).
-// MRAREQSent and MRAREPSent are listed for the numbering: no consumer
-// sends an MRA, so the emulation never enters them.
+// The LAP states of the kernel (enum ib_cm_lap_state) are not modelled.
 type State uint8
 
 // ID states.
@@ -161,6 +160,8 @@ type ID struct {
 	rnrRetryCount      uint8
 	responderResources uint8
 	initiatorDepth     uint8
+	serviceTimeout     uint8       // of the MRA sent, for duplicates
+	mraData            []byte      // the MRA's private data
 	msg                *outMAD     // the message awaiting an answer
 	twTimer            verbs.Timer // the time-wait timer
 }
@@ -291,6 +292,54 @@ func (id *ID) SendRTU(privateData []byte) error {
 	cm.post(mad, id.av)
 	id.state = Established
 	return nil
+}
+
+// MRAFlagDelay in SendMRA's service timeout changes the state without
+// sending the MRA (IB_CM_MRA_FLAG_DELAY): it goes out only in answer to
+// a duplicate.
+const MRAFlagDelay = 0x80
+
+// SendMRA tells the peer that more time is needed to answer its REQ or
+// REP (ib_send_cm_mra): serviceTimeout (an IBA time) is how much. The ID
+// moves to MRA_REQ_SENT or MRA_REP_SENT, where a duplicate of the message
+// gets the MRA again; the answer (SendREP, SendRTU, SendREJ) follows as
+// usual. EINVAL in another state.
+func (id *ID) SendMRA(serviceTimeout uint8, privateData []byte) error {
+	cm := id.cm
+	if len(privateData) > header.CMMRAPrivateDataSize {
+		return &Error{Op: "send MRA", Err: unix.EINVAL, Msg: "private data too long"}
+	}
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	var next State
+	var mraed uint8
+	switch {
+	case id.destroyed:
+		return errState("send MRA", id.state)
+	case id.state == REQRcvd:
+		next, mraed = MRAREQSent, header.CMMsgREQ
+	case id.state == REPRcvd:
+		next, mraed = MRAREPSent, header.CMMsgREP
+	default:
+		return errState("send MRA", id.state)
+	}
+	id.serviceTimeout, id.mraData = serviceTimeout, append([]byte(nil), privateData...)
+	if serviceTimeout&MRAFlagDelay == 0 {
+		cm.postMRALocked(id, mraed, id.av)
+	}
+	id.state = next
+	return nil
+}
+
+// postMRALocked sends the ID's MRA for the message mraed to (cm_format_mra).
+// Caller holds cm.mu.
+func (cm *CM) postMRALocked(id *ID, mraed uint8, to av) {
+	mra := header.CMMra{LocalCommID: id.localID, RemoteCommID: id.remoteID, MessageMRAed: mraed,
+		ServiceTimeout: id.serviceTimeout &^ MRAFlagDelay}
+	copy(mra.PrivateData[:], id.mraData)
+	mad := make([]byte, header.MADSize)
+	mra.Encode(mad, id.tid)
+	cm.post(mad, to)
 }
 
 // SendREJ rejects a REQ or REP, or abandons a REQ (ib_send_cm_rej) with
