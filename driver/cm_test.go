@@ -1,7 +1,9 @@
 package driver
 
 import (
+	"fmt"
 	"github.com/ibctl/ibctl/driver/ipoib"
+	"github.com/ibctl/ibctl/driver/verbs"
 	"testing"
 	"time"
 
@@ -213,5 +215,38 @@ func TestConnectedModeDisconnect(t *testing.T) {
 	c0, c1 := e.cm("node0"), e.cm("node1")
 	if c0.sent[header.CMAttrDREQ] != 2 || c1.received[header.CMAttrDREQ] != 2 || c1.sent[header.CMAttrDREP] != 2 {
 		t.Errorf("CM counters: node0 sent %v, node1 sent %v received %v", c0.sent, c1.sent, c1.received)
+	}
+}
+
+// TestConnectedModeLimitedDefaultPartition: with the default partition
+// limited on every port, connections on a full partition set up with CM
+// MADs on that partition's P_Key (cm_alloc_msg sends with the path's
+// pkey_index), not the limited default one that the peer's QP1 would drop.
+func TestConnectedModeLimitedDefaultPartition(t *testing.T) {
+	topo := fabric.DefaultTopology()
+	topo.Partitions = []fabric.Partition{{PKey: "0xffff", MTU: 2048, All: "limited"}, {PKey: "0x8001", MTU: 2048, All: "full"}}
+	d, err := New(Options{Topology: topo, Clock: verbs.NewManualClock(time.Unix(1_700_000_000, 0))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes [2]*Node
+	for i, name := range []string{"node0", "node1"} {
+		n, _ := d.Node(name)
+		nodes[i] = n
+		ib0 := mustLink(t, n, "ib0")
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+		wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "ib0.8001", ParentIndex: ib0.Index, Kind: "ipoib", PKey: ptr(uint16(0x8001)),
+			Mode: ptr(netlinkx.ModeConnected), Up: ptr(true)}), 0)
+		addAddr(t, n, "ib0.8001", fmt.Sprintf("10.1.0.%d/24", i+1))
+	}
+	mustPing(t, nodes[0], [4]byte{10, 1, 0, 2}, 1)
+	settleCM(d)
+	for i, n := range nodes {
+		d.mu.Lock()
+		dp := mustDev(t, n, "ib0.8001").dp
+		d.mu.Unlock()
+		if tx, rx := dp.ConnCounts(); tx != 1 || rx != 1 {
+			t.Errorf("node%d connections: %d active, %d passive", i, tx, rx)
+		}
 	}
 }

@@ -56,7 +56,8 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	n := nd.node
 	ep, err := ipoib.Open(n.ports[nd.port-1], ipoib.OpenOptions{Config: nd.endpointConfig(), QPN: nd.qpn, Group: m,
 		SendQueue: n.params.get("send_queue_size"), RecvQueue: n.params.get("recv_queue_size"),
-		RxFrames: nd.rxFrames, RxUsecs: nd.rxUsecs, ListenCM: nd.cmCapable(), Stats: nd.counters})
+		RxFrames: nd.rxFrames, RxUsecs: nd.rxUsecs, ListenCM: nd.cmCapable(), Stats: nd.counters,
+		Joiner: nd.joiner()})
 	if err != nil {
 		return err
 	}

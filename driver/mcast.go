@@ -89,7 +89,7 @@ func (nd *Netdev) leaveGroup(mgid [16]byte, e mcEntry) {
 	if nd.dp != nil {
 		nd.dp.LeaveFull(mgid, e.mlid)
 	} else {
-		_ = nd.node.d.fab.Leave(nd.portRef(), mgid, fabric.FullMember)
+		_ = nd.node.d.fab.Leave(nd.portRef(), nd.joiner(), mgid, fabric.FullMember)
 	}
 	delete(nd.mcast, mgid)
 }

@@ -66,7 +66,7 @@ func (nd *Netdev) join() {
 		nd.warn("P_Key 0x%04x is not found", nd.pkey)
 		return
 	}
-	m, err := nd.node.d.fab.Join(nd.portRef(), fabric.JoinRequest{
+	m, err := nd.node.d.fab.Join(nd.portRef(), fabric.JoinRequest{Joiner: nd.joiner(),
 		MGID: fabric.BroadcastMGID(nd.pkey), PKey: nd.pkey, JoinState: fabric.FullMember})
 	if err != nil {
 		// A missing broadcast group keeps carrier off (the kernel retries
@@ -181,6 +181,12 @@ func (nd *Netdev) setUmcast(on bool) {
 
 func (nd *Netdev) portRef() fabric.PortRef { return fabric.PortRef{Node: nd.node.name, Port: nd.port} }
 
+// joiner names the interface's SA joins and leaves: each interface joins
+// its groups itself (ipoib_mcast_join per interface), so that removing
+// one interface leaves the port a member of the groups another still
+// joined. The ifindex is the interface's for its whole life.
+func (nd *Netdev) joiner() uint64 { return uint64(nd.index) }
+
 // leave closes the data path and leaves the broadcast group joined by join.
 func (nd *Netdev) leave() {
 	nd.leaveAllMcast()
@@ -189,7 +195,7 @@ func (nd *Netdev) leave() {
 		return
 	}
 	nd.joined = false
-	if err := nd.node.d.fab.Leave(nd.portRef(), fabric.BroadcastMGID(nd.pkey), fabric.FullMember); err != nil {
+	if err := nd.node.d.fab.Leave(nd.portRef(), nd.joiner(), fabric.BroadcastMGID(nd.pkey), fabric.FullMember); err != nil {
 		// The SM already dropped the membership (port down, P_Key gone).
 		nd.mcastDbg("leave broadcast group: %v", err)
 	}

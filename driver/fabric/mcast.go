@@ -51,6 +51,11 @@ const (
 // JoinRequest is an SA MCMemberRecord Set (join) as a port sends it. Zero
 // QKey, MTU and Rate mean the component is not given.
 type JoinRequest struct {
+	// Joiner names the client on the port that joins, such as one IPoIB
+	// interface (the kernel's ib_sa_join_multicast caller): the SA keeps
+	// the port a member while any joiner's join stands, and Leave takes
+	// back only the named joiner's.
+	Joiner    uint64
 	MGID      [16]byte
 	PKey      uint16 // must be in the port's P_Key table (low 15 bits)
 	JoinState JoinState
@@ -104,7 +109,19 @@ type group struct {
 	qkey      uint32
 	mtu, rate int
 	broadcast bool
-	members   map[*port]JoinState
+	// members holds each member port's joins by joiner; the port's join
+	// state is their union, as the kernel's multicast.c keeps one
+	// mcast_member per join and sends the SA the union of their states.
+	members map[*port]map[uint64]JoinState
+}
+
+// state is a port's join state in g: the union of its joiners'.
+func (g *group) state(p *port) JoinState {
+	var js JoinState
+	for _, j := range g.members[p] {
+		js |= j
+	}
+	return js
 }
 
 // BroadcastMGID is the IPoIB broadcast group of a partition:
@@ -156,9 +173,12 @@ func (f *Fabric) Join(ref PortRef, req JoinRequest) (MCMember, error) {
 		} else if err := checkJoin(g, p, req); err != nil {
 			return nil, errorf(op, obj, unix.EINVAL, "%s: %v", gidString(g.mgid), err)
 		}
-		g.members[p] |= req.JoinState
+		if g.members[p] == nil {
+			g.members[p] = map[uint64]JoinState{}
+		}
+		g.members[p][req.Joiner] |= req.JoinState
 		rec = MCMember{MGID: g.mgid, PortGID: p.gid, MLID: g.mlid, QKey: g.qkey, PKey: g.pkey,
-			MTU: g.mtu, Rate: g.rate, JoinState: g.members[p]}
+			MTU: g.mtu, Rate: g.rate, JoinState: g.state(p)}
 		return nil, nil
 	})
 	return rec, err
@@ -196,7 +216,7 @@ func (f *Fabric) createGroupLocked(op string, p *port, req JoinRequest) (*group,
 	if !req.Create || !req.JoinState.creates() {
 		return nil, errorf(op, obj, unix.ENOENT, "no multicast group %s", gidString(req.MGID))
 	}
-	g := &group{mgid: req.MGID, pkey: header.PKeyFull(req.PKey), qkey: BroadcastQKey, mtu: 2048, members: map[*port]JoinState{}}
+	g := &group{mgid: req.MGID, pkey: header.PKeyFull(req.PKey), qkey: BroadcastQKey, mtu: 2048, members: map[*port]map[uint64]JoinState{}}
 	if b := f.broadcastLocked(header.PKeyBase(req.PKey)); b != nil {
 		g.qkey, g.mtu, g.rate = b.qkey, b.mtu, b.rate
 	}
@@ -225,12 +245,16 @@ func (f *Fabric) createGroupLocked(op string, p *port, req JoinRequest) (*group,
 	return g, nil
 }
 
-// Leave is an SA leave (MCMemberRecord Delete): it clears joinState's bits
-// from the port's membership; a port left with none is no member, and a
-// group left without members disappears unless it is a broadcast group.
+// Leave is an SA leave (MCMemberRecord Delete) of joiner's join: it
+// clears joinState's bits from that join. The port's membership is the
+// union of its joiners' (multicast.c: a leave reaches the SA only for the
+// bits no other join on the port holds), so a port stays a member while
+// another join stands; a port left with none is no member, and a group
+// left without members disappears unless it is a broadcast group.
 // Errors: ENODEV for an unknown port, EINVAL for an invalid join state,
-// ENOENT when the group does not exist or the port holds none of the bits.
-func (f *Fabric) Leave(ref PortRef, mgid [16]byte, joinState JoinState) error {
+// ENOENT when the group does not exist or the joiner holds none of the
+// bits.
+func (f *Fabric) Leave(ref PortRef, joiner uint64, mgid [16]byte, joinState JoinState) error {
 	const op = "leave"
 	return f.change(func() ([]Event, error) {
 		p := f.byRef[ref]
@@ -245,12 +269,16 @@ func (f *Fabric) Leave(ref PortRef, mgid [16]byte, joinState JoinState) error {
 		if g == nil {
 			return nil, errorf(op, obj, unix.ENOENT, "no multicast group %s", gidString(mgid))
 		}
-		js, ok := g.members[p]
+		js, ok := g.members[p][joiner]
 		if !ok || js&joinState == 0 {
 			return nil, errorf(op, obj, unix.ENOENT, "not a member of %s with join state 0x%x", gidString(mgid), uint8(joinState))
 		}
 		if js &^= joinState; js != 0 {
-			g.members[p] = js
+			g.members[p][joiner] = js
+			return nil, nil
+		}
+		delete(g.members[p], joiner)
+		if len(g.members[p]) > 0 {
 			return nil, nil
 		}
 		delete(g.members, p)
@@ -270,7 +298,7 @@ func (f *Fabric) Groups() []Group {
 	for _, g := range f.groups {
 		gr := Group{MGID: g.mgid, MLID: g.mlid, PKey: g.pkey, QKey: g.qkey, MTU: g.mtu, Rate: g.rate, Broadcast: g.broadcast}
 		for _, p := range f.membersLocked(g) {
-			gr.Members = append(gr.Members, GroupMember{Port: p.ref, GID: p.gid, JoinState: g.members[p]})
+			gr.Members = append(gr.Members, GroupMember{Port: p.ref, GID: p.gid, JoinState: g.state(p)})
 		}
 		out = append(out, gr)
 	}
@@ -308,7 +336,7 @@ func (f *Fabric) membersLocked(g *group) []*port {
 
 // Caller holds f.mu.
 func (f *Fabric) receiversLocked(g *group) []*port {
-	return slices.DeleteFunc(f.membersLocked(g), func(p *port) bool { return !g.members[p].receives() })
+	return slices.DeleteFunc(f.membersLocked(g), func(p *port) bool { return !g.state(p).receives() })
 }
 
 // addBroadcastLocked creates a partition's broadcast group (rate is set
@@ -317,7 +345,7 @@ func (f *Fabric) receiversLocked(g *group) []*port {
 // Caller holds f.mu.
 func (f *Fabric) addBroadcastLocked(key uint16, mtu int, mlid uint16) {
 	g := &group{mgid: BroadcastMGID(key), mlid: mlid, pkey: header.PKeyFull(key), qkey: BroadcastQKey, mtu: mtu,
-		broadcast: true, members: map[*port]JoinState{}}
+		broadcast: true, members: map[*port]map[uint64]JoinState{}}
 	f.groups[g.mgid] = g
 	f.mlids[mlid] = g
 }

@@ -178,24 +178,24 @@ func TestGroupLifetime(t *testing.T) {
 	wantEqual(t, "g1", members(g1), []fabric.GroupMember{gm(n0p1, fabric.FullMember), gm(n1p1, fabric.FullMember), gm(n1p2, fabric.SendOnlyNonMember)})
 	wantEqual(t, "g1 receivers", f.MulticastMembers(0xc004), []fabric.PortRef{n0p1, n1p1})
 
-	wantErr(t, f.Leave(n1p1, g1, fabric.SendOnlyNonMember), unix.ENOENT,
+	wantErr(t, f.Leave(n1p1, 0, g1, fabric.SendOnlyNonMember), unix.ENOENT,
 		"leave node1/1: no such file or directory (not a member of ff12:401b:ffff:0:0:0:0:1 with join state 0x4)")
-	wantErr(t, f.Leave(n1p1, g1, 0), unix.EINVAL, "leave node1/1: invalid argument (invalid join state 0x0)")
-	wantErr(t, f.Leave(fabric.PortRef{Node: "x", Port: 1}, g1, 1), unix.ENODEV, "leave x/1: no such device (no such port)")
-	wantErr(t, f.Leave(n0p1, g1, fabric.FullMember), 0, "")
-	wantErr(t, f.Leave(n1p1, g1, fabric.FullMember), 0, "")
+	wantErr(t, f.Leave(n1p1, 0, g1, 0), unix.EINVAL, "leave node1/1: invalid argument (invalid join state 0x0)")
+	wantErr(t, f.Leave(fabric.PortRef{Node: "x", Port: 1}, 0, g1, 1), unix.ENODEV, "leave x/1: no such device (no such port)")
+	wantErr(t, f.Leave(n0p1, 0, g1, fabric.FullMember), 0, "")
+	wantErr(t, f.Leave(n1p1, 0, g1, fabric.FullMember), 0, "")
 	wantEqual(t, "g1 with a send-only member", members(g1), []fabric.GroupMember{gm(n1p2, fabric.SendOnlyNonMember)})
-	wantErr(t, f.Leave(n1p2, g1, fabric.SendOnlyNonMember|fabric.FullMember), 0, "")
+	wantErr(t, f.Leave(n1p2, 0, g1, fabric.SendOnlyNonMember|fabric.FullMember), 0, "")
 	wantEqual(t, "g1 after the last leave", members(g1), nil)
 	wantEqual(t, "its MLID", f.MulticastMembers(0xc004), nil)
-	wantErr(t, f.Leave(n1p2, g1, fabric.SendOnlyNonMember), unix.ENOENT,
+	wantErr(t, f.Leave(n1p2, 0, g1, fabric.SendOnlyNonMember), unix.ENOENT,
 		"leave node1/2: no such file or directory (no multicast group ff12:401b:ffff:0:0:0:0:1)")
 	join(n0p1, g1, 0xffff, fabric.FullMember)
 	wantEqual(t, "the freed MLID is reused", f.MulticastMembers(0xc004), []fabric.PortRef{n0p1})
 
 	// Broadcast groups belong to the SM.
 	join(n0p1, b01, 0x8001, fabric.FullMember)
-	wantErr(t, f.Leave(n0p1, b01, fabric.FullMember), 0, "")
+	wantErr(t, f.Leave(n0p1, 0, b01, fabric.FullMember), 0, "")
 	wantEqual(t, "broadcast group after its last leave", members(b01), []fabric.GroupMember{})
 
 	// Losing the P_Key drops the port's memberships in the partition.
@@ -230,4 +230,44 @@ func mgids(gs []fabric.Group) [][16]byte {
 		out = append(out, g.MGID)
 	}
 	return out
+}
+
+// TestJoinersOnOnePort follows the kernel's multicast.c: each client join
+// on a port is a member of its own, and the SA keeps the port in the group
+// with the union of their join states while any of them stands.
+func TestJoinersOnOnePort(t *testing.T) {
+	f := newFabric(t, mixedTopology())
+	bff := fabric.BroadcastMGID(0xffff)
+	const ib0, cx = 5, 6 // two interfaces of node0/1 on P_Key 0xffff
+	join := func(joiner uint64, js fabric.JoinState) fabric.JoinState {
+		t.Helper()
+		m, err := f.Join(n0p1, fabric.JoinRequest{Joiner: joiner, MGID: bff, PKey: 0xffff, JoinState: js})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.JoinState
+	}
+	state := func() []fabric.GroupMember {
+		for _, g := range f.Groups() {
+			if g.MGID == bff {
+				return g.Members
+			}
+		}
+		return nil
+	}
+	info, _ := f.PortInfo("node0", 1)
+	member := func(js fabric.JoinState) []fabric.GroupMember {
+		return []fabric.GroupMember{{Port: n0p1, GID: info.GID, JoinState: js}}
+	}
+	wantEqual(t, "ib0's join", join(ib0, fabric.FullMember), fabric.FullMember)
+	wantEqual(t, "cx's join", join(cx, fabric.FullMember|fabric.SendOnlyNonMember), fabric.FullMember|fabric.SendOnlyNonMember)
+	wantErr(t, f.Leave(n0p1, cx, bff, fabric.FullMember|fabric.SendOnlyNonMember), 0, "")
+	wantEqual(t, "after cx left", state(), member(fabric.FullMember))
+	wantEqual(t, "receivers after cx left", f.MulticastMembers(0xc000), []fabric.PortRef{n0p1})
+	wantErr(t, f.Leave(n0p1, cx, bff, fabric.FullMember), unix.ENOENT,
+		"leave node0/1: no such file or directory (not a member of ff12:401b:ffff:0:0:0:ffff:ffff with join state 0x1)")
+	wantEqual(t, "after cx's second leave", state(), member(fabric.FullMember))
+	wantErr(t, f.Leave(n0p1, ib0, bff, fabric.FullMember), 0, "")
+	wantEqual(t, "after ib0 left", state(), []fabric.GroupMember(nil))
+	wantEqual(t, "receivers after ib0 left", f.MulticastMembers(0xc000), []fabric.PortRef{})
 }

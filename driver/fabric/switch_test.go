@@ -152,10 +152,10 @@ func TestMulticastMembers(t *testing.T) {
 	}
 	wantEqual(t, "0xc000", f.MulticastMembers(0xc000), []fabric.PortRef{n0p1, n1p2})
 	wantEqual(t, "0xc001", f.MulticastMembers(0xc001), nil)
-	if err := f.Leave(n0p1, fabric.BroadcastMGID(0xffff), fabric.FullMember); err != nil {
+	if err := f.Leave(n0p1, 0, fabric.BroadcastMGID(0xffff), fabric.FullMember); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Leave(n1p2, fabric.BroadcastMGID(0xffff), fabric.NonMember); err != nil {
+	if err := f.Leave(n1p2, 0, fabric.BroadcastMGID(0xffff), fabric.NonMember); err != nil {
 		t.Fatal(err)
 	}
 	wantEqual(t, "0xc000 with a send-only member", f.MulticastMembers(0xc000), []fabric.PortRef{})

@@ -8,14 +8,26 @@ import "encoding/binary"
 // into the MAD data (after the 24-byte header) with IBA's Byte[Bit]
 // notation, bit 0 the most significant.
 const (
-	CMAttrREQ  uint16 = 0x0010 // CM_REQ_ATTR_ID
-	CMAttrMRA  uint16 = 0x0011 // CM_MRA_ATTR_ID
-	CMAttrREJ  uint16 = 0x0012 // CM_REJ_ATTR_ID
-	CMAttrREP  uint16 = 0x0013 // CM_REP_ATTR_ID
-	CMAttrRTU  uint16 = 0x0014 // CM_RTU_ATTR_ID
-	CMAttrDREQ uint16 = 0x0015 // CM_DREQ_ATTR_ID
-	CMAttrDREP uint16 = 0x0016 // CM_DREP_ATTR_ID
+	CMAttrREQ     uint16 = 0x0010 // CM_REQ_ATTR_ID
+	CMAttrMRA     uint16 = 0x0011 // CM_MRA_ATTR_ID
+	CMAttrREJ     uint16 = 0x0012 // CM_REJ_ATTR_ID
+	CMAttrREP     uint16 = 0x0013 // CM_REP_ATTR_ID
+	CMAttrRTU     uint16 = 0x0014 // CM_RTU_ATTR_ID
+	CMAttrDREQ    uint16 = 0x0015 // CM_DREQ_ATTR_ID
+	CMAttrDREP    uint16 = 0x0016 // CM_DREP_ATTR_ID
+	CMAttrSIDRReq uint16 = 0x0017 // CM_SIDR_REQ_ATTR_ID
+	CMAttrSIDRRep uint16 = 0x0018 // CM_SIDR_REP_ATTR_ID
+	CMAttrLAP     uint16 = 0x0019 // CM_LAP_ATTR_ID
+	CMAttrAPR     uint16 = 0x001A // CM_APR_ATTR_ID
 )
+
+// CMAPRUnsupported is the APR status of a LAP the CM does not carry out
+// (IB_CM_APR_UNSUPPORTED).
+const CMAPRUnsupported uint8 = 2
+
+// CMSIDRUnsupported is the SIDR_REP status of a request for a service
+// nobody resolves (IB_SIDR_UNSUPPORTED).
+const CMSIDRUnsupported uint8 = 1
 
 // REJ reasons the emulation sends (enum ib_cm_rej_reason).
 const (
@@ -46,6 +58,7 @@ const (
 	CMRTUPrivateDataSize  = 224
 	CMDREQPrivateDataSize = 220
 	CMDREPPrivateDataSize = 224
+	CMMRAPrivateDataSize  = 222
 )
 
 // CMPath is a path of a REQ: the primary one at byte 52, the alternate at
@@ -350,6 +363,164 @@ func DecodeCMDrep(b MAD) (CMDrep, bool) {
 	d := b.Data()
 	m := CMDrep{LocalCommID: binary.BigEndian.Uint32(d[0:]), RemoteCommID: binary.BigEndian.Uint32(d[4:])}
 	copy(m.PrivateData[:], d[8:])
+	return m, true
+}
+
+// CMMra is a message receipt acknowledgement (table 107): the sender
+// needs ServiceTimeout more to answer the message it names.
+type CMMra struct {
+	LocalCommID, RemoteCommID uint32 // 0, 4
+	MessageMRAed              uint8  // 8[0], 2 bits: CMMsgREQ, CMMsgREP or CMMsgOther
+	ServiceTimeout            uint8  // 9[0], 5 bits: IBA time
+	PrivateData               [CMMRAPrivateDataSize]byte
+}
+
+// Encode writes the MRA as a whole MAD; see CMReq.Encode.
+func (m *CMMra) Encode(b []byte, tid uint64) int {
+	if encodeIDs(b, CMAttrMRA, tid, m.LocalCommID, m.RemoteCommID, 10, m.PrivateData[:]) == 0 {
+		return 0
+	}
+	d := b[MADHeaderLen:]
+	setBits(d, 8, 0, 2, uint32(m.MessageMRAed))
+	setBits(d, 9, 0, 5, uint32(m.ServiceTimeout))
+	return MADSize
+}
+
+// DecodeCMMra reads an MRA from a valid MAD.
+func DecodeCMMra(b MAD) (CMMra, bool) {
+	if !b.Valid() {
+		return CMMra{}, false
+	}
+	d := b.Data()
+	m := CMMra{LocalCommID: binary.BigEndian.Uint32(d[0:]), RemoteCommID: binary.BigEndian.Uint32(d[4:]),
+		MessageMRAed: uint8(getBits(d, 8, 0, 2)), ServiceTimeout: uint8(getBits(d, 9, 0, 5))}
+	copy(m.PrivateData[:], d[10:])
+	return m, true
+}
+
+// CMLap is a load alternate path request (table 114); only the
+// communication IDs are read: the emulation answers every LAP with an
+// APR.
+type CMLap struct {
+	LocalCommID, RemoteCommID uint32 // 0, 4
+}
+
+// Encode writes the LAP's IDs as a whole MAD, the alternate path left
+// zero; see CMReq.Encode.
+func (m *CMLap) Encode(b []byte, tid uint64) int {
+	return encodeIDs(b, CMAttrLAP, tid, m.LocalCommID, m.RemoteCommID, 64, nil)
+}
+
+// DecodeCMLap reads a LAP's IDs from a valid MAD.
+func DecodeCMLap(b MAD) (CMLap, bool) {
+	if !b.Valid() {
+		return CMLap{}, false
+	}
+	d := b.Data()
+	return CMLap{LocalCommID: binary.BigEndian.Uint32(d[0:]), RemoteCommID: binary.BigEndian.Uint32(d[4:])}, true
+}
+
+// CMApr is an alternate path response (table 116).
+type CMApr struct {
+	LocalCommID, RemoteCommID uint32 // 0, 4
+	InfoLength                uint8  // 8: bytes of additional information
+	Status                    uint8  // 9: AP status (enum ib_cm_apr_status)
+	Info                      [72]byte
+	PrivateData               [148]byte
+}
+
+// Encode writes the APR as a whole MAD; see CMReq.Encode.
+func (m *CMApr) Encode(b []byte, tid uint64) int {
+	if encodeIDs(b, CMAttrAPR, tid, m.LocalCommID, m.RemoteCommID, 84, m.PrivateData[:]) == 0 {
+		return 0
+	}
+	d := b[MADHeaderLen:]
+	d[8], d[9] = m.InfoLength, m.Status
+	copy(d[12:84], m.Info[:])
+	return MADSize
+}
+
+// DecodeCMApr reads an APR from a valid MAD.
+func DecodeCMApr(b MAD) (CMApr, bool) {
+	if !b.Valid() {
+		return CMApr{}, false
+	}
+	d := b.Data()
+	m := CMApr{LocalCommID: binary.BigEndian.Uint32(d[0:]), RemoteCommID: binary.BigEndian.Uint32(d[4:]),
+		InfoLength: d[8], Status: d[9]}
+	copy(m.Info[:], d[12:84])
+	copy(m.PrivateData[:], d[84:])
+	return m, true
+}
+
+// CMSIDRReq is a service ID resolution request (table 118).
+type CMSIDRReq struct {
+	RequestID   uint32 // 0
+	PKey        uint16 // 4
+	ServiceID   uint64 // 8
+	PrivateData [216]byte
+}
+
+// Encode writes the SIDR_REQ as a whole MAD; see CMReq.Encode.
+func (m *CMSIDRReq) Encode(b []byte, tid uint64) int {
+	d, ok := cmData(b, CMAttrSIDRReq, tid)
+	if !ok {
+		return 0
+	}
+	binary.BigEndian.PutUint32(d[0:], m.RequestID)
+	binary.BigEndian.PutUint16(d[4:], m.PKey)
+	binary.BigEndian.PutUint64(d[8:], m.ServiceID)
+	copy(d[16:], m.PrivateData[:])
+	return MADSize
+}
+
+// DecodeCMSIDRReq reads a SIDR_REQ from a valid MAD.
+func DecodeCMSIDRReq(b MAD) (CMSIDRReq, bool) {
+	if !b.Valid() {
+		return CMSIDRReq{}, false
+	}
+	d := b.Data()
+	m := CMSIDRReq{RequestID: binary.BigEndian.Uint32(d[0:]), PKey: binary.BigEndian.Uint16(d[4:]),
+		ServiceID: binary.BigEndian.Uint64(d[8:])}
+	copy(m.PrivateData[:], d[16:])
+	return m, true
+}
+
+// CMSIDRRep is a service ID resolution response (table 119).
+type CMSIDRRep struct {
+	RequestID  uint32 // 0
+	Status     uint8  // 4 (enum ib_cm_sidr_status)
+	InfoLength uint8  // 5
+	QPN        uint32 // 8[0], 24 bits
+	ServiceID  uint64 // 12
+	QKey       uint32 // 20
+	Info       [72]byte
+}
+
+// Encode writes the SIDR_REP as a whole MAD; see CMReq.Encode.
+func (m *CMSIDRRep) Encode(b []byte, tid uint64) int {
+	d, ok := cmData(b, CMAttrSIDRRep, tid)
+	if !ok {
+		return 0
+	}
+	binary.BigEndian.PutUint32(d[0:], m.RequestID)
+	d[4], d[5] = m.Status, m.InfoLength
+	setBits(d, 8, 0, 24, m.QPN)
+	binary.BigEndian.PutUint64(d[12:], m.ServiceID)
+	binary.BigEndian.PutUint32(d[20:], m.QKey)
+	copy(d[24:96], m.Info[:])
+	return MADSize
+}
+
+// DecodeCMSIDRRep reads a SIDR_REP from a valid MAD.
+func DecodeCMSIDRRep(b MAD) (CMSIDRRep, bool) {
+	if !b.Valid() {
+		return CMSIDRRep{}, false
+	}
+	d := b.Data()
+	m := CMSIDRRep{RequestID: binary.BigEndian.Uint32(d[0:]), Status: d[4], InfoLength: d[5], QPN: getBits(d, 8, 0, 24),
+		ServiceID: binary.BigEndian.Uint64(d[12:]), QKey: binary.BigEndian.Uint32(d[20:])}
+	copy(m.Info[:], d[24:96])
 	return m, true
 }
 

@@ -5,8 +5,8 @@ import (
 )
 
 // madBytes is a MAD given by the hex of its first bytes, the rest zero.
-// The expected MADs below were computed by a short Python script that
-// writes each field at the byte and bit offsets of IBA tables 106-113.
+// The expected MADs below were computed by writing each field at the byte
+// and bit offsets of IBA tables 106-119.
 func madBytes(t *testing.T, prefix string) []byte {
 	t.Helper()
 	b := make([]byte, MADSize)
@@ -49,6 +49,12 @@ func TestCMMessageLayout(t *testing.T) {
 	dreq := CMDreq{LocalCommID: 1, RemoteCommID: 0x0a, RemoteQPN: 0x4a}
 	rtu := CMRtu{LocalCommID: 1, RemoteCommID: 0x0a}
 	drep := CMDrep{LocalCommID: 0x0a, RemoteCommID: 1}
+	mra := CMMra{LocalCommID: 0x0a, RemoteCommID: 1, MessageMRAed: CMMsgREP, ServiceTimeout: 20}
+	mra.PrivateData[0] = 0xab
+	lap := CMLap{LocalCommID: 1, RemoteCommID: 0x0a}
+	apr := CMApr{LocalCommID: 0x0a, RemoteCommID: 1, Status: CMAPRUnsupported}
+	sidrReq := CMSIDRReq{RequestID: 7, PKey: 0xffff, ServiceID: 0x1000000000000048}
+	sidrRep := CMSIDRRep{RequestID: 7, Status: CMSIDRUnsupported, QPN: 0x48, ServiceID: 0x1000000000000048, QKey: 0x0b1b}
 	const tid1, tid2 = 0x0000000100000001, 0x0000000100000002
 	tests := []struct {
 		name   string
@@ -93,6 +99,25 @@ func TestCMMessageLayout(t *testing.T) {
 		{"DREP", func(b []byte) int { return drep.Encode(b, tid1) }, func(b MAD) (any, bool) { return DecodeCMDrep(b) }, drep, `
 			01 07 02 03 00 00 00 00 00 00 00 01 00 00 00 01
 			00 16 00 00 00 00 00 00 00 00 00 0a 00 00 00 01`},
+		{"MRA", func(b []byte) int { return mra.Encode(b, tid1) }, func(b MAD) (any, bool) { return DecodeCMMra(b) }, mra, `
+			01 07 02 03 00 00 00 00 00 00 00 01 00 00 00 01
+			00 11 00 00 00 00 00 00 00 00 00 0a 00 00 00 01
+			40 a0 ab`},
+		{"LAP", func(b []byte) int { return lap.Encode(b, tid2) }, func(b MAD) (any, bool) { return DecodeCMLap(b) }, lap, `
+			01 07 02 03 00 00 00 00 00 00 00 01 00 00 00 02
+			00 19 00 00 00 00 00 00 00 00 00 01 00 00 00 0a`},
+		{"APR", func(b []byte) int { return apr.Encode(b, tid2) }, func(b MAD) (any, bool) { return DecodeCMApr(b) }, apr, `
+			01 07 02 03 00 00 00 00 00 00 00 01 00 00 00 02
+			00 1a 00 00 00 00 00 00 00 00 00 0a 00 00 00 01
+			00 02`},
+		{"SIDR_REQ", func(b []byte) int { return sidrReq.Encode(b, tid1) }, func(b MAD) (any, bool) { return DecodeCMSIDRReq(b) }, sidrReq, `
+			01 07 02 03 00 00 00 00 00 00 00 01 00 00 00 01
+			00 17 00 00 00 00 00 00 00 00 00 07 ff ff 00 00
+			10 00 00 00 00 00 00 48`},
+		{"SIDR_REP", func(b []byte) int { return sidrRep.Encode(b, tid1) }, func(b MAD) (any, bool) { return DecodeCMSIDRRep(b) }, sidrRep, `
+			01 07 02 03 00 00 00 00 00 00 00 01 00 00 00 01
+			00 18 00 00 00 00 00 00 00 00 00 07 01 00 00 00
+			00 00 48 00 10 00 00 00 00 00 00 48 00 00 0b 1b`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package ibcm is the InfiniBand communication manager of the emulated HCA
 // ports (drivers/infiniband/core/cm.c): it sets up and tears down
-// connections with the CM messages REQ, REP, RTU, REJ, DREQ and DREP,
+// connections with the CM messages REQ, MRA, REP, RTU, REJ, DREQ and DREP,
 // carried as MADs between the ports' general services QPs (QP1) over the
 // fabric. Consumers such as IPoIB's connected mode (the ULP, as
 // ipoib_cm.c) listen on service IDs, connect, and get each
@@ -22,10 +22,22 @@
 // destroy it, as ib_cm does) nor Flush, which waits for the queue the
 // handler runs on.
 //
-// Not modelled: MRA messages (never sent; received ones are ignored),
-// LAP/APR and alternate paths, SIDR, stale-connection detection by
-// remote QPN, and per-WR P_Keys on QP1 (MADs leave with the P_Key at
-// index 0 of the port's table; QP1 accepts any P_Key of the table).
+// Each MAD leaves with a P_Key index (ib_ud_wr.pkey_index): an ID's with
+// its path's P_Key (cm_alloc_msg, av->pkey_index, looked up by
+// ib_find_cached_pkey), an answer to a message that has no ID with the
+// received one's (cm_alloc_response_msg). So connections on a full
+// partition set up while the default partition is limited.
+//
+// A consumer that needs more time to answer a REQ or REP sends an MRA
+// (SendMRA, ib_send_cm_mra), sent again for a duplicate of the message;
+// a received MRA stretches the wait for the answer it names
+// (cm_mra_handler: MRA_REQ_RCVD, MRA_REP_RCVD). IPoIB sends none.
+// Alternate paths and SIDR are not modelled, but their requests
+// are answered so that a peer is not left waiting: a LAP on an
+// established ID with an APR of status UNSUPPORTED, a SIDR_REQ with a
+// SIDR_REP of status UNSUPPORTED (cm_reject_sidr_req); received APRs and
+// SIDR_REPs are unmatched replies. Stale-connection detection by remote
+// QPN is not modelled.
 //
 // It may import driver/verbs, driver/fabric and driver/header.
 package ibcm

@@ -28,18 +28,31 @@ const (
 
 // tap records the MADs a device sends and passes every packet on.
 type tap struct {
-	next verbs.Wire
-	mu   sync.Mutex
-	mads [][]byte
+	next  verbs.Wire
+	mu    sync.Mutex
+	mads  [][]byte
+	pkeys []uint16 // each MAD's BTH P_Key
 }
 
 func (w *tap) Transmit(p *verbs.Packet) {
 	if p.DestQPN == verbs.GSIQPN {
 		w.mu.Lock()
 		w.mads = append(w.mads, append([]byte(nil), p.Payload...))
+		w.pkeys = append(w.pkeys, p.PKey)
 		w.mu.Unlock()
 	}
 	w.next.Transmit(p)
+}
+
+// sentPKeys lists the attribute and BTH P_Key of each MAD sent.
+func (w *tap) sentPKeys() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for i, m := range w.mads {
+		out = append(out, fmt.Sprintf("%#x %#04x", header.MAD(m).Header().AttrID, w.pkeys[i]))
+	}
+	return out
 }
 
 func (w *tap) sent(attr uint16) [][]byte {
@@ -72,7 +85,7 @@ func newEnv(t *testing.T, attachB bool) *env {
 		pkeysA: []uint16{0xFFFF, 0x8001, 0x8002}, pkeysB: []uint16{0xFFFF, 0x8001}}
 	e.wa, e.wb = &tap{next: e.lb}, &tap{next: e.lb}
 	mk := func(lid uint16, gid [16]byte, guid uint64, w *tap, pkeys *[]uint16, attach bool) *CM {
-		d, err := verbs.NewDevice(verbs.DeviceOptions{LID: lid, GID: gid, Wire: w})
+		d, err := verbs.NewDevice(verbs.DeviceOptions{LID: lid, GID: gid, Wire: w, PKeys: func() []uint16 { return *pkeys }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,16 +315,13 @@ func TestReject(t *testing.T) {
 		{name: "the listener refuses", listen: true, passive: refuse, pkey: 0xffff,
 			reason: header.CMRejConsumerDefined, rejected: header.CMMsgREQ,
 			activeEvents: []string{"REJ_RECEIVED"}, passiveEvents: []string{"REQ_RECEIVED"}, passiveRejecting: true},
-		{name: "P_Key not in the passive port's table", listen: true, passive: passive, pkey: 0x8002,
-			reason: header.CMRejInvalidGID, rejected: header.CMMsgREQ, ari: gidB[:],
-			activeEvents: []string{"REJ_RECEIVED"}, passiveRejecting: true},
 		{name: "the requester refuses the REP", listen: true, passive: passive, active: refuseREP, pkey: 0xffff,
 			reason: header.CMRejConsumerDefined, rejected: header.CMMsgREP,
 			activeEvents: []string{"REP_RECEIVED"}, passiveEvents: []string{"REQ_RECEIVED", "REJ_RECEIVED"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, true) // A's table has 0x8002, B's not
+			e := newEnv(t, true)
 			var ra, rb recorder
 			rb.react, ra.react = tt.passive, tt.active
 			if tt.listen {
@@ -350,6 +360,76 @@ func TestReject(t *testing.T) {
 				t.Errorf("active state %v", a.State())
 			}
 		})
+	}
+}
+
+// TestPKeyOfMADs follows cm_alloc_msg, which sends an ID's MADs with its
+// path's P_Key index (av->pkey_index), and cm_alloc_response_msg, which
+// answers a message that has no ID with the received one's: with the
+// default partition limited on both ports, a connection on 0x8001 is set
+// up and torn down, and a REQ for nobody rejected, all on 0x8001. Two
+// limited members cannot talk: a MAD with the P_Key at index 0 would be
+// dropped by the peer's QP1.
+func TestPKeyOfMADs(t *testing.T) {
+	e := newEnv(t, true)
+	e.pkeysA, e.pkeysB = []uint16{0x7fff, 0x8001}, []uint16{0x7fff, 0x8001}
+	var ra, rb recorder
+	ra.react, rb.react = active, passive
+	if _, err := e.b.Listen(serviceID, rb.handle, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := e.a.NewID(ra.handle, nil)
+	if err := a.SendREQ(reqParam(0x8001)); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	b := rb.id(t)
+	if a.State() != Established || b.State() != Established {
+		t.Fatalf("states %v %v", a.State(), b.State())
+	}
+	for _, id := range []*ID{a, b} {
+		if got, _, err := id.InitQPAttr(verbs.QPInit); err != nil || got.PKeyIndex != 1 {
+			t.Errorf("INIT attributes %+v %v, want P_Key index 1", got, err)
+		}
+	}
+	if err := a.SendDREQ(nil); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	nobody := e.a.NewID(ra.handle, nil)
+	p := reqParam(0x8001)
+	p.ServiceID++
+	if err := nobody.SendREQ(p); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	if diff := cmp.Diff([]string{"0x10 0x8001", "0x14 0x8001", "0x15 0x8001", "0x10 0x8001"}, e.wa.sentPKeys()); diff != "" {
+		t.Errorf("A's MADs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"0x13 0x8001", "0x16 0x8001", "0x12 0x8001"}, e.wb.sentPKeys()); diff != "" {
+		t.Errorf("B's MADs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"REP_RECEIVED", "DREP_RECEIVED", "REJ_RECEIVED"}, ra.got()); diff != "" {
+		t.Errorf("active events (-want +got):\n%s", diff)
+	}
+}
+
+// TestREQOnPartitionPeerLacks: a REQ travels with its connection's P_Key,
+// so a peer whose table lacks it never gets it (its QP1 drops the MAD);
+// the requester is left to its timeout.
+func TestREQOnPartitionPeerLacks(t *testing.T) {
+	e := newEnv(t, true) // A's table has 0x8002, B's not
+	var ra, rb recorder
+	if _, err := e.b.Listen(serviceID, rb.handle, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := e.a.NewID(ra.handle, nil)
+	if err := a.SendREQ(reqParam(0x8002)); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	if got := e.b.dev.Stats().DropBadPKey; got != 1 || len(ra.got())+len(rb.got()) != 0 || a.State() != REQSent {
+		t.Errorf("B dropped %d, events %v %v, state %v", got, ra.got(), rb.got(), a.State())
 	}
 }
 
@@ -432,10 +512,11 @@ func TestDestroy(t *testing.T) {
 		passiveEvents []string
 		reason        uint16
 		activeEvents  []string
+		passiveState  State // right after the message is handled
 	}{
 		{"established: DREQ", true, header.CMAttrDREQ, []string{"REQ_RECEIVED", "RTU_RECEIVED", "DREQ_RECEIVED"}, 0,
-			[]string{"REP_RECEIVED"}},
-		{"REQ pending: REJ TIMEOUT", false, header.CMAttrREJ, []string{"REQ_RECEIVED", "REJ_RECEIVED"}, header.CMRejTimeout, nil},
+			[]string{"REP_RECEIVED"}, Timewait},
+		{"REQ pending: REJ TIMEOUT", false, header.CMAttrREJ, []string{"REQ_RECEIVED", "REJ_RECEIVED"}, header.CMRejTimeout, nil, Idle},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -456,6 +537,9 @@ func TestDestroy(t *testing.T) {
 			e.settle()
 			if diff := cmp.Diff(tt.passiveEvents, rb.got()); diff != "" {
 				t.Errorf("passive events (-want +got):\n%s", diff)
+			}
+			if b := rb.id(t); b.State() != tt.passiveState {
+				t.Errorf("passive state %v, want %v", b.State(), tt.passiveState)
 			}
 			sent := e.wa.sent(tt.attr)
 			if len(sent) != 1 {
@@ -504,5 +588,134 @@ func TestNames(t *testing.T) {
 		if got := ackTimeout(tt.delay, tt.plt); got != tt.want {
 			t.Errorf("ackTimeout(%d, %d) = %d, want %d", tt.delay, tt.plt, got, tt.want)
 		}
+	}
+}
+
+// inject sends a raw MAD from cm's QP1, as a peer's CM would.
+func inject(cm *CM, mad []byte, to av) {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	cm.post(mad, to)
+}
+
+// TestMRA: a passive side that needs more time for a REQ sends an MRA
+// (ib_send_cm_mra), and the requester then waits the MRA's service
+// timeout plus the path's ACK timeout before resending (cm_mra_handler),
+// in MRA_REQ_RCVD; the resent REQ, a duplicate, gets the MRA again
+// (cm_dup_req_handler), counted as a duplicate; a REP still completes the
+// exchange.
+func TestMRA(t *testing.T) {
+	e := newEnv(t, true)
+	var ra, rb recorder
+	ra.react = active
+	rb.react = func(id *ID, ev *Event) error {
+		if ev.Type == REQReceived {
+			return id.SendMRA(24, []byte{0xab})
+		}
+		return nil
+	}
+	if _, err := e.b.Listen(serviceID, rb.handle, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := e.a.NewID(ra.handle, nil)
+	if err := a.SendREQ(reqParam(0xffff)); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	b := rb.id(t)
+	if a.State() != MRAREQRcvd || b.State() != MRAREQSent {
+		t.Fatalf("states after the MRA: %v %v", a.State(), b.State())
+	}
+	if err := a.SendMRA(24, nil); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("SendMRA in MRA_REQ_RCVD: %v", err)
+	}
+	mras := e.wb.sent(header.CMAttrMRA)
+	if len(mras) != 1 {
+		t.Fatalf("%d MRAs", len(mras))
+	}
+	mra, _ := header.DecodeCMMra(mras[0])
+	want := header.CMMra{LocalCommID: b.LocalID(), RemoteCommID: a.LocalID(), MessageMRAed: header.CMMsgREQ, ServiceTimeout: 24}
+	want.PrivateData[0] = 0xab
+	if mra != want {
+		t.Errorf("MRA %+v", mra)
+	}
+	// 4.096 µs × 2^24 + 4.096 µs × 2^19: 65536 + 2048 ms, instead of
+	// the REQ's 6144 ms.
+	e.advance(67583*time.Millisecond, time.Second)
+	if got := e.a.Counters().Sent[header.CMAttrREQ]; got != 1 {
+		t.Fatalf("%d REQs before the stretched timeout", got)
+	}
+	e.advance(time.Millisecond, time.Millisecond)
+	if c := e.a.Counters(); c.Sent[header.CMAttrREQ] != 2 || c.Retries[header.CMAttrREQ] != 1 {
+		t.Fatalf("counters after the stretched timeout: %+v", c)
+	}
+	if err := b.SendREP(repParam); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	if a.State() != Established || b.State() != Established {
+		t.Errorf("states %v %v", a.State(), b.State())
+	}
+	if diff := cmp.Diff([]string{"MRA_RECEIVED", "REP_RECEIVED"}, ra.got()); diff != "" {
+		t.Errorf("active events (-want +got):\n%s", diff)
+	}
+	if c := e.a.Counters(); c.Received[header.CMAttrMRA] != 2 || c.Duplicates[header.CMAttrMRA] != 1 {
+		t.Errorf("A counters %+v", c)
+	}
+	if c := e.b.Counters(); c.Sent[header.CMAttrMRA] != 2 || c.Duplicates[header.CMAttrREQ] != 1 {
+		t.Errorf("B counters %+v", c)
+	}
+}
+
+// TestLAPAndSIDRAnswered: a LAP on an established connection gets an APR
+// of status UNSUPPORTED (IPoIB loads no alternate path) and a SIDR_REQ a
+// SIDR_REP of status UNSUPPORTED (cm_reject_sidr_req), each with the
+// request's transaction ID and back on the request's P_Key; APR and
+// SIDR_REP, answers to requests never sent, are only counted.
+func TestLAPAndSIDRAnswered(t *testing.T) {
+	e := newEnv(t, true)
+	var ra, rb recorder
+	ra.react, rb.react = active, passive
+	if _, err := e.b.Listen(serviceID, rb.handle, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := e.a.NewID(ra.handle, nil)
+	if err := a.SendREQ(reqParam(0x8001)); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	b := rb.id(t)
+	const tid = 0x0000000100000077
+	lap := header.CMLap{LocalCommID: a.LocalID(), RemoteCommID: b.LocalID()}
+	mad := make([]byte, header.MADSize)
+	lap.Encode(mad, tid)
+	inject(e.a, mad, av{dlid: lidB, pkeyIndex: 1})
+	sidr := header.CMSIDRReq{RequestID: 9, PKey: 0x8001, ServiceID: serviceID}
+	mad = make([]byte, header.MADSize)
+	sidr.Encode(mad, tid)
+	inject(e.a, mad, av{dlid: lidB, pkeyIndex: 1})
+	e.settle()
+	if diff := cmp.Diff([]string{"0x13 0x8001", "0x1a 0x8001", "0x18 0x8001"}, e.wb.sentPKeys()); diff != "" {
+		t.Fatalf("B's MADs (-want +got):\n%s", diff)
+	}
+	apr, _ := header.DecodeCMApr(e.wb.sent(header.CMAttrAPR)[0])
+	if want := (header.CMApr{LocalCommID: b.LocalID(), RemoteCommID: a.LocalID(), Status: header.CMAPRUnsupported}); apr != want {
+		t.Errorf("APR %+v, want %+v", apr, want)
+	}
+	rep, _ := header.DecodeCMSIDRRep(e.wb.sent(header.CMAttrSIDRRep)[0])
+	if want := (header.CMSIDRRep{RequestID: 9, Status: header.CMSIDRUnsupported, ServiceID: serviceID}); rep != want {
+		t.Errorf("SIDR_REP %+v, want %+v", rep, want)
+	}
+	if got := header.MAD(e.wb.sent(header.CMAttrAPR)[0]).Header().TID; got != tid {
+		t.Errorf("APR TID %#x", got)
+	}
+	if got := header.MAD(e.wb.sent(header.CMAttrSIDRRep)[0]).Header().TID; got != tid {
+		t.Errorf("SIDR_REP TID %#x", got)
+	}
+	if c := e.a.Counters(); c.Received[header.CMAttrAPR] != 1 || c.Received[header.CMAttrSIDRRep] != 1 {
+		t.Errorf("A counters %+v", c)
+	}
+	if a.State() != Established || b.State() != Established || len(rb.got()) != 2 {
+		t.Errorf("states %v %v, passive events %v", a.State(), b.State(), rb.got())
 	}
 }

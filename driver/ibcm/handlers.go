@@ -23,21 +23,25 @@ func (cm *CM) acquireLocked(local, remote uint32) *ID {
 
 // handleREQ is cm_req_handler: a new ID for the listener of the service
 // ID, or a REJ INVALID_SERVICE_ID when nobody listens.
-func (cm *CM) handleREQ(m *header.CMReq, tid uint64, slid uint16) {
+func (cm *CM) handleREQ(m *header.CMReq, tid uint64, from av) {
 	pkeys := cm.pkeys()
 	cm.mu.Lock()
 	cm.counters.Received[header.CMAttrREQ]++
 	key := remoteKey{m.LocalCommID, m.LocalCAGUID}
-	if cm.remote[key] != nil {
+	if dup := cm.remote[key]; dup != nil {
 		// A duplicate (cm_dup_req_handler): the REP, or the REJ, the
-		// first one got is on its way or will be resent.
+		// first one got is on its way or will be resent; an MRA sent
+		// for it is sent again.
 		cm.counters.Duplicates[header.CMAttrREQ]++
+		if dup.state == MRAREQSent {
+			cm.postMRALocked(dup, header.CMMsgREQ, from)
+		}
 		cm.mu.Unlock()
 		return
 	}
 	l := cm.listens[m.ServiceID]
 	if l == nil {
-		cm.issueREJLocked(slid, tid, m.LocalCommID, 0, header.CMRejInvalidServiceID, header.CMMsgREQ)
+		cm.issueREJLocked(from, tid, m.LocalCommID, 0, header.CMRejInvalidServiceID, header.CMMsgREQ)
 		cm.mu.Unlock()
 		return
 	}
@@ -49,7 +53,7 @@ func (cm *CM) handleREQ(m *header.CMReq, tid uint64, slid uint16) {
 	id.initiatorDepth, id.responderResources = m.ResponderResources, m.InitiatorDepth
 	id.pathMTU, id.pkey, id.sqPSN = verbs.MTU(m.PathMTU), m.PKey, m.StartingPSN
 	id.retryCount, id.rnrRetryCount = m.RetryCount, m.RNRRetryCount
-	id.dlid = slid // cm_init_av_for_response
+	id.av = from // cm_init_av_for_response
 	cm.remote[key], id.inRemote = id, true
 	// cm_init_av_by_path with the REQ's primary path: its P_Key must be
 	// in the port's table.
@@ -62,8 +66,7 @@ func (cm *CM) handleREQ(m *header.CMReq, tid uint64, slid uint16) {
 		cm.mu.Unlock()
 		return
 	}
-	id.pkeyIndex = uint16(idx)
-	id.dlid = m.Primary.LocalLID
+	id.av = av{dlid: m.Primary.LocalLID, pkeyIndex: uint16(idx)}
 	plt := m.Primary.LocalACKTimeout
 	if plt > 0 {
 		plt--
@@ -76,26 +79,29 @@ func (cm *CM) handleREQ(m *header.CMReq, tid uint64, slid uint16) {
 
 // issueREJLocked answers a message that has no ID (cm_issue_rej).
 // Caller holds cm.mu.
-func (cm *CM) issueREJLocked(dlid uint16, tid uint64, remote, local uint32, reason uint16, rejected uint8) {
+func (cm *CM) issueREJLocked(to av, tid uint64, remote, local uint32, reason uint16, rejected uint8) {
 	rej := header.CMRej{LocalCommID: local, RemoteCommID: remote, MessageRejected: rejected, Reason: reason}
 	mad := make([]byte, header.MADSize)
 	rej.Encode(mad, tid)
-	cm.post(mad, dlid)
+	cm.post(mad, to)
 }
 
 // handleREP is cm_rep_handler.
-func (cm *CM) handleREP(m *header.CMRep, slid uint16) {
+func (cm *CM) handleREP(m *header.CMRep, from av) {
 	cm.mu.Lock()
 	cm.counters.Received[header.CMAttrREP]++
 	id := cm.acquireLocked(m.RemoteCommID, 0)
 	if id == nil {
-		// cm_dup_rep_handler: an established ID resends its RTU.
+		// cm_dup_rep_handler: an established ID resends its RTU, one
+		// that sent an MRA for the REP the MRA.
 		cm.counters.Duplicates[header.CMAttrREP]++
 		if id = cm.acquireLocked(m.RemoteCommID, m.LocalCommID); id != nil && id.state == Established {
 			rtu := header.CMRtu{LocalCommID: id.localID, RemoteCommID: id.remoteID}
 			mad := make([]byte, header.MADSize)
 			rtu.Encode(mad, id.tid)
-			cm.post(mad, slid)
+			cm.post(mad, from)
+		} else if id != nil && id.state == MRAREPSent {
+			cm.postMRALocked(id, header.CMMsgREP, from)
 		}
 		cm.mu.Unlock()
 		return
@@ -176,7 +182,7 @@ func (cm *CM) handleREJ(m *header.CMRej) {
 
 // handleDREQ is cm_dreq_handler; a DREQ for no ID is answered anyway
 // (cm_issue_drep), a repeated one in time-wait gets the DREP again.
-func (cm *CM) handleDREQ(m *header.CMDreq, tid uint64, slid uint16) {
+func (cm *CM) handleDREQ(m *header.CMDreq, tid uint64, from av) {
 	cm.mu.Lock()
 	cm.counters.Received[header.CMAttrDREQ]++
 	id := cm.acquireLocked(m.RemoteCommID, m.LocalCommID)
@@ -185,7 +191,7 @@ func (cm *CM) handleDREQ(m *header.CMDreq, tid uint64, slid uint16) {
 		drep := header.CMDrep{LocalCommID: m.RemoteCommID, RemoteCommID: m.LocalCommID}
 		mad := make([]byte, header.MADSize)
 		drep.Encode(mad, tid)
-		cm.post(mad, slid)
+		cm.post(mad, from)
 		cm.mu.Unlock()
 		return
 	}
@@ -202,7 +208,7 @@ func (cm *CM) handleDREQ(m *header.CMDreq, tid uint64, slid uint16) {
 		drep := header.CMDrep{LocalCommID: id.localID, RemoteCommID: id.remoteID}
 		mad := make([]byte, header.MADSize)
 		drep.Encode(mad, id.tid)
-		cm.post(mad, slid)
+		cm.post(mad, from)
 		cm.mu.Unlock()
 		return
 	case DREQRcvd:
@@ -232,4 +238,76 @@ func (cm *CM) handleDREP(m *header.CMDrep) {
 	cm.cancelLocked(id)
 	cm.mu.Unlock()
 	cm.deliver(id, &Event{Type: DREPReceived, PrivateData: m.PrivateData[:]})
+}
+
+// handleMRA is cm_mra_handler: the peer needs more time to answer our
+// REQ or REP, so the wait for its answer is stretched to the MRA's
+// service timeout plus the path's ACK timeout (ib_modify_mad), and the ID
+// moves to MRA_REQ_RCVD or MRA_REP_RCVD. A repeated MRA is a duplicate.
+func (cm *CM) handleMRA(m *header.CMMra) {
+	cm.mu.Lock()
+	cm.counters.Received[header.CMAttrMRA]++
+	var id *ID
+	switch m.MessageMRAed { // cm_acquire_mraed_id
+	case header.CMMsgREQ:
+		id = cm.acquireLocked(m.RemoteCommID, 0)
+	case header.CMMsgREP, header.CMMsgOther:
+		id = cm.acquireLocked(m.RemoteCommID, m.LocalCommID)
+	}
+	if id == nil {
+		cm.mu.Unlock()
+		return
+	}
+	timeout := convertToDuration(m.ServiceTimeout) + convertToDuration(id.avTimeout)
+	switch {
+	case id.state == REQSent && m.MessageMRAed == header.CMMsgREQ && cm.modifyLocked(id, timeout):
+		id.state = MRAREQRcvd
+	case id.state == REPSent && m.MessageMRAed == header.CMMsgREP && cm.modifyLocked(id, timeout):
+		id.state = MRAREPRcvd
+	case id.state == MRAREQRcvd, id.state == MRAREPRcvd:
+		cm.counters.Duplicates[header.CMAttrMRA]++
+		cm.mu.Unlock()
+		return
+	default:
+		cm.mu.Unlock()
+		return
+	}
+	id.msg.state = id.state // msg->context[1]: a later failure is this state's
+	cm.mu.Unlock()
+	cm.deliver(id, &Event{Type: MRAReceived, PrivateData: m.PrivateData[:]})
+}
+
+// handleLAP answers a request to load an alternate path on an
+// established connection with an APR of status UNSUPPORTED: alternate
+// paths are not modelled and IPoIB, the ULP, takes no LAP (its handlers
+// ignore IB_CM_LAP_RECEIVED), so the peer hears at once what it would
+// otherwise wait out. A LAP for no established ID is dropped, as
+// cm_lap_handler drops it.
+func (cm *CM) handleLAP(m *header.CMLap, tid uint64, from av) {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	cm.counters.Received[header.CMAttrLAP]++
+	id := cm.acquireLocked(m.RemoteCommID, m.LocalCommID)
+	if id == nil || id.state != Established {
+		return
+	}
+	apr := header.CMApr{LocalCommID: id.localID, RemoteCommID: id.remoteID, Status: header.CMAPRUnsupported}
+	mad := make([]byte, header.MADSize)
+	apr.Encode(mad, tid)
+	cm.post(mad, from)
+}
+
+// handleSIDRReq rejects a service ID resolution request with
+// SIDR_REP status UNSUPPORTED, as cm_sidr_req_handler rejects one that no
+// listener takes (cm_reject_sidr_req): the listeners here are IPoIB's,
+// which resolve no UD service. The answer goes back with the request's
+// P_Key (cm_init_av_for_response).
+func (cm *CM) handleSIDRReq(m *header.CMSIDRReq, tid uint64, from av) {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	cm.counters.Received[header.CMAttrSIDRReq]++
+	rep := header.CMSIDRRep{RequestID: m.RequestID, Status: header.CMSIDRUnsupported, ServiceID: m.ServiceID}
+	mad := make([]byte, header.MADSize)
+	rep.Encode(mad, tid)
+	cm.post(mad, from)
 }

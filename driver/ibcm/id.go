@@ -11,8 +11,7 @@ import (
 )
 
 // State is a communication ID's state (enum ib_cm_state, same values).
-// The MRA states are listed for the numbering; the emulation never
-// enters them.
+// The LAP states of the kernel (enum ib_cm_lap_state) are not modelled.
 type State uint8
 
 // ID states.
@@ -151,16 +150,18 @@ type ID struct {
 	localQPN           uint32
 	remoteQPN          uint32
 	sqPSN, rqPSN       uint32
-	pkey, pkeyIndex    uint16
+	pkey               uint16
 	pathMTU            verbs.MTU
-	dlid               uint16 // the address vector: the peer port's LID
-	avTimeout          uint8  // av.timeout: the path's local ACK timeout
+	av                 av    // the peer port's LID and the P_Key index MADs go with
+	avTimeout          uint8 // av.timeout: the path's local ACK timeout
 	timeout            time.Duration
 	maxRetries         uint8
 	retryCount         uint8
 	rnrRetryCount      uint8
 	responderResources uint8
 	initiatorDepth     uint8
+	serviceTimeout     uint8       // of the MRA sent, for duplicates
+	mraData            []byte      // the MRA's private data
 	msg                *outMAD     // the message awaiting an answer
 	twTimer            verbs.Timer // the time-wait timer
 }
@@ -218,7 +219,8 @@ func (id *ID) SendREQ(p REQParam) error {
 	}
 	plt := p.Path.PacketLifeTime
 	id.serviceID, id.localQPN, id.rqPSN = p.ServiceID, p.QPN, p.StartingPSN
-	id.pkey, id.pkeyIndex, id.pathMTU, id.dlid = p.Path.PKey, uint16(idx), p.Path.MTU, p.Path.DLID
+	id.pkey, id.pathMTU = p.Path.PKey, p.Path.MTU
+	id.av = av{dlid: p.Path.DLID, pkeyIndex: uint16(idx)}
 	id.avTimeout = plt + 1
 	id.timeout = 2*convertToDuration(plt) + convertToDuration(p.RemoteCMResponseTimeout)
 	id.maxRetries, id.retryCount = p.MaxCMRetries, p.RetryCount
@@ -287,9 +289,57 @@ func (id *ID) SendRTU(privateData []byte) error {
 	copy(rtu.PrivateData[:], privateData)
 	mad := make([]byte, header.MADSize)
 	rtu.Encode(mad, id.tid)
-	cm.post(mad, id.dlid)
+	cm.post(mad, id.av)
 	id.state = Established
 	return nil
+}
+
+// MRAFlagDelay in SendMRA's service timeout changes the state without
+// sending the MRA (IB_CM_MRA_FLAG_DELAY): it goes out only in answer to
+// a duplicate.
+const MRAFlagDelay = 0x80
+
+// SendMRA tells the peer that more time is needed to answer its REQ or
+// REP (ib_send_cm_mra): serviceTimeout (an IBA time) is how much. The ID
+// moves to MRA_REQ_SENT or MRA_REP_SENT, where a duplicate of the message
+// gets the MRA again; the answer (SendREP, SendRTU, SendREJ) follows as
+// usual. EINVAL in another state.
+func (id *ID) SendMRA(serviceTimeout uint8, privateData []byte) error {
+	cm := id.cm
+	if len(privateData) > header.CMMRAPrivateDataSize {
+		return &Error{Op: "send MRA", Err: unix.EINVAL, Msg: "private data too long"}
+	}
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	var next State
+	var mraed uint8
+	switch {
+	case id.destroyed:
+		return errState("send MRA", id.state)
+	case id.state == REQRcvd:
+		next, mraed = MRAREQSent, header.CMMsgREQ
+	case id.state == REPRcvd:
+		next, mraed = MRAREPSent, header.CMMsgREP
+	default:
+		return errState("send MRA", id.state)
+	}
+	id.serviceTimeout, id.mraData = serviceTimeout, append([]byte(nil), privateData...)
+	if serviceTimeout&MRAFlagDelay == 0 {
+		cm.postMRALocked(id, mraed, id.av)
+	}
+	id.state = next
+	return nil
+}
+
+// postMRALocked sends the ID's MRA for the message mraed to (cm_format_mra).
+// Caller holds cm.mu.
+func (cm *CM) postMRALocked(id *ID, mraed uint8, to av) {
+	mra := header.CMMra{LocalCommID: id.localID, RemoteCommID: id.remoteID, MessageMRAed: mraed,
+		ServiceTimeout: id.serviceTimeout &^ MRAFlagDelay}
+	copy(mra.PrivateData[:], id.mraData)
+	mad := make([]byte, header.MADSize)
+	mra.Encode(mad, id.tid)
+	cm.post(mad, to)
 }
 
 // SendREJ rejects a REQ or REP, or abandons a REQ (ib_send_cm_rej) with
@@ -327,11 +377,11 @@ func (cm *CM) sendREJLocked(id *ID, reason uint16, ari, privateData []byte) erro
 	switch id.state {
 	case REQSent, MRAREQRcvd, REQRcvd, MRAREQSent, REPRcvd, MRAREPSent:
 		cm.cancelLocked(id)
-		cm.post(mad, id.dlid)
+		cm.post(mad, id.av)
 		cm.resetToIdleLocked(id)
 	case REPSent, MRAREPRcvd:
 		cm.cancelLocked(id)
-		cm.post(mad, id.dlid)
+		cm.post(mad, id.av)
 		cm.enterTimewaitLocked(id)
 	default:
 		return errState("send REJ", id.state)
@@ -388,7 +438,7 @@ func (cm *CM) sendDREPLocked(id *ID, privateData []byte) {
 	copy(drep.PrivateData[:], privateData)
 	mad := make([]byte, header.MADSize)
 	drep.Encode(mad, id.tid)
-	cm.post(mad, id.dlid)
+	cm.post(mad, id.av)
 }
 
 // Destroy ends the ID (ib_destroy_cm_id), telling the peer as the kernel
@@ -455,13 +505,13 @@ func (id *ID) InitQPAttr(state verbs.QPState) (verbs.QPAttr, verbs.AttrMask, err
 	case verbs.QPInit:
 		switch s {
 		case REQSent, MRAREQRcvd, REQRcvd, MRAREQSent, REPRcvd, MRAREPSent, REPSent, MRAREPRcvd, Established:
-			return verbs.QPAttr{State: verbs.QPInit, PKeyIndex: id.pkeyIndex, Port: 1},
+			return verbs.QPAttr{State: verbs.QPInit, PKeyIndex: id.av.pkeyIndex, Port: 1},
 				verbs.AttrState | verbs.AttrPKeyIndex | verbs.AttrPort, nil
 		}
 	case verbs.QPRTR:
 		switch s {
 		case REQRcvd, MRAREQSent, REPRcvd, MRAREPSent, REPSent, MRAREPRcvd, Established:
-			return verbs.QPAttr{State: verbs.QPRTR, DLID: id.dlid, PathMTU: id.pathMTU, DestQPN: id.remoteQPN,
+			return verbs.QPAttr{State: verbs.QPRTR, DLID: id.av.dlid, PathMTU: id.pathMTU, DestQPN: id.remoteQPN,
 					RQPSN: id.rqPSN, MinRNRTimer: 0},
 				verbs.AttrState | verbs.AttrAV | verbs.AttrPathMTU | verbs.AttrDestQPN | verbs.AttrRQPSN | verbs.AttrMinRNRTimer, nil
 		}

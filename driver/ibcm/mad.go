@@ -53,17 +53,28 @@ func (cm *CM) openGSI() error {
 	return nil
 }
 
-// post sends a MAD to QP1 of the port with LID dlid. A MAD to a port that
-// is down or gone is lost on the wire, as on a fabric; the sender's
-// timers deal with it.
+// av is where a MAD goes (struct cm_av): the peer port's LID and the
+// index of the P_Key it travels with. An ID's is its path's (the P_Key
+// looked up by cm_init_av_by_path, as cm_alloc_msg sends with
+// av->pkey_index); an answer to a message that has no ID goes back with
+// the received one's (cm_alloc_response_msg: the completion's pkey_index).
+type av struct {
+	dlid      uint16
+	pkeyIndex uint16
+}
+
+// post sends a MAD to QP1 of the port at av. A MAD to a port that is down
+// or gone is lost on the wire, as on a fabric; the sender's timers deal
+// with it.
 // Caller holds cm.mu.
-func (cm *CM) post(mad []byte, dlid uint16) {
+func (cm *CM) post(mad []byte, to av) {
 	cm.sendMu.Lock()
 	defer cm.sendMu.Unlock()
 	for cm.scq.Poll(cm.swcs) > 0 {
 	}
 	// QP1's own Q_Key (bit 31 set) is the well-known GSI Q_Key.
-	if cm.gsi.PostSend(&verbs.SendWR{SGL: [][]byte{mad}, AH: verbs.AH{DLID: dlid, DestQPN: verbs.GSIQPN, QKey: verbs.GSIQKey}}) == nil {
+	if cm.gsi.PostSend(&verbs.SendWR{SGL: [][]byte{mad}, AH: verbs.AH{DLID: to.dlid, DestQPN: verbs.GSIQPN, QKey: verbs.GSIQKey},
+		PKeyIndex: to.pkeyIndex}) == nil {
 		cm.counters.Sent[header.MAD(mad).Header().AttrID]++
 	}
 }
@@ -105,6 +116,7 @@ func (cm *CM) receive(wc *verbs.WC) {
 	if !mad.Valid() {
 		return
 	}
+	from := av{dlid: wc.SLID, pkeyIndex: wc.PKeyIndex}
 	h := mad.Header()
 	if h.BaseVersion != header.MADBaseVersion || h.MgmtClass != header.MgmtClassCM ||
 		h.ClassVersion != header.CMClassVersion || h.Method != header.MADMethodSend {
@@ -113,11 +125,11 @@ func (cm *CM) receive(wc *verbs.WC) {
 	switch h.AttrID {
 	case header.CMAttrREQ:
 		if m, ok := header.DecodeCMReq(mad); ok {
-			cm.handleREQ(&m, h.TID, wc.SLID)
+			cm.handleREQ(&m, h.TID, from)
 		}
 	case header.CMAttrREP:
 		if m, ok := header.DecodeCMRep(mad); ok {
-			cm.handleREP(&m, wc.SLID)
+			cm.handleREP(&m, from)
 		}
 	case header.CMAttrRTU:
 		if m, ok := header.DecodeCMRtu(mad); ok {
@@ -129,14 +141,30 @@ func (cm *CM) receive(wc *verbs.WC) {
 		}
 	case header.CMAttrDREQ:
 		if m, ok := header.DecodeCMDreq(mad); ok {
-			cm.handleDREQ(&m, h.TID, wc.SLID)
+			cm.handleDREQ(&m, h.TID, from)
 		}
 	case header.CMAttrDREP:
 		if m, ok := header.DecodeCMDrep(mad); ok {
 			cm.handleDREP(&m)
 		}
-	default:
-		return // MRA, LAP, APR, SIDR: not modelled
+	case header.CMAttrMRA:
+		if m, ok := header.DecodeCMMra(mad); ok {
+			cm.handleMRA(&m)
+		}
+	case header.CMAttrLAP:
+		if m, ok := header.DecodeCMLap(mad); ok {
+			cm.handleLAP(&m, h.TID, from)
+		}
+	case header.CMAttrSIDRReq:
+		if m, ok := header.DecodeCMSIDRReq(mad); ok {
+			cm.handleSIDRReq(&m, h.TID, from)
+		}
+	case header.CMAttrAPR, header.CMAttrSIDRRep:
+		// Answers to a LAP or SIDR_REQ, which this CM never sends: an
+		// unmatched reply (cm_apr_handler, cm_sidr_rep_handler).
+		cm.mu.Lock()
+		cm.counters.Received[h.AttrID]++
+		cm.mu.Unlock()
 	}
 }
 

@@ -11,21 +11,23 @@ import (
 // timeout_ms and retries): resent every timeout while retries last.
 type outMAD struct {
 	mad     []byte
-	dlid    uint16
+	to      av
 	retries uint8
 	timeout time.Duration
 	state   State // the ID's state when it was sent (msg->context[1])
 	timer   verbs.Timer
-	done    bool // answered, cancelled or failed
+	due     time.Time // when the timer was last set to fire
+	done    bool      // answered, cancelled or failed
 }
 
 // sendMsgLocked sends mad to the ID's peer and arms its retransmission.
 // Caller holds cm.mu.
 func (cm *CM) sendMsgLocked(id *ID, mad []byte) {
 	cm.cancelLocked(id)
-	m := &outMAD{mad: mad, dlid: id.dlid, retries: id.maxRetries, timeout: id.timeout, state: id.state}
+	m := &outMAD{mad: mad, to: id.av, retries: id.maxRetries, timeout: id.timeout, state: id.state}
 	id.msg = m
-	cm.post(mad, m.dlid)
+	cm.post(mad, m.to)
+	m.due = cm.clock.Now().Add(m.timeout)
 	m.timer = cm.clock.AfterFunc(m.timeout, func() { cm.wq.add(func() { cm.msgTimeout(id, m) }) })
 }
 
@@ -39,18 +41,34 @@ func (cm *CM) cancelLocked(id *ID) {
 	}
 }
 
+// modifyLocked is ib_modify_mad: the message awaiting an answer waits
+// timeout from now, and so do its resends. False when none awaits one.
+// Caller holds cm.mu.
+func (cm *CM) modifyLocked(id *ID, timeout time.Duration) bool {
+	m := id.msg
+	if m == nil || m.done {
+		return false
+	}
+	m.timeout = timeout
+	m.due = cm.clock.Now().Add(timeout)
+	m.timer.Reset(timeout)
+	return true
+}
+
 // msgTimeout runs on the work queue when a message's timeout passed:
 // resend it, or fail the ID as cm_process_send_error does.
 func (cm *CM) msgTimeout(id *ID, m *outMAD) {
 	cm.mu.Lock()
-	if m.done || id.msg != m || id.destroyed {
+	// A run queued before an MRA moved the timer on is stale.
+	if m.done || id.msg != m || id.destroyed || cm.clock.Now().Before(m.due) {
 		cm.mu.Unlock()
 		return
 	}
 	if m.retries > 0 {
 		m.retries--
 		cm.counters.Retries[header.MAD(m.mad).Header().AttrID]++
-		cm.post(m.mad, m.dlid)
+		cm.post(m.mad, m.to)
+		m.due = cm.clock.Now().Add(m.timeout)
 		m.timer.Reset(m.timeout)
 		cm.mu.Unlock()
 		return

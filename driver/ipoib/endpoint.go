@@ -57,6 +57,7 @@ type config struct {
 // with its neighbours, path records, connections and multicast groups.
 type Endpoint struct {
 	port       *Port
+	joiner     uint64 // the fabric joiner of the interface's multicast joins
 	host       *Host
 	cfg        atomic.Pointer[config]
 	stats      *Stats
@@ -106,6 +107,9 @@ type OpenOptions struct {
 	ListenCM bool
 	// Stats are the interface's counters, kept across endpoints.
 	Stats *Stats
+	// Joiner names the interface's multicast joins and leaves on the
+	// fabric (fabric.JoinRequest.Joiner): the one its broadcast join used.
+	Joiner uint64
 }
 
 // Open creates the QP (with the interface's QPN), brings it to RTS,
@@ -116,7 +120,7 @@ func Open(p *Port, o OpenOptions) (*Endpoint, error) {
 	if !ok {
 		return nil, fmt.Errorf("P_Key 0x%04x not in table", o.PKey)
 	}
-	ep := &Endpoint{port: p, host: p.host, stats: o.Stats, sendq: o.SendQueue,
+	ep := &Endpoint{port: p, host: p.host, stats: o.Stats, sendq: o.SendQueue, joiner: o.Joiner,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	var err error
 	if ep.scq, err = p.dev.NewCQ(o.SendQueue, nil); err != nil {

@@ -60,7 +60,7 @@ func (ep *Endpoint) mcastGroup(mgid [16]byte) (uint16, bool) {
 	}
 	ep.mcastDbg("setting up send only multicast group for %s", pI6(mgid))
 	cfg := ep.cfg.Load()
-	m, err := ep.host.Fabric.Join(ep.port.ref, fabric.JoinRequest{MGID: mgid, PKey: cfg.PKey,
+	m, err := ep.host.Fabric.Join(ep.port.ref, fabric.JoinRequest{Joiner: ep.joiner, MGID: mgid, PKey: cfg.PKey,
 		JoinState: fabric.SendOnlyFullMember, Create: true})
 	if err != nil {
 		return 0, false
@@ -105,7 +105,7 @@ func (ep *Endpoint) dropSendOnlyLocked(mgid [16]byte) bool {
 		return false
 	}
 	delete(ep.sendOnly, mgid)
-	_ = ep.host.Fabric.Leave(ep.port.ref, mgid, fabric.SendOnlyFullMember)
+	_ = ep.host.Fabric.Leave(ep.port.ref, ep.joiner, mgid, fabric.SendOnlyFullMember)
 	ep.mcastDbg("deleting multicast group %s", pI6(mgid))
 	return true
 }
@@ -139,13 +139,13 @@ func (ep *Endpoint) JoinFull(mgid [16]byte) (uint16, error) {
 
 // joinAttach is the SA join and the QP's attach. Caller holds mcmu.
 func (ep *Endpoint) joinAttach(mgid [16]byte) (uint16, error) {
-	m, err := ep.host.Fabric.Join(ep.port.ref, fabric.JoinRequest{MGID: mgid, PKey: ep.cfg.Load().PKey,
+	m, err := ep.host.Fabric.Join(ep.port.ref, fabric.JoinRequest{Joiner: ep.joiner, MGID: mgid, PKey: ep.cfg.Load().PKey,
 		JoinState: fabric.FullMember, Create: true})
 	if err != nil {
 		return 0, err
 	}
 	if err := ep.qp.AttachMcast(mgid, m.MLID); err != nil {
-		_ = ep.host.Fabric.Leave(ep.port.ref, mgid, fabric.FullMember)
+		_ = ep.host.Fabric.Leave(ep.port.ref, ep.joiner, mgid, fabric.FullMember)
 		return 0, err
 	}
 	return m.MLID, nil
@@ -158,7 +158,7 @@ func (ep *Endpoint) LeaveFull(mgid [16]byte, mlid uint16) {
 	delete(ep.fullGroups, mgid)
 	ep.mcmu.Unlock()
 	_ = ep.qp.DetachMcast(mgid, mlid)
-	_ = ep.host.Fabric.Leave(ep.port.ref, mgid, fabric.FullMember)
+	_ = ep.host.Fabric.Leave(ep.port.ref, ep.joiner, mgid, fabric.FullMember)
 }
 
 // leaveSendOnly leaves the send-only groups when the data path closes;
@@ -168,7 +168,7 @@ func (ep *Endpoint) leaveSendOnly() {
 	defer ep.mcmu.Unlock()
 	ep.mcClosed = true
 	for mgid := range ep.sendOnly {
-		_ = ep.host.Fabric.Leave(ep.port.ref, mgid, fabric.SendOnlyFullMember)
+		_ = ep.host.Fabric.Leave(ep.port.ref, ep.joiner, mgid, fabric.SendOnlyFullMember)
 	}
 	ep.sendOnly, ep.fullGroups = nil, nil
 }

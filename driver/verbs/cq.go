@@ -82,7 +82,7 @@ type WC struct {
 	SLID      uint16   // receive: the sender's LID
 	GRH       bool     // receive: a GRH was present (UD)
 	SGID      [16]byte // receive: the GRH source GID, when GRH
-	PKeyIndex uint16   // receive: the QP's P_Key index
+	PKeyIndex uint16   // receive: the QP's P_Key index; on QP1 the index of the packet's P_Key
 	WithImm   bool     // receive: Imm is valid
 	Imm       uint32
 }

@@ -22,25 +22,28 @@ func gsiQP(t *testing.T, d *Device, pkeyIndex uint16) *end {
 	return e
 }
 
-// TestGSIAcceptsEveryTablePKey sends from A's QP1 with each P_Key of A's
-// table to B's QP1 and to an ordinary UD QP of B: QP1 takes any P_Key in
-// B's table, the other QP only one matching the P_Key at its index.
+// TestGSIAcceptsEveryTablePKey sends from A's QP1 (P_Key index 0) with
+// each P_Key of A's table, given per WR as ib_ud_wr.pkey_index gives it,
+// to B's QP1 and to an ordinary UD QP of B: QP1 takes any P_Key in B's
+// table and reports the index it matched, the other QP only one matching
+// the P_Key at its index.
 func TestGSIAcceptsEveryTablePKey(t *testing.T) {
 	tests := []struct {
 		name      string
 		pkeyIndex uint16 // A's index: 0xFFFF, 0x8001, 0x0001, 0x8002
 		gsi, ud   bool   // delivered to B's QP1, to B's UD QP at index 0
+		wcIndex   uint16 // B's QP1 completion's P_Key index
 	}{
-		{"default partition", 0, true, true},
-		{"full member of another partition", 1, true, false},
-		{"limited member of another partition", 2, true, false},
-		{"P_Key not in B's table", 3, false, false},
+		{"default partition", 0, true, true, 0},
+		{"full member of another partition", 1, true, false, 1},
+		{"limited member of another partition", 2, true, false, 1},
+		{"P_Key not in B's table", 3, false, false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFabric(t, fabricOpts{})
 			f.pkeyB = []uint16{0xFFFF, 0x8001} // no 0x8002
-			s := gsiQP(t, f.a, tt.pkeyIndex)
+			s := gsiQP(t, f.a, 0)
 			g := gsiQP(t, f.b, 0)
 			u := newEnd(t, f.b, endOpts{typ: UD})
 			udRTS(t, u.qp, 0)
@@ -52,14 +55,17 @@ func TestGSIAcceptsEveryTablePKey(t *testing.T) {
 			mad := pattern(256, 3)
 			// QP1's own Q_Key, GSIQKey, goes out for a Q_Key with bit
 			// 31 set: the well-known Q_Key reaches QP1.
-			if err := s.qp.PostSend(&SendWR{SGL: [][]byte{mad}, AH: AH{DLID: lidB, DestQPN: GSIQPN, QKey: GSIQKey}}); err != nil {
+			if err := s.qp.PostSend(&SendWR{SGL: [][]byte{mad}, AH: AH{DLID: lidB, DestQPN: GSIQPN, QKey: GSIQKey}, PKeyIndex: tt.pkeyIndex}); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.qp.PostSend(&SendWR{SGL: [][]byte{mad}, AH: AH{DLID: lidB, DestQPN: u.qp.Num(), QKey: qkey}}); err != nil {
+			if err := s.qp.PostSend(&SendWR{SGL: [][]byte{mad}, AH: AH{DLID: lidB, DestQPN: u.qp.Num(), QKey: qkey}, PKeyIndex: tt.pkeyIndex}); err != nil {
 				t.Fatal(err)
 			}
-			if got := len(poll(g, g.rcq)) == 1; got != tt.gsi {
+			wcs := poll(g, g.rcq)
+			if got := len(wcs) == 1; got != tt.gsi {
 				t.Errorf("QP1 received: %v, want %v", got, tt.gsi)
+			} else if got && wcs[0].PKeyIndex != tt.wcIndex {
+				t.Errorf("QP1 completion's P_Key index %d, want %d", wcs[0].PKeyIndex, tt.wcIndex)
 			}
 			if got := len(poll(u, u.rcq)) == 1; got != tt.ud {
 				t.Errorf("UD QP received: %v, want %v", got, tt.ud)

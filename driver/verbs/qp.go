@@ -78,6 +78,11 @@ type SendWR struct {
 	SGL      [][]byte
 	Imm      uint32
 	AH       AH // UD only
+	// PKeyIndex is the P_Key index a send on QP1 goes with
+	// (ib_ud_wr.pkey_index, used for GSI QPs only): a MAD travels with
+	// the P_Key of what it is about, such as a CM message with its
+	// connection's. Other QPs send with the P_Key at their own index.
+	PKeyIndex uint16
 }
 
 // sendWQE is a posted send as kept in an SQ slot.
@@ -87,6 +92,7 @@ type sendWQE struct {
 	signaled bool
 	imm      uint32
 	ah       AH
+	pkeyIdx  uint16 // QP1 only
 	sgl      [][]byte
 	length   int
 	firstPSN uint32
@@ -276,7 +282,7 @@ func (qp *QP) PostSend(wr *SendWR) error {
 // Caller holds qp.mu.
 func (qp *QP) enqueueSendLocked(wr *SendWR) {
 	w := qp.sq.producer()
-	w.wrid, w.opcode, w.imm, w.ah = wr.WRID, wr.Opcode, wr.Imm, wr.AH
+	w.wrid, w.opcode, w.imm, w.ah, w.pkeyIdx = wr.WRID, wr.Opcode, wr.Imm, wr.AH, wr.PKeyIndex
 	w.signaled = wr.Signaled || qp.sigAll
 	w.sgl = append(w.sgl[:0], wr.SGL...)
 	w.length = 0

@@ -168,7 +168,11 @@ func (qp *QP) requester(n *notifier) (*Packet, error) {
 // Caller holds qp.mu.
 func (qp *QP) buildPacket(w *sendWQE) (*Packet, reqState) {
 	d := qp.dev
-	pkey, ok := d.pkey(qp.attr.PKeyIndex)
+	idx := qp.attr.PKeyIndex
+	if qp.num == GSIQPN {
+		idx = w.pkeyIdx
+	}
+	pkey, ok := d.pkey(idx)
 	if !ok {
 		w.status = WCLocQPOpErr
 		return nil, reqError

@@ -154,7 +154,7 @@ func (qp *QP) responder(p *Packet, n *notifier) *Packet {
 				QPNum:     qp.num,
 				SrcQP:     p.SrcQPN,
 				SLID:      p.SLID,
-				PKeyIndex: qp.attr.PKeyIndex,
+				PKeyIndex: qp.recvPKeyIndex(p.PKey),
 				WithImm:   p.last().hasImm(),
 				Imm:       p.Imm,
 			}
