@@ -65,6 +65,7 @@ GUID with 0x02 ORed into its first byte), and going down removes every IPv6 addr
 		newAddrVerb(f, runF, "add", []string{"a", "ad"}, "Add an address (ip address add)"),
 		newAddrVerb(f, runF, "delete", []string{"d", "de", "del", "dele", "delet"}, "Delete an address (ip address del)"),
 		newAddrVerb(f, runF, "show", []string{"s", "sh", "sho", "l", "li", "lis", "list", "ls", "lst"}, "Show links and their addresses (ip address show)"),
+		helpVerb(),
 	)
 	return cmd
 }

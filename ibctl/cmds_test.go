@@ -116,7 +116,7 @@ func TestParseEthtoolCmd(t *testing.T) {
 		{argv: "-C ib0", err: `ethtool -C: no coalescing parameters given`},
 		{argv: "-k -c ib0", err: `ethtool: only one of -i, -k, -K, -c, -C, -S may be given`},
 		{argv: "-k ib0 tso", err: `ethtool: unexpected argument "tso"`},
-		{argv: "", err: `requires at least 1 arg(s), only received 0`},
+		{argv: "", err: `ethtool: missing DEVNAME (try "ibctl ethtool --help")`},
 		{argv: "-x ib0", err: `unknown shorthand flag: 'x' in -x`},
 	}, NewCmdEthtool, func(o *EthtoolOptions) { o.F = nil })
 }
@@ -142,7 +142,7 @@ func TestParsePingCmd(t *testing.T) {
 		{argv: "-i -1 10.0.0.2", err: `ping: bad timing interval: -1`},
 		{argv: "-W 0 10.0.0.2", err: `ping: bad linger time: 0`},
 		{argv: "-M sometimes 10.0.0.2", err: `ping: invalid -M argument: sometimes`},
-		{argv: "10.0.0.2 10.0.0.3", err: `accepts 1 arg(s), received 2`},
+		{argv: "10.0.0.2 10.0.0.3", err: `ping: unexpected argument "10.0.0.3"`},
 	}, NewCmdPing, func(o *PingOptions) { o.F = nil })
 }
 
@@ -155,9 +155,9 @@ func TestParseSysCmd(t *testing.T) {
 		{argv: "write class/net/ib0/mode -n", want: SysOptions{Verb: "write", Path: "class/net/ib0/mode", Value: "-n"}},
 		{argv: "ls", want: SysOptions{Verb: "ls"}},
 		{argv: "ls class/net", want: SysOptions{Verb: "ls", Path: "class/net"}},
-		{argv: "read", err: `accepts 1 arg(s), received 0`},
-		{argv: "write class/net/ib0/mode", err: `accepts 2 arg(s), received 1`},
-		{argv: "ls a b", err: `accepts at most 1 arg(s), received 2`},
+		{argv: "read", err: `read: missing PATH (try "ibctl read --help")`},
+		{argv: "write class/net/ib0/mode", err: `write: missing VALUE (try "ibctl write --help")`},
+		{argv: "ls a b", err: `ls: unexpected argument "b"`},
 	}, NewCmdSys, func(o *SysOptions) { o.F = nil })
 }
 

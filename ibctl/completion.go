@@ -15,7 +15,7 @@ func NewCmdCompletion(f *Factory, runF func(*CompletionOptions) error) *cobra.Co
 		Use:       "completion bash|zsh|fish",
 		Short:     "Print a shell completion script",
 		Long:      "Print a completion script for bash, zsh or fish. Device names, feature names and sys paths are completed from the running driver (it is not started for completion).",
-		Args:      cobra.ExactArgs(1),
+		Args:      needArgs("SHELL"),
 		ValidArgs: []string{"bash", "zsh", "fish"},
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			switch args[0] {

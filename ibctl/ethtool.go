@@ -49,7 +49,7 @@ Checksum offload and LSO are off in connected mode and come back in datagram mod
 IPoIB moderates only the receive side: other -C parameters fail with "Operation not
 supported", values above 65535 with "Invalid argument".`,
 		DisableFlagsInUseLine: true,
-		Args:                  cobra.MinimumNArgs(1),
+		Args:                  needAtLeast("DEVNAME"),
 		ValidArgsFunction:     completeEthtoolArgs(f, o),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dev, o.Args = args[0], args[1:]

@@ -108,7 +108,7 @@ func TestEthtoolFeatureChanges(t *testing.T) {
 		{"ethtool -k ib0 extra", "", "ibctl: ethtool: unexpected argument \"extra\"\n", 2},
 		{"ethtool -k -c ib0", "", "ibctl: ethtool: only one of -i, -k, -K, -c, -C, -S may be given\n", 2},
 		{"ethtool -c ib9", "", "ibctl: ethtool -c ib9: No such device (Cannot find device \"ib9\")\n", 1},
-		{"ethtool", "", "ibctl: requires at least 1 arg(s), only received 0\n", 2},
+		{"ethtool", "", "ibctl: ethtool: missing DEVNAME (try \"ibctl ethtool --help\")\n", 2},
 	}
 	for _, tt := range tests {
 		out, errs, st := e.run(tt.cmd)

@@ -44,6 +44,7 @@ error rows); with -j the keys of "ip -j -d link show".`,
 		newLinkVerb(f, runF, "add", []string{"a"}, "Add an IPoIB child interface (ip link add ... type ipoib)"),
 		newLinkVerb(f, runF, "delete", []string{"del", "d"}, "Delete a child interface (ip link del)"),
 		newLinkVerb(f, runF, "set", []string{"change"}, "Change a link: up/down, mtu, ipoib mode and umcast (ip link set)"),
+		helpVerb(),
 	)
 	return cmd
 }

@@ -94,7 +94,7 @@ Without nud, entries in NOARP state are not shown.`,
 		}),
 	}
 	show.Flags().SetInterspersed(false)
-	cmd.AddCommand(show)
+	cmd.AddCommand(show, helpVerb())
 	return cmd
 }
 

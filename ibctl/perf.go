@@ -29,7 +29,7 @@ func NewCmdPerf(f *Factory, runF func(*PerfOptions) error) *cobra.Command {
 transport (UD in datagram mode, the RC connection in connected mode) and print what the
 receiver got: Gb/s, packets/s and receive-CQ completion events per packet, which
 ethtool -C rx-frames/rx-usecs on the receiver moderate.`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs("DESTINATION"),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dst = args[0]
 			if err := o.parse(); err != nil {

@@ -97,7 +97,12 @@ MTU is the UD MTU for 10 minutes (see "ibctl route get"). A fragmented echo the 
 cannot reassemble within its reassembly time (30 s for IPv4, 60 s for IPv6) is answered
 with ICMP time exceeded, which ping reports if it still waits for that reply (-W). A
 link-local IPv6 ADDRESS needs the interface: -I DEV, or ADDRESS%DEV.`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("ping: usage error: Destination address required") // iputils ping.c
+			}
+			return needArgs("ADDRESS")(cmd, args)
+		},
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dst, o.cmd = args[0], cmd
 			if err := o.parse(); err != nil {

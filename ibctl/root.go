@@ -22,6 +22,9 @@ own InfiniBand fabric; the first command that needs it starts it in the backgrou
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if v, _ := cmd.Flags().GetBool("version"); v {
+				return printVersion(f)
+			}
 			if g.Batch != "" {
 				f.batchGlobals = globalArgs(cmd.Root())
 				return runBatch(f, g.Batch)
@@ -39,6 +42,7 @@ own InfiniBand fabric; the first command that needs it starts it in the backgrou
 	pf.BoolVarP(&g.Pretty, "pretty", "p", false, "indent JSON output")
 	root.Flags().StringVarP(&g.Batch, "batch", "b", "", "read commands from FILE (- for standard input), one per line")
 	root.Flags().BoolVar(&g.Force, "force", false, "with --batch: go on after a failing line")
+	root.Flags().BoolP("version", "V", false, "print the version and the revision ibctl was built from")
 	_ = root.RegisterFlagCompletionFunc("node", completeNodes(f))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Msg: err.Error()} })
 	root.SetIn(f.IO.In)
@@ -47,7 +51,7 @@ own InfiniBand fabric; the first command that needs it starts it in the backgrou
 
 	root.AddCommand(NewCmdLink(f, nil), NewCmdAddr(f, nil), NewCmdNeigh(f, nil), NewCmdSys(f, nil), NewCmdEthtool(f, nil),
 		NewCmdHCA(f, nil), NewCmdSM(f, nil), NewCmdPing(f, nil), NewCmdDmesg(f, nil), NewCmdPerf(f, nil), NewCmdMaddr(f, nil),
-		NewCmdRoute(f, nil), NewCmdDriver(f, nil), NewCmdCompletion(f, nil))
+		NewCmdRoute(f, nil), NewCmdDriver(f, nil), NewCmdCompletion(f, nil), NewCmdVersion(f))
 	return root
 }
 
@@ -81,11 +85,14 @@ func execute(root *cobra.Command) (err error) {
 	}
 	var ue *UsageError
 	var se *SilentError
-	if errors.As(err, &ue) || errors.As(err, &se) || cmd == nil {
+	if errors.As(err, &ue) || errors.As(err, &se) {
 		return err
 	}
+	if cmd == nil {
+		return &UsageError{Msg: oneLine(err.Error())}
+	}
 	if cmd.Annotations["ran"] != "yes" {
-		return &UsageError{Msg: err.Error()}
+		return &UsageError{Msg: oneLine(err.Error())}
 	}
 	return err
 }

@@ -23,7 +23,7 @@ func NewCmdRoute(f *Factory, runF func(*RouteOptions) error) *cobra.Command {
 	get := &cobra.Command{
 		Use:   "get ADDRESS",
 		Short: "Show the route to ADDRESS and its cached path MTU",
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("ADDRESS"),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			dst, err := netip.ParseAddr(args[0])
 			if err != nil {

@@ -107,7 +107,7 @@ func NewCmdSM(f *Factory, runF func(*SMOptions) error) *cobra.Command {
 mtu is the IB MTU of its broadcast group (256, 512, 1024, 2048 or 4096; default 2048);
 "all full" or "all limited" makes every port a member; each "member NODE/PORT" adds one
 port, as a full member unless ":limited" follows.`,
-		Args:                  cobra.MinimumNArgs(1),
+		Args:                  needAtLeast("PKEY"),
 		DisableFlagsInUseLine: true,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			p, err := parsePartition(args)
@@ -120,7 +120,7 @@ port, as a full member unless ":limited" follows.`,
 	add.Flags().SetInterspersed(false)
 	del := &cobra.Command{
 		Use: "del PKEY", Aliases: []string{"delete"}, Short: "Delete a partition and its multicast groups",
-		Args: cobra.ExactArgs(1),
+		Args: needArgs("PKEY"),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			pkey, ok := getU16(args[0])
 			if !ok {

@@ -29,13 +29,13 @@ func NewCmdSys(f *Factory, runF func(*SysOptions) error) *cobra.Command {
 module/ib_ipoib/parameters/debug_level, ...
 
 "ibctl sys write PATH VALUE" acts like "echo VALUE > /sys/PATH" (the value gets a
-newline; -n leaves it out, like echo -n) and fails as the kernel does.`,
+newline; --no-newline leaves it out, like echo -n) and fails as the kernel does.`,
 	}
 	read := &cobra.Command{
 		Use:               "read PATH",
 		Aliases:           []string{"cat"},
 		Short:             "Print a sysfs file's content",
-		Args:              cobra.ExactArgs(1),
+		Args:              needArgs("PATH"),
 		ValidArgsFunction: completeSysPath(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			return runOr(&SysOptions{F: f, Verb: "read", Path: args[0]}, runF, sysRun)
@@ -46,7 +46,7 @@ newline; -n leaves it out, like echo -n) and fails as the kernel does.`,
 		Use:               "write PATH VALUE",
 		Aliases:           []string{"echo"},
 		Short:             "Write a value to a sysfs file, as echo VALUE > PATH",
-		Args:              cobra.ExactArgs(2),
+		Args:              needArgs("PATH", "VALUE"),
 		ValidArgsFunction: completeSysPath(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			wo.Path, wo.Value = args[0], args[1]
@@ -58,7 +58,7 @@ newline; -n leaves it out, like echo -n) and fails as the kernel does.`,
 	ls := &cobra.Command{
 		Use:               "ls [PATH]",
 		Short:             "List a sysfs directory",
-		Args:              cobra.MaximumNArgs(1),
+		Args:              atMost("PATH"),
 		ValidArgsFunction: completeSysPath(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o := &SysOptions{F: f, Verb: "ls"}
