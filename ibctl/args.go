@@ -68,3 +68,30 @@ func helpVerb() *cobra.Command {
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Parent().Help() },
 	}
 }
+
+// defaultVerb makes obj run verb when it is given without one, as
+// `ip link` lists; an unknown verb is a usage error instead of the help
+// that cobra prints for a command that cannot run.
+func defaultVerb(obj, verb *cobra.Command) {
+	obj.Args = noVerbArgs
+	obj.RunE = verb.RunE
+}
+
+// verbRequired makes obj, which has no default verb, a one-line usage
+// error without a verb or with an unknown one.
+func verbRequired(obj *cobra.Command) {
+	obj.Args = noVerbArgs
+	obj.RunE = func(cmd *cobra.Command, _ []string) error {
+		what := commandPath(cmd)
+		return usagef("%s: missing command (try \"ibctl %s --help\")", what, what)
+	}
+}
+
+// noVerbArgs refuses an argument that is no verb of the object.
+func noVerbArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		what := commandPath(cmd)
+		return usagef("%s: unknown command %q (try \"ibctl %s --help\")", what, args[0], what)
+	}
+	return nil
+}

@@ -81,6 +81,7 @@ it (journal.log.damaged-*); the driver's log says what was dropped.`,
 		}),
 	}
 	cmd.AddCommand(start, stop, status)
+	verbRequired(cmd)
 	return cmd
 }
 

@@ -33,6 +33,7 @@ func NewCmdRoute(f *Factory, runF func(*RouteOptions) error) *cobra.Command {
 		}),
 	}
 	cmd.AddCommand(get)
+	verbRequired(cmd)
 	return cmd
 }
 

@@ -30,6 +30,7 @@ func NewCmdHCA(f *Factory, runF func(*HCAOptions) error) *cobra.Command {
 		}),
 	}
 	cmd.AddCommand(show)
+	defaultVerb(cmd, show)
 	return cmd
 }
 
@@ -130,6 +131,7 @@ port, as a full member unless ":limited" follows.`,
 		}),
 	}
 	part.AddCommand(list, add, del)
+	defaultVerb(part, list)
 	groups := &cobra.Command{
 		Use: "groups", Short: "List the multicast groups and their members", Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error { return run(&SMOptions{F: f, Verb: "groups"}) }),
@@ -139,6 +141,7 @@ port, as a full member unless ":limited" follows.`,
 		RunE: runE(func(cmd *cobra.Command, args []string) error { return run(&SMOptions{F: f, Verb: "show"}) }),
 	}
 	cmd.AddCommand(show, part, groups)
+	defaultVerb(cmd, show)
 	return cmd
 }
 

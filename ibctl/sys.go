@@ -69,6 +69,7 @@ newline; --no-newline leaves it out, like echo -n) and fails as the kernel does.
 		}),
 	}
 	cmd.AddCommand(read, write, ls)
+	verbRequired(cmd)
 	return cmd
 }
 

@@ -69,6 +69,12 @@ func TestUsageErrorsOneLine(t *testing.T) {
 		{"route get", "ibctl: route get: missing ADDRESS (try \"ibctl route get --help\")\n"},
 		{"sm partition del", "ibctl: sm partition del: missing PKEY (try \"ibctl sm partition del --help\")\n"},
 		{"lnk show", "ibctl: unknown command \"lnk\" for \"ibctl\"; did you mean \"link\"?\n"},
+		{"route", "ibctl: route: missing command (try \"ibctl route --help\")\n"},
+		{"driver", "ibctl: driver: missing command (try \"ibctl driver --help\")\n"},
+		{"sys", "ibctl: sys: missing command (try \"ibctl sys --help\")\n"},
+		{"route bogus", "ibctl: route: unknown command \"bogus\" (try \"ibctl route --help\")\n"},
+		{"hca bogus", "ibctl: hca: unknown command \"bogus\" (try \"ibctl hca --help\")\n"},
+		{"sm partition bogus", "ibctl: sm partition: unknown command \"bogus\" (try \"ibctl sm partition --help\")\n"},
 	} {
 		out, errs, st := e.run(tc.argv)
 		if st != 2 || out != "" || errs != tc.stderr {
@@ -87,6 +93,21 @@ func TestHelpVerb(t *testing.T) {
 		long, _, _ = strings.Cut(long, "\nUsage:")
 		if st != 0 || errs != "" || !strings.HasPrefix(out, long+"\nUsage:\n  ibctl "+obj+" [flags]") {
 			t.Errorf("%s help: %d %q %q", obj, st, out, errs)
+		}
+	}
+}
+
+// hca, sm and sm partition without a verb show, as link, addr and neigh
+// do (ip's objects list by default).
+func TestDefaultVerbs(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct{ bare, verb string }{
+		{"hca", "hca show"}, {"sm", "sm show"}, {"sm partition", "sm partition list"}, {"-j sm", "-j sm show"},
+	} {
+		got, errs, st := e.run(tc.bare)
+		want, _, _ := e.run(tc.verb)
+		if st != 0 || errs != "" || got != want || got == "" {
+			t.Errorf("%s: %d %q %q, want what %s prints: %q", tc.bare, st, got, errs, tc.verb, want)
 		}
 	}
 }
