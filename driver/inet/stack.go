@@ -106,7 +106,7 @@ func (s *Stack) xmit(nic *NIC, dst netip.Addr, hw header.HWAddr, ip []byte) {
 	}
 	var tb TooBig
 	if errors.As(err, &tb) {
-		s.setPMTU(dst, tb.TooBigMTU())
+		s.setPMTU(dst, tb.TooBigMTU(), uint32(mtu))
 	}
 }
 
