@@ -34,6 +34,8 @@ type Stack struct {
 	clock verbs.Clock
 	// nics are the interfaces with a link attached, by ifindex.
 	nics map[int32]*NIC
+	// udp are the UDP sinks by port (udp.go).
+	udp map[uint16]*UDPSink
 }
 
 // New returns an empty stack whose timers and time run on clock.
