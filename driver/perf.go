@@ -101,11 +101,30 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 		return nil
 	}
 
+	// send writes one datagram. A full send queue (streams sharing a
+	// connection) waits for room until the time given, as a stopped
+	// netdev queue holds the socket's datagrams (ipoib_cm_send's
+	// netif_stop_queue).
+	send := func(until time.Time) error {
+		for {
+			err := dp.WritePacket(pkt, hw)
+			if err == nil {
+				return nil
+			}
+			if netlinkx.ErrnoOf(err) != unix.ENOMEM || time.Now().After(until) || ctx.Err() != nil {
+				return errorf("perf", name, netlinkx.ErrnoOf(err), "%v", err)
+			}
+			if err := check(); err != nil {
+				return err
+			}
+			runtime.Gosched()
+		}
+	}
 	// In connected mode the first packet sets the connection up and waits
 	// on the neighbour meanwhile: send one first and wait for it, so that
 	// the stream runs over the established connection.
-	if err := dp.WritePacket(pkt, hw); err != nil {
-		return netlinkx.PerfReply{}, errorf("perf", name, netlinkx.ErrnoOf(err), "%v", err)
+	if err := send(time.Now().Add(2 * time.Second)); err != nil {
+		return netlinkx.PerfReply{}, err
 	}
 	for warm := time.Now().Add(2 * time.Second); received() == 0 && time.Now().Before(warm) && ctx.Err() == nil; {
 		runtime.Gosched()
@@ -132,8 +151,8 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 					break
 				}
 			}
-			if err := dp.WritePacket(pkt, hw); err != nil {
-				return netlinkx.PerfReply{}, errorf("perf", name, netlinkx.ErrnoOf(err), "%v", err)
+			if err := send(end.Add(time.Second)); err != nil {
+				return netlinkx.PerfReply{}, err
 			}
 			sent++
 		}
