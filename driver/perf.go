@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"runtime"
 	"time"
@@ -111,7 +112,7 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 			if err == nil {
 				return nil
 			}
-			if netlinkx.ErrnoOf(err) != unix.ENOMEM || time.Now().After(until) || ctx.Err() != nil {
+			if !errors.Is(err, unix.ENOMEM) || time.Now().After(until) || ctx.Err() != nil {
 				return errorf("perf", name, netlinkx.ErrnoOf(err), "%v", err)
 			}
 			if err := check(); err != nil {
