@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"runtime"
 	"time"
@@ -13,15 +14,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// perfPort is the UDP port perf streams go to (iperf3's).
+// perfPort is the first UDP port perf streams go to (iperf3's); another
+// stream to the same receiver takes the next free one.
 const perfPort = 5201
 
 // Perf streams UDP datagrams of r.Size bytes to r.Dst for r.DurationMs
 // (an iperf-like throughput test) over the interface's transport — UD in
 // datagram mode, the RC connection in connected mode — and reports what
-// the receiver got: bytes, packets, and receive-CQ events per packet.
-// The sender keeps at most half the receiver's queue in flight, as a
-// flow-controlled stream would.
+// the receiver got: the bytes and packets of the stream's own datagrams
+// (those to its UDP port on the receiving interface), receive-CQ events
+// per packet, and the emulated link rate beside them. The sender keeps at
+// most half the receiver's queue in flight, as a flow-controlled stream
+// would, and fails with ENETUNREACH once its route or link goes away.
 func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 	return n.PerfContext(context.Background(), r)
 }
@@ -53,63 +57,152 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 		return netlinkx.PerfReply{}, errorf("perf", name, unix.EHOSTUNREACH, "")
 	}
 	peer := n.d.endpoints.Lookup(ipoib.Key{GID: hw.GID(), QPN: hw.QPN()})
-	if peer == nil {
+	rstack, rdev := n.d.netdevOf(peer)
+	if rstack == nil {
 		return netlinkx.PerfReply{}, errorf("perf", name, unix.ECONNREFUSED, "no receiver at %s", dst)
 	}
+	// The receiver counts the stream's own datagrams, those to its port
+	// on its interface, as a bound socket would: other traffic to the
+	// interface is not the stream's.
+	sink, err := rstack.ip.OpenUDPSink(rdev, perfPort)
+	if err != nil {
+		return netlinkx.PerfReply{}, errorf("perf", name, unix.EADDRINUSE, "%v", err)
+	}
+	defer sink.Close()
+	received := func() uint64 { p, _ := sink.Counts(); return p }
 	pkt := make([]byte, header.IPoIBHeaderLen+header.IPv4MinHeaderLen+8+size)
 	header.IPoIB(pkt).Encode(header.EtherTypeIPv4)
 	ip := pkt[header.IPoIBHeaderLen:]
 	header.EncodeIPv4(ip, header.IPv4Fields{TotalLength: uint16(len(ip)), TTL: 64, Protocol: unix.IPPROTO_UDP,
 		Src: src.As4(), Dst: dst.As4()})
 	udp := ip[header.IPv4MinHeaderLen:]
-	binary.BigEndian.PutUint16(udp[0:], perfPort)
-	binary.BigEndian.PutUint16(udp[2:], perfPort)
+	binary.BigEndian.PutUint16(udp[0:], sink.Port())
+	binary.BigEndian.PutUint16(udp[2:], sink.Port())
 	binary.BigEndian.PutUint16(udp[4:], uint16(8+size))
 
+	// The stream stops with an error once its route or its link goes
+	// away (the address deleted, the interface down, the partition
+	// deleted or the port limited): a socket's sendmsg would fail with
+	// ENETUNREACH, and a stream that only waited would report nothing
+	// the link carried.
+	var sent uint64
+	lastCheck := time.Now()
+	check := func() error {
+		if time.Since(lastCheck) < perfRouteCheck {
+			return nil
+		}
+		lastCheck = time.Now()
+		now, err := n.routeTo(r.Dev, dst)
+		switch {
+		case err != nil:
+			return errorf("perf", name, unix.ENETUNREACH, "the route to %s went away after %d packets", dst, sent)
+		case now.index != rt.index || now.dp != dp:
+			return errorf("perf", name, unix.ENETUNREACH, "the link of %s went away after %d packets", name, sent)
+		}
+		return nil
+	}
+
+	// send writes one datagram. A full send queue (streams sharing a
+	// connection) waits for room until the time given, as a stopped
+	// netdev queue holds the socket's datagrams (ipoib_cm_send's
+	// netif_stop_queue).
+	send := func(until time.Time) error {
+		for {
+			err := dp.WritePacket(pkt, hw)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, unix.ENOMEM) || time.Now().After(until) || ctx.Err() != nil {
+				return errorf("perf", name, netlinkx.ErrnoOf(err), "%v", err)
+			}
+			if err := check(); err != nil {
+				return err
+			}
+			runtime.Gosched()
+		}
+	}
 	// In connected mode the first packet sets the connection up and waits
 	// on the neighbour meanwhile: send one first and wait for it, so that
 	// the stream runs over the established connection.
-	rxw := peer.Stats().RxPackets()
-	if err := dp.WritePacket(pkt, hw); err != nil {
-		return netlinkx.PerfReply{}, errorf("perf", name, netlinkx.ErrnoOf(err), "%v", err)
+	if err := send(time.Now().Add(2 * time.Second)); err != nil {
+		return netlinkx.PerfReply{}, err
 	}
-	for warm := time.Now().Add(2 * time.Second); peer.Stats().RxPackets() == rxw && time.Now().Before(warm) && ctx.Err() == nil; {
+	for warm := time.Now().Add(2 * time.Second); received() == 0 && time.Now().Before(warm) && ctx.Err() == nil; {
 		runtime.Gosched()
 	}
-	rx0 := peer.Stats().Snapshot()
-	rx0p := rx0.RxPackets
+	rx0p, rx0b := sink.Counts()
 	ev0 := peer.RecvCQStats()
 	window := uint64(peer.RecvQueueSize() / 2)
-	var sent uint64
 	start := time.Now()
 	end := start.Add(time.Duration(r.DurationMs) * time.Millisecond)
 	for time.Now().Before(end) {
 		if ctx.Err() != nil {
 			return netlinkx.PerfReply{}, errorf("perf", name, unix.ECANCELED, "the client went away after %d packets", sent)
 		}
+		if err := check(); err != nil {
+			return netlinkx.PerfReply{}, err
+		}
 		for i := 0; i < 64; i++ {
-			for sent-(peer.Stats().RxPackets()-rx0p) >= window {
+			for sent-(received()-rx0p) >= window {
 				runtime.Gosched()
+				if err := check(); err != nil {
+					return netlinkx.PerfReply{}, err
+				}
 				if time.Now().After(end.Add(time.Second)) || ctx.Err() != nil {
 					break
 				}
 			}
-			if err := dp.WritePacket(pkt, hw); err != nil {
-				return netlinkx.PerfReply{}, errorf("perf", name, netlinkx.ErrnoOf(err), "%v", err)
+			if err := send(end.Add(time.Second)); err != nil {
+				return netlinkx.PerfReply{}, err
 			}
 			sent++
 		}
 	}
 	// Let the receiver drain what is in flight.
-	for drain := time.Now().Add(5 * time.Second); peer.Stats().RxPackets()-rx0p < sent && time.Now().Before(drain) && ctx.Err() == nil; {
+	for drain := time.Now().Add(5 * time.Second); received()-rx0p < sent && time.Now().Before(drain) && ctx.Err() == nil; {
 		runtime.Gosched()
+		if err := check(); err != nil {
+			return netlinkx.PerfReply{}, err
+		}
 	}
 	elapsed := time.Since(start)
 	ev1 := peer.RecvCQStats()
-	rx1 := peer.Stats().Snapshot()
+	rx1p, rx1b := sink.Counts()
 	return netlinkx.PerfReply{
-		Sent: sent, Received: rx1.RxPackets - rx0p, Bytes: rx1.RxBytes - rx0.RxBytes,
+		Sent: sent, Received: rx1p - rx0p, Bytes: rx1b - rx0b,
 		ElapsedNs: uint64(elapsed), Events: ev1.Events - ev0.Events, Completions: ev1.Completions - ev0.Completions,
-		Mode: rt.mode,
+		Mode: rt.mode, LinkMbps: uint32(n.linkSpeed(rt.index)),
 	}, nil
+}
+
+// perfRouteCheck is how often a perf stream looks its route up again.
+const perfRouteCheck = 10 * time.Millisecond
+
+// netdevOf finds the node and interface whose endpoint ep is: a perf
+// stream's receiver.
+func (d *Driver) netdevOf(ep *ipoib.Endpoint) (*stack, int32) {
+	if ep == nil {
+		return nil, 0
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, n := range d.nodes {
+		for _, nd := range n.devs {
+			if nd.dp == ep {
+				return n, nd.index
+			}
+		}
+	}
+	return nil, 0
+}
+
+// linkSpeed is the emulated link rate of the interface's HCA port in
+// Mb/s (what ethtool reports as its speed), 0 when it is gone.
+func (n *Node) linkSpeed(index int32) int {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	if nd := n.devs[index]; nd != nil {
+		return n.portSpec(nd.port).LinkSpeed()
+	}
+	return 0
 }

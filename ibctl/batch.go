@@ -62,11 +62,15 @@ func splitLine(line string) ([]string, error) {
 }
 
 // globalArgs re-creates the global flags given on the command line, so
-// every batch line runs with them (a line may override them).
+// every batch line runs with them (a line may override them), as ip's -n
+// and -json apply to each line of -batch. The parsed flag set is the
+// command's merged one: the persistent set records no flag as set.
 func globalArgs(root *cobra.Command) []string {
 	var args []string
-	root.PersistentFlags().Visit(func(fl *pflag.Flag) {
-		args = append(args, "--"+fl.Name+"="+fl.Value.String())
+	root.Flags().Visit(func(fl *pflag.Flag) {
+		if root.PersistentFlags().Lookup(fl.Name) != nil {
+			args = append(args, "--"+fl.Name+"="+fl.Value.String())
+		}
 	})
 	return args
 }

@@ -346,6 +346,37 @@ func TestBatch(t *testing.T) {
 	}
 }
 
+// The global options given with --batch apply to every line, as ip's
+// -n and -json do with -batch; a line's own option overrides them.
+func TestBatchGlobals(t *testing.T) {
+	for _, tc := range []struct {
+		name, args, script string
+		onNode1, onNode0   bool   // a child 0x8031 exists on node1 / node0 after
+		out                string // how the output begins
+	}{
+		{"-n before -b", "-n node1 -b -", "sys write class/net/ib1/create_child 0x8031\n", true, false, ""},
+		{"-n after -b", "-b - -n node1", "sys write class/net/ib1/create_child 0x8031\n", true, false, ""},
+		{"a line's -n overrides", "-n node1 -b -", "-n node0 sys write class/net/ib0/create_child 0x8031\n", false, true, ""},
+		{"no -n", "-b -", "sys write class/net/ib0/create_child 0x8031\n", false, true, ""},
+		{"-j for every line", "-j -b -", "link show ib0\n", false, false, "[{"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			out, errs, st := e.run(tc.args, tc.script)
+			if st != 0 || errs != "" || !strings.HasPrefix(out, tc.out) || (tc.out == "") != (out == "") {
+				t.Fatalf("batch: %d %q %q, want output beginning %q", st, out, errs, tc.out)
+			}
+			has := func(node string) bool {
+				out, _, _ := e.run("-n " + node + " link show")
+				return strings.Contains(out, ".8031@")
+			}
+			if has("node1") != tc.onNode1 || has("node0") != tc.onNode0 {
+				t.Fatalf("child on node1 %v, on node0 %v; want %v, %v", has("node1"), has("node0"), tc.onNode1, tc.onNode0)
+			}
+		})
+	}
+}
+
 func TestSMAndHCA(t *testing.T) {
 	e := newEnv(t)
 	e.ok("link set ib0 up", "link add link ib0 name p1 up type ipoib pkey 0x8001")

@@ -1,6 +1,9 @@
 package ibctl
 
-import "testing"
+import (
+	"regexp"
+	"testing"
+)
 
 // TestPerfUsage checks perf's -t: anything but 0.001 … 3600 seconds (NaN
 // included) is a usage error, and no stream runs.
@@ -26,5 +29,23 @@ func TestPerfUsage(t *testing.T) {
 	}
 	if _, errs, st := e.run("perf -t 0.001 10.0.0.2"); st != 0 || errs != "" {
 		t.Errorf("perf -t 0.001: status %d, stderr %q", st, errs)
+	}
+}
+
+// perf prints the emulated link rate beside the measured throughput,
+// which the emulation may exceed: the figure is not a link measurement.
+func TestPerfLinkRate(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "-n node1 link set ib0 up")
+	e.addAddr("node0", "ib0", "10.0.0.1/24")
+	e.addAddr("node1", "ib0", "10.0.0.2/24")
+	for _, tc := range []struct{ cmd, want string }{
+		{"perf -t 0.05 10.0.0.2", `(?m)^throughput [0-9]+\.[0-9]{3} Gb/s \(emulated link rate 100 Gb/s\), [0-9]+ packets/s$`},
+		{"-j perf -t 0.05 10.0.0.2", `"gbps":[0-9.e+-]+,"link_gbps":100,"pps":`},
+	} {
+		out, errs, st := e.run(tc.cmd)
+		if st != 0 || errs != "" || !regexp.MustCompile(tc.want).MatchString(out) {
+			t.Errorf("%s: %d %q %q, want %s", tc.cmd, st, out, errs, tc.want)
+		}
 	}
 }

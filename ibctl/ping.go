@@ -217,6 +217,15 @@ func pingRun(o *PingOptions) error {
 		}
 		rep, err := c.Ping(netlinkx.PingRequest{Dev: dev, Dst: dst.AsSlice(), Size: uint32(o.Size), Ident: ident,
 			Seq: uint16(seq), TimeoutMs: uint32(o.Wait * 1000), PMTUDisc: pmtuModes[o.PMTU]})
+		if e, ok := Errno(err); ok && bannerDone {
+			// A send that fails once ping runs (the route or the link
+			// went away) is a hard local error of that packet alone:
+			// iputils' pinger counts it as sent, reports it with
+			// perror("ping: sendmsg") and goes on.
+			sent++
+			fmt.Fprintf(o.F.IO.ErrOut, "ping: sendmsg: %s\n", Strerror(e))
+			continue
+		}
 		if err != nil {
 			switch e, _ := Errno(err); e {
 			case unix.ENETUNREACH:

@@ -2,6 +2,7 @@ package ibctl
 
 import (
 	"fmt"
+	"github.com/ibctl/ibctl/driver/daemon"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -499,5 +500,107 @@ func TestRTTFormats(t *testing.T) {
 		if got := rttSummary(tt.us); got != tt.want {
 			t.Errorf("rttSummary(%v) = %q, want %q", tt.us, got, tt.want)
 		}
+	}
+}
+
+// hookNode is a node whose Ping runs a hook before each request, given
+// the request's sequence number: a change between two echoes of a ping.
+type hookNode struct {
+	netlinkx.Node
+	hook func(seq uint16)
+}
+
+func (n *hookNode) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
+	n.hook(r.Seq)
+	return n.Node.(interface {
+		Ping(netlinkx.PingRequest) (netlinkx.PingReply, error)
+	}).Ping(r)
+}
+
+// hookBackend serves its nodes as hookNodes.
+type hookBackend struct {
+	netlinkx.Backend
+	hook func(seq uint16)
+}
+
+func (b *hookBackend) Node(name string) (netlinkx.Node, error) {
+	n, err := b.Backend.Node(name)
+	if err != nil {
+		return nil, err
+	}
+	return &hookNode{Node: n, hook: b.hook}, nil
+}
+
+// A running ping whose route goes away goes on, as iputils' pinger does
+// with a hard local error of sendmsg (ENETUNREACH, EHOSTUNREACH): each
+// failed request counts as sent and is reported as "ping: sendmsg:
+// <reason>" on stderr; the statistics follow, and the exit status is 1
+// only when no reply came. Only a route missing for the first request is
+// connect's usage error.
+func TestPingRouteLost(t *testing.T) {
+	const banner = "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n"
+	reply := func(seq int) string {
+		return fmt.Sprintf("64 bytes from 10.0.0.2: icmp_seq=%d ttl=64 time=X\n", seq)
+	}
+	const stats = "\n--- 10.0.0.2 ping statistics ---\n"
+	const unreach = "ping: sendmsg: Network is unreachable\n"
+	for _, tc := range []struct {
+		name   string
+		count  int
+		gone   uint16 // the address goes before this request
+		back   uint16 // and comes back before this one (0: never)
+		stdout string
+		stderr string
+		status int
+	}{
+		{"gone after two", 4, 3, 0, banner + reply(1) + reply(2) + stats +
+			"4 packets transmitted, 2 received, 50% packet loss, X\nrtt min/avg/max/mdev X\n", unreach + unreach, 0},
+		{"gone and back", 4, 2, 4, banner + reply(1) + reply(4) + stats +
+			"4 packets transmitted, 2 received, 50% packet loss, X\nrtt min/avg/max/mdev X\n", unreach + unreach, 0},
+		{"gone before the first", 2, 1, 0, "", "ibctl: ping: connect: Network is unreachable\n", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.ok("link set ib0 up", "-n node1 link set ib0 up")
+			e.addAddr("node0", "ib0", "10.0.0.1/24")
+			e.addAddr("node1", "ib0", "10.0.0.2/24")
+			n, err := e.drv.Node("node0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := n.Link(0, "ib0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := netlinkx.Addr{Index: l.Index, Family: unix.AF_INET, PrefixLen: 24, Local: []byte{10, 0, 0, 1}}
+			hook := func(seq uint16) {
+				switch seq {
+				case tc.gone:
+					if err := n.DelAddr(addr); err != nil {
+						t.Error(err)
+					}
+				case tc.back:
+					if err := n.AddAddr(addr); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			c, err := netlinkx.Pipe(&hookBackend{Backend: daemon.Backend(e.drv), hook: hook})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			e.client, e.node = c, ""
+			out, errs, st := e.run(fmt.Sprintf("ping -c %d -i 0 10.0.0.2", tc.count))
+			out = timeRE.ReplaceAllStringFunc(out, func(s string) string {
+				if strings.HasPrefix(s, "time=") {
+					return "time=X"
+				}
+				return "X"
+			})
+			if out != tc.stdout || errs != tc.stderr || st != tc.status {
+				t.Errorf("got %d stdout %q stderr %q\nwant %d stdout %q stderr %q", st, out, errs, tc.status, tc.stdout, tc.stderr)
+			}
+		})
 	}
 }

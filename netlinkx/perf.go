@@ -22,6 +22,9 @@ type PerfReply struct {
 	ElapsedNs             uint64
 	Events, Completions   uint64 // the receiver's receive-CQ events and completions
 	Mode                  uint16
+	// LinkMbps is the emulated link rate of the sending interface's port
+	// (ethtool's speed): the emulation is not bound by it.
+	LinkMbps uint32
 }
 
 // Perfer is implemented by nodes that can run perf streams. A stream
@@ -67,6 +70,7 @@ func perfRequest(ctx context.Context, node Node, rest []byte, ae *netlink.Attrib
 	ae.Uint64(wire.AttrEvents, rep.Events)
 	ae.Uint64(wire.AttrCompletions, rep.Completions)
 	ae.Uint16(wire.AttrMode, rep.Mode)
+	ae.Uint32(wire.AttrSpeed, rep.LinkMbps)
 	return nil
 }
 
@@ -100,6 +104,8 @@ func (c *Client) Perf(r PerfRequest) (PerfReply, error) {
 			rep.Completions = ad.Uint64()
 		case wire.AttrMode:
 			rep.Mode = ad.Uint16()
+		case wire.AttrSpeed:
+			rep.LinkMbps = ad.Uint32()
 		}
 	}
 	return rep, ad.Err()

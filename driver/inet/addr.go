@@ -223,12 +223,17 @@ var ErrAddrExists = errors.New("address already assigned")
 // ErrAddrNotFound is an address the interface lacks (EADDRNOTAVAIL).
 var ErrAddrNotFound = errors.New("address not assigned")
 
-// AddAddr adds p to the interface (RTM_NEWADDR with NLM_F_EXCL).
+// AddAddr adds p to the interface (RTM_NEWADDR with NLM_F_EXCL). An IPv4
+// address exists only with the same prefix length: the kernel matches
+// address and mask (inet_rtm_newaddr's find_matching_ifa,
+// __inet_insert_ifa), so one with another length is another address. An
+// IPv6 address exists with any length (ipv6_add_addr's
+// ipv6_chk_same_addr).
 func (s *Stack) AddAddr(index int32, p netip.Prefix) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, q := range s.addrs[index] {
-		if q.Addr() == p.Addr() {
+		if q.Addr() == p.Addr() && (p.Addr().Is6() || q.Bits() == p.Bits()) {
 			return ErrAddrExists
 		}
 	}

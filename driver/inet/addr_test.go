@@ -86,8 +86,24 @@ func TestAddDelAddr(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"add again", func(s *Stack) error { return s.AddAddr(2, netip.MustParsePrefix("10.0.0.2/16")) }, ErrAddrExists,
+		{"add again", func(s *Stack) error { return s.AddAddr(2, netip.MustParsePrefix("10.0.0.2/24")) }, ErrAddrExists,
 			"10.0.0.1/24, 10.0.1.1/24, 10.0.0.2/24 secondary, 10.0.0.3/24 secondary, fd00::1/64"},
+		// inet_rtm_newaddr's find_matching_ifa compares address and mask:
+		// the address with another length is another address, here a
+		// primary of its own subnet.
+		{"add IPv4 with another length", func(s *Stack) error { return s.AddAddr(2, netip.MustParsePrefix("10.0.0.2/16")) }, nil,
+			"10.0.0.1/24, 10.0.1.1/24, 10.0.0.2/16, 10.0.0.2/24 secondary, 10.0.0.3/24 secondary, fd00::1/64"},
+		{"add IPv4 /32 beside /24", func(s *Stack) error { return s.AddAddr(2, netip.MustParsePrefix("10.0.1.1/32")) }, nil,
+			"10.0.0.1/24, 10.0.1.1/24, 10.0.1.1/32, 10.0.0.2/24 secondary, 10.0.0.3/24 secondary, fd00::1/64"},
+		// ipv6_add_addr's ipv6_chk_same_addr compares the address only.
+		{"add IPv6 with another length", func(s *Stack) error { return s.AddAddr(2, netip.MustParsePrefix("fd00::1/48")) }, ErrAddrExists,
+			"10.0.0.1/24, 10.0.1.1/24, 10.0.0.2/24 secondary, 10.0.0.3/24 secondary, fd00::1/64"},
+		{"delete one of two lengths", func(s *Stack) error {
+			if err := s.AddAddr(2, netip.MustParsePrefix("10.0.1.1/16")); err != nil {
+				return err
+			}
+			return s.DelAddr(2, netip.MustParseAddr("10.0.1.1"), 24)
+		}, nil, "10.0.0.1/24, 10.0.1.1/16, 10.0.0.2/24 secondary, 10.0.0.3/24 secondary, fd00::1/64"},
 		{"delete with another length", func(s *Stack) error { return s.DelAddr(2, netip.MustParseAddr("10.0.1.1"), 16) }, ErrAddrNotFound,
 			"10.0.0.1/24, 10.0.1.1/24, 10.0.0.2/24 secondary, 10.0.0.3/24 secondary, fd00::1/64"},
 		{"delete one lacking", func(s *Stack) error { return s.DelAddr(2, netip.MustParseAddr("10.0.9.1"), 0) }, ErrAddrNotFound,

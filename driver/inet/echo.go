@@ -205,7 +205,7 @@ func (s *Stack) Echo(r EchoRequest) (EchoReply, error) {
 	var tb TooBig
 	switch {
 	case errors.As(err, &tb):
-		s.setPMTU(r.Dst, tb.TooBigMTU())
+		s.setPMTU(r.Dst, tb.TooBigMTU(), eff)
 		return EchoReply{Status: EchoFragNeeded, From: r.Src, MTU: tb.TooBigMTU()}, nil
 	case err != nil:
 		return EchoReply{}, err

@@ -25,11 +25,22 @@ type pmtuEntry struct {
 	expires time.Time
 }
 
-// setPMTU records a lower path MTU to dst. IPv6 path MTUs are never
-// below the minimum link MTU (__ip6_rt_update_pmtu).
-func (s *Stack) setPMTU(dst netip.Addr, mtu uint32) {
+// minPMTU4 is net.ipv4.route.min_pmtu (ip_rt_min_pmtu, 512 + 20 + 20).
+const minPMTU4 = 552
+
+// setPMTU records a path MTU to dst learned from a "too big" error, old
+// being the path MTU in use. A larger one than old changes nothing. An
+// IPv4 path MTU is never below min_pmtu unless old is (min(old, 552), as
+// __ip_rt_update_pmtu clamps it); an IPv6 one never below the minimum
+// link MTU (__ip6_rt_update_pmtu).
+func (s *Stack) setPMTU(dst netip.Addr, mtu, old uint32) {
+	if mtu > old {
+		return
+	}
 	if dst.Is6() {
 		mtu = max(mtu, header.IPv6MinMTU)
+	} else if mtu < minPMTU4 {
+		mtu = min(old, minPMTU4)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

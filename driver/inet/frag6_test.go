@@ -335,6 +335,6 @@ func TestEchoIPv6PathMTU(t *testing.T) {
 	}
 	pmtu(2044, 600*time.Second)
 	// an IPv6 path MTU is never below 1280
-	p.a.setPMTU(dst, 1000)
+	p.a.setPMTU(dst, 1000, 2044)
 	pmtu(1280, 600*time.Second)
 }

@@ -216,3 +216,40 @@ func TestReassemblyMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+// An IPv4 path MTU learned from "fragmentation needed" is never below
+// net.ipv4.route.min_pmtu (552) unless the path MTU in use is
+// (__ip_rt_update_pmtu: mtu = min(old_mtu, ip_rt_min_pmtu)), and one
+// above the path MTU in use changes nothing.
+func TestIPv4PathMTUFloor(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ifMTU   uint32
+		linkMax uint32 // the largest packet the link carries to the peer
+		learned uint32 // setPMTU's mtu after the echo, 0 for none
+		want    uint32 // the cached path MTU, 0 for none
+	}{
+		{"above the floor", 2044, 1500, 0, 1500},
+		{"below the floor", 2044, 300, 0, 552},
+		{"at the floor", 2044, 552, 0, 552},
+		{"interface below the floor", 500, 300, 0, 500},
+		{"a larger one ignored", 2044, 1500, 1800, 1500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := resolvedPair(t, false, tc.ifMTU)
+			p.la.maxTo = map[header.HWAddr]uint32{hwB: tc.linkMax}
+			dst := pairAddr(false, 2)
+			rep, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(false, 1), Dst: dst, Ident: 1, Seq: 1,
+				Size: int(tc.ifMTU) - 28, PMTUDisc: PMTUDiscDo, Deadline: far()})
+			if err != nil || rep != (EchoReply{Status: EchoFragNeeded, From: pairAddr(false, 1), MTU: tc.linkMax}) {
+				t.Fatalf("echo: %+v %v", rep, err)
+			}
+			if tc.learned != 0 {
+				p.a.setPMTU(dst, tc.learned, p.a.mtuTo(dst, tc.ifMTU))
+			}
+			if mtu, _, ok := p.a.PathMTU(dst); !ok || mtu != tc.want {
+				t.Fatalf("path MTU %d %v, want %d", mtu, ok, tc.want)
+			}
+		})
+	}
+}

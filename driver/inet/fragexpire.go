@@ -14,8 +14,11 @@ import (
 // to the source quoted in an ICMP Time Exceeded, code "fragment reassembly
 // time exceeded" (IPv4 type 11 code 1, at most 548 bytes quoted; IPv6
 // type 3 code 1, at most 1232), sent through the interface the latest
-// fragment came in on, from the address it was sent to. An interface that
-// is gone or down sends nothing. The kernel's ReasmTimeout and ReasmFails
+// fragment came in on, from the address it was sent to, by the normal
+// output path (icmp_send → ip_output → neigh_output; icmp6_send →
+// ip6_output): a neighbour that is not known is resolved first, the
+// error waiting in its queue. An interface that is gone or down sends
+// nothing. The kernel's ReasmTimeout and ReasmFails
 // counters are not modelled, nor is the ICMP rate limit (one error per
 // queue stays far below it).
 
@@ -43,14 +46,14 @@ func (s *Stack) expire(k reasmKey, r *reasm) {
 	}
 	ip := header.IPv4(head)
 	src, dst := ip.DestinationAddress(), ip.SourceAddress()
-	nic, hw, ok := s.errorRoute(iif, netip.AddrFrom4(dst))
-	if !ok {
+	nic := s.nicOf(iif)
+	if nic == nil {
 		return
 	}
 	buf := make([]byte, header.IPv4MinMTU)
 	if n := header.EncodeICMPv4Error(buf, src, dst, header.ICMPv4TimeExceeded, header.ICMPv4ReassemblyTimeout, 0,
 		head, header.ICMPv4KernelMaxQuote); n > 0 {
-		_ = s.sendIPv4(nic, header.IPv4(buf[:n]), hw, int(nic.link.MTU()))
+		s.output(nic, netip.AddrFrom4(src), netip.AddrFrom4(dst), buf[:n])
 	}
 }
 
@@ -78,28 +81,14 @@ func (s *Stack) expire6(k frag6Key, q *frag6Queue) {
 	}
 	ip := header.IPv6(head)
 	src, dst := ip.DestinationAddress(), ip.SourceAddress()
-	nic, hw, ok := s.errorRoute(iif, netip.AddrFrom16(dst))
-	if !ok {
+	nic := s.nicOf(iif)
+	if nic == nil {
 		return
 	}
 	buf := make([]byte, header.IPv6MinMTU)
 	if n := header.EncodeICMPv6Error(buf, src, dst, header.ICMPv6TimeExceeded, header.ICMPv6ReassemblyTimeout, 0, head); n > 0 {
-		_ = s.sendIPv6(nic, header.IPv6(buf[:n]), hw, int(nic.link.MTU()))
+		s.output(nic, netip.AddrFrom16(src), netip.AddrFrom16(dst), buf[:n])
 	}
-}
-
-// errorRoute is where an ICMP error about a packet that came in on iif
-// from dst goes: iif's link and dst's link-layer address, if the
-// interface is up and the neighbour known (it sent the fragments).
-func (s *Stack) errorRoute(iif int32, dst netip.Addr) (*NIC, header.HWAddr, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	nic := s.nics[iif]
-	e := s.neigh[iif][dst]
-	if nic == nil || e == nil || e.state != nudReachable {
-		return nil, header.HWAddr{}, false
-	}
-	return nic, e.hw, true
 }
 
 // timeExceeded hands an ICMP time exceeded in reassembly to the ping

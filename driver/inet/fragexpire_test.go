@@ -47,7 +47,10 @@ func echoFragments(t *testing.T, v6 bool) [][]byte {
 // An incomplete queue expires exactly ipfrag_time (30 s) or ip6frag_time
 // (60 s) after its first fragment came, its fragments freed; the ICMP time
 // exceeded goes back only when the fragment with offset 0 had come, and
-// only through an interface that still has its link.
+// only through an interface that still has its link, by the normal output
+// path (ip_expire → icmp_send → ip_output → neigh_resolve_output): a
+// neighbour forgotten or failed is solicited first, and the error follows
+// the answer.
 func TestReassemblyExpiry(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -60,12 +63,13 @@ func TestReassemblyExpiry(t *testing.T) {
 		{"IPv4 first fragment came", false, []int{0}, false, 0, true},
 		{"IPv4 only the last came", false, []int{1}, false, 0, false},
 		{"IPv4 interface down", false, []int{0}, true, 0, false},
-		{"IPv4 neighbour forgotten", false, []int{0}, false, nudIncomplete, false},
-		{"IPv4 neighbour failed", false, []int{0}, false, nudFailed, false},
+		{"IPv4 neighbour forgotten", false, []int{0}, false, nudIncomplete, true},
+		{"IPv4 neighbour failed", false, []int{0}, false, nudFailed, true},
 		{"IPv6 first and last came", true, []int{0, 2}, false, 0, true},
 		{"IPv6 middle and last came", true, []int{1, 2}, false, 0, false},
 		{"IPv6 interface down", true, []int{0}, true, 0, false},
-		{"IPv6 neighbour failed", true, []int{0, 2}, false, nudFailed, false},
+		{"IPv6 neighbour forgotten", true, []int{0, 2}, false, nudIncomplete, true},
+		{"IPv6 neighbour failed", true, []int{0, 2}, false, nudFailed, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,6 +133,16 @@ func TestReassemblyExpiry(t *testing.T) {
 			}
 			p.b.mu.Unlock()
 			sent := p.lb.take()
+			if tc.neigh != 0 {
+				// the solicitation first, answered at once by a
+				if len(sent) == 0 || !solicitation(sent[0].pkt) {
+					t.Fatalf("no solicitation first:\n%s", dumpPackets(sent))
+				}
+				sent = sent[1:]
+				if st := state(p.b, ifB, pairAddr(tc.v6, 1)); st != nudReachable {
+					t.Fatalf("neighbour state %#x after the answer", st)
+				}
+			}
 			if !tc.wantICMP {
 				samePackets(t, "expiry", sent, nil)
 				return
@@ -306,4 +320,17 @@ func TestTimeExceededInput(t *testing.T) {
 			}
 		}
 	}
+}
+
+// solicitation reports whether an IPoIB packet is an ARP request or an
+// IPv6 neighbour solicitation.
+func solicitation(pkt []byte) bool {
+	switch p := header.IPoIB(pkt); p.Type() {
+	case header.EtherTypeARP:
+		return true
+	case header.EtherTypeIPv6:
+		ip := header.IPv6(p.Payload())
+		return ip.Valid() && ip.NextHeader() == header.ProtocolICMPv6 && len(ip.Payload()) > 0 && ip.Payload()[0] == header.ICMPv6NeighborSolicit
+	}
+	return false
 }

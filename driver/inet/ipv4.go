@@ -27,6 +27,10 @@ func (s *Stack) inputIPv4(nic *NIC, ip header.IPv4) {
 			return
 		}
 	}
+	if ip.Protocol() == header.ProtocolUDP {
+		s.inputUDP4(nic.index, ip)
+		return
+	}
 	if ip.Protocol() != header.ProtocolICMPv4 {
 		return
 	}

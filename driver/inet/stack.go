@@ -34,6 +34,8 @@ type Stack struct {
 	clock verbs.Clock
 	// nics are the interfaces with a link attached, by ifindex.
 	nics map[int32]*NIC
+	// udp are the UDP sinks by port (udp.go).
+	udp map[uint16]*UDPSink
 }
 
 // New returns an empty stack whose timers and time run on clock.
@@ -106,7 +108,7 @@ func (s *Stack) xmit(nic *NIC, dst netip.Addr, hw header.HWAddr, ip []byte) {
 	}
 	var tb TooBig
 	if errors.As(err, &tb) {
-		s.setPMTU(dst, tb.TooBigMTU())
+		s.setPMTU(dst, tb.TooBigMTU(), uint32(mtu))
 	}
 }
 

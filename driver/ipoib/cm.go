@@ -112,8 +112,16 @@ type cmState struct {
 	closed bool
 	listen *ibcm.ID         // the listener, while the interface is up
 	rx     map[uint32]*cmRx // passive connections by QPN
-	srq    *verbs.SRQ
-	bufs   [][]byte
+	// srq and bufs are the passive connections' shared receive queue and
+	// its recv_queue_size buffers of cmRecvSize bytes, from the first
+	// passive connection until the last is gone; gen tells the buffers
+	// of one SRQ from those of an earlier one in the WR IDs. txSRQ is
+	// the SRQ of the active connections' QPs, which receive nothing
+	// (a connection carries one direction), so it holds no buffers.
+	srq   *verbs.SRQ
+	bufs  [][]byte
+	gen   uint64
+	txSRQ *verbs.SRQ
 }
 
 var (
@@ -148,7 +156,12 @@ func (ep *Endpoint) newRCQP(srq *verbs.SRQ) (*verbs.QP, error) {
 		MaxSend: ep.sendq, MaxSGE: 1}) // max_send_wr = ipoib_sendq_size
 }
 
-// ensureSRQ creates the shared receive queue on first use and returns it.
+// ensureSRQ creates the passive connections' shared receive queue with
+// its buffers on first use and returns it. The kernel allocates it with
+// the interface (ipoib_cm_dev_init): recv_queue_size buffers of 64 KiB,
+// 16 MiB per interface. Since the driver runs every node of the fabric,
+// it allocates them only for an interface that receives connections, and
+// frees them when its last passive connection is gone (removeRx).
 func (ep *Endpoint) ensureSRQ() (*verbs.SRQ, error) {
 	ep.cm.mu.Lock()
 	defer ep.cm.mu.Unlock()
@@ -163,10 +176,11 @@ func (ep *Endpoint) ensureSRQ() (*verbs.SRQ, error) {
 	if err != nil {
 		return nil, err
 	}
+	ep.cm.gen++
 	bufs := make([][]byte, depth)
 	for i := range bufs {
 		bufs[i] = make([]byte, cmRecvSize)
-		if err := srq.PostRecv(&verbs.RecvWR{WRID: srqWRID | uint64(i), SGL: [][]byte{bufs[i]}}); err != nil {
+		if err := srq.PostRecv(&verbs.RecvWR{WRID: srqWRID | ep.cm.gen<<32 | uint64(i), SGL: [][]byte{bufs[i]}}); err != nil {
 			return nil, err
 		}
 	}
@@ -174,7 +188,26 @@ func (ep *Endpoint) ensureSRQ() (*verbs.SRQ, error) {
 	return srq, nil
 }
 
-// srqWRID marks receive WRs of the SRQ (the UD ring uses small indexes).
+// ensureTxSRQ creates the active connections' SRQ, without buffers, on
+// first use and returns it.
+func (ep *Endpoint) ensureTxSRQ() (*verbs.SRQ, error) {
+	ep.cm.mu.Lock()
+	defer ep.cm.mu.Unlock()
+	if ep.cm.closed {
+		return nil, errCMClosing
+	}
+	if ep.cm.txSRQ == nil {
+		srq, err := ep.port.dev.NewSRQ(1, 1)
+		if err != nil {
+			return nil, err
+		}
+		ep.cm.txSRQ = srq
+	}
+	return ep.cm.txSRQ, nil
+}
+
+// srqWRID marks receive WRs of the SRQ (the UD ring uses small indexes);
+// bits 32 to 61 hold the SRQ's generation, the low 32 the buffer.
 const srqWRID = 1 << 62
 
 // modifyFromID takes qp to state with the attributes the CM ID gives
@@ -250,6 +283,13 @@ func (ep *Endpoint) cmAccept(id *ibcm.ID, req *header.CMReq) error {
 		qp.Destroy()
 		return errCMClosing
 	}
+	if ep.cm.srq != srq {
+		// the last passive connection went meanwhile, and the SRQ
+		// with it: reject, the peer retries
+		ep.cm.mu.Unlock()
+		qp.Destroy()
+		return errCMClosing
+	}
 	if ep.cm.rx == nil {
 		ep.cm.rx = map[uint32]*cmRx{}
 	}
@@ -268,12 +308,21 @@ func (ep *Endpoint) cmAccept(id *ibcm.ID, req *header.CMReq) error {
 // removeRx takes a passive connection off the interface and destroys its
 // QP; its CM ID is left to the caller.
 func (ep *Endpoint) removeRx(rx *cmRx) {
+	var srq *verbs.SRQ
 	ep.cm.mu.Lock()
 	if ep.cm.rx[rx.qp.Num()] == rx {
 		delete(ep.cm.rx, rx.qp.Num())
+		if len(ep.cm.rx) == 0 {
+			// the last one: free the SRQ's buffers (ensureSRQ)
+			srq = ep.cm.srq
+			ep.cm.srq, ep.cm.bufs = nil, nil
+		}
 	}
 	ep.cm.mu.Unlock()
 	rx.qp.Destroy()
+	if srq != nil {
+		srq.Destroy()
+	}
 }
 
 // dropRx destroys a passive connection: its QP, then its CM ID, which
@@ -349,7 +398,7 @@ func (ep *Endpoint) createTx(n *ipoibNeigh, cfg *config) *cmTx {
 
 // startTx is ipoib_cm_tx_init: the QP, the CM ID, INIT, the REQ.
 func (ep *Endpoint) startTx(tx *cmTx, n *ipoibNeigh, cfg *config) error {
-	srq, err := ep.ensureSRQ()
+	srq, err := ep.ensureTxSRQ()
 	if err != nil {
 		return fmt.Errorf("failed to create tx qp: %w", err)
 	}
@@ -539,8 +588,8 @@ func (ep *Endpoint) transmitRC(c *cmTx, pkt []byte, cfg *config) error {
 func (ep *Endpoint) closeCM() {
 	ep.cm.mu.Lock()
 	ep.cm.closed = true
-	listen, rxs := ep.cm.listen, ep.cm.rx
-	ep.cm.listen, ep.cm.rx = nil, nil
+	listen, rxs, srq := ep.cm.listen, ep.cm.rx, ep.cm.srq
+	ep.cm.listen, ep.cm.rx, ep.cm.srq, ep.cm.bufs = nil, nil, nil, nil
 	ep.cm.mu.Unlock()
 	ep.flushNeighs()
 	if listen != nil {
@@ -549,6 +598,9 @@ func (ep *Endpoint) closeCM() {
 	for _, rx := range rxs {
 		rx.qp.Destroy()
 		rx.id.Destroy()
+	}
+	if srq != nil {
+		srq.Destroy()
 	}
 	// Let handlers already running for this interface finish.
 	ep.port.cm.Flush()

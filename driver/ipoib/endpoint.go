@@ -323,7 +323,11 @@ func (ep *Endpoint) repost() {
 	}
 	if r := &ep.rcRepost; len(r.wrs) > 0 {
 		_, _ = r.srq.PostRecvList(r.wrs)
-		r.wrs = r.wrs[:0]
+		for i := range r.wrs {
+			r.sgls[i][0] = nil
+		}
+		// the SRQ too: one freed since (removeRx) lets its buffers go
+		r.wrs, r.srq = r.wrs[:0], nil
 	}
 }
 
@@ -456,18 +460,18 @@ func (ep *Endpoint) deliver(src header.HWAddr, pkt header.IPoIB) {
 // receiveRC handles a completion of the shared receive queue: a packet
 // from a passive connection (no GRH in RC buffers).
 func (ep *Endpoint) receiveRC(wc *verbs.WC) {
-	idx := wc.WRID &^ srqWRID
+	idx, gen := wc.WRID&0xffffffff, (wc.WRID&^srqWRID)>>32
 	ep.cm.mu.Lock()
-	srq, bufs := ep.cm.srq, ep.cm.bufs
+	srq, bufs, cur := ep.cm.srq, ep.cm.bufs, ep.cm.gen
 	ep.cm.mu.Unlock()
-	if srq == nil || int(idx) >= len(bufs) {
-		return
+	if srq == nil || gen != cur || int(idx) >= len(bufs) {
+		return // a buffer of an SRQ freed since (removeRx)
 	}
 	buf := bufs[idx]
-	if ep.rcRepost.srq != srq {
+	if ep.rcRepost.srq != nil && ep.rcRepost.srq != srq {
 		ep.repost()
-		ep.rcRepost.srq = srq
 	}
+	ep.rcRepost.srq = srq
 	ep.rcRepost.add(wc.WRID, buf)
 	if wc.Status != verbs.WCSuccess || wc.ByteLen < header.IPoIBHeaderLen {
 		ep.stats.rxDropped.Add(1)

@@ -38,6 +38,7 @@ var (
 	errSendTooManySGE = newError("post_send", unix.EINVAL, "too many SGEs")
 	errRecvTooManySGE = newError("post_recv", unix.EINVAL, "too many SGEs")
 	errSRQTooManySGE  = newError("post_srq_recv", unix.EINVAL, "too many SGEs")
+	errSRQDestroyed   = newError("post_srq_recv", unix.EINVAL, "SRQ destroyed")
 	errRecvHasSRQ     = newError("post_recv", unix.EINVAL, "QP uses an SRQ")
 	errCQOverflow     = newError("cq_post", unix.EBUSY, "completion queue overflow")
 )

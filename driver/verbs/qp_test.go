@@ -320,6 +320,17 @@ func TestQueueLimits(t *testing.T) {
 	wantErrno(t, srq.PostRecv(&RecvWR{SGL: [][]byte{buf, buf}}), unix.EINVAL)
 	z := newEnd(t, f.b, endOpts{typ: RC, srq: srq})
 	wantErrno(t, z.qp.PostRecv(&RecvWR{SGL: [][]byte{buf}}), unix.EINVAL)
+	// a destroyed SRQ drops its WRs and their buffers and takes no more
+	srq.Destroy()
+	if n := srq.Len(); n != 0 {
+		t.Errorf("destroyed SRQ holds %d WRs", n)
+	}
+	for _, b := range srq.ring.buf[0].sgl[:cap(srq.ring.buf[0].sgl)] {
+		if b != nil {
+			t.Error("destroyed SRQ keeps a buffer")
+		}
+	}
+	wantErrno(t, srq.PostRecv(&RecvWR{SGL: [][]byte{buf}}), unix.EINVAL)
 }
 
 func TestCreateErrors(t *testing.T) {

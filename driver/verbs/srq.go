@@ -63,6 +63,7 @@ type SRQ struct {
 	limit      int           // guarded by mu
 	limitFn    func()        // guarded by mu
 	limitArmed bool          // guarded by mu
+	destroyed  bool          // guarded by mu
 }
 
 // NewSRQ creates an SRQ holding up to depth receive WRs of up to maxSGE
@@ -99,6 +100,9 @@ func (s *SRQ) PostRecvList(wrs []RecvWR) (int, error) {
 // postLocked queues one receive WR (see PostRecv).
 // Caller holds s.mu.
 func (s *SRQ) postLocked(wr *RecvWR) error {
+	if s.destroyed {
+		return errSRQDestroyed
+	}
 	if len(wr.SGL) > s.maxSGE {
 		return errSRQTooManySGE
 	}
@@ -108,6 +112,19 @@ func (s *SRQ) postLocked(wr *RecvWR) error {
 	s.ring.producer().set(wr)
 	s.ring.advanceProducer()
 	return nil
+}
+
+// Destroy is ibv_destroy_srq: the posted WRs are dropped, with the
+// references to their buffers, and QPs still attached take nothing more
+// from it; a later post fails with EINVAL.
+func (s *SRQ) Destroy() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.destroyed = true
+	for i := range s.ring.buf {
+		s.ring.buf[i].clear()
+	}
+	s.ring.reset()
 }
 
 // Len is the number of posted receive WRs not yet taken.

@@ -1,0 +1,74 @@
+package inet
+
+import (
+	"encoding/binary"
+	"errors"
+	"sync/atomic"
+
+	"github.com/ibctl/ibctl/driver/header"
+)
+
+// UDPSink counts the UDP datagrams that reach one port of the stack's
+// IPv4 addresses through one interface: the receiving end of a perf
+// stream, which counts its own datagrams only, as a bound socket
+// receives only those sent to its port (udp_rcv → __udp4_lib_lookup).
+// Other traffic on the interface is not counted.
+type UDPSink struct {
+	s       *Stack
+	index   int32
+	port    uint16
+	packets atomic.Uint64
+	bytes   atomic.Uint64 // IPoIB bytes (encapsulation header and IP datagram), as rx_bytes counts them
+}
+
+// ErrNoPort is no free UDP port for a sink (EADDRINUSE).
+var ErrNoPort = errors.New("no free UDP port")
+
+// OpenUDPSink binds a sink on interface index to the first free port
+// from port on (iperf3's 5201, then the next for another stream).
+func (s *Stack) OpenUDPSink(index int32, port uint16) (*UDPSink, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.udp == nil {
+		s.udp = map[uint16]*UDPSink{}
+	}
+	for p := uint32(port); p <= 0xffff; p++ {
+		if _, busy := s.udp[uint16(p)]; !busy {
+			u := &UDPSink{s: s, index: index, port: uint16(p)}
+			s.udp[uint16(p)] = u
+			return u, nil
+		}
+	}
+	return nil, ErrNoPort
+}
+
+// Port is the sink's port.
+func (u *UDPSink) Port() uint16 { return u.port }
+
+// Counts returns the datagrams and bytes received so far.
+func (u *UDPSink) Counts() (packets, bytes uint64) { return u.packets.Load(), u.bytes.Load() }
+
+// Close unbinds the sink.
+func (u *UDPSink) Close() {
+	u.s.mu.Lock()
+	defer u.s.mu.Unlock()
+	if u.s.udp[u.port] == u {
+		delete(u.s.udp, u.port)
+	}
+}
+
+// inputUDP4 counts a UDP datagram for the sink bound to its destination
+// port on the interface it came in on.
+func (s *Stack) inputUDP4(index int32, ip header.IPv4) {
+	udp := ip.Payload()
+	if len(udp) < 8 {
+		return
+	}
+	s.mu.Lock()
+	u := s.udp[binary.BigEndian.Uint16(udp[2:])]
+	s.mu.Unlock()
+	if u != nil && u.index == index {
+		u.packets.Add(1)
+		u.bytes.Add(uint64(header.IPoIBHeaderLen + int(ip.TotalLength())))
+	}
+}
