@@ -214,20 +214,33 @@ func TestFeaturesFollowMode(t *testing.T) {
 	wantErrno(t, setFeatures(n, "ib0", map[string]bool{"no-such": true}), unix.EINVAL)
 }
 
+// TestCoalesceLimits checks COALESCE_SET against net/ethtool/coalesce.c's
+// ethnl_set_coalesce_validate (a parameter outside
+// supported_coalesce_params: EINVAL with "cannot modify an unsupported
+// parameter", checked before any value) and ipoib_ethtool.c's
+// ipoib_set_coalesce (values above 0xffff: EINVAL, no message).
 func TestCoalesceLimits(t *testing.T) {
 	_, n := newTestDriver(t, nil)
+	const unsupported = "cannot modify an unsupported parameter"
 	tests := []struct {
 		set  netlinkx.CoalesceSet
 		want unix.Errno
+		msg  string
 	}{
-		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 70000}, unix.EINVAL},
-		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: 0x10000}, unix.EINVAL},
-		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_TX_USECS: 5}, unix.EOPNOTSUPP},
-		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 10, unix.ETHTOOL_A_COALESCE_TX_USECS: 5}, unix.EOPNOTSUPP},
-		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 0xffff, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: 16}, 0},
+		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 70000}, unix.EINVAL, ""},
+		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: 0x10000}, unix.EINVAL, ""},
+		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_TX_USECS: 5}, unix.EINVAL, unsupported},
+		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX: 1}, unix.EINVAL, unsupported},
+		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 70000, unix.ETHTOOL_A_COALESCE_TX_USECS: 5}, unix.EINVAL, unsupported},
+		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 0xffff, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: 16}, 0, ""},
 	}
 	for i, tt := range tests {
-		wantErrno(t, n.SetCoalesce("ib0", tt.set), tt.want)
+		err := n.SetCoalesce("ib0", tt.set)
+		wantErrno(t, err, tt.want)
+		var de *Error
+		if tt.want != 0 && (!errors.As(err, &de) || de.Msg != tt.msg) {
+			t.Fatalf("case %d: error %#v, want message %q", i, err, tt.msg)
+		}
 		c, _ := n.Coalesce("ib0")
 		if tt.want != 0 && (c.RxUsecs != 0 || c.RxFrames != 0) {
 			t.Fatalf("case %d: coalesce changed on failure: %+v", i, c)
