@@ -108,6 +108,52 @@ func TestDeleteChild(t *testing.T) {
 	}
 }
 
+// TestNewLinkMTU checks `ip link add … mtu N type ipoib` against the
+// kernel: rtnl_create_link (net/core/rtnetlink.c) validates N with
+// dev_validate_mtu while min_mtu and max_mtu are still 0, so only a value
+// negative as an int is refused ("mtu less than device minimum"); then
+// ipoib_ndo_init (ipoib_main.c) sets the port's datagram MTU whatever N
+// was, and ipoib_changelink's connected mode sets the connected-mode one.
+func TestNewLinkMTU(t *testing.T) {
+	_, n := newTestDriver(t, nil)
+	p := mustLink(t, n, "ib0")
+	for i, tc := range []struct {
+		mtu  uint32
+		mode *uint16
+		want unix.Errno
+		msg  string
+		got  uint32
+	}{
+		{1500, nil, 0, "", 4092},
+		{4093, nil, 0, "", 4092},
+		{71, nil, 0, "", 4092},
+		{0, nil, 0, "", 4092},
+		{100000, nil, 0, "", 4092},
+		{0x7fffffff, nil, 0, "", 4092},
+		{1400, ptr(netlinkx.ModeConnected), 0, "", 65520},
+		{0x80000000, nil, unix.EINVAL, "mtu less than device minimum", 0},
+		{0xffffffff, nil, unix.EINVAL, "mtu less than device minimum", 0},
+	} {
+		name := fmt.Sprintf("m%d", i)
+		err := n.NewLink(netlinkx.LinkRequest{Name: name, ParentIndex: p.Index, Kind: "ipoib",
+			PKey: ptr(uint16(0x8001 + i)), MTU: ptr(tc.mtu), Mode: tc.mode})
+		wantErrno(t, err, tc.want)
+		if tc.want != 0 {
+			var de *Error
+			if !errors.As(err, &de) || de.Msg != tc.msg {
+				t.Fatalf("mtu %d: error %v, want message %q", tc.mtu, err, tc.msg)
+			}
+			if _, err := n.Link(0, name); err == nil {
+				t.Fatalf("mtu %d: %s created", tc.mtu, name)
+			}
+			continue
+		}
+		if got := mustLink(t, n, name).MTU; got != tc.got {
+			t.Errorf("mtu %d: %s has mtu %d, want %d", tc.mtu, name, got, tc.got)
+		}
+	}
+}
+
 func TestMTURules(t *testing.T) {
 	_, n := newTestDriver(t, nil)
 	set := func(r netlinkx.LinkRequest) error { r.Name = "ib0"; return n.SetLink(r) }
