@@ -303,7 +303,9 @@ func TestCarrierNeedsPKeyInTable(t *testing.T) {
 	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "ib0.8001", ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8001))}), 0)
 	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0.8001", Up: ptr(true)}), 0)
 	l := mustLink(t, n, "ib0.8001")
-	if l.Carrier || l.Flags&unix.IFF_UP == 0 || l.Operstate != ifOperLowerLayerDown {
+	// DOWN, not LOWERLAYERDOWN: ib0 was never opened, so it still has its
+	// initial carrier (link_watch.c default_operstate since 6.1).
+	if l.Carrier || l.Flags&unix.IFF_UP == 0 || l.Operstate != ifOperDown {
 		t.Fatalf("child: carrier=%v flags=%#x operstate=%d", l.Carrier, l.Flags, l.Operstate)
 	}
 	ls, _ := n.LinkSettings("ib0.8001")
@@ -317,6 +319,36 @@ func TestCarrierNeedsPKeyInTable(t *testing.T) {
 	ls, _ = n.LinkSettings("ib0")
 	if ls.SpeedMegabits != 100000 || !ls.Link {
 		t.Fatalf("parent link settings: %+v", ls)
+	}
+}
+
+// TestChildOperstate checks a child's operstate against link_watch.c's
+// default_operstate (6.1 and later): without carrier a child is
+// LOWERLAYERDOWN only when its parent (ipoib_get_iflink) has no carrier,
+// and a parent never opened still has the carrier alloc_netdev gave it;
+// a device not running is reported DOWN (rtnl_fill_ifinfo).
+func TestChildOperstate(t *testing.T) {
+	_, n := newTestDriver(t, nil)
+	p := mustLink(t, n, "ib0")
+	// 0x8001 is not in the port's P_Key table: the child never has carrier.
+	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "c", ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8001))}), 0)
+	for i, step := range []struct {
+		dev  string
+		up   bool
+		want uint8
+	}{
+		{"c", true, ifOperDown},           // parent never opened: carrier on
+		{"ib0", true, ifOperDown},         // parent up with carrier
+		{"ib0", false, ifOperDown},        // ipoib_stop takes the child down too
+		{"c", true, ifOperLowerLayerDown}, // parent down after an open: no carrier
+		{"c", false, ifOperDown},          // not running
+		{"ib0", true, ifOperDown},         // the parent brings the child up with it
+		{"c", false, ifOperDown},
+	} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: step.dev, Up: ptr(step.up)}), 0)
+		if got := mustLink(t, n, "c").Operstate; got != step.want {
+			t.Errorf("step %d (%s up=%v): child operstate %d, want %d", i, step.dev, step.up, got, step.want)
+		}
 	}
 }
 

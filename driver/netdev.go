@@ -205,16 +205,29 @@ func (n *stack) childrenOf(p *Netdev) []*Netdev {
 	return out
 }
 
-// operstate follows the core's default_operstate.
+// operstate is what rtnl_fill_ifinfo reports: IF_OPER_DOWN when not
+// running, else link_watch.c's default_operstate. Without carrier that is
+// LOWERLAYERDOWN only when the device's iflink (ipoib_get_iflink: a
+// child's parent) has no carrier either (since 6.1; before, every child
+// without carrier was LOWERLAYERDOWN). A parent never opened still has
+// the carrier every netdev is allocated with (ipoib_open is the first to
+// turn it off), so its children are DOWN. The kernel evaluates this at the
+// child's own carrier events; here it is evaluated when read.
 func (nd *Netdev) operstate() uint8 {
 	switch {
-	case nd.up && nd.carrier:
+	case !nd.up:
+		return ifOperDown
+	case nd.carrier:
 		return ifOperUp
-	case nd.up && nd.parent != nil && !nd.parent.up:
+	case nd.parent != nil && !nd.parent.kernelCarrier():
 		return ifOperLowerLayerDown
 	}
 	return ifOperDown
 }
+
+// kernelCarrier is netif_carrier_ok: on from allocation until the first
+// ipoib_open, then what the broadcast join and ipoib_stop leave.
+func (nd *Netdev) kernelCarrier() bool { return nd.carrier || !nd.active }
 
 func (nd *Netdev) flags() uint32 {
 	f := uint32(unix.IFF_BROADCAST | unix.IFF_MULTICAST)
