@@ -177,6 +177,21 @@ func (n *Node) SetMTU(dev string, mtu uint32) error {
 	return n.change([]*Netdev{nd}, func() error { return nd.devSetMTU(mtu) })
 }
 
+// SetTxQueueLen is the tx_queue_len file's store after parsing:
+// dev_change_tx_queue_len (no notifier refuses it for IPoIB).
+func (n *Node) SetTxQueueLen(dev string, qlen uint32) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("tx_queue_len", 0, dev)
+	if err != nil {
+		return err
+	}
+	if nd.txQLen == qlen {
+		return nil
+	}
+	return n.change([]*Netdev{nd}, func() error { nd.txQLen = qlen; return nil })
+}
+
 // indexes are the devices' ifindexes.
 func indexes(devs []*Netdev) []int32 {
 	out := make([]int32, len(devs))

@@ -85,6 +85,7 @@ type Netdev struct {
 	adminMTU       uint32
 	mcastMTU       uint32
 	numTxQ         uint32
+	txQLen         uint32 // dev->tx_queue_len
 	wanted         featureSet
 	rxUsecs        uint16
 	rxFrames       uint16
@@ -115,7 +116,9 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 	ud := uint32(n.portSpec(port).MTU - encapLen)
 	nd := &Netdev{node: n, name: name, port: port, parent: parent, index: n.nextIndex, qpn: n.nextQPN,
-		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, counters: &ipoib.Stats{}}
+		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, counters: &ipoib.Stats{},
+		// ipoib_setup_common: twice the send queue.
+		txQLen: uint32(2 * n.params.get("send_queue_size"))}
 	n.nextIndex++
 	n.nextQPN++
 	return nd
@@ -244,7 +247,7 @@ func (nd *Netdev) flags() uint32 {
 func (nd *Netdev) link() netlinkx.Link {
 	l := netlinkx.Link{
 		Index: nd.index, Type: arphrdInfiniband, Flags: nd.flags(), Name: nd.name,
-		MTU: nd.mtu, MinMTU: 0, MaxMTU: maxMTU, TxQLen: uint32(2 * nd.node.params.get("send_queue_size")),
+		MTU: nd.mtu, MinMTU: 0, MaxMTU: maxMTU, TxQLen: nd.txQLen,
 		Operstate: nd.operstate(), Carrier: nd.carrier, Address: nd.hwAddr(), Broadcast: nd.broadcast(),
 		NumTxQ: nd.numTxQ, NumRxQ: nd.numTxQ, GSOMaxSize: 65536, GSOMaxSegs: 65535, TSOMaxSize: 65536,
 		TSOMaxSegs: 65535, GROMaxSize: 65536, Kind: "ipoib",

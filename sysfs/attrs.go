@@ -29,9 +29,8 @@ var operstates = []string{"unknown", "notpresent", "down", "lowerlayerdown", "te
 func files() []node {
 	return []node{
 		// net/core/net-sysfs.c net_class_attrs, the part the emulation
-		// models. The kernel makes flags and tx_queue_len 0644 too; the
-		// Driver interface has no setter for them, so here they are
-		// read-only.
+		// models. The kernel makes flags 0644 too; the Driver interface
+		// has no setter for it, so here it is read-only.
 		devAttr("addr_len", 0o444, nil, func(d Device) (string, error) { return dec(len(d.Link.Address)), nil }, nil),
 		devAttr("address", 0o444, nil, func(d Device) (string, error) { return mac(d.Link.Address), nil }, nil),
 		devAttr("broadcast", 0o444, nil, func(d Device) (string, error) { return mac(d.Link.Broadcast), nil }, nil),
@@ -43,7 +42,7 @@ func files() []node {
 		devAttr("iflink", 0o444, nil, iflinkShow, nil),
 		devAttr("mtu", 0o644, nil, func(d Device) (string, error) { return dec(int(int32(d.Link.MTU))), nil }, mtuStore),
 		devAttr("operstate", 0o444, nil, operstateShow, nil),
-		devAttr("tx_queue_len", 0o444, nil, func(d Device) (string, error) { return dec(int(int32(d.Link.TxQLen))), nil }, nil),
+		devAttr("tx_queue_len", 0o644, nil, func(d Device) (string, error) { return dec(int(int32(d.Link.TxQLen))), nil }, txQueueLenStore),
 		devAttr("type", 0o444, nil, func(d Device) (string, error) { return dec(int(d.Link.Type)), nil }, nil),
 
 		// drivers/infiniband/ulp/ipoib: parents and sysfs-created children
@@ -241,6 +240,21 @@ func umcastShow(d Device) (string, error) {
 // 0x100000000 and 0x80000000 clear the flag). It never rejects input.
 func umcastStore(drv Driver, d Device, buf string) error {
 	return drv.SetUmcast(d.Link.Name, int32(uint32(ParseUlong(buf))) > 0)
+}
+
+// txQueueLenStore is net-sysfs tx_queue_len_store: CAP_NET_ADMIN (the
+// caller is root here), netdev_store's kstrtoul base 0 (EINVAL, ERANGE),
+// then change_tx_queue_len: a value that does not fit an unsigned int is
+// ERANGE.
+func txQueueLenStore(drv Driver, d Device, buf string) error {
+	v, err := kstrtoul(buf)
+	if err != nil {
+		return err
+	}
+	if v > 0xffffffff {
+		return unix.ERANGE
+	}
+	return drv.SetTxQueueLen(d.Link.Name, uint32(v))
 }
 
 // mtuStore is net-sysfs mtu_store: kstrtoul base 0, then dev_set_mtu with

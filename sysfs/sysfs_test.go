@@ -478,7 +478,6 @@ func TestWriteRejected(t *testing.T) {
 		{"class/net/ib0/pkey", unix.EACCES},
 		{"class/net/ib0/address", unix.EACCES},
 		{"class/net/ib0/flags", unix.EACCES},
-		{"class/net/ib0/tx_queue_len", unix.EACCES},
 		{"class/net/ib0/operstate", unix.EACCES},
 		{"class/net/ib0.8001/parent", unix.EACCES},
 		{"module/ib_ipoib/parameters/send_queue_size", unix.EACCES},
@@ -610,7 +609,7 @@ func TestList(t *testing.T) {
 	generic := []netlinkx.SysEntry{
 		file("addr_len", 0o444), file("address", 0o444), file("broadcast", 0o444), file("carrier", 0o644),
 		file("dev_id", 0o444), file("dev_port", 0o444), file("flags", 0o444), file("ifindex", 0o444),
-		file("iflink", 0o444), file("mtu", 0o644), file("operstate", 0o444), file("tx_queue_len", 0o444),
+		file("iflink", 0o444), file("mtu", 0o644), file("operstate", 0o444), file("tx_queue_len", 0o644),
 		file("type", 0o444),
 	}
 	with := func(extra ...netlinkx.SysEntry) []netlinkx.SysEntry {
@@ -817,6 +816,44 @@ func TestMTUStore(t *testing.T) {
 			got, _ := tree.Read("class/net/ib0/mtu")
 			if string(got) != tc.want {
 				t.Errorf("mtu = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTxQueueLenStore checks the tx_queue_len file against net-sysfs.c:
+// tx_queue_len_store is netdev_store (kstrtoul base 0: EINVAL, ERANGE past
+// 64 bits) with dev_change_tx_queue_len, which refuses a value that does
+// not fit an unsigned int with ERANGE; the show is fmt_dec.
+func TestTxQueueLenStore(t *testing.T) {
+	tests := []struct {
+		in      string
+		wantErr error
+		want    string
+	}{
+		{"1000\n", nil, "1000\n"},
+		{"0x10", nil, "16\n"},
+		{"010\n", nil, "8\n"},
+		{"+5\n", nil, "5\n"},
+		{"0\n", nil, "0\n"},
+		{"4294967295\n", nil, "-1\n"},
+		{"4294967296\n", unix.ERANGE, "256\n"},
+		{"18446744073709551616\n", unix.ERANGE, "256\n"},
+		{"-1\n", unix.EINVAL, "256\n"},
+		{"abc\n", unix.EINVAL, "256\n"},
+		{"5 \n", unix.EINVAL, "256\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			tree := New(newFake())
+			n, err := tree.Write("class/net/ib0/tx_queue_len", []byte(tc.in))
+			checkErr(t, err, tc.wantErr)
+			if tc.wantErr == nil && n != len(tc.in) {
+				t.Errorf("Write = %d", n)
+			}
+			got, _ := tree.Read("class/net/ib0/tx_queue_len")
+			if string(got) != tc.want {
+				t.Errorf("tx_queue_len = %q, want %q", got, tc.want)
 			}
 		})
 	}
