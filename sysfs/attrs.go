@@ -45,6 +45,34 @@ func files() []node {
 		devAttr("tx_queue_len", 0o644, nil, func(d Device) (string, error) { return dec(int(int32(d.Link.TxQLen))), nil }, txQueueLenStore),
 		devAttr("type", 0o444, nil, func(d Device) (string, error) { return dec(int(d.Link.Type)), nil }, nil),
 
+		// net-sysfs.c netstat_group: statistics/<counter>, 0444, one per
+		// rtnl_link_stats64 field netstat_attrs lists.
+		statAttr("rx_packets", func(s netlinkx.Stats) uint64 { return s.RxPackets }),
+		statAttr("tx_packets", func(s netlinkx.Stats) uint64 { return s.TxPackets }),
+		statAttr("rx_bytes", func(s netlinkx.Stats) uint64 { return s.RxBytes }),
+		statAttr("tx_bytes", func(s netlinkx.Stats) uint64 { return s.TxBytes }),
+		statAttr("rx_errors", func(s netlinkx.Stats) uint64 { return s.RxErrors }),
+		statAttr("tx_errors", func(s netlinkx.Stats) uint64 { return s.TxErrors }),
+		statAttr("rx_dropped", func(s netlinkx.Stats) uint64 { return s.RxDropped }),
+		statAttr("tx_dropped", func(s netlinkx.Stats) uint64 { return s.TxDropped }),
+		statAttr("multicast", func(s netlinkx.Stats) uint64 { return s.Multicast }),
+		statAttr("collisions", func(s netlinkx.Stats) uint64 { return s.Collisions }),
+		// The driver never counts length errors or compressed packets.
+		statAttr("rx_length_errors", func(netlinkx.Stats) uint64 { return 0 }),
+		statAttr("rx_over_errors", func(s netlinkx.Stats) uint64 { return s.RxOverErrors }),
+		statAttr("rx_crc_errors", func(s netlinkx.Stats) uint64 { return s.RxCRCErrors }),
+		statAttr("rx_frame_errors", func(s netlinkx.Stats) uint64 { return s.RxFrameErrors }),
+		statAttr("rx_fifo_errors", func(s netlinkx.Stats) uint64 { return s.RxFIFOErrors }),
+		statAttr("rx_missed_errors", func(s netlinkx.Stats) uint64 { return s.RxMissedErrors }),
+		statAttr("tx_aborted_errors", func(s netlinkx.Stats) uint64 { return s.TxAbortedErrors }),
+		statAttr("tx_carrier_errors", func(s netlinkx.Stats) uint64 { return s.TxCarrierErrors }),
+		statAttr("tx_fifo_errors", func(s netlinkx.Stats) uint64 { return s.TxFIFOErrors }),
+		statAttr("tx_heartbeat_errors", func(s netlinkx.Stats) uint64 { return s.TxHeartbeatErrors }),
+		statAttr("tx_window_errors", func(s netlinkx.Stats) uint64 { return s.TxWindowErrors }),
+		statAttr("rx_compressed", func(netlinkx.Stats) uint64 { return 0 }),
+		statAttr("tx_compressed", func(netlinkx.Stats) uint64 { return 0 }),
+		statAttr("rx_nohandler", func(s netlinkx.Stats) uint64 { return s.RxNoHandler }),
+
 		// drivers/infiniband/ulp/ipoib: parents and sysfs-created children
 		// get pkey, mode (CONFIG_INFINIBAND_IPOIB_CM assumed) and umcast;
 		// parents create_child and delete_child; sysfs-created children
@@ -93,6 +121,14 @@ func devAttr(name string, mode uint32, visible func(d Device) bool,
 		n.store = func(a *args, buf string) error { return store(a.drv, a.dev, buf) }
 	}
 	return n
+}
+
+// statAttr is a statistics/ file: netstat_show prints the counter with
+// fmt_u64 ("%llu\n").
+func statAttr(name string, counter func(netlinkx.Stats) uint64) node {
+	return devAttr("statistics/"+name, 0o444, nil, func(d Device) (string, error) {
+		return fmt.Sprintf("%d\n", counter(d.Link.Stats)), nil
+	}, nil)
 }
 
 func isParent(d Device) bool      { return d.Parent == "" }

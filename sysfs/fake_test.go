@@ -35,6 +35,7 @@ type fakeDev struct {
 	cm           bool  // hardware address byte 0 has 0x80
 	mtu          uint32
 	txqlen       *uint32 // nil: 256
+	stats        netlinkx.Stats
 }
 
 // fakeErr is how a driver reports a failure: an errno plus a message that
@@ -134,7 +135,7 @@ func (f *fakeDriver) Device(name string) (Device, error) {
 		Link: netlinkx.Link{
 			Index: d.index, Type: 32, Flags: flags, Name: d.name, MTU: d.mtuOr2044(), TxQLen: d.txqlenOr256(),
 			Operstate: oper, Carrier: d.up && d.carrier, Address: addr, Broadcast: brd, Kind: "ipoib",
-			IPoIB: &netlinkx.IPoIB{PKey: d.pkey, Mode: d.mode, Umcast: umcast},
+			IPoIB: &netlinkx.IPoIB{PKey: d.pkey, Mode: d.mode, Umcast: umcast}, Stats: d.stats,
 		},
 		Legacy: d.legacy,
 		Parent: d.parent,

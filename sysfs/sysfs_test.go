@@ -2,6 +2,8 @@ package sysfs
 
 import (
 	"errors"
+	"os"
+	"sort"
 	"strings"
 	"testing"
 
@@ -610,7 +612,7 @@ func TestList(t *testing.T) {
 		file("addr_len", 0o444), file("address", 0o444), file("broadcast", 0o444), file("carrier", 0o644),
 		file("dev_id", 0o444), file("dev_port", 0o444), file("flags", 0o444), file("ifindex", 0o444),
 		file("iflink", 0o444), file("mtu", 0o644), file("operstate", 0o444), file("tx_queue_len", 0o644),
-		file("type", 0o444),
+		file("type", 0o444), dir("statistics"),
 	}
 	with := func(extra ...netlinkx.SysEntry) []netlinkx.SysEntry {
 		return append(append([]netlinkx.SysEntry(nil), generic...), extra...)
@@ -856,5 +858,83 @@ func TestTxQueueLenStore(t *testing.T) {
 				t.Errorf("tx_queue_len = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// netstatNames are net-sysfs.c's netstat_attrs (mainline; 6.18 lists the
+// same), the files of class/net/<dev>/statistics.
+var netstatNames = []string{"rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_errors", "tx_errors",
+	"rx_dropped", "tx_dropped", "multicast", "collisions", "rx_length_errors", "rx_over_errors",
+	"rx_crc_errors", "rx_frame_errors", "rx_fifo_errors", "rx_missed_errors", "tx_aborted_errors",
+	"tx_carrier_errors", "tx_fifo_errors", "tx_heartbeat_errors", "tx_window_errors", "rx_compressed",
+	"tx_compressed", "rx_nohandler"}
+
+// TestStatistics checks class/net/<dev>/statistics against net-sysfs.c's
+// netstat_group: every netstat_attrs counter as a 0444 file that
+// netstat_show prints with fmt_u64, and no write.
+func TestStatistics(t *testing.T) {
+	f := newFake()
+	d := f.find("ib0")
+	d.stats = netlinkx.Stats{RxPackets: 3, TxPackets: 4, RxBytes: 236, TxBytes: 1 << 40, RxErrors: 5, TxErrors: 6,
+		RxDropped: 7, TxDropped: 8, Multicast: 9, Collisions: 10, RxOverErrors: 11, RxCRCErrors: 12,
+		RxFrameErrors: 13, RxFIFOErrors: 14, RxMissedErrors: 15, TxAbortedErrors: 16, TxCarrierErrors: 17,
+		TxFIFOErrors: 18, TxHeartbeatErrors: 19, TxWindowErrors: 20, RxNoHandler: 1<<64 - 1}
+	want := map[string]string{"rx_packets": "3\n", "tx_packets": "4\n", "rx_bytes": "236\n",
+		"tx_bytes": "1099511627776\n", "rx_errors": "5\n", "tx_errors": "6\n", "rx_dropped": "7\n",
+		"tx_dropped": "8\n", "multicast": "9\n", "collisions": "10\n", "rx_length_errors": "0\n",
+		"rx_over_errors": "11\n", "rx_crc_errors": "12\n", "rx_frame_errors": "13\n", "rx_fifo_errors": "14\n",
+		"rx_missed_errors": "15\n", "tx_aborted_errors": "16\n", "tx_carrier_errors": "17\n",
+		"tx_fifo_errors": "18\n", "tx_heartbeat_errors": "19\n", "tx_window_errors": "20\n",
+		"rx_compressed": "0\n", "tx_compressed": "0\n", "rx_nohandler": "18446744073709551615\n"}
+	tree := New(f)
+	list, err := tree.List("class/net/ib0/statistics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range list {
+		names = append(names, e.Name)
+		if e.Mode != 0o444 {
+			t.Errorf("%s: mode %o, want 444", e.Name, e.Mode)
+		}
+	}
+	wantNames := append([]string(nil), netstatNames...)
+	sort.Strings(wantNames)
+	if diff := cmp.Diff(wantNames, names); diff != "" {
+		t.Errorf("statistics (-want +got):\n%s", diff)
+	}
+	for _, name := range netstatNames {
+		got, err := tree.Read("class/net/ib0/statistics/" + name)
+		if err != nil || string(got) != want[name] {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want[name])
+		}
+		if _, err := tree.Write("class/net/ib0/statistics/"+name, []byte("0\n")); !errors.Is(err, unix.EACCES) {
+			t.Errorf("write %s: %v, want EACCES", name, err)
+		}
+	}
+}
+
+// TestStatisticsNamesMatchThisKernel compares the statistics files with
+// those of the running kernel's loopback device, so a kernel that adds or
+// drops a counter shows here.
+func TestStatisticsNamesMatchThisKernel(t *testing.T) {
+	ents, err := os.ReadDir("/sys/class/net/lo/statistics")
+	if err != nil {
+		t.Skipf("no sysfs statistics of lo on this machine: %v", err)
+	}
+	var host []string
+	for _, e := range ents {
+		host = append(host, e.Name())
+	}
+	list, err := New(newFake()).List("class/net/ib0/statistics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours []string
+	for _, e := range list {
+		ours = append(ours, e.Name)
+	}
+	if diff := cmp.Diff(host, ours); diff != "" {
+		t.Errorf("statistics files (-this kernel +emulated):\n%s", diff)
 	}
 }
