@@ -429,6 +429,7 @@ func (nd *Netdev) load(r devRecord) {
 	nd.pkey, nd.mode, nd.umcast, nd.active = r.PKey, r.Mode, r.Umcast, r.Active
 	nd.mtu, nd.adminMTU, nd.mcastMTU = r.MTU, r.AdminMTU, r.McastMTU
 	nd.numTxQ, nd.rxUsecs, nd.rxFrames = r.NumTxQ, r.RxUsecs, r.RxFrames
+	nd.txQLen = uint32(2 * nd.node.params.get("send_queue_size"))
 	if r.TxQLen != nil {
 		nd.txQLen = *r.TxQLen
 	}

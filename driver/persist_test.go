@@ -265,7 +265,8 @@ func TestTxQueueLenSurvivesRestart(t *testing.T) {
 	_, n := newTestDriver(t, st)
 	p := mustLink(t, n, "ib0")
 	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "c", ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8001))}), 0)
-	want := map[string]uint32{"ib0": 1000, "c": 0, "ib1": 256}
+	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "d", ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8002))}), 0)
+	want := map[string]uint32{"ib0": 1000, "c": 0, "ib1": 256, "d": 256}
 	for _, dev := range []string{"ib0", "c"} {
 		if _, err := n.SysWrite("class/net/"+dev+"/tx_queue_len", []byte(fmt.Sprintf("%d\n", want[dev]))); err != nil {
 			t.Fatalf("write %s: %v", dev, err)
