@@ -595,3 +595,33 @@ func setFeatures(n *Node, dev string, want map[string]bool) error {
 	_, _, err := n.SetFeatures(dev, want)
 	return err
 }
+
+// TestCarrierChanges counts IFLA_CARRIER_CHANGES as the kernel does: a
+// netdev is allocated with carrier on, so ipoib_open's netif_carrier_off
+// counts on the first open only; the broadcast join's netif_carrier_on and
+// ipoib_stop's netif_carrier_off (ipoib_ib_dev_down) count each time. A
+// failed request on a device never opened counts nothing.
+func TestCarrierChanges(t *testing.T) {
+	_, n := newTestDriver(t, nil)
+	changes := func() uint32 { return mustLink(t, n, "ib0").CarrierChanges }
+	if got := changes(); got != 0 {
+		t.Fatalf("never opened: %d carrier changes, want 0", got)
+	}
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", MTU: ptr(uint32(70000))}), unix.EINVAL)
+	if got := changes(); got != 0 {
+		t.Fatalf("after a failed request: %d carrier changes, want 0", got)
+	}
+	for i, step := range []struct {
+		up   bool
+		want uint32
+	}{
+		{true, 2},  // off at open (on since allocation), on at the join
+		{false, 3}, // off at stop
+		{true, 4},  // already off at open; on at the join
+	} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(step.up)}), 0)
+		if got := changes(); got != step.want {
+			t.Errorf("step %d (up=%v): %d carrier changes, want %d", i, step.up, got, step.want)
+		}
+	}
+}

@@ -75,7 +75,9 @@ func (n *Node) change(devs []*Netdev, fn func() error) error {
 			*nd = saved[i]
 			nd.joined, nd.dp, nd.nic, nd.mcast = joined, dp, nic, mc
 			nd.setJoined(saved[i].joined)
-			nd.setCarrier(carrier && nd.joined)
+			if nd.active { // a device never opened keeps its initial carrier
+				nd.setCarrier(carrier && nd.joined)
+			}
 			nd.updateDataPath()
 		}
 	}

@@ -17,8 +17,8 @@ func (nd *Netdev) open() {
 		return
 	}
 	nd.up = true
-	nd.active = true
 	nd.setCarrier(false)
+	nd.active = true
 	if nd.parent != nil && !nd.parent.up {
 		nd.dbg("parent device %s is not up, so child device may be not functioning.", nd.parent.name)
 	}

@@ -283,9 +283,11 @@ func validName(s string) bool {
 	return !strings.ContainsAny(s, "/: \t\n")
 }
 
-// setCarrier is netif_carrier_on/off: it counts the changes.
+// setCarrier is netif_carrier_on/off: it counts the changes of the
+// kernel's carrier bit, so the first ipoib_open's netif_carrier_off counts
+// one (the bit was on since allocation).
 func (nd *Netdev) setCarrier(on bool) {
-	if nd.carrier != on {
+	if nd.kernelCarrier() != on {
 		nd.carrierChanges++
 	}
 	nd.carrier = on
