@@ -123,7 +123,8 @@ func (n *Node) unregister(c *Netdev) error {
 	return nil
 }
 
-// NewLink is rtnl newlink for kind ipoib (ipoib_new_child_link).
+// NewLink is rtnl newlink for kind ipoib: rtnl_create_link, then
+// ipoib_new_child_link.
 func (n *Node) NewLink(r netlinkx.LinkRequest) error {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
@@ -135,6 +136,12 @@ func (n *Node) NewLink(r netlinkx.LinkRequest) error {
 	}
 	if r.Kind != "ipoib" {
 		return errorf(op, r.Name, unix.EOPNOTSUPP, "Unknown device type")
+	}
+	// rtnl_create_link's dev_validate_mtu runs before the device has a
+	// maximum (min_mtu and max_mtu are 0 until ipoib_ndo_init), so only an
+	// MTU that is negative as the kernel's int is refused.
+	if r.MTU != nil && int32(*r.MTU) < 0 {
+		return errorf(op, r.Name, unix.EINVAL, "mtu less than device minimum")
 	}
 	if r.ParentIndex == 0 {
 		return errorf(op, r.Name, unix.EINVAL, "")
@@ -161,12 +168,9 @@ func (n *Node) NewLink(r netlinkx.LinkRequest) error {
 		n.remove(c)
 		return err
 	}
-	if r.MTU != nil {
-		if err := c.devSetMTU(*r.MTU); err != nil {
-			n.remove(c)
-			return err
-		}
-	}
+	// The requested MTU is not applied: ipoib_ndo_init (ipoib_main.c)
+	// replaced it with the port's datagram MTU when the device registered,
+	// and rtnl_newlink_create does not set it again.
 	if r.Up != nil && *r.Up {
 		c.open()
 	}

@@ -108,6 +108,52 @@ func TestDeleteChild(t *testing.T) {
 	}
 }
 
+// TestNewLinkMTU checks `ip link add … mtu N type ipoib` against the
+// kernel: rtnl_create_link (net/core/rtnetlink.c) validates N with
+// dev_validate_mtu while min_mtu and max_mtu are still 0, so only a value
+// negative as an int is refused ("mtu less than device minimum"); then
+// ipoib_ndo_init (ipoib_main.c) sets the port's datagram MTU whatever N
+// was, and ipoib_changelink's connected mode sets the connected-mode one.
+func TestNewLinkMTU(t *testing.T) {
+	_, n := newTestDriver(t, nil)
+	p := mustLink(t, n, "ib0")
+	for i, tc := range []struct {
+		mtu  uint32
+		mode *uint16
+		want unix.Errno
+		msg  string
+		got  uint32
+	}{
+		{1500, nil, 0, "", 4092},
+		{4093, nil, 0, "", 4092},
+		{71, nil, 0, "", 4092},
+		{0, nil, 0, "", 4092},
+		{100000, nil, 0, "", 4092},
+		{0x7fffffff, nil, 0, "", 4092},
+		{1400, ptr(netlinkx.ModeConnected), 0, "", 65520},
+		{0x80000000, nil, unix.EINVAL, "mtu less than device minimum", 0},
+		{0xffffffff, nil, unix.EINVAL, "mtu less than device minimum", 0},
+	} {
+		name := fmt.Sprintf("m%d", i)
+		err := n.NewLink(netlinkx.LinkRequest{Name: name, ParentIndex: p.Index, Kind: "ipoib",
+			PKey: ptr(uint16(0x8001 + i)), MTU: ptr(tc.mtu), Mode: tc.mode})
+		wantErrno(t, err, tc.want)
+		if tc.want != 0 {
+			var de *Error
+			if !errors.As(err, &de) || de.Msg != tc.msg {
+				t.Fatalf("mtu %d: error %v, want message %q", tc.mtu, err, tc.msg)
+			}
+			if _, err := n.Link(0, name); err == nil {
+				t.Fatalf("mtu %d: %s created", tc.mtu, name)
+			}
+			continue
+		}
+		if got := mustLink(t, n, name).MTU; got != tc.got {
+			t.Errorf("mtu %d: %s has mtu %d, want %d", tc.mtu, name, got, tc.got)
+		}
+	}
+}
+
 func TestMTURules(t *testing.T) {
 	_, n := newTestDriver(t, nil)
 	set := func(r netlinkx.LinkRequest) error { r.Name = "ib0"; return n.SetLink(r) }
@@ -214,20 +260,33 @@ func TestFeaturesFollowMode(t *testing.T) {
 	wantErrno(t, setFeatures(n, "ib0", map[string]bool{"no-such": true}), unix.EINVAL)
 }
 
+// TestCoalesceLimits checks COALESCE_SET against net/ethtool/coalesce.c's
+// ethnl_set_coalesce_validate (a parameter outside
+// supported_coalesce_params: EINVAL with "cannot modify an unsupported
+// parameter", checked before any value) and ipoib_ethtool.c's
+// ipoib_set_coalesce (values above 0xffff: EINVAL, no message).
 func TestCoalesceLimits(t *testing.T) {
 	_, n := newTestDriver(t, nil)
+	const unsupported = "cannot modify an unsupported parameter"
 	tests := []struct {
 		set  netlinkx.CoalesceSet
 		want unix.Errno
+		msg  string
 	}{
-		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 70000}, unix.EINVAL},
-		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: 0x10000}, unix.EINVAL},
-		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_TX_USECS: 5}, unix.EOPNOTSUPP},
-		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 10, unix.ETHTOOL_A_COALESCE_TX_USECS: 5}, unix.EOPNOTSUPP},
-		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 0xffff, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: 16}, 0},
+		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 70000}, unix.EINVAL, ""},
+		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: 0x10000}, unix.EINVAL, ""},
+		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_TX_USECS: 5}, unix.EINVAL, unsupported},
+		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX: 1}, unix.EINVAL, unsupported},
+		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 70000, unix.ETHTOOL_A_COALESCE_TX_USECS: 5}, unix.EINVAL, unsupported},
+		{netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 0xffff, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: 16}, 0, ""},
 	}
 	for i, tt := range tests {
-		wantErrno(t, n.SetCoalesce("ib0", tt.set), tt.want)
+		err := n.SetCoalesce("ib0", tt.set)
+		wantErrno(t, err, tt.want)
+		var de *Error
+		if tt.want != 0 && (!errors.As(err, &de) || de.Msg != tt.msg) {
+			t.Fatalf("case %d: error %#v, want message %q", i, err, tt.msg)
+		}
 		c, _ := n.Coalesce("ib0")
 		if tt.want != 0 && (c.RxUsecs != 0 || c.RxFrames != 0) {
 			t.Fatalf("case %d: coalesce changed on failure: %+v", i, c)
@@ -244,7 +303,9 @@ func TestCarrierNeedsPKeyInTable(t *testing.T) {
 	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "ib0.8001", ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8001))}), 0)
 	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0.8001", Up: ptr(true)}), 0)
 	l := mustLink(t, n, "ib0.8001")
-	if l.Carrier || l.Flags&unix.IFF_UP == 0 || l.Operstate != ifOperLowerLayerDown {
+	// DOWN, not LOWERLAYERDOWN: ib0 was never opened, so it still has its
+	// initial carrier (link_watch.c default_operstate since 6.1).
+	if l.Carrier || l.Flags&unix.IFF_UP == 0 || l.Operstate != ifOperDown {
 		t.Fatalf("child: carrier=%v flags=%#x operstate=%d", l.Carrier, l.Flags, l.Operstate)
 	}
 	ls, _ := n.LinkSettings("ib0.8001")
@@ -258,6 +319,36 @@ func TestCarrierNeedsPKeyInTable(t *testing.T) {
 	ls, _ = n.LinkSettings("ib0")
 	if ls.SpeedMegabits != 100000 || !ls.Link {
 		t.Fatalf("parent link settings: %+v", ls)
+	}
+}
+
+// TestChildOperstate checks a child's operstate against link_watch.c's
+// default_operstate (6.1 and later): without carrier a child is
+// LOWERLAYERDOWN only when its parent (ipoib_get_iflink) has no carrier,
+// and a parent never opened still has the carrier alloc_netdev gave it;
+// a device not running is reported DOWN (rtnl_fill_ifinfo).
+func TestChildOperstate(t *testing.T) {
+	_, n := newTestDriver(t, nil)
+	p := mustLink(t, n, "ib0")
+	// 0x8001 is not in the port's P_Key table: the child never has carrier.
+	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "c", ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8001))}), 0)
+	for i, step := range []struct {
+		dev  string
+		up   bool
+		want uint8
+	}{
+		{"c", true, ifOperDown},           // parent never opened: carrier on
+		{"ib0", true, ifOperDown},         // parent up with carrier
+		{"ib0", false, ifOperDown},        // ipoib_stop takes the child down too
+		{"c", true, ifOperLowerLayerDown}, // parent down after an open: no carrier
+		{"c", false, ifOperDown},          // not running
+		{"ib0", true, ifOperDown},         // the parent brings the child up with it
+		{"c", false, ifOperDown},
+	} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: step.dev, Up: ptr(step.up)}), 0)
+		if got := mustLink(t, n, "c").Operstate; got != step.want {
+			t.Errorf("step %d (%s up=%v): child operstate %d, want %d", i, step.dev, step.up, got, step.want)
+		}
 	}
 }
 
@@ -503,4 +594,34 @@ func TestUmcastKeepsGroups(t *testing.T) {
 func setFeatures(n *Node, dev string, want map[string]bool) error {
 	_, _, err := n.SetFeatures(dev, want)
 	return err
+}
+
+// TestCarrierChanges counts IFLA_CARRIER_CHANGES as the kernel does: a
+// netdev is allocated with carrier on, so ipoib_open's netif_carrier_off
+// counts on the first open only; the broadcast join's netif_carrier_on and
+// ipoib_stop's netif_carrier_off (ipoib_ib_dev_down) count each time. A
+// failed request on a device never opened counts nothing.
+func TestCarrierChanges(t *testing.T) {
+	_, n := newTestDriver(t, nil)
+	changes := func() uint32 { return mustLink(t, n, "ib0").CarrierChanges }
+	if got := changes(); got != 0 {
+		t.Fatalf("never opened: %d carrier changes, want 0", got)
+	}
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", MTU: ptr(uint32(70000))}), unix.EINVAL)
+	if got := changes(); got != 0 {
+		t.Fatalf("after a failed request: %d carrier changes, want 0", got)
+	}
+	for i, step := range []struct {
+		up   bool
+		want uint32
+	}{
+		{true, 2},  // off at open (on since allocation), on at the join
+		{false, 3}, // off at stop
+		{true, 4},  // already off at open; on at the join
+	} {
+		wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(step.up)}), 0)
+		if got := changes(); got != step.want {
+			t.Errorf("step %d (up=%v): %d carrier changes, want %d", i, step.up, got, step.want)
+		}
+	}
 }

@@ -20,9 +20,12 @@ func (n *Node) Coalesce(dev string) (netlinkx.Coalesce, error) {
 	return netlinkx.Coalesce{RxUsecs: uint32(nd.rxUsecs), RxFrames: uint32(nd.rxFrames), Supported: coalesceSupported}, nil
 }
 
-// SetCoalesce is COALESCE_SET: the core refuses parameters outside the
-// supported set (EOPNOTSUPP); ipoib_set_coalesce refuses values above
-// 0xffff (EINVAL), then applies them to the RX CQ and stores them.
+// SetCoalesce is COALESCE_SET: ethtool-netlink's
+// ethnl_set_coalesce_validate (net/ethtool/coalesce.c) refuses a parameter
+// outside the supported set with EINVAL and an extack message (the
+// EOPNOTSUPP of the old ioctl path is not what ethtool 6.1 sees);
+// ipoib_set_coalesce refuses values above 0xffff (EINVAL, no message),
+// then applies them to the RX CQ and stores them.
 func (n *Node) SetCoalesce(dev string, set netlinkx.CoalesceSet) error {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
@@ -32,7 +35,7 @@ func (n *Node) SetCoalesce(dev string, set netlinkx.CoalesceSet) error {
 	}
 	for typ := range set {
 		if typ != unix.ETHTOOL_A_COALESCE_RX_USECS && typ != unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES {
-			return errorf("coalesce", dev, unix.EOPNOTSUPP, "cannot modify an unsupported parameter")
+			return errorf("coalesce", dev, unix.EINVAL, "cannot modify an unsupported parameter")
 		}
 	}
 	usecs, frames := uint32(nd.rxUsecs), uint32(nd.rxFrames)

@@ -70,7 +70,9 @@ func (n *Node) change(devs []*Netdev, fn func() error) error {
 			*nd = saved[i]
 			nd.joined, nd.dp, nd.nic, nd.mcast = joined, dp, nic, mc
 			nd.setJoined(saved[i].joined)
-			nd.setCarrier(carrier && nd.joined)
+			if nd.active { // a device never opened keeps its initial carrier
+				nd.setCarrier(carrier && nd.joined)
+			}
 			nd.updateDataPath()
 		}
 	}
@@ -170,6 +172,21 @@ func (n *Node) SetMTU(dev string, mtu uint32) error {
 		return err
 	}
 	return n.change([]*Netdev{nd}, func() error { return nd.devSetMTU(mtu) })
+}
+
+// SetTxQueueLen is the tx_queue_len file's store after parsing:
+// dev_change_tx_queue_len (no notifier refuses it for IPoIB).
+func (n *Node) SetTxQueueLen(dev string, qlen uint32) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("tx_queue_len", 0, dev)
+	if err != nil {
+		return err
+	}
+	if nd.txQLen == qlen {
+		return nil
+	}
+	return n.change([]*Netdev{nd}, func() error { nd.txQLen = qlen; return nil })
 }
 
 // indexes are the devices' ifindexes.

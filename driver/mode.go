@@ -17,8 +17,8 @@ func (nd *Netdev) open() {
 		return
 	}
 	nd.up = true
-	nd.active = true
 	nd.setCarrier(false)
+	nd.active = true
 	if nd.parent != nil && !nd.parent.up {
 		nd.dbg("parent device %s is not up, so child device may be not functioning.", nd.parent.name)
 	}
@@ -94,11 +94,16 @@ func (nd *Netdev) join() {
 	nd.syncMcast()
 }
 
-// devSetMTU is dev_set_mtu: no-op when unchanged, the core's maximum
-// check, then the driver's rules.
+// devSetMTU is dev_set_mtu: no-op when unchanged, the core's
+// dev_validate_mtu, then the driver's rules.
 func (nd *Netdev) devSetMTU(mtu uint32) error {
 	if mtu == nd.mtu {
 		return nil
+	}
+	// dev_validate_mtu takes the MTU as an int: a value past INT_MAX is
+	// negative, below min_mtu (0).
+	if int32(mtu) < 0 {
+		return errorf("set mtu", nd.name, unix.EINVAL, "mtu less than device minimum")
 	}
 	if mtu > maxMTU {
 		return errorf("set mtu", nd.name, unix.EINVAL, "mtu greater than device maximum")

@@ -85,6 +85,7 @@ type Netdev struct {
 	adminMTU       uint32
 	mcastMTU       uint32
 	numTxQ         uint32
+	txQLen         uint32 // dev->tx_queue_len
 	wanted         featureSet
 	rxUsecs        uint16
 	rxFrames       uint16
@@ -115,7 +116,9 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 	ud := uint32(n.portSpec(port).MTU - encapLen)
 	nd := &Netdev{node: n, name: name, port: port, parent: parent, index: n.nextIndex, qpn: n.nextQPN,
-		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, counters: &ipoib.Stats{}}
+		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, counters: &ipoib.Stats{},
+		// ipoib_setup_common: twice the send queue.
+		txQLen: uint32(2 * n.params.get("send_queue_size"))}
 	n.nextIndex++
 	n.nextQPN++
 	return nd
@@ -205,16 +208,29 @@ func (n *stack) childrenOf(p *Netdev) []*Netdev {
 	return out
 }
 
-// operstate follows the core's default_operstate.
+// operstate is what rtnl_fill_ifinfo reports: IF_OPER_DOWN when not
+// running, else link_watch.c's default_operstate. Without carrier that is
+// LOWERLAYERDOWN only when the device's iflink (ipoib_get_iflink: a
+// child's parent) has no carrier either (since 6.1; before, every child
+// without carrier was LOWERLAYERDOWN). A parent never opened still has
+// the carrier every netdev is allocated with (ipoib_open is the first to
+// turn it off), so its children are DOWN. The kernel evaluates this at the
+// child's own carrier events; here it is evaluated when read.
 func (nd *Netdev) operstate() uint8 {
 	switch {
-	case nd.up && nd.carrier:
+	case !nd.up:
+		return ifOperDown
+	case nd.carrier:
 		return ifOperUp
-	case nd.up && nd.parent != nil && !nd.parent.up:
+	case nd.parent != nil && !nd.parent.kernelCarrier():
 		return ifOperLowerLayerDown
 	}
 	return ifOperDown
 }
+
+// kernelCarrier is netif_carrier_ok: on from allocation until the first
+// ipoib_open, then what the broadcast join and ipoib_stop leave.
+func (nd *Netdev) kernelCarrier() bool { return nd.carrier || !nd.active }
 
 func (nd *Netdev) flags() uint32 {
 	f := uint32(unix.IFF_BROADCAST | unix.IFF_MULTICAST)
@@ -231,7 +247,7 @@ func (nd *Netdev) flags() uint32 {
 func (nd *Netdev) link() netlinkx.Link {
 	l := netlinkx.Link{
 		Index: nd.index, Type: arphrdInfiniband, Flags: nd.flags(), Name: nd.name,
-		MTU: nd.mtu, MinMTU: 0, MaxMTU: maxMTU, TxQLen: uint32(2 * nd.node.params.get("send_queue_size")),
+		MTU: nd.mtu, MinMTU: 0, MaxMTU: maxMTU, TxQLen: nd.txQLen,
 		Operstate: nd.operstate(), Carrier: nd.carrier, Address: nd.hwAddr(), Broadcast: nd.broadcast(),
 		NumTxQ: nd.numTxQ, NumRxQ: nd.numTxQ, GSOMaxSize: 65536, GSOMaxSegs: 65535, TSOMaxSize: 65536,
 		TSOMaxSegs: 65535, GROMaxSize: 65536, Kind: "ipoib",
@@ -267,9 +283,11 @@ func validName(s string) bool {
 	return !strings.ContainsAny(s, "/: \t\n")
 }
 
-// setCarrier is netif_carrier_on/off: it counts the changes.
+// setCarrier is netif_carrier_on/off: it counts the changes of the
+// kernel's carrier bit, so the first ipoib_open's netif_carrier_off counts
+// one (the bit was on since allocation).
 func (nd *Netdev) setCarrier(on bool) {
-	if nd.carrier != on {
+	if nd.kernelCarrier() != on {
 		nd.carrierChanges++
 	}
 	nd.carrier = on

@@ -35,6 +35,7 @@ type devRecord struct {
 	AdminMTU uint32   `json:"admin_mtu"`
 	McastMTU uint32   `json:"mcast_mtu"`
 	NumTxQ   uint32   `json:"num_tx_queues"`
+	TxQLen   *uint32  `json:"tx_queue_len,omitempty"` // absent: the default
 	Wanted   []string `json:"wanted"`
 	RxUsecs  uint16   `json:"rx_usecs,omitempty"`
 	RxFrames uint16   `json:"rx_frames,omitempty"`
@@ -80,6 +81,10 @@ func (nd *Netdev) record() devRecord {
 	r := devRecord{Index: nd.index, Name: devName(nd.name), Port: nd.port, Legacy: nd.legacy, PKey: nd.pkey, QPN: nd.qpn,
 		Mode: nd.mode, Umcast: nd.umcast, Up: nd.up, Active: nd.active, MTU: nd.mtu, AdminMTU: nd.adminMTU, McastMTU: nd.mcastMTU,
 		NumTxQ: nd.numTxQ, RxUsecs: nd.rxUsecs, RxFrames: nd.rxFrames, Wanted: []string{}}
+	if def := uint32(2 * nd.node.params.get("send_queue_size")); nd.txQLen != def {
+		q := nd.txQLen
+		r.TxQLen = &q
+	}
 	if nd.parent != nil {
 		r.Parent = nd.parent.index
 	}
@@ -424,6 +429,10 @@ func (nd *Netdev) load(r devRecord) {
 	nd.pkey, nd.mode, nd.umcast, nd.active = r.PKey, r.Mode, r.Umcast, r.Active
 	nd.mtu, nd.adminMTU, nd.mcastMTU = r.MTU, r.AdminMTU, r.McastMTU
 	nd.numTxQ, nd.rxUsecs, nd.rxFrames = r.NumTxQ, r.RxUsecs, r.RxFrames
+	nd.txQLen = uint32(2 * nd.node.params.get("send_queue_size"))
+	if r.TxQLen != nil {
+		nd.txQLen = *r.TxQLen
+	}
 	nd.wanted = 0
 	for _, name := range r.Wanted {
 		if i, ok := featureIndex[name]; ok {

@@ -250,3 +250,43 @@ func TestParamsPerNode(t *testing.T) {
 		})
 	}
 }
+
+// TestTxQueueLenSurvivesRestart: a tx_queue_len write (net-sysfs.c
+// tx_queue_len_store → dev_change_tx_queue_len) changes what netlink
+// reports as IFLA_TXQLEN, for a parent and a child, 0 included, and the
+// value survives a restart; untouched devices keep ipoib_setup_common's
+// twice send_queue_size.
+func TestTxQueueLenSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, n := newTestDriver(t, st)
+	p := mustLink(t, n, "ib0")
+	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "c", ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8001))}), 0)
+	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "d", ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8002))}), 0)
+	want := map[string]uint32{"ib0": 1000, "c": 0, "ib1": 256, "d": 256}
+	for _, dev := range []string{"ib0", "c"} {
+		if _, err := n.SysWrite("class/net/"+dev+"/tx_queue_len", []byte(fmt.Sprintf("%d\n", want[dev]))); err != nil {
+			t.Fatalf("write %s: %v", dev, err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		for dev, q := range want {
+			if got := mustLink(t, n, dev).TxQLen; got != q {
+				t.Errorf("%s: %s txqlen %d, want %d", when, dev, got, q)
+			}
+		}
+	}
+	check("before restart")
+	st.Close()
+	st, err = store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, n = newTestDriver(t, st)
+	check("after restart")
+}

@@ -218,6 +218,17 @@ func TestBadInputLeavesStateUnchanged(t *testing.T) {
 		{"link set ib0 mtu 71", 1, "ibctl: link set ib0: Invalid argument\n"},
 		{"link set ib0.8001 mtu 65521", 1, "ibctl: link set ib0.8001: Invalid argument (mtu greater than device maximum)\n"},
 		{"link set ib0 mtu abc", 2, "ibctl: link set: argument \"abc\" is wrong: Invalid \"mtu\" value\n"},
+		// iproute2 6.1 iplink.c parses mtu with get_integer: past INT_MAX
+		// is a usage error, a negative value goes to the kernel, whose
+		// dev_validate_mtu refuses it (checked against ip and a veth).
+		{"link set ib0 mtu 2147483648", 2, "ibctl: link set: argument \"2147483648\" is wrong: Invalid \"mtu\" value\n"},
+		{"link set ib0 mtu 3000000000", 2, "ibctl: link set: argument \"3000000000\" is wrong: Invalid \"mtu\" value\n"},
+		{"link set ib0 mtu -5", 1, "ibctl: link set ib0: Invalid argument (mtu less than device minimum)\n"},
+		{"link set ib0 mtu -2147483648", 1, "ibctl: link set ib0: Invalid argument (mtu less than device minimum)\n"},
+		{"link set ib0 mtu -2147483649", 2, "ibctl: link set: argument \"-2147483649\" is wrong: Invalid \"mtu\" value\n"},
+		{"link set ib0 mtu -1 mtu 70000", 1, "ibctl: link set ib0: Invalid argument (mtu greater than device maximum)\n"},
+		{"link set ib0 mtu 1500 mtu -1", 2, "ibctl: link set: duplicate \"mtu\": \"-1\" is the second value\n"},
+		{"link add link ib0 name m mtu -1 type ipoib", 1, "ibctl: link add: Invalid argument (mtu less than device minimum)\n"},
 		{"link set ib0 type ipoib mode connected mtu 70000", 2, "ibctl: link set: ipoib: unknown option \"mtu\"?\n"},
 		{"link set ib0 mtu 70000 type ipoib mode connected", 1, "ibctl: link set ib0: Invalid argument (mtu greater than device maximum)\n"},
 		{"link frob", 2, "ibctl: unknown command \"frob\" for \"ibctl link\"\n"},

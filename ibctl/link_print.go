@@ -127,15 +127,17 @@ func PrintLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link, stats int) {
 	}
 }
 
-// printIPoIB is iplink_ipoib.c's print_opt.
+// printIPoIB is iproute2 6.1's ipoib_print_opt (ip/iplink_ipoib.c): one
+// space after each key in text (two before 5.9), key/mode/umcast strings
+// in JSON.
 func printIPoIB(p *Printer, info netlinkx.IPoIB) {
 	pkey := fmt.Sprintf("%#.4x", info.PKey)
 	if info.PKey == 0 {
 		pkey = "0000" // C's %#x prints no 0x for zero
 	}
-	p.Any("key", "pkey  %s ", pkey)
-	p.Any("mode", "mode  %s ", netlinkx.ModeName(info.Mode))
-	p.Any("umcast", "umcast  %s ", fmt.Sprintf("%.4x", info.Umcast))
+	p.Any("key", "pkey %s ", pkey)
+	p.Any("mode", "mode %s ", netlinkx.ModeName(info.Mode))
+	p.Any("umcast", "umcast %s ", fmt.Sprintf("%.4x", info.Umcast))
 }
 
 // printStats is iproute2 6.1's print_stats64 for `ip -s [-s] link show`:

@@ -41,6 +41,35 @@ func getU16(s string) (uint16, bool) {
 	return uint16(v), true
 }
 
+// getInteger is iproute2's get_integer(…, 0): strtol over the whole
+// string (leading blanks, one optional sign, 0x or 0 prefix) in the range
+// of an int.
+func getInteger(s string) (int32, bool) {
+	body := strings.TrimLeft(s, " \t\n\v\f\r")
+	neg := false
+	if body != "" && (body[0] == '+' || body[0] == '-') {
+		neg = body[0] == '-'
+		body = body[1:]
+	}
+	if body == "" || strings.ContainsRune("+- \t\n\v\f\r", rune(body[0])) {
+		return 0, false
+	}
+	mag, n := strtoulPrefix(body)
+	if n == 0 || n != len(body) {
+		return 0, false
+	}
+	if neg {
+		if mag > 1<<31 {
+			return 0, false
+		}
+		return int32(-int64(mag)), true
+	}
+	if mag > 1<<31-1 {
+		return 0, false
+	}
+	return int32(mag), true
+}
+
 // getUnsigned is iproute2's get_unsigned(…, 0).
 func getUnsigned(s string) (uint32, bool) {
 	v, ok := strtoul(s)
@@ -144,13 +173,17 @@ func ParseLinkArgs(verb string, args []string) (LinkArgs, error) {
 			if err != nil {
 				return a, err
 			}
-			m, ok := getUnsigned(v)
+			// iplink.c: get_integer, so a negative MTU goes to the kernel
+			// as its 32-bit pattern; -1 is also the "not given" marker of
+			// the duplicate check.
+			if a.MTU != nil && *a.MTU != 0xffffffff {
+				return a, usagef("duplicate \"mtu\": %q is the second value", v)
+			}
+			i, ok := getInteger(v)
 			if !ok {
 				return a, usagef("argument %q is wrong: Invalid \"mtu\" value", v)
 			}
-			if a.MTU != nil {
-				return a, usagef("duplicate \"mtu\": %q is the second value", v)
-			}
+			m := uint32(i)
 			a.MTU = &m
 		case arg == "link" && verb == "add":
 			v, err := next("link")

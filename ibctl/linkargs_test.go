@@ -158,3 +158,23 @@ func FuzzGetU16(f *testing.F) {
 		}
 	})
 }
+
+// TestGetInteger checks getInteger against iproute2 6.1's get_integer
+// (lib/utils.c): strtol base 0 over the whole string, INT_MIN…INT_MAX.
+func TestGetInteger(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int32
+		ok   bool
+	}{
+		{"1500", 1500, true}, {"0x500", 1280, true}, {"010", 8, true}, {" 7", 7, true}, {"+7", 7, true},
+		{"-5", -5, true}, {"2147483647", 2147483647, true}, {"-2147483648", -2147483648, true},
+		{"2147483648", 0, false}, {"-2147483649", 0, false}, {"18446744073709551616", 0, false},
+		{"", 0, false}, {"-", 0, false}, {"+-5", 0, false}, {"- 5", 0, false}, {"5 ", 0, false}, {"0x", 0, false}, {"abc", 0, false},
+	} {
+		got, ok := getInteger(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("getInteger(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -91,7 +91,7 @@ func linkTextFromJSON(t *testing.T, name, js string) string {
 		if li := l.Linkinfo; li != nil {
 			fmt.Fprintf(&b, "\n    %s ", li.InfoKind)
 			if d := li.InfoData; d != nil {
-				fmt.Fprintf(&b, "pkey  %s mode  %s umcast  %s ", d.Key, d.Mode, d.Umcast)
+				fmt.Fprintf(&b, "pkey %s mode %s umcast %s ", d.Key, d.Mode, d.Umcast)
 			}
 		}
 		fmt.Fprintf(&b, "addrgenmode %s numtxqueues %d numrxqueues %d gso_max_size %d gso_max_segs %d tso_max_size %d tso_max_segs %d gro_max_size %d ",

@@ -29,9 +29,8 @@ var operstates = []string{"unknown", "notpresent", "down", "lowerlayerdown", "te
 func files() []node {
 	return []node{
 		// net/core/net-sysfs.c net_class_attrs, the part the emulation
-		// models. The kernel makes flags and tx_queue_len 0644 too; the
-		// Driver interface has no setter for them, so here they are
-		// read-only.
+		// models. The kernel makes flags 0644 too; the Driver interface
+		// has no setter for it, so here it is read-only.
 		devAttr("addr_len", 0o444, nil, func(d Device) (string, error) { return dec(len(d.Link.Address)), nil }, nil),
 		devAttr("address", 0o444, nil, func(d Device) (string, error) { return mac(d.Link.Address), nil }, nil),
 		devAttr("broadcast", 0o444, nil, func(d Device) (string, error) { return mac(d.Link.Broadcast), nil }, nil),
@@ -43,8 +42,36 @@ func files() []node {
 		devAttr("iflink", 0o444, nil, iflinkShow, nil),
 		devAttr("mtu", 0o644, nil, func(d Device) (string, error) { return dec(int(int32(d.Link.MTU))), nil }, mtuStore),
 		devAttr("operstate", 0o444, nil, operstateShow, nil),
-		devAttr("tx_queue_len", 0o444, nil, func(d Device) (string, error) { return dec(int(int32(d.Link.TxQLen))), nil }, nil),
+		devAttr("tx_queue_len", 0o644, nil, func(d Device) (string, error) { return dec(int(int32(d.Link.TxQLen))), nil }, txQueueLenStore),
 		devAttr("type", 0o444, nil, func(d Device) (string, error) { return dec(int(d.Link.Type)), nil }, nil),
+
+		// net-sysfs.c netstat_group: statistics/<counter>, 0444, one per
+		// rtnl_link_stats64 field netstat_attrs lists.
+		statAttr("rx_packets", func(s netlinkx.Stats) uint64 { return s.RxPackets }),
+		statAttr("tx_packets", func(s netlinkx.Stats) uint64 { return s.TxPackets }),
+		statAttr("rx_bytes", func(s netlinkx.Stats) uint64 { return s.RxBytes }),
+		statAttr("tx_bytes", func(s netlinkx.Stats) uint64 { return s.TxBytes }),
+		statAttr("rx_errors", func(s netlinkx.Stats) uint64 { return s.RxErrors }),
+		statAttr("tx_errors", func(s netlinkx.Stats) uint64 { return s.TxErrors }),
+		statAttr("rx_dropped", func(s netlinkx.Stats) uint64 { return s.RxDropped }),
+		statAttr("tx_dropped", func(s netlinkx.Stats) uint64 { return s.TxDropped }),
+		statAttr("multicast", func(s netlinkx.Stats) uint64 { return s.Multicast }),
+		statAttr("collisions", func(s netlinkx.Stats) uint64 { return s.Collisions }),
+		// The driver never counts length errors or compressed packets.
+		statAttr("rx_length_errors", func(netlinkx.Stats) uint64 { return 0 }),
+		statAttr("rx_over_errors", func(s netlinkx.Stats) uint64 { return s.RxOverErrors }),
+		statAttr("rx_crc_errors", func(s netlinkx.Stats) uint64 { return s.RxCRCErrors }),
+		statAttr("rx_frame_errors", func(s netlinkx.Stats) uint64 { return s.RxFrameErrors }),
+		statAttr("rx_fifo_errors", func(s netlinkx.Stats) uint64 { return s.RxFIFOErrors }),
+		statAttr("rx_missed_errors", func(s netlinkx.Stats) uint64 { return s.RxMissedErrors }),
+		statAttr("tx_aborted_errors", func(s netlinkx.Stats) uint64 { return s.TxAbortedErrors }),
+		statAttr("tx_carrier_errors", func(s netlinkx.Stats) uint64 { return s.TxCarrierErrors }),
+		statAttr("tx_fifo_errors", func(s netlinkx.Stats) uint64 { return s.TxFIFOErrors }),
+		statAttr("tx_heartbeat_errors", func(s netlinkx.Stats) uint64 { return s.TxHeartbeatErrors }),
+		statAttr("tx_window_errors", func(s netlinkx.Stats) uint64 { return s.TxWindowErrors }),
+		statAttr("rx_compressed", func(netlinkx.Stats) uint64 { return 0 }),
+		statAttr("tx_compressed", func(netlinkx.Stats) uint64 { return 0 }),
+		statAttr("rx_nohandler", func(s netlinkx.Stats) uint64 { return s.RxNoHandler }),
 
 		// drivers/infiniband/ulp/ipoib: parents and sysfs-created children
 		// get pkey, mode (CONFIG_INFINIBAND_IPOIB_CM assumed) and umcast;
@@ -94,6 +121,14 @@ func devAttr(name string, mode uint32, visible func(d Device) bool,
 		n.store = func(a *args, buf string) error { return store(a.drv, a.dev, buf) }
 	}
 	return n
+}
+
+// statAttr is a statistics/ file: netstat_show prints the counter with
+// fmt_u64 ("%llu\n").
+func statAttr(name string, counter func(netlinkx.Stats) uint64) node {
+	return devAttr("statistics/"+name, 0o444, nil, func(d Device) (string, error) {
+		return fmt.Sprintf("%d\n", counter(d.Link.Stats)), nil
+	}, nil)
 }
 
 func isParent(d Device) bool      { return d.Parent == "" }
@@ -168,18 +203,10 @@ func carrierShow(d Device) (string, error) {
 	return "0\n", nil
 }
 
-// carrierStore is netdev_store with change_carrier: the value must parse
-// (kstrtoul: EINVAL, ERANGE), the device must be running (EINVAL), and
-// IPoIB has no ndo_change_carrier, so dev_change_carrier is EOPNOTSUPP.
-func carrierStore(_ Driver, d Device, buf string) error {
-	if _, err := kstrtoul(buf); err != nil {
-		return err
-	}
-	if !running(d) {
-		return unix.EINVAL
-	}
-	return unix.EOPNOTSUPP
-}
+// carrierStore is carrier_store: IPoIB has no ndo_change_carrier, so it
+// answers EOPNOTSUPP before netdev_store parses the value or
+// change_carrier checks that the device is running.
+func carrierStore(Driver, Device, string) error { return unix.EOPNOTSUPP }
 
 // createChildStore is create_child_store: sscanf "%i", then 0 < v <=
 // 0xffff. 0x8000 is left to Driver.CreateChild, which applies the P_Key
@@ -241,6 +268,21 @@ func umcastShow(d Device) (string, error) {
 // 0x100000000 and 0x80000000 clear the flag). It never rejects input.
 func umcastStore(drv Driver, d Device, buf string) error {
 	return drv.SetUmcast(d.Link.Name, int32(uint32(ParseUlong(buf))) > 0)
+}
+
+// txQueueLenStore is net-sysfs tx_queue_len_store: CAP_NET_ADMIN (the
+// caller is root here), netdev_store's kstrtoul base 0 (EINVAL, ERANGE),
+// then change_tx_queue_len: a value that does not fit an unsigned int is
+// ERANGE.
+func txQueueLenStore(drv Driver, d Device, buf string) error {
+	v, err := kstrtoul(buf)
+	if err != nil {
+		return err
+	}
+	if v > 0xffffffff {
+		return unix.ERANGE
+	}
+	return drv.SetTxQueueLen(d.Link.Name, uint32(v))
 }
 
 // mtuStore is net-sysfs mtu_store: kstrtoul base 0, then dev_set_mtu with

@@ -41,6 +41,9 @@ type Driver interface {
 	SetMTU(dev string, mtu uint32) error
 	// SetUmcast is ipoib_set_umcast.
 	SetUmcast(dev string, on bool) error
+	// SetTxQueueLen is dev_change_tx_queue_len (the tx_queue_len file's
+	// store, the value already range-checked).
+	SetTxQueueLen(dev string, qlen uint32) error
 	// Params lists the ib_ipoib module parameters in name order.
 	Params() []Param
 	// SetParam sets a writable module parameter.

@@ -34,6 +34,8 @@ type fakeDev struct {
 	oper         uint8 // IF_OPER_* while up
 	cm           bool  // hardware address byte 0 has 0x80
 	mtu          uint32
+	txqlen       *uint32 // nil: 256
+	stats        netlinkx.Stats
 }
 
 // fakeErr is how a driver reports a failure: an errno plus a message that
@@ -131,9 +133,9 @@ func (f *fakeDriver) Device(name string) (Device, error) {
 	}
 	dv := Device{
 		Link: netlinkx.Link{
-			Index: d.index, Type: 32, Flags: flags, Name: d.name, MTU: d.mtuOr2044(), TxQLen: 256,
+			Index: d.index, Type: 32, Flags: flags, Name: d.name, MTU: d.mtuOr2044(), TxQLen: d.txqlenOr256(),
 			Operstate: oper, Carrier: d.up && d.carrier, Address: addr, Broadcast: brd, Kind: "ipoib",
-			IPoIB: &netlinkx.IPoIB{PKey: d.pkey, Mode: d.mode, Umcast: umcast},
+			IPoIB: &netlinkx.IPoIB{PKey: d.pkey, Mode: d.mode, Umcast: umcast}, Stats: d.stats,
 		},
 		Legacy: d.legacy,
 		Parent: d.parent,
@@ -216,6 +218,23 @@ func (f *fakeDriver) SetMTU(dev string, mtu uint32) error {
 		return fail("mtu", unix.EINVAL)
 	}
 	d.mtu = mtu
+	return nil
+}
+
+func (d *fakeDev) txqlenOr256() uint32 {
+	if d.txqlen == nil {
+		return 256
+	}
+	return *d.txqlen
+}
+
+func (f *fakeDriver) SetTxQueueLen(dev string, qlen uint32) error {
+	f.calls = append(f.calls, fmt.Sprintf("SetTxQueueLen(%s, %d)", dev, qlen))
+	d := f.find(dev)
+	if d == nil {
+		return fail("tx_queue_len", unix.ENODEV)
+	}
+	d.txqlen = &qlen
 	return nil
 }
 

@@ -2,6 +2,8 @@ package sysfs
 
 import (
 	"errors"
+	"os"
+	"sort"
 	"strings"
 	"testing"
 
@@ -478,7 +480,6 @@ func TestWriteRejected(t *testing.T) {
 		{"class/net/ib0/pkey", unix.EACCES},
 		{"class/net/ib0/address", unix.EACCES},
 		{"class/net/ib0/flags", unix.EACCES},
-		{"class/net/ib0/tx_queue_len", unix.EACCES},
 		{"class/net/ib0/operstate", unix.EACCES},
 		{"class/net/ib0.8001/parent", unix.EACCES},
 		{"module/ib_ipoib/parameters/send_queue_size", unix.EACCES},
@@ -509,8 +510,10 @@ func TestWriteRejected(t *testing.T) {
 	}
 }
 
-// TestCarrierWrite: netdev_store parses with kstrtoul, then IPoIB has no
-// ndo_change_carrier.
+// TestCarrierWrite: net-sysfs.c carrier_store answers EOPNOTSUPP before
+// netdev_store parses anything when the device has no ndo_change_carrier,
+// as IPoIB has none (checked against a veth, which has none either, in
+// TestNetSysfsStoresMatchKernel): running or not, any value.
 func TestCarrierWrite(t *testing.T) {
 	tests := []struct {
 		dev, data string
@@ -518,11 +521,11 @@ func TestCarrierWrite(t *testing.T) {
 	}{
 		{"ib1", "1\n", unix.EOPNOTSUPP},
 		{"ib1", "+0\n", unix.EOPNOTSUPP},
-		{"ib0", "1\n", unix.EINVAL}, // not running
-		{"ib1", "x\n", unix.EINVAL},
-		{"ib1", "-1\n", unix.EINVAL},
-		{"ib1", "1 \n", unix.EINVAL},
-		{"ib1", "99999999999999999999\n", unix.ERANGE},
+		{"ib0", "1\n", unix.EOPNOTSUPP}, // not running
+		{"ib1", "x\n", unix.EOPNOTSUPP},
+		{"ib1", "-1\n", unix.EOPNOTSUPP},
+		{"ib1", "1 \n", unix.EOPNOTSUPP},
+		{"ib1", "99999999999999999999\n", unix.EOPNOTSUPP},
 	}
 	for _, tc := range tests {
 		t.Run(tc.dev+" "+tc.data, func(t *testing.T) {
@@ -610,8 +613,8 @@ func TestList(t *testing.T) {
 	generic := []netlinkx.SysEntry{
 		file("addr_len", 0o444), file("address", 0o444), file("broadcast", 0o444), file("carrier", 0o644),
 		file("dev_id", 0o444), file("dev_port", 0o444), file("flags", 0o444), file("ifindex", 0o444),
-		file("iflink", 0o444), file("mtu", 0o644), file("operstate", 0o444), file("tx_queue_len", 0o444),
-		file("type", 0o444),
+		file("iflink", 0o444), file("mtu", 0o644), file("operstate", 0o444), file("tx_queue_len", 0o644),
+		file("type", 0o444), dir("statistics"),
 	}
 	with := func(extra ...netlinkx.SysEntry) []netlinkx.SysEntry {
 		return append(append([]netlinkx.SysEntry(nil), generic...), extra...)
@@ -819,5 +822,121 @@ func TestMTUStore(t *testing.T) {
 				t.Errorf("mtu = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestTxQueueLenStore checks the tx_queue_len file against net-sysfs.c:
+// tx_queue_len_store is netdev_store (kstrtoul base 0: EINVAL, ERANGE past
+// 64 bits) with dev_change_tx_queue_len, which refuses a value that does
+// not fit an unsigned int with ERANGE; the show is fmt_dec.
+func TestTxQueueLenStore(t *testing.T) {
+	tests := []struct {
+		in      string
+		wantErr error
+		want    string
+	}{
+		{"1000\n", nil, "1000\n"},
+		{"0x10", nil, "16\n"},
+		{"010\n", nil, "8\n"},
+		{"+5\n", nil, "5\n"},
+		{"0\n", nil, "0\n"},
+		{"4294967295\n", nil, "-1\n"},
+		{"4294967296\n", unix.ERANGE, "256\n"},
+		{"18446744073709551616\n", unix.ERANGE, "256\n"},
+		{"-1\n", unix.EINVAL, "256\n"},
+		{"abc\n", unix.EINVAL, "256\n"},
+		{"5 \n", unix.EINVAL, "256\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			tree := New(newFake())
+			n, err := tree.Write("class/net/ib0/tx_queue_len", []byte(tc.in))
+			checkErr(t, err, tc.wantErr)
+			if tc.wantErr == nil && n != len(tc.in) {
+				t.Errorf("Write = %d", n)
+			}
+			got, _ := tree.Read("class/net/ib0/tx_queue_len")
+			if string(got) != tc.want {
+				t.Errorf("tx_queue_len = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// netstatNames are net-sysfs.c's netstat_attrs (mainline; 6.18 lists the
+// same), the files of class/net/<dev>/statistics.
+var netstatNames = []string{"rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_errors", "tx_errors",
+	"rx_dropped", "tx_dropped", "multicast", "collisions", "rx_length_errors", "rx_over_errors",
+	"rx_crc_errors", "rx_frame_errors", "rx_fifo_errors", "rx_missed_errors", "tx_aborted_errors",
+	"tx_carrier_errors", "tx_fifo_errors", "tx_heartbeat_errors", "tx_window_errors", "rx_compressed",
+	"tx_compressed", "rx_nohandler"}
+
+// TestStatistics checks class/net/<dev>/statistics against net-sysfs.c's
+// netstat_group: every netstat_attrs counter as a 0444 file that
+// netstat_show prints with fmt_u64, and no write.
+func TestStatistics(t *testing.T) {
+	f := newFake()
+	d := f.find("ib0")
+	d.stats = netlinkx.Stats{RxPackets: 3, TxPackets: 4, RxBytes: 236, TxBytes: 1 << 40, RxErrors: 5, TxErrors: 6,
+		RxDropped: 7, TxDropped: 8, Multicast: 9, Collisions: 10, RxOverErrors: 11, RxCRCErrors: 12,
+		RxFrameErrors: 13, RxFIFOErrors: 14, RxMissedErrors: 15, TxAbortedErrors: 16, TxCarrierErrors: 17,
+		TxFIFOErrors: 18, TxHeartbeatErrors: 19, TxWindowErrors: 20, RxNoHandler: 1<<64 - 1}
+	want := map[string]string{"rx_packets": "3\n", "tx_packets": "4\n", "rx_bytes": "236\n",
+		"tx_bytes": "1099511627776\n", "rx_errors": "5\n", "tx_errors": "6\n", "rx_dropped": "7\n",
+		"tx_dropped": "8\n", "multicast": "9\n", "collisions": "10\n", "rx_length_errors": "0\n",
+		"rx_over_errors": "11\n", "rx_crc_errors": "12\n", "rx_frame_errors": "13\n", "rx_fifo_errors": "14\n",
+		"rx_missed_errors": "15\n", "tx_aborted_errors": "16\n", "tx_carrier_errors": "17\n",
+		"tx_fifo_errors": "18\n", "tx_heartbeat_errors": "19\n", "tx_window_errors": "20\n",
+		"rx_compressed": "0\n", "tx_compressed": "0\n", "rx_nohandler": "18446744073709551615\n"}
+	tree := New(f)
+	list, err := tree.List("class/net/ib0/statistics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range list {
+		names = append(names, e.Name)
+		if e.Mode != 0o444 {
+			t.Errorf("%s: mode %o, want 444", e.Name, e.Mode)
+		}
+	}
+	wantNames := append([]string(nil), netstatNames...)
+	sort.Strings(wantNames)
+	if diff := cmp.Diff(wantNames, names); diff != "" {
+		t.Errorf("statistics (-want +got):\n%s", diff)
+	}
+	for _, name := range netstatNames {
+		got, err := tree.Read("class/net/ib0/statistics/" + name)
+		if err != nil || string(got) != want[name] {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want[name])
+		}
+		if _, err := tree.Write("class/net/ib0/statistics/"+name, []byte("0\n")); !errors.Is(err, unix.EACCES) {
+			t.Errorf("write %s: %v, want EACCES", name, err)
+		}
+	}
+}
+
+// TestStatisticsNamesMatchThisKernel compares the statistics files with
+// those of the running kernel's loopback device, so a kernel that adds or
+// drops a counter shows here.
+func TestStatisticsNamesMatchThisKernel(t *testing.T) {
+	ents, err := os.ReadDir("/sys/class/net/lo/statistics")
+	if err != nil {
+		t.Skipf("no sysfs statistics of lo on this machine: %v", err)
+	}
+	var host []string
+	for _, e := range ents {
+		host = append(host, e.Name())
+	}
+	list, err := New(newFake()).List("class/net/ib0/statistics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours []string
+	for _, e := range list {
+		ours = append(ours, e.Name)
+	}
+	if diff := cmp.Diff(host, ours); diff != "" {
+		t.Errorf("statistics files (-this kernel +emulated):\n%s", diff)
 	}
 }
