@@ -3,6 +3,7 @@ package driver
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/ibctl/ibctl/sysfs"
 	"slices"
 	"strings"
 	"sync"
@@ -268,7 +269,7 @@ func TestTxQueueLenSurvivesRestart(t *testing.T) {
 	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "d", ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8002))}), 0)
 	want := map[string]uint32{"ib0": 1000, "c": 0, "ib1": 256, "d": 256}
 	for _, dev := range []string{"ib0", "c"} {
-		if _, err := n.SysWrite("class/net/"+dev+"/tx_queue_len", []byte(fmt.Sprintf("%d\n", want[dev]))); err != nil {
+		if _, err := sysfs.New(n).Write("class/net/"+dev+"/tx_queue_len", []byte(fmt.Sprintf("%d\n", want[dev]))); err != nil {
 			t.Fatalf("write %s: %v", dev, err)
 		}
 	}
