@@ -18,7 +18,7 @@ import (
 // stream to the same receiver takes the next free one.
 const perfPort = 5201
 
-// Perf streams UDP datagrams of r.Size bytes to r.Dst for r.DurationMs
+// PerfContext streams UDP datagrams of r.Size bytes to r.Dst for r.DurationMs
 // (an iperf-like throughput test) over the interface's transport — UD in
 // datagram mode, the RC connection in connected mode — and reports what
 // the receiver got: the bytes and packets of the stream's own datagrams
@@ -26,12 +26,8 @@ const perfPort = 5201
 // per packet, and the emulated link rate beside them. The sender keeps at
 // most half the receiver's queue in flight, as a flow-controlled stream
 // would, and fails with ENETUNREACH once its route or link goes away.
-func (n *Node) Perf(r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
-	return n.PerfContext(context.Background(), r)
-}
-
-// PerfContext is Perf that stops sending, and fails with ECANCELED, once
-// ctx is done (its client went away).
+// It stops sending, and fails with ECANCELED, once ctx is done (its
+// client went away).
 func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 	dst, ok := netip.AddrFromSlice(r.Dst)
 	if !ok || !dst.Is4() {

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"testing"
@@ -49,7 +50,7 @@ func TestPerfCountsOwnDatagrams(t *testing.T) {
 		done := make(chan result, 2)
 		for range 2 {
 			go func() {
-				rep, err := n0.Perf(netlinkx.PerfRequest{Dst: []byte{10, 0, 1, 2}, Size: 1000, DurationMs: 300})
+				rep, err := n0.PerfContext(context.Background(), netlinkx.PerfRequest{Dst: []byte{10, 0, 1, 2}, Size: 1000, DurationMs: 300})
 				done <- result{rep, err}
 			}()
 		}
@@ -92,7 +93,7 @@ func TestPerfStopsWhenRouteGoes(t *testing.T) {
 			d, n0, n1 := perfPair(t, tc.mode)
 			done := make(chan error, 1)
 			go func() {
-				_, err := n0.Perf(netlinkx.PerfRequest{Dst: []byte{10, 0, 1, 2}, Size: 1000, DurationMs: 60000})
+				_, err := n0.PerfContext(context.Background(), netlinkx.PerfRequest{Dst: []byte{10, 0, 1, 2}, Size: 1000, DurationMs: 60000})
 				done <- err
 			}()
 			// the stream runs once the receiver counts datagrams

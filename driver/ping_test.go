@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 
@@ -222,7 +223,7 @@ func TestPerfAndCQModeration(t *testing.T) {
 	addAddr(t, n1, "ib0", "10.0.0.2/24")
 	run := func(frames uint32) netlinkx.PerfReply {
 		wantErrno(t, n1.SetCoalesce("ib0", netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: frames, unix.ETHTOOL_A_COALESCE_RX_USECS: 50}), 0)
-		rep, err := n0.Perf(netlinkx.PerfRequest{Dst: []byte{10, 0, 0, 2}, DurationMs: 200})
+		rep, err := n0.PerfContext(context.Background(), netlinkx.PerfRequest{Dst: []byte{10, 0, 0, 2}, DurationMs: 200})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,7 +244,7 @@ func TestPerfAndCQModeration(t *testing.T) {
 	for _, n := range []*Node{n0, n1} {
 		wantErrno(t, n.SetMode("ib0", netlinkx.ModeConnected), 0)
 	}
-	rep, err := n0.Perf(netlinkx.PerfRequest{Dst: []byte{10, 0, 0, 2}, Size: 65000, DurationMs: 200})
+	rep, err := n0.PerfContext(context.Background(), netlinkx.PerfRequest{Dst: []byte{10, 0, 0, 2}, Size: 65000, DurationMs: 200})
 	if err != nil || rep.Sent == 0 || rep.Received != rep.Sent || rep.Mode != netlinkx.ModeConnected {
 		t.Fatalf("connected perf: %+v %v", rep, err)
 	}
