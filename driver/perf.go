@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
@@ -64,6 +65,7 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 		return netlinkx.PerfReply{}, errorf("perf", name, unix.EADDRINUSE, "%v", err)
 	}
 	defer sink.Close()
+	received := func() uint64 { p, _ := sink.Counts(); return p }
 	pkt := make([]byte, header.IPoIBHeaderLen+header.IPv4MinHeaderLen+8+size)
 	header.IPoIB(pkt).Encode(header.EtherTypeIPv4)
 	ip := pkt[header.IPoIBHeaderLen:]
@@ -96,23 +98,6 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 		return nil
 	}
 
-	// wait waits for the receiver to have n of the stream's datagrams,
-	// until the deadline, checking the route meanwhile.
-	wait := func(n uint64, deadline time.Time) error {
-		for {
-			next := time.Now().Add(perfRouteCheck)
-			if deadline.Before(next) {
-				next = deadline
-			}
-			if sink.Wait(ctx, n, next) >= n || !time.Now().Before(deadline) || ctx.Err() != nil {
-				return nil
-			}
-			if err := check(); err != nil {
-				return err
-			}
-		}
-	}
-
 	// send writes one datagram. A full send queue (streams sharing a
 	// connection) waits for room until the time given, as a stopped
 	// netdev queue holds the socket's datagrams (ipoib_cm_send's
@@ -129,7 +114,7 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 			if err := check(); err != nil {
 				return err
 			}
-			time.Sleep(sendBackoff)
+			runtime.Gosched()
 		}
 	}
 	// In connected mode the first packet sets the connection up and waits
@@ -138,8 +123,8 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 	if err := send(time.Now().Add(2 * time.Second)); err != nil {
 		return netlinkx.PerfReply{}, err
 	}
-	if err := wait(1, time.Now().Add(2*time.Second)); err != nil {
-		return netlinkx.PerfReply{}, err
+	for warm := time.Now().Add(2 * time.Second); received() == 0 && time.Now().Before(warm) && ctx.Err() == nil; {
+		runtime.Gosched()
 	}
 	rx0p, rx0b := sink.Counts()
 	ev0 := peer.RecvCQStats()
@@ -154,10 +139,13 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 			return netlinkx.PerfReply{}, err
 		}
 		for i := 0; i < 64; i++ {
-			if sent >= window {
-				// at most window datagrams in flight
-				if err := wait(rx0p+sent-window+1, end.Add(time.Second)); err != nil {
+			for sent-(received()-rx0p) >= window {
+				runtime.Gosched()
+				if err := check(); err != nil {
 					return netlinkx.PerfReply{}, err
+				}
+				if time.Now().After(end.Add(time.Second)) || ctx.Err() != nil {
+					break
 				}
 			}
 			if err := send(end.Add(time.Second)); err != nil {
@@ -167,8 +155,11 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 		}
 	}
 	// Let the receiver drain what is in flight.
-	if err := wait(rx0p+sent, time.Now().Add(5*time.Second)); err != nil {
-		return netlinkx.PerfReply{}, err
+	for drain := time.Now().Add(5 * time.Second); received()-rx0p < sent && time.Now().Before(drain) && ctx.Err() == nil; {
+		runtime.Gosched()
+		if err := check(); err != nil {
+			return netlinkx.PerfReply{}, err
+		}
 	}
 	elapsed := time.Since(start)
 	ev1 := peer.RecvCQStats()
@@ -182,10 +173,6 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 
 // perfRouteCheck is how often a perf stream looks its route up again.
 const perfRouteCheck = 10 * time.Millisecond
-
-// sendBackoff is how long a stream waits before it tries a full send
-// queue again: about what a few 64 KiB messages take to drain.
-const sendBackoff = 20 * time.Microsecond
 
 // netdevOf finds the node and interface whose endpoint ep is: a perf
 // stream's receiver.
