@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
@@ -34,8 +35,9 @@ type Stack struct {
 	clock verbs.Clock
 	// nics are the interfaces with a link attached, by ifindex.
 	nics map[int32]*NIC
-	// udp are the UDP sinks by port (udp.go).
-	udp map[uint16]*UDPSink
+	// udp are the UDP sinks by port (udp.go), replaced whole under mu
+	// and read without it by the receive path.
+	udp atomic.Pointer[map[uint16]*UDPSink]
 }
 
 // New returns an empty stack whose timers and time run on clock.

@@ -3,6 +3,7 @@ package inet
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"sync/atomic"
 
 	"github.com/ibctl/ibctl/driver/header"
@@ -29,13 +30,19 @@ var ErrNoPort = errors.New("no free UDP port")
 func (s *Stack) OpenUDPSink(index int32, port uint16) (*UDPSink, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.udp == nil {
-		s.udp = map[uint16]*UDPSink{}
+	var old map[uint16]*UDPSink
+	if m := s.udp.Load(); m != nil {
+		old = *m
 	}
 	for p := uint32(port); p <= 0xffff; p++ {
-		if _, busy := s.udp[uint16(p)]; !busy {
+		if _, busy := old[uint16(p)]; !busy {
 			u := &UDPSink{s: s, index: index, port: uint16(p)}
-			s.udp[uint16(p)] = u
+			m := maps.Clone(old)
+			if m == nil {
+				m = map[uint16]*UDPSink{}
+			}
+			m[u.port] = u
+			s.udp.Store(&m)
 			return u, nil
 		}
 	}
@@ -52,8 +59,10 @@ func (u *UDPSink) Counts() (packets, bytes uint64) { return u.packets.Load(), u.
 func (u *UDPSink) Close() {
 	u.s.mu.Lock()
 	defer u.s.mu.Unlock()
-	if u.s.udp[u.port] == u {
-		delete(u.s.udp, u.port)
+	if m := u.s.udp.Load(); m != nil && (*m)[u.port] == u {
+		n := maps.Clone(*m)
+		delete(n, u.port)
+		u.s.udp.Store(&n)
 	}
 }
 
@@ -64,9 +73,11 @@ func (s *Stack) inputUDP4(index int32, ip header.IPv4) {
 	if len(udp) < 8 {
 		return
 	}
-	s.mu.Lock()
-	u := s.udp[binary.BigEndian.Uint16(udp[2:])]
-	s.mu.Unlock()
+	m := s.udp.Load()
+	if m == nil {
+		return
+	}
+	u := (*m)[binary.BigEndian.Uint16(udp[2:])]
 	if u != nil && u.index == index {
 		u.packets.Add(1)
 		u.bytes.Add(uint64(header.IPoIBHeaderLen + int(ip.TotalLength())))
