@@ -55,7 +55,7 @@ func (nd *Netdev) endpointConfig() ipoib.Config {
 func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	n := nd.node
 	ep, err := ipoib.Open(n.ports[nd.port-1], ipoib.OpenOptions{Config: nd.endpointConfig(), QPN: nd.qpn, Group: m,
-		SendQueue: n.params.get("send_queue_size"), RecvQueue: n.params.get("recv_queue_size"),
+		SendQueue: int(nd.sendqSize()), RecvQueue: int(nd.recvqSize()),
 		RxFrames: nd.rxFrames, RxUsecs: nd.rxUsecs, ListenCM: nd.cmCapable(), Stats: nd.counters,
 		Joiner: nd.joiner()})
 	if err != nil {
@@ -65,6 +65,23 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	nd.nic = n.ip.Attach(nd.index, ep)
 	ep.Attach(nd.nic)
 	return nil
+}
+
+// sendqSize is priv->sendq_size: the module parameter's value until
+// ethtool -G changes it for this interface.
+func (nd *Netdev) sendqSize() uint32 {
+	if nd.sendQ != 0 {
+		return nd.sendQ
+	}
+	return uint32(nd.node.params.get("send_queue_size"))
+}
+
+// recvqSize is priv->recvq_size, as sendqSize.
+func (nd *Netdev) recvqSize() uint32 {
+	if nd.recvQ != 0 {
+		return nd.recvQ
+	}
+	return uint32(nd.node.params.get("recv_queue_size"))
 }
 
 // updateDataPath republishes the interface's settings to its endpoint

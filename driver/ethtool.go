@@ -1,6 +1,9 @@
 package driver
 
 import (
+	"fmt"
+	"maps"
+
 	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/mdlayher/ethtool"
 	"golang.org/x/sys/unix"
@@ -110,4 +113,117 @@ func (n *Node) Stats(dev string) ([]netlinkx.Stat, error) {
 		out[i] = netlinkx.Stat{Name: name, Value: vals[i]}
 	}
 	return out, nil
+}
+
+// Ring size limits of ipoib.h: IPOIB_MIN_QUEUE_SIZE, IPOIB_MAX_QUEUE_SIZE.
+const (
+	minQueueSize = 2
+	maxQueueSize = 8192
+)
+
+// Rings is RINGS_GET: ipoib_get_ring_param reports the interface's own
+// queue sizes (priv->recvq_size, sendq_size) under a maximum of
+// IPOIB_MAX_QUEUE_SIZE, and no mini or jumbo ring.
+func (n *Node) Rings(dev string) (netlinkx.Rings, error) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("rings", 0, dev)
+	if err != nil {
+		return netlinkx.Rings{}, err
+	}
+	return netlinkx.Rings{RxMax: maxQueueSize, TxMax: maxQueueSize, Rx: nd.recvqSize(), Tx: nd.sendqSize()}, nil
+}
+
+// ringsUnsupported are the RINGS_SET attributes IPoIB does not declare in
+// supported_ring_params, with ethnl_set_rings_validate's messages.
+var ringsUnsupported = []struct {
+	attr uint16
+	msg  string
+}{
+	{unix.ETHTOOL_A_RINGS_RX_BUF_LEN, "setting rx buf len not supported"},
+	{unix.ETHTOOL_A_RINGS_TCP_DATA_SPLIT, "setting TCP data split not supported"},
+	{unix.ETHTOOL_A_RINGS_CQE_SIZE, "setting cqe size not supported"},
+	{unix.ETHTOOL_A_RINGS_TX_PUSH, "setting tx push not supported"},
+}
+
+// SetRings is RINGS_SET. ethnl_set_rings (net/ethtool/rings.c) refuses
+// parameters the driver does not support (EOPNOTSUPP), does nothing when
+// no value changes, and refuses a size above its maximum (EINVAL,
+// "requested ring size exceeds maximum"; IPoIB's mini and jumbo maximums
+// are 0). ipoib_set_ring_param then refuses a size below
+// IPOIB_MIN_QUEUE_SIZE (EINVAL, logged), rounds each size up to a power of
+// two (warning when it had to) and, when a size changes, takes the
+// interface down, re-initialises it with the new sizes and brings it back
+// up if it was up.
+func (n *Node) SetRings(dev string, set netlinkx.RingsSet) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("rings", 0, dev)
+	if err != nil {
+		return err
+	}
+	for _, u := range ringsUnsupported {
+		if _, ok := set[u.attr]; ok {
+			return errorf("rings", dev, unix.EOPNOTSUPP, "%s", u.msg)
+		}
+	}
+	cur := map[uint16]uint32{unix.ETHTOOL_A_RINGS_RX: nd.recvqSize(), unix.ETHTOOL_A_RINGS_TX: nd.sendqSize(),
+		unix.ETHTOOL_A_RINGS_RX_MINI: 0, unix.ETHTOOL_A_RINGS_RX_JUMBO: 0}
+	limit := map[uint16]uint32{unix.ETHTOOL_A_RINGS_RX: maxQueueSize, unix.ETHTOOL_A_RINGS_TX: maxQueueSize,
+		unix.ETHTOOL_A_RINGS_RX_MINI: 0, unix.ETHTOOL_A_RINGS_RX_JUMBO: 0}
+	want := maps.Clone(cur)
+	mod := false
+	for typ, v := range set {
+		if _, ok := cur[typ]; !ok {
+			continue
+		}
+		mod = mod || v != cur[typ]
+		want[typ] = v
+	}
+	if !mod {
+		return nil
+	}
+	for _, typ := range []uint16{unix.ETHTOOL_A_RINGS_RX, unix.ETHTOOL_A_RINGS_RX_MINI, unix.ETHTOOL_A_RINGS_RX_JUMBO, unix.ETHTOOL_A_RINGS_TX} {
+		if want[typ] > limit[typ] {
+			return errorf("rings", dev, unix.EINVAL, "requested ring size exceeds maximum")
+		}
+	}
+	rx, err := nd.ringSize("rx_pending", want[unix.ETHTOOL_A_RINGS_RX])
+	if err != nil {
+		return err
+	}
+	tx, err := nd.ringSize("tx_pending", want[unix.ETHTOOL_A_RINGS_TX])
+	if err != nil {
+		return err
+	}
+	if rx == cur[unix.ETHTOOL_A_RINGS_RX] && tx == cur[unix.ETHTOOL_A_RINGS_TX] {
+		return nil
+	}
+	return n.change([]*Netdev{nd}, func() error {
+		wasUp := nd.up
+		nd.stop()
+		nd.recvQ, nd.sendQ = rx, tx
+		if wasUp {
+			nd.open()
+		}
+		return nil
+	})
+}
+
+// ringSize is ipoib_set_ring_param's check of one size: within
+// [IPOIB_MIN_QUEUE_SIZE, IPOIB_MAX_QUEUE_SIZE], rounded up to a power of
+// two with a warning when it is not one.
+func (nd *Netdev) ringSize(name string, v uint32) (uint32, error) {
+	if v < minQueueSize || v > maxQueueSize {
+		// pr_err: a line without the interface's name.
+		line := fmt.Sprintf("%s (%d) is out of bounds [%d-%d]", name, v, minQueueSize, maxQueueSize)
+		nd.node.klog.add(line)
+		nd.node.d.log(nd.node.name + " " + line)
+		return 0, errorf("rings", nd.name, unix.EINVAL, "")
+	}
+	r := uint32(roundupPow2(int(v)))
+	if r != v {
+		nd.warn("ipoib_set_ring_param: %s should be power of two. %s is %d", name, name, r)
+	}
+	return r, nil
 }

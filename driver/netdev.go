@@ -89,6 +89,9 @@ type Netdev struct {
 	wanted         featureSet
 	rxUsecs        uint16
 	rxFrames       uint16
+	// sendQ and recvQ are priv->sendq_size and recvq_size as ethtool -G
+	// set them; zero is the module parameter's value.
+	sendQ, recvQ uint32
 }
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {

@@ -39,6 +39,8 @@ type devRecord struct {
 	Wanted   []string `json:"wanted"`
 	RxUsecs  uint16   `json:"rx_usecs,omitempty"`
 	RxFrames uint16   `json:"rx_frames,omitempty"`
+	SendQ    uint32   `json:"sendq_size,omitempty"` // absent: the module parameter
+	RecvQ    uint32   `json:"recvq_size,omitempty"`
 	Addrs    []string `json:"addrs,omitempty"`
 }
 
@@ -80,7 +82,7 @@ type nodeMeta struct {
 func (nd *Netdev) record() devRecord {
 	r := devRecord{Index: nd.index, Name: devName(nd.name), Port: nd.port, Legacy: nd.legacy, PKey: nd.pkey, QPN: nd.qpn,
 		Mode: nd.mode, Umcast: nd.umcast, Up: nd.up, Active: nd.active, MTU: nd.mtu, AdminMTU: nd.adminMTU, McastMTU: nd.mcastMTU,
-		NumTxQ: nd.numTxQ, RxUsecs: nd.rxUsecs, RxFrames: nd.rxFrames, Wanted: []string{}}
+		NumTxQ: nd.numTxQ, RxUsecs: nd.rxUsecs, RxFrames: nd.rxFrames, SendQ: nd.sendQ, RecvQ: nd.recvQ, Wanted: []string{}}
 	if def := uint32(2 * nd.node.params.get("send_queue_size")); nd.txQLen != def {
 		q := nd.txQLen
 		r.TxQLen = &q
@@ -429,6 +431,7 @@ func (nd *Netdev) load(r devRecord) {
 	nd.pkey, nd.mode, nd.umcast, nd.active = r.PKey, r.Mode, r.Umcast, r.Active
 	nd.mtu, nd.adminMTU, nd.mcastMTU = r.MTU, r.AdminMTU, r.McastMTU
 	nd.numTxQ, nd.rxUsecs, nd.rxFrames = r.NumTxQ, r.RxUsecs, r.RxFrames
+	nd.sendQ, nd.recvQ = r.SendQ, r.RecvQ
 	nd.txQLen = uint32(2 * nd.node.params.get("send_queue_size"))
 	if r.TxQLen != nil {
 		nd.txQLen = *r.TxQLen

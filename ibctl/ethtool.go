@@ -19,12 +19,17 @@ type EthtoolOptions struct {
 	Features     bool // -K
 	ShowCoalesce bool // -c
 	Coalesce     bool // -C
+	ShowRings    bool // -g
+	Rings        bool // -G
 	Statistics   bool // -S
 	Dev          string
 	Args         []string
 	// CoalesceSet and CoalesceOrder are -C's parameters, parsed from Args.
 	CoalesceSet   netlinkx.CoalesceSet
 	CoalesceOrder []uint16
+	// RingsSet and RingsOrder are -G's parameters, parsed from Args.
+	RingsSet   netlinkx.RingsSet
+	RingsOrder []uint16
 }
 
 // NewCmdEthtool is `ibctl ethtool`: ethtool's option letters and output;
@@ -32,7 +37,7 @@ type EthtoolOptions struct {
 func NewCmdEthtool(f *Factory, runF func(*EthtoolOptions) error) *cobra.Command {
 	o := &EthtoolOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "ethtool [-i|-k|-K|-c|-C|-S] DEVICE [ARGS...]",
+		Use:   "ethtool [-i|-k|-K|-c|-C|-g|-G|-S] DEVICE [ARGS...]",
 		Short: "Query or control IPoIB device settings (ethtool)",
 		Long: `Query or control an IPoIB device as ethtool does, with its option letters and output:
 
@@ -42,12 +47,18 @@ func NewCmdEthtool(f *Factory, runF func(*EthtoolOptions) error) *cobra.Command 
   ibctl ethtool -K DEVICE FEATURE on|off ...    change features (kernel or ethtool short names)
   ibctl ethtool -c DEVICE                       interrupt moderation
   ibctl ethtool -C DEVICE rx-usecs N rx-frames N
+  ibctl ethtool -g DEVICE                       ring sizes (send and receive queues)
+  ibctl ethtool -G DEVICE rx N tx N             change ring sizes
   ibctl ethtool -S DEVICE                       statistics
 
 Checksum offload and LSO are off in connected mode and come back in datagram mode; LRO
 (rx-lro, "lro") is offered on checksum-capable ports and works in datagram mode only.
 IPoIB moderates only the receive side: other -C parameters fail with "Operation not
-supported", values above 65535 with "Invalid argument".`,
+supported", values above 65535 with "Invalid argument".
+
+Ring sizes are the interface's own, from send_queue_size and recv_queue_size when it
+is created: -G takes 2 to 8192, rounds up to a power of two, and takes an interface that
+is up down and up again. -g prints text only (ethtool 6.1 has no JSON for it).`,
 		DisableFlagsInUseLine: true,
 		Args:                  needAtLeast("DEVNAME"),
 		ValidArgsFunction:     completeEthtoolArgs(f, o),
@@ -65,6 +76,8 @@ supported", values above 65535 with "Invalid argument".`,
 	fl.BoolVarP(&o.Features, "features", "K", false, "change offload features")
 	fl.BoolVarP(&o.ShowCoalesce, "show-coalesce", "c", false, "show interrupt moderation")
 	fl.BoolVarP(&o.Coalesce, "coalesce", "C", false, "change interrupt moderation")
+	fl.BoolVarP(&o.ShowRings, "show-ring", "g", false, "show ring sizes")
+	fl.BoolVarP(&o.Rings, "set-ring", "G", false, "change ring sizes")
 	fl.BoolVarP(&o.Statistics, "statistics", "S", false, "show statistics")
 	fl.SetInterspersed(false)
 	cmd.Flags().SetNormalizeFunc(nil)
@@ -74,15 +87,15 @@ supported", values above 65535 with "Invalid argument".`,
 // parse checks the option letters and the arguments -K and -C take.
 func (o *EthtoolOptions) parse() error {
 	n := 0
-	for _, b := range []bool{o.Driver, o.ShowFeatures, o.Features, o.ShowCoalesce, o.Coalesce, o.Statistics} {
+	for _, b := range []bool{o.Driver, o.ShowFeatures, o.Features, o.ShowCoalesce, o.Coalesce, o.ShowRings, o.Rings, o.Statistics} {
 		if b {
 			n++
 		}
 	}
 	if n > 1 {
-		return usagef("ethtool: only one of -i, -k, -K, -c, -C, -S may be given")
+		return usagef("ethtool: only one of -i, -k, -K, -c, -C, -g, -G, -S may be given")
 	}
-	if len(o.Args) > 0 && !o.Features && !o.Coalesce {
+	if len(o.Args) > 0 && !o.Features && !o.Coalesce && !o.Rings {
 		return usagef("ethtool: unexpected argument %q", o.Args[0])
 	}
 	if o.Features {
@@ -93,6 +106,12 @@ func (o *EthtoolOptions) parse() error {
 	if o.Coalesce {
 		var err error
 		if o.CoalesceSet, o.CoalesceOrder, err = parseCoalesceArgs(o.Args); err != nil {
+			return err
+		}
+	}
+	if o.Rings {
+		var err error
+		if o.RingsSet, o.RingsOrder, err = parseRingsArgs(o.Args); err != nil {
 			return err
 		}
 	}
@@ -130,6 +149,22 @@ func ethtoolRun(o *EthtoolOptions) error {
 	case o.Coalesce:
 		if err := c.SetCoalesce(o.Dev, o.CoalesceSet, o.CoalesceOrder); err != nil {
 			return opError("ethtool -C "+o.Dev, err)
+		}
+		return nil
+	case o.ShowRings:
+		if g.JSON {
+			// ethtool 6.1's -g has no JSON output.
+			return usagef("ethtool -g: JSON output not available for this subcommand")
+		}
+		r, err := c.Rings(o.Dev)
+		if err != nil {
+			return opError("ethtool -g "+o.Dev, err)
+		}
+		_, err = io.WriteString(w, ringsText(o.Dev, r))
+		return err
+	case o.Rings:
+		if err := c.SetRings(o.Dev, o.RingsSet, o.RingsOrder); err != nil {
+			return opError("ethtool -G "+o.Dev, err)
 		}
 		return nil
 	case o.Statistics:

@@ -261,6 +261,12 @@ func completeEthtoolArgs(f *Factory, o *EthtoolOptions) func(*cobra.Command, []s
 				out = append(out, name)
 			}
 			return out, nd
+		case o.Rings:
+			var out []string
+			for name := range ringsParams {
+				out = append(out, name)
+			}
+			return out, nd
 		}
 		return nil, nd
 	}

@@ -45,6 +45,8 @@ type Node interface {
 	SetFeatures(dev string, want map[string]bool) (before, after []Feature, err error)
 	Coalesce(dev string) (Coalesce, error)
 	SetCoalesce(dev string, set CoalesceSet) error
+	Rings(dev string) (Rings, error)
+	SetRings(dev string, set RingsSet) error
 	LinkSettings(dev string) (LinkSettings, error)
 	DriverInfo(dev string) (DriverInfo, error)
 	Stats(dev string) ([]Stat, error)

@@ -287,6 +287,26 @@ func (c *Client) SetCoalesce(dev string, set CoalesceSet, order []uint16) error 
 	return err
 }
 
+// Rings gets ring sizes.
+func (c *Client) Rings(dev string) (Rings, error) {
+	msgs, err := c.ethtool(unix.ETHTOOL_MSG_RINGS_GET, dev)
+	if err != nil {
+		return Rings{}, err
+	}
+	b, err := single(msgs)
+	if err != nil {
+		return Rings{}, err
+	}
+	return unmarshalRings(b)
+}
+
+// SetRings sets ring sizes (attributes in order; ETHTOOL_A_RINGS_TX_PUSH
+// goes as a u8, the others as u32).
+func (c *Client) SetRings(dev string, set RingsSet, order []uint16) error {
+	_, err := c.Execute(wire.FamilyEthtool, 0, marshalRingsSet(dev, set, order))
+	return err
+}
+
 // LinkSettings gets link info, link modes and link state.
 func (c *Client) LinkSettings(dev string) (LinkSettings, error) {
 	var ls LinkSettings

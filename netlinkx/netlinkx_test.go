@@ -19,6 +19,7 @@ type fakeNode struct {
 	links   []Link
 	added   []LinkRequest
 	entries []SysEntry // the listing of every directory when set
+	rings   []RingsSet // RINGS_SET requests received
 }
 
 func (f *fakeNode) Links() ([]Link, error) { return f.links, nil }
@@ -47,6 +48,13 @@ func (f *fakeNode) Coalesce(string) (Coalesce, error) {
 	return Coalesce{RxUsecs: 3, RxFrames: 16, Supported: []uint16{unix.ETHTOOL_A_COALESCE_RX_USECS, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES}}, nil
 }
 func (f *fakeNode) SetCoalesce(string, CoalesceSet) error { return unix.EOPNOTSUPP }
+func (f *fakeNode) Rings(string) (Rings, error) {
+	return Rings{RxMax: 8192, TxMax: 8192, Rx: 256, Tx: 128}, nil
+}
+func (f *fakeNode) SetRings(_ string, set RingsSet) error {
+	f.rings = append(f.rings, set)
+	return nil
+}
 func (f *fakeNode) LinkSettings(string) (LinkSettings, error) {
 	return LinkSettings{Port: 0xff, SpeedMegabits: 100000, Duplex: 1, Autoneg: 1, PHYAddress: 255, Link: true}, nil
 }

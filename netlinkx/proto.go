@@ -522,6 +522,71 @@ func marshalCoalesceSet(dev string, set CoalesceSet, order []uint16) []byte {
 	return append(wire.GenlHeader(unix.ETHTOOL_MSG_COALESCE_SET), wire.Encode(ae)...)
 }
 
+// marshalRings encodes a RINGS_GET reply as rings_fill_reply
+// (net/ethtool/rings.c) does: zero maximums and their sizes are left out,
+// ETHTOOL_A_RINGS_TX_PUSH is always there.
+func marshalRings(dev string, r Rings) []byte {
+	ae := netlink.NewAttributeEncoder()
+	wire.EthtoolHeader(ae, dev)
+	if r.RxMax != 0 {
+		ae.Uint32(unix.ETHTOOL_A_RINGS_RX_MAX, r.RxMax)
+	}
+	if r.TxMax != 0 {
+		ae.Uint32(unix.ETHTOOL_A_RINGS_TX_MAX, r.TxMax)
+	}
+	if r.RxMax != 0 {
+		ae.Uint32(unix.ETHTOOL_A_RINGS_RX, r.Rx)
+	}
+	if r.TxMax != 0 {
+		ae.Uint32(unix.ETHTOOL_A_RINGS_TX, r.Tx)
+	}
+	ae.Uint8(unix.ETHTOOL_A_RINGS_TX_PUSH, 0)
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_RINGS_GET_REPLY), wire.Encode(ae)...)
+}
+
+// unmarshalRings decodes a RINGS_GET reply.
+func unmarshalRings(b []byte) (Rings, error) {
+	_, rest, err := wire.ParseGenl(b)
+	if err != nil {
+		return Rings{}, err
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return Rings{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
+	}
+	var r Rings
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.ETHTOOL_A_RINGS_RX_MAX:
+			r.RxMax = ad.Uint32()
+		case unix.ETHTOOL_A_RINGS_TX_MAX:
+			r.TxMax = ad.Uint32()
+		case unix.ETHTOOL_A_RINGS_RX:
+			r.Rx = ad.Uint32()
+		case unix.ETHTOOL_A_RINGS_TX:
+			r.Tx = ad.Uint32()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return Rings{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
+	}
+	return r, nil
+}
+
+// marshalRingsSet encodes a RINGS_SET request.
+func marshalRingsSet(dev string, set RingsSet, order []uint16) []byte {
+	ae := netlink.NewAttributeEncoder()
+	wire.EthtoolHeader(ae, dev)
+	for _, typ := range order {
+		if typ == unix.ETHTOOL_A_RINGS_TX_PUSH {
+			ae.Uint8(typ, uint8(set[typ]))
+		} else {
+			ae.Uint32(typ, set[typ])
+		}
+	}
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_RINGS_SET), wire.Encode(ae)...)
+}
+
 // ErrnoOf extracts the errno an error carries (EIO when it carries none).
 func ErrnoOf(err error) unix.Errno {
 	var e unix.Errno

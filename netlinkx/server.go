@@ -415,6 +415,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 	var dev string
 	var want map[string]bool
 	coal := CoalesceSet{}
+	rings := RingsSet{}
 	for ad.Next() {
 		switch {
 		case ad.Type() == 1: // ETHTOOL_A_*_HEADER
@@ -431,6 +432,14 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 				coal[ad.Type()] = uint32(b[0])
 			} else {
 				return nil, withMsg(unix.EINVAL, fmt.Sprintf("coalesce attribute %d: bad length %d", ad.Type(), len(b)))
+			}
+		case cmd == unix.ETHTOOL_MSG_RINGS_SET:
+			if b := ad.Bytes(); len(b) == 4 {
+				rings[ad.Type()] = binary.NativeEndian.Uint32(b)
+			} else if len(b) == 1 {
+				rings[ad.Type()] = uint32(b[0])
+			} else {
+				return nil, withMsg(unix.EINVAL, fmt.Sprintf("rings attribute %d: bad length %d", ad.Type(), len(b)))
 			}
 		}
 	}
@@ -464,6 +473,14 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		return one(cmd, marshalCoalesce(dev, c)), nil
 	case unix.ETHTOOL_MSG_COALESCE_SET:
 		return nil, node.SetCoalesce(dev, coal)
+	case unix.ETHTOOL_MSG_RINGS_GET:
+		r, err := node.Rings(dev)
+		if err != nil {
+			return nil, err
+		}
+		return one(cmd, marshalRings(dev, r)), nil
+	case unix.ETHTOOL_MSG_RINGS_SET:
+		return nil, node.SetRings(dev, rings)
 	case unix.ETHTOOL_MSG_LINKINFO_GET, unix.ETHTOOL_MSG_LINKMODES_GET, unix.ETHTOOL_MSG_LINKSTATE_GET:
 		ls, err := node.LinkSettings(dev)
 		if err != nil {

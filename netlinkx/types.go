@@ -136,6 +136,16 @@ type Coalesce struct {
 // CoalesceSet is a COALESCE_SET request: attribute type → value.
 type CoalesceSet map[uint16]uint32
 
+// Rings holds ring sizes as RINGS_GET reports them: the maximums and the
+// current RX and TX sizes (IPoIB has no mini or jumbo rings).
+type Rings struct {
+	RxMax, TxMax uint32
+	Rx, Tx       uint32
+}
+
+// RingsSet is a RINGS_SET request: attribute type → value.
+type RingsSet map[uint16]uint32
+
 // LinkSettings is what `ethtool DEV` shows, in mdlayher/ethtool's types.
 type LinkSettings struct {
 	Port          ethtool.Port

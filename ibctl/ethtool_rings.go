@@ -1,0 +1,96 @@
+package ibctl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// ringsText is `ethtool -g` as ethtool 6.1 prints a RINGS_GET reply
+// (netlink/rings.c rings_reply_cb): "n/a" for a size the kernel leaves
+// out, TX Push from its flag, TCP data split n/a when not reported.
+func ringsText(dev string, r netlinkx.Rings) string {
+	var b strings.Builder
+	u32 := func(label string, v uint32, present bool) {
+		if present {
+			fmt.Fprintf(&b, "%s%d\n", label, v)
+		} else {
+			fmt.Fprintf(&b, "%sn/a\n", label)
+		}
+	}
+	fmt.Fprintf(&b, "Ring parameters for %s:\n", dev)
+	b.WriteString("Pre-set maximums:\n")
+	u32("RX:\t\t", r.RxMax, r.RxMax != 0)
+	u32("RX Mini:\t", 0, false)
+	u32("RX Jumbo:\t", 0, false)
+	u32("TX:\t\t", r.TxMax, r.TxMax != 0)
+	b.WriteString("Current hardware settings:\n")
+	u32("RX:\t\t", r.Rx, r.RxMax != 0)
+	u32("RX Mini:\t", 0, false)
+	u32("RX Jumbo:\t", 0, false)
+	u32("TX:\t\t", r.Tx, r.TxMax != 0)
+	u32("RX Buf Len:\t\t", 0, false)
+	u32("CQE Size:\t\t", 0, false)
+	b.WriteString("TX Push:\toff\n")
+	b.WriteString("TCP data split:\tn/a\n")
+	return b.String()
+}
+
+// ringsParams are the names `ethtool -G` (6.1) accepts, with their
+// attribute and whether they take on/off.
+var ringsParams = map[string]struct {
+	attr uint16
+	bool bool
+}{
+	"rx":         {unix.ETHTOOL_A_RINGS_RX, false},
+	"rx-mini":    {unix.ETHTOOL_A_RINGS_RX_MINI, false},
+	"rx-jumbo":   {unix.ETHTOOL_A_RINGS_RX_JUMBO, false},
+	"tx":         {unix.ETHTOOL_A_RINGS_TX, false},
+	"rx-buf-len": {unix.ETHTOOL_A_RINGS_RX_BUF_LEN, false},
+	"cqe-size":   {unix.ETHTOOL_A_RINGS_CQE_SIZE, false},
+	"tx-push":    {unix.ETHTOOL_A_RINGS_TX_PUSH, true},
+}
+
+// parseRingsArgs parses `-G DEV name value ...` as ethtool does (u32
+// values, on/off for tx-push).
+func parseRingsArgs(args []string) (netlinkx.RingsSet, []uint16, error) {
+	if len(args) == 0 {
+		return nil, nil, usagef("ethtool -G: no ring parameters given")
+	}
+	set := netlinkx.RingsSet{}
+	var order []uint16
+	for i := 0; i < len(args); i += 2 {
+		name := args[i]
+		prm, ok := ringsParams[name]
+		if !ok {
+			return nil, nil, usagef("ethtool -G: unknown parameter '%s'", name)
+		}
+		if i+1 >= len(args) {
+			return nil, nil, usagef("ethtool -G: parameter '%s' needs a value", name)
+		}
+		val := args[i+1]
+		var v uint32
+		if prm.bool {
+			switch val {
+			case "on":
+				v = 1
+			case "off":
+			default:
+				return nil, nil, usagef("ethtool -G: invalid value '%s' for parameter '%s'", val, name)
+			}
+		} else {
+			u, ok := strtoul(val)
+			if !ok || u > 0xffffffff || strings.HasPrefix(strings.TrimSpace(val), "-") {
+				return nil, nil, usagef("ethtool -G: invalid value '%s' for parameter '%s'", val, name)
+			}
+			v = uint32(u)
+		}
+		if _, dup := set[prm.attr]; !dup {
+			order = append(order, prm.attr)
+		}
+		set[prm.attr] = v
+	}
+	return set, order, nil
+}
