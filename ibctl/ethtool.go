@@ -378,31 +378,50 @@ func parseCoalesceArgs(args []string) (netlinkx.CoalesceSet, []uint16, error) {
 	if len(args) == 0 {
 		return nil, nil, usagef("ethtool -C: no coalescing parameters given")
 	}
-	set := netlinkx.CoalesceSet{}
+	set, order, err := parseParamArgs("-C", args, func(name string) (ethtoolParam, bool) {
+		p, ok := coalesceParams[name]
+		return ethtoolParam{p.attr, p.bool}, ok
+	})
+	return netlinkx.CoalesceSet(set), order, err
+}
+
+// ethtoolParam is a `name value` parameter of -C or -G: its attribute,
+// and whether it takes on/off rather than a number.
+type ethtoolParam struct {
+	attr  uint16
+	onOff bool
+}
+
+// parseParamArgs parses `name value ...` pairs of ethtool option opt as
+// ethtool does: u32 values (strtoul's forms, no sign), on/off where the
+// parameter is boolean; a repeated name keeps its last value and its
+// first place in the returned order.
+func parseParamArgs(opt string, args []string, lookup func(string) (ethtoolParam, bool)) (map[uint16]uint32, []uint16, error) {
+	set := map[uint16]uint32{}
 	var order []uint16
 	for i := 0; i < len(args); i += 2 {
 		name := args[i]
-		prm, ok := coalesceParams[name]
+		prm, ok := lookup(name)
 		if !ok {
-			return nil, nil, usagef("ethtool -C: unknown parameter '%s'", name)
+			return nil, nil, usagef("ethtool %s: unknown parameter '%s'", opt, name)
 		}
 		if i+1 >= len(args) {
-			return nil, nil, usagef("ethtool -C: parameter '%s' needs a value", name)
+			return nil, nil, usagef("ethtool %s: parameter '%s' needs a value", opt, name)
 		}
 		val := args[i+1]
 		var v uint32
-		if prm.bool {
+		if prm.onOff {
 			switch val {
 			case "on":
 				v = 1
 			case "off":
 			default:
-				return nil, nil, usagef("ethtool -C: invalid value '%s' for parameter '%s'", val, name)
+				return nil, nil, usagef("ethtool %s: invalid value '%s' for parameter '%s'", opt, val, name)
 			}
 		} else {
 			u, ok := strtoul(val)
 			if !ok || u > 0xffffffff || strings.HasPrefix(strings.TrimSpace(val), "-") {
-				return nil, nil, usagef("ethtool -C: invalid value '%s' for parameter '%s'", val, name)
+				return nil, nil, usagef("ethtool %s: invalid value '%s' for parameter '%s'", opt, val, name)
 			}
 			v = uint32(u)
 		}

@@ -59,38 +59,9 @@ func parseRingsArgs(args []string) (netlinkx.RingsSet, []uint16, error) {
 	if len(args) == 0 {
 		return nil, nil, usagef("ethtool -G: no ring parameters given")
 	}
-	set := netlinkx.RingsSet{}
-	var order []uint16
-	for i := 0; i < len(args); i += 2 {
-		name := args[i]
-		prm, ok := ringsParams[name]
-		if !ok {
-			return nil, nil, usagef("ethtool -G: unknown parameter '%s'", name)
-		}
-		if i+1 >= len(args) {
-			return nil, nil, usagef("ethtool -G: parameter '%s' needs a value", name)
-		}
-		val := args[i+1]
-		var v uint32
-		if prm.bool {
-			switch val {
-			case "on":
-				v = 1
-			case "off":
-			default:
-				return nil, nil, usagef("ethtool -G: invalid value '%s' for parameter '%s'", val, name)
-			}
-		} else {
-			u, ok := strtoul(val)
-			if !ok || u > 0xffffffff || strings.HasPrefix(strings.TrimSpace(val), "-") {
-				return nil, nil, usagef("ethtool -G: invalid value '%s' for parameter '%s'", val, name)
-			}
-			v = uint32(u)
-		}
-		if _, dup := set[prm.attr]; !dup {
-			order = append(order, prm.attr)
-		}
-		set[prm.attr] = v
-	}
-	return set, order, nil
+	set, order, err := parseParamArgs("-G", args, func(name string) (ethtoolParam, bool) {
+		p, ok := ringsParams[name]
+		return ethtoolParam{p.attr, p.bool}, ok
+	})
+	return netlinkx.RingsSet(set), order, err
 }
