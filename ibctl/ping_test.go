@@ -101,6 +101,51 @@ func TestPing(t *testing.T) {
 	}
 }
 
+// TestPingQuietDeadline checks iputils' -q and -w, and that ping
+// refuses -j.
+func TestPingQuietDeadline(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "-n node1 link set ib0 up")
+	e.addAddr("node0", "ib0", "10.0.0.1/24")
+	e.addAddr("node1", "ib0", "10.0.0.2/24")
+	const sum2 = "--- 10.0.0.2 ping statistics ---\n2 packets transmitted, 2 received, 0% packet loss, X\nrtt min/avg/max/mdev X\n"
+	for _, tt := range []struct {
+		cmd, stdout, stderr string
+		status              int
+	}{
+		{"ping -q -c 2 -i 0 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 0},
+		{"ping -q -c 1 -s 4000 -M do 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n\n" +
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n", "", 1},
+		// -w with -c: COUNT replies end it before the deadline
+		{"ping -q -w 5 -c 2 -i 0 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 0},
+		// the deadline ends it: two requests at 0 and 0.6 s, the third
+		// would go at 1.2 s; fewer replies than COUNT is status 1
+		{"ping -q -w 1 -c 3 -i 0.6 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 1},
+		{"ping -q -w 1 -i 0.6 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 0},
+		// with a deadline the first error ends ping
+		{"ping -w 5 -c 3 -i 0 -s 4000 -M do 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n\n" +
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n",
+			"ping: local error: message too long, mtu=2044\n", 1},
+		{"ping -w x 10.0.0.2", "", "ibctl: ping: invalid argument: 'x'\n", 2},
+		{"ping -w -1 10.0.0.2", "", "ibctl: ping: invalid argument: '-1': out of range: 0 <= value <= 2147483647\n", 2},
+		{"ping -w 2147483648 10.0.0.2", "", "ibctl: ping: invalid argument: '2147483648': out of range: 0 <= value <= 2147483647\n", 2},
+		{"ping -w 99999999999999999999 10.0.0.2", "", "ibctl: ping: invalid argument: '99999999999999999999': Numerical result out of range\n", 2},
+		{"-j ping -c 1 10.0.0.2", "", "ibctl: ping: -j: ping has no JSON output\n", 2},
+		{"ping -j -c 1 10.0.0.2", "", "ibctl: ping: -j: ping has no JSON output\n", 2},
+	} {
+		out, errs, st := e.run(tt.cmd)
+		out = timeRE.ReplaceAllStringFunc(out, func(s string) string {
+			if strings.HasPrefix(s, "time=") {
+				return "time=X"
+			}
+			return "X"
+		})
+		if out != tt.stdout || errs != tt.stderr || st != tt.status {
+			t.Errorf("%s:\n got %d stdout %q stderr %q\nwant %d stdout %q stderr %q", tt.cmd, st, out, errs, tt.status, tt.stdout, tt.stderr)
+		}
+	}
+}
+
 var stampRE = regexp.MustCompile(`(?m)^\[ *[0-9]+\.[0-9]{6}\] `)
 
 func TestDmesg(t *testing.T) {
