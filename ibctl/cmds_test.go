@@ -139,6 +139,9 @@ func TestParsePingCmd(t *testing.T) {
 			o.Quiet, o.Deadline, o.Count = true, 3, 2
 			o.Dst, o.Addr = "10.0.0.2", netip.MustParseAddr("10.0.0.2")
 		})},
+		{argv: "-n 10.0.0.2", want: with(func(o *PingOptions) {
+			o.Numeric, o.Dst, o.Addr = true, "10.0.0.2", netip.MustParseAddr("10.0.0.2")
+		})},
 		{argv: "-w 0 10.0.0.2", want: with(func(o *PingOptions) { o.Dst, o.Addr = "10.0.0.2", netip.MustParseAddr("10.0.0.2") })},
 		{argv: "-w 1.5 10.0.0.2", err: `ping: invalid argument: '1.5'`},
 		{argv: "host.example", err: `ping: host.example: Name or service not known`},

@@ -28,6 +28,7 @@ type PingOptions struct {
 	Wait     float64
 	PMTU     string
 	Quiet    bool       // -q: the banner and the summary only
+	Numeric  bool       // -n: no name lookup, which ibctl never does anyway
 	Deadline int        // -w: seconds ping runs at most; 0: none
 	Dst      string     // the address as given
 	Addr     netip.Addr // Dst parsed
@@ -89,7 +90,7 @@ func NewCmdPing(f *Factory, runF func(*PingOptions) error) *cobra.Command {
 	o.count = pingCount{n: &o.Count, min: 1, max: math.MaxInt64}
 	o.deadline = pingCount{n: &o.Deadline, min: 0, max: math.MaxInt32}
 	cmd := &cobra.Command{
-		Use:   "ping [-q] [-I DEV] [-c COUNT] [-w DEADLINE] [-s SIZE] [-i SEC] [-W SEC] [-M do|dont|want] ADDRESS",
+		Use:   "ping [-n] [-q] [-I DEV] [-c COUNT] [-w DEADLINE] [-s SIZE] [-i SEC] [-W SEC] [-M do|dont|want] ADDRESS",
 		Short: "Send ICMP echo requests from the node, as ping does",
 		Long: `Send ICMP echo requests through the node's emulated IP stack: the route is the
 interface whose subnet holds ADDRESS (or -I DEV), the neighbour is found with ARP over
@@ -107,7 +108,10 @@ link-local IPv6 ADDRESS needs the interface: -I DEV, or ADDRESS%DEV.
 -w DEADLINE stops ping after DEADLINE seconds however many requests were sent; with
 -c COUNT it stops as soon as COUNT replies came, sending more requests until then, and
 exits with 1 when fewer than COUNT replies came by the deadline. -q prints the first
-line and the statistics only. ping prints no JSON: -j is refused.`,
+line and the statistics only. -n (numeric output) is accepted and changes nothing, as
+ibctl never looks up names. Here -n is ping's, not the node: the node is given before
+the command, "ibctl -n NODE ping ...", or with --node NODE. ping prints no JSON: -j is
+refused.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("ping: usage error: Destination address required") // iputils ping.c
@@ -131,6 +135,11 @@ line and the statistics only. ping prints no JSON: -j is refused.`,
 	fl.VarP(&o.count, "count", "c", "stop after COUNT requests (default: until interrupted); with -w, after COUNT replies")
 	fl.VarP(&o.deadline, "deadline", "w", "stop after DEADLINE seconds (0: no deadline)")
 	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "print the first line and the statistics only")
+	fl.BoolVarP(&o.Numeric, "numeric", "n", false, "numeric output (ibctl never looks up names)")
+	// iputils' -n shadows the global -n/--node: the node is --node NODE
+	// here, or -n NODE before "ping".
+	fl.StringVar(&f.Globals.Node, "node", "", "node of the fabric to act on (default: the first, node0)")
+	_ = cmd.RegisterFlagCompletionFunc("node", completeNodes(f))
 	fl.IntVarP(&o.Size, "size", "s", 56, "ICMP data bytes")
 	fl.Float64VarP(&o.Interval, "interval", "i", 1, "seconds between requests")
 	fl.Float64VarP(&o.Wait, "timeout", "W", 1, "seconds to wait for each reply")

@@ -146,6 +146,80 @@ func TestPingQuietDeadline(t *testing.T) {
 	}
 }
 
+// TestPingNumericAndNode checks that ping's -n is iputils' numeric output,
+// which takes no argument, and that the node is then given before the
+// command or with --node: the banner's source address tells the node.
+func TestPingNumericAndNode(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "-n node1 link set ib0 up")
+	e.addAddr("node0", "ib0", "10.0.0.1/24")
+	e.addAddr("node1", "ib0", "10.0.0.2/24")
+	const (
+		from0 = "PING 10.0.0.2 (10.0.0.2) from 10.0.0.1 ib0: 56(84) bytes of data.\n\n" +
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 1 received, 0% packet loss, X\nrtt min/avg/max/mdev X\n"
+		from1 = "PING 10.0.0.1 (10.0.0.1) from 10.0.0.2 ib0: 56(84) bytes of data.\n\n" +
+			"--- 10.0.0.1 ping statistics ---\n1 packets transmitted, 1 received, 0% packet loss, X\nrtt min/avg/max/mdev X\n"
+	)
+	for _, tt := range []struct {
+		cmd, stdout, stderr string
+		status              int
+	}{
+		{"ping -n -c 1 -q -I ib0 10.0.0.2", from0, "", 0},
+		{"ping -q -n -c 1 -I ib0 10.0.0.2", from0, "", 0},
+		{"ping -nq -c 1 -I ib0 10.0.0.2", from0, "", 0},
+		{"ping --numeric -q -c 1 -I ib0 10.0.0.2", from0, "", 0},
+		{"-n node1 ping -n -q -c 1 -I ib0 10.0.0.1", from1, "", 0},
+		{"-nnode1 ping -q -c 1 -I ib0 10.0.0.1", from1, "", 0},
+		{"-pn node1 ping -q -c 1 -I ib0 10.0.0.1", from1, "", 0},
+		{"--node node1 ping -q -c 1 -I ib0 10.0.0.1", from1, "", 0},
+		{"ping --node node1 -n -q -c 1 -I ib0 10.0.0.1", from1, "", 0},
+		{"ping -q -c 1 -I ib0 --node=node1 10.0.0.1", from1, "", 0},
+		{"ping -n node1 -c 1 10.0.0.1", "", "ibctl: ping: unexpected argument \"10.0.0.1\"\n", 2},
+		{"-n node9 ping -c 1 10.0.0.1", "", "ibctl: node node9: No such file or directory (no node \"node9\" in the fabric)\n", 1},
+	} {
+		out, errs, st := e.run(tt.cmd)
+		out = timeRE.ReplaceAllString(out, "X")
+		if out != tt.stdout || errs != tt.stderr || st != tt.status {
+			t.Errorf("%s:\n got %d stdout %q stderr %q\nwant %d stdout %q stderr %q", tt.cmd, st, out, errs, tt.status, tt.stdout, tt.stderr)
+		}
+	}
+	// the same in a batch, whose lines get the batch's own node first
+	out, errs, st := e.run("-b -", "-n node1 ping -n -q -c 1 -I ib0 10.0.0.1\nping -n -q -c 1 -I ib0 10.0.0.2\n")
+	if out = timeRE.ReplaceAllString(out, "X"); out != from1+from0 || errs != "" || st != 0 {
+		t.Errorf("batch: %d stdout %q stderr %q, want 0 stdout %q", st, out, errs, from1+from0)
+	}
+	out, errs, st = e.run("-n node1 -b -", "ping -n -q -c 1 -I ib0 10.0.0.1\n")
+	if out = timeRE.ReplaceAllString(out, "X"); out != from1 || errs != "" || st != 0 {
+		t.Errorf("batch -n node1: %d stdout %q stderr %q, want 0 stdout %q", st, out, errs, from1)
+	}
+}
+
+// TestNodeBeforeCommand checks the rewriting of a -n NODE given before
+// the command's name.
+func TestNodeBeforeCommand(t *testing.T) {
+	root := NewRootCmd(&Factory{IO: &IOStreams{}, Globals: &Globals{}})
+	for _, tc := range []struct{ in, want string }{
+		{"-n node1 ping -n 10.0.0.1", "--node=node1 ping -n 10.0.0.1"},
+		{"-nnode1 ping", "--node=node1 ping"},
+		{"-jn node1 link show", "-j --node=node1 link show"},
+		{"-jpnnode1 link", "-jp --node=node1 link"},
+		{"--socket -n -n node1 ping", "--socket -n --node=node1 ping"},
+		{"--node node1 ping -n x", "--node node1 ping -n x"},
+		{"--json -n x ping", "--json --node=x ping"},
+		{"-b - -n x", "-b - --node=x"},
+		{"ping -n -c 1 x", "ping -n -c 1 x"},
+		{"-x -n y ping", "-x --node=y ping"},
+		{"-- -n x", "-- -n x"},
+		{"-n", "-n"},
+		{"", ""},
+	} {
+		got := strings.Join(nodeBeforeCommand(root, strings.Fields(tc.in)), " ")
+		if got != tc.want {
+			t.Errorf("nodeBeforeCommand(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 var stampRE = regexp.MustCompile(`(?m)^\[ *[0-9]+\.[0-9]{6}\] `)
 
 func TestDmesg(t *testing.T) {
