@@ -141,7 +141,7 @@ func runBatch(f *Factory, path string) error {
 		} else {
 			lf := &Factory{IO: f.IO, Globals: &Globals{}, Connect: connect, Executable: f.Executable}
 			root := NewRootCmd(lf)
-			root.SetArgs(append(append([]string(nil), prefix...), words...))
+			root.SetArgs(nodeBeforeCommand(root, append(append([]string(nil), prefix...), words...)))
 			err = execute(root)
 		}
 		if err != nil {

@@ -139,6 +139,15 @@ func TestParsePingCmd(t *testing.T) {
 			o.Dst, o.Addr = "fd00::2", netip.MustParseAddr("fd00::2")
 		})},
 		{argv: "fe80::2%ib0", want: with(func(o *PingOptions) { o.Dst, o.Addr = "fe80::2%ib0", netip.MustParseAddr("fe80::2%ib0") })},
+		{argv: "-q -w 3 -c 2 10.0.0.2", want: with(func(o *PingOptions) {
+			o.Quiet, o.Deadline, o.Count = true, 3, 2
+			o.Dst, o.Addr = "10.0.0.2", netip.MustParseAddr("10.0.0.2")
+		})},
+		{argv: "-n 10.0.0.2", want: with(func(o *PingOptions) {
+			o.Numeric, o.Dst, o.Addr = true, "10.0.0.2", netip.MustParseAddr("10.0.0.2")
+		})},
+		{argv: "-w 0 10.0.0.2", want: with(func(o *PingOptions) { o.Dst, o.Addr = "10.0.0.2", netip.MustParseAddr("10.0.0.2") })},
+		{argv: "-w 1.5 10.0.0.2", err: `ping: invalid argument: '1.5'`},
 		{argv: "host.example", err: `ping: host.example: Name or service not known`},
 		{argv: "-c 0 10.0.0.2", err: `ping: invalid argument: '0': out of range: 1 <= value <= 9223372036854775807`},
 		{argv: "-c x 10.0.0.2", err: `ping: invalid argument: 'x'`},

@@ -412,6 +412,7 @@ func TestSMAndHCA(t *testing.T) {
 		{"sm_partition_list", "sm partition list"},
 		{"sm_partition_list_json", "-j sm partition list"},
 		{"sm_groups", "sm groups"},
+		{"sm_groups_json", "-j sm groups"},
 		{"sm_show", "sm show"},
 		{"sm_show_json", "-j sm show"},
 		{"hca_show_pkeys", "hca show"},

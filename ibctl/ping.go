@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/netip"
 	"os"
@@ -26,20 +27,25 @@ type PingOptions struct {
 	Interval float64
 	Wait     float64
 	PMTU     string
+	Quiet    bool       // -q: the banner and the summary only
+	Numeric  bool       // -n: no name lookup, which ibctl never does anyway
+	Deadline int        // -w: seconds ping runs at most; 0: none
 	Dst      string     // the address as given
 	Addr     netip.Addr // Dst parsed
 
-	cmd   *cobra.Command
-	count pingCount
+	cmd      *cobra.Command
+	count    pingCount
+	deadline pingCount
 }
 
-// pingCount is ping's -c as given, which iputils reads with
-// strtol_or_err(optarg, "invalid argument", 1, LONG_MAX): a bad one is
-// reported in iputils' words when ping runs.
+// pingCount is an integer option of ping as given: -c, which iputils
+// reads with strtol_or_err(optarg, "invalid argument", 1, LONG_MAX), or -w
+// (0 to INT_MAX). A bad one is reported in iputils' words when ping runs.
 type pingCount struct {
-	n    *int
-	text string
-	set  bool
+	n        *int
+	min, max int64
+	text     string
+	set      bool
 }
 
 func (c *pingCount) String() string {
@@ -67,8 +73,8 @@ func (c *pingCount) parse() error {
 		return usagef("ping: invalid argument: '%s': Numerical result out of range", c.text)
 	case err != nil:
 		return usagef("ping: invalid argument: '%s'", c.text)
-	case v < 1:
-		return usagef("ping: invalid argument: '%s': out of range: 1 <= value <= %d", c.text, int64(math.MaxInt64))
+	case v < c.min || v > c.max:
+		return usagef("ping: invalid argument: '%s': out of range: %d <= value <= %d", c.text, c.min, c.max)
 	}
 	*c.n = int(v)
 	return nil
@@ -81,9 +87,10 @@ const maxPingSize = 65507
 // runF, when not nil, gets the parsed options instead of running.
 func NewCmdPing(f *Factory, runF func(*PingOptions) error) *cobra.Command {
 	o := &PingOptions{F: f}
-	o.count.n = &o.Count
+	o.count = pingCount{n: &o.Count, min: 1, max: math.MaxInt64}
+	o.deadline = pingCount{n: &o.Deadline, min: 0, max: math.MaxInt32}
 	cmd := &cobra.Command{
-		Use:   "ping [-I DEV] [-c COUNT] [-s SIZE] [-i SEC] [-W SEC] [-M do|dont] ADDRESS",
+		Use:   "ping [-n] [-q] [-I DEV] [-c COUNT] [-w DEADLINE] [-s SIZE] [-i SEC] [-W SEC] [-M do|dont|want] ADDRESS",
 		Short: "Send ICMP echo requests from the node, as ping does",
 		Long: `Send ICMP echo requests through the node's emulated IP stack: the route is the
 interface whose subnet holds ADDRESS (or -I DEV), the neighbour is found with ARP over
@@ -96,7 +103,15 @@ driver's "Frag needed" (IPv4) or "Packet too big" (IPv6) answer, after which the
 MTU is the UD MTU for 10 minutes (see "ibctl route get"). A fragmented echo the peer
 cannot reassemble within its reassembly time (30 s for IPv4, 60 s for IPv6) is answered
 with ICMP time exceeded, which ping reports if it still waits for that reply (-W). A
-link-local IPv6 ADDRESS needs the interface: -I DEV, or ADDRESS%DEV.`,
+link-local IPv6 ADDRESS needs the interface: -I DEV, or ADDRESS%DEV.
+
+-w DEADLINE stops ping after DEADLINE seconds however many requests were sent; with
+-c COUNT it stops as soon as COUNT replies came, sending more requests until then, and
+exits with 1 when fewer than COUNT replies came by the deadline. -q prints the first
+line and the statistics only. -n (numeric output) is accepted and changes nothing, as
+ibctl never looks up names. Here -n is ping's, not the node: the node is given before
+the command, "ibctl -n NODE ping ...", or with --node NODE. ping prints no JSON: -j is
+refused.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("ping: usage error: Destination address required") // iputils ping.c
@@ -104,6 +119,10 @@ link-local IPv6 ADDRESS needs the interface: -I DEV, or ADDRESS%DEV.`,
 			return needArgs("ADDRESS")(cmd, args)
 		},
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			if f.Globals.JSON {
+				// iputils ping has no JSON output
+				return usagef("ping: -j: ping has no JSON output")
+			}
 			o.Dst, o.cmd = args[0], cmd
 			if err := o.parse(); err != nil {
 				return err
@@ -113,7 +132,14 @@ link-local IPv6 ADDRESS needs the interface: -I DEV, or ADDRESS%DEV.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&o.Dev, "interface", "I", "", "send through this interface")
-	fl.VarP(&o.count, "count", "c", "stop after COUNT requests (default: until interrupted)")
+	fl.VarP(&o.count, "count", "c", "stop after COUNT requests (default: until interrupted); with -w, after COUNT replies")
+	fl.VarP(&o.deadline, "deadline", "w", "stop after DEADLINE seconds (0: no deadline)")
+	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "print the first line and the statistics only")
+	fl.BoolVarP(&o.Numeric, "numeric", "n", false, "numeric output (ibctl never looks up names)")
+	// iputils' -n shadows the global -n/--node: the node is --node NODE
+	// here, or -n NODE before "ping".
+	fl.StringVar(&f.Globals.Node, "node", "", "node of the fabric to act on (default: the first, node0)")
+	_ = cmd.RegisterFlagCompletionFunc("node", completeNodes(f))
 	fl.IntVarP(&o.Size, "size", "s", 56, "ICMP data bytes")
 	fl.Float64VarP(&o.Interval, "interval", "i", 1, "seconds between requests")
 	fl.Float64VarP(&o.Wait, "timeout", "W", 1, "seconds to wait for each reply")
@@ -132,6 +158,9 @@ func (o *PingOptions) parse() error {
 		return usagef("ping: invalid argument: '%d': out of range: 0 <= value <= %d", o.Size, maxPingSize)
 	}
 	if err := o.count.parse(); err != nil {
+		return err
+	}
+	if err := o.deadline.parse(); err != nil {
 		return err
 	}
 	// iputils' checks, naming the argument as given (-W: at least 1 ms).
@@ -201,7 +230,28 @@ func pingRun(o *PingOptions) error {
 	lastSent := start
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	for seq := 1; o.Count == 0 || seq <= o.Count; seq++ {
+	// -w arms a timer when ping starts (iputils' setitimer in setup());
+	// when it fires ping stops as on an interrupt.
+	if o.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(o.Deadline)*time.Second)
+		defer cancel()
+	}
+	// pw and pe get the lines about each request, which -q leaves out.
+	pw, pe := w, o.F.IO.ErrOut
+	if o.Quiet {
+		pw, pe = io.Discard, io.Discard
+	}
+	for seq := 1; ; seq++ {
+		// iputils' exit conditions (main_loop, pinger): without a
+		// deadline, COUNT requests; with one, COUNT replies or errors,
+		// or the first error.
+		if o.Deadline == 0 && o.Count > 0 && seq > o.Count {
+			break
+		}
+		if o.Deadline > 0 && (o.Count > 0 && received+errs >= o.Count || errs > 0) {
+			break
+		}
 		if seq > 1 && o.Interval > 0 {
 			select {
 			case <-ctx.Done():
@@ -215,15 +265,20 @@ func pingRun(o *PingOptions) error {
 		if seq == 1 {
 			start = lastSent
 		}
+		// A reply is waited for -W seconds, and never past the deadline.
+		timeoutMs := uint32(o.Wait * 1000)
+		if dl, ok := ctx.Deadline(); ok {
+			timeoutMs = uint32(max(1, min(int64(timeoutMs), time.Until(dl).Milliseconds())))
+		}
 		rep, err := c.Ping(netlinkx.PingRequest{Dev: dev, Dst: dst.AsSlice(), Size: uint32(o.Size), Ident: ident,
-			Seq: uint16(seq), TimeoutMs: uint32(o.Wait * 1000), PMTUDisc: pmtuModes[o.PMTU]})
+			Seq: uint16(seq), TimeoutMs: timeoutMs, PMTUDisc: pmtuModes[o.PMTU]})
 		if e, ok := Errno(err); ok && bannerDone {
 			// A send that fails once ping runs (the route or the link
 			// went away) is a hard local error of that packet alone:
 			// iputils' pinger counts it as sent, reports it with
 			// perror("ping: sendmsg") and goes on.
 			sent++
-			fmt.Fprintf(o.F.IO.ErrOut, "ping: sendmsg: %s\n", Strerror(e))
+			fmt.Fprintf(pe, "ping: sendmsg: %s\n", Strerror(e))
 			continue
 		}
 		if err != nil {
@@ -243,38 +298,38 @@ func pingRun(o *PingOptions) error {
 			received++
 			us := int64(rep.RTTNs / 1000)
 			rtts = append(rtts, us)
-			fmt.Fprintf(w, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms\n", rep.Bytes, pr(rep.From), seq, rep.TTL, rttString(us))
+			fmt.Fprintf(pw, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms\n", rep.Bytes, pr(rep.From), seq, rep.TTL, rttString(us))
 		case netlinkx.PingUnreachable:
 			errs++
 			if dst.Is4() {
-				fmt.Fprintf(w, "From %s icmp_seq=%d Destination Host Unreachable\n", pr(rep.Src), seq)
+				fmt.Fprintf(pw, "From %s icmp_seq=%d Destination Host Unreachable\n", pr(rep.Src), seq)
 			} else {
-				fmt.Fprintf(w, "From %s icmp_seq=%d Destination unreachable: Address unreachable\n", pr(rep.Src), seq)
+				fmt.Fprintf(pw, "From %s icmp_seq=%d Destination unreachable: Address unreachable\n", pr(rep.Src), seq)
 			}
 		case netlinkx.PingTooLong:
 			// EMSGSIZE from sendmsg, which iputils reports with
 			// error(3) on stderr; ping and ping6 word it differently.
 			errs++
 			if dst.Is4() {
-				fmt.Fprintf(o.F.IO.ErrOut, "ping: local error: message too long, mtu=%d\n", rep.MTU)
+				fmt.Fprintf(pe, "ping: local error: message too long, mtu=%d\n", rep.MTU)
 			} else {
-				fmt.Fprintf(o.F.IO.ErrOut, "ping: local error: message too long, mtu: %d\n", rep.MTU)
+				fmt.Fprintf(pe, "ping: local error: message too long, mtu: %d\n", rep.MTU)
 			}
 		case netlinkx.PingReasmTimeout:
 			// the peer's reassembly timer ran out: iputils' pr_icmph
 			// (ping.c) and print_icmp (ping6_common.c)
 			errs++
 			if dst.Is4() {
-				fmt.Fprintf(w, "From %s icmp_seq=%d Frag reassembly time exceeded\n", pr(rep.From), seq)
+				fmt.Fprintf(pw, "From %s icmp_seq=%d Frag reassembly time exceeded\n", pr(rep.From), seq)
 			} else {
-				fmt.Fprintf(w, "From %s icmp_seq=%d Time exceeded: Defragmentation failure\n", pr(rep.From), seq)
+				fmt.Fprintf(pw, "From %s icmp_seq=%d Time exceeded: Defragmentation failure\n", pr(rep.From), seq)
 			}
 		case netlinkx.PingFragNeeded:
 			errs++
 			if dst.Is4() {
-				fmt.Fprintf(w, "From %s icmp_seq=%d Frag needed and DF set (mtu = %d)\n", pr(rep.From), seq, rep.MTU)
+				fmt.Fprintf(pw, "From %s icmp_seq=%d Frag needed and DF set (mtu = %d)\n", pr(rep.From), seq, rep.MTU)
 			} else {
-				fmt.Fprintf(w, "From %s icmp_seq=%d Packet too big: mtu=%d\n", pr(rep.From), seq, rep.MTU)
+				fmt.Fprintf(pw, "From %s icmp_seq=%d Packet too big: mtu=%d\n", pr(rep.From), seq, rep.MTU)
 			}
 		}
 	}
@@ -291,9 +346,12 @@ func pingRun(o *PingOptions) error {
 	fmt.Fprintln(w)
 	if received > 0 {
 		fmt.Fprintf(w, "rtt min/avg/max/mdev = %s ms\n", rttSummary(rtts))
-		return nil
 	}
-	return &SilentError{Status: ExitFailure}
+	// iputils: return !nreceived || (deadline && nreceived < npackets)
+	if received == 0 || o.Deadline > 0 && received < o.Count {
+		return &SilentError{Status: ExitFailure}
+	}
+	return nil
 }
 
 // lossPercent is iputils' loss figure: a float computed in single

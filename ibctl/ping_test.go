@@ -101,6 +101,125 @@ func TestPing(t *testing.T) {
 	}
 }
 
+// TestPingQuietDeadline checks iputils' -q and -w, and that ping
+// refuses -j.
+func TestPingQuietDeadline(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "-n node1 link set ib0 up")
+	e.addAddr("node0", "ib0", "10.0.0.1/24")
+	e.addAddr("node1", "ib0", "10.0.0.2/24")
+	const sum2 = "--- 10.0.0.2 ping statistics ---\n2 packets transmitted, 2 received, 0% packet loss, X\nrtt min/avg/max/mdev X\n"
+	for _, tt := range []struct {
+		cmd, stdout, stderr string
+		status              int
+	}{
+		{"ping -q -c 2 -i 0 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 0},
+		{"ping -q -c 1 -s 4000 -M do 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n\n" +
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n", "", 1},
+		// -w with -c: COUNT replies end it before the deadline
+		{"ping -q -w 5 -c 2 -i 0 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 0},
+		// the deadline ends it: two requests at 0 and 0.6 s, the third
+		// would go at 1.2 s; fewer replies than COUNT is status 1
+		{"ping -q -w 1 -c 3 -i 0.6 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 1},
+		{"ping -q -w 1 -i 0.6 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 0},
+		// with a deadline the first error ends ping
+		{"ping -w 5 -c 3 -i 0 -s 4000 -M do 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n\n" +
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n",
+			"ping: local error: message too long, mtu=2044\n", 1},
+		{"ping -w x 10.0.0.2", "", "ibctl: ping: invalid argument: 'x'\n", 2},
+		{"ping -w -1 10.0.0.2", "", "ibctl: ping: invalid argument: '-1': out of range: 0 <= value <= 2147483647\n", 2},
+		{"ping -w 2147483648 10.0.0.2", "", "ibctl: ping: invalid argument: '2147483648': out of range: 0 <= value <= 2147483647\n", 2},
+		{"ping -w 99999999999999999999 10.0.0.2", "", "ibctl: ping: invalid argument: '99999999999999999999': Numerical result out of range\n", 2},
+		{"-j ping -c 1 10.0.0.2", "", "ibctl: ping: -j: ping has no JSON output\n", 2},
+		{"ping -j -c 1 10.0.0.2", "", "ibctl: ping: -j: ping has no JSON output\n", 2},
+	} {
+		out, errs, st := e.run(tt.cmd)
+		out = timeRE.ReplaceAllStringFunc(out, func(s string) string {
+			if strings.HasPrefix(s, "time=") {
+				return "time=X"
+			}
+			return "X"
+		})
+		if out != tt.stdout || errs != tt.stderr || st != tt.status {
+			t.Errorf("%s:\n got %d stdout %q stderr %q\nwant %d stdout %q stderr %q", tt.cmd, st, out, errs, tt.status, tt.stdout, tt.stderr)
+		}
+	}
+}
+
+// TestPingNumericAndNode checks that ping's -n is iputils' numeric output,
+// which takes no argument, and that the node is then given before the
+// command or with --node: the banner's source address tells the node.
+func TestPingNumericAndNode(t *testing.T) {
+	e := newEnv(t)
+	e.ok("link set ib0 up", "-n node1 link set ib0 up")
+	e.addAddr("node0", "ib0", "10.0.0.1/24")
+	e.addAddr("node1", "ib0", "10.0.0.2/24")
+	const (
+		from0 = "PING 10.0.0.2 (10.0.0.2) from 10.0.0.1 ib0: 56(84) bytes of data.\n\n" +
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 1 received, 0% packet loss, X\nrtt min/avg/max/mdev X\n"
+		from1 = "PING 10.0.0.1 (10.0.0.1) from 10.0.0.2 ib0: 56(84) bytes of data.\n\n" +
+			"--- 10.0.0.1 ping statistics ---\n1 packets transmitted, 1 received, 0% packet loss, X\nrtt min/avg/max/mdev X\n"
+	)
+	for _, tt := range []struct {
+		cmd, stdout, stderr string
+		status              int
+	}{
+		{"ping -n -c 1 -q -I ib0 10.0.0.2", from0, "", 0},
+		{"ping -q -n -c 1 -I ib0 10.0.0.2", from0, "", 0},
+		{"ping -nq -c 1 -I ib0 10.0.0.2", from0, "", 0},
+		{"ping --numeric -q -c 1 -I ib0 10.0.0.2", from0, "", 0},
+		{"-n node1 ping -n -q -c 1 -I ib0 10.0.0.1", from1, "", 0},
+		{"-nnode1 ping -q -c 1 -I ib0 10.0.0.1", from1, "", 0},
+		{"-pn node1 ping -q -c 1 -I ib0 10.0.0.1", from1, "", 0},
+		{"--node node1 ping -q -c 1 -I ib0 10.0.0.1", from1, "", 0},
+		{"ping --node node1 -n -q -c 1 -I ib0 10.0.0.1", from1, "", 0},
+		{"ping -q -c 1 -I ib0 --node=node1 10.0.0.1", from1, "", 0},
+		{"ping -n node1 -c 1 10.0.0.1", "", "ibctl: ping: unexpected argument \"10.0.0.1\"\n", 2},
+		{"-n node9 ping -c 1 10.0.0.1", "", "ibctl: node node9: No such file or directory (no node \"node9\" in the fabric)\n", 1},
+	} {
+		out, errs, st := e.run(tt.cmd)
+		out = timeRE.ReplaceAllString(out, "X")
+		if out != tt.stdout || errs != tt.stderr || st != tt.status {
+			t.Errorf("%s:\n got %d stdout %q stderr %q\nwant %d stdout %q stderr %q", tt.cmd, st, out, errs, tt.status, tt.stdout, tt.stderr)
+		}
+	}
+	// the same in a batch, whose lines get the batch's own node first
+	out, errs, st := e.run("-b -", "-n node1 ping -n -q -c 1 -I ib0 10.0.0.1\nping -n -q -c 1 -I ib0 10.0.0.2\n")
+	if out = timeRE.ReplaceAllString(out, "X"); out != from1+from0 || errs != "" || st != 0 {
+		t.Errorf("batch: %d stdout %q stderr %q, want 0 stdout %q", st, out, errs, from1+from0)
+	}
+	out, errs, st = e.run("-n node1 -b -", "ping -n -q -c 1 -I ib0 10.0.0.1\n")
+	if out = timeRE.ReplaceAllString(out, "X"); out != from1 || errs != "" || st != 0 {
+		t.Errorf("batch -n node1: %d stdout %q stderr %q, want 0 stdout %q", st, out, errs, from1)
+	}
+}
+
+// TestNodeBeforeCommand checks the rewriting of a -n NODE given before
+// the command's name.
+func TestNodeBeforeCommand(t *testing.T) {
+	root := NewRootCmd(&Factory{IO: &IOStreams{}, Globals: &Globals{}})
+	for _, tc := range []struct{ in, want string }{
+		{"-n node1 ping -n 10.0.0.1", "--node=node1 ping -n 10.0.0.1"},
+		{"-nnode1 ping", "--node=node1 ping"},
+		{"-jn node1 link show", "-j --node=node1 link show"},
+		{"-jpnnode1 link", "-jp --node=node1 link"},
+		{"--socket -n -n node1 ping", "--socket -n --node=node1 ping"},
+		{"--node node1 ping -n x", "--node node1 ping -n x"},
+		{"--json -n x ping", "--json --node=x ping"},
+		{"-b - -n x", "-b - --node=x"},
+		{"ping -n -c 1 x", "ping -n -c 1 x"},
+		{"-x -n y ping", "-x --node=y ping"},
+		{"-- -n x", "-- -n x"},
+		{"-n", "-n"},
+		{"", ""},
+	} {
+		got := strings.Join(nodeBeforeCommand(root, strings.Fields(tc.in)), " ")
+		if got != tc.want {
+			t.Errorf("nodeBeforeCommand(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 var stampRE = regexp.MustCompile(`(?m)^\[ *[0-9]+\.[0-9]{6}\] `)
 
 func TestDmesg(t *testing.T) {

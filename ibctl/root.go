@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // NewRootCmd builds the command tree.
@@ -59,7 +61,7 @@ own InfiniBand fabric; the first command that needs it starts it in the backgrou
 // one line "ibctl: <what>: <reason>".
 func Run(f *Factory, args []string) int {
 	root := NewRootCmd(f)
-	root.SetArgs(args)
+	root.SetArgs(nodeBeforeCommand(root, args))
 	err := execute(root)
 	if err != nil {
 		var se *SilentError
@@ -68,6 +70,74 @@ func Run(f *Factory, args []string) int {
 		}
 	}
 	return ExitStatus(err)
+}
+
+// nodeBeforeCommand rewrites a -n NODE given before the command's name as
+// --node=NODE, so that the node reaches a command that has an -n of its
+// own (ping, whose -n is iputils' numeric output). Anything else is left
+// as it is, for cobra to parse or refuse.
+func nodeBeforeCommand(root *cobra.Command, args []string) []string {
+	lookup := func(short string) *pflag.Flag {
+		if fl := root.PersistentFlags().ShorthandLookup(short); fl != nil {
+			return fl
+		}
+		return root.Flags().ShorthandLookup(short)
+	}
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || a == "-" || !strings.HasPrefix(a, "-") {
+			return append(out, args[i:]...)
+		}
+		if strings.HasPrefix(a, "--") {
+			out = append(out, a)
+			name, _, hasValue := strings.Cut(a[2:], "=")
+			fl := root.PersistentFlags().Lookup(name)
+			if fl == nil {
+				fl = root.Flags().Lookup(name)
+			}
+			if fl != nil && !hasValue && fl.NoOptDefVal == "" && i+1 < len(args) {
+				i++
+				out = append(out, args[i])
+			}
+			continue
+		}
+		// a group of shorthands: -j, -jp, -n NODE, -nNODE, -jn NODE
+		kept := a
+		for j := 1; j < len(a); j++ {
+			fl := lookup(a[j : j+1])
+			if fl == nil {
+				break // cobra refuses it
+			}
+			if fl.NoOptDefVal != "" {
+				continue // a flag without a value
+			}
+			value, next := a[j+1:], false
+			if value == "" && i+1 < len(args) {
+				value, next = args[i+1], true
+			}
+			if fl.Name == "node" && (value != "" || next) {
+				kept = ""
+				if j > 1 {
+					out = append(out, a[:j])
+				}
+				out = append(out, "--node="+value)
+				if next {
+					i++
+				}
+			} else if next {
+				out = append(out, a)
+				kept = ""
+				i++
+				out = append(out, args[i])
+			}
+			break
+		}
+		if kept != "" {
+			out = append(out, kept)
+		}
+	}
+	return out
 }
 
 // execute runs the command tree, turning cobra's own argument errors

@@ -334,7 +334,13 @@ func partitionsJSON(rows []partitionRow) []*Obj {
 		for j, m := range r.Members {
 			members[j] = new(Obj).Set("node", m.Node).Set("port", m.Port).Set("full", m.State == "full")
 		}
-		out[i] = new(Obj).Set("pkey", r.PKey).Set("ib_mtu", r.MTU).Set("all", r.All).Set("members", members)
+		o := new(Obj).Set("pkey", r.PKey).Set("ib_mtu", r.MTU)
+		// "all" only when every port is a member, as the text's "all
+		// full" or "all limited".
+		if r.All != "" {
+			o.Set("all", r.All)
+		}
+		out[i] = o.Set("members", members)
 	}
 	return out
 }
@@ -384,7 +390,7 @@ func groupList(f *Factory) error {
 type groupRow struct {
 	MGID, MLID, PKey, QKey string
 	MTU                    uint32
-	Rate                   uint32 // Mb/s
+	RateGbps               float64 // the RATE column: Gb/s
 	Broadcast              bool
 	Members                []smMember
 }
@@ -398,7 +404,7 @@ func groupRows(groups []netlinkx.Group) []groupRow {
 		}
 		sortMembers(ms)
 		rows[i] = groupRow{MGID: gidString(g.MGID), MLID: fmt.Sprintf("0x%04x", g.MLID), PKey: fmt.Sprintf("0x%04x", g.PKey),
-			QKey: fmt.Sprintf("0x%08x", g.QKey), MTU: g.MTU, Rate: g.Rate, Broadcast: g.Broadcast, Members: ms}
+			QKey: fmt.Sprintf("0x%08x", g.QKey), MTU: g.MTU, RateGbps: float64(g.Rate) / 1000, Broadcast: g.Broadcast, Members: ms}
 	}
 	return rows
 }
@@ -407,7 +413,7 @@ func groupsText(rows []groupRow) [][]string {
 	out := make([][]string, len(rows))
 	for i, r := range rows {
 		out[i] = []string{r.MGID, r.MLID, r.PKey, r.QKey, strconv.Itoa(int(r.MTU)),
-			strconv.FormatFloat(float64(r.Rate)/1000, 'f', -1, 64), strings.Join(membersText(r.Members), " ")}
+			strconv.FormatFloat(r.RateGbps, 'f', -1, 64), strings.Join(membersText(r.Members), " ")}
 	}
 	return out
 }
@@ -420,7 +426,7 @@ func groupsJSON(rows []groupRow) []*Obj {
 			members[j] = new(Obj).Set("node", m.Node).Set("port", m.Port).Set("join_state", m.State)
 		}
 		out[i] = new(Obj).Set("mgid", r.MGID).Set("mlid", r.MLID).Set("pkey", r.PKey).Set("qkey", r.QKey).
-			Set("ib_mtu", r.MTU).Set("rate", r.Rate).Set("broadcast", r.Broadcast).Set("members", members)
+			Set("ib_mtu", r.MTU).Set("rate_gbps", r.RateGbps).Set("broadcast", r.Broadcast).Set("members", members)
 	}
 	return out
 }

@@ -266,6 +266,39 @@ func partitionTextFromJSON(t *testing.T, name, js string) string {
 	return b.String()
 }
 
+// groupsTextFromJSON rebuilds the rows of `sm groups`: the RATE column
+// is the JSON's rate_gbps as it is, in the same unit.
+func groupsTextFromJSON(t *testing.T, name, js string) string {
+	var groups []struct {
+		MGID      string          `json:"mgid"`
+		MLID      string          `json:"mlid"`
+		PKey      string          `json:"pkey"`
+		QKey      string          `json:"qkey"`
+		MTU       int             `json:"ib_mtu"`
+		Rate      json.RawMessage `json:"rate_gbps"`
+		Broadcast bool            `json:"broadcast"`
+		Members   []struct {
+			Node      string `json:"node"`
+			Port      int    `json:"port"`
+			JoinState string `json:"join_state"`
+		} `json:"members"`
+	}
+	strictDecode(t, name, js, &groups)
+	rows := make([][]string, len(groups))
+	for i, g := range groups {
+		var ms []string
+		for _, m := range g.Members {
+			ms = append(ms, fmt.Sprintf("%s/%d:%s", m.Node, m.Port, m.JoinState))
+		}
+		rows[i] = []string{g.MGID, g.MLID, g.PKey, g.QKey, fmt.Sprint(g.MTU), string(g.Rate), strings.Join(ms, " ")}
+	}
+	var b bytes.Buffer
+	if err := printTable(&b, []string{"MGID", "MLID", "PKEY", "QKEY", "IB_MTU", "RATE", "MEMBERS"}, rows); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
 // featuresTextFromJSON rebuilds `ethtool -k` from its -j twin, whose
 // features come in the order the text prints them: a run of features of
 // one of ethtool's legacy groups under the group's name, indented when
@@ -375,6 +408,7 @@ func TestGoldenJSONTwins(t *testing.T) {
 		{"link_show_s", rebuild("link_show_s", "link_show_s_json", linkTextFromJSON)},
 		{"link_show_s_s", rebuild("link_show_s_s", "link_show_s_s_json", linkTextFromJSON)},
 		{"sm_partition_list", rebuild("sm_partition_list", "sm_partition_list_json", partitionTextFromJSON)},
+		{"sm_groups", rebuild("sm_groups", "sm_groups_json", groupsTextFromJSON)},
 		{"ethtool_k", rebuild("ethtool_k", "ethtool_k_json", featuresTextFromJSON)},
 		{"ethtool_k_connected", rebuild("ethtool_k_connected", "ethtool_k_connected_json", featuresTextFromJSON)},
 		{"ethtool_k_lro", rebuild("ethtool_k_lro", "ethtool_k_lro_json", featuresTextFromJSON)},
