@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/ibctl/ibctl/driver/fabric"
-	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -148,10 +147,7 @@ func TestLinkLocalNeedsMTU1280(t *testing.T) {
 // duplicate, and the saved record lists only configured addresses.
 func TestLinkLocalNotSaved(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, dir)
 	_, n := newTestDriver(t, st)
 	setUp(t, n, "ib0", true)
 	addAddr6(t, n, "ib0", "fd00::1/64")
@@ -166,10 +162,7 @@ func TestLinkLocalNotSaved(t *testing.T) {
 	}
 	st.Close()
 	for range 2 {
-		st, err := store.Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := openStore(t, dir)
 		_, n := newTestDriver(t, st)
 		if got := addrsOf(t, n, "ib0"); got != want {
 			t.Fatalf("after restart: %s", got)

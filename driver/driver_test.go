@@ -13,6 +13,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// openStore opens the store in dir or fails the test.
+func openStore(t *testing.T, dir string) *store.Store {
+	t.Helper()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 func newTestDriver(t *testing.T, st *store.Store) (*Driver, *Node) {
 	t.Helper()
 	var mu sync.Mutex
@@ -377,10 +387,7 @@ func TestDelLinkParentIsNoop(t *testing.T) {
 
 func TestRestoreAfterRestart(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, dir)
 	_, n := newTestDriver(t, st)
 	p := mustLink(t, n, "ib0")
 	wantErrno(t, n.CreateChild("ib0", 0x0001), 0)
@@ -474,10 +481,7 @@ func TestStartParams(t *testing.T) {
 
 func TestPartitionAddBringsChildUp(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, dir)
 	d, n := newTestDriver(t, st)
 	p := mustLink(t, n, "ib0")
 	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)

@@ -48,10 +48,7 @@ func TestRestoreRefusesInvalidRecords(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			st, err := store.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := openStore(t, dir)
 			_, n := newTestDriver(t, st)
 			p := mustLink(t, n, "ib0")
 			wantErrno(t, n.CreateChild("ib0", 0x8001), 0)
@@ -78,12 +75,9 @@ func TestRestoreRefusesInvalidRecords(t *testing.T) {
 			}
 			st.Close()
 
-			st, err = store.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			st = openStore(t, dir)
 			defer st.Close()
-			_, err = New(Options{Store: st})
+			_, err := New(Options{Store: st})
 			want := "restore node0: saved device " + key + " (" + tc.want
 			if strings.HasPrefix(tc.want, "saved device") || strings.HasPrefix(tc.want, "(") {
 				want = "restore node0: " + strings.TrimPrefix(tc.want, "(")
@@ -100,10 +94,7 @@ func TestRestoreRefusesInvalidRecords(t *testing.T) {
 // back byte for byte, not both as U+FFFD.
 func TestNonUTF8NamesSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, dir)
 	_, n := newTestDriver(t, st)
 	p := mustLink(t, n, "ib0")
 	names := []string{"x\xfe", "x\xfd", "é\xff.1", "ok0"}
@@ -112,10 +103,7 @@ func TestNonUTF8NamesSurviveRestart(t *testing.T) {
 	}
 	st.Close()
 
-	st, err = store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st = openStore(t, dir)
 	defer st.Close()
 	_, n = newTestDriver(t, st)
 	got := n.Devices()
@@ -227,10 +215,7 @@ func TestParamsPerNode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			st, err := store.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := openStore(t, dir)
 			d, _ := newTestDriver(t, st)
 			for _, w := range tt.writes {
 				n, err := d.Node(w.node)
@@ -241,10 +226,7 @@ func TestParamsPerNode(t *testing.T) {
 			}
 			check(t, d, "before the restart", tt.want)
 			st.Close()
-			st, err = store.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			st = openStore(t, dir)
 			defer st.Close()
 			d, _ = newTestDriver(t, st)
 			check(t, d, "after the restart", tt.want)
@@ -259,10 +241,7 @@ func TestParamsPerNode(t *testing.T) {
 // twice send_queue_size.
 func TestTxQueueLenSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, dir)
 	_, n := newTestDriver(t, st)
 	p := mustLink(t, n, "ib0")
 	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "c", ParentIndex: p.Index, Kind: "ipoib", PKey: ptr(uint16(0x8001))}), 0)
@@ -283,10 +262,7 @@ func TestTxQueueLenSurvivesRestart(t *testing.T) {
 	}
 	check("before restart")
 	st.Close()
-	st, err = store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st = openStore(t, dir)
 	defer st.Close()
 	_, n = newTestDriver(t, st)
 	check("after restart")

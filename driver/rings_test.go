@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -138,17 +137,11 @@ func TestSetRingsReinitsUpDevice(t *testing.T) {
 // with it; an interface never changed follows the module parameters.
 func TestRingsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, dir)
 	_, n := newTestDriver(t, st)
 	wantErrno(t, n.SetRings("ib0", netlinkx.RingsSet{unix.ETHTOOL_A_RINGS_RX: 4096, unix.ETHTOOL_A_RINGS_TX: 16}), 0)
 	st.Close()
-	st, err = store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st = openStore(t, dir)
 	defer st.Close()
 	_, n = newTestDriver(t, st)
 	for dev, want := range map[string]netlinkx.Rings{
