@@ -154,7 +154,10 @@ var ringsUnsupported = []struct {
 // IPOIB_MIN_QUEUE_SIZE (EINVAL, logged), rounds each size up to a power of
 // two (warning when it had to) and, when a size changes, takes the
 // interface down, re-initialises it with the new sizes and brings it back
-// up if it was up.
+// up if it was up. The kernel halves both sizes and retries, with a
+// warning, when ipoib_dev_init fails at the new sizes; the emulated HCA
+// takes queues of up to 65536 entries, far above IPOIB_MAX_QUEUE_SIZE, so
+// that failure cannot happen here and the halving is not modelled.
 func (n *Node) SetRings(dev string, set netlinkx.RingsSet) error {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
