@@ -62,6 +62,9 @@ type Options struct {
 	// a datagram, or watching what a node sends); the kernel has no such
 	// knob and nothing outside tests sets it.
 	LoseFrame func(from fabric.PortRef, p *verbs.Packet) bool
+	// Netns gives every node a network namespace with its interfaces as
+	// kernel netdevs (kernelnet.go), as the topology's "netns" does.
+	Netns bool
 }
 
 // Driver is the emulated driver for all nodes of a fabric. mu plays the
@@ -85,6 +88,7 @@ type Driver struct {
 	release string
 
 	endpoints *ipoib.Registry // open endpoints by interface address (perf)
+	netns     bool            // nodes have namespaces (kernelnet.go)
 
 	evmu    sync.Mutex
 	pending []fabric.Event // fabric events not yet flushed (see sm.go)
@@ -118,7 +122,7 @@ func New(opts Options) (*Driver, error) {
 	if d.timers == nil {
 		d.timers = wallTimers{now: d.now}
 	}
-	topo, err := d.loadTopology(opts.Topology)
+	topo, err := d.loadTopology(opts.Topology, opts.Netns)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +145,12 @@ func New(opts Options) (*Driver, error) {
 		if err := n.restore(); err != nil {
 			return nil, fmt.Errorf("restore %s: %w", name, err)
 		}
+	}
+	if topo.Netns {
+		if err := d.openNamespaces(); err != nil {
+			return nil, err
+		}
+		d.netns = true
 	}
 	return d, nil
 }

@@ -48,6 +48,7 @@ type stack struct {
 	host      *ipoib.Host   // what the node's endpoints share: log, debug levels, clocks
 	ip        *inet.Stack
 	klog      *klog
+	kern      *kernelNet // the node's namespace and kernel netdevs, nil without
 }
 
 // Node is a handle on one node's stack: every control operation of the
@@ -294,6 +295,7 @@ func (nd *Netdev) setCarrier(on bool) {
 		nd.carrierChanges++
 	}
 	nd.carrier = on
+	nd.node.syncKernel(nd)
 }
 
 // qdisc is noop until the device is first opened, then the default qdisc:

@@ -111,26 +111,36 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// persist writes the devices and the node's allocators in one batch.
+// persist writes the devices and the node's allocators in one batch;
+// once that holds, the devices' kernel netdevs follow (kernelnet.go).
 func (n *Node) persist(devs ...*Netdev) error {
-	if n.d.st == nil {
-		return nil
+	if n.d.st != nil {
+		var b store.Batch
+		for _, nd := range devs {
+			b.Put(devKey(n.name, nd.index), mustJSON(nd.record()))
+		}
+		b.Put(n.name+"/meta", mustJSON(nodeMeta{NextIndex: n.nextIndex, NextQPN: n.nextQPN}))
+		if err := n.apply(b); err != nil {
+			return err
+		}
 	}
-	var b store.Batch
 	for _, nd := range devs {
-		b.Put(devKey(n.name, nd.index), mustJSON(nd.record()))
+		n.syncKernel(nd)
 	}
-	b.Put(n.name+"/meta", mustJSON(nodeMeta{NextIndex: n.nextIndex, NextQPN: n.nextQPN}))
-	return n.apply(b)
+	return nil
 }
 
+// persistDelete forgets a removed device, and removes its kernel netdev.
 func (n *Node) persistDelete(nd *Netdev) error {
-	if n.d.st == nil {
-		return nil
+	if n.d.st != nil {
+		var b store.Batch
+		b.Delete(devKey(n.name, nd.index))
+		if err := n.apply(b); err != nil {
+			return err
+		}
 	}
-	var b store.Batch
-	b.Delete(devKey(n.name, nd.index))
-	return n.apply(b)
+	n.syncKernel(nd)
+	return nil
 }
 
 func (n *Node) persistParams() error {
@@ -163,8 +173,10 @@ func (n *Node) apply(b store.Batch) error {
 }
 
 // loadTopology picks the topology: the one given, else the saved one,
-// else the default; the choice is saved.
-func (d *Driver) loadTopology(given *fabric.Topology) (*fabric.Topology, error) {
+// else the default; the choice is saved, with netns (driver start
+// --netns) set in it so that a driver started again keeps its
+// namespaces.
+func (d *Driver) loadTopology(given *fabric.Topology, netns bool) (*fabric.Topology, error) {
 	t := given
 	if t == nil && d.st != nil {
 		if b, ok := d.st.Get("topology"); ok {
@@ -176,6 +188,11 @@ func (d *Driver) loadTopology(given *fabric.Topology) (*fabric.Topology, error) 
 	}
 	if t == nil {
 		t = fabric.DefaultTopology()
+	}
+	if netns && !t.Netns {
+		c := *t
+		c.Netns = true
+		t = &c
 	}
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("topology: %w", err)

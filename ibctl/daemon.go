@@ -27,6 +27,9 @@ type DaemonOptions struct {
 	Topology string // a topology file; "" for the default fabric
 	Params   map[string]int
 	Recover  bool
+	// Netns gives every node a network namespace with its interfaces as
+	// kernel netdevs.
+	Netns bool
 	// Log receives the driver's messages, one line each.
 	Log func(string)
 }

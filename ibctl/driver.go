@@ -24,6 +24,7 @@ type DriverOptions struct {
 	Params     []string       // --param as given
 	ParamVals  map[string]int // Params parsed
 	Recover    bool
+	Netns      bool
 }
 
 // NewCmdDriver is `ibctl driver`: start, stop and inspect the emulated
@@ -63,6 +64,7 @@ it (journal.log.damaged-*); the driver's log says what was dropped.`,
 	start.Flags().BoolVar(&so.Foreground, "foreground", false, "run in the foreground, logging to standard error")
 	start.Flags().StringVar(&so.Topology, "topology", "", "fabric topology `FILE` (JSON)")
 	start.Flags().StringArrayVar(&so.Params, "param", nil, "module parameter `NAME=VALUE` (repeatable)")
+	start.Flags().BoolVar(&so.Netns, "netns", false, "give every node a network namespace (ibctl-NODE) with its interfaces as kernel netdevs (root)")
 	start.Flags().BoolVar(&so.Recover, "recover", false, "start from the intact records of a damaged journal, keeping a copy of it")
 	stop := &cobra.Command{
 		Use:   "stop",
@@ -136,7 +138,7 @@ func driverStartRun(o *DriverOptions) error {
 		}
 		err := o.F.Daemon.Run(context.Background(), DaemonOptions{
 			Socket: sock, StateDir: g.stateDir(), Topology: o.Topology, Params: o.ParamVals, Recover: o.Recover,
-			Log: func(msg string) { fmt.Fprintf(o.F.IO.ErrOut, "%s %s\n", time.Now().Format(time.RFC3339Nano), msg) },
+			Netns: o.Netns, Log: func(msg string) { fmt.Fprintf(o.F.IO.ErrOut, "%s %s\n", time.Now().Format(time.RFC3339Nano), msg) },
 		})
 		if errors.Is(err, ErrDriverRunning) {
 			return fmt.Errorf("driver start: %w (%s)", err, g.stateDir())
@@ -155,6 +157,9 @@ func driverStartRun(o *DriverOptions) error {
 	}
 	if o.Recover {
 		extra = append(extra, "--recover")
+	}
+	if o.Netns {
+		extra = append(extra, "--netns")
 	}
 	conn := &Connector{Executable: o.F.Executable, stateDir: g.stateDir()}
 	c, err = conn.spawn(sock, extra)

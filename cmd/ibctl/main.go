@@ -33,7 +33,7 @@ func (emulated) Run(ctx context.Context, o ibctl.DaemonOptions) error {
 		}
 	}
 	err := daemon.Run(ctx, daemon.Options{Socket: o.Socket, StateDir: o.StateDir, Topology: topo, Params: o.Params,
-		Recover: o.Recover, Log: o.Log})
+		Recover: o.Recover, Netns: o.Netns, Log: o.Log})
 	if errors.Is(err, daemon.ErrRunning) {
 		return ibctl.ErrDriverRunning
 	}

@@ -39,6 +39,9 @@ type Options struct {
 	// Recover starts from the intact part of a damaged journal, saving a
 	// copy of it in the store directory (see store.Options.Recover).
 	Recover bool
+	// Netns gives every node a network namespace with its interfaces as
+	// kernel netdevs (driver.Options.Netns).
+	Netns bool
 	// Log receives the driver's kernel-style messages (one line each).
 	Log func(string)
 	// Ready is called once the socket accepts connections.
@@ -71,10 +74,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer st.Close()
 	d, err := driver.New(driver.Options{Topology: opts.Topology, Store: st, Params: opts.Params, Log: opts.Log,
-		KernelRelease: kernelRelease()})
+		KernelRelease: kernelRelease(), Netns: opts.Netns})
 	if err != nil {
 		return err
 	}
+	defer d.Close()
 	d.SetStatus(netlinkx.Status{Socket: opts.Socket, StateDir: opts.StateDir})
 	l, err := Listen(opts.Socket)
 	if err != nil {

@@ -68,6 +68,9 @@ type Partition struct {
 type Topology struct {
 	Nodes      []Node      `json:"nodes"`
 	Partitions []Partition `json:"partitions"`
+	// Netns gives every node a network namespace with its interfaces as
+	// kernel netdevs (driver start --netns).
+	Netns bool `json:"netns,omitempty"`
 }
 
 // DefaultTopology is two nodes with one dual-port 4X EDR HCA each, port IB

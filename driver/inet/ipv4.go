@@ -19,6 +19,11 @@ func (s *Stack) inputIPv4(nic *NIC, ip header.IPv4) {
 	// Only local delivery reassembles (ip_local_deliver → ip_defrag): a
 	// host does not forward.
 	dst := netip.AddrFrom4(ip.DestinationAddress())
+	up := s.upperOf(nic.index)
+	if up != nil && (dst.IsMulticast() || dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || s.isBroadcast(nic.index, dst)) {
+		up(ip[:ip.TotalLength()])
+		return
+	}
 	if !s.Owns(nic.index, dst) {
 		return
 	}
@@ -26,6 +31,10 @@ func (s *Stack) inputIPv4(nic *NIC, ip header.IPv4) {
 		if ip = s.reassemble(nic.index, ip); ip == nil {
 			return
 		}
+	}
+	if up != nil && !s.keeps4(nic.index, ip) {
+		up(ip[:ip.TotalLength()])
+		return
 	}
 	if ip.Protocol() == header.ProtocolUDP {
 		s.inputUDP4(nic.index, ip)

@@ -46,6 +46,12 @@ func (s *Stack) inputIPv6(nic *NIC, ip header.IPv6) {
 		return
 	}
 	index := nic.index
+	if up := s.upperOf(index); up != nil && !s.keeps6(ip) {
+		if dst := netip.AddrFrom16(ip.DestinationAddress()); dst.IsMulticast() || s.Owns(index, dst) {
+			up(ip[:header.IPv6HeaderLen+int(ip.PayloadLength())])
+		}
+		return
+	}
 	if ip.NextHeader() == header.ProtocolIPv6Fragment {
 		if !s.Owns(index, netip.AddrFrom16(ip.DestinationAddress())) {
 			return

@@ -38,13 +38,15 @@ type Stack struct {
 	// udp are the UDP sinks by port (udp.go), replaced whole under mu
 	// and read without it by the receive path.
 	udp atomic.Pointer[map[uint16]*UDPSink]
+	// uppers are the upper stacks above interfaces (upper.go).
+	uppers map[int32]Upper
 }
 
 // New returns an empty stack whose timers and time run on clock.
 func New(clock verbs.Clock) *Stack {
 	return &Stack{addrs: map[int32][]netip.Prefix{}, neigh: map[int32]map[netip.Addr]*neighbour{},
 		pings: map[uint32]pendingPing{}, now: clock.Now, clock: clock,
-		nics: map[int32]*NIC{}}
+		nics: map[int32]*NIC{}, uppers: map[int32]Upper{}}
 }
 
 // addrOn returns the interface's first IPv4 address.
@@ -111,6 +113,7 @@ func (s *Stack) xmit(nic *NIC, dst netip.Addr, hw header.HWAddr, ip []byte) {
 	var tb TooBig
 	if errors.As(err, &tb) {
 		s.setPMTU(dst, tb.TooBigMTU(), uint32(mtu))
+		s.upperTooBig(nic, ip, err)
 	}
 }
 

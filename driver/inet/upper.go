@@ -1,0 +1,226 @@
+package inet
+
+import (
+	"errors"
+	"net/netip"
+
+	"github.com/ibctl/ibctl/driver/header"
+)
+
+// An upper stack is another host stack above an interface, which takes
+// this one's place for the datagrams the interface receives and sends —
+// the kernel's, in a node's network namespace, reached through a layer-3
+// TUN device. That device has no neighbour layer (ARPHRD_INFINIBAND over
+// TUN carries no 20-byte addresses, and the kernel does no ARP there), so
+// this stack stays the interface's neighbour layer: it answers ARP and
+// neighbour solicitations for the interface's addresses, resolves the
+// next hop of what the upper stack sends, and reports a packet the link
+// cannot carry to the upper stack as the kernel's IPoIB driver does, with
+// an ICMP "fragmentation needed" or "packet too big" delivered locally.
+// What this stack's own tools await (an echo reply to its own ping, a UDP
+// datagram for one of its sinks) stays here.
+
+// Upper receives an IPv4 or IPv6 datagram for the upper stack; the slice
+// is only borrowed for the call.
+type Upper func(ip []byte)
+
+// SetUpper puts up above the interface; nil takes it away.
+func (s *Stack) SetUpper(index int32, up Upper) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if up == nil {
+		delete(s.uppers, index)
+		return
+	}
+	s.uppers[index] = up
+}
+
+// upperOf returns the interface's upper stack, nil without one.
+func (s *Stack) upperOf(index int32) Upper {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.uppers[index]
+}
+
+// ownPing reports whether an echo reply answers one of this stack's own
+// echo requests.
+func (s *Stack) ownPing(ident, seq uint16) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.pings[uint32(ident)<<16|uint32(seq)]
+	return ok
+}
+
+// ownUDP reports whether a UDP datagram goes to one of this stack's sinks
+// on the interface.
+func (s *Stack) ownUDP(index int32, udp []byte) bool {
+	m := s.udp.Load()
+	if m == nil || len(udp) < 8 {
+		return false
+	}
+	u := (*m)[uint16(udp[2])<<8|uint16(udp[3])]
+	return u != nil && u.index == index
+}
+
+// keeps4 reports whether a whole IPv4 datagram addressed to the
+// interface is one this stack awaits.
+func (s *Stack) keeps4(index int32, ip header.IPv4) bool {
+	switch ip.Protocol() {
+	case header.ProtocolUDP:
+		return s.ownUDP(index, ip.Payload())
+	case header.ProtocolICMPv4:
+		m := header.ICMPv4(ip.Payload())
+		return m.Valid() && m.Type() == header.ICMPv4EchoReply && s.ownPing(m.Ident(), m.Sequence())
+	}
+	return false
+}
+
+// keeps6 reports whether an IPv6 packet is one this stack handles: the
+// neighbour discovery it does for the interface, and the replies to its
+// own pings.
+func (s *Stack) keeps6(ip header.IPv6) bool {
+	if ip.NextHeader() != header.ProtocolICMPv6 {
+		return false
+	}
+	m := header.ICMPv6(ip.Payload())
+	if !m.Valid() {
+		return false
+	}
+	switch m.Type() {
+	case header.ICMPv6NeighborSolicit, header.ICMPv6NeighborAdvert:
+		return true
+	case header.ICMPv6EchoReply:
+		return s.ownPing(m.Ident(), m.Sequence())
+	}
+	return false
+}
+
+// Output sends a datagram the upper stack of the interface sent: to its
+// destination as the on-link next hop (a layer-3 device shows no other),
+// resolved first when unknown; to the mapped group for a multicast
+// destination and to the broadcast address for IPv4's broadcasts. A
+// datagram larger than the path MTU this stack learnt is not sent: the
+// upper stack hears "fragmentation needed" (DF set) or "packet too big",
+// as from the link itself. Malformed datagrams are dropped and counted.
+func (s *Stack) Output(index int32, pkt []byte) {
+	nic := s.nicOf(index)
+	if nic == nil {
+		return
+	}
+	src, dst, ok := addrsOf(pkt)
+	if !ok {
+		nic.link.DropTx(1)
+		return
+	}
+	if hw, ok := s.groupAddr(nic, index, dst); ok {
+		_ = s.writeIP(nic, pkt, hw)
+		return
+	}
+	if mtu := s.mtuTo(dst, nic.link.MTU()); len(pkt) > int(mtu) && (dst.Is6() || header.IPv4(pkt).DontFragment()) {
+		s.tooBigUp(index, pkt, mtu)
+		return
+	}
+	s.output(nic, src, dst, pkt)
+}
+
+// groupAddr maps a multicast or broadcast destination to its link
+// address.
+func (s *Stack) groupAddr(nic *NIC, index int32, dst netip.Addr) (header.HWAddr, bool) {
+	if dst.IsMulticast() {
+		return MulticastLinkAddr(nic.link.Broadcast(), dst), true
+	}
+	if dst.Is4() && (dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || s.isBroadcast(index, dst)) {
+		return nic.link.Broadcast(), true
+	}
+	return header.HWAddr{}, false
+}
+
+// isBroadcast reports whether dst is the broadcast address of one of the
+// interface's IPv4 subnets.
+func (s *Stack) isBroadcast(index int32, dst netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.addrs[index] {
+		if p.Addr().Is4() && p.Bits() < 31 && lastAddr(p) == dst {
+			return true
+		}
+	}
+	return false
+}
+
+// lastAddr is the highest address of an IPv4 prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	for i := p.Bits(); i < 32; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	return netip.AddrFrom4(b)
+}
+
+// writeIP sends an IP datagram as it is, with the encapsulation header.
+func (s *Stack) writeIP(nic *NIC, pkt []byte, hw header.HWAddr) error {
+	buf := make([]byte, header.IPoIBHeaderLen+len(pkt))
+	typ := header.EtherTypeIPv4
+	if pkt[0]>>4 == 6 {
+		typ = header.EtherTypeIPv6
+	}
+	header.IPoIB(buf).Encode(typ)
+	copy(buf[header.IPoIBHeaderLen:], pkt)
+	return nic.link.WritePacket(buf, hw)
+}
+
+// addrsOf returns a datagram's source and destination.
+func addrsOf(pkt []byte) (src, dst netip.Addr, ok bool) {
+	if len(pkt) == 0 {
+		return src, dst, false
+	}
+	switch pkt[0] >> 4 {
+	case 4:
+		ip := header.IPv4(pkt)
+		if !ip.Valid() {
+			return src, dst, false
+		}
+		return netip.AddrFrom4(ip.SourceAddress()), netip.AddrFrom4(ip.DestinationAddress()), true
+	case 6:
+		ip := header.IPv6(pkt)
+		if !ip.Valid() {
+			return src, dst, false
+		}
+		return netip.AddrFrom16(ip.SourceAddress()), netip.AddrFrom16(ip.DestinationAddress()), true
+	}
+	return src, dst, false
+}
+
+// tooBigUp tells the upper stack that pkt does not fit in mtu, with the
+// error the kernel's IPoIB driver sends itself (EncodeFragNeeded,
+// EncodePacketTooBig: from and to the datagram's own source).
+func (s *Stack) tooBigUp(index int32, pkt []byte, mtu uint32) {
+	up := s.upperOf(index)
+	if up == nil {
+		return
+	}
+	buf := make([]byte, header.IPv6MinMTU)
+	var n int
+	if pkt[0]>>4 == 4 {
+		ip := header.IPv4(pkt)
+		if ip.FragmentOffset() != 0 {
+			return // no errors about non-first fragments
+		}
+		n = header.EncodeFragNeeded(buf, ip.SourceAddress(), ip.SourceAddress(), uint16(min(mtu, 0xffff)), pkt)
+	} else {
+		src := header.IPv6(pkt).SourceAddress()
+		n = header.EncodePacketTooBig(buf, src, src, mtu, pkt)
+	}
+	if n > 0 {
+		up(buf[:n])
+	}
+}
+
+// upperTooBig reports a send that failed as too big to the upper stack of
+// the interface, when it has one and the datagram came from it.
+func (s *Stack) upperTooBig(nic *NIC, ip []byte, err error) {
+	var tb TooBig
+	if errors.As(err, &tb) {
+		s.tooBigUp(nic.index, ip, tb.TooBigMTU())
+	}
+}

@@ -1,0 +1,380 @@
+package driver
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/ibctl/ibctl/driver/netns"
+	"github.com/ibctl/ibctl/driver/store"
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// Kernel netdevs (driver/netns): with Options.Netns every node has a
+// network namespace, NetnsPrefix + its name, and in it every IPoIB
+// interface of the node is a kernel netdev of the same name — a TUN
+// device with the link type of InfiniBand — which the driver keeps in
+// step with its own state (up, carrier, MTU, addresses) and whose packets
+// it carries: the kernel's IP stack in the namespace is the interface's
+// upper stack (inet.Upper), the node's inet stack stays its neighbour
+// layer. What real tools change in the namespace (`ip link set`, `ip
+// addr`) comes back through rtnetlink and is applied as any request is,
+// or put back with the reason in the node's log. The driver stays the
+// one source of truth.
+
+// NetnsPrefix starts the name of every node's network namespace.
+const NetnsPrefix = "ibctl-"
+
+// netnsKey is the store's list of the namespaces this driver made, kept
+// before they are made so that a driver killed before removing them
+// reclaims them at its next start.
+const netnsKey = "netns"
+
+// kernelNet is a node's namespace and its kernel netdevs.
+type kernelNet struct {
+	ns        *netns.Namespace
+	conn      *netns.Conn
+	devs      map[int32]*kernelDev // by the driver's ifindex
+	stopWatch func()
+}
+
+// kernelDev is an interface's kernel netdev and the state last given to
+// it: what differs from that in the kernel was changed there by someone
+// else.
+type kernelDev struct {
+	tun     *netns.TUN
+	up      bool
+	mtu     uint32
+	carrier bool
+	addrs   []netip.Prefix
+}
+
+// openNamespaces gives every node its namespace and its interfaces their
+// kernel netdevs. A namespace name that exists is refused unless the
+// store lists it as made by this driver.
+func (d *Driver) openNamespaces() error {
+	if err := netns.Check(); err != nil {
+		return fmt.Errorf("netns: %w", err)
+	}
+	ours := map[string]bool{}
+	if d.st != nil {
+		if b, ok := d.st.Get(netnsKey); ok {
+			var names []string
+			if json.Unmarshal(b, &names) == nil {
+				for _, s := range names {
+					ours[s] = true
+				}
+			}
+		}
+	}
+	var names []string
+	for _, name := range d.order {
+		ns := NetnsPrefix + name
+		if netns.Exists(ns) && !ours[ns] {
+			return fmt.Errorf("netns: network namespace %s: %w", ns, netns.ErrNotOurs)
+		}
+		names = append(names, ns)
+	}
+	if err := d.recordNamespaces(names); err != nil {
+		return err
+	}
+	for _, name := range d.order {
+		if err := d.nodes[name].openNamespace(ours[NetnsPrefix+name]); err != nil {
+			d.closeNamespaces()
+			return err
+		}
+	}
+	return nil
+}
+
+// recordNamespaces saves the names of the namespaces this driver owns.
+func (d *Driver) recordNamespaces(names []string) error {
+	if d.st == nil {
+		return nil
+	}
+	var b store.Batch
+	if len(names) == 0 {
+		b.Delete(netnsKey)
+	} else {
+		b.Put(netnsKey, mustJSON(names))
+	}
+	if err := d.st.Apply(b); err != nil {
+		return fmt.Errorf("netns: save: %w", err)
+	}
+	return nil
+}
+
+// closeNamespaces removes every node's kernel netdevs and namespace.
+// Caller does not hold d.mu: the watchers it stops may be waiting for
+// it.
+func (d *Driver) closeNamespaces() {
+	var ks []*kernelNet
+	d.mu.Lock()
+	for _, name := range d.order {
+		if n := d.nodes[name]; n.kern != nil {
+			ks = append(ks, n.kern)
+			for index := range n.kern.devs {
+				n.ip.SetUpper(index, nil)
+			}
+			n.kern = nil
+		}
+	}
+	d.mu.Unlock()
+	for _, k := range ks {
+		k.close()
+	}
+	if err := d.recordNamespaces(nil); err != nil {
+		d.log(err.Error())
+	}
+}
+
+// Close takes down what the driver made outside itself: the nodes'
+// namespaces and kernel netdevs.
+func (d *Driver) Close() {
+	if d.netns {
+		d.closeNamespaces()
+		d.netns = false
+	}
+}
+
+// openNamespace makes the node's namespace (reclaiming one an earlier
+// run left when reclaim is set) and its kernel netdevs.
+func (n *stack) openNamespace(reclaim bool) error {
+	ns, err := netns.Create(NetnsPrefix+n.name, reclaim)
+	if err != nil {
+		return fmt.Errorf("netns: %w", err)
+	}
+	conn, err := ns.Dial()
+	if err != nil {
+		ns.Close()
+		netns.Remove(ns.Name)
+		return fmt.Errorf("netns: %w", err)
+	}
+	n.kern = &kernelNet{ns: ns, conn: conn, devs: map[int32]*kernelDev{}}
+	for _, nd := range sortedDevs(n.devs) {
+		n.syncKernel(nd)
+	}
+	stop, err := ns.Watch(n.kernelChanged)
+	if err != nil {
+		return fmt.Errorf("netns: %w", err)
+	}
+	n.kern.stopWatch = stop
+	return nil
+}
+
+// close removes the kernel netdevs and the namespace.
+func (k *kernelNet) close() {
+	if k.stopWatch != nil {
+		k.stopWatch()
+	}
+	for _, kd := range k.devs {
+		kd.tun.Close()
+	}
+	k.conn.Close()
+	k.ns.Close()
+	netns.Remove(k.ns.Name)
+}
+
+// syncKernel brings the interface's kernel netdev in step with it: made
+// when missing, removed when the interface is gone, its state and
+// addresses set where they differ. A failure is logged: the driver's
+// change stands. Caller holds d.mu.
+func (n *stack) syncKernel(nd *Netdev) {
+	k := n.kern
+	if k == nil {
+		return
+	}
+	kd := k.devs[nd.index]
+	if n.devs[nd.index] != nd {
+		if kd != nil {
+			n.ip.SetUpper(nd.index, nil)
+			kd.tun.Close()
+			delete(k.devs, nd.index)
+		}
+		return
+	}
+	if kd == nil {
+		tun, err := k.ns.NewTUN(nd.name)
+		if err != nil {
+			n.logf(nd.name, "kernel netdev: "+err.Error())
+			return
+		}
+		kd = &kernelDev{tun: tun}
+		k.devs[nd.index] = kd
+		index := nd.index
+		n.ip.SetUpper(index, func(ip []byte) { _, _ = tun.Write(ip) })
+		go n.readKernel(index, tun)
+	}
+	if kd.carrier != nd.carrier {
+		if err := kd.tun.SetCarrier(nd.carrier); err == nil {
+			kd.carrier = nd.carrier
+		}
+	}
+	if kd.up != nd.up || kd.mtu != nd.mtu {
+		if err := k.conn.SetLink(kd.tun.Index, nd.up, nd.mtu); err != nil {
+			n.logf(nd.name, "kernel netdev: "+err.Error())
+		} else {
+			kd.up, kd.mtu = nd.up, nd.mtu
+		}
+	}
+	want := n.kernelAddrs(nd)
+	for _, p := range kd.addrs {
+		if !slices.Contains(want, p) {
+			if err := k.conn.DelAddr(netns.Addr{Index: kd.tun.Index, Prefix: p}); err != nil {
+				n.logf(nd.name, "kernel netdev: "+err.Error())
+			}
+		}
+	}
+	for _, p := range want {
+		if !slices.Contains(kd.addrs, p) {
+			if err := k.conn.AddAddr(netns.Addr{Index: kd.tun.Index, Prefix: p}); err != nil {
+				n.logf(nd.name, "kernel netdev: "+err.Error())
+			}
+		}
+	}
+	kd.addrs = want
+}
+
+// kernelAddrs are the interface's addresses as its kernel netdev carries
+// them.
+func (n *stack) kernelAddrs(nd *Netdev) []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range n.ip.Addrs(nd.index) {
+		out = append(out, a.Prefix)
+	}
+	return out
+}
+
+// readKernel carries what the kernel sends through the interface's
+// netdev until the device is closed.
+func (n *stack) readKernel(index int32, tun *netns.TUN) {
+	buf := make([]byte, 65536)
+	for {
+		m, err := tun.Read(buf)
+		if err != nil {
+			return
+		}
+		pkt := make([]byte, m)
+		copy(pkt, buf[:m])
+		n.ip.Output(index, pkt)
+	}
+}
+
+// kernelChanged is told of every change in the namespace: each one
+// sends the whole node through a comparison of the kernel's state with
+// what the driver last gave it (kernelAdopt).
+func (n *stack) kernelChanged(netns.Event) { n.kernelAdopt() }
+
+// kernelAdopt applies what someone changed on the kernel netdevs (`ip
+// link set`, `ip addr` in the namespace) to their interfaces, as requests
+// of the driver. What the driver refuses is put back, and the reason
+// logged.
+func (n *stack) kernelAdopt() {
+	type change struct {
+		nd       *Netdev
+		link     *netlinkx.LinkRequest
+		add, del []netip.Prefix
+	}
+	var changes []change
+	n.d.mu.Lock()
+	k := n.kern
+	if k == nil {
+		n.d.mu.Unlock()
+		return
+	}
+	for index, kd := range k.devs {
+		nd := n.devs[index]
+		if nd == nil {
+			continue
+		}
+		c := change{nd: nd}
+		if l, err := k.conn.Link(kd.tun.Index); err == nil && (l.Up != kd.up || l.MTU != kd.mtu) {
+			r := netlinkx.LinkRequest{Index: index}
+			if l.MTU != kd.mtu {
+				mtu := l.MTU
+				r.MTU = &mtu
+			}
+			if l.Up != kd.up {
+				up := l.Up
+				r.Up = &up
+			}
+			c.link = &r
+		}
+		if have, err := k.conn.Addrs(kd.tun.Index); err == nil {
+			for _, p := range have {
+				if !slices.Contains(kd.addrs, p) {
+					c.add = append(c.add, p)
+				}
+			}
+			for _, p := range kd.addrs {
+				if !slices.Contains(have, p) {
+					c.del = append(c.del, p)
+				}
+			}
+		}
+		if c.link != nil || c.add != nil || c.del != nil {
+			changes = append(changes, c)
+		}
+	}
+	n.d.mu.Unlock()
+	node := &Node{stack: n}
+	for _, c := range changes {
+		if c.link != nil {
+			if err := node.SetLink(*c.link); err != nil {
+				n.putBack(c.nd, fmt.Sprintf("ip link set %s: %v", describe(*c.link), err))
+			}
+		}
+		for _, p := range c.del {
+			if err := node.DelAddr(addrMsg(c.nd, p)); err != nil {
+				n.putBack(c.nd, fmt.Sprintf("ip addr del %s: %v", p, err))
+			}
+		}
+		for _, p := range c.add {
+			if err := node.AddAddr(addrMsg(c.nd, p)); err != nil && !errors.Is(err, unix.EEXIST) {
+				n.putBack(c.nd, fmt.Sprintf("ip addr add %s: %v", p, err))
+			}
+		}
+	}
+}
+
+// describe names a link change as ip would have been asked for it.
+func describe(r netlinkx.LinkRequest) string {
+	s := ""
+	if r.MTU != nil {
+		s += fmt.Sprintf("mtu %d", *r.MTU)
+	}
+	if r.Up != nil {
+		if s != "" {
+			s += " "
+		}
+		if *r.Up {
+			s += "up"
+		} else {
+			s += "down"
+		}
+	}
+	return s
+}
+
+// putBack logs why the driver refused a change made in the namespace and
+// sets the kernel netdev back to the interface's state.
+func (n *stack) putBack(nd *Netdev, why string) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	n.logf(nd.name, "refused in "+NetnsPrefix+n.name+": "+why)
+	if n.kern == nil {
+		return
+	}
+	if kd := n.kern.devs[nd.index]; kd != nil {
+		// Force the link's state out, and let the comparison with the
+		// kernel's addresses remove what the driver does not have.
+		kd.up, kd.mtu = !nd.up, 0
+		if have, err := n.kern.conn.Addrs(kd.tun.Index); err == nil {
+			kd.addrs = have
+		}
+		n.syncKernel(nd)
+	}
+}

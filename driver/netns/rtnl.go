@@ -1,0 +1,253 @@
+package netns
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/jsimonetti/rtnetlink/v2"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// dial opens an rtnetlink socket inside the namespace.
+func (ns *Namespace) dial() (*rtnetlink.Conn, error) {
+	c, err := rtnetlink.Dial(&netlink.Config{NetNS: ns.fd})
+	if err != nil {
+		return nil, fmt.Errorf("network namespace %s: rtnetlink: %w", ns.Name, err)
+	}
+	return c, nil
+}
+
+// loopbackUp brings lo up, as a booted host has it.
+func (ns *Namespace) loopbackUp() error {
+	c, err := ns.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ifi, err := c.Link.List()
+	if err != nil {
+		return fmt.Errorf("network namespace %s: links: %w", ns.Name, err)
+	}
+	for _, l := range ifi {
+		if l.Attributes != nil && l.Attributes.Name == "lo" {
+			return ns.setLink(c, l.Index, true, 0)
+		}
+	}
+	return fmt.Errorf("network namespace %s: no lo", ns.Name)
+}
+
+func (ns *Namespace) setLink(c *rtnetlink.Conn, index uint32, up bool, mtu uint32) error {
+	var flags uint32
+	if up {
+		flags = unix.IFF_UP
+	}
+	m := &rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: index, Flags: flags, Change: unix.IFF_UP}
+	if mtu != 0 {
+		m.Attributes = &rtnetlink.LinkAttributes{MTU: mtu}
+	}
+	if err := c.Link.Set(m); err != nil {
+		return fmt.Errorf("network namespace %s: link %d: %w", ns.Name, index, err)
+	}
+	return nil
+}
+
+// Conn is an rtnetlink connection inside a namespace, for the changes the
+// driver makes there.
+type Conn struct {
+	ns *Namespace
+	c  *rtnetlink.Conn
+}
+
+// Dial opens a connection for changes in the namespace.
+func (ns *Namespace) Dial() (*Conn, error) {
+	c, err := ns.dial()
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{ns: ns, c: c}, nil
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.c.Close() }
+
+// SetLink sets a device up or down and its MTU.
+func (c *Conn) SetLink(index uint32, up bool, mtu uint32) error {
+	return c.ns.setLink(c.c, index, up, mtu)
+}
+
+// Link is a device's state as the kernel reports it.
+type Link struct {
+	Index uint32
+	Name  string
+	Up    bool
+	MTU   uint32
+}
+
+// Link reads one device's state.
+func (c *Conn) Link(index uint32) (Link, error) {
+	m, err := c.c.Link.Get(index)
+	if err != nil {
+		return Link{}, fmt.Errorf("network namespace %s: link %d: %w", c.ns.Name, index, err)
+	}
+	return linkOf(m), nil
+}
+
+func linkOf(m rtnetlink.LinkMessage) Link {
+	l := Link{Index: m.Index, Up: m.Flags&unix.IFF_UP != 0}
+	if m.Attributes != nil {
+		l.Name, l.MTU = m.Attributes.Name, m.Attributes.MTU
+	}
+	return l
+}
+
+// Addr is an interface address: its device and prefix.
+type Addr struct {
+	Index  uint32
+	Prefix netip.Prefix
+}
+
+// AddAddr adds an address to a device, with the prefix route the kernel
+// adds with it. An address it already has is not an error.
+func (c *Conn) AddAddr(a Addr) error {
+	err := c.c.Address.New(addrMsg(a))
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("network namespace %s: add %s: %w", c.ns.Name, a.Prefix, err)
+	}
+	return nil
+}
+
+// DelAddr removes an address; one already gone is not an error.
+func (c *Conn) DelAddr(a Addr) error {
+	err := c.c.Address.Delete(addrMsg(a))
+	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("network namespace %s: delete %s: %w", c.ns.Name, a.Prefix, err)
+	}
+	return nil
+}
+
+// Addrs lists the addresses of a device.
+func (c *Conn) Addrs(index uint32) ([]netip.Prefix, error) {
+	ms, err := c.c.Address.List()
+	if err != nil {
+		return nil, fmt.Errorf("network namespace %s: addresses: %w", c.ns.Name, err)
+	}
+	var out []netip.Prefix
+	for _, m := range ms {
+		if a, ok := addrOf(m); ok && a.Index == index {
+			out = append(out, a.Prefix)
+		}
+	}
+	return out, nil
+}
+
+func addrMsg(a Addr) *rtnetlink.AddressMessage {
+	ip := net.IP(a.Prefix.Addr().AsSlice())
+	fam := uint8(unix.AF_INET6)
+	attrs := &rtnetlink.AddressAttributes{Address: ip, Local: ip}
+	if a.Prefix.Addr().Is4() {
+		fam = unix.AF_INET
+		if a.Prefix.Bits() < 31 {
+			b := a.Prefix.Masked().Addr().As4()
+			for i := a.Prefix.Bits(); i < 32; i++ {
+				b[i/8] |= 0x80 >> (i % 8)
+			}
+			attrs.Broadcast = net.IP(b[:])
+		}
+	} else {
+		attrs.Local = nil
+		// A driver-chosen IPv6 address is no tentative guess: skip DAD.
+		attrs.Flags = unix.IFA_F_NODAD
+	}
+	scope := uint8(unix.RT_SCOPE_UNIVERSE)
+	if a.Prefix.Addr().IsLinkLocalUnicast() {
+		scope = unix.RT_SCOPE_LINK
+	}
+	return &rtnetlink.AddressMessage{Family: fam, PrefixLength: uint8(a.Prefix.Bits()), Scope: scope,
+		Index: a.Index, Attributes: attrs}
+}
+
+func addrOf(m rtnetlink.AddressMessage) (Addr, bool) {
+	if m.Attributes == nil {
+		return Addr{}, false
+	}
+	ip := m.Attributes.Local
+	if ip == nil {
+		ip = m.Attributes.Address
+	}
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return Addr{}, false
+	}
+	if m.Family == unix.AF_INET {
+		a = a.Unmap()
+	}
+	return Addr{Index: m.Index, Prefix: netip.PrefixFrom(a, int(m.PrefixLength))}, true
+}
+
+// Event is a change the kernel announced in the namespace: a device's
+// state (Link set) or an address added or deleted (Addr set).
+type Event struct {
+	Link    *Link
+	Addr    *Addr
+	Deleted bool
+	// Overrun is set when the kernel dropped events (the socket's buffer
+	// filled): the receiver must read the whole state again.
+	Overrun bool
+}
+
+// maxReceiveErrors is how many failed reads in a row end a watch: a
+// socket that fails that often is broken.
+const maxReceiveErrors = 100
+
+// Watch reports the namespace's link and address changes to fn, one at a
+// time, until the returned stop function is called.
+func (ns *Namespace) Watch(fn func(Event)) (stop func(), err error) {
+	c, err := ns.dial()
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range []uint32{unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR} {
+		if err := c.JoinGroup(g); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("network namespace %s: watch: %w", ns.Name, err)
+		}
+	}
+	done := make(chan struct{})
+	var stopped atomic.Bool
+	go func() {
+		defer close(done)
+		for failed := 0; failed < maxReceiveErrors; {
+			msgs, raw, err := c.Receive()
+			if stopped.Load() {
+				return
+			}
+			if err != nil {
+				// ENOBUFS (events lost), or a message that did not
+				// decode: either way, read the whole state again.
+				fn(Event{Overrun: true})
+				if !errors.Is(err, unix.ENOBUFS) {
+					failed++
+				}
+				continue
+			}
+			failed = 0
+			for i, m := range msgs {
+				t := raw[i].Header.Type
+				switch m := m.(type) {
+				case *rtnetlink.LinkMessage:
+					l := linkOf(*m)
+					fn(Event{Link: &l, Deleted: t == unix.RTM_DELLINK})
+				case *rtnetlink.AddressMessage:
+					if a, ok := addrOf(*m); ok {
+						fn(Event{Addr: &a, Deleted: t == unix.RTM_DELADDR})
+					}
+				}
+			}
+		}
+	}()
+	return func() { stopped.Store(true); c.Close(); <-done }, nil
+}
