@@ -82,12 +82,30 @@ func Create(name string, reclaim bool) (*Namespace, error) {
 		Remove(name)
 		return nil, err
 	}
-	if err := ns.loopbackUp(); err != nil {
+	if err := ns.loopbackUp(); err == nil {
+		err = ns.acceptLocal()
+	}
+	if err != nil {
 		ns.Close()
 		Remove(name)
 		return nil, err
 	}
 	return ns, nil
+}
+
+// acceptLocal lets IPv4 packets whose source is a local address in
+// (net.ipv4.conf.all.accept_local): the driver's "fragmentation needed"
+// comes from the sender's own address, as the kernel's IPoIB driver sends
+// it to itself over loopback, but it enters through the TUN device, where
+// such a source is otherwise a martian.
+func (ns *Namespace) acceptLocal() error {
+	return ns.Do(func() error {
+		err := os.WriteFile("/proc/sys/net/ipv4/conf/all/accept_local", []byte("1\n"), 0)
+		if err != nil {
+			return fmt.Errorf("network namespace %s: accept_local: %w", ns.Name, err)
+		}
+		return nil
+	})
 }
 
 // Open opens a registered namespace.

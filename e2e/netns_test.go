@@ -1,0 +1,247 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Kernel netdevs in network namespaces (driver start --netns): the
+// kernel's own tools over the emulated fabric.
+
+// netnsEnv is a driver started with --netns on a fabric whose node names
+// are this test's own, so that its namespaces (ibctl-NODE) collide with
+// nothing else on the machine.
+type netnsEnv struct {
+	*env
+	nodes []string
+	topo  string
+}
+
+// needNetns skips a test that needs root, TUN devices and the named
+// tools.
+func needNetns(t *testing.T, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: network namespaces and TUN devices need CAP_SYS_ADMIN and CAP_NET_ADMIN")
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skip("needs /dev/net/tun")
+	}
+	for _, tool := range append([]string{"ip"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (Debian: iproute2, iputils-ping)", tool)
+		}
+	}
+}
+
+// newNetnsEnv starts a driver with --netns on the fabric of nodes (each
+// with one 4X EDR port; caps false turns connected mode off for that
+// node) and partitions (JSON list).
+func newNetnsEnv(t *testing.T, connected []bool, partitions string) *netnsEnv {
+	t.Helper()
+	tag := fmt.Sprintf("t%d", os.Getpid()%100000)
+	e := &netnsEnv{env: newEnv(t)}
+	var nodes []string
+	for i, cm := range connected {
+		name := fmt.Sprintf("%s%c", tag, 'a'+i)
+		e.nodes = append(e.nodes, name)
+		nodes = append(nodes, fmt.Sprintf(`{"name":%q,"ports":[{"width":"4X","speed":"EDR","ib_mtu":4096,"caps":{"checksum":true,"lso":true,"connected":%v}}]}`, name, cm))
+	}
+	e.topo = filepath.Join(t.TempDir(), "topo.json")
+	body := fmt.Sprintf(`{"nodes":[%s],"partitions":%s}`, strings.Join(nodes, ","), partitions)
+	if err := os.WriteFile(e.topo, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range e.nodes {
+		if _, err := os.Lstat("/run/netns/ibctl-" + n); err == nil {
+			t.Fatalf("namespace ibctl-%s exists before the test", n)
+		}
+	}
+	t.Cleanup(func() {
+		e.shutdown()
+		for _, n := range e.nodes {
+			exec.Command("ip", "netns", "delete", "ibctl-"+n).Run()
+		}
+	})
+	e.ok("driver", "start", "--netns", "--topology", e.topo)
+	return e
+}
+
+// ns is the namespace of node i.
+func (e *netnsEnv) ns(i int) string { return "ibctl-" + e.nodes[i] }
+
+// in runs a command in node i's namespace.
+func (e *netnsEnv) in(i int, args ...string) (string, int) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", e.ns(i)}, args...)...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("%v: %v", args, err)
+	}
+	return string(out), code
+}
+
+// up gives node i's device an address and brings it up.
+func (e *netnsEnv) up(i int, dev, prefix string) {
+	e.t.Helper()
+	e.ok("-n", e.nodes[i], "addr", "add", prefix, "dev", dev)
+	e.ok("-n", e.nodes[i], "link", "set", dev, "up")
+}
+
+// eventually polls cond until it holds or the deadline passes: for what
+// the driver does on its own after the kernel announced a change.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("%s: not after 10s", what)
+}
+
+// The kernel's ping between namespaces: over the parent, over a P_Key
+// child, nothing between two limited members, and the connected-mode
+// fallback's "fragmentation needed" from a node whose peer has no
+// connected mode (ipoib_cm.c: icmp_ndo_send with the UD MTU).
+func TestNetnsKernelPing(t *testing.T) {
+	needNetns(t, "ping")
+	tag := fmt.Sprintf("t%d", os.Getpid()%100000)
+	member := func(node string, full bool) string {
+		return fmt.Sprintf(`{"node":"%s%s","port":1,"full":%v}`, tag, node, full)
+	}
+	e := newNetnsEnv(t, []bool{true, false, true, true}, `[{"pkey":"0xffff","all":"full"},{"pkey":"0x8001","members":[`+
+		member("a", true)+","+member("b", true)+","+member("c", false)+","+member("d", false)+`]}]`)
+	for i := range e.nodes {
+		e.up(i, "ib0", fmt.Sprintf("10.1.0.%d/24", i+1))
+		e.ok("-n", e.nodes[i], "link", "add", "link", "ib0", "name", "ib0.8001", "type", "ipoib", "pkey", "0x8001")
+		e.up(i, "ib0.8001", fmt.Sprintf("10.2.0.%d/24", i+1))
+	}
+	for _, c := range []struct {
+		from int
+		dst  string
+		code int
+		want string
+	}{
+		{0, "10.1.0.2", 0, "2 packets transmitted, 2 received, 0% packet loss"},
+		{2, "10.1.0.4", 0, "2 packets transmitted, 2 received, 0% packet loss"},
+		{0, "10.2.0.2", 0, "2 packets transmitted, 2 received, 0% packet loss"},
+		{0, "10.2.0.3", 0, "2 packets transmitted, 2 received, 0% packet loss"},
+		{2, "10.2.0.4", 1, "2 packets transmitted, 0 received"},
+	} {
+		out, code := e.in(c.from, "ping", "-c", "2", "-i", "0.2", "-W", "2", c.dst)
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("%s: ping %s: exit %d, want %d and %q:\n%s", e.ns(c.from), c.dst, code, c.code, c.want, out)
+		}
+	}
+	e.ok("-n", e.nodes[0], "sys", "write", "class/net/ib0/mode", "connected")
+	e.ok("-n", e.nodes[0], "link", "set", "ib0", "mtu", "65520")
+	out, code := e.in(0, "ping", "-M", "do", "-s", "3000", "-c", "2", "-i", "0.2", "-W", "2", "10.1.0.2")
+	if code != 1 || !strings.Contains(out, "Frag needed and DF set (mtu = 2044)") {
+		t.Errorf("ping -M do -s 3000 to a peer without connected mode: exit %d, want 1 and the kernel's frag needed:\n%s", code, out)
+	}
+}
+
+// A change made with ip in a namespace reaches the driver and survives
+// its restart; one the driver refuses is put back, the reason in dmesg.
+func TestNetnsChangesFromKernel(t *testing.T) {
+	needNetns(t)
+	e := newNetnsEnv(t, []bool{true}, `[{"pkey":"0xffff","all":"full"}]`)
+	e.up(0, "ib0", "10.1.0.1/24")
+	if out, code := e.in(0, "ip", "addr", "add", "10.7.0.1/24", "dev", "ib0"); code != 0 {
+		t.Fatalf("ip addr add: %s", out)
+	}
+	eventually(t, "ibctl addr show lists 10.7.0.1/24", func() bool {
+		return strings.Contains(e.ok("-n", e.nodes[0], "addr", "show", "dev", "ib0"), "inet 10.7.0.1/24")
+	})
+	if out, code := e.in(0, "ip", "link", "set", "ib0", "mtu", "1500"); code != 0 {
+		t.Fatalf("ip link set mtu: %s", out)
+	}
+	eventually(t, "ibctl link show has mtu 1500", func() bool {
+		return strings.Contains(e.ok("-n", e.nodes[0], "link", "show", "ib0"), " mtu 1500 ")
+	})
+	if out, code := e.in(0, "ip", "link", "set", "ib0", "mtu", "65530"); code != 0 {
+		t.Fatalf("ip link set mtu 65530 (the TUN takes it): %s", out)
+	}
+	eventually(t, "the refused MTU is put back", func() bool {
+		out, _ := e.in(0, "ip", "link", "show", "ib0")
+		return strings.Contains(out, " mtu 1500 ")
+	})
+	if log := e.ok("-n", e.nodes[0], "dmesg"); !strings.Contains(log, "ib0: refused in "+e.ns(0)+": ip link set mtu 65530: ") {
+		t.Errorf("dmesg does not say why mtu 65530 was refused:\n%s", log)
+	}
+	if out, code := e.in(0, "ip", "addr", "del", "10.1.0.1/24", "dev", "ib0"); code != 0 {
+		t.Fatalf("ip addr del: %s", out)
+	}
+	eventually(t, "ibctl addr show drops 10.1.0.1/24", func() bool {
+		return !strings.Contains(e.ok("-n", e.nodes[0], "addr", "show", "dev", "ib0"), "inet 10.1.0.1/24")
+	})
+	e.ok("driver", "stop")
+	if _, err := os.Lstat("/run/netns/" + e.ns(0)); err == nil {
+		t.Errorf("driver stop left %s", e.ns(0))
+	}
+	e.ok("driver", "start") // no --netns: the saved topology keeps it
+	out, _ := e.in(0, "ip", "-o", "addr", "show", "dev", "ib0")
+	if !strings.Contains(out, "inet 10.7.0.1/24") || strings.Contains(out, "10.1.0.1") {
+		t.Errorf("after restart, the namespace's ib0 has:\n%s", out)
+	}
+	if got := e.ok("-n", e.nodes[0], "link", "show", "ib0"); !strings.Contains(got, " mtu 1500 ") {
+		t.Errorf("after restart: %s", got)
+	}
+}
+
+// What a driver killed with SIGKILL left behind is reclaimed by the next
+// start; a namespace this driver did not make is refused, never touched.
+func TestNetnsReclaimAndRefuse(t *testing.T) {
+	needNetns(t)
+	e := newNetnsEnv(t, []bool{true}, `[{"pkey":"0xffff","all":"full"}]`)
+	e.up(0, "ib0", "10.1.0.1/24")
+	e.kill(e.driverPID())
+	if _, err := os.Lstat("/run/netns/" + e.ns(0)); err != nil {
+		t.Fatalf("after SIGKILL the namespace is expected to stay: %v", err)
+	}
+	e.ok("driver", "start")
+	if out, _ := e.in(0, "ip", "-o", "addr", "show", "dev", "ib0"); !strings.Contains(out, "inet 10.1.0.1/24") {
+		t.Errorf("after the restart the namespace's ib0 has:\n%s", out)
+	}
+	e.ok("driver", "stop")
+
+	// A namespace of the same name made by someone else.
+	if out, err := exec.Command("ip", "netns", "add", e.ns(0)).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	if out, err := exec.Command("ip", "-n", e.ns(0), "link", "set", "lo", "alias", "theirs").CombinedOutput(); err != nil {
+		t.Fatalf("ip link set alias: %v %s", err, out)
+	}
+	// The state that said it was ours is gone with the clean stop; a
+	// fresh state directory says nothing either.
+	r := e.run("", "driver", "start", "--foreground")
+	want := "network namespace " + e.ns(0) + ": exists and was not made by this driver"
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("driver start over a foreign namespace: %v, want exit 1 and %q", r, want)
+	}
+	if out, _ := exec.Command("ip", "-n", e.ns(0), "-j", "link", "show", "lo").Output(); !jsonHas(out, "ifalias", "theirs") {
+		t.Errorf("the foreign namespace was touched: %s", out)
+	}
+}
+
+// jsonHas reports whether ip -j output's first object has key = value.
+func jsonHas(b []byte, key, value string) bool {
+	var v []map[string]any
+	if json.Unmarshal(b, &v) != nil || len(v) == 0 {
+		return false
+	}
+	return v[0][key] == value
+}
