@@ -1,0 +1,244 @@
+package inet
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/ibctl/ibctl/driver/header"
+)
+
+// upperRecorder is an upper stack that records what it is given.
+type upperRecorder struct {
+	mu  sync.Mutex
+	got [][]byte
+}
+
+func (u *upperRecorder) deliver(ip []byte) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.got = append(u.got, bytes.Clone(ip))
+}
+
+func (u *upperRecorder) take() [][]byte {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := u.got
+	u.got = nil
+	return out
+}
+
+// upEcho4 is an ICMP echo request of size bytes of data from src to dst,
+// with DF set when df.
+func upEcho4(src, dst netip.Addr, size int, df bool, ident uint16) []byte {
+	buf := make([]byte, header.IPv4MinHeaderLen+header.ICMPv4MinHeaderLen+size)
+	f := header.IPv4Fields{TTL: 64, Src: src.As4(), Dst: dst.As4(), ID: 7}
+	if df {
+		f.Flags = header.IPv4FlagDontFragment
+	}
+	n := header.EncodeICMPv4Echo(buf, f, header.ICMPv4Echo, ident, 1, make([]byte, size))
+	return buf[:n]
+}
+
+// upEcho6 is an ICMPv6 echo request of size bytes of data.
+func upEcho6(src, dst netip.Addr, size int, ident uint16) []byte {
+	buf := make([]byte, header.IPv6HeaderLen+header.ICMPv6MinHeaderLen+size)
+	n := header.EncodeICMPv6Echo(buf, header.IPv6Fields{HopLimit: 64, Src: src.As16(), Dst: dst.As16()},
+		header.ICMPv6EchoRequest, ident, 1, make([]byte, size))
+	return buf[:n]
+}
+
+// What the upper stack sends reaches the peer's upper stack, resolved
+// first when the neighbour is unknown; the peer's own stack neither
+// answers nor keeps it.
+func TestUpperOutputReachesPeerUpper(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		p := newPair(t, v6, 2044)
+		var ua, ub upperRecorder
+		p.a.SetUpper(ifA, ua.deliver)
+		p.b.SetUpper(ifB, ub.deliver)
+		var pkt []byte
+		if v6 {
+			pkt = upEcho6(pairAddr(v6, 1), pairAddr(v6, 2), 56, 9)
+		} else {
+			pkt = upEcho4(pairAddr(v6, 1), pairAddr(v6, 2), 56, false, 9)
+		}
+		p.a.Output(ifA, pkt)
+		if got := ub.take(); len(got) != 1 || !bytes.Equal(got[0], pkt) {
+			t.Errorf("v6=%v: b's upper got %x, want the datagram %x", v6, got, pkt)
+		}
+		if got := ua.take(); len(got) != 0 {
+			t.Errorf("v6=%v: a's upper got %x", v6, got)
+		}
+		// b's stack answered the resolution, nothing else: the echo
+		// is the upper stack's to answer.
+		for _, s := range p.lb.take() {
+			if header.IPoIB(s.pkt).Type() == header.EtherTypeIPv4 || (v6 && !isND(s.pkt)) {
+				t.Errorf("v6=%v: b's stack sent %x", v6, s.pkt)
+			}
+		}
+	}
+}
+
+// isND reports whether an IPoIB packet is an ICMPv6 neighbour message.
+func isND(pkt []byte) bool {
+	ip := header.IPv6(header.IPoIB(pkt).Payload())
+	if header.IPoIB(pkt).Type() != header.EtherTypeIPv6 || ip.NextHeader() != header.ProtocolICMPv6 {
+		return false
+	}
+	typ := header.ICMPv6(ip.Payload()).Type()
+	return typ == header.ICMPv6NeighborSolicit || typ == header.ICMPv6NeighborAdvert
+}
+
+// The stack's own echo keeps its reply even with an upper stack above.
+func TestUpperLeavesOwnPingReply(t *testing.T) {
+	p := newPair(t, false, 2044)
+	var ua upperRecorder
+	p.a.SetUpper(ifA, ua.deliver)
+	rep, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(false, 1), Dst: pairAddr(false, 2), Ident: 3, Seq: 1,
+		Size: 56, Deadline: far()})
+	if err != nil || rep.Status != EchoReplied {
+		t.Fatalf("echo: %+v %v", rep, err)
+	}
+	if got := ua.take(); len(got) != 0 {
+		t.Errorf("the upper stack got %x", got)
+	}
+	// Another echo reply, nobody's here, goes up.
+	reply := upEcho4(pairAddr(false, 2), pairAddr(false, 1), 8, false, 4)
+	header.ICMPv4(header.IPv4(reply).Payload())[0] = header.ICMPv4EchoReply
+	m := header.ICMPv4(header.IPv4(reply).Payload())
+	m.SetChecksum(0)
+	m.SetChecksum(m.CalculateChecksum())
+	p.b.Output(ifB, reply)
+	if got := ua.take(); len(got) != 1 || !bytes.Equal(got[0], reply) {
+		t.Errorf("a stray echo reply: upper got %x, want %x", got, reply)
+	}
+}
+
+// Multicast and broadcast destinations go to their link addresses, and
+// come up on the other side; neighbour discovery stays below.
+func TestUpperGroups(t *testing.T) {
+	p := resolvedPair(t, false, 2044)
+	if err := p.a.AddAddr(ifA, netip.MustParsePrefix("fd00::1/64")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.AddAddr(ifB, netip.MustParsePrefix("fd00::2/64")); err != nil {
+		t.Fatal(err)
+	}
+	var ub upperRecorder
+	p.b.SetUpper(ifB, ub.deliver)
+	src4 := pairAddr(false, 1)
+	for _, c := range []struct {
+		pkt []byte
+		hw  header.HWAddr
+	}{
+		{upEcho4(src4, netip.MustParseAddr("224.0.0.1"), 8, false, 1), MulticastLinkAddr(bcast, netip.MustParseAddr("224.0.0.1"))},
+		{upEcho4(src4, netip.MustParseAddr("255.255.255.255"), 8, false, 1), bcast},
+		{upEcho4(src4, netip.MustParseAddr("10.0.0.255"), 8, false, 1), bcast},
+		{upEcho6(netip.MustParseAddr("fd00::1"), netip.MustParseAddr("ff02::1"), 8, 1), MulticastLinkAddr(bcast, netip.MustParseAddr("ff02::1"))},
+	} {
+		p.a.Output(ifA, c.pkt)
+		sent := p.la.take()
+		if len(sent) != 1 || sent[0].dst != c.hw || !bytes.Equal(header.IPoIB(sent[0].pkt).Payload(), c.pkt) {
+			t.Errorf("%x: sent %v, want it to %v", c.pkt, dumpPackets(sent), c.hw)
+		}
+		if got := ub.take(); len(got) != 1 || !bytes.Equal(got[0], c.pkt) {
+			t.Errorf("%x: b's upper got %x", c.pkt, got)
+		}
+	}
+	// A neighbour solicitation is the stack's: answered, not passed up.
+	p.lb.take()
+	ns := nsPacket(t, hwA, netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2"))
+	p.nb.DeliverPacket(hwA, ns.pkt)
+	if got := ub.take(); len(got) != 0 {
+		t.Errorf("the solicitation went up: %x", got)
+	}
+	if sent := p.lb.take(); len(sent) != 1 || !isND(sent[0].pkt) {
+		t.Errorf("b answered the solicitation with %v", dumpPackets(sent))
+	}
+	// A datagram for another host is nobody's.
+	other := append(make([]byte, header.IPoIBHeaderLen), upEcho4(src4, netip.MustParseAddr("10.0.0.9"), 8, false, 1)...)
+	header.IPoIB(other).Encode(header.EtherTypeIPv4)
+	p.nb.DeliverPacket(hwA, other)
+	if got := ub.take(); len(got) != 0 {
+		t.Errorf("a datagram for 10.0.0.9 went up: %x", got)
+	}
+}
+
+// A datagram the link cannot carry is not sent; the upper stack hears it
+// as the kernel's IPoIB driver tells its own stack (ipoib_cm.c): ICMP
+// "fragmentation needed" or "packet too big" with the MTU that fits, from
+// and to the datagram's source; the next one is refused at once from the
+// learnt path MTU. A datagram without DF is refused the same way by the
+// link, as the kernel's IPoIB driver does, and fragmented by the learnt
+// path MTU the next time.
+func TestUpperTooBig(t *testing.T) {
+	for _, c := range []struct {
+		v6, df bool
+	}{{false, true}, {false, false}, {true, false}} {
+		p := resolvedPair(t, c.v6, 65520)
+		p.la.maxTo = map[header.HWAddr]uint32{hwB: 2044}
+		var ua upperRecorder
+		p.a.SetUpper(ifA, ua.deliver)
+		src, dst := pairAddr(c.v6, 1), pairAddr(c.v6, 2)
+		var pkt []byte
+		if c.v6 {
+			pkt = upEcho6(src, dst, 3000, 5)
+		} else {
+			pkt = upEcho4(src, dst, 3000, c.df, 5)
+		}
+		want := make([]byte, 1280)
+		var n int
+		if c.v6 {
+			n = header.EncodePacketTooBig(want, src.As16(), src.As16(), 2044, pkt)
+		} else {
+			n = header.EncodeFragNeeded(want, src.As4(), src.As4(), 2044, pkt)
+		}
+		want = want[:n]
+		p.a.Output(ifA, pkt)
+		if got := ua.take(); len(got) != 1 || !bytes.Equal(got[0], want) {
+			t.Errorf("%+v: upper got %x, want %x", c, got, want)
+		}
+		if _, _, refused := p.la.counters(); refused != 1 {
+			t.Errorf("%+v: link refused %d, want 1", c, refused)
+		}
+		p.a.Output(ifA, pkt)
+		_, _, refused := p.la.counters()
+		sent := p.la.take()
+		if c.v6 || c.df {
+			if got := ua.take(); refused != 1 || len(got) != 1 || !bytes.Equal(got[0], want) || len(sent) != 0 {
+				t.Errorf("%+v: the second: refused %d, sent %d, upper got %x", c, refused, len(sent), got)
+			}
+		} else if got := ua.take(); len(got) != 1 || len(got[0]) != len(pkt) || header.IPv4(got[0]).SourceAddress() != dst.As4() ||
+			!slices.Equal(sizes(sent), []int{4 + 20 + 2024, 4 + 20 + 984}) {
+			// b reassembles the fragments and answers; the reply,
+			// no echo of this stack's, is the upper stack's.
+			t.Errorf("%+v: the second: sent %v, upper got %d packets, want b's reply", c, sizes(sent), len(got))
+		}
+	}
+}
+
+// Malformed datagrams are dropped and counted; an interface without a
+// link, or whose upper stack went away, takes nothing.
+func TestUpperOutputEdges(t *testing.T) {
+	p := resolvedPair(t, false, 2044)
+	for _, pkt := range [][]byte{nil, {0x45, 0}, {0x60, 0, 0}, {0x10, 1, 2, 3}} {
+		p.a.Output(ifA, pkt)
+	}
+	if _, tx, _ := p.la.counters(); tx != 4 {
+		t.Errorf("dropped %d malformed datagrams, want 4", tx)
+	}
+	if sent := p.la.take(); len(sent) != 0 {
+		t.Errorf("sent %v", dumpPackets(sent))
+	}
+	p.a.Output(99, upEcho4(pairAddr(false, 1), pairAddr(false, 2), 8, false, 1)) // no such interface
+	var ub upperRecorder
+	p.b.SetUpper(ifB, ub.deliver)
+	p.b.SetUpper(ifB, nil)
+	p.a.Output(ifA, upEcho4(pairAddr(false, 1), pairAddr(false, 2), 8, false, 1))
+	if got := ub.take(); len(got) != 0 {
+		t.Errorf("a removed upper stack got %x", got)
+	}
+}
