@@ -37,7 +37,7 @@ func NewCmdDriver(f *Factory, runF func(*DriverOptions) error) *cobra.Command {
 	}
 	so := &DriverOptions{F: f, Verb: "start"}
 	start := &cobra.Command{
-		Use:   "start [--foreground] [--recover] [--topology FILE] [--param NAME=VALUE]...",
+		Use:   "start [--foreground] [--recover] [--netns] [--topology FILE] [--param NAME=VALUE]...",
 		Short: "Start the driver (in the background unless --foreground)",
 		Long: `Start the emulated driver. It builds its fabric (by default two nodes, node0 and
 node1, each with one dual-port 4X EDR HCA, port IB MTU 4096 and the default partition
@@ -51,7 +51,13 @@ recv_queue_size, max_nonsrq_conn_qp, debug_level, ...) with the module's roundin
 A journal damaged anywhere but in its last, incomplete record makes the driver refuse
 to start, naming the file and offset, and leaves it as it is. --recover then starts
 from the records before the damage and saves a copy of the damaged journal next to
-it (journal.log.damaged-*); the driver's log says what was dropped.`,
+it (journal.log.damaged-*); the driver's log says what was dropped.
+
+--netns (root) gives every node a network namespace, ibctl-NODE under /run/netns, in
+which each of its IPoIB interfaces is a kernel netdev of the same name (a TUN device
+with the link type of InfiniBand) carrying the kernel's traffic over the emulated
+fabric: run ping, ip, iperf3 or ssh there with ip netns exec. The choice is saved with
+the topology; driver stop removes the namespaces.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			var err error
