@@ -45,7 +45,11 @@ type kernelNet struct {
 // it: what differs from that in the kernel was changed there by someone
 // else.
 type kernelDev struct {
-	tun     *netns.TUN
+	tun *netns.TUN
+	// rx is the device's backlog: what the node receives for the
+	// kernel, written by writeKernel in batches; done ends that.
+	rx      chan []byte
+	done    chan struct{}
 	up      bool
 	mtu     uint32
 	carrier bool
@@ -171,7 +175,7 @@ func (k *kernelNet) close() {
 		k.stopWatch()
 	}
 	for _, kd := range k.devs {
-		kd.tun.Close()
+		kd.close()
 	}
 	k.conn.Close()
 	k.ns.Close()
@@ -191,7 +195,7 @@ func (n *stack) syncKernel(nd *Netdev) {
 	if n.devs[nd.index] != nd {
 		if kd != nil {
 			n.ip.SetUpper(nd.index, nil)
-			kd.tun.Close()
+			kd.close()
 			delete(k.devs, nd.index)
 		}
 		return
@@ -202,11 +206,11 @@ func (n *stack) syncKernel(nd *Netdev) {
 			n.logf(nd.name, "kernel netdev: "+err.Error())
 			return
 		}
-		kd = &kernelDev{tun: tun}
+		kd = &kernelDev{tun: tun, rx: make(chan []byte, backlog), done: make(chan struct{})}
 		k.devs[nd.index] = kd
-		index := nd.index
-		n.ip.SetUpper(index, func(ip []byte) { _, _ = tun.Write(ip) })
-		go n.readKernel(index, tun)
+		n.ip.SetUpper(nd.index, kd.receive)
+		go n.readKernel(nd.index, tun)
+		go kd.writeKernel()
 	}
 	if kd.carrier != nd.carrier {
 		if err := kd.tun.SetCarrier(nd.carrier); err == nil {
@@ -251,16 +255,64 @@ func (n *stack) kernelAddrs(nd *Netdev) []netip.Prefix {
 // readKernel carries what the kernel sends through the interface's
 // netdev until the device is closed.
 func (n *stack) readKernel(index int32, tun *netns.TUN) {
-	buf := make([]byte, 65536)
+	buf := make([]byte, netns.ReadBufferSize)
 	for {
-		m, err := tun.Read(buf)
+		pkts, err := tun.ReadPackets(buf)
+		if errors.Is(err, netns.ErrMalformed) {
+			continue
+		}
 		if err != nil {
 			return
 		}
-		pkt := make([]byte, m)
-		copy(pkt, buf[:m])
-		n.ip.Output(index, pkt)
+		for _, p := range pkts {
+			n.ip.Output(index, p)
+		}
 	}
+}
+
+// backlog is how many received packets wait for the kernel
+// (netdev_max_backlog); more are dropped.
+const backlog = 1000
+
+// writeBatch is the most packets given to the kernel in one go.
+const writeBatch = 64
+
+// receive queues a packet for the kernel (the interface's inet.Upper).
+func (kd *kernelDev) receive(ip []byte) {
+	select {
+	case kd.rx <- append([]byte(nil), ip...):
+	default: // backlog full
+	}
+}
+
+// writeKernel gives the kernel what receive queued, in batches, until
+// the device is closed.
+func (kd *kernelDev) writeKernel() {
+	batch := make([][]byte, 0, writeBatch)
+	for {
+		select {
+		case p := <-kd.rx:
+			batch = append(batch[:0], p)
+		case <-kd.done:
+			return
+		}
+	more:
+		for len(batch) < writeBatch {
+			select {
+			case p := <-kd.rx:
+				batch = append(batch, p)
+			default:
+				break more
+			}
+		}
+		_ = kd.tun.WritePackets(batch)
+	}
+}
+
+// close removes the device and ends its writer.
+func (kd *kernelDev) close() {
+	close(kd.done)
+	kd.tun.Close()
 }
 
 // kernelChanged is told of every change in the namespace: each one

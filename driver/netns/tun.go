@@ -10,9 +10,10 @@ import (
 // arphrdInfiniband is the link type of an IPoIB netdev (ARPHRD_INFINIBAND).
 const arphrdInfiniband = 32
 
-// TUN is a layer-3 TUN device (IFF_TUN|IFF_NO_PI: one IP packet per read
-// and write) with the link type of an IPoIB netdev. It disappears when
-// it is closed.
+// TUN is a layer-3 TUN device (IFF_TUN|IFF_NO_PI) with the link type of
+// an IPoIB netdev. Its frames carry a virtio-net header (IFF_VNET_HDR,
+// vnet.go), so that TCP crosses it in segments of up to 64 KiB. It
+// disappears when it is closed.
 type TUN struct {
 	Name  string
 	Index uint32
@@ -32,8 +33,11 @@ func (ns *Namespace) NewTUN(name string) (*TUN, error) {
 		}
 		ifr, err := unix.NewIfreq(name)
 		if err == nil {
-			ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+			ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
 			err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+		}
+		if err == nil {
+			err = unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, tunFCsum|tunFTSO4|tunFTSO6)
 		}
 		if err == nil {
 			err = unix.IoctlSetInt(fd, unix.TUNSETLINK, arphrdInfiniband)
@@ -97,12 +101,34 @@ func (t *TUN) SetCarrier(on bool) error {
 	return nil
 }
 
-// Read reads one IP packet the kernel sent through the device. It blocks
-// until one comes or the device is closed.
-func (t *TUN) Read(b []byte) (int, error) { return t.f.Read(b) }
+// ReadPackets reads what the kernel sent through the device next, as IP
+// packets (a TSO segment split to its MSS, checksums complete), using buf
+// (ReadBufferSize bytes) for the read. It blocks until a frame comes or
+// the device is closed; a malformed frame is dropped with ErrMalformed.
+func (t *TUN) ReadPackets(buf []byte) ([][]byte, error) {
+	n, err := t.f.Read(buf)
+	if err != nil {
+		return nil, err
+	}
+	return splitFrame(buf[:n])
+}
 
-// Write gives the kernel one received IP packet.
-func (t *TUN) Write(b []byte) (int, error) { return t.f.Write(b) }
+// ErrMalformed is the error of a frame ReadPackets dropped.
+var ErrMalformed = errBadFrame
+
+// ReadBufferSize is the size of the buffer ReadPackets needs.
+const ReadBufferSize = vnetHdrLen + 65535
+
+// WritePackets gives the kernel received IP packets, merging runs of one
+// TCP flow into segments as GRO does.
+func (t *TUN) WritePackets(pkts [][]byte) error {
+	for _, f := range coalesce(pkts) {
+		if _, err := t.f.Write(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Close removes the device.
 func (t *TUN) Close() error { return t.f.Close() }

@@ -1,0 +1,171 @@
+package netns
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// needRoot skips a test that makes namespaces and devices.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if err := Check(); err != nil {
+		t.Skip("needs what Check asks for: " + err.Error())
+	}
+}
+
+// testName is a namespace name of this test's own.
+func testName(t *testing.T) string {
+	name := fmt.Sprintf("ibctl-test-%d-%s", os.Getpid(), strings.ToLower(t.Name()))
+	t.Cleanup(func() { Remove(name) })
+	return name
+}
+
+// A namespace is created and registered as ip netns add does, refused
+// when the name is taken unless reclaimed, and removed.
+func TestCreateRefuseReclaimRemove(t *testing.T) {
+	needRoot(t)
+	name := testName(t)
+	ns, err := Create(name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Close()
+	if out, err := exec.Command("ip", "-n", name, "-o", "link", "show", "lo").CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "state UNKNOWN") || !strings.Contains(string(out), "LOOPBACK,UP") {
+		t.Errorf("lo in %s: %s %v", name, out, err)
+	}
+	if b, err := exec.Command("ip", "netns", "exec", name, "sysctl", "-n", "net.ipv4.conf.all.accept_local").Output(); err == nil && strings.TrimSpace(string(b)) != "1" {
+		t.Errorf("accept_local is %q, want 1", b)
+	}
+	if _, err := Create(name, false); !errors.Is(err, ErrNotOurs) {
+		t.Errorf("second create: %v, want ErrNotOurs", err)
+	}
+	ns, err = Create(name, true)
+	if err != nil {
+		t.Fatalf("reclaim: %v", err)
+	}
+	ns.Close()
+	if err := Remove(name); err != nil || Exists(name) {
+		t.Errorf("remove: %v, exists %v", err, Exists(name))
+	}
+	if err := Remove(name); err != nil {
+		t.Errorf("removing twice: %v", err)
+	}
+	for _, bad := range []string{"", ".", "..", "a/b"} {
+		if _, err := Create(bad, false); err == nil || !strings.Contains(err.Error(), "invalid name") {
+			t.Errorf("Create(%q): %v", bad, err)
+		}
+		if _, err := Open(bad); err == nil {
+			t.Errorf("Open(%q) succeeded", bad)
+		}
+		if err := Remove(bad); err == nil {
+			t.Errorf("Remove(%q) succeeded", bad)
+		}
+	}
+}
+
+// A TUN device has the link type of InfiniBand and follows what the
+// connection sets; the watcher reports changes made by anyone.
+func TestTUNAndConn(t *testing.T) {
+	needRoot(t)
+	name := testName(t)
+	ns, err := Create(name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	events := make(chan Event, 100)
+	stop, err := ns.Watch(func(e Event) { events <- e })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	tun, err := ns.NewTUN("ib0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tun.Close()
+	c, err := ns.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetLink(tun.Index, true, 2044); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command("ip", "-n", name, "-o", "link", "show", "ib0").CombinedOutput()
+	for _, want := range []string{"link/infiniband", "mtu 2044", "NO-CARRIER"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("ip link show ib0 lacks %q: %s", want, out)
+		}
+	}
+	if err := tun.SetCarrier(true); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = exec.Command("ip", "-n", name, "-o", "link", "show", "ib0").CombinedOutput()
+	if !strings.Contains(string(out), "LOWER_UP") {
+		t.Errorf("carrier on: %s", out)
+	}
+	l, err := c.Link(tun.Index)
+	if err != nil || l != (Link{Index: tun.Index, Name: "ib0", Up: true, MTU: 2044}) {
+		t.Errorf("Link: %+v %v", l, err)
+	}
+	p4, p6 := netip.MustParsePrefix("10.3.0.1/24"), netip.MustParsePrefix("fe80::1/64")
+	for _, p := range []netip.Prefix{p4, p6, p4} {
+		if err := c.AddAddr(Addr{Index: tun.Index, Prefix: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	have, err := c.Addrs(tun.Index)
+	if err != nil || !slices.Contains(have, p4) || !slices.Contains(have, p6) || len(have) != 2 {
+		t.Errorf("Addrs: %v %v", have, err)
+	}
+	out, _ = exec.Command("ip", "-n", name, "-o", "-4", "addr", "show", "ib0").CombinedOutput()
+	if !strings.Contains(string(out), "inet 10.3.0.1/24 brd 10.3.0.255 scope global ib0") {
+		t.Errorf("ip addr: %s", out)
+	}
+	for range 2 {
+		if err := c.DelAddr(Addr{Index: tun.Index, Prefix: p4}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if have, _ := c.Addrs(tun.Index); !slices.Equal(have, []netip.Prefix{p6}) {
+		t.Errorf("after delete: %v", have)
+	}
+	// Someone else's change, seen by the watcher.
+	if out, err := exec.Command("ip", "-n", name, "addr", "add", "10.4.0.1/16", "dev", "ib0").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	want := Addr{Index: tun.Index, Prefix: netip.MustParsePrefix("10.4.0.1/16")}
+	deadline := time.After(10 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case e := <-events:
+			seen = e.Addr != nil && *e.Addr == want && !e.Deleted
+		case <-deadline:
+			t.Fatal("no event for 10.4.0.1/16")
+		}
+	}
+	if out, err := exec.Command("ip", "-n", name, "addr", "del", "10.4.0.1/16", "dev", "ib0").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	for seen := false; !seen; {
+		select {
+		case e := <-events:
+			seen = e.Addr != nil && *e.Addr == want && e.Deleted
+		case <-deadline:
+			t.Fatal("no deletion event for 10.4.0.1/16")
+		}
+	}
+	tun.Close()
+	if _, err := c.Link(tun.Index); err == nil {
+		t.Error("the device outlived its TUN")
+	}
+}

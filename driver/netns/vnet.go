@@ -1,0 +1,298 @@
+package netns
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/ibctl/ibctl/driver/header"
+)
+
+// The virtio-net header (struct virtio_net_hdr) in front of every packet
+// read from or written to a TUN device opened with IFF_VNET_HDR. With it
+// the kernel hands over TCP segments of up to 64 KiB (TSO) with their
+// checksum left to finish, and takes back coalesced segments (GRO): one
+// system call for what would be dozens of packets. Splitting a TSO
+// segment into packets of the link's MTU is what an IPoIB HCA's large
+// send offload does with a UD send; coalescing received segments is the
+// kernel's GRO.
+
+const (
+	vnetHdrLen = 10 // sizeof(struct virtio_net_hdr)
+
+	vnetNeedsCsum = 1 // VIRTIO_NET_HDR_F_NEEDS_CSUM
+	gsoNone       = 0 // VIRTIO_NET_HDR_GSO_NONE
+	gsoTCPv4      = 1 // VIRTIO_NET_HDR_GSO_TCPV4
+	gsoTCPv6      = 4 // VIRTIO_NET_HDR_GSO_TCPV6
+	gsoECN        = 0x80
+
+	tunFCsum = 0x01 // TUN_F_CSUM
+	tunFTSO4 = 0x02 // TUN_F_TSO4
+	tunFTSO6 = 0x04 // TUN_F_TSO6
+
+	protoTCP = 6
+	tcpFIN   = 0x01
+	tcpPSH   = 0x08
+	tcpACK   = 0x10
+	tcpCWR   = 0x80
+)
+
+// vnetHdr is a decoded virtio_net_hdr (little-endian fields).
+type vnetHdr struct {
+	flags, gsoType                        uint8
+	hdrLen, gsoSize, csumStart, csumOffset uint16
+}
+
+func decodeVnetHdr(b []byte) vnetHdr {
+	return vnetHdr{flags: b[0], gsoType: b[1], hdrLen: binary.LittleEndian.Uint16(b[2:]),
+		gsoSize: binary.LittleEndian.Uint16(b[4:]), csumStart: binary.LittleEndian.Uint16(b[6:]),
+		csumOffset: binary.LittleEndian.Uint16(b[8:])}
+}
+
+func (h vnetHdr) encode(b []byte) {
+	b[0], b[1] = h.flags, h.gsoType
+	binary.LittleEndian.PutUint16(b[2:], h.hdrLen)
+	binary.LittleEndian.PutUint16(b[4:], h.gsoSize)
+	binary.LittleEndian.PutUint16(b[6:], h.csumStart)
+	binary.LittleEndian.PutUint16(b[8:], h.csumOffset)
+}
+
+var errBadFrame = errors.New("malformed frame from the kernel")
+
+// splitFrame turns one frame the kernel sent (virtio-net header and
+// packet) into IP packets: a TSO segment into packets of at most its
+// gso_size bytes of TCP payload each, a packet with a partial checksum
+// into one with the checksum complete. Each packet is newly allocated.
+func splitFrame(frame []byte) ([][]byte, error) {
+	if len(frame) < vnetHdrLen {
+		return nil, errBadFrame
+	}
+	h := decodeVnetHdr(frame)
+	pkt := frame[vnetHdrLen:]
+	switch h.gsoType &^ gsoECN {
+	case gsoNone:
+		out := append([]byte(nil), pkt...)
+		if h.flags&vnetNeedsCsum != 0 {
+			at := int(h.csumStart) + int(h.csumOffset)
+			if int(h.csumStart) > len(out) || at+2 > len(out) {
+				return nil, errBadFrame
+			}
+			binary.BigEndian.PutUint16(out[at:], ^header.Checksum(out[h.csumStart:], 0))
+		}
+		return [][]byte{out}, nil
+	case gsoTCPv4, gsoTCPv6:
+		return segmentTCP(pkt, int(h.gsoSize))
+	}
+	return nil, errBadFrame
+}
+
+// tcpLayout finds a TCP packet's IP header length and TCP header length.
+func tcpLayout(pkt []byte) (ipLen, tcpLen int, ok bool) {
+	if len(pkt) < 1 {
+		return 0, 0, false
+	}
+	switch pkt[0] >> 4 {
+	case 4:
+		ipLen = int(pkt[0]&0x0f) * 4
+		if ipLen < 20 || len(pkt) < ipLen || pkt[9] != protoTCP {
+			return 0, 0, false
+		}
+	case 6:
+		ipLen = header.IPv6HeaderLen
+		if len(pkt) < ipLen || pkt[6] != protoTCP {
+			return 0, 0, false
+		}
+	default:
+		return 0, 0, false
+	}
+	if len(pkt) < ipLen+20 {
+		return 0, 0, false
+	}
+	tcpLen = int(pkt[ipLen+12]>>4) * 4
+	if tcpLen < 20 || len(pkt) < ipLen+tcpLen {
+		return 0, 0, false
+	}
+	return ipLen, tcpLen, true
+}
+
+// segmentTCP splits a TCP segment into packets carrying at most mss bytes
+// each (tcp_gso_segment): sequence numbers advanced, FIN and PSH on the
+// last packet only, CWR on the first only, IPv4 IDs counting up, lengths
+// and checksums complete.
+func segmentTCP(pkt []byte, mss int) ([][]byte, error) {
+	ipLen, tcpLen, ok := tcpLayout(pkt)
+	if !ok || mss <= 0 {
+		return nil, errBadFrame
+	}
+	hl := ipLen + tcpLen
+	payload := pkt[hl:]
+	seq := binary.BigEndian.Uint32(pkt[ipLen+4:])
+	flags := pkt[ipLen+13]
+	var out [][]byte
+	for off := 0; off == 0 || off < len(payload); off += mss {
+		end := min(off+mss, len(payload))
+		seg := make([]byte, hl+end-off)
+		copy(seg, pkt[:hl])
+		copy(seg[hl:], payload[off:end])
+		f := flags
+		if end < len(payload) {
+			f &^= tcpFIN | tcpPSH
+		}
+		if off > 0 {
+			f &^= tcpCWR
+		}
+		seg[ipLen+13] = f
+		binary.BigEndian.PutUint32(seg[ipLen+4:], seq+uint32(off))
+		if seg[0]>>4 == 4 {
+			binary.BigEndian.PutUint16(seg[4:], binary.BigEndian.Uint16(pkt[4:])+uint16(off/mss))
+		}
+		finishTCP(seg, ipLen)
+		out = append(out, seg)
+	}
+	return out, nil
+}
+
+// finishTCP sets the IP length fields and the IPv4 header and TCP
+// checksums of a whole TCP packet.
+func finishTCP(seg []byte, ipLen int) {
+	tcp := seg[ipLen:]
+	tcp[16], tcp[17] = 0, 0
+	var sum uint16
+	if seg[0]>>4 == 4 {
+		ip := header.IPv4(seg)
+		ip.SetTotalLength(uint16(len(seg)))
+		ip.SetChecksum(0)
+		ip.SetChecksum(^header.Checksum(seg[:ipLen], 0))
+		sum = header.PseudoHeaderChecksumV4(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint16(len(tcp)))
+	} else {
+		binary.BigEndian.PutUint16(seg[4:], uint16(len(tcp)))
+		ip := header.IPv6(seg)
+		sum = header.PseudoHeaderChecksumV6(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint32(len(tcp)))
+	}
+	binary.BigEndian.PutUint16(tcp[16:], ^header.Checksum(tcp, sum))
+}
+
+// maxGRO bounds a coalesced packet: its IP length field.
+const maxGRO = 65535
+
+// coalesce packs packets into frames for the kernel (virtio-net header
+// and packet), merging runs of TCP packets of one flow that follow each
+// other in sequence into one segment the kernel receives as GRO would
+// have built it (tcp_gro_receive's rules: same addresses, ports, header
+// length, options and acknowledgement, flags differing only in PSH, FIN
+// and CWR; packets of one size, a smaller one or PSH or FIN ending the
+// run). A packet that cannot join is framed alone, unchanged.
+func coalesce(pkts [][]byte) [][]byte {
+	var out [][]byte
+	for i := 0; i < len(pkts); {
+		first := pkts[i]
+		j := i + 1
+		ipLen, tcpLen, ok := groCandidate(first)
+		if ok {
+			mss := len(first) - ipLen - tcpLen
+			size := len(first)
+			next := binary.BigEndian.Uint32(first[ipLen+4:]) + uint32(mss)
+			for j < len(pkts) && first[ipLen+13]&(tcpPSH|tcpFIN) == 0 {
+				p := pkts[j]
+				pl := len(p) - ipLen - tcpLen
+				if !sameFlow(first, p, ipLen, tcpLen) || pl == 0 || pl > mss || size+pl > maxGRO ||
+					binary.BigEndian.Uint32(p[ipLen+4:]) != next {
+					break
+				}
+				size += pl
+				next += uint32(pl)
+				j++
+				if pl < mss || p[ipLen+13]&(tcpPSH|tcpFIN) != 0 {
+					break
+				}
+			}
+			if j > i+1 {
+				out = append(out, groFrame(pkts[i:j], ipLen, tcpLen, mss, size))
+				i = j
+				continue
+			}
+		}
+		frame := make([]byte, vnetHdrLen+len(first))
+		copy(frame[vnetHdrLen:], first)
+		out = append(out, frame)
+		i++
+	}
+	return out
+}
+
+// groCandidate reports whether a packet may start a coalesced run: TCP
+// with data, not fragmented, no IPv4 options, no IPv6 extension headers,
+// only ACK (and PSH) among its flags.
+func groCandidate(p []byte) (ipLen, tcpLen int, ok bool) {
+	ipLen, tcpLen, ok = tcpLayout(p)
+	if !ok || len(p) == ipLen+tcpLen {
+		return 0, 0, false
+	}
+	if p[0]>>4 == 4 {
+		ip := header.IPv4(p)
+		if ipLen != 20 || ip.MoreFragments() || ip.FragmentOffset() != 0 || int(ip.TotalLength()) != len(p) {
+			return 0, 0, false
+		}
+	} else if int(header.IPv6(p).PayloadLength())+header.IPv6HeaderLen != len(p) {
+		return 0, 0, false
+	}
+	if p[ipLen+13]&^(tcpACK|tcpPSH) != 0 || p[ipLen+13]&tcpACK == 0 {
+		return 0, 0, false
+	}
+	return ipLen, tcpLen, true
+}
+
+// sameFlow reports whether p may follow first in a coalesced run.
+func sameFlow(first, p []byte, ipLen, tcpLen int) bool {
+	pi, pt, ok := groCandidate(p)
+	if !ok || pi != ipLen || pt != tcpLen {
+		return false
+	}
+	if first[0]>>4 == 4 {
+		// addresses, TTL, protocol; TOS
+		if string(first[12:20]) != string(p[12:20]) || first[8] != p[8] || first[1] != p[1] {
+			return false
+		}
+	} else if string(first[8:40]) != string(p[8:40]) || first[7] != p[7] ||
+		binary.BigEndian.Uint32(first[0:4]) != binary.BigEndian.Uint32(p[0:4]) {
+		return false
+	}
+	ft, pt2 := first[ipLen:ipLen+tcpLen], p[ipLen:ipLen+tcpLen]
+	return string(ft[0:4]) == string(pt2[0:4]) && // ports
+		string(ft[8:12]) == string(pt2[8:12]) && // acknowledgement
+		string(ft[20:]) == string(pt2[20:]) // options
+}
+
+// groFrame builds the frame of a coalesced run: the first packet's
+// headers with the whole length, the last packet's PSH, the payloads in
+// order, and the TCP checksum left partial (NEEDS_CSUM with the
+// pseudo-header sum), as GRO hands a segment to TCP.
+func groFrame(run [][]byte, ipLen, tcpLen, mss, size int) []byte {
+	hl := ipLen + tcpLen
+	frame := make([]byte, vnetHdrLen+size)
+	seg := frame[vnetHdrLen:]
+	copy(seg, run[0][:hl])
+	off := hl
+	for _, p := range run {
+		off += copy(seg[off:], p[hl:])
+	}
+	seg[ipLen+13] |= run[len(run)-1][ipLen+13] & tcpPSH
+	tcp := seg[ipLen:]
+	var sum uint16
+	gso := uint8(gsoTCPv4)
+	if seg[0]>>4 == 4 {
+		ip := header.IPv4(seg)
+		ip.SetTotalLength(uint16(size))
+		ip.SetChecksum(0)
+		ip.SetChecksum(^header.Checksum(seg[:ipLen], 0))
+		sum = header.PseudoHeaderChecksumV4(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint16(len(tcp)))
+	} else {
+		gso = gsoTCPv6
+		binary.BigEndian.PutUint16(seg[4:], uint16(len(tcp)))
+		ip := header.IPv6(seg)
+		sum = header.PseudoHeaderChecksumV6(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint32(len(tcp)))
+	}
+	binary.BigEndian.PutUint16(tcp[16:], sum)
+	vnetHdr{flags: vnetNeedsCsum, gsoType: gso, hdrLen: uint16(hl), gsoSize: uint16(mss),
+		csumStart: uint16(ipLen), csumOffset: 16}.encode(frame)
+	return frame
+}
