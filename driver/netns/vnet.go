@@ -38,7 +38,7 @@ const (
 
 // vnetHdr is a decoded virtio_net_hdr (little-endian fields).
 type vnetHdr struct {
-	flags, gsoType                        uint8
+	flags, gsoType                         uint8
 	hdrLen, gsoSize, csumStart, csumOffset uint16
 }
 
