@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 
 	"github.com/ibctl/ibctl/driver/netns"
@@ -267,6 +268,7 @@ func (n *stack) readKernel(index int32, tun *netns.TUN) {
 		for _, p := range pkts {
 			n.ip.Output(index, p)
 		}
+		runtime.Gosched()
 	}
 }
 

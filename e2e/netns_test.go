@@ -26,7 +26,7 @@ type netnsEnv struct {
 
 // needNetns skips a test that needs root, TUN devices and the named
 // tools.
-func needNetns(t *testing.T, tools ...string) {
+func needNetns(t testing.TB, tools ...string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: network namespaces and TUN devices need CAP_SYS_ADMIN and CAP_NET_ADMIN")
@@ -44,7 +44,7 @@ func needNetns(t *testing.T, tools ...string) {
 // newNetnsEnv starts a driver with --netns on the fabric of nodes (each
 // with one 4X EDR port; caps false turns connected mode off for that
 // node) and partitions (JSON list).
-func newNetnsEnv(t *testing.T, connected []bool, partitions string) *netnsEnv {
+func newNetnsEnv(t testing.TB, connected []bool, partitions string) *netnsEnv {
 	t.Helper()
 	tag := fmt.Sprintf("t%d", os.Getpid()%100000)
 	e := &netnsEnv{env: newEnv(t)}
@@ -244,4 +244,93 @@ func jsonHas(b []byte, key, value string) bool {
 		return false
 	}
 	return v[0][key] == value
+}
+
+// iperf3 runs a TCP stream from namespace a to address dst, served in
+// namespace b, for secs seconds, and returns the receiver's bits/s.
+func iperf3(b testing.TB, nsA, nsB, dst string, secs int) float64 {
+	b.Helper()
+	srv := exec.Command("ip", "netns", "exec", nsB, "iperf3", "-s", "-1", "-p", "5301")
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	var out []byte
+	var err error
+	for range 50 { // until the server listens
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs+30)*time.Second)
+		out, err = exec.CommandContext(ctx, "ip", "netns", "exec", nsA, "iperf3", "-J", "-p", "5301", "-c", dst,
+			"-t", fmt.Sprint(secs), "--connect-timeout", "2000").Output()
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		b.Fatalf("iperf3 to %s: %v %s", dst, err, out)
+	}
+	var r struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		b.Fatal(err)
+	}
+	return r.End.SumReceived.BitsPerSecond
+}
+
+// vethPair makes two namespaces joined by a veth pair with the MTU, for
+// the baseline.
+func vethPair(b testing.TB, mtu int) (string, string) {
+	b.Helper()
+	a, c := fmt.Sprintf("ibctl-veth-%da", os.Getpid()), fmt.Sprintf("ibctl-veth-%db", os.Getpid())
+	b.Cleanup(func() {
+		exec.Command("ip", "netns", "delete", a).Run()
+		exec.Command("ip", "netns", "delete", c).Run()
+	})
+	for _, args := range [][]string{
+		{"netns", "add", a}, {"netns", "add", c},
+		{"-n", a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", c},
+		{"-n", a, "addr", "add", "10.77.0.1/24", "dev", "va"}, {"-n", c, "addr", "add", "10.77.0.2/24", "dev", "vb"},
+		{"-n", a, "link", "set", "va", "mtu", fmt.Sprint(mtu), "up"}, {"-n", c, "link", "set", "vb", "mtu", fmt.Sprint(mtu), "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			b.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	return a, c
+}
+
+// BenchmarkNetnsIperf3 measures TCP between two node namespaces over the
+// emulated fabric against a veth pair at the same MTU, in the same run:
+// datagram mode (MTU 2044) and connected mode (MTU 65520). The ratio is
+// the figure of merit.
+func BenchmarkNetnsIperf3(b *testing.B) {
+	needNetns(b, "iperf3")
+	for _, c := range []struct {
+		mode string
+		mtu  int
+	}{{"datagram", 2044}, {"connected", 65520}} {
+		b.Run(c.mode, func(b *testing.B) {
+			e := newNetnsEnv(b, []bool{true, true}, `[{"pkey":"0xffff","all":"full"}]`)
+			for i := range e.nodes {
+				e.ok("-n", e.nodes[i], "sys", "write", "class/net/ib0/mode", c.mode)
+				e.ok("-n", e.nodes[i], "link", "set", "ib0", "mtu", fmt.Sprint(c.mtu))
+				e.up(i, "ib0", fmt.Sprintf("10.1.0.%d/24", i+1))
+			}
+			va, vb := vethPair(b, c.mtu)
+			var netnsBPS, vethBPS float64
+			for range b.N {
+				vethBPS += iperf3(b, va, vb, "10.77.0.2", 3)
+				netnsBPS += iperf3(b, e.ns(0), e.ns(1), "10.1.0.2", 3)
+			}
+			b.ReportMetric(netnsBPS/float64(b.N)/1e9, "netns-Gb/s")
+			b.ReportMetric(vethBPS/float64(b.N)/1e9, "veth-Gb/s")
+			b.ReportMetric(100*netnsBPS/vethBPS, "%-of-veth")
+		})
+	}
 }

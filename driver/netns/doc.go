@@ -8,6 +8,7 @@
 // reaches the driver.
 //
 // Everything here needs CAP_SYS_ADMIN and CAP_NET_ADMIN. The package knows
-// nothing of IPoIB or of the driver: it may import only the standard
-// library, golang.org/x/sys/unix and the rtnetlink libraries.
+// nothing of IPoIB or of the driver: it may import the standard library,
+// golang.org/x/sys/unix, the rtnetlink libraries and driver/header (the
+// wire formats).
 package netns
