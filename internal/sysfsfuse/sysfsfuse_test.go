@@ -2,6 +2,7 @@ package sysfsfuse
 
 import (
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -272,5 +273,33 @@ func TestPassThrough(t *testing.T) {
 	}
 	if got, err := os.ReadFile(filepath.Join(dir, "ib0/mode")); err != nil || string(got) != "datagram\n" {
 		t.Errorf("read ib0/mode = %q, %v; want the driver's", got, err)
+	}
+}
+
+// TestRereadFromStart checks what programs that poll sysfs rely on: a
+// file kept open and read again from offset 0 shows the current value,
+// as seq_file shows it again, not a cached page.
+func TestRereadFromStart(t *testing.T) {
+	f := newFake()
+	dir := mount(t, f, Options{Prefix: "class/net"})
+	fh, err := os.Open(filepath.Join(dir, "ib0/mode"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	buf := make([]byte, 64)
+	for _, step := range []struct{ write, want string }{
+		{"", "datagram\n"},
+		{"connected\n", "connected\n"},
+	} {
+		if step.write != "" { // changed in the driver, not through the mount
+			f.mu.Lock()
+			f.files["class/net/ib0/mode"] = step.write
+			f.mu.Unlock()
+		}
+		n, err := fh.ReadAt(buf, 0)
+		if got := string(buf[:n]); got != step.want || (err != nil && err != io.EOF) {
+			t.Errorf("pread at 0 = %q, %v; want %q", got, err, step.want)
+		}
 	}
 }
