@@ -41,8 +41,9 @@ func NetnsName(node string) string { return "ibctl-" + node }
 func NewCmdExec(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
 	o := &ExecOptions{F: f, NetnsDir: "/run/netns", FuseDevice: "/dev/fuse", Euid: os.Geteuid}
 	cmd := &cobra.Command{
-		Use:   "exec [--] CMD [ARG]...",
-		Short: "Run a program on the node's emulated host: its network namespace and sysfs",
+		Use:                   "exec [-n NODE] [--] CMD [ARG]...",
+		DisableFlagsInUseLine: true,
+		Short:                 "Run a program on the node's emulated host: its network namespace and sysfs",
 		Long: `Run CMD in the node's network namespace, ibctl-NODE (made by "driver start --netns"),
 as "ip netns exec" does, with the driver's sysfs files where programs look for them:
 /sys is a sysfs of that namespace, and /sys/class/net (the node's IPoIB interfaces
