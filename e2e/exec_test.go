@@ -100,6 +100,10 @@ status 1
 	if r.code != 3 || r.stdout != want || r.stderr != script+": line 13: echo: write error: Invalid argument\n" {
 		t.Errorf("%v\nwant exit 3, stdout:\n%s", r, want)
 	}
+	// The mounts were the script's alone.
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err != nil || strings.Contains(string(b), " fuse.ibctl ") {
+		t.Errorf("the host's mounts after exec (%v):\n%s", err, b)
+	}
 	// What the script did is the driver's state.
 	if got := e.ok("-n", node, "sys", "read", "class/net/ib0/mode"); got != "connected\n" {
 		t.Errorf("mode after the script: %q", got)

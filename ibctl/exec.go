@@ -32,9 +32,9 @@ type ExecOptions struct {
 	Euid       func() int // os.Geteuid
 }
 
-// NetnsName is the name of the network namespace of node, registered
+// netnsName is the name of the network namespace of node, registered
 // under /run/netns by `driver start --netns`.
-func NetnsName(node string) string { return "ibctl-" + node }
+func netnsName(node string) string { return "ibctl-" + node }
 
 // NewCmdExec is `ibctl exec`: a program run on the node's emulated host;
 // runF, when not nil, gets the parsed options instead of running.
@@ -94,7 +94,7 @@ func execRun(o *ExecOptions) error {
 		}
 		node = st.Nodes[0]
 	}
-	ns := NetnsName(node)
+	ns := netnsName(node)
 	nsf, err := os.Open(filepath.Join(o.NetnsDir, ns))
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("exec: network namespace %s not found: start the driver with --netns", ns)
@@ -182,7 +182,7 @@ func execChild(ios *IOStreams, args []string) int {
 	if err := c.Bind(node); err != nil {
 		return fail(opError("node "+node, err))
 	}
-	unmount, err := mountSys(c, NetnsName(node))
+	unmount, err := mountSys(c, netnsName(node))
 	if err != nil {
 		unmount()
 		return fail(err)
