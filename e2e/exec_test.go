@@ -172,3 +172,26 @@ func TestExecSignal(t *testing.T) {
 		t.Errorf("exec after SIGTERM: %v, stderr %q; want exit status 42", err, strings.TrimSpace(errb.String()))
 	}
 }
+
+// TestExecEtc checks that files of /etc/netns/ibctl-NODE are bound over
+// those of /etc for the command, as ip netns exec binds them.
+func TestExecEtc(t *testing.T) {
+	e, node, _ := execEnv(t)
+	dir := "/etc/netns/ibctl-" + node
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte("10.0.0.1 peer\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// No /etc/ibctl-absent to bind over: said, and the command runs.
+	if err := os.WriteFile(filepath.Join(dir, "ibctl-absent"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("", "-n", node, "exec", "cat", "/etc/hosts")
+	wantErr := "ibctl: exec: bind " + dir + "/ibctl-absent on /etc/ibctl-absent: No such file or directory\n"
+	if r.code != 0 || r.stdout != "10.0.0.1 peer\n" || r.stderr != wantErr {
+		t.Errorf("%v\nwant exit 0, stdout %q, stderr %q", r, "10.0.0.1 peer\n", wantErr)
+	}
+}

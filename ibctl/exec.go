@@ -50,7 +50,8 @@ as "ip netns exec" does, with the driver's sysfs files where programs look for t
 beside lo), /sys/module/ib_ipoib/parameters and /sys/kernel/debug/ipoib are served by
 the driver through FUSE, so "echo 0x8001 > /sys/class/net/ib0/create_child" creates a
 child and a bad value fails with the driver's errno ("write error: Invalid argument").
-The mounts are private to CMD and what it runs.
+Files of /etc/netns/ibctl-NODE are bound over those of /etc, as "ip netns exec"
+binds them. The mounts are private to CMD and what it runs.
 
 Standard input, output and error and the terminal pass through: "ibctl exec -- bash"
 is a shell on the node. SIGINT and SIGQUIT from the terminal go to CMD alone; SIGTERM
@@ -188,6 +189,9 @@ func execChild(ios *IOStreams, args []string) int {
 		return fail(err)
 	}
 	defer unmount()
+	for _, err := range bindEtc(netnsName(node)) {
+		fmt.Fprintf(ios.ErrOut, "ibctl: exec: %s\n", err)
+	}
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = ios.In, ios.Out, ios.ErrOut
@@ -224,6 +228,28 @@ func startFailure(err error) (int, string) {
 		return 126, Strerror(e)
 	}
 	return 126, err.Error()
+}
+
+// bindEtc binds each file of /etc/netns/NAME over the file of that name
+// in /etc, as `ip netns exec` does (a resolv.conf or hosts of the
+// node's own); it says what it could not bind and goes on.
+func bindEtc(name string) []error {
+	dir := filepath.Join("/etc/netns", name)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return []error{fmt.Errorf("%s: %s", dir, reason(err))}
+	}
+	var errs []error
+	for _, e := range entries {
+		src, dst := filepath.Join(dir, e.Name()), filepath.Join("/etc", e.Name())
+		if err := unix.Mount(src, dst, "none", unix.MS_BIND, ""); err != nil {
+			errs = append(errs, fmt.Errorf("bind %s on %s: %s", src, dst, reason(err)))
+		}
+	}
+	return errs
 }
 
 // sysMount is one directory of the driver's tree mounted over /sys.
