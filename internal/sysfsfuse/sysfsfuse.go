@@ -78,7 +78,7 @@ func Mount(dir string, b Backend, o Options) (*fuse.Server, error) {
 
 // NewRoot returns the root directory node of the tree o describes.
 func NewRoot(b Backend, o Options) (fs.InodeEmbedder, error) {
-	t := &tree{b: b}
+	t := &tree{b: b, perms: map[string]map[string]uint32{}}
 	if o.Under != "" {
 		var st unix.Stat_t
 		if err := unix.Stat(o.Under, &st); err != nil {
@@ -97,6 +97,9 @@ func NewRoot(b Backend, o Options) (fs.InodeEmbedder, error) {
 type tree struct {
 	b     Backend
 	under *fs.LoopbackRoot // nil: nothing passed through
+
+	mu    sync.Mutex
+	perms map[string]map[string]uint32 // directory → its files' modes, as last listed
 }
 
 // errno is err's errno, EIO when it has none.
@@ -134,37 +137,77 @@ var (
 	_ fs.NodeRmdirer   = (*dir)(nil)
 )
 
+// dirMode is the mode of every sysfs directory.
+const dirMode = 0o755
+
 func (d *dir) isRoot() bool { return d.EmbeddedInode() == d.Root() }
 
-// entry finds name in the backend's listing of d.
-func (d *dir) entry(name string) (netlinkx.SysEntry, bool, syscall.Errno) {
-	entries, err := d.tree.b.SysList(d.path)
-	if err != nil {
-		return netlinkx.SysEntry{}, false, errno(err)
-	}
+// remember keeps the modes of a listing's files. The kernel may make a
+// new node for a directory it looked up again: they are the tree's.
+func (d *dir) remember(entries []netlinkx.SysEntry) {
+	perms := make(map[string]uint32, len(entries))
 	for _, e := range entries {
-		if e.Name == name {
-			return e, true, 0
+		if e.Mode&netlinkx.SysDir == 0 {
+			perms[e.Name] = e.Mode & 0o777
 		}
 	}
-	return netlinkx.SysEntry{}, false, 0
+	d.tree.mu.Lock()
+	d.tree.perms[d.path] = perms
+	d.tree.mu.Unlock()
 }
 
-// Lookup finds name in the backend, then in the passed-through
-// directory.
+// known is the mode of file name in d's last listing.
+func (d *dir) known(name string) (uint32, bool) {
+	d.tree.mu.Lock()
+	defer d.tree.mu.Unlock()
+	perm, ok := d.tree.perms[d.path][name]
+	return perm, ok
+}
+
+// perm is the mode of file name, known to exist: from the last listing,
+// or from a new one when that did not have it.
+func (d *dir) perm(name string) (uint32, syscall.Errno) {
+	if perm, ok := d.known(name); ok {
+		return perm, 0
+	}
+	entries, err := d.tree.b.SysList(d.path)
+	if err != nil {
+		return 0, errno(err)
+	}
+	d.remember(entries)
+	if perm, ok := d.known(name); ok {
+		return perm, 0
+	}
+	return 0, syscall.ENOENT // gone meanwhile
+}
+
+// Lookup asks the backend about name itself, so that a lookup costs
+// what name costs, not what its directory does (ls -l of 4096 children,
+// and every path walk, looks each directory up again): reading it fails
+// with EISDIR for a directory, and succeeds or fails otherwise for a
+// file, whose mode comes from its directory's listing. What the backend
+// does not have is looked for in the passed-through directory.
 func (d *dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	e, ok, en := d.entry(name)
-	if en != 0 {
+	p := path.Join(d.path, name)
+	_, err := d.tree.b.SysRead(p)
+	var en syscall.Errno
+	switch {
+	case err == nil:
+	case !errors.As(err, &en):
+		return nil, syscall.EIO
+	case en == syscall.EISDIR:
+		setDirAttr(&out.Attr, p, dirMode)
+		return d.NewInode(ctx, &dir{tree: d.tree, path: p}, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino(p)}), 0
+	case en == syscall.ENOTDIR:
 		return nil, en
 	}
-	if ok {
-		p := path.Join(d.path, name)
-		if e.Mode&netlinkx.SysDir != 0 {
-			setDirAttr(&out.Attr, p, e.Mode)
-			return d.NewInode(ctx, &dir{tree: d.tree, path: p}, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino(p)}), 0
+	if en != syscall.ENOENT {
+		perm, en := d.perm(name)
+		if en != 0 {
+			return nil, en
 		}
-		setFileAttr(&out.Attr, p, e.Mode)
-		return d.NewInode(ctx, &file{tree: d.tree, path: p, perm: e.Mode & 0o777}, fs.StableAttr{Mode: syscall.S_IFREG, Ino: ino(p)}), 0
+		setFileAttr(&out.Attr, p, perm)
+		return d.NewInode(ctx, &file{tree: d.tree, path: p, perm: perm}, fs.StableAttr{Mode: syscall.S_IFREG, Ino: ino(p)}), 0
 	}
 	if d.tree.under == nil || !d.isRoot() {
 		return nil, syscall.ENOENT
@@ -185,6 +228,7 @@ func (d *dir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, errno(err)
 	}
+	d.remember(entries)
 	var out []fuse.DirEntry
 	seen := make(map[string]bool, len(entries))
 	for _, e := range entries {
@@ -216,7 +260,7 @@ func (d *dir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 }
 
 func (d *dir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	setDirAttr(&out.Attr, d.path, 0o755)
+	setDirAttr(&out.Attr, d.path, dirMode)
 	return 0
 }
 

@@ -2,9 +2,11 @@ package sysfsfuse
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,6 +27,7 @@ type fake struct {
 	dirs   map[string][]netlinkx.SysEntry
 	files  map[string]string
 	writes []string
+	lists  map[string]int // SysList calls per path
 }
 
 func newFake() *fake {
@@ -53,11 +56,18 @@ func driverErr(e syscall.Errno) error { return &netlink.OpError{Op: "receive", E
 func (f *fake) SysList(p string) ([]netlinkx.SysEntry, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.lists == nil {
+		f.lists = map[string]int{}
+	}
+	f.lists[p]++
 	if e, ok := f.dirs[p]; ok {
 		return slices.Clone(e), nil
 	}
-	if _, ok := f.files[p]; ok {
-		return nil, driverErr(syscall.ENOTDIR)
+	parent, name := path.Split(p)
+	for _, e := range f.dirs[strings.TrimSuffix(parent, "/")] {
+		if e.Name == name {
+			return nil, driverErr(syscall.ENOTDIR)
+		}
 	}
 	return nil, driverErr(syscall.ENOENT)
 }
@@ -65,11 +75,17 @@ func (f *fake) SysList(p string) ([]netlinkx.SysEntry, error) {
 func (f *fake) SysRead(p string) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if p == "class/net/ib0/create_child" {
-		return nil, driverErr(syscall.EACCES)
+	if _, ok := f.dirs[p]; ok {
+		return nil, driverErr(syscall.EISDIR)
 	}
-	if s, ok := f.files[p]; ok {
-		return []byte(s), nil
+	parent, name := path.Split(p)
+	for _, e := range f.dirs[strings.TrimSuffix(parent, "/")] {
+		if e.Name == name && e.Mode&0o444 == 0 {
+			return nil, driverErr(syscall.EACCES)
+		}
+		if e.Name == name {
+			return []byte(f.files[p]), nil
+		}
 	}
 	return nil, driverErr(syscall.ENOENT)
 }
@@ -160,9 +176,8 @@ func TestReadAndList(t *testing.T) {
 	if diff := cmp.Diff([]string{"create_child", "mode", "pkey"}, names(t, filepath.Join(dir, "ib0"))); diff != "" {
 		t.Errorf("ls ib0 (-want +got):\n%s", diff)
 	}
-	st, err := os.Stat(filepath.Join(dir, "ib0/create_child"))
-	if err != nil || st.Mode() != 0o200 {
-		t.Errorf("stat create_child = %v, %v; want mode --w-------", st.Mode(), err)
+	if st, err := os.Stat(filepath.Join(dir, "ib0/create_child")); err != nil || st.Mode() != 0o200 {
+		t.Errorf("stat create_child = %v; want mode --w-------", err)
 	}
 }
 
@@ -301,5 +316,46 @@ func TestRereadFromStart(t *testing.T) {
 		if got := string(buf[:n]); got != step.want || (err != nil && err != io.EOF) {
 			t.Errorf("pread at 0 = %q, %v; want %q", got, err, step.want)
 		}
+	}
+}
+
+// TestLookupListsNoParent checks that ls -l of a directory of 1024
+// children (directories or files) lists that directory once, not once
+// per child nor once per path walk through it.
+func TestLookupListsNoParent(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		dir  string // listed
+		add  func(f *fake, name string)
+	}{
+		{"directories", "class/net", func(f *fake, name string) {
+			f.dirs["class/net"] = append(f.dirs["class/net"], netlinkx.SysEntry{Name: name, Mode: netlinkx.SysDir | 0o755})
+			f.dirs["class/net/"+name] = []netlinkx.SysEntry{{Name: "pkey", Mode: 0o444}}
+		}},
+		{"files", "class/net/ib0", func(f *fake, name string) {
+			f.dirs["class/net/ib0"] = append(f.dirs["class/net/ib0"], netlinkx.SysEntry{Name: name, Mode: 0o444})
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			for i := 1; i <= 1024; i++ {
+				tt.add(f, fmt.Sprintf("ib0.%04x", i))
+			}
+			dir := filepath.Join(mount(t, f, Options{Prefix: "class/net"}), strings.TrimPrefix(tt.dir, "class/net"))
+			got := names(t, dir)
+			if len(got) < 1024 {
+				t.Fatalf("ls: %d entries", len(got))
+			}
+			for _, n := range got {
+				if _, err := os.Lstat(filepath.Join(dir, strings.TrimSuffix(n, "/"))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if n := f.lists[tt.dir]; n != 1 {
+				t.Errorf("%s listed %d times; want 1", tt.dir, n)
+			}
+		})
 	}
 }
