@@ -1,8 +1,9 @@
 // Package ibctl holds the ibctl commands: one file per object (link, sys,
 // ethtool, driver), each verb an Options struct, a NewCmd constructor and a
 // run function, printing text or JSON through one printer.
-// It may import netlinkx and internal/privdir, never a driver package: the
-// driver to run is injected through the Factory (Daemon).
+// It may import netlinkx, internal/privdir and internal/sysfsfuse (exec),
+// never a driver package: the driver to run is injected through the
+// Factory (Daemon).
 package ibctl
 
 import (

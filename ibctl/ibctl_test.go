@@ -59,7 +59,13 @@ func (e *env) run(line string, stdin ...string) (stdout, stderr string, status i
 func (e *env) runArgs(args []string, stdin ...string) (string, string, int) {
 	var out, errb bytes.Buffer
 	in := strings.NewReader(strings.Join(stdin, ""))
-	f := &Factory{IO: &IOStreams{In: in, Out: &out, ErrOut: &errb}, Globals: &Globals{},
+	status := Run(e.factory(&IOStreams{In: in, Out: &out, ErrOut: &errb}), args)
+	return out.String(), errb.String(), status
+}
+
+// factory is a Factory on e's driver, as a command line gets.
+func (e *env) factory(ios *IOStreams) *Factory {
+	f := &Factory{IO: ios, Globals: &Globals{},
 		Executable: func() (string, error) { return "", os.ErrNotExist }}
 	f.Connect = func(g *Globals) (*netlinkx.Client, error) {
 		if g.Node != e.node {
@@ -70,8 +76,7 @@ func (e *env) runArgs(args []string, stdin ...string) (string, string, int) {
 		}
 		return e.client, nil
 	}
-	status := Run(f, args)
-	return out.String(), errb.String(), status
+	return f
 }
 
 // ok runs a line that must succeed silently.

@@ -53,13 +53,16 @@ own InfiniBand fabric; the first command that needs it starts it in the backgrou
 
 	root.AddCommand(NewCmdLink(f, nil), NewCmdAddr(f, nil), NewCmdNeigh(f, nil), NewCmdSys(f, nil), NewCmdEthtool(f, nil),
 		NewCmdHCA(f, nil), NewCmdSM(f, nil), NewCmdPing(f, nil), NewCmdDmesg(f, nil), NewCmdPerf(f, nil), NewCmdMaddr(f, nil),
-		NewCmdRoute(f, nil), NewCmdDriver(f, nil), NewCmdCompletion(f, nil), NewCmdVersion(f))
+		NewCmdRoute(f, nil), NewCmdExec(f, nil), NewCmdDriver(f, nil), NewCmdCompletion(f, nil), NewCmdVersion(f))
 	return root
 }
 
 // Run executes args and returns the exit status, printing any error as
 // one line "ibctl: <what>: <reason>".
 func Run(f *Factory, args []string) int {
+	if len(args) > 0 && args[0] == execChildArg {
+		return execChild(f.IO, args[1:])
+	}
 	root := NewRootCmd(f)
 	root.SetArgs(nodeBeforeCommand(root, args))
 	err := execute(root)
