@@ -334,3 +334,33 @@ func BenchmarkNetnsIperf3(b *testing.B) {
 		})
 	}
 }
+
+// A script run with ibctl exec on a --netns node changes the driver
+// through /sys, and the namespace's netdevs follow at once: a child
+// created is a kernel netdev before the write returns, the mode's MTU
+// shows on it, a child deleted is gone.
+func TestNetnsExecFollows(t *testing.T) {
+	needNetns(t, "bash")
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skipf("exec needs /dev/fuse: %v", err)
+	}
+	e := newNetnsEnv(t, []bool{true}, `[{"pkey":"0xffff","all":"full"}]`)
+	script := `set -e
+echo 0x8001 > /sys/class/net/ib0/create_child
+ip -o link show ib0.8001 | grep -o 'link/infiniband'
+cat /sys/class/net/ib0.8001/pkey /sys/class/net/ib0.8001/parent
+echo connected > /sys/class/net/ib0.8001/mode
+ip link set ib0.8001 up
+ip -o link show ib0.8001 | grep -o 'mtu [0-9]*'
+echo 0x8001 > /sys/class/net/ib0/delete_child
+ip link show ib0.8001 2>&1 || true
+echo bogus > /sys/class/net/ib0/mode
+`
+	r := e.run("", "-n", e.nodes[0], "exec", "--", "bash", "-c", script)
+	wantOut := "link/infiniband\n0x8001\nib0\nmtu 65520\n"
+	wantErr := "Device \"ib0.8001\" does not exist.\n"
+	if r.code != 1 || !strings.HasPrefix(r.stdout, wantOut) || !strings.Contains(r.stdout+r.stderr, wantErr) ||
+		!strings.Contains(r.stderr, "write error: Invalid argument") {
+		t.Errorf("%v\nwant exit 1, stdout starting %q, %q and bash's write error", r, wantOut, wantErr)
+	}
+}
