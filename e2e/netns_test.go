@@ -247,28 +247,37 @@ func jsonHas(b []byte, key, value string) bool {
 }
 
 // iperf3 runs a TCP stream from namespace a to address dst, served in
-// namespace b, for secs seconds, and returns the receiver's bits/s.
+// namespace b, for secs seconds, and returns the receiver's bits/s. A
+// run that did not start (the server not yet listening) is tried again.
 func iperf3(b testing.TB, nsA, nsB, dst string, secs int) float64 {
 	b.Helper()
-	srv := exec.Command("ip", "netns", "exec", nsB, "iperf3", "-s", "-1", "-p", "5301")
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
 	var out []byte
 	var err error
-	for range 50 { // until the server listens
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs+30)*time.Second)
-		out, err = exec.CommandContext(ctx, "ip", "netns", "exec", nsA, "iperf3", "-J", "-p", "5301", "-c", dst,
-			"-t", fmt.Sprint(secs), "--connect-timeout", "2000").Output()
-		cancel()
-		if err == nil || ctx.Err() != nil {
-			break
+	for range 20 {
+		var bps float64
+		if bps, out, err = iperf3Once(nsA, nsB, dst, secs); err == nil && bps > 0 {
+			return bps
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
+	b.Fatalf("iperf3 to %s: %v\n%s", dst, err, out)
+	return 0
+}
+
+// iperf3Once is one run of iperf3 with a server of its own.
+func iperf3Once(nsA, nsB, dst string, secs int) (float64, []byte, error) {
+	srv := exec.Command("ip", "netns", "exec", nsB, "iperf3", "-s", "-1", "-p", "5301")
+	if err := srv.Start(); err != nil {
+		return 0, nil, err
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	time.Sleep(100 * time.Millisecond) // its listen
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs+30)*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", nsA, "iperf3", "-J", "-p", "5301", "-c", dst,
+		"-t", fmt.Sprint(secs), "--connect-timeout", "2000").Output()
 	if err != nil {
-		b.Fatalf("iperf3 to %s: %v %s", dst, err, out)
+		return 0, out, err
 	}
 	var r struct {
 		End struct {
@@ -277,10 +286,8 @@ func iperf3(b testing.TB, nsA, nsB, dst string, secs int) float64 {
 			} `json:"sum_received"`
 		} `json:"end"`
 	}
-	if err := json.Unmarshal(out, &r); err != nil {
-		b.Fatal(err)
-	}
-	return r.End.SumReceived.BitsPerSecond
+	err = json.Unmarshal(out, &r)
+	return r.End.SumReceived.BitsPerSecond, out, err
 }
 
 // vethPair makes two namespaces joined by a veth pair with the MTU, for
