@@ -282,7 +282,7 @@ const writeBatch = 64
 // receive queues a packet for the kernel (the interface's inet.Upper).
 func (kd *kernelDev) receive(ip []byte) {
 	select {
-	case kd.rx <- append([]byte(nil), ip...):
+	case kd.rx <- netns.Frame(ip):
 	default: // backlog full
 	}
 }

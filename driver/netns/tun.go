@@ -119,10 +119,10 @@ var ErrMalformed = errBadFrame
 // ReadBufferSize is the size of the buffer ReadPackets needs.
 const ReadBufferSize = vnetHdrLen + 65535
 
-// WritePackets gives the kernel received IP packets, merging runs of one
-// TCP flow into segments as GRO does.
-func (t *TUN) WritePackets(pkts [][]byte) error {
-	for _, f := range coalesce(pkts) {
+// WritePackets gives the kernel received IP packets, each in a frame
+// made by Frame, merging runs of one TCP flow into segments as GRO does.
+func (t *TUN) WritePackets(frames [][]byte) error {
+	for _, f := range coalesce(frames) {
 		if _, err := t.f.Write(f); err != nil {
 			return err
 		}

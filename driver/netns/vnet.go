@@ -174,15 +174,27 @@ func finishTCP(seg []byte, ipLen int) {
 // maxGRO bounds a coalesced packet: its IP length field.
 const maxGRO = 65535
 
-// coalesce packs packets into frames for the kernel (virtio-net header
-// and packet), merging runs of TCP packets of one flow that follow each
+// Frame copies an IP packet into a frame for WritePackets: a zero
+// virtio-net header in front of it.
+func Frame(ip []byte) []byte {
+	f := make([]byte, vnetHdrLen+len(ip))
+	copy(f[vnetHdrLen:], ip)
+	return f
+}
+
+// coalesce turns frames of single packets (Frame) into frames for the
+// kernel, merging runs of TCP packets of one flow that follow each
 // other in sequence into one segment the kernel receives as GRO would
 // have built it (tcp_gro_receive's rules: same addresses, ports, header
 // length, options and acknowledgement, flags differing only in PSH, FIN
 // and CWR; packets of one size, a smaller one or PSH or FIN ending the
-// run). A packet that cannot join is framed alone, unchanged.
-func coalesce(pkts [][]byte) [][]byte {
+// run). A packet that cannot join keeps its frame.
+func coalesce(frames [][]byte) [][]byte {
 	var out [][]byte
+	pkts := make([][]byte, len(frames))
+	for i, f := range frames {
+		pkts[i] = f[vnetHdrLen:]
+	}
 	for i := 0; i < len(pkts); {
 		first := pkts[i]
 		j := i + 1
@@ -211,9 +223,7 @@ func coalesce(pkts [][]byte) [][]byte {
 				continue
 			}
 		}
-		frame := make([]byte, vnetHdrLen+len(first))
-		copy(frame[vnetHdrLen:], first)
-		out = append(out, frame)
+		out = append(out, frames[i])
 		i++
 	}
 	return out

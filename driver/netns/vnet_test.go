@@ -120,7 +120,7 @@ func TestSegmentAndCoalesce(t *testing.T) {
 		// Without CWR (GRO flushes on it), the run coalesces whole.
 		big[ipLen+13] &^= tcpCWR
 		segs, _ = segmentTCP(big, 1400)
-		frames := coalesce(segs)
+		frames := coalesce(framesOf(segs))
 		if len(frames) != 1 {
 			t.Fatalf("v6=%v: %d frames, want 1", v6, len(frames))
 		}
@@ -172,7 +172,7 @@ func TestCoalesceKeepsApart(t *testing.T) {
 		{"fragment", [][]byte{p(2000, tcpACK, 100), frag}, []int{1, 1}},
 		{"not tcp", [][]byte{udp, p(2100, tcpACK, 100)}, []int{1, 1}},
 	} {
-		frames := coalesce(c.pkts)
+		frames := coalesce(framesOf(c.pkts))
 		var got []int
 		i := 0
 		for _, f := range frames {
@@ -198,7 +198,7 @@ func TestCoalesceKeepsApart(t *testing.T) {
 	for i := range 50 {
 		run = append(run, p(uint32(i*1400), tcpACK, 1400))
 	}
-	frames := coalesce(run)
+	frames := coalesce(framesOf(run))
 	if len(frames) != 2 || len(frames[0])-vnetHdrLen > maxGRO {
 		t.Errorf("50 packets of 1400 bytes: %d frames, the first %d bytes", len(frames), len(frames[0])-vnetHdrLen)
 	}
@@ -242,4 +242,13 @@ func TestSplitFrame(t *testing.T) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
 	}
+}
+
+// framesOf frames each packet.
+func framesOf(pkts [][]byte) [][]byte {
+	out := make([][]byte, len(pkts))
+	for i, p := range pkts {
+		out[i] = Frame(p)
+	}
+	return out
 }
