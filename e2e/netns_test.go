@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -369,5 +370,30 @@ echo bogus > /sys/class/net/ib0/mode
 	if r.code != 1 || !strings.HasPrefix(r.stdout, wantOut) || !strings.Contains(r.stdout+r.stderr, wantErr) ||
 		!strings.Contains(r.stderr, "write error: Invalid argument") {
 		t.Errorf("%v\nwant exit 1, stdout starting %q, %q and bash's write error", r, wantOut, wantErr)
+	}
+}
+
+// Without root, driver start --netns fails at once with one line saying
+// what is missing, and starts nothing.
+func TestNetnsNeedsRoot(t *testing.T) {
+	needRoot(t) // to become another user
+	base, err := os.MkdirTemp("", "ibn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	sockDir, state := filepath.Join(base, "s"), filepath.Join(base, "state")
+	mustDo(t, os.Chmod(base, 0o755), os.Mkdir(sockDir, 0o700), os.Chown(sockDir, nobody, nobody),
+		os.Mkdir(state, 0o700), os.Chown(state, nobody, nobody))
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ibctlBin, "driver", "start", "--foreground", "--netns",
+		"--socket", filepath.Join(sockDir, "s"), "--state-dir", state)
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	want := "ibctl: driver start: netns: needs root (network namespaces and TUN devices need CAP_SYS_ADMIN and CAP_NET_ADMIN)\n"
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || string(out) != want {
+		t.Errorf("driver start --netns as uid %d: %v\n%s\nwant exit 1 and %q", nobody, err, out, want)
 	}
 }
