@@ -40,6 +40,9 @@ type kernelNet struct {
 	conn      *netns.Conn
 	devs      map[int32]*kernelDev // by the driver's ifindex
 	stopWatch func()
+	// changed wakes the adopter (kernelAdopt) after changes in the
+	// namespace: one pass for a burst of them. done ends it.
+	changed, done chan struct{}
 }
 
 // kernelDev is an interface's kernel netdev and the state last given to
@@ -158,15 +161,32 @@ func (n *stack) openNamespace(reclaim bool) error {
 		netns.Remove(ns.Name)
 		return fmt.Errorf("netns: %w", err)
 	}
-	n.kern = &kernelNet{ns: ns, conn: conn, devs: map[int32]*kernelDev{}}
+	k := &kernelNet{ns: ns, conn: conn, devs: map[int32]*kernelDev{},
+		changed: make(chan struct{}, 1), done: make(chan struct{})}
+	n.kern = k
 	for _, nd := range sortedDevs(n.devs) {
 		n.syncKernel(nd)
 	}
-	stop, err := ns.Watch(n.kernelChanged)
+	stop, err := ns.Watch(func(netns.Event) {
+		select {
+		case k.changed <- struct{}{}:
+		default: // a pass is due already
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("netns: %w", err)
 	}
-	n.kern.stopWatch = stop
+	k.stopWatch = stop
+	go func() {
+		for {
+			select {
+			case <-k.changed:
+				n.kernelAdopt()
+			case <-k.done:
+				return
+			}
+		}
+	}()
 	return nil
 }
 
@@ -174,6 +194,7 @@ func (n *stack) openNamespace(reclaim bool) error {
 func (k *kernelNet) close() {
 	if k.stopWatch != nil {
 		k.stopWatch()
+		close(k.done)
 	}
 	for _, kd := range k.devs {
 		kd.close()
@@ -317,11 +338,6 @@ func (kd *kernelDev) close() {
 	kd.tun.Close()
 }
 
-// kernelChanged is told of every change in the namespace: each one
-// sends the whole node through a comparison of the kernel's state with
-// what the driver last gave it (kernelAdopt).
-func (n *stack) kernelChanged(netns.Event) { n.kernelAdopt() }
-
 // kernelAdopt applies what someone changed on the kernel netdevs (`ip
 // link set`, `ip addr` in the namespace) to their interfaces, as requests
 // of the driver. What the driver refuses is put back, and the reason
@@ -339,13 +355,23 @@ func (n *stack) kernelAdopt() {
 		n.d.mu.Unlock()
 		return
 	}
+	links, err := k.conn.Links()
+	if err != nil {
+		n.d.mu.Unlock()
+		return
+	}
+	addrs, err := k.conn.AllAddrs()
+	if err != nil {
+		n.d.mu.Unlock()
+		return
+	}
 	for index, kd := range k.devs {
 		nd := n.devs[index]
 		if nd == nil {
 			continue
 		}
 		c := change{nd: nd}
-		if l, err := k.conn.Link(kd.tun.Index); err == nil && (l.Up != kd.up || l.MTU != kd.mtu) {
+		if l, ok := links[kd.tun.Index]; ok && (l.Up != kd.up || l.MTU != kd.mtu) {
 			r := netlinkx.LinkRequest{Index: index}
 			if l.MTU != kd.mtu {
 				mtu := l.MTU
@@ -357,16 +383,15 @@ func (n *stack) kernelAdopt() {
 			}
 			c.link = &r
 		}
-		if have, err := k.conn.Addrs(kd.tun.Index); err == nil {
-			for _, p := range have {
-				if !slices.Contains(kd.addrs, p) {
-					c.add = append(c.add, p)
-				}
+		have := addrs[kd.tun.Index]
+		for _, p := range have {
+			if !slices.Contains(kd.addrs, p) {
+				c.add = append(c.add, p)
 			}
-			for _, p := range kd.addrs {
-				if !slices.Contains(have, p) {
-					c.del = append(c.del, p)
-				}
+		}
+		for _, p := range kd.addrs {
+			if !slices.Contains(have, p) {
+				c.del = append(c.del, p)
 			}
 		}
 		if c.link != nil || c.add != nil || c.del != nil {

@@ -131,15 +131,37 @@ func (c *Conn) DelAddr(a Addr) error {
 
 // Addrs lists the addresses of a device.
 func (c *Conn) Addrs(index uint32) ([]netip.Prefix, error) {
+	all, err := c.AllAddrs()
+	if err != nil {
+		return nil, err
+	}
+	return all[index], nil
+}
+
+// AllAddrs lists the addresses of every device, by device.
+func (c *Conn) AllAddrs() (map[uint32][]netip.Prefix, error) {
 	ms, err := c.c.Address.List()
 	if err != nil {
 		return nil, fmt.Errorf("network namespace %s: addresses: %w", c.ns.Name, err)
 	}
-	var out []netip.Prefix
+	out := map[uint32][]netip.Prefix{}
 	for _, m := range ms {
-		if a, ok := addrOf(m); ok && a.Index == index {
-			out = append(out, a.Prefix)
+		if a, ok := addrOf(m); ok {
+			out[a.Index] = append(out[a.Index], a.Prefix)
 		}
+	}
+	return out, nil
+}
+
+// Links lists every device's state, by device.
+func (c *Conn) Links() (map[uint32]Link, error) {
+	ms, err := c.c.Link.List()
+	if err != nil {
+		return nil, fmt.Errorf("network namespace %s: links: %w", c.ns.Name, err)
+	}
+	out := make(map[uint32]Link, len(ms))
+	for _, m := range ms {
+		out[m.Index] = linkOf(m)
 	}
 	return out, nil
 }
