@@ -397,3 +397,38 @@ func TestNetnsNeedsRoot(t *testing.T) {
 		t.Errorf("driver start --netns as uid %d: %v\n%s\nwant exit 1 and %q", nobody, err, out, want)
 	}
 }
+
+// The kernel netdev shows the driver's carrier: NO-CARRIER while the
+// child's P_Key is in no partition of its port, LOWER_UP once the subnet
+// manager adds it. ip link set up and down in the namespace reach the
+// driver.
+func TestNetnsCarrierAndUpDown(t *testing.T) {
+	needNetns(t)
+	e := newNetnsEnv(t, []bool{true}, `[{"pkey":"0xffff","all":"full"}]`)
+	e.ok("-n", e.nodes[0], "link", "add", "link", "ib0", "name", "ib0.8005", "type", "ipoib", "pkey", "0x8005")
+	e.ok("-n", e.nodes[0], "link", "set", "ib0.8005", "up")
+	linkLine := func(dev string) string {
+		out, _ := e.in(0, "ip", "-o", "link", "show", dev)
+		return out
+	}
+	if l := linkLine("ib0.8005"); !strings.Contains(l, "NO-CARRIER") || !strings.Contains(l, "state DOWN") {
+		t.Errorf("a child on a P_Key of no partition: %s", l)
+	}
+	e.ok("sm", "partition", "add", "0x8005", "all", "full")
+	eventually(t, "ib0.8005 gets its carrier", func() bool {
+		l := linkLine("ib0.8005")
+		return strings.Contains(l, "LOWER_UP") && !strings.Contains(l, "NO-CARRIER")
+	})
+	if out, code := e.in(0, "ip", "link", "set", "ib0.8005", "down"); code != 0 {
+		t.Fatalf("ip link set down: %s", out)
+	}
+	eventually(t, "ibctl sees ib0.8005 down", func() bool {
+		return strings.Contains(e.ok("-n", e.nodes[0], "link", "show", "ib0.8005"), "state DOWN")
+	})
+	if out, code := e.in(0, "ip", "link", "set", "ib0", "up"); code != 0 {
+		t.Fatalf("ip link set up: %s", out)
+	}
+	eventually(t, "ibctl sees ib0 up", func() bool {
+		return strings.Contains(e.ok("-n", e.nodes[0], "link", "show", "ib0"), "<BROADCAST,MULTICAST,UP,LOWER_UP>")
+	})
+}
