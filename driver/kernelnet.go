@@ -345,6 +345,7 @@ func (kd *kernelDev) close() {
 func (n *stack) kernelAdopt() {
 	type change struct {
 		nd       *Netdev
+		deleted  bool // ip link del
 		link     *netlinkx.LinkRequest
 		add, del []netip.Prefix
 	}
@@ -371,7 +372,19 @@ func (n *stack) kernelAdopt() {
 			continue
 		}
 		c := change{nd: nd}
-		if l, ok := links[kd.tun.Index]; ok && (l.Up != kd.up || l.MTU != kd.mtu) {
+		l, ok := links[kd.tun.Index]
+		if !ok {
+			changes = append(changes, change{nd: nd, deleted: true})
+			continue
+		}
+		if l.Name != nd.name {
+			// The driver's names are its own (ipoib has no
+			// ndo to rename a child's P_Key name away): put back.
+			if err := k.conn.SetName(kd.tun.Index, nd.name); err == nil {
+				n.logf(nd.name, "refused in "+NetnsPrefix+n.name+": ip link set name "+l.Name+": the driver names its interfaces; put back")
+			}
+		}
+		if l.Up != kd.up || l.MTU != kd.mtu {
 			r := netlinkx.LinkRequest{Index: index}
 			if l.MTU != kd.mtu {
 				mtu := l.MTU
@@ -401,6 +414,16 @@ func (n *stack) kernelAdopt() {
 	n.d.mu.Unlock()
 	node := &Node{stack: n}
 	for _, c := range changes {
+		if c.deleted {
+			// ip link del: the driver's dellink (a child goes, a
+			// parent stays); what stays gets its netdev back.
+			why := "ip link del: a parent interface stays (ipoib_del_child_link); its netdev is given back"
+			if err := node.DelLink(c.nd.index, ""); err != nil {
+				why = fmt.Sprintf("ip link del: %v", err)
+			}
+			n.recreate(c.nd, why)
+			continue
+		}
 		if c.link != nil {
 			if err := node.SetLink(*c.link); err != nil {
 				n.putBack(c.nd, fmt.Sprintf("ip link set %s: %v", describe(*c.link), err))
@@ -417,6 +440,23 @@ func (n *stack) kernelAdopt() {
 			}
 		}
 	}
+}
+
+// recreate gives back a netdev deleted in the namespace whose interface
+// the driver still has, logging why.
+func (n *stack) recreate(nd *Netdev, why string) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	if n.kern == nil || n.devs[nd.index] != nd {
+		return
+	}
+	n.logf(nd.name, "refused in "+NetnsPrefix+n.name+": "+why)
+	if kd := n.kern.devs[nd.index]; kd != nil {
+		n.ip.SetUpper(nd.index, nil)
+		kd.close()
+		delete(n.kern.devs, nd.index)
+	}
+	n.syncKernel(nd)
 }
 
 // describe names a link change as ip would have been asked for it.

@@ -432,3 +432,35 @@ func TestNetnsCarrierAndUpDown(t *testing.T) {
 		return strings.Contains(e.ok("-n", e.nodes[0], "link", "show", "ib0"), "<BROADCAST,MULTICAST,UP,LOWER_UP>")
 	})
 }
+
+// ip link del in a namespace is the driver's dellink: a child goes, a
+// parent stays and gets its netdev back; a rename is put back.
+func TestNetnsDeleteAndRename(t *testing.T) {
+	needNetns(t)
+	e := newNetnsEnv(t, []bool{true}, `[{"pkey":"0xffff","all":"full"}]`)
+	e.up(0, "ib0", "10.1.0.1/24")
+	e.ok("-n", e.nodes[0], "link", "add", "link", "ib0", "name", "ib0.8001", "type", "ipoib", "pkey", "0x8001")
+	e.ok("-n", e.nodes[0], "link", "add", "link", "ib0", "name", "ib0.8002", "type", "ipoib", "pkey", "0x8002")
+	for _, args := range [][]string{{"link", "del", "ib0.8001"}, {"link", "del", "ib0"}, {"link", "set", "ib0.8002", "name", "other"}} {
+		if out, code := e.in(0, append([]string{"ip"}, args...)...); code != 0 {
+			t.Fatalf("ip %v: %s", args, out)
+		}
+	}
+	eventually(t, "the driver deletes ib0.8001", func() bool {
+		return !strings.Contains(e.ok("-n", e.nodes[0], "link", "show"), "ib0.8001")
+	})
+	eventually(t, "ib0 and ib0.8002 are back in the namespace", func() bool {
+		out, _ := e.in(0, "ip", "-o", "addr", "show")
+		l, _ := e.in(0, "ip", "-o", "link", "show")
+		return strings.Contains(out, "inet 10.1.0.1/24") && strings.Contains(l, ": ib0.8002: ") && !strings.Contains(l, "other")
+	})
+	log := e.ok("-n", e.nodes[0], "dmesg")
+	for _, want := range []string{
+		"ib0: refused in " + e.ns(0) + ": ip link del: a parent interface stays (ipoib_del_child_link); its netdev is given back",
+		"ib0.8002: refused in " + e.ns(0) + ": ip link set name other: the driver names its interfaces; put back",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("dmesg lacks %q:\n%s", want, log)
+		}
+	}
+}

@@ -79,6 +79,16 @@ func (c *Conn) SetLink(index uint32, up bool, mtu uint32) error {
 	return c.ns.setLink(c.c, index, up, mtu)
 }
 
+// SetName renames a device.
+func (c *Conn) SetName(index uint32, name string) error {
+	err := c.c.Link.Set(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: index,
+		Attributes: &rtnetlink.LinkAttributes{Name: name}})
+	if err != nil {
+		return fmt.Errorf("network namespace %s: link %d: rename %s: %w", c.ns.Name, index, name, err)
+	}
+	return nil
+}
+
 // Link is a device's state as the kernel reports it.
 type Link struct {
 	Index uint32
