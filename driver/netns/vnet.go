@@ -63,8 +63,8 @@ var errBadFrame = errors.New("malformed frame from the kernel")
 // gso_size bytes of TCP payload each, a packet with a partial checksum
 // into one with the checksum complete. Each packet is newly allocated.
 func splitFrame(frame []byte) ([][]byte, error) {
-	if len(frame) < vnetHdrLen {
-		return nil, errBadFrame
+	if len(frame) <= vnetHdrLen {
+		return nil, errBadFrame // no packet
 	}
 	h := decodeVnetHdr(frame)
 	pkt := frame[vnetHdrLen:]
@@ -73,7 +73,7 @@ func splitFrame(frame []byte) ([][]byte, error) {
 		out := append([]byte(nil), pkt...)
 		if h.flags&vnetNeedsCsum != 0 {
 			at := int(h.csumStart) + int(h.csumOffset)
-			if int(h.csumStart) > len(out) || at+2 > len(out) {
+			if at+2 > len(out) {
 				return nil, errBadFrame
 			}
 			binary.BigEndian.PutUint16(out[at:], ^header.Checksum(out[h.csumStart:], 0))
@@ -87,7 +87,7 @@ func splitFrame(frame []byte) ([][]byte, error) {
 
 // tcpLayout finds a TCP packet's IP header length and TCP header length.
 func tcpLayout(pkt []byte) (ipLen, tcpLen int, ok bool) {
-	if len(pkt) < 1 {
+	if len(pkt) == 0 {
 		return 0, 0, false
 	}
 	switch pkt[0] >> 4 {

@@ -217,6 +217,15 @@ func TestSplitFrame(t *testing.T) {
 	if err != nil || len(got) != 1 || !bytes.Equal(got[0], want) {
 		t.Errorf("partial checksum: %x %v, want %x", got, err, want)
 	}
+	// The checksum field may end the packet.
+	tail := []byte{0x45, 1, 2, 3}
+	got, err = splitFrame(append(bytes.Clone([]byte{vnetNeedsCsum, 0, 0, 0, 0, 0, 0, 0, 2, 0}), tail...))
+	if err != nil || len(got) != 1 || !bytes.Equal(got[0], []byte{0x45, 1, 0xb8, 0xfb}) {
+		t.Errorf("checksum at the end: %x %v", got, err)
+	}
+	if got, err := splitFrame(append(make([]byte, vnetHdrLen), 0x45)); err != nil || len(got) != 1 || !bytes.Equal(got[0], []byte{0x45}) {
+		t.Errorf("one byte: %x %v", got, err)
+	}
 	plain := append(make([]byte, vnetHdrLen), want...)
 	if got, err := splitFrame(plain); err != nil || len(got) != 1 || !bytes.Equal(got[0], want) {
 		t.Errorf("plain frame: %x %v", got, err)
@@ -229,6 +238,8 @@ func TestSplitFrame(t *testing.T) {
 	}
 	for name, f := range map[string][]byte{
 		"short":            {1, 2, 3},
+		"header only":      make([]byte, vnetHdrLen),
+		"csum past end":    append([]byte{vnetNeedsCsum, 0, 0, 0, 0, 0, 0, 0, 3, 0}, 0x45, 1, 2, 3),
 		"csum beyond":      bad(vnetHdr{flags: vnetNeedsCsum, csumStart: 20, csumOffset: 400}, want),
 		"csum start":       bad(vnetHdr{flags: vnetNeedsCsum, csumStart: 4000}, want),
 		"udp gso":          bad(vnetHdr{gsoType: 3, gsoSize: 100}, want),
