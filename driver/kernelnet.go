@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/ibctl/ibctl/driver/netns"
 	"github.com/ibctl/ibctl/driver/store"
@@ -43,6 +44,40 @@ type kernelNet struct {
 	// changed wakes the adopter (kernelAdopt) after changes in the
 	// namespace: one pass for a burst of them. done ends it.
 	changed, done chan struct{}
+	// dirty are the kernel ifindexes whose links (or addresses) changed
+	// since the adopter's last pass; all asks for every one (events
+	// were lost). Under dmu.
+	dmu                  sync.Mutex
+	dirtyLink, dirtyAddr map[uint32]bool
+	all                  bool
+	byKernel             map[uint32]int32 // driver ifindex by kernel ifindex
+}
+
+// note records what an event says changed.
+func (k *kernelNet) note(e netns.Event) {
+	k.dmu.Lock()
+	switch {
+	case e.Overrun:
+		k.all = true
+	case e.Link != nil:
+		k.dirtyLink[e.Link.Index] = true
+	case e.Addr != nil:
+		k.dirtyAddr[e.Addr.Index] = true
+	}
+	k.dmu.Unlock()
+	select {
+	case k.changed <- struct{}{}:
+	default: // a pass is due already
+	}
+}
+
+// takeDirty returns and clears what changed.
+func (k *kernelNet) takeDirty() (links, addrs map[uint32]bool, all bool) {
+	k.dmu.Lock()
+	defer k.dmu.Unlock()
+	links, addrs, all = k.dirtyLink, k.dirtyAddr, k.all
+	k.dirtyLink, k.dirtyAddr, k.all = map[uint32]bool{}, map[uint32]bool{}, false
+	return links, addrs, all
 }
 
 // kernelDev is an interface's kernel netdev and the state last given to
@@ -162,17 +197,13 @@ func (n *stack) openNamespace(reclaim bool) error {
 		return fmt.Errorf("netns: %w", err)
 	}
 	k := &kernelNet{ns: ns, conn: conn, devs: map[int32]*kernelDev{},
-		changed: make(chan struct{}, 1), done: make(chan struct{})}
+		changed: make(chan struct{}, 1), done: make(chan struct{}),
+		dirtyLink: map[uint32]bool{}, dirtyAddr: map[uint32]bool{}, byKernel: map[uint32]int32{}}
 	n.kern = k
 	for _, nd := range sortedDevs(n.devs) {
 		n.syncKernel(nd)
 	}
-	stop, err := ns.Watch(func(netns.Event) {
-		select {
-		case k.changed <- struct{}{}:
-		default: // a pass is due already
-		}
-	})
+	stop, err := ns.Watch(k.note)
 	if err != nil {
 		return fmt.Errorf("netns: %w", err)
 	}
@@ -188,6 +219,17 @@ func (n *stack) openNamespace(reclaim bool) error {
 		}
 	}()
 	return nil
+}
+
+// drop removes an interface's kernel netdev. Caller holds d.mu.
+func (k *kernelNet) drop(n *stack, index int32) {
+	kd := k.devs[index]
+	n.ip.SetUpper(index, nil)
+	kd.close()
+	delete(k.devs, index)
+	if k.byKernel[kd.tun.Index] == index {
+		delete(k.byKernel, kd.tun.Index)
+	}
 }
 
 // close removes the kernel netdevs and the namespace.
@@ -216,9 +258,7 @@ func (n *stack) syncKernel(nd *Netdev) {
 	kd := k.devs[nd.index]
 	if n.devs[nd.index] != nd {
 		if kd != nil {
-			n.ip.SetUpper(nd.index, nil)
-			kd.close()
-			delete(k.devs, nd.index)
+			k.drop(n, nd.index)
 		}
 		return
 	}
@@ -230,6 +270,7 @@ func (n *stack) syncKernel(nd *Netdev) {
 		}
 		kd = &kernelDev{tun: tun, rx: make(chan []byte, backlog), done: make(chan struct{})}
 		k.devs[nd.index] = kd
+		k.byKernel[tun.Index] = nd.index
 		n.ip.SetUpper(nd.index, kd.receive)
 		go n.readKernel(nd.index, tun)
 		go kd.writeKernel()
@@ -356,24 +397,37 @@ func (n *stack) kernelAdopt() {
 		n.d.mu.Unlock()
 		return
 	}
-	links, err := k.conn.Links()
-	if err != nil {
-		n.d.mu.Unlock()
-		return
+	dirtyLinks, dirtyAddrs, all := k.takeDirty()
+	// What to compare: the devices the events named, or all of them.
+	check := map[int32]bool{}
+	for _, dirty := range []map[uint32]bool{dirtyLinks, dirtyAddrs} {
+		for kidx := range dirty {
+			if index, ok := k.byKernel[kidx]; ok {
+				check[index] = true
+			}
+		}
 	}
-	addrs, err := k.conn.AllAddrs()
-	if err != nil {
-		n.d.mu.Unlock()
-		return
+	if all {
+		for index := range k.devs {
+			check[index] = true
+		}
 	}
-	for index, kd := range k.devs {
-		nd := n.devs[index]
-		if nd == nil {
+	var addrs map[uint32][]netip.Prefix
+	if all || len(dirtyAddrs) > 0 {
+		var err error
+		if addrs, err = k.conn.AllAddrs(); err != nil {
+			n.d.mu.Unlock()
+			return
+		}
+	}
+	for index := range check {
+		kd, nd := k.devs[index], n.devs[index]
+		if kd == nil || nd == nil {
 			continue
 		}
 		c := change{nd: nd}
-		l, ok := links[kd.tun.Index]
-		if !ok {
+		l, err := k.conn.Link(kd.tun.Index)
+		if errors.Is(err, unix.ENODEV) {
 			changes = append(changes, change{nd: nd, deleted: true})
 			continue
 		}
@@ -383,6 +437,9 @@ func (n *stack) kernelAdopt() {
 			if err := k.conn.SetName(kd.tun.Index, nd.name); err == nil {
 				n.logf(nd.name, "refused in "+NetnsPrefix+n.name+": ip link set name "+l.Name+": the driver names its interfaces; put back")
 			}
+		}
+		if err != nil {
+			continue
 		}
 		if l.Up != kd.up || l.MTU != kd.mtu {
 			r := netlinkx.LinkRequest{Index: index}
@@ -396,7 +453,10 @@ func (n *stack) kernelAdopt() {
 			}
 			c.link = &r
 		}
-		have := addrs[kd.tun.Index]
+		have, ok := addrs[kd.tun.Index]
+		if addrs == nil || (!ok && !all && !dirtyAddrs[kd.tun.Index]) {
+			have = kd.addrs // addresses not in question
+		}
 		for _, p := range have {
 			if !slices.Contains(kd.addrs, p) {
 				c.add = append(c.add, p)
@@ -451,10 +511,8 @@ func (n *stack) recreate(nd *Netdev, why string) {
 		return
 	}
 	n.logf(nd.name, "refused in "+NetnsPrefix+n.name+": "+why)
-	if kd := n.kern.devs[nd.index]; kd != nil {
-		n.ip.SetUpper(nd.index, nil)
-		kd.close()
-		delete(n.kern.devs, nd.index)
+	if n.kern.devs[nd.index] != nil {
+		n.kern.drop(n, nd.index)
 	}
 	n.syncKernel(nd)
 }

@@ -98,12 +98,23 @@ type Link struct {
 }
 
 // Link reads one device's state.
+// A device that is gone fails with an error that errors.Is finds as
+// unix.ENODEV.
 func (c *Conn) Link(index uint32) (Link, error) {
-	m, err := c.c.Link.Get(index)
+	// A plain request, not the library's Get (a dump filtered in
+	// user space), so that the kernel's ENODEV comes back as it is.
+	ms, err := c.c.Execute(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: index}, unix.RTM_GETLINK, netlink.Request)
+	if err == nil && len(ms) != 1 {
+		err = fmt.Errorf("%d replies", len(ms))
+	}
 	if err != nil {
 		return Link{}, fmt.Errorf("network namespace %s: link %d: %w", c.ns.Name, index, err)
 	}
-	return linkOf(m), nil
+	m, ok := ms[0].(*rtnetlink.LinkMessage)
+	if !ok {
+		return Link{}, fmt.Errorf("network namespace %s: link %d: reply of type %T", c.ns.Name, index, ms[0])
+	}
+	return linkOf(*m), nil
 }
 
 func linkOf(m rtnetlink.LinkMessage) Link {
