@@ -2,6 +2,7 @@ package inet
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"sync"
@@ -240,5 +241,70 @@ func TestUpperOutputEdges(t *testing.T) {
 	p.a.Output(ifA, upEcho4(pairAddr(false, 1), pairAddr(false, 2), 8, false, 1))
 	if got := ub.take(); len(got) != 0 {
 		t.Errorf("a removed upper stack got %x", got)
+	}
+}
+
+// udp4 is a UDP datagram to port with 8 bytes of data (checksum 0).
+func udp4(src, dst netip.Addr, port uint16) []byte {
+	b := make([]byte, header.IPv4MinHeaderLen+16)
+	header.EncodeIPv4(b, header.IPv4Fields{TotalLength: uint16(len(b)), TTL: 64, Protocol: header.ProtocolUDP,
+		Src: src.As4(), Dst: dst.As4()})
+	u := b[header.IPv4MinHeaderLen:]
+	u[0], u[1], u[2], u[3], u[5] = 0x30, 0x39, byte(port>>8), byte(port), 16
+	return b
+}
+
+// A datagram for one of the stack's own UDP sinks stays below; others,
+// and IPv6 that is not neighbour discovery, go up. A non-first fragment
+// too big for the link gets no error (icmp_send's rule).
+func TestUpperKeepsSinks(t *testing.T) {
+	p := resolvedPair(t, false, 2044)
+	sink, err := p.b.OpenUDPSink(ifB, 9000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	var ub upperRecorder
+	p.b.SetUpper(ifB, ub.deliver)
+	p.a.Output(ifA, udp4(pairAddr(false, 1), pairAddr(false, 2), 9000))
+	if n, _ := sink.Counts(); n != 1 {
+		t.Errorf("the sink counted %d, want 1", n)
+	}
+	if got := ub.take(); len(got) != 0 {
+		t.Errorf("the sink's datagram went up: %x", got)
+	}
+	other := udp4(pairAddr(false, 1), pairAddr(false, 2), 9001)
+	p.a.Output(ifA, other)
+	if got := ub.take(); len(got) != 1 || !bytes.Equal(got[0], other) {
+		t.Errorf("port 9001: upper got %x", got)
+	}
+	if n, _ := sink.Counts(); n != 1 {
+		t.Errorf("the sink counted %d, want still 1", n)
+	}
+
+	p6 := resolvedPair(t, true, 2044)
+	var ub6 upperRecorder
+	p6.b.SetUpper(ifB, ub6.deliver)
+	u := make([]byte, header.IPv6HeaderLen+8)
+	header.EncodeIPv6(u, header.IPv6Fields{PayloadLength: 8, NextHeader: header.ProtocolUDP, HopLimit: 64,
+		Src: pairAddr(true, 1).As16(), Dst: pairAddr(true, 2).As16()})
+	p6.a.Output(ifA, u)
+	if got := ub6.take(); len(got) != 1 || !bytes.Equal(got[0], u) {
+		t.Errorf("UDP over IPv6: upper got %x", got)
+	}
+
+	p.la.maxTo = map[header.HWAddr]uint32{hwB: 1000}
+	var ua upperRecorder
+	p.a.SetUpper(ifA, ua.deliver)
+	frag := upEcho4(pairAddr(false, 1), pairAddr(false, 2), 1500, false, 1)
+	binary.BigEndian.PutUint16(frag[6:], 185) // offset 1480
+	header.IPv4(frag).SetChecksum(0)
+	header.IPv4(frag).SetChecksum(^header.Checksum(frag[:20], 0))
+	p.a.Output(ifA, frag)
+	if _, _, refused := p.la.counters(); refused != 1 {
+		t.Errorf("refused %d, want the fragment refused", refused)
+	}
+	if got := ua.take(); len(got) != 0 {
+		t.Errorf("an error about a non-first fragment: %x", got)
 	}
 }
