@@ -90,21 +90,19 @@ func tcpLayout(pkt []byte) (ipLen, tcpLen int, ok bool) {
 	if len(pkt) == 0 {
 		return 0, 0, false
 	}
+	var proto int // the protocol field's offset
 	switch pkt[0] >> 4 {
 	case 4:
-		ipLen = int(pkt[0]&0x0f) * 4
-		if ipLen < 20 || len(pkt) < ipLen || pkt[9] != protoTCP {
+		ipLen, proto = int(pkt[0]&0x0f)*4, 9
+		if ipLen < 20 {
 			return 0, 0, false
 		}
 	case 6:
-		ipLen = header.IPv6HeaderLen
-		if len(pkt) < ipLen || pkt[6] != protoTCP {
-			return 0, 0, false
-		}
+		ipLen, proto = header.IPv6HeaderLen, 6
 	default:
 		return 0, 0, false
 	}
-	if len(pkt) < ipLen+20 {
+	if len(pkt) < ipLen+20 || pkt[proto] != protoTCP {
 		return 0, 0, false
 	}
 	tcpLen = int(pkt[ipLen+12]>>4) * 4
@@ -229,12 +227,13 @@ func coalesce(frames [][]byte) [][]byte {
 	return out
 }
 
-// groCandidate reports whether a packet may start a coalesced run: TCP
-// with data, not fragmented, no IPv4 options, no IPv6 extension headers,
-// only ACK (and PSH) among its flags.
+// groCandidate reports whether a packet may be part of a coalesced run:
+// TCP, not fragmented, no IPv4 options, no IPv6 extension headers, only
+// ACK (and PSH) among its flags. (One without data joins nothing: its
+// MSS would be 0.)
 func groCandidate(p []byte) (ipLen, tcpLen int, ok bool) {
 	ipLen, tcpLen, ok = tcpLayout(p)
-	if !ok || len(p) == ipLen+tcpLen {
+	if !ok {
 		return 0, 0, false
 	}
 	if p[0]>>4 == 4 {

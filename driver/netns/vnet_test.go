@@ -186,6 +186,9 @@ func TestCoalesceKeepsApart(t *testing.T) {
 				continue
 			}
 			n := (len(f) - vnetHdrLen - int(h.hdrLen) + int(h.gsoSize) - 1) / int(h.gsoSize)
+			if n < 2 {
+				t.Errorf("%s: a coalesced frame of %d packet", c.name, n)
+			}
 			got = append(got, n)
 			i += n
 		}
@@ -193,14 +196,55 @@ func TestCoalesceKeepsApart(t *testing.T) {
 			t.Errorf("%s: frames of %v packets, want %v", c.name, got, c.sizes)
 		}
 	}
+	// A run of exactly 65535 bytes is one frame: 52 bytes of headers
+	// and 11 × 5953 of data.
+	run := make([][]byte, 11)
+	for i := range run {
+		run[i] = p(uint32(i*5953), tcpACK, 5953)
+	}
+	if frames := coalesce(framesOf(run)); len(frames) != 1 || len(frames[0])-vnetHdrLen != maxGRO {
+		t.Errorf("a run of 65535 bytes: %d frames", len(frames))
+	}
 	// A run stops short of 64 KiB.
-	var run [][]byte
+	run = nil
 	for i := range 50 {
 		run = append(run, p(uint32(i*1400), tcpACK, 1400))
 	}
 	frames := coalesce(framesOf(run))
 	if len(frames) != 2 || len(frames[0])-vnetHdrLen > maxGRO {
 		t.Errorf("50 packets of 1400 bytes: %d frames, the first %d bytes", len(frames), len(frames[0])-vnetHdrLen)
+	}
+}
+
+// tcpLayout accepts a TCP packet exactly as long as its headers, and not
+// a byte less.
+func TestTCPLayout(t *testing.T) {
+	v4 := tcpPacket(false, 1, tcpACK, nil) // 20 + 32
+	v6 := tcpPacket(true, 1, tcpACK, nil)  // 40 + 32
+	short := bytes.Clone(v4[:40])
+	short[32] = 5 << 4 // a 20-byte TCP header
+	tiny := bytes.Clone(short)
+	tiny[32] = 4 << 4
+	ihl4 := bytes.Clone(v4)
+	ihl4[0] = 0x44
+	for _, c := range []struct {
+		name         string
+		pkt          []byte
+		ipLen, tcpLn int
+	}{
+		{"v4", v4, 20, 32}, {"v4 a byte short", v4[:51], 0, 0},
+		{"v6", v6, 40, 32}, {"v6 a byte short", v6[:71], 0, 0}, {"v6 no room for tcp", v6[:59], 0, 0},
+		{"20-byte tcp", short, 20, 20}, {"20-byte tcp a byte short", short[:39], 0, 0},
+		{"16-byte tcp", tiny, 0, 0}, {"16-byte ip", ihl4, 0, 0}, {"empty", nil, 0, 0},
+	} {
+		ipLen, tcpLen, ok := tcpLayout(c.pkt)
+		if ipLen != c.ipLen || tcpLen != c.tcpLn || ok != (c.ipLen != 0) {
+			t.Errorf("%s: %d %d %v, want %d %d", c.name, ipLen, tcpLen, ok, c.ipLen, c.tcpLn)
+		}
+	}
+	// A payload of exactly two MSS is two packets, not three.
+	if segs, err := segmentTCP(tcpPacket(false, 1, tcpACK, payloadOf(2800)), 1400); err != nil || len(segs) != 2 {
+		t.Errorf("2800 bytes at 1400: %d segments, %v", len(segs), err)
 	}
 }
 
