@@ -83,8 +83,8 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 	// the link carried.
 	var sent uint64
 	lastCheck := time.Now()
-	check := func() error {
-		if time.Since(lastCheck) < perfRouteCheck {
+	check := func(force bool) error {
+		if !force && time.Since(lastCheck) < perfRouteCheck {
 			return nil
 		}
 		lastCheck = time.Now()
@@ -109,9 +109,14 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 				return nil
 			}
 			if !errors.Is(err, unix.ENOMEM) || time.Now().After(until) || ctx.Err() != nil {
+				// The link may have gone with the route (its QP
+				// reset under the send): say that first.
+				if cerr := check(true); cerr != nil {
+					return cerr
+				}
 				return errorf("perf", name, netlinkx.ErrnoOf(err), "%v", err)
 			}
-			if err := check(); err != nil {
+			if err := check(false); err != nil {
 				return err
 			}
 			runtime.Gosched()
@@ -135,13 +140,13 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 		if ctx.Err() != nil {
 			return netlinkx.PerfReply{}, errorf("perf", name, unix.ECANCELED, "the client went away after %d packets", sent)
 		}
-		if err := check(); err != nil {
+		if err := check(false); err != nil {
 			return netlinkx.PerfReply{}, err
 		}
 		for i := 0; i < 64; i++ {
 			for sent-(received()-rx0p) >= window {
 				runtime.Gosched()
-				if err := check(); err != nil {
+				if err := check(false); err != nil {
 					return netlinkx.PerfReply{}, err
 				}
 				if time.Now().After(end.Add(time.Second)) || ctx.Err() != nil {
@@ -157,7 +162,7 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 	// Let the receiver drain what is in flight.
 	for drain := time.Now().Add(5 * time.Second); received()-rx0p < sent && time.Now().Before(drain) && ctx.Err() == nil; {
 		runtime.Gosched()
-		if err := check(); err != nil {
+		if err := check(false); err != nil {
 			return netlinkx.PerfReply{}, err
 		}
 	}
