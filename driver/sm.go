@@ -190,19 +190,27 @@ func (d *Driver) Groups() []netlinkx.Group {
 	return out
 }
 
+// capIsSM is PortInfo:CapabilityMask's IsSM bit (IBA 14.2.5.6).
+const capIsSM = 1 << 1
+
 // HCA is what ibstat shows for the node's HCA.
 func (n *Node) HCA() (netlinkx.HCA, error) {
 	spec := n.hw.Spec
-	h := netlinkx.HCA{Name: "mlx4_0", Type: "MT4099", Firmware: spec.Firmware, NodeGUID: n.hw.GUID,
+	id := spec.Identity()
+	h := netlinkx.HCA{Name: id.Name, Type: id.Type, Firmware: spec.Firmware, HWVersion: id.HWVer, PartitionCap: id.PartitionCap, NodeGUID: n.hw.GUID,
 		SysImageGUID: n.hw.GUID + uint64(len(spec.Ports)) + 1}
 	for port := 1; port <= len(spec.Ports); port++ {
 		pi, ok := n.d.fab.PortInfo(n.name, port)
 		if !ok {
 			continue
 		}
+		capMask := id.CapMask
+		if pi.LID != 0 && pi.LID == pi.SMLID {
+			capMask |= capIsSM // the SM runs on this port
+		}
 		h.Ports = append(h.Ports, netlinkx.HCAPort{
 			Num: uint32(port), State: pi.State.String(), PhysState: pi.PhysState.String(), Rate: pi.Spec.RateString(),
-			LID: pi.LID, SMLID: pi.SMLID, PortGUID: pi.GUID, Width: pi.Spec.Width, Speed: pi.Spec.Speed,
+			LID: pi.LID, SMLID: pi.SMLID, CapMask: capMask, PortGUID: pi.GUID, Width: pi.Spec.Width, Speed: pi.Spec.Speed,
 			MTU: uint32(pi.Spec.MTU), PKeys: n.d.fab.PKeyTable(n.name, port),
 		})
 	}

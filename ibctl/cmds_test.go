@@ -228,7 +228,14 @@ func TestParseOtherCmds(t *testing.T) {
 		{argv: "x", err: `unknown command "x" for "dmesg"`},
 	}, NewCmdDmesg, func(o *DmesgOptions) { o.F = nil })
 	checkParse(t, []parseCase{
-		{argv: "show", want: HCAOptions{}},
+		{argv: "show", want: HCAOptions{Verb: "show"}},
+		{argv: "", want: HCAOptions{Verb: "show"}},
+		{argv: "pkeys", want: HCAOptions{Verb: "pkeys", Port: 1}},
+		{argv: "pkeys 2", want: HCAOptions{Verb: "pkeys", Port: 2}},
+		{argv: "pkeys 0x3", want: HCAOptions{Verb: "pkeys", Port: 3}},
+		{argv: "pkeys 0", err: `hca pkeys: invalid port "0"`},
+		{argv: "pkeys 256", err: `hca pkeys: invalid port "256"`},
+		{argv: "pkeys 1 2", err: `accepts at most 1 arg(s), received 2`},
 	}, NewCmdHCA, func(o *HCAOptions) { o.F = nil })
 	checkParse(t, []parseCase{
 		{argv: "zsh", want: CompletionOptions{Shell: "zsh"}},

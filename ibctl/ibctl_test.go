@@ -421,6 +421,8 @@ func TestSMAndHCA(t *testing.T) {
 		{"sm_show", "sm show"},
 		{"sm_show_json", "-j sm show"},
 		{"hca_show_pkeys", "hca show"},
+		{"hca_pkeys", "hca pkeys"},
+		{"hca_pkeys_json", "-j hca pkeys 1"},
 	} {
 		out, errs, st := e.run(tc.cmd)
 		if st != 0 || errs != "" {

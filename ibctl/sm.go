@@ -11,9 +11,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// HCAOptions are the inputs of `hca show`.
+// HCAOptions are the inputs of `hca show` and `hca pkeys`.
 type HCAOptions struct {
-	F *Factory
+	F    *Factory
+	Verb string // "show" or "pkeys"
+	Port uint32 // pkeys: the port, 1 when not given
 }
 
 // NewCmdHCA is `ibctl hca show`: the node's HCA as ibstat shows it; runF,
@@ -23,13 +25,29 @@ func NewCmdHCA(f *Factory, runF func(*HCAOptions) error) *cobra.Command {
 	show := &cobra.Command{
 		Use:     "show",
 		Aliases: []string{"list", "ls"},
-		Short:   "Show the HCA and its ports: state, rate, LIDs, GUIDs, P_Key table",
+		Short:   "Show the HCA and its ports as ibstat does: state, rate, LIDs, GUIDs, capability mask",
 		Args:    cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			return runOr(&HCAOptions{F: f}, runF, hcaRun)
+			return runOr(&HCAOptions{F: f, Verb: "show"}, runF, hcaRun)
 		}),
 	}
-	cmd.AddCommand(show)
+	pkeys := &cobra.Command{
+		Use:   "pkeys [PORT]",
+		Short: "Show a port's P_Key table as smpquery pkeys does",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			o := &HCAOptions{F: f, Verb: "pkeys", Port: 1}
+			if len(args) == 1 {
+				v, err := strconv.ParseUint(args[0], 0, 8)
+				if err != nil || v == 0 {
+					return usagef("hca pkeys: invalid port %q", args[0])
+				}
+				o.Port = uint32(v)
+			}
+			return runOr(o, runF, hcaRun)
+		}),
+	}
+	cmd.AddCommand(show, pkeys)
 	defaultVerb(cmd, show)
 	return cmd
 }
@@ -41,21 +59,56 @@ func hcaRun(o *HCAOptions) error {
 	}
 	h, err := c.HCA()
 	if err != nil {
-		return opError("hca show", err)
+		return opError("hca "+o.Verb, err)
+	}
+	if o.Verb == "pkeys" {
+		for _, port := range h.Ports {
+			if port.Num == o.Port {
+				return emit(o.F.IO.Out, o.F.Globals, pkeysPrinter(h, port))
+			}
+		}
+		return fmt.Errorf("hca pkeys: %s has no port %d (%d ports)", h.Name, o.Port, len(h.Ports))
 	}
 	return emit(o.F.IO.Out, o.F.Globals, hcaPrinter(h))
 }
 
+// pkeysPrinter prints a port's P_Key table as smpquery pkeys does
+// (infiniband-diags smpquery.c, pkey_table): rows of eight entries over
+// the table's whole capacity, then the capacity.
+func pkeysPrinter(h netlinkx.HCA, port netlinkx.HCAPort) *Printer {
+	p := NewPrinter()
+	n := max(int(h.PartitionCap), len(port.PKeys))
+	table := make([]uint16, (n+7)/8*8)
+	copy(table, port.PKeys)
+	keys := make([]string, len(port.PKeys))
+	for i, k := range port.PKeys {
+		keys[i] = fmt.Sprintf("0x%04x", k)
+	}
+	var b strings.Builder
+	for i := 0; i < len(table); i += 8 {
+		fmt.Fprintf(&b, "%4d:", i)
+		for _, k := range table[i : i+8] {
+			fmt.Fprintf(&b, " 0x%04x", k)
+		}
+		b.WriteString("\n")
+	}
+	p.Text(b.String())
+	p.Any("pkeys", "", keys)
+	p.Any("capacity", "%d pkeys capacity for this port\n", n)
+	return p
+}
+
 func hex64(v uint64) string { return fmt.Sprintf("0x%016x", v) }
 
-// hcaPrinter prints an HCA in ibstat's layout, with the port's P_Key table
-// added.
+// hcaPrinter prints an HCA in ibstat's layout (infiniband-diags
+// ibstat.c, ca_dump and port_dump); JSON adds each port's P_Key table.
 func hcaPrinter(h netlinkx.HCA) *Printer {
 	p := NewPrinter()
 	p.Any("ca", "CA '%s'\n", h.Name)
 	p.Any("ca_type", "\tCA type: %s\n", h.Type)
 	p.Any("num_ports", "\tNumber of ports: %d\n", len(h.Ports))
 	p.Any("firmware_version", "\tFirmware version: %s\n", h.Firmware)
+	p.Any("hardware_version", "\tHardware version: %s\n", h.HWVersion)
 	p.Any("node_guid", "\tNode GUID: %s\n", hex64(h.NodeGUID))
 	p.Any("system_image_guid", "\tSystem image GUID: %s\n", hex64(h.SysImageGUID))
 	p.Open("ports")
@@ -68,6 +121,7 @@ func hcaPrinter(h netlinkx.HCA) *Printer {
 		p.Any("base_lid", "\t\tBase lid: %d\n", port.LID)
 		p.Any("lmc", "\t\tLMC: %d\n", 0)
 		p.Any("sm_lid", "\t\tSM lid: %d\n", port.SMLID)
+		p.Any("capability_mask", "\t\tCapability mask: 0x%08x\n", port.CapMask)
 		p.Any("port_guid", "\t\tPort GUID: %s\n", hex64(port.PortGUID))
 		p.Any("link_layer", "\t\tLink layer: %s\n", "InfiniBand")
 		keys := make([]string, len(port.PKeys))
@@ -75,7 +129,6 @@ func hcaPrinter(h netlinkx.HCA) *Printer {
 			keys[i] = fmt.Sprintf("0x%04x", k)
 		}
 		p.Any("pkeys", "", keys)
-		p.Text("\t\tP_Key table: " + strings.Join(keys, " ") + "\n")
 		p.Close()
 	}
 	p.Close()

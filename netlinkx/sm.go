@@ -24,6 +24,8 @@ func encodeHCA(ae *netlink.AttributeEncoder, h HCA) {
 	ae.String(wire.AttrHCAName, h.Name)
 	ae.String(wire.AttrHCAType, h.Type)
 	ae.String(wire.AttrFirmware, h.Firmware)
+	ae.String(wire.AttrHWVersion, h.HWVersion)
+	ae.Uint32(wire.AttrPKeyCap, h.PartitionCap)
 	ae.Uint64(wire.AttrNodeGUID, h.NodeGUID)
 	ae.Uint64(wire.AttrSysGUID, h.SysImageGUID)
 	for _, p := range h.Ports {
@@ -34,6 +36,7 @@ func encodeHCA(ae *netlink.AttributeEncoder, h HCA) {
 			n.String(wire.AttrRate, p.Rate)
 			n.Uint16(wire.AttrLID, p.LID)
 			n.Uint16(wire.AttrSMLID, p.SMLID)
+			n.Uint32(wire.AttrCapMask, p.CapMask)
 			n.Uint64(wire.AttrPortGUID, p.PortGUID)
 			n.String(wire.AttrWidth, p.Width)
 			n.String(wire.AttrSpeed, p.Speed)
@@ -55,6 +58,10 @@ func decodeHCA(ad *netlink.AttributeDecoder) HCA {
 			h.Type = ad.String()
 		case wire.AttrFirmware:
 			h.Firmware = ad.String()
+		case wire.AttrHWVersion:
+			h.HWVersion = ad.String()
+		case wire.AttrPKeyCap:
+			h.PartitionCap = ad.Uint32()
 		case wire.AttrNodeGUID:
 			h.NodeGUID = ad.Uint64()
 		case wire.AttrSysGUID:
@@ -76,6 +83,8 @@ func decodeHCA(ad *netlink.AttributeDecoder) HCA {
 						p.LID = n.Uint16()
 					case wire.AttrSMLID:
 						p.SMLID = n.Uint16()
+					case wire.AttrCapMask:
+						p.CapMask = n.Uint32()
 					case wire.AttrPortGUID:
 						p.PortGUID = n.Uint64()
 					case wire.AttrWidth:

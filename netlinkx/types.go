@@ -190,6 +190,8 @@ type Status struct {
 // HCA is one node's host channel adapter as ibstat shows it.
 type HCA struct {
 	Name, Type, Firmware   string
+	HWVersion              string
+	PartitionCap           uint32 // NodeInfo:PartitionCap, the P_Key table's size
 	NodeGUID, SysImageGUID uint64
 	Ports                  []HCAPort
 }
@@ -200,6 +202,7 @@ type HCAPort struct {
 	State, PhysState string
 	Rate             string // Gb/s as ibstat prints it
 	LID, SMLID       uint16
+	CapMask          uint32 // PortInfo:CapabilityMask
 	PortGUID         uint64
 	Width, Speed     string
 	MTU              uint32 // port IB MTU

@@ -46,7 +46,10 @@ type Node struct {
 	GUID     string `json:"guid,omitempty"`     // node GUID, hex; derived when empty
 	BusInfo  string `json:"bus_info,omitempty"` // PCI address of the HCA
 	Firmware string `json:"firmware,omitempty"`
-	Ports    []Port `json:"ports"`
+	// CAType is the HCA model (models.go): its PCI device ID as ibstat
+	// shows it; DefaultCAType when empty.
+	CAType string `json:"ca_type,omitempty"`
+	Ports  []Port `json:"ports"`
 }
 
 // Member is one port's membership of a partition.
@@ -83,7 +86,8 @@ func DefaultTopology() *Topology {
 		t.Nodes = append(t.Nodes, Node{
 			Name:     name,
 			BusInfo:  fmt.Sprintf("0000:%02x:00.0", 0x81+i),
-			Firmware: "2.42.5000",
+			Firmware: "12.28.2006",
+			CAType:   DefaultCAType,
 			Ports:    []Port{port, port},
 		})
 	}
@@ -134,8 +138,13 @@ func (t *Topology) Validate() error {
 		if n.BusInfo == "" {
 			n.BusInfo = fmt.Sprintf("0000:%02x:00.0", 0x81+i)
 		}
+		if n.CAType == "" {
+			n.CAType = DefaultCAType
+		}
 		if n.Firmware == "" {
-			n.Firmware = "2.42.5000"
+			if m, ok := modelOf(n.CAType); ok {
+				n.Firmware = m.Firmware
+			}
 		}
 		for p := range n.Ports {
 			port := &n.Ports[p]
@@ -163,6 +172,9 @@ func (t *Topology) Validate() error {
 			if port.Caps.LSO && !port.Caps.Checksum {
 				return fmt.Errorf("node %q port %d: lso needs checksum", n.Name, p+1)
 			}
+		}
+		if err := checkModel(n); err != nil {
+			return err
 		}
 	}
 	ports := make(map[string]int, len(t.Nodes))

@@ -1,6 +1,7 @@
 package fabric_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -69,5 +70,46 @@ func TestValidatePartitions(t *testing.T) {
 	}
 	if topo.Partitions[1].MTU != 2048 {
 		t.Fatalf("default partition MTU = %d, want 2048", topo.Partitions[1].MTU)
+	}
+}
+
+// A node's HCA model must run its ports' speed (ConnectX-3 stops at FDR,
+// ConnectX-4 and -5 at EDR); the default model runs the default EDR.
+func TestValidateCAType(t *testing.T) {
+	for _, tt := range []struct {
+		caType, speed, want string
+	}{
+		{"", "EDR", ""},
+		{"MT4099", "FDR", ""},
+		{"MT4099", "FDR10", ""},
+		{"MT4099", "EDR", `node "node0" port 1: ca_type MT4099 (ConnectX-3) cannot run EDR`},
+		{"MT4115", "EDR", ""},
+		{"MT4115", "HDR", `node "node0" port 1: ca_type MT4115 (ConnectX-4) cannot run HDR`},
+		{"MT4123", "HDR", ""},
+		{"MT4129", "NDR", ""},
+		{"MT4129", "XDR", `node "node0" port 1: ca_type MT4129 (ConnectX-7) cannot run XDR`},
+		{"MT9999", "EDR", `node "node0": unknown ca_type "MT9999" (one of [MT4099 MT4103 MT4115 MT4119 MT4123 MT4129])`},
+	} {
+		topo := fabric.DefaultTopology()
+		topo.Nodes[0].CAType, topo.Nodes[0].Firmware = tt.caType, ""
+		topo.Nodes[0].Ports[0].Speed = tt.speed
+		topo.Nodes[0].Ports[1].Speed = "SDR"
+		err := topo.Validate()
+		if got := fmt.Sprint(err); (tt.want == "" && err != nil) || (tt.want != "" && got != tt.want) {
+			t.Errorf("%s at %s: %v, want %q", tt.caType, tt.speed, err, tt.want)
+		}
+	}
+	topo := fabric.DefaultTopology()
+	topo.Nodes[0].CAType, topo.Nodes[0].Firmware = "MT4099", ""
+	topo.Nodes[0].Ports[0].Speed, topo.Nodes[0].Ports[1].Speed = "FDR", "FDR"
+	if err := topo.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if id := topo.Nodes[0].Identity(); id != (fabric.CAIdentity{Name: "mlx4_0", Type: "MT4099", HWVer: "1", CapMask: 0x02514868, PartitionCap: 128}) ||
+		topo.Nodes[0].Firmware != "2.42.5000" {
+		t.Errorf("ConnectX-3: %+v, firmware %s", id, topo.Nodes[0].Firmware)
+	}
+	if id := fabric.DefaultTopology().Nodes[1].Identity(); id.Name != "mlx5_0" || id.Type != fabric.DefaultCAType {
+		t.Errorf("default: %+v", id)
 	}
 }

@@ -103,6 +103,9 @@ const (
 	AttrQKey      uint16 = 51
 	AttrBroadcast uint16 = 52
 	AttrJoinState uint16 = 53
+	AttrHWVersion uint16 = 54
+	AttrCapMask   uint16 = 55
+	AttrPKeyCap   uint16 = 56
 
 	// Ping messages; dmesg records use AttrSeq too.
 	AttrDst     uint16 = 60
