@@ -39,8 +39,8 @@ func (n *Node) addChild(op string, p *Netdev, pkey uint16, name string, legacy b
 		}
 		// The index, not a walk of every device: the check runs for
 		// every child created.
-		if c, ok := n.legacy[legacyKey{p, pkey}]; ok {
-			return nil, errorf(op, p.name, unix.ENOTUNIQ, "P_Key 0x%04x already used by %s", pkey, c.name)
+		if cs := n.legacy[legacyKey{p, pkey}]; len(cs) > 0 {
+			return nil, errorf(op, p.name, unix.ENOTUNIQ, "P_Key 0x%04x already used by %s", pkey, cs[0].name)
 		}
 	}
 	if !validName(name) {
@@ -103,10 +103,8 @@ func (n *Node) DeleteChild(parent string, pkey uint16) error {
 	if err != nil {
 		return err
 	}
-	for _, c := range n.childrenOf(p) {
-		if c.legacy && c.pkey == pkey {
-			return n.unregister(c)
-		}
+	if cs := n.legacy[legacyKey{p, pkey}]; len(cs) > 0 {
+		return n.unregister(cs[0])
 	}
 	return errorf("delete_child", p.name, unix.ENODEV, "no child with P_Key 0x%04x", pkey)
 }

@@ -23,7 +23,7 @@ var (
 func (n *Node) Links() ([]netlinkx.Link, error) {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
-	devs := sortedDevs(n.devs)
+	devs := n.order.list()
 	out := make([]netlinkx.Link, len(devs))
 	for i, nd := range devs {
 		out[i] = nd.link()
@@ -115,7 +115,7 @@ func (n *Node) SetLink(r netlinkx.LinkRequest) error {
 func (n *Node) Devices() []string {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
-	devs := sortedDevs(n.devs)
+	devs := n.order.list()
 	out := make([]string, len(devs))
 	for i, nd := range devs {
 		out[i] = nd.name

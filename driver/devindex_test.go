@@ -1,0 +1,118 @@
+package driver
+
+import (
+	"slices"
+	"syscall"
+	"testing"
+
+	"github.com/ibctl/ibctl/driver/store"
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// TestDevList: devices come out in ifindex order whatever the order of
+// adds and removes, a removal undone fills its hole, and removing what is
+// not there changes nothing.
+func TestDevList(t *testing.T) {
+	type step struct {
+		add   bool
+		index int32
+	}
+	add := func(i int32) step { return step{true, i} }
+	del := func(i int32) step { return step{false, i} }
+	tests := []struct {
+		name  string
+		steps []step
+		want  []int32
+	}{
+		{"empty", nil, []int32{}},
+		{"ascending", []step{add(2), add(3), add(7)}, []int32{2, 3, 7}},
+		{"out of order", []step{add(7), add(2), add(5), add(3)}, []int32{2, 3, 5, 7}},
+		{"remove middle", []step{add(2), add(3), add(4), del(3)}, []int32{2, 4}},
+		{"remove undone", []step{add(2), add(3), add(4), del(3), add(3)}, []int32{2, 3, 4}},
+		{"remove all, add again", []step{add(2), add(3), del(2), del(3), add(4), add(3)}, []int32{3, 4}},
+		{"remove twice", []step{add(2), add(3), del(3), del(3), add(5)}, []int32{2, 5}},
+		{"remove absent", []step{add(2), del(9), del(1)}, []int32{2}},
+		{"compacted then middle", []step{add(1), add(2), add(3), add(4), add(5), del(1), del(2), del(4), add(2), add(4)}, []int32{2, 3, 4, 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			devs := map[int32]*Netdev{}
+			var l devList
+			for _, s := range tt.steps {
+				nd := devs[s.index]
+				if nd == nil {
+					nd = &Netdev{index: s.index}
+					devs[s.index] = nd
+				}
+				if s.add {
+					l.add(nd)
+				} else {
+					l.remove(nd)
+				}
+			}
+			got := []int32{}
+			for _, nd := range l.list() {
+				got = append(got, nd.index)
+			}
+			if !slices.Equal(got, tt.want) || l.len() != len(tt.want) {
+				t.Errorf("list = %v (len %d), want %v", got, l.len(), tt.want)
+			}
+		})
+	}
+}
+
+// TestDeleteChildSharedPKey: 0x0001 after 0x8001 is a second child with
+// the stored P_Key 0x8001 (create_child checks the value as written);
+// delete_child 0x8001 removes them in ifindex order, then finds none.
+func TestDeleteChildSharedPKey(t *testing.T) {
+	_, n := newTestDriver(t, nil)
+	wantErrno(t, n.CreateChild("ib0", 0x8001), 0)
+	wantErrno(t, n.CreateChild("ib0", 0x0001), 0)
+	wantErrno(t, n.CreateChild("ib0", 0x8001), unix.ENOTUNIQ)
+	for _, want := range [][]string{
+		{"ib0", "ib1", "ib0.0001"},
+		{"ib0", "ib1"},
+	} {
+		wantErrno(t, n.DeleteChild("ib0", 0x8001), 0)
+		if got := n.Devices(); !slices.Equal(got, want) {
+			t.Fatalf("devices = %q, want %q", got, want)
+		}
+	}
+	wantErrno(t, n.DeleteChild("ib0", 0x8001), unix.ENODEV)
+	wantErrno(t, n.CreateChild("ib0", 0x8001), 0)
+}
+
+// TestFailedDeleteKeepsChild: a delete_child whose save fails leaves the
+// child where it was: listed in ifindex order, taken up and down with its
+// parent, and found by the next delete_child.
+func TestFailedDeleteKeepsChild(t *testing.T) {
+	fs := &store.FaultFS{}
+	st, err := store.OpenOptions(t.TempDir(), store.Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, n := newTestDriver(t, st)
+	for _, p := range []uint16{0x8001, 0x8002, 0x8003} {
+		wantErrno(t, n.CreateChild("ib0", p), 0)
+	}
+	all := []string{"ib0", "ib1", "ib0.8001", "ib0.8002", "ib0.8003"}
+	fs.Inject(store.Fault{Op: store.OpWrite, Name: "journal.log", Err: syscall.ENOSPC})
+	wantErrno(t, n.DeleteChild("ib0", 0x8002), unix.ENOSPC)
+	fs.Clear()
+	if got := n.Devices(); !slices.Equal(got, all) {
+		t.Fatalf("devices = %q, want %q", got, all)
+	}
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	for _, name := range all[2:] {
+		if l := mustLink(t, n, name); l.Flags&unix.IFF_UP == 0 {
+			t.Errorf("%s not up with its parent", name)
+		}
+	}
+	wantErrno(t, n.DeleteChild("ib0", 0x8002), 0)
+	want := []string{"ib0", "ib1", "ib0.8001", "ib0.8003"}
+	if got := n.Devices(); !slices.Equal(got, want) {
+		t.Fatalf("devices = %q, want %q", got, want)
+	}
+}
