@@ -1,6 +1,11 @@
 package driver
 
-import "slices"
+import (
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // devList is a set of devices in ifindex order: the node's devices, or
 // one parent's children (the kernel's child_intfs list, which is in
@@ -73,4 +78,64 @@ func (l *devList) list() []*Netdev {
 		}
 	}
 	return out
+}
+
+// ipoibNames is the set of numbers N whose "ipoibN" is a device name:
+// dev_alloc_name's bit array, kept as devices come and go instead of
+// built by a walk of every name, with a summary of its full words so
+// that the lowest free number is found in at most nine words.
+type ipoibNames struct {
+	used [maxIpoibNames / 64]uint64 // bit N: ipoibN exists
+	full [maxIpoibNames / 64 / 64]uint64
+}
+
+// maxIpoibNames is how many numbers dev_alloc_name tries: the bits of
+// one page (8 * PAGE_SIZE).
+const maxIpoibNames = 8 * 4096
+
+// set marks N used or free.
+func (s *ipoibNames) set(n int, used bool) {
+	w, bit := n/64, uint64(1)<<(n%64)
+	if used {
+		s.used[w] |= bit
+	} else {
+		s.used[w] &^= bit
+	}
+	if s.used[w] == ^uint64(0) {
+		s.full[w/64] |= 1 << (w % 64)
+	} else {
+		s.full[w/64] &^= 1 << (w % 64)
+	}
+}
+
+// lowestFree is the lowest N not used, or maxIpoibNames when all are.
+func (s *ipoibNames) lowestFree() int {
+	for i, f := range s.full {
+		if f != ^uint64(0) {
+			w := i*64 + bits.TrailingZeros64(^f)
+			return w*64 + bits.TrailingZeros64(^s.used[w])
+		}
+	}
+	return maxIpoibNames
+}
+
+// ipoibNumber is N when name is "ipoib%d" of N exactly, as
+// __dev_alloc_name counts a name: sscanf's number printed again must
+// give the name back ("ipoib07" and "ipoib+7" take no number), and N
+// must be below maxIpoibNames.
+func ipoibNumber(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, "ipoib")
+	if !ok || rest == "" || len(rest) > 1 && rest[0] == '0' {
+		return 0, false
+	}
+	for _, c := range []byte(rest) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.Atoi(rest)
+	if err != nil || v >= maxIpoibNames {
+		return 0, false
+	}
+	return v, true
 }

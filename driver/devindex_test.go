@@ -116,3 +116,99 @@ func TestFailedDeleteKeepsChild(t *testing.T) {
 		t.Fatalf("devices = %q, want %q", got, want)
 	}
 }
+
+// TestDefaultName: `link add` without a name gets the lowest N for
+// which no device is "ipoib%d" of N, as __dev_alloc_name picks it:
+// numbers freed by deletions come back first, and names that sscanf
+// reads as a number but printf does not give back take none.
+func TestDefaultName(t *testing.T) {
+	type step struct {
+		add  string // a name for link add; "-" for none
+		del  string // else a device to delete
+		want string // the device the unnamed add created
+	}
+	unnamed := func(want string) step { return step{add: "-", want: want} }
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"first", []step{unnamed("ipoib0"), unnamed("ipoib1")}},
+		{"lowest after deletions", []step{unnamed("ipoib0"), unnamed("ipoib1"), unnamed("ipoib2"), unnamed("ipoib3"),
+			{del: "ipoib2"}, {del: "ipoib1"}, unnamed("ipoib1"), unnamed("ipoib2"), unnamed("ipoib4")}},
+		{"named takes its number", []step{{add: "ipoib0"}, {add: "ipoib2"}, unnamed("ipoib1"), unnamed("ipoib3")}},
+		{"named deleted frees it", []step{{add: "ipoib0"}, unnamed("ipoib1"), {del: "ipoib0"}, unnamed("ipoib0")}},
+		{"not printf's form", []step{{add: "ipoib00"}, {add: "ipoib+1"}, {add: "ipoib-0"}, {add: "ipoib01"}, {add: "ipoib0x"},
+			unnamed("ipoib0"), unnamed("ipoib1")}},
+		{"beyond one page", []step{{add: "ipoib32768"}, {add: "ipoib99999"}, unnamed("ipoib0")}},
+		{"legacy and parents", []step{{add: "ib0.8001"}, {add: "ipoib"}, unnamed("ipoib0")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, n := newTestDriver(t, nil)
+			ib0 := mustLink(t, n, "ib0").Index
+			for _, s := range tt.steps {
+				if s.del != "" {
+					wantErrno(t, n.DelLink(0, s.del), 0)
+					continue
+				}
+				before := n.Devices()
+				name := s.add
+				if name == "-" {
+					name = ""
+				}
+				wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: name, ParentIndex: ib0, Kind: "ipoib"}), 0)
+				if s.want == "" {
+					continue
+				}
+				after := n.Devices()
+				if got := after[len(after)-1]; len(after) != len(before)+1 || got != s.want {
+					t.Fatalf("link add without a name made %q, want %q", got, s.want)
+				}
+			}
+		})
+	}
+}
+
+// TestDefaultNameExhausted: with ipoib0 to ipoib32767 all taken, a
+// name can't be found in one page of bits: ENFILE, nothing created;
+// deleting any of them makes that number the next.
+func TestDefaultNameExhausted(t *testing.T) {
+	_, n := newTestDriver(t, nil)
+	ib0 := mustLink(t, n, "ib0").Index
+	add := netlinkx.LinkRequest{ParentIndex: ib0, Kind: "ipoib"}
+	for range maxIpoibNames {
+		wantErrno(t, n.NewLink(add), 0)
+	}
+	before := len(n.Devices())
+	wantErrno(t, n.NewLink(add), unix.ENFILE)
+	if got := len(n.Devices()); got != before {
+		t.Fatalf("%d devices after ENFILE, want %d", got, before)
+	}
+	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "other", ParentIndex: ib0, Kind: "ipoib"}), 0)
+	wantErrno(t, n.DelLink(0, "ipoib12345"), 0)
+	wantErrno(t, n.NewLink(add), 0)
+	mustLink(t, n, "ipoib12345")
+}
+
+// TestDefaultNameAfterRestart: the numbers of restored children are
+// taken, the gaps between them free.
+func TestDefaultNameAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	_, n := newTestDriver(t, st)
+	add := netlinkx.LinkRequest{ParentIndex: mustLink(t, n, "ib0").Index, Kind: "ipoib"}
+	for range 3 {
+		wantErrno(t, n.NewLink(add), 0)
+	}
+	wantErrno(t, n.DelLink(0, "ipoib1"), 0)
+	st.Close()
+	st = openStore(t, dir)
+	defer st.Close()
+	_, n = newTestDriver(t, st)
+	for _, want := range []string{"ipoib1", "ipoib3"} {
+		wantErrno(t, n.NewLink(add), 0)
+		if got := n.Devices(); got[len(got)-1] != want {
+			t.Fatalf("devices %q, want %s last", got, want)
+		}
+	}
+}

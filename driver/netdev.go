@@ -45,6 +45,7 @@ type stack struct {
 	order     devList                 // devs in ifindex order
 	children  map[*Netdev]*devList    // each parent's children in ifindex order
 	legacy    map[legacyKey][]*Netdev // legacy children by parent and P_Key, in ifindex order
+	ipoibN    *ipoibNames             // the N of every "ipoibN" name; nil until one is
 	nextIndex int32
 	nextQPN   uint32
 	params    params
@@ -145,6 +146,12 @@ func (n *stack) insert(nd *Netdev) {
 	n.devs[nd.index] = nd
 	n.byName[nd.name] = nd
 	n.order.add(nd)
+	if v, ok := ipoibNumber(nd.name); ok {
+		if n.ipoibN == nil {
+			n.ipoibN = &ipoibNames{}
+		}
+		n.ipoibN.set(v, true)
+	}
 	if p := nd.parent; p != nil {
 		if n.children[p] == nil {
 			n.children[p] = &devList{}
@@ -162,6 +169,9 @@ func (n *stack) remove(nd *Netdev) {
 	delete(n.devs, nd.index)
 	delete(n.byName, nd.name)
 	n.order.remove(nd)
+	if v, ok := ipoibNumber(nd.name); ok {
+		n.ipoibN.set(v, false)
+	}
 	if p := nd.parent; p != nil && n.children[p] != nil {
 		n.children[p].remove(nd)
 	}
