@@ -64,6 +64,7 @@ is up down and up again. -g prints text only (ethtool 6.1 has no JSON for it).`,
 		ValidArgsFunction:     completeEthtoolArgs(f, o),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dev, o.Args = args[0], args[1:]
+			o.CoalesceSet, o.CoalesceOrder, o.RingsSet, o.RingsOrder = netlinkx.CoalesceSet{}, nil, netlinkx.RingsSet{}, nil
 			if err := o.parse(); err != nil {
 				return err
 			}

@@ -57,6 +57,9 @@ func (c *pingCount) String() string {
 
 func (c *pingCount) Type() string { return "int" }
 
+// reset forgets the text given: the option is unset, its value zero.
+func (c *pingCount) reset() { *c.n, c.text, c.set = 0, "", false }
+
 func (c *pingCount) Set(s string) error {
 	c.text, c.set = s, true
 	return nil
