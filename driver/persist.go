@@ -206,7 +206,7 @@ func (d *Driver) loadParams(given map[string]int) (params, error) {
 	for name, v := range given {
 		p[name] = v
 	}
-	for name, s := range paramSpecs {
+	for name, s := range paramSpecs() {
 		if s.fix != nil {
 			p[name] = s.fix(p[name])
 		}
@@ -231,7 +231,7 @@ func (n *stack) restore() error {
 			return fmt.Errorf("params: %w", err)
 		}
 		for name, v := range saved {
-			if s, ok := paramSpecs[name]; ok && s.perm&0200 != 0 {
+			if s, ok := paramSpecs()[name]; ok && s.perm&0200 != 0 {
 				n.params[name] = v
 			}
 		}
@@ -400,7 +400,7 @@ func (n *stack) checkRecords(records []devRecord) error {
 			return bad("multicast mtu %d above the datagram maximum %d", r.McastMTU, maxDatagram)
 		}
 		for _, f := range r.Wanted {
-			if _, ok := featureIndex[f]; !ok {
+			if _, ok := featureIndex()[f]; !ok {
 				return bad("unknown feature %q", f)
 			}
 		}
@@ -438,7 +438,7 @@ func (nd *Netdev) load(r devRecord) {
 	}
 	nd.wanted = 0
 	for _, name := range r.Wanted {
-		if i, ok := featureIndex[name]; ok {
+		if i, ok := featureIndex()[name]; ok {
 			nd.wanted |= 1 << i
 		}
 	}
