@@ -80,6 +80,19 @@ func (l *devList) list() []*Netdev {
 	return out
 }
 
+// from returns at most max devices whose ifindex is index or more, in
+// ifindex order.
+func (l *devList) from(index int32, max int) []*Netdev {
+	i, _ := slices.BinarySearch(l.index, index)
+	var out []*Netdev
+	for ; i < len(l.devs) && len(out) < max; i++ {
+		if nd := l.devs[i]; nd != nil {
+			out = append(out, nd)
+		}
+	}
+	return out
+}
+
 // ipoibNames is the set of numbers N whose "ipoibN" is a device name:
 // dev_alloc_name's bit array, kept as devices come and go instead of
 // built by a walk of every name, with a summary of its full words so

@@ -212,3 +212,37 @@ func TestDefaultNameAfterRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestLinksFrom: pages of the link list start at an ifindex, whether a
+// device has it or not, and skip deleted devices.
+func TestLinksFrom(t *testing.T) {
+	_, n := newTestDriver(t, nil)
+	for p := uint16(0x8001); p <= 0x8006; p++ {
+		wantErrno(t, n.CreateChild("ib0", p), 0) // ifindexes 4 to 9
+	}
+	wantErrno(t, n.DeleteChild("ib0", 0x8002), 0)
+	wantErrno(t, n.DeleteChild("ib0", 0x8003), 0)
+	for _, tc := range []struct {
+		index int32
+		max   int
+		want  []string
+	}{
+		{0, 3, []string{"ib0", "ib1", "ib0.8001"}},
+		{4, 2, []string{"ib0.8001", "ib0.8004"}},
+		{5, 2, []string{"ib0.8004", "ib0.8005"}},
+		{8, 10, []string{"ib0.8005", "ib0.8006"}},
+		{10, 10, nil},
+	} {
+		links, err := n.LinksFrom(tc.index, tc.max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range links {
+			got = append(got, l.Name)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("LinksFrom(%d, %d) = %q, want %q", tc.index, tc.max, got, tc.want)
+		}
+	}
+}
