@@ -246,3 +246,43 @@ func TestLinksFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreLegacyChildren: every set of sysfs children create_child
+// accepts comes back after a restart, among them two storing one P_Key
+// and one storing the parent's, and delete_child removes them in the
+// same order as before.
+func TestRestoreLegacyChildren(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		pkeys []uint16 // written to create_child
+		want  []string
+		dels  []uint16 // written to delete_child after the restart
+	}{
+		{"full then limited", []uint16{0x8001, 0x0001}, []string{"ib0", "ib1", "ib0.8001", "ib0.0001"}, []uint16{0x8001, 0x8001}},
+		{"parent's once stored", []uint16{0x7fff, 0x8002}, []string{"ib0", "ib1", "ib0.7fff", "ib0.8002"}, []uint16{0xffff, 0x8002}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			st := openStore(t, dir)
+			_, n := newTestDriver(t, st)
+			for _, p := range tc.pkeys {
+				wantErrno(t, n.CreateChild("ib0", p), 0)
+			}
+			st.Close()
+			st = openStore(t, dir)
+			defer st.Close()
+			_, n = newTestDriver(t, st)
+			want := tc.want
+			if got := n.Devices(); !slices.Equal(got, want) {
+				t.Fatalf("devices after restart = %q, want %q", got, want)
+			}
+			for _, p := range tc.dels {
+				wantErrno(t, n.DeleteChild("ib0", p), 0)
+				want = slices.Delete(slices.Clone(want), 2, 3)
+				if got := n.Devices(); !slices.Equal(got, want) {
+					t.Fatalf("devices after delete_child 0x%04x = %q, want %q", p, got, want)
+				}
+			}
+		})
+	}
+}
