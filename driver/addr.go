@@ -15,7 +15,7 @@ import (
 // family by interface (rtnl_dump_all).
 func (n *Node) Addrs() ([]netlinkx.Addr, error) {
 	n.d.mu.Lock()
-	devs := sortedDevs(n.devs)
+	devs := n.order.list()
 	n.d.mu.Unlock()
 	lists := make([][]inet.Address, len(devs))
 	for i, nd := range devs {
@@ -114,7 +114,7 @@ func (n *Node) DelAddr(a netlinkx.Addr) error {
 // Neighs lists the neighbour tables (RTM_GETNEIGH) by interface.
 func (n *Node) Neighs() ([]netlinkx.Neigh, error) {
 	n.d.mu.Lock()
-	devs := sortedDevs(n.devs)
+	devs := n.order.list()
 	n.d.mu.Unlock()
 	var out []netlinkx.Neigh
 	for _, nd := range devs {

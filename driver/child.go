@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"github.com/ibctl/ibctl/driver/header"
 	"strconv"
-	"strings"
 
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
@@ -24,7 +23,8 @@ func legacyName(parent string, pkey uint16) string {
 }
 
 // addChild is __ipoib_vlan_add for both front ends: uniqueness (legacy
-// only), name clash, registration with the full-member bit forced.
+// only), name clash, registration with the full-member bit forced. An
+// empty name is the next free "ipoib%d".
 func (n *Node) addChild(op string, p *Netdev, pkey uint16, name string, legacy bool) (*Netdev, error) {
 	if p.parent != nil {
 		p.warn("child creation disallowed for child devices")
@@ -39,8 +39,14 @@ func (n *Node) addChild(op string, p *Netdev, pkey uint16, name string, legacy b
 		}
 		// The index, not a walk of every device: the check runs for
 		// every child created.
-		if c, ok := n.legacy[legacyKey{p, pkey}]; ok {
-			return nil, errorf(op, p.name, unix.ENOTUNIQ, "P_Key 0x%04x already used by %s", pkey, c.name)
+		if cs := n.legacy[legacyKey{p, pkey}]; len(cs) > 0 {
+			return nil, errorf(op, p.name, unix.ENOTUNIQ, "P_Key 0x%04x already used by %s", pkey, cs[0].name)
+		}
+	}
+	if name == "" { // register_netdevice names it from "ipoib%d"
+		var err error
+		if name, err = n.nextDefaultName(op); err != nil {
+			return nil, err
 		}
 	}
 	if !validName(name) {
@@ -58,21 +64,18 @@ func (n *Node) addChild(op string, p *Netdev, pkey uint16, name string, legacy b
 	return c, nil
 }
 
-// nextDefaultName is the kernel's "ipoib%d": the lowest free number.
-func (n *Node) nextDefaultName() string {
-	used := map[int]bool{}
-	for name := range n.byName {
-		if rest, ok := strings.CutPrefix(name, "ipoib"); ok {
-			if v, err := strconv.Atoi(rest); err == nil && v >= 0 {
-				used[v] = true
-			}
-		}
+// nextDefaultName is __dev_alloc_name of "ipoib%d": the lowest number
+// no device's name is "ipoib%d" of, ENFILE when all of one page's bits
+// are taken.
+func (n *Node) nextDefaultName(op string) (string, error) {
+	v := 0
+	if n.ipoibN != nil {
+		v = n.ipoibN.lowestFree()
 	}
-	i := 0
-	for used[i] {
-		i++
+	if v == maxIpoibNames {
+		return "", errorf(op, "", unix.ENFILE, "")
 	}
-	return fmt.Sprintf("ipoib%d", i)
+	return "ipoib" + strconv.Itoa(v), nil
 }
 
 // CreateChild is create_child_store after parsing.
@@ -103,10 +106,8 @@ func (n *Node) DeleteChild(parent string, pkey uint16) error {
 	if err != nil {
 		return err
 	}
-	for _, c := range n.childrenOf(p) {
-		if c.legacy && c.pkey == pkey {
-			return n.unregister(c)
-		}
+	if cs := n.legacy[legacyKey{p, pkey}]; len(cs) > 0 {
+		return n.unregister(cs[0])
 	}
 	return errorf("delete_child", p.name, unix.ENODEV, "no child with P_Key 0x%04x", pkey)
 }
@@ -156,11 +157,7 @@ func (n *Node) NewLink(r netlinkx.LinkRequest) error {
 	} else {
 		p.dbg("no pkey specified, using parent pkey")
 	}
-	name := r.Name
-	if name == "" {
-		name = n.nextDefaultName()
-	}
-	c, err := n.addChild(op, p, pkey, name, false)
+	c, err := n.addChild(op, p, pkey, r.Name, false)
 	if err != nil {
 		return err
 	}

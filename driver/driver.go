@@ -25,7 +25,6 @@ package driver
 import (
 	"fmt"
 	"os"
-	"sort"
 	"sync"
 	"time"
 
@@ -217,13 +216,3 @@ type wallTimers struct{ now func() time.Time }
 func (c wallTimers) Now() time.Time { return c.now() }
 
 func (wallTimers) AfterFunc(d time.Duration, f func()) verbs.Timer { return time.AfterFunc(d, f) }
-
-// sortedDevs returns a node's devices in ifindex order.
-func sortedDevs(m map[int32]*Netdev) []*Netdev {
-	out := make([]*Netdev, 0, len(m))
-	for _, nd := range m {
-		out = append(out, nd)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].index < out[j].index })
-	return out
-}

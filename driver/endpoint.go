@@ -113,7 +113,7 @@ func (d *Driver) ReapNeighbours() int {
 	defer d.mu.Unlock()
 	total := 0
 	for _, name := range d.order {
-		for _, nd := range sortedDevs(d.nodes[name].devs) {
+		for _, nd := range d.nodes[name].order.list() {
 			if nd.dp != nil {
 				total += nd.dp.ReapNeighbours()
 			}

@@ -1,6 +1,8 @@
 package driver
 
 import (
+	"sync"
+
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -74,48 +76,40 @@ var featureNames = []string{
 // featureSet is a bitmask over featureNames.
 type featureSet uint64
 
-var featureIndex = func() map[string]int {
+// featureIndex maps a feature's name to its index in featureNames, built
+// on first use.
+var featureIndex = sync.OnceValue(func() map[string]int {
 	m := make(map[string]int, len(featureNames))
 	for i, n := range featureNames {
 		m[n] = i
 	}
 	return m
-}()
+})
 
-func feat(names ...string) featureSet {
-	var s featureSet
-	for _, n := range names {
-		i, ok := featureIndex[n]
-		if !ok {
-			panic("driver: unknown feature " + n)
-		}
-		s |= 1 << i
-	}
-	return s
-}
-
-var (
-	fSG          = feat("tx-scatter-gather")
-	fIPCsum      = feat("tx-checksum-ipv4")
-	fHWCsum      = feat("tx-checksum-ip-generic")
-	fIPv6Csum    = feat("tx-checksum-ipv6")
-	fRxCsum      = feat("rx-checksum")
-	fTSO         = feat("tx-tcp-segmentation")
-	fTSOMangleID = feat("tx-tcp-mangleid-segmentation")
-	fTSO6        = feat("tx-tcp6-segmentation")
-	fTSOECN      = feat("tx-tcp-ecn-segmentation")
-	fLRO         = feat("rx-lro")
-	fGROHW       = feat("rx-gro-hw")
+// The features the driver sets, as constants (TestFeatureConstants
+// checks each against its names), so that nothing is computed at start.
+const (
+	fSG          featureSet = 1 << 0  // tx-scatter-gather
+	fIPCsum      featureSet = 1 << 1  // tx-checksum-ipv4
+	fHWCsum      featureSet = 1 << 2  // tx-checksum-ip-generic
+	fIPv6Csum    featureSet = 1 << 3  // tx-checksum-ipv6
+	fRxCsum      featureSet = 1 << 36 // rx-checksum
+	fTSO         featureSet = 1 << 13 // tx-tcp-segmentation
+	fTSOMangleID featureSet = 1 << 16 // tx-tcp-mangleid-segmentation
+	fTSO6        featureSet = 1 << 17 // tx-tcp6-segmentation
+	fTSOECN      featureSet = 1 << 15 // tx-tcp-ecn-segmentation
+	fLRO         featureSet = 1 << 12 // rx-lro
+	fGROHW       featureSet = 1 << 51 // rx-gro-hw
 	// fixedOn is in features but not hw_features: SG (max_send_sge > 1),
 	// HIGHDMA and VLAN_CHALLENGED, always on and not changeable.
-	fixedOn = feat("tx-scatter-gather", "highdma", "vlan-challenged")
+	fixedOn featureSet = 1<<0 | 1<<4 | 1<<9 // tx-scatter-gather, highdma, vlan-challenged
 	// neverChange is NETIF_F_NEVER_CHANGE.
-	neverChange = feat("vlan-challenged")
+	neverChange featureSet = 1 << 9 // vlan-challenged
 	// softwareDefaults are the core's NETIF_F_SOFT_FEATURES, on at register.
-	softwareDefaults = feat("tx-generic-segmentation", "rx-gro")
+	softwareDefaults featureSet = 1<<10 | 1<<11 // tx-generic-segmentation, rx-gro
 	// softwareOff are changeable software features that start off
 	// (NETIF_F_SOFT_FEATURES_OFF and tx-nocache-copy).
-	softwareOff = feat("rx-gro-list", "rx-udp-gro-forwarding", "tx-nocache-copy")
+	softwareOff featureSet = 1<<53 | 1<<55 | 1<<37 // rx-gro-list, rx-udp-gro-forwarding, tx-nocache-copy
 )
 
 // hwFeatures is hw_features: what the HCA offers IPoIB plus the core's
@@ -206,7 +200,7 @@ func (n *Node) SetFeatures(dev string, want map[string]bool) (before, after []ne
 	}
 	var on, off featureSet
 	for name, v := range want {
-		i, ok := featureIndex[name]
+		i, ok := featureIndex()[name]
 		if !ok {
 			return nil, nil, errorf("features", dev, unix.EINVAL, "unrecognized feature name %q", name)
 		}

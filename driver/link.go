@@ -16,6 +16,7 @@ var (
 	_ netlinkx.Pinger      = (*Node)(nil)
 	_ netlinkx.Perfer      = (*Node)(nil)
 	_ netlinkx.Logger      = (*Node)(nil)
+	_ netlinkx.LinkPager   = (*Node)(nil)
 	_ sysfs.Driver         = (*Node)(nil)
 )
 
@@ -23,7 +24,20 @@ var (
 func (n *Node) Links() ([]netlinkx.Link, error) {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
-	devs := sortedDevs(n.devs)
+	devs := n.order.list()
+	out := make([]netlinkx.Link, len(devs))
+	for i, nd := range devs {
+		out[i] = nd.link()
+	}
+	return out, nil
+}
+
+// LinksFrom lists at most max devices from ifindex index on, in ifindex
+// order: a link dump a page at a time.
+func (n *Node) LinksFrom(index int32, max int) ([]netlinkx.Link, error) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	devs := n.order.from(index, max)
 	out := make([]netlinkx.Link, len(devs))
 	for i, nd := range devs {
 		out[i] = nd.link()
@@ -115,7 +129,7 @@ func (n *Node) SetLink(r netlinkx.LinkRequest) error {
 func (n *Node) Devices() []string {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
-	devs := sortedDevs(n.devs)
+	devs := n.order.list()
 	out := make([]string, len(devs))
 	for i, nd := range devs {
 		out[i] = nd.name

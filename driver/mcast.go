@@ -115,7 +115,7 @@ func (n *Node) Maddrs() ([]netlinkx.Maddr, error) {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
 	var out []netlinkx.Maddr
-	for _, nd := range sortedDevs(n.devs) {
+	for _, nd := range n.order.list() {
 		m := netlinkx.Maddr{Index: nd.index, Name: nd.name}
 		for _, g := range nd.mcGroups() {
 			hw := header.MulticastAddr(nd.mgidOf(g))

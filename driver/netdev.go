@@ -1,8 +1,10 @@
 package driver
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -40,7 +42,10 @@ type stack struct {
 	name      string
 	devs      map[int32]*Netdev
 	byName    map[string]*Netdev
-	legacy    map[legacyKey]*Netdev // legacy children by parent and P_Key
+	order     devList                 // devs in ifindex order
+	children  map[*Netdev]*devList    // each parent's children in ifindex order
+	legacy    map[legacyKey][]*Netdev // legacy children by parent and P_Key, in ifindex order
+	ipoibN    *ipoibNames             // the N of every "ipoibN" name; nil until one is
 	nextIndex int32
 	nextQPN   uint32
 	params    params
@@ -98,7 +103,7 @@ type Netdev struct {
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	// Each node's host loads its own module: its parameters are its own.
 	n := &stack{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
-		legacy:    map[legacyKey]*Netdev{},
+		children: map[*Netdev]*devList{}, legacy: map[legacyKey][]*Netdev{},
 		nextIndex: firstIfindex, nextQPN: firstQPN, params: maps.Clone(p), ip: inet.New(d.timers),
 		klog: newKlog(d.started, d.now)}
 	n.host = &ipoib.Host{Fabric: d.fab, Log: n.logf, Now: d.now, Nanos: d.nanos, Jiffies: d.jiffies,
@@ -129,26 +134,62 @@ func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 }
 
 // legacyKey names a legacy child by its parent and its P_Key, which
-// neither changes while the child exists.
+// neither changes while the child exists. Two children can share one:
+// create_child checks the P_Key as written, and 0x0001 after 0x8001 both
+// store 0x8001.
 type legacyKey struct {
 	parent *Netdev
 	pkey   uint16
 }
 
+// insert registers nd in every index of the node.
 func (n *stack) insert(nd *Netdev) {
 	n.devs[nd.index] = nd
 	n.byName[nd.name] = nd
+	n.order.add(nd)
+	if v, ok := ipoibNumber(nd.name); ok {
+		if n.ipoibN == nil {
+			n.ipoibN = &ipoibNames{}
+		}
+		n.ipoibN.set(v, true)
+	}
+	if p := nd.parent; p != nil {
+		if n.children[p] == nil {
+			n.children[p] = &devList{}
+		}
+		n.children[p].add(nd)
+	}
 	if nd.legacy {
-		n.legacy[legacyKey{nd.parent, nd.pkey}] = nd
+		k := legacyKey{nd.parent, nd.pkey}
+		n.legacy[k] = insertByIndex(n.legacy[k], nd)
 	}
 }
 
+// remove takes nd out of every index of the node.
 func (n *stack) remove(nd *Netdev) {
 	delete(n.devs, nd.index)
 	delete(n.byName, nd.name)
-	if nd.legacy && n.legacy[legacyKey{nd.parent, nd.pkey}] == nd {
-		delete(n.legacy, legacyKey{nd.parent, nd.pkey})
+	n.order.remove(nd)
+	if v, ok := ipoibNumber(nd.name); ok {
+		n.ipoibN.set(v, false)
 	}
+	if p := nd.parent; p != nil && n.children[p] != nil {
+		n.children[p].remove(nd)
+	}
+	if nd.legacy {
+		k := legacyKey{nd.parent, nd.pkey}
+		if l := slices.DeleteFunc(n.legacy[k], func(c *Netdev) bool { return c == nd }); len(l) > 0 {
+			n.legacy[k] = l
+		} else {
+			delete(n.legacy, k)
+		}
+	}
+}
+
+// insertByIndex adds nd to a short list kept in ifindex order.
+func insertByIndex(l []*Netdev, nd *Netdev) []*Netdev {
+	i, _ := slices.BinarySearchFunc(l, nd.index, func(c *Netdev, index int32) int { return cmp.Compare(c.index, index) })
+	return slices.Insert(l, i, nd)
 }
 
 func (n *stack) portSpec(port int) fabric.Port { return n.hw.Spec.Ports[port-1] }
@@ -203,13 +244,11 @@ func (nd *Netdev) broadcast() []byte {
 
 // childrenOf lists a parent's children in ifindex order.
 func (n *stack) childrenOf(p *Netdev) []*Netdev {
-	var out []*Netdev
-	for _, nd := range sortedDevs(n.devs) {
-		if nd.parent == p {
-			out = append(out, nd)
-		}
+	l := n.children[p]
+	if l == nil {
+		return nil
 	}
-	return out
+	return l.list()
 }
 
 // operstate is what rtnl_fill_ifinfo reports: IF_OPER_DOWN when not

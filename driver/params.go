@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"sort"
+	"sync"
 
 	"github.com/ibctl/ibctl/sysfs"
 	"golang.org/x/sys/unix"
@@ -17,16 +18,19 @@ type paramSpec struct {
 	usage string
 }
 
-// paramSpecs are the module parameters under module/ib_ipoib/parameters.
-var paramSpecs = map[string]paramSpec{
-	"send_queue_size":     {0444, 128, fixSendQueue, "Number of descriptors in send queue"},
-	"recv_queue_size":     {0444, 256, fixRecvQueue, "Number of descriptors in receive queue"},
-	"max_nonsrq_conn_qp":  {0444, 128, func(v int) int { return min(max(v, 0), 4096) }, "Max number of connected-mode QPs per interface (applied only if shared receive queue is not available)"},
-	"debug_level":         {0644, 0, nil, "Enable debug tracing if > 0"},
-	"mcast_debug_level":   {0644, 0, nil, "Enable multicast debug tracing if > 0"},
-	"data_debug_level":    {0644, 0, nil, "Enable data path debug tracing if > 0"},
-	"cm_data_debug_level": {0644, 0, nil, "Enable data path debug tracing for connected mode if > 0"},
-}
+// paramSpecs are the module parameters under module/ib_ipoib/parameters,
+// built on first use.
+var paramSpecs = sync.OnceValue(func() map[string]paramSpec {
+	return map[string]paramSpec{
+		"send_queue_size":     {0444, 128, fixSendQueue, "Number of descriptors in send queue"},
+		"recv_queue_size":     {0444, 256, fixRecvQueue, "Number of descriptors in receive queue"},
+		"max_nonsrq_conn_qp":  {0444, 128, func(v int) int { return min(max(v, 0), 4096) }, "Max number of connected-mode QPs per interface (applied only if shared receive queue is not available)"},
+		"debug_level":         {0644, 0, nil, "Enable debug tracing if > 0"},
+		"mcast_debug_level":   {0644, 0, nil, "Enable multicast debug tracing if > 0"},
+		"data_debug_level":    {0644, 0, nil, "Enable data path debug tracing if > 0"},
+		"cm_data_debug_level": {0644, 0, nil, "Enable data path debug tracing for connected mode if > 0"},
+	}
+})
 
 func roundupPow2(v int) int {
 	if v <= 1 {
@@ -49,7 +53,7 @@ func (p params) get(name string) int { return p[name] }
 
 func defaultParams() params {
 	p := params{}
-	for name, s := range paramSpecs {
+	for name, s := range paramSpecs() {
 		p[name] = s.def
 	}
 	return p
@@ -57,8 +61,8 @@ func defaultParams() params {
 
 // ParamNames lists the module parameters in name order.
 func ParamNames() []string {
-	names := make([]string, 0, len(paramSpecs))
-	for n := range paramSpecs {
+	names := make([]string, 0, len(paramSpecs()))
+	for n := range paramSpecs() {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -69,7 +73,7 @@ func ParamNames() []string {
 // module would accept at load time.
 func checkStartParams(in map[string]int) error {
 	for name, v := range in {
-		s, ok := paramSpecs[name]
+		s, ok := paramSpecs()[name]
 		if !ok {
 			return fmt.Errorf("unknown module parameter %q", name)
 		}
@@ -84,9 +88,9 @@ func checkStartParams(in map[string]int) error {
 func (n *Node) Params() []sysfs.Param {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
-	out := make([]sysfs.Param, 0, len(paramSpecs))
+	out := make([]sysfs.Param, 0, len(paramSpecs()))
 	for _, name := range ParamNames() {
-		out = append(out, sysfs.Param{Name: name, Perm: paramSpecs[name].perm, Value: n.params[name]})
+		out = append(out, sysfs.Param{Name: name, Perm: paramSpecs()[name].perm, Value: n.params[name]})
 	}
 	return out
 }
@@ -95,7 +99,7 @@ func (n *Node) Params() []sysfs.Param {
 func (n *Node) SetParam(name string, value int) error {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
-	s, ok := paramSpecs[name]
+	s, ok := paramSpecs()[name]
 	if !ok {
 		return errorf("set param", name, unix.ENOENT, "")
 	}

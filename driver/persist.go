@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/ipoib"
 	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -223,7 +224,7 @@ func (d *Driver) loadParams(given map[string]int) (params, error) {
 	for name, v := range given {
 		p[name] = v
 	}
-	for name, s := range paramSpecs {
+	for name, s := range paramSpecs() {
 		if s.fix != nil {
 			p[name] = s.fix(p[name])
 		}
@@ -248,7 +249,7 @@ func (n *stack) restore() error {
 			return fmt.Errorf("params: %w", err)
 		}
 		for name, v := range saved {
-			if s, ok := paramSpecs[name]; ok && s.perm&0200 != 0 {
+			if s, ok := paramSpecs()[name]; ok && s.perm&0200 != 0 {
 				n.params[name] = v
 			}
 		}
@@ -329,8 +330,9 @@ func (n *stack) restore() error {
 
 // checkRecords refuses saved devices that a live request could not have
 // made: the name rules of dev_valid_name, unique names and ifindexes, a
-// child's parent that is a parent, a valid P_Key (unique among the
-// parent's sysfs children), a known mode (connected only where the HCA
+// child's parent that is a parent, a valid P_Key (for a sysfs child, the
+// one its name was written with, not stored by an earlier sysfs
+// sibling), a known mode (connected only where the HCA
 // can), the MTU bounds of dev_set_mtu and ipoib_change_mtu, coalescing
 // and queue counts in range, known features and parseable addresses.
 // Parents that the topology no longer has are skipped, as restore does.
@@ -378,14 +380,23 @@ func (n *stack) checkRecords(records []devRecord) error {
 				return bad("invalid P_Key 0x%04x", r.PKey)
 			}
 			if r.Legacy {
-				k := legacyKey{r.Parent, r.PKey}
-				if r.PKey == p.pkey {
-					return bad("P_Key 0x%04x is the parent's", r.PKey)
+				// create_child named the child after the P_Key as
+				// written, stored it with the full-member bit, and
+				// refused it when an earlier sysfs sibling had stored
+				// it (records come in ifindex order: creation order).
+				// 0x0001 after 0x8001 and 0x7fff under a parent of
+				// 0xffff are both possible, and the parent's P_Key can
+				// have changed since.
+				w, ok := writtenPKey(p.name, string(r.Name))
+				if !ok || header.PKeyFull(w) != r.PKey {
+					return bad("P_Key 0x%04x is not the one its name was written with", r.PKey)
 				}
-				if idx, ok := legacy[k]; ok {
-					return bad("P_Key 0x%04x already used by ifindex %d", r.PKey, idx)
+				if idx, ok := legacy[legacyKey{r.Parent, w}]; ok {
+					return bad("P_Key 0x%04x already used by ifindex %d", w, idx)
 				}
-				legacy[k] = r.Index
+				if _, ok := legacy[legacyKey{r.Parent, r.PKey}]; !ok {
+					legacy[legacyKey{r.Parent, r.PKey}] = r.Index
+				}
 			}
 			if r.NumTxQ < 1 || r.NumTxQ > 128 {
 				return bad("invalid number of TX queues %d", r.NumTxQ)
@@ -417,7 +428,7 @@ func (n *stack) checkRecords(records []devRecord) error {
 			return bad("multicast mtu %d above the datagram maximum %d", r.McastMTU, maxDatagram)
 		}
 		for _, f := range r.Wanted {
-			if _, ok := featureIndex[f]; !ok {
+			if _, ok := featureIndex()[f]; !ok {
 				return bad("unknown feature %q", f)
 			}
 		}
@@ -428,6 +439,20 @@ func (n *stack) checkRecords(records []devRecord) error {
 		}
 	}
 	return nil
+}
+
+// writtenPKey is the P_Key written to create_child that named a child
+// of parent name: the inverse of legacyName.
+func writtenPKey(parent, name string) (uint16, bool) {
+	i := len(name) - len(".0000")
+	if i < 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(name[i+1:], 16, 16)
+	if err != nil || legacyName(parent, uint16(v)) != name || !ValidPKey(uint16(v)) {
+		return 0, false
+	}
+	return uint16(v), true
 }
 
 // loadAddrs adds saved addresses (see restore); unparsable ones are
@@ -455,7 +480,7 @@ func (nd *Netdev) load(r devRecord) {
 	}
 	nd.wanted = 0
 	for _, name := range r.Wanted {
-		if i, ok := featureIndex[name]; ok {
+		if i, ok := featureIndex()[name]; ok {
 			nd.wanted |= 1 << i
 		}
 	}

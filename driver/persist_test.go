@@ -26,7 +26,7 @@ func TestRestoreRefusesInvalidRecords(t *testing.T) {
 		want string
 	}{
 		{"name of the parent", map[string]any{"name": "ib0"}, "", `"ib0"): name already used by ifindex 2`},
-		{"name of a sibling", map[string]any{"name": "nl0"}, "", `(saved device node0/dev/00000005 ("nl0"): name already used by ifindex 4`},
+		{"name of a sibling", map[string]any{"name": "nl0", "legacy": false}, "", `(saved device node0/dev/00000005 ("nl0"): name already used by ifindex 4`},
 		{"invalid name", map[string]any{"name": "a/b"}, "", `"a/b"): invalid device name`},
 		{"empty name", map[string]any{"name": ""}, "", `""): invalid device name`},
 		{"long name", map[string]any{"name": "abcdefghijklmnop"}, "", `"abcdefghijklmnop"): invalid device name`},
@@ -37,7 +37,8 @@ func TestRestoreRefusesInvalidRecords(t *testing.T) {
 		{"parent is a child", map[string]any{"parent": 5}, "", `"ib0.8001"): parent ifindex 5 is not a parent device`},
 		{"no parent", map[string]any{"parent": 99}, "", `"ib0.8001"): parent ifindex 99 is not a parent device`},
 		{"pkey", map[string]any{"pkey": 0x8000}, "", `"ib0.8001"): invalid P_Key 0x8000`},
-		{"legacy pkey of the parent", map[string]any{"pkey": 0xffff}, "", `"ib0.8001"): P_Key 0xffff is the parent's`},
+		{"legacy pkey not its name's", map[string]any{"pkey": 0xffff}, "", `"ib0.8001"): P_Key 0xffff is not the one its name was written with`},
+		{"legacy name not create_child's", map[string]any{"name": "ib0.80001"}, "", `"ib0.80001"): P_Key 0x8001 is not the one its name was written with`},
 		{"ifindex of a parent", map[string]any{"index": 3}, "node0/dev/00000003", `(saved device node0/dev/00000003 ("ib0.8001"): ifindex 3 is ib1's`},
 		{"key and index differ", nil, "node0/dev/00000042", `saved device node0/dev/00000042: holds ifindex 4`},
 		{"tx queues", map[string]any{"num_tx_queues": 0}, "", `"ib0.8001"): invalid number of TX queues 0`},

@@ -127,7 +127,7 @@ func (n *Node) route(dev string, dst netip.Addr) (*Netdev, netip.Addr, error) {
 		return nd, src, nil
 	}
 	var up []int32
-	for _, nd := range sortedDevs(n.devs) {
+	for _, nd := range n.order.list() {
 		if nd.up {
 			up = append(up, nd.index)
 		}

@@ -54,7 +54,7 @@ func (n *Node) flushPort(ev fabric.Event) error {
 		n.refreshPKeys(ev.Port)
 	}
 	var changed []*Netdev
-	for _, nd := range sortedDevs(n.devs) {
+	for _, nd := range n.order.list() {
 		if nd.port != ev.Port {
 			continue
 		}

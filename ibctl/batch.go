@@ -117,6 +117,10 @@ func runBatch(f *Factory, path string) error {
 		}
 		return nil
 	}
+	// One command tree for every line: building it is most of a short
+	// line's cost. resetTree puts its flags back before each line.
+	lf := &Factory{IO: f.IO, Globals: &Globals{}, Connect: connect, Executable: f.Executable}
+	root := NewRootCmd(lf)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	failed := 0
@@ -139,8 +143,7 @@ func runBatch(f *Factory, path string) error {
 		if err != nil {
 			err = &UsageError{Msg: err.Error()}
 		} else {
-			lf := &Factory{IO: f.IO, Globals: &Globals{}, Connect: connect, Executable: f.Executable}
-			root := NewRootCmd(lf)
+			resetTree(root)
 			root.SetArgs(nodeBeforeCommand(root, append(append([]string(nil), prefix...), words...)))
 			err = execute(root)
 		}
@@ -166,4 +169,32 @@ func runBatch(f *Factory, path string) error {
 		return endBatch(ExitOK)
 	}
 	return endBatch(max(status, ExitFailure))
+}
+
+// resetter is a flag value that knows its default (ping's -c and -w).
+type resetter interface{ reset() }
+
+// resetTree makes every command of the tree as it was built, so that
+// nothing of one batch line reaches the next: each flag back to its
+// default and not changed, whatever set it (a flag, or code writing the
+// variable behind it), and no command marked as having run.
+func resetTree(cmd *cobra.Command) {
+	reset := func(fl *pflag.Flag) {
+		switch v := fl.Value.(type) {
+		case resetter:
+			v.reset()
+		case pflag.SliceValue:
+			// Every slice flag starts empty; Set would append.
+			_ = v.Replace(nil)
+		default:
+			_ = v.Set(fl.DefValue)
+		}
+		fl.Changed = false
+	}
+	cmd.Flags().VisitAll(reset)
+	cmd.PersistentFlags().VisitAll(reset)
+	delete(cmd.Annotations, "ran")
+	for _, c := range cmd.Commands() {
+		resetTree(c)
+	}
 }

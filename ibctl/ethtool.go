@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/mdlayher/ethtool"
@@ -64,6 +65,7 @@ is up down and up again. -g prints text only (ethtool 6.1 has no JSON for it).`,
 		ValidArgsFunction:     completeEthtoolArgs(f, o),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dev, o.Args = args[0], args[1:]
+			o.CoalesceSet, o.CoalesceOrder, o.RingsSet, o.RingsOrder = netlinkx.CoalesceSet{}, nil, netlinkx.RingsSet{}, nil
 			if err := o.parse(); err != nil {
 				return err
 			}
@@ -341,36 +343,35 @@ func coalescePrinter(dev string, c netlinkx.Coalesce) *Printer {
 }
 
 // coalesceParams are the names `ethtool -C` accepts, with their attribute
-// and whether they take on/off.
-var coalesceParams = map[string]struct {
-	attr uint16
-	bool bool
-}{
-	"adaptive-rx":       {unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX, true},
-	"adaptive-tx":       {unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX, true},
-	"sample-interval":   {unix.ETHTOOL_A_COALESCE_RATE_SAMPLE_INTERVAL, false},
-	"stats-block-usecs": {unix.ETHTOOL_A_COALESCE_STATS_BLOCK_USECS, false},
-	"pkt-rate-low":      {unix.ETHTOOL_A_COALESCE_PKT_RATE_LOW, false},
-	"pkt-rate-high":     {unix.ETHTOOL_A_COALESCE_PKT_RATE_HIGH, false},
-	"rx-usecs":          {unix.ETHTOOL_A_COALESCE_RX_USECS, false},
-	"rx-frames":         {unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES, false},
-	"rx-usecs-irq":      {unix.ETHTOOL_A_COALESCE_RX_USECS_IRQ, false},
-	"rx-frames-irq":     {unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES_IRQ, false},
-	"tx-usecs":          {unix.ETHTOOL_A_COALESCE_TX_USECS, false},
-	"tx-frames":         {unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES, false},
-	"tx-usecs-irq":      {unix.ETHTOOL_A_COALESCE_TX_USECS_IRQ, false},
-	"tx-frames-irq":     {unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_IRQ, false},
-	"rx-usecs-low":      {unix.ETHTOOL_A_COALESCE_RX_USECS_LOW, false},
-	"rx-frames-low":     {unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES_LOW, false},
-	"tx-usecs-low":      {unix.ETHTOOL_A_COALESCE_TX_USECS_LOW, false},
-	"tx-frames-low":     {unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_LOW, false},
-	"rx-usecs-high":     {unix.ETHTOOL_A_COALESCE_RX_USECS_HIGH, false},
-	"rx-frames-high":    {unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES_HIGH, false},
-	"tx-usecs-high":     {unix.ETHTOOL_A_COALESCE_TX_USECS_HIGH, false},
-	"tx-frames-high":    {unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_HIGH, false},
-	"cqe-mode-rx":       {unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_RX, true},
-	"cqe-mode-tx":       {unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_TX, true},
-}
+// and whether they take on/off, built on first use.
+var coalesceParams = sync.OnceValue(func() map[string]ethtoolParam {
+	return map[string]ethtoolParam{
+		"adaptive-rx":       {unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX, true},
+		"adaptive-tx":       {unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX, true},
+		"sample-interval":   {unix.ETHTOOL_A_COALESCE_RATE_SAMPLE_INTERVAL, false},
+		"stats-block-usecs": {unix.ETHTOOL_A_COALESCE_STATS_BLOCK_USECS, false},
+		"pkt-rate-low":      {unix.ETHTOOL_A_COALESCE_PKT_RATE_LOW, false},
+		"pkt-rate-high":     {unix.ETHTOOL_A_COALESCE_PKT_RATE_HIGH, false},
+		"rx-usecs":          {unix.ETHTOOL_A_COALESCE_RX_USECS, false},
+		"rx-frames":         {unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES, false},
+		"rx-usecs-irq":      {unix.ETHTOOL_A_COALESCE_RX_USECS_IRQ, false},
+		"rx-frames-irq":     {unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES_IRQ, false},
+		"tx-usecs":          {unix.ETHTOOL_A_COALESCE_TX_USECS, false},
+		"tx-frames":         {unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES, false},
+		"tx-usecs-irq":      {unix.ETHTOOL_A_COALESCE_TX_USECS_IRQ, false},
+		"tx-frames-irq":     {unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_IRQ, false},
+		"rx-usecs-low":      {unix.ETHTOOL_A_COALESCE_RX_USECS_LOW, false},
+		"rx-frames-low":     {unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES_LOW, false},
+		"tx-usecs-low":      {unix.ETHTOOL_A_COALESCE_TX_USECS_LOW, false},
+		"tx-frames-low":     {unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_LOW, false},
+		"rx-usecs-high":     {unix.ETHTOOL_A_COALESCE_RX_USECS_HIGH, false},
+		"rx-frames-high":    {unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES_HIGH, false},
+		"tx-usecs-high":     {unix.ETHTOOL_A_COALESCE_TX_USECS_HIGH, false},
+		"tx-frames-high":    {unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_HIGH, false},
+		"cqe-mode-rx":       {unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_RX, true},
+		"cqe-mode-tx":       {unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_TX, true},
+	}
+})
 
 // parseCoalesceArgs parses `-C DEV name value ...` as ethtool does (u32
 // values, on/off for the boolean ones).
@@ -379,8 +380,8 @@ func parseCoalesceArgs(args []string) (netlinkx.CoalesceSet, []uint16, error) {
 		return nil, nil, usagef("ethtool -C: no coalescing parameters given")
 	}
 	set, order, err := parseParamArgs("-C", args, func(name string) (ethtoolParam, bool) {
-		p, ok := coalesceParams[name]
-		return ethtoolParam{p.attr, p.bool}, ok
+		p, ok := coalesceParams()[name]
+		return p, ok
 	})
 	return netlinkx.CoalesceSet(set), order, err
 }

@@ -257,13 +257,13 @@ func completeEthtoolArgs(f *Factory, o *EthtoolOptions) func(*cobra.Command, []s
 			return out, nd
 		case o.Coalesce:
 			var out []string
-			for name := range coalesceParams {
+			for name := range coalesceParams() {
 				out = append(out, name)
 			}
 			return out, nd
 		case o.Rings:
 			var out []string
-			for name := range ringsParams {
+			for name := range ringsParams() {
 				out = append(out, name)
 			}
 			return out, nd

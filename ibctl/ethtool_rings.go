@@ -3,6 +3,7 @@ package ibctl
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
@@ -39,19 +40,18 @@ func ringsText(dev string, r netlinkx.Rings) string {
 }
 
 // ringsParams are the names `ethtool -G` (6.1) accepts, with their
-// attribute and whether they take on/off.
-var ringsParams = map[string]struct {
-	attr uint16
-	bool bool
-}{
-	"rx":         {unix.ETHTOOL_A_RINGS_RX, false},
-	"rx-mini":    {unix.ETHTOOL_A_RINGS_RX_MINI, false},
-	"rx-jumbo":   {unix.ETHTOOL_A_RINGS_RX_JUMBO, false},
-	"tx":         {unix.ETHTOOL_A_RINGS_TX, false},
-	"rx-buf-len": {unix.ETHTOOL_A_RINGS_RX_BUF_LEN, false},
-	"cqe-size":   {unix.ETHTOOL_A_RINGS_CQE_SIZE, false},
-	"tx-push":    {unix.ETHTOOL_A_RINGS_TX_PUSH, true},
-}
+// attribute and whether they take on/off, built on first use.
+var ringsParams = sync.OnceValue(func() map[string]ethtoolParam {
+	return map[string]ethtoolParam{
+		"rx":         {unix.ETHTOOL_A_RINGS_RX, false},
+		"rx-mini":    {unix.ETHTOOL_A_RINGS_RX_MINI, false},
+		"rx-jumbo":   {unix.ETHTOOL_A_RINGS_RX_JUMBO, false},
+		"tx":         {unix.ETHTOOL_A_RINGS_TX, false},
+		"rx-buf-len": {unix.ETHTOOL_A_RINGS_RX_BUF_LEN, false},
+		"cqe-size":   {unix.ETHTOOL_A_RINGS_CQE_SIZE, false},
+		"tx-push":    {unix.ETHTOOL_A_RINGS_TX_PUSH, true},
+	}
+})
 
 // parseRingsArgs parses `-G DEV name value ...` as ethtool does (u32
 // values, on/off for tx-push).
@@ -60,8 +60,8 @@ func parseRingsArgs(args []string) (netlinkx.RingsSet, []uint16, error) {
 		return nil, nil, usagef("ethtool -G: no ring parameters given")
 	}
 	set, order, err := parseParamArgs("-G", args, func(name string) (ethtoolParam, bool) {
-		p, ok := ringsParams[name]
-		return ethtoolParam{p.attr, p.bool}, ok
+		p, ok := ringsParams()[name]
+		return p, ok
 	})
 	return netlinkx.RingsSet(set), order, err
 }

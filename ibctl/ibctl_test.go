@@ -19,19 +19,19 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // env is one emulated driver served in-process, and a way to run ibctl
 // command lines against it.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	client *netlinkx.Client
 	node   string
 	drv    *driver.Driver
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvWith(t, driver.Options{})
 }
 
 // newEnvWith is newEnv with driver options (a topology, a clock).
-func newEnvWith(t *testing.T, opts driver.Options) *env {
+func newEnvWith(t testing.TB, opts driver.Options) *env {
 	t.Helper()
 	opts.KernelRelease = "6.18.0-test"
 	d, err := driver.New(opts)

@@ -9,19 +9,22 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// rtScopeNames is iproute2's rtnl_rtscope_tab.
-var rtScopeNames = map[uint8]string{
-	unix.RT_SCOPE_UNIVERSE: "global", unix.RT_SCOPE_SITE: "site", unix.RT_SCOPE_LINK: "link",
-	unix.RT_SCOPE_HOST: "host", unix.RT_SCOPE_NOWHERE: "nowhere",
-}
+// rtScopeNames is iproute2's rtnl_rtscope_tab, built on first use.
+var rtScopeNames = sync.OnceValue(func() map[uint8]string {
+	return map[uint8]string{
+		unix.RT_SCOPE_UNIVERSE: "global", unix.RT_SCOPE_SITE: "site", unix.RT_SCOPE_LINK: "link",
+		unix.RT_SCOPE_HOST: "host", unix.RT_SCOPE_NOWHERE: "nowhere",
+	}
+})
 
 // scopeName is rtnl_rtscope_n2a.
 func scopeName(s uint8) string {
-	if n, ok := rtScopeNames[s]; ok {
+	if n, ok := rtScopeNames()[s]; ok {
 		return n
 	}
 	return strconv.Itoa(int(s))
@@ -29,7 +32,7 @@ func scopeName(s uint8) string {
 
 // scopeByName is rtnl_rtscope_a2n: a name, or a number up to 255.
 func scopeByName(arg string) (uint8, bool) {
-	for s, n := range rtScopeNames {
+	for s, n := range rtScopeNames() {
 		if n == arg {
 			return s, true
 		}

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ibctl/ibctl/netlinkx"
@@ -56,6 +57,9 @@ func (c *pingCount) String() string {
 }
 
 func (c *pingCount) Type() string { return "int" }
+
+// reset forgets the text given: the option is unset, its value zero.
+func (c *pingCount) reset() { *c.n, c.text, c.set = 0, "", false }
 
 func (c *pingCount) Set(s string) error {
 	c.text, c.set = s, true
@@ -271,7 +275,7 @@ func pingRun(o *PingOptions) error {
 			timeoutMs = uint32(max(1, min(int64(timeoutMs), time.Until(dl).Milliseconds())))
 		}
 		rep, err := c.Ping(netlinkx.PingRequest{Dev: dev, Dst: dst.AsSlice(), Size: uint32(o.Size), Ident: ident,
-			Seq: uint16(seq), TimeoutMs: timeoutMs, PMTUDisc: pmtuModes[o.PMTU]})
+			Seq: uint16(seq), TimeoutMs: timeoutMs, PMTUDisc: pmtuModes()[o.PMTU]})
 		if e, ok := Errno(err); ok && bannerDone {
 			// A send that fails once ping runs (the route or the link
 			// went away) is a hard local error of that packet alone:
@@ -420,5 +424,7 @@ func rttSummary(us []int64) string {
 	return f(minv) + "/" + f(avg) + "/" + f(maxv) + "/" + f(mdev)
 }
 
-// pmtuModes are -M's values.
-var pmtuModes = map[string]uint8{"want": netlinkx.PMTUDiscWant, "do": netlinkx.PMTUDiscDo, "dont": netlinkx.PMTUDiscDont}
+// pmtuModes are -M's values, built on first use.
+var pmtuModes = sync.OnceValue(func() map[string]uint8 {
+	return map[string]uint8{"want": netlinkx.PMTUDiscWant, "do": netlinkx.PMTUDiscDo, "dont": netlinkx.PMTUDiscDont}
+})

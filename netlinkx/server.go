@@ -176,27 +176,18 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 		}
 	}()
 	buf := make([]byte, maxDatagram)
+	pk := &packer{write: func(b []byte) error { return s.write(c, b) }}
+	sess.emit = pk.add
 	for {
 		n, err := c.Read(buf)
 		if err != nil || n == 0 {
 			return
 		}
-		// Pack replies into datagrams of up to packLimit bytes, as the
-		// kernel fills a dump skb with as many messages as fit.
-		var out []byte
 		for _, reply := range sess.handleDatagram(buf[:n]) {
-			if len(out) > 0 && len(out)+len(reply) > packLimit {
-				if err := s.write(c, out); err != nil {
-					return
-				}
-				out = out[:0]
-			}
-			out = append(out, reply...)
+			pk.add(reply)
 		}
-		if len(out) > 0 {
-			if err := s.write(c, out); err != nil {
-				return
-			}
+		if pk.flush() != nil {
+			return
 		}
 	}
 }
@@ -209,6 +200,10 @@ type session struct {
 	node    Node
 	batch   bool
 	durable Node // the node handle outside batches
+	// emit, when set, sends a reply message on (packed with the next);
+	// a dump that streams uses it, and the replies of the messages
+	// before it in a datagram go first.
+	emit func([]byte) error
 }
 
 // handleDatagram decodes every message in b and returns the reply datagrams.
@@ -226,6 +221,12 @@ func (ss *session) handleDatagram(b []byte) [][]byte {
 			return append(out, wire.ErrorReply(h, unix.EINVAL, err.Error()))
 		}
 		out = append(out, ss.handle(m)...)
+		if ss.emit != nil {
+			for _, r := range out {
+				ss.emit(r)
+			}
+			out = out[:0]
+		}
 		b = rest
 	}
 	return out
@@ -271,6 +272,9 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 		var stop func()
 		ctx, stop = watchHangup(ss.conn)
 		defer stop()
+	}
+	if p, ok := node.(LinkPager); ok && ss.emit != nil && m.Header.Type == unix.RTM_GETLINK && m.Header.Flags&netlink.Dump != 0 {
+		return streamLinks(m, p, ss.emit)
 	}
 	replies, err := dispatch(ctx, ss.s.b, node, m)
 	if err != nil {

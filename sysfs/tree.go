@@ -244,7 +244,7 @@ func compile(p string) []segment {
 			segs = append(segs, segment{lit: s})
 			continue
 		}
-		k, ok := kinds[s[i+1:j]]
+		k, ok := kinds()[s[i+1:j]]
 		if !ok {
 			panic(fmt.Sprintf("sysfs: unknown parameter in %q", p))
 		}
@@ -282,41 +282,44 @@ type kind struct {
 	bind func(c *call, a *args, v string) (bool, error)
 }
 
-var kinds = map[string]*kind{
-	"dev": {
-		list: func(c *call) ([]string, error) { return c.devices(), nil },
-		bind: func(c *call, a *args, v string) (bool, error) {
-			d, err := c.device(v)
-			if err != nil || d == nil {
-				return false, err
-			}
-			a.dev = *d
-			return true, nil
-		},
-	},
-	"param": {
-		list: func(c *call) ([]string, error) {
-			var names []string
-			for _, p := range c.params() {
-				if p.Perm&0o777 != 0 {
-					names = append(names, p.Name)
+// kinds are the parameter types by name, built on first use.
+var kinds = sync.OnceValue(func() map[string]*kind {
+	return map[string]*kind{
+		"dev": {
+			list: func(c *call) ([]string, error) { return c.devices(), nil },
+			bind: func(c *call, a *args, v string) (bool, error) {
+				d, err := c.device(v)
+				if err != nil || d == nil {
+					return false, err
 				}
-			}
-			return names, nil
+				a.dev = *d
+				return true, nil
+			},
 		},
-		bind: func(c *call, a *args, v string) (bool, error) {
-			for _, p := range c.params() {
-				// A parameter without permission bits has no file
-				// (module_param(..., 0)).
-				if p.Name == v && p.Perm&0o777 != 0 {
-					a.param = p
-					return true, nil
+		"param": {
+			list: func(c *call) ([]string, error) {
+				var names []string
+				for _, p := range c.params() {
+					if p.Perm&0o777 != 0 {
+						names = append(names, p.Name)
+					}
 				}
-			}
-			return false, nil
+				return names, nil
+			},
+			bind: func(c *call, a *args, v string) (bool, error) {
+				for _, p := range c.params() {
+					// A parameter without permission bits has no file
+					// (module_param(..., 0)).
+					if p.Name == v && p.Perm&0o777 != 0 {
+						a.param = p
+						return true, nil
+					}
+				}
+				return false, nil
+			},
 		},
-	},
-}
+	}
+})
 
 // call memoises Driver lookups for the duration of one operation.
 type call struct {

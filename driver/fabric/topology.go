@@ -15,15 +15,22 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
-// Lane rates in Mb/s per lane, as ib_get_link_ksettings reports them.
-var laneRates = map[string]int{
-	"SDR": 2500, "DDR": 5000, "QDR": 10000, "FDR10": 10000, "FDR": 14000,
-	"EDR": 25000, "HDR": 50000, "NDR": 100000, "XDR": 200000,
-}
+// laneRates and widths are the lane rates in Mb/s per lane, as
+// ib_get_link_ksettings reports them, and the lane counts, built on first
+// use.
+var laneRates = sync.OnceValue(func() map[string]int {
+	return map[string]int{
+		"SDR": 2500, "DDR": 5000, "QDR": 10000, "FDR10": 10000, "FDR": 14000,
+		"EDR": 25000, "HDR": 50000, "NDR": 100000, "XDR": 200000,
+	}
+})
 
-var widths = map[string]int{"1X": 1, "2X": 2, "4X": 4, "8X": 8, "12X": 12}
+var widths = sync.OnceValue(func() map[string]int {
+	return map[string]int{"1X": 1, "2X": 2, "4X": 4, "8X": 8, "12X": 12}
+})
 
 // Capabilities are what a port's HCA offers IPoIB.
 type Capabilities struct {
@@ -157,10 +164,10 @@ func (t *Topology) Validate() error {
 			if port.MTU == 0 {
 				port.MTU = 4096
 			}
-			if _, ok := widths[port.Width]; !ok {
+			if _, ok := widths()[port.Width]; !ok {
 				return fmt.Errorf("node %q port %d: invalid width %q", n.Name, p+1, port.Width)
 			}
-			if _, ok := laneRates[port.Speed]; !ok {
+			if _, ok := laneRates()[port.Speed]; !ok {
 				return fmt.Errorf("node %q port %d: invalid speed %q", n.Name, p+1, port.Speed)
 			}
 			if !validIBMTU(port.MTU) {
@@ -254,7 +261,7 @@ func validIBMTU(m int) bool {
 }
 
 // LinkSpeed returns the port's speed in Mb/s: lane rate × width.
-func (p Port) LinkSpeed() int { return laneRates[p.Speed] * widths[p.Width] }
+func (p Port) LinkSpeed() int { return laneRates()[p.Speed] * widths()[p.Width] }
 
 // RateString is the port rate as ibstat prints it after "Rate: ". The
 // kernel's sysfs rate file counts in units of 0.1 Gb/s with 14 Gb/s per FDR

@@ -649,7 +649,14 @@ func encodeSnapshot(data map[string][]byte) ([]byte, error) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	// Sized for keys that need no escaping, so that a large snapshot is
+	// one allocation instead of a doubling series of them.
+	size := len("{\n}\n")
+	for _, k := range keys {
+		size += len(",\n\"\":") + len(k) + len(data[k])
+	}
 	var w bytes.Buffer
+	w.Grow(size)
 	w.WriteByte('{')
 	for i, k := range keys {
 		if i > 0 {

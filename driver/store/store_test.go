@@ -801,3 +801,19 @@ func TestApplyLazyThenSync(t *testing.T) {
 	defer mustClose(t, s)
 	assertState(t, s, map[string]string{"a": "1", "b": "2"})
 }
+
+// BenchmarkEncodeSnapshot encodes the snapshot of 32767 devices of about
+// 300 bytes each, as compaction does with that many children saved.
+func BenchmarkEncodeSnapshot(b *testing.B) {
+	data := map[string][]byte{}
+	value := []byte(`{"index":1,"name":"ib0.0001","port":1,"parent":2,"legacy":true,"pkey":32769,` + strings.Repeat(`"x":0,`, 35) + `"y":1}`)
+	for i := range 32767 {
+		data[fmt.Sprintf("node0/dev/%08d", i+4)] = value
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := encodeSnapshot(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

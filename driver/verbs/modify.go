@@ -3,6 +3,7 @@ package verbs
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -109,34 +110,38 @@ func typeIndex(t QPType) int {
 	return ud
 }
 
-var qpTransitions = map[[2]QPState]transition{
-	{QPReset, QPReset}: {valid: true},
-	{QPReset, QPInit}: {valid: true, req: [2]AttrMask{
-		ud: AttrPKeyIndex | AttrPort | AttrQKey,
-		rc: AttrPKeyIndex | AttrPort,
-	}},
-	{QPInit, QPReset}: {valid: true},
-	{QPInit, QPError}: {valid: true},
-	{QPInit, QPInit}: {valid: true, opt: [2]AttrMask{
-		ud: AttrPKeyIndex | AttrPort | AttrQKey,
-		rc: AttrPKeyIndex | AttrPort,
-	}},
-	{QPInit, QPRTR}: {valid: true,
-		req: [2]AttrMask{rc: AttrAV | AttrPathMTU | AttrDestQPN | AttrRQPSN | AttrMinRNRTimer},
-		opt: [2]AttrMask{ud: AttrPKeyIndex | AttrQKey, rc: AttrPKeyIndex},
-	},
-	{QPRTR, QPReset}: {valid: true},
-	{QPRTR, QPError}: {valid: true},
-	{QPRTR, QPRTS}: {valid: true,
-		req: [2]AttrMask{ud: AttrSQPSN, rc: AttrSQPSN | AttrTimeout | AttrRetryCnt | AttrRNRRetry},
-		opt: [2]AttrMask{ud: AttrQKey, rc: AttrMinRNRTimer},
-	},
-	{QPRTS, QPReset}:   {valid: true},
-	{QPRTS, QPError}:   {valid: true},
-	{QPRTS, QPRTS}:     {valid: true, opt: [2]AttrMask{ud: AttrQKey, rc: AttrMinRNRTimer}},
-	{QPError, QPReset}: {valid: true},
-	{QPError, QPError}: {valid: true},
-}
+// qpTransitions are the allowed state changes with their required and
+// optional attributes (see Modify), built on first use.
+var qpTransitions = sync.OnceValue(func() map[[2]QPState]transition {
+	return map[[2]QPState]transition{
+		{QPReset, QPReset}: {valid: true},
+		{QPReset, QPInit}: {valid: true, req: [2]AttrMask{
+			ud: AttrPKeyIndex | AttrPort | AttrQKey,
+			rc: AttrPKeyIndex | AttrPort,
+		}},
+		{QPInit, QPReset}: {valid: true},
+		{QPInit, QPError}: {valid: true},
+		{QPInit, QPInit}: {valid: true, opt: [2]AttrMask{
+			ud: AttrPKeyIndex | AttrPort | AttrQKey,
+			rc: AttrPKeyIndex | AttrPort,
+		}},
+		{QPInit, QPRTR}: {valid: true,
+			req: [2]AttrMask{rc: AttrAV | AttrPathMTU | AttrDestQPN | AttrRQPSN | AttrMinRNRTimer},
+			opt: [2]AttrMask{ud: AttrPKeyIndex | AttrQKey, rc: AttrPKeyIndex},
+		},
+		{QPRTR, QPReset}: {valid: true},
+		{QPRTR, QPError}: {valid: true},
+		{QPRTR, QPRTS}: {valid: true,
+			req: [2]AttrMask{ud: AttrSQPSN, rc: AttrSQPSN | AttrTimeout | AttrRetryCnt | AttrRNRRetry},
+			opt: [2]AttrMask{ud: AttrQKey, rc: AttrMinRNRTimer},
+		},
+		{QPRTS, QPReset}:   {valid: true},
+		{QPRTS, QPError}:   {valid: true},
+		{QPRTS, QPRTS}:     {valid: true, opt: [2]AttrMask{ud: AttrQKey, rc: AttrMinRNRTimer}},
+		{QPError, QPReset}: {valid: true},
+		{QPError, QPError}: {valid: true},
+	}
+})
 
 // Modify changes the QP's attributes and state (ib_modify_qp). Without
 // AttrState in mask the QP stays in its state and the transition is
@@ -163,7 +168,7 @@ func (qp *QP) Modify(attr QPAttr, mask AttrMask) error {
 	if mask&AttrState != 0 {
 		next = attr.State
 	}
-	t, ok := qpTransitions[[2]QPState{cur, next}]
+	t, ok := qpTransitions()[[2]QPState{cur, next}]
 	if !ok || !t.valid {
 		qp.mu.Unlock()
 		return newError(op, unix.EINVAL, cur.String()+"->"+next.String()+" not allowed")
