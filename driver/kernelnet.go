@@ -200,7 +200,7 @@ func (n *stack) openNamespace(reclaim bool) error {
 		changed: make(chan struct{}, 1), done: make(chan struct{}),
 		dirtyLink: map[uint32]bool{}, dirtyAddr: map[uint32]bool{}, byKernel: map[uint32]int32{}}
 	n.kern = k
-	for _, nd := range sortedDevs(n.devs) {
+	for _, nd := range n.order.list() {
 		n.syncKernel(nd)
 	}
 	stop, err := ns.Watch(k.note)
