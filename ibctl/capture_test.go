@@ -171,39 +171,47 @@ func TestCaptureText(t *testing.T) {
 		name, setup, args, run string
 		udPeer                 bool
 		want                   string
+		node                   string // where capture runs; node0 by default
 	}{
+		{"broadcast received", "", "-e -i ib0 -c 2 arp", "ping -c 1 10.0.0.2", false,
+			"T   B ethertype ARP (0x0806), length 72: Request who-has 10.0.0.2 tell 10.0.0.1, length 56\n" +
+				"T Out ethertype ARP (0x0806), length 72: Reply 10.0.0.2 is-at {HW1}, length 56\n", "node1"},
+		{"connected", "sys write class/net/ib0/mode connected;-n node1 sys write class/net/ib0/mode connected",
+			"-i ib0 -c 2 icmp", "ping -c 1 -s 4000 10.0.0.2", false,
+			"T IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id {ID}, seq 1, length 4008\n" +
+				"T IP 10.0.0.2 > 10.0.0.1: ICMP echo reply, id {ID}, seq 1, length 4008\n", ""},
 		{"arp and echo", "", "-i ib0 -c 4", "ping -c 1 10.0.0.2", false,
 			"T ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 56\n" +
 				"T ARP, Reply 10.0.0.2 is-at {HW1}, length 56\n" +
 				"T IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id {ID}, seq 1, length 64\n" +
-				"T IP 10.0.0.2 > 10.0.0.1: ICMP echo reply, id {ID}, seq 1, length 64\n"},
+				"T IP 10.0.0.2 > 10.0.0.1: ICMP echo reply, id {ID}, seq 1, length 64\n", ""},
 		{"link header", "", "-e -i ib0 -c 4", "ping -c 1 10.0.0.2", false,
 			"T Out ethertype ARP (0x0806), length 72: Request who-has 10.0.0.2 tell 10.0.0.1, length 56\n" +
 				"T  In ethertype ARP (0x0806), length 72: Reply 10.0.0.2 is-at {HW1}, length 56\n" +
 				"T Out ethertype IPv4 (0x0800), length 100: IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id {ID}, seq 1, length 64\n" +
-				"T  In ethertype IPv4 (0x0800), length 100: IP 10.0.0.2 > 10.0.0.1: ICMP echo reply, id {ID}, seq 1, length 64\n"},
+				"T  In ethertype IPv4 (0x0800), length 100: IP 10.0.0.2 > 10.0.0.1: ICMP echo reply, id {ID}, seq 1, length 64\n", ""},
 		{"filter icmp", "", "-i ib0 -c 2 icmp", "ping -c 1 10.0.0.2", false,
 			"T IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id {ID}, seq 1, length 64\n" +
-				"T IP 10.0.0.2 > 10.0.0.1: ICMP echo reply, id {ID}, seq 1, length 64\n"},
+				"T IP 10.0.0.2 > 10.0.0.1: ICMP echo reply, id {ID}, seq 1, length 64\n", ""},
 		{"filter not arp and host", "", "-i ib0 -c 1 not arp and host 10.0.0.2 and ( icmp or ip6 )", "ping -c 1 10.0.0.2", false,
-			"T IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id {ID}, seq 1, length 64\n"},
+			"T IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id {ID}, seq 1, length 64\n", ""},
 		{"neighbour discovery", "", "-i ib0 -c 4 ip6", "ping -c 1 -I ib0 {LL1}", false,
 			"T IP6 {LL0} > ff02::1:ff00:2001: ICMP6, neighbor solicitation, who has {LL1}, length 48\n" +
 				"T IP6 {LL1} > {LL0}: ICMP6, neighbor advertisement, tgt is {LL1}, length 48\n" +
 				"T IP6 {LL0} > {LL1}: ICMP6, echo request, id {ID}, seq 1, length 64\n" +
-				"T IP6 {LL1} > {LL0}: ICMP6, echo reply, id {ID}, seq 1, length 64\n"},
+				"T IP6 {LL1} > {LL0}: ICMP6, echo reply, id {ID}, seq 1, length 64\n", ""},
 		{"dropped", "sys write class/net/ib0/mode connected", "-e -i ib0 -c 3", "ping -c 1 -s 4000 10.0.0.2", true,
 			"T Out ethertype ARP (0x0806), length 72: Request who-has 10.0.0.2 tell 10.0.0.1, length 56\n" +
 				"T  In ethertype ARP (0x0806), length 72: Reply 10.0.0.2 is-at {HW1}, length 56\n" +
-				"T Out ethertype IPv4 (0x0800), length 4044: IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id {ID}, seq 1, length 4008 [dropped: PKT_TOO_BIG]\n"},
+				"T Out ethertype IPv4 (0x0800), length 4044: IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id {ID}, seq 1, length 4008 [dropped: PKT_TOO_BIG]\n", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e, vars := captureEnv(t, tt.udPeer)
 			if tt.setup != "" {
-				e.ok(tt.setup)
+				e.ok(strings.Split(tt.setup, ";")...)
 			}
-			r := e.startCapture("", tt.args)
+			r := e.startCapture(tt.node, tt.args)
 			e.run(vars.Replace(tt.run))
 			r.wait(t)
 			got := captureStampRE.ReplaceAllString(r.out.String(), "T ")
