@@ -67,6 +67,9 @@ EXPRESSION is a subset of pcap-filter(7): arp, rarp, ip, ip6, icmp, icmp6, host 
 combined with and (&&), or (||), not (!) and parentheses.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			if f.Globals.JSON {
+				return usagef("capture: -j: capture has no JSON output")
+			}
 			o.Expr = strings.Join(args, " ")
 			o.count, o.snaplen = flagText(cmd, "count"), flagText(cmd, "snapshot-length")
 			if err := o.parse(); err != nil {

@@ -337,6 +337,7 @@ func TestCaptureErrors(t *testing.T) {
 		status      int
 	}{
 		{"capture", "ibctl: capture: no interface: give one with -i DEV\n", 2},
+		{"-j capture -i ib0", "ibctl: capture: -j: capture has no JSON output\n", 2},
 		{"capture -i ib9", "ibctl: capture: ib9: No such device exists\n", 1},
 		{"capture -i ib1", "ibctl: capture: ib1: That device is not up\n", 1},
 		{"capture -i ib0 -c 0", "ibctl: capture: invalid packet count 0\n", 2},
