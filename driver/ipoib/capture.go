@@ -2,6 +2,7 @@ package ipoib
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
@@ -153,4 +154,128 @@ func (ep *Endpoint) tapRC(p *taps, pkt []byte) {
 		f.Drop = DropDevReady
 	}
 	ep.tap(p, f)
+}
+
+// tapSet is a set of taps that can be added and removed (a port's link).
+type tapSet struct {
+	taps atomic.Pointer[taps]
+	mu   sync.Mutex
+}
+
+func (s *tapSet) add(t *Tap) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var cur taps
+	if p := s.taps.Load(); p != nil {
+		cur = *p
+	}
+	next := append(append(taps(nil), cur...), t)
+	s.taps.Store(&next)
+}
+
+func (s *tapSet) remove(t *Tap) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.taps.Load()
+	if p == nil {
+		return
+	}
+	var next taps
+	for _, x := range *p {
+		if x != t {
+			next = append(next, x)
+		}
+	}
+	if len(next) == 0 {
+		s.taps.Store(nil)
+		return
+	}
+	s.taps.Store(&next)
+}
+
+// AddWireTap makes t see the packets that cross the port's link, as IB
+// packets (Frame.Data from the LRH to the VCRC; an RC train as the
+// packets it stands for), until RemoveWireTap.
+func (p *Port) AddWireTap(t *Tap) { p.wire.add(t) }
+
+// RemoveWireTap stops t seeing the port's link.
+func (p *Port) RemoveWireTap(t *Tap) { p.wire.remove(t) }
+
+// tapWire encodes a packet crossing a port's link for its taps.
+func tapWire(ts *taps, p *verbs.Packet, pktType uint8) {
+	now := time.Now()
+	for _, ib := range wirePackets(p) {
+		buf := header.AppendIBPacket(nil, &ib)
+		for _, t := range *ts {
+			t.fn(&Frame{Time: now, PktType: pktType, Data: buf})
+		}
+	}
+}
+
+// wirePackets are the IB packets a verbs packet stands for.
+func wirePackets(p *verbs.Packet) []header.IBPacket {
+	base := header.IBPacket{SLID: p.SLID, DLID: p.DLID, GRH: p.GRH, SGID: p.SGID, DGID: p.DGID, HopLimit: 0xff,
+		PKey: p.PKey, DestQP: p.DestQPN, PSN: p.PSN, AckReq: p.AckReq, Imm: p.Imm, Payload: p.Payload}
+	switch p.Opcode {
+	case verbs.OpUDSendOnly, verbs.OpUDSendOnlyImm:
+		base.Opcode, base.QKey, base.SrcQP = header.OpUDSendOnly, p.QKey, p.SrcQPN
+		if p.Opcode == verbs.OpUDSendOnlyImm {
+			base.Opcode = header.OpUDSendOnlyImm
+		}
+		return []header.IBPacket{base}
+	case verbs.OpRCAck, verbs.OpRCRNRNak, verbs.OpRCNak:
+		// AETH syndromes (IBA 9.7.5.1): ACK without credits, RNR NAK
+		// with its timer, NAK with its code
+		base.Opcode, base.Syndrome, base.Payload = header.OpRCAck, 0x1f, nil
+		if p.Opcode == verbs.OpRCRNRNak {
+			base.Syndrome = 0x20 | p.Syndrome&0x1f
+		} else if p.Opcode == verbs.OpRCNak {
+			base.Syndrome = 0x60 | p.Syndrome&0x1f
+		}
+		return []header.IBPacket{base}
+	}
+	n := max(1, p.Segments)
+	if n == 1 {
+		base.Opcode = rcOpcode(p.Opcode)
+		return []header.IBPacket{base}
+	}
+	// a train: every packet a path MTU but the last
+	mtu := 256
+	for mtu < 4096 && n*mtu < len(p.Payload) {
+		mtu *= 2
+	}
+	out := make([]header.IBPacket, n)
+	for i := range out {
+		q := base
+		q.PSN = (p.PSN + uint32(i)) & 0xffffff
+		q.Payload = p.Payload[i*mtu : min(len(p.Payload), (i+1)*mtu)]
+		q.AckReq, q.Imm = false, 0
+		switch i {
+		case 0:
+			q.Opcode = rcOpcode(p.Opcode)
+		case n - 1:
+			q.Opcode, q.AckReq, q.Imm = rcOpcode(p.LastOpcode), p.AckReq, p.Imm
+		default:
+			q.Opcode = header.OpRCSendMiddle
+		}
+		out[i] = q
+	}
+	return out
+}
+
+// rcOpcode is the BTH opcode of an RC send.
+func rcOpcode(o verbs.Opcode) uint8 {
+	switch o {
+	case verbs.OpRCSendFirst:
+		return header.OpRCSendFirst
+	case verbs.OpRCSendMiddle:
+		return header.OpRCSendMiddle
+	case verbs.OpRCSendLast:
+		return header.OpRCSendLast
+	case verbs.OpRCSendLastImm:
+		return header.OpRCSendLastImm
+	case verbs.OpRCSendOnlyImm:
+		return header.OpRCSendOnlyImm
+	}
+	return header.OpRCSendOnly
 }

@@ -1,10 +1,12 @@
 package ipoib
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/verbs"
 )
 
 // frameRec is what a test tap keeps of a frame.
@@ -130,5 +132,78 @@ func TestTapGoneWithEndpoint(t *testing.T) {
 	<-late.Gone() // added to a closed endpoint: gone at once
 	if tp.n0.ep.taps.Load() != nil {
 		t.Error("a closed endpoint keeps taps")
+	}
+}
+
+// TestWirePackets checks how verbs packets become IB packets: a train
+// splits at the path MTU with consecutive PSNs, the acknowledge request
+// and immediate data on its last packet; NAKs carry their AETH syndrome.
+func TestWirePackets(t *testing.T) {
+	payload := make([]byte, 2*1024+10)
+	train := &verbs.Packet{SLID: 1, DLID: 3, PKey: 0xffff, DestQPN: 0x49, PSN: 0xfffffe, Opcode: verbs.OpRCSendFirst,
+		LastOpcode: verbs.OpRCSendLastImm, Segments: 3, AckReq: true, Imm: 7, Payload: payload}
+	type pk struct {
+		op     uint8
+		psn    uint32
+		n      int
+		ack    bool
+		imm    uint32
+		syndr  uint8
+		qkey   uint32
+		srcQPN uint32
+	}
+	tests := []struct {
+		name string
+		p    *verbs.Packet
+		want []pk
+	}{
+		{"train", train, []pk{{header.OpRCSendFirst, 0xfffffe, 1024, false, 0, 0, 0, 0},
+			{header.OpRCSendMiddle, 0xffffff, 1024, false, 0, 0, 0, 0},
+			{header.OpRCSendLastImm, 0, 10, true, 7, 0, 0, 0}}},
+		{"ud", &verbs.Packet{Opcode: verbs.OpUDSendOnly, QKey: 0xb1b, SrcQPN: 0x48, PSN: 3, Payload: payload[:100]},
+			[]pk{{header.OpUDSendOnly, 3, 100, false, 0, 0, 0xb1b, 0x48}}},
+		{"rc only", &verbs.Packet{Opcode: verbs.OpRCSendOnly, PSN: 4, AckReq: true, Payload: payload[:100]},
+			[]pk{{header.OpRCSendOnly, 4, 100, true, 0, 0, 0, 0}}},
+		{"ack", &verbs.Packet{Opcode: verbs.OpRCAck, PSN: 5}, []pk{{header.OpRCAck, 5, 0, false, 0, 0x1f, 0, 0}}},
+		{"rnr nak", &verbs.Packet{Opcode: verbs.OpRCRNRNak, PSN: 6, Syndrome: 12}, []pk{{header.OpRCAck, 6, 0, false, 0, 0x2c, 0, 0}}},
+		{"nak", &verbs.Packet{Opcode: verbs.OpRCNak, PSN: 7, Syndrome: 3}, []pk{{header.OpRCAck, 7, 0, false, 0, 0x63, 0, 0}}},
+	}
+	for _, tt := range tests {
+		var got []pk
+		for _, q := range wirePackets(tt.p) {
+			got = append(got, pk{q.Opcode, q.PSN, len(q.Payload), q.AckReq, q.Imm, q.Syndrome, q.QKey, q.SrcQP})
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestWireTap checks the port's link tap: a UD packet leaves node0's
+// port and arrives at node1's, encoded from the LRH to the VCRC.
+func TestWireTap(t *testing.T) {
+	tp := newTestPair(t, false)
+	got := make(chan []byte, 4)
+	tap := NewTap(func(f *Frame) { got <- append([]byte{f.PktType}, f.Data...) })
+	tp.n0.port.AddWireTap(tap)
+	tp.n1.port.AddWireTap(tap)
+	pkt := udpPacket(100)
+	if err := tp.n0.ep.WritePacket(pkt, tp.n1.hw); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []uint8{PacketOutgoing, PacketHost} {
+		b := <-got
+		// LRH 8, BTH 12, DETH 8, payload, ICRC 4, VCRC 2
+		if b[0] != want || len(b)-1 != 8+12+8+len(pkt)+4+2 || b[1+8] != header.OpUDSendOnly {
+			t.Errorf("frame % x", b[:min(len(b), 40)])
+		}
+	}
+	tp.n0.port.RemoveWireTap(tap)
+	tp.n1.port.RemoveWireTap(tap)
+	if err := tp.n0.ep.WritePacket(pkt, tp.n1.hw); err != nil {
+		t.Fatal(err)
+	}
+	if tp.n1.waitRx(2) != 2 || len(got) != 0 {
+		t.Errorf("removed taps saw %d frames", len(got))
 	}
 }
