@@ -2,6 +2,8 @@ package driver
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/ibctl/ibctl/driver/ipoib"
@@ -44,20 +46,32 @@ func (n *Node) Capture(ctx context.Context, r netlinkx.CaptureRequest, emit func
 			lost.Add(1)
 		}
 	})
-	n.d.mu.Lock()
-	nd, err := n.lookup("capture", 0, r.Dev)
-	if err != nil {
+	var index int32
+	var gone <-chan struct{} // a fabric port never goes
+	if r.Fabric {
+		p, err := n.fabricPort(r.Dev)
+		if err != nil {
+			return netlinkx.CaptureStats{}, err
+		}
+		p.AddWireTap(tap)
+		defer p.RemoveWireTap(tap)
+	} else {
+		n.d.mu.Lock()
+		nd, err := n.lookup("capture", 0, r.Dev)
+		if err != nil {
+			n.d.mu.Unlock()
+			return netlinkx.CaptureStats{}, err
+		}
+		ep := nd.dp
+		if ep == nil {
+			n.d.mu.Unlock()
+			return netlinkx.CaptureStats{}, errorf("capture", r.Dev, unix.ENETDOWN, "That device is not up")
+		}
+		index, gone = nd.index, tap.Gone()
+		ep.AddTap(tap)
 		n.d.mu.Unlock()
-		return netlinkx.CaptureStats{}, err
+		defer ep.RemoveTap(tap)
 	}
-	ep, index := nd.dp, nd.index
-	if ep == nil {
-		n.d.mu.Unlock()
-		return netlinkx.CaptureStats{}, errorf("capture", r.Dev, unix.ENETDOWN, "That device is not up")
-	}
-	ep.AddTap(tap)
-	n.d.mu.Unlock()
-	defer ep.RemoveTap(tap)
 	if err := emit(nil); err != nil {
 		return netlinkx.CaptureStats{}, nil
 	}
@@ -88,7 +102,7 @@ func (n *Node) Capture(ctx context.Context, r netlinkx.CaptureRequest, emit func
 			if err := drain(p); err != nil {
 				return stats(netlinkx.CaptureStopped), nil
 			}
-		case <-tap.Gone():
+		case <-gone:
 			for {
 				select {
 				case p := <-ch:
@@ -109,4 +123,21 @@ func (n *Node) Capture(ctx context.Context, r netlinkx.CaptureRequest, emit func
 			return stats(netlinkx.CaptureWentDown), nil
 		}
 	}
+}
+
+// fabricPort finds the HCA port NODE/PORT ("node1/2"); any node of the
+// fabric may be named.
+func (n *Node) fabricPort(name string) (*ipoib.Port, error) {
+	node, num, ok := strings.Cut(name, "/")
+	port, err := strconv.Atoi(num)
+	if !ok || err != nil {
+		return nil, errorf("capture", name, unix.EINVAL, "a fabric port is NODE/PORT")
+	}
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	s, ok := n.d.nodes[node]
+	if !ok || port < 1 || port > len(s.ports) {
+		return nil, errorf("capture", name, unix.ENODEV, "no such fabric port")
+	}
+	return s.ports[port-1], nil
 }

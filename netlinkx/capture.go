@@ -13,8 +13,11 @@ import (
 
 // CaptureRequest asks for the packets of one interface.
 type CaptureRequest struct {
-	Dev     string
-	Snaplen uint32 // bytes of each IPoIB packet to copy; 0 copies all
+	Dev     string // an interface; with Fabric, a fabric port NODE/PORT
+	Snaplen uint32 // bytes of each packet to copy; 0 copies all
+	// Fabric asks for what crosses a fabric port, as IB packets (LRH to
+	// VCRC) in CapturedPacket.Data, instead of an interface's packets.
+	Fabric bool
 }
 
 // CapturedPacket is one packet an interface sent, received or dropped.
@@ -91,6 +94,8 @@ func (ss *session) capture(m netlink.Message, node Node) [][]byte {
 			r.Dev = ad.String()
 		case wire.AttrSnaplen:
 			r.Snaplen = ad.Uint32()
+		case wire.AttrFabric:
+			r.Fabric = ad.Uint8() != 0
 		}
 	}
 	if ad.Err() != nil {
@@ -170,6 +175,9 @@ func (c *Client) Capture(ctx context.Context, r CaptureRequest, started func(), 
 	ae := netlink.NewAttributeEncoder()
 	ae.String(wire.AttrDev, r.Dev)
 	ae.Uint32(wire.AttrSnaplen, r.Snaplen)
+	if r.Fabric {
+		ae.Uint8(wire.AttrFabric, 1)
+	}
 	b, err := wire.MarshalMessage(netlink.Header{Type: wire.FamilyIbctl, Flags: netlink.Request | netlink.Acknowledge | netlink.Dump, Sequence: seq},
 		append(wire.GenlHeader(wire.CmdCapture), wire.Encode(ae)...))
 	if err != nil {

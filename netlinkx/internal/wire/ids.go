@@ -153,4 +153,5 @@ const (
 	AttrCaptured uint16 = 101 // u64, packets the capture point saw
 	AttrLost     uint16 = 102 // u64, packets lost because the reader fell behind
 	AttrEnd      uint16 = 103 // u8, why the stream ended (CaptureEnd)
+	AttrFabric   uint16 = 104 // u8, 1: capture a fabric port's link, as IB packets
 )
