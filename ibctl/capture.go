@@ -27,6 +27,7 @@ type CaptureOptions struct {
 	Snaplen  int    // -s
 	EFlag    bool   // -e
 	LinkType string // -y
+	Fabric   bool   // --fabric: Dev is a fabric port NODE/PORT
 	Expr     string // the filter expression, its words joined
 
 	count, snaplen string // as given
@@ -43,7 +44,7 @@ const maxSnaplen = 262144
 func NewCmdCapture(f *Factory, runF func(*CaptureOptions) error) *cobra.Command {
 	o := &CaptureOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "capture -i DEV [-c COUNT] [-w FILE] [-s SNAPLEN] [-e] [-y LINKTYPE] [EXPRESSION]",
+		Use:   "capture [--fabric] -i DEV [-c COUNT] [-w FILE] [-s SNAPLEN] [-e] [-y LINKTYPE] [EXPRESSION]",
 		Short: "Watch an interface's packets, as tcpdump does",
 		Long: `Print the packets an IPoIB interface of the node sends and receives, multicast
 included, one line each in tcpdump's style (numeric addresses, as tcpdump -n), or write
@@ -64,7 +65,13 @@ is deleted; it then prints tcpdump's statistics on standard error. An interface 
 not up and joined cannot be captured on.
 
 EXPRESSION is a subset of pcap-filter(7): arp, rarp, ip, ip6, icmp, icmp6, host ADDR,
-combined with and (&&), or (||), not (!) and parentheses.`,
+combined with and (&&), or (||), not (!) and parentheses.
+
+--fabric -i NODE/PORT captures what crosses an HCA port's link instead, as InfiniBand
+packets: LRH, GRH where present, BTH, DETH (UD) or AETH (acknowledgements), immediate
+data, payload, ICRC and VCRC, an RC message sent as one train written as the packets it
+stands for. Files have link type INFINIBAND (247); the text shows one line per packet
+(direction, LIDs, opcode, P_Key, destination QP, PSN, length). It takes no EXPRESSION.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			if f.Globals.JSON {
@@ -84,7 +91,8 @@ combined with and (&&), or (||), not (!) and parentheses.`,
 	fl.StringVarP(&o.File, "write", "w", "", "write the packets to FILE as pcap (\"-\": standard output)")
 	fl.StringP("snapshot-length", "s", "", "bytes of each packet to keep (0: 262144, the default)")
 	fl.BoolVarP(&o.EFlag, "link-header", "e", false, "print the link-level header")
-	fl.StringVarP(&o.LinkType, "linktype", "y", "LINUX_SLL", "data link type of the file: LINUX_SLL or IPOIB")
+	fl.StringVarP(&o.LinkType, "linktype", "y", "", "data link type of the file: LINUX_SLL (the default) or IPOIB; INFINIBAND with --fabric")
+	fl.BoolVar(&o.Fabric, "fabric", false, "capture a fabric port's link (-i NODE/PORT) as InfiniBand packets")
 	_ = cmd.RegisterFlagCompletionFunc("interface", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return linkNames(f), cobra.ShellCompDirectiveNoFileComp
 	})
@@ -114,13 +122,20 @@ func (o *CaptureOptions) parse() error {
 			o.Snaplen = n
 		}
 	}
-	switch strings.ToUpper(o.LinkType) {
-	case "LINUX_SLL":
+	switch lt := strings.ToUpper(o.LinkType); {
+	case o.Fabric && (lt == "" || lt == "INFINIBAND"):
+		o.linktype = linktypeInfiniband
+	case o.Fabric:
+		return usagef("capture: %s: data link type %s not supported (INFINIBAND)", o.Dev, o.LinkType)
+	case lt == "" || lt == "LINUX_SLL":
 		o.linktype = linktypeLinuxSLL
-	case "IPOIB":
+	case lt == "IPOIB":
 		o.linktype = linktypeIPoIB
 	default:
 		return usagef("capture: %s: data link type %s not supported (LINUX_SLL, IPOIB)", o.Dev, o.LinkType)
+	}
+	if o.Fabric && o.Expr != "" {
+		return usagef("capture: --fabric takes no filter expression")
 	}
 	f, err := parseFilter(o.Expr)
 	if err != nil {
@@ -135,8 +150,11 @@ func (o *CaptureOptions) parse() error {
 
 // linkTypeBanner is how tcpdump names the link type it listens with.
 func linkTypeBanner(lt uint32) string {
-	if lt == linktypeIPoIB {
+	switch lt {
+	case linktypeIPoIB:
 		return "IPOIB (RFC 4391 IP-over-Infiniband)"
+	case linktypeInfiniband:
+		return "INFINIBAND (InfiniBand)"
 	}
 	return "LINUX_SLL (Linux cooked v1)"
 }
@@ -177,11 +195,11 @@ func (o *CaptureOptions) capture(ctx context.Context, c *netlinkx.Client) error 
 	}
 	var matched, captured uint64
 	out := o.F.IO.Out
-	st, err := c.Capture(ctx, netlinkx.CaptureRequest{Dev: o.Dev, Snaplen: uint32(o.Snaplen)}, started, func(p netlinkx.CapturedPacket) error {
+	st, err := c.Capture(ctx, netlinkx.CaptureRequest{Dev: o.Dev, Snaplen: uint32(o.Snaplen), Fabric: o.Fabric}, started, func(p netlinkx.CapturedPacket) error {
 		if openErr != nil {
 			return openErr
 		}
-		if len(p.Data) < 4 || !o.filter(binary.BigEndian.Uint16(p.Data[0:2]), p.Data[4:]) {
+		if !o.Fabric && (len(p.Data) < 4 || !o.filter(binary.BigEndian.Uint16(p.Data[0:2]), p.Data[4:])) {
 			return nil
 		}
 		matched++
@@ -195,6 +213,8 @@ func (o *CaptureOptions) capture(ctx context.Context, c *netlinkx.Client) error 
 					return err
 				}
 			}
+		} else if o.Fabric {
+			fmt.Fprintln(out, fabricLine(p, o.loc))
 		} else {
 			fmt.Fprintln(out, packetLine(p, o.loc, o.EFlag))
 		}
@@ -222,6 +242,10 @@ func (o *CaptureOptions) capture(ctx context.Context, c *netlinkx.Client) error 
 			switch e {
 			case unix.ENODEV:
 				return fmt.Errorf("capture: %s: No such device exists", o.Dev)
+			case unix.EINVAL:
+				if o.Fabric {
+					return fmt.Errorf("capture: %s: a fabric port is NODE/PORT", o.Dev)
+				}
 			case unix.ENETDOWN:
 				return fmt.Errorf("capture: %s: That device is not up", o.Dev)
 			}

@@ -13,8 +13,9 @@ import (
 
 // Link types (LINKTYPE_*, the pcap file's network field).
 const (
-	linktypeLinuxSLL = 113 // Linux cooked capture v1, as libpcap captures an IPoIB netdev
-	linktypeIPoIB    = 242 // RFC 4391 IP-over-InfiniBand, with a 40-byte pseudo-header
+	linktypeLinuxSLL   = 113 // Linux cooked capture v1, as libpcap captures an IPoIB netdev
+	linktypeIPoIB      = 242 // RFC 4391 IP-over-InfiniBand, with a 40-byte pseudo-header
+	linktypeInfiniband = 247 // InfiniBand packets, LRH to VCRC
 )
 
 // arphrdInfiniband is ARPHRD_INFINIBAND, the cooked header's hardware type.
@@ -51,10 +52,12 @@ func newPcapWriter(w io.Writer, linktype, snaplen uint32) (*pcapWriter, error) {
 // before the snapshot length cut it.
 func linkFrame(linktype uint32, p netlinkx.CapturedPacket, buf []byte) ([]byte, int) {
 	orig := int(p.OrigLen)
-	if len(p.Data) < 4 {
+	if len(p.Data) < 4 && linktype != linktypeInfiniband {
 		return buf[:0], 0
 	}
 	switch linktype {
+	case linktypeInfiniband:
+		return append(buf[:0], p.Data...), orig
 	case linktypeIPoIB:
 		buf = append(buf[:0], make([]byte, 20)...)
 		buf = append(buf, p.Dst...)

@@ -323,3 +323,45 @@ func printICMP6(b *strings.Builder, d []byte, length int) {
 	}
 	fmt.Fprintf(b, ", length %d", length)
 }
+
+// ibOpcodes names the BTH opcodes the emulated HCAs send.
+var ibOpcodes = map[byte]string{
+	0x00: "RC_SEND_FIRST", 0x01: "RC_SEND_MIDDLE", 0x02: "RC_SEND_LAST", 0x03: "RC_SEND_LAST_WITH_IMMEDIATE",
+	0x04: "RC_SEND_ONLY", 0x05: "RC_SEND_ONLY_WITH_IMMEDIATE", 0x11: "RC_ACKNOWLEDGE",
+	0x64: "UD_SEND_ONLY", 0x65: "UD_SEND_ONLY_WITH_IMMEDIATE",
+}
+
+// fabricLine formats one InfiniBand packet of a fabric port's link:
+// direction, LIDs, the BTH opcode, P_Key, destination QP and PSN, and
+// the packet's length.
+func fabricLine(p netlinkx.CapturedPacket, loc *time.Location) string {
+	var b strings.Builder
+	b.WriteString(time.Unix(0, p.TimeNs).In(loc).Format("15:04:05.000000 "))
+	fmt.Fprintf(&b, "%3s ", pktTypeName(p.PktType))
+	d := p.Data
+	if len(d) < 8 {
+		b.WriteString("[|lrh]")
+		return b.String()
+	}
+	be := binary.BigEndian
+	fmt.Fprintf(&b, "LID 0x%04x > 0x%04x, ", be.Uint16(d[6:8]), be.Uint16(d[2:4]))
+	bth := d[8:]
+	if d[1]&3 == 3 {
+		if len(bth) < 40 {
+			b.WriteString("[|grh]")
+			return b.String()
+		}
+		bth = bth[40:]
+	}
+	if len(bth) < 12 {
+		b.WriteString("[|bth]")
+		return b.String()
+	}
+	op, ok := ibOpcodes[bth[0]]
+	if !ok {
+		op = fmt.Sprintf("opcode 0x%02x", bth[0])
+	}
+	fmt.Fprintf(&b, "%s, P_Key 0x%04x, QP 0x%06x, PSN %d, length %d", op, be.Uint16(bth[2:4]),
+		be.Uint32(bth[4:8])&0xffffff, be.Uint32(bth[8:12])&0xffffff, p.OrigLen)
+	return b.String()
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/netlinkx"
 )
 
@@ -109,4 +110,28 @@ func TestPacketLine(t *testing.T) {
 		}
 	}
 	golden(t, "capture_lines", b.String())
+}
+
+func TestFabricLine(t *testing.T) {
+	ud := header.AppendIBPacket(nil, &header.IBPacket{SLID: 1, DLID: 0xc000, GRH: true, Opcode: header.OpUDSendOnly,
+		PKey: 0xffff, DestQP: 0xffffff, QKey: 0xb1b, SrcQP: 0x48, Payload: make([]byte, 60)})
+	ack := header.AppendIBPacket(nil, &header.IBPacket{SLID: 3, DLID: 1, Opcode: header.OpRCAck, PKey: 0x8001,
+		DestQP: 0x4a, PSN: 601388, Syndrome: 0x1f})
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC).UnixNano()
+	tests := []struct {
+		p    netlinkx.CapturedPacket
+		want string
+	}{
+		{netlinkx.CapturedPacket{TimeNs: at, PktType: netlinkx.PacketOutgoing, OrigLen: uint32(len(ud)), Data: ud},
+			"03:04:05.000006 Out LID 0x0001 > 0xc000, UD_SEND_ONLY, P_Key 0xffff, QP 0xffffff, PSN 0, length 134"},
+		{netlinkx.CapturedPacket{TimeNs: at, PktType: netlinkx.PacketHost, OrigLen: uint32(len(ack)), Data: ack},
+			"03:04:05.000006  In LID 0x0003 > 0x0001, RC_ACKNOWLEDGE, P_Key 0x8001, QP 0x00004a, PSN 601388, length 30"},
+		{netlinkx.CapturedPacket{TimeNs: at, PktType: netlinkx.PacketHost, OrigLen: 30, Data: ack[:18]},
+			"03:04:05.000006  In LID 0x0003 > 0x0001, [|bth]"},
+	}
+	for _, tt := range tests {
+		if got := fabricLine(tt.p, time.UTC); got != tt.want {
+			t.Errorf("got  %q\nwant %q", got, tt.want)
+		}
+	}
 }

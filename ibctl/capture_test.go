@@ -3,9 +3,11 @@ package ibctl
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -162,6 +164,7 @@ func captureEnv(t *testing.T, udPeer bool) (*env, *strings.Replacer) {
 	id := uint16(os.Getpid())
 	return e, strings.NewReplacer("{HW0}", hw0, "{HW1}", hw1, "{GID0}", gid(hw0), "{GID1}", gid(hw1),
 		"{HEX0}", hexa(hw0), "{HEX1}", hexa(hw1), "{QPN0}", "0x"+hexa(hw0)[2:8], "{QPN1}", "0x"+hexa(hw1)[2:8],
+		"{SQPN0}", "0x00"+hexa(hw0)[2:8], "{SQPN1}", "0x00"+hexa(hw1)[2:8],
 		"{ZERO}", strings.Repeat("00", 20), "{IDHEX}", fmt.Sprintf("0x%04x", id), "{LL0}", ll(hw0), "{LL1}", ll(hw1),
 		"{ID}", strconv.Itoa(int(id)))
 }
@@ -246,8 +249,13 @@ func tshark(t *testing.T) string {
 func tsharkFields(t *testing.T, file string, fields ...string) []string {
 	t.Helper()
 	args := []string{"-r", file, "-T", "fields", "-E", "separator=|", "-E", "occurrence=f"}
-	for _, f := range fields {
-		args = append(args, "-e", f)
+	for i := 0; i < len(fields); i++ {
+		if fields[i] == "-o" { // a preference
+			args = append(args, "-o", fields[i+1])
+			i++
+			continue
+		}
+		args = append(args, "-e", fields[i])
 	}
 	cmd := exec.Command(tshark(t), args...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir()) // no user preferences
@@ -351,6 +359,11 @@ func TestCaptureErrors(t *testing.T) {
 		{"capture -i ib0 arp ip", "ibctl: capture: can't parse filter expression: syntax error\n", 2},
 		{"capture -i ib0 host", "ibctl: capture: can't parse filter expression: syntax error\n", 2},
 		{"capture -i ib0 host nowhere", "ibctl: capture: can't parse filter expression: unknown host 'nowhere'\n", 2},
+		{"capture --fabric -i node9/1", "ibctl: capture: node9/1: No such device exists\n", 1},
+		{"capture --fabric -i node0/3", "ibctl: capture: node0/3: No such device exists\n", 1},
+		{"capture --fabric -i ib0", "ibctl: capture: ib0: a fabric port is NODE/PORT\n", 1},
+		{"capture --fabric -i node0/1 arp", "ibctl: capture: --fabric takes no filter expression\n", 2},
+		{"capture --fabric -i node0/1 -y IPOIB", "ibctl: capture: node0/1: data link type IPOIB not supported (INFINIBAND)\n", 2},
 	}
 	for _, tt := range tests {
 		out, errs, st := e.run(tt.cmd)
@@ -448,4 +461,157 @@ func TestCaptureEnds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCaptureFabricTshark captures node0's port 1 link during a ping and
+// an RC exchange and reads the file with Wireshark's InfiniBand dissector
+// (tshark 4.0 reads link type 247 only as a user DLT: the test rewrites
+// it to DLT_USER0, 147).
+func TestCaptureFabricTshark(t *testing.T) {
+	tshark(t)
+	e, vars := captureEnv(t, false)
+	file := filepath.Join(t.TempDir(), "port.pcap")
+	r := e.startCapture("", "--fabric -i node0/1 -c 4 -w "+file)
+	e.run("ping -c 1 10.0.0.2")
+	r.wait(t)
+	if r.status != 0 {
+		t.Fatalf("capture: status %d: %s", r.status, r.errs)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lt := binary.LittleEndian.Uint32(b[20:24]); lt != linktypeInfiniband {
+		t.Fatalf("link type %d, want 247", lt)
+	}
+	checkCRCs(t, b)
+	binary.LittleEndian.PutUint32(b[20:24], 147)
+	user := filepath.Join(t.TempDir(), "user0.pcap")
+	if err := os.WriteFile(user, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := tsharkFields(t, user, "-o", `uat:user_dlts:"User 0 (DLT=147)","infiniband","0","","0",""`,
+		"infiniband.lrh.slid", "infiniband.lrh.dlid", "infiniband.lrh.lnh", "infiniband.grh.dgid", "infiniband.bth.opcode",
+		"infiniband.bth.p_key", "infiniband.bth.destqp", "infiniband.deth.q_key", "infiniband.deth.srcqp",
+		"arp.src.proto_ipv4", "icmp.type")
+	// LIDs 1 and 3 (node0/1, node1/1), the broadcast group's MLID 0xc000
+	// and MGID, LNH 3 (GRH) for multicast and 2 for unicast, UD SEND Only
+	// (100), the partition 0xffff, its Q_Key 0xb1b, ib0's QPNs
+	want := []string{
+		"1|49152|0x03|ff12:401b:ffff::ffff:ffff|100|65535|0xffffff|0x0000000000000b1b|{SQPN0}|10.0.0.1|",
+		"3|1|0x02||100|65535|{QPN0}|0x0000000000000b1b|{SQPN1}|10.0.0.2|",
+		"1|3|0x02||100|65535|{QPN1}|0x0000000000000b1b|{SQPN0}||8",
+		"3|1|0x02||100|65535|{QPN0}|0x0000000000000b1b|{SQPN1}||0",
+	}
+	for i := range want {
+		w := vars.Replace(want[i])
+		if i >= len(got) || got[i] != w {
+			t.Errorf("packet %d: tshark decodes\n%q\nwant\n%q", i+1, got, w)
+			break
+		}
+	}
+}
+
+// TestCaptureFabricConnected captures node0's port link while a ping in
+// connected mode sets up both connections: tshark decodes the CM REQ and
+// REP MADs with IPoIB's private data (the UD QPN and receive size) and
+// the RC train as the packets it stands for.
+func TestCaptureFabricConnected(t *testing.T) {
+	tshark(t)
+	e, vars := captureEnv(t, false)
+	e.ok("sys write class/net/ib0/mode connected", "-n node1 sys write class/net/ib0/mode connected")
+	file := filepath.Join(t.TempDir(), "port.pcap")
+	r := e.startCapture("", "--fabric -i node0/1 -c 16 -w "+file)
+	e.run("ping -c 1 -s 10000 10.0.0.2")
+	r.wait(t)
+	if r.status != 0 {
+		t.Fatalf("capture: status %d: %s", r.status, r.errs)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCRCs(t, b)
+	binary.LittleEndian.PutUint32(b[20:24], 147)
+	user := filepath.Join(t.TempDir(), "user0.pcap")
+	if err := os.WriteFile(user, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := tsharkFields(t, user, "-o", `uat:user_dlts:"User 0 (DLT=147)","infiniband","0","","0",""`,
+		"infiniband.bth.opcode", "infiniband.mad.mgmtclass", "infiniband.mad.attributeid", "infiniband.cm.req.serviceid",
+		"infiniband.cm.req.pkey", "infiniband.cm.req.private", "infiniband.cm.rep.private")
+	// opcodes: 100 UD SEND Only, 0/1/2 RC SEND First/Middle/Last, 17
+	// ACKNOWLEDGE; CM (class 7) REQ 0x0010, REP 0x0013, RTU 0x0014; the
+	// service ID 0x1000000000000000 | QPN; private data: QPN, receive size
+	// 65524, as ipoib_cm_dev_init writes it
+	priv := func(qpn string, n int) string { return "00" + qpn[2:] + "0000fff4" + strings.Repeat("00", n-8) }
+	sid := func(qpn string) string { return "0x1000000000" + qpn[2:] }
+	q0, q1 := vars.Replace("{QPN0}"), vars.Replace("{QPN1}")
+	want := []string{
+		"100||||||", "100||||||",
+		"100|0x07|0x0010|" + sid(q1) + "|0xffff|" + priv(q0, 92) + "|", // REQ: 92 bytes of private data
+		"100|0x07|0x0013||||" + priv(q1, 196),                          // REP: 196
+		"0||||||", "1||||||", "2||||||", "17||||||",
+		"100|0x07|0x0014||||",
+		"100|0x07|0x0010|" + sid(q0) + "|0xffff|" + priv(q1, 92) + "|",
+		"100|0x07|0x0013||||" + priv(q0, 196),
+		"0||||||", "1||||||", "2||||||", "17||||||",
+		"100|0x07|0x0014||||",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("tshark decodes\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// checkCRCs verifies the ICRC and VCRC of every packet of a link type
+// 247 file (Wireshark does not): the VCRC covers the packet up to it,
+// the ICRC what the IBA's rules leave invariant.
+func checkCRCs(t *testing.T, file []byte) {
+	t.Helper()
+	le := binary.LittleEndian
+	for off, i := 24, 1; off < len(file); i++ {
+		n := int(le.Uint32(file[off+8:]))
+		pkt := file[off+16 : off+16+n]
+		off += 16 + n
+		if got, want := le.Uint16(pkt[n-2:]), vcrc16(pkt[:n-2]); got != want {
+			t.Errorf("packet %d: VCRC %04x, want %04x", i, got, want)
+		}
+		if got, want := le.Uint32(pkt[n-6:]), icrc32(pkt[:n-6]); got != want {
+			t.Errorf("packet %d: ICRC %08x, want %08x", i, got, want)
+		}
+	}
+}
+
+// vcrc16 is the VCRC computed bit by bit: polynomial 0x100B, bits least
+// significant first, seeded with ones and inverted.
+func vcrc16(b []byte) uint16 {
+	c := uint16(0xffff)
+	for _, x := range b {
+		for i := range 8 {
+			fb := (c ^ uint16(x>>i)) & 1
+			c >>= 1
+			if fb != 0 {
+				c ^= 0xd008
+			}
+		}
+	}
+	return ^c
+}
+
+// icrc32 is the ICRC: CRC-32 over the packet with the LRH, the GRH's
+// traffic class, flow label and hop limit and the BTH's resv8a set to
+// ones.
+func icrc32(pkt []byte) uint32 {
+	m := bytes.Clone(pkt)
+	for i := range 8 {
+		m[i] = 0xff
+	}
+	bth := 8
+	if pkt[1]&3 == 3 {
+		m[8] |= 0x0f
+		m[9], m[10], m[11], m[15] = 0xff, 0xff, 0xff, 0xff
+		bth += 40
+	}
+	m[bth+4] = 0xff
+	return crc32.ChecksumIEEE(m)
 }
