@@ -126,7 +126,9 @@ func AppendIBPacket(b []byte, p *IBPacket) []byte {
 		b = be.AppendUint32(b, p.Imm)
 	}
 	b = append(b, p.Payload...)
-	b = append(b, make([]byte, pad)...)
+	for range pad {
+		b = append(b, 0)
+	}
 	b = binary.LittleEndian.AppendUint32(b, ICRC(b[start:], p.GRH))
 	return binary.LittleEndian.AppendUint16(b, VCRC(b[start:]))
 }
