@@ -82,7 +82,7 @@ func AppendIBPacket(b []byte, p *IBPacket) []byte {
 	}
 	be := binary.BigEndian
 	var lrh [LRHLen]byte
-	lrh[0] = p.VL<<4 | 0 // LVer 0
+	lrh[0] = p.VL << 4 // LVer 0
 	lrh[1] = p.SL<<4 | lnh
 	be.PutUint16(lrh[2:], p.DLID)
 	hdrs := n
