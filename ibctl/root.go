@@ -53,7 +53,7 @@ own InfiniBand fabric; the first command that needs it starts it in the backgrou
 
 	root.AddCommand(NewCmdLink(f, nil), NewCmdAddr(f, nil), NewCmdNeigh(f, nil), NewCmdSys(f, nil), NewCmdEthtool(f, nil),
 		NewCmdHCA(f, nil), NewCmdSM(f, nil), NewCmdPing(f, nil), NewCmdDmesg(f, nil), NewCmdPerf(f, nil), NewCmdMaddr(f, nil),
-		NewCmdRoute(f, nil), NewCmdExec(f, nil), NewCmdDriver(f, nil), NewCmdCompletion(f, nil), NewCmdVersion(f))
+		NewCmdRoute(f, nil), NewCmdExec(f, nil), NewCmdCapture(f, nil), NewCmdDriver(f, nil), NewCmdCompletion(f, nil), NewCmdVersion(f))
 	return root
 }
 

@@ -25,8 +25,9 @@ func isLong(m netlink.Message) bool {
 // hangs up, or the reading side of c is shut down (a stopping server),
 // and a function that stops watching; it must be called before c is read
 // again. A request the client sends meanwhile ends the watch without
-// being consumed.
-func watchHangup(c *net.UnixConn) (context.Context, func()) {
+// being consumed, and cancels the context when onRequest is set (the
+// client's way to end a capture stream).
+func watchHangup(c *net.UnixConn, onRequest bool) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rc, err := c.SyscallConn()
 	if err != nil {
@@ -44,6 +45,8 @@ func watchHangup(c *net.UnixConn) (context.Context, func()) {
 				return false // nothing yet: wait until readable
 			case err != nil || n == 0:
 				gone = true // end of file or a broken connection
+			default:
+				gone = onRequest
 			}
 			return true
 		})

@@ -267,10 +267,13 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	}
 	// A request that runs long (a perf stream) ends when its client
 	// goes: the connection is watched for the peer's hangup meanwhile.
+	if ss.conn != nil && isCapture(m) {
+		return ss.capture(m, node)
+	}
 	ctx := context.Background()
 	if ss.conn != nil && isLong(m) {
 		var stop func()
-		ctx, stop = watchHangup(ss.conn)
+		ctx, stop = watchHangup(ss.conn, false)
 		defer stop()
 	}
 	if p, ok := node.(LinkPager); ok && ss.emit != nil && m.Header.Type == unix.RTM_GETLINK && m.Header.Flags&netlink.Dump != 0 {
@@ -555,6 +558,9 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 		}
 	case wire.CmdStop:
 		b.Stop()
+		return nil, nil
+	case wire.CmdCaptureStop:
+		// ends the capture the connection ran (capture.go); acked alone
 		return nil, nil
 	case wire.CmdSysRead:
 		content, err := node.SysRead(path)

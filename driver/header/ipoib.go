@@ -3,7 +3,9 @@
 // multicast GID mapping, ARP for IPoIB, and the parts of IPv4, ICMPv4, IPv6,
 // ICMPv6 and Neighbor Discovery the driver needs (RFC 4391, RFC 4392,
 // RFC 4755), and the communication manager's MADs with IPoIB's private
-// data (mad.go, cm.go: IBA chapters 12 and 13).
+// data (mad.go, cm.go: IBA chapters 12 and 13), and whole InfiniBand
+// packets with their CRCs as a link capture writes them (ibpacket.go:
+// IBA chapters 7 and 9).
 //
 // As in gVisor's tcpip/header package, a format is a byte-slice view type
 // (IPoIB, ARP, IPv4, ICMPv4, IPv6, ICMPv6) with accessor methods. A view's
@@ -12,7 +14,8 @@
 // slice and panic otherwise). Encoders write into a buffer the caller
 // provides and return the number of bytes written, or 0 (writing nothing)
 // when the buffer is too short or the input cannot be encoded; nothing on
-// the encode and checksum paths allocates.
+// the encode and checksum paths allocates. AppendIBPacket, which only
+// capture uses, appends to a slice instead.
 //
 // It imports no package of this module.
 package header

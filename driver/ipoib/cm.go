@@ -80,6 +80,8 @@ type cmTx struct {
 	// sent counts the sends (tx_head; sends complete as they are posted
 	// on the lossless wire, so tx_tail is the same).
 	sent atomic.Uint32
+	// neighAddr is the peer's address, for the capture point.
+	neighAddr header.HWAddr
 
 	// Guarded by ep.cm.mu.
 	neigh  *ipoibNeigh // the neighbour it serves, until one lets go
@@ -342,6 +344,7 @@ func (ep *Endpoint) sendCM(n *ipoibNeigh, pkt []byte, cfg *config) error {
 	if tx == nil {
 		if tx = ep.createTx(n, cfg); tx == nil {
 			ep.stats.txDropped.Add(1)
+			ep.tapOut(pkt, n.daddr, true, DropNeighDead)
 			return nil
 		}
 	}
@@ -357,8 +360,14 @@ func (ep *Endpoint) sendCM(n *ipoibNeigh, pkt []byte, cfg *config) error {
 	// has dropped its queue already: what would be queued now is lost,
 	// so it is dropped here and counted.
 	if n.dead || len(n.queue) >= maxPathRecQueue {
+		dead := n.dead
 		n.qmu.Unlock()
 		ep.stats.txDropped.Add(1)
+		reason := DropNeighQueueFul
+		if dead {
+			reason = DropNeighDead
+		}
+		ep.tapOut(pkt, n.daddr, true, reason)
 		return nil
 	}
 	n.queue = append(n.queue, append([]byte(nil), pkt...))
@@ -381,7 +390,7 @@ func (ep *Endpoint) createTx(n *ipoibNeigh, cfg *config) *cmTx {
 		ep.cm.mu.Unlock()
 		return tx
 	}
-	tx := &cmTx{ep: ep, neigh: n, started: make(chan struct{})}
+	tx := &cmTx{ep: ep, neigh: n, neighAddr: n.daddr, started: make(chan struct{})}
 	n.cm.Store(tx)
 	ep.cm.mu.Unlock()
 	err := ep.startTx(tx, n, cfg)
@@ -562,6 +571,7 @@ func (ep *Endpoint) transmitRC(c *cmTx, pkt []byte, cfg *config) error {
 	if n := len(pkt) - header.IPoIBHeaderLen; n > c.mtu {
 		ep.stats.txDropped.Add(1)
 		ep.stats.txErrors.Add(1)
+		ep.tapOut(pkt, c.neighAddr, true, DropPktTooBig)
 		ep.host.logf(cfg.Name, "packet len %d (> %d) too long to send, dropping", len(pkt), c.mtu+encapLen)
 		return &TooBigError{MTU: cfg.UDMTU}
 	}
@@ -569,6 +579,9 @@ func (ep *Endpoint) transmitRC(c *cmTx, pkt []byte, cfg *config) error {
 	ep.txmu.Lock()
 	ep.retireSendsLocked()
 	ep.countTx(len(pkt))
+	if p := ep.taps.Load(); p != nil {
+		ep.tap(p, Frame{PktType: PacketOutgoing, Src: cfg.HWAddr, Dst: c.neighAddr, RC: true, Data: pkt})
+	}
 	head := c.sent.Add(1) - 1
 	err := c.qp.PostSend(&verbs.SendWR{WRID: opCM | uint64(head)&uint64(ep.sendq-1), SGL: [][]byte{pkt}})
 	ep.txmu.Unlock()

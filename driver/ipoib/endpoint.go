@@ -89,6 +89,10 @@ type Endpoint struct {
 
 	neighs neighTable // IPoIB neighbours (neigh.go)
 	cm     cmState    // connected mode (cm.go)
+
+	taps       atomic.Pointer[taps] // the capture point (capture.go); nil when idle
+	tapmu      sync.Mutex           // serialises changes of taps
+	tapsClosed bool                 // guarded by tapmu: the endpoint closed
 }
 
 const rxBufLen = 40 + header.IPoIBHeaderLen + 4092 // GRH + encapsulation + largest UD MTU
@@ -217,6 +221,7 @@ func (ep *Endpoint) Close() {
 	ep.closeCM()
 	ep.leaveSendOnly()
 	ep.qp.Destroy()
+	ep.closeTaps()
 }
 
 // ModerateRx sets the receive CQ's interrupt moderation (ipoib_set_coalesce).
@@ -274,6 +279,9 @@ func (ep *Endpoint) receive(wc *verbs.WC) {
 		return
 	}
 	pkt := buf[40:wc.ByteLen]
+	if p := ep.taps.Load(); p != nil {
+		ep.tapIn(p, wc, buf, cfg)
+	}
 	if len(pkt) < header.IPoIBHeaderLen {
 		ep.stats.rxDropped.Add(1)
 		return
@@ -343,12 +351,12 @@ func (ep *Endpoint) WritePacket(pkt []byte, dst header.HWAddr) error {
 	cfg := ep.cfg.Load()
 	if dst.IsMulticast() {
 		if mgid := dst.GID(); mgid != cfg.mgid {
-			return ep.transmitMcast(pkt, mgid)
+			return ep.transmitMcast(pkt, dst)
 		}
-		if err := ep.checkUDMTU(pkt, cfg); err != nil {
+		if err := ep.checkUDMTU(pkt, dst, cfg); err != nil {
 			return err
 		}
-		return ep.postUD(pkt, cfg, verbs.AH{DLID: cfg.mlid, GRH: true, DGID: cfg.mgid, DestQPN: header.MulticastQPN, QKey: cfg.qkey})
+		return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: cfg.mlid, GRH: true, DGID: cfg.mgid, DestQPN: header.MulticastQPN, QKey: cfg.qkey})
 	}
 	var path fabric.Path
 	var err error
@@ -365,29 +373,32 @@ func (ep *Endpoint) WritePacket(pkt []byte, dst header.HWAddr) error {
 	}
 	if err != nil {
 		ep.stats.txDropped.Add(1)
+		ep.tapOut(pkt, dst, false, DropNeighFailed)
 		return err
 	}
-	if err := ep.checkUDMTU(pkt, cfg); err != nil {
+	if err := ep.checkUDMTU(pkt, dst, cfg); err != nil {
 		return err
 	}
-	return ep.postUD(pkt, cfg, verbs.AH{DLID: path.DLID, DestQPN: dst.QPN(), QKey: cfg.qkey})
+	return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: path.DLID, DestQPN: dst.QPN(), QKey: cfg.qkey})
 }
 
 // transmitMcast sends pkt to the multicast group mgid over UD, joining it
 // send-only first if the interface is not a member, through the group's
 // neighbour entry (ipoib_mcast_send; multicast.go).
-func (ep *Endpoint) transmitMcast(pkt []byte, mgid [16]byte) error {
+func (ep *Endpoint) transmitMcast(pkt []byte, dst header.HWAddr) error {
 	cfg := ep.cfg.Load()
-	if err := ep.checkUDMTU(pkt, cfg); err != nil {
+	if err := ep.checkUDMTU(pkt, dst, cfg); err != nil {
 		return err
 	}
+	mgid := dst.GID()
 	mlid, ok := ep.mcastGroup(mgid)
 	if !ok {
 		ep.stats.txDropped.Add(1)
+		ep.tapOut(pkt, dst, false, DropNoGroup)
 		return errNoGroup
 	}
 	ep.mcastNeigh(header.MulticastAddr(mgid), mlid)
-	return ep.postUD(pkt, cfg, verbs.AH{DLID: mlid, GRH: true, DGID: mgid, DestQPN: 0xffffff, QKey: cfg.qkey})
+	return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: mlid, GRH: true, DGID: mgid, DestQPN: 0xffffff, QKey: cfg.qkey})
 }
 
 // errNoGroup is a multicast send whose group could not be joined.
@@ -396,18 +407,19 @@ var errNoGroup = errors.New("multicast group not joined")
 // checkUDMTU drops a packet larger than the UD MTU (ipoib_send, whose
 // warning counts the 4-byte header on both sides); the caller reports
 // "fragmentation needed" with the UD MTU.
-func (ep *Endpoint) checkUDMTU(pkt []byte, cfg *config) error {
+func (ep *Endpoint) checkUDMTU(pkt []byte, dst header.HWAddr, cfg *config) error {
 	if n := len(pkt) - header.IPoIBHeaderLen; n > int(cfg.UDMTU) {
 		ep.stats.txDropped.Add(1)
 		ep.stats.txErrors.Add(1)
+		ep.tapOut(pkt, dst, false, DropPktTooBig)
 		ep.host.logf(cfg.Name, "packet len %d (> %d) too long to send, dropping", len(pkt), cfg.UDMTU+encapLen)
 		return &TooBigError{MTU: cfg.UDMTU}
 	}
 	return nil
 }
 
-// postUD posts one UD send.
-func (ep *Endpoint) postUD(pkt []byte, cfg *config, ah verbs.AH) error {
+// postUD posts one UD send to dst.
+func (ep *Endpoint) postUD(pkt []byte, dst header.HWAddr, cfg *config, ah verbs.AH) error {
 	defer ep.handleSendErrors()
 	ep.txmu.Lock()
 	defer ep.txmu.Unlock()
@@ -418,6 +430,9 @@ func (ep *Endpoint) postUD(pkt []byte, cfg *config, ah verbs.AH) error {
 	// Counted before the post: the wire delivers inside PostSend, so the
 	// receiver may answer before it returns.
 	ep.countTx(len(pkt))
+	if p := ep.taps.Load(); p != nil {
+		ep.tap(p, Frame{PktType: PacketOutgoing, Src: cfg.HWAddr, Dst: dst, Data: pkt})
+	}
 	if err := ep.qp.PostSend(&verbs.SendWR{SGL: [][]byte{pkt}, AH: ah}); err != nil {
 		ep.uncountTx(len(pkt))
 		return err
@@ -478,6 +493,9 @@ func (ep *Endpoint) receiveRC(wc *verbs.WC) {
 		return
 	}
 	pkt := buf[:wc.ByteLen]
+	if p := ep.taps.Load(); p != nil {
+		ep.tapRC(p, pkt)
+	}
 	ep.stats.rxPackets.Add(1)
 	ep.stats.rxBytes.Add(uint64(len(pkt)))
 	ep.noteActivity(wc.QPNum)

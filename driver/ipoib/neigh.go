@@ -177,6 +177,9 @@ func (ep *Endpoint) freeNeigh(n *ipoibNeigh) {
 	n.qmu.Lock()
 	n.dead = true
 	dropped := len(n.queue)
+	for _, pkt := range n.queue {
+		ep.tapOut(pkt, n.daddr, true, DropNeighDead)
+	}
 	n.queue = nil
 	n.qlen.Store(0)
 	n.qmu.Unlock()

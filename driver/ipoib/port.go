@@ -17,6 +17,7 @@ type Port struct {
 	dev   *verbs.Device
 	cm    *ibcm.CM
 	pkeys atomic.Pointer[[]uint16]
+	wire  tapSet // the link's capture point (capture.go)
 }
 
 // PortOptions describe the HCA port behind a Port.
@@ -37,7 +38,7 @@ func NewPort(h *Host, o PortOptions) (*Port, error) {
 	pkeys := func() []uint16 { return *p.pkeys.Load() }
 	dev, err := verbs.NewDevice(verbs.DeviceOptions{
 		LID: o.LID, GID: o.GID, MTU: MTUEnum(o.MTU), PKeys: pkeys, CQModeration: true,
-		Wire: fabricWire{fab: h.Fabric, ref: o.Ref, lose: h.LoseFrame},
+		Wire: fabricWire{fab: h.Fabric, ref: o.Ref, lose: h.LoseFrame, taps: &p.wire.taps},
 	})
 	if err != nil {
 		return nil, err
@@ -47,7 +48,7 @@ func NewPort(h *Host, o PortOptions) (*Port, error) {
 		Clock: h.Clock}); err != nil {
 		return nil, err
 	}
-	if err := h.Fabric.Attach(o.Ref.Node, o.Ref.Port, fabricEndpoint{dev: dev}); err != nil {
+	if err := h.Fabric.Attach(o.Ref.Node, o.Ref.Port, fabricEndpoint{dev: dev, taps: &p.wire.taps}); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -67,11 +68,15 @@ type fabricWire struct {
 	fab  *fabric.Fabric
 	ref  fabric.PortRef
 	lose func(fabric.PortRef, *verbs.Packet) bool // Host.LoseFrame
+	taps *atomic.Pointer[taps]                    // the port's link capture point
 }
 
 // Transmit hands the packet to the switch, which delivers synchronously;
 // receivers hold it only during delivery, so it is released here.
 func (w fabricWire) Transmit(p *verbs.Packet) {
+	if t := w.taps.Load(); t != nil {
+		tapWire(t, p, PacketOutgoing)
+	}
 	if w.lose == nil || !w.lose(w.ref, p) {
 		w.fab.Send(w.ref, p)
 	}
@@ -83,7 +88,10 @@ func (w fabricWire) Transmit(p *verbs.Packet) {
 func (w fabricWire) Synchronous() bool { return true }
 
 // fabricEndpoint receives the switch's frames for a device.
-type fabricEndpoint struct{ dev *verbs.Device }
+type fabricEndpoint struct {
+	dev  *verbs.Device
+	taps *atomic.Pointer[taps] // the port's link capture point
+}
 
 // Deliver lends the frame to the device: delivery is synchronous, the
 // device's Receive releases its hold and the sender's wire releases the
@@ -93,6 +101,9 @@ func (e fabricEndpoint) Deliver(f fabric.Frame) {
 	p, ok := f.(*verbs.Packet)
 	if !ok || (p.IsMulticast() && p.SLID == e.dev.LID()) {
 		return
+	}
+	if t := e.taps.Load(); t != nil {
+		tapWire(t, p, PacketHost)
 	}
 	p.Hold()
 	e.dev.Receive(p)

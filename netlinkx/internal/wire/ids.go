@@ -39,6 +39,12 @@ const (
 	CmdMaddr    uint8 = 18 // dump: the multicast lists (iproute2 reads them from /proc/net/dev_mcast and /proc/net/igmp)
 	CmdSMShow   uint8 = 19
 	CmdRouteGet uint8 = 20 // the route to AttrDst
+
+	// CmdCapture streams an interface's packets: one NLM_F_MULTI message
+	// per packet, a last one with AttrEnd, then NLMSG_DONE. Any request
+	// the client sends meanwhile (CmdCaptureStop) ends the stream.
+	CmdCapture     uint8 = 21
+	CmdCaptureStop uint8 = 22
 )
 
 // IsDump reports whether cmd answers with a dump, as a generic netlink
@@ -139,4 +145,16 @@ const (
 	AttrTable    uint16 = 93
 	AttrProtocol uint16 = 94
 	AttrMetric   uint16 = 95
+
+	// Capture messages: a packet's AttrTime, AttrSrc, AttrDst and AttrData,
+	// and these.
+	AttrPktType  uint16 = 96  // u8, sll_pkttype
+	AttrOrigLen  uint16 = 97  // u32, the packet's length before the snapshot length cut it
+	AttrDrop     uint16 = 98  // string, why the driver dropped the packet
+	AttrRC       uint16 = 99  // u8, 1 when carried over a connection
+	AttrSnaplen  uint16 = 100 // u32
+	AttrCaptured uint16 = 101 // u64, packets the capture point saw
+	AttrLost     uint16 = 102 // u64, packets lost because the reader fell behind
+	AttrEnd      uint16 = 103 // u8, why the stream ended (CaptureEnd)
+	AttrFabric   uint16 = 104 // u8, 1: capture a fabric port's link, as IB packets
 )
