@@ -82,7 +82,8 @@ func Create(name string, reclaim bool) (*Namespace, error) {
 		Remove(name)
 		return nil, err
 	}
-	if err := ns.loopbackUp(); err == nil {
+	err = ns.loopbackUp()
+	if err == nil {
 		err = ns.acceptLocal()
 	}
 	if err != nil {
