@@ -490,7 +490,10 @@ func (n *stack) kernelAdopt() {
 			}
 		}
 		for _, p := range c.del {
-			if err := node.DelAddr(addrMsg(c.nd, p)); err != nil {
+			// Gone already is no refusal: a link set down in the
+			// namespace takes its IPv6 addresses, and the driver's
+			// down did the same.
+			if err := node.DelAddr(addrMsg(c.nd, p)); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
 				n.putBack(c.nd, fmt.Sprintf("ip addr del %s: %v", p, err))
 			}
 		}

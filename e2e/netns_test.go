@@ -431,6 +431,18 @@ func TestNetnsCarrierAndUpDown(t *testing.T) {
 	eventually(t, "ibctl sees ib0 up", func() bool {
 		return strings.Contains(e.ok("-n", e.nodes[0], "link", "show", "ib0"), "<BROADCAST,MULTICAST,UP,LOWER_UP>")
 	})
+	// Down in the namespace takes the IPv6 addresses there, as the
+	// driver's down does: no refusal to log.
+	e.ok("-n", e.nodes[0], "addr", "add", "fd00::1/64", "dev", "ib0")
+	if out, code := e.in(0, "ip", "link", "set", "ib0", "down"); code != 0 {
+		t.Fatalf("ip link set down: %s", out)
+	}
+	eventually(t, "ibctl sees ib0 down without fd00::1", func() bool {
+		return !strings.Contains(e.ok("-n", e.nodes[0], "addr", "show", "dev", "ib0"), "fd00::1")
+	})
+	if log := e.ok("-n", e.nodes[0], "dmesg"); strings.Contains(log, "refused") {
+		t.Errorf("dmesg has a refusal:\n%s", log)
+	}
 }
 
 // ip link del in a namespace is the driver's dellink: a child goes, a
