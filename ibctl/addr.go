@@ -135,10 +135,14 @@ func addrShow(o *AddrOptions, c *netlinkx.Client) error {
 	if err != nil {
 		return opError("addr show", err)
 	}
+	g := o.F.Globals
+	v := AddrView{Family: familyNumber(g.Family), Stats: g.Stats, Details: g.Details > 0, Oneline: g.Oneline, Brief: g.Brief}
+	// Without a device, ip -6 dumps the links of the inet6 family.
+	v.Reduced = v.Family == unix.AF_INET6 && o.Args.Dev == ""
 	objs := make([]*Obj, 0, len(links))
 	var text strings.Builder
 	for _, l := range links {
-		if o.Args.Up && l.Flags&unix.IFF_UP == 0 {
+		if o.Args.Up && l.Flags&unix.IFF_UP == 0 || !v.LinkListed(l, addrs) {
 			continue
 		}
 		p := NewPrinter()
@@ -146,16 +150,28 @@ func addrShow(o *AddrOptions, c *netlinkx.Client) error {
 		if l.ParentIndex != 0 {
 			parent = byIndex[l.ParentIndex]
 		}
-		PrintAddrLink(p, l, parent, addrs)
+		PrintAddrLink(p, l, parent, addrs, v)
 		text.WriteString(p.TextOut())
 		objs = append(objs, p.Object())
 	}
-	g := o.F.Globals
 	if g.JSON {
 		return writeJSON(o.F.IO.Out, objs, g.Pretty)
 	}
 	_, err = io.WriteString(o.F.IO.Out, text.String())
 	return err
+}
+
+// familyNumber is the address family of a --family name: 0 for all.
+func familyNumber(name string) uint8 {
+	switch name {
+	case "inet":
+		return unix.AF_INET
+	case "inet6":
+		return unix.AF_INET6
+	case "link":
+		return unix.AF_PACKET
+	}
+	return unix.AF_UNSPEC
 }
 
 // completeAddrArgs completes ip address keywords and device names.

@@ -50,7 +50,6 @@ error rows); with -j the keys of "ip -j -d link show".`,
 }
 
 func newLinkVerb(f *Factory, runF func(*LinkOptions) error, verb string, aliases []string, short string) *cobra.Command {
-	stats := 0
 	cmd := &cobra.Command{
 		Use:                   verb + " ARGS...",
 		Aliases:               aliases,
@@ -62,11 +61,11 @@ func newLinkVerb(f *Factory, runF func(*LinkOptions) error, verb string, aliases
 			if err != nil {
 				return prefixUsage("link "+verb, err)
 			}
-			return runOr(&LinkOptions{F: f, Verb: verb, Args: a, Stats: stats}, runF, linkRun)
+			return runOr(&LinkOptions{F: f, Verb: verb, Args: a, Stats: f.Globals.Stats}, runF, linkRun)
 		}),
 	}
 	if verb == "show" {
-		cmd.Flags().CountVarP(&stats, "stats", "s", "print statistics (twice: with the error rows), as ip -s")
+		cmd.Flags().CountVarP(&f.Globals.Stats, "stats", "s", "print statistics (twice: with the error rows), as ip -s")
 	}
 	cmd.Flags().SetInterspersed(false)
 	return cmd
@@ -190,8 +189,16 @@ func printLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.
 		if l.ParentIndex != 0 {
 			parent = byIndex[l.ParentIndex]
 		}
-		PrintLink(p, l, parent, stats)
-		text.WriteString(p.TextOut())
+		if g.Brief {
+			PrintLinkBrief(p, l, parent, true)
+		} else {
+			PrintLink(p, l, parent, stats)
+		}
+		if g.Oneline {
+			text.WriteString(onelineText(p.TextOut()))
+		} else {
+			text.WriteString(p.TextOut())
+		}
 		objs = append(objs, p.Object())
 	}
 	if g.JSON {

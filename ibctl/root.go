@@ -42,6 +42,7 @@ own InfiniBand fabric; the first command that needs it starts it in the backgrou
 	pf.BoolVar(&g.NoSpawn, "no-spawn", false, "fail instead of starting a driver when none answers")
 	pf.BoolVarP(&g.JSON, "json", "j", false, "print JSON")
 	pf.BoolVarP(&g.Pretty, "pretty", "p", false, "indent JSON output")
+	addIPFlags(pf, g)
 	root.Flags().StringVarP(&g.Batch, "batch", "b", "", "read commands from FILE (- for standard input), one per line")
 	root.Flags().BoolVar(&g.Force, "force", false, "with --batch: go on after a failing line")
 	root.Flags().BoolP("version", "V", false, "print the version and the revision ibctl was built from")
@@ -64,8 +65,11 @@ func Run(f *Factory, args []string) int {
 		return execChild(f.IO, args[1:])
 	}
 	root := NewRootCmd(f)
-	root.SetArgs(nodeBeforeCommand(root, args))
-	err := execute(root)
+	args, err := ipGlobals(root, f.IO.Out, args)
+	if err == nil {
+		root.SetArgs(nodeBeforeCommand(root, args))
+		err = execute(root)
+	}
 	if err != nil {
 		var se *SilentError
 		if !errors.As(err, &se) {
