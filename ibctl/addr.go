@@ -135,14 +135,19 @@ func addrShow(o *AddrOptions, c *netlinkx.Client) error {
 	if err != nil {
 		return opError("addr show", err)
 	}
-	g := o.F.Globals
+	return printAddrLinks(o.F.IO.Out, links, byIndex, addrs, o.F.Globals, o.Args)
+}
+
+// printAddrLinks prints links and their addresses as addr show does with
+// the global options g.
+func printAddrLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.Link, addrs []netlinkx.Addr, g *Globals, a AddrArgs) error {
 	v := AddrView{Family: familyNumber(g.Family), Stats: g.Stats, Details: g.Details > 0, Oneline: g.Oneline, Brief: g.Brief}
 	// Without a device, ip -6 dumps the links of the inet6 family.
-	v.Reduced = v.Family == unix.AF_INET6 && o.Args.Dev == ""
+	v.Reduced = v.Family == unix.AF_INET6 && a.Dev == ""
 	objs := make([]*Obj, 0, len(links))
 	var text strings.Builder
 	for _, l := range links {
-		if o.Args.Up && l.Flags&unix.IFF_UP == 0 || !v.LinkListed(l, addrs) {
+		if a.Up && l.Flags&unix.IFF_UP == 0 || !v.LinkListed(l, addrs) {
 			continue
 		}
 		p := NewPrinter()
@@ -155,9 +160,9 @@ func addrShow(o *AddrOptions, c *netlinkx.Client) error {
 		objs = append(objs, p.Object())
 	}
 	if g.JSON {
-		return writeJSON(o.F.IO.Out, objs, g.Pretty)
+		return writeJSON(w, objs, g.Pretty)
 	}
-	_, err = io.WriteString(o.F.IO.Out, text.String())
+	_, err := io.WriteString(w, text.String())
 	return err
 }
 
