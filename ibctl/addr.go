@@ -53,6 +53,8 @@ ip address (iproute2):
   SCOPE-ID := [ host | link | global | site | nowhere | NUMBER ]
 
 show prints what "ip address show" prints; with -j the keys of "ip -j address show".
+The global options -s, -d, -br, -o and -4, -6 or -0 (ibctl -br -4 addr) select what ip's
+do.
 Addresses never expire: valid_lft and preferred_lft are forever. As the kernel does, an
 interface whose link comes up gets its IPv6 link-local address (fe80::/64 and the port
 GUID with 0x02 ORed into its first byte), and going down removes every IPv6 address.`,

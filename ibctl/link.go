@@ -33,7 +33,8 @@ func NewCmdLink(f *Factory, runF func(*LinkOptions) error) *cobra.Command {
   ibctl link set [ dev ] DEVICE [ up | down ] [ mtu MTU ] [ type ipoib [ mode { datagram | connected } ] [ umcast { 0 | 1 } ] ]
 
 show prints what "ip -d link show" prints (-s adds the statistics of "ip -s", twice the
-error rows); with -j the keys of "ip -j -d link show".`,
+error rows); with -j the keys of "ip -j -d link show". The global options -br and -o
+(ibctl -br link) print ip's brief and one-line formats.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			return runOr(&LinkOptions{F: f, Verb: "show"}, runF, linkRun)

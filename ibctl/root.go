@@ -20,7 +20,12 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		Long: `ibctl configures IP-over-InfiniBand (IPoIB) interfaces the way the kernel's ib_ipoib
 driver is configured: sysfs files (create_child, delete_child, mode, umcast, ...),
 ip link (type ipoib) and ethtool. Behind it runs an emulated IPoIB driver with its
-own InfiniBand fabric; the first command that needs it starts it in the background.`,
+own InfiniBand fabric; the first command that needs it starts it in the background.
+
+Options before the command are ip's global options, abbreviated as ip 6.1 reads them:
+  -s[tatistics] -d[etails] -o[neline] -br[ief] -4 -6 -0 -f[amily] {inet|inet6|link}
+  -j[son] -p[retty] -n[etns] NODE -b[atch] FILE -force -V[ersion] -h[elp] -color=never
+(-br is brief, -b batch; colour output and ip's other options are refused).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
