@@ -32,17 +32,17 @@ func (v AddrView) LinkListed(l netlinkx.Link, addrs []netlinkx.Addr) bool {
 	if v.Family == unix.AF_PACKET {
 		return true
 	}
-	any := false
+	has := false
 	for _, a := range addrs {
 		if a.Index != l.Index {
 			continue
 		}
-		any = true
+		has = true
 		if v.addrShown(a, l.Index) {
 			return true
 		}
 	}
-	return !any && v.Family == unix.AF_UNSPEC
+	return !has && v.Family == unix.AF_UNSPEC
 }
 
 // PrintAddrLink prints one link as `ip address show` does (iproute2 6.1),

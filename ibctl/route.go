@@ -1,6 +1,7 @@
 package ibctl
 
 import (
+	"io"
 	"net/netip"
 	"strconv"
 
@@ -70,6 +71,10 @@ func routeGetRun(o *RouteOptions) error {
 	}
 	p := NewPrinter()
 	PrintRoute(p, o.Dst, r)
+	if o.F.Globals.Oneline && !o.F.Globals.JSON {
+		_, err := io.WriteString(o.F.IO.Out, onelineText(p.TextOut()))
+		return err
+	}
 	return emitList(o.F.IO.Out, o.F.Globals, []*Printer{p})
 }
 
