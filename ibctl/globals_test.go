@@ -166,4 +166,6 @@ func TestGlobalFormatsGolden(t *testing.T) {
 		"-4 neigh", "-6 neigh", "-0 neigh", "-o neigh show dev ib0 nud all", "-j -4 neigh",
 		"-4 neigh show to fd00::/64",
 		"-4 route get 10.0.0.2", "-o route get 10.0.0.1", "-j -o route get 10.0.0.1", "-6 route get 10.0.0.2", "-4 route get fd00::2", "-0 route get 10.0.0.2"))
+	golden(t, "globals_maddr", e.transcript(
+		"-o maddr show ib0", "-j -o maddr show ib0", "-4 maddr show", "-6 maddr show ib0", "-0 maddr show", "-j -0 maddr show ib0"))
 }

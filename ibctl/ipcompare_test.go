@@ -132,6 +132,37 @@ func netnsLinks(t *testing.T, ns string) ([]netlinkx.Link, map[int32]*netlinkx.L
 	return links, byIndex, addrs
 }
 
+// netnsMaddrs reads the multicast groups of the namespace back from
+// ip -j maddr.
+func netnsMaddrs(t *testing.T, ns string) []netlinkx.Maddr {
+	t.Helper()
+	var jm []struct {
+		Ifindex int32  `json:"ifindex"`
+		Ifname  string `json:"ifname"`
+		Maddr   []struct{ Link, Family, Address string }
+	}
+	if err := json.Unmarshal([]byte(ipNetns(t, ns, "-j", "maddr", "show")), &jm); err != nil {
+		t.Fatal(err)
+	}
+	var list []netlinkx.Maddr
+	for _, j := range jm {
+		m := netlinkx.Maddr{Index: j.Ifindex, Name: j.Ifname}
+		for _, a := range j.Maddr {
+			if a.Link != "" {
+				hw, err := hex.DecodeString(strings.ReplaceAll(a.Link, ":", ""))
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.Link = append(m.Link, hw)
+			} else {
+				m.Inet = append(m.Inet, netip.MustParseAddr(a.Address).AsSlice())
+			}
+		}
+		list = append(list, m)
+	}
+	return list
+}
+
 // TestGlobalFormatsMatchIP compares the formats of -br, -o and -4/-6/-0
 // that do not depend on the link type with what the real ip (iproute2
 // 6.1) prints for a veth pair in a network namespace of the test's own:
@@ -214,6 +245,30 @@ func TestGlobalFormatsMatchIP(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.String() != want {
+			t.Errorf("ip %s:\n%s\nibctl:\n%s", tc.ip, want, got.String())
+		}
+	}
+	maddrs := netnsMaddrs(t, ns)
+	for _, tc := range []struct {
+		ip string
+		g  Globals
+	}{
+		{ip: "maddr"},
+		{ip: "-j maddr", g: Globals{JSON: true}},
+		{ip: "-o maddr", g: Globals{Oneline: true}},
+		{ip: "-j -o maddr", g: Globals{Oneline: true, JSON: true}},
+		{ip: "-4 maddr", g: Globals{Family: "inet"}},
+		{ip: "-6 -o maddr", g: Globals{Family: "inet6", Oneline: true}},
+		{ip: "-0 maddr", g: Globals{Family: "link"}},
+		{ip: "-j -0 maddr", g: Globals{Family: "link", JSON: true}},
+	} {
+		want := ipNetns(t, ns, strings.Fields(tc.ip)...)
+		var got bytes.Buffer
+		g := tc.g
+		if err := printMaddrs(&got, maddrs, &g, ""); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want || want == "" {
 			t.Errorf("ip %s:\n%s\nibctl:\n%s", tc.ip, want, got.String())
 		}
 	}
