@@ -131,6 +131,15 @@ func ipGlobals(root *cobra.Command, out io.Writer, args []string) ([]string, err
 		}
 		return root.Flags().ShorthandLookup(c)
 	}
+	if len(args) > 1 && args[0] == cobra.ShellCompRequestCmd {
+		// A shell completing a command line: the words before the one
+		// being completed are read the same way, when they can be.
+		last := len(args) - 1
+		if rest, err := ipGlobals(root, io.Discard, args[1:last]); err == nil {
+			return append(append([]string{args[0]}, rest...), args[last]), nil
+		}
+		return args, nil
+	}
 	var res []string
 	color, json, batch := "", false, false
 	force := -1
