@@ -53,6 +53,8 @@ ip address (iproute2):
   SCOPE-ID := [ host | link | global | site | nowhere | NUMBER ]
 
 show prints what "ip address show" prints; with -j the keys of "ip -j address show".
+The global options -s, -d, -br, -o and -4, -6 or -0 (ibctl -br -4 addr) select what ip's
+do.
 Addresses never expire: valid_lft and preferred_lft are forever. As the kernel does, an
 interface whose link comes up gets its IPv6 link-local address (fe80::/64 and the port
 GUID with 0x02 ORed into its first byte), and going down removes every IPv6 address.`,
@@ -135,10 +137,19 @@ func addrShow(o *AddrOptions, c *netlinkx.Client) error {
 	if err != nil {
 		return opError("addr show", err)
 	}
+	return printAddrLinks(o.F.IO.Out, links, byIndex, addrs, o.F.Globals, o.Args)
+}
+
+// printAddrLinks prints links and their addresses as addr show does with
+// the global options g.
+func printAddrLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.Link, addrs []netlinkx.Addr, g *Globals, a AddrArgs) error {
+	v := AddrView{Family: familyNumber(g.Family), Stats: g.Stats, Details: g.Details > 0, Oneline: g.Oneline, Brief: g.Brief}
+	// Without a device, ip -6 dumps the links of the inet6 family.
+	v.Reduced = v.Family == unix.AF_INET6 && a.Dev == ""
 	objs := make([]*Obj, 0, len(links))
 	var text strings.Builder
 	for _, l := range links {
-		if o.Args.Up && l.Flags&unix.IFF_UP == 0 {
+		if a.Up && l.Flags&unix.IFF_UP == 0 || !v.LinkListed(l, addrs) {
 			continue
 		}
 		p := NewPrinter()
@@ -146,16 +157,28 @@ func addrShow(o *AddrOptions, c *netlinkx.Client) error {
 		if l.ParentIndex != 0 {
 			parent = byIndex[l.ParentIndex]
 		}
-		PrintAddrLink(p, l, parent, addrs)
+		PrintAddrLink(p, l, parent, addrs, v)
 		text.WriteString(p.TextOut())
 		objs = append(objs, p.Object())
 	}
-	g := o.F.Globals
 	if g.JSON {
-		return writeJSON(o.F.IO.Out, objs, g.Pretty)
+		return writeJSON(w, objs, g.Pretty)
 	}
-	_, err = io.WriteString(o.F.IO.Out, text.String())
+	_, err := io.WriteString(w, text.String())
 	return err
+}
+
+// familyNumber is the address family of a --family name: 0 for all.
+func familyNumber(name string) uint8 {
+	switch name {
+	case "inet":
+		return unix.AF_INET
+	case "inet6":
+		return unix.AF_INET6
+	case "link":
+		return unix.AF_PACKET
+	}
+	return unix.AF_UNSPEC
 }
 
 // completeAddrArgs completes ip address keywords and device names.

@@ -7,24 +7,123 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PrintAddrLink prints one link as `ip address show` does (iproute2 6.1):
-// the link line without the link mode, the link/infiniband line, then
-// each address of addrs on the link, in their order; in JSON the
-// addresses are the link's addr_info array.
-func PrintAddrLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link, addrs []netlinkx.Addr) {
-	printLinkHead(p, l, parent, false)
-	p.Text("\n")
-	infos := []*Obj{}
+// AddrView is what the global options select in `ip address show`.
+type AddrView struct {
+	Family  uint8 // 0, unix.AF_INET, unix.AF_INET6 or unix.AF_PACKET (links only)
+	Stats   int
+	Details bool
+	// Reduced is a link as the kernel describes it for the inet6 family
+	// (ip -6 address show without a device): no qdisc, group, broadcast
+	// address, details or statistics.
+	Reduced bool
+	Oneline bool
+	Brief   bool
+}
+
+// addrShown reports whether a is listed under v's family.
+func (v AddrView) addrShown(a netlinkx.Addr, index int32) bool {
+	return a.Index == index && (v.Family == unix.AF_UNSPEC || v.Family == a.Family)
+}
+
+// LinkListed is ipaddress.c's ipaddr_filter: with a family other than
+// the link one, a link is listed if it has an address of that family or,
+// when no family is given, no address at all.
+func (v AddrView) LinkListed(l netlinkx.Link, addrs []netlinkx.Addr) bool {
+	if v.Family == unix.AF_PACKET {
+		return true
+	}
+	has := false
 	for _, a := range addrs {
 		if a.Index != l.Index {
 			continue
 		}
-		ap := NewPrinter()
-		PrintAddr(ap, a)
-		p.Text(ap.TextOut())
-		infos = append(infos, ap.Object())
+		has = true
+		if v.addrShown(a, l.Index) {
+			return true
+		}
 	}
-	p.Any("addr_info", "", infos)
+	return !has && v.Family == unix.AF_UNSPEC
+}
+
+// PrintAddrLink prints one link as `ip address show` does (iproute2 6.1),
+// with v's options: the link line without the link mode, the
+// link/infiniband line, each address of addrs on the link in their order
+// and, with Stats, the statistics; in JSON the addresses are the link's
+// addr_info array. Brief is ip -br's one line; Oneline (unless the family
+// is the link one) leaves the link out and prints each address on a line
+// of its own starting with "INDEX: NAME".
+func PrintAddrLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link, addrs []netlinkx.Addr, v AddrView) {
+	packet := v.Family == unix.AF_PACKET
+	switch {
+	case v.Brief:
+		PrintLinkBrief(p, l, parent, packet)
+		if packet {
+			return
+		}
+		infos := []*Obj{}
+		for _, a := range addrs {
+			if !v.addrShown(a, l.Index) || a.Local == nil {
+				continue
+			}
+			ap := NewPrinter()
+			ap.Any("local", "%s", formatHost(a.Family, a.Local))
+			ap.Any("prefixlen", "/%d ", int(a.PrefixLen))
+			p.Text(ap.TextOut())
+			infos = append(infos, ap.Object())
+		}
+		p.Any("addr_info", "", infos)
+		p.Text("\n")
+		return
+	case v.Oneline && !packet:
+		infos := []*Obj{}
+		for _, a := range addrs {
+			if !v.addrShown(a, l.Index) {
+				continue
+			}
+			ap := NewPrinter()
+			ap.Any("index", "", l.Index)
+			ap.Any("dev", "", l.Name)
+			ap.Text(fmt.Sprintf("%d: %s", l.Index, l.Name))
+			PrintAddr(ap, a)
+			p.Text(onelineText(ap.TextOut()))
+			infos = append(infos, ap.Object())
+		}
+		p.Any("addr_info", "", infos)
+		return
+	}
+	printLinkLine(p, l, parent, false, !v.Reduced)
+	if v.Family == unix.AF_UNSPEC || packet || v.Details {
+		p.Text("\n    ")
+		printLinkLayer(p, l, !v.Reduced)
+		if v.Details && !v.Reduced {
+			printLinkDetails(p, l, false)
+		}
+	}
+	p.Text("\n")
+	if v.Details && !v.Reduced {
+		printVFInfo(p, l)
+	}
+	if !packet {
+		infos := []*Obj{}
+		for _, a := range addrs {
+			if !v.addrShown(a, l.Index) {
+				continue
+			}
+			ap := NewPrinter()
+			PrintAddr(ap, a)
+			p.Text(ap.TextOut())
+			infos = append(infos, ap.Object())
+		}
+		p.Any("addr_info", "", infos)
+	}
+	if v.Stats > 0 {
+		printStats(p, l, v.Stats > 1)
+	}
+	if v.Oneline {
+		t := p.TextOut()
+		p.text.Reset()
+		p.Text(onelineText(t))
+	}
 }
 
 // ifaFlagNames is iproute2's ifa_flag_names order.

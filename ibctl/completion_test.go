@@ -22,6 +22,10 @@ func TestCompletion(t *testing.T) {
 		{[]string{"__complete", "sys", "read", "class/net/"}, []string{"class/net/ib0/", "class/net/ib0.8001/", "class/net/ib1/", ":6"}},
 		{[]string{"__complete", "sys", "read", "/sys/class/net/ib0/p"}, []string{"/sys/class/net/ib0/pkey"}},
 		{[]string{"__complete", "-n", ""}, []string{"node0", "node1"}},
+		// ip's options before the object
+		{[]string{"__complete", "-br", "-4", "addr", "show", ""}, []string{"dev", "up", "ib0", "ib0.8001"}},
+		{[]string{"__complete", "-s", "-n", "node1", "link", "show", ""}, []string{"dev", "ib0", "ib1"}},
+		{[]string{"__complete", "-o", "li"}, []string{"link\tShow and change IPoIB links (ip link)"}},
 	}
 	for _, tt := range tests {
 		out, errs, st := e.runArgs(tt.args)

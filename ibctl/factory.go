@@ -33,6 +33,11 @@ type Globals struct {
 	Pretty   bool   // -p/--pretty
 	Batch    string // -b/--batch
 	Force    bool   // --force
+	Stats    int    // -s/--stats, counted
+	Details  int    // -d/--details, counted
+	Oneline  bool   // -o/--oneline
+	Brief    bool   // -br/--brief
+	Family   string // -4, -6, -0/--family: "inet", "inet6", "link" or "" for all
 }
 
 // Factory builds commands with their dependencies.

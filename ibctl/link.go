@@ -33,7 +33,8 @@ func NewCmdLink(f *Factory, runF func(*LinkOptions) error) *cobra.Command {
   ibctl link set [ dev ] DEVICE [ up | down ] [ mtu MTU ] [ type ipoib [ mode { datagram | connected } ] [ umcast { 0 | 1 } ] ]
 
 show prints what "ip -d link show" prints (-s adds the statistics of "ip -s", twice the
-error rows); with -j the keys of "ip -j -d link show".`,
+error rows); with -j the keys of "ip -j -d link show". The global options -br and -o
+(ibctl -br link) print ip's brief and one-line formats.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			return runOr(&LinkOptions{F: f, Verb: "show"}, runF, linkRun)
@@ -50,7 +51,6 @@ error rows); with -j the keys of "ip -j -d link show".`,
 }
 
 func newLinkVerb(f *Factory, runF func(*LinkOptions) error, verb string, aliases []string, short string) *cobra.Command {
-	stats := 0
 	cmd := &cobra.Command{
 		Use:                   verb + " ARGS...",
 		Aliases:               aliases,
@@ -62,11 +62,11 @@ func newLinkVerb(f *Factory, runF func(*LinkOptions) error, verb string, aliases
 			if err != nil {
 				return prefixUsage("link "+verb, err)
 			}
-			return runOr(&LinkOptions{F: f, Verb: verb, Args: a, Stats: stats}, runF, linkRun)
+			return runOr(&LinkOptions{F: f, Verb: verb, Args: a, Stats: f.Globals.Stats}, runF, linkRun)
 		}),
 	}
 	if verb == "show" {
-		cmd.Flags().CountVarP(&stats, "stats", "s", "print statistics (twice: with the error rows), as ip -s")
+		cmd.Flags().CountVarP(&f.Globals.Stats, "stats", "s", "print statistics (twice: with the error rows), as ip -s")
 	}
 	cmd.Flags().SetInterspersed(false)
 	return cmd
@@ -190,8 +190,16 @@ func printLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.
 		if l.ParentIndex != 0 {
 			parent = byIndex[l.ParentIndex]
 		}
-		PrintLink(p, l, parent, stats)
-		text.WriteString(p.TextOut())
+		if g.Brief {
+			PrintLinkBrief(p, l, parent, true)
+		} else {
+			PrintLink(p, l, parent, stats)
+		}
+		if g.Oneline {
+			text.WriteString(onelineText(p.TextOut()))
+		} else {
+			text.WriteString(p.TextOut())
+		}
 		objs = append(objs, p.Object())
 	}
 	if g.JSON {

@@ -50,6 +50,17 @@ func hwString(b []byte) string {
 // shares: index, name, flags, MTU, qdisc, state, (with linkMode the link
 // mode,) group and queue length, then the link/infiniband addresses.
 func printLinkHead(p *Printer, l netlinkx.Link, parent *netlinkx.Link, linkMode bool) {
+	printLinkLine(p, l, parent, linkMode, true)
+	p.Text("\n    ")
+	printLinkLayer(p, l, true)
+}
+
+// printLinkLine prints the first line of a link: index, name, flags,
+// MTU, (with full the qdisc,) state, (with linkMode the link mode, with
+// full the group,) and queue length. Without full it is the line of a
+// link the kernel describes for the inet6 family (ip -6 address show),
+// which has no qdisc and no group.
+func printLinkLine(p *Printer, l netlinkx.Link, parent *netlinkx.Link, linkMode, full bool) {
 	p.Any("ifindex", "%d: ", l.Index)
 	if parent != nil {
 		p.Any("link", "", parent.Name)
@@ -58,30 +69,80 @@ func printLinkHead(p *Printer, l netlinkx.Link, parent *netlinkx.Link, linkMode 
 	} else {
 		p.Any("ifname", "%s: ", l.Name)
 	}
+	flags := linkFlagsOf(l, parent)
+	p.Any("flags", "", flags)
+	p.Text("<" + strings.Join(flags, ",") + "> ")
+	p.Any("mtu", "mtu %d ", l.MTU)
+	if l.Qdisc != "" && full {
+		p.Any("qdisc", "qdisc %s ", l.Qdisc)
+	}
+	p.Any("operstate", "state %s ", operstateName(l))
+	if linkMode {
+		p.Any("linkmode", "mode %s ", "DEFAULT")
+	}
+	if full {
+		p.Any("group", "group %s ", "default")
+	}
+	p.Any("txqlen", "qlen %d", l.TxQLen)
+}
+
+// printLinkLayer prints the link/infiniband address and, with brd, the
+// broadcast address.
+func printLinkLayer(p *Printer, l netlinkx.Link, brd bool) {
+	p.Any("link_type", "link/%s ", "infiniband")
+	p.Any("address", "%s", hwString(l.Address))
+	if brd {
+		p.Any("broadcast", " brd %s", hwString(l.Broadcast))
+	}
+}
+
+// linkFlagsOf are the flags a listing shows for l: M-DOWN added when its
+// parent is down.
+func linkFlagsOf(l netlinkx.Link, parent *netlinkx.Link) []string {
 	flags := linkFlags(l.Flags)
 	if parent != nil && parent.Flags&unix.IFF_UP == 0 {
 		flags = append(flags, "M-DOWN")
 	}
-	p.Any("flags", "", flags)
-	p.Text("<" + strings.Join(flags, ",") + "> ")
-	p.Any("mtu", "mtu %d ", l.MTU)
-	if l.Qdisc != "" {
-		p.Any("qdisc", "qdisc %s ", l.Qdisc)
-	}
-	state := "UNKNOWN"
+	return flags
+}
+
+func operstateName(l netlinkx.Link) string {
 	if int(l.Operstate) < len(operstateNames) {
-		state = operstateNames[l.Operstate]
+		return operstateNames[l.Operstate]
 	}
-	p.Any("operstate", "state %s ", state)
-	if linkMode {
-		p.Any("linkmode", "mode %s ", "DEFAULT")
+	return "UNKNOWN"
+}
+
+// PrintLinkBrief prints the start of a link's line of `ip -br link` and
+// `ip -br address` (iproute2 6.1's print_linkinfo_brief): the name (with
+// @parent) in 16 columns and the state in 14; with layer, for the link
+// family, the address and the flags and the end of the line.
+func PrintLinkBrief(p *Printer, l netlinkx.Link, parent *netlinkx.Link, layer bool) {
+	name := l.Name
+	if parent != nil {
+		p.Any("link", "", parent.Name)
+		name += "@" + parent.Name
 	}
-	p.Any("group", "group %s ", "default")
-	p.Any("txqlen", "qlen %d", l.TxQLen)
-	p.Text("\n    ")
-	p.Any("link_type", "link/%s ", "infiniband")
-	p.Any("address", "%s", hwString(l.Address))
-	p.Any("broadcast", " brd %s", hwString(l.Broadcast))
+	p.Any("ifname", "", l.Name)
+	p.Text(fmt.Sprintf("%-16s ", name))
+	p.Any("operstate", "%-14s ", operstateName(l))
+	if layer {
+		p.Any("address", "%s ", hwString(l.Address))
+		flags := linkFlagsOf(l, parent)
+		p.Any("flags", "", flags)
+		p.Text("<" + strings.Join(flags, ",") + "> \n")
+	}
+}
+
+// onelineText joins the lines of one record with "\\", as ip -o does: its
+// last newline stays.
+func onelineText(s string) string {
+	body, nl := strings.CutSuffix(s, "\n")
+	body = strings.ReplaceAll(body, "\n", "\\")
+	if nl {
+		body += "\n"
+	}
+	return body
 }
 
 // PrintLink prints one link as `ip -d link show` does (iproute2 6.1), and
@@ -89,6 +150,17 @@ func printLinkHead(p *Printer, l netlinkx.Link, parent *netlinkx.Link, linkMode 
 // the IFLA_LINK device, nil for a parent interface.
 func PrintLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link, stats int) {
 	printLinkHead(p, l, parent, true)
+	printLinkDetails(p, l, true)
+	p.Text("\n")
+	if stats > 0 {
+		printStats(p, l, stats > 1)
+	}
+	printVFInfo(p, l)
+}
+
+// printLinkDetails prints what -d adds after the link/infiniband line:
+// the addrgenmode of the inet6 family with addrGenMode (ip link).
+func printLinkDetails(p *Printer, l netlinkx.Link, addrGenMode bool) {
 	p.Any("promiscuity", " promiscuity %d ", 0)
 	p.Any("allmulti", " allmulti %d ", 0)
 	p.Any("min_mtu", "minmtu %d ", l.MinMTU)
@@ -104,7 +176,9 @@ func PrintLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link, stats int) {
 		}
 		p.Close()
 	}
-	p.Any("inet6_addr_gen_mode", "addrgenmode %s ", "eui64")
+	if addrGenMode {
+		p.Any("inet6_addr_gen_mode", "addrgenmode %s ", "eui64")
+	}
 	p.Any("num_tx_queues", "numtxqueues %d ", l.NumTxQ)
 	p.Any("num_rx_queues", "numrxqueues %d ", l.NumRxQ)
 	p.Any("gso_max_size", "gso_max_size %d ", l.GSOMaxSize)
@@ -116,10 +190,10 @@ func PrintLink(p *Printer, l netlinkx.Link, parent *netlinkx.Link, stats int) {
 		p.Any("parentbus", "parentbus %s ", l.ParentBus)
 		p.Any("parentdev", "parentdev %s ", l.ParentDev)
 	}
-	p.Text("\n")
-	if stats > 0 {
-		printStats(p, l, stats > 1)
-	}
+}
+
+// printVFInfo prints the VF list of a link with -d, in JSON only.
+func printVFInfo(p *Printer, l netlinkx.Link) {
 	if l.ParentBus == "pci" {
 		// A PCI parent has VF operations: the kernel sends an empty
 		// IFLA_VFINFO_LIST, which iproute2 prints in JSON only.

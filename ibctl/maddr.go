@@ -2,10 +2,12 @@ package ibctl
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
 
 	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 // MaddrOptions are the inputs of `maddr show`.
@@ -51,33 +53,83 @@ func maddrRun(o *MaddrOptions) error {
 	if err != nil {
 		return opError("maddr show", err)
 	}
+	return printMaddrs(f.IO.Out, list, f.Globals, dev)
+}
+
+// printMaddrs prints the groups of the interfaces in list (of dev alone
+// unless it is "") as ip maddr show does with the global options g.
+func printMaddrs(w io.Writer, list []netlinkx.Maddr, g *Globals, dev string) error {
 	var records []*Printer
 	found := dev == ""
+	family := familyNumber(g.Family)
 	for _, m := range list {
 		if dev != "" && m.Name != dev {
 			continue
 		}
 		found = true
-		records = append(records, maddrPrinter(m))
+		if family != 0 {
+			// ip -4, -6 or -0 reads only that family's groups: an
+			// interface without any is not listed.
+			m = maddrOfFamily(m, family)
+			if len(m.Link) == 0 && len(m.Inet) == 0 {
+				continue
+			}
+		}
+		records = append(records, maddrPrinters(m, g.Oneline)...)
 	}
 	if !found {
 		//lint:ignore ST1005 iproute2's message, word for word
 		return fmt.Errorf("Device %q does not exist.", dev)
 	}
-	return emitList(f.IO.Out, f.Globals, records)
+	return emitList(w, g, records)
 }
 
-// maddrPrinter prints one interface as ip maddr show does: its
-// link-layer groups, then IPv4, then IPv6 ones; in JSON the maddr array.
-func maddrPrinter(m netlinkx.Maddr) *Printer {
-	p := NewPrinter()
-	p.Any("ifindex", "%d:\t", m.Index)
-	p.Any("ifname", "%s\n", m.Name)
-	addrs := []*Obj{}
+// maddrOfFamily is m with the groups of family only (AF_PACKET: the
+// link-layer ones).
+func maddrOfFamily(m netlinkx.Maddr, family uint8) netlinkx.Maddr {
+	out := netlinkx.Maddr{Index: m.Index, Name: m.Name}
+	if family == unix.AF_PACKET {
+		out.Link = m.Link
+	}
+	for _, a := range m.Inet {
+		if ip, _ := netip.AddrFromSlice(a); ip.Is4() == (family == unix.AF_INET) && family != unix.AF_PACKET {
+			out.Inet = append(out.Inet, a)
+		}
+	}
+	return out
+}
+
+// maddrPrinters prints one interface as ip maddr show does: its
+// link-layer groups, then IPv4, then IPv6 ones; in JSON the maddr array,
+// where a link-layer group is {"link": ADDR}. With oneline (ip -o) each
+// group is a record of its own, "INDEX:\tNAME\\\tFAMILY ADDR".
+func maddrPrinters(m netlinkx.Maddr, oneline bool) []*Printer {
+	var records []*Printer
+	var p *Printer
+	var addrs []*Obj
 	add := func(family, addr string) {
+		if p == nil || oneline {
+			if p != nil {
+				p.Any("maddr", "", addrs)
+			}
+			p, addrs = NewPrinter(), []*Obj{}
+			records = append(records, p)
+			p.Any("ifindex", "%d:\t", m.Index)
+			p.Any("ifname", "%s", m.Name)
+			if oneline {
+				p.Text("\\")
+			} else {
+				p.Text("\n")
+			}
+		}
 		ap := NewPrinter()
-		ap.Any("family", "\t%-5s ", family)
-		ap.Any("address", "%s\n", addr)
+		if family == "link" {
+			ap.Text("\tlink  ")
+			ap.Any("link", "%s\n", addr)
+		} else {
+			ap.Any("family", "\t%-5s ", family)
+			ap.Any("address", "%s\n", addr)
+		}
 		p.Text(ap.TextOut())
 		addrs = append(addrs, ap.Object())
 	}
@@ -93,6 +145,13 @@ func maddrPrinter(m netlinkx.Maddr) *Printer {
 			add(fam, ip.String())
 		}
 	}
+	if p == nil {
+		// an interface without groups: its line alone
+		p, addrs = NewPrinter(), []*Obj{}
+		p.Any("ifindex", "%d:\t", m.Index)
+		p.Any("ifname", "%s\n", m.Name)
+		records = append(records, p)
+	}
 	p.Any("maddr", "", addrs)
-	return p
+	return records
 }

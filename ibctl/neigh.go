@@ -62,7 +62,7 @@ show prints what "ip neigh show" prints; with -j the keys of "ip -j neigh show".
 Without nud, entries in NOARP state are not shown.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			a, _ := ParseNeighArgs(nil)
+			a, _ := parseNeighArgs(nil, familyNumber(f.Globals.Family))
 			return runOr(&NeighOptions{F: f, Args: a}, runF, neighRun)
 		}),
 	}
@@ -86,7 +86,7 @@ Without nud, entries in NOARP state are not shown.`,
 			return []string{"dev", "nud", "to"}, nd
 		},
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			a, err := ParseNeighArgs(args)
+			a, err := parseNeighArgs(args, familyNumber(f.Globals.Family))
 			if err != nil {
 				return prefixUsage("neigh show", err)
 			}
@@ -130,8 +130,12 @@ func nudStateByName(arg string) (uint32, bool) {
 
 // ParseNeighArgs parses the arguments of neigh show as ipneigh.c's
 // do_show_or_flush does.
-func ParseNeighArgs(args []string) (NeighArgs, error) {
-	a := NeighArgs{State: 0xff &^ unix.NUD_NOARP}
+func ParseNeighArgs(args []string) (NeighArgs, error) { return parseNeighArgs(args, unix.AF_UNSPEC) }
+
+// parseNeighArgs is ParseNeighArgs for the family the global options
+// select (ip -4, -6, -0), which a "to" prefix must be of.
+func parseNeighArgs(args []string, family uint8) (NeighArgs, error) {
+	a := NeighArgs{State: 0xff &^ unix.NUD_NOARP, Family: family}
 	stateGiven := false
 	w := &addrArgs{args: args}
 	for ; w.i < len(args); w.i++ {

@@ -95,7 +95,7 @@ func TestMaddrJSONMatchesText(t *testing.T) {
 	var links []struct {
 		Ifindex int
 		Ifname  string
-		Maddr   []struct{ Family, Address string }
+		Maddr   []struct{ Family, Address, Link string }
 	}
 	if err := json.Unmarshal([]byte(js), &links); err != nil {
 		t.Fatal(err)
@@ -105,6 +105,10 @@ func TestMaddrJSONMatchesText(t *testing.T) {
 	for _, l := range links {
 		fmt.Fprintf(&b, "%d:\t%s\n", l.Ifindex, l.Ifname)
 		for _, m := range l.Maddr {
+			if m.Link != "" {
+				// a link-layer group is {"link": ADDR}, as ip -j prints it
+				m.Family, m.Address = "link", m.Link
+			}
 			fmt.Fprintf(&b, "\t%-5s %s\n", m.Family, m.Address)
 			families[m.Family]++
 		}

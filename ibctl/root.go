@@ -20,7 +20,12 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		Long: `ibctl configures IP-over-InfiniBand (IPoIB) interfaces the way the kernel's ib_ipoib
 driver is configured: sysfs files (create_child, delete_child, mode, umcast, ...),
 ip link (type ipoib) and ethtool. Behind it runs an emulated IPoIB driver with its
-own InfiniBand fabric; the first command that needs it starts it in the background.`,
+own InfiniBand fabric; the first command that needs it starts it in the background.
+
+Options before the command are ip's global options, abbreviated as ip 6.1 reads them:
+  -s[tatistics] -d[etails] -o[neline] -br[ief] -4 -6 -0 -f[amily] {inet|inet6|link}
+  -j[son] -p[retty] -n[etns] NODE -b[atch] FILE -force -V[ersion] -h[elp] -color=never
+(-br is brief, -b batch; colour output and ip's other options are refused).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -42,6 +47,7 @@ own InfiniBand fabric; the first command that needs it starts it in the backgrou
 	pf.BoolVar(&g.NoSpawn, "no-spawn", false, "fail instead of starting a driver when none answers")
 	pf.BoolVarP(&g.JSON, "json", "j", false, "print JSON")
 	pf.BoolVarP(&g.Pretty, "pretty", "p", false, "indent JSON output")
+	addIPFlags(pf, g)
 	root.Flags().StringVarP(&g.Batch, "batch", "b", "", "read commands from FILE (- for standard input), one per line")
 	root.Flags().BoolVar(&g.Force, "force", false, "with --batch: go on after a failing line")
 	root.Flags().BoolP("version", "V", false, "print the version and the revision ibctl was built from")
@@ -64,8 +70,11 @@ func Run(f *Factory, args []string) int {
 		return execChild(f.IO, args[1:])
 	}
 	root := NewRootCmd(f)
-	root.SetArgs(nodeBeforeCommand(root, args))
-	err := execute(root)
+	args, err := ipGlobals(root, f.IO.Out, args)
+	if err == nil {
+		root.SetArgs(nodeBeforeCommand(root, args))
+		err = execute(root)
+	}
 	if err != nil {
 		var se *SilentError
 		if !errors.As(err, &se) {

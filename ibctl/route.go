@@ -1,6 +1,7 @@
 package ibctl
 
 import (
+	"io"
 	"net/netip"
 	"strconv"
 
@@ -29,12 +30,34 @@ func NewCmdRoute(f *Factory, runF func(*RouteOptions) error) *cobra.Command {
 			if err != nil {
 				return usagef("route get: Error: inet address is expected rather than %q.", args[0])
 			}
+			if err := routeFamily(dst, args[0], familyNumber(f.Globals.Family)); err != nil {
+				return err
+			}
 			return runOr(&RouteOptions{F: f, Dst: dst}, runF, routeGetRun)
 		}),
 	}
 	cmd.AddCommand(get)
 	verbRequired(cmd)
 	return cmd
+}
+
+// routeFamily checks an address given to route get against the family
+// the global options select, as get_prefix does for ip -4, -6 and -0.
+func routeFamily(dst netip.Addr, arg string, family uint8) error {
+	switch {
+	case family == unix.AF_INET && !dst.Is4(), family == unix.AF_INET6 && !dst.Is6():
+		return usagef("route get: Error: %s prefix is expected rather than %q.", familyNameVerbose(family), arg)
+	case family == unix.AF_PACKET:
+		return usagef("route get: Error: %q may be %s prefix, but it is not allowed in this context.", arg, familyNameVerbose(familyOf(dst)))
+	}
+	return nil
+}
+
+func familyOf(a netip.Addr) uint8 {
+	if a.Is4() {
+		return unix.AF_INET
+	}
+	return unix.AF_INET6
 }
 
 func routeGetRun(o *RouteOptions) error {
@@ -48,6 +71,10 @@ func routeGetRun(o *RouteOptions) error {
 	}
 	p := NewPrinter()
 	PrintRoute(p, o.Dst, r)
+	if o.F.Globals.Oneline && !o.F.Globals.JSON {
+		_, err := io.WriteString(o.F.IO.Out, onelineText(p.TextOut()))
+		return err
+	}
 	return emitList(o.F.IO.Out, o.F.Globals, []*Printer{p})
 }
 
