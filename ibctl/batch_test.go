@@ -58,7 +58,7 @@ func TestBatchLinesIndependent(t *testing.T) {
 // its default and unchanged after resetTree, and no command is marked as
 // having run. A flag of a new type must be added here.
 func TestResetTree(t *testing.T) {
-	values := map[string]string{"bool": "true", "int": "3", "count": "3", "string": "x", "float64": "2.5", "stringArray": "a=1"}
+	values := map[string]string{"bool": "true", "int": "3", "count": "3", "string": "x", "float64": "2.5", "stringArray": "a=1", "FAMILY": "inet6"}
 	root := NewRootCmd(&Factory{IO: &IOStreams{}, Globals: &Globals{}})
 	var walk func(c *cobra.Command, fn func(*pflag.Flag))
 	walk = func(c *cobra.Command, fn func(*pflag.Flag)) {

@@ -100,6 +100,10 @@ type familyValue string
 
 func (v *familyValue) String() string { return string(*v) }
 func (v *familyValue) Type() string   { return "FAMILY" }
+
+// reset empties the flag between batch lines (resetTree): "" is no
+// family, which Set refuses.
+func (v *familyValue) reset() { *v = "" }
 func (v *familyValue) Set(s string) error {
 	switch s {
 	case "inet", "inet6", "link":
