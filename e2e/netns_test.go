@@ -147,9 +147,15 @@ func TestNetnsKernelPing(t *testing.T) {
 			t.Errorf("%s: ping %s: exit %d, want %d and %q:\n%s", e.ns(c.from), c.dst, code, c.code, c.want, out)
 		}
 	}
+	// The all-nodes group: the kernel's multicast over the broadcast
+	// group's partition, answered by the other namespaces' kernels.
+	out, code := e.in(0, "ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "ff02::1%ib0")
+	if code != 0 || !strings.Contains(out, "0% packet loss") || !strings.Contains(out, "duplicates") {
+		t.Errorf("ping -6 ff02::1%%ib0: exit %d, want replies from the other nodes:\n%s", code, out)
+	}
 	e.ok("-n", e.nodes[0], "sys", "write", "class/net/ib0/mode", "connected")
 	e.ok("-n", e.nodes[0], "link", "set", "ib0", "mtu", "65520")
-	out, code := e.in(0, "ping", "-M", "do", "-s", "3000", "-c", "2", "-i", "0.2", "-W", "2", "10.1.0.2")
+	out, code = e.in(0, "ping", "-M", "do", "-s", "3000", "-c", "2", "-i", "0.2", "-W", "2", "10.1.0.2")
 	if code != 1 || !strings.Contains(out, "Frag needed and DF set (mtu = 2044)") {
 		t.Errorf("ping -M do -s 3000 to a peer without connected mode: exit %d, want 1 and the kernel's frag needed:\n%s", code, out)
 	}
