@@ -91,6 +91,7 @@ type kernelDev struct {
 	done    chan struct{}
 	up      bool
 	mtu     uint32
+	qlen    uint32
 	carrier bool
 	addrs   []netip.Prefix
 }
@@ -287,6 +288,13 @@ func (n *stack) syncKernel(nd *Netdev) {
 			kd.up, kd.mtu = nd.up, nd.mtu
 		}
 	}
+	if kd.qlen != nd.txQLen {
+		if err := k.conn.SetTxQueueLen(kd.tun.Index, nd.txQLen); err != nil {
+			n.logf(nd.name, "kernel netdev: "+err.Error())
+		} else {
+			kd.qlen = nd.txQLen
+		}
+	}
 	want := n.kernelAddrs(nd)
 	for _, p := range kd.addrs {
 		if !slices.Contains(want, p) {
@@ -386,7 +394,8 @@ func (kd *kernelDev) close() {
 func (n *stack) kernelAdopt() {
 	type change struct {
 		nd       *Netdev
-		deleted  bool // ip link del
+		deleted  bool   // ip link del
+		qlen     uint32 // ip link set txqueuelen, when not 0
 		link     *netlinkx.LinkRequest
 		add, del []netip.Prefix
 	}
@@ -441,6 +450,9 @@ func (n *stack) kernelAdopt() {
 		if err != nil {
 			continue
 		}
+		if l.TxQLen != kd.qlen {
+			c.qlen = l.TxQLen
+		}
 		if l.Up != kd.up || l.MTU != kd.mtu {
 			r := netlinkx.LinkRequest{Index: index}
 			if l.MTU != kd.mtu {
@@ -467,7 +479,7 @@ func (n *stack) kernelAdopt() {
 				c.del = append(c.del, p)
 			}
 		}
-		if c.link != nil || c.add != nil || c.del != nil {
+		if c.link != nil || c.add != nil || c.del != nil || c.qlen != 0 {
 			changes = append(changes, c)
 		}
 	}
@@ -483,6 +495,11 @@ func (n *stack) kernelAdopt() {
 			}
 			n.recreate(c.nd, why)
 			continue
+		}
+		if c.qlen != 0 {
+			if err := node.SetTxQueueLen(c.nd.name, c.qlen); err != nil {
+				n.putBack(c.nd, fmt.Sprintf("ip link set txqueuelen %d: %v", c.qlen, err))
+			}
 		}
 		if c.link != nil {
 			if err := node.SetLink(*c.link); err != nil {
@@ -551,7 +568,7 @@ func (n *stack) putBack(nd *Netdev, why string) {
 	if kd := n.kern.devs[nd.index]; kd != nil {
 		// Force the link's state out, and let the comparison with the
 		// kernel's addresses remove what the driver does not have.
-		kd.up, kd.mtu = !nd.up, 0
+		kd.up, kd.mtu, kd.qlen = !nd.up, 0, 0
 		if have, err := n.kern.conn.Addrs(kd.tun.Index); err == nil {
 			kd.addrs = have
 		}

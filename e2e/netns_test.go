@@ -179,6 +179,12 @@ func TestNetnsChangesFromKernel(t *testing.T) {
 	eventually(t, "ibctl link show has mtu 1500", func() bool {
 		return strings.Contains(e.ok("-n", e.nodes[0], "link", "show", "ib0"), " mtu 1500 ")
 	})
+	if out, code := e.in(0, "ip", "link", "set", "ib0", "txqueuelen", "1000"); code != 0 {
+		t.Fatalf("ip link set txqueuelen: %s", out)
+	}
+	eventually(t, "ibctl link show has qlen 1000", func() bool {
+		return strings.Contains(e.ok("-n", e.nodes[0], "link", "show", "ib0"), " qlen 1000")
+	})
 	if out, code := e.in(0, "ip", "link", "set", "ib0", "mtu", "65530"); code != 0 {
 		t.Fatalf("ip link set mtu 65530 (the TUN takes it): %s", out)
 	}

@@ -115,8 +115,11 @@ func TestTUNAndConn(t *testing.T) {
 	if !strings.Contains(string(out), "LOWER_UP") {
 		t.Errorf("carrier on: %s", out)
 	}
+	if err := c.SetTxQueueLen(tun.Index, 256); err != nil {
+		t.Fatal(err)
+	}
 	l, err := c.Link(tun.Index)
-	if err != nil || l != (Link{Index: tun.Index, Name: "ib0", Up: true, MTU: 2044}) {
+	if err != nil || l != (Link{Index: tun.Index, Name: "ib0", Up: true, MTU: 2044, TxQLen: 256}) {
 		t.Errorf("Link: %+v %v", l, err)
 	}
 	p4, p6 := netip.MustParsePrefix("10.3.0.1/24"), netip.MustParsePrefix("fe80::1/64")

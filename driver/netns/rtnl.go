@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -60,6 +61,9 @@ func (ns *Namespace) setLink(c *rtnetlink.Conn, index uint32, up bool, mtu uint3
 type Conn struct {
 	ns *Namespace
 	c  *rtnetlink.Conn
+	// raw is a plain rtnetlink socket for what the typed library does
+	// not encode (IFLA_TXQLEN on set).
+	raw *netlink.Conn
 }
 
 // Dial opens a connection for changes in the namespace.
@@ -68,11 +72,39 @@ func (ns *Namespace) Dial() (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{ns: ns, c: c}, nil
+	raw, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: ns.fd})
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("network namespace %s: rtnetlink: %w", ns.Name, err)
+	}
+	return &Conn{ns: ns, c: c, raw: raw}, nil
 }
 
 // Close closes the connection.
-func (c *Conn) Close() error { return c.c.Close() }
+func (c *Conn) Close() error {
+	c.raw.Close()
+	return c.c.Close()
+}
+
+// SetTxQueueLen sets a device's transmit queue length (ip link set
+// txqueuelen).
+func (c *Conn) SetTxQueueLen(index, qlen uint32) error {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(unix.IFLA_TXQLEN, qlen)
+	attrs, err := ae.Encode()
+	if err != nil {
+		return err
+	}
+	msg := make([]byte, unix.SizeofIfInfomsg, unix.SizeofIfInfomsg+len(attrs))
+	msg[0] = unix.AF_UNSPEC
+	binary.NativeEndian.PutUint32(msg[4:], index)
+	_, err = c.raw.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_NEWLINK,
+		Flags: netlink.Request | netlink.Acknowledge}, Data: append(msg, attrs...)})
+	if err != nil {
+		return fmt.Errorf("network namespace %s: link %d: txqueuelen %d: %w", c.ns.Name, index, qlen, err)
+	}
+	return nil
+}
 
 // SetLink sets a device up or down and its MTU.
 func (c *Conn) SetLink(index uint32, up bool, mtu uint32) error {
@@ -91,10 +123,11 @@ func (c *Conn) SetName(index uint32, name string) error {
 
 // Link is a device's state as the kernel reports it.
 type Link struct {
-	Index uint32
-	Name  string
-	Up    bool
-	MTU   uint32
+	Index  uint32
+	Name   string
+	Up     bool
+	MTU    uint32
+	TxQLen uint32
 }
 
 // Link reads one device's state.
@@ -121,6 +154,9 @@ func linkOf(m rtnetlink.LinkMessage) Link {
 	l := Link{Index: m.Index, Up: m.Flags&unix.IFF_UP != 0}
 	if m.Attributes != nil {
 		l.Name, l.MTU = m.Attributes.Name, m.Attributes.MTU
+		if m.Attributes.TxQueueLen != nil {
+			l.TxQLen = *m.Attributes.TxQueueLen
+		}
 	}
 	return l
 }
