@@ -118,6 +118,17 @@ func Open(name string) (*Namespace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("network namespace %s: %w", name, err)
 	}
+	if fd == 0 {
+		// netlink.Config reads NetNS 0 as "the current namespace": a
+		// handle that is fd 0 (standard input closed) would put the
+		// namespace's sockets in the driver's own.
+		nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+		unix.Close(fd)
+		if err != nil {
+			return nil, fmt.Errorf("network namespace %s: %w", name, err)
+		}
+		fd = nfd
+	}
 	return &Namespace{Name: name, fd: fd}, nil
 }
 

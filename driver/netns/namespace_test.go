@@ -185,3 +185,29 @@ func TestTUNAndConn(t *testing.T) {
 		t.Errorf("the device closed: %v, want ENODEV", err)
 	}
 }
+
+// A namespace opened while standard input is closed gets no fd 0, which
+// netlink would read as the current namespace.
+func TestOpenNeverFDZero(t *testing.T) {
+	needRoot(t)
+	name := testName(t)
+	ns, err := Create(name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Close()
+	saved, err := unix.Dup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { unix.Dup2(saved, 0); unix.Close(saved) }()
+	unix.Close(0)
+	ns, err = Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	if ns.FD() == 0 {
+		t.Fatal("the namespace's handle is fd 0")
+	}
+}
