@@ -34,6 +34,7 @@ func (n *capNode) Addrs() ([]Addr, error)   { n.called("Addrs"); return nil, nil
 func (n *capNode) AddAddr(Addr) error       { n.called("AddAddr"); return nil }
 func (n *capNode) DelAddr(Addr) error       { n.called("DelAddr"); return nil }
 func (n *capNode) Neighs() ([]Neigh, error) { n.called("Neighs"); return nil, nil }
+func (n *capNode) DelNeigh(Neigh) error     { n.called("DelNeigh"); return nil }
 func (n *capNode) Maddrs() ([]Maddr, error) { n.called("Maddrs"); return nil, nil }
 func (n *capNode) RouteGet([]byte) (Route, error) {
 	n.called("RouteGet")

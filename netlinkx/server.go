@@ -377,7 +377,7 @@ func dispatch(ctx context.Context, b Backend, node Node, m netlink.Message) ([][
 			return nil, withMsg(unix.EINVAL, err.Error())
 		}
 		return nil, node.DelLink(r.Index, r.Name)
-	case unix.RTM_GETADDR, unix.RTM_NEWADDR, unix.RTM_DELADDR, unix.RTM_GETNEIGH:
+	case unix.RTM_GETADDR, unix.RTM_NEWADDR, unix.RTM_DELADDR, unix.RTM_GETNEIGH, unix.RTM_DELNEIGH:
 		return addrRequest(node, m)
 	case wire.FamilyEthtool:
 		return ethtoolRequest(node, m)
