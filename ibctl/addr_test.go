@@ -657,3 +657,49 @@ func TestAddrFlush(t *testing.T) {
 		}
 	}
 }
+
+// TestNeighFlush runs neigh flush as ip 6.1 does it on node0's table, a
+// REACHABLE 10.0.0.2 and a FAILED 10.0.0.9 on ib0: what it requires,
+// which states it deletes, its selectors and the lines of -s; bad input
+// deletes nothing.
+func TestNeighFlush(t *testing.T) {
+	const both = "10.0.0.2 dev ib0 lladdr 80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:20:01 REACHABLE \n10.0.0.9 dev ib0 FAILED \n"
+	const reachable = "10.0.0.2 dev ib0 lladdr 80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:20:01 REACHABLE \n"
+	round1 := func(n int) string {
+		return fmt.Sprintf("\n*** Round 1, deleting %d entries ***\n*** Flush is complete after 1 round ***\n", n)
+	}
+	tests := []struct {
+		cmd            string
+		status         int
+		stdout, stderr string
+		left           string
+	}{
+		{cmd: "-s neigh flush dev ib0", stdout: round1(2)},
+		{cmd: "neigh flush dev ib0"},
+		{cmd: "neigh flush all"},
+		{cmd: "-s neigh flush nud failed", stdout: round1(1), left: reachable},
+		{cmd: "-s neigh flush to 10.0.0.8/31", stdout: round1(1), left: reachable},
+		{cmd: "neigh flush nud reachable nud stale", left: "10.0.0.9 dev ib0 FAILED \n"},
+		{cmd: "neigh flush nud all dev ib0"},
+		{cmd: "-s neigh flush dev ib0.8001", stdout: "Nothing to flush.\n", left: both},
+		{cmd: "-s neigh flush nud permanent", stdout: "Nothing to flush.\n", left: both},
+		{cmd: "-6 neigh flush dev ib0", left: both},
+		{cmd: "neigh flush", status: 2, stderr: "ibctl: neigh flush: Flush requires arguments.\n", left: both},
+		{cmd: "neigh flush nud bogus", status: 2, stderr: "ibctl: neigh flush: Error: argument \"bogus\" is wrong: nud state is bad\n", left: both},
+		{cmd: "neigh flush dev", status: 2, stderr: "ibctl: neigh flush: Command line is not complete. Try option \"help\"\n", left: both},
+		{cmd: "neigh flush dev ib9", status: 1, stderr: "ibctl: Cannot find device \"ib9\"\n", left: both},
+	}
+	for _, tt := range tests {
+		e := newAddrEnv(t)
+		if left, _, _ := e.run("neigh show nud all"); left != both {
+			t.Fatalf("before %s: %q", tt.cmd, left)
+		}
+		out, errs, st := e.run(tt.cmd)
+		if st != tt.status || out != tt.stdout || errs != tt.stderr {
+			t.Errorf("%s: %d %q %q, want %d %q %q", tt.cmd, st, out, errs, tt.status, tt.stdout, tt.stderr)
+		}
+		if left, _, _ := e.run("neigh show nud all"); left != tt.left {
+			t.Errorf("%s: left %q, want %q", tt.cmd, left, tt.left)
+		}
+	}
+}
