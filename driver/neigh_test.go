@@ -268,3 +268,25 @@ func TestDelNeigh(t *testing.T) {
 		t.Fatalf("after another ping: %s, want %s", got, want)
 	}
 }
+
+// TestClearLog clears the kernel message ring up to a sequence number, as
+// dmesg -c does after reading: a message logged after that one stays, and
+// the sequence numbers go on.
+func TestClearLog(t *testing.T) {
+	d, _ := newClockedDriver(t)
+	n, _ := d.Node("node0")
+	_, last := logSince(n, 0)
+	n.klog.add("ib0: one")
+	n.klog.add("ib0: two")
+	_, upto := logSince(n, last)
+	n.klog.add("ib0: three")
+	wantErrno(t, n.ClearLog(upto), 0)
+	recs, _ := n.Log(0)
+	if len(recs) != 1 || recs[0].Text != "ib0: three" || recs[0].Seq != upto+1 {
+		t.Fatalf("after clearing up to %d: %+v", upto, recs)
+	}
+	n.klog.add("ib0: four")
+	if got, _ := logSince(n, 0); strings.Join(got, "|") != "ib0: three|ib0: four" {
+		t.Fatalf("after another message: %q", got)
+	}
+}
