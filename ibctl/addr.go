@@ -222,7 +222,7 @@ func addrFlush(o *AddrOptions, c *netlinkx.Client) error {
 			}
 			err := c.DelAddr(netlinkx.Addr{Index: x.Index, Family: x.Family, PrefixLen: x.PrefixLen, Local: x.Local})
 			if e, ok := Errno(err); err != nil && !(ok && e == unix.EADDRNOTAVAIL) {
-				return opError("addr flush", fmt.Errorf("Failed to send flush request: %w", err))
+				return opError("addr flush", err)
 			}
 			n++
 		}
