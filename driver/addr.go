@@ -111,6 +111,25 @@ func (n *Node) DelAddr(a netlinkx.Addr) error {
 	return n.commitAddrs(nd, undo)
 }
 
+// DelNeigh removes a neighbour table entry (RTM_DELNEIGH, neigh_delete):
+// ENOENT when the interface has none for the address.
+func (n *Node) DelNeigh(m netlinkx.Neigh) error {
+	n.d.mu.Lock()
+	nd, err := n.lookup("neigh del", m.Index, "")
+	n.d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	ip, ok := netip.AddrFromSlice(m.Dst)
+	if !ok {
+		return errorf("neigh del", nd.name, unix.EINVAL, "Network address not specified")
+	}
+	if !n.ip.DelNeighbour(nd.index, ip.Unmap()) {
+		return errorf("neigh del", nd.name, unix.ENOENT, "")
+	}
+	return nil
+}
+
 // Neighs lists the neighbour tables (RTM_GETNEIGH) by interface.
 func (n *Node) Neighs() ([]netlinkx.Neigh, error) {
 	n.d.mu.Lock()

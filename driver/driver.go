@@ -196,6 +196,7 @@ func (d *Driver) Status() netlinkx.Status {
 	st.PID = uint32(os.Getpid())
 	st.Nodes = d.NodeNames()
 	st.Uptime = uint64(d.now().Sub(d.started) / time.Second)
+	st.StartedNs = d.started.UnixNano()
 	st.Links = 0
 	for _, n := range d.nodes {
 		st.Links += uint32(len(n.devs))

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -48,6 +49,20 @@ func (k *klog) since(seq uint64) []netlinkx.LogRecord {
 		}
 	}
 	return out
+}
+
+// clear drops the messages up to sequence number upto.
+func (k *klog) clear(upto uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.recs = slices.DeleteFunc(k.recs, func(r netlinkx.LogRecord) bool { return r.Seq <= upto })
+}
+
+// ClearLog drops the node's kernel messages up to sequence number upto
+// (syslog's SYSLOG_ACTION_CLEAR, what dmesg -c and -C do).
+func (n *Node) ClearLog(upto uint64) error {
+	n.klog.clear(upto)
+	return nil
 }
 
 // Log returns the node's kernel messages after sequence number seq.

@@ -16,6 +16,7 @@ var (
 	_ netlinkx.Pinger      = (*Node)(nil)
 	_ netlinkx.Perfer      = (*Node)(nil)
 	_ netlinkx.Logger      = (*Node)(nil)
+	_ netlinkx.LogClearer  = (*Node)(nil)
 	_ netlinkx.LinkPager   = (*Node)(nil)
 	_ sysfs.Driver         = (*Node)(nil)
 )

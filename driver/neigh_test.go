@@ -1,11 +1,13 @@
 package driver
 
 import (
-	"golang.org/x/sys/unix"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ibctl/ibctl/driver/verbs"
@@ -218,5 +220,73 @@ func TestUnicastARPUsesNoNeighbour(t *testing.T) {
 	}
 	if msgs, _ := logSince(n1, 0); strings.Contains(strings.Join(msgs, "\n"), "connection") {
 		t.Fatalf("node1 messages: %q", msgs)
+	}
+}
+
+// TestDelNeigh deletes neighbour entries as RTM_DELNEIGH does: a
+// reachable one and one still resolving, whose solicitations stop; an
+// entry that is not there is ENOENT, a device that is not there ENODEV.
+func TestDelNeigh(t *testing.T) {
+	d, clk := newClockedDriver(t)
+	n0, _ := pingPair(t, d, netlinkx.ModeDatagram)
+	mustPing(t, n0, [4]byte{10, 0, 0, 2}, 1)
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 9}, Size: 56, Seq: 2, TimeoutMs: 20})
+	if err != nil || rep.Status == netlinkx.PingReplied {
+		t.Fatalf("ping 10.0.0.9: %+v %v", rep, err)
+	}
+	l, err := n0.Link(0, "ib0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func() string {
+		ns, err := n0.Neighs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, n := range ns {
+			fmt.Fprintf(&b, "%v %#x, ", netip.AddrFrom4([4]byte(n.Dst)), n.State)
+		}
+		return b.String()
+	}
+	if got, want := list(), "10.0.0.2 0x2, 10.0.0.9 0x1, "; got != want {
+		t.Fatalf("before: %s, want %s", got, want)
+	}
+	wantErrno(t, n0.DelNeigh(netlinkx.Neigh{Index: l.Index, Family: unix.AF_INET, Dst: []byte{10, 0, 0, 9}}), 0)
+	clk.Advance(5 * time.Second) // the stopped probes fail no entry
+	if got, want := list(), "10.0.0.2 0x2, "; got != want {
+		t.Fatalf("after deleting 10.0.0.9: %s, want %s", got, want)
+	}
+	wantErrno(t, n0.DelNeigh(netlinkx.Neigh{Index: l.Index, Family: unix.AF_INET, Dst: []byte{10, 0, 0, 9}}), unix.ENOENT)
+	wantErrno(t, n0.DelNeigh(netlinkx.Neigh{Index: 99, Family: unix.AF_INET, Dst: []byte{10, 0, 0, 2}}), unix.ENODEV)
+	wantErrno(t, n0.DelNeigh(netlinkx.Neigh{Index: l.Index, Family: unix.AF_INET, Dst: []byte{10, 0, 0, 2}}), 0)
+	if got := list(); got != "" {
+		t.Fatalf("after deleting both: %s", got)
+	}
+	mustPing(t, n0, [4]byte{10, 0, 0, 2}, 3) // resolved again
+	if got, want := list(), "10.0.0.2 0x2, "; got != want {
+		t.Fatalf("after another ping: %s, want %s", got, want)
+	}
+}
+
+// TestClearLog clears the kernel message ring up to a sequence number, as
+// dmesg -c does after reading: a message logged after that one stays, and
+// the sequence numbers go on.
+func TestClearLog(t *testing.T) {
+	d, _ := newClockedDriver(t)
+	n, _ := d.Node("node0")
+	_, last := logSince(n, 0)
+	n.klog.add("ib0: one")
+	n.klog.add("ib0: two")
+	_, upto := logSince(n, last)
+	n.klog.add("ib0: three")
+	wantErrno(t, n.ClearLog(upto), 0)
+	recs, _ := n.Log(0)
+	if len(recs) != 1 || recs[0].Text != "ib0: three" || recs[0].Seq != upto+1 {
+		t.Fatalf("after clearing up to %d: %+v", upto, recs)
+	}
+	n.klog.add("ib0: four")
+	if got, _ := logSince(n, 0); strings.Join(got, "|") != "ib0: three|ib0: four" {
+		t.Fatalf("after another message: %q", got)
 	}
 }

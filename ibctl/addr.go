@@ -3,6 +3,7 @@ package ibctl
 import (
 	"fmt"
 	"io"
+	"path"
 	"strings"
 
 	"github.com/ibctl/ibctl/netlinkx"
@@ -13,7 +14,7 @@ import (
 // AddrOptions are the inputs of every addr verb.
 type AddrOptions struct {
 	F    *Factory
-	Verb string // "add", "delete" or "show"
+	Verb string // "add", "delete", "show" or "flush"
 	Args AddrArgs
 }
 
@@ -32,6 +33,11 @@ type AddrArgs struct {
 	Wildcard bool
 	Warning  string
 	Up       bool // show: only links that are up
+	// ScopeSet is flush's "scope": only addresses of scope Scope.
+	ScopeSet bool
+	// To is flush's "to PREFIX": only addresses within it; Label a
+	// pattern (fnmatch) addresses' labels must match.
+	To inetPrefix
 }
 
 // NewCmdAddr is `ibctl addr`, the iproute2 `ip address` object. Every
@@ -48,6 +54,7 @@ ip address (iproute2):
   ibctl addr add IFADDR dev IFNAME
   ibctl addr del IFADDR dev IFNAME
   ibctl addr show [ [ dev ] IFNAME ] [ up ]
+  ibctl addr flush [ [ dev ] IFNAME ] [ scope SCOPE-ID ] [ to PREFIX ] [ label PATTERN ] [ up ]
 
   IFADDR := PREFIX [ broadcast ADDR | brd { ADDR | + | - } ] [ label LABEL ] [ scope SCOPE-ID ]
   SCOPE-ID := [ host | link | global | site | nowhere | NUMBER ]
@@ -55,6 +62,10 @@ ip address (iproute2):
 show prints what "ip address show" prints; with -j the keys of "ip -j address show".
 The global options -s, -d, -br, -o and -4, -6 or -0 (ibctl -br -4 addr) select what ip's
 do.
+flush deletes the addresses it selects (and the secondaries of a primary it deletes, as
+the kernel does), in rounds until none is left, as "ip address flush" does: it needs at
+least one argument; with -s it prints each round and "*** Flush is complete after 1 round
+***" (or "Nothing to flush."), with -s -s also each address.
 Addresses never expire: valid_lft and preferred_lft are forever. As the kernel does, an
 interface whose link comes up gets its IPv6 link-local address (fe80::/64 and the port
 GUID with 0x02 ORed into its first byte), and going down removes every IPv6 address.`,
@@ -67,6 +78,7 @@ GUID with 0x02 ORed into its first byte), and going down removes every IPv6 addr
 		newAddrVerb(f, runF, "add", []string{"a", "ad"}, "Add an address (ip address add)"),
 		newAddrVerb(f, runF, "delete", []string{"d", "de", "del", "dele", "delet"}, "Delete an address (ip address del)"),
 		newAddrVerb(f, runF, "show", []string{"s", "sh", "sho", "l", "li", "lis", "list", "ls", "lst"}, "Show links and their addresses (ip address show)"),
+		newAddrVerb(f, runF, "flush", []string{"f", "fl", "flu", "flus"}, "Delete the addresses a selector picks (ip address flush)"),
 		helpVerb(),
 	)
 	return cmd
@@ -81,6 +93,9 @@ func newAddrVerb(f *Factory, runF func(*AddrOptions) error, verb string, aliases
 		ValidArgsFunction:     completeAddrArgs(f, verb),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			a, err := ParseAddrArgs(verb, args)
+			if verb == "flush" {
+				a, err = parseAddrFlushArgs(args, familyNumber(f.Globals.Family))
+			}
 			if err != nil {
 				return prefixUsage(addrWhat(verb), err)
 			}
@@ -107,8 +122,11 @@ func addrRun(o *AddrOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.Verb == "show" {
+	switch o.Verb {
+	case "show":
 		return addrShow(o, c)
+	case "flush":
+		return addrFlush(o, c)
 	}
 	a := o.Args
 	l, err := lookupLink(c, a.Dev)
@@ -138,6 +156,95 @@ func addrShow(o *AddrOptions, c *netlinkx.Client) error {
 		return opError("addr show", err)
 	}
 	return printAddrLinks(o.F.IO.Out, links, byIndex, addrs, o.F.Globals, o.Args)
+}
+
+// maxFlushLoops is ip's max_flush_loops: rounds before flush gives up.
+const maxFlushLoops = 10
+
+// flushed is print_addrinfo's filter when it flushes.
+func (a AddrArgs) flushed(x netlinkx.Addr, index int32, name string) bool {
+	if index != 0 && x.Index != index || a.ScopeSet && x.Scope != a.Scope ||
+		a.Family != unix.AF_UNSPEC && x.Family != a.Family {
+		return false
+	}
+	if a.Label != "" {
+		label := x.Label
+		if label == "" {
+			label = name
+		}
+		if ok, _ := path.Match(a.Label, label); !ok {
+			return false
+		}
+	}
+	return inPrefix(x.Local, a.To)
+}
+
+// addrFlush is ipaddr_flush: every round deletes the addresses selected
+// in a fresh dump, until a dump selects none. An address already gone
+// (a secondary the kernel deleted with its primary) is no error, as ip
+// sends its deletions without waiting for their answers.
+func addrFlush(o *AddrOptions, c *netlinkx.Client) error {
+	var index int32
+	if o.Args.Dev != "" {
+		l, err := c.Link(o.Args.Dev)
+		if err != nil {
+			if e, ok := Errno(err); ok && e == unix.ENODEV {
+				//lint:ignore ST1005 iproute2's message, word for word
+				return fmt.Errorf("Device %q does not exist.", o.Args.Dev)
+			}
+			return opError("addr flush", err)
+		}
+		index = l.Index
+	}
+	stats, w := o.F.Globals.Stats, o.F.IO.Out
+	for round := 0; round < maxFlushLoops; round++ {
+		links, err := c.Links()
+		if err != nil {
+			return opError("addr flush", err)
+		}
+		names := make(map[int32]string, len(links))
+		for _, l := range links {
+			names[l.Index] = l.Name
+		}
+		addrs, err := c.Addrs()
+		if err != nil {
+			return opError("addr flush", err)
+		}
+		n := 0
+		for _, x := range addrs {
+			if !o.Args.flushed(x, index, names[x.Index]) {
+				continue
+			}
+			if stats > 1 {
+				p := NewPrinter()
+				PrintAddr(p, x)
+				fmt.Fprintf(w, "%d: %s%s", x.Index, names[x.Index], p.TextOut())
+			}
+			err := c.DelAddr(netlinkx.Addr{Index: x.Index, Family: x.Family, PrefixLen: x.PrefixLen, Local: x.Local})
+			if e, ok := Errno(err); err != nil && !(ok && e == unix.EADDRNOTAVAIL) {
+				return opError("addr flush", err)
+			}
+			n++
+		}
+		if n == 0 {
+			if stats > 0 {
+				if round == 0 {
+					fmt.Fprintln(w, "Nothing to flush.")
+				} else {
+					plural := ""
+					if round > 1 {
+						plural = "s"
+					}
+					fmt.Fprintf(w, "*** Flush is complete after %d round%s ***\n", round, plural)
+				}
+			}
+			return nil
+		}
+		if stats > 0 {
+			fmt.Fprintf(w, "\n*** Round %d, deleting %d addresses ***\n", round+1, n)
+		}
+	}
+	return opError("addr flush", fmt.Errorf("*** Flush remains incomplete after %d rounds. ***", maxFlushLoops))
 }
 
 // printAddrLinks prints links and their addresses as addr show does with
@@ -194,8 +301,11 @@ func completeAddrArgs(f *Factory, verb string) func(*cobra.Command, []string, st
 			return linkNames(f), nd
 		case "scope":
 			return []string{"global", "link", "host", "site", "nowhere"}, nd
-		case "brd", "broadcast", "label", "local":
+		case "brd", "broadcast", "label", "local", "to":
 			return nil, nd
+		}
+		if verb == "flush" {
+			return append([]string{"dev", "scope", "to", "label", "up"}, linkNames(f)...), nd
 		}
 		if verb == "show" {
 			return append([]string{"dev", "up"}, linkNames(f)...), nd

@@ -188,5 +188,83 @@ func parseAddrShowArgs(args []string) (AddrArgs, error) {
 const addrUsage = `Usage: ibctl addr add IFADDR dev IFNAME
        ibctl addr del IFADDR dev IFNAME
        ibctl addr show [ [ dev ] IFNAME ] [ up ]
+       ibctl addr flush [ [ dev ] IFNAME ] [ scope SCOPE-ID ] [ to PREFIX ] [ label PATTERN ] [ up ]
 IFADDR := PREFIX [ broadcast ADDR | brd { ADDR | + | - } ] [ label LABEL ] [ scope SCOPE-ID ]
 SCOPE-ID := [ host | link | global | site | nowhere | NUMBER ]`
+
+// parseAddrFlushArgs parses the arguments of addr flush as
+// ipaddr_list_flush_or_save does for ip address flush, under the family
+// the global options select. Of its selectors it implements dev, scope,
+// to, label and up (which flush does not apply).
+func parseAddrFlushArgs(args []string, family uint8) (AddrArgs, error) {
+	a := AddrArgs{Family: family}
+	if len(args) == 0 {
+		return a, usagef("Flush requires arguments.")
+	}
+	if family == unix.AF_PACKET {
+		return a, usagef("Cannot flush link addresses.")
+	}
+	w := &addrArgs{args: args}
+	for ; w.i < len(args); w.i++ {
+		arg := args[w.i]
+		switch arg {
+		case "up":
+			continue
+		case "to":
+			v, err := w.next()
+			if err != nil {
+				return a, err
+			}
+			p, ok := getPrefix(v, a.Family)
+			if !ok {
+				return a, usagef("Error: %s prefix is expected rather than %q.", familyNameVerbose(a.Family), v)
+			}
+			a.To = p
+			if a.Family == unix.AF_UNSPEC {
+				a.Family = p.family
+			}
+			continue
+		case "scope":
+			v, err := w.next()
+			if err != nil {
+				return a, err
+			}
+			s, ok := scopeByName(v)
+			if !ok {
+				if v != "all" {
+					return a, usagef("Error: argument %q is wrong: invalid \"scope\"", v)
+				}
+				a.ScopeSet = false
+				continue
+			}
+			a.Scope, a.ScopeSet = s, true
+			continue
+		case "label":
+			v, err := w.next()
+			if err != nil {
+				return a, err
+			}
+			a.Label = v
+			continue
+		}
+		for _, f := range addrShowFilters {
+			if arg == f || (arg == "-"+f && f != "to") {
+				return a, usagef("%q is not supported", arg)
+			}
+		}
+		if arg == "dev" {
+			v, err := w.next()
+			if err != nil {
+				return a, err
+			}
+			arg = v
+		} else if matches(arg, "help") {
+			return a, usagef("%s", addrUsage)
+		}
+		if a.Dev != "" {
+			return a, usagef("Error: either \"dev\" is duplicate, or %q is a garbage.", arg)
+		}
+		a.Dev = arg
+	}
+	return a, nil
+}

@@ -134,7 +134,7 @@ func TestParseAddrArgs(t *testing.T) {
 			t.Errorf("%s %q: %v", tt.verb, tt.line, err)
 			continue
 		}
-		if diff := cmp.Diff(tt.want, got); diff != "" {
+		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(inetPrefix{})); diff != "" {
 			t.Errorf("%s %q (-want +got):\n%s", tt.verb, tt.line, diff)
 		}
 	}
@@ -576,5 +576,130 @@ func TestAddrSecondaries(t *testing.T) {
 	out, _, _ := e.run("addr show dev ib1")
 	if want := "    inet 10.2.0.9/24 brd 10.2.0.255 scope global secondary ib1\n"; !strings.Contains(out, want) {
 		t.Errorf("addr show lacks %q:\n%s", want, out)
+	}
+}
+
+// TestAddrFlush runs addr flush as ip 6.1 does it: what it requires,
+// its selectors, the secondaries that go with their primary and the
+// lines of -s and -s -s; bad input deletes nothing.
+func TestAddrFlush(t *testing.T) {
+	setup := []string{
+		"addr add 10.1.0.1/24 dev ib1", "addr add 10.1.0.2/24 dev ib1", "addr add 10.2.0.1/16 dev ib1",
+		"addr add fd00::1/64 dev ib1", "addr add 10.3.0.1/8 dev ib0", "addr add 10.4.0.1/8 dev ib0",
+		"addr add 127.0.0.9/8 dev ib0",
+	}
+	const ib0, ib1 = "ib0 10.3.0.1/8, ib0 127.0.0.9/8, ib0 10.4.0.1/8, ", "ib1 10.1.0.1/24, ib1 10.2.0.1/16, ib1 10.1.0.2/24, ib1 fd00::1/64, "
+	const all = ib0 + ib1
+	round1 := func(n int) string {
+		return fmt.Sprintf("\n*** Round 1, deleting %d addresses ***\n*** Flush is complete after 1 round ***\n", n)
+	}
+	tests := []struct {
+		cmd            string
+		status         int
+		stdout, stderr string
+		left           string
+	}{
+		{cmd: "-s addr flush dev ib1", stdout: round1(4), left: ib0},
+		{cmd: "addr flush ib1", left: ib0},
+		{cmd: "-s addr flush dev ib1 to 10.1.0.2", stdout: round1(1),
+			left: ib0 + "ib1 10.1.0.1/24, ib1 10.2.0.1/16, ib1 fd00::1/64, "},
+		// 10.4.0.1 goes with its primary 10.3.0.1, 10.1.0.2 would with 10.1.0.1
+		{cmd: "-s addr flush to 10.0.0.0/14", stdout: round1(4), left: "ib0 127.0.0.9/8, ib1 fd00::1/64, "},
+		{cmd: "-s addr flush to 10.1.0.1/32", stdout: round1(1), left: ib0 + "ib1 10.2.0.1/16, ib1 fd00::1/64, "},
+		{cmd: "-6 addr flush up", left: ib0 + "ib1 10.1.0.1/24, ib1 10.2.0.1/16, ib1 10.1.0.2/24, "},
+		{cmd: "-s addr flush scope host", stdout: "Nothing to flush.\n", left: all},
+		{cmd: "-s addr flush dev ib0 scope global", stdout: round1(3), left: ib1},
+		{cmd: "-s addr flush scope 0", stdout: round1(7), left: ""},
+		{cmd: "addr flush scope all dev ib0", left: ib1},
+		{cmd: "addr flush label ib0*", left: ib1},
+		{cmd: "-s addr flush label ib1", stdout: round1(4), left: ib0},
+		{cmd: "-4 addr flush label ib?", left: "ib1 fd00::1/64, "},
+		{cmd: "-s -s addr flush dev ib0 to 10.4.0.1/32", stdout: "2: ib0    inet 10.4.0.1/8 brd 10.255.255.255 scope global secondary ib0\n" +
+			"       valid_lft forever preferred_lft forever\n" + round1(1), left: "ib0 10.3.0.1/8, ib0 127.0.0.9/8, " + ib1},
+		{cmd: "-s addr flush dev ib0 to 10.9.0.0/16", stdout: "Nothing to flush.\n", left: all},
+		{cmd: "addr flush label x", left: all},
+		{cmd: "addr flush", status: 2, stderr: "ibctl: addr flush: Flush requires arguments.\n", left: all},
+		{cmd: "-0 addr flush dev ib0", status: 2, stderr: "ibctl: addr flush: Cannot flush link addresses.\n", left: all},
+		{cmd: "addr flush dev ib0 scope bogus", status: 2, stderr: "ibctl: addr flush: Error: argument \"bogus\" is wrong: invalid \"scope\"\n", left: all},
+		{cmd: "addr flush to", status: 2, stderr: "ibctl: addr flush: Command line is not complete. Try option \"help\"\n", left: all},
+		{cmd: "-6 addr flush to 10.0.0.0/8", status: 2, stderr: "ibctl: addr flush: Error: inet6 prefix is expected rather than \"10.0.0.0/8\".\n", left: all},
+		{cmd: "addr flush dev ib0 dev ib1", status: 2, stderr: "ibctl: addr flush: Error: either \"dev\" is duplicate, or \"ib1\" is a garbage.\n", left: all},
+		{cmd: "addr flush dev ib0 secondary", status: 2, stderr: "ibctl: addr flush: \"secondary\" is not supported\n", left: all},
+		{cmd: "addr flush label ib1 10.0.0.0/8", status: 1, stderr: "ibctl: Device \"10.0.0.0/8\" does not exist.\n", left: all},
+		{cmd: "addr flush dev nosuch", status: 1, stderr: "ibctl: Device \"nosuch\" does not exist.\n", left: all},
+	}
+	for _, tt := range tests {
+		e := newEnv(t)
+		e.ok(setup...)
+		out, errs, st := e.run(tt.cmd)
+		if st != tt.status || out != tt.stdout || errs != tt.stderr {
+			t.Errorf("%s: %d %q %q, want %d %q %q", tt.cmd, st, out, errs, tt.status, tt.stdout, tt.stderr)
+		}
+		js, _, _ := e.run("-j addr show")
+		var links []struct {
+			Ifname   string `json:"ifname"`
+			AddrInfo []struct {
+				Local     string `json:"local"`
+				PrefixLen int    `json:"prefixlen"`
+			} `json:"addr_info"`
+		}
+		if err := json.Unmarshal([]byte(js), &links); err != nil {
+			t.Fatal(err)
+		}
+		var left strings.Builder
+		for _, l := range links {
+			for _, a := range l.AddrInfo {
+				fmt.Fprintf(&left, "%s %s/%d, ", l.Ifname, a.Local, a.PrefixLen)
+			}
+		}
+		if left.String() != tt.left {
+			t.Errorf("%s: left %s\nwant %s", tt.cmd, left.String(), tt.left)
+		}
+	}
+}
+
+// TestNeighFlush runs neigh flush as ip 6.1 does it on node0's table, a
+// REACHABLE 10.0.0.2 and a FAILED 10.0.0.9 on ib0: what it requires,
+// which states it deletes, its selectors and the lines of -s; bad input
+// deletes nothing.
+func TestNeighFlush(t *testing.T) {
+	const both = "10.0.0.2 dev ib0 lladdr 80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:20:01 REACHABLE \n10.0.0.9 dev ib0 FAILED \n"
+	const reachable = "10.0.0.2 dev ib0 lladdr 80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:20:01 REACHABLE \n"
+	round1 := func(n int) string {
+		return fmt.Sprintf("\n*** Round 1, deleting %d entries ***\n*** Flush is complete after 1 round ***\n", n)
+	}
+	tests := []struct {
+		cmd            string
+		status         int
+		stdout, stderr string
+		left           string
+	}{
+		{cmd: "-s neigh flush dev ib0", stdout: round1(2)},
+		{cmd: "neigh flush dev ib0"},
+		{cmd: "neigh flush all"},
+		{cmd: "-s neigh flush nud failed", stdout: round1(1), left: reachable},
+		{cmd: "-s neigh flush to 10.0.0.8/31", stdout: round1(1), left: reachable},
+		{cmd: "neigh flush nud reachable nud stale", left: "10.0.0.9 dev ib0 FAILED \n"},
+		{cmd: "neigh flush nud all dev ib0"},
+		{cmd: "-s neigh flush dev ib0.8001", stdout: "Nothing to flush.\n", left: both},
+		{cmd: "-s neigh flush nud permanent", stdout: "Nothing to flush.\n", left: both},
+		{cmd: "-6 neigh flush dev ib0", left: both},
+		{cmd: "neigh flush", status: 2, stderr: "ibctl: neigh flush: Flush requires arguments.\n", left: both},
+		{cmd: "neigh flush nud bogus", status: 2, stderr: "ibctl: neigh flush: Error: argument \"bogus\" is wrong: nud state is bad\n", left: both},
+		{cmd: "neigh flush dev", status: 2, stderr: "ibctl: neigh flush: Command line is not complete. Try option \"help\"\n", left: both},
+		{cmd: "neigh flush dev ib9", status: 1, stderr: "ibctl: Cannot find device \"ib9\"\n", left: both},
+	}
+	for _, tt := range tests {
+		e := newAddrEnv(t)
+		if left, _, _ := e.run("neigh show nud all"); left != both {
+			t.Fatalf("before %s: %q", tt.cmd, left)
+		}
+		out, errs, st := e.run(tt.cmd)
+		if st != tt.status || out != tt.stdout || errs != tt.stderr {
+			t.Errorf("%s: %d %q %q, want %d %q %q", tt.cmd, st, out, errs, tt.status, tt.stdout, tt.stderr)
+		}
+		if left, _, _ := e.run("neigh show nud all"); left != tt.left {
+			t.Errorf("%s: left %q, want %q", tt.cmd, left, tt.left)
+		}
 	}
 }

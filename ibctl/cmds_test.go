@@ -225,6 +225,9 @@ func TestParseOtherCmds(t *testing.T) {
 	}, NewCmdRoute, func(o *RouteOptions) { o.F = nil })
 	checkParse(t, []parseCase{
 		{argv: "-f", want: DmesgOptions{Follow: true}},
+		{argv: "-T -c", want: DmesgOptions{Ctime: true, ReadClear: true}},
+		{argv: "--clear", want: DmesgOptions{Clear: true}},
+		{argv: "-C -c", err: `dmesg: mutually exclusive arguments: --clear --read-clear`},
 		{argv: "x", err: `unknown command "x" for "dmesg"`},
 	}, NewCmdDmesg, func(o *DmesgOptions) { o.F = nil })
 	checkParse(t, []parseCase{

@@ -93,7 +93,7 @@ func completeLinkArgs(f *Factory, verb string) func(*cobra.Command, []string, st
 		}
 		inType := false
 		for _, a := range args {
-			if a == "type" {
+			if a == "type" && verb != "show" {
 				inType = true
 			}
 		}
@@ -106,6 +106,14 @@ func completeLinkArgs(f *Factory, verb string) func(*cobra.Command, []string, st
 			return []string{"0", "1"}, nd
 		case "type":
 			return []string{"ipoib"}, nd
+		}
+		if verb == "show" {
+			if len(args) == 0 {
+				return append([]string{"dev", "up", "type"}, linkNames(f)...), nd
+			}
+			return []string{"up", "type"}, nd
+		}
+		switch prev {
 		case "pkey", "mtu", "name":
 			return nil, nd
 		}

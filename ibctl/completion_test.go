@@ -24,7 +24,12 @@ func TestCompletion(t *testing.T) {
 		{[]string{"__complete", "-n", ""}, []string{"node0", "node1"}},
 		// ip's options before the object
 		{[]string{"__complete", "-br", "-4", "addr", "show", ""}, []string{"dev", "up", "ib0", "ib0.8001"}},
-		{[]string{"__complete", "-s", "-n", "node1", "link", "show", ""}, []string{"dev", "ib0", "ib1"}},
+		{[]string{"__complete", "-s", "-n", "node1", "link", "show", ""}, []string{"dev", "up", "type", "ib0", "ib1"}},
+		{[]string{"__complete", "link", "show", "ib0", ""}, []string{"up", "type", ":4"}},
+		{[]string{"__complete", "link", "show", "type", ""}, []string{"ipoib", ":4"}},
+		{[]string{"__complete", "addr", "flush", "scope", ""}, []string{"global", "link", "host", ":4"}},
+		{[]string{"__complete", "addr", "flush", ""}, []string{"dev", "scope", "to", "label", "ib0", ":4"}},
+		{[]string{"__complete", "neigh", "flush", ""}, []string{"dev", "nud", "to", ":4"}},
 		{[]string{"__complete", "-o", "li"}, []string{"link\tShow and change IPoIB links (ip link)"}},
 	}
 	for _, tt := range tests {

@@ -16,6 +16,10 @@ import (
 type DmesgOptions struct {
 	F      *Factory
 	Follow bool
+	// Ctime is -T: times as ctime prints them, counted from the start.
+	Ctime bool
+	// ReadClear is -c: clear what was printed; Clear is -C: clear only.
+	ReadClear, Clear bool
 }
 
 // NewCmdDmesg is `ibctl dmesg`: the node's driver messages; runF, when
@@ -23,41 +27,80 @@ type DmesgOptions struct {
 func NewCmdDmesg(f *Factory, runF func(*DmesgOptions) error) *cobra.Command {
 	o := &DmesgOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "dmesg [-f]",
+		Use:   "dmesg [-f] [-T] [-c | -C]",
 		Short: "Print the node's ib_ipoib kernel messages",
 		Long: `Print the node's ib_ipoib messages as dmesg does ("[seconds.micros] ib0: ..."), the
 seconds counted from the driver's start. Warnings always appear; debug messages as the
 module parameters debug_level, mcast_debug_level and data_debug_level enable them.
--f follows new messages until interrupted.`,
+-f follows new messages until interrupted. -T prints each time as util-linux's dmesg -T
+does ("[Mon Dec  7 16:00:09 2026] ib0: ...", local time: the driver's start plus the
+message's time, to the second). -c clears the messages it printed from the node's ring,
+as dmesg -c does (a message logged meanwhile stays); -C clears them without printing.`,
 		Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error { return runOr(o, runF, dmesgRun) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			if o.Clear && o.ReadClear {
+				return usagef("dmesg: mutually exclusive arguments: --clear --read-clear")
+			}
+			return runOr(o, runF, dmesgRun)
+		}),
 	}
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "wait for new messages")
+	cmd.Flags().BoolVarP(&o.Ctime, "ctime", "T", false, "print human-readable timestamps (ctime)")
+	cmd.Flags().BoolVarP(&o.ReadClear, "read-clear", "c", false, "clear the ring buffer after printing its contents")
+	cmd.Flags().BoolVarP(&o.Clear, "clear", "C", false, "clear the ring buffer")
 	return cmd
 }
 
-func dmesgRun(o *DmesgOptions) error {
+func dmesgRun(o *DmesgOptions) (retErr error) {
 	c, err := o.F.client()
 	if err != nil {
 		return err
 	}
+	var started int64 // -T: the driver's start, in whole seconds as dmesg's boot time
+	if o.Ctime {
+		st, err := c.Status()
+		if err != nil {
+			return opError("dmesg", err)
+		}
+		started = st.StartedNs / 1e9
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var after uint64
+	// -c clears what was printed, however dmesg ends.
+	defer func() {
+		if o.ReadClear && after > 0 {
+			if err := c.DmesgClear(after); err != nil && retErr == nil {
+				retErr = opError("dmesg", err)
+			}
+		}
+	}()
 	for {
 		recs, err := c.Dmesg(after)
 		if err != nil {
 			return opError("dmesg", err)
 		}
+		if o.Clear {
+			if len(recs) == 0 {
+				return nil
+			}
+			if err := c.DmesgClear(recs[len(recs)-1].Seq); err != nil {
+				return opError("dmesg", err)
+			}
+			return nil
+		}
 		if o.F.Globals.JSON && !o.Follow {
 			records := make([]*Printer, len(recs))
 			for i, r := range recs {
-				records[i] = dmesgPrinter(r)
+				records[i] = dmesgPrinter(r, o.Ctime, started)
+			}
+			if len(recs) > 0 {
+				after = recs[len(recs)-1].Seq
 			}
 			return emitList(o.F.IO.Out, o.F.Globals, records)
 		}
 		for _, r := range recs {
-			_, _ = io.WriteString(o.F.IO.Out, dmesgPrinter(r).TextOut())
+			_, _ = io.WriteString(o.F.IO.Out, dmesgPrinter(r, o.Ctime, started).TextOut())
 			after = r.Seq
 		}
 		if !o.Follow {
@@ -71,12 +114,20 @@ func dmesgRun(o *DmesgOptions) error {
 	}
 }
 
-// dmesgPrinter prints one message as dmesg does, "[seconds.micros] text";
-// in JSON its sequence number, time in nanoseconds and text.
-func dmesgPrinter(r netlinkx.LogRecord) *Printer {
+// dmesgPrinter prints one message as dmesg does, "[seconds.micros] text",
+// or with ctime (dmesg -T) "[Mon Dec  7 16:00:09 2026] text": the start
+// in seconds plus the message's whole seconds, in local time, as
+// util-linux's record_ctime formats it; in JSON its sequence number, time
+// in nanoseconds and text.
+func dmesgPrinter(r netlinkx.LogRecord, ctime bool, started int64) *Printer {
 	p := NewPrinter()
 	p.Any("seq", "", r.Seq)
-	p.Text(fmt.Sprintf("[%5d.%06d] ", r.TimeNs/1e9, r.TimeNs%1e9/1e3))
+	if ctime {
+		t := time.Unix(started+int64(r.TimeNs/1e9), 0)
+		p.Text("[" + t.Format("Mon Jan _2 15:04:05 2006") + "] ")
+	} else {
+		p.Text(fmt.Sprintf("[%5d.%06d] ", r.TimeNs/1e9, r.TimeNs%1e9/1e3))
+	}
 	p.Any("time_ns", "", r.TimeNs)
 	p.Any("msg", "%s\n", r.Text)
 	return p

@@ -162,6 +162,50 @@ func TestLinkShowGolden(t *testing.T) {
 	}
 }
 
+// TestLinkShowFilters checks link show's "up" and "type" as ip 6.1
+// applies them: ib1 is down, every link is of kind ipoib, and a link
+// filtered out is an empty object in JSON.
+func TestLinkShowFilters(t *testing.T) {
+	e := newEnv(t)
+	scenario(e)
+	for _, tc := range []struct{ cmd, out string }{
+		{"-br link show up", "ib0              UP             80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:10:01 <BROADCAST,MULTICAST,UP,LOWER_UP> \n" +
+			"ib0.8001@ib0     DOWN           80:00:00:4a:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:10:01 <NO-CARRIER,BROADCAST,MULTICAST,UP> \n" +
+			"ib0.7fff@ib0     UP             80:00:00:4b:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:10:01 <BROADCAST,MULTICAST,UP,LOWER_UP> \n"},
+		{"-br link show ib1 up", ""},
+		{"-br link show up up dev ib0", "ib0              UP             80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:10:01 <BROADCAST,MULTICAST,UP,LOWER_UP> \n"},
+		{"-br link show type ipoib ib1", "ib1              DOWN           80:00:00:49:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:10:02 <BROADCAST,MULTICAST> \n"},
+		{"-br link show type veth type ipoib ib1", "ib1              DOWN           80:00:00:49:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:10:02 <BROADCAST,MULTICAST> \n"},
+		{"link show type bogus", ""},
+		{"link show type ipoib type veth", ""},
+		{"link show type ipoib_slave", ""},
+		{"-j link show type bogus", "[{},{},{},{}]\n"},
+		{"-j -br link show type ipoib_slave ib1", "[{}]\n"},
+		{"-j link show ib1 up", "[{}]\n"},
+		{"-j link show ib0 up type ipoib", ""},
+	} {
+		out, errs, st := e.run(tc.cmd)
+		if st != 0 || errs != "" {
+			t.Errorf("%s: %d %q", tc.cmd, st, errs)
+		}
+		if tc.out != "" && out != tc.out || tc.out == "" && strings.HasPrefix(tc.cmd, "-j") && !strings.HasPrefix(out, "[{\"ifindex\":2,") {
+			t.Errorf("%s:\n%s\nwant:\n%s", tc.cmd, out, tc.out)
+		}
+		if tc.out == "" && !strings.HasPrefix(tc.cmd, "-j") && out != "" {
+			t.Errorf("%s: %q, want nothing", tc.cmd, out)
+		}
+	}
+	for _, tc := range []struct{ cmd, stderr string }{
+		{"link show type", "ibctl: link show: Command line is not complete. Try option \"help\"\n"},
+		{"link show up nosuch", "ibctl: Device \"nosuch\" does not exist.\n"},
+	} {
+		_, errs, st := e.run(tc.cmd)
+		if errs != tc.stderr {
+			t.Errorf("%s: %d %q, want %q", tc.cmd, st, errs, tc.stderr)
+		}
+	}
+}
+
 // TestLinkJSONMatchesText rebuilds the text of link show from its -j
 // twin, every field of it: a parent that is up and one that is down
 // (M-DOWN), netlink and sysfs children, datagram and connected mode.

@@ -200,9 +200,13 @@ func TestGlobalFormatsMatchIP(t *testing.T) {
 		ip string
 		g  Globals
 		a  AddrArgs
+		l  LinkArgs
 	}{
 		{ip: "-br link", g: Globals{Brief: true}},
 		{ip: "-j -br link", g: Globals{Brief: true, JSON: true}},
+		{ip: "-br link show up", g: Globals{Brief: true}, l: LinkArgs{ShowUp: true}},
+		{ip: "-j -br link show up", g: Globals{Brief: true, JSON: true}, l: LinkArgs{ShowUp: true}},
+		{ip: "-br -o link show up", g: Globals{Brief: true, Oneline: true}, l: LinkArgs{ShowUp: true}},
 		{ip: "-br addr", g: Globals{Brief: true}},
 		{ip: "-j -br addr", g: Globals{Brief: true, JSON: true}},
 		{ip: "-br -4 addr", g: Globals{Brief: true, Family: "inet"}},
@@ -239,8 +243,8 @@ func TestGlobalFormatsMatchIP(t *testing.T) {
 		var got bytes.Buffer
 		var err error
 		g := tc.g
-		if strings.HasSuffix(tc.ip, "link") {
-			err = printLinks(&got, show, byIndex, &g, 0)
+		if strings.Contains(tc.ip, "link") {
+			err = printLinks(&got, show, byIndex, &g, 0, tc.l.shown)
 		} else {
 			err = printAddrLinks(&got, show, byIndex, addrs, &g, tc.a)
 		}

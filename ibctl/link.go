@@ -27,14 +27,16 @@ func NewCmdLink(f *Factory, runF func(*LinkOptions) error) *cobra.Command {
 		Short: "Show and change IPoIB links (ip link)",
 		Long: `Show and change IPoIB network devices with the grammar of ip link (iproute2):
 
-  ibctl link show [ -s [ -s ] ] [ [dev] DEVICE ]
+  ibctl link show [ -s [ -s ] ] [ [dev] DEVICE ] [ up ] [ type TYPE ]
   ibctl link add link PARENT [ name NAME ] [ mtu MTU ] [ up ] type ipoib [ pkey PKEY ] [ mode { datagram | connected } ] [ umcast { 0 | 1 } ]
   ibctl link delete [ dev ] DEVICE
   ibctl link set [ dev ] DEVICE [ up | down ] [ mtu MTU ] [ type ipoib [ mode { datagram | connected } ] [ umcast { 0 | 1 } ] ]
 
 show prints what "ip -d link show" prints (-s adds the statistics of "ip -s", twice the
 error rows); with -j the keys of "ip -j -d link show". The global options -br and -o
-(ibctl -br link) print ip's brief and one-line formats.`,
+(ibctl -br link) print ip's brief and one-line formats. "up" shows only the links that
+are up, "type TYPE" only those of that kind: every link is ipoib, so another TYPE shows
+none (with -j an empty object for each link, as ip prints them).`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			return runOr(&LinkOptions{F: f, Verb: "show"}, runF, linkRun)
@@ -149,7 +151,24 @@ func linkShow(o *LinkOptions, c *netlinkx.Client) error {
 	if err != nil {
 		return err
 	}
-	return printLinks(o.F.IO.Out, links, byIndex, o.F.Globals, o.Stats)
+	return printLinks(o.F.IO.Out, links, byIndex, o.F.Globals, o.Stats, o.Args.shown)
+}
+
+// shown is print_linkinfo's filter of link show's "up" and "type": the
+// link is up, and of the kind "type" names. Every link is IPoIB, the only
+// kind the node's kernel knows, so another kind is not filtered by the
+// kernel's dump but by ip, and a KIND_slave matches nothing: no IPoIB
+// link has a master.
+func (a LinkArgs) shown(l netlinkx.Link) bool {
+	if a.ShowUp && l.Flags&unix.IFF_UP == 0 {
+		return false
+	}
+	if a.ShowType != nil {
+		if strings.HasSuffix(*a.ShowType, "_slave") || *a.ShowType != l.Kind {
+			return false
+		}
+	}
+	return true
 }
 
 // linksToShow returns the links a show command prints (one device, or
@@ -181,11 +200,18 @@ func linksToShow(c *netlinkx.Client, what, dev string) ([]netlinkx.Link, map[int
 	return links, byIndex, nil
 }
 
-func printLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.Link, g *Globals, stats int) error {
+// printLinks prints links as ip link show does. A link that shown (nil:
+// every link) refuses prints nothing, and in JSON an empty object, as
+// ip's print_linkinfo leaves the object it opened for the link.
+func printLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.Link, g *Globals, stats int, shown func(netlinkx.Link) bool) error {
 	objs := make([]*Obj, 0, len(links))
 	var text strings.Builder
 	for _, l := range links {
 		p := NewPrinter()
+		if shown != nil && !shown(l) {
+			objs = append(objs, p.Object())
+			continue
+		}
 		var parent *netlinkx.Link
 		if l.ParentIndex != 0 {
 			parent = byIndex[l.ParentIndex]

@@ -90,6 +90,11 @@ type LinkArgs struct {
 	PKey   *uint16
 	Mode   *uint16
 	Umcast *uint16
+	// ShowUp is show's "up": only links that are up.
+	ShowUp bool
+	// ShowType is show's "type TYPE": only links of that kind, or, as
+	// KIND_slave, whose master is of that kind; nil when not given.
+	ShowType *string
 }
 
 // parseIPoIBArgs is iplink_ipoib.c's parse_opt.
@@ -162,6 +167,14 @@ func ParseLinkArgs(verb string, args []string) (LinkArgs, error) {
 			return args[i], nil
 		}
 		switch {
+		case arg == "up" && verb == "show":
+			a.ShowUp = true
+		case arg == "type" && verb == "show":
+			v, err := next("type")
+			if err != nil {
+				return a, err
+			}
+			a.ShowType = &v
 		case arg == "up" && verb != "show":
 			t := true
 			a.Up = &t
@@ -262,4 +275,4 @@ func checkLinkArgs(verb string, a LinkArgs) error {
 const linkUsage = `Usage: ibctl link add link PARENT [ name NAME ] [ mtu MTU ] [ up ] type ipoib [ pkey PKEY ] [ mode { datagram | connected } ] [ umcast { 0 | 1 } ]
        ibctl link delete [ dev ] DEVICE
        ibctl link set [ dev ] DEVICE [ up | down ] [ mtu MTU ] [ type ipoib [ mode { datagram | connected } ] [ umcast { 0 | 1 } ] ]
-       ibctl link show [ [ dev ] DEVICE ]`
+       ibctl link show [ [ dev ] DEVICE ] [ up ] [ type TYPE ]`

@@ -57,6 +57,9 @@ func TestParseLinkArgs(t *testing.T) {
 		{"set", "abcdefghijklmnopq up", LinkArgs{}, "\"abcdefghijklmnopq\" not a valid ifname"},
 		{"delete", "dev ib0.8001", LinkArgs{Dev: "ib0.8001"}, ""},
 		{"show", "", LinkArgs{}, ""},
+		{"show", "type", LinkArgs{}, "Command line is not complete. Try option \"help\""},
+		{"show", "down", LinkArgs{Dev: "down"}, ""},
+		{"show", "ib0 up type", LinkArgs{}, "Command line is not complete. Try option \"help\""},
 	}
 	for _, tt := range tests {
 		got, err := ParseLinkArgs(tt.verb, strings.Fields(tt.line))

@@ -10,10 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// NeighOptions are the inputs of neigh show.
+// NeighOptions are the inputs of neigh show and neigh flush.
 type NeighOptions struct {
-	F    *Factory
-	Args NeighArgs
+	F     *Factory
+	Flush bool
+	Args  NeighArgs
 }
 
 // NeighArgs is a parsed `neigh show` argument list, in the grammar of
@@ -51,15 +52,20 @@ func NewCmdNeigh(f *Factory, runF func(*NeighOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "neigh",
 		Aliases: []string{"n", "ne", "nei", "neig", "neighb", "neighbo", "neighbor", "neighbou", "neighbour"},
-		Short:   "Show the neighbour (ARP) table (ip neigh)",
-		Long: `Show the node's neighbour table with the grammar of ip neigh (iproute2):
+		Short:   "Show and flush the neighbour (ARP) table (ip neigh)",
+		Long: `Show and flush the node's neighbour table with the grammar of ip neigh (iproute2):
 
   ibctl neigh show [ to PREFIX ] [ dev DEV ] [ nud STATE ]...
+  ibctl neigh flush [ to PREFIX ] [ dev DEV ] [ nud STATE ]...
 
   STATE := { permanent | noarp | stale | reachable | none | incomplete | delay | probe | failed | all }
 
 show prints what "ip neigh show" prints; with -j the keys of "ip -j neigh show".
-Without nud, entries in NOARP state are not shown.`,
+Without nud, entries in NOARP state are not shown.
+flush deletes the entries it selects, as "ip neigh flush" does: it needs at least one
+argument and, without nud, deletes every entry but PERMANENT and NOARP ones; with -s it
+prints each round and "*** Flush is complete after 1 round ***" (or "Nothing to
+flush.").`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			a, _ := parseNeighArgs(nil, familyNumber(f.Globals.Family))
@@ -94,7 +100,25 @@ Without nud, entries in NOARP state are not shown.`,
 		}),
 	}
 	show.Flags().SetInterspersed(false)
-	cmd.AddCommand(show, helpVerb())
+	flush := &cobra.Command{
+		Use:                   "flush ARGS...",
+		Aliases:               []string{"f", "fl", "flu", "flus"},
+		Short:                 "Delete the neighbours a selector picks (ip neigh flush)",
+		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     show.ValidArgsFunction,
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("neigh flush: Flush requires arguments.")
+			}
+			a, err := parseNeighFilter(args, familyNumber(f.Globals.Family), true)
+			if err != nil {
+				return prefixUsage("neigh flush", err)
+			}
+			return runOr(&NeighOptions{F: f, Flush: true, Args: a}, runF, neighRun)
+		}),
+	}
+	flush.Flags().SetInterspersed(false)
+	cmd.AddCommand(show, flush, helpVerb())
 	return cmd
 }
 
@@ -135,7 +159,17 @@ func ParseNeighArgs(args []string) (NeighArgs, error) { return parseNeighArgs(ar
 // parseNeighArgs is ParseNeighArgs for the family the global options
 // select (ip -4, -6, -0), which a "to" prefix must be of.
 func parseNeighArgs(args []string, family uint8) (NeighArgs, error) {
+	return parseNeighFilter(args, family, false)
+}
+
+// parseNeighFilter is do_show_or_flush's argument loop: flush selects by
+// default every state but PERMANENT and NOARP, and its "nud all" leaves
+// NOARP out.
+func parseNeighFilter(args []string, family uint8, flush bool) (NeighArgs, error) {
 	a := NeighArgs{State: 0xff &^ unix.NUD_NOARP, Family: family}
+	if flush {
+		a.State = ^uint32(unix.NUD_PERMANENT | unix.NUD_NOARP)
+	}
 	stateGiven := false
 	w := &addrArgs{args: args}
 	for ; w.i < len(args); w.i++ {
@@ -164,6 +198,9 @@ func parseNeighArgs(args []string, family uint8) (NeighArgs, error) {
 					return a, usagef("Error: argument %q is wrong: nud state is bad", v)
 				}
 				st = ^uint32(0)
+				if flush {
+					st &^= unix.NUD_NOARP
+				}
 			}
 			if st == 0 {
 				st = 0x100
@@ -195,7 +232,7 @@ func parseNeighArgs(args []string, family uint8) (NeighArgs, error) {
 	return a, nil
 }
 
-const neighUsage = `Usage: ibctl neigh show [ to PREFIX ] [ dev DEV ] [ nud STATE ]
+const neighUsage = `Usage: ibctl neigh { show | flush } [ to PREFIX ] [ dev DEV ] [ nud STATE ]
 STATE := { permanent | noarp | stale | reachable | none |
            incomplete | delay | probe | failed | all }`
 
@@ -232,6 +269,10 @@ func (a NeighArgs) selected(n netlinkx.Neigh, index int32) bool {
 	return inPrefix(n.Dst, a.To)
 }
 
+// neighMaxRounds is ipneigh.c's MAX_ROUNDS: flush rounds before it gives
+// up.
+const neighMaxRounds = 10
+
 func neighRun(o *NeighOptions) error {
 	c, err := o.F.client()
 	if err != nil {
@@ -244,6 +285,9 @@ func neighRun(o *NeighOptions) error {
 			return err
 		}
 		index = l.Index
+	}
+	if o.Flush {
+		return neighFlush(o, c, index)
 	}
 	links, err := c.Links()
 	if err != nil {
@@ -280,6 +324,51 @@ func neighRun(o *NeighOptions) error {
 	}
 	_, err = io.WriteString(o.F.IO.Out, text.String())
 	return err
+}
+
+// neighFlush is do_show_or_flush's flush: every round deletes the
+// entries selected in a fresh dump, until a dump selects none; rounds
+// after the first leave FAILED entries alone. An entry already gone is
+// no error, as ip sends its deletions without waiting for their answers.
+func neighFlush(o *NeighOptions, c *netlinkx.Client, index int32) error {
+	a, w, stats := o.Args, o.F.IO.Out, o.F.Globals.Stats
+	for round := 0; round < neighMaxRounds; round++ {
+		neighs, err := c.Neighs()
+		if err != nil {
+			return opError("neigh flush", err)
+		}
+		n := 0
+		for _, x := range neighs {
+			if !a.selected(x, index) {
+				continue
+			}
+			err := c.DelNeigh(x)
+			if e, ok := Errno(err); err != nil && !(ok && e == unix.ENOENT) {
+				return opError("neigh flush", err)
+			}
+			n++
+		}
+		if n == 0 {
+			if stats > 0 {
+				if round == 0 {
+					fmt.Fprintln(w, "Nothing to flush.")
+				} else {
+					plural := ""
+					if round > 1 {
+						plural = "s"
+					}
+					fmt.Fprintf(w, "*** Flush is complete after %d round%s ***\n", round, plural)
+				}
+			}
+			return nil
+		}
+		if stats > 0 {
+			fmt.Fprintf(w, "\n*** Round %d, deleting %d entries ***\n", round+1, n)
+		}
+		a.State &^= unix.NUD_FAILED
+	}
+	fmt.Fprintf(w, "*** Flush not complete bailing out after %d rounds\n", neighMaxRounds)
+	return opError("neigh flush", fmt.Errorf("not complete after %d rounds", neighMaxRounds))
 }
 
 // PrintNeigh prints one entry as ipneigh.c's print_neigh does (iproute2

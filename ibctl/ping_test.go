@@ -271,6 +271,53 @@ func TestDmesg(t *testing.T) {
 	}
 }
 
+// TestDmesgCtimeAndClear checks dmesg -T's times (the driver's start plus
+// each message's whole seconds, as util-linux's ctime format prints them)
+// and -c and -C, which clear the node's ring as syslog's actions 4 and 5
+// do: what -c printed is gone, a later message is not.
+func TestDmesgCtimeAndClear(t *testing.T) {
+	loc := time.Local
+	time.Local = time.UTC
+	t.Cleanup(func() { time.Local = loc })
+	clk := verbs.NewManualClock(time.Unix(1_700_000_000, 0)) // Tue Nov 14 22:13:20 2023 UTC
+	e := newEnvWith(t, driver.Options{Clock: clk})
+	clk.Advance(1500 * time.Millisecond)
+	e.ok("link add link ib0 name c1 up type ipoib pkey 0x8001")
+	clk.Advance(time.Second)
+	e.ok("sys write class/net/ib0/umcast 1")
+	const first = "c1: P_Key 0x8001 is not found\n"
+	const second = "ib0: ignoring multicast groups joined directly by userspace\n"
+	steps := []struct {
+		cmd            string
+		status         int
+		stdout, stderr string
+	}{
+		{cmd: "dmesg -T", stdout: "[Tue Nov 14 22:13:21 2023] " + first + "[Tue Nov 14 22:13:22 2023] " + second},
+		{cmd: "dmesg --ctime", stdout: "[Tue Nov 14 22:13:21 2023] " + first + "[Tue Nov 14 22:13:22 2023] " + second},
+		{cmd: "dmesg -c -C", status: 2, stderr: "ibctl: dmesg: mutually exclusive arguments: --clear --read-clear\n"},
+		{cmd: "dmesg", stdout: "[    1.500000] " + first + "[    2.500000] " + second},
+		{cmd: "dmesg -c", stdout: "[    1.500000] " + first + "[    2.500000] " + second},
+		{cmd: "dmesg"},
+		{cmd: "dmesg -c"},
+		{cmd: "link set ib0 type ipoib mode connected"},
+		{cmd: "dmesg -T", stdout: "[Tue Nov 14 22:13:22 2023] ib0: enabling connected mode will cause multicast packet drops\n" +
+			"[Tue Nov 14 22:13:22 2023] ib0: mtu > 4092 will cause multicast packet drops.\n"},
+		{cmd: "dmesg -C"},
+		{cmd: "dmesg"},
+		{cmd: "link set ib0 type ipoib mode datagram"},
+		{cmd: "link set ib0 type ipoib mode connected"},
+		{cmd: "-j dmesg -c", stdout: `[{"seq":5,"time_ns":2500000000,"msg":"ib0: enabling connected mode will cause multicast packet drops"},` +
+			`{"seq":6,"time_ns":2500000000,"msg":"ib0: mtu \u003e 4092 will cause multicast packet drops."}]` + "\n"},
+		{cmd: "-j dmesg", stdout: "[]\n"},
+	}
+	for _, s := range steps {
+		out, errs, st := e.run(s.cmd)
+		if st != s.status || out != s.stdout || errs != s.stderr {
+			t.Errorf("%s: %d %q %q, want %d %q %q", s.cmd, st, out, errs, s.status, s.stdout, s.stderr)
+		}
+	}
+}
+
 func TestDebugfsFiles(t *testing.T) {
 	e := newEnv(t)
 	e.ok("link set ib0 up", "-n node1 link set ib0 up")

@@ -39,6 +39,9 @@ type AddrNode interface {
 	AddAddr(a Addr) error
 	DelAddr(a Addr) error
 	Neighs() ([]Neigh, error)
+	// DelNeigh removes the entry of n's Index and Dst: ENOENT when there
+	// is none.
+	DelNeigh(n Neigh) error
 }
 
 // marshalAddr encodes a as the kernel's RTM_NEWADDR reply: IFA_ADDRESS,
@@ -168,9 +171,9 @@ func unmarshalNeigh(b []byte) (Neigh, error) {
 }
 
 // addrRequest serves RTM_GETADDR (dump), RTM_NEWADDR (NLM_F_CREATE|
-// NLM_F_EXCL), RTM_DELADDR and RTM_GETNEIGH (dump) for nodes with an IP
-// stack; other nodes answer EOPNOTSUPP. dispatch routes these four types
-// here.
+// NLM_F_EXCL), RTM_DELADDR, RTM_GETNEIGH (dump) and RTM_DELNEIGH for
+// nodes with an IP stack; other nodes answer EOPNOTSUPP. dispatch routes
+// these five types here.
 func addrRequest(node Node, m netlink.Message) ([][]byte, error) {
 	an, ok := node.(AddrNode)
 	if !ok {
@@ -210,6 +213,15 @@ func addrRequest(node Node, m netlink.Message) ([][]byte, error) {
 			return nil, err
 		}
 		return dumpByFamily(m, ns, func(n Neigh) uint8 { return n.Family }, unix.RTM_NEWNEIGH, marshalNeigh), nil
+	case unix.RTM_DELNEIGH:
+		n, err := unmarshalNeigh(m.Data)
+		if err != nil {
+			return nil, withMsg(unix.EINVAL, err.Error())
+		}
+		if len(n.Dst) == 0 {
+			return nil, withMsg(unix.EINVAL, "Network address not specified")
+		}
+		return nil, an.DelNeigh(n)
 	}
 	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown message type %d", m.Header.Type))
 }
@@ -289,6 +301,14 @@ func (c *Client) AddAddr(a Addr) error {
 // address del does for an IPv4 address given without one.
 func (c *Client) DelAddr(a Addr) error {
 	_, err := c.Execute(unix.RTM_DELADDR, 0, marshalAddrRequest(a))
+	return err
+}
+
+// DelNeigh removes the neighbour table entry of n's Index and Dst
+// (RTM_DELNEIGH, as ip neigh del and ip neigh flush send it): ENOENT
+// when there is none.
+func (c *Client) DelNeigh(n Neigh) error {
+	_, err := c.Execute(unix.RTM_DELNEIGH, 0, marshalNeigh(Neigh{Index: n.Index, Family: n.Family, Dst: n.Dst}))
 	return err
 }
 

@@ -18,6 +18,8 @@ type ipNode struct {
 	neighs  []Neigh
 	added   []Addr
 	deleted []Addr
+	// delNeighs are the neighbour deletions that reached the node.
+	delNeighs []Neigh
 }
 
 var _ AddrNode = (*ipNode)(nil)
@@ -32,6 +34,15 @@ func (n *ipNode) AddAddr(a Addr) error {
 	}
 	n.added = append(n.added, a)
 	return nil
+}
+func (n *ipNode) DelNeigh(m Neigh) error {
+	for _, x := range n.neighs {
+		if x.Index == m.Index && string(x.Dst) == string(m.Dst) {
+			n.delNeighs = append(n.delNeighs, m)
+			return nil
+		}
+	}
+	return unix.ENOENT
 }
 func (n *ipNode) DelAddr(a Addr) error {
 	for _, x := range n.addrs {
@@ -245,7 +256,7 @@ func TestAddrRequest(t *testing.T) {
 			t.Errorf("%s reached the node", tc.name)
 		}
 	}
-	for _, typ := range []netlink.HeaderType{unix.RTM_GETADDR, unix.RTM_NEWADDR, unix.RTM_DELADDR, unix.RTM_GETNEIGH} {
+	for _, typ := range []netlink.HeaderType{unix.RTM_GETADDR, unix.RTM_NEWADDR, unix.RTM_DELADDR, unix.RTM_GETNEIGH, unix.RTM_DELNEIGH} {
 		_, err := addrRequest(&fakeNode{}, request(typ, netlink.Dump|netlink.Create|netlink.Excl, bad(v4Addr)))
 		if !errors.Is(err, unix.EOPNOTSUPP) || extAckOf(err) != "this node has no IP stack" {
 			t.Errorf("type %d on a node without IP stack: %v", typ, err)
@@ -291,6 +302,20 @@ func TestAddrRoundTrip(t *testing.T) {
 		t.Errorf("deleted (-want +got):\n%s", diff)
 	}
 
+	if err := c.DelNeigh(testNeighs[2]); err != nil {
+		t.Fatal(err)
+	}
+	want := Neigh{Index: 3, Family: unix.AF_INET, Dst: []byte{10, 0, 0, 9}}
+	if diff := cmp.Diff([]Neigh{want}, n.delNeighs); diff != "" {
+		t.Errorf("neighbours deleted (-want +got):\n%s", diff)
+	}
+	if err := c.DelNeigh(Neigh{Index: 3, Family: unix.AF_INET, Dst: []byte{10, 0, 0, 8}}); !errors.Is(err, unix.ENOENT) {
+		t.Errorf("del missing neighbour: %v", err)
+	}
+	if err := c.DelNeigh(Neigh{Index: 3, Family: unix.AF_INET}); !errors.Is(err, unix.EINVAL) || len(n.delNeighs) != 1 {
+		t.Errorf("del neighbour without address: %v, %d deleted", err, len(n.delNeighs))
+	}
+
 	var oe *netlink.OpError
 	if err := c.AddAddr(v4Addr); !errors.As(err, &oe) || oe.Err != unix.EEXIST {
 		t.Errorf("add existing: %#v", err)
@@ -312,10 +337,11 @@ func TestAddrWithoutIPStack(t *testing.T) {
 	c, _ := newPipe(t)
 	var oe *netlink.OpError
 	for name, err := range map[string]error{
-		"addrs":  func() error { _, err := c.Addrs(); return err }(),
-		"neighs": func() error { _, err := c.Neighs(); return err }(),
-		"add":    c.AddAddr(v4Addr),
-		"del":    c.DelAddr(v4Addr),
+		"addrs":     func() error { _, err := c.Addrs(); return err }(),
+		"neighs":    func() error { _, err := c.Neighs(); return err }(),
+		"add":       c.AddAddr(v4Addr),
+		"del":       c.DelAddr(v4Addr),
+		"neigh del": c.DelNeigh(testNeighs[0]),
 	} {
 		if !errors.As(err, &oe) || oe.Err != unix.EOPNOTSUPP || oe.Message != "this node has no IP stack" {
 			t.Errorf("%s: %#v", name, err)

@@ -34,6 +34,7 @@ func (n *capNode) Addrs() ([]Addr, error)   { n.called("Addrs"); return nil, nil
 func (n *capNode) AddAddr(Addr) error       { n.called("AddAddr"); return nil }
 func (n *capNode) DelAddr(Addr) error       { n.called("DelAddr"); return nil }
 func (n *capNode) Neighs() ([]Neigh, error) { n.called("Neighs"); return nil, nil }
+func (n *capNode) DelNeigh(Neigh) error     { n.called("DelNeigh"); return nil }
 func (n *capNode) Maddrs() ([]Maddr, error) { n.called("Maddrs"); return nil, nil }
 func (n *capNode) RouteGet([]byte) (Route, error) {
 	n.called("RouteGet")
@@ -45,6 +46,7 @@ func (n *capNode) PerfContext(context.Context, PerfRequest) (PerfReply, error) {
 	return PerfReply{}, nil
 }
 func (n *capNode) Log(uint64) ([]LogRecord, error) { n.called("Log"); return nil, nil }
+func (n *capNode) ClearLog(uint64) error           { n.called("ClearLog"); return nil }
 func (n *capNode) Deferred() Node                  { n.called("Deferred"); return n }
 
 // capBackend serves a capNode and has a subnet manager.
@@ -63,6 +65,7 @@ var (
 	_ Pinger      = (*capNode)(nil)
 	_ Perfer      = (*capNode)(nil)
 	_ Logger      = (*capNode)(nil)
+	_ LogClearer  = (*capNode)(nil)
 	_ Deferrer    = (*capNode)(nil)
 	_ SMInfoer    = (*capBackend)(nil)
 )
@@ -88,6 +91,10 @@ func TestOptionalCapabilities(t *testing.T) {
 		{"ping", "Ping", func(c *Client) error { _, err := c.Ping(PingRequest{Dst: []byte{10, 0, 0, 2}}); return err }, "this node has no IP stack"},
 		{"perf", "PerfContext", func(c *Client) error { _, err := c.Perf(PerfRequest{Dst: []byte{10, 0, 0, 2}}); return err }, "this node has no IP stack"},
 		{"dmesg", "Log", func(c *Client) error { _, err := c.Dmesg(0); return err }, "this node keeps no kernel log"},
+		{"dmesg -c", "ClearLog", func(c *Client) error { return c.DmesgClear(7) }, "this node keeps no kernel log"},
+		{"ip neigh flush", "DelNeigh", func(c *Client) error {
+			return c.DelNeigh(Neigh{Index: 2, Family: unix.AF_INET, Dst: []byte{10, 0, 0, 2}})
+		}, "this node has no IP stack"},
 		{"sm show", "SMInfo", func(c *Client) error { _, err := c.SMInfo(); return err }, "no subnet manager"},
 		{"batch", "Deferred", func(c *Client) error { return c.Batch(true) }, ""},
 	}

@@ -488,6 +488,8 @@ func (c *Client) Status() (Status, error) {
 			st.StateDir = ad.String()
 		case wire.AttrUptime:
 			st.Uptime = ad.Uint64()
+		case wire.AttrStarted:
+			st.StartedNs = int64(ad.Uint64())
 		case wire.AttrLinks:
 			st.Links = ad.Uint32()
 		case wire.AttrNode:

@@ -159,7 +159,7 @@ func TestReplyAboveDatagramIsRefused(t *testing.T) {
 	defer c.Close()
 	_, err = c.Status()
 	var oe *netlink.OpError
-	if !errors.As(err, &oe) || !errors.Is(err, unix.EMSGSIZE) || oe.Message != "reply message of 80064 bytes exceeds the 65536-byte datagram" {
+	if !errors.As(err, &oe) || !errors.Is(err, unix.EMSGSIZE) || oe.Message != "reply message of 80076 bytes exceeds the 65536-byte datagram" {
 		t.Fatalf("status: %#v", err)
 	}
 	if _, err := c.Link("ib0"); err != nil {
@@ -204,5 +204,23 @@ func TestGroupsAndPartitionsOfLargeFabric(t *testing.T) {
 	}
 	if diff := cmp.Diff(parts, gotParts); diff != "" {
 		t.Errorf("partitions (-want +got):\n%s", diff)
+	}
+}
+
+// TestStatusRoundTrip reads the driver's status back: the uptime and the
+// start time dmesg -T counts from.
+func TestStatusRoundTrip(t *testing.T) {
+	c, err := Pipe(&fakeBackend{node: &fakeNode{links: []Link{testLink}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Status{PID: 7, Nodes: []string{"node0"}, Uptime: 3, StartedNs: 1_700_000_000_123_456_789}
+	if st.PID != want.PID || st.Uptime != want.Uptime || st.StartedNs != want.StartedNs || len(st.Nodes) != 1 || st.Nodes[0] != "node0" {
+		t.Errorf("status %+v, want %+v", st, want)
 	}
 }

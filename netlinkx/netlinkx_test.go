@@ -137,7 +137,7 @@ func (b *fakeBackend) Status() Status {
 	if b.nodes != nil {
 		return Status{PID: 7, Nodes: b.nodes}
 	}
-	return Status{PID: 7, Nodes: []string{"node0"}}
+	return Status{PID: 7, Nodes: []string{"node0"}, Uptime: 3, StartedNs: 1_700_000_000_123_456_789}
 }
 func (b *fakeBackend) Stop()       {}
 func (b *fakeBackend) Sync() error { b.mu.Lock(); b.syncs++; b.mu.Unlock(); return nil }

@@ -377,7 +377,7 @@ func dispatch(ctx context.Context, b Backend, node Node, m netlink.Message) ([][
 			return nil, withMsg(unix.EINVAL, err.Error())
 		}
 		return nil, node.DelLink(r.Index, r.Name)
-	case unix.RTM_GETADDR, unix.RTM_NEWADDR, unix.RTM_DELADDR, unix.RTM_GETNEIGH:
+	case unix.RTM_GETADDR, unix.RTM_NEWADDR, unix.RTM_DELADDR, unix.RTM_GETNEIGH, unix.RTM_DELNEIGH:
 		return addrRequest(node, m)
 	case wire.FamilyEthtool:
 		return ethtoolRequest(node, m)
@@ -533,7 +533,7 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 		return perfRequest(ctx, node, rest, ae)
 	}
 	if run, ok := map[uint8]func(Node, []byte, *netlink.AttributeEncoder) error{
-		wire.CmdPing: pingRequest, wire.CmdPerf: perf, wire.CmdRouteGet: routeRequest}[cmd]; ok {
+		wire.CmdPing: pingRequest, wire.CmdPerf: perf, wire.CmdRouteGet: routeRequest, wire.CmdDmesgClear: dmesgClearRequest}[cmd]; ok {
 		if err := run(node, rest, ae); err != nil {
 			return nil, err
 		}
@@ -552,6 +552,7 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 		ae.String(wire.AttrSocket, st.Socket)
 		ae.String(wire.AttrStateDir, st.StateDir)
 		ae.Uint64(wire.AttrUptime, st.Uptime)
+		ae.Uint64(wire.AttrStarted, uint64(st.StartedNs))
 		ae.Uint32(wire.AttrLinks, st.Links)
 		for _, n := range st.Nodes {
 			ae.String(wire.AttrNode, n)

@@ -185,6 +185,9 @@ type Status struct {
 	Nodes    []string
 	Links    uint32
 	Uptime   uint64 // seconds
+	// StartedNs is when the driver started (its nodes' boot), wall clock
+	// in Unix nanoseconds: what dmesg -T adds a message's time to.
+	StartedNs int64
 }
 
 // HCA is one node's host channel adapter as ibstat shows it.

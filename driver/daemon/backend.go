@@ -34,6 +34,7 @@ var (
 	_ netlinkx.Pinger      = node{}
 	_ netlinkx.Perfer      = node{}
 	_ netlinkx.Logger      = node{}
+	_ netlinkx.LogClearer  = node{}
 	_ netlinkx.LinkPager   = node{}
 	_ sysfs.Debugfs        = node{}
 )

@@ -206,3 +206,31 @@ func (s *Stack) Neighbours(index int32) []Neighbour {
 	slices.SortFunc(out, func(a, b Neighbour) int { return a.Addr.Compare(b.Addr) })
 	return out
 }
+
+// DelNeighbour removes the interface's entry for ip (neigh_delete, as
+// RTM_DELNEIGH does): its retransmission timer stops, datagrams waiting
+// for the address are dropped and whoever waits for it finds it failed.
+// It reports whether there was such an entry.
+func (s *Stack) DelNeighbour(index int32, ip netip.Addr) bool {
+	s.mu.Lock()
+	e := s.neigh[index][ip]
+	if e == nil {
+		s.mu.Unlock()
+		return false
+	}
+	delete(s.neigh[index], ip)
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	dropped := len(e.queue)
+	e.state, e.timer, e.queue, e.qbytes, e.probes = nudFailed, nil, nil, 0, 0
+	for _, w := range e.waiters {
+		close(w)
+	}
+	e.waiters = nil
+	s.mu.Unlock()
+	if nic := s.nicOf(index); nic != nil && dropped > 0 {
+		nic.link.DropTx(uint64(dropped))
+	}
+	return true
+}

@@ -45,6 +45,10 @@ const (
 	// the client sends meanwhile (CmdCaptureStop) ends the stream.
 	CmdCapture     uint8 = 21
 	CmdCaptureStop uint8 = 22
+
+	// CmdDmesgClear clears a node's kernel messages up to AttrSeq, as
+	// syslog(2)'s SYSLOG_ACTION_CLEAR does for the ring dmesg reads.
+	CmdDmesgClear uint8 = 23
 )
 
 // IsDump reports whether cmd answers with a dump, as a generic netlink
@@ -78,6 +82,7 @@ const (
 	AttrSocket   uint16 = 14
 	AttrStateDir uint16 = 15
 	AttrUptime   uint16 = 16
+	AttrStarted  uint16 = 105 // u64, the driver's start in Unix nanoseconds
 	AttrLinks    uint16 = 17
 	AttrName     uint16 = 18
 	AttrMode     uint16 = 19
