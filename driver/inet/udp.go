@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"maps"
-	"sync/atomic"
+	"sync"
 
 	"github.com/ibctl/ibctl/driver/header"
 )
@@ -18,8 +18,11 @@ type UDPSink struct {
 	s       *Stack
 	index   int32
 	port    uint16
-	packets atomic.Uint64
-	bytes   atomic.Uint64 // IPoIB bytes (encapsulation header and IP datagram), as rx_bytes counts them
+	// mu keeps the two counts of one datagram together: a reader never
+	// sees its packet without its bytes.
+	mu      sync.Mutex
+	packets uint64
+	bytes   uint64 // IPoIB bytes (encapsulation header and IP datagram), as rx_bytes counts them
 }
 
 // ErrNoPort is no free UDP port for a sink (EADDRINUSE).
@@ -53,7 +56,11 @@ func (s *Stack) OpenUDPSink(index int32, port uint16) (*UDPSink, error) {
 func (u *UDPSink) Port() uint16 { return u.port }
 
 // Counts returns the datagrams and bytes received so far.
-func (u *UDPSink) Counts() (packets, bytes uint64) { return u.packets.Load(), u.bytes.Load() }
+func (u *UDPSink) Counts() (packets, bytes uint64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.packets, u.bytes
+}
 
 // Close unbinds the sink.
 func (u *UDPSink) Close() {
@@ -79,7 +86,9 @@ func (s *Stack) inputUDP4(index int32, ip header.IPv4) {
 	}
 	u := (*m)[binary.BigEndian.Uint16(udp[2:])]
 	if u != nil && u.index == index {
-		u.packets.Add(1)
-		u.bytes.Add(uint64(header.IPoIBHeaderLen + int(ip.TotalLength())))
+		u.mu.Lock()
+		u.packets++
+		u.bytes += uint64(header.IPoIBHeaderLen + int(ip.TotalLength()))
+		u.mu.Unlock()
 	}
 }

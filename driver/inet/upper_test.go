@@ -308,3 +308,36 @@ func TestUpperKeepsSinks(t *testing.T) {
 		t.Errorf("an error about a non-first fragment: %x", got)
 	}
 }
+
+// A sink's counts are read together: never a datagram without its bytes
+// (perf's byte count is its packet count times the datagram's size).
+func TestUDPSinkCountsTogether(t *testing.T) {
+	p := resolvedPair(t, false, 2044)
+	sink, err := p.b.OpenUDPSink(ifB, 9000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	pkt := udp4(pairAddr(false, 1), pairAddr(false, 2), 9000)
+	size := uint64(header.IPoIBHeaderLen + len(pkt))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20000 {
+			p.a.Output(ifA, pkt)
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			if n, b := sink.Counts(); n != 20000 || b != n*size {
+				t.Fatalf("counts %d datagrams, %d bytes; want 20000, %d", n, b, 20000*size)
+			}
+			return
+		default:
+		}
+		if n, b := sink.Counts(); b != n*size {
+			t.Fatalf("read %d datagrams with %d bytes, want %d", n, b, n*size)
+		}
+	}
+}
