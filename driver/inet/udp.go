@@ -15,9 +15,9 @@ import (
 // receives only those sent to its port (udp_rcv → __udp4_lib_lookup).
 // Other traffic on the interface is not counted.
 type UDPSink struct {
-	s       *Stack
-	index   int32
-	port    uint16
+	s     *Stack
+	index int32
+	port  uint16
 	// mu keeps the two counts of one datagram together: a reader never
 	// sees its packet without its bytes.
 	mu      sync.Mutex
