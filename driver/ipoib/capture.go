@@ -63,53 +63,13 @@ func (t *Tap) Gone() <-chan struct{} { return t.gone }
 type taps []*Tap
 
 // AddTap makes t see the endpoint's packets until RemoveTap or Close.
-func (ep *Endpoint) AddTap(t *Tap) {
-	ep.tapmu.Lock()
-	defer ep.tapmu.Unlock()
-	if ep.tapsClosed {
-		t.once.Do(func() { close(t.gone) })
-		return
-	}
-	var cur taps
-	if p := ep.taps.Load(); p != nil {
-		cur = *p
-	}
-	next := append(append(taps(nil), cur...), t)
-	ep.taps.Store(&next)
-}
+func (ep *Endpoint) AddTap(t *Tap) { ep.tapSet.add(t) }
 
 // RemoveTap stops t seeing the endpoint's packets.
-func (ep *Endpoint) RemoveTap(t *Tap) {
-	ep.tapmu.Lock()
-	defer ep.tapmu.Unlock()
-	p := ep.taps.Load()
-	if p == nil {
-		return
-	}
-	var next taps
-	for _, x := range *p {
-		if x != t {
-			next = append(next, x)
-		}
-	}
-	if len(next) == 0 {
-		ep.taps.Store(nil)
-		return
-	}
-	ep.taps.Store(&next)
-}
+func (ep *Endpoint) RemoveTap(t *Tap) { ep.tapSet.remove(t) }
 
 // closeTaps tells every tap the endpoint is gone.
-func (ep *Endpoint) closeTaps() {
-	ep.tapmu.Lock()
-	defer ep.tapmu.Unlock()
-	ep.tapsClosed = true
-	if p := ep.taps.Swap(nil); p != nil {
-		for _, t := range *p {
-			t.once.Do(func() { close(t.gone) })
-		}
-	}
-}
+func (ep *Endpoint) closeTaps() { ep.tapSet.close() }
 
 // tap hands one frame to the taps; the callers check ep.taps first so
 // that an idle capture point costs a load.
@@ -158,19 +118,36 @@ func (ep *Endpoint) tapRC(p *taps, pkt []byte) {
 
 // tapSet is a set of taps that can be added and removed (a port's link).
 type tapSet struct {
-	taps atomic.Pointer[taps]
-	mu   sync.Mutex
+	taps   atomic.Pointer[taps] // nil when idle
+	mu     sync.Mutex           // serialises changes of taps
+	closed bool                 // guarded by mu: a tap added now is told at once it is gone
 }
 
 func (s *tapSet) add(t *Tap) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		t.once.Do(func() { close(t.gone) })
+		return
+	}
 	var cur taps
 	if p := s.taps.Load(); p != nil {
 		cur = *p
 	}
 	next := append(append(taps(nil), cur...), t)
 	s.taps.Store(&next)
+}
+
+// close tells every tap the set's owner is gone, and any added later.
+func (s *tapSet) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if p := s.taps.Swap(nil); p != nil {
+		for _, t := range *p {
+			t.once.Do(func() { close(t.gone) })
+		}
+	}
 }
 
 func (s *tapSet) remove(t *Tap) {

@@ -90,9 +90,7 @@ type Endpoint struct {
 	neighs neighTable // IPoIB neighbours (neigh.go)
 	cm     cmState    // connected mode (cm.go)
 
-	taps       atomic.Pointer[taps] // the capture point (capture.go); nil when idle
-	tapmu      sync.Mutex           // serialises changes of taps
-	tapsClosed bool                 // guarded by tapmu: the endpoint closed
+	tapSet // the capture point (capture.go): ep.taps is nil when idle
 }
 
 const rxBufLen = 40 + header.IPoIBHeaderLen + 4092 // GRH + encapsulation + largest UD MTU
