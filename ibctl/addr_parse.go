@@ -163,26 +163,35 @@ func parseAddrShowArgs(args []string) (AddrArgs, error) {
 			a.Up = true
 			continue
 		}
-		for _, f := range addrShowFilters {
-			if arg == f || (arg == "-"+f && f != "to") {
-				return a, usagef("%q is not supported", arg)
-			}
+		if err := w.device(&a, arg); err != nil {
+			return a, err
 		}
-		if arg == "dev" {
-			v, err := w.next()
-			if err != nil {
-				return a, err
-			}
-			arg = v
-		} else if matches(arg, "help") {
-			return a, usagef("%s", addrUsage)
-		}
-		if a.Dev != "" {
-			return a, usagef("Error: either \"dev\" is duplicate, or %q is a garbage.", arg)
-		}
-		a.Dev = arg
 	}
 	return a, nil
+}
+
+// device takes what is left of a show or flush selector: an unsupported
+// selector is refused, [dev] IFNAME names the device, once.
+func (w *addrArgs) device(a *AddrArgs, arg string) error {
+	for _, f := range addrShowFilters {
+		if arg == f || (arg == "-"+f && f != "to") {
+			return usagef("%q is not supported", arg)
+		}
+	}
+	if arg == "dev" {
+		v, err := w.next()
+		if err != nil {
+			return err
+		}
+		arg = v
+	} else if matches(arg, "help") {
+		return usagef("%s", addrUsage)
+	}
+	if a.Dev != "" {
+		return usagef("Error: either \"dev\" is duplicate, or %q is a garbage.", arg)
+	}
+	a.Dev = arg
+	return nil
 }
 
 const addrUsage = `Usage: ibctl addr add IFADDR dev IFNAME
@@ -247,24 +256,9 @@ func parseAddrFlushArgs(args []string, family uint8) (AddrArgs, error) {
 			a.Label = v
 			continue
 		}
-		for _, f := range addrShowFilters {
-			if arg == f || (arg == "-"+f && f != "to") {
-				return a, usagef("%q is not supported", arg)
-			}
+		if err := w.device(&a, arg); err != nil {
+			return a, err
 		}
-		if arg == "dev" {
-			v, err := w.next()
-			if err != nil {
-				return a, err
-			}
-			arg = v
-		} else if matches(arg, "help") {
-			return a, usagef("%s", addrUsage)
-		}
-		if a.Dev != "" {
-			return a, usagef("Error: either \"dev\" is duplicate, or %q is a garbage.", arg)
-		}
-		a.Dev = arg
 	}
 	return a, nil
 }
