@@ -181,39 +181,37 @@ func shareDir() error {
 }
 
 // newNetns creates a network namespace on a thread of its own and binds
-// it onto path. The thread is given back only if it returns to the
-// process's namespace; otherwise it ends with its goroutine.
+// it onto path.
 func newNetns(path string) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			runtime.UnlockOSThread()
-			return
-		}
-		defer unix.Close(orig)
+	return onThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("unshare: %w", err)
-			runtime.UnlockOSThread()
-			return
+			return fmt.Errorf("unshare: %w", err)
 		}
-		err = unix.Mount("/proc/thread-self/ns/net", path, "none", unix.MS_BIND, "")
-		if err != nil {
-			err = fmt.Errorf("bind %s: %w", path, err)
+		return nil
+	}, func() error {
+		if err := unix.Mount("/proc/thread-self/ns/net", path, "none", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", path, err)
 		}
-		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
+		return nil
+	})
 }
 
 // Do runs fn on an OS thread inside the namespace (a socket or a device
 // opened there stays there).
 func (ns *Namespace) Do(fn func() error) error {
+	return onThread(func() error {
+		if err := unix.Setns(ns.fd, unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("network namespace %s: setns: %w", ns.Name, err)
+		}
+		return nil
+	}, fn)
+}
+
+// onThread runs enter, which moves the calling thread to another network
+// namespace, then fn, on a locked OS thread of their own. The thread is
+// given back only if it returns to the process's namespace; otherwise it
+// ends with its goroutine.
+func onThread(enter, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -224,8 +222,8 @@ func (ns *Namespace) Do(fn func() error) error {
 			return
 		}
 		defer unix.Close(orig)
-		if err := unix.Setns(ns.fd, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("network namespace %s: setns: %w", ns.Name, err)
+		if err := enter(); err != nil {
+			errc <- err
 			runtime.UnlockOSThread()
 			return
 		}
