@@ -59,9 +59,11 @@ const (
 	tempPattern  = snapshotName + ".tmp-*"
 	damagedName  = journalName + ".damaged-*"
 
-	// DefaultMaxJournalBytes is the journal size at which Apply compacts.
+	// DefaultMaxJournalBytes is the journal size at which Apply compacts,
+	// unless the last snapshot is larger (see Options).
 	DefaultMaxJournalBytes = 4 << 20
-	// DefaultMaxJournalRecords is the journal record count at which Apply compacts.
+	// DefaultMaxJournalRecords is the journal record count at which Apply
+	// compacts, unless the last snapshot holds more keys (see Options).
 	DefaultMaxJournalRecords = 8192
 
 	headerSizeV1   = 8
@@ -112,9 +114,16 @@ func (e *CorruptError) Error() string {
 
 // Options tunes a Store. Zero fields select the defaults.
 type Options struct {
-	// MaxJournalBytes triggers compaction once the journal reaches this size.
+	// MaxJournalBytes triggers compaction once the journal reaches this
+	// size or the size of the last snapshot, whichever is larger.
 	MaxJournalBytes int64
-	// MaxJournalRecords triggers compaction once the journal holds this many records.
+	// MaxJournalRecords triggers compaction once the journal holds this
+	// many records or as many as the last snapshot has keys, whichever
+	// is more.
+	// With both limits growing with the state, a compaction (which writes
+	// the whole state) comes after as many bytes or records as it writes:
+	// its cost per record stays the same however large the state grows,
+	// and replaying the journal at most doubles the work of loading.
 	MaxJournalRecords int
 	// Recover makes Open accept a damaged journal: the records before the
 	// damage are kept, the journal is first copied to
@@ -163,6 +172,8 @@ type Store struct {
 	journal  File
 	jSize    int64 // journal file size: header and intact records
 	jRecords int
+	snapSize int64 // body of the last snapshot written
+	snapKeys int   // keys in the last snapshot written
 	closed   bool
 	failed   error // sticky: journal state unknown, store refuses writes
 	// torn is set when an append or its sync failed: the journal may hold
@@ -518,7 +529,7 @@ func (s *Store) apply(b Batch, sync bool) error {
 	applyOps(s.data, ops)
 	s.mu.Unlock()
 
-	if s.jSize >= s.opts.MaxJournalBytes || s.jRecords >= s.opts.MaxJournalRecords {
+	if s.jSize >= max(s.opts.MaxJournalBytes, s.snapSize) || s.jRecords >= max(s.opts.MaxJournalRecords, s.snapKeys) {
 		if err := s.compact(); err != nil {
 			s.compactErr = err
 		}
@@ -639,6 +650,7 @@ func (s *Store) writeSnapshot() (err error) {
 	if err := s.fs.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("store: sync dir %s: %w", s.dir, err)
 	}
+	s.snapSize, s.snapKeys = int64(len(body)), len(s.data)
 	return nil
 }
 

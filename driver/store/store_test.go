@@ -363,9 +363,16 @@ func TestCompactionThreshold(t *testing.T) {
 		puts        int
 		wantRecords int // records left in the journal after all puts
 	}{
+		// after k03 and k07 (the 4-key snapshot keeps the limit at 4)
 		{"records", Options{MaxJournalRecords: 4}, 10, 2},
 		{"records exact", Options{MaxJournalRecords: 5}, 10, 0},
-		{"bytes", Options{MaxJournalBytes: 3 * recLen("k00")}, 10, 1},
+		// after k02 and k05 (3 records reach the limit, larger than the
+		// snapshots so far); then the 6-key snapshot is larger than the
+		// 4 records after it
+		{"bytes", Options{MaxJournalBytes: 3 * recLen("k00")}, 10, 4},
+		// after k02 and k05; then the 6-key snapshot makes the limit 6,
+		// which the 4 records after it do not reach
+		{"records from the snapshot", Options{MaxJournalRecords: 3}, 10, 4},
 		{"below threshold", Options{}, 10, 10},
 	}
 	for _, tc := range tests {
@@ -815,5 +822,63 @@ func BenchmarkEncodeSnapshot(b *testing.B) {
 		if _, err := encodeSnapshot(data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// snapshotCounter counts the bytes written to snapshot temp files.
+type snapshotCounter struct {
+	FS
+	written *int64
+}
+
+func (c snapshotCounter) CreateTemp(dir, pattern string) (File, error) {
+	f, err := c.FS.CreateTemp(dir, pattern)
+	return countingFile{f, c.written}, err
+}
+
+type countingFile struct {
+	File
+	written *int64
+}
+
+func (f countingFile) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	*f.written += int64(n)
+	return n, err
+}
+
+// Compactions cost the same per record however large the state grows:
+// each one waits for as many journal bytes or records as the snapshot it
+// writes holds, so the bytes written to snapshots while a state is built
+// one key at a time stay within a small multiple of the final snapshot
+// (a fixed limit of 64 records writes the whole state every 64 records:
+// quadratic, 33 times the final snapshot for these 4 096 keys).
+func TestCompactionCostPerRecordFlat(t *testing.T) {
+	val := []byte(`"` + strings.Repeat("v", 100) + `"`)
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"64 records", Options{MaxJournalRecords: 64}},
+		{"8 KiB", Options{MaxJournalBytes: 8 << 10}},
+	} {
+		opts := tc.opts
+		var written int64
+		dir := t.TempDir()
+		opts.FS = snapshotCounter{OS, &written}
+		s := mustOpen(t, dir, opts)
+		for i := range 4096 {
+			var b Batch
+			b.Put(fmt.Sprintf("child%05d", i), val)
+			if err := s.ApplyLazy(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustClose(t, s)
+		final := fileSize(t, filepath.Join(dir, snapshotName))
+		if written > 4*final {
+			t.Errorf("%s: %d bytes written to snapshots, %.1f times the final %d", tc.name, written, float64(written)/float64(final), final)
+		}
+		t.Logf("%s: %.2f times the final snapshot", tc.name, float64(written)/float64(final))
 	}
 }
