@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
-	"runtime"
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
@@ -66,6 +65,20 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 	}
 	defer sink.Close()
 	received := func() uint64 { p, _ := sink.Counts(); return p }
+	// wait blocks until a datagram of the stream arrives, ctx is done or
+	// d has passed: the sender waits for the receiver's progress, which
+	// is also what frees its send queue, without taking a CPU from it.
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	wait := func(d time.Duration) {
+		timer.Reset(d)
+		select {
+		case <-sink.Arrived():
+		case <-ctx.Done():
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
 	pkt := make([]byte, header.IPoIBHeaderLen+header.IPv4MinHeaderLen+8+size)
 	header.IPoIB(pkt).Encode(header.EtherTypeIPv4)
 	ip := pkt[header.IPoIBHeaderLen:]
@@ -119,7 +132,7 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 			if err := check(false); err != nil {
 				return err
 			}
-			runtime.Gosched()
+			wait(time.Millisecond)
 		}
 	}
 	// In connected mode the first packet sets the connection up and waits
@@ -129,7 +142,7 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 		return netlinkx.PerfReply{}, err
 	}
 	for warm := time.Now().Add(2 * time.Second); received() == 0 && time.Now().Before(warm) && ctx.Err() == nil; {
-		runtime.Gosched()
+		wait(time.Until(warm))
 	}
 	rx0p, rx0b := sink.Counts()
 	ev0 := peer.RecvCQStats()
@@ -145,7 +158,7 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 		}
 		for i := 0; i < 64; i++ {
 			for sent-(received()-rx0p) >= window {
-				runtime.Gosched()
+				wait(perfRouteCheck)
 				if err := check(false); err != nil {
 					return netlinkx.PerfReply{}, err
 				}
@@ -161,7 +174,7 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 	}
 	// Let the receiver drain what is in flight.
 	for drain := time.Now().Add(5 * time.Second); received()-rx0p < sent && time.Now().Before(drain) && ctx.Err() == nil; {
-		runtime.Gosched()
+		wait(perfRouteCheck)
 		if err := check(false); err != nil {
 			return netlinkx.PerfReply{}, err
 		}

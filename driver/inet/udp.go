@@ -23,6 +23,9 @@ type UDPSink struct {
 	mu      sync.Mutex
 	packets uint64
 	bytes   uint64 // IPoIB bytes (encapsulation header and IP datagram), as rx_bytes counts them
+	// arrived holds a token once a datagram came after the last take,
+	// so that a reader waits for progress instead of polling.
+	arrived chan struct{}
 }
 
 // ErrNoPort is no free UDP port for a sink (EADDRINUSE).
@@ -39,7 +42,7 @@ func (s *Stack) OpenUDPSink(index int32, port uint16) (*UDPSink, error) {
 	}
 	for p := uint32(port); p <= 0xffff; p++ {
 		if _, busy := old[uint16(p)]; !busy {
-			u := &UDPSink{s: s, index: index, port: uint16(p)}
+			u := &UDPSink{s: s, index: index, port: uint16(p), arrived: make(chan struct{}, 1)}
 			m := maps.Clone(old)
 			if m == nil {
 				m = map[uint16]*UDPSink{}
@@ -61,6 +64,10 @@ func (u *UDPSink) Counts() (packets, bytes uint64) {
 	defer u.mu.Unlock()
 	return u.packets, u.bytes
 }
+
+// Arrived is ready once a datagram has come since it was last received
+// from: what a reader waiting for the counts to move selects on.
+func (u *UDPSink) Arrived() <-chan struct{} { return u.arrived }
 
 // Close unbinds the sink.
 func (u *UDPSink) Close() {
@@ -90,5 +97,9 @@ func (s *Stack) inputUDP4(index int32, ip header.IPv4) {
 		u.packets++
 		u.bytes += uint64(header.IPoIBHeaderLen + int(ip.TotalLength()))
 		u.mu.Unlock()
+		select {
+		case u.arrived <- struct{}{}:
+		default:
+		}
 	}
 }

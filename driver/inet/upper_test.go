@@ -341,3 +341,39 @@ func TestUDPSinkCountsTogether(t *testing.T) {
 		}
 	}
 }
+
+// A sink's Arrived is ready once a datagram came since it was last
+// taken, and only then: a perf sender waits on it for the receiver's
+// progress instead of polling the counts.
+func TestUDPSinkArrived(t *testing.T) {
+	p := resolvedPair(t, false, 2044)
+	sink, err := p.b.OpenUDPSink(ifB, 9000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	ready := func() bool {
+		select {
+		case <-sink.Arrived():
+			return true
+		default:
+			return false
+		}
+	}
+	if ready() {
+		t.Fatal("ready before any datagram")
+	}
+	p.a.Output(ifA, udp4(pairAddr(false, 1), pairAddr(false, 2), 9001))
+	if ready() {
+		t.Fatal("ready after a datagram to another port")
+	}
+	for range 2 {
+		p.a.Output(ifA, udp4(pairAddr(false, 1), pairAddr(false, 2), 9000))
+	}
+	if !ready() {
+		t.Fatal("not ready after two datagrams")
+	}
+	if ready() {
+		t.Fatal("still ready after it was taken")
+	}
+}
