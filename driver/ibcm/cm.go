@@ -69,8 +69,13 @@ type Options struct {
 	Clock verbs.Clock
 }
 
-// gsiRecvDepth is the number of receive buffers on QP1.
-const gsiRecvDepth = 256
+// QP1's queue depths, the MAD layer's defaults (mad_priv.h,
+// IB_MAD_QP_SEND_SIZE and IB_MAD_QP_RECV_SIZE): what arrives while every
+// receive buffer is taken is lost, as on a real port.
+const (
+	gsiSendDepth = 128
+	gsiRecvDepth = 512
+)
 
 // hiTID is the high half of the transaction IDs this CM's messages carry
 // (the MAD agent's hi_tid).

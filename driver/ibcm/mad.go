@@ -14,14 +14,14 @@ const grhLen = 40
 // receive buffers; received MADs are handled on the work queue.
 func (cm *CM) openGSI() error {
 	var err error
-	if cm.scq, err = cm.dev.NewCQ(64, nil); err != nil {
+	if cm.scq, err = cm.dev.NewCQ(gsiSendDepth, nil); err != nil {
 		return err
 	}
 	if cm.rcq, err = cm.dev.NewCQ(gsiRecvDepth, cm.recvEvent); err != nil {
 		return err
 	}
 	if cm.gsi, err = cm.dev.CreateQP(verbs.QPInitAttr{Type: verbs.UD, SendCQ: cm.scq, RecvCQ: cm.rcq,
-		MaxSend: 64, MaxRecv: gsiRecvDepth, MaxSGE: 1, QPN: verbs.GSIQPN}); err != nil {
+		MaxSend: gsiSendDepth, MaxRecv: gsiRecvDepth, MaxSGE: 1, QPN: verbs.GSIQPN}); err != nil {
 		return err
 	}
 	steps := []struct {

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/ibcm"
 )
 
 // checkTxDestroyed fails the test unless node0 has no active connection
@@ -87,6 +90,46 @@ func TestConnectedModeCreateTxVsFlush(t *testing.T) {
 	ep.flushPathNeighs()
 	tp.settle()
 	tp.checkTxDestroyed()
+	tp.checkRxAfterAbandonedREQs()
+}
+
+// checkRxAfterAbandonedREQs checks node1's side after node0 abandoned
+// REQs (ib_destroy_cm_id in REQ_SENT sends REJ TIMEOUT): a passive
+// connection whose REJ arrived is gone at once. A burst of REQs and REJs
+// can overflow node1's QP1 receive queue, as the kernel's MAD layer's
+// may; a passive ID whose REJ was lost waits in REP_SENT until its REP
+// retries run out (cm_process_send_error: REP_ERROR, back to idle), and
+// its connection, which ipoib_cm_rx_handler leaves alone on REP_ERROR,
+// until the stale scan reaps it (ipoib_cm_stale_task).
+func (tp *testPair) checkRxAfterAbandonedREQs() {
+	tp.t.Helper()
+	ep := tp.n1.ep
+	states := func() map[ibcm.State]int {
+		ep.cm.mu.Lock()
+		defer ep.cm.mu.Unlock()
+		m := map[ibcm.State]int{}
+		for _, rx := range ep.cm.rx {
+			m[rx.id.State()]++
+		}
+		return m
+	}
+	lost := tp.n1.port.dev.Stats().DropNoRecv
+	if got := states(); lost == 0 && len(got) != 0 {
+		tp.t.Fatalf("node1: no MAD lost, passive connections left in states %v", got)
+	}
+	for range cmMaxCMRetries + 1 {
+		tp.clk.Advance(4096 * time.Millisecond) // the REQ's local CM response timeout, 20
+		tp.settle()
+	}
+	if got := states(); got[ibcm.REPSent] != 0 || got[ibcm.MRAREPRcvd] != 0 {
+		tp.t.Fatalf("node1 (%d MADs lost): passive IDs after their REP retries: %v", lost, got)
+	}
+	tp.clk.Advance(cmRxTimeout + 1)
+	ep.ReapStale()
+	tp.settle()
+	if _, rx := ep.ConnCounts(); rx != 0 {
+		tp.t.Errorf("node1: %d passive connections after the stale scan", rx)
+	}
 }
 
 // A packet for a neighbour freed after sendCM found its connection (the
