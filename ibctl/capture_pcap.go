@@ -9,7 +9,7 @@ import (
 
 // The pcap file format (libpcap's savefile, version 2.4, microsecond
 // timestamps, the writer's byte order) with the two link types an IPoIB
-// interface can be captured as.
+// interface can be captured as, and the two of a fabric port's link.
 
 // Link types (LINKTYPE_*, the pcap file's network field).
 const (
@@ -52,12 +52,15 @@ func newPcapWriter(w io.Writer, linktype, snaplen uint32) (*pcapWriter, error) {
 // before the snapshot length cut it.
 func linkFrame(linktype uint32, p netlinkx.CapturedPacket, buf []byte) ([]byte, int) {
 	orig := int(p.OrigLen)
-	if len(p.Data) < 4 && linktype != linktypeInfiniband {
+	if len(p.Data) < 4 && linktype != linktypeInfiniband && linktype != linktypeEthernet {
 		return buf[:0], 0
 	}
 	switch linktype {
 	case linktypeInfiniband:
 		return append(buf[:0], p.Data...), orig
+	case linktypeEthernet:
+		frame, _ := roceFrame(buf, p)
+		return frame, len(frame)
 	case linktypeIPoIB:
 		buf = append(buf[:0], make([]byte, 20)...)
 		buf = append(buf, p.Dst...)

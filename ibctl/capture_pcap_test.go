@@ -49,3 +49,45 @@ func TestPcapWriter(t *testing.T) {
 		}
 	}
 }
+
+// TestPcapngWriter checks the section header, an interface description
+// per port and an enhanced packet block on the second interface byte for
+// byte, the frame padded to 32 bits and cut by the snapshot length.
+func TestPcapngWriter(t *testing.T) {
+	p := netlinkx.CapturedPacket{TimeNs: 1_700_000_000_123_456_789, PktType: netlinkx.PacketHost, Iface: 1,
+		OrigLen: 5, Data: []byte{0xaa, 0xbb, 0xcc, 0xdd, 0xee}}
+	shb := "0a0d0d0a" + "2c000000" + "4d3c2b1a" + "0100" + "0000" + "ffffffffffffffff" +
+		"0400" + "0500" + "696263746c000000" + // shb_userappl "ibctl"
+		"00000000" + "2c000000"
+	idb := func(name, snaplen string) string {
+		return "01000000" + "2c000000" + "f700" + "0000" + snaplen +
+			"0200" + "0700" + hex.EncodeToString([]byte(name)) + "00" + // if_name
+			"0900" + "0100" + "09000000" + // if_tsresol: nanoseconds
+			"00000000" + "2c000000"
+	}
+	tests := []struct {
+		name    string
+		snaplen uint32
+		want    string
+	}{
+		{"whole", 262144, shb + idb("node0/1", "00000400") + idb("node1/1", "00000400") +
+			"06000000" + "28000000" + "01000000" + "fe9c9717" + "15cd853d" + "05000000" + "05000000" +
+			"aabbccddee000000" + "28000000"},
+		{"cut", 4, shb + idb("node0/1", "04000000") + idb("node1/1", "04000000") +
+			"06000000" + "24000000" + "01000000" + "fe9c9717" + "15cd853d" + "04000000" + "05000000" +
+			"aabbccdd" + "24000000"},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		w, err := newPcapngWriter(&b, linktypeInfiniband, tt.snaplen, []string{"node0/1", "node1/1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.write(p); err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(b.Bytes()); got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.name, got, tt.want)
+		}
+	}
+}
