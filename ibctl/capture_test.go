@@ -769,3 +769,54 @@ func TestCaptureFabricRoCE(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureFabricConnectedPSN follows the kernel's IPoIB CM: the REQ
+// carries starting PSN 0 (ipoib_cm_send_req's "req.starting_psn = 0; /*
+// FIXME */"), the REP the passive side's receive PSN, which the active
+// side's QP sends from (cm_rep_handler sets its sq_psn): each
+// connection's first RC packet has the REP's PSN, the next ones follow,
+// and the ACK acknowledges the last.
+func TestCaptureFabricConnectedPSN(t *testing.T) {
+	tshark(t)
+	e, _ := captureEnv(t, false)
+	e.ok("sys write class/net/ib0/mode connected", "-n node1 sys write class/net/ib0/mode connected")
+	file := captureFabric(t, e, "--fabric -i node0/1 --pcapng -c 16", func() { e.run("ping -c 1 -s 10000 10.0.0.2") })
+	got := tsharkFields(t, pcapngUser0(t, file), "-o", userDLT0, "infiniband.bth.opcode", "infiniband.bth.destqp", "infiniband.bth.psn",
+		"infiniband.cm.req.startpsn", "infiniband.cm.rep.localqpn", "infiniband.cm.rep.startpsn")
+	reqs, reps := 0, map[string]string{} // the REPs' QPNs and PSNs
+	next := map[string]uint64{}          // a connection's next PSN
+	for i, line := range got {
+		f := strings.Split(line, "|")
+		switch {
+		case f[3] != "":
+			reqs++
+			if f[3] != "0x000000" {
+				t.Errorf("packet %d: REQ starting PSN %s, want 0", i+1, f[3])
+			}
+		case f[4] != "":
+			reps[f[4]] = f[5]
+		case f[0] == "0" || f[0] == "1" || f[0] == "2" || f[0] == "17":
+			psn, err := strconv.ParseUint(f[2], 10, 32)
+			if err != nil {
+				t.Fatalf("packet %d: PSN %q", i+1, f[2])
+			}
+			if f[0] == "0" {
+				start, ok := reps[f[1]]
+				if !ok {
+					t.Fatalf("packet %d: RC SEND First to %s before its REP", i+1, f[1])
+				}
+				if want, _ := strconv.ParseUint(start, 0, 32); psn != want {
+					t.Errorf("packet %d: first PSN %d, the REP's %s", i+1, psn, start)
+				}
+			} else if f[0] != "17" && psn != next[f[1]] {
+				t.Errorf("packet %d: PSN %d, want %d", i+1, psn, next[f[1]])
+			}
+			if f[0] != "17" {
+				next[f[1]] = psn + 1
+			}
+		}
+	}
+	if reqs != 2 || len(reps) != 2 || len(next) != 2 {
+		t.Errorf("%d REQs, %d REPs, %d connections with RC packets, want 2 each:\n%s", reqs, len(reps), len(next), strings.Join(got, "\n"))
+	}
+}
