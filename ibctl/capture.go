@@ -78,8 +78,11 @@ combined with and (&&), or (||), not (!) and parentheses.
 --fabric -i NODE/PORT captures what crosses an HCA port's link instead, as InfiniBand
 packets: LRH, GRH where present, BTH, DETH (UD) or AETH (acknowledgements), immediate
 data, payload, ICRC and VCRC, an RC message sent as one train written as the packets it
-stands for. Files have link type INFINIBAND (247); the text shows one line per packet
-(direction, LIDs, opcode, P_Key, destination QP, PSN, length). It takes no EXPRESSION.
+stands for. Files have link type INFINIBAND (247), which Wireshark maps to no dissector
+(tshark reads it through a user DLT); -y ERF writes each packet in an Endace ERF record of
+type InfiniBand instead (link type 197), which Wireshark reads as it is. The text shows
+one line per packet (direction, LIDs, opcode, P_Key, destination QP, PSN, length). It
+takes no EXPRESSION.
 Several -i NODE/PORT capture several ports together, written as pcapng with one
 interface per port (as dumpcap does), the text naming each packet's port.
 
@@ -107,14 +110,14 @@ fields; no LRH, GRH or VCRC. Link type EN10MB (1).`,
 	fl.StringVarP(&o.File, "write", "w", "", "write the packets to FILE as pcap (\"-\": standard output)")
 	fl.StringP("snapshot-length", "s", "", "bytes of each packet to keep (0: 262144, the default)")
 	fl.BoolVarP(&o.EFlag, "link-header", "e", false, "print the link-level header")
-	fl.StringVarP(&o.LinkType, "linktype", "y", "", "data link type of the file: LINUX_SLL (the default) or IPOIB; INFINIBAND or EN10MB with --fabric")
+	fl.StringVarP(&o.LinkType, "linktype", "y", "", "data link type of the file: LINUX_SLL (the default) or IPOIB; INFINIBAND, ERF or EN10MB with --fabric")
 	fl.BoolVar(&o.Fabric, "fabric", false, "capture a fabric port's link (-i NODE/PORT) as InfiniBand packets")
 	fl.BoolVar(&o.RoCE, "roce", false, "with --fabric, write the packets as RoCEv2 over Ethernet (link type EN10MB)")
 	fl.BoolVar(&o.Pcapng, "pcapng", false, "write -w FILE as pcapng, one interface description per interface")
 	_ = cmd.RegisterFlagCompletionFunc("interface", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return linkNames(f), cobra.ShellCompDirectiveNoFileComp
 	})
-	_ = cmd.RegisterFlagCompletionFunc("linktype", cobra.FixedCompletions([]string{"LINUX_SLL", "IPOIB", "INFINIBAND", "EN10MB"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("linktype", cobra.FixedCompletions([]string{"LINUX_SLL", "IPOIB", "INFINIBAND", "ERF", "EN10MB"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -160,10 +163,12 @@ func (o *CaptureOptions) parse() error {
 		o.linktype, o.RoCE = linktypeEthernet, true
 	case o.Fabric && (lt == "" || lt == "INFINIBAND") && !o.RoCE:
 		o.linktype = linktypeInfiniband
+	case o.Fabric && lt == "ERF" && !o.RoCE:
+		o.linktype = linktypeERF
 	case o.Fabric && o.RoCE:
 		return usagef("capture: %s: data link type %s not supported with --roce (EN10MB)", o.Dev, o.LinkType)
 	case o.Fabric:
-		return usagef("capture: %s: data link type %s not supported (INFINIBAND, EN10MB)", o.Dev, o.LinkType)
+		return usagef("capture: %s: data link type %s not supported (INFINIBAND, ERF, EN10MB)", o.Dev, o.LinkType)
 	case lt == "" || lt == "LINUX_SLL":
 		o.linktype = linktypeLinuxSLL
 	case lt == "IPOIB":
@@ -194,6 +199,8 @@ func linkTypeBanner(lt uint32) string {
 		return "INFINIBAND (InfiniBand)"
 	case linktypeEthernet:
 		return "EN10MB (Ethernet)"
+	case linktypeERF:
+		return "ERF (Endace ERF record)"
 	}
 	return "LINUX_SLL (Linux cooked v1)"
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // TestPcapWriter checks the file and record headers and the frames of
-// both link types byte for byte, a snapshot length cutting them.
+// the link types byte for byte, a snapshot length cutting them.
 func TestPcapWriter(t *testing.T) {
 	dst := make([]byte, 20)
 	dst[0], dst[3], dst[19] = 0x80, 0x48, 0x01
@@ -34,6 +34,12 @@ func TestPcapWriter(t *testing.T) {
 				"00f15365" + "40e20100" + "30000000" + "30000000" +
 				"0000000000000000000000000000000000000000" + "8000004800000000000000000000000000000001" +
 				"08060000" + "aabbccdd"},
+		// ERF: 32.32 fixed-point time, type 21 (InfiniBand), varying
+		// length, record length 16 + 8, no loss, wire length 8
+		{"erf", linktypeERF, 262144,
+			"d4c3b2a1" + "0200" + "0400" + "00000000" + "00000000" + "00000400" + "c5000000" +
+				"00f15365" + "40e20100" + "18000000" + "18000000" +
+				"37dd9a1f00f15365" + "15" + "04" + "0018" + "0000" + "0008" + "08060000aabbccdd"},
 	}
 	for _, tt := range tests {
 		var b bytes.Buffer

@@ -364,7 +364,7 @@ func TestCaptureErrors(t *testing.T) {
 		{"capture --fabric -i node0/3", "ibctl: capture: node0/3: No such device exists\n", 1},
 		{"capture --fabric -i ib0", "ibctl: capture: ib0: a fabric port is NODE/PORT\n", 1},
 		{"capture --fabric -i node0/1 arp", "ibctl: capture: --fabric takes no filter expression\n", 2},
-		{"capture --fabric -i node0/1 -y IPOIB", "ibctl: capture: node0/1: data link type IPOIB not supported (INFINIBAND, EN10MB)\n", 2},
+		{"capture --fabric -i node0/1 -y IPOIB", "ibctl: capture: node0/1: data link type IPOIB not supported (INFINIBAND, ERF, EN10MB)\n", 2},
 		{"capture --fabric --roce -i node0/1 -y INFINIBAND", "ibctl: capture: node0/1: data link type INFINIBAND not supported with --roce (EN10MB)\n", 2},
 		{"capture --roce -i ib0", "ibctl: capture: --roce needs --fabric: RoCEv2 carries the fabric's packets\n", 2},
 		{"capture -i ib0 -i ib1", "ibctl: capture: ib1: one interface only; several -i take fabric ports (--fabric)\n", 2},
@@ -475,11 +475,24 @@ func TestCaptureEnds(t *testing.T) {
 // an RC exchange and reads the file with Wireshark's InfiniBand dissector
 // (tshark 4.0 reads link type 247 only as a user DLT: the test rewrites
 // it to DLT_USER0, 147).
+//
+// With -y ERF each packet is in an ERF record of type InfiniBand, which
+// tshark reads as it is.
 func TestCaptureFabricTshark(t *testing.T) {
 	tshark(t)
+	for _, erf := range []bool{false, true} {
+		t.Run(fmt.Sprintf("erf=%t", erf), func(t *testing.T) { testCaptureFabricTshark(t, erf) })
+	}
+}
+
+func testCaptureFabricTshark(t *testing.T, erf bool) {
 	e, vars := captureEnv(t, false)
 	file := filepath.Join(t.TempDir(), "port.pcap")
-	r := e.startCapture("", "--fabric -i node0/1 -c 4 -w "+file)
+	args := "--fabric -i node0/1 -c 4 -w " + file
+	if erf {
+		args += " -y ERF"
+	}
+	r := e.startCapture("", args)
 	e.run("ping -c 1 10.0.0.2")
 	r.wait(t)
 	if r.status != 0 {
@@ -489,19 +502,26 @@ func TestCaptureFabricTshark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lt := binary.LittleEndian.Uint32(b[20:24]); lt != linktypeInfiniband {
-		t.Fatalf("link type %d, want 247", lt)
+	read, opts := file, []string{"-o", userDLT0}
+	if erf {
+		if lt := binary.LittleEndian.Uint32(b[20:24]); lt != linktypeERF {
+			t.Fatalf("link type %d, want 197", lt)
+		}
+		opts = nil
+	} else {
+		if lt := binary.LittleEndian.Uint32(b[20:24]); lt != linktypeInfiniband {
+			t.Fatalf("link type %d, want 247", lt)
+		}
+		checkCRCs(t, b)
+		binary.LittleEndian.PutUint32(b[20:24], 147)
+		read = filepath.Join(t.TempDir(), "user0.pcap")
+		if err := os.WriteFile(read, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	checkCRCs(t, b)
-	binary.LittleEndian.PutUint32(b[20:24], 147)
-	user := filepath.Join(t.TempDir(), "user0.pcap")
-	if err := os.WriteFile(user, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got := tsharkFields(t, user, "-o", userDLT0,
-		"infiniband.lrh.slid", "infiniband.lrh.dlid", "infiniband.lrh.lnh", "infiniband.grh.dgid", "infiniband.bth.opcode",
+	got := tsharkFields(t, read, append(opts, "infiniband.lrh.slid", "infiniband.lrh.dlid", "infiniband.lrh.lnh", "infiniband.grh.dgid", "infiniband.bth.opcode",
 		"infiniband.bth.p_key", "infiniband.bth.destqp", "infiniband.deth.q_key", "infiniband.deth.srcqp",
-		"arp.src.proto_ipv4", "icmp.type")
+		"arp.src.proto_ipv4", "icmp.type")...)
 	// LIDs 1 and 3 (node0/1, node1/1), the broadcast group's MLID 0xc000
 	// and MGID, LNH 3 (GRH) for multicast and 2 for unicast, UD SEND Only
 	// (100), the partition 0xffff, its Q_Key 0xb1b, ib0's QPNs
