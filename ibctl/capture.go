@@ -83,6 +83,7 @@ stands for. Files have link type INFINIBAND (247), which Wireshark maps to no di
 type InfiniBand instead (link type 197), which Wireshark reads as it is. The text shows
 one line per packet (direction, LIDs, opcode, P_Key, destination QP, PSN, length). It
 takes no EXPRESSION.
+
 Several -i NODE/PORT capture several ports together, written as pcapng with one
 interface per port (as dumpcap does), the text naming each packet's port.
 
