@@ -31,6 +31,7 @@ type pcapngWriter struct {
 	linktype uint32
 	snaplen  uint32
 	buf      []byte // the frame
+	body     []byte // the block's body
 	blk      []byte // the block
 }
 
@@ -90,15 +91,15 @@ func (pw *pcapngWriter) write(p netlinkx.CapturedPacket) error {
 	}
 	le := binary.LittleEndian
 	ts := uint64(p.TimeNs)
-	body := le.AppendUint32(pw.blk[:0], p.Iface)
+	body := le.AppendUint32(pw.body[:0], p.Iface)
 	body = le.AppendUint32(body, uint32(ts>>32))
 	body = le.AppendUint32(body, uint32(ts))
 	body = le.AppendUint32(body, uint32(len(frame)))
 	body = le.AppendUint32(body, uint32(orig))
 	body = append(body, frame...)
 	body = append(body, make([]byte, pad4(len(frame)))...)
-	blk := pcapngBlock(nil, pcapngEPB, body)
-	pw.blk = body
-	_, err := pw.w.Write(blk)
+	pw.body = body
+	pw.blk = pcapngBlock(pw.blk[:0], pcapngEPB, body)
+	_, err := pw.w.Write(pw.blk)
 	return err
 }
