@@ -840,3 +840,44 @@ func TestCaptureFabricConnectedPSN(t *testing.T) {
 		t.Errorf("%d REQs, %d REPs, %d connections with RC packets, want 2 each:\n%s", reqs, len(reps), len(next), strings.Join(got, "\n"))
 	}
 }
+
+// TestCaptureFabricText prints the lines of a fabric capture: with
+// several ports each names its port, with --roce the IPv6 addresses and
+// UDP ports stand for the LIDs.
+func TestCaptureFabricText(t *testing.T) {
+	psn := regexp.MustCompile(`PSN \d+`)
+	tests := []struct {
+		name, args       string
+		wantOut, wantErr string
+	}{
+		{"two ports", "--fabric -i node0/1 -i node1/1 -c 2",
+			"T node0/1 Out LID 0x0001 > 0xc000, UD_SEND_ONLY, P_Key 0xffff, QP 0xffffff, PSN P, length 134\n" +
+				"T node1/1  In LID 0x0001 > 0xc000, UD_SEND_ONLY, P_Key 0xffff, QP 0xffffff, PSN P, length 134\n",
+			"listening on node0/1, link-type INFINIBAND (InfiniBand), snapshot length 262144 bytes\n" +
+				"listening on node1/1, link-type INFINIBAND (InfiniBand), snapshot length 262144 bytes\n"},
+		// 14 + 40 + 8 + BTH 12, DETH 8, ARP 60, ICRC 4
+		{"roce", "--fabric --roce -i node0/1 -c 1",
+			"T Out IP6 {GID0}.{SPORT} > ff12:401b:ffff::ffff:ffff.4791: RoCEv2 UD_SEND_ONLY, P_Key 0xffff, QP 0xffffff, PSN P, length 146\n",
+			"listening on node0/1, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, vars := captureEnv(t, false)
+			qpn, err := strconv.ParseUint(vars.Replace("{QPN0}"), 0, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sport := strconv.Itoa(int(roceSourcePort(0, uint32(qpn), 0xffffff)))
+			r := e.startCapture("", tt.args)
+			e.run("ping -c 1 10.0.0.2")
+			r.wait(t)
+			got := psn.ReplaceAllString(captureStampRE.ReplaceAllString(r.out.String(), "T "), "PSN P")
+			if want := strings.ReplaceAll(vars.Replace(tt.wantOut), "{SPORT}", sport); got != want {
+				t.Errorf("got\n%s\nwant\n%s", got, want)
+			}
+			if errs := r.errs.String(); !strings.HasPrefix(errs, tt.wantErr) || r.status != 0 {
+				t.Errorf("stderr %q status %d, want %q... 0", errs, r.status, tt.wantErr)
+			}
+		})
+	}
+}
