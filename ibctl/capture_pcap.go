@@ -105,9 +105,7 @@ func (pw *pcapWriter) write(p netlinkx.CapturedPacket) error {
 	var orig int
 	frame, orig = linkFrame(pw.linktype, p, pw.buf)
 	pw.buf = frame
-	if len(frame) > int(pw.snaplen) {
-		frame = frame[:pw.snaplen]
-	}
+	frame = cutFrame(pw.linktype, frame, pw.snaplen)
 	var h [16]byte
 	le := binary.LittleEndian
 	le.PutUint32(h[0:], uint32(p.TimeNs/1e9))
@@ -119,4 +117,18 @@ func (pw *pcapWriter) write(p netlinkx.CapturedPacket) error {
 	}
 	_, err := pw.w.Write(frame)
 	return err
+}
+
+// cutFrame cuts a frame to the snapshot length. An ERF record's length
+// then says what the record holds, as a DAG card's with a snapshot
+// length; its wire length stays.
+func cutFrame(linktype uint32, frame []byte, snaplen uint32) []byte {
+	if len(frame) <= int(snaplen) {
+		return frame
+	}
+	frame = frame[:snaplen]
+	if linktype == linktypeERF && len(frame) >= erfHeaderLen {
+		binary.BigEndian.PutUint16(frame[10:12], uint16(len(frame)))
+	}
+	return frame
 }

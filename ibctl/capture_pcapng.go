@@ -86,9 +86,7 @@ func pad4(n int) int { return (4 - n%4) % 4 }
 func (pw *pcapngWriter) write(p netlinkx.CapturedPacket) error {
 	frame, orig := linkFrame(pw.linktype, p, pw.buf)
 	pw.buf = frame
-	if len(frame) > int(pw.snaplen) {
-		frame = frame[:pw.snaplen]
-	}
+	frame = cutFrame(pw.linktype, frame, pw.snaplen)
 	le := binary.LittleEndian
 	ts := uint64(p.TimeNs)
 	body := le.AppendUint32(pw.body[:0], p.Iface)
