@@ -21,8 +21,8 @@ const captureQueue = 4096
 // defaultSnaplen is tcpdump's default snapshot length.
 const defaultSnaplen = 262144
 
-// Capture streams what the interface's capture point sees (ipoib.Tap) to
-// emit until ctx is done, emit fails, or the interface goes down or is
+// Capture streams what the interface's capture point sees (ipoib.Tap),
+// or what crosses the links of the fabric ports asked for, to emit until ctx is done, emit fails, or the interface goes down or is
 // deleted. An interface that is not up and joined has no data path:
 // capturing on it fails with ENETDOWN, as libpcap's "That device is not
 // up".
@@ -33,29 +33,45 @@ func (n *Node) Capture(ctx context.Context, r netlinkx.CaptureRequest, emit func
 	}
 	var captured, lost atomic.Uint64
 	ch := make(chan netlinkx.CapturedPacket, captureQueue)
-	tap := ipoib.NewTap(func(f *ipoib.Frame) {
-		captured.Add(1)
-		p := netlinkx.CapturedPacket{TimeNs: f.Time.UnixNano(), PktType: f.PktType, Src: f.Src[:], Dst: f.Dst[:],
-			RC: f.RC, Drop: f.Drop, OrigLen: uint32(len(f.Data)), Data: append([]byte(nil), f.Data[:min(len(f.Data), snap)]...)}
-		if f.RC {
-			p.Src = make([]byte, len(f.Src))
-		}
-		select {
-		case ch <- p:
-		default:
-			lost.Add(1)
-		}
-	})
+	newTap := func(iface uint32) *ipoib.Tap {
+		return ipoib.NewTap(func(f *ipoib.Frame) {
+			captured.Add(1)
+			p := netlinkx.CapturedPacket{TimeNs: f.Time.UnixNano(), PktType: f.PktType, Src: f.Src[:], Dst: f.Dst[:],
+				RC: f.RC, Iface: iface, Drop: f.Drop, OrigLen: uint32(len(f.Data)),
+				Data: append([]byte(nil), f.Data[:min(len(f.Data), snap)]...)}
+			if f.RC {
+				p.Src = make([]byte, len(f.Src))
+			}
+			select {
+			case ch <- p:
+			default:
+				lost.Add(1)
+			}
+		})
+	}
 	var index int32
 	var gone <-chan struct{} // a fabric port never goes
 	if r.Fabric {
-		p, err := n.fabricPort(r.Dev)
-		if err != nil {
-			return netlinkx.CaptureStats{}, err
+		// every port is found before any is captured
+		names := append([]string{r.Dev}, r.Also...)
+		ports := make([]*ipoib.Port, len(names))
+		for i, name := range names {
+			p, err := n.fabricPort(name)
+			if err != nil {
+				return netlinkx.CaptureStats{}, err
+			}
+			ports[i] = p
 		}
-		p.AddWireTap(tap)
-		defer p.RemoveWireTap(tap)
+		for i, p := range ports {
+			tap := newTap(uint32(i))
+			p.AddWireTap(tap)
+			defer p.RemoveWireTap(tap)
+		}
 	} else {
+		if len(r.Also) > 0 {
+			return netlinkx.CaptureStats{}, errorf("capture", r.Also[0], unix.EINVAL, "only fabric ports can be captured together")
+		}
+		tap := newTap(0)
 		n.d.mu.Lock()
 		nd, err := n.lookup("capture", 0, r.Dev)
 		if err != nil {
@@ -126,18 +142,19 @@ func (n *Node) Capture(ctx context.Context, r netlinkx.CaptureRequest, emit func
 }
 
 // fabricPort finds the HCA port NODE/PORT ("node1/2"); any node of the
-// fabric may be named.
+// fabric may be named. The error's message starts with the name, so that
+// a capture of several ports says which one is wrong.
 func (n *Node) fabricPort(name string) (*ipoib.Port, error) {
 	node, num, ok := strings.Cut(name, "/")
 	port, err := strconv.Atoi(num)
 	if !ok || err != nil {
-		return nil, errorf("capture", name, unix.EINVAL, "a fabric port is NODE/PORT")
+		return nil, errorf("capture", name, unix.EINVAL, "%s: a fabric port is NODE/PORT", name)
 	}
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
 	s, ok := n.d.nodes[node]
 	if !ok || port < 1 || port > len(s.ports) {
-		return nil, errorf("capture", name, unix.ENODEV, "no such fabric port")
+		return nil, errorf("capture", name, unix.ENODEV, "%s: no such fabric port", name)
 	}
 	return s.ports[port-1], nil
 }

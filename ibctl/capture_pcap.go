@@ -9,13 +9,23 @@ import (
 
 // The pcap file format (libpcap's savefile, version 2.4, microsecond
 // timestamps, the writer's byte order) with the two link types an IPoIB
-// interface can be captured as.
+// interface can be captured as, and those of a fabric port's link.
 
 // Link types (LINKTYPE_*, the pcap file's network field).
 const (
 	linktypeLinuxSLL   = 113 // Linux cooked capture v1, as libpcap captures an IPoIB netdev
 	linktypeIPoIB      = 242 // RFC 4391 IP-over-InfiniBand, with a 40-byte pseudo-header
 	linktypeInfiniband = 247 // InfiniBand packets, LRH to VCRC
+	linktypeERF        = 197 // Endace's Extensible Record Format, here of InfiniBand records
+)
+
+// ERF records (Endace's ERF types reference): a 16-byte header, then the
+// packet. Type 21 holds an InfiniBand packet from the LRH; Wireshark
+// dissects it as InfiniBand, where it maps link type 247 to nothing.
+const (
+	erfHeaderLen      = 16
+	erfTypeInfiniband = 21
+	erfFlagVarLen     = 0x04 // varying record length
 )
 
 // arphrdInfiniband is ARPHRD_INFINIBAND, the cooked header's hardware type.
@@ -52,12 +62,26 @@ func newPcapWriter(w io.Writer, linktype, snaplen uint32) (*pcapWriter, error) {
 // before the snapshot length cut it.
 func linkFrame(linktype uint32, p netlinkx.CapturedPacket, buf []byte) ([]byte, int) {
 	orig := int(p.OrigLen)
-	if len(p.Data) < 4 && linktype != linktypeInfiniband {
+	if len(p.Data) < 4 && linktype != linktypeInfiniband && linktype != linktypeEthernet && linktype != linktypeERF {
 		return buf[:0], 0
 	}
 	switch linktype {
 	case linktypeInfiniband:
 		return append(buf[:0], p.Data...), orig
+	case linktypeERF:
+		// timestamp as 32.32 fixed-point seconds, little-endian; the
+		// capture interface is the port's, modulo ERF's four
+		ns := uint64(p.TimeNs)
+		ts := ns/1e9<<32 | (ns%1e9<<32)/1e9
+		buf = binary.LittleEndian.AppendUint64(buf[:0], ts)
+		buf = append(buf, erfTypeInfiniband, erfFlagVarLen|byte(p.Iface&3))
+		buf = binary.BigEndian.AppendUint16(buf, uint16(erfHeaderLen+len(p.Data)))
+		buf = binary.BigEndian.AppendUint16(buf, 0) // loss counter
+		buf = binary.BigEndian.AppendUint16(buf, uint16(orig))
+		return append(buf, p.Data...), erfHeaderLen + orig
+	case linktypeEthernet:
+		frame, _ := roceFrame(buf, p)
+		return frame, len(frame)
 	case linktypeIPoIB:
 		buf = append(buf[:0], make([]byte, 20)...)
 		buf = append(buf, p.Dst...)
@@ -81,9 +105,7 @@ func (pw *pcapWriter) write(p netlinkx.CapturedPacket) error {
 	var orig int
 	frame, orig = linkFrame(pw.linktype, p, pw.buf)
 	pw.buf = frame
-	if len(frame) > int(pw.snaplen) {
-		frame = frame[:pw.snaplen]
-	}
+	frame = cutFrame(pw.linktype, frame, pw.snaplen)
 	var h [16]byte
 	le := binary.LittleEndian
 	le.PutUint32(h[0:], uint32(p.TimeNs/1e9))
@@ -95,4 +117,18 @@ func (pw *pcapWriter) write(p netlinkx.CapturedPacket) error {
 	}
 	_, err := pw.w.Write(frame)
 	return err
+}
+
+// cutFrame cuts a frame to the snapshot length. An ERF record's length
+// then says what the record holds, as a DAG card's with a snapshot
+// length; its wire length stays.
+func cutFrame(linktype uint32, frame []byte, snaplen uint32) []byte {
+	if len(frame) <= int(snaplen) {
+		return frame
+	}
+	frame = frame[:snaplen]
+	if linktype == linktypeERF && len(frame) >= erfHeaderLen {
+		binary.BigEndian.PutUint16(frame[10:12], uint16(len(frame)))
+	}
+	return frame
 }

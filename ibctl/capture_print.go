@@ -332,11 +332,16 @@ var ibOpcodes = map[byte]string{
 }
 
 // fabricLine formats one InfiniBand packet of a fabric port's link:
-// direction, LIDs, the BTH opcode, P_Key, destination QP and PSN, and
-// the packet's length.
-func fabricLine(p netlinkx.CapturedPacket, loc *time.Location) string {
+// the port's name when several are captured, direction, LIDs, the BTH
+// opcode, P_Key, destination QP and PSN, and the packet's length. With
+// roce, the packet's RoCEv2 frame, the IPv6 addresses and UDP ports stand
+// for the LIDs and the length is the frame's.
+func fabricLine(p netlinkx.CapturedPacket, loc *time.Location, name string, roce []byte) string {
 	var b strings.Builder
 	b.WriteString(time.Unix(0, p.TimeNs).In(loc).Format("15:04:05.000000 "))
+	if name != "" {
+		b.WriteString(name + " ")
+	}
 	fmt.Fprintf(&b, "%3s ", pktTypeName(p.PktType))
 	d := p.Data
 	if len(d) < 8 {
@@ -344,7 +349,14 @@ func fabricLine(p netlinkx.CapturedPacket, loc *time.Location) string {
 		return b.String()
 	}
 	be := binary.BigEndian
-	fmt.Fprintf(&b, "LID 0x%04x > 0x%04x, ", be.Uint16(d[6:8]), be.Uint16(d[2:4]))
+	length := int(p.OrigLen)
+	if len(roce) > 0 {
+		src, dst, sport := roceAddrs(roce)
+		fmt.Fprintf(&b, "IP6 %s.%d > %s.%d: RoCEv2 ", src, sport, dst, roceUDPPort)
+		length = len(roce)
+	} else {
+		fmt.Fprintf(&b, "LID 0x%04x > 0x%04x, ", be.Uint16(d[6:8]), be.Uint16(d[2:4]))
+	}
 	bth := d[8:]
 	if d[1]&3 == 3 {
 		if len(bth) < 40 {
@@ -362,6 +374,6 @@ func fabricLine(p netlinkx.CapturedPacket, loc *time.Location) string {
 		op = fmt.Sprintf("opcode 0x%02x", bth[0])
 	}
 	fmt.Fprintf(&b, "%s, P_Key 0x%04x, QP 0x%06x, PSN %d, length %d", op, be.Uint16(bth[2:4]),
-		be.Uint32(bth[4:8])&0xffffff, be.Uint32(bth[8:12])&0xffffff, p.OrigLen)
+		be.Uint32(bth[4:8])&0xffffff, be.Uint32(bth[8:12])&0xffffff, length)
 	return b.String()
 }

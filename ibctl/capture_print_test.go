@@ -130,8 +130,23 @@ func TestFabricLine(t *testing.T) {
 			"03:04:05.000006  In LID 0x0003 > 0x0001, [|bth]"},
 	}
 	for _, tt := range tests {
-		if got := fabricLine(tt.p, time.UTC); got != tt.want {
+		if got := fabricLine(tt.p, time.UTC, "", nil); got != tt.want {
 			t.Errorf("got  %q\nwant %q", got, tt.want)
 		}
+	}
+	// several ports: the port's name; --roce: the RoCEv2 frame's IPv6
+	// addresses and UDP ports (rdma_get_udp_sport of QPNs 0x4b and 0x4a
+	// is 0xd5ae) and its length, 14 + 40 + 8 + 12 + 4 + 4
+	gid := func(s string) [16]byte { return netip.MustParseAddr(s).As16() }
+	src, dst := header.NewHWAddr(0, 0x4b, gid("fe80::2:c903:0:2001")), header.NewHWAddr(0, 0x4a, gid("fe80::2:c903:0:1001"))
+	p := netlinkx.CapturedPacket{TimeNs: at, PktType: netlinkx.PacketHost, Src: src[:], Dst: dst[:], OrigLen: uint32(len(ack)), Data: ack}
+	frame, ok := roceFrame(nil, p)
+	if !ok {
+		t.Fatal("no RoCEv2 frame")
+	}
+	want := "03:04:05.000006 node1/1  In IP6 fe80::2:c903:0:2001.54702 > fe80::2:c903:0:1001.4791: RoCEv2 RC_ACKNOWLEDGE, " +
+		"P_Key 0x8001, QP 0x00004a, PSN 601388, length 82"
+	if got := fabricLine(p, time.UTC, "node1/1", frame); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }

@@ -364,7 +364,14 @@ func TestCaptureErrors(t *testing.T) {
 		{"capture --fabric -i node0/3", "ibctl: capture: node0/3: No such device exists\n", 1},
 		{"capture --fabric -i ib0", "ibctl: capture: ib0: a fabric port is NODE/PORT\n", 1},
 		{"capture --fabric -i node0/1 arp", "ibctl: capture: --fabric takes no filter expression\n", 2},
-		{"capture --fabric -i node0/1 -y IPOIB", "ibctl: capture: node0/1: data link type IPOIB not supported (INFINIBAND)\n", 2},
+		{"capture --fabric -i node0/1 -y IPOIB", "ibctl: capture: node0/1: data link type IPOIB not supported (INFINIBAND, ERF, EN10MB)\n", 2},
+		{"capture --fabric --roce -i node0/1 -y INFINIBAND", "ibctl: capture: node0/1: data link type INFINIBAND not supported with --roce (EN10MB)\n", 2},
+		{"capture --roce -i ib0", "ibctl: capture: --roce needs --fabric: RoCEv2 carries the fabric's packets\n", 2},
+		{"capture -i ib0 -i ib1", "ibctl: capture: ib1: one interface only; several -i take fabric ports (--fabric)\n", 2},
+		{"capture --fabric -i node0/1 -i node1/1 -i node0/1", "ibctl: capture: node0/1: port given twice\n", 2},
+		{"capture -i ib0 --pcapng", "ibctl: capture: --pcapng writes a file: give one with -w FILE\n", 2},
+		{"capture --fabric -i node0/1 -i node9/1", "ibctl: capture: node9/1: No such device exists\n", 1},
+		{"capture --fabric -i node0/1 -i node1", "ibctl: capture: node1: a fabric port is NODE/PORT\n", 1},
 	}
 	for _, tt := range tests {
 		out, errs, st := e.run(tt.cmd)
@@ -468,11 +475,24 @@ func TestCaptureEnds(t *testing.T) {
 // an RC exchange and reads the file with Wireshark's InfiniBand dissector
 // (tshark 4.0 reads link type 247 only as a user DLT: the test rewrites
 // it to DLT_USER0, 147).
+//
+// With -y ERF each packet is in an ERF record of type InfiniBand, which
+// tshark reads as it is.
 func TestCaptureFabricTshark(t *testing.T) {
 	tshark(t)
+	for _, erf := range []bool{false, true} {
+		t.Run(fmt.Sprintf("erf=%t", erf), func(t *testing.T) { testCaptureFabricTshark(t, erf) })
+	}
+}
+
+func testCaptureFabricTshark(t *testing.T, erf bool) {
 	e, vars := captureEnv(t, false)
 	file := filepath.Join(t.TempDir(), "port.pcap")
-	r := e.startCapture("", "--fabric -i node0/1 -c 4 -w "+file)
+	args := "--fabric -i node0/1 -c 4 -w " + file
+	if erf {
+		args += " -y ERF"
+	}
+	r := e.startCapture("", args)
 	e.run("ping -c 1 10.0.0.2")
 	r.wait(t)
 	if r.status != 0 {
@@ -482,19 +502,26 @@ func TestCaptureFabricTshark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lt := binary.LittleEndian.Uint32(b[20:24]); lt != linktypeInfiniband {
-		t.Fatalf("link type %d, want 247", lt)
+	read, opts := file, []string{"-o", userDLT0}
+	if erf {
+		if lt := binary.LittleEndian.Uint32(b[20:24]); lt != linktypeERF {
+			t.Fatalf("link type %d, want 197", lt)
+		}
+		opts = nil
+	} else {
+		if lt := binary.LittleEndian.Uint32(b[20:24]); lt != linktypeInfiniband {
+			t.Fatalf("link type %d, want 247", lt)
+		}
+		checkCRCs(t, b)
+		binary.LittleEndian.PutUint32(b[20:24], 147)
+		read = filepath.Join(t.TempDir(), "user0.pcap")
+		if err := os.WriteFile(read, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	checkCRCs(t, b)
-	binary.LittleEndian.PutUint32(b[20:24], 147)
-	user := filepath.Join(t.TempDir(), "user0.pcap")
-	if err := os.WriteFile(user, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got := tsharkFields(t, user, "-o", `uat:user_dlts:"User 0 (DLT=147)","infiniband","0","","0",""`,
-		"infiniband.lrh.slid", "infiniband.lrh.dlid", "infiniband.lrh.lnh", "infiniband.grh.dgid", "infiniband.bth.opcode",
+	got := tsharkFields(t, read, append(opts, "infiniband.lrh.slid", "infiniband.lrh.dlid", "infiniband.lrh.lnh", "infiniband.grh.dgid", "infiniband.bth.opcode",
 		"infiniband.bth.p_key", "infiniband.bth.destqp", "infiniband.deth.q_key", "infiniband.deth.srcqp",
-		"arp.src.proto_ipv4", "icmp.type")
+		"arp.src.proto_ipv4", "icmp.type")...)
 	// LIDs 1 and 3 (node0/1, node1/1), the broadcast group's MLID 0xc000
 	// and MGID, LNH 3 (GRH) for multicast and 2 for unicast, UD SEND Only
 	// (100), the partition 0xffff, its Q_Key 0xb1b, ib0's QPNs
@@ -538,7 +565,7 @@ func TestCaptureFabricConnected(t *testing.T) {
 	if err := os.WriteFile(user, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got := tsharkFields(t, user, "-o", `uat:user_dlts:"User 0 (DLT=147)","infiniband","0","","0",""`,
+	got := tsharkFields(t, user, "-o", userDLT0,
 		"infiniband.bth.opcode", "infiniband.mad.mgmtclass", "infiniband.mad.attributeid", "infiniband.cm.req.serviceid",
 		"infiniband.cm.req.pkey", "infiniband.cm.req.private", "infiniband.cm.rep.private")
 	// opcodes: 100 UD SEND Only, 0/1/2 RC SEND First/Middle/Last, 17
@@ -620,4 +647,237 @@ func icrc32(pkt []byte) uint32 {
 	}
 	m[bth+4] = 0xff
 	return crc32.ChecksumIEEE(m)
+}
+
+// captureFabric runs a fabric capture with args (a -w FILE is added)
+// while run runs on node0, and returns the file's path.
+func captureFabric(t *testing.T, e *env, args string, run func()) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "port.pcapng")
+	r := e.startCapture("", args+" -w "+file)
+	run()
+	r.wait(t)
+	if r.status != 0 {
+		t.Fatalf("capture %s: status %d: %s", args, r.status, r.errs)
+	}
+	return file
+}
+
+// userDLT0 is the preference that has tshark dissect DLT_USER0 (147) as
+// InfiniBand. Wireshark maps no link type to InfiniBand: 247 is missing
+// from wiretap's pcap_to_wtap_map (pcap-common.c), which pcapng's
+// interface descriptions go through too.
+const userDLT0 = `uat:user_dlts:"User 0 (DLT=147)","infiniband","0","","0",""`
+
+// pcapngUser0 rewrites the link type 247 of a pcapng file's interfaces to
+// DLT_USER0 and returns the new file's path.
+func pcapngUser0(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	for off := 0; off+12 <= len(b); off += int(le.Uint32(b[off+4:])) {
+		if le.Uint32(b[off:]) == pcapngIDB {
+			if lt := le.Uint16(b[off+8:]); lt != linktypeInfiniband {
+				t.Fatalf("interface link type %d, want 247", lt)
+			}
+			le.PutUint16(b[off+8:], 147)
+		}
+	}
+	user := filepath.Join(t.TempDir(), "user0.pcapng")
+	if err := os.WriteFile(user, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return user
+}
+
+// TestCaptureFabricPcapng captures both ends of the link between node0
+// and node1 into one pcapng file, one interface per port, which tshark
+// reads: each packet leaves one port and reaches the other.
+func TestCaptureFabricPcapng(t *testing.T) {
+	tshark(t)
+	e, vars := captureEnv(t, false)
+	file := captureFabric(t, e, "--fabric -i node0/1 -i node1/1 -c 8", func() { e.run("ping -c 1 10.0.0.2") })
+	got := tsharkFields(t, pcapngUser0(t, file), "-o", userDLT0, "frame.interface_id", "frame.interface_name", "infiniband.lrh.slid", "infiniband.lrh.dlid",
+		"infiniband.bth.opcode", "infiniband.bth.destqp", "arp.opcode", "icmp.type")
+	want := []string{
+		"0|node0/1|1|49152|100|0xffffff|1|", // ARP request, out of node0/1
+		"1|node1/1|1|49152|100|0xffffff|1|", // into node1/1
+		"1|node1/1|3|1|100|{QPN0}|2|",       // ARP reply
+		"0|node0/1|3|1|100|{QPN0}|2|",
+		"0|node0/1|1|3|100|{QPN1}||8", // echo request
+		"1|node1/1|1|3|100|{QPN1}||8",
+		"1|node1/1|3|1|100|{QPN0}||0", // echo reply
+		"0|node0/1|3|1|100|{QPN0}||0",
+	}
+	for i := range want {
+		w := vars.Replace(want[i])
+		if i >= len(got) || got[i] != w {
+			t.Errorf("packet %d: tshark decodes\n%q\nwant\n%q", i+1, got, w)
+			break
+		}
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the file's interfaces: link type 247, the snapshot length, ns
+	for i, name := range []string{"node0/1", "node1/1"} {
+		idb := "f700" + "0000" + "00000400" + "0200" + "0700" + hex.EncodeToString([]byte(name)) + "00" + "0900" + "0100" + "09000000"
+		if !strings.Contains(hex.EncodeToString(b), idb) {
+			t.Errorf("interface %d: no description %s", i, idb)
+		}
+	}
+}
+
+// TestCaptureFabricRoCE captures node0's port twice at once while a ping
+// in connected mode sets up both connections: as IB packets and as
+// RoCEv2 frames. tshark decodes the RoCEv2 frames as RRoCE with the BTH,
+// DETH and CM fields of the IB packets, over IPv6 between the port GIDs
+// and UDP to 4791; every frame's ICRC is the RoCEv2 one.
+func TestCaptureFabricRoCE(t *testing.T) {
+	tshark(t)
+	e, vars := captureEnv(t, false)
+	e.ok("sys write class/net/ib0/mode connected", "-n node1 sys write class/net/ib0/mode connected")
+	ibFile := filepath.Join(t.TempDir(), "ib.pcapng")
+	ib := e.startCapture("", "--fabric -i node0/1 -c 16 --pcapng -w "+ibFile)
+	roceFile := captureFabric(t, e, "--fabric --roce -i node0/1 -c 16", func() { e.run("ping -c 1 -s 10000 10.0.0.2") })
+	ib.wait(t)
+	if ib.status != 0 {
+		t.Fatalf("capture: status %d: %s", ib.status, ib.errs)
+	}
+	bth := []string{"infiniband.bth.opcode", "infiniband.bth.se", "infiniband.bth.m", "infiniband.bth.padcnt",
+		"infiniband.bth.p_key", "infiniband.bth.destqp", "infiniband.bth.a", "infiniband.bth.psn", "infiniband.deth.q_key",
+		"infiniband.deth.srcqp", "infiniband.cm.req.startpsn", "infiniband.cm.rep.startpsn", "icmp.type"}
+	wantIB := tsharkFields(t, pcapngUser0(t, ibFile), append([]string{"-o", userDLT0}, bth...)...)
+	got := tsharkFields(t, roceFile, append([]string{"frame.protocols", "eth.type", "ipv6.src", "ipv6.dst", "ipv6.nxt",
+		"udp.dstport"}, bth...)...)
+	if len(got) != 16 || len(wantIB) != 16 {
+		t.Fatalf("%d RoCEv2 and %d IB packets, want 16:\n%s\n%s", len(got), len(wantIB), strings.Join(got, "\n"), strings.Join(wantIB, "\n"))
+	}
+	gid0, gid1 := vars.Replace("{GID0}"), vars.Replace("{GID1}")
+	for i := range got {
+		fields := strings.SplitN(got[i], "|", 7)
+		if fields[0] != "eth:ethertype:ipv6:udp:infiniband" && !strings.HasPrefix(fields[0], "eth:ethertype:ipv6:udp:infiniband:") {
+			t.Errorf("packet %d: protocols %s", i+1, fields[0])
+		}
+		addrs := fields[2] + " " + fields[3]
+		if fields[1] != "0x86dd" || (addrs != gid0+" "+gid1 && addrs != gid1+" "+gid0 &&
+			addrs != gid0+" ff12:401b:ffff::ffff:ffff") || fields[4] != "17" || fields[5] != "4791" {
+			t.Errorf("packet %d: %s", i+1, got[i])
+		}
+		if fields[6] != wantIB[i] {
+			t.Errorf("packet %d: RoCEv2 BTH and after\n%s\nIB\n%s", i+1, fields[6], wantIB[i])
+		}
+	}
+	b, err := os.ReadFile(roceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lt := binary.LittleEndian.Uint32(b[20:24]); lt != linktypeEthernet {
+		t.Errorf("link type %d, want 1", lt)
+	}
+	le := binary.LittleEndian
+	for off, i := 24, 1; off < len(b); i++ {
+		n := int(le.Uint32(b[off+8:]))
+		frame := b[off+16 : off+16+n]
+		off += 16 + n
+		if got, want := le.Uint32(frame[n-4:]), roceICRCSpec(frame[14:n-4]); got != want {
+			t.Errorf("packet %d: ICRC %08x, want %08x", i, got, want)
+		}
+	}
+}
+
+// TestCaptureFabricConnectedPSN follows the kernel's IPoIB CM: the REQ
+// carries starting PSN 0 (ipoib_cm_send_req's "req.starting_psn = 0; /*
+// FIXME */"), the REP the passive side's receive PSN, which the active
+// side's QP sends from (cm_rep_handler sets its sq_psn): each
+// connection's first RC packet has the REP's PSN, the next ones follow,
+// and the ACK acknowledges the last.
+func TestCaptureFabricConnectedPSN(t *testing.T) {
+	tshark(t)
+	e, _ := captureEnv(t, false)
+	e.ok("sys write class/net/ib0/mode connected", "-n node1 sys write class/net/ib0/mode connected")
+	file := captureFabric(t, e, "--fabric -i node0/1 --pcapng -c 16", func() { e.run("ping -c 1 -s 10000 10.0.0.2") })
+	got := tsharkFields(t, pcapngUser0(t, file), "-o", userDLT0, "infiniband.bth.opcode", "infiniband.bth.destqp", "infiniband.bth.psn",
+		"infiniband.cm.req.startpsn", "infiniband.cm.rep.localqpn", "infiniband.cm.rep.startpsn")
+	reqs, reps := 0, map[string]string{} // the REPs' QPNs and PSNs
+	next := map[string]uint64{}          // a connection's next PSN
+	for i, line := range got {
+		f := strings.Split(line, "|")
+		switch {
+		case f[3] != "":
+			reqs++
+			if f[3] != "0x000000" {
+				t.Errorf("packet %d: REQ starting PSN %s, want 0", i+1, f[3])
+			}
+		case f[4] != "":
+			reps[f[4]] = f[5]
+		case f[0] == "0" || f[0] == "1" || f[0] == "2" || f[0] == "17":
+			psn, err := strconv.ParseUint(f[2], 10, 32)
+			if err != nil {
+				t.Fatalf("packet %d: PSN %q", i+1, f[2])
+			}
+			if f[0] == "0" {
+				start, ok := reps[f[1]]
+				if !ok {
+					t.Fatalf("packet %d: RC SEND First to %s before its REP", i+1, f[1])
+				}
+				if want, _ := strconv.ParseUint(start, 0, 32); psn != want {
+					t.Errorf("packet %d: first PSN %d, the REP's %s", i+1, psn, start)
+				}
+			} else if f[0] != "17" && psn != next[f[1]] {
+				t.Errorf("packet %d: PSN %d, want %d", i+1, psn, next[f[1]])
+			}
+			if f[0] != "17" {
+				next[f[1]] = psn + 1
+			}
+		}
+	}
+	if reqs != 2 || len(reps) != 2 || len(next) != 2 {
+		t.Errorf("%d REQs, %d REPs, %d connections with RC packets, want 2 each:\n%s", reqs, len(reps), len(next), strings.Join(got, "\n"))
+	}
+}
+
+// TestCaptureFabricText prints the lines of a fabric capture: with
+// several ports each names its port, with --roce the IPv6 addresses and
+// UDP ports stand for the LIDs.
+func TestCaptureFabricText(t *testing.T) {
+	psn := regexp.MustCompile(`PSN \d+`)
+	tests := []struct {
+		name, args       string
+		wantOut, wantErr string
+	}{
+		{"two ports", "--fabric -i node0/1 -i node1/1 -c 2",
+			"T node0/1 Out LID 0x0001 > 0xc000, UD_SEND_ONLY, P_Key 0xffff, QP 0xffffff, PSN P, length 134\n" +
+				"T node1/1  In LID 0x0001 > 0xc000, UD_SEND_ONLY, P_Key 0xffff, QP 0xffffff, PSN P, length 134\n",
+			"listening on node0/1, link-type INFINIBAND (InfiniBand), snapshot length 262144 bytes\n" +
+				"listening on node1/1, link-type INFINIBAND (InfiniBand), snapshot length 262144 bytes\n"},
+		// 14 + 40 + 8 + BTH 12, DETH 8, ARP 60, ICRC 4
+		{"roce", "--fabric --roce -i node0/1 -c 1",
+			"T Out IP6 {GID0}.{SPORT} > ff12:401b:ffff::ffff:ffff.4791: RoCEv2 UD_SEND_ONLY, P_Key 0xffff, QP 0xffffff, PSN P, length 146\n",
+			"listening on node0/1, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, vars := captureEnv(t, false)
+			qpn, err := strconv.ParseUint(vars.Replace("{QPN0}"), 0, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sport := strconv.Itoa(int(roceSourcePort(0, uint32(qpn), 0xffffff)))
+			r := e.startCapture("", tt.args)
+			e.run("ping -c 1 10.0.0.2")
+			r.wait(t)
+			got := psn.ReplaceAllString(captureStampRE.ReplaceAllString(r.out.String(), "T "), "PSN P")
+			if want := strings.ReplaceAll(vars.Replace(tt.wantOut), "{SPORT}", sport); got != want {
+				t.Errorf("got\n%s\nwant\n%s", got, want)
+			}
+			if errs := r.errs.String(); !strings.HasPrefix(errs, tt.wantErr) || r.status != 0 {
+				t.Errorf("stderr %q status %d, want %q... 0", errs, r.status, tt.wantErr)
+			}
+		})
+	}
 }

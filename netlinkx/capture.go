@@ -11,9 +11,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// CaptureRequest asks for the packets of one interface.
+// CaptureRequest asks for the packets of one interface, or of several
+// fabric ports.
 type CaptureRequest struct {
-	Dev     string // an interface; with Fabric, a fabric port NODE/PORT
+	Dev string // an interface; with Fabric, a fabric port NODE/PORT
+	// Also are more fabric ports to capture with Dev, with Fabric: a
+	// packet's Iface is 0 for Dev and i for Also[i-1].
+	Also    []string
 	Snaplen uint32 // bytes of each packet to copy; 0 copies all
 	// Fabric asks for what crosses a fabric port, as IB packets (LRH to
 	// VCRC) in CapturedPacket.Data, instead of an interface's packets.
@@ -27,6 +31,7 @@ type CapturedPacket struct {
 	Src     []byte // 20-byte IPoIB address of the sender; zero over a connection
 	Dst     []byte // 20-byte IPoIB address of the destination
 	RC      bool   // carried over a connection
+	Iface   uint32 // which of the request's ports saw it: 0 for Dev, i for Also[i-1]
 	Drop    string // the kernel's drop reason when the driver dropped it
 	OrigLen uint32 // the IPoIB packet's length, its 4-byte header included
 	Data    []byte // the first bytes of the IPoIB packet, up to the snapshot length
@@ -91,7 +96,11 @@ func (ss *session) capture(m netlink.Message, node Node) [][]byte {
 	for ad.Next() {
 		switch ad.Type() {
 		case wire.AttrDev:
-			r.Dev = ad.String()
+			if r.Dev == "" {
+				r.Dev = ad.String()
+			} else {
+				r.Also = append(r.Also, ad.String())
+			}
 		case wire.AttrSnaplen:
 			r.Snaplen = ad.Uint32()
 		case wire.AttrFabric:
@@ -120,6 +129,9 @@ func (ss *session) capture(m netlink.Message, node Node) [][]byte {
 			ae.Bytes(wire.AttrDst, p.Dst)
 			if p.RC {
 				ae.Uint8(wire.AttrRC, 1)
+			}
+			if p.Iface != 0 {
+				ae.Uint32(wire.AttrIface, p.Iface)
 			}
 			if p.Drop != "" {
 				ae.String(wire.AttrDrop, p.Drop)
@@ -174,6 +186,9 @@ func (c *Client) Capture(ctx context.Context, r CaptureRequest, started func(), 
 	stopSeq := c.seq
 	ae := netlink.NewAttributeEncoder()
 	ae.String(wire.AttrDev, r.Dev)
+	for _, d := range r.Also {
+		ae.String(wire.AttrDev, d)
+	}
 	ae.Uint32(wire.AttrSnaplen, r.Snaplen)
 	if r.Fabric {
 		ae.Uint8(wire.AttrFabric, 1)
@@ -321,6 +336,8 @@ func decodeCaptured(b []byte) (CapturedPacket, CaptureStats, int, error) {
 			p.Dst = ad.Bytes()
 		case wire.AttrRC:
 			p.RC = ad.Uint8() != 0
+		case wire.AttrIface:
+			p.Iface = ad.Uint32()
 		case wire.AttrDrop:
 			p.Drop = ad.String()
 		case wire.AttrOrigLen:

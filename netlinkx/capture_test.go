@@ -17,10 +17,15 @@ import (
 type captureNode struct {
 	*fakeNode
 	pkts  chan CapturedPacket
-	ended chan error // the context's error when the capture ended
+	ended chan error          // the context's error when the capture ended
+	reqs  chan CaptureRequest // the requests, as the driver decoded them
 }
 
 func (n *captureNode) Capture(ctx context.Context, r CaptureRequest, emit func([]CapturedPacket) error) (CaptureStats, error) {
+	select {
+	case n.reqs <- r:
+	default:
+	}
 	if r.Dev != "ib0" {
 		return CaptureStats{}, withMsg(unix.ENODEV, "Cannot find device")
 	}
@@ -57,7 +62,8 @@ func (b *captureBackend) Node(string) (Node, error) { return b.n, nil }
 // capturePair serves a captureNode over a socketpair; the client's end.
 func capturePair(t *testing.T) (*Client, *net.UnixConn, *captureNode) {
 	t.Helper()
-	n := &captureNode{fakeNode: &fakeNode{links: []Link{testLink}}, pkts: make(chan CapturedPacket, 64), ended: make(chan error, 1)}
+	n := &captureNode{fakeNode: &fakeNode{links: []Link{testLink}}, pkts: make(chan CapturedPacket, 64), ended: make(chan error, 1),
+		reqs: make(chan CaptureRequest, 1)}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -179,5 +185,33 @@ func TestCaptureError(t *testing.T) {
 	}
 	if _, err := c.Links(); err != nil {
 		t.Errorf("the connection after a failed capture: %v", err)
+	}
+}
+
+// TestCaptureSeveralPorts sends a request for three fabric ports: the
+// driver decodes them in order, and each packet's Iface comes back.
+func TestCaptureSeveralPorts(t *testing.T) {
+	c, _, n := capturePair(t)
+	for i := range 3 {
+		p := packet(i)
+		p.Iface = uint32(i)
+		n.pkts <- p
+	}
+	close(n.pkts)
+	var got []uint32
+	req := CaptureRequest{Dev: "ib0", Also: []string{"node1/1", "node0/2"}, Snaplen: 96, Fabric: true}
+	_, err := c.Capture(context.Background(), req, nil, func(p CapturedPacket) error {
+		got = append(got, p.Iface)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEnded(t, n)
+	if r := <-n.reqs; fmt.Sprint(r) != fmt.Sprint(req) {
+		t.Errorf("the driver decodes %+v, want %+v", r, req)
+	}
+	if fmt.Sprint(got) != "[0 1 2]" {
+		t.Errorf("Iface %v, want [0 1 2]", got)
 	}
 }

@@ -125,3 +125,12 @@ func (f *Fabric) SetPortState(node string, port int, s State) error {
 		return []Event{{Kind: PortDown, Node: node, Port: port}}, nil
 	})
 }
+
+// GIDOfLID is the GID of the port with unicast LID lid; ok is false when
+// no port has it. LIDs are assigned in port order from 1 and never change.
+func (f *Fabric) GIDOfLID(lid uint16) (gid [16]byte, ok bool) {
+	if lid == 0 || int(lid) > len(f.ports) {
+		return gid, false
+	}
+	return f.ports[lid-1].gid, true
+}

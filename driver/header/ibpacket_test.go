@@ -115,3 +115,63 @@ func TestVCRC(t *testing.T) {
 		}
 	}
 }
+
+// TestVCRCBitOrder pins the VCRC's bit order against Endace's DAG
+// library, whose capture cards check the VCRC of the InfiniBand links
+// they tap (dagcrc.c, dagcrc_make_infiniband_vcrc_table_r and
+// dagcrc_infiniband_vcrc16_r, as in github.com/mgrosvenor/camio1.0
+// dag/dagcrc.c): the table of 0x100B reflected (0xD008), bits least
+// significant first, the register seeded with 0xFFFF and the result
+// inverted. Computed most significant bit first, the CRC of "123456789"
+// would differ: 0x0A3D is the reflected one.
+func TestVCRCBitOrder(t *testing.T) {
+	var table [256]uint16
+	for n := range table {
+		c := uint16(n)
+		for range 8 {
+			if c&1 != 0 {
+				c = 0xd008 ^ c>>1
+			} else {
+				c >>= 1
+			}
+		}
+		table[n] = c
+	}
+	dag := func(crc uint32, buf []byte) uint16 {
+		c := uint16(crc ^ 0xffff)
+		for _, x := range buf {
+			c = table[(c^uint16(x))&0xff] ^ c>>8
+		}
+		return c ^ 0xffff
+	}
+	msbFirst := func(buf []byte) uint16 {
+		c := uint16(0xffff)
+		for _, x := range buf {
+			c ^= uint16(x) << 8
+			for range 8 {
+				if c&0x8000 != 0 {
+					c = c<<1 ^ 0x100b
+				} else {
+					c <<= 1
+				}
+			}
+		}
+		return ^c
+	}
+	tests := []struct {
+		in   []byte
+		want uint16
+	}{
+		{[]byte("123456789"), 0x0a3d},
+		{AppendIBPacket(nil, udPacket())[:20], 0xf883}, // LRH and BTH
+		{nil, 0x0000},
+	}
+	for _, tt := range tests {
+		if got := VCRC(tt.in); got != tt.want || got != dag(0, tt.in) {
+			t.Errorf("VCRC(% x) = %04x, want %04x (DAG's %04x)", tt.in, got, tt.want, dag(0, tt.in))
+		}
+		if len(tt.in) > 0 && msbFirst(tt.in) == tt.want {
+			t.Errorf("VCRC(% x): the most significant bit first gives the same %04x", tt.in, tt.want)
+		}
+	}
+}

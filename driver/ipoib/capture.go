@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/verbs"
 )
@@ -178,13 +179,22 @@ func (p *Port) AddWireTap(t *Tap) { p.wire.add(t) }
 // RemoveWireTap stops t seeing the port's link.
 func (p *Port) RemoveWireTap(t *Tap) { p.wire.remove(t) }
 
-// tapWire encodes a packet crossing a port's link for its taps.
-func tapWire(ts *taps, p *verbs.Packet, pktType uint8) {
+// tapWire encodes a packet crossing a port's link for its taps. The
+// frames' Src and Dst are the sender's and the receiver's QPN and GID
+// (the GRH's, or the ports' of the LRH's LIDs when there is none), which
+// a capture needs to write the packet as RoCEv2.
+func tapWire(ts *taps, p *verbs.Packet, pktType uint8, fab *fabric.Fabric) {
 	now := time.Now()
+	sgid, dgid := p.SGID, p.DGID
+	if !p.GRH {
+		sgid, _ = fab.GIDOfLID(p.SLID)
+		dgid, _ = fab.GIDOfLID(p.DLID)
+	}
+	src, dst := header.NewHWAddr(0, p.SrcQPN, sgid), header.NewHWAddr(0, p.DestQPN, dgid)
 	for _, ib := range wirePackets(p) {
 		buf := header.AppendIBPacket(nil, &ib)
 		for _, t := range *ts {
-			t.fn(&Frame{Time: now, PktType: pktType, Data: buf})
+			t.fn(&Frame{Time: now, PktType: pktType, Src: src, Dst: dst, Data: buf})
 		}
 	}
 }

@@ -180,11 +180,17 @@ func TestWirePackets(t *testing.T) {
 }
 
 // TestWireTap checks the port's link tap: a UD packet leaves node0's
-// port and arrives at node1's, encoded from the LRH to the VCRC.
+// port and arrives at node1's, encoded from the LRH to the VCRC, the
+// frames naming the sending and the receiving QPN and GID, which the
+// packet's LRH has not.
 func TestWireTap(t *testing.T) {
 	tp := newTestPair(t, false)
 	got := make(chan []byte, 4)
-	tap := NewTap(func(f *Frame) { got <- append([]byte{f.PktType}, f.Data...) })
+	addrs := make(chan [2]header.HWAddr, 4)
+	tap := NewTap(func(f *Frame) {
+		got <- append([]byte{f.PktType}, f.Data...)
+		addrs <- [2]header.HWAddr{f.Src, f.Dst}
+	})
 	tp.n0.port.AddWireTap(tap)
 	tp.n1.port.AddWireTap(tap)
 	pkt := udpPacket(100)
@@ -196,6 +202,11 @@ func TestWireTap(t *testing.T) {
 		// LRH 8, BTH 12, DETH 8, payload, ICRC 4, VCRC 2
 		if b[0] != want || len(b)-1 != 8+12+8+len(pkt)+4+2 || b[1+8] != header.OpUDSendOnly {
 			t.Errorf("frame % x", b[:min(len(b), 40)])
+		}
+		a := <-addrs
+		src, dst := header.NewHWAddr(0, tp.n0.hw.QPN(), tp.n0.hw.GID()), header.NewHWAddr(0, tp.n1.hw.QPN(), tp.n1.hw.GID())
+		if a[0] != src || a[1] != dst {
+			t.Errorf("frame from %s to %s, want %s to %s", a[0], a[1], src, dst)
 		}
 	}
 	tp.n0.port.RemoveWireTap(tap)

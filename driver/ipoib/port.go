@@ -48,7 +48,7 @@ func NewPort(h *Host, o PortOptions) (*Port, error) {
 		Clock: h.Clock}); err != nil {
 		return nil, err
 	}
-	if err := h.Fabric.Attach(o.Ref.Node, o.Ref.Port, fabricEndpoint{dev: dev, taps: &p.wire.taps}); err != nil {
+	if err := h.Fabric.Attach(o.Ref.Node, o.Ref.Port, fabricEndpoint{dev: dev, fab: h.Fabric, taps: &p.wire.taps}); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -75,7 +75,7 @@ type fabricWire struct {
 // receivers hold it only during delivery, so it is released here.
 func (w fabricWire) Transmit(p *verbs.Packet) {
 	if t := w.taps.Load(); t != nil {
-		tapWire(t, p, PacketOutgoing)
+		tapWire(t, p, PacketOutgoing, w.fab)
 	}
 	if w.lose == nil || !w.lose(w.ref, p) {
 		w.fab.Send(w.ref, p)
@@ -90,6 +90,7 @@ func (w fabricWire) Synchronous() bool { return true }
 // fabricEndpoint receives the switch's frames for a device.
 type fabricEndpoint struct {
 	dev  *verbs.Device
+	fab  *fabric.Fabric
 	taps *atomic.Pointer[taps] // the port's link capture point
 }
 
@@ -103,7 +104,7 @@ func (e fabricEndpoint) Deliver(f fabric.Frame) {
 		return
 	}
 	if t := e.taps.Load(); t != nil {
-		tapWire(t, p, PacketHost)
+		tapWire(t, p, PacketHost, e.fab)
 	}
 	p.Hold()
 	e.dev.Receive(p)

@@ -162,4 +162,5 @@ const (
 	AttrLost     uint16 = 102 // u64, packets lost because the reader fell behind
 	AttrEnd      uint16 = 103 // u8, why the stream ended (CaptureEnd)
 	AttrFabric   uint16 = 104 // u8, 1: capture a fabric port's link, as IB packets
+	AttrIface    uint16 = 106 // u32, which of the request's AttrDev saw the packet (0: the first)
 )
