@@ -97,7 +97,7 @@ stands for. Files have link type INFINIBAND (247); the text shows one line per p
 		return linkNames(f), cobra.ShellCompDirectiveNoFileComp
 	})
 	_ = cmd.RegisterFlagCompletionFunc("linktype", cobra.FixedCompletions([]string{"LINUX_SLL", "IPOIB"}, cobra.ShellCompDirectiveNoFileComp))
-	return cmd
+	return withMan(cmd, captureMan)
 }
 
 // parse checks the options as tcpdump does before it opens the device.
@@ -278,4 +278,18 @@ func plural(n uint64) string {
 		return ""
 	}
 	return "s"
+}
+
+var captureMan = ManDoc{
+	Synopsis: []string{
+		"ibctl capture -i DEV [ -c COUNT ] [ -w FILE ] [ -s SNAPLEN ] [ -e ] [ -y { LINUX_SLL | IPOIB } ] [ EXPRESSION ]",
+		"ibctl capture --fabric -i NODE/PORT [ -c COUNT ] [ -w FILE ] [ -s SNAPLEN ]",
+		"EXPRESSION := { arp | rarp | ip | ip6 | icmp | icmp6 | host ADDR | not EXPRESSION | EXPRESSION and EXPRESSION | EXPRESSION or EXPRESSION | ( EXPRESSION ) }",
+	},
+	Examples: []ManItem{
+		{"ibctl capture -i ib0 -c 10 icmp", "Prints the next ten ICMP packets of ib0."},
+		{"ibctl capture -i ib0 -w ib0.pcap", "Writes ib0's packets to ib0.pcap until interrupted; tshark -r ib0.pcap reads it."},
+		{"ibctl capture --fabric -i node0/1 -c 4", "Prints four InfiniBand packets crossing port 1 of node0's HCA."},
+	},
+	SeeAlso: []string{"ibctl(8)", "tcpdump(8)", "pcap-filter(7)", "tshark(1)"},
 }

@@ -11,7 +11,7 @@ import (
 // NewCmdCompletion is `ibctl completion bash|zsh|fish`; runF, when not
 // nil, gets the parsed options instead of printing the script.
 func NewCmdCompletion(f *Factory, runF func(*CompletionOptions) error) *cobra.Command {
-	return &cobra.Command{
+	return withMan(&cobra.Command{
 		Use:       "completion bash|zsh|fish",
 		Short:     "Print a shell completion script",
 		Long:      "Print a completion script for bash, zsh or fish. Device names, feature names and sys paths are completed from the running driver (it is not started for completion).",
@@ -25,7 +25,7 @@ func NewCmdCompletion(f *Factory, runF func(*CompletionOptions) error) *cobra.Co
 			}
 			return runOr(&CompletionOptions{F: f, Shell: args[0], Root: cmd.Root()}, runF, completionRun)
 		}),
-	}
+	}, completionMan)
 }
 
 // CompletionOptions are the inputs of `completion`.
@@ -169,4 +169,21 @@ func completeSysPath(f *Factory) func(*cobra.Command, []string, string) ([]strin
 		}
 		return out, nd
 	}
+}
+
+var completionMan = ManDoc{
+	Synopsis: []string{
+		"ibctl completion { bash | zsh | fish }",
+	},
+	Examples: []ManItem{
+		{"source <(ibctl completion bash)", "Completes ibctl in the running bash."},
+		{"source <(ibctl completion zsh); compdef _ibctl ibctl", "Completes ibctl in the running zsh (after compinit)."},
+		{"ibctl completion fish | source", "Completes ibctl in the running fish."},
+	},
+	Files: []ManItem{
+		{"/usr/share/bash-completion/completions/ibctl", "The bash script as make install PREFIX=/usr installs it (under /usr/local/share with the default PREFIX)."},
+		{"/usr/share/zsh/vendor-completions/_ibctl", "The zsh script (/usr/local/share/zsh/site-functions/_ibctl with the default PREFIX)."},
+		{"/usr/share/fish/vendor_completions.d/ibctl.fish", "The fish script (under /usr/local/share with the default PREFIX)."},
+	},
+	SeeAlso: []string{"ibctl(8)", "bash(1)", "zshcompsys(1)", "fish(1)"},
 }

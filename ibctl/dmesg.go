@@ -48,7 +48,7 @@ as dmesg -c does (a message logged meanwhile stays); -C clears them without prin
 	cmd.Flags().BoolVarP(&o.Ctime, "ctime", "T", false, "print human-readable timestamps (ctime)")
 	cmd.Flags().BoolVarP(&o.ReadClear, "read-clear", "c", false, "clear the ring buffer after printing its contents")
 	cmd.Flags().BoolVarP(&o.Clear, "clear", "C", false, "clear the ring buffer")
-	return cmd
+	return withMan(cmd, dmesgMan)
 }
 
 func dmesgRun(o *DmesgOptions) (retErr error) {
@@ -131,4 +131,16 @@ func dmesgPrinter(r netlinkx.LogRecord, ctime bool, started int64) *Printer {
 	p.Any("time_ns", "", r.TimeNs)
 	p.Any("msg", "%s\n", r.Text)
 	return p
+}
+
+var dmesgMan = ManDoc{
+	Synopsis: []string{
+		"ibctl dmesg [ -f ] [ -T ] [ -c | -C ]",
+	},
+	Examples: []ManItem{
+		{"ibctl sys write module/ib_ipoib/parameters/debug_level 1", "Enables the driver's debug messages ..."},
+		{"ibctl dmesg -T", "... and prints them with their wall-clock times."},
+		{"ibctl -n node1 dmesg -f", "Prints node1's messages as they come, until interrupted."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-sys(8)", "dmesg(1)"},
 }

@@ -70,7 +70,7 @@ killed it. Needs root and /dev/fuse.`,
 		}),
 	}
 	cmd.Flags().SetInterspersed(false)
-	return cmd
+	return withMan(cmd, execMan)
 }
 
 func execRun(o *ExecOptions) error {
@@ -323,4 +323,30 @@ func mountSys(b sysfsfuse.Backend, name string) (func(), error) {
 		mounted = append(mounted, m.dir)
 	}
 	return undo, nil
+}
+
+var execMan = ManDoc{
+	Synopsis: []string{
+		"ibctl [ -n NODE ] exec [ -- ] CMD [ ARG ]...",
+	},
+	Examples: []ManItem{
+		{"ibctl driver start --netns", "Starts the driver with a network namespace for each node ..."},
+		{"ibctl -n node0 exec -- ip -d link show ib0", "... and runs the kernel's ip in node0's."},
+		{"ibctl exec -- sh -c 'echo 0x8001 > /sys/class/net/ib0/create_child'", "Creates a child through the sysfs file a script would write."},
+		{"ibctl -n node1 exec -- bash", "Opens a shell on node1."},
+	},
+	ExitStatus: []ManItem{
+		{"0-255", "CMD's exit status."},
+		{"126", "CMD was found but cannot be run."},
+		{"127", "CMD was not found."},
+		{"128+N", "Signal N killed CMD."},
+		{"1", "ibctl failed before running CMD (no namespace for the node, not root, no /dev/fuse)."},
+		{"2", "Usage error."},
+	},
+	Files: []ManItem{
+		{"/run/netns/ibctl-NODE", "The node's network namespace, made by driver start --netns."},
+		{"/etc/netns/ibctl-NODE", "Files bound over those of /etc for CMD."},
+		{"/dev/fuse", "The device through which the driver serves /sys/class/net and the module's parameters."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-driver(8)", "ibctl-sys(8)", "ip-netns(8)"},
 }

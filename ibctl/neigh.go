@@ -119,7 +119,7 @@ flush.").`,
 	}
 	flush.Flags().SetInterspersed(false)
 	cmd.AddCommand(show, flush, helpVerb())
-	return cmd
+	return withMan(cmd, neighMan)
 }
 
 // nudStateByName is ipneigh.c's nud_state_a2n: a state name (permanent,
@@ -404,4 +404,18 @@ func PrintNeigh(p *Printer, n netlinkx.Neigh, dev string) {
 		p.Any("state", "", states)
 	}
 	p.Text("\n")
+}
+
+var neighMan = ManDoc{
+	Synopsis: []string{
+		"ibctl neigh show [ to PREFIX ] [ dev DEV ] [ nud STATE ]...",
+		"ibctl neigh flush [ to PREFIX ] [ dev DEV ] [ nud STATE ]...",
+		"STATE := { permanent | noarp | stale | reachable | none | incomplete | delay | probe | failed | all }",
+	},
+	Examples: []ManItem{
+		{"ibctl neigh show dev ib0", "Shows the neighbours ib0 resolved, with their 20-byte IPoIB hardware addresses."},
+		{"ibctl -j neigh show nud reachable", "Shows the reachable entries as JSON."},
+		{"ibctl -s neigh flush dev ib0", "Deletes ib0's entries but PERMANENT and NOARP ones, printing each round."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-addr(8)", "ibctl-ping(8)", "ip-neighbour(8)"},
 }

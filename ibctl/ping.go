@@ -148,7 +148,7 @@ refused.`,
 	fl.Float64VarP(&o.Interval, "interval", "i", 1, "seconds between requests")
 	fl.Float64VarP(&o.Wait, "timeout", "W", 1, "seconds to wait for each reply")
 	fl.StringVarP(&o.PMTU, "pmtudisc", "M", "want", "path MTU discovery: do (set DF, refuse larger), want (fragment larger) or dont (never DF)")
-	return cmd
+	return withMan(cmd, pingMan)
 }
 
 // parse checks the options as iputils does before it opens a socket.
@@ -428,3 +428,20 @@ func rttSummary(us []int64) string {
 var pmtuModes = sync.OnceValue(func() map[string]uint8 {
 	return map[string]uint8{"want": netlinkx.PMTUDiscWant, "do": netlinkx.PMTUDiscDo, "dont": netlinkx.PMTUDiscDont}
 })
+
+var pingMan = ManDoc{
+	Synopsis: []string{
+		"ibctl [ -n NODE ] ping [ -n ] [ -q ] [ -I DEV ] [ -c COUNT ] [ -w DEADLINE ] [ -s SIZE ] [ -i SEC ] [ -W SEC ] [ -M { do | dont | want } ] ADDRESS",
+	},
+	Examples: []ManItem{
+		{"ibctl ping -c 3 10.0.0.2", "Sends three echo requests to 10.0.0.2 and prints ping's statistics."},
+		{"ibctl -n node1 ping -I ib0 -s 4000 -M do 10.0.0.1", "From node1, sends echoes of 4000 bytes that must not be fragmented."},
+		{"ibctl ping -c 1 fe80::202:c903:0:1001%ib0", "Pings a link-local IPv6 address through ib0."},
+	},
+	ExitStatus: []ManItem{
+		{"0", "A reply came (with -w and -c, COUNT replies came before the deadline)."},
+		{"1", "No reply came, or fewer than COUNT by the deadline."},
+		{"2", "Any other error: a usage error, an unknown interface, no route."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-route(8)", "ibctl-neigh(8)", "ping(8)"},
+}

@@ -49,7 +49,7 @@ func NewCmdHCA(f *Factory, runF func(*HCAOptions) error) *cobra.Command {
 	}
 	cmd.AddCommand(show, pkeys)
 	defaultVerb(cmd, show)
-	return cmd
+	return withMan(cmd, hcaMan)
 }
 
 func hcaRun(o *HCAOptions) error {
@@ -195,7 +195,7 @@ port, as a full member unless ":limited" follows.`,
 	}
 	cmd.AddCommand(show, part, groups)
 	defaultVerb(cmd, show)
-	return cmd
+	return withMan(cmd, smMan)
 }
 
 func smRun(o *SMOptions) error {
@@ -522,4 +522,34 @@ func digitsEnd(s string) int {
 		i++
 	}
 	return i
+}
+
+var hcaMan = ManDoc{
+	Synopsis: []string{
+		"ibctl hca [ show ]",
+		"ibctl hca pkeys [ PORT ]",
+	},
+	Examples: []ManItem{
+		{"ibctl hca", "Shows the node's HCA and its ports as ibstat does."},
+		{"ibctl -n node1 hca pkeys 2", "Shows the P_Key table of port 2 of node1's HCA."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-sm(8)", "ibstat(8)", "smpquery(8)"},
+}
+
+var smMan = ManDoc{
+	Synopsis: []string{
+		"ibctl sm [ show ]",
+		"ibctl sm groups",
+		"ibctl sm partition [ list ]",
+		"ibctl sm partition add PKEY [ mtu IB_MTU ] [ all { full | limited } ] [ member NODE/PORT[ :full | :limited ] ]...",
+		"ibctl sm partition del PKEY",
+		"IB_MTU := { 256 | 512 | 1024 | 2048 | 4096 }",
+	},
+	Examples: []ManItem{
+		{"ibctl sm partition add 0x8002 mtu 4096 all full", "Adds partition 0x8002 with every port a full member and a 4096-byte broadcast group."},
+		{"ibctl sm partition add 0x8003 member node0/1 member node1/1:limited", "Adds partition 0x8003 with one full and one limited member."},
+		{"ibctl sm groups", "Lists the multicast groups and their members."},
+		{"ibctl sm partition del 0x8002", "Deletes the partition and its groups; interfaces in it lose their carrier."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-hca(8)", "ibctl-maddr(8)", "opensm(8)"},
 }
