@@ -72,7 +72,8 @@ packets: LRH, GRH where present, BTH, DETH (UD) or AETH (acknowledgements), imme
 data, payload, ICRC and VCRC, an RC message sent as one train written as the packets it
 stands for. Files have link type INFINIBAND (247); the text shows one line per packet
 (direction, LIDs, opcode, P_Key, destination QP, PSN, length). It takes no EXPRESSION.`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: completeCaptureArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			if f.Globals.JSON {
 				return usagef("capture: -j: capture has no JSON output")
@@ -93,9 +94,13 @@ stands for. Files have link type INFINIBAND (247); the text shows one line per p
 	fl.BoolVarP(&o.EFlag, "link-header", "e", false, "print the link-level header")
 	fl.StringVarP(&o.LinkType, "linktype", "y", "", "data link type of the file: LINUX_SLL (the default) or IPOIB; INFINIBAND with --fabric")
 	fl.BoolVar(&o.Fabric, "fabric", false, "capture a fabric port's link (-i NODE/PORT) as InfiniBand packets")
-	_ = cmd.RegisterFlagCompletionFunc("interface", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	_ = cmd.RegisterFlagCompletionFunc("interface", func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if fabric, _ := cmd.Flags().GetBool("fabric"); fabric {
+			return nodePorts(f), cobra.ShellCompDirectiveNoFileComp
+		}
 		return linkNames(f), cobra.ShellCompDirectiveNoFileComp
 	})
+	_ = cmd.RegisterFlagCompletionFunc("write", completeFiles)
 	_ = cmd.RegisterFlagCompletionFunc("linktype", cobra.FixedCompletions([]string{"LINUX_SLL", "IPOIB"}, cobra.ShellCompDirectiveNoFileComp))
 	return withMan(cmd, captureMan)
 }

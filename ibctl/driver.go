@@ -71,6 +71,7 @@ the topology; driver stop removes the namespaces.`,
 	start.Flags().StringVar(&so.Topology, "topology", "", "fabric topology `FILE` (JSON)")
 	start.Flags().StringArrayVar(&so.Params, "param", nil, "module parameter `NAME=VALUE` (repeatable)")
 	start.Flags().BoolVar(&so.Netns, "netns", false, "give every node a network namespace (ibctl-NODE) with its interfaces as kernel netdevs (root)")
+	_ = start.RegisterFlagCompletionFunc("topology", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveFilterFileExt))
 	start.Flags().BoolVar(&so.Recover, "recover", false, "start from the intact records of a damaged journal, keeping a copy of it")
 	stop := &cobra.Command{
 		Use:   "stop",

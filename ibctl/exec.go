@@ -43,6 +43,7 @@ func NewCmdExec(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:                   "exec [-n NODE] [--] CMD [ARG]...",
 		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeFiles, // CMD and its arguments
 		Short:                 "Run a program on the node's emulated host: its network namespace and sysfs",
 		Long: `Run CMD in the node's network namespace, ibctl-NODE (made by "driver start --netns"),
 as "ip netns exec" does, with the driver's sysfs files where programs look for them:

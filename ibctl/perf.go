@@ -44,6 +44,7 @@ by the link's rate, which is printed beside the throughput. The stream stops wit
 	cmd.Flags().StringVarP(&o.Dev, "interface", "I", "", "send through this interface")
 	cmd.Flags().Float64VarP(&o.Seconds, "time", "t", 1, "seconds to stream")
 	cmd.Flags().IntVarP(&o.Length, "length", "l", 0, "UDP payload bytes (default: fill the MTU)")
+	_ = cmd.RegisterFlagCompletionFunc("interface", completeLinks(f))
 	return withMan(cmd, perfMan)
 }
 

@@ -144,10 +144,12 @@ refused.`,
 	// here, or -n NODE before "ping".
 	fl.StringVar(&f.Globals.Node, "node", "", "node of the fabric to act on (default: the first, node0)")
 	_ = cmd.RegisterFlagCompletionFunc("node", completeNodes(f))
+	_ = cmd.RegisterFlagCompletionFunc("interface", completeLinks(f))
 	fl.IntVarP(&o.Size, "size", "s", 56, "ICMP data bytes")
 	fl.Float64VarP(&o.Interval, "interval", "i", 1, "seconds between requests")
 	fl.Float64VarP(&o.Wait, "timeout", "W", 1, "seconds to wait for each reply")
 	fl.StringVarP(&o.PMTU, "pmtudisc", "M", "want", "path MTU discovery: do (set DF, refuse larger), want (fragment larger) or dont (never DF)")
+	_ = cmd.RegisterFlagCompletionFunc("pmtudisc", cobra.FixedCompletions([]string{"do", "dont", "want"}, cobra.ShellCompDirectiveNoFileComp))
 	return withMan(cmd, pingMan)
 }
 

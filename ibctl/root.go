@@ -53,6 +53,13 @@ Options before the command are ip's global options, abbreviated as ip 6.1 reads 
 	root.Flags().BoolVar(&g.Force, "force", false, "with --batch: go on after a failing line")
 	root.Flags().BoolP("version", "V", false, "print the version and the revision ibctl was built from")
 	_ = root.RegisterFlagCompletionFunc("node", completeNodes(f))
+	_ = root.RegisterFlagCompletionFunc("socket", completeFiles)
+	_ = root.RegisterFlagCompletionFunc("state-dir", completeDirs)
+	_ = root.RegisterFlagCompletionFunc("batch", completeFiles)
+	_ = root.RegisterFlagCompletionFunc("family", cobra.FixedCompletions([]string{"inet", "inet6", "link"}, cobra.ShellCompDirectiveNoFileComp))
+	// Devices, features, nodes, sys paths, addresses and numbers are no
+	// file names: only what completes to a file (completeFiles) offers them.
+	root.CompletionOptions.SetDefaultShellCompDirective(cobra.ShellCompDirectiveNoFileComp)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Msg: err.Error()} })
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)

@@ -32,9 +32,10 @@ func NewCmdHCA(f *Factory, runF func(*HCAOptions) error) *cobra.Command {
 		}),
 	}
 	pkeys := &cobra.Command{
-		Use:   "pkeys [PORT]",
-		Short: "Show a port's P_Key table as smpquery pkeys does",
-		Args:  cobra.MaximumNArgs(1),
+		Use:               "pkeys [PORT]",
+		ValidArgsFunction: completeHCAPorts(f),
+		Short:             "Show a port's P_Key table as smpquery pkeys does",
+		Args:              cobra.MaximumNArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o := &HCAOptions{F: f, Verb: "pkeys", Port: 1}
 			if len(args) == 1 {
@@ -163,6 +164,7 @@ mtu is the IB MTU of its broadcast group (256, 512, 1024, 2048 or 4096; default 
 port, as a full member unless ":limited" follows.`,
 		Args:                  needAtLeast("PKEY"),
 		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completePartitionAdd(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			p, err := parsePartition(args)
 			if err != nil {
