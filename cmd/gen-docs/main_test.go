@@ -89,6 +89,9 @@ func TestManPages(t *testing.T) {
 		if strings.Contains(p, "[=") {
 			t.Errorf("%s: an option is shown with cobra's [=...]", name)
 		}
+		if strings.Contains(p, "`") {
+			t.Errorf("%s: a backquote of pflag's usage syntax is left in the text", name)
+		}
 	}
 }
 

@@ -80,7 +80,8 @@ func renderMan(cmd *cobra.Command) (string, error) {
 
 	w(".SH OPTIONS\n")
 	for _, fl := range options(cmd) {
-		w(".TP\n%s\n%s\n", flagTag(fl.flag, d.Synopsis), line(fl.prefix+sentence(fl.flag.Usage)))
+		_, usage := pflag.UnquoteUsage(fl.flag) // "module parameter `NAME=VALUE`" loses its quotes
+		w(".TP\n%s\n%s\n", flagTag(fl.flag, d.Synopsis), line(fl.prefix+sentence(usage)))
 	}
 	if cmd.HasParent() {
 		w(".PP\nThe options of\n.BR ibctl (8)\n(\\fB\\-n\\fR \\fINODE\\fR, \\fB\\-j\\fR, \\fB\\-p\\fR, \\fB\\-s\\fR, \\fB\\-\\-socket\\fR, ...) go before \\fB%s\\fR.\n",
