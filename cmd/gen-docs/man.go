@@ -43,8 +43,8 @@ func pageName(cmd *cobra.Command) string {
 
 // renderMan writes cmd's page in the man(7) macros.
 func renderMan(cmd *cobra.Command) (string, error) {
-	d, ok := ibctl.ManDoc{}, false
-	if d, ok = ibctl.ManDocOf(cmd); !ok {
+	d, ok := ibctl.ManDocOf(cmd)
+	if !ok {
 		return "", fmt.Errorf("%s: no man page text", cmd.CommandPath())
 	}
 	name := pageName(cmd)
