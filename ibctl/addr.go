@@ -81,7 +81,7 @@ GUID with 0x02 ORed into its first byte), and going down removes every IPv6 addr
 		newAddrVerb(f, runF, "flush", []string{"f", "fl", "flu", "flus"}, "Delete the addresses a selector picks (ip address flush)"),
 		helpVerb(),
 	)
-	return withMan(cmd, addrMan)
+	return cmd
 }
 
 func newAddrVerb(f *Factory, runF func(*AddrOptions) error, verb string, aliases []string, short string) *cobra.Command {
@@ -314,7 +314,7 @@ func completeAddrArgs(f *Factory, verb string) func(*cobra.Command, []string, st
 	}
 }
 
-var addrMan = ManDoc{
+var _ = registerMan("ibctl addr", ManDoc{
 	Synopsis: []string{
 		"ibctl addr add IFADDR dev IFNAME",
 		"ibctl addr del IFADDR dev IFNAME",
@@ -331,4 +331,4 @@ var addrMan = ManDoc{
 		{"ibctl -s addr flush dev ib0 scope global", "Deletes ib0's global addresses, printing each round."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-link(8)", "ibctl-neigh(8)", "ibctl-route(8)", "ip-address(8)"},
-}
+})

@@ -102,7 +102,7 @@ stands for. Files have link type INFINIBAND (247); the text shows one line per p
 	})
 	_ = cmd.RegisterFlagCompletionFunc("write", completeFiles)
 	_ = cmd.RegisterFlagCompletionFunc("linktype", cobra.FixedCompletions([]string{"LINUX_SLL", "IPOIB"}, cobra.ShellCompDirectiveNoFileComp))
-	return withMan(cmd, captureMan)
+	return cmd
 }
 
 // parse checks the options as tcpdump does before it opens the device.
@@ -285,7 +285,7 @@ func plural(n uint64) string {
 	return "s"
 }
 
-var captureMan = ManDoc{
+var _ = registerMan("ibctl capture", ManDoc{
 	Synopsis: []string{
 		"ibctl capture -i DEV [ -c COUNT ] [ -w FILE ] [ -s SNAPLEN ] [ -e ] [ -y { LINUX_SLL | IPOIB } ] [ EXPRESSION ]",
 		"ibctl capture --fabric -i NODE/PORT [ -c COUNT ] [ -w FILE ] [ -s SNAPLEN ]",
@@ -297,4 +297,4 @@ var captureMan = ManDoc{
 		{"ibctl capture --fabric -i node0/1 -c 4", "Prints four InfiniBand packets crossing port 1 of node0's HCA."},
 	},
 	SeeAlso: []string{"ibctl(8)", "tcpdump(8)", "pcap-filter(7)", "tshark(1)"},
-}
+})

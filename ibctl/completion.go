@@ -13,7 +13,7 @@ import (
 // NewCmdCompletion is `ibctl completion bash|zsh|fish`; runF, when not
 // nil, gets the parsed options instead of printing the script.
 func NewCmdCompletion(f *Factory, runF func(*CompletionOptions) error) *cobra.Command {
-	return withMan(&cobra.Command{
+	return &cobra.Command{
 		Use:       "completion bash|zsh|fish",
 		Short:     "Print a shell completion script",
 		Long:      "Print a completion script for bash, zsh or fish. Device names, feature names and sys paths are completed from the running driver (it is not started for completion).",
@@ -27,7 +27,7 @@ func NewCmdCompletion(f *Factory, runF func(*CompletionOptions) error) *cobra.Co
 			}
 			return runOr(&CompletionOptions{F: f, Shell: args[0], Root: cmd.Root()}, runF, completionRun)
 		}),
-	}, completionMan)
+	}
 }
 
 // CompletionOptions are the inputs of `completion`.
@@ -173,7 +173,7 @@ func completeSysPath(f *Factory) func(*cobra.Command, []string, string) ([]strin
 	}
 }
 
-var completionMan = ManDoc{
+var _ = registerMan("ibctl completion", ManDoc{
 	Synopsis: []string{
 		"ibctl completion { bash | zsh | fish }",
 	},
@@ -188,7 +188,7 @@ var completionMan = ManDoc{
 		{"/usr/share/fish/vendor_completions.d/ibctl.fish", "The fish script (under /usr/local/share with the default PREFIX)."},
 	},
 	SeeAlso: []string{"ibctl(8)", "bash(1)", "zshcompsys(1)", "fish(1)"},
-}
+})
 
 // completeFiles lets the shell complete file names, for what is a file:
 // -b FILE, --socket, capture -w FILE, exec's program. Everything else

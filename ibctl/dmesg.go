@@ -48,7 +48,7 @@ as dmesg -c does (a message logged meanwhile stays); -C clears them without prin
 	cmd.Flags().BoolVarP(&o.Ctime, "ctime", "T", false, "print human-readable timestamps (ctime)")
 	cmd.Flags().BoolVarP(&o.ReadClear, "read-clear", "c", false, "clear the ring buffer after printing its contents")
 	cmd.Flags().BoolVarP(&o.Clear, "clear", "C", false, "clear the ring buffer")
-	return withMan(cmd, dmesgMan)
+	return cmd
 }
 
 func dmesgRun(o *DmesgOptions) (retErr error) {
@@ -133,7 +133,7 @@ func dmesgPrinter(r netlinkx.LogRecord, ctime bool, started int64) *Printer {
 	return p
 }
 
-var dmesgMan = ManDoc{
+var _ = registerMan("ibctl dmesg", ManDoc{
 	Synopsis: []string{
 		"ibctl dmesg [ -f ] [ -T ] [ -c | -C ]",
 	},
@@ -143,4 +143,4 @@ var dmesgMan = ManDoc{
 		{"ibctl -n node1 dmesg -f", "Prints node1's messages as they come, until interrupted."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-sys(8)", "dmesg(1)"},
-}
+})

@@ -91,7 +91,7 @@ the topology; driver stop removes the namespaces.`,
 	}
 	cmd.AddCommand(start, stop, status)
 	verbRequired(cmd)
-	return withMan(cmd, driverMan)
+	return cmd
 }
 
 func driverRun(o *DriverOptions) error {
@@ -266,7 +266,7 @@ func zombie(pid int) bool {
 // (a long perf run, say) finish first.
 const stopTimeout = 30 * time.Second
 
-var driverMan = ManDoc{
+var _ = registerMan("ibctl driver", ManDoc{
 	Synopsis: []string{
 		"ibctl driver start [ --foreground ] [ --recover ] [ --netns ] [ --topology FILE ] [ --param NAME=VALUE ]...",
 		"ibctl driver stop",
@@ -283,4 +283,4 @@ var driverMan = ManDoc{
 		{"/run/netns/ibctl-NODE", "The nodes' network namespaces (--netns)."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-exec(8)", "ibctl-sm(8)", "ibctl-dmesg(8)"},
-}
+})

@@ -83,7 +83,7 @@ is up down and up again. -g prints text only (ethtool 6.1 has no JSON for it).`,
 	fl.BoolVarP(&o.Statistics, "statistics", "S", false, "show statistics")
 	fl.SetInterspersed(false)
 	cmd.Flags().SetNormalizeFunc(nil)
-	return withMan(cmd, ethtoolMan)
+	return cmd
 }
 
 // parse checks the option letters and the arguments -K and -C take.
@@ -434,7 +434,7 @@ func parseParamArgs(opt string, args []string, lookup func(string) (ethtoolParam
 	return set, order, nil
 }
 
-var ethtoolMan = ManDoc{
+var _ = registerMan("ibctl ethtool", ManDoc{
 	Synopsis: []string{
 		"ibctl ethtool DEVICE",
 		"ibctl ethtool -i|--driver DEVICE",
@@ -454,4 +454,4 @@ var ethtoolMan = ManDoc{
 		{"ibctl ethtool -S ib0", "Shows the driver's statistics."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-link(8)", "ibctl-perf(8)", "ethtool(8)"},
-}
+})

@@ -71,7 +71,7 @@ killed it. Needs root and /dev/fuse.`,
 		}),
 	}
 	cmd.Flags().SetInterspersed(false)
-	return withMan(cmd, execMan)
+	return cmd
 }
 
 func execRun(o *ExecOptions) error {
@@ -326,7 +326,7 @@ func mountSys(b sysfsfuse.Backend, name string) (func(), error) {
 	return undo, nil
 }
 
-var execMan = ManDoc{
+var _ = registerMan("ibctl exec", ManDoc{
 	Synopsis: []string{
 		"ibctl [ -n NODE ] exec [ -- ] CMD [ ARG ]...",
 	},
@@ -350,4 +350,4 @@ var execMan = ManDoc{
 		{"/dev/fuse", "The device through which the driver serves /sys/class/net and the module's parameters."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-driver(8)", "ibctl-sys(8)", "ip-netns(8)"},
-}
+})

@@ -49,7 +49,7 @@ none (with -j an empty object for each link, as ip prints them).`,
 		newLinkVerb(f, runF, "set", []string{"change"}, "Change a link: up/down, mtu, ipoib mode and umcast (ip link set)"),
 		helpVerb(),
 	)
-	return withMan(cmd, linkMan)
+	return cmd
 }
 
 func newLinkVerb(f *Factory, runF func(*LinkOptions) error, verb string, aliases []string, short string) *cobra.Command {
@@ -235,7 +235,7 @@ func printLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.
 	return err
 }
 
-var linkMan = ManDoc{
+var _ = registerMan("ibctl link", ManDoc{
 	Synopsis: []string{
 		"ibctl link show [ -s [ -s ] ] [ [dev] DEVICE ] [ up ] [ type TYPE ]",
 		"ibctl link add link PARENT [ name NAME ] [ mtu MTU ] [ up ] type ipoib [ pkey PKEY ] [ mode { datagram | connected } ] [ umcast { 0 | 1 } ]",
@@ -252,4 +252,4 @@ var linkMan = ManDoc{
 		{"ibctl link delete ib0.8001", "Deletes the child."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-addr(8)", "ibctl-sys(8)", "ibctl-ethtool(8)", "ip-link(8)"},
-}
+})

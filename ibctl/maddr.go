@@ -40,7 +40,7 @@ func NewCmdMaddr(f *Factory, runF func(*MaddrOptions) error) *cobra.Command {
 	}
 	show.Flags().SetInterspersed(false)
 	cmd.AddCommand(show)
-	return withMan(cmd, maddrMan)
+	return cmd
 }
 
 func maddrRun(o *MaddrOptions) error {
@@ -156,7 +156,7 @@ func maddrPrinters(m netlinkx.Maddr, oneline bool) []*Printer {
 	return records
 }
 
-var maddrMan = ManDoc{
+var _ = registerMan("ibctl maddr", ManDoc{
 	Synopsis: []string{
 		"ibctl maddr [ show [ [ dev ] DEV ] ]",
 	},
@@ -165,4 +165,4 @@ var maddrMan = ManDoc{
 		{"ibctl -j maddr", "Shows every interface's multicast addresses as JSON."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-sm(8)", "ip-maddress(8)"},
-}
+})

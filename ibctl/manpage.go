@@ -1,13 +1,6 @@
 package ibctl
 
-import (
-	"encoding/json"
-
-	"github.com/spf13/cobra"
-)
-
-// manAnnotation is the key of a command's ManDoc among its Annotations.
-const manAnnotation = "man"
+import "github.com/spf13/cobra"
 
 // ManDoc is the hand-written part of the man page of a command that has a
 // page of its own (ibctl and each object: ibctl-link(8), ...), kept beside
@@ -33,33 +26,24 @@ type ManDoc struct {
 // exit status, a variable or a file, and what it means.
 type ManItem struct{ Tag, Text string }
 
-// withMan attaches d to cmd. A ManDoc holds only strings: encoding it
-// cannot fail (and a command left without one has no page, which the
-// man page tests report).
-func withMan(cmd *cobra.Command, d ManDoc) *cobra.Command {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return cmd
-	}
-	if cmd.Annotations == nil {
-		cmd.Annotations = map[string]string{}
-	}
-	cmd.Annotations[manAnnotation] = string(b)
-	return cmd
+// manDocs are the pages' texts by command path ("ibctl link"), each
+// registered beside its command.
+var manDocs = map[string]*ManDoc{}
+
+// registerMan makes d the page text of the command at path.
+func registerMan(path string, d ManDoc) *ManDoc {
+	manDocs[path] = &d
+	return &d
 }
 
-// ManDocOf is the ManDoc attached to cmd; false when it has none (its
-// page is its parent's).
+// ManDocOf is the page text of cmd; false when it has none (its page is
+// its parent's).
 func ManDocOf(cmd *cobra.Command) (ManDoc, bool) {
-	var d ManDoc
-	s, ok := cmd.Annotations[manAnnotation]
+	d, ok := manDocs[cmd.CommandPath()]
 	if !ok {
-		return d, false
+		return ManDoc{}, false
 	}
-	if err := json.Unmarshal([]byte(s), &d); err != nil {
-		return d, false
-	}
-	return d, true
+	return *d, true
 }
 
 // ManExitStatus is the exit status of every command but those with their

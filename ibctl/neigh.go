@@ -119,7 +119,7 @@ flush.").`,
 	}
 	flush.Flags().SetInterspersed(false)
 	cmd.AddCommand(show, flush, helpVerb())
-	return withMan(cmd, neighMan)
+	return cmd
 }
 
 // nudStateByName is ipneigh.c's nud_state_a2n: a state name (permanent,
@@ -406,7 +406,7 @@ func PrintNeigh(p *Printer, n netlinkx.Neigh, dev string) {
 	p.Text("\n")
 }
 
-var neighMan = ManDoc{
+var _ = registerMan("ibctl neigh", ManDoc{
 	Synopsis: []string{
 		"ibctl neigh show [ to PREFIX ] [ dev DEV ] [ nud STATE ]...",
 		"ibctl neigh flush [ to PREFIX ] [ dev DEV ] [ nud STATE ]...",
@@ -418,4 +418,4 @@ var neighMan = ManDoc{
 		{"ibctl -s neigh flush dev ib0", "Deletes ib0's entries but PERMANENT and NOARP ones, printing each round."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-addr(8)", "ibctl-ping(8)", "ip-neighbour(8)"},
-}
+})

@@ -45,7 +45,7 @@ by the link's rate, which is printed beside the throughput. The stream stops wit
 	cmd.Flags().Float64VarP(&o.Seconds, "time", "t", 1, "seconds to stream")
 	cmd.Flags().IntVarP(&o.Length, "length", "l", 0, "UDP payload bytes (default: fill the MTU)")
 	_ = cmd.RegisterFlagCompletionFunc("interface", completeLinks(f))
-	return withMan(cmd, perfMan)
+	return cmd
 }
 
 // parse checks the address, time and length.
@@ -109,7 +109,7 @@ func perfRun(o *PerfOptions) error {
 	return emit(o.F.IO.Out, o.F.Globals, p)
 }
 
-var perfMan = ManDoc{
+var _ = registerMan("ibctl perf", ManDoc{
 	Synopsis: []string{
 		"ibctl perf [ -I DEV ] [ -t SEC ] [ -l LEN ] ADDRESS",
 	},
@@ -118,4 +118,4 @@ var perfMan = ManDoc{
 		{"ibctl perf -I ib0.8001 -l 1400 10.1.0.2", "Streams 1400-byte datagrams through the child ib0.8001."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-ethtool(8)", "iperf3(1)"},
-}
+})

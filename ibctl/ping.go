@@ -150,7 +150,7 @@ refused.`,
 	fl.Float64VarP(&o.Wait, "timeout", "W", 1, "seconds to wait for each reply")
 	fl.StringVarP(&o.PMTU, "pmtudisc", "M", "want", "path MTU discovery: do (set DF, refuse larger), want (fragment larger) or dont (never DF)")
 	_ = cmd.RegisterFlagCompletionFunc("pmtudisc", cobra.FixedCompletions([]string{"do", "dont", "want"}, cobra.ShellCompDirectiveNoFileComp))
-	return withMan(cmd, pingMan)
+	return cmd
 }
 
 // parse checks the options as iputils does before it opens a socket.
@@ -431,7 +431,7 @@ var pmtuModes = sync.OnceValue(func() map[string]uint8 {
 	return map[string]uint8{"want": netlinkx.PMTUDiscWant, "do": netlinkx.PMTUDiscDo, "dont": netlinkx.PMTUDiscDont}
 })
 
-var pingMan = ManDoc{
+var _ = registerMan("ibctl ping", ManDoc{
 	Synopsis: []string{
 		"ibctl [ -n NODE ] ping [ -n ] [ -q ] [ -I DEV ] [ -c COUNT ] [ -w DEADLINE ] [ -s SIZE ] [ -i SEC ] [ -W SEC ] [ -M { do | dont | want } ] ADDRESS",
 	},
@@ -446,4 +446,4 @@ var pingMan = ManDoc{
 		{"2", "Any other error: a usage error, an unknown interface, no route."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-route(8)", "ibctl-neigh(8)", "ping(8)"},
-}
+})

@@ -40,7 +40,6 @@ Options before the command are ip's global options, abbreviated as ip 6.1 reads 
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	withMan(root, rootMan)
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.Node, "node", "n", "", "node of the fabric to act on (default: the first, node0)")
 	pf.StringVar(&g.Socket, "socket", "", "driver socket (default $IBCTL_SOCKET, $XDG_RUNTIME_DIR/ibctl/ibctl.sock or /run/ibctl/ibctl.sock)")
@@ -71,7 +70,7 @@ Options before the command are ip's global options, abbreviated as ip 6.1 reads 
 	return root
 }
 
-var rootMan = ManDoc{
+var _ = registerMan("ibctl", ManDoc{
 	Synopsis: []string{
 		"ibctl [ OPTIONS ] OBJECT { COMMAND | help }",
 		"ibctl [ -force ] -b[atch] FILE",
@@ -89,7 +88,7 @@ var rootMan = ManDoc{
 	SeeAlso: []string{"ibctl-link(8)", "ibctl-addr(8)", "ibctl-neigh(8)", "ibctl-maddr(8)", "ibctl-route(8)", "ibctl-ethtool(8)", "ibctl-sys(8)",
 		"ibctl-hca(8)", "ibctl-sm(8)", "ibctl-ping(8)", "ibctl-perf(8)", "ibctl-capture(8)", "ibctl-dmesg(8)", "ibctl-exec(8)",
 		"ibctl-driver(8)", "ibctl-completion(8)", "ibctl-version(8)", "ip(8)", "ethtool(8)"},
-}
+})
 
 // Run executes args and returns the exit status, printing any error as
 // one line "ibctl: <what>: <reason>".

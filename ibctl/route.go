@@ -38,7 +38,7 @@ func NewCmdRoute(f *Factory, runF func(*RouteOptions) error) *cobra.Command {
 	}
 	cmd.AddCommand(get)
 	verbRequired(cmd)
-	return withMan(cmd, routeMan)
+	return cmd
 }
 
 // routeFamily checks an address given to route get against the family
@@ -160,7 +160,7 @@ func rtProtoName(p uint8) string {
 	return strconv.Itoa(int(p))
 }
 
-var routeMan = ManDoc{
+var _ = registerMan("ibctl route", ManDoc{
 	Synopsis: []string{
 		"ibctl route get ADDRESS",
 	},
@@ -169,4 +169,4 @@ var routeMan = ManDoc{
 		{"ibctl -6 route get fe80::2%ib0", "Shows the route to a link-local IPv6 address through ib0."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-ping(8)", "ibctl-addr(8)", "ip-route(8)"},
-}
+})

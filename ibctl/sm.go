@@ -50,7 +50,7 @@ func NewCmdHCA(f *Factory, runF func(*HCAOptions) error) *cobra.Command {
 	}
 	cmd.AddCommand(show, pkeys)
 	defaultVerb(cmd, show)
-	return withMan(cmd, hcaMan)
+	return cmd
 }
 
 func hcaRun(o *HCAOptions) error {
@@ -197,7 +197,7 @@ port, as a full member unless ":limited" follows.`,
 	}
 	cmd.AddCommand(show, part, groups)
 	defaultVerb(cmd, show)
-	return withMan(cmd, smMan)
+	return cmd
 }
 
 func smRun(o *SMOptions) error {
@@ -526,7 +526,7 @@ func digitsEnd(s string) int {
 	return i
 }
 
-var hcaMan = ManDoc{
+var _ = registerMan("ibctl hca", ManDoc{
 	Synopsis: []string{
 		"ibctl hca [ show ]",
 		"ibctl hca pkeys [ PORT ]",
@@ -536,9 +536,9 @@ var hcaMan = ManDoc{
 		{"ibctl -n node1 hca pkeys 2", "Shows the P_Key table of port 2 of node1's HCA."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-sm(8)", "ibstat(8)", "smpquery(8)"},
-}
+})
 
-var smMan = ManDoc{
+var _ = registerMan("ibctl sm", ManDoc{
 	Synopsis: []string{
 		"ibctl sm [ show ]",
 		"ibctl sm groups",
@@ -554,4 +554,4 @@ var smMan = ManDoc{
 		{"ibctl sm partition del 0x8002", "Deletes the partition and its groups; interfaces in it lose their carrier."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-hca(8)", "ibctl-maddr(8)", "opensm(8)"},
-}
+})

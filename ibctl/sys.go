@@ -70,7 +70,7 @@ newline; --no-newline leaves it out, like echo -n) and fails as the kernel does.
 	}
 	cmd.AddCommand(read, write, ls)
 	verbRequired(cmd)
-	return withMan(cmd, sysMan)
+	return cmd
 }
 
 func sysRun(o *SysOptions) error {
@@ -163,7 +163,7 @@ func sysEntryPrinter(e netlinkx.SysEntry) *Printer {
 	return p
 }
 
-var sysMan = ManDoc{
+var _ = registerMan("ibctl sys", ManDoc{
 	Synopsis: []string{
 		"ibctl sys read PATH",
 		"ibctl sys write [ --no-newline ] PATH VALUE",
@@ -178,4 +178,4 @@ var sysMan = ManDoc{
 		{"ibctl sys write class/net/ib0/delete_child 0x8001", "Deletes the child."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-link(8)", "ibctl-exec(8)", "sysfs(5)"},
-}
+})

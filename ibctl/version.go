@@ -47,15 +47,15 @@ func printVersion(f *Factory) error {
 
 // NewCmdVersion is `ibctl version`, the same as `ibctl -V`.
 func NewCmdVersion(f *Factory) *cobra.Command {
-	return withMan(&cobra.Command{
+	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version and the revision ibctl was built from",
 		Args:  cobra.NoArgs,
 		RunE:  runE(func(*cobra.Command, []string) error { return printVersion(f) }),
-	}, versionMan)
+	}
 }
 
-var versionMan = ManDoc{
+var _ = registerMan("ibctl version", ManDoc{
 	Synopsis: []string{
 		"ibctl version",
 		"ibctl -V[ersion]",
@@ -64,4 +64,4 @@ var versionMan = ManDoc{
 		{"ibctl -V", "Prints \"ibctl utility, version v1.2.0, revision 0123456789ab of 2026-11-25T10:00:00Z\", as ip -V prints its version."},
 	},
 	SeeAlso: []string{"ibctl(8)"},
-}
+})
