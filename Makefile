@@ -7,7 +7,21 @@ RACE := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 # it the first time).
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build docs test bench fuzz vet clean
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the man pages and
+# the completions where man-db, bash-completion, zsh and fish look for them.
+# Debian's zsh reads /usr/local/share/zsh/site-functions and, for packages,
+# /usr/share/zsh/vendor-completions. Fish reads
+# $(PREFIX)/share/fish/vendor_completions.d when XDG_DATA_DIRS lists
+# $(PREFIX)/share (it always lists /usr/share).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/share/zsh/vendor-completions,$(PREFIX)/share/zsh/site-functions)
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+.PHONY: all build docs install uninstall test bench fuzz vet clean
 
 all: build docs
 
@@ -16,6 +30,18 @@ build:
 
 docs:
 	$(GO) run ./cmd/gen-docs man completions
+
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/ibctl
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 completions/ibctl.bash $(DESTDIR)$(BASHCOMPDIR)/ibctl
+	install -m 0644 completions/_ibctl $(DESTDIR)$(ZSHCOMPDIR)/_ibctl
+	install -m 0644 completions/ibctl.fish $(DESTDIR)$(FISHCOMPDIR)/ibctl.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ibctl $(DESTDIR)$(BASHCOMPDIR)/ibctl $(DESTDIR)$(ZSHCOMPDIR)/_ibctl $(DESTDIR)$(FISHCOMPDIR)/ibctl.fish
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8)))
 
 vet:
 	$(GO) vet ./...

@@ -313,3 +313,22 @@ func completeAddrArgs(f *Factory, verb string) func(*cobra.Command, []string, st
 		return []string{"dev", "brd", "broadcast", "label", "scope", "local"}, nd
 	}
 }
+
+var _ = registerMan("ibctl addr", ManDoc{
+	Synopsis: []string{
+		"ibctl addr add IFADDR dev IFNAME",
+		"ibctl addr del IFADDR dev IFNAME",
+		"ibctl addr show [ [ dev ] IFNAME ] [ up ]",
+		"ibctl addr flush [ [ dev ] IFNAME ] [ scope SCOPE-ID ] [ to PREFIX ] [ label PATTERN ] [ up ]",
+		"IFADDR := PREFIX [ broadcast ADDR | brd { ADDR | + | - } ] [ label LABEL ] [ scope SCOPE-ID ]",
+		"SCOPE-ID := [ host | link | global | site | nowhere | NUMBER ]",
+	},
+	Examples: []ManItem{
+		{"ibctl addr add 10.0.0.1/24 brd + dev ib0", "Adds 10.0.0.1/24 to ib0 with the broadcast address 10.0.0.255."},
+		{"ibctl -br -4 addr", "Shows each interface's state and IPv4 addresses on one line."},
+		{"ibctl -j addr show dev ib0", "Shows ib0's addresses as ip -j address show does."},
+		{"ibctl addr del 10.0.0.1/24 dev ib0", "Deletes the address."},
+		{"ibctl -s addr flush dev ib0 scope global", "Deletes ib0's global addresses, printing each round."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-link(8)", "ibctl-neigh(8)", "ibctl-route(8)", "ip-address(8)"},
+})

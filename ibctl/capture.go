@@ -92,7 +92,8 @@ decodes as RRoCE: Ethernet (addresses made up of the port GUID's first and last 
 bytes), IPv6 between the GIDs, UDP to port 4791 from the port rdma_get_udp_sport picks,
 checksum 0, then the BTH and what follows, and the ICRC over the RoCEv2 invariant
 fields; no LRH, GRH or VCRC. Link type EN10MB (1).`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: completeCaptureArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			if f.Globals.JSON {
 				return usagef("capture: -j: capture has no JSON output")
@@ -115,9 +116,13 @@ fields; no LRH, GRH or VCRC. Link type EN10MB (1).`,
 	fl.BoolVar(&o.Fabric, "fabric", false, "capture a fabric port's link (-i NODE/PORT) as InfiniBand packets")
 	fl.BoolVar(&o.RoCE, "roce", false, "with --fabric, write the packets as RoCEv2 over Ethernet (link type EN10MB)")
 	fl.BoolVar(&o.Pcapng, "pcapng", false, "write -w FILE as pcapng, one interface description per interface")
-	_ = cmd.RegisterFlagCompletionFunc("interface", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	_ = cmd.RegisterFlagCompletionFunc("interface", func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if fabric, _ := cmd.Flags().GetBool("fabric"); fabric {
+			return nodePorts(f), cobra.ShellCompDirectiveNoFileComp
+		}
 		return linkNames(f), cobra.ShellCompDirectiveNoFileComp
 	})
+	_ = cmd.RegisterFlagCompletionFunc("write", completeFiles)
 	_ = cmd.RegisterFlagCompletionFunc("linktype", cobra.FixedCompletions([]string{"LINUX_SLL", "IPOIB", "INFINIBAND", "ERF", "EN10MB"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -361,3 +366,19 @@ func plural(n uint64) string {
 	}
 	return "s"
 }
+
+var _ = registerMan("ibctl capture", ManDoc{
+	Synopsis: []string{
+		"ibctl capture -i DEV [ -c COUNT ] [ -w FILE [ --pcapng ] ] [ -s SNAPLEN ] [ -e ] [ -y { LINUX_SLL | IPOIB } ] [ EXPRESSION ]",
+		"ibctl capture --fabric -i NODE/PORT [ -i NODE/PORT ]... [ -c COUNT ] [ -w FILE [ --pcapng ] ] [ -s SNAPLEN ] [ -y { INFINIBAND | ERF | EN10MB } | --roce ]",
+		"EXPRESSION := { arp | rarp | ip | ip6 | icmp | icmp6 | host ADDR | not EXPRESSION | EXPRESSION and EXPRESSION | EXPRESSION or EXPRESSION | ( EXPRESSION ) }",
+	},
+	Examples: []ManItem{
+		{"ibctl capture -i ib0 -c 10 icmp", "Prints the next ten ICMP packets of ib0."},
+		{"ibctl capture -i ib0 -w ib0.pcap", "Writes ib0's packets to ib0.pcap until interrupted; tshark -r ib0.pcap reads it."},
+		{"ibctl capture --fabric -i node0/1 -c 4", "Prints four InfiniBand packets crossing port 1 of node0's HCA."},
+		{"ibctl capture --fabric -i node0/1 -i node1/1 -w fabric.pcapng", "Writes both ports' packets to one pcapng file, one interface per port."},
+		{"ibctl capture --fabric --roce -i node0/1 -w roce.pcap", "Writes port 1's packets as RoCEv2 over Ethernet, which Wireshark decodes as RRoCE."},
+	},
+	SeeAlso: []string{"ibctl(8)", "tcpdump(8)", "pcap-filter(7)", "tshark(1)"},
+})

@@ -1,7 +1,9 @@
 package ibctl
 
 import (
+	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/ibctl/ibctl/netlinkx"
@@ -169,4 +171,126 @@ func completeSysPath(f *Factory) func(*cobra.Command, []string, string) ([]strin
 		}
 		return out, nd
 	}
+}
+
+var _ = registerMan("ibctl completion", ManDoc{
+	Synopsis: []string{
+		"ibctl completion { bash | zsh | fish }",
+	},
+	Examples: []ManItem{
+		{"source <(ibctl completion bash)", "Completes ibctl in the running bash."},
+		{"source <(ibctl completion zsh); compdef _ibctl ibctl", "Completes ibctl in the running zsh (after compinit)."},
+		{"ibctl completion fish | source", "Completes ibctl in the running fish."},
+	},
+	Files: []ManItem{
+		{"/usr/share/bash-completion/completions/ibctl", "The bash script as make install PREFIX=/usr installs it (under /usr/local/share with the default PREFIX)."},
+		{"/usr/share/zsh/vendor-completions/_ibctl", "The zsh script (/usr/local/share/zsh/site-functions/_ibctl with the default PREFIX)."},
+		{"/usr/share/fish/vendor_completions.d/ibctl.fish", "The fish script (under /usr/local/share with the default PREFIX)."},
+	},
+	SeeAlso: []string{"ibctl(8)", "bash(1)", "zshcompsys(1)", "fish(1)"},
+})
+
+// completeFiles lets the shell complete file names, for what is a file:
+// -b FILE, --socket, capture -w FILE, exec's program. Everything else
+// completes no file names (the root's default directive).
+func completeFiles(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return nil, cobra.ShellCompDirectiveDefault
+}
+
+// completeDirs lets the shell complete directory names.
+func completeDirs(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return nil, cobra.ShellCompDirectiveFilterDirs
+}
+
+// completeLinks completes device names.
+func completeLinks(f *Factory) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return linkNames(f), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// nodePorts is every NODE/PORT of the fabric, as capture --fabric and sm
+// partition add's member take them.
+func nodePorts(f *Factory) []string {
+	c, ok := completionClient(f)
+	if !ok {
+		return nil
+	}
+	st, err := c.Status()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, n := range st.Nodes {
+		g := *f.Globals
+		g.NoSpawn, g.Node = true, n
+		c, err := f.Connect(&g)
+		if err != nil {
+			continue
+		}
+		h, err := c.HCA()
+		if err != nil {
+			continue
+		}
+		for _, p := range h.Ports {
+			out = append(out, fmt.Sprintf("%s/%d", n, p.Num))
+		}
+	}
+	return out
+}
+
+// completeHCAPorts completes hca pkeys' PORT: the node's port numbers.
+func completeHCAPorts(f *Factory) cobra.CompletionFunc {
+	return func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		nd := cobra.ShellCompDirectiveNoFileComp
+		if len(args) > 0 {
+			return nil, nd
+		}
+		c, ok := completionClient(f)
+		if !ok {
+			return nil, nd
+		}
+		h, err := c.HCA()
+		if err != nil {
+			return nil, nd
+		}
+		var out []string
+		for _, p := range h.Ports {
+			out = append(out, strconv.FormatUint(uint64(p.Num), 10))
+		}
+		return out, nd
+	}
+}
+
+// completePartitionAdd completes sm partition add's keywords, IB MTUs,
+// membership and NODE/PORTs.
+func completePartitionAdd(f *Factory) cobra.CompletionFunc {
+	return func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		nd := cobra.ShellCompDirectiveNoFileComp
+		if len(args) == 0 {
+			return nil, nd // PKEY
+		}
+		switch args[len(args)-1] {
+		case "mtu":
+			return []string{"256", "512", "1024", "2048", "4096"}, nd
+		case "all":
+			return []string{"full", "limited"}, nd
+		case "member":
+			return nodePorts(f), nd
+		}
+		return []string{"mtu", "all", "member"}, nd
+	}
+}
+
+// completeCaptureArgs completes capture's filter expression; with
+// --fabric there is none.
+func completeCaptureArgs(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	nd := cobra.ShellCompDirectiveNoFileComp
+	if fabric, _ := cmd.Flags().GetBool("fabric"); fabric {
+		return nil, nd
+	}
+	if len(args) > 0 && args[len(args)-1] == "host" {
+		return nil, nd
+	}
+	return []string{"arp", "rarp", "ip", "ip6", "icmp", "icmp6", "host", "and", "or", "not"}, nd
 }

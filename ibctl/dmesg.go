@@ -132,3 +132,15 @@ func dmesgPrinter(r netlinkx.LogRecord, ctime bool, started int64) *Printer {
 	p.Any("msg", "%s\n", r.Text)
 	return p
 }
+
+var _ = registerMan("ibctl dmesg", ManDoc{
+	Synopsis: []string{
+		"ibctl dmesg [ -f ] [ -T ] [ -c | -C ]",
+	},
+	Examples: []ManItem{
+		{"ibctl sys write module/ib_ipoib/parameters/debug_level 1", "Enables the driver's debug messages ..."},
+		{"ibctl dmesg -T", "... and prints them with their wall-clock times."},
+		{"ibctl -n node1 dmesg -f", "Prints node1's messages as they come, until interrupted."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-sys(8)", "dmesg(1)"},
+})

@@ -71,6 +71,7 @@ the topology; driver stop removes the namespaces.`,
 	start.Flags().StringVar(&so.Topology, "topology", "", "fabric topology `FILE` (JSON)")
 	start.Flags().StringArrayVar(&so.Params, "param", nil, "module parameter `NAME=VALUE` (repeatable)")
 	start.Flags().BoolVar(&so.Netns, "netns", false, "give every node a network namespace (ibctl-NODE) with its interfaces as kernel netdevs (root)")
+	_ = start.RegisterFlagCompletionFunc("topology", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveFilterFileExt))
 	start.Flags().BoolVar(&so.Recover, "recover", false, "start from the intact records of a damaged journal, keeping a copy of it")
 	stop := &cobra.Command{
 		Use:   "stop",
@@ -264,3 +265,22 @@ func zombie(pid int) bool {
 // stopTimeout bounds the wait for a stopping driver: requests in progress
 // (a long perf run, say) finish first.
 const stopTimeout = 30 * time.Second
+
+var _ = registerMan("ibctl driver", ManDoc{
+	Synopsis: []string{
+		"ibctl driver start [ --foreground ] [ --recover ] [ --netns ] [ --topology FILE ] [ --param NAME=VALUE ]...",
+		"ibctl driver stop",
+		"ibctl driver status",
+	},
+	Examples: []ManItem{
+		{"ibctl driver start --param send_queue_size=256 --param debug_level=1", "Starts the driver in the background with two module parameters."},
+		{"ibctl -j driver status", "Shows whether the driver runs, its pid, socket, state directory, nodes and link count."},
+		{"ibctl driver start --recover", "Starts from the intact records of a damaged journal."},
+		{"ibctl driver stop", "Stops the driver; the next command that needs it starts it with the saved configuration."},
+	},
+	Files: []ManItem{
+		{"/var/lib/ibctl/store/journal.log.damaged-*", "A damaged journal, as driver start --recover left it."},
+		{"/run/netns/ibctl-NODE", "The nodes' network namespaces (--netns)."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-exec(8)", "ibctl-sm(8)", "ibctl-dmesg(8)"},
+})

@@ -433,3 +433,25 @@ func parseParamArgs(opt string, args []string, lookup func(string) (ethtoolParam
 	}
 	return set, order, nil
 }
+
+var _ = registerMan("ibctl ethtool", ManDoc{
+	Synopsis: []string{
+		"ibctl ethtool DEVICE",
+		"ibctl ethtool -i|--driver DEVICE",
+		"ibctl ethtool -k|--show-features DEVICE",
+		"ibctl ethtool -K|--features DEVICE FEATURE on|off ...",
+		"ibctl ethtool -c|--show-coalesce DEVICE",
+		"ibctl ethtool -C|--coalesce DEVICE [ rx-usecs N ] [ rx-frames N ]",
+		"ibctl ethtool -g|--show-ring DEVICE",
+		"ibctl ethtool -G|--set-ring DEVICE [ rx N ] [ tx N ]",
+		"ibctl ethtool -S|--statistics DEVICE",
+	},
+	Examples: []ManItem{
+		{"ibctl ethtool ib0", "Shows ib0's speed (lane rate times width), duplex and link state."},
+		{"ibctl ethtool -K ib0 tso off rx-checksum on", "Turns TCP segmentation offload off and receive checksumming on."},
+		{"ibctl ethtool -C ib0 rx-usecs 16 rx-frames 32", "Moderates receive interrupts: one per 32 packets or 16 microseconds."},
+		{"ibctl ethtool -G ib0 rx 512 tx 128", "Resizes the receive and send queues (an interface that is up goes down and up)."},
+		{"ibctl ethtool -S ib0", "Shows the driver's statistics."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-link(8)", "ibctl-perf(8)", "ethtool(8)"},
+})

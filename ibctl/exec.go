@@ -43,6 +43,7 @@ func NewCmdExec(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:                   "exec [-n NODE] [--] CMD [ARG]...",
 		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeFiles, // CMD and its arguments
 		Short:                 "Run a program on the node's emulated host: its network namespace and sysfs",
 		Long: `Run CMD in the node's network namespace, ibctl-NODE (made by "driver start --netns"),
 as "ip netns exec" does, with the driver's sysfs files where programs look for them:
@@ -324,3 +325,29 @@ func mountSys(b sysfsfuse.Backend, name string) (func(), error) {
 	}
 	return undo, nil
 }
+
+var _ = registerMan("ibctl exec", ManDoc{
+	Synopsis: []string{
+		"ibctl [ -n NODE ] exec [ -- ] CMD [ ARG ]...",
+	},
+	Examples: []ManItem{
+		{"ibctl driver start --netns", "Starts the driver with a network namespace for each node ..."},
+		{"ibctl -n node0 exec -- ip -d link show ib0", "... and runs the kernel's ip in node0's."},
+		{"ibctl exec -- sh -c 'echo 0x8001 > /sys/class/net/ib0/create_child'", "Creates a child through the sysfs file a script would write."},
+		{"ibctl -n node1 exec -- bash", "Opens a shell on node1."},
+	},
+	ExitStatus: []ManItem{
+		{"0-255", "CMD's exit status."},
+		{"126", "CMD was found but cannot be run."},
+		{"127", "CMD was not found."},
+		{"128+N", "Signal N killed CMD."},
+		{"1", "ibctl failed before running CMD (no namespace for the node, not root, no /dev/fuse)."},
+		{"2", "Usage error."},
+	},
+	Files: []ManItem{
+		{"/run/netns/ibctl-NODE", "The node's network namespace, made by driver start --netns."},
+		{"/etc/netns/ibctl-NODE", "Files bound over those of /etc for CMD."},
+		{"/dev/fuse", "The device through which the driver serves /sys/class/net and the module's parameters."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-driver(8)", "ibctl-sys(8)", "ip-netns(8)"},
+})

@@ -234,3 +234,22 @@ func printLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.
 	_, err := io.WriteString(w, text.String())
 	return err
 }
+
+var _ = registerMan("ibctl link", ManDoc{
+	Synopsis: []string{
+		"ibctl link show [ -s [ -s ] ] [ [dev] DEVICE ] [ up ] [ type TYPE ]",
+		"ibctl link add link PARENT [ name NAME ] [ mtu MTU ] [ up ] type ipoib [ pkey PKEY ] [ mode { datagram | connected } ] [ umcast { 0 | 1 } ]",
+		"ibctl link delete [ dev ] DEVICE",
+		"ibctl link set [ dev ] DEVICE [ up | down ] [ mtu MTU ] [ type ipoib [ mode { datagram | connected } ] [ umcast { 0 | 1 } ] ]",
+		"PKEY := 0x8001-0xffff",
+	},
+	Examples: []ManItem{
+		{"ibctl link show", "Shows every IPoIB link of the node, with the details of ip -d link show."},
+		{"ibctl -s -s link show ib0", "Shows ib0 with its statistics and error counters."},
+		{"ibctl link add link ib0 name ib0.8001 type ipoib pkey 0x8001 mode connected", "Creates a child of ib0 in partition 0x8001, in connected mode."},
+		{"ibctl link set ib0.8001 up mtu 65520", "Brings the child up with the largest MTU connected mode allows."},
+		{"ibctl link set dev ib0 type ipoib mode datagram umcast 1", "Switches ib0 to datagram mode and lets it receive user-level multicast."},
+		{"ibctl link delete ib0.8001", "Deletes the child."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-addr(8)", "ibctl-sys(8)", "ibctl-ethtool(8)", "ip-link(8)"},
+})

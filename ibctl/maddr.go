@@ -155,3 +155,14 @@ func maddrPrinters(m netlinkx.Maddr, oneline bool) []*Printer {
 	p.Any("maddr", "", addrs)
 	return records
 }
+
+var _ = registerMan("ibctl maddr", ManDoc{
+	Synopsis: []string{
+		"ibctl maddr [ show [ [ dev ] DEV ] ]",
+	},
+	Examples: []ManItem{
+		{"ibctl maddr show dev ib0", "Shows the multicast groups ib0 joined: link-layer (MGIDs) and IPv4."},
+		{"ibctl -j maddr", "Shows every interface's multicast addresses as JSON."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-sm(8)", "ip-maddress(8)"},
+})

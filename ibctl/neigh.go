@@ -405,3 +405,17 @@ func PrintNeigh(p *Printer, n netlinkx.Neigh, dev string) {
 	}
 	p.Text("\n")
 }
+
+var _ = registerMan("ibctl neigh", ManDoc{
+	Synopsis: []string{
+		"ibctl neigh show [ to PREFIX ] [ dev DEV ] [ nud STATE ]...",
+		"ibctl neigh flush [ to PREFIX ] [ dev DEV ] [ nud STATE ]...",
+		"STATE := { permanent | noarp | stale | reachable | none | incomplete | delay | probe | failed | all }",
+	},
+	Examples: []ManItem{
+		{"ibctl neigh show dev ib0", "Shows the neighbours ib0 resolved, with their 20-byte IPoIB hardware addresses."},
+		{"ibctl -j neigh show nud reachable", "Shows the reachable entries as JSON."},
+		{"ibctl -s neigh flush dev ib0", "Deletes ib0's entries but PERMANENT and NOARP ones, printing each round."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-addr(8)", "ibctl-ping(8)", "ip-neighbour(8)"},
+})

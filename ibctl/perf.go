@@ -44,6 +44,7 @@ by the link's rate, which is printed beside the throughput. The stream stops wit
 	cmd.Flags().StringVarP(&o.Dev, "interface", "I", "", "send through this interface")
 	cmd.Flags().Float64VarP(&o.Seconds, "time", "t", 1, "seconds to stream")
 	cmd.Flags().IntVarP(&o.Length, "length", "l", 0, "UDP payload bytes (default: fill the MTU)")
+	_ = cmd.RegisterFlagCompletionFunc("interface", completeLinks(f))
 	return cmd
 }
 
@@ -107,3 +108,14 @@ func perfRun(o *PerfOptions) error {
 	p.Any("cq_events_per_packet", "receive CQ events per packet %.4f\n", perPkt)
 	return emit(o.F.IO.Out, o.F.Globals, p)
 }
+
+var _ = registerMan("ibctl perf", ManDoc{
+	Synopsis: []string{
+		"ibctl perf [ -I DEV ] [ -t SEC ] [ -l LEN ] ADDRESS",
+	},
+	Examples: []ManItem{
+		{"ibctl perf -t 2 10.0.0.2", "Streams to 10.0.0.2 for two seconds and prints the throughput the receiver saw."},
+		{"ibctl perf -I ib0.8001 -l 1400 10.1.0.2", "Streams 1400-byte datagrams through the child ib0.8001."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-ethtool(8)", "iperf3(1)"},
+})

@@ -144,10 +144,12 @@ refused.`,
 	// here, or -n NODE before "ping".
 	fl.StringVar(&f.Globals.Node, "node", "", "node of the fabric to act on (default: the first, node0)")
 	_ = cmd.RegisterFlagCompletionFunc("node", completeNodes(f))
+	_ = cmd.RegisterFlagCompletionFunc("interface", completeLinks(f))
 	fl.IntVarP(&o.Size, "size", "s", 56, "ICMP data bytes")
 	fl.Float64VarP(&o.Interval, "interval", "i", 1, "seconds between requests")
 	fl.Float64VarP(&o.Wait, "timeout", "W", 1, "seconds to wait for each reply")
 	fl.StringVarP(&o.PMTU, "pmtudisc", "M", "want", "path MTU discovery: do (set DF, refuse larger), want (fragment larger) or dont (never DF)")
+	_ = cmd.RegisterFlagCompletionFunc("pmtudisc", cobra.FixedCompletions([]string{"do", "dont", "want"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -427,4 +429,21 @@ func rttSummary(us []int64) string {
 // pmtuModes are -M's values, built on first use.
 var pmtuModes = sync.OnceValue(func() map[string]uint8 {
 	return map[string]uint8{"want": netlinkx.PMTUDiscWant, "do": netlinkx.PMTUDiscDo, "dont": netlinkx.PMTUDiscDont}
+})
+
+var _ = registerMan("ibctl ping", ManDoc{
+	Synopsis: []string{
+		"ibctl [ -n NODE ] ping [ -n ] [ -q ] [ -I DEV ] [ -c COUNT ] [ -w DEADLINE ] [ -s SIZE ] [ -i SEC ] [ -W SEC ] [ -M { do | dont | want } ] ADDRESS",
+	},
+	Examples: []ManItem{
+		{"ibctl ping -c 3 10.0.0.2", "Sends three echo requests to 10.0.0.2 and prints ping's statistics."},
+		{"ibctl -n node1 ping -I ib0 -s 4000 -M do 10.0.0.1", "From node1, sends echoes of 4000 bytes that must not be fragmented."},
+		{"ibctl ping -c 1 fe80::202:c903:0:1001%ib0", "Pings a link-local IPv6 address through ib0."},
+	},
+	ExitStatus: []ManItem{
+		{"0", "A reply came (with -w and -c, COUNT replies came before the deadline)."},
+		{"1", "No reply came, or fewer than COUNT by the deadline."},
+		{"2", "Any other error: a usage error, an unknown interface, no route."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-route(8)", "ibctl-neigh(8)", "ping(8)"},
 })

@@ -52,6 +52,13 @@ Options before the command are ip's global options, abbreviated as ip 6.1 reads 
 	root.Flags().BoolVar(&g.Force, "force", false, "with --batch: go on after a failing line")
 	root.Flags().BoolP("version", "V", false, "print the version and the revision ibctl was built from")
 	_ = root.RegisterFlagCompletionFunc("node", completeNodes(f))
+	_ = root.RegisterFlagCompletionFunc("socket", completeFiles)
+	_ = root.RegisterFlagCompletionFunc("state-dir", completeDirs)
+	_ = root.RegisterFlagCompletionFunc("batch", completeFiles)
+	_ = root.RegisterFlagCompletionFunc("family", cobra.FixedCompletions([]string{"inet", "inet6", "link"}, cobra.ShellCompDirectiveNoFileComp))
+	// Devices, features, nodes, sys paths, addresses and numbers are no
+	// file names: only what completes to a file (completeFiles) offers them.
+	root.CompletionOptions.SetDefaultShellCompDirective(cobra.ShellCompDirectiveNoFileComp)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Msg: err.Error()} })
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
@@ -62,6 +69,26 @@ Options before the command are ip's global options, abbreviated as ip 6.1 reads 
 		NewCmdRoute(f, nil), NewCmdExec(f, nil), NewCmdCapture(f, nil), NewCmdDriver(f, nil), NewCmdCompletion(f, nil), NewCmdVersion(f))
 	return root
 }
+
+var _ = registerMan("ibctl", ManDoc{
+	Synopsis: []string{
+		"ibctl [ OPTIONS ] OBJECT { COMMAND | help }",
+		"ibctl [ -force ] -b[atch] FILE",
+		"ibctl -V[ersion]",
+		"OBJECT := { link | addr | neigh | maddr | route | ethtool | sys | hca | sm | ping | perf | capture | dmesg | exec | driver | completion | version }",
+		"OPTIONS := { -s[tatistics] | -d[etails] | -o[neline] | -br[ief] | -4 | -6 | -0 | -f[amily] { inet | inet6 | link } | -j[son] | -p[retty] | -n[etns] NODE | -h[elp] | -color=never | --socket PATH | --state-dir DIR | --no-spawn }",
+	},
+	Examples: []ManItem{
+		{"ibctl link add link ib0 name ib0.8001 type ipoib pkey 0x8001", "Creates a child interface of ib0 in partition 0x8001; the driver is started first if none runs."},
+		{"ibctl -br addr", "Shows each interface's state and addresses on one line."},
+		{"ibctl -n node1 -j -p link", "Shows the links of node1 of the fabric as indented JSON."},
+		{"ibctl -b - <<EOF\nlink set ib0 up\naddr add 10.0.0.1/24 dev ib0\nEOF", "Runs commands from standard input, stopping at the first that fails."},
+		{"ibctl sys write class/net/ib0/mode connected", "Switches ib0 to connected mode through its sysfs file."},
+	},
+	SeeAlso: []string{"ibctl-link(8)", "ibctl-addr(8)", "ibctl-neigh(8)", "ibctl-maddr(8)", "ibctl-route(8)", "ibctl-ethtool(8)", "ibctl-sys(8)",
+		"ibctl-hca(8)", "ibctl-sm(8)", "ibctl-ping(8)", "ibctl-perf(8)", "ibctl-capture(8)", "ibctl-dmesg(8)", "ibctl-exec(8)",
+		"ibctl-driver(8)", "ibctl-completion(8)", "ibctl-version(8)", "ip(8)", "ethtool(8)"},
+})
 
 // Run executes args and returns the exit status, printing any error as
 // one line "ibctl: <what>: <reason>".

@@ -159,3 +159,14 @@ func rtProtoName(p uint8) string {
 	}
 	return strconv.Itoa(int(p))
 }
+
+var _ = registerMan("ibctl route", ManDoc{
+	Synopsis: []string{
+		"ibctl route get ADDRESS",
+	},
+	Examples: []ManItem{
+		{"ibctl route get 10.0.0.2", "Shows the interface and source address that reach 10.0.0.2, and the path MTU a \"Frag needed\" answer left."},
+		{"ibctl -6 route get fe80::2%ib0", "Shows the route to a link-local IPv6 address through ib0."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-ping(8)", "ibctl-addr(8)", "ip-route(8)"},
+})

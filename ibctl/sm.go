@@ -32,9 +32,10 @@ func NewCmdHCA(f *Factory, runF func(*HCAOptions) error) *cobra.Command {
 		}),
 	}
 	pkeys := &cobra.Command{
-		Use:   "pkeys [PORT]",
-		Short: "Show a port's P_Key table as smpquery pkeys does",
-		Args:  cobra.MaximumNArgs(1),
+		Use:               "pkeys [PORT]",
+		ValidArgsFunction: completeHCAPorts(f),
+		Short:             "Show a port's P_Key table as smpquery pkeys does",
+		Args:              cobra.MaximumNArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o := &HCAOptions{F: f, Verb: "pkeys", Port: 1}
 			if len(args) == 1 {
@@ -163,6 +164,7 @@ mtu is the IB MTU of its broadcast group (256, 512, 1024, 2048 or 4096; default 
 port, as a full member unless ":limited" follows.`,
 		Args:                  needAtLeast("PKEY"),
 		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completePartitionAdd(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			p, err := parsePartition(args)
 			if err != nil {
@@ -523,3 +525,33 @@ func digitsEnd(s string) int {
 	}
 	return i
 }
+
+var _ = registerMan("ibctl hca", ManDoc{
+	Synopsis: []string{
+		"ibctl hca [ show ]",
+		"ibctl hca pkeys [ PORT ]",
+	},
+	Examples: []ManItem{
+		{"ibctl hca", "Shows the node's HCA and its ports as ibstat does."},
+		{"ibctl -n node1 hca pkeys 2", "Shows the P_Key table of port 2 of node1's HCA."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-sm(8)", "ibstat(8)", "smpquery(8)"},
+})
+
+var _ = registerMan("ibctl sm", ManDoc{
+	Synopsis: []string{
+		"ibctl sm [ show ]",
+		"ibctl sm groups",
+		"ibctl sm partition [ list ]",
+		"ibctl sm partition add PKEY [ mtu IB_MTU ] [ all { full | limited } ] [ member NODE/PORT[ :full | :limited ] ]...",
+		"ibctl sm partition del PKEY",
+		"IB_MTU := { 256 | 512 | 1024 | 2048 | 4096 }",
+	},
+	Examples: []ManItem{
+		{"ibctl sm partition add 0x8002 mtu 4096 all full", "Adds partition 0x8002 with every port a full member and a 4096-byte broadcast group."},
+		{"ibctl sm partition add 0x8003 member node0/1 member node1/1:limited", "Adds partition 0x8003 with one full and one limited member."},
+		{"ibctl sm groups", "Lists the multicast groups and their members."},
+		{"ibctl sm partition del 0x8002", "Deletes the partition and its groups; interfaces in it lose their carrier."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-hca(8)", "ibctl-maddr(8)", "opensm(8)"},
+})

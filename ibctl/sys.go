@@ -162,3 +162,20 @@ func sysEntryPrinter(e netlinkx.SysEntry) *Printer {
 	p.Any("mode", "", fmt.Sprintf("%04o", e.Mode&0o7777))
 	return p
 }
+
+var _ = registerMan("ibctl sys", ManDoc{
+	Synopsis: []string{
+		"ibctl sys read PATH",
+		"ibctl sys write [ --no-newline ] PATH VALUE",
+		"ibctl sys ls [ PATH ]",
+		"PATH := [ /sys/ ] { class/net/DEVICE/FILE | module/ib_ipoib/parameters/PARAMETER | kernel/debug/ipoib/FILE | ... }",
+	},
+	Examples: []ManItem{
+		{"ibctl sys write class/net/ib0/create_child 0x8001", "Creates the child ib0.8001, as echo 0x8001 > /sys/class/net/ib0/create_child does."},
+		{"ibctl sys read /sys/class/net/ib0.8001/pkey", "Prints the child's P_Key."},
+		{"ibctl sys write class/net/ib0/mode connected", "Switches ib0 to connected mode."},
+		{"ibctl sys ls module/ib_ipoib/parameters", "Lists the module's parameters."},
+		{"ibctl sys write class/net/ib0/delete_child 0x8001", "Deletes the child."},
+	},
+	SeeAlso: []string{"ibctl(8)", "ibctl-link(8)", "ibctl-exec(8)", "sysfs(5)"},
+})

@@ -54,3 +54,14 @@ func NewCmdVersion(f *Factory) *cobra.Command {
 		RunE:  runE(func(*cobra.Command, []string) error { return printVersion(f) }),
 	}
 }
+
+var _ = registerMan("ibctl version", ManDoc{
+	Synopsis: []string{
+		"ibctl version",
+		"ibctl -V[ersion]",
+	},
+	Examples: []ManItem{
+		{"ibctl -V", "Prints \"ibctl utility, version v1.2.0, revision 0123456789ab of 2026-11-25T10:00:00Z\", as ip -V prints its version."},
+	},
+	SeeAlso: []string{"ibctl(8)"},
+})

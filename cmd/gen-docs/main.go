@@ -1,15 +1,14 @@
-// Command gen-docs writes ibctl's man pages (one per command) and its bash,
-// zsh and fish completion scripts.
+// Command gen-docs writes ibctl's man pages (section 8, one for ibctl and
+// one per object, as ip(8) and ip-link(8)) and its bash, zsh and fish
+// completion scripts.
 package main
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/ibctl/ibctl/ibctl"
-	"github.com/spf13/cobra/doc"
 )
 
 func main() {
@@ -31,15 +30,22 @@ func run(manDir, compDir string) error {
 			return err
 		}
 	}
-	old, _ := filepath.Glob(filepath.Join(manDir, "*.1"))
-	for _, f := range old {
-		os.Remove(f)
+	for _, pat := range []string{"*.1", "*.8"} {
+		old, _ := filepath.Glob(filepath.Join(manDir, pat))
+		for _, f := range old {
+			if err := os.Remove(f); err != nil {
+				return err
+			}
+		}
 	}
-	// A fixed date keeps the pages reproducible (cobra would use today).
-	date := time.Date(2026, time.November, 25, 0, 0, 0, 0, time.UTC)
-	hdr := &doc.GenManHeader{Title: "IBCTL", Section: "1", Source: "ibctl", Manual: "ibctl manual", Date: &date}
-	if err := doc.GenManTree(root, hdr, manDir); err != nil {
-		return fmt.Errorf("man: %w", err)
+	for _, cmd := range manPages(root) {
+		page, err := renderMan(cmd)
+		if err != nil {
+			return fmt.Errorf("man: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(manDir, pageName(cmd)+"."+manSection), []byte(page), 0o644); err != nil {
+			return fmt.Errorf("man: %w", err)
+		}
 	}
 	write := func(name string, gen func(f *os.File) error) error {
 		f, err := os.Create(filepath.Join(compDir, name))
