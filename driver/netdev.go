@@ -219,6 +219,10 @@ func (n *stack) lookup(op string, index int32, name string) (*Netdev, error) {
 
 func (nd *Netdev) caps() fabric.Capabilities { return *nd.node.portSpec(nd.port).Caps }
 
+// enhanced reports whether the interface is mlx5's enhanced IPoIB netdev
+// (an rdma_netdev below ib_ipoib) rather than ib_ipoib's own.
+func (nd *Netdev) enhanced() bool { return nd.node.portSpec(nd.port).Enhanced() }
+
 // cmCapable is bit 0x80 of the hardware address: set when connected-mode
 // setup succeeded (ipoib_cm_dev_init).
 func (nd *Netdev) cmCapable() bool { return nd.caps().Connected }
