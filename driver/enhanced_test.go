@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -14,10 +15,21 @@ import (
 // enhanced IPoIB port and port 2 (ib1) a classic one.
 func newEnhancedDriver(t *testing.T) (*Driver, *Node) {
 	t.Helper()
+	return startEnhanced(t, nil, enhancedTopology())
+}
+
+func enhancedTopology() *fabric.Topology {
 	topo := fabric.DefaultTopology()
 	topo.Nodes[0].Ports[0].IPoIB = fabric.IPoIBEnhanced
 	topo.Nodes[0].Ports[0].Caps = nil
-	d, err := New(Options{Topology: topo, Log: func(string) {}, KernelRelease: "6.18.0-test"})
+	return topo
+}
+
+// startEnhanced starts a driver on st (nil: none) with topo (nil: the
+// saved one) and returns node0.
+func startEnhanced(t *testing.T, st *store.Store, topo *fabric.Topology) (*Driver, *Node) {
+	t.Helper()
+	d, err := New(Options{Store: st, Topology: topo, Log: func(string) {}, KernelRelease: "6.18.0-test"})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -199,5 +211,24 @@ func TestEnhancedRings(t *testing.T) {
 				t.Errorf("ib1 rings = %+v, want the module parameters", other)
 			}
 		})
+	}
+}
+
+// TestEnhancedKindSaved: the kind is part of the saved topology, so a
+// driver started again without a topology keeps the port enhanced.
+func TestEnhancedKindSaved(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	startEnhanced(t, st, enhancedTopology())
+	st.Close()
+	st = openStore(t, dir)
+	defer st.Close()
+	_, n := startEnhanced(t, st, nil)
+	if di, err := n.DriverInfo("ib0"); err != nil || di.Driver != "mlx5_core[ib_ipoib]" {
+		t.Fatalf("ib0 after restart: %+v, %v; want mlx5_core[ib_ipoib]", di, err)
+	}
+	wantErrno(t, n.SetMode("ib0", netlinkx.ModeConnected), unix.EINVAL)
+	if di, _ := n.DriverInfo("ib1"); di.Driver != "ib_ipoib" {
+		t.Fatalf("ib1 after restart: %+v, want ib_ipoib", di)
 	}
 }
