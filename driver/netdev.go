@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -98,6 +99,8 @@ type Netdev struct {
 	// sendQ and recvQ are priv->sendq_size and recvq_size as ethtool -G
 	// set them; zero is the module parameter's value.
 	sendQ, recvQ uint32
+	// brd is the broadcast address of IPv4 addresses added with one.
+	brd map[netip.Prefix]netip.Addr
 }
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -43,6 +44,8 @@ type devRecord struct {
 	SendQ    uint32   `json:"sendq_size,omitempty"` // absent: the module parameter
 	RecvQ    uint32   `json:"recvq_size,omitempty"`
 	Addrs    []string `json:"addrs,omitempty"`
+	// Brd maps an IPv4 address added with a broadcast address to it.
+	Brd map[string]string `json:"brd,omitempty"`
 }
 
 // devName is a device name saved byte for byte: the kernel accepts any
@@ -98,6 +101,12 @@ func (nd *Netdev) record() devRecord {
 	}
 	for _, p := range nd.node.ip.ConfiguredAddrs(nd.index) { // the automatic one is derived again at start
 		r.Addrs = append(r.Addrs, p.String())
+		if b, ok := nd.brd[p]; ok {
+			if r.Brd == nil {
+				r.Brd = map[string]string{}
+			}
+			r.Brd[p.String()] = b.String()
+		}
 	}
 	return r
 }
@@ -323,6 +332,13 @@ func (n *stack) restore() error {
 			continue
 		}
 		nd.loadAddrs(r.Addrs)
+		for a, b := range r.Brd {
+			p, err1 := netip.ParsePrefix(a)
+			ip, err2 := netip.ParseAddr(b)
+			if err1 == nil && err2 == nil {
+				nd.setBroadcast(p, ip)
+			}
+		}
 	}
 	n.syncMcastAll()
 	return nil
@@ -435,6 +451,15 @@ func (n *stack) checkRecords(records []devRecord) error {
 		for _, a := range r.Addrs {
 			if _, err := netip.ParsePrefix(a); err != nil {
 				return bad("address: %v", err)
+			}
+		}
+		for a, b := range r.Brd {
+			p, err := netip.ParsePrefix(a)
+			if err != nil || !slices.Contains(r.Addrs, a) || !p.Addr().Is4() {
+				return bad("broadcast of %q: no such IPv4 address", a)
+			}
+			if ip, err := netip.ParseAddr(b); err != nil || !ip.Is4() {
+				return bad("broadcast %q of %s: not an IPv4 address", b, a)
 			}
 		}
 	}
