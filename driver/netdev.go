@@ -55,6 +55,8 @@ type stack struct {
 	ip        *inet.Stack
 	klog      *klog
 	kern      *kernelNet // the node's namespace and kernel netdevs, nil without
+	// devIDLogged is dev_id_show's netdev_info_once: logged already.
+	devIDLogged bool
 }
 
 // Node is a handle on one node's stack: every control operation of the

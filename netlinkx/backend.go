@@ -51,7 +51,8 @@ type Node interface {
 	DriverInfo(dev string) (DriverInfo, error)
 	Stats(dev string) ([]Stat, error)
 
-	SysRead(path string) ([]byte, error)
+	// SysRead reads a sysfs file for the program comm (may be empty).
+	SysRead(path, comm string) ([]byte, error)
 	// SysWrite writes data as one write(2) and returns the byte count the
 	// store accepted.
 	SysWrite(path string, data []byte) (int, error)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/ibctl/ibctl/netlinkx/internal/wire"
@@ -372,9 +373,30 @@ func (c *Client) ibctl(cmd uint8, fn func(ae *netlink.AttributeEncoder)) (*netli
 	return netlink.NewAttributeDecoder(rest)
 }
 
-// SysRead reads a sysfs file.
+// SysRead reads a sysfs file as this program (its command name, what
+// the kernel's current->comm would be).
 func (c *Client) SysRead(path string) ([]byte, error) {
-	ad, err := c.ibctl(wire.CmdSysRead, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrPath, path) })
+	return c.SysReadAs(path, selfComm())
+}
+
+// selfComm is this process's command name (/proc/self/comm).
+func selfComm() string {
+	b, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+// SysReadAs reads a sysfs file for the program comm, which show
+// functions that log name (dev_id's).
+func (c *Client) SysReadAs(path, comm string) ([]byte, error) {
+	ad, err := c.ibctl(wire.CmdSysRead, func(ae *netlink.AttributeEncoder) {
+		ae.String(wire.AttrPath, path)
+		if comm != "" {
+			ae.String(wire.AttrComm, comm)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ func (f *fakeNode) DriverInfo(string) (DriverInfo, error) {
 func (f *fakeNode) Stats(string) ([]Stat, error) {
 	return []Stat{{"rx_packets", 1}, {"tx_packets", 2}}, nil
 }
-func (f *fakeNode) SysRead(p string) ([]byte, error) {
+func (f *fakeNode) SysRead(p, _ string) ([]byte, error) {
 	if p == "class/net/ib0/mtu" {
 		return []byte("2044\n"), nil
 	}

@@ -507,10 +507,12 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, "malformed attributes")
 	}
-	var path, dev string
+	var path, dev, comm string
 	var data []byte
 	for ad.Next() {
 		switch ad.Type() {
+		case wire.AttrComm:
+			comm = ad.String()
 		case wire.AttrPath:
 			path = ad.String()
 		case wire.AttrDev:
@@ -564,7 +566,7 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 		// ends the capture the connection ran (capture.go); acked alone
 		return nil, nil
 	case wire.CmdSysRead:
-		content, err := node.SysRead(path)
+		content, err := node.SysRead(path, comm)
 		if err != nil {
 			return nil, err
 		}
