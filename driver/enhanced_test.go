@@ -215,11 +215,13 @@ func TestEnhancedRings(t *testing.T) {
 }
 
 // TestEnhancedKindSaved: the kind is part of the saved topology, so a
-// driver started again without a topology keeps the port enhanced.
+// driver started again without a topology keeps the port enhanced; the
+// interface's channel count is saved with it.
 func TestEnhancedKindSaved(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
-	startEnhanced(t, st, enhancedTopology())
+	_, n0 := startEnhanced(t, st, enhancedTopology())
+	wantErrno(t, n0.SetChannels("ib0", netlinkx.ChannelsSet{unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT: 1}), 0)
 	st.Close()
 	st = openStore(t, dir)
 	defer st.Close()
@@ -228,6 +230,9 @@ func TestEnhancedKindSaved(t *testing.T) {
 		t.Fatalf("ib0 after restart: %+v, %v; want mlx5_core[ib_ipoib]", di, err)
 	}
 	wantErrno(t, n.SetMode("ib0", netlinkx.ModeConnected), unix.EINVAL)
+	if ch, err := n.Channels("ib0"); err != nil || ch != (netlinkx.Channels{CombinedMax: 2, Combined: 1}) {
+		t.Fatalf("ib0 channels after restart: %+v, %v; want 1 of 2 combined", ch, err)
+	}
 	if di, _ := n.DriverInfo("ib1"); di.Driver != "ib_ipoib" {
 		t.Fatalf("ib1 after restart: %+v, want ib_ipoib", di)
 	}

@@ -307,3 +307,77 @@ func (nd *Netdev) mlx5iRingSizes(rx, tx uint32) (uint32, uint32, error) {
 	}
 	return uint32(roundupPow2(int(rx))), uint32(roundupPow2(int(tx))), nil
 }
+
+// Channels is CHANNELS_GET. ib_ipoib has no get_channels, so ethnl's
+// prepare_data answers EOPNOTSUPP; enhanced IPoIB has mlx5i_get_channels
+// (mlx5e_ethtool_get_channels): combined channels only, up to one per CPU
+// (priv->max_nch), as many as the CPUs at first.
+func (n *Node) Channels(dev string) (netlinkx.Channels, error) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("channels", 0, dev)
+	if err != nil {
+		return netlinkx.Channels{}, err
+	}
+	if !nd.enhanced() {
+		return netlinkx.Channels{}, errorf("channels", dev, unix.EOPNOTSUPP, "")
+	}
+	return netlinkx.Channels{CombinedMax: emulatedCPUs, Combined: nd.combined()}, nil
+}
+
+// combined is the number of combined channels (priv->channels.params.num_channels).
+func (nd *Netdev) combined() uint32 {
+	if nd.channels != 0 {
+		return nd.channels
+	}
+	return emulatedCPUs
+}
+
+// SetChannels is CHANNELS_SET: ethnl_set_channels (net/ethtool/channels.c)
+// refuses a device without set_channels (EOPNOTSUPP), does nothing when
+// no count changes, refuses a count above its maximum and counts that
+// leave no RX or TX channel (EINVAL with extack messages); then
+// mlx5e_ethtool_set_channels switches to the new number of channels.
+func (n *Node) SetChannels(dev string, set netlinkx.ChannelsSet) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("channels", 0, dev)
+	if err != nil {
+		return err
+	}
+	if !nd.enhanced() {
+		return errorf("channels", dev, unix.EOPNOTSUPP, "")
+	}
+	cur := map[uint16]uint32{unix.ETHTOOL_A_CHANNELS_RX_COUNT: 0, unix.ETHTOOL_A_CHANNELS_TX_COUNT: 0,
+		unix.ETHTOOL_A_CHANNELS_OTHER_COUNT: 0, unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT: nd.combined()}
+	want := maps.Clone(cur)
+	mod := false
+	for typ, v := range set {
+		if _, ok := cur[typ]; ok {
+			mod = mod || v != cur[typ]
+			want[typ] = v
+		}
+	}
+	if !mod {
+		return nil
+	}
+	for _, typ := range []uint16{unix.ETHTOOL_A_CHANNELS_RX_COUNT, unix.ETHTOOL_A_CHANNELS_TX_COUNT, unix.ETHTOOL_A_CHANNELS_OTHER_COUNT} {
+		if want[typ] > 0 {
+			return errorf("channels", dev, unix.EINVAL, "requested channel count exceeds maximum")
+		}
+	}
+	combined := want[unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT]
+	if combined > emulatedCPUs {
+		return errorf("channels", dev, unix.EINVAL, "requested channel count exceeds maximum")
+	}
+	if combined == 0 {
+		return errorf("channels", dev, unix.EINVAL, "requested channel counts would result in no RX or TX channel")
+	}
+	if combined == nd.combined() {
+		return nil
+	}
+	return n.change([]*Netdev{nd}, func() error {
+		nd.channels = combined
+		return nil
+	})
+}

@@ -101,6 +101,9 @@ type Netdev struct {
 	// sendQ and recvQ are priv->sendq_size and recvq_size as ethtool -G
 	// set them; zero is the module parameter's value.
 	sendQ, recvQ uint32
+	// channels is the number of combined channels of an enhanced
+	// interface as ethtool -L set it; zero is the default, one per CPU.
+	channels uint32
 	// brd is the broadcast address of IPv4 addresses added with one.
 	brd map[netip.Prefix]netip.Addr
 }

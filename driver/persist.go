@@ -43,6 +43,7 @@ type devRecord struct {
 	RxFrames uint16   `json:"rx_frames,omitempty"`
 	SendQ    uint32   `json:"sendq_size,omitempty"` // absent: the module parameter
 	RecvQ    uint32   `json:"recvq_size,omitempty"`
+	Channels uint32   `json:"channels,omitempty"` // absent: one per CPU
 	Addrs    []string `json:"addrs,omitempty"`
 	// Brd maps an IPv4 address added with a broadcast address to it.
 	Brd map[string]string `json:"brd,omitempty"`
@@ -86,7 +87,7 @@ type nodeMeta struct {
 func (nd *Netdev) record() devRecord {
 	r := devRecord{Index: nd.index, Name: devName(nd.name), Port: nd.port, Legacy: nd.legacy, PKey: nd.pkey, QPN: nd.qpn,
 		Mode: nd.mode, Umcast: nd.umcast, Up: nd.up, Active: nd.active, MTU: nd.mtu, AdminMTU: nd.adminMTU, McastMTU: nd.mcastMTU,
-		NumTxQ: nd.numTxQ, RxUsecs: nd.rxUsecs, RxFrames: nd.rxFrames, SendQ: nd.sendQ, RecvQ: nd.recvQ, Wanted: []string{}}
+		NumTxQ: nd.numTxQ, RxUsecs: nd.rxUsecs, RxFrames: nd.rxFrames, SendQ: nd.sendQ, RecvQ: nd.recvQ, Channels: nd.channels, Wanted: []string{}}
 	if def := uint32(2 * nd.node.params.get("send_queue_size")); nd.txQLen != def {
 		q := nd.txQLen
 		r.TxQLen = &q
@@ -443,6 +444,9 @@ func (n *stack) checkRecords(records []devRecord) error {
 		if r.McastMTU > maxDatagram {
 			return bad("multicast mtu %d above the datagram maximum %d", r.McastMTU, maxDatagram)
 		}
+		if r.Channels > emulatedCPUs {
+			return bad("%d channels, above the maximum %d", r.Channels, emulatedCPUs)
+		}
 		for _, f := range r.Wanted {
 			if _, ok := featureIndex()[f]; !ok {
 				return bad("unknown feature %q", f)
@@ -498,6 +502,7 @@ func (nd *Netdev) load(r devRecord) {
 	nd.pkey, nd.mode, nd.umcast, nd.active = r.PKey, r.Mode, r.Umcast, r.Active
 	nd.mtu, nd.adminMTU, nd.mcastMTU = r.MTU, r.AdminMTU, r.McastMTU
 	nd.numTxQ, nd.rxUsecs, nd.rxFrames = r.NumTxQ, r.RxUsecs, r.RxFrames
+	nd.channels = r.Channels
 	nd.sendQ, nd.recvQ = r.SendQ, r.RecvQ
 	nd.txQLen = uint32(2 * nd.node.params.get("send_queue_size"))
 	if r.TxQLen != nil {

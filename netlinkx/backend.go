@@ -47,6 +47,8 @@ type Node interface {
 	SetCoalesce(dev string, set CoalesceSet) error
 	Rings(dev string) (Rings, error)
 	SetRings(dev string, set RingsSet) error
+	Channels(dev string) (Channels, error)
+	SetChannels(dev string, set ChannelsSet) error
 	LinkSettings(dev string) (LinkSettings, error)
 	DriverInfo(dev string) (DriverInfo, error)
 	Stats(dev string) ([]Stat, error)

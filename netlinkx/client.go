@@ -301,6 +301,25 @@ func (c *Client) Rings(dev string) (Rings, error) {
 	return unmarshalRings(b)
 }
 
+// Channels gets channel counts.
+func (c *Client) Channels(dev string) (Channels, error) {
+	msgs, err := c.ethtool(unix.ETHTOOL_MSG_CHANNELS_GET, dev)
+	if err != nil {
+		return Channels{}, err
+	}
+	b, err := single(msgs)
+	if err != nil {
+		return Channels{}, err
+	}
+	return unmarshalChannels(b)
+}
+
+// SetChannels sets channel counts (u32 attributes in order).
+func (c *Client) SetChannels(dev string, set ChannelsSet, order []uint16) error {
+	_, err := c.Execute(wire.FamilyEthtool, 0, marshalChannelsSet(dev, set, order))
+	return err
+}
+
 // SetRings sets ring sizes (attributes in order; ETHTOOL_A_RINGS_TX_PUSH
 // goes as a u8, the others as u32).
 func (c *Client) SetRings(dev string, set RingsSet, order []uint16) error {
