@@ -2,6 +2,7 @@ package driver
 
 import (
 	"errors"
+	"maps"
 	"net/netip"
 
 	"github.com/ibctl/ibctl/driver/header"
@@ -18,6 +19,12 @@ func (n *Node) Addrs() ([]netlinkx.Addr, error) {
 	devs := n.order.list()
 	n.d.mu.Unlock()
 	lists := make([][]inet.Address, len(devs))
+	brds := make([]map[netip.Prefix]netip.Addr, len(devs))
+	n.d.mu.Lock()
+	for i, nd := range devs {
+		brds[i] = maps.Clone(nd.brd)
+	}
+	n.d.mu.Unlock()
 	for i, nd := range devs {
 		lists[i] = n.ip.Addrs(nd.index)
 	}
@@ -26,7 +33,7 @@ func (n *Node) Addrs() ([]netlinkx.Addr, error) {
 		for i, nd := range devs {
 			for _, a := range lists[i] {
 				if a.Addr().Is4() == v4 {
-					m := addrMsg(nd, a.Prefix)
+					m := addrMsg(nd, a.Prefix, brds[i][a.Prefix])
 					if a.Secondary {
 						m.Flags |= unix.IFA_F_SECONDARY
 					}
@@ -38,17 +45,19 @@ func (n *Node) Addrs() ([]netlinkx.Addr, error) {
 	return out, nil
 }
 
-func addrMsg(nd *Netdev, p netip.Prefix) netlinkx.Addr {
+// addrMsg is the RTM_NEWADDR message of an address of nd. An IPv4
+// address has the broadcast address it was added with, if any: the
+// kernel sets ifa_broadcast only from IFA_BROADCAST (rtm_to_ifaddr,
+// net/ipv4/devinet.c), and ip 6.1 sends one only for "brd" or
+// "broadcast" (ipaddr_modify, ip/ipaddress.c), so that
+// `ip addr add 10.1.0.1/16 dev ib0` lists no "brd".
+func addrMsg(nd *Netdev, p netip.Prefix, brd netip.Addr) netlinkx.Addr {
 	a := netlinkx.Addr{Index: nd.index, PrefixLen: uint8(p.Bits()), Local: p.Addr().AsSlice(), Label: nd.name}
 	if p.Addr().Is4() {
 		a.Family = unix.AF_INET
 		a.Scope = unix.RT_SCOPE_UNIVERSE
-		if p.Bits() < 31 {
-			b := p.Masked().Addr().As4()
-			for i := p.Bits(); i < 32; i++ {
-				b[i/8] |= 0x80 >> (i % 8)
-			}
-			a.Broadcast = b[:]
+		if brd.Is4() {
+			a.Broadcast = brd.AsSlice()
 		}
 	} else {
 		a.Family = unix.AF_INET6
@@ -77,11 +86,39 @@ func (n *Node) AddAddr(a netlinkx.Addr) error {
 		// no inet6_dev below the IPv6 minimum MTU (ipv6_add_dev)
 		return errorf("addr add", nd.name, unix.EINVAL, "")
 	}
-	undo := n.ip.SnapshotAddrs(nd.index)
-	if err := n.ip.AddAddr(nd.index, netip.PrefixFrom(ip, int(a.PrefixLen))); errors.Is(err, inet.ErrAddrExists) {
+	brd, _ := netip.AddrFromSlice(a.Broadcast)
+	if !ip.Is4() || !brd.Is4() || brd.IsUnspecified() {
+		brd = netip.Addr{}
+	}
+	p := netip.PrefixFrom(ip, int(a.PrefixLen))
+	undoAddrs := n.ip.SnapshotAddrs(nd.index)
+	if err := n.ip.AddAddr(nd.index, p); errors.Is(err, inet.ErrAddrExists) {
 		return errorf("addr add", nd.name, unix.EEXIST, "")
 	}
+	old, had := nd.brd[p]
+	nd.setBroadcast(p, brd)
+	undo := func() {
+		undoAddrs()
+		if had {
+			nd.setBroadcast(p, old)
+		} else {
+			delete(nd.brd, p)
+		}
+	}
 	return n.commitAddrs(nd, undo)
+}
+
+// setBroadcast records the IPv4 broadcast address of p (none when brd is
+// not valid).
+func (nd *Netdev) setBroadcast(p netip.Prefix, brd netip.Addr) {
+	if !brd.IsValid() {
+		delete(nd.brd, p)
+		return
+	}
+	if nd.brd == nil {
+		nd.brd = map[netip.Prefix]netip.Addr{}
+	}
+	nd.brd[p] = brd
 }
 
 // commitAddrs saves nd's changed addresses, restoring them (undo) if that
@@ -104,9 +141,18 @@ func (n *Node) DelAddr(a netlinkx.Addr) error {
 		return err
 	}
 	ip, _ := netip.AddrFromSlice(a.Local)
-	undo := n.ip.SnapshotAddrs(nd.index)
+	undoAddrs := n.ip.SnapshotAddrs(nd.index)
 	if err := n.ip.DelAddr(nd.index, ip, int(a.PrefixLen)); errors.Is(err, inet.ErrAddrNotFound) {
 		return errorf("addr del", nd.name, unix.EADDRNOTAVAIL, "")
+	}
+	p := netip.PrefixFrom(ip, int(a.PrefixLen))
+	old, had := nd.brd[p]
+	delete(nd.brd, p)
+	undo := func() {
+		undoAddrs()
+		if had {
+			nd.setBroadcast(p, old)
+		}
 	}
 	return n.commitAddrs(nd, undo)
 }

@@ -73,6 +73,9 @@ func (nd *Netdev) sendqSize() uint32 {
 	if nd.sendQ != 0 {
 		return nd.sendQ
 	}
+	if nd.enhanced() {
+		return mlx5iDefaultSQ
+	}
 	return uint32(nd.node.params.get("send_queue_size"))
 }
 
@@ -80,6 +83,9 @@ func (nd *Netdev) sendqSize() uint32 {
 func (nd *Netdev) recvqSize() uint32 {
 	if nd.recvQ != 0 {
 		return nd.recvQ
+	}
+	if nd.enhanced() {
+		return mlx5iDefaultRQ
 	}
 	return uint32(nd.node.params.get("recv_queue_size"))
 }

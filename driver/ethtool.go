@@ -84,15 +84,45 @@ func (n *Node) LinkSettings(dev string) (netlinkx.LinkSettings, error) {
 // statNames are ipoib_gstrings_stats in order.
 var statNames = []string{"rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "tx_errors", "rx_dropped", "tx_dropped", "multicast"}
 
-// DriverInfo is ipoib_get_drvinfo.
+// DriverInfo is ipoib_get_drvinfo, or for enhanced IPoIB mlx5i_get_drvinfo
+// (mlx5/core/ipoib/ethtool.c): mlx5e_ethtool_get_drvinfo's firmware
+// version "%d.%d.%04d (%.16s)" with the board's PSID, and the driver
+// "mlx5_core[ib_ipoib]". Neither sets a version: the ethtool core reports
+// the kernel release.
 func (n *Node) DriverInfo(dev string) (netlinkx.DriverInfo, error) {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
-	if _, err := n.lookup("drvinfo", 0, dev); err != nil {
+	nd, err := n.lookup("drvinfo", 0, dev)
+	if err != nil {
 		return netlinkx.DriverInfo{}, err
 	}
-	return netlinkx.DriverInfo{Driver: "ib_ipoib", Version: n.d.release, Firmware: n.hw.Spec.Firmware,
-		BusInfo: n.hw.Spec.BusInfo, NStats: uint32(len(statNames))}, nil
+	di := netlinkx.DriverInfo{Driver: "ib_ipoib", Version: n.d.release, Firmware: n.hw.Spec.Firmware,
+		BusInfo: n.hw.Spec.BusInfo, NStats: uint32(len(statNames))}
+	if nd.enhanced() {
+		di.Driver = "mlx5_core[ib_ipoib]"
+		di.Firmware = mlx5FirmwareVersion(n.hw.Spec.Firmware, n.hw.Spec.Identity().BoardID)
+	}
+	return di, nil
+}
+
+// mlx5FirmwareVersion formats a firmware version as mlx5e_ethtool_get_drvinfo
+// does: major.minor.subminor with the subminor in 4 digits, then the board
+// ID in parentheses, cut to 16 characters. A version that is not three
+// numbers is shown as it is.
+func mlx5FirmwareVersion(fw, board string) string {
+	var maj, min, sub int
+	if n, err := fmt.Sscanf(fw, "%d.%d.%d", &maj, &min, &sub); err != nil || n != 3 {
+		return fw
+	}
+	if len(board) > 16 {
+		board = board[:16]
+	}
+	// ETHTOOL_FWVERS_LEN is 32: a longer string drops the board ID.
+	s := fmt.Sprintf("%d.%d.%04d (%s)", maj, min, sub, board)
+	if len(s) >= 32 {
+		s = fmt.Sprintf("%d.%d.%04d", maj, min, sub)
+	}
+	return s
 }
 
 // defaultRelease is the driver version reported when none is configured.
@@ -121,6 +151,17 @@ const (
 	maxQueueSize = 8192
 )
 
+// Enhanced IPoIB's rings (mlx5/core/en.h, ipoib/ipoib.c): 64 to 8192
+// entries (MLX5E_PARAMS_MINIMUM_LOG_RQ_SIZE/SQ_SIZE 6, MAXIMUM 13), a
+// receive queue of 512 (MLX5I_PARAMS_DEFAULT_LOG_RQ_SIZE 9) and a send
+// queue of 1024 (MLX5E_PARAMS_DEFAULT_LOG_SQ_SIZE 10).
+const (
+	mlx5iMinQueue  = 64
+	mlx5iMaxQueue  = 8192
+	mlx5iDefaultRQ = 512
+	mlx5iDefaultSQ = 1024
+)
+
 // Rings is RINGS_GET: ipoib_get_ring_param reports the interface's own
 // queue sizes (priv->recvq_size, sendq_size) under a maximum of
 // IPOIB_MAX_QUEUE_SIZE, and no mini or jumbo ring.
@@ -130,6 +171,10 @@ func (n *Node) Rings(dev string) (netlinkx.Rings, error) {
 	nd, err := n.lookup("rings", 0, dev)
 	if err != nil {
 		return netlinkx.Rings{}, err
+	}
+	if nd.enhanced() {
+		// mlx5e_ethtool_get_ringparam
+		return netlinkx.Rings{RxMax: mlx5iMaxQueue, TxMax: mlx5iMaxQueue, Rx: nd.recvqSize(), Tx: nd.sendqSize()}, nil
 	}
 	return netlinkx.Rings{RxMax: maxQueueSize, TxMax: maxQueueSize, Rx: nd.recvqSize(), Tx: nd.sendqSize()}, nil
 }
@@ -191,16 +236,35 @@ func (n *Node) SetRings(dev string, set netlinkx.RingsSet) error {
 			return errorf("rings", dev, unix.EINVAL, "requested ring size exceeds maximum")
 		}
 	}
-	rx, err := nd.ringSize("rx_pending", want[unix.ETHTOOL_A_RINGS_RX])
-	if err != nil {
-		return err
+	var rx, tx uint32
+	if nd.enhanced() {
+		rx, tx, err = nd.mlx5iRingSizes(want[unix.ETHTOOL_A_RINGS_RX], want[unix.ETHTOOL_A_RINGS_TX])
+	} else {
+		rx, err = nd.ringSize("rx_pending", want[unix.ETHTOOL_A_RINGS_RX])
+		if err == nil {
+			tx, err = nd.ringSize("tx_pending", want[unix.ETHTOOL_A_RINGS_TX])
+		}
 	}
-	tx, err := nd.ringSize("tx_pending", want[unix.ETHTOOL_A_RINGS_TX])
 	if err != nil {
 		return err
 	}
 	if rx == cur[unix.ETHTOOL_A_RINGS_RX] && tx == cur[unix.ETHTOOL_A_RINGS_TX] {
 		return nil
+	}
+	if nd.enhanced() {
+		// mlx5e_safe_switch_params opens new channels with the new sizes
+		// and switches to them: the interface stays up with its carrier.
+		return n.change([]*Netdev{nd}, func() error {
+			joined := nd.joined
+			if joined {
+				nd.leave()
+			}
+			nd.recvQ, nd.sendQ = rx, tx
+			if joined {
+				nd.join()
+			}
+			return nil
+		})
 	}
 	return n.change([]*Netdev{nd}, func() error {
 		wasUp := nd.up
@@ -229,4 +293,91 @@ func (nd *Netdev) ringSize(name string, v uint32) (uint32, error) {
 		nd.warn("ipoib_set_ring_param: %s should be power of two. %s is %d", name, name, r)
 	}
 	return r, nil
+}
+
+// mlx5iRingSizes is mlx5e_ethtool_set_ringparam's check of the sizes: at
+// least 64 each, refused with an extack message, then rounded up to a
+// power of two without a word (order_base_2).
+func (nd *Netdev) mlx5iRingSizes(rx, tx uint32) (uint32, uint32, error) {
+	if rx < mlx5iMinQueue {
+		return 0, 0, errorf("rings", nd.name, unix.EINVAL, "mlx5_core: rx (%d) < min (%d)", rx, mlx5iMinQueue)
+	}
+	if tx < mlx5iMinQueue {
+		return 0, 0, errorf("rings", nd.name, unix.EINVAL, "mlx5_core: tx (%d) < min (%d)", tx, mlx5iMinQueue)
+	}
+	return uint32(roundupPow2(int(rx))), uint32(roundupPow2(int(tx))), nil
+}
+
+// Channels is CHANNELS_GET. ib_ipoib has no get_channels, so ethnl's
+// prepare_data answers EOPNOTSUPP; enhanced IPoIB has mlx5i_get_channels
+// (mlx5e_ethtool_get_channels): combined channels only, up to one per CPU
+// (priv->max_nch), as many as the CPUs at first.
+func (n *Node) Channels(dev string) (netlinkx.Channels, error) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("channels", 0, dev)
+	if err != nil {
+		return netlinkx.Channels{}, err
+	}
+	if !nd.enhanced() {
+		return netlinkx.Channels{}, errorf("channels", dev, unix.EOPNOTSUPP, "")
+	}
+	return netlinkx.Channels{CombinedMax: emulatedCPUs, Combined: nd.combined()}, nil
+}
+
+// combined is the number of combined channels (priv->channels.params.num_channels).
+func (nd *Netdev) combined() uint32 {
+	if nd.channels != 0 {
+		return nd.channels
+	}
+	return emulatedCPUs
+}
+
+// SetChannels is CHANNELS_SET: ethnl_set_channels (net/ethtool/channels.c)
+// refuses a device without set_channels (EOPNOTSUPP), does nothing when
+// no count changes, refuses a count above its maximum and counts that
+// leave no RX or TX channel (EINVAL with extack messages); then
+// mlx5e_ethtool_set_channels switches to the new number of channels.
+func (n *Node) SetChannels(dev string, set netlinkx.ChannelsSet) error {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, err := n.lookup("channels", 0, dev)
+	if err != nil {
+		return err
+	}
+	if !nd.enhanced() {
+		return errorf("channels", dev, unix.EOPNOTSUPP, "")
+	}
+	cur := map[uint16]uint32{unix.ETHTOOL_A_CHANNELS_RX_COUNT: 0, unix.ETHTOOL_A_CHANNELS_TX_COUNT: 0,
+		unix.ETHTOOL_A_CHANNELS_OTHER_COUNT: 0, unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT: nd.combined()}
+	want := maps.Clone(cur)
+	mod := false
+	for typ, v := range set {
+		if _, ok := cur[typ]; ok {
+			mod = mod || v != cur[typ]
+			want[typ] = v
+		}
+	}
+	if !mod {
+		return nil
+	}
+	for _, typ := range []uint16{unix.ETHTOOL_A_CHANNELS_RX_COUNT, unix.ETHTOOL_A_CHANNELS_TX_COUNT, unix.ETHTOOL_A_CHANNELS_OTHER_COUNT} {
+		if want[typ] > 0 {
+			return errorf("channels", dev, unix.EINVAL, "requested channel count exceeds maximum")
+		}
+	}
+	combined := want[unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT]
+	if combined > emulatedCPUs {
+		return errorf("channels", dev, unix.EINVAL, "requested channel count exceeds maximum")
+	}
+	if combined == 0 {
+		return errorf("channels", dev, unix.EINVAL, "requested channel counts would result in no RX or TX channel")
+	}
+	if combined == nd.combined() {
+		return nil
+	}
+	return n.change([]*Netdev{nd}, func() error {
+		nd.channels = combined
+		return nil
+	})
 }

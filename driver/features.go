@@ -100,6 +100,7 @@ const (
 	fTSOECN      featureSet = 1 << 15 // tx-tcp-ecn-segmentation
 	fLRO         featureSet = 1 << 12 // rx-lro
 	fGROHW       featureSet = 1 << 51 // rx-gro-hw
+	fRxHash      featureSet = 1 << 35 // rx-hashing
 	// fixedOn is in features but not hw_features: SG (max_send_sge > 1),
 	// HIGHDMA and VLAN_CHALLENGED, always on and not changeable.
 	fixedOn featureSet = 1<<0 | 1<<4 | 1<<9 // tx-scatter-gather, highdma, vlan-challenged
@@ -112,12 +113,32 @@ const (
 	softwareOff featureSet = 1<<53 | 1<<55 | 1<<37 // rx-gro-list, rx-udp-gro-forwarding, tx-nocache-copy
 )
 
+// enhancedHW is what mlx5i_init (mlx5/core/ipoib/ipoib.c) puts in
+// hw_features of an enhanced IPoIB netdev: SG, IPv4 and IPv6 checksum,
+// GRO, TSO and TSO6, receive checksum and hashing. ipoib_set_dev_features
+// adds IPv4 checksum, receive checksum and TSO, which are among them.
+const enhancedHW = fSG | fIPCsum | fIPv6Csum | fTSO | fTSO6 | fRxCsum | fRxHash
+
+// fixed is what is in features but not hw_features: always on and not
+// changeable. Enhanced IPoIB offers SG as a changeable feature.
+func (nd *Netdev) fixed() featureSet {
+	if nd.enhanced() {
+		return fixedOn &^ fSG
+	}
+	return fixedOn
+}
+
 // hwFeatures is hw_features: what the HCA offers IPoIB plus the core's
-// changeable software features. LRO is offered on checksum-capable HCAs
-// as Documentation/infiniband/ipoib.rst describes it.
+// changeable software features (register_netdevice adds mangle-ID TSO
+// where TSO is). LRO is offered on checksum-capable HCAs as
+// Documentation/infiniband/ipoib.rst describes it, by the classic driver
+// only.
 func (nd *Netdev) hwFeatures() featureSet {
 	c := nd.caps()
 	hw := softwareDefaults | softwareOff
+	if nd.enhanced() {
+		return hw | enhancedHW | fTSOMangleID
+	}
 	if c.Checksum {
 		hw |= fIPCsum | fRxCsum | fLRO
 		if c.LSO {
@@ -140,7 +161,7 @@ func (nd *Netdev) initialWanted() featureSet {
 // through ipoib_fix_features and the core's netdev_fix_features.
 func (nd *Netdev) activeFeatures() featureSet {
 	hw := nd.hwFeatures()
-	f := fixedOn | (nd.wanted & hw)
+	f := nd.fixed() | (nd.wanted & hw)
 	// ipoib_fix_features: stateless offloads only in datagram mode.
 	if nd.mode == netlinkx.ModeConnected {
 		f &^= fIPCsum | fTSO | fLRO
@@ -166,7 +187,7 @@ func (nd *Netdev) activeFeatures() featureSet {
 
 func (nd *Netdev) features() []netlinkx.Feature {
 	hw, active := nd.hwFeatures(), nd.activeFeatures()
-	wanted := (nd.wanted & hw) | fixedOn
+	wanted := (nd.wanted & hw) | nd.fixed()
 	out := make([]netlinkx.Feature, len(featureNames))
 	for i, name := range featureNames {
 		bit := featureSet(1) << i

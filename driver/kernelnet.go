@@ -510,12 +510,12 @@ func (n *stack) kernelAdopt() {
 			// Gone already is no refusal: a link set down in the
 			// namespace takes its IPv6 addresses, and the driver's
 			// down did the same.
-			if err := node.DelAddr(addrMsg(c.nd, p)); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			if err := node.DelAddr(addrMsg(c.nd, p, netip.Addr{})); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
 				n.putBack(c.nd, fmt.Sprintf("ip addr del %s: %v", p, err))
 			}
 		}
 		for _, p := range c.add {
-			if err := node.AddAddr(addrMsg(c.nd, p)); err != nil && !errors.Is(err, unix.EEXIST) {
+			if err := node.AddAddr(addrMsg(c.nd, p, netip.Addr{})); err != nil && !errors.Is(err, unix.EEXIST) {
 				n.putBack(c.nd, fmt.Sprintf("ip addr add %s: %v", p, err))
 			}
 		}

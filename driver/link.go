@@ -1,9 +1,11 @@
 package driver
 
 import (
+	"fmt"
 	"github.com/ibctl/ibctl/netlinkx"
 	"github.com/ibctl/ibctl/sysfs"
 	"golang.org/x/sys/unix"
+	"strings"
 )
 
 // The optional capabilities the server finds by type assertion: a
@@ -154,6 +156,26 @@ func (n *Node) Device(name string) (sysfs.Device, error) {
 		dv.DevPort = uint16(nd.port - 1)
 	}
 	return dv, nil
+}
+
+// DevIDRead is told of each read of a dev_id file: IPoIB's dev_id_show
+// (ipoib_main.c) logs with netdev_info_once, the first time in the
+// module's life that a device whose dev_port is not 0 and equals its
+// dev_id (a parent on port 2 or later) is read, who reads it. netdev_info
+// prefixes the line with the parent device's driver and name, the HCA's
+// PCI function.
+func (n *Node) DevIDRead(dev, comm string) {
+	n.d.mu.Lock()
+	defer n.d.mu.Unlock()
+	nd, ok := n.byName[dev]
+	if !ok || nd.parent != nil || nd.port == 1 || n.devIDLogged {
+		return
+	}
+	n.devIDLogged = true
+	line := fmt.Sprintf("%s_core %s %s: \"%s\" wants to know my dev_id. Should it look at dev_port instead? "+
+		"See Documentation/ABI/testing/sysfs-class-net for more info.", strings.TrimSuffix(n.hw.Spec.Identity().Name, "_0"), n.hw.Spec.BusInfo, nd.name, comm)
+	n.klog.add(line)
+	n.d.log(n.name + " " + line)
 }
 
 // SetMode is the mode file's store.

@@ -116,15 +116,59 @@ func (n *Node) Maddrs() ([]netlinkx.Maddr, error) {
 	defer n.d.mu.Unlock()
 	var out []netlinkx.Maddr
 	for _, nd := range n.order.list() {
-		m := netlinkx.Maddr{Index: nd.index, Name: nd.name}
-		for _, g := range nd.mcGroups() {
-			hw := header.MulticastAddr(nd.mgidOf(g))
-			m.Link = append(m.Link, append([]byte(nil), hw[:]...))
-			m.Inet = append(m.Inet, g.AsSlice())
-		}
-		out = append(out, m)
+		out = append(out, nd.maddr())
 	}
 	return out, nil
+}
+
+// The all-nodes groups ipv6_add_dev joins (net/ipv6/addrconf.c).
+var (
+	allNodesLink  = netip.MustParseAddr("ff02::1")
+	allNodesIface = netip.MustParseAddr("ff01::1")
+)
+
+// maddr is what ip maddr lists of the interface, in the kernel's order.
+// The link addresses are the dev_mc list (/proc/net/dev_mcast) in the
+// order dev_mc_add appended them: ff02::1's, joined when the interface
+// registered with IPv6 (an MTU of at least 1280) and kept while it is
+// down, then 224.0.0.1's, joined at each up (ip_mc_up), then the
+// solicited-node groups'. ff01::1 has none: igmp6_group_added
+// (net/ipv6/mcast.c) maps no group below link-local scope. The IPv4
+// groups follow (/proc/net/igmp), then the IPv6 ones (/proc/net/igmp6),
+// each interface's newest first as ipv6_dev_mc_inc prepends them: the
+// solicited-node groups, ff02::1, then ff01::1 joined just before it.
+func (nd *Netdev) maddr() netlinkx.Maddr {
+	m := netlinkx.Maddr{Index: nd.index, Name: nd.name}
+	hw := func(g netip.Addr) {
+		a := header.MulticastAddr(nd.mgidOf(g))
+		m.Link = append(m.Link, append([]byte(nil), a[:]...))
+	}
+	v6 := nd.mtu >= header.IPv6MinMTU
+	var v4, snm []netip.Addr
+	for _, g := range nd.mcGroups() {
+		switch {
+		case g.Is4():
+			v4 = append(v4, g)
+		case g != allNodesLink:
+			snm = append(snm, g)
+		}
+	}
+	if v6 {
+		hw(allNodesLink)
+	}
+	for _, g := range append(v4, snm...) {
+		hw(g)
+	}
+	for _, g := range v4 {
+		m.Inet = append(m.Inet, g.AsSlice())
+	}
+	for _, g := range snm {
+		m.Inet = append(m.Inet, g.AsSlice())
+	}
+	if v6 {
+		m.Inet = append(m.Inet, allNodesLink.AsSlice(), allNodesIface.AsSlice())
+	}
+	return m
 }
 
 // mcgRecords are the _mcg records of the joined non-broadcast groups.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -54,6 +55,8 @@ type stack struct {
 	ip        *inet.Stack
 	klog      *klog
 	kern      *kernelNet // the node's namespace and kernel netdevs, nil without
+	// devIDLogged is dev_id_show's netdev_info_once: logged already.
+	devIDLogged bool
 }
 
 // Node is a handle on one node's stack: every control operation of the
@@ -98,6 +101,11 @@ type Netdev struct {
 	// sendQ and recvQ are priv->sendq_size and recvq_size as ethtool -G
 	// set them; zero is the module parameter's value.
 	sendQ, recvQ uint32
+	// channels is the number of combined channels of an enhanced
+	// interface as ethtool -L set it; zero is the default, one per CPU.
+	channels uint32
+	// brd is the broadcast address of IPv4 addresses added with one.
+	brd map[netip.Prefix]netip.Addr
 }
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
@@ -218,6 +226,10 @@ func (n *stack) lookup(op string, index int32, name string) (*Netdev, error) {
 }
 
 func (nd *Netdev) caps() fabric.Capabilities { return *nd.node.portSpec(nd.port).Caps }
+
+// enhanced reports whether the interface is mlx5's enhanced IPoIB netdev
+// (an rdma_netdev below ib_ipoib) rather than ib_ipoib's own.
+func (nd *Netdev) enhanced() bool { return nd.node.portSpec(nd.port).Enhanced() }
 
 // cmCapable is bit 0x80 of the hardware address: set when connected-mode
 // setup succeeded (ipoib_cm_dev_init).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -42,7 +43,10 @@ type devRecord struct {
 	RxFrames uint16   `json:"rx_frames,omitempty"`
 	SendQ    uint32   `json:"sendq_size,omitempty"` // absent: the module parameter
 	RecvQ    uint32   `json:"recvq_size,omitempty"`
+	Channels uint32   `json:"channels,omitempty"` // absent: one per CPU
 	Addrs    []string `json:"addrs,omitempty"`
+	// Brd maps an IPv4 address added with a broadcast address to it.
+	Brd map[string]string `json:"brd,omitempty"`
 }
 
 // devName is a device name saved byte for byte: the kernel accepts any
@@ -83,7 +87,7 @@ type nodeMeta struct {
 func (nd *Netdev) record() devRecord {
 	r := devRecord{Index: nd.index, Name: devName(nd.name), Port: nd.port, Legacy: nd.legacy, PKey: nd.pkey, QPN: nd.qpn,
 		Mode: nd.mode, Umcast: nd.umcast, Up: nd.up, Active: nd.active, MTU: nd.mtu, AdminMTU: nd.adminMTU, McastMTU: nd.mcastMTU,
-		NumTxQ: nd.numTxQ, RxUsecs: nd.rxUsecs, RxFrames: nd.rxFrames, SendQ: nd.sendQ, RecvQ: nd.recvQ, Wanted: []string{}}
+		NumTxQ: nd.numTxQ, RxUsecs: nd.rxUsecs, RxFrames: nd.rxFrames, SendQ: nd.sendQ, RecvQ: nd.recvQ, Channels: nd.channels, Wanted: []string{}}
 	if def := uint32(2 * nd.node.params.get("send_queue_size")); nd.txQLen != def {
 		q := nd.txQLen
 		r.TxQLen = &q
@@ -98,6 +102,12 @@ func (nd *Netdev) record() devRecord {
 	}
 	for _, p := range nd.node.ip.ConfiguredAddrs(nd.index) { // the automatic one is derived again at start
 		r.Addrs = append(r.Addrs, p.String())
+		if b, ok := nd.brd[p]; ok {
+			if r.Brd == nil {
+				r.Brd = map[string]string{}
+			}
+			r.Brd[p.String()] = b.String()
+		}
 	}
 	return r
 }
@@ -323,6 +333,13 @@ func (n *stack) restore() error {
 			continue
 		}
 		nd.loadAddrs(r.Addrs)
+		for a, b := range r.Brd {
+			p, err1 := netip.ParsePrefix(a)
+			ip, err2 := netip.ParseAddr(b)
+			if err1 == nil && err2 == nil {
+				nd.setBroadcast(p, ip)
+			}
+		}
 	}
 	n.syncMcastAll()
 	return nil
@@ -427,6 +444,9 @@ func (n *stack) checkRecords(records []devRecord) error {
 		if r.McastMTU > maxDatagram {
 			return bad("multicast mtu %d above the datagram maximum %d", r.McastMTU, maxDatagram)
 		}
+		if r.Channels > emulatedCPUs {
+			return bad("%d channels, above the maximum %d", r.Channels, emulatedCPUs)
+		}
 		for _, f := range r.Wanted {
 			if _, ok := featureIndex()[f]; !ok {
 				return bad("unknown feature %q", f)
@@ -435,6 +455,15 @@ func (n *stack) checkRecords(records []devRecord) error {
 		for _, a := range r.Addrs {
 			if _, err := netip.ParsePrefix(a); err != nil {
 				return bad("address: %v", err)
+			}
+		}
+		for a, b := range r.Brd {
+			p, err := netip.ParsePrefix(a)
+			if err != nil || !slices.Contains(r.Addrs, a) || !p.Addr().Is4() {
+				return bad("broadcast of %q: no such IPv4 address", a)
+			}
+			if ip, err := netip.ParseAddr(b); err != nil || !ip.Is4() {
+				return bad("broadcast %q of %s: not an IPv4 address", b, a)
 			}
 		}
 	}
@@ -473,6 +502,7 @@ func (nd *Netdev) load(r devRecord) {
 	nd.pkey, nd.mode, nd.umcast, nd.active = r.PKey, r.Mode, r.Umcast, r.Active
 	nd.mtu, nd.adminMTU, nd.mcastMTU = r.MTU, r.AdminMTU, r.McastMTU
 	nd.numTxQ, nd.rxUsecs, nd.rxFrames = r.NumTxQ, r.RxUsecs, r.RxFrames
+	nd.channels = r.Channels
 	nd.sendQ, nd.recvQ = r.SendQ, r.RecvQ
 	nd.txQLen = uint32(2 * nd.node.params.get("send_queue_size"))
 	if r.TxQLen != nil {

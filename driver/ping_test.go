@@ -340,14 +340,14 @@ func TestPingIPv6WithNeighbourDiscovery(t *testing.T) {
 	if len(members) != 2 || members["node1"] != 1 || members["node0"] != 8 {
 		t.Fatalf("solicited-node group members = %v", members)
 	}
-	// all-nodes, and the solicited-node groups of fd00::2 and of the
-	// link-local address fe80::202:c903:0:2001
+	// the solicited-node groups of fd00::2 and of the link-local address
+	// fe80::202:c903:0:2001, then all-nodes of link and interface scope
 	ms, _ := n1.Maddrs()
 	var groups []string
 	for _, g := range ms[0].Inet {
 		groups = append(groups, netip.AddrFrom16([16]byte(g)).String())
 	}
-	if fmt.Sprint(groups) != "[ff02::1 ff02::1:ff00:2 ff02::1:ff00:2001]" {
+	if fmt.Sprint(groups) != "[ff02::1:ff00:2 ff02::1:ff00:2001 ff02::1 ff01::1]" {
 		t.Fatalf("node1 ib0 multicast list = %v", groups)
 	}
 }

@@ -574,7 +574,7 @@ func TestAddrSecondaries(t *testing.T) {
 	}
 	e.ok("addr add 10.2.0.9/24 dev ib1")
 	out, _, _ := e.run("addr show dev ib1")
-	if want := "    inet 10.2.0.9/24 brd 10.2.0.255 scope global secondary ib1\n"; !strings.Contains(out, want) {
+	if want := "    inet 10.2.0.9/24 scope global secondary ib1\n"; !strings.Contains(out, want) {
 		t.Errorf("addr show lacks %q:\n%s", want, out)
 	}
 }
@@ -614,7 +614,7 @@ func TestAddrFlush(t *testing.T) {
 		{cmd: "addr flush label ib0*", left: ib1},
 		{cmd: "-s addr flush label ib1", stdout: round1(4), left: ib0},
 		{cmd: "-4 addr flush label ib?", left: "ib1 fd00::1/64, "},
-		{cmd: "-s -s addr flush dev ib0 to 10.4.0.1/32", stdout: "2: ib0    inet 10.4.0.1/8 brd 10.255.255.255 scope global secondary ib0\n" +
+		{cmd: "-s -s addr flush dev ib0 to 10.4.0.1/32", stdout: "2: ib0    inet 10.4.0.1/8 scope global secondary ib0\n" +
 			"       valid_lft forever preferred_lft forever\n" + round1(1), left: "ib0 10.3.0.1/8, ib0 127.0.0.9/8, " + ib1},
 		{cmd: "-s addr flush dev ib0 to 10.9.0.0/16", stdout: "Nothing to flush.\n", left: all},
 		{cmd: "addr flush label x", left: all},

@@ -118,7 +118,7 @@ func TestParseEthtoolCmd(t *testing.T) {
 		{argv: "-G ib0 tx 64 rx 300 tx 32", want: EthtoolOptions{Rings: true, Dev: "ib0", Args: []string{"tx", "64", "rx", "300", "tx", "32"},
 			RingsSet:   netlinkx.RingsSet{unix.ETHTOOL_A_RINGS_TX: 32, unix.ETHTOOL_A_RINGS_RX: 300},
 			RingsOrder: []uint16{unix.ETHTOOL_A_RINGS_TX, unix.ETHTOOL_A_RINGS_RX}}},
-		{argv: "-k -c ib0", err: `ethtool: only one of -i, -k, -K, -c, -C, -g, -G, -S may be given`},
+		{argv: "-k -c ib0", err: `ethtool: only one of -i, -k, -K, -c, -C, -g, -G, -l, -L, -S may be given`},
 		{argv: "-k ib0 tso", err: `ethtool: unexpected argument "tso"`},
 		{argv: "", err: `ethtool: missing DEVNAME (try "ibctl ethtool --help")`},
 		{argv: "-x ib0", err: `unknown shorthand flag: 'x' in -x`},

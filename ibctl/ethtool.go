@@ -22,6 +22,8 @@ type EthtoolOptions struct {
 	Coalesce     bool // -C
 	ShowRings    bool // -g
 	Rings        bool // -G
+	ShowChannels bool // -l
+	Channels     bool // -L
 	Statistics   bool // -S
 	Dev          string
 	Args         []string
@@ -31,6 +33,9 @@ type EthtoolOptions struct {
 	// RingsSet and RingsOrder are -G's parameters, parsed from Args.
 	RingsSet   netlinkx.RingsSet
 	RingsOrder []uint16
+	// ChannelsSet and ChannelsOrder are -L's parameters, parsed from Args.
+	ChannelsSet   netlinkx.ChannelsSet
+	ChannelsOrder []uint16
 }
 
 // NewCmdEthtool is `ibctl ethtool`: ethtool's option letters and output;
@@ -38,7 +43,7 @@ type EthtoolOptions struct {
 func NewCmdEthtool(f *Factory, runF func(*EthtoolOptions) error) *cobra.Command {
 	o := &EthtoolOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "ethtool [-i|-k|-K|-c|-C|-g|-G|-S] DEVICE [ARGS...]",
+		Use:   "ethtool [-i|-k|-K|-c|-C|-g|-G|-l|-L|-S] DEVICE [ARGS...]",
 		Short: "Query or control IPoIB device settings (ethtool)",
 		Long: `Query or control an IPoIB device as ethtool does, with its option letters and output:
 
@@ -50,6 +55,8 @@ func NewCmdEthtool(f *Factory, runF func(*EthtoolOptions) error) *cobra.Command 
   ibctl ethtool -C DEVICE rx-usecs N rx-frames N
   ibctl ethtool -g DEVICE                       ring sizes (send and receive queues)
   ibctl ethtool -G DEVICE rx N tx N             change ring sizes
+  ibctl ethtool -l DEVICE                       channels (enhanced IPoIB only)
+  ibctl ethtool -L DEVICE combined N            change the number of channels
   ibctl ethtool -S DEVICE                       statistics
 
 Checksum offload and LSO are off in connected mode and come back in datagram mode; LRO
@@ -59,13 +66,18 @@ supported", values above 65535 with "Invalid argument".
 
 Ring sizes are the interface's own, from send_queue_size and recv_queue_size when it
 is created: -G takes 2 to 8192, rounds up to a power of two, and takes an interface that
-is up down and up again. -g prints text only (ethtool 6.1 has no JSON for it).`,
+is up down and up again. -g prints text only (ethtool 6.1 has no JSON for it).
+
+An enhanced IPoIB port (mlx5's) reports mlx5's driver name, features, rings (64 to
+8192, 512 receive and 1024 send at first) and channels (combined, one per CPU);
+the classic driver has no channels: -l and -L fail with "Operation not supported".`,
 		DisableFlagsInUseLine: true,
 		Args:                  needAtLeast("DEVNAME"),
 		ValidArgsFunction:     completeEthtoolArgs(f, o),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			o.Dev, o.Args = args[0], args[1:]
 			o.CoalesceSet, o.CoalesceOrder, o.RingsSet, o.RingsOrder = netlinkx.CoalesceSet{}, nil, netlinkx.RingsSet{}, nil
+			o.ChannelsSet, o.ChannelsOrder = netlinkx.ChannelsSet{}, nil
 			if err := o.parse(); err != nil {
 				return err
 			}
@@ -80,6 +92,8 @@ is up down and up again. -g prints text only (ethtool 6.1 has no JSON for it).`,
 	fl.BoolVarP(&o.Coalesce, "coalesce", "C", false, "change interrupt moderation")
 	fl.BoolVarP(&o.ShowRings, "show-ring", "g", false, "show ring sizes")
 	fl.BoolVarP(&o.Rings, "set-ring", "G", false, "change ring sizes")
+	fl.BoolVarP(&o.ShowChannels, "show-channels", "l", false, "show channel counts")
+	fl.BoolVarP(&o.Channels, "set-channels", "L", false, "change channel counts")
 	fl.BoolVarP(&o.Statistics, "statistics", "S", false, "show statistics")
 	fl.SetInterspersed(false)
 	cmd.Flags().SetNormalizeFunc(nil)
@@ -89,15 +103,16 @@ is up down and up again. -g prints text only (ethtool 6.1 has no JSON for it).`,
 // parse checks the option letters and the arguments -K and -C take.
 func (o *EthtoolOptions) parse() error {
 	n := 0
-	for _, b := range []bool{o.Driver, o.ShowFeatures, o.Features, o.ShowCoalesce, o.Coalesce, o.ShowRings, o.Rings, o.Statistics} {
+	for _, b := range []bool{o.Driver, o.ShowFeatures, o.Features, o.ShowCoalesce, o.Coalesce, o.ShowRings, o.Rings,
+		o.ShowChannels, o.Channels, o.Statistics} {
 		if b {
 			n++
 		}
 	}
 	if n > 1 {
-		return usagef("ethtool: only one of -i, -k, -K, -c, -C, -g, -G, -S may be given")
+		return usagef("ethtool: only one of -i, -k, -K, -c, -C, -g, -G, -l, -L, -S may be given")
 	}
-	if len(o.Args) > 0 && !o.Features && !o.Coalesce && !o.Rings {
+	if len(o.Args) > 0 && !o.Features && !o.Coalesce && !o.Rings && !o.Channels {
 		return usagef("ethtool: unexpected argument %q", o.Args[0])
 	}
 	if o.Features {
@@ -114,6 +129,12 @@ func (o *EthtoolOptions) parse() error {
 	if o.Rings {
 		var err error
 		if o.RingsSet, o.RingsOrder, err = parseRingsArgs(o.Args); err != nil {
+			return err
+		}
+	}
+	if o.Channels {
+		var err error
+		if o.ChannelsSet, o.ChannelsOrder, err = parseChannelsArgs(o.Args); err != nil {
 			return err
 		}
 	}
@@ -167,6 +188,22 @@ func ethtoolRun(o *EthtoolOptions) error {
 	case o.Rings:
 		if err := c.SetRings(o.Dev, o.RingsSet, o.RingsOrder); err != nil {
 			return opError("ethtool -G "+o.Dev, err)
+		}
+		return nil
+	case o.ShowChannels:
+		if g.JSON {
+			// ethtool 6.1's -l has no JSON output.
+			return usagef("ethtool -l: JSON output not available for this subcommand")
+		}
+		ch, err := c.Channels(o.Dev)
+		if err != nil {
+			return opError("ethtool -l "+o.Dev, err)
+		}
+		_, err = io.WriteString(w, channelsText(o.Dev, ch))
+		return err
+	case o.Channels:
+		if err := c.SetChannels(o.Dev, o.ChannelsSet, o.ChannelsOrder); err != nil {
+			return opError("ethtool -L "+o.Dev, err)
 		}
 		return nil
 	case o.Statistics:
@@ -444,6 +481,8 @@ var _ = registerMan("ibctl ethtool", ManDoc{
 		"ibctl ethtool -C|--coalesce DEVICE [ rx-usecs N ] [ rx-frames N ]",
 		"ibctl ethtool -g|--show-ring DEVICE",
 		"ibctl ethtool -G|--set-ring DEVICE [ rx N ] [ tx N ]",
+		"ibctl ethtool -l|--show-channels DEVICE",
+		"ibctl ethtool -L|--set-channels DEVICE [ combined N ]",
 		"ibctl ethtool -S|--statistics DEVICE",
 	},
 	Examples: []ManItem{

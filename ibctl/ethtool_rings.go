@@ -65,3 +65,50 @@ func parseRingsArgs(args []string) (netlinkx.RingsSet, []uint16, error) {
 	})
 	return netlinkx.RingsSet(set), order, err
 }
+
+// channelsText is `ethtool -l` as ethtool 6.1 prints a CHANNELS_GET reply
+// (netlink/channels.c channels_reply_cb): "n/a" for a count the kernel
+// leaves out.
+func channelsText(dev string, c netlinkx.Channels) string {
+	var b strings.Builder
+	u32 := func(label string, v uint32, present bool) {
+		if present {
+			fmt.Fprintf(&b, "%s%d\n", label, v)
+		} else {
+			fmt.Fprintf(&b, "%sn/a\n", label)
+		}
+	}
+	fmt.Fprintf(&b, "Channel parameters for %s:\n", dev)
+	b.WriteString("Pre-set maximums:\n")
+	u32("RX:\t\t", c.RxMax, c.RxMax != 0)
+	u32("TX:\t\t", c.TxMax, c.TxMax != 0)
+	u32("Other:\t\t", c.OtherMax, c.OtherMax != 0)
+	u32("Combined:\t", c.CombinedMax, c.CombinedMax != 0)
+	b.WriteString("Current hardware settings:\n")
+	u32("RX:\t\t", c.Rx, c.RxMax != 0)
+	u32("TX:\t\t", c.Tx, c.TxMax != 0)
+	u32("Other:\t\t", c.Other, c.OtherMax != 0)
+	u32("Combined:\t", c.Combined, c.CombinedMax != 0)
+	return b.String()
+}
+
+// channelsParams are the names `ethtool -L` (6.1) accepts, built on
+// first use.
+var channelsParams = sync.OnceValue(func() map[string]ethtoolParam {
+	return map[string]ethtoolParam{
+		"rx":       {unix.ETHTOOL_A_CHANNELS_RX_COUNT, false},
+		"tx":       {unix.ETHTOOL_A_CHANNELS_TX_COUNT, false},
+		"other":    {unix.ETHTOOL_A_CHANNELS_OTHER_COUNT, false},
+		"combined": {unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT, false},
+	}
+})
+
+// parseChannelsArgs parses `-L DEV name value ...` as ethtool does (u32
+// values); with none ethtool 6.1 sends a request that changes nothing.
+func parseChannelsArgs(args []string) (netlinkx.ChannelsSet, []uint16, error) {
+	set, order, err := parseParamArgs("-L", args, func(name string) (ethtoolParam, bool) {
+		p, ok := channelsParams()[name]
+		return p, ok
+	})
+	return netlinkx.ChannelsSet(set), order, err
+}

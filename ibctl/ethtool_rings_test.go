@@ -57,7 +57,7 @@ func TestEthtoolRingsErrors(t *testing.T) {
 		{"ethtool -G ib0 tx 4294967296", "", "ibctl: ethtool -G: invalid value '4294967296' for parameter 'tx'\n", 2},
 		{"ethtool -G ib0 tx-push maybe", "", "ibctl: ethtool -G: invalid value 'maybe' for parameter 'tx-push'\n", 2},
 		{"ethtool -g ib0 rx 1", "", "ibctl: ethtool: unexpected argument \"rx\"\n", 2},
-		{"ethtool -g -G ib0 rx 1", "", "ibctl: ethtool: only one of -i, -k, -K, -c, -C, -g, -G, -S may be given\n", 2},
+		{"ethtool -g -G ib0 rx 1", "", "ibctl: ethtool: only one of -i, -k, -K, -c, -C, -g, -G, -l, -L, -S may be given\n", 2},
 		{"-j ethtool -g ib0", "", "ibctl: ethtool -g: JSON output not available for this subcommand\n", 2},
 		{"ethtool -g ib9", "", "ibctl: ethtool -g ib9: No such device (Cannot find device \"ib9\")\n", 1},
 	}

@@ -109,7 +109,7 @@ func TestEthtoolFeatureChanges(t *testing.T) {
 		{"ethtool -C ib0 rx-usecs abc", "", "ibctl: ethtool -C: invalid value 'abc' for parameter 'rx-usecs'\n", 2},
 		{"ethtool -C ib0 rx-usecs -1", "", "ibctl: ethtool -C: invalid value '-1' for parameter 'rx-usecs'\n", 2},
 		{"ethtool -k ib0 extra", "", "ibctl: ethtool: unexpected argument \"extra\"\n", 2},
-		{"ethtool -k -c ib0", "", "ibctl: ethtool: only one of -i, -k, -K, -c, -C, -g, -G, -S may be given\n", 2},
+		{"ethtool -k -c ib0", "", "ibctl: ethtool: only one of -i, -k, -K, -c, -C, -g, -G, -l, -L, -S may be given\n", 2},
 		{"ethtool -c ib9", "", "ibctl: ethtool -c ib9: No such device (Cannot find device \"ib9\")\n", 1},
 		{"ethtool", "", "ibctl: ethtool: missing DEVNAME (try \"ibctl ethtool --help\")\n", 2},
 	}

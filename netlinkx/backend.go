@@ -47,11 +47,14 @@ type Node interface {
 	SetCoalesce(dev string, set CoalesceSet) error
 	Rings(dev string) (Rings, error)
 	SetRings(dev string, set RingsSet) error
+	Channels(dev string) (Channels, error)
+	SetChannels(dev string, set ChannelsSet) error
 	LinkSettings(dev string) (LinkSettings, error)
 	DriverInfo(dev string) (DriverInfo, error)
 	Stats(dev string) ([]Stat, error)
 
-	SysRead(path string) ([]byte, error)
+	// SysRead reads a sysfs file for the program comm (may be empty).
+	SysRead(path, comm string) ([]byte, error)
 	// SysWrite writes data as one write(2) and returns the byte count the
 	// store accepted.
 	SysWrite(path string, data []byte) (int, error)

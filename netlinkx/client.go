@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/ibctl/ibctl/netlinkx/internal/wire"
@@ -300,6 +301,25 @@ func (c *Client) Rings(dev string) (Rings, error) {
 	return unmarshalRings(b)
 }
 
+// Channels gets channel counts.
+func (c *Client) Channels(dev string) (Channels, error) {
+	msgs, err := c.ethtool(unix.ETHTOOL_MSG_CHANNELS_GET, dev)
+	if err != nil {
+		return Channels{}, err
+	}
+	b, err := single(msgs)
+	if err != nil {
+		return Channels{}, err
+	}
+	return unmarshalChannels(b)
+}
+
+// SetChannels sets channel counts (u32 attributes in order).
+func (c *Client) SetChannels(dev string, set ChannelsSet, order []uint16) error {
+	_, err := c.Execute(wire.FamilyEthtool, 0, marshalChannelsSet(dev, set, order))
+	return err
+}
+
 // SetRings sets ring sizes (attributes in order; ETHTOOL_A_RINGS_TX_PUSH
 // goes as a u8, the others as u32).
 func (c *Client) SetRings(dev string, set RingsSet, order []uint16) error {
@@ -372,9 +392,30 @@ func (c *Client) ibctl(cmd uint8, fn func(ae *netlink.AttributeEncoder)) (*netli
 	return netlink.NewAttributeDecoder(rest)
 }
 
-// SysRead reads a sysfs file.
+// SysRead reads a sysfs file as this program (its command name, what
+// the kernel's current->comm would be).
 func (c *Client) SysRead(path string) ([]byte, error) {
-	ad, err := c.ibctl(wire.CmdSysRead, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrPath, path) })
+	return c.SysReadAs(path, selfComm())
+}
+
+// selfComm is this process's command name (/proc/self/comm).
+func selfComm() string {
+	b, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+// SysReadAs reads a sysfs file for the program comm, which show
+// functions that log name (dev_id's).
+func (c *Client) SysReadAs(path, comm string) ([]byte, error) {
+	ad, err := c.ibctl(wire.CmdSysRead, func(ae *netlink.AttributeEncoder) {
+		ae.String(wire.AttrPath, path)
+		if comm != "" {
+			ae.String(wire.AttrComm, comm)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,10 @@ func (f *fakeNode) Coalesce(string) (Coalesce, error) {
 	return Coalesce{RxUsecs: 3, RxFrames: 16, Supported: []uint16{unix.ETHTOOL_A_COALESCE_RX_USECS, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES}}, nil
 }
 func (f *fakeNode) SetCoalesce(string, CoalesceSet) error { return unix.EOPNOTSUPP }
+func (f *fakeNode) Channels(string) (Channels, error) {
+	return Channels{CombinedMax: 2, Combined: 2}, nil
+}
+func (f *fakeNode) SetChannels(string, ChannelsSet) error { return nil }
 func (f *fakeNode) Rings(string) (Rings, error) {
 	return Rings{RxMax: 8192, TxMax: 8192, Rx: 256, Tx: 128}, nil
 }
@@ -64,7 +68,7 @@ func (f *fakeNode) DriverInfo(string) (DriverInfo, error) {
 func (f *fakeNode) Stats(string) ([]Stat, error) {
 	return []Stat{{"rx_packets", 1}, {"tx_packets", 2}}, nil
 }
-func (f *fakeNode) SysRead(p string) ([]byte, error) {
+func (f *fakeNode) SysRead(p, _ string) ([]byte, error) {
 	if p == "class/net/ib0/mtu" {
 		return []byte("2044\n"), nil
 	}

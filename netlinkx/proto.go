@@ -587,6 +587,68 @@ func marshalRingsSet(dev string, set RingsSet, order []uint16) []byte {
 	return append(wire.GenlHeader(unix.ETHTOOL_MSG_RINGS_SET), wire.Encode(ae)...)
 }
 
+// marshalChannels encodes a CHANNELS_GET reply as channels_fill_reply
+// (net/ethtool/channels.c) does: a kind of channel with a zero maximum is
+// left out, its count with it.
+func marshalChannels(dev string, c Channels) []byte {
+	ae := netlink.NewAttributeEncoder()
+	wire.EthtoolHeader(ae, dev)
+	for _, k := range []struct {
+		max, count uint16
+		m, v       uint32
+	}{
+		{unix.ETHTOOL_A_CHANNELS_RX_MAX, unix.ETHTOOL_A_CHANNELS_RX_COUNT, c.RxMax, c.Rx},
+		{unix.ETHTOOL_A_CHANNELS_TX_MAX, unix.ETHTOOL_A_CHANNELS_TX_COUNT, c.TxMax, c.Tx},
+		{unix.ETHTOOL_A_CHANNELS_OTHER_MAX, unix.ETHTOOL_A_CHANNELS_OTHER_COUNT, c.OtherMax, c.Other},
+		{unix.ETHTOOL_A_CHANNELS_COMBINED_MAX, unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT, c.CombinedMax, c.Combined},
+	} {
+		if k.m != 0 {
+			ae.Uint32(k.max, k.m)
+			ae.Uint32(k.count, k.v)
+		}
+	}
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_CHANNELS_GET_REPLY), wire.Encode(ae)...)
+}
+
+// unmarshalChannels decodes a CHANNELS_GET reply.
+func unmarshalChannels(b []byte) (Channels, error) {
+	_, rest, err := wire.ParseGenl(b)
+	if err != nil {
+		return Channels{}, err
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return Channels{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
+	}
+	var c Channels
+	for ad.Next() {
+		p := map[uint16]*uint32{
+			unix.ETHTOOL_A_CHANNELS_RX_MAX: &c.RxMax, unix.ETHTOOL_A_CHANNELS_TX_MAX: &c.TxMax,
+			unix.ETHTOOL_A_CHANNELS_OTHER_MAX: &c.OtherMax, unix.ETHTOOL_A_CHANNELS_COMBINED_MAX: &c.CombinedMax,
+			unix.ETHTOOL_A_CHANNELS_RX_COUNT: &c.Rx, unix.ETHTOOL_A_CHANNELS_TX_COUNT: &c.Tx,
+			unix.ETHTOOL_A_CHANNELS_OTHER_COUNT: &c.Other, unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT: &c.Combined,
+		}[ad.Type()]
+		if p != nil {
+			*p = ad.Uint32()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return Channels{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
+	}
+	return c, nil
+}
+
+// marshalChannelsSet encodes a CHANNELS_SET request (u32 attributes in
+// order).
+func marshalChannelsSet(dev string, set ChannelsSet, order []uint16) []byte {
+	ae := netlink.NewAttributeEncoder()
+	wire.EthtoolHeader(ae, dev)
+	for _, typ := range order {
+		ae.Uint32(typ, set[typ])
+	}
+	return append(wire.GenlHeader(unix.ETHTOOL_MSG_CHANNELS_SET), wire.Encode(ae)...)
+}
+
 // ErrnoOf extracts the errno an error carries (EIO when it carries none).
 func ErrnoOf(err error) unix.Errno {
 	var e unix.Errno

@@ -423,6 +423,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 	var want map[string]bool
 	coal := CoalesceSet{}
 	rings := RingsSet{}
+	channels := ChannelsSet{}
 	for ad.Next() {
 		switch {
 		case ad.Type() == 1: // ETHTOOL_A_*_HEADER
@@ -439,6 +440,12 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 				coal[ad.Type()] = uint32(b[0])
 			} else {
 				return nil, withMsg(unix.EINVAL, fmt.Sprintf("coalesce attribute %d: bad length %d", ad.Type(), len(b)))
+			}
+		case cmd == unix.ETHTOOL_MSG_CHANNELS_SET:
+			if b := ad.Bytes(); len(b) == 4 {
+				channels[ad.Type()] = binary.NativeEndian.Uint32(b)
+			} else {
+				return nil, withMsg(unix.EINVAL, fmt.Sprintf("channels attribute %d: bad length %d", ad.Type(), len(b)))
 			}
 		case cmd == unix.ETHTOOL_MSG_RINGS_SET:
 			if b := ad.Bytes(); len(b) == 4 {
@@ -488,6 +495,14 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		return one(cmd, marshalRings(dev, r)), nil
 	case unix.ETHTOOL_MSG_RINGS_SET:
 		return nil, node.SetRings(dev, rings)
+	case unix.ETHTOOL_MSG_CHANNELS_GET:
+		c, err := node.Channels(dev)
+		if err != nil {
+			return nil, err
+		}
+		return one(cmd, marshalChannels(dev, c)), nil
+	case unix.ETHTOOL_MSG_CHANNELS_SET:
+		return nil, node.SetChannels(dev, channels)
 	case unix.ETHTOOL_MSG_LINKINFO_GET, unix.ETHTOOL_MSG_LINKMODES_GET, unix.ETHTOOL_MSG_LINKSTATE_GET:
 		ls, err := node.LinkSettings(dev)
 		if err != nil {
@@ -507,10 +522,12 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, "malformed attributes")
 	}
-	var path, dev string
+	var path, dev, comm string
 	var data []byte
 	for ad.Next() {
 		switch ad.Type() {
+		case wire.AttrComm:
+			comm = ad.String()
 		case wire.AttrPath:
 			path = ad.String()
 		case wire.AttrDev:
@@ -564,7 +581,7 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 		// ends the capture the connection ran (capture.go); acked alone
 		return nil, nil
 	case wire.CmdSysRead:
-		content, err := node.SysRead(path)
+		content, err := node.SysRead(path, comm)
 		if err != nil {
 			return nil, err
 		}

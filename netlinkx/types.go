@@ -146,6 +146,16 @@ type Rings struct {
 // RingsSet is a RINGS_SET request: attribute type → value.
 type RingsSet map[uint16]uint32
 
+// Channels holds channel counts as CHANNELS_GET reports them: the
+// maximums and current counts of RX, TX, other and combined channels.
+type Channels struct {
+	RxMax, TxMax, OtherMax, CombinedMax uint32
+	Rx, Tx, Other, Combined             uint32
+}
+
+// ChannelsSet is a CHANNELS_SET request: attribute type → value.
+type ChannelsSet map[uint16]uint32
+
 // LinkSettings is what `ethtool DEV` shows, in mdlayher/ethtool's types.
 type LinkSettings struct {
 	Port          ethtool.Port

@@ -35,7 +35,7 @@ func files() []node {
 		devAttr("address", 0o444, nil, func(d Device) (string, error) { return mac(d.Link.Address), nil }, nil),
 		devAttr("broadcast", 0o444, nil, func(d Device) (string, error) { return mac(d.Link.Broadcast), nil }, nil),
 		devAttr("carrier", 0o644, nil, carrierShow, carrierStore),
-		devAttr("dev_id", 0o444, nil, func(d Device) (string, error) { return hex(uint64(d.DevID)), nil }, nil),
+		{path: "class/net/{dev}/dev_id", mode: 0o444, show: devIDShow},
 		devAttr("dev_port", 0o444, nil, func(d Device) (string, error) { return dec(int(d.DevPort)), nil }, nil),
 		devAttr("flags", 0o444, nil, func(d Device) (string, error) { return hex(uint64(devFlags(d))), nil }, nil),
 		devAttr("ifindex", 0o444, nil, func(d Device) (string, error) { return dec(int(d.Link.Index)), nil }, nil),
@@ -296,4 +296,14 @@ func mtuStore(drv Driver, d Device, buf string) error {
 		return unix.EINVAL
 	}
 	return drv.SetMTU(d.Link.Name, uint32(v))
+}
+
+// devIDShow is ipoib_main.c's dev_id_show, which IPoIB puts in place of
+// the core's: the same "%#x\n", after telling the Driver who reads it
+// (it logs that once when dev_port is not 0 and equals dev_id).
+func devIDShow(a *args) (string, error) {
+	if r, ok := a.drv.(DevIDReader); ok {
+		r.DevIDRead(a.dev.Link.Name, a.comm)
+	}
+	return hex(uint64(a.dev.DevID)), nil
 }

@@ -16,6 +16,12 @@ type Device struct {
 	DevPort uint16 // dev_port: as dev_id
 }
 
+// DevIDReader is what a Driver implements to hear of dev_id reads: IPoIB
+// overrides dev_id_show to log, once, who reads it (ipoib_main.c).
+type DevIDReader interface {
+	DevIDRead(dev, comm string)
+}
+
 // Param is one module parameter.
 type Param struct {
 	Name  string

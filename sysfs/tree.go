@@ -66,9 +66,16 @@ func compileNodes(specs []node) []*node {
 // ENOENT for an unknown path, EISDIR for a directory, ENOTDIR when a
 // component is a file, EACCES for a file without read bits (kernfs open
 // check, even for root), or the errno of the show function.
-func (t *Tree) Read(path string) ([]byte, error) {
+func (t *Tree) Read(path string) ([]byte, error) { return t.ReadAs(path, "") }
+
+// ReadAs is Read by the program comm (current->comm in the kernel), which
+// show functions that log name.
+func (t *Tree) ReadAs(path, comm string) ([]byte, error) {
 	p := Clean(path)
 	r, err := t.resolve(t.newCall(), split(p))
+	if err == nil {
+		r.a.comm = comm
+	}
 	if err == nil && r.dir {
 		err = unix.EISDIR
 	}
@@ -208,6 +215,7 @@ type args struct {
 	drv   Driver
 	dev   Device // {dev}
 	param Param  // {param}
+	comm  string // the reading program, for show functions that log it
 }
 
 func (n *node) modeOf(a *args) uint32 {

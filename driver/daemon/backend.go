@@ -64,7 +64,7 @@ func (b backend) SMInfo() netlinkx.SMInfo                 { return b.d.SMInfo() 
 func (n node) Deferred() netlinkx.Node { return newNode(n.Node.Deferred()) }
 
 // SysRead reads a sysfs file of the node.
-func (n node) SysRead(path string) ([]byte, error) { return n.sys.Read(path) }
+func (n node) SysRead(path, comm string) ([]byte, error) { return n.sys.ReadAs(path, comm) }
 
 // SysWrite writes a sysfs file of the node.
 func (n node) SysWrite(path string, data []byte) (int, error) { return n.sys.Write(path, data) }

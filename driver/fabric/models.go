@@ -18,6 +18,7 @@ type caModel struct {
 	HWVer    string // the hw_rev sysfs file
 	MaxSpeed string // the fastest lane speed, a key of laneRates
 	CapMask  uint32
+	BoardID  string // the PSID mlx5 reports beside its firmware version
 }
 
 // caModels are the HCAs a topology may name in "ca_type". ConnectX-3
@@ -25,12 +26,12 @@ type caModel struct {
 // and later the classic ib_ipoib driver runs when mlx5's enhanced IPoIB
 // is off (ipoib_enhanced=0), as it is here.
 var caModels = []caModel{
-	{"MT4099", "ConnectX-3", "mlx4", "2.42.5000", "1", "FDR", 0x02514868},
-	{"MT4103", "ConnectX-3 Pro", "mlx4", "2.42.5000", "0", "FDR", 0x02514868},
-	{"MT4115", "ConnectX-4", "mlx5", "12.28.2006", "0", "EDR", 0x2651e848},
-	{"MT4119", "ConnectX-5", "mlx5", "16.35.2000", "0", "EDR", 0x2651e848},
-	{"MT4123", "ConnectX-6", "mlx5", "20.38.1002", "0", "HDR", 0x2651e848},
-	{"MT4129", "ConnectX-7", "mlx5", "28.39.1002", "0", "NDR", 0x2651e848},
+	{"MT4099", "ConnectX-3", "mlx4", "2.42.5000", "1", "FDR", 0x02514868, "MT_1090120019"},
+	{"MT4103", "ConnectX-3 Pro", "mlx4", "2.42.5000", "0", "FDR", 0x02514868, "MT_1090111023"},
+	{"MT4115", "ConnectX-4", "mlx5", "12.28.2006", "0", "EDR", 0x2651e848, "MT_2190110032"},
+	{"MT4119", "ConnectX-5", "mlx5", "16.35.2000", "0", "EDR", 0x2651e848, "MT_0000000008"},
+	{"MT4123", "ConnectX-6", "mlx5", "20.38.1002", "0", "HDR", 0x2651e848, "MT_0000000223"},
+	{"MT4129", "ConnectX-7", "mlx5", "28.39.1002", "0", "NDR", 0x2651e848, "MT_0000000834"},
 }
 
 // DefaultCAType is the HCA of a node whose topology names none: a card
@@ -69,6 +70,27 @@ func checkModel(n *Node) error {
 	return nil
 }
 
+// checkKind refuses a port's IPoIB kind that is not one, or that its HCA
+// cannot run: enhanced IPoIB is mlx5's (ConnectX-4 and later), it always
+// offers checksum offload and LSO and never connected mode.
+func checkKind(n *Node, p int, port *Port) error {
+	switch port.IPoIB {
+	case "", IPoIBClassic:
+		return nil
+	case IPoIBEnhanced:
+	default:
+		return fmt.Errorf("node %q port %d: invalid ipoib %q (want %q or %q)", n.Name, p+1, port.IPoIB, IPoIBClassic, IPoIBEnhanced)
+	}
+	m, ok := modelOf(n.CAType)
+	if ok && m.Driver != "mlx5" {
+		return fmt.Errorf("node %q port %d: ipoib %q needs a ConnectX-4 or later, not ca_type %s (%s)", n.Name, p+1, port.IPoIB, m.Type, m.Product)
+	}
+	if c := port.Caps; c != nil && (c.Connected || !c.Checksum || !c.LSO) {
+		return fmt.Errorf("node %q port %d: ipoib %q has checksum offload and LSO and no connected mode", n.Name, p+1, port.IPoIB)
+	}
+	return nil
+}
+
 // CAIdentity is what the HCA reports of itself.
 type CAIdentity struct {
 	Name    string // the device: mlx5_0
@@ -78,10 +100,11 @@ type CAIdentity struct {
 	// PartitionCap is NodeInfo:PartitionCap: the P_Key table's size
 	// (128 on ConnectX HCAs, pkey_table_len).
 	PartitionCap uint32
+	BoardID      string // the board's PSID (mdev->board_id)
 }
 
 // Identity returns the node's HCA identity.
 func (n Node) Identity() CAIdentity {
 	m, _ := modelOf(n.CAType)
-	return CAIdentity{Name: m.Driver + "_0", Type: m.Type, HWVer: m.HWVer, CapMask: m.CapMask, PartitionCap: 128}
+	return CAIdentity{Name: m.Driver + "_0", Type: m.Type, HWVer: m.HWVer, CapMask: m.CapMask, PartitionCap: 128, BoardID: m.BoardID}
 }

@@ -45,7 +45,20 @@ type Port struct {
 	Speed string        `json:"speed"`  // "EDR"
 	MTU   int           `json:"ib_mtu"` // port max IB MTU: 256…4096
 	Caps  *Capabilities `json:"caps,omitempty"`
+	// IPoIB is the kind of IPoIB interface the port gets: "classic" (the
+	// ib_ipoib driver's own, the default when empty) or "enhanced" (mlx5's
+	// IPoIB netdev below ib_ipoib, ConnectX-4 and later).
+	IPoIB string `json:"ipoib,omitempty"`
 }
+
+// The port kinds of Port.IPoIB.
+const (
+	IPoIBClassic  = "classic"
+	IPoIBEnhanced = "enhanced"
+)
+
+// Enhanced reports whether the port runs mlx5's enhanced IPoIB.
+func (p Port) Enhanced() bool { return p.IPoIB == IPoIBEnhanced }
 
 // Node is one host with one HCA.
 type Node struct {
@@ -173,8 +186,13 @@ func (t *Topology) Validate() error {
 			if !validIBMTU(port.MTU) {
 				return fmt.Errorf("node %q port %d: invalid ib_mtu %d", n.Name, p+1, port.MTU)
 			}
+			if err := checkKind(n, p, port); err != nil {
+				return err
+			}
 			if port.Caps == nil {
-				port.Caps = &Capabilities{Checksum: true, LSO: true, Connected: true}
+				// Enhanced IPoIB has no connected mode: ib_ipoib never runs
+				// ipoib_cm_dev_init on an rdma_netdev.
+				port.Caps = &Capabilities{Checksum: true, LSO: true, Connected: !port.Enhanced()}
 			}
 			if port.Caps.LSO && !port.Caps.Checksum {
 				return fmt.Errorf("node %q port %d: lso needs checksum", n.Name, p+1)

@@ -105,11 +105,54 @@ func TestValidateCAType(t *testing.T) {
 	if err := topo.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if id := topo.Nodes[0].Identity(); id != (fabric.CAIdentity{Name: "mlx4_0", Type: "MT4099", HWVer: "1", CapMask: 0x02514868, PartitionCap: 128}) ||
+	if id := topo.Nodes[0].Identity(); id != (fabric.CAIdentity{Name: "mlx4_0", Type: "MT4099", HWVer: "1", CapMask: 0x02514868, PartitionCap: 128, BoardID: "MT_1090120019"}) ||
 		topo.Nodes[0].Firmware != "2.42.5000" {
 		t.Errorf("ConnectX-3: %+v, firmware %s", id, topo.Nodes[0].Firmware)
 	}
 	if id := fabric.DefaultTopology().Nodes[1].Identity(); id.Name != "mlx5_0" || id.Type != fabric.DefaultCAType {
 		t.Errorf("default: %+v", id)
+	}
+}
+
+// A port's "ipoib" kind is "classic" (or left out) or "enhanced", and
+// enhanced IPoIB is mlx5's: ConnectX-4 and later, always with checksum
+// offload and LSO, never with connected mode (ib_ipoib runs
+// ipoib_cm_dev_init only on its own netdev, so the address has no RC
+// flag). Without caps an enhanced port gets exactly those.
+func TestValidateIPoIBKind(t *testing.T) {
+	noCM := &fabric.Capabilities{Checksum: true, LSO: true}
+	for _, tt := range []struct {
+		name, caType, kind string
+		caps               *fabric.Capabilities
+		want               string
+		wantCaps           fabric.Capabilities
+	}{
+		{"left out", "", "", nil, "", fabric.Capabilities{Checksum: true, LSO: true, Connected: true}},
+		{"classic", "MT4099", "classic", nil, "", fabric.Capabilities{Checksum: true, LSO: true, Connected: true}},
+		{"enhanced", "", "enhanced", nil, "", fabric.Capabilities{Checksum: true, LSO: true}},
+		{"enhanced ConnectX-7", "MT4129", "enhanced", noCM, "", *noCM},
+		{"unknown kind", "", "Enhanced", nil, `node "a" port 1: invalid ipoib "Enhanced" (want "classic" or "enhanced")`, fabric.Capabilities{}},
+		{"ConnectX-3", "MT4099", "enhanced", nil, `node "a" port 1: ipoib "enhanced" needs a ConnectX-4 or later, not ca_type MT4099 (ConnectX-3)`, fabric.Capabilities{}},
+		{"ConnectX-3 Pro", "MT4103", "enhanced", nil, `node "a" port 1: ipoib "enhanced" needs a ConnectX-4 or later, not ca_type MT4103 (ConnectX-3 Pro)`, fabric.Capabilities{}},
+		{"connected", "", "enhanced", &fabric.Capabilities{Checksum: true, LSO: true, Connected: true},
+			`node "a" port 1: ipoib "enhanced" has checksum offload and LSO and no connected mode`, fabric.Capabilities{}},
+		{"no checksum", "", "enhanced", &fabric.Capabilities{},
+			`node "a" port 1: ipoib "enhanced" has checksum offload and LSO and no connected mode`, fabric.Capabilities{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			topo := &fabric.Topology{Nodes: []fabric.Node{{Name: "a", CAType: tt.caType,
+				Ports: []fabric.Port{{Speed: "FDR", IPoIB: tt.kind, Caps: tt.caps}}}}}
+			err := topo.Validate()
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Fatalf("Validate = %q, want %q", got, tt.want)
+			}
+			if err == nil && *topo.Nodes[0].Ports[0].Caps != tt.wantCaps {
+				t.Fatalf("caps = %+v, want %+v", *topo.Nodes[0].Ports[0].Caps, tt.wantCaps)
+			}
+		})
 	}
 }

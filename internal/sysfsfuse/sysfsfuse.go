@@ -15,9 +15,11 @@ package sysfsfuse
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -35,6 +37,28 @@ type Backend interface {
 	SysList(path string) ([]netlinkx.SysEntry, error)
 	SysRead(path string) ([]byte, error)
 	SysWrite(path string, data []byte) (int, error)
+}
+
+// ReaderBackend is a Backend that can read a file for a named program;
+// *netlinkx.Client is one.
+type ReaderBackend interface {
+	SysReadAs(path, comm string) ([]byte, error)
+}
+
+// read reads a file for the process that asked (its command name from
+// /proc/PID/comm), when the backend takes one.
+func (t *tree) read(ctx context.Context, p string) ([]byte, error) {
+	rb, ok := t.b.(ReaderBackend)
+	if !ok {
+		return t.b.SysRead(p)
+	}
+	comm := ""
+	if c, ok := fuse.FromContext(ctx); ok {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.Pid)); err == nil {
+			comm = strings.TrimSuffix(string(b), "\n")
+		}
+	}
+	return rb.SysReadAs(p, comm)
 }
 
 // Options say what to serve.
@@ -354,7 +378,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if off == 0 || h.data == nil {
-		data, err := h.f.tree.b.SysRead(h.f.path)
+		data, err := h.f.tree.read(ctx, h.f.path)
 		if err != nil {
 			return nil, errno(err)
 		}

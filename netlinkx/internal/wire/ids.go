@@ -83,6 +83,7 @@ const (
 	AttrStateDir uint16 = 15
 	AttrUptime   uint16 = 16
 	AttrStarted  uint16 = 105 // u64, the driver's start in Unix nanoseconds
+	AttrComm     uint16 = 107 // string: the reading program's name, for a sysfs read
 	AttrLinks    uint16 = 17
 	AttrName     uint16 = 18
 	AttrMode     uint16 = 19

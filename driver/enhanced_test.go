@@ -1,0 +1,239 @@
+package driver
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/store"
+	"github.com/ibctl/ibctl/netlinkx"
+	"golang.org/x/sys/unix"
+)
+
+// newEnhancedDriver is the default fabric with node0's port 1 (ib0) an
+// enhanced IPoIB port and port 2 (ib1) a classic one.
+func newEnhancedDriver(t *testing.T) (*Driver, *Node) {
+	t.Helper()
+	return startEnhanced(t, nil, enhancedTopology())
+}
+
+func enhancedTopology() *fabric.Topology {
+	topo := fabric.DefaultTopology()
+	topo.Nodes[0].Ports[0].IPoIB = fabric.IPoIBEnhanced
+	topo.Nodes[0].Ports[0].Caps = nil
+	return topo
+}
+
+// startEnhanced starts a driver on st (nil: none) with topo (nil: the
+// saved one) and returns node0.
+func startEnhanced(t *testing.T, st *store.Store, topo *fabric.Topology) (*Driver, *Node) {
+	t.Helper()
+	d, err := New(Options{Store: st, Topology: topo, Log: func(string) {}, KernelRelease: "6.18.0-test"})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	n, err := d.Node("node0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, n
+}
+
+// TestEnhancedConnectedModeRefused: ib_ipoib runs ipoib_cm_dev_init only
+// on its own netdev, so an enhanced interface's address has no RC flag
+// (byte 0 is 0x00) and ipoib_set_mode (ipoib_main.c) answers "connected"
+// with EINVAL and no message, through the mode file and through
+// ipoib_changelink alike; ipoib_new_child_link removes a child whose mode
+// could not be set. A classic port of the same HCA keeps its flag and its
+// connected mode.
+func TestEnhancedConnectedModeRefused(t *testing.T) {
+	_, n := newEnhancedDriver(t)
+	_, seq := kernelLog(t, n, 0)
+	ib0 := mustLink(t, n, "ib0")
+	if ib0.Address[0] != 0x00 {
+		t.Fatalf("ib0 address byte 0 = %#x, want 0x00", ib0.Address[0])
+	}
+	if ib1 := mustLink(t, n, "ib1"); ib1.Address[0] != 0x80 {
+		t.Fatalf("ib1 address byte 0 = %#x, want 0x80", ib1.Address[0])
+	}
+	connected := uint16(netlinkx.ModeConnected)
+	wantErrno(t, n.SetMode("ib0", netlinkx.ModeConnected), unix.EINVAL)
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Kind: "ipoib", Mode: &connected}), unix.EINVAL)
+	wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: "ib0.8001", ParentIndex: ib0.Index, Kind: "ipoib",
+		PKey: ptr(uint16(0x8001)), Mode: &connected}), unix.EINVAL)
+	if _, err := n.Link(0, "ib0.8001"); !errors.Is(err, unix.ENODEV) {
+		t.Fatalf("ib0.8001 after a refused mode: %v, want ENODEV", err)
+	}
+	wantErrno(t, n.SetMode("ib0", netlinkx.ModeDatagram), 0)
+	if l := mustLink(t, n, "ib0"); l.IPoIB.Mode != netlinkx.ModeDatagram || l.MTU != ib0.MTU {
+		t.Fatalf("ib0 mode %d mtu %d, want datagram and %d", l.IPoIB.Mode, l.MTU, ib0.MTU)
+	}
+	if logs, _ := kernelLog(t, n, seq); len(logs) != 0 {
+		t.Fatalf("kernel log %q, want none", logs)
+	}
+	wantErrno(t, n.SetMode("ib1", netlinkx.ModeConnected), 0)
+}
+
+// TestEnhancedDriverInfo: mlx5i_get_drvinfo (mlx5/core/ipoib/ethtool.c)
+// names the driver "mlx5_core[ib_ipoib]" and mlx5e_ethtool_get_drvinfo
+// formats the firmware "%d.%d.%04d (%.16s)" with the board ID; the
+// version is the kernel release, the bus the HCA's. The classic port of
+// the same HCA is ipoib_get_drvinfo's.
+func TestEnhancedDriverInfo(t *testing.T) {
+	_, n := newEnhancedDriver(t)
+	for _, tt := range []struct {
+		dev  string
+		want netlinkx.DriverInfo
+	}{
+		{"ib0", netlinkx.DriverInfo{Driver: "mlx5_core[ib_ipoib]", Version: "6.18.0-test", Firmware: "12.28.2006 (MT_2190110032)",
+			BusInfo: "0000:81:00.0", NStats: 8}},
+		{"ib1", netlinkx.DriverInfo{Driver: "ib_ipoib", Version: "6.18.0-test", Firmware: "12.28.2006",
+			BusInfo: "0000:81:00.0", NStats: 8}},
+	} {
+		di, err := n.DriverInfo(tt.dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if di != tt.want {
+			t.Errorf("%s: %+v, want %+v", tt.dev, di, tt.want)
+		}
+	}
+	for fw, want := range map[string]string{
+		"16.35.2000": "16.35.2000 (MT_0000000008)",
+		"16.35.20":   "16.35.0020 (MT_0000000008)",
+		"custom":     "custom",
+	} {
+		if got := mlx5FirmwareVersion(fw, "MT_0000000008"); got != want {
+			t.Errorf("mlx5FirmwareVersion(%q) = %q, want %q", fw, got, want)
+		}
+	}
+	if got := mlx5FirmwareVersion("123456.123456.123456", "MT_0000000008"); got != "123456.123456.123456" {
+		t.Errorf("a version of 32 bytes or more with its board ID = %q, want it without", got)
+	}
+}
+
+// TestEnhancedFeatures: mlx5i_init puts SG, IPv4 and IPv6 checksum, GRO,
+// TSO, TSO6, receive checksum and hashing in hw_features and
+// ipoib_set_dev_features turns them on; register_netdevice adds the
+// software ones (mangle-ID TSO, tx-nocache-copy, GRO list and UDP GRO
+// forwarding off). Only HIGHDMA and VLAN_CHALLENGED are fixed; there is no
+// LRO, which stays "off [fixed]".
+func TestEnhancedFeatures(t *testing.T) {
+	_, n := newEnhancedDriver(t)
+	fs, err := n.Features("ib0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type state struct{ Avail, Active bool }
+	got := map[string]state{}
+	for _, f := range fs {
+		if f.Available || f.Active {
+			got[f.Name] = state{f.Available, f.Active}
+		}
+	}
+	want := map[string]state{
+		"tx-scatter-gather": {true, true}, "tx-checksum-ipv4": {true, true}, "tx-checksum-ipv6": {true, true},
+		"highdma": {false, true}, "vlan-challenged": {false, true},
+		"tx-generic-segmentation": {true, true}, "rx-gro": {true, true},
+		"tx-tcp-segmentation": {true, true}, "tx-tcp-mangleid-segmentation": {true, false},
+		"tx-tcp6-segmentation": {true, true}, "rx-hashing": {true, true}, "rx-checksum": {true, true},
+		"tx-nocache-copy": {true, false}, "rx-gro-list": {true, false}, "rx-udp-gro-forwarding": {true, false},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("features (-want +got):\n%s", diff)
+	}
+	// SG is changeable; turning it off takes TSO with it
+	// (netdev_fix_features).
+	_, after, err := n.SetFeatures("ib0", map[string]bool{"tx-scatter-gather": false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range after {
+		if (f.Name == "tx-scatter-gather" || f.Name == "tx-tcp-segmentation" || f.Name == "tx-tcp6-segmentation") && f.Active {
+			t.Errorf("%s still on after tx-scatter-gather off", f.Name)
+		}
+	}
+}
+
+// TestEnhancedRings: mlx5e_ethtool_get_ringparam reports 8192 as both
+// maximums (MLX5E_PARAMS_MAXIMUM_LOG_RQ_SIZE/SQ_SIZE 13) and the
+// interface's sizes, 512 receive (MLX5I_PARAMS_DEFAULT_LOG_RQ_SIZE) and
+// 1024 send (MLX5E_PARAMS_DEFAULT_LOG_SQ_SIZE) until changed;
+// mlx5e_ethtool_set_ringparam refuses a size below 64 with an extack
+// message and rounds up to a power of two without a word; the interface
+// stays up with its carrier (mlx5e_safe_switch_params).
+func TestEnhancedRings(t *testing.T) {
+	rx, tx := uint16(unix.ETHTOOL_A_RINGS_RX), uint16(unix.ETHTOOL_A_RINGS_TX)
+	for _, tt := range []struct {
+		name   string
+		set    netlinkx.RingsSet
+		errno  unix.Errno
+		msg    string
+		rx, tx uint32
+	}{
+		{"unchanged", netlinkx.RingsSet{rx: 512, tx: 1024}, 0, "", 512, 1024},
+		{"rounded up", netlinkx.RingsSet{rx: 300, tx: 65}, 0, "", 512, 128},
+		{"limits", netlinkx.RingsSet{rx: 64, tx: 8192}, 0, "", 64, 8192},
+		{"rx below minimum", netlinkx.RingsSet{rx: 63}, unix.EINVAL, "mlx5_core: rx (63) < min (64)", 512, 1024},
+		{"tx below minimum", netlinkx.RingsSet{rx: 128, tx: 2}, unix.EINVAL, "mlx5_core: tx (2) < min (64)", 512, 1024},
+		{"above maximum", netlinkx.RingsSet{rx: 8193}, unix.EINVAL, "requested ring size exceeds maximum", 512, 1024},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, n := newEnhancedDriver(t)
+			wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+			before := mustLink(t, n, "ib0")
+			_, seq := kernelLog(t, n, 0)
+			err := n.SetRings("ib0", tt.set)
+			wantErrno(t, err, tt.errno)
+			var de *Error
+			if tt.errno != 0 && (!errors.As(err, &de) || de.Msg != tt.msg) {
+				t.Fatalf("error %#v, want message %q", err, tt.msg)
+			}
+			r, err := n.Rings("ib0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (netlinkx.Rings{RxMax: 8192, TxMax: 8192, Rx: tt.rx, Tx: tt.tx}); r != want {
+				t.Errorf("rings = %+v, want %+v", r, want)
+			}
+			after := mustLink(t, n, "ib0")
+			if !after.Carrier || after.CarrierChanges != before.CarrierChanges {
+				t.Errorf("carrier %v, changes %d; want on, %d", after.Carrier, after.CarrierChanges, before.CarrierChanges)
+			}
+			if ep := n.byName["ib0"].dp; ep == nil || ep.RecvQueueSize() != int(tt.rx) {
+				t.Errorf("endpoint not open with %d receive buffers", tt.rx)
+			}
+			if logs, _ := kernelLog(t, n, seq); len(logs) != 0 {
+				t.Errorf("kernel log %q, want none", logs)
+			}
+			if other, _ := n.Rings("ib1"); other.Rx != 256 || other.Tx != 128 {
+				t.Errorf("ib1 rings = %+v, want the module parameters", other)
+			}
+		})
+	}
+}
+
+// TestEnhancedKindSaved: the kind is part of the saved topology, so a
+// driver started again without a topology keeps the port enhanced; the
+// interface's channel count is saved with it.
+func TestEnhancedKindSaved(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	_, n0 := startEnhanced(t, st, enhancedTopology())
+	wantErrno(t, n0.SetChannels("ib0", netlinkx.ChannelsSet{unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT: 1}), 0)
+	st.Close()
+	st = openStore(t, dir)
+	defer st.Close()
+	_, n := startEnhanced(t, st, nil)
+	if di, err := n.DriverInfo("ib0"); err != nil || di.Driver != "mlx5_core[ib_ipoib]" {
+		t.Fatalf("ib0 after restart: %+v, %v; want mlx5_core[ib_ipoib]", di, err)
+	}
+	wantErrno(t, n.SetMode("ib0", netlinkx.ModeConnected), unix.EINVAL)
+	if ch, err := n.Channels("ib0"); err != nil || ch != (netlinkx.Channels{CombinedMax: 2, Combined: 1}) {
+		t.Fatalf("ib0 channels after restart: %+v, %v; want 1 of 2 combined", ch, err)
+	}
+	if di, _ := n.DriverInfo("ib1"); di.Driver != "ib_ipoib" {
+		t.Fatalf("ib1 after restart: %+v, want ib_ipoib", di)
+	}
+}
