@@ -102,7 +102,6 @@ func (f *Fabric) change(fn func() ([]Event, error)) error {
 	evs, err := fn()
 	var b *batch
 	if err == nil {
-		f.publishLocked()
 		if len(evs) > 0 && len(f.subs) > 0 {
 			b = &batch{ticket: f.nextTicket, evs: evs, subs: f.subs}
 			f.nextTicket++
