@@ -22,8 +22,15 @@ func largeTopology(t testing.TB, n int) *fabric.Topology {
 // The switch's work for a change is the change's, not the fabric's:
 // attaching a port, and a join and leave of the broadcast group by the
 // last member, allocate as much on a fabric of 1024 nodes, every other
-// port a member, as on one of 4.
+// port a member, as on one of 4 (before, every change rebuilt a table of
+// every port: thousands of allocations more).
 func TestChangeCostIndependentOfFabricSize(t *testing.T) {
+	// Under the race detector the mean count of a run varies by one
+	// between runs of the same fabric; without it, it is exact.
+	slack := 0.0
+	if raceEnabled {
+		slack = 1
+	}
 	bcast := fabric.JoinRequest{MGID: fabric.BroadcastMGID(0xffff), PKey: 0xffff, JoinState: fabric.FullMember}
 	costs := map[string][]float64{}
 	for _, size := range []int{4, 1024} {
@@ -41,12 +48,12 @@ func TestChangeCostIndependentOfFabricSize(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		costs["attach and detach"] = append(costs["attach and detach"], testing.AllocsPerRun(10, func() {
+		costs["attach and detach"] = append(costs["attach and detach"], testing.AllocsPerRun(200, func() {
 			wantErr(t, f.Attach(last.Node, last.Port, &countEP{}), 0, "")
 			wantErr(t, f.Detach(last.Node, last.Port), 0, "")
 		}))
 		wantErr(t, f.Attach(last.Node, last.Port, &countEP{}), 0, "")
-		costs["join and leave"] = append(costs["join and leave"], testing.AllocsPerRun(10, func() {
+		costs["join and leave"] = append(costs["join and leave"], testing.AllocsPerRun(200, func() {
 			if _, err := f.Join(last, bcast); err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +61,7 @@ func TestChangeCostIndependentOfFabricSize(t *testing.T) {
 		}))
 	}
 	for what, c := range costs {
-		if c[0] != c[1] {
+		if c[1] < c[0]-slack || c[1] > c[0]+slack {
 			t.Errorf("%s: %v allocs with 4 nodes, %v with 1024", what, c[0], c[1])
 		}
 	}
