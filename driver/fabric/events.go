@@ -94,15 +94,15 @@ type batch struct {
 	subs   []*subscriber
 }
 
-// change runs fn under the SM's lock. On success it republishes the
-// switch snapshot, then delivers fn's events after unlocking. fn must not
-// change anything when it fails.
+// change runs fn under the SM's lock and, on success, delivers fn's
+// events after unlocking. fn updates what the switch forwards by as it
+// changes ports and groups (syncFwdLocked, setReceiverLocked); it must
+// not change anything when it fails.
 func (f *Fabric) change(fn func() ([]Event, error)) error {
 	f.mu.Lock()
 	evs, err := fn()
 	var b *batch
 	if err == nil {
-		f.publishLocked()
 		if len(evs) > 0 && len(f.subs) > 0 {
 			b = &batch{ticket: f.nextTicket, evs: evs, subs: f.subs}
 			f.nextTicket++

@@ -19,8 +19,8 @@ import (
 // between attached endpoints (switch.go).
 //
 // Partitions, port states and multicast groups change under mu; each change
-// republishes the switch's forwarding snapshot, which Send reads without
-// locking.
+// updates what the switch forwards by (a port's fwd, a group's receivers,
+// the multicast routes), which Send reads without locking.
 type Fabric struct {
 	topo   *Topology
 	nodes  map[string]*NodeState
@@ -29,8 +29,12 @@ type Fabric struct {
 	byGID  map[[16]byte]*port // fixed after New
 	nports map[string]int     // node name → port count, for checkPartition
 
-	fwd atomic.Pointer[fwdTable] // switch snapshot, replaced under mu
-	ev  notifier
+	byLID []*port // by unicast LID, nil where none; fixed after New
+	// mroutes are the switch's multicast routes by MLID - MulticastLIDBase:
+	// the group, whose receivers Send reads (group.recv); nil where no
+	// group. Stored under mu, read by Send without locking.
+	mroutes [MaxMulticastLID - MulticastLIDBase + 1]atomic.Pointer[group]
+	ev      notifier
 
 	mu sync.Mutex
 	// Caller holds mu.
@@ -43,6 +47,8 @@ type Fabric struct {
 	subs []*subscriber
 	// Caller holds mu.
 	nextTicket uint64
+	// Caller holds mu: every MLID below MulticastLIDBase+mlidFree is taken.
+	mlidFree uint16
 }
 
 // partition is one entry of the SM's partition table.
@@ -61,9 +67,25 @@ type port struct {
 	gid  [16]byte
 	ctr  counters // atomic; bumped by Send without any lock
 
-	// Guarded by Fabric.mu; Send sees them through the snapshot.
+	// Guarded by Fabric.mu; Send sees them through up and fwd.
 	state State
 	ep    Endpoint
+
+	up  atomic.Bool              // state is StateActive
+	fwd atomic.Pointer[Endpoint] // ep when up and attached, else nil
+}
+
+// syncFwdLocked publishes the port's state and endpoint to Send.
+//
+// Caller holds Fabric.mu.
+func (p *port) syncFwdLocked() {
+	p.up.Store(p.state == StateActive)
+	if p.state == StateActive && p.ep != nil {
+		ep := p.ep
+		p.fwd.Store(&ep)
+	} else {
+		p.fwd.Store(nil)
+	}
 }
 
 // PortRef names one HCA port: node name and 1-based port number.
@@ -121,9 +143,14 @@ func New(t *Topology) (*Fabric, error) {
 		for num := 1; num <= len(n.Ports); num++ {
 			p := &port{idx: len(f.ports), ref: PortRef{n.Name, num}, spec: n.Ports[num-1],
 				lid: ns.LID(num), guid: ns.PortGUID(num), gid: ns.PortGID(num), state: StateActive}
+			p.syncFwdLocked()
 			f.ports = append(f.ports, p)
 			f.byRef[p.ref] = p
 			f.byGID[p.gid] = p
+			for int(p.lid) >= len(f.byLID) {
+				f.byLID = append(f.byLID, nil)
+			}
+			f.byLID[p.lid] = p
 		}
 		lid += len(n.Ports)
 	}
@@ -139,7 +166,6 @@ func New(t *Topology) (*Fabric, error) {
 		f.addBroadcastLocked(key, pt.MTU, mlid)
 	}
 	f.resyncLocked()
-	f.publishLocked()
 	return f, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/ibctl/ibctl/driver/header"
 	"slices"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -113,7 +114,53 @@ type group struct {
 	// state is their union, as the kernel's multicast.c keeps one
 	// mcast_member per join and sends the SA the union of their states.
 	members map[*port]map[uint64]JoinState
+	// recv is what Send reads without locking: the member ports whose
+	// join state receives (FullMember or NonMember), in port order. It
+	// is changed under Fabric.mu by setReceiverLocked only.
+	recv atomic.Pointer[[]*port]
 }
+
+// newGroup is a group with no members.
+func newGroup(g *group) *group {
+	g.members = map[*port]map[uint64]JoinState{}
+	g.recv.Store(&[]*port{})
+	return g
+}
+
+// setReceiverLocked publishes whether p receives g's packets after a
+// change of its join state, in time linear in the receivers at worst and
+// constant when p comes after every receiver (ports joining in order, as
+// a fabric coming up does). A published slice is never written within
+// its length: a port appended at the end goes into the spare capacity
+// beyond it, which no reader sees, and any other change makes a new
+// array.
+//
+// Caller holds Fabric.mu.
+func (g *group) setReceiverLocked(p *port) {
+	cur := *g.recv.Load()
+	i, found := slices.BinarySearchFunc(cur, p.idx, func(q *port, idx int) int { return q.idx - idx })
+	want := g.state(p).receives()
+	var next []*port
+	switch {
+	case want == found:
+		return
+	case want && i == len(cur) && len(cur) < cap(cur):
+		next = cur[:i+1]
+		next[i] = p
+	case want:
+		next = make([]*port, 0, 2*len(cur)+4)
+		next = append(append(append(next, cur[:i]...), p), cur[i:]...)
+	default:
+		next = make([]*port, 0, cap(cur))
+		next = append(append(next, cur[:i]...), cur[i+1:]...)
+	}
+	g.recv.Store(&next)
+}
+
+// clearReceiversLocked publishes that no port receives g's packets.
+//
+// Caller holds Fabric.mu.
+func (g *group) clearReceiversLocked() { g.recv.Store(&[]*port{}) }
 
 // state is a port's join state in g: the union of its joiners'.
 func (g *group) state(p *port) JoinState {
@@ -177,6 +224,7 @@ func (f *Fabric) Join(ref PortRef, req JoinRequest) (MCMember, error) {
 			g.members[p] = map[uint64]JoinState{}
 		}
 		g.members[p][req.Joiner] |= req.JoinState
+		g.setReceiverLocked(p)
 		rec = MCMember{MGID: g.mgid, PortGID: p.gid, MLID: g.mlid, QKey: g.qkey, PKey: g.pkey,
 			MTU: g.mtu, Rate: g.rate, JoinState: g.state(p)}
 		return nil, nil
@@ -216,7 +264,7 @@ func (f *Fabric) createGroupLocked(op string, p *port, req JoinRequest) (*group,
 	if !req.Create || !req.JoinState.creates() {
 		return nil, errorf(op, obj, unix.ENOENT, "no multicast group %s", gidString(req.MGID))
 	}
-	g := &group{mgid: req.MGID, pkey: header.PKeyFull(req.PKey), qkey: BroadcastQKey, mtu: 2048, members: map[*port]map[uint64]JoinState{}}
+	g := newGroup(&group{mgid: req.MGID, pkey: header.PKeyFull(req.PKey), qkey: BroadcastQKey, mtu: 2048})
 	if b := f.broadcastLocked(header.PKeyBase(req.PKey)); b != nil {
 		g.qkey, g.mtu, g.rate = b.qkey, b.mtu, b.rate
 	}
@@ -240,8 +288,7 @@ func (f *Fabric) createGroupLocked(op string, p *port, req JoinRequest) (*group,
 	if g.mlid, ok = f.freeMLIDLocked(); !ok {
 		return nil, errorf(op, obj, unix.ENOSPC, "no free multicast LID")
 	}
-	f.groups[g.mgid] = g
-	f.mlids[g.mlid] = g
+	f.addGroupLocked(g)
 	return g, nil
 }
 
@@ -275,13 +322,16 @@ func (f *Fabric) Leave(ref PortRef, joiner uint64, mgid [16]byte, joinState Join
 		}
 		if js &^= joinState; js != 0 {
 			g.members[p][joiner] = js
+			g.setReceiverLocked(p)
 			return nil, nil
 		}
 		delete(g.members[p], joiner)
 		if len(g.members[p]) > 0 {
+			g.setReceiverLocked(p)
 			return nil, nil
 		}
 		delete(g.members, p)
+		g.setReceiverLocked(p)
 		if len(g.members) == 0 && !g.broadcast {
 			f.deleteGroupLocked(g)
 		}
@@ -344,10 +394,17 @@ func (f *Fabric) receiversLocked(g *group) []*port {
 //
 // Caller holds f.mu.
 func (f *Fabric) addBroadcastLocked(key uint16, mtu int, mlid uint16) {
-	g := &group{mgid: BroadcastMGID(key), mlid: mlid, pkey: header.PKeyFull(key), qkey: BroadcastQKey, mtu: mtu,
-		broadcast: true, members: map[*port]map[uint64]JoinState{}}
+	f.addGroupLocked(newGroup(&group{mgid: BroadcastMGID(key), mlid: mlid, pkey: header.PKeyFull(key), qkey: BroadcastQKey,
+		mtu: mtu, broadcast: true}))
+}
+
+// addGroupLocked enters g in the SA's tables and the switch's.
+//
+// Caller holds f.mu.
+func (f *Fabric) addGroupLocked(g *group) {
 	f.groups[g.mgid] = g
-	f.mlids[mlid] = g
+	f.mlids[g.mlid] = g
+	f.mroutes[g.mlid-MulticastLIDBase].Store(g)
 }
 
 // broadcastLocked is the broadcast group of a partition number, or nil.
@@ -364,17 +421,23 @@ func (f *Fabric) broadcastLocked(key uint16) *group {
 func (f *Fabric) deleteGroupLocked(g *group) {
 	delete(f.groups, g.mgid)
 	delete(f.mlids, g.mlid)
+	f.mroutes[g.mlid-MulticastLIDBase].Store(nil)
+	f.mlidFree = min(f.mlidFree, g.mlid-MulticastLIDBase)
 }
 
-// freeMLIDLocked is the lowest multicast LID no group has.
+// freeMLIDLocked is the lowest multicast LID no group has. Every MLID
+// below mlidFree is taken, so a fabric creating groups one after another
+// does not scan the taken ones again.
 //
 // Caller holds f.mu.
 func (f *Fabric) freeMLIDLocked() (uint16, bool) {
-	for mlid := uint16(MulticastLIDBase); mlid <= MaxMulticastLID; mlid++ {
-		if f.mlids[mlid] == nil {
+	for i := f.mlidFree; i <= MaxMulticastLID-MulticastLIDBase; i++ {
+		if mlid := MulticastLIDBase + i; f.mlids[mlid] == nil {
+			f.mlidFree = i
 			return mlid, true
 		}
 	}
+	f.mlidFree = MaxMulticastLID - MulticastLIDBase + 1
 	return 0, false
 }
 

@@ -112,12 +112,14 @@ func (f *Fabric) SetPortState(node string, port int, s State) error {
 			return nil, nil
 		}
 		p.state = s
+		p.syncFwdLocked()
 		if s == StateActive {
 			return []Event{{Kind: PortActive, Node: node, Port: port}}, nil
 		}
 		p.ctr.linkDowned.Add(1)
 		for _, g := range f.groups {
 			delete(g.members, p)
+			g.setReceiverLocked(p)
 			if len(g.members) == 0 && !g.broadcast {
 				f.deleteGroupLocked(g)
 			}

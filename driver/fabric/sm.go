@@ -135,6 +135,7 @@ func (f *Fabric) Reregister() {
 	_ = f.change(func() ([]Event, error) {
 		for _, g := range f.groups {
 			clear(g.members)
+			g.clearReceiversLocked()
 			if !g.broadcast {
 				f.deleteGroupLocked(g)
 			}
@@ -195,6 +196,7 @@ func (f *Fabric) resyncLocked() {
 		for p := range g.members {
 			if _, ok := FindPKey(f.pkeyTableLocked(p.ref), g.pkey); !ok {
 				delete(g.members, p)
+				g.setReceiverLocked(p)
 			}
 		}
 		if len(g.members) == 0 && !g.broadcast {

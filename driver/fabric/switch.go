@@ -106,6 +106,7 @@ func (f *Fabric) Attach(node string, port int, ep Endpoint) error {
 			return nil, errorf(op, ref.String(), unix.EBUSY, "an endpoint is attached")
 		}
 		p.ep = ep
+		p.syncFwdLocked()
 		return nil, nil
 	})
 }
@@ -121,60 +122,9 @@ func (f *Fabric) Detach(node string, port int) error {
 			return nil, errorf("detach", ref.String(), unix.ENODEV, "no such port")
 		}
 		p.ep = nil
+		p.syncFwdLocked()
 		return nil, nil
 	})
-}
-
-// fwdTable is the switch's forwarding state, rebuilt under Fabric.mu
-// after every change and read by Send without locks.
-type fwdTable struct {
-	src   map[PortRef]*hop
-	ucast []*hop    // by LID; nil: no such LID
-	mcast []*mroute // by MLID - MulticastLIDBase; nil: no such group
-}
-
-// hop is a port as one snapshot sees it.
-type hop struct {
-	ep  Endpoint // nil: nothing attached
-	up  bool     // StateActive
-	ctr *counters
-}
-
-// mroute is a multicast group's receivers that can receive now: members
-// with a FullMember or NonMember join state, Active, with an endpoint.
-type mroute struct {
-	recv []*hop
-}
-
-// publishLocked rebuilds the forwarding snapshot.
-//
-// Caller holds f.mu.
-func (f *Fabric) publishLocked() {
-	t := &fwdTable{src: make(map[PortRef]*hop, len(f.ports))}
-	hops := make([]*hop, len(f.ports))
-	for i, p := range f.ports {
-		h := &hop{ep: p.ep, up: p.state == StateActive, ctr: &p.ctr}
-		hops[i] = h
-		t.src[p.ref] = h
-		for int(p.lid) >= len(t.ucast) {
-			t.ucast = append(t.ucast, nil)
-		}
-		t.ucast[p.lid] = h
-	}
-	for mlid, g := range f.mlids {
-		i := int(mlid - MulticastLIDBase)
-		for i >= len(t.mcast) {
-			t.mcast = append(t.mcast, nil)
-		}
-		r := &mroute{}
-		for _, p := range f.receiversLocked(g) {
-			if h := hops[p.idx]; h.up && h.ep != nil {
-				r.recv = append(r.recv, h)
-			}
-		}
-		t.mcast[i] = r
-	}
-	f.fwd.Store(t)
 }
 
 // Send transmits fr from the port: the switch forwards a unicast DLID to
@@ -190,46 +140,51 @@ func (f *Fabric) publishLocked() {
 // are down or have no endpoint. Send from an unknown port does nothing.
 // Send takes no lock and allocates nothing.
 func (f *Fabric) Send(from PortRef, fr Frame) {
-	t := f.fwd.Load()
-	src := t.src[from]
+	src := f.byRef[from]
 	if src == nil {
 		return
 	}
-	if !src.up {
+	if !src.up.Load() {
 		src.ctr.xmitDiscards.Add(1)
 		return
 	}
 	dlid := fr.DestLID()
 	if dlid >= MulticastLIDBase {
-		var r *mroute
-		if i := int(dlid - MulticastLIDBase); i < len(t.mcast) {
-			r = t.mcast[i]
+		var g *group
+		if i := int(dlid - MulticastLIDBase); i < len(f.mroutes) {
+			g = f.mroutes[i].Load()
 		}
-		if r == nil {
+		if g == nil {
 			src.ctr.xmitDiscards.Add(1)
 			return
 		}
 		src.ctr.xmitPkts.Add(1)
 		src.ctr.mcastXmitPkts.Add(1)
-		for _, h := range r.recv {
-			h.ctr.rcvPkts.Add(1)
-			h.ctr.mcastRcvPkts.Add(1)
-			h.ep.Deliver(fr)
+		for _, p := range *g.recv.Load() {
+			if ep := p.fwd.Load(); ep != nil {
+				p.ctr.rcvPkts.Add(1)
+				p.ctr.mcastRcvPkts.Add(1)
+				(*ep).Deliver(fr)
+			}
 		}
 		return
 	}
-	var h *hop
-	if int(dlid) < len(t.ucast) {
-		h = t.ucast[dlid]
+	var dst *port
+	if int(dlid) < len(f.byLID) {
+		dst = f.byLID[dlid]
 	}
-	if h == nil || !h.up || h.ep == nil {
+	var ep *Endpoint
+	if dst != nil {
+		ep = dst.fwd.Load()
+	}
+	if ep == nil {
 		src.ctr.xmitDiscards.Add(1)
 		return
 	}
 	n := packets(fr)
 	src.ctr.xmitPkts.Add(n)
 	src.ctr.ucastXmitPkts.Add(n)
-	h.ctr.rcvPkts.Add(n)
-	h.ctr.ucastRcvPkts.Add(n)
-	h.ep.Deliver(fr)
+	dst.ctr.rcvPkts.Add(n)
+	dst.ctr.ucastRcvPkts.Add(n)
+	(*ep).Deliver(fr)
 }

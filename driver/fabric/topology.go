@@ -9,6 +9,7 @@
 package fabric
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"github.com/ibctl/ibctl/driver/header"
@@ -89,29 +90,63 @@ type Partition struct {
 
 // Topology is the whole fabric as read from `driver start --topology FILE`.
 type Topology struct {
-	Nodes      []Node      `json:"nodes"`
+	Nodes      NodeList    `json:"nodes"`
 	Partitions []Partition `json:"partitions"`
 	// Netns gives every node a network namespace with its interfaces as
 	// kernel netdevs (driver start --netns).
 	Netns bool `json:"netns,omitempty"`
 }
 
-// DefaultTopology is two nodes with one dual-port 4X EDR HCA each, port IB
-// MTU 4096 and the default partition 0xffff with a 2048-byte broadcast group.
-func DefaultTopology() *Topology {
+// NodeList is a topology's nodes. In a topology file it is either the
+// list of nodes or, as a shorthand for large fabrics, their number N:
+// nodes node0 … node(N-1) as DefaultTopology's (one dual-port 4X EDR HCA
+// each, port IB MTU 4096).
+type NodeList []Node
+
+// MaxShorthandNodes is the largest node count the shorthand takes: every
+// node's two ports need a unicast LID.
+const MaxShorthandNodes = MaxUnicastLID / 2
+
+// UnmarshalJSON reads a list of nodes (unknown fields refused) or a count.
+func (l *NodeList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] == '[' || b[0] == 'n' {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		return dec.Decode((*[]Node)(l))
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("nodes: %s is neither a list of nodes nor a count", b)
+	}
+	if n < 1 || n > MaxShorthandNodes {
+		return fmt.Errorf("nodes: invalid count %d (want 1…%d)", n, MaxShorthandNodes)
+	}
+	*l = generateNodes(n)
+	return nil
+}
+
+// generateNodes is n nodes as DefaultTopology's: node0 … node(n-1).
+func generateNodes(n int) NodeList {
 	caps := &Capabilities{Checksum: true, LSO: true, Connected: true}
 	port := Port{Width: "4X", Speed: "EDR", MTU: 4096, Caps: caps}
-	t := &Topology{Partitions: []Partition{{PKey: "0xffff", MTU: 2048, All: "full"}}}
-	for i, name := range []string{"node0", "node1"} {
-		t.Nodes = append(t.Nodes, Node{
-			Name:     name,
+	nodes := make(NodeList, n)
+	for i := range nodes {
+		nodes[i] = Node{
+			Name:     "node" + strconv.Itoa(i),
 			BusInfo:  fmt.Sprintf("0000:%02x:00.0", 0x81+i),
 			Firmware: "12.28.2006",
 			CAType:   DefaultCAType,
 			Ports:    []Port{port, port},
-		})
+		}
 	}
-	return t
+	return nodes
+}
+
+// DefaultTopology is two nodes with one dual-port 4X EDR HCA each, port IB
+// MTU 4096 and the default partition 0xffff with a 2048-byte broadcast group.
+func DefaultTopology() *Topology {
+	return &Topology{Nodes: generateNodes(2), Partitions: []Partition{{PKey: "0xffff", MTU: 2048, All: "full"}}}
 }
 
 // LoadTopology reads and validates a topology file.

@@ -1,7 +1,10 @@
 package fabric_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -152,6 +155,61 @@ func TestValidateIPoIBKind(t *testing.T) {
 			}
 			if err == nil && *topo.Nodes[0].Ports[0].Caps != tt.wantCaps {
 				t.Fatalf("caps = %+v, want %+v", *topo.Nodes[0].Ports[0].Caps, tt.wantCaps)
+			}
+		})
+	}
+}
+
+// A topology file's "nodes" may be a count: that many nodes as the
+// default topology's, named node0 up; a count out of range or a value of
+// another kind is refused by name.
+func TestLoadTopologyNodeCount(t *testing.T) {
+	tests := []struct {
+		name, json string
+		want       string // error; "" for success
+		nodes      int
+	}{
+		{"two", `{"nodes": 2, "partitions": [{"pkey": "0xffff", "ib_mtu": 2048, "all": "full"}]}`, "", 2},
+		{"1024", `{"nodes": 1024, "partitions": [{"pkey": "0xffff", "all": "full"}]}`, "", 1024},
+		{"largest", fmt.Sprintf(`{"nodes": %d}`, fabric.MaxShorthandNodes), "", fabric.MaxShorthandNodes},
+		{"zero", `{"nodes": 0}`, "nodes: invalid count 0 (want 1…24575)", 0},
+		{"negative", `{"nodes": -3}`, "nodes: invalid count -3 (want 1…24575)", 0},
+		{"too many", `{"nodes": 24576}`, "nodes: invalid count 24576 (want 1…24575)", 0},
+		{"fraction", `{"nodes": 1.5}`, "nodes: 1.5 is neither a list of nodes nor a count", 0},
+		{"string", `{"nodes": "64"}`, `nodes: "64" is neither a list of nodes nor a count`, 0},
+		{"list, unknown field", `{"nodes": [{"name": "a", "ports": [{}], "colour": "red"}]}`, `json: unknown field "colour"`, 0},
+		{"partition member beyond the count", `{"nodes": 2, "partitions": [{"pkey": "0x8001", "members": [{"node": "node2", "port": 1}]}]}`,
+			`partition "0x8001": unknown node "node2"`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "topo.json")
+			if err := os.WriteFile(path, []byte(tt.json), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			topo, err := fabric.LoadTopology(path)
+			if tt.want != "" {
+				if want := "topology " + path + ": " + tt.want; err == nil || err.Error() != want {
+					t.Fatalf("LoadTopology = %v, want %s", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(topo.Nodes) != tt.nodes {
+				t.Fatalf("%d nodes, want %d", len(topo.Nodes), tt.nodes)
+			}
+			def := fabric.DefaultTopology()
+			if err := def.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := json.Marshal(topo.Nodes[:2])
+			if want, _ := json.Marshal(def.Nodes); string(got) != string(want) {
+				t.Errorf("first nodes %s, want the default's %s", got, want)
+			}
+			if last := topo.Nodes[len(topo.Nodes)-1].Name; last != fmt.Sprintf("node%d", tt.nodes-1) {
+				t.Errorf("last node %q, want node%d", last, tt.nodes-1)
 			}
 		})
 	}

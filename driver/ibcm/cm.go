@@ -92,8 +92,9 @@ type CM struct {
 
 	gsi      *verbs.QP
 	scq, rcq *verbs.CQ
-	bufs     [][]byte
-	wcs      []verbs.WC // used by the work queue only
+	bufs     [][]byte                 // QP1 WR's buffer while it holds a MAD (lend)
+	lend     func(uint64, int) []byte // borrows bufs[wrid] (mad.go)
+	wcs      []verbs.WC               // used by the work queue only
 	polling  atomic.Bool
 	sendMu   sync.Mutex
 	swcs     []verbs.WC // guarded by sendMu

@@ -719,3 +719,20 @@ func TestLAPAndSIDRAnswered(t *testing.T) {
 		t.Errorf("states %v %v, passive events %v", a.State(), b.State(), rb.got())
 	}
 }
+
+// A CM's QP1 holds no receive buffer until a MAD lands: its receive WRs
+// borrow one each when used and give it back once the MAD is copied out.
+func TestIdleCMHoldsNoRecvBuffers(t *testing.T) {
+	e := newEnv(t, true)
+	for name, cm := range map[string]*CM{"A": e.a, "B": e.b} {
+		held := 0
+		for _, b := range cm.bufs {
+			if b != nil {
+				held++
+			}
+		}
+		if len(cm.bufs) != gsiRecvDepth || held != 0 {
+			t.Errorf("%s: %d receive WRs, %d holding a buffer; want %d, none", name, len(cm.bufs), held, gsiRecvDepth)
+		}
+	}
+}

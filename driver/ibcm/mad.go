@@ -2,6 +2,7 @@ package ibcm
 
 import (
 	"encoding/binary"
+	"sync"
 
 	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/verbs"
@@ -42,9 +43,13 @@ func (cm *CM) openGSI() error {
 	cm.bufs = make([][]byte, gsiRecvDepth)
 	cm.wcs = make([]verbs.WC, 16)
 	cm.swcs = make([]verbs.WC, 16)
+	cm.lend = func(wrid uint64, _ int) []byte {
+		b := madBufs.get()
+		cm.bufs[wrid] = b
+		return b
+	}
 	for i := range cm.bufs {
-		cm.bufs[i] = make([]byte, grhLen+header.MADSize)
-		if err := cm.gsi.PostRecv(&verbs.RecvWR{WRID: uint64(i), SGL: [][]byte{cm.bufs[i]}}); err != nil {
+		if err := cm.gsi.PostRecv(&verbs.RecvWR{WRID: uint64(i), Lend: cm.lend, LendLen: madBufLen}); err != nil {
 			cm.gsi.Destroy()
 			return err
 		}
@@ -108,11 +113,15 @@ func (cm *CM) pollRecv() {
 // dispatches the MAD by attribute (cm_recv_handler, cm_work_handler).
 func (cm *CM) receive(wc *verbs.WC) {
 	buf := cm.bufs[wc.WRID]
+	cm.bufs[wc.WRID] = nil
 	var mad header.MAD
 	if wc.Status == verbs.WCSuccess && wc.ByteLen == grhLen+header.MADSize {
 		mad = append(header.MAD(nil), buf[grhLen:grhLen+header.MADSize]...)
 	}
-	_ = cm.gsi.PostRecv(&verbs.RecvWR{WRID: wc.WRID, SGL: [][]byte{buf}})
+	if buf != nil {
+		madBufs.put(buf)
+	}
+	_ = cm.gsi.PostRecv(&verbs.RecvWR{WRID: wc.WRID, Lend: cm.lend, LendLen: madBufLen})
 	if !mad.Valid() {
 		return
 	}
@@ -169,3 +178,35 @@ func (cm *CM) receive(wc *verbs.WC) {
 }
 
 func putBE64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }
+
+// madBufLen is a QP1 receive buffer's size: a GRH and a MAD.
+const madBufLen = grhLen + header.MADSize
+
+// bufPool is a free list of QP1 receive buffers shared by every CM of
+// the process: a receive WR borrows one when a MAD lands in it
+// (verbs.RecvWR.Lend) and the CM gives it back once it has copied the
+// MAD out, so an idle port holds none. It never shrinks.
+type bufPool struct {
+	mu   sync.Mutex
+	free [][]byte
+}
+
+var madBufs bufPool
+
+func (p *bufPool) get() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		return b
+	}
+	return make([]byte, madBufLen)
+}
+
+func (p *bufPool) put(b []byte) {
+	p.mu.Lock()
+	p.free = append(p.free, b)
+	p.mu.Unlock()
+}

@@ -65,7 +65,8 @@ type Endpoint struct {
 
 	qp       *verbs.QP
 	scq, rcq *verbs.CQ
-	bufs     [][]byte
+	bufs     [][]byte                        // UD WR's buffer while it holds a packet (lend)
+	lend     func(wrid uint64, n int) []byte // borrows bufs[wrid] (rxbuf.go)
 	wcs      []verbs.WC
 	udRepost reposts // the poller's: UD buffers to give back after a batch
 	rcRepost reposts // the poller's: SRQ buffers to give back after a batch
@@ -160,9 +161,13 @@ func Open(p *Port, o OpenOptions) (*Endpoint, error) {
 	ep.wcs = make([]verbs.WC, 64)
 	ep.udRepost, ep.rcRepost = newReposts(len(ep.wcs)), newReposts(len(ep.wcs))
 	ep.txwcs = make([]verbs.WC, 64)
+	ep.lend = func(wrid uint64, n int) []byte {
+		b := lendRx(n)
+		ep.bufs[wrid] = b
+		return b
+	}
 	for i := range ep.bufs {
-		ep.bufs[i] = make([]byte, rxBufLen)
-		if err := ep.qp.PostRecv(&verbs.RecvWR{WRID: uint64(i), SGL: [][]byte{ep.bufs[i]}}); err != nil {
+		if err := ep.qp.PostRecv(&verbs.RecvWR{WRID: uint64(i), Lend: ep.lend, LendLen: rxBufLen}); err != nil {
 			ep.qp.Destroy()
 			return nil, err
 		}
@@ -266,7 +271,8 @@ func (ep *Endpoint) receive(wc *verbs.WC) {
 		return
 	}
 	buf := ep.bufs[wc.WRID]
-	ep.udRepost.add(wc.WRID, buf)
+	ep.bufs[wc.WRID] = nil
+	ep.udRepost.addLent(wc.WRID, buf, ep.lend)
 	if wc.Status != verbs.WCSuccess {
 		ep.stats.rxDropped.Add(1)
 		return
@@ -307,10 +313,20 @@ type reposts struct {
 	srq  *verbs.SRQ // the SRQ the buffers go back to (RC buffers only)
 	wrs  []verbs.RecvWR
 	sgls [][1][]byte // each WR's one-buffer SGL
+	lent [][]byte    // UD: the borrowed buffers to return (rxbuf.go)
 }
 
 func newReposts(n int) reposts {
-	return reposts{wrs: make([]verbs.RecvWR, 0, n), sgls: make([][1][]byte, n)}
+	return reposts{wrs: make([]verbs.RecvWR, 0, n), sgls: make([][1][]byte, n), lent: make([][]byte, 0, n)}
+}
+
+// addLent queues a UD WR for reposting with lend, its borrowed buffer
+// (nil when a flushed WR had none) to go back to its pool first.
+func (r *reposts) addLent(wrid uint64, buf []byte, lend func(uint64, int) []byte) {
+	if buf != nil {
+		r.lent = append(r.lent, buf)
+	}
+	r.wrs = append(r.wrs, verbs.RecvWR{WRID: wrid, Lend: lend, LendLen: rxBufLen})
 }
 
 func (r *reposts) add(wrid uint64, buf []byte) {
@@ -324,6 +340,11 @@ func (r *reposts) add(wrid uint64, buf []byte) {
 // goes with it.
 func (ep *Endpoint) repost() {
 	if r := &ep.udRepost; len(r.wrs) > 0 {
+		for i, b := range r.lent {
+			returnRx(b)
+			r.lent[i] = nil
+		}
+		r.lent = r.lent[:0]
 		_, _ = ep.qp.PostRecvList(r.wrs)
 		r.wrs = r.wrs[:0]
 	}

@@ -94,8 +94,9 @@ type DeviceOptions struct {
 	// Clock drives the RNR and CQ moderation timers; nil means the
 	// system clock.
 	Clock Clock
-	// Packets is the initial size of the packet pool (default 256); the
-	// pool grows if traffic needs more.
+	// Packets is how many free packets the pool has room for at first
+	// (default 256). Packets are made when traffic needs them and kept
+	// for reuse.
 	Packets int
 }
 

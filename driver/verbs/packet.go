@@ -205,8 +205,9 @@ func isMulticastLID(lid uint16) bool { return lid >= 0xC000 && lid != 0xFFFF }
 // multicastQPN is the BTH DestQP of multicast packets.
 const multicastQPN = 0xFFFFFF
 
-// pool is a device's free list of packets. It grows when empty and never
-// shrinks, so steady-state traffic allocates nothing.
+// pool is a device's free list of packets. It starts empty, makes a
+// packet when empty and never shrinks, so steady-state traffic allocates
+// nothing and an idle device holds no packet buffers.
 type pool struct {
 	mu    sync.Mutex
 	free  []*Packet
@@ -214,17 +215,9 @@ type pool struct {
 	total int // packets ever made
 }
 
+// newPool is a pool of size-byte packets with room for n free ones.
 func newPool(size, n int) *pool {
-	pl := &pool{size: size, free: make([]*Packet, 0, n)}
-	bufs := make([]byte, size*n)
-	pkts := make([]Packet, n)
-	for i := range pkts {
-		pkts[i].buf = bufs[i*size : (i+1)*size : (i+1)*size]
-		pkts[i].pool = pl
-		pl.free = append(pl.free, &pkts[i])
-	}
-	pl.total = n
-	return pl
+	return &pool{size: size, free: make([]*Packet, 0, n)}
 }
 
 func (pl *pool) get() *Packet {

@@ -128,6 +128,11 @@ func (qp *QP) responder(p *Packet, n *notifier) *Packet {
 		case respExecute:
 			w := &qp.resp.wqe
 			if !isRC {
+				w.borrow(grhBytes + len(p.Payload))
+			} else {
+				w.borrow(w.length)
+			}
+			if !isRC {
 				var grh [grhBytes]byte
 				if p.GRH {
 					writeGRH(&grh, p)

@@ -34,9 +34,18 @@ func TestRing(t *testing.T) {
 
 func TestPacketPool(t *testing.T) {
 	pl := newPool(256, 2)
+	if pl.total != 0 {
+		t.Fatalf("new pool made %d packets, want none before traffic", pl.total)
+	}
+	p := pl.get()
+	pl.put(p)
+	if q := pl.get(); q != p || pl.total != 1 {
+		t.Fatalf("a packet put back is not reused: total %d", pl.total)
+	}
+	pl.put(p)
 	a, b := pl.get(), pl.get()
 	c := pl.get() // the pool grows when empty
-	if pl.total != 3 || len(c.buf) != 256 {
+	if pl.total != 3 || len(c.buf) != 256 || cap(c.buf) != 256 {
 		t.Errorf("total %d, buf %d", pl.total, len(c.buf))
 	}
 	a.Payload = append(a.buf[:0], 1, 2, 3)

@@ -10,6 +10,15 @@ import (
 type RecvWR struct {
 	WRID uint64
 	SGL  [][]byte // scatter list; filled in order
+	// Lend, with an empty SGL, supplies the buffer when a message lands
+	// in the WR instead: n is the message's length (with the GRH on UD),
+	// which the buffer must hold. LendLen is the WR's length as the
+	// length check sees it. The memory is bound to the queue only while
+	// it holds a message, as an HCA with on-demand paging works without
+	// pinning its whole ring. Lend runs on the sender's goroutine with
+	// the QP locked: it must not call the QP.
+	Lend    func(wrid uint64, n int) []byte
+	LendLen int
 }
 
 // recvWQE is a posted receive as kept in an RQ or SRQ slot (and in the
@@ -20,6 +29,7 @@ type recvWQE struct {
 	wrid   uint64
 	sgl    [][]byte
 	length int
+	lend   func(wrid uint64, n int) []byte // RecvWR.Lend; nil with an SGL
 }
 
 func (w *recvWQE) set(wr *RecvWR) {
@@ -29,18 +39,32 @@ func (w *recvWQE) set(wr *RecvWR) {
 	for _, s := range wr.SGL {
 		w.length += len(s)
 	}
+	w.lend = nil
+	if len(wr.SGL) == 0 && wr.Lend != nil {
+		w.lend, w.length = wr.Lend, wr.LendLen
+	}
 }
 
 func (w *recvWQE) copyFrom(o *recvWQE) {
 	w.wrid = o.wrid
 	w.sgl = append(w.sgl[:0], o.sgl...)
 	w.length = o.length
+	w.lend = o.lend
+}
+
+// borrow takes a lent buffer for an n-byte message when the WQE has
+// none yet.
+func (w *recvWQE) borrow(n int) {
+	if w.lend != nil && len(w.sgl) == 0 {
+		w.sgl = append(w.sgl, w.lend(w.wrid, n))
+	}
 }
 
 // clear drops the references to the caller's buffers.
 func (w *recvWQE) clear() {
 	clear(w.sgl)
 	w.sgl = w.sgl[:0]
+	w.lend = nil
 }
 
 // newRecvRing preallocates depth slots of maxSGE SGEs each.

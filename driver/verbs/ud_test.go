@@ -328,3 +328,70 @@ func TestUDLoopbackToOwnLID(t *testing.T) {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
 }
+
+// A receive WR with Lend and no SGL takes its buffer when a message lands
+// in it, sized for the message (GRH included); a message beyond LendLen
+// fails the length check without a buffer; a WR flushed by the QP's
+// error state borrows none.
+func TestUDRecvLend(t *testing.T) {
+	tests := []struct {
+		name    string
+		size    int
+		lendLen int
+		flush   bool
+		wantWC  WCStatus
+		wantN   []int // Lend's n per call
+	}{
+		{"small", 56, 4136, false, WCSuccess, []int{96}},
+		{"full", 4096, 4136, false, WCSuccess, []int{4136}},
+		{"beyond LendLen", 2044, 2000, false, WCLocLenErr, nil},
+		{"flushed", 56, 4136, true, WCWRFlushErr, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFabric(t, fabricOpts{})
+			s := newEnd(t, f.a, endOpts{typ: UD, sigAll: true})
+			r := newEnd(t, f.b, endOpts{typ: UD})
+			udRTS(t, s.qp, 0)
+			udRTS(t, r.qp, 0)
+			var lent [][]byte
+			var ns []int
+			lend := func(wrid uint64, n int) []byte {
+				if wrid != 77 {
+					t.Errorf("Lend for WR %d", wrid)
+				}
+				ns = append(ns, n)
+				b := make([]byte, n)
+				lent = append(lent, b)
+				return b
+			}
+			if err := r.qp.PostRecv(&RecvWR{WRID: 77, Lend: lend, LendLen: tt.lendLen}); err != nil {
+				t.Fatal(err)
+			}
+			if tt.flush {
+				if err := r.qp.Modify(QPAttr{State: QPError}, AttrState); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				payload := pattern(tt.size, 7)
+				wr := SendWR{WRID: 5, SGL: [][]byte{payload}, AH: AH{DLID: lidB, DestQPN: r.qp.Num(), QKey: qkey}}
+				if err := s.qp.PostSend(&wr); err != nil {
+					t.Fatal(err)
+				}
+				poll(s, s.scq)
+			}
+			wcs := poll(r, r.rcq)
+			if len(wcs) != 1 || wcs[0].WRID != 77 || wcs[0].Status != tt.wantWC {
+				t.Fatalf("recv CQ %+v, want WR 77 %v", wcs, tt.wantWC)
+			}
+			if diff := diff(tt.wantN, ns); diff != "" {
+				t.Fatalf("Lend calls (-want +got):\n%s", diff)
+			}
+			if tt.wantWC == WCSuccess {
+				if diff := diff(pattern(tt.size, 7), lent[0][40:]); diff != "" {
+					t.Errorf("lent buffer (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
