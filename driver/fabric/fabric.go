@@ -29,8 +29,9 @@ type Fabric struct {
 	byGID  map[[16]byte]*port // fixed after New
 	nports map[string]int     // node name → port count, for checkPartition
 
-	fwd atomic.Pointer[fwdTable] // switch snapshot, replaced under mu
-	ev  notifier
+	fwd  atomic.Pointer[fwdTable] // switch snapshot, replaced under mu
+	ev   notifier
+	hook atomic.Pointer[func()] // SetChangeHook's
 
 	mu sync.Mutex
 	// Caller holds mu.
