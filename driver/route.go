@@ -75,7 +75,7 @@ func (n *Node) Routes() ([]netlinkx.Route, error) {
 }
 
 // routes builds the table. Caller holds d.mu.
-func (n *Node) routes() []netlinkx.Route {
+func (n *stack) routes() []netlinkx.Route {
 	var v4, v6 []netlinkx.Route
 	for _, nd := range n.order.list() {
 		if !nd.up {
