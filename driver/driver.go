@@ -70,6 +70,7 @@ type Options struct {
 // role of RTNL: every operation that reads or changes netdevs holds it.
 type Driver struct {
 	mu      sync.Mutex
+	mon     monitorHub // subscribers to changes (monitor.go); after mu in lock order
 	fab     *fabric.Fabric
 	st      *store.Store
 	nodes   map[string]*stack
@@ -129,6 +130,7 @@ func New(opts Options) (*Driver, error) {
 		return nil, fmt.Errorf("fabric: %w", err)
 	}
 	d.fab.Subscribe(d.onEvent)
+	d.fab.SetChangeHook(d.smChanged)
 	params, err := d.loadParams(opts.Params)
 	if err != nil {
 		return nil, err

@@ -252,6 +252,7 @@ func (k *kernelNet) close() {
 // addresses set where they differ. A failure is logged: the driver's
 // change stands. Caller holds d.mu.
 func (n *stack) syncKernel(nd *Netdev) {
+	n.monitorSync(nd)
 	k := n.kern
 	if k == nil {
 		return

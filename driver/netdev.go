@@ -57,6 +57,7 @@ type stack struct {
 	kern      *kernelNet // the node's namespace and kernel netdevs, nil without
 	// devIDLogged is dev_id_show's netdev_info_once: logged already.
 	devIDLogged bool
+	mon         *monState // what monitors were last told of the devices, nil without one (monitor.go)
 }
 
 // Node is a handle on one node's stack: every control operation of the
@@ -114,6 +115,7 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 		children: map[*Netdev]*devList{}, legacy: map[legacyKey][]*Netdev{},
 		nextIndex: firstIfindex, nextQPN: firstQPN, params: maps.Clone(p), ip: inet.New(d.timers),
 		klog: newKlog(d.started, d.now)}
+	n.ip.SetNeighNotify(n.neighChanged)
 	n.host = &ipoib.Host{Fabric: d.fab, Log: n.logf, Now: d.now, Nanos: d.nanos, Jiffies: d.jiffies,
 		Clock: d.clock, LoseFrame: d.lose, Endpoints: d.endpoints}
 	n.host.DataDebug.Store(int32(p.get("data_debug_level")))

@@ -38,6 +38,10 @@ type AddrArgs struct {
 	// To is flush's "to PREFIX": only addresses within it; Label a
 	// pattern (fnmatch) addresses' labels must match.
 	To inetPrefix
+	// Flags and FlagMask are flush's flag selectors (permanent, dynamic,
+	// primary, secondary, ...): an address is flushed when its flags
+	// agree with Flags on the bits of FlagMask.
+	Flags, FlagMask uint32
 }
 
 // NewCmdAddr is `ibctl addr`, the iproute2 `ip address` object. Every
@@ -54,10 +58,12 @@ ip address (iproute2):
   ibctl addr add IFADDR dev IFNAME
   ibctl addr del IFADDR dev IFNAME
   ibctl addr show [ [ dev ] IFNAME ] [ up ]
-  ibctl addr flush [ [ dev ] IFNAME ] [ scope SCOPE-ID ] [ to PREFIX ] [ label PATTERN ] [ up ]
+  ibctl addr flush [ [ dev ] IFNAME ] [ scope SCOPE-ID ] [ to PREFIX ] [ label PATTERN ] [ up ] [ FLAG-LIST ]
 
   IFADDR := PREFIX [ broadcast ADDR | brd { ADDR | + | - } ] [ label LABEL ] [ scope SCOPE-ID ]
   SCOPE-ID := [ host | link | global | site | nowhere | NUMBER ]
+  FLAG-LIST := [ FLAG-LIST ] FLAG
+  FLAG := [ [-]permanent | [-]dynamic | [-]secondary | [-]primary | [-]temporary | [-]tentative | ... ]
 
 show prints what "ip address show" prints; with -j the keys of "ip -j address show".
 The global options -s, -d, -br, -o and -4, -6 or -0 (ibctl -br -4 addr) select what ip's
@@ -164,7 +170,7 @@ const maxFlushLoops = 10
 // flushed is print_addrinfo's filter when it flushes.
 func (a AddrArgs) flushed(x netlinkx.Addr, index int32, name string) bool {
 	if index != 0 && x.Index != index || a.ScopeSet && x.Scope != a.Scope ||
-		a.Family != unix.AF_UNSPEC && x.Family != a.Family {
+		a.Family != unix.AF_UNSPEC && x.Family != a.Family || (x.Flags^a.Flags)&a.FlagMask != 0 {
 		return false
 	}
 	if a.Label != "" {

@@ -2,6 +2,7 @@ package ibctl
 
 import (
 	"fmt"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -170,6 +171,36 @@ func parseAddrShowArgs(args []string) (AddrArgs, error) {
 	return a, nil
 }
 
+// flagFilter is ipaddress.c's get_filter: an address flag's name
+// (secondary, temporary, permanent, tentative, ...), "dynamic" for not
+// permanent and "primary" for not secondary, each negated by a leading
+// '-', selects the addresses with (or without) the flag. It reports
+// whether arg is one.
+func (a *AddrArgs) flagFilter(arg string) bool {
+	name, inv := strings.CutPrefix(arg, "-")
+	switch name {
+	case "dynamic":
+		name, inv = "permanent", !inv
+	case "primary":
+		name, inv = "secondary", !inv
+	case "temporary":
+		name = "secondary"
+	}
+	for _, f := range ifaFlagNames {
+		if f.name != name {
+			continue
+		}
+		if inv {
+			a.Flags &^= f.bit
+		} else {
+			a.Flags |= f.bit
+		}
+		a.FlagMask |= f.bit
+		return true
+	}
+	return false
+}
+
 // device takes what is left of a show or flush selector: an unsupported
 // selector is refused, [dev] IFNAME names the device, once.
 func (w *addrArgs) device(a *AddrArgs, arg string) error {
@@ -197,7 +228,7 @@ func (w *addrArgs) device(a *AddrArgs, arg string) error {
 const addrUsage = `Usage: ibctl addr add IFADDR dev IFNAME
        ibctl addr del IFADDR dev IFNAME
        ibctl addr show [ [ dev ] IFNAME ] [ up ]
-       ibctl addr flush [ [ dev ] IFNAME ] [ scope SCOPE-ID ] [ to PREFIX ] [ label PATTERN ] [ up ]
+       ibctl addr flush [ [ dev ] IFNAME ] [ scope SCOPE-ID ] [ to PREFIX ] [ label PATTERN ] [ up ] [ FLAG-LIST ]
 IFADDR := PREFIX [ broadcast ADDR | brd { ADDR | + | - } ] [ label LABEL ] [ scope SCOPE-ID ]
 SCOPE-ID := [ host | link | global | site | nowhere | NUMBER ]`
 
@@ -254,6 +285,9 @@ func parseAddrFlushArgs(args []string, family uint8) (AddrArgs, error) {
 				return a, err
 			}
 			a.Label = v
+			continue
+		}
+		if a.flagFilter(arg) {
 			continue
 		}
 		if err := w.device(&a, arg); err != nil {

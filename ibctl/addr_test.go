@@ -624,7 +624,17 @@ func TestAddrFlush(t *testing.T) {
 		{cmd: "addr flush to", status: 2, stderr: "ibctl: addr flush: Command line is not complete. Try option \"help\"\n", left: all},
 		{cmd: "-6 addr flush to 10.0.0.0/8", status: 2, stderr: "ibctl: addr flush: Error: inet6 prefix is expected rather than \"10.0.0.0/8\".\n", left: all},
 		{cmd: "addr flush dev ib0 dev ib1", status: 2, stderr: "ibctl: addr flush: Error: either \"dev\" is duplicate, or \"ib1\" is a garbage.\n", left: all},
-		{cmd: "addr flush dev ib0 secondary", status: 2, stderr: "ibctl: addr flush: \"secondary\" is not supported\n", left: all},
+		// flag selectors, as get_filter reads them: every address is
+		// permanent; 10.1.0.2 and 10.4.0.1 are secondaries
+		{cmd: "-s addr flush dev ib1 secondary", stdout: round1(1), left: ib0 + "ib1 10.1.0.1/24, ib1 10.2.0.1/16, ib1 fd00::1/64, "},
+		{cmd: "-s addr flush dev ib0 temporary", stdout: round1(1), left: "ib0 10.3.0.1/8, ib0 127.0.0.9/8, " + ib1},
+		{cmd: "-s -4 addr flush dev ib1 primary", stdout: round1(2), left: ib0 + "ib1 fd00::1/64, "},
+		{cmd: "-s -4 addr flush dev ib1 -secondary", stdout: round1(2), left: ib0 + "ib1 fd00::1/64, "},
+		{cmd: "-s addr flush dev ib1 dynamic", stdout: "Nothing to flush.\n", left: all},
+		{cmd: "-s addr flush dev ib1 -permanent", stdout: "Nothing to flush.\n", left: all},
+		{cmd: "-s -6 addr flush dev ib1 permanent", stdout: round1(1), left: ib0 + "ib1 10.1.0.1/24, ib1 10.2.0.1/16, ib1 10.1.0.2/24, "},
+		{cmd: "-s addr flush dev ib1 permanent -primary", stdout: round1(1), left: ib0 + "ib1 10.1.0.1/24, ib1 10.2.0.1/16, ib1 fd00::1/64, "},
+		{cmd: "-s addr flush dev ib1 tentative", stdout: "Nothing to flush.\n", left: all},
 		{cmd: "addr flush label ib1 10.0.0.0/8", status: 1, stderr: "ibctl: Device \"10.0.0.0/8\" does not exist.\n", left: all},
 		{cmd: "addr flush dev nosuch", status: 1, stderr: "ibctl: Device \"nosuch\" does not exist.\n", left: all},
 	}

@@ -220,7 +220,11 @@ func TestParseOtherCmds(t *testing.T) {
 		{argv: "show dev", err: `maddr show: want [dev DEV]`},
 	}, NewCmdMaddr, func(o *MaddrOptions) { o.F = nil })
 	checkParse(t, []parseCase{
-		{argv: "get fd00::2", want: RouteOptions{Dst: netip.MustParseAddr("fd00::2")}},
+		{argv: "get fd00::2", want: RouteOptions{Verb: "get", Dst: netip.MustParseAddr("fd00::2")}},
+		{argv: "", want: RouteOptions{Verb: "show", Table: "main"}},
+		{argv: "list", want: RouteOptions{Verb: "show", Table: "main"}},
+		{argv: "show dev ib0 table 254", want: RouteOptions{Verb: "show", Dev: "ib0", Table: "main"}},
+		{argv: "show table 100", want: RouteOptions{Verb: "show", Table: "100"}},
 		{argv: "get 10.0.0.300", err: `route get: Error: inet address is expected rather than "10.0.0.300".`},
 	}, NewCmdRoute, func(o *RouteOptions) { o.F = nil })
 	checkParse(t, []parseCase{

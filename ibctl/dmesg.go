@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"time"
 
 	"github.com/ibctl/ibctl/netlinkx"
@@ -17,7 +18,10 @@ type DmesgOptions struct {
 	F      *Factory
 	Follow bool
 	// Ctime is -T: times as ctime prints them, counted from the start.
-	Ctime bool
+	// Human is -H: the time to the minute when the minute changes, else
+	// the time since the message before. The last of -T and -H given
+	// counts, as in util-linux's dmesg.
+	Ctime, Human bool
 	// ReadClear is -c: clear what was printed; Clear is -C: clear only.
 	ReadClear, Clear bool
 }
@@ -27,14 +31,18 @@ type DmesgOptions struct {
 func NewCmdDmesg(f *Factory, runF func(*DmesgOptions) error) *cobra.Command {
 	o := &DmesgOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "dmesg [-f] [-T] [-c | -C]",
+		Use:   "dmesg [-f] [-T | -H] [-c | -C]",
 		Short: "Print the node's ib_ipoib kernel messages",
 		Long: `Print the node's ib_ipoib messages as dmesg does ("[seconds.micros] ib0: ..."), the
 seconds counted from the driver's start. Warnings always appear; debug messages as the
 module parameters debug_level, mcast_debug_level and data_debug_level enable them.
 -f follows new messages until interrupted. -T prints each time as util-linux's dmesg -T
 does ("[Mon Dec  7 16:00:09 2026] ib0: ...", local time: the driver's start plus the
-message's time, to the second). -c clears the messages it printed from the node's ring,
+message's time, to the second). -H prints them as dmesg -H does without a terminal (no
+pager, no colours): "[Dec 7 16:49] ib0: ..." (month, day and time to the minute, as
+util-linux 2.38 prints them) for a message whose minute differs from the one before, and
+"[  +0.000123] ib0: ..." (the seconds since the message before) for the others; the last
+of -T and -H given counts. -c clears the messages it printed from the node's ring,
 as dmesg -c does (a message logged meanwhile stays); -C clears them without printing.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
@@ -45,7 +53,8 @@ as dmesg -c does (a message logged meanwhile stays); -C clears them without prin
 		}),
 	}
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "wait for new messages")
-	cmd.Flags().BoolVarP(&o.Ctime, "ctime", "T", false, "print human-readable timestamps (ctime)")
+	cmd.Flags().VarPF(&timeFmtFlag{o: o, human: false}, "ctime", "T", "print human-readable timestamps (ctime)").NoOptDefVal = "true"
+	cmd.Flags().VarPF(&timeFmtFlag{o: o, human: true}, "human", "H", "human-readable output: minutes and the time between messages").NoOptDefVal = "true"
 	cmd.Flags().BoolVarP(&o.ReadClear, "read-clear", "c", false, "clear the ring buffer after printing its contents")
 	cmd.Flags().BoolVarP(&o.Clear, "clear", "C", false, "clear the ring buffer")
 	return cmd
@@ -56,8 +65,8 @@ func dmesgRun(o *DmesgOptions) (retErr error) {
 	if err != nil {
 		return err
 	}
-	var started int64 // -T: the driver's start, in whole seconds as dmesg's boot time
-	if o.Ctime {
+	var started int64 // -T, -H: the driver's start, in whole seconds as dmesg's boot time
+	if o.Ctime || o.Human {
 		st, err := c.Status()
 		if err != nil {
 			return opError("dmesg", err)
@@ -67,6 +76,7 @@ func dmesgRun(o *DmesgOptions) (retErr error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var after uint64
+	var human humanState
 	// -c clears what was printed, however dmesg ends.
 	defer func() {
 		if o.ReadClear && after > 0 {
@@ -92,7 +102,7 @@ func dmesgRun(o *DmesgOptions) (retErr error) {
 		if o.F.Globals.JSON && !o.Follow {
 			records := make([]*Printer, len(recs))
 			for i, r := range recs {
-				records[i] = dmesgPrinter(r, o.Ctime, started)
+				records[i] = dmesgPrinter(r, o.Ctime, started, nil)
 			}
 			if len(recs) > 0 {
 				after = recs[len(recs)-1].Seq
@@ -100,7 +110,11 @@ func dmesgRun(o *DmesgOptions) (retErr error) {
 			return emitList(o.F.IO.Out, o.F.Globals, records)
 		}
 		for _, r := range recs {
-			_, _ = io.WriteString(o.F.IO.Out, dmesgPrinter(r, o.Ctime, started).TextOut())
+			var hs *humanState
+			if o.Human {
+				hs = &human
+			}
+			_, _ = io.WriteString(o.F.IO.Out, dmesgPrinter(r, o.Ctime, started, hs).TextOut())
 			after = r.Seq
 		}
 		if !o.Follow {
@@ -114,15 +128,74 @@ func dmesgRun(o *DmesgOptions) (retErr error) {
 	}
 }
 
+// timeFmtFlag is -T or -H: each sets the time format, the last given
+// counting.
+type timeFmtFlag struct {
+	o     *DmesgOptions
+	human bool
+	set   bool
+}
+
+func (f *timeFmtFlag) String() string { return strconv.FormatBool(f.set) }
+func (f *timeFmtFlag) Type() string   { return "bool" }
+func (f *timeFmtFlag) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	f.set = v
+	if v {
+		f.o.Ctime, f.o.Human = !f.human, f.human
+	}
+	return nil
+}
+
+// reset puts the flag back between batch lines.
+func (f *timeFmtFlag) reset() { f.set, f.o.Ctime, f.o.Human = false, false, false }
+
+// humanState is what dmesg -H remembers of the message before: its
+// local time's minute and its time (util-linux's lasttm and lasttime).
+type humanState struct {
+	min, hour, yday int
+	last            uint64
+	hasLast         bool
+}
+
+// stamp is the timestamp dmesg -H prints for r (print_record's
+// DMESG_TIMEFTM_RELTIME): "[Dec 7 16:49] " ("%b%e %H:%M") when the local
+// minute differs from the message before's (the first message's always,
+// unless it falls on 1 January at 00:00), else the seconds since the
+// message before, "[  +0.000123] ".
+func (h *humanState) stamp(r netlinkx.LogRecord, started int64) string {
+	t := time.Unix(started+int64(r.TimeNs/1e9), 0)
+	var delta float64
+	if h.hasLast {
+		delta = float64(int64(r.TimeNs/1e3)-int64(h.last/1e3)) / 1e6
+	}
+	h.last, h.hasLast = r.TimeNs, true
+	var s string
+	if t.Minute() != h.min || t.Hour() != h.hour || t.YearDay()-1 != h.yday {
+		s = fmt.Sprintf("[%s%2d %s] ", t.Format("Jan"), t.Day(), t.Format("15:04"))
+	} else if delta < 10 {
+		s = fmt.Sprintf("[  %+8.6f] ", delta)
+	} else {
+		s = fmt.Sprintf("[ %+9.6f] ", delta)
+	}
+	h.min, h.hour, h.yday = t.Minute(), t.Hour(), t.YearDay()-1
+	return s
+}
+
 // dmesgPrinter prints one message as dmesg does, "[seconds.micros] text",
 // or with ctime (dmesg -T) "[Mon Dec  7 16:00:09 2026] text": the start
 // in seconds plus the message's whole seconds, in local time, as
 // util-linux's record_ctime formats it; in JSON its sequence number, time
 // in nanoseconds and text.
-func dmesgPrinter(r netlinkx.LogRecord, ctime bool, started int64) *Printer {
+func dmesgPrinter(r netlinkx.LogRecord, ctime bool, started int64, human *humanState) *Printer {
 	p := NewPrinter()
 	p.Any("seq", "", r.Seq)
-	if ctime {
+	if human != nil {
+		p.Text(human.stamp(r, started))
+	} else if ctime {
 		t := time.Unix(started+int64(r.TimeNs/1e9), 0)
 		p.Text("[" + t.Format("Mon Jan _2 15:04:05 2006") + "] ")
 	} else {

@@ -38,6 +38,10 @@ type Globals struct {
 	Oneline  bool   // -o/--oneline
 	Brief    bool   // -br/--brief
 	Family   string // -4, -6, -0/--family: "inet", "inet6", "link" or "" for all
+	// Timestamp and TShort are ip -t and -ts (--timestamp, --tshort):
+	// monitor prints the time of each event; other commands ignore them,
+	// as ip's do.
+	Timestamp, TShort bool
 }
 
 // Factory builds commands with their dependencies.

@@ -41,8 +41,8 @@ var ipOptions = []ipOption{
 	{name: "-details", flag: "--details"},
 	{name: "-resolve"},
 	{name: "-oneline", flag: "--oneline"},
-	{name: "-timestamp"},
-	{name: "-tshort"},
+	{name: "-timestamp", flag: "--timestamp"},
+	{name: "-tshort", flag: "--tshort"},
 	{name: "-Version", flag: "--version"},
 	{name: "-force", flag: "--force"},
 	{name: "-batch", arg: "batch file", flag: "--batch"},
@@ -93,6 +93,8 @@ func addIPFlags(pf *pflag.FlagSet, g *Globals) {
 	pf.BoolVar(&g.Oneline, "oneline", false, "print each record on one line, lines joined by \\ (ip -o)")
 	pf.BoolVar(&g.Brief, "brief", false, "print brief tables of links and addresses (ip -br)")
 	pf.Var((*familyValue)(&g.Family), "family", "show only the inet, inet6 or link family (ip -4, -6, -0)")
+	pf.BoolVar(&g.Timestamp, "timestamp", false, "monitor: print the time of each event on a line before it (ip -t)")
+	pf.BoolVar(&g.TShort, "tshort", false, "monitor: print the time of each event before it, in short form (ip -ts)")
 }
 
 // familyValue is --family: inet, inet6 or link, as ip's read_family.

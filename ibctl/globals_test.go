@@ -37,6 +37,8 @@ func TestIPGlobals(t *testing.T) {
 		{in: "-color=never link", want: "link"},
 		{in: "-c -j link", want: "--json link"},
 		{in: "-color=auto link", want: "link"}, // not a terminal
+		{in: "-t monitor", want: "--timestamp monitor"},
+		{in: "-ts -tshort monitor", want: "--tshort --tshort monitor"},
 		// ibctl's own flags and shorthand groups
 		{in: "--socket /s -jp link", want: "--socket /s -jp link"},
 		{in: "--node node1 -nnode2 link", want: "--node node1 -nnode2 link"},
@@ -55,8 +57,6 @@ func TestIPGlobals(t *testing.T) {
 		{in: "-c link", err: `Option "-color": ibctl prints no colours (-color=never is accepted)`},
 		{in: "-color=always link", err: `Option "-color": ibctl prints no colours (-color=never is accepted)`},
 		{in: "-r link", err: `Option "-r" (-resolve) is not supported`},
-		{in: "-t link", err: `Option "-t" (-timestamp) is not supported`},
-		{in: "-ts link", err: `Option "-ts" (-tshort) is not supported`},
 		{in: "-hu link", err: `Option "-hu" (-human) is not supported`},
 		{in: "-l 3 link", err: `Option "-l" (-loops) is not supported`},
 		{in: "-M link", err: `Option "-M" (-M) is not supported`},

@@ -61,6 +61,13 @@ func printLinkHead(p *Printer, l netlinkx.Link, parent *netlinkx.Link, linkMode 
 // link the kernel describes for the inet6 family (ip -6 address show),
 // which has no qdisc and no group.
 func printLinkLine(p *Printer, l netlinkx.Link, parent *netlinkx.Link, linkMode, full bool) {
+	printLinkLineQ(p, l, parent, linkMode, full)
+	p.Any("txqlen", "qlen %d", l.TxQLen)
+}
+
+// printLinkLineQ is printLinkLine without the queue length, which ip
+// reads only for a listing (filter.showqueue), not for ip monitor.
+func printLinkLineQ(p *Printer, l netlinkx.Link, parent *netlinkx.Link, linkMode, full bool) {
 	p.Any("ifindex", "%d: ", l.Index)
 	if parent != nil {
 		p.Any("link", "", parent.Name)
@@ -83,7 +90,6 @@ func printLinkLine(p *Printer, l netlinkx.Link, parent *netlinkx.Link, linkMode,
 	if full {
 		p.Any("group", "group %s ", "default")
 	}
-	p.Any("txqlen", "qlen %d", l.TxQLen)
 }
 
 // printLinkLayer prints the link/infiniband address and, with brd, the

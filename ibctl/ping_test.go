@@ -319,6 +319,47 @@ func TestDmesgCtimeAndClear(t *testing.T) {
 	}
 }
 
+// TestDmesgHuman checks dmesg -H's times as util-linux 2.38 prints them
+// without a terminal: the local time to the minute ("%b%e %H:%M") when the
+// minute changes, else the seconds since the message before, in 8 or 9
+// columns; the last of -T and -H given counts.
+func TestDmesgHuman(t *testing.T) {
+	loc := time.Local
+	time.Local = time.UTC
+	t.Cleanup(func() { time.Local = loc })
+	clk := verbs.NewManualClock(time.Unix(1_700_000_000, 0)) // Tue Nov 14 22:13:20 2023 UTC
+	e := newEnvWith(t, driver.Options{Clock: clk})
+	clk.Advance(1500 * time.Millisecond)
+	e.ok("link add link ib0 name c1 up type ipoib pkey 0x8001")
+	clk.Advance(time.Second)
+	e.ok("sys write class/net/ib0/umcast 1")
+	clk.Advance(13 * time.Second)
+	e.ok("link set ib0 type ipoib mode connected", "link set ib0 type ipoib mode datagram")
+	clk.Advance(30 * time.Second)
+	e.ok("link set ib0 type ipoib mode connected")
+	const (
+		m1 = "c1: P_Key 0x8001 is not found\n"
+		m2 = "ib0: ignoring multicast groups joined directly by userspace\n"
+		m3 = "ib0: enabling connected mode will cause multicast packet drops\n"
+		m4 = "ib0: mtu > 4092 will cause multicast packet drops.\n"
+	)
+	human := "[Nov14 22:13] " + m1 + "[  +1.000000] " + m2 + "[ +13.000000] " + m3 + "[  +0.000000] " + m4 +
+		"[Nov14 22:14] " + m3 + "[  +0.000000] " + m4
+	for _, tc := range []struct{ cmd, out string }{
+		{"dmesg -H", human},
+		{"dmesg --human", human},
+		{"dmesg -T -H", human},
+		{"dmesg -H -T", "[Tue Nov 14 22:13:21 2023] " + m1 + "[Tue Nov 14 22:13:22 2023] " + m2 +
+			"[Tue Nov 14 22:13:35 2023] " + m3 + "[Tue Nov 14 22:13:35 2023] " + m4 +
+			"[Tue Nov 14 22:14:05 2023] " + m3 + "[Tue Nov 14 22:14:05 2023] " + m4},
+	} {
+		out, errs, st := e.run(tc.cmd)
+		if out != tc.out || errs != "" || st != 0 {
+			t.Errorf("%s: %d %q %q, want\n%s", tc.cmd, st, out, errs, tc.out)
+		}
+	}
+}
+
 func TestDebugfsFiles(t *testing.T) {
 	e := newEnv(t)
 	e.ok("link set ib0 up", "-n node1 link set ib0 up")

@@ -66,7 +66,7 @@ Options before the command are ip's global options, abbreviated as ip 6.1 reads 
 
 	root.AddCommand(NewCmdLink(f, nil), NewCmdAddr(f, nil), NewCmdNeigh(f, nil), NewCmdSys(f, nil), NewCmdEthtool(f, nil),
 		NewCmdHCA(f, nil), NewCmdSM(f, nil), NewCmdPing(f, nil), NewCmdDmesg(f, nil), NewCmdPerf(f, nil), NewCmdMaddr(f, nil),
-		NewCmdRoute(f, nil), NewCmdExec(f, nil), NewCmdCapture(f, nil), NewCmdDriver(f, nil), NewCmdCompletion(f, nil), NewCmdVersion(f))
+		NewCmdRoute(f, nil), NewCmdMonitor(f, nil), NewCmdExec(f, nil), NewCmdCapture(f, nil), NewCmdDriver(f, nil), NewCmdCompletion(f, nil), NewCmdVersion(f))
 	return root
 }
 

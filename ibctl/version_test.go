@@ -69,7 +69,6 @@ func TestUsageErrorsOneLine(t *testing.T) {
 		{"route get", "ibctl: route get: missing ADDRESS (try \"ibctl route get --help\")\n"},
 		{"sm partition del", "ibctl: sm partition del: missing PKEY (try \"ibctl sm partition del --help\")\n"},
 		{"lnk show", "ibctl: unknown command \"lnk\" for \"ibctl\"; did you mean \"link\"?\n"},
-		{"route", "ibctl: route: missing command (try \"ibctl route --help\")\n"},
 		{"driver", "ibctl: driver: missing command (try \"ibctl driver --help\")\n"},
 		{"sys", "ibctl: sys: missing command (try \"ibctl sys --help\")\n"},
 		{"route bogus", "ibctl: route: unknown command \"bogus\" (try \"ibctl route --help\")\n"},

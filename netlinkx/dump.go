@@ -58,6 +58,8 @@ func ibctlDump(b Backend, node Node, m netlink.Message, cmd uint8, rest []byte, 
 		err = dmesgRequest(node, rest, put)
 	case wire.CmdMaddr:
 		err = maddrRequest(node, rest, put)
+	case wire.CmdRouteList:
+		err = routeListRequest(node, put)
 	default:
 		err = withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ibctl dump %d", cmd))
 	}

@@ -270,6 +270,9 @@ func (ss *session) handle(m netlink.Message) (out [][]byte) {
 	if ss.conn != nil && isCapture(m) {
 		return ss.capture(m, node)
 	}
+	if ss.conn != nil && isMonitor(m) {
+		return ss.monitor(m, node)
+	}
 	ctx := context.Background()
 	if ss.conn != nil && isLong(m) {
 		var stop func()

@@ -112,7 +112,22 @@ func (f *Fabric) change(fn func() ([]Event, error)) error {
 	if b != nil {
 		f.ev.deliver(b)
 	}
+	if hook := f.hook.Load(); err == nil && hook != nil {
+		(*hook)()
+	}
 	return err
+}
+
+// SetChangeHook has fn called after every change of the SM's state
+// (partitions, port states, multicast groups), once the change is made
+// and its events delivered, on the goroutine that made it; nil removes
+// it. fn may query the fabric but must not change it.
+func (f *Fabric) SetChangeHook(fn func()) {
+	if fn == nil {
+		f.hook.Store(nil)
+		return
+	}
+	f.hook.Store(&fn)
 }
 
 func (n *notifier) deliver(b *batch) {

@@ -35,6 +35,7 @@ type Fabric struct {
 	// group. Stored under mu, read by Send without locking.
 	mroutes [MaxMulticastLID - MulticastLIDBase + 1]atomic.Pointer[group]
 	ev      notifier
+	hook    atomic.Pointer[func()] // SetChangeHook's
 
 	mu sync.Mutex
 	// Caller holds mu.

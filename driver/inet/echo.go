@@ -46,8 +46,10 @@ func (s *Stack) resolve(nic *NIC, src, dst netip.Addr, deadline time.Time) (head
 	w := make(chan struct{})
 	e.waiters = append(e.waiters, w)
 	start := s.startProbingLocked(nic.index, src, dst, e)
+	notify := s.neighNotify
 	s.mu.Unlock()
 	if start {
+		s.notifyNeigh(notify, nic.index, dst, nudIncomplete, header.HWAddr{}, false)
 		s.sendProbe(nic, src, dst)
 	}
 	timer := time.NewTimer(time.Until(deadline))

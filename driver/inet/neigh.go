@@ -61,11 +61,36 @@ func (s *Stack) learn(nic *NIC, ip netip.Addr, hw header.HWAddr) {
 	}
 }
 
+// SetNeighNotify has fn called with every change of a neighbour entry's
+// state or address, and with every entry deleted (deleted set, the entry
+// as it was), as the kernel's neigh_update and neigh_delete send
+// RTM_NEWNEIGH and RTM_DELNEIGH. fn is called without the stack's lock
+// held; it must not block.
+func (s *Stack) SetNeighNotify(fn func(index int32, n Neighbour, deleted bool)) {
+	s.mu.Lock()
+	s.neighNotify = fn
+	s.mu.Unlock()
+}
+
+// notifyNeigh reports an entry's change to the SetNeighNotify function,
+// if any. Caller does not hold mu.
+func (s *Stack) notifyNeigh(fn func(int32, Neighbour, bool), index int32, ip netip.Addr, state uint16, hw header.HWAddr, deleted bool) {
+	if fn != nil {
+		fn(index, Neighbour{Addr: ip, State: state, HW: hw}, deleted)
+	}
+}
+
 // update marks the entry reachable at hw and returns its queue.
 func (s *Stack) update(index int32, ip netip.Addr, hw header.HWAddr) [][]byte {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	e := s.entry(index, ip)
+	changed, notify := e.state != nudReachable || e.hw != hw, s.neighNotify
+	defer func() {
+		if changed {
+			s.notifyNeigh(notify, index, ip, nudReachable, hw, false)
+		}
+	}()
+	defer s.mu.Unlock()
 	e.hw, e.state, e.updated = hw, nudReachable, s.now()
 	for _, w := range e.waiters {
 		close(w)
@@ -105,8 +130,10 @@ func (s *Stack) output(nic *NIC, src, dst netip.Addr, ip []byte) {
 	e.queue = append(e.queue, ip)
 	e.qbytes += len(ip)
 	start := s.startProbingLocked(index, src, dst, e)
+	notify := s.neighNotify
 	s.mu.Unlock()
 	if start {
+		s.notifyNeigh(notify, index, dst, nudIncomplete, header.HWAddr{}, false)
 		s.sendProbe(nic, src, dst)
 	}
 }
@@ -156,7 +183,9 @@ func (s *Stack) probe(index int32, dst netip.Addr, e *neighbour) {
 			close(w) // they find the entry failed
 		}
 		e.waiters = nil
+		notify := s.neighNotify
 		s.mu.Unlock()
+		s.notifyNeigh(notify, index, dst, nudFailed, header.HWAddr{}, false)
 		if nic := s.nicOf(index); nic != nil {
 			nic.link.DropTx(uint64(dropped))
 		}
@@ -223,12 +252,20 @@ func (s *Stack) DelNeighbour(index int32, ip netip.Addr) bool {
 		e.timer.Stop()
 	}
 	dropped := len(e.queue)
+	wasFailed := e.state == nudFailed
 	e.state, e.timer, e.queue, e.qbytes, e.probes = nudFailed, nil, nil, 0, 0
 	for _, w := range e.waiters {
 		close(w)
 	}
 	e.waiters = nil
+	notify := s.neighNotify
 	s.mu.Unlock()
+	// neigh_delete: neigh_update to NUD_FAILED (notified when the state
+	// changes), then the deletion
+	if !wasFailed {
+		s.notifyNeigh(notify, index, ip, nudFailed, header.HWAddr{}, false)
+	}
+	s.notifyNeigh(notify, index, ip, nudFailed, header.HWAddr{}, true)
 	if nic := s.nicOf(index); nic != nil && dropped > 0 {
 		nic.link.DropTx(uint64(dropped))
 	}

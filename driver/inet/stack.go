@@ -17,14 +17,16 @@ import (
 // never holds while it calls a Link, so a link may deliver packets from
 // inside a write.
 type Stack struct {
-	mu     sync.Mutex
-	addrs  map[int32][]netip.Prefix // by ifindex: IPv4 in the order added, IPv6 as insertAddr orders them
-	auto   map[int32]netip.Addr     // the automatic link-local address of an interface (addr.go)
-	neigh  map[int32]map[netip.Addr]*neighbour
-	pings  map[uint32]pendingPing   // by ident<<16 | seq
-	pmtu   map[netip.Addr]pmtuEntry // path MTU exceptions (frag.go)
-	reasm  map[reasmKey]*reasm      // datagrams being reassembled
-	reasm6 map[frag6Key]*frag6Queue // IPv6 datagrams being reassembled (frag6.go)
+	mu    sync.Mutex
+	addrs map[int32][]netip.Prefix // by ifindex: IPv4 in the order added, IPv6 as insertAddr orders them
+	auto  map[int32]netip.Addr     // the automatic link-local address of an interface (addr.go)
+	neigh map[int32]map[netip.Addr]*neighbour
+	// neighNotify is SetNeighNotify's function.
+	neighNotify func(index int32, n Neighbour, deleted bool)
+	pings       map[uint32]pendingPing   // by ident<<16 | seq
+	pmtu        map[netip.Addr]pmtuEntry // path MTU exceptions (frag.go)
+	reasm       map[reasmKey]*reasm      // datagrams being reassembled
+	reasm6      map[frag6Key]*frag6Queue // IPv6 datagrams being reassembled (frag6.go)
 	// frag4Mem and frag6Mem are the memory the IPv4 and IPv6 queues
 	// hold, against fragHighThresh (fragq.go).
 	frag4Mem, frag6Mem int

@@ -49,6 +49,17 @@ const (
 	// CmdDmesgClear clears a node's kernel messages up to AttrSeq, as
 	// syslog(2)'s SYSLOG_ACTION_CLEAR does for the ring dmesg reads.
 	CmdDmesgClear uint8 = 23
+
+	CmdRouteList uint8 = 24 // dump: the main routing table
+
+	// CmdMonitor streams a node's events, as an rtnetlink socket bound
+	// to multicast groups reads them: RTM_NEWLINK, RTM_DELLINK,
+	// RTM_NEWADDR, RTM_DELADDR, RTM_NEWNEIGH, RTM_DELNEIGH messages as
+	// the kernel sends them, and messages of this family for routes and
+	// the subnet manager's partitions and groups; NLMSG_DONE ends it when
+	// the driver stops. Any request the client sends meanwhile ends the
+	// stream, as CmdCaptureStop does a capture.
+	CmdMonitor uint8 = 25
 )
 
 // IsDump reports whether cmd answers with a dump, as a generic netlink
@@ -58,7 +69,7 @@ const (
 // commands refuse it (genl_family_rcv_msg: EOPNOTSUPP without a handler).
 func IsDump(cmd uint8) bool {
 	switch cmd {
-	case CmdSysList, CmdStats, CmdPartList, CmdGroups, CmdDmesg, CmdMaddr:
+	case CmdSysList, CmdStats, CmdPartList, CmdGroups, CmdDmesg, CmdMaddr, CmdRouteList:
 		return true
 	}
 	return false
@@ -164,4 +175,13 @@ const (
 	AttrEnd      uint16 = 103 // u8, why the stream ended (CaptureEnd)
 	AttrFabric   uint16 = 104 // u8, 1: capture a fabric port's link, as IB packets
 	AttrIface    uint16 = 106 // u32, which of the request's AttrDev saw the packet (0: the first)
+
+	// A table's route, a monitor's events.
+	AttrFamily  uint16 = 108 // u8, AF_INET or AF_INET6
+	AttrDstLen  uint16 = 109 // u8, the destination's prefix length
+	AttrIndex   uint16 = 110 // u32, an ifindex
+	AttrScope   uint16 = 111 // u8, rtm_scope
+	AttrFlags   uint16 = 112 // u32, RTNH_F_*
+	AttrDeleted uint16 = 113 // flag: the event is a deletion
+	AttrGroups  uint16 = 114 // u32, the monitor's event groups (MonitorGroups)
 )

@@ -1,0 +1,327 @@
+package netlinkx
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/ibctl/ibctl/netlinkx/internal/wire"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Monitor groups: what a monitor stream carries, as the rtnetlink
+// multicast groups ip monitor binds to, and the subnet manager's
+// partitions and multicast groups.
+const (
+	MonitorLink uint32 = 1 << iota
+	MonitorAddr
+	MonitorNeigh
+	MonitorRoute
+	MonitorPartition
+	MonitorGroup
+	MonitorAll = MonitorLink | MonitorAddr | MonitorNeigh | MonitorRoute | MonitorPartition | MonitorGroup
+)
+
+// MonitorEvent is one change: Kind (one of the groups) says which field
+// holds it. A Group event holds the group with the one member that
+// joined, changed its join state or (Deleted) left; a Partition event
+// holds no members.
+type MonitorEvent struct {
+	Kind      uint32
+	Deleted   bool
+	Link      Link
+	Addr      Addr
+	Neigh     Neigh
+	Route     Route
+	Partition Partition
+	Group     Group
+}
+
+// Monitorer is implemented by nodes that report their changes. Monitor
+// calls emit with nil once it is subscribed, then with the events of
+// groups as they come, in batches, until ctx is done or emit fails, and
+// returns nil then; an error ends it otherwise (the driver stopping). A
+// reader that falls behind must not hold the node up: what does not fit
+// its queue is dropped.
+type Monitorer interface {
+	Monitor(ctx context.Context, groups uint32, emit func([]MonitorEvent) error) error
+}
+
+// isMonitor reports whether m asks for a monitor stream.
+func isMonitor(m netlink.Message) bool {
+	if m.Header.Type != wire.FamilyIbctl {
+		return false
+	}
+	cmd, _, err := wire.ParseGenl(m.Data)
+	return err == nil && cmd == wire.CmdMonitor
+}
+
+// marshalEvent encodes one event as a message of the stream answering h.
+func marshalEvent(h netlink.Header, ev MonitorEvent) []byte {
+	del := func(newType, delType netlink.HeaderType) netlink.HeaderType {
+		if ev.Deleted {
+			return delType
+		}
+		return newType
+	}
+	switch ev.Kind {
+	case MonitorLink:
+		return wire.Reply(h, del(unix.RTM_NEWLINK, unix.RTM_DELLINK), netlink.Multi, marshalLink(ev.Link))
+	case MonitorAddr:
+		return wire.Reply(h, del(unix.RTM_NEWADDR, unix.RTM_DELADDR), netlink.Multi, marshalAddr(ev.Addr))
+	case MonitorNeigh:
+		return wire.Reply(h, del(unix.RTM_NEWNEIGH, unix.RTM_DELNEIGH), netlink.Multi, marshalNeigh(ev.Neigh))
+	}
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(wire.AttrGroups, ev.Kind)
+	if ev.Deleted {
+		ae.Flag(wire.AttrDeleted, true)
+	}
+	wire.EncodeNested(ae, wire.AttrEntry, func(n *netlink.AttributeEncoder) {
+		switch ev.Kind {
+		case MonitorRoute:
+			encodeRoute(n, ev.Route)
+		case MonitorPartition:
+			encodePartition(n, ev.Partition)
+		case MonitorGroup:
+			encodeGroup(n, ev.Group)
+		}
+	})
+	return wire.Reply(h, wire.FamilyIbctl, netlink.Multi, append(wire.GenlHeader(wire.CmdMonitor), wire.Encode(ae)...))
+}
+
+// monitor serves a monitor request on the session's connection: the
+// events are written as they come. It returns the last reply: NLMSG_DONE
+// when the client ended the stream, or the error that ended it.
+func (ss *session) monitor(m netlink.Message, node Node) [][]byte {
+	mon, ok := node.(Monitorer)
+	if !ok {
+		return [][]byte{wire.ErrorReply(m.Header, unix.EOPNOTSUPP, "this node reports no changes")}
+	}
+	_, rest, _ := wire.ParseGenl(m.Data)
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "malformed monitor request")}
+	}
+	groups := MonitorAll
+	for ad.Next() {
+		if ad.Type() == wire.AttrGroups {
+			groups = ad.Uint32()
+		}
+	}
+	if ad.Err() != nil {
+		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "malformed monitor request")}
+	}
+	ctx, stop := watchHangup(ss.conn, true)
+	defer stop()
+	var out []byte
+	emit := func(evs []MonitorEvent) error {
+		if evs == nil {
+			// subscribed: tell the client
+			ae := netlink.NewAttributeEncoder()
+			ae.Uint32(wire.AttrGroups, groups)
+			return ss.s.write(ss.conn, wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi,
+				append(wire.GenlHeader(wire.CmdMonitor), wire.Encode(ae)...)))
+		}
+		for _, ev := range evs {
+			msg := marshalEvent(m.Header, ev)
+			if len(out) > 0 && len(out)+len(msg) > packLimit {
+				if err := ss.s.write(ss.conn, out); err != nil {
+					return err
+				}
+				out = out[:0]
+			}
+			out = append(out, msg...)
+		}
+		if len(out) > 0 {
+			err := ss.s.write(ss.conn, out)
+			out = out[:0]
+			return err
+		}
+		return nil
+	}
+	if err := mon.Monitor(ctx, groups, emit); err != nil {
+		return [][]byte{wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err))}
+	}
+	select {
+	case <-ss.s.stopping:
+		return [][]byte{wire.ErrorReply(m.Header, unix.ESHUTDOWN, "the driver is stopping")}
+	default:
+	}
+	return [][]byte{wire.DoneReply(m.Header)}
+}
+
+// ErrStopMonitor, returned by Monitor's function, ends the stream.
+var ErrStopMonitor = errors.New("monitor stopped")
+
+// ErrMonitorEnded is the end of a monitor stream the client did not ask
+// for: the driver went away.
+var ErrMonitorEnded = errors.New("the driver ended the stream")
+
+// Monitor streams the bound node's events of groups (MonitorLink, ...)
+// to fn until fn returns an error (ErrStopMonitor to stop cleanly) or
+// ctx is done, and then returns nil (or fn's error). A stream the driver
+// ends (it stops or goes away) returns an error. started, when not nil,
+// is called once the driver has subscribed, before the first event. The
+// connection serves nothing else meanwhile.
+func (c *Client) Monitor(ctx context.Context, groups uint32, started func(), fn func(MonitorEvent) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	seq := c.seq
+	c.seq++
+	stopSeq := c.seq
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(wire.AttrGroups, groups)
+	b, err := wire.MarshalMessage(netlink.Header{Type: wire.FamilyIbctl, Flags: netlink.Request | netlink.Acknowledge | netlink.Dump, Sequence: seq},
+		append(wire.GenlHeader(wire.CmdMonitor), wire.Encode(ae)...))
+	if err != nil {
+		return err
+	}
+	if _, err := c.conn.Write(b); err != nil {
+		return &netlink.OpError{Op: "send", Err: err}
+	}
+	// The stop request (any request ends the stream) is sent once, by
+	// fn's end or ctx's.
+	var smu sync.Mutex
+	stopSent := false
+	sendStop := func() {
+		smu.Lock()
+		defer smu.Unlock()
+		if stopSent {
+			return
+		}
+		stopSent = true
+		b, _ := wire.MarshalMessage(netlink.Header{Type: wire.FamilyIbctl, Flags: netlink.Request | netlink.Acknowledge, Sequence: stopSeq},
+			wire.GenlHeader(wire.CmdCaptureStop))
+		_, _ = c.conn.Write(b)
+	}
+	stopped := func() bool {
+		smu.Lock()
+		defer smu.Unlock()
+		return stopSent
+	}
+	watchDone := make(chan struct{})
+	defer close(watchDone)
+	go func() {
+		select {
+		case <-ctx.Done():
+			sendStop()
+		case <-watchDone:
+		}
+	}()
+	var fnErr error
+	for {
+		n, err := c.conn.Read(c.buf)
+		if errors.Is(err, io.EOF) {
+			n, err = 0, nil
+		}
+		if err != nil {
+			return &netlink.OpError{Op: "receive", Err: err}
+		}
+		if n == 0 {
+			if stopped() {
+				return fnErr
+			}
+			return ErrMonitorEnded
+		}
+		msgs, err := wire.ParseMessages(c.buf[:n])
+		if err != nil {
+			return &netlink.OpError{Op: "receive", Err: err}
+		}
+		for _, m := range msgs {
+			switch {
+			case m.Header.Sequence == stopSeq && m.Header.Type == netlink.Error:
+				return fnErr
+			case m.Header.Sequence != seq:
+			case m.Header.Type == netlink.Done:
+				if !stopped() {
+					return ErrMonitorEnded
+				}
+			case m.Header.Type == netlink.Error:
+				errno, msg, err := wire.ParseAck(m.Data)
+				if err != nil {
+					return &netlink.OpError{Op: "receive", Err: err}
+				}
+				if errno == 0 {
+					continue
+				}
+				if !stopped() {
+					return &netlink.OpError{Op: "receive", Err: errno, Message: msg}
+				}
+			default:
+				ev, start, err := decodeEvent(m)
+				if err != nil {
+					return &netlink.OpError{Op: "receive", Err: err}
+				}
+				if start {
+					if started != nil {
+						started()
+					}
+					continue
+				}
+				if stopped() {
+					continue // in flight when the stream was stopped
+				}
+				if err := fn(ev); err != nil {
+					if !errors.Is(err, ErrStopMonitor) {
+						fnErr = err
+					}
+					sendStop()
+				}
+			}
+		}
+	}
+}
+
+// decodeEvent decodes one message of a monitor stream; start reports the
+// message that says the driver subscribed.
+func decodeEvent(m netlink.Message) (ev MonitorEvent, start bool, err error) {
+	switch m.Header.Type {
+	case unix.RTM_NEWLINK, unix.RTM_DELLINK:
+		ev.Kind, ev.Deleted = MonitorLink, m.Header.Type == unix.RTM_DELLINK
+		ev.Link, err = unmarshalLink(m.Data)
+		return ev, false, err
+	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
+		ev.Kind, ev.Deleted = MonitorAddr, m.Header.Type == unix.RTM_DELADDR
+		ev.Addr, err = unmarshalAddr(m.Data)
+		return ev, false, err
+	case unix.RTM_NEWNEIGH, unix.RTM_DELNEIGH:
+		ev.Kind, ev.Deleted = MonitorNeigh, m.Header.Type == unix.RTM_DELNEIGH
+		ev.Neigh, err = unmarshalNeigh(m.Data)
+		return ev, false, err
+	}
+	_, rest, err := wire.ParseGenl(m.Data)
+	if err != nil {
+		return ev, false, err
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return ev, false, err
+	}
+	start = true
+	for ad.Next() {
+		switch ad.Type() {
+		case wire.AttrGroups:
+			ev.Kind = ad.Uint32()
+		case wire.AttrDeleted:
+			ev.Deleted = true
+		case wire.AttrEntry:
+			start = false
+			ad.Nested(func(n *netlink.AttributeDecoder) error {
+				switch ev.Kind {
+				case MonitorRoute:
+					ev.Route = decodeRoute(n)
+				case MonitorPartition:
+					ev.Partition = decodePartition(n)
+				case MonitorGroup:
+					ev.Group = decodeGroup(n)
+				}
+				return nil
+			})
+		}
+	}
+	return ev, start, ad.Err()
+}
