@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/netns"
 	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -328,7 +329,7 @@ func (n *stack) kernelAddrs(nd *Netdev) []netip.Prefix {
 func (n *stack) readKernel(index int32, tun *netns.TUN) {
 	buf := make([]byte, netns.ReadBufferSize)
 	for {
-		pkts, err := tun.ReadPackets(buf)
+		pkts, err := tun.ReadPackets(buf, header.IPoIBHeaderLen)
 		if errors.Is(err, netns.ErrMalformed) {
 			continue
 		}
@@ -336,7 +337,7 @@ func (n *stack) readKernel(index int32, tun *netns.TUN) {
 			return
 		}
 		for _, p := range pkts {
-			n.ip.Output(index, p)
+			n.ip.OutputFrame(index, p)
 		}
 		runtime.Gosched()
 	}

@@ -103,14 +103,17 @@ func (t *TUN) SetCarrier(on bool) error {
 
 // ReadPackets reads what the kernel sent through the device next, as IP
 // packets (a TSO segment split to its MSS, checksums complete), using buf
-// (ReadBufferSize bytes) for the read. It blocks until a frame comes or
-// the device is closed; a malformed frame is dropped with ErrMalformed.
-func (t *TUN) ReadPackets(buf []byte) ([][]byte, error) {
+// (ReadBufferSize bytes) for the read. Each packet p[room:] follows room
+// bytes that are the caller's, for a link header to go in front of it
+// without a copy; the packets are newly allocated and the caller's to
+// keep. It blocks until a frame comes or the device is closed; a
+// malformed frame is dropped with ErrMalformed.
+func (t *TUN) ReadPackets(buf []byte, room int) ([][]byte, error) {
 	n, err := t.f.Read(buf)
 	if err != nil {
 		return nil, err
 	}
-	return splitFrame(buf[:n])
+	return splitFrame(buf[:n], room)
 }
 
 // ErrMalformed is the error of a frame ReadPackets dropped.

@@ -61,8 +61,10 @@ var errBadFrame = errors.New("malformed frame from the kernel")
 // splitFrame turns one frame the kernel sent (virtio-net header and
 // packet) into IP packets: a TSO segment into packets of at most its
 // gso_size bytes of TCP payload each, a packet with a partial checksum
-// into one with the checksum complete. Each packet is newly allocated.
-func splitFrame(frame []byte) ([][]byte, error) {
+// into one with the checksum complete. Each packet follows room bytes of
+// its own (for a link header; see ReadPackets), in memory newly
+// allocated: one allocation for all of them.
+func splitFrame(frame []byte, room int) ([][]byte, error) {
 	if len(frame) <= vnetHdrLen {
 		return nil, errBadFrame // no packet
 	}
@@ -70,7 +72,9 @@ func splitFrame(frame []byte) ([][]byte, error) {
 	pkt := frame[vnetHdrLen:]
 	switch h.gsoType &^ gsoECN {
 	case gsoNone:
-		out := append([]byte(nil), pkt...)
+		buf := make([]byte, room+len(pkt))
+		out := buf[room:]
+		copy(out, pkt)
 		if h.flags&vnetNeedsCsum != 0 {
 			at := int(h.csumStart) + int(h.csumOffset)
 			if at+2 > len(out) {
@@ -78,9 +82,9 @@ func splitFrame(frame []byte) ([][]byte, error) {
 			}
 			binary.BigEndian.PutUint16(out[at:], ^header.Checksum(out[h.csumStart:], 0))
 		}
-		return [][]byte{out}, nil
+		return [][]byte{buf}, nil
 	case gsoTCPv4, gsoTCPv6:
-		return segmentTCP(pkt, int(h.gsoSize))
+		return segmentTCP(pkt, int(h.gsoSize), room)
 	}
 	return nil, errBadFrame
 }
@@ -115,8 +119,9 @@ func tcpLayout(pkt []byte) (ipLen, tcpLen int, ok bool) {
 // segmentTCP splits a TCP segment into packets carrying at most mss bytes
 // each (tcp_gso_segment): sequence numbers advanced, FIN and PSH on the
 // last packet only, CWR on the first only, IPv4 IDs counting up, lengths
-// and checksums complete.
-func segmentTCP(pkt []byte, mss int) ([][]byte, error) {
+// and checksums complete. Each packet follows room bytes of its own, all
+// in one allocation.
+func segmentTCP(pkt []byte, mss, room int) ([][]byte, error) {
 	ipLen, tcpLen, ok := tcpLayout(pkt)
 	if !ok || mss <= 0 {
 		return nil, errBadFrame
@@ -125,10 +130,15 @@ func segmentTCP(pkt []byte, mss int) ([][]byte, error) {
 	payload := pkt[hl:]
 	seq := binary.BigEndian.Uint32(pkt[ipLen+4:])
 	flags := pkt[ipLen+13]
-	var out [][]byte
+	n := max(1, (len(payload)+mss-1)/mss)
+	mem := make([]byte, n*(room+hl)+len(payload))
+	out := make([][]byte, 0, n)
 	for off := 0; off == 0 || off < len(payload); off += mss {
 		end := min(off+mss, len(payload))
-		seg := make([]byte, hl+end-off)
+		size := room + hl + end - off
+		buf := mem[:size:size]
+		mem = mem[size:]
+		seg := buf[room:]
 		copy(seg, pkt[:hl])
 		copy(seg[hl:], payload[off:end])
 		f := flags
@@ -144,7 +154,7 @@ func segmentTCP(pkt []byte, mss int) ([][]byte, error) {
 			binary.BigEndian.PutUint16(seg[4:], binary.BigEndian.Uint16(pkt[4:])+uint16(off/mss))
 		}
 		finishTCP(seg, ipLen)
-		out = append(out, seg)
+		out = append(out, buf)
 	}
 	return out, nil
 }
