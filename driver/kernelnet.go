@@ -352,9 +352,11 @@ const writeBatch = 64
 
 // receive queues a packet for the kernel (the interface's inet.Upper).
 func (kd *kernelDev) receive(ip []byte) {
+	f := netns.Frame(ip)
 	select {
-	case kd.rx <- netns.Frame(ip):
+	case kd.rx <- f:
 	default: // backlog full
+		netns.FreeFrame(f)
 	}
 }
 

@@ -120,7 +120,7 @@ func TestSegmentAndCoalesce(t *testing.T) {
 		// Without CWR (GRO flushes on it), the run coalesces whole.
 		big[ipLen+13] &^= tcpCWR
 		segs, _ = segmentTCP(big, 1400, 0)
-		frames := coalesce(framesOf(segs))
+		frames := joined(coalesce(framesOf(segs)))
 		if len(frames) != 1 {
 			t.Fatalf("v6=%v: %d frames, want 1", v6, len(frames))
 		}
@@ -172,7 +172,7 @@ func TestCoalesceKeepsApart(t *testing.T) {
 		{"fragment", [][]byte{p(2000, tcpACK, 100), frag}, []int{1, 1}},
 		{"not tcp", [][]byte{udp, p(2100, tcpACK, 100)}, []int{1, 1}},
 	} {
-		frames := coalesce(framesOf(c.pkts))
+		frames := joined(coalesce(framesOf(c.pkts)))
 		var got []int
 		i := 0
 		for _, f := range frames {
@@ -202,7 +202,7 @@ func TestCoalesceKeepsApart(t *testing.T) {
 	for i := range run {
 		run[i] = p(uint32(i*5953), tcpACK, 5953)
 	}
-	if frames := coalesce(framesOf(run)); len(frames) != 1 || len(frames[0])-vnetHdrLen != maxGRO {
+	if frames := joined(coalesce(framesOf(run))); len(frames) != 1 || len(frames[0])-vnetHdrLen != maxGRO {
 		t.Errorf("a run of 65535 bytes: %d frames", len(frames))
 	}
 	// A run stops short of 64 KiB.
@@ -210,7 +210,7 @@ func TestCoalesceKeepsApart(t *testing.T) {
 	for i := range 50 {
 		run = append(run, p(uint32(i*1400), tcpACK, 1400))
 	}
-	frames := coalesce(framesOf(run))
+	frames := joined(coalesce(framesOf(run)))
 	if len(frames) != 2 || len(frames[0])-vnetHdrLen > maxGRO {
 		t.Errorf("50 packets of 1400 bytes: %d frames, the first %d bytes", len(frames), len(frames[0])-vnetHdrLen)
 	}
@@ -345,4 +345,46 @@ func framesOf(pkts [][]byte) [][]byte {
 		out[i] = Frame(p)
 	}
 	return out
+}
+
+// joined is each frame coalesce returned as one piece.
+func joined(frames [][][]byte) [][]byte {
+	out := make([][]byte, len(frames))
+	for i, iov := range frames {
+		out[i] = bytes.Join(iov, nil)
+	}
+	return out
+}
+
+// A frame given back is the next one of its size class Frame hands out,
+// its virtio-net header cleared: received packets reuse their frames
+// instead of allocating. Larger frames are not kept.
+func TestFrameFreeList(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		n, m   int // the packet sizes of the first frame and of the next
+		reused bool
+	}{
+		{"small", 100, 2044, true},
+		{"4 KiB", 4096, 1, true},
+		{"large", 4097, 65520, true},
+		{"largest", 65535, 5000, true},
+		{"small after large", 5000, 100, false},
+		{"beyond", 65536, 65536, false},
+	} {
+		f := Frame(payloadOf(c.n))
+		for i := range vnetHdrLen {
+			f[i] = 0xff // as coalesce leaves a merged run's first frame
+		}
+		FreeFrame(f)
+		want := append(make([]byte, vnetHdrLen), payloadOf(c.m)...)
+		g := Frame(payloadOf(c.m))
+		if !bytes.Equal(g, want) {
+			t.Errorf("%s: frame %x, want %x", c.name, g[:vnetHdrLen], want[:vnetHdrLen])
+		}
+		if reused := &g[0] == &f[0]; reused != c.reused {
+			t.Errorf("%s: the frame given back reused: %v, want %v", c.name, reused, c.reused)
+		}
+		FreeFrame(g)
+	}
 }
