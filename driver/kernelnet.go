@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/netns"
 	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -329,7 +330,7 @@ func (n *stack) kernelAddrs(nd *Netdev) []netip.Prefix {
 func (n *stack) readKernel(index int32, tun *netns.TUN) {
 	buf := make([]byte, netns.ReadBufferSize)
 	for {
-		pkts, err := tun.ReadPackets(buf)
+		pkts, err := tun.ReadPackets(buf, header.IPoIBHeaderLen)
 		if errors.Is(err, netns.ErrMalformed) {
 			continue
 		}
@@ -337,7 +338,7 @@ func (n *stack) readKernel(index int32, tun *netns.TUN) {
 			return
 		}
 		for _, p := range pkts {
-			n.ip.Output(index, p)
+			n.ip.OutputFrame(index, p)
 		}
 		runtime.Gosched()
 	}
@@ -352,9 +353,11 @@ const writeBatch = 64
 
 // receive queues a packet for the kernel (the interface's inet.Upper).
 func (kd *kernelDev) receive(ip []byte) {
+	f := netns.Frame(ip)
 	select {
-	case kd.rx <- netns.Frame(ip):
+	case kd.rx <- f:
 	default: // backlog full
+		netns.FreeFrame(f)
 	}
 }
 

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -260,48 +262,79 @@ func jsonHas(b []byte, key, value string) bool {
 }
 
 // iperf3 runs a TCP stream from namespace a to address dst, served in
-// namespace b, for secs seconds, and returns the receiver's bits/s. A
-// run that did not start (the server not yet listening) is tried again.
-func iperf3(b testing.TB, nsA, nsB, dst string, secs int) float64 {
+// namespace b, for secs seconds, and returns the receiver's bits/s and
+// bytes. A run that did not start (the server not yet listening) is
+// tried again.
+func iperf3(b testing.TB, nsA, nsB, dst string, secs int) (bps, received float64) {
 	b.Helper()
 	var out []byte
 	var err error
 	for range 20 {
-		var bps float64
-		if bps, out, err = iperf3Once(nsA, nsB, dst, secs); err == nil && bps > 0 {
-			return bps
+		if bps, received, out, err = iperf3Once(nsA, nsB, dst, secs); err == nil && bps > 0 {
+			return bps, received
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	b.Fatalf("iperf3 to %s: %v\n%s", dst, err, out)
-	return 0
+	return 0, 0
 }
 
 // iperf3Once is one run of iperf3 with a server of its own.
-func iperf3Once(nsA, nsB, dst string, secs int) (float64, []byte, error) {
+func iperf3Once(nsA, nsB, dst string, secs int) (bps, received float64, out []byte, err error) {
 	srv := exec.Command("ip", "netns", "exec", nsB, "iperf3", "-s", "-1", "-p", "5301")
 	if err := srv.Start(); err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	defer func() { srv.Process.Kill(); srv.Wait() }()
 	time.Sleep(100 * time.Millisecond) // its listen
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs+30)*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", nsA, "iperf3", "-J", "-p", "5301", "-c", dst,
+	out, err = exec.CommandContext(ctx, "ip", "netns", "exec", nsA, "iperf3", "-J", "-p", "5301", "-c", dst,
 		"-t", fmt.Sprint(secs), "--connect-timeout", "2000").Output()
 	if err != nil {
-		return 0, out, err
+		return 0, 0, out, err
 	}
 	var r struct {
 		End struct {
 			SumReceived struct {
 				BitsPerSecond float64 `json:"bits_per_second"`
+				Bytes         float64 `json:"bytes"`
 			} `json:"sum_received"`
 		} `json:"end"`
 	}
 	err = json.Unmarshal(out, &r)
-	return r.End.SumReceived.BitsPerSecond, out, err
+	return r.End.SumReceived.BitsPerSecond, r.End.SumReceived.Bytes, out, err
 }
+
+// cpuSeconds is the user and system CPU time a process has used
+// (/proc/PID/stat's utime and stime).
+func cpuSeconds(b testing.TB, pid int) float64 {
+	b.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command's closing parenthesis: state is
+	// field 3, utime 14 and stime 15.
+	i := bytes.LastIndexByte(stat, ')')
+	f := strings.Fields(string(stat[i+1:]))
+	if i < 0 || len(f) < 13 {
+		b.Fatalf("/proc/%d/stat: %q", pid, stat)
+	}
+	var ticks float64
+	for _, s := range f[11:13] {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			b.Fatalf("/proc/%d/stat: %q: %v", pid, stat, err)
+		}
+		ticks += float64(v)
+	}
+	return ticks / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on
+// every Linux architecture Go runs on.
+const clockTicks = 100
 
 // vethPair makes two namespaces joined by a veth pair with the MTU, for
 // the baseline.
@@ -343,14 +376,23 @@ func BenchmarkNetnsIperf3(b *testing.B) {
 				e.up(i, "ib0", fmt.Sprintf("10.1.0.%d/24", i+1))
 			}
 			va, vb := vethPair(b, c.mtu)
-			var netnsBPS, vethBPS float64
+			pid := e.driverPID()
+			var netnsBPS, vethBPS, netnsBytes, cpu float64
 			for range b.N {
-				vethBPS += iperf3(b, va, vb, "10.77.0.2", 3)
-				netnsBPS += iperf3(b, e.ns(0), e.ns(1), "10.1.0.2", 3)
+				bps, _ := iperf3(b, va, vb, "10.77.0.2", 3)
+				vethBPS += bps
+				cpu0 := cpuSeconds(b, pid)
+				bps, n := iperf3(b, e.ns(0), e.ns(1), "10.1.0.2", 3)
+				cpu += cpuSeconds(b, pid) - cpu0
+				netnsBPS += bps
+				netnsBytes += n
 			}
 			b.ReportMetric(netnsBPS/float64(b.N)/1e9, "netns-Gb/s")
 			b.ReportMetric(vethBPS/float64(b.N)/1e9, "veth-Gb/s")
 			b.ReportMetric(100*netnsBPS/vethBPS, "%-of-veth")
+			// The driver's CPU time per GB carried depends less on what
+			// else the machine runs than the rates do.
+			b.ReportMetric(cpu/(netnsBytes/1e9), "driver-cpu-s/GB")
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package header
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"testing"
 )
@@ -67,6 +68,30 @@ func TestChecksumMatchesNaive(t *testing.T) {
 						t.Fatalf("Checksum(b[%d:%d], %#x) = %04x, naive %04x", start, end, initial, got, want)
 					}
 				}
+			}
+		}
+	}
+}
+
+// Long buffers, where the sum runs 32 bytes at a time, sum as the
+// naive loop does, the largest words included.
+func TestChecksumLong(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	random := make([]byte, 65535)
+	for i := range random {
+		random[i] = byte(r.Uint32())
+	}
+	ones := bytes.Repeat([]byte{0xff}, 65535)
+	for _, c := range []struct {
+		name string
+		b    []byte
+	}{
+		{"random 64 KiB", random}, {"random 64 KiB from byte 3", random[3:]}, {"random 33 bytes", random[:33]},
+		{"64 KiB of 0xff", ones}, {"64 KiB of 0xff but one byte", ones[1:]},
+	} {
+		for _, initial := range []uint16{0, 0xffff} {
+			if got, want := Checksum(c.b, initial), naiveChecksum(c.b, initial); got != want {
+				t.Errorf("%s, initial %#x: %04x, naive %04x", c.name, initial, got, want)
 			}
 		}
 	}

@@ -103,7 +103,7 @@ func (s *Stack) echo(nic *NIC, src, dst netip.Addr, hw header.HWAddr, ident, seq
 		if header.EncodeICMPv4Echo(ip, f, header.ICMPv4Echo, ident, seq, data) == 0 {
 			return pingResult{}, unix.EMSGSIZE
 		}
-		if err := s.sendIPv4(nic, header.IPv4(ip), hw, mtu); err != nil {
+		if err := s.sendIPv4(nic, header.IPv4(ip), nil, hw, mtu); err != nil {
 			return pingResult{}, err
 		}
 	} else {
@@ -112,7 +112,7 @@ func (s *Stack) echo(nic *NIC, src, dst netip.Addr, hw header.HWAddr, ident, seq
 			header.ICMPv6EchoRequest, ident, seq, data) == 0 {
 			return pingResult{}, unix.EMSGSIZE
 		}
-		if err := s.sendIPv6(nic, header.IPv6(ip), hw, mtu); err != nil {
+		if err := s.sendIPv6(nic, header.IPv6(ip), nil, hw, mtu); err != nil {
 			return pingResult{}, err
 		}
 	}

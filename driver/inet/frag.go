@@ -73,12 +73,11 @@ func (s *Stack) mtuTo(dst netip.Addr, ifMTU uint32) uint32 {
 
 // sendIPv4 sends an IPv4 packet (without the encapsulation header) to hw,
 // in fragments of at most mtu bytes when it is larger and DF is clear.
-func (s *Stack) sendIPv4(nic *NIC, ip header.IPv4, hw header.HWAddr, mtu int) error {
+// A frame that is not nil holds ip after room for the encapsulation
+// header, and is the caller's to give away (see OutputFrame).
+func (s *Stack) sendIPv4(nic *NIC, ip header.IPv4, frame []byte, hw header.HWAddr, mtu int) error {
 	if len(ip) <= mtu {
-		buf := make([]byte, header.IPoIBHeaderLen+len(ip))
-		header.IPoIB(buf).Encode(header.EtherTypeIPv4)
-		copy(buf[header.IPoIBHeaderLen:], ip)
-		return nic.link.WritePacket(buf, hw)
+		return nic.link.WritePacket(encap(header.EtherTypeIPv4, ip, frame), hw)
 	}
 	for _, f := range fragment4(ip, mtu) {
 		if err := nic.link.WritePacket(f, hw); err != nil {

@@ -21,13 +21,10 @@ import (
 const reasm6Timeout = 60 * time.Second
 
 // sendIPv6 sends an IPv6 packet (without the encapsulation header) to hw,
-// in fragments when it is larger than mtu.
-func (s *Stack) sendIPv6(nic *NIC, ip header.IPv6, hw header.HWAddr, mtu int) error {
+// in fragments when it is larger than mtu; frame as sendIPv4's.
+func (s *Stack) sendIPv6(nic *NIC, ip header.IPv6, frame []byte, hw header.HWAddr, mtu int) error {
 	if len(ip) <= mtu {
-		buf := make([]byte, header.IPoIBHeaderLen+len(ip))
-		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
-		copy(buf[header.IPoIBHeaderLen:], ip)
-		return nic.link.WritePacket(buf, hw)
+		return nic.link.WritePacket(encap(header.EtherTypeIPv6, ip, frame), hw)
 	}
 	frags, err := fragment6(ip, mtu, s.fragID())
 	if err != nil {

@@ -61,6 +61,7 @@ type fakeLink struct {
 	// interface does.
 	maxTo map[header.HWAddr]uint32
 	sent  []packet // what went out (refused packets excepted)
+	mem   []*byte  // the first byte of the memory of each of sent (copies)
 	held  []packet
 	// refused counts the packets refused as too big; rxDropped and
 	// txDropped what the stack counted with DropRx and DropTx.
@@ -94,6 +95,9 @@ func (l *fakeLink) WritePacket(pkt []byte, dst header.HWAddr) error {
 		return fmt.Errorf("send to %v: %w", dst, &linkTooBig{mtu: max})
 	}
 	l.sent = append(l.sent, p)
+	if len(pkt) > 0 {
+		l.mem = append(l.mem, &pkt[0])
+	}
 	filter, peer, peerHW := l.filter, l.peer, l.peerHW
 	l.mu.Unlock()
 	f := deliver
@@ -123,7 +127,7 @@ func (l *fakeLink) take() []packet {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := l.sent
-	l.sent = nil
+	l.sent, l.mem = nil, nil
 	return out
 }
 

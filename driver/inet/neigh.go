@@ -57,7 +57,7 @@ const reachableTime = 30 * time.Second
 // flush).
 func (s *Stack) learn(nic *NIC, ip netip.Addr, hw header.HWAddr) {
 	for _, q := range s.update(nic.index, ip, hw) {
-		s.xmit(nic, ip, hw, q)
+		s.xmit(nic, ip, hw, q, nil)
 	}
 }
 
@@ -113,13 +113,20 @@ func (s *Stack) update(index int32, ip netip.Addr, hw header.HWAddr) [][]byte {
 // The queue goes out when the address comes (learn) and is dropped when
 // maxProbes solicitations went unanswered. It never blocks.
 func (s *Stack) output(nic *NIC, src, dst netip.Addr, ip []byte) {
+	s.outputFrame(nic, src, dst, ip, nil)
+}
+
+// outputFrame is output for a datagram that may come in a frame with
+// room for the encapsulation header in front of it (frame[IPoIBHeaderLen:]
+// is ip), which the link then takes as it is when the address is known.
+func (s *Stack) outputFrame(nic *NIC, src, dst netip.Addr, ip, frame []byte) {
 	index := nic.index
 	s.mu.Lock()
 	e := s.entry(index, dst)
 	if e.state == nudReachable {
 		hw := e.hw
 		s.mu.Unlock()
-		s.xmit(nic, dst, hw, ip)
+		s.xmit(nic, dst, hw, ip, frame)
 		return
 	}
 	for len(e.queue) > 0 && e.qbytes+len(ip) > unresQlenBytes {

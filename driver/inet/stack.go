@@ -104,13 +104,13 @@ func (s *Stack) Owns(index int32, ip netip.Addr) bool {
 // by a cached exception); a datagram too big for the transport (the
 // driver's emulated ICMP "fragmentation needed" / "packet too big")
 // lowers the path MTU, so that the next one is fragmented to fit.
-func (s *Stack) xmit(nic *NIC, dst netip.Addr, hw header.HWAddr, ip []byte) {
+func (s *Stack) xmit(nic *NIC, dst netip.Addr, hw header.HWAddr, ip, frame []byte) {
 	mtu := int(s.mtuTo(dst, nic.link.MTU()))
 	var err error
 	if dst.Is4() {
-		err = s.sendIPv4(nic, header.IPv4(ip), hw, mtu)
+		err = s.sendIPv4(nic, header.IPv4(ip), frame, hw, mtu)
 	} else {
-		err = s.sendIPv6(nic, header.IPv6(ip), hw, mtu)
+		err = s.sendIPv6(nic, header.IPv6(ip), frame, hw, mtu)
 	}
 	var tb TooBig
 	if errors.As(err, &tb) {

@@ -103,6 +103,26 @@ func (s *Stack) keeps6(ip header.IPv6) bool {
 // upper stack hears "fragmentation needed" (DF set) or "packet too big",
 // as from the link itself. Malformed datagrams are dropped and counted.
 func (s *Stack) Output(index int32, pkt []byte) {
+	s.output1(index, pkt, nil)
+}
+
+// OutputFrame is Output for a datagram that follows
+// header.IPoIBHeaderLen bytes of room in frame: the stack takes the frame
+// over and writes the encapsulation header in that room, so that the
+// datagram reaches the link without a copy. The caller must not use the
+// frame afterwards.
+func (s *Stack) OutputFrame(index int32, frame []byte) {
+	if len(frame) < header.IPoIBHeaderLen {
+		if nic := s.nicOf(index); nic != nil {
+			nic.link.DropTx(1)
+		}
+		return
+	}
+	s.output1(index, frame[header.IPoIBHeaderLen:], frame)
+}
+
+// output1 is Output with the datagram's frame, nil when it has none.
+func (s *Stack) output1(index int32, pkt, frame []byte) {
 	nic := s.nicOf(index)
 	if nic == nil {
 		return
@@ -120,7 +140,7 @@ func (s *Stack) Output(index int32, pkt []byte) {
 		s.tooBigUp(index, pkt, mtu)
 		return
 	}
-	s.output(nic, src, dst, pkt)
+	s.outputFrame(nic, src, dst, pkt, frame)
 }
 
 // groupAddr maps a multicast or broadcast destination to its link
@@ -167,6 +187,19 @@ func (s *Stack) writeIP(nic *NIC, pkt []byte, hw header.HWAddr) error {
 	header.IPoIB(buf).Encode(typ)
 	copy(buf[header.IPoIBHeaderLen:], pkt)
 	return nic.link.WritePacket(buf, hw)
+}
+
+// encap returns the IPoIB packet of ip with the EtherType typ: in frame,
+// whose room in front of ip takes the header, when there is one, else in
+// a new buffer.
+func encap(typ uint16, ip, frame []byte) []byte {
+	if frame == nil {
+		frame = make([]byte, header.IPoIBHeaderLen+len(ip))
+		copy(frame[header.IPoIBHeaderLen:], ip)
+	}
+	pkt := frame[:header.IPoIBHeaderLen+len(ip)]
+	header.IPoIB(pkt).Encode(typ)
+	return pkt
 }
 
 // addrsOf returns a datagram's source and destination.

@@ -83,6 +83,62 @@ func TestUpperOutputReachesPeerUpper(t *testing.T) {
 	}
 }
 
+// A datagram given in a frame with room for the encapsulation header
+// reaches the link in that frame's memory, the header written in the
+// room, and the peer's upper stack unchanged; one sent before the
+// neighbour is known waits and goes out all the same. A frame without
+// room for the header is dropped and counted.
+func TestUpperOutputFrame(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		v6       bool
+		resolved bool
+		typ      uint16
+	}{
+		{"v4", false, true, header.EtherTypeIPv4},
+		{"v6", true, true, header.EtherTypeIPv6},
+		{"v4 unresolved", false, false, header.EtherTypeIPv4},
+	} {
+		var p *pair
+		if c.resolved {
+			p = resolvedPair(t, c.v6, 2044)
+		} else {
+			p = newPair(t, c.v6, 2044)
+		}
+		var ub upperRecorder
+		p.b.SetUpper(ifB, ub.deliver)
+		pkt := upEcho4(pairAddr(false, 1), pairAddr(false, 2), 56, false, 9)
+		if c.v6 {
+			pkt = upEcho6(pairAddr(true, 1), pairAddr(true, 2), 56, 9)
+		}
+		frame := append([]byte{0xde, 0xad, 0xbe, 0xef}, pkt...)
+		p.a.OutputFrame(ifA, frame)
+		var sent []packet
+		var mem []*byte
+		mems := p.la.mem
+		for i, s := range p.la.take() {
+			if header.IPoIB(s.pkt).Type() == c.typ && !isND(s.pkt) {
+				sent, mem = append(sent, s), append(mem, mems[i])
+			}
+		}
+		want := append([]byte{byte(c.typ >> 8), byte(c.typ), 0, 0}, pkt...)
+		if len(sent) != 1 || !bytes.Equal(sent[0].pkt, want) || sent[0].dst != hwB {
+			t.Fatalf("%s: sent %v, want %x to %v", c.name, sent, want, hwB)
+		}
+		if inFrame := mem[0] == &frame[0]; inFrame != c.resolved {
+			t.Errorf("%s: sent in the frame's memory: %v, want %v", c.name, inFrame, c.resolved)
+		}
+		if got := ub.take(); len(got) != 1 || !bytes.Equal(got[0], pkt) {
+			t.Errorf("%s: b's upper got %x, want %x", c.name, got, pkt)
+		}
+	}
+	p := resolvedPair(t, false, 2044)
+	p.a.OutputFrame(ifA, []byte{0, 0, 0})
+	if sent, dropped := p.la.take(), p.la.txDropped; len(sent) != 0 || dropped != 1 {
+		t.Errorf("a 3-byte frame: sent %v, tx dropped %d, want nothing sent and 1 dropped", sent, dropped)
+	}
+}
+
 // isND reports whether an IPoIB packet is an ICMPv6 neighbour message.
 func isND(pkt []byte) bool {
 	ip := header.IPv6(header.IPoIB(pkt).Payload())

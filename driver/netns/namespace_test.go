@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -211,3 +212,77 @@ func TestOpenNeverFDZero(t *testing.T) {
 		t.Fatal("the namespace's handle is fd 0")
 	}
 }
+
+// What WritePackets gives the kernel arrives on the device as written: a
+// merged run as one segment of the run's bytes (its pieces written
+// together), a packet that joins nothing as it is. A packet socket on the
+// device sees both.
+func TestWritePacketsArrive(t *testing.T) {
+	needRoot(t)
+	name := testName(t)
+	ns, err := Create(name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	tun, err := ns.NewTUN("ib0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tun.Close()
+	c, err := ns.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetLink(tun.Index, true, 2044); err != nil {
+		t.Fatal(err)
+	}
+	if err := tun.SetCarrier(true); err != nil {
+		t.Fatal(err)
+	}
+	var sock int
+	err = ns.Do(func() error {
+		var err error
+		sock, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+		if err != nil {
+			return err
+		}
+		return unix.Bind(sock, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: int(tun.Index)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(sock)
+	if err := unix.SetsockoptTimeval(sock, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 10}); err != nil {
+		t.Fatal(err)
+	}
+	run := [][]byte{tcpPacket(false, 100, tcpACK, payloadOf(1000)), tcpPacket(false, 1100, tcpACK, payloadOf(1000)),
+		tcpPacket(false, 2100, tcpACK|tcpPSH, payloadOf(600))}
+	lone := tcpPacket(true, 7, tcpACK|tcpFIN, payloadOf(10))
+	pkts := append(slices.Clone(run), lone)
+	var want [][]byte
+	for _, f := range joined(coalesce(framesOf(pkts))) {
+		want = append(want, f[vnetHdrLen:])
+	}
+	if len(want) != 2 || len(want[0]) != 52+2600 {
+		t.Fatalf("coalesce: %d frames", len(want))
+	}
+	if err := tun.WritePackets(framesOf(pkts)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 70000)
+	for i, w := range want {
+		n, _, err := unix.Recvfrom(sock, buf, 0)
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if !bytes.Equal(buf[:n], w) {
+			t.Errorf("packet %d: %d bytes %x\nwant %d bytes %x", i, n, buf[:min(n, 80)], len(w), w[:min(len(w), 80)])
+		}
+	}
+}
+
+// htons is a 16-bit value in network byte order, as packet sockets take
+// their protocol.
+func htons(v uint16) uint16 { return v<<8 | v>>8 }

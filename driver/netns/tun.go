@@ -3,6 +3,7 @@ package netns
 import (
 	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,6 +19,7 @@ type TUN struct {
 	Name  string
 	Index uint32
 	f     *os.File
+	raw   syscall.RawConn // f's, for writev
 }
 
 // NewTUN creates a TUN device called name in the namespace, with the
@@ -51,6 +53,10 @@ func (ns *Namespace) NewTUN(name string) (*TUN, error) {
 		return nil, fmt.Errorf("tun %s in %s: %w", name, ns.Name, err)
 	}
 	t := &TUN{Name: name, f: os.NewFile(uintptr(fd), "/dev/net/tun")}
+	if t.raw, err = t.f.SyscallConn(); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("tun %s in %s: %w", name, ns.Name, err)
+	}
 	if err := t.SetCarrier(false); err != nil {
 		t.Close()
 		return nil, err
@@ -103,14 +109,17 @@ func (t *TUN) SetCarrier(on bool) error {
 
 // ReadPackets reads what the kernel sent through the device next, as IP
 // packets (a TSO segment split to its MSS, checksums complete), using buf
-// (ReadBufferSize bytes) for the read. It blocks until a frame comes or
-// the device is closed; a malformed frame is dropped with ErrMalformed.
-func (t *TUN) ReadPackets(buf []byte) ([][]byte, error) {
+// (ReadBufferSize bytes) for the read. Each packet p[room:] follows room
+// bytes that are the caller's, for a link header to go in front of it
+// without a copy; the packets are newly allocated and the caller's to
+// keep. It blocks until a frame comes or the device is closed; a
+// malformed frame is dropped with ErrMalformed.
+func (t *TUN) ReadPackets(buf []byte, room int) ([][]byte, error) {
 	n, err := t.f.Read(buf)
 	if err != nil {
 		return nil, err
 	}
-	return splitFrame(buf[:n])
+	return splitFrame(buf[:n], room)
 }
 
 // ErrMalformed is the error of a frame ReadPackets dropped.
@@ -120,14 +129,38 @@ var ErrMalformed = errBadFrame
 const ReadBufferSize = vnetHdrLen + 65535
 
 // WritePackets gives the kernel received IP packets, each in a frame
-// made by Frame, merging runs of one TCP flow into segments as GRO does.
+// made by Frame, merging runs of one TCP flow into segments as GRO does
+// (one writev of their pieces each). It takes the frames: they go back to
+// Frame's free list, and the caller must not use them afterwards.
 func (t *TUN) WritePackets(frames [][]byte) error {
-	for _, f := range coalesce(frames) {
-		if _, err := t.f.Write(f); err != nil {
-			return err
+	defer func() {
+		for _, f := range frames {
+			FreeFrame(f)
+		}
+	}()
+	for _, iov := range coalesce(frames) {
+		if err := t.write(iov); err != nil {
+			return fmt.Errorf("tun %s: write: %w", t.Name, err)
 		}
 	}
 	return nil
+}
+
+// write writes one frame given in pieces.
+func (t *TUN) write(iov [][]byte) error {
+	if len(iov) == 1 {
+		_, err := t.f.Write(iov[0])
+		return err
+	}
+	var werr error
+	err := t.raw.Write(func(fd uintptr) bool {
+		_, werr = unix.Writev(int(fd), iov)
+		return werr != unix.EAGAIN
+	})
+	if err != nil {
+		return err
+	}
+	return werr
 }
 
 // Close removes the device.

@@ -3,6 +3,7 @@ package netns
 import (
 	"encoding/binary"
 	"errors"
+	"sync"
 
 	"github.com/ibctl/ibctl/driver/header"
 )
@@ -61,8 +62,10 @@ var errBadFrame = errors.New("malformed frame from the kernel")
 // splitFrame turns one frame the kernel sent (virtio-net header and
 // packet) into IP packets: a TSO segment into packets of at most its
 // gso_size bytes of TCP payload each, a packet with a partial checksum
-// into one with the checksum complete. Each packet is newly allocated.
-func splitFrame(frame []byte) ([][]byte, error) {
+// into one with the checksum complete. Each packet follows room bytes of
+// its own (for a link header; see ReadPackets), in memory newly
+// allocated: one allocation for all of them.
+func splitFrame(frame []byte, room int) ([][]byte, error) {
 	if len(frame) <= vnetHdrLen {
 		return nil, errBadFrame // no packet
 	}
@@ -70,7 +73,9 @@ func splitFrame(frame []byte) ([][]byte, error) {
 	pkt := frame[vnetHdrLen:]
 	switch h.gsoType &^ gsoECN {
 	case gsoNone:
-		out := append([]byte(nil), pkt...)
+		buf := make([]byte, room+len(pkt))
+		out := buf[room:]
+		copy(out, pkt)
 		if h.flags&vnetNeedsCsum != 0 {
 			at := int(h.csumStart) + int(h.csumOffset)
 			if at+2 > len(out) {
@@ -78,9 +83,9 @@ func splitFrame(frame []byte) ([][]byte, error) {
 			}
 			binary.BigEndian.PutUint16(out[at:], ^header.Checksum(out[h.csumStart:], 0))
 		}
-		return [][]byte{out}, nil
+		return [][]byte{buf}, nil
 	case gsoTCPv4, gsoTCPv6:
-		return segmentTCP(pkt, int(h.gsoSize))
+		return segmentTCP(pkt, int(h.gsoSize), room)
 	}
 	return nil, errBadFrame
 }
@@ -115,8 +120,9 @@ func tcpLayout(pkt []byte) (ipLen, tcpLen int, ok bool) {
 // segmentTCP splits a TCP segment into packets carrying at most mss bytes
 // each (tcp_gso_segment): sequence numbers advanced, FIN and PSH on the
 // last packet only, CWR on the first only, IPv4 IDs counting up, lengths
-// and checksums complete.
-func segmentTCP(pkt []byte, mss int) ([][]byte, error) {
+// and checksums complete. Each packet follows room bytes of its own, all
+// in one allocation.
+func segmentTCP(pkt []byte, mss, room int) ([][]byte, error) {
 	ipLen, tcpLen, ok := tcpLayout(pkt)
 	if !ok || mss <= 0 {
 		return nil, errBadFrame
@@ -125,10 +131,15 @@ func segmentTCP(pkt []byte, mss int) ([][]byte, error) {
 	payload := pkt[hl:]
 	seq := binary.BigEndian.Uint32(pkt[ipLen+4:])
 	flags := pkt[ipLen+13]
-	var out [][]byte
+	n := max(1, (len(payload)+mss-1)/mss)
+	mem := make([]byte, n*(room+hl)+len(payload))
+	out := make([][]byte, 0, n)
 	for off := 0; off == 0 || off < len(payload); off += mss {
 		end := min(off+mss, len(payload))
-		seg := make([]byte, hl+end-off)
+		size := room + hl + end - off
+		buf := mem[:size:size]
+		mem = mem[size:]
+		seg := buf[room:]
 		copy(seg, pkt[:hl])
 		copy(seg[hl:], payload[off:end])
 		f := flags
@@ -144,7 +155,7 @@ func segmentTCP(pkt []byte, mss int) ([][]byte, error) {
 			binary.BigEndian.PutUint16(seg[4:], binary.BigEndian.Uint16(pkt[4:])+uint16(off/mss))
 		}
 		finishTCP(seg, ipLen)
-		out = append(out, seg)
+		out = append(out, buf)
 	}
 	return out, nil
 }
@@ -173,22 +184,94 @@ func finishTCP(seg []byte, ipLen int) {
 const maxGRO = 65535
 
 // Frame copies an IP packet into a frame for WritePackets: a zero
-// virtio-net header in front of it.
+// virtio-net header in front of it. The frame's memory comes from a free
+// list that WritePackets (or FreeFrame) gives it back to, so that a
+// steady stream of received packets allocates nothing.
 func Frame(ip []byte) []byte {
-	f := make([]byte, vnetHdrLen+len(ip))
+	f := frames.get(vnetHdrLen + len(ip))
+	clear(f[:vnetHdrLen])
 	copy(f[vnetHdrLen:], ip)
 	return f
 }
 
+// FreeFrame gives back a frame made by Frame that will not be written.
+// The caller must not use it afterwards.
+func FreeFrame(f []byte) { frames.put(f) }
+
+// The free lists of frames: one for packets of up to 4 KiB (a datagram
+// mode IPoIB MTU), one for packets of up to 64 KiB (connected mode). Each
+// keeps at most its limit of frames: what a burst takes beyond it goes to
+// the garbage collector.
+const (
+	smallFrame  = vnetHdrLen + 4096
+	largeFrame  = vnetHdrLen + maxGRO
+	smallFrames = 1024 // 4 MiB
+	largeFrames = 128  // 8 MiB
+)
+
+// frameList is the free lists.
+type frameList struct {
+	mu           sync.Mutex
+	small, large [][]byte
+}
+
+var frames frameList
+
+// get returns a frame of n bytes.
+func (l *frameList) get(n int) []byte {
+	var list *[][]byte
+	size := smallFrame
+	switch {
+	case n <= smallFrame:
+		list = &l.small
+	case n <= largeFrame:
+		list, size = &l.large, largeFrame
+	default:
+		return make([]byte, n)
+	}
+	l.mu.Lock()
+	if k := len(*list); k > 0 {
+		f := (*list)[k-1]
+		(*list)[k-1] = nil
+		*list = (*list)[:k-1]
+		l.mu.Unlock()
+		return f[:n]
+	}
+	l.mu.Unlock()
+	return make([]byte, n, size)
+}
+
+// put keeps a frame of one of the two sizes for get, within the limits.
+func (l *frameList) put(f []byte) {
+	var list *[][]byte
+	limit := smallFrames
+	switch cap(f) {
+	case smallFrame:
+		list = &l.small
+	case largeFrame:
+		list, limit = &l.large, largeFrames
+	default:
+		return
+	}
+	l.mu.Lock()
+	if len(*list) < limit {
+		*list = append(*list, f[:0])
+	}
+	l.mu.Unlock()
+}
+
 // coalesce turns frames of single packets (Frame) into frames for the
-// kernel, merging runs of TCP packets of one flow that follow each
-// other in sequence into one segment the kernel receives as GRO would
-// have built it (tcp_gro_receive's rules: same addresses, ports, header
-// length, options and acknowledgement, flags differing only in PSH, FIN
-// and CWR; packets of one size, a smaller one or PSH or FIN ending the
-// run). A packet that cannot join keeps its frame.
-func coalesce(frames [][]byte) [][]byte {
-	var out [][]byte
+// kernel, each a list of pieces to write together, merging runs of TCP
+// packets of one flow that follow each other in sequence into one
+// segment the kernel receives as GRO would have built it
+// (tcp_gro_receive's rules: same addresses, ports, header length, options
+// and acknowledgement, flags differing only in PSH, FIN and CWR; packets
+// of one size, a smaller one or PSH or FIN ending the run). A merged
+// segment is the first packet's frame, its headers rewritten, followed by
+// the payloads of the others, none of them copied. A packet that cannot
+// join keeps its frame.
+func coalesce(frames [][]byte) [][][]byte {
+	var out [][][]byte
 	pkts := make([][]byte, len(frames))
 	for i, f := range frames {
 		pkts[i] = f[vnetHdrLen:]
@@ -216,12 +299,12 @@ func coalesce(frames [][]byte) [][]byte {
 				}
 			}
 			if j > i+1 {
-				out = append(out, groFrame(pkts[i:j], ipLen, tcpLen, mss, size))
+				out = append(out, groFrame(frames[i:j], ipLen, tcpLen, mss, size))
 				i = j
 				continue
 			}
 		}
-		out = append(out, frames[i])
+		out = append(out, [][]byte{frames[i]})
 		i++
 	}
 	return out
@@ -271,21 +354,17 @@ func sameFlow(first, p []byte, ipLen, tcpLen int) bool {
 		string(ft[20:]) == string(pt2[20:]) // options
 }
 
-// groFrame builds the frame of a coalesced run: the first packet's
-// headers with the whole length, the last packet's PSH, the payloads in
-// order, and the TCP checksum left partial (NEEDS_CSUM with the
-// pseudo-header sum), as GRO hands a segment to TCP.
-func groFrame(run [][]byte, ipLen, tcpLen, mss, size int) []byte {
+// groFrame builds the frame of a coalesced run of frames in place: the
+// first packet's frame, its headers given the whole length and the last
+// packet's PSH, its TCP checksum left partial (NEEDS_CSUM with the
+// pseudo-header sum) as GRO hands a segment to TCP; then the payloads of
+// the others, in order.
+func groFrame(run [][]byte, ipLen, tcpLen, mss, size int) [][]byte {
 	hl := ipLen + tcpLen
-	frame := make([]byte, vnetHdrLen+size)
+	frame := run[0]
 	seg := frame[vnetHdrLen:]
-	copy(seg, run[0][:hl])
-	off := hl
-	for _, p := range run {
-		off += copy(seg[off:], p[hl:])
-	}
-	seg[ipLen+13] |= run[len(run)-1][ipLen+13] & tcpPSH
-	tcp := seg[ipLen:]
+	seg[ipLen+13] |= run[len(run)-1][vnetHdrLen+ipLen+13] & tcpPSH
+	tcpBytes := size - ipLen
 	var sum uint16
 	gso := uint8(gsoTCPv4)
 	if seg[0]>>4 == 4 {
@@ -293,15 +372,20 @@ func groFrame(run [][]byte, ipLen, tcpLen, mss, size int) []byte {
 		ip.SetTotalLength(uint16(size))
 		ip.SetChecksum(0)
 		ip.SetChecksum(^header.Checksum(seg[:ipLen], 0))
-		sum = header.PseudoHeaderChecksumV4(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint16(len(tcp)))
+		sum = header.PseudoHeaderChecksumV4(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint16(tcpBytes))
 	} else {
 		gso = gsoTCPv6
-		binary.BigEndian.PutUint16(seg[4:], uint16(len(tcp)))
+		binary.BigEndian.PutUint16(seg[4:], uint16(tcpBytes))
 		ip := header.IPv6(seg)
-		sum = header.PseudoHeaderChecksumV6(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint32(len(tcp)))
+		sum = header.PseudoHeaderChecksumV6(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint32(tcpBytes))
 	}
-	binary.BigEndian.PutUint16(tcp[16:], sum)
+	binary.BigEndian.PutUint16(seg[ipLen+16:], sum)
 	vnetHdr{flags: vnetNeedsCsum, gsoType: gso, hdrLen: uint16(hl), gsoSize: uint16(mss),
 		csumStart: uint16(ipLen), csumOffset: 16}.encode(frame)
-	return frame
+	iov := make([][]byte, 0, len(run))
+	iov = append(iov, frame)
+	for _, f := range run[1:] {
+		iov = append(iov, f[vnetHdrLen+hl:])
+	}
+	return iov
 }

@@ -84,7 +84,7 @@ func TestSegmentAndCoalesce(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		ipLen := map[bool]int{false: 20, true: 40}[v6]
 		big := tcpPacket(v6, 1000, tcpACK|tcpPSH|tcpCWR, payloadOf(5000))
-		segs, err := segmentTCP(big, 1400)
+		segs, err := segmentTCP(big, 1400, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,8 +119,8 @@ func TestSegmentAndCoalesce(t *testing.T) {
 		}
 		// Without CWR (GRO flushes on it), the run coalesces whole.
 		big[ipLen+13] &^= tcpCWR
-		segs, _ = segmentTCP(big, 1400)
-		frames := coalesce(framesOf(segs))
+		segs, _ = segmentTCP(big, 1400, 0)
+		frames := joined(coalesce(framesOf(segs)))
 		if len(frames) != 1 {
 			t.Fatalf("v6=%v: %d frames, want 1", v6, len(frames))
 		}
@@ -133,7 +133,7 @@ func TestSegmentAndCoalesce(t *testing.T) {
 			csumStart: uint16(ipLen), csumOffset: 16}) {
 			t.Errorf("v6=%v: header %+v", v6, h)
 		}
-		again, err := splitFrame(frames[0])
+		again, err := splitFrame(frames[0], 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +172,7 @@ func TestCoalesceKeepsApart(t *testing.T) {
 		{"fragment", [][]byte{p(2000, tcpACK, 100), frag}, []int{1, 1}},
 		{"not tcp", [][]byte{udp, p(2100, tcpACK, 100)}, []int{1, 1}},
 	} {
-		frames := coalesce(framesOf(c.pkts))
+		frames := joined(coalesce(framesOf(c.pkts)))
 		var got []int
 		i := 0
 		for _, f := range frames {
@@ -202,7 +202,7 @@ func TestCoalesceKeepsApart(t *testing.T) {
 	for i := range run {
 		run[i] = p(uint32(i*5953), tcpACK, 5953)
 	}
-	if frames := coalesce(framesOf(run)); len(frames) != 1 || len(frames[0])-vnetHdrLen != maxGRO {
+	if frames := joined(coalesce(framesOf(run))); len(frames) != 1 || len(frames[0])-vnetHdrLen != maxGRO {
 		t.Errorf("a run of 65535 bytes: %d frames", len(frames))
 	}
 	// A run stops short of 64 KiB.
@@ -210,7 +210,7 @@ func TestCoalesceKeepsApart(t *testing.T) {
 	for i := range 50 {
 		run = append(run, p(uint32(i*1400), tcpACK, 1400))
 	}
-	frames := coalesce(framesOf(run))
+	frames := joined(coalesce(framesOf(run)))
 	if len(frames) != 2 || len(frames[0])-vnetHdrLen > maxGRO {
 		t.Errorf("50 packets of 1400 bytes: %d frames, the first %d bytes", len(frames), len(frames[0])-vnetHdrLen)
 	}
@@ -243,8 +243,47 @@ func TestTCPLayout(t *testing.T) {
 		}
 	}
 	// A payload of exactly two MSS is two packets, not three.
-	if segs, err := segmentTCP(tcpPacket(false, 1, tcpACK, payloadOf(2800)), 1400); err != nil || len(segs) != 2 {
+	if segs, err := segmentTCP(tcpPacket(false, 1, tcpACK, payloadOf(2800)), 1400, 0); err != nil || len(segs) != 2 {
 		t.Errorf("2800 bytes at 1400: %d segments, %v", len(segs), err)
+	}
+}
+
+// Packets split with room follow that many bytes of their own: the same
+// packets as without, each ending its memory (cap), so that writing into
+// one's room or past its end never touches another.
+func TestSplitFrameRoom(t *testing.T) {
+	tso := func(v6 bool, gso uint8, payload int) []byte {
+		pkt := tcpPacket(v6, 1000, tcpACK|tcpPSH, payloadOf(payload))
+		f := make([]byte, vnetHdrLen+len(pkt))
+		vnetHdr{gsoType: gso, gsoSize: 1400}.encode(f)
+		copy(f[vnetHdrLen:], pkt)
+		return f
+	}
+	plain := Frame(tcpPacket(false, 1, tcpACK, payloadOf(100)))
+	for _, c := range []struct {
+		name  string
+		frame []byte
+		n     int
+	}{
+		{"tso v4", tso(false, gsoTCPv4, 5000), 4},
+		{"tso v6", tso(true, gsoTCPv6, 2800), 2},
+		{"tso without payload", tso(false, gsoTCPv4, 0), 1},
+		{"plain", plain, 1},
+	} {
+		want, err := splitFrame(c.frame, 0)
+		if err != nil || len(want) != c.n {
+			t.Fatalf("%s: %d packets, %v; want %d", c.name, len(want), err, c.n)
+		}
+		got, err := splitFrame(c.frame, 4)
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("%s with room: %d packets, %v; want %d", c.name, len(got), err, len(want))
+		}
+		for i, p := range got {
+			if len(p) != 4+len(want[i]) || cap(p) != len(p) || !bytes.Equal(p[4:], want[i]) {
+				t.Errorf("%s: packet %d: %d bytes (cap %d), the same after 4: %v; want 4 + %d bytes (cap as long)",
+					c.name, i, len(p), cap(p), len(p) >= 4 && bytes.Equal(p[4:], want[i]), len(want[i]))
+			}
+		}
 	}
 }
 
@@ -257,21 +296,21 @@ func TestSplitFrame(t *testing.T) {
 	frame := make([]byte, vnetHdrLen+len(pkt))
 	vnetHdr{flags: vnetNeedsCsum, csumStart: 20, csumOffset: 16}.encode(frame)
 	copy(frame[vnetHdrLen:], pkt)
-	got, err := splitFrame(frame)
+	got, err := splitFrame(frame, 0)
 	if err != nil || len(got) != 1 || !bytes.Equal(got[0], want) {
 		t.Errorf("partial checksum: %x %v, want %x", got, err, want)
 	}
 	// The checksum field may end the packet.
 	tail := []byte{0x45, 1, 2, 3}
-	got, err = splitFrame(append(bytes.Clone([]byte{vnetNeedsCsum, 0, 0, 0, 0, 0, 0, 0, 2, 0}), tail...))
+	got, err = splitFrame(append(bytes.Clone([]byte{vnetNeedsCsum, 0, 0, 0, 0, 0, 0, 0, 2, 0}), tail...), 0)
 	if err != nil || len(got) != 1 || !bytes.Equal(got[0], []byte{0x45, 1, 0xb8, 0xfb}) {
 		t.Errorf("checksum at the end: %x %v", got, err)
 	}
-	if got, err := splitFrame(append(make([]byte, vnetHdrLen), 0x45)); err != nil || len(got) != 1 || !bytes.Equal(got[0], []byte{0x45}) {
+	if got, err := splitFrame(append(make([]byte, vnetHdrLen), 0x45), 0); err != nil || len(got) != 1 || !bytes.Equal(got[0], []byte{0x45}) {
 		t.Errorf("one byte: %x %v", got, err)
 	}
 	plain := append(make([]byte, vnetHdrLen), want...)
-	if got, err := splitFrame(plain); err != nil || len(got) != 1 || !bytes.Equal(got[0], want) {
+	if got, err := splitFrame(plain, 0); err != nil || len(got) != 1 || !bytes.Equal(got[0], want) {
 		t.Errorf("plain frame: %x %v", got, err)
 	}
 	bad := func(h vnetHdr, p []byte) []byte {
@@ -293,7 +332,7 @@ func TestSplitFrame(t *testing.T) {
 		"tso not ip":       bad(vnetHdr{gsoType: gsoTCPv6, gsoSize: 100}, []byte{0x20, 0}),
 		"tso v6 truncated": bad(vnetHdr{gsoType: gsoTCPv6, gsoSize: 100}, tcpPacket(true, 1, tcpACK, nil)[:50]),
 	} {
-		if _, err := splitFrame(f); !errors.Is(err, ErrMalformed) {
+		if _, err := splitFrame(f, 0); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
 	}
@@ -306,4 +345,46 @@ func framesOf(pkts [][]byte) [][]byte {
 		out[i] = Frame(p)
 	}
 	return out
+}
+
+// joined is each frame coalesce returned as one piece.
+func joined(frames [][][]byte) [][]byte {
+	out := make([][]byte, len(frames))
+	for i, iov := range frames {
+		out[i] = bytes.Join(iov, nil)
+	}
+	return out
+}
+
+// A frame given back is the next one of its size class Frame hands out,
+// its virtio-net header cleared: received packets reuse their frames
+// instead of allocating. Larger frames are not kept.
+func TestFrameFreeList(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		n, m   int // the packet sizes of the first frame and of the next
+		reused bool
+	}{
+		{"small", 100, 2044, true},
+		{"4 KiB", 4096, 1, true},
+		{"large", 4097, 65520, true},
+		{"largest", 65535, 5000, true},
+		{"small after large", 5000, 100, false},
+		{"beyond", 65536, 65536, false},
+	} {
+		f := Frame(payloadOf(c.n))
+		for i := range vnetHdrLen {
+			f[i] = 0xff // as coalesce leaves a merged run's first frame
+		}
+		FreeFrame(f)
+		want := append(make([]byte, vnetHdrLen), payloadOf(c.m)...)
+		g := Frame(payloadOf(c.m))
+		if !bytes.Equal(g, want) {
+			t.Errorf("%s: frame %x, want %x", c.name, g[:vnetHdrLen], want[:vnetHdrLen])
+		}
+		if reused := &g[0] == &f[0]; reused != c.reused {
+			t.Errorf("%s: the frame given back reused: %v, want %v", c.name, reused, c.reused)
+		}
+		FreeFrame(g)
+	}
 }
