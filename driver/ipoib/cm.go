@@ -114,14 +114,17 @@ type cmState struct {
 	closed bool
 	listen *ibcm.ID         // the listener, while the interface is up
 	rx     map[uint32]*cmRx // passive connections by QPN
-	// srq and bufs are the passive connections' shared receive queue and
-	// its recv_queue_size buffers of cmRecvSize bytes, from the first
-	// passive connection until the last is gone; gen tells the buffers
-	// of one SRQ from those of an earlier one in the WR IDs. txSRQ is
-	// the SRQ of the active connections' QPs, which receive nothing
-	// (a connection carries one direction), so it holds no buffers.
+	// srq is the passive connections' shared receive queue, with its
+	// recv_queue_size WRs, from the first passive connection until the
+	// last is gone. Each WR borrows a buffer of cmRecvSize bytes when a
+	// message lands in it (lend), held in bufs until the poller gives it
+	// back; gen tells the WRs of one SRQ from those of an earlier one in
+	// the WR IDs. txSRQ is the SRQ of the active connections' QPs, which
+	// receive nothing (a connection carries one direction), so it holds
+	// no buffers.
 	srq   *verbs.SRQ
 	bufs  [][]byte
+	lend  func(wrid uint64, n int) []byte
 	gen   uint64
 	txSRQ *verbs.SRQ
 }
@@ -158,12 +161,15 @@ func (ep *Endpoint) newRCQP(srq *verbs.SRQ) (*verbs.QP, error) {
 		MaxSend: ep.sendq, MaxSGE: 1}) // max_send_wr = ipoib_sendq_size
 }
 
-// ensureSRQ creates the passive connections' shared receive queue with
-// its buffers on first use and returns it. The kernel allocates it with
-// the interface (ipoib_cm_dev_init): recv_queue_size buffers of 64 KiB,
-// 16 MiB per interface. Since the driver runs every node of the fabric,
-// it allocates them only for an interface that receives connections, and
-// frees them when its last passive connection is gone (removeRx).
+// ensureSRQ creates the passive connections' shared receive queue on
+// first use and returns it. The kernel allocates it with the interface
+// (ipoib_cm_dev_init): recv_queue_size buffers of 64 KiB, 16 MiB per
+// interface. Since the driver runs every node of the fabric, it creates
+// it only for an interface that receives connections, frees it when its
+// last passive connection is gone (removeRx), and its WRs borrow their
+// buffers from a pool shared by every endpoint when a message lands
+// (rxbuf.go): memory follows the messages in flight, not the queue's
+// depth, which, with its receiver-not-ready behaviour, is the kernel's.
 func (ep *Endpoint) ensureSRQ() (*verbs.SRQ, error) {
 	ep.cm.mu.Lock()
 	defer ep.cm.mu.Unlock()
@@ -180,13 +186,17 @@ func (ep *Endpoint) ensureSRQ() (*verbs.SRQ, error) {
 	}
 	ep.cm.gen++
 	bufs := make([][]byte, depth)
+	lend := func(wrid uint64, _ int) []byte {
+		b := rxCM.get()
+		bufs[wrid&0xffffffff] = b
+		return b
+	}
 	for i := range bufs {
-		bufs[i] = make([]byte, cmRecvSize)
-		if err := srq.PostRecv(&verbs.RecvWR{WRID: srqWRID | ep.cm.gen<<32 | uint64(i), SGL: [][]byte{bufs[i]}}); err != nil {
+		if err := srq.PostRecv(&verbs.RecvWR{WRID: srqWRID | ep.cm.gen<<32 | uint64(i), Lend: lend, LendLen: cmRecvSize}); err != nil {
 			return nil, err
 		}
 	}
-	ep.cm.srq, ep.cm.bufs = srq, bufs
+	ep.cm.srq, ep.cm.bufs, ep.cm.lend = srq, bufs, lend
 	return srq, nil
 }
 
@@ -317,7 +327,7 @@ func (ep *Endpoint) removeRx(rx *cmRx) {
 		if len(ep.cm.rx) == 0 {
 			// the last one: free the SRQ's buffers (ensureSRQ)
 			srq = ep.cm.srq
-			ep.cm.srq, ep.cm.bufs = nil, nil
+			ep.cm.srq, ep.cm.bufs, ep.cm.lend = nil, nil, nil
 		}
 	}
 	ep.cm.mu.Unlock()
@@ -602,7 +612,7 @@ func (ep *Endpoint) closeCM() {
 	ep.cm.mu.Lock()
 	ep.cm.closed = true
 	listen, rxs, srq := ep.cm.listen, ep.cm.rx, ep.cm.srq
-	ep.cm.listen, ep.cm.rx, ep.cm.srq, ep.cm.bufs = nil, nil, nil, nil
+	ep.cm.listen, ep.cm.rx, ep.cm.srq, ep.cm.bufs, ep.cm.lend = nil, nil, nil, nil, nil
 	ep.cm.mu.Unlock()
 	ep.flushNeighs()
 	if listen != nil {

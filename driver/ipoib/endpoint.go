@@ -272,7 +272,7 @@ func (ep *Endpoint) receive(wc *verbs.WC) {
 	}
 	buf := ep.bufs[wc.WRID]
 	ep.bufs[wc.WRID] = nil
-	ep.udRepost.addLent(wc.WRID, buf, ep.lend)
+	ep.udRepost.addLent(wc.WRID, buf, ep.lend, rxBufLen)
 	if wc.Status != verbs.WCSuccess {
 		ep.stats.rxDropped.Add(1)
 		return
@@ -312,27 +312,20 @@ func (ep *Endpoint) receive(wc *verbs.WC) {
 type reposts struct {
 	srq  *verbs.SRQ // the SRQ the buffers go back to (RC buffers only)
 	wrs  []verbs.RecvWR
-	sgls [][1][]byte // each WR's one-buffer SGL
-	lent [][]byte    // UD: the borrowed buffers to return (rxbuf.go)
+	lent [][]byte // UD: the borrowed buffers to return (rxbuf.go)
 }
 
 func newReposts(n int) reposts {
-	return reposts{wrs: make([]verbs.RecvWR, 0, n), sgls: make([][1][]byte, n), lent: make([][]byte, 0, n)}
+	return reposts{wrs: make([]verbs.RecvWR, 0, n), lent: make([][]byte, 0, n)}
 }
 
-// addLent queues a UD WR for reposting with lend, its borrowed buffer
-// (nil when a flushed WR had none) to go back to its pool first.
-func (r *reposts) addLent(wrid uint64, buf []byte, lend func(uint64, int) []byte) {
+// addLent queues a WR of length n for reposting with lend, its borrowed
+// buffer (nil when a flushed WR had none) to go back to its pool first.
+func (r *reposts) addLent(wrid uint64, buf []byte, lend func(uint64, int) []byte, n int) {
 	if buf != nil {
 		r.lent = append(r.lent, buf)
 	}
-	r.wrs = append(r.wrs, verbs.RecvWR{WRID: wrid, Lend: lend, LendLen: rxBufLen})
-}
-
-func (r *reposts) add(wrid uint64, buf []byte) {
-	i := len(r.wrs)
-	r.sgls[i][0] = buf
-	r.wrs = append(r.wrs, verbs.RecvWR{WRID: wrid, SGL: r.sgls[i][:]})
+	r.wrs = append(r.wrs, verbs.RecvWR{WRID: wrid, Lend: lend, LendLen: n})
 }
 
 // repost gives the batch's buffers back to the UD QP and the SRQ. A
@@ -349,11 +342,13 @@ func (ep *Endpoint) repost() {
 		r.wrs = r.wrs[:0]
 	}
 	if r := &ep.rcRepost; len(r.wrs) > 0 {
-		_, _ = r.srq.PostRecvList(r.wrs)
-		for i := range r.wrs {
-			r.sgls[i][0] = nil
+		for i, b := range r.lent {
+			returnRx(b)
+			r.lent[i] = nil
 		}
-		// the SRQ too: one freed since (removeRx) lets its buffers go
+		r.lent = r.lent[:0]
+		_, _ = r.srq.PostRecvList(r.wrs)
+		// the SRQ too: one freed since (removeRx) can go
 		r.wrs, r.srq = r.wrs[:0], nil
 	}
 }
@@ -496,17 +491,18 @@ func (ep *Endpoint) deliver(src header.HWAddr, pkt header.IPoIB) {
 func (ep *Endpoint) receiveRC(wc *verbs.WC) {
 	idx, gen := wc.WRID&0xffffffff, (wc.WRID&^srqWRID)>>32
 	ep.cm.mu.Lock()
-	srq, bufs, cur := ep.cm.srq, ep.cm.bufs, ep.cm.gen
+	srq, bufs, lend, cur := ep.cm.srq, ep.cm.bufs, ep.cm.lend, ep.cm.gen
 	ep.cm.mu.Unlock()
 	if srq == nil || gen != cur || int(idx) >= len(bufs) {
 		return // a buffer of an SRQ freed since (removeRx)
 	}
 	buf := bufs[idx]
+	bufs[idx] = nil
 	if ep.rcRepost.srq != nil && ep.rcRepost.srq != srq {
 		ep.repost()
 	}
 	ep.rcRepost.srq = srq
-	ep.rcRepost.add(wc.WRID, buf)
+	ep.rcRepost.addLent(wc.WRID, buf, lend, cmRecvSize)
 	if wc.Status != verbs.WCSuccess || wc.ByteLen < header.IPoIBHeaderLen {
 		ep.stats.rxDropped.Add(1)
 		return

@@ -21,6 +21,7 @@ type rxPool struct {
 var (
 	rxSmall = &rxPool{size: rxSmallLen}
 	rxLarge = &rxPool{size: rxBufLen}
+	rxCM    = &rxPool{size: cmRecvSize} // the SRQ's (cm.go)
 )
 
 func (p *rxPool) get() []byte {
@@ -49,11 +50,14 @@ func lendRx(n int) []byte {
 	return rxLarge.get()
 }
 
-// returnRx gives back a buffer lendRx made.
+// returnRx gives back a buffer lendRx or the SRQ's lend made.
 func returnRx(b []byte) {
-	if cap(b) == rxSmallLen {
+	switch cap(b) {
+	case rxSmallLen:
 		rxSmall.put(b)
-	} else {
+	case cmRecvSize:
+		rxCM.put(b)
+	default:
 		rxLarge.put(b)
 	}
 }
