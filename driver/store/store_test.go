@@ -370,6 +370,8 @@ func TestCompactionThreshold(t *testing.T) {
 		// snapshots so far); then the 6-key snapshot is larger than the
 		// 4 records after it
 		{"bytes", Options{MaxJournalBytes: 3 * recLen("k00")}, 10, 4},
+		// the journal reaches exactly its limit after k02 and k05
+		{"bytes exact", Options{MaxJournalBytes: int64(len(journalHeader)) + 3*recLen("k00")}, 10, 4},
 		// after k02 and k05; then the 6-key snapshot makes the limit 6,
 		// which the 4 records after it do not reach
 		{"records from the snapshot", Options{MaxJournalRecords: 3}, 10, 4},
