@@ -78,9 +78,8 @@ var (
 		Local: []byte{0xfe, 0x80, 15: 1}}
 	testNeighs = []Neigh{
 		{Index: 2, Family: unix.AF_INET6, State: unix.NUD_STALE, Flags: unix.NTF_ROUTER, Dst: []byte{0xfd, 15: 2}, LLAddr: make([]byte, 20)},
-		{Index: 2, Family: unix.AF_INET, State: unix.NUD_REACHABLE, Dst: []byte{10, 0, 0, 2},
-			LLAddr: []byte{0x80, 0, 0, 0x48, 0xfe, 0x80, 12: 0x02, 0xc9, 0x03, 0, 0, 0, 0x20, 0x01},
-			Used: 250, Confirmed: 300, Updated: 0x01020304, Refcnt: 1, Probes: 4},
+		{Index: 2, Family: unix.AF_INET, State: unix.NUD_REACHABLE, Dst: []byte{10, 0, 0, 2}, Used: 250, Confirmed: 300,
+			LLAddr: []byte{0x80, 0, 0, 0x48, 0xfe, 0x80, 12: 0x02, 0xc9, 0x03, 0, 0, 0, 0x20, 0x01}, Updated: 0x01020304, Refcnt: 1, Probes: 4},
 		{Index: 3, Family: unix.AF_INET, State: unix.NUD_FAILED, Dst: []byte{10, 0, 0, 9}},
 	}
 )
