@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"net/netip"
+	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/inet"
@@ -184,16 +185,35 @@ func (n *Node) Neighs() ([]netlinkx.Neigh, error) {
 	var out []netlinkx.Neigh
 	for _, nd := range devs {
 		for _, e := range n.ip.Neighbours(nd.index) {
-			fam := uint8(unix.AF_INET)
-			if e.Addr.Is6() {
-				fam = unix.AF_INET6
-			}
-			m := netlinkx.Neigh{Index: nd.index, Family: fam, State: e.State, Dst: e.Addr.AsSlice()}
-			if e.State == unix.NUD_REACHABLE || e.State == unix.NUD_STALE {
-				m.LLAddr = append([]byte(nil), e.HW[:]...)
-			}
-			out = append(out, m)
+			out = append(out, neighMessage(nd.index, e))
 		}
 	}
 	return out, nil
+}
+
+// neighMessage is e as neigh_fill_info reports it: the link-layer
+// address of a valid entry, and the statistics with the times in clock_t
+// ticks.
+func neighMessage(index int32, e inet.Neighbour) netlinkx.Neigh {
+	fam := uint8(unix.AF_INET)
+	if e.Addr.Is6() {
+		fam = unix.AF_INET6
+	}
+	m := netlinkx.Neigh{Index: index, Family: fam, State: e.State, Dst: e.Addr.AsSlice(),
+		Used: clockT(e.Stats.Used), Confirmed: clockT(e.Stats.Confirmed), Updated: clockT(e.Stats.Updated),
+		Refcnt: e.Stats.Refcnt, Probes: e.Stats.Probes}
+	if e.State == unix.NUD_REACHABLE || e.State == unix.NUD_STALE {
+		m.LLAddr = append([]byte(nil), e.HW[:]...)
+	}
+	return m
+}
+
+// userHZ is USER_HZ, the clock_t ticks a second the kernel reports times
+// in (jiffies_to_clock_t), and ip divides them by (get_user_hz).
+const userHZ = 100
+
+// clockT is d in clock_t ticks, truncated to 32 bits as nda_cacheinfo
+// holds them.
+func clockT(d time.Duration) uint32 {
+	return uint32(d / (time.Second / userHZ))
 }

@@ -294,14 +294,7 @@ func (n *stack) monitorSync(nd *Netdev) {
 // neighChanged publishes a neighbour entry's change (inet.Stack's
 // SetNeighNotify).
 func (n *stack) neighChanged(index int32, e inet.Neighbour, deleted bool) {
-	fam := uint8(unix.AF_INET)
-	if e.Addr.Is6() {
-		fam = unix.AF_INET6
-	}
-	m := netlinkx.Neigh{Index: index, Family: fam, State: e.State, Dst: e.Addr.AsSlice()}
-	if e.State == unix.NUD_REACHABLE || e.State == unix.NUD_STALE {
-		m.LLAddr = append([]byte(nil), e.HW[:]...)
-	}
+	m := neighMessage(index, e)
 	n.d.mon.publish(n, netlinkx.MonitorEvent{Kind: netlinkx.MonitorNeigh, Deleted: deleted, Neigh: m})
 }
 

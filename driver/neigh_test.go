@@ -290,3 +290,39 @@ func TestClearLog(t *testing.T) {
 		t.Fatalf("after another message: %q", got)
 	}
 }
+
+// The neighbour dump carries the entry's statistics as neigh_fill_info
+// does: times since used, confirmed and updated in clock_t ticks, the
+// timer's reference while reachable, and neigh->probes.
+func TestNeighsStats(t *testing.T) {
+	d, clk := newClockedDriver(t)
+	n0, _ := pingPair(t, d, netlinkx.ModeDatagram)
+	mustPing(t, n0, [4]byte{10, 0, 0, 2}, 1)
+	index := mustLink(t, n0, "ib0").Index
+	tests := []struct {
+		advance time.Duration
+		want    netlinkx.Neigh
+	}{
+		{12345 * time.Millisecond, netlinkx.Neigh{Index: index, Family: unix.AF_INET, State: unix.NUD_REACHABLE, Dst: []byte{10, 0, 0, 2},
+			Used: 1234, Confirmed: 1234, Updated: 1234, Refcnt: 1, Probes: 4}},
+		{30 * time.Second, netlinkx.Neigh{Index: index, Family: unix.AF_INET, State: unix.NUD_STALE, Dst: []byte{10, 0, 0, 2},
+			Used: 4234, Confirmed: 4234, Updated: 1234, Probes: 4}},
+	}
+	for _, tt := range tests {
+		clk.Advance(tt.advance)
+		all, err := n0.Neighs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []netlinkx.Neigh
+		for _, m := range all {
+			if m.Family == unix.AF_INET {
+				m.LLAddr = nil // node1's, as other tests check
+				got = append(got, m)
+			}
+		}
+		if diff := cmp.Diff([]netlinkx.Neigh{tt.want}, got); diff != "" {
+			t.Errorf("after %v more (-want +got):\n%s", tt.advance, diff)
+		}
+	}
+}

@@ -283,25 +283,44 @@ func TestPrintNeigh(t *testing.T) {
 	tests := []struct {
 		n          netlinkx.Neigh
 		dev        string
+		stats      bool
 		text, json string
 	}{
-		{netlinkx.Neigh{Family: unix.AF_INET, State: unix.NUD_REACHABLE, Dst: []byte{10, 0, 0, 2}, LLAddr: ll}, "ib0",
+		{netlinkx.Neigh{Family: unix.AF_INET, State: unix.NUD_REACHABLE, Dst: []byte{10, 0, 0, 2}, LLAddr: ll}, "ib0", false,
 			"10.0.0.2 dev ib0 lladdr " + lls + " REACHABLE \n",
 			`{"dst":"10.0.0.2","dev":"ib0","lladdr":"` + lls + `","state":["REACHABLE"]}`},
-		{netlinkx.Neigh{Family: unix.AF_INET, State: unix.NUD_FAILED, Dst: []byte{10, 0, 0, 9}}, "",
+		{netlinkx.Neigh{Family: unix.AF_INET, State: unix.NUD_FAILED, Dst: []byte{10, 0, 0, 9}}, "", false,
 			"10.0.0.9 FAILED \n", `{"dst":"10.0.0.9","state":["FAILED"]}`},
-		{netlinkx.Neigh{Family: unix.AF_INET6, State: unix.NUD_STALE, Flags: unix.NTF_ROUTER | unix.NTF_PROXY, Dst: []byte{0xfd, 15: 1}, LLAddr: ll}, "ib0.8001",
+		{netlinkx.Neigh{Family: unix.AF_INET6, State: unix.NUD_STALE, Flags: unix.NTF_ROUTER | unix.NTF_PROXY, Dst: []byte{0xfd, 15: 1}, LLAddr: ll}, "ib0.8001", false,
 			"fd00::1 dev ib0.8001 lladdr " + lls + " router proxy STALE \n",
 			`{"dst":"fd00::1","dev":"ib0.8001","lladdr":"` + lls + `","router":null,"proxy":null,"state":["STALE"]}`},
-		{netlinkx.Neigh{Family: unix.AF_INET, State: 0xff, Flags: unix.NTF_EXT_LEARNED | unix.NTF_OFFLOADED, Dst: []byte{10, 0, 0, 3}}, "ib1",
+		{netlinkx.Neigh{Family: unix.AF_INET, State: 0xff, Flags: unix.NTF_EXT_LEARNED | unix.NTF_OFFLOADED, Dst: []byte{10, 0, 0, 3}}, "ib1", false,
 			"10.0.0.3 dev ib1 extern_learn offload INCOMPLETE REACHABLE STALE DELAY PROBE FAILED NOARP PERMANENT \n",
 			`{"dst":"10.0.0.3","dev":"ib1","extern_learn":null,"offload":null,"state":["INCOMPLETE","REACHABLE","STALE","DELAY","PROBE","FAILED","NOARP","PERMANENT"]}`},
-		{netlinkx.Neigh{Family: unix.AF_INET, State: 0x100, Dst: []byte{10, 0, 0, 4}}, "ib1",
+		{netlinkx.Neigh{Family: unix.AF_INET, State: 0x100, Dst: []byte{10, 0, 0, 4}}, "ib1", false,
 			"10.0.0.4 dev ib1 \n", `{"dst":"10.0.0.4","dev":"ib1","state":[]}`},
-		{netlinkx.Neigh{Family: unix.AF_INET}, "", "\n", `{}`},
+		// -s: print_cacheinfo (ref only when not zero, the ticks in whole
+		// seconds) and the probes, between the flags and the state
+		{netlinkx.Neigh{Family: unix.AF_INET, State: unix.NUD_REACHABLE, Dst: []byte{10, 0, 0, 2}, LLAddr: ll,
+			Used: 1299, Confirmed: 1200, Updated: 1234, Refcnt: 1, Probes: 4}, "ib0", true,
+			"10.0.0.2 dev ib0 lladdr " + lls + "  ref 1 used 12/12/12probes 4 REACHABLE \n",
+			`{"dst":"10.0.0.2","dev":"ib0","lladdr":"` + lls + `","refcnt":1,"used":12,"confirmed":12,"updated":12,"probes":4,"state":["REACHABLE"]}`},
+		{netlinkx.Neigh{Family: unix.AF_INET6, State: unix.NUD_STALE, Flags: unix.NTF_ROUTER, Dst: []byte{0xfd, 15: 1}, LLAddr: ll,
+			Used: 4000, Confirmed: 4099, Updated: 1000, Probes: 4}, "", true,
+			"fd00::1 lladdr " + lls + " router  used 40/40/10probes 4 STALE \n",
+			`{"dst":"fd00::1","lladdr":"` + lls + `","router":null,"used":40,"confirmed":40,"updated":10,"probes":4,"state":["STALE"]}`},
+		{netlinkx.Neigh{Family: unix.AF_INET, State: unix.NUD_FAILED, Dst: []byte{10, 0, 0, 9},
+			Used: 500, Confirmed: 6500, Updated: 200, Probes: 6}, "ib0", true,
+			"10.0.0.9 dev ib0  used 5/65/2probes 6 FAILED \n",
+			`{"dst":"10.0.0.9","dev":"ib0","used":5,"confirmed":65,"updated":2,"probes":6,"state":["FAILED"]}`},
+		// without -s the statistics stay out
+		{netlinkx.Neigh{Family: unix.AF_INET, State: unix.NUD_FAILED, Dst: []byte{10, 0, 0, 9},
+			Used: 500, Confirmed: 6500, Updated: 200, Refcnt: 1, Probes: 6}, "ib0", false,
+			"10.0.0.9 dev ib0 FAILED \n", `{"dst":"10.0.0.9","dev":"ib0","state":["FAILED"]}`},
+		{netlinkx.Neigh{Family: unix.AF_INET}, "", false, "\n", `{}`},
 	}
 	for _, tt := range tests {
-		text, js := print1(func(p *Printer) { PrintNeigh(p, tt.n, tt.dev) })
+		text, js := print1(func(p *Printer) { PrintNeigh(p, tt.n, tt.dev, tt.stats) })
 		if text != tt.text || js != tt.json {
 			t.Errorf("%+v:\n got %q\n     %s\nwant %q\n     %s", tt.n, text, js, tt.text, tt.json)
 		}
@@ -344,6 +363,8 @@ func TestAddrNeighGolden(t *testing.T) {
 		{"neigh_show_json", "-j neigh"},
 		{"neigh_show_dev", "n show dev ib0 nud failed"},
 		{"neigh_show_dev_json", "-j neigh show dev ib0 nud failed"},
+		{"neigh_show_s", "-s neigh show nud all"},
+		{"neigh_show_s_json", "-j -s neigh show nud all"},
 	} {
 		out, errs, st := e.run(tc.cmd)
 		if st != 0 || errs != "" {
@@ -675,6 +696,12 @@ func TestAddrFlush(t *testing.T) {
 func TestNeighFlush(t *testing.T) {
 	const both = "10.0.0.2 dev ib0 lladdr 80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:20:01 REACHABLE \n10.0.0.9 dev ib0 FAILED \n"
 	const reachable = "10.0.0.2 dev ib0 lladdr 80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:20:01 REACHABLE \n"
+	// the ping to 10.0.0.2 resolved it at the start, 3 s ago; 10.0.0.9
+	// failed now, its three solicitations sent
+	const statsOne = "10.0.0.2 lladdr 80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:20:01  ref 1 used 3/3/3probes 4 REACHABLE \n" +
+		"10.0.0.9  used 3/63/0probes 6 FAILED \n"
+	const statsAll = "10.0.0.2 dev ib0 lladdr 80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:00:20:01  ref 1 used 3/3/3probes 4 REACHABLE \n" +
+		"10.0.0.9 dev ib0  used 3/63/0probes 6 FAILED \n"
 	round1 := func(n int) string {
 		return fmt.Sprintf("\n*** Round 1, deleting %d entries ***\n*** Flush is complete after 1 round ***\n", n)
 	}
@@ -685,6 +712,12 @@ func TestNeighFlush(t *testing.T) {
 		left           string
 	}{
 		{cmd: "-s neigh flush dev ib0", stdout: round1(2)},
+		// -s -s lists each entry deleted, with its statistics, before its
+		// round, as text even with -j
+		{cmd: "-s -s neigh flush dev ib0", stdout: statsOne + round1(2)},
+		{cmd: "-j -s -s neigh flush dev ib0", stdout: statsOne + round1(2)},
+		{cmd: "-s -s neigh flush all", stdout: statsAll + round1(2)},
+		{cmd: "-s -s neigh flush nud failed", stdout: "10.0.0.9 dev ib0  used 3/63/0probes 6 FAILED \n" + round1(1), left: reachable},
 		{cmd: "neigh flush dev ib0"},
 		{cmd: "neigh flush all"},
 		{cmd: "-s neigh flush nud failed", stdout: round1(1), left: reachable},

@@ -291,7 +291,8 @@ func (o *MonitorOptions) eventText(ev netlinkx.MonitorEvent, byIndex map[int32]n
 		p.Text(fmt.Sprintf("%d: %s", ev.Addr.Index, name(ev.Addr.Index)))
 		PrintAddr(p, ev.Addr)
 	case netlinkx.MonitorNeigh:
-		PrintNeigh(p, ev.Neigh, name(ev.Neigh.Index))
+		// the driver's neighbour events carry no statistics
+		PrintNeigh(p, ev.Neigh, name(ev.Neigh.Index), false)
 	case netlinkx.MonitorRoute:
 		PrintTableRoute(p, ev.Route, true)
 	case netlinkx.MonitorPartition:

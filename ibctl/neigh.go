@@ -57,15 +57,20 @@ func NewCmdNeigh(f *Factory, runF func(*NeighOptions) error) *cobra.Command {
 
   ibctl neigh show [ to PREFIX ] [ dev DEV ] [ nud STATE ]...
   ibctl neigh flush [ to PREFIX ] [ dev DEV ] [ nud STATE ]...
+  ibctl -s [ -s ] neigh { show | flush } [ to PREFIX ] [ dev DEV ] [ nud STATE ]...
 
   STATE := { permanent | noarp | stale | reachable | none | incomplete | delay | probe | failed | all }
 
 show prints what "ip neigh show" prints; with -j the keys of "ip -j neigh show".
-Without nud, entries in NOARP state are not shown.
+Without nud, entries in NOARP state are not shown. With -s each entry has ip's
+statistics after its flags: "ref N" when N is not 0, "used U/C/P", the seconds since it
+was used, confirmed and updated, and "probes N" (-j: refcnt, used, confirmed, updated,
+probes).
 flush deletes the entries it selects, as "ip neigh flush" does: it needs at least one
 argument and, without nud, deletes every entry but PERMANENT and NOARP ones; with -s it
 prints each round and "*** Flush is complete after 1 round ***" (or "Nothing to
-flush.").`,
+flush."); with -s -s it also prints each entry it deletes, with its statistics, before
+its round.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			a, _ := parseNeighArgs(nil, familyNumber(f.Globals.Family))
@@ -289,7 +294,7 @@ func neighRun(o *NeighOptions) error {
 	if o.Flush {
 		return neighFlush(o, c, index)
 	}
-	links, err := c.Links()
+	names, err := neighDevNames(c, index)
 	if err != nil {
 		return opError("neigh show", err)
 	}
@@ -297,41 +302,81 @@ func neighRun(o *NeighOptions) error {
 	if err != nil {
 		return opError("neigh show", err)
 	}
-	names := make(map[int32]string, len(links))
-	for _, l := range links {
-		names[l.Index] = l.Name
-	}
+	return printNeighs(o.F.IO.Out, neighs, names, o.Args, index, o.F.Globals)
+}
+
+// printNeighs prints the entries a selects on the device of index (0:
+// any) as ip neigh show does, with the statistics under -s, as JSON
+// under -j.
+func printNeighs(w io.Writer, neighs []netlinkx.Neigh, names neighNames, a NeighArgs, index int32, g *Globals) error {
 	objs := []*Obj{}
 	var text strings.Builder
 	for _, n := range neighs {
-		if !o.Args.selected(n, index) {
+		if !a.selected(n, index) {
 			continue
 		}
-		dev := ""
-		if index == 0 && n.Index != 0 {
-			if dev = names[n.Index]; dev == "" {
-				dev = fmt.Sprintf("if%d", n.Index) // ll_index_to_name
-			}
-		}
 		p := NewPrinter()
-		PrintNeigh(p, n, dev)
+		PrintNeigh(p, n, names.dev(n.Index), g.Stats > 0)
 		text.WriteString(p.TextOut())
 		objs = append(objs, p.Object())
 	}
-	g := o.F.Globals
 	if g.JSON {
-		return writeJSON(o.F.IO.Out, objs, g.Pretty)
+		return writeJSON(w, objs, g.Pretty)
 	}
-	_, err = io.WriteString(o.F.IO.Out, text.String())
+	_, err := io.WriteString(w, text.String())
 	return err
+}
+
+// neighNames names the devices of a listing: empty when it is for one
+// device (print_neigh leaves the device out then), else by index.
+type neighNames map[int32]string
+
+// neighDevNames reads the link names a listing needs: none when index
+// selects one device.
+func neighDevNames(c *netlinkx.Client, index int32) (neighNames, error) {
+	if index != 0 {
+		return nil, nil
+	}
+	links, err := c.Links()
+	if err != nil {
+		return nil, err
+	}
+	names := make(neighNames, len(links))
+	for _, l := range links {
+		names[l.Index] = l.Name
+	}
+	return names, nil
+}
+
+// dev is the name print_neigh shows for the entry's device: none for a
+// one-device listing or an entry without a device, ll_index_to_name's
+// "ifN" for an index without a link.
+func (names neighNames) dev(index int32) string {
+	if names == nil || index == 0 {
+		return ""
+	}
+	if dev := names[index]; dev != "" {
+		return dev
+	}
+	return fmt.Sprintf("if%d", index)
 }
 
 // neighFlush is do_show_or_flush's flush: every round deletes the
 // entries selected in a fresh dump, until a dump selects none; rounds
 // after the first leave FAILED entries alone. An entry already gone is
 // no error, as ip sends its deletions without waiting for their answers.
+// With -s -s, each entry is printed with its statistics as it is
+// selected, before its round's line; ip prints them as text even with
+// -j, its flush having no JSON output.
 func neighFlush(o *NeighOptions, c *netlinkx.Client, index int32) error {
 	a, w, stats := o.Args, o.F.IO.Out, o.F.Globals.Stats
+	var names neighNames
+	if stats > 1 {
+		var err error
+		if names, err = neighDevNames(c, index); err != nil {
+			return opError("neigh flush", err)
+		}
+	}
 	for round := 0; round < neighMaxRounds; round++ {
 		neighs, err := c.Neighs()
 		if err != nil {
@@ -341,6 +386,13 @@ func neighFlush(o *NeighOptions, c *netlinkx.Client, index int32) error {
 		for _, x := range neighs {
 			if !a.selected(x, index) {
 				continue
+			}
+			if stats > 1 {
+				p := NewPrinter()
+				PrintNeigh(p, x, names.dev(x.Index), true)
+				if _, err := io.WriteString(w, p.TextOut()); err != nil {
+					return err
+				}
 			}
 			err := c.DelNeigh(x)
 			if e, ok := Errno(err); err != nil && !(ok && e == unix.ENOENT) {
@@ -374,8 +426,8 @@ func neighFlush(o *NeighOptions, c *netlinkx.Client, index int32) error {
 // PrintNeigh prints one entry as ipneigh.c's print_neigh does (iproute2
 // 6.1), and builds its `ip -j neigh` object from the same calls. dev is
 // the device name, empty when the listing is for one device (ip then
-// leaves it out).
-func PrintNeigh(p *Printer, n netlinkx.Neigh, dev string) {
+// leaves it out); stats adds the entry's statistics, as ip -s does.
+func PrintNeigh(p *Printer, n netlinkx.Neigh, dev string, stats bool) {
 	if n.Dst != nil {
 		p.Any("dst", "%s ", formatHost(n.Family, n.Dst))
 	}
@@ -393,6 +445,9 @@ func PrintNeigh(p *Printer, n netlinkx.Neigh, dev string) {
 			p.Any(f.name, "", nil)
 		}
 	}
+	if stats {
+		printNeighStats(p, n)
+	}
 	if n.State != 0 {
 		states := []string{}
 		for _, s := range nudNames {
@@ -406,16 +461,36 @@ func PrintNeigh(p *Printer, n netlinkx.Neigh, dev string) {
 	p.Text("\n")
 }
 
+// printNeighStats is print_neigh's statistics under -s: print_cacheinfo
+// (the reference count only when not zero; the times since the entry
+// was used, confirmed and updated, in whole seconds of the clock_t
+// ticks), then NDA_PROBES, with ip 6.1's spacing.
+func printNeighStats(p *Printer, n netlinkx.Neigh) {
+	if n.Refcnt != 0 {
+		p.Any("refcnt", " ref %d", n.Refcnt)
+	}
+	p.Any("used", " used %d", n.Used/userHZ)
+	p.Any("confirmed", "/%d", n.Confirmed/userHZ)
+	p.Any("updated", "/%d", n.Updated/userHZ)
+	p.Any("probes", "probes %d ", n.Probes)
+}
+
+// userHZ is get_user_hz's answer: the clock_t ticks of a second.
+const userHZ = 100
+
 var _ = registerMan("ibctl neigh", ManDoc{
 	Synopsis: []string{
 		"ibctl neigh show [ to PREFIX ] [ dev DEV ] [ nud STATE ]...",
 		"ibctl neigh flush [ to PREFIX ] [ dev DEV ] [ nud STATE ]...",
+		"ibctl -s [ -s ] neigh { show | flush } [ to PREFIX ] [ dev DEV ] [ nud STATE ]...",
 		"STATE := { permanent | noarp | stale | reachable | none | incomplete | delay | probe | failed | all }",
 	},
 	Examples: []ManItem{
 		{"ibctl neigh show dev ib0", "Shows the neighbours ib0 resolved, with their 20-byte IPoIB hardware addresses."},
 		{"ibctl -j neigh show nud reachable", "Shows the reachable entries as JSON."},
+		{"ibctl -s neigh show", "Shows each entry's reference count, the seconds since it was used, confirmed and updated, and its probes."},
 		{"ibctl -s neigh flush dev ib0", "Deletes ib0's entries but PERMANENT and NOARP ones, printing each round."},
+		{"ibctl -s -s neigh flush dev ib0", "Deletes them, printing each entry with its statistics, then each round."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-addr(8)", "ibctl-ping(8)", "ip-neighbour(8)"},
 })

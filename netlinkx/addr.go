@@ -30,6 +30,12 @@ type Neigh struct {
 	Flags  uint8
 	Dst    []byte // NDA_DST
 	LLAddr []byte // NDA_LLADDR: the 20-byte IPoIB address
+	// Used, Confirmed and Updated are NDA_CACHEINFO's times since the
+	// entry was last used, confirmed and updated, in clock_t ticks
+	// (USER_HZ, 100 a second, as jiffies_to_clock_t gives them); Refcnt
+	// its ndm_refcnt, the references besides the table's.
+	Used, Confirmed, Updated, Refcnt uint32
+	Probes                           uint32 // NDA_PROBES
 }
 
 // AddrNode is implemented by nodes with an IP stack: addresses and the
@@ -131,8 +137,9 @@ func unmarshalAddr(b []byte) (Addr, error) {
 	return a, nil
 }
 
-// marshalNeigh encodes n as the kernel's RTM_NEWNEIGH: NDA_DST, and
-// NDA_LLADDR when the entry has a link-layer address.
+// marshalNeigh encodes n as the kernel's RTM_NEWNEIGH (neigh_fill_info):
+// NDA_DST, NDA_LLADDR when the entry has a link-layer address, then
+// NDA_CACHEINFO and NDA_PROBES, which every entry has.
 func marshalNeigh(n Neigh) []byte {
 	ae := netlink.NewAttributeEncoder()
 	if len(n.Dst) > 0 {
@@ -141,6 +148,9 @@ func marshalNeigh(n Neigh) []byte {
 	if len(n.LLAddr) > 0 {
 		ae.Bytes(unix.NDA_LLADDR, n.LLAddr)
 	}
+	ci := wire.NdaCacheinfo{Confirmed: n.Confirmed, Used: n.Used, Updated: n.Updated, Refcnt: n.Refcnt}
+	ae.Bytes(unix.NDA_CACHEINFO, ci.Marshal())
+	ae.Uint32(unix.NDA_PROBES, n.Probes)
 	hdr := wire.Ndmsg{Family: n.Family, Index: n.Index, State: n.State, Flags: n.Flags, Type: unix.RTN_UNICAST}
 	return append(hdr.Marshal(), wire.Encode(ae)...)
 }
@@ -162,6 +172,14 @@ func unmarshalNeigh(b []byte) (Neigh, error) {
 			n.Dst = ad.Bytes()
 		case unix.NDA_LLADDR:
 			n.LLAddr = ad.Bytes()
+		case unix.NDA_CACHEINFO:
+			ci, err := wire.ParseNdaCacheinfo(ad.Bytes())
+			if err != nil {
+				return Neigh{}, err
+			}
+			n.Confirmed, n.Used, n.Updated, n.Refcnt = ci.Confirmed, ci.Used, ci.Updated, ci.Refcnt
+		case unix.NDA_PROBES:
+			n.Probes = ad.Uint32()
 		}
 	}
 	if err := ad.Err(); err != nil {

@@ -1,7 +1,10 @@
 package netlinkx
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -75,8 +78,8 @@ var (
 		Local: []byte{0xfe, 0x80, 15: 1}}
 	testNeighs = []Neigh{
 		{Index: 2, Family: unix.AF_INET6, State: unix.NUD_STALE, Flags: unix.NTF_ROUTER, Dst: []byte{0xfd, 15: 2}, LLAddr: make([]byte, 20)},
-		{Index: 2, Family: unix.AF_INET, State: unix.NUD_REACHABLE, Dst: []byte{10, 0, 0, 2},
-			LLAddr: []byte{0x80, 0, 0, 0x48, 0xfe, 0x80, 12: 0x02, 0xc9, 0x03, 0, 0, 0, 0x20, 0x01}},
+		{Index: 2, Family: unix.AF_INET, State: unix.NUD_REACHABLE, Dst: []byte{10, 0, 0, 2}, Used: 250, Confirmed: 300,
+			LLAddr: []byte{0x80, 0, 0, 0x48, 0xfe, 0x80, 12: 0x02, 0xc9, 0x03, 0, 0, 0, 0x20, 0x01}, Updated: 0x01020304, Refcnt: 1, Probes: 4},
 		{Index: 3, Family: unix.AF_INET, State: unix.NUD_FAILED, Dst: []byte{10, 0, 0, 9}},
 	}
 )
@@ -130,7 +133,10 @@ func TestAddrCodec(t *testing.T) {
 			t.Errorf("unmarshalAddr(%x) = %v", b, err)
 		}
 	}
-	for _, b := range [][]byte{make([]byte, 11), append(make([]byte, 12), 0xff, 0xff, 1, 0)} {
+	shortCacheinfo := append(make([]byte, 12), 16, 0, unix.NDA_CACHEINFO, 0)
+	shortCacheinfo = append(shortCacheinfo, make([]byte, 12)...)
+	shortProbes := append(make([]byte, 12), 6, 0, unix.NDA_PROBES, 0, 4, 0, 0, 0)
+	for _, b := range [][]byte{make([]byte, 11), append(make([]byte, 12), 0xff, 0xff, 1, 0), shortCacheinfo, shortProbes} {
 		if _, err := unmarshalNeigh(b); !errors.Is(err, wire.ErrMalformed) {
 			t.Errorf("unmarshalNeigh(%x) = %v", b, err)
 		}
@@ -163,6 +169,25 @@ func TestAddrWireFormat(t *testing.T) {
 	n := marshalNeigh(testNeighs[1])
 	if want := []byte{unix.AF_INET, 0, 0, 0, 2, 0, 0, 0, unix.NUD_REACHABLE, 0, 0, unix.RTN_UNICAST}; string(n[:12]) != string(want) {
 		t.Errorf("ndmsg = % x, want % x", n[:12], want)
+	}
+	// neigh_fill_info's attributes: NDA_CACHEINFO is struct nda_cacheinfo
+	// (ndm_confirmed, ndm_used, ndm_updated, ndm_refcnt), NDA_PROBES a u32
+	if ad, err = netlink.NewAttributeDecoder(n[12:]); err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint16][]byte{}
+	types = nil
+	for ad.Next() {
+		types = append(types, ad.Type())
+		got[ad.Type()] = ad.Bytes()
+	}
+	if diff := cmp.Diff([]uint16{unix.NDA_DST, unix.NDA_LLADDR, unix.NDA_CACHEINFO, unix.NDA_PROBES}, types); diff != "" {
+		t.Errorf("neigh attributes (-want +got):\n%s", diff)
+	}
+	u32 := func(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+	ci := slices.Concat(u32(300), u32(250), u32(0x01020304), u32(1))
+	if !bytes.Equal(got[unix.NDA_CACHEINFO], ci) || !bytes.Equal(got[unix.NDA_PROBES], u32(4)) {
+		t.Errorf("cacheinfo % x, probes % x; want % x, % x", got[unix.NDA_CACHEINFO], got[unix.NDA_PROBES], ci, u32(4))
 	}
 }
 

@@ -38,6 +38,9 @@ func (s *Stack) deliverReply(ident, seq uint16, r pingResult) {
 func (s *Stack) resolve(nic *NIC, src, dst netip.Addr, deadline time.Time) (header.HWAddr, bool) {
 	s.mu.Lock()
 	e := s.entry(nic.index, dst)
+	if now := s.now(); !e.reachable(now) {
+		e.used = now // neigh_resolve_output's neigh_event_send
+	}
 	if e.state == nudReachable {
 		hw := e.hw
 		s.mu.Unlock()

@@ -63,16 +63,105 @@ func TestNeighbourDiscoveryInput(t *testing.T) {
 	}
 }
 
+// equalNeighbours compares the entries' addresses, states and hardware
+// addresses; TestNeighbourStats checks their statistics.
 func equalNeighbours(a, b []Neighbour) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if a[i] != b[i] {
+		if a[i].Addr != b[i].Addr || a[i].State != b[i].State || a[i].HW != b[i].HW {
 			return false
 		}
 	}
 	return true
+}
+
+// An entry's statistics are the kernel's for the same history: used when
+// an output last went through resolution (not while reachable), confirmed
+// when an answer came (twice the reachable time before creation until
+// then), updated at each change of state, the timer's reference while
+// resolving or reachable, and neigh->probes from ucast_probes.
+func TestNeighbourStats(t *testing.T) {
+	s := time.Second
+	silent := func(p *pair) { p.la.peer = nil; p.a.output(p.na, pairAddr(false, 1), pairAddr(false, 9), []byte{0x45}) }
+	echo := func(t *testing.T, p *pair) {
+		rep, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(false, 1), Dst: pairAddr(false, 2), Ident: 1, Seq: 2, Size: 56, Deadline: far()})
+		if err != nil || rep.Status != EchoReplied {
+			t.Fatalf("echo: %+v %v", rep, err)
+		}
+	}
+	tests := []struct {
+		name string
+		run  func(t *testing.T) *pair
+		b    bool // b's table rather than a's
+		want Neighbour
+	}{
+		{"resolved, 5 s on", func(t *testing.T) *pair {
+			p := resolvedPair(t, false, 2044)
+			p.clock.Advance(5 * s)
+			return p
+		}, false, Neighbour{Addr: pairAddr(false, 2), State: nudReachable, HW: hwB,
+			Stats: NeighStats{Used: 5 * s, Confirmed: 5 * s, Updated: 5 * s, Refcnt: 1, Probes: 4}}},
+		{"learnt from the request, 5 s on", func(t *testing.T) *pair {
+			p := resolvedPair(t, false, 2044)
+			p.clock.Advance(5 * s)
+			return p
+		}, true, Neighbour{Addr: pairAddr(false, 1), State: nudReachable, HW: hwA,
+			Stats: NeighStats{Used: 5 * s, Confirmed: 5 * s, Updated: 5 * s, Refcnt: 1}}},
+		{"output while reachable", func(t *testing.T) *pair {
+			p := resolvedPair(t, false, 2044)
+			p.clock.Advance(5 * s)
+			echo(t, p)
+			p.clock.Advance(s)
+			return p
+		}, false, Neighbour{Addr: pairAddr(false, 2), State: nudReachable, HW: hwB,
+			Stats: NeighStats{Used: 6 * s, Confirmed: 6 * s, Updated: 6 * s, Refcnt: 1, Probes: 4}}},
+		{"stale", func(t *testing.T) *pair {
+			p := resolvedPair(t, false, 2044)
+			p.clock.Advance(40 * s)
+			return p
+		}, false, Neighbour{Addr: pairAddr(false, 2), State: nudStale, HW: hwB,
+			Stats: NeighStats{Used: 40 * s, Confirmed: 40 * s, Updated: 10 * s, Probes: 4}}},
+		{"output while stale", func(t *testing.T) *pair {
+			p := resolvedPair(t, false, 2044)
+			p.clock.Advance(40 * s)
+			p.la.peer = nil // the echo goes out unanswered
+			if _, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(false, 1), Dst: pairAddr(false, 2), Ident: 1, Seq: 2, Size: 56,
+				Deadline: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			p.clock.Advance(s)
+			return p
+		}, false, Neighbour{Addr: pairAddr(false, 2), State: nudStale, HW: hwB,
+			Stats: NeighStats{Used: s, Confirmed: 41 * s, Updated: 11 * s, Probes: 4}}},
+		{"resolving", func(t *testing.T) *pair {
+			p := newPair(t, false, 2044)
+			silent(p)
+			p.clock.Advance(1500 * time.Millisecond)
+			return p
+		}, false, Neighbour{Addr: pairAddr(false, 9), State: nudIncomplete,
+			Stats: NeighStats{Used: 1500 * time.Millisecond, Confirmed: 61500 * time.Millisecond, Updated: 1500 * time.Millisecond, Refcnt: 1, Probes: 5}}},
+		{"failed", func(t *testing.T) *pair {
+			p := newPair(t, false, 2044)
+			silent(p)
+			p.clock.Advance(5 * s)
+			return p
+		}, false, Neighbour{Addr: pairAddr(false, 9), State: nudFailed,
+			Stats: NeighStats{Used: 5 * s, Confirmed: 65 * s, Updated: 2 * s, Probes: 6}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.run(t)
+			got := p.a.Neighbours(ifA)
+			if tc.b {
+				got = p.b.Neighbours(ifB)
+			}
+			if len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("neighbours %+v, want %+v", got, tc.want)
+			}
+		})
+	}
 }
 
 // Malformed packets are counted with DropRx; packets that are well formed

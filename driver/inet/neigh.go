@@ -16,14 +16,22 @@ import (
 
 // neighbour is one ARP entry.
 type neighbour struct {
-	hw      header.HWAddr
-	state   uint16 // NUD_*
-	updated time.Time
-	waiters []chan struct{}
+	hw    header.HWAddr
+	state uint16 // NUD_*
+	// used is when an output last went through the resolving path
+	// (neigh_event_send from neigh_resolve_output; a reachable entry's
+	// connected output leaves it), confirmed when reachability was last
+	// confirmed (an ARP or neighbour advertisement received), updated
+	// when the state or address last changed: the kernel's neigh->used,
+	// ->confirmed and ->updated.
+	used, confirmed, updated time.Time
+	waiters                  []chan struct{}
 	// queue holds the locally generated datagrams waiting for the
-	// address (arp_queue), qbytes their length in bytes; probes counts
-	// the solicitations sent by timer, the retransmission timer while
-	// resolving (neigh->timer), and psrc the solicitations' source.
+	// address (arp_queue), qbytes their length in bytes; probes is the
+	// kernel's neigh->probes: ucastProbes when a resolution starts, plus
+	// one a solicitation, kept after the resolution ends; timer is the
+	// retransmission timer while resolving (neigh->timer), and psrc the
+	// solicitations' source.
 	queue  [][]byte
 	qbytes int
 	probes int
@@ -36,10 +44,14 @@ type neighbour struct {
 // The driver counts datagram bytes, not skb truesize.
 const unresQlenBytes = 212992
 
-// maxProbes is the broadcast solicitations of a resolution: an
-// INCOMPLETE entry starts at ucast_probes (3) and fails at
-// neigh_max_probes, ucast_probes + app_probes + mcast_probes (3 + 0 + 3).
-const maxProbes = 3
+// A resolution sends mcast_probes (3) broadcast solicitations: an
+// INCOMPLETE entry's probes start at ucastProbes (ucast_probes, 3) and
+// it fails at maxProbes (neigh_max_probes, ucast_probes + app_probes +
+// mcast_probes: 3 + 0 + 3).
+const (
+	ucastProbes = 3
+	maxProbes   = 6
+)
 
 // Neighbour states (include/uapi/linux/neighbour.h).
 const (
@@ -51,6 +63,13 @@ const (
 
 // reachableTime is base_reachable_time (30 s) before an entry goes stale.
 const reachableTime = 30 * time.Second
+
+// reachable reports whether e is REACHABLE at now: confirmed within the
+// reachable time, after which the kernel's timer makes it STALE. Caller
+// holds mu.
+func (e *neighbour) reachable(now time.Time) bool {
+	return e.state == nudReachable && now.Sub(e.confirmed) <= reachableTime
+}
 
 // learn records a neighbour's address, wakes whoever waits for it and
 // sends the datagrams queued for it on nic (neigh_update's arp_queue
@@ -91,7 +110,11 @@ func (s *Stack) update(index int32, ip netip.Addr, hw header.HWAddr) [][]byte {
 		}
 	}()
 	defer s.mu.Unlock()
-	e.hw, e.state, e.updated = hw, nudReachable, s.now()
+	now := s.now()
+	if !e.reachable(now) || e.hw != hw {
+		e.updated = now // neigh_update: a change of state or address
+	}
+	e.hw, e.state, e.confirmed = hw, nudReachable, now
 	for _, w := range e.waiters {
 		close(w)
 	}
@@ -101,7 +124,7 @@ func (s *Stack) update(index int32, ip netip.Addr, hw header.HWAddr) [][]byte {
 		e.timer = nil
 	}
 	q := e.queue
-	e.queue, e.qbytes, e.probes = nil, 0, 0
+	e.queue, e.qbytes = nil, 0
 	return q
 }
 
@@ -123,6 +146,9 @@ func (s *Stack) outputFrame(nic *NIC, src, dst netip.Addr, ip, frame []byte) {
 	index := nic.index
 	s.mu.Lock()
 	e := s.entry(index, dst)
+	if now := s.now(); !e.reachable(now) {
+		e.used = now // neigh_resolve_output's neigh_event_send
+	}
 	if e.state == nudReachable {
 		hw := e.hw
 		s.mu.Unlock()
@@ -153,7 +179,9 @@ func (s *Stack) startProbingLocked(index int32, src, dst netip.Addr, e *neighbou
 	if e.timer != nil {
 		return false
 	}
-	e.state, e.probes, e.psrc = nudIncomplete, 1, src
+	// __neigh_event_send: probes from ucast_probes, and neigh_probe's
+	// increment for the first solicitation
+	e.state, e.probes, e.psrc, e.updated = nudIncomplete, ucastProbes+1, src, s.now()
 	e.timer = s.clock.AfterFunc(probeInterval, func() { s.probe(index, dst, e) })
 	return true
 }
@@ -168,7 +196,10 @@ func (s *Stack) entry(index int32, ip netip.Addr) *neighbour {
 	}
 	e := t[ip]
 	if e == nil {
-		e = &neighbour{}
+		// ___neigh_create: used and updated now, confirmed twice the
+		// reachable time ago
+		now := s.now()
+		e = &neighbour{used: now, updated: now, confirmed: now.Add(-2 * reachableTime)}
 		t[ip] = e
 	}
 	return e
@@ -185,7 +216,7 @@ func (s *Stack) probe(index int32, dst netip.Addr, e *neighbour) {
 	}
 	if e.probes >= maxProbes {
 		dropped := len(e.queue)
-		e.state, e.timer, e.queue, e.qbytes, e.probes = nudFailed, nil, nil, 0, 0
+		e.state, e.timer, e.queue, e.qbytes, e.updated = nudFailed, nil, nil, 0, s.now()
 		for _, w := range e.waiters {
 			close(w) // they find the entry failed
 		}
@@ -222,22 +253,51 @@ type Neighbour struct {
 	Addr  netip.Addr
 	State uint16        // NUD_*
 	HW    header.HWAddr // valid when reachable or stale
+	Stats NeighStats    // as ip -s neigh shows them
+}
+
+// NeighStats are an entry's times and counters that neigh_fill_info
+// reports (NDA_CACHEINFO, NDA_PROBES).
+type NeighStats struct {
+	// Used, Confirmed and Updated are the time since the entry was last
+	// used to resolve an output, last confirmed reachable and last
+	// changed state or address.
+	Used, Confirmed, Updated time.Duration
+	// Refcnt is the references held on the entry besides the table's
+	// own, which neigh_fill_info leaves out: the kernel counts every
+	// holder, and the one holder here is the entry's timer, armed while
+	// it resolves (INCOMPLETE) or is REACHABLE, as the kernel's
+	// neigh_add_timer holds one. ip -s neigh prints it as "ref".
+	Refcnt uint32
+	// Probes is neigh->probes: ucast_probes plus the solicitations of
+	// the last resolution.
+	Probes uint32
 }
 
 // Neighbours lists the interface's neighbour table, sorted by address:
-// reachable entries older than the reachable time read as stale, as the
-// kernel's timers would make them.
+// reachable entries confirmed longer than the reachable time ago read as
+// stale from that time on, as the kernel's timers would make them.
 func (s *Stack) Neighbours(index int32) []Neighbour {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.now()
 	t := s.neigh[index]
 	out := make([]Neighbour, 0, len(t))
 	for ip, e := range t {
-		st := e.state
-		if st == nudReachable && s.now().Sub(e.updated) > reachableTime {
+		st, updated := e.state, e.updated
+		if st == nudReachable && !e.reachable(now) {
 			st = nudStale
+			if at := e.confirmed.Add(reachableTime); at.After(updated) {
+				updated = at
+			}
 		}
-		out = append(out, Neighbour{Addr: ip, State: st, HW: e.hw})
+		var ref uint32
+		if e.timer != nil || st == nudReachable {
+			ref = 1
+		}
+		out = append(out, Neighbour{Addr: ip, State: st, HW: e.hw, Stats: NeighStats{
+			Used: now.Sub(e.used), Confirmed: now.Sub(e.confirmed), Updated: now.Sub(updated),
+			Refcnt: ref, Probes: uint32(e.probes)}})
 	}
 	slices.SortFunc(out, func(a, b Neighbour) int { return a.Addr.Compare(b.Addr) })
 	return out

@@ -118,3 +118,33 @@ func CacheinfoForever() []byte {
 	binary.NativeEndian.PutUint32(b[4:8], infinityLifeTime)
 	return b
 }
+
+// NdaCacheinfo is struct nda_cacheinfo, the NDA_CACHEINFO of a neighbour
+// entry: the times since it was confirmed, used and updated, in clock_t
+// ticks, and its reference count.
+type NdaCacheinfo struct {
+	Confirmed, Used, Updated, Refcnt uint32
+}
+
+// NdaCacheinfoLen is sizeof(struct nda_cacheinfo).
+const NdaCacheinfoLen = 16
+
+// Marshal encodes c in the kernel's field order.
+func (c NdaCacheinfo) Marshal() []byte {
+	b := make([]byte, NdaCacheinfoLen)
+	binary.NativeEndian.PutUint32(b[0:4], c.Confirmed)
+	binary.NativeEndian.PutUint32(b[4:8], c.Used)
+	binary.NativeEndian.PutUint32(b[8:12], c.Updated)
+	binary.NativeEndian.PutUint32(b[12:16], c.Refcnt)
+	return b
+}
+
+// ParseNdaCacheinfo decodes an NDA_CACHEINFO payload, which must be
+// exactly NdaCacheinfoLen bytes.
+func ParseNdaCacheinfo(b []byte) (NdaCacheinfo, error) {
+	if len(b) != NdaCacheinfoLen {
+		return NdaCacheinfo{}, fmt.Errorf("%w: nda_cacheinfo of %d bytes, want %d", ErrMalformed, len(b), NdaCacheinfoLen)
+	}
+	return NdaCacheinfo{Confirmed: binary.NativeEndian.Uint32(b[0:4]), Used: binary.NativeEndian.Uint32(b[4:8]),
+		Updated: binary.NativeEndian.Uint32(b[8:12]), Refcnt: binary.NativeEndian.Uint32(b[12:16])}, nil
+}
