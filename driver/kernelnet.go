@@ -94,7 +94,11 @@ type kernelDev struct {
 	mtu     uint32
 	qlen    uint32
 	carrier bool
-	addrs   []netip.Prefix
+	// offloads are the TUN's, following the interface's active
+	// features; set is false until they were first set.
+	offloads netns.Offloads
+	set      bool
+	addrs    []netip.Prefix
 }
 
 // openNamespaces gives every node its namespace and its interfaces their
@@ -277,6 +281,18 @@ func (n *stack) syncKernel(nd *Netdev) {
 		n.ip.SetUpper(nd.index, kd.receive)
 		go n.readKernel(nd.index, tun)
 		go kd.writeKernel()
+	}
+	// What the namespace's kernel may leave to the interface: the
+	// checksum and TCP segmentation, as the interface's features allow
+	// (ethtool -K, and connected mode, which has neither).
+	f := nd.activeFeatures()
+	off := netns.Offloads{Csum: f&(fIPCsum|fIPv6Csum|fHWCsum) != 0, TSO4: f&fTSO != 0, TSO6: f&fTSO6 != 0}
+	if !kd.set || kd.offloads != off {
+		if err := kd.tun.SetOffloads(off); err != nil {
+			n.logf(nd.name, "kernel netdev: "+err.Error())
+		} else {
+			kd.offloads, kd.set = off, true
+		}
 	}
 	if kd.carrier != nd.carrier {
 		if err := kd.tun.SetCarrier(nd.carrier); err == nil {

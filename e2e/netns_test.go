@@ -39,7 +39,7 @@ func needNetns(t testing.TB, tools ...string) {
 	}
 	for _, tool := range append([]string{"ip"}, tools...) {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (Debian: iproute2, iputils-ping)", tool)
+			t.Skipf("needs %s (Debian: iproute2, iputils-ping, ethtool)", tool)
 		}
 	}
 }
@@ -527,6 +527,51 @@ func TestNetnsDeleteAndRename(t *testing.T) {
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("dmesg lacks %q:\n%s", want, log)
+		}
+	}
+}
+
+// The kernel netdev takes from the namespace's kernel what the IPoIB
+// interface offloads, as its features say: a datagram-mode ib0 of a port
+// with checksum offload and LSO takes IPv4 TSO (ipoib_set_dev_features:
+// TSO, no TSO6); ethtool -K tso off, and connected mode (no checksum
+// offload, ipoib_fix_features), leave the segmentation, and the
+// checksum, to the namespace's kernel. The real ethtool 6.1 reads the
+// TUN's features there.
+func TestNetnsOffloadsFollowFeatures(t *testing.T) {
+	needNetns(t, "ethtool")
+	e := newNetnsEnv(t, []bool{true}, `[{"pkey":"0xffff","all":"full"}]`)
+	features := func() map[string]string {
+		out, code := e.in(0, "ethtool", "-k", "ib0")
+		if code != 0 {
+			t.Fatalf("ethtool -k ib0: %s", out)
+		}
+		m := map[string]string{}
+		for _, line := range strings.Split(out, "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), ": "); ok {
+				m[k] = strings.TrimSuffix(v, " [fixed]")
+			}
+		}
+		return m
+	}
+	for _, step := range []struct {
+		name string
+		cmd  []string
+		want map[string]string
+	}{
+		{"datagram", nil, map[string]string{"tx-checksumming": "on", "tx-tcp-segmentation": "on", "tx-tcp6-segmentation": "off"}},
+		{"tso off", []string{"ethtool", "-K", "ib0", "tso", "off"}, map[string]string{"tx-checksumming": "on", "tx-tcp-segmentation": "off"}},
+		{"tso on", []string{"ethtool", "-K", "ib0", "tso", "on"}, map[string]string{"tx-tcp-segmentation": "on"}},
+		{"connected", []string{"sys", "write", "class/net/ib0/mode", "connected"}, map[string]string{"tx-checksumming": "off", "tx-tcp-segmentation": "off"}},
+	} {
+		if step.cmd != nil {
+			e.ok(append([]string{"-n", e.nodes[0]}, step.cmd...)...)
+		}
+		got := features()
+		for k, v := range step.want {
+			if got[k] != v {
+				t.Errorf("%s: %s %q, want %q", step.name, k, got[k], v)
+			}
 		}
 	}
 }

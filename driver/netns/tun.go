@@ -107,6 +107,37 @@ func (t *TUN) SetCarrier(on bool) error {
 	return nil
 }
 
+// Offloads are what the kernel may hand the reader of a TUN: packets
+// whose checksum is left to it (TUN_F_CSUM) and TCP segments larger than
+// the MTU for it to split (TUN_F_TSO4, TUN_F_TSO6, which need Csum). The
+// kernel does in software what the reader does not take, and shows the
+// device's features accordingly (ethtool -k).
+type Offloads struct{ Csum, TSO4, TSO6 bool }
+
+// SetOffloads sets what the kernel may hand the reader (TUNSETOFFLOAD),
+// a device's offloads following the features of the interface it stands
+// for.
+func (t *TUN) SetOffloads(o Offloads) error {
+	v := 0
+	if o.Csum {
+		v |= tunFCsum
+		if o.TSO4 {
+			v |= tunFTSO4
+		}
+		if o.TSO6 {
+			v |= tunFTSO6
+		}
+	}
+	var ierr error
+	if err := t.raw.Control(func(fd uintptr) { ierr = unix.IoctlSetInt(int(fd), unix.TUNSETOFFLOAD, v) }); err != nil {
+		return err
+	}
+	if ierr != nil {
+		return fmt.Errorf("tun %s: offloads: %w", t.Name, ierr)
+	}
+	return nil
+}
+
 // ReadPackets reads what the kernel sent through the device next, as IP
 // packets (a TSO segment split to its MSS, checksums complete), using buf
 // (ReadBufferSize bytes) for the read. Each packet p[room:] follows room
