@@ -323,7 +323,7 @@ func (n *stack) syncKernel(nd *Netdev) {
 	}
 	for _, p := range want {
 		if !slices.Contains(kd.addrs, p) {
-			if err := k.conn.AddAddr(netns.Addr{Index: kd.tun.Index, Prefix: p}); err != nil {
+			if err := k.conn.AddAddr(netns.Addr{Index: kd.tun.Index, Prefix: p, Broadcast: nd.brd[p]}); err != nil {
 				n.logf(nd.name, "kernel netdev: "+err.Error())
 			}
 		}

@@ -575,3 +575,22 @@ func TestNetnsOffloadsFollowFeatures(t *testing.T) {
 		}
 	}
 }
+
+// An address reaches the kernel netdev with the broadcast address it was
+// added with, and none when it was given none, as ip and the kernel do
+// (rtm_to_ifaddr sets ifa_broadcast only from IFA_BROADCAST).
+func TestNetnsBroadcastAsGiven(t *testing.T) {
+	needNetns(t)
+	e := newNetnsEnv(t, []bool{true}, `[{"pkey":"0xffff","all":"full"}]`)
+	e.ok("-n", e.nodes[0], "addr", "add", "10.9.0.1/24", "dev", "ib0")
+	e.ok("-n", e.nodes[0], "addr", "add", "10.9.1.1/24", "brd", "+", "dev", "ib0")
+	out, code := e.in(0, "ip", "-o", "-4", "addr", "show", "dev", "ib0")
+	if code != 0 {
+		t.Fatalf("ip addr show: %s", out)
+	}
+	for _, want := range []string{"inet 10.9.0.1/24 scope global ib0", "inet 10.9.1.1/24 brd 10.9.1.255 scope global ib0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+}

@@ -134,18 +134,19 @@ func TestTUNAndConn(t *testing.T) {
 		t.Errorf("Addrs: %v %v", have, err)
 	}
 	out, _ = exec.Command("ip", "-n", name, "-o", "-4", "addr", "show", "ib0").CombinedOutput()
-	if !strings.Contains(string(out), "inet 10.3.0.1/24 brd 10.3.0.255 scope global ib0") {
+	// as with ip, no broadcast address unless one is given
+	if !strings.Contains(string(out), "inet 10.3.0.1/24 scope global ib0") {
 		t.Errorf("ip addr: %s", out)
 	}
-	p31 := netip.MustParsePrefix("10.3.1.1/31")
-	if err := c.AddAddr(Addr{Index: tun.Index, Prefix: p31}); err != nil {
+	p24b := netip.MustParsePrefix("10.3.1.1/24")
+	if err := c.AddAddr(Addr{Index: tun.Index, Prefix: p24b, Broadcast: netip.MustParseAddr("10.3.1.255")}); err != nil {
 		t.Fatal(err)
 	}
 	out, _ = exec.Command("ip", "-n", name, "-o", "-4", "addr", "show", "ib0").CombinedOutput()
-	if !strings.Contains(string(out), "inet 10.3.1.1/31 scope global ib0") {
-		t.Errorf("a /31 has no broadcast address: %s", out)
+	if !strings.Contains(string(out), "inet 10.3.1.1/24 brd 10.3.1.255 scope global ib0") {
+		t.Errorf("the broadcast address given: %s", out)
 	}
-	if err := c.DelAddr(Addr{Index: tun.Index, Prefix: p31}); err != nil {
+	if err := c.DelAddr(Addr{Index: tun.Index, Prefix: p24b}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {

@@ -165,6 +165,9 @@ func linkOf(m rtnetlink.LinkMessage) Link {
 type Addr struct {
 	Index  uint32
 	Prefix netip.Prefix
+	// Broadcast is an IPv4 address's broadcast address, if it has one:
+	// as with ip, an address has none unless it was given one.
+	Broadcast netip.Addr
 }
 
 // AddAddr adds an address to a device, with the prefix route the kernel
@@ -229,12 +232,8 @@ func addrMsg(a Addr) *rtnetlink.AddressMessage {
 	attrs := &rtnetlink.AddressAttributes{Address: ip, Local: ip}
 	if a.Prefix.Addr().Is4() {
 		fam = unix.AF_INET
-		if a.Prefix.Bits() < 31 {
-			b := a.Prefix.Masked().Addr().As4()
-			for i := a.Prefix.Bits(); i < 32; i++ {
-				b[i/8] |= 0x80 >> (i % 8)
-			}
-			attrs.Broadcast = net.IP(b[:])
+		if a.Broadcast.Is4() {
+			attrs.Broadcast = net.IP(a.Broadcast.AsSlice())
 		}
 	} else {
 		attrs.Local = nil
