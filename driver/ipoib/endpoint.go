@@ -141,7 +141,7 @@ func Open(p *Port, o OpenOptions) (*Endpoint, error) {
 	if ep.scq, err = p.dev.NewCQ(o.SendQueue, ep.kickTx); err != nil {
 		return nil, err
 	}
-	if ep.rcq, err = p.dev.NewCQ(o.RecvQueue, ep.kick); err != nil {
+	if ep.rcq, err = p.dev.NewCQ(recvCQSize(o), ep.kick); err != nil {
 		return nil, err
 	}
 	_ = ep.rcq.Modify(o.RxFrames, o.RxUsecs)
@@ -192,6 +192,19 @@ func Open(p *Port, o OpenOptions) (*Endpoint, error) {
 	ep.rcq.ReqNotify()
 	go ep.poll()
 	return ep, nil
+}
+
+// recvCQSize is the receive CQ's depth, as ipoib_transport_dev_init sizes
+// it: the UD ring and one more and, when the interface does connected
+// mode (ipoib_cm_dev_init succeeds: its address has the RC flag), the
+// send ring and the SRQ's ring and one more, since the passive
+// connections' SRQ completes on it too.
+func recvCQSize(o OpenOptions) int {
+	n := o.RecvQueue + 1
+	if o.ListenCM {
+		n += o.SendQueue + o.RecvQueue + 1
+	}
+	return n
 }
 
 // Attach sets the dispatcher that received packets go to; nil drops them
