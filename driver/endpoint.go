@@ -47,7 +47,7 @@ func (nd *Netdev) endpointConfig() ipoib.Config {
 	copy(hw[:], nd.hwAddr())
 	copy(bcast[:], nd.broadcast())
 	return ipoib.Config{Name: nd.name, MTU: nd.mtu, UDMTU: nd.mcastMTU, Connected: nd.mode == netlinkx.ModeConnected,
-		PKey: nd.pkey, HWAddr: hw, Broadcast: bcast}
+		PKey: nd.pkey, HWAddr: hw, Broadcast: bcast, TxQueueLen: nd.txQLen}
 }
 
 // openDataPath opens the interface's endpoint on the broadcast group m

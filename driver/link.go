@@ -223,7 +223,7 @@ func (n *Node) SetTxQueueLen(dev string, qlen uint32) error {
 	if nd.txQLen == qlen {
 		return nil
 	}
-	return n.change([]*Netdev{nd}, func() error { nd.txQLen = qlen; return nil })
+	return n.change([]*Netdev{nd}, func() error { nd.txQLen = qlen; nd.updateDataPath(); return nil })
 }
 
 // indexes are the devices' ifindexes.

@@ -111,17 +111,18 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 		return nil
 	}
 
-	// send writes one datagram. A full send queue (streams sharing a
-	// connection) waits for room until the time given, as a stopped
-	// netdev queue holds the socket's datagrams (ipoib_cm_send's
-	// netif_stop_queue).
+	// send writes one datagram. While the send queue is stopped the
+	// endpoint's qdisc holds it; a full qdisc (streams sharing a
+	// connection) refuses it with ENOBUFS, and the stream waits for room
+	// until the time given and writes it again, as a socket blocks on its
+	// send buffer: what the stream counts as sent is what the link took.
 	send := func(until time.Time) error {
 		for {
 			err := dp.WritePacket(pkt, hw)
 			if err == nil {
 				return nil
 			}
-			if !errors.Is(err, unix.ENOMEM) || time.Now().After(until) || ctx.Err() != nil {
+			if !errors.Is(err, ipoib.ErrQdiscDrop) || time.Now().After(until) || ctx.Err() != nil {
 				// The link may have gone with the route (its QP
 				// reset under the send): say that first.
 				if cerr := check(true); cerr != nil {

@@ -158,7 +158,7 @@ func (ep *Endpoint) cmListen(qpn uint32) {
 
 func (ep *Endpoint) newRCQP(srq *verbs.SRQ) (*verbs.QP, error) {
 	return ep.port.dev.CreateQP(verbs.QPInitAttr{Type: verbs.RC, SendCQ: ep.scq, RecvCQ: ep.rcq, SRQ: srq,
-		MaxSend: ep.sendq, MaxSGE: 1}) // max_send_wr = ipoib_sendq_size
+		MaxSend: ep.sendq, MaxSGE: 1, SigAll: true}) // max_send_wr = ipoib_sendq_size, IB_SIGNAL_ALL_WR
 }
 
 // ensureSRQ creates the passive connections' shared receive queue on
@@ -349,7 +349,7 @@ func (ep *Endpoint) dropRx(rx *cmRx) {
 
 // sendCM sends pkt over the neighbour's connection, setting it up the
 // first time, or queues it while the connection is being set up.
-func (ep *Endpoint) sendCM(n *ipoibNeigh, pkt []byte, cfg *config) error {
+func (ep *Endpoint) sendCM(n *ipoibNeigh, pkt []byte, cfg *config, fromQdisc bool) error {
 	tx := n.cm.Load()
 	if tx == nil {
 		if tx = ep.createTx(n, cfg); tx == nil {
@@ -359,12 +359,12 @@ func (ep *Endpoint) sendCM(n *ipoibNeigh, pkt []byte, cfg *config) error {
 		}
 	}
 	if tx.up.Load() {
-		return ep.transmitRC(tx, pkt, cfg)
+		return ep.transmitRC(tx, pkt, cfg, fromQdisc)
 	}
 	n.qmu.Lock()
 	if tx.up.Load() {
 		n.qmu.Unlock()
-		return ep.transmitRC(tx, pkt, cfg)
+		return ep.transmitRC(tx, pkt, cfg, fromQdisc)
 	}
 	// A neighbour freed meanwhile (the REJ handler's txFailed, a flush)
 	// has dropped its queue already: what would be queued now is lost,
@@ -499,7 +499,7 @@ func (ep *Endpoint) cmConnected(tx *cmTx, id *ibcm.ID, ev *ibcm.Event) error {
 	}
 	cfg := ep.cfg.Load()
 	for _, pkt := range queued {
-		_ = ep.transmitRC(tx, pkt, cfg)
+		_ = ep.transmitRC(tx, pkt, cfg, false)
 	}
 	if err := id.SendRTU(nil); err != nil {
 		ep.warn("failed to send RTU: %v", err)
@@ -552,6 +552,7 @@ func (ep *Endpoint) destroyTx(tx *cmTx) {
 	}
 	if tx.qp != nil {
 		tx.qp.Destroy()
+		ep.forgetSends(tx.qp.Num())
 	}
 }
 
@@ -561,6 +562,7 @@ func (ep *Endpoint) destroyTxQP(tx *cmTx) {
 	ep.logDestroy(tx)
 	if tx.qp != nil {
 		tx.qp.Destroy()
+		ep.forgetSends(tx.qp.Num())
 	}
 }
 
@@ -576,8 +578,9 @@ func (ep *Endpoint) logDestroy(tx *cmTx) {
 // transmitRC sends over a connection (ipoib_cm_send): larger than the
 // peer's receive size is dropped (the warning counts the 4-byte header)
 // and answered, as ipoib_cm_skb_reap does, with fragmentation-needed
-// carrying the UD MTU.
-func (ep *Endpoint) transmitRC(c *cmTx, pkt []byte, cfg *config) error {
+// carrying the UD MTU. A full ring, or packets waiting, holds the packet
+// in the qdisc (txqueue.go).
+func (ep *Endpoint) transmitRC(c *cmTx, pkt []byte, cfg *config, fromQdisc bool) error {
 	if n := len(pkt) - header.IPoIBHeaderLen; n > c.mtu {
 		ep.stats.txDropped.Add(1)
 		ep.stats.txErrors.Add(1)
@@ -587,19 +590,30 @@ func (ep *Endpoint) transmitRC(c *cmTx, pkt []byte, cfg *config) error {
 	}
 	defer ep.handleSendErrors()
 	ep.txmu.Lock()
-	ep.retireSendsLocked()
+	if err := ep.reserveLocked(fromQdisc, c.qp.Num()); err != nil {
+		err = ep.queueOrRequeueLocked(pkt, c.neighAddr, fromQdisc)
+		ep.txmu.Unlock()
+		return err
+	}
 	ep.countTx(len(pkt))
 	if p := ep.taps.Load(); p != nil {
 		ep.tap(p, Frame{PktType: PacketOutgoing, Src: cfg.HWAddr, Dst: c.neighAddr, RC: true, Data: pkt})
 	}
 	head := c.sent.Add(1) - 1
 	err := c.qp.PostSend(&verbs.SendWR{WRID: opCM | uint64(head)&uint64(ep.sendq-1), SGL: [][]byte{pkt}})
-	ep.txmu.Unlock()
 	if err != nil {
+		ep.unreserveLocked()
+		ep.txmu.Unlock()
 		c.sent.Add(^uint32(0))
 		ep.uncountTx(len(pkt))
 		return err
 	}
+	if ep.rcInflight == nil {
+		ep.rcInflight = map[uint32]int{}
+	}
+	ep.rcInflight[c.qp.Num()]++
+	ep.armLocked()
+	ep.txmu.Unlock()
 	return nil
 }
 

@@ -151,7 +151,7 @@ func TestConnectedModeSendToFreedNeigh(t *testing.T) {
 	n.qmu.Lock()
 	n.dead = true
 	n.qmu.Unlock()
-	if err := ep.sendCM(n, udpPacket(100), cfg); err != nil {
+	if err := ep.sendCM(n, udpPacket(100), cfg, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := ep.Stats().Snapshot().TxDropped - before; got != 1 {

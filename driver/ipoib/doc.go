@@ -3,8 +3,9 @@
 // data path with its QP, CQs and NAPI-style poller (endpoint.go), the
 // neighbour table and path records (neigh.go, paths.go), connected mode
 // over RC connections set up by the port's communication manager (cm.go,
-// sendcomp.go), multicast and send-only groups (multicast.go), and the
-// capture points of an endpoint and of a port's link (capture.go).
+// sendcomp.go), the transmit queue and its qdisc (txqueue.go), multicast
+// and send-only groups (multicast.go), and the capture points of an
+// endpoint and of a port's link (capture.go).
 //
 // An Endpoint carries IPoIB packets (the 4-byte encapsulation header and
 // what follows) to 20-byte IPoIB addresses, and hands received ones to the

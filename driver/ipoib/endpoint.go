@@ -41,6 +41,9 @@ type Config struct {
 	PKey      uint16 // with the full-member bit
 	HWAddr    header.HWAddr
 	Broadcast header.HWAddr
+	// TxQueueLen is tx_queue_len: how many packets the qdisc holds while
+	// the send queue is stopped (txqueue.go).
+	TxQueueLen uint32
 }
 
 // config is the published snapshot: the interface's Config and the
@@ -79,6 +82,15 @@ type Endpoint struct {
 	txwcs       []verbs.WC
 	sendErrs    []verbs.WC  // guarded by txmu: failed RC sends to reap (sendcomp.go)
 	hasSendErrs atomic.Bool // sendErrs is not empty
+	txWake      chan struct{}
+
+	// The transmit queue and its qdisc (txqueue.go), guarded by txmu.
+	outstanding int            // sends posted and not retired, UD and RC
+	rcInflight  map[uint32]int // outstanding RC sends by QPN
+	stopped     bool           // the queue is stopped: the ring is full
+	draining    bool           // the poller is sending what waits
+	backlog     []qdiscPkt     // the qdisc: packets waiting, oldest first
+	qdiscBusy   atomic.Bool    // stopped, draining or backlog: WritePacket takes txmu
 
 	pathmu sync.Mutex
 	paths  map[[16]byte]fabric.Path // path records by destination GID (ipoib_path)
@@ -124,17 +136,17 @@ func Open(p *Port, o OpenOptions) (*Endpoint, error) {
 		return nil, fmt.Errorf("P_Key 0x%04x not in table", o.PKey)
 	}
 	ep := &Endpoint{port: p, host: p.host, stats: o.Stats, sendq: o.SendQueue, joiner: o.Joiner,
-		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+		wake: make(chan struct{}, 1), txWake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	var err error
-	if ep.scq, err = p.dev.NewCQ(o.SendQueue, nil); err != nil {
+	if ep.scq, err = p.dev.NewCQ(o.SendQueue, ep.kickTx); err != nil {
 		return nil, err
 	}
-	if ep.rcq, err = p.dev.NewCQ(o.RecvQueue, ep.kick); err != nil {
+	if ep.rcq, err = p.dev.NewCQ(recvCQSize(o), ep.kick); err != nil {
 		return nil, err
 	}
 	_ = ep.rcq.Modify(o.RxFrames, o.RxUsecs)
 	if ep.qp, err = p.dev.CreateQP(verbs.QPInitAttr{Type: verbs.UD, SendCQ: ep.scq, RecvCQ: ep.rcq,
-		MaxSend: o.SendQueue, MaxRecv: o.RecvQueue, MaxSGE: 1, QPN: o.QPN}); err != nil {
+		MaxSend: o.SendQueue, MaxRecv: o.RecvQueue, MaxSGE: 1, QPN: o.QPN, SigAll: true}); err != nil {
 		return nil, err
 	}
 	m := o.Group
@@ -180,6 +192,19 @@ func Open(p *Port, o OpenOptions) (*Endpoint, error) {
 	ep.rcq.ReqNotify()
 	go ep.poll()
 	return ep, nil
+}
+
+// recvCQSize is the receive CQ's depth, as ipoib_transport_dev_init sizes
+// it: the UD ring and one more and, when the interface does connected
+// mode (ipoib_cm_dev_init succeeds: its address has the RC flag), the
+// send ring and the SRQ's ring and one more, since the passive
+// connections' SRQ completes on it too.
+func recvCQSize(o OpenOptions) int {
+	n := o.RecvQueue + 1
+	if o.ListenCM {
+		n += o.SendQueue + o.RecvQueue + 1
+	}
+	return n
 }
 
 // Attach sets the dispatcher that received packets go to; nil drops them
@@ -239,13 +264,17 @@ func (ep *Endpoint) kick() {
 }
 
 // poll is the NAPI loop: drain the receive CQ, handle each packet, repost
-// its buffer, re-arm.
+// its buffer, re-arm; and the send NAPI's (pollTx), when the send CQ's
+// event or a waking queue calls for it.
 func (ep *Endpoint) poll() {
 	defer close(ep.done)
 	for {
 		select {
 		case <-ep.quit:
 			return
+		case <-ep.txWake:
+			ep.pollTx()
+			continue
 		case <-ep.wake:
 		}
 		for {
@@ -255,6 +284,13 @@ func (ep *Endpoint) poll() {
 			}
 			ep.repost()
 			if n > 0 {
+				// A stopped queue is not kept waiting by a busy
+				// receive path.
+				select {
+				case <-ep.txWake:
+					ep.pollTx()
+				default:
+				}
 				continue
 			}
 			if !ep.rcq.ReqNotify() {
@@ -360,17 +396,34 @@ func (ep *Endpoint) repost() {
 // (unicast_arp_send); anything else through the neighbour entry, over its
 // RC connection when both ends do connected mode (queued while it is set
 // up; see cm.go), over UD otherwise. A packet too large for the transport
-// fails with a *TooBigError carrying the MTU to use.
+// fails with a *TooBigError carrying the MTU to use. While the send
+// queue is stopped, the packet waits in the qdisc, or is dropped with
+// ErrQdiscDrop when tx_queue_len packets wait (txqueue.go).
 func (ep *Endpoint) WritePacket(pkt []byte, dst header.HWAddr) error {
+	if ep.qdiscBusy.Load() {
+		ep.txmu.Lock()
+		if ep.qdiscActiveLocked() {
+			err := ep.enqueueLocked(pkt, dst)
+			ep.txmu.Unlock()
+			return err
+		}
+		ep.txmu.Unlock()
+	}
+	return ep.xmit(pkt, dst, false)
+}
+
+// xmit is ipoib_start_xmit for a packet that the queue lets through:
+// WritePacket's, or one the qdisc held (fromQdisc).
+func (ep *Endpoint) xmit(pkt []byte, dst header.HWAddr, fromQdisc bool) error {
 	cfg := ep.cfg.Load()
 	if dst.IsMulticast() {
 		if mgid := dst.GID(); mgid != cfg.mgid {
-			return ep.transmitMcast(pkt, dst)
+			return ep.transmitMcast(pkt, dst, fromQdisc)
 		}
 		if err := ep.checkUDMTU(pkt, dst, cfg); err != nil {
 			return err
 		}
-		return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: cfg.mlid, GRH: true, DGID: cfg.mgid, DestQPN: header.MulticastQPN, QKey: cfg.qkey})
+		return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: cfg.mlid, GRH: true, DGID: cfg.mgid, DestQPN: header.MulticastQPN, QKey: cfg.qkey}, fromQdisc)
 	}
 	var path fabric.Path
 	var err error
@@ -381,7 +434,7 @@ func (ep *Endpoint) WritePacket(pkt []byte, dst header.HWAddr) error {
 		if n, err = ep.neigh(dst, cfg.PKey); err == nil {
 			path = n.path
 			if cfg.Connected && dst.Flags()&header.HWFlagConnected != 0 {
-				return ep.sendCM(n, pkt, cfg)
+				return ep.sendCM(n, pkt, cfg, fromQdisc)
 			}
 		}
 	}
@@ -393,13 +446,13 @@ func (ep *Endpoint) WritePacket(pkt []byte, dst header.HWAddr) error {
 	if err := ep.checkUDMTU(pkt, dst, cfg); err != nil {
 		return err
 	}
-	return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: path.DLID, DestQPN: dst.QPN(), QKey: cfg.qkey})
+	return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: path.DLID, DestQPN: dst.QPN(), QKey: cfg.qkey}, fromQdisc)
 }
 
 // transmitMcast sends pkt to the multicast group mgid over UD, joining it
 // send-only first if the interface is not a member, through the group's
 // neighbour entry (ipoib_mcast_send; multicast.go).
-func (ep *Endpoint) transmitMcast(pkt []byte, dst header.HWAddr) error {
+func (ep *Endpoint) transmitMcast(pkt []byte, dst header.HWAddr, fromQdisc bool) error {
 	cfg := ep.cfg.Load()
 	if err := ep.checkUDMTU(pkt, dst, cfg); err != nil {
 		return err
@@ -412,7 +465,7 @@ func (ep *Endpoint) transmitMcast(pkt []byte, dst header.HWAddr) error {
 		return errNoGroup
 	}
 	ep.mcastNeigh(header.MulticastAddr(mgid), mlid)
-	return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: mlid, GRH: true, DGID: mgid, DestQPN: 0xffffff, QKey: cfg.qkey})
+	return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: mlid, GRH: true, DGID: mgid, DestQPN: 0xffffff, QKey: cfg.qkey}, fromQdisc)
 }
 
 // errNoGroup is a multicast send whose group could not be joined.
@@ -432,12 +485,15 @@ func (ep *Endpoint) checkUDMTU(pkt []byte, dst header.HWAddr, cfg *config) error
 	return nil
 }
 
-// postUD posts one UD send to dst.
-func (ep *Endpoint) postUD(pkt []byte, dst header.HWAddr, cfg *config, ah verbs.AH) error {
+// postUD posts one UD send to dst (ipoib_send), or holds it in the qdisc
+// when the ring is full or packets wait.
+func (ep *Endpoint) postUD(pkt []byte, dst header.HWAddr, cfg *config, ah verbs.AH, fromQdisc bool) error {
 	defer ep.handleSendErrors()
 	ep.txmu.Lock()
 	defer ep.txmu.Unlock()
-	ep.retireSendsLocked()
+	if err := ep.reserveLocked(fromQdisc, 0); err != nil {
+		return ep.queueOrRequeueLocked(pkt, dst, fromQdisc)
+	}
 	if ep.host.DataDebug.Load() > 0 {
 		ep.host.logf(cfg.Name, "sending packet, length=%d dlid=0x%04x dqpn=0x%06x", len(pkt), ah.DLID, ah.DestQPN)
 	}
@@ -448,9 +504,11 @@ func (ep *Endpoint) postUD(pkt []byte, dst header.HWAddr, cfg *config, ah verbs.
 		ep.tap(p, Frame{PktType: PacketOutgoing, Src: cfg.HWAddr, Dst: dst, Data: pkt})
 	}
 	if err := ep.qp.PostSend(&verbs.SendWR{SGL: [][]byte{pkt}, AH: ah}); err != nil {
+		ep.unreserveLocked()
 		ep.uncountTx(len(pkt))
 		return err
 	}
+	ep.armLocked()
 	return nil
 }
 

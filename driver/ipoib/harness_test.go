@@ -54,6 +54,8 @@ type testNode struct {
 	hw   header.HWAddr
 	log  *testLog
 	rx   *counter
+	// lose, when set, is the port's Host.LoseFrame.
+	lose atomic.Pointer[func(*verbs.Packet) bool]
 }
 
 // testPair is node0 and node1 of the default fabric, on a manual clock,
@@ -67,6 +69,13 @@ type testPair struct {
 
 func newTestPair(t *testing.T, connected bool) *testPair {
 	t.Helper()
+	return newTestPairRings(t, connected, 128, 256, 256)
+}
+
+// newTestPairRings is newTestPair with send rings of sendq, recvq
+// receive buffers and a tx_queue_len of txqlen.
+func newTestPairRings(t *testing.T, connected bool, sendq, recvq int, txqlen uint32) *testPair {
+	t.Helper()
 	fab, err := fabric.New(fabric.DefaultTopology())
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +87,12 @@ func newTestPair(t *testing.T, connected bool) *testPair {
 		tn.host = &Host{Fabric: fab, Log: tn.log.add, Now: tp.clk.Now, Nanos: func() int64 { return tp.clk.Now().UnixNano() },
 			Jiffies: func() int64 { return 0 }, Clock: tp.clk, Endpoints: reg}
 		tn.host.Debug.Store(1)
+		tn.host.LoseFrame = func(_ fabric.PortRef, p *verbs.Packet) bool {
+			if f := tn.lose.Load(); f != nil {
+				return (*f)(p)
+			}
+			return false
+		}
 		ns, _ := fab.Node(name)
 		ref := fabric.PortRef{Node: name, Port: 1}
 		if tn.port, err = NewPort(tn.host, PortOptions{Ref: ref, LID: ns.LID(1), GID: ns.PortGID(1),
@@ -95,8 +110,8 @@ func newTestPair(t *testing.T, connected bool) *testPair {
 			mtu = MaxMTU
 		}
 		if tn.ep, err = Open(tn.port, OpenOptions{Config: Config{Name: "ib0", MTU: mtu, UDMTU: uint32(m.MTU - encapLen),
-			Connected: connected, PKey: pkey, HWAddr: tn.hw, Broadcast: header.BroadcastAddr(pkey)},
-			QPN: 0x48, Group: m, SendQueue: 128, RecvQueue: 256, ListenCM: true, Stats: &Stats{}}); err != nil {
+			Connected: connected, PKey: pkey, HWAddr: tn.hw, Broadcast: header.BroadcastAddr(pkey), TxQueueLen: txqlen},
+			QPN: 0x48, Group: m, SendQueue: sendq, RecvQueue: recvq, ListenCM: true, Stats: &Stats{}}); err != nil {
 			t.Fatal(err)
 		}
 		tn.ep.Attach(tn.rx)
@@ -152,8 +167,11 @@ func udpPacket(size int) []byte {
 // waitRx waits until the node's poller has delivered n packets (it runs
 // on its own goroutine) and returns how many it delivered, giving up
 // after a generous bound.
-func (tn *testNode) waitRx(n int64) int64 {
-	for deadline := time.Now().Add(10 * time.Second); tn.rx.n.Load() < n && time.Now().Before(deadline); {
+func (tn *testNode) waitRx(n int64) int64 { return tn.waitRxFor(n, 10*time.Second) }
+
+// waitRxFor is waitRx giving up after d.
+func (tn *testNode) waitRxFor(n int64, d time.Duration) int64 {
+	for deadline := time.Now().Add(d); tn.rx.n.Load() < n && time.Now().Before(deadline); {
 		runtime.Gosched()
 	}
 	return tn.rx.n.Load()

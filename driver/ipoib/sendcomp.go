@@ -7,7 +7,9 @@ import (
 // Send completions (ipoib_ib_handle_tx_wc, ipoib_cm_handle_tx_wc). UD and
 // RC sends share the interface's send CQ; RC work requests carry opCM in
 // their ID, as IPOIB_OP_CM marks them, with the connection's ring slot (its
-// send count modulo send_queue_size, a power of two) in the low bits. Finished sends are retired before each post. An RC send
+// send count modulo send_queue_size, a power of two) in the low bits.
+// Every send is signaled; finished sends are retired before each post and
+// by the poller when the stopped queue armed the CQ (txqueue.go). An RC send
 // that fails (its QP ran out of transport retries: the peer is gone) frees
 // the connection's neighbour and reaps the connection, so the next packet
 // resolves and connects again.
@@ -15,8 +17,9 @@ import (
 // opCM marks the work request IDs of RC sends (IPOIB_OP_CM).
 const opCM = 1 << 30
 
-// retireSendsLocked polls the send CQ empty and notes failed RC sends for
-// handleSendErrors. Caller holds txmu.
+// retireSendsLocked polls the send CQ empty, retires each send from the
+// outstanding ones (which may wake the queue: txqueue.go) and notes
+// failed RC sends for handleSendErrors. Caller holds txmu.
 func (ep *Endpoint) retireSendsLocked() {
 	for {
 		n := ep.scq.Poll(ep.txwcs)
@@ -25,6 +28,12 @@ func (ep *Endpoint) retireSendsLocked() {
 		}
 		for i := range ep.txwcs[:n] {
 			wc := &ep.txwcs[i]
+			if wc.WRID&opCM != 0 {
+				if ep.rcInflight[wc.QPNum]--; ep.rcInflight[wc.QPNum] <= 0 {
+					delete(ep.rcInflight, wc.QPNum)
+				}
+			}
+			ep.retiredLocked()
 			if wc.WRID&opCM != 0 && wc.Status != verbs.WCSuccess && wc.Status != verbs.WCWRFlushErr {
 				ep.sendErrs = append(ep.sendErrs, *wc)
 				ep.hasSendErrs.Store(true)

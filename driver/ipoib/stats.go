@@ -13,6 +13,7 @@ type Stats struct {
 	rxPackets, txPackets, rxBytes, txBytes atomic.Uint64
 	txErrors, rxDropped, txDropped         atomic.Uint64
 	multicast                              atomic.Uint64
+	qdiscDrops                             atomic.Uint64 // the stopped queue's qdisc overflowed
 }
 
 // Counters is a reading of Stats.
@@ -20,6 +21,9 @@ type Counters struct {
 	RxPackets, TxPackets, RxBytes, TxBytes uint64
 	TxErrors, RxDropped, TxDropped         uint64
 	Multicast                              uint64
+	// QdiscDrops are the packets the qdisc dropped while the queue was
+	// stopped: tc's count, not the interface's tx_dropped.
+	QdiscDrops uint64
 }
 
 // Snapshot reads the counters.
@@ -27,6 +31,7 @@ func (s *Stats) Snapshot() Counters {
 	return Counters{
 		RxPackets: s.rxPackets.Load(), TxPackets: s.txPackets.Load(), RxBytes: s.rxBytes.Load(), TxBytes: s.txBytes.Load(),
 		TxErrors: s.txErrors.Load(), RxDropped: s.rxDropped.Load(), TxDropped: s.txDropped.Load(), Multicast: s.multicast.Load(),
+		QdiscDrops: s.qdiscDrops.Load(),
 	}
 }
 

@@ -1,0 +1,192 @@
+package ipoib
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ibctl/ibctl/driver/header"
+)
+
+// recorder is a dispatcher that notes the sequence number in the last 4
+// bytes of each packet, and counts them for waitRx. The first delivery
+// blocks until release is closed, after closing entered: the receiver's
+// poller holds its buffers meanwhile.
+type recorder struct {
+	c                *counter
+	entered, release chan struct{}
+	once             sync.Once
+	mu               sync.Mutex
+	seq              []uint32
+}
+
+func (r *recorder) DeliverPacket(_ header.HWAddr, pkt header.IPoIB) {
+	r.once.Do(func() { close(r.entered); <-r.release })
+	r.mu.Lock()
+	r.seq = append(r.seq, binary.BigEndian.Uint32(pkt[len(pkt)-4:]))
+	r.mu.Unlock()
+	r.c.n.Add(1)
+}
+
+// seqPacket is udpPacket(100) carrying seq in its last 4 bytes.
+func seqPacket(seq uint32) []byte {
+	pkt := udpPacket(100)
+	binary.BigEndian.PutUint32(pkt[len(pkt)-4:], seq)
+	return pkt
+}
+
+// TestStoppedQueueHoldsPackets fills the send ring (4) of a connection
+// and checks what the stopped queue does with a burst behind it: the
+// qdisc holds up to tx_queue_len packets and sends them, in order, as
+// completions free the ring; what is beyond is dropped by the qdisc
+// alone, never counted in tx_dropped or tx_errors. The receiver's poller
+// is held on the first packet (the one that connected), so that its
+// shared receive queue of 4 buffers takes 3 more and answers the next
+// with RNR NAKs: the sends stay outstanding until the RNR timer fires on
+// the manual clock, the ring fills with packets 4 to 7, and the rest of
+// the burst meets the stopped queue, which holds UD packets too (the
+// netdev queue is the interface's, shared by all its rings): such a
+// packet is counted in tx_packets only once the queue lets it through.
+func TestStoppedQueueHoldsPackets(t *testing.T) {
+	tests := []struct {
+		name      string
+		txqlen    uint32
+		burst     int
+		wantDrops int
+		// bcastLast sends the burst's last packet to the broadcast
+		// group, over UD: the stopped queue holds it as well.
+		bcastLast bool
+	}{
+		{"within tx_queue_len", 8, 15, 0, false},
+		{"UD behind RC", 8, 15, 0, true},
+		{"beyond tx_queue_len", 5, 15, 3, false},
+		{"empty qdisc", 0, 9, 2, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tp := newTestPairRings(t, true, 4, 4, tt.txqlen)
+			rec := &recorder{c: tp.n1.rx, entered: make(chan struct{}), release: make(chan struct{})}
+			var releaseOnce sync.Once
+			releasePoller := func() { releaseOnce.Do(func() { close(rec.release) }) }
+			t.Cleanup(releasePoller) // before the endpoints close
+			tp.n1.ep.Attach(rec)
+			tp.connect()
+			<-rec.entered
+			before := tp.n0.ep.Stats().Snapshot()
+			_, logAt := tp.n0.log.since(0)
+
+			var dropped []uint32
+			for i := 1; i <= tt.burst; i++ {
+				dst := tp.n1.hw
+				if tt.bcastLast && i == tt.burst {
+					dst = tp.n0.ep.Broadcast()
+				}
+				err := tp.n0.ep.WritePacket(seqPacket(uint32(i)), dst)
+				switch {
+				case errors.Is(err, ErrQdiscDrop):
+					dropped = append(dropped, uint32(i))
+				case err != nil:
+					t.Fatalf("packet %d: %v", i, err)
+				}
+			}
+			// 3 packets went, 4 fill the ring: the rest wait or were
+			// dropped.
+			if _, backlog := tp.n0.ep.QdiscStats(); backlog != tt.burst-7-tt.wantDrops {
+				t.Errorf("qdisc backlog %d before the ring drains, want %d", backlog, tt.burst-7-tt.wantDrops)
+			}
+			releasePoller()
+
+			// Fire the RNR timer until everything sent has arrived.
+			want := 1 + tt.burst - tt.wantDrops
+			for deadline := time.Now().Add(10 * time.Second); tp.n1.rx.n.Load() < int64(want) && time.Now().Before(deadline); {
+				tp.clk.Advance(2 * time.Millisecond)
+				tp.n1.waitRxFor(int64(want), time.Millisecond)
+			}
+			var wantDropped []uint32
+			for i := want; i <= tt.burst; i++ {
+				wantDropped = append(wantDropped, uint32(i))
+			}
+			if !slices.Equal(dropped, wantDropped) {
+				t.Errorf("qdisc dropped packets %v, want %v", dropped, wantDropped)
+			}
+			wantSeq := make([]uint32, want)
+			for i := range wantSeq {
+				wantSeq[i] = uint32(i)
+			}
+			rec.mu.Lock()
+			got := slices.Clone(rec.seq)
+			rec.mu.Unlock()
+			if tt.bcastLast {
+				// Order holds per destination: the UD packet may
+				// pass connection packets that an RNR NAK holds
+				// back.
+				if i := slices.Index(got, uint32(tt.burst)); i >= 0 {
+					got = slices.Delete(got, i, i+1)
+					wantSeq = wantSeq[:len(wantSeq)-1]
+				}
+			}
+			if !slices.Equal(got, wantSeq) {
+				t.Errorf("node1 received %v, want %v", got, wantSeq)
+			}
+			after := tp.n0.ep.Stats().Snapshot()
+			if d := after.TxPackets - before.TxPackets; d != uint64(want-1) {
+				t.Errorf("tx_packets grew by %d, want %d", d, want-1)
+			}
+			if d := after.TxDropped - before.TxDropped; d != 0 {
+				t.Errorf("tx_dropped grew by %d, want 0", d)
+			}
+			if d := after.TxErrors - before.TxErrors; d != 0 {
+				t.Errorf("tx_errors grew by %d, want 0", d)
+			}
+			if after.QdiscDrops != uint64(tt.wantDrops) {
+				t.Errorf("qdisc drops %d, want %d", after.QdiscDrops, tt.wantDrops)
+			}
+			tp.n0.ep.neighs.mu.Lock()
+			tx := tp.n0.ep.neighs.m[tp.n1.hw].cm.Load()
+			tp.n0.ep.neighs.mu.Unlock()
+			if tx == nil {
+				t.Fatal("node0's connection is gone")
+			}
+			stopLog := fmt.Sprintf("ib0: TX ring 0x%x full, stopping kernel net queue", tx.qp.Num())
+			lines, _ := tp.n0.log.since(logAt)
+			if !slices.Contains(lines, stopLog) {
+				t.Errorf("node0's log %q has no %q", strings.Join(lines, "\n"), stopLog)
+			}
+		})
+	}
+}
+
+// TestRecvCQHoldsSRQAndUDRings fills the shared receive queue and part of
+// the UD ring of a receiver whose poller is held: the receive CQ, sized
+// as ipoib_transport_dev_init sizes it, takes every completion.
+func TestRecvCQHoldsSRQAndUDRings(t *testing.T) {
+	tp := newTestPairRings(t, true, 4, 4, 8)
+	rec := &recorder{c: tp.n1.rx, entered: make(chan struct{}), release: make(chan struct{})}
+	var releaseOnce sync.Once
+	releasePoller := func() { releaseOnce.Do(func() { close(rec.release) }) }
+	t.Cleanup(releasePoller)
+	tp.n1.ep.Attach(rec)
+	tp.connect()
+	<-rec.entered
+	// The SRQ has 3 buffers left and the UD ring 4: 3 packets over the
+	// connection and 2 over UD make 5 completions for the held poller.
+	dsts := []header.HWAddr{tp.n1.hw, tp.n1.hw, tp.n1.hw, tp.n0.ep.Broadcast(), tp.n0.ep.Broadcast()}
+	for i, dst := range dsts {
+		if err := tp.n0.ep.WritePacket(seqPacket(uint32(i+1)), dst); err != nil {
+			t.Fatalf("packet %d: %v", i+1, err)
+		}
+	}
+	releasePoller()
+	want := int64(1 + len(dsts))
+	if got := tp.n1.waitRx(want); got != want {
+		t.Errorf("node1 received %d packets, want %d", got, want)
+	}
+	if st := tp.n1.ep.RecvCQStats(); st.Overflows != 0 {
+		t.Errorf("node1's receive CQ overflowed %d times, want 0", st.Overflows)
+	}
+}
