@@ -112,12 +112,20 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 	}
 
 	// send writes one datagram. While the send queue is stopped the
-	// endpoint's qdisc holds it; a full qdisc (streams sharing a
-	// connection) refuses it with ENOBUFS, and the stream waits for room
-	// until the time given and writes it again, as a socket blocks on its
-	// send buffer: what the stream counts as sent is what the link took.
+	// stream waits for it to wake, as a socket whose send buffer is full
+	// blocks (a 64 KiB datagram fills most of the default one), instead
+	// of filling the qdisc with copies; a full qdisc (another writer
+	// filled it) refuses it with ENOBUFS, and the stream waits for room
+	// until the time given and writes it again: what the stream counts
+	// as sent is what the link took.
 	send := func(until time.Time) error {
 		for {
+			for dp.QueueStopped() && time.Now().Before(until) && ctx.Err() == nil {
+				if err := check(false); err != nil {
+					return err
+				}
+				wait(time.Millisecond)
+			}
 			err := dp.WritePacket(pkt, hw)
 			if err == nil {
 				return nil

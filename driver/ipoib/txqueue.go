@@ -30,6 +30,12 @@ import (
 // (NET_XMIT_DROP, which a socket sees as ENOBUFS).
 var ErrQdiscDrop = fmt.Errorf("transmit queue full: %w", unix.ENOBUFS)
 
+// QueueStopped reports whether the transmit queue is stopped, or packets
+// wait in its qdisc (netif_queue_stopped): a writer that can wait, as a
+// socket whose send buffer is full does, waits for it to wake rather
+// than queue copies.
+func (ep *Endpoint) QueueStopped() bool { return ep.qdiscBusy.Load() }
+
 // qdiscPkt is a packet that waits in the qdisc: a copy, since the
 // caller's buffer goes back to it when WritePacket returns.
 type qdiscPkt struct {

@@ -99,6 +99,9 @@ func TestStoppedQueueHoldsPackets(t *testing.T) {
 			if _, backlog := tp.n0.ep.QdiscStats(); backlog != tt.burst-7-tt.wantDrops {
 				t.Errorf("qdisc backlog %d before the ring drains, want %d", backlog, tt.burst-7-tt.wantDrops)
 			}
+			if !tp.n0.ep.QueueStopped() {
+				t.Error("the queue is not stopped before the ring drains")
+			}
 			releasePoller()
 
 			// Fire the RNR timer until everything sent has arrived.
