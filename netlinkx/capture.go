@@ -112,7 +112,7 @@ func (ss *session) capture(m netlink.Message, node Node) [][]byte {
 	}
 	ctx, stop := watchHangup(ss.conn, true)
 	defer stop()
-	var out []byte
+	out := packer{write: func(b []byte) error { return ss.s.write(ss.conn, b) }}
 	emit := func(pkts []CapturedPacket) error {
 		if pkts == nil {
 			// the capture point is attached: tell the client
@@ -139,20 +139,11 @@ func (ss *session) capture(m netlink.Message, node Node) [][]byte {
 			ae.Uint32(wire.AttrOrigLen, p.OrigLen)
 			ae.Bytes(wire.AttrData, p.Data)
 			msg := wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi, append(wire.GenlHeader(wire.CmdCapture), wire.Encode(ae)...))
-			if len(out) > 0 && len(out)+len(msg) > packLimit {
-				if err := ss.s.write(ss.conn, out); err != nil {
-					return err
-				}
-				out = out[:0]
+			if err := out.add(msg); err != nil {
+				return err
 			}
-			out = append(out, msg...)
 		}
-		if len(out) > 0 {
-			err := ss.s.write(ss.conn, out)
-			out = out[:0]
-			return err
-		}
-		return nil
+		return out.flush()
 	}
 	st, err := c.Capture(ctx, r, emit)
 	if err != nil {

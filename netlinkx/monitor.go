@@ -116,7 +116,7 @@ func (ss *session) monitor(m netlink.Message, node Node) [][]byte {
 	}
 	ctx, stop := watchHangup(ss.conn, true)
 	defer stop()
-	var out []byte
+	out := packer{write: func(b []byte) error { return ss.s.write(ss.conn, b) }}
 	emit := func(evs []MonitorEvent) error {
 		if evs == nil {
 			// subscribed: tell the client
@@ -127,20 +127,11 @@ func (ss *session) monitor(m netlink.Message, node Node) [][]byte {
 		}
 		for _, ev := range evs {
 			msg := marshalEvent(m.Header, ev)
-			if len(out) > 0 && len(out)+len(msg) > packLimit {
-				if err := ss.s.write(ss.conn, out); err != nil {
-					return err
-				}
-				out = out[:0]
+			if err := out.add(msg); err != nil {
+				return err
 			}
-			out = append(out, msg...)
 		}
-		if len(out) > 0 {
-			err := ss.s.write(ss.conn, out)
-			out = out[:0]
-			return err
-		}
-		return nil
+		return out.flush()
 	}
 	if err := mon.Monitor(ctx, groups, emit); err != nil {
 		return [][]byte{wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err))}
