@@ -232,22 +232,8 @@ func addrFlush(o *AddrOptions, c *netlinkx.Client) error {
 			}
 			n++
 		}
-		if n == 0 {
-			if stats > 0 {
-				if round == 0 {
-					fmt.Fprintln(w, "Nothing to flush.")
-				} else {
-					plural := ""
-					if round > 1 {
-						plural = "s"
-					}
-					fmt.Fprintf(w, "*** Flush is complete after %d round%s ***\n", round, plural)
-				}
-			}
+		if flushRoundEnd(w, stats, round, n, "addresses") {
 			return nil
-		}
-		if stats > 0 {
-			fmt.Fprintf(w, "\n*** Round %d, deleting %d addresses ***\n", round+1, n)
 		}
 	}
 	return opError("addr flush", fmt.Errorf("*** Flush remains incomplete after %d rounds. ***", maxFlushLoops))
@@ -338,3 +324,28 @@ var _ = registerMan("ibctl addr", ManDoc{
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-link(8)", "ibctl-neigh(8)", "ibctl-route(8)", "ip-address(8)"},
 })
+
+// flushRoundEnd prints, with -s, what ip's flush loops (ipaddr_flush,
+// do_show_or_flush) print after a round that deleted n objects (noun:
+// "addresses", "entries"), and reports whether the flush is done: a
+// round that deleted nothing ends it.
+func flushRoundEnd(w io.Writer, stats, round, n int, noun string) bool {
+	if n == 0 {
+		if stats > 0 {
+			if round == 0 {
+				fmt.Fprintln(w, "Nothing to flush.")
+			} else {
+				plural := ""
+				if round > 1 {
+					plural = "s"
+				}
+				fmt.Fprintf(w, "*** Flush is complete after %d round%s ***\n", round, plural)
+			}
+		}
+		return true
+	}
+	if stats > 0 {
+		fmt.Fprintf(w, "\n*** Round %d, deleting %d %s ***\n", round+1, n, noun)
+	}
+	return false
+}

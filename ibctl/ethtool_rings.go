@@ -14,13 +14,7 @@ import (
 // out, TX Push from its flag, TCP data split n/a when not reported.
 func ringsText(dev string, r netlinkx.Rings) string {
 	var b strings.Builder
-	u32 := func(label string, v uint32, present bool) {
-		if present {
-			fmt.Fprintf(&b, "%s%d\n", label, v)
-		} else {
-			fmt.Fprintf(&b, "%sn/a\n", label)
-		}
-	}
+	u32 := func(label string, v uint32, present bool) { showU32(&b, label, v, present) }
 	fmt.Fprintf(&b, "Ring parameters for %s:\n", dev)
 	b.WriteString("Pre-set maximums:\n")
 	u32("RX:\t\t", r.RxMax, r.RxMax != 0)
@@ -71,13 +65,7 @@ func parseRingsArgs(args []string) (netlinkx.RingsSet, []uint16, error) {
 // leaves out.
 func channelsText(dev string, c netlinkx.Channels) string {
 	var b strings.Builder
-	u32 := func(label string, v uint32, present bool) {
-		if present {
-			fmt.Fprintf(&b, "%s%d\n", label, v)
-		} else {
-			fmt.Fprintf(&b, "%sn/a\n", label)
-		}
-	}
+	u32 := func(label string, v uint32, present bool) { showU32(&b, label, v, present) }
 	fmt.Fprintf(&b, "Channel parameters for %s:\n", dev)
 	b.WriteString("Pre-set maximums:\n")
 	u32("RX:\t\t", c.RxMax, c.RxMax != 0)
@@ -111,4 +99,14 @@ func parseChannelsArgs(args []string) (netlinkx.ChannelsSet, []uint16, error) {
 		return p, ok
 	})
 	return netlinkx.ChannelsSet(set), order, err
+}
+
+// showU32 is ethtool's show_u32: a labelled count, or "n/a" when the
+// kernel left it out.
+func showU32(b *strings.Builder, label string, v uint32, present bool) {
+	if present {
+		fmt.Fprintf(b, "%s%d\n", label, v)
+	} else {
+		fmt.Fprintf(b, "%sn/a\n", label)
+	}
 }

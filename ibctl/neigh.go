@@ -400,22 +400,8 @@ func neighFlush(o *NeighOptions, c *netlinkx.Client, index int32) error {
 			}
 			n++
 		}
-		if n == 0 {
-			if stats > 0 {
-				if round == 0 {
-					fmt.Fprintln(w, "Nothing to flush.")
-				} else {
-					plural := ""
-					if round > 1 {
-						plural = "s"
-					}
-					fmt.Fprintf(w, "*** Flush is complete after %d round%s ***\n", round, plural)
-				}
-			}
+		if flushRoundEnd(w, stats, round, n, "entries") {
 			return nil
-		}
-		if stats > 0 {
-			fmt.Fprintf(w, "\n*** Round %d, deleting %d entries ***\n", round+1, n)
 		}
 		a.State &^= unix.NUD_FAILED
 	}
