@@ -1,9 +1,6 @@
 package ibctl
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -54,17 +51,7 @@ func TestAddrBroadcastMatchesIP(t *testing.T) {
 	if got := inetLines(out, "ib0"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("ibctl:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("comparing with ip on a veth needs root (a network namespace)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("iproute2's ip is not installed")
-	}
-	ns := fmt.Sprintf("ibctl-brd-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	ns := ipTestNetns(t, "brd")
 	ipNetns(t, ns, "link", "add", "va", "type", "veth", "peer", "name", "vb")
 	for _, a := range adds {
 		ipNetns(t, ns, append([]string{"addr", "add"}, append(strings.Fields(a), "dev", "va")...)...)

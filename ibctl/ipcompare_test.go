@@ -31,6 +31,27 @@ type ipJSONLink struct {
 }
 
 // ipNetns runs ip -n ns args and returns its standard output.
+// ipTestNetns creates a network namespace named ibctl-TAG-PID for a
+// comparison with the real ip, removed when the test ends; it skips the
+// test without root or without ip and the other tools named.
+func ipTestNetns(t *testing.T, tag string, tools ...string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("comparing with ip in a network namespace needs root")
+	}
+	for _, tool := range append([]string{"ip"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (Debian: iproute2, iputils-ping)", tool)
+		}
+	}
+	ns := fmt.Sprintf("ibctl-%s-%d", tag, os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	return ns
+}
+
 func ipNetns(t *testing.T, ns string, args ...string) string {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -169,17 +190,7 @@ func netnsMaddrs(t *testing.T, ns string) []netlinkx.Maddr {
 // the links and addresses are read back from ip's JSON and printed by
 // ibctl's printers.
 func TestGlobalFormatsMatchIP(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("creating a network namespace needs root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("iproute2's ip is not installed")
-	}
-	ns := fmt.Sprintf("ibctl-globals-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	ns := ipTestNetns(t, "globals")
 	for _, line := range []string{
 		"link add va type veth peer name vb",
 		"link add vc type veth peer name vd",

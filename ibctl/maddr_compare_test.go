@@ -3,8 +3,6 @@ package ibctl
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -62,17 +60,7 @@ func TestMaddrMatchesIP(t *testing.T) {
 		}
 	}
 
-	if os.Geteuid() != 0 {
-		t.Skip("comparing with ip on a veth needs root (a network namespace)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("iproute2's ip is not installed")
-	}
-	ns := fmt.Sprintf("ibctl-maddr-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	ns := ipTestNetns(t, "maddr")
 	for _, line := range []string{"link add va type veth peer name vb", "link add vc type veth peer name vd",
 		"addr add 10.7.0.1/24 dev va", "link set vb up", "link set va up"} {
 		ipNetns(t, ns, strings.Fields(line)...)

@@ -3,10 +3,7 @@ package ibctl
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -67,17 +64,7 @@ func TestRouteShow(t *testing.T) {
 // of the test's own: the routes are read back from ip -j route and
 // printed by ibctl's printer.
 func TestRouteShowMatchesIP(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("creating a network namespace needs root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("iproute2's ip is not installed")
-	}
-	ns := fmt.Sprintf("ibctl-route-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	ns := ipTestNetns(t, "route")
 	for _, line := range []string{
 		"link add va type veth peer name vb",
 		"link set va addrgenmode none", "link set vb addrgenmode none",
