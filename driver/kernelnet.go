@@ -413,11 +413,12 @@ func (kd *kernelDev) close() {
 // logged.
 func (n *stack) kernelAdopt() {
 	type change struct {
-		nd       *Netdev
-		deleted  bool   // ip link del
-		qlen     uint32 // ip link set txqueuelen, when not 0
-		link     *netlinkx.LinkRequest
-		add, del []netip.Prefix
+		nd      *Netdev
+		deleted bool   // ip link del
+		qlen    uint32 // ip link set txqueuelen, when not 0
+		link    *netlinkx.LinkRequest
+		add     []netns.Addr // with the broadcast ip gave, if any
+		del     []netip.Prefix
 	}
 	var changes []change
 	n.d.mu.Lock()
@@ -441,7 +442,7 @@ func (n *stack) kernelAdopt() {
 			check[index] = true
 		}
 	}
-	var addrs map[uint32][]netip.Prefix
+	var addrs map[uint32][]netns.Addr
 	if all || len(dirtyAddrs) > 0 {
 		var err error
 		if addrs, err = k.conn.AllAddrs(); err != nil {
@@ -485,13 +486,14 @@ func (n *stack) kernelAdopt() {
 			}
 			c.link = &r
 		}
-		have, ok := addrs[kd.tun.Index]
+		haveAddrs, ok := addrs[kd.tun.Index]
+		have := netns.Prefixes(haveAddrs)
 		if addrs == nil || (!ok && !all && !dirtyAddrs[kd.tun.Index]) {
-			have = kd.addrs // addresses not in question
+			have, haveAddrs = kd.addrs, nil // addresses not in question
 		}
-		for _, p := range have {
-			if !slices.Contains(kd.addrs, p) {
-				c.add = append(c.add, p)
+		for _, a := range haveAddrs {
+			if !slices.Contains(kd.addrs, a.Prefix) {
+				c.add = append(c.add, a)
 			}
 		}
 		for _, p := range kd.addrs {
@@ -534,9 +536,9 @@ func (n *stack) kernelAdopt() {
 				n.putBack(c.nd, fmt.Sprintf("ip addr del %s: %v", p, err))
 			}
 		}
-		for _, p := range c.add {
-			if err := node.AddAddr(addrMsg(c.nd, p, netip.Addr{})); err != nil && !errors.Is(err, unix.EEXIST) {
-				n.putBack(c.nd, fmt.Sprintf("ip addr add %s: %v", p, err))
+		for _, a := range c.add {
+			if err := node.AddAddr(addrMsg(c.nd, a.Prefix, a.Broadcast)); err != nil && !errors.Is(err, unix.EEXIST) {
+				n.putBack(c.nd, fmt.Sprintf("ip addr add %s: %v", a.Prefix, err))
 			}
 		}
 	}

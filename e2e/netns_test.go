@@ -594,3 +594,32 @@ func TestNetnsBroadcastAsGiven(t *testing.T) {
 		}
 	}
 }
+
+// And the other way: an address ip adds in the namespace reaches the
+// driver with the broadcast ip gave it, and without one when none was
+// given (IFA_BROADCAST, as iproute2 6.1's ipaddr_modify sends it).
+func TestNetnsBroadcastFromKernel(t *testing.T) {
+	needNetns(t)
+	e := newNetnsEnv(t, []bool{true}, `[{"pkey":"0xffff","all":"full"}]`)
+	for _, args := range [][]string{
+		{"ip", "addr", "add", "10.9.2.1/24", "brd", "+", "dev", "ib0"},
+		{"ip", "addr", "add", "10.9.3.1/24", "dev", "ib0"},
+		{"ip", "addr", "add", "10.9.4.1/24", "broadcast", "10.9.4.7", "dev", "ib0"},
+	} {
+		if out, code := e.in(0, args...); code != 0 {
+			t.Fatalf("%v: %s", args, out)
+		}
+	}
+	want := []string{"inet 10.9.2.1/24 brd 10.9.2.255 scope global ib0", "inet 10.9.3.1/24 scope global ib0",
+		"inet 10.9.4.1/24 brd 10.9.4.7 scope global ib0"}
+	var got string
+	eventually(t, "ibctl addr show lists the three addresses", func() bool {
+		got = e.ok("-n", e.nodes[0], "addr", "show", "dev", "ib0")
+		return strings.Contains(got, "10.9.2.1/24") && strings.Contains(got, "10.9.3.1/24") && strings.Contains(got, "10.9.4.1/24")
+	})
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("ibctl addr show lacks %q:\n%s", w, got)
+		}
+	}
+}

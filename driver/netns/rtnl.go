@@ -195,22 +195,35 @@ func (c *Conn) Addrs(index uint32) ([]netip.Prefix, error) {
 	if err != nil {
 		return nil, err
 	}
-	return all[index], nil
+	return Prefixes(all[index]), nil
 }
 
-// AllAddrs lists the addresses of every device, by device.
-func (c *Conn) AllAddrs() (map[uint32][]netip.Prefix, error) {
+// AllAddrs lists the addresses of every device, by device, with their
+// broadcast addresses.
+func (c *Conn) AllAddrs() (map[uint32][]Addr, error) {
 	ms, err := c.c.Address.List()
 	if err != nil {
 		return nil, fmt.Errorf("network namespace %s: addresses: %w", c.ns.Name, err)
 	}
-	out := map[uint32][]netip.Prefix{}
+	out := map[uint32][]Addr{}
 	for _, m := range ms {
 		if a, ok := addrOf(m); ok {
-			out[a.Index] = append(out[a.Index], a.Prefix)
+			out[a.Index] = append(out[a.Index], a)
 		}
 	}
 	return out, nil
+}
+
+// Prefixes are the prefixes of addrs, in their order.
+func Prefixes(addrs []Addr) []netip.Prefix {
+	if addrs == nil {
+		return nil
+	}
+	out := make([]netip.Prefix, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.Prefix
+	}
+	return out
 }
 
 // Links lists every device's state, by device.
@@ -260,10 +273,17 @@ func addrOf(m rtnetlink.AddressMessage) (Addr, bool) {
 	if !ok {
 		return Addr{}, false
 	}
+	out := Addr{Index: m.Index}
 	if m.Family == unix.AF_INET {
 		a = a.Unmap()
+		// IFA_BROADCAST: present only when the address was given one
+		// (ip addr add ... brd), as ip prints it.
+		if b, ok := netip.AddrFromSlice(m.Attributes.Broadcast); ok {
+			out.Broadcast = b.Unmap()
+		}
 	}
-	return Addr{Index: m.Index, Prefix: netip.PrefixFrom(a, int(m.PrefixLength))}, true
+	out.Prefix = netip.PrefixFrom(a, int(m.PrefixLength))
+	return out, true
 }
 
 // Event is a change the kernel announced in the namespace: a device's
