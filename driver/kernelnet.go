@@ -270,7 +270,7 @@ func (n *stack) syncKernel(nd *Netdev) {
 		return
 	}
 	if kd == nil {
-		tun, err := k.ns.NewTUN(nd.name)
+		tun, err := k.ns.NewTUN(nd.name, uint32(nd.index))
 		if err != nil {
 			n.logf(nd.name, "kernel netdev: "+err.Error())
 			return

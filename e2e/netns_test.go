@@ -623,3 +623,40 @@ func TestNetnsBroadcastFromKernel(t *testing.T) {
 		}
 	}
 }
+
+// A kernel netdev has its interface's ifindex (TUNSETIFINDEX), so that
+// `ip link` in the namespace and `ibctl link show` number the parent and
+// a child alike, as on one host: after a child between them went, after
+// a driver restart makes every netdev again, and after a parent deleted
+// in the namespace is given back.
+func TestNetnsIfindexAsDriver(t *testing.T) {
+	needNetns(t)
+	e := newNetnsEnv(t, []bool{true}, `[{"pkey":"0xffff","all":"full"},{"pkey":"0x8001","all":"full"},{"pkey":"0x8002","all":"full"}]`)
+	node := e.nodes[0]
+	e.ok("-n", node, "sys", "write", "class/net/ib0/create_child", "0x8001")
+	e.ok("-n", node, "sys", "write", "class/net/ib0/create_child", "0x8002")
+	e.ok("-n", node, "sys", "write", "class/net/ib0/delete_child", "0x8001")
+	same := func(when string) {
+		t.Helper()
+		for _, dev := range []string{"ib0", "ib0.8002"} {
+			mine := strings.SplitN(e.ok("-n", node, "link", "show", "dev", dev), " ", 2)[0]
+			var theirs string
+			eventually(t, dev+" in the namespace", func() bool {
+				out, code := e.in(0, "ip", "-o", "link", "show", "dev", dev)
+				theirs = strings.SplitN(out, " ", 2)[0]
+				return code == 0
+			})
+			if mine != theirs || !strings.HasSuffix(mine, ":") {
+				t.Errorf("%s: %s: ibctl numbers it %q, the namespace %q", when, dev, mine, theirs)
+			}
+		}
+	}
+	same("after a child went")
+	e.ok("driver", "stop")
+	e.ok("driver", "start")
+	same("after a restart")
+	if out, code := e.in(0, "ip", "link", "del", "ib0"); code != 0 {
+		t.Fatalf("ip link del ib0: %s", out)
+	}
+	same("after ip link del ib0")
+}

@@ -90,7 +90,7 @@ func TestTUNAndConn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	tun, err := ns.NewTUN("ib0")
+	tun, err := ns.NewTUN("ib0", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestWritePacketsArrive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ns.Close()
-	tun, err := ns.NewTUN("ib0")
+	tun, err := ns.NewTUN("ib0", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,3 +287,42 @@ func TestWritePacketsArrive(t *testing.T) {
 // htons is a 16-bit value in network byte order, as packet sockets take
 // their protocol.
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// A TUN takes the ifindex it is asked for (TUNSETIFINDEX), and one the
+// kernel picks when another device of the namespace has that index
+// (register_netdevice's EBUSY).
+func TestTUNIndex(t *testing.T) {
+	needRoot(t)
+	name := testName(t)
+	ns, err := Create(name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	for _, c := range []struct {
+		dev          string
+		ask, want    uint32
+		wantAnything bool
+	}{
+		{dev: "ib0", ask: 7, want: 7},
+		{dev: "ib1", ask: 7, wantAnything: true}, // 7 is ib0's
+		{dev: "ib2", ask: 1, wantAnything: true}, // 1 is lo's
+		{dev: "ib3", ask: 9, want: 9},
+	} {
+		tun, err := ns.NewTUN(c.dev, c.ask)
+		if err != nil {
+			t.Fatalf("%s: %v", c.dev, err)
+		}
+		defer tun.Close()
+		switch {
+		case c.wantAnything && (tun.Index == 0 || tun.Index == c.ask):
+			t.Errorf("%s asked for the taken ifindex %d: got %d", c.dev, c.ask, tun.Index)
+		case !c.wantAnything && tun.Index != c.want:
+			t.Errorf("%s: ifindex %d, want %d", c.dev, tun.Index, c.want)
+		}
+		out, _ := exec.Command("ip", "-n", name, "-o", "link", "show", c.dev).CombinedOutput()
+		if !strings.HasPrefix(string(out), fmt.Sprintf("%d: %s:", tun.Index, c.dev)) {
+			t.Errorf("%s: Index %d, ip says %s", c.dev, tun.Index, out)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -24,8 +25,20 @@ type TUN struct {
 
 // NewTUN creates a TUN device called name in the namespace, with the
 // link type of InfiniBand (set while the device is down: the kernel
-// refuses it later) and the carrier off.
-func (ns *Namespace) NewTUN(name string) (*TUN, error) {
+// refuses it later) and the carrier off. Its ifindex is index
+// (TUNSETIFINDEX) when that is not 0 and free in the namespace, else one
+// the kernel picks: Index tells which.
+func (ns *Namespace) NewTUN(name string, index uint32) (*TUN, error) {
+	t, err := ns.newTUN(name, index)
+	if errors.Is(err, unix.EBUSY) && index != 0 {
+		// register_netdevice: another device of the namespace has
+		// that ifindex already.
+		t, err = ns.newTUN(name, 0)
+	}
+	return t, err
+}
+
+func (ns *Namespace) newTUN(name string, index uint32) (*TUN, error) {
 	var fd int
 	err := ns.Do(func() error {
 		var err error
@@ -33,7 +46,14 @@ func (ns *Namespace) NewTUN(name string) (*TUN, error) {
 		if err != nil {
 			return err
 		}
-		ifr, err := unix.NewIfreq(name)
+		if index != 0 {
+			// before TUNSETIFF, which registers the device
+			err = unix.IoctlSetPointerInt(fd, unix.TUNSETIFINDEX, int(index))
+		}
+		ifr, ierr := unix.NewIfreq(name)
+		if err == nil {
+			err = ierr
+		}
 		if err == nil {
 			ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
 			err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
