@@ -42,6 +42,9 @@ type Stack struct {
 	udp atomic.Pointer[map[uint16]*UDPSink]
 	// uppers are the upper stacks above interfaces (upper.go).
 	uppers map[int32]Upper
+	// routes are the upper stacks' routes through their interfaces
+	// (nexthop.go), nil while none has a gateway; replaced under mu.
+	routes atomic.Pointer[routeTable]
 }
 
 // New returns an empty stack whose timers and time run on clock.
@@ -99,12 +102,18 @@ func (s *Stack) Owns(index int32, ip netip.Addr) bool {
 	return false
 }
 
-// xmit sends a locally generated datagram to dst at hw as the kernel's
-// output path does: fragmented to the path MTU (the interface's, lowered
-// by a cached exception); a datagram too big for the transport (the
-// driver's emulated ICMP "fragmentation needed" / "packet too big")
-// lowers the path MTU, so that the next one is fragmented to fit.
-func (s *Stack) xmit(nic *NIC, dst netip.Addr, hw header.HWAddr, ip, frame []byte) {
+// xmit sends a locally generated datagram to its next hop nh at hw as
+// the kernel's output path does: fragmented to the path MTU (the
+// interface's, lowered by a cached exception); a datagram too big for
+// the transport (the driver's emulated ICMP "fragmentation needed" /
+// "packet too big") lowers the path MTU, so that the next one is
+// fragmented to fit. Path MTUs are the datagram's destination's, as the
+// kernel keeps its exceptions by daddr, not by gateway.
+func (s *Stack) xmit(nic *NIC, nh netip.Addr, hw header.HWAddr, ip, frame []byte) {
+	dst := nh
+	if _, d, ok := addrsOf(ip); ok {
+		dst = d
+	}
 	mtu := int(s.mtuTo(dst, nic.link.MTU()))
 	var err error
 	if dst.Is4() {

@@ -95,9 +95,9 @@ func (s *Stack) keeps6(ip header.IPv6) bool {
 	return false
 }
 
-// Output sends a datagram the upper stack of the interface sent: to its
-// destination as the on-link next hop (a layer-3 device shows no other),
-// resolved first when unknown; to the mapped group for a multicast
+// Output sends a datagram the upper stack of the interface sent: to the
+// next hop the upper stack's routes give (SetUpperRoutes), its
+// destination when they give none, resolved first when unknown; to the mapped group for a multicast
 // destination and to the broadcast address for IPv4's broadcasts. A
 // datagram larger than the path MTU this stack learnt is not sent: the
 // upper stack hears "fragmentation needed" (DF set) or "packet too big",
@@ -140,7 +140,7 @@ func (s *Stack) output1(index int32, pkt, frame []byte) {
 		s.tooBigUp(index, pkt, mtu)
 		return
 	}
-	s.outputFrame(nic, src, dst, pkt, frame)
+	s.outputFrame(nic, src, s.nextHop(index, dst), pkt, frame)
 }
 
 // groupAddr maps a multicast or broadcast destination to its link

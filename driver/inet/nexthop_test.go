@@ -1,0 +1,109 @@
+package inet
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/verbs"
+)
+
+// What the upper stack sends goes to the gateway of its most specific
+// route through the interface (fib_lookup's longest prefix, then the
+// route's nexthop), resolved as that gateway's address; an on-link
+// route, or no table at all, makes the destination its own next hop.
+func TestUpperOutputThroughGateway(t *testing.T) {
+	gw4, gw6 := pairAddr(false, 2), pairAddr(true, 2)
+	mp := netip.MustParsePrefix
+	for _, c := range []struct {
+		name   string
+		v6     bool
+		routes []Route
+		dst    string
+		// viaB: the datagram reaches b's link address (b resolved it,
+		// directly or as the gateway); else it waits for a neighbour
+		// nobody answers.
+		viaB bool
+	}{
+		{name: "no table", dst: "10.9.9.9"},
+		{name: "gateway", routes: []Route{{Dst: mp("10.9.0.0/16"), Via: gw4}}, dst: "10.9.9.9", viaB: true},
+		{name: "default route", routes: []Route{{Dst: mp("0.0.0.0/0"), Via: gw4}}, dst: "192.0.2.7", viaB: true},
+		{name: "other prefix", routes: []Route{{Dst: mp("10.8.0.0/16"), Via: gw4}}, dst: "10.9.9.9"},
+		{name: "more specific on-link route wins", routes: []Route{
+			{Dst: mp("0.0.0.0/0"), Via: gw4}, {Dst: mp("10.9.0.0/16")}}, dst: "10.9.9.9"},
+		{name: "more specific gateway route wins", routes: []Route{
+			{Dst: mp("10.0.0.0/8")}, {Dst: mp("10.9.0.0/16"), Via: gw4}}, dst: "10.9.9.9", viaB: true},
+		{name: "on-link neighbour under a default route", routes: []Route{
+			{Dst: mp("10.0.0.0/24")}, {Dst: mp("0.0.0.0/0"), Via: pairAddr(false, 77)}}, dst: "10.0.0.2", viaB: true},
+		{name: "v6 gateway", v6: true, routes: []Route{{Dst: mp("2001:db8::/32"), Via: gw6}}, dst: "2001:db8::5", viaB: true},
+		{name: "v6 no route", v6: true, routes: []Route{{Dst: mp("2001:db8::/32"), Via: gw6}}, dst: "2001:db9::5"},
+	} {
+		p := newPair(t, c.v6, 2044)
+		var ub upperRecorder
+		p.b.SetUpper(ifB, ub.deliver)
+		p.a.SetUpperRoutes(ifA, c.routes)
+		dst := netip.MustParseAddr(c.dst)
+		var pkt []byte
+		if c.v6 {
+			pkt = upEcho6(pairAddr(true, 1), dst, 56, 9)
+		} else {
+			pkt = upEcho4(pairAddr(false, 1), dst, 56, false, 9)
+		}
+		p.a.Output(ifA, pkt)
+		var toB int
+		for _, s := range p.la.take() {
+			if s.dst == hwB && !isND(s.pkt) && header.IPoIB(s.pkt).Type() != header.EtherTypeARP {
+				toB++
+			}
+		}
+		if got := toB == 1; got != c.viaB {
+			t.Errorf("%s: datagrams to b's link address: %d, want via b %v", c.name, toB, c.viaB)
+		}
+		if got := state(p.a, ifA, dst) != 0; got == c.viaB && dst != pairAddr(c.v6, 2) {
+			t.Errorf("%s: a neighbour entry for the destination %s: %v", c.name, dst, got)
+		}
+	}
+}
+
+// Taking the routes away, or giving only on-link ones, drops the table:
+// the destination is the next hop again.
+func TestSetUpperRoutesForgets(t *testing.T) {
+	s := New(verbs.NewManualClock(start))
+	gw := netip.MustParseAddr("10.0.0.2")
+	dst := netip.MustParseAddr("10.9.9.9")
+	s.SetUpperRoutes(ifA, []Route{{Dst: netip.MustParsePrefix("10.9.0.0/16"), Via: gw}})
+	s.SetUpperRoutes(ifB, []Route{{Dst: netip.MustParsePrefix("10.9.0.0/16"), Via: gw}})
+	if got := s.nextHop(ifA, dst); got != gw {
+		t.Fatalf("next hop %s, want %s", got, gw)
+	}
+	s.SetUpperRoutes(ifA, []Route{{Dst: netip.MustParsePrefix("10.9.0.0/16")}})
+	if got := s.nextHop(ifA, dst); got != dst {
+		t.Errorf("after on-link routes only: next hop %s, want %s", got, dst)
+	}
+	if got := s.nextHop(ifB, dst); got != gw {
+		t.Errorf("the other interface's routes went too: next hop %s", got)
+	}
+	s.SetUpperRoutes(ifB, nil)
+	if s.routes.Load() != nil {
+		t.Errorf("no interface has a gateway, and the table is kept")
+	}
+}
+
+// The path MTU the link teaches through a gateway is the destination's,
+// as the kernel keeps its exceptions by daddr (fib_nh_exception), not
+// the gateway's: a datagram to the gateway itself keeps the link's MTU.
+func TestGatewayPMTUIsTheDestinations(t *testing.T) {
+	p := resolvedPair(t, false, 65520)
+	p.la.maxTo = map[header.HWAddr]uint32{hwB: 2044}
+	var ua upperRecorder
+	p.a.SetUpper(ifA, ua.deliver)
+	gw, far := pairAddr(false, 2), netip.MustParseAddr("10.9.9.9")
+	p.a.SetUpperRoutes(ifA, []Route{{Dst: netip.MustParsePrefix("10.9.0.0/16"), Via: gw}})
+	p.a.Output(ifA, upEcho4(pairAddr(false, 1), far, 3000, false, 5))
+	if got := p.a.mtuTo(far, 65520); got != 2044 {
+		t.Errorf("path MTU to %s: %d, want 2044", far, got)
+	}
+	if got := p.a.mtuTo(gw, 65520); got != 65520 {
+		t.Errorf("path MTU to the gateway %s: %d, want the link's 65520", gw, got)
+	}
+}
