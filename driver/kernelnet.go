@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/inet"
 	"github.com/ibctl/ibctl/driver/netns"
 	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -50,6 +51,7 @@ type kernelNet struct {
 	// were lost). Under dmu.
 	dmu                  sync.Mutex
 	dirtyLink, dirtyAddr map[uint32]bool
+	dirtyRoutes          bool
 	all                  bool
 	byKernel             map[uint32]int32 // driver ifindex by kernel ifindex
 }
@@ -64,6 +66,8 @@ func (k *kernelNet) note(e netns.Event) {
 		k.dirtyLink[e.Link.Index] = true
 	case e.Addr != nil:
 		k.dirtyAddr[e.Addr.Index] = true
+	case e.Route:
+		k.dirtyRoutes = true
 	}
 	k.dmu.Unlock()
 	select {
@@ -73,12 +77,12 @@ func (k *kernelNet) note(e netns.Event) {
 }
 
 // takeDirty returns and clears what changed.
-func (k *kernelNet) takeDirty() (links, addrs map[uint32]bool, all bool) {
+func (k *kernelNet) takeDirty() (links, addrs map[uint32]bool, routes, all bool) {
 	k.dmu.Lock()
 	defer k.dmu.Unlock()
-	links, addrs, all = k.dirtyLink, k.dirtyAddr, k.all
-	k.dirtyLink, k.dirtyAddr, k.all = map[uint32]bool{}, map[uint32]bool{}, false
-	return links, addrs, all
+	links, addrs, routes, all = k.dirtyLink, k.dirtyAddr, k.dirtyRoutes, k.all
+	k.dirtyLink, k.dirtyAddr, k.dirtyRoutes, k.all = map[uint32]bool{}, map[uint32]bool{}, false, false
+	return links, addrs, routes, all
 }
 
 // kernelDev is an interface's kernel netdev and the state last given to
@@ -231,6 +235,7 @@ func (n *stack) openNamespace(reclaim bool) error {
 func (k *kernelNet) drop(n *stack, index int32) {
 	kd := k.devs[index]
 	n.ip.SetUpper(index, nil)
+	n.ip.SetUpperRoutes(index, nil)
 	kd.close()
 	delete(k.devs, index)
 	if k.byKernel[kd.tun.Index] == index {
@@ -427,7 +432,10 @@ func (n *stack) kernelAdopt() {
 		n.d.mu.Unlock()
 		return
 	}
-	dirtyLinks, dirtyAddrs, all := k.takeDirty()
+	dirtyLinks, dirtyAddrs, dirtyRoutes, all := k.takeDirty()
+	if dirtyRoutes || all {
+		k.adoptRoutes(n)
+	}
 	// What to compare: the devices the events named, or all of them.
 	check := map[int32]bool{}
 	for _, dirty := range []map[uint32]bool{dirtyLinks, dirtyAddrs} {
@@ -541,6 +549,24 @@ func (n *stack) kernelAdopt() {
 				n.putBack(c.nd, fmt.Sprintf("ip addr add %s: %v", a.Prefix, err))
 			}
 		}
+	}
+}
+
+// adoptRoutes gives each interface's neighbour layer the routes of the
+// namespace's main table through its netdev, so that what the kernel
+// sends through a gateway is resolved as the gateway (a TUN shows only
+// the datagram). Caller holds d.mu.
+func (k *kernelNet) adoptRoutes(n *stack) {
+	routes, err := k.conn.Routes()
+	if err != nil {
+		return
+	}
+	for index, kd := range k.devs {
+		var rs []inet.Route
+		for _, r := range routes[kd.tun.Index] {
+			rs = append(rs, inet.Route{Dst: r.Dst, Via: r.Via})
+		}
+		n.ip.SetUpperRoutes(index, rs)
 	}
 }
 

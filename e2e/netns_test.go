@@ -660,3 +660,55 @@ func TestNetnsIfindexAsDriver(t *testing.T) {
 	}
 	same("after ip link del ib0")
 }
+
+// A namespace routes through another: a route with a gateway (`ip route
+// add ... via`) in one namespace and forwarding in the router's. The
+// kernel sends the datagram through the TUN, which shows no next hop, so
+// the driver resolves the gateway from the namespace's main table, as
+// the kernel's neighbour output would, and never the far address.
+func TestNetnsRouteThroughGateway(t *testing.T) {
+	needNetns(t, "ping")
+	tag := fmt.Sprintf("t%d", os.Getpid()%100000)
+	member := func(node string) string { return fmt.Sprintf(`{"node":"%s%s","port":1,"full":true}`, tag, node) }
+	e := newNetnsEnv(t, []bool{true, true, true}, `[{"pkey":"0xffff","all":"full"},{"pkey":"0x8001","members":[`+
+		member("b")+","+member("c")+`]}]`)
+	e.up(0, "ib0", "10.1.0.1/24")
+	e.up(1, "ib0", "10.1.0.2/24")
+	e.ok("-n", e.nodes[2], "link", "set", "ib0", "up")
+	for i := 1; i <= 2; i++ {
+		e.ok("-n", e.nodes[i], "link", "add", "link", "ib0", "name", "ib0.8001", "type", "ipoib", "pkey", "0x8001")
+		e.up(i, "ib0.8001", fmt.Sprintf("10.2.0.%d/24", i+1))
+	}
+	for _, c := range []struct {
+		node int
+		args []string
+	}{
+		{1, []string{"sysctl", "-qw", "net.ipv4.ip_forward=1"}},
+		{0, []string{"ip", "route", "add", "10.2.0.0/24", "via", "10.1.0.2"}},
+		{2, []string{"ip", "route", "add", "default", "via", "10.2.0.2"}},
+	} {
+		if out, code := e.in(c.node, c.args...); code != 0 {
+			t.Fatalf("%s: %v: %s", e.ns(c.node), c.args, out)
+		}
+	}
+	var out string
+	var code int
+	eventually(t, "ping through the router", func() bool {
+		out, code = e.in(0, "ping", "-c", "1", "-W", "1", "10.2.0.3")
+		return code == 0
+	})
+	if !strings.Contains(out, "ttl=63") {
+		t.Errorf("the reply did not cross the router (ttl 63):\n%s", out)
+	}
+	neigh := e.ok("-n", e.nodes[0], "neigh", "show", "dev", "ib0")
+	if !strings.Contains(neigh, "10.1.0.2 ") || strings.Contains(neigh, "10.2.0.3") {
+		t.Errorf("%s's neighbours: want the gateway 10.1.0.2 and not 10.2.0.3:\n%s", e.nodes[0], neigh)
+	}
+	// The route gone, the far address is on its own again: no reply.
+	if out, code := e.in(0, "ip", "route", "del", "10.2.0.0/24"); code != 0 {
+		t.Fatalf("ip route del: %s", out)
+	}
+	if out, code := e.in(0, "ping", "-c", "1", "-W", "1", "10.2.0.3"); code == 0 {
+		t.Errorf("ping without the route still answered:\n%s", out)
+	}
+}

@@ -25,6 +25,12 @@ func (s *Stack) inputIPv4(nic *NIC, ip header.IPv4) {
 		return
 	}
 	if !s.Owns(nic.index, dst) {
+		// Not the interface's: an upper stack may forward it (or
+		// own it on another of its devices), as the kernel's
+		// ip_rcv_finish decides; this stack does not route.
+		if up != nil {
+			up(ip[:ip.TotalLength()])
+		}
 		return
 	}
 	if ip.MoreFragments() || ip.FragmentOffset() != 0 {

@@ -47,9 +47,10 @@ func (s *Stack) inputIPv6(nic *NIC, ip header.IPv6) {
 	}
 	index := nic.index
 	if up := s.upperOf(index); up != nil && !s.keeps6(ip) {
-		if dst := netip.AddrFrom16(ip.DestinationAddress()); dst.IsMulticast() || s.Owns(index, dst) {
-			up(ip[:header.IPv6HeaderLen+int(ip.PayloadLength())])
-		}
+		// What the link delivered is the upper stack's, whether its
+		// own, a group it joined or one to forward (ip6_rcv_finish
+		// decides).
+		up(ip[:header.IPv6HeaderLen+int(ip.PayloadLength())])
 		return
 	}
 	if ip.NextHeader() == header.ProtocolIPv6Fragment {

@@ -215,12 +215,32 @@ func TestUpperGroups(t *testing.T) {
 	if sent := p.lb.take(); len(sent) != 1 || !isND(sent[0].pkt) {
 		t.Errorf("b answered the solicitation with %v", dumpPackets(sent))
 	}
-	// A datagram for another host is nobody's.
-	other := append(make([]byte, header.IPoIBHeaderLen), upEcho4(src4, netip.MustParseAddr("10.0.0.9"), 8, false, 1)...)
-	header.IPoIB(other).Encode(header.EtherTypeIPv4)
-	p.nb.DeliverPacket(hwA, other)
-	if got := ub.take(); len(got) != 0 {
-		t.Errorf("a datagram for 10.0.0.9 went up: %x", got)
+	// A datagram for another host, IPv4 or IPv6, is the upper stack's
+	// to forward or drop (ip_rcv_finish, ip6_rcv_finish route it): the
+	// link delivered it to this interface's QPN.
+	for _, dg := range [][]byte{
+		upEcho4(src4, netip.MustParseAddr("10.0.0.9"), 8, false, 1),
+		upEcho6(netip.MustParseAddr("fd00::1"), netip.MustParseAddr("2001:db8::9"), 8, 1),
+	} {
+		other := append(make([]byte, header.IPoIBHeaderLen), dg...)
+		typ := header.EtherTypeIPv4
+		if dg[0]>>4 == 6 {
+			typ = header.EtherTypeIPv6
+		}
+		header.IPoIB(other).Encode(typ)
+		p.nb.DeliverPacket(hwA, other)
+		if got := ub.take(); len(got) != 1 || !bytes.Equal(got[0], dg) {
+			t.Errorf("a datagram for another host: b's upper got %x, want %x", got, dg)
+		}
+		// Without an upper stack, this stack does not route: nothing
+		// goes out.
+		p.b.SetUpper(ifB, nil)
+		p.lb.take()
+		p.nb.DeliverPacket(hwA, other)
+		if sent := p.lb.take(); len(sent) != 0 {
+			t.Errorf("b's own stack answered a datagram for another host: %v", dumpPackets(sent))
+		}
+		p.b.SetUpper(ifB, ub.deliver)
 	}
 }
 

@@ -326,3 +326,94 @@ func TestTUNIndex(t *testing.T) {
 		}
 	}
 }
+
+// Routes lists the main table's unicast routes through each device: the
+// prefix route of an address, a gateway, the default route, IPv6, and
+// each next hop of a multipath route; local and other tables' routes are
+// not listed, and a route change is announced to a watcher.
+func TestRoutes(t *testing.T) {
+	needRoot(t)
+	name := testName(t)
+	ns, err := Create(name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	events := make(chan Event, 100)
+	stop, err := ns.Watch(func(e Event) { events <- e })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	tun, err := ns.NewTUN("ib0", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tun.Close()
+	c, err := ns.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetLink(tun.Index, true, 2044); err != nil {
+		t.Fatal(err)
+	}
+	if err := tun.SetCarrier(true); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"10.3.0.1/24", "fd00::1/64"} {
+		if err := c.AddAddr(Addr{Index: tun.Index, Prefix: netip.MustParsePrefix(p)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for len(events) > 0 {
+		<-events
+	}
+	for _, args := range [][]string{
+		{"route", "add", "10.9.0.0/16", "via", "10.3.0.2"},
+		{"route", "add", "default", "via", "10.3.0.3"},
+		{"route", "add", "10.8.0.0/16", "nexthop", "via", "10.3.0.4", "nexthop", "via", "10.3.0.5"},
+		{"route", "add", "10.7.0.0/16", "dev", "ib0"},
+		{"route", "add", "10.6.0.0/16", "via", "10.3.0.6", "table", "100"},
+		{"-6", "route", "add", "2001:db8::/32", "via", "fd00::2"},
+	} {
+		if out, err := exec.Command("ip", append([]string{"-n", name}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	for routeEvent := false; !routeEvent; {
+		select {
+		case e := <-events:
+			routeEvent = e.Route
+		case <-time.After(10 * time.Second):
+			t.Fatal("no route event")
+		}
+	}
+	all, err := c.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, r := range all[tun.Index] {
+		if r.Index != tun.Index {
+			t.Errorf("route %+v listed under %d", r, tun.Index)
+		}
+		s := r.Dst.String()
+		if r.Via.IsValid() {
+			s += " via " + r.Via.String()
+		}
+		got[s] = true
+	}
+	for _, want := range []string{"10.3.0.0/24", "10.9.0.0/16 via 10.3.0.2", "0.0.0.0/0 via 10.3.0.3",
+		"10.8.0.0/16 via 10.3.0.4", "10.8.0.0/16 via 10.3.0.5", "10.7.0.0/16", "fd00::/64", "2001:db8::/32 via fd00::2"} {
+		if !got[want] {
+			t.Errorf("no route %q in %v", want, got)
+		}
+		delete(got, want)
+	}
+	for r := range got {
+		if !strings.HasPrefix(r, "fe80::/64") { // the kernel's own link-local prefix route
+			t.Errorf("unexpected route %q", r)
+		}
+	}
+}

@@ -286,11 +286,92 @@ func addrOf(m rtnetlink.AddressMessage) (Addr, bool) {
 	return out, true
 }
 
+// Route is a unicast route of the namespace's main table through a
+// device: to Dst, through the gateway Via, or on-link when Via is not
+// valid.
+type Route struct {
+	Index uint32
+	Dst   netip.Prefix
+	Via   netip.Addr
+}
+
+// Routes lists the unicast routes of the main table, IPv4 and IPv6, by
+// device; a multipath route gives each of its next hops.
+func (c *Conn) Routes() (map[uint32][]Route, error) {
+	ms, err := c.c.Route.List()
+	if err != nil {
+		return nil, fmt.Errorf("network namespace %s: routes: %w", c.ns.Name, err)
+	}
+	out := map[uint32][]Route{}
+	for _, m := range ms {
+		if !mainUnicast(m) {
+			continue
+		}
+		dst, ok := routeDst(m)
+		if !ok {
+			continue
+		}
+		add := func(index uint32, gw net.IP) {
+			r := Route{Index: index, Dst: dst}
+			if a, ok := netip.AddrFromSlice(gw); ok {
+				r.Via = a
+				if m.Family == unix.AF_INET {
+					r.Via = a.Unmap()
+				}
+			}
+			out[index] = append(out[index], r)
+		}
+		if len(m.Attributes.Multipath) == 0 {
+			add(m.Attributes.OutIface, m.Attributes.Gateway)
+		}
+		for _, nh := range m.Attributes.Multipath {
+			add(nh.Hop.IfIndex, nh.Gateway)
+		}
+	}
+	return out, nil
+}
+
+// mainUnicast reports whether a route is a unicast route of the main
+// table (RT_TABLE_MAIN, which a table ID over 255 replaces with
+// RTA_TABLE).
+func mainUnicast(m rtnetlink.RouteMessage) bool {
+	table := uint32(m.Table)
+	if m.Attributes.Table != 0 {
+		table = m.Attributes.Table
+	}
+	return m.Type == unix.RTN_UNICAST && table == unix.RT_TABLE_MAIN
+}
+
+// routeDst is a route's destination prefix: the default route has no
+// RTA_DST.
+func routeDst(m rtnetlink.RouteMessage) (netip.Prefix, bool) {
+	var a netip.Addr
+	switch {
+	case m.Attributes.Dst != nil:
+		var ok bool
+		if a, ok = netip.AddrFromSlice(m.Attributes.Dst); !ok {
+			return netip.Prefix{}, false
+		}
+		if m.Family == unix.AF_INET {
+			a = a.Unmap()
+		}
+	case m.Family == unix.AF_INET:
+		a = netip.IPv4Unspecified()
+	case m.Family == unix.AF_INET6:
+		a = netip.IPv6Unspecified()
+	default:
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a, int(m.DstLength)), true
+}
+
 // Event is a change the kernel announced in the namespace: a device's
-// state (Link set) or an address added or deleted (Addr set).
+// state (Link set), an address added or deleted (Addr set), or a route
+// of the main table (Route).
 type Event struct {
 	Link    *Link
 	Addr    *Addr
+	Route   bool
 	Deleted bool
 	// Overrun is set when the kernel dropped events (the socket's buffer
 	// filled): the receiver must read the whole state again.
@@ -301,14 +382,16 @@ type Event struct {
 // socket that fails that often is broken.
 const maxReceiveErrors = 100
 
-// Watch reports the namespace's link and address changes to fn, one at a
-// time, until the returned stop function is called.
+// Watch reports the namespace's link, address and main-table route
+// changes to fn, one at a time, until the returned stop function is
+// called.
 func (ns *Namespace) Watch(fn func(Event)) (stop func(), err error) {
 	c, err := ns.dial()
 	if err != nil {
 		return nil, err
 	}
-	for _, g := range []uint32{unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR} {
+	for _, g := range []uint32{unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR,
+		unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE} {
 		if err := c.JoinGroup(g); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("network namespace %s: watch: %w", ns.Name, err)
@@ -342,6 +425,10 @@ func (ns *Namespace) Watch(fn func(Event)) (stop func(), err error) {
 				case *rtnetlink.AddressMessage:
 					if a, ok := addrOf(*m); ok {
 						fn(Event{Addr: &a, Deleted: t == unix.RTM_DELADDR})
+					}
+				case *rtnetlink.RouteMessage:
+					if mainUnicast(*m) {
+						fn(Event{Route: true, Deleted: t == unix.RTM_DELROUTE})
 					}
 				}
 			}
