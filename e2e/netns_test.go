@@ -712,3 +712,24 @@ func TestNetnsRouteThroughGateway(t *testing.T) {
 		t.Errorf("ping without the route still answered:\n%s", out)
 	}
 }
+
+// The kernel's ping to an on-link address nobody has hears what a real
+// IPoIB host's neighbour layer says when it gives up after three
+// solicitations (neigh_invalidate → arp_error_report,
+// ndisc_error_report): iputils prints one "Destination Host Unreachable"
+// (IPv4) or "Address unreachable" (IPv6) line per request it queued.
+func TestNetnsUnresolvedNeighbour(t *testing.T) {
+	needNetns(t, "ping")
+	e := newNetnsEnv(t, []bool{true}, `[{"pkey":"0xffff","all":"full"}]`)
+	e.up(0, "ib0", "10.1.0.1/24")
+	e.ok("-n", e.nodes[0], "addr", "add", "fd00::1/64", "dev", "ib0")
+	for _, c := range []struct{ dst, want string }{
+		{"10.1.0.99", "From 10.1.0.1 icmp_seq=1 Destination Host Unreachable"},
+		{"fd00::99", "From fd00::1 icmp_seq=1 Destination unreachable: Address unreachable"},
+	} {
+		out, code := e.in(0, "ping", "-c", "1", "-W", "5", c.dst)
+		if code != 1 || !strings.Contains(out, c.want) || !strings.Contains(out, "+1 errors") {
+			t.Errorf("ping %s: exit %d, want 1 with %q and +1 errors:\n%s", c.dst, code, c.want, out)
+		}
+	}
+}

@@ -17,6 +17,11 @@ const (
 	// ICMPv4ReassemblyTimeout is the Time Exceeded code "fragment
 	// reassembly time exceeded" (ICMP_EXC_FRAGTIME).
 	ICMPv4ReassemblyTimeout uint8 = 1
+
+	// ICMPv4HostUnreachable is the Destination Unreachable code
+	// "host unreachable" (ICMP_HOST_UNREACH), what the kernel's ARP
+	// sends about a datagram whose next hop never answered.
+	ICMPv4HostUnreachable uint8 = 1
 )
 
 const (

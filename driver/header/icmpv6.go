@@ -17,6 +17,11 @@ const (
 // time exceeded" (RFC 4443 §3.3; ICMPV6_EXC_FRAGTIME).
 const ICMPv6ReassemblyTimeout uint8 = 1
 
+// ICMPv6AddressUnreachable is the Destination Unreachable code "address
+// unreachable" (RFC 4443 §3.1; ICMPV6_ADDR_UNREACH), what neighbour
+// discovery sends about a datagram whose next hop never answered.
+const ICMPv6AddressUnreachable uint8 = 3
+
 const (
 	// ICMPv6MinHeaderLen is type, code, checksum and the 4-byte
 	// type-specific word (struct icmp6hdr).

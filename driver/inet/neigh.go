@@ -215,7 +215,8 @@ func (s *Stack) probe(index int32, dst netip.Addr, e *neighbour) {
 		return // resolved, or the interface went away
 	}
 	if e.probes >= maxProbes {
-		dropped := len(e.queue)
+		queue := e.queue
+		dropped := len(queue)
 		e.state, e.timer, e.queue, e.qbytes, e.updated = nudFailed, nil, nil, 0, s.now()
 		for _, w := range e.waiters {
 			close(w) // they find the entry failed
@@ -227,6 +228,7 @@ func (s *Stack) probe(index int32, dst netip.Addr, e *neighbour) {
 		if nic := s.nicOf(index); nic != nil {
 			nic.link.DropTx(uint64(dropped))
 		}
+		s.unreachableUp(index, queue)
 		return
 	}
 	e.probes++
@@ -318,7 +320,8 @@ func (s *Stack) DelNeighbour(index int32, ip netip.Addr) bool {
 	if e.timer != nil {
 		e.timer.Stop()
 	}
-	dropped := len(e.queue)
+	queue := e.queue
+	dropped := len(queue)
 	wasFailed := e.state == nudFailed
 	e.state, e.timer, e.queue, e.qbytes, e.probes = nudFailed, nil, nil, 0, 0
 	for _, w := range e.waiters {
@@ -336,5 +339,7 @@ func (s *Stack) DelNeighbour(index int32, ip netip.Addr) bool {
 	if nic := s.nicOf(index); nic != nil && dropped > 0 {
 		nic.link.DropTx(uint64(dropped))
 	}
+	// __neigh_update to NUD_FAILED from INCOMPLETE: neigh_invalidate
+	s.unreachableUp(index, queue)
 	return true
 }

@@ -1,8 +1,11 @@
 package inet
 
 import (
+	"bytes"
 	"net/netip"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/verbs"
@@ -105,5 +108,85 @@ func TestGatewayPMTUIsTheDestinations(t *testing.T) {
 	}
 	if got := p.a.mtuTo(gw, 65520); got != 65520 {
 		t.Errorf("path MTU to the gateway %s: %d, want the link's 65520", gw, got)
+	}
+}
+
+// Datagrams the upper stack queued for a neighbour that never answers
+// come back to it as the kernel's neighbour layer reports them when it
+// gives up (neigh_invalidate → arp_error_report / ndisc_error_report):
+// ICMP host unreachable or ICMPv6 address unreachable, quoting each one,
+// from the sender's own address, or from the interface's for a datagram
+// it forwards; the same when the entry is deleted while it resolves. The
+// stack's own echo requests are its pings' business.
+func TestUpperHearsUnreachable(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		for _, del := range []bool{false, true} {
+			p := newPair(t, v6, 2044)
+			var ua upperRecorder
+			p.a.SetUpper(ifA, ua.deliver)
+			self, nobody := pairAddr(v6, 1), pairAddr(v6, 9)
+			remote := netip.MustParseAddr("10.5.5.5")
+			if v6 {
+				remote = netip.MustParseAddr("2001:db8::5")
+			}
+			var sent [][]byte
+			for _, src := range []netip.Addr{self, self, remote} {
+				var pkt []byte
+				if v6 {
+					pkt = upEcho6(src, nobody, 56, 9)
+				} else {
+					pkt = upEcho4(src, nobody, 56, false, 9)
+				}
+				p.a.Output(ifA, pkt)
+				sent = append(sent, pkt)
+			}
+			if del {
+				p.a.DelNeighbour(ifA, nobody)
+			} else {
+				p.clock.Advance(2 * time.Second)
+				if got := ua.take(); len(got) != 0 {
+					t.Fatalf("v6 %v: the upper heard %x before the third solicitation failed", v6, got)
+				}
+				p.clock.Advance(time.Second)
+			}
+			got := ua.take()
+			if len(got) != len(sent) {
+				t.Fatalf("v6 %v del %v: the upper got %d packets, want %d", v6, del, len(got), len(sent))
+			}
+			for i, pkt := range sent {
+				to, _, _ := addrsOf(pkt)
+				want := make([]byte, header.IPv6MinMTU)
+				var n int
+				if v6 {
+					n = header.EncodeICMPv6Error(want, self.As16(), to.As16(), header.ICMPv6DstUnreachable, 3, 0, pkt)
+				} else {
+					n = header.EncodeICMPv4Error(want, self.As4(), to.As4(), header.ICMPv4DstUnreachable, 1, 0, pkt, 548)
+				}
+				if !bytes.Equal(got[i], want[:n]) {
+					t.Errorf("v6 %v del %v: error %d is %x, want %x", v6, del, i, got[i], want[:n])
+				}
+			}
+		}
+	}
+	// The stack's own echo to nobody: its ping hears EchoUnreachable, the
+	// upper stack nothing.
+	p := newPair(t, false, 2044)
+	var ua upperRecorder
+	p.a.SetUpper(ifA, ua.deliver)
+	done := make(chan EchoReply)
+	go func() {
+		rep, _ := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(false, 1), Dst: pairAddr(false, 9), Ident: 3, Seq: 1, Size: 8,
+			Deadline: time.Now().Add(time.Minute)})
+		done <- rep
+	}()
+	for len(p.la.peek()) == 0 {
+		runtime.Gosched() // the first solicitation
+	}
+	p.clock.Advance(3 * time.Second)
+	if rep := <-done; rep.Status != EchoUnreachable {
+		t.Errorf("own echo: %+v", rep)
+	}
+	if got := ua.take(); len(got) != 0 {
+		t.Errorf("the upper heard of the stack's own echo: %x", got)
 	}
 }

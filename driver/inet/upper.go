@@ -249,6 +249,63 @@ func (s *Stack) tooBigUp(index int32, pkt []byte, mtu uint32) {
 	}
 }
 
+// unreachableUp tells the interface's upper stack that the datagrams it
+// queued for a neighbour that never answered are lost, as the kernel's
+// neighbour layer does when it gives up (neigh_invalidate): ARP's
+// arp_error_report sends ICMP "host unreachable", neighbour discovery's
+// ndisc_error_report ICMPv6 "address unreachable", each quoting its
+// datagram. The error comes from the datagram's source when that is the
+// interface's address (a local sender's own, as __icmp_send's route
+// lookup picks it), else from the interface's first address of the
+// family (a forwarded datagram's router). The stack's own echo requests
+// never wait in a queue (Echo resolves first), so their pings hear it
+// alone.
+func (s *Stack) unreachableUp(index int32, queue [][]byte) {
+	up := s.upperOf(index)
+	if up == nil {
+		return
+	}
+	buf := make([]byte, header.IPv6MinMTU)
+	for _, pkt := range queue {
+		src, _, ok := addrsOf(pkt)
+		if !ok {
+			continue
+		}
+		from := src
+		if !s.Owns(index, src) {
+			if from, ok = s.firstAddr(index, src.Is4()); !ok {
+				continue
+			}
+		}
+		var n int
+		if src.Is4() {
+			if header.IPv4(pkt).FragmentOffset() != 0 {
+				continue // no errors about non-first fragments
+			}
+			n = header.EncodeICMPv4Error(buf, from.As4(), src.As4(), header.ICMPv4DstUnreachable,
+				header.ICMPv4HostUnreachable, 0, pkt, header.ICMPv4KernelMaxQuote)
+		} else {
+			n = header.EncodeICMPv6Error(buf, from.As16(), src.As16(), header.ICMPv6DstUnreachable,
+				header.ICMPv6AddressUnreachable, 0, pkt)
+		}
+		if n > 0 {
+			up(buf[:n])
+		}
+	}
+}
+
+// firstAddr returns the interface's first address of the family.
+func (s *Stack) firstAddr(index int32, v4 bool) (netip.Addr, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.addrs[index] {
+		if p.Addr().Is4() == v4 {
+			return p.Addr(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
 // upperTooBig reports a send that failed as too big to the upper stack of
 // the interface, when it has one and the datagram came from it.
 func (s *Stack) upperTooBig(nic *NIC, ip []byte, err error) {
