@@ -136,7 +136,7 @@ func (d *Device) NewCQ(depth int, handler func()) (*CQ, error) {
 	if depth <= 0 || depth > maxQueueDepth {
 		return nil, newError("create_cq", unix.EINVAL, "depth out of range")
 	}
-	c := &CQ{dev: d, handler: handler, ring: newRing[WC](depth)}
+	c := &CQ{dev: d, handler: handler, ring: newLazyRing[WC](depth)}
 	c.fireTimer = c.onTimer
 	return c, nil
 }

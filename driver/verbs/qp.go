@@ -158,16 +158,15 @@ func (d *Device) CreateQP(init QPInitAttr) (*QP, error) {
 	qp.rnrFn = qp.onRNRTimer
 	qp.ackFn = qp.onAckTimer
 	qp.lent.L = &qp.mu
+	// A WQE's SGL is made by its first post and reused after: an SGL
+	// array for every slot of every queue would cost a large fabric
+	// more than its queues do.
 	qp.sq = newRing[sendWQE](init.MaxSend)
-	backing := make([][]byte, len(qp.sq.buf)*init.MaxSGE)
-	for i := range qp.sq.buf {
-		qp.sq.buf[i].sgl = backing[i*init.MaxSGE : i*init.MaxSGE : (i+1)*init.MaxSGE]
-	}
 	respSGE := init.MaxSGE
 	if init.SRQ != nil {
 		respSGE = max(respSGE, init.SRQ.maxSGE)
 	} else {
-		qp.rq = newRecvRing(init.MaxRecv, init.MaxSGE)
+		qp.rq = newRing[recvWQE](init.MaxRecv)
 	}
 	qp.resp.wqe.sgl = make([][]byte, 0, respSGE)
 

@@ -32,6 +32,55 @@ func TestRing(t *testing.T) {
 	}
 }
 
+// A lazy ring starts with lazyRingSlots slots (fewer for a small depth),
+// doubles them only when its entries fill them, keeps its entries in
+// order across each growth, even with the indices wrapped, and ends at
+// the size newRing would have made: full at exactly its depth.
+func TestLazyRing(t *testing.T) {
+	for _, tt := range []struct{ depth, start, slots int }{{3, 4, 4}, {15, 16, 16}, {16, 16, 32}, {100, 16, 128}, {4096, 16, 8192}} {
+		r := newLazyRing[int](tt.depth)
+		if len(r.buf) != tt.start {
+			t.Errorf("depth %d: starts with %d slots, want %d", tt.depth, len(r.buf), tt.start)
+		}
+		next, want := 0, 0
+		push := func() {
+			*r.producer() = next
+			r.advanceProducer()
+			next++
+		}
+		pop := func() {
+			if got := *r.consumer(); got != want {
+				t.Fatalf("depth %d: popped %d, want %d", tt.depth, got, want)
+			}
+			r.advanceConsumer()
+			want++
+		}
+		// A few in, a few out, so the indices are not at 0 when the
+		// ring first grows; it holds at most 3 and does not grow.
+		for range 2 * len(r.buf) {
+			push()
+			if r.count() == 3 || r.full() {
+				pop()
+			}
+		}
+		if tt.start == lazyRingSlots && len(r.buf) != tt.start {
+			t.Errorf("depth %d: grew to %d slots holding at most 3", tt.depth, len(r.buf))
+		}
+		for !r.full() {
+			push()
+		}
+		if int(r.count()) != tt.depth || len(r.buf) != tt.slots {
+			t.Errorf("depth %d: full at %d in %d slots, want %d in %d", tt.depth, r.count(), len(r.buf), tt.depth, tt.slots)
+		}
+		for !r.empty() {
+			pop()
+		}
+		if want != next {
+			t.Errorf("depth %d: popped %d of %d", tt.depth, want, next)
+		}
+	}
+}
+
 func TestPacketPool(t *testing.T) {
 	pl := newPool(256, 2)
 	if pl.total != 0 {

@@ -67,16 +67,6 @@ func (w *recvWQE) clear() {
 	w.lend = nil
 }
 
-// newRecvRing preallocates depth slots of maxSGE SGEs each.
-func newRecvRing(depth, maxSGE int) ring[recvWQE] {
-	r := newRing[recvWQE](depth)
-	backing := make([][]byte, len(r.buf)*maxSGE)
-	for i := range r.buf {
-		r.buf[i].sgl = backing[i*maxSGE : i*maxSGE : (i+1)*maxSGE]
-	}
-	return r
-}
-
 // SRQ is a shared receive queue: RC QPs created with it take their receive
 // WQEs from it (IPoIB connected mode).
 type SRQ struct {
@@ -96,7 +86,7 @@ func (d *Device) NewSRQ(depth, maxSGE int) (*SRQ, error) {
 	if depth <= 0 || depth > maxQueueDepth || maxSGE <= 0 || maxSGE > maxSGEs {
 		return nil, newError("create_srq", unix.EINVAL, "depth or max SGE out of range")
 	}
-	return &SRQ{maxSGE: maxSGE, ring: newRecvRing(depth, maxSGE)}, nil
+	return &SRQ{maxSGE: maxSGE, ring: newRing[recvWQE](depth)}, nil
 }
 
 // PostRecv queues a receive WR. It returns ENOMEM when the SRQ is full and
