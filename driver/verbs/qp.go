@@ -161,7 +161,7 @@ func (d *Device) CreateQP(init QPInitAttr) (*QP, error) {
 	// A WQE's SGL is made by its first post and reused after: an SGL
 	// array for every slot of every queue would cost a large fabric
 	// more than its queues do.
-	qp.sq = newRing[sendWQE](init.MaxSend)
+	qp.sq = newLazyRing[sendWQE](init.MaxSend)
 	respSGE := init.MaxSGE
 	if init.SRQ != nil {
 		respSGE = max(respSGE, init.SRQ.maxSGE)

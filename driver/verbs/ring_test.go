@@ -5,11 +5,13 @@ import (
 )
 
 func TestRing(t *testing.T) {
-	for _, tt := range []struct{ depth, slots int }{{1, 2}, {3, 4}, {4, 8}, {7, 8}, {8, 16}} {
+	for _, tt := range []struct{ depth, slots int }{{1, 1}, {3, 4}, {4, 4}, {7, 8}, {8, 8}} {
 		r := newRing[int](tt.depth)
 		if len(r.buf) != tt.slots {
 			t.Errorf("depth %d: %d slots, want %d", tt.depth, len(r.buf), tt.slots)
 		}
+		// Start near 2^32 so that the free-running indices overflow.
+		r.prod, r.cons = ^uint32(0)-2, ^uint32(0)-2
 		// Fill and drain three times so the indices wrap.
 		next, want := 0, 0
 		for range 3 {
@@ -37,7 +39,7 @@ func TestRing(t *testing.T) {
 // order across each growth, even with the indices wrapped, and ends at
 // the size newRing would have made: full at exactly its depth.
 func TestLazyRing(t *testing.T) {
-	for _, tt := range []struct{ depth, start, slots int }{{3, 4, 4}, {15, 16, 16}, {16, 16, 32}, {100, 16, 128}, {4096, 16, 8192}} {
+	for _, tt := range []struct{ depth, start, slots int }{{3, 4, 4}, {15, 16, 16}, {16, 16, 16}, {17, 16, 32}, {100, 16, 128}, {4096, 16, 4096}} {
 		r := newLazyRing[int](tt.depth)
 		if len(r.buf) != tt.start {
 			t.Errorf("depth %d: starts with %d slots, want %d", tt.depth, len(r.buf), tt.start)
@@ -77,6 +79,42 @@ func TestLazyRing(t *testing.T) {
 		}
 		if want != next {
 			t.Errorf("depth %d: popped %d of %d", tt.depth, want, next)
+		}
+	}
+}
+
+// An index into a lazy ring stays valid when it grows: a cursor between
+// cons and prod still names the same entry, and one at prod is still at
+// prod (the send queue's requester cursor, req.next).
+func TestLazyRingCursors(t *testing.T) {
+	r := newLazyRing[int](100)
+	var mid, end uint32
+	next := 0
+	push := func() {
+		*r.producer() = next
+		r.advanceProducer()
+		next++
+	}
+	for range 10 { // wrap the indices first
+		push()
+		r.advanceConsumer()
+	}
+	for range 8 {
+		push()
+	}
+	mid = r.cons // then the fourth entry
+	for range 3 {
+		mid = r.next(mid)
+	}
+	want := *r.at(mid)
+	for len(r.buf) < 64 {
+		end = r.prod
+		push()
+		if *r.at(mid) != want {
+			t.Fatalf("after growing to %d slots the cursor names %d, want %d", len(r.buf), *r.at(mid), want)
+		}
+		if r.next(end) != r.prod {
+			t.Fatalf("a cursor at the last entry moved away from it: %d then prod %d", end, r.prod)
 		}
 	}
 }
