@@ -201,3 +201,44 @@ func TestMaddrIPv6Addresses(t *testing.T) {
 		}
 	}
 }
+
+// TestMaddrAfterRestart: a restarted driver registers each saved interface
+// with its saved MTU and brings up the ones that were up, so each lists
+// the groups it listed before: 224.0.0.1 on an interface up without an
+// IPv4 address, ff02::1 on one never up, nothing on one down below 1280.
+func TestMaddrAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	_, n := newTestDriver(t, st)
+	ib0 := mustLink(t, n, "ib0")
+	for _, name := range []string{"c1", "c2"} {
+		wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: name, ParentIndex: ib0.Index, Kind: "ipoib", PKey: ptr(uint16(0xffff))}), 0)
+	}
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "c1", Up: ptr(false)}), 0) // ib0 took it up
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "c2", MTU: ptr(uint32(1200))}), 0)
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib1", MTU: ptr(uint32(1000))}), 0)
+	snm := netip.AddrFrom16(header.SolicitedNodeAddr(n.byName["ib0"].linkLocal().As16())).String()
+	want := map[string]string{
+		"ib0": "link ff02::1\nlink 224.0.0.1\nlink " + snm + "\ninet 224.0.0.1\ninet6 " + snm + "\ninet6 ff02::1\ninet6 ff01::1",
+		"ib1": "",
+		"c1":  "inet6 ff02::1\ninet6 ff01::1",
+		"c2":  "link 224.0.0.1\ninet 224.0.0.1",
+	}
+	for dev, w := range want {
+		if got := maddrOf(t, n, dev); got != w {
+			t.Errorf("%s before the restart:\n%s\nwant\n%s", dev, got, w)
+		}
+	}
+	st.Close()
+
+	st = openStore(t, dir)
+	defer st.Close()
+	_, n = newTestDriver(t, st)
+	want["c1"] = "link ff02::1\ninet6 ff02::1\ninet6 ff01::1" // registered again, never up since
+	for dev, w := range want {
+		if got := maddrOf(t, n, dev); got != w {
+			t.Errorf("%s after the restart:\n%s\nwant\n%s", dev, got, w)
+		}
+	}
+}
