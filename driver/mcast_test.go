@@ -5,11 +5,13 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
@@ -240,5 +242,44 @@ func TestMaddrAfterRestart(t *testing.T) {
 		if got := maddrOf(t, n, dev); got != w {
 			t.Errorf("%s after the restart:\n%s\nwant\n%s", dev, got, w)
 		}
+	}
+}
+
+// TestMaddrKeptOnFailedSave: a change whose save fails leaves the
+// interface's groups, listed and joined, as they were.
+func TestMaddrKeptOnFailedSave(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		up   bool // ib0 up before the change
+		req  netlinkx.LinkRequest
+	}{
+		{"up", false, netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}},
+		{"down", true, netlinkx.LinkRequest{Name: "ib0", Up: ptr(false)}},
+		{"MTU 1200", true, netlinkx.LinkRequest{Name: "ib0", MTU: ptr(uint32(1200))}},
+		{"MTU 1200 down", false, netlinkx.LinkRequest{Name: "ib0", MTU: ptr(uint32(1200))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := &store.FaultFS{}
+			st, err := store.OpenOptions(t.TempDir(), store.Options{FS: fs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			d, err := New(Options{Store: st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := d.Node("node0")
+			wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(tc.up)}), 0)
+			maddr, joined := maddrOf(t, n, "ib0"), joinedOf(d)
+			fs.Inject(store.Fault{Op: store.OpWrite, Name: "journal.log", Err: syscall.ENOSPC})
+			wantErrno(t, n.SetLink(tc.req), unix.ENOSPC)
+			if got := maddrOf(t, n, "ib0"); got != maddr {
+				t.Errorf("maddr after the failed change:\n%s\nwant\n%s", got, maddr)
+			}
+			if got := joinedOf(d); got != joined {
+				t.Errorf("joined after the failed change %q, want %q", got, joined)
+			}
+		})
 	}
 }
