@@ -116,6 +116,9 @@ func TestMaddrMatchesIP(t *testing.T) {
 		if got := maddrShape(t, js); fmt.Sprint(got) != fmt.Sprint(c.want) {
 			t.Errorf("%s: ibctl %s: %q, want %q", c.name, c.dev, got, c.want)
 		}
+		if text, _, _ := e.run("maddr show dev " + c.dev); c.want == nil && (text != "" || js != "[]\n") {
+			t.Errorf("%s: ibctl %s: %q and %q, want nothing and []", c.name, c.dev, text, js)
+		}
 	}
 
 	ns := ipTestNetns(t, "maddr")
@@ -127,8 +130,12 @@ func TestMaddrMatchesIP(t *testing.T) {
 		}
 	}
 	for _, c := range cases {
-		if got := maddrShape(t, ipNetns(t, ns, "-j", "maddr", "show", "dev", c.veth)); fmt.Sprint(got) != fmt.Sprint(c.want) {
+		js := ipNetns(t, ns, "-j", "maddr", "show", "dev", c.veth)
+		if got := maddrShape(t, js); fmt.Sprint(got) != fmt.Sprint(c.want) {
 			t.Errorf("%s: ip %s: %q, want %q", c.name, c.veth, got, c.want)
+		}
+		if text := ipNetns(t, ns, "maddr", "show", "dev", c.veth); c.want == nil && (text != "" || js != "[]\n") {
+			t.Errorf("%s: ip %s: %q and %q, want nothing and []", c.name, c.veth, text, js)
 		}
 	}
 }
