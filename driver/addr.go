@@ -106,7 +106,18 @@ func (n *Node) AddAddr(a netlinkx.Addr) error {
 			delete(nd.brd, p)
 		}
 	}
-	return n.commitAddrs(nd, undo)
+	if err := n.persist(nd); err != nil {
+		undo()
+		return err
+	}
+	if ip.Is6() && nd.up {
+		// addrconf_add_dev → ipv6_find_idev: ipv6_mc_up puts ff02::1 on
+		// the dev_mc list of an interface that is up, before the
+		// address's solicited-node group
+		nd.mcAdd(allNodesLink)
+	}
+	nd.syncMcast()
+	return nil
 }
 
 // setBroadcast records the IPv4 broadcast address of p (none when brd is

@@ -38,6 +38,9 @@ func (nd *Netdev) addrconfReady() {
 		return
 	}
 	nd.v6Ready = true
+	// addrconf_dev_config → ipv6_find_idev: ipv6_mc_up puts ff02::1 back
+	// on the dev_mc list after a down.
+	nd.mcAdd(allNodesLink)
 	nd.node.ip.AddLinkLocal(nd.index, netip.PrefixFrom(nd.linkLocal(), 64))
 }
 
@@ -53,8 +56,12 @@ func (nd *Netdev) addrconfDown() {
 func (nd *Netdev) addrconfMTU(old uint32) {
 	switch {
 	case nd.mtu < header.IPv6MinMTU && (old >= header.IPv6MinMTU || nd.v6Ready):
+		// addrconf_ifdown destroys the inet6_dev with its groups
 		nd.addrconfDown()
+		nd.mcDel(allNodesLink)
 	case nd.mtu >= header.IPv6MinMTU && old < header.IPv6MinMTU:
+		// a new inet6_dev joins ff02::1, up or down (ipv6_add_dev)
+		nd.mcAdd(allNodesLink)
 		nd.addrconfReady()
 	default:
 		return

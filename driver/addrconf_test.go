@@ -120,7 +120,7 @@ func TestLinkLocalFollowsCarrier(t *testing.T) {
 }
 
 // Below the IPv6 minimum MTU an interface has no IPv6 (NETDEV_CHANGEMTU,
-// ipv6_add_dev).
+// ipv6_add_dev): of its groups only 224.0.0.1 (ip_mc_up) stays.
 func TestLinkLocalNeedsMTU1280(t *testing.T) {
 	_, n := newTestDriver(t, nil)
 	setUp(t, n, "ib0", true)
@@ -131,17 +131,35 @@ func TestLinkLocalNeedsMTU1280(t *testing.T) {
 		t.Fatalf("MTU 1279: %q", got)
 	}
 	wantErrno(t, n.AddAddr(netlinkx.Addr{Index: l.Index, Family: unix.AF_INET6, PrefixLen: 64, Local: netip.MustParseAddr("fd00::1").AsSlice()}), unix.EINVAL)
-	if ms, _ := n.Maddrs(); len(ms[0].Inet) != 0 {
-		t.Fatalf("IPv6 groups at MTU 1279: %v", ms[0].Inet)
+	if got := inetGroups(t, n, "ib0"); got != "224.0.0.1" {
+		t.Fatalf("groups at MTU 1279: %s", got)
 	}
 	wantErrno(t, n.SetMTU("ib0", 1280), 0)
 	if got := addrsOf(t, n, "ib0"); got != ll0 {
 		t.Fatalf("MTU 1280: %q", got)
 	}
 	// the link-local address's solicited-node group, ff02::1, ff01::1
-	if ms, _ := n.Maddrs(); len(ms[0].Inet) != 3 {
-		t.Fatalf("IPv6 groups at MTU 1280: %v", ms[0].Inet)
+	if got := inetGroups(t, n, "ib0"); got != "224.0.0.1 ff02::1:ff00:1001 ff02::1 ff01::1" {
+		t.Fatalf("groups at MTU 1280: %s", got)
 	}
+}
+
+// inetGroups lists dev's IPv4 and IPv6 groups as ip maddr does.
+func inetGroups(t *testing.T, n *Node, dev string) string {
+	t.Helper()
+	ms, err := n.Maddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range ms {
+		for _, g := range m.Inet {
+			if ip, ok := netip.AddrFromSlice(g); ok && m.Name == dev {
+				out = append(out, ip.String())
+			}
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // The automatic address is derived again at start, never restored: no

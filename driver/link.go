@@ -91,6 +91,8 @@ func (n *Node) change(devs []*Netdev, fn func() error) error {
 				nd.setCarrier(carrier && nd.joined)
 			}
 			nd.updateDataPath()
+			// the groups the change left or joined on the fabric
+			nd.syncMcast()
 		}
 	}
 	return err

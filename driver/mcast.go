@@ -14,12 +14,38 @@ import (
 	"github.com/ibctl/ibctl/sysfs"
 )
 
-// IPv4 multicast memberships (ipoib_set_mcast_list →
-// ipoib_mcast_restart_task): an interface with an IPv4 address is in the
-// all-hosts group 224.0.0.1, whose IPoIB address is 00:ff:ff:ff + the
-// mapped MGID; once the broadcast group is joined the driver joins every
-// such group as a full member (creating it with the broadcast group's
-// parameters) and attaches its QP.
+// Multicast memberships. The interface's dev_mc list holds the link
+// addresses of the groups its IP stacks are in, in the order dev_mc_add
+// appended them (mcList):
+//   - ff02::1, joined by ipv6_add_dev (net/ipv6/addrconf.c) when the
+//     interface registers, or its MTU rises back to 1280 or more; ff01::1,
+//     joined with it, has no link address (igmp6_group_added maps no group
+//     below link-local scope);
+//   - 224.0.0.1, joined by ip_mc_up (net/ipv4/igmp.c) at every up, whether
+//     or not the interface has an IPv4 address: its in_device exists from
+//     registration (inetdev_init) and stays when the last address goes;
+//   - the solicited-node group of each IPv6 address, as the address is
+//     added (addrconf_join_solict).
+//
+// Going down withdraws them all (ip_mc_down drops every IPv4 group and
+// leaves 224.0.0.1; ipv6_mc_down drops every IPv6 group from the device
+// but keeps the memberships, and addrconf_ifdown deletes the addresses
+// with their solicited-node groups); ff02::1 comes back when the link is
+// ready again (ipv6_mc_up from addrconf_dev_config), or when an IPv6
+// address is added while up (ipv6_find_idev), after 224.0.0.1.
+//
+// ipoib_set_mcast_list → ipoib_mcast_restart_task: once the broadcast
+// group is joined, the driver joins every group of the list as a full
+// member (creating it with the broadcast group's parameters) and attaches
+// its QP. A group's IPoIB address is 00:ff:ff:ff + the mapped MGID.
+
+// The groups of the device itself: all-hosts (IGMP_ALL_HOSTS) and the
+// all-nodes groups ipv6_add_dev joins.
+var (
+	allHosts      = netip.AddrFrom4([4]byte{224, 0, 0, 1})
+	allNodesLink  = netip.MustParseAddr("ff02::1")
+	allNodesIface = netip.MustParseAddr("ff01::1")
+)
 
 // mcEntry is one joined multicast group other than the broadcast group.
 type mcEntry struct {
@@ -28,14 +54,58 @@ type mcEntry struct {
 	created int64 // jiffies
 }
 
-// mcGroups is the interface's dev_mc list: the groups its addresses put
-// it in (inet.Stack.Groups), while it is up.
-func (nd *Netdev) mcGroups() []netip.Addr {
-	if !nd.up {
-		return nil
+// hasIPv6 reports whether the interface has an inet6_dev: an MTU of at
+// least 1280 (ipv6_add_dev).
+func (nd *Netdev) hasIPv6() bool { return nd.mtu >= header.IPv6MinMTU }
+
+// mcRegister is the dev_mc list of a newly registered interface: ff02::1
+// with IPv6.
+func (nd *Netdev) mcRegister() {
+	nd.mcList = nil
+	if nd.hasIPv6() {
+		nd.mcList = []netip.Addr{allNodesLink}
 	}
-	return nd.node.ip.Groups(nd.index)
 }
+
+// mcAdd appends g to the dev_mc list unless it is there. The list is
+// never changed in place: a rolled-back change restores it by copy.
+func (nd *Netdev) mcAdd(g netip.Addr) {
+	if !slices.Contains(nd.mcList, g) {
+		nd.mcList = append(slices.Clip(nd.mcList), g)
+	}
+}
+
+// mcDel removes g from the dev_mc list.
+func (nd *Netdev) mcDel(g netip.Addr) {
+	nd.mcList = slices.DeleteFunc(slices.Clone(nd.mcList), func(a netip.Addr) bool { return a == g })
+}
+
+// mcUp is ip_mc_up at NETDEV_UP: 224.0.0.1 joins the list.
+func (nd *Netdev) mcUp() { nd.mcAdd(allHosts) }
+
+// mcDown is ip_mc_down and ipv6_mc_down: nothing stays on the list.
+func (nd *Netdev) mcDown() { nd.mcList = nil }
+
+// syncSolicited brings the solicited-node groups of the dev_mc list in
+// line with the interface's IPv6 addresses (inet.Stack.Groups): the ones
+// no address needs leave, new ones are appended.
+func (nd *Netdev) syncSolicited() {
+	want := nd.node.ip.Groups(nd.index)
+	for _, g := range nd.mcList {
+		if isSolicitedNode(g) && !slices.Contains(want, g) {
+			nd.mcDel(g)
+		}
+	}
+	for _, g := range want {
+		nd.mcAdd(g)
+	}
+}
+
+// solicitedNodes is ff02::1:ff00:0/104.
+var solicitedNodes = netip.MustParsePrefix("ff02::1:ff00:0/104")
+
+// isSolicitedNode reports whether g is a solicited-node group.
+func isSolicitedNode(g netip.Addr) bool { return solicitedNodes.Contains(g) }
 
 func (nd *Netdev) mgidOf(g netip.Addr) [16]byte {
 	var b header.HWAddr
@@ -54,9 +124,10 @@ func (nd *Netdev) mgidOf(g netip.Addr) [16]byte {
 // group userspace joined directly; the emulation has no userspace SA
 // joins, so every group is joined as usual.
 func (nd *Netdev) syncMcast() {
+	nd.syncSolicited()
 	var groups []netip.Addr
 	if nd.joined && nd.dp != nil {
-		groups = nd.mcGroups()
+		groups = nd.mcList
 	}
 	want := map[[16]byte]bool{}
 	for _, g := range groups {
@@ -121,51 +192,30 @@ func (n *Node) Maddrs() ([]netlinkx.Maddr, error) {
 	return out, nil
 }
 
-// The all-nodes groups ipv6_add_dev joins (net/ipv6/addrconf.c).
-var (
-	allNodesLink  = netip.MustParseAddr("ff02::1")
-	allNodesIface = netip.MustParseAddr("ff01::1")
-)
-
-// maddr is what ip maddr lists of the interface, in the kernel's order.
-// The link addresses are the dev_mc list (/proc/net/dev_mcast) in the
-// order dev_mc_add appended them: ff02::1's, joined when the interface
-// registered with IPv6 (an MTU of at least 1280) and kept while it is
-// down, then 224.0.0.1's, joined at each up (ip_mc_up), then the
-// solicited-node groups'. ff01::1 has none: igmp6_group_added
-// (net/ipv6/mcast.c) maps no group below link-local scope. The IPv4
-// groups follow (/proc/net/igmp), then the IPv6 ones (/proc/net/igmp6),
-// each interface's newest first as ipv6_dev_mc_inc prepends them: the
-// solicited-node groups, ff02::1, then ff01::1 joined just before it.
+// maddr is what ip maddr lists of the interface, in the kernel's order:
+// the link addresses of the dev_mc list (/proc/net/dev_mcast) in list
+// order; then the IPv4 groups (/proc/net/igmp), 224.0.0.1 while up; then
+// the IPv6 ones (/proc/net/igmp6) while the interface has IPv6, newest
+// first as ipv6_dev_mc_inc prepends them: the solicited-node groups,
+// ff02::1, then ff01::1 joined just before it. ipv6_mc_down keeps these
+// memberships while the interface is down, without link addresses.
 func (nd *Netdev) maddr() netlinkx.Maddr {
 	m := netlinkx.Maddr{Index: nd.index, Name: nd.name}
-	hw := func(g netip.Addr) {
+	var snm []netip.Addr
+	for _, g := range nd.mcList {
 		a := header.MulticastAddr(nd.mgidOf(g))
 		m.Link = append(m.Link, append([]byte(nil), a[:]...))
-	}
-	v6 := nd.mtu >= header.IPv6MinMTU
-	var v4, snm []netip.Addr
-	for _, g := range nd.mcGroups() {
-		switch {
-		case g.Is4():
-			v4 = append(v4, g)
-		case g != allNodesLink:
+		if isSolicitedNode(g) {
 			snm = append(snm, g)
 		}
 	}
-	if v6 {
-		hw(allNodesLink)
+	if slices.Contains(nd.mcList, allHosts) {
+		m.Inet = append(m.Inet, allHosts.AsSlice())
 	}
-	for _, g := range append(v4, snm...) {
-		hw(g)
-	}
-	for _, g := range v4 {
-		m.Inet = append(m.Inet, g.AsSlice())
-	}
-	for _, g := range snm {
-		m.Inet = append(m.Inet, g.AsSlice())
-	}
-	if v6 {
+	if nd.hasIPv6() {
+		for _, g := range slices.Backward(snm) {
+			m.Inet = append(m.Inet, g.AsSlice())
+		}
 		m.Inet = append(m.Inet, allNodesLink.AsSlice(), allNodesIface.AsSlice())
 	}
 	return m

@@ -19,6 +19,7 @@ func (nd *Netdev) open() {
 	nd.up = true
 	nd.setCarrier(false)
 	nd.active = true
+	nd.mcUp()
 	if nd.parent != nil && !nd.parent.up {
 		nd.dbg("parent device %s is not up, so child device may be not functioning.", nd.parent.name)
 	}
@@ -39,6 +40,7 @@ func (nd *Netdev) stop() {
 	nd.setCarrier(false)
 	nd.leave()
 	nd.addrconfDown()
+	nd.mcDown()
 	if nd.parent == nil {
 		for _, c := range nd.node.childrenOf(nd) {
 			c.stop()

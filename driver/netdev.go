@@ -87,7 +87,8 @@ type Netdev struct {
 	joined         bool                 // full member of the broadcast group (not saved: rejoined on restore)
 	v6Ready        bool                 // IPv6 configured since the link became ready (IF_READY; addrconf.go)
 	mcCreated      int64                // jiffies when the broadcast group entry was created
-	mcast          map[[16]byte]mcEntry // joined IPv4 multicast groups besides the broadcast group
+	mcList         []netip.Addr         // the dev_mc list's groups in list order (mcast.go); never changed in place
+	mcast          map[[16]byte]mcEntry // joined multicast groups besides the broadcast group
 	dp             *ipoib.Endpoint      // the IPoIB endpoint while joined
 	nic            *inet.NIC            // dp attached to the IP stack
 	counters       *ipoib.Stats         // interface statistics, kept across endpoints
@@ -140,6 +141,7 @@ func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 		txQLen: uint32(2 * n.params.get("send_queue_size"))}
 	n.nextIndex++
 	n.nextQPN++
+	nd.mcRegister()
 	return nd
 }
 

@@ -322,6 +322,7 @@ func (n *stack) restore() error {
 	// come back as the link gets ready.
 	for _, nd := range ups {
 		nd.up, nd.active = true, true
+		nd.mcUp()
 		nd.join()
 	}
 	// Then the configured addresses, as if added again in the order they
@@ -504,6 +505,7 @@ func (nd *Netdev) load(r devRecord) {
 	nd.numTxQ, nd.rxUsecs, nd.rxFrames = r.NumTxQ, r.RxUsecs, r.RxFrames
 	nd.channels = r.Channels
 	nd.sendQ, nd.recvQ = r.SendQ, r.RecvQ
+	nd.mcRegister() // registered with the saved MTU
 	nd.txQLen = uint32(2 * nd.node.params.get("send_queue_size"))
 	if r.TxQLen != nil {
 		nd.txQLen = *r.TxQLen

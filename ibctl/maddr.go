@@ -68,12 +68,14 @@ func printMaddrs(w io.Writer, list []netlinkx.Maddr, g *Globals, dev string) err
 		}
 		found = true
 		if family != 0 {
-			// ip -4, -6 or -0 reads only that family's groups: an
-			// interface without any is not listed.
+			// ip -4, -6 or -0 reads only that family's groups
 			m = maddrOfFamily(m, family)
-			if len(m.Link) == 0 && len(m.Inet) == 0 {
-				continue
-			}
+		}
+		if len(m.Link) == 0 && len(m.Inet) == 0 {
+			// ip lists the entries of /proc/net/dev_mcast, igmp and
+			// igmp6: an interface without any is not listed (one down
+			// with an MTU below 1280, say)
+			continue
 		}
 		records = append(records, maddrPrinters(m, g.Oneline)...)
 	}
@@ -99,7 +101,8 @@ func maddrOfFamily(m netlinkx.Maddr, family uint8) netlinkx.Maddr {
 	return out
 }
 
-// maddrPrinters prints one interface as ip maddr show does: its
+// maddrPrinters prints one interface with at least one group as ip maddr
+// show does: its
 // link-layer groups, then IPv4, then IPv6 ones; in JSON the maddr array,
 // where a link-layer group is {"link": ADDR}. With oneline (ip -o) each
 // group is a record of its own, "INDEX:\tNAME\\\tFAMILY ADDR".
@@ -144,13 +147,6 @@ func maddrPrinters(m netlinkx.Maddr, oneline bool) []*Printer {
 			}
 			add(fam, ip.String())
 		}
-	}
-	if p == nil {
-		// an interface without groups: its line alone
-		p, addrs = NewPrinter(), []*Obj{}
-		p.Any("ifindex", "%d:\t", m.Index)
-		p.Any("ifname", "%s\n", m.Name)
-		records = append(records, p)
 	}
 	p.Any("maddr", "", addrs)
 	return records

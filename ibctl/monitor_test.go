@@ -164,10 +164,12 @@ func TestMonitor(t *testing.T) {
 			"[2026-12-07T16:49:58.123456] [PARTITION]partition 0x8001 ib_mtu 4096\n" +
 				"[2026-12-07T16:49:58.123456] [GROUP]group ff12:401b:8001:0:0:0:ffff:ffff mlid 0xc001 pkey 0x8001 member node0/1 full\n" +
 				"[2026-12-07T16:49:58.123456] [GROUP]group ff12:601b:8001:0:0:0:0:1 mlid 0xc002 pkey 0x8001 member node0/1 full\n" +
-				"[2026-12-07T16:49:58.123456] [GROUP]group ff12:601b:8001:0:0:1:ff00:1001 mlid 0xc003 pkey 0x8001 member node0/1 full\n" +
+				"[2026-12-07T16:49:58.123456] [GROUP]group ff12:401b:8001:0:0:0:0:1 mlid 0xc003 pkey 0x8001 member node0/1 full\n" +
+				"[2026-12-07T16:49:58.123456] [GROUP]group ff12:601b:8001:0:0:1:ff00:1001 mlid 0xc004 pkey 0x8001 member node0/1 full\n" +
+				"[2026-12-07T16:49:58.123456] [GROUP]Deleted group ff12:401b:8001:0:0:0:0:1 mlid 0xc003 pkey 0x8001 member node0/1 full\n" +
 				"[2026-12-07T16:49:58.123456] [GROUP]Deleted group ff12:401b:8001:0:0:0:ffff:ffff mlid 0xc001 pkey 0x8001 member node0/1 full\n" +
 				"[2026-12-07T16:49:58.123456] [GROUP]Deleted group ff12:601b:8001:0:0:0:0:1 mlid 0xc002 pkey 0x8001 member node0/1 full\n" +
-				"[2026-12-07T16:49:58.123456] [GROUP]Deleted group ff12:601b:8001:0:0:1:ff00:1001 mlid 0xc003 pkey 0x8001 member node0/1 full\n" +
+				"[2026-12-07T16:49:58.123456] [GROUP]Deleted group ff12:601b:8001:0:0:1:ff00:1001 mlid 0xc004 pkey 0x8001 member node0/1 full\n" +
 				"[2026-12-07T16:49:58.123456] [PARTITION]Deleted partition 0x8001 ib_mtu 4096\n"},
 		{"dev", "link add link ib0 name ib0.8001 type ipoib pkey 0x8001", "link dev ib0.8001", "link set ib0 mtu 1500;link set ib0.8001 mtu 1500",
 			"4: ib0.8001@ib0: <BROADCAST,MULTICAST,M-DOWN> mtu 1500 qdisc noop state DOWN group default \n" + monChild},

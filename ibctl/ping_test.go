@@ -418,7 +418,7 @@ func TestMaddrAndMulticastJoins(t *testing.T) {
 	// going down leaves every group
 	e.ok("link set ib0 down")
 	out, _, _ := e.run("sm groups")
-	if strings.Contains(out, "node0/1") || !strings.Contains(out, "ff12:401b:ffff:0:0:0:0:1        0xc004  0xffff  0x00000b1b  2048    100   node1/1:full\n") {
+	if strings.Contains(out, "node0/1") || !strings.Contains(out, "ff12:401b:ffff:0:0:0:0:1        0xc002  0xffff  0x00000b1b  2048    100   node1/1:full\n") {
 		t.Fatalf("node0 still in a group after down:\n%s", out)
 	}
 }

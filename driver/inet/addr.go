@@ -266,27 +266,18 @@ func (s *Stack) HasIPv4(index int32) bool {
 	return ok
 }
 
-// allHosts is 224.0.0.1.
-var allHosts = netip.AddrFrom4([4]byte{224, 0, 0, 1})
-
-// Groups lists the multicast groups the interface's addresses put it in,
-// as its dev_mc list holds them: the all-hosts group with an IPv4
-// address; with IPv6, all-nodes and the solicited-node group of each
-// address.
+// Groups lists the multicast groups the interface's addresses put it in:
+// the solicited-node group of each IPv6 address (addrconf_join_solict),
+// once each, in address order. An address of either family puts it in
+// no other group: 224.0.0.1 (ip_mc_up), ff02::1 and ff01::1
+// (ipv6_add_dev) are the interface's own, joined whether or not it has
+// addresses, and are for its link to keep.
 func (s *Stack) Groups(index int32) []netip.Addr {
 	var out []netip.Addr
-	if s.HasIPv4(index) {
-		out = append(out, allHosts)
-	}
-	if v6 := s.v6Addrs(index); len(v6) > 0 {
-		out = append(out, allNodes)
-		seen := map[netip.Addr]bool{}
-		for _, a := range v6 {
-			snm := netip.AddrFrom16(header.SolicitedNodeAddr(a.As16()))
-			if !seen[snm] {
-				seen[snm] = true
-				out = append(out, snm)
-			}
+	for _, a := range s.v6Addrs(index) {
+		snm := netip.AddrFrom16(header.SolicitedNodeAddr(a.As16()))
+		if !slices.Contains(out, snm) {
+			out = append(out, snm)
 		}
 	}
 	return out

@@ -12,9 +12,6 @@ import (
 // (sent after a send-only join), ICMPv6 echo, "packet too big" for
 // oversize packets, and fragmentation (frag6.go).
 
-// allNodes is ff02::1.
-var allNodes = netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 1})
-
 // v6Addrs returns the interface's IPv6 addresses.
 func (s *Stack) v6Addrs(index int32) []netip.Addr {
 	s.mu.Lock()
