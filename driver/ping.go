@@ -15,12 +15,18 @@ import (
 // route by the interfaces' subnets (or the given device), resolve the
 // neighbour, send over the interface's endpoint and wait for the reply
 // (inet.Stack.Echo). It holds the driver lock only to pick the route.
+// r.Connect picks the route alone, as connect(2) on ping's socket does;
+// r.Cancel ends the waits of the requests of r.Ident to r.Dst.
 func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 	dst, ok := netip.AddrFromSlice(r.Dst)
 	if !ok {
 		return netlinkx.PingReply{}, errorf("ping", "", unix.EAFNOSUPPORT, "")
 	}
 	dst = dst.Unmap()
+	if r.Cancel {
+		n.ip.CancelEchoes(r.Ident, dst)
+		return netlinkx.PingReply{}, nil
+	}
 	if dst.Is6() && dst.IsLinkLocalUnicast() && r.Dev == "" {
 		// ip6_datagram_connect: a link-local destination needs an
 		// interface
@@ -32,6 +38,9 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 		return netlinkx.PingReply{}, err
 	}
 	reply := netlinkx.PingReply{Src: rt.src.AsSlice(), MTU: rt.mtu}
+	if r.Connect {
+		return reply, nil
+	}
 	if n.ip.Owns(rt.index, dst) {
 		// Local delivery goes through loopback, not the HCA.
 		reply.Status, reply.TTL, reply.Bytes, reply.From = netlinkx.PingReplied, 64, r.Size+8, dst.AsSlice()
@@ -55,6 +64,8 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 		reply.MTU = res.MTU
 	case inet.EchoReplied:
 		reply.TTL, reply.Bytes, reply.RTTNs = res.TTL, uint32(res.Bytes), uint64(res.RTT)
+	case inet.EchoUnreachable:
+		reply.Together = uint32(res.Together)
 	}
 	if res.From.IsValid() {
 		reply.From = res.From.AsSlice()

@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"net/netip"
+	"runtime"
 
 	"github.com/ibctl/ibctl/driver/header"
 	"testing"
@@ -67,10 +68,20 @@ func TestPingBetweenNodes(t *testing.T) {
 	if s := mustLink(t, n0, "ib0").Stats; s.TxPackets != 3 {
 		t.Fatalf("tx after second ping = %d", s.TxPackets)
 	}
-	// nobody owns 10.0.0.9
+	// nobody owns 10.0.0.9: 300 ms is before the entry fails (3 s), so
+	// the request has no answer yet
 	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 9}, Size: 56, Ident: 7, Seq: 3, TimeoutMs: 300})
-	if err != nil || rep.Status != netlinkx.PingUnreachable {
-		t.Fatalf("unreachable = %+v, %v", rep, err)
+	if err != nil || rep.Status != netlinkx.PingTimeout {
+		t.Fatalf("unresolved = %+v, %v", rep, err)
+	}
+	// connect alone: the route's source and MTU, nothing sent
+	tx := mustLink(t, n0, "ib0").Stats.TxPackets
+	rep, err = n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 56, Connect: true})
+	if err != nil || string(rep.Src) != string([]byte{10, 0, 0, 1}) || rep.MTU != 2044 || rep.From != nil {
+		t.Fatalf("connect = %+v, %v", rep, err)
+	}
+	if d := mustLink(t, n0, "ib0").Stats.TxPackets - tx; d != 0 {
+		t.Fatalf("connect sent %d packets", d)
 	}
 	// larger than the MTU: refused with DF (-M do), fragmented and
 	// reassembled both ways otherwise
@@ -111,7 +122,7 @@ func TestPartitionsIsolate(t *testing.T) {
 	addAddr(t, n0, "a", "10.1.0.1/24")
 	addAddr(t, n1, "b", "10.1.0.2/24")
 	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 1, 0, 2}, Size: 56, Seq: 1, TimeoutMs: 300})
-	if err != nil || rep.Status != netlinkx.PingUnreachable {
+	if err != nil || rep.Status != netlinkx.PingTimeout {
 		t.Fatalf("across partitions = %+v, %v", rep, err)
 	}
 	if s := mustLink(t, n1, "b").Stats; s.RxPackets != 0 {
@@ -413,5 +424,42 @@ func TestPingSourceWithInterface(t *testing.T) {
 	rep, err := n0.Ping(netlinkx.PingRequest{Dev: "ib0", Dst: []byte{10, 0, 0, 2}, Size: 56, Ident: 9, Seq: 2, TimeoutMs: 10000})
 	if err != nil || rep.Status != netlinkx.PingReplied {
 		t.Fatalf("ping -I ib0 10.0.0.2: %+v %v", rep, err)
+	}
+}
+
+// A cancel ends the requests of a ping still waiting on a neighbour that
+// does not answer, before the entry fails, as ping's exit closing its
+// socket leaves nobody to wait for them.
+func TestPingCancel(t *testing.T) {
+	_, n0 := newTestDriver(t, nil)
+	wantErrno(t, n0.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	addAddr(t, n0, "ib0", "10.0.0.1/24")
+	nobody := []byte{10, 0, 0, 9}
+	type result struct {
+		rep netlinkx.PingReply
+		err error
+	}
+	results := make(chan result, 1)
+	go func() {
+		rep, err := n0.Ping(netlinkx.PingRequest{Dst: nobody, Size: 56, Ident: 7, Seq: 1, TimeoutMs: 60000})
+		results <- result{rep, err}
+	}()
+	// the request waits on the entry once it shows: both are made
+	// under the stack's lock
+	for {
+		neighs, err := n0.Neighs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(neighs) == 1 {
+			break
+		}
+		runtime.Gosched()
+	}
+	if _, err := n0.Ping(netlinkx.PingRequest{Dst: nobody, Ident: 7, Cancel: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-results; r.err != nil || r.rep.Status != netlinkx.PingTimeout {
+		t.Fatalf("after the cancel: %+v %v, want a timeout", r.rep, r.err)
 	}
 }

@@ -126,7 +126,7 @@ func TestParseEthtoolCmd(t *testing.T) {
 }
 
 func TestParsePingCmd(t *testing.T) {
-	def := PingOptions{Size: 56, Interval: 1, Wait: 1, PMTU: "want"}
+	def := PingOptions{Size: 56, Interval: 1, Wait: 10, PMTU: "want"}
 	with := func(fn func(o *PingOptions)) PingOptions {
 		o := def
 		fn(&o)

@@ -130,7 +130,7 @@ func pingTraffic(e *env) {
 	e.ok("link set ib0 up", "-n node1 link set ib0 up")
 	e.addAddr("node0", "ib0", "10.0.0.1/24")
 	e.addAddr("node1", "ib0", "10.0.0.2/24")
-	e.ok("ping -c 2 -i 0 10.0.0.2")
+	e.ok("ping -c 2 -i 0.2 10.0.0.2")
 }
 
 func TestLinkShowStats(t *testing.T) {
@@ -244,7 +244,7 @@ func TestLinkStatsJSONMatchesText(t *testing.T) {
 	pingTraffic(e)
 	// Traffic the other way too, and ARP requests nobody answers, so
 	// that RX and TX differ.
-	e.ok("-n node1 ping -c 3 -i 0 -s 1000 10.0.0.1")
+	e.ok("-n node1 ping -c 3 -i 0.2 -s 1000 10.0.0.1")
 	e.run("ping -c 1 -W 0.3 10.0.0.9")
 	for _, flags := range []string{"-s", "-s -s"} {
 		text, errs, st := e.run("link show " + flags)

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,6 +110,16 @@ cannot reassemble within its reassembly time (30 s for IPv4, 60 s for IPv6) is a
 with ICMP time exceeded, which ping reports if it still waits for that reply (-W). A
 link-local IPv6 ADDRESS needs the interface: -I DEV, or ADDRESS%DEV.
 
+A request goes every -i SEC seconds without waiting for the answer to the last one
+(with -i 0, as soon as nothing is in flight, or 10 ms after the last). A neighbour that
+never answers holds the requests sent to it until its third solicitation goes
+unanswered, about 3 s after the first request: each then gets "Destination Host
+Unreachable" (IPv4) or "Destination unreachable: Address unreachable" (IPv6), counted
+as an error. After COUNT requests, ping waits for the answers: twice the longest round
+trip (at least the interval) once a reply came, else -W SEC (10 by default), then
+stops. The statistics end with "pipe N" when N requests were out at once, as ping
+counts them: replies and, for IPv4, ICMP errors.
+
 -w DEADLINE stops ping after DEADLINE seconds however many requests were sent; with
 -c COUNT it stops as soon as COUNT replies came, sending more requests until then, and
 exits with 1 when fewer than COUNT replies came by the deadline. -q prints the first
@@ -147,7 +158,7 @@ refused.`,
 	_ = cmd.RegisterFlagCompletionFunc("interface", completeLinks(f))
 	fl.IntVarP(&o.Size, "size", "s", 56, "ICMP data bytes")
 	fl.Float64VarP(&o.Interval, "interval", "i", 1, "seconds between requests")
-	fl.Float64VarP(&o.Wait, "timeout", "W", 1, "seconds to wait for each reply")
+	fl.Float64VarP(&o.Wait, "timeout", "W", 10, "seconds to wait for the answers once the last request is sent, when no reply came")
 	fl.StringVarP(&o.PMTU, "pmtudisc", "M", "want", "path MTU discovery: do (set DF, refuse larger), want (fragment larger) or dont (never DF)")
 	_ = cmd.RegisterFlagCompletionFunc("pmtudisc", cobra.FixedCompletions([]string{"do", "dont", "want"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -182,6 +193,94 @@ func (o *PingOptions) parse() error {
 	return nil
 }
 
+// pingMaxWait bounds how long the driver waits for the answer to one
+// request when neither -W nor -w asks for longer: the emulated stack
+// answers nothing later than its reassembly timers (30 s, 60 s).
+const pingMaxWait = 65 * time.Second
+
+// pingMinInterval is iputils' MININTERVAL: with -i 0 a request goes when
+// nothing is in flight, or 10 ms after the last one.
+const pingMinInterval = 10 * time.Millisecond
+
+// pingAnswer is what came back for one request.
+type pingAnswer struct {
+	seq  int
+	rep  netlinkx.PingReply
+	err  error
+	conn *netlinkx.Client
+}
+
+// pinger sends echo requests, each on a connection of its own so that
+// they overlap as a ping socket's do (the server answers one
+// connection's requests in order), and hands the answers over in the
+// order they come.
+type pinger struct {
+	main    *netlinkx.Client
+	idle    []*netlinkx.Client
+	all     []*netlinkx.Client
+	answers chan pingAnswer
+	done    chan struct{}
+}
+
+// send starts request r on an idle connection, or a new one.
+func (p *pinger) send(seq int, r netlinkx.PingRequest) error {
+	var conn *netlinkx.Client
+	if n := len(p.idle); n > 0 {
+		conn, p.idle = p.idle[n-1], p.idle[:n-1]
+	} else {
+		c, err := p.main.Clone()
+		if err != nil {
+			return err
+		}
+		conn = c
+		p.all = append(p.all, c)
+	}
+	go func() {
+		rep, err := conn.Ping(r)
+		select {
+		case p.answers <- pingAnswer{seq: seq, rep: rep, err: err, conn: conn}:
+		case <-p.done:
+		}
+	}()
+	return nil
+}
+
+// close abandons the requests still out: the driver ends their waits
+// (as closing ping's socket leaves nobody to answer), and the
+// connections are closed.
+func (p *pinger) close(r netlinkx.PingRequest) {
+	r.Cancel = true
+	_, _ = p.main.Ping(r) // the stragglers end at their timeout anyway
+	close(p.done)
+	for _, c := range p.all {
+		c.Close()
+	}
+}
+
+// pingStats are iputils' counters.
+type pingStats struct {
+	sent, received, errs int
+	acked                int // the highest sequence answered (rts->acked)
+	pipe                 int // the most requests out at once, as acknowledge() sees it
+	rtts                 []int64
+	tmax                 int64 // µs
+}
+
+// acknowledge is iputils' acknowledge(): an answer to seq, a reply or
+// (IPv4 only) an ICMP error, tells how many requests were out.
+func (s *pingStats) acknowledge(seq int) {
+	if d := s.sent - seq + 1; d > s.pipe {
+		s.pipe = d
+	}
+	if seq > s.acked {
+		s.acked = seq
+	}
+}
+
+// inFlight is iputils' in_flight(): requests sent after the last one
+// answered.
+func (s *pingStats) inFlight() int { return s.sent - s.acked }
+
 func pingRun(o *PingOptions) error {
 	dst := o.Addr
 	c, err := o.F.client()
@@ -204,36 +303,39 @@ func pingRun(o *PingOptions) error {
 		return addrString(a)
 	}
 	w := o.F.IO.Out
-	// ping prints its banner once the socket is connected, i.e. after a
-	// route was found: the first answer from the driver tells. With -I
-	// it names the source address and the interface.
-	bannerDone := false
-	banner := func(src []byte) {
-		if bannerDone {
-			return
+	req := netlinkx.PingRequest{Dev: dev, Dst: dst.AsSlice(), Size: uint32(o.Size), Ident: uint16(os.Getpid()),
+		PMTUDisc: pmtuModes()[o.PMTU]}
+	// ping connects its socket first (the route), then prints its
+	// banner; with -I it names the source address and the interface.
+	conn := req
+	conn.Connect = true
+	rep, err := c.Ping(conn)
+	if err != nil {
+		switch e, _ := Errno(err); e {
+		case unix.ENETUNREACH:
+			return &UsageError{Msg: "ping: connect: Network is unreachable"}
+		case unix.EINVAL:
+			// a link-local destination without an interface
+			return &UsageError{Msg: "ping: connect: Invalid argument"}
 		}
-		bannerDone = true
-		if dst.Is4() {
-			fmt.Fprintf(w, "PING %s (%s) ", o.Dst, dst)
-		} else {
-			fmt.Fprintf(w, "PING %s(%s) ", o.Dst, dst)
-		}
-		if o.Dev != "" {
-			fmt.Fprintf(w, "from %s %s: ", pr(src), o.Dev)
-		}
-		if dst.Is4() {
-			fmt.Fprintf(w, "%d(%d) bytes of data.\n", o.Size, o.Size+28)
-		} else {
-			fmt.Fprintf(w, "%d data bytes\n", o.Size)
-		}
+		return opError("ping", err)
 	}
-	ident := uint16(os.Getpid())
-	var sent, received, errs int
-	var rtts []int64 // µs, as iputils' triptime
-	// The time printed is from the first request to the last one sent
-	// (iputils: cur_time - start_time), not to the end of the wait.
-	start := time.Now()
-	lastSent := start
+	if dst.Is4() {
+		fmt.Fprintf(w, "PING %s (%s) ", o.Dst, dst)
+	} else {
+		fmt.Fprintf(w, "PING %s(%s) ", o.Dst, dst)
+	}
+	if o.Dev != "" {
+		fmt.Fprintf(w, "from %s %s: ", pr(rep.Src), o.Dev)
+	}
+	if dst.Is4() {
+		fmt.Fprintf(w, "%d(%d) bytes of data.\n", o.Size, o.Size+28)
+	} else {
+		fmt.Fprintf(w, "%d data bytes\n", o.Size)
+	}
+
+	interval := time.Duration(o.Interval * float64(time.Second))
+	linger := time.Duration(o.Wait * float64(time.Second))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	// -w arms a timer when ping starts (iputils' setitimer in setup());
@@ -243,71 +345,63 @@ func pingRun(o *PingOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(o.Deadline)*time.Second)
 		defer cancel()
 	}
+	p := &pinger{main: c, answers: make(chan pingAnswer), done: make(chan struct{})}
+	defer p.close(req)
 	// pw and pe get the lines about each request, which -q leaves out.
 	pw, pe := w, o.F.IO.ErrOut
 	if o.Quiet {
 		pw, pe = io.Discard, io.Discard
 	}
-	for seq := 1; ; seq++ {
-		// iputils' exit conditions (main_loop, pinger): without a
-		// deadline, COUNT requests; with one, COUNT replies or errors,
-		// or the first error.
-		if o.Deadline == 0 && o.Count > 0 && seq > o.Count {
-			break
-		}
-		if o.Deadline > 0 && (o.Count > 0 && received+errs >= o.Count || errs > 0) {
-			break
-		}
-		if seq > 1 && o.Interval > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Duration(o.Interval * float64(time.Second))):
+	var st pingStats
+	// The time printed is from the start to the last request sent
+	// (iputils: cur_time - start_time), not to the end of the wait.
+	start := time.Now()
+	lastSent := start
+	var exitAt <-chan time.Time // iputils' __schedule_exit timer
+	exitArmed := false
+	var held []pingAnswer
+	// answer prints one answer as iputils does when it reads it.
+	var answer func(a pingAnswer) error
+	// release answers the held batch, in order.
+	release := func() error {
+		slices.SortFunc(held, func(a, b pingAnswer) int { return a.seq - b.seq })
+		for _, a := range held {
+			if err := answer(a); err != nil {
+				return err
 			}
 		}
-		if ctx.Err() != nil {
-			break
-		}
-		lastSent = time.Now()
-		if seq == 1 {
-			start = lastSent
-		}
-		// A reply is waited for -W seconds, and never past the deadline.
-		timeoutMs := uint32(o.Wait * 1000)
-		if dl, ok := ctx.Deadline(); ok {
-			timeoutMs = uint32(max(1, min(int64(timeoutMs), time.Until(dl).Milliseconds())))
-		}
-		rep, err := c.Ping(netlinkx.PingRequest{Dev: dev, Dst: dst.AsSlice(), Size: uint32(o.Size), Ident: ident,
-			Seq: uint16(seq), TimeoutMs: timeoutMs, PMTUDisc: pmtuModes()[o.PMTU]})
-		if e, ok := Errno(err); ok && bannerDone {
+		held = held[:0]
+		return nil
+	}
+	answer = func(a pingAnswer) error {
+		p.idle = append(p.idle, a.conn)
+		if e, ok := Errno(a.err); ok {
 			// A send that fails once ping runs (the route or the link
 			// went away) is a hard local error of that packet alone:
 			// iputils' pinger counts it as sent, reports it with
 			// perror("ping: sendmsg") and goes on.
-			sent++
 			fmt.Fprintf(pe, "ping: sendmsg: %s\n", Strerror(e))
-			continue
+			return nil
 		}
-		if err != nil {
-			switch e, _ := Errno(err); e {
-			case unix.ENETUNREACH:
-				return &UsageError{Msg: "ping: connect: Network is unreachable"}
-			case unix.EINVAL:
-				// a link-local destination without an interface
-				return &UsageError{Msg: "ping: connect: Invalid argument"}
-			}
-			return opError("ping", err)
+		if a.err != nil {
+			return opError("ping", a.err)
 		}
-		banner(rep.Src)
-		sent++
+		rep, seq := a.rep, a.seq
 		switch rep.Status {
 		case netlinkx.PingReplied:
-			received++
+			st.received++
+			st.acknowledge(seq)
 			us := int64(rep.RTTNs / 1000)
-			rtts = append(rtts, us)
+			st.rtts = append(st.rtts, us)
+			st.tmax = max(st.tmax, us)
 			fmt.Fprintf(pw, "%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms\n", rep.Bytes, pr(rep.From), seq, rep.TTL, rttString(us))
 		case netlinkx.PingUnreachable:
-			errs++
+			// The kernel's host unreachable, read from the error
+			// queue: ping acknowledges it for IPv4 (ping.c), not for
+			// IPv6 (ping6_common.c).
+			st.errs++
 			if dst.Is4() {
+				st.acknowledge(seq)
 				fmt.Fprintf(pw, "From %s icmp_seq=%d Destination Host Unreachable\n", pr(rep.Src), seq)
 			} else {
 				fmt.Fprintf(pw, "From %s icmp_seq=%d Destination unreachable: Address unreachable\n", pr(rep.Src), seq)
@@ -315,7 +409,7 @@ func pingRun(o *PingOptions) error {
 		case netlinkx.PingTooLong:
 			// EMSGSIZE from sendmsg, which iputils reports with
 			// error(3) on stderr; ping and ping6 word it differently.
-			errs++
+			st.errs++
 			if dst.Is4() {
 				fmt.Fprintf(pe, "ping: local error: message too long, mtu=%d\n", rep.MTU)
 			} else {
@@ -324,37 +418,155 @@ func pingRun(o *PingOptions) error {
 		case netlinkx.PingReasmTimeout:
 			// the peer's reassembly timer ran out: iputils' pr_icmph
 			// (ping.c) and print_icmp (ping6_common.c)
-			errs++
+			st.errs++
 			if dst.Is4() {
+				st.acknowledge(seq)
 				fmt.Fprintf(pw, "From %s icmp_seq=%d Frag reassembly time exceeded\n", pr(rep.From), seq)
 			} else {
 				fmt.Fprintf(pw, "From %s icmp_seq=%d Time exceeded: Defragmentation failure\n", pr(rep.From), seq)
 			}
 		case netlinkx.PingFragNeeded:
-			errs++
+			st.errs++
 			if dst.Is4() {
+				st.acknowledge(seq)
 				fmt.Fprintf(pw, "From %s icmp_seq=%d Frag needed and DF set (mtu = %d)\n", pr(rep.From), seq, rep.MTU)
 			} else {
 				fmt.Fprintf(pw, "From %s icmp_seq=%d Packet too big: mtu=%d\n", pr(rep.From), seq, rep.MTU)
 			}
 		}
+		return nil
+	}
+	// Requests that failed together with their neighbour entry come
+	// back on their own connections in any order; the kernel queues
+	// their errors in a row and ping reads them so: held keeps them
+	// until the last of the batch (Together) came, then they go in
+	// order, before the exit checks.
+	out := 0 // requests not answered yet
+	take := func(a pingAnswer) error {
+		out--
+		if a.err == nil && a.rep.Status == netlinkx.PingUnreachable && a.rep.Together > 1 {
+			held = append(held, a)
+			if len(held) < int(a.rep.Together) && out > 0 {
+				return nil
+			}
+		} else if err := answer(a); err != nil {
+			return err
+		}
+		return release()
+	}
+	nextSend := start
+	var sendTimer *time.Timer
+loop:
+	for {
+		// iputils' main_loop: exit on an interrupt or the timers, on
+		// COUNT replies and errors, and, with a deadline, on the
+		// first error.
+		if ctx.Err() != nil {
+			break
+		}
+		if o.Count > 0 && st.received+st.errs >= o.Count || o.Deadline > 0 && st.errs > 0 {
+			break
+		}
+		// pinger: without a deadline, COUNT requests; with one, until
+		// one of the exits above.
+		more := o.Count == 0 || st.sent < o.Count || o.Deadline > 0
+		var sendAt <-chan time.Time
+		if more {
+			now := time.Now()
+			due := !now.Before(nextSend)
+			if interval == 0 && st.sent > 0 {
+				// -i 0: as soon as nothing is in flight, else
+				// every MININTERVAL
+				due = st.inFlight() == 0 || now.Sub(lastSent) >= pingMinInterval
+				nextSend = lastSent.Add(pingMinInterval)
+			}
+			if due {
+				st.sent++
+				lastSent = now
+				nextSend = now.Add(interval)
+				r := req
+				r.Seq = uint16(st.sent)
+				r.TimeoutMs = uint32(max(linger, pingMaxWait).Milliseconds())
+				if dl, ok := ctx.Deadline(); ok {
+					r.TimeoutMs = uint32(max(1, min(int64(r.TimeoutMs), time.Until(dl).Milliseconds())))
+				}
+				if err := p.send(st.sent, r); err != nil {
+					return opError("ping", err)
+				}
+				out++
+				continue
+			}
+			sendTimer = time.NewTimer(time.Until(nextSend))
+			sendAt = sendTimer.C
+		} else if !exitArmed {
+			// __schedule_exit, once the last request is out: wait
+			// twice the longest round trip (at least the interval)
+			// when a reply came, else the linger time.
+			exitArmed = true
+			wait := linger
+			if st.received > 0 {
+				wait = max(2*time.Duration(st.tmax)*time.Microsecond, interval)
+			}
+			exitTimer := time.NewTimer(wait)
+			defer exitTimer.Stop()
+			exitAt = exitTimer.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-exitAt:
+			// as SIGALRM: the loop ends
+			break loop
+		case <-sendAt:
+		case a := <-p.answers:
+			if err := take(a); err != nil {
+				return err
+			}
+			// what else came meanwhile is read before the exit checks,
+			// as iputils drains its socket
+			for drained := false; !drained; {
+				select {
+				case a := <-p.answers:
+					if err := take(a); err != nil {
+						return err
+					}
+				default:
+					drained = true
+				}
+			}
+		}
+		if sendTimer != nil {
+			sendTimer.Stop()
+			sendTimer = nil
+		}
+	}
+	// a batch cut short by the end still came before it
+	if err := release(); err != nil {
+		return err
 	}
 	elapsed := (lastSent.Sub(start) + time.Millisecond/2).Milliseconds()
 	fmt.Fprintf(w, "\n--- %s ping statistics ---\n", o.Dst)
 	errText := ""
-	if errs > 0 {
-		errText = fmt.Sprintf(", +%d errors", errs)
+	if st.errs > 0 {
+		errText = fmt.Sprintf(", +%d errors", st.errs)
 	}
-	fmt.Fprintf(w, "%d packets transmitted, %d received%s", sent, received, errText)
-	if sent > 0 { // iputils prints loss and time only once something was sent
-		fmt.Fprintf(w, ", %s%% packet loss, time %dms", lossPercent(sent, received), elapsed)
+	fmt.Fprintf(w, "%d packets transmitted, %d received%s", st.sent, st.received, errText)
+	if st.sent > 0 { // iputils prints loss and time only once something was sent
+		fmt.Fprintf(w, ", %s%% packet loss, time %dms", lossPercent(st.sent, st.received), elapsed)
 	}
 	fmt.Fprintln(w)
-	if received > 0 {
-		fmt.Fprintf(w, "rtt min/avg/max/mdev = %s ms\n", rttSummary(rtts))
+	// the last line: the round trips, the pipe, or nothing, and its
+	// newline either way
+	comma := ""
+	if st.received > 0 {
+		fmt.Fprintf(w, "rtt min/avg/max/mdev = %s ms", rttSummary(st.rtts))
+		comma = ", "
 	}
+	if st.pipe > 1 {
+		fmt.Fprintf(w, "%spipe %d", comma, st.pipe)
+	}
+	fmt.Fprintln(w)
 	// iputils: return !nreceived || (deadline && nreceived < npackets)
-	if received == 0 || o.Deadline > 0 && received < o.Count {
+	if st.received == 0 || o.Deadline > 0 && st.received < o.Count {
 		return &SilentError{Status: ExitFailure}
 	}
 	return nil

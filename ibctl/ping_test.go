@@ -46,17 +46,17 @@ func TestPing(t *testing.T) {
 		cmd, stdout, stderr string
 		status              int
 	}{
-		{"ping -c 2 -i 0 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n" +
+		{"ping -c 2 -i 0.2 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n" +
 			"64 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=X\n64 bytes from 10.0.0.2: icmp_seq=2 ttl=64 time=X\n\n" +
 			"--- 10.0.0.2 ping statistics ---\n2 packets transmitted, 2 received, 0% packet loss, X\nrtt min/avg/max/mdev X\n", "", 0},
-		{"ping -c 1 -W 0.3 10.0.0.9", "PING 10.0.0.9 (10.0.0.9) 56(84) bytes of data.\n" +
-			"From 10.0.0.1 icmp_seq=1 Destination Host Unreachable\n\n" +
-			"--- 10.0.0.9 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n", "", 1},
+		// the linger time ends ping before the neighbour fails (3 s)
+		{"ping -c 1 -W 0.3 10.0.0.9", "PING 10.0.0.9 (10.0.0.9) 56(84) bytes of data.\n\n" +
+			"--- 10.0.0.9 ping statistics ---\n1 packets transmitted, 0 received, 100% packet loss, X\n\n", "", 1},
 		{"ping -c 1 -s 4000 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n" +
 			"4008 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=X\n\n" +
 			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 1 received, 0% packet loss, X\nrtt min/avg/max/mdev X\n", "", 0},
 		{"ping -c 1 -s 4000 -M do 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n\n" +
-			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n",
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n\n",
 			"ping: local error: message too long, mtu=2044\n", 1},
 		{"ping -c 1 -s 65508 10.0.0.2", "", "ibctl: ping: invalid argument: '65508': out of range: 0 <= value <= 65507\n", 2},
 		{"ping -c 1 192.0.2.1", "", "ibctl: ping: connect: Network is unreachable\n", 2},
@@ -114,18 +114,18 @@ func TestPingQuietDeadline(t *testing.T) {
 		cmd, stdout, stderr string
 		status              int
 	}{
-		{"ping -q -c 2 -i 0 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 0},
+		{"ping -q -c 2 -i 0.2 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 0},
 		{"ping -q -c 1 -s 4000 -M do 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n\n" +
-			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n", "", 1},
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n\n", "", 1},
 		// -w with -c: COUNT replies end it before the deadline
-		{"ping -q -w 5 -c 2 -i 0 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 0},
+		{"ping -q -w 5 -c 2 -i 0.2 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 0},
 		// the deadline ends it: two requests at 0 and 0.6 s, the third
 		// would go at 1.2 s; fewer replies than COUNT is status 1
 		{"ping -q -w 1 -c 3 -i 0.6 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 1},
 		{"ping -q -w 1 -i 0.6 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n\n" + sum2, "", 0},
 		// with a deadline the first error ends ping
-		{"ping -w 5 -c 3 -i 0 -s 4000 -M do 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n\n" +
-			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n",
+		{"ping -w 5 -c 3 -i 0.2 -s 4000 -M do 10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n\n" +
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, X\n\n",
 			"ping: local error: message too long, mtu=2044\n", 1},
 		{"ping -w x 10.0.0.2", "", "ibctl: ping: invalid argument: 'x'\n", 2},
 		{"ping -w -1 10.0.0.2", "", "ibctl: ping: invalid argument: '-1': out of range: 0 <= value <= 2147483647\n", 2},
@@ -433,9 +433,10 @@ func TestPing6(t *testing.T) {
 	if st != 0 || out != want || errs != "" {
 		t.Fatalf("ping6: %d %q %q\nwant %q", st, out, errs, want)
 	}
+	// the linger time ends ping before the neighbour fails (3 s)
 	out, _, st = e.run("ping -c 1 -W 0.3 fd00::9")
-	if st != 1 || !strings.Contains(out, "From fd00::1 icmp_seq=1 Destination unreachable: Address unreachable\n") {
-		t.Fatalf("ping6 unreachable: %d %q", st, out)
+	if st != 1 || !strings.HasSuffix(out, "1 packets transmitted, 0 received, 100% packet loss, time 0ms\n\n") {
+		t.Fatalf("ping6 unresolved: %d %q", st, out)
 	}
 	out, _, _ = e.run("-n node1 maddr show dev ib0")
 	golden(t, "maddr_show_ipv6", out)
@@ -512,7 +513,7 @@ func TestPing6Fragmented(t *testing.T) {
 	e := newEnv(t)
 	e.ok("link set ib0 up", "-n node1 link set ib0 up", "addr add fd00::1/64 dev ib0", "-n node1 addr add fd00::2/64 dev ib0")
 	golden(t, "ping6_fragmented", e.transcript(
-		"ping -c 2 -i 0 -s 4000 fd00::2",
+		"ping -c 2 -i 0.2 -s 4000 fd00::2",
 		"ping -c 1 -s 4000 -M do fd00::2",
 		"ping -c 1 -s 1996 -M do fd00::2",
 		"route get fd00::2",
@@ -605,10 +606,10 @@ func TestPingReassemblyTimeout(t *testing.T) {
 	}{
 		{"10.0.0.1/24", "10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n" +
 			"From 10.0.0.2 icmp_seq=1 Frag reassembly time exceeded\n\n" +
-			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, time Xms\n"},
+			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, time Xms\n\n"},
 		{"fd00::1/64", "fd00::2", "PING fd00::2(fd00::2) 4000 data bytes\n" +
 			"From fd00::2 icmp_seq=1 Time exceeded: Defragmentation failure\n\n" +
-			"--- fd00::2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, time Xms\n"},
+			"--- fd00::2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, time Xms\n\n"},
 	} {
 		clk := armClock{verbs.NewManualClock(time.Unix(1_700_000_000, 0)), make(chan time.Duration, 16)}
 		e := newEnvWith(t, driver.Options{Clock: clk, LoseFrame: loseLaterFragments})
@@ -662,13 +663,13 @@ func TestSendOnlyGroupGC(t *testing.T) {
 }
 
 // The time in ping's statistics runs from the first request to the last
-// one sent, so one request takes 0 ms however long its reply took.
+// one sent, so one request takes 0 ms however long ping waited.
 func TestPingStatisticsTime(t *testing.T) {
 	e := newEnv(t)
 	e.ok("link set ib0 up")
 	e.addAddr("node0", "ib0", "10.0.0.1/24")
 	out, _, st := e.run("ping -c 1 -W 0.2 10.0.0.9")
-	if want := "1 packets transmitted, 0 received, +1 errors, 100% packet loss, time 0ms\n"; st != 1 || !strings.HasSuffix(out, want) {
+	if want := "1 packets transmitted, 0 received, 100% packet loss, time 0ms\n\n"; st != 1 || !strings.HasSuffix(out, want) {
 		t.Errorf("ping -c 1 to nobody: %d %q, want it to end %q", st, out, want)
 	}
 }
@@ -712,14 +713,19 @@ func TestRTTFormats(t *testing.T) {
 }
 
 // hookNode is a node whose Ping runs a hook before each request, given
-// the request's sequence number: a change between two echoes of a ping.
+// the request's sequence number, 0 for ping's connect: a change between
+// two echoes of a ping.
 type hookNode struct {
 	netlinkx.Node
 	hook func(seq uint16)
 }
 
 func (n *hookNode) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
-	n.hook(r.Seq)
+	seq := r.Seq
+	if r.Connect {
+		seq = 0
+	}
+	n.hook(seq)
 	return n.Node.(interface {
 		Ping(netlinkx.PingRequest) (netlinkx.PingReply, error)
 	}).Ping(r)
@@ -755,17 +761,17 @@ func TestPingRouteLost(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		count  int
-		gone   uint16 // the address goes before this request
-		back   uint16 // and comes back before this one (0: never)
+		gone   int // the address goes before this request (0: ping's connect)
+		back   int // and comes back before this one (-1: never)
 		stdout string
 		stderr string
 		status int
 	}{
-		{"gone after two", 4, 3, 0, banner + reply(1) + reply(2) + stats +
+		{"gone after two", 4, 3, -1, banner + reply(1) + reply(2) + stats +
 			"4 packets transmitted, 2 received, 50% packet loss, X\nrtt min/avg/max/mdev X\n", unreach + unreach, 0},
 		{"gone and back", 4, 2, 4, banner + reply(1) + reply(4) + stats +
 			"4 packets transmitted, 2 received, 50% packet loss, X\nrtt min/avg/max/mdev X\n", unreach + unreach, 0},
-		{"gone before the first", 2, 1, 0, "", "ibctl: ping: connect: Network is unreachable\n", 2},
+		{"gone before the first", 2, 0, -1, "", "ibctl: ping: connect: Network is unreachable\n", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -782,7 +788,7 @@ func TestPingRouteLost(t *testing.T) {
 			}
 			addr := netlinkx.Addr{Index: l.Index, Family: unix.AF_INET, PrefixLen: 24, Local: []byte{10, 0, 0, 1}}
 			hook := func(seq uint16) {
-				switch seq {
+				switch int(seq) {
 				case tc.gone:
 					if err := n.DelAddr(addr); err != nil {
 						t.Error(err)
@@ -799,7 +805,7 @@ func TestPingRouteLost(t *testing.T) {
 			}
 			t.Cleanup(func() { c.Close() })
 			e.client, e.node = c, ""
-			out, errs, st := e.run(fmt.Sprintf("ping -c %d -i 0 10.0.0.2", tc.count))
+			out, errs, st := e.run(fmt.Sprintf("ping -c %d -i 0.2 10.0.0.2", tc.count))
 			out = timeRE.ReplaceAllStringFunc(out, func(s string) string {
 				if strings.HasPrefix(s, "time=") {
 					return "time=X"

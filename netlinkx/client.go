@@ -15,27 +15,70 @@ import (
 )
 
 // Client speaks the protocol over one connection. It is safe for
-// concurrent use; requests are serialised.
+// concurrent use; requests are serialised, as the server answers one
+// connection's requests in order: requests that must overlap go over
+// connections of their own (Clone).
 type Client struct {
 	mu   sync.Mutex
 	conn *net.UnixConn
 	seq  uint32
 	buf  []byte
+	// redial opens another connection to the same server; nil for a
+	// client wrapped around a connection of unknown origin.
+	redial func() (*net.UnixConn, error)
+	node   string // the node bound with Bind; "" for the server's default
 }
 
 // Dial connects to the driver socket at path. Before anything is sent, the
 // process serving it must be of the effective user or root (SO_PEERCRED),
 // else the connection is closed and the error is a *PeerError.
 func Dial(path string) (*Client, error) {
-	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	dial := func() (*net.UnixConn, error) {
+		c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+		if err != nil {
+			return nil, err
+		}
+		if err := checkPeer(c, path, uint32(os.Geteuid())); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	c, err := dial()
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPeer(c, path, uint32(os.Geteuid())); err != nil {
-		c.Close()
-		return nil, err
+	cl := NewClient(c)
+	cl.redial = dial
+	return cl, nil
+}
+
+// ErrNoClone is Clone on a client that cannot open another connection
+// (one made with NewClient).
+var ErrNoClone = errors.New("client cannot open another connection")
+
+// Clone opens another connection to the same server, bound to the same
+// node: its requests run alongside c's.
+func (c *Client) Clone() (*Client, error) {
+	if c.redial == nil {
+		return nil, ErrNoClone
 	}
-	return NewClient(c), nil
+	conn, err := c.redial()
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	n := NewClient(conn)
+	n.redial = c.redial
+	c.mu.Lock()
+	node := c.node
+	c.mu.Unlock()
+	if node != "" {
+		if err := n.Bind(node); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	return n, nil
 }
 
 // PeerError is a socket served by a process of another user.
@@ -81,6 +124,19 @@ func NewClient(c *net.UnixConn) *Client {
 
 // Pipe serves b in-process over a socketpair and returns a client for it.
 func Pipe(b Backend) (*Client, error) {
+	dial := func() (*net.UnixConn, error) { return pipeConn(b) }
+	conn, err := dial()
+	if err != nil {
+		return nil, err
+	}
+	c := NewClient(conn)
+	c.redial = dial
+	return c, nil
+}
+
+// pipeConn is one connection of Pipe: a socketpair whose other end b
+// serves.
+func pipeConn(b Backend) (*net.UnixConn, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -96,7 +152,7 @@ func Pipe(b Backend) (*Client, error) {
 		conns[i] = c.(*net.UnixConn)
 	}
 	go NewServer(b).ServeConn(conns[1])
-	return NewClient(conns[0]), nil
+	return conns[0], nil
 }
 
 // Close closes the connection.
@@ -169,6 +225,11 @@ func (c *Client) genl(family netlink.HeaderType, cmd uint8, fn func(ae *netlink.
 // Bind selects the node the following requests go to.
 func (c *Client) Bind(node string) error {
 	_, err := c.genl(wire.FamilyIbctl, wire.CmdBind, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrNode, node) })
+	if err == nil {
+		c.mu.Lock()
+		c.node = node
+		c.mu.Unlock()
+	}
 	return err
 }
 

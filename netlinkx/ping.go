@@ -15,6 +15,13 @@ type PingRequest struct {
 	Seq       uint16
 	TimeoutMs uint32
 	PMTUDisc  uint8 // -M: PMTUDiscWant (default), PMTUDiscDo, PMTUDiscDont
+	// Connect asks for the route alone, as connect(2) on ping's socket:
+	// nothing is sent and the reply carries Src and MTU, or the error.
+	Connect bool
+	// Cancel ends the waits of the requests of Ident to Dst still out,
+	// as closing ping's socket leaves nobody to answer; each ends with
+	// PingTimeout. Nothing is sent.
+	Cancel bool
 }
 
 // Path MTU discovery modes (IP_PMTUDISC_*), as ping -M sets them.
@@ -46,6 +53,10 @@ type PingReply struct {
 	Bytes  uint32 // ICMP bytes received
 	RTTNs  uint64
 	MTU    uint32 // the interface MTU
+	// Together is, with PingUnreachable, how many requests of the same
+	// Ident (this one included) failed at once, when the neighbour
+	// entry they waited on failed.
+	Together uint32
 }
 
 // Pinger is implemented by nodes that can send ICMP echo requests.
@@ -79,6 +90,10 @@ func pingRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 			r.TimeoutMs = ad.Uint32()
 		case wire.AttrDF:
 			r.PMTUDisc = ad.Uint8()
+		case wire.AttrConnect:
+			r.Connect = true
+		case wire.AttrCancel:
+			r.Cancel = true
 		}
 	}
 	if ad.Err() != nil {
@@ -97,6 +112,9 @@ func pingRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	ae.Uint32(wire.AttrBytes, rep.Bytes)
 	ae.Uint64(wire.AttrRTT, rep.RTTNs)
 	ae.Uint32(wire.AttrMTU, rep.MTU)
+	if rep.Together != 0 {
+		ae.Uint32(wire.AttrTogether, rep.Together)
+	}
 	return nil
 }
 
@@ -112,6 +130,12 @@ func (c *Client) Ping(r PingRequest) (PingReply, error) {
 		ae.Uint16(wire.AttrSeq, r.Seq)
 		ae.Uint32(wire.AttrTimeout, r.TimeoutMs)
 		ae.Uint8(wire.AttrDF, r.PMTUDisc)
+		if r.Connect {
+			ae.Flag(wire.AttrConnect, true)
+		}
+		if r.Cancel {
+			ae.Flag(wire.AttrCancel, true)
+		}
 	})
 	if err != nil {
 		return PingReply{}, err
@@ -133,6 +157,8 @@ func (c *Client) Ping(r PingRequest) (PingReply, error) {
 			rep.RTTNs = ad.Uint64()
 		case wire.AttrMTU:
 			rep.MTU = ad.Uint32()
+		case wire.AttrTogether:
+			rep.Together = ad.Uint32()
 		}
 	}
 	return rep, ad.Err()

@@ -34,8 +34,11 @@ func (s *Stack) deliverReply(ident, seq uint16, r pingResult) {
 // resolve returns the neighbour's hardware address, waiting until the
 // deadline while the entry resolves as any output to it would make it
 // (startProbingLocked, probe): a solicitation a second, NUD_FAILED after
-// maxProbes unanswered ones, which ends the wait at once.
-func (s *Stack) resolve(nic *NIC, src, dst netip.Addr, deadline time.Time) (header.HWAddr, bool) {
+// maxProbes unanswered ones, which ends every wait at once. An entry
+// that failed before starts a new resolution (__neigh_event_send). w
+// says who waits; failed tells the entry failed from the deadline
+// passing first.
+func (s *Stack) resolve(nic *NIC, src, dst netip.Addr, deadline time.Time, w *waiter) (hw header.HWAddr, ok, failed bool) {
 	s.mu.Lock()
 	e := s.entry(nic.index, dst)
 	if now := s.now(); !e.reachable(now) {
@@ -44,9 +47,9 @@ func (s *Stack) resolve(nic *NIC, src, dst netip.Addr, deadline time.Time) (head
 	if e.state == nudReachable {
 		hw := e.hw
 		s.mu.Unlock()
-		return hw, true
+		return hw, true, false
 	}
-	w := make(chan struct{})
+	w.ch = make(chan struct{})
 	e.waiters = append(e.waiters, w)
 	start := s.startProbingLocked(nic.index, src, dst, e)
 	notify := s.neighNotify
@@ -58,16 +61,50 @@ func (s *Stack) resolve(nic *NIC, src, dst netip.Addr, deadline time.Time) (head
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
-	case <-w:
+	case <-w.ch:
 	case <-timer.C:
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e.waiters = slices.DeleteFunc(e.waiters, func(c chan struct{}) bool { return c == w })
+	e.waiters = slices.DeleteFunc(e.waiters, func(o *waiter) bool { return o == w })
 	if e.state == nudReachable {
-		return e.hw, true
+		return e.hw, true, false
 	}
-	return header.HWAddr{}, false
+	// woken under mu: a failure that came with the deadline counts
+	select {
+	case <-w.ch:
+		return header.HWAddr{}, false, !w.cancelled
+	default:
+		return header.HWAddr{}, false, false
+	}
+}
+
+// CancelEchoes ends the waits of ping ident's echo requests to dst, on
+// the neighbour entry or for the reply, as closing ping's socket leaves
+// nobody to answer: each ends as if its deadline had passed.
+func (s *Stack) CancelEchoes(ident uint16, dst netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, p := range s.pings {
+		if uint16(key>>16) == ident && p.dst == dst {
+			delete(s.pings, key)
+			p.ch <- pingResult{} // buffered: the only send once deleted
+		}
+	}
+	for _, t := range s.neigh {
+		e := t[dst]
+		if e == nil {
+			continue
+		}
+		e.waiters = slices.DeleteFunc(e.waiters, func(w *waiter) bool {
+			if !w.echo || w.ident != ident {
+				return false
+			}
+			w.cancelled = true
+			close(w.ch)
+			return true
+		})
+	}
 }
 
 // pingResult is the outcome of one echo request.
@@ -169,6 +206,9 @@ type EchoReply struct {
 	From   netip.Addr
 	MTU    uint32 // the path MTU, with EchoFragNeeded and EchoTooLong only
 	RTT    time.Duration
+	// Together is, with EchoUnreachable, how many requests of the same
+	// ident (this one included) failed at once with the entry.
+	Together int
 }
 
 // ErrNoLink is an interface without a link attached (down, or not joined
@@ -202,9 +242,17 @@ func (s *Stack) Echo(r EchoRequest) (EchoReply, error) {
 		df = size <= int(eff)
 	}
 	start := time.Now()
-	hw, ok := s.resolve(nic, r.Src, r.Dst, r.Deadline)
-	if !ok {
-		return EchoReply{Status: EchoUnreachable, From: r.Src}, nil
+	w := &waiter{echo: true, ident: r.Ident}
+	hw, ok, failed := s.resolve(nic, r.Src, r.Dst, r.Deadline, w)
+	switch {
+	case failed:
+		// neigh_invalidate: every request queued on the entry fails
+		// with host unreachable at once
+		return EchoReply{Status: EchoUnreachable, From: r.Src, Together: w.together}, nil
+	case !ok:
+		// the caller gave up first; the request would still wait on
+		// the entry
+		return EchoReply{Status: EchoTimeout}, nil
 	}
 	res, err := s.echo(nic, r.Src, r.Dst, hw, r.Ident, r.Seq, r.Size, df, int(eff), r.Deadline)
 	var tb TooBig
@@ -229,5 +277,6 @@ func (s *Stack) Resolve(index int32, src, dst netip.Addr, deadline time.Time) (h
 	if nic == nil {
 		return header.HWAddr{}, false
 	}
-	return s.resolve(nic, src, dst, deadline)
+	hw, ok, _ := s.resolve(nic, src, dst, deadline, &waiter{})
+	return hw, ok
 }

@@ -296,9 +296,10 @@ func TestEchoOutcomes(t *testing.T) {
 		req := func(dst netip.Addr, size int, disc PMTUDisc, deadline time.Time) EchoRequest {
 			return EchoRequest{Index: ifA, Src: self, Dst: dst, Ident: 4, Seq: 1, Size: size, PMTUDisc: disc, Deadline: deadline}
 		}
-		// nobody answers for .9: one solicitation, then the deadline
+		// nobody answers for .9: one solicitation, then the deadline,
+		// before the entry fails: no answer yet, not unreachable
 		rep, err := p.a.Echo(req(pairAddr(v6, 9), 56, PMTUDiscDont, time.Now()))
-		if err != nil || rep != (EchoReply{Status: EchoUnreachable, From: self}) {
+		if err != nil || rep != (EchoReply{Status: EchoTimeout}) {
 			t.Errorf("v6 %v: unresolved: %+v %v", v6, rep, err)
 		}
 		samePackets(t, "unresolved", p.la.take(), []packet{probePacket(t, hwA, self, pairAddr(v6, 9))})
@@ -466,6 +467,147 @@ func TestFragIDSkipsZero(t *testing.T) {
 	for _, want := range []uint32{^uint32(0), 1, 2} {
 		if got := s.fragID(); got != want {
 			t.Fatalf("fragID = %#x, want %#x", got, want)
+		}
+	}
+}
+
+// Echo requests sent one after another to a neighbour that never answers
+// all wait on the entry's own solicitations, three a second apart, and
+// all fail together when the third goes unanswered (neigh_invalidate),
+// each knowing how many failed with it; a request after that starts a
+// new resolution (__neigh_event_send).
+func TestEchoQueuedFailTogether(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		p := resolvedPair(t, v6, 2044)
+		self, nobody := pairAddr(v6, 1), pairAddr(v6, 9)
+		probe := probePacket(t, hwA, self, nobody)
+		const n = 5
+		type result struct {
+			seq uint16
+			rep EchoReply
+			err error
+		}
+		results := make(chan result, n)
+		echo := func(seq uint16) {
+			rep, err := p.a.Echo(EchoRequest{Index: ifA, Src: self, Dst: nobody, Ident: 4, Seq: seq, Size: 56, Deadline: far()})
+			results <- result{seq, rep, err}
+		}
+		waiting := func(want int) {
+			for {
+				p.a.mu.Lock()
+				e := p.a.neigh[ifA][nobody]
+				got := 0
+				if e != nil {
+					got = len(e.waiters)
+				}
+				p.a.mu.Unlock()
+				if got == want {
+					return
+				}
+				runtime.Gosched()
+			}
+		}
+		for seq := uint16(1); seq <= n; seq++ {
+			go echo(seq)
+			waiting(int(seq))
+			if seq == 3 {
+				// the entry's timer solicits, not each request
+				p.clock.Advance(time.Second)
+			}
+		}
+		p.clock.Advance(time.Second)
+		if len(results) != 0 {
+			t.Fatalf("v6 %v: %d requests ended before the entry failed", v6, len(results))
+		}
+		samePackets(t, "solicitations", p.la.take(), []packet{probe, probe, probe})
+		p.clock.Advance(time.Second) // the third goes unanswered
+		got := map[uint16]EchoReply{}
+		for range n {
+			r := <-results
+			if r.err != nil {
+				t.Fatalf("v6 %v: seq %d: %v", v6, r.seq, r.err)
+			}
+			got[r.seq] = r.rep
+		}
+		for seq := uint16(1); seq <= n; seq++ {
+			if got[seq] != (EchoReply{Status: EchoUnreachable, From: self, Together: n}) {
+				t.Errorf("v6 %v: seq %d: %+v, want unreachable from %v", v6, seq, got[seq], self)
+			}
+		}
+		if st := state(p.a, ifA, nobody); st != nudFailed {
+			t.Fatalf("v6 %v: state %#x, want failed", v6, st)
+		}
+		// a new request solicits again at once and waits three seconds
+		go echo(n + 1)
+		waiting(1)
+		samePackets(t, "new resolution", p.la.take(), []packet{probe})
+		if st := state(p.a, ifA, nobody); st != nudIncomplete {
+			t.Errorf("v6 %v: state %#x after a new request, want incomplete", v6, st)
+		}
+		p.clock.Advance(2 * time.Second)
+		if len(results) != 0 {
+			t.Errorf("v6 %v: the new request ended before its resolution failed", v6)
+		}
+		p.clock.Advance(time.Second)
+		if r := <-results; r.err != nil || r.rep != (EchoReply{Status: EchoUnreachable, From: self, Together: 1}) {
+			t.Errorf("v6 %v: request after the failure: %+v %v", v6, r.rep, r.err)
+		}
+		samePackets(t, "new resolution's solicitations", p.la.take(), []packet{probe, probe})
+	}
+}
+
+// CancelEchoes ends the waits of one ping's requests to one address, on
+// an unresolved entry or for a reply that will not come, as if their
+// deadline had passed; another ping's and other addresses' go on.
+func TestCancelEchoes(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		p := resolvedPair(t, v6, 2044)
+		self, peer, nobody := pairAddr(v6, 1), pairAddr(v6, 2), pairAddr(v6, 9)
+		p.la.filter = func(pk packet) fate {
+			if pk.dst == hwB {
+				return drop // the echo requests to b are lost
+			}
+			return deliver
+		}
+		type result struct {
+			name string
+			rep  EchoReply
+		}
+		results := make(chan result, 4)
+		echo := func(name string, ident uint16, dst netip.Addr) {
+			rep, err := p.a.Echo(EchoRequest{Index: ifA, Src: self, Dst: dst, Ident: ident, Seq: 1, Size: 56, Deadline: far()})
+			if err != nil {
+				t.Error(err)
+			}
+			results <- result{name, rep}
+		}
+		go echo("unresolved", 7, nobody)
+		go echo("other ping", 8, nobody)
+		go echo("lost", 7, peer)
+		for {
+			p.a.mu.Lock()
+			e := p.a.neigh[ifA][nobody]
+			ready := e != nil && len(e.waiters) == 2 && len(p.a.pings) == 1
+			p.a.mu.Unlock()
+			if ready {
+				break
+			}
+			runtime.Gosched()
+		}
+		p.a.CancelEchoes(7, nobody)
+		if r := <-results; r.name != "unresolved" || r.rep != (EchoReply{Status: EchoTimeout}) {
+			t.Errorf("v6 %v: %s ended with %+v, want unresolved with a timeout", v6, r.name, r.rep)
+		}
+		p.a.CancelEchoes(7, peer)
+		if r := <-results; r.name != "lost" || r.rep != (EchoReply{Status: EchoTimeout}) {
+			t.Errorf("v6 %v: %s ended with %+v, want lost with a timeout", v6, r.name, r.rep)
+		}
+		if len(results) != 0 {
+			t.Errorf("v6 %v: the other ping's request ended", v6)
+		}
+		p.clock.Advance(3 * time.Second)
+		if r := <-results; r.name != "other ping" || r.rep != (EchoReply{Status: EchoUnreachable, From: self, Together: 1}) {
+			t.Errorf("v6 %v: %s ended with %+v, want the other ping unreachable", v6, r.name, r.rep)
 		}
 	}
 }

@@ -25,7 +25,7 @@ type neighbour struct {
 	// when the state or address last changed: the kernel's neigh->used,
 	// ->confirmed and ->updated.
 	used, confirmed, updated time.Time
-	waiters                  []chan struct{}
+	waiters                  []*waiter
 	// queue holds the locally generated datagrams waiting for the
 	// address (arp_queue), qbytes their length in bytes; probes is the
 	// kernel's neigh->probes: ucastProbes when a resolution starts, plus
@@ -115,9 +115,7 @@ func (s *Stack) update(index int32, ip netip.Addr, hw header.HWAddr) [][]byte {
 		e.updated = now // neigh_update: a change of state or address
 	}
 	e.hw, e.state, e.confirmed = hw, nudReachable, now
-	for _, w := range e.waiters {
-		close(w)
-	}
+	wakeWaiters(e.waiters, false)
 	e.waiters = nil
 	if e.timer != nil {
 		e.timer.Stop()
@@ -186,6 +184,42 @@ func (s *Stack) startProbingLocked(index int32, src, dst netip.Addr, e *neighbou
 	return true
 }
 
+// waiter is an output waiting for an entry to resolve: an echo request
+// of ping ident, or (echo false) another.
+type waiter struct {
+	ch    chan struct{}
+	echo  bool
+	ident uint16
+	// together is, when the entry failed, how many echo requests of
+	// the same ping failed with this one (this one included): the
+	// kernel drops its queue at once, and ping reads the errors in a
+	// row.
+	together int
+	// cancelled is a wait ended by CancelEchoes.
+	cancelled bool
+}
+
+// wakeWaiters ends the waits on an entry that resolved or, with failed,
+// failed. Caller holds mu.
+func wakeWaiters(ws []*waiter, failed bool) {
+	if failed {
+		n := map[uint16]int{}
+		for _, w := range ws {
+			if w.echo {
+				n[w.ident]++
+			}
+		}
+		for _, w := range ws {
+			if w.echo {
+				w.together = n[w.ident]
+			}
+		}
+	}
+	for _, w := range ws {
+		close(w.ch)
+	}
+}
+
 // entry returns the interface's entry for ip, creating it. Caller holds
 // mu.
 func (s *Stack) entry(index int32, ip netip.Addr) *neighbour {
@@ -218,9 +252,7 @@ func (s *Stack) probe(index int32, dst netip.Addr, e *neighbour) {
 		queue := e.queue
 		dropped := len(queue)
 		e.state, e.timer, e.queue, e.qbytes, e.updated = nudFailed, nil, nil, 0, s.now()
-		for _, w := range e.waiters {
-			close(w) // they find the entry failed
-		}
+		wakeWaiters(e.waiters, true) // they find the entry failed
 		e.waiters = nil
 		notify := s.neighNotify
 		s.mu.Unlock()
@@ -324,9 +356,7 @@ func (s *Stack) DelNeighbour(index int32, ip netip.Addr) bool {
 	dropped := len(queue)
 	wasFailed := e.state == nudFailed
 	e.state, e.timer, e.queue, e.qbytes, e.probes = nudFailed, nil, nil, 0, 0
-	for _, w := range e.waiters {
-		close(w)
-	}
+	wakeWaiters(e.waiters, true)
 	e.waiters = nil
 	notify := s.neighNotify
 	s.mu.Unlock()

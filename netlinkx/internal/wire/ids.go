@@ -177,11 +177,14 @@ const (
 	AttrIface    uint16 = 106 // u32, which of the request's AttrDev saw the packet (0: the first)
 
 	// A table's route, a monitor's events.
-	AttrFamily  uint16 = 108 // u8, AF_INET or AF_INET6
-	AttrDstLen  uint16 = 109 // u8, the destination's prefix length
-	AttrIndex   uint16 = 110 // u32, an ifindex
-	AttrScope   uint16 = 111 // u8, rtm_scope
-	AttrFlags   uint16 = 112 // u32, RTNH_F_*
-	AttrDeleted uint16 = 113 // flag: the event is a deletion
-	AttrGroups  uint16 = 114 // u32, the monitor's event groups (MonitorGroups)
+	AttrFamily   uint16 = 108 // u8, AF_INET or AF_INET6
+	AttrDstLen   uint16 = 109 // u8, the destination's prefix length
+	AttrIndex    uint16 = 110 // u32, an ifindex
+	AttrScope    uint16 = 111 // u8, rtm_scope
+	AttrFlags    uint16 = 112 // u32, RTNH_F_*
+	AttrDeleted  uint16 = 113 // flag: the event is a deletion
+	AttrGroups   uint16 = 114 // u32, the monitor's event groups (MonitorGroups)
+	AttrConnect  uint16 = 115 // flag: a ping request that only picks the route
+	AttrTogether uint16 = 116 // u32: the requests of a ping that failed at once
+	AttrCancel   uint16 = 117 // flag: end the waits of a ping's requests
 )
