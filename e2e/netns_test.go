@@ -733,3 +733,30 @@ func TestNetnsUnresolvedNeighbour(t *testing.T) {
 		}
 	}
 }
+
+// Under exec, /sys/class/net is a class directory as the kernel's: each
+// interface a symbolic link into /sys/devices/virtual/net, where the
+// driver's directory is, beside lo's; the driver's files are reached
+// through the link and at the device path alike.
+func TestNetnsExecSysfsLinks(t *testing.T) {
+	needNetns(t, "bash")
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skipf("exec needs /dev/fuse: %v", err)
+	}
+	e := newNetnsEnv(t, []bool{true}, `[{"pkey":"0xffff","all":"full"}]`)
+	script := `set -e
+readlink /sys/class/net/ib0 /sys/class/net/lo
+[ -L /sys/class/net/ib0 ] && [ -d /sys/class/net/ib0/ ] && echo link-to-dir
+cat /sys/class/net/ib0/mode /sys/devices/virtual/net/ib0/mode
+echo 0x8001 > /sys/class/net/ib0/create_child
+readlink /sys/class/net/ib0.8001
+cat /sys/devices/virtual/net/ib0.8001/pkey
+cat /sys/devices/virtual/net/lo/mtu
+`
+	r := e.run("", "-n", e.nodes[0], "exec", "--", "bash", "-c", script)
+	want := "../../devices/virtual/net/ib0\n../../devices/virtual/net/lo\nlink-to-dir\ndatagram\ndatagram\n" +
+		"../../devices/virtual/net/ib0.8001\n0x8001\n65536\n"
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("%v\nwant exit 0 and stdout %q", r, want)
+	}
+}

@@ -47,9 +47,10 @@ func NewCmdExec(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
 		Short:                 "Run a program on the node's emulated host: its network namespace and sysfs",
 		Long: `Run CMD in the node's network namespace, ibctl-NODE (made by "driver start --netns"),
 as "ip netns exec" does, with the driver's sysfs files where programs look for them:
-/sys is a sysfs of that namespace, and /sys/class/net (the node's IPoIB interfaces
-beside lo), /sys/module/ib_ipoib/parameters and /sys/kernel/debug/ipoib are served by
-the driver through FUSE, so "echo 0x8001 > /sys/class/net/ib0/create_child" creates a
+/sys is a sysfs of that namespace, and /sys/devices/virtual/net (the node's IPoIB
+interfaces beside lo, linked from /sys/class/net as in the kernel's class directory),
+/sys/module/ib_ipoib/parameters and /sys/kernel/debug/ipoib are served by the driver
+through FUSE, so "echo 0x8001 > /sys/class/net/ib0/create_child" creates a
 child and a bad value fails with the driver's errno ("write error: Invalid argument").
 Files of /etc/netns/ibctl-NODE are bound over those of /etc, as "ip netns exec"
 binds them. The mounts are private to CMD and what it runs.
@@ -258,6 +259,7 @@ type sysMount struct {
 	dir    string // where, under /sys
 	prefix string // the driver's path
 	under  bool   // the real directory's other entries pass through
+	linkTo string // sysfsfuse.Options.LinkTo
 }
 
 // sameMountNamespace says whether process pid shares this process's
@@ -301,13 +303,17 @@ func mountSys(b sysfsfuse.Backend, name string) (func(), error) {
 	// /sys/module has no ib_ipoib (nor an unmounted debugfs an ipoib):
 	// the driver's entries are mounted over the directory above, beside
 	// the real ones.
+	// The interfaces' directories are where the kernel keeps a
+	// virtual netdev's (/sys/devices/virtual/net, the TUN's own there
+	// hidden), and /sys/class/net links to them, as it links lo.
 	sysMounts := []sysMount{
-		{dir: "/sys/class/net", prefix: "class/net", under: true},
+		{dir: "/sys/devices/virtual/net", prefix: "class/net", under: true},
+		{dir: "/sys/class/net", prefix: "class/net", under: true, linkTo: "../../devices/virtual/net"},
 		{dir: "/sys/module", prefix: "module", under: true},
 		{dir: "/sys/kernel/debug", prefix: "kernel/debug"},
 	}
 	for _, m := range sysMounts {
-		o := sysfsfuse.Options{Prefix: m.prefix}
+		o := sysfsfuse.Options{Prefix: m.prefix, LinkTo: m.linkTo}
 		if m.under {
 			// The real directory stays reachable through its
 			// descriptor once the mount hides it.

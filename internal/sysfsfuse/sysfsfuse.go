@@ -70,6 +70,10 @@ type Options struct {
 	// backend does not have are passed through at the root. It may
 	// be a /proc/self/fd/N path of a directory the mount hides.
 	Under string
+	// LinkTo, when not empty, makes each of the backend's directories
+	// at the root a symbolic link to LinkTo/NAME instead, as a sysfs
+	// class directory links its devices ("../../devices/virtual/net").
+	LinkTo string
 }
 
 // Mount serves b at dir until the returned server is unmounted. The
@@ -110,6 +114,7 @@ func NewRoot(b Backend, o Options) (fs.InodeEmbedder, error) {
 		}
 		t.under = &fs.LoopbackRoot{Path: o.Under, Dev: st.Dev}
 	}
+	t.linkTo = o.LinkTo
 	prefix := o.Prefix
 	if prefix != "" {
 		prefix = path.Clean(prefix)
@@ -119,8 +124,9 @@ func NewRoot(b Backend, o Options) (fs.InodeEmbedder, error) {
 
 // tree is what every node of one mount shares.
 type tree struct {
-	b     Backend
-	under *fs.LoopbackRoot // nil: nothing passed through
+	b      Backend
+	under  *fs.LoopbackRoot // nil: nothing passed through
+	linkTo string           // Options.LinkTo
 
 	mu    sync.Mutex
 	perms map[string]map[string]uint32 // directory → its files' modes, as last listed
@@ -219,6 +225,12 @@ func (d *dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.
 	case err == nil:
 	case !errors.As(err, &en):
 		return nil, syscall.EIO
+	case en == syscall.EISDIR && d.tree.linkTo != "" && d.isRoot():
+		target := path.Join(d.tree.linkTo, name)
+		link := &fs.MemSymlink{Data: []byte(target)}
+		setLinkAttr(&link.Attr, p, target)
+		out.Attr = link.Attr
+		return d.NewInode(ctx, link, fs.StableAttr{Mode: syscall.S_IFLNK, Ino: ino(p)}), 0
 	case en == syscall.EISDIR:
 		setDirAttr(&out.Attr, p, dirMode)
 		return d.NewInode(ctx, &dir{tree: d.tree, path: p}, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino(p)}), 0
@@ -258,7 +270,10 @@ func (d *dir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	for _, e := range entries {
 		p := path.Join(d.path, e.Name)
 		mode := uint32(syscall.S_IFREG)
-		if e.Mode&netlinkx.SysDir != 0 {
+		switch {
+		case e.Mode&netlinkx.SysDir != 0 && d.tree.linkTo != "" && d.isRoot():
+			mode = syscall.S_IFLNK
+		case e.Mode&netlinkx.SysDir != 0:
 			mode = syscall.S_IFDIR
 		}
 		out = append(out, fuse.DirEntry{Name: e.Name, Mode: mode, Ino: ino(p)})
@@ -303,6 +318,15 @@ func (d *dir) Unlink(ctx context.Context, name string) syscall.Errno { return sy
 
 // Rmdir fails as in sysfs.
 func (d *dir) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EPERM }
+
+// setLinkAttr sets a symbolic link's attributes: mode 0777, its size the
+// target's length, as sysfs's links.
+func setLinkAttr(a *fuse.Attr, p, target string) {
+	setDirAttr(a, p, 0o777)
+	a.Mode = syscall.S_IFLNK | 0o777
+	a.Size = uint64(len(target))
+	a.Nlink = 1
+}
 
 func setDirAttr(a *fuse.Attr, p string, mode uint32) {
 	a.Mode = syscall.S_IFDIR | mode&0o777

@@ -111,13 +111,20 @@ func (f *fake) SysWrite(p string, data []byte) (int, error) {
 // on a fresh directory, unmounted at the end of the test.
 func mount(t *testing.T, b Backend, o Options) string {
 	t.Helper()
+	dir := t.TempDir()
+	mountAt(t, dir, b, o)
+	return dir
+}
+
+// mountAt is mount on dir.
+func mountAt(t *testing.T, dir string, b Backend, o Options) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting FUSE with mount(2) needs root")
 	}
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Skipf("no FUSE device: %v", err)
 	}
-	dir := t.TempDir()
 	srv, err := Mount(dir, b, o)
 	if err != nil {
 		t.Fatalf("Mount: %v", err)
@@ -127,7 +134,6 @@ func mount(t *testing.T, b Backend, o Options) string {
 			t.Errorf("Unmount: %v", err)
 		}
 	})
-	return dir
 }
 
 // names lists dir as ls -p does.
@@ -357,5 +363,45 @@ func TestLookupListsNoParent(t *testing.T) {
 				t.Errorf("%s listed %d times; want 1", tt.dir, n)
 			}
 		})
+	}
+}
+
+// With LinkTo, the backend's devices at the root are symbolic links, as
+// in a sysfs class directory (/sys/class/net/ib0 ->
+// ../../devices/virtual/net/ib0), beside the passed-through entries;
+// followed into a mount of the same tree at the target, they reach the
+// driver's files. Below the root nothing is a link.
+func TestLinkTo(t *testing.T) {
+	real := t.TempDir()
+	if err := os.Symlink("../../devices/virtual/net/lo", filepath.Join(real, "lo")); err != nil {
+		t.Fatal(err)
+	}
+	sys := t.TempDir()
+	devices := filepath.Join(sys, "devices/virtual/net")
+	class := filepath.Join(sys, "class/net")
+	for _, d := range []string{devices, class} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newFake()
+	mountAt(t, devices, b, Options{Prefix: "class/net"})
+	mountAt(t, class, b, Options{Prefix: "class/net", Under: real, LinkTo: "../../devices/virtual/net"})
+	if diff := cmp.Diff([]string{"ib0@", "lo@"}, names(t, class)); diff != "" {
+		t.Errorf("ls class/net (-want +got):\n%s", diff)
+	}
+	for name, want := range map[string]string{"ib0": "../../devices/virtual/net/ib0", "lo": "../../devices/virtual/net/lo"} {
+		if got, err := os.Readlink(filepath.Join(class, name)); err != nil || got != want {
+			t.Errorf("readlink %s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if st, err := os.Lstat(filepath.Join(class, "ib0")); err != nil || st.Mode() != os.ModeSymlink|0o777 {
+		t.Errorf("lstat ib0: %v, %v; want lrwxrwxrwx", st.Mode(), err)
+	}
+	if got, err := os.ReadFile(filepath.Join(class, "ib0/mode")); err != nil || string(got) != "datagram\n" {
+		t.Errorf("read class/net/ib0/mode = %q, %v; want the driver's through the link", got, err)
+	}
+	if diff := cmp.Diff([]string{"create_child", "mode", "pkey"}, names(t, filepath.Join(class, "ib0"))); diff != "" {
+		t.Errorf("ls class/net/ib0/ (-want +got):\n%s", diff)
 	}
 }
