@@ -6,13 +6,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LogRecord is one kernel message of a node.
-type LogRecord struct {
-	Seq    uint64
-	TimeNs uint64 // since the driver started
-	Text   string
-}
-
 // Logger is implemented by nodes with a kernel message ring.
 type Logger interface {
 	Log(after uint64) ([]LogRecord, error)

@@ -45,13 +45,13 @@ func ibctlDump(b Backend, node Node, m netlink.Message, cmd uint8, rest []byte, 
 	case wire.CmdPartList:
 		for _, p := range b.Partitions() {
 			for _, part := range splitPartition(p) {
-				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { encodePartition(n, part) })
+				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { wire.EncodePartition(n, part) })
 			}
 		}
 	case wire.CmdGroups:
 		for _, g := range b.Groups() {
 			for _, part := range splitGroup(g) {
-				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { encodeGroup(n, part) })
+				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { wire.EncodeGroup(n, part) })
 			}
 		}
 	case wire.CmdDmesg:

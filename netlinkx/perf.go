@@ -8,25 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PerfRequest asks for an iperf-like stream from the node to Dst.
-type PerfRequest struct {
-	Dev        string
-	Dst        []byte
-	Size       uint32 // UDP payload bytes; 0 fills the MTU
-	DurationMs uint32
-}
-
-// PerfReply is what the receiver got.
-type PerfReply struct {
-	Sent, Received, Bytes uint64
-	ElapsedNs             uint64
-	Events, Completions   uint64 // the receiver's receive-CQ events and completions
-	Mode                  uint16
-	// LinkMbps is the emulated link rate of the sending interface's port
-	// (ethtool's speed): the emulation is not bound by it.
-	LinkMbps uint32
-}
-
 // Perfer is implemented by nodes that can run perf streams. A stream
 // ends early, with an error, when ctx is done: the client that asked for
 // it went away.

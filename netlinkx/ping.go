@@ -6,17 +6,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PingRequest asks the node's IP stack to send one ICMP echo request.
-type PingRequest struct {
-	Dev       string // -I; empty routes by address
-	Dst       []byte
-	Size      uint32 // -s: ICMP data bytes
-	Ident     uint16
-	Seq       uint16
-	TimeoutMs uint32
-	PMTUDisc  uint8 // -M: PMTUDiscWant (default), PMTUDiscDo, PMTUDiscDont
-}
-
 // Path MTU discovery modes (IP_PMTUDISC_*), as ping -M sets them.
 const (
 	PMTUDiscWant uint8 = 0
@@ -36,17 +25,6 @@ const (
 	// peer gave up reassembling the request.
 	PingReasmTimeout uint8 = 5
 )
-
-// PingReply is the outcome of one echo request.
-type PingReply struct {
-	Status uint8
-	Src    []byte // the source address used
-	From   []byte
-	TTL    uint8
-	Bytes  uint32 // ICMP bytes received
-	RTTNs  uint64
-	MTU    uint32 // the interface MTU
-}
 
 // Pinger is implemented by nodes that can send ICMP echo requests.
 type Pinger interface {
