@@ -56,21 +56,7 @@ func (ss *session) capture(m netlink.Message, node Node) [][]byte {
 	if err != nil {
 		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "malformed capture request")}
 	}
-	var r CaptureRequest
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrDev:
-			if r.Dev == "" {
-				r.Dev = ad.String()
-			} else {
-				r.Also = append(r.Also, ad.String())
-			}
-		case wire.AttrSnaplen:
-			r.Snaplen = ad.Uint32()
-		case wire.AttrFabric:
-			r.Fabric = ad.Uint8() != 0
-		}
-	}
+	r := wire.DecodeCaptureRequest(ad)
 	if ad.Err() != nil {
 		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "malformed capture request")}
 	}
@@ -80,29 +66,10 @@ func (ss *session) capture(m netlink.Message, node Node) [][]byte {
 	emit := func(pkts []CapturedPacket) error {
 		if pkts == nil {
 			// the capture point is attached: tell the client
-			ae := netlink.NewAttributeEncoder()
-			ae.Uint32(wire.AttrSnaplen, r.Snaplen)
-			return ss.s.write(ss.conn, wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi,
-				append(wire.GenlHeader(wire.CmdCapture), wire.Encode(ae)...)))
+			return ss.s.write(ss.conn, wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi, wire.MarshalCaptureStart(r.Snaplen)))
 		}
 		for _, p := range pkts {
-			ae := netlink.NewAttributeEncoder()
-			ae.Uint64(wire.AttrTime, uint64(p.TimeNs))
-			ae.Uint8(wire.AttrPktType, p.PktType)
-			ae.Bytes(wire.AttrSrc, p.Src)
-			ae.Bytes(wire.AttrDst, p.Dst)
-			if p.RC {
-				ae.Uint8(wire.AttrRC, 1)
-			}
-			if p.Iface != 0 {
-				ae.Uint32(wire.AttrIface, p.Iface)
-			}
-			if p.Drop != "" {
-				ae.String(wire.AttrDrop, p.Drop)
-			}
-			ae.Uint32(wire.AttrOrigLen, p.OrigLen)
-			ae.Bytes(wire.AttrData, p.Data)
-			msg := wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi, append(wire.GenlHeader(wire.CmdCapture), wire.Encode(ae)...))
+			msg := wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi, wire.MarshalCapturedPacket(p))
 			if err := out.add(msg); err != nil {
 				return err
 			}
@@ -113,12 +80,8 @@ func (ss *session) capture(m netlink.Message, node Node) [][]byte {
 	if err != nil {
 		return [][]byte{wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err))}
 	}
-	ae := netlink.NewAttributeEncoder()
-	ae.Uint64(wire.AttrCaptured, st.Captured)
-	ae.Uint64(wire.AttrLost, st.Lost)
-	ae.Uint8(wire.AttrEnd, uint8(st.End))
 	return [][]byte{
-		wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi, append(wire.GenlHeader(wire.CmdCapture), wire.Encode(ae)...)),
+		wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi, wire.MarshalCaptureStats(st)),
 		wire.DoneReply(m.Header),
 	}
 }
@@ -140,14 +103,7 @@ func (c *Client) Capture(ctx context.Context, r CaptureRequest, started func(), 
 	c.seq++
 	stopSeq := c.seq
 	ae := netlink.NewAttributeEncoder()
-	ae.String(wire.AttrDev, r.Dev)
-	for _, d := range r.Also {
-		ae.String(wire.AttrDev, d)
-	}
-	ae.Uint32(wire.AttrSnaplen, r.Snaplen)
-	if r.Fabric {
-		ae.Uint8(wire.AttrFabric, 1)
-	}
+	wire.EncodeCaptureRequest(ae, r)
 	b, err := wire.MarshalMessage(netlink.Header{Type: wire.FamilyIbctl, Flags: netlink.Request | netlink.Acknowledge | netlink.Dump, Sequence: seq},
 		append(wire.GenlHeader(wire.CmdCapture), wire.Encode(ae)...))
 	if err != nil {

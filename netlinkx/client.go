@@ -420,16 +420,7 @@ func (c *Client) SysWrite(path string, data []byte) (int, error) {
 func (c *Client) SysList(path string) ([]SysEntry, error) {
 	var out []SysEntry
 	err := c.dump(wire.CmdSysList, wire.AttrEntry, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrPath, path) }, func(n *netlink.AttributeDecoder) {
-		var e SysEntry
-		for n.Next() {
-			switch n.Type() {
-			case wire.AttrName:
-				e.Name = n.String()
-			case wire.AttrMode:
-				e.Mode = n.Uint32()
-			}
-		}
-		out = append(out, e)
+		out = append(out, wire.DecodeSysEntry(n))
 	})
 	if err != nil {
 		return nil, err
@@ -443,21 +434,7 @@ func (c *Client) DriverInfo(dev string) (DriverInfo, error) {
 	if err != nil {
 		return DriverInfo{}, err
 	}
-	var di DriverInfo
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrDriver:
-			di.Driver = ad.String()
-		case wire.AttrVersion:
-			di.Version = ad.String()
-		case wire.AttrFirmware:
-			di.Firmware = ad.String()
-		case wire.AttrBusInfo:
-			di.BusInfo = ad.String()
-		case wire.AttrNStats:
-			di.NStats = ad.Uint32()
-		}
-	}
+	di := wire.DecodeDriverInfo(ad)
 	return di, ad.Err()
 }
 
@@ -465,16 +442,7 @@ func (c *Client) DriverInfo(dev string) (DriverInfo, error) {
 func (c *Client) Stats(dev string) ([]Stat, error) {
 	var out []Stat
 	err := c.dump(wire.CmdStats, wire.AttrStat, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrDev, dev) }, func(n *netlink.AttributeDecoder) {
-		var s Stat
-		for n.Next() {
-			switch n.Type() {
-			case wire.AttrName:
-				s.Name = n.String()
-			case wire.AttrValue:
-				s.Value = n.Uint64()
-			}
-		}
-		out = append(out, s)
+		out = append(out, wire.DecodeStat(n))
 	})
 	if err != nil {
 		return nil, err
@@ -488,25 +456,7 @@ func (c *Client) Status() (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	var st Status
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrPID:
-			st.PID = ad.Uint32()
-		case wire.AttrSocket:
-			st.Socket = ad.String()
-		case wire.AttrStateDir:
-			st.StateDir = ad.String()
-		case wire.AttrUptime:
-			st.Uptime = ad.Uint64()
-		case wire.AttrStarted:
-			st.StartedNs = int64(ad.Uint64())
-		case wire.AttrLinks:
-			st.Links = ad.Uint32()
-		case wire.AttrNode:
-			st.Nodes = append(st.Nodes, ad.String())
-		}
-	}
+	st := wire.DecodeStatus(ad)
 	return st, ad.Err()
 }
 

@@ -71,10 +71,7 @@ func (ss *session) monitor(m netlink.Message, node Node) [][]byte {
 	emit := func(evs []MonitorEvent) error {
 		if evs == nil {
 			// subscribed: tell the client
-			ae := netlink.NewAttributeEncoder()
-			ae.Uint32(wire.AttrGroups, groups)
-			return ss.s.write(ss.conn, wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi,
-				append(wire.GenlHeader(wire.CmdMonitor), wire.Encode(ae)...)))
+			return ss.s.write(ss.conn, wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi, wire.MarshalMonitorStart(groups)))
 		}
 		for _, ev := range evs {
 			msg := wire.MarshalEvent(m.Header, ev)
@@ -115,10 +112,8 @@ func (c *Client) Monitor(ctx context.Context, groups uint32, started func(), fn 
 	seq := c.seq
 	c.seq++
 	stopSeq := c.seq
-	ae := netlink.NewAttributeEncoder()
-	ae.Uint32(wire.AttrGroups, groups)
 	b, err := wire.MarshalMessage(netlink.Header{Type: wire.FamilyIbctl, Flags: netlink.Request | netlink.Acknowledge | netlink.Dump, Sequence: seq},
-		append(wire.GenlHeader(wire.CmdMonitor), wire.Encode(ae)...))
+		wire.MarshalMonitorStart(groups))
 	if err != nil {
 		return err
 	}

@@ -24,19 +24,7 @@ func perfRequest(ctx context.Context, node Node, rest []byte, ae *netlink.Attrib
 	if err != nil {
 		return withMsg(unix.EINVAL, "malformed perf request")
 	}
-	var r PerfRequest
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrDev:
-			r.Dev = ad.String()
-		case wire.AttrDst:
-			r.Dst = ad.Bytes()
-		case wire.AttrSize:
-			r.Size = ad.Uint32()
-		case wire.AttrDuration:
-			r.DurationMs = ad.Uint32()
-		}
-	}
+	r := wire.DecodePerfRequest(ad)
 	if ad.Err() != nil {
 		return withMsg(unix.EINVAL, "malformed perf request")
 	}
@@ -44,50 +32,16 @@ func perfRequest(ctx context.Context, node Node, rest []byte, ae *netlink.Attrib
 	if err != nil {
 		return err
 	}
-	ae.Uint64(wire.AttrSent, rep.Sent)
-	ae.Uint64(wire.AttrReceived, rep.Received)
-	ae.Uint64(wire.AttrBytes, rep.Bytes)
-	ae.Uint64(wire.AttrElapsed, rep.ElapsedNs)
-	ae.Uint64(wire.AttrEvents, rep.Events)
-	ae.Uint64(wire.AttrCompletions, rep.Completions)
-	ae.Uint16(wire.AttrMode, rep.Mode)
-	ae.Uint32(wire.AttrSpeed, rep.LinkMbps)
+	wire.EncodePerfReply(ae, rep)
 	return nil
 }
 
 // Perf runs a perf stream from the bound node.
 func (c *Client) Perf(r PerfRequest) (PerfReply, error) {
-	ad, err := c.ibctl(wire.CmdPerf, func(ae *netlink.AttributeEncoder) {
-		if r.Dev != "" {
-			ae.String(wire.AttrDev, r.Dev)
-		}
-		ae.Bytes(wire.AttrDst, r.Dst)
-		ae.Uint32(wire.AttrSize, r.Size)
-		ae.Uint32(wire.AttrDuration, r.DurationMs)
-	})
+	ad, err := c.ibctl(wire.CmdPerf, func(ae *netlink.AttributeEncoder) { wire.EncodePerfRequest(ae, r) })
 	if err != nil {
 		return PerfReply{}, err
 	}
-	var rep PerfReply
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrSent:
-			rep.Sent = ad.Uint64()
-		case wire.AttrReceived:
-			rep.Received = ad.Uint64()
-		case wire.AttrBytes:
-			rep.Bytes = ad.Uint64()
-		case wire.AttrElapsed:
-			rep.ElapsedNs = ad.Uint64()
-		case wire.AttrEvents:
-			rep.Events = ad.Uint64()
-		case wire.AttrCompletions:
-			rep.Completions = ad.Uint64()
-		case wire.AttrMode:
-			rep.Mode = ad.Uint16()
-		case wire.AttrSpeed:
-			rep.LinkMbps = ad.Uint32()
-		}
-	}
+	rep := wire.DecodePerfReply(ad)
 	return rep, ad.Err()
 }

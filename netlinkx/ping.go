@@ -40,25 +40,7 @@ func pingRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	if err != nil {
 		return withMsg(unix.EINVAL, "malformed ping request")
 	}
-	var r PingRequest
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrDev:
-			r.Dev = ad.String()
-		case wire.AttrDst:
-			r.Dst = ad.Bytes()
-		case wire.AttrSize:
-			r.Size = ad.Uint32()
-		case wire.AttrIdent:
-			r.Ident = ad.Uint16()
-		case wire.AttrSeq:
-			r.Seq = ad.Uint16()
-		case wire.AttrTimeout:
-			r.TimeoutMs = ad.Uint32()
-		case wire.AttrDF:
-			r.PMTUDisc = ad.Uint8()
-		}
-	}
+	r := wire.DecodePingRequest(ad)
 	if ad.Err() != nil {
 		return withMsg(unix.EINVAL, "malformed ping request")
 	}
@@ -66,52 +48,16 @@ func pingRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	if err != nil {
 		return err
 	}
-	ae.Uint8(wire.AttrStatus, rep.Status)
-	ae.Bytes(wire.AttrSrc, rep.Src)
-	if rep.From != nil {
-		ae.Bytes(wire.AttrFrom, rep.From)
-	}
-	ae.Uint8(wire.AttrTTL, rep.TTL)
-	ae.Uint32(wire.AttrBytes, rep.Bytes)
-	ae.Uint64(wire.AttrRTT, rep.RTTNs)
-	ae.Uint32(wire.AttrMTU, rep.MTU)
+	wire.EncodePingReply(ae, rep)
 	return nil
 }
 
 // Ping sends one echo request through the bound node's IP stack.
 func (c *Client) Ping(r PingRequest) (PingReply, error) {
-	ad, err := c.ibctl(wire.CmdPing, func(ae *netlink.AttributeEncoder) {
-		if r.Dev != "" {
-			ae.String(wire.AttrDev, r.Dev)
-		}
-		ae.Bytes(wire.AttrDst, r.Dst)
-		ae.Uint32(wire.AttrSize, r.Size)
-		ae.Uint16(wire.AttrIdent, r.Ident)
-		ae.Uint16(wire.AttrSeq, r.Seq)
-		ae.Uint32(wire.AttrTimeout, r.TimeoutMs)
-		ae.Uint8(wire.AttrDF, r.PMTUDisc)
-	})
+	ad, err := c.ibctl(wire.CmdPing, func(ae *netlink.AttributeEncoder) { wire.EncodePingRequest(ae, r) })
 	if err != nil {
 		return PingReply{}, err
 	}
-	var rep PingReply
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrStatus:
-			rep.Status = ad.Uint8()
-		case wire.AttrSrc:
-			rep.Src = ad.Bytes()
-		case wire.AttrFrom:
-			rep.From = ad.Bytes()
-		case wire.AttrTTL:
-			rep.TTL = ad.Uint8()
-		case wire.AttrBytes:
-			rep.Bytes = ad.Uint32()
-		case wire.AttrRTT:
-			rep.RTTNs = ad.Uint64()
-		case wire.AttrMTU:
-			rep.MTU = ad.Uint32()
-		}
-	}
+	rep := wire.DecodePingReply(ad)
 	return rep, ad.Err()
 }

@@ -60,15 +60,7 @@ func routeRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	if err != nil {
 		return err
 	}
-	ae.Bytes(wire.AttrDst, r.Dst)
-	ae.Bytes(wire.AttrSrc, r.Src)
-	ae.String(wire.AttrDev, r.Dev)
-	ae.Flag(wire.AttrFull, r.Local)
-	ae.Uint32(wire.AttrMTU, r.MTU)
-	ae.Uint32(wire.AttrExpires, r.ExpiresSec)
-	ae.Uint8(wire.AttrTable, r.Table)
-	ae.Uint8(wire.AttrProtocol, r.Protocol)
-	ae.Uint32(wire.AttrMetric, r.Metric)
+	wire.EncodeRouteGet(ae, r)
 	return nil
 }
 
@@ -78,28 +70,6 @@ func (c *Client) RouteGet(dst []byte) (Route, error) {
 	if err != nil {
 		return Route{}, err
 	}
-	var r Route
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrDst:
-			r.Dst = ad.Bytes()
-		case wire.AttrSrc:
-			r.Src = ad.Bytes()
-		case wire.AttrDev:
-			r.Dev = ad.String()
-		case wire.AttrFull:
-			r.Local = true
-		case wire.AttrMTU:
-			r.MTU = ad.Uint32()
-		case wire.AttrExpires:
-			r.ExpiresSec = ad.Uint32()
-		case wire.AttrTable:
-			r.Table = ad.Uint8()
-		case wire.AttrProtocol:
-			r.Protocol = ad.Uint8()
-		case wire.AttrMetric:
-			r.Metric = ad.Uint32()
-		}
-	}
+	r := wire.DecodeRouteGet(ad)
 	return r, ad.Err()
 }

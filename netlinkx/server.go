@@ -582,16 +582,7 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 	}
 	switch cmd {
 	case wire.CmdStatus:
-		st := b.Status()
-		ae.Uint32(wire.AttrPID, st.PID)
-		ae.String(wire.AttrSocket, st.Socket)
-		ae.String(wire.AttrStateDir, st.StateDir)
-		ae.Uint64(wire.AttrUptime, st.Uptime)
-		ae.Uint64(wire.AttrStarted, uint64(st.StartedNs))
-		ae.Uint32(wire.AttrLinks, st.Links)
-		for _, n := range st.Nodes {
-			ae.String(wire.AttrNode, n)
-		}
+		wire.EncodeStatus(ae, b.Status())
 	case wire.CmdStop:
 		b.Stop()
 		return nil, nil
@@ -615,11 +606,7 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 		if err != nil {
 			return nil, err
 		}
-		ae.String(wire.AttrDriver, di.Driver)
-		ae.String(wire.AttrVersion, di.Version)
-		ae.String(wire.AttrFirmware, di.Firmware)
-		ae.String(wire.AttrBusInfo, di.BusInfo)
-		ae.Uint32(wire.AttrNStats, di.NStats)
+		wire.EncodeDriverInfo(ae, di)
 	default:
 		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ibctl command %d", cmd))
 	}

@@ -39,12 +39,7 @@ func smRequest(b Backend, node Node, cmd uint8, rest []byte, ae *netlink.Attribu
 		if !ok {
 			return true, withMsg(unix.EOPNOTSUPP, "no subnet manager")
 		}
-		i := si.SMInfo()
-		ae.Uint16(wire.AttrLID, i.LID)
-		ae.String(wire.AttrNode, i.Node)
-		ae.Uint32(wire.AttrPortNum, i.Port)
-		ae.Uint32(wire.AttrEntry, i.Partitions)
-		ae.Uint32(wire.AttrMember, i.Groups)
+		wire.EncodeSMInfo(ae, si.SMInfo())
 	default:
 		return false, nil
 	}
@@ -109,20 +104,6 @@ func (c *Client) SMInfo() (SMInfo, error) {
 	if err != nil {
 		return SMInfo{}, err
 	}
-	var i SMInfo
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrLID:
-			i.LID = ad.Uint16()
-		case wire.AttrNode:
-			i.Node = ad.String()
-		case wire.AttrPortNum:
-			i.Port = ad.Uint32()
-		case wire.AttrEntry:
-			i.Partitions = ad.Uint32()
-		case wire.AttrMember:
-			i.Groups = ad.Uint32()
-		}
-	}
+	i := wire.DecodeSMInfo(ad)
 	return i, ad.Err()
 }

@@ -56,3 +56,75 @@ func DecodeCaptured(b []byte) (CapturedPacket, CaptureStats, int, error) {
 	}
 	return p, st, kind, ad.Err()
 }
+
+// EncodeCaptureRequest adds the attributes of a CmdCapture request: one
+// AttrDev for Dev and each of Also, in order.
+func EncodeCaptureRequest(ae *netlink.AttributeEncoder, r CaptureRequest) {
+	ae.String(AttrDev, r.Dev)
+	for _, d := range r.Also {
+		ae.String(AttrDev, d)
+	}
+	ae.Uint32(AttrSnaplen, r.Snaplen)
+	if r.Fabric {
+		ae.Uint8(AttrFabric, 1)
+	}
+}
+
+// DecodeCaptureRequest decodes what EncodeCaptureRequest encodes.
+func DecodeCaptureRequest(ad *netlink.AttributeDecoder) CaptureRequest {
+	var r CaptureRequest
+	for ad.Next() {
+		switch ad.Type() {
+		case AttrDev:
+			if r.Dev == "" {
+				r.Dev = ad.String()
+			} else {
+				r.Also = append(r.Also, ad.String())
+			}
+		case AttrSnaplen:
+			r.Snaplen = ad.Uint32()
+		case AttrFabric:
+			r.Fabric = ad.Uint8() != 0
+		}
+	}
+	return r
+}
+
+// MarshalCaptureStart encodes the message of a capture stream that says
+// the capture point is attached.
+func MarshalCaptureStart(snaplen uint32) []byte {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(AttrSnaplen, snaplen)
+	return append(GenlHeader(CmdCapture), Encode(ae)...)
+}
+
+// MarshalCapturedPacket encodes the message of a capture stream that
+// carries p.
+func MarshalCapturedPacket(p CapturedPacket) []byte {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint64(AttrTime, uint64(p.TimeNs))
+	ae.Uint8(AttrPktType, p.PktType)
+	ae.Bytes(AttrSrc, p.Src)
+	ae.Bytes(AttrDst, p.Dst)
+	if p.RC {
+		ae.Uint8(AttrRC, 1)
+	}
+	if p.Iface != 0 {
+		ae.Uint32(AttrIface, p.Iface)
+	}
+	if p.Drop != "" {
+		ae.String(AttrDrop, p.Drop)
+	}
+	ae.Uint32(AttrOrigLen, p.OrigLen)
+	ae.Bytes(AttrData, p.Data)
+	return append(GenlHeader(CmdCapture), Encode(ae)...)
+}
+
+// MarshalCaptureStats encodes the message that ends a capture stream.
+func MarshalCaptureStats(st CaptureStats) []byte {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint64(AttrCaptured, st.Captured)
+	ae.Uint64(AttrLost, st.Lost)
+	ae.Uint8(AttrEnd, uint8(st.End))
+	return append(GenlHeader(CmdCapture), Encode(ae)...)
+}

@@ -5,7 +5,8 @@
 // header and verbose bitsets; and the types of netlinkx's API (types.go),
 // which netlinkx exports as aliases, with their codecs: links and link
 // requests (link.go), ethtool replies and requests (ethtool.go),
-// addresses and neighbours (addr.go), routes, the HCA and the subnet
-// manager's tables, and the capture and monitor streams' messages.
+// addresses and neighbours (addr.go), the ibctl family's requests and
+// replies (ibctl.go, route.go, sm.go), and the capture and monitor
+// streams' messages (capture.go, monitor.go).
 // It imports no package of this module.
 package wire

@@ -88,3 +88,12 @@ func DecodeEvent(m netlink.Message) (ev MonitorEvent, start bool, err error) {
 	}
 	return ev, start, ad.Err()
 }
+
+// MarshalMonitorStart encodes the message of a monitor stream that says
+// the driver subscribed to groups; a CmdMonitor request asking for
+// groups is encoded the same.
+func MarshalMonitorStart(groups uint32) []byte {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(AttrGroups, groups)
+	return append(GenlHeader(CmdMonitor), Encode(ae)...)
+}
