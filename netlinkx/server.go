@@ -414,55 +414,11 @@ func getLink(node Node, m netlink.Message) ([][]byte, error) {
 }
 
 func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
-	cmd, rest, err := wire.ParseGenl(m.Data)
+	r, err := wire.ParseEthtoolRequest(m.Data)
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, err.Error())
 	}
-	ad, err := netlink.NewAttributeDecoder(rest)
-	if err != nil {
-		return nil, withMsg(unix.EINVAL, "malformed attributes")
-	}
-	var dev string
-	var want map[string]bool
-	coal := CoalesceSet{}
-	rings := RingsSet{}
-	channels := ChannelsSet{}
-	for ad.Next() {
-		switch {
-		case ad.Type() == 1: // ETHTOOL_A_*_HEADER
-			dev = wire.ParseEthtoolDev(ad)
-		case cmd == unix.ETHTOOL_MSG_FEATURES_SET && ad.Type() == unix.ETHTOOL_A_FEATURES_WANTED:
-			want = map[string]bool{}
-			for _, x := range wire.DecodeBitset(ad) {
-				want[x.Name] = x.Value
-			}
-		case cmd == unix.ETHTOOL_MSG_COALESCE_SET:
-			if b := ad.Bytes(); len(b) == 4 {
-				coal[ad.Type()] = binary.NativeEndian.Uint32(b)
-			} else if len(b) == 1 {
-				coal[ad.Type()] = uint32(b[0])
-			} else {
-				return nil, withMsg(unix.EINVAL, fmt.Sprintf("coalesce attribute %d: bad length %d", ad.Type(), len(b)))
-			}
-		case cmd == unix.ETHTOOL_MSG_CHANNELS_SET:
-			if b := ad.Bytes(); len(b) == 4 {
-				channels[ad.Type()] = binary.NativeEndian.Uint32(b)
-			} else {
-				return nil, withMsg(unix.EINVAL, fmt.Sprintf("channels attribute %d: bad length %d", ad.Type(), len(b)))
-			}
-		case cmd == unix.ETHTOOL_MSG_RINGS_SET:
-			if b := ad.Bytes(); len(b) == 4 {
-				rings[ad.Type()] = binary.NativeEndian.Uint32(b)
-			} else if len(b) == 1 {
-				rings[ad.Type()] = uint32(b[0])
-			} else {
-				return nil, withMsg(unix.EINVAL, fmt.Sprintf("rings attribute %d: bad length %d", ad.Type(), len(b)))
-			}
-		}
-	}
-	if err := ad.Err(); err != nil {
-		return nil, withMsg(unix.EINVAL, "malformed attributes")
-	}
+	cmd, dev, want := r.Cmd, r.Dev, r.Want
 	if dev == "" {
 		return nil, withMsg(unix.EINVAL, "request header missing device")
 	}
@@ -489,7 +445,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		}
 		return one(cmd, wire.MarshalCoalesce(dev, c)), nil
 	case unix.ETHTOOL_MSG_COALESCE_SET:
-		return nil, node.SetCoalesce(dev, coal)
+		return nil, node.SetCoalesce(dev, r.Coalesce)
 	case unix.ETHTOOL_MSG_RINGS_GET:
 		r, err := node.Rings(dev)
 		if err != nil {
@@ -497,7 +453,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		}
 		return one(cmd, wire.MarshalRings(dev, r)), nil
 	case unix.ETHTOOL_MSG_RINGS_SET:
-		return nil, node.SetRings(dev, rings)
+		return nil, node.SetRings(dev, r.Rings)
 	case unix.ETHTOOL_MSG_CHANNELS_GET:
 		c, err := node.Channels(dev)
 		if err != nil {
@@ -505,7 +461,7 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		}
 		return one(cmd, wire.MarshalChannels(dev, c)), nil
 	case unix.ETHTOOL_MSG_CHANNELS_SET:
-		return nil, node.SetChannels(dev, channels)
+		return nil, node.SetChannels(dev, r.Channels)
 	case unix.ETHTOOL_MSG_LINKINFO_GET, unix.ETHTOOL_MSG_LINKMODES_GET, unix.ETHTOOL_MSG_LINKSTATE_GET:
 		ls, err := node.LinkSettings(dev)
 		if err != nil {

@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/mdlayher/ethtool"
@@ -486,3 +488,69 @@ func UnmarshalLinkSettings(b []byte, ls *LinkSettings) error {
 	}
 	return ad.Err()
 }
+
+// EthtoolRequest is an ethtool request as the server reads it: the
+// command, the device its header names, and what a SET command asks.
+type EthtoolRequest struct {
+	Cmd      uint8
+	Dev      string          // "" when the header names none
+	Want     map[string]bool // FEATURES_SET: the wanted value of each feature named; nil without ETHTOOL_A_FEATURES_WANTED
+	Coalesce CoalesceSet     // COALESCE_SET: each u32 or u8 attribute as a u32
+	Rings    RingsSet        // RINGS_SET: likewise
+	Channels ChannelsSet     // CHANNELS_SET: each u32 attribute
+}
+
+// ParseEthtoolRequest decodes the payload of an ethtool request. An
+// attribute of a SET command of another size than the command takes
+// is refused, naming the attribute and its length.
+func ParseEthtoolRequest(b []byte) (EthtoolRequest, error) {
+	cmd, rest, err := ParseGenl(b)
+	if err != nil {
+		return EthtoolRequest{}, err
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return EthtoolRequest{}, errMalformedAttrs
+	}
+	r := EthtoolRequest{Cmd: cmd, Coalesce: CoalesceSet{}, Rings: RingsSet{}, Channels: ChannelsSet{}}
+	for ad.Next() {
+		switch {
+		case ad.Type() == unix.ETHTOOL_A_HEADER_UNSPEC+1: // ETHTOOL_A_*_HEADER
+			r.Dev = ParseEthtoolDev(ad)
+		case cmd == unix.ETHTOOL_MSG_FEATURES_SET && ad.Type() == unix.ETHTOOL_A_FEATURES_WANTED:
+			r.Want = map[string]bool{}
+			for _, x := range DecodeBitset(ad) {
+				r.Want[x.Name] = x.Value
+			}
+		case cmd == unix.ETHTOOL_MSG_COALESCE_SET:
+			if b := ad.Bytes(); len(b) == 4 {
+				r.Coalesce[ad.Type()] = binary.NativeEndian.Uint32(b)
+			} else if len(b) == 1 {
+				r.Coalesce[ad.Type()] = uint32(b[0])
+			} else {
+				return EthtoolRequest{}, fmt.Errorf("coalesce attribute %d: bad length %d", ad.Type(), len(b))
+			}
+		case cmd == unix.ETHTOOL_MSG_CHANNELS_SET:
+			if b := ad.Bytes(); len(b) == 4 {
+				r.Channels[ad.Type()] = binary.NativeEndian.Uint32(b)
+			} else {
+				return EthtoolRequest{}, fmt.Errorf("channels attribute %d: bad length %d", ad.Type(), len(b))
+			}
+		case cmd == unix.ETHTOOL_MSG_RINGS_SET:
+			if b := ad.Bytes(); len(b) == 4 {
+				r.Rings[ad.Type()] = binary.NativeEndian.Uint32(b)
+			} else if len(b) == 1 {
+				r.Rings[ad.Type()] = uint32(b[0])
+			} else {
+				return EthtoolRequest{}, fmt.Errorf("rings attribute %d: bad length %d", ad.Type(), len(b))
+			}
+		}
+	}
+	if ad.Err() != nil {
+		return EthtoolRequest{}, errMalformedAttrs
+	}
+	return r, nil
+}
+
+// errMalformedAttrs is a request whose attributes do not decode.
+var errMalformedAttrs = errors.New("malformed attributes")
