@@ -305,7 +305,7 @@ type PingRequest struct {
 	Ident     uint16
 	Seq       uint16
 	TimeoutMs uint32
-	PMTUDisc  uint8 // -M: PMTUDiscWant (default), PMTUDiscDo, PMTUDiscDont
+	PMTUDisc  uint8 // -M: netlinkx.PMTUDiscWant (default), PMTUDiscDo, PMTUDiscDont
 }
 
 // PingReply is the outcome of one echo request.
@@ -361,7 +361,7 @@ type CaptureRequest struct {
 // CapturedPacket is one packet an interface sent, received or dropped.
 type CapturedPacket struct {
 	TimeNs  int64  // Unix time in nanoseconds
-	PktType uint8  // sll_pkttype: PacketHost, PacketBroadcast, ...
+	PktType uint8  // sll_pkttype: netlinkx.PacketHost, PacketBroadcast, ...
 	Src     []byte // 20-byte IPoIB address of the sender; zero over a connection
 	Dst     []byte // 20-byte IPoIB address of the destination
 	RC      bool   // carried over a connection
@@ -371,7 +371,7 @@ type CapturedPacket struct {
 	Data    []byte // the first bytes of the IPoIB packet, up to the snapshot length
 }
 
-// CaptureEnd says why a capture ended.
+// CaptureEnd says why a capture ended (netlinkx.CaptureStopped, ...).
 type CaptureEnd uint8
 
 // CaptureStats end a capture.
