@@ -13,9 +13,12 @@ import (
 
 // AddrOptions are the inputs of every addr verb.
 type AddrOptions struct {
-	F    *Factory
-	Verb string // "add", "delete", "show" or "flush"
-	Args AddrArgs
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client func() (*netlinkx.Client, error)
+	Verb   string // "add", "delete", "show" or "flush"
+	Args   AddrArgs
 }
 
 // AddrArgs is a parsed `addr add` / `addr del` / `addr show` argument
@@ -77,7 +80,7 @@ interface whose link comes up gets its IPv6 link-local address (fe80::/64 and th
 GUID with 0x02 ORed into its first byte), and going down removes every IPv6 address.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			return runOr(&AddrOptions{F: f, Verb: "show"}, runF, addrRun)
+			return runOr(&AddrOptions{F: f, Client: connector(f), Verb: "show"}, runF, addrRun)
 		}),
 	}
 	cmd.AddCommand(
@@ -105,7 +108,7 @@ func newAddrVerb(f *Factory, runF func(*AddrOptions) error, verb string, aliases
 			if err != nil {
 				return prefixUsage(addrWhat(verb), err)
 			}
-			return runOr(&AddrOptions{F: f, Verb: verb, Args: a}, runF, addrRun)
+			return runOr(&AddrOptions{F: f, Client: connector(f), Verb: verb, Args: a}, runF, addrRun)
 		}),
 	}
 	cmd.Flags().SetInterspersed(false)
@@ -124,7 +127,7 @@ func addrRun(o *AddrOptions) error {
 	if o.Args.Warning != "" {
 		fmt.Fprint(o.F.IO.ErrOut, o.Args.Warning)
 	}
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,10 @@ import (
 
 // CaptureOptions are capture's options.
 type CaptureOptions struct {
-	F        *Factory
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client   func() (*netlinkx.Client, error)
 	Dev      string   // -i, the first
 	Devs     []string // every -i: fabric ports can be captured together
 	Count    int      // -c; 0: until interrupted
@@ -48,7 +51,7 @@ const maxSnaplen = 262144
 // NewCmdCapture is `ibctl capture`: tcpdump on an IPoIB interface of the
 // node; runF, when not nil, gets the parsed options instead of running.
 func NewCmdCapture(f *Factory, runF func(*CaptureOptions) error) *cobra.Command {
-	o := &CaptureOptions{F: f}
+	o := &CaptureOptions{F: f, Client: connector(f)}
 	cmd := &cobra.Command{
 		Use:   "capture [--fabric [--roce]] -i DEV... [-c COUNT] [-w FILE [--pcapng]] [-s SNAPLEN] [-e] [-y LINKTYPE] [EXPRESSION]",
 		Short: "Watch an interface's packets, as tcpdump does",
@@ -212,7 +215,7 @@ func linkTypeBanner(lt uint32) string {
 }
 
 func captureRun(o *CaptureOptions) error {
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,10 @@ import (
 
 // DmesgOptions are dmesg's options.
 type DmesgOptions struct {
-	F      *Factory
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client func() (*netlinkx.Client, error)
 	Follow bool
 	// Ctime is -T: times as ctime prints them, counted from the start.
 	// Human is -H: the time to the minute when the minute changes, else
@@ -29,7 +32,7 @@ type DmesgOptions struct {
 // NewCmdDmesg is `ibctl dmesg`: the node's driver messages; runF, when
 // not nil, gets the parsed options instead of running.
 func NewCmdDmesg(f *Factory, runF func(*DmesgOptions) error) *cobra.Command {
-	o := &DmesgOptions{F: f}
+	o := &DmesgOptions{F: f, Client: connector(f)}
 	cmd := &cobra.Command{
 		Use:   "dmesg [-f] [-T | -H] [-c | -C]",
 		Short: "Print the node's ib_ipoib kernel messages",
@@ -61,7 +64,7 @@ as dmesg -c does (a message logged meanwhile stays); -C clears them without prin
 }
 
 func dmesgRun(o *DmesgOptions) (retErr error) {
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,10 @@ import (
 
 // EthtoolOptions are the inputs of `ibctl ethtool`.
 type EthtoolOptions struct {
-	F            *Factory
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client       func() (*netlinkx.Client, error)
 	Driver       bool // -i
 	ShowFeatures bool // -k
 	Features     bool // -K
@@ -41,7 +44,7 @@ type EthtoolOptions struct {
 // NewCmdEthtool is `ibctl ethtool`: ethtool's option letters and output;
 // runF, when not nil, gets the parsed options instead of running.
 func NewCmdEthtool(f *Factory, runF func(*EthtoolOptions) error) *cobra.Command {
-	o := &EthtoolOptions{F: f}
+	o := &EthtoolOptions{F: f, Client: connector(f)}
 	cmd := &cobra.Command{
 		Use:   "ethtool [-i|-k|-K|-c|-C|-g|-G|-l|-L|-S] DEVICE [ARGS...]",
 		Short: "Query or control IPoIB device settings (ethtool)",
@@ -142,7 +145,7 @@ func (o *EthtoolOptions) parse() error {
 }
 
 func ethtoolRun(o *EthtoolOptions) error {
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

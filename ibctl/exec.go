@@ -23,8 +23,11 @@ const execChildArg = "\x01exec-child"
 
 // ExecOptions are exec's inputs.
 type ExecOptions struct {
-	F    *Factory
-	Args []string // the command and its arguments
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client func() (*netlinkx.Client, error)
+	Args   []string // the command and its arguments
 
 	// Where exec looks for what it needs; the defaults in production.
 	NetnsDir   string     // "/run/netns", where `ip netns add` registers
@@ -39,7 +42,7 @@ func netnsName(node string) string { return "ibctl-" + node }
 // NewCmdExec is `ibctl exec`: a program run on the node's emulated host;
 // runF, when not nil, gets the parsed options instead of running.
 func NewCmdExec(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
-	o := &ExecOptions{F: f, NetnsDir: "/run/netns", FuseDevice: "/dev/fuse", Euid: os.Geteuid}
+	o := &ExecOptions{F: f, Client: connector(f), NetnsDir: "/run/netns", FuseDevice: "/dev/fuse", Euid: os.Geteuid}
 	cmd := &cobra.Command{
 		Use:                   "exec [-n NODE] [--] CMD [ARG]...",
 		DisableFlagsInUseLine: true,
@@ -82,7 +85,7 @@ func execRun(o *ExecOptions) error {
 	if _, err := os.Stat(o.FuseDevice); err != nil {
 		return fmt.Errorf("exec: no FUSE device %s: %s", o.FuseDevice, reason(err))
 	}
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func TestExecNeeds(t *testing.T) {
 			f := e.factory(&IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard})
 			f.Globals.Node = tt.node
 			o := tt.o
-			o.F, o.Args = f, []string{"true"}
+			o.F, o.Client, o.Args = f, connector(f), []string{"true"}
 			err := execRun(&o)
 			if err == nil || err.Error() != tt.want || ExitStatus(err) != ExitFailure {
 				t.Errorf("err %v (status %d), want %q (status 1)", err, ExitStatus(err), tt.want)

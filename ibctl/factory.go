@@ -1,6 +1,8 @@
 // Package ibctl holds the ibctl commands: one file per object (link, sys,
 // ethtool, driver), each verb an Options struct, a NewCmd constructor and a
-// run function, printing text or JSON through one printer.
+// run function, printing text or JSON through one printer. A command that
+// talks to the driver connects through its options' Client, which NewCmd
+// sets from the Factory and a test may replace.
 // It may import netlinkx, internal/privdir and internal/sysfsfuse (exec),
 // never a driver package: the driver to run is injected through the
 // Factory (Daemon).

@@ -13,10 +13,13 @@ import (
 
 // LinkOptions are the inputs of every link verb.
 type LinkOptions struct {
-	F     *Factory
-	Verb  string
-	Args  LinkArgs
-	Stats int // -s, counted: 2 adds the error rows
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client func() (*netlinkx.Client, error)
+	Verb   string
+	Args   LinkArgs
+	Stats  int // -s, counted: 2 adds the error rows
 }
 
 // NewCmdLink is `ibctl link`, the iproute2 `ip link` object. Every verb
@@ -39,7 +42,7 @@ are up, "type TYPE" only those of that kind: every link is ipoib, so another TYP
 none (with -j an empty object for each link, as ip prints them).`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			return runOr(&LinkOptions{F: f, Verb: "show"}, runF, linkRun)
+			return runOr(&LinkOptions{F: f, Client: connector(f), Verb: "show"}, runF, linkRun)
 		}),
 	}
 	cmd.AddCommand(
@@ -64,7 +67,7 @@ func newLinkVerb(f *Factory, runF func(*LinkOptions) error, verb string, aliases
 			if err != nil {
 				return prefixUsage("link "+verb, err)
 			}
-			return runOr(&LinkOptions{F: f, Verb: verb, Args: a, Stats: f.Globals.Stats}, runF, linkRun)
+			return runOr(&LinkOptions{F: f, Client: connector(f), Verb: verb, Args: a, Stats: f.Globals.Stats}, runF, linkRun)
 		}),
 	}
 	if verb == "show" {
@@ -84,7 +87,7 @@ func prefixUsage(what string, err error) error {
 }
 
 func linkRun(o *LinkOptions) error {
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,11 @@ import (
 
 // MaddrOptions are the inputs of `maddr show`.
 type MaddrOptions struct {
-	F   *Factory
-	Dev string // "" for every interface
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client func() (*netlinkx.Client, error)
+	Dev    string // "" for every interface
 }
 
 // NewCmdMaddr is `ibctl maddr show [dev DEV]`: ip maddr; runF, when not
@@ -35,7 +38,7 @@ func NewCmdMaddr(f *Factory, runF func(*MaddrOptions) error) *cobra.Command {
 			case len(args) != 0:
 				return usagef("maddr show: want [dev DEV]")
 			}
-			return runOr(&MaddrOptions{F: f, Dev: dev}, runF, maddrRun)
+			return runOr(&MaddrOptions{F: f, Client: connector(f), Dev: dev}, runF, maddrRun)
 		}),
 	}
 	show.Flags().SetInterspersed(false)
@@ -45,7 +48,7 @@ func NewCmdMaddr(f *Factory, runF func(*MaddrOptions) error) *cobra.Command {
 
 func maddrRun(o *MaddrOptions) error {
 	f, dev := o.F, o.Dev
-	c, err := f.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,10 @@ import (
 
 // MonitorOptions are monitor's inputs.
 type MonitorOptions struct {
-	F      *Factory
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client func() (*netlinkx.Client, error)
 	Groups uint32 // netlinkx.MonitorLink, ...
 	Label  bool   // prefix each event with its object: [LINK], [ADDR], ...
 	Dev    string // only the events of this device (and the SM's)
@@ -55,7 +58,7 @@ OBJECTS := link | address | route | neigh | partition | group`
 // the subnet manager's; runF, when not nil, gets the parsed options
 // instead of running.
 func NewCmdMonitor(f *Factory, runF func(*MonitorOptions) error) *cobra.Command {
-	o := &MonitorOptions{F: f}
+	o := &MonitorOptions{F: f, Client: connector(f)}
 	cmd := &cobra.Command{
 		Use:   "monitor [all | link | address | route | neigh | partition | group]... [label] [dev DEVICE] [-t | --tshort]",
 		Short: "Watch the node's changes as ip monitor does",
@@ -150,7 +153,7 @@ func (o *MonitorOptions) parse(args []string) error {
 }
 
 func monitorRun(o *MonitorOptions) error {
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

@@ -12,9 +12,12 @@ import (
 
 // NeighOptions are the inputs of neigh show and neigh flush.
 type NeighOptions struct {
-	F     *Factory
-	Flush bool
-	Args  NeighArgs
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client func() (*netlinkx.Client, error)
+	Flush  bool
+	Args   NeighArgs
 }
 
 // NeighArgs is a parsed `neigh show` argument list, in the grammar of
@@ -74,7 +77,7 @@ its round.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			a, _ := parseNeighArgs(nil, familyNumber(f.Globals.Family))
-			return runOr(&NeighOptions{F: f, Args: a}, runF, neighRun)
+			return runOr(&NeighOptions{F: f, Client: connector(f), Args: a}, runF, neighRun)
 		}),
 	}
 	show := &cobra.Command{
@@ -101,7 +104,7 @@ its round.`,
 			if err != nil {
 				return prefixUsage("neigh show", err)
 			}
-			return runOr(&NeighOptions{F: f, Args: a}, runF, neighRun)
+			return runOr(&NeighOptions{F: f, Client: connector(f), Args: a}, runF, neighRun)
 		}),
 	}
 	show.Flags().SetInterspersed(false)
@@ -119,7 +122,7 @@ its round.`,
 			if err != nil {
 				return prefixUsage("neigh flush", err)
 			}
-			return runOr(&NeighOptions{F: f, Flush: true, Args: a}, runF, neighRun)
+			return runOr(&NeighOptions{F: f, Client: connector(f), Flush: true, Args: a}, runF, neighRun)
 		}),
 	}
 	flush.Flags().SetInterspersed(false)
@@ -279,7 +282,7 @@ func (a NeighArgs) selected(n netlinkx.Neigh, index int32) bool {
 const neighMaxRounds = 10
 
 func neighRun(o *NeighOptions) error {
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

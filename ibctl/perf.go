@@ -9,7 +9,10 @@ import (
 
 // PerfOptions are perf's options.
 type PerfOptions struct {
-	F       *Factory
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client  func() (*netlinkx.Client, error)
 	Dev     string
 	Seconds float64
 	Length  int
@@ -21,7 +24,7 @@ type PerfOptions struct {
 // interfaces; runF, when not nil, gets the parsed options instead of
 // running.
 func NewCmdPerf(f *Factory, runF func(*PerfOptions) error) *cobra.Command {
-	o := &PerfOptions{F: f}
+	o := &PerfOptions{F: f, Client: connector(f)}
 	cmd := &cobra.Command{
 		Use:   "perf [-I DEV] [-t SEC] [-l LEN] ADDRESS",
 		Short: "Measure throughput to another interface (iperf-like UDP stream)",
@@ -67,7 +70,7 @@ func (o *PerfOptions) parse() error {
 
 func perfRun(o *PerfOptions) error {
 	dst := o.Addr
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,10 @@ import (
 
 // PingOptions are ping's options.
 type PingOptions struct {
-	F        *Factory
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client   func() (*netlinkx.Client, error)
 	Dev      string
 	Count    int
 	Size     int
@@ -91,7 +94,7 @@ const maxPingSize = 65507
 // NewCmdPing is `ibctl ping`: iputils ping over the emulated IPoIB stack;
 // runF, when not nil, gets the parsed options instead of running.
 func NewCmdPing(f *Factory, runF func(*PingOptions) error) *cobra.Command {
-	o := &PingOptions{F: f}
+	o := &PingOptions{F: f, Client: connector(f)}
 	o.count = pingCount{n: &o.Count, min: 1, max: math.MaxInt64}
 	o.deadline = pingCount{n: &o.Deadline, min: 0, max: math.MaxInt32}
 	cmd := &cobra.Command{
@@ -283,7 +286,7 @@ func (s *pingStats) inFlight() int { return s.sent - s.acked }
 
 func pingRun(o *PingOptions) error {
 	dst := o.Addr
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

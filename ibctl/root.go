@@ -234,5 +234,8 @@ func NewFactory(d Daemon) *Factory {
 	return &Factory{IO: System(), Globals: &Globals{}, Connect: conn.Client, Executable: os.Executable, Daemon: d}
 }
 
-// client connects with the command's globals.
-func (f *Factory) client() (*netlinkx.Client, error) { return f.Connect(f.Globals) }
+// connector is the Client of a command's options: it connects with f's
+// globals as the command line set them, when the command runs.
+func connector(f *Factory) func() (*netlinkx.Client, error) {
+	return func() (*netlinkx.Client, error) { return f.Connect(f.Globals) }
+}

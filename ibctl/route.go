@@ -13,10 +13,13 @@ import (
 
 // RouteOptions are the inputs of `route get` and `route show`.
 type RouteOptions struct {
-	F    *Factory
-	Verb string     // "get" or "show"
-	Dst  netip.Addr // get
-	Dev  string     // show: only the routes through Dev
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client func() (*netlinkx.Client, error)
+	Verb   string     // "get" or "show"
+	Dst    netip.Addr // get
+	Dev    string     // show: only the routes through Dev
 	// Table is show's table: "main" (the default) or any other, which
 	// is empty.
 	Table string
@@ -50,7 +53,7 @@ big" left for it.`,
 			if len(args) > 0 {
 				return usagef("route: unknown command %q (try \"ibctl route --help\")", args[0])
 			}
-			return runOr(&RouteOptions{F: f, Verb: "show", Table: "main"}, runF, routeShowRun)
+			return runOr(&RouteOptions{F: f, Client: connector(f), Verb: "show", Table: "main"}, runF, routeShowRun)
 		}),
 	}
 	show := &cobra.Command{
@@ -78,7 +81,7 @@ big" left for it.`,
 			if err := routeFamily(dst, args[0], familyNumber(f.Globals.Family)); err != nil {
 				return err
 			}
-			return runOr(&RouteOptions{F: f, Verb: "get", Dst: dst}, runF, routeGetRun)
+			return runOr(&RouteOptions{F: f, Client: connector(f), Verb: "get", Dst: dst}, runF, routeGetRun)
 		}),
 	}
 	cmd.AddCommand(show, get)
@@ -88,7 +91,7 @@ big" left for it.`,
 // parseRouteShow parses show's selectors as iproute_list_flush_or_save
 // does for those ibctl keeps: dev (or oif) IFNAME, table TABLE.
 func parseRouteShow(f *Factory, args []string) (*RouteOptions, error) {
-	o := &RouteOptions{F: f, Verb: "show", Table: "main"}
+	o := &RouteOptions{F: f, Client: connector(f), Verb: "show", Table: "main"}
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		next := func() (string, error) {
@@ -143,7 +146,7 @@ func rtTableByName(s string) (uint32, bool) {
 }
 
 func routeShowRun(o *RouteOptions) error {
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}
@@ -256,7 +259,7 @@ func familyOf(a netip.Addr) uint8 {
 }
 
 func routeGetRun(o *RouteOptions) error {
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

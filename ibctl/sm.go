@@ -13,9 +13,12 @@ import (
 
 // HCAOptions are the inputs of `hca show` and `hca pkeys`.
 type HCAOptions struct {
-	F    *Factory
-	Verb string // "show" or "pkeys"
-	Port uint32 // pkeys: the port, 1 when not given
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client func() (*netlinkx.Client, error)
+	Verb   string // "show" or "pkeys"
+	Port   uint32 // pkeys: the port, 1 when not given
 }
 
 // NewCmdHCA is `ibctl hca show`: the node's HCA as ibstat shows it; runF,
@@ -28,7 +31,7 @@ func NewCmdHCA(f *Factory, runF func(*HCAOptions) error) *cobra.Command {
 		Short:   "Show the HCA and its ports as ibstat does: state, rate, LIDs, GUIDs, capability mask",
 		Args:    cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			return runOr(&HCAOptions{F: f, Verb: "show"}, runF, hcaRun)
+			return runOr(&HCAOptions{F: f, Client: connector(f), Verb: "show"}, runF, hcaRun)
 		}),
 	}
 	pkeys := &cobra.Command{
@@ -37,7 +40,7 @@ func NewCmdHCA(f *Factory, runF func(*HCAOptions) error) *cobra.Command {
 		Short:             "Show a port's P_Key table as smpquery pkeys does",
 		Args:              cobra.MaximumNArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			o := &HCAOptions{F: f, Verb: "pkeys", Port: 1}
+			o := &HCAOptions{F: f, Client: connector(f), Verb: "pkeys", Port: 1}
 			if len(args) == 1 {
 				v, err := strconv.ParseUint(args[0], 0, 8)
 				if err != nil || v == 0 {
@@ -54,7 +57,7 @@ func NewCmdHCA(f *Factory, runF func(*HCAOptions) error) *cobra.Command {
 }
 
 func hcaRun(o *HCAOptions) error {
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}
@@ -139,6 +142,9 @@ func hcaPrinter(h netlinkx.HCA) *Printer {
 // SMOptions are the inputs of the sm verbs.
 type SMOptions struct {
 	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client func() (*netlinkx.Client, error)
 	// Verb is "show", "groups", "partition list", "partition add" or
 	// "partition del".
 	Verb      string
@@ -153,7 +159,9 @@ func NewCmdSM(f *Factory, runF func(*SMOptions) error) *cobra.Command {
 	part := &cobra.Command{Use: "partition", Aliases: []string{"part"}, Short: "List, add and delete partitions (P_Keys)"}
 	list := &cobra.Command{
 		Use: "list", Aliases: []string{"show", "ls"}, Short: "List the partition table", Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error { return run(&SMOptions{F: f, Verb: "partition list"}) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return run(&SMOptions{F: f, Client: connector(f), Verb: "partition list"})
+		}),
 	}
 	add := &cobra.Command{
 		Use:   "add PKEY [mtu IB_MTU] [all full|limited] [member NODE/PORT[:full|:limited]]...",
@@ -170,7 +178,7 @@ port, as a full member unless ":limited" follows.`,
 			if err != nil {
 				return err
 			}
-			return run(&SMOptions{F: f, Verb: "partition add", Partition: p})
+			return run(&SMOptions{F: f, Client: connector(f), Verb: "partition add", Partition: p})
 		}),
 	}
 	add.Flags().SetInterspersed(false)
@@ -182,18 +190,22 @@ port, as a full member unless ":limited" follows.`,
 			if !ok {
 				return usagef("sm partition del: argument %q is wrong: pkey is invalid", args[0])
 			}
-			return run(&SMOptions{F: f, Verb: "partition del", Partition: netlinkx.Partition{PKey: pkey}})
+			return run(&SMOptions{F: f, Client: connector(f), Verb: "partition del", Partition: netlinkx.Partition{PKey: pkey}})
 		}),
 	}
 	part.AddCommand(list, add, del)
 	defaultVerb(part, list)
 	groups := &cobra.Command{
 		Use: "groups", Short: "List the multicast groups and their members", Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error { return run(&SMOptions{F: f, Verb: "groups"}) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return run(&SMOptions{F: f, Client: connector(f), Verb: "groups"})
+		}),
 	}
 	show := &cobra.Command{
 		Use: "show", Short: "Show where the subnet manager runs and what it manages", Args: cobra.NoArgs,
-		RunE: runE(func(cmd *cobra.Command, args []string) error { return run(&SMOptions{F: f, Verb: "show"}) }),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return run(&SMOptions{F: f, Client: connector(f), Verb: "show"})
+		}),
 	}
 	cmd.AddCommand(show, part, groups)
 	defaultVerb(cmd, show)
@@ -204,11 +216,11 @@ func smRun(o *SMOptions) error {
 	f := o.F
 	switch o.Verb {
 	case "partition list":
-		return partitionList(f)
+		return partitionList(o)
 	case "groups":
-		return groupList(f)
+		return groupList(o)
 	}
-	c, err := f.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}
@@ -296,8 +308,9 @@ func parseMember(s string) (netlinkx.PartitionMember, error) {
 	return m, nil
 }
 
-func partitionList(f *Factory) error {
-	c, err := f.client()
+func partitionList(o *SMOptions) error {
+	f := o.F
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}
@@ -424,8 +437,9 @@ func joinStateName(s uint8) string {
 	return strconv.Itoa(int(s))
 }
 
-func groupList(f *Factory) error {
-	c, err := f.client()
+func groupList(o *SMOptions) error {
+	f := o.F
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,10 @@ import (
 
 // SysOptions are the inputs of the sys verbs.
 type SysOptions struct {
-	F         *Factory
+	F *Factory
+	// Client connects to the driver when the command needs it: the
+	// factory's connection, or what a test gives.
+	Client    func() (*netlinkx.Client, error)
 	Verb      string // "read", "write" or "ls"
 	Path      string
 	Value     string
@@ -38,10 +41,10 @@ newline; --no-newline leaves it out, like echo -n) and fails as the kernel does.
 		Args:              needArgs("PATH"),
 		ValidArgsFunction: completeSysPath(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			return runOr(&SysOptions{F: f, Verb: "read", Path: args[0]}, runF, sysRun)
+			return runOr(&SysOptions{F: f, Client: connector(f), Verb: "read", Path: args[0]}, runF, sysRun)
 		}),
 	}
-	wo := &SysOptions{F: f, Verb: "write"}
+	wo := &SysOptions{F: f, Client: connector(f), Verb: "write"}
 	write := &cobra.Command{
 		Use:               "write PATH VALUE",
 		Aliases:           []string{"echo"},
@@ -61,7 +64,7 @@ newline; --no-newline leaves it out, like echo -n) and fails as the kernel does.
 		Args:              atMost("PATH"),
 		ValidArgsFunction: completeSysPath(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			o := &SysOptions{F: f, Verb: "ls"}
+			o := &SysOptions{F: f, Client: connector(f), Verb: "ls"}
 			if len(args) == 1 {
 				o.Path = args[0]
 			}
@@ -90,7 +93,7 @@ func displayPath(p string) string {
 }
 
 func sysReadRun(o *SysOptions) error {
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}
@@ -114,7 +117,7 @@ func sysFilePrinter(path string, data []byte) *Printer {
 // sysWriteRun fails like `echo VALUE > PATH` in bash: errors of open(2)
 // name the path, errors of write(2) are "write error".
 func sysWriteRun(o *SysOptions) error {
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}
@@ -132,7 +135,7 @@ func sysWriteRun(o *SysOptions) error {
 }
 
 func sysListRun(o *SysOptions) error {
-	c, err := o.F.client()
+	c, err := o.Client()
 	if err != nil {
 		return err
 	}

@@ -253,7 +253,7 @@ func (c *Client) Links() ([]Link, error) {
 	}
 	out := make([]Link, 0, len(msgs))
 	for _, m := range msgs {
-		l, err := unmarshalLink(m.Data)
+		l, err := wire.UnmarshalLink(m.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -264,31 +264,31 @@ func (c *Client) Links() ([]Link, error) {
 
 // Link gets one link by name.
 func (c *Client) Link(name string) (Link, error) {
-	msgs, err := c.Execute(unix.RTM_GETLINK, 0, marshalLinkRequest(LinkRequest{Name: name}))
+	msgs, err := c.Execute(unix.RTM_GETLINK, 0, wire.MarshalLinkRequest(LinkRequest{Name: name}))
 	if err != nil {
 		return Link{}, err
 	}
 	if len(msgs) != 1 {
 		return Link{}, fmt.Errorf("%w: %d replies", wire.ErrMalformed, len(msgs))
 	}
-	return unmarshalLink(msgs[0].Data)
+	return wire.UnmarshalLink(msgs[0].Data)
 }
 
 // NewLink creates a link (RTM_NEWLINK with NLM_F_CREATE|NLM_F_EXCL).
 func (c *Client) NewLink(r LinkRequest) error {
-	_, err := c.Execute(unix.RTM_NEWLINK, netlink.Create|netlink.Excl, marshalLinkRequest(r))
+	_, err := c.Execute(unix.RTM_NEWLINK, netlink.Create|netlink.Excl, wire.MarshalLinkRequest(r))
 	return err
 }
 
 // SetLink changes a link (RTM_NEWLINK without NLM_F_CREATE, as ip link set).
 func (c *Client) SetLink(r LinkRequest) error {
-	_, err := c.Execute(unix.RTM_NEWLINK, 0, marshalLinkRequest(r))
+	_, err := c.Execute(unix.RTM_NEWLINK, 0, wire.MarshalLinkRequest(r))
 	return err
 }
 
 // DelLink deletes a link by name.
 func (c *Client) DelLink(name string) error {
-	_, err := c.Execute(unix.RTM_DELLINK, 0, marshalLinkRequest(LinkRequest{Name: name}))
+	_, err := c.Execute(unix.RTM_DELLINK, 0, wire.MarshalLinkRequest(LinkRequest{Name: name}))
 	return err
 }
 
@@ -313,13 +313,13 @@ func (c *Client) Features(dev string) ([]Feature, error) {
 	if err != nil {
 		return nil, err
 	}
-	return unmarshalFeatures(b)
+	return wire.UnmarshalFeatures(b)
 }
 
 // SetFeatures requests features on or off by kernel name, in order, and
 // returns what the change did.
 func (c *Client) SetFeatures(dev string, names []string, want map[string]bool) (FeaturesChange, error) {
-	msgs, err := c.Execute(wire.FamilyEthtool, 0, marshalFeaturesSet(dev, names, want))
+	msgs, err := c.Execute(wire.FamilyEthtool, 0, wire.MarshalFeaturesSet(dev, names, want))
 	if err != nil {
 		return FeaturesChange{}, err
 	}
@@ -327,7 +327,7 @@ func (c *Client) SetFeatures(dev string, names []string, want map[string]bool) (
 	if err != nil {
 		return FeaturesChange{}, err
 	}
-	return unmarshalFeaturesChange(b)
+	return wire.UnmarshalFeaturesChange(b)
 }
 
 // Coalesce gets interrupt moderation parameters.
@@ -340,12 +340,12 @@ func (c *Client) Coalesce(dev string) (Coalesce, error) {
 	if err != nil {
 		return Coalesce{}, err
 	}
-	return unmarshalCoalesce(b)
+	return wire.UnmarshalCoalesce(b)
 }
 
 // SetCoalesce sets interrupt moderation parameters (attributes in order).
 func (c *Client) SetCoalesce(dev string, set CoalesceSet, order []uint16) error {
-	_, err := c.Execute(wire.FamilyEthtool, 0, marshalCoalesceSet(dev, set, order))
+	_, err := c.Execute(wire.FamilyEthtool, 0, wire.MarshalCoalesceSet(dev, set, order))
 	return err
 }
 
@@ -359,7 +359,7 @@ func (c *Client) Rings(dev string) (Rings, error) {
 	if err != nil {
 		return Rings{}, err
 	}
-	return unmarshalRings(b)
+	return wire.UnmarshalRings(b)
 }
 
 // Channels gets channel counts.
@@ -372,19 +372,19 @@ func (c *Client) Channels(dev string) (Channels, error) {
 	if err != nil {
 		return Channels{}, err
 	}
-	return unmarshalChannels(b)
+	return wire.UnmarshalChannels(b)
 }
 
 // SetChannels sets channel counts (u32 attributes in order).
 func (c *Client) SetChannels(dev string, set ChannelsSet, order []uint16) error {
-	_, err := c.Execute(wire.FamilyEthtool, 0, marshalChannelsSet(dev, set, order))
+	_, err := c.Execute(wire.FamilyEthtool, 0, wire.MarshalChannelsSet(dev, set, order))
 	return err
 }
 
 // SetRings sets ring sizes (attributes in order; ETHTOOL_A_RINGS_TX_PUSH
 // goes as a u8, the others as u32).
 func (c *Client) SetRings(dev string, set RingsSet, order []uint16) error {
-	_, err := c.Execute(wire.FamilyEthtool, 0, marshalRingsSet(dev, set, order))
+	_, err := c.Execute(wire.FamilyEthtool, 0, wire.MarshalRingsSet(dev, set, order))
 	return err
 }
 
@@ -400,41 +400,11 @@ func (c *Client) LinkSettings(dev string) (LinkSettings, error) {
 		if err != nil {
 			return LinkSettings{}, err
 		}
-		if err := unmarshalLinkSettings(b, &ls); err != nil {
+		if err := wire.UnmarshalLinkSettings(b, &ls); err != nil {
 			return LinkSettings{}, err
 		}
 	}
 	return ls, nil
-}
-
-func unmarshalLinkSettings(b []byte, ls *LinkSettings) error {
-	cmd, rest, err := wire.ParseGenl(b)
-	if err != nil {
-		return err
-	}
-	ad, err := netlink.NewAttributeDecoder(rest)
-	if err != nil {
-		return fmt.Errorf("%w: %v", wire.ErrMalformed, err)
-	}
-	for ad.Next() {
-		switch {
-		case cmd == unix.ETHTOOL_MSG_LINKINFO_GET && ad.Type() == unix.ETHTOOL_A_LINKINFO_PORT:
-			ls.Port = portOf(ad.Uint8())
-		case cmd == unix.ETHTOOL_MSG_LINKINFO_GET && ad.Type() == unix.ETHTOOL_A_LINKINFO_PHYADDR:
-			ls.PHYAddress = ad.Uint8()
-		case cmd == unix.ETHTOOL_MSG_LINKMODES_GET && ad.Type() == unix.ETHTOOL_A_LINKMODES_AUTONEG:
-			ls.Autoneg = autonegOf(ad.Uint8())
-		case cmd == unix.ETHTOOL_MSG_LINKMODES_GET && ad.Type() == unix.ETHTOOL_A_LINKMODES_SPEED:
-			if v := ad.Uint32(); v != 0xffffffff {
-				ls.SpeedMegabits = int(v)
-			}
-		case cmd == unix.ETHTOOL_MSG_LINKMODES_GET && ad.Type() == unix.ETHTOOL_A_LINKMODES_DUPLEX:
-			ls.Duplex = duplexOf(ad.Uint8())
-		case cmd == unix.ETHTOOL_MSG_LINKSTATE_GET && ad.Type() == unix.ETHTOOL_A_LINKSTATE_LINK:
-			ls.Link = ad.Uint8() != 0
-		}
-	}
-	return ad.Err()
 }
 
 func (c *Client) ibctl(cmd uint8, fn func(ae *netlink.AttributeEncoder)) (*netlink.AttributeDecoder, error) {
@@ -511,16 +481,7 @@ func (c *Client) SysWrite(path string, data []byte) (int, error) {
 func (c *Client) SysList(path string) ([]SysEntry, error) {
 	var out []SysEntry
 	err := c.dump(wire.CmdSysList, wire.AttrEntry, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrPath, path) }, func(n *netlink.AttributeDecoder) {
-		var e SysEntry
-		for n.Next() {
-			switch n.Type() {
-			case wire.AttrName:
-				e.Name = n.String()
-			case wire.AttrMode:
-				e.Mode = n.Uint32()
-			}
-		}
-		out = append(out, e)
+		out = append(out, wire.DecodeSysEntry(n))
 	})
 	if err != nil {
 		return nil, err
@@ -534,21 +495,7 @@ func (c *Client) DriverInfo(dev string) (DriverInfo, error) {
 	if err != nil {
 		return DriverInfo{}, err
 	}
-	var di DriverInfo
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrDriver:
-			di.Driver = ad.String()
-		case wire.AttrVersion:
-			di.Version = ad.String()
-		case wire.AttrFirmware:
-			di.Firmware = ad.String()
-		case wire.AttrBusInfo:
-			di.BusInfo = ad.String()
-		case wire.AttrNStats:
-			di.NStats = ad.Uint32()
-		}
-	}
+	di := wire.DecodeDriverInfo(ad)
 	return di, ad.Err()
 }
 
@@ -556,16 +503,7 @@ func (c *Client) DriverInfo(dev string) (DriverInfo, error) {
 func (c *Client) Stats(dev string) ([]Stat, error) {
 	var out []Stat
 	err := c.dump(wire.CmdStats, wire.AttrStat, func(ae *netlink.AttributeEncoder) { ae.String(wire.AttrDev, dev) }, func(n *netlink.AttributeDecoder) {
-		var s Stat
-		for n.Next() {
-			switch n.Type() {
-			case wire.AttrName:
-				s.Name = n.String()
-			case wire.AttrValue:
-				s.Value = n.Uint64()
-			}
-		}
-		out = append(out, s)
+		out = append(out, wire.DecodeStat(n))
 	})
 	if err != nil {
 		return nil, err
@@ -579,25 +517,7 @@ func (c *Client) Status() (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	var st Status
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrPID:
-			st.PID = ad.Uint32()
-		case wire.AttrSocket:
-			st.Socket = ad.String()
-		case wire.AttrStateDir:
-			st.StateDir = ad.String()
-		case wire.AttrUptime:
-			st.Uptime = ad.Uint64()
-		case wire.AttrStarted:
-			st.StartedNs = int64(ad.Uint64())
-		case wire.AttrLinks:
-			st.Links = ad.Uint32()
-		case wire.AttrNode:
-			st.Nodes = append(st.Nodes, ad.String())
-		}
-	}
+	st := wire.DecodeStatus(ad)
 	return st, ad.Err()
 }
 

@@ -6,13 +6,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LogRecord is one kernel message of a node.
-type LogRecord struct {
-	Seq    uint64
-	TimeNs uint64 // since the driver started
-	Text   string
-}
-
 // Logger is implemented by nodes with a kernel message ring.
 type Logger interface {
 	Log(after uint64) ([]LogRecord, error)
@@ -69,11 +62,7 @@ func dmesgRequest(node Node, rest []byte, put putEntry) error {
 		return err
 	}
 	for _, r := range recs {
-		put(wire.AttrEntry, func(n *netlink.AttributeEncoder) {
-			n.Uint64(wire.AttrSeq, r.Seq)
-			n.Uint64(wire.AttrTime, r.TimeNs)
-			n.String(wire.AttrData, r.Text)
-		})
+		put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { wire.EncodeLogRecord(n, r) })
 	}
 	return nil
 }
@@ -90,18 +79,7 @@ func (c *Client) DmesgClear(upto uint64) error {
 func (c *Client) Dmesg(after uint64) ([]LogRecord, error) {
 	var out []LogRecord
 	err := c.dump(wire.CmdDmesg, wire.AttrEntry, func(ae *netlink.AttributeEncoder) { ae.Uint64(wire.AttrSeq, after) }, func(n *netlink.AttributeDecoder) {
-		var r LogRecord
-		for n.Next() {
-			switch n.Type() {
-			case wire.AttrSeq:
-				r.Seq = n.Uint64()
-			case wire.AttrTime:
-				r.TimeNs = n.Uint64()
-			case wire.AttrData:
-				r.Text = n.String()
-			}
-		}
-		out = append(out, r)
+		out = append(out, wire.DecodeLogRecord(n))
 	})
 	if err != nil {
 		return nil, err

@@ -26,32 +26,26 @@ func ibctlDump(b Backend, node Node, m netlink.Message, cmd uint8, rest []byte, 
 		var entries []SysEntry
 		if entries, err = node.SysList(path); err == nil {
 			for _, e := range entries {
-				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) {
-					n.String(wire.AttrName, e.Name)
-					n.Uint32(wire.AttrMode, e.Mode)
-				})
+				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { wire.EncodeSysEntry(n, e) })
 			}
 		}
 	case wire.CmdStats:
 		var st []Stat
 		if st, err = node.Stats(dev); err == nil {
 			for _, s := range st {
-				put(wire.AttrStat, func(n *netlink.AttributeEncoder) {
-					n.String(wire.AttrName, s.Name)
-					n.Uint64(wire.AttrValue, s.Value)
-				})
+				put(wire.AttrStat, func(n *netlink.AttributeEncoder) { wire.EncodeStat(n, s) })
 			}
 		}
 	case wire.CmdPartList:
 		for _, p := range b.Partitions() {
 			for _, part := range splitPartition(p) {
-				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { encodePartition(n, part) })
+				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { wire.EncodePartition(n, part) })
 			}
 		}
 	case wire.CmdGroups:
 		for _, g := range b.Groups() {
 			for _, part := range splitGroup(g) {
-				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { encodeGroup(n, part) })
+				put(wire.AttrEntry, func(n *netlink.AttributeEncoder) { wire.EncodeGroup(n, part) })
 			}
 		}
 	case wire.CmdDmesg:

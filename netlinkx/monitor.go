@@ -15,29 +15,14 @@ import (
 // multicast groups ip monitor binds to, and the subnet manager's
 // partitions and multicast groups.
 const (
-	MonitorLink uint32 = 1 << iota
-	MonitorAddr
-	MonitorNeigh
-	MonitorRoute
-	MonitorPartition
-	MonitorGroup
-	MonitorAll = MonitorLink | MonitorAddr | MonitorNeigh | MonitorRoute | MonitorPartition | MonitorGroup
+	MonitorLink      = wire.MonitorLink      // 1 << 0: RTM_NEWLINK, RTM_DELLINK
+	MonitorAddr      = wire.MonitorAddr      // 1 << 1: RTM_NEWADDR, RTM_DELADDR
+	MonitorNeigh     = wire.MonitorNeigh     // 1 << 2: RTM_NEWNEIGH, RTM_DELNEIGH
+	MonitorRoute     = wire.MonitorRoute     // 1 << 3: the main table's routes
+	MonitorPartition = wire.MonitorPartition // 1 << 4: the subnet manager's partitions
+	MonitorGroup     = wire.MonitorGroup     // 1 << 5: the subnet manager's multicast groups
+	MonitorAll       = wire.MonitorAll       // every group
 )
-
-// MonitorEvent is one change: Kind (one of the groups) says which field
-// holds it. A Group event holds the group with the one member that
-// joined, changed its join state or (Deleted) left; a Partition event
-// holds no members.
-type MonitorEvent struct {
-	Kind      uint32
-	Deleted   bool
-	Link      Link
-	Addr      Addr
-	Neigh     Neigh
-	Route     Route
-	Partition Partition
-	Group     Group
-}
 
 // Monitorer is implemented by nodes that report their changes. Monitor
 // calls emit with nil once it is subscribed, then with the events of
@@ -56,40 +41,6 @@ func isMonitor(m netlink.Message) bool {
 	}
 	cmd, _, err := wire.ParseGenl(m.Data)
 	return err == nil && cmd == wire.CmdMonitor
-}
-
-// marshalEvent encodes one event as a message of the stream answering h.
-func marshalEvent(h netlink.Header, ev MonitorEvent) []byte {
-	del := func(newType, delType netlink.HeaderType) netlink.HeaderType {
-		if ev.Deleted {
-			return delType
-		}
-		return newType
-	}
-	switch ev.Kind {
-	case MonitorLink:
-		return wire.Reply(h, del(unix.RTM_NEWLINK, unix.RTM_DELLINK), netlink.Multi, marshalLink(ev.Link))
-	case MonitorAddr:
-		return wire.Reply(h, del(unix.RTM_NEWADDR, unix.RTM_DELADDR), netlink.Multi, marshalAddr(ev.Addr))
-	case MonitorNeigh:
-		return wire.Reply(h, del(unix.RTM_NEWNEIGH, unix.RTM_DELNEIGH), netlink.Multi, marshalNeigh(ev.Neigh))
-	}
-	ae := netlink.NewAttributeEncoder()
-	ae.Uint32(wire.AttrGroups, ev.Kind)
-	if ev.Deleted {
-		ae.Flag(wire.AttrDeleted, true)
-	}
-	wire.EncodeNested(ae, wire.AttrEntry, func(n *netlink.AttributeEncoder) {
-		switch ev.Kind {
-		case MonitorRoute:
-			encodeRoute(n, ev.Route)
-		case MonitorPartition:
-			encodePartition(n, ev.Partition)
-		case MonitorGroup:
-			encodeGroup(n, ev.Group)
-		}
-	})
-	return wire.Reply(h, wire.FamilyIbctl, netlink.Multi, append(wire.GenlHeader(wire.CmdMonitor), wire.Encode(ae)...))
 }
 
 // monitor serves a monitor request on the session's connection: the
@@ -120,13 +71,10 @@ func (ss *session) monitor(m netlink.Message, node Node) [][]byte {
 	emit := func(evs []MonitorEvent) error {
 		if evs == nil {
 			// subscribed: tell the client
-			ae := netlink.NewAttributeEncoder()
-			ae.Uint32(wire.AttrGroups, groups)
-			return ss.s.write(ss.conn, wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi,
-				append(wire.GenlHeader(wire.CmdMonitor), wire.Encode(ae)...)))
+			return ss.s.write(ss.conn, wire.Reply(m.Header, wire.FamilyIbctl, netlink.Multi, wire.MarshalMonitorStart(groups)))
 		}
 		for _, ev := range evs {
-			msg := marshalEvent(m.Header, ev)
+			msg := wire.MarshalEvent(m.Header, ev)
 			if err := out.add(msg); err != nil {
 				return err
 			}
@@ -164,10 +112,8 @@ func (c *Client) Monitor(ctx context.Context, groups uint32, started func(), fn 
 	seq := c.seq
 	c.seq++
 	stopSeq := c.seq
-	ae := netlink.NewAttributeEncoder()
-	ae.Uint32(wire.AttrGroups, groups)
 	b, err := wire.MarshalMessage(netlink.Header{Type: wire.FamilyIbctl, Flags: netlink.Request | netlink.Acknowledge | netlink.Dump, Sequence: seq},
-		append(wire.GenlHeader(wire.CmdMonitor), wire.Encode(ae)...))
+		wire.MarshalMonitorStart(groups))
 	if err != nil {
 		return err
 	}
@@ -243,7 +189,7 @@ func (c *Client) Monitor(ctx context.Context, groups uint32, started func(), fn 
 					return &netlink.OpError{Op: "receive", Err: errno, Message: msg}
 				}
 			default:
-				ev, start, err := decodeEvent(m)
+				ev, start, err := wire.DecodeEvent(m)
 				if err != nil {
 					return &netlink.OpError{Op: "receive", Err: err}
 				}
@@ -265,54 +211,4 @@ func (c *Client) Monitor(ctx context.Context, groups uint32, started func(), fn 
 			}
 		}
 	}
-}
-
-// decodeEvent decodes one message of a monitor stream; start reports the
-// message that says the driver subscribed.
-func decodeEvent(m netlink.Message) (ev MonitorEvent, start bool, err error) {
-	switch m.Header.Type {
-	case unix.RTM_NEWLINK, unix.RTM_DELLINK:
-		ev.Kind, ev.Deleted = MonitorLink, m.Header.Type == unix.RTM_DELLINK
-		ev.Link, err = unmarshalLink(m.Data)
-		return ev, false, err
-	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
-		ev.Kind, ev.Deleted = MonitorAddr, m.Header.Type == unix.RTM_DELADDR
-		ev.Addr, err = unmarshalAddr(m.Data)
-		return ev, false, err
-	case unix.RTM_NEWNEIGH, unix.RTM_DELNEIGH:
-		ev.Kind, ev.Deleted = MonitorNeigh, m.Header.Type == unix.RTM_DELNEIGH
-		ev.Neigh, err = unmarshalNeigh(m.Data)
-		return ev, false, err
-	}
-	_, rest, err := wire.ParseGenl(m.Data)
-	if err != nil {
-		return ev, false, err
-	}
-	ad, err := netlink.NewAttributeDecoder(rest)
-	if err != nil {
-		return ev, false, err
-	}
-	start = true
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrGroups:
-			ev.Kind = ad.Uint32()
-		case wire.AttrDeleted:
-			ev.Deleted = true
-		case wire.AttrEntry:
-			start = false
-			ad.Nested(func(n *netlink.AttributeDecoder) error {
-				switch ev.Kind {
-				case MonitorRoute:
-					ev.Route = decodeRoute(n)
-				case MonitorPartition:
-					ev.Partition = decodePartition(n)
-				case MonitorGroup:
-					ev.Group = decodeGroup(n)
-				}
-				return nil
-			})
-		}
-	}
-	return ev, start, ad.Err()
 }

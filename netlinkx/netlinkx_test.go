@@ -66,7 +66,7 @@ func (f *fakeNode) DriverInfo(string) (DriverInfo, error) {
 	return DriverInfo{Driver: "ib_ipoib", Version: "6.18.0", Firmware: "2.42.5000", BusInfo: "0000:81:00.0", NStats: 8}, nil
 }
 func (f *fakeNode) Stats(string) ([]Stat, error) {
-	return []Stat{{"rx_packets", 1}, {"tx_packets", 2}}, nil
+	return []Stat{{Name: "rx_packets", Value: 1}, {Name: "tx_packets", Value: 2}}, nil
 }
 func (f *fakeNode) SysRead(p, _ string) ([]byte, error) {
 	if p == "class/net/ib0/mtu" {
@@ -83,7 +83,7 @@ func (f *fakeNode) SysList(string) ([]SysEntry, error) {
 	if f.entries != nil {
 		return f.entries, nil
 	}
-	return []SysEntry{{"class", SysDir | 0o755}, {"module", SysDir | 0o755}}, nil
+	return []SysEntry{{Name: "class", Mode: SysDir | 0o755}, {Name: "module", Mode: SysDir | 0o755}}, nil
 }
 
 // testFeaturesAfter is testFeatures after a change that turned
@@ -121,7 +121,7 @@ func (b *fakeBackend) Partitions() []Partition {
 	if b.parts != nil {
 		return b.parts
 	}
-	return []Partition{{PKey: 0xffff, MTU: 2048, All: "full"}, {PKey: 0x8001, MTU: 4096, Members: []PartitionMember{{"node0", 1, true}, {"node1", 2, false}}}}
+	return []Partition{{PKey: 0xffff, MTU: 2048, All: "full"}, {PKey: 0x8001, MTU: 4096, Members: []PartitionMember{{Node: "node0", Port: 1, Full: true}, {Node: "node1", Port: 2}}}}
 }
 func (b *fakeBackend) AddPartition(p Partition) error {
 	if p.PKey == 0x8001 {
@@ -135,7 +135,7 @@ func (b *fakeBackend) Groups() []Group {
 		return b.grps
 	}
 	return []Group{{MGID: [16]byte{0xff, 0x12, 0x40, 0x1b, 0xff, 0xff, 15: 0xff}, MLID: 0xc000, PKey: 0xffff, QKey: 0xb1b, MTU: 2048, Rate: 100000, Broadcast: true,
-		Members: []GroupMember{{"node0", 1, 1}}}}
+		Members: []GroupMember{{Node: "node0", Port: 1, JoinState: 1}}}}
 }
 func (b *fakeBackend) Status() Status {
 	if b.nodes != nil {
@@ -191,7 +191,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantCh := FeaturesChange{Wanted: []FeatureBit{{0, "tx-scatter-gather", false}}, Active: []FeatureBit{{1, "tx-checksum-ipv4", true}}}
+	wantCh := FeaturesChange{Wanted: []FeatureBit{{Index: 0, Name: "tx-scatter-gather", Value: false}}, Active: []FeatureBit{{Index: 1, Name: "tx-checksum-ipv4", Value: true}}}
 	if diff := cmp.Diff(wantCh, ch); diff != "" {
 		t.Errorf("features set reply (-want +got):\n%s", diff)
 	}
@@ -208,7 +208,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("drvinfo = %+v, %v", di, err)
 	}
 	st, err := c.Stats("ib0")
-	if err != nil || len(st) != 2 || st[1] != (Stat{"tx_packets", 2}) {
+	if err != nil || len(st) != 2 || st[1] != (Stat{Name: "tx_packets", Value: 2}) {
 		t.Errorf("stats = %+v, %v", st, err)
 	}
 	b, err := c.SysRead("class/net/ib0/mtu")
@@ -324,15 +324,11 @@ func TestGarbageGetsErrorReplyAndServerGoesOn(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(marshalLink(testLink))
-	f.Add(marshalLinkRequest(LinkRequest{Name: "ib0", ParentIndex: 2, Kind: "ipoib"}))
-	f.Add(marshalFeatures("ib0", testFeatures))
+	f.Add(wire.MarshalLink(testLink))
+	f.Add(wire.MarshalLinkRequest(LinkRequest{Name: "ib0", ParentIndex: 2, Kind: "ipoib"}))
+	f.Add(wire.MarshalFeatures("ib0", testFeatures))
 	f.Add([]byte{0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = unmarshalLink(b)
-		_, _ = unmarshalLinkRequest(b)
-		_, _ = unmarshalFeatures(b)
-		_, _ = unmarshalCoalesce(b)
 		ss := &session{s: NewServer(&fakeBackend{node: &fakeNode{links: []Link{testLink}}})}
 		for _, r := range ss.handleDatagram(b) {
 			if _, err := wire.ParseMessages(r); err != nil {

@@ -8,25 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PerfRequest asks for an iperf-like stream from the node to Dst.
-type PerfRequest struct {
-	Dev        string
-	Dst        []byte
-	Size       uint32 // UDP payload bytes; 0 fills the MTU
-	DurationMs uint32
-}
-
-// PerfReply is what the receiver got.
-type PerfReply struct {
-	Sent, Received, Bytes uint64
-	ElapsedNs             uint64
-	Events, Completions   uint64 // the receiver's receive-CQ events and completions
-	Mode                  uint16
-	// LinkMbps is the emulated link rate of the sending interface's port
-	// (ethtool's speed): the emulation is not bound by it.
-	LinkMbps uint32
-}
-
 // Perfer is implemented by nodes that can run perf streams. A stream
 // ends early, with an error, when ctx is done: the client that asked for
 // it went away.
@@ -43,19 +24,7 @@ func perfRequest(ctx context.Context, node Node, rest []byte, ae *netlink.Attrib
 	if err != nil {
 		return withMsg(unix.EINVAL, "malformed perf request")
 	}
-	var r PerfRequest
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrDev:
-			r.Dev = ad.String()
-		case wire.AttrDst:
-			r.Dst = ad.Bytes()
-		case wire.AttrSize:
-			r.Size = ad.Uint32()
-		case wire.AttrDuration:
-			r.DurationMs = ad.Uint32()
-		}
-	}
+	r := wire.DecodePerfRequest(ad)
 	if ad.Err() != nil {
 		return withMsg(unix.EINVAL, "malformed perf request")
 	}
@@ -63,50 +32,16 @@ func perfRequest(ctx context.Context, node Node, rest []byte, ae *netlink.Attrib
 	if err != nil {
 		return err
 	}
-	ae.Uint64(wire.AttrSent, rep.Sent)
-	ae.Uint64(wire.AttrReceived, rep.Received)
-	ae.Uint64(wire.AttrBytes, rep.Bytes)
-	ae.Uint64(wire.AttrElapsed, rep.ElapsedNs)
-	ae.Uint64(wire.AttrEvents, rep.Events)
-	ae.Uint64(wire.AttrCompletions, rep.Completions)
-	ae.Uint16(wire.AttrMode, rep.Mode)
-	ae.Uint32(wire.AttrSpeed, rep.LinkMbps)
+	wire.EncodePerfReply(ae, rep)
 	return nil
 }
 
 // Perf runs a perf stream from the bound node.
 func (c *Client) Perf(r PerfRequest) (PerfReply, error) {
-	ad, err := c.ibctl(wire.CmdPerf, func(ae *netlink.AttributeEncoder) {
-		if r.Dev != "" {
-			ae.String(wire.AttrDev, r.Dev)
-		}
-		ae.Bytes(wire.AttrDst, r.Dst)
-		ae.Uint32(wire.AttrSize, r.Size)
-		ae.Uint32(wire.AttrDuration, r.DurationMs)
-	})
+	ad, err := c.ibctl(wire.CmdPerf, func(ae *netlink.AttributeEncoder) { wire.EncodePerfRequest(ae, r) })
 	if err != nil {
 		return PerfReply{}, err
 	}
-	var rep PerfReply
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrSent:
-			rep.Sent = ad.Uint64()
-		case wire.AttrReceived:
-			rep.Received = ad.Uint64()
-		case wire.AttrBytes:
-			rep.Bytes = ad.Uint64()
-		case wire.AttrElapsed:
-			rep.ElapsedNs = ad.Uint64()
-		case wire.AttrEvents:
-			rep.Events = ad.Uint64()
-		case wire.AttrCompletions:
-			rep.Completions = ad.Uint64()
-		case wire.AttrMode:
-			rep.Mode = ad.Uint16()
-		case wire.AttrSpeed:
-			rep.LinkMbps = ad.Uint32()
-		}
-	}
+	rep := wire.DecodePerfReply(ad)
 	return rep, ad.Err()
 }

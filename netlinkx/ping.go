@@ -6,24 +6,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PingRequest asks the node's IP stack to send one ICMP echo request.
-type PingRequest struct {
-	Dev       string // -I; empty routes by address
-	Dst       []byte
-	Size      uint32 // -s: ICMP data bytes
-	Ident     uint16
-	Seq       uint16
-	TimeoutMs uint32
-	PMTUDisc  uint8 // -M: PMTUDiscWant (default), PMTUDiscDo, PMTUDiscDont
-	// Connect asks for the route alone, as connect(2) on ping's socket:
-	// nothing is sent and the reply carries Src and MTU, or the error.
-	Connect bool
-	// Cancel ends the waits of the requests of Ident to Dst still out,
-	// as closing ping's socket leaves nobody to answer; each ends with
-	// PingTimeout. Nothing is sent.
-	Cancel bool
-}
-
 // Path MTU discovery modes (IP_PMTUDISC_*), as ping -M sets them.
 const (
 	PMTUDiscWant uint8 = 0
@@ -44,21 +26,6 @@ const (
 	PingReasmTimeout uint8 = 5
 )
 
-// PingReply is the outcome of one echo request.
-type PingReply struct {
-	Status uint8
-	Src    []byte // the source address used
-	From   []byte
-	TTL    uint8
-	Bytes  uint32 // ICMP bytes received
-	RTTNs  uint64
-	MTU    uint32 // the interface MTU
-	// Together is, with PingUnreachable, how many requests of the same
-	// Ident (this one included) failed at once, when the neighbour
-	// entry they waited on failed.
-	Together uint32
-}
-
 // Pinger is implemented by nodes that can send ICMP echo requests.
 type Pinger interface {
 	Ping(r PingRequest) (PingReply, error)
@@ -73,29 +40,7 @@ func pingRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	if err != nil {
 		return withMsg(unix.EINVAL, "malformed ping request")
 	}
-	var r PingRequest
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrDev:
-			r.Dev = ad.String()
-		case wire.AttrDst:
-			r.Dst = ad.Bytes()
-		case wire.AttrSize:
-			r.Size = ad.Uint32()
-		case wire.AttrIdent:
-			r.Ident = ad.Uint16()
-		case wire.AttrSeq:
-			r.Seq = ad.Uint16()
-		case wire.AttrTimeout:
-			r.TimeoutMs = ad.Uint32()
-		case wire.AttrDF:
-			r.PMTUDisc = ad.Uint8()
-		case wire.AttrConnect:
-			r.Connect = true
-		case wire.AttrCancel:
-			r.Cancel = true
-		}
-	}
+	r := wire.DecodePingRequest(ad)
 	if ad.Err() != nil {
 		return withMsg(unix.EINVAL, "malformed ping request")
 	}
@@ -103,63 +48,16 @@ func pingRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	if err != nil {
 		return err
 	}
-	ae.Uint8(wire.AttrStatus, rep.Status)
-	ae.Bytes(wire.AttrSrc, rep.Src)
-	if rep.From != nil {
-		ae.Bytes(wire.AttrFrom, rep.From)
-	}
-	ae.Uint8(wire.AttrTTL, rep.TTL)
-	ae.Uint32(wire.AttrBytes, rep.Bytes)
-	ae.Uint64(wire.AttrRTT, rep.RTTNs)
-	ae.Uint32(wire.AttrMTU, rep.MTU)
-	if rep.Together != 0 {
-		ae.Uint32(wire.AttrTogether, rep.Together)
-	}
+	wire.EncodePingReply(ae, rep)
 	return nil
 }
 
 // Ping sends one echo request through the bound node's IP stack.
 func (c *Client) Ping(r PingRequest) (PingReply, error) {
-	ad, err := c.ibctl(wire.CmdPing, func(ae *netlink.AttributeEncoder) {
-		if r.Dev != "" {
-			ae.String(wire.AttrDev, r.Dev)
-		}
-		ae.Bytes(wire.AttrDst, r.Dst)
-		ae.Uint32(wire.AttrSize, r.Size)
-		ae.Uint16(wire.AttrIdent, r.Ident)
-		ae.Uint16(wire.AttrSeq, r.Seq)
-		ae.Uint32(wire.AttrTimeout, r.TimeoutMs)
-		ae.Uint8(wire.AttrDF, r.PMTUDisc)
-		if r.Connect {
-			ae.Flag(wire.AttrConnect, true)
-		}
-		if r.Cancel {
-			ae.Flag(wire.AttrCancel, true)
-		}
-	})
+	ad, err := c.ibctl(wire.CmdPing, func(ae *netlink.AttributeEncoder) { wire.EncodePingRequest(ae, r) })
 	if err != nil {
 		return PingReply{}, err
 	}
-	var rep PingReply
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrStatus:
-			rep.Status = ad.Uint8()
-		case wire.AttrSrc:
-			rep.Src = ad.Bytes()
-		case wire.AttrFrom:
-			rep.From = ad.Bytes()
-		case wire.AttrTTL:
-			rep.TTL = ad.Uint8()
-		case wire.AttrBytes:
-			rep.Bytes = ad.Uint32()
-		case wire.AttrRTT:
-			rep.RTTNs = ad.Uint64()
-		case wire.AttrMTU:
-			rep.MTU = ad.Uint32()
-		case wire.AttrTogether:
-			rep.Together = ad.Uint32()
-		}
-	}
+	rep := wire.DecodePingReply(ad)
 	return rep, ad.Err()
 }

@@ -6,26 +6,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Route is `ip route get`'s answer, or a route of the table.
-type Route struct {
-	Dst, Src   []byte
-	Dev        string
-	Index      int32  // the device's ifindex (a table's route)
-	Family     uint8  // AF_INET, AF_INET6 (a table's route)
-	DstLen     uint8  // the destination's prefix length (a table's route)
-	Scope      uint8  // rtm_scope (a table's IPv4 route)
-	Flags      uint32 // RTNH_F_* (a table's route): RTNH_F_LINKDOWN
-	Local      bool
-	MTU        uint32 // a path MTU exception; 0 when none
-	ExpiresSec uint32
-	// Table, Protocol and Metric are the IPv6 route's rtm_table,
-	// rtm_protocol and RTA_PRIORITY; an IPv4 answer (a cached route)
-	// leaves them 0.
-	Table    uint8
-	Protocol uint8
-	Metric   uint32
-}
-
 // RouteGetter is implemented by nodes with an IP stack.
 type RouteGetter interface {
 	RouteGet(dst []byte) (Route, error)
@@ -47,65 +27,16 @@ func routeListRequest(node Node, put putEntry) error {
 		return err
 	}
 	for _, r := range routes {
-		put(wire.AttrEntry, func(ae *netlink.AttributeEncoder) { encodeRoute(ae, r) })
+		put(wire.AttrEntry, func(ae *netlink.AttributeEncoder) { wire.EncodeRoute(ae, r) })
 	}
 	return nil
-}
-
-// encodeRoute encodes a table's route.
-func encodeRoute(ae *netlink.AttributeEncoder, r Route) {
-	ae.Uint8(wire.AttrFamily, r.Family)
-	ae.Bytes(wire.AttrDst, r.Dst)
-	ae.Uint8(wire.AttrDstLen, r.DstLen)
-	if r.Src != nil {
-		ae.Bytes(wire.AttrSrc, r.Src)
-	}
-	ae.String(wire.AttrDev, r.Dev)
-	ae.Uint32(wire.AttrIndex, uint32(r.Index))
-	ae.Uint8(wire.AttrTable, r.Table)
-	ae.Uint8(wire.AttrProtocol, r.Protocol)
-	ae.Uint8(wire.AttrScope, r.Scope)
-	ae.Uint32(wire.AttrMetric, r.Metric)
-	ae.Uint32(wire.AttrFlags, r.Flags)
-}
-
-// decodeRoute decodes what encodeRoute encodes.
-func decodeRoute(ad *netlink.AttributeDecoder) Route {
-	var r Route
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrFamily:
-			r.Family = ad.Uint8()
-		case wire.AttrDst:
-			r.Dst = ad.Bytes()
-		case wire.AttrDstLen:
-			r.DstLen = ad.Uint8()
-		case wire.AttrSrc:
-			r.Src = ad.Bytes()
-		case wire.AttrDev:
-			r.Dev = ad.String()
-		case wire.AttrIndex:
-			r.Index = int32(ad.Uint32())
-		case wire.AttrTable:
-			r.Table = ad.Uint8()
-		case wire.AttrProtocol:
-			r.Protocol = ad.Uint8()
-		case wire.AttrScope:
-			r.Scope = ad.Uint8()
-		case wire.AttrMetric:
-			r.Metric = ad.Uint32()
-		case wire.AttrFlags:
-			r.Flags = ad.Uint32()
-		}
-	}
-	return r
 }
 
 // Routes lists the bound node's main routing table.
 func (c *Client) Routes() ([]Route, error) {
 	var out []Route
 	err := c.dump(wire.CmdRouteList, wire.AttrEntry, nil, func(ad *netlink.AttributeDecoder) {
-		out = append(out, decodeRoute(ad))
+		out = append(out, wire.DecodeRoute(ad))
 	})
 	return out, err
 }
@@ -129,15 +60,7 @@ func routeRequest(node Node, rest []byte, ae *netlink.AttributeEncoder) error {
 	if err != nil {
 		return err
 	}
-	ae.Bytes(wire.AttrDst, r.Dst)
-	ae.Bytes(wire.AttrSrc, r.Src)
-	ae.String(wire.AttrDev, r.Dev)
-	ae.Flag(wire.AttrFull, r.Local)
-	ae.Uint32(wire.AttrMTU, r.MTU)
-	ae.Uint32(wire.AttrExpires, r.ExpiresSec)
-	ae.Uint8(wire.AttrTable, r.Table)
-	ae.Uint8(wire.AttrProtocol, r.Protocol)
-	ae.Uint32(wire.AttrMetric, r.Metric)
+	wire.EncodeRouteGet(ae, r)
 	return nil
 }
 
@@ -147,28 +70,6 @@ func (c *Client) RouteGet(dst []byte) (Route, error) {
 	if err != nil {
 		return Route{}, err
 	}
-	var r Route
-	for ad.Next() {
-		switch ad.Type() {
-		case wire.AttrDst:
-			r.Dst = ad.Bytes()
-		case wire.AttrSrc:
-			r.Src = ad.Bytes()
-		case wire.AttrDev:
-			r.Dev = ad.String()
-		case wire.AttrFull:
-			r.Local = true
-		case wire.AttrMTU:
-			r.MTU = ad.Uint32()
-		case wire.AttrExpires:
-			r.ExpiresSec = ad.Uint32()
-		case wire.AttrTable:
-			r.Table = ad.Uint8()
-		case wire.AttrProtocol:
-			r.Protocol = ad.Uint8()
-		case wire.AttrMetric:
-			r.Metric = ad.Uint32()
-		}
-	}
+	r := wire.DecodeRouteGet(ad)
 	return r, ad.Err()
 }

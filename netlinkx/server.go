@@ -366,7 +366,7 @@ func dispatch(ctx context.Context, b Backend, node Node, m netlink.Message) ([][
 	case unix.RTM_GETLINK:
 		return getLink(node, m)
 	case unix.RTM_NEWLINK, unix.RTM_SETLINK:
-		r, err := unmarshalLinkRequest(m.Data)
+		r, err := wire.UnmarshalLinkRequest(m.Data)
 		if err != nil {
 			return nil, withMsg(unix.EINVAL, err.Error())
 		}
@@ -375,7 +375,7 @@ func dispatch(ctx context.Context, b Backend, node Node, m netlink.Message) ([][
 		}
 		return nil, node.SetLink(r)
 	case unix.RTM_DELLINK:
-		r, err := unmarshalLinkRequest(m.Data)
+		r, err := wire.UnmarshalLinkRequest(m.Data)
 		if err != nil {
 			return nil, withMsg(unix.EINVAL, err.Error())
 		}
@@ -398,11 +398,11 @@ func getLink(node Node, m netlink.Message) ([][]byte, error) {
 		}
 		out := make([][]byte, 0, len(links))
 		for _, l := range links {
-			out = append(out, wire.Reply(m.Header, unix.RTM_NEWLINK, netlink.Multi, marshalLink(l)))
+			out = append(out, wire.Reply(m.Header, unix.RTM_NEWLINK, netlink.Multi, wire.MarshalLink(l)))
 		}
 		return out, nil
 	}
-	r, err := unmarshalLinkRequest(m.Data)
+	r, err := wire.UnmarshalLinkRequest(m.Data)
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, err.Error())
 	}
@@ -410,59 +410,15 @@ func getLink(node Node, m netlink.Message) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return [][]byte{wire.Reply(m.Header, unix.RTM_NEWLINK, 0, marshalLink(l))}, nil
+	return [][]byte{wire.Reply(m.Header, unix.RTM_NEWLINK, 0, wire.MarshalLink(l))}, nil
 }
 
 func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
-	cmd, rest, err := wire.ParseGenl(m.Data)
+	r, err := wire.ParseEthtoolRequest(m.Data)
 	if err != nil {
 		return nil, withMsg(unix.EINVAL, err.Error())
 	}
-	ad, err := netlink.NewAttributeDecoder(rest)
-	if err != nil {
-		return nil, withMsg(unix.EINVAL, "malformed attributes")
-	}
-	var dev string
-	var want map[string]bool
-	coal := CoalesceSet{}
-	rings := RingsSet{}
-	channels := ChannelsSet{}
-	for ad.Next() {
-		switch {
-		case ad.Type() == 1: // ETHTOOL_A_*_HEADER
-			dev = wire.ParseEthtoolDev(ad)
-		case cmd == unix.ETHTOOL_MSG_FEATURES_SET && ad.Type() == unix.ETHTOOL_A_FEATURES_WANTED:
-			want = map[string]bool{}
-			for _, x := range wire.DecodeBitset(ad) {
-				want[x.Name] = x.Value
-			}
-		case cmd == unix.ETHTOOL_MSG_COALESCE_SET:
-			if b := ad.Bytes(); len(b) == 4 {
-				coal[ad.Type()] = binary.NativeEndian.Uint32(b)
-			} else if len(b) == 1 {
-				coal[ad.Type()] = uint32(b[0])
-			} else {
-				return nil, withMsg(unix.EINVAL, fmt.Sprintf("coalesce attribute %d: bad length %d", ad.Type(), len(b)))
-			}
-		case cmd == unix.ETHTOOL_MSG_CHANNELS_SET:
-			if b := ad.Bytes(); len(b) == 4 {
-				channels[ad.Type()] = binary.NativeEndian.Uint32(b)
-			} else {
-				return nil, withMsg(unix.EINVAL, fmt.Sprintf("channels attribute %d: bad length %d", ad.Type(), len(b)))
-			}
-		case cmd == unix.ETHTOOL_MSG_RINGS_SET:
-			if b := ad.Bytes(); len(b) == 4 {
-				rings[ad.Type()] = binary.NativeEndian.Uint32(b)
-			} else if len(b) == 1 {
-				rings[ad.Type()] = uint32(b[0])
-			} else {
-				return nil, withMsg(unix.EINVAL, fmt.Sprintf("rings attribute %d: bad length %d", ad.Type(), len(b)))
-			}
-		}
-	}
-	if err := ad.Err(); err != nil {
-		return nil, withMsg(unix.EINVAL, "malformed attributes")
-	}
+	cmd, dev, want := r.Cmd, r.Dev, r.Want
 	if dev == "" {
 		return nil, withMsg(unix.EINVAL, "request header missing device")
 	}
@@ -475,45 +431,60 @@ func ethtoolRequest(node Node, m netlink.Message) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, marshalFeatures(dev, fs)), nil
+		return one(cmd, wire.MarshalFeatures(dev, fs)), nil
 	case unix.ETHTOOL_MSG_FEATURES_SET:
 		before, after, err := node.SetFeatures(dev, want)
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, marshalFeaturesChange(dev, diffFeatures(before, after, want))), nil
+		return one(cmd, wire.MarshalFeaturesChange(dev, diffFeatures(before, after, want))), nil
 	case unix.ETHTOOL_MSG_COALESCE_GET:
 		c, err := node.Coalesce(dev)
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, marshalCoalesce(dev, c)), nil
+		return one(cmd, wire.MarshalCoalesce(dev, c)), nil
 	case unix.ETHTOOL_MSG_COALESCE_SET:
-		return nil, node.SetCoalesce(dev, coal)
+		return nil, node.SetCoalesce(dev, r.Coalesce)
 	case unix.ETHTOOL_MSG_RINGS_GET:
 		r, err := node.Rings(dev)
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, marshalRings(dev, r)), nil
+		return one(cmd, wire.MarshalRings(dev, r)), nil
 	case unix.ETHTOOL_MSG_RINGS_SET:
-		return nil, node.SetRings(dev, rings)
+		return nil, node.SetRings(dev, r.Rings)
 	case unix.ETHTOOL_MSG_CHANNELS_GET:
 		c, err := node.Channels(dev)
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, marshalChannels(dev, c)), nil
+		return one(cmd, wire.MarshalChannels(dev, c)), nil
 	case unix.ETHTOOL_MSG_CHANNELS_SET:
-		return nil, node.SetChannels(dev, channels)
+		return nil, node.SetChannels(dev, r.Channels)
 	case unix.ETHTOOL_MSG_LINKINFO_GET, unix.ETHTOOL_MSG_LINKMODES_GET, unix.ETHTOOL_MSG_LINKSTATE_GET:
 		ls, err := node.LinkSettings(dev)
 		if err != nil {
 			return nil, err
 		}
-		return one(cmd, marshalLinkSettings(cmd, dev, ls)), nil
+		return one(cmd, wire.MarshalLinkSettings(cmd, dev, ls)), nil
 	}
 	return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ethtool command %d", cmd))
+}
+
+// diffFeatures is what ethnl_set_features reports of a change from before
+// to after for the request want.
+func diffFeatures(before, after []Feature, want map[string]bool) FeaturesChange {
+	var c FeaturesChange
+	for i, f := range after {
+		if req, ok := want[f.Name]; ok && req != f.Active {
+			c.Wanted = append(c.Wanted, FeatureBit{Index: uint32(i), Name: f.Name, Value: req})
+		}
+		if i < len(before) && before[i].Active != f.Active {
+			c.Active = append(c.Active, FeatureBit{Index: uint32(i), Name: f.Name, Value: f.Active})
+		}
+	}
+	return c
 }
 
 func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) ([][]byte, error) {
@@ -567,16 +538,7 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 	}
 	switch cmd {
 	case wire.CmdStatus:
-		st := b.Status()
-		ae.Uint32(wire.AttrPID, st.PID)
-		ae.String(wire.AttrSocket, st.Socket)
-		ae.String(wire.AttrStateDir, st.StateDir)
-		ae.Uint64(wire.AttrUptime, st.Uptime)
-		ae.Uint64(wire.AttrStarted, uint64(st.StartedNs))
-		ae.Uint32(wire.AttrLinks, st.Links)
-		for _, n := range st.Nodes {
-			ae.String(wire.AttrNode, n)
-		}
+		wire.EncodeStatus(ae, b.Status())
 	case wire.CmdStop:
 		b.Stop()
 		return nil, nil
@@ -600,40 +562,11 @@ func ibctlRequest(ctx context.Context, b Backend, node Node, m netlink.Message) 
 		if err != nil {
 			return nil, err
 		}
-		ae.String(wire.AttrDriver, di.Driver)
-		ae.String(wire.AttrVersion, di.Version)
-		ae.String(wire.AttrFirmware, di.Firmware)
-		ae.String(wire.AttrBusInfo, di.BusInfo)
-		ae.Uint32(wire.AttrNStats, di.NStats)
+		wire.EncodeDriverInfo(ae, di)
 	default:
 		return nil, withMsg(unix.EOPNOTSUPP, fmt.Sprintf("unknown ibctl command %d", cmd))
 	}
 	return [][]byte{wire.Reply(m.Header, wire.FamilyIbctl, 0, append(wire.GenlHeader(cmd), wire.Encode(ae)...))}, nil
-}
-
-func marshalLinkSettings(cmd uint8, dev string, ls LinkSettings) []byte {
-	ae := netlink.NewAttributeEncoder()
-	wire.EthtoolHeader(ae, dev)
-	switch cmd {
-	case unix.ETHTOOL_MSG_LINKINFO_GET:
-		ae.Uint8(unix.ETHTOOL_A_LINKINFO_PORT, uint8(ls.Port))
-		ae.Uint8(unix.ETHTOOL_A_LINKINFO_PHYADDR, ls.PHYAddress)
-	case unix.ETHTOOL_MSG_LINKMODES_GET:
-		ae.Uint8(unix.ETHTOOL_A_LINKMODES_AUTONEG, uint8(ls.Autoneg))
-		speed := uint32(ls.SpeedMegabits)
-		if ls.SpeedMegabits == 0 {
-			speed = 0xffffffff // SPEED_UNKNOWN
-		}
-		ae.Uint32(unix.ETHTOOL_A_LINKMODES_SPEED, speed)
-		ae.Uint8(unix.ETHTOOL_A_LINKMODES_DUPLEX, uint8(ls.Duplex))
-	case unix.ETHTOOL_MSG_LINKSTATE_GET:
-		v := uint8(0)
-		if ls.Link {
-			v = 1
-		}
-		ae.Uint8(unix.ETHTOOL_A_LINKSTATE_LINK, v)
-	}
-	return append(wire.GenlHeader(cmd), wire.Encode(ae)...)
 }
 
 // msgError is an errno with an extended-ack text.

@@ -58,7 +58,7 @@ func streamLinks(m netlink.Message, p LinkPager, emit func([]byte) error) [][]by
 			return [][]byte{wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err))}
 		}
 		for _, l := range links {
-			r := wire.Reply(m.Header, unix.RTM_NEWLINK, netlink.Multi, marshalLink(l))
+			r := wire.Reply(m.Header, unix.RTM_NEWLINK, netlink.Multi, wire.MarshalLink(l))
 			if len(r) > maxDatagram {
 				return [][]byte{wire.ErrorReply(m.Header, unix.EMSGSIZE, "link message exceeds the datagram")}
 			}

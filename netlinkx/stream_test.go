@@ -74,7 +74,7 @@ func TestLinkDumpStreams(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(p.links, got, cmp.Comparer(func(a, b Link) bool { return cmp.Equal(marshalLink(a), marshalLink(b)) })); len(got) != len(p.links) || diff != "" {
+			if diff := cmp.Diff(p.links, got, cmp.Comparer(func(a, b Link) bool { return cmp.Equal(wire.MarshalLink(a), wire.MarshalLink(b)) })); len(got) != len(p.links) || diff != "" {
 				t.Fatalf("links (-want +got):\n%s", diff)
 			}
 			p.mu.Lock()
@@ -92,11 +92,11 @@ func TestStreamedDumpKeepsOrder(t *testing.T) {
 	p := &pagerNode{fakeNode: &fakeNode{links: evenLinks(2 * linkPage)}}
 	raw, _ := serveBackend(t, pagerBackend{&fakeBackend{}, p})
 	get, _ := wire.MarshalMessage(netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Acknowledge, Sequence: 1},
-		marshalLinkRequest(LinkRequest{Name: "ib0.0001"}))
+		wire.MarshalLinkRequest(LinkRequest{Name: "ib0.0001"}))
 	dump, _ := wire.MarshalMessage(netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Acknowledge | netlink.Dump, Sequence: 2},
 		wire.Ifinfomsg{}.Marshal())
 	get2, _ := wire.MarshalMessage(netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Acknowledge, Sequence: 3},
-		marshalLinkRequest(LinkRequest{Name: "ib0.0002"}))
+		wire.MarshalLinkRequest(LinkRequest{Name: "ib0.0002"}))
 	if _, err := raw.Write(slices.Concat(get, dump, get2)); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestStreamedDumpKeepsOrder(t *testing.T) {
 			case netlink.Error:
 				s += "ack"
 			default:
-				l, err := unmarshalLink(m.Data)
+				l, err := wire.UnmarshalLink(m.Data)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -3,11 +3,18 @@
 // coalescing and link info, and an ibctl family for sysfs and driver control)
 // over a SOCK_SEQPACKET unix socket. Requests get replies plus an ack carrying
 // an errno and an extended-ack text, as from the kernel.
-// It imports no package of this module: the CLI, sysfs and the driver all
-// build on it.
+//
+// This package holds the client, the server, the streams and the Backend
+// interfaces a driver implements. The message types they exchange (Link,
+// Addr, Feature, ...) are aliases of the types of netlinkx/internal/wire,
+// which encodes them next to the table of the protocol's numbers; `go doc
+// ./netlinkx/internal/wire Link` shows a type's fields.
+//
+// It imports no package of this module but its own internal one: the CLI,
+// sysfs and the driver all build on it.
 package netlinkx
 
-import "github.com/mdlayher/ethtool"
+import "github.com/ibctl/ibctl/netlinkx/internal/wire"
 
 // IPoIB modes as carried in IFLA_IPOIB_MODE.
 const (
@@ -27,231 +34,133 @@ func ModeName(m uint16) string {
 }
 
 // IPoIB is the kind-specific part of a link (IFLA_INFO_DATA for kind ipoib).
-type IPoIB struct {
-	PKey   uint16
-	Mode   uint16
-	Umcast uint16
-}
+type IPoIB = wire.IPoIB
 
 // Stats are the generic interface counters (a subset of rtnl_link_stats64).
-type Stats struct {
-	RxPackets, TxPackets uint64
-	RxBytes, TxBytes     uint64
-	RxErrors, TxErrors   uint64
-	RxDropped, TxDropped uint64
-	Multicast            uint64
-	Collisions           uint64
-	RxOverErrors         uint64
-	RxCRCErrors          uint64
-	RxFrameErrors        uint64
-	RxFIFOErrors         uint64
-	RxMissedErrors       uint64
-	TxAbortedErrors      uint64
-	TxCarrierErrors      uint64
-	TxFIFOErrors         uint64
-	TxHeartbeatErrors    uint64
-	TxWindowErrors       uint64
-	RxNoHandler          uint64
-}
+type Stats = wire.Stats
 
 // Link is one network device as RTM_NEWLINK describes it.
-type Link struct {
-	Index     int32
-	Type      uint16 // ARPHRD_INFINIBAND
-	Flags     uint32 // IFF_* including IFF_RUNNING and IFF_LOWER_UP
-	Name      string
-	MTU       uint32
-	MinMTU    uint32
-	MaxMTU    uint32
-	TxQLen    uint32
-	Qdisc     string // IFLA_QDISC
-	Operstate uint8  // IF_OPER_*
-	Carrier   bool
-	// CarrierChanges is IFLA_CARRIER_CHANGES.
-	CarrierChanges uint32
-	Address        []byte
-	Broadcast      []byte
-	ParentIndex    int32 // IFLA_LINK; 0 when the device has no parent
-	NumTxQ         uint32
-	NumRxQ         uint32
-	GSOMaxSize     uint32
-	GSOMaxSegs     uint32
-	TSOMaxSize     uint32
-	TSOMaxSegs     uint32
-	GROMaxSize     uint32
-	ParentBus      string // IFLA_PARENT_DEV_BUS_NAME
-	ParentDev      string // IFLA_PARENT_DEV_NAME
-	Kind           string
-	IPoIB          *IPoIB
-	Stats          Stats
-}
+type Link = wire.Link
 
 // LinkRequest is RTM_NEWLINK (create or change) or RTM_SETLINK.
-type LinkRequest struct {
-	Index       int32
-	Name        string // device to change; the new name when creating
-	ParentIndex int32  // IFLA_LINK when creating
-	Up          *bool
-	MTU         *uint32
-	Kind        string // "ipoib" when IFLA_LINKINFO is present
-	PKey        *uint16
-	Mode        *uint16
-	Umcast      *uint16
-}
+type LinkRequest = wire.LinkRequest
 
 // Feature is one netdev feature as ethtool-netlink FEATURES_GET reports it.
-type Feature struct {
-	Name      string
-	Available bool // in hw_features: the user may change it
-	Wanted    bool
-	Active    bool
-	NoChange  bool // fixed
-}
+type Feature = wire.Feature
 
 // FeatureBit is one feature of a FEATURES_SET reply: its index in the
 // feature list, its name and its value.
-type FeatureBit struct {
-	Index uint32
-	Name  string
-	Value bool
-}
+type FeatureBit = wire.FeatureBit
 
 // FeaturesChange is the FEATURES_SET reply, as ethnl_set_features builds
 // it from the states just before and just after the change: Wanted has
 // the requested features that did not end as requested (the value
 // requested), Active the features the change turned on or off (the new
 // value), both in kernel order.
-type FeaturesChange struct {
-	Wanted, Active []FeatureBit
-}
+type FeaturesChange = wire.FeaturesChange
 
 // Coalesce holds interrupt moderation parameters; Supported lists the
 // ETHTOOL_A_COALESCE_* attributes the driver accepts.
-type Coalesce struct {
-	RxUsecs   uint32
-	RxFrames  uint32
-	Supported []uint16
-}
+type Coalesce = wire.Coalesce
 
 // CoalesceSet is a COALESCE_SET request: attribute type → value.
-type CoalesceSet map[uint16]uint32
+type CoalesceSet = wire.CoalesceSet
 
 // Rings holds ring sizes as RINGS_GET reports them: the maximums and the
 // current RX and TX sizes (IPoIB has no mini or jumbo rings).
-type Rings struct {
-	RxMax, TxMax uint32
-	Rx, Tx       uint32
-}
+type Rings = wire.Rings
 
 // RingsSet is a RINGS_SET request: attribute type → value.
-type RingsSet map[uint16]uint32
+type RingsSet = wire.RingsSet
 
 // Channels holds channel counts as CHANNELS_GET reports them: the
 // maximums and current counts of RX, TX, other and combined channels.
-type Channels struct {
-	RxMax, TxMax, OtherMax, CombinedMax uint32
-	Rx, Tx, Other, Combined             uint32
-}
+type Channels = wire.Channels
 
 // ChannelsSet is a CHANNELS_SET request: attribute type → value.
-type ChannelsSet map[uint16]uint32
+type ChannelsSet = wire.ChannelsSet
 
 // LinkSettings is what `ethtool DEV` shows, in mdlayher/ethtool's types.
-type LinkSettings struct {
-	Port          ethtool.Port
-	SpeedMegabits int // 0 when unknown
-	Duplex        ethtool.Duplex
-	Autoneg       ethtool.Autoneg
-	PHYAddress    uint8
-	Link          bool
-}
+type LinkSettings = wire.LinkSettings
 
 // DriverInfo is `ethtool -i`.
-type DriverInfo struct {
-	Driver, Version, Firmware, BusInfo string
-	NStats                             uint32
-}
+type DriverInfo = wire.DriverInfo
 
 // Stat is one `ethtool -S` counter.
-type Stat struct {
-	Name  string
-	Value uint64
-}
+type Stat = wire.Stat
 
 // SysEntry is one file or directory under a sysfs path.
-type SysEntry struct {
-	Name string
-	Mode uint32 // permission bits; directories have 0x80000000 set
-}
+type SysEntry = wire.SysEntry
 
 // SysDir marks a directory in SysEntry.Mode.
 const SysDir uint32 = 0x80000000
 
 // Status describes the running driver.
-type Status struct {
-	PID      uint32
-	Socket   string
-	StateDir string
-	Nodes    []string
-	Links    uint32
-	Uptime   uint64 // seconds
-	// StartedNs is when the driver started (its nodes' boot), wall clock
-	// in Unix nanoseconds: what dmesg -T adds a message's time to.
-	StartedNs int64
-}
+type Status = wire.Status
 
 // HCA is one node's host channel adapter as ibstat shows it.
-type HCA struct {
-	Name, Type, Firmware   string
-	HWVersion              string
-	PartitionCap           uint32 // NodeInfo:PartitionCap, the P_Key table's size
-	NodeGUID, SysImageGUID uint64
-	Ports                  []HCAPort
-}
+type HCA = wire.HCA
 
 // HCAPort is one HCA port.
-type HCAPort struct {
-	Num              uint32
-	State, PhysState string
-	Rate             string // Gb/s as ibstat prints it
-	LID, SMLID       uint16
-	CapMask          uint32 // PortInfo:CapabilityMask
-	PortGUID         uint64
-	Width, Speed     string
-	MTU              uint32 // port IB MTU
-	PKeys            []uint16
-}
+type HCAPort = wire.HCAPort
 
 // Partition is one entry of the subnet manager's partition table.
-type Partition struct {
-	PKey    uint16 // full-member form
-	MTU     uint32 // broadcast group IB MTU
-	All     string // "full", "limited" or "" (members only)
-	Members []PartitionMember
-}
+type Partition = wire.Partition
 
 // PartitionMember is one port's membership.
-type PartitionMember struct {
-	Node string
-	Port uint32
-	Full bool
-}
+type PartitionMember = wire.PartitionMember
 
 // Group is one multicast group of the subnet manager.
-type Group struct {
-	MGID      [16]byte
-	MLID      uint16
-	PKey      uint16
-	QKey      uint32
-	MTU       uint32
-	Rate      uint32 // Mb/s
-	Broadcast bool
-	Members   []GroupMember
-}
+type Group = wire.Group
 
 // GroupMember is one port's membership of a group.
-type GroupMember struct {
-	Node      string
-	Port      uint32
-	JoinState uint8
-}
+type GroupMember = wire.GroupMember
+
+// Addr is one interface address (RTM_NEWADDR, struct ifaddrmsg + IFA_*).
+type Addr = wire.Addr
+
+// Neigh is one neighbour table entry (RTM_NEWNEIGH, struct ndmsg + NDA_*).
+type Neigh = wire.Neigh
+
+// Maddr is one interface's multicast list as ip maddr shows it.
+type Maddr = wire.Maddr
+
+// Route is `ip route get`'s answer, or a route of the table.
+type Route = wire.Route
+
+// SMInfo describes the subnet manager.
+type SMInfo = wire.SMInfo
+
+// PingRequest asks the node's IP stack to send one ICMP echo request.
+type PingRequest = wire.PingRequest
+
+// PingReply is the outcome of one echo request.
+type PingReply = wire.PingReply
+
+// PerfRequest asks for an iperf-like stream from the node to Dst.
+type PerfRequest = wire.PerfRequest
+
+// PerfReply is what the receiver got.
+type PerfReply = wire.PerfReply
+
+// LogRecord is one kernel message of a node.
+type LogRecord = wire.LogRecord
+
+// CaptureRequest asks for the packets of one interface, or of several
+// fabric ports.
+type CaptureRequest = wire.CaptureRequest
+
+// CapturedPacket is one packet an interface sent, received or dropped.
+type CapturedPacket = wire.CapturedPacket
+
+// CaptureEnd says why a capture ended.
+type CaptureEnd = wire.CaptureEnd
+
+// CaptureStats end a capture.
+type CaptureStats = wire.CaptureStats
+
+// MonitorEvent is one change: Kind (one of the groups) says which field
+// holds it. A Group event holds the group with the one member that
+// joined, changed its join state or (Deleted) left; a Partition event
+// holds no members.
+type MonitorEvent = wire.MonitorEvent
