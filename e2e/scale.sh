@@ -12,6 +12,7 @@
 #   create32767  one -b creating every child ib0 can have (0x0001-0x7fff)
 #   delete32767  and deleting them
 #   linkadd16384 one -b of 16384 `link add link ib0 type ipoib` without a name
+#   linkadd4096  the first 4096 of them (with linkadd16384: is it linear?)
 #   rss32767     the driver's VmRSS after `link show` of 32767 children
 #   linkshow     25 `link show` processes (and ip -d link show, for reference)
 #
@@ -43,6 +44,7 @@ batches() {
 	head -n 4096 "$work/create32767.b" >"$work/create4096.b"
 	head -n 4096 "$work/delete32767.b" >"$work/delete4096.b"
 	for i in $(seq 1 16384); do echo 'link add link ib0 type ipoib'; done >"$work/linkadd16384.b"
+	head -n 4096 "$work/linkadd16384.b" >"$work/linkadd4096.b"
 }
 
 # cpu prints a process's utime+stime in seconds.
