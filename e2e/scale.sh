@@ -12,12 +12,14 @@
 #   create32767  one -b creating every child ib0 can have (0x0001-0x7fff)
 #   delete32767  and deleting them
 #   linkadd16384 one -b of 16384 `link add link ib0 type ipoib` without a name
+#   linkadd4096  the first 4096 of them (with linkadd16384: is it linear?)
 #   rss32767     the driver's VmRSS after `link show` of 32767 children
 #   linkshow     25 `link show` processes (and ip -d link show, for reference)
 #
 # Each line gives, per build, the median wall time of the batch (or
 # command) and the driver's CPU time (utime+stime) over it, then the
-# ratio old/new. Every round starts a fresh driver.
+# ratios old/new, then the CLI's CPU time (old-cli, new-cli). Every round
+# starts a fresh driver.
 set -euo pipefail
 
 old=$(realpath "$1") new=$(realpath "$2")
@@ -43,10 +45,13 @@ batches() {
 	head -n 4096 "$work/create32767.b" >"$work/create4096.b"
 	head -n 4096 "$work/delete32767.b" >"$work/delete4096.b"
 	for i in $(seq 1 16384); do echo 'link add link ib0 type ipoib'; done >"$work/linkadd16384.b"
+	head -n 4096 "$work/linkadd16384.b" >"$work/linkadd4096.b"
 }
 
-# cpu prints a process's utime+stime in seconds.
+# cpu prints a process's utime+stime in seconds; ccpu this shell's
+# waited-for children's (cutime+cstime): the CLI's.
 cpu() { awk -v t="$tick" '{printf "%.3f", ($14+$15)/t}' "/proc/$1/stat"; }
+ccpu() { awk -v t="$tick" '{printf "%.3f", ($16+$17)/t}' "/proc/$$/stat"; }
 
 # start runs a fresh driver for build $1 and sets pid to its pid.
 start() {
@@ -62,7 +67,8 @@ stop() { "$1" driver stop >/dev/null; }
 # now prints the monotonic time in seconds.
 now() { date +%s.%N; }
 
-# one runs scenario $2 once with build $1 and prints "wall cpu".
+# one runs scenario $2 once with build $1 and prints "wall cpu cli-cpu"
+# (and the RSS).
 one() {
 	local bin=$1 sc=$2 tag=$3 t0 t1 c0 c1 extra=""
 	start "$bin" "$tag"
@@ -70,24 +76,24 @@ one() {
 	delete*) "$bin" -b "$work/create${sc#delete}.b" ;;
 	rss*) "$bin" -b "$work/create${sc#rss}.b" ;;
 	esac
-	c0=$(cpu "$pid") t0=$(now)
+	k0=$(ccpu) c0=$(cpu "$pid") t0=$(now)
 	case $sc in
 	create* | delete* | linkadd*) "$bin" -b "$work/$sc.b" ;;
 	rss*) "$bin" link show >/dev/null ;;
 	linkshow) for _ in $(seq 25); do "$bin" link show >/dev/null; done ;;
 	esac
-	t1=$(now) c1=$(cpu "$pid")
+	t1=$(now) c1=$(cpu "$pid") k1=$(ccpu)
 	case $sc in
 	rss*) extra=$(awk '/VmRSS/ {printf " %.1fMiB", $2/1024}' "/proc/$pid/status") ;;
 	esac
 	stop "$bin"
-	echo "$(echo "$t1 - $t0" | bc) $(echo "$c1 - $c0" | bc)$extra"
+	echo "$(echo "$t1 - $t0" | bc) $(echo "$c1 - $c0" | bc) $(echo "$k1 - $k0" | bc)$extra"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 batches
-printf '%-13s %10s %10s %10s %10s %8s %8s\n' scenario old-wall new-wall old-cpu new-cpu wall× cpu×
+printf '%-13s %10s %10s %10s %10s %8s %8s %8s %8s\n' scenario old-wall new-wall old-cpu new-cpu wall× cpu× old-cli new-cli
 for sc in "${scenarios[@]}"; do
 	: >"$work/old" && : >"$work/new"
 	for _ in $(seq "$rounds"); do
@@ -96,10 +102,11 @@ for sc in "${scenarios[@]}"; do
 	done
 	ow=$(cut -d' ' -f1 "$work/old" | median) nw=$(cut -d' ' -f1 "$work/new" | median)
 	oc=$(cut -d' ' -f2 "$work/old" | median) nc=$(cut -d' ' -f2 "$work/new" | median)
-	printf '%-13s %10.3f %10.3f %10.3f %10.3f %8.2f %8.2f' "$sc" "$ow" "$nw" "$oc" "$nc" \
-		"$(echo "$ow / $nw" | bc -l)" "$(echo "$oc / ($nc + 0.001)" | bc -l)"
+	ok=$(cut -d' ' -f3 "$work/old" | median) nk=$(cut -d' ' -f3 "$work/new" | median)
+	printf '%-13s %10.3f %10.3f %10.3f %10.3f %8.2f %8.2f %8.3f %8.3f' "$sc" "$ow" "$nw" "$oc" "$nc" \
+		"$(echo "$ow / $nw" | bc -l)" "$(echo "$oc / ($nc + 0.001)" | bc -l)" "$ok" "$nk"
 	case $sc in
-	rss*) printf '  RSS old %s new %s' "$(cut -d' ' -f3 "$work/old" | tr '\n' ' ')" "$(cut -d' ' -f3 "$work/new" | tr '\n' ' ')" ;;
+	rss*) printf '  RSS old %s new %s' "$(cut -d' ' -f4 "$work/old" | tr '\n' ' ')" "$(cut -d' ' -f4 "$work/new" | tr '\n' ' ')" ;;
 	linkshow)
 		if command -v ip >/dev/null; then
 			t0=$(now)

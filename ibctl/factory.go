@@ -61,4 +61,17 @@ type Factory struct {
 	// batchGlobals are the global flags of the command line running a
 	// batch, applied to each of its lines.
 	batchGlobals []string
+	// batch is the batch running the command, nil outside batches.
+	batch *batchRun
+}
+
+// later returns done's error for the outcome of p, a command's last
+// request. A batch line run ahead returns at once: the batch collects the
+// outcome, and prints done's error, when it reads the reply.
+func (f *Factory) later(p *netlinkx.Pending, done func(error) error) error {
+	if b := f.batch; b != nil && b.ahead() {
+		b.queue = append(b.queue, queued{line: b.line, p: p, done: done})
+		return nil
+	}
+	return done(p.Wait())
 }

@@ -70,6 +70,9 @@ func newLinkVerb(f *Factory, runF func(*LinkOptions) error, verb string, aliases
 			return runOr(&LinkOptions{F: f, Client: connector(f), Verb: verb, Args: a, Stats: f.Globals.Stats}, runF, linkRun)
 		}),
 	}
+	if verb == "add" || verb == "delete" {
+		cmd.Annotations = batchAhead()
+	}
 	if verb == "show" {
 		cmd.Flags().CountVarP(&f.Globals.Stats, "stats", "s", "print statistics (twice: with the error rows), as ip -s")
 	}
@@ -100,10 +103,12 @@ func linkRun(o *LinkOptions) error {
 		if _, err := lookupLink(c, o.Args.Dev); err != nil {
 			return err
 		}
-		if err := c.DelLink(o.Args.Dev); err != nil {
-			return opError("link delete "+o.Args.Dev, err)
-		}
-		return nil
+		return o.F.later(c.SendDelLink(o.Args.Dev), func(err error) error {
+			if err != nil {
+				return opError("link delete "+o.Args.Dev, err)
+			}
+			return nil
+		})
 	case "set":
 		return linkSet(o, c)
 	}
@@ -131,10 +136,12 @@ func linkAdd(o *LinkOptions, c *netlinkx.Client) error {
 	}
 	r := netlinkx.LinkRequest{Name: a.Dev, ParentIndex: p.Index, Up: a.Up, MTU: a.MTU, Kind: "ipoib",
 		PKey: a.PKey, Mode: a.Mode, Umcast: a.Umcast}
-	if err := c.NewLink(r); err != nil {
-		return opError("link add", err)
-	}
-	return nil
+	return o.F.later(c.SendNewLink(r), func(err error) error {
+		if err != nil {
+			return opError("link add", err)
+		}
+		return nil
+	})
 }
 
 func linkSet(o *LinkOptions, c *netlinkx.Client) error {

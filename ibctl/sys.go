@@ -49,6 +49,7 @@ newline; --no-newline leaves it out, like echo -n) and fails as the kernel does.
 		Use:               "write PATH VALUE",
 		Aliases:           []string{"echo"},
 		Short:             "Write a value to a sysfs file, as echo VALUE > PATH",
+		Annotations:       batchAhead(),
 		Args:              needArgs("PATH", "VALUE"),
 		ValidArgsFunction: completeSysPath(f),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
@@ -125,13 +126,15 @@ func sysWriteRun(o *SysOptions) error {
 	if !o.NoNewline {
 		data += "\n"
 	}
-	if _, err := c.SysWrite(o.Path, []byte(data)); err != nil {
+	return o.F.later(c.SendSysWrite(o.Path, []byte(data)), func(err error) error {
+		if err == nil {
+			return nil
+		}
 		if e, ok := Errno(err); ok && (e == unix.ENOENT || e == unix.EACCES || e == unix.EISDIR || e == unix.ENOTDIR) {
 			return fmt.Errorf("%s: %s", displayPath(o.Path), reason(err))
 		}
 		return fmt.Errorf("write error: %s", reason(err))
-	}
-	return nil
+	})
 }
 
 func sysListRun(o *SysOptions) error {

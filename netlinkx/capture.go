@@ -98,6 +98,8 @@ var ErrStopCapture = errors.New("capture stopped")
 func (c *Client) Capture(ctx context.Context, r CaptureRequest, started func(), fn func(CapturedPacket) error) (CaptureStats, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.settleLocked()
+	c.inbox = nil
 	c.seq++
 	seq := c.seq
 	c.seq++

@@ -27,6 +27,10 @@ type Client struct {
 	// client wrapped around a connection of unknown origin.
 	redial func() (*net.UnixConn, error)
 	node   string // the node bound with Bind; "" for the server's default
+	// inflight are the requests sent and not yet answered, oldest
+	// first; inbox the messages read and not yet consumed.
+	inflight []*Pending
+	inbox    []netlink.Message
 }
 
 // Dial connects to the driver socket at path. Before anything is sent, the
@@ -160,57 +164,156 @@ func (c *Client) Close() error { return c.conn.Close() }
 
 // Execute sends one request and collects the replies up to the ack (or
 // NLMSG_DONE for dumps). A negative ack becomes a *netlink.OpError whose
-// Err is the errno and Message the extended-ack text.
+// Err is the errno and Message the extended-ack text. The replies of
+// requests sent before it with Send are collected first.
 func (c *Client) Execute(typ netlink.HeaderType, flags netlink.HeaderFlags, data []byte) ([]netlink.Message, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	p := c.sendLocked(typ, flags, data)
+	c.waitLocked(p)
+	return p.msgs, p.err
+}
+
+// maxInFlight bounds the requests sent ahead of their replies: the
+// driver's replies wait in the socket meanwhile, and a client that let
+// them fill its receive buffer would hold the driver (and so itself) up.
+const maxInFlight = 64
+
+// Pending is a request sent with Send whose replies have not been
+// collected yet.
+type Pending struct {
+	c    *Client
+	seq  uint32
+	done bool
+	msgs []netlink.Message
+	err  error
+}
+
+// Send sends one request without waiting for its replies, which the
+// driver sends after those of every request before it; Wait collects
+// them. Requests sent later, Send's or Execute's, run after it.
+func (c *Client) Send(typ netlink.HeaderType, flags netlink.HeaderFlags, data []byte) *Pending {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.inflight) >= maxInFlight {
+		c.receiveLocked()
+	}
+	return c.sendLocked(typ, flags, data)
+}
+
+// Wait returns the request's error (as Execute's), reading the replies
+// of the requests sent before it on the way.
+func (p *Pending) Wait() error {
+	p.c.mu.Lock()
+	defer p.c.mu.Unlock()
+	p.c.waitLocked(p)
+	return p.err
+}
+
+// Done reports whether the request's replies are in, so that Wait
+// returns at once.
+func (p *Pending) Done() bool {
+	p.c.mu.Lock()
+	defer p.c.mu.Unlock()
+	return p.done
+}
+
+// sendLocked sends a request and queues it for its replies; a request
+// that could not be sent is done with its error.
+func (c *Client) sendLocked(typ netlink.HeaderType, flags netlink.HeaderFlags, data []byte) *Pending {
 	c.seq++
+	p := &Pending{c: c, seq: c.seq}
 	b, err := wire.MarshalMessage(netlink.Header{Type: typ, Flags: netlink.Request | netlink.Acknowledge | flags, Sequence: c.seq}, data)
 	if err != nil {
-		return nil, fmt.Errorf("marshal request: %w", err)
+		p.done, p.err = true, fmt.Errorf("marshal request: %w", err)
+		return p
 	}
 	if _, err := c.conn.Write(b); err != nil {
 		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
 			err = errors.New("driver closed the connection")
 		}
-		return nil, &netlink.OpError{Op: "send", Err: err}
+		p.done, p.err = true, &netlink.OpError{Op: "send", Err: err}
+		return p
 	}
-	var out []netlink.Message
+	c.inflight = append(c.inflight, p)
+	return p
+}
+
+// waitLocked collects replies until p's are in.
+func (c *Client) waitLocked(p *Pending) {
+	for !p.done {
+		c.receiveLocked()
+	}
+}
+
+// settleLocked collects the replies of every request in flight.
+func (c *Client) settleLocked() {
+	for len(c.inflight) > 0 {
+		c.receiveLocked()
+	}
+}
+
+// receiveLocked collects the replies of the oldest request in flight, up
+// to its ack or NLMSG_DONE. Messages of no request in flight are dropped.
+// A failed read fails that request alone: the next read fails the next.
+func (c *Client) receiveLocked() {
+	p := c.inflight[0]
+	finish := func(err error) {
+		p.done, p.err = true, err
+		c.inflight[0] = nil
+		c.inflight = c.inflight[1:]
+		if len(c.inflight) == 0 {
+			c.inflight = c.inflight[:0:0]
+		}
+	}
 	for {
+		for len(c.inbox) > 0 {
+			m := c.inbox[0]
+			c.inbox = c.inbox[1:]
+			if m.Header.Sequence != p.seq {
+				continue
+			}
+			switch m.Header.Type {
+			case netlink.Done:
+				finish(nil)
+				return
+			case netlink.Error:
+				errno, msg, err := wire.ParseAck(m.Data)
+				switch {
+				case err != nil:
+					p.msgs = nil
+					finish(&netlink.OpError{Op: "receive", Err: err})
+				case errno != 0:
+					finish(&netlink.OpError{Op: "receive", Err: errno, Message: msg})
+				default:
+					finish(nil)
+				}
+				return
+			default:
+				p.msgs = append(p.msgs, m)
+			}
+		}
 		n, err := c.conn.Read(c.buf)
 		if errors.Is(err, io.EOF) {
 			n, err = 0, nil
 		}
 		if err != nil {
-			return nil, &netlink.OpError{Op: "receive", Err: err}
+			p.msgs = nil
+			finish(&netlink.OpError{Op: "receive", Err: err})
+			return
 		}
 		if n == 0 {
-			return nil, &netlink.OpError{Op: "receive", Err: errors.New("driver closed the connection")}
+			p.msgs = nil
+			finish(&netlink.OpError{Op: "receive", Err: errors.New("driver closed the connection")})
+			return
 		}
 		msgs, err := wire.ParseMessages(c.buf[:n])
 		if err != nil {
-			return nil, &netlink.OpError{Op: "receive", Err: err}
+			p.msgs = nil
+			finish(&netlink.OpError{Op: "receive", Err: err})
+			return
 		}
-		for _, m := range msgs {
-			if m.Header.Sequence != c.seq {
-				continue
-			}
-			switch m.Header.Type {
-			case netlink.Done:
-				return out, nil
-			case netlink.Error:
-				errno, msg, err := wire.ParseAck(m.Data)
-				if err != nil {
-					return nil, &netlink.OpError{Op: "receive", Err: err}
-				}
-				if errno != 0 {
-					return out, &netlink.OpError{Op: "receive", Err: errno, Message: msg}
-				}
-				return out, nil
-			default:
-				out = append(out, m)
-			}
-		}
+		c.inbox = msgs
 	}
 }
 
@@ -235,14 +338,43 @@ func (c *Client) Bind(node string) error {
 
 // Batch starts (on) or ends (off) batch mode on this connection: changes
 // are acknowledged before they are synced, and ending the batch syncs them
-// all, so its ack means the whole batch is durable.
+// all, so its ack means the whole batch is durable. Starting it again
+// ends BatchStop's mode.
 func (c *Client) Batch(on bool) error {
-	v := uint8(0)
+	v := wire.BatchOff
 	if on {
-		v = 1
+		v = wire.BatchOn
 	}
 	_, err := c.genl(wire.FamilyIbctl, wire.CmdBatch, func(ae *netlink.AttributeEncoder) { ae.Uint8(wire.AttrValue, v) })
 	return err
+}
+
+// BatchStop starts batch mode in which the first request that fails
+// stops the connection, as ip -batch stops at its first failing line:
+// the driver answers every later request with ECANCELED without running
+// it, until Batch is called. So requests sent ahead with Send never run
+// after one that failed. It reports false when the driver does not know
+// this mode (it then took it as Batch(true)).
+func (c *Client) BatchStop() (bool, error) {
+	msgs, err := c.genl(wire.FamilyIbctl, wire.CmdBatch, func(ae *netlink.AttributeEncoder) { ae.Uint8(wire.AttrValue, wire.BatchStop) })
+	if err != nil || len(msgs) == 0 {
+		return false, err
+	}
+	_, rest, err := wire.ParseGenl(msgs[0].Data)
+	if err != nil {
+		return false, err
+	}
+	ad, err := netlink.NewAttributeDecoder(rest)
+	if err != nil {
+		return false, err
+	}
+	mode := wire.BatchOff
+	for ad.Next() {
+		if ad.Type() == wire.AttrValue {
+			mode = ad.Uint8()
+		}
+	}
+	return mode == wire.BatchStop, ad.Err()
 }
 
 // Links dumps every link.
@@ -286,10 +418,20 @@ func (c *Client) SetLink(r LinkRequest) error {
 	return err
 }
 
+// SendNewLink is NewLink sent with Send: Wait returns its error.
+func (c *Client) SendNewLink(r LinkRequest) *Pending {
+	return c.Send(unix.RTM_NEWLINK, netlink.Create|netlink.Excl, wire.MarshalLinkRequest(r))
+}
+
 // DelLink deletes a link by name.
 func (c *Client) DelLink(name string) error {
 	_, err := c.Execute(unix.RTM_DELLINK, 0, wire.MarshalLinkRequest(LinkRequest{Name: name}))
 	return err
+}
+
+// SendDelLink is DelLink sent with Send: Wait returns its error.
+func (c *Client) SendDelLink(name string) *Pending {
+	return c.Send(unix.RTM_DELLINK, 0, wire.MarshalLinkRequest(LinkRequest{Name: name}))
 }
 
 func (c *Client) ethtool(cmd uint8, dev string) ([]netlink.Message, error) {
@@ -475,6 +617,14 @@ func (c *Client) SysWrite(path string, data []byte) (int, error) {
 		}
 	}
 	return n, ad.Err()
+}
+
+// SendSysWrite is SysWrite sent with Send: Wait returns its error.
+func (c *Client) SendSysWrite(path string, data []byte) *Pending {
+	ae := netlink.NewAttributeEncoder()
+	ae.String(wire.AttrPath, path)
+	ae.Bytes(wire.AttrData, data)
+	return c.Send(wire.FamilyIbctl, 0, append(wire.GenlHeader(wire.CmdSysWrite), wire.Encode(ae)...))
 }
 
 // SysList lists a sysfs directory.

@@ -108,6 +108,8 @@ var ErrMonitorEnded = errors.New("the driver ended the stream")
 func (c *Client) Monitor(ctx context.Context, groups uint32, started func(), fn func(MonitorEvent) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.settleLocked()
+	c.inbox = nil
 	c.seq++
 	seq := c.seq
 	c.seq++

@@ -200,6 +200,9 @@ type session struct {
 	node    Node
 	batch   bool
 	durable Node // the node handle outside batches
+	// stop is the BatchStop mode: a failed request sets stopped, and a
+	// stopped session runs nothing but CmdBatch.
+	stop, stopped bool
 	// emit, when set, sends a reply message on (packed with the next);
 	// a dump that streams uses it, and the replies of the messages
 	// before it in a datagram go first.
@@ -244,8 +247,38 @@ func (ss *session) nodeOrDefault() (Node, error) {
 }
 
 // handle serves one request; the last datagram is always the ack or
-// NLMSG_DONE.
-func (ss *session) handle(m netlink.Message) (out [][]byte) {
+// NLMSG_DONE. In BatchStop mode, a request after one that failed is
+// answered ECANCELED and not run.
+func (ss *session) handle(m netlink.Message) [][]byte {
+	if ss.stopped && !isBatchRequest(m) {
+		return [][]byte{wire.ErrorReply(m.Header, unix.ECANCELED, "not run: an earlier request of the batch failed")}
+	}
+	out := ss.serve(m)
+	if ss.stop && len(out) > 0 && failedAck(out[len(out)-1]) {
+		ss.stopped = true
+	}
+	return out
+}
+
+// isBatchRequest reports whether m is a CmdBatch request.
+func isBatchRequest(m netlink.Message) bool {
+	if m.Header.Type != wire.FamilyIbctl {
+		return false
+	}
+	cmd, _, err := wire.ParseGenl(m.Data)
+	return err == nil && cmd == wire.CmdBatch
+}
+
+// failedAck reports whether the reply message b is a negative ack.
+func failedAck(b []byte) bool {
+	if len(b) < unix.NLMSG_HDRLEN+4 || netlink.HeaderType(binary.NativeEndian.Uint16(b[4:6])) != netlink.Error {
+		return false
+	}
+	return binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN:]) != 0
+}
+
+// serve serves one request for handle.
+func (ss *session) serve(m netlink.Message) (out [][]byte) {
 	defer func() {
 		if r := recover(); r != nil {
 			out = [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, fmt.Sprintf("internal error: %v", r))}
@@ -325,17 +358,18 @@ func (ss *session) bind(m netlink.Message, rest []byte) [][]byte {
 	return [][]byte{wire.ErrorReply(m.Header, 0, "")}
 }
 
-// setBatch starts or ends batch mode. Ending it syncs, so the ack of the
-// end of a batch means every change of the batch is durable.
+// setBatch sets the batch mode (wire.BatchOff, BatchOn, BatchStop).
+// Ending a batch syncs, so the ack of the end of a batch means every
+// change of the batch is durable. Any mode ends a stopped session's stop.
 func (ss *session) setBatch(m netlink.Message, rest []byte) [][]byte {
 	ad, err := netlink.NewAttributeDecoder(rest)
 	if err != nil {
 		return [][]byte{wire.ErrorReply(m.Header, unix.EINVAL, "malformed batch request")}
 	}
-	on := false
+	mode := wire.BatchOff
 	for ad.Next() {
 		if ad.Type() == wire.AttrValue {
-			on = ad.Uint8() != 0
+			mode = ad.Uint8()
 		}
 	}
 	if ad.Err() != nil {
@@ -345,6 +379,8 @@ func (ss *session) setBatch(m netlink.Message, rest []byte) [][]byte {
 	if err != nil {
 		return [][]byte{wire.ErrorReply(m.Header, ErrnoOf(err), extAckOf(err))}
 	}
+	on := mode != wire.BatchOff
+	ss.stop, ss.stopped = mode == wire.BatchStop, false
 	switch {
 	case on && !ss.batch:
 		ss.batch, ss.durable = true, node
@@ -356,6 +392,12 @@ func (ss *session) setBatch(m netlink.Message, rest []byte) [][]byte {
 		if err := ss.s.b.Sync(); err != nil {
 			return [][]byte{wire.ErrorReply(m.Header, unix.EIO, err.Error())}
 		}
+	}
+	if ss.stop {
+		ae := netlink.NewAttributeEncoder()
+		ae.Uint8(wire.AttrValue, wire.BatchStop)
+		return [][]byte{wire.Reply(m.Header, wire.FamilyIbctl, 0, append(wire.GenlHeader(wire.CmdBatch), wire.Encode(ae)...)),
+			wire.ErrorReply(m.Header, 0, "")}
 	}
 	return [][]byte{wire.ErrorReply(m.Header, 0, "")}
 }

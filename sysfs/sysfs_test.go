@@ -940,3 +940,24 @@ func TestStatisticsNamesMatchThisKernel(t *testing.T) {
 		t.Errorf("statistics files (-this kernel +emulated):\n%s", diff)
 	}
 }
+
+// TestResolveAllocs: resolving a path does not allocate for each file
+// pattern it tries (a create_child write tried all 46 of them, each with a
+// Device of its own), whichever pattern matches.
+func TestResolveAllocs(t *testing.T) {
+	tr := New(newFixture())
+	patterns := len(compiledFiles())
+	for _, path := range []string{
+		"class/net/ib0/create_child",
+		"class/net/ib0/mtu",
+		"class/net/ib0.8001/pkey",
+		"module/ib_ipoib/parameters/debug_level",
+		"class/net/nosuch/mtu",
+	} {
+		segs := split(Clean(path))
+		allocs := testing.AllocsPerRun(100, func() { _, _ = tr.resolve(tr.newCall(), segs) })
+		if allocs >= float64(patterns) {
+			t.Errorf("%s: %.0f allocations to resolve among %d patterns", path, allocs, patterns)
+		}
+	}
+}

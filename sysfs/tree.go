@@ -391,8 +391,11 @@ func (t *Tree) resolve(c *call, segs []string) (resolved, error) {
 		return resolved{dir: true}, nil
 	}
 	throughFile := false
+	// One args for every node tried: binding into a fresh one each time
+	// cost an allocation of a Device per node.
+	var a args
 	for _, n := range t.nodes {
-		a := args{drv: t.drv}
+		a = args{drv: t.drv}
 		k := min(len(segs), len(n.segs))
 		ok, err := n.bind(c, &a, segs[:k])
 		if err != nil {

@@ -14,6 +14,19 @@ const (
 	FamilyIbctl   netlink.HeaderType = 0x21
 )
 
+// Batch modes, CmdBatch's AttrValue. BatchOff syncs and ends a batch;
+// BatchOn starts deferred syncing (changes acknowledged before they are
+// synced); BatchStop is BatchOn where the first failed request makes the
+// session answer every later one ECANCELED without running it, until
+// the mode is set again. The driver answers BatchStop with a message
+// carrying AttrValue BatchStop before the ack, so a client tells a
+// driver that knows it from one that took it as BatchOn.
+const (
+	BatchOff  uint8 = 0
+	BatchOn   uint8 = 1
+	BatchStop uint8 = 2
+)
+
 // Commands of the ibctl family.
 const (
 	CmdBind     uint8 = 1 // select the node this connection talks to
@@ -24,7 +37,7 @@ const (
 	CmdSysList  uint8 = 6 // dump
 	CmdDrvInfo  uint8 = 7
 	CmdStats    uint8 = 8 // dump
-	CmdBatch    uint8 = 9 // AttrValue u8: 1 starts deferred syncing, 0 syncs and ends it
+	CmdBatch    uint8 = 9 // AttrValue u8: a Batch mode
 
 	// The HCA and the subnet manager.
 	CmdHCA      uint8 = 10
