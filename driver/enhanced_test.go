@@ -237,3 +237,54 @@ func TestEnhancedKindSaved(t *testing.T) {
 		t.Fatalf("ib1 after restart: %+v, want ib_ipoib", di)
 	}
 }
+
+// TestEnhancedQueues: the queues each kind of device is allocated with
+// and the default qdisc it gets when opened (attach_default_qdiscs: mq
+// when num_tx_queues is above one). An enhanced port and its sysfs child
+// come from rdma_alloc_netdev with mlx5_rdma_rn_get_params' nch *
+// MLX5_MAX_NUM_TC TX and nch RX queues (nch = 2, one per CPU); a classic
+// port and its sysfs child from alloc_netdev's one; a netlink child from
+// rtnl_create_link's ipoib_get_max_num_queues, min(CPUs, 128), of each.
+// ethtool -L changes only real_num_tx_queues, and a restart keeps them.
+func TestEnhancedQueues(t *testing.T) {
+	type queues struct {
+		tx, rx uint32
+		qdisc  string
+	}
+	want := map[string]queues{
+		"ib0": {16, 2, "mq"}, "ib0.8001": {16, 2, "mq"}, "ib0.8002": {2, 2, "mq"},
+		"ib1": {1, 1, "pfifo_fast"}, "ib1.8001": {1, 1, "pfifo_fast"}, "ib1.8002": {2, 2, "mq"},
+	}
+	check := func(t *testing.T, n *Node, when string) {
+		t.Helper()
+		for name, w := range want {
+			l := mustLink(t, n, name)
+			if got := (queues{l.NumTxQ, l.NumRxQ, l.Qdisc}); got != w {
+				t.Errorf("%s %s: %+v, want %+v", when, name, got, w)
+			}
+		}
+	}
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	_, n := startEnhanced(t, st, enhancedTopology())
+	if l := mustLink(t, n, "ib0"); l.NumTxQ != 16 || l.NumRxQ != 2 || l.Qdisc != "noop" {
+		t.Errorf("ib0 never opened: %d %d %s, want 16 2 noop", l.NumTxQ, l.NumRxQ, l.Qdisc)
+	}
+	for _, p := range []string{"ib0", "ib1"} {
+		wantErrno(t, n.CreateChild(p, 0x8001), 0)
+		parent := mustLink(t, n, p)
+		wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: p + ".8002", ParentIndex: parent.Index, Kind: "ipoib",
+			PKey: ptr(uint16(0x8002))}), 0)
+		for _, name := range []string{p, p + ".8001", p + ".8002"} {
+			wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: name, Up: ptr(true)}), 0)
+		}
+	}
+	check(t, n, "up")
+	wantErrno(t, n.SetChannels("ib0", netlinkx.ChannelsSet{unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT: 1}), 0)
+	check(t, n, "after ethtool -L combined 1")
+	st.Close()
+	st = openStore(t, dir)
+	defer st.Close()
+	_, n = startEnhanced(t, st, nil)
+	check(t, n, "after a restart")
+}

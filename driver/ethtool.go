@@ -308,6 +308,16 @@ func (nd *Netdev) mlx5iRingSizes(rx, tx uint32) (uint32, uint32, error) {
 	return uint32(roundupPow2(int(rx))), uint32(roundupPow2(int(tx))), nil
 }
 
+// mlx5iMaxChannels is priv->max_nch of an enhanced interface,
+// mlx5e_get_max_num_channels (mlx5/core/en.h): one channel per completion
+// vector, which mlx5 allocates one per CPU, under MLX5E_MAX_NUM_CHANNELS
+// (128). mlx5MaxNumTC is MLX5_MAX_NUM_TC (include/linux/mlx5/driver.h),
+// the traffic classes each channel has a send queue for.
+const (
+	mlx5iMaxChannels = min(emulatedCPUs, 128)
+	mlx5MaxNumTC     = 8
+)
+
 // Channels is CHANNELS_GET. ib_ipoib has no get_channels, so ethnl's
 // prepare_data answers EOPNOTSUPP; enhanced IPoIB has mlx5i_get_channels
 // (mlx5e_ethtool_get_channels): combined channels only, up to one per CPU
@@ -322,7 +332,7 @@ func (n *Node) Channels(dev string) (netlinkx.Channels, error) {
 	if !nd.enhanced() {
 		return netlinkx.Channels{}, errorf("channels", dev, unix.EOPNOTSUPP, "")
 	}
-	return netlinkx.Channels{CombinedMax: emulatedCPUs, Combined: nd.combined()}, nil
+	return netlinkx.Channels{CombinedMax: mlx5iMaxChannels, Combined: nd.combined()}, nil
 }
 
 // combined is the number of combined channels (priv->channels.params.num_channels).
@@ -330,7 +340,7 @@ func (nd *Netdev) combined() uint32 {
 	if nd.channels != 0 {
 		return nd.channels
 	}
-	return emulatedCPUs
+	return mlx5iMaxChannels
 }
 
 // SetChannels is CHANNELS_SET: ethnl_set_channels (net/ethtool/channels.c)
@@ -367,7 +377,7 @@ func (n *Node) SetChannels(dev string, set netlinkx.ChannelsSet) error {
 		}
 	}
 	combined := want[unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT]
-	if combined > emulatedCPUs {
+	if combined > mlx5iMaxChannels {
 		return errorf("channels", dev, unix.EINVAL, "requested channel count exceeds maximum")
 	}
 	if combined == 0 {

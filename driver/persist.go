@@ -501,7 +501,10 @@ func (nd *Netdev) loadAddrs(saved []string) {
 func (nd *Netdev) load(r devRecord) {
 	nd.pkey, nd.mode, nd.umcast, nd.active = r.PKey, r.Mode, r.Umcast, r.Active
 	nd.mtu, nd.adminMTU, nd.mcastMTU = r.MTU, r.AdminMTU, r.McastMTU
-	nd.numTxQ, nd.rxUsecs, nd.rxFrames = r.NumTxQ, r.RxUsecs, r.RxFrames
+	// The queues follow from how the device was allocated: a record of an
+	// enhanced port saved before they did says 1.
+	nd.numTxQ, nd.numRxQ = nd.allocQueues()
+	nd.rxUsecs, nd.rxFrames = r.RxUsecs, r.RxFrames
 	nd.channels = r.Channels
 	nd.sendQ, nd.recvQ = r.SendQ, r.RecvQ
 	nd.txQLen = uint32(2 * nd.node.params.get("send_queue_size"))
