@@ -288,3 +288,111 @@ func TestEnhancedQueues(t *testing.T) {
 	_, n = startEnhanced(t, st, nil)
 	check(t, n, "after a restart")
 }
+
+// TestEnhancedCoalesce: COALESCE_GET and _SET on an enhanced interface.
+// mlx5e_ethtool_get_coalesce reports rx/tx usecs and frames, net_dim's
+// state and the CQ period modes; mlx5e_build_nic_params starts with
+// net_dim on both ways at its default profiles (8 usecs, 128 frames).
+// ethnl_set_coalesce_validate refuses what mlx5i_ethtool_ops'
+// supported_coalesce_params lacks; mlx5e_ethtool_set_coalesce refuses
+// values above MLX5E_MAX_COAL_TIME/FRAMES with ERANGE and a netdev_info
+// line, and turning net_dim on or off resets that direction to its
+// defaults (mlx5e_reset_rx/tx_moderation). The receive CQ follows the
+// static values while net_dim is off. A refusal changes nothing.
+func TestEnhancedCoalesce(t *testing.T) {
+	const (
+		rxUsecs  = unix.ETHTOOL_A_COALESCE_RX_USECS
+		rxFrames = unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES
+		txUsecs  = unix.ETHTOOL_A_COALESCE_TX_USECS
+		txFrames = unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES
+		adRx     = unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX
+		adTx     = unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX
+	)
+	supported := []uint16{rxUsecs, rxFrames, txUsecs, txFrames, adRx, adTx}
+	def := netlinkx.Coalesce{RxUsecs: 8, RxFrames: 128, TxUsecs: 8, TxFrames: 128, AdaptiveRx: true, AdaptiveTx: true,
+		CQEModeRx: true, Supported: supported}
+	with := func(f func(*netlinkx.Coalesce)) netlinkx.Coalesce {
+		c := def
+		f(&c)
+		return c
+	}
+	const timeLine = "mlx5_core 0000:81:00.0 ib0: mlx5e_ethtool_set_coalesce: maximum coalesce time supported is 4095 usecs"
+	const framesLine = "mlx5_core 0000:81:00.0 ib0: mlx5e_ethtool_set_coalesce: maximum coalesced frames supported is 65535"
+	for _, tt := range []struct {
+		name  string
+		set   netlinkx.CoalesceSet
+		errno unix.Errno
+		msg   string
+		logs  []string
+		want  netlinkx.Coalesce
+		cq    [2]uint16 // receive CQ: frames, usecs
+	}{
+		{"unchanged", netlinkx.CoalesceSet{rxUsecs: 8, adRx: 1}, 0, "", nil, def, [2]uint16{}},
+		{"values under net_dim", netlinkx.CoalesceSet{rxUsecs: 50, txFrames: 64}, 0, "", nil,
+			with(func(c *netlinkx.Coalesce) { c.RxUsecs, c.TxFrames = 50, 64 }), [2]uint16{}},
+		{"adaptive-rx off resets rx", netlinkx.CoalesceSet{adRx: 0, rxUsecs: 50}, 0, "", nil,
+			with(func(c *netlinkx.Coalesce) { c.AdaptiveRx, c.RxUsecs, c.RxFrames = false, 3, 32 }), [2]uint16{32, 3}},
+		{"adaptive-tx off resets tx", netlinkx.CoalesceSet{adTx: 0}, 0, "", nil,
+			with(func(c *netlinkx.Coalesce) { c.AdaptiveTx, c.TxUsecs, c.TxFrames = false, 16, 32 }), [2]uint16{}},
+		{"limits", netlinkx.CoalesceSet{rxUsecs: 4095, rxFrames: 65535, txUsecs: 4095, txFrames: 65535}, 0, "", nil,
+			with(func(c *netlinkx.Coalesce) { c.RxUsecs, c.RxFrames, c.TxUsecs, c.TxFrames = 4095, 65535, 4095, 65535 }), [2]uint16{}},
+		{"rx-usecs above maximum", netlinkx.CoalesceSet{rxUsecs: 4096}, unix.ERANGE, "", []string{timeLine}, def, [2]uint16{}},
+		{"tx-usecs above maximum", netlinkx.CoalesceSet{txUsecs: 1 << 20}, unix.ERANGE, "", []string{timeLine}, def, [2]uint16{}},
+		{"tx-frames above maximum", netlinkx.CoalesceSet{txFrames: 65536}, unix.ERANGE, "", []string{framesLine}, def, [2]uint16{}},
+		{"unsupported", netlinkx.CoalesceSet{rxUsecs: 1, unix.ETHTOOL_A_COALESCE_RX_USECS_IRQ: 1}, unix.EINVAL,
+			"cannot modify an unsupported parameter", nil, def, [2]uint16{}},
+		{"cqe mode unsupported", netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_RX: 0}, unix.EINVAL,
+			"cannot modify an unsupported parameter", nil, def, [2]uint16{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, n := newEnhancedDriver(t)
+			wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+			_, seq := kernelLog(t, n, 0)
+			err := n.SetCoalesce("ib0", tt.set)
+			wantErrno(t, err, tt.errno)
+			var de *Error
+			if tt.errno != 0 && (!errors.As(err, &de) || de.Msg != tt.msg) {
+				t.Fatalf("error %#v, want message %q", err, tt.msg)
+			}
+			got, err := n.Coalesce("ib0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("coalesce (-want +got):\n%s", diff)
+			}
+			if logs, _ := kernelLog(t, n, seq); !cmp.Equal(logs, tt.logs) {
+				t.Errorf("kernel log %q, want %q", logs, tt.logs)
+			}
+			if f, u := n.byName["ib0"].dp.RxModeration(); [2]uint16{f, u} != tt.cq {
+				t.Errorf("receive CQ moderation %d frames %d usecs, want %v", f, u, tt.cq)
+			}
+			if c, _ := n.Coalesce("ib1"); c.RxUsecs != 0 || c.AdaptiveRx || len(c.Supported) != 2 {
+				t.Errorf("ib1 coalesce = %+v, want ipoib's", c)
+			}
+		})
+	}
+}
+
+// TestEnhancedCoalesceSaved: the moderation is saved with the interface
+// and the receive CQ gets it again after a restart.
+func TestEnhancedCoalesceSaved(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	_, n := startEnhanced(t, st, enhancedTopology())
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	wantErrno(t, n.SetCoalesce("ib0", netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX: 0}), 0)
+	wantErrno(t, n.SetCoalesce("ib0", netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 20, unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES: 7}), 0)
+	before, _ := n.Coalesce("ib0")
+	st.Close()
+	st = openStore(t, dir)
+	defer st.Close()
+	_, n = startEnhanced(t, st, nil)
+	after, err := n.Coalesce("ib0")
+	if err != nil || !cmp.Equal(before, after) || after.RxUsecs != 20 || after.AdaptiveRx {
+		t.Fatalf("after restart %+v, %v; want %+v", after, err, before)
+	}
+	if f, u := n.byName["ib0"].dp.RxModeration(); f != 32 || u != 20 {
+		t.Errorf("receive CQ moderation %d frames %d usecs after restart, want 32 and 20", f, u)
+	}
+}

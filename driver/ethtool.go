@@ -20,6 +20,9 @@ func (n *Node) Coalesce(dev string) (netlinkx.Coalesce, error) {
 	if err != nil {
 		return netlinkx.Coalesce{}, err
 	}
+	if nd.enhanced() {
+		return nd.mlx5Moder().coalesce(), nil
+	}
 	return netlinkx.Coalesce{RxUsecs: uint32(nd.rxUsecs), RxFrames: uint32(nd.rxFrames), Supported: coalesceSupported}, nil
 }
 
@@ -35,6 +38,9 @@ func (n *Node) SetCoalesce(dev string, set netlinkx.CoalesceSet) error {
 	nd, err := n.lookup("coalesce", 0, dev)
 	if err != nil {
 		return err
+	}
+	if nd.enhanced() {
+		return n.setMlx5Coalesce(nd, set)
 	}
 	for typ := range set {
 		if typ != unix.ETHTOOL_A_COALESCE_RX_USECS && typ != unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES {
@@ -55,7 +61,7 @@ func (n *Node) SetCoalesce(dev string, set netlinkx.CoalesceSet) error {
 		nd.rxUsecs, nd.rxFrames = uint16(usecs), uint16(frames)
 		if nd.dp != nil {
 			// ipoib_set_coalesce applies the values to the receive CQ.
-			_ = nd.dp.ModerateRx(nd.rxFrames, nd.rxUsecs)
+			_ = nd.dp.ModerateRx(nd.rxModeration())
 		}
 		return nil
 	})

@@ -106,6 +106,9 @@ type Netdev struct {
 	// channels is the number of combined channels of an enhanced
 	// interface as ethtool -L set it; zero is the default, one per CPU.
 	channels uint32
+	// moder is an enhanced interface's interrupt moderation as ethtool -C
+	// set it; nil is mlx5e_build_nic_params' (defaultMlx5Moder).
+	moder *mlx5Moder
 	// brd is the broadcast address of IPv4 addresses added with one.
 	brd map[netip.Prefix]netip.Addr
 }

@@ -38,3 +38,57 @@ func TestEnhancedLinkShowGolden(t *testing.T) {
 		golden(t, tc.name, out)
 	}
 }
+
+// TestEnhancedCoalesceGolden: ethtool -c as ethtool 6.1 prints
+// mlx5e_ethtool_get_coalesce's reply on an enhanced port: adaptive
+// moderation on both ways at net_dim's default profiles, rx and tx usecs
+// and frames, CQE mode on for RX and absent (n/a) for TX, whose value is
+// 0 and which mlx5i does not support; then after adaptive-rx off, which
+// resets RX to mlx5e_get_def_rx_moderation's 3 usecs and 32 frames.
+func TestEnhancedCoalesceGolden(t *testing.T) {
+	e := newEnhancedEnv(t)
+	e.ok("link set ib0 up")
+	for _, tc := range []struct{ name, before, cmd string }{
+		{"ethtool_c_enhanced", "", "ethtool -c ib0"},
+		{"ethtool_c_enhanced_json", "", "-j ethtool -c ib0"},
+		{"ethtool_c_enhanced_after", "ethtool -C ib0 adaptive-rx off tx-usecs 20 tx-frames 64", "ethtool -c ib0"},
+	} {
+		if tc.before != "" {
+			e.ok(tc.before)
+		}
+		out, errs, st := e.run(tc.cmd)
+		if st != 0 || errs != "" {
+			t.Fatalf("%s: %d %q", tc.cmd, st, errs)
+		}
+		golden(t, tc.name, out)
+	}
+}
+
+// TestEnhancedCoalesceErrors: ethtool -C's refusals on an enhanced port:
+// ethnl_set_coalesce_validate's EINVAL for what mlx5i_ethtool_ops'
+// supported_coalesce_params lacks, mlx5e_ethtool_set_coalesce's ERANGE
+// above MLX5E_MAX_COAL_TIME (4095) and MLX5E_MAX_COAL_FRAMES (65535).
+// None changes the parameters.
+func TestEnhancedCoalesceErrors(t *testing.T) {
+	e := newEnhancedEnv(t)
+	e.ok("link set ib0 up")
+	before, _, _ := e.run("ethtool -c ib0")
+	for _, tt := range []struct {
+		cmd, stderr string
+		status      int
+	}{
+		{"ethtool -C ib0 rx-usecs-irq 5", "ibctl: ethtool -C ib0: Invalid argument (cannot modify an unsupported parameter)\n", 1},
+		{"ethtool -C ib0 cqe-mode-rx off", "ibctl: ethtool -C ib0: Invalid argument (cannot modify an unsupported parameter)\n", 1},
+		{"ethtool -C ib0 rx-usecs 4096", "ibctl: ethtool -C ib0: Numerical result out of range\n", 1},
+		{"ethtool -C ib0 tx-frames 65536", "ibctl: ethtool -C ib0: Numerical result out of range\n", 1},
+		{"ethtool -C ib0 adaptive-tx maybe", "ibctl: ethtool -C: invalid value 'maybe' for parameter 'adaptive-tx'\n", 2},
+	} {
+		out, errs, st := e.run(tt.cmd)
+		if out != "" || errs != tt.stderr || st != tt.status {
+			t.Errorf("%s: %d %q %q, want %d %q", tt.cmd, st, out, errs, tt.status, tt.stderr)
+		}
+		if after, _, _ := e.run("ethtool -c ib0"); after != before {
+			t.Errorf("after %s:\n%s", tt.cmd, after)
+		}
+	}
+}

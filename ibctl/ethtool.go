@@ -355,18 +355,31 @@ var coalesceRows = []struct {
 	{unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_HIGH, "tx-frame-high", true},
 }
 
-// coalescePrinter is `ethtool -c`.
+// coalescePrinter is `ethtool -c` (ethtool 6.1 netlink/coalesce.c
+// coalesce_reply_cb): a parameter the reply does not carry is "n/a" in
+// text and absent from JSON, where the flags take the keys "rx" and "tx",
+// twice, as ethtool 6.1's show_bool calls name them.
 func coalescePrinter(dev string, c netlinkx.Coalesce) *Printer {
 	p := NewPrinter()
 	p.Any("ifname", "Coalesce parameters for %s:\n", dev)
-	p.Text("Adaptive RX: n/a  TX: n/a\n")
-	values := map[uint16]uint32{unix.ETHTOOL_A_COALESCE_RX_USECS: c.RxUsecs, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: c.RxFrames}
-	supported := map[uint16]bool{}
+	present := map[uint16]bool{}
 	for _, a := range c.Supported {
-		supported[a] = true
+		present[a] = true
 	}
+	showBool := func(key, format string, attr uint16, v bool) {
+		if !present[attr] {
+			p.Text(fmt.Sprintf(format, "n/a"))
+			return
+		}
+		p.Text(fmt.Sprintf(format, onOff(v)))
+		p.Any(key, "", v)
+	}
+	showBool("rx", "Adaptive RX: %s  ", unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX, c.AdaptiveRx)
+	showBool("tx", "TX: %s\n", unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX, c.AdaptiveTx)
+	values := map[uint16]uint32{unix.ETHTOOL_A_COALESCE_RX_USECS: c.RxUsecs, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: c.RxFrames,
+		unix.ETHTOOL_A_COALESCE_TX_USECS: c.TxUsecs, unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES: c.TxFrames}
 	for _, r := range coalesceRows {
-		if supported[r.attr] {
+		if present[r.attr] {
 			p.Any(r.label, r.label+": %d\n", values[r.attr])
 		} else {
 			p.Text(r.label + ": n/a\n")
@@ -375,7 +388,9 @@ func coalescePrinter(dev string, c netlinkx.Coalesce) *Printer {
 			p.Text("\n")
 		}
 	}
-	p.Text("CQE mode RX: n/a  TX: n/a\n\n")
+	showBool("rx", "CQE mode RX: %s  ", unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_RX, c.CQEModeRx)
+	showBool("tx", "TX: %s\n", unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_TX, c.CQEModeTx)
+	p.Text("\n")
 	return p
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ibctl/ibctl/netlinkx/internal/wire"
 	"github.com/mdlayher/ethtool"
@@ -473,22 +474,58 @@ func unmarshalFeaturesChange(b []byte) (FeaturesChange, error) {
 	return c, nil
 }
 
-// marshalCoalesce encodes a COALESCE_GET reply: only supported parameters.
+// coalesceU32 and coalesceBool are the COALESCE_GET attributes the
+// Coalesce type carries, in the order coalesce_fill_reply puts them.
+var (
+	coalesceU32 = []uint16{unix.ETHTOOL_A_COALESCE_RX_USECS, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES,
+		unix.ETHTOOL_A_COALESCE_TX_USECS, unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES}
+	coalesceBool = []uint16{unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX, unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX,
+		unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_TX, unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_RX}
+)
+
+// coalesceBoolAttr reports whether a COALESCE attribute is a u8 flag.
+func coalesceBoolAttr(typ uint16) bool { return slices.Contains(coalesceBool, typ) }
+
+// u32s and bools map the attributes to c's fields.
+func (c *Coalesce) u32s() map[uint16]*uint32 {
+	return map[uint16]*uint32{unix.ETHTOOL_A_COALESCE_RX_USECS: &c.RxUsecs, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: &c.RxFrames,
+		unix.ETHTOOL_A_COALESCE_TX_USECS: &c.TxUsecs, unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES: &c.TxFrames}
+}
+
+func (c *Coalesce) bools() map[uint16]*bool {
+	return map[uint16]*bool{unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX: &c.AdaptiveRx, unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX: &c.AdaptiveTx,
+		unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_TX: &c.CQEModeTx, unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_RX: &c.CQEModeRx}
+}
+
+// marshalCoalesce encodes a COALESCE_GET reply as coalesce_fill_reply
+// (net/ethtool/coalesce.c) does: a parameter is there when the driver
+// supports it or its value is not zero; flags are u8.
 func marshalCoalesce(dev string, c Coalesce) []byte {
 	ae := netlink.NewAttributeEncoder()
 	wire.EthtoolHeader(ae, dev)
-	for _, typ := range c.Supported {
-		switch typ {
-		case unix.ETHTOOL_A_COALESCE_RX_USECS:
-			ae.Uint32(typ, c.RxUsecs)
-		case unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES:
-			ae.Uint32(typ, c.RxFrames)
+	u32s, bools := c.u32s(), c.bools()
+	for _, typ := range coalesceU32 {
+		if v := *u32s[typ]; v != 0 || slices.Contains(c.Supported, typ) {
+			ae.Uint32(typ, v)
+		}
+	}
+	for _, typ := range coalesceBool {
+		if v := *bools[typ]; v || slices.Contains(c.Supported, typ) {
+			ae.Uint8(typ, b2u8(v))
 		}
 	}
 	return append(wire.GenlHeader(unix.ETHTOOL_MSG_COALESCE_GET_REPLY), wire.Encode(ae)...)
 }
 
-// unmarshalCoalesce decodes a COALESCE_GET reply.
+func b2u8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// unmarshalCoalesce decodes a COALESCE_GET reply; Supported lists the
+// attributes it carried, in its order.
 func unmarshalCoalesce(b []byte) (Coalesce, error) {
 	_, rest, err := wire.ParseGenl(b)
 	if err != nil {
@@ -499,25 +536,35 @@ func unmarshalCoalesce(b []byte) (Coalesce, error) {
 		return Coalesce{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
 	}
 	var c Coalesce
+	u32s, bools := c.u32s(), c.bools()
 	for ad.Next() {
-		switch ad.Type() {
-		case unix.ETHTOOL_A_COALESCE_RX_USECS:
-			c.RxUsecs = ad.Uint32()
-			c.Supported = append(c.Supported, ad.Type())
-		case unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES:
-			c.RxFrames = ad.Uint32()
-			c.Supported = append(c.Supported, ad.Type())
+		typ := ad.Type()
+		if p, ok := u32s[typ]; ok {
+			*p = ad.Uint32()
+		} else if p, ok := bools[typ]; ok {
+			*p = ad.Uint8() != 0
+		} else {
+			continue
 		}
+		c.Supported = append(c.Supported, typ)
 	}
-	return c, ad.Err()
+	if err := ad.Err(); err != nil {
+		return Coalesce{}, fmt.Errorf("%w: %v", wire.ErrMalformed, err)
+	}
+	return c, nil
 }
 
-// marshalCoalesceSet encodes a COALESCE_SET request.
+// marshalCoalesceSet encodes a COALESCE_SET request: flags as u8, as the
+// kernel's policy (NLA_U8) and ethtool's nl_parse_u8bool have them.
 func marshalCoalesceSet(dev string, set CoalesceSet, order []uint16) []byte {
 	ae := netlink.NewAttributeEncoder()
 	wire.EthtoolHeader(ae, dev)
 	for _, typ := range order {
-		ae.Uint32(typ, set[typ])
+		if coalesceBoolAttr(typ) {
+			ae.Uint8(typ, uint8(min(set[typ], 1)))
+		} else {
+			ae.Uint32(typ, set[typ])
+		}
 	}
 	return append(wire.GenlHeader(unix.ETHTOOL_MSG_COALESCE_SET), wire.Encode(ae)...)
 }
