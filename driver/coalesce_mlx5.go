@@ -102,7 +102,9 @@ func (nd *Netdev) rxModeration() (frames, usecs uint16) {
 	return 0, 0
 }
 
-// setMlx5Coalesce is COALESCE_SET on an enhanced interface.
+// setMlx5Coalesce is COALESCE_SET on an enhanced interface, as Linux 6.1
+// has it (from 6.10, values that come while net_dim stays on are
+// ignored instead of kept).
 // ethnl_set_coalesce_validate (net/ethtool/coalesce.c) refuses a parameter
 // outside mlx5i's supported set (EINVAL with an extack message), and
 // ethnl_set_coalesce does nothing when no value changes; then

@@ -53,6 +53,7 @@ func NewCmdEthtool(f *Factory, runF func(*EthtoolOptions) error) *cobra.Command 
   ibctl ethtool -K DEVICE FEATURE on|off ...    change features (kernel or ethtool short names)
   ibctl ethtool -c DEVICE                       interrupt moderation
   ibctl ethtool -C DEVICE rx-usecs N rx-frames N
+  ibctl ethtool -C DEVICE adaptive-rx on|off ...  (enhanced IPoIB: also tx-usecs, tx-frames, adaptive-tx)
   ibctl ethtool -g DEVICE                       ring sizes (send and receive queues)
   ibctl ethtool -G DEVICE rx N tx N             change ring sizes
   ibctl ethtool -l DEVICE                       channels (enhanced IPoIB only)
@@ -61,8 +62,8 @@ func NewCmdEthtool(f *Factory, runF func(*EthtoolOptions) error) *cobra.Command 
 
 Checksum offload and LSO are off in connected mode and come back in datagram mode; LRO
 (rx-lro, "lro") is offered on checksum-capable ports and works in datagram mode only.
-IPoIB moderates only the receive side: other -C parameters fail with "Operation not
-supported", values above 65535 with "Invalid argument".
+IPoIB moderates only the receive side: other -C parameters fail with "Invalid argument
+(cannot modify an unsupported parameter)", values above 65535 with "Invalid argument".
 
 Ring sizes are the interface's own, from send_queue_size and recv_queue_size when it
 is created: -G takes 2 to 8192, rounds up to a power of two, and takes an interface that
@@ -70,7 +71,11 @@ is up down and up again. -g prints text only (ethtool 6.1 has no JSON for it).
 
 An enhanced IPoIB port (mlx5's) reports mlx5's driver name, features, rings (64 to
 8192, 512 receive and 1024 send at first) and channels (combined, one per CPU);
-the classic driver has no channels: -l and -L fail with "Operation not supported".`,
+the classic driver has no channels: -l and -L fail with "Operation not supported".
+Its moderation is mlx5's: adaptive on both ways at first (8 usecs, 128 frames), CQE
+mode on for RX; -C takes rx/tx usecs up to 4095 and frames up to 65535 ("Numerical
+result out of range" above), and turning adaptive-rx or adaptive-tx on or off resets
+that direction to mlx5's defaults.`,
 		DisableFlagsInUseLine: true,
 		Args:                  needAtLeast("DEVNAME"),
 		ValidArgsFunction:     completeEthtoolArgs(f, o),
