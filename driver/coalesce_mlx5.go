@@ -102,17 +102,18 @@ func (nd *Netdev) rxModeration() (frames, usecs uint16) {
 	return 0, 0
 }
 
-// setMlx5Coalesce is COALESCE_SET on an enhanced interface, as Linux 6.1
-// has it (from 6.10, values that come while net_dim stays on are
-// ignored instead of kept).
+// setMlx5Coalesce is COALESCE_SET on an enhanced interface.
 // ethnl_set_coalesce_validate (net/ethtool/coalesce.c) refuses a parameter
 // outside mlx5i's supported set (EINVAL with an extack message), and
 // ethnl_set_coalesce does nothing when no value changes; then
-// mlx5e_ethtool_set_coalesce refuses a time above MLX5E_MAX_COAL_TIME or
-// a count above MLX5E_MAX_COAL_FRAMES (ERANGE, with a netdev_info line),
-// takes the new values, and resets a direction's moderation to its
-// defaults when its net_dim is turned on or off (mlx5e_reset_rx/
-// tx_moderation), whatever values came with it. The interface stays up.
+// mlx5e_ethtool_set_coalesce (en_ethtool.c, net_dim per channel since
+// Linux 6.10) refuses a time above MLX5E_MAX_COAL_TIME or a count above
+// MLX5E_MAX_COAL_FRAMES (ERANGE, with a netdev_info line). For each
+// direction, turning net_dim on or off resets its moderation to the
+// defaults of the new state (mlx5e_reset_rx/tx_moderation), whatever
+// values came with it; with net_dim off before and after, the values are
+// taken; with it on before and after, they are ignored. The interface
+// stays up.
 func (n *Node) setMlx5Coalesce(nd *Netdev, set netlinkx.CoalesceSet) error {
 	for typ := range set {
 		if !slices.Contains(mlx5iCoalesceSupported, typ) {
@@ -146,11 +147,17 @@ func (n *Node) setMlx5Coalesce(nd *Netdev, set netlinkx.CoalesceSet) error {
 	m := mlx5Moder{RxUsecs: uint16(want[unix.ETHTOOL_A_COALESCE_RX_USECS]), RxFrames: uint16(want[unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES]),
 		TxUsecs: uint16(want[unix.ETHTOOL_A_COALESCE_TX_USECS]), TxFrames: uint16(want[unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES]),
 		AdaptiveRx: want[unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX] != 0, AdaptiveTx: want[unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX] != 0}
-	if m.AdaptiveRx != cur.AdaptiveRx {
+	switch {
+	case m.AdaptiveRx != cur.AdaptiveRx:
 		m.RxUsecs, m.RxFrames = mlx5RxModer(m.AdaptiveRx)
+	case m.AdaptiveRx:
+		m.RxUsecs, m.RxFrames = cur.RxUsecs, cur.RxFrames
 	}
-	if m.AdaptiveTx != cur.AdaptiveTx {
+	switch {
+	case m.AdaptiveTx != cur.AdaptiveTx:
 		m.TxUsecs, m.TxFrames = mlx5TxModer(m.AdaptiveTx)
+	case m.AdaptiveTx:
+		m.TxUsecs, m.TxFrames = cur.TxUsecs, cur.TxFrames
 	}
 	return n.change([]*Netdev{nd}, func() error {
 		nd.moder = &m

@@ -296,9 +296,10 @@ func TestEnhancedQueues(t *testing.T) {
 // ethnl_set_coalesce_validate refuses what mlx5i_ethtool_ops'
 // supported_coalesce_params lacks; mlx5e_ethtool_set_coalesce refuses
 // values above MLX5E_MAX_COAL_TIME/FRAMES with ERANGE and a netdev_info
-// line, and turning net_dim on or off resets that direction to its
-// defaults (mlx5e_reset_rx/tx_moderation). The receive CQ follows the
-// static values while net_dim is off. A refusal changes nothing.
+// line, ignores values while net_dim stays on, and turning net_dim on or
+// off resets that direction to its defaults (mlx5e_reset_rx/
+// tx_moderation). The receive CQ follows the static values while net_dim
+// is off. A refusal changes nothing.
 func TestEnhancedCoalesce(t *testing.T) {
 	const (
 		rxUsecs  = unix.ETHTOOL_A_COALESCE_RX_USECS
@@ -326,27 +327,36 @@ func TestEnhancedCoalesce(t *testing.T) {
 		logs  []string
 		want  netlinkx.Coalesce
 		cq    [2]uint16 // receive CQ: frames, usecs
+		// before is applied first.
+		before netlinkx.CoalesceSet
 	}{
-		{"unchanged", netlinkx.CoalesceSet{rxUsecs: 8, adRx: 1}, 0, "", nil, def, [2]uint16{}},
-		{"values under net_dim", netlinkx.CoalesceSet{rxUsecs: 50, txFrames: 64}, 0, "", nil,
-			with(func(c *netlinkx.Coalesce) { c.RxUsecs, c.TxFrames = 50, 64 }), [2]uint16{}},
+		{"unchanged", netlinkx.CoalesceSet{rxUsecs: 8, adRx: 1}, 0, "", nil, def, [2]uint16{}, nil},
+		{"values under net_dim ignored", netlinkx.CoalesceSet{rxUsecs: 50, txFrames: 64}, 0, "", nil, def, [2]uint16{}, nil},
 		{"adaptive-rx off resets rx", netlinkx.CoalesceSet{adRx: 0, rxUsecs: 50}, 0, "", nil,
-			with(func(c *netlinkx.Coalesce) { c.AdaptiveRx, c.RxUsecs, c.RxFrames = false, 3, 32 }), [2]uint16{32, 3}},
+			with(func(c *netlinkx.Coalesce) { c.AdaptiveRx, c.RxUsecs, c.RxFrames = false, 3, 32 }), [2]uint16{32, 3}, nil},
+		{"values with net_dim off", netlinkx.CoalesceSet{rxUsecs: 50, rxFrames: 10, txUsecs: 4095, txFrames: 65535}, 0, "", nil,
+			with(func(c *netlinkx.Coalesce) {
+				c.AdaptiveRx, c.AdaptiveTx, c.RxUsecs, c.RxFrames, c.TxUsecs, c.TxFrames = false, false, 50, 10, 4095, 65535
+			}), [2]uint16{10, 50}, netlinkx.CoalesceSet{adRx: 0, adTx: 0}},
+		{"adaptive-rx on again resets rx", netlinkx.CoalesceSet{adRx: 1, rxUsecs: 99}, 0, "", nil, def, [2]uint16{},
+			netlinkx.CoalesceSet{adRx: 0}},
 		{"adaptive-tx off resets tx", netlinkx.CoalesceSet{adTx: 0}, 0, "", nil,
-			with(func(c *netlinkx.Coalesce) { c.AdaptiveTx, c.TxUsecs, c.TxFrames = false, 16, 32 }), [2]uint16{}},
-		{"limits", netlinkx.CoalesceSet{rxUsecs: 4095, rxFrames: 65535, txUsecs: 4095, txFrames: 65535}, 0, "", nil,
-			with(func(c *netlinkx.Coalesce) { c.RxUsecs, c.RxFrames, c.TxUsecs, c.TxFrames = 4095, 65535, 4095, 65535 }), [2]uint16{}},
-		{"rx-usecs above maximum", netlinkx.CoalesceSet{rxUsecs: 4096}, unix.ERANGE, "", []string{timeLine}, def, [2]uint16{}},
-		{"tx-usecs above maximum", netlinkx.CoalesceSet{txUsecs: 1 << 20}, unix.ERANGE, "", []string{timeLine}, def, [2]uint16{}},
-		{"tx-frames above maximum", netlinkx.CoalesceSet{txFrames: 65536}, unix.ERANGE, "", []string{framesLine}, def, [2]uint16{}},
+			with(func(c *netlinkx.Coalesce) { c.AdaptiveTx, c.TxUsecs, c.TxFrames = false, 16, 32 }), [2]uint16{}, nil},
+		{"limits", netlinkx.CoalesceSet{rxUsecs: 4095, rxFrames: 65535, txUsecs: 4095, txFrames: 65535}, 0, "", nil, def, [2]uint16{}, nil},
+		{"rx-usecs above maximum", netlinkx.CoalesceSet{rxUsecs: 4096}, unix.ERANGE, "", []string{timeLine}, def, [2]uint16{}, nil},
+		{"tx-usecs above maximum", netlinkx.CoalesceSet{txUsecs: 1 << 20}, unix.ERANGE, "", []string{timeLine}, def, [2]uint16{}, nil},
+		{"tx-frames above maximum", netlinkx.CoalesceSet{txFrames: 65536}, unix.ERANGE, "", []string{framesLine}, def, [2]uint16{}, nil},
 		{"unsupported", netlinkx.CoalesceSet{rxUsecs: 1, unix.ETHTOOL_A_COALESCE_RX_USECS_IRQ: 1}, unix.EINVAL,
-			"cannot modify an unsupported parameter", nil, def, [2]uint16{}},
+			"cannot modify an unsupported parameter", nil, def, [2]uint16{}, nil},
 		{"cqe mode unsupported", netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_RX: 0}, unix.EINVAL,
-			"cannot modify an unsupported parameter", nil, def, [2]uint16{}},
+			"cannot modify an unsupported parameter", nil, def, [2]uint16{}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, n := newEnhancedDriver(t)
 			wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+			if tt.before != nil {
+				wantErrno(t, n.SetCoalesce("ib0", tt.before), 0)
+			}
 			_, seq := kernelLog(t, n, 0)
 			err := n.SetCoalesce("ib0", tt.set)
 			wantErrno(t, err, tt.errno)

@@ -23,7 +23,8 @@ func TestEnhancedRestart(t *testing.T) {
 	e.ok("driver", "start", "--topology", topo)
 	e.ok("-n", "a", "link", "set", "ib0", "up")
 	e.ok("-n", "a", "link", "set", "ib1", "up")
-	e.ok("-n", "a", "ethtool", "-C", "ib0", "adaptive-tx", "off", "rx-usecs", "30")
+	e.ok("-n", "a", "ethtool", "-C", "ib0", "adaptive-tx", "off")
+	e.ok("-n", "a", "ethtool", "-C", "ib0", "tx-usecs", "30")
 	check := func(when string) {
 		t.Helper()
 		for _, tt := range []struct {
@@ -32,8 +33,8 @@ func TestEnhancedRestart(t *testing.T) {
 		}{
 			{[]string{"link", "show", "ib0"}, []string{"qdisc mq ", "numtxqueues 16 numrxqueues 2 "}},
 			{[]string{"link", "show", "ib1"}, []string{"qdisc pfifo_fast ", "numtxqueues 1 numrxqueues 1 "}},
-			{[]string{"ethtool", "-c", "ib0"}, []string{"Adaptive RX: on  TX: off\n", "\nrx-usecs: 30\nrx-frames: 128\n",
-				"\ntx-usecs: 16\ntx-frames: 32\n", "CQE mode RX: on  TX: n/a\n"}},
+			{[]string{"ethtool", "-c", "ib0"}, []string{"Adaptive RX: on  TX: off\n", "\nrx-usecs: 8\nrx-frames: 128\n",
+				"\ntx-usecs: 30\ntx-frames: 32\n", "CQE mode RX: on  TX: n/a\n"}},
 		} {
 			out := e.ok(append([]string{"-n", "a"}, tt.args...)...)
 			for _, w := range tt.want {

@@ -44,7 +44,8 @@ func TestEnhancedLinkShowGolden(t *testing.T) {
 // moderation on both ways at net_dim's default profiles, rx and tx usecs
 // and frames, CQE mode on for RX and absent (n/a) for TX, whose value is
 // 0 and which mlx5i does not support; then after adaptive-rx off, which
-// resets RX to mlx5e_get_def_rx_moderation's 3 usecs and 32 frames.
+// resets RX to mlx5e_get_def_rx_moderation's 3 usecs and 32 frames, with
+// TX values that net_dim, still on for TX, leaves ignored.
 func TestEnhancedCoalesceGolden(t *testing.T) {
 	e := newEnhancedEnv(t)
 	e.ok("link set ib0 up")

@@ -74,8 +74,9 @@ An enhanced IPoIB port (mlx5's) reports mlx5's driver name, features, rings (64 
 the classic driver has no channels: -l and -L fail with "Operation not supported".
 Its moderation is mlx5's: adaptive on both ways at first (8 usecs, 128 frames), CQE
 mode on for RX; -C takes rx/tx usecs up to 4095 and frames up to 65535 ("Numerical
-result out of range" above), and turning adaptive-rx or adaptive-tx on or off resets
-that direction to mlx5's defaults.`,
+result out of range" above), takes values only while adaptive moderation stays off,
+and turning adaptive-rx or adaptive-tx on or off resets that direction to mlx5's
+defaults.`,
 		DisableFlagsInUseLine: true,
 		Args:                  needAtLeast("DEVNAME"),
 		ValidArgsFunction:     completeEthtoolArgs(f, o),
