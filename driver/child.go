@@ -58,7 +58,7 @@ func (n *Node) addChild(op string, p *Netdev, pkey uint16, name string, legacy b
 	c := n.newNetdev(name, p.port, p)
 	c.legacy = legacy
 	c.pkey = header.PKeyFull(pkey)
-	c.numTxQ = c.allocTxQ()
+	c.numTxQ, c.numRxQ = c.allocQueues()
 	c.wanted = c.initialWanted()
 	n.insert(c)
 	return c, nil

@@ -54,9 +54,10 @@ func (nd *Netdev) endpointConfig() ipoib.Config {
 // and attaches it to the IP stack. Caller holds d.mu.
 func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	n := nd.node
+	rxFrames, rxUsecs := nd.rxModeration()
 	ep, err := ipoib.Open(n.ports[nd.port-1], ipoib.OpenOptions{Config: nd.endpointConfig(), QPN: nd.qpn, Group: m,
 		SendQueue: int(nd.sendqSize()), RecvQueue: int(nd.recvqSize()),
-		RxFrames: nd.rxFrames, RxUsecs: nd.rxUsecs, ListenCM: nd.cmCapable(), Stats: nd.counters,
+		RxFrames: rxFrames, RxUsecs: rxUsecs, ListenCM: nd.cmCapable(), Stats: nd.counters,
 		Joiner: nd.joiner()})
 	if err != nil {
 		return err

@@ -237,3 +237,172 @@ func TestEnhancedKindSaved(t *testing.T) {
 		t.Fatalf("ib1 after restart: %+v, want ib_ipoib", di)
 	}
 }
+
+// TestEnhancedQueues: the queues each kind of device is allocated with
+// and the default qdisc it gets when opened (attach_default_qdiscs: mq
+// when num_tx_queues is above one). An enhanced port and its sysfs child
+// come from rdma_alloc_netdev with mlx5_rdma_rn_get_params' nch *
+// MLX5_MAX_NUM_TC TX and nch RX queues (nch = 2, one per CPU); a classic
+// port and its sysfs child from alloc_netdev's one; a netlink child from
+// rtnl_create_link's ipoib_get_max_num_queues, min(CPUs, 128), of each.
+// ethtool -L changes only real_num_tx_queues, and a restart keeps them.
+func TestEnhancedQueues(t *testing.T) {
+	type queues struct {
+		tx, rx uint32
+		qdisc  string
+	}
+	want := map[string]queues{
+		"ib0": {16, 2, "mq"}, "ib0.8001": {16, 2, "mq"}, "ib0.8002": {2, 2, "mq"},
+		"ib1": {1, 1, "pfifo_fast"}, "ib1.8001": {1, 1, "pfifo_fast"}, "ib1.8002": {2, 2, "mq"},
+	}
+	check := func(t *testing.T, n *Node, when string) {
+		t.Helper()
+		for name, w := range want {
+			l := mustLink(t, n, name)
+			if got := (queues{l.NumTxQ, l.NumRxQ, l.Qdisc}); got != w {
+				t.Errorf("%s %s: %+v, want %+v", when, name, got, w)
+			}
+		}
+	}
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	_, n := startEnhanced(t, st, enhancedTopology())
+	if l := mustLink(t, n, "ib0"); l.NumTxQ != 16 || l.NumRxQ != 2 || l.Qdisc != "noop" {
+		t.Errorf("ib0 never opened: %d %d %s, want 16 2 noop", l.NumTxQ, l.NumRxQ, l.Qdisc)
+	}
+	for _, p := range []string{"ib0", "ib1"} {
+		wantErrno(t, n.CreateChild(p, 0x8001), 0)
+		parent := mustLink(t, n, p)
+		wantErrno(t, n.NewLink(netlinkx.LinkRequest{Name: p + ".8002", ParentIndex: parent.Index, Kind: "ipoib",
+			PKey: ptr(uint16(0x8002))}), 0)
+		for _, name := range []string{p, p + ".8001", p + ".8002"} {
+			wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: name, Up: ptr(true)}), 0)
+		}
+	}
+	check(t, n, "up")
+	wantErrno(t, n.SetChannels("ib0", netlinkx.ChannelsSet{unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT: 1}), 0)
+	check(t, n, "after ethtool -L combined 1")
+	st.Close()
+	st = openStore(t, dir)
+	defer st.Close()
+	_, n = startEnhanced(t, st, nil)
+	check(t, n, "after a restart")
+}
+
+// TestEnhancedCoalesce: COALESCE_GET and _SET on an enhanced interface.
+// mlx5e_ethtool_get_coalesce reports rx/tx usecs and frames, net_dim's
+// state and the CQ period modes; mlx5e_build_nic_params starts with
+// net_dim on both ways at its default profiles (8 usecs, 128 frames).
+// ethnl_set_coalesce_validate refuses what mlx5i_ethtool_ops'
+// supported_coalesce_params lacks; mlx5e_ethtool_set_coalesce refuses
+// values above MLX5E_MAX_COAL_TIME/FRAMES with ERANGE and a netdev_info
+// line, ignores values while net_dim stays on, and turning net_dim on or
+// off resets that direction to its defaults (mlx5e_reset_rx/
+// tx_moderation). The receive CQ follows the static values while net_dim
+// is off. A refusal changes nothing.
+func TestEnhancedCoalesce(t *testing.T) {
+	const (
+		rxUsecs  = unix.ETHTOOL_A_COALESCE_RX_USECS
+		rxFrames = unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES
+		txUsecs  = unix.ETHTOOL_A_COALESCE_TX_USECS
+		txFrames = unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES
+		adRx     = unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX
+		adTx     = unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX
+	)
+	supported := []uint16{rxUsecs, rxFrames, txUsecs, txFrames, adRx, adTx}
+	def := netlinkx.Coalesce{RxUsecs: 8, RxFrames: 128, TxUsecs: 8, TxFrames: 128, AdaptiveRx: true, AdaptiveTx: true,
+		CQEModeRx: true, Supported: supported}
+	with := func(f func(*netlinkx.Coalesce)) netlinkx.Coalesce {
+		c := def
+		f(&c)
+		return c
+	}
+	const timeLine = "mlx5_core 0000:81:00.0 ib0: mlx5e_ethtool_set_coalesce: maximum coalesce time supported is 4095 usecs"
+	const framesLine = "mlx5_core 0000:81:00.0 ib0: mlx5e_ethtool_set_coalesce: maximum coalesced frames supported is 65535"
+	for _, tt := range []struct {
+		name  string
+		set   netlinkx.CoalesceSet
+		errno unix.Errno
+		msg   string
+		logs  []string
+		want  netlinkx.Coalesce
+		cq    [2]uint16 // receive CQ: frames, usecs
+		// before is applied first.
+		before netlinkx.CoalesceSet
+	}{
+		{"unchanged", netlinkx.CoalesceSet{rxUsecs: 8, adRx: 1}, 0, "", nil, def, [2]uint16{}, nil},
+		{"values under net_dim ignored", netlinkx.CoalesceSet{rxUsecs: 50, txFrames: 64}, 0, "", nil, def, [2]uint16{}, nil},
+		{"adaptive-rx off resets rx", netlinkx.CoalesceSet{adRx: 0, rxUsecs: 50}, 0, "", nil,
+			with(func(c *netlinkx.Coalesce) { c.AdaptiveRx, c.RxUsecs, c.RxFrames = false, 3, 32 }), [2]uint16{32, 3}, nil},
+		{"values with net_dim off", netlinkx.CoalesceSet{rxUsecs: 50, rxFrames: 10, txUsecs: 4095, txFrames: 65535}, 0, "", nil,
+			with(func(c *netlinkx.Coalesce) {
+				c.AdaptiveRx, c.AdaptiveTx, c.RxUsecs, c.RxFrames, c.TxUsecs, c.TxFrames = false, false, 50, 10, 4095, 65535
+			}), [2]uint16{10, 50}, netlinkx.CoalesceSet{adRx: 0, adTx: 0}},
+		{"adaptive-rx on again resets rx", netlinkx.CoalesceSet{adRx: 1, rxUsecs: 99}, 0, "", nil, def, [2]uint16{},
+			netlinkx.CoalesceSet{adRx: 0}},
+		{"adaptive-tx off resets tx", netlinkx.CoalesceSet{adTx: 0}, 0, "", nil,
+			with(func(c *netlinkx.Coalesce) { c.AdaptiveTx, c.TxUsecs, c.TxFrames = false, 16, 32 }), [2]uint16{}, nil},
+		{"limits", netlinkx.CoalesceSet{rxUsecs: 4095, rxFrames: 65535, txUsecs: 4095, txFrames: 65535}, 0, "", nil, def, [2]uint16{}, nil},
+		{"rx-usecs above maximum", netlinkx.CoalesceSet{rxUsecs: 4096}, unix.ERANGE, "", []string{timeLine}, def, [2]uint16{}, nil},
+		{"tx-usecs above maximum", netlinkx.CoalesceSet{txUsecs: 1 << 20}, unix.ERANGE, "", []string{timeLine}, def, [2]uint16{}, nil},
+		{"tx-frames above maximum", netlinkx.CoalesceSet{txFrames: 65536}, unix.ERANGE, "", []string{framesLine}, def, [2]uint16{}, nil},
+		{"unsupported", netlinkx.CoalesceSet{rxUsecs: 1, unix.ETHTOOL_A_COALESCE_RX_USECS_IRQ: 1}, unix.EINVAL,
+			"cannot modify an unsupported parameter", nil, def, [2]uint16{}, nil},
+		{"cqe mode unsupported", netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_RX: 0}, unix.EINVAL,
+			"cannot modify an unsupported parameter", nil, def, [2]uint16{}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, n := newEnhancedDriver(t)
+			wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+			if tt.before != nil {
+				wantErrno(t, n.SetCoalesce("ib0", tt.before), 0)
+			}
+			_, seq := kernelLog(t, n, 0)
+			err := n.SetCoalesce("ib0", tt.set)
+			wantErrno(t, err, tt.errno)
+			var de *Error
+			if tt.errno != 0 && (!errors.As(err, &de) || de.Msg != tt.msg) {
+				t.Fatalf("error %#v, want message %q", err, tt.msg)
+			}
+			got, err := n.Coalesce("ib0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("coalesce (-want +got):\n%s", diff)
+			}
+			if logs, _ := kernelLog(t, n, seq); !cmp.Equal(logs, tt.logs) {
+				t.Errorf("kernel log %q, want %q", logs, tt.logs)
+			}
+			if f, u := n.byName["ib0"].dp.RxModeration(); [2]uint16{f, u} != tt.cq {
+				t.Errorf("receive CQ moderation %d frames %d usecs, want %v", f, u, tt.cq)
+			}
+			if c, _ := n.Coalesce("ib1"); c.RxUsecs != 0 || c.AdaptiveRx || len(c.Supported) != 2 {
+				t.Errorf("ib1 coalesce = %+v, want ipoib's", c)
+			}
+		})
+	}
+}
+
+// TestEnhancedCoalesceSaved: the moderation is saved with the interface
+// and the receive CQ gets it again after a restart.
+func TestEnhancedCoalesceSaved(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	_, n := startEnhanced(t, st, enhancedTopology())
+	wantErrno(t, n.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(true)}), 0)
+	wantErrno(t, n.SetCoalesce("ib0", netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX: 0}), 0)
+	wantErrno(t, n.SetCoalesce("ib0", netlinkx.CoalesceSet{unix.ETHTOOL_A_COALESCE_RX_USECS: 20, unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES: 7}), 0)
+	before, _ := n.Coalesce("ib0")
+	st.Close()
+	st = openStore(t, dir)
+	defer st.Close()
+	_, n = startEnhanced(t, st, nil)
+	after, err := n.Coalesce("ib0")
+	if err != nil || !cmp.Equal(before, after) || after.RxUsecs != 20 || after.AdaptiveRx {
+		t.Fatalf("after restart %+v, %v; want %+v", after, err, before)
+	}
+	if f, u := n.byName["ib0"].dp.RxModeration(); f != 32 || u != 20 {
+		t.Errorf("receive CQ moderation %d frames %d usecs after restart, want 32 and 20", f, u)
+	}
+}

@@ -20,6 +20,9 @@ func (n *Node) Coalesce(dev string) (netlinkx.Coalesce, error) {
 	if err != nil {
 		return netlinkx.Coalesce{}, err
 	}
+	if nd.enhanced() {
+		return nd.mlx5Moder().coalesce(), nil
+	}
 	return netlinkx.Coalesce{RxUsecs: uint32(nd.rxUsecs), RxFrames: uint32(nd.rxFrames), Supported: coalesceSupported}, nil
 }
 
@@ -35,6 +38,9 @@ func (n *Node) SetCoalesce(dev string, set netlinkx.CoalesceSet) error {
 	nd, err := n.lookup("coalesce", 0, dev)
 	if err != nil {
 		return err
+	}
+	if nd.enhanced() {
+		return n.setMlx5Coalesce(nd, set)
 	}
 	for typ := range set {
 		if typ != unix.ETHTOOL_A_COALESCE_RX_USECS && typ != unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES {
@@ -55,7 +61,7 @@ func (n *Node) SetCoalesce(dev string, set netlinkx.CoalesceSet) error {
 		nd.rxUsecs, nd.rxFrames = uint16(usecs), uint16(frames)
 		if nd.dp != nil {
 			// ipoib_set_coalesce applies the values to the receive CQ.
-			_ = nd.dp.ModerateRx(nd.rxFrames, nd.rxUsecs)
+			_ = nd.dp.ModerateRx(nd.rxModeration())
 		}
 		return nil
 	})
@@ -308,6 +314,16 @@ func (nd *Netdev) mlx5iRingSizes(rx, tx uint32) (uint32, uint32, error) {
 	return uint32(roundupPow2(int(rx))), uint32(roundupPow2(int(tx))), nil
 }
 
+// mlx5iMaxChannels is priv->max_nch of an enhanced interface,
+// mlx5e_get_max_num_channels (mlx5/core/en.h): one channel per completion
+// vector, which mlx5 allocates one per CPU, under MLX5E_MAX_NUM_CHANNELS
+// (128). mlx5MaxNumTC is MLX5_MAX_NUM_TC (include/linux/mlx5/driver.h),
+// the traffic classes each channel has a send queue for.
+const (
+	mlx5iMaxChannels = min(emulatedCPUs, 128)
+	mlx5MaxNumTC     = 8
+)
+
 // Channels is CHANNELS_GET. ib_ipoib has no get_channels, so ethnl's
 // prepare_data answers EOPNOTSUPP; enhanced IPoIB has mlx5i_get_channels
 // (mlx5e_ethtool_get_channels): combined channels only, up to one per CPU
@@ -322,7 +338,7 @@ func (n *Node) Channels(dev string) (netlinkx.Channels, error) {
 	if !nd.enhanced() {
 		return netlinkx.Channels{}, errorf("channels", dev, unix.EOPNOTSUPP, "")
 	}
-	return netlinkx.Channels{CombinedMax: emulatedCPUs, Combined: nd.combined()}, nil
+	return netlinkx.Channels{CombinedMax: mlx5iMaxChannels, Combined: nd.combined()}, nil
 }
 
 // combined is the number of combined channels (priv->channels.params.num_channels).
@@ -330,7 +346,7 @@ func (nd *Netdev) combined() uint32 {
 	if nd.channels != 0 {
 		return nd.channels
 	}
-	return emulatedCPUs
+	return mlx5iMaxChannels
 }
 
 // SetChannels is CHANNELS_SET: ethnl_set_channels (net/ethtool/channels.c)
@@ -367,7 +383,7 @@ func (n *Node) SetChannels(dev string, set netlinkx.ChannelsSet) error {
 		}
 	}
 	combined := want[unix.ETHTOOL_A_CHANNELS_COMBINED_COUNT]
-	if combined > emulatedCPUs {
+	if combined > mlx5iMaxChannels {
 		return errorf("channels", dev, unix.EINVAL, "requested channel count exceeds maximum")
 	}
 	if combined == 0 {

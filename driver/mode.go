@@ -169,13 +169,23 @@ func (nd *Netdev) setMode(mode uint16) error {
 	return errorf("set mode", nd.name, unix.EINVAL, "")
 }
 
-// allocTxQ is the number of TX queues allocated: 1 for parents and sysfs
-// children, min(CPUs, 128) for netlink children.
-func (nd *Netdev) allocTxQ() uint32 {
+// allocQueues is the number of TX and RX queues the device is allocated
+// with. rtnl_create_link allocates a netlink child with
+// ipoib_get_max_num_queues, min(CPUs, 128), of each. ipoib_intf_alloc
+// allocates a parent or a sysfs child: on a classic port alloc_netdev's
+// one of each; on an enhanced port rdma_alloc_netdev with
+// mlx5_rdma_rn_get_params (mlx5/core/ipoib/ipoib.c), nch * MLX5_MAX_NUM_TC
+// TX queues and nch RX queues, nch being mlx5e_get_max_num_channels: one
+// completion vector per CPU, under MLX5E_MAX_NUM_CHANNELS.
+func (nd *Netdev) allocQueues() (tx, rx uint32) {
 	if nd.parent != nil && !nd.legacy {
-		return min(emulatedCPUs, 128)
+		q := uint32(min(emulatedCPUs, 128))
+		return q, q
 	}
-	return 1
+	if nd.enhanced() {
+		return mlx5iMaxChannels * mlx5MaxNumTC, mlx5iMaxChannels
+	}
+	return 1, 1
 }
 
 func (nd *Netdev) setUmcast(on bool) {

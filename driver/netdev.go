@@ -95,7 +95,8 @@ type Netdev struct {
 	mtu            uint32
 	adminMTU       uint32
 	mcastMTU       uint32
-	numTxQ         uint32
+	numTxQ         uint32 // dev->num_tx_queues
+	numRxQ         uint32 // dev->num_rx_queues
 	txQLen         uint32 // dev->tx_queue_len
 	wanted         featureSet
 	rxUsecs        uint16
@@ -106,6 +107,9 @@ type Netdev struct {
 	// channels is the number of combined channels of an enhanced
 	// interface as ethtool -L set it; zero is the default, one per CPU.
 	channels uint32
+	// moder is an enhanced interface's interrupt moderation as ethtool -C
+	// set it; nil is mlx5e_build_nic_params' (defaultMlx5Moder).
+	moder *mlx5Moder
 	// brd is the broadcast address of IPv4 addresses added with one.
 	brd map[netip.Prefix]netip.Addr
 }
@@ -125,6 +129,7 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	for port := 1; port <= len(hw.Spec.Ports); port++ {
 		nd := n.newNetdev(fmt.Sprintf("ib%d", port-1), port, nil)
 		nd.pkey = n.portPKey(port)
+		nd.numTxQ, nd.numRxQ = nd.allocQueues()
 		nd.wanted = nd.initialWanted()
 		n.insert(nd)
 	}
@@ -136,7 +141,7 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 	ud := uint32(n.portSpec(port).MTU - encapLen)
 	nd := &Netdev{node: n, name: name, port: port, parent: parent, index: n.nextIndex, qpn: n.nextQPN,
-		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, counters: &ipoib.Stats{},
+		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, numRxQ: 1, counters: &ipoib.Stats{},
 		// ipoib_setup_common: twice the send queue.
 		txQLen: uint32(2 * n.params.get("send_queue_size"))}
 	n.nextIndex++
@@ -308,7 +313,7 @@ func (nd *Netdev) link() netlinkx.Link {
 		Index: nd.index, Type: arphrdInfiniband, Flags: nd.flags(), Name: nd.name,
 		MTU: nd.mtu, MinMTU: 0, MaxMTU: maxMTU, TxQLen: nd.txQLen,
 		Operstate: nd.operstate(), Carrier: nd.carrier, Address: nd.hwAddr(), Broadcast: nd.broadcast(),
-		NumTxQ: nd.numTxQ, NumRxQ: nd.numTxQ, GSOMaxSize: 65536, GSOMaxSegs: 65535, TSOMaxSize: 65536,
+		NumTxQ: nd.numTxQ, NumRxQ: nd.numRxQ, GSOMaxSize: 65536, GSOMaxSegs: 65535, TSOMaxSize: 65536,
 		TSOMaxSegs: 65535, GROMaxSize: 65536, Kind: "ipoib",
 		Qdisc: nd.qdisc(),
 		IPoIB: &netlinkx.IPoIB{PKey: nd.pkey, Mode: nd.mode, Umcast: b2u16(nd.umcast)},
@@ -353,8 +358,10 @@ func (nd *Netdev) setCarrier(on bool) {
 	nd.node.syncKernel(nd)
 }
 
-// qdisc is noop until the device is first opened, then the default qdisc:
-// pfifo_fast for one TX queue, mq for several.
+// qdisc is noop until the device is first opened, then the default qdisc
+// (attach_default_qdiscs): pfifo_fast for one TX queue, mq for a
+// multi-queue device (netif_is_multiqueue: num_tx_queues above one),
+// however many of its queues are in use (real_num_tx_queues).
 func (nd *Netdev) qdisc() string {
 	switch {
 	case !nd.active:

@@ -47,6 +47,9 @@ type devRecord struct {
 	Addrs    []string `json:"addrs,omitempty"`
 	// Brd maps an IPv4 address added with a broadcast address to it.
 	Brd map[string]string `json:"brd,omitempty"`
+	// Moder is an enhanced interface's interrupt moderation; absent: the
+	// default.
+	Moder *mlx5Moder `json:"mlx5_coalesce,omitempty"`
 }
 
 // devName is a device name saved byte for byte: the kernel accepts any
@@ -88,6 +91,10 @@ func (nd *Netdev) record() devRecord {
 	r := devRecord{Index: nd.index, Name: devName(nd.name), Port: nd.port, Legacy: nd.legacy, PKey: nd.pkey, QPN: nd.qpn,
 		Mode: nd.mode, Umcast: nd.umcast, Up: nd.up, Active: nd.active, MTU: nd.mtu, AdminMTU: nd.adminMTU, McastMTU: nd.mcastMTU,
 		NumTxQ: nd.numTxQ, RxUsecs: nd.rxUsecs, RxFrames: nd.rxFrames, SendQ: nd.sendQ, RecvQ: nd.recvQ, Channels: nd.channels, Wanted: []string{}}
+	if nd.moder != nil {
+		m := *nd.moder
+		r.Moder = &m
+	}
 	if def := uint32(2 * nd.node.params.get("send_queue_size")); nd.txQLen != def {
 		q := nd.txQLen
 		r.TxQLen = &q
@@ -448,6 +455,9 @@ func (n *stack) checkRecords(records []devRecord) error {
 		if r.Channels > emulatedCPUs {
 			return bad("%d channels, above the maximum %d", r.Channels, emulatedCPUs)
 		}
+		if m := r.Moder; m != nil && (m.RxUsecs > mlx5MaxCoalTime || m.TxUsecs > mlx5MaxCoalTime) {
+			return bad("coalesce time %d/%d usecs above the maximum %d", m.RxUsecs, m.TxUsecs, mlx5MaxCoalTime)
+		}
 		for _, f := range r.Wanted {
 			if _, ok := featureIndex()[f]; !ok {
 				return bad("unknown feature %q", f)
@@ -502,8 +512,16 @@ func (nd *Netdev) loadAddrs(saved []string) {
 func (nd *Netdev) load(r devRecord) {
 	nd.pkey, nd.mode, nd.umcast, nd.active = r.PKey, r.Mode, r.Umcast, r.Active
 	nd.mtu, nd.adminMTU, nd.mcastMTU = r.MTU, r.AdminMTU, r.McastMTU
-	nd.numTxQ, nd.rxUsecs, nd.rxFrames = r.NumTxQ, r.RxUsecs, r.RxFrames
+	// The queues follow from how the device was allocated: a record of an
+	// enhanced port saved before they did says 1.
+	nd.numTxQ, nd.numRxQ = nd.allocQueues()
+	nd.rxUsecs, nd.rxFrames = r.RxUsecs, r.RxFrames
 	nd.channels = r.Channels
+	nd.moder = nil
+	if r.Moder != nil {
+		m := *r.Moder
+		nd.moder = &m
+	}
 	nd.sendQ, nd.recvQ = r.SendQ, r.RecvQ
 	nd.mcRegister() // registered with the saved MTU
 	nd.txQLen = uint32(2 * nd.node.params.get("send_queue_size"))

@@ -56,6 +56,7 @@ func NewCmdEthtool(f *Factory, runF func(*EthtoolOptions) error) *cobra.Command 
   ibctl ethtool -K DEVICE FEATURE on|off ...    change features (kernel or ethtool short names)
   ibctl ethtool -c DEVICE                       interrupt moderation
   ibctl ethtool -C DEVICE rx-usecs N rx-frames N
+  ibctl ethtool -C DEVICE adaptive-rx on|off ...  (enhanced IPoIB: also tx-usecs, tx-frames, adaptive-tx)
   ibctl ethtool -g DEVICE                       ring sizes (send and receive queues)
   ibctl ethtool -G DEVICE rx N tx N             change ring sizes
   ibctl ethtool -l DEVICE                       channels (enhanced IPoIB only)
@@ -64,8 +65,8 @@ func NewCmdEthtool(f *Factory, runF func(*EthtoolOptions) error) *cobra.Command 
 
 Checksum offload and LSO are off in connected mode and come back in datagram mode; LRO
 (rx-lro, "lro") is offered on checksum-capable ports and works in datagram mode only.
-IPoIB moderates only the receive side: other -C parameters fail with "Operation not
-supported", values above 65535 with "Invalid argument".
+IPoIB moderates only the receive side: other -C parameters fail with "Invalid argument
+(cannot modify an unsupported parameter)", values above 65535 with "Invalid argument".
 
 Ring sizes are the interface's own, from send_queue_size and recv_queue_size when it
 is created: -G takes 2 to 8192, rounds up to a power of two, and takes an interface that
@@ -73,7 +74,12 @@ is up down and up again. -g prints text only (ethtool 6.1 has no JSON for it).
 
 An enhanced IPoIB port (mlx5's) reports mlx5's driver name, features, rings (64 to
 8192, 512 receive and 1024 send at first) and channels (combined, one per CPU);
-the classic driver has no channels: -l and -L fail with "Operation not supported".`,
+the classic driver has no channels: -l and -L fail with "Operation not supported".
+Its moderation is mlx5's: adaptive on both ways at first (8 usecs, 128 frames), CQE
+mode on for RX; -C takes rx/tx usecs up to 4095 and frames up to 65535 ("Numerical
+result out of range" above), takes values only while adaptive moderation stays off,
+and turning adaptive-rx or adaptive-tx on or off resets that direction to mlx5's
+defaults.`,
 		DisableFlagsInUseLine: true,
 		Args:                  needAtLeast("DEVNAME"),
 		ValidArgsFunction:     completeEthtoolArgs(f, o),
@@ -358,18 +364,31 @@ var coalesceRows = []struct {
 	{unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES_HIGH, "tx-frame-high", true},
 }
 
-// coalescePrinter is `ethtool -c`.
+// coalescePrinter is `ethtool -c` (ethtool 6.1 netlink/coalesce.c
+// coalesce_reply_cb): a parameter the reply does not carry is "n/a" in
+// text and absent from JSON, where the flags take the keys "rx" and "tx",
+// twice, as ethtool 6.1's show_bool calls name them.
 func coalescePrinter(dev string, c netlinkx.Coalesce) *Printer {
 	p := NewPrinter()
 	p.Any("ifname", "Coalesce parameters for %s:\n", dev)
-	p.Text("Adaptive RX: n/a  TX: n/a\n")
-	values := map[uint16]uint32{unix.ETHTOOL_A_COALESCE_RX_USECS: c.RxUsecs, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: c.RxFrames}
-	supported := map[uint16]bool{}
+	present := map[uint16]bool{}
 	for _, a := range c.Supported {
-		supported[a] = true
+		present[a] = true
 	}
+	showBool := func(key, format string, attr uint16, v bool) {
+		if !present[attr] {
+			p.Text(fmt.Sprintf(format, "n/a"))
+			return
+		}
+		p.Text(fmt.Sprintf(format, onOff(v)))
+		p.Any(key, "", v)
+	}
+	showBool("rx", "Adaptive RX: %s  ", unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX, c.AdaptiveRx)
+	showBool("tx", "TX: %s\n", unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX, c.AdaptiveTx)
+	values := map[uint16]uint32{unix.ETHTOOL_A_COALESCE_RX_USECS: c.RxUsecs, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: c.RxFrames,
+		unix.ETHTOOL_A_COALESCE_TX_USECS: c.TxUsecs, unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES: c.TxFrames}
 	for _, r := range coalesceRows {
-		if supported[r.attr] {
+		if present[r.attr] {
 			p.Any(r.label, r.label+": %d\n", values[r.attr])
 		} else {
 			p.Text(r.label + ": n/a\n")
@@ -378,7 +397,9 @@ func coalescePrinter(dev string, c netlinkx.Coalesce) *Printer {
 			p.Text("\n")
 		}
 	}
-	p.Text("CQE mode RX: n/a  TX: n/a\n\n")
+	showBool("rx", "CQE mode RX: %s  ", unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_RX, c.CQEModeRx)
+	showBool("tx", "TX: %s\n", unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_TX, c.CQEModeTx)
+	p.Text("\n")
 	return p
 }
 

@@ -59,8 +59,10 @@ type FeatureBit = wire.FeatureBit
 // value), both in kernel order.
 type FeaturesChange = wire.FeaturesChange
 
-// Coalesce holds interrupt moderation parameters; Supported lists the
-// ETHTOOL_A_COALESCE_* attributes the driver accepts.
+// Coalesce holds interrupt moderation parameters. From the driver,
+// Supported lists the ETHTOOL_A_COALESCE_* attributes it accepts; from a
+// COALESCE_GET reply, the attributes the reply carried: the supported
+// ones and any other whose value is not zero (coalesce_fill_reply).
 type Coalesce = wire.Coalesce
 
 // CoalesceSet is a COALESCE_SET request: attribute type → value.

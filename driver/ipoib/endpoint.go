@@ -255,6 +255,9 @@ func (ep *Endpoint) Close() {
 // ModerateRx sets the receive CQ's interrupt moderation (ipoib_set_coalesce).
 func (ep *Endpoint) ModerateRx(frames, usecs uint16) error { return ep.rcq.Modify(frames, usecs) }
 
+// RxModeration is the receive CQ's moderation: frames and microseconds.
+func (ep *Endpoint) RxModeration() (frames, usecs uint16) { return ep.rcq.Moderation() }
+
 // kick is the receive CQ's completion handler: it only wakes the poller.
 func (ep *Endpoint) kick() {
 	select {

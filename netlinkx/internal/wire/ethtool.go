@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/mdlayher/ethtool"
 	"github.com/mdlayher/netlink"
@@ -248,22 +249,58 @@ func UnmarshalFeaturesChange(b []byte) (FeaturesChange, error) {
 	return c, nil
 }
 
-// MarshalCoalesce encodes a COALESCE_GET reply: only supported parameters.
+// coalesceU32 and coalesceBool are the COALESCE_GET attributes the
+// Coalesce type carries, in the order coalesce_fill_reply puts them.
+var (
+	coalesceU32 = []uint16{unix.ETHTOOL_A_COALESCE_RX_USECS, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES,
+		unix.ETHTOOL_A_COALESCE_TX_USECS, unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES}
+	coalesceBool = []uint16{unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX, unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX,
+		unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_TX, unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_RX}
+)
+
+// coalesceBoolAttr reports whether a COALESCE attribute is a u8 flag.
+func coalesceBoolAttr(typ uint16) bool { return slices.Contains(coalesceBool, typ) }
+
+// coalesceU32s and coalesceBools map the attributes to c's fields.
+func coalesceU32s(c *Coalesce) map[uint16]*uint32 {
+	return map[uint16]*uint32{unix.ETHTOOL_A_COALESCE_RX_USECS: &c.RxUsecs, unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES: &c.RxFrames,
+		unix.ETHTOOL_A_COALESCE_TX_USECS: &c.TxUsecs, unix.ETHTOOL_A_COALESCE_TX_MAX_FRAMES: &c.TxFrames}
+}
+
+func coalesceBools(c *Coalesce) map[uint16]*bool {
+	return map[uint16]*bool{unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_RX: &c.AdaptiveRx, unix.ETHTOOL_A_COALESCE_USE_ADAPTIVE_TX: &c.AdaptiveTx,
+		unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_TX: &c.CQEModeTx, unix.ETHTOOL_A_COALESCE_USE_CQE_MODE_RX: &c.CQEModeRx}
+}
+
+// MarshalCoalesce encodes a COALESCE_GET reply as coalesce_fill_reply
+// (net/ethtool/coalesce.c) does: a parameter is there when the driver
+// supports it or its value is not zero; flags are u8.
 func MarshalCoalesce(dev string, c Coalesce) []byte {
 	ae := netlink.NewAttributeEncoder()
 	EthtoolHeader(ae, dev)
-	for _, typ := range c.Supported {
-		switch typ {
-		case unix.ETHTOOL_A_COALESCE_RX_USECS:
-			ae.Uint32(typ, c.RxUsecs)
-		case unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES:
-			ae.Uint32(typ, c.RxFrames)
+	u32s, bools := coalesceU32s(&c), coalesceBools(&c)
+	for _, typ := range coalesceU32 {
+		if v := *u32s[typ]; v != 0 || slices.Contains(c.Supported, typ) {
+			ae.Uint32(typ, v)
+		}
+	}
+	for _, typ := range coalesceBool {
+		if v := *bools[typ]; v || slices.Contains(c.Supported, typ) {
+			ae.Uint8(typ, b2u8(v))
 		}
 	}
 	return append(GenlHeader(unix.ETHTOOL_MSG_COALESCE_GET_REPLY), Encode(ae)...)
 }
 
-// UnmarshalCoalesce decodes a COALESCE_GET reply.
+func b2u8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// UnmarshalCoalesce decodes a COALESCE_GET reply; Supported lists the
+// attributes it carried, in its order.
 func UnmarshalCoalesce(b []byte) (Coalesce, error) {
 	_, rest, err := ParseGenl(b)
 	if err != nil {
@@ -274,25 +311,35 @@ func UnmarshalCoalesce(b []byte) (Coalesce, error) {
 		return Coalesce{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	var c Coalesce
+	u32s, bools := coalesceU32s(&c), coalesceBools(&c)
 	for ad.Next() {
-		switch ad.Type() {
-		case unix.ETHTOOL_A_COALESCE_RX_USECS:
-			c.RxUsecs = ad.Uint32()
-			c.Supported = append(c.Supported, ad.Type())
-		case unix.ETHTOOL_A_COALESCE_RX_MAX_FRAMES:
-			c.RxFrames = ad.Uint32()
-			c.Supported = append(c.Supported, ad.Type())
+		typ := ad.Type()
+		if p, ok := u32s[typ]; ok {
+			*p = ad.Uint32()
+		} else if p, ok := bools[typ]; ok {
+			*p = ad.Uint8() != 0
+		} else {
+			continue
 		}
+		c.Supported = append(c.Supported, typ)
 	}
-	return c, ad.Err()
+	if err := ad.Err(); err != nil {
+		return Coalesce{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return c, nil
 }
 
-// MarshalCoalesceSet encodes a COALESCE_SET request.
+// MarshalCoalesceSet encodes a COALESCE_SET request: flags as u8, as the
+// kernel's policy (NLA_U8) and ethtool's nl_parse_u8bool have them.
 func MarshalCoalesceSet(dev string, set CoalesceSet, order []uint16) []byte {
 	ae := netlink.NewAttributeEncoder()
 	EthtoolHeader(ae, dev)
 	for _, typ := range order {
-		ae.Uint32(typ, set[typ])
+		if coalesceBoolAttr(typ) {
+			ae.Uint8(typ, uint8(min(set[typ], 1)))
+		} else {
+			ae.Uint32(typ, set[typ])
+		}
 	}
 	return append(GenlHeader(unix.ETHTOOL_MSG_COALESCE_SET), Encode(ae)...)
 }

@@ -104,12 +104,20 @@ type FeaturesChange struct {
 	Wanted, Active []FeatureBit
 }
 
-// Coalesce holds interrupt moderation parameters; Supported lists the
-// ETHTOOL_A_COALESCE_* attributes the driver accepts.
+// Coalesce holds interrupt moderation parameters. From the driver,
+// Supported lists the ETHTOOL_A_COALESCE_* attributes it accepts; from a
+// COALESCE_GET reply, the attributes the reply carried: the supported
+// ones and any other whose value is not zero (coalesce_fill_reply).
 type Coalesce struct {
-	RxUsecs   uint32
-	RxFrames  uint32
-	Supported []uint16
+	RxUsecs    uint32
+	RxFrames   uint32
+	TxUsecs    uint32
+	TxFrames   uint32
+	AdaptiveRx bool
+	AdaptiveTx bool
+	CQEModeRx  bool
+	CQEModeTx  bool
+	Supported  []uint16
 }
 
 // CoalesceSet is a COALESCE_SET request: attribute type → value.
