@@ -19,7 +19,8 @@
 //
 // It may import driver/ipoib, driver/inet, driver/fabric, driver/verbs,
 // driver/header, driver/store, netlinkx (the types it answers in) and
-// sysfs (the types of its sysfs view).
+// sysfs (the types of its sysfs view); its tests also use
+// driver/clocktest.
 package driver
 
 import (

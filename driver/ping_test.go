@@ -273,7 +273,7 @@ func TestStalePassiveConnectionsReaped(t *testing.T) {
 		return rx
 	}
 	ping(1)
-	settleCM(d)
+	d.Settle()
 	if passive(n1) != 1 {
 		t.Fatalf("node1 passive connections = %d", passive(n1))
 	}
@@ -291,9 +291,9 @@ func TestStalePassiveConnectionsReaped(t *testing.T) {
 	// The passive ends' DREQs reach the active ends, which answer and
 	// stay in time-wait for the ACK timeout (2048 ms) before they let go
 	// of their neighbours; the next ping then connects anew.
-	settleCM(d)
+	d.Settle()
 	advance(2048 * time.Millisecond)
-	settleCM(d)
+	d.Settle()
 	ping(2)
 	if passive(n1) != 1 {
 		t.Fatalf("node1 passive connections after a new ping = %d", passive(n1))

@@ -3,12 +3,13 @@ package ibctl
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/ibctl/ibctl/driver"
-	"github.com/ibctl/ibctl/driver/verbs"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ibctl/ibctl/driver"
+	"github.com/ibctl/ibctl/driver/clocktest"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -334,8 +335,8 @@ func TestPrintNeigh(t *testing.T) {
 // solicitations, a second apart, went unanswered on the driver's clock.
 func newAddrEnv(t *testing.T) *env {
 	t.Helper()
-	clk := verbs.NewManualClock(time.Unix(1_700_000_000, 0))
-	e := newEnvWith(t, driver.Options{Clock: clk})
+	clk := clocktest.New(t)
+	e := newClockedEnv(t, clk, driver.Options{})
 	e.ok("link set ib0 up",
 		"link add link ib0 name ib0.8001 up type ipoib pkey 0x8001",
 		"addr add 10.0.0.1/24 brd + dev ib0",

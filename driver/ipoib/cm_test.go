@@ -50,14 +50,13 @@ func TestConnectedModePeerVanishes(t *testing.T) {
 		}
 	}
 	tp.send(1) // retires the failed send first, which reaps the connection
-	tp.settle()
+	tp.Settle()
 	msgs, _ := tp.n0.log.since(seq)
 	want := "ib0: ipoib_cm_handle_tx_wc: failed cm send event (status=12, wrid=1 vend_err 0x0)"
 	if !slices.Contains(msgs, want) {
 		t.Errorf("node0 messages %q lack %q", msgs, want)
 	}
-	tp.clk.Advance(3 * time.Second) // the old connection's time-wait
-	tp.settle()
+	tp.advance(3 * time.Second) // the old connection's time-wait
 	tp.connect()
 	if s := tp.n0.port.HCAStats(); s.RetryExceeded != 1 {
 		t.Errorf("node0 HCA: RetryExceeded %d", s.RetryExceeded)

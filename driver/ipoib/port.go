@@ -132,5 +132,9 @@ func (p *Port) CMCounters() ibcm.Counters { return p.cm.Counters() }
 // expired timers and their handlers) and returns how much it ran.
 func (p *Port) FlushCM() int { return p.cm.Flush() }
 
+// Unacked is how many of the port's connected QPs await an
+// acknowledgement (verbs.Device.Unacked).
+func (p *Port) Unacked() int { return p.dev.Unacked() }
+
 // HCAStats are the port's verbs device counters.
 func (p *Port) HCAStats() verbs.Stats { return p.dev.Stats() }
