@@ -50,9 +50,10 @@ type Options struct {
 	Log func(msg string)
 	// Now is the clock (time.Now when nil, Clock.Now when Clock is set).
 	Now func() time.Time
-	// Clock drives the communication managers' timers (CM retries and
-	// time-wait); nil means the system clock. Tests pass a
-	// verbs.ManualClock.
+	// Clock is the driver's one clock: the HCAs' transport and CQ
+	// moderation timers, the communication managers' retries and
+	// time-wait and the IP stacks' timers run on it. nil means the
+	// system clock. Tests pass a verbs.ManualClock.
 	Clock verbs.Clock
 	// KernelRelease is reported as the driver version by ethtool -i.
 	KernelRelease string

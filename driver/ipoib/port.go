@@ -38,7 +38,7 @@ func NewPort(h *Host, o PortOptions) (*Port, error) {
 	pkeys := func() []uint16 { return *p.pkeys.Load() }
 	dev, err := verbs.NewDevice(verbs.DeviceOptions{
 		LID: o.LID, GID: o.GID, MTU: MTUEnum(o.MTU), PKeys: pkeys, CQModeration: true,
-		Wire: fabricWire{fab: h.Fabric, ref: o.Ref, lose: h.LoseFrame, taps: &p.wire.taps},
+		Wire: fabricWire{fab: h.Fabric, ref: o.Ref, lose: h.LoseFrame, taps: &p.wire.taps}, Clock: h.Clock,
 	})
 	if err != nil {
 		return nil, err
