@@ -52,8 +52,8 @@ type Options struct {
 	Now func() time.Time
 	// Clock is the driver's one clock: the HCAs' transport and CQ
 	// moderation timers, the communication managers' retries and
-	// time-wait and the IP stacks' timers run on it. nil means the
-	// system clock. Tests pass a verbs.ManualClock.
+	// time-wait, the IP stacks' timers and ping's deadlines run on it.
+	// nil means the system clock. Tests pass a verbs.ManualClock.
 	Clock verbs.Clock
 	// KernelRelease is reported as the driver version by ethtool -i.
 	KernelRelease string

@@ -1,9 +1,11 @@
 package ibctl
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -346,11 +348,41 @@ func newAddrEnv(t *testing.T) *env {
 		"-n node1 link set ib0 up",
 		"-n node1 addr add 10.0.0.2/24 dev ib0",
 		"ping -c 1 10.0.0.2")
-	if _, errs, st := e.run("ping -c 1 -W 0.2 10.0.0.9"); st != 1 {
-		e.t.Fatalf("ping 10.0.0.9: %d %s", st, errs)
+	// The ping waits on the driver's clock: it ends when its deadline or
+	// the entry's failure comes, whichever the clock reaches first.
+	done := make(chan string, 1)
+	go func() {
+		if _, errs, st := e.run("ping -c 1 -W 0.2 10.0.0.9"); st != 1 {
+			done <- fmt.Sprintf("ping 10.0.0.9: %d %s", st, errs)
+		}
+		close(done)
+	}()
+	n0, _ := e.drv.Node("node0")
+	for bound := time.Now().Add(10 * time.Second); !hasNeigh(t, n0, []byte{10, 0, 0, 9}); runtime.Gosched() {
+		if time.Now().After(bound) {
+			t.Fatal("ping 10.0.0.9 made no neighbour entry")
+		}
 	}
 	clk.Advance(3 * time.Second)
+	if msg, failed := <-done; failed {
+		t.Fatal(msg)
+	}
 	return e
+}
+
+// hasNeigh reports whether the node has a neighbour entry for dst.
+func hasNeigh(t *testing.T, n *driver.Node, dst []byte) bool {
+	t.Helper()
+	ns, err := n.Neighs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range ns {
+		if bytes.Equal(x.Dst, dst) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestAddrNeighGolden(t *testing.T) {
