@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-
-	"github.com/ibctl/ibctl/driver/header"
 	"testing"
 	"time"
+
+	"github.com/ibctl/ibctl/driver/header"
 
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -417,5 +417,55 @@ func TestPingSourceWithInterface(t *testing.T) {
 	rep, err := n0.Ping(netlinkx.PingRequest{Dev: "ib0", Dst: []byte{10, 0, 0, 2}, Size: 56, Ident: 9, Seq: 2, TimeoutMs: 10000})
 	if err != nil || rep.Status != netlinkx.PingReplied {
 		t.Fatalf("ping -I ib0 10.0.0.2: %+v %v", rep, err)
+	}
+}
+
+// Ping runs on the driver's clock: a reply that comes while the clock
+// stands took no time, and a ping to nobody ends when the clock reaches
+// its deadline, not before.
+func TestPingOnDriverClock(t *testing.T) {
+	for _, mode := range []uint16{netlinkx.ModeDatagram, netlinkx.ModeConnected} {
+		clk := newArmClock(t)
+		d, err := New(Options{Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Watch(d)
+		n0, _ := pingPair(t, d, mode)
+		rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 56, Seq: 1, TimeoutMs: 10000})
+		if err != nil || rep.Status != netlinkx.PingReplied || rep.RTTNs != 0 {
+			t.Fatalf("mode %d: ping 10.0.0.2: %+v %v, want a reply in 0 ns", mode, rep, err)
+		}
+		for len(clk.armed) > 0 {
+			<-clk.armed
+		}
+		const timeout = 1500 * time.Millisecond // before the entry fails, 3 s after its first solicitation
+		done := make(chan netlinkx.PingReply, 1)
+		go func() {
+			rep, _ := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 9}, Size: 56, Seq: 2, TimeoutMs: uint32(timeout / time.Millisecond)})
+			done <- rep
+		}()
+		// the ping's deadline, armed on the driver's clock
+		for bound := time.After(10 * time.Second); ; {
+			select {
+			case armed := <-clk.armed:
+				if armed != timeout {
+					continue
+				}
+			case <-bound:
+				t.Fatalf("mode %d: ping 10.0.0.9 armed no %v timer on the driver's clock", mode, timeout)
+			}
+			break
+		}
+		clk.Advance(timeout - time.Millisecond)
+		select {
+		case rep := <-done:
+			t.Fatalf("mode %d: ping 10.0.0.9 ended before its deadline: %+v", mode, rep)
+		default:
+		}
+		clk.Advance(time.Millisecond)
+		if rep := <-done; rep.Status != netlinkx.PingUnreachable {
+			t.Errorf("mode %d: ping 10.0.0.9 at its deadline: %+v, want unreachable", mode, rep)
+		}
 	}
 }
