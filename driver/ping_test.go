@@ -9,6 +9,7 @@ import (
 
 	"github.com/ibctl/ibctl/driver/header"
 
+	"github.com/ibctl/ibctl/driver/clocktest"
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
@@ -165,10 +166,14 @@ func TestConnectedModeOverRC(t *testing.T) {
 func TestConnectedModePeerWithoutCMUsesUD(t *testing.T) {
 	topo := fabric.DefaultTopology()
 	topo.Nodes[1].Ports[0].Caps = &fabric.Capabilities{Checksum: true}
-	d, err := New(Options{Topology: topo})
+	// A manual clock: the route's expiry is read within the jiffy the
+	// exception was learnt in.
+	clk := clocktest.New(t)
+	d, err := New(Options{Topology: topo, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk.Watch(d)
 	n0, _ := d.Node("node0")
 	n1, _ := d.Node("node1")
 	for _, n := range []*Node{n0, n1} {
