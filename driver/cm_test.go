@@ -76,7 +76,7 @@ func TestConnectedModeExchange(t *testing.T) {
 	if diff := cmp.Diff(want1, log1); diff != "" {
 		t.Errorf("node1 messages (-want +got):\n%s", diff)
 	}
-	settleCM(e.d) // the last RTU
+	e.d.Settle() // the last RTU
 	sent := map[uint16]uint64{header.CMAttrREQ: 1, header.CMAttrREP: 1, header.CMAttrRTU: 1}
 	for _, node := range []string{"node0", "node1"} {
 		if c := e.cm(node); !cmp.Equal(c.sent, sent) || !cmp.Equal(c.received, sent) {
@@ -94,7 +94,7 @@ func TestConnectedModeNobodyListens(t *testing.T) {
 	wantErrno(t, e.n1.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(false)}), 0)
 	_, seq := logSince(e.n0, 0)
 	e.send(1)
-	settleCM(e.d)
+	e.d.Settle()
 	msgs, _ := logSince(e.n0, seq)
 	want := []string{
 		"ib0: Request connection 0x49 for gid " + pI6Node1 + " qpn 0x48",
@@ -124,9 +124,9 @@ func TestConnectedModeREQTimeout(t *testing.T) {
 	if got := e.d.ReapNeighbours(); got == 0 {
 		t.Fatal("no neighbour reaped")
 	}
-	settleCM(e.d)
+	e.d.Settle()
 	e.clk.Advance(3 * time.Second) // time-wait of the old connections
-	settleCM(e.d)
+	e.d.Settle()
 	// node1's port goes down: the REQ and its retries are lost.
 	e.d.mu.Lock()
 	if err := e.d.fab.SetPortState("node1", 1, fabric.StateDown); err != nil {
@@ -145,15 +145,15 @@ func TestConnectedModeREQTimeout(t *testing.T) {
 	const try = 6144 * time.Millisecond
 	for range 15 {
 		e.clk.Advance(try)
-		settleCM(e.d)
+		e.d.Settle()
 	}
 	e.clk.Advance(try - time.Millisecond)
-	settleCM(e.d)
+	e.d.Settle()
 	if c := e.cm("node0"); c.sent[header.CMAttrREQ] != 1+16 || c.retries[header.CMAttrREQ] != 15 || e.dp0.NeighCount() != 1 {
 		t.Fatalf("before the last timeout: REQs sent %d, retries %d, %d neighbours", c.sent[header.CMAttrREQ], c.retries[header.CMAttrREQ], e.dp0.NeighCount())
 	}
 	e.clk.Advance(time.Millisecond)
-	settleCM(e.d)
+	e.d.Settle()
 	msgs, _ := logSince(e.n0, seq)
 	want := []string{
 		"ib0: Request connection 0x4b for gid " + pI6Node1 + " qpn 0x48",
@@ -175,7 +175,7 @@ func TestConnectedModeREQTimeout(t *testing.T) {
 func TestConnectedModeDisconnect(t *testing.T) {
 	e := newCMEnv(t, netlinkx.ModeConnected)
 	mustPing(t, e.n0, [4]byte{10, 0, 0, 2}, 1)
-	settleCM(e.d)
+	e.d.Settle()
 	e.d.mu.Lock()
 	dp1 := mustDev(t, e.n1, "ib0").dp
 	e.d.mu.Unlock()
@@ -184,7 +184,7 @@ func TestConnectedModeDisconnect(t *testing.T) {
 	// node0's ib0 goes down: its active connection and its passive one
 	// send DREQs.
 	wantErrno(t, e.n0.SetLink(netlinkx.LinkRequest{Name: "ib0", Up: ptr(false)}), 0)
-	settleCM(e.d)
+	e.d.Settle()
 	log0, _ := logSince(e.n0, seq0)
 	want0 := []string{"ib0: Reap connection for gid " + pI6Node1, "ib0: neigh free for 000048 " + pI6Node1,
 		"ib0: Destroy active connection 0x49 head 0x1 tail 0x1"}
@@ -197,12 +197,12 @@ func TestConnectedModeDisconnect(t *testing.T) {
 		t.Fatalf("node1 connections after the DREQs: %d active, %d passive", tx, rx)
 	}
 	e.clk.Advance(2047 * time.Millisecond)
-	settleCM(e.d)
+	e.d.Settle()
 	if tx, _ := dp1.ConnCounts(); tx != 1 {
 		t.Fatalf("node1 active connections before the end of time-wait: %d", tx)
 	}
 	e.clk.Advance(time.Millisecond)
-	settleCM(e.d)
+	e.d.Settle()
 	if tx, _ := dp1.ConnCounts(); tx != 0 || dp1.NeighCount() != 0 {
 		t.Fatalf("node1 after time-wait: %d active connections, %d neighbours", tx, dp1.NeighCount())
 	}
@@ -240,7 +240,7 @@ func TestConnectedModeLimitedDefaultPartition(t *testing.T) {
 		addAddr(t, n, "ib0.8001", fmt.Sprintf("10.1.0.%d/24", i+1))
 	}
 	mustPing(t, nodes[0], [4]byte{10, 1, 0, 2}, 1)
-	settleCM(d)
+	d.Settle()
 	for i, n := range nodes {
 		d.mu.Lock()
 		dp := mustDev(t, n, "ib0.8001").dp

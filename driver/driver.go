@@ -19,7 +19,8 @@
 //
 // It may import driver/ipoib, driver/inet, driver/fabric, driver/verbs,
 // driver/header, driver/store, netlinkx (the types it answers in) and
-// sysfs (the types of its sysfs view).
+// sysfs (the types of its sysfs view); its tests also use
+// driver/clocktest.
 package driver
 
 import (
@@ -49,9 +50,10 @@ type Options struct {
 	Log func(msg string)
 	// Now is the clock (time.Now when nil, Clock.Now when Clock is set).
 	Now func() time.Time
-	// Clock drives the communication managers' timers (CM retries and
-	// time-wait); nil means the system clock. Tests pass a
-	// verbs.ManualClock.
+	// Clock is the driver's one clock: the HCAs' transport and CQ
+	// moderation timers, the communication managers' retries and
+	// time-wait, the IP stacks' timers and ping's deadlines run on it.
+	// nil means the system clock. Tests pass a verbs.ManualClock.
 	Clock verbs.Clock
 	// KernelRelease is reported as the driver version by ethtool -i.
 	KernelRelease string

@@ -162,3 +162,42 @@ func (nd *Netdev) stats() netlinkx.Stats {
 	return netlinkx.Stats{RxPackets: c.RxPackets, TxPackets: c.TxPackets, RxBytes: c.RxBytes, TxBytes: c.TxBytes,
 		TxErrors: c.TxErrors, RxDropped: c.RxDropped, TxDropped: c.TxDropped, Multicast: c.Multicast}
 }
+
+// hcaPorts lists every node's HCA ports, in node order.
+func (d *Driver) hcaPorts() []*ipoib.Port {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var ports []*ipoib.Port
+	for _, name := range d.order {
+		ports = append(ports, d.nodes[name].ports...)
+	}
+	return ports
+}
+
+// Settle runs the communication managers' queued work (received MADs,
+// expired timers and their handlers) on every port until none is left.
+// It must not be called from a CM handler.
+func (d *Driver) Settle() {
+	ports := d.hcaPorts()
+	for {
+		n := 0
+		for _, p := range ports {
+			n += p.FlushCM()
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// Unacked is how many connected QPs of every HCA port have a send that
+// awaits its acknowledgement (ipoib.Port.Unacked). The fabric delivers
+// synchronously, so it is zero unless a send is under way in some
+// goroutine or a message was lost.
+func (d *Driver) Unacked() int {
+	n := 0
+	for _, p := range d.hcaPorts() {
+		n += p.Unacked()
+	}
+	return n
+}

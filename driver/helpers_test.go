@@ -7,22 +7,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ibctl/ibctl/driver/clocktest"
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/verbs"
 	"github.com/ibctl/ibctl/netlinkx"
 )
 
-// armClock is a ManualClock that reports the duration of every timer
+// armClock is a test clock that reports the duration of every timer
 // armed, so that a test knows when another goroutine (a receiving data
 // path) armed one.
 type armClock struct {
-	*verbs.ManualClock
+	*clocktest.Clock
 	armed chan time.Duration
 }
 
-func newArmClock() armClock {
-	return armClock{verbs.NewManualClock(time.Unix(1_700_000_000, 0)), make(chan time.Duration, 16)}
+func newArmClock(t testing.TB) armClock {
+	return armClock{clocktest.New(t), make(chan time.Duration, 16)}
 }
 
 func (c armClock) AfterFunc(d time.Duration, f func()) verbs.Timer {
@@ -81,11 +82,12 @@ func laterFragment(pkt []byte) bool {
 // moves only when advanced, node1's transmissions tapped.
 func fragPair(t *testing.T, v6 bool) (*Driver, armClock, *wireTap, *Node, *Node) {
 	t.Helper()
-	clk, tap := newArmClock(), &wireTap{}
+	clk, tap := newArmClock(t), &wireTap{}
 	d, err := New(Options{Clock: clk, LoseFrame: tap.frame})
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk.Watch(d)
 	n0, _ := d.Node("node0")
 	n1, _ := d.Node("node1")
 	for i, n := range []*Node{n0, n1} {

@@ -10,35 +10,21 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/ibctl/ibctl/driver/verbs"
+	"github.com/ibctl/ibctl/driver/clocktest"
 	"github.com/ibctl/ibctl/netlinkx"
 )
 
 // newClockedDriver is a driver whose clock moves only when advanced.
-func newClockedDriver(t *testing.T) (*Driver, *verbs.ManualClock) {
+// Its Advance quiesces the driver first (clocktest).
+func newClockedDriver(t *testing.T) (*Driver, *clocktest.Clock) {
 	t.Helper()
-	clk := verbs.NewManualClock(time.Unix(1_700_000_000, 0))
+	clk := clocktest.New(t)
 	d, err := New(Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk.Watch(d)
 	return d, clk
-}
-
-// settleCM runs the communication managers' queued work (received MADs,
-// expired timers and their handlers) on every port until none is left.
-func settleCM(d *Driver) {
-	for {
-		n := 0
-		for _, s := range d.nodes {
-			for _, p := range s.ports {
-				n += p.FlushCM()
-			}
-		}
-		if n == 0 {
-			return
-		}
-	}
 }
 
 // pingPair brings ib0 of node0 and node1 up in mode with 10.0.0.1/24 and
@@ -103,7 +89,7 @@ func TestNeighbourExpiry(t *testing.T) {
 			d, clk := newClockedDriver(t)
 			n0, n1 := pingPair(t, d, tt.mode)
 			mustPing(t, n0, [4]byte{10, 0, 0, 2}, 1)
-			settleCM(d) // the reply's connection finishes its exchange
+			d.Settle() // the reply's connection finishes its exchange
 			state := func() [6]int {
 				d.mu.Lock()
 				defer d.mu.Unlock()
@@ -131,7 +117,7 @@ func TestNeighbourExpiry(t *testing.T) {
 			if got := d.ReapNeighbours(); got != 2 {
 				t.Fatalf("freed %d neighbours after 61 s, want 2", got)
 			}
-			settleCM(d) // the DREQs reach the passive ends
+			d.Settle() // the DREQs reach the passive ends
 			if got, want := state(), [6]int{0, 0, 0, 0, 0, 0}; got != want {
 				t.Fatalf("neighbours/active/passive after expiry = %v, want %v", got, want)
 			}
@@ -169,7 +155,7 @@ func TestNeighbourUseKeepsItAlive(t *testing.T) {
 	d, clk := newClockedDriver(t)
 	n0, n1 := pingPair(t, d, netlinkx.ModeConnected)
 	mustPing(t, n0, [4]byte{10, 0, 0, 2}, 1)
-	settleCM(d)
+	d.Settle()
 	// A transmit every 50 s keeps both neighbours (each side transmits:
 	// request and reply).
 	for i := range 4 {
@@ -230,7 +216,9 @@ func TestDelNeigh(t *testing.T) {
 	d, clk := newClockedDriver(t)
 	n0, _ := pingPair(t, d, netlinkx.ModeDatagram)
 	mustPing(t, n0, [4]byte{10, 0, 0, 2}, 1)
-	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 9}, Size: 56, Seq: 2, TimeoutMs: 20})
+	// No timeout: the ping gives up as its first solicitation leaves,
+	// and the entry stays incomplete.
+	rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 9}, Size: 56, Seq: 2})
 	if err != nil || rep.Status == netlinkx.PingReplied {
 		t.Fatalf("ping 10.0.0.9: %+v %v", rep, err)
 	}

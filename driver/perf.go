@@ -26,7 +26,10 @@ const perfPort = 5201
 // most half the receiver's queue in flight, as a flow-controlled stream
 // would, and fails with ENETUNREACH once its route or link goes away.
 // It stops sending, and fails with ECANCELED, once ctx is done (its
-// client went away).
+// client went away). Resolving the peer runs on the driver's clock, as
+// ping does; the stream itself runs on wall time, which is what a
+// throughput measures: its duration, pacing and drain are the system's
+// time, not the driver's clock.
 func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlinkx.PerfReply, error) {
 	dst, ok := netip.AddrFromSlice(r.Dst)
 	if !ok || !dst.Is4() {
@@ -47,7 +50,7 @@ func (n *Node) PerfContext(ctx context.Context, r netlinkx.PerfRequest) (netlink
 	if header.IPv4MinHeaderLen+8+size > int(mtu) {
 		return netlinkx.PerfReply{}, errorf("perf", name, unix.EMSGSIZE, "datagram of %d bytes exceeds the MTU %d", size, mtu)
 	}
-	hw, ok := n.ip.Resolve(rt.index, src, dst, time.Now().Add(3*time.Second))
+	hw, ok := n.ip.Resolve(rt.index, src, dst, n.ip.Now().Add(3*time.Second))
 	if !ok {
 		return netlinkx.PerfReply{}, errorf("perf", name, unix.EHOSTUNREACH, "")
 	}

@@ -32,7 +32,8 @@ func (n *Node) Ping(r netlinkx.PingRequest) (netlinkx.PingReply, error) {
 		// interface
 		return netlinkx.PingReply{}, errorf("ping", "", unix.EINVAL, "")
 	}
-	deadline := time.Now().Add(time.Duration(r.TimeoutMs) * time.Millisecond)
+	// The deadline is on the driver's clock, as the stack's timers are.
+	deadline := n.ip.Now().Add(time.Duration(r.TimeoutMs) * time.Millisecond)
 	rt, err := n.routeTo(r.Dev, dst)
 	if err != nil {
 		return netlinkx.PingReply{}, err

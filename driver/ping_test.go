@@ -4,11 +4,11 @@ import (
 	"context"
 	"net/netip"
 	"runtime"
-
-	"github.com/ibctl/ibctl/driver/header"
 	"testing"
 	"time"
 
+	"github.com/ibctl/ibctl/driver/clocktest"
+	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
@@ -175,10 +175,14 @@ func TestConnectedModeOverRC(t *testing.T) {
 func TestConnectedModePeerWithoutCMUsesUD(t *testing.T) {
 	topo := fabric.DefaultTopology()
 	topo.Nodes[1].Ports[0].Caps = &fabric.Capabilities{Checksum: true}
-	d, err := New(Options{Topology: topo})
+	// A manual clock: the route's expiry is read within the jiffy the
+	// exception was learnt in.
+	clk := clocktest.New(t)
+	d, err := New(Options{Topology: topo, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk.Watch(d)
 	n0, _ := d.Node("node0")
 	n1, _ := d.Node("node1")
 	for _, n := range []*Node{n0, n1} {
@@ -283,7 +287,7 @@ func TestStalePassiveConnectionsReaped(t *testing.T) {
 		return rx
 	}
 	ping(1)
-	settleCM(d)
+	d.Settle()
 	if passive(n1) != 1 {
 		t.Fatalf("node1 passive connections = %d", passive(n1))
 	}
@@ -301,9 +305,9 @@ func TestStalePassiveConnectionsReaped(t *testing.T) {
 	// The passive ends' DREQs reach the active ends, which answer and
 	// stay in time-wait for the ACK timeout (2048 ms) before they let go
 	// of their neighbours; the next ping then connects anew.
-	settleCM(d)
+	d.Settle()
 	advance(2048 * time.Millisecond)
-	settleCM(d)
+	d.Settle()
 	ping(2)
 	if passive(n1) != 1 {
 		t.Fatalf("node1 passive connections after a new ping = %d", passive(n1))
@@ -461,5 +465,56 @@ func TestPingCancel(t *testing.T) {
 	}
 	if r := <-results; r.err != nil || r.rep.Status != netlinkx.PingTimeout {
 		t.Fatalf("after the cancel: %+v %v, want a timeout", r.rep, r.err)
+	}
+}
+
+// Ping runs on the driver's clock: a reply that comes while the clock
+// stands took no time, and a ping to nobody ends when the clock reaches
+// its deadline, not before.
+func TestPingOnDriverClock(t *testing.T) {
+	for _, mode := range []uint16{netlinkx.ModeDatagram, netlinkx.ModeConnected} {
+		clk := newArmClock(t)
+		d, err := New(Options{Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Watch(d)
+		n0, _ := pingPair(t, d, mode)
+		rep, err := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 2}, Size: 56, Seq: 1, TimeoutMs: 10000})
+		if err != nil || rep.Status != netlinkx.PingReplied || rep.RTTNs != 0 {
+			t.Fatalf("mode %d: ping 10.0.0.2: %+v %v, want a reply in 0 ns", mode, rep, err)
+		}
+		for len(clk.armed) > 0 {
+			<-clk.armed
+		}
+		const timeout = 1500 * time.Millisecond // before the entry fails, 3 s after its first solicitation
+		done := make(chan netlinkx.PingReply, 1)
+		go func() {
+			rep, _ := n0.Ping(netlinkx.PingRequest{Dst: []byte{10, 0, 0, 9}, Size: 56, Seq: 2, TimeoutMs: uint32(timeout / time.Millisecond)})
+			done <- rep
+		}()
+		// the ping's deadline, armed on the driver's clock
+		for bound := time.After(10 * time.Second); ; {
+			select {
+			case armed := <-clk.armed:
+				if armed != timeout {
+					continue
+				}
+			case <-bound:
+				t.Fatalf("mode %d: ping 10.0.0.9 armed no %v timer on the driver's clock", mode, timeout)
+			}
+			break
+		}
+		clk.Advance(timeout - time.Millisecond)
+		select {
+		case rep := <-done:
+			t.Fatalf("mode %d: ping 10.0.0.9 ended before its deadline: %+v", mode, rep)
+		default:
+		}
+		clk.Advance(time.Millisecond)
+		// before the entry fails (3 s): no answer yet
+		if rep := <-done; rep.Status != netlinkx.PingTimeout {
+			t.Errorf("mode %d: ping 10.0.0.9 at its deadline: %+v, want no answer yet", mode, rep)
+		}
 	}
 }

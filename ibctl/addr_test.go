@@ -1,14 +1,17 @@
 package ibctl
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/ibctl/ibctl/driver"
-	"github.com/ibctl/ibctl/driver/verbs"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ibctl/ibctl/driver"
+	"github.com/ibctl/ibctl/driver/clocktest"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ibctl/ibctl/netlinkx"
@@ -334,8 +337,8 @@ func TestPrintNeigh(t *testing.T) {
 // solicitations, a second apart, went unanswered on the driver's clock.
 func newAddrEnv(t *testing.T) *env {
 	t.Helper()
-	clk := verbs.NewManualClock(time.Unix(1_700_000_000, 0))
-	e := newEnvWith(t, driver.Options{Clock: clk})
+	clk := clocktest.New(t)
+	e := newClockedEnv(t, clk, driver.Options{})
 	e.ok("link set ib0 up",
 		"link add link ib0 name ib0.8001 up type ipoib pkey 0x8001",
 		"addr add 10.0.0.1/24 brd + dev ib0",
@@ -345,11 +348,41 @@ func newAddrEnv(t *testing.T) *env {
 		"-n node1 link set ib0 up",
 		"-n node1 addr add 10.0.0.2/24 dev ib0",
 		"ping -c 1 10.0.0.2")
-	if _, errs, st := e.run("ping -c 1 -W 0.2 10.0.0.9"); st != 1 {
-		e.t.Fatalf("ping 10.0.0.9: %d %s", st, errs)
+	// The ping waits on the driver's clock: it ends when its deadline or
+	// the entry's failure comes, whichever the clock reaches first.
+	done := make(chan string, 1)
+	go func() {
+		if _, errs, st := e.run("ping -c 1 -W 0.2 10.0.0.9"); st != 1 {
+			done <- fmt.Sprintf("ping 10.0.0.9: %d %s", st, errs)
+		}
+		close(done)
+	}()
+	n0, _ := e.drv.Node("node0")
+	for bound := time.Now().Add(10 * time.Second); !hasNeigh(t, n0, []byte{10, 0, 0, 9}); runtime.Gosched() {
+		if time.Now().After(bound) {
+			t.Fatal("ping 10.0.0.9 made no neighbour entry")
+		}
 	}
 	clk.Advance(3 * time.Second)
+	if msg, failed := <-done; failed {
+		t.Fatal(msg)
+	}
 	return e
+}
+
+// hasNeigh reports whether the node has a neighbour entry for dst.
+func hasNeigh(t *testing.T, n *driver.Node, dst []byte) bool {
+	t.Helper()
+	ns, err := n.Neighs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range ns {
+		if bytes.Equal(x.Dst, dst) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestAddrNeighGolden(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ibctl/ibctl/driver"
+	"github.com/ibctl/ibctl/driver/clocktest"
 	"github.com/ibctl/ibctl/netlinkx"
 )
 
@@ -44,6 +45,19 @@ func newEnvWith(t testing.TB, opts driver.Options) *env {
 	}
 	t.Cleanup(func() { c.Close() })
 	return &env{t: t, client: c, drv: d}
+}
+
+// newClockedEnv is newEnvWith on clk, a test clock whose Advance
+// quiesces the driver first (clocktest); opts.Clock, when set, is a clock
+// wrapping clk.
+func newClockedEnv(t testing.TB, clk *clocktest.Clock, opts driver.Options) *env {
+	t.Helper()
+	if opts.Clock == nil {
+		opts.Clock = clk
+	}
+	e := newEnvWith(t, opts)
+	clk.Watch(e.drv)
+	return e
 }
 
 // run executes one ibctl command line (split on blanks; stdin optional).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ibctl/ibctl/driver"
+	"github.com/ibctl/ibctl/driver/clocktest"
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/verbs"
@@ -280,8 +281,8 @@ func TestDmesgCtimeAndClear(t *testing.T) {
 	loc := time.Local
 	time.Local = time.UTC
 	t.Cleanup(func() { time.Local = loc })
-	clk := verbs.NewManualClock(time.Unix(1_700_000_000, 0)) // Tue Nov 14 22:13:20 2023 UTC
-	e := newEnvWith(t, driver.Options{Clock: clk})
+	clk := clocktest.New(t) // Tue Nov 14 22:13:20 2023 UTC
+	e := newClockedEnv(t, clk, driver.Options{})
 	clk.Advance(1500 * time.Millisecond)
 	e.ok("link add link ib0 name c1 up type ipoib pkey 0x8001")
 	clk.Advance(time.Second)
@@ -327,8 +328,8 @@ func TestDmesgHuman(t *testing.T) {
 	loc := time.Local
 	time.Local = time.UTC
 	t.Cleanup(func() { time.Local = loc })
-	clk := verbs.NewManualClock(time.Unix(1_700_000_000, 0)) // Tue Nov 14 22:13:20 2023 UTC
-	e := newEnvWith(t, driver.Options{Clock: clk})
+	clk := clocktest.New(t) // Tue Nov 14 22:13:20 2023 UTC
+	e := newClockedEnv(t, clk, driver.Options{})
 	clk.Advance(1500 * time.Millisecond)
 	e.ok("link add link ib0 name c1 up type ipoib pkey 0x8001")
 	clk.Advance(time.Second)
@@ -566,7 +567,7 @@ func TestPing6LinkLocal(t *testing.T) {
 // armClock is a manual clock that reports each timer armed, so that a
 // test knows when the peer queued a fragment.
 type armClock struct {
-	*verbs.ManualClock
+	*clocktest.Clock
 	armed chan time.Duration
 }
 
@@ -602,17 +603,18 @@ func loseLaterFragments(from fabric.PortRef, p *verbs.Packet) bool {
 func TestPingReassemblyTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		addr, peer string
+		reasm      time.Duration // the peer's reassembly time
 		want       string
 	}{
-		{"10.0.0.1/24", "10.0.0.2", "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n" +
+		{"10.0.0.1/24", "10.0.0.2", 30 * time.Second, "PING 10.0.0.2 (10.0.0.2) 4000(4028) bytes of data.\n" +
 			"From 10.0.0.2 icmp_seq=1 Frag reassembly time exceeded\n\n" +
 			"--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, time Xms\n\n"},
-		{"fd00::1/64", "fd00::2", "PING fd00::2(fd00::2) 4000 data bytes\n" +
+		{"fd00::1/64", "fd00::2", 60 * time.Second, "PING fd00::2(fd00::2) 4000 data bytes\n" +
 			"From fd00::2 icmp_seq=1 Time exceeded: Defragmentation failure\n\n" +
 			"--- fd00::2 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, time Xms\n\n"},
 	} {
-		clk := armClock{verbs.NewManualClock(time.Unix(1_700_000_000, 0)), make(chan time.Duration, 16)}
-		e := newEnvWith(t, driver.Options{Clock: clk, LoseFrame: loseLaterFragments})
+		clk := armClock{clocktest.New(t), make(chan time.Duration, 16)}
+		e := newClockedEnv(t, clk.Clock, driver.Options{Clock: clk, LoseFrame: loseLaterFragments})
 		peerAddr := strings.Replace(tc.addr, ".1/", ".2/", 1)
 		peerAddr = strings.Replace(peerAddr, "::1/", "::2/", 1)
 		e.ok("link set ib0 up", "-n node1 link set ib0 up", "addr add "+tc.addr+" dev ib0", "-n node1 addr add "+peerAddr+" dev ib0")
@@ -625,11 +627,11 @@ func TestPingReassemblyTimeout(t *testing.T) {
 			out, errs, st := e.run("ping -c 1 -W 90 -s 4000 " + tc.peer)
 			done <- result{out, errs, st}
 		}()
-		// node1 queued the first fragment: its reassembly timer (30 s, or
-		// 60 s for IPv6) runs out; the neighbour probes' 1 s timers do not
+		// node1 queued the first fragment: its reassembly timer runs out;
+		// the neighbour probes' 1 s timers and the ping's own 90 s do not
 		// count.
 		for d := range clk.armed {
-			if d >= 30*time.Second {
+			if d == tc.reasm {
 				clk.Advance(d)
 				break
 			}
@@ -646,8 +648,8 @@ func TestPingReassemblyTimeout(t *testing.T) {
 // idle for more than 60 s; with mcast_debug_level set, dmesg shows both
 // ends as the kernel logs them.
 func TestSendOnlyGroupGC(t *testing.T) {
-	clk := verbs.NewManualClock(time.Unix(1_700_000_000, 0))
-	e := newEnvWith(t, driver.Options{Clock: clk})
+	clk := clocktest.New(t)
+	e := newClockedEnv(t, clk, driver.Options{})
 	e.ok("link set ib0 up", "-n node1 link set ib0 up", "addr add fd00::1/64 dev ib0", "-n node1 addr add fd00::2/64 dev ib0",
 		"sys write module/ib_ipoib/parameters/mcast_debug_level 1")
 	clk.Advance(5 * time.Second) // the send-only entry's created jiffies differ from the others'

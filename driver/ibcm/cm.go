@@ -130,7 +130,7 @@ func New(opts Options) (*CM, error) {
 			Duplicates: map[uint16]uint64{}}}
 	cm.handled.L = &cm.mu
 	if cm.clock == nil {
-		cm.clock = systemClock{}
+		cm.clock = verbs.SystemClock{}
 	}
 	if cm.pkeys == nil {
 		cm.pkeys = func() []uint16 { return []uint16{0xFFFF} }
@@ -238,12 +238,6 @@ func (e *Error) Error() string {
 
 // Unwrap returns the errno.
 func (e *Error) Unwrap() error { return e.Err }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) AfterFunc(d time.Duration, f func()) verbs.Timer { return time.AfterFunc(d, f) }
 
 // be64 reads the first 8 bytes of b.
 func be64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }

@@ -58,11 +58,11 @@ func (s *Stack) resolve(nic *NIC, src, dst netip.Addr, deadline time.Time, w *wa
 		s.notifyNeigh(notify, nic.index, dst, nudIncomplete, header.HWAddr{}, false)
 		s.sendProbe(nic, src, dst)
 	}
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
+	expired, stop := s.after(deadline)
+	defer stop()
 	select {
 	case <-w.ch:
-	case <-timer.C:
+	case <-expired:
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -156,12 +156,28 @@ func (s *Stack) echo(nic *NIC, src, dst netip.Addr, hw header.HWAddr, ident, seq
 			return pingResult{}, err
 		}
 	}
+	expired, stop := s.after(deadline)
+	defer stop()
 	select {
 	case r := <-ch:
 		return r, nil
-	case <-time.After(time.Until(deadline)):
+	case <-expired:
 		return pingResult{}, nil
 	}
+}
+
+// after returns a channel that is closed at the deadline, on the stack's
+// clock, and a function that cancels its timer. A deadline that has
+// passed gives a closed channel.
+func (s *Stack) after(deadline time.Time) (<-chan struct{}, func()) {
+	c := make(chan struct{})
+	d := deadline.Sub(s.clock.Now())
+	if d <= 0 {
+		close(c)
+		return c, func() {}
+	}
+	t := s.clock.AfterFunc(d, func() { close(c) })
+	return c, func() { t.Stop() }
 }
 
 // PMTUDisc is a socket's path MTU discovery setting (IP_MTU_DISCOVER,
@@ -182,7 +198,7 @@ type EchoRequest struct {
 	Ident, Seq uint16
 	Size       int // bytes of data after the ICMP header
 	PMTUDisc   PMTUDisc
-	Deadline   time.Time
+	Deadline   time.Time // on the stack's clock (Now)
 }
 
 // EchoStatus is how an echo request ended.
@@ -241,7 +257,7 @@ func (s *Stack) Echo(r EchoRequest) (EchoReply, error) {
 	case r.PMTUDisc == PMTUDiscWant:
 		df = size <= int(eff)
 	}
-	start := time.Now()
+	start := s.clock.Now()
 	w := &waiter{echo: true, ident: r.Ident}
 	hw, ok, failed := s.resolve(nic, r.Src, r.Dst, r.Deadline, w)
 	switch {
@@ -267,11 +283,12 @@ func (s *Stack) Echo(r EchoRequest) (EchoReply, error) {
 	case !res.reply:
 		return EchoReply{Status: EchoTimeout}, nil
 	}
-	return EchoReply{Status: EchoReplied, TTL: res.ttl, Bytes: res.bytes, From: res.from, RTT: time.Since(start)}, nil
+	return EchoReply{Status: EchoReplied, TTL: res.ttl, Bytes: res.bytes, From: res.from, RTT: s.clock.Now().Sub(start)}, nil
 }
 
 // Resolve returns dst's hardware address on the interface, soliciting it
-// from src until it answers or the deadline passes.
+// from src until it answers or the deadline, on the stack's clock (Now),
+// passes.
 func (s *Stack) Resolve(index int32, src, dst netip.Addr, deadline time.Time) (header.HWAddr, bool) {
 	nic := s.nicOf(index)
 	if nic == nil {

@@ -64,7 +64,7 @@ func TestEchoRequestNeighbourRace(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 200 {
-				p.b.Resolve(ifB, pairAddr(v6, 2), peer, time.Now())
+				p.b.Resolve(ifB, pairAddr(v6, 2), peer, p.clock.Now())
 			}
 		}()
 		go func() {
@@ -250,7 +250,7 @@ func TestEchoReplyLearnsPathMTU(t *testing.T) {
 		for seq, want := range []EchoStatus{EchoTimeout, EchoReplied, EchoReplied} {
 			deadline := far()
 			if seq == 0 {
-				deadline = time.Now() // the lost reply
+				deadline = p.clock.Now() // the lost reply
 			}
 			rep, err := p.b.Echo(EchoRequest{Index: ifB, Src: pairAddr(v6, 2), Dst: pairAddr(v6, 1), Size: 4000, Seq: uint16(seq + 1), Deadline: deadline})
 			if err != nil || rep.Status != want || (want == EchoReplied && rep.Bytes != 4008) {
@@ -298,7 +298,7 @@ func TestEchoOutcomes(t *testing.T) {
 		}
 		// nobody answers for .9: one solicitation, then the deadline,
 		// before the entry fails: no answer yet, not unreachable
-		rep, err := p.a.Echo(req(pairAddr(v6, 9), 56, PMTUDiscDont, time.Now()))
+		rep, err := p.a.Echo(req(pairAddr(v6, 9), 56, PMTUDiscDont, p.clock.Now()))
 		if err != nil || rep != (EchoReply{Status: EchoTimeout}) {
 			t.Errorf("v6 %v: unresolved: %+v %v", v6, rep, err)
 		}
@@ -321,7 +321,7 @@ func TestEchoOutcomes(t *testing.T) {
 		// A waiter ends as soon as the entry fails, before its deadline.
 		done := make(chan bool)
 		go func() {
-			_, ok := p.a.Resolve(ifA, self, pairAddr(v6, 9), time.Now().Add(time.Minute))
+			_, ok := p.a.Resolve(ifA, self, pairAddr(v6, 9), far())
 			done <- ok
 		}()
 		for len(p.la.peek()) == 0 {
@@ -332,13 +332,13 @@ func TestEchoOutcomes(t *testing.T) {
 			t.Errorf("v6 %v: Resolve of nobody succeeded", v6)
 		}
 		p.la.take()
-		if hw, ok := p.a.Resolve(ifA, self, peer, time.Now()); !ok || hw != hwB {
+		if hw, ok := p.a.Resolve(ifA, self, peer, p.clock.Now()); !ok || hw != hwB {
 			t.Errorf("v6 %v: Resolve(b) = %v %v", v6, hw, ok)
 		}
 		p.la.take()
 		// the reply is lost
 		p.la.filter = func(packet) fate { return drop }
-		rep, err = p.a.Echo(req(peer, 56, PMTUDiscDont, time.Now()))
+		rep, err = p.a.Echo(req(peer, 56, PMTUDiscDont, p.clock.Now()))
 		if err != nil || rep != (EchoReply{Status: EchoTimeout}) {
 			t.Errorf("v6 %v: lost: %+v %v", v6, rep, err)
 		}
@@ -608,6 +608,74 @@ func TestCancelEchoes(t *testing.T) {
 		p.clock.Advance(3 * time.Second)
 		if r := <-results; r.name != "other ping" || r.rep != (EchoReply{Status: EchoUnreachable, From: self, Together: 1}) {
 			t.Errorf("v6 %v: %s ended with %+v, want the other ping unreachable", v6, r.name, r.rep)
+		}
+	}
+}
+
+// An echo's deadline is on the stack's clock: the wait for a lost reply,
+// or for a neighbour that does not answer, ends when the clock reaches
+// the deadline, not before, and not on the system's time.
+func TestEchoDeadlineOnClock(t *testing.T) {
+	tests := []struct {
+		name    string
+		v6      bool
+		dst     byte          // the peer's host part; 9 is nobody
+		timeout time.Duration // within the 3 s the resolution takes to fail
+		armed   int           // timers the echo arms: its deadline's, and the first probe's
+		want    EchoReply
+	}{
+		{"lost reply", false, 2, 5 * time.Second, 1, EchoReply{Status: EchoTimeout}},
+		{"lost reply v6", true, 2, 5 * time.Second, 1, EchoReply{Status: EchoTimeout}},
+		// the deadline before the entry fails: no answer yet
+		{"unresolved", false, 9, 1500 * time.Millisecond, 2, EchoReply{Status: EchoTimeout}},
+		{"unresolved v6", true, 9, 1500 * time.Millisecond, 2, EchoReply{Status: EchoTimeout}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := resolvedPair(t, tt.v6, 2044)
+			p.la.filter = func(packet) fate { return drop }
+			before := p.clock.Pending()
+			type result struct {
+				rep EchoReply
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				rep, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(tt.v6, 1), Dst: pairAddr(tt.v6, tt.dst), Ident: 5, Seq: 1,
+					Size: 56, Deadline: p.clock.Now().Add(tt.timeout)})
+				done <- result{rep, err}
+			}()
+			for bound := time.Now().Add(10 * time.Second); p.clock.Pending() < before+tt.armed; runtime.Gosched() {
+				if time.Now().After(bound) {
+					t.Fatalf("the echo armed %d timers on the clock, want %d", p.clock.Pending()-before, tt.armed)
+				}
+			}
+			p.clock.Advance(tt.timeout - time.Nanosecond)
+			select {
+			case r := <-done:
+				t.Fatalf("ended before its deadline: %+v %v", r.rep, r.err)
+			default:
+			}
+			p.clock.Advance(time.Nanosecond)
+			if r := <-done; r.err != nil || r.rep != tt.want {
+				t.Errorf("at the deadline: %+v %v, want %+v", r.rep, r.err, tt.want)
+			}
+		})
+	}
+}
+
+// An echo's round-trip time is measured on the stack's clock.
+func TestEchoRTTOnClock(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		p := resolvedPair(t, v6, 2044)
+		const rtt = 3 * time.Millisecond
+		p.lb.filter = func(packet) fate {
+			p.clock.Advance(rtt) // the reply takes its time on the way back
+			return deliver
+		}
+		rep, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(v6, 1), Dst: pairAddr(v6, 2), Ident: 6, Seq: 1, Size: 56, Deadline: far()})
+		if err != nil || rep.Status != EchoReplied || rep.RTT != rtt {
+			t.Errorf("v6 %v: %+v %v, want a reply after %v", v6, rep, err, rtt)
 		}
 	}
 }

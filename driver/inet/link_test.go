@@ -128,7 +128,7 @@ func TestNeighbourStats(t *testing.T) {
 			p.clock.Advance(40 * s)
 			p.la.peer = nil // the echo goes out unanswered
 			if _, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(false, 1), Dst: pairAddr(false, 2), Ident: 1, Seq: 2, Size: 56,
-				Deadline: time.Now()}); err != nil {
+				Deadline: p.clock.Now()}); err != nil {
 				t.Fatal(err)
 			}
 			p.clock.Advance(s)
@@ -242,7 +242,7 @@ func TestAttachDetach(t *testing.T) {
 	p.b.Detach(first) // already replaced: second stays
 	second.DeliverPacket(hwA, req)
 	samePackets(t, "new link", l2.take(), reply)
-	if hw, ok := p.b.Resolve(ifB, pairAddr(false, 2), pairAddr(false, 1), time.Now()); !ok || hw != hwA {
+	if hw, ok := p.b.Resolve(ifB, pairAddr(false, 2), pairAddr(false, 1), p.clock.Now()); !ok || hw != hwA {
 		t.Fatalf("Resolve = %v %v", hw, ok)
 	}
 }

@@ -70,7 +70,7 @@ func TestConnectedModeNeighFreedWhileStarting(t *testing.T) {
 	}
 	close(tx.started)
 	<-done
-	tp.settle()
+	tp.Settle()
 	tp.checkTxDestroyed()
 }
 
@@ -86,9 +86,9 @@ func TestConnectedModeCreateTxVsFlush(t *testing.T) {
 		go func() { defer wg.Done(); ep.flushPathNeighs() }()
 		wg.Wait()
 	}
-	tp.settle()
+	tp.Settle()
 	ep.flushPathNeighs()
-	tp.settle()
+	tp.Settle()
 	tp.checkTxDestroyed()
 	tp.checkRxAfterAbandonedREQs()
 }
@@ -118,15 +118,15 @@ func (tp *testPair) checkRxAfterAbandonedREQs() {
 		tp.t.Fatalf("node1: no MAD lost, passive connections left in states %v", got)
 	}
 	for range cmMaxCMRetries + 1 {
-		tp.clk.Advance(4096 * time.Millisecond) // the REQ's local CM response timeout, 20
-		tp.settle()
+		tp.advance(4096 * time.Millisecond) // the REQ's local CM response timeout, 20
+		tp.Settle()
 	}
 	if got := states(); got[ibcm.REPSent] != 0 || got[ibcm.MRAREPRcvd] != 0 {
 		tp.t.Fatalf("node1 (%d MADs lost): passive IDs after their REP retries: %v", lost, got)
 	}
-	tp.clk.Advance(cmRxTimeout + 1)
+	tp.advance(cmRxTimeout + 1)
 	ep.ReapStale()
-	tp.settle()
+	tp.Settle()
 	if _, rx := ep.ConnCounts(); rx != 0 {
 		tp.t.Errorf("node1: %d passive connections after the stale scan", rx)
 	}

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ibctl/ibctl/driver/verbs"
 )
 
 // Both QPs of a connection agree on PSNs and QPNs, and the connection's
@@ -34,6 +36,18 @@ func TestConnectionQPs(t *testing.T) {
 func TestConnectedModePeerVanishes(t *testing.T) {
 	tp := newTestPair(t, true)
 	tp.connect()
+	tp.n0.ep.neighs.mu.Lock()
+	tx := tp.n0.ep.neighs.m[tp.n1.hw].cm.Load()
+	tp.n0.ep.neighs.mu.Unlock()
+	// The active QP's local ACK timeout is cm_ack_timeout of the CA ACK
+	// delay and the path record's packet lifetime (the larger plus one),
+	// and IPoIB asks for no transport retries: the HCA gives up one
+	// timeout after the lost send.
+	a := tx.qp.Query()
+	if want := uint8(max(caAckDelay, saPacketLifeTime+1)); a.Timeout != want || a.RetryCnt != 0 {
+		t.Fatalf("active QP: Timeout %d RetryCnt %d, want %d and 0", a.Timeout, a.RetryCnt, want)
+	}
+	giveUp := verbs.AckTimeout(a.Timeout) * time.Duration(a.RetryCnt+1)
 	ep1 := tp.n1.ep
 	ep1.cm.mu.Lock()
 	for _, rx := range ep1.cm.rx {
@@ -42,22 +56,27 @@ func TestConnectedModePeerVanishes(t *testing.T) {
 	ep1.cm.mu.Unlock()
 	_, seq := tp.n0.log.since(0)
 	tp.send(1) // lost: no ACK
-	// The ACK timeout runs on the HCA's own clock (4.096 us x 2^19 from
-	// the path's packet lifetime, about 2 s): wait for it.
-	for deadline := time.Now().Add(20 * time.Second); tp.n0.port.HCAStats().RetryExceeded == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the lost send never ran out of retries")
-		}
+	if n := tp.n0.port.Unacked(); n != 1 {
+		t.Fatalf("node0: %d QPs await an ACK, want 1", n)
+	}
+	// The clock moves without quiescing: the lost send is meant to time
+	// out.
+	tp.clk.ManualClock.Advance(giveUp - time.Nanosecond)
+	if s := tp.n0.port.HCAStats(); s.RetryExceeded != 0 {
+		t.Fatalf("node0 HCA: RetryExceeded %d before the ACK timeout", s.RetryExceeded)
+	}
+	tp.clk.ManualClock.Advance(time.Nanosecond)
+	if s := tp.n0.port.HCAStats(); s.RetryExceeded != 1 || s.Retries != 0 {
+		t.Fatalf("node0 HCA at the ACK timeout: RetryExceeded %d Retries %d, want 1 and 0", s.RetryExceeded, s.Retries)
 	}
 	tp.send(1) // retires the failed send first, which reaps the connection
-	tp.settle()
+	tp.Settle()
 	msgs, _ := tp.n0.log.since(seq)
 	want := "ib0: ipoib_cm_handle_tx_wc: failed cm send event (status=12, wrid=1 vend_err 0x0)"
 	if !slices.Contains(msgs, want) {
 		t.Errorf("node0 messages %q lack %q", msgs, want)
 	}
-	tp.clk.Advance(3 * time.Second) // the old connection's time-wait
-	tp.settle()
+	tp.advance(3 * time.Second) // the old connection's time-wait
 	tp.connect()
 	if s := tp.n0.port.HCAStats(); s.RetryExceeded != 1 {
 		t.Errorf("node0 HCA: RetryExceeded %d", s.RetryExceeded)

@@ -14,5 +14,6 @@
 // header (unicast ARP goes by path record, as the kernel sends it).
 //
 // It may import driver/verbs, driver/ibcm, driver/fabric and
-// driver/header; never driver/inet or the netdev layer (driver).
+// driver/header; never driver/inet or the netdev layer (driver). Its
+// tests also use driver/clocktest.
 package ipoib

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ibctl/ibctl/driver/clocktest"
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/verbs"
@@ -63,7 +64,7 @@ type testNode struct {
 type testPair struct {
 	t      *testing.T
 	fab    *fabric.Fabric
-	clk    *verbs.ManualClock
+	clk    *clocktest.Clock
 	n0, n1 *testNode
 }
 
@@ -80,7 +81,8 @@ func newTestPairRings(t *testing.T, connected bool, sendq, recvq int, txqlen uin
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp := &testPair{t: t, fab: fab, clk: verbs.NewManualClock(time.Unix(1_700_000_000, 0))}
+	tp := &testPair{t: t, fab: fab, clk: clocktest.New(t)}
+	tp.clk.Watch(tp)
 	reg := &Registry{}
 	for i, name := range []string{"node0", "node1"} {
 		tn := &testNode{log: &testLog{}, rx: &counter{}}
@@ -125,10 +127,23 @@ func newTestPairRings(t *testing.T, connected bool, sendq, recvq int, txqlen uin
 	return tp
 }
 
-// settle runs both ports' CM work until none is left.
-func (tp *testPair) settle() {
+// Settle runs both ports' CM work until none is left
+// (clocktest.DataPath).
+func (tp *testPair) Settle() {
 	for tp.n0.port.FlushCM()+tp.n1.port.FlushCM() > 0 {
 	}
+}
+
+// Unacked is how many connected QPs of both ports await an
+// acknowledgement (clocktest.DataPath).
+func (tp *testPair) Unacked() int { return tp.n0.port.Unacked() + tp.n1.port.Unacked() }
+
+// advance moves the clock by d once both ports are quiet (clocktest) and
+// runs the CM work that its timers queued.
+func (tp *testPair) advance(d time.Duration) {
+	tp.t.Helper()
+	tp.clk.Advance(d)
+	tp.Settle()
 }
 
 // send writes n UDP datagrams of 100 bytes from node0 to node1.
@@ -146,7 +161,7 @@ func (tp *testPair) send(n int) {
 func (tp *testPair) connect() {
 	tp.t.Helper()
 	tp.send(1)
-	tp.settle()
+	tp.Settle()
 	if tx, _ := tp.n0.ep.ConnCounts(); tx != 1 {
 		tp.t.Fatalf("node0: %d active connections, want 1", tx)
 	}

@@ -27,8 +27,8 @@ type Host struct {
 	Nanos func() int64
 	// Jiffies is the emulated kernel's tick count, which debugfs shows.
 	Jiffies func() int64
-	// Clock drives the communication managers' timers; nil is the
-	// system's.
+	// Clock drives the ports' timers: the HCAs' (ACK, RNR and CQ
+	// moderation) and the communication managers'; nil is the system's.
 	Clock verbs.Clock
 	// LoseFrame, when set, sees every frame a port puts on the wire and
 	// discards those it returns true for (a test hook).

@@ -38,7 +38,7 @@ func NewPort(h *Host, o PortOptions) (*Port, error) {
 	pkeys := func() []uint16 { return *p.pkeys.Load() }
 	dev, err := verbs.NewDevice(verbs.DeviceOptions{
 		LID: o.LID, GID: o.GID, MTU: MTUEnum(o.MTU), PKeys: pkeys, CQModeration: true,
-		Wire: fabricWire{fab: h.Fabric, ref: o.Ref, lose: h.LoseFrame, taps: &p.wire.taps},
+		Wire: fabricWire{fab: h.Fabric, ref: o.Ref, lose: h.LoseFrame, taps: &p.wire.taps}, Clock: h.Clock,
 	})
 	if err != nil {
 		return nil, err
@@ -131,6 +131,10 @@ func (p *Port) CMCounters() ibcm.Counters { return p.cm.Counters() }
 // FlushCM runs the communication manager's queued work (received MADs,
 // expired timers and their handlers) and returns how much it ran.
 func (p *Port) FlushCM() int { return p.cm.Flush() }
+
+// Unacked is how many of the port's connected QPs await an
+// acknowledgement (verbs.Device.Unacked).
+func (p *Port) Unacked() int { return p.dev.Unacked() }
 
 // HCAStats are the port's verbs device counters.
 func (p *Port) HCAStats() verbs.Stats { return p.dev.Stats() }

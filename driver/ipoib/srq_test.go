@@ -41,19 +41,19 @@ func TestSRQBuffersOnlyWhileReceiving(t *testing.T) {
 	if grown := heapMiB() - before; grown > 2 {
 		t.Fatalf("heap grew by %.1f MiB with one connection, want at most 2", grown)
 	}
-	tp.clk.Advance(cmRxTimeout + 1)
+	tp.advance(cmRxTimeout + 1)
 	if n := tp.n1.ep.ReapStale(); n != 1 {
 		t.Fatalf("reaped %d passive connections, want 1", n)
 	}
-	tp.settle()
+	tp.Settle()
 	if n := wrs(tp.n1.ep); n != 0 {
 		t.Fatalf("receiver keeps %d SRQ WRs after its last connection", n)
 	}
 	// node0's connection was reaped by node1: it reconnects
-	tp.clk.Advance(cmRxTimeout)
-	tp.settle()
+	tp.advance(cmRxTimeout)
+	tp.Settle()
 	tp.send(1)
-	tp.settle()
+	tp.Settle()
 	if n := wrs(tp.n1.ep); n != 256 {
 		t.Fatalf("receiver has %d SRQ WRs after a new connection, want 256", n)
 	}

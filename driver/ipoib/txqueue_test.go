@@ -107,7 +107,7 @@ func TestStoppedQueueHoldsPackets(t *testing.T) {
 			// Fire the RNR timer until everything sent has arrived.
 			want := 1 + tt.burst - tt.wantDrops
 			for deadline := time.Now().Add(10 * time.Second); tp.n1.rx.n.Load() < int64(want) && time.Now().Before(deadline); {
-				tp.clk.Advance(2 * time.Millisecond)
+				tp.advance(2 * time.Millisecond)
 				tp.n1.waitRxFor(int64(want), time.Millisecond)
 			}
 			var wantDropped []uint32

@@ -28,11 +28,15 @@ type Timer interface {
 	Stop() bool
 }
 
-type systemClock struct{}
+// SystemClock is the system's clock: time.Now and time.AfterFunc. It is
+// what a nil Clock stands for wherever one is taken.
+type SystemClock struct{}
 
-func (systemClock) Now() time.Time { return time.Now() }
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
 
-func (systemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+// AfterFunc returns time.AfterFunc(d, f).
+func (SystemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 
 // ManualClock is a Clock that moves only when Advance is called; timers
 // that become due run synchronously inside Advance, in deadline order, with
@@ -45,7 +49,7 @@ type ManualClock struct {
 
 var (
 	_ Clock = (*ManualClock)(nil)
-	_ Clock = systemClock{}
+	_ Clock = SystemClock{}
 	_ Timer = (*manualTimer)(nil)
 	_ Timer = (*time.Timer)(nil)
 )

@@ -168,7 +168,7 @@ func NewDevice(opts DeviceOptions) (*Device, error) {
 		nextQPN: firstQPN,
 	}
 	if d.clock == nil {
-		d.clock = systemClock{}
+		d.clock = SystemClock{}
 	}
 	if d.pkeys == nil {
 		d.pkeys = func() []uint16 { return defaultPKeys }

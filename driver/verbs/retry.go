@@ -116,3 +116,28 @@ func (qp *QP) retryLocked(n *notifier) bool {
 	qp.req.next, qp.req.offset, qp.req.psn = qp.sq.cons, 0, w.firstPSN
 	return true
 }
+
+// Unacked is how many of the device's connected QPs have sent a message
+// that awaits its acknowledgement under a running ACK timeout (an RNR
+// wait is not counted: only its timer ends it). On a synchronous wire an
+// acknowledgement is back before the send returns, so a count above
+// zero is a send still under way in some goroutine, or a lost message.
+func (d *Device) Unacked() int {
+	d.mu.RLock()
+	qps := make([]*QP, 0, len(d.qps))
+	for _, qp := range d.qps {
+		if qp.typ == RC {
+			qps = append(qps, qp)
+		}
+	}
+	d.mu.RUnlock()
+	n := 0
+	for _, qp := range qps {
+		qp.mu.Lock()
+		if qp.state == QPRTS && !qp.req.rnrWait && !qp.ackAt.IsZero() && qp.unackedLocked() {
+			n++
+		}
+		qp.mu.Unlock()
+	}
+	return n
+}

@@ -39,7 +39,13 @@ func TestRCRetryAfterLoss(t *testing.T) {
 			if got := poll(x, x.scq); len(got) != 0 {
 				t.Fatalf("completed before the timeout: %v", got)
 			}
+			if got := f.a.Unacked(); got != 1 {
+				t.Errorf("before the timeout: Unacked() = %d, want 1", got)
+			}
 			f.clk.Advance(AckTimeout(14))
+			if got := f.a.Unacked(); got != 0 {
+				t.Errorf("after the resend: Unacked() = %d, want 0", got)
+			}
 			if d := diff([]WC{{WRID: 9, Status: WCSuccess, Opcode: WCSend, ByteLen: 8192, QPNum: x.qp.Num()}}, poll(x, x.scq)); d != "" {
 				t.Errorf("send CQ (-want +got):\n%s", d)
 			}
