@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ibctl/ibctl/driver/clocktest"
-	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
 )
