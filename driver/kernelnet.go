@@ -372,13 +372,16 @@ const backlog = 1000
 // writeBatch is the most packets given to the kernel in one go.
 const writeBatch = 64
 
-// receive queues a packet for the kernel (the interface's inet.Upper).
-func (kd *kernelDev) receive(ip []byte) {
+// receive queues a packet for the kernel (the interface's inet.Upper);
+// with the backlog full it is dropped, and the stack counts it.
+func (kd *kernelDev) receive(ip []byte) bool {
 	f := netns.Frame(ip)
 	select {
 	case kd.rx <- f:
+		return true
 	default: // backlog full
 		netns.FreeFrame(f)
+		return false
 	}
 }
 

@@ -21,7 +21,7 @@ func (s *Stack) inputIPv4(nic *NIC, ip header.IPv4) {
 	dst := netip.AddrFrom4(ip.DestinationAddress())
 	up := s.upperOf(nic.index)
 	if up != nil && (dst.IsMulticast() || dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || s.isBroadcast(nic.index, dst)) {
-		up(ip[:ip.TotalLength()])
+		deliverUp(nic, up, ip[:ip.TotalLength()])
 		return
 	}
 	if !s.Owns(nic.index, dst) {
@@ -29,7 +29,7 @@ func (s *Stack) inputIPv4(nic *NIC, ip header.IPv4) {
 		// own it on another of its devices), as the kernel's
 		// ip_rcv_finish decides; this stack does not route.
 		if up != nil {
-			up(ip[:ip.TotalLength()])
+			deliverUp(nic, up, ip[:ip.TotalLength()])
 		}
 		return
 	}
@@ -39,7 +39,7 @@ func (s *Stack) inputIPv4(nic *NIC, ip header.IPv4) {
 		}
 	}
 	if up != nil && !s.keeps4(nic.index, ip) {
-		up(ip[:ip.TotalLength()])
+		deliverUp(nic, up, ip[:ip.TotalLength()])
 		return
 	}
 	if ip.Protocol() == header.ProtocolUDP {

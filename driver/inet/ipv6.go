@@ -47,7 +47,7 @@ func (s *Stack) inputIPv6(nic *NIC, ip header.IPv6) {
 		// What the link delivered is the upper stack's, whether its
 		// own, a group it joined or one to forward (ip6_rcv_finish
 		// decides).
-		up(ip[:header.IPv6HeaderLen+int(ip.PayloadLength())])
+		deliverUp(nic, up, ip[:header.IPv6HeaderLen+int(ip.PayloadLength())])
 		return
 	}
 	if ip.NextHeader() == header.ProtocolIPv6Fragment {

@@ -190,3 +190,30 @@ func TestUpperHearsUnreachable(t *testing.T) {
 		t.Errorf("the upper heard of the stack's own echo: %x", got)
 	}
 }
+
+// A datagram the upper stack has no room for (its backlog full) is
+// counted as the interface's receive drop, as enqueue_to_backlog counts
+// it in the device's rx_dropped; one it takes is not.
+func TestUpperFullCountsDrop(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		p := resolvedPair(t, v6, 2044)
+		room := true
+		p.b.SetUpper(ifB, func([]byte) bool { return room })
+		var pkt []byte
+		if v6 {
+			pkt = upEcho6(pairAddr(v6, 1), pairAddr(v6, 2), 56, 9)
+		} else {
+			pkt = upEcho4(pairAddr(v6, 1), pairAddr(v6, 2), 56, false, 9)
+		}
+		p.a.Output(ifA, pkt)
+		if rx, _, _ := p.lb.counters(); rx != 0 {
+			t.Errorf("v6 %v: %d receive drops with room", v6, rx)
+		}
+		room = false
+		p.a.Output(ifA, pkt)
+		p.a.Output(ifA, pkt)
+		if rx, _, _ := p.lb.counters(); rx != 2 {
+			t.Errorf("v6 %v: %d receive drops, want 2", v6, rx)
+		}
+	}
+}

@@ -21,8 +21,19 @@ import (
 // datagram for one of its sinks) stays here.
 
 // Upper receives an IPv4 or IPv6 datagram for the upper stack; the slice
-// is only borrowed for the call.
-type Upper func(ip []byte)
+// is only borrowed for the call. It reports whether the upper stack took
+// the datagram: false when it had no room for it (a full backlog, as
+// enqueue_to_backlog drops), which the stack counts as a receive drop of
+// the interface, as the kernel counts it in the device's rx_dropped.
+type Upper func(ip []byte) bool
+
+// deliverUp gives a received datagram to the interface's upper stack,
+// counting it dropped when the upper stack had no room.
+func deliverUp(nic *NIC, up Upper, ip []byte) {
+	if !up(ip) {
+		nic.link.DropRx(1)
+	}
+}
 
 // SetUpper puts up above the interface; nil takes it away.
 func (s *Stack) SetUpper(index int32, up Upper) {

@@ -17,10 +17,11 @@ type upperRecorder struct {
 	got [][]byte
 }
 
-func (u *upperRecorder) deliver(ip []byte) {
+func (u *upperRecorder) deliver(ip []byte) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.got = append(u.got, bytes.Clone(ip))
+	return true
 }
 
 func (u *upperRecorder) take() [][]byte {
