@@ -92,12 +92,18 @@ type CM struct {
 
 	gsi      *verbs.QP
 	scq, rcq *verbs.CQ
-	bufs     [][]byte                 // QP1 WR's buffer while it holds a MAD (lend)
-	lend     func(uint64, int) []byte // borrows bufs[wrid] (mad.go)
-	wcs      []verbs.WC               // used by the work queue only
-	polling  atomic.Bool
-	sendMu   sync.Mutex
-	swcs     []verbs.WC // guarded by sendMu
+	// lent are the buffers QP1's receive WRs hold a MAD in, by WRID,
+	// from the lend that gave one to the WR's completion: a handful at
+	// most, where an array for all 512 WRs of every port would cost a
+	// large fabric more than its MADs do. Guarded by lentMu: the HCA
+	// lends, the work queue takes back.
+	lentMu  sync.Mutex
+	lent    map[uint64][]byte
+	lend    func(uint64, int) []byte // borrows lent[wrid] (mad.go)
+	wcs     []verbs.WC               // used by the work queue only
+	polling atomic.Bool
+	sendMu  sync.Mutex
+	swcs    []verbs.WC // guarded by sendMu
 
 	mu       sync.Mutex
 	listens  map[uint64]*ID    // guarded by mu: listeners by service ID

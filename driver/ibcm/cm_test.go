@@ -725,14 +725,15 @@ func TestLAPAndSIDRAnswered(t *testing.T) {
 func TestIdleCMHoldsNoRecvBuffers(t *testing.T) {
 	e := newEnv(t, true)
 	for name, cm := range map[string]*CM{"A": e.a, "B": e.b} {
-		held := 0
-		for _, b := range cm.bufs {
-			if b != nil {
-				held++
-			}
+		cm.lentMu.Lock()
+		held := len(cm.lent)
+		cm.lentMu.Unlock()
+		if held != 0 {
+			t.Errorf("%s: %d receive WRs hold a buffer; want none", name, held)
 		}
-		if len(cm.bufs) != gsiRecvDepth || held != 0 {
-			t.Errorf("%s: %d receive WRs, %d holding a buffer; want %d, none", name, len(cm.bufs), held, gsiRecvDepth)
+		// all gsiRecvDepth WRs are posted: the queue takes no more
+		if err := cm.gsi.PostRecv(&verbs.RecvWR{WRID: gsiRecvDepth, Lend: cm.lend, LendLen: madBufLen}); !errors.Is(err, unix.ENOMEM) {
+			t.Errorf("%s: one more receive WR: %v, want ENOMEM (a full queue)", name, err)
 		}
 	}
 }

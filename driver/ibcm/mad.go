@@ -40,15 +40,17 @@ func (cm *CM) openGSI() error {
 			return err
 		}
 	}
-	cm.bufs = make([][]byte, gsiRecvDepth)
+	cm.lent = map[uint64][]byte{}
 	cm.wcs = make([]verbs.WC, 16)
 	cm.swcs = make([]verbs.WC, 16)
 	cm.lend = func(wrid uint64, _ int) []byte {
 		b := madBufs.get()
-		cm.bufs[wrid] = b
+		cm.lentMu.Lock()
+		cm.lent[wrid] = b
+		cm.lentMu.Unlock()
 		return b
 	}
-	for i := range cm.bufs {
+	for i := range gsiRecvDepth {
 		if err := cm.gsi.PostRecv(&verbs.RecvWR{WRID: uint64(i), Lend: cm.lend, LendLen: madBufLen}); err != nil {
 			cm.gsi.Destroy()
 			return err
@@ -112,8 +114,10 @@ func (cm *CM) pollRecv() {
 // receive copies one MAD out of its buffer, reposts the buffer and
 // dispatches the MAD by attribute (cm_recv_handler, cm_work_handler).
 func (cm *CM) receive(wc *verbs.WC) {
-	buf := cm.bufs[wc.WRID]
-	cm.bufs[wc.WRID] = nil
+	cm.lentMu.Lock()
+	buf := cm.lent[wc.WRID]
+	delete(cm.lent, wc.WRID)
+	cm.lentMu.Unlock()
 	var mad header.MAD
 	if wc.Status == verbs.WCSuccess && wc.ByteLen == grhLen+header.MADSize {
 		mad = append(header.MAD(nil), buf[grhLen:grhLen+header.MADSize]...)

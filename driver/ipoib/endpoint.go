@@ -171,7 +171,9 @@ func Open(p *Port, o OpenOptions) (*Endpoint, error) {
 	}
 	ep.bufs = make([][]byte, o.RecvQueue)
 	ep.wcs = make([]verbs.WC, 64)
-	ep.udRepost, ep.rcRepost = newReposts(len(ep.wcs)), newReposts(len(ep.wcs))
+	// The repost batches grow to a poll's size with the first traffic
+	// that needs them, and are reused after.
+	ep.udRepost, ep.rcRepost = reposts{}, reposts{}
 	ep.txwcs = make([]verbs.WC, 64)
 	ep.lend = func(wrid uint64, n int) []byte {
 		b := lendRx(n)
@@ -352,10 +354,6 @@ type reposts struct {
 	srq  *verbs.SRQ // the SRQ the buffers go back to (RC buffers only)
 	wrs  []verbs.RecvWR
 	lent [][]byte // UD: the borrowed buffers to return (rxbuf.go)
-}
-
-func newReposts(n int) reposts {
-	return reposts{wrs: make([]verbs.RecvWR, 0, n), lent: make([][]byte, 0, n)}
 }
 
 // addLent queues a WR of length n for reposting with lend, its borrowed
