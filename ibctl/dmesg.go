@@ -105,7 +105,7 @@ func dmesgRun(o *DmesgOptions) (retErr error) {
 		if o.F.Globals.JSON && !o.Follow {
 			records := make([]*Printer, len(recs))
 			for i, r := range recs {
-				records[i] = dmesgPrinter(r, o.Ctime, started, nil)
+				records[i] = dmesgPrinter(r, o.Ctime, started, nil, o.F.location())
 			}
 			if len(recs) > 0 {
 				after = recs[len(recs)-1].Seq
@@ -117,7 +117,7 @@ func dmesgRun(o *DmesgOptions) (retErr error) {
 			if o.Human {
 				hs = &human
 			}
-			_, _ = io.WriteString(o.F.IO.Out, dmesgPrinter(r, o.Ctime, started, hs).TextOut())
+			_, _ = io.WriteString(o.F.IO.Out, dmesgPrinter(r, o.Ctime, started, hs, o.F.location()).TextOut())
 			after = r.Seq
 		}
 		if !o.Follow {
@@ -169,8 +169,8 @@ type humanState struct {
 // minute differs from the message before's (the first message's always,
 // unless it falls on 1 January at 00:00), else the seconds since the
 // message before, "[  +0.000123] ".
-func (h *humanState) stamp(r netlinkx.LogRecord, started int64) string {
-	t := time.Unix(started+int64(r.TimeNs/1e9), 0)
+func (h *humanState) stamp(r netlinkx.LogRecord, started int64, loc *time.Location) string {
+	t := time.Unix(started+int64(r.TimeNs/1e9), 0).In(loc)
 	var delta float64
 	if h.hasLast {
 		delta = float64(int64(r.TimeNs/1e3)-int64(h.last/1e3)) / 1e6
@@ -193,13 +193,13 @@ func (h *humanState) stamp(r netlinkx.LogRecord, started int64) string {
 // in seconds plus the message's whole seconds, in local time, as
 // util-linux's record_ctime formats it; in JSON its sequence number, time
 // in nanoseconds and text.
-func dmesgPrinter(r netlinkx.LogRecord, ctime bool, started int64, human *humanState) *Printer {
+func dmesgPrinter(r netlinkx.LogRecord, ctime bool, started int64, human *humanState, loc *time.Location) *Printer {
 	p := NewPrinter()
 	p.Any("seq", "", r.Seq)
 	if human != nil {
-		p.Text(human.stamp(r, started))
+		p.Text(human.stamp(r, started, loc))
 	} else if ctime {
-		t := time.Unix(started+int64(r.TimeNs/1e9), 0)
+		t := time.Unix(started+int64(r.TimeNs/1e9), 0).In(loc)
 		p.Text("[" + t.Format("Mon Jan _2 15:04:05 2006") + "] ")
 	} else {
 		p.Text(fmt.Sprintf("[%5d.%06d] ", r.TimeNs/1e9, r.TimeNs%1e9/1e3))

@@ -11,6 +11,7 @@ package ibctl
 import (
 	"io"
 	"os"
+	"time"
 
 	"github.com/ibctl/ibctl/netlinkx"
 )
@@ -58,11 +59,22 @@ type Factory struct {
 	Executable func() (string, error)
 	// Daemon runs a driver in the foreground.
 	Daemon Daemon
+	// Location is the time zone printed local times are in (dmesg -T
+	// and -H); nil is time.Local.
+	Location *time.Location
 	// batchGlobals are the global flags of the command line running a
 	// batch, applied to each of its lines.
 	batchGlobals []string
 	// batch is the batch running the command, nil outside batches.
 	batch *batchRun
+}
+
+// location is f.Location, or time.Local.
+func (f *Factory) location() *time.Location {
+	if f.Location != nil {
+		return f.Location
+	}
+	return time.Local
 }
 
 // later returns done's error for the outcome of p, a command's last

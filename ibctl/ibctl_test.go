@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ibctl/ibctl/driver"
 	"github.com/ibctl/ibctl/driver/clocktest"
@@ -24,6 +25,8 @@ type env struct {
 	client *netlinkx.Client
 	node   string
 	drv    *driver.Driver
+	// loc is the factory's Location: the zone of printed local times.
+	loc *time.Location
 }
 
 func newEnv(t testing.TB) *env {
@@ -79,7 +82,7 @@ func (e *env) runArgs(args []string, stdin ...string) (string, string, int) {
 
 // factory is a Factory on e's driver, as a command line gets.
 func (e *env) factory(ios *IOStreams) *Factory {
-	f := &Factory{IO: ios, Globals: &Globals{},
+	f := &Factory{IO: ios, Globals: &Globals{}, Location: e.loc,
 		Executable: func() (string, error) { return "", os.ErrNotExist }}
 	f.Connect = func(g *Globals) (*netlinkx.Client, error) {
 		if g.Node != e.node {

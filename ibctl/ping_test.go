@@ -278,11 +278,9 @@ func TestDmesg(t *testing.T) {
 // and -c and -C, which clear the node's ring as syslog's actions 4 and 5
 // do: what -c printed is gone, a later message is not.
 func TestDmesgCtimeAndClear(t *testing.T) {
-	loc := time.Local
-	time.Local = time.UTC
-	t.Cleanup(func() { time.Local = loc })
 	clk := clocktest.New(t) // Tue Nov 14 22:13:20 2023 UTC
 	e := newClockedEnv(t, clk, driver.Options{})
+	e.loc = time.UTC
 	clk.Advance(1500 * time.Millisecond)
 	e.ok("link add link ib0 name c1 up type ipoib pkey 0x8001")
 	clk.Advance(time.Second)
@@ -325,11 +323,9 @@ func TestDmesgCtimeAndClear(t *testing.T) {
 // minute changes, else the seconds since the message before, in 8 or 9
 // columns; the last of -T and -H given counts.
 func TestDmesgHuman(t *testing.T) {
-	loc := time.Local
-	time.Local = time.UTC
-	t.Cleanup(func() { time.Local = loc })
 	clk := clocktest.New(t) // Tue Nov 14 22:13:20 2023 UTC
 	e := newClockedEnv(t, clk, driver.Options{})
+	e.loc = time.UTC
 	clk.Advance(1500 * time.Millisecond)
 	e.ok("link add link ib0 name c1 up type ipoib pkey 0x8001")
 	clk.Advance(time.Second)
