@@ -20,14 +20,11 @@ func (s *Stack) inputIPv4(nic *NIC, ip header.IPv4) {
 	// host does not forward.
 	dst := netip.AddrFrom4(ip.DestinationAddress())
 	up := s.upperOf(nic.index)
-	if up != nil && (dst.IsMulticast() || dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || s.isBroadcast(nic.index, dst)) {
-		deliverUp(nic, up, ip[:ip.TotalLength()])
-		return
-	}
 	if !s.Owns(nic.index, dst) {
-		// Not the interface's: an upper stack may forward it (or
-		// own it on another of its devices), as the kernel's
-		// ip_rcv_finish decides; this stack does not route.
+		// Not one of the interface's addresses: a group, a broadcast,
+		// or another host's, which an upper stack may forward (or own
+		// on another of its devices), as the kernel's ip_rcv_finish
+		// decides; this stack does not route.
 		if up != nil {
 			deliverUp(nic, up, ip[:ip.TotalLength()])
 		}

@@ -153,6 +153,13 @@ func TestUpperHearsUnreachable(t *testing.T) {
 			if len(got) != len(sent) {
 				t.Fatalf("v6 %v del %v: the upper got %d packets, want %d", v6, del, len(got), len(sent))
 			}
+			// the queue's datagrams count as transmit drops
+			if _, d, _ := p.la.counters(); d != uint64(len(sent)) {
+				t.Errorf("v6 %v del %v: %d transmit drops, want %d", v6, del, d, len(sent))
+			}
+			if n := p.clock.Pending(); n != 0 {
+				t.Errorf("v6 %v del %v: %d timers still armed", v6, del, n)
+			}
 			for i, pkt := range sent {
 				to, _, _ := addrsOf(pkt)
 				want := make([]byte, header.IPv6MinMTU)
