@@ -224,3 +224,33 @@ func TestUpperFullCountsDrop(t *testing.T) {
 		}
 	}
 }
+
+// A datagram of exactly the path MTU goes out whole, DF or not; one byte
+// more with DF is refused (ip_finish_output's mtu check is len > mtu).
+func TestUpperOutputAtMTU(t *testing.T) {
+	for _, c := range []struct {
+		size int // ICMP data bytes
+		sent bool
+	}{
+		{2044 - 28, true},
+		{2044 - 28 + 1, false},
+	} {
+		p := resolvedPair(t, false, 2044)
+		var ua upperRecorder
+		p.a.SetUpper(ifA, ua.deliver)
+		pkt := upEcho4(pairAddr(false, 1), pairAddr(false, 2), c.size, true, 9)
+		p.a.Output(ifA, pkt)
+		var whole bool
+		for _, s := range p.la.take() {
+			whole = whole || bytes.Equal(header.IPoIB(s.pkt).Payload(), pkt)
+		}
+		var fragNeeded bool
+		for _, g := range ua.take() {
+			ip := header.IPv4(g)
+			fragNeeded = fragNeeded || ip.Protocol() == header.ProtocolICMPv4 && header.ICMPv4(ip.Payload()).Type() == header.ICMPv4DstUnreachable
+		}
+		if whole != c.sent || fragNeeded == c.sent {
+			t.Errorf("%d-byte datagram with DF: sent whole %v, frag needed %v; want sent %v", len(pkt), whole, fragNeeded, c.sent)
+		}
+	}
+}
