@@ -74,35 +74,45 @@ func TestCreateRefuseReclaimRemove(t *testing.T) {
 	}
 }
 
-// A TUN device has the link type of InfiniBand and follows what the
-// connection sets; the watcher reports changes made by anyone.
-func TestTUNAndConn(t *testing.T) {
+// tunNamespace makes a namespace named for the test with a watcher, a
+// TUN device ib0 set up with MTU 2044 (carrier off) and a connection,
+// all gone at the end of the test. It returns the namespace's name and
+// the watcher's events.
+func tunNamespace(t *testing.T) (string, *TUN, *Conn, chan Event) {
+	t.Helper()
 	needRoot(t)
 	name := testName(t)
 	ns, err := Create(name, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ns.Close()
+	t.Cleanup(func() { ns.Close() })
 	events := make(chan Event, 100)
 	stop, err := ns.Watch(func(e Event) { events <- e })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
+	t.Cleanup(stop)
 	tun, err := ns.NewTUN("ib0", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tun.Close()
+	t.Cleanup(func() { tun.Close() })
 	c, err := ns.Dial()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	if err := c.SetLink(tun.Index, true, 2044); err != nil {
 		t.Fatal(err)
 	}
+	return name, tun, c, events
+}
+
+// A TUN device has the link type of InfiniBand and follows what the
+// connection sets; the watcher reports changes made by anyone.
+func TestTUNAndConn(t *testing.T) {
+	name, tun, c, events := tunNamespace(t)
 	out, _ := exec.Command("ip", "-n", name, "-o", "link", "show", "ib0").CombinedOutput()
 	for _, want := range []string{"link/infiniband", "mtu 2044", "NO-CARRIER"} {
 		if !strings.Contains(string(out), want) {
@@ -332,32 +342,7 @@ func TestTUNIndex(t *testing.T) {
 // each next hop of a multipath route; local and other tables' routes are
 // not listed, and a route change is announced to a watcher.
 func TestRoutes(t *testing.T) {
-	needRoot(t)
-	name := testName(t)
-	ns, err := Create(name, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	events := make(chan Event, 100)
-	stop, err := ns.Watch(func(e Event) { events <- e })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	tun, err := ns.NewTUN("ib0", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tun.Close()
-	c, err := ns.Dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SetLink(tun.Index, true, 2044); err != nil {
-		t.Fatal(err)
-	}
+	name, tun, c, events := tunNamespace(t)
 	if err := tun.SetCarrier(true); err != nil {
 		t.Fatal(err)
 	}
