@@ -262,7 +262,7 @@ func (s *Stack) DelAddr(index int32, ip netip.Addr, bits int) error {
 
 // HasIPv4 reports whether the interface has an IPv4 address.
 func (s *Stack) HasIPv4(index int32) bool {
-	_, ok := s.addrOn(index)
+	_, ok := s.firstAddr(index, true)
 	return ok
 }
 

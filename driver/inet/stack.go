@@ -54,18 +54,6 @@ func New(clock verbs.Clock) *Stack {
 		nics: map[int32]*NIC{}, uppers: map[int32]Upper{}}
 }
 
-// addrOn returns the interface's first IPv4 address.
-func (s *Stack) addrOn(index int32) (netip.Addr, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, p := range s.addrs[index] {
-		if p.Addr().Is4() {
-			return p.Addr(), true
-		}
-	}
-	return netip.Addr{}, false
-}
-
 // SourceFor returns the interface's source address for dst. IPv4: the
 // preferred source of the connected route holding dst, which is the
 // first address of that subnet; off every subnet of the interface, the
