@@ -5,7 +5,7 @@
 // driver keeps in step with its own and whose packets the driver carries
 // over the emulated fabric. It also watches the namespace's rtnetlink
 // groups, so that what `ip link set` and `ip addr add` change there
-// reaches the driver.
+// reaches the driver, and asks its kernel how it routes a datagram.
 //
 // Everything here needs CAP_SYS_ADMIN and CAP_NET_ADMIN. The package knows
 // nothing of IPoIB or of the driver: it may import the standard library,

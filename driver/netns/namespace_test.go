@@ -402,3 +402,105 @@ func TestRoutes(t *testing.T) {
 		}
 	}
 }
+
+// RouteGet answers as `ip route get DST from SRC oif DEV tos TOS`: a rule
+// on the source or the traffic class sends the lookup to its table, no
+// rule leaves it to the main table, a datagram the namespace forwards is
+// asked as from lo, and a rule that refuses the flow is an error (IPv6)
+// or, for IPv4 with its output device given, the kernel's "assume on
+// link". Rules and routes of other tables are announced as Policy
+// events, main-table routes as Route ones.
+func TestRouteGet(t *testing.T) {
+	name, tun, c, events := tunNamespace(t)
+	if err := tun.SetCarrier(true); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"10.3.0.1/24", "10.3.0.11/24", "10.3.0.12/24", "fd00::1/64", "fd00::11/64", "fd00::12/64"} {
+		if err := c.AddAddr(Addr{Index: tun.Index, Prefix: netip.MustParsePrefix(p)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", append([]string{"-n", name}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	if out, err := exec.Command("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=1").CombinedOutput(); err != nil {
+		t.Fatalf("sysctl: %v: %s", err, out)
+	}
+	ip("route", "add", "10.9.0.0/16", "via", "10.3.0.2")
+	ip("-6", "route", "add", "2001:db8::/32", "via", "fd00::2")
+	// What the setup announced ends with this link change.
+	if err := c.SetTxQueueLen(tun.Index, 77); err != nil {
+		t.Fatal(err)
+	}
+	for marked := false; !marked; {
+		select {
+		case e := <-events:
+			marked = e.Link != nil && e.Link.TxQLen == 77
+		case <-time.After(10 * time.Second):
+			t.Fatal("no link event")
+		}
+	}
+	ip("route", "add", "10.9.0.0/16", "via", "10.3.0.100", "table", "100")
+	ip("route", "add", "10.9.0.0/16", "via", "10.3.0.101", "table", "101")
+	ip("-6", "route", "add", "2001:db8::/32", "via", "fd00::100", "table", "100")
+	ip("rule", "add", "from", "10.3.0.11", "table", "100")
+	ip("rule", "add", "from", "10.5.5.5", "table", "100")
+	ip("rule", "add", "tos", "0x10", "table", "101")
+	ip("rule", "add", "from", "10.3.0.12", "prohibit")
+	ip("-6", "rule", "add", "from", "fd00::11", "table", "100")
+	ip("-6", "rule", "add", "from", "fd00::12", "prohibit")
+	var route, policy int
+	for policy < 9 {
+		select {
+		case e := <-events:
+			if e.Route {
+				route++
+			}
+			if e.Policy {
+				policy++
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d policy events, want 9", policy)
+		}
+	}
+	if route != 0 {
+		t.Errorf("%d main-table route events for other tables' routes and rules", route)
+	}
+	a := netip.MustParseAddr
+	for _, c2 := range []struct {
+		src, dst string
+		tos      uint8
+		via      string // "" on link
+		err      bool
+	}{
+		{src: "10.3.0.1", dst: "10.9.0.1", via: "10.3.0.2"},
+		{src: "10.3.0.11", dst: "10.9.0.1", via: "10.3.0.100"},
+		{src: "10.3.0.11", dst: "10.3.0.50"},
+		{src: "10.3.0.1", dst: "10.9.0.1", tos: 0x10, via: "10.3.0.101"},
+		{src: "10.5.5.5", dst: "10.9.0.1", via: "10.3.0.100"},
+		{src: "10.5.5.6", dst: "10.9.0.1", via: "10.3.0.2"},
+		{src: "10.3.0.12", dst: "10.9.0.1"},
+		{src: "fd00::1", dst: "2001:db8::1", via: "fd00::2"},
+		{src: "fd00::11", dst: "2001:db8::1", via: "fd00::100"},
+		{src: "fd00::11", dst: "fd00::50"},
+		{src: "fd00::12", dst: "2001:db8::1", err: true},
+	} {
+		h, err := c.RouteGet(a(c2.src), a(c2.dst), c2.tos, tun.Index)
+		if c2.err {
+			if err == nil {
+				t.Errorf("from %s to %s: %+v, want an error", c2.src, c2.dst, h)
+			}
+			continue
+		}
+		want := Hop{Index: tun.Index}
+		if c2.via != "" {
+			want.Via = a(c2.via)
+		}
+		if err != nil || h != want {
+			t.Errorf("from %s to %s tos %#x: %+v %v, want %+v", c2.src, c2.dst, c2.tos, h, err, want)
+		}
+	}
+}

@@ -366,12 +366,14 @@ func routeDst(m rtnetlink.RouteMessage) (netip.Prefix, bool) {
 }
 
 // Event is a change the kernel announced in the namespace: a device's
-// state (Link set), an address added or deleted (Addr set), or a route
-// of the main table (Route).
+// state (Link set), an address added or deleted (Addr set), a unicast
+// route of the main table (Route), or a route of another kind or table
+// or a policy routing rule (Policy).
 type Event struct {
 	Link    *Link
 	Addr    *Addr
 	Route   bool
+	Policy  bool
 	Deleted bool
 	// Overrun is set when the kernel dropped events (the socket's buffer
 	// filled): the receiver must read the whole state again.
@@ -382,16 +384,15 @@ type Event struct {
 // socket that fails that often is broken.
 const maxReceiveErrors = 100
 
-// Watch reports the namespace's link, address and main-table route
-// changes to fn, one at a time, until the returned stop function is
-// called.
+// Watch reports the namespace's link, address, route and rule changes
+// to fn, one at a time, until the returned stop function is called.
 func (ns *Namespace) Watch(fn func(Event)) (stop func(), err error) {
 	c, err := ns.dial()
 	if err != nil {
 		return nil, err
 	}
 	for _, g := range []uint32{unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR,
-		unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE} {
+		unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE} {
 		if err := c.JoinGroup(g); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("network namespace %s: watch: %w", ns.Name, err)
@@ -427,12 +428,98 @@ func (ns *Namespace) Watch(fn func(Event)) (stop func(), err error) {
 						fn(Event{Addr: &a, Deleted: t == unix.RTM_DELADDR})
 					}
 				case *rtnetlink.RouteMessage:
-					if mainUnicast(*m) {
-						fn(Event{Route: true, Deleted: t == unix.RTM_DELROUTE})
-					}
+					main := mainUnicast(*m)
+					fn(Event{Route: main, Policy: !main, Deleted: t == unix.RTM_DELROUTE})
+				case *rtnetlink.RuleMessage:
+					fn(Event{Policy: true, Deleted: t == unix.RTM_DELRULE})
 				}
 			}
 		}
 	}()
 	return func() { stopped.Store(true); c.Close(); <-done }, nil
+}
+
+// Hop is the kernel's routing decision for one datagram: the device it
+// leaves by, and the gateway it is sent to (Via), or none when the
+// destination is on link.
+type Hop struct {
+	Index uint32
+	Via   netip.Addr
+}
+
+// loopbackIndex is lo's ifindex in every namespace (LOOPBACK_IFINDEX).
+const loopbackIndex = 1
+
+// RouteGet asks the namespace's kernel how it routes a datagram from src
+// to dst with the traffic class tos out of the device oif, as `ip route
+// get DST from SRC oif DEV tos TOS` does: every rule and table applied.
+// The IPv4 output lookup refuses a source that is not the namespace's
+// own; such a datagram is one the namespace forwards, and is asked as
+// forwarded from lo (`ip route get DST from SRC iif lo`). An answer of
+// another kind than a unicast route, or through another device, is an
+// error.
+func (c *Conn) RouteGet(src, dst netip.Addr, tos uint8, oif uint32) (Hop, error) {
+	h, err := c.routeGet(src, dst, tos, oif, 0)
+	if err != nil && dst.Is4() {
+		h, err = c.routeGet(src, dst, tos, oif, loopbackIndex)
+	}
+	if err != nil {
+		return Hop{}, fmt.Errorf("network namespace %s: route get %s from %s: %w", c.ns.Name, dst, src, err)
+	}
+	if h.Index != oif {
+		return Hop{}, fmt.Errorf("network namespace %s: route get %s from %s: routed out of device %d, not %d",
+			c.ns.Name, dst, src, h.Index, oif)
+	}
+	return h, nil
+}
+
+// routeGet sends one RTM_GETROUTE: an output lookup, or with iif an
+// input lookup on that device.
+func (c *Conn) routeGet(src, dst netip.Addr, tos uint8, oif, iif uint32) (Hop, error) {
+	ae := netlink.NewAttributeEncoder()
+	ae.Bytes(unix.RTA_DST, dst.AsSlice())
+	ae.Bytes(unix.RTA_SRC, src.AsSlice())
+	if iif != 0 {
+		ae.Uint32(unix.RTA_IIF, iif)
+	} else {
+		ae.Uint32(unix.RTA_OIF, oif)
+	}
+	attrs, err := ae.Encode()
+	if err != nil {
+		return Hop{}, err
+	}
+	// struct rtmsg: family, dst_len, src_len, tos, then table,
+	// protocol, scope, type and flags, all zero.
+	msg := make([]byte, unix.SizeofRtMsg, unix.SizeofRtMsg+len(attrs))
+	msg[0] = unix.AF_INET6
+	if dst.Is4() {
+		msg[0] = unix.AF_INET
+	}
+	msg[1], msg[2], msg[3] = uint8(dst.BitLen()), uint8(src.BitLen()), tos
+	ms, err := c.raw.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETROUTE,
+		Flags: netlink.Request}, Data: append(msg, attrs...)})
+	if err != nil {
+		return Hop{}, err
+	}
+	if len(ms) != 1 {
+		return Hop{}, fmt.Errorf("%d replies", len(ms))
+	}
+	var m rtnetlink.RouteMessage
+	if err := m.UnmarshalBinary(ms[0].Data); err != nil {
+		return Hop{}, err
+	}
+	if m.Type != unix.RTN_UNICAST {
+		return Hop{}, fmt.Errorf("route of type %d", m.Type)
+	}
+	if m.Attributes.Via != nil {
+		return Hop{}, errors.New("a gateway of another family")
+	}
+	h := Hop{Index: m.Attributes.OutIface}
+	if a, ok := netip.AddrFromSlice(m.Attributes.Gateway); ok {
+		h.Via = a
+		if dst.Is4() {
+			h.Via = a.Unmap()
+		}
+	}
+	return h, nil
 }
