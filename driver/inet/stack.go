@@ -45,6 +45,9 @@ type Stack struct {
 	// routes are the upper stacks' routes through their interfaces
 	// (nexthop.go), nil while none has a gateway; replaced under mu.
 	routes atomic.Pointer[routeTable]
+	// hops are the upper stacks' next-hop lookups (nexthop.go), under
+	// their own lock.
+	hops upperHops
 }
 
 // New returns an empty stack whose timers and time run on clock.

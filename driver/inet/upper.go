@@ -107,8 +107,9 @@ func (s *Stack) keeps6(ip header.IPv6) bool {
 }
 
 // Output sends a datagram the upper stack of the interface sent: to the
-// next hop the upper stack's routes give (SetUpperRoutes), its
-// destination when they give none, resolved first when unknown; to the mapped group for a multicast
+// next hop its lookup answers (SetUpperLookup) or, without an answer,
+// its routes give (SetUpperRoutes), its destination when they give none,
+// resolved first when unknown; to the mapped group for a multicast
 // destination and to the broadcast address for IPv4's broadcasts. A
 // datagram larger than the path MTU this stack learnt is not sent: the
 // upper stack hears "fragmentation needed" (DF set) or "packet too big",
@@ -151,7 +152,7 @@ func (s *Stack) output1(index int32, pkt, frame []byte) {
 		s.tooBigUp(index, pkt, mtu)
 		return
 	}
-	s.outputFrame(nic, src, s.nextHop(index, dst), pkt, frame)
+	s.outputUpper(nic, src, dst, pkt, frame)
 }
 
 // groupAddr maps a multicast or broadcast destination to its link
