@@ -171,6 +171,7 @@ func (d *Driver) closeNamespaces() {
 			ks = append(ks, n.kern)
 			for index := range n.kern.devs {
 				n.ip.SetUpper(index, nil)
+				n.ip.SetUpperLookup(index, nil)
 			}
 			n.kern = nil
 		}
@@ -213,7 +214,12 @@ func (n *stack) openNamespace(reclaim bool) error {
 	for _, nd := range n.order.list() {
 		n.syncKernel(nd)
 	}
-	stop, err := ns.Watch(k.note)
+	stop, err := ns.Watch(func(e netns.Event) {
+		// Whatever changed (a rule, a route of any table, an
+		// address, a link) may change a next hop: ask again.
+		n.ip.FlushUpperLookups()
+		k.note(e)
+	})
 	if err != nil {
 		return fmt.Errorf("netns: %w", err)
 	}
@@ -235,6 +241,7 @@ func (n *stack) openNamespace(reclaim bool) error {
 func (k *kernelNet) drop(n *stack, index int32) {
 	kd := k.devs[index]
 	n.ip.SetUpper(index, nil)
+	n.ip.SetUpperLookup(index, nil)
 	n.ip.SetUpperRoutes(index, nil)
 	kd.close()
 	delete(k.devs, index)
@@ -284,6 +291,7 @@ func (n *stack) syncKernel(nd *Netdev) {
 		k.devs[nd.index] = kd
 		k.byKernel[tun.Index] = nd.index
 		n.ip.SetUpper(nd.index, kd.receive)
+		n.ip.SetUpperLookup(nd.index, k.lookup(tun.Index))
 		go n.readKernel(nd.index, tun)
 		go kd.writeKernel()
 	}
@@ -552,6 +560,28 @@ func (n *stack) kernelAdopt() {
 				n.putBack(c.nd, fmt.Sprintf("ip addr add %s: %v", a.Prefix, err))
 			}
 		}
+	}
+}
+
+// lookup asks the namespace's kernel for the next hop of what it sends
+// through the kernel netdev oif: a TUN shows the datagram, not the next
+// hop the kernel chose, so the driver asks as `ip route get DST from SRC
+// oif DEV tos TOS` does, every rule and table applied. Without an answer
+// (the flow's rule refuses it, a forwarded datagram's source fails the
+// reverse-path filter from lo) the main table's routes decide.
+//
+// Asking the kernel, rather than keeping a copy of its rules and tables
+// and matching them here, gives its own answer (rule order, actions,
+// suppress_prefixlength, the multipath hash of the addresses) at the
+// cost of one request per flow and change; a copy could match no more
+// selectors, since a TUN shows neither marks nor owners.
+func (k *kernelNet) lookup(oif uint32) inet.UpperLookup {
+	return func(src, dst netip.Addr, tos uint8) (netip.Addr, bool) {
+		h, err := k.conn.RouteGet(src, dst, tos, oif)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		return h.Via, true
 	}
 }
 

@@ -713,6 +713,86 @@ func TestNetnsRouteThroughGateway(t *testing.T) {
 	}
 }
 
+// Policy routing in a namespace: a rule on the source sends the kernel's
+// ping to table 100, whose route through the router is the only way to
+// the far partition (the main table's gateway answers nobody). The
+// driver sends it to the gateway the kernel chose, so the reply crosses
+// the router (ttl 63) and the neighbour table holds that gateway alone;
+// a change of table 100's route or of the rule is followed at once.
+func TestNetnsPolicyRouting(t *testing.T) {
+	needNetns(t, "ping")
+	tag := fmt.Sprintf("t%d", os.Getpid()%100000)
+	member := func(node string) string { return fmt.Sprintf(`{"node":"%s%s","port":1,"full":true}`, tag, node) }
+	e := newNetnsEnv(t, []bool{true, true, true}, `[{"pkey":"0xffff","all":"full"},{"pkey":"0x8001","members":[`+
+		member("b")+","+member("c")+`]}]`)
+	e.ok("-n", e.nodes[2], "link", "set", "ib0", "up")
+	for i := 1; i <= 2; i++ {
+		e.ok("-n", e.nodes[i], "link", "add", "link", "ib0", "name", "ib0.8001", "type", "ipoib", "pkey", "0x8001")
+	}
+	for _, f := range []struct {
+		ip, a, b, c, dead, far, net, fwd string
+	}{
+		{"-4", "10.1.0.", "10.1.0.2", "10.2.0.", "10.1.0.99", "10.2.0.3", "10.2.0.0/24", "net.ipv4.ip_forward=1"},
+		{"-6", "fd01::", "fd01::2", "fd02::", "fd01::99", "fd02::3", "fd02::/64", "net.ipv6.conf.all.forwarding=1"},
+	} {
+		bits := "/24"
+		if f.ip == "-6" {
+			bits = "/64"
+		}
+		e.up(0, "ib0", f.a+"1"+bits)
+		e.ok("-n", e.nodes[0], "addr", "add", f.a+"11"+bits, "dev", "ib0")
+		e.up(1, "ib0", f.b+bits)
+		e.up(1, "ib0.8001", f.c+"2"+bits)
+		e.up(2, "ib0.8001", f.c+"3"+bits)
+		for _, c := range []struct {
+			node int
+			args []string
+		}{
+			{1, []string{"sysctl", "-qw", f.fwd}},
+			{0, []string{"ip", f.ip, "route", "add", f.net, "via", f.dead}},
+			{0, []string{"ip", f.ip, "route", "add", f.net, "via", f.b, "dev", "ib0", "table", "100"}},
+			{0, []string{"ip", f.ip, "rule", "add", "from", f.a + "11", "table", "100"}},
+			{2, []string{"ip", f.ip, "route", "add", "default", "via", f.c + "2"}},
+		} {
+			if out, code := e.in(c.node, c.args...); code != 0 {
+				t.Fatalf("%s: %v: %s", e.ns(c.node), c.args, out)
+			}
+		}
+		ping := func() (string, int) { return e.in(0, "ping", f.ip, "-c", "1", "-W", "1", "-I", f.a+"11", f.far) }
+		var out string
+		var code int
+		eventually(t, f.ip+": ping through the router", func() bool {
+			out, code = ping()
+			return code == 0
+		})
+		if !strings.Contains(out, "ttl=63") {
+			t.Errorf("%s: the reply did not cross the router (ttl 63):\n%s", f.ip, out)
+		}
+		neigh := e.ok("-n", e.nodes[0], "neigh", "show", "dev", "ib0")
+		if !strings.Contains(neigh, f.b+" ") || strings.Contains(neigh, f.far) || strings.Contains(neigh, f.dead) {
+			t.Errorf("%s: %s's neighbours: want the gateway %s, not %s nor %s:\n%s", f.ip, e.nodes[0], f.b, f.far, f.dead, neigh)
+		}
+		// Table 100's route to the dead gateway, then back, then the
+		// rule gone: the main table's dead gateway.
+		for _, c := range []struct {
+			args  []string
+			reply bool
+		}{
+			{[]string{"ip", f.ip, "route", "replace", f.net, "via", f.dead, "dev", "ib0", "table", "100"}, false},
+			{[]string{"ip", f.ip, "route", "replace", f.net, "via", f.b, "dev", "ib0", "table", "100"}, true},
+			{[]string{"ip", f.ip, "rule", "del", "from", f.a + "11", "table", "100"}, false},
+		} {
+			if out, code := e.in(0, c.args...); code != 0 {
+				t.Fatalf("%v: %s", c.args, out)
+			}
+			eventually(t, fmt.Sprintf("%v: reply %v", c.args, c.reply), func() bool {
+				_, code := ping()
+				return (code == 0) == c.reply
+			})
+		}
+	}
+}
+
 // The kernel's ping to an on-link address nobody has hears what a real
 // IPoIB host's neighbour layer says when it gives up after three
 // solicitations (neigh_invalidate → arp_error_report,
