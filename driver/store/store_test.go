@@ -220,7 +220,7 @@ func TestTornFinalRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := replayJournal(raw, map[string][]byte{})
+			r := replayJournal(raw, map[string]string{}, nil)
 			if int64(r.good) != goodSize || r.records != 1 || !r.torn {
 				t.Errorf("replayJournal = %+v, want good %d, 1 record, torn", r, goodSize)
 			}
@@ -405,7 +405,7 @@ func TestCompactionThreshold(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			snap, err := decodeSnapshot(raw)
+			snap, err := decodeSnapshot(raw, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -814,14 +814,14 @@ func TestApplyLazyThenSync(t *testing.T) {
 // BenchmarkEncodeSnapshot encodes the snapshot of 32767 devices of about
 // 300 bytes each, as compaction does with that many children saved.
 func BenchmarkEncodeSnapshot(b *testing.B) {
-	data := map[string][]byte{}
-	value := []byte(`{"index":1,"name":"ib0.0001","port":1,"parent":2,"legacy":true,"pkey":32769,` + strings.Repeat(`"x":0,`, 35) + `"y":1}`)
+	data := map[string]string{}
+	value := (`{"index":1,"name":"ib0.0001","port":1,"parent":2,"legacy":true,"pkey":32769,` + strings.Repeat(`"x":0,`, 35) + `"y":1}`)
 	for i := range 32767 {
 		data[fmt.Sprintf("node0/dev/%08d", i+4)] = value
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := encodeSnapshot(data); err != nil {
+		if _, err := encodeSnapshot(data, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
