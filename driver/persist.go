@@ -52,6 +52,21 @@ type devRecord struct {
 	Moder *mlx5Moder `json:"mlx5_coalesce,omitempty"`
 }
 
+// StoreDict is the dictionary (store.Options.Dict) for a store that
+// the driver saves to: the fragments of a device record in the order
+// devRecord writes them, so that the record of a child as created takes
+// under 48 bytes of memory instead of some 260.
+func StoreDict() []string {
+	return []string{
+		`{"index":`, `,"name":"`, `","port":`, `,"parent":`, `,"legacy":true,"pkey":`, `,"pkey":`, `,"qpn":`,
+		`,"mode":0,"mtu":`, `,"mode":`, `,"mtu":`, `4092`, `2044`, `,"admin_mtu":`, `,"mcast_mtu":`,
+		`,"num_tx_queues":1,"wanted":[`, `,"num_tx_queues":`, `,"wanted":[`,
+		`"tx-checksum-ipv4"`, `"tx-generic-segmentation"`, `"rx-gro"`, `"tx-tcp-segmentation"`, `"rx-checksum"`,
+		`"tx-scatter-gather"`, `]}`, `,"up":true,"active":true`, `,"active":true`, `,"addrs":[`, `,"tx_queue_len":`,
+		`,"umcast":true`,
+	}
+}
+
 // devName is a device name saved byte for byte: the kernel accepts any
 // bytes but '/', ':' and blanks, and a JSON string holds only UTF-8. A
 // valid UTF-8 name is a JSON string, any other {"bytes": base64}.
