@@ -91,7 +91,7 @@ type Netdev struct {
 	mcast          map[[16]byte]mcEntry // joined multicast groups besides the broadcast group
 	dp             *ipoib.Endpoint      // the IPoIB endpoint while joined
 	nic            *inet.NIC            // dp attached to the IP stack
-	counters       *ipoib.Stats         // interface statistics, kept across endpoints
+	counters       *ipoib.Stats         // interface statistics, kept across endpoints; nil (all zero) until first opened
 	mtu            uint32
 	adminMTU       uint32
 	mcastMTU       uint32
@@ -141,7 +141,7 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 	ud := uint32(n.portSpec(port).MTU - encapLen)
 	nd := &Netdev{node: n, name: name, port: port, parent: parent, index: n.nextIndex, qpn: n.nextQPN,
-		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, numRxQ: 1, counters: &ipoib.Stats{},
+		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, numRxQ: 1,
 		// ipoib_setup_common: twice the send queue.
 		txQLen: uint32(2 * n.params.get("send_queue_size"))}
 	n.nextIndex++

@@ -11,7 +11,6 @@ import (
 
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/header"
-	"github.com/ibctl/ibctl/driver/ipoib"
 	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
@@ -331,8 +330,7 @@ func (n *stack) restore() error {
 			continue
 		}
 		p := n.devs[r.Parent]
-		c := &Netdev{node: n, index: r.Index, name: string(r.Name), port: p.port, parent: p, legacy: r.Legacy, qpn: r.QPN,
-			counters: &ipoib.Stats{}}
+		c := &Netdev{node: n, index: r.Index, name: string(r.Name), port: p.port, parent: p, legacy: r.Legacy, qpn: r.QPN}
 		c.load(r)
 		n.insert(c)
 		if r.Up {
