@@ -1,11 +1,9 @@
 package driver
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -43,10 +41,10 @@ type stack struct {
 	name      string
 	devs      map[int32]*Netdev
 	byName    map[string]*Netdev
-	order     devList                 // devs in ifindex order
-	children  map[*Netdev]*devList    // each parent's children in ifindex order
-	legacy    map[legacyKey][]*Netdev // legacy children by parent and P_Key, in ifindex order
-	ipoibN    *ipoibNames             // the N of every "ipoibN" name; nil until one is
+	order     devList              // devs in ifindex order
+	children  map[*Netdev]*devList // each parent's children in ifindex order
+	legacy    legacyIndex          // legacy children by parent and P_Key
+	ipoibN    *ipoibNames          // the N of every "ipoibN" name; nil until one is
 	nextIndex int32
 	nextQPN   uint32
 	params    params
@@ -117,7 +115,7 @@ type Netdev struct {
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	// Each node's host loads its own module: its parameters are its own.
 	n := &stack{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
-		children: map[*Netdev]*devList{}, legacy: map[legacyKey][]*Netdev{},
+		children: map[*Netdev]*devList{}, legacy: legacyIndex{first: map[legacyKey]*Netdev{}},
 		nextIndex: firstIfindex, nextQPN: firstQPN, params: maps.Clone(p), ip: inet.New(d.timers),
 		klog: newKlog(d.started, d.now)}
 	n.ip.SetNeighNotify(n.neighChanged)
@@ -150,15 +148,6 @@ func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 	return nd
 }
 
-// legacyKey names a legacy child by its parent and its P_Key, which
-// neither changes while the child exists. Two children can share one:
-// create_child checks the P_Key as written, and 0x0001 after 0x8001 both
-// store 0x8001.
-type legacyKey struct {
-	parent *Netdev
-	pkey   uint16
-}
-
 // insert registers nd in every index of the node.
 func (n *stack) insert(nd *Netdev) {
 	n.devs[nd.index] = nd
@@ -177,8 +166,7 @@ func (n *stack) insert(nd *Netdev) {
 		n.children[p].add(nd)
 	}
 	if nd.legacy {
-		k := legacyKey{nd.parent, nd.pkey}
-		n.legacy[k] = insertByIndex(n.legacy[k], nd)
+		n.legacy.add(nd)
 	}
 }
 
@@ -194,19 +182,8 @@ func (n *stack) remove(nd *Netdev) {
 		n.children[p].remove(nd)
 	}
 	if nd.legacy {
-		k := legacyKey{nd.parent, nd.pkey}
-		if l := slices.DeleteFunc(n.legacy[k], func(c *Netdev) bool { return c == nd }); len(l) > 0 {
-			n.legacy[k] = l
-		} else {
-			delete(n.legacy, k)
-		}
+		n.legacy.remove(nd)
 	}
-}
-
-// insertByIndex adds nd to a short list kept in ifindex order.
-func insertByIndex(l []*Netdev, nd *Netdev) []*Netdev {
-	i, _ := slices.BinarySearchFunc(l, nd.index, func(c *Netdev, index int32) int { return cmp.Compare(c.index, index) })
-	return slices.Insert(l, i, nd)
 }
 
 func (n *stack) portSpec(port int) fabric.Port { return n.hw.Spec.Ports[port-1] }
