@@ -20,9 +20,18 @@ const MaxDictWords = len(dictCodes)
 // words is replaced by that word's code, one byte. A nil dict keeps
 // values as they are.
 type dict struct {
-	words [32]string  // by code; "" where the byte is no code
-	first [256][]byte // the codes of the words starting with a byte, longest first
+	words [32]string // by code; "" where the byte is no code
+	// long holds the codes of the words of three bytes or more by
+	// trigram(their first three bytes), short those of the shorter
+	// ones by their first byte; each list longest first.
+	long  [256][]byte
+	short [256][]byte
 }
+
+// trigram is where dict.long lists the words that start with a, b, c.
+// Different starts may share a list: a word is compared whole before it
+// is used.
+func trigram(a, b, c byte) byte { return a ^ b<<2 ^ c*5 }
 
 // newDict builds the dict of words; none means nil. A word must not be
 // empty, repeated or hold a code byte.
@@ -40,10 +49,17 @@ func newDict(words []string) (*dict, error) {
 		}
 		c := dictCodes[i]
 		d.words[c] = w
-		d.first[w[0]] = append(d.first[w[0]], c)
+		if len(w) >= 3 {
+			h := trigram(w[0], w[1], w[2])
+			d.long[h] = append(d.long[h], c)
+		} else {
+			d.short[w[0]] = append(d.short[w[0]], c)
+		}
 	}
-	for i := range d.first {
-		slices.SortStableFunc(d.first[i], func(a, b byte) int { return len(d.words[b]) - len(d.words[a]) })
+	longestFirst := func(a, b byte) int { return len(d.words[b]) - len(d.words[a]) }
+	for i := range d.long {
+		slices.SortStableFunc(d.long[i], longestFirst)
+		slices.SortStableFunc(d.short[i], longestFirst)
 	}
 	return d, nil
 }
@@ -54,13 +70,24 @@ func (d *dict) encode(v []byte) string {
 	if d == nil {
 		return string(v)
 	}
-	out := make([]byte, 0, len(v))
+	var scratch [512]byte // most values: no allocation besides the result
+	out := scratch[:0]
 	for i := 0; i < len(v); {
 		c, n := byte(0), 0
-		for _, code := range d.first[v[i]] {
-			if w := d.words[code]; len(v)-i >= len(w) && string(v[i:i+len(w)]) == w {
-				c, n = code, len(w)
-				break
+		if len(v)-i >= 3 {
+			for _, code := range d.long[trigram(v[i], v[i+1], v[i+2])] {
+				if w := d.words[code]; len(v)-i >= len(w) && string(v[i:i+len(w)]) == w {
+					c, n = code, len(w)
+					break
+				}
+			}
+		}
+		if n == 0 {
+			for _, code := range d.short[v[i]] {
+				if w := d.words[code]; len(v)-i >= len(w) && string(v[i:i+len(w)]) == w {
+					c, n = code, len(w)
+					break
+				}
 			}
 		}
 		if n == 0 {
