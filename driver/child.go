@@ -147,8 +147,8 @@ func (n *Node) NewLink(r netlinkx.LinkRequest) error {
 	if r.ParentIndex == 0 {
 		return errorf(op, r.Name, unix.EINVAL, "")
 	}
-	p, ok := n.devs[r.ParentIndex]
-	if !ok {
+	p := n.order.get(r.ParentIndex)
+	if p == nil {
 		return errorf(op, r.Name, unix.ENODEV, "")
 	}
 	pkey := p.pkey

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"cmp"
+	"iter"
 	"math/bits"
 	"slices"
 	"strconv"
@@ -65,6 +66,25 @@ func (l *devList) compact() {
 	}
 	clear(l.devs[j:])
 	l.devs, l.index, l.holes = l.devs[:j], l.index[:j], 0
+}
+
+// get is the device with ifindex index, or nil.
+func (l *devList) get(index int32) *Netdev {
+	if i, found := slices.BinarySearch(l.index, index); found {
+		return l.devs[i]
+	}
+	return nil
+}
+
+// all yields the devices in ifindex order.
+func (l *devList) all() iter.Seq[*Netdev] {
+	return func(yield func(*Netdev) bool) {
+		for _, nd := range l.devs {
+			if nd != nil && !yield(nd) {
+				return
+			}
+		}
+	}
 }
 
 // len is the number of devices.

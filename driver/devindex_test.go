@@ -12,7 +12,7 @@ import (
 
 // TestDevList: devices come out in ifindex order whatever the order of
 // adds and removes, a removal undone fills its hole, and removing what is
-// not there changes nothing.
+// not there changes nothing; get finds exactly the devices listed.
 func TestDevList(t *testing.T) {
 	type step struct {
 		add   bool
@@ -57,6 +57,27 @@ func TestDevList(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.want) || l.len() != len(tt.want) {
 				t.Errorf("list = %v (len %d), want %v", got, l.len(), tt.want)
+			}
+			var all []int32
+			for nd := range l.all() {
+				all = append(all, nd.index)
+				if len(all) == 2 {
+					break
+				}
+			}
+			if w := tt.want[:min(2, len(tt.want))]; !slices.Equal(all, w) {
+				t.Errorf("the first two of all = %v, want %v", all, w)
+			}
+			// get finds every device listed by its ifindex, and nothing
+			// at any other (a hole included).
+			for index := int32(0); index <= 10; index++ {
+				var want *Netdev
+				if slices.Contains(tt.want, index) {
+					want = devs[index]
+				}
+				if got := l.get(index); got != want {
+					t.Errorf("get(%d) = %v, want %v", index, got, want)
+				}
 			}
 		})
 	}

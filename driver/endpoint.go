@@ -139,7 +139,7 @@ func (d *Driver) ReapStaleConnections() int {
 	defer d.mu.Unlock()
 	total := 0
 	for _, s := range d.nodes {
-		for _, nd := range s.devs {
+		for nd := range s.order.all() {
 			if nd.dp == nil {
 				continue
 			}

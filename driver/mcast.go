@@ -180,7 +180,7 @@ func (nd *Netdev) leaveAllMcast() {
 // syncMcastAll re-evaluates the groups of every interface of the node
 // (after an address change). Caller holds d.mu.
 func (n *stack) syncMcastAll() {
-	for _, nd := range n.devs {
+	for nd := range n.order.all() {
 		nd.syncMcast()
 	}
 }

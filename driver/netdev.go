@@ -39,9 +39,8 @@ type stack struct {
 	d         *Driver
 	hw        *fabric.NodeState
 	name      string
-	devs      map[int32]*Netdev
 	byName    map[string]*Netdev
-	order     devList              // devs in ifindex order
+	order     devList              // the devices in ifindex order, found by ifindex (get)
 	children  map[*Netdev]*devList // each parent's children in ifindex order
 	legacy    legacyIndex          // legacy children by parent and P_Key
 	ipoibN    *ipoibNames          // the N of every "ipoibN" name; nil until one is
@@ -114,7 +113,7 @@ type Netdev struct {
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	// Each node's host loads its own module: its parameters are its own.
-	n := &stack{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
+	n := &stack{d: d, hw: hw, name: hw.Spec.Name, byName: map[string]*Netdev{},
 		children: map[*Netdev]*devList{}, legacy: legacyIndex{first: map[legacyKey]*Netdev{}},
 		nextIndex: firstIfindex, nextQPN: firstQPN, params: maps.Clone(p), ip: inet.New(d.timers),
 		klog: newKlog(d.started, d.now)}
@@ -150,7 +149,6 @@ func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 
 // insert registers nd in every index of the node.
 func (n *stack) insert(nd *Netdev) {
-	n.devs[nd.index] = nd
 	n.byName[nd.name] = nd
 	n.order.add(nd)
 	if v, ok := ipoibNumber(nd.name); ok {
@@ -172,7 +170,6 @@ func (n *stack) insert(nd *Netdev) {
 
 // remove takes nd out of every index of the node.
 func (n *stack) remove(nd *Netdev) {
-	delete(n.devs, nd.index)
 	delete(n.byName, nd.name)
 	n.order.remove(nd)
 	if v, ok := ipoibNumber(nd.name); ok {
@@ -200,7 +197,7 @@ func (n *stack) portPKey(port int) uint16 {
 // lookup finds a device by index, or by name when index is 0.
 func (n *stack) lookup(op string, index int32, name string) (*Netdev, error) {
 	if index != 0 {
-		if nd, ok := n.devs[index]; ok {
+		if nd := n.order.get(index); nd != nil {
 			return nd, nil
 		}
 		return nil, errorf(op, fmt.Sprint(index), unix.ENODEV, "")

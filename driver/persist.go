@@ -316,8 +316,8 @@ func (n *stack) restore() error {
 		if r.Parent != 0 {
 			continue
 		}
-		nd, ok := n.devs[r.Index]
-		if !ok || nd.name != string(r.Name) || nd.port != r.Port {
+		nd := n.order.get(r.Index)
+		if nd == nil || nd.name != string(r.Name) || nd.port != r.Port {
 			continue // the topology changed: that port is gone
 		}
 		nd.load(r)
@@ -329,7 +329,7 @@ func (n *stack) restore() error {
 		if r.Parent == 0 {
 			continue
 		}
-		p := n.devs[r.Parent]
+		p := n.order.get(r.Parent)
 		c := &Netdev{node: n, index: r.Index, name: string(r.Name), port: p.port, parent: p, legacy: r.Legacy, qpn: r.QPN}
 		c.load(r)
 		n.insert(c)
@@ -349,8 +349,8 @@ func (n *stack) restore() error {
 	// were: IPv4 as listed, IPv6 oldest first (the list has the newest
 	// first within a scope), so that each lands where it was.
 	for _, r := range records {
-		nd, ok := n.devs[r.Index]
-		if !ok || nd.name != string(r.Name) || nd.port != r.Port {
+		nd := n.order.get(r.Index)
+		if nd == nil || nd.name != string(r.Name) || nd.port != r.Port {
 			continue
 		}
 		nd.loadAddrs(r.Addrs)
@@ -390,8 +390,8 @@ func (n *stack) checkRecords(records []devRecord) error {
 		}
 		var port int
 		if r.Parent == 0 {
-			nd, ok := n.devs[r.Index]
-			if !ok || nd.name != string(r.Name) || nd.port != r.Port {
+			nd := n.order.get(r.Index)
+			if nd == nil || nd.name != string(r.Name) || nd.port != r.Port {
 				continue
 			}
 			port = nd.port
@@ -399,7 +399,7 @@ func (n *stack) checkRecords(records []devRecord) error {
 			if r.Index <= 0 {
 				return bad("invalid ifindex %d", r.Index)
 			}
-			if nd, ok := n.devs[r.Index]; ok {
+			if nd := n.order.get(r.Index); nd != nil {
 				return bad("ifindex %d is %s's", r.Index, nd.name)
 			}
 			if !validName(string(r.Name)) {
@@ -409,8 +409,8 @@ func (n *stack) checkRecords(records []devRecord) error {
 				return bad("name already used by ifindex %d", idx)
 			}
 			names[string(r.Name)] = r.Index
-			p, ok := n.devs[r.Parent]
-			if !ok || p.parent != nil {
+			p := n.order.get(r.Parent)
+			if p == nil || p.parent != nil {
 				return bad("parent ifindex %d is not a parent device", r.Parent)
 			}
 			port = p.port
