@@ -66,16 +66,19 @@ type Node struct {
 }
 
 // Netdev is one IPoIB interface: a parent (one per HCA port) or a child.
+//
+// The fields are ordered so that the struct has one byte of padding
+// (192 bytes, a malloc size class): there is one per device.
 type Netdev struct {
 	node           *stack
 	index          int32
+	qpn            uint32
 	name           string
 	port           int // HCA port, 1-based
 	parent         *Netdev
-	legacy         bool   // created through sysfs create_child
 	pkey           uint16 // with the full-member bit
-	qpn            uint32
 	mode           uint16
+	legacy         bool // created through sysfs create_child
 	umcast         bool
 	up             bool
 	carrier        bool
