@@ -636,12 +636,21 @@ func (s *Store) compact() error {
 
 // writeSnapshot atomically replaces state.json with the current data. Values
 // are written verbatim (not re-encoded), so they round-trip byte for byte.
-// Reading s.data without mu is safe: only holders of wmu modify it.
+// The body is written twice, not held in memory: once to a checksum for
+// the header, then to the file. Reading s.data without mu is safe: only
+// holders of wmu modify it.
 func (s *Store) writeSnapshot() (err error) {
-	body, err := encodeSnapshot(s.data, s.dict)
-	if err != nil {
+	keys := make([]string, 0, len(s.data))
+	for k := range s.data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var sum checksum
+	cw := bufio.NewWriterSize(&sum, 64<<10)
+	if err := writeSnapshotBody(cw, keys, s.data, s.dict); err != nil {
 		return err
 	}
+	cw.Flush() // a checksum does not fail
 	tmp, err := s.fs.CreateTemp(s.dir, tempPattern)
 	if err != nil {
 		return fmt.Errorf("store: create snapshot temp file in %s: %w", s.dir, err)
@@ -654,8 +663,8 @@ func (s *Store) writeSnapshot() (err error) {
 		}
 	}()
 	w := bufio.NewWriterSize(tmp, 64<<10)
-	fmt.Fprintf(w, "%s %d %d %08x\n", snapshotMagic, snapshotVersion, len(body), crc32.Checksum(body, crcTable()))
-	w.Write(body)
+	fmt.Fprintf(w, "%s %d %d %08x\n", snapshotMagic, snapshotVersion, sum.n, sum.crc)
+	writeSnapshotBody(w, keys, s.data, s.dict) // w keeps its first error for Flush
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("store: write snapshot %s: %w", tpath, err)
 	}
@@ -672,42 +681,62 @@ func (s *Store) writeSnapshot() (err error) {
 	if err := s.fs.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("store: sync dir %s: %w", s.dir, err)
 	}
-	s.snapSize, s.snapKeys = int64(len(body)), len(s.data)
+	s.snapSize, s.snapKeys = sum.n, len(s.data)
 	return nil
 }
 
-// encodeSnapshot is the JSON object of data (in the form of d), keys
-// sorted.
-func encodeSnapshot(data map[string]string, d *dict) ([]byte, error) {
-	keys := make([]string, 0, len(data))
-	for k := range data {
-		keys = append(keys, k)
+// plainKey reports whether json.Marshal writes k as it is between
+// quotes: printable ASCII without '"', '\\' and the characters it escapes
+// for HTML ('<', '>', '&').
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
 	}
-	slices.Sort(keys)
-	// Sized for keys that need no escaping, so that a large snapshot is
-	// one allocation instead of a doubling series of them.
-	size := len("{\n}\n")
-	for _, k := range keys {
-		size += len(",\n\"\":") + len(k) + d.decodedLen(data[k])
-	}
-	var w bytes.Buffer
-	w.Grow(size)
+	return true
+}
+
+// checksum is the length and CRC32-C of what is written to it.
+type checksum struct {
+	n   int64
+	crc uint32
+}
+
+func (c *checksum) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	c.crc = crc32.Update(c.crc, crcTable(), p)
+	return len(p), nil
+}
+
+// writeSnapshotBody writes the JSON object of data (in the form of d)
+// with the sorted keys to w; only encoding a key fails it, write errors
+// are w's to keep.
+func writeSnapshotBody(w *bufio.Writer, keys []string, data map[string]string, d *dict) error {
+	var value []byte
 	w.WriteByte('{')
 	for i, k := range keys {
 		if i > 0 {
 			w.WriteByte(',')
 		}
 		w.WriteString("\n")
-		kb, err := json.Marshal(k)
-		if err != nil {
-			return nil, fmt.Errorf("store: encode key %q: %w", k, err)
+		if plainKey(k) {
+			w.WriteByte('"')
+			w.WriteString(k)
+			w.WriteByte('"')
+		} else {
+			kb, err := json.Marshal(k)
+			if err != nil {
+				return fmt.Errorf("store: encode key %q: %w", k, err)
+			}
+			w.Write(kb)
 		}
-		w.Write(kb)
 		w.WriteByte(':')
-		w.Write(d.appendDecoded(w.AvailableBuffer(), data[k]))
+		value = d.appendDecoded(value[:0], data[k])
+		w.Write(value)
 	}
 	w.WriteString("\n}\n")
-	return w.Bytes(), nil
+	return nil
 }
 
 // decodeSnapshot parses a snapshot of format 2 (checked) or 1 (the bare
