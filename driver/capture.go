@@ -131,7 +131,7 @@ func (n *Node) Capture(ctx context.Context, r netlinkx.CaptureRequest, emit func
 				break
 			}
 			n.d.mu.Lock()
-			_, exists := n.devs[index]
+			exists := n.order.get(index) != nil
 			n.d.mu.Unlock()
 			if !exists {
 				return stats(netlinkx.CaptureDisappeared), nil

@@ -39,8 +39,8 @@ func (n *Node) addChild(op string, p *Netdev, pkey uint16, name string, legacy b
 		}
 		// The index, not a walk of every device: the check runs for
 		// every child created.
-		if cs := n.legacy[legacyKey{p, pkey}]; len(cs) > 0 {
-			return nil, errorf(op, p.name, unix.ENOTUNIQ, "P_Key 0x%04x already used by %s", pkey, cs[0].name)
+		if c := n.legacy.get(p, pkey); c != nil {
+			return nil, errorf(op, p.name, unix.ENOTUNIQ, "P_Key 0x%04x already used by %s", pkey, c.name)
 		}
 	}
 	if name == "" { // register_netdevice names it from "ipoib%d"
@@ -106,8 +106,8 @@ func (n *Node) DeleteChild(parent string, pkey uint16) error {
 	if err != nil {
 		return err
 	}
-	if cs := n.legacy[legacyKey{p, pkey}]; len(cs) > 0 {
-		return n.unregister(cs[0])
+	if c := n.legacy.get(p, pkey); c != nil {
+		return n.unregister(c)
 	}
 	return errorf("delete_child", p.name, unix.ENODEV, "no child with P_Key 0x%04x", pkey)
 }
@@ -147,8 +147,8 @@ func (n *Node) NewLink(r netlinkx.LinkRequest) error {
 	if r.ParentIndex == 0 {
 		return errorf(op, r.Name, unix.EINVAL, "")
 	}
-	p, ok := n.devs[r.ParentIndex]
-	if !ok {
+	p := n.order.get(r.ParentIndex)
+	if p == nil {
 		return errorf(op, r.Name, unix.ENODEV, "")
 	}
 	pkey := p.pkey

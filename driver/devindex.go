@@ -1,6 +1,8 @@
 package driver
 
 import (
+	"cmp"
+	"iter"
 	"math/bits"
 	"slices"
 	"strconv"
@@ -64,6 +66,25 @@ func (l *devList) compact() {
 	}
 	clear(l.devs[j:])
 	l.devs, l.index, l.holes = l.devs[:j], l.index[:j], 0
+}
+
+// get is the device with ifindex index, or nil.
+func (l *devList) get(index int32) *Netdev {
+	if i, found := slices.BinarySearch(l.index, index); found {
+		return l.devs[i]
+	}
+	return nil
+}
+
+// all yields the devices in ifindex order.
+func (l *devList) all() iter.Seq[*Netdev] {
+	return func(yield func(*Netdev) bool) {
+		for _, nd := range l.devs {
+			if nd != nil && !yield(nd) {
+				return
+			}
+		}
+	}
 }
 
 // len is the number of devices.
@@ -151,4 +172,72 @@ func ipoibNumber(name string) (int, bool) {
 		return 0, false
 	}
 	return v, true
+}
+
+// legacyKey names a legacy child by its parent's ifindex and its P_Key,
+// which neither changes while the child exists.
+type legacyKey struct {
+	parent int32
+	pkey   uint16
+}
+
+// legacyIndex finds the legacy children of a parent with a P_Key, the
+// one with the lowest ifindex first. Two children can share a key:
+// create_child checks the P_Key as written, and 0x0001 after 0x8001 both
+// store 0x8001. The first of each key is a map entry of 16 bytes; the
+// others, rare, are listed apart.
+type legacyIndex struct {
+	first map[legacyKey]*Netdev
+	more  map[legacyKey][]*Netdev // after the first, in ifindex order; nil until needed
+}
+
+func keyOf(nd *Netdev) legacyKey { return legacyKey{nd.parent.index, nd.pkey} }
+
+// get is the child of parent p with P_Key pkey that has the lowest
+// ifindex, or nil.
+func (x *legacyIndex) get(p *Netdev, pkey uint16) *Netdev {
+	return x.first[legacyKey{p.index, pkey}]
+}
+
+// add inserts the legacy child nd.
+func (x *legacyIndex) add(nd *Netdev) {
+	k := keyOf(nd)
+	f, ok := x.first[k]
+	if !ok {
+		x.first[k] = nd
+		return
+	}
+	if nd.index < f.index { // a removal undone
+		x.first[k], nd = nd, f
+	}
+	if x.more == nil {
+		x.more = map[legacyKey][]*Netdev{}
+	}
+	x.more[k] = insertByIndex(x.more[k], nd)
+}
+
+// remove takes the legacy child nd out; one not in the index is ignored.
+func (x *legacyIndex) remove(nd *Netdev) {
+	k := keyOf(nd)
+	rest := x.more[k]
+	if x.first[k] == nd {
+		if len(rest) == 0 {
+			delete(x.first, k)
+			return
+		}
+		x.first[k], rest = rest[0], rest[1:]
+	} else {
+		rest = slices.DeleteFunc(slices.Clone(rest), func(c *Netdev) bool { return c == nd })
+	}
+	if len(rest) > 0 {
+		x.more[k] = rest
+	} else {
+		delete(x.more, k)
+	}
+}
+
+// insertByIndex adds nd to a short list kept in ifindex order.
+func insertByIndex(l []*Netdev, nd *Netdev) []*Netdev {
+	i, _ := slices.BinarySearchFunc(l, nd.index, func(c *Netdev, index int32) int { return cmp.Compare(c.index, index) })
+	return slices.Insert(l, i, nd)
 }

@@ -12,7 +12,7 @@ import (
 
 // TestDevList: devices come out in ifindex order whatever the order of
 // adds and removes, a removal undone fills its hole, and removing what is
-// not there changes nothing.
+// not there changes nothing; get finds exactly the devices listed.
 func TestDevList(t *testing.T) {
 	type step struct {
 		add   bool
@@ -57,6 +57,27 @@ func TestDevList(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.want) || l.len() != len(tt.want) {
 				t.Errorf("list = %v (len %d), want %v", got, l.len(), tt.want)
+			}
+			var all []int32
+			for nd := range l.all() {
+				all = append(all, nd.index)
+				if len(all) == 2 {
+					break
+				}
+			}
+			if w := tt.want[:min(2, len(tt.want))]; !slices.Equal(all, w) {
+				t.Errorf("the first two of all = %v, want %v", all, w)
+			}
+			// get finds every device listed by its ifindex, and nothing
+			// at any other (a hole included).
+			for index := int32(0); index <= 10; index++ {
+				var want *Netdev
+				if slices.Contains(tt.want, index) {
+					want = devs[index]
+				}
+				if got := l.get(index); got != want {
+					t.Errorf("get(%d) = %v, want %v", index, got, want)
+				}
 			}
 		})
 	}
@@ -282,6 +303,54 @@ func TestRestoreLegacyChildren(t *testing.T) {
 				if got := n.Devices(); !slices.Equal(got, want) {
 					t.Fatalf("devices after delete_child 0x%04x = %q, want %q", p, got, want)
 				}
+			}
+		})
+	}
+}
+
+// TestLegacyIndex: the index finds the child of a parent and P_Key with
+// the lowest ifindex, whatever the order of additions and removals
+// (including a removal undone), and keeps nothing of a key once its
+// children are gone.
+func TestLegacyIndex(t *testing.T) {
+	p := &Netdev{index: 2}
+	dev := map[string]*Netdev{
+		"a": {index: 10, parent: p, pkey: 0x8001},
+		"b": {index: 11, parent: p, pkey: 0x8001},
+		"c": {index: 12, parent: p, pkey: 0x8001},
+		"d": {index: 13, parent: p, pkey: 0x8002},
+	}
+	type step struct {
+		op, dev string // op "+" adds dev, "-" removes it
+		want    string // then get of 0x8001; "" for none
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"one", []step{{"+", "a", "a"}, {"-", "a", ""}}},
+		{"first removed first", []step{{"+", "a", "a"}, {"+", "b", "a"}, {"-", "a", "b"}, {"-", "b", ""}}},
+		{"second removed first", []step{{"+", "a", "a"}, {"+", "b", "a"}, {"-", "b", "a"}, {"-", "a", ""}}},
+		{"removal undone", []step{{"+", "a", "a"}, {"+", "b", "a"}, {"-", "a", "b"}, {"+", "a", "a"}, {"-", "b", "a"}, {"-", "a", ""}}},
+		{"three, middle out", []step{{"+", "a", "a"}, {"+", "b", "a"}, {"+", "c", "a"}, {"-", "b", "a"}, {"-", "a", "c"}, {"-", "c", ""}}},
+		{"not a member", []step{{"+", "a", "a"}, {"-", "b", "a"}, {"-", "a", ""}, {"-", "a", ""}}},
+		{"another key", []step{{"+", "d", ""}, {"+", "a", "a"}, {"-", "a", ""}, {"-", "d", ""}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x := legacyIndex{first: map[legacyKey]*Netdev{}}
+			for i, s := range tc.steps {
+				if s.op == "+" {
+					x.add(dev[s.dev])
+				} else {
+					x.remove(dev[s.dev])
+				}
+				if got, want := x.get(p, 0x8001), dev[s.want]; got != want {
+					t.Fatalf("step %d (%s%s): get = %v, want %s", i, s.op, s.dev, got, s.want)
+				}
+			}
+			if len(x.first) != 0 || len(x.more) != 0 {
+				t.Errorf("left behind: first %v, more %v", x.first, x.more)
 			}
 		})
 	}

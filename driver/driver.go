@@ -203,7 +203,7 @@ func (d *Driver) Status() netlinkx.Status {
 	st.StartedNs = d.started.UnixNano()
 	st.Links = 0
 	for _, n := range d.nodes {
-		st.Links += uint32(len(n.devs))
+		st.Links += uint32(n.order.len())
 	}
 	return st
 }

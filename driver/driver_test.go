@@ -16,7 +16,7 @@ import (
 // openStore opens the store in dir or fails the test.
 func openStore(t *testing.T, dir string) *store.Store {
 	t.Helper()
-	st, err := store.Open(dir)
+	st, err := store.OpenOptions(dir, store.Options{Dict: StoreDict()}) // as the daemon opens it
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,9 @@ func (nd *Netdev) endpointConfig() ipoib.Config {
 // and attaches it to the IP stack. Caller holds d.mu.
 func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 	n := nd.node
+	if nd.counters == nil {
+		nd.counters = &ipoib.Stats{}
+	}
 	rxFrames, rxUsecs := nd.rxModeration()
 	ep, err := ipoib.Open(n.ports[nd.port-1], ipoib.OpenOptions{Config: nd.endpointConfig(), QPN: nd.qpn, Group: m,
 		SendQueue: int(nd.sendqSize()), RecvQueue: int(nd.recvqSize()),
@@ -136,7 +139,7 @@ func (d *Driver) ReapStaleConnections() int {
 	defer d.mu.Unlock()
 	total := 0
 	for _, s := range d.nodes {
-		for _, nd := range s.devs {
+		for nd := range s.order.all() {
 			if nd.dp == nil {
 				continue
 			}
@@ -156,8 +159,12 @@ const NeighReapInterval = ipoib.NeighReapInterval
 // ReapStaleConnections.
 const StaleScanInterval = ipoib.StaleScanInterval
 
-// stats reads the interface's counters as rtnl_link_stats64.
+// stats reads the interface's counters as rtnl_link_stats64: zero
+// until the interface is first opened.
 func (nd *Netdev) stats() netlinkx.Stats {
+	if nd.counters == nil {
+		return netlinkx.Stats{}
+	}
 	c := nd.counters.Snapshot()
 	return netlinkx.Stats{RxPackets: c.RxPackets, TxPackets: c.TxPackets, RxBytes: c.RxBytes, TxBytes: c.TxBytes,
 		TxErrors: c.TxErrors, RxDropped: c.RxDropped, TxDropped: c.TxDropped, Multicast: c.Multicast}

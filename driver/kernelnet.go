@@ -275,7 +275,7 @@ func (n *stack) syncKernel(nd *Netdev) {
 		return
 	}
 	kd := k.devs[nd.index]
-	if n.devs[nd.index] != nd {
+	if n.order.get(nd.index) != nd {
 		if kd != nil {
 			k.drop(n, nd.index)
 		}
@@ -470,7 +470,7 @@ func (n *stack) kernelAdopt() {
 		}
 	}
 	for index := range check {
-		kd, nd := k.devs[index], n.devs[index]
+		kd, nd := k.devs[index], n.order.get(index)
 		if kd == nil || nd == nil {
 			continue
 		}
@@ -608,7 +608,7 @@ func (k *kernelNet) adoptRoutes(n *stack) {
 func (n *stack) recreate(nd *Netdev, why string) {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
-	if n.kern == nil || n.devs[nd.index] != nd {
+	if n.kern == nil || n.order.get(nd.index) != nd {
 		return
 	}
 	n.logf(nd.name, "refused in "+NetnsPrefix+n.name+": "+why)

@@ -83,9 +83,9 @@ func (n *Node) change(devs []*Netdev, fn func() error) error {
 	if err != nil {
 		undoAddrs()
 		for i, nd := range devs {
-			joined, dp, nic, mc, carrier := nd.joined, nd.dp, nd.nic, nd.mcast, saved[i].carrier
+			joined, dp, nic, mc, counters, carrier := nd.joined, nd.dp, nd.nic, nd.mcast, nd.counters, saved[i].carrier
 			*nd = saved[i]
-			nd.joined, nd.dp, nd.nic, nd.mcast = joined, dp, nic, mc
+			nd.joined, nd.dp, nd.nic, nd.mcast, nd.counters = joined, dp, nic, mc, counters
 			nd.setJoined(saved[i].joined)
 			if nd.active { // a device never opened keeps its initial carrier
 				nd.setCarrier(carrier && nd.joined)

@@ -58,12 +58,17 @@ type mcEntry struct {
 // least 1280 (ipv6_add_dev).
 func (nd *Netdev) hasIPv6() bool { return nd.mtu >= header.IPv6MinMTU }
 
+// registeredMcList is the dev_mc list of an interface with IPv6 as
+// registered, one array for all of them (lists are never changed in
+// place, and its capacity is its length).
+var registeredMcList = []netip.Addr{allNodesLink}
+
 // mcRegister is the dev_mc list of a newly registered interface: ff02::1
 // with IPv6.
 func (nd *Netdev) mcRegister() {
 	nd.mcList = nil
 	if nd.hasIPv6() {
-		nd.mcList = []netip.Addr{allNodesLink}
+		nd.mcList = registeredMcList
 	}
 }
 
@@ -175,7 +180,7 @@ func (nd *Netdev) leaveAllMcast() {
 // syncMcastAll re-evaluates the groups of every interface of the node
 // (after an address change). Caller holds d.mu.
 func (n *stack) syncMcastAll() {
-	for _, nd := range n.devs {
+	for nd := range n.order.all() {
 		nd.syncMcast()
 	}
 }

@@ -214,7 +214,7 @@ func (n *stack) monitorSync(nd *Netdev) {
 	defer h.mu.Unlock()
 	pub := func(ev netlinkx.MonitorEvent) { h.publishLocked(n, ev) }
 	devs := n.order.list()
-	gone := n.devs[nd.index] != nd
+	gone := n.order.get(nd.index) != nd
 	// links
 	for _, d := range devs {
 		l := d.link()

@@ -1,11 +1,9 @@
 package driver
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -41,12 +39,11 @@ type stack struct {
 	d         *Driver
 	hw        *fabric.NodeState
 	name      string
-	devs      map[int32]*Netdev
 	byName    map[string]*Netdev
-	order     devList                 // devs in ifindex order
-	children  map[*Netdev]*devList    // each parent's children in ifindex order
-	legacy    map[legacyKey][]*Netdev // legacy children by parent and P_Key, in ifindex order
-	ipoibN    *ipoibNames             // the N of every "ipoibN" name; nil until one is
+	order     devList              // the devices in ifindex order, found by ifindex (get)
+	children  map[*Netdev]*devList // each parent's children in ifindex order
+	legacy    legacyIndex          // legacy children by parent and P_Key
+	ipoibN    *ipoibNames          // the N of every "ipoibN" name; nil until one is
 	nextIndex int32
 	nextQPN   uint32
 	params    params
@@ -69,16 +66,19 @@ type Node struct {
 }
 
 // Netdev is one IPoIB interface: a parent (one per HCA port) or a child.
+//
+// The fields are ordered so that the struct has one byte of padding
+// (192 bytes, a malloc size class): there is one per device.
 type Netdev struct {
 	node           *stack
 	index          int32
+	qpn            uint32
 	name           string
 	port           int // HCA port, 1-based
 	parent         *Netdev
-	legacy         bool   // created through sysfs create_child
 	pkey           uint16 // with the full-member bit
-	qpn            uint32
 	mode           uint16
+	legacy         bool // created through sysfs create_child
 	umcast         bool
 	up             bool
 	carrier        bool
@@ -91,7 +91,7 @@ type Netdev struct {
 	mcast          map[[16]byte]mcEntry // joined multicast groups besides the broadcast group
 	dp             *ipoib.Endpoint      // the IPoIB endpoint while joined
 	nic            *inet.NIC            // dp attached to the IP stack
-	counters       *ipoib.Stats         // interface statistics, kept across endpoints
+	counters       *ipoib.Stats         // interface statistics, kept across endpoints; nil (all zero) until first opened
 	mtu            uint32
 	adminMTU       uint32
 	mcastMTU       uint32
@@ -116,8 +116,8 @@ type Netdev struct {
 
 func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 	// Each node's host loads its own module: its parameters are its own.
-	n := &stack{d: d, hw: hw, name: hw.Spec.Name, devs: map[int32]*Netdev{}, byName: map[string]*Netdev{},
-		children: map[*Netdev]*devList{}, legacy: map[legacyKey][]*Netdev{},
+	n := &stack{d: d, hw: hw, name: hw.Spec.Name, byName: map[string]*Netdev{},
+		children: map[*Netdev]*devList{}, legacy: legacyIndex{first: map[legacyKey]*Netdev{}},
 		nextIndex: firstIfindex, nextQPN: firstQPN, params: maps.Clone(p), ip: inet.New(d.timers),
 		klog: newKlog(d.started, d.now)}
 	n.ip.SetNeighNotify(n.neighChanged)
@@ -141,7 +141,7 @@ func newStack(d *Driver, hw *fabric.NodeState, p params) *stack {
 func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 	ud := uint32(n.portSpec(port).MTU - encapLen)
 	nd := &Netdev{node: n, name: name, port: port, parent: parent, index: n.nextIndex, qpn: n.nextQPN,
-		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, numRxQ: 1, counters: &ipoib.Stats{},
+		mtu: ud, adminMTU: ud, mcastMTU: ud, numTxQ: 1, numRxQ: 1,
 		// ipoib_setup_common: twice the send queue.
 		txQLen: uint32(2 * n.params.get("send_queue_size"))}
 	n.nextIndex++
@@ -150,18 +150,8 @@ func (n *stack) newNetdev(name string, port int, parent *Netdev) *Netdev {
 	return nd
 }
 
-// legacyKey names a legacy child by its parent and its P_Key, which
-// neither changes while the child exists. Two children can share one:
-// create_child checks the P_Key as written, and 0x0001 after 0x8001 both
-// store 0x8001.
-type legacyKey struct {
-	parent *Netdev
-	pkey   uint16
-}
-
 // insert registers nd in every index of the node.
 func (n *stack) insert(nd *Netdev) {
-	n.devs[nd.index] = nd
 	n.byName[nd.name] = nd
 	n.order.add(nd)
 	if v, ok := ipoibNumber(nd.name); ok {
@@ -177,14 +167,12 @@ func (n *stack) insert(nd *Netdev) {
 		n.children[p].add(nd)
 	}
 	if nd.legacy {
-		k := legacyKey{nd.parent, nd.pkey}
-		n.legacy[k] = insertByIndex(n.legacy[k], nd)
+		n.legacy.add(nd)
 	}
 }
 
 // remove takes nd out of every index of the node.
 func (n *stack) remove(nd *Netdev) {
-	delete(n.devs, nd.index)
 	delete(n.byName, nd.name)
 	n.order.remove(nd)
 	if v, ok := ipoibNumber(nd.name); ok {
@@ -194,19 +182,8 @@ func (n *stack) remove(nd *Netdev) {
 		n.children[p].remove(nd)
 	}
 	if nd.legacy {
-		k := legacyKey{nd.parent, nd.pkey}
-		if l := slices.DeleteFunc(n.legacy[k], func(c *Netdev) bool { return c == nd }); len(l) > 0 {
-			n.legacy[k] = l
-		} else {
-			delete(n.legacy, k)
-		}
+		n.legacy.remove(nd)
 	}
-}
-
-// insertByIndex adds nd to a short list kept in ifindex order.
-func insertByIndex(l []*Netdev, nd *Netdev) []*Netdev {
-	i, _ := slices.BinarySearchFunc(l, nd.index, func(c *Netdev, index int32) int { return cmp.Compare(c.index, index) })
-	return slices.Insert(l, i, nd)
 }
 
 func (n *stack) portSpec(port int) fabric.Port { return n.hw.Spec.Ports[port-1] }
@@ -223,7 +200,7 @@ func (n *stack) portPKey(port int) uint16 {
 // lookup finds a device by index, or by name when index is 0.
 func (n *stack) lookup(op string, index int32, name string) (*Netdev, error) {
 	if index != 0 {
-		if nd, ok := n.devs[index]; ok {
+		if nd := n.order.get(index); nd != nil {
 			return nd, nil
 		}
 		return nil, errorf(op, fmt.Sprint(index), unix.ENODEV, "")

@@ -213,7 +213,7 @@ func (d *Driver) netdevOf(ep *ipoib.Endpoint) (*stack, int32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, n := range d.nodes {
-		for _, nd := range n.devs {
+		for nd := range n.order.all() {
 			if nd.dp == ep {
 				return n, nd.index
 			}
@@ -227,7 +227,7 @@ func (d *Driver) netdevOf(ep *ipoib.Endpoint) (*stack, int32) {
 func (n *Node) linkSpeed(index int32) int {
 	n.d.mu.Lock()
 	defer n.d.mu.Unlock()
-	if nd := n.devs[index]; nd != nil {
+	if nd := n.order.get(index); nd != nil {
 		return n.portSpec(nd.port).LinkSpeed()
 	}
 	return 0

@@ -11,7 +11,6 @@ import (
 
 	"github.com/ibctl/ibctl/driver/fabric"
 	"github.com/ibctl/ibctl/driver/header"
-	"github.com/ibctl/ibctl/driver/ipoib"
 	"github.com/ibctl/ibctl/driver/store"
 	"github.com/ibctl/ibctl/netlinkx"
 	"golang.org/x/sys/unix"
@@ -50,6 +49,21 @@ type devRecord struct {
 	// Moder is an enhanced interface's interrupt moderation; absent: the
 	// default.
 	Moder *mlx5Moder `json:"mlx5_coalesce,omitempty"`
+}
+
+// StoreDict is the dictionary (store.Options.Dict) for a store that
+// the driver saves to: the fragments of a device record in the order
+// devRecord writes them, so that the record of a child as created takes
+// under 48 bytes of memory instead of some 260.
+func StoreDict() []string {
+	return []string{
+		`{"index":`, `,"name":"`, `","port":`, `,"parent":`, `,"legacy":true,"pkey":`, `,"pkey":`, `,"qpn":`,
+		`,"mode":0,"mtu":`, `,"mode":`, `,"mtu":`, `4092`, `2044`, `,"admin_mtu":`, `,"mcast_mtu":`,
+		`,"num_tx_queues":1,"wanted":[`, `,"num_tx_queues":`, `,"wanted":[`,
+		`"tx-checksum-ipv4"`, `"tx-generic-segmentation"`, `"rx-gro"`, `"tx-tcp-segmentation"`, `"rx-checksum"`,
+		`"tx-scatter-gather"`, `]}`, `,"up":true,"active":true`, `,"active":true`, `,"addrs":[`, `,"tx_queue_len":`,
+		`,"umcast":true`,
+	}
 }
 
 // devName is a device name saved byte for byte: the kernel accepts any
@@ -302,8 +316,8 @@ func (n *stack) restore() error {
 		if r.Parent != 0 {
 			continue
 		}
-		nd, ok := n.devs[r.Index]
-		if !ok || nd.name != string(r.Name) || nd.port != r.Port {
+		nd := n.order.get(r.Index)
+		if nd == nil || nd.name != string(r.Name) || nd.port != r.Port {
 			continue // the topology changed: that port is gone
 		}
 		nd.load(r)
@@ -315,9 +329,8 @@ func (n *stack) restore() error {
 		if r.Parent == 0 {
 			continue
 		}
-		p := n.devs[r.Parent]
-		c := &Netdev{node: n, index: r.Index, name: string(r.Name), port: p.port, parent: p, legacy: r.Legacy, qpn: r.QPN,
-			counters: &ipoib.Stats{}}
+		p := n.order.get(r.Parent)
+		c := &Netdev{node: n, index: r.Index, name: string(r.Name), port: p.port, parent: p, legacy: r.Legacy, qpn: r.QPN}
 		c.load(r)
 		n.insert(c)
 		if r.Up {
@@ -336,8 +349,8 @@ func (n *stack) restore() error {
 	// were: IPv4 as listed, IPv6 oldest first (the list has the newest
 	// first within a scope), so that each lands where it was.
 	for _, r := range records {
-		nd, ok := n.devs[r.Index]
-		if !ok || nd.name != string(r.Name) || nd.port != r.Port {
+		nd := n.order.get(r.Index)
+		if nd == nil || nd.name != string(r.Name) || nd.port != r.Port {
 			continue
 		}
 		nd.loadAddrs(r.Addrs)
@@ -377,8 +390,8 @@ func (n *stack) checkRecords(records []devRecord) error {
 		}
 		var port int
 		if r.Parent == 0 {
-			nd, ok := n.devs[r.Index]
-			if !ok || nd.name != string(r.Name) || nd.port != r.Port {
+			nd := n.order.get(r.Index)
+			if nd == nil || nd.name != string(r.Name) || nd.port != r.Port {
 				continue
 			}
 			port = nd.port
@@ -386,7 +399,7 @@ func (n *stack) checkRecords(records []devRecord) error {
 			if r.Index <= 0 {
 				return bad("invalid ifindex %d", r.Index)
 			}
-			if nd, ok := n.devs[r.Index]; ok {
+			if nd := n.order.get(r.Index); nd != nil {
 				return bad("ifindex %d is %s's", r.Index, nd.name)
 			}
 			if !validName(string(r.Name)) {
@@ -396,8 +409,8 @@ func (n *stack) checkRecords(records []devRecord) error {
 				return bad("name already used by ifindex %d", idx)
 			}
 			names[string(r.Name)] = r.Index
-			p, ok := n.devs[r.Parent]
-			if !ok || p.parent != nil {
+			p := n.order.get(r.Parent)
+			if p == nil || p.parent != nil {
 				return bad("parent ifindex %d is not a parent device", r.Parent)
 			}
 			port = p.port

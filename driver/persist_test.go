@@ -268,3 +268,41 @@ func TestTxQueueLenSurvivesRestart(t *testing.T) {
 	_, n = newTestDriver(t, st)
 	check("after restart")
 }
+
+// TestStoreDictRecordSize: with StoreDict, the record of a child as
+// created takes a fraction of its JSON in the store's memory, and of a
+// child configured further still less than its JSON. The sizes are
+// exact, so that a change of devRecord that the dictionary does not
+// follow shows here.
+func TestStoreDictRecordSize(t *testing.T) {
+	tests := []struct {
+		name      string
+		create    func(n *Node, parent int32) error
+		dev       string
+		mem, json int
+	}{
+		{"create_child", func(n *Node, _ int32) error { return n.CreateChild("ib0", 0x0001) }, "ib0.0001", 41, 258},
+		{"create_child 0x7ffe", func(n *Node, _ int32) error { return n.CreateChild("ib0", 0x7ffe) }, "ib0.7ffe", 41, 258},
+		{"link add", func(n *Node, p int32) error {
+			return n.NewLink(netlinkx.LinkRequest{Name: "nl0", ParentIndex: p, Kind: "ipoib", PKey: ptr(uint16(0x8002))})
+		}, "nl0", 38, 239},
+		{"link add up, connected", func(n *Node, p int32) error {
+			return n.NewLink(netlinkx.LinkRequest{Name: "nl0", ParentIndex: p, Kind: "ipoib", PKey: ptr(uint16(0x8002)),
+				Up: ptr(true), Mode: ptr(uint16(netlinkx.ModeConnected))})
+		}, "nl0", 45, 264},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t, t.TempDir())
+			defer st.Close()
+			_, n := newTestDriver(t, st)
+			wantErrno(t, tc.create(n, mustLink(t, n, "ib0").Index), 0)
+			key := devKey("node0", mustLink(t, n, tc.dev).Index)
+			raw, _ := st.Get(key)
+			mem, size, ok := st.Size(key)
+			if mem != tc.mem || size != tc.json || !ok || size != len(raw) {
+				t.Errorf("Size(%s) = %d, %d, %v, want %d, %d, true (%s)", key, mem, size, ok, tc.mem, tc.json, raw)
+			}
+		})
+	}
+}

@@ -145,7 +145,7 @@ func (n *Node) route(dev string, dst netip.Addr) (*Netdev, netip.Addr, error) {
 		}
 	}
 	if index, src, ok := n.ip.Route(dst, up); ok {
-		return n.devs[index], src, nil
+		return n.order.get(index), src, nil
 	}
 	return nil, netip.Addr{}, errorf("ping", "", unix.ENETUNREACH, "")
 }

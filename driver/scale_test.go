@@ -28,7 +28,7 @@ func childPKeys(n int) []uint16 {
 // Deferred handle, as a -b batch gets).
 func benchNode(b *testing.B) *Node {
 	b.Helper()
-	st, err := store.Open(b.TempDir())
+	st, err := store.OpenOptions(b.TempDir(), store.Options{Dict: StoreDict()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -145,6 +145,52 @@ func BenchmarkDriverRSS4096(b *testing.B) {
 	b.ReportMetric(float64(idle)/1024, "MiB-idle")
 }
 
+// allChildren is how many children ib0 can have: one per P_Key
+// 0x0001-0x7fff written to create_child.
+const allChildren = 0x7fff
+
+// BenchmarkDriverRSS32767 reports the driver's resident set size after
+// `link show` of 32767 children, in MiB (issue 12's row, as e2e/scale.sh
+// rss32767 measures it). Each op creates every child ib0 can have with
+// one batch of create_child writes and lists the links; the deletions
+// between ops are not timed.
+func BenchmarkDriverRSS32767(b *testing.B) {
+	e := newEnv(b)
+	var cb, db strings.Builder
+	for pkey := 1; pkey <= allChildren; pkey++ {
+		fmt.Fprintf(&cb, "sys write class/net/ib0/create_child 0x%04x\n", pkey)
+		fmt.Fprintf(&db, "sys write class/net/ib0/delete_child 0x%04x\n", pkey|0x8000)
+	}
+	dir := b.TempDir()
+	create, del := filepath.Join(dir, "create.batch"), filepath.Join(dir, "delete.batch")
+	for f, s := range map[string]string{create: cb.String(), del: db.String()} {
+		if err := os.WriteFile(f, []byte(s), 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e.ok("link", "show")
+	pid := e.driverPID()
+	b.ResetTimer()
+	var shown int
+	for i := range b.N {
+		if i > 0 {
+			b.StopTimer()
+			e.batch(del)
+			b.StartTimer()
+		}
+		e.batch(create)
+		shown = strings.Count(e.ok("link", "show"), "link/infiniband")
+	}
+	b.StopTimer()
+	if shown != allChildren+2 {
+		b.Fatalf("link show listed %d links, want %d", shown, allChildren+2)
+	}
+	if got := e.driverPID(); got != pid {
+		b.Fatalf("driver pid %d, want %d", got, pid)
+	}
+	b.ReportMetric(float64(vmRSS(b, pid))/1024, "MiB")
+}
+
 // vmRSS is VmRSS of /proc/pid/status in KiB.
 func vmRSS(b *testing.B, pid int) int {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))

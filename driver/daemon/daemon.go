@@ -68,7 +68,8 @@ func Run(ctx context.Context, opts Options) error {
 	if logf == nil {
 		logf = func(string) {}
 	}
-	st, err := store.OpenOptions(filepath.Join(opts.StateDir, "store"), store.Options{Recover: opts.Recover, Log: logf})
+	st, err := store.OpenOptions(filepath.Join(opts.StateDir, "store"), store.Options{Recover: opts.Recover, Log: logf,
+		Dict: driver.StoreDict()})
 	if err != nil {
 		return err
 	}

@@ -194,7 +194,7 @@ func TestSnapshotDamageRefused(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := decodeSnapshot([]byte(good)); err != nil {
+			if _, err := decodeSnapshot([]byte(good), nil); err != nil {
 				t.Fatalf("good snapshot: %v", err)
 			}
 			dir := t.TempDir()

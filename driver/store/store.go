@@ -129,6 +129,11 @@ type Options struct {
 	// damage are kept, the journal is first copied to
 	// journal.log.damaged-*, and the loss is logged.
 	Recover bool
+	// Dict lists up to MaxDictWords words that values often hold, such
+	// as the field names of a record. In memory each occurrence is one
+	// byte, so that many similar values take a fraction of their size;
+	// the files and the values read back are the same with or without.
+	Dict []string
 	// FS is the file system; nil means OS.
 	FS FS
 	// Log receives one line per notable event (a torn tail dropped, a
@@ -166,6 +171,7 @@ type Store struct {
 	dir  string
 	opts Options
 	fs   FS
+	dict *dict // the in-memory form of values (Options.Dict)
 
 	// wmu serialises writers: journal appends, compaction and Close.
 	wmu      sync.Mutex
@@ -184,9 +190,10 @@ type Store struct {
 	compactErr error // last compaction failure, cleared by a successful one
 
 	// mu guards data. Writers hold wmu and mu; readers only mu.RLock, so
-	// reads do not wait for an fsync in progress.
+	// reads do not wait for an fsync in progress. Values are kept in
+	// their dict form.
 	mu   sync.RWMutex
-	data map[string][]byte
+	data map[string]string
 }
 
 // Open opens or creates the store in dir with default options.
@@ -214,6 +221,10 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 		opts.Log = func(string) {}
 	}
 	fs := opts.FS
+	dict, err := newDict(opts.Dict)
+	if err != nil {
+		return nil, err
+	}
 	if err := privdir.StateNamed("directory", dir); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -235,7 +246,7 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 		f.Close()
 		return nil, fmt.Errorf("store: lock journal %s: %w", jpath, err)
 	}
-	s := &Store{dir: dir, opts: opts, fs: fs, journal: f}
+	s := &Store{dir: dir, opts: opts, fs: fs, dict: dict, journal: f}
 	if err := s.load(); err != nil {
 		f.Close()
 		return nil, err
@@ -261,11 +272,11 @@ func (s *Store) load() error {
 	raw, err := s.fs.ReadFile(spath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		s.data = make(map[string][]byte)
+		s.data = make(map[string]string)
 	case err != nil:
 		return fmt.Errorf("store: read snapshot %s: %w", spath, err)
 	default:
-		if s.data, err = decodeSnapshot(raw); err != nil {
+		if s.data, err = decodeSnapshot(raw, s.dict); err != nil {
 			var ce *CorruptError
 			if errors.As(err, &ce) {
 				ce.Path = spath
@@ -282,7 +293,7 @@ func (s *Store) load() error {
 	if err != nil {
 		return fmt.Errorf("store: read journal %s: %w", jpath, err)
 	}
-	r := replayJournal(jraw, s.data)
+	r := replayJournal(jraw, s.data, s.dict)
 	switch {
 	case r.bad == "":
 	case r.torn:
@@ -343,9 +354,10 @@ type replay struct {
 	torn    bool   // the bad part is an incomplete last record
 }
 
-// replayJournal applies every intact record of journal to data, up to the
-// first bad one, and says whether that is a torn tail.
-func replayJournal(journal []byte, data map[string][]byte) replay {
+// replayJournal applies every intact record of journal to data (in the
+// form of d), up to the first bad one, and says whether that is a torn
+// tail.
+func replayJournal(journal []byte, data map[string]string, d *dict) replay {
 	var r replay
 	hsize := headerSize
 	switch {
@@ -375,7 +387,7 @@ func replayJournal(journal []byte, data map[string][]byte) replay {
 			r.bad, r.torn = bad, torn
 			return r
 		}
-		applyOps(data, ops)
+		applyOps(data, ops, d)
 		r.good += n
 		r.records++
 	}
@@ -389,7 +401,17 @@ func (s *Store) Get(key string) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	return bytes.Clone(v), true
+	return s.dict.appendDecoded(make([]byte, 0, s.dict.decodedLen(v)), v), true
+}
+
+// Size reports how many bytes the value of key takes in memory (in the
+// form Options.Dict gives it) and read back; ok is false when there is no
+// such key.
+func (s *Store) Size(key string) (mem, value int, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, ok := s.data[key]
+	return len(v), s.dict.decodedLen(v), ok
 }
 
 // Keys returns the sorted keys that start with prefix.
@@ -526,7 +548,7 @@ func (s *Store) apply(b Batch, sync bool) error {
 	s.jRecords++
 
 	s.mu.Lock()
-	applyOps(s.data, ops)
+	applyOps(s.data, ops, s.dict)
 	s.mu.Unlock()
 
 	if s.jSize >= max(s.opts.MaxJournalBytes, s.snapSize) || s.jRecords >= max(s.opts.MaxJournalRecords, s.snapKeys) {
@@ -614,12 +636,21 @@ func (s *Store) compact() error {
 
 // writeSnapshot atomically replaces state.json with the current data. Values
 // are written verbatim (not re-encoded), so they round-trip byte for byte.
-// Reading s.data without mu is safe: only holders of wmu modify it.
+// The body is written twice, not held in memory: once to a checksum for
+// the header, then to the file. Reading s.data without mu is safe: only
+// holders of wmu modify it.
 func (s *Store) writeSnapshot() (err error) {
-	body, err := encodeSnapshot(s.data)
-	if err != nil {
+	keys := make([]string, 0, len(s.data))
+	for k := range s.data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var sum checksum
+	cw := bufio.NewWriterSize(&sum, 64<<10)
+	if err := writeSnapshotBody(cw, keys, s.data, s.dict); err != nil {
 		return err
 	}
+	cw.Flush() // a checksum does not fail
 	tmp, err := s.fs.CreateTemp(s.dir, tempPattern)
 	if err != nil {
 		return fmt.Errorf("store: create snapshot temp file in %s: %w", s.dir, err)
@@ -632,8 +663,8 @@ func (s *Store) writeSnapshot() (err error) {
 		}
 	}()
 	w := bufio.NewWriterSize(tmp, 64<<10)
-	fmt.Fprintf(w, "%s %d %d %08x\n", snapshotMagic, snapshotVersion, len(body), crc32.Checksum(body, crcTable()))
-	w.Write(body)
+	fmt.Fprintf(w, "%s %d %d %08x\n", snapshotMagic, snapshotVersion, sum.n, sum.crc)
+	writeSnapshotBody(w, keys, s.data, s.dict) // w keeps its first error for Flush
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("store: write snapshot %s: %w", tpath, err)
 	}
@@ -650,46 +681,68 @@ func (s *Store) writeSnapshot() (err error) {
 	if err := s.fs.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("store: sync dir %s: %w", s.dir, err)
 	}
-	s.snapSize, s.snapKeys = int64(len(body)), len(s.data)
+	s.snapSize, s.snapKeys = sum.n, len(s.data)
 	return nil
 }
 
-// encodeSnapshot is the JSON object of data, keys sorted.
-func encodeSnapshot(data map[string][]byte) ([]byte, error) {
-	keys := make([]string, 0, len(data))
-	for k := range data {
-		keys = append(keys, k)
+// plainKey reports whether json.Marshal writes k as it is between
+// quotes: printable ASCII without '"', '\\' and the characters it escapes
+// for HTML ('<', '>', '&').
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
 	}
-	slices.Sort(keys)
-	// Sized for keys that need no escaping, so that a large snapshot is
-	// one allocation instead of a doubling series of them.
-	size := len("{\n}\n")
-	for _, k := range keys {
-		size += len(",\n\"\":") + len(k) + len(data[k])
-	}
-	var w bytes.Buffer
-	w.Grow(size)
+	return true
+}
+
+// checksum is the length and CRC32-C of what is written to it.
+type checksum struct {
+	n   int64
+	crc uint32
+}
+
+func (c *checksum) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	c.crc = crc32.Update(c.crc, crcTable(), p)
+	return len(p), nil
+}
+
+// writeSnapshotBody writes the JSON object of data (in the form of d)
+// with the sorted keys to w; only encoding a key fails it, write errors
+// are w's to keep.
+func writeSnapshotBody(w *bufio.Writer, keys []string, data map[string]string, d *dict) error {
+	var value []byte
 	w.WriteByte('{')
 	for i, k := range keys {
 		if i > 0 {
 			w.WriteByte(',')
 		}
 		w.WriteString("\n")
-		kb, err := json.Marshal(k)
-		if err != nil {
-			return nil, fmt.Errorf("store: encode key %q: %w", k, err)
+		if plainKey(k) {
+			w.WriteByte('"')
+			w.WriteString(k)
+			w.WriteByte('"')
+		} else {
+			kb, err := json.Marshal(k)
+			if err != nil {
+				return fmt.Errorf("store: encode key %q: %w", k, err)
+			}
+			w.Write(kb)
 		}
-		w.Write(kb)
 		w.WriteByte(':')
-		w.Write(data[k])
+		value = d.appendDecoded(value[:0], data[k])
+		w.Write(value)
 	}
 	w.WriteString("\n}\n")
-	return w.Bytes(), nil
+	return nil
 }
 
 // decodeSnapshot parses a snapshot of format 2 (checked) or 1 (the bare
-// JSON object). Damage is a *CorruptError without its Path.
-func decodeSnapshot(raw []byte) (map[string][]byte, error) {
+// JSON object) into values in the form of d. Damage is a *CorruptError
+// without its Path.
+func decodeSnapshot(raw []byte, d *dict) (map[string]string, error) {
 	bad := func(off int, format string, args ...any) error {
 		return &CorruptError{Offset: int64(off), Reason: fmt.Sprintf(format, args...), Records: -1}
 	}
@@ -725,18 +778,19 @@ func decodeSnapshot(raw []byte) (map[string][]byte, error) {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, bad(len(raw)-len(body), "invalid JSON: %v", err)
 	}
-	data := make(map[string][]byte, len(m))
+	data := make(map[string]string, len(m))
 	for k, v := range m {
-		data[k] = v
+		data[k] = d.encode(v)
 	}
 	return data, nil
 }
 
-func applyOps(data map[string][]byte, ops []op) {
+// applyOps applies ops to data, whose values are in the form of d.
+func applyOps(data map[string]string, ops []op, d *dict) {
 	for _, o := range ops {
 		switch o.kind {
 		case opPut:
-			data[o.key] = o.value
+			data[o.key] = d.encode(o.value)
 		case opDelete:
 			delete(data, o.key)
 		}
@@ -835,7 +889,7 @@ func decodeRecord(b []byte, hsize int) (ops []op, n int, bad string, torn bool) 
 			if !ok || !json.Valid(v) {
 				return nil, 0, bad, false
 			}
-			o.value = bytes.Clone(v)
+			o.value = v // applyOps copies it
 		case opDelete:
 		default:
 			return nil, 0, bad, false

@@ -3,16 +3,21 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf8"
 )
 
 func mustOpen(t testing.TB, dir string, opts Options) *Store {
@@ -220,7 +225,7 @@ func TestTornFinalRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := replayJournal(raw, map[string][]byte{})
+			r := replayJournal(raw, map[string]string{}, nil)
 			if int64(r.good) != goodSize || r.records != 1 || !r.torn {
 				t.Errorf("replayJournal = %+v, want good %d, 1 record, torn", r, goodSize)
 			}
@@ -405,7 +410,7 @@ func TestCompactionThreshold(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			snap, err := decodeSnapshot(raw)
+			snap, err := decodeSnapshot(raw, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -814,16 +819,20 @@ func TestApplyLazyThenSync(t *testing.T) {
 // BenchmarkEncodeSnapshot encodes the snapshot of 32767 devices of about
 // 300 bytes each, as compaction does with that many children saved.
 func BenchmarkEncodeSnapshot(b *testing.B) {
-	data := map[string][]byte{}
-	value := []byte(`{"index":1,"name":"ib0.0001","port":1,"parent":2,"legacy":true,"pkey":32769,` + strings.Repeat(`"x":0,`, 35) + `"y":1}`)
+	data := map[string]string{}
+	value := (`{"index":1,"name":"ib0.0001","port":1,"parent":2,"legacy":true,"pkey":32769,` + strings.Repeat(`"x":0,`, 35) + `"y":1}`)
 	for i := range 32767 {
 		data[fmt.Sprintf("node0/dev/%08d", i+4)] = value
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := encodeSnapshot(data); err != nil {
+		keys := slices.Sorted(maps.Keys(data))
+		var sum checksum
+		w := bufio.NewWriterSize(&sum, 64<<10)
+		if err := writeSnapshotBody(w, keys, data, nil); err != nil {
 			b.Fatal(err)
 		}
+		w.Flush()
 	}
 }
 
@@ -882,5 +891,73 @@ func TestCompactionCostPerRecordFlat(t *testing.T) {
 			t.Errorf("%s: %d bytes written to snapshots, %.1f times the final %d", tc.name, written, float64(written)/float64(final), final)
 		}
 		t.Logf("%s: %.2f times the final snapshot", tc.name, float64(written)/float64(final))
+	}
+}
+
+// TestCompactionDoesNotHoldTheSnapshot: a compaction writes the snapshot
+// as it encodes it; what it allocates stays far below the snapshot's
+// size (4 MiB here), so that the state is not in memory twice.
+func TestCompactionDoesNotHoldTheSnapshot(t *testing.T) {
+	s := mustOpen(t, t.TempDir(), Options{})
+	defer mustClose(t, s)
+	var b Batch
+	value := []byte(`"` + strings.Repeat("v", 2046) + `"`)
+	for i := range 2048 {
+		b.Put(fmt.Sprintf("k%05d", i), value)
+	}
+	if err := s.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	s.wmu.Lock()
+	runtime.ReadMemStats(&before)
+	err := s.compact()
+	runtime.ReadMemStats(&after)
+	s.wmu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.snapSize < 4<<20 {
+		t.Fatalf("snapshot of %d bytes, want at least 4 MiB", s.snapSize)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("compaction allocated %d bytes, want at most 1 MiB", got)
+	}
+}
+
+// TestSnapshotKeys: a key is written as json.Marshal writes it, by the
+// shortcut for plain keys or by json.Marshal, and read back the same.
+func TestSnapshotKeys(t *testing.T) {
+	keys := []string{"", "node0/dev/00000004", "a b~", `a"b`, `a\b`, "<x>", "a&b", "é", "\x7f", "\u2028", "tab\t", "\x00", "\xff"}
+	for _, k := range keys {
+		t.Run(strconv.Quote(k), func(t *testing.T) {
+			var sum checksum
+			var body bytes.Buffer
+			w := bufio.NewWriter(io.MultiWriter(&sum, &body))
+			if err := writeSnapshotBody(w, []string{k}, map[string]string{k: "1"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			w.Flush()
+			kb, _ := json.Marshal(k)
+			if want := "{\n" + string(kb) + ":1\n}\n"; body.String() != want || sum.n != int64(len(want)) {
+				t.Errorf("body %q (%d bytes counted), want %q", body.String(), sum.n, want)
+			}
+			dir := t.TempDir()
+			s := mustOpen(t, dir, Options{})
+			if err := s.Put(k, []byte("1")); err != nil {
+				t.Fatal(err)
+			}
+			mustClose(t, s)
+			mustClose(t, mustOpen(t, dir, Options{})) // compacts
+			s = mustOpen(t, dir, Options{})
+			defer mustClose(t, s)
+			want := map[string]string{k: "1"}
+			if !utf8.ValidString(k) {
+				// encoding/json replaces an invalid byte with U+FFFD, as it
+				// always did.
+				want = map[string]string{"\ufffd": "1"}
+			}
+			assertState(t, s, want)
+		})
 	}
 }

@@ -17,15 +17,6 @@ func statsFields(s *Stats) []*uint64 {
 		&rxCompressed, &txCompressed, &s.RxNoHandler, &otherhost}
 }
 
-func marshalStats(s Stats) []byte {
-	f := statsFields(&s)
-	b := make([]byte, 8*len(f))
-	for i, p := range f {
-		binary.NativeEndian.PutUint64(b[8*i:], *p)
-	}
-	return b
-}
-
 func unmarshalStats(b []byte) Stats {
 	var s Stats
 	for i, p := range statsFields(&s) {
@@ -37,57 +28,127 @@ func unmarshalStats(b []byte) Stats {
 	return s
 }
 
-// MarshalLink encodes l as an RTM_NEWLINK payload.
+// MarshalLink encodes l as an RTM_NEWLINK payload. It appends the
+// attributes to one buffer, the bytes netlink.AttributeEncoder gives
+// without its allocations per attribute: a link dump encodes one message
+// per device.
 func MarshalLink(l Link) []byte {
-	ae := netlink.NewAttributeEncoder()
-	ae.String(unix.IFLA_IFNAME, l.Name)
-	ae.Uint32(unix.IFLA_TXQLEN, l.TxQLen)
+	// The ifinfomsg (family AF_UNSPEC), then the attributes: a device's
+	// message is some 480 bytes.
+	b := make([]byte, ifinfomsgLen, 512)
+	binary.NativeEndian.PutUint16(b[2:4], l.Type)
+	binary.NativeEndian.PutUint32(b[4:8], uint32(l.Index))
+	binary.NativeEndian.PutUint32(b[8:12], l.Flags)
+	b = appendStringAttr(b, unix.IFLA_IFNAME, l.Name)
+	b = appendUint32Attr(b, unix.IFLA_TXQLEN, l.TxQLen)
 	if l.Qdisc != "" {
-		ae.String(unix.IFLA_QDISC, l.Qdisc)
+		b = appendStringAttr(b, unix.IFLA_QDISC, l.Qdisc)
 	}
-	ae.Uint8(unix.IFLA_OPERSTATE, l.Operstate)
-	ae.Uint32(unix.IFLA_MTU, l.MTU)
-	ae.Uint32(unix.IFLA_MIN_MTU, l.MinMTU)
-	ae.Uint32(unix.IFLA_MAX_MTU, l.MaxMTU)
-	ae.Uint32(unix.IFLA_NUM_TX_QUEUES, l.NumTxQ)
-	ae.Uint32(unix.IFLA_NUM_RX_QUEUES, l.NumRxQ)
-	ae.Uint32(unix.IFLA_GSO_MAX_SIZE, l.GSOMaxSize)
-	ae.Uint32(unix.IFLA_GSO_MAX_SEGS, l.GSOMaxSegs)
-	ae.Uint32(unix.IFLA_TSO_MAX_SIZE, l.TSOMaxSize)
-	ae.Uint32(unix.IFLA_TSO_MAX_SEGS, l.TSOMaxSegs)
-	ae.Uint32(unix.IFLA_GRO_MAX_SIZE, l.GROMaxSize)
+	b = appendUint8Attr(b, unix.IFLA_OPERSTATE, l.Operstate)
+	b = appendUint32Attr(b, unix.IFLA_MTU, l.MTU)
+	b = appendUint32Attr(b, unix.IFLA_MIN_MTU, l.MinMTU)
+	b = appendUint32Attr(b, unix.IFLA_MAX_MTU, l.MaxMTU)
+	b = appendUint32Attr(b, unix.IFLA_NUM_TX_QUEUES, l.NumTxQ)
+	b = appendUint32Attr(b, unix.IFLA_NUM_RX_QUEUES, l.NumRxQ)
+	b = appendUint32Attr(b, unix.IFLA_GSO_MAX_SIZE, l.GSOMaxSize)
+	b = appendUint32Attr(b, unix.IFLA_GSO_MAX_SEGS, l.GSOMaxSegs)
+	b = appendUint32Attr(b, unix.IFLA_TSO_MAX_SIZE, l.TSOMaxSize)
+	b = appendUint32Attr(b, unix.IFLA_TSO_MAX_SEGS, l.TSOMaxSegs)
+	b = appendUint32Attr(b, unix.IFLA_GRO_MAX_SIZE, l.GROMaxSize)
+	carrier := uint8(0)
 	if l.Carrier {
-		ae.Uint8(unix.IFLA_CARRIER, 1)
-	} else {
-		ae.Uint8(unix.IFLA_CARRIER, 0)
+		carrier = 1
 	}
-	ae.Uint32(unix.IFLA_CARRIER_CHANGES, l.CarrierChanges)
+	b = appendUint8Attr(b, unix.IFLA_CARRIER, carrier)
+	b = appendUint32Attr(b, unix.IFLA_CARRIER_CHANGES, l.CarrierChanges)
 	if l.ParentIndex != 0 {
-		ae.Uint32(unix.IFLA_LINK, uint32(l.ParentIndex))
+		b = appendUint32Attr(b, unix.IFLA_LINK, uint32(l.ParentIndex))
 	}
-	ae.Bytes(unix.IFLA_ADDRESS, l.Address)
-	ae.Bytes(unix.IFLA_BROADCAST, l.Broadcast)
-	ae.Bytes(unix.IFLA_STATS64, marshalStats(l.Stats))
+	b = appendBytesAttr(b, unix.IFLA_ADDRESS, l.Address)
+	b = appendBytesAttr(b, unix.IFLA_BROADCAST, l.Broadcast)
+	b = appendStats(b, &l.Stats)
 	if l.Kind != "" {
-		ae.Nested(unix.IFLA_LINKINFO, func(nae *netlink.AttributeEncoder) error {
-			nae.String(unix.IFLA_INFO_KIND, l.Kind)
-			if l.IPoIB != nil {
-				nae.Nested(unix.IFLA_INFO_DATA, func(d *netlink.AttributeEncoder) error {
-					d.Uint16(unix.IFLA_IPOIB_PKEY, l.IPoIB.PKey)
-					d.Uint16(unix.IFLA_IPOIB_MODE, l.IPoIB.Mode)
-					d.Uint16(unix.IFLA_IPOIB_UMCAST, l.IPoIB.Umcast)
-					return nil
-				})
-			}
-			return nil
-		})
+		info := len(b)
+		b = appendAttrHeader(b, unix.IFLA_LINKINFO|unix.NLA_F_NESTED, 0)
+		b = appendStringAttr(b, unix.IFLA_INFO_KIND, l.Kind)
+		if l.IPoIB != nil {
+			data := len(b)
+			b = appendAttrHeader(b, unix.IFLA_INFO_DATA|unix.NLA_F_NESTED, 0)
+			b = appendUint16Attr(b, unix.IFLA_IPOIB_PKEY, l.IPoIB.PKey)
+			b = appendUint16Attr(b, unix.IFLA_IPOIB_MODE, l.IPoIB.Mode)
+			b = appendUint16Attr(b, unix.IFLA_IPOIB_UMCAST, l.IPoIB.Umcast)
+			endNested(b, data)
+		}
+		endNested(b, info)
 	}
 	if l.ParentDev != "" {
-		ae.String(unix.IFLA_PARENT_DEV_NAME, l.ParentDev)
-		ae.String(unix.IFLA_PARENT_DEV_BUS_NAME, l.ParentBus)
+		b = appendStringAttr(b, unix.IFLA_PARENT_DEV_NAME, l.ParentDev)
+		b = appendStringAttr(b, unix.IFLA_PARENT_DEV_BUS_NAME, l.ParentBus)
 	}
-	hdr := Ifinfomsg{Type: l.Type, Index: l.Index, Flags: l.Flags}
-	return append(hdr.Marshal(), Encode(ae)...)
+	return b
+}
+
+// appendStats appends IFLA_STATS64: rtnl_link_stats64, the fields of
+// statsFields in its order, without taking their addresses.
+func appendStats(b []byte, s *Stats) []byte {
+	b = appendAttrHeader(b, unix.IFLA_STATS64, 8*25)
+	for _, v := range [25]uint64{s.RxPackets, s.TxPackets, s.RxBytes, s.TxBytes, s.RxErrors, s.TxErrors,
+		s.RxDropped, s.TxDropped, s.Multicast, s.Collisions, 0, s.RxOverErrors,
+		s.RxCRCErrors, s.RxFrameErrors, s.RxFIFOErrors, s.RxMissedErrors, s.TxAbortedErrors,
+		s.TxCarrierErrors, s.TxFIFOErrors, s.TxHeartbeatErrors, s.TxWindowErrors,
+		0, 0, s.RxNoHandler, 0} {
+		b = binary.NativeEndian.AppendUint64(b, v)
+	}
+	return b
+}
+
+// appendAttrHeader appends the header of an attribute of typ with n
+// bytes of payload. Attributes start 4-byte aligned: at a multiple of 4
+// of b, which starts with a header of such a length.
+func appendAttrHeader(b []byte, typ uint16, n int) []byte {
+	if 4+n > 0xffff {
+		panic(fmt.Sprintf("wire: encode: attribute %d of %d bytes", typ, n))
+	}
+	b = binary.NativeEndian.AppendUint16(b, uint16(4+n))
+	return binary.NativeEndian.AppendUint16(b, typ)
+}
+
+// padAttr pads b to the next attribute's alignment.
+func padAttr(b []byte) []byte {
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// endNested sets the length of the nested attribute at b[start:] to what
+// follows it.
+func endNested(b []byte, start int) {
+	if len(b)-start > 0xffff {
+		panic(fmt.Sprintf("wire: encode: nested attribute of %d bytes", len(b)-start))
+	}
+	binary.NativeEndian.PutUint16(b[start:], uint16(len(b)-start))
+}
+
+func appendUint8Attr(b []byte, typ uint16, v uint8) []byte {
+	return padAttr(append(appendAttrHeader(b, typ, 1), v))
+}
+
+func appendUint16Attr(b []byte, typ uint16, v uint16) []byte {
+	return padAttr(binary.NativeEndian.AppendUint16(appendAttrHeader(b, typ, 2), v))
+}
+
+func appendUint32Attr(b []byte, typ uint16, v uint32) []byte {
+	return binary.NativeEndian.AppendUint32(appendAttrHeader(b, typ, 4), v)
+}
+
+func appendBytesAttr(b []byte, typ uint16, v []byte) []byte {
+	return padAttr(append(appendAttrHeader(b, typ, len(v)), v...))
+}
+
+// appendStringAttr appends s NUL-terminated, as netlink strings are.
+func appendStringAttr(b []byte, typ uint16, s string) []byte {
+	return padAttr(append(append(appendAttrHeader(b, typ, len(s)+1), s...), 0))
 }
 
 // UnmarshalLink decodes an RTM_NEWLINK payload.
