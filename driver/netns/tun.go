@@ -158,25 +158,28 @@ func (t *TUN) SetOffloads(o Offloads) error {
 	return nil
 }
 
-// ReadPackets reads what the kernel sent through the device next, as IP
-// packets (a TSO segment split to its MSS, checksums complete), using buf
-// (ReadBufferSize bytes) for the read. Each packet p[room:] follows room
-// bytes that are the caller's, for a link header to go in front of it
-// without a copy; the packets are newly allocated and the caller's to
+// ReadPacket reads what the kernel sent through the device next, as an
+// IP packet, using buf (ReadBufferSize bytes) for the read: a packet
+// whose checksum the kernel left partial comes with it complete, and a
+// TSO segment comes whole, with its MSS (gso_size; 0 for any other
+// packet) and its TCP checksum partial, for the device's large send
+// offload to cut and complete (see readFrame). The packet p[room:]
+// follows room bytes that are the caller's, for a link header to go in
+// front of it without a copy; it is newly allocated and the caller's to
 // keep. It blocks until a frame comes or the device is closed; a
 // malformed frame is dropped with ErrMalformed.
-func (t *TUN) ReadPackets(buf []byte, room int) ([][]byte, error) {
+func (t *TUN) ReadPacket(buf []byte, room int) (p []byte, mss int, err error) {
 	n, err := t.f.Read(buf)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return splitFrame(buf[:n], room)
+	return readFrame(buf[:n], room)
 }
 
-// ErrMalformed is the error of a frame ReadPackets dropped.
+// ErrMalformed is the error of a frame ReadPacket dropped.
 var ErrMalformed = errBadFrame
 
-// ReadBufferSize is the size of the buffer ReadPackets needs.
+// ReadBufferSize is the size of the buffer ReadPacket needs.
 const ReadBufferSize = vnetHdrLen + 65535
 
 // WritePackets gives the kernel received IP packets, each in a frame
