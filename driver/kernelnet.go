@@ -349,9 +349,8 @@ func (n *stack) kernelAddrs(nd *Netdev) []netip.Prefix {
 // readKernel carries what the kernel sends through the interface's
 // netdev until the device is closed.
 func (n *stack) readKernel(index int32, tun *netns.TUN) {
-	buf := make([]byte, netns.ReadBufferSize)
 	for {
-		p, mss, err := tun.ReadPacket(buf, header.IPoIBHeaderLen)
+		p, mss, err := tun.ReadPacket(header.IPoIBHeaderLen)
 		if errors.Is(err, netns.ErrMalformed) {
 			continue
 		}

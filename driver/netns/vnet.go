@@ -61,13 +61,15 @@ var errBadFrame = errors.New("malformed frame from the kernel")
 
 // readFrame turns one frame the kernel sent (virtio-net header and
 // packet) into an IP packet after room bytes of its own (for a link
-// header; see ReadPacket), in memory newly allocated. A packet with a
-// partial checksum gets it complete. A TSO segment stays whole, with its
+// header; see ReadPacket): in the frame's own memory when inPlace is set
+// and the virtio-net header leaves the room (the packet then takes the
+// frame over), else in memory newly allocated. A packet with a partial
+// checksum gets it complete. A TSO segment stays whole, with its
 // gso_size returned as mss and its TCP checksum left partial: cutting it
 // into packets and completing each one's checksum is the device's large
 // send offload (header.SetTCPSegment), or the kernel's software GSO where
 // the device has none (header.SegmentTCP).
-func readFrame(frame []byte, room int) (pkt []byte, mss int, err error) {
+func readFrame(frame []byte, room int, inPlace bool) (pkt []byte, mss int, err error) {
 	if len(frame) <= vnetHdrLen {
 		return nil, 0, errBadFrame // no packet
 	}
@@ -88,9 +90,14 @@ func readFrame(frame []byte, room int) (pkt []byte, mss int, err error) {
 	default:
 		return nil, 0, errBadFrame
 	}
-	buf := make([]byte, room+len(ip))
+	var buf []byte
+	if inPlace && room <= vnetHdrLen {
+		buf = frame[vnetHdrLen-room : len(frame) : len(frame)]
+	} else {
+		buf = make([]byte, room+len(ip))
+		copy(buf[room:], ip)
+	}
 	out := buf[room:]
-	copy(out, ip)
 	if mss == 0 && h.flags&vnetNeedsCsum != 0 {
 		binary.BigEndian.PutUint16(out[int(h.csumStart)+int(h.csumOffset):], ^header.Checksum(out[h.csumStart:], 0))
 	}

@@ -102,7 +102,7 @@ func TestSegmentAndCoalesce(t *testing.T) {
 			csumStart: uint16(ipLen), csumOffset: 16}) {
 			t.Errorf("v6=%v: header %+v", v6, h)
 		}
-		again, mss, err := readFrame(frames[0], 0)
+		again, mss, err := readFrame(frames[0], 0, false)
 		if err != nil || mss != 1400 {
 			t.Fatalf("v6=%v: read %d bytes, mss %d, %v", v6, len(again), mss, err)
 		}
@@ -187,7 +187,8 @@ func TestCoalesceKeepsApart(t *testing.T) {
 }
 
 // A packet read with room follows that many bytes of its own and ends
-// its memory (cap). A TSO segment is read whole, with its MSS and its
+// its memory (cap), in the frame's memory when read in place and the
+// room fits in front of it. A TSO segment is read whole, with its MSS and its
 // TCP checksum as the kernel left it (partial: the device's LSO
 // completes each packet's); a plain packet's partial checksum is
 // completed.
@@ -224,11 +225,20 @@ func TestReadFrameRoom(t *testing.T) {
 		{"tso without payload", empty, emptyPkt, 1400},
 		{"plain, checksum completed", plain, plainPkt, 0},
 	} {
-		for _, room := range []int{0, 4} {
-			p, mss, err := readFrame(c.frame, room)
-			if err != nil || mss != c.mss || len(p) != room+len(c.want) || cap(p) != len(p) || !bytes.Equal(p[room:], c.want) {
-				t.Errorf("%s, room %d: %d bytes (cap %d), mss %d, %v; want %d bytes, mss %d, the same after the room: %v",
-					c.name, room, len(p), cap(p), mss, err, room+len(c.want), c.mss, len(p) >= room && bytes.Equal(p[room:], c.want))
+		for _, room := range []int{0, 4, vnetHdrLen, vnetHdrLen + 1} {
+			for _, inPlace := range []bool{false, true} {
+				frame := bytes.Clone(c.frame)
+				p, mss, err := readFrame(frame, room, inPlace)
+				if err != nil || mss != c.mss || len(p) != room+len(c.want) || cap(p) != len(p) || !bytes.Equal(p[room:], c.want) {
+					t.Errorf("%s, room %d, in place %v: %d bytes (cap %d), mss %d, %v; want %d bytes, mss %d, the same after the room: %v",
+						c.name, room, inPlace, len(p), cap(p), mss, err, room+len(c.want), c.mss, len(p) >= room && bytes.Equal(p[room:], c.want))
+					continue
+				}
+				// In place, the packet is the frame's memory where
+				// the room fits in the virtio-net header; else a copy.
+				if shared := &p[room] == &frame[vnetHdrLen]; shared != (inPlace && room <= vnetHdrLen) {
+					t.Errorf("%s, room %d, in place %v: the frame's memory: %v", c.name, room, inPlace, shared)
+				}
 			}
 		}
 	}
@@ -254,7 +264,7 @@ func TestReadFrame(t *testing.T) {
 		{"one byte", append(make([]byte, vnetHdrLen), 0x45), []byte{0x45}},
 		{"plain frame", plain, want},
 	} {
-		if got, mss, err := readFrame(c.frame, 0); err != nil || mss != 0 || !bytes.Equal(got, c.want) {
+		if got, mss, err := readFrame(c.frame, 0, false); err != nil || mss != 0 || !bytes.Equal(got, c.want) {
 			t.Errorf("%s: %x, mss %d, %v; want %x", c.name, got, mss, err, c.want)
 		}
 	}
@@ -277,7 +287,7 @@ func TestReadFrame(t *testing.T) {
 		"tso not ip":       bad(vnetHdr{gsoType: gsoTCPv6, gsoSize: 100}, []byte{0x20, 0}),
 		"tso v6 truncated": bad(vnetHdr{gsoType: gsoTCPv6, gsoSize: 100}, tcpPacket(true, 1, tcpACK, nil)[:50]),
 	} {
-		if _, _, err := readFrame(f, 0); !errors.Is(err, ErrMalformed) {
+		if _, _, err := readFrame(f, 0, false); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
 	}
