@@ -43,32 +43,6 @@ func tcpPacket(v6 bool, seq uint32, flags uint8, payload []byte) []byte {
 	return p
 }
 
-// validTCP reports whether a packet's lengths and checksums hold.
-func validTCP(t *testing.T, p []byte) {
-	t.Helper()
-	ipLen, _, ok := header.TCPHeaderLens(p)
-	if !ok {
-		t.Fatalf("not TCP: %x", p)
-	}
-	var sum uint16
-	if p[0]>>4 == 4 {
-		ip := header.IPv4(p)
-		if !ip.IsChecksumValid() || int(ip.TotalLength()) != len(p) {
-			t.Errorf("IPv4 header: checksum %v, length %d of %d", ip.IsChecksumValid(), ip.TotalLength(), len(p))
-		}
-		sum = header.PseudoHeaderChecksumV4(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint16(len(p)-ipLen))
-	} else {
-		ip := header.IPv6(p)
-		if int(ip.PayloadLength()) != len(p)-40 {
-			t.Errorf("IPv6 payload length %d of %d", ip.PayloadLength(), len(p)-40)
-		}
-		sum = header.PseudoHeaderChecksumV6(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint32(len(p)-ipLen))
-	}
-	if header.Checksum(p[ipLen:], sum) != 0xffff {
-		t.Errorf("TCP checksum does not verify")
-	}
-}
-
 func payloadOf(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
