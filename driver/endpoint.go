@@ -17,6 +17,7 @@ import (
 
 var (
 	_ inet.Link        = (*ipoib.Endpoint)(nil)
+	_ inet.GSOLink     = (*ipoib.Endpoint)(nil)
 	_ inet.TooBig      = (*ipoib.TooBigError)(nil)
 	_ ipoib.Dispatcher = (*inet.NIC)(nil)
 )

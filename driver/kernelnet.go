@@ -357,18 +357,17 @@ func (n *stack) kernelAddrs(nd *Netdev) []netip.Prefix {
 // readKernel carries what the kernel sends through the interface's
 // netdev until the device is closed.
 func (n *stack) readKernel(index int32, tun *netns.TUN) {
-	buf := make([]byte, netns.ReadBufferSize)
 	for {
-		pkts, err := tun.ReadPackets(buf, header.IPoIBHeaderLen)
+		p, mss, err := tun.ReadPacket(header.IPoIBHeaderLen)
 		if errors.Is(err, netns.ErrMalformed) {
 			continue
 		}
 		if err != nil {
 			return
 		}
-		for _, p := range pkts {
-			n.ip.OutputFrame(index, p)
-		}
+		// A TSO segment goes whole, with its MSS: the interface's
+		// large send offload cuts it (ipoib's LSO work request).
+		n.ip.OutputFrame(index, p, mss)
 		runtime.Gosched()
 	}
 }

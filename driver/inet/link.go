@@ -35,6 +35,19 @@ type Link interface {
 	DropTx(n uint64)
 }
 
+// GSOLink is a link with TCP segmentation offload (a netdev with
+// NETIF_F_TSO): it takes a TCP segment larger than its MTU whole, with
+// the MSS to cut it at (its packets fit the MTU). For a link without it
+// the stack cuts such a segment into packets itself, as the kernel's
+// validate_xmit_skb does.
+type GSOLink interface {
+	Link
+	// WritePacketGSO is WritePacket for an IPoIB packet that carries a
+	// TCP segment to be sent as packets of at most mss bytes of TCP
+	// payload each.
+	WritePacketGSO(pkt []byte, dst header.HWAddr, mss int) error
+}
+
 // TooBig is the error of a packet the link cannot carry: the kernel's
 // ICMP "fragmentation needed" or "packet too big" about it, delivered
 // locally, with the MTU that fits.

@@ -32,11 +32,19 @@ type neighbour struct {
 	// one a solicitation, kept after the resolution ends; timer is the
 	// retransmission timer while resolving (neigh->timer), and psrc the
 	// solicitations' source.
-	queue  [][]byte
+	queue  []queued
 	qbytes int
 	probes int
 	timer  verbs.Timer
 	psrc   netip.Addr
+}
+
+// queued is a datagram in a neighbour's queue, with its GSO size: a TCP
+// segment the upper stack sent whole waits whole (as an skb in arp_queue
+// keeps its gso_size), and is cut, if it must be, when it goes out.
+type queued struct {
+	ip  []byte
+	gso int
 }
 
 // unresQlenBytes is unres_qlen_bytes (SK_WMEM_MAX, 212992): the bytes a
@@ -76,7 +84,7 @@ func (e *neighbour) reachable(now time.Time) bool {
 // flush).
 func (s *Stack) learn(nic *NIC, ip netip.Addr, hw header.HWAddr) {
 	for _, q := range s.update(nic.index, ip, hw) {
-		s.xmit(nic, ip, hw, q, nil)
+		s.xmit(nic, ip, hw, q.ip, nil, q.gso)
 	}
 }
 
@@ -100,7 +108,7 @@ func (s *Stack) notifyNeigh(fn func(int32, Neighbour, bool), index int32, ip net
 }
 
 // update marks the entry reachable at hw and returns its queue.
-func (s *Stack) update(index int32, ip netip.Addr, hw header.HWAddr) [][]byte {
+func (s *Stack) update(index int32, ip netip.Addr, hw header.HWAddr) []queued {
 	s.mu.Lock()
 	e := s.entry(index, ip)
 	changed, notify := e.state != nudReachable || e.hw != hw, s.neighNotify
@@ -134,13 +142,13 @@ func (s *Stack) update(index int32, ip netip.Addr, hw header.HWAddr) [][]byte {
 // The queue goes out when the address comes (learn) and is dropped when
 // maxProbes solicitations went unanswered. It never blocks.
 func (s *Stack) output(nic *NIC, src, dst netip.Addr, ip []byte) {
-	s.outputFrame(nic, src, dst, ip, nil)
+	s.outputFrame(nic, src, dst, ip, nil, 0)
 }
 
 // outputFrame is output for a datagram that may come in a frame with
 // room for the encapsulation header in front of it (frame[IPoIBHeaderLen:]
 // is ip), which the link then takes as it is when the address is known.
-func (s *Stack) outputFrame(nic *NIC, src, dst netip.Addr, ip, frame []byte) {
+func (s *Stack) outputFrame(nic *NIC, src, dst netip.Addr, ip, frame []byte, gso int) {
 	index := nic.index
 	s.mu.Lock()
 	e := s.entry(index, dst)
@@ -150,15 +158,15 @@ func (s *Stack) outputFrame(nic *NIC, src, dst netip.Addr, ip, frame []byte) {
 	if e.state == nudReachable {
 		hw := e.hw
 		s.mu.Unlock()
-		s.xmit(nic, dst, hw, ip, frame)
+		s.xmit(nic, dst, hw, ip, frame, gso)
 		return
 	}
 	for len(e.queue) > 0 && e.qbytes+len(ip) > unresQlenBytes {
-		e.qbytes -= len(e.queue[0])
+		e.qbytes -= len(e.queue[0].ip)
 		e.queue = e.queue[1:]
 		nic.link.DropTx(1)
 	}
-	e.queue = append(e.queue, ip)
+	e.queue = append(e.queue, queued{ip: ip, gso: gso})
 	e.qbytes += len(ip)
 	start := s.startProbingLocked(index, src, dst, e)
 	notify := s.neighNotify

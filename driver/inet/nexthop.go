@@ -120,11 +120,18 @@ type hopAnswer struct {
 	known bool
 }
 
-// hopQuery is a lookup under way and the datagrams that wait for it
-// (with their frames, nil when they have none), qbytes their length.
+// hopQuery is a lookup under way and the datagrams that wait for it,
+// qbytes their length.
 type hopQuery struct {
-	queue  [][2][]byte
+	queue  []hopWaiter
 	qbytes int
+}
+
+// hopWaiter is a datagram that waits for a lookup, with its frame (nil
+// when it has none) and its GSO size (0 when it has none).
+type hopWaiter struct {
+	pkt, frame []byte
+	gso        int
 }
 
 // SetUpperLookup has the next hop of what the interface's upper stack
@@ -165,20 +172,20 @@ func (h *upperHops) flushLocked() {
 // outputUpper sends a datagram of the interface's upper stack to its next
 // hop: the lookup's answer, asked first when there is none, or without a
 // lookup the upper stack's routes (nextHop).
-func (s *Stack) outputUpper(nic *NIC, src, dst netip.Addr, pkt, frame []byte) {
+func (s *Stack) outputUpper(nic *NIC, src, dst netip.Addr, pkt, frame []byte, gso int) {
 	index := nic.index
 	h := &s.hops
 	h.mu.Lock()
 	fn := h.fns[index]
 	if fn == nil {
 		h.mu.Unlock()
-		s.outputFrame(nic, src, s.nextHop(index, dst), pkt, frame)
+		s.outputFrame(nic, src, s.nextHop(index, dst), pkt, frame, gso)
 		return
 	}
 	k := hopKey{index: index, tos: tosOf(pkt), src: src, dst: dst}
 	if a, ok := h.answers[k]; ok {
 		h.mu.Unlock()
-		s.outputFrame(nic, src, s.hopOf(index, dst, a), pkt, frame)
+		s.outputFrame(nic, src, s.hopOf(index, dst, a), pkt, frame, gso)
 		return
 	}
 	q := h.pending[k]
@@ -197,11 +204,11 @@ func (s *Stack) outputUpper(nic *NIC, src, dst netip.Addr, pkt, frame []byte) {
 	}
 	dropped := 0
 	for len(q.queue) > 0 && q.qbytes+len(pkt) > unresQlenBytes {
-		q.qbytes -= len(q.queue[0][0])
+		q.qbytes -= len(q.queue[0].pkt)
 		q.queue = q.queue[1:]
 		dropped++
 	}
-	q.queue = append(q.queue, [2][]byte{pkt, frame})
+	q.queue = append(q.queue, hopWaiter{pkt, frame, gso})
 	q.qbytes += len(pkt)
 	gen, run := h.gen, h.start
 	h.mu.Unlock()
@@ -240,7 +247,7 @@ func (s *Stack) answerHop(nic *NIC, k hopKey, q *hopQuery, fn UpperLookup, gen u
 	h.mu.Unlock()
 	nh := s.hopOf(k.index, k.dst, a)
 	for _, d := range queue {
-		s.outputFrame(nic, k.src, nh, d[0], d[1])
+		s.outputFrame(nic, k.src, nh, d.pkt, d.frame, d.gso)
 	}
 }
 

@@ -99,17 +99,33 @@ func (s *Stack) Owns(index int32, ip netip.Addr) bool {
 // the transport (the driver's emulated ICMP "fragmentation needed" /
 // "packet too big") lowers the path MTU, so that the next one is
 // fragmented to fit. Path MTUs are the datagram's destination's, as the
-// kernel keeps its exceptions by daddr, not by gateway.
-func (s *Stack) xmit(nic *NIC, nh netip.Addr, hw header.HWAddr, ip, frame []byte) {
+// kernel keeps its exceptions by daddr, not by gateway. A TCP segment
+// with a GSO size goes whole (writeGSO) when its packets fit the path
+// MTU, else cut into them first.
+func (s *Stack) xmit(nic *NIC, nh netip.Addr, hw header.HWAddr, ip, frame []byte, gso int) {
 	dst := nh
 	if _, d, ok := addrsOf(ip); ok {
 		dst = d
 	}
 	mtu := int(s.mtuTo(dst, nic.link.MTU()))
 	var err error
-	if dst.Is4() {
+	switch {
+	case gso > 0 && gsoFits(ip, gso, uint32(mtu)):
+		err = s.writeGSO(nic, ip, frame, hw, gso)
+	case gso > 0:
+		// The path MTU fell while it waited: cut it, and send each
+		// packet as any other.
+		segs, ok := header.SegmentTCP(ip, gso, header.IPoIBHeaderLen)
+		if !ok {
+			nic.link.DropTx(1)
+		}
+		for _, seg := range segs {
+			s.xmit(nic, nh, hw, seg[header.IPoIBHeaderLen:], seg, 0)
+		}
+		return
+	case dst.Is4():
 		err = s.sendIPv4(nic, header.IPv4(ip), frame, hw, mtu)
-	} else {
+	default:
 		err = s.sendIPv6(nic, header.IPv6(ip), frame, hw, mtu)
 	}
 	var tb TooBig

@@ -115,26 +115,31 @@ func (s *Stack) keeps6(ip header.IPv6) bool {
 // upper stack hears "fragmentation needed" (DF set) or "packet too big",
 // as from the link itself. Malformed datagrams are dropped and counted.
 func (s *Stack) Output(index int32, pkt []byte) {
-	s.output1(index, pkt, nil)
+	s.output1(index, pkt, nil, 0)
 }
 
 // OutputFrame is Output for a datagram that follows
 // header.IPoIBHeaderLen bytes of room in frame: the stack takes the frame
 // over and writes the encapsulation header in that room, so that the
 // datagram reaches the link without a copy. The caller must not use the
-// frame afterwards.
-func (s *Stack) OutputFrame(index int32, frame []byte) {
+// frame afterwards. gso, when not 0, makes the datagram a TCP segment the
+// upper stack sent whole (TSO), to go as packets of at most gso bytes of
+// TCP payload: whole to a link that takes it (GSOLink) when those packets
+// fit the path MTU, else cut here first (ip_finish_output_gso's
+// slow path), each packet then sent, fragmented or refused as any other.
+func (s *Stack) OutputFrame(index int32, frame []byte, gso int) {
 	if len(frame) < header.IPoIBHeaderLen {
 		if nic := s.nicOf(index); nic != nil {
 			nic.link.DropTx(1)
 		}
 		return
 	}
-	s.output1(index, frame[header.IPoIBHeaderLen:], frame)
+	s.output1(index, frame[header.IPoIBHeaderLen:], frame, gso)
 }
 
-// output1 is Output with the datagram's frame, nil when it has none.
-func (s *Stack) output1(index int32, pkt, frame []byte) {
+// output1 is Output with the datagram's frame, nil when it has none, and
+// its GSO size, 0 when it has none.
+func (s *Stack) output1(index int32, pkt, frame []byte, gso int) {
 	nic := s.nicOf(index)
 	if nic == nil {
 		return
@@ -144,15 +149,70 @@ func (s *Stack) output1(index int32, pkt, frame []byte) {
 		nic.link.DropTx(1)
 		return
 	}
-	if hw, ok := s.groupAddr(nic, index, dst); ok {
+	hw, group := s.groupAddr(nic, index, dst)
+	mtu := s.mtuTo(dst, nic.link.MTU())
+	if gso > 0 && (group || !gsoFits(pkt, gso, mtu)) {
+		s.outputSegments(index, pkt, gso)
+		return
+	}
+	if group {
 		_ = s.writeIP(nic, pkt, hw)
 		return
 	}
-	if mtu := s.mtuTo(dst, nic.link.MTU()); len(pkt) > int(mtu) && (dst.Is6() || header.IPv4(pkt).DontFragment()) {
+	if gso == 0 && len(pkt) > int(mtu) && (dst.Is6() || header.IPv4(pkt).DontFragment()) {
 		s.tooBigUp(index, pkt, mtu)
 		return
 	}
-	s.outputUpper(nic, src, dst, pkt, frame)
+	s.outputUpper(nic, src, dst, pkt, frame, gso)
+}
+
+// gsoFits reports whether the packets a TCP segment is cut into at gso
+// fit mtu (skb_gso_validate_network_len: IP and TCP headers and gso
+// bytes); false when pkt is not a TCP segment.
+func gsoFits(pkt []byte, gso int, mtu uint32) bool {
+	ipLen, tcpLen, ok := header.TCPHeaderLens(pkt)
+	return ok && ipLen+tcpLen+gso <= int(mtu)
+}
+
+// outputSegments cuts a TCP segment into packets of at most gso bytes of
+// TCP payload (skb_gso_segment) and outputs each; one that is not a TCP
+// segment is dropped.
+func (s *Stack) outputSegments(index int32, pkt []byte, gso int) {
+	segs, ok := header.SegmentTCP(pkt, gso, header.IPoIBHeaderLen)
+	if !ok {
+		if nic := s.nicOf(index); nic != nil {
+			nic.link.DropTx(1)
+		}
+		return
+	}
+	for _, seg := range segs {
+		s.output1(index, seg[header.IPoIBHeaderLen:], seg, 0)
+	}
+}
+
+// writeGSO sends a TCP segment to hw as packets of at most gso bytes of
+// TCP payload: whole to a link with segmentation offload, else cut here
+// (frame as sendIPv4's).
+func (s *Stack) writeGSO(nic *NIC, ip, frame []byte, hw header.HWAddr, gso int) error {
+	typ := header.EtherTypeIPv4
+	if ip[0]>>4 == 6 {
+		typ = header.EtherTypeIPv6
+	}
+	if l, ok := nic.link.(GSOLink); ok {
+		return l.WritePacketGSO(encap(typ, ip, frame), hw, gso)
+	}
+	segs, ok := header.SegmentTCP(ip, gso, header.IPoIBHeaderLen)
+	if !ok {
+		nic.link.DropTx(1)
+		return nil
+	}
+	for _, seg := range segs {
+		header.IPoIB(seg).Encode(typ)
+		if err := nic.link.WritePacket(seg, hw); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // groupAddr maps a multicast or broadcast destination to its link
@@ -272,13 +332,14 @@ func (s *Stack) tooBigUp(index int32, pkt []byte, mtu uint32) {
 // family (a forwarded datagram's router). The stack's own echo requests
 // never wait in a queue (Echo resolves first), so their pings hear it
 // alone.
-func (s *Stack) unreachableUp(index int32, queue [][]byte) {
+func (s *Stack) unreachableUp(index int32, queue []queued) {
 	up := s.upperOf(index)
 	if up == nil {
 		return
 	}
 	buf := make([]byte, header.IPv6MinMTU)
-	for _, pkt := range queue {
+	for _, q := range queue {
+		pkt := q.ip
 		src, _, ok := addrsOf(pkt)
 		if !ok {
 			continue

@@ -113,7 +113,7 @@ func TestUpperOutputFrame(t *testing.T) {
 			pkt = upEcho6(pairAddr(true, 1), pairAddr(true, 2), 56, 9)
 		}
 		frame := append([]byte{0xde, 0xad, 0xbe, 0xef}, pkt...)
-		p.a.OutputFrame(ifA, frame)
+		p.a.OutputFrame(ifA, frame, 0)
 		var sent []packet
 		var mem []*byte
 		mems := p.la.mem
@@ -134,7 +134,7 @@ func TestUpperOutputFrame(t *testing.T) {
 		}
 	}
 	p := resolvedPair(t, false, 2044)
-	p.a.OutputFrame(ifA, []byte{0, 0, 0})
+	p.a.OutputFrame(ifA, []byte{0, 0, 0}, 0)
 	if sent, dropped := p.la.take(), p.la.txDropped; len(sent) != 0 || dropped != 1 {
 		t.Errorf("a 3-byte frame: sent %v, tx dropped %d, want nothing sent and 1 dropped", sent, dropped)
 	}

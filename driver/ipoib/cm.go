@@ -591,7 +591,7 @@ func (ep *Endpoint) transmitRC(c *cmTx, pkt []byte, cfg *config, fromQdisc bool)
 	defer ep.handleSendErrors()
 	ep.txmu.Lock()
 	if err := ep.reserveLocked(fromQdisc, c.qp.Num()); err != nil {
-		err = ep.queueOrRequeueLocked(pkt, c.neighAddr, fromQdisc)
+		err = ep.queueOrRequeueLocked(pkt, c.neighAddr, 0, fromQdisc)
 		ep.txmu.Unlock()
 		return err
 	}

@@ -11,7 +11,9 @@
 // what follows) to 20-byte IPoIB addresses, and hands received ones to the
 // Dispatcher it is attached to: the host IP stack (driver/inet) or any
 // other network layer. It knows nothing of IP beyond the EtherType of the
-// header (unicast ARP goes by path record, as the kernel sends it).
+// header (unicast ARP goes by path record, as the kernel sends it) and,
+// for a TCP segment sent with large send offload (WritePacketGSO), the
+// length of its IP and TCP headers.
 //
 // It may import driver/verbs, driver/ibcm, driver/fabric and
 // driver/header; never driver/inet or the netdev layer (driver). Its

@@ -401,30 +401,47 @@ func (ep *Endpoint) repost() {
 // queue is stopped, the packet waits in the qdisc, or is dropped with
 // ErrQdiscDrop when tx_queue_len packets wait (txqueue.go).
 func (ep *Endpoint) WritePacket(pkt []byte, dst header.HWAddr) error {
+	return ep.WritePacketGSO(pkt, dst, 0)
+}
+
+// WritePacketGSO is WritePacket for a TCP segment of up to 64 KiB (a GSO
+// packet) to be sent in datagrams of at most mss bytes of TCP payload: it
+// goes over UD as one LSO work request (ipoib_send with a GSO skb, for an
+// HCA with IB_DEVICE_UD_TSO), the UD MTU check skipped, counted as one
+// packet of its TCP payload's bytes (tx_bytes counts skb->len after
+// ipoib_send pulled the headers). It waits in the qdisc whole. Where it
+// cannot go over UD (a multicast group, a connection) it is cut into
+// packets here first, as the kernel's validate_xmit_skb does for a
+// device without the offload. mss 0 is WritePacket.
+func (ep *Endpoint) WritePacketGSO(pkt []byte, dst header.HWAddr, mss int) error {
 	if ep.qdiscBusy.Load() {
 		ep.txmu.Lock()
 		if ep.qdiscActiveLocked() {
-			err := ep.enqueueLocked(pkt, dst)
+			err := ep.enqueueLocked(pkt, dst, mss)
 			ep.txmu.Unlock()
 			return err
 		}
 		ep.txmu.Unlock()
 	}
-	return ep.xmit(pkt, dst, false)
+	return ep.xmit(pkt, dst, mss, false)
 }
 
 // xmit is ipoib_start_xmit for a packet that the queue lets through:
-// WritePacket's, or one the qdisc held (fromQdisc).
-func (ep *Endpoint) xmit(pkt []byte, dst header.HWAddr, fromQdisc bool) error {
+// WritePacket's, or one the qdisc held (fromQdisc); mss is a GSO
+// packet's.
+func (ep *Endpoint) xmit(pkt []byte, dst header.HWAddr, mss int, fromQdisc bool) error {
 	cfg := ep.cfg.Load()
 	if dst.IsMulticast() {
+		if mss > 0 {
+			return ep.xmitSegments(pkt, dst, mss, fromQdisc)
+		}
 		if mgid := dst.GID(); mgid != cfg.mgid {
 			return ep.transmitMcast(pkt, dst, fromQdisc)
 		}
 		if err := ep.checkUDMTU(pkt, dst, cfg); err != nil {
 			return err
 		}
-		return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: cfg.mlid, GRH: true, DGID: cfg.mgid, DestQPN: header.MulticastQPN, QKey: cfg.qkey}, fromQdisc)
+		return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: cfg.mlid, GRH: true, DGID: cfg.mgid, DestQPN: header.MulticastQPN, QKey: cfg.qkey}, 0, fromQdisc)
 	}
 	var path fabric.Path
 	var err error
@@ -435,6 +452,9 @@ func (ep *Endpoint) xmit(pkt []byte, dst header.HWAddr, fromQdisc bool) error {
 		if n, err = ep.neigh(dst, cfg.PKey); err == nil {
 			path = n.path
 			if cfg.Connected && dst.Flags()&header.HWFlagConnected != 0 {
+				if mss > 0 {
+					return ep.xmitSegments(pkt, dst, mss, fromQdisc)
+				}
 				return ep.sendCM(n, pkt, cfg, fromQdisc)
 			}
 		}
@@ -444,11 +464,36 @@ func (ep *Endpoint) xmit(pkt []byte, dst header.HWAddr, fromQdisc bool) error {
 		ep.tapOut(pkt, dst, false, DropNeighFailed)
 		return err
 	}
-	if err := ep.checkUDMTU(pkt, dst, cfg); err != nil {
-		return err
+	if mss == 0 {
+		if err := ep.checkUDMTU(pkt, dst, cfg); err != nil {
+			return err
+		}
 	}
-	return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: path.DLID, DestQPN: dst.QPN(), QKey: cfg.qkey}, fromQdisc)
+	return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: path.DLID, DestQPN: dst.QPN(), QKey: cfg.qkey}, mss, fromQdisc)
 }
+
+// xmitSegments cuts a GSO packet into packets of mss bytes of TCP
+// payload and sends each (skb_gso_segment in validate_xmit_skb): for
+// where an LSO cannot go.
+func (ep *Endpoint) xmitSegments(pkt []byte, dst header.HWAddr, mss int, fromQdisc bool) error {
+	segs, ok := header.SegmentTCP(pkt[header.IPoIBHeaderLen:], mss, header.IPoIBHeaderLen)
+	if !ok {
+		ep.stats.txDropped.Add(1)
+		ep.stats.txErrors.Add(1)
+		return errBadGSO
+	}
+	var first error
+	for _, s := range segs {
+		copy(s, pkt[:header.IPoIBHeaderLen])
+		if err := ep.xmit(s, dst, 0, fromQdisc); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// errBadGSO is a GSO packet that is not a TCP segment.
+var errBadGSO = errors.New("GSO packet without TCP headers")
 
 // transmitMcast sends pkt to the multicast group mgid over UD, joining it
 // send-only first if the interface is not a member, through the group's
@@ -466,7 +511,7 @@ func (ep *Endpoint) transmitMcast(pkt []byte, dst header.HWAddr, fromQdisc bool)
 		return errNoGroup
 	}
 	ep.mcastNeigh(header.MulticastAddr(mgid), mlid)
-	return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: mlid, GRH: true, DGID: mgid, DestQPN: 0xffffff, QKey: cfg.qkey}, fromQdisc)
+	return ep.postUD(pkt, dst, cfg, verbs.AH{DLID: mlid, GRH: true, DGID: mgid, DestQPN: 0xffffff, QKey: cfg.qkey}, 0, fromQdisc)
 }
 
 // errNoGroup is a multicast send whose group could not be joined.
@@ -487,26 +532,44 @@ func (ep *Endpoint) checkUDMTU(pkt []byte, dst header.HWAddr, cfg *config) error
 }
 
 // postUD posts one UD send to dst (ipoib_send), or holds it in the qdisc
-// when the ring is full or packets wait.
-func (ep *Endpoint) postUD(pkt []byte, dst header.HWAddr, cfg *config, ah verbs.AH, fromQdisc bool) error {
+// when the ring is full or packets wait. A GSO packet (mss > 0) is one
+// LSO work request whose header is the encapsulation, IP and TCP headers
+// (hlen, skb_tcp_all_headers counted from the encapsulation header); it
+// counts as one packet of its bytes after the headers.
+func (ep *Endpoint) postUD(pkt []byte, dst header.HWAddr, cfg *config, ah verbs.AH, mss int, fromQdisc bool) error {
+	wr := verbs.SendWR{SGL: [][]byte{pkt}, AH: ah}
+	counted := len(pkt)
+	if mss > 0 {
+		ipLen, tcpLen, ok := header.TCPHeaderLens(pkt[header.IPoIBHeaderLen:])
+		if !ok {
+			// ipoib_send: "linear data too small"
+			ep.stats.txDropped.Add(1)
+			ep.stats.txErrors.Add(1)
+			ep.warn("linear data too small")
+			return errBadGSO
+		}
+		hlen := header.IPoIBHeaderLen + ipLen + tcpLen
+		wr.Opcode, wr.Header, wr.MSS, wr.SGL[0] = verbs.WRLSO, pkt[:hlen], mss, pkt[hlen:]
+		counted = len(pkt) - hlen
+	}
 	defer ep.handleSendErrors()
 	ep.txmu.Lock()
 	defer ep.txmu.Unlock()
 	if err := ep.reserveLocked(fromQdisc, 0); err != nil {
-		return ep.queueOrRequeueLocked(pkt, dst, fromQdisc)
+		return ep.queueOrRequeueLocked(pkt, dst, mss, fromQdisc)
 	}
 	if ep.host.DataDebug.Load() > 0 {
 		ep.host.logf(cfg.Name, "sending packet, length=%d dlid=0x%04x dqpn=0x%06x", len(pkt), ah.DLID, ah.DestQPN)
 	}
 	// Counted before the post: the wire delivers inside PostSend, so the
 	// receiver may answer before it returns.
-	ep.countTx(len(pkt))
+	ep.countTx(counted)
 	if p := ep.taps.Load(); p != nil {
 		ep.tap(p, Frame{PktType: PacketOutgoing, Src: cfg.HWAddr, Dst: dst, Data: pkt})
 	}
-	if err := ep.qp.PostSend(&verbs.SendWR{SGL: [][]byte{pkt}, AH: ah}); err != nil {
+	if err := ep.qp.PostSend(&wr); err != nil {
 		ep.unreserveLocked()
-		ep.uncountTx(len(pkt))
+		ep.uncountTx(counted)
 		return err
 	}
 	ep.armLocked()

@@ -41,6 +41,7 @@ func (ep *Endpoint) QueueStopped() bool { return ep.qdiscBusy.Load() }
 type qdiscPkt struct {
 	pkt []byte
 	dst header.HWAddr
+	mss int // a GSO packet's, which waits whole
 }
 
 // errRingFull is a post that found the ring full: the packet is queued
@@ -56,12 +57,12 @@ func (ep *Endpoint) qdiscActiveLocked() bool {
 
 // enqueueLocked queues a copy of pkt at the tail of the qdisc, or drops
 // it when tx_queue_len packets wait. Caller holds txmu.
-func (ep *Endpoint) enqueueLocked(pkt []byte, dst header.HWAddr) error {
+func (ep *Endpoint) enqueueLocked(pkt []byte, dst header.HWAddr, mss int) error {
 	if len(ep.backlog) >= int(ep.cfg.Load().TxQueueLen) {
 		ep.stats.qdiscDrops.Add(1)
 		return ErrQdiscDrop
 	}
-	ep.backlog = append(ep.backlog, qdiscPkt{pkt: append([]byte(nil), pkt...), dst: dst})
+	ep.backlog = append(ep.backlog, qdiscPkt{pkt: append([]byte(nil), pkt...), dst: dst, mss: mss})
 	ep.qdiscBusy.Store(true)
 	return nil
 }
@@ -155,7 +156,7 @@ func (ep *Endpoint) pollTx() {
 		ep.backlog[0] = qdiscPkt{}
 		ep.backlog = ep.backlog[1:]
 		ep.txmu.Unlock()
-		_ = ep.xmit(q.pkt, q.dst, true)
+		_ = ep.xmit(q.pkt, q.dst, q.mss, true)
 		ep.handleSendErrors()
 		ep.txmu.Lock()
 	}
@@ -172,20 +173,20 @@ func (ep *Endpoint) pollTx() {
 
 // requeueLocked puts a packet that the poller could not post back at the
 // head of the qdisc. Caller holds txmu.
-func (ep *Endpoint) requeueLocked(pkt []byte, dst header.HWAddr) {
-	ep.backlog = append([]qdiscPkt{{pkt: pkt, dst: dst}}, ep.backlog...)
+func (ep *Endpoint) requeueLocked(pkt []byte, dst header.HWAddr, mss int) {
+	ep.backlog = append([]qdiscPkt{{pkt: pkt, dst: dst, mss: mss}}, ep.backlog...)
 	ep.qdiscBusy.Store(true)
 }
 
 // queueOrRequeueLocked holds a packet whose post found the ring full or
 // packets waiting: at the head of the qdisc if it came from it, at its
 // tail otherwise. Caller holds txmu.
-func (ep *Endpoint) queueOrRequeueLocked(pkt []byte, dst header.HWAddr, fromQdisc bool) error {
+func (ep *Endpoint) queueOrRequeueLocked(pkt []byte, dst header.HWAddr, mss int, fromQdisc bool) error {
 	if fromQdisc {
-		ep.requeueLocked(pkt, dst)
+		ep.requeueLocked(pkt, dst, mss)
 		return nil
 	}
-	err := ep.enqueueLocked(pkt, dst)
+	err := ep.enqueueLocked(pkt, dst, mss)
 	if !ep.stopped && !ep.draining {
 		ep.kickTx()
 	}

@@ -21,6 +21,7 @@ type TUN struct {
 	Index uint32
 	f     *os.File
 	raw   syscall.RawConn // f's, for writev
+	rbuf  []byte          // ReadPacket's buffer; nil after a packet took it
 }
 
 // NewTUN creates a TUN device called name in the namespace, with the
@@ -158,26 +159,39 @@ func (t *TUN) SetOffloads(o Offloads) error {
 	return nil
 }
 
-// ReadPackets reads what the kernel sent through the device next, as IP
-// packets (a TSO segment split to its MSS, checksums complete), using buf
-// (ReadBufferSize bytes) for the read. Each packet p[room:] follows room
-// bytes that are the caller's, for a link header to go in front of it
-// without a copy; the packets are newly allocated and the caller's to
-// keep. It blocks until a frame comes or the device is closed; a
-// malformed frame is dropped with ErrMalformed.
-func (t *TUN) ReadPackets(buf []byte, room int) ([][]byte, error) {
-	n, err := t.f.Read(buf)
-	if err != nil {
-		return nil, err
+// ReadPacket reads what the kernel sent through the device next, as an
+// IP packet: a packet whose checksum the kernel left partial comes with
+// it complete, and a TSO segment comes whole, with its MSS (gso_size; 0
+// for any other packet) and its TCP checksum partial, for the device's
+// large send offload to cut and complete (see readFrame). The packet
+// p[room:] follows room bytes that are the caller's, for a link header
+// to go in front of it without a copy; it is the caller's to keep. A
+// large packet (a TSO segment) is the read buffer itself, handed over
+// without a copy, and the next read gets a new buffer; a smaller one is
+// copied out of it. It blocks until a frame comes or the device is
+// closed; a malformed frame is dropped with ErrMalformed. One goroutine
+// at a time may call it.
+func (t *TUN) ReadPacket(room int) (p []byte, mss int, err error) {
+	if t.rbuf == nil {
+		t.rbuf = make([]byte, readBufferSize)
 	}
-	return splitFrame(buf[:n], room)
+	n, err := t.f.Read(t.rbuf)
+	if err != nil {
+		return nil, 0, err
+	}
+	inPlace := n > len(t.rbuf)/2 && room <= vnetHdrLen
+	p, mss, err = readFrame(t.rbuf[:n], room, inPlace)
+	if err == nil && inPlace {
+		t.rbuf = nil // the packet keeps it
+	}
+	return p, mss, err
 }
 
-// ErrMalformed is the error of a frame ReadPackets dropped.
+// ErrMalformed is the error of a frame ReadPacket dropped.
 var ErrMalformed = errBadFrame
 
-// ReadBufferSize is the size of the buffer ReadPackets needs.
-const ReadBufferSize = vnetHdrLen + 65535
+// readBufferSize is the size of ReadPacket's buffer: the largest frame.
+const readBufferSize = vnetHdrLen + 65535
 
 // WritePackets gives the kernel received IP packets, each in a frame
 // made by Frame, merging runs of one TCP flow into segments as GRO does

@@ -12,10 +12,10 @@ import (
 // read from or written to a TUN device opened with IFF_VNET_HDR. With it
 // the kernel hands over TCP segments of up to 64 KiB (TSO) with their
 // checksum left to finish, and takes back coalesced segments (GRO): one
-// system call for what would be dozens of packets. Splitting a TSO
-// segment into packets of the link's MTU is what an IPoIB HCA's large
-// send offload does with a UD send; coalescing received segments is the
-// kernel's GRO.
+// system call for what would be dozens of packets. A TSO segment is read
+// whole: splitting it into packets of the link's MTU is what an IPoIB
+// HCA's large send offload does with a UD send; coalescing received
+// segments is the kernel's GRO.
 
 const (
 	vnetHdrLen = 10 // sizeof(struct virtio_net_hdr)
@@ -30,11 +30,11 @@ const (
 	tunFTSO4 = 0x02 // TUN_F_TSO4
 	tunFTSO6 = 0x04 // TUN_F_TSO6
 
-	protoTCP = 6
-	tcpFIN   = 0x01
-	tcpPSH   = 0x08
+	protoTCP = header.ProtocolTCP
+	tcpFIN   = header.TCPFlagFIN
+	tcpPSH   = header.TCPFlagPSH
 	tcpACK   = 0x10
-	tcpCWR   = 0x80
+	tcpCWR   = header.TCPFlagCWR
 )
 
 // vnetHdr is a decoded virtio_net_hdr (little-endian fields).
@@ -59,125 +59,49 @@ func (h vnetHdr) encode(b []byte) {
 
 var errBadFrame = errors.New("malformed frame from the kernel")
 
-// splitFrame turns one frame the kernel sent (virtio-net header and
-// packet) into IP packets: a TSO segment into packets of at most its
-// gso_size bytes of TCP payload each, a packet with a partial checksum
-// into one with the checksum complete. Each packet follows room bytes of
-// its own (for a link header; see ReadPackets), in memory newly
-// allocated: one allocation for all of them.
-func splitFrame(frame []byte, room int) ([][]byte, error) {
+// readFrame turns one frame the kernel sent (virtio-net header and
+// packet) into an IP packet after room bytes of its own (for a link
+// header; see ReadPacket): in the frame's own memory when inPlace is set
+// and the virtio-net header leaves the room (the packet then takes the
+// frame over), else in memory newly allocated. A packet with a partial
+// checksum gets it complete. A TSO segment stays whole, with its
+// gso_size returned as mss and its TCP checksum left partial: cutting it
+// into packets and completing each one's checksum is the device's large
+// send offload (header.SetTCPSegment), or the kernel's software GSO where
+// the device has none (header.SegmentTCP).
+func readFrame(frame []byte, room int, inPlace bool) (pkt []byte, mss int, err error) {
 	if len(frame) <= vnetHdrLen {
-		return nil, errBadFrame // no packet
+		return nil, 0, errBadFrame // no packet
 	}
 	h := decodeVnetHdr(frame)
-	pkt := frame[vnetHdrLen:]
+	ip := frame[vnetHdrLen:]
 	switch h.gsoType &^ gsoECN {
 	case gsoNone:
-		buf := make([]byte, room+len(pkt))
-		out := buf[room:]
-		copy(out, pkt)
 		if h.flags&vnetNeedsCsum != 0 {
-			at := int(h.csumStart) + int(h.csumOffset)
-			if at+2 > len(out) {
-				return nil, errBadFrame
+			if at := int(h.csumStart) + int(h.csumOffset); at+2 > len(ip) {
+				return nil, 0, errBadFrame
 			}
-			binary.BigEndian.PutUint16(out[at:], ^header.Checksum(out[h.csumStart:], 0))
 		}
-		return [][]byte{buf}, nil
 	case gsoTCPv4, gsoTCPv6:
-		return segmentTCP(pkt, int(h.gsoSize), room)
-	}
-	return nil, errBadFrame
-}
-
-// tcpLayout finds a TCP packet's IP header length and TCP header length.
-func tcpLayout(pkt []byte) (ipLen, tcpLen int, ok bool) {
-	if len(pkt) == 0 {
-		return 0, 0, false
-	}
-	var proto int // the protocol field's offset
-	switch pkt[0] >> 4 {
-	case 4:
-		ipLen, proto = int(pkt[0]&0x0f)*4, 9
-		if ipLen < 20 {
-			return 0, 0, false
+		if _, _, ok := header.TCPHeaderLens(ip); !ok || h.gsoSize == 0 {
+			return nil, 0, errBadFrame
 		}
-	case 6:
-		ipLen, proto = header.IPv6HeaderLen, 6
+		mss = int(h.gsoSize)
 	default:
-		return 0, 0, false
+		return nil, 0, errBadFrame
 	}
-	if len(pkt) < ipLen+20 || pkt[proto] != protoTCP {
-		return 0, 0, false
-	}
-	tcpLen = int(pkt[ipLen+12]>>4) * 4
-	if tcpLen < 20 || len(pkt) < ipLen+tcpLen {
-		return 0, 0, false
-	}
-	return ipLen, tcpLen, true
-}
-
-// segmentTCP splits a TCP segment into packets carrying at most mss bytes
-// each (tcp_gso_segment): sequence numbers advanced, FIN and PSH on the
-// last packet only, CWR on the first only, IPv4 IDs counting up, lengths
-// and checksums complete. Each packet follows room bytes of its own, all
-// in one allocation.
-func segmentTCP(pkt []byte, mss, room int) ([][]byte, error) {
-	ipLen, tcpLen, ok := tcpLayout(pkt)
-	if !ok || mss <= 0 {
-		return nil, errBadFrame
-	}
-	hl := ipLen + tcpLen
-	payload := pkt[hl:]
-	seq := binary.BigEndian.Uint32(pkt[ipLen+4:])
-	flags := pkt[ipLen+13]
-	n := max(1, (len(payload)+mss-1)/mss)
-	mem := make([]byte, n*(room+hl)+len(payload))
-	out := make([][]byte, 0, n)
-	for off := 0; off == 0 || off < len(payload); off += mss {
-		end := min(off+mss, len(payload))
-		size := room + hl + end - off
-		buf := mem[:size:size]
-		mem = mem[size:]
-		seg := buf[room:]
-		copy(seg, pkt[:hl])
-		copy(seg[hl:], payload[off:end])
-		f := flags
-		if end < len(payload) {
-			f &^= tcpFIN | tcpPSH
-		}
-		if off > 0 {
-			f &^= tcpCWR
-		}
-		seg[ipLen+13] = f
-		binary.BigEndian.PutUint32(seg[ipLen+4:], seq+uint32(off))
-		if seg[0]>>4 == 4 {
-			binary.BigEndian.PutUint16(seg[4:], binary.BigEndian.Uint16(pkt[4:])+uint16(off/mss))
-		}
-		finishTCP(seg, ipLen)
-		out = append(out, buf)
-	}
-	return out, nil
-}
-
-// finishTCP sets the IP length fields and the IPv4 header and TCP
-// checksums of a whole TCP packet.
-func finishTCP(seg []byte, ipLen int) {
-	tcp := seg[ipLen:]
-	tcp[16], tcp[17] = 0, 0
-	var sum uint16
-	if seg[0]>>4 == 4 {
-		ip := header.IPv4(seg)
-		ip.SetTotalLength(uint16(len(seg)))
-		ip.SetChecksum(0)
-		ip.SetChecksum(^header.Checksum(seg[:ipLen], 0))
-		sum = header.PseudoHeaderChecksumV4(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint16(len(tcp)))
+	var buf []byte
+	if inPlace && room <= vnetHdrLen {
+		buf = frame[vnetHdrLen-room : len(frame) : len(frame)]
 	} else {
-		binary.BigEndian.PutUint16(seg[4:], uint16(len(tcp)))
-		ip := header.IPv6(seg)
-		sum = header.PseudoHeaderChecksumV6(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint32(len(tcp)))
+		buf = make([]byte, room+len(ip))
+		copy(buf[room:], ip)
 	}
-	binary.BigEndian.PutUint16(tcp[16:], ^header.Checksum(tcp, sum))
+	out := buf[room:]
+	if mss == 0 && h.flags&vnetNeedsCsum != 0 {
+		binary.BigEndian.PutUint16(out[int(h.csumStart)+int(h.csumOffset):], ^header.Checksum(out[h.csumStart:], 0))
+	}
+	return buf, mss, nil
 }
 
 // maxGRO bounds a coalesced packet: its IP length field.
@@ -315,7 +239,7 @@ func coalesce(frames [][]byte) [][][]byte {
 // ACK (and PSH) among its flags. (One without data joins nothing: its
 // MSS would be 0.)
 func groCandidate(p []byte) (ipLen, tcpLen int, ok bool) {
-	ipLen, tcpLen, ok = tcpLayout(p)
+	ipLen, tcpLen, ok = header.TCPHeaderLens(p)
 	if !ok {
 		return 0, 0, false
 	}

@@ -39,34 +39,8 @@ func tcpPacket(v6 bool, seq uint32, flags uint8, payload []byte) []byte {
 	binary.BigEndian.PutUint16(tcp[14:], 512)
 	copy(tcp[20:], []byte{1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2}) // NOP NOP timestamps
 	copy(tcp[32:], payload)
-	finishTCP(p, ipLen)
+	header.FinishTCP(p, ipLen)
 	return p
-}
-
-// validTCP reports whether a packet's lengths and checksums hold.
-func validTCP(t *testing.T, p []byte) {
-	t.Helper()
-	ipLen, _, ok := tcpLayout(p)
-	if !ok {
-		t.Fatalf("not TCP: %x", p)
-	}
-	var sum uint16
-	if p[0]>>4 == 4 {
-		ip := header.IPv4(p)
-		if !ip.IsChecksumValid() || int(ip.TotalLength()) != len(p) {
-			t.Errorf("IPv4 header: checksum %v, length %d of %d", ip.IsChecksumValid(), ip.TotalLength(), len(p))
-		}
-		sum = header.PseudoHeaderChecksumV4(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint16(len(p)-ipLen))
-	} else {
-		ip := header.IPv6(p)
-		if int(ip.PayloadLength()) != len(p)-40 {
-			t.Errorf("IPv6 payload length %d of %d", ip.PayloadLength(), len(p)-40)
-		}
-		sum = header.PseudoHeaderChecksumV6(protoTCP, ip.SourceAddress(), ip.DestinationAddress(), uint32(len(p)-ipLen))
-	}
-	if header.Checksum(p[ipLen:], sum) != 0xffff {
-		t.Errorf("TCP checksum does not verify")
-	}
 }
 
 func payloadOf(n int) []byte {
@@ -77,49 +51,18 @@ func payloadOf(n int) []byte {
 	return b
 }
 
-// A TSO segment becomes packets of its MSS, as tcp_gso_segment makes
-// them; coalescing them gives back the segment, which splits again into
-// the same packets.
+// The packets of a TSO segment (cut as tcp_gso_segment cuts it,
+// header.SegmentTCP) coalesce back into one segment, which is read whole
+// with its MSS and cuts again into the same packets.
 func TestSegmentAndCoalesce(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		ipLen := map[bool]int{false: 20, true: 40}[v6]
-		big := tcpPacket(v6, 1000, tcpACK|tcpPSH|tcpCWR, payloadOf(5000))
-		segs, err := segmentTCP(big, 1400, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantLens := []int{1400, 1400, 1400, 800}
-		if len(segs) != len(wantLens) {
-			t.Fatalf("v6=%v: %d segments, want 4", v6, len(segs))
-		}
-		for i, s := range segs {
-			validTCP(t, s)
-			if got := len(s) - ipLen - 32; got != wantLens[i] {
-				t.Errorf("v6=%v segment %d: %d bytes of payload, want %d", v6, i, got, wantLens[i])
-			}
-			if seq := binary.BigEndian.Uint32(s[ipLen+4:]); seq != 1000+uint32(1400*i) {
-				t.Errorf("v6=%v segment %d: seq %d", v6, i, seq)
-			}
-			want := uint8(tcpACK)
-			if i == 0 {
-				want |= tcpCWR
-			}
-			if i == 3 {
-				want |= tcpPSH
-			}
-			if s[ipLen+13] != want {
-				t.Errorf("v6=%v segment %d: flags %#x, want %#x", v6, i, s[ipLen+13], want)
-			}
-			if !v6 && header.IPv4(s).ID() != 100+uint16(i) {
-				t.Errorf("segment %d: IP ID %d", i, header.IPv4(s).ID())
-			}
-			if !bytes.Equal(s[ipLen+32:], payloadOf(5000)[1400*i:1400*i+wantLens[i]]) {
-				t.Errorf("v6=%v segment %d: payload differs", v6, i)
-			}
-		}
 		// Without CWR (GRO flushes on it), the run coalesces whole.
-		big[ipLen+13] &^= tcpCWR
-		segs, _ = segmentTCP(big, 1400, 0)
+		big := tcpPacket(v6, 1000, tcpACK|tcpPSH, payloadOf(5000))
+		segs, ok := header.SegmentTCP(big, 1400, 0)
+		if !ok || len(segs) != 4 {
+			t.Fatalf("v6=%v: %d segments", v6, len(segs))
+		}
 		frames := joined(coalesce(framesOf(segs)))
 		if len(frames) != 1 {
 			t.Fatalf("v6=%v: %d frames, want 1", v6, len(frames))
@@ -133,12 +76,13 @@ func TestSegmentAndCoalesce(t *testing.T) {
 			csumStart: uint16(ipLen), csumOffset: 16}) {
 			t.Errorf("v6=%v: header %+v", v6, h)
 		}
-		again, err := splitFrame(frames[0], 0)
-		if err != nil {
-			t.Fatal(err)
+		again, mss, err := readFrame(frames[0], 0, false)
+		if err != nil || mss != 1400 {
+			t.Fatalf("v6=%v: read %d bytes, mss %d, %v", v6, len(again), mss, err)
 		}
-		if fmt.Sprintf("%x", again) != fmt.Sprintf("%x", segs) {
-			t.Errorf("v6=%v: split(coalesce(segments)) differs:\n%x\n%x", v6, again, segs)
+		resegs, _ := header.SegmentTCP(again, mss, 0)
+		if fmt.Sprintf("%x", resegs) != fmt.Sprintf("%x", segs) {
+			t.Errorf("v6=%v: segment(read(coalesce(segments))) differs:\n%x\n%x", v6, resegs, segs)
 		}
 	}
 }
@@ -148,10 +92,10 @@ func TestCoalesceKeepsApart(t *testing.T) {
 	p := func(seq uint32, flags uint8, n int) []byte { return tcpPacket(false, seq, flags, payloadOf(n)) }
 	otherPort := p(2000, tcpACK, 100)
 	binary.BigEndian.PutUint16(otherPort[20:], 40001)
-	finishTCP(otherPort, 20)
+	header.FinishTCP(otherPort, 20)
 	otherAck := p(2100, tcpACK, 100)
 	binary.BigEndian.PutUint32(otherAck[28:], 778)
-	finishTCP(otherAck, 20)
+	header.FinishTCP(otherAck, 20)
 	frag := p(2100, tcpACK, 100)
 	frag[6] |= 0x20 // MF
 	udp := p(2100, tcpACK, 100)
@@ -216,79 +160,66 @@ func TestCoalesceKeepsApart(t *testing.T) {
 	}
 }
 
-// tcpLayout accepts a TCP packet exactly as long as its headers, and not
-// a byte less.
-func TestTCPLayout(t *testing.T) {
-	v4 := tcpPacket(false, 1, tcpACK, nil) // 20 + 32
-	v6 := tcpPacket(true, 1, tcpACK, nil)  // 40 + 32
-	short := bytes.Clone(v4[:40])
-	short[32] = 5 << 4 // a 20-byte TCP header
-	tiny := bytes.Clone(short)
-	tiny[32] = 4 << 4
-	ihl4 := bytes.Clone(v4)
-	ihl4[0] = 0x44
-	for _, c := range []struct {
-		name         string
-		pkt          []byte
-		ipLen, tcpLn int
-	}{
-		{"v4", v4, 20, 32}, {"v4 a byte short", v4[:51], 0, 0},
-		{"v6", v6, 40, 32}, {"v6 a byte short", v6[:71], 0, 0}, {"v6 no room for tcp", v6[:59], 0, 0},
-		{"20-byte tcp", short, 20, 20}, {"20-byte tcp a byte short", short[:39], 0, 0},
-		{"16-byte tcp", tiny, 0, 0}, {"16-byte ip", ihl4, 0, 0}, {"empty", nil, 0, 0},
-	} {
-		ipLen, tcpLen, ok := tcpLayout(c.pkt)
-		if ipLen != c.ipLen || tcpLen != c.tcpLn || ok != (c.ipLen != 0) {
-			t.Errorf("%s: %d %d %v, want %d %d", c.name, ipLen, tcpLen, ok, c.ipLen, c.tcpLn)
-		}
-	}
-	// A payload of exactly two MSS is two packets, not three.
-	if segs, err := segmentTCP(tcpPacket(false, 1, tcpACK, payloadOf(2800)), 1400, 0); err != nil || len(segs) != 2 {
-		t.Errorf("2800 bytes at 1400: %d segments, %v", len(segs), err)
-	}
-}
-
-// Packets split with room follow that many bytes of their own: the same
-// packets as without, each ending its memory (cap), so that writing into
-// one's room or past its end never touches another.
-func TestSplitFrameRoom(t *testing.T) {
-	tso := func(v6 bool, gso uint8, payload int) []byte {
+// A packet read with room follows that many bytes of its own and ends
+// its memory (cap), in the frame's memory when read in place and the
+// room fits in front of it. A TSO segment is read whole, with its MSS and its
+// TCP checksum as the kernel left it (partial: the device's LSO
+// completes each packet's); a plain packet's partial checksum is
+// completed.
+func TestReadFrameRoom(t *testing.T) {
+	tso := func(v6 bool, gso uint8, payload int) ([]byte, []byte) {
 		pkt := tcpPacket(v6, 1000, tcpACK|tcpPSH, payloadOf(payload))
+		ipLen := map[bool]int{false: 20, true: 40}[v6]
+		pkt[ipLen+16], pkt[ipLen+17] = 0x12, 0x34 // a partial sum
 		f := make([]byte, vnetHdrLen+len(pkt))
-		vnetHdr{gsoType: gso, gsoSize: 1400}.encode(f)
+		vnetHdr{flags: vnetNeedsCsum, gsoType: gso, gsoSize: 1400, hdrLen: uint16(ipLen + 32),
+			csumStart: uint16(ipLen), csumOffset: 16}.encode(f)
 		copy(f[vnetHdrLen:], pkt)
-		return f
+		return f, pkt
 	}
-	plain := Frame(tcpPacket(false, 1, tcpACK, payloadOf(100)))
+	plainPkt := tcpPacket(false, 1, tcpACK, payloadOf(100))
+	partial := bytes.Clone(plainPkt)
+	binary.BigEndian.PutUint16(partial[36:], header.PseudoHeaderChecksumV4(protoTCP, [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}, uint16(len(partial)-20)))
+	plain := make([]byte, vnetHdrLen+len(partial))
+	vnetHdr{flags: vnetNeedsCsum, csumStart: 20, csumOffset: 16}.encode(plain)
+	copy(plain[vnetHdrLen:], partial)
+	v4, v4pkt := tso(false, gsoTCPv4, 5000)
+	v6, v6pkt := tso(true, gsoTCPv6, 2800)
+	ecn, ecnPkt := tso(false, gsoTCPv4|gsoECN, 3000)
+	empty, emptyPkt := tso(false, gsoTCPv4, 0)
 	for _, c := range []struct {
 		name  string
 		frame []byte
-		n     int
+		want  []byte
+		mss   int
 	}{
-		{"tso v4", tso(false, gsoTCPv4, 5000), 4},
-		{"tso v6", tso(true, gsoTCPv6, 2800), 2},
-		{"tso without payload", tso(false, gsoTCPv4, 0), 1},
-		{"plain", plain, 1},
+		{"tso v4", v4, v4pkt, 1400},
+		{"tso v6", v6, v6pkt, 1400},
+		{"tso ecn", ecn, ecnPkt, 1400},
+		{"tso without payload", empty, emptyPkt, 1400},
+		{"plain, checksum completed", plain, plainPkt, 0},
 	} {
-		want, err := splitFrame(c.frame, 0)
-		if err != nil || len(want) != c.n {
-			t.Fatalf("%s: %d packets, %v; want %d", c.name, len(want), err, c.n)
-		}
-		got, err := splitFrame(c.frame, 4)
-		if err != nil || len(got) != len(want) {
-			t.Fatalf("%s with room: %d packets, %v; want %d", c.name, len(got), err, len(want))
-		}
-		for i, p := range got {
-			if len(p) != 4+len(want[i]) || cap(p) != len(p) || !bytes.Equal(p[4:], want[i]) {
-				t.Errorf("%s: packet %d: %d bytes (cap %d), the same after 4: %v; want 4 + %d bytes (cap as long)",
-					c.name, i, len(p), cap(p), len(p) >= 4 && bytes.Equal(p[4:], want[i]), len(want[i]))
+		for _, room := range []int{0, 4, vnetHdrLen, vnetHdrLen + 1} {
+			for _, inPlace := range []bool{false, true} {
+				frame := bytes.Clone(c.frame)
+				p, mss, err := readFrame(frame, room, inPlace)
+				if err != nil || mss != c.mss || len(p) != room+len(c.want) || cap(p) != len(p) || !bytes.Equal(p[room:], c.want) {
+					t.Errorf("%s, room %d, in place %v: %d bytes (cap %d), mss %d, %v; want %d bytes, mss %d, the same after the room: %v",
+						c.name, room, inPlace, len(p), cap(p), mss, err, room+len(c.want), c.mss, len(p) >= room && bytes.Equal(p[room:], c.want))
+					continue
+				}
+				// In place, the packet is the frame's memory where
+				// the room fits in the virtio-net header; else a copy.
+				if shared := &p[room] == &frame[vnetHdrLen]; shared != (inPlace && room <= vnetHdrLen) {
+					t.Errorf("%s, room %d, in place %v: the frame's memory: %v", c.name, room, inPlace, shared)
+				}
 			}
 		}
 	}
 }
 
 // A partial checksum is completed; malformed frames are refused.
-func TestSplitFrame(t *testing.T) {
+func TestReadFrame(t *testing.T) {
 	pkt := tcpPacket(false, 1, tcpACK, payloadOf(333))
 	want := bytes.Clone(pkt)
 	// As the kernel leaves it: the pseudo-header sum, not complemented.
@@ -296,22 +227,20 @@ func TestSplitFrame(t *testing.T) {
 	frame := make([]byte, vnetHdrLen+len(pkt))
 	vnetHdr{flags: vnetNeedsCsum, csumStart: 20, csumOffset: 16}.encode(frame)
 	copy(frame[vnetHdrLen:], pkt)
-	got, err := splitFrame(frame, 0)
-	if err != nil || len(got) != 1 || !bytes.Equal(got[0], want) {
-		t.Errorf("partial checksum: %x %v, want %x", got, err, want)
-	}
-	// The checksum field may end the packet.
-	tail := []byte{0x45, 1, 2, 3}
-	got, err = splitFrame(append(bytes.Clone([]byte{vnetNeedsCsum, 0, 0, 0, 0, 0, 0, 0, 2, 0}), tail...), 0)
-	if err != nil || len(got) != 1 || !bytes.Equal(got[0], []byte{0x45, 1, 0xb8, 0xfb}) {
-		t.Errorf("checksum at the end: %x %v", got, err)
-	}
-	if got, err := splitFrame(append(make([]byte, vnetHdrLen), 0x45), 0); err != nil || len(got) != 1 || !bytes.Equal(got[0], []byte{0x45}) {
-		t.Errorf("one byte: %x %v", got, err)
-	}
 	plain := append(make([]byte, vnetHdrLen), want...)
-	if got, err := splitFrame(plain, 0); err != nil || len(got) != 1 || !bytes.Equal(got[0], want) {
-		t.Errorf("plain frame: %x %v", got, err)
+	for _, c := range []struct {
+		name        string
+		frame, want []byte
+	}{
+		{"partial checksum", frame, want},
+		// The checksum field may end the packet.
+		{"checksum at the end", append([]byte{vnetNeedsCsum, 0, 0, 0, 0, 0, 0, 0, 2, 0}, 0x45, 1, 2, 3), []byte{0x45, 1, 0xb8, 0xfb}},
+		{"one byte", append(make([]byte, vnetHdrLen), 0x45), []byte{0x45}},
+		{"plain frame", plain, want},
+	} {
+		if got, mss, err := readFrame(c.frame, 0, false); err != nil || mss != 0 || !bytes.Equal(got, c.want) {
+			t.Errorf("%s: %x, mss %d, %v; want %x", c.name, got, mss, err, c.want)
+		}
 	}
 	bad := func(h vnetHdr, p []byte) []byte {
 		f := make([]byte, vnetHdrLen+len(p))
@@ -332,7 +261,7 @@ func TestSplitFrame(t *testing.T) {
 		"tso not ip":       bad(vnetHdr{gsoType: gsoTCPv6, gsoSize: 100}, []byte{0x20, 0}),
 		"tso v6 truncated": bad(vnetHdr{gsoType: gsoTCPv6, gsoSize: 100}, tcpPacket(true, 1, tcpACK, nil)[:50]),
 	} {
-		if _, err := splitFrame(f, 0); !errors.Is(err, ErrMalformed) {
+		if _, _, err := readFrame(f, 0, false); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
 	}

@@ -25,7 +25,10 @@
 // multicast tables and is never held while a QP is locked. No lock is held
 // while a packet is given to the Wire or a CQ/SRQ handler is called.
 //
-// It imports no package of this module.
+// A UD send may be a large send offload (WRLSO), which the requester
+// sends as a series of datagrams, fixing up each one's IP and TCP headers
+// as an IPoIB HCA's LSO engine does. For that alone it imports the wire
+// formats (driver/header), and no other package of this module.
 package verbs
 
 import (

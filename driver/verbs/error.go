@@ -37,6 +37,7 @@ var (
 	errSRQFull        = newError("post_srq_recv", unix.ENOMEM, "shared receive queue full")
 	errSendTooManySGE = newError("post_send", unix.EINVAL, "too many SGEs")
 	errRecvTooManySGE = newError("post_recv", unix.EINVAL, "too many SGEs")
+	errSendBadLSO     = newError("post_send", unix.EINVAL, "LSO needs a UD QP, an MSS and a header")
 	errSRQTooManySGE  = newError("post_srq_recv", unix.EINVAL, "too many SGEs")
 	errSRQDestroyed   = newError("post_srq_recv", unix.EINVAL, "SRQ destroyed")
 	errRecvHasSRQ     = newError("post_recv", unix.EINVAL, "QP uses an SRQ")

@@ -61,9 +61,10 @@ type WROpcode uint8
 const (
 	WRSend        WROpcode = iota // SEND
 	WRSendWithImm                 // SEND with immediate data
+	WRLSO                         // large send offload (IB_WR_LSO): UD only, see SendWR
 )
 
-var wrOpcodeNames = [...]string{WRSend: "SEND", WRSendWithImm: "SEND_WITH_IMM"}
+var wrOpcodeNames = [...]string{WRSend: "SEND", WRSendWithImm: "SEND_WITH_IMM", WRLSO: "LSO"}
 
 // String returns the work request opcode name.
 func (o WROpcode) String() string { return enumName(wrOpcodeNames[:], int(o), "WROpcode") }
@@ -83,6 +84,17 @@ type SendWR struct {
 	// the P_Key of what it is about, such as a CM message with its
 	// connection's. Other QPs send with the P_Key at their own index.
 	PKeyIndex uint16
+	// Header and MSS are an LSO's (opcode WRLSO on a UD QP; ib_ud_wr's
+	// header, hlen and mss): the HCA sends the message as UD datagrams
+	// of Header followed by at most MSS bytes of the SGL's data each, as
+	// the LSO engine of an IPoIB HCA (IB_DEVICE_UD_TSO) does. Header is
+	// the 4-byte IPoIB encapsulation header, then an IPv4 or IPv6 header
+	// and a TCP header; the engine fixes up each datagram's IP and TCP
+	// fields (header.SetTCPSegment). The WR completes once, after its
+	// last datagram, and fails with WCLocLenErr when Header and MSS
+	// bytes exceed the port MTU.
+	Header []byte
+	MSS    int
 }
 
 // sendWQE is a posted send as kept in an SQ slot.
@@ -94,7 +106,9 @@ type sendWQE struct {
 	ah       AH
 	pkeyIdx  uint16 // QP1 only
 	sgl      [][]byte
-	length   int
+	hdr      []byte // LSO: the header in front of each datagram
+	mss      int    // LSO: the most SGL bytes a datagram carries
+	length   int    // bytes of the message, an LSO's header included
 	firstPSN uint32
 	lastPSN  uint32
 	status   WCStatus
@@ -242,6 +256,9 @@ func (qp *QP) PostSend(wr *SendWR) error {
 	if len(wr.SGL) > qp.maxSGE {
 		return errSendTooManySGE
 	}
+	if wr.Opcode == WRLSO && (qp.typ != UD || wr.MSS <= 0 || len(wr.Header) < lsoMinHeader) {
+		return errSendBadLSO
+	}
 	qp.mu.Lock()
 	switch qp.state {
 	case QPRTS:
@@ -284,7 +301,11 @@ func (qp *QP) enqueueSendLocked(wr *SendWR) {
 	w.wrid, w.opcode, w.imm, w.ah, w.pkeyIdx = wr.WRID, wr.Opcode, wr.Imm, wr.AH, wr.PKeyIndex
 	w.signaled = wr.Signaled || qp.sigAll
 	w.sgl = append(w.sgl[:0], wr.SGL...)
-	w.length = 0
+	w.hdr, w.mss = nil, 0
+	if wr.Opcode == WRLSO {
+		w.hdr, w.mss = wr.Header, wr.MSS
+	}
+	w.length = len(w.hdr)
 	for _, s := range wr.SGL {
 		w.length += len(s)
 	}
@@ -374,7 +395,7 @@ func (qp *QP) completeSend(w *sendWQE, n *notifier) error {
 		err = qp.postCQ(qp.sendCQ, &wc, n)
 	}
 	clear(w.sgl)
-	w.sgl = w.sgl[:0]
+	w.sgl, w.hdr = w.sgl[:0], nil
 	qp.sq.advanceConsumer()
 	if err != nil {
 		qp.enterErrorLocked(n)
@@ -444,7 +465,7 @@ func (qp *QP) completeSendNoFail(w *sendWQE, n *notifier) {
 	wc := WC{WRID: w.wrid, Status: w.status, Opcode: WCSend, QPNum: qp.num}
 	_ = qp.postCQ(qp.sendCQ, &wc, n) // lost if the CQ overflows; counted there
 	clear(w.sgl)
-	w.sgl = w.sgl[:0]
+	w.sgl, w.hdr = w.sgl[:0], nil
 	qp.sq.advanceConsumer()
 }
 
@@ -470,7 +491,7 @@ func (qp *QP) resetLocked() {
 	qp.stopAckTimerLocked()
 	for i := range qp.sq.buf {
 		clear(qp.sq.buf[i].sgl)
-		qp.sq.buf[i].sgl = qp.sq.buf[i].sgl[:0]
+		qp.sq.buf[i].sgl, qp.sq.buf[i].hdr = qp.sq.buf[i].sgl[:0], nil
 	}
 	qp.sq.reset()
 	for i := range qp.rq.buf {

@@ -1,6 +1,10 @@
 package verbs
 
-import "time"
+import (
+	"time"
+
+	"github.com/ibctl/ibctl/driver/header"
+)
 
 // reqState is a requester state (rxe_req.c): the requester turns send
 // WQEs into packets.
@@ -122,7 +126,16 @@ func (qp *QP) requester(n *notifier) (*Packet, error) {
 
 		case reqCheckLength:
 			state = reqBuildPacket
-			if qp.typ == UD && w.length > qp.dev.mtu || w.length > maxMessage {
+			switch {
+			case w.opcode == WRLSO:
+				if len(w.hdr)+w.mss > qp.dev.mtu || w.length > maxMessage {
+					w.status = WCLocLenErr
+					state = reqError
+				} else if _, _, ok := header.TCPHeaderLens(w.hdr[header.IPoIBHeaderLen:]); !ok {
+					w.status = WCLocQPOpErr // a header the engine cannot parse
+					state = reqError
+				}
+			case qp.typ == UD && w.length > qp.dev.mtu || w.length > maxMessage:
 				w.status = WCLocLenErr
 				state = reqError
 			}
@@ -199,6 +212,9 @@ func (qp *QP) buildPacket(w *sendWQE) (*Packet, reqState) {
 		if p.GRH {
 			p.SGID = d.opts.GID
 		}
+		if w.opcode == WRLSO {
+			return p, qp.buildLSO(p, w)
+		}
 		p.Payload = p.buf[:w.length]
 		gather(p.Payload, w.sgl, 0)
 		w.firstPSN, w.lastPSN = p.PSN, p.PSN
@@ -255,6 +271,39 @@ func (qp *QP) buildPacket(w *sendWQE) (*Packet, reqState) {
 		qp.req.offset = 0
 	}
 	return p, reqTransmit
+}
+
+// lsoMinHeader is the shortest LSO header: the IPoIB encapsulation
+// header, an IPv4 header and a TCP header.
+const lsoMinHeader = header.IPoIBHeaderLen + header.IPv4MinHeaderLen + 20
+
+// buildLSO makes p the next datagram of an LSO WQE, as an IPoIB HCA's
+// LSO engine cuts the message: the WQE's header, then the next mss bytes
+// of its SGL, with the IP and TCP fields fixed up for that place in the
+// message (header.SetTCPSegment). The WQE stays the requester's next
+// until its last datagram is built, which completes it (reqComplete).
+// Caller holds qp.mu.
+func (qp *QP) buildLSO(p *Packet, w *sendWQE) reqState {
+	hl := len(w.hdr)
+	total := w.length - hl
+	off := qp.req.offset
+	end := min(off+w.mss, total)
+	p.Payload = p.buf[:hl+end-off]
+	copy(p.Payload, w.hdr)
+	gather(p.Payload[hl:], w.sgl, off)
+	ip := p.Payload[header.IPoIBHeaderLen:]
+	ipLen, _, _ := header.TCPHeaderLens(ip) // checked in reqCheckLength
+	header.SetTCPSegment(ip, ipLen, off, w.mss, total)
+	if off == 0 {
+		w.firstPSN = p.PSN
+	}
+	if end < total {
+		qp.req.offset = end
+		return reqTransmit
+	}
+	qp.req.offset = 0
+	w.lastPSN = p.PSN
+	return reqComplete
 }
 
 // buildTrain makes p the rest of w's message as one train whose payload
