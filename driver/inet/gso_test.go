@@ -81,15 +81,17 @@ func TestUpperOutputGSO(t *testing.T) {
 		wantMSS  []int // what the GSO link recorded
 		whole    bool  // the segment went whole
 		tooBig   int   // "too big" errors the upper stack heard
+		lookup   bool  // the next hop is asked of the upper stack first
 	}{
-		{"whole to a GSO link", false, true, true, false, 5000, 1400, []int{1400}, true, 0},
-		{"whole, v6", true, true, true, false, 5000, 1400, []int{1400}, true, 0},
-		{"mss fills the MTU", false, true, true, false, 5000, 2044 - 52, []int{1992}, true, 0},
-		{"waits whole for the neighbour", false, true, false, false, 5000, 1400, []int{1400}, true, 0},
-		{"cut for a link without offload", false, false, true, false, 5000, 1400, nil, false, 0},
-		{"cut for a group", false, true, true, true, 3000, 1400, nil, false, 0},
-		{"packets over the path MTU", false, true, true, false, 2 * (2044 - 51), 2044 - 51, nil, false, 2},
-		{"packets over the path MTU, v6", true, true, true, false, 2 * (2044 - 71), 2044 - 71, nil, false, 2},
+		{"whole to a GSO link", false, true, true, false, 5000, 1400, []int{1400}, true, 0, false},
+		{"whole, v6", true, true, true, false, 5000, 1400, []int{1400}, true, 0, false},
+		{"mss fills the MTU", false, true, true, false, 5000, 2044 - 52, []int{1992}, true, 0, false},
+		{"waits whole for the neighbour", false, true, false, false, 5000, 1400, []int{1400}, true, 0, false},
+		{"cut for a link without offload", false, false, true, false, 5000, 1400, nil, false, 0, false},
+		{"cut for a group", false, true, true, true, 3000, 1400, nil, false, 0, false},
+		{"packets over the path MTU", false, true, true, false, 2 * (2044 - 51), 2044 - 51, nil, false, 2, false},
+		{"packets over the path MTU, v6", true, true, true, false, 2 * (2044 - 71), 2044 - 71, nil, false, 2, false},
+		{"waits whole for the next-hop lookup", false, true, true, false, 5000, 1400, []int{1400}, true, 0, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var p *pair
@@ -110,8 +112,19 @@ func TestUpperOutputGSO(t *testing.T) {
 			if c.bcast {
 				dst = netip.MustParseAddr("10.0.0.255")
 			}
+			var runs []func()
+			if c.lookup {
+				p.a.SetUpperLookup(ifA, (&fakeFIB{}).lookup) // on link
+				p.a.hops.start = func(f func()) { runs = append(runs, f) }
+			}
 			seg := tcpSegment(pairAddr(c.v6, 1), dst, c.payload)
 			p.a.OutputFrame(ifA, append(make([]byte, header.IPoIBHeaderLen), seg...), c.gso)
+			if len(runs) != 0 {
+				if n := len(p.la.peek()); n != 0 {
+					t.Fatalf("%d packets out before the lookup's answer", n)
+				}
+				runs[0]()
+			}
 
 			var want [][]byte
 			switch {
