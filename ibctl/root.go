@@ -70,7 +70,8 @@ Options before the command are ip's global options, abbreviated as ip 6.1 reads 
 	return root
 }
 
-var _ = registerMan("ibctl", ManDoc{
+// rootMan is the page text of ibctl(8).
+var rootMan = ManDoc{
 	Synopsis: []string{
 		"ibctl [ OPTIONS ] OBJECT { COMMAND | help }",
 		"ibctl [ -force ] -b[atch] FILE",
@@ -88,7 +89,7 @@ var _ = registerMan("ibctl", ManDoc{
 	SeeAlso: []string{"ibctl-link(8)", "ibctl-addr(8)", "ibctl-neigh(8)", "ibctl-maddr(8)", "ibctl-route(8)", "ibctl-ethtool(8)", "ibctl-sys(8)",
 		"ibctl-hca(8)", "ibctl-sm(8)", "ibctl-ping(8)", "ibctl-perf(8)", "ibctl-capture(8)", "ibctl-dmesg(8)", "ibctl-exec(8)",
 		"ibctl-driver(8)", "ibctl-completion(8)", "ibctl-version(8)", "ip(8)", "ethtool(8)"},
-})
+}
 
 // Run executes args and returns the exit status, printing any error as
 // one line "ibctl: <what>: <reason>".
