@@ -43,8 +43,8 @@ import (
 // all-nodes groups ipv6_add_dev joins.
 var (
 	allHosts      = netip.AddrFrom4([4]byte{224, 0, 0, 1})
-	allNodesLink  = netip.MustParseAddr("ff02::1")
-	allNodesIface = netip.MustParseAddr("ff01::1")
+	allNodesLink  = netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 1})
+	allNodesIface = netip.AddrFrom16([16]byte{0: 0xff, 1: 0x01, 15: 1})
 )
 
 // mcEntry is one joined multicast group other than the broadcast group.
@@ -107,7 +107,7 @@ func (nd *Netdev) syncSolicited() {
 }
 
 // solicitedNodes is ff02::1:ff00:0/104.
-var solicitedNodes = netip.MustParsePrefix("ff02::1:ff00:0/104")
+var solicitedNodes = netip.PrefixFrom(netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 11: 1, 12: 0xff}), 104)
 
 // isSolicitedNode reports whether g is a solicited-node group.
 func isSolicitedNode(g netip.Addr) bool { return solicitedNodes.Contains(g) }

@@ -2,13 +2,17 @@ package e2e
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // showsPerOp is how many processes one op of the show benchmarks runs,
@@ -44,6 +48,85 @@ func BenchmarkIPLinkShow(b *testing.B) {
 				b.Fatalf("ip -d link show: %v\n%s", err, out)
 			}
 		}
+	}
+	b.StopTimer()
+	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*showsPerOp), "ms/show")
+}
+
+// BenchmarkEthtoolFeatures runs `ibctl ethtool -k ib0` processes against
+// a running driver; BenchmarkRealEthtoolFeatures runs the real `ethtool -k`
+// on a dummy device (ifb where the kernel has no dummy) in a network
+// namespace of its own, so one run gives the ratio of their ms/show.
+func BenchmarkEthtoolFeatures(b *testing.B) {
+	e := newEnv(b)
+	e.ok("ethtool", "-k", "ib0") // start the driver outside the timing
+	b.ResetTimer()
+	for range b.N {
+		for range showsPerOp {
+			if r := e.run("", "ethtool", "-k", "ib0"); r.code != 0 {
+				b.Fatalf("%v", r)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*showsPerOp), "ms/show")
+}
+
+func BenchmarkRealEthtoolFeatures(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("ethtool on a dummy device needs root: it makes a network namespace")
+	}
+	ethtool, err := exec.LookPath("ethtool")
+	if err != nil {
+		b.Skip("ethtool not installed")
+	}
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		b.Skip("ip not installed")
+	}
+	runs, ready := make(chan int), make(chan error, 1)
+	done := make(chan error)
+	defer close(runs)
+	go func() {
+		// Never unlocked: the thread ends with this goroutine, and the
+		// namespace and its device with it.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ready <- fmt.Errorf("unshare: %w", err)
+			return
+		}
+		// Processes started from this thread are in its namespace.
+		dev, err := "", errors.New("no dummy or ifb device")
+		for _, kind := range []string{"dummy", "ifb"} {
+			out, aerr := exec.Command(ip, "link", "add", "bench0", "type", kind).CombinedOutput()
+			if aerr == nil {
+				dev, err = "bench0", nil
+				break
+			}
+			err = fmt.Errorf("%w; ip link add type %s: %v: %s", err, kind, aerr, strings.TrimSpace(string(out)))
+		}
+		ready <- err
+		if err != nil {
+			return
+		}
+		for n := range runs {
+			var err error
+			for range n {
+				if out, rerr := exec.Command(ethtool, "-k", dev).CombinedOutput(); rerr != nil {
+					err = fmt.Errorf("ethtool -k %s: %v\n%s", dev, rerr, out)
+					break
+				}
+			}
+			done <- err
+		}
+	}()
+	if err := <-ready; err != nil {
+		b.Skipf("no device for ethtool: %v", err)
+	}
+	b.ResetTimer()
+	runs <- b.N * showsPerOp
+	if err := <-done; err != nil {
+		b.Fatal(err)
 	}
 	b.StopTimer()
 	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*showsPerOp), "ms/show")

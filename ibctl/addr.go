@@ -309,7 +309,8 @@ func completeAddrArgs(f *Factory, verb string) func(*cobra.Command, []string, st
 	}
 }
 
-var _ = registerMan("ibctl addr", ManDoc{
+// addrMan is the page text of ibctl-addr(8).
+var addrMan = ManDoc{
 	Synopsis: []string{
 		"ibctl addr add IFADDR dev IFNAME",
 		"ibctl addr del IFADDR dev IFNAME",
@@ -326,7 +327,7 @@ var _ = registerMan("ibctl addr", ManDoc{
 		{"ibctl -s addr flush dev ib0 scope global", "Deletes ib0's global addresses, printing each round."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-link(8)", "ibctl-neigh(8)", "ibctl-route(8)", "ip-address(8)"},
-})
+}
 
 // flushRoundEnd prints, with -s, what ip's flush loops (ipaddr_flush,
 // do_show_or_flush) print after a round that deleted n objects (noun:

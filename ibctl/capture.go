@@ -370,7 +370,8 @@ func plural(n uint64) string {
 	return "s"
 }
 
-var _ = registerMan("ibctl capture", ManDoc{
+// captureMan is the page text of ibctl-capture(8).
+var captureMan = ManDoc{
 	Synopsis: []string{
 		"ibctl capture -i DEV [ -c COUNT ] [ -w FILE [ --pcapng ] ] [ -s SNAPLEN ] [ -e ] [ -y { LINUX_SLL | IPOIB } ] [ EXPRESSION ]",
 		"ibctl capture --fabric -i NODE/PORT [ -i NODE/PORT ]... [ -c COUNT ] [ -w FILE [ --pcapng ] ] [ -s SNAPLEN ] [ -y { INFINIBAND | ERF | EN10MB } | --roce ]",
@@ -384,4 +385,4 @@ var _ = registerMan("ibctl capture", ManDoc{
 		{"ibctl capture --fabric --roce -i node0/1 -w roce.pcap", "Writes port 1's packets as RoCEv2 over Ethernet, which Wireshark decodes as RRoCE."},
 	},
 	SeeAlso: []string{"ibctl(8)", "tcpdump(8)", "pcap-filter(7)", "tshark(1)"},
-})
+}

@@ -2,6 +2,7 @@ package ibctl
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -44,7 +45,7 @@ func parseFilter(expr string) (packetFilter, error) {
 	return f, nil
 }
 
-var errFilterSyntax = fmt.Errorf("can't parse filter expression: syntax error")
+var errFilterSyntax = errors.New("can't parse filter expression: syntax error")
 
 func tokenizeFilter(s string) []string {
 	var toks []string
@@ -141,24 +142,31 @@ func (p *filterParser) unary() (packetFilter, error) {
 		return hostFilter(a), nil
 	default:
 		p.pos++
-		if f, ok := protoFilters[tok]; ok {
+		if f := protoFilter(tok); f != nil {
 			return f, nil
 		}
 		return nil, fmt.Errorf("filter: %q is not supported (only %s)", tok, filterWords)
 	}
 }
 
-var protoFilters = map[string]packetFilter{
-	"ip":   func(t uint16, _ []byte) bool { return t == etherIPv4 },
-	"ip6":  func(t uint16, _ []byte) bool { return t == etherIPv6 },
-	"arp":  func(t uint16, _ []byte) bool { return t == etherARP },
-	"rarp": func(t uint16, _ []byte) bool { return t == etherRARP },
-	"icmp": func(t uint16, d []byte) bool {
-		return t == etherIPv4 && len(d) >= 20 && d[9] == 1
-	},
-	"icmp6": func(t uint16, d []byte) bool {
-		return t == etherIPv6 && len(d) >= 40 && d[6] == 58
-	},
+// protoFilter is the filter of a protocol word (ip, ip6, arp, rarp, icmp,
+// icmp6); nil for any other word.
+func protoFilter(word string) packetFilter {
+	switch word {
+	case "ip":
+		return func(t uint16, _ []byte) bool { return t == etherIPv4 }
+	case "ip6":
+		return func(t uint16, _ []byte) bool { return t == etherIPv6 }
+	case "arp":
+		return func(t uint16, _ []byte) bool { return t == etherARP }
+	case "rarp":
+		return func(t uint16, _ []byte) bool { return t == etherRARP }
+	case "icmp":
+		return func(t uint16, d []byte) bool { return t == etherIPv4 && len(d) >= 20 && d[9] == 1 }
+	case "icmp6":
+		return func(t uint16, d []byte) bool { return t == etherIPv6 && len(d) >= 40 && d[6] == 58 }
+	}
+	return nil
 }
 
 // hostFilter matches the packets from or to a: IPv4 and ARP/RARP

@@ -324,11 +324,29 @@ func printICMP6(b *strings.Builder, d []byte, length int) {
 	fmt.Fprintf(b, ", length %d", length)
 }
 
-// ibOpcodes names the BTH opcodes the emulated HCAs send.
-var ibOpcodes = map[byte]string{
-	0x00: "RC_SEND_FIRST", 0x01: "RC_SEND_MIDDLE", 0x02: "RC_SEND_LAST", 0x03: "RC_SEND_LAST_WITH_IMMEDIATE",
-	0x04: "RC_SEND_ONLY", 0x05: "RC_SEND_ONLY_WITH_IMMEDIATE", 0x11: "RC_ACKNOWLEDGE",
-	0x64: "UD_SEND_ONLY", 0x65: "UD_SEND_ONLY_WITH_IMMEDIATE",
+// ibOpcode names the BTH opcodes the emulated HCAs send; "" for another.
+func ibOpcode(op byte) string {
+	switch op {
+	case 0x00:
+		return "RC_SEND_FIRST"
+	case 0x01:
+		return "RC_SEND_MIDDLE"
+	case 0x02:
+		return "RC_SEND_LAST"
+	case 0x03:
+		return "RC_SEND_LAST_WITH_IMMEDIATE"
+	case 0x04:
+		return "RC_SEND_ONLY"
+	case 0x05:
+		return "RC_SEND_ONLY_WITH_IMMEDIATE"
+	case 0x11:
+		return "RC_ACKNOWLEDGE"
+	case 0x64:
+		return "UD_SEND_ONLY"
+	case 0x65:
+		return "UD_SEND_ONLY_WITH_IMMEDIATE"
+	}
+	return ""
 }
 
 // fabricLine formats one InfiniBand packet of a fabric port's link:
@@ -369,8 +387,8 @@ func fabricLine(p netlinkx.CapturedPacket, loc *time.Location, name string, roce
 		b.WriteString("[|bth]")
 		return b.String()
 	}
-	op, ok := ibOpcodes[bth[0]]
-	if !ok {
+	op := ibOpcode(bth[0])
+	if op == "" {
 		op = fmt.Sprintf("opcode 0x%02x", bth[0])
 	}
 	fmt.Fprintf(&b, "%s, P_Key 0x%04x, QP 0x%06x, PSN %d, length %d", op, be.Uint16(bth[2:4]),

@@ -173,7 +173,8 @@ func completeSysPath(f *Factory) func(*cobra.Command, []string, string) ([]strin
 	}
 }
 
-var _ = registerMan("ibctl completion", ManDoc{
+// completionMan is the page text of ibctl-completion(8).
+var completionMan = ManDoc{
 	Synopsis: []string{
 		"ibctl completion { bash | zsh | fish }",
 	},
@@ -188,7 +189,7 @@ var _ = registerMan("ibctl completion", ManDoc{
 		{"/usr/share/fish/vendor_completions.d/ibctl.fish", "The fish script (under /usr/local/share with the default PREFIX)."},
 	},
 	SeeAlso: []string{"ibctl(8)", "bash(1)", "zshcompsys(1)", "fish(1)"},
-})
+}
 
 // completeFiles lets the shell complete file names, for what is a file:
 // -b FILE, --socket, capture -w FILE, exec's program. Everything else

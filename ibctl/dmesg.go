@@ -209,7 +209,8 @@ func dmesgPrinter(r netlinkx.LogRecord, ctime bool, started int64, human *humanS
 	return p
 }
 
-var _ = registerMan("ibctl dmesg", ManDoc{
+// dmesgMan is the page text of ibctl-dmesg(8).
+var dmesgMan = ManDoc{
 	Synopsis: []string{
 		"ibctl dmesg [ -f ] [ -T ] [ -c | -C ]",
 	},
@@ -219,4 +220,4 @@ var _ = registerMan("ibctl dmesg", ManDoc{
 		{"ibctl -n node1 dmesg -f", "Prints node1's messages as they come, until interrupted."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-sys(8)", "dmesg(1)"},
-})
+}

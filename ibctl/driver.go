@@ -266,7 +266,8 @@ func zombie(pid int) bool {
 // (a long perf run, say) finish first.
 const stopTimeout = 30 * time.Second
 
-var _ = registerMan("ibctl driver", ManDoc{
+// driverMan is the page text of ibctl-driver(8).
+var driverMan = ManDoc{
 	Synopsis: []string{
 		"ibctl driver start [ --foreground ] [ --recover ] [ --netns ] [ --topology FILE ] [ --param NAME=VALUE ]...",
 		"ibctl driver stop",
@@ -283,4 +284,4 @@ var _ = registerMan("ibctl driver", ManDoc{
 		{"/run/netns/ibctl-NODE", "The nodes' network namespaces (--netns)."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-exec(8)", "ibctl-sm(8)", "ibctl-dmesg(8)"},
-})
+}

@@ -495,7 +495,8 @@ func parseParamArgs(opt string, args []string, lookup func(string) (ethtoolParam
 	return set, order, nil
 }
 
-var _ = registerMan("ibctl ethtool", ManDoc{
+// ethtoolMan is the page text of ibctl-ethtool(8).
+var ethtoolMan = ManDoc{
 	Synopsis: []string{
 		"ibctl ethtool DEVICE",
 		"ibctl ethtool -i|--driver DEVICE",
@@ -517,4 +518,4 @@ var _ = registerMan("ibctl ethtool", ManDoc{
 		{"ibctl ethtool -S ib0", "Shows the driver's statistics."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-link(8)", "ibctl-perf(8)", "ethtool(8)"},
-})
+}

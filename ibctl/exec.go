@@ -335,7 +335,8 @@ func mountSys(b sysfsfuse.Backend, name string) (func(), error) {
 	return undo, nil
 }
 
-var _ = registerMan("ibctl exec", ManDoc{
+// execMan is the page text of ibctl-exec(8).
+var execMan = ManDoc{
 	Synopsis: []string{
 		"ibctl [ -n NODE ] exec [ -- ] CMD [ ARG ]...",
 	},
@@ -359,4 +360,4 @@ var _ = registerMan("ibctl exec", ManDoc{
 		{"/dev/fuse", "The device through which the driver serves /sys/class/net and the module's parameters."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-driver(8)", "ibctl-sys(8)", "ip-netns(8)"},
-})
+}

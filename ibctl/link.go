@@ -245,7 +245,8 @@ func printLinks(w io.Writer, links []netlinkx.Link, byIndex map[int32]*netlinkx.
 	return err
 }
 
-var _ = registerMan("ibctl link", ManDoc{
+// linkMan is the page text of ibctl-link(8).
+var linkMan = ManDoc{
 	Synopsis: []string{
 		"ibctl link show [ -s [ -s ] ] [ [dev] DEVICE ] [ up ] [ type TYPE ]",
 		"ibctl link add link PARENT [ name NAME ] [ mtu MTU ] [ up ] type ipoib [ pkey PKEY ] [ mode { datagram | connected } ] [ umcast { 0 | 1 } ]",
@@ -262,4 +263,4 @@ var _ = registerMan("ibctl link", ManDoc{
 		{"ibctl link delete ib0.8001", "Deletes the child."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-addr(8)", "ibctl-sys(8)", "ibctl-ethtool(8)", "ip-link(8)"},
-})
+}

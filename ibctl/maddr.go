@@ -155,7 +155,8 @@ func maddrPrinters(m netlinkx.Maddr, oneline bool) []*Printer {
 	return records
 }
 
-var _ = registerMan("ibctl maddr", ManDoc{
+// maddrMan is the page text of ibctl-maddr(8).
+var maddrMan = ManDoc{
 	Synopsis: []string{
 		"ibctl maddr [ show [ [ dev ] DEV ] ]",
 	},
@@ -164,4 +165,4 @@ var _ = registerMan("ibctl maddr", ManDoc{
 		{"ibctl -j maddr", "Shows every interface's multicast addresses as JSON."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-sm(8)", "ip-maddress(8)"},
-})
+}

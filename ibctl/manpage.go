@@ -1,6 +1,10 @@
 package ibctl
 
-import "github.com/spf13/cobra"
+import (
+	"sync"
+
+	"github.com/spf13/cobra"
+)
 
 // ManDoc is the hand-written part of the man page of a command that has a
 // page of its own (ibctl and each object: ibctl-link(8), ...), kept beside
@@ -27,19 +31,22 @@ type ManDoc struct {
 type ManItem struct{ Tag, Text string }
 
 // manDocs are the pages' texts by command path ("ibctl link"), each
-// registered beside its command.
-var manDocs = map[string]*ManDoc{}
-
-// registerMan makes d the page text of the command at path.
-func registerMan(path string, d ManDoc) *ManDoc {
-	manDocs[path] = &d
-	return &d
-}
+// written beside its command. The texts are static data; the map is made
+// on first use, so that no command pays for it at start-up.
+var manDocs = sync.OnceValue(func() map[string]*ManDoc {
+	return map[string]*ManDoc{
+		"ibctl": &rootMan, "ibctl link": &linkMan, "ibctl addr": &addrMan, "ibctl neigh": &neighMan,
+		"ibctl maddr": &maddrMan, "ibctl route": &routeMan, "ibctl ethtool": &ethtoolMan, "ibctl sys": &sysMan,
+		"ibctl hca": &hcaMan, "ibctl sm": &smMan, "ibctl ping": &pingMan, "ibctl perf": &perfMan,
+		"ibctl capture": &captureMan, "ibctl dmesg": &dmesgMan, "ibctl exec": &execMan, "ibctl driver": &driverMan,
+		"ibctl monitor": &monitorMan, "ibctl completion": &completionMan, "ibctl version": &versionMan,
+	}
+})
 
 // ManDocOf is the page text of cmd; false when it has none (its page is
 // its parent's).
 func ManDocOf(cmd *cobra.Command) (ManDoc, bool) {
-	d, ok := manDocs[cmd.CommandPath()]
+	d, ok := manDocs()[cmd.CommandPath()]
 	if !ok {
 		return ManDoc{}, false
 	}

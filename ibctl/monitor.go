@@ -243,10 +243,24 @@ func eventIndex(ev netlinkx.MonitorEvent) int32 {
 	return 0
 }
 
-// monitorLabels are the object prefixes of ip monitor label.
-var monitorLabels = map[uint32]string{
-	netlinkx.MonitorLink: "[LINK]", netlinkx.MonitorAddr: "[ADDR]", netlinkx.MonitorRoute: "[ROUTE]",
-	netlinkx.MonitorNeigh: "[NEIGH]", netlinkx.MonitorPartition: "[PARTITION]", netlinkx.MonitorGroup: "[GROUP]",
+// monitorLabel is the object prefix of ip monitor label; "" for a kind
+// without one.
+func monitorLabel(kind uint32) string {
+	switch kind {
+	case netlinkx.MonitorLink:
+		return "[LINK]"
+	case netlinkx.MonitorAddr:
+		return "[ADDR]"
+	case netlinkx.MonitorRoute:
+		return "[ROUTE]"
+	case netlinkx.MonitorNeigh:
+		return "[NEIGH]"
+	case netlinkx.MonitorPartition:
+		return "[PARTITION]"
+	case netlinkx.MonitorGroup:
+		return "[GROUP]"
+	}
+	return ""
 }
 
 // eventText is one event as ip monitor prints it: the timestamp
@@ -263,7 +277,7 @@ func (o *MonitorOptions) eventText(ev netlinkx.MonitorEvent, byIndex map[int32]n
 		}
 	}
 	if o.Label {
-		b.WriteString(monitorLabels[ev.Kind])
+		b.WriteString(monitorLabel(ev.Kind))
 	}
 	if ev.Deleted {
 		b.WriteString("Deleted ")
@@ -317,7 +331,8 @@ func (o *MonitorOptions) eventText(ev netlinkx.MonitorEvent, byIndex map[int32]n
 	return b.String()
 }
 
-var _ = registerMan("ibctl monitor", ManDoc{
+// monitorMan is the page text of ibctl-monitor(8).
+var monitorMan = ManDoc{
 	Synopsis: []string{
 		"ibctl [ -t | -ts ] monitor [ OBJECT ]... [ label ] [ dev DEVICE ] [ -t | --tshort ]",
 		"OBJECT := { all | link | address | route | neigh | partition | group }",
@@ -328,4 +343,4 @@ var _ = registerMan("ibctl monitor", ManDoc{
 		{"ibctl monitor label partition group", "Prints the subnet manager's partition and multicast group changes, each after its object."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-link(8)", "ibctl-addr(8)", "ibctl-sm(8)", "ip-monitor(8)"},
-})
+}

@@ -467,7 +467,8 @@ func printNeighStats(p *Printer, n netlinkx.Neigh) {
 // userHZ is get_user_hz's answer: the clock_t ticks of a second.
 const userHZ = 100
 
-var _ = registerMan("ibctl neigh", ManDoc{
+// neighMan is the page text of ibctl-neigh(8).
+var neighMan = ManDoc{
 	Synopsis: []string{
 		"ibctl neigh show [ to PREFIX ] [ dev DEV ] [ nud STATE ]...",
 		"ibctl neigh flush [ to PREFIX ] [ dev DEV ] [ nud STATE ]...",
@@ -482,4 +483,4 @@ var _ = registerMan("ibctl neigh", ManDoc{
 		{"ibctl -s -s neigh flush dev ib0", "Deletes them, printing each entry with its statistics, then each round."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-addr(8)", "ibctl-ping(8)", "ip-neighbour(8)"},
-})
+}

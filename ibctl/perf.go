@@ -112,7 +112,8 @@ func perfRun(o *PerfOptions) error {
 	return emit(o.F.IO.Out, o.F.Globals, p)
 }
 
-var _ = registerMan("ibctl perf", ManDoc{
+// perfMan is the page text of ibctl-perf(8).
+var perfMan = ManDoc{
 	Synopsis: []string{
 		"ibctl perf [ -I DEV ] [ -t SEC ] [ -l LEN ] ADDRESS",
 	},
@@ -121,4 +122,4 @@ var _ = registerMan("ibctl perf", ManDoc{
 		{"ibctl perf -I ib0.8001 -l 1400 10.1.0.2", "Streams 1400-byte datagrams through the child ib0.8001."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-ethtool(8)", "iperf3(1)"},
-})
+}

@@ -646,7 +646,8 @@ var pmtuModes = sync.OnceValue(func() map[string]uint8 {
 	return map[string]uint8{"want": netlinkx.PMTUDiscWant, "do": netlinkx.PMTUDiscDo, "dont": netlinkx.PMTUDiscDont}
 })
 
-var _ = registerMan("ibctl ping", ManDoc{
+// pingMan is the page text of ibctl-ping(8).
+var pingMan = ManDoc{
 	Synopsis: []string{
 		"ibctl [ -n NODE ] ping [ -n ] [ -q ] [ -I DEV ] [ -c COUNT ] [ -w DEADLINE ] [ -s SIZE ] [ -i SEC ] [ -W SEC ] [ -M { do | dont | want } ] ADDRESS",
 	},
@@ -661,4 +662,4 @@ var _ = registerMan("ibctl ping", ManDoc{
 		{"2", "Any other error: a usage error, an unknown interface, no route."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-route(8)", "ibctl-neigh(8)", "ping(8)"},
-})
+}

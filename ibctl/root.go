@@ -13,6 +13,119 @@ import (
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(f *Factory) *cobra.Command {
+	root := newRoot(f)
+	for _, s := range subcommands {
+		root.AddCommand(s.build(f))
+	}
+	return root
+}
+
+// subcommands are the objects under the root, in the order of the tree,
+// each with the function that builds its branch. tree marks those that
+// need the whole tree (completion writes scripts for all of it).
+var subcommands = [...]struct {
+	name  string
+	tree  bool
+	build func(*Factory) *cobra.Command
+}{
+	{"link", false, func(f *Factory) *cobra.Command { return NewCmdLink(f, nil) }},
+	{"addr", false, func(f *Factory) *cobra.Command { return NewCmdAddr(f, nil) }},
+	{"neigh", false, func(f *Factory) *cobra.Command { return NewCmdNeigh(f, nil) }},
+	{"sys", false, func(f *Factory) *cobra.Command { return NewCmdSys(f, nil) }},
+	{"ethtool", false, func(f *Factory) *cobra.Command { return NewCmdEthtool(f, nil) }},
+	{"hca", false, func(f *Factory) *cobra.Command { return NewCmdHCA(f, nil) }},
+	{"sm", false, func(f *Factory) *cobra.Command { return NewCmdSM(f, nil) }},
+	{"ping", false, func(f *Factory) *cobra.Command { return NewCmdPing(f, nil) }},
+	{"dmesg", false, func(f *Factory) *cobra.Command { return NewCmdDmesg(f, nil) }},
+	{"perf", false, func(f *Factory) *cobra.Command { return NewCmdPerf(f, nil) }},
+	{"maddr", false, func(f *Factory) *cobra.Command { return NewCmdMaddr(f, nil) }},
+	{"route", false, func(f *Factory) *cobra.Command { return NewCmdRoute(f, nil) }},
+	{"monitor", false, func(f *Factory) *cobra.Command { return NewCmdMonitor(f, nil) }},
+	{"exec", false, func(f *Factory) *cobra.Command { return NewCmdExec(f, nil) }},
+	{"capture", false, func(f *Factory) *cobra.Command { return NewCmdCapture(f, nil) }},
+	{"driver", false, func(f *Factory) *cobra.Command { return NewCmdDriver(f, nil) }},
+	{"completion", true, func(f *Factory) *cobra.Command { return NewCmdCompletion(f, nil) }},
+	{"version", false, NewCmdVersion},
+}
+
+// addCommands adds to root the branches that args (the command line
+// after the global options were read) can reach: none when they name no
+// command (the root runs itself: -V, --batch, or the missing command's
+// error), only the named object's when its name is spelled out, and every
+// one otherwise (an abbreviation or alias, help, a shell's completion
+// request, an option the root does not know), so that cobra answers as it
+// would with the whole tree.
+func addCommands(root *cobra.Command, f *Factory, args []string) {
+	word, ok := commandWord(root, args)
+	if ok && word == "" {
+		return
+	}
+	for _, s := range subcommands {
+		if ok && s.name == word && !s.tree {
+			root.AddCommand(s.build(f))
+			return
+		}
+	}
+	for _, s := range subcommands {
+		root.AddCommand(s.build(f))
+	}
+}
+
+// commandWord is the first word of args that is neither one of the
+// root's options nor an option's value: the command's name ("" when
+// there is none). ok is false when an argument is not an option the root
+// has, or is "-" or "--", so that which command runs is cobra's to say.
+func commandWord(root *cobra.Command, args []string) (word string, ok bool) {
+	lookup := func(name string) *pflag.Flag {
+		if fl := root.PersistentFlags().Lookup(name); fl != nil {
+			return fl
+		}
+		return root.Flags().Lookup(name)
+	}
+	shorthand := func(c string) *pflag.Flag {
+		if fl := root.PersistentFlags().ShorthandLookup(c); fl != nil {
+			return fl
+		}
+		return root.Flags().ShorthandLookup(c)
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-" || a == "--":
+			return "", false
+		case !strings.HasPrefix(a, "-"):
+			return a, true
+		case strings.HasPrefix(a, "--"):
+			name, _, hasValue := strings.Cut(a[2:], "=")
+			fl := lookup(name)
+			if fl == nil {
+				return "", false
+			}
+			if !hasValue && fl.NoOptDefVal == "" {
+				i++
+			}
+		default:
+			// a group of shorthands: -jp, -nNODE, -jn NODE
+			for j := 1; j < len(a); j++ {
+				fl := shorthand(a[j : j+1])
+				if fl == nil {
+					return "", false
+				}
+				if fl.NoOptDefVal == "" {
+					if j+1 == len(a) {
+						i++
+					}
+					break
+				}
+			}
+		}
+	}
+	return "", true
+}
+
+// newRoot builds the root command, its options and none of its
+// subcommands.
+func newRoot(f *Factory) *cobra.Command {
 	g := f.Globals
 	root := &cobra.Command{
 		Use:   "ibctl",
@@ -63,14 +176,11 @@ Options before the command are ip's global options, abbreviated as ip 6.1 reads 
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
-
-	root.AddCommand(NewCmdLink(f, nil), NewCmdAddr(f, nil), NewCmdNeigh(f, nil), NewCmdSys(f, nil), NewCmdEthtool(f, nil),
-		NewCmdHCA(f, nil), NewCmdSM(f, nil), NewCmdPing(f, nil), NewCmdDmesg(f, nil), NewCmdPerf(f, nil), NewCmdMaddr(f, nil),
-		NewCmdRoute(f, nil), NewCmdMonitor(f, nil), NewCmdExec(f, nil), NewCmdCapture(f, nil), NewCmdDriver(f, nil), NewCmdCompletion(f, nil), NewCmdVersion(f))
 	return root
 }
 
-var _ = registerMan("ibctl", ManDoc{
+// rootMan is the page text of ibctl(8).
+var rootMan = ManDoc{
 	Synopsis: []string{
 		"ibctl [ OPTIONS ] OBJECT { COMMAND | help }",
 		"ibctl [ -force ] -b[atch] FILE",
@@ -88,7 +198,7 @@ var _ = registerMan("ibctl", ManDoc{
 	SeeAlso: []string{"ibctl-link(8)", "ibctl-addr(8)", "ibctl-neigh(8)", "ibctl-maddr(8)", "ibctl-route(8)", "ibctl-ethtool(8)", "ibctl-sys(8)",
 		"ibctl-hca(8)", "ibctl-sm(8)", "ibctl-ping(8)", "ibctl-perf(8)", "ibctl-capture(8)", "ibctl-dmesg(8)", "ibctl-exec(8)",
 		"ibctl-driver(8)", "ibctl-completion(8)", "ibctl-version(8)", "ip(8)", "ethtool(8)"},
-})
+}
 
 // Run executes args and returns the exit status, printing any error as
 // one line "ibctl: <what>: <reason>".
@@ -96,10 +206,14 @@ func Run(f *Factory, args []string) int {
 	if len(args) > 0 && args[0] == execChildArg {
 		return execChild(f.IO, args[1:])
 	}
-	root := NewRootCmd(f)
+	// Only the branch the command line names is built: the whole tree
+	// costs a command more than its own work.
+	root := newRoot(f)
 	args, err := ipGlobals(root, f.IO.Out, args)
 	if err == nil {
-		root.SetArgs(nodeBeforeCommand(root, args))
+		args = nodeBeforeCommand(root, args)
+		addCommands(root, f, args)
+		root.SetArgs(args)
 		err = execute(root)
 	}
 	if err != nil {

@@ -358,7 +358,8 @@ func rtProtoName(p uint8) string {
 	return strconv.Itoa(int(p))
 }
 
-var _ = registerMan("ibctl route", ManDoc{
+// routeMan is the page text of ibctl-route(8).
+var routeMan = ManDoc{
 	Synopsis: []string{
 		"ibctl route [ { show | list } [ dev DEVICE ] [ table { main | 254 } ] ]",
 		"ibctl route get ADDRESS",
@@ -370,4 +371,4 @@ var _ = registerMan("ibctl route", ManDoc{
 		{"ibctl -6 route get fe80::2%ib0", "Shows the route to a link-local IPv6 address through ib0."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-ping(8)", "ibctl-addr(8)", "ip-route(8)"},
-})
+}

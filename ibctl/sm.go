@@ -540,7 +540,8 @@ func digitsEnd(s string) int {
 	return i
 }
 
-var _ = registerMan("ibctl hca", ManDoc{
+// hcaMan is the page text of ibctl-hca(8).
+var hcaMan = ManDoc{
 	Synopsis: []string{
 		"ibctl hca [ show ]",
 		"ibctl hca pkeys [ PORT ]",
@@ -550,9 +551,10 @@ var _ = registerMan("ibctl hca", ManDoc{
 		{"ibctl -n node1 hca pkeys 2", "Shows the P_Key table of port 2 of node1's HCA."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-sm(8)", "ibstat(8)", "smpquery(8)"},
-})
+}
 
-var _ = registerMan("ibctl sm", ManDoc{
+// smMan is the page text of ibctl-sm(8).
+var smMan = ManDoc{
 	Synopsis: []string{
 		"ibctl sm [ show ]",
 		"ibctl sm groups",
@@ -568,4 +570,4 @@ var _ = registerMan("ibctl sm", ManDoc{
 		{"ibctl sm partition del 0x8002", "Deletes the partition and its groups; interfaces in it lose their carrier."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-hca(8)", "ibctl-maddr(8)", "opensm(8)"},
-})
+}

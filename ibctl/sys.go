@@ -169,7 +169,8 @@ func sysEntryPrinter(e netlinkx.SysEntry) *Printer {
 	return p
 }
 
-var _ = registerMan("ibctl sys", ManDoc{
+// sysMan is the page text of ibctl-sys(8).
+var sysMan = ManDoc{
 	Synopsis: []string{
 		"ibctl sys read PATH",
 		"ibctl sys write [ --no-newline ] PATH VALUE",
@@ -184,4 +185,4 @@ var _ = registerMan("ibctl sys", ManDoc{
 		{"ibctl sys write class/net/ib0/delete_child 0x8001", "Deletes the child."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-link(8)", "ibctl-exec(8)", "sysfs(5)"},
-})
+}

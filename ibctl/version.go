@@ -55,7 +55,8 @@ func NewCmdVersion(f *Factory) *cobra.Command {
 	}
 }
 
-var _ = registerMan("ibctl version", ManDoc{
+// versionMan is the page text of ibctl-version(8).
+var versionMan = ManDoc{
 	Synopsis: []string{
 		"ibctl version",
 		"ibctl -V[ersion]",
@@ -64,4 +65,4 @@ var _ = registerMan("ibctl version", ManDoc{
 		{"ibctl -V", "Prints \"ibctl utility, version v1.2.0, revision 0123456789ab of 2026-11-25T10:00:00Z\", as ip -V prints its version."},
 	},
 	SeeAlso: []string{"ibctl(8)"},
-})
+}

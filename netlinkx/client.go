@@ -20,12 +20,12 @@ import (
 // connections of their own (Clone).
 type Client struct {
 	mu   sync.Mutex
-	conn *net.UnixConn
+	conn io.ReadWriteCloser
 	seq  uint32
 	buf  []byte
 	// redial opens another connection to the same server; nil for a
 	// client wrapped around a connection of unknown origin.
-	redial func() (*net.UnixConn, error)
+	redial func() (io.ReadWriteCloser, error)
 	node   string // the node bound with Bind; "" for the server's default
 	// inflight are the requests sent and not yet answered, oldest
 	// first; inbox the messages read and not yet consumed.
@@ -36,25 +36,101 @@ type Client struct {
 // Dial connects to the driver socket at path. Before anything is sent, the
 // process serving it must be of the effective user or root (SO_PEERCRED),
 // else the connection is closed and the error is a *PeerError.
+//
+// The connection is a blocking socket read and written with plain system
+// calls, outside the runtime's network poller: a command's requests on
+// it go one at a time, and it saves the poller's system calls and a
+// goroutine's parking on every reply. Those of Clone, whose requests run
+// side by side (ping's), are the poller's, so that waiting for their
+// replies holds no thread.
 func Dial(path string) (*Client, error) {
-	dial := func() (*net.UnixConn, error) {
-		c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
-		if err != nil {
-			return nil, err
-		}
-		if err := checkPeer(c, path, uint32(os.Geteuid())); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return c, nil
-	}
-	c, err := dial()
+	c, err := dialBlocking(path)
 	if err != nil {
 		return nil, err
 	}
-	cl := NewClient(c)
-	cl.redial = dial
+	cl := newClient(c)
+	cl.redial = func() (io.ReadWriteCloser, error) { return dialPolled(path) }
 	return cl, nil
+}
+
+// dialPolled connects to path through the network poller and checks its
+// peer.
+func dialPolled(path string) (io.ReadWriteCloser, error) {
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPeer(c, path, uint32(os.Geteuid())); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialBlocking connects a blocking SOCK_SEQPACKET socket to path and
+// checks its peer. Errors read as net.DialUnix's.
+func dialBlocking(path string) (io.ReadWriteCloser, error) {
+	addr := &net.UnixAddr{Name: path, Net: "unixpacket"}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "unixpacket", Addr: addr, Err: os.NewSyscallError("socket", err)}
+	}
+	for {
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, &net.OpError{Op: "dial", Net: "unixpacket", Addr: addr, Err: os.NewSyscallError("connect", err)}
+	}
+	if err := checkPeerFD(fd, path, uint32(os.Geteuid())); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	// A blocking descriptor: os.File reads and writes it with plain
+	// system calls and closes it once no call uses it.
+	return &blockingConn{f: os.NewFile(uintptr(fd), path), addr: addr}, nil
+}
+
+// unnamed is the local address of a socket that was not bound, as the
+// net package reports it (getsockname's empty path, written "@").
+var unnamed net.Addr = &net.UnixAddr{Name: "@", Net: "unixpacket"}
+
+// blockingConn is a connected blocking socket. Its errors read as a
+// net.UnixConn's.
+type blockingConn struct {
+	f    *os.File
+	addr *net.UnixAddr
+}
+
+func (c *blockingConn) Read(b []byte) (int, error) {
+	n, err := c.f.Read(b)
+	return n, c.opError("read", err)
+}
+
+func (c *blockingConn) Write(b []byte) (int, error) {
+	n, err := c.f.Write(b)
+	return n, c.opError("write", err)
+}
+
+func (c *blockingConn) Close() error { return c.opError("close", c.f.Close()) }
+
+// opError turns os.File's *PathError into the *net.OpError of a
+// net.UnixConn; io.EOF stays as it is.
+func (c *blockingConn) opError(op string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+		if errno, ok := err.(unix.Errno); ok {
+			err = os.NewSyscallError(op, errno)
+		} else if errors.Is(err, os.ErrClosed) {
+			err = net.ErrClosed
+		}
+		return &net.OpError{Op: op, Net: "unixpacket", Source: unnamed, Addr: c.addr, Err: err}
+	}
+	return err
 }
 
 // ErrNoClone is Clone on a client that cannot open another connection
@@ -71,7 +147,7 @@ func (c *Client) Clone() (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	n := NewClient(conn)
+	n := newClient(conn)
 	n.redial = c.redial
 	c.mu.Lock()
 	node := c.node
@@ -105,13 +181,17 @@ func checkPeer(c *net.UnixConn, path string, euid uint32) error {
 	if err != nil {
 		return fmt.Errorf("socket %s: %w", path, err)
 	}
-	var cred *unix.Ucred
 	var cerr error
-	if err := rc.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
+	if err := rc.Control(func(fd uintptr) { cerr = checkPeerFD(int(fd), path, euid) }); err != nil {
 		return fmt.Errorf("socket %s: %w", path, err)
 	}
+	return cerr
+}
+
+// checkPeerFD accepts the peer of the socket fd when it runs as euid or
+// as root.
+func checkPeerFD(fd int, path string, euid uint32) error {
+	cred, cerr := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	if cerr != nil {
 		return fmt.Errorf("socket %s: peer credentials: %w", path, cerr)
 	}
@@ -122,18 +202,20 @@ func checkPeer(c *net.UnixConn, path string, euid uint32) error {
 }
 
 // NewClient wraps an established SOCK_SEQPACKET connection.
-func NewClient(c *net.UnixConn) *Client {
+func NewClient(c *net.UnixConn) *Client { return newClient(c) }
+
+func newClient(c io.ReadWriteCloser) *Client {
 	return &Client{conn: c, buf: make([]byte, maxDatagram)}
 }
 
 // Pipe serves b in-process over a socketpair and returns a client for it.
 func Pipe(b Backend) (*Client, error) {
-	dial := func() (*net.UnixConn, error) { return pipeConn(b) }
+	dial := func() (io.ReadWriteCloser, error) { return pipeConn(b) }
 	conn, err := dial()
 	if err != nil {
 		return nil, err
 	}
-	c := NewClient(conn)
+	c := newClient(conn)
 	c.redial = dial
 	return c, nil
 }

@@ -3,6 +3,7 @@ package header
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"sync"
 )
 
 // An InfiniBand packet as it crosses a link (IBA chapter 7 and 9): the
@@ -161,8 +162,10 @@ func ICRC(pkt []byte, grh bool) uint32 {
 }
 
 // vcrcTable is the CRC-16 of the VCRC, polynomial x^16 + x^12 + x^3 +
-// x + 1 (0x100B), bits least significant first (0xD008 reflected).
-var vcrcTable = func() (t [256]uint16) {
+// x + 1 (0x100B), bits least significant first (0xD008 reflected),
+// computed on first use.
+var vcrcTable = sync.OnceValue(func() *[256]uint16 {
+	var t [256]uint16
 	for i := range t {
 		c := uint16(i)
 		for range 8 {
@@ -174,8 +177,8 @@ var vcrcTable = func() (t [256]uint16) {
 		}
 		t[i] = c
 	}
-	return t
-}()
+	return &t
+})
 
 // VCRC is the variant CRC of a packet, pkt holding the LRH up to the
 // ICRC (included): CRC-16 with polynomial 0x100B over every byte, seeded
@@ -183,8 +186,9 @@ var vcrcTable = func() (t [256]uint16) {
 // significant byte first.
 func VCRC(pkt []byte) uint16 {
 	c := uint16(0xffff)
+	t := vcrcTable()
 	for _, x := range pkt {
-		c = c>>8 ^ vcrcTable[byte(c)^x]
+		c = c>>8 ^ t[byte(c)^x]
 	}
 	return ^c
 }

@@ -2,7 +2,6 @@ package ipoib
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/ibctl/ibctl/driver/header"
 	"golang.org/x/sys/unix"
@@ -28,7 +27,13 @@ import (
 
 // ErrQdiscDrop is a packet that the stopped queue's qdisc had no room for
 // (NET_XMIT_DROP, which a socket sees as ENOBUFS).
-var ErrQdiscDrop = fmt.Errorf("transmit queue full: %w", unix.ENOBUFS)
+var ErrQdiscDrop error = qdiscDrop{}
+
+// qdiscDrop is ErrQdiscDrop's type, a constant that wraps ENOBUFS.
+type qdiscDrop struct{}
+
+func (qdiscDrop) Error() string { return "transmit queue full: " + unix.ENOBUFS.Error() }
+func (qdiscDrop) Unwrap() error { return unix.ENOBUFS }
 
 // QueueStopped reports whether the transmit queue is stopped, or packets
 // wait in its qdisc (netif_queue_stopped): a writer that can wait, as a

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
+	"golang.org/x/sys/unix"
 )
 
 // recorder is a dispatcher that notes the sequence number in the last 4
@@ -191,5 +192,24 @@ func TestRecvCQHoldsSRQAndUDRings(t *testing.T) {
 	}
 	if st := tp.n1.ep.RecvCQStats(); st.Overflows != 0 {
 		t.Errorf("node1's receive CQ overflowed %d times, want 0", st.Overflows)
+	}
+}
+
+func TestErrQdiscDrop(t *testing.T) {
+	tests := []struct {
+		target error
+		want   bool
+	}{
+		{unix.ENOBUFS, true},
+		{ErrQdiscDrop, true},
+		{unix.ENOMEM, false},
+	}
+	for _, tt := range tests {
+		if got := errors.Is(ErrQdiscDrop, tt.target); got != tt.want {
+			t.Errorf("errors.Is(ErrQdiscDrop, %v) = %v, want %v", tt.target, got, tt.want)
+		}
+	}
+	if got, want := ErrQdiscDrop.Error(), "transmit queue full: no buffer space available"; got != want {
+		t.Errorf("ErrQdiscDrop = %q, want %q", got, want)
 	}
 }
