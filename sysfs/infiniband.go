@@ -139,10 +139,7 @@ func nodeDescShow(a *args) (string, error) {
 	if i := strings.IndexByte(s, 0); i >= 0 {
 		s = s[:i]
 	}
-	if len(s) > 64 {
-		s = s[:64]
-	}
-	return s + "\n", nil
+	return s[:min(len(s), 64)] + "\n", nil
 }
 
 // stateShow is state_show: "%d: %s" with the ib_port_state names,
@@ -159,30 +156,18 @@ func stateShow(p IBPort) (string, error) {
 // physStateShow is phys_state_show: "%u: %s" with phys_state_to_str's
 // names, "<unknown>" for 0 and beyond 7.
 func physStateShow(p IBPort) (string, error) {
-	names := []string{"<unknown>", "Sleep", "Polling", "Disabled", "PortConfigurationTraining", "LinkUp", "LinkErrorRecovery", "Phy Test"}
-	name := "<unknown>"
-	if p.PhysState >= 0 && p.PhysState < len(names) {
-		name = names[p.PhysState]
+	names := map[int]string{1: "Sleep", 2: "Polling", 3: "Disabled", 4: "PortConfigurationTraining",
+		5: "LinkUp", 6: "LinkErrorRecovery", 7: "Phy Test"}
+	name, ok := names[p.PhysState]
+	if !ok {
+		name = "<unknown>"
 	}
 	return fmt.Sprintf("%d: %s\n", p.PhysState, name), nil
 }
 
-// widthInt is ib_width_enum_to_int: the lane count, -1 for no width.
-func widthInt(w int) int {
-	switch w {
-	case IBWidth1X:
-		return 1
-	case IBWidth2X:
-		return 2
-	case IBWidth4X:
-		return 4
-	case IBWidth8X:
-		return 8
-	case IBWidth12X:
-		return 12
-	}
-	return -1
-}
+// ibWidthLanes is ib_width_enum_to_int for the widths it knows: the
+// lane count of an enum ib_port_width.
+var ibWidthLanes = map[int]int{IBWidth1X: 1, IBWidth2X: 2, IBWidth4X: 4, IBWidth8X: 8, IBWidth12X: 12}
 
 // rateShow is rate_show: the rate in 0.1 Gb/s units per lane times the
 // lanes, printed with ".5" for a half, then the width and speed; an
@@ -200,11 +185,13 @@ func rateShow(p IBPort) (string, error) {
 	if !ok {
 		s.name, s.deci = "SDR", 25
 	}
-	lanes := widthInt(p.ActiveWidth)
-	rate := s.deci * lanes
-	if rate < 0 {
+	// ib_width_enum_to_int is -1 for another width, which makes the
+	// rate negative: EINVAL.
+	lanes, ok := ibWidthLanes[p.ActiveWidth]
+	if !ok {
 		return "", unix.EINVAL
 	}
+	rate := s.deci * lanes
 	half := ""
 	if rate%10 != 0 {
 		half = ".5"

@@ -161,6 +161,7 @@ func TestIBNodeDesc(t *testing.T) {
 		{long, long + "\n"},
 		{long + "y", long + "\n"},
 		{"ab\x00cd", "ab\n"},
+		{"\x00ab", "\n"},
 	}
 	for _, tc := range tests {
 		f := newIBFixture()
