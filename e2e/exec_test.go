@@ -203,3 +203,85 @@ func TestExecEtc(t *testing.T) {
 		t.Errorf("%v\nwant exit 0, stdout %q, stderr %q", r, "10.0.0.1 peer\n", wantErr)
 	}
 }
+
+// TestExecInfiniBand reads the node's HCA where scripts and
+// infiniband-diags look for it, /sys/class/infiniband, beside the
+// kernel's classes and below /sys/class/net, which still links the
+// interfaces; a P_Key the subnet manager adds shows at once, and a
+// read-only file cannot be opened for writing.
+func TestExecInfiniBand(t *testing.T) {
+	e, node, _ := execEnv(t)
+	e.ok("sm", "partition", "add", "0x8001", "member", node+"/1")
+	const port = "/sys/class/infiniband/mlx5_0/ports/1"
+	r := e.run("", "-n", node, "exec", "--", "bash", "-c", `ls /sys/class/infiniband
+test -d /sys/class/tty && echo "tty passes through"
+readlink /sys/class/net/ib0 /sys/class/net/lo
+cat /sys/class/infiniband/mlx5_0/node_type /sys/class/infiniband/mlx5_0/node_guid
+cd `+port+` && cat state phys_state rate lid sm_lid link_layer gids/0 pkeys/0 pkeys/1 pkeys/2
+ls gids | wc -l; ls pkeys | wc -l
+echo 2 > `+port+`/lid`)
+	want := `mlx5_0
+tty passes through
+../../devices/virtual/net/ib0
+../../devices/virtual/net/lo
+1: CA
+0002:c903:0000:1000
+4: ACTIVE
+5: LinkUp
+100 Gb/sec (4X EDR)
+0x1
+0x1
+InfiniBand
+fe80:0000:0000:0000:0002:c903:0000:1001
+0xffff
+0x8001
+0x0000
+8
+128
+`
+	wantErr := "bash: line 7: " + port + "/lid: Permission denied\n"
+	if r.code != 1 || r.stdout != want || r.stderr != wantErr {
+		t.Errorf("%v\nwant exit 1, stdout:\n%s\nstderr %q", r, want, wantErr)
+	}
+	if got := e.ok("-n", node, "sys", "read", port+"/lid"); got != "0x1\n" {
+		t.Errorf("lid after the write: %q", got)
+	}
+
+	t.Run("ibstatus", func(t *testing.T) {
+		if _, err := exec.LookPath("ibstatus"); err != nil {
+			t.Skip("no ibstatus (infiniband-diags) installed")
+		}
+		r := e.run("", "-n", node, "exec", "ibstatus")
+		want := `Infiniband device 'mlx5_0' port 1 status:
+	default gid:	 fe80:0000:0000:0000:0002:c903:0000:1001
+	base lid:	 0x1
+	sm lid:		 0x1
+	state:		 4: ACTIVE
+	phys state:	 5: LinkUp
+	rate:		 100 Gb/sec (4X EDR)
+	link_layer:	 InfiniBand
+
+`
+		if r.code != 0 || r.stdout != want || r.stderr != "" {
+			t.Errorf("%v\nwant:\n%s", r, want)
+		}
+	})
+	t.Run("ibstat", func(t *testing.T) {
+		if _, err := exec.LookPath("ibstat"); err != nil {
+			t.Skip("no ibstat (infiniband-diags) installed")
+		}
+		r := e.run("", "-n", node, "exec", "ibstat")
+		for _, line := range []string{"CA 'mlx5_0'", "\tCA type: MT4115", "\tFirmware version: 12.28.2006",
+			"\tNode GUID: 0x0002c90300001000", "\t\tState: Active", "\t\tPhysical state: LinkUp", "\t\tRate: 100",
+			"\t\tBase lid: 1", "\t\tSM lid: 1", "\t\tPort GUID: 0x0002c90300001001", "\t\tLink layer: InfiniBand"} {
+			if !strings.Contains(r.stdout, line+"\n") {
+				t.Errorf("ibstat has no line %q", line)
+			}
+		}
+		// The real ibstat, reading the files, prints what hca show
+		// prints from the driver's state.
+		if want := e.ok("-n", node, "hca", "show"); r.code != 0 || r.stdout != want || r.stderr != "" {
+			t.Errorf("%v\nwant hca show's:\n%s", r, want)
+		}
+	})
+}

@@ -52,6 +52,7 @@ func NewCmdExec(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
 as "ip netns exec" does, with the driver's sysfs files where programs look for them:
 /sys is a sysfs of that namespace, and /sys/devices/virtual/net (the node's IPoIB
 interfaces beside lo, linked from /sys/class/net as in the kernel's class directory),
+/sys/class/infiniband (the node's HCA, as ibstat and ibstatus read it),
 /sys/module/ib_ipoib/parameters and /sys/kernel/debug/ipoib are served by the driver
 through FUSE, so "echo 0x8001 > /sys/class/net/ib0/create_child" creates a
 child and a bad value fails with the driver's errno ("write error: Invalid argument").
@@ -303,30 +304,38 @@ func mountSys(b sysfsfuse.Backend, name string) (func(), error) {
 		return undo, fmt.Errorf("mount sysfs on /sys: %s", reason(err))
 	}
 	// The driver's directories a program finds under /sys. The real
-	// /sys/module has no ib_ipoib (nor an unmounted debugfs an ipoib):
-	// the driver's entries are mounted over the directory above, beside
-	// the real ones.
+	// /sys/module has no ib_ipoib (nor an unmounted debugfs an ipoib),
+	// nor /sys/class an infiniband: the driver's entries are mounted over
+	// the directory above, beside the real ones.
 	// The interfaces' directories are where the kernel keeps a
 	// virtual netdev's (/sys/devices/virtual/net, the TUN's own there
-	// hidden), and /sys/class/net links to them, as it links lo.
+	// hidden), and /sys/class/net links to them, as it links lo; it is
+	// mounted over the driver's /sys/class, whose infiniband is a plain
+	// directory.
 	sysMounts := []sysMount{
 		{dir: "/sys/devices/virtual/net", prefix: "class/net", under: true},
+		{dir: "/sys/class", prefix: "class", under: true},
 		{dir: "/sys/class/net", prefix: "class/net", under: true, linkTo: "../../devices/virtual/net"},
 		{dir: "/sys/module", prefix: "module", under: true},
 		{dir: "/sys/kernel/debug", prefix: "kernel/debug"},
 	}
-	for _, m := range sysMounts {
-		o := sysfsfuse.Options{Prefix: m.prefix, LinkTo: m.linkTo}
-		if m.under {
-			// The real directory stays reachable through its
-			// descriptor once the mount hides it.
-			f, err := os.Open(m.dir)
-			if err != nil {
-				return undo, fmt.Errorf("open %s: %s", m.dir, reason(err))
-			}
-			open = append(open, f)
-			o.Under = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	// The real directories stay reachable through their descriptors
+	// once the mounts hide them: all are opened before the first mount,
+	// which may hide one below it.
+	unders := make([]string, len(sysMounts))
+	for i, m := range sysMounts {
+		if !m.under {
+			continue
 		}
+		f, err := os.Open(m.dir)
+		if err != nil {
+			return undo, fmt.Errorf("open %s: %s", m.dir, reason(err))
+		}
+		open = append(open, f)
+		unders[i] = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	}
+	for i, m := range sysMounts {
+		o := sysfsfuse.Options{Prefix: m.prefix, LinkTo: m.linkTo, Under: unders[i]}
 		if _, err := sysfsfuse.Mount(m.dir, b, o); err != nil {
 			return undo, fmt.Errorf("mount the driver's %s on %s: %s", m.prefix, m.dir, reason(err))
 		}
@@ -345,6 +354,7 @@ var execMan = ManDoc{
 		{"ibctl -n node0 exec -- ip -d link show ib0", "... and runs the kernel's ip in node0's."},
 		{"ibctl exec -- sh -c 'echo 0x8001 > /sys/class/net/ib0/create_child'", "Creates a child through the sysfs file a script would write."},
 		{"ibctl -n node1 exec -- bash", "Opens a shell on node1."},
+		{"ibctl exec -- ibstat", "Runs infiniband-diags' ibstat, which reads the HCA in /sys/class/infiniband."},
 	},
 	ExitStatus: []ManItem{
 		{"0-255", "CMD's exit status."},
@@ -357,7 +367,7 @@ var execMan = ManDoc{
 	Files: []ManItem{
 		{"/run/netns/ibctl-NODE", "The node's network namespace, made by driver start --netns."},
 		{"/etc/netns/ibctl-NODE", "Files bound over those of /etc for CMD."},
-		{"/dev/fuse", "The device through which the driver serves /sys/class/net and the module's parameters."},
+		{"/dev/fuse", "The device through which the driver serves /sys/class/net, /sys/class/infiniband and the module's parameters."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-driver(8)", "ibctl-sys(8)", "ip-netns(8)"},
 }

@@ -29,7 +29,7 @@ func NewCmdSys(f *Factory, runF func(*SysOptions) error) *cobra.Command {
 		Short: "Read, write and list the driver's sysfs files",
 		Long: `Read, write and list the emulated driver's sysfs files, with paths as under /sys
 (the /sys/ prefix is optional): class/net/ib0/create_child, class/net/ib0.8001/pkey,
-module/ib_ipoib/parameters/debug_level, ...
+module/ib_ipoib/parameters/debug_level, class/infiniband/mlx5_0/ports/1/state, ...
 
 "ibctl sys write PATH VALUE" acts like "echo VALUE > /sys/PATH" (the value gets a
 newline; --no-newline leaves it out, like echo -n) and fails as the kernel does.`,
@@ -175,7 +175,7 @@ var sysMan = ManDoc{
 		"ibctl sys read PATH",
 		"ibctl sys write [ --no-newline ] PATH VALUE",
 		"ibctl sys ls [ PATH ]",
-		"PATH := [ /sys/ ] { class/net/DEVICE/FILE | module/ib_ipoib/parameters/PARAMETER | kernel/debug/ipoib/FILE | ... }",
+		"PATH := [ /sys/ ] { class/net/DEVICE/FILE | class/infiniband/HCA/FILE | module/ib_ipoib/parameters/PARAMETER | kernel/debug/ipoib/FILE | ... }",
 	},
 	Examples: []ManItem{
 		{"ibctl sys write class/net/ib0/create_child 0x8001", "Creates the child ib0.8001, as echo 0x8001 > /sys/class/net/ib0/create_child does."},
@@ -183,6 +183,8 @@ var sysMan = ManDoc{
 		{"ibctl sys write class/net/ib0/mode connected", "Switches ib0 to connected mode."},
 		{"ibctl sys ls module/ib_ipoib/parameters", "Lists the module's parameters."},
 		{"ibctl sys write class/net/ib0/delete_child 0x8001", "Deletes the child."},
+		{"ibctl sys read class/infiniband/mlx5_0/ports/1/state", "Prints the HCA port's state, 4: ACTIVE once the subnet manager configured it."},
+		{"ibctl sys ls class/infiniband/mlx5_0/ports/1/pkeys", "Lists the port's P_Key table, one file per entry."},
 	},
 	SeeAlso: []string{"ibctl(8)", "ibctl-link(8)", "ibctl-exec(8)", "sysfs(5)"},
 }

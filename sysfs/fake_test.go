@@ -310,3 +310,49 @@ func (f *fakeDriver) Paths(dev string) ([]Path, error) {
 		{GID: gid(0x53), Complete: true, DLID: 0x11, SL: 3, RateMbps: 14062},
 	}, nil
 }
+
+// ibFake is the fake's HCA: mlx5_0 with port 1 active (the SM's port,
+// LID 1, two P_Keys) and port 2 down, tables of 8 GIDs and 4 P_Keys.
+func ibFake() IBDevice {
+	gid := [16]byte{0xfe, 0x80, 8: 0x00, 9: 0x02, 10: 0xc9, 11: 0x03, 12: 0x00, 13: 0x0b, 14: 0x3b, 15: 0x51}
+	p1 := IBPort{Num: 1, State: 4, PhysState: 5, ActiveWidth: IBWidth4X, ActiveSpeed: IBSpeedEDR, LID: 1, SMLID: 1,
+		SMSL: 0, LMC: 0, CapMask: 0x2651e84a, GIDs: make([][16]byte, 8), PKeys: []uint16{0xffff, 0x8001, 0, 0}}
+	p1.GIDs[0] = gid
+	p2 := IBPort{Num: 2, State: 1, PhysState: 3, ActiveWidth: IBWidth4X, ActiveSpeed: IBSpeedEDR, LID: 0x1a, SMLID: 1,
+		SMSL: 3, LMC: 2, CapMask: 0x2651e848, GIDs: make([][16]byte, 8), PKeys: []uint16{0x7fff, 0, 0, 0}}
+	return IBDevice{Name: "mlx5_0", NodeType: 1, NodeGUID: 0x0002c90300001000, SysImageGUID: 0x0002c90300001003,
+		FWVer: "12.28.2006", HWRev: 0x1b, HCAType: "MT4115", BoardID: "MT_2190110032", NodeDesc: "node0 mlx5_0",
+		Ports: []IBPort{p1, p2}}
+}
+
+// ibDriver is the fake with RDMA devices; ibErr, when set, is what
+// IBDevice returns.
+type ibDriver struct {
+	*fakeDriver
+	devs  []IBDevice
+	ibErr error
+}
+
+func newIBFixture() *ibDriver { return &ibDriver{fakeDriver: newFixture(), devs: []IBDevice{ibFake()}} }
+
+func (f *ibDriver) IBDevices() []string {
+	var out []string
+	for _, d := range f.devs {
+		out = append(out, d.Name)
+	}
+	return out
+}
+
+func (f *ibDriver) IBDevice(name string) (IBDevice, error) {
+	if f.ibErr != nil {
+		return IBDevice{}, f.ibErr
+	}
+	for _, d := range f.devs {
+		if d.Name == name {
+			return d, nil
+		}
+	}
+	return IBDevice{}, fail("infiniband", unix.ENODEV)
+}
+
+var _ InfiniBand = (*ibDriver)(nil)

@@ -627,7 +627,7 @@ func TestList(t *testing.T) {
 	}{
 		{path: "", want: []netlinkx.SysEntry{dir("class"), dir("kernel"), dir("module")}},
 		{path: "/sys/", want: []netlinkx.SysEntry{dir("class"), dir("kernel"), dir("module")}},
-		{path: "class", want: []netlinkx.SysEntry{dir("net")}},
+		{path: "class", want: []netlinkx.SysEntry{dir("infiniband"), dir("net")}},
 		{path: "class/net", want: []netlinkx.SysEntry{dir("ib0"), dir("ib0.8001"), dir("ib1"), dir("ipoib0")}},
 		{path: "class/net/ib0", want: with(file("create_child", 0o200), file("delete_child", 0o200),
 			file("mode", 0o644), file("pkey", 0o444), file("umcast", 0o644))},

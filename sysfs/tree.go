@@ -43,13 +43,14 @@ type Tree struct {
 	nodes []*node
 }
 
-// New returns the sysfs tree of d: class/net/<dev>/... and
-// module/ib_ipoib/parameters/.... The file table is compiled once, on
+// New returns the sysfs tree of d: class/net/<dev>/...,
+// class/infiniband/<hca>/..., module/ib_ipoib/parameters/... and the
+// debugfs files. The file table is compiled once, on
 // first use, and shared by every tree (the nodes are never written after).
 func New(d Driver) *Tree { return &Tree{drv: d, nodes: compiledFiles()} }
 
-// compiledFiles is the compiled table of files().
-var compiledFiles = sync.OnceValue(func() []*node { return compileNodes(files()) })
+// compiledFiles is the compiled table of files() and ibFiles().
+var compiledFiles = sync.OnceValue(func() []*node { return compileNodes(append(files(), ibFiles()...)) })
 
 // compileNodes compiles each node's path into its segments.
 func compileNodes(specs []node) []*node {
@@ -156,7 +157,7 @@ func (t *Tree) list(segs []string) ([]netlinkx.SysEntry, error) {
 		next := n.segs[len(segs)]
 		names := []string{next.lit}
 		if next.kind != nil {
-			if names, err = next.names(c); err != nil {
+			if names, err = next.names(c, &a); err != nil {
 				return nil, err
 			}
 		}
@@ -212,10 +213,13 @@ type node struct {
 
 // args are a path's bound parameters, passed to show and store.
 type args struct {
-	drv   Driver
-	dev   Device // {dev}
-	param Param  // {param}
-	comm  string // the reading program, for show functions that log it
+	drv    Driver
+	dev    Device   // {dev}
+	param  Param    // {param}
+	ibdev  IBDevice // {ibdev}
+	ibport IBPort   // {ibport}
+	index  int      // {gid} or {pkey}: the table entry
+	comm   string   // the reading program, for show functions that log it
 }
 
 func (n *node) modeOf(a *args) uint32 {
@@ -271,9 +275,10 @@ func (s segment) bind(c *call, a *args, name string) (bool, error) {
 	return s.kind.bind(c, a, name[len(s.prefix):len(name)-len(s.suffix)])
 }
 
-// names lists the component names the segment takes.
-func (s segment) names(c *call) ([]string, error) {
-	vals, err := s.kind.list(c)
+// names lists the component names the segment takes after the
+// parameters bound in a.
+func (s segment) names(c *call, a *args) ([]string, error) {
+	vals, err := s.kind.list(c, a)
 	if err != nil {
 		return nil, err
 	}
@@ -284,17 +289,18 @@ func (s segment) names(c *call) ([]string, error) {
 	return out, nil
 }
 
-// kind is a parameter type: how to list its values and bind one.
+// kind is a parameter type: how to list its values (which may depend on
+// the parameters bound before it) and bind one.
 type kind struct {
-	list func(c *call) ([]string, error)
+	list func(c *call, a *args) ([]string, error)
 	bind func(c *call, a *args, v string) (bool, error)
 }
 
 // kinds are the parameter types by name, built on first use.
 var kinds = sync.OnceValue(func() map[string]*kind {
-	return map[string]*kind{
+	k := map[string]*kind{
 		"dev": {
-			list: func(c *call) ([]string, error) { return c.devices(), nil },
+			list: func(c *call, _ *args) ([]string, error) { return c.devices(), nil },
 			bind: func(c *call, a *args, v string) (bool, error) {
 				d, err := c.device(v)
 				if err != nil || d == nil {
@@ -305,7 +311,7 @@ var kinds = sync.OnceValue(func() map[string]*kind {
 			},
 		},
 		"param": {
-			list: func(c *call) ([]string, error) {
+			list: func(c *call, _ *args) ([]string, error) {
 				var names []string
 				for _, p := range c.params() {
 					if p.Perm&0o777 != 0 {
@@ -327,6 +333,10 @@ var kinds = sync.OnceValue(func() map[string]*kind {
 			},
 		},
 	}
+	for name, ik := range ibKinds() {
+		k[name] = ik
+	}
+	return k
 })
 
 // call memoises Driver lookups for the duration of one operation.
@@ -337,6 +347,7 @@ type call struct {
 	namesOK  bool
 	ps       []Param
 	paramsOK bool
+	ibdevs   map[string]*IBDevice // nil value: no such RDMA device; made on first use
 }
 
 func (t *Tree) newCall() *call { return &call{drv: t.drv, devs: map[string]*Device{}} }

@@ -100,11 +100,19 @@ type CAIdentity struct {
 	// PartitionCap is NodeInfo:PartitionCap: the P_Key table's size
 	// (128 on ConnectX HCAs, pkey_table_len).
 	PartitionCap uint32
-	BoardID      string // the board's PSID (mdev->board_id)
+	// GIDTableLen is a port's gid_tbl_len: 128 on mlx4, 8 on an mlx5
+	// InfiniBand port.
+	GIDTableLen int
+	BoardID     string // the board's PSID (mdev->board_id)
 }
 
 // Identity returns the node's HCA identity.
 func (n Node) Identity() CAIdentity {
 	m, _ := modelOf(n.CAType)
-	return CAIdentity{Name: m.Driver + "_0", Type: m.Type, HWVer: m.HWVer, CapMask: m.CapMask, PartitionCap: 128, BoardID: m.BoardID}
+	gids := 8
+	if m.Driver == "mlx4" {
+		gids = 128
+	}
+	return CAIdentity{Name: m.Driver + "_0", Type: m.Type, HWVer: m.HWVer, CapMask: m.CapMask, PartitionCap: 128,
+		GIDTableLen: gids, BoardID: m.BoardID}
 }

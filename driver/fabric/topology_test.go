@@ -108,11 +108,11 @@ func TestValidateCAType(t *testing.T) {
 	if err := topo.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if id := topo.Nodes[0].Identity(); id != (fabric.CAIdentity{Name: "mlx4_0", Type: "MT4099", HWVer: "1", CapMask: 0x02514868, PartitionCap: 128, BoardID: "MT_1090120019"}) ||
+	if id := topo.Nodes[0].Identity(); id != (fabric.CAIdentity{Name: "mlx4_0", Type: "MT4099", HWVer: "1", CapMask: 0x02514868, PartitionCap: 128, GIDTableLen: 128, BoardID: "MT_1090120019"}) ||
 		topo.Nodes[0].Firmware != "2.42.5000" {
 		t.Errorf("ConnectX-3: %+v, firmware %s", id, topo.Nodes[0].Firmware)
 	}
-	if id := fabric.DefaultTopology().Nodes[1].Identity(); id.Name != "mlx5_0" || id.Type != fabric.DefaultCAType {
+	if id := fabric.DefaultTopology().Nodes[1].Identity(); id.Name != "mlx5_0" || id.Type != fabric.DefaultCAType || id.GIDTableLen != 8 {
 		t.Errorf("default: %+v", id)
 	}
 }
