@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -167,13 +168,14 @@ func (t *TUN) SetOffloads(o Offloads) error {
 // p[room:] follows room bytes that are the caller's, for a link header
 // to go in front of it without a copy; it is the caller's to keep. A
 // large packet (a TSO segment) is the read buffer itself, handed over
-// without a copy, and the next read gets a new buffer; a smaller one is
-// copied out of it. It blocks until a frame comes or the device is
-// closed; a malformed frame is dropped with ErrMalformed. One goroutine
-// at a time may call it.
+// without a copy, and the next read takes another buffer from the free
+// list; ReleaseRead gives it back once nothing reads the packet any
+// more. A smaller one is copied out of it. It blocks until a frame comes
+// or the device is closed; a malformed frame is dropped with
+// ErrMalformed. One goroutine at a time may call it.
 func (t *TUN) ReadPacket(room int) (p []byte, mss int, err error) {
 	if t.rbuf == nil {
-		t.rbuf = make([]byte, readBufferSize)
+		t.rbuf = readBufs.get()
 	}
 	n, err := t.f.Read(t.rbuf)
 	if err != nil {
@@ -181,10 +183,74 @@ func (t *TUN) ReadPacket(room int) (p []byte, mss int, err error) {
 	}
 	inPlace := n > len(t.rbuf)/2 && room <= vnetHdrLen
 	p, mss, err = readFrame(t.rbuf[:n], room, inPlace)
-	if err == nil && inPlace {
-		t.rbuf = nil // the packet keeps it
+	if err == nil && inPlace && len(p) > 0 && &p[0] == &t.rbuf[vnetHdrLen-room] {
+		readBufs.lend(p, t.rbuf) // the packet keeps it
+		t.rbuf = nil
 	}
 	return p, mss, err
+}
+
+// ReleaseRead gives back the read buffer of a packet that ReadPacket
+// handed over in place, for a later read to reuse: the caller, and
+// whatever it gave the packet to, must no longer read or write it. A
+// packet that ReadPacket copied out, any other slice, and a packet
+// released already are ignored. It is safe for concurrent use.
+func ReleaseRead(p []byte) {
+	if len(p) > 0 {
+		readBufs.release(&p[0])
+	}
+}
+
+// readBufs is the read buffers of every TUN: the free ones, and those
+// that packets handed over in place hold, by the packet's first byte.
+var readBufs = readBufPool{lent: map[*byte][]byte{}}
+
+// maxFreeReadBuffers bounds the free list: beyond it, released buffers
+// go to the garbage collector.
+const maxFreeReadBuffers = 64
+
+// readBufPool is a free list of read buffers with the registry of those
+// that packets hold.
+type readBufPool struct {
+	mu   sync.Mutex
+	free [][]byte
+	lent map[*byte][]byte
+}
+
+// get takes a free buffer, or a new one when there is none.
+func (r *readBufPool) get() []byte {
+	r.mu.Lock()
+	if n := len(r.free); n > 0 {
+		b := r.free[n-1]
+		r.free[n-1] = nil
+		r.free = r.free[:n-1]
+		r.mu.Unlock()
+		return b
+	}
+	r.mu.Unlock()
+	return make([]byte, readBufferSize)
+}
+
+// lend records that the packet p, which starts inside buf, holds buf.
+func (r *readBufPool) lend(p, buf []byte) {
+	r.mu.Lock()
+	r.lent[&p[0]] = buf
+	r.mu.Unlock()
+}
+
+// release puts the buffer of the packet starting at first back on the
+// free list; a first it does not know is ignored.
+func (r *readBufPool) release(first *byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	buf, ok := r.lent[first]
+	if !ok {
+		return
+	}
+	delete(r.lent, first)
+	if len(r.free) < maxFreeReadBuffers {
+		r.free = append(r.free, buf)
+	}
 }
 
 // ErrMalformed is the error of a frame ReadPacket dropped.
