@@ -600,7 +600,8 @@ func (ep *Endpoint) transmitRC(c *cmTx, pkt []byte, cfg *config, fromQdisc bool)
 		ep.tap(p, Frame{PktType: PacketOutgoing, Src: cfg.HWAddr, Dst: c.neighAddr, RC: true, Data: pkt})
 	}
 	head := c.sent.Add(1) - 1
-	err := c.qp.PostSend(&verbs.SendWR{WRID: opCM | uint64(head)&uint64(ep.sendq-1), SGL: [][]byte{pkt}})
+	slot := uint64(head) & uint64(ep.sendq-1)
+	err := c.qp.PostSend(&verbs.SendWR{WRID: opCM | slot, SGL: [][]byte{pkt}})
 	if err != nil {
 		ep.unreserveLocked()
 		ep.txmu.Unlock()
@@ -612,6 +613,7 @@ func (ep *Endpoint) transmitRC(c *cmTx, pkt []byte, cfg *config, fromQdisc bool)
 		ep.rcInflight = map[uint32]int{}
 	}
 	ep.rcInflight[c.qp.Num()]++
+	ep.noteRCSendLocked(c.qp.Num(), slot, pkt)
 	ep.armLocked()
 	ep.txmu.Unlock()
 	return nil

@@ -84,6 +84,14 @@ type Endpoint struct {
 	hasSendErrs atomic.Bool // sendErrs is not empty
 	txWake      chan struct{}
 
+	// The packets of the sends in flight, for sendDone when they
+	// complete (the kernel's tx_ring, whose skbs the completions free;
+	// sendcomp.go); kept only with a sendDone. Guarded by txmu.
+	sendDone func(pkt []byte)
+	udRing   []sentPkt            // by UD WR ID modulo sendq
+	udHead   uint64               // UD sends posted (tx_head), the next one's WR ID
+	rcRings  map[uint32][]sentPkt // by connection QPN, then by slot
+
 	// The transmit queue and its qdisc (txqueue.go), guarded by txmu.
 	outstanding int            // sends posted and not retired, UD and RC
 	rcInflight  map[uint32]int // outstanding RC sends by QPN
@@ -125,6 +133,15 @@ type OpenOptions struct {
 	// Joiner names the interface's multicast joins and leaves on the
 	// fabric (fabric.JoinRequest.Joiner): the one its broadcast join used.
 	Joiner uint64
+	// SendDone, when not nil, is called with each packet given to
+	// WritePacket or WritePacketGSO that a send work request carried
+	// once that request completed (successfully, in error, or flushed):
+	// the endpoint, its QP and the wire no longer read it. A packet
+	// whose request never completes (its QP destroyed first), and one
+	// copied before it was sent (queued, cut into segments), is not
+	// passed. It runs with the endpoint's send lock held and must not
+	// call into the endpoint.
+	SendDone func(pkt []byte)
 }
 
 // Open creates the QP (with the interface's QPN), brings it to RTS,
@@ -135,7 +152,7 @@ func Open(p *Port, o OpenOptions) (*Endpoint, error) {
 	if !ok {
 		return nil, fmt.Errorf("P_Key 0x%04x not in table", o.PKey)
 	}
-	ep := &Endpoint{port: p, host: p.host, stats: o.Stats, sendq: o.SendQueue, joiner: o.Joiner,
+	ep := &Endpoint{port: p, host: p.host, stats: o.Stats, sendq: o.SendQueue, joiner: o.Joiner, sendDone: o.SendDone,
 		wake: make(chan struct{}, 1), txWake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	var err error
 	if ep.scq, err = p.dev.NewCQ(o.SendQueue, ep.kickTx); err != nil {
@@ -567,11 +584,14 @@ func (ep *Endpoint) postUD(pkt []byte, dst header.HWAddr, cfg *config, ah verbs.
 	if p := ep.taps.Load(); p != nil {
 		ep.tap(p, Frame{PktType: PacketOutgoing, Src: cfg.HWAddr, Dst: dst, Data: pkt})
 	}
+	wr.WRID = ep.udHead &^ opCM
 	if err := ep.qp.PostSend(&wr); err != nil {
 		ep.unreserveLocked()
 		ep.uncountTx(counted)
 		return err
 	}
+	ep.udHead++
+	ep.noteUDSendLocked(wr.WRID, pkt)
 	ep.armLocked()
 	return nil
 }

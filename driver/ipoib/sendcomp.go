@@ -33,6 +33,7 @@ func (ep *Endpoint) retireSendsLocked() {
 					delete(ep.rcInflight, wc.QPNum)
 				}
 			}
+			ep.sentLocked(wc)
 			ep.retiredLocked()
 			if wc.WRID&opCM != 0 && wc.Status != verbs.WCSuccess && wc.Status != verbs.WCWRFlushErr {
 				ep.sendErrs = append(ep.sendErrs, *wc)
@@ -98,4 +99,76 @@ func (ep *Endpoint) txByQPN(qpn uint32) *cmTx {
 		}
 	}
 	return nil
+}
+
+// sentPkt is a ring slot: the packet of a send in flight and its WR ID.
+type sentPkt struct {
+	wrid uint64
+	pkt  []byte
+}
+
+// noteUDSendLocked remembers the packet of the UD send just posted with
+// wrid, for sendDone. Caller holds txmu.
+func (ep *Endpoint) noteUDSendLocked(wrid uint64, pkt []byte) {
+	if ep.sendDone == nil {
+		return
+	}
+	if ep.udRing == nil {
+		ep.udRing = make([]sentPkt, ep.sendq)
+	}
+	noteSend(&ep.udRing[wrid%uint64(len(ep.udRing))], wrid, pkt)
+}
+
+// noteRCSendLocked remembers the packet of the RC send just posted on
+// the connection's QP qpn in slot, for sendDone. Caller holds txmu.
+func (ep *Endpoint) noteRCSendLocked(qpn uint32, slot uint64, pkt []byte) {
+	if ep.sendDone == nil {
+		return
+	}
+	ring := ep.rcRings[qpn]
+	if ring == nil {
+		if ep.rcRings == nil {
+			ep.rcRings = map[uint32][]sentPkt{}
+		}
+		ring = make([]sentPkt, ep.sendq)
+		ep.rcRings[qpn] = ring
+	}
+	noteSend(&ring[slot], opCM|slot, pkt)
+}
+
+// noteSend fills a ring slot. A slot still taken (which the rings' size,
+// the bound on the sends in flight, rules out) is emptied instead: neither
+// packet is ever passed to sendDone, so that no completion can give back
+// a packet whose send has not completed.
+func noteSend(s *sentPkt, wrid uint64, pkt []byte) {
+	if s.pkt != nil {
+		*s = sentPkt{}
+		return
+	}
+	*s = sentPkt{wrid: wrid, pkt: pkt}
+}
+
+// sentLocked passes the packet of a completed send to sendDone and
+// empties its slot (ipoib_ib_handle_tx_wc's and ipoib_cm_handle_tx_wc's
+// dev_kfree_skb_any). Caller holds txmu.
+func (ep *Endpoint) sentLocked(wc *verbs.WC) {
+	if ep.sendDone == nil {
+		return
+	}
+	var ring []sentPkt
+	if wc.WRID&opCM != 0 {
+		ring = ep.rcRings[wc.QPNum]
+	} else {
+		ring = ep.udRing
+	}
+	if len(ring) == 0 {
+		return
+	}
+	s := &ring[(wc.WRID&^opCM)%uint64(len(ring))]
+	if s.pkt == nil || s.wrid != wc.WRID {
+		return
+	}
+	pkt := s.pkt
+	*s = sentPkt{}
+	ep.sendDone(pkt)
 }

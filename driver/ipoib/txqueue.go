@@ -206,6 +206,7 @@ func (ep *Endpoint) forgetSends(qpn uint32) {
 	ep.retireSendsLocked()
 	n := ep.rcInflight[qpn]
 	delete(ep.rcInflight, qpn)
+	delete(ep.rcRings, qpn) // its packets go to the garbage collector
 	for range n {
 		ep.retiredLocked()
 	}
