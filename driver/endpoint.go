@@ -7,6 +7,7 @@ import (
 	"github.com/ibctl/ibctl/driver/header"
 	"github.com/ibctl/ibctl/driver/inet"
 	"github.com/ibctl/ibctl/driver/ipoib"
+	"github.com/ibctl/ibctl/driver/netns"
 	"github.com/ibctl/ibctl/netlinkx"
 )
 
@@ -59,10 +60,17 @@ func (nd *Netdev) openDataPath(m fabric.MCMember) error {
 		nd.counters = &ipoib.Stats{}
 	}
 	rxFrames, rxUsecs := nd.rxModeration()
-	ep, err := ipoib.Open(n.ports[nd.port-1], ipoib.OpenOptions{Config: nd.endpointConfig(), QPN: nd.qpn, Group: m,
+	o := ipoib.OpenOptions{Config: nd.endpointConfig(), QPN: nd.qpn, Group: m,
 		SendQueue: int(nd.sendqSize()), RecvQueue: int(nd.recvqSize()),
 		RxFrames: rxFrames, RxUsecs: rxUsecs, ListenCM: nd.cmCapable(), Stats: nd.counters,
-		Joiner: nd.joiner()})
+		Joiner: nd.joiner()}
+	if n.kern != nil {
+		// The large packets read from the node's TUN are its read
+		// buffers: each goes back when its send completes
+		// (readKernel).
+		o.SendDone = netns.ReleaseRead
+	}
+	ep, err := ipoib.Open(n.ports[nd.port-1], o)
 	if err != nil {
 		return err
 	}

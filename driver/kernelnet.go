@@ -366,7 +366,11 @@ func (n *stack) readKernel(index int32, tun *netns.TUN) {
 			return
 		}
 		// A TSO segment goes whole, with its MSS: the interface's
-		// large send offload cuts it (ipoib's LSO work request).
+		// large send offload cuts it (ipoib's LSO work request). A
+		// packet that is the TUN's read buffer goes back to it when
+		// the send that carries it completes (the endpoint's
+		// SendDone); one that is dropped or copied on the way goes
+		// to the garbage collector.
 		n.ip.OutputFrame(index, p, mss)
 		runtime.Gosched()
 	}
