@@ -66,16 +66,17 @@ type Endpoint struct {
 	stats      *Stats
 	dispatcher atomic.Pointer[Dispatcher]
 
-	qp       *verbs.QP
-	scq, rcq *verbs.CQ
-	bufs     [][]byte                        // UD WR's buffer while it holds a packet (lend)
-	lend     func(wrid uint64, n int) []byte // borrows bufs[wrid] (rxbuf.go)
-	wcs      []verbs.WC
-	udRepost reposts // the poller's: UD buffers to give back after a batch
-	rcRepost reposts // the poller's: SRQ buffers to give back after a batch
-	wake     chan struct{}
-	quit     chan struct{}
-	done     chan struct{}
+	qp        *verbs.QP
+	scq, rcq  *verbs.CQ
+	bufs      [][]byte                        // UD WR's buffer while it holds a packet (lend)
+	lend      func(wrid uint64, n int) []byte // borrows bufs[wrid] (rxbuf.go)
+	wcs       []verbs.WC
+	udRepost  reposts // the poller's: UD buffers to give back after a batch
+	rcRepost  reposts // the poller's: SRQ buffers to give back after a batch
+	wake      chan struct{}
+	quit      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once // Close's work, done once
 
 	sendq       int // send_queue_size: the size of the send rings
 	txmu        sync.Mutex
@@ -260,15 +261,17 @@ func (ep *Endpoint) Broadcast() header.HWAddr { return ep.cfg.Load().Broadcast }
 
 // Close stops the poller, ends connected mode, leaves the send-only
 // groups and destroys the QP. The netdev layer calls it with its lock
-// held, once.
+// held; a second call does nothing.
 func (ep *Endpoint) Close() {
-	ep.host.Endpoints.remove(ep.key(), ep)
-	close(ep.quit)
-	<-ep.done
-	ep.closeCM()
-	ep.leaveSendOnly()
-	ep.qp.Destroy()
-	ep.closeTaps()
+	ep.closeOnce.Do(func() {
+		ep.host.Endpoints.remove(ep.key(), ep)
+		close(ep.quit)
+		<-ep.done
+		ep.closeCM()
+		ep.leaveSendOnly()
+		ep.qp.Destroy()
+		ep.closeTaps()
+	})
 }
 
 // ModerateRx sets the receive CQ's interrupt moderation (ipoib_set_coalesce).
@@ -330,11 +333,19 @@ func (ep *Endpoint) receive(wc *verbs.WC) {
 	}
 	buf := ep.bufs[wc.WRID]
 	ep.bufs[wc.WRID] = nil
-	ep.udRepost.addLent(wc.WRID, buf, ep.lend, rxBufLen)
 	if wc.Status != verbs.WCSuccess {
-		ep.stats.rxDropped.Add(1)
+		// The buffer is freed, not posted again (a QP in error would
+		// flush it at once, for ever), and nothing is counted; a
+		// failure other than a flush is reported.
+		if buf != nil {
+			returnRx(buf)
+		}
+		if wc.Status != verbs.WCWRFlushErr {
+			ep.warn("failed recv event (status=%d, wrid=%d vend_err %#x)", wc.Status.IBValue(), wc.WRID, 0)
+		}
 		return
 	}
+	ep.udRepost.addLent(wc.WRID, buf, ep.lend, rxBufLen)
 	cfg := ep.cfg.Load()
 	// Drop our own multicast copies: the HCA loops them back.
 	if wc.SrcQP == cfg.HWAddr.QPN() && wc.SLID == ep.port.dev.LID() {
