@@ -88,6 +88,17 @@ func TestSendDone(t *testing.T) {
 			}
 			return [][]byte{p}
 		}},
+		{"UD flushed", false, func(t *testing.T, tp *testPair, rec *doneRec) [][]byte {
+			// A QP in error completes each send at once, flushed.
+			if err := tp.n0.ep.qp.Modify(verbs.QPAttr{State: verbs.QPError}, verbs.AttrState); err != nil {
+				t.Fatal(err)
+			}
+			p := udPacket(tp, 1000)
+			if err := tp.n0.ep.WritePacket(p, tp.n1.hw); err != nil {
+				t.Fatal(err)
+			}
+			return [][]byte{p}
+		}},
 		{"RC", true, func(t *testing.T, tp *testPair, rec *doneRec) [][]byte {
 			var posted [][]byte
 			for _, n := range []int{100, 60000, 3000} {
