@@ -507,9 +507,20 @@ func TestEchoQueuedFailTogether(t *testing.T) {
 				runtime.Gosched()
 			}
 		}
+		// sent waits until the link has been given want packets: a
+		// request's first solicitation goes out after it joined the
+		// entry's waiters, outside the stack's lock.
+		sent := func(want int) {
+			for len(p.la.peek()) < want {
+				runtime.Gosched()
+			}
+		}
 		for seq := uint16(1); seq <= n; seq++ {
 			go echo(seq)
 			waiting(int(seq))
+			if seq == 1 {
+				sent(1)
+			}
 			if seq == 3 {
 				// the entry's timer solicits, not each request
 				p.clock.Advance(time.Second)
@@ -540,6 +551,7 @@ func TestEchoQueuedFailTogether(t *testing.T) {
 		// a new request solicits again at once and waits three seconds
 		go echo(n + 1)
 		waiting(1)
+		sent(1)
 		samePackets(t, "new resolution", p.la.take(), []packet{probe})
 		if st := state(p.a, ifA, nobody); st != nudIncomplete {
 			t.Errorf("v6 %v: state %#x after a new request, want incomplete", v6, st)
