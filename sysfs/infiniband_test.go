@@ -14,11 +14,7 @@ import (
 // (drivers/infiniband/core/sysfs.c unless said otherwise).
 func TestIBRead(t *testing.T) {
 	const dev, p1, p2 = "class/infiniband/mlx5_0/", "class/infiniband/mlx5_0/ports/1/", "class/infiniband/mlx5_0/ports/2/"
-	tests := []struct {
-		path    string
-		want    string
-		wantErr error
-	}{
+	tests := []readCase{
 		{path: dev + "node_type", want: "1: CA\n"},                               // node_type_show
 		{path: dev + "node_guid", want: "0002:c903:0000:1000\n"},                 // node_guid_show
 		{path: dev + "sys_image_guid", want: "0002:c903:0000:1003\n"},            // sys_image_guid_show
@@ -62,16 +58,7 @@ func TestIBRead(t *testing.T) {
 		{path: "class/infiniband", wantErr: unix.EISDIR},
 		{path: dev + "ports/1/gids", wantErr: unix.EISDIR},
 	}
-	tree := New(newIBFixture())
-	for _, tc := range tests {
-		t.Run(tc.path, func(t *testing.T) {
-			got, err := tree.Read(tc.path)
-			checkErr(t, err, tc.wantErr)
-			if string(got) != tc.want {
-				t.Errorf("Read(%q) = %q, want %q", tc.path, got, tc.want)
-			}
-		})
-	}
+	checkReads(t, New(newIBFixture()), tests)
 }
 
 // TestIBRate: rate_show for every speed of enum ib_port_speed and width

@@ -33,12 +33,30 @@ func checkErr(t *testing.T, err error, want error) {
 	}
 }
 
+// readCase is one read of a file of the tree: its contents, or the
+// error the read fails with.
+type readCase struct {
+	path    string
+	want    string
+	wantErr error
+}
+
+// checkReads reads each case's file from tree.
+func checkReads(t *testing.T, tree *Tree, tests []readCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			got, err := tree.Read(tc.path)
+			checkErr(t, err, tc.wantErr)
+			if string(got) != tc.want {
+				t.Errorf("Read(%q) = %q, want %q", tc.path, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestRead(t *testing.T) {
-	tests := []struct {
-		path    string
-		want    string
-		wantErr error
-	}{
+	tests := []readCase{
 		// Generic net-sysfs files.
 		{path: "class/net/ib0/mtu", want: "2044\n"},
 		{path: "class/net/ib0/address", want: "80:00:00:4a:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0b:3b:51\n"},
@@ -105,16 +123,7 @@ func TestRead(t *testing.T) {
 		{path: "module/ib_ipoib/parameters/nope", wantErr: unix.ENOENT},
 		{path: "module/ib_ipoib/parameters", wantErr: unix.EISDIR},
 	}
-	tree := New(newFixture())
-	for _, tc := range tests {
-		t.Run(tc.path, func(t *testing.T) {
-			got, err := tree.Read(tc.path)
-			checkErr(t, err, tc.wantErr)
-			if string(got) != tc.want {
-				t.Errorf("Read(%q) = %q, want %q", tc.path, got, tc.want)
-			}
-		})
-	}
+	checkReads(t, New(newFixture()), tests)
 }
 
 func TestReadOperstateCarrier(t *testing.T) {
