@@ -134,7 +134,7 @@ func generateNodes(n int) NodeList {
 	for i := range nodes {
 		nodes[i] = Node{
 			Name:     "node" + strconv.Itoa(i),
-			BusInfo:  fmt.Sprintf("0000:%02x:00.0", 0x81+i),
+			BusInfo:  DefaultBusInfo(i),
 			Firmware: "12.28.2006",
 			CAType:   DefaultCAType,
 			Ports:    []Port{port, port},
@@ -142,6 +142,43 @@ func generateNodes(n int) NodeList {
 	}
 	return nodes
 }
+
+// DefaultBusInfo is the PCI address of node i's HCA when the topology
+// gives none: 0000:81:00.0 for the first node and one bus further for
+// each next one. The bus number is 8 bits (domain:bus:device.function,
+// as lspci and ethtool -i print it), so past bus ff the count goes on in
+// the next PCI domain: node 127 is 0001:00:00.0.
+func DefaultBusInfo(i int) string {
+	k := firstBus + i
+	return fmt.Sprintf("%04x:%02x:00.0", k>>8, k&0xff)
+}
+
+// isPCIAddress reports whether s is a PCI address as the kernel's
+// pci_name prints it ("%04x:%02x:%02x.%d"): domain (4 to 8 digits), bus,
+// device (0 to 1f) and function (0 to 7), in lower-case hex.
+func isPCIAddress(s string) bool {
+	domain, rest, ok := strings.Cut(s, ":")
+	if !ok || len(domain) < 4 || len(domain) > 8 || !isLowerHex(domain) || len(rest) != 7 {
+		return false
+	}
+	bus, dev, fn := rest[0:2], rest[3:5], rest[6]
+	return rest[2] == ':' && rest[5] == '.' && isLowerHex(bus) && isLowerHex(dev) &&
+		dev[0] <= '1' && fn >= '0' && fn <= '7'
+}
+
+// isLowerHex reports whether s is all lower-case hex digits.
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// firstBus is the bus of the first node's HCA, as on a two-socket server
+// whose second socket's root ports start at bus 0x80.
+const firstBus = 0x81
 
 // DefaultTopology is two nodes with one dual-port 4X EDR HCA each, port IB
 // MTU 4096 and the default partition 0xffff with a 2048-byte broadcast group.
@@ -191,7 +228,9 @@ func (t *Topology) Validate() error {
 			}
 		}
 		if n.BusInfo == "" {
-			n.BusInfo = fmt.Sprintf("0000:%02x:00.0", 0x81+i)
+			n.BusInfo = DefaultBusInfo(i)
+		} else if !isPCIAddress(n.BusInfo) {
+			return fmt.Errorf("node %q: invalid bus_info %q (want a PCI address such as 0000:81:00.0)", n.Name, n.BusInfo)
 		}
 		if n.CAType == "" {
 			n.CAType = DefaultCAType

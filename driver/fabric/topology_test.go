@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/ibctl/ibctl/driver/fabric"
@@ -212,5 +213,92 @@ func TestLoadTopologyNodeCount(t *testing.T) {
 				t.Errorf("last node %q, want node%d", last, tt.nodes-1)
 			}
 		})
+	}
+}
+
+// A node without a bus_info gets a PCI address in lspci's form
+// DDDD:BB:DD.F: the bus field is 8 bits, so the numbering carries into
+// the PCI domain instead of printing a three-digit bus; every node of the
+// largest shorthand fabric gets its own address.
+func TestDefaultBusInfo(t *testing.T) {
+	for _, tt := range []struct {
+		node int
+		want string
+	}{
+		{0, "0000:81:00.0"},
+		{1, "0000:82:00.0"},
+		{126, "0000:ff:00.0"},
+		{127, "0001:00:00.0"},
+		{383, "0002:00:00.0"},
+		{fabric.MaxShorthandNodes - 1, "0060:7f:00.0"},
+	} {
+		if got := fabric.DefaultBusInfo(tt.node); got != tt.want {
+			t.Errorf("DefaultBusInfo(%d) = %q, want %q", tt.node, got, tt.want)
+		}
+	}
+	pci := regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$`)
+	topo := &fabric.Topology{Nodes: make(fabric.NodeList, 0, fabric.MaxShorthandNodes)}
+	if err := json.Unmarshal([]byte(fmt.Sprintf(`{"nodes": %d}`, fabric.MaxShorthandNodes)), topo); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, n := range topo.Nodes {
+		if !pci.MatchString(n.BusInfo) {
+			t.Fatalf("%s: bus_info %q is not a PCI address", n.Name, n.BusInfo)
+		}
+		if other, dup := seen[n.BusInfo]; dup {
+			t.Fatalf("%s and %s share bus_info %s", other, n.Name, n.BusInfo)
+		}
+		seen[n.BusInfo] = n.Name
+	}
+	// A listed node without one gets the same, by its position.
+	listed := &fabric.Topology{Nodes: fabric.NodeList{{Name: "a", Ports: []fabric.Port{{}}}, {Name: "b", Ports: []fabric.Port{{}}}},
+		Partitions: []fabric.Partition{{PKey: "0xffff", All: "full"}}}
+	if err := listed.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed.Nodes[1].BusInfo; got != "0000:82:00.0" {
+		t.Errorf("listed node b: bus_info %q, want 0000:82:00.0", got)
+	}
+}
+
+// A bus_info given in the topology must be a PCI address as pci_name
+// prints it; anything else is refused by name.
+func TestValidateBusInfo(t *testing.T) {
+	for _, tt := range []struct {
+		bus string
+		ok  bool
+	}{
+		{"0000:03:00.0", true},
+		{"0000:81:1f.7", true},
+		{"10000:00:00.0", true}, // a VMD domain
+		{"abcdef01:ff:00.1", true},
+		{"000:03:00.0", false},       // domain too short
+		{"123456789:03:00.0", false}, // domain too long
+		{"0000:3:00.0", false},
+		{"0000:103:00.0", false}, // a bus is 8 bits
+		{"0000:03:20.0", false},  // a device is 5 bits
+		{"0000:03:00.8", false},  // a function is 3 bits
+		{"0000:03:00.", false},
+		{"0000:03:00.0 ", false},
+		{"0000:0G:00.0", false},
+		{"0000:03:0g.0", false},
+		{"0000:03:00.a", false},
+		{"0000:0A:00.0", false}, // the kernel prints lower case
+		{"0000-03:00.0", false},
+		{"0000:03-00.0", false},
+		{"0000:03:00-0", false},
+		{"pci-0000:03:00.0", false},
+	} {
+		topo := &fabric.Topology{Nodes: fabric.NodeList{{Name: "a", BusInfo: tt.bus, Ports: []fabric.Port{{}}}},
+			Partitions: []fabric.Partition{{PKey: "0xffff", All: "full"}}}
+		err := topo.Validate()
+		want := ""
+		if !tt.ok {
+			want = fmt.Sprintf(`node "a": invalid bus_info %q (want a PCI address such as 0000:81:00.0)`, tt.bus)
+		}
+		if got := fmt.Sprint(err); err == nil && want != "" || err != nil && got != want {
+			t.Errorf("bus_info %q: Validate = %v, want %q", tt.bus, err, want)
+		}
 	}
 }
