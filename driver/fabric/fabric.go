@@ -144,6 +144,11 @@ func New(t *Topology) (*Fabric, error) {
 		for num := 1; num <= len(n.Ports); num++ {
 			p := &port{idx: len(f.ports), ref: PortRef{n.Name, num}, spec: n.Ports[num-1],
 				lid: ns.LID(num), guid: ns.PortGUID(num), gid: ns.PortGID(num), state: StateActive}
+			if other, dup := f.byGID[p.gid]; dup {
+				// Two ports with one GUID: the SM could route to
+				// only one of them.
+				return nil, fmt.Errorf("node %q port %d: port GUID 0x%016x is also %s's", n.Name, num, p.guid, other.ref)
+			}
 			p.syncFwdLocked()
 			f.ports = append(f.ports, p)
 			f.byRef[p.ref] = p

@@ -302,3 +302,39 @@ func TestValidateBusInfo(t *testing.T) {
 		}
 	}
 }
+
+// Two ports of a fabric cannot share a GUID (their GIDs would be one):
+// a node GUID given in the topology that makes a port GUID another
+// node's is refused by name, whether the other is given or derived.
+func TestNewRefusesDuplicatePortGUID(t *testing.T) {
+	port := []fabric.Port{{}, {}}
+	for _, tt := range []struct {
+		name  string
+		nodes fabric.NodeList
+		want  string
+	}{
+		{"same node GUID", fabric.NodeList{{Name: "a", GUID: "0x10", Ports: port}, {Name: "b", GUID: "0x10", Ports: port}},
+			`node "b" port 1: port GUID 0x0000000000000011 is also a/1's`},
+		{"overlapping ports", fabric.NodeList{{Name: "a", GUID: "0x10", Ports: port}, {Name: "b", GUID: "0x11", Ports: port}},
+			`node "b" port 1: port GUID 0x0000000000000012 is also a/2's`},
+		{"a derived one", fabric.NodeList{{Name: "a", Ports: port}, {Name: "b", GUID: "0x0002c90300001000", Ports: port}},
+			`node "b" port 1: port GUID 0x0002c90300001001 is also a/1's`},
+		{"adjacent", fabric.NodeList{{Name: "a", GUID: "0x10", Ports: port}, {Name: "b", GUID: "0x12", Ports: port}}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := fabric.New(&fabric.Topology{Nodes: tt.nodes, Partitions: []fabric.Partition{{PKey: "0xffff", All: "full"}}})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n, _ := f.Node("b"); n.PortGUID(2) != 0x14 {
+					t.Fatalf("b/2's GUID %#x, want 0x14", n.PortGUID(2))
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("New = %v, want %s", err, tt.want)
+			}
+		})
+	}
+}
