@@ -295,8 +295,8 @@ func TestEncodeTimeExceeded(t *testing.T) {
 
 // The ICMPv6 encoders take a buffer exactly as long as the packet, and
 // an echo payload up to the 65535 bytes the payload length field holds
-// (RFC 8200; larger needs a jumbogram): 65527 bytes of data, iputils'
-// largest ping -6 -s, fit and one byte more does not.
+// (RFC 8200; more needs a jumbogram, which is not written): 65527 bytes
+// of data fit and one byte more does not.
 func TestEncodeICMPv6Limits(t *testing.T) {
 	f := IPv6Fields{HopLimit: 64, Src: v6A, Dst: v6B}
 	for _, tc := range []struct {
