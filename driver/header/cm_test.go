@@ -197,3 +197,197 @@ func TestBitFields(t *testing.T) {
 		}
 	}
 }
+
+// cmField is one field of a CM message: the message with that field at
+// its largest value and every other zero, and where the field lies in
+// the MAD data (IBA Byte[Bit] notation, bit 0 the most significant).
+type cmField struct {
+	name            string
+	attr            uint16
+	encode          func([]byte) int
+	decode          func(MAD) (any, bool)
+	msg             any
+	off, bit, width int
+}
+
+// field builds a cmField for message type M from a setter of the field.
+func field[M any](name string, attr uint16, off, bit, width int, set func(*M),
+	encode func(*M, []byte, uint64) int, decode func(MAD) (M, bool)) cmField {
+	var m M
+	set(&m)
+	return cmField{name: name, attr: attr, msg: m, off: off, bit: bit, width: width,
+		encode: func(b []byte) int { return encode(&m, b, 0x0102030405060708) },
+		decode: func(b MAD) (any, bool) { return decode(b) }}
+}
+
+func ones[T ~[]byte](b T) {
+	for i := range b {
+		b[i] = 0xff
+	}
+}
+
+// TestCMFieldLayout places every field of every CM message alone, at
+// its largest value, and checks that exactly its bits are set in the
+// MAD, at the offsets of the kernel's include/rdma/ibta_vol1_c12.h
+// (IBA tables 106-120), and that it decodes back alone.
+func TestCMFieldLayout(t *testing.T) {
+	req := func(name string, off, bit, width int, set func(*CMReq)) cmField {
+		return field("REQ "+name, CMAttrREQ, off, bit, width, set, (*CMReq).Encode, DecodeCMReq)
+	}
+	path := func(name string, base int, get func(*CMReq) *CMPath) []cmField {
+		return []cmField{
+			req(name+" local LID", base, 0, 16, func(m *CMReq) { get(m).LocalLID = 0xffff }),
+			req(name+" remote LID", base+2, 0, 16, func(m *CMReq) { get(m).RemoteLID = 0xffff }),
+			req(name+" local GID", base+4, 0, 128, func(m *CMReq) { ones(get(m).LocalGID[:]) }),
+			req(name+" remote GID", base+20, 0, 128, func(m *CMReq) { ones(get(m).RemoteGID[:]) }),
+			req(name+" flow label", base+36, 0, 20, func(m *CMReq) { get(m).FlowLabel = 0xfffff }),
+			req(name+" packet rate", base+39, 2, 6, func(m *CMReq) { get(m).PacketRate = 0x3f }),
+			req(name+" traffic class", base+40, 0, 8, func(m *CMReq) { get(m).TrafficClass = 0xff }),
+			req(name+" hop limit", base+41, 0, 8, func(m *CMReq) { get(m).HopLimit = 0xff }),
+			req(name+" SL", base+42, 0, 4, func(m *CMReq) { get(m).SL = 0xf }),
+			req(name+" subnet local", base+42, 4, 1, func(m *CMReq) { get(m).SubnetLocal = true }),
+			req(name+" local ACK timeout", base+43, 0, 5, func(m *CMReq) { get(m).LocalACKTimeout = 0x1f }),
+		}
+	}
+	rep := func(name string, off, bit, width int, set func(*CMRep)) cmField {
+		return field("REP "+name, CMAttrREP, off, bit, width, set, (*CMRep).Encode, DecodeCMRep)
+	}
+	rej := func(name string, off, bit, width int, set func(*CMRej)) cmField {
+		return field("REJ "+name, CMAttrREJ, off, bit, width, set, (*CMRej).Encode, DecodeCMRej)
+	}
+	mra := func(name string, off, bit, width int, set func(*CMMra)) cmField {
+		return field("MRA "+name, CMAttrMRA, off, bit, width, set, (*CMMra).Encode, DecodeCMMra)
+	}
+	rtu := func(name string, off, bit, width int, set func(*CMRtu)) cmField {
+		return field("RTU "+name, CMAttrRTU, off, bit, width, set, (*CMRtu).Encode, DecodeCMRtu)
+	}
+	dreq := func(name string, off, bit, width int, set func(*CMDreq)) cmField {
+		return field("DREQ "+name, CMAttrDREQ, off, bit, width, set, (*CMDreq).Encode, DecodeCMDreq)
+	}
+	drep := func(name string, off, bit, width int, set func(*CMDrep)) cmField {
+		return field("DREP "+name, CMAttrDREP, off, bit, width, set, (*CMDrep).Encode, DecodeCMDrep)
+	}
+	lap := func(name string, off, bit, width int, set func(*CMLap)) cmField {
+		return field("LAP "+name, CMAttrLAP, off, bit, width, set, (*CMLap).Encode, DecodeCMLap)
+	}
+	apr := func(name string, off, bit, width int, set func(*CMApr)) cmField {
+		return field("APR "+name, CMAttrAPR, off, bit, width, set, (*CMApr).Encode, DecodeCMApr)
+	}
+	sreq := func(name string, off, bit, width int, set func(*CMSIDRReq)) cmField {
+		return field("SIDR_REQ "+name, CMAttrSIDRReq, off, bit, width, set, (*CMSIDRReq).Encode, DecodeCMSIDRReq)
+	}
+	srep := func(name string, off, bit, width int, set func(*CMSIDRRep)) cmField {
+		return field("SIDR_REP "+name, CMAttrSIDRRep, off, bit, width, set, (*CMSIDRRep).Encode, DecodeCMSIDRRep)
+	}
+	fields := []cmField{
+		req("local comm ID", 0, 0, 32, func(m *CMReq) { m.LocalCommID = 0xffffffff }),
+		req("service ID", 8, 0, 64, func(m *CMReq) { m.ServiceID = 1<<64 - 1 }),
+		req("local CA GUID", 16, 0, 64, func(m *CMReq) { m.LocalCAGUID = 1<<64 - 1 }),
+		req("local Q_Key", 28, 0, 32, func(m *CMReq) { m.LocalQKey = 0xffffffff }),
+		req("local QPN", 32, 0, 24, func(m *CMReq) { m.LocalQPN = 0xffffff }),
+		req("responder resources", 35, 0, 8, func(m *CMReq) { m.ResponderResources = 0xff }),
+		req("local EECN", 36, 0, 24, func(m *CMReq) { m.LocalEECN = 0xffffff }),
+		req("initiator depth", 39, 0, 8, func(m *CMReq) { m.InitiatorDepth = 0xff }),
+		req("remote EECN", 40, 0, 24, func(m *CMReq) { m.RemoteEECN = 0xffffff }),
+		req("remote CM response timeout", 43, 0, 5, func(m *CMReq) { m.RemoteCMResponseTimeout = 0x1f }),
+		req("transport service type", 43, 5, 2, func(m *CMReq) { m.TransportServiceType = 3 }),
+		req("end-to-end flow control", 43, 7, 1, func(m *CMReq) { m.FlowControl = true }),
+		req("starting PSN", 44, 0, 24, func(m *CMReq) { m.StartingPSN = 0xffffff }),
+		req("local CM response timeout", 47, 0, 5, func(m *CMReq) { m.LocalCMResponseTimeout = 0x1f }),
+		req("retry count", 47, 5, 3, func(m *CMReq) { m.RetryCount = 7 }),
+		req("P_Key", 48, 0, 16, func(m *CMReq) { m.PKey = 0xffff }),
+		req("path MTU", 50, 0, 4, func(m *CMReq) { m.PathMTU = 0xf }),
+		req("RDC exists", 50, 4, 1, func(m *CMReq) { m.RDCExists = true }),
+		req("RNR retry count", 50, 5, 3, func(m *CMReq) { m.RNRRetryCount = 7 }),
+		req("max CM retries", 51, 0, 4, func(m *CMReq) { m.MaxCMRetries = 0xf }),
+		req("SRQ", 51, 4, 1, func(m *CMReq) { m.SRQ = true }),
+		req("extended transport type", 51, 5, 3, func(m *CMReq) { m.ExtendedTransportType = 7 }),
+		req("SAP supported", 139, 5, 1, func(m *CMReq) { m.SAPSupported = true }),
+		req("private data", 140, 0, 92*8, func(m *CMReq) { ones(m.PrivateData[:]) }),
+
+		rep("local comm ID", 0, 0, 32, func(m *CMRep) { m.LocalCommID = 0xffffffff }),
+		rep("remote comm ID", 4, 0, 32, func(m *CMRep) { m.RemoteCommID = 0xffffffff }),
+		rep("local Q_Key", 8, 0, 32, func(m *CMRep) { m.LocalQKey = 0xffffffff }),
+		rep("local QPN", 12, 0, 24, func(m *CMRep) { m.LocalQPN = 0xffffff }),
+		rep("local EECN", 16, 0, 24, func(m *CMRep) { m.LocalEECN = 0xffffff }),
+		rep("starting PSN", 20, 0, 24, func(m *CMRep) { m.StartingPSN = 0xffffff }),
+		rep("responder resources", 24, 0, 8, func(m *CMRep) { m.ResponderResources = 0xff }),
+		rep("initiator depth", 25, 0, 8, func(m *CMRep) { m.InitiatorDepth = 0xff }),
+		rep("target ACK delay", 26, 0, 5, func(m *CMRep) { m.TargetACKDelay = 0x1f }),
+		rep("failover accepted", 26, 5, 2, func(m *CMRep) { m.FailoverAccepted = 3 }),
+		rep("end-to-end flow control", 26, 7, 1, func(m *CMRep) { m.FlowControl = true }),
+		rep("RNR retry count", 27, 0, 3, func(m *CMRep) { m.RNRRetryCount = 7 }),
+		rep("SRQ", 27, 3, 1, func(m *CMRep) { m.SRQ = true }),
+		rep("local CA GUID", 28, 0, 64, func(m *CMRep) { m.LocalCAGUID = 1<<64 - 1 }),
+		rep("private data", 36, 0, 196*8, func(m *CMRep) { ones(m.PrivateData[:]) }),
+
+		rej("local comm ID", 0, 0, 32, func(m *CMRej) { m.LocalCommID = 0xffffffff }),
+		rej("remote comm ID", 4, 0, 32, func(m *CMRej) { m.RemoteCommID = 0xffffffff }),
+		rej("message rejected", 8, 0, 2, func(m *CMRej) { m.MessageRejected = 3 }),
+		rej("rejected info length", 9, 0, 7, func(m *CMRej) { m.RejectedInfoLength = 0x7f }),
+		rej("reason", 10, 0, 16, func(m *CMRej) { m.Reason = 0xffff }),
+		rej("ARI", 12, 0, 72*8, func(m *CMRej) { ones(m.ARI[:]) }),
+		rej("private data", 84, 0, 148*8, func(m *CMRej) { ones(m.PrivateData[:]) }),
+
+		mra("local comm ID", 0, 0, 32, func(m *CMMra) { m.LocalCommID = 0xffffffff }),
+		mra("remote comm ID", 4, 0, 32, func(m *CMMra) { m.RemoteCommID = 0xffffffff }),
+		mra("message MRAed", 8, 0, 2, func(m *CMMra) { m.MessageMRAed = 3 }),
+		mra("service timeout", 9, 0, 5, func(m *CMMra) { m.ServiceTimeout = 0x1f }),
+		mra("private data", 10, 0, 222*8, func(m *CMMra) { ones(m.PrivateData[:]) }),
+
+		rtu("local comm ID", 0, 0, 32, func(m *CMRtu) { m.LocalCommID = 0xffffffff }),
+		rtu("remote comm ID", 4, 0, 32, func(m *CMRtu) { m.RemoteCommID = 0xffffffff }),
+		rtu("private data", 8, 0, 224*8, func(m *CMRtu) { ones(m.PrivateData[:]) }),
+
+		dreq("local comm ID", 0, 0, 32, func(m *CMDreq) { m.LocalCommID = 0xffffffff }),
+		dreq("remote comm ID", 4, 0, 32, func(m *CMDreq) { m.RemoteCommID = 0xffffffff }),
+		dreq("remote QPN", 8, 0, 24, func(m *CMDreq) { m.RemoteQPN = 0xffffff }),
+		dreq("private data", 12, 0, 220*8, func(m *CMDreq) { ones(m.PrivateData[:]) }),
+
+		drep("local comm ID", 0, 0, 32, func(m *CMDrep) { m.LocalCommID = 0xffffffff }),
+		drep("remote comm ID", 4, 0, 32, func(m *CMDrep) { m.RemoteCommID = 0xffffffff }),
+		drep("private data", 8, 0, 224*8, func(m *CMDrep) { ones(m.PrivateData[:]) }),
+
+		lap("local comm ID", 0, 0, 32, func(m *CMLap) { m.LocalCommID = 0xffffffff }),
+		lap("remote comm ID", 4, 0, 32, func(m *CMLap) { m.RemoteCommID = 0xffffffff }),
+
+		apr("local comm ID", 0, 0, 32, func(m *CMApr) { m.LocalCommID = 0xffffffff }),
+		apr("remote comm ID", 4, 0, 32, func(m *CMApr) { m.RemoteCommID = 0xffffffff }),
+		apr("additional information length", 8, 0, 8, func(m *CMApr) { m.InfoLength = 0xff }),
+		apr("AP status", 9, 0, 8, func(m *CMApr) { m.Status = 0xff }),
+		apr("additional information", 12, 0, 72*8, func(m *CMApr) { ones(m.Info[:]) }),
+		apr("private data", 84, 0, 148*8, func(m *CMApr) { ones(m.PrivateData[:]) }),
+
+		sreq("request ID", 0, 0, 32, func(m *CMSIDRReq) { m.RequestID = 0xffffffff }),
+		sreq("P_Key", 4, 0, 16, func(m *CMSIDRReq) { m.PKey = 0xffff }),
+		sreq("service ID", 8, 0, 64, func(m *CMSIDRReq) { m.ServiceID = 1<<64 - 1 }),
+		sreq("private data", 16, 0, 216*8, func(m *CMSIDRReq) { ones(m.PrivateData[:]) }),
+
+		srep("request ID", 0, 0, 32, func(m *CMSIDRRep) { m.RequestID = 0xffffffff }),
+		srep("status", 4, 0, 8, func(m *CMSIDRRep) { m.Status = 0xff }),
+		srep("additional information length", 5, 0, 8, func(m *CMSIDRRep) { m.InfoLength = 0xff }),
+		srep("QPN", 8, 0, 24, func(m *CMSIDRRep) { m.QPN = 0xffffff }),
+		srep("service ID", 12, 0, 64, func(m *CMSIDRRep) { m.ServiceID = 1<<64 - 1 }),
+		srep("Q_Key", 20, 0, 32, func(m *CMSIDRRep) { m.QKey = 0xffffffff }),
+		srep("additional information", 24, 0, 72*8, func(m *CMSIDRRep) { ones(m.Info[:]) }),
+	}
+	fields = append(fields, path("primary", 52, func(m *CMReq) *CMPath { return &m.Primary })...)
+	fields = append(fields, path("alternate", 96, func(m *CMReq) *CMPath { return &m.Alternate })...)
+	for _, f := range fields {
+		t.Run(f.name, func(t *testing.T) {
+			want := madBytes(t, "01 07 02 03 00 00 00 00 01 02 03 04 05 06 07 08")
+			want[16], want[17] = byte(f.attr>>8), byte(f.attr)
+			for i := f.off*8 + f.bit; i < f.off*8+f.bit+f.width; i++ {
+				want[MADHeaderLen+i/8] |= 0x80 >> (i % 8)
+			}
+			b := filled(MADSize)
+			if n := f.encode(b); n != MADSize {
+				t.Fatalf("Encode = %d, want %d", n, MADSize)
+			}
+			checkBytes(t, "MAD", b, want)
+			if got, ok := f.decode(MAD(b)); !ok || got != f.msg {
+				t.Errorf("decoded %+v %v, want %+v", got, ok, f.msg)
+			}
+		})
+	}
+}

@@ -1,6 +1,9 @@
 package header
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func TestEncodeICMPv4Echo(t *testing.T) {
 	for _, tc := range []struct {
@@ -159,4 +162,101 @@ func hexOf(b []byte) string {
 		out = append(out, digits[c>>4], digits[c&0xf], ' ')
 	}
 	return string(out)
+}
+
+// The ICMPv4 encoders take a buffer exactly as long as the packet, and
+// packets up to the 65535 bytes the total length field holds (RFC 791;
+// ip_append_data refuses more with EMSGSIZE): an echo with 65507 bytes
+// of data, iputils' largest ping -s, fits and one byte more does not.
+func TestEncodeICMPv4Limits(t *testing.T) {
+	f := IPv4Fields{ID: 0x1c46, TTL: 64, Src: v4A, Dst: v4B}
+	for _, tc := range []struct {
+		name    string
+		data    int
+		blen    int
+		wantLen int
+	}{
+		{"buffer exactly the packet", 8, 36, 36},
+		{"buffer one byte short", 8, 35, 0},
+		{"65507 bytes of data: 65535-byte datagram", 65507, 65535, 65535},
+		{"65508 bytes of data", 65508, 65600, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := pattern(tc.data)
+			b := filled(tc.blen)
+			n := EncodeICMPv4Echo(b, f, ICMPv4Echo, 0x1234, 1, data)
+			if n != tc.wantLen {
+				t.Fatalf("EncodeICMPv4Echo = %d, want %d", n, tc.wantLen)
+			}
+			if n == 0 {
+				checkBytes(t, "buffer untouched", b, filled(tc.blen))
+				return
+			}
+			ip := IPv4(b[:n])
+			if int(ip.TotalLength()) != n || naiveChecksum(b[:20], 0) != 0xffff || naiveChecksum(b[20:n], 0) != 0xffff {
+				t.Errorf("total length %d, IP sum %04x, ICMP sum %04x", ip.TotalLength(), naiveChecksum(b[:20], 0), naiveChecksum(b[20:n], 0))
+			}
+			checkBytes(t, "data", b[28:n], data)
+		})
+	}
+}
+
+// EncodeICMPv4Error's edges: the quote stops at the original's total
+// length even when that is the bare header, a limit of exactly a header
+// quotes the header alone, an original that is only a header is quoted
+// whole, the buffer may be exactly the packet, and the error may be
+// 65535 bytes but not more (the limits __icmp_send never reaches with
+// its 548, but which the encoder keeps).
+func TestEncodeICMPv4ErrorEdges(t *testing.T) {
+	orig := udp4Packet(t, 0)
+	headerOnly := bytes.Clone(orig[:28]) // total length 20, then 8 bytes of link padding
+	headerOnly[2], headerOnly[3] = 0, 20
+	IPv4(headerOnly).SetChecksum(IPv4(headerOnly).CalculateChecksum())
+	withOptions := make([]byte, 24)
+	EncodeIPv4(withOptions, IPv4Fields{TotalLength: 24, TTL: 64, Protocol: ProtocolUDP, Src: v4A, Dst: v4B})
+	withOptions[0] = 0x46
+	copy(withOptions[20:], []byte{1, 1, 1, 0})
+	huge := make([]byte, 65535)
+	copy(huge, orig[:28])
+	huge[2], huge[3] = 0xff, 0xff
+	for _, tc := range []struct {
+		name     string
+		orig     []byte
+		maxQuote int
+		blen     int
+		wantQ    int // bytes of orig quoted; -1: nothing written
+	}{
+		{"total length is the header: padding not quoted", headerOnly, ICMPv4KernelMaxQuote, 100, 20},
+		{"limit of exactly the header", orig, 20, 100, 20},
+		{"limit of a byte less than the header", orig, 19, 100, -1},
+		{"original is a bare header", orig[:20], ICMPv4KernelMaxQuote, 100, 20},
+		{"original is a bare header with options", withOptions, ICMPv4KernelMaxQuote, 100, 24},
+		{"buffer exactly the packet", orig, ICMPv4KernelMaxQuote, 576, 548},
+		{"buffer one byte short", orig, ICMPv4KernelMaxQuote, 575, -1},
+		{"65535-byte error", huge, 65535 - 28, 70000, 65535 - 28},
+		{"65536-byte error", huge, 65535 - 27, 70000, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := filled(tc.blen)
+			n := EncodeICMPv4Error(b, v4A, v4A, ICMPv4DstUnreachable, ICMPv4FragmentationNeeded, 2044, tc.orig, tc.maxQuote)
+			if tc.wantQ < 0 {
+				if n != 0 {
+					t.Errorf("EncodeICMPv4Error = %d, want 0", n)
+				}
+				checkBytes(t, "buffer untouched", b, filled(tc.blen))
+				return
+			}
+			if n != 28+tc.wantQ {
+				t.Fatalf("EncodeICMPv4Error = %d, want %d", n, 28+tc.wantQ)
+			}
+			if got := IPv4(b).TotalLength(); int(got) != n {
+				t.Errorf("total length %d, want %d", got, n)
+			}
+			if naiveChecksum(b[:20], 0) != 0xffff || naiveChecksum(b[20:n], 0) != 0xffff {
+				t.Errorf("IP sum %04x, ICMP sum %04x", naiveChecksum(b[:20], 0), naiveChecksum(b[20:n], 0))
+			}
+			checkBytes(t, "quote", b[28:n], tc.orig[:tc.wantQ])
+			checkBytes(t, "after packet", b[n:], filled(tc.blen-n))
+		})
+	}
 }

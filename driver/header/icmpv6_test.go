@@ -292,3 +292,83 @@ func TestEncodeTimeExceeded(t *testing.T) {
 		})
 	}
 }
+
+// The ICMPv6 encoders take a buffer exactly as long as the packet, and
+// an echo payload up to the 65535 bytes the payload length field holds
+// (RFC 8200; more needs a jumbogram, which is not written): 65527 bytes
+// of data fit and one byte more does not.
+func TestEncodeICMPv6Limits(t *testing.T) {
+	f := IPv6Fields{HopLimit: 64, Src: v6A, Dst: v6B}
+	for _, tc := range []struct {
+		name    string
+		data    int
+		blen    int
+		wantLen int
+	}{
+		{"buffer exactly the packet", 8, 56, 56},
+		{"buffer one byte short", 8, 55, 0},
+		{"65527 bytes of data: payload length 65535", 65527, 65575, 65575},
+		{"65528 bytes of data", 65528, 65600, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := pattern(tc.data)
+			b := filled(tc.blen)
+			n := EncodeICMPv6Echo(b, f, ICMPv6EchoRequest, 0x1234, 1, data)
+			if n != tc.wantLen {
+				t.Fatalf("EncodeICMPv6Echo = %d, want %d", n, tc.wantLen)
+			}
+			if n == 0 {
+				checkBytes(t, "buffer untouched", b, filled(tc.blen))
+				return
+			}
+			ip := IPv6(b[:n])
+			if int(ip.PayloadLength()) != n-40 || naiveChecksum(b[40:n], PseudoHeaderChecksumV6(ProtocolICMPv6, v6A, v6B, uint32(n-40))) != 0xffff {
+				t.Errorf("payload length %d, checksum does not verify", ip.PayloadLength())
+			}
+			checkBytes(t, "data", b[48:n], data)
+		})
+	}
+}
+
+// EncodeICMPv6Error quotes an original that is only its fixed header
+// (payload length 0) and writes into a buffer exactly as long as the
+// error; the neighbour discovery encoders take an exact buffer too.
+func TestEncodeICMPv6ExactBuffers(t *testing.T) {
+	bare := udp6Packet(t, 100)[:40]
+	bare[4], bare[5] = 0, 0 // payload length 0
+	for _, tc := range []struct {
+		name    string
+		enc     func(b []byte) int
+		wantLen int
+		wantEnd []byte // the packet's last bytes
+	}{
+		{"error quoting a bare header", func(b []byte) int {
+			return EncodeICMPv6Error(b, v6A, v6A, ICMPv6DstUnreachable, ICMPv6AddressUnreachable, 0, bare)
+		}, 88, bare},
+		{"error quoting a small packet", func(b []byte) int {
+			return EncodeICMPv6Error(b, v6A, v6A, ICMPv6TimeExceeded, ICMPv6ReassemblyTimeout, 0, udp6Packet(t, 100))
+		}, 148, udp6Packet(t, 100)},
+		{"solicitation with option", func(b []byte) int {
+			return EncodeNeighborSolicit(b, v6A, SolicitedNodeAddr(v6B), v6B, &hwA)
+		}, 88, hwA[:]},
+		{"advertisement without option", func(b []byte) int {
+			return EncodeNeighborAdvert(b, v6B, v6A, v6B, NAFlagSolicited, nil)
+		}, 64, v6B[:]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := filled(tc.wantLen)
+			if n := tc.enc(b); n != tc.wantLen {
+				t.Fatalf("encoded %d bytes into %d, want %d", n, tc.wantLen, tc.wantLen)
+			}
+			checkBytes(t, "end of packet", b[tc.wantLen-len(tc.wantEnd):], tc.wantEnd)
+			if got := IPv6(b).PayloadLength(); int(got) != tc.wantLen-40 {
+				t.Errorf("payload length %d, want %d", got, tc.wantLen-40)
+			}
+			short := filled(tc.wantLen - 1)
+			if n := tc.enc(short); n != 0 {
+				t.Errorf("encoded %d bytes into %d, want 0", n, tc.wantLen-1)
+			}
+			checkBytes(t, "short buffer untouched", short, filled(tc.wantLen-1))
+		})
+	}
+}

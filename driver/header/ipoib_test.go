@@ -132,6 +132,9 @@ func TestParseHWAddr(t *testing.T) {
 		{"80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0b:3b:51", hwA, true},
 		{"80:00:02:08:FE:80:00:00:00:00:00:00:00:02:C9:03:00:0B:3B:51", hwA, true},
 		{"80:0:2:8:fe:80:0:0:0:0:0:0:0:2:c9:3:0:b:3b:51", hwA, true},
+		// Each end of each digit range, in both cases (ll_addr_a2n's sscanf "%x").
+		{"09:af:AF:90:fa:FA:0:9:a:f:A:F:00:00:00:00:00:00:00:00",
+			HWAddr{0x09, 0xaf, 0xaf, 0x90, 0xfa, 0xfa, 0, 9, 0xa, 0xf, 0xa, 0xf}, true},
 		{"", HWAddr{}, false},
 		{"80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0b:3b", HWAddr{}, false},       // 19 bytes
 		{"80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0b:3b:51:00", HWAddr{}, false}, // 21 bytes
@@ -142,6 +145,10 @@ func TestParseHWAddr(t *testing.T) {
 		{"80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0b:3b:5g", HWAddr{}, false},    // not hex
 		{"80-00-02-08-fe-80-00-00-00-00-00-00-00-02-c9-03-00-0b-3b-51", HWAddr{}, false},    // dashes
 		{" 80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0b:3b:51", HWAddr{}, false},   // blank
+		{"/0:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0b:3b:51", HWAddr{}, false},    // '0'-1
+		{"@0:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0b:3b:51", HWAddr{}, false},    // 'A'-1
+		{"G0:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0b:3b:51", HWAddr{}, false},    // 'F'+1
+		{"`0:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0b:3b:51", HWAddr{}, false},    // 'a'-1
 	} {
 		got, err := ParseHWAddr(tc.in)
 		if tc.ok {

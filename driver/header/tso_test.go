@@ -141,7 +141,8 @@ func TestSegmentTCP(t *testing.T) {
 }
 
 // TCPHeaderLens accepts a TCP packet exactly as long as its headers, and
-// not a byte less.
+// not a byte less: a packet cut before the TCP header's 20 fixed bytes
+// is refused before its data offset is read.
 func TestTCPHeaderLens(t *testing.T) {
 	v4 := tcpPacket(false, 1, tcpACK, nil) // 20 + 32
 	v6 := tcpPacket(true, 1, tcpACK, nil)  // 40 + 32
@@ -160,6 +161,8 @@ func TestTCPHeaderLens(t *testing.T) {
 		{"v6", v6, 40, 32}, {"v6 a byte short", v6[:71], 0, 0}, {"v6 no room for tcp", v6[:59], 0, 0},
 		{"20-byte tcp", short, 20, 20}, {"20-byte tcp a byte short", short[:39], 0, 0},
 		{"16-byte tcp", tiny, 0, 0}, {"16-byte ip", ihl4, 0, 0}, {"empty", nil, 0, 0},
+		{"v4 header alone", v4[:20], 0, 0}, {"v4 up to the data offset", v4[:32], 0, 0},
+		{"v6 header alone", v6[:40], 0, 0}, {"v6 up to the data offset", v6[:52], 0, 0},
 	} {
 		ipLen, tcpLen, ok := TCPHeaderLens(c.pkt)
 		if ipLen != c.ipLen || tcpLen != c.tcpLn || ok != (c.ipLen != 0) {
