@@ -44,8 +44,10 @@ node1, each with one dual-port 4X EDR HCA, port IB MTU 4096 and the default part
 0xffff with a 2048-byte broadcast group), restores the configuration saved in the state
 directory and serves the socket. Other commands start it on demand.
 
---topology FILE (JSON) sets nodes, ports (width, speed, ib_mtu, caps) and the subnet
-manager's partitions; --param sets ib_ipoib module parameters (send_queue_size,
+--topology FILE (JSON) sets nodes (name, guid, ca_type, firmware, bus_info; or only
+their number), ports (width, speed, ib_mtu, caps) and the subnet manager's partitions.
+A value out of its range, a duplicate name or two ports with one GUID are refused by
+name. --param sets ib_ipoib module parameters (send_queue_size,
 recv_queue_size, max_nonsrq_conn_qp, debug_level, ...) with the module's rounding.
 
 A journal damaged anywhere but in its last, incomplete record makes the driver refuse
