@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -303,4 +304,93 @@ func TestSyncFailureAfterLazyIsSticky(t *testing.T) {
 		t.Fatalf("Put after failed Sync = %v, want the earlier EIO", err)
 	}
 	s.Close()
+}
+
+// frame makes a format 2 record of payload whose header (length, checksum,
+// header check) is intact, with its memory ending where it does.
+func frame(payload []byte, plen uint32) []byte {
+	rec := make([]byte, headerSize, headerSize+len(payload))
+	binary.LittleEndian.PutUint32(rec[0:4], plen)
+	binary.LittleEndian.PutUint32(rec[4:8], crc32.Update(crc32.Checksum(rec[0:4], crcTable()), crcTable(), payload))
+	binary.LittleEndian.PutUint32(rec[8:12], crc32.Checksum(rec[0:8], crcTable()))
+	return append(rec, payload...)
+}
+
+// TestDecodeRecordRefused: a record whose checksums are intact but whose
+// payload is not a batch is damage, not a torn write; so is an empty record
+// with a bad checksum. Only a record that ends beyond the file is torn, up
+// to the largest length a record may have.
+func TestDecodeRecordRefused(t *testing.T) {
+	emptyBadSum := frame(nil, 0)
+	emptyBadSum[4] ^= 1
+	binary.LittleEndian.PutUint32(emptyBadSum[8:12], crc32.Checksum(emptyBadSum[0:8], crcTable()))
+	tests := []struct {
+		name string
+		rec  []byte
+		bad  string
+		torn bool
+	}{
+		{"empty payload", frame(nil, 0), "malformed record", false},
+		{"empty payload, bad checksum", emptyBadSum, "record checksum mismatch", false},
+		{"count only", frame([]byte{1}, 1), "malformed record", false},
+		{"count beyond the payload", frame([]byte{200, 2, 1, 'k'}, 4), "malformed record", false},
+		{"delete without its key length", frame([]byte{1, opDelete}, 2), "malformed record", false},
+		{"key beyond the payload", frame([]byte{1, opDelete, 2, 'k'}, 4), "malformed record", false},
+		{"put without its value", frame([]byte{1, opPut, 1, 'k'}, 4), "malformed record", false},
+		{"value beyond the payload", frame([]byte{1, opPut, 1, 'k', 2, '1'}, 6), "malformed record", false},
+		{"value not JSON", frame([]byte{1, opPut, 1, 'k', 1, '{'}, 6), "malformed record", false},
+		{"unknown kind", frame([]byte{1, 3, 1, 'k'}, 4), "malformed record", false},
+		{"fewer operations than counted", frame([]byte{2, opDelete, 1, 'k'}, 4), "malformed record", false},
+		{"a byte after the operations", frame([]byte{1, opDelete, 1, 'k', 0}, 5), "malformed record", false},
+		{"a byte cut off", slices.Clip(frame([]byte{1, opDelete, 1, 'k'}, 4)[:headerSize+3]), "record cut short", true},
+		{"largest length, cut short", frame(nil, maxPayloadSize), "record cut short", true},
+		{"length beyond the largest", frame(nil, maxPayloadSize+1), "record header damaged", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ops, n, bad, torn := decodeRecord(tc.rec, headerSize)
+			if ops != nil || n != 0 || bad != tc.bad || torn != tc.torn {
+				t.Errorf("decodeRecord = %v, %d, %q, %v; want nil, 0, %q, %v", ops, n, bad, torn, tc.bad, tc.torn)
+			}
+		})
+	}
+	// The same payload made whole decodes.
+	ops, n, bad, torn := decodeRecord(frame([]byte{1, opDelete, 1, 'k'}, 4), headerSize)
+	if want := []op{{kind: opDelete, key: "k"}}; fmt.Sprint(ops) != fmt.Sprint(want) || n != headerSize+4 || bad != "" || torn {
+		t.Errorf("decodeRecord = %v, %d, %q, %v; want %v, %d", ops, n, bad, torn, want, headerSize+4)
+	}
+}
+
+// TestEncodeRecord pins the record format of the package comment: the
+// header, then the uvarint operation count and, per operation, its kind,
+// the uvarint key length and key and, for a put, the uvarint value length
+// and value.
+func TestEncodeRecord(t *testing.T) {
+	long := strings.Repeat("node0/dev/", 20) // 200 bytes, uvarint c8 01
+	tests := []struct {
+		name    string
+		ops     []op
+		payload []byte
+	}{
+		{"put", []op{{kind: opPut, key: "k", value: []byte(`1`)}}, []byte("\x01\x01\x01k\x011")},
+		{"put and delete", []op{{kind: opPut, key: "ab", value: []byte(`"x"`)}, {kind: opDelete, key: "c"}},
+			[]byte("\x02\x01\x02ab\x03\"x\"\x02\x01c")},
+		{"delete of a long key", []op{{kind: opDelete, key: long}}, []byte("\x01\x02\xc8\x01" + long)},
+		{"put of a long key, short value", []op{{kind: opPut, key: long, value: []byte(`0`)}}, []byte("\x01\x01\xc8\x01" + long + "\x010")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, err := encodeRecord(tc.ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := frame(tc.payload, uint32(len(tc.payload))); !bytes.Equal(rec, want) {
+				t.Errorf("encodeRecord = %q, want %q", rec, want)
+			}
+			ops, n, bad, _ := decodeRecord(rec, headerSize)
+			if fmt.Sprint(ops) != fmt.Sprint(tc.ops) || n != len(rec) || bad != "" {
+				t.Errorf("decodeRecord = %v, %d, %q; want %v, %d", ops, n, bad, tc.ops, len(rec))
+			}
+		})
+	}
 }
