@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -391,6 +392,69 @@ func TestEncodeRecord(t *testing.T) {
 			if fmt.Sprint(ops) != fmt.Sprint(tc.ops) || n != len(rec) || bad != "" {
 				t.Errorf("decodeRecord = %v, %d, %q; want %v, %d", ops, n, bad, tc.ops, len(rec))
 			}
+		})
+	}
+}
+
+// TestRecoverSaveFails: when the copy of a damaged journal cannot be made
+// durable, Open with Recover fails with the error of the step that failed,
+// removes the partial copy and leaves the journal as it is.
+func TestRecoverSaveFails(t *testing.T) {
+	tests := []struct {
+		name   string
+		fault  Fault
+		op     string // the failed step, as its *os.PathError names it
+		onCopy bool   // the error names the copy (else the directory)
+	}{
+		{"write", Fault{Op: OpWrite, Err: syscall.ENOSPC, Short: 3, Times: 1}, "write", true},
+		{"fsync", Fault{Op: OpSync, Err: syscall.EIO, Times: 1}, "fsync", true},
+		{"directory fsync", Fault{Op: OpSync, Name: "store", Err: syscall.EIO, Times: 1}, "sync", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "store")
+			s := mustOpen(t, dir, Options{})
+			for i := range 2 {
+				if err := s.Put(fmt.Sprintf("k%d", i), []byte(strconv.Itoa(i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mustClose(t, s)
+			jpath := filepath.Join(dir, journalName)
+			raw, err := os.ReadFile(jpath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw[len(raw)-1] ^= 1 // the last record's checksum fails
+			if err := os.WriteFile(jpath, raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			fs := &FaultFS{}
+			fs.Inject(tc.fault)
+			_, err = OpenOptions(dir, Options{FS: fs, Recover: true})
+			var pe *os.PathError
+			prefix := "store: save damaged journal as " + filepath.Join(dir, journalName+".damaged-")
+			if err == nil || !strings.HasPrefix(err.Error(), prefix) || !errors.As(err, &pe) || pe.Op != tc.op || pe.Err != tc.fault.Err {
+				t.Fatalf("Open = %v, want %s…: %s …: %v", err, prefix, tc.op, tc.fault.Err)
+			}
+			wantPath := dir
+			if tc.onCopy {
+				wantPath = strings.TrimSuffix(strings.TrimPrefix(err.Error(), "store: save damaged journal as "), ": "+pe.Error())
+			}
+			if pe.Path != wantPath {
+				t.Errorf("failed %s of %s, want of %s", pe.Op, pe.Path, wantPath)
+			}
+			if copies, _ := filepath.Glob(filepath.Join(dir, damagedName)); len(copies) != 0 {
+				t.Errorf("copies left: %v", copies)
+			}
+			if got, _ := os.ReadFile(jpath); !bytes.Equal(got, raw) {
+				t.Errorf("journal changed by a failed Open")
+			}
+			// With the fault gone, the same Open recovers.
+			s = mustOpen(t, dir, Options{FS: fs, Recover: true})
+			assertState(t, s, map[string]string{"k0": "0"})
+			mustClose(t, s)
 		})
 	}
 }
