@@ -928,7 +928,10 @@ func TestCompactionDoesNotHoldTheSnapshot(t *testing.T) {
 // TestSnapshotKeys: a key is written as json.Marshal writes it, by the
 // shortcut for plain keys or by json.Marshal, and read back the same.
 func TestSnapshotKeys(t *testing.T) {
-	keys := []string{"", "node0/dev/00000004", "a b~", `a"b`, `a\b`, "<x>", "a&b", "é", "\x7f", "\u2028", "tab\t", "\x00", "\xff"}
+	keys := []string{"", "node0/dev/00000004", "a b~", `a"b`, `a\b`, "<x>", "a&b", "é", "\x7f", "\u2028", "tab\t", "\x00", "\xff",
+		// each character that needs escaping alone, with no other to
+		// make the key not plain
+		`"`, `\`, "<", ">", "&", "\n"}
 	for _, k := range keys {
 		t.Run(strconv.Quote(k), func(t *testing.T) {
 			var sum checksum
