@@ -8,6 +8,8 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -303,4 +305,156 @@ func TestSyncFailureAfterLazyIsSticky(t *testing.T) {
 		t.Fatalf("Put after failed Sync = %v, want the earlier EIO", err)
 	}
 	s.Close()
+}
+
+// frame makes a format 2 record of payload whose header (length, checksum,
+// header check) is intact, with its memory ending where it does.
+func frame(payload []byte, plen uint32) []byte {
+	rec := make([]byte, headerSize, headerSize+len(payload))
+	binary.LittleEndian.PutUint32(rec[0:4], plen)
+	binary.LittleEndian.PutUint32(rec[4:8], crc32.Update(crc32.Checksum(rec[0:4], crcTable()), crcTable(), payload))
+	binary.LittleEndian.PutUint32(rec[8:12], crc32.Checksum(rec[0:8], crcTable()))
+	return append(rec, payload...)
+}
+
+// TestDecodeRecordRefused: a record whose checksums are intact but whose
+// payload is not a batch is damage, not a torn write; so is an empty record
+// with a bad checksum. Only a record that ends beyond the file is torn, up
+// to the largest length a record may have.
+func TestDecodeRecordRefused(t *testing.T) {
+	emptyBadSum := frame(nil, 0)
+	emptyBadSum[4] ^= 1
+	binary.LittleEndian.PutUint32(emptyBadSum[8:12], crc32.Checksum(emptyBadSum[0:8], crcTable()))
+	tests := []struct {
+		name string
+		rec  []byte
+		bad  string
+		torn bool
+	}{
+		{"empty payload", frame(nil, 0), "malformed record", false},
+		{"empty payload, bad checksum", emptyBadSum, "record checksum mismatch", false},
+		{"count only", frame([]byte{1}, 1), "malformed record", false},
+		{"count beyond the payload", frame([]byte{200, 2, 1, 'k'}, 4), "malformed record", false},
+		{"delete without its key length", frame([]byte{1, opDelete}, 2), "malformed record", false},
+		{"key beyond the payload", frame([]byte{1, opDelete, 2, 'k'}, 4), "malformed record", false},
+		{"put without its value", frame([]byte{1, opPut, 1, 'k'}, 4), "malformed record", false},
+		{"value beyond the payload", frame([]byte{1, opPut, 1, 'k', 2, '1'}, 6), "malformed record", false},
+		{"value not JSON", frame([]byte{1, opPut, 1, 'k', 1, '{'}, 6), "malformed record", false},
+		{"unknown kind", frame([]byte{1, 3, 1, 'k'}, 4), "malformed record", false},
+		{"fewer operations than counted", frame([]byte{2, opDelete, 1, 'k'}, 4), "malformed record", false},
+		{"a byte after the operations", frame([]byte{1, opDelete, 1, 'k', 0}, 5), "malformed record", false},
+		{"a byte cut off", slices.Clip(frame([]byte{1, opDelete, 1, 'k'}, 4)[:headerSize+3]), "record cut short", true},
+		{"largest length, cut short", frame(nil, maxPayloadSize), "record cut short", true},
+		{"length beyond the largest", frame(nil, maxPayloadSize+1), "record header damaged", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ops, n, bad, torn := decodeRecord(tc.rec, headerSize)
+			if ops != nil || n != 0 || bad != tc.bad || torn != tc.torn {
+				t.Errorf("decodeRecord = %v, %d, %q, %v; want nil, 0, %q, %v", ops, n, bad, torn, tc.bad, tc.torn)
+			}
+		})
+	}
+	// The same payload made whole decodes.
+	ops, n, bad, torn := decodeRecord(frame([]byte{1, opDelete, 1, 'k'}, 4), headerSize)
+	if want := []op{{kind: opDelete, key: "k"}}; fmt.Sprint(ops) != fmt.Sprint(want) || n != headerSize+4 || bad != "" || torn {
+		t.Errorf("decodeRecord = %v, %d, %q, %v; want %v, %d", ops, n, bad, torn, want, headerSize+4)
+	}
+}
+
+// TestEncodeRecord pins the record format of the package comment: the
+// header, then the uvarint operation count and, per operation, its kind,
+// the uvarint key length and key and, for a put, the uvarint value length
+// and value.
+func TestEncodeRecord(t *testing.T) {
+	long := strings.Repeat("node0/dev/", 20) // 200 bytes, uvarint c8 01
+	tests := []struct {
+		name    string
+		ops     []op
+		payload []byte
+	}{
+		{"put", []op{{kind: opPut, key: "k", value: []byte(`1`)}}, []byte("\x01\x01\x01k\x011")},
+		{"put and delete", []op{{kind: opPut, key: "ab", value: []byte(`"x"`)}, {kind: opDelete, key: "c"}},
+			[]byte("\x02\x01\x02ab\x03\"x\"\x02\x01c")},
+		{"delete of a long key", []op{{kind: opDelete, key: long}}, []byte("\x01\x02\xc8\x01" + long)},
+		{"put of a long key, short value", []op{{kind: opPut, key: long, value: []byte(`0`)}}, []byte("\x01\x01\xc8\x01" + long + "\x010")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, err := encodeRecord(tc.ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := frame(tc.payload, uint32(len(tc.payload))); !bytes.Equal(rec, want) {
+				t.Errorf("encodeRecord = %q, want %q", rec, want)
+			}
+			ops, n, bad, _ := decodeRecord(rec, headerSize)
+			if fmt.Sprint(ops) != fmt.Sprint(tc.ops) || n != len(rec) || bad != "" {
+				t.Errorf("decodeRecord = %v, %d, %q; want %v, %d", ops, n, bad, tc.ops, len(rec))
+			}
+		})
+	}
+}
+
+// TestRecoverSaveFails: when the copy of a damaged journal cannot be made
+// durable, Open with Recover fails with the error of the step that failed,
+// removes the partial copy and leaves the journal as it is.
+func TestRecoverSaveFails(t *testing.T) {
+	tests := []struct {
+		name   string
+		fault  Fault
+		op     string // the failed step, as its *os.PathError names it
+		onCopy bool   // the error names the copy (else the directory)
+	}{
+		{"write", Fault{Op: OpWrite, Err: syscall.ENOSPC, Short: 3, Times: 1}, "write", true},
+		{"fsync", Fault{Op: OpSync, Err: syscall.EIO, Times: 1}, "fsync", true},
+		{"directory fsync", Fault{Op: OpSync, Name: "store", Err: syscall.EIO, Times: 1}, "sync", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "store")
+			s := mustOpen(t, dir, Options{})
+			for i := range 2 {
+				if err := s.Put(fmt.Sprintf("k%d", i), []byte(strconv.Itoa(i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mustClose(t, s)
+			jpath := filepath.Join(dir, journalName)
+			raw, err := os.ReadFile(jpath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw[len(raw)-1] ^= 1 // the last record's checksum fails
+			if err := os.WriteFile(jpath, raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			fs := &FaultFS{}
+			fs.Inject(tc.fault)
+			_, err = OpenOptions(dir, Options{FS: fs, Recover: true})
+			var pe *os.PathError
+			prefix := "store: save damaged journal as " + filepath.Join(dir, journalName+".damaged-")
+			if err == nil || !strings.HasPrefix(err.Error(), prefix) || !errors.As(err, &pe) || pe.Op != tc.op || pe.Err != tc.fault.Err {
+				t.Fatalf("Open = %v, want %s…: %s …: %v", err, prefix, tc.op, tc.fault.Err)
+			}
+			wantPath := dir
+			if tc.onCopy {
+				wantPath = strings.TrimSuffix(strings.TrimPrefix(err.Error(), "store: save damaged journal as "), ": "+pe.Error())
+			}
+			if pe.Path != wantPath {
+				t.Errorf("failed %s of %s, want of %s", pe.Op, pe.Path, wantPath)
+			}
+			if copies, _ := filepath.Glob(filepath.Join(dir, damagedName)); len(copies) != 0 {
+				t.Errorf("copies left: %v", copies)
+			}
+			if got, _ := os.ReadFile(jpath); !bytes.Equal(got, raw) {
+				t.Errorf("journal changed by a failed Open")
+			}
+			// With the fault gone, the same Open recovers.
+			s = mustOpen(t, dir, Options{FS: fs, Recover: true})
+			assertState(t, s, map[string]string{"k0": "0"})
+			mustClose(t, s)
+		})
+	}
 }

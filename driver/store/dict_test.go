@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -72,6 +73,50 @@ func TestDictRoundTrip(t *testing.T) {
 			a, _ := os.ReadFile(filepath.Join(dictDir, snapshotName))
 			if !strings.Contains(string(a), "\n\"k\":"+tc.value+"\n") {
 				t.Errorf("snapshot %q does not hold %q", a, tc.value)
+			}
+		})
+	}
+}
+
+// TestDictEncode pins the in-memory form of values: at each position the
+// longest word that starts there, whatever the order of the dictionary,
+// becomes its code (the i-th word's is dictCodes[i]); a word counts only
+// when all of it is inside the value, up to its last byte; every other
+// byte, a space (the first byte above the codes) too, stays as it is. The
+// values end where their memory does, as a value cut from a larger buffer
+// may.
+func TestDictEncode(t *testing.T) {
+	tests := []struct {
+		name        string
+		dict        []string
+		value, want string
+	}{
+		{"longer word listed later", []string{`"ab`, `"abcdef"`}, `["abcdef"]`, "[\x01]"},
+		{"longer short word listed later", []string{`a`, `ab`}, `"ab"`, "\"\x01\""},
+		{"longer word listed first", []string{`"abcdef"`, `"ab`}, `["abcdef", "abx"]`, "[\x00, \x01x\"]"},
+		{"three-byte word at the end", []string{`}]}`}, `{"a":[{}]}`, `{"a":[{` + "\x00"},
+		{"longer word at the end", []string{`[{}]}`}, `{"a":[{}]}`, `{"a":` + "\x00"},
+		{"two-byte word at the end", []string{`]}`}, `{"a":[]}`, `{"a":[` + "\x00"},
+		{"word begun at the end", []string{`[]}}`}, `{"a":[]}`, `{"a":[]}`},
+		{"short word begun at the end", []string{`}}`}, `{"a":[]}`, `{"a":[]}`},
+		{"one-byte value, short word", []string{`1`, `12`}, `1`, "\x00"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := newDict(tc.dict)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := slices.Clip([]byte(tc.value))
+			got := d.encode(v)
+			if got != tc.want {
+				t.Errorf("encode(%q) = %q, want %q", tc.value, got, tc.want)
+			}
+			if back := d.appendDecoded(nil, got); string(back) != tc.value {
+				t.Errorf("appendDecoded(%q) = %q, want %q", got, back, tc.value)
+			}
+			if n := d.decodedLen(got); n != len(tc.value) {
+				t.Errorf("decodedLen(%q) = %d, want %d", got, n, len(tc.value))
 			}
 		})
 	}

@@ -928,7 +928,10 @@ func TestCompactionDoesNotHoldTheSnapshot(t *testing.T) {
 // TestSnapshotKeys: a key is written as json.Marshal writes it, by the
 // shortcut for plain keys or by json.Marshal, and read back the same.
 func TestSnapshotKeys(t *testing.T) {
-	keys := []string{"", "node0/dev/00000004", "a b~", `a"b`, `a\b`, "<x>", "a&b", "é", "\x7f", "\u2028", "tab\t", "\x00", "\xff"}
+	keys := []string{"", "node0/dev/00000004", "a b~", `a"b`, `a\b`, "<x>", "a&b", "é", "\x7f", "\u2028", "tab\t", "\x00", "\xff",
+		// each character that needs escaping alone, with no other to
+		// make the key not plain
+		`"`, `\`, "<", ">", "&", "\n"}
 	for _, k := range keys {
 		t.Run(strconv.Quote(k), func(t *testing.T) {
 			var sum checksum
@@ -958,6 +961,92 @@ func TestSnapshotKeys(t *testing.T) {
 				want = map[string]string{"\ufffd": "1"}
 			}
 			assertState(t, s, want)
+		})
+	}
+}
+
+// TestCloseFinishes: Close syncs lazily applied batches, cuts off a failed
+// append that Apply could not, and reports a compaction that never
+// succeeded; a failed compaction leaves no temp file behind.
+func TestCloseFinishes(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		// run works on s with fs; the faults it injects last until Close.
+		run func(t *testing.T, s *Store, fs *FaultFS)
+		// wantClose is Close's error, "" for none; {dir} stands for the
+		// store directory and {tmp} for the snapshot temp file.
+		wantClose string
+		want      map[string]string // the state reopened
+	}{
+		{"sync of a lazy batch fails", Options{}, func(t *testing.T, s *Store, fs *FaultFS) {
+			var b Batch
+			b.Put("lazy", []byte(`1`))
+			if err := s.ApplyLazy(b); err != nil {
+				t.Fatal(err)
+			}
+			fs.Inject(Fault{Op: OpSync, Name: journalName, Err: syscall.EIO})
+		}, "store: sync journal {dir}/journal.log: fdatasync {dir}/journal.log: input/output error",
+			map[string]string{"before": "0", "lazy": "1"}},
+		{"failed append not cut off yet", Options{}, func(t *testing.T, s *Store, fs *FaultFS) {
+			fs.Inject(Fault{Op: OpWrite, Name: journalName, Err: syscall.ENOSPC, Short: 7, Times: 1})
+			fs.Inject(Fault{Op: OpTruncate, Name: journalName, Err: syscall.EIO, Times: 1})
+			if err := s.Put("failed", []byte(`1`)); !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("Put = %v, want ENOSPC", err)
+			}
+			if got, want := fileSize(t, filepath.Join(s.dir, journalName)), s.jSize+7; got != want {
+				t.Fatalf("journal of %d bytes after the failed append, want %d", got, want)
+			}
+		}, "", map[string]string{"before": "0"}},
+		{"compaction never succeeds", Options{MaxJournalRecords: 2}, func(t *testing.T, s *Store, fs *FaultFS) {
+			fs.Inject(Fault{Op: OpRename, Name: snapshotName, Err: syscall.EIO})
+			if err := s.Put("k", []byte(`1`)); err != nil {
+				t.Fatalf("Put with a failing compaction = %v, want nil", err)
+			}
+		}, "store: rename snapshot {dir}/state.json: rename {tmp} {dir}/state.json: input/output error",
+			map[string]string{"before": "0", "k": "1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fs := &FaultFS{}
+			opts := tc.opts
+			opts.FS = fs
+			s := mustOpen(t, dir, opts)
+			if err := s.Put("before", []byte(`0`)); err != nil {
+				t.Fatal(err)
+			}
+			jSize := s.jSize
+			tc.run(t, s, fs)
+			err := s.Close()
+			var gotErr string
+			if err != nil {
+				gotErr = err.Error()
+			}
+			var le *os.LinkError
+			tmp := "{tmp}"
+			if errors.As(err, &le) {
+				tmp = le.Old
+			}
+			want := strings.NewReplacer("{dir}", dir, "{tmp}", tmp).Replace(tc.wantClose)
+			if gotErr != want || (tmp != "{tmp}" && !strings.HasPrefix(tmp, filepath.Join(dir, snapshotName+".tmp-"))) {
+				t.Errorf("Close = %v, want %s", err, want)
+			}
+			if m, _ := filepath.Glob(filepath.Join(dir, tempPattern)); len(m) != 0 {
+				t.Errorf("temp files left: %v", m)
+			}
+			if err == nil {
+				if got := fileSize(t, filepath.Join(dir, journalName)); got != jSize {
+					t.Errorf("journal of %d bytes after Close, want the %d acknowledged", got, jSize)
+				}
+			}
+			var logs []string
+			s = mustOpen(t, dir, Options{Log: func(l string) { logs = append(logs, l) }})
+			assertState(t, s, tc.want)
+			mustClose(t, s)
+			if len(logs) != 0 {
+				t.Errorf("reopen logged %q, want nothing", logs)
+			}
 		})
 	}
 }
