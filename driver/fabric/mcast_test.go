@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/ibctl/ibctl/driver/fabric"
+	"github.com/ibctl/ibctl/driver/fabric/fabrictest"
 	"golang.org/x/sys/unix"
 )
 
@@ -270,4 +271,112 @@ func TestJoinersOnOnePort(t *testing.T) {
 	wantErr(t, f.Leave(n0p1, ib0, bff, fabric.FullMember), 0, "")
 	wantEqual(t, "after ib0 left", state(), []fabric.GroupMember(nil))
 	wantEqual(t, "receivers after ib0 left", f.MulticastMembers(0xc000), []fabric.PortRef{})
+}
+
+// The MTU and rate component selectors of a join (ib_sa.h IB_SA_GT,
+// IB_SA_LT, IB_SA_EQ, IB_SA_BEST): a new group takes a value that meets
+// them within the creating port's IB MTU (4096) and rate (4X EDR, 100000
+// Mb/s); an existing group (the broadcast group: 2048, 100000) must meet
+// them. Each bound is taken or refused exactly at its value.
+func TestJoinSelectors(t *testing.T) {
+	bff := fabric.BroadcastMGID(0xffff)
+	g1 := mgid(0xffff, 1)
+	gt, lt, eq, best := fabric.SelectGT, fabric.SelectLT, fabric.SelectEQ, fabric.SelectLargest
+	bad := fabric.SelectLargest + 1
+	type sel struct {
+		s fabric.Selector
+		v int
+	}
+	tests := []struct {
+		name      string
+		mgid      [16]byte
+		mtu, rate sel
+		wantMTU   int
+		wantRate  int
+		msg       string // the error's reason; "" for success
+	}{
+		{name: "create: MTU = the port's", mgid: g1, mtu: sel{eq, 4096}, wantMTU: 4096, wantRate: 100000},
+		{name: "create: MTU = a smaller one", mgid: g1, mtu: sel{eq, 256}, wantMTU: 256, wantRate: 100000},
+		{name: "create: MTU = no IB MTU", mgid: g1, mtu: sel{eq, 1500}, msg: "no IB MTU = 1500 within the port's 4096"},
+		{name: "create: MTU > below the port's", mgid: g1, mtu: sel{gt, 2048}, wantMTU: 4096, wantRate: 100000},
+		{name: "create: MTU > the port's", mgid: g1, mtu: sel{gt, 4096}, msg: "no IB MTU > 4096 within the port's 4096"},
+		{name: "create: MTU < the port's", mgid: g1, mtu: sel{lt, 4096}, wantMTU: 2048, wantRate: 100000},
+		{name: "create: MTU < 512", mgid: g1, mtu: sel{lt, 512}, wantMTU: 256, wantRate: 100000},
+		{name: "create: MTU < 256", mgid: g1, mtu: sel{lt, 256}, msg: "no IB MTU < 256 within the port's 4096"},
+		{name: "create: largest MTU", mgid: g1, mtu: sel{best, 256}, wantMTU: 4096, wantRate: 100000},
+		{name: "create: unknown MTU selector", mgid: g1, mtu: sel{bad, 2048}, msg: "no IB MTU Selector(4) 2048 within the port's 4096"},
+		{name: "create: rate = the port's", mgid: g1, rate: sel{eq, 100000}, wantMTU: 2048, wantRate: 100000},
+		{name: "create: rate = above the port's", mgid: g1, rate: sel{eq, 100001}, msg: "no rate = 100001 within the port's 100000"},
+		{name: "create: rate > below the port's", mgid: g1, rate: sel{gt, 99999}, wantMTU: 2048, wantRate: 100000},
+		{name: "create: rate > the port's", mgid: g1, rate: sel{gt, 100000}, msg: "no rate > 100000 within the port's 100000"},
+		{name: "create: rate < above the port's", mgid: g1, rate: sel{lt, 100001}, wantMTU: 2048, wantRate: 100000},
+		{name: "create: rate < the port's", mgid: g1, rate: sel{lt, 100000}, msg: "no rate < 100000 within the port's 100000"},
+		{name: "create: largest rate", mgid: g1, rate: sel{best, 1}, wantMTU: 2048, wantRate: 100000},
+		{name: "create: unknown rate selector", mgid: g1, rate: sel{bad, 1}, msg: "no rate Selector(4) 1 within the port's 100000"},
+		{name: "join: MTU = the group's", mgid: bff, mtu: sel{eq, 2048}, wantMTU: 2048, wantRate: 100000},
+		{name: "join: MTU = another", mgid: bff, mtu: sel{eq, 4096}, msg: "ff12:401b:ffff:0:0:0:ffff:ffff: group MTU 2048 does not match = 4096"},
+		{name: "join: MTU > below the group's", mgid: bff, mtu: sel{gt, 1024}, wantMTU: 2048, wantRate: 100000},
+		{name: "join: MTU < the group's", mgid: bff, mtu: sel{lt, 2048}, msg: "ff12:401b:ffff:0:0:0:ffff:ffff: group MTU 2048 does not match < 2048"},
+		{name: "join: largest MTU", mgid: bff, mtu: sel{best, 4096}, wantMTU: 2048, wantRate: 100000},
+		{name: "join: unknown MTU selector", mgid: bff, mtu: sel{bad, 2048}, msg: "ff12:401b:ffff:0:0:0:ffff:ffff: group MTU 2048 does not match Selector(4) 2048"},
+		{name: "join: rate > the group's", mgid: bff, rate: sel{gt, 100000}, msg: "ff12:401b:ffff:0:0:0:ffff:ffff: group rate 100000 does not match > 100000"},
+		{name: "join: rate < above the group's", mgid: bff, rate: sel{lt, 100001}, wantMTU: 2048, wantRate: 100000},
+		{name: "join: rate < the group's", mgid: bff, rate: sel{lt, 100000}, msg: "ff12:401b:ffff:0:0:0:ffff:ffff: group rate 100000 does not match < 100000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFabric(t, nil)
+			before := f.Groups()
+			m, err := f.Join(n0p1, fabric.JoinRequest{MGID: tt.mgid, PKey: 0xffff, JoinState: fabric.FullMember, Create: true,
+				MTUSelector: tt.mtu.s, MTU: tt.mtu.v, RateSelector: tt.rate.s, Rate: tt.rate.v})
+			if tt.msg != "" {
+				wantErr(t, err, unix.EINVAL, "join node0/1: invalid argument ("+tt.msg+")")
+				wantEqual(t, "groups after a refused join", f.Groups(), before)
+				return
+			}
+			wantErr(t, err, 0, "")
+			wantEqual(t, "MTU and rate", []int{m.MTU, m.Rate}, []int{tt.wantMTU, tt.wantRate})
+		})
+	}
+}
+
+// The SA hands out the multicast LIDs 0xc000…0xfffe (IBA 4.1.3), the
+// lowest free one first: the last one goes to a group, a group or a
+// partition beyond it is refused with ENOSPC and nothing changes, and a
+// LID freed by a group's deletion is the next one handed out.
+func TestMulticastLIDsRunOut(t *testing.T) {
+	f := newFabric(t, nil)
+	ports := attachAll(t, f)
+	group := func(n int) [16]byte { return mgid(0xffff, uint16(n)) }
+	join := func(n int) (fabric.MCMember, error) {
+		return f.Join(n1p1, fabric.JoinRequest{MGID: group(n), PKey: 0xffff, JoinState: fabric.FullMember, Create: true})
+	}
+	// The default partition's broadcast group has 0xc000.
+	const groups = fabric.MaxMulticastLID - fabric.MulticastLIDBase
+	for n := 1; n <= groups; n++ {
+		m, err := join(n)
+		if err != nil || m.MLID != fabric.MulticastLIDBase+uint16(n) {
+			t.Fatalf("group %d: MLID %#x, %v", n, m.MLID, err)
+		}
+	}
+	before := f.Groups()
+	_, err := join(groups + 1)
+	wantErr(t, err, unix.ENOSPC, "join node1/1: no space left on device (no free multicast LID)")
+	wantErr(t, f.AddPartition(fabric.Partition{PKey: "0x8001"}), unix.ENOSPC,
+		"add partition 0x8001: no space left on device (no free multicast LID)")
+	wantEqual(t, "groups after the refusals", f.Groups(), before)
+
+	// The last MLID forwards.
+	f.Send(n0p1, &fabrictest.Frame{DLID: fabric.MaxMulticastLID, Payload: []byte("last")})
+	wantEqual(t, "received", received(ports), want{n1p1: {frame(fabric.MaxMulticastLID, "last")}})
+
+	for _, n := range []int{groups, 5} {
+		wantErr(t, f.Leave(n1p1, 0, group(n), fabric.FullMember), 0, "")
+		m, err := join(groups + 1)
+		wantErr(t, err, 0, "")
+		if m.MLID != fabric.MulticastLIDBase+uint16(n) {
+			t.Fatalf("after group %d left: MLID %#x, want %#x", n, m.MLID, fabric.MulticastLIDBase+uint16(n))
+		}
+		wantErr(t, f.Leave(n1p1, 0, group(groups+1), fabric.FullMember), 0, "")
+	}
 }

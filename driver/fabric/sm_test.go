@@ -87,6 +87,8 @@ func TestPartitionChanges(t *testing.T) {
 			tabs{"node0/1": hex(0xffff, 0x8001), "node0/2": hex(0xffff), "node1/1": hex(0xffff, 0x0001), "node1/2": hex(0xffff)}},
 		{"duplicate (limited form)", func() error { return f.AddPartition(fabric.Partition{PKey: "0x0001"}) },
 			unix.EEXIST, "add partition 0x0001: file exists (partition 0x8001 exists)", nil, nil},
+		{"duplicate of the first partition", func() error { return f.AddPartition(fabric.Partition{PKey: "0x7fff"}) },
+			unix.EEXIST, "add partition 0x7fff: file exists (partition 0xffff exists)", nil, nil},
 		{"invalid pkey", func() error { return f.AddPartition(fabric.Partition{PKey: "0x8000"}) },
 			unix.EINVAL, `add partition 0x8000: invalid argument (invalid pkey "0x8000")`, nil, nil},
 		{"unknown member", func() error {
@@ -100,6 +102,12 @@ func TestPartitionChanges(t *testing.T) {
 			tabs{"node0/1": hex(0xffff, 0x8001, 0x0002), "node0/2": hex(0xffff, 0x8002), "node1/1": hex(0xffff, 0x0001, 0x0002), "node1/2": hex(0xffff, 0x0002)}},
 		{"same membership again", func() error { return f.SetMembership(0x8002, fabric.Member{Node: "node0", Port: 2, Full: true}) },
 			0, "", nil, nil},
+		{"the first explicit member limited", func() error { return f.SetMembership(0x8002, fabric.Member{Node: "node0", Port: 2}) },
+			0, "", []fabric.Event{ev(fabric.PKeyChange, n0p2)},
+			tabs{"node0/1": hex(0xffff, 0x8001, 0x0002), "node0/2": hex(0xffff, 0x0002), "node1/1": hex(0xffff, 0x0001, 0x0002), "node1/2": hex(0xffff, 0x0002)}},
+		{"and full again", func() error { return f.SetMembership(0x8002, fabric.Member{Node: "node0", Port: 2, Full: true}) },
+			0, "", []fabric.Event{ev(fabric.PKeyChange, n0p2)},
+			tabs{"node0/1": hex(0xffff, 0x8001, 0x0002), "node0/2": hex(0xffff, 0x8002), "node1/1": hex(0xffff, 0x0001, 0x0002), "node1/2": hex(0xffff, 0x0002)}},
 		{"node1/1 full in 0x8001", func() error { return f.SetMembership(0x0001, fabric.Member{Node: "node1", Port: 1, Full: true}) },
 			0, "", []fabric.Event{ev(fabric.PKeyChange, n1p1)},
 			tabs{"node0/1": hex(0xffff, 0x8001, 0x0002), "node0/2": hex(0xffff, 0x8002), "node1/1": hex(0xffff, 0x8001, 0x0002), "node1/2": hex(0xffff, 0x0002)}},
@@ -250,4 +258,16 @@ func TestReregister(t *testing.T) {
 	wantEqual(t, "events", log.Take(), []fabric.Event{ev(fabric.SMReregister, n0p1), ev(fabric.SMReregister, n0p2), ev(fabric.SMReregister, n1p2)})
 	wantEqual(t, "groups", f.Groups(), []fabric.Group{{MGID: fabric.BroadcastMGID(0xffff), MLID: 0xc000, PKey: 0xffff,
 		QKey: 0x0b1b, MTU: 2048, Rate: 100000, Broadcast: true}})
+}
+
+// Partitions lists the table sorted by the P_Key as written, whatever
+// the order the partitions came in.
+func TestPartitionsSorted(t *testing.T) {
+	f := newFabric(t, mixedTopology())
+	wantErr(t, f.AddPartition(fabric.Partition{PKey: "0x0003"}), 0, "")
+	var got []string
+	for _, p := range f.Partitions() {
+		got = append(got, p.PKey)
+	}
+	wantEqual(t, "P_Keys", got, []string{"0x0003", "0x8001", "0x8002", "0xffff"})
 }

@@ -170,6 +170,7 @@ func TestLoadTopologyNodeCount(t *testing.T) {
 		want       string // error; "" for success
 		nodes      int
 	}{
+		{"one", `{"nodes": 1}`, "", 1},
 		{"two", `{"nodes": 2, "partitions": [{"pkey": "0xffff", "ib_mtu": 2048, "all": "full"}]}`, "", 2},
 		{"1024", `{"nodes": 1024, "partitions": [{"pkey": "0xffff", "all": "full"}]}`, "", 1024},
 		{"largest", fmt.Sprintf(`{"nodes": %d}`, fabric.MaxShorthandNodes), "", fabric.MaxShorthandNodes},
@@ -205,8 +206,9 @@ func TestLoadTopologyNodeCount(t *testing.T) {
 			if err := def.Validate(); err != nil {
 				t.Fatal(err)
 			}
-			got, _ := json.Marshal(topo.Nodes[:2])
-			if want, _ := json.Marshal(def.Nodes); string(got) != string(want) {
+			first := min(len(topo.Nodes), len(def.Nodes))
+			got, _ := json.Marshal(topo.Nodes[:first])
+			if want, _ := json.Marshal(def.Nodes[:first]); string(got) != string(want) {
 				t.Errorf("first nodes %s, want the default's %s", got, want)
 			}
 			if last := topo.Nodes[len(topo.Nodes)-1].Name; last != fmt.Sprintf("node%d", tt.nodes-1) {
@@ -271,6 +273,7 @@ func TestValidateBusInfo(t *testing.T) {
 	}{
 		{"0000:03:00.0", true},
 		{"0000:81:1f.7", true},
+		{"0000:99:19.0", true},  // 9, the last decimal digit
 		{"10000:00:00.0", true}, // a VMD domain
 		{"abcdef01:ff:00.1", true},
 		{"000:03:00.0", false},       // domain too short
@@ -283,6 +286,9 @@ func TestValidateBusInfo(t *testing.T) {
 		{"0000:03:00.0 ", false},
 		{"0000:0G:00.0", false},
 		{"0000:03:0g.0", false},
+		{"0000:0/:00.0", false}, // the characters just outside 0-9 and a-f
+		{"0000:0::00.0", false},
+		{"0000:0`:00.0", false},
 		{"0000:03:00.a", false},
 		{"0000:0A:00.0", false}, // the kernel prints lower case
 		{"0000-03:00.0", false},
@@ -334,6 +340,45 @@ func TestNewRefusesDuplicatePortGUID(t *testing.T) {
 			}
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("New = %v, want %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// Validate refuses a node or port entry it cannot run by name, with the
+// port numbered from 1, and takes a node of one to eight ports.
+func TestValidateNodes(t *testing.T) {
+	ports := func(n int) []fabric.Port { return make([]fabric.Port, n) }
+	second := func(p fabric.Port) []fabric.Port { return []fabric.Port{{}, p} }
+	for _, tt := range []struct {
+		name  string
+		nodes fabric.NodeList
+		want  string // "" for success
+	}{
+		{"no nodes", nil, "no nodes"},
+		{"empty name", fabric.NodeList{{Name: "a", Ports: ports(1)}, {Name: "", Ports: ports(1)}}, `node 1: invalid name ""`},
+		{"slash in a name", fabric.NodeList{{Name: "a/b", Ports: ports(1)}}, `node 0: invalid name "a/b"`},
+		{"space in a name", fabric.NodeList{{Name: "a b", Ports: ports(1)}}, `node 0: invalid name "a b"`},
+		{"tab in a name", fabric.NodeList{{Name: "a\tb", Ports: ports(1)}}, `node 0: invalid name "a\tb"`},
+		{"duplicate name", fabric.NodeList{{Name: "a", Ports: ports(1)}, {Name: "a", Ports: ports(1)}}, `node "a": duplicate name`},
+		{"no ports", fabric.NodeList{{Name: "a"}}, `node "a": 0 ports (want 1…8)`},
+		{"one port", fabric.NodeList{{Name: "a", Ports: ports(1)}}, ""},
+		{"eight ports", fabric.NodeList{{Name: "a", Ports: ports(8)}}, ""},
+		{"nine ports", fabric.NodeList{{Name: "a", Ports: ports(9)}}, `node "a": 9 ports (want 1…8)`},
+		{"GUID not hex", fabric.NodeList{{Name: "a", GUID: "0x12g4", Ports: ports(1)}}, `node "a": invalid guid "0x12g4"`},
+		{"GUID beyond 64 bits", fabric.NodeList{{Name: "a", GUID: "0x10000000000000000", Ports: ports(1)}},
+			`node "a": invalid guid "0x10000000000000000"`},
+		{"width", fabric.NodeList{{Name: "a", Ports: second(fabric.Port{Width: "3X"})}}, `node "a" port 2: invalid width "3X"`},
+		{"speed", fabric.NodeList{{Name: "a", Ports: second(fabric.Port{Speed: "FDR14"})}}, `node "a" port 2: invalid speed "FDR14"`},
+		{"IB MTU", fabric.NodeList{{Name: "a", Ports: second(fabric.Port{MTU: 1500})}}, `node "a" port 2: invalid ib_mtu 1500`},
+		{"LSO without checksum", fabric.NodeList{{Name: "a", Ports: second(fabric.Port{Caps: &fabric.Capabilities{LSO: true}})}},
+			`node "a" port 2: lso needs checksum`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			topo := &fabric.Topology{Nodes: tt.nodes}
+			got := fmt.Sprint(topo.Validate())
+			if tt.want == "" && got != "<nil>" || tt.want != "" && got != tt.want {
+				t.Fatalf("Validate = %s, want %q", got, tt.want)
 			}
 		})
 	}
