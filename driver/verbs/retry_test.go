@@ -104,3 +104,64 @@ func TestAckTimeout(t *testing.T) {
 		}
 	}
 }
+
+// An acknowledgement for a PSN beyond a message's last one acknowledges
+// that message too (IBA 9.7.5.1; rxe_comp.c check_psn): an ACK completes
+// every message up to it, and an RNR NAK those before the message it
+// refuses, so a lost ACK costs no resend when a later one arrives.
+func TestRCLaterAckCoversEarlierMessages(t *testing.T) {
+	tests := []struct {
+		name  string
+		recvs int      // receive WRs posted at the responder
+		wrids []uint64 // send completions after both posts, all successful
+	}{
+		{"ACK", 2, []uint64{1, 2}},
+		{"RNR NAK", 1, []uint64{1}},
+	}
+	sizes := []int{100, 200}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, w := tapFabric(t)
+			x := newEnd(t, f.a, endOpts{typ: RC, sigAll: true})
+			y := newEnd(t, f.b, endOpts{typ: RC})
+			rcConnect(t, x.qp, y.qp, MTU4096, 7)
+			for i := range tt.recvs {
+				if err := y.qp.PostRecv(&RecvWR{WRID: uint64(10 + i), SGL: [][]byte{make([]byte, 256)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lost := false
+			w.lose = func(p *Packet) bool {
+				if !lost && p.Opcode == OpRCAck {
+					lost = true
+					return true
+				}
+				return false
+			}
+			for i, n := range sizes {
+				if err := x.qp.PostSend(&SendWR{WRID: uint64(1 + i), SGL: [][]byte{make([]byte, n)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var want []WC
+			for _, id := range tt.wrids {
+				want = append(want, WC{WRID: id, Status: WCSuccess, Opcode: WCSend, ByteLen: uint32(sizes[id-1]), QPNum: x.qp.Num()})
+			}
+			if d := diff(want, poll(x, x.scq)); d != "" {
+				t.Errorf("send CQ (-want +got):\n%s", d)
+			}
+			x.qp.mu.Lock()
+			rnrWait, outstanding := x.qp.req.rnrWait, x.qp.sq.count()
+			x.qp.mu.Unlock()
+			if wantOut := uint32(len(sizes) - len(tt.wrids)); rnrWait != (wantOut > 0) || outstanding != wantOut {
+				t.Errorf("RNR wait %v with %d send WQEs outstanding, want %v with %d", rnrWait, outstanding, wantOut > 0, wantOut)
+			}
+			if d := diff(Stats{TxPackets: 2, RxPackets: 1}, f.a.Stats()); d != "" {
+				t.Errorf("requester stats (-want +got):\n%s", d)
+			}
+			if x.qp.State() != QPRTS {
+				t.Errorf("state %v, want RTS", x.qp.State())
+			}
+		})
+	}
+}
