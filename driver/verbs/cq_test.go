@@ -255,3 +255,49 @@ func TestManualClock(t *testing.T) {
 		t.Errorf("Now = %v", got)
 	}
 }
+
+// A moderation change while the period timer runs: a period of 0 stops
+// the timer, so the unreported completion waits for the next one; a
+// new non-zero period leaves the running timer to report it at its
+// deadline.
+func TestCQModifyWhileTimerRuns(t *testing.T) {
+	tests := []struct {
+		name          string
+		count, period uint16 // the second Modify
+		pending       int    // armed timers after it
+		events        uint64 // after the first period has passed
+	}{
+		{"period 0 stops the timer", 16, 0, 0, 0},
+		{"count and period 0 stop it", 0, 0, 0, 0},
+		{"a new period keeps it", 16, 50, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFabric(t, fabricOpts{moderation: true})
+			cq, err := f.a.NewCQ(8, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cq.Modify(16, 100); err != nil {
+				t.Fatal(err)
+			}
+			cq.ReqNotify()
+			if ev, err := cq.post(&WC{WRID: 1}); ev || err != nil {
+				t.Fatalf("post = %v, %v; want no event yet", ev, err)
+			}
+			if got := f.clk.Pending(); got != 1 {
+				t.Fatalf("armed timers = %d, want the period timer", got)
+			}
+			if err := cq.Modify(tt.count, tt.period); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.clk.Pending(); got != tt.pending {
+				t.Errorf("armed timers after Modify(%d, %d) = %d, want %d", tt.count, tt.period, got, tt.pending)
+			}
+			f.clk.Advance(100 * time.Microsecond)
+			if got := cq.Stats().Events; got != tt.events {
+				t.Errorf("events = %d, want %d", got, tt.events)
+			}
+		})
+	}
+}
