@@ -301,3 +301,31 @@ func TestCQModifyWhileTimerRuns(t *testing.T) {
 		})
 	}
 }
+
+// IBValue is the status's number in the kernel's enum ib_wc_status
+// (include/rdma/ib_verbs.h), which drivers print; a value outside the
+// emulation's statuses has none.
+func TestWCStatusIBValue(t *testing.T) {
+	tests := []struct {
+		s    WCStatus
+		want int
+	}{
+		{WCSuccess, 0},         // IB_WC_SUCCESS
+		{WCLocLenErr, 1},       // IB_WC_LOC_LEN_ERR
+		{WCLocQPOpErr, 2},      // IB_WC_LOC_QP_OP_ERR
+		{WCLocProtErr, 4},      // IB_WC_LOC_PROT_ERR
+		{WCWRFlushErr, 5},      // IB_WC_WR_FLUSH_ERR
+		{WCRemInvReqErr, 9},    // IB_WC_REM_INV_REQ_ERR
+		{WCRemAccessErr, 10},   // IB_WC_REM_ACCESS_ERR
+		{WCRemOpErr, 11},       // IB_WC_REM_OP_ERR
+		{WCRetryExcErr, 12},    // IB_WC_RETRY_EXC_ERR
+		{WCRNRRetryExcErr, 13}, // IB_WC_RNR_RETRY_EXC_ERR
+		{WCRNRRetryExcErr + 1, -1},
+		{255, -1},
+	}
+	for _, tt := range tests {
+		if got := tt.s.IBValue(); got != tt.want {
+			t.Errorf("%v.IBValue() = %d, want %d", tt.s, got, tt.want)
+		}
+	}
+}
