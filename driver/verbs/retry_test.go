@@ -165,3 +165,14 @@ func TestRCLaterAckCoversEarlierMessages(t *testing.T) {
 		})
 	}
 }
+
+// RNRTimeout follows IBA table 45 (the RNR timer field of the AETH and
+// of ib_qp_attr.min_rnr_timer): code 0 is the longest, 655.36 ms, codes
+// 1 to 31 run from 0.01 ms to 491.52 ms; only the low 5 bits count.
+func TestRNRTimeout(t *testing.T) {
+	for code, want := range map[uint8]string{0: "655.36ms", 1: "10µs", 2: "20µs", 14: "1.28ms", 18: "5.12ms", 31: "491.52ms", 32: "655.36ms", 33: "10µs"} {
+		if got := RNRTimeout(code).String(); got != want {
+			t.Errorf("RNRTimeout(%d) = %s, want %s", code, got, want)
+		}
+	}
+}
