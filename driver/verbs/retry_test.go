@@ -24,6 +24,12 @@ func TestRCRetryAfterLoss(t *testing.T) {
 			if err := y.qp.PostRecv(&RecvWR{WRID: 1, SGL: [][]byte{buf}}); err != nil {
 				t.Fatal(err)
 			}
+			var acks []uint32 // PSNs of the ACKs on the wire
+			w.before = func(p *Packet) {
+				if p.Opcode == OpRCAck {
+					acks = append(acks, p.PSN)
+				}
+			}
 			lost := false
 			w.lose = func(p *Packet) bool {
 				if !lost && p.Opcode == tt.lose {
@@ -58,6 +64,16 @@ func TestRCRetryAfterLoss(t *testing.T) {
 			}
 			if got := f.b.Stats().DropSequence; got != tt.dups {
 				t.Errorf("duplicates = %d, want %d", got, tt.dups)
+			}
+			// Each ACK, the duplicate's too (rxe_resp.c
+			// duplicate_request), carries the message's last PSN.
+			last := (psnOf(x.qp) + 1) & psnMask
+			wantAcks := []uint32{last}
+			if tt.dups > 0 {
+				wantAcks = append(wantAcks, last)
+			}
+			if d := diff(wantAcks, acks); d != "" {
+				t.Errorf("ACK PSNs (-want +got):\n%s", d)
 			}
 			// Nothing is left to time out.
 			f.clk.Advance(AckTimeout(14) * 10)
