@@ -181,6 +181,28 @@ func TestCQOverflow(t *testing.T) {
 			t.Errorf("polled %+v", got)
 		}
 	})
+	// A UD WR that fails locally completes with its error; if that
+	// completion overflows the send CQ, PostSend returns EBUSY too.
+	t.Run("send CQ, local error", func(t *testing.T) {
+		f := newFabric(t, fabricOpts{})
+		s := newEnd(t, f.a, endOpts{typ: UD, cqDepth: 1, sigAll: true})
+		udRTS(t, s.qp, 0)
+		ah := AH{DLID: lidB, DestQPN: 0x48, QKey: qkey}
+		if err := s.qp.PostSend(&SendWR{WRID: 1, SGL: [][]byte{{1}}, AH: ah}); err != nil {
+			t.Fatal(err)
+		}
+		err := s.qp.PostSend(&SendWR{WRID: 2, SGL: [][]byte{make([]byte, 4097)}, AH: ah})
+		wantErrno(t, err, unix.EBUSY)
+		if got := s.qp.State(); got != QPError {
+			t.Errorf("QP state = %v, want ERR", got)
+		}
+		if diff := diff(CQStats{Completions: 1, Overflows: 1}, s.scq.Stats()); diff != "" {
+			t.Errorf("CQ stats (-want +got):\n%s", diff)
+		}
+		if got := f.a.Stats().TxPackets; got != 1 {
+			t.Errorf("TxPackets = %d, want 1", got)
+		}
+	})
 	t.Run("recv CQ", func(t *testing.T) {
 		f := newFabric(t, fabricOpts{})
 		s := newEnd(t, f.a, endOpts{typ: UD})
