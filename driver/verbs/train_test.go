@@ -261,3 +261,41 @@ func TestRCTrainDestroyWaits(t *testing.T) {
 		t.Error("Destroy returned before the train was delivered")
 	}
 }
+
+// Only a train lends the send buffer: a message sent packet by packet (two
+// SGEs) is copied into its packets, so the QP entering Error while one is
+// on the wire flushes its send queue at once.
+func TestRCPacketErrorWhileOnWire(t *testing.T) {
+	f, w := tapFabric(t)
+	x := newEnd(t, f.a, endOpts{typ: RC, sigAll: true})
+	y := newEnd(t, f.b, endOpts{typ: RC})
+	rcConnect(t, x.qp, y.qp, MTU4096, 7)
+	if err := y.qp.PostRecv(&RecvWR{WRID: 1, SGL: [][]byte{make([]byte, 8192)}}); err != nil {
+		t.Fatal(err)
+	}
+	var during []WC
+	var segments []int
+	w.before = func(p *Packet) {
+		if !p.Opcode.isRequest() {
+			return
+		}
+		segments = append(segments, p.Segments)
+		if len(segments) == 1 {
+			mustModify(t, x.qp, QPAttr{State: QPError}, AttrState)
+			during = poll(x, x.scq)
+		}
+	}
+	msg := pattern(8192, 2)
+	if err := x.qp.PostSend(&SendWR{WRID: 7, SGL: [][]byte{msg[:100], msg[100:]}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := diff([]WC{{WRID: 7, Status: WCWRFlushErr, Opcode: WCSend, QPNum: x.qp.Num()}}, during); d != "" {
+		t.Errorf("send CQ while the packet was on the wire (-want +got):\n%s", d)
+	}
+	if d := diff([]int{0}, segments); d != "" {
+		t.Errorf("requests sent, by segments (-want +got):\n%s", d)
+	}
+	if got := poll(x, x.scq); len(got) != 0 {
+		t.Errorf("send CQ after: %v, want nothing more", got)
+	}
+}
