@@ -181,6 +181,28 @@ func TestCQOverflow(t *testing.T) {
 			t.Errorf("polled %+v", got)
 		}
 	})
+	// A UD WR that fails locally completes with its error; if that
+	// completion overflows the send CQ, PostSend returns EBUSY too.
+	t.Run("send CQ, local error", func(t *testing.T) {
+		f := newFabric(t, fabricOpts{})
+		s := newEnd(t, f.a, endOpts{typ: UD, cqDepth: 1, sigAll: true})
+		udRTS(t, s.qp, 0)
+		ah := AH{DLID: lidB, DestQPN: 0x48, QKey: qkey}
+		if err := s.qp.PostSend(&SendWR{WRID: 1, SGL: [][]byte{{1}}, AH: ah}); err != nil {
+			t.Fatal(err)
+		}
+		err := s.qp.PostSend(&SendWR{WRID: 2, SGL: [][]byte{make([]byte, 4097)}, AH: ah})
+		wantErrno(t, err, unix.EBUSY)
+		if got := s.qp.State(); got != QPError {
+			t.Errorf("QP state = %v, want ERR", got)
+		}
+		if diff := diff(CQStats{Completions: 1, Overflows: 1}, s.scq.Stats()); diff != "" {
+			t.Errorf("CQ stats (-want +got):\n%s", diff)
+		}
+		if got := f.a.Stats().TxPackets; got != 1 {
+			t.Errorf("TxPackets = %d, want 1", got)
+		}
+	})
 	t.Run("recv CQ", func(t *testing.T) {
 		f := newFabric(t, fabricOpts{})
 		s := newEnd(t, f.a, endOpts{typ: UD})
@@ -253,5 +275,79 @@ func TestManualClock(t *testing.T) {
 	}
 	if got := clk.Now(); !got.Equal(time.Unix(0, 25000)) {
 		t.Errorf("Now = %v", got)
+	}
+}
+
+// A moderation change while the period timer runs: a period of 0 stops
+// the timer, so the unreported completion waits for the next one; a
+// new non-zero period leaves the running timer to report it at its
+// deadline.
+func TestCQModifyWhileTimerRuns(t *testing.T) {
+	tests := []struct {
+		name          string
+		count, period uint16 // the second Modify
+		pending       int    // armed timers after it
+		events        uint64 // after the first period has passed
+	}{
+		{"period 0 stops the timer", 16, 0, 0, 0},
+		{"count and period 0 stop it", 0, 0, 0, 0},
+		{"a new period keeps it", 16, 50, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFabric(t, fabricOpts{moderation: true})
+			cq, err := f.a.NewCQ(8, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cq.Modify(16, 100); err != nil {
+				t.Fatal(err)
+			}
+			cq.ReqNotify()
+			if ev, err := cq.post(&WC{WRID: 1}); ev || err != nil {
+				t.Fatalf("post = %v, %v; want no event yet", ev, err)
+			}
+			if got := f.clk.Pending(); got != 1 {
+				t.Fatalf("armed timers = %d, want the period timer", got)
+			}
+			if err := cq.Modify(tt.count, tt.period); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.clk.Pending(); got != tt.pending {
+				t.Errorf("armed timers after Modify(%d, %d) = %d, want %d", tt.count, tt.period, got, tt.pending)
+			}
+			f.clk.Advance(100 * time.Microsecond)
+			if got := cq.Stats().Events; got != tt.events {
+				t.Errorf("events = %d, want %d", got, tt.events)
+			}
+		})
+	}
+}
+
+// IBValue is the status's number in the kernel's enum ib_wc_status
+// (include/rdma/ib_verbs.h), which drivers print; a value outside the
+// emulation's statuses has none.
+func TestWCStatusIBValue(t *testing.T) {
+	tests := []struct {
+		s    WCStatus
+		want int
+	}{
+		{WCSuccess, 0},         // IB_WC_SUCCESS
+		{WCLocLenErr, 1},       // IB_WC_LOC_LEN_ERR
+		{WCLocQPOpErr, 2},      // IB_WC_LOC_QP_OP_ERR
+		{WCLocProtErr, 4},      // IB_WC_LOC_PROT_ERR
+		{WCWRFlushErr, 5},      // IB_WC_WR_FLUSH_ERR
+		{WCRemInvReqErr, 9},    // IB_WC_REM_INV_REQ_ERR
+		{WCRemAccessErr, 10},   // IB_WC_REM_ACCESS_ERR
+		{WCRemOpErr, 11},       // IB_WC_REM_OP_ERR
+		{WCRetryExcErr, 12},    // IB_WC_RETRY_EXC_ERR
+		{WCRNRRetryExcErr, 13}, // IB_WC_RNR_RETRY_EXC_ERR
+		{WCRNRRetryExcErr + 1, -1},
+		{255, -1},
+	}
+	for _, tt := range tests {
+		if got := tt.s.IBValue(); got != tt.want {
+			t.Errorf("%v.IBValue() = %d, want %d", tt.s, got, tt.want)
+		}
 	}
 }

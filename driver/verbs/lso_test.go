@@ -52,6 +52,22 @@ func lsoHeader(v6 bool, flags uint8, payload int) []byte {
 	return h
 }
 
+// withoutTCPOptions is an lsoHeader cut to a 20-byte TCP header, with
+// the IP length fields to match.
+func withoutTCPOptions(h []byte) []byte {
+	ip := h[header.IPoIBHeaderLen:]
+	ipLen, _, _ := header.TCPHeaderLens(ip)
+	out := append([]byte(nil), h[:header.IPoIBHeaderLen+ipLen+20]...)
+	ip = out[header.IPoIBHeaderLen:]
+	ip[ipLen+12] = 5 << 4
+	if ipLen == 20 {
+		binary.BigEndian.PutUint16(ip[2:], binary.BigEndian.Uint16(ip[2:])-12)
+	} else {
+		binary.BigEndian.PutUint16(ip[4:], binary.BigEndian.Uint16(ip[4:])-12)
+	}
+	return out
+}
+
 // checkSegment fails unless a datagram is the LSO header's segment i of
 // the payload cut at mss: the same encapsulation header, options and
 // ports, the sequence number, ID, flags and payload of its place, and
@@ -114,14 +130,17 @@ func TestUDLSO(t *testing.T) {
 		sgl     []int // the data's SGEs
 		mss     int
 		packets int
+		noOpts  bool // a TCP header without options: the shortest LSO header
 	}{
-		{"short last", false, tcpACK | tcpPSH | tcpCWR, []int{5000}, 1400, 4},
-		{"exact multiple", false, tcpACK | tcpFIN | tcpPSH, []int{2800}, 1400, 2},
-		{"one datagram", false, tcpACK | tcpPSH | tcpCWR, []int{900}, 1400, 1},
-		{"no data", false, tcpACK | tcpFIN, nil, 1400, 1},
-		{"ipv6", true, tcpACK | tcpPSH | tcpCWR, []int{5000}, 1400, 4},
-		{"split SGL", false, tcpACK | tcpPSH, []int{700, 1500, 1}, 1000, 3},
-		{"header and mss fill the MTU", false, tcpACK, []int{4000}, 2048 - 56, 3},
+		{"short last", false, tcpACK | tcpPSH | tcpCWR, []int{5000}, 1400, 4, false},
+		{"exact multiple", false, tcpACK | tcpFIN | tcpPSH, []int{2800}, 1400, 2, false},
+		{"one datagram", false, tcpACK | tcpPSH | tcpCWR, []int{900}, 1400, 1, false},
+		{"no data", false, tcpACK | tcpFIN, nil, 1400, 1, false},
+		{"ipv6", true, tcpACK | tcpPSH | tcpCWR, []int{5000}, 1400, 4, false},
+		{"split SGL", false, tcpACK | tcpPSH, []int{700, 1500, 1}, 1000, 3, false},
+		{"header and mss fill the MTU", false, tcpACK, []int{4000}, 2048 - 56, 3, false},
+		{"no TCP options", false, tcpACK | tcpPSH, []int{3000}, 1400, 3, true},
+		{"ipv6 no TCP options", true, tcpACK | tcpPSH, []int{3000}, 1400, 3, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFabric(t, fabricOpts{mtu: MTU2048})
@@ -137,6 +156,9 @@ func TestUDLSO(t *testing.T) {
 				payload = append(payload, b...)
 			}
 			hdr := lsoHeader(c.v6, c.flags, len(payload))
+			if c.noOpts {
+				hdr = withoutTCPOptions(hdr)
+			}
 			hdrCopy := append([]byte(nil), hdr...)
 			bufs := make([][]byte, c.packets+1)
 			for i := range bufs {

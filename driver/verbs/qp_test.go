@@ -411,7 +411,8 @@ func TestStrings(t *testing.T) {
 		{WCSend.String(), "SEND"}, {WCRecv.String(), "RECV"},
 		{WRSendWithImm.String(), "SEND_WITH_IMM"},
 		{OpUDSendOnly.String(), "UD_SEND_ONLY"}, {OpRCSendFirst.String(), "RC_SEND_FIRST"},
-		{OpRCRNRNak.String(), "RC_RNR_NAK"}, {Opcode(200).String(), "Opcode(200)"},
+		{OpRCRNRNak.String(), "RC_RNR_NAK"}, {OpRCNak.String(), "RC_NAK"},
+		{Opcode(11).String(), "Opcode(11)"}, {Opcode(200).String(), "Opcode(200)"},
 		{NakInvalidReq.String(), "INVALID_REQ"},
 		{MTU4096.String(), "4096"}, {MTU(0).String(), "MTU(0)"},
 		{(AttrState | AttrQKey | AttrDestQPN).String(), "STATE|QKEY|DEST_QPN"},
@@ -506,5 +507,74 @@ func TestPostRecvList(t *testing.T) {
 	y := newEnd(t, f.b, endOpts{typ: RC, srq: srq})
 	if _, err := y.qp.PostRecvList(wrs(1)); !errors.Is(err, unix.EINVAL) {
 		t.Errorf("PostRecvList on a QP with an SRQ: %v, want EINVAL", err)
+	}
+}
+
+// Modify takes each attribute up to its limit and refuses one beyond it
+// with EINVAL, changing nothing: a unicast DLID (not 0, not 0xC000-0xFFFE),
+// a path MTU the port supports, the IBA's field widths (24-bit QPNs and
+// PSNs, 5-bit timer codes, 3-bit retry counts), port 1 and a P_Key index
+// inside the table (4 entries here).
+func TestModifyValueBounds(t *testing.T) {
+	rtr := QPAttr{State: QPRTR, DLID: lidB, PathMTU: MTU2048, DestQPN: 0x77, RQPSN: 9, MinRNRTimer: 3}
+	rts := QPAttr{State: QPRTS, SQPSN: 3, Timeout: 14, RetryCnt: 7, RNRRetry: 7}
+	initRC := QPAttr{State: QPInit, Port: 1}
+	const initMask = AttrState | AttrPKeyIndex | AttrPort
+	tests := []struct {
+		name string
+		from QPState
+		base QPAttr
+		mask AttrMask
+		set  func(a *QPAttr)
+		err  string // "" when accepted
+	}{
+		{"P_Key index 3", QPReset, initRC, initMask, func(a *QPAttr) { a.PKeyIndex = 3 }, ""},
+		{"port 0", QPReset, initRC, initMask, func(a *QPAttr) { a.Port = 0 }, "invalid port"},
+		{"DLID 0", QPInit, rtr, rcRTRMask, func(a *QPAttr) { a.DLID = 0 }, "invalid DLID"},
+		{"DLID 0xBFFF", QPInit, rtr, rcRTRMask, func(a *QPAttr) { a.DLID = 0xBFFF }, ""},
+		{"DLID 0xFFFE", QPInit, rtr, rcRTRMask, func(a *QPAttr) { a.DLID = 0xFFFE }, "invalid DLID"},
+		{"path MTU 256", QPInit, rtr, rcRTRMask, func(a *QPAttr) { a.PathMTU = MTU256 }, ""},
+		{"path MTU 0", QPInit, rtr, rcRTRMask, func(a *QPAttr) { a.PathMTU = 0 }, "invalid path MTU"},
+		{"dest QPN 0xFFFFFF", QPInit, rtr, rcRTRMask, func(a *QPAttr) { a.DestQPN = 0xFFFFFF }, ""},
+		{"dest QPN 2^24", QPInit, rtr, rcRTRMask, func(a *QPAttr) { a.DestQPN = 1 << 24 }, "invalid destination QPN"},
+		{"RQ PSN 0xFFFFFF", QPInit, rtr, rcRTRMask, func(a *QPAttr) { a.RQPSN = 0xFFFFFF }, ""},
+		{"RQ PSN 2^24", QPInit, rtr, rcRTRMask, func(a *QPAttr) { a.RQPSN = 1 << 24 }, "invalid PSN"},
+		{"RNR timer 31", QPInit, rtr, rcRTRMask, func(a *QPAttr) { a.MinRNRTimer = 31 }, ""},
+		{"RNR timer 32", QPInit, rtr, rcRTRMask, func(a *QPAttr) { a.MinRNRTimer = 32 }, "invalid timer value"},
+		{"SQ PSN 0xFFFFFF", QPRTR, rts, rcRTSMask, func(a *QPAttr) { a.SQPSN = 0xFFFFFF }, ""},
+		{"timeout 31", QPRTR, rts, rcRTSMask, func(a *QPAttr) { a.Timeout = 31 }, ""},
+		{"timeout 32", QPRTR, rts, rcRTSMask, func(a *QPAttr) { a.Timeout = 32 }, "invalid timer value"},
+		{"retry count 8", QPRTR, rts, rcRTSMask, func(a *QPAttr) { a.RetryCnt = 8 }, "invalid retry count"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFabric(t, fabricOpts{mtu: MTU2048})
+			e := newEnd(t, f.a, endOpts{typ: RC})
+			reach(t, e.qp, tt.from)
+			before := e.qp.Query()
+			a := tt.base
+			tt.set(&a)
+			err := e.qp.Modify(a, tt.mask)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("Modify: %v", err)
+				}
+				// Query holds the value set: setting it again
+				// changes nothing.
+				got := e.qp.Query()
+				want := got
+				tt.set(&want)
+				if got != want || got.State != a.State {
+					t.Errorf("Query = %+v, want state %v and %s", got, a.State, tt.name)
+				}
+				return
+			}
+			if want := "verbs: modify_qp: invalid argument (" + tt.err + ")"; err == nil || err.Error() != want {
+				t.Fatalf("Modify = %v, want %q", err, want)
+			}
+			if d := diff(before, e.qp.Query()); d != "" {
+				t.Errorf("attributes changed after a refused Modify (-before +after):\n%s", d)
+			}
+		})
 	}
 }

@@ -328,3 +328,60 @@ func TestSRQLimit(t *testing.T) {
 		t.Errorf("SRQ holds %d, want 1", got)
 	}
 }
+
+// An RC responder executes requests from RTR on (rxe_recv.c
+// check_type_state: the responder is ready once the QP is in RTR), so a
+// peer that is not yet in RTS receives and acknowledges; before RTR the
+// request is dropped and counted.
+func TestRCResponderStates(t *testing.T) {
+	tests := []struct {
+		name      string
+		state     QPState // the responder's
+		delivered bool
+		want      Stats // the responder's
+	}{
+		{"INIT", QPInit, false, Stats{RxPackets: 1, DropQPState: 1}},
+		{"RTR", QPRTR, true, Stats{TxPackets: 1, RxPackets: 1}},
+		{"RTS", QPRTS, true, Stats{TxPackets: 1, RxPackets: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFabric(t, fabricOpts{})
+			x := newEnd(t, f.a, endOpts{typ: RC, sigAll: true})
+			y := newEnd(t, f.b, endOpts{typ: RC})
+			mustModify(t, x.qp, QPAttr{State: QPInit, Port: 1}, AttrState|AttrPKeyIndex|AttrPort)
+			mustModify(t, x.qp, QPAttr{State: QPRTR, DLID: lidB, PathMTU: MTU4096, DestQPN: y.qp.Num(), RQPSN: 0, MinRNRTimer: rnrCode}, rcRTRMask)
+			mustModify(t, x.qp, QPAttr{State: QPRTS, SQPSN: 100, Timeout: 14, RetryCnt: 7, RNRRetry: 7}, rcRTSMask)
+			mustModify(t, y.qp, QPAttr{State: QPInit, Port: 1}, AttrState|AttrPKeyIndex|AttrPort)
+			if err := y.qp.PostRecv(&RecvWR{WRID: 1, SGL: [][]byte{make([]byte, 64)}}); err != nil {
+				t.Fatal(err)
+			}
+			if tt.state != QPInit {
+				mustModify(t, y.qp, QPAttr{State: QPRTR, DLID: lidA, PathMTU: MTU4096, DestQPN: x.qp.Num(), RQPSN: 100, MinRNRTimer: rnrCode}, rcRTRMask)
+			}
+			if tt.state == QPRTS {
+				mustModify(t, y.qp, QPAttr{State: QPRTS, SQPSN: 0, Timeout: 14, RetryCnt: 7, RNRRetry: 7}, rcRTSMask)
+			}
+			if err := x.qp.PostSend(&SendWR{WRID: 2, SGL: [][]byte{make([]byte, 10)}}); err != nil {
+				t.Fatal(err)
+			}
+			var wantRecv, wantSend []WC
+			if tt.delivered {
+				wantRecv = []WC{{WRID: 1, Status: WCSuccess, Opcode: WCRecv, ByteLen: 10, QPNum: y.qp.Num(), SrcQP: x.qp.Num(), SLID: lidA}}
+				wantSend = []WC{{WRID: 2, Status: WCSuccess, Opcode: WCSend, ByteLen: 10, QPNum: x.qp.Num()}}
+			}
+			if d := diff(wantRecv, poll(y, y.rcq)); d != "" {
+				t.Errorf("recv CQ (-want +got):\n%s", d)
+			}
+			if d := diff(wantSend, poll(x, x.scq)); d != "" {
+				t.Errorf("send CQ (-want +got):\n%s", d)
+			}
+			if d := diff(tt.want, f.b.Stats()); d != "" {
+				t.Errorf("responder stats (-want +got):\n%s", d)
+			}
+			if got := y.qp.State(); got != tt.state {
+				t.Errorf("responder state %v, want %v", got, tt.state)
+			}
+		})
+	}
+}

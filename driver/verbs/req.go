@@ -318,9 +318,8 @@ func (qp *QP) buildTrain(p *Packet, w *sendWQE, mtu int, imm bool) {
 	if p.Segments > 1 {
 		p.LastOpcode = OpRCSendLast
 		if imm {
-			p.LastOpcode = OpRCSendLastImm
+			p.LastOpcode, p.Imm = OpRCSendLastImm, w.imm
 		}
-		p.Imm = w.imm
 	}
 	// The first packet took its PSN; the others follow it.
 	qp.req.psn = (p.PSN + uint32(p.Segments)) & psnMask

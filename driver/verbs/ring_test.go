@@ -153,6 +153,17 @@ func TestPacketPool(t *testing.T) {
 	if p := pl.get(); p.DLID != 0 || p.Opcode != 0 || p.Payload != nil {
 		t.Errorf("recycled packet not cleared: %+v", p)
 	}
+	// A held packet goes back to the pool at its last Release.
+	h := pl.get()
+	free := len(pl.free)
+	h.Hold()
+	h.Hold()
+	for i, want := range []int{free, free, free + 1} {
+		h.Release()
+		if got := len(pl.free); got != want {
+			t.Errorf("after Release %d of a packet held twice: %d free, want %d", i+1, got, want)
+		}
+	}
 	defer func() {
 		if recover() == nil {
 			t.Error("double release did not panic")

@@ -261,3 +261,87 @@ func TestRCTrainDestroyWaits(t *testing.T) {
 		t.Error("Destroy returned before the train was delivered")
 	}
 }
+
+// Only a train lends the send buffer: a message sent packet by packet (two
+// SGEs) is copied into its packets, so the QP entering Error while one is
+// on the wire flushes its send queue at once.
+func TestRCPacketErrorWhileOnWire(t *testing.T) {
+	f, w := tapFabric(t)
+	x := newEnd(t, f.a, endOpts{typ: RC, sigAll: true})
+	y := newEnd(t, f.b, endOpts{typ: RC})
+	rcConnect(t, x.qp, y.qp, MTU4096, 7)
+	if err := y.qp.PostRecv(&RecvWR{WRID: 1, SGL: [][]byte{make([]byte, 8192)}}); err != nil {
+		t.Fatal(err)
+	}
+	var during []WC
+	var segments []int
+	w.before = func(p *Packet) {
+		if !p.Opcode.isRequest() {
+			return
+		}
+		segments = append(segments, p.Segments)
+		if len(segments) == 1 {
+			mustModify(t, x.qp, QPAttr{State: QPError}, AttrState)
+			during = poll(x, x.scq)
+		}
+	}
+	msg := pattern(8192, 2)
+	if err := x.qp.PostSend(&SendWR{WRID: 7, SGL: [][]byte{msg[:100], msg[100:]}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := diff([]WC{{WRID: 7, Status: WCWRFlushErr, Opcode: WCSend, QPNum: x.qp.Num()}}, during); d != "" {
+		t.Errorf("send CQ while the packet was on the wire (-want +got):\n%s", d)
+	}
+	if d := diff([]int{0}, segments); d != "" {
+		t.Errorf("requests sent, by segments (-want +got):\n%s", d)
+	}
+	if got := poll(x, x.scq); len(got) != 0 {
+		t.Errorf("send CQ after: %v, want nothing more", got)
+	}
+}
+
+// A receive completion carries immediate data only for a SEND with
+// immediate (rxe_resp.c do_complete: the CQE is zeroed and imm_data set
+// only for a packet with an ImmDt): a SEND's WR.Imm goes nowhere, whether
+// the message goes packet by packet or as a train of one or more packets.
+func TestRCImmOnlyWithImmediate(t *testing.T) {
+	tests := []struct {
+		name string
+		size int
+		sges int // 1: a train on this synchronous wire
+		op   WROpcode
+	}{
+		{"train of one, SEND", 100, 1, WRSend},
+		{"train of two, SEND", 8192, 1, WRSend},
+		{"packets, SEND", 8192, 2, WRSend},
+		{"train of one, SEND with immediate", 100, 1, WRSendWithImm},
+		{"train of two, SEND with immediate", 8192, 1, WRSendWithImm},
+		{"packets, SEND with immediate", 8192, 2, WRSendWithImm},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFabric(t, fabricOpts{})
+			x := newEnd(t, f.a, endOpts{typ: RC})
+			y := newEnd(t, f.b, endOpts{typ: RC})
+			rcConnect(t, x.qp, y.qp, MTU4096, 7)
+			if err := y.qp.PostRecv(&RecvWR{WRID: 1, SGL: [][]byte{make([]byte, 8192)}}); err != nil {
+				t.Fatal(err)
+			}
+			msg := pattern(tt.size, 1)
+			sgl := [][]byte{msg}
+			if tt.sges == 2 {
+				sgl = [][]byte{msg[:10], msg[10:]}
+			}
+			if err := x.qp.PostSend(&SendWR{WRID: 2, Opcode: tt.op, Imm: 77, SGL: sgl}); err != nil {
+				t.Fatal(err)
+			}
+			want := WC{WRID: 1, Status: WCSuccess, Opcode: WCRecv, ByteLen: uint32(tt.size), QPNum: y.qp.Num(), SrcQP: x.qp.Num(), SLID: lidA}
+			if tt.op == WRSendWithImm {
+				want.WithImm, want.Imm = true, 77
+			}
+			if d := diff([]WC{want}, poll(y, y.rcq)); d != "" {
+				t.Errorf("recv CQ (-want +got):\n%s", d)
+			}
+		})
+	}
+}
