@@ -24,6 +24,20 @@ func TestConnectionQPs(t *testing.T) {
 	if a.DestQPN != 0x49 || p.DestQPN != 0x49 || a.SQPSN != p.RQPSN || a.DLID != 3 || p.DLID != 1 || a.PathMTU != p.PathMTU || tx.mtu != 65520 {
 		t.Errorf("active %+v, passive %+v, mtu %d", a, p, tx.mtu)
 	}
+	// Both QPs are in RTS (ipoib_cm_rep_handler, ipoib_cm_req_handler
+	// through ipoib_cm_modify_rx_qp), retry RNR for ever with the
+	// 1.28 ms timer, and the passive side starts at the PSN its QPN
+	// gives (0x49 × 2654435761 mod 2^24) where the kernel draws one.
+	for _, q := range []struct {
+		name string
+		a    verbs.QPAttr
+		rq   uint32
+	}{{"active", a, 0}, {"passive", p, 0xd1b379}} {
+		if q.a.State != verbs.QPRTS || q.a.RNRRetry != cmRNRRetry || q.a.MinRNRTimer != cmMinRNRTimer || q.a.RQPSN != q.rq {
+			t.Errorf("%s QP: state %v, RNR retry %d, RNR timer %d, RQ PSN %#x; want RTS, 7, 14, %#x",
+				q.name, q.a.State, q.a.RNRRetry, q.a.MinRNRTimer, q.a.RQPSN, q.rq)
+		}
+	}
 	if got := tp.n1.waitRx(1); got != 1 {
 		t.Errorf("node1 delivered %d packets, want 1", got)
 	}
