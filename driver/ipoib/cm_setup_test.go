@@ -70,21 +70,32 @@ func TestCMListen(t *testing.T) {
 }
 
 // Setting a connection up logs the kernel's debug messages on both ends
-// (ipoib_cm_tx_init, ipoib_cm_tx_handler, ipoib_cm_req_handler), and
-// nothing else: opening the interfaces logs nothing either.
+// (ipoib_cm_tx_init, ipoib_cm_tx_handler, ipoib_cm_req_handler) with
+// debug_level set, and nothing else: opening the interfaces logs nothing
+// either.
 func TestConnectMessages(t *testing.T) {
-	tp := newTestPair(t, true)
-	tp.connect()
-	node1 := pI6(tp.n1.hw.GID())
-	for _, c := range []struct {
-		tn   *testNode
-		want []string
+	for _, tt := range []struct {
+		level      int32
+		log0, log1 []string
 	}{
-		{tp.n0, []string{"ib0: Request connection 0x49 for gid " + node1 + " qpn 0x48", "ib0: REP received."}},
-		{tp.n1, []string{"ib0: REQ arrived"}},
+		{0, nil, nil},
+		{1, []string{"ib0: Request connection 0x49 for gid <node1> qpn 0x48", "ib0: REP received."}, []string{"ib0: REQ arrived"}},
 	} {
-		if got, _ := c.tn.log.since(0); !slices.Equal(got, c.want) {
-			t.Errorf("logged %q, want %q", got, c.want)
+		tp := newTestPair(t, true)
+		tp.n0.host.Debug.Store(tt.level)
+		tp.n1.host.Debug.Store(tt.level)
+		tp.connect()
+		for _, c := range []struct {
+			tn   *testNode
+			want []string
+		}{{tp.n0, tt.log0}, {tp.n1, tt.log1}} {
+			want := slices.Clone(c.want)
+			for i := range want {
+				want[i] = strings.ReplaceAll(want[i], "<node1>", pI6(tp.n1.hw.GID()))
+			}
+			if got, _ := c.tn.log.since(0); !slices.Equal(got, want) {
+				t.Errorf("debug_level %d: logged %q, want %q", tt.level, got, want)
+			}
 		}
 	}
 }
@@ -246,13 +257,17 @@ func TestConnectionRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tp := newTestPair(t, true)
 			tt.setup(tp)
+			// The first REQ is lost, so that the connection is
+			// still there to look at; the CM resends it.
+			tp.n0.loseMADs(true)
 			if err := tp.n0.ep.WritePacket(udpPacket(100), tp.n1.hw); err != nil {
 				t.Fatal(err)
 			}
 			tp.n0.ep.neighs.mu.Lock()
 			tx := tp.n0.ep.neighs.m[tp.n1.hw].cm.Load()
 			tp.n0.ep.neighs.mu.Unlock()
-			tp.Settle()
+			tp.n0.loseMADs(false)
+			tp.advance(cmREQTimeout)
 			node1 := pI6(tp.n1.hw.GID())
 			want := slices.Clone(tt.log)
 			for i := range want {
@@ -295,4 +310,73 @@ func (tn *testNode) rewriteREPSize(mtu uint32) {
 		return false
 	}
 	tn.lose.Store(&f)
+}
+
+// A passive connection notes when it last received at most every 256 s
+// (ipoib_cm_handle_rx_wc: time_after_eq(jiffies, p->jiffies +
+// IPOIB_CM_RX_UPDATE_TIME)), and the stale scan reaps it once idle for
+// more than 512 s (ipoib_cm_stale_task: time_before_eq(jiffies,
+// p->jiffies + IPOIB_CM_RX_TIMEOUT) keeps it).
+func TestPassiveConnectionActivity(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		at    time.Duration // when the second packet arrives, after the connection's start
+		kept  time.Duration // the last scan that keeps it
+		reaps time.Duration // the first scan that reaps it
+	}{
+		{"packet before the refresh time", cmActivityRefresh - time.Nanosecond, cmRxTimeout, cmRxTimeout + time.Nanosecond},
+		{"packet at the refresh time", cmActivityRefresh, cmActivityRefresh + cmRxTimeout,
+			cmActivityRefresh + cmRxTimeout + time.Nanosecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tp := newTestPair(t, true)
+			tp.connect()
+			tp.n1.waitRx(1)
+			tp.advance(tt.at)
+			tp.send(1)
+			if got := tp.n1.waitRx(2); got != 2 {
+				t.Fatalf("node1 delivered %d packets, want 2", got)
+			}
+			tp.advance(tt.kept - tt.at)
+			if n := tp.n1.ep.ReapStale(); n != 0 {
+				t.Errorf("reaped %d connections %v after the start, want 0", n, tt.kept)
+			}
+			tp.advance(tt.reaps - tt.kept)
+			if n := tp.n1.ep.ReapStale(); n != 1 {
+				t.Errorf("reaped %d connections %v after the start, want 1", n, tt.reaps)
+			}
+			if _, rx := tp.n1.ep.ConnCounts(); rx != 0 {
+				t.Errorf("node1 keeps %d passive connections", rx)
+			}
+		})
+	}
+}
+
+// A neighbour whose queue is full while its connection does not come up
+// is not kept alive by the packets it drops (ipoib_start_xmit refreshes
+// neigh->alive only when it queues), so the neighbour scan frees it,
+// with its queue and the connection.
+func TestConnectingNeighExpires(t *testing.T) {
+	tp := newTestPair(t, true)
+	tp.n0.loseMADs(true)
+	tp.send(maxPathRecQueue)
+	tp.advance(arpGCInterval)
+	tp.send(1) // dropped: the queue is full
+	tp.advance(neighObsolete - arpGCInterval)
+	if tx, _ := tp.n0.ep.ConnCounts(); tx != 1 {
+		t.Fatalf("node0 has %d connections being set up, want 1", tx)
+	}
+	if n := tp.n0.ep.ReapNeighbours(); n != 0 {
+		t.Fatalf("the scan freed %d neighbours idle for 2 × gc_interval, want 0", n)
+	}
+	tp.advance(time.Nanosecond)
+	if n := tp.n0.ep.ReapNeighbours(); n != 1 {
+		t.Errorf("the scan freed %d neighbours, want 1", n)
+	}
+	if c := tp.n0.ep.Stats().Snapshot(); c.TxDropped != maxPathRecQueue+1 || c.TxPackets != 0 {
+		t.Errorf("node0 counted %d sent, %d dropped; want 0, %d", c.TxPackets, c.TxDropped, maxPathRecQueue+1)
+	}
+	if tx, _ := tp.n0.ep.ConnCounts(); tx != 0 {
+		t.Errorf("node0 keeps %d connections", tx)
+	}
 }
