@@ -2,6 +2,7 @@ package ipoib
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -318,5 +319,39 @@ func TestCloseLeavesSendOnlyGroups(t *testing.T) {
 	}
 	if g := tp.n0.ep.SendOnlyGroups(); len(g) != 0 {
 		t.Errorf("send-only groups %v after close", g)
+	}
+}
+
+// The path records are listed by destination GID (debugfs <dev>_path).
+// A flush of the paths, as a mode switch does (ipoib_flush_paths), frees
+// them and the neighbours of unicast addresses, in address order; the
+// neighbours of multicast groups stay.
+func TestFlushPaths(t *testing.T) {
+	tp := newTestPair(t, false)
+	ep := tp.n0.ep
+	for _, dst := range []header.HWAddr{tp.n1.hw, tp.n0.hw, header.MulticastAddr(snmMGID)} {
+		if err := ep.WritePacket(udpPacket(100), dst); err != nil {
+			t.Fatalf("send to %s: %v", dst, err)
+		}
+	}
+	var got []string
+	for _, p := range ep.Paths() {
+		got = append(got, pI6(p.GID)+" "+fmt.Sprint(p.DLID))
+	}
+	if want := []string{pI6Node0 + " 1", pI6Node1 + " 3"}; !slices.Equal(got, want) {
+		t.Errorf("paths %q, want %q", got, want)
+	}
+	var seq int
+	tp.n0.logged(&seq)
+	ep.FlushPaths()
+	if p := ep.Paths(); len(p) != 0 {
+		t.Errorf("%d paths after the flush", len(p))
+	}
+	if n := ep.NeighCount(); n != 1 {
+		t.Errorf("%d neighbours after the flush, want the group's", n)
+	}
+	want := []string{"ib0: neigh free for 000048 " + pI6Node0, "ib0: neigh free for 000048 " + pI6Node1}
+	if got := tp.n0.logged(&seq); !slices.Equal(got, want) {
+		t.Errorf("logged %q, want %q", got, want)
 	}
 }
