@@ -380,3 +380,28 @@ func TestConnectingNeighExpires(t *testing.T) {
 		t.Errorf("node0 keeps %d connections", tx)
 	}
 }
+
+// A send that the peer refuses (a message longer than its receive
+// buffers, after a REP that promised more) is no part of a connection's
+// life: its failure is warned about whatever debug_level says
+// (ipoib_cm_handle_tx_wc), and the connection is reaped as for any
+// failed send.
+func TestConnectionSendRefusedByPeer(t *testing.T) {
+	tp := newTestPair(t, true)
+	tp.n0.host.Debug.Store(0)
+	tp.n1.rewriteREPSize(70000)
+	tp.connect()
+	tp.n1.waitRx(1)
+	if err := tp.n0.ep.WritePacket(udpPacket(65500), tp.n1.hw); err != nil {
+		t.Fatal(err)
+	}
+	tp.send(1) // retires the failed send first, which reaps the connection
+	tp.Settle()
+	want := []string{"ib0: ipoib_cm_handle_tx_wc: failed cm send event (status=9, wrid=1 vend_err 0x0)"}
+	if got, _ := tp.n0.log.since(0); !slices.Equal(got, want) {
+		t.Errorf("node0 logged %q, want %q", got, want)
+	}
+	if n := tp.n0.ep.NeighCount(); n != 0 {
+		t.Errorf("node0 keeps %d neighbours, want 0", n)
+	}
+}
