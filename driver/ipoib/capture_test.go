@@ -160,6 +160,9 @@ func TestWirePackets(t *testing.T) {
 		{"train", train, []pk{{header.OpRCSendFirst, 0xfffffe, 1024, false, 0, 0, 0, 0},
 			{header.OpRCSendMiddle, 0xffffff, 1024, false, 0, 0, 0, 0},
 			{header.OpRCSendLastImm, 0, 10, true, 7, 0, 0, 0}}},
+		{"train of full packets", &verbs.Packet{PSN: 9, Opcode: verbs.OpRCSendFirst, LastOpcode: verbs.OpRCSendLast,
+			Segments: 2, AckReq: true, Payload: payload[:2048]},
+			[]pk{{header.OpRCSendFirst, 9, 1024, false, 0, 0, 0, 0}, {header.OpRCSendLast, 10, 1024, true, 0, 0, 0, 0}}},
 		{"ud", &verbs.Packet{Opcode: verbs.OpUDSendOnly, QKey: 0xb1b, SrcQPN: 0x48, PSN: 3, Payload: payload[:100]},
 			[]pk{{header.OpUDSendOnly, 3, 100, false, 0, 0, 0xb1b, 0x48}}},
 		{"rc only", &verbs.Packet{Opcode: verbs.OpRCSendOnly, PSN: 4, AckReq: true, Payload: payload[:100]},
@@ -216,5 +219,34 @@ func TestWireTap(t *testing.T) {
 	}
 	if tp.n1.waitRx(2) != 2 || len(got) != 0 {
 		t.Errorf("removed taps saw %d frames", len(got))
+	}
+}
+
+// Removing one of an endpoint's taps leaves the others seeing its
+// packets; removing the last leaves the capture point idle (nil), so
+// that the data path pays one load.
+func TestRemoveTap(t *testing.T) {
+	tp := newTestPair(t, false)
+	tapA, chA := recordingTap()
+	tapB, chB := recordingTap()
+	tp.n0.ep.AddTap(tapA)
+	tp.n0.ep.AddTap(tapB)
+	tp.n0.ep.RemoveTap(tapA)
+	if err := tp.n0.ep.WritePacket(udpPacket(100), tp.n1.hw); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, chB); got.pktType != PacketOutgoing || got.n != 132 {
+		t.Errorf("the remaining tap saw %+v", got)
+	}
+	if len(chA) != 0 {
+		t.Errorf("the removed tap saw %d frames", len(chA))
+	}
+	tp.n0.ep.RemoveTap(tapB)
+	if p := tp.n0.ep.taps.Load(); p != nil {
+		t.Errorf("the capture point keeps %d taps after the last was removed", len(*p))
+	}
+	tp.n0.ep.RemoveTap(tapB) // removing from an idle point does nothing
+	if p := tp.n0.ep.taps.Load(); p != nil {
+		t.Errorf("the capture point has %d taps", len(*p))
 	}
 }

@@ -2,6 +2,7 @@ package ipoib
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,20 @@ func TestConnectionQPs(t *testing.T) {
 	if a.DestQPN != 0x49 || p.DestQPN != 0x49 || a.SQPSN != p.RQPSN || a.DLID != 3 || p.DLID != 1 || a.PathMTU != p.PathMTU || tx.mtu != 65520 {
 		t.Errorf("active %+v, passive %+v, mtu %d", a, p, tx.mtu)
 	}
+	// Both QPs are in RTS (ipoib_cm_rep_handler, ipoib_cm_req_handler
+	// through ipoib_cm_modify_rx_qp), retry RNR for ever with the
+	// 1.28 ms timer, and the passive side starts at the PSN its QPN
+	// gives (0x49 × 2654435761 mod 2^24) where the kernel draws one.
+	for _, q := range []struct {
+		name string
+		a    verbs.QPAttr
+		rq   uint32
+	}{{"active", a, 0}, {"passive", p, 0xd1b379}} {
+		if q.a.State != verbs.QPRTS || q.a.RNRRetry != cmRNRRetry || q.a.MinRNRTimer != cmMinRNRTimer || q.a.RQPSN != q.rq {
+			t.Errorf("%s QP: state %v, RNR retry %d, RNR timer %d, RQ PSN %#x; want RTS, 7, 14, %#x",
+				q.name, q.a.State, q.a.RNRRetry, q.a.MinRNRTimer, q.a.RQPSN, q.rq)
+		}
+	}
 	if got := tp.n1.waitRx(1); got != 1 {
 		t.Errorf("node1 delivered %d packets, want 1", got)
 	}
@@ -32,10 +47,39 @@ func TestConnectionQPs(t *testing.T) {
 // A peer whose passive QP vanished without a DREQ acknowledges nothing:
 // the active QP runs out of transport retries (IPoIB asks for none), the
 // failed send completion frees the neighbour and reaps the connection,
-// and the next packet connects again (ipoib_cm_handle_tx_wc).
+// and the next packet connects again (ipoib_cm_handle_tx_wc). The
+// failure is part of a connection's life: its message is a debug one,
+// naming the send's ring slot (its count modulo send_queue_size) as its
+// work request ID.
 func TestConnectedModePeerVanishes(t *testing.T) {
-	tp := newTestPair(t, true)
-	tp.connect()
+	for _, tt := range []struct {
+		name   string
+		debug  int32
+		sendq  int
+		before int    // packets sent over the connection before the lost one
+		want   string // the message, "" for none
+	}{
+		{"debug_level 1", 1, 128, 0, "ib0: ipoib_cm_handle_tx_wc: failed cm send event (status=12, wrid=1 vend_err 0x0)"},
+		{"debug_level 0", 0, 128, 0, ""},
+		{"ring of 4", 1, 4, 5, "ib0: ipoib_cm_handle_tx_wc: failed cm send event (status=12, wrid=2 vend_err 0x0)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tp := newTestPairRings(t, true, tt.sendq, 256, 256)
+			tp.n0.host.Debug.Store(tt.debug)
+			tp.connect()
+			for i := range tt.before {
+				tp.send(1)
+				if got := tp.n1.waitRx(int64(i + 2)); got != int64(i+2) {
+					t.Fatalf("node1 delivered %d packets, want %d", got, i+2)
+				}
+			}
+			peerVanishes(t, tp, tt.want)
+		})
+	}
+}
+
+func peerVanishes(t *testing.T, tp *testPair, want string) {
+	t.Helper()
 	tp.n0.ep.neighs.mu.Lock()
 	tx := tp.n0.ep.neighs.m[tp.n1.hw].cm.Load()
 	tp.n0.ep.neighs.mu.Unlock()
@@ -72,9 +116,9 @@ func TestConnectedModePeerVanishes(t *testing.T) {
 	tp.send(1) // retires the failed send first, which reaps the connection
 	tp.Settle()
 	msgs, _ := tp.n0.log.since(seq)
-	want := "ib0: ipoib_cm_handle_tx_wc: failed cm send event (status=12, wrid=1 vend_err 0x0)"
-	if !slices.Contains(msgs, want) {
-		t.Errorf("node0 messages %q lack %q", msgs, want)
+	failed := slices.IndexFunc(msgs, func(m string) bool { return strings.Contains(m, "failed cm send event") })
+	if want == "" && failed >= 0 || want != "" && (failed < 0 || msgs[failed] != want) {
+		t.Errorf("node0 messages %q, want %q among them", msgs, want)
 	}
 	tp.advance(3 * time.Second) // the old connection's time-wait
 	tp.connect()

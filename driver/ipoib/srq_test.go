@@ -41,6 +41,9 @@ func TestSRQBuffersOnlyWhileReceiving(t *testing.T) {
 	if grown := heapMiB() - before; grown > 2 {
 		t.Fatalf("heap grew by %.1f MiB with one connection, want at most 2", grown)
 	}
+	tp.n1.ep.cm.mu.Lock()
+	srq := tp.n1.ep.cm.srq
+	tp.n1.ep.cm.mu.Unlock()
 	tp.advance(cmRxTimeout + 1)
 	if n := tp.n1.ep.ReapStale(); n != 1 {
 		t.Fatalf("reaped %d passive connections, want 1", n)
@@ -48,6 +51,9 @@ func TestSRQBuffersOnlyWhileReceiving(t *testing.T) {
 	tp.Settle()
 	if n := wrs(tp.n1.ep); n != 0 {
 		t.Fatalf("receiver keeps %d SRQ WRs after its last connection", n)
+	}
+	if n := srq.Len(); n != 0 {
+		t.Fatalf("the freed SRQ holds %d posted WRs, want none: it is destroyed", n)
 	}
 	// node0's connection was reaped by node1: it reconnects
 	tp.advance(cmRxTimeout)

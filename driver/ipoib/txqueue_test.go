@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
+	"github.com/ibctl/ibctl/driver/verbs"
 	"golang.org/x/sys/unix"
 )
 
@@ -211,5 +212,91 @@ func TestErrQdiscDrop(t *testing.T) {
 	}
 	if got, want := ErrQdiscDrop.Error(), "transmit queue full: no buffer space available"; got != want {
 		t.Errorf("ErrQdiscDrop = %q, want %q", got, want)
+	}
+}
+
+// The stopped queue wakes once the outstanding sends come down to half
+// the ring (ipoib_ib_handle_tx_wc: tx_head − tx_tail <= ipoib_sendq_size
+// >> 1), and a send that the QP refused gives its slot back and wakes the
+// queue it had stopped (ipoib_send's error path). Woken with nothing
+// waiting, the queue no longer holds packets back.
+func TestQueueWake(t *testing.T) {
+	tp := newTestPairRings(t, false, 8, 16, 8)
+	ep := tp.n0.ep
+	ep.txmu.Lock()
+	defer ep.txmu.Unlock()
+	ep.outstanding, ep.stopped = 8, true
+	ep.qdiscBusy.Store(true)
+	for _, want := range []struct {
+		outstanding int
+		stopped     bool
+	}{{7, true}, {6, true}, {5, true}, {4, false}, {3, false}} {
+		ep.retiredLocked()
+		if ep.outstanding != want.outstanding || ep.stopped != want.stopped || ep.qdiscBusy.Load() != want.stopped {
+			t.Errorf("after a completion: %d outstanding, stopped %v, holding %v; want %d, %v, %v",
+				ep.outstanding, ep.stopped, ep.qdiscBusy.Load(), want.outstanding, want.stopped, want.stopped)
+		}
+	}
+	ep.outstanding, ep.stopped = 8, true
+	ep.qdiscBusy.Store(true)
+	ep.unreserveLocked()
+	if ep.outstanding != 7 || ep.stopped || ep.qdiscBusy.Load() {
+		t.Errorf("after a refused send: %d outstanding, stopped %v, holding %v; want 7, false, false",
+			ep.outstanding, ep.stopped, ep.qdiscBusy.Load())
+	}
+}
+
+// A send that the UD QP refuses (it is no longer in RTS) is returned to
+// the caller and counted as dropped and as an error, not as sent; its
+// ring slot comes back, so refused sends never stop the queue.
+func TestPostSendRefused(t *testing.T) {
+	tp := newTestPairRings(t, false, 4, 16, 8)
+	ep := tp.n0.ep
+	if err := ep.qp.Modify(verbs.QPAttr{State: verbs.QPReset}, verbs.AttrState); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		if err := ep.WritePacket(udpPacket(100), tp.n1.hw); !errors.Is(err, unix.EINVAL) {
+			t.Fatalf("send %d: error %v, want EINVAL", i, err)
+		}
+	}
+	if c := ep.Stats().Snapshot(); c != (Counters{TxDropped: 6, TxErrors: 6}) {
+		t.Errorf("counted %+v, want 6 dropped, 6 errors", c)
+	}
+	ep.txmu.Lock()
+	defer ep.txmu.Unlock()
+	if ep.outstanding != 0 || ep.stopped || len(ep.backlog) != 0 {
+		t.Errorf("%d outstanding, stopped %v, %d waiting; want 0, false, 0", ep.outstanding, ep.stopped, len(ep.backlog))
+	}
+}
+
+// Destroying a connection whose sends are unacknowledged gives their
+// ring slots back and wakes the queue they stopped (ipoib_cm_tx_destroy
+// counts them in global_tx_tail), so UD traffic goes on.
+func TestDestroyedConnectionFreesRing(t *testing.T) {
+	tp := newTestPairRings(t, true, 4, 16, 8)
+	tp.connect()
+	tp.send(2) // acknowledged
+	lose := func(*verbs.Packet) bool { return true }
+	tp.n0.lose.Store(&lose)
+	tp.send(4) // unacknowledged: the ring is full
+	ep := tp.n0.ep
+	if !ep.QueueStopped() {
+		t.Fatal("the queue is not stopped by a full ring")
+	}
+	ep.FlushPaths()
+	ep.txmu.Lock()
+	out, stopped, inflight := ep.outstanding, ep.stopped, len(ep.rcInflight)
+	ep.txmu.Unlock()
+	if out != 0 || stopped || inflight != 0 || ep.QueueStopped() {
+		t.Errorf("%d outstanding, stopped %v, %d QPs in flight, holding %v; want 0, false, 0, false",
+			out, stopped, inflight, ep.QueueStopped())
+	}
+	tp.n0.lose.Store(nil)
+	if err := ep.WritePacket(udpPacket(100), ep.Broadcast()); err != nil {
+		t.Fatal(err)
+	}
+	if got := tp.n1.waitRx(4); got != 4 {
+		t.Errorf("node1 delivered %d packets, want 4", got)
 	}
 }
