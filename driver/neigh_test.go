@@ -314,3 +314,30 @@ func TestNeighsStats(t *testing.T) {
 		}
 	}
 }
+
+// A broadcast ARP request teaches its sender's address only to the node
+// it asks for: on a three-node partition, node0 resolving node1 leaves no
+// entry on node2 (arp_process looks the sender up without creating it
+// when arp_accept is off). node2's own ping afterwards goes through the
+// same receive queue as node0's request, so by its reply node2 has seen
+// that request.
+func TestBroadcastARPTeachesOnlyTheTarget(t *testing.T) {
+	d := largeFabric(t, 3)
+	bringUp(t, d)
+	defer bringDown(t, d)
+	n0, _ := d.Node("node0")
+	n2, _ := d.Node("node2")
+	mustPing(t, n0, nodeAddr(1).As4(), 1)
+	mustPing(t, n2, nodeAddr(1).As4(), 1)
+	neighs, err := n2.Neighs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range neighs {
+		got = append(got, netip.AddrFrom4([4]byte(n.Dst)).String())
+	}
+	if want := []string{nodeAddr(1).String()}; !cmp.Equal(got, want) {
+		t.Fatalf("node2's neighbours %v, want %v", got, want)
+	}
+}

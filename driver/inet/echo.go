@@ -44,7 +44,7 @@ func (s *Stack) resolve(nic *NIC, src, dst netip.Addr, deadline time.Time, w *wa
 	if now := s.now(); !e.reachable(now) {
 		e.used = now // neigh_resolve_output's neigh_event_send
 	}
-	if e.state == nudReachable {
+	if e.state&nudValid != 0 {
 		hw := e.hw
 		s.mu.Unlock()
 		return hw, true, false
@@ -67,7 +67,7 @@ func (s *Stack) resolve(nic *NIC, src, dst netip.Addr, deadline time.Time, w *wa
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e.waiters = slices.DeleteFunc(e.waiters, func(o *waiter) bool { return o == w })
-	if e.state == nudReachable {
+	if e.state&nudValid != 0 {
 		return e.hw, true, false
 	}
 	// woken under mu: a failure that came with the deadline counts

@@ -77,7 +77,9 @@ func (s *Stack) inputIPv6(nic *NIC, ip header.IPv6) {
 		if !ok || !found {
 			return
 		}
-		s.learn(nic, srcIP, sll)
+		// ndisc_recv_ns makes the asker's entry, STALE in the kernel
+		// (REACHABLE here: see inputARP)
+		s.neighUpdate(nic, srcIP, neighMsg{hw: sll, state: nudReachable, create: true, override: true, weak: true})
 		buf := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen+header.NDPLinkLayerOptionLen)
 		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
 		hw := nic.link.LinkAddress()
@@ -89,7 +91,15 @@ func (s *Stack) inputIPv6(nic *NIC, ip header.IPv6) {
 	case header.ICMPv6NeighborAdvert:
 		tll, found, ok := header.FindLinkLayerOption(m.NDPOptions(), header.NDPOptionTargetLinkLayerAddress)
 		if ok && found {
-			s.learn(nic, netip.AddrFrom16(m.TargetAddress()), tll)
+			// ndisc_recv_na: an existing entry only, and not a
+			// FAILED one; reachable when solicited, its address
+			// replaced when the override flag is set
+			state := uint16(nudStale)
+			if m.NAFlags()&header.NAFlagSolicited != 0 {
+				state = nudReachable
+			}
+			s.neighUpdate(nic, netip.AddrFrom16(m.TargetAddress()), neighMsg{hw: tll, state: state,
+				override: m.NAFlags()&header.NAFlagOverride != 0, weak: true, keepFailed: true})
 		}
 	case header.ICMPv6EchoRequest:
 		if !s.Owns(index, netip.AddrFrom16(dst)) {

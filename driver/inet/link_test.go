@@ -9,24 +9,32 @@ import (
 	"github.com/ibctl/ibctl/driver/header"
 )
 
-// naPacket is the solicited neighbour advertisement for target, sent by
+// naPacket is the neighbour advertisement for target with flags, sent by
 // the owner of tll to dst.
-func naPacket(t *testing.T, tll header.HWAddr, target, dst netip.Addr) []byte {
+func naPacket(t *testing.T, tll header.HWAddr, target, dst netip.Addr, flags uint8) []byte {
 	t.Helper()
 	b := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen+header.NDPLinkLayerOptionLen)
 	header.IPoIB(b).Encode(header.EtherTypeIPv6)
-	n := header.EncodeNeighborAdvert(b[header.IPoIBHeaderLen:], target.As16(), dst.As16(), target.As16(),
-		header.NAFlagSolicited|header.NAFlagOverride, &tll)
+	n := header.EncodeNeighborAdvert(b[header.IPoIBHeaderLen:], target.As16(), dst.As16(), target.As16(), flags, &tll)
 	if n == 0 {
 		t.Fatal("EncodeNeighborAdvert")
 	}
 	return b[:header.IPoIBHeaderLen+n]
 }
 
-// ARP and neighbour discovery: a solicitation for an address of the
-// interface is answered, exactly, at the asker's address, and teaches the
-// asker's address; one for another address only teaches it; an
-// advertisement teaches the target's address.
+// solicitedNA is the answer to a neighbour solicitation (naPacket with
+// the solicited and override flags).
+func solicitedNA(t *testing.T, tll header.HWAddr, target, dst netip.Addr) []byte {
+	return naPacket(t, tll, target, dst, header.NAFlagSolicited|header.NAFlagOverride)
+}
+
+// ARP and neighbour discovery on a table without entries: a solicitation
+// for an address of the interface is answered, exactly, at the asker's
+// address, and makes the asker's entry; a solicitation for another
+// address, a reply and an advertisement make none (arp_process looks the
+// sender up without creating it when arp_accept is off; ndisc_recv_na
+// uses neigh_lookup), so a broadcast request does not fill every
+// listener's table.
 func TestNeighbourDiscoveryInput(t *testing.T) {
 	peer, self, other := pairAddr(false, 1), pairAddr(false, 2), pairAddr(false, 3)
 	peer6, self6, other6 := pairAddr(true, 1), pairAddr(true, 2), pairAddr(true, 3)
@@ -40,11 +48,11 @@ func TestNeighbourDiscoveryInput(t *testing.T) {
 	}{
 		{"ARP request for b", false, arpPacket(header.ARPRequest, hwA, peer, header.HWAddr{}, self),
 			[]packet{{arpPacket(header.ARPReply, hwB, self, hwA, peer), hwA}}, peer},
-		{"ARP request for another", false, arpPacket(header.ARPRequest, hwA, peer, header.HWAddr{}, other), nil, peer},
-		{"ARP reply", false, arpPacket(header.ARPReply, hwA, other, hwB, self), nil, other},
-		{"NS for b", true, ns(self6), []packet{{naPacket(t, hwB, self6, peer6), hwA}}, peer6},
+		{"ARP request for another", false, arpPacket(header.ARPRequest, hwA, peer, header.HWAddr{}, other), nil, netip.Addr{}},
+		{"ARP reply", false, arpPacket(header.ARPReply, hwA, other, hwB, self), nil, netip.Addr{}},
+		{"NS for b", true, ns(self6), []packet{{solicitedNA(t, hwB, self6, peer6), hwA}}, peer6},
 		{"NS for another", true, ns(other6), nil, netip.Addr{}},
-		{"NA", true, naPacket(t, hwA, other6, self6), nil, other6},
+		{"NA", true, solicitedNA(t, hwA, other6, self6), nil, netip.Addr{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,6 +66,110 @@ func TestNeighbourDiscoveryInput(t *testing.T) {
 			}
 			if got := p.b.Neighbours(ifB); !equalNeighbours(got, want) {
 				t.Fatalf("neighbours %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// setEntry gives the stack an entry for ip in state st at hw, last
+// changed ago before now and confirmed then.
+func setEntry(p *pair, s *Stack, index int32, ip netip.Addr, st uint16, hw header.HWAddr, ago time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entry(index, ip)
+	at := p.clock.Now().Add(-ago)
+	e.state, e.hw, e.updated, e.confirmed = st, hw, at, at
+}
+
+// What a message heard does to an existing entry: __neigh_update's rules
+// as arp_process and ndisc_recv_na call it. A request never confirms
+// reachability and leaves a valid entry with the same address as it is;
+// a different address replaces a valid one only with override (ARP: the
+// entry unchanged for longer than locktime, 1 s), the entry then STALE;
+// without override, an advertisement (NEIGH_UPDATE_F_WEAK_OVERRIDE)
+// makes a REACHABLE entry STALE at its old address; a reply or solicited
+// advertisement makes the entry REACHABLE, and confirms it even when its
+// address is refused; an entry not valid takes any address, and
+// ndisc_recv_na leaves a FAILED one alone.
+func TestNeighbourUpdateRules(t *testing.T) {
+	s := time.Second
+	peer, self, other := pairAddr(false, 1), pairAddr(false, 2), pairAddr(false, 3)
+	peer6, self6 := pairAddr(true, 1), pairAddr(true, 2)
+	hwC := header.NewHWAddr(0, 0x00004a, netip.MustParseAddr("fe80::2:c903:c:3").As16())
+	request := arpPacket(header.ARPRequest, hwA, peer, header.HWAddr{}, other)
+	reply := arpPacket(header.ARPReply, hwA, peer, hwB, self)
+	const (
+		unchanged = time.Duration(-1) // updated as set up: 10 s ago, or ago
+		now       = time.Duration(0)
+	)
+	tests := []struct {
+		name    string
+		v6      bool
+		st      uint16 // the entry's state before, at hwC unless same
+		same    bool   // the entry already at hwA
+		ago     time.Duration
+		in      []byte
+		want    uint16
+		wantHW  header.HWAddr
+		updated time.Duration
+		confirm time.Duration // Confirmed afterwards
+	}{
+		{"request, reachable, same address", false, nudReachable, true, 10 * s, request, nudReachable, hwA, unchanged, 10 * s},
+		{"request, stale, same address", false, nudStale, true, 40 * s, request, nudStale, hwA, unchanged, 40 * s},
+		{"request, reachable, new address within locktime", false, nudReachable, false, s, request, nudReachable, hwC, unchanged, s},
+		{"request, reachable, new address after locktime", false, nudReachable, false, s + 1, request, nudStale, hwA, now, 2 * reachableTime},
+		{"request, failed", false, nudFailed, false, 10 * s, request, nudStale, hwA, now, 2 * reachableTime},
+		{"request, incomplete", false, nudIncomplete, false, 10 * s, request, nudStale, hwA, now, 2 * reachableTime},
+		{"reply, incomplete", false, nudIncomplete, false, 0, reply, nudReachable, hwA, now, now},
+		{"reply, stale, same address", false, nudStale, true, 40 * s, reply, nudReachable, hwA, now, now},
+		{"reply, reachable, same address", false, nudReachable, true, 10 * s, reply, nudReachable, hwA, unchanged, now},
+		{"reply, reachable, new address within locktime", false, nudReachable, false, s, reply, nudReachable, hwC, unchanged, now},
+		{"reply, reachable, new address after locktime", false, nudReachable, false, 2 * s, reply, nudReachable, hwA, now, now},
+		{"solicited NA, stale", true, nudStale, false, 40 * s, solicitedNA(t, hwA, peer6, self6), nudReachable, hwA, now, now},
+		{"solicited NA, failed", true, nudFailed, false, 10 * s, solicitedNA(t, hwA, peer6, self6), nudFailed, hwC, unchanged, 10 * s},
+		{"solicited NA without override, reachable, new address", true, nudReachable, false, 10 * s,
+			naPacket(t, hwA, peer6, self6, header.NAFlagSolicited), nudStale, hwC, now, now},
+		{"solicited NA without override, stale, new address", true, nudStale, false, 40 * s,
+			naPacket(t, hwA, peer6, self6, header.NAFlagSolicited), nudStale, hwC, unchanged, now},
+		{"unsolicited NA with override, reachable, new address", true, nudReachable, false, 10 * s,
+			naPacket(t, hwA, peer6, self6, header.NAFlagOverride), nudStale, hwA, now, 2 * reachableTime},
+		{"unsolicited NA, reachable, same address", true, nudReachable, true, 10 * s,
+			naPacket(t, hwA, peer6, self6, 0), nudReachable, hwA, unchanged, 10 * s},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPair(t, tc.v6, 2044)
+			p.lb.peer = nil
+			ip := peer
+			if tc.v6 {
+				ip = peer6
+			}
+			hw := hwC
+			if tc.same {
+				hw = hwA
+			}
+			setEntry(p, p.b, ifB, ip, tc.st, hw, tc.ago)
+			var events []Neighbour
+			p.b.SetNeighNotify(func(_ int32, n Neighbour, _ bool) { events = append(events, n) })
+			p.nb.DeliverPacket(hwA, tc.in)
+			got := p.b.Neighbours(ifB)
+			if len(got) != 1 || got[0].State != tc.want || got[0].HW != tc.wantHW {
+				t.Fatalf("neighbours %+v, want one %#x at %v", got, tc.want, tc.wantHW)
+			}
+			wantUpdated := tc.updated
+			if wantUpdated == unchanged {
+				wantUpdated = tc.ago
+				if tc.st == nudReachable && tc.ago > reachableTime {
+					wantUpdated = tc.ago - reachableTime
+				}
+			}
+			if st := got[0].Stats; st.Updated != wantUpdated || st.Confirmed != tc.confirm {
+				t.Errorf("updated %v ago, confirmed %v ago; want %v, %v", st.Updated, st.Confirmed, wantUpdated, tc.confirm)
+			}
+			// RTM_NEWNEIGH when the state or the address changed
+			changed := tc.updated == now
+			if changed != (len(events) == 1) || changed && (events[0].State != tc.want || events[0].HW != tc.wantHW) {
+				t.Errorf("notified %+v, want one: %v", events, changed)
 			}
 		})
 	}

@@ -67,6 +67,7 @@ const (
 	nudReachable  = 0x02
 	nudStale      = 0x04
 	nudFailed     = 0x20
+	nudValid      = nudReachable | nudStale // of the states modelled, NUD_VALID's
 )
 
 // reachableTime is base_reachable_time (30 s) before an entry goes stale.
@@ -79,12 +80,98 @@ func (e *neighbour) reachable(now time.Time) bool {
 	return e.state == nudReachable && now.Sub(e.confirmed) <= reachableTime
 }
 
-// learn records a neighbour's address, wakes whoever waits for it and
-// sends the datagrams queued for it on nic (neigh_update's arp_queue
-// flush).
-func (s *Stack) learn(nic *NIC, ip netip.Addr, hw header.HWAddr) {
-	for _, q := range s.update(nic.index, ip, hw) {
-		s.xmit(nic, ip, hw, q.ip, nil, q.gso)
+// neighMsg is what a received ARP or neighbour discovery message says
+// of one neighbour, for neighUpdate: its link-layer address and the state
+// the message asserts, with __neigh_update's flags.
+type neighMsg struct {
+	hw    header.HWAddr
+	state uint16 // nudReachable, or nudStale for a message that does not confirm reachability
+	// create makes the entry when there is none (neigh_event_ns);
+	// without it only an existing entry is updated (__neigh_lookup
+	// without creat, neigh_lookup).
+	create bool
+	// override lets a different address replace a valid entry's
+	// (NEIGH_UPDATE_F_OVERRIDE); lockTime, when not zero, grants it
+	// once the entry has not changed for that long (arp_process: the
+	// first of back-to-back replies wins). weak makes a different
+	// address without override turn a reachable entry stale, its
+	// address kept (NEIGH_UPDATE_F_WEAK_OVERRIDE).
+	override, weak bool
+	lockTime       time.Duration
+	// keepFailed leaves a FAILED entry as it is (ndisc_recv_na).
+	keepFailed bool
+}
+
+// arpLockTime is arp_tbl's locktime (1 s).
+const arpLockTime = time.Second
+
+// neighUpdate applies m to the interface's entry for ip as
+// __neigh_update does, and, when the entry becomes valid, wakes whoever
+// waits for it and sends the datagrams queued for it on nic (the
+// arp_queue flush).
+func (s *Stack) neighUpdate(nic *NIC, ip netip.Addr, m neighMsg) {
+	index := nic.index
+	s.mu.Lock()
+	e := s.neigh[index][ip]
+	if e == nil && !m.create || e != nil && m.keepFailed && e.state == nudFailed {
+		s.mu.Unlock()
+		return
+	}
+	if e == nil {
+		e = s.entry(index, ip)
+	}
+	now := s.now()
+	old := e.state
+	if old == nudReachable && !e.reachable(now) {
+		old = nudStale // as the kernel's timer would have made it
+	}
+	wasValid := old&nudValid != 0
+	hw, state := m.hw, m.state
+	if state == nudReachable {
+		e.confirmed = now // even when the address is refused below
+	}
+	if wasValid {
+		override := m.override || m.lockTime > 0 && now.Sub(e.updated) > m.lockTime
+		switch {
+		case hw != e.hw && !override && m.weak && old == nudReachable:
+			hw, state = e.hw, nudStale
+		case hw != e.hw && !override:
+			s.mu.Unlock()
+			return
+		case hw == e.hw && state == nudStale:
+			state = old
+		}
+	}
+	newHW := !wasValid || hw != e.hw
+	if state == old && !newHW {
+		s.mu.Unlock()
+		return
+	}
+	e.updated = now
+	if newHW {
+		e.hw = hw
+		if state != nudReachable {
+			e.confirmed = now.Add(-2 * reachableTime)
+		}
+	}
+	if state != old {
+		e.state = state
+	}
+	var q []queued
+	if !wasValid {
+		wakeWaiters(e.waiters, false)
+		e.waiters = nil
+		if e.timer != nil {
+			e.timer.Stop()
+			e.timer = nil
+		}
+		q, e.queue, e.qbytes = e.queue, nil, 0
+	}
+	notify := s.neighNotify
+	s.mu.Unlock()
+	s.notifyNeigh(notify, index, ip, state, hw, false)
+	for _, d := range q {
+		s.xmit(nic, ip, hw, d.ip, nil, d.gso)
 	}
 }
 
@@ -105,33 +192,6 @@ func (s *Stack) notifyNeigh(fn func(int32, Neighbour, bool), index int32, ip net
 	if fn != nil {
 		fn(index, Neighbour{Addr: ip, State: state, HW: hw}, deleted)
 	}
-}
-
-// update marks the entry reachable at hw and returns its queue.
-func (s *Stack) update(index int32, ip netip.Addr, hw header.HWAddr) []queued {
-	s.mu.Lock()
-	e := s.entry(index, ip)
-	changed, notify := e.state != nudReachable || e.hw != hw, s.neighNotify
-	defer func() {
-		if changed {
-			s.notifyNeigh(notify, index, ip, nudReachable, hw, false)
-		}
-	}()
-	defer s.mu.Unlock()
-	now := s.now()
-	if !e.reachable(now) || e.hw != hw {
-		e.updated = now // neigh_update: a change of state or address
-	}
-	e.hw, e.state, e.confirmed = hw, nudReachable, now
-	wakeWaiters(e.waiters, false)
-	e.waiters = nil
-	if e.timer != nil {
-		e.timer.Stop()
-		e.timer = nil
-	}
-	q := e.queue
-	e.queue, e.qbytes = nil, 0
-	return q
 }
 
 // output sends a locally generated IPv4 or IPv6 datagram from src to the
@@ -155,7 +215,7 @@ func (s *Stack) outputFrame(nic *NIC, src, dst netip.Addr, ip, frame []byte, gso
 	if now := s.now(); !e.reachable(now) {
 		e.used = now // neigh_resolve_output's neigh_event_send
 	}
-	if e.state == nudReachable {
+	if e.state&nudValid != 0 {
 		hw := e.hw
 		s.mu.Unlock()
 		s.xmit(nic, dst, hw, ip, frame, gso)

@@ -141,7 +141,6 @@ func (s *Stack) input(nic *NIC, src header.HWAddr, pkt header.IPoIB) {
 		nic.link.DropRx(1)
 		return
 	}
-	index := nic.index
 	switch pkt.Type() {
 	case header.EtherTypeARP:
 		a := header.ARP(pkt.Payload())
@@ -149,17 +148,37 @@ func (s *Stack) input(nic *NIC, src header.HWAddr, pkt header.IPoIB) {
 			nic.link.DropRx(1)
 			return
 		}
-		sip := netip.AddrFrom4(a.SenderIP())
-		s.learn(nic, sip, a.SenderHWAddr())
-		tip := netip.AddrFrom4(a.TargetIP())
-		if a.Op() == header.ARPRequest && s.Owns(index, tip) {
-			s.sendARP(nic, header.ARPReply, tip, a.SenderHWAddr(), sip, false)
-		}
+		s.inputARP(nic, a)
 	case header.EtherTypeIPv4:
 		s.inputIPv4(nic, header.IPv4(pkt.Payload()))
 	case header.EtherTypeIPv6:
 		s.inputIPv6(nic, header.IPv6(pkt.Payload()))
 	}
+}
+
+// inputARP is arp_process: a request for an address of the interface
+// makes the asker's entry and is answered; any other request or reply
+// only updates an existing entry (arp_accept is off), a request never
+// confirming reachability and a reply confirming it, a different address
+// taken only when the entry has not changed for arpLockTime.
+//
+// The request for a local address leaves the asker's entry REACHABLE,
+// where the kernel's neigh_event_ns leaves it STALE: the driver does not
+// model DELAY and PROBE, through which the kernel's entry becomes
+// REACHABLE once it is used and its unicast probe answered. A reply is
+// taken as unicast (PACKET_HOST): the driver sends no other.
+func (s *Stack) inputARP(nic *NIC, a header.ARP) {
+	sip, tip, sha := netip.AddrFrom4(a.SenderIP()), netip.AddrFrom4(a.TargetIP()), a.SenderHWAddr()
+	if a.Op() == header.ARPRequest && s.Owns(nic.index, tip) {
+		s.neighUpdate(nic, sip, neighMsg{hw: sha, state: nudReachable, create: true, override: true})
+		s.sendARP(nic, header.ARPReply, tip, sha, sip, false)
+		return
+	}
+	state := uint16(nudStale)
+	if a.Op() == header.ARPReply {
+		state = nudReachable
+	}
+	s.neighUpdate(nic, sip, neighMsg{hw: sha, state: state, lockTime: arpLockTime})
 }
 
 // Forget drops an unregistered interface's addresses and neighbours.
