@@ -213,7 +213,7 @@ func neighMessage(index int32, e inet.Neighbour) netlinkx.Neigh {
 	m := netlinkx.Neigh{Index: index, Family: fam, State: e.State, Dst: e.Addr.AsSlice(),
 		Used: clockT(e.Stats.Used), Confirmed: clockT(e.Stats.Confirmed), Updated: clockT(e.Stats.Updated),
 		Refcnt: e.Stats.Refcnt, Probes: e.Stats.Probes}
-	if e.State == unix.NUD_REACHABLE || e.State == unix.NUD_STALE {
+	if e.State&(unix.NUD_REACHABLE|unix.NUD_STALE|unix.NUD_DELAY|unix.NUD_PROBE) != 0 { // NUD_VALID
 		m.LLAddr = append([]byte(nil), e.HW[:]...)
 	}
 	return m

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ibctl/ibctl/driver/clocktest"
+	"github.com/ibctl/ibctl/driver/inet"
 	"github.com/ibctl/ibctl/netlinkx"
 )
 
@@ -90,6 +91,10 @@ func TestNeighbourExpiry(t *testing.T) {
 			n0, n1 := pingPair(t, d, tt.mode)
 			mustPing(t, n0, [4]byte{10, 0, 0, 2}, 1)
 			d.Settle() // the reply's connection finishes its exchange
+			// node1's ARP entry for node0, in DELAY since its reply,
+			// probes after delayProbeTime and node0 answers.
+			clk.Advance(5 * time.Second)
+			waitNeighState(t, n1, "10.0.0.1", unix.NUD_REACHABLE)
 			state := func() [6]int {
 				d.mu.Lock()
 				defer d.mu.Unlock()
@@ -108,8 +113,9 @@ func TestNeighbourExpiry(t *testing.T) {
 			arp0, _ := n0.Neighs()
 			paths0, _ := n0.Paths("ib0")
 
-			// Idle for exactly 2 × gc_interval: not yet obsolete.
-			clk.Advance(60 * time.Second)
+			// Idle for exactly 2 × gc_interval: not yet obsolete. The
+			// unicast ARP exchange used no neighbour.
+			clk.Advance(55 * time.Second)
 			if got := d.ReapNeighbours(); got != 0 {
 				t.Fatalf("freed %d neighbours after 60 s", got)
 			}
@@ -149,6 +155,23 @@ func TestNeighbourExpiry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitNeighState waits, a few seconds at most, until n's ARP entry for
+// ip is in state: what changes it may be a packet still on its way
+// through a receive poller.
+func waitNeighState(t *testing.T, n *Node, ip string, state uint16) {
+	t.Helper()
+	var ns []netlinkx.Neigh
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		ns, _ = n.Neighs()
+		for _, e := range ns {
+			if netip.AddrFrom4([4]byte(e.Dst)).String() == ip && e.State == state {
+				return
+			}
+		}
+	}
+	t.Fatalf("%s's entry for %s never %#x: %+v", n.name, ip, state, ns)
 }
 
 func TestNeighbourUseKeepsItAlive(t *testing.T) {
@@ -339,5 +362,23 @@ func TestBroadcastARPTeachesOnlyTheTarget(t *testing.T) {
 	}
 	if want := []string{nodeAddr(1).String()}; !cmp.Equal(got, want) {
 		t.Fatalf("node2's neighbours %v, want %v", got, want)
+	}
+}
+
+// neighMessage reports the link-layer address of a valid entry only
+// (neigh_fill_info: NUD_VALID), whatever the entry holds.
+func TestNeighMessageLLAddr(t *testing.T) {
+	hw := [20]byte{0x80, 19: 1}
+	for _, tc := range []struct {
+		state uint16
+		valid bool
+	}{
+		{unix.NUD_INCOMPLETE, false}, {unix.NUD_REACHABLE, true}, {unix.NUD_STALE, true},
+		{unix.NUD_DELAY, true}, {unix.NUD_PROBE, true}, {unix.NUD_FAILED, false},
+	} {
+		m := neighMessage(2, inet.Neighbour{Addr: netip.MustParseAddr("10.0.0.2"), State: tc.state, HW: hw})
+		if got := m.LLAddr != nil; got != tc.valid || tc.valid && string(m.LLAddr) != string(hw[:]) {
+			t.Errorf("state %#x: lladdr %x, want it %v", tc.state, m.LLAddr, tc.valid)
+		}
 	}
 }

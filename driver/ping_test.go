@@ -40,14 +40,18 @@ func TestPingBetweenNodes(t *testing.T) {
 	if rep.Status != netlinkx.PingReplied || rep.TTL != 64 || rep.Bytes != 64 || netip.AddrFrom4([4]byte(rep.From)).String() != "10.0.0.2" {
 		t.Fatalf("reply = %+v", rep)
 	}
-	// ARP taught both sides each other's address.
+	// ARP taught both sides each other's address: node0 from the
+	// reply, REACHABLE; node1 from the request, STALE (neigh_event_ns),
+	// then DELAY once its echo reply went through the entry.
 	for _, tc := range []struct {
-		n    *Node
-		peer string
-		hw   []byte
-	}{{n0, "10.0.0.2", mustLink(t, n1, "ib0").Address}, {n1, "10.0.0.1", mustLink(t, n0, "ib0").Address}} {
+		n     *Node
+		peer  string
+		hw    []byte
+		state uint16
+	}{{n0, "10.0.0.2", mustLink(t, n1, "ib0").Address, unix.NUD_REACHABLE},
+		{n1, "10.0.0.1", mustLink(t, n0, "ib0").Address, unix.NUD_DELAY}} {
 		ns, _ := tc.n.Neighs()
-		if len(ns) != 1 || netip.AddrFrom4([4]byte(ns[0].Dst)).String() != tc.peer || string(ns[0].LLAddr[1:]) != string(tc.hw[1:]) || ns[0].State != unix.NUD_REACHABLE {
+		if len(ns) != 1 || netip.AddrFrom4([4]byte(ns[0].Dst)).String() != tc.peer || string(ns[0].LLAddr[1:]) != string(tc.hw[1:]) || ns[0].State != tc.state {
 			t.Fatalf("neighbours = %+v", ns)
 		}
 	}

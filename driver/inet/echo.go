@@ -41,10 +41,7 @@ func (s *Stack) deliverReply(ident, seq uint16, r pingResult) {
 func (s *Stack) resolve(nic *NIC, src, dst netip.Addr, deadline time.Time, w *waiter) (hw header.HWAddr, ok, failed bool) {
 	s.mu.Lock()
 	e := s.entry(nic.index, dst)
-	if now := s.now(); !e.reachable(now) {
-		e.used = now // neigh_resolve_output's neigh_event_send
-	}
-	if e.state&nudValid != 0 {
+	if s.eventSendLocked(nic.index, dst, e) {
 		hw := e.hw
 		s.mu.Unlock()
 		return hw, true, false

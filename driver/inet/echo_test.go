@@ -270,8 +270,10 @@ func TestEchoReplyLearnsPathMTU(t *testing.T) {
 		if _, _, refused := p.la.counters(); refused != 1 {
 			t.Errorf("v6 %v: %d refused, want 1", v6, refused)
 		}
-		if mtu, exp, ok := p.a.PathMTU(pairAddr(v6, 2)); !ok || mtu != 2044 || !exp.Equal(start.Add(600*time.Second)) {
-			t.Errorf("v6 %v: a's path MTU to b %d %v %v; want 2044 until %v", v6, mtu, exp, ok, start.Add(600*time.Second))
+		// resolvedPair returns delayProbeTime after start
+		until := start.Add(delayProbeTime + 600*time.Second)
+		if mtu, exp, ok := p.a.PathMTU(pairAddr(v6, 2)); !ok || mtu != 2044 || !exp.Equal(until) {
+			t.Errorf("v6 %v: a's path MTU to b %d %v %v; want 2044 until %v", v6, mtu, exp, ok, until)
 		}
 	}
 }

@@ -78,13 +78,9 @@ func (s *Stack) inputIPv4(nic *NIC, ip header.IPv4) {
 }
 
 // sendARP sends an ARP request (broadcast) or reply (unicast).
-func (s *Stack) sendARP(nic *NIC, op uint16, spa netip.Addr, tha header.HWAddr, tpa netip.Addr, bcast bool) {
+func (s *Stack) sendARP(nic *NIC, op uint16, spa netip.Addr, tha header.HWAddr, tpa netip.Addr, dst header.HWAddr) {
 	buf := make([]byte, header.IPoIBHeaderLen+header.ARPSize)
 	header.IPoIB(buf).Encode(header.EtherTypeARP)
 	header.EncodeARP(buf[header.IPoIBHeaderLen:], op, nic.link.LinkAddress(), spa.As4(), tha, tpa.As4())
-	dst := tha
-	if bcast {
-		dst = nic.link.Broadcast()
-	}
 	_ = nic.link.WritePacket(buf, dst)
 }

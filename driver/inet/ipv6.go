@@ -77,9 +77,8 @@ func (s *Stack) inputIPv6(nic *NIC, ip header.IPv6) {
 		if !ok || !found {
 			return
 		}
-		// ndisc_recv_ns makes the asker's entry, STALE in the kernel
-		// (REACHABLE here: see inputARP)
-		s.neighUpdate(nic, srcIP, neighMsg{hw: sll, state: nudReachable, create: true, override: true, weak: true})
+		// ndisc_recv_ns makes the asker's entry, STALE
+		s.neighUpdate(nic, srcIP, neighMsg{hw: sll, state: nudStale, create: true, override: true, weak: true})
 		buf := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen+header.NDPLinkLayerOptionLen)
 		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
 		hw := nic.link.LinkAddress()
@@ -129,13 +128,19 @@ func (s *Stack) inputIPv6(nic *NIC, ip header.IPv6) {
 // solicit sends a neighbour solicitation for dst to its solicited-node
 // group.
 func (s *Stack) solicit(nic *NIC, src, dst netip.Addr) {
-	snm := header.SolicitedNodeAddr(dst.As16())
+	snm := netip.AddrFrom16(header.SolicitedNodeAddr(dst.As16()))
+	s.solicitTo(nic, src, snm, dst, MulticastLinkAddr(nic.link.Broadcast(), snm))
+}
+
+// solicitTo sends a neighbour solicitation for target from src to ip at
+// the link-layer address hw.
+func (s *Stack) solicitTo(nic *NIC, src, ip, target netip.Addr, hw header.HWAddr) {
 	buf := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen+header.NDPLinkLayerOptionLen)
 	header.IPoIB(buf).Encode(header.EtherTypeIPv6)
-	hw := nic.link.LinkAddress()
-	n := header.EncodeNeighborSolicit(buf[header.IPoIBHeaderLen:], src.As16(), snm, dst.As16(), &hw)
+	own := nic.link.LinkAddress()
+	n := header.EncodeNeighborSolicit(buf[header.IPoIBHeaderLen:], src.As16(), ip.As16(), target.As16(), &own)
 	if n > 0 {
-		_ = nic.link.WritePacket(buf[:header.IPoIBHeaderLen+n], MulticastLinkAddr(nic.link.Broadcast(), netip.AddrFrom16(snm)))
+		_ = nic.link.WritePacket(buf[:header.IPoIBHeaderLen+n], hw)
 	}
 }
 

@@ -30,7 +30,8 @@ func solicitedNA(t *testing.T, tll header.HWAddr, target, dst netip.Addr) []byte
 
 // ARP and neighbour discovery on a table without entries: a solicitation
 // for an address of the interface is answered, exactly, at the asker's
-// address, and makes the asker's entry; a solicitation for another
+// address, and makes the asker's entry, STALE (neigh_event_ns,
+// ndisc_recv_ns); a solicitation for another
 // address, a reply and an advertisement make none (arp_process looks the
 // sender up without creating it when arp_accept is off; ndisc_recv_na
 // uses neigh_lookup), so a broadcast request does not fill every
@@ -44,7 +45,7 @@ func TestNeighbourDiscoveryInput(t *testing.T) {
 		v6    bool
 		in    []byte
 		want  []packet
-		learn netip.Addr // the neighbour b knows afterwards at hwA
+		learn netip.Addr // the neighbour b knows afterwards at hwA, STALE
 	}{
 		{"ARP request for b", false, arpPacket(header.ARPRequest, hwA, peer, header.HWAddr{}, self),
 			[]packet{{arpPacket(header.ARPReply, hwB, self, hwA, peer), hwA}}, peer},
@@ -62,7 +63,7 @@ func TestNeighbourDiscoveryInput(t *testing.T) {
 			samePackets(t, "answer", p.lb.take(), tc.want)
 			var want []Neighbour
 			if tc.learn.IsValid() {
-				want = []Neighbour{{Addr: tc.learn, State: nudReachable, HW: hwA}}
+				want = []Neighbour{{Addr: tc.learn, State: nudStale, HW: hwA}}
 			}
 			if got := p.b.Neighbours(ifB); !equalNeighbours(got, want) {
 				t.Fatalf("neighbours %+v, want %+v", got, want)
@@ -192,8 +193,15 @@ func equalNeighbours(a, b []Neighbour) bool {
 // An entry's statistics are the kernel's for the same history: used when
 // an output last went through resolution (not while reachable), confirmed
 // when an answer came (twice the reachable time before creation until
-// then), updated at each change of state, the timer's reference while
-// resolving or reachable, and neigh->probes from ucast_probes.
+// then, and again when a new address comes unconfirmed), updated at each
+// change of state, the timer's reference while resolving, reachable, in
+// DELAY or probing, and neigh->probes: from ucast_probes while resolving,
+// from 0 in PROBE.
+//
+// The asker's entry on b: STALE from a's request, DELAY when b's reply
+// goes through it, and after delayProbeTime (5 s) REACHABLE when
+// confirmed meanwhile, else PROBE, with ucast_probes (3) unicast
+// solicitations a second apart, then FAILED (neigh_timer_handler).
 func TestNeighbourStats(t *testing.T) {
 	s := time.Second
 	silent := func(p *pair) { p.la.peer = nil; p.a.output(p.na, pairAddr(false, 1), pairAddr(false, 9), []byte{0x45}) }
@@ -203,6 +211,19 @@ func TestNeighbourStats(t *testing.T) {
 			t.Fatalf("echo: %+v %v", rep, err)
 		}
 	}
+	// outputStale is resolvedPair 40 s after the resolution, a's entry
+	// for b stale, when an echo goes out unanswered.
+	outputStale := func(t *testing.T) *pair {
+		p := resolvedPair(t, false, 2044)
+		p.clock.Advance(40*s - delayProbeTime)
+		p.la.peer = nil // the echo and the probes go out unanswered
+		if _, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(false, 1), Dst: pairAddr(false, 2), Ident: 1, Seq: 2, Size: 56,
+			Deadline: p.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	hwC := header.NewHWAddr(0, 0x00004a, netip.MustParseAddr("fe80::2:c903:c:3").As16())
 	tests := []struct {
 		name string
 		run  func(t *testing.T) *pair
@@ -210,20 +231,55 @@ func TestNeighbourStats(t *testing.T) {
 		want Neighbour
 	}{
 		{"resolved, 5 s on", func(t *testing.T) *pair {
-			p := resolvedPair(t, false, 2044)
-			p.clock.Advance(5 * s)
-			return p
+			return resolvedPair(t, false, 2044)
 		}, false, Neighbour{Addr: pairAddr(false, 2), State: nudReachable, HW: hwB,
 			Stats: NeighStats{Used: 5 * s, Confirmed: 5 * s, Updated: 5 * s, Refcnt: 1, Probes: 4}}},
-		{"learnt from the request, 5 s on", func(t *testing.T) *pair {
+		{"learnt from the request, in DELAY", func(t *testing.T) *pair {
+			p := echoedPair(t, false, 2044)
+			p.clock.Advance(s)
+			return p
+		}, true, Neighbour{Addr: pairAddr(false, 1), State: nudDelay, HW: hwA,
+			Stats: NeighStats{Used: s, Confirmed: 61 * s, Updated: s, Refcnt: 1}}},
+		{"learnt from the request, probed and confirmed", func(t *testing.T) *pair {
 			p := resolvedPair(t, false, 2044)
-			p.clock.Advance(5 * s)
+			p.clock.Advance(s)
 			return p
 		}, true, Neighbour{Addr: pairAddr(false, 1), State: nudReachable, HW: hwA,
-			Stats: NeighStats{Used: 5 * s, Confirmed: 5 * s, Updated: 5 * s, Refcnt: 1}}},
+			Stats: NeighStats{Used: 6 * s, Confirmed: s, Updated: s, Refcnt: 1, Probes: 1}}},
+		{"learnt from the request, confirmed in DELAY", func(t *testing.T) *pair {
+			p := echoedPair(t, false, 2044)
+			p.clock.Advance(s / 2)
+			// a reply at another address within locktime: refused,
+			// but it confirms the entry
+			p.nb.DeliverPacket(hwC, arpPacket(header.ARPReply, hwC, pairAddr(false, 1), hwB, pairAddr(false, 2)))
+			p.clock.Advance(delayProbeTime - s/2)
+			if got := p.lb.take(); len(got) != 0 {
+				t.Fatalf("b probed:\n%s", dumpPackets(got))
+			}
+			return p
+		}, true, Neighbour{Addr: pairAddr(false, 1), State: nudReachable, HW: hwA,
+			Stats: NeighStats{Used: 5 * s, Confirmed: 4500 * time.Millisecond, Updated: 0, Refcnt: 1}}},
+		{"learnt from the request, probing", func(t *testing.T) *pair {
+			p := echoedPair(t, false, 2044)
+			p.lb.peer = nil // b's probes go unanswered
+			p.clock.Advance(6500 * time.Millisecond)
+			if got, probe := p.lb.take(), arpPacket(header.ARPRequest, hwB, pairAddr(false, 2), header.HWAddr{}, pairAddr(false, 1)); len(got) != 2 ||
+				!samePacket(got[0], packet{probe, hwA}) || !samePacket(got[1], packet{probe, hwA}) {
+				t.Fatalf("b sent\n%s\nwant two unicast probes", dumpPackets(got))
+			}
+			return p
+		}, true, Neighbour{Addr: pairAddr(false, 1), State: nudProbe, HW: hwA,
+			Stats: NeighStats{Used: 6500 * time.Millisecond, Confirmed: 66500 * time.Millisecond, Updated: 1500 * time.Millisecond,
+				Refcnt: 1, Probes: 2}}},
+		{"learnt from the request, probes unanswered", func(t *testing.T) *pair {
+			p := echoedPair(t, false, 2044)
+			p.lb.peer = nil
+			p.clock.Advance(9 * s) // probes at 5, 6 and 7 s; FAILED at 8 s
+			return p
+		}, true, Neighbour{Addr: pairAddr(false, 1), State: nudFailed, HW: hwA,
+			Stats: NeighStats{Used: 9 * s, Confirmed: 69 * s, Updated: s, Probes: 3}}},
 		{"output while reachable", func(t *testing.T) *pair {
 			p := resolvedPair(t, false, 2044)
-			p.clock.Advance(5 * s)
 			echo(t, p)
 			p.clock.Advance(s)
 			return p
@@ -231,22 +287,22 @@ func TestNeighbourStats(t *testing.T) {
 			Stats: NeighStats{Used: 6 * s, Confirmed: 6 * s, Updated: 6 * s, Refcnt: 1, Probes: 4}}},
 		{"stale", func(t *testing.T) *pair {
 			p := resolvedPair(t, false, 2044)
-			p.clock.Advance(40 * s)
+			p.clock.Advance(40*s - delayProbeTime)
 			return p
 		}, false, Neighbour{Addr: pairAddr(false, 2), State: nudStale, HW: hwB,
 			Stats: NeighStats{Used: 40 * s, Confirmed: 40 * s, Updated: 10 * s, Probes: 4}}},
 		{"output while stale", func(t *testing.T) *pair {
-			p := resolvedPair(t, false, 2044)
-			p.clock.Advance(40 * s)
-			p.la.peer = nil // the echo goes out unanswered
-			if _, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(false, 1), Dst: pairAddr(false, 2), Ident: 1, Seq: 2, Size: 56,
-				Deadline: p.clock.Now()}); err != nil {
-				t.Fatal(err)
-			}
+			p := outputStale(t)
 			p.clock.Advance(s)
 			return p
-		}, false, Neighbour{Addr: pairAddr(false, 2), State: nudStale, HW: hwB,
-			Stats: NeighStats{Used: s, Confirmed: 41 * s, Updated: 11 * s, Probes: 4}}},
+		}, false, Neighbour{Addr: pairAddr(false, 2), State: nudDelay, HW: hwB,
+			Stats: NeighStats{Used: s, Confirmed: 41 * s, Updated: s, Refcnt: 1, Probes: 4}}},
+		{"output while stale, probes unanswered", func(t *testing.T) *pair {
+			p := outputStale(t)
+			p.clock.Advance(9 * s)
+			return p
+		}, false, Neighbour{Addr: pairAddr(false, 2), State: nudFailed, HW: hwB,
+			Stats: NeighStats{Used: 9 * s, Confirmed: 49 * s, Updated: s, Probes: 3}}},
 		{"resolving", func(t *testing.T) *pair {
 			p := newPair(t, false, 2044)
 			silent(p)
@@ -367,7 +423,9 @@ func TestNeighboursAgeAndForget(t *testing.T) {
 	if got := p.a.Neighbours(ifA); !equalNeighbours(got, []Neighbour{b}) {
 		t.Fatalf("neighbours %+v", got)
 	}
-	p.clock.Advance(reachableTime)
+	// a's entry was confirmed by the echo, delayProbeTime before
+	// resolvedPair returned
+	p.clock.Advance(reachableTime - delayProbeTime)
 	if got := p.a.Neighbours(ifA); !equalNeighbours(got, []Neighbour{b}) {
 		t.Fatalf("after %v: %+v", reachableTime, got)
 	}

@@ -192,6 +192,19 @@ func newPair(t *testing.T, v6 bool, mtu uint32) *pair {
 	p.na = p.a.Attach(ifA, p.la)
 	p.nb = p.b.Attach(ifB, p.lb)
 	p.la.peer, p.lb.peer = p.nb, p.na
+	if v6 {
+		// the link-local addresses the kernel gives an interface that
+		// comes up, which its unicast probes come from
+		for _, a := range []struct {
+			s     *Stack
+			index int32
+			host  byte
+		}{{p.a, ifA, 1}, {p.b, ifB, 2}} {
+			if err := a.s.AddAddr(a.index, netip.PrefixFrom(linkLocal(a.host), 64)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	if err := p.a.AddAddr(ifA, pairPrefix(v6, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -201,9 +214,31 @@ func newPair(t *testing.T, v6 bool, mtu uint32) *pair {
 	return p
 }
 
-// resolvedPair is newPair after an echo from a to b: each knows the
-// other's address. The links' records start empty.
+// linkLocal is host's link-local address on the pair, fe80::host.
+func linkLocal(host byte) netip.Addr {
+	return netip.AddrFrom16([16]byte{0xfe, 0x80, 15: host})
+}
+
+// resolvedPair is newPair after an echo from a to b, and the
+// delayProbeTime that b's entry for a, made STALE by a's solicitation and
+// put in DELAY by the reply, takes to probe and be confirmed: each knows
+// the other's address, REACHABLE, and no timer is armed. The links'
+// records start empty.
 func resolvedPair(t *testing.T, v6 bool, mtu uint32) *pair {
+	t.Helper()
+	p := echoedPair(t, v6, mtu)
+	p.clock.Advance(delayProbeTime)
+	if st, n := state(p.b, ifB, pairAddr(v6, 1)), p.clock.Pending(); st != nudReachable || n != 0 {
+		t.Fatalf("b's entry for a %#x, %d timers armed; want reachable, none", st, n)
+	}
+	p.la.take()
+	p.lb.take()
+	return p
+}
+
+// echoedPair is newPair just after an echo from a to b: a's entry for b
+// REACHABLE, b's for a in DELAY. The links' records start empty.
+func echoedPair(t *testing.T, v6 bool, mtu uint32) *pair {
 	t.Helper()
 	p := newPair(t, v6, mtu)
 	rep, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(v6, 1), Dst: pairAddr(v6, 2), Ident: 1, Seq: 1, Size: 56,

@@ -66,9 +66,15 @@ const (
 	nudIncomplete = 0x01
 	nudReachable  = 0x02
 	nudStale      = 0x04
+	nudDelay      = 0x08
+	nudProbe      = 0x10
 	nudFailed     = 0x20
-	nudValid      = nudReachable | nudStale // of the states modelled, NUD_VALID's
+	nudValid      = nudReachable | nudStale | nudDelay | nudProbe // of the states modelled, NUD_VALID's
 )
+
+// delayProbeTime is delay_first_probe_time (5 s): how long an entry used
+// while STALE waits in DELAY for a confirmation before it probes.
+const delayProbeTime = 5 * time.Second
 
 // reachableTime is base_reachable_time (30 s) before an entry goes stale.
 const reachableTime = 30 * time.Second
@@ -156,15 +162,15 @@ func (s *Stack) neighUpdate(nic *NIC, ip netip.Addr, m neighMsg) {
 	}
 	if state != old {
 		e.state = state
+		if e.timer != nil { // neigh_del_timer: no more DELAY or probes
+			e.timer.Stop()
+			e.timer = nil
+		}
 	}
 	var q []queued
 	if !wasValid {
 		wakeWaiters(e.waiters, false)
 		e.waiters = nil
-		if e.timer != nil {
-			e.timer.Stop()
-			e.timer = nil
-		}
 		q, e.queue, e.qbytes = e.queue, nil, 0
 	}
 	notify := s.neighNotify
@@ -212,10 +218,7 @@ func (s *Stack) outputFrame(nic *NIC, src, dst netip.Addr, ip, frame []byte, gso
 	index := nic.index
 	s.mu.Lock()
 	e := s.entry(index, dst)
-	if now := s.now(); !e.reachable(now) {
-		e.used = now // neigh_resolve_output's neigh_event_send
-	}
-	if e.state&nudValid != 0 {
+	if s.eventSendLocked(index, dst, e) {
 		hw := e.hw
 		s.mu.Unlock()
 		s.xmit(nic, dst, hw, ip, frame, gso)
@@ -237,6 +240,29 @@ func (s *Stack) outputFrame(nic *NIC, src, dst netip.Addr, ip, frame []byte, gso
 	}
 }
 
+// eventSendLocked is neigh_event_send for an output through e: the use
+// is noted unless the entry is REACHABLE (whose connected output leaves
+// it), and a STALE entry goes to DELAY, its timer armed for
+// delayProbeTime. It reports whether the output goes at once (a valid
+// entry). Caller holds mu.
+func (s *Stack) eventSendLocked(index int32, dst netip.Addr, e *neighbour) bool {
+	now := s.now()
+	if e.reachable(now) {
+		return true
+	}
+	e.used = now
+	// a REACHABLE entry past its reachable time is STALE: the kernel's
+	// timer would have made it so
+	if e.state == nudStale || e.state == nudReachable {
+		e.state, e.updated = nudDelay, now
+		if e.timer != nil {
+			e.timer.Stop()
+		}
+		e.timer = s.clock.AfterFunc(delayProbeTime, func() { s.neighTimer(index, dst, e) })
+	}
+	return e.state&nudValid != 0
+}
+
 // startProbingLocked starts resolving an entry that is not being resolved
 // (INCOMPLETE, its first solicitation from src, the retransmission timer
 // armed) and reports whether it did: the caller then sends that first
@@ -248,7 +274,7 @@ func (s *Stack) startProbingLocked(index int32, src, dst netip.Addr, e *neighbou
 	// __neigh_event_send: probes from ucast_probes, and neigh_probe's
 	// increment for the first solicitation
 	e.state, e.probes, e.psrc, e.updated = nudIncomplete, ucastProbes+1, src, s.now()
-	e.timer = s.clock.AfterFunc(probeInterval, func() { s.probe(index, dst, e) })
+	e.timer = s.clock.AfterFunc(probeInterval, func() { s.neighTimer(index, dst, e) })
 	return true
 }
 
@@ -307,22 +333,41 @@ func (s *Stack) entry(index int32, ip netip.Addr) *neighbour {
 	return e
 }
 
-// probe is an entry's retransmission timer while it resolves: another
-// solicitation, or, after maxProbes, NUD_FAILED and the queue dropped
+// neighTimer is neigh_timer_handler for an entry that resolves
+// (INCOMPLETE), waits for a confirmation (DELAY) or probes (PROBE). A
+// DELAY entry confirmed within delayProbeTime is REACHABLE again;
+// otherwise it probes: ucastProbes unicast solicitations a second apart
+// at the address it has, where a resolution broadcasts. An entry that
+// has sent all its solicitations unanswered is FAILED, its queue dropped
 // (neigh_invalidate).
-func (s *Stack) probe(index int32, dst netip.Addr, e *neighbour) {
+func (s *Stack) neighTimer(index int32, dst netip.Addr, e *neighbour) {
 	s.mu.Lock()
 	if s.neigh[index][dst] != e || e.timer == nil {
 		s.mu.Unlock()
-		return // resolved, or the interface went away
+		return // resolved, confirmed, deleted, or the interface went away
 	}
-	if e.probes >= maxProbes {
+	notify := s.neighNotify
+	now := s.now()
+	if e.state == nudDelay {
+		if !now.After(e.confirmed.Add(delayProbeTime)) {
+			e.state, e.updated, e.timer = nudReachable, now, nil
+			hw := e.hw
+			s.mu.Unlock()
+			s.notifyNeigh(notify, index, dst, nudReachable, hw, false)
+			return
+		}
+		e.state, e.updated, e.probes = nudProbe, now, 0
+	}
+	limit := maxProbes
+	if e.state == nudProbe {
+		limit = ucastProbes // neigh_max_probes: mcast_reprobes is 0
+	}
+	if e.probes >= limit {
 		queue := e.queue
 		dropped := len(queue)
-		e.state, e.timer, e.queue, e.qbytes, e.updated = nudFailed, nil, nil, 0, s.now()
+		e.state, e.timer, e.queue, e.qbytes, e.updated = nudFailed, nil, nil, 0, now
 		wakeWaiters(e.waiters, true) // they find the entry failed
 		e.waiters = nil
-		notify := s.neighNotify
 		s.mu.Unlock()
 		s.notifyNeigh(notify, index, dst, nudFailed, header.HWAddr{}, false)
 		if nic := s.nicOf(index); nic != nil {
@@ -332,19 +377,62 @@ func (s *Stack) probe(index int32, dst netip.Addr, e *neighbour) {
 		return
 	}
 	e.probes++
-	e.timer = s.clock.AfterFunc(probeInterval, func() { s.probe(index, dst, e) })
-	src := e.psrc
-	s.mu.Unlock()
-	if nic := s.nicOf(index); nic != nil {
-		s.sendProbe(nic, src, dst)
+	e.timer = s.clock.AfterFunc(probeInterval, func() { s.neighTimer(index, dst, e) })
+	state, hw, src := e.state, e.hw, e.psrc
+	if state == nudProbe {
+		src = s.probeSourceLocked(index, dst)
 	}
+	s.mu.Unlock()
+	nic := s.nicOf(index)
+	switch {
+	case state != nudProbe:
+		if nic != nil {
+			s.sendProbe(nic, src, dst)
+		}
+	case e.probes == 1:
+		// PROBE is notified once, before its first solicitation
+		s.notifyNeigh(notify, index, dst, nudProbe, hw, false)
+		fallthrough
+	default:
+		if nic != nil && src.IsValid() {
+			s.sendUnicastProbe(nic, src, dst, hw)
+		}
+	}
+}
+
+// probeSourceLocked is the source of a unicast probe, sent with no
+// datagram queued to take it from: for ARP inet_select_addr's (the
+// address of the interface's subnet holding dst, else its first), for
+// neighbour discovery the interface's link-local address (ndisc_send_ns),
+// none when it has none. Caller holds mu.
+func (s *Stack) probeSourceLocked(index int32, dst netip.Addr) netip.Addr {
+	if dst.Is4() {
+		src, _ := s.sourceFor4Locked(index, dst)
+		return src
+	}
+	for _, p := range s.addrs[index] {
+		if p.Addr().Is6() && p.Addr().IsLinkLocalUnicast() {
+			return p.Addr()
+		}
+	}
+	return netip.Addr{}
+}
+
+// sendUnicastProbe sends a PROBE entry's solicitation to the address it
+// has: an ARP request with an empty target hardware address (arp_solicit)
+// or a neighbour solicitation to the target itself (ndisc_solicit).
+func (s *Stack) sendUnicastProbe(nic *NIC, src, dst netip.Addr, hw header.HWAddr) {
+	if dst.Is4() {
+		s.sendARP(nic, header.ARPRequest, src, header.HWAddr{}, dst, hw)
+		return
+	}
+	s.solicitTo(nic, src, dst, dst, hw)
 }
 
 // sendProbe broadcasts an ARP request or sends a neighbour solicitation.
 func (s *Stack) sendProbe(nic *NIC, src, dst netip.Addr) {
 	if dst.Is4() {
-		var bcast header.HWAddr
-		s.sendARP(nic, header.ARPRequest, src, bcast, dst, true)
+		s.sendARP(nic, header.ARPRequest, src, header.HWAddr{}, dst, nic.link.Broadcast())
 	} else {
 		s.solicit(nic, src, dst)
 	}

@@ -68,6 +68,11 @@ func (s *Stack) SourceFor(index int32, dst netip.Addr) (netip.Addr, bool) {
 	if dst.Is6() {
 		return s.srcFor6(index, dst)
 	}
+	return s.sourceFor4Locked(index, dst)
+}
+
+// sourceFor4Locked is SourceFor for an IPv4 dst. Caller holds mu.
+func (s *Stack) sourceFor4Locked(index int32, dst netip.Addr) (netip.Addr, bool) {
 	var first netip.Addr
 	for _, p := range s.addrs[index] {
 		switch {
@@ -157,21 +162,17 @@ func (s *Stack) input(nic *NIC, src header.HWAddr, pkt header.IPoIB) {
 }
 
 // inputARP is arp_process: a request for an address of the interface
-// makes the asker's entry and is answered; any other request or reply
-// only updates an existing entry (arp_accept is off), a request never
-// confirming reachability and a reply confirming it, a different address
-// taken only when the entry has not changed for arpLockTime.
-//
-// The request for a local address leaves the asker's entry REACHABLE,
-// where the kernel's neigh_event_ns leaves it STALE: the driver does not
-// model DELAY and PROBE, through which the kernel's entry becomes
-// REACHABLE once it is used and its unicast probe answered. A reply is
-// taken as unicast (PACKET_HOST): the driver sends no other.
+// makes the asker's entry, STALE (neigh_event_ns), and is answered; any
+// other request or reply only updates an existing entry (arp_accept is
+// off), a request never confirming reachability and a reply confirming
+// it, a different address taken only when the entry has not changed for
+// arpLockTime. A reply is taken as unicast (PACKET_HOST): the driver
+// sends no other.
 func (s *Stack) inputARP(nic *NIC, a header.ARP) {
 	sip, tip, sha := netip.AddrFrom4(a.SenderIP()), netip.AddrFrom4(a.TargetIP()), a.SenderHWAddr()
 	if a.Op() == header.ARPRequest && s.Owns(nic.index, tip) {
-		s.neighUpdate(nic, sip, neighMsg{hw: sha, state: nudReachable, create: true, override: true})
-		s.sendARP(nic, header.ARPReply, tip, sha, sip, false)
+		s.neighUpdate(nic, sip, neighMsg{hw: sha, state: nudStale, create: true, override: true})
+		s.sendARP(nic, header.ARPReply, tip, sha, sip, sha)
 		return
 	}
 	state := uint16(nudStale)
