@@ -206,6 +206,11 @@ func (d *Driver) Settle() {
 	}
 }
 
+// Busy is how many open endpoints have receive work in hand
+// (ipoib.Registry.Busy): the fabric delivers synchronously, but the
+// receiving end handles its completions in its own goroutine.
+func (d *Driver) Busy() int { return d.endpoints.Busy() }
+
 // Unacked is how many connected QPs of every HCA port have a send that
 // awaits its acknowledgement (ipoib.Port.Unacked). The fabric delivers
 // synchronously, so it is zero unless a send is under way in some

@@ -1,13 +1,18 @@
 // Package clocktest is the manual clock of the driver's tests: a
-// verbs.ManualClock whose Advance never moves the time while a send is
-// under way. The fabric delivers synchronously, so an RC send is
+// verbs.ManualClock whose Advance never moves the time while a data path
+// is at work. The fabric delivers synchronously, so an RC send is
 // acknowledged before its PostSend returns; but a send of another
 // goroutine (a receiving data path answering) may be between the two
 // when a test advances the clock, and an advance past the ACK timeout
 // then expires a transport timer that real time never would, failing
-// the connection. Advance first waits until no watched data path has a
-// send awaiting its acknowledgement. A test that means a lost send to
-// time out moves the ManualClock itself.
+// the connection. Likewise a packet delivered is handled by its
+// receiver's poller, in its own goroutine: an answer that real time
+// would bring within microseconds must come before the next timer runs
+// (a neighbour probe answered before the next probe). Advance runs the
+// timers that fall due one instant at a time, and before each waits
+// until no watched data path has a send awaiting its acknowledgement or
+// a receive path at work. A test that means a lost send to time out
+// moves the ManualClock itself.
 //
 // It may import driver/verbs.
 package clocktest
@@ -35,6 +40,9 @@ type DataPath interface {
 	Settle()
 	// Unacked is how many sends await their acknowledgement.
 	Unacked() int
+	// Busy is how many receive paths have completions to handle or
+	// are handling them.
+	Busy() int
 }
 
 // Clock is a verbs.ManualClock whose Advance quiesces the data paths it
@@ -60,8 +68,9 @@ func (c *Clock) Watch(p DataPath) {
 }
 
 // Quiesce settles every watched data path and waits until none has a
-// send awaiting its acknowledgement, failing the test (from the test's
-// goroutine only) if that takes longer than a send that was lost.
+// send awaiting its acknowledgement or a receive path at work, failing
+// the test (from the test's goroutine only) if that takes longer than a
+// send that was lost.
 func (c *Clock) Quiesce() {
 	c.tb.Helper()
 	c.mu.Lock()
@@ -71,21 +80,30 @@ func (c *Clock) Quiesce() {
 		n := 0
 		for _, p := range paths {
 			p.Settle()
-			n += p.Unacked()
+			n += p.Unacked() + p.Busy()
 		}
 		if n == 0 {
 			return
 		}
 		if time.Now().After(bound) {
-			c.tb.Fatalf("clock: %d sends unacknowledged after %v", n, quiesceBound)
+			c.tb.Fatalf("clock: %d sends unacknowledged or receive paths busy after %v", n, quiesceBound)
 		}
 	}
 }
 
-// Advance quiesces the watched data paths and moves the clock by d,
-// running the timers that fall due (verbs.ManualClock.Advance).
+// Advance moves the clock by d, running the timers that fall due
+// (verbs.ManualClock.Advance) one instant at a time, the watched data
+// paths quiesced before each and at the end.
 func (c *Clock) Advance(d time.Duration) {
 	c.tb.Helper()
-	c.Quiesce()
-	c.ManualClock.Advance(d)
+	end := c.Now().Add(d)
+	for {
+		c.Quiesce()
+		next, ok := c.Next()
+		if !ok || next.After(end) {
+			break
+		}
+		c.ManualClock.Advance(max(next.Sub(c.Now()), 0))
+	}
+	c.ManualClock.Advance(end.Sub(c.Now()))
 }

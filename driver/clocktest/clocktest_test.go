@@ -1,17 +1,44 @@
 package clocktest
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 )
 
-// fakePath has sends in flight until it has been settled settles times.
+// fakePath has sends in flight until it has been settled settles times,
+// and a receive path at work for its next busy calls of Busy.
 type fakePath struct {
 	mu      sync.Mutex
 	settles int // Settle calls left before the sends are acknowledged
 	settled int // Settle calls made
+	busy    int // Busy calls left that report work in hand
+}
+
+func (p *fakePath) Busy() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.busy > 0 {
+		p.busy--
+		return 1
+	}
+	return 0
+}
+
+// setBusy makes the path's receive path busy for its next n Busy calls.
+func (p *fakePath) setBusy(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.busy = n
+}
+
+// quiet reports whether the path has neither sends nor receive work.
+func (p *fakePath) quiet() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.settles == 0 && p.busy == 0
 }
 
 func (p *fakePath) Settle() {
@@ -65,11 +92,47 @@ func TestAdvanceQuiescesFirst(t *testing.T) {
 				t.Errorf("Now() = %v, want %v", got, want)
 			}
 			for i, p := range paths {
-				// every round settles each path, until all are quiet
-				if want := max(slices.Max(tt.settles), 1); p.settled != want {
+				// every round settles each path, until all are quiet,
+				// and one more after the timer
+				if want := max(slices.Max(tt.settles), 1) + 1; p.settled != want {
 					t.Errorf("path %d settled %d times, want %d", i, p.settled, want)
 				}
 			}
 		})
+	}
+}
+
+// Advance runs the timers that fall due one instant at a time, and waits
+// for the work a timer started before the next instant's timers and
+// before it returns: a probe's answer comes before the next probe.
+func TestAdvanceQuiescesBetweenTimers(t *testing.T) {
+	c := New(t)
+	p := &fakePath{}
+	c.Watch(p)
+	var seen []string
+	at := func(name string, d time.Duration, busy int) {
+		c.AfterFunc(d, func() {
+			seen = append(seen, fmt.Sprintf("%s at %v quiet %v", name, c.Now().Sub(Start), p.quiet()))
+			p.setBusy(busy)
+		})
+	}
+	at("first", time.Second, 3)
+	at("same instant", time.Second, 2)
+	at("second", 2*time.Second, 4)
+	at("at the end", 3*time.Second, 5)
+	at("after the end", 4*time.Second, 0)
+	c.Advance(3 * time.Second)
+	want := []string{"first at 1s quiet true", "same instant at 1s quiet false", "second at 2s quiet true", "at the end at 3s quiet true"}
+	if !slices.Equal(seen, want) {
+		t.Errorf("timers ran %q, want %q", seen, want)
+	}
+	if !p.quiet() {
+		t.Error("Advance returned with the path at work")
+	}
+	if got, want := c.Now(), Start.Add(3*time.Second); !got.Equal(want) {
+		t.Errorf("Now() = %v, want %v", got, want)
+	}
+	if n := c.Pending(); n != 1 {
+		t.Errorf("%d timers armed, want the one after the end", n)
 	}
 }

@@ -74,6 +74,7 @@ type Endpoint struct {
 	udRepost  reposts // the poller's: UD buffers to give back after a batch
 	rcRepost  reposts // the poller's: SRQ buffers to give back after a batch
 	wake      chan struct{}
+	polling   atomic.Bool // the poller is handling receive completions (busy)
 	quit      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once // Close's work, done once
@@ -302,6 +303,7 @@ func (ep *Endpoint) poll() {
 			continue
 		case <-ep.wake:
 		}
+		ep.polling.Store(true)
 		for {
 			n := ep.rcq.Poll(ep.wcs)
 			for i := range ep.wcs[:n] {
@@ -322,8 +324,14 @@ func (ep *Endpoint) poll() {
 				break
 			}
 		}
+		ep.polling.Store(false)
 	}
 }
+
+// busy reports whether the receive path has work in hand: completions an
+// event was raised for, or the poller handling some, whose packets may
+// yet make others (an ARP reply, an echo reply).
+func (ep *Endpoint) busy() bool { return ep.polling.Load() || ep.rcq.Pending() }
 
 // receive handles one receive completion (ipoib_ib_handle_rx_wc).
 func (ep *Endpoint) receive(wc *verbs.WC) {

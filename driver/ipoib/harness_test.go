@@ -138,6 +138,18 @@ func (tp *testPair) Settle() {
 // acknowledgement (clocktest.DataPath).
 func (tp *testPair) Unacked() int { return tp.n0.port.Unacked() + tp.n1.port.Unacked() }
 
+// Busy is how many of the two endpoints have receive work in hand
+// (clocktest.DataPath).
+func (tp *testPair) Busy() int {
+	n := 0
+	for _, tn := range []*testNode{tp.n0, tp.n1} {
+		if tn.ep.busy() {
+			n++
+		}
+	}
+	return n
+}
+
 // advance moves the clock by d once both ports are quiet (clocktest) and
 // runs the CM work that its timers queued.
 func (tp *testPair) advance(d time.Duration) {

@@ -33,6 +33,20 @@ func (r *Registry) remove(k Key, ep *Endpoint) {
 	}
 }
 
+// Busy is how many open endpoints have receive work in hand: completions
+// to handle or being handled.
+func (r *Registry) Busy() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, ep := range r.m {
+		if ep.busy() {
+			n++
+		}
+	}
+	return n
+}
+
 // Lookup returns the open endpoint with the address, or nil.
 func (r *Registry) Lookup(k Key) *Endpoint {
 	r.mu.Lock()

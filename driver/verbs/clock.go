@@ -106,6 +106,19 @@ func (c *ManualClock) Advance(d time.Duration) {
 	}
 }
 
+// Next is when the earliest armed timer falls due; ok is false when none
+// is armed.
+func (c *ManualClock) Next() (when time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.timers {
+		if t.armed && (!ok || t.when.Before(when)) {
+			when, ok = t.when, true
+		}
+	}
+	return when, ok
+}
+
 // Pending is the number of armed timers.
 func (c *ManualClock) Pending() int {
 	c.mu.Lock()

@@ -141,6 +141,16 @@ func (d *Device) NewCQ(depth int, handler func()) (*CQ, error) {
 	return c, nil
 }
 
+// Pending reports whether completions wait that an event was raised for:
+// the CQ holds some and is not armed, so its handler has run, or its
+// consumer has not re-armed it yet. Completions of an armed CQ wait for
+// its moderation (a count or a period) and are not pending.
+func (c *CQ) Pending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.ring.empty() && !c.armed
+}
+
 // Depth is the number of completions the CQ holds.
 func (c *CQ) Depth() int { return int(c.ring.limit) }
 

@@ -351,3 +351,96 @@ func TestWCStatusIBValue(t *testing.T) {
 		}
 	}
 }
+
+// Pending reports completions that an event was raised for, or that a
+// consumer has not re-armed the CQ for yet; completions of an armed CQ
+// wait for its moderation and are not pending.
+func TestCQPending(t *testing.T) {
+	wc := WC{WRID: 1}
+	tests := []struct {
+		name string
+		run  func(t *testing.T, cq *CQ)
+		want bool
+	}{
+		{"empty", func(t *testing.T, cq *CQ) {}, false},
+		{"empty and armed", func(t *testing.T, cq *CQ) { cq.ReqNotify() }, false},
+		{"not armed", func(t *testing.T, cq *CQ) { mustPost(t, cq, &wc) }, true},
+		{"event raised", func(t *testing.T, cq *CQ) {
+			cq.ReqNotify()
+			if ev := mustPost(t, cq, &wc); !ev {
+				t.Fatal("no event")
+			}
+		}, true},
+		{"waiting for its moderation", func(t *testing.T, cq *CQ) {
+			if err := cq.Modify(4, 100); err != nil {
+				t.Fatal(err)
+			}
+			cq.ReqNotify()
+			if ev := mustPost(t, cq, &wc); ev {
+				t.Fatal("event before the moderation's count or period")
+			}
+		}, false},
+		{"polled empty", func(t *testing.T, cq *CQ) {
+			mustPost(t, cq, &wc)
+			var out [1]WC
+			cq.Poll(out[:])
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFabric(t, fabricOpts{moderation: true})
+			cq, err := f.a.NewCQ(8, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.run(t, cq)
+			if got := cq.Pending(); got != tt.want {
+				t.Errorf("Pending() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// mustPost posts wc on cq and returns whether that raised an event.
+func mustPost(t *testing.T, cq *CQ, wc *WC) bool {
+	t.Helper()
+	ev, err := cq.post(wc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// Next is the earliest armed timer's time: stopped and fired timers do
+// not count.
+func TestManualClockNext(t *testing.T) {
+	start := time.Unix(0, 0)
+	clk := NewManualClock(start)
+	if _, ok := clk.Next(); ok {
+		t.Fatal("Next with no timer reported one")
+	}
+	late := clk.AfterFunc(3*time.Second, func() {})
+	clk.AfterFunc(2*time.Second, func() {})
+	early := clk.AfterFunc(time.Second, func() {})
+	for _, step := range []struct {
+		do   func()
+		want time.Duration // -1: none
+	}{
+		{func() {}, time.Second},
+		{func() { early.Stop() }, 2 * time.Second},
+		{func() { clk.Advance(2 * time.Second) }, 3 * time.Second},
+		{func() { late.Stop() }, -1},
+	} {
+		step.do()
+		when, ok := clk.Next()
+		if step.want < 0 {
+			if ok {
+				t.Errorf("Next = %v, want none", when.Sub(start))
+			}
+			continue
+		}
+		if !ok || !when.Equal(start.Add(step.want)) {
+			t.Errorf("Next = %v %v, want %v", when.Sub(start), ok, step.want)
+		}
+	}
+}
