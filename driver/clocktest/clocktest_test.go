@@ -136,3 +136,17 @@ func TestAdvanceQuiescesBetweenTimers(t *testing.T) {
 		t.Errorf("%d timers armed, want the one after the end", n)
 	}
 }
+
+// Quiesce waits for both: a path with sends unacknowledged and its
+// receive path at work is quiet only when neither is left.
+func TestQuiesceWaitsForSendsAndReceives(t *testing.T) {
+	for _, tc := range []struct{ settles, busy int }{{2, 2}, {1, 3}, {3, 1}, {0, 2}, {2, 0}} {
+		c := New(t)
+		p := &fakePath{settles: tc.settles, busy: tc.busy}
+		c.Watch(p)
+		c.Quiesce()
+		if !p.quiet() {
+			t.Errorf("%d sends and %d busy rounds: Quiesce returned with the path at work", tc.settles, tc.busy)
+		}
+	}
+}
