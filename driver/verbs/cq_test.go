@@ -295,11 +295,7 @@ func TestCQModifyWhileTimerRuns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFabric(t, fabricOpts{moderation: true})
-			cq, err := f.a.NewCQ(8, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, cq := moderatedCQ(t)
 			if err := cq.Modify(16, 100); err != nil {
 				t.Fatal(err)
 			}
@@ -388,17 +384,25 @@ func TestCQPending(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFabric(t, fabricOpts{moderation: true})
-			cq, err := f.a.NewCQ(8, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, cq := moderatedCQ(t)
 			tt.run(t, cq)
 			if got := cq.Pending(); got != tt.want {
 				t.Errorf("Pending() = %v, want %v", got, tt.want)
 			}
 		})
 	}
+}
+
+// moderatedCQ is a CQ of 8 completions without a handler on a device of
+// a fabric that supports moderation.
+func moderatedCQ(t *testing.T) (*fabric, *CQ) {
+	t.Helper()
+	f := newFabric(t, fabricOpts{moderation: true})
+	cq, err := f.a.NewCQ(8, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, cq
 }
 
 // mustPost posts wc on cq and returns whether that raised an event.
