@@ -77,7 +77,9 @@ func (s *Stack) inputIPv6(nic *NIC, ip header.IPv6) {
 		if !ok || !found {
 			return
 		}
-		// ndisc_recv_ns makes the asker's entry, STALE
+		// ndisc_recv_ns makes the asker's entry, STALE, and the
+		// advertisement goes out through it as any IPv6 packet
+		// (ndisc_send_skb's dst_output): the entry is then in DELAY
 		s.neighUpdate(nic, srcIP, neighMsg{hw: sll, state: nudStale, create: true, override: true, weak: true})
 		buf := make([]byte, header.IPoIBHeaderLen+header.IPv6HeaderLen+header.NDPMessageLen+header.NDPLinkLayerOptionLen)
 		header.IPoIB(buf).Encode(header.EtherTypeIPv6)
@@ -85,7 +87,8 @@ func (s *Stack) inputIPv6(nic *NIC, ip header.IPv6) {
 		n := header.EncodeNeighborAdvert(buf[header.IPoIBHeaderLen:], target.As16(), src, target.As16(),
 			header.NAFlagSolicited|header.NAFlagOverride, &hw)
 		if n > 0 {
-			_ = nic.link.WritePacket(buf[:header.IPoIBHeaderLen+n], sll)
+			frame := buf[:header.IPoIBHeaderLen+n]
+			s.outputFrame(nic, target, srcIP, frame[header.IPoIBHeaderLen:], frame, 0)
 		}
 	case header.ICMPv6NeighborAdvert:
 		tll, found, ok := header.FindLinkLayerOption(m.NDPOptions(), header.NDPOptionTargetLinkLayerAddress)

@@ -31,7 +31,8 @@ func solicitedNA(t *testing.T, tll header.HWAddr, target, dst netip.Addr) []byte
 // ARP and neighbour discovery on a table without entries: a solicitation
 // for an address of the interface is answered, exactly, at the asker's
 // address, and makes the asker's entry, STALE (neigh_event_ns,
-// ndisc_recv_ns); a solicitation for another
+// ndisc_recv_ns), in DELAY once an advertisement went out through it (an
+// ARP reply does not: arp_send); a solicitation for another
 // address, a reply and an advertisement make none (arp_process looks the
 // sender up without creating it when arp_accept is off; ndisc_recv_na
 // uses neigh_lookup), so a broadcast request does not fill every
@@ -45,15 +46,16 @@ func TestNeighbourDiscoveryInput(t *testing.T) {
 		v6    bool
 		in    []byte
 		want  []packet
-		learn netip.Addr // the neighbour b knows afterwards at hwA, STALE
+		learn netip.Addr // the neighbour b knows afterwards at hwA
+		state uint16     // its state
 	}{
 		{"ARP request for b", false, arpPacket(header.ARPRequest, hwA, peer, header.HWAddr{}, self),
-			[]packet{{arpPacket(header.ARPReply, hwB, self, hwA, peer), hwA}}, peer},
-		{"ARP request for another", false, arpPacket(header.ARPRequest, hwA, peer, header.HWAddr{}, other), nil, netip.Addr{}},
-		{"ARP reply", false, arpPacket(header.ARPReply, hwA, other, hwB, self), nil, netip.Addr{}},
-		{"NS for b", true, ns(self6), []packet{{solicitedNA(t, hwB, self6, peer6), hwA}}, peer6},
-		{"NS for another", true, ns(other6), nil, netip.Addr{}},
-		{"NA", true, solicitedNA(t, hwA, other6, self6), nil, netip.Addr{}},
+			[]packet{{arpPacket(header.ARPReply, hwB, self, hwA, peer), hwA}}, peer, nudStale},
+		{"ARP request for another", false, arpPacket(header.ARPRequest, hwA, peer, header.HWAddr{}, other), nil, netip.Addr{}, 0},
+		{"ARP reply", false, arpPacket(header.ARPReply, hwA, other, hwB, self), nil, netip.Addr{}, 0},
+		{"NS for b", true, ns(self6), []packet{{solicitedNA(t, hwB, self6, peer6), hwA}}, peer6, nudDelay},
+		{"NS for another", true, ns(other6), nil, netip.Addr{}, 0},
+		{"NA", true, solicitedNA(t, hwA, other6, self6), nil, netip.Addr{}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,7 +65,7 @@ func TestNeighbourDiscoveryInput(t *testing.T) {
 			samePackets(t, "answer", p.lb.take(), tc.want)
 			var want []Neighbour
 			if tc.learn.IsValid() {
-				want = []Neighbour{{Addr: tc.learn, State: nudStale, HW: hwA}}
+				want = []Neighbour{{Addr: tc.learn, State: tc.state, HW: hwA}}
 			}
 			if got := p.b.Neighbours(ifB); !equalNeighbours(got, want) {
 				t.Fatalf("neighbours %+v, want %+v", got, want)

@@ -219,21 +219,33 @@ func linkLocal(host byte) netip.Addr {
 	return netip.AddrFrom16([16]byte{0xfe, 0x80, 15: host})
 }
 
-// resolvedPair is newPair after an echo from a to b, and the
-// delayProbeTime that b's entry for a, made STALE by a's solicitation and
-// put in DELAY by the reply, takes to probe and be confirmed: each knows
-// the other's address, REACHABLE, and no timer is armed. The links'
-// records start empty.
+// resolvedPair is newPair after an echo from a to b, and the time the
+// entries it made take to settle: b's entry for a, made STALE by a's
+// solicitation and put in DELAY by the answer, probes after
+// delayProbeTime and is confirmed. For IPv6 the probe, a solicitation
+// from b's link-local address, makes a's entry for that address, whose
+// advertisement puts it in DELAY, and so on once more the other way:
+// it settles after three times delayProbeTime. Then each knows the
+// other's address, REACHABLE, and no timer is armed. The links' records
+// start empty.
 func resolvedPair(t *testing.T, v6 bool, mtu uint32) *pair {
 	t.Helper()
 	p := echoedPair(t, v6, mtu)
-	p.clock.Advance(delayProbeTime)
+	p.clock.Advance(settleTime(v6))
 	if st, n := state(p.b, ifB, pairAddr(v6, 1)), p.clock.Pending(); st != nudReachable || n != 0 {
 		t.Fatalf("b's entry for a %#x, %d timers armed; want reachable, none", st, n)
 	}
 	p.la.take()
 	p.lb.take()
 	return p
+}
+
+// settleTime is how long resolvedPair waits after the echo.
+func settleTime(v6 bool) time.Duration {
+	if v6 {
+		return 3 * delayProbeTime
+	}
+	return delayProbeTime
 }
 
 // echoedPair is newPair just after an echo from a to b: a's entry for b
