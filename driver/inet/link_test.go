@@ -3,6 +3,7 @@ package inet
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -455,5 +456,30 @@ func TestMulticastLinkAddr(t *testing.T) {
 		if got := MulticastLinkAddr(b, netip.MustParseAddr(tc.group)).String(); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.group, got, tc.want)
 		}
+	}
+}
+
+// An entry that resolves with datagrams queued sends them through itself
+// when an answer makes it valid (__neigh_update's arp_queue flush through
+// n1->output): made STALE by the target's own request, the send puts it
+// in DELAY, and the notification says so.
+func TestQueueFlushThroughStaleEntry(t *testing.T) {
+	p := newPair(t, false, 2044)
+	p.lb.peer = nil // b's solicitation goes unanswered
+	a, b := pairAddr(false, 1), pairAddr(false, 2)
+	p.b.output(p.nb, b, a, []byte{0x45})
+	if st := state(p.b, ifB, a); st != nudIncomplete {
+		t.Fatalf("state %#x, want incomplete", st)
+	}
+	p.lb.take()
+	var events []uint16
+	p.b.SetNeighNotify(func(_ int32, n Neighbour, _ bool) { events = append(events, n.State) })
+	p.nb.DeliverPacket(hwA, arpPacket(header.ARPRequest, hwA, a, header.HWAddr{}, b))
+	sent := p.lb.take()
+	if len(sent) != 2 || sent[0].dst != hwA || sent[1].dst != hwA {
+		t.Fatalf("b sent\n%s\nwant the queued datagram and the ARP reply to a", dumpPackets(sent))
+	}
+	if st := state(p.b, ifB, a); st != nudDelay || !slices.Equal(events, []uint16{nudDelay}) {
+		t.Errorf("state %#x, notified %v; want DELAY", st, events)
 	}
 }

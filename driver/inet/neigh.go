@@ -169,11 +169,16 @@ func (s *Stack) neighUpdate(nic *NIC, ip netip.Addr, m neighMsg) {
 	}
 	var q []queued
 	if !wasValid {
+		if len(e.queue) > 0 || len(e.waiters) > 0 {
+			// what waited goes out through the entry
+			// (n1->output): a STALE one goes to DELAY
+			s.eventSendLocked(index, ip, e)
+		}
 		wakeWaiters(e.waiters, false)
 		e.waiters = nil
 		q, e.queue, e.qbytes = e.queue, nil, 0
 	}
-	notify := s.neighNotify
+	notify, state := s.neighNotify, e.state // neigh_fill_info reads it after the flush
 	s.mu.Unlock()
 	s.notifyNeigh(notify, index, ip, state, hw, false)
 	for _, d := range q {
@@ -378,7 +383,7 @@ func (s *Stack) neighTimer(index int32, dst netip.Addr, e *neighbour) {
 	}
 	e.probes++
 	e.timer = s.clock.AfterFunc(probeInterval, func() { s.neighTimer(index, dst, e) })
-	state, hw, src := e.state, e.hw, e.psrc
+	state, hw, src, first := e.state, e.hw, e.psrc, e.probes == 1
 	if state == nudProbe {
 		src = s.probeSourceLocked(index, dst)
 	}
@@ -389,7 +394,7 @@ func (s *Stack) neighTimer(index int32, dst netip.Addr, e *neighbour) {
 		if nic != nil {
 			s.sendProbe(nic, src, dst)
 		}
-	case e.probes == 1:
+	case first:
 		// PROBE is notified once, before its first solicitation
 		s.notifyNeigh(notify, index, dst, nudProbe, hw, false)
 		fallthrough
