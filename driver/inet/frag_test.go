@@ -65,6 +65,58 @@ func checkFragMem(t *testing.T, s *Stack) {
 	}
 }
 
+// fragment4 cuts a datagram as ip_fragment's slow path does
+// (net/ipv4/ip_output.c ip_fragment, ip_frag_next): each fragment but
+// the last carries (mtu − 20) &^ 7 bytes with MF set, the last the rest;
+// each copies the datagram's TOS, ID, TTL, protocol and addresses. A
+// payload that is a multiple of that chunk ends with a full fragment,
+// no empty one after it.
+func TestFragment4SizesAndOffsets(t *testing.T) {
+	type frag struct {
+		off, n int
+		more   bool
+	}
+	for _, tc := range []struct {
+		name         string
+		payload, mtu int
+		want         []frag
+	}{
+		{"ping -s 4000 at 2044", 4008, 2044, []frag{{0, 2024, true}, {2024, 1984, false}}},
+		{"one byte over 2044", 2025, 2044, []frag{{0, 2024, true}, {2024, 1, false}}},
+		{"exact multiple", 2024 * 2, 2044, []frag{{0, 2024, true}, {2024, 2024, false}}},
+		{"chunk rounded down to 8", 1000, 531, []frag{{0, 504, true}, {504, 496, false}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := counting(tc.payload)
+			ip := rawFragment4(t, 0x4242, 0, false, data)
+			ip[1] = 0x10 // TOS
+			ip.SetChecksum(ip.CalculateChecksum())
+			var got []frag
+			total := 0
+			for i, b := range fragment4(ip, tc.mtu) {
+				if header.IPoIB(b).Type() != header.EtherTypeIPv4 {
+					t.Fatalf("fragment %d: ethertype %#x", i, header.IPoIB(b).Type())
+				}
+				f := header.IPv4(b[header.IPoIBHeaderLen:])
+				if !f.Valid() || !f.IsChecksumValid() || int(f.TotalLength()) != len(f) || len(f) > tc.mtu ||
+					f.TOS() != 0x10 || f.ID() != 0x4242 || f.TTL() != 64 || f.Protocol() != header.ProtocolICMPv4 ||
+					f.SourceAddress() != frag4Src || f.DestinationAddress() != frag4Dst || f.DontFragment() {
+					t.Fatalf("fragment %d: bad header % x", i, f[:header.IPv4MinHeaderLen])
+				}
+				off := int(f.FragmentOffset())
+				if off+len(f.Payload()) > len(data) || !bytes.Equal(f.Payload(), data[off:off+len(f.Payload())]) {
+					t.Fatalf("fragment %d at %d: data differs", i, off)
+				}
+				got = append(got, frag{off, len(f.Payload()), f.MoreFragments()})
+				total += len(f.Payload())
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) || total != tc.payload {
+				t.Fatalf("fragments %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestReassemble4(t *testing.T) {
 	data := counting(4000)
 	frag := func(off, end int, more bool) header.IPv4 { return rawFragment4(t, 9, off, more, data[off:end]) }
