@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
 )
@@ -277,15 +278,21 @@ func TestIPv4PathMTUFloor(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		ifMTU   uint32
-		linkMax uint32 // the largest packet the link carries to the peer
-		learned uint32 // setPMTU's mtu after the echo, 0 for none
-		want    uint32 // the cached path MTU, 0 for none
+		linkMax uint32        // the largest packet the link carries to the peer
+		after   time.Duration // the clock advanced after the echo
+		learned uint32        // then setPMTU's mtu, 0 for none
+		want    uint32        // the cached path MTU, 0 for none
+		expires time.Duration // its expiry, from the start
 	}{
-		{"above the floor", 2044, 1500, 0, 1500},
-		{"below the floor", 2044, 300, 0, 552},
-		{"at the floor", 2044, 552, 0, 552},
-		{"interface below the floor", 500, 300, 0, 500},
-		{"a larger one ignored", 2044, 1500, 1800, 1500},
+		{"above the floor", 2044, 1500, 0, 0, 1500, 600 * time.Second},
+		{"below the floor", 2044, 300, 0, 0, 552, 600 * time.Second},
+		{"at the floor", 2044, 552, 0, 0, 552, 600 * time.Second},
+		{"interface below the floor", 500, 300, 0, 0, 500, 600 * time.Second},
+		{"a larger one ignored", 2044, 1500, 400 * time.Second, 1800, 1500, 600 * time.Second},
+		// __ip_rt_update_pmtu (net/ipv4/route.c) returns only when the
+		// old MTU is below the new one: the same one again, with less
+		// than half of mtu_expires left, renews the exception
+		{"the same one renews it", 2044, 1500, 400 * time.Second, 1500, 1500, 1000 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := resolvedPair(t, false, tc.ifMTU)
@@ -296,11 +303,12 @@ func TestIPv4PathMTUFloor(t *testing.T) {
 			if err != nil || rep != (EchoReply{Status: EchoFragNeeded, From: pairAddr(false, 1), MTU: tc.linkMax}) {
 				t.Fatalf("echo: %+v %v", rep, err)
 			}
+			p.clock.Advance(tc.after)
 			if tc.learned != 0 {
 				p.a.setPMTU(dst, tc.learned, p.a.mtuTo(dst, tc.ifMTU))
 			}
-			if mtu, _, ok := p.a.PathMTU(dst); !ok || mtu != tc.want {
-				t.Fatalf("path MTU %d %v, want %d", mtu, ok, tc.want)
+			if mtu, exp, ok := p.a.PathMTU(dst); !ok || mtu != tc.want || !exp.Equal(start.Add(tc.expires)) {
+				t.Fatalf("path MTU %d until %v %v, want %d until %v", mtu, exp, ok, tc.want, start.Add(tc.expires))
 			}
 		})
 	}
