@@ -313,3 +313,60 @@ func TestIPv4PathMTUFloor(t *testing.T) {
 		})
 	}
 }
+
+// The limit is exceeded only above ipfrag_high_thresh: with the memory
+// at the threshold exactly, a fragment is still queued
+// (net/ipv4/inet_fragment.c inet_frag_find: frag_mem_limit > high_thresh);
+// 8 bytes above it, it is dropped.
+func TestReassemblyMemoryAtThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v6   bool
+		full int // datagrams whose first 4000 bytes fill the memory
+		last int // then one whose first fragment of last bytes brings it to the threshold
+	}{
+		// a queue and its first fragment cost 200 + 20 + n (IPv4), 200 + 48 + n (IPv6)
+		{"IPv4", false, 993, fragHighThresh - 993*(220+4000) - 220},
+		{"IPv6", true, 987, fragHighThresh - 987*(248+4000) - 248},
+	} {
+		for _, over := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s over %v", tc.name, over), func(t *testing.T) {
+				s := newTestStack()
+				data := counting(8000)
+				feed := func(id, off, n int, more bool) bool {
+					if tc.v6 {
+						return s.reassemble6(2, rawFragment(t, uint32(id), off, more, data[off:off+n])) != nil
+					}
+					return s.reassemble(2, rawFragment4(t, uint16(id), off, more, data[off:off+n])) != nil
+				}
+				mem := func() int {
+					s.mu.Lock()
+					defer s.mu.Unlock()
+					if tc.v6 {
+						return s.frag6Mem
+					}
+					return s.frag4Mem
+				}
+				for id := 1; id <= tc.full; id++ {
+					feed(id, 0, 4000, true)
+				}
+				last := tc.last
+				if over {
+					last += 8 // 8 bytes above the threshold
+				}
+				feed(tc.full+1, 0, last, true)
+				want := fragHighThresh
+				if over {
+					want += 8
+				}
+				if m := mem(); m != want {
+					t.Fatalf("memory %d, want %d", m, want)
+				}
+				if done := feed(tc.full+1, last, 8000-last, false); done == over {
+					t.Fatalf("completed %v at %d bytes, want %v", done, mem(), !over)
+				}
+				checkFragMem(t, s)
+			})
+		}
+	}
+}
