@@ -454,3 +454,72 @@ func TestUDPSinkArrived(t *testing.T) {
 		t.Fatal("still ready after it was taken")
 	}
 }
+
+// A sink binds the first free port from the one asked for, up to 65535;
+// beyond it there is none (EADDRINUSE). A closed sink's port is free
+// again.
+func TestUDPSinkPorts(t *testing.T) {
+	s := newTestStack()
+	open := func(port uint16) (uint16, error) {
+		u, err := s.OpenUDPSink(ifA, port)
+		if err != nil {
+			return 0, err
+		}
+		return u.Port(), nil
+	}
+	first, err := s.OpenUDPSink(ifA, 5201)
+	if err != nil || first.Port() != 5201 {
+		t.Fatalf("first sink: %v %v", first, err)
+	}
+	for _, tc := range []struct {
+		ask  uint16
+		want uint16
+		err  error
+	}{
+		{5201, 5202, nil},
+		{0xfffe, 0xfffe, nil},
+		{0xfffe, 0xffff, nil},
+		{0xfffe, 0, ErrNoPort},
+		{0xffff, 0, ErrNoPort},
+	} {
+		if got, err := open(tc.ask); got != tc.want || err != tc.err {
+			t.Errorf("open from %d: port %d %v, want %d %v", tc.ask, got, err, tc.want, tc.err)
+		}
+	}
+	first.Close()
+	if got, err := open(5201); got != 5201 || err != nil {
+		t.Errorf("after close: port %d %v, want 5201", got, err)
+	}
+}
+
+// A UDP datagram of its header alone still reaches its sink, and stays
+// below an upper stack: udp_rcv needs the 8-byte header only
+// (__udp4_lib_rcv, net/ipv4/udp.c).
+func TestUDPSinkHeaderOnly(t *testing.T) {
+	p := resolvedPair(t, false, 2044)
+	sink, err := p.b.OpenUDPSink(ifB, 9000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	for _, up := range []bool{false, true} {
+		var ub upperRecorder
+		if up {
+			p.b.SetUpper(ifB, ub.deliver)
+		}
+		pkt := udp4(pairAddr(false, 1), pairAddr(false, 2), 9000)[:header.IPv4MinHeaderLen+8]
+		ip := header.IPv4(pkt)
+		ip.SetTotalLength(uint16(len(pkt)))
+		ip.SetChecksum(0)
+		ip.SetChecksum(ip.CalculateChecksum())
+		pkt[header.IPv4MinHeaderLen+5] = 8 // the UDP length
+		before, _ := sink.Counts()
+		p.a.Output(ifA, pkt)
+		if n, _ := sink.Counts(); n != before+1 {
+			t.Errorf("upper %v: the sink counted %d, want %d", up, n, before+1)
+		}
+		if got := ub.take(); len(got) != 0 {
+			t.Errorf("upper %v: the datagram went up: %x", up, got)
+		}
+	}
+}
