@@ -523,3 +523,39 @@ func TestUDPSinkHeaderOnly(t *testing.T) {
 		}
 	}
 }
+
+// A subnet's broadcast address goes to the link's broadcast address
+// only for prefixes shorter than /31: fib_add_ifaddr adds the
+// broadcast route "when it takes a sense", ifa_prefixlen < 31
+// (net/ipv4/fib_frontend.c); a /31's other address (RFC 3021) is
+// unicast, resolved first.
+func TestUpperBroadcastPrefixLength(t *testing.T) {
+	for _, tc := range []struct {
+		prefix, dst string
+		bcast       bool
+	}{
+		{"10.1.0.1/24", "10.1.0.255", true},
+		{"10.1.0.1/30", "10.1.0.3", true},
+		{"10.1.0.0/31", "10.1.0.1", false},
+		{"10.1.0.1/30", "10.1.0.2", false},
+	} {
+		p := resolvedPair(t, false, 2044)
+		if err := p.a.AddAddr(ifA, netip.MustParsePrefix(tc.prefix)); err != nil {
+			t.Fatal(err)
+		}
+		src := netip.MustParsePrefix(tc.prefix).Addr()
+		pkt := upEcho4(src, netip.MustParseAddr(tc.dst), 8, false, 1)
+		p.a.Output(ifA, pkt)
+		sent := p.la.take()
+		if len(sent) != 1 {
+			t.Fatalf("%s to %s: sent %v", tc.prefix, tc.dst, dumpPackets(sent))
+		}
+		typ := header.IPoIB(sent[0].pkt).Type()
+		if bc := typ == header.EtherTypeIPv4 && sent[0].dst == bcast; bc != tc.bcast {
+			t.Errorf("%s to %s: sent %v, broadcast %v, want %v", tc.prefix, tc.dst, dumpPackets(sent), bc, tc.bcast)
+		}
+		if !tc.bcast && typ != header.EtherTypeARP {
+			t.Errorf("%s to %s: sent %v, want an ARP request", tc.prefix, tc.dst, dumpPackets(sent))
+		}
+	}
+}
