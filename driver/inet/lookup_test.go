@@ -267,3 +267,40 @@ func TestUpperLookupCacheAndFlush(t *testing.T) {
 		t.Errorf("without a lookup: %d datagrams to the gateway, %d new questions", n, fib.questions()-asked)
 	}
 }
+
+// A queue of datagrams that wait, for a neighbour's address or for a
+// next-hop lookup, holds unres_qlen_bytes exactly: the oldest is dropped
+// only when the new one would take it beyond (__neigh_event_send's
+// "arp_queue_len_bytes + skb->truesize > QUEUE_LEN_BYTES",
+// net/core/neighbour.c).
+func TestWaitQueueHoldsUnresQlenBytes(t *testing.T) {
+	const size = unresQlenBytes / 4 // four datagrams fill it exactly
+	for _, lookup := range []bool{false, true} {
+		p := newPair(t, false, 65520)
+		p.lb.peer = nil // nobody answers
+		src, dst := pairAddr(false, 1), pairAddr(false, 9)
+		var runs []func()
+		if lookup {
+			fib := &fakeFIB{}
+			p.a.SetUpperLookup(ifA, fib.lookup)
+			p.a.hops.start = func(f func()) { runs = append(runs, f) }
+		}
+		big := upEcho4(src, dst, size-header.IPv4MinHeaderLen-header.ICMPv4MinHeaderLen, false, 9)
+		if len(big) != size {
+			t.Fatalf("a %d-byte datagram, want %d", len(big), size)
+		}
+		for range 4 {
+			p.a.Output(ifA, big)
+		}
+		if _, d, _ := p.la.counters(); d != 0 {
+			t.Errorf("lookup %v: %d transmit drops with the queue full to the byte, want 0", lookup, d)
+		}
+		p.a.Output(ifA, upEcho4(src, dst, 0, false, 9))
+		if _, d, _ := p.la.counters(); d != 1 {
+			t.Errorf("lookup %v: %d transmit drops with one more, want 1", lookup, d)
+		}
+		if lookup && len(runs) != 1 {
+			t.Errorf("%d lookups started, want 1", len(runs))
+		}
+	}
+}
