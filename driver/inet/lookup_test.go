@@ -304,3 +304,30 @@ func TestWaitQueueHoldsUnresQlenBytes(t *testing.T) {
 		}
 	}
 }
+
+// The answers kept are bounded: maxHopAnswers of them are kept, and the
+// answer that would be one more forgets them all first, so that the
+// next datagram of an older flow asks again.
+func TestUpperLookupAnswersBounded(t *testing.T) {
+	p := resolvedPair(t, false, 2044)
+	src, gw := pairAddr(false, 1), pairAddr(false, 2)
+	fib := &fakeFIB{main: gw}
+	p.a.SetUpperLookup(ifA, fib.lookup)
+	p.a.hops.start = func(f func()) { f() }
+	flow := func(i int) []byte { return upEcho(src, netip.AddrFrom4([4]byte{10, 8, byte(i >> 8), byte(i)}), 0) }
+	for i := range maxHopAnswers {
+		p.a.Output(ifA, flow(i))
+	}
+	p.a.Output(ifA, flow(0))
+	if n := fib.questions(); n != maxHopAnswers {
+		t.Fatalf("%d questions for %d flows and the first again, want %d", n, maxHopAnswers, maxHopAnswers)
+	}
+	p.a.Output(ifA, flow(maxHopAnswers))
+	p.a.Output(ifA, flow(0))
+	if n := fib.questions(); n != maxHopAnswers+2 {
+		t.Errorf("%d questions after one flow more and the first again, want %d", n, maxHopAnswers+2)
+	}
+	if n := toB(p); n != maxHopAnswers+3 {
+		t.Errorf("%d datagrams to the gateway, want %d", n, maxHopAnswers+3)
+	}
+}
