@@ -153,6 +153,10 @@ func TestReassemble4(t *testing.T) {
 		// already seen, is a duplicate, dropped alone
 		{"non-last duplicate ending at the end", []header.IPv4{in[2], frag(3992, 4000, true), in[0], in[1]}, datagram4(t, 9, data), 0},
 		{"last inside data seen", []header.IPv4{frag(0, 4000, true), frag(3984, 4000, false)}, nil, 1},
+		// a second last fragment: with the same end a duplicate, with
+		// another the datagram dropped
+		{"last twice", []header.IPv4{in[2], in[2], in[0], in[1]}, datagram4(t, 9, data), 0},
+		{"second last beyond the end", []header.IPv4{in[0], in[2], rawFragment4(t, 9, 4000, false, make([]byte, 8)), in[1]}, nil, 1},
 		// MF set and not a multiple of 8: cut down to one (end &= ~7)
 		{"non-last cut to a multiple of 8", []header.IPv4{frag(0, 1999, true), in[1], in[2]}, datagram4(t, 9, data), 0},
 		{"cut away the overlap", []header.IPv4{frag(0, 1004, true), rawFragment4(t, 9, 1000, false, cut[1000:])}, datagram4(t, 9, cut), 0},
