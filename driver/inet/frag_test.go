@@ -291,7 +291,7 @@ func TestIPv4PathMTUFloor(t *testing.T) {
 		after   time.Duration // the clock advanced after the echo
 		learned uint32        // then setPMTU's mtu, 0 for none
 		want    uint32        // the cached path MTU, 0 for none
-		expires time.Duration // its expiry, from the start
+		expires time.Duration // its expiry, from the echo
 	}{
 		{"above the floor", 2044, 1500, 0, 0, 1500, 600 * time.Second},
 		{"below the floor", 2044, 300, 0, 0, 552, 600 * time.Second},
@@ -307,6 +307,7 @@ func TestIPv4PathMTUFloor(t *testing.T) {
 			p := resolvedPair(t, false, tc.ifMTU)
 			p.la.maxTo = map[header.HWAddr]uint32{hwB: tc.linkMax}
 			dst := pairAddr(false, 2)
+			echoed := p.clock.Now()
 			rep, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(false, 1), Dst: dst, Ident: 1, Seq: 1,
 				Size: int(tc.ifMTU) - 28, PMTUDisc: PMTUDiscDo, Deadline: far()})
 			if err != nil || rep != (EchoReply{Status: EchoFragNeeded, From: pairAddr(false, 1), MTU: tc.linkMax}) {
@@ -316,8 +317,8 @@ func TestIPv4PathMTUFloor(t *testing.T) {
 			if tc.learned != 0 {
 				p.a.setPMTU(dst, tc.learned, p.a.mtuTo(dst, tc.ifMTU))
 			}
-			if mtu, exp, ok := p.a.PathMTU(dst); !ok || mtu != tc.want || !exp.Equal(start.Add(tc.expires)) {
-				t.Fatalf("path MTU %d until %v %v, want %d until %v", mtu, exp, ok, tc.want, start.Add(tc.expires))
+			if mtu, exp, ok := p.a.PathMTU(dst); !ok || mtu != tc.want || !exp.Equal(echoed.Add(tc.expires)) {
+				t.Fatalf("path MTU %d until %v %v, want %d until %v", mtu, exp, ok, tc.want, echoed.Add(tc.expires))
 			}
 		})
 	}
