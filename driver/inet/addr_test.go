@@ -285,6 +285,8 @@ func TestRouteAndSource(t *testing.T) {
 	addAll(t, ll, 2, "fe80::1/64")
 	gl := newTestStack()
 	addAll(t, gl, 2, "fd00:1:2::5/32", "fd00:1::1/48")
+	bits := newTestStack()
+	addAll(t, bits, 2, "fd00:4000::1/64", "fd00:8000::1/64")
 	for _, tc := range []struct {
 		s         *Stack
 		dst, want string
@@ -292,6 +294,10 @@ func TestRouteAndSource(t *testing.T) {
 		{ll, "2001:db8::1", "fe80::1"},
 		{gl, "fe80::9", "fd00:1::1"},     // the newest of the scope
 		{gl, "fd00:1:2::1", "fd00:1::1"}, // rule 8 counts up to the prefix length: 46 bits against 32
+		// rule 8 counts the matching bits inside the first byte that
+		// differs: 0x41 shares 7 bits with 0x40, none with 0x80
+		{bits, "fd00:4100::9", "fd00:4000::1"},
+		{bits, "fd00:8100::9", "fd00:8000::1"},
 	} {
 		if got, ok := tc.s.SourceFor(2, netip.MustParseAddr(tc.dst)); !ok || got.String() != tc.want {
 			t.Errorf("source for %s: %v %v, want %s", tc.dst, got, ok, tc.want)

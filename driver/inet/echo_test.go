@@ -613,6 +613,14 @@ func TestCancelEchoes(t *testing.T) {
 			runtime.Gosched()
 		}
 		p.a.CancelEchoes(7, nobody)
+		// the same ping's request to another address still waits for
+		// its reply
+		p.a.mu.Lock()
+		waiting := len(p.a.pings)
+		p.a.mu.Unlock()
+		if waiting != 1 {
+			t.Errorf("v6 %v: %d requests wait for a reply after cancelling another address's, want 1", v6, waiting)
+		}
 		if r := <-results; r.name != "unresolved" || r.rep != (EchoReply{Status: EchoTimeout}) {
 			t.Errorf("v6 %v: %s ended with %+v, want unresolved with a timeout", v6, r.name, r.rep)
 		}
@@ -695,5 +703,55 @@ func TestEchoRTTOnClock(t *testing.T) {
 		if err != nil || rep.Status != EchoReplied || rep.RTT != rtt {
 			t.Errorf("v6 %v: %+v %v, want a reply after %v", v6, rep, err, rtt)
 		}
+	}
+}
+
+// With -M do, a request whose datagram (IP header, 8 bytes of ICMP
+// header, the data) is one byte larger than the path MTU is refused
+// locally, one that fills it exactly goes out whole; -M want sets DF on
+// the one that fits only. The kernel's __ip_append_data and
+// __ip6_append_data compare the whole datagram with the MTU
+// (net/ipv4/ip_output.c, net/ipv6/ip6_output.c).
+func TestEchoPMTUDiscBoundary(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		v6     bool
+		size   int
+		disc   PMTUDisc
+		status EchoStatus
+		df     bool // IPv4: the request went out with DF
+	}{
+		{"v4 do, fills the MTU", false, 2044 - 28, PMTUDiscDo, EchoReplied, true},
+		{"v4 do, a byte more", false, 2044 - 28 + 1, PMTUDiscDo, EchoTooLong, false},
+		{"v4 want, fills the MTU", false, 2044 - 28, PMTUDiscWant, EchoReplied, true},
+		{"v4 want, a byte more", false, 2044 - 28 + 1, PMTUDiscWant, EchoReplied, false},
+		{"v6 do, fills the MTU", true, 2044 - 48, PMTUDiscDo, EchoReplied, false},
+		{"v6 do, a byte more", true, 2044 - 48 + 1, PMTUDiscDo, EchoTooLong, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := resolvedPair(t, tc.v6, 2044)
+			rep, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(tc.v6, 1), Dst: pairAddr(tc.v6, 2), Ident: 2, Seq: 3,
+				Size: tc.size, PMTUDisc: tc.disc, Deadline: far()})
+			if err != nil || rep.Status != tc.status {
+				t.Fatalf("%+v %v, want status %d", rep, err, tc.status)
+			}
+			if tc.status == EchoTooLong && rep.MTU != 2044 {
+				t.Errorf("MTU %d, want 2044", rep.MTU)
+			}
+			sent := p.la.take()
+			if tc.status == EchoTooLong {
+				if len(sent) != 0 {
+					t.Errorf("sent %d packets, want none", len(sent))
+				}
+				return
+			}
+			if tc.v6 {
+				return
+			}
+			ip := header.IPv4(header.IPoIB(sent[0].pkt).Payload())
+			if df := ip.DontFragment(); df != tc.df {
+				t.Errorf("DF %v, want %v", df, tc.df)
+			}
+		})
 	}
 }

@@ -65,6 +65,9 @@ func TestFragment6SizesAndOffsets(t *testing.T) {
 		{"one byte over 2044", 1997, 2044, []frag{{0, 1992, true}, {1992, 13, false}}},
 		{"minimum MTU", 3000, 1280, []frag{{0, 1232, true}, {1232, 1232, true}, {2464, 544, false}}},
 		{"exact multiple", 1992*2 - 8, 2044, []frag{{0, 1992, true}, {1992, 1992, false}}},
+		// the smallest MTU ip6_fragment takes: room for 8 bytes of data
+		// after the header and the Fragment header (net/ipv6/ip6_output.c)
+		{"8 bytes a fragment", 12, 56, []frag{{0, 8, true}, {8, 8, true}, {16, 4, false}}},
 		{"UD MTU 4092", 65000, 4092, nil}, // checked by sum below
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,6 +183,38 @@ func TestReassemble6(t *testing.T) {
 			if n := len(s.reasm6); n != tc.left {
 				t.Fatalf("%d queues left, want %d", n, tc.left)
 			}
+		})
+	}
+}
+
+// A datagram whose fragments end at 65535 bytes, the largest payload
+// length (IPV6_MAXPLEN), reassembles; a fragment that ends beyond it is
+// dropped alone (ip6_frag_queue's "(unsigned int)end > IPV6_MAXPLEN",
+// net/ipv6/reassembly.c), the queue left to expire.
+func TestReassemble6MaxPayload(t *testing.T) {
+	for _, size := range []int{0xffff, 0xffff + 1} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			data := counting(size)
+			s := newTestStack()
+			var got header.IPv6
+			bounds := []int{0, 8192, 16384, 24576, 32768, 40960, 49152, 57344, 0xfff8, size}
+			for i := 0; i < len(bounds)-1; i++ {
+				off, end := bounds[i], bounds[i+1]
+				got = s.reassemble6(2, rawFragment(t, 3, off, end < size, data[off:end]))
+				if end < size && got != nil {
+					t.Fatalf("completed at %d", end)
+				}
+			}
+			if want := size <= 0xffff; (got != nil) != want {
+				t.Fatalf("delivered = %v, want %v", got != nil, want)
+			}
+			if got != nil && (int(got.PayloadLength()) != size || !bytes.Equal(got.Payload(), data)) {
+				t.Fatalf("payload length %d of %d bytes", got.PayloadLength(), len(got.Payload()))
+			}
+			if n, left := len(s.reasm6), map[bool]int{true: 0, false: 1}[got != nil]; n != left {
+				t.Fatalf("%d queues left, want %d", n, left)
+			}
+			checkFragMem(t, s)
 		})
 	}
 }

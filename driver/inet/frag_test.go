@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ibctl/ibctl/driver/header"
 )
@@ -65,6 +66,58 @@ func checkFragMem(t *testing.T, s *Stack) {
 	}
 }
 
+// fragment4 cuts a datagram as ip_fragment's slow path does
+// (net/ipv4/ip_output.c ip_fragment, ip_frag_next): each fragment but
+// the last carries (mtu − 20) &^ 7 bytes with MF set, the last the rest;
+// each copies the datagram's TOS, ID, TTL, protocol and addresses. A
+// payload that is a multiple of that chunk ends with a full fragment,
+// no empty one after it.
+func TestFragment4SizesAndOffsets(t *testing.T) {
+	type frag struct {
+		off, n int
+		more   bool
+	}
+	for _, tc := range []struct {
+		name         string
+		payload, mtu int
+		want         []frag
+	}{
+		{"ping -s 4000 at 2044", 4008, 2044, []frag{{0, 2024, true}, {2024, 1984, false}}},
+		{"one byte over 2044", 2025, 2044, []frag{{0, 2024, true}, {2024, 1, false}}},
+		{"exact multiple", 2024 * 2, 2044, []frag{{0, 2024, true}, {2024, 2024, false}}},
+		{"chunk rounded down to 8", 1000, 531, []frag{{0, 504, true}, {504, 496, false}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := counting(tc.payload)
+			ip := rawFragment4(t, 0x4242, 0, false, data)
+			ip[1] = 0x10 // TOS
+			ip.SetChecksum(ip.CalculateChecksum())
+			var got []frag
+			total := 0
+			for i, b := range fragment4(ip, tc.mtu) {
+				if header.IPoIB(b).Type() != header.EtherTypeIPv4 {
+					t.Fatalf("fragment %d: ethertype %#x", i, header.IPoIB(b).Type())
+				}
+				f := header.IPv4(b[header.IPoIBHeaderLen:])
+				if !f.Valid() || !f.IsChecksumValid() || int(f.TotalLength()) != len(f) || len(f) > tc.mtu ||
+					f.TOS() != 0x10 || f.ID() != 0x4242 || f.TTL() != 64 || f.Protocol() != header.ProtocolICMPv4 ||
+					f.SourceAddress() != frag4Src || f.DestinationAddress() != frag4Dst || f.DontFragment() {
+					t.Fatalf("fragment %d: bad header % x", i, f[:header.IPv4MinHeaderLen])
+				}
+				off := int(f.FragmentOffset())
+				if off+len(f.Payload()) > len(data) || !bytes.Equal(f.Payload(), data[off:off+len(f.Payload())]) {
+					t.Fatalf("fragment %d at %d: data differs", i, off)
+				}
+				got = append(got, frag{off, len(f.Payload()), f.MoreFragments()})
+				total += len(f.Payload())
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) || total != tc.payload {
+				t.Fatalf("fragments %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestReassemble4(t *testing.T) {
 	data := counting(4000)
 	frag := func(off, end int, more bool) header.IPv4 { return rawFragment4(t, 9, off, more, data[off:end]) }
@@ -95,6 +148,15 @@ func TestReassemble4(t *testing.T) {
 		{"last ends before data seen", []header.IPv4{in[1], frag(8, 16, false)}, nil, 0},
 		{"data beyond the last", []header.IPv4{in[2], rawFragment4(t, 9, 4000, true, make([]byte, 8))}, nil, 0},
 		{"empty fragment", []header.IPv4{in[0], rawFragment4(t, 9, 1992, true, nil)}, nil, 0},
+		// ip_frag_queue (net/ipv4/ip_fragment.c) compares a fragment's end
+		// with the known end strictly: one that ends there, inside data
+		// already seen, is a duplicate, dropped alone
+		{"non-last duplicate ending at the end", []header.IPv4{in[2], frag(3992, 4000, true), in[0], in[1]}, datagram4(t, 9, data), 0},
+		{"last inside data seen", []header.IPv4{frag(0, 4000, true), frag(3984, 4000, false)}, nil, 1},
+		// a second last fragment: with the same end a duplicate, with
+		// another the datagram dropped
+		{"last twice", []header.IPv4{in[2], in[2], in[0], in[1]}, datagram4(t, 9, data), 0},
+		{"second last beyond the end", []header.IPv4{in[0], in[2], rawFragment4(t, 9, 4000, false, make([]byte, 8)), in[1]}, nil, 1},
 		// MF set and not a multiple of 8: cut down to one (end &= ~7)
 		{"non-last cut to a multiple of 8", []header.IPv4{frag(0, 1999, true), in[1], in[2]}, datagram4(t, 9, data), 0},
 		{"cut away the overlap", []header.IPv4{frag(0, 1004, true), rawFragment4(t, 9, 1000, false, cut[1000:])}, datagram4(t, 9, cut), 0},
@@ -225,31 +287,96 @@ func TestIPv4PathMTUFloor(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		ifMTU   uint32
-		linkMax uint32 // the largest packet the link carries to the peer
-		learned uint32 // setPMTU's mtu after the echo, 0 for none
-		want    uint32 // the cached path MTU, 0 for none
+		linkMax uint32        // the largest packet the link carries to the peer
+		after   time.Duration // the clock advanced after the echo
+		learned uint32        // then setPMTU's mtu, 0 for none
+		want    uint32        // the cached path MTU, 0 for none
+		expires time.Duration // its expiry, from the echo
 	}{
-		{"above the floor", 2044, 1500, 0, 1500},
-		{"below the floor", 2044, 300, 0, 552},
-		{"at the floor", 2044, 552, 0, 552},
-		{"interface below the floor", 500, 300, 0, 500},
-		{"a larger one ignored", 2044, 1500, 1800, 1500},
+		{"above the floor", 2044, 1500, 0, 0, 1500, 600 * time.Second},
+		{"below the floor", 2044, 300, 0, 0, 552, 600 * time.Second},
+		{"at the floor", 2044, 552, 0, 0, 552, 600 * time.Second},
+		{"interface below the floor", 500, 300, 0, 0, 500, 600 * time.Second},
+		{"a larger one ignored", 2044, 1500, 400 * time.Second, 1800, 1500, 600 * time.Second},
+		// __ip_rt_update_pmtu (net/ipv4/route.c) returns only when the
+		// old MTU is below the new one: the same one again, with less
+		// than half of mtu_expires left, renews the exception
+		{"the same one renews it", 2044, 1500, 400 * time.Second, 1500, 1500, 1000 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := resolvedPair(t, false, tc.ifMTU)
 			p.la.maxTo = map[header.HWAddr]uint32{hwB: tc.linkMax}
 			dst := pairAddr(false, 2)
+			echoed := p.clock.Now()
 			rep, err := p.a.Echo(EchoRequest{Index: ifA, Src: pairAddr(false, 1), Dst: dst, Ident: 1, Seq: 1,
 				Size: int(tc.ifMTU) - 28, PMTUDisc: PMTUDiscDo, Deadline: far()})
 			if err != nil || rep != (EchoReply{Status: EchoFragNeeded, From: pairAddr(false, 1), MTU: tc.linkMax}) {
 				t.Fatalf("echo: %+v %v", rep, err)
 			}
+			p.clock.Advance(tc.after)
 			if tc.learned != 0 {
 				p.a.setPMTU(dst, tc.learned, p.a.mtuTo(dst, tc.ifMTU))
 			}
-			if mtu, _, ok := p.a.PathMTU(dst); !ok || mtu != tc.want {
-				t.Fatalf("path MTU %d %v, want %d", mtu, ok, tc.want)
+			if mtu, exp, ok := p.a.PathMTU(dst); !ok || mtu != tc.want || !exp.Equal(echoed.Add(tc.expires)) {
+				t.Fatalf("path MTU %d until %v %v, want %d until %v", mtu, exp, ok, tc.want, echoed.Add(tc.expires))
 			}
 		})
+	}
+}
+
+// The limit is exceeded only above ipfrag_high_thresh: with the memory
+// at the threshold exactly, a fragment is still queued
+// (net/ipv4/inet_fragment.c inet_frag_find: frag_mem_limit > high_thresh);
+// 8 bytes above it, it is dropped.
+func TestReassemblyMemoryAtThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v6   bool
+		full int // datagrams whose first 4000 bytes fill the memory
+		last int // then one whose first fragment of last bytes brings it to the threshold
+	}{
+		// a queue and its first fragment cost 200 + 20 + n (IPv4), 200 + 48 + n (IPv6)
+		{"IPv4", false, 993, fragHighThresh - 993*(220+4000) - 220},
+		{"IPv6", true, 987, fragHighThresh - 987*(248+4000) - 248},
+	} {
+		for _, over := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s over %v", tc.name, over), func(t *testing.T) {
+				s := newTestStack()
+				data := counting(8000)
+				feed := func(id, off, n int, more bool) bool {
+					if tc.v6 {
+						return s.reassemble6(2, rawFragment(t, uint32(id), off, more, data[off:off+n])) != nil
+					}
+					return s.reassemble(2, rawFragment4(t, uint16(id), off, more, data[off:off+n])) != nil
+				}
+				mem := func() int {
+					s.mu.Lock()
+					defer s.mu.Unlock()
+					if tc.v6 {
+						return s.frag6Mem
+					}
+					return s.frag4Mem
+				}
+				for id := 1; id <= tc.full; id++ {
+					feed(id, 0, 4000, true)
+				}
+				last := tc.last
+				if over {
+					last += 8 // 8 bytes above the threshold
+				}
+				feed(tc.full+1, 0, last, true)
+				want := fragHighThresh
+				if over {
+					want += 8
+				}
+				if m := mem(); m != want {
+					t.Fatalf("memory %d, want %d", m, want)
+				}
+				if done := feed(tc.full+1, last, 8000-last, false); done == over {
+					t.Fatalf("completed %v at %d bytes, want %v", done, mem(), !over)
+				}
+				checkFragMem(t, s)
+			})
+		}
 	}
 }

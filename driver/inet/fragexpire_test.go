@@ -249,6 +249,10 @@ func TestTimeExceededMatchesPing(t *testing.T) {
 		frags := echoFragments(t, v6) // ident 7, seq 9, to pairAddr 2
 		first := frags[0][header.IPoIBHeaderLen:]
 		later := frags[1][header.IPoIBHeaderLen:]
+		hl := header.IPv4MinHeaderLen // the request's headers
+		if v6 {
+			hl = header.IPv6HeaderLen + header.IPv6FragmentHeaderLen
+		}
 		tests := []struct {
 			name   string
 			dst    byte // the ping's destination host
@@ -261,6 +265,11 @@ func TestTimeExceededMatchesPing(t *testing.T) {
 			{"another sequence", 2, 7<<16 | 10, first, false},
 			{"later fragment quoted", 2, 7<<16 | 9, later, false},
 			{"short quote", 2, 7<<16 | 9, first[:10], false},
+			// the header and 8 bytes of the request are enough (icmp_socket_deliver
+			// pulls ihl*4 + 8, net/ipv4/icmp.c; icmpv6_notify inner_offset + 8,
+			// net/ipv6/icmp.c); a byte less is not
+			{"the header and 8 bytes", 2, 7<<16 | 9, first[:hl+8], true},
+			{"a byte short of 8", 2, 7<<16 | 9, first[:hl+7], false},
 		}
 		for _, tc := range tests {
 			s := newTestStack()

@@ -267,3 +267,67 @@ func TestUpperLookupCacheAndFlush(t *testing.T) {
 		t.Errorf("without a lookup: %d datagrams to the gateway, %d new questions", n, fib.questions()-asked)
 	}
 }
+
+// A queue of datagrams that wait, for a neighbour's address or for a
+// next-hop lookup, holds unres_qlen_bytes exactly: the oldest is dropped
+// only when the new one would take it beyond (__neigh_event_send's
+// "arp_queue_len_bytes + skb->truesize > QUEUE_LEN_BYTES",
+// net/core/neighbour.c).
+func TestWaitQueueHoldsUnresQlenBytes(t *testing.T) {
+	const size = unresQlenBytes / 4 // four datagrams fill it exactly
+	for _, lookup := range []bool{false, true} {
+		p := newPair(t, false, 65520)
+		p.lb.peer = nil // nobody answers
+		src, dst := pairAddr(false, 1), pairAddr(false, 9)
+		var runs []func()
+		if lookup {
+			fib := &fakeFIB{}
+			p.a.SetUpperLookup(ifA, fib.lookup)
+			p.a.hops.start = func(f func()) { runs = append(runs, f) }
+		}
+		big := upEcho4(src, dst, size-header.IPv4MinHeaderLen-header.ICMPv4MinHeaderLen, false, 9)
+		if len(big) != size {
+			t.Fatalf("a %d-byte datagram, want %d", len(big), size)
+		}
+		for range 4 {
+			p.a.Output(ifA, big)
+		}
+		if _, d, _ := p.la.counters(); d != 0 {
+			t.Errorf("lookup %v: %d transmit drops with the queue full to the byte, want 0", lookup, d)
+		}
+		p.a.Output(ifA, upEcho4(src, dst, 0, false, 9))
+		if _, d, _ := p.la.counters(); d != 1 {
+			t.Errorf("lookup %v: %d transmit drops with one more, want 1", lookup, d)
+		}
+		if lookup && len(runs) != 1 {
+			t.Errorf("%d lookups started, want 1", len(runs))
+		}
+	}
+}
+
+// The answers kept are bounded: maxHopAnswers of them are kept, and the
+// answer that would be one more forgets them all first, so that the
+// next datagram of an older flow asks again.
+func TestUpperLookupAnswersBounded(t *testing.T) {
+	p := resolvedPair(t, false, 2044)
+	src, gw := pairAddr(false, 1), pairAddr(false, 2)
+	fib := &fakeFIB{main: gw}
+	p.a.SetUpperLookup(ifA, fib.lookup)
+	p.a.hops.start = func(f func()) { f() }
+	flow := func(i int) []byte { return upEcho(src, netip.AddrFrom4([4]byte{10, 8, byte(i >> 8), byte(i)}), 0) }
+	for i := range maxHopAnswers {
+		p.a.Output(ifA, flow(i))
+	}
+	p.a.Output(ifA, flow(0))
+	if n := fib.questions(); n != maxHopAnswers {
+		t.Fatalf("%d questions for %d flows and the first again, want %d", n, maxHopAnswers, maxHopAnswers)
+	}
+	p.a.Output(ifA, flow(maxHopAnswers))
+	p.a.Output(ifA, flow(0))
+	if n := fib.questions(); n != maxHopAnswers+2 {
+		t.Errorf("%d questions after one flow more and the first again, want %d", n, maxHopAnswers+2)
+	}
+	if n := toB(p); n != maxHopAnswers+3 {
+		t.Errorf("%d datagrams to the gateway, want %d", n, maxHopAnswers+3)
+	}
+}

@@ -254,3 +254,85 @@ func TestUpperOutputAtMTU(t *testing.T) {
 		}
 	}
 }
+
+// icmpMessage is an ICMP or ICMPv6 message of type typ from src to dst:
+// an echo request's layout with its type changed, checksum fixed.
+func icmpMessage(src, dst netip.Addr, typ uint8) []byte {
+	if src.Is6() {
+		pkt := upEcho6(src, dst, 56, 9)
+		m := header.ICMPv6(header.IPv6(pkt).Payload())
+		m[0] = typ
+		m.SetChecksum(0)
+		m.SetChecksum(m.CalculateChecksum(src.As16(), dst.As16()))
+		return pkt
+	}
+	pkt := upEcho4(src, dst, 56, true, 9)
+	m := header.ICMPv4(header.IPv4(pkt).Payload())
+	m[0] = typ
+	m.SetChecksum(0)
+	m.SetChecksum(m.CalculateChecksum())
+	return pkt
+}
+
+// emptyICMP is an IP datagram of the ICMP or ICMPv6 protocol with no
+// payload, DF set for IPv4.
+func emptyICMP(src, dst netip.Addr) []byte {
+	if src.Is6() {
+		b := make([]byte, header.IPv6HeaderLen)
+		header.EncodeIPv6(b, header.IPv6Fields{NextHeader: header.ProtocolICMPv6, HopLimit: 64, Src: src.As16(), Dst: dst.As16()})
+		return b
+	}
+	b := make([]byte, header.IPv4MinHeaderLen)
+	header.EncodeIPv4(b, header.IPv4Fields{TotalLength: uint16(len(b)), TTL: 64, Protocol: header.ProtocolICMPv4,
+		Flags: header.IPv4FlagDontFragment, Src: src.As4(), Dst: dst.As4()})
+	return b
+}
+
+// No ICMP error is sent about an ICMP error (RFC 1122 3.2.2): when a
+// neighbour never answers, or the link refuses a datagram as too big,
+// the upper stack hears of its informational messages, not of its
+// errors. __icmp_send (net/ipv4/icmp.c) counts types 3, 4, 5, 11, 12
+// and any above NR_ICMP_TYPES (18) as errors; icmp6_send's
+// is_ineligible (net/ipv6/icmp.c) every ICMPv6 type below 128.
+func TestUpperNoErrorAboutICMPError(t *testing.T) {
+	for _, tc := range []struct {
+		v6    bool
+		typ   uint8
+		heard bool
+	}{
+		{false, header.ICMPv4Echo, true},
+		{false, header.ICMPv4EchoReply, true},
+		{false, 18, true}, // NR_ICMP_TYPES, address mask reply
+		{false, header.ICMPv4DstUnreachable, false},
+		{false, 4, false}, // source quench
+		{false, 5, false}, // redirect
+		{false, header.ICMPv4TimeExceeded, false},
+		{false, 12, false}, // parameter problem
+		{false, 19, false}, // unknown: taken as an error
+		{true, header.ICMPv6EchoRequest, true},
+		{true, 255, true},
+		{true, header.ICMPv6DstUnreachable, false},
+		{true, 127, false},
+		{false, 0, false}, // too short to hold a type: taken as an error
+		{true, 0, false},
+	} {
+		for _, tooBig := range []bool{false, true} {
+			p, dst := newPair(t, tc.v6, 2044), pairAddr(tc.v6, 9) // nobody answers
+			if tooBig {
+				p, dst = resolvedPair(t, tc.v6, 2044), pairAddr(tc.v6, 2)
+				p.la.maxTo = map[header.HWAddr]uint32{hwB: 60}
+			}
+			var ua upperRecorder
+			p.a.SetUpper(ifA, ua.deliver)
+			pkt := icmpMessage(pairAddr(tc.v6, 1), dst, tc.typ)
+			if tc.typ == 0 && !tc.heard { // the IP header alone
+				pkt = emptyICMP(pairAddr(tc.v6, 1), dst)
+			}
+			p.a.Output(ifA, pkt)
+			p.clock.Advance(3 * time.Second)
+			if got := ua.take(); (len(got) == 1) != tc.heard || len(got) > 1 {
+				t.Errorf("v6 %v type %d too big %v: the upper heard %d errors, want one %v", tc.v6, tc.typ, tooBig, len(got), tc.heard)
+			}
+		}
+	}
+}

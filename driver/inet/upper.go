@@ -304,6 +304,9 @@ func (s *Stack) tooBigUp(index int32, pkt []byte, mtu uint32) {
 	if up == nil {
 		return
 	}
+	if icmpError(pkt) {
+		return
+	}
 	buf := make([]byte, header.IPv6MinMTU)
 	var n int
 	if pkt[0]>>4 == 4 {
@@ -341,7 +344,7 @@ func (s *Stack) unreachableUp(index int32, queue []queued) {
 	for _, q := range queue {
 		pkt := q.ip
 		src, _, ok := addrsOf(pkt)
-		if !ok {
+		if !ok || icmpError(pkt) {
 			continue
 		}
 		from := src
@@ -365,6 +368,41 @@ func (s *Stack) unreachableUp(index int32, queue []queued) {
 			up(buf[:n])
 		}
 	}
+}
+
+// icmpError reports whether a valid IP datagram is an ICMP error
+// message, about which no error is sent (RFC 1122 3.2.2): for IPv4 the
+// types __icmp_send takes as errors (icmp_pointers' error flag: 3, 4, 5,
+// 11, 12) and any unknown type (above NR_ICMP_TYPES, 18); for IPv6 every
+// type below 128, as icmp6_send's is_ineligible (extension headers
+// before the ICMPv6 header are not looked through). A message too short
+// to hold its type is treated as an error, as both do.
+func icmpError(pkt []byte) bool {
+	var m []byte
+	if pkt[0]>>4 == 4 {
+		ip := header.IPv4(pkt)
+		if ip.Protocol() != header.ProtocolICMPv4 {
+			return false
+		}
+		m = ip.Payload()
+	} else {
+		ip := header.IPv6(pkt)
+		if ip.NextHeader() != header.ProtocolICMPv6 {
+			return false
+		}
+		m = ip.Payload()
+	}
+	if len(m) == 0 {
+		return true
+	}
+	if pkt[0]>>4 == 6 {
+		return m[0] < 128
+	}
+	switch m[0] {
+	case 3, 4, 5, 11, 12:
+		return true
+	}
+	return m[0] > 18
 }
 
 // firstAddr returns the interface's first address of the family.

@@ -454,3 +454,108 @@ func TestUDPSinkArrived(t *testing.T) {
 		t.Fatal("still ready after it was taken")
 	}
 }
+
+// A sink binds the first free port from the one asked for, up to 65535;
+// beyond it there is none (EADDRINUSE). A closed sink's port is free
+// again.
+func TestUDPSinkPorts(t *testing.T) {
+	s := newTestStack()
+	open := func(port uint16) (uint16, error) {
+		u, err := s.OpenUDPSink(ifA, port)
+		if err != nil {
+			return 0, err
+		}
+		return u.Port(), nil
+	}
+	first, err := s.OpenUDPSink(ifA, 5201)
+	if err != nil || first.Port() != 5201 {
+		t.Fatalf("first sink: %v %v", first, err)
+	}
+	for _, tc := range []struct {
+		ask  uint16
+		want uint16
+		err  error
+	}{
+		{5201, 5202, nil},
+		{0xfffe, 0xfffe, nil},
+		{0xfffe, 0xffff, nil},
+		{0xfffe, 0, ErrNoPort},
+		{0xffff, 0, ErrNoPort},
+	} {
+		if got, err := open(tc.ask); got != tc.want || err != tc.err {
+			t.Errorf("open from %d: port %d %v, want %d %v", tc.ask, got, err, tc.want, tc.err)
+		}
+	}
+	first.Close()
+	if got, err := open(5201); got != 5201 || err != nil {
+		t.Errorf("after close: port %d %v, want 5201", got, err)
+	}
+}
+
+// A UDP datagram of its header alone still reaches its sink, and stays
+// below an upper stack: udp_rcv needs the 8-byte header only
+// (__udp4_lib_rcv, net/ipv4/udp.c).
+func TestUDPSinkHeaderOnly(t *testing.T) {
+	p := resolvedPair(t, false, 2044)
+	sink, err := p.b.OpenUDPSink(ifB, 9000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	for _, up := range []bool{false, true} {
+		var ub upperRecorder
+		if up {
+			p.b.SetUpper(ifB, ub.deliver)
+		}
+		pkt := udp4(pairAddr(false, 1), pairAddr(false, 2), 9000)[:header.IPv4MinHeaderLen+8]
+		ip := header.IPv4(pkt)
+		ip.SetTotalLength(uint16(len(pkt)))
+		ip.SetChecksum(0)
+		ip.SetChecksum(ip.CalculateChecksum())
+		pkt[header.IPv4MinHeaderLen+5] = 8 // the UDP length
+		before, _ := sink.Counts()
+		p.a.Output(ifA, pkt)
+		if n, _ := sink.Counts(); n != before+1 {
+			t.Errorf("upper %v: the sink counted %d, want %d", up, n, before+1)
+		}
+		if got := ub.take(); len(got) != 0 {
+			t.Errorf("upper %v: the datagram went up: %x", up, got)
+		}
+	}
+}
+
+// A subnet's broadcast address goes to the link's broadcast address
+// only for prefixes shorter than /31: fib_add_ifaddr adds the
+// broadcast route "when it takes a sense", ifa_prefixlen < 31
+// (net/ipv4/fib_frontend.c); a /31's other address (RFC 3021) is
+// unicast, resolved first.
+func TestUpperBroadcastPrefixLength(t *testing.T) {
+	for _, tc := range []struct {
+		prefix, dst string
+		bcast       bool
+	}{
+		{"10.1.0.1/24", "10.1.0.255", true},
+		{"10.1.0.1/30", "10.1.0.3", true},
+		{"10.1.0.0/31", "10.1.0.1", false},
+		{"10.1.0.1/30", "10.1.0.2", false},
+	} {
+		p := resolvedPair(t, false, 2044)
+		if err := p.a.AddAddr(ifA, netip.MustParsePrefix(tc.prefix)); err != nil {
+			t.Fatal(err)
+		}
+		src := netip.MustParsePrefix(tc.prefix).Addr()
+		pkt := upEcho4(src, netip.MustParseAddr(tc.dst), 8, false, 1)
+		p.a.Output(ifA, pkt)
+		sent := p.la.take()
+		if len(sent) != 1 {
+			t.Fatalf("%s to %s: sent %v", tc.prefix, tc.dst, dumpPackets(sent))
+		}
+		typ := header.IPoIB(sent[0].pkt).Type()
+		if bc := typ == header.EtherTypeIPv4 && sent[0].dst == bcast; bc != tc.bcast {
+			t.Errorf("%s to %s: sent %v, broadcast %v, want %v", tc.prefix, tc.dst, dumpPackets(sent), bc, tc.bcast)
+		}
+		if !tc.bcast && typ != header.EtherTypeARP {
+			t.Errorf("%s to %s: sent %v, want an ARP request", tc.prefix, tc.dst, dumpPackets(sent))
+		}
+	}
+}
