@@ -91,3 +91,60 @@ func EncodeIPv6(b []byte, f IPv6Fields) int {
 func SolicitedNodeAddr(addr [16]byte) [16]byte {
 	return [16]byte{0xff, 0x02, 11: 0x01, 12: 0xff, 13: addr[13], 14: addr[14], 15: addr[15]}
 }
+
+// Next-header values of the IPv6 extension headers SkipIPv6ExtHeaders
+// steps over or stops at (include/net/ipv6.h).
+const (
+	ProtocolIPv6HopByHop uint8 = 0
+	ProtocolIPv6Routing  uint8 = 43
+	ProtocolIPv6Auth     uint8 = 51
+	ProtocolIPv6NoNext   uint8 = 59
+	ProtocolIPv6DestOpts uint8 = 60
+)
+
+// SkipIPv6ExtHeaders steps over the extension headers of a packet's
+// payload as ipv6_skip_exthdr does, starting with next header nh at
+// payload[0]: hop-by-hop, routing and destination options (length in
+// 8-byte units past the first 8), authentication (4-byte units past the
+// first 8) and a fragment header, after which it stops at a fragment
+// other than the first. It returns the offset and next header of the
+// first header it does not step over, and the fragment offset field
+// (with its flags) of the fragment header it met, if any; ok is false
+// when a header is cut short or there is no next header (59), as the
+// kernel's -1.
+func SkipIPv6ExtHeaders(payload []byte, nh uint8) (off int, next uint8, fragOff uint16, ok bool) {
+	for {
+		switch nh {
+		case ProtocolIPv6HopByHop, ProtocolIPv6Routing, ProtocolIPv6DestOpts, ProtocolIPv6Auth, ProtocolIPv6Fragment:
+		case ProtocolIPv6NoNext:
+			return 0, nh, fragOff, false
+		default:
+			return off, nh, fragOff, true
+		}
+		// it reads the next header and length (2 bytes), of a
+		// fragment header the offset field too (4)
+		need := 2
+		if nh == ProtocolIPv6Fragment {
+			need = 4
+		}
+		if len(payload)-off < need {
+			return 0, nh, fragOff, false
+		}
+		h := payload[off:]
+		var n int
+		switch nh {
+		case ProtocolIPv6Fragment:
+			fragOff = binary.BigEndian.Uint16(h[2:])
+			if fragOff&^7 != 0 {
+				return off, nh, fragOff, true
+			}
+			n = 8
+		case ProtocolIPv6Auth:
+			n = (int(h[1]) + 2) << 2
+		default:
+			n = (int(h[1]) + 1) << 3
+		}
+		nh = h[0]
+		off += n
+	}
+}

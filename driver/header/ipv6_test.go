@@ -89,3 +89,48 @@ func TestSolicitedNodeAddr(t *testing.T) {
 		checkBytes(t, "SolicitedNodeAddr", got[:], unhexString(t, tc.want))
 	}
 }
+
+// SkipIPv6ExtHeaders follows ipv6_skip_exthdr: option headers in 8-byte
+// units, AH in 4-byte units, a first fragment stepped over and a later
+// one stopped at, no next header and cut fields refused.
+func TestSkipIPv6ExtHeaders(t *testing.T) {
+	hbh := func(next, units uint8) []byte { return append([]byte{next, units}, make([]byte, 6+8*int(units))...) }
+	frag := func(next uint8, off uint16) []byte { return []byte{next, 0, byte(off >> 8), byte(off), 0, 0, 0, 1} }
+	ah := []byte{ProtocolICMPv6, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} // (2+2)*4 = 16 bytes
+	cat := func(parts ...[]byte) []byte {
+		var b []byte
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+		return b
+	}
+	tests := []struct {
+		name    string
+		nh      uint8
+		payload []byte
+		off     int
+		next    uint8
+		fragOff uint16
+		ok      bool
+	}{
+		{"no extension header", ProtocolICMPv6, []byte{128, 0}, 0, ProtocolICMPv6, 0, true},
+		{"hop-by-hop", ProtocolIPv6HopByHop, cat(hbh(ProtocolICMPv6, 0), []byte{1}), 8, ProtocolICMPv6, 0, true},
+		{"destination options of 16 bytes, then routing", ProtocolIPv6DestOpts,
+			cat(hbh(ProtocolIPv6Routing, 1), hbh(ProtocolUDP, 0)), 24, ProtocolUDP, 0, true},
+		{"authentication", ProtocolIPv6Auth, cat(ah, []byte{1}), 16, ProtocolICMPv6, 0, true},
+		{"first fragment", ProtocolIPv6Fragment, cat(frag(ProtocolICMPv6, 1), []byte{1}), 8, ProtocolICMPv6, 1, true},
+		{"later fragment", ProtocolIPv6Fragment, cat(frag(ProtocolICMPv6, 8|1), []byte{1}), 0, ProtocolIPv6Fragment, 9, true},
+		{"no next header", ProtocolIPv6HopByHop, hbh(ProtocolIPv6NoNext, 0), 0, ProtocolIPv6NoNext, 0, false},
+		{"option header cut before its length", ProtocolIPv6HopByHop, []byte{ProtocolICMPv6}, 0, ProtocolIPv6HopByHop, 0, false},
+		{"option header's two fields only", ProtocolIPv6HopByHop, []byte{ProtocolICMPv6, 0}, 8, ProtocolICMPv6, 0, true},
+		{"fragment header cut before its offset", ProtocolIPv6Fragment, []byte{ProtocolICMPv6, 0, 0}, 0, ProtocolIPv6Fragment, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			off, next, fragOff, ok := SkipIPv6ExtHeaders(tt.payload, tt.nh)
+			if ok != tt.ok || ok && (off != tt.off || next != tt.next || fragOff != tt.fragOff) {
+				t.Errorf("= %d, %d, %#x, %v; want %d, %d, %#x, %v", off, next, fragOff, ok, tt.off, tt.next, tt.fragOff, tt.ok)
+			}
+		})
+	}
+}

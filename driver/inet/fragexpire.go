@@ -41,8 +41,8 @@ func (s *Stack) expire(k reasmKey, r *reasm) {
 	r.frags, r.runs, r.hdr = nil, nil, nil
 	iif := r.iif
 	s.mu.Unlock()
-	if head == nil {
-		return // the first fragment never came: no ICMP
+	if head == nil || icmpError(head) {
+		return // the first fragment never came, or it is an ICMP error: no ICMP
 	}
 	ip := header.IPv4(head)
 	src, dst := ip.DestinationAddress(), ip.SourceAddress()
@@ -76,7 +76,7 @@ func (s *Stack) expire6(k frag6Key, q *frag6Queue) {
 	q.frags, q.runs = nil, nil
 	iif := q.iif
 	s.mu.Unlock()
-	if head == nil {
+	if head == nil || icmpError(head) {
 		return
 	}
 	ip := header.IPv6(head)

@@ -50,7 +50,9 @@ func echoFragments(t *testing.T, v6 bool) [][]byte {
 // only through an interface that still has its link, by the normal output
 // path (ip_expire → icmp_send → ip_output → neigh_resolve_output): a
 // neighbour forgotten or failed is solicited first, and the error follows
-// the answer.
+// the answer. No error goes back about an ICMP error (__icmp_send's
+// check of the inner type; icmp6_send's is_ineligible, which looks
+// through the Fragment header).
 func TestReassemblyExpiry(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -59,22 +61,33 @@ func TestReassemblyExpiry(t *testing.T) {
 		down     bool   // b's link is detached before the expiry
 		neigh    uint16 // a's entry on b before the expiry: 0 unchanged, nudFailed, or nudIncomplete for none
 		wantICMP bool
+		errType  uint8 // when not 0, the datagram is an ICMP error of this type instead of an echo
 	}{
-		{"IPv4 first fragment came", false, []int{0}, false, 0, true},
-		{"IPv4 only the last came", false, []int{1}, false, 0, false},
-		{"IPv4 interface down", false, []int{0}, true, 0, false},
-		{"IPv4 neighbour forgotten", false, []int{0}, false, nudIncomplete, true},
-		{"IPv4 neighbour failed", false, []int{0}, false, nudFailed, true},
-		{"IPv6 first and last came", true, []int{0, 2}, false, 0, true},
-		{"IPv6 middle and last came", true, []int{1, 2}, false, 0, false},
-		{"IPv6 interface down", true, []int{0}, true, 0, false},
-		{"IPv6 neighbour forgotten", true, []int{0, 2}, false, nudIncomplete, true},
-		{"IPv6 neighbour failed", true, []int{0, 2}, false, nudFailed, true},
+		{"IPv4 first fragment of an ICMP error came", false, []int{0}, false, 0, false, header.ICMPv4DstUnreachable},
+		{"IPv6 first fragment of an ICMP error came", true, []int{0, 2}, false, 0, false, header.ICMPv6DstUnreachable},
+		{"IPv4 first fragment came", false, []int{0}, false, 0, true, 0},
+		{"IPv4 only the last came", false, []int{1}, false, 0, false, 0},
+		{"IPv4 interface down", false, []int{0}, true, 0, false, 0},
+		{"IPv4 neighbour forgotten", false, []int{0}, false, nudIncomplete, true, 0},
+		{"IPv4 neighbour failed", false, []int{0}, false, nudFailed, true, 0},
+		{"IPv6 first and last came", true, []int{0, 2}, false, 0, true, 0},
+		{"IPv6 middle and last came", true, []int{1, 2}, false, 0, false, 0},
+		{"IPv6 interface down", true, []int{0}, true, 0, false, 0},
+		{"IPv6 neighbour forgotten", true, []int{0, 2}, false, nudIncomplete, true, 0},
+		{"IPv6 neighbour failed", true, []int{0, 2}, false, nudFailed, true, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := resolvedPair(t, tc.v6, 2044)
 			frags := echoFragments(t, tc.v6)
+			if tc.errType != 0 {
+				// the ICMP type after the first fragment's headers
+				at := header.IPoIBHeaderLen + header.IPv4MinHeaderLen
+				if tc.v6 {
+					at = header.IPoIBHeaderLen + header.IPv6HeaderLen + header.IPv6FragmentHeaderLen
+				}
+				frags[0][at] = tc.errType
+			}
 			for _, i := range tc.deliver {
 				p.nb.DeliverPacket(hwA, header.IPoIB(frags[i]))
 			}

@@ -373,30 +373,34 @@ func (s *Stack) unreachableUp(index int32, queue []queued) {
 // icmpError reports whether a valid IP datagram is an ICMP error
 // message, about which no error is sent (RFC 1122 3.2.2): for IPv4 the
 // types __icmp_send takes as errors (icmp_pointers' error flag: 3, 4, 5,
-// 11, 12) and any unknown type (above NR_ICMP_TYPES, 18); for IPv6 every
-// type below 128, as icmp6_send's is_ineligible (extension headers
-// before the ICMPv6 header are not looked through). A message too short
-// to hold its type is treated as an error, as both do.
+// 11, 12) and any unknown type (above NR_ICMP_TYPES, 18), a message too
+// short to hold its type counting as one; for IPv6 every type below 128
+// after the extension headers (icmp6_send's is_ineligible, through
+// ipv6_skip_exthdr): headers that cannot be stepped over, and a later
+// fragment, make it eligible, and so does a fragment too short to hold
+// the type, where an unfragmented one is not.
+// The payload is taken as the header announces it, cut at the end of
+// pkt: a reassembly queue's first fragment is quoted as it came.
 func icmpError(pkt []byte) bool {
-	var m []byte
-	if pkt[0]>>4 == 4 {
-		ip := header.IPv4(pkt)
-		if ip.Protocol() != header.ProtocolICMPv4 {
-			return false
-		}
-		m = ip.Payload()
-	} else {
+	if pkt[0]>>4 == 6 {
 		ip := header.IPv6(pkt)
-		if ip.NextHeader() != header.ProtocolICMPv6 {
+		m := pkt[header.IPv6HeaderLen:min(header.IPv6HeaderLen+int(ip.PayloadLength()), len(pkt))]
+		off, nh, fragOff, ok := header.SkipIPv6ExtHeaders(m, ip.NextHeader())
+		switch {
+		case !ok || nh != header.ProtocolICMPv6:
 			return false
+		case off >= len(m):
+			return fragOff == 0
 		}
-		m = ip.Payload()
+		return m[off] < 128
 	}
+	ip := header.IPv4(pkt)
+	if ip.Protocol() != header.ProtocolICMPv4 {
+		return false
+	}
+	m := pkt[ip.HeaderLength():min(int(ip.TotalLength()), len(pkt))]
 	if len(m) == 0 {
 		return true
-	}
-	if pkt[0]>>4 == 6 {
-		return m[0] < 128
 	}
 	switch m[0] {
 	case 3, 4, 5, 11, 12:

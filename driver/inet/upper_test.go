@@ -559,3 +559,44 @@ func TestUpperBroadcastPrefixLength(t *testing.T) {
 		}
 	}
 }
+
+// icmpError looks through IPv6 extension headers as is_ineligible does
+// (ipv6_skip_exthdr): an ICMPv6 error after a hop-by-hop or a first
+// Fragment header is one, a later fragment or headers that end in "no
+// next header" are not, and a type byte that is not there makes an
+// unfragmented message one and a fragment not.
+func TestICMPErrorThroughExtensionHeaders(t *testing.T) {
+	v6 := func(nh uint8, payload ...byte) []byte {
+		b := make([]byte, header.IPv6HeaderLen, header.IPv6HeaderLen+len(payload))
+		b[0] = 6 << 4
+		header.IPv6(b).SetNextHeader(nh)
+		header.IPv6(b).SetPayloadLength(uint16(len(payload)))
+		return append(b, payload...)
+	}
+	hbh := func(next uint8) []byte { return []byte{next, 0, 0, 0, 0, 0, 0, 0} }
+	frag := func(next uint8, off uint16) []byte { return []byte{next, 0, byte(off >> 8), byte(off), 0, 0, 0, 1} }
+	icmp := header.ProtocolICMPv6
+	tests := []struct {
+		name string
+		pkt  []byte
+		want bool
+	}{
+		{"destination unreachable", v6(icmp, 1, 0, 0, 0), true},
+		{"echo request", v6(icmp, 128, 0, 0, 0), false},
+		{"empty ICMPv6", v6(icmp), true},
+		{"after hop-by-hop", v6(header.ProtocolIPv6HopByHop, append(hbh(icmp), 3, 0)...), true},
+		{"echo after hop-by-hop", v6(header.ProtocolIPv6HopByHop, append(hbh(icmp), 129, 0)...), false},
+		{"in a first fragment", v6(header.ProtocolIPv6Fragment, append(frag(icmp, 1), 2, 0)...), true},
+		{"a later fragment", v6(header.ProtocolIPv6Fragment, append(frag(icmp, 8), 2, 0)...), false},
+		{"a first fragment without the type", v6(header.ProtocolIPv6Fragment, frag(icmp, 1)...), false},
+		{"no next header", v6(header.ProtocolIPv6HopByHop, hbh(header.ProtocolIPv6NoNext)...), false},
+		{"UDP after hop-by-hop", v6(header.ProtocolIPv6HopByHop, append(hbh(header.ProtocolUDP), 1, 0)...), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := icmpError(tt.pkt); got != tt.want {
+				t.Errorf("icmpError = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
