@@ -2,7 +2,6 @@ package ipoib
 
 import (
 	"encoding/binary"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -193,34 +192,11 @@ func TestConnectionMTU(t *testing.T) {
 	tp := newTestPair(t, true)
 	tp.connect()
 	tp.n1.waitRx(1)
-	for _, tt := range []struct {
-		payload int // UDP payload: the IPoIB packet is 32 bytes more
-		wantErr bool
-		log     []string
-		rx      int64
-		c       Counters
-	}{
+	tp.sendSizes(t, []sendSize{
 		{65520 - 28, false, nil, 2, Counters{TxPackets: 2, TxBytes: 132 + 65524}},
 		{65521 - 28, true, []string{"ib0: packet len 65525 (> 65524) too long to send, dropping"}, 2,
 			Counters{TxPackets: 2, TxBytes: 132 + 65524, TxDropped: 1, TxErrors: 1}},
-	} {
-		var seq int
-		tp.n0.logged(&seq)
-		err := tp.n0.ep.WritePacket(udpPacket(tt.payload), tp.n1.hw)
-		var tooBig *TooBigError
-		if tt.wantErr != (err != nil) || err != nil && (!errors.As(err, &tooBig) || tooBig.TooBigMTU() != 2044) {
-			t.Errorf("payload %d: error %v, want too big: %v (UD MTU 2044)", tt.payload, err, tt.wantErr)
-		}
-		if got := tp.n0.logged(&seq); !slices.Equal(got, tt.log) {
-			t.Errorf("payload %d: logged %q, want %q", tt.payload, got, tt.log)
-		}
-		if got := tp.n1.waitRx(tt.rx); got != tt.rx {
-			t.Errorf("payload %d: node1 received %d packets, want %d", tt.payload, got, tt.rx)
-		}
-		if c := tp.n0.ep.Stats().Snapshot(); c != tt.c {
-			t.Errorf("payload %d: node0 counted %+v, want %+v", tt.payload, c, tt.c)
-		}
-	}
+	})
 }
 
 // A connection that cannot be set up frees its neighbour, the packet

@@ -10,23 +10,22 @@ import (
 	"github.com/ibctl/ibctl/driver/verbs"
 )
 
-// A packet over UD may carry up to the UD MTU after the encapsulation
-// header; a larger one is dropped with ipoib_send's warning, which counts
-// the header on both sides, in tx_dropped and tx_errors, and answered with
-// the UD MTU.
-func TestUDMTU(t *testing.T) {
-	tp := newTestPair(t, false)
-	for _, tt := range []struct {
-		payload int // UDP payload: the IPoIB packet is 32 bytes more
-		wantErr bool
-		log     []string
-		rx      int64
-		c       Counters
-	}{
-		{2044 - 28, false, nil, 1, Counters{TxPackets: 1, TxBytes: 2048}},
-		{2045 - 28, true, []string{"ib0: packet len 2049 (> 2048) too long to send, dropping"}, 1,
-			Counters{TxPackets: 1, TxBytes: 2048, TxDropped: 1, TxErrors: 1}},
-	} {
+// sendSize is a datagram node0 sends to node1 in sendSizes, and what
+// comes of it.
+type sendSize struct {
+	payload int // UDP payload: the IPoIB packet is 32 bytes more
+	wantErr bool
+	log     []string // node0's messages
+	rx      int64    // node1's received packets afterwards
+	c       Counters // node0's afterwards
+}
+
+// sendSizes sends each case's datagram from node0 to node1 and checks the
+// error (too big, with the UD MTU 2044), node0's messages, node1's
+// packets and node0's counters.
+func (tp *testPair) sendSizes(t *testing.T, cases []sendSize) {
+	t.Helper()
+	for _, tt := range cases {
 		var seq int
 		tp.n0.logged(&seq)
 		err := tp.n0.ep.WritePacket(udpPacket(tt.payload), tp.n1.hw)
@@ -44,6 +43,19 @@ func TestUDMTU(t *testing.T) {
 			t.Errorf("payload %d: node0 counted %+v, want %+v", tt.payload, c, tt.c)
 		}
 	}
+}
+
+// A packet over UD may carry up to the UD MTU after the encapsulation
+// header; a larger one is dropped with ipoib_send's warning, which counts
+// the header on both sides, in tx_dropped and tx_errors, and answered with
+// the UD MTU.
+func TestUDMTU(t *testing.T) {
+	tp := newTestPair(t, false)
+	tp.sendSizes(t, []sendSize{
+		{2044 - 28, false, nil, 1, Counters{TxPackets: 1, TxBytes: 2048}},
+		{2045 - 28, true, []string{"ib0: packet len 2049 (> 2048) too long to send, dropping"}, 1,
+			Counters{TxPackets: 1, TxBytes: 2048, TxDropped: 1, TxErrors: 1}},
+	})
 	if got, want := (&TooBigError{MTU: 2044}).Error(), "packet too long for UD MTU 2044"; got != want {
 		t.Errorf("TooBigError = %q, want %q", got, want)
 	}
@@ -181,6 +193,22 @@ func TestGSOSegmentsError(t *testing.T) {
 	}
 }
 
+// closeWithin closes ep, failing the test with why() if Close has not
+// returned in 10 s.
+func closeWithin(t *testing.T, ep *Endpoint, why func() string) {
+	t.Helper()
+	closed := make(chan struct{})
+	go func() {
+		ep.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Close did not return: %s", why())
+	}
+}
+
 // A wake of the poller that finds no completion (the event of a
 // completion that the last batch already took) leaves it idle, waiting
 // for the next event or for Close.
@@ -191,16 +219,7 @@ func TestPollerWakeWithoutCompletion(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); len(ep.wake) > 0 && time.Now().Before(deadline); {
 		runtime.Gosched()
 	}
-	closed := make(chan struct{})
-	go func() {
-		ep.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not return: the poller did not go idle")
-	}
+	closeWithin(t, ep, func() string { return "the poller did not go idle" })
 }
 
 // The registry finds an open endpoint by its address; an endpoint that

@@ -1,9 +1,9 @@
 package ipoib
 
 import (
+	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ibctl/ibctl/driver/verbs"
 )
@@ -22,17 +22,9 @@ func TestRecvErrorNotReposted(t *testing.T) {
 	if err := ep.qp.Modify(verbs.QPAttr{State: verbs.QPError}, verbs.AttrState); err != nil {
 		t.Fatal(err)
 	}
-	closed := make(chan struct{})
-	go func() {
-		ep.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("Close did not return: the poller never went idle (%d receive completions)",
-			ep.RecvCQStats().Completions-c0)
-	}
+	closeWithin(t, ep, func() string {
+		return fmt.Sprintf("the poller never went idle (%d receive completions)", ep.RecvCQStats().Completions-c0)
+	})
 	if n := ep.RecvCQStats().Completions - c0; n != uint64(ep.RecvQueueSize()) {
 		t.Errorf("%d receive completions, want one flush for each of the %d buffers", n, ep.RecvQueueSize())
 	}
