@@ -483,3 +483,31 @@ func TestQueueFlushThroughStaleEntry(t *testing.T) {
 		t.Errorf("state %#x, notified %v; want DELAY", st, events)
 	}
 }
+
+// The notifications of an entry that probes (neigh_timer_handler's
+// notify): PROBE once, before its first solicitation, then REACHABLE
+// when one is answered or FAILED when none is; the move to DELAY is not
+// notified (__neigh_event_send).
+func TestProbeNotifications(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		answered bool
+		want     []uint16
+	}{
+		{"answered", true, []uint16{nudProbe, nudReachable}},
+		{"unanswered", false, []uint16{nudProbe, nudFailed}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := echoedPair(t, false, 2044) // b's entry for a in DELAY
+			if !tc.answered {
+				p.lb.peer = nil
+			}
+			var got []uint16
+			p.b.SetNeighNotify(func(_ int32, n Neighbour, _ bool) { got = append(got, n.State) })
+			p.clock.Advance(10 * time.Second)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("notified %#x, want %#x", got, tc.want)
+			}
+		})
+	}
+}
