@@ -110,8 +110,10 @@ const (
 // other than the first. It returns the offset and next header of the
 // first header it does not step over, and the fragment offset field
 // (with its flags) of the fragment header it met, if any; ok is false
-// when a header is cut short or there is no next header (59), as the
-// kernel's -1.
+// when the fields it reads of a header (next header and length, and a
+// fragment header's offset) are cut short or there is no next header
+// (59), as the kernel's -1. Like the kernel it does not check that a
+// header's whole length is there.
 func SkipIPv6ExtHeaders(payload []byte, nh uint8) (off int, next uint8, fragOff uint16, ok bool) {
 	for {
 		switch nh {

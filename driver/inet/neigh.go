@@ -447,7 +447,7 @@ func (s *Stack) sendProbe(nic *NIC, src, dst netip.Addr) {
 type Neighbour struct {
 	Addr  netip.Addr
 	State uint16        // NUD_*
-	HW    header.HWAddr // valid when reachable or stale
+	HW    header.HWAddr // valid when REACHABLE, STALE, DELAY or PROBE (NUD_VALID)
 	Stats NeighStats    // as ip -s neigh shows them
 }
 

@@ -379,6 +379,7 @@ func (s *Stack) unreachableUp(index int32, queue []queued) {
 // ipv6_skip_exthdr): headers that cannot be stepped over, and a later
 // fragment, make it eligible, and so does a fragment too short to hold
 // the type, where an unfragmented one is not.
+//
 // The payload is taken as the header announces it, cut at the end of
 // pkt: a reassembly queue's first fragment is quoted as it came.
 func icmpError(pkt []byte) bool {
